@@ -1,0 +1,1212 @@
+//! What a new Comet server starts with: Rocket.Chat's default roles, permissions and settings.
+//!
+//! Ids, defaults and role lists follow upstream (`upsertPermissions.ts`, `constant/permissions.ts`,
+//! `server/settings/*.ts`) so that clients which gate features on them behave as against
+//! Rocket.Chat. Admins change them at runtime; this table only seeds an empty database.
+
+use crate::setting::SettingType;
+use serde_json::{Value, json};
+
+/// A role scope: global (`Users`) or per room (`Subscriptions`).
+pub const SCOPE_USERS: &str = "Users";
+pub const SCOPE_SUBSCRIPTIONS: &str = "Subscriptions";
+
+/// A built-in role: `(id, scope, description)`. Built-ins are protected.
+pub const DEFAULT_ROLES: &[(&str, &str, &str)] = &[
+    ("admin", SCOPE_USERS, "Admin"),
+    ("moderator", SCOPE_SUBSCRIPTIONS, "Moderator"),
+    ("leader", SCOPE_SUBSCRIPTIONS, "Leader"),
+    ("owner", SCOPE_SUBSCRIPTIONS, "Owner"),
+    ("user", SCOPE_USERS, ""),
+    ("bot", SCOPE_USERS, ""),
+    ("app", SCOPE_USERS, ""),
+    ("guest", SCOPE_USERS, ""),
+    ("anonymous", SCOPE_USERS, ""),
+    ("livechat-agent", SCOPE_USERS, "Livechat Agent"),
+    ("livechat-manager", SCOPE_USERS, "Livechat Manager"),
+];
+
+/// Permission ids with their default roles (upstream `constant/permissions.ts`).
+pub const DEFAULT_PERMISSIONS: &[(&str, &[&str])] = &[
+    ("access-mailer", &["admin"]),
+    ("access-marketplace", &["admin", "user"]),
+    ("access-permissions", &["admin"]),
+    ("access-setting-permissions", &["admin"]),
+    ("add-all-to-room", &["admin"]),
+    (
+        "add-livechat-department-agents",
+        &["livechat-manager", "livechat-monitor", "admin"],
+    ),
+    ("add-oauth-service", &["admin"]),
+    ("add-team-member", &["admin", "owner", "moderator"]),
+    ("add-user-to-any-c-room", &["admin"]),
+    ("add-user-to-any-p-room", &[]),
+    ("add-user-to-joined-room", &["admin", "owner", "moderator"]),
+    ("api-bypass-rate-limit", &["admin", "bot", "app"]),
+    ("archive-room", &["admin", "owner"]),
+    ("assign-admin-role", &["admin"]),
+    ("assign-roles", &["admin"]),
+    ("auto-translate", &["admin"]),
+    ("ban-user", &["admin", "owner", "moderator"]),
+    ("bulk-register-user", &["admin"]),
+    ("bypass-time-limit-edit-and-delete", &["bot", "app"]),
+    ("call-management", &["admin", "owner", "moderator", "user"]),
+    (
+        "change-livechat-room-visitor",
+        &["admin", "livechat-manager", "livechat-agent"],
+    ),
+    ("clean-channel-history", &["admin"]),
+    ("clear-oembed-cache", &["admin"]),
+    (
+        "close-livechat-room",
+        &[
+            "livechat-manager",
+            "livechat-monitor",
+            "livechat-agent",
+            "admin",
+        ],
+    ),
+    (
+        "close-others-livechat-room",
+        &["livechat-manager", "livechat-monitor", "admin"],
+    ),
+    ("convert-team", &["admin", "owner"]),
+    ("create-c", &["admin", "user", "bot", "app"]),
+    ("create-d", &["admin", "user", "bot", "app"]),
+    ("create-invite-links", &["admin", "owner", "moderator"]),
+    (
+        "create-livechat-contact",
+        &[
+            "livechat-manager",
+            "livechat-monitor",
+            "livechat-agent",
+            "admin",
+        ],
+    ),
+    ("create-p", &["admin", "user", "bot", "app"]),
+    ("create-personal-access-tokens", &["admin", "user"]),
+    ("create-team", &["admin", "user"]),
+    ("create-team-channel", &["admin", "owner", "moderator"]),
+    ("create-team-group", &["admin", "owner", "moderator"]),
+    ("create-user", &["admin"]),
+    ("delete-c", &["admin", "owner"]),
+    ("delete-d", &["admin"]),
+    ("delete-message", &["admin", "owner", "moderator"]),
+    ("delete-own-message", &["admin", "user"]),
+    ("delete-p", &["admin", "owner"]),
+    ("delete-team", &["admin", "owner"]),
+    ("delete-team-channel", &["admin", "owner", "moderator"]),
+    ("delete-team-group", &["admin", "owner", "moderator"]),
+    ("delete-user", &["admin"]),
+    (
+        "edit-livechat-room-customfields",
+        &[
+            "livechat-manager",
+            "livechat-monitor",
+            "livechat-agent",
+            "admin",
+        ],
+    ),
+    ("edit-message", &["admin", "owner", "moderator"]),
+    (
+        "edit-omnichannel-contact",
+        &["livechat-manager", "livechat-agent", "admin"],
+    ),
+    ("edit-other-user-active-status", &["admin"]),
+    ("edit-other-user-avatar", &["admin"]),
+    ("edit-other-user-e2ee", &["admin"]),
+    ("edit-other-user-info", &["admin"]),
+    ("edit-other-user-password", &["admin"]),
+    ("edit-other-user-totp", &["admin"]),
+    ("edit-privileged-setting", &["admin"]),
+    ("edit-room", &["admin", "owner", "moderator"]),
+    ("edit-room-avatar", &["admin", "owner", "moderator"]),
+    ("edit-room-retention-policy", &["admin"]),
+    ("edit-team", &["admin", "owner"]),
+    ("edit-team-channel", &["admin", "owner", "moderator"]),
+    ("edit-team-member", &["admin", "owner", "moderator"]),
+    ("force-delete-message", &["admin", "owner"]),
+    ("get-server-info", &["admin"]),
+    ("inbound-voip-calls", &["livechat-agent"]),
+    ("join-without-join-code", &["admin", "bot", "app"]),
+    ("kick-user-from-any-c-room", &["admin"]),
+    ("kick-user-from-any-p-room", &[]),
+    ("leave-c", &["admin", "user", "bot", "anonymous", "app"]),
+    ("leave-p", &["admin", "user", "bot", "anonymous", "app"]),
+    ("logout-other-user", &["admin"]),
+    ("mail-messages", &["admin"]),
+    ("manage-agent-extension-association", &["admin"]),
+    ("manage-apps", &["admin"]),
+    ("manage-assets", &["admin"]),
+    ("manage-cloud", &["admin"]),
+    ("manage-email-inbox", &["admin"]),
+    ("manage-emoji", &["admin"]),
+    ("manage-incoming-integrations", &["admin"]),
+    (
+        "manage-livechat-agents",
+        &["livechat-manager", "livechat-monitor", "admin"],
+    ),
+    (
+        "manage-livechat-departments",
+        &["livechat-manager", "livechat-monitor", "admin"],
+    ),
+    ("manage-livechat-managers", &["livechat-manager", "admin"]),
+    ("manage-moderation-actions", &["admin"]),
+    ("manage-oauth-apps", &["admin"]),
+    ("manage-outgoing-integrations", &["admin"]),
+    ("manage-own-incoming-integrations", &["admin"]),
+    ("manage-own-outgoing-integrations", &["admin"]),
+    ("manage-selected-settings", &["admin"]),
+    ("manage-sounds", &["admin"]),
+    ("manage-user-status", &["admin"]),
+    ("manage-voip-call-settings", &["livechat-manager", "admin"]),
+    (
+        "manage-voip-contact-center-settings",
+        &["livechat-manager", "admin"],
+    ),
+    ("manage-voip-extensions", &["admin"]),
+    ("mention-all", &["admin", "owner", "moderator", "user"]),
+    ("mention-here", &["admin", "owner", "moderator", "user"]),
+    ("message-impersonate", &["bot", "app"]),
+    ("mobile-upload-file", &["user", "admin"]),
+    ("move-room-to-team", &["admin", "owner", "moderator"]),
+    ("mute-user", &["admin", "owner", "moderator"]),
+    (
+        "on-hold-livechat-room",
+        &[
+            "livechat-manager",
+            "livechat-monitor",
+            "livechat-agent",
+            "admin",
+        ],
+    ),
+    (
+        "on-hold-others-livechat-room",
+        &["livechat-manager", "livechat-monitor", "admin"],
+    ),
+    ("pin-message", &["owner", "moderator", "admin"]),
+    ("post-readonly", &["admin", "owner", "moderator"]),
+    ("preview-c-room", &["admin", "user", "anonymous"]),
+    ("register-on-cloud", &["admin"]),
+    (
+        "remove-closed-livechat-room",
+        &["livechat-manager", "admin"],
+    ),
+    (
+        "remove-closed-livechat-rooms",
+        &["livechat-manager", "livechat-monitor", "admin"],
+    ),
+    ("remove-livechat-department", &["livechat-manager", "admin"]),
+    ("remove-slackbridge-links", &["admin"]),
+    ("remove-team-channel", &["admin", "owner", "moderator"]),
+    ("remove-user", &["admin", "owner", "moderator"]),
+    ("restart-server", &["admin"]),
+    ("run-import", &["admin"]),
+    ("run-migration", &["admin"]),
+    (
+        "save-others-livechat-room-info",
+        &["livechat-manager", "livechat-monitor", "admin"],
+    ),
+    ("send-mail", &["admin"]),
+    ("send-many-messages", &["admin", "bot", "app"]),
+    (
+        "send-omnichannel-chat-transcript",
+        &["livechat-manager", "admin"],
+    ),
+    ("set-leader", &["admin", "owner"]),
+    ("set-moderator", &["admin", "owner"]),
+    ("set-owner", &["admin", "owner"]),
+    ("set-react-when-readonly", &["admin", "owner"]),
+    ("set-readonly", &["admin", "owner"]),
+    ("start-discussion", &["admin", "user", "guest", "app"]),
+    (
+        "start-discussion-other-user",
+        &["admin", "user", "owner", "app"],
+    ),
+    ("sync-auth-services-users", &["admin"]),
+    ("test-admin-options", &["admin"]),
+    ("test-push-notifications", &["admin", "user"]),
+    ("toggle-room-e2e-encryption", &["owner", "admin"]),
+    (
+        "transfer-livechat-guest",
+        &["livechat-manager", "livechat-monitor", "admin"],
+    ),
+    ("unarchive-room", &["admin"]),
+    (
+        "update-livechat-contact",
+        &[
+            "livechat-manager",
+            "livechat-monitor",
+            "livechat-agent",
+            "admin",
+        ],
+    ),
+    ("user-generate-access-token", &["admin"]),
+    (
+        "videoconf-ring-users",
+        &["admin", "owner", "moderator", "user"],
+    ),
+    (
+        "view-agent-extension-association",
+        &["livechat-manager", "admin", "livechat-agent"],
+    ),
+    ("view-all-team-channels", &["admin", "owner"]),
+    ("view-all-teams", &["admin"]),
+    (
+        "view-broadcast-member-list",
+        &["admin", "owner", "moderator"],
+    ),
+    ("view-c-room", &["admin", "user", "bot", "app", "anonymous"]),
+    ("view-d-room", &["admin", "user", "bot", "app", "guest"]),
+    ("view-device-management", &["admin"]),
+    ("view-engagement-dashboard", &["admin"]),
+    ("view-federation-data", &["admin"]),
+    ("view-full-other-user-info", &["admin"]),
+    ("view-import-operations", &["admin"]),
+    ("view-join-code", &["admin"]),
+    ("view-joined-room", &["guest", "bot", "app", "anonymous"]),
+    (
+        "view-l-room",
+        &[
+            "livechat-manager",
+            "livechat-monitor",
+            "livechat-agent",
+            "admin",
+        ],
+    ),
+    (
+        "view-livechat-analytics",
+        &["livechat-manager", "livechat-monitor", "admin"],
+    ),
+    ("view-livechat-appearance", &["livechat-manager", "admin"]),
+    (
+        "view-livechat-business-hours",
+        &["livechat-manager", "livechat-monitor", "admin"],
+    ),
+    (
+        "view-livechat-contact",
+        &[
+            "livechat-manager",
+            "livechat-monitor",
+            "livechat-agent",
+            "admin",
+        ],
+    ),
+    (
+        "view-livechat-contact-history",
+        &[
+            "livechat-manager",
+            "livechat-monitor",
+            "livechat-agent",
+            "admin",
+        ],
+    ),
+    (
+        "view-livechat-current-chats",
+        &["livechat-manager", "livechat-monitor", "admin"],
+    ),
+    ("view-livechat-customfields", &["livechat-manager", "admin"]),
+    (
+        "view-livechat-departments",
+        &["livechat-manager", "livechat-monitor", "admin"],
+    ),
+    ("view-livechat-installation", &["livechat-manager", "admin"]),
+    (
+        "view-livechat-manager",
+        &["livechat-manager", "livechat-monitor", "admin"],
+    ),
+    (
+        "view-livechat-queue",
+        &[
+            "livechat-manager",
+            "livechat-monitor",
+            "livechat-agent",
+            "admin",
+        ],
+    ),
+    (
+        "view-livechat-real-time-monitoring",
+        &["livechat-manager", "livechat-monitor", "admin"],
+    ),
+    (
+        "view-livechat-room-closed-by-another-agent",
+        &["livechat-manager", "livechat-monitor", "admin"],
+    ),
+    (
+        "view-livechat-room-closed-same-department",
+        &["livechat-manager", "livechat-monitor", "admin"],
+    ),
+    (
+        "view-livechat-room-customfields",
+        &[
+            "livechat-manager",
+            "livechat-monitor",
+            "livechat-agent",
+            "admin",
+        ],
+    ),
+    (
+        "view-livechat-rooms",
+        &["livechat-manager", "livechat-monitor", "admin"],
+    ),
+    ("view-livechat-triggers", &["livechat-manager", "admin"]),
+    ("view-livechat-webhooks", &["livechat-manager", "admin"]),
+    ("view-logs", &["admin"]),
+    ("view-moderation-console", &["admin"]),
+    (
+        "view-omnichannel-contact-center",
+        &[
+            "livechat-manager",
+            "livechat-agent",
+            "livechat-monitor",
+            "admin",
+        ],
+    ),
+    ("view-other-user-channels", &["admin"]),
+    (
+        "view-outside-room",
+        &["admin", "owner", "moderator", "user"],
+    ),
+    ("view-p-room", &["admin", "user", "anonymous", "guest"]),
+    ("view-privileged-setting", &["admin"]),
+    ("view-room-administration", &["admin"]),
+    ("view-statistics", &["admin"]),
+    ("view-user-administration", &["admin"]),
+    ("view-user-voip-extension", &["admin", "user"]),
+    ("view-voip-extension-details", &["admin", "user"]),
+];
+
+/// A setting's seed: id, type, default, public, group, section, select choices.
+pub struct SettingSeed {
+    pub id: &'static str,
+    pub setting_type: SettingType,
+    pub default: fn() -> Value,
+    pub public: bool,
+    pub group: &'static str,
+    pub section: Option<&'static str>,
+    pub choices: &'static [&'static str],
+}
+
+macro_rules! seed {
+    ($id:literal, $ty:ident, $default:expr, public = $public:literal, $group:literal $(, $section:literal)? $(; choices = $choices:expr)?) => {
+        SettingSeed {
+            id: $id,
+            setting_type: SettingType::$ty,
+            default: || json!($default),
+            public: $public,
+            group: $group,
+            section: seed!(@section $($section)?),
+            choices: seed!(@choices $($choices)?),
+        }
+    };
+    (@section) => { None };
+    (@section $s:literal) => { Some($s) };
+    (@choices) => { &[] };
+    (@choices $c:expr) => { $c };
+}
+
+/// The `Accounts_RegistrationForm` choices.
+pub const REGISTRATION_FORM_CHOICES: &[&str] = &["Public", "Disabled", "Secret URL"];
+
+/// Settings a new server starts with (the ones Comet reads, and the public ones clients read at
+/// start-up).
+pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
+    // General
+    seed!(
+        "Site_Url",
+        String,
+        "http://localhost:3000",
+        public = true,
+        "General"
+    ),
+    seed!("Site_Name", String, "Comet", public = true, "General"),
+    seed!("Language", Language, "", public = true, "General"),
+    seed!("Show_Setup_Wizard", Select, "completed", public = true, "General"; choices = &["pending", "in_progress", "completed"]),
+    seed!(
+        "UTF8_User_Names_Validation",
+        String,
+        "[0-9a-zA-Z-_.]+",
+        public = true,
+        "General",
+        "UTF8"
+    ),
+    seed!(
+        "UTF8_Channel_Names_Validation",
+        String,
+        "[0-9a-zA-Z-_.]+",
+        public = true,
+        "General",
+        "UTF8"
+    ),
+    seed!("Favorite_Rooms", Boolean, true, public = true, "General"),
+    seed!(
+        "UTF8_Names_Slugify",
+        Boolean,
+        true,
+        public = true,
+        "General",
+        "UTF8"
+    ),
+    seed!("Document_Domain", String, "", public = true, "General"),
+    // REST API
+    seed!(
+        "API_Default_Count",
+        Int,
+        50,
+        public = false,
+        "General",
+        "REST API"
+    ),
+    seed!(
+        "API_Upper_Count_Limit",
+        Int,
+        100,
+        public = false,
+        "General",
+        "REST API"
+    ),
+    seed!(
+        "API_Allow_Infinite_Count",
+        Boolean,
+        true,
+        public = false,
+        "General",
+        "REST API"
+    ),
+    seed!(
+        "API_Enable_Direct_Message_History_EndPoint",
+        Boolean,
+        false,
+        public = false,
+        "General",
+        "REST API"
+    ),
+    seed!(
+        "API_Enable_Shields",
+        Boolean,
+        true,
+        public = false,
+        "General",
+        "REST API"
+    ),
+    seed!(
+        "API_User_Limit",
+        Int,
+        500,
+        public = true,
+        "General",
+        "REST API"
+    ),
+    seed!(
+        "API_Use_REST_For_DDP_Calls",
+        Boolean,
+        true,
+        public = true,
+        "General",
+        "REST API"
+    ),
+    seed!(
+        "API_Apply_permission_view-outside-room_on_users-list",
+        Boolean,
+        false,
+        public = true,
+        "General",
+        "REST API"
+    ),
+    seed!(
+        "API_Enable_CORS",
+        Boolean,
+        false,
+        public = false,
+        "General",
+        "REST API"
+    ),
+    seed!(
+        "API_CORS_Origin",
+        String,
+        "*",
+        public = false,
+        "General",
+        "REST API"
+    ),
+    // Rate limiter
+    seed!(
+        "API_Enable_Rate_Limiter",
+        Boolean,
+        true,
+        public = false,
+        "Rate Limiter",
+        "API_Rate_Limiter"
+    ),
+    seed!(
+        "API_Enable_Rate_Limiter_Dev",
+        Boolean,
+        true,
+        public = false,
+        "Rate Limiter",
+        "API_Rate_Limiter"
+    ),
+    seed!(
+        "API_Enable_Rate_Limiter_Limit_Calls_Default",
+        Int,
+        10,
+        public = false,
+        "Rate Limiter",
+        "API_Rate_Limiter"
+    ),
+    seed!(
+        "API_Enable_Rate_Limiter_Limit_Time_Default",
+        Int,
+        60000,
+        public = false,
+        "Rate Limiter",
+        "API_Rate_Limiter"
+    ),
+    seed!(
+        "Rate_Limiter_Limit_RegisterUser",
+        Int,
+        1,
+        public = false,
+        "Rate Limiter",
+        "Feature_Limiting"
+    ),
+    // Accounts
+    seed!("Accounts_RegistrationForm", Select, "Public", public = true, "Accounts", "Registration"; choices = REGISTRATION_FORM_CHOICES),
+    seed!(
+        "Accounts_RegistrationForm_SecretURL",
+        String,
+        "",
+        public = false,
+        "Accounts",
+        "Registration"
+    ),
+    seed!(
+        "Accounts_RegistrationForm_LinkReplacementText",
+        String,
+        "New user registration is currently disabled",
+        public = true,
+        "Accounts",
+        "Registration"
+    ),
+    seed!(
+        "Accounts_Registration_Users_Default_Roles",
+        String,
+        "user",
+        public = true,
+        "Accounts",
+        "Registration"
+    ),
+    seed!(
+        "Accounts_RequireNameForSignUp",
+        Boolean,
+        true,
+        public = true,
+        "Accounts",
+        "Registration"
+    ),
+    seed!(
+        "Accounts_RequirePasswordConfirmation",
+        Boolean,
+        true,
+        public = true,
+        "Accounts",
+        "Registration"
+    ),
+    seed!(
+        "Accounts_EmailVerification",
+        Boolean,
+        false,
+        public = true,
+        "Accounts",
+        "Registration"
+    ),
+    seed!(
+        "Accounts_ManuallyApproveNewUsers",
+        Boolean,
+        false,
+        public = true,
+        "Accounts",
+        "Registration"
+    ),
+    seed!(
+        "Accounts_AllowedDomainsList",
+        String,
+        "",
+        public = true,
+        "Accounts",
+        "Registration"
+    ),
+    seed!(
+        "Accounts_BlockedDomainsList",
+        String,
+        "",
+        public = false,
+        "Accounts",
+        "Registration"
+    ),
+    seed!(
+        "Accounts_BlockedUsernameList",
+        String,
+        "",
+        public = false,
+        "Accounts",
+        "Registration"
+    ),
+    seed!(
+        "Accounts_LoginExpiration",
+        Int,
+        90,
+        public = true,
+        "Accounts"
+    ),
+    seed!(
+        "Accounts_AllowAnonymousRead",
+        Boolean,
+        false,
+        public = true,
+        "Accounts"
+    ),
+    seed!(
+        "Accounts_AllowAnonymousWrite",
+        Boolean,
+        false,
+        public = true,
+        "Accounts"
+    ),
+    seed!(
+        "Accounts_AllowDeleteOwnAccount",
+        Boolean,
+        false,
+        public = true,
+        "Accounts"
+    ),
+    seed!(
+        "Accounts_AllowUserProfileChange",
+        Boolean,
+        true,
+        public = true,
+        "Accounts"
+    ),
+    seed!(
+        "Accounts_AllowUserAvatarChange",
+        Boolean,
+        true,
+        public = true,
+        "Accounts"
+    ),
+    seed!(
+        "Accounts_AllowRealNameChange",
+        Boolean,
+        true,
+        public = true,
+        "Accounts"
+    ),
+    seed!(
+        "Accounts_AllowUserStatusMessageChange",
+        Boolean,
+        true,
+        public = true,
+        "Accounts"
+    ),
+    seed!(
+        "Accounts_AllowUsernameChange",
+        Boolean,
+        true,
+        public = true,
+        "Accounts"
+    ),
+    seed!(
+        "Accounts_AllowEmailChange",
+        Boolean,
+        true,
+        public = true,
+        "Accounts"
+    ),
+    seed!(
+        "Accounts_AllowPasswordChange",
+        Boolean,
+        true,
+        public = true,
+        "Accounts"
+    ),
+    seed!(
+        "Accounts_AllowInvisibleStatusOption",
+        Boolean,
+        true,
+        public = true,
+        "Accounts"
+    ),
+    seed!(
+        "Accounts_PasswordReset",
+        Boolean,
+        true,
+        public = true,
+        "Accounts"
+    ),
+    seed!(
+        "Accounts_CustomFields",
+        Code,
+        "",
+        public = true,
+        "Accounts",
+        "Registration"
+    ),
+    seed!(
+        "Accounts_AllowPasswordChangeForOAuthUsers",
+        Boolean,
+        true,
+        public = true,
+        "Accounts"
+    ),
+    seed!("Accounts_Directory_DefaultView", Select, "channels", public = true, "Accounts"; choices = &["channels", "users"]),
+    seed!(
+        "Accounts_ShowFormLogin",
+        Boolean,
+        true,
+        public = true,
+        "Accounts"
+    ),
+    seed!(
+        "Accounts_TwoFactorAuthentication_Enabled",
+        Boolean,
+        true,
+        public = true,
+        "Accounts",
+        "Two Factor Authentication"
+    ),
+    seed!(
+        "Accounts_TwoFactorAuthentication_By_TOTP_Enabled",
+        Boolean,
+        true,
+        public = true,
+        "Accounts",
+        "Two Factor Authentication"
+    ),
+    seed!(
+        "Accounts_TwoFactorAuthentication_By_Email_Enabled",
+        Boolean,
+        true,
+        public = true,
+        "Accounts",
+        "Two Factor Authentication"
+    ),
+    seed!(
+        "Accounts_TwoFactorAuthentication_Enforce_Password_Fallback",
+        Boolean,
+        true,
+        public = true,
+        "Accounts",
+        "Two Factor Authentication"
+    ),
+    seed!(
+        "Accounts_TwoFactorAuthentication_RememberFor",
+        Int,
+        1800,
+        public = false,
+        "Accounts",
+        "Two Factor Authentication"
+    ),
+    seed!(
+        "Accounts_Password_Policy_Enabled",
+        Boolean,
+        false,
+        public = true,
+        "Accounts",
+        "Password_Policy"
+    ),
+    seed!(
+        "Accounts_Password_Policy_MinLength",
+        Int,
+        7,
+        public = true,
+        "Accounts",
+        "Password_Policy"
+    ),
+    seed!(
+        "Accounts_Password_Policy_MaxLength",
+        Int,
+        -1,
+        public = true,
+        "Accounts",
+        "Password_Policy"
+    ),
+    seed!(
+        "Accounts_Password_Policy_ForbidRepeatingCharacters",
+        Boolean,
+        true,
+        public = true,
+        "Accounts",
+        "Password_Policy"
+    ),
+    seed!(
+        "Accounts_Password_Policy_ForbidRepeatingCharactersCount",
+        Int,
+        3,
+        public = true,
+        "Accounts",
+        "Password_Policy"
+    ),
+    seed!(
+        "Accounts_Password_Policy_AtLeastOneLowercase",
+        Boolean,
+        true,
+        public = true,
+        "Accounts",
+        "Password_Policy"
+    ),
+    seed!(
+        "Accounts_Password_Policy_AtLeastOneUppercase",
+        Boolean,
+        true,
+        public = true,
+        "Accounts",
+        "Password_Policy"
+    ),
+    seed!(
+        "Accounts_Password_Policy_AtLeastOneNumber",
+        Boolean,
+        true,
+        public = true,
+        "Accounts",
+        "Password_Policy"
+    ),
+    seed!(
+        "Accounts_Password_Policy_AtLeastOneSpecialCharacter",
+        Boolean,
+        true,
+        public = true,
+        "Accounts",
+        "Password_Policy"
+    ),
+    // Failed-login blocking. Upstream ships it disabled; Comet is secure by default.
+    seed!(
+        "Block_Multiple_Failed_Logins_Enabled",
+        Boolean,
+        true,
+        public = false,
+        "Accounts",
+        "Login_Attempts"
+    ),
+    seed!(
+        "Block_Multiple_Failed_Logins_By_User",
+        Boolean,
+        true,
+        public = false,
+        "Accounts",
+        "Login_Attempts"
+    ),
+    seed!(
+        "Block_Multiple_Failed_Logins_Attempts_Until_Block_by_User",
+        Int,
+        10,
+        public = false,
+        "Accounts",
+        "Login_Attempts"
+    ),
+    seed!(
+        "Block_Multiple_Failed_Logins_Time_To_Unblock_By_User_In_Minutes",
+        Int,
+        5,
+        public = false,
+        "Accounts",
+        "Login_Attempts"
+    ),
+    seed!(
+        "Block_Multiple_Failed_Logins_By_Ip",
+        Boolean,
+        true,
+        public = false,
+        "Accounts",
+        "Login_Attempts"
+    ),
+    seed!(
+        "Block_Multiple_Failed_Logins_Attempts_Until_Block_By_Ip",
+        Int,
+        50,
+        public = false,
+        "Accounts",
+        "Login_Attempts"
+    ),
+    seed!(
+        "Block_Multiple_Failed_Logins_Time_To_Unblock_By_Ip_In_Minutes",
+        Int,
+        5,
+        public = false,
+        "Accounts",
+        "Login_Attempts"
+    ),
+    seed!(
+        "Block_Multiple_Failed_Logins_Ip_Whitelist",
+        String,
+        "",
+        public = false,
+        "Accounts",
+        "Login_Attempts"
+    ),
+    // Default user preferences, read by `me` and clients.
+    seed!(
+        "Accounts_Default_User_Preferences_enableAutoAway",
+        Boolean,
+        true,
+        public = true,
+        "Accounts",
+        "Accounts_Default_User_Preferences"
+    ),
+    seed!(
+        "Accounts_Default_User_Preferences_idleTimeLimit",
+        Int,
+        300,
+        public = true,
+        "Accounts",
+        "Accounts_Default_User_Preferences"
+    ),
+    seed!(
+        "Accounts_Default_User_Preferences_desktopNotificationRequireInteraction",
+        Boolean,
+        false,
+        public = true,
+        "Accounts",
+        "Accounts_Default_User_Preferences"
+    ),
+    seed!("Accounts_Default_User_Preferences_desktopNotifications", Select, "all", public = true, "Accounts", "Accounts_Default_User_Preferences"; choices = &["all", "mentions", "nothing"]),
+    seed!("Accounts_Default_User_Preferences_pushNotifications", Select, "all", public = true, "Accounts", "Accounts_Default_User_Preferences"; choices = &["all", "mentions", "nothing"]),
+    seed!(
+        "Accounts_Default_User_Preferences_unreadAlert",
+        Boolean,
+        true,
+        public = true,
+        "Accounts",
+        "Accounts_Default_User_Preferences"
+    ),
+    seed!(
+        "Accounts_Default_User_Preferences_useEmojis",
+        Boolean,
+        true,
+        public = true,
+        "Accounts",
+        "Accounts_Default_User_Preferences"
+    ),
+    seed!(
+        "Accounts_Default_User_Preferences_convertAsciiEmoji",
+        Boolean,
+        true,
+        public = true,
+        "Accounts",
+        "Accounts_Default_User_Preferences"
+    ),
+    seed!(
+        "Accounts_Default_User_Preferences_autoImageLoad",
+        Boolean,
+        true,
+        public = true,
+        "Accounts",
+        "Accounts_Default_User_Preferences"
+    ),
+    seed!(
+        "Accounts_Default_User_Preferences_saveMobileBandwidth",
+        Boolean,
+        true,
+        public = true,
+        "Accounts",
+        "Accounts_Default_User_Preferences"
+    ),
+    seed!(
+        "Accounts_Default_User_Preferences_collapseMediaByDefault",
+        Boolean,
+        false,
+        public = true,
+        "Accounts",
+        "Accounts_Default_User_Preferences"
+    ),
+    seed!(
+        "Accounts_Default_User_Preferences_hideUsernames",
+        Boolean,
+        false,
+        public = true,
+        "Accounts",
+        "Accounts_Default_User_Preferences"
+    ),
+    seed!(
+        "Accounts_Default_User_Preferences_hideRoles",
+        Boolean,
+        false,
+        public = true,
+        "Accounts",
+        "Accounts_Default_User_Preferences"
+    ),
+    seed!(
+        "Accounts_Default_User_Preferences_hideFlexTab",
+        Boolean,
+        false,
+        public = true,
+        "Accounts",
+        "Accounts_Default_User_Preferences"
+    ),
+    seed!(
+        "Accounts_Default_User_Preferences_displayAvatars",
+        Boolean,
+        true,
+        public = true,
+        "Accounts",
+        "Accounts_Default_User_Preferences"
+    ),
+    seed!(
+        "Accounts_Default_User_Preferences_sidebarGroupByType",
+        Boolean,
+        true,
+        public = true,
+        "Accounts",
+        "Accounts_Default_User_Preferences"
+    ),
+    seed!("Accounts_Default_User_Preferences_themeAppearence", Select, "auto", public = true, "Accounts", "Accounts_Default_User_Preferences"; choices = &["auto", "light", "dark"]),
+    seed!("Accounts_Default_User_Preferences_sidebarViewMode", Select, "medium", public = true, "Accounts", "Accounts_Default_User_Preferences"; choices = &["extended", "medium", "condensed"]),
+    seed!(
+        "Accounts_Default_User_Preferences_sidebarDisplayAvatar",
+        Boolean,
+        true,
+        public = true,
+        "Accounts",
+        "Accounts_Default_User_Preferences"
+    ),
+    seed!(
+        "Accounts_Default_User_Preferences_sidebarShowUnread",
+        Boolean,
+        false,
+        public = true,
+        "Accounts",
+        "Accounts_Default_User_Preferences"
+    ),
+    seed!("Accounts_Default_User_Preferences_sidebarSortby", Select, "activity", public = true, "Accounts", "Accounts_Default_User_Preferences"; choices = &["activity", "alphabetical"]),
+    seed!(
+        "Accounts_Default_User_Preferences_sidebarShowFavorites",
+        Boolean,
+        true,
+        public = true,
+        "Accounts",
+        "Accounts_Default_User_Preferences"
+    ),
+    seed!("Accounts_Default_User_Preferences_sendOnEnter", Select, "normal", public = true, "Accounts", "Accounts_Default_User_Preferences"; choices = &["normal", "alternative", "desktop"]),
+    seed!("Accounts_Default_User_Preferences_emailNotificationMode", Select, "mentions", public = true, "Accounts", "Accounts_Default_User_Preferences"; choices = &["nothing", "mentions"]),
+    seed!(
+        "Accounts_Default_User_Preferences_newRoomNotification",
+        String,
+        "door",
+        public = true,
+        "Accounts",
+        "Accounts_Default_User_Preferences"
+    ),
+    seed!(
+        "Accounts_Default_User_Preferences_newMessageNotification",
+        String,
+        "chime",
+        public = true,
+        "Accounts",
+        "Accounts_Default_User_Preferences"
+    ),
+    seed!(
+        "Accounts_Default_User_Preferences_muteFocusedConversations",
+        Boolean,
+        true,
+        public = true,
+        "Accounts",
+        "Accounts_Default_User_Preferences"
+    ),
+    seed!(
+        "Accounts_Default_User_Preferences_notificationsSoundVolume",
+        Int,
+        100,
+        public = true,
+        "Accounts",
+        "Accounts_Default_User_Preferences"
+    ),
+    seed!("Accounts_Default_User_Preferences_alsoSendThreadToChannel", Select, "default", public = true, "Accounts", "Accounts_Default_User_Preferences"; choices = &["default", "always", "never"]),
+    seed!(
+        "Accounts_Default_User_Preferences_showThreadsInMainChannel",
+        Boolean,
+        false,
+        public = true,
+        "Accounts",
+        "Accounts_Default_User_Preferences"
+    ),
+    seed!(
+        "Accounts_Default_User_Preferences_receiveLoginDetectionEmail",
+        Boolean,
+        true,
+        public = true,
+        "Accounts",
+        "Accounts_Default_User_Preferences"
+    ),
+    seed!(
+        "Accounts_Default_User_Preferences_omnichannelTranscriptEmail",
+        Boolean,
+        false,
+        public = true,
+        "Accounts",
+        "Accounts_Default_User_Preferences"
+    ),
+    seed!(
+        "Accounts_Default_User_Preferences_notifyCalendarEvents",
+        Boolean,
+        true,
+        public = true,
+        "Accounts",
+        "Accounts_Default_User_Preferences"
+    ),
+    // Messages (read by later features; public because clients read them at start-up).
+    seed!(
+        "Message_MaxAllowedSize",
+        Int,
+        5000,
+        public = true,
+        "Message"
+    ),
+    seed!(
+        "Message_AllowEditing",
+        Boolean,
+        true,
+        public = true,
+        "Message"
+    ),
+    seed!(
+        "Message_AllowDeleting",
+        Boolean,
+        true,
+        public = true,
+        "Message"
+    ),
+    seed!("Threads_enabled", Boolean, true, public = true, "Message"),
+];
+
+/// The prefix of per-user preference defaults among the settings.
+pub const USER_PREFERENCE_PREFIX: &str = "Accounts_Default_User_Preferences_";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn seeds_are_unique_and_well_typed() {
+        let mut ids = HashSet::new();
+        for s in DEFAULT_SETTINGS {
+            assert!(ids.insert(s.id), "duplicate setting {}", s.id);
+            let default = (s.default)();
+            assert!(
+                s.setting_type.accepts(&default),
+                "{} default has wrong type",
+                s.id
+            );
+            if !s.choices.is_empty() {
+                assert!(
+                    s.choices.iter().any(|c| json!(c) == default),
+                    "{} default not a choice",
+                    s.id
+                );
+            }
+        }
+        let mut perms = HashSet::new();
+        for (id, _) in DEFAULT_PERMISSIONS {
+            assert!(perms.insert(*id), "duplicate permission {id}");
+        }
+    }
+}

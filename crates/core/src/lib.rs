@@ -1,0 +1,24 @@
+//! Comet's domain: identifiers, users, roles, permissions, settings and the one error type.
+//!
+//! Nothing in this crate performs I/O; everything here is a value or a pure rule.
+
+pub mod catalog;
+pub mod error;
+pub mod id;
+pub mod page;
+pub mod password;
+pub mod role;
+pub mod setting;
+pub mod user;
+pub mod validate;
+
+pub use error::{Error, ErrorKind, Result};
+
+/// A point in time, always UTC.
+pub type Timestamp = chrono::DateTime<chrono::Utc>;
+
+/// The current time truncated to milliseconds, the precision Rocket.Chat's dates carry on the wire.
+pub fn now() -> Timestamp {
+    let now = chrono::Utc::now();
+    chrono::DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
+}

@@ -1,0 +1,86 @@
+//! Runtime settings, identified by Rocket.Chat's setting ids.
+
+use crate::Timestamp;
+use serde_json::Value;
+
+/// The value type of a setting, as upstream's `ISetting.type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingType {
+    Boolean,
+    String,
+    Int,
+    Select,
+    Code,
+    Password,
+    Language,
+}
+
+impl SettingType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SettingType::Boolean => "boolean",
+            SettingType::String => "string",
+            SettingType::Int => "int",
+            SettingType::Select => "select",
+            SettingType::Code => "code",
+            SettingType::Password => "password",
+            SettingType::Language => "language",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "boolean" => SettingType::Boolean,
+            "string" => SettingType::String,
+            "int" => SettingType::Int,
+            "select" => SettingType::Select,
+            "code" => SettingType::Code,
+            "password" => SettingType::Password,
+            "language" => SettingType::Language,
+            _ => return None,
+        })
+    }
+
+    /// Whether `value` has this type's JSON shape.
+    pub fn accepts(self, value: &Value) -> bool {
+        match self {
+            SettingType::Boolean => value.is_boolean(),
+            SettingType::Int => value.is_i64() || value.is_u64(),
+            SettingType::String
+            | SettingType::Select
+            | SettingType::Code
+            | SettingType::Password
+            | SettingType::Language => value.is_string(),
+        }
+    }
+
+    /// Converts an environment string (`OVERWRITE_SETTING_<id>=...`) to this type's value.
+    pub fn value_from_env(self, raw: &str) -> Option<Value> {
+        match self {
+            SettingType::Boolean => match raw.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => Some(Value::Bool(true)),
+                "false" | "0" | "no" => Some(Value::Bool(false)),
+                _ => None,
+            },
+            SettingType::Int => raw.trim().parse::<i64>().ok().map(Value::from),
+            _ => Some(Value::String(raw.to_owned())),
+        }
+    }
+}
+
+/// A setting with its current value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Setting {
+    pub id: String,
+    pub value: Value,
+    /// The value the server ships with (`packageValue`).
+    pub package_value: Value,
+    pub setting_type: SettingType,
+    /// Readable without login (`settings.public`).
+    pub public: bool,
+    pub group: String,
+    pub section: Option<String>,
+    /// Allowed values of a `select` setting.
+    pub choices: Vec<String>,
+    pub updated_at: Timestamp,
+}

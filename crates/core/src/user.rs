@@ -1,0 +1,143 @@
+//! Users, their login tokens and presence.
+
+use crate::Timestamp;
+use serde_json::Value;
+
+/// What kind of account this is (Rocket.Chat's `IUser.type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserType {
+    User,
+    Bot,
+    App,
+}
+
+impl UserType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserType::User => "user",
+            UserType::Bot => "bot",
+            UserType::App => "app",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "user" => Some(UserType::User),
+            "bot" => Some(UserType::Bot),
+            "app" => Some(UserType::App),
+            _ => None,
+        }
+    }
+}
+
+/// Presence as Rocket.Chat names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    Online,
+    Away,
+    Busy,
+    Offline,
+}
+
+impl Presence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Presence::Online => "online",
+            Presence::Away => "away",
+            Presence::Busy => "busy",
+            Presence::Offline => "offline",
+        }
+    }
+
+    /// The status others see: offline without a connection, otherwise the chosen status
+    /// (`online` as a choice means "whatever my connections say").
+    pub fn effective(connection: Presence, chosen: Presence) -> Presence {
+        match (connection, chosen) {
+            (Presence::Offline, _) => Presence::Offline,
+            (connection, Presence::Online) => connection,
+            (_, chosen) => chosen,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "online" => Some(Presence::Online),
+            "away" => Some(Presence::Away),
+            "busy" => Some(Presence::Busy),
+            "offline" => Some(Presence::Offline),
+            _ => None,
+        }
+    }
+}
+
+/// An email address of a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    pub address: String,
+    pub verified: bool,
+}
+
+/// A user account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub name: String,
+    pub email: Option<Email>,
+    pub user_type: UserType,
+    pub active: bool,
+    /// Global roles (`IUser.roles`).
+    pub roles: Vec<String>,
+    /// The status others see (explicit choice or derived from connections).
+    pub status: Presence,
+    /// The status the user chose; `Online` means "follow my connections".
+    pub status_default: Presence,
+    /// The status derived from live connections.
+    pub status_connection: Presence,
+    pub status_text: String,
+    pub utc_offset: f64,
+    /// bcrypt of the SHA-256 hex digest of the password; `None` for accounts without one.
+    pub password_bcrypt: Option<String>,
+    pub require_password_change: bool,
+    pub language: Option<String>,
+    pub nickname: Option<String>,
+    pub bio: Option<String>,
+    /// `settings.preferences` as the user saved them (merged with defaults on the wire).
+    pub preferences: Value,
+    pub custom_fields: Option<Value>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub last_login: Option<Timestamp>,
+}
+
+impl User {
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+}
+
+/// What a stored login token is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TokenKind {
+    /// An ordinary session token from a login; expires.
+    Login,
+    /// A personal access token; never expires.
+    PersonalAccess {
+        name: String,
+        last_token_part: String,
+        bypass_two_factor: bool,
+    },
+}
+
+/// A login token as stored: only its hash is kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoginToken {
+    pub user_id: String,
+    pub hashed_token: String,
+    pub created_at: Timestamp,
+    pub kind: TokenKind,
+    /// Until when a second factor given on this token stays valid, and for which client
+    /// (a hash of its address and user agent): Rocket.Chat's "remember two-factor".
+    pub two_factor_until: Option<Timestamp>,
+    pub two_factor_client: Option<String>,
+}

@@ -1,0 +1,924 @@
+//! Accounts: registration, administration, profile status and presence.
+
+use crate::auth::PasswordInput;
+use crate::hashing::hash_digest;
+use crate::{ClientInfo, Service, Session, store_error};
+use comet_core::page::{Page, UserSortKey};
+use comet_core::user::{Email, Presence, User, UserType};
+use comet_core::validate::{is_blocked_username, is_valid_email, username_regex};
+use comet_core::{Error, Result, id, now};
+use comet_store::{Conflict, StoreError, UserFilter};
+use serde_json::{Map, Value, json};
+
+/// Addresses a user by id or username (upstream's `getUserFromParams`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserRef {
+    Id(String),
+    Username(String),
+}
+
+/// How much of a user the caller may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserView {
+    /// Public profile fields only.
+    Limited,
+    /// Everything but secrets (`view-full-other-user-info`, or oneself).
+    Full,
+}
+
+/// A user as shown to a caller.
+#[derive(Debug, Clone)]
+pub struct VisibleUser {
+    pub user: User,
+    pub view: UserView,
+}
+
+/// `users.register` input.
+#[derive(Debug, Clone, Default)]
+pub struct Registration {
+    pub username: String,
+    pub email: String,
+    pub password: String,
+    pub name: Option<String>,
+    pub secret_url: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// `users.create` input.
+#[derive(Debug, Clone, Default)]
+pub struct NewUser {
+    pub username: String,
+    pub email: String,
+    pub password: String,
+    pub name: String,
+    pub active: Option<bool>,
+    pub roles: Option<Vec<String>>,
+    pub require_password_change: bool,
+    pub verified: bool,
+    pub nickname: Option<String>,
+    pub bio: Option<String>,
+    pub status_text: Option<String>,
+    pub custom_fields: Option<Value>,
+}
+
+/// `users.update` changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserChanges {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub active: Option<bool>,
+    pub roles: Option<Vec<String>>,
+    pub verified: Option<bool>,
+    pub require_password_change: Option<bool>,
+    pub nickname: Option<String>,
+    pub bio: Option<String>,
+    pub status_text: Option<String>,
+    pub custom_fields: Option<Value>,
+}
+
+/// `users.getPresence` answer.
+#[derive(Debug, Clone)]
+pub struct PresenceInfo {
+    pub presence: Presence,
+    /// Only for oneself: the connection status and the last login.
+    pub own: Option<(Presence, Option<comet_core::Timestamp>)>,
+}
+
+/// `me`: the caller with preferences merged over the server defaults.
+#[derive(Debug, Clone)]
+pub struct Me {
+    pub user: User,
+    pub preferences: Map<String, Value>,
+    pub avatar_url: String,
+}
+
+fn action_not_allowed(reason: &'static str, action: &str) -> Error {
+    Error::meteor("error-action-not-allowed", reason)
+        .with_details(json!({"method": "insertOrUpdateUser", "action": action}))
+}
+
+fn field_required(field: &str) -> Error {
+    Error::meteor(
+        "error-the-field-is-required",
+        format!("The field {field} is required"),
+    )
+    .with_details(json!({"method": "insertOrUpdateUser", "field": field}))
+}
+
+fn field_unavailable(value: &str, field: &str) -> Error {
+    Error::meteor(
+        "error-field-unavailable",
+        format!("{value} is already in use :("),
+    )
+    .with_details(json!({"method": "insertOrUpdateUser", "field": field}))
+}
+
+/// Names may hold any text except markup and control characters (upstream `validateNameChars`).
+fn name_is_valid(name: &str) -> bool {
+    !name.chars().any(|c| c == '<' || c == '>' || c.is_control()) && name.chars().count() <= 120
+}
+
+/// Escapes markup in values echoed inside error messages.
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+impl Service {
+    fn username_is_valid(&self, username: &str) -> bool {
+        username_regex(&self.setting_str("UTF8_User_Names_Validation")).is_match(username)
+    }
+
+    fn username_is_blocked(&self, username: &str) -> bool {
+        is_blocked_username(username, &self.setting_str("Accounts_BlockedUsernameList"))
+    }
+
+    async fn username_is_taken(&self, username: &str, except: Option<&str>) -> Result<bool> {
+        let found = self
+            .store
+            .user_by_username(username)
+            .await
+            .map_err(store_error)?;
+        Ok(found.is_some_and(|u| Some(u.id.as_str()) != except))
+    }
+
+    async fn email_is_taken(&self, email: &str, except: Option<&str>) -> Result<bool> {
+        let found = self.store.user_by_email(email).await.map_err(store_error)?;
+        Ok(found.is_some_and(|u| Some(u.id.as_str()) != except))
+    }
+
+    /// Email format and the allowed/blocked domain lists.
+    fn check_email(&self, email: &str) -> Result<()> {
+        if !is_valid_email(email) {
+            return Err(Error::meteor(
+                "error-invalid-email",
+                format!("Invalid email {}", escape_html(email)),
+            )
+            .with_details(json!({"method": "insertOrUpdateUser", "email": email})));
+        }
+        let domain = email.rsplit('@').next().unwrap_or_default().to_lowercase();
+        let list = |id: &str| -> Vec<String> {
+            self.setting_str(id)
+                .split(',')
+                .map(|d| d.trim().to_lowercase())
+                .filter(|d| !d.is_empty())
+                .collect()
+        };
+        let allowed = list("Accounts_AllowedDomainsList");
+        if (!allowed.is_empty() && !allowed.contains(&domain))
+            || list("Accounts_BlockedDomainsList").contains(&domain)
+        {
+            return Err(
+                Error::meteor("error-invalid-domain", "The email domain is not allowed")
+                    .with_details(json!({"method": "insertOrUpdateUser"})),
+            );
+        }
+        Ok(())
+    }
+
+    /// `Accounts_Password_Policy_*`, when enabled.
+    fn check_password_policy(&self, password: &str) -> Result<()> {
+        if !self.setting_bool("Accounts_Password_Policy_Enabled") {
+            return Ok(());
+        }
+        let fail = |code: &'static str, reason: &'static str| Err(Error::meteor(code, reason));
+        let length = password.chars().count() as i64;
+        let min = self.setting_int("Accounts_Password_Policy_MinLength");
+        let max = self.setting_int("Accounts_Password_Policy_MaxLength");
+        if min > 0 && length < min {
+            return fail(
+                "error-password-policy-not-met-minLength",
+                "The password does not meet the minimum length password policy.",
+            );
+        }
+        if max > 0 && length > max {
+            return fail(
+                "error-password-policy-not-met-maxLength",
+                "The password does not meet the maximum length password policy.",
+            );
+        }
+        if self.setting_bool("Accounts_Password_Policy_ForbidRepeatingCharacters") {
+            let limit = self
+                .setting_int("Accounts_Password_Policy_ForbidRepeatingCharactersCount")
+                .max(1);
+            let mut run = 0i64;
+            let mut previous = None;
+            for c in password.chars() {
+                run = if Some(c) == previous { run + 1 } else { 1 };
+                previous = Some(c);
+                if run > limit {
+                    return fail(
+                        "error-password-policy-not-met-repeatingCharacters",
+                        "The password contains repeating characters which is against the password policy.",
+                    );
+                }
+            }
+        }
+        let checks: [(&str, fn(char) -> bool, &'static str, &'static str); 4] = [
+            (
+                "Accounts_Password_Policy_AtLeastOneLowercase",
+                char::is_lowercase,
+                "error-password-policy-not-met-oneLowercase",
+                "The password does not contain at least one lowercase character which is against the password policy.",
+            ),
+            (
+                "Accounts_Password_Policy_AtLeastOneUppercase",
+                char::is_uppercase,
+                "error-password-policy-not-met-oneUppercase",
+                "The password does not contain at least one uppercase character which is against the password policy.",
+            ),
+            (
+                "Accounts_Password_Policy_AtLeastOneNumber",
+                |c: char| c.is_ascii_digit(),
+                "error-password-policy-not-met-oneNumber",
+                "The password does not contain at least one numerical character which is against the password policy.",
+            ),
+            (
+                "Accounts_Password_Policy_AtLeastOneSpecialCharacter",
+                |c: char| !c.is_alphanumeric(),
+                "error-password-policy-not-met-oneSpecial",
+                "The password does not contain at least one special character which is against the password policy.",
+            ),
+        ];
+        for (setting, test, code, reason) in checks {
+            if self.setting_bool(setting) && !password.chars().any(test) {
+                return fail(code, reason);
+            }
+        }
+        Ok(())
+    }
+
+    fn bcrypt_cost(&self) -> u32 {
+        self.config.bcrypt_cost
+    }
+
+    pub(crate) async fn hash_password(&self, password: &PasswordInput) -> Result<String> {
+        let digest = match password {
+            PasswordInput::Plain(plain) => comet_core::password::sha256_hex(plain),
+            PasswordInput::Sha256Digest(d) => d.to_lowercase(),
+        };
+        hash_digest(digest, self.bcrypt_cost()).await
+    }
+
+    fn default_roles(&self) -> Vec<String> {
+        let roles: Vec<String> = self
+            .setting_str("Accounts_Registration_Users_Default_Roles")
+            .split(',')
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty())
+            .collect();
+        if roles.is_empty() {
+            vec!["user".to_owned()]
+        } else {
+            roles
+        }
+    }
+
+    /// Inserts a new user; the first person on a server without an admin becomes admin.
+    pub(crate) async fn insert_user(&self, mut user: User) -> Result<User> {
+        if user.user_type == UserType::User
+            && !user.has_role("admin")
+            && self
+                .store
+                .count_active_users_with_role("admin")
+                .await
+                .map_err(store_error)?
+                == 0
+        {
+            user.roles.push("admin".to_owned());
+        }
+        match self.store.insert_user(&user).await {
+            Ok(()) => {
+                tracing::info!(user = %user.id, username = %user.username, roles = ?user.roles, "user created");
+                Ok(user)
+            }
+            Err(StoreError::Conflict(Conflict::Username)) => {
+                Err(field_unavailable(&escape_html(&user.username), "Username"))
+            }
+            Err(StoreError::Conflict(Conflict::Email)) => Err(field_unavailable(
+                &escape_html(user.email.as_ref().map_or("", |e| e.address.as_str())),
+                "Email",
+            )),
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
+    pub(crate) fn blank_user(&self, username: &str, name: &str, email: Option<Email>) -> User {
+        let at = now();
+        User {
+            id: id::new_id(),
+            username: username.to_owned(),
+            name: name.to_owned(),
+            email,
+            user_type: UserType::User,
+            active: true,
+            roles: self.default_roles(),
+            status: Presence::Offline,
+            status_default: Presence::Online,
+            status_connection: Presence::Offline,
+            status_text: String::new(),
+            utc_offset: 0.0,
+            password_bcrypt: None,
+            require_password_change: false,
+            language: None,
+            nickname: None,
+            bio: None,
+            preferences: Value::Object(Map::new()),
+            custom_fields: None,
+            created_at: at,
+            updated_at: at,
+            last_login: None,
+        }
+    }
+
+    /// `users.register`: self-service sign-up, as `Accounts_RegistrationForm` allows.
+    pub async fn register(
+        &self,
+        registration: Registration,
+        _client: &ClientInfo,
+    ) -> Result<VisibleUser> {
+        let Registration {
+            username,
+            email,
+            password,
+            name,
+            secret_url,
+            reason: _,
+        } = registration;
+        if let Some(name) = &name
+            && !name_is_valid(name)
+        {
+            return Err(Error::failure("Name contains invalid characters"));
+        }
+        if !self.username_is_valid(&username) {
+            return Err(Error::failure("The username provided is not valid"));
+        }
+        if self.username_is_blocked(&username) || self.username_is_taken(&username, None).await? {
+            return Err(Error::failure("Username is already in use"));
+        }
+        match self.setting_str("Accounts_RegistrationForm").as_str() {
+            "Disabled" => {
+                return Err(Error::meteor(
+                    "error-user-registration-disabled",
+                    "User registration is disabled",
+                )
+                .with_details(json!({"method": "registerUser"})));
+            }
+            "Secret URL" => {
+                let expected = self.setting_str("Accounts_RegistrationForm_SecretURL");
+                if expected.is_empty() || secret_url.as_deref() != Some(expected.as_str()) {
+                    return Err(Error::meteor(
+                        "error-user-registration-secret",
+                        "User registration is only allowed via Secret URL",
+                    )
+                    .with_details(json!({"method": "registerUser"})));
+                }
+            }
+            _ => {}
+        }
+        let name = name.map(|n| n.trim().to_owned()).unwrap_or_default();
+        if name.is_empty() && self.setting_bool("Accounts_RequireNameForSignUp") {
+            return Err(field_required("Name"));
+        }
+        self.check_password_policy(&password)?;
+        self.check_email(&email)?;
+        if self.email_is_taken(&email, None).await? {
+            return Err(Error::meteor("403", "Email already exists."));
+        }
+        let mut user = self.blank_user(
+            &username,
+            &name,
+            Some(Email {
+                address: email,
+                verified: false,
+            }),
+        );
+        user.active = !self.setting_bool("Accounts_ManuallyApproveNewUsers");
+        user.password_bcrypt = Some(self.hash_password(&PasswordInput::Plain(password)).await?);
+        let user = self.insert_user(user).await?;
+        Ok(VisibleUser {
+            user,
+            view: UserView::Limited,
+        })
+    }
+
+    /// Checks role ids and whether the caller may assign them.
+    async fn check_roles_assignment(&self, session: &Session, roles: &[String]) -> Result<()> {
+        let known = self.store.roles().await.map_err(store_error)?;
+        if roles.iter().any(|r| !known.iter().any(|k| &k.id == r)) {
+            return Err(action_not_allowed(
+                "The field Roles consist invalid role id",
+                "Assign_role",
+            ));
+        }
+        if !self.has_permission(&session.user, "assign-roles") {
+            return Err(action_not_allowed(
+                "Assigning roles is not allowed",
+                "Assign_role",
+            ));
+        }
+        if roles.iter().any(|r| r == "admin")
+            && !self.has_permission(&session.user, "assign-admin-role")
+        {
+            return Err(action_not_allowed(
+                "Assigning admin is not allowed",
+                "Assign_admin",
+            ));
+        }
+        Ok(())
+    }
+
+    fn visible(&self, session: &Session, user: User) -> VisibleUser {
+        let view = if user.id == session.user.id
+            || self.has_permission(&session.user, "view-full-other-user-info")
+        {
+            UserView::Full
+        } else {
+            UserView::Limited
+        };
+        VisibleUser { user, view }
+    }
+
+    /// `users.create`: an administrator adds an account.
+    pub async fn create_user(&self, session: &Session, new_user: NewUser) -> Result<VisibleUser> {
+        if !name_is_valid(&new_user.name) {
+            return Err(Error::failure("Name contains invalid characters"));
+        }
+        if !self.has_permission(&session.user, "create-user") {
+            return Err(action_not_allowed(
+                "Adding user is not allowed",
+                "Adding_user",
+            ));
+        }
+        if let Some(roles) = &new_user.roles {
+            self.check_roles_assignment(session, roles).await?;
+        }
+        let name = new_user.name.trim();
+        if name.is_empty() && self.setting_bool("Accounts_RequireNameForSignUp") {
+            return Err(field_required("Name"));
+        }
+        let username = new_user.username.trim();
+        if username.is_empty() {
+            return Err(field_required("Username"));
+        }
+        if !self.username_is_valid(username) {
+            return Err(Error::meteor(
+                "error-input-is-not-a-valid-field",
+                format!("{} is not a valid username", escape_html(username)),
+            )
+            .with_details(
+                json!({"method": "insertOrUpdateUser", "input": username, "field": "Username"}),
+            ));
+        }
+        if self.username_is_blocked(username) {
+            return Err(Error::meteor(
+                "error-blocked-username",
+                format!("{} is blocked and can't be used!", escape_html(username)),
+            )
+            .with_details(json!({"method": "insertOrUpdateUser", "field": username})));
+        }
+        if new_user.password.is_empty() {
+            return Err(field_required("Password"));
+        }
+        self.check_email(&new_user.email)?;
+        if self.username_is_taken(username, None).await? {
+            return Err(field_unavailable(&escape_html(username), "Username"));
+        }
+        if self.email_is_taken(&new_user.email, None).await? {
+            return Err(field_unavailable(&escape_html(&new_user.email), "Email"));
+        }
+        self.check_password_policy(&new_user.password)?;
+
+        let mut user = self.blank_user(
+            username,
+            name,
+            Some(Email {
+                address: new_user.email.trim().to_owned(),
+                verified: new_user.verified,
+            }),
+        );
+        if let Some(roles) = new_user.roles {
+            user.roles = roles;
+        }
+        user.active = new_user.active.unwrap_or(true);
+        user.require_password_change = new_user.require_password_change;
+        user.nickname = new_user.nickname;
+        user.bio = new_user.bio;
+        user.status_text = new_user.status_text.unwrap_or_default();
+        user.custom_fields = new_user.custom_fields;
+        user.password_bcrypt = Some(
+            self.hash_password(&PasswordInput::Plain(new_user.password))
+                .await?,
+        );
+        let user = self.insert_user(user).await?;
+        Ok(self.visible(session, user))
+    }
+
+    /// Looks a user up by id or username.
+    pub async fn find_user(&self, user: &UserRef) -> Result<Option<User>> {
+        match user {
+            UserRef::Id(id) => self.store.user_by_id(id).await,
+            UserRef::Username(name) => self.store.user_by_username(name).await,
+        }
+        .map_err(store_error)
+    }
+
+    /// Like `find_user`, refusing with upstream's `error-invalid-user` when missing.
+    pub async fn require_user(&self, user: &UserRef) -> Result<User> {
+        self.find_user(user).await?.ok_or_else(Error::invalid_user)
+    }
+
+    /// Refuses to leave the server without an active admin.
+    async fn ensure_other_active_admin(
+        &self,
+        user: &User,
+        reason: &'static str,
+        method: &str,
+    ) -> Result<()> {
+        if user.has_role("admin") && user.active {
+            let admins = self
+                .store
+                .count_active_users_with_role("admin")
+                .await
+                .map_err(store_error)?;
+            if admins <= 1 {
+                return Err(Error::meteor("error-action-not-allowed", reason)
+                    .with_details(json!({"method": method, "action": "Remove_last_admin"})));
+            }
+        }
+        Ok(())
+    }
+
+    /// `users.update`: changes a profile (others' with `edit-other-user-info`).
+    pub async fn update_user(
+        &self,
+        session: &Session,
+        user_id: &str,
+        changes: UserChanges,
+    ) -> Result<VisibleUser> {
+        if let Some(name) = &changes.name
+            && !name_is_valid(name)
+        {
+            return Err(Error::failure("Name contains invalid characters"));
+        }
+        let editing_other = user_id != session.user.id;
+        if editing_other && !self.has_permission(&session.user, "edit-other-user-info") {
+            return Err(action_not_allowed(
+                "Editing user is not allowed",
+                "Editing_user",
+            ));
+        }
+        if !editing_other
+            && changes.verified.is_some()
+            && !self.has_permission(&session.user, "edit-other-user-info")
+        {
+            return Err(action_not_allowed(
+                "Editing email verification is not allowed",
+                "Editing_user",
+            ));
+        }
+        let Some(mut user) = self.store.user_by_id(user_id).await.map_err(store_error)? else {
+            return Err(Error::failure("User not found"));
+        };
+        if let Some(roles) = &changes.roles
+            && roles != &user.roles
+        {
+            self.check_roles_assignment(session, roles).await?;
+            if !roles.iter().any(|r| r == "admin") {
+                self.ensure_other_active_admin(
+                    &user,
+                    "Leaving the app without admins is not allowed",
+                    "insertOrUpdateUser",
+                )
+                .await?;
+            }
+        }
+        if let Some(name) = &changes.name {
+            let name = name.trim();
+            if name.is_empty() && self.setting_bool("Accounts_RequireNameForSignUp") {
+                return Err(field_required("Name"));
+            }
+            user.name = name.to_owned();
+        }
+        if let Some(username) = &changes.username {
+            let username = username.trim();
+            if username.is_empty() {
+                return Err(field_required("Username"));
+            }
+            if username != user.username {
+                if !editing_other && !self.setting_bool("Accounts_AllowUsernameChange") {
+                    return Err(action_not_allowed(
+                        "Edit username is not allowed",
+                        "Update_username",
+                    ));
+                }
+                if !self.username_is_valid(username) {
+                    return Err(Error::meteor(
+                        "error-input-is-not-a-valid-field",
+                        format!("{} is not a valid username", escape_html(username)),
+                    )
+                    .with_details(json!({"method": "insertOrUpdateUser", "input": username, "field": "Username"})));
+                }
+                if self.username_is_blocked(username)
+                    || self.username_is_taken(username, Some(&user.id)).await?
+                {
+                    return Err(field_unavailable(&escape_html(username), "Username"));
+                }
+                user.username = username.to_owned();
+            }
+        }
+        if let Some(email) = &changes.email {
+            let email = email.trim();
+            let current = user.email.as_ref().map(|e| e.address.to_lowercase());
+            if current.as_deref() != Some(email.to_lowercase().as_str()) {
+                if !editing_other && !self.setting_bool("Accounts_AllowEmailChange") {
+                    return Err(action_not_allowed(
+                        "Edit user email is not allowed",
+                        "Update_email",
+                    ));
+                }
+                self.check_email(email)?;
+                if self.email_is_taken(email, Some(&user.id)).await? {
+                    return Err(field_unavailable(&escape_html(email), "Email"));
+                }
+                user.email = Some(Email {
+                    address: email.to_owned(),
+                    verified: false,
+                });
+            }
+        }
+        if let Some(verified) = changes.verified
+            && let Some(email) = user.email.as_mut()
+        {
+            email.verified = verified;
+        }
+        let mut password_changed = false;
+        if let Some(password) = changes.password.filter(|p| !p.is_empty()) {
+            if editing_other && !self.has_permission(&session.user, "edit-other-user-password") {
+                return Err(action_not_allowed(
+                    "Editing user password is not allowed",
+                    "Edit_user_password",
+                ));
+            }
+            if !editing_other && !self.setting_bool("Accounts_AllowPasswordChange") {
+                return Err(action_not_allowed(
+                    "Changing password is not allowed",
+                    "Change_password",
+                ));
+            }
+            self.check_password_policy(&password)?;
+            user.password_bcrypt = Some(self.hash_password(&PasswordInput::Plain(password)).await?);
+            password_changed = true;
+        }
+        if let Some(roles) = changes.roles {
+            user.roles = roles;
+        }
+        if let Some(v) = changes.require_password_change {
+            user.require_password_change = v;
+        }
+        if let Some(v) = changes.nickname {
+            user.nickname = Some(v);
+        }
+        if let Some(v) = changes.bio {
+            user.bio = Some(v);
+        }
+        if let Some(v) = changes.status_text {
+            user.status_text = v;
+        }
+        if let Some(v) = changes.custom_fields {
+            user.custom_fields = Some(v);
+        }
+        user.updated_at = now();
+        match self.store.update_user(&user).await {
+            Ok(_) => {}
+            Err(StoreError::Conflict(Conflict::Username)) => {
+                return Err(field_unavailable(&escape_html(&user.username), "Username"));
+            }
+            Err(StoreError::Conflict(Conflict::Email)) => {
+                return Err(field_unavailable(
+                    &escape_html(user.email.as_ref().map_or("", |e| e.address.as_str())),
+                    "Email",
+                ));
+            }
+            Err(e) => return Err(store_error(e)),
+        }
+        if password_changed {
+            // A new password ends the account's other sessions; the caller's own stays.
+            let keep = (!editing_other).then_some(session.token.hashed_token.as_str());
+            self.store
+                .delete_login_tokens(&user.id, keep)
+                .await
+                .map_err(store_error)?;
+        }
+        if let Some(active) = changes.active
+            && active != user.active
+        {
+            user = self.apply_active_status(user, active).await?;
+        }
+        tracing::info!(by = %session.user.id, user = %user.id, "user updated");
+        Ok(self.visible(session, user))
+    }
+
+    async fn apply_active_status(&self, mut user: User, active: bool) -> Result<User> {
+        if !active {
+            self.ensure_other_active_admin(
+                &user,
+                "Leaving the app without an active admin is not allowed",
+                "removeUserFromRole",
+            )
+            .await?;
+        }
+        user.active = active;
+        user.updated_at = now();
+        self.store.update_user(&user).await.map_err(store_error)?;
+        if !active {
+            self.store
+                .delete_login_tokens(&user.id, None)
+                .await
+                .map_err(store_error)?;
+        }
+        Ok(user)
+    }
+
+    /// `users.setActiveStatus`.
+    pub async fn set_active_status(
+        &self,
+        session: &Session,
+        user_id: &str,
+        active: bool,
+    ) -> Result<User> {
+        if !self.has_any_permission(
+            &session.user,
+            &["edit-other-user-active-status", "manage-moderation-actions"],
+        ) {
+            return Err(Error::forbidden());
+        }
+        let Some(user) = self.store.user_by_id(user_id).await.map_err(store_error)? else {
+            return Err(Error::failure("User not found"));
+        };
+        let user = if user.active == active {
+            user
+        } else {
+            self.apply_active_status(user, active).await?
+        };
+        tracing::info!(by = %session.user.id, user = %user.id, active, "user active status set");
+        Ok(user)
+    }
+
+    /// `users.delete`.
+    pub async fn delete_user(&self, session: &Session, target: &UserRef) -> Result<()> {
+        self.require_permission(&session.user, "delete-user")?;
+        let user = self.require_user(target).await?;
+        if user.user_type == UserType::App {
+            return Err(Error::meteor(
+                "error-cannot-delete-app-user",
+                "Deleting app user is not allowed",
+            ));
+        }
+        self.ensure_other_active_admin(
+            &user,
+            "Leaving the app without admins is not allowed",
+            "deleteUser",
+        )
+        .await?;
+        self.store
+            .delete_user(&user.id)
+            .await
+            .map_err(store_error)?;
+        tracing::info!(by = %session.user.id, user = %user.id, "user deleted");
+        Ok(())
+    }
+
+    /// `users.info`.
+    pub async fn user_info(&self, session: &Session, target: &UserRef) -> Result<VisibleUser> {
+        let Some(user) = self.find_user(target).await? else {
+            return Err(Error::failure("User not found."));
+        };
+        Ok(self.visible(session, user))
+    }
+
+    /// `users.list`: needs `view-d-room` (and `view-outside-room` when so configured).
+    pub async fn list_users(
+        &self,
+        session: &Session,
+        filter: &UserFilter,
+        page: &Page<UserSortKey>,
+    ) -> Result<(Vec<VisibleUser>, u64)> {
+        self.require_permission(&session.user, "view-d-room")?;
+        if self.setting_bool("API_Apply_permission_view-outside-room_on_users-list") {
+            self.require_permission(&session.user, "view-outside-room")?;
+        }
+        let (users, total) = self
+            .store
+            .list_users(filter, page)
+            .await
+            .map_err(store_error)?;
+        let users = users
+            .into_iter()
+            .map(|u| self.visible(session, u))
+            .collect();
+        Ok((users, total))
+    }
+
+    /// `me`.
+    pub fn me(&self, session: &Session) -> Me {
+        let mut preferences = Map::new();
+        for (id, value) in self.settings_with_prefix(comet_core::catalog::USER_PREFERENCE_PREFIX) {
+            let key = id[comet_core::catalog::USER_PREFERENCE_PREFIX.len()..].to_owned();
+            preferences.insert(key, value);
+        }
+        if let Value::Object(own) = &session.user.preferences {
+            for (k, v) in own {
+                preferences.insert(k.clone(), v.clone());
+            }
+        }
+        Me {
+            user: session.user.clone(),
+            preferences,
+            avatar_url: self.avatar_url(&session.user.username),
+        }
+    }
+
+    /// The absolute URL of a user's avatar.
+    pub fn avatar_url(&self, username: &str) -> String {
+        format!(
+            "{}/avatar/{}",
+            self.setting_str("Site_Url").trim_end_matches('/'),
+            username
+        )
+    }
+
+    /// `users.getPresence`: oneself when `target` is `None`.
+    pub async fn presence(
+        &self,
+        session: &Session,
+        target: Option<&UserRef>,
+    ) -> Result<PresenceInfo> {
+        let user = match target {
+            None => session.user.clone(),
+            Some(r) => self.require_user(r).await?,
+        };
+        let own = (user.id == session.user.id).then_some((user.status_connection, user.last_login));
+        Ok(PresenceInfo {
+            presence: user.status,
+            own,
+        })
+    }
+
+    /// `users.setStatus`: the caller's (or, with `edit-other-user-info`, another's) status.
+    pub async fn set_status(
+        &self,
+        session: &Session,
+        target: Option<&UserRef>,
+        status: Option<&str>,
+        message: Option<&str>,
+    ) -> Result<()> {
+        if !self.setting_bool("Accounts_AllowUserStatusMessageChange") {
+            return Err(
+                Error::meteor("error-not-allowed", "Change status is not allowed")
+                    .with_details(json!({"method": "users.setStatus"})),
+            );
+        }
+        let mut user = match target {
+            None => session.user.clone(),
+            Some(r) => {
+                let user = self.require_user(r).await?;
+                if user.id != session.user.id
+                    && !self.has_permission(&session.user, "edit-other-user-info")
+                {
+                    return Err(Error::forbidden());
+                }
+                user
+            }
+        };
+        if let Some(message) = message {
+            user.status_text = message.chars().take(120).collect();
+        }
+        if let Some(status) = status {
+            let Some(presence) = Presence::parse(status) else {
+                return Err(Error::meteor(
+                    "error-invalid-status",
+                    "Valid status types include online, away, offline, and busy.",
+                )
+                .with_details(json!({"method": "users.setStatus"})));
+            };
+            if presence == Presence::Offline
+                && !self.setting_bool("Accounts_AllowInvisibleStatusOption")
+            {
+                return Err(Error::meteor(
+                    "error-status-not-allowed",
+                    "Invisible status is disabled",
+                )
+                .with_details(json!({"method": "users.setStatus"})));
+            }
+            user.status_default = presence;
+            user.status = Presence::effective(user.status_connection, presence);
+        }
+        user.updated_at = now();
+        self.store.update_user(&user).await.map_err(store_error)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,411 @@
+//! Logging in, authenticating requests, logging out, and the second factor.
+
+use crate::hashing::verify_digest;
+use crate::{ClientInfo, Service, store_error};
+use comet_core::password::{hash_login_token, is_sha256_hex, sha256_hex};
+use comet_core::user::{LoginToken, TokenKind, User, UserType};
+use comet_core::{Error, Result, Timestamp, id, now};
+use sha2::{Digest, Sha256};
+
+/// How a login names its account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserSelector {
+    Username(String),
+    Email(String),
+    Id(String),
+}
+
+/// A password as a client sends it.
+#[derive(Clone, PartialEq, Eq)]
+pub enum PasswordInput {
+    Plain(String),
+    /// The SHA-256 hex digest of the password (`{digest, algorithm: "sha-256"}`).
+    Sha256Digest(String),
+}
+
+impl std::fmt::Debug for PasswordInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordInput(<redacted>)")
+    }
+}
+
+impl PasswordInput {
+    fn digest(&self) -> String {
+        match self {
+            PasswordInput::Plain(plain) => sha256_hex(plain),
+            PasswordInput::Sha256Digest(digest) => digest.to_lowercase(),
+        }
+    }
+}
+
+/// A login attempt in any of the forms Rocket.Chat accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginRequest {
+    Password {
+        user: UserSelector,
+        password: PasswordInput,
+    },
+    Resume {
+        token: String,
+    },
+}
+
+/// A successful login: the user and a fresh (or resumed) token.
+#[derive(Debug, Clone)]
+pub struct LoginResult {
+    pub user: User,
+    /// The plain token: shown to the client once, stored only as a hash.
+    pub token: String,
+    pub token_expires: Timestamp,
+    /// `"password"` or `"resume"`, as Meteor reports the login type.
+    pub login_type: &'static str,
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: User,
+    pub token: LoginToken,
+}
+
+impl Session {
+    pub fn user_id(&self) -> &str {
+        &self.user.id
+    }
+}
+
+const LOGIN_BLOCKED_FOR_USER: &str = "Login has been temporarily blocked For User";
+const LOGIN_BLOCKED_FOR_IP: &str = "Login has been temporarily blocked For IP";
+
+fn user_key(user: &UserSelector) -> String {
+    match user {
+        UserSelector::Username(name) => format!("user:{}", name.to_lowercase()),
+        UserSelector::Email(email) => format!("email:{}", email.to_lowercase()),
+        UserSelector::Id(id) => format!("id:{id}"),
+    }
+}
+
+impl Service {
+    pub(crate) fn login_expiration(&self) -> chrono::Duration {
+        let days = self.setting_int("Accounts_LoginExpiration");
+        chrono::Duration::days(if days > 0 { days } else { 90 })
+    }
+
+    /// Whether a login token is still valid at `at`.
+    fn token_is_current(&self, token: &LoginToken, at: Timestamp) -> bool {
+        match token.kind {
+            TokenKind::PersonalAccess { .. } => true,
+            TokenKind::Login => token.created_at + self.login_expiration() > at,
+        }
+    }
+
+    /// Authenticates `X-User-Id` + `X-Auth-Token` (or any user id + token pair).
+    pub async fn authenticate(&self, user_id: &str, token: &str) -> Result<Session> {
+        if user_id.is_empty() || token.is_empty() {
+            return Err(Error::not_logged_in());
+        }
+        let hashed = hash_login_token(token);
+        let Some((user, token)) = self
+            .store
+            .user_by_token(&hashed)
+            .await
+            .map_err(store_error)?
+        else {
+            return Err(Error::not_logged_in());
+        };
+        if user.id != user_id || !user.active || !self.token_is_current(&token, now()) {
+            return Err(Error::not_logged_in());
+        }
+        Ok(Session { user, token })
+    }
+
+    /// Logs in with a password or resumes with a token; applies failed-login blocking.
+    pub async fn login(&self, request: LoginRequest, client: &ClientInfo) -> Result<LoginResult> {
+        match request {
+            LoginRequest::Resume { token } => self.resume(&token).await,
+            LoginRequest::Password { user, password } => {
+                self.password_login(user, password, client).await
+            }
+        }
+    }
+
+    async fn resume(&self, token: &str) -> Result<LoginResult> {
+        let hashed = hash_login_token(token);
+        let found = self
+            .store
+            .user_by_token(&hashed)
+            .await
+            .map_err(store_error)?;
+        let Some((user, stored)) = found else {
+            return Err(Error::login_failed(
+                "403",
+                "You've been logged out by the server. Please log in again.",
+            ));
+        };
+        if !self.token_is_current(&stored, now()) {
+            return Err(Error::login_failed(
+                "403",
+                "Your session has expired. Please log in again.",
+            ));
+        }
+        if !user.active {
+            return Err(Error::login_failed(
+                "error-user-is-not-activated",
+                "User is not activated",
+            ));
+        }
+        let token_expires = stored.created_at + self.login_expiration();
+        Ok(LoginResult {
+            user,
+            token: token.to_owned(),
+            token_expires,
+            login_type: "resume",
+        })
+    }
+
+    fn ip_is_whitelisted(&self, client: &ClientInfo) -> bool {
+        let Some(ip) = client.ip else { return false };
+        let ip = ip.to_string();
+        self.setting_str("Block_Multiple_Failed_Logins_Ip_Whitelist")
+            .split(',')
+            .map(str::trim)
+            .any(|entry| entry == ip)
+    }
+
+    /// The failed-login keys for this attempt with their limits: `(key, attempts, window, error)`.
+    fn blocking_rules(
+        &self,
+        user: &UserSelector,
+        client: &ClientInfo,
+    ) -> Vec<(String, i64, chrono::Duration, &'static str, &'static str)> {
+        let mut rules = Vec::new();
+        if !self.setting_bool("Block_Multiple_Failed_Logins_Enabled") {
+            return rules;
+        }
+        if self.setting_bool("Block_Multiple_Failed_Logins_By_User") {
+            rules.push((
+                user_key(user),
+                self.setting_int("Block_Multiple_Failed_Logins_Attempts_Until_Block_by_User"),
+                chrono::Duration::minutes(self.setting_int(
+                    "Block_Multiple_Failed_Logins_Time_To_Unblock_By_User_In_Minutes",
+                )),
+                "error-login-blocked-for-user",
+                LOGIN_BLOCKED_FOR_USER,
+            ));
+        }
+        if self.setting_bool("Block_Multiple_Failed_Logins_By_Ip")
+            && !self.ip_is_whitelisted(client)
+            && let Some(ip) = client.ip
+        {
+            rules.push((
+                format!("ip:{ip}"),
+                self.setting_int("Block_Multiple_Failed_Logins_Attempts_Until_Block_By_Ip"),
+                chrono::Duration::minutes(
+                    self.setting_int(
+                        "Block_Multiple_Failed_Logins_Time_To_Unblock_By_Ip_In_Minutes",
+                    ),
+                ),
+                "error-login-blocked-for-ip",
+                LOGIN_BLOCKED_FOR_IP,
+            ));
+        }
+        rules
+    }
+
+    async fn password_login(
+        &self,
+        selector: UserSelector,
+        password: PasswordInput,
+        client: &ClientInfo,
+    ) -> Result<LoginResult> {
+        let rules = self.blocking_rules(&selector, client);
+        let at = now();
+        for (key, attempts, window, code, reason) in &rules {
+            if *attempts > 0 {
+                let failures = self
+                    .store
+                    .count_failed_logins(key, at - *window)
+                    .await
+                    .map_err(store_error)?;
+                if failures >= u64::try_from(*attempts).unwrap_or(u64::MAX) {
+                    tracing::warn!(key = %key, "login blocked after repeated failures");
+                    return Err(Error::login_failed(code, reason));
+                }
+            }
+        }
+
+        match self.check_password_login(&selector, &password).await {
+            Ok(user) => {
+                if let Some((key, ..)) = rules.first() {
+                    self.store
+                        .clear_failed_logins(key)
+                        .await
+                        .map_err(store_error)?;
+                }
+                self.issue_login(user).await
+            }
+            Err(error) => {
+                if error.kind == comet_core::ErrorKind::LoginFailed {
+                    for (key, ..) in &rules {
+                        self.store
+                            .record_failed_login(key, at)
+                            .await
+                            .map_err(store_error)?;
+                    }
+                }
+                Err(error)
+            }
+        }
+    }
+
+    async fn check_password_login(
+        &self,
+        selector: &UserSelector,
+        password: &PasswordInput,
+    ) -> Result<User> {
+        let user = match selector {
+            UserSelector::Username(name) => self.store.user_by_username(name).await,
+            UserSelector::Email(email) => self.store.user_by_email(email).await,
+            UserSelector::Id(id) => self.store.user_by_id(id).await,
+        }
+        .map_err(store_error)?;
+        let Some(user) = user else {
+            return Err(Error::login_failed("403", "User not found"));
+        };
+        let Some(stored) = user.password_bcrypt.clone() else {
+            return Err(Error::login_failed("403", "User has no password set"));
+        };
+        if !verify_digest(password.digest(), stored).await? {
+            return Err(Error::login_failed("403", "Incorrect password"));
+        }
+        if !user.active {
+            return Err(Error::login_failed(
+                "error-user-is-not-activated",
+                "User is not activated",
+            ));
+        }
+        if user.user_type == UserType::App {
+            return Err(Error::login_failed(
+                "error-app-user-is-not-allowed-to-login",
+                "App user is not allowed to login",
+            ));
+        }
+        if self.setting_bool("Accounts_EmailVerification")
+            && !user.has_role("admin")
+            && !user.email.as_ref().is_some_and(|e| e.verified)
+        {
+            return Err(Error::login_failed("error-invalid-email", "Invalid email"));
+        }
+        Ok(user)
+    }
+
+    /// Stores a new login token for `user` and records the login.
+    pub(crate) async fn issue_login(&self, mut user: User) -> Result<LoginResult> {
+        let token = id::new_secret();
+        let created_at = now();
+        self.store
+            .insert_token(&LoginToken {
+                user_id: user.id.clone(),
+                hashed_token: hash_login_token(&token),
+                created_at,
+                kind: TokenKind::Login,
+                two_factor_until: None,
+                two_factor_client: None,
+            })
+            .await
+            .map_err(store_error)?;
+        user.last_login = Some(created_at);
+        user.updated_at = created_at;
+        self.store.update_user(&user).await.map_err(store_error)?;
+        Ok(LoginResult {
+            user,
+            token,
+            token_expires: created_at + self.login_expiration(),
+            login_type: "password",
+        })
+    }
+
+    /// `logout`: removes only the token of this session.
+    pub async fn logout(&self, session: &Session) -> Result<()> {
+        self.store
+            .delete_token(&session.user.id, &session.token.hashed_token)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    /// Checks the second factor for routes upstream marks `twoFactorRequired`.
+    ///
+    /// Comet offers the password fallback (the code is the SHA-256 hex of the password), as
+    /// upstream does for accounts without TOTP or email codes. A second factor given once is
+    /// remembered on the token for `Accounts_TwoFactorAuthentication_RememberFor` seconds for
+    /// the same client, and accounts younger than that window are not asked, as upstream.
+    pub async fn check_two_factor(
+        &self,
+        session: &Session,
+        code: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        if !self.setting_bool("Accounts_TwoFactorAuthentication_Enabled") {
+            return Ok(());
+        }
+        if let TokenKind::PersonalAccess {
+            bypass_two_factor: true,
+            ..
+        } = session.token.kind
+        {
+            return Ok(());
+        }
+        let at = now();
+        let remember = chrono::Duration::seconds(
+            self.setting_int("Accounts_TwoFactorAuthentication_RememberFor")
+                .max(0),
+        );
+        if session.user.created_at + remember > at {
+            return Ok(());
+        }
+        let fingerprint = client_fingerprint(client);
+        if session
+            .token
+            .two_factor_until
+            .is_some_and(|until| until > at)
+            && session.token.two_factor_client.as_deref() == Some(fingerprint.as_str())
+        {
+            return Ok(());
+        }
+        let Some(stored) = session.user.password_bcrypt.clone() else {
+            // No password and no other factor configured: nothing to ask for.
+            return Ok(());
+        };
+        if !self.setting_bool("Accounts_TwoFactorAuthentication_Enforce_Password_Fallback") {
+            return Ok(());
+        }
+        let details = serde_json::json!({
+            "method": "password",
+            "codeGenerated": false,
+            "availableMethods": [],
+        });
+        let Some(code) = code.filter(|c| !c.is_empty()) else {
+            return Err(Error::meteor("totp-required", "TOTP Required").with_details(details));
+        };
+        if !is_sha256_hex(code) || !verify_digest(code.to_lowercase(), stored).await? {
+            return Err(Error::meteor("totp-invalid", "TOTP Invalid").with_details(details));
+        }
+        if remember > chrono::Duration::zero() {
+            self.store
+                .remember_two_factor(&session.token.hashed_token, at + remember, &fingerprint)
+                .await
+                .map_err(store_error)?;
+        }
+        Ok(())
+    }
+}
+
+/// A stable digest of the client's address and user agent.
+fn client_fingerprint(client: &ClientInfo) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(client.ip.map(|ip| ip.to_string()).unwrap_or_default());
+    hasher.update([0]);
+    hasher.update(client.user_agent.as_deref().unwrap_or_default());
+    hex::encode(hasher.finalize())
+}

@@ -1,0 +1,61 @@
+//! Permissions: the one place that decides whether a user may do something.
+
+use crate::{Service, store_error};
+use comet_core::role::Permission;
+use comet_core::user::User;
+use comet_core::{Error, Result};
+use std::collections::BTreeMap;
+use std::sync::RwLock;
+
+/// Every permission by id, refreshed on each write (the service is the only writer).
+#[derive(Default)]
+pub(crate) struct PermissionCache {
+    by_id: RwLock<BTreeMap<String, Permission>>,
+}
+
+impl PermissionCache {
+    pub(crate) fn replace_all(&self, permissions: Vec<Permission>) {
+        let map = permissions.into_iter().map(|p| (p.id.clone(), p)).collect();
+        match self.by_id.write() {
+            Ok(mut guard) => *guard = map,
+            Err(poisoned) => *poisoned.into_inner() = map,
+        }
+    }
+
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&BTreeMap<String, Permission>) -> T) -> T {
+        match self.by_id.read() {
+            Ok(guard) => f(&guard),
+            Err(poisoned) => f(&poisoned.into_inner()),
+        }
+    }
+}
+
+impl Service {
+    /// Whether any of the user's global roles holds the permission.
+    pub fn has_permission(&self, user: &User, permission: &str) -> bool {
+        self.permissions.read(|m| {
+            m.get(permission)
+                .is_some_and(|p| p.roles.iter().any(|role| user.has_role(role)))
+        })
+    }
+
+    /// Whether the user holds at least one of the permissions.
+    pub fn has_any_permission(&self, user: &User, permissions: &[&str]) -> bool {
+        permissions.iter().any(|p| self.has_permission(user, p))
+    }
+
+    /// Refuses with 403 "forbidden" (upstream's `permissionsRequired`) unless the user holds it.
+    pub fn require_permission(&self, user: &User, permission: &str) -> Result<()> {
+        if self.has_permission(user, permission) {
+            Ok(())
+        } else {
+            Err(Error::forbidden())
+        }
+    }
+
+    pub(crate) async fn reload_permissions(&self) -> Result<()> {
+        let permissions = self.store.permissions().await.map_err(store_error)?;
+        self.permissions.replace_all(permissions);
+        Ok(())
+    }
+}

@@ -1,0 +1,232 @@
+//! Boot configuration and first-start seeding.
+
+use crate::auth::PasswordInput;
+use crate::{Service, store_error};
+use comet_core::catalog::{DEFAULT_PERMISSIONS, DEFAULT_ROLES, DEFAULT_SETTINGS};
+use comet_core::role::{Permission, Role};
+use comet_core::setting::Setting;
+use comet_core::user::{Email, Presence, UserType};
+use comet_core::{Error, Result, now};
+use serde_json::Value;
+
+/// The admin to create at start when no admin exists (`ADMIN_USERNAME`, `ADMIN_PASS`, ...).
+#[derive(Clone)]
+pub struct AdminBootstrap {
+    pub username: String,
+    pub password: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub name: String,
+}
+
+impl std::fmt::Debug for AdminBootstrap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminBootstrap")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("email", &self.email)
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+/// What the service needs from boot configuration.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// `CREATE_TOKENS_FOR_USERS`: allow `users.createToken`.
+    pub create_tokens_for_users: bool,
+    /// `CREATE_TOKENS_FOR_USERS_SECRET`: when set, `users.createToken` must present it.
+    pub create_tokens_secret: Option<String>,
+    pub admin: Option<AdminBootstrap>,
+    /// `<SettingId>=<value>`: defaults applied only when a setting is first created.
+    pub setting_defaults: Vec<(String, String)>,
+    /// `OVERWRITE_SETTING_<SettingId>=<value>`: forced on every start.
+    pub setting_overrides: Vec<(String, String)>,
+    /// `ROOT_URL`: forced into `Site_Url` on every start.
+    pub site_url: Option<String>,
+    /// bcrypt cost for new password hashes (Rocket.Chat uses 10).
+    pub bcrypt_cost: u32,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            create_tokens_for_users: false,
+            create_tokens_secret: None,
+            admin: None,
+            setting_defaults: Vec::new(),
+            setting_overrides: Vec::new(),
+            site_url: None,
+            bcrypt_cost: 10,
+        }
+    }
+}
+
+impl Service {
+    pub(crate) async fn bootstrap(&self) -> Result<()> {
+        self.seed_settings().await?;
+        self.seed_roles_and_permissions().await?;
+        self.ensure_bot_user().await?;
+        self.ensure_admin().await?;
+        Ok(())
+    }
+
+    async fn seed_settings(&self) -> Result<()> {
+        let at = now();
+        for seed in DEFAULT_SETTINGS {
+            let package_value = (seed.default)();
+            let mut value = package_value.clone();
+            if let Some((_, raw)) = self
+                .config
+                .setting_defaults
+                .iter()
+                .find(|(id, _)| id == seed.id)
+            {
+                match seed.setting_type.value_from_env(raw) {
+                    Some(v) => value = v,
+                    None => tracing::warn!(setting = seed.id, "ignoring default of the wrong type"),
+                }
+            }
+            if seed.id == "Accounts_RegistrationForm_SecretURL" {
+                value = Value::String(comet_core::id::new_id());
+            }
+            self.store
+                .insert_setting_if_absent(&Setting {
+                    id: seed.id.to_owned(),
+                    value,
+                    package_value,
+                    setting_type: seed.setting_type,
+                    public: seed.public,
+                    group: seed.group.to_owned(),
+                    section: seed.section.map(str::to_owned),
+                    choices: seed.choices.iter().map(|c| (*c).to_owned()).collect(),
+                    updated_at: at,
+                })
+                .await
+                .map_err(store_error)?;
+        }
+        self.settings
+            .replace_all(self.store.settings().await.map_err(store_error)?);
+
+        let mut forced: Vec<(String, String)> = self.config.setting_overrides.clone();
+        if let Some(url) = &self.config.site_url {
+            forced.push(("Site_Url".to_owned(), url.clone()));
+        }
+        for (id, raw) in forced {
+            let Some(setting_type) = self.settings_type(&id) else {
+                tracing::warn!(setting = %id, "OVERWRITE_SETTING for an unknown setting ignored");
+                continue;
+            };
+            let Some(value) = setting_type.value_from_env(&raw) else {
+                return Err(Error::internal(format!(
+                    "OVERWRITE_SETTING_{id}: {raw:?} is not a valid {}",
+                    setting_type.as_str()
+                )));
+            };
+            if self.setting(&id).as_ref() != Some(&value) {
+                self.write_setting(&id, value).await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn settings_type(&self, id: &str) -> Option<comet_core::setting::SettingType> {
+        DEFAULT_SETTINGS
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| s.setting_type)
+    }
+
+    async fn seed_roles_and_permissions(&self) -> Result<()> {
+        let at = now();
+        for (id, scope, description) in DEFAULT_ROLES {
+            self.store
+                .insert_role_if_absent(&Role {
+                    id: (*id).to_owned(),
+                    name: (*id).to_owned(),
+                    scope: (*scope).to_owned(),
+                    description: (*description).to_owned(),
+                    protected: true,
+                    mandatory_2fa: false,
+                    updated_at: at,
+                })
+                .await
+                .map_err(store_error)?;
+        }
+        for (id, roles) in DEFAULT_PERMISSIONS {
+            self.store
+                .insert_permission_if_absent(&Permission {
+                    id: (*id).to_owned(),
+                    roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+                    updated_at: at,
+                })
+                .await
+                .map_err(store_error)?;
+        }
+        self.reload_permissions().await
+    }
+
+    /// `rocket.cat`, the server's own bot account, as upstream ships it.
+    async fn ensure_bot_user(&self) -> Result<()> {
+        if self
+            .store
+            .user_by_id("rocket.cat")
+            .await
+            .map_err(store_error)?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let mut bot = self.blank_user("rocket.cat", "Rocket.Cat", None);
+        bot.id = "rocket.cat".to_owned();
+        bot.user_type = UserType::Bot;
+        bot.roles = vec!["bot".to_owned()];
+        bot.status = Presence::Online;
+        bot.status_connection = Presence::Online;
+        self.store.insert_user(&bot).await.map_err(store_error)?;
+        Ok(())
+    }
+
+    /// Creates the configured admin if the server has none.
+    async fn ensure_admin(&self) -> Result<()> {
+        let Some(admin) = &self.config.admin else {
+            return Ok(());
+        };
+        let admins = self
+            .store
+            .count_active_users_with_role("admin")
+            .await
+            .map_err(store_error)?;
+        if admins > 0 {
+            return Ok(());
+        }
+        if self
+            .store
+            .user_by_username(&admin.username)
+            .await
+            .map_err(store_error)?
+            .is_some()
+        {
+            return Err(Error::internal(format!(
+                "ADMIN_USERNAME {:?} belongs to an existing user who is not an admin",
+                admin.username
+            )));
+        }
+        let mut user = self.blank_user(
+            &admin.username,
+            &admin.name,
+            admin.email.as_ref().map(|address| Email {
+                address: address.clone(),
+                verified: admin.email_verified,
+            }),
+        );
+        user.roles = vec!["admin".to_owned()];
+        user.password_bcrypt = Some(
+            self.hash_password(&PasswordInput::Plain(admin.password.clone()))
+                .await?,
+        );
+        let user = self.insert_user(user).await?;
+        tracing::info!(username = %user.username, "admin account created from ADMIN_* configuration");
+        Ok(())
+    }
+}

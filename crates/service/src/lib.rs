@@ -1,0 +1,84 @@
+//! Comet's operations. Every transport (REST, DDP) calls these; none of them knows HTTP.
+//!
+//! Each operation authorizes the caller, validates input, writes through the store (each store
+//! call is atomic) and returns domain values. Caches of settings and permissions live here
+//! because the service is the only writer of both.
+
+pub mod accounts;
+pub mod auth;
+pub mod authz;
+mod bootstrap;
+mod hashing;
+pub mod methods;
+pub mod ratelimit;
+pub mod roles;
+pub mod settings;
+pub mod tokens;
+
+use comet_core::{Error, Result};
+use comet_store::{Store, StoreError};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+pub use auth::{LoginRequest, LoginResult, PasswordInput, Session, UserSelector};
+pub use bootstrap::{AdminBootstrap, ServiceConfig};
+
+/// Who is calling, as far as the network tells: used for login blocking, rate limits and
+/// remembering a second factor.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+/// The service: one per server process, shared by every transport.
+pub struct Service {
+    store: Arc<dyn Store>,
+    settings: settings::SettingsCache,
+    permissions: authz::PermissionCache,
+    rate_limiter: ratelimit::RateLimiter,
+    methods: methods::MethodRegistry,
+    config: ServiceConfig,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service").finish_non_exhaustive()
+    }
+}
+
+impl Service {
+    /// Loads settings and permissions, seeds a new database and applies boot configuration.
+    pub async fn start(store: Arc<dyn Store>, config: ServiceConfig) -> Result<Arc<Service>> {
+        let service = Service {
+            settings: settings::SettingsCache::default(),
+            permissions: authz::PermissionCache::default(),
+            rate_limiter: ratelimit::RateLimiter::default(),
+            methods: methods::MethodRegistry::with_builtin_methods(),
+            store,
+            config,
+        };
+        service.bootstrap().await?;
+        Ok(Arc::new(service))
+    }
+
+    pub fn config(&self) -> &ServiceConfig {
+        &self.config
+    }
+
+    /// Removes login tokens older than `Accounts_LoginExpiration`; run periodically.
+    pub async fn purge_expired_tokens(&self) -> Result<u64> {
+        let cutoff = comet_core::now() - self.login_expiration();
+        Ok(self
+            .store
+            .delete_login_tokens_before(cutoff)
+            .await
+            .map_err(store_error)?)
+    }
+}
+
+/// Converts a storage failure that the caller did not anticipate into an internal error.
+pub(crate) fn store_error(e: StoreError) -> Error {
+    tracing::error!(error = %e, "store operation failed");
+    Error::internal(e)
+}

@@ -1,0 +1,258 @@
+//! Roles and permissions administration.
+
+use crate::{Service, Session, store_error};
+use comet_core::catalog::{SCOPE_SUBSCRIPTIONS, SCOPE_USERS};
+use comet_core::page::{Direction, Page, UserSortKey};
+use comet_core::role::{Permission, Role};
+use comet_core::user::User;
+use comet_core::{Error, Result, id, now};
+use comet_store::{Conflict, StoreError, UserFilter};
+
+/// `roles.create` input.
+#[derive(Debug, Clone, Default)]
+pub struct NewRole {
+    pub name: String,
+    pub scope: Option<String>,
+    pub description: Option<String>,
+    pub mandatory_2fa: bool,
+}
+
+/// How `roles.addUserToRole` names the role.
+#[derive(Debug, Clone)]
+pub enum RoleRef {
+    Id(String),
+    Name(String),
+}
+
+impl Service {
+    /// `permissions.listAll`: every permission, or those changed after `since`.
+    pub fn permissions(&self, since: Option<comet_core::Timestamp>) -> Vec<Permission> {
+        self.permissions.read(|m| {
+            m.values()
+                .filter(|p| since.is_none_or(|since| p.updated_at > since))
+                .cloned()
+                .collect()
+        })
+    }
+
+    /// `permissions.update`: replaces the roles of each listed permission.
+    pub async fn update_permissions(
+        &self,
+        session: &Session,
+        changes: &[(String, Vec<String>)],
+    ) -> Result<Vec<Permission>> {
+        self.require_permission(&session.user, "access-permissions")?;
+        let roles = self.store.roles().await.map_err(store_error)?;
+        for (permission, granted) in changes {
+            if self.permissions.read(|m| !m.contains_key(permission)) {
+                return Err(Error::failure_typed(
+                    "Invalid permission",
+                    "error-invalid-permission",
+                ));
+            }
+            if granted
+                .iter()
+                .any(|g| !roles.iter().any(|r| &r.id == g || &r.name == g))
+            {
+                return Err(Error::failure_typed("Invalid role", "error-invalid-role"));
+            }
+        }
+        let at = now();
+        for (permission, granted) in changes {
+            let mut unique: Vec<String> = Vec::with_capacity(granted.len());
+            for role in granted {
+                if !unique.contains(role) {
+                    unique.push(role.clone());
+                }
+            }
+            self.store
+                .set_permission_roles(permission, &unique, at)
+                .await
+                .map_err(store_error)?;
+            tracing::info!(by = %session.user.id, permission = %permission, roles = ?unique, "permission changed");
+        }
+        self.reload_permissions().await?;
+        Ok(self.permissions(None))
+    }
+
+    /// `roles.list`.
+    pub async fn roles(&self) -> Result<Vec<Role>> {
+        self.store.roles().await.map_err(store_error)
+    }
+
+    async fn find_role(&self, role: &RoleRef) -> Result<Option<Role>> {
+        let roles = self.store.roles().await.map_err(store_error)?;
+        Ok(roles.into_iter().find(|r| match role {
+            RoleRef::Id(id) => &r.id == id,
+            RoleRef::Name(name) => &r.name == name,
+        }))
+    }
+
+    /// `roles.create`: a custom role, protected from nothing, holding no permissions yet.
+    pub async fn create_role(&self, session: &Session, new_role: NewRole) -> Result<Role> {
+        self.require_permission(&session.user, "access-permissions")?;
+        let name = new_role.name.trim();
+        if name.is_empty() {
+            return Err(Error::invalid_params("must have required property 'name'"));
+        }
+        let scope = new_role.scope.unwrap_or_else(|| SCOPE_USERS.to_owned());
+        if scope != SCOPE_USERS && scope != SCOPE_SUBSCRIPTIONS {
+            return Err(Error::meteor("error-invalid-scope", "Invalid scope"));
+        }
+        let role = Role {
+            id: id::new_id(),
+            name: name.to_owned(),
+            scope,
+            description: new_role.description.unwrap_or_default(),
+            protected: false,
+            mandatory_2fa: new_role.mandatory_2fa,
+            updated_at: now(),
+        };
+        match self.store.insert_role(&role).await {
+            Ok(()) => {
+                tracing::info!(by = %session.user.id, role = %role.name, "role created");
+                Ok(role)
+            }
+            Err(StoreError::Conflict(Conflict::RoleName | Conflict::Id)) => Err(Error::meteor(
+                "error-duplicate-role-names-not-allowed",
+                "Role name already exists",
+            )),
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
+    /// `roles.addUserToRole` (global roles; room roles arrive with rooms).
+    pub async fn add_user_to_role(
+        &self,
+        session: &Session,
+        role: &RoleRef,
+        user: &User,
+        room_id: Option<&str>,
+    ) -> Result<Role> {
+        if !self.has_permission(&session.user, "access-permissions") {
+            return Err(Error::meteor("error-action-not-allowed", "Accessing permissions is not allowed")
+                .with_details(serde_json::json!({"method": "authorization:addUserToRole", "action": "Accessing_permissions"})));
+        }
+        let Some(role) = self.find_role(role).await? else {
+            return Err(Error::failure_typed(
+                "error-role-not-found",
+                "Role not found",
+            ));
+        };
+        if role.id == "admin" && !self.has_permission(&session.user, "assign-admin-role") {
+            return Err(Error::meteor("error-action-not-allowed", "Assigning admin is not allowed")
+                .with_details(serde_json::json!({"method": "authorization:addUserToRole", "action": "Assign_admin"})));
+        }
+        if role.scope == SCOPE_SUBSCRIPTIONS || room_id.is_some() {
+            return Err(Error::meteor("error-invalid-room", "Invalid room"));
+        }
+        if user.has_role(&role.id) {
+            return Err(Error::meteor(
+                "error-user-already-in-role",
+                "User already in role",
+            ));
+        }
+        let mut user = user.clone();
+        user.roles.push(role.id.clone());
+        user.updated_at = now();
+        self.store.update_user(&user).await.map_err(store_error)?;
+        tracing::info!(by = %session.user.id, user = %user.id, role = %role.id, "role granted");
+        Ok(role)
+    }
+
+    /// `roles.removeUserFromRole`.
+    pub async fn remove_user_from_role(
+        &self,
+        session: &Session,
+        role: &RoleRef,
+        username: &str,
+    ) -> Result<Role> {
+        self.require_permission(&session.user, "access-permissions")?;
+        let Some(mut user) = self
+            .store
+            .user_by_username(username)
+            .await
+            .map_err(store_error)?
+        else {
+            return Err(Error::meteor(
+                "error-invalid-user",
+                "There is no user with this username",
+            ));
+        };
+        let Some(role) = self.find_role(role).await? else {
+            return Err(Error::meteor(
+                "error-invalid-roleId",
+                "This role does not exist",
+            ));
+        };
+        if !user.has_role(&role.id) {
+            return Err(Error::meteor(
+                "error-user-not-in-role",
+                "User is not in this role",
+            ));
+        }
+        if role.id == "admin"
+            && self
+                .store
+                .count_active_users_with_role("admin")
+                .await
+                .map_err(store_error)?
+                <= 1
+            && user.active
+        {
+            return Err(Error::meteor(
+                "error-admin-required",
+                "You need to have at least one admin",
+            ));
+        }
+        user.roles.retain(|r| r != &role.id);
+        user.updated_at = now();
+        self.store.update_user(&user).await.map_err(store_error)?;
+        tracing::info!(by = %session.user.id, user = %user.id, role = %role.id, "role revoked");
+        Ok(role)
+    }
+
+    /// `roles.getUsersInRole`.
+    pub async fn users_in_role(
+        &self,
+        session: &Session,
+        role: &str,
+        room_id: Option<&str>,
+        offset: u64,
+        count: Option<u64>,
+    ) -> Result<(Vec<User>, u64)> {
+        self.require_permission(&session.user, "access-permissions")?;
+        if role.is_empty() {
+            return Err(Error::meteor(
+                "error-param-not-provided",
+                "Query param \"role\" is required",
+            ));
+        }
+        if room_id.is_some() && !self.has_permission(&session.user, "view-other-user-channels") {
+            return Err(Error::meteor("error-not-allowed", "Not allowed"));
+        }
+        let Some(found) = self
+            .find_role(&RoleRef::Id(role.to_owned()))
+            .await?
+            .or(self.find_role(&RoleRef::Name(role.to_owned())).await?)
+        else {
+            return Err(Error::meteor("error-invalid-roleId", ""));
+        };
+        if room_id.is_some() {
+            return Err(Error::meteor("error-invalid-room", "Invalid room"));
+        }
+        let filter = UserFilter {
+            role: Some(found.id),
+            ..UserFilter::default()
+        };
+        let page = Page {
+            offset,
+            count,
+            sort: vec![(UserSortKey::Username, Direction::Ascending)],
+        };
+        self.store
+            .list_users(&filter, &page)
+            .await
+            .map_err(store_error)
+    }
+}

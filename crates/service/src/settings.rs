@@ -1,0 +1,201 @@
+//! Runtime settings: a cache over the store, typed getters, and the settings operations.
+
+use crate::{Service, Session, store_error};
+use comet_core::setting::{Setting, SettingType};
+use comet_core::{Error, Result};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::RwLock;
+
+/// Every setting by id. The service is the only writer, so the cache is refreshed on each write.
+#[derive(Default)]
+pub(crate) struct SettingsCache {
+    by_id: RwLock<BTreeMap<String, Setting>>,
+}
+
+impl SettingsCache {
+    pub(crate) fn replace_all(&self, settings: Vec<Setting>) {
+        let map = settings.into_iter().map(|s| (s.id.clone(), s)).collect();
+        match self.by_id.write() {
+            Ok(mut guard) => *guard = map,
+            Err(poisoned) => *poisoned.into_inner() = map,
+        }
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&BTreeMap<String, Setting>) -> T) -> T {
+        match self.by_id.read() {
+            Ok(guard) => f(&guard),
+            Err(poisoned) => f(&poisoned.into_inner()),
+        }
+    }
+
+    fn store_value(&self, id: &str, value: Value, at: comet_core::Timestamp) {
+        let mut guard = match self.by_id.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(setting) = guard.get_mut(id) {
+            setting.value = value;
+            setting.updated_at = at;
+        }
+    }
+}
+
+/// A page of settings and the total before paging.
+#[derive(Debug, Clone)]
+pub struct SettingsPage {
+    pub settings: Vec<Setting>,
+    pub total: u64,
+}
+
+/// Which settings a listing returns.
+#[derive(Debug, Clone, Default)]
+pub struct SettingsQuery {
+    /// Only these ids (the `_id=A,B` filter).
+    pub ids: Option<Vec<String>>,
+    pub offset: u64,
+    pub count: Option<u64>,
+}
+
+fn page(settings: Vec<Setting>, query: &SettingsQuery) -> SettingsPage {
+    let filtered: Vec<Setting> = match &query.ids {
+        Some(ids) => settings
+            .into_iter()
+            .filter(|s| ids.iter().any(|id| id == &s.id))
+            .collect(),
+        None => settings,
+    };
+    let total = filtered.len() as u64;
+    let offset = usize::try_from(query.offset).unwrap_or(usize::MAX);
+    let settings = filtered
+        .into_iter()
+        .skip(offset)
+        .take(
+            query
+                .count
+                .map_or(usize::MAX, |c| usize::try_from(c).unwrap_or(usize::MAX)),
+        )
+        .collect();
+    SettingsPage { settings, total }
+}
+
+impl Service {
+    /// The current value of a setting.
+    pub fn setting(&self, id: &str) -> Option<Value> {
+        self.settings.read(|m| m.get(id).map(|s| s.value.clone()))
+    }
+
+    pub fn setting_bool(&self, id: &str) -> bool {
+        self.settings
+            .read(|m| m.get(id).and_then(|s| s.value.as_bool()))
+            .unwrap_or(false)
+    }
+
+    pub fn setting_int(&self, id: &str) -> i64 {
+        self.settings
+            .read(|m| m.get(id).and_then(|s| s.value.as_i64()))
+            .unwrap_or(0)
+    }
+
+    pub fn setting_str(&self, id: &str) -> String {
+        self.settings
+            .read(|m| m.get(id).and_then(|s| s.value.as_str().map(str::to_owned)))
+            .unwrap_or_default()
+    }
+
+    /// Settings whose id starts with `prefix`, as `(id, value)`.
+    pub fn settings_with_prefix(&self, prefix: &str) -> Vec<(String, Value)> {
+        self.settings.read(|m| {
+            m.range(prefix.to_owned()..)
+                .take_while(|(id, _)| id.starts_with(prefix))
+                .map(|(id, s)| (id.clone(), s.value.clone()))
+                .collect()
+        })
+    }
+
+    /// `settings.public`: public settings, readable without login.
+    pub fn public_settings(&self, query: &SettingsQuery) -> SettingsPage {
+        let settings = self
+            .settings
+            .read(|m| m.values().filter(|s| s.public).cloned().collect());
+        page(settings, query)
+    }
+
+    /// `GET settings`: every setting for privileged callers, the public ones for others.
+    pub fn list_settings(&self, session: &Session, query: &SettingsQuery) -> SettingsPage {
+        let privileged = self.has_permission(&session.user, "view-privileged-setting");
+        let settings = self.settings.read(|m| {
+            m.values()
+                .filter(|s| privileged || s.public)
+                .cloned()
+                .collect()
+        });
+        page(settings, query)
+    }
+
+    /// `GET settings/:_id`.
+    pub fn get_setting(&self, session: &Session, id: &str) -> Result<Setting> {
+        self.require_permission(&session.user, "view-privileged-setting")?;
+        self.settings
+            .read(|m| m.get(id).cloned())
+            .ok_or_else(|| Error::failure(""))
+    }
+
+    /// `POST settings/:_id`: stores a value after checking its type (and choices).
+    pub async fn update_setting(&self, session: &Session, id: &str, value: Value) -> Result<()> {
+        self.require_permission(&session.user, "edit-privileged-setting")?;
+        let setting = self
+            .settings
+            .read(|m| m.get(id).cloned())
+            .ok_or_else(|| Error::failure(""))?;
+        validate_value(&setting, &value)?;
+        self.write_setting(id, value).await
+    }
+
+    /// Writes a setting value through to the store and the cache, without permission checks
+    /// (boot configuration and the service's own bookkeeping).
+    pub(crate) async fn write_setting(&self, id: &str, value: Value) -> Result<()> {
+        let at = comet_core::now();
+        let found = self
+            .store
+            .set_setting_value(id, &value, at)
+            .await
+            .map_err(store_error)?;
+        if !found {
+            return Err(Error::failure(""));
+        }
+        tracing::info!(setting = id, "setting changed");
+        self.settings.store_value(id, value, at);
+        Ok(())
+    }
+}
+
+fn validate_value(setting: &Setting, value: &Value) -> Result<()> {
+    if !setting.setting_type.accepts(value) {
+        return Err(Error::failure_typed(
+            format!(
+                "Invalid value for setting {}: expected {}",
+                setting.id,
+                setting.setting_type.as_str()
+            ),
+            "error-setting-validation-failed",
+        ));
+    }
+    if setting.setting_type == SettingType::Select
+        && !setting.choices.is_empty()
+        && !setting
+            .choices
+            .iter()
+            .any(|c| Some(c.as_str()) == value.as_str())
+    {
+        return Err(Error::failure_typed(
+            format!(
+                "Invalid value for setting {}: must be one of {}",
+                setting.id,
+                setting.choices.join(", ")
+            ),
+            "error-setting-validation-failed",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,199 @@
+//! Tokens made on request: `users.createToken` and personal access tokens.
+
+use crate::{Service, Session, store_error};
+use comet_core::password::hash_login_token;
+use comet_core::user::{LoginToken, TokenKind, User};
+use comet_core::{Error, Result, id, now};
+use comet_store::{Conflict, StoreError};
+
+/// A personal access token as listed (never the token itself).
+#[derive(Debug, Clone)]
+pub struct PersonalAccessToken {
+    pub name: String,
+    pub created_at: comet_core::Timestamp,
+    pub last_token_part: String,
+    pub bypass_two_factor: bool,
+}
+
+/// Compares two secrets in time independent of where they differ.
+fn secrets_match(given: &str, expected: &str) -> bool {
+    let (a, b) = (given.as_bytes(), expected.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn not_authorized() -> Error {
+    Error::meteor("error-not-authorized", "Not authorized")
+        .with_details(serde_json::json!({"method": "createToken"}))
+}
+
+fn pat_not_authorized(method: &str) -> Error {
+    Error::meteor("not-authorized", "Not Authorized")
+        .with_details(serde_json::json!({"method": method}))
+}
+
+impl Service {
+    /// `users.createToken`: a login token for `target`, only when the operator enabled it
+    /// (`CREATE_TOKENS_FOR_USERS`, and the `CREATE_TOKENS_FOR_USERS_SECRET` if one is set).
+    pub async fn create_token_for(
+        &self,
+        session: &Session,
+        target: &User,
+        secret: Option<&str>,
+    ) -> Result<(String, String)> {
+        let config = &self.config;
+        let enabled = match &config.create_tokens_secret {
+            Some(expected) => secret.is_some_and(|given| secrets_match(given, expected)),
+            None => config.create_tokens_for_users,
+        };
+        if !enabled {
+            return Err(not_authorized());
+        }
+        if target.id != session.user.id
+            && !self.has_permission(&session.user, "user-generate-access-token")
+        {
+            return Err(not_authorized());
+        }
+        let login = self.issue_login(target.clone()).await?;
+        tracing::info!(by = %session.user.id, user = %target.id, "login token created on request");
+        Ok((target.id.clone(), login.token))
+    }
+
+    fn require_pat_permission(&self, session: &Session, method: &str) -> Result<()> {
+        if self.has_permission(&session.user, "create-personal-access-tokens") {
+            Ok(())
+        } else {
+            Err(pat_not_authorized(method))
+        }
+    }
+
+    async fn store_pat(
+        &self,
+        user_id: &str,
+        name: &str,
+        bypass_two_factor: bool,
+    ) -> Result<String> {
+        let (token, stored) = new_pat(user_id, name, bypass_two_factor);
+        match self.store.insert_token(&stored).await {
+            Ok(()) => Ok(token),
+            Err(StoreError::Conflict(Conflict::TokenName)) => Err(Error::meteor(
+                "error-token-already-exists",
+                "A token with this name already exists",
+            )),
+            Err(e) => Err(store_error(e)),
+        }
+    }
+}
+
+/// A new personal access token: the plain secret and its stored form.
+fn new_pat(user_id: &str, name: &str, bypass_two_factor: bool) -> (String, LoginToken) {
+    let token = id::new_secret();
+    let last_token_part = token[token.len() - 6..].to_owned();
+    let stored = LoginToken {
+        user_id: user_id.to_owned(),
+        hashed_token: hash_login_token(&token),
+        created_at: now(),
+        kind: TokenKind::PersonalAccess {
+            name: name.to_owned(),
+            last_token_part,
+            bypass_two_factor,
+        },
+        two_factor_until: None,
+        two_factor_client: None,
+    };
+    (token, stored)
+}
+
+impl Service {
+    /// `users.generatePersonalAccessToken`.
+    pub async fn generate_personal_access_token(
+        &self,
+        session: &Session,
+        name: &str,
+        bypass_two_factor: bool,
+    ) -> Result<String> {
+        self.require_pat_permission(session, "personalAccessTokens:generateToken")?;
+        self.store_pat(&session.user.id, name, bypass_two_factor)
+            .await
+    }
+
+    /// `users.regeneratePersonalAccessToken`: a new secret under the same name and options.
+    pub async fn regenerate_personal_access_token(
+        &self,
+        session: &Session,
+        name: &str,
+    ) -> Result<String> {
+        self.require_pat_permission(session, "personalAccessTokens:regenerateToken")?;
+        let existing = self.find_pat(&session.user.id, name).await?;
+        let (token, stored) = new_pat(&session.user.id, name, existing.bypass_two_factor);
+        let replaced = self
+            .store
+            .replace_personal_access_token(&stored)
+            .await
+            .map_err(store_error)?;
+        if replaced {
+            Ok(token)
+        } else {
+            Err(token_does_not_exist())
+        }
+    }
+
+    /// `users.removePersonalAccessToken`.
+    pub async fn remove_personal_access_token(&self, session: &Session, name: &str) -> Result<()> {
+        self.require_pat_permission(session, "personalAccessTokens:removeToken")?;
+        let removed = self
+            .store
+            .delete_personal_access_token(&session.user.id, name)
+            .await
+            .map_err(store_error)?;
+        if removed {
+            Ok(())
+        } else {
+            Err(token_does_not_exist())
+        }
+    }
+
+    /// `users.getPersonalAccessTokens` (permission checked by the caller's route).
+    pub async fn personal_access_tokens(
+        &self,
+        session: &Session,
+    ) -> Result<Vec<PersonalAccessToken>> {
+        self.require_permission(&session.user, "create-personal-access-tokens")?;
+        let tokens = self
+            .store
+            .personal_access_tokens(&session.user.id)
+            .await
+            .map_err(store_error)?;
+        Ok(tokens.into_iter().filter_map(as_pat).collect())
+    }
+
+    async fn find_pat(&self, user_id: &str, name: &str) -> Result<PersonalAccessToken> {
+        self.store
+            .personal_access_tokens(user_id)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .filter_map(as_pat)
+            .find(|t| t.name == name)
+            .ok_or_else(token_does_not_exist)
+    }
+}
+
+fn token_does_not_exist() -> Error {
+    Error::meteor("error-token-does-not-exists", "Token does not exist")
+}
+
+fn as_pat(token: LoginToken) -> Option<PersonalAccessToken> {
+    match token.kind {
+        TokenKind::PersonalAccess {
+            name,
+            last_token_part,
+            bypass_two_factor,
+        } => Some(PersonalAccessToken {
+            name,
+            created_at: token.created_at,
+            last_token_part,
+            bypass_two_factor,
+        }),
+        TokenKind::Login => None,
+    }
+}

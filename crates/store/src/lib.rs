@@ -1,0 +1,144 @@
+//! Comet's storage interface: narrow traits per aggregate, implemented by each backend.
+//!
+//! Every method is atomic on its own (a backend runs it in one transaction), and no method
+//! exposes a backend type. The service layer is the only caller.
+
+use async_trait::async_trait;
+use comet_core::Timestamp;
+use comet_core::page::{Page, UserSortKey};
+use comet_core::role::{Permission, Role};
+use comet_core::setting::Setting;
+use comet_core::user::{LoginToken, User};
+use serde_json::Value;
+
+/// Which unique constraint a write ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    Id,
+    Username,
+    Email,
+    TokenName,
+    RoleName,
+}
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unique constraint violated: {0:?}")]
+    Conflict(Conflict),
+    #[error("storage backend failed: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Which users a listing returns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserFilter {
+    /// Only users holding this global role.
+    pub role: Option<String>,
+    /// Only active (`Some(true)`) or deactivated (`Some(false)`) users.
+    pub active: Option<bool>,
+    /// Case-insensitive substring of username, name or email.
+    pub search: Option<String>,
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Inserts a new user; usernames and emails are unique without regard to case.
+    async fn insert_user(&self, user: &User) -> StoreResult<()>;
+    async fn user_by_id(&self, id: &str) -> StoreResult<Option<User>>;
+    /// Looks a username up without regard to case.
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
+    /// Looks an email address up without regard to case.
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    /// Replaces every field of an existing user (roles included); false if it does not exist.
+    async fn update_user(&self, user: &User) -> StoreResult<bool>;
+    /// Deletes a user and everything that belongs only to it (tokens, roles).
+    async fn delete_user(&self, id: &str) -> StoreResult<bool>;
+    /// One page of users matching `filter`, and the total that match.
+    async fn list_users(
+        &self,
+        filter: &UserFilter,
+        page: &Page<UserSortKey>,
+    ) -> StoreResult<(Vec<User>, u64)>;
+    /// How many active users hold a global role.
+    async fn count_active_users_with_role(&self, role: &str) -> StoreResult<u64>;
+    /// How many users exist.
+    async fn count_users(&self) -> StoreResult<u64>;
+}
+
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    /// Stores a token; a personal access token name is unique per user.
+    async fn insert_token(&self, token: &LoginToken) -> StoreResult<()>;
+    /// The user and token for a hashed token, if both exist.
+    async fn user_by_token(&self, hashed_token: &str) -> StoreResult<Option<(User, LoginToken)>>;
+    /// Records that a second factor was given on this token, valid until `until` for `client`.
+    async fn remember_two_factor(
+        &self,
+        hashed_token: &str,
+        until: Timestamp,
+        client: &str,
+    ) -> StoreResult<bool>;
+    async fn delete_token(&self, user_id: &str, hashed_token: &str) -> StoreResult<bool>;
+    /// Deletes the user's login tokens (personal access tokens stay), except `keep` if given.
+    async fn delete_login_tokens(&self, user_id: &str, keep: Option<&str>) -> StoreResult<u64>;
+    async fn personal_access_tokens(&self, user_id: &str) -> StoreResult<Vec<LoginToken>>;
+    async fn delete_personal_access_token(&self, user_id: &str, name: &str) -> StoreResult<bool>;
+    /// Swaps the personal access token named like `token` for `token`, in one transaction;
+    /// false (and nothing written) if the user has no token of that name.
+    async fn replace_personal_access_token(&self, token: &LoginToken) -> StoreResult<bool>;
+    /// Deletes login tokens created before `cutoff` (expired sessions).
+    async fn delete_login_tokens_before(&self, cutoff: Timestamp) -> StoreResult<u64>;
+}
+
+#[async_trait]
+pub trait SettingStore: Send + Sync {
+    async fn settings(&self) -> StoreResult<Vec<Setting>>;
+    /// Inserts a setting unless one with its id exists; returns whether it was inserted.
+    async fn insert_setting_if_absent(&self, setting: &Setting) -> StoreResult<bool>;
+    /// Sets a value; false if no such setting.
+    async fn set_setting_value(&self, id: &str, value: &Value, at: Timestamp) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait PermissionStore: Send + Sync {
+    async fn permissions(&self) -> StoreResult<Vec<Permission>>;
+    async fn insert_permission_if_absent(&self, permission: &Permission) -> StoreResult<bool>;
+    /// Replaces the roles of a permission; false if no such permission.
+    async fn set_permission_roles(
+        &self,
+        id: &str,
+        roles: &[String],
+        at: Timestamp,
+    ) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait RoleStore: Send + Sync {
+    async fn roles(&self) -> StoreResult<Vec<Role>>;
+    /// Inserts a role; names are unique.
+    async fn insert_role(&self, role: &Role) -> StoreResult<()>;
+    async fn insert_role_if_absent(&self, role: &Role) -> StoreResult<bool>;
+}
+
+/// Failed logins, kept so that blocking works across restarts (and, later, across instances).
+#[async_trait]
+pub trait LoginAttemptStore: Send + Sync {
+    async fn record_failed_login(&self, key: &str, at: Timestamp) -> StoreResult<()>;
+    /// Failed logins for `key` at or after `since`.
+    async fn count_failed_logins(&self, key: &str, since: Timestamp) -> StoreResult<u64>;
+    async fn clear_failed_logins(&self, key: &str) -> StoreResult<()>;
+}
+
+/// Everything the service needs from storage.
+pub trait Store:
+    UserStore + TokenStore + SettingStore + PermissionStore + RoleStore + LoginAttemptStore
+{
+}
+
+impl<T> Store for T where
+    T: UserStore + TokenStore + SettingStore + PermissionStore + RoleStore + LoginAttemptStore
+{
+}

@@ -823,22 +823,22 @@ impl Service {
         Ok((users, total))
     }
 
-    /// `me`.
-    pub fn me(&self, session: &Session) -> Me {
+    /// `me` (and `login`'s `data.me`): the user with preferences merged over the defaults.
+    pub fn me(&self, user: &User) -> Me {
         let mut preferences = Map::new();
         for (id, value) in self.settings_with_prefix(comet_core::catalog::USER_PREFERENCE_PREFIX) {
             let key = id[comet_core::catalog::USER_PREFERENCE_PREFIX.len()..].to_owned();
             preferences.insert(key, value);
         }
-        if let Value::Object(own) = &session.user.preferences {
+        if let Value::Object(own) = &user.preferences {
             for (k, v) in own {
                 preferences.insert(k.clone(), v.clone());
             }
         }
         Me {
-            user: session.user.clone(),
+            user: user.clone(),
             preferences,
-            avatar_url: self.avatar_url(&session.user.username),
+            avatar_url: self.avatar_url(&user.username),
         }
     }
 

@@ -1,0 +1,143 @@
+//! Reading typed parameters out of a request's JSON object, with upstream's validation texts.
+
+use crate::AppState;
+use comet_core::page::{Direction, UserSortKey};
+use comet_core::{Error, Result};
+use comet_service::accounts::UserRef;
+use serde_json::Value;
+
+fn required(name: &str) -> Error {
+    Error::invalid_params(format!("must have required property '{name}'"))
+}
+
+/// An optional string; present but not a string is a validation error.
+pub fn opt_str(params: &Value, name: &str) -> Result<Option<String>> {
+    match params.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(Error::invalid_params(format!("/{name} must be string"))),
+    }
+}
+
+/// A required string.
+pub fn req_str(params: &Value, name: &str) -> Result<String> {
+    opt_str(params, name)?.ok_or_else(|| required(name))
+}
+
+/// An optional boolean; form bodies and query strings send `"true"`/`"false"`.
+pub fn opt_bool(params: &Value, name: &str) -> Result<Option<bool>> {
+    match params.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(Value::String(s)) if s == "true" => Ok(Some(true)),
+        Some(Value::String(s)) if s == "false" => Ok(Some(false)),
+        Some(_) => Err(Error::invalid_params(format!("/{name} must be boolean"))),
+    }
+}
+
+pub fn req_bool(params: &Value, name: &str) -> Result<bool> {
+    opt_bool(params, name)?.ok_or_else(|| required(name))
+}
+
+/// An optional non-negative integer (numbers or numeric strings).
+pub fn opt_u64(params: &Value, name: &str) -> Result<Option<u64>> {
+    match params.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| Error::invalid_params(format!("/{name} must be >= 0"))),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => {
+            s.trim().parse::<u64>().map(Some).map_err(|_| {
+                Error::invalid_params(format!("/{name} must be a non-negative integer"))
+            })
+        }
+        Some(_) => Err(Error::invalid_params(format!("/{name} must be number"))),
+    }
+}
+
+/// An optional list of strings: a JSON array, or a comma-separated string.
+pub fn opt_str_list(params: &Value, name: &str) -> Result<Option<Vec<String>>> {
+    match params.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str().map(str::to_owned).ok_or_else(|| {
+                    Error::invalid_params(format!("/{name} must be array of strings"))
+                })
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(Some),
+        Some(Value::String(s)) => Ok(Some(
+            s.split(',')
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty())
+                .collect(),
+        )),
+        Some(_) => Err(Error::invalid_params(format!("/{name} must be array"))),
+    }
+}
+
+/// Upstream's `getUserFromParams`: `userId`, `username` or `user`.
+pub fn user_ref(params: &Value) -> Result<UserRef> {
+    if let Some(id) = opt_str(params, "userId")?.filter(|s| !s.is_empty()) {
+        return Ok(UserRef::Id(id));
+    }
+    if let Some(name) = opt_str(params, "username")?
+        .or(opt_str(params, "user")?)
+        .filter(|s| !s.is_empty())
+    {
+        return Ok(UserRef::Username(name));
+    }
+    Err(Error::meteor(
+        "error-user-param-not-provided",
+        "The required \"userId\" or \"username\" param was not provided",
+    ))
+}
+
+/// `offset` and `count` as upstream's `getPaginationItems`: `count` defaults to
+/// `API_Default_Count`, is capped at `API_Upper_Count_Limit`, and 0 means "all" only when
+/// `API_Allow_Infinite_Count` is on.
+pub fn pagination(app: &AppState, params: &Value) -> Result<(u64, Option<u64>)> {
+    let service = &app.service;
+    let default = u64::try_from(service.setting_int("API_Default_Count")).unwrap_or(50);
+    let upper = u64::try_from(service.setting_int("API_Upper_Count_Limit")).unwrap_or(100);
+    let offset = opt_u64(params, "offset")?.unwrap_or(0);
+    let count = match opt_u64(params, "count")? {
+        None => Some(default.min(upper)),
+        Some(0) if service.setting_bool("API_Allow_Infinite_Count") => None,
+        Some(n) => Some(n.min(upper)),
+    };
+    Ok((offset, count))
+}
+
+/// The JSON `sort` parameter for user listings, e.g. `{"username": 1}`.
+pub fn user_sort(params: &Value) -> Result<Vec<(UserSortKey, Direction)>> {
+    let Some(raw) = opt_str(params, "sort")? else {
+        return Ok(vec![(UserSortKey::Username, Direction::Ascending)]);
+    };
+    let invalid = || {
+        Error::meteor(
+            "error-invalid-sort",
+            format!("Invalid sort parameter provided \"{raw}\""),
+        )
+    };
+    let parsed: Value = serde_json::from_str(&raw).map_err(|_| invalid())?;
+    let Value::Object(fields) = parsed else {
+        return Err(invalid());
+    };
+    fields
+        .iter()
+        .map(|(field, dir)| {
+            let key = UserSortKey::parse(field).ok_or_else(invalid)?;
+            let direction = match dir.as_i64() {
+                Some(1) => Direction::Ascending,
+                Some(-1) => Direction::Descending,
+                _ => return Err(invalid()),
+            };
+            Ok((key, direction))
+        })
+        .collect()
+}

@@ -1,0 +1,37 @@
+use crate::AppState;
+use crate::envelope::{ApiResult, ok};
+use crate::extract::MaybeCaller;
+use axum::extract::State;
+use serde_json::json;
+
+/// The Rocket.Chat release whose REST and realtime behaviour Comet follows.
+pub const COMPATIBLE_VERSION: &str = "8.4.0";
+
+/// `GET /api/info`: the compatible Rocket.Chat version (major.minor for anonymous callers, the
+/// full version and build details with `view-statistics`).
+pub async fn info(State(app): State<AppState>, MaybeCaller(caller): MaybeCaller) -> ApiResult {
+    let privileged = caller
+        .as_ref()
+        .is_some_and(|s| app.service.has_permission(&s.user, "view-statistics"));
+    let minimum = json!({"desktop": "3.9.6", "mobile": "4.39.0"});
+    if !privileged {
+        let short = COMPATIBLE_VERSION
+            .rsplitn(2, '.')
+            .nth(1)
+            .unwrap_or(COMPATIBLE_VERSION);
+        return ok(json!({"version": short, "minimumClientVersions": minimum}));
+    }
+    ok(json!({
+        "version": COMPATIBLE_VERSION,
+        "minimumClientVersions": minimum,
+        "info": {
+            "version": COMPATIBLE_VERSION,
+            "build": {
+                "arch": std::env::consts::ARCH,
+                "platform": std::env::consts::OS,
+                "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            },
+            "comet": {"version": env!("CARGO_PKG_VERSION")},
+        },
+    }))
+}

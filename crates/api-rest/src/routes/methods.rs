@@ -1,0 +1,83 @@
+use crate::AppState;
+use crate::envelope::{ApiResult, json_response};
+use crate::extract::{Caller, Client, Params};
+use crate::params::req_str;
+use axum::extract::State;
+use axum::http::StatusCode;
+use comet_core::Error;
+use comet_service::methods::MethodContext;
+use comet_service::{ClientInfo, Session};
+use serde_json::{Value, json};
+
+/// The DDP-shaped `result` message for a method outcome, as upstream's method bridge sends it.
+fn result_message(id: &Value, outcome: &Result<Value, Error>) -> Value {
+    match outcome {
+        Ok(result) => json!({"msg": "result", "id": id, "result": result}),
+        Err(error) => {
+            let code = error.code.as_deref().unwrap_or("internal-error");
+            json!({
+                "msg": "result",
+                "id": id,
+                "error": {
+                    "isClientSafe": true,
+                    "error": code.parse::<i64>().map_or_else(|_| json!(code), |n| json!(n)),
+                    "reason": error.reason,
+                    "message": format!("{} [{code}]", error.reason),
+                    "errorType": "Meteor.Error",
+                    "details": error.details,
+                },
+            })
+        }
+    }
+}
+
+async fn bridge(
+    app: &AppState,
+    session: Option<&Session>,
+    client: &ClientInfo,
+    body: &Value,
+) -> ApiResult {
+    let message = req_str(body, "message")?;
+    let call: Value = serde_json::from_str(&message)
+        .map_err(|_| Error::meteor("error-invalid-params", "Invalid method call message"))?;
+    let id = call.get("id").cloned().unwrap_or(Value::Null);
+    let Some(method) = call.get("method").and_then(Value::as_str) else {
+        return Err(Error::meteor("error-invalid-params", "Missing method name").into());
+    };
+    let params = match call.get("params") {
+        Some(Value::Array(items)) => items.clone(),
+        _ => Vec::new(),
+    };
+    let outcome = app
+        .service
+        .call_method(method, params, MethodContext { session, client })
+        .await;
+    let status = if outcome.is_ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    Ok(json_response(
+        status,
+        json!({"message": result_message(&id, &outcome).to_string(), "success": outcome.is_ok()}),
+    ))
+}
+
+/// `POST /api/v1/method.call/:method`: a DDP method over HTTP, logged in.
+pub async fn call(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Client(client): Client,
+    Params(body): Params,
+) -> ApiResult {
+    bridge(&app, Some(&session), &client, &body).await
+}
+
+/// `POST /api/v1/method.callAnon/:method`: a DDP method over HTTP, anonymous.
+pub async fn call_anon(
+    State(app): State<AppState>,
+    Client(client): Client,
+    Params(body): Params,
+) -> ApiResult {
+    bridge(&app, None, &client, &body).await
+}

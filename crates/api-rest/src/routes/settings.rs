@@ -1,0 +1,81 @@
+use crate::AppState;
+use crate::envelope::{ApiResult, ok};
+use crate::extract::{Caller, Client, Params};
+use crate::params::{opt_bool, opt_str, pagination};
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use comet_core::Error;
+use comet_protocol::rest;
+use comet_service::settings::{SettingsPage, SettingsQuery};
+use serde_json::{Value, json};
+
+fn settings_query(app: &AppState, query: &Value) -> Result<SettingsQuery, Error> {
+    let (offset, count) = pagination(app, query)?;
+    let ids = opt_str(query, "_id")?.map(|ids| {
+        ids.split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    });
+    Ok(SettingsQuery { ids, offset, count })
+}
+
+fn page_json(page: &SettingsPage, offset: u64, include_defaults: bool) -> Value {
+    let settings: Vec<Value> = page
+        .settings
+        .iter()
+        .map(|s| rest::setting_listed(s, include_defaults))
+        .collect();
+    json!({"settings": settings, "count": settings.len(), "offset": offset, "total": page.total})
+}
+
+/// `GET /api/v1/settings.public`: no login needed.
+pub async fn public(State(app): State<AppState>, Params(query): Params) -> ApiResult {
+    let q = settings_query(&app, &query)?;
+    let page = app.service.public_settings(&q);
+    ok(page_json(&page, q.offset, false))
+}
+
+/// `GET /api/v1/settings`: all settings for privileged callers, public ones for others.
+pub async fn list(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let q = settings_query(&app, &query)?;
+    let include_defaults = opt_bool(&query, "includeDefaults")?.unwrap_or(false);
+    let page = app.service.list_settings(&session, &q);
+    ok(page_json(&page, q.offset, include_defaults))
+}
+
+/// `GET /api/v1/settings/:_id`.
+pub async fn get(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let setting = app.service.get_setting(&session, &id)?;
+    ok(rest::setting_value(&setting))
+}
+
+/// `POST /api/v1/settings/:_id` (second factor required).
+pub async fn update(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Client(client): Client,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Params(body): Params,
+) -> ApiResult {
+    app.service
+        .require_permission(&session.user, "edit-privileged-setting")?;
+    let Some(value) = body.get("value").cloned() else {
+        return Err(Error::invalid_params("must have required property 'value'").into());
+    };
+    let code = headers.get("x-2fa-code").and_then(|v| v.to_str().ok());
+    app.service
+        .check_two_factor(&session, code, &client)
+        .await?;
+    app.service.update_setting(&session, &id, value).await?;
+    ok(Value::Null)
+}

@@ -1,0 +1,318 @@
+use crate::AppState;
+use crate::envelope::{ApiResult, ok};
+use crate::extract::{Caller, Client, MaybeCaller, Params};
+use crate::params::{
+    opt_bool, opt_str, opt_str_list, pagination, req_bool, req_str, user_ref, user_sort,
+};
+use axum::extract::State;
+use axum::http::HeaderMap;
+use comet_core::Error;
+use comet_core::page::Page;
+use comet_protocol::{iso, rest::UserWire};
+use comet_service::accounts::{NewUser, Registration, UserChanges, UserRef, UserView, VisibleUser};
+use comet_service::{ClientInfo, Session};
+use comet_store::UserFilter;
+use serde_json::{Value, json};
+
+fn user_json(user: &VisibleUser) -> Value {
+    UserWire::new(&user.user, user.view == UserView::Full).to_value()
+}
+
+/// Runs the second-factor check of routes upstream marks `twoFactorRequired`.
+async fn two_factor(
+    app: &AppState,
+    session: &Session,
+    headers: &HeaderMap,
+    client: &ClientInfo,
+) -> Result<(), Error> {
+    let code = headers.get("x-2fa-code").and_then(|v| v.to_str().ok());
+    app.service.check_two_factor(session, code, client).await
+}
+
+/// `POST /api/v1/users.register`: self-service sign-up.
+pub async fn register(
+    State(app): State<AppState>,
+    MaybeCaller(caller): MaybeCaller,
+    Client(client): Client,
+    Params(body): Params,
+) -> ApiResult {
+    let registration = Registration {
+        username: req_str(&body, "username")?,
+        email: req_str(&body, "email")?,
+        password: req_str(&body, "pass")?,
+        name: opt_str(&body, "name")?,
+        secret_url: opt_str(&body, "secretURL")?.or(opt_str(&body, "secret")?),
+        reason: opt_str(&body, "reason")?,
+    };
+    if caller.is_some() {
+        return Err(Error::failure("Logged in users can not register again.").into());
+    }
+    let user = app.service.register(registration, &client).await?;
+    ok(json!({"user": user_json(&user)}))
+}
+
+/// `GET /api/v1/users.info`.
+pub async fn info(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let target = if let Some(id) = opt_str(&query, "userId")?.filter(|s| !s.is_empty()) {
+        UserRef::Id(id)
+    } else if let Some(name) = opt_str(&query, "username")?.filter(|s| !s.is_empty()) {
+        UserRef::Username(name)
+    } else {
+        return Err(Error::failure("Invalid search query.").into());
+    };
+    let user = app.service.user_info(&session, &target).await?;
+    let mut doc = user_json(&user);
+    if let Value::Object(map) = &mut doc {
+        map.insert("canViewAllInfo".into(), json!(user.view == UserView::Full));
+    }
+    ok(json!({"user": doc}))
+}
+
+/// `GET /api/v1/users.list`.
+pub async fn list(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let (offset, count) = pagination(&app, &query)?;
+    let page = Page {
+        offset,
+        count,
+        sort: user_sort(&query)?,
+    };
+    let (users, total) = app
+        .service
+        .list_users(&session, &UserFilter::default(), &page)
+        .await?;
+    let docs: Vec<Value> = users.iter().map(user_json).collect();
+    ok(json!({"users": docs, "count": docs.len(), "offset": offset, "total": total}))
+}
+
+/// `POST /api/v1/users.create`.
+pub async fn create(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let new_user = NewUser {
+        email: req_str(&body, "email")?,
+        name: req_str(&body, "name")?,
+        password: req_str(&body, "password")?,
+        username: req_str(&body, "username")?,
+        active: opt_bool(&body, "active")?,
+        roles: opt_str_list(&body, "roles")?,
+        require_password_change: opt_bool(&body, "requirePasswordChange")?.unwrap_or(false),
+        verified: opt_bool(&body, "verified")?.unwrap_or(false),
+        nickname: opt_str(&body, "nickname")?,
+        bio: opt_str(&body, "bio")?,
+        status_text: opt_str(&body, "statusText")?,
+        custom_fields: body.get("customFields").filter(|v| v.is_object()).cloned(),
+    };
+    let user = app.service.create_user(&session, new_user).await?;
+    ok(json!({"user": user_json(&user)}))
+}
+
+/// `POST /api/v1/users.update` (second factor required).
+pub async fn update(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Client(client): Client,
+    headers: HeaderMap,
+    Params(body): Params,
+) -> ApiResult {
+    let user_id = req_str(&body, "userId")?;
+    let data = match body.get("data") {
+        Some(data @ Value::Object(_)) => data.clone(),
+        Some(_) => return Err(Error::invalid_params("/data must be object").into()),
+        None => return Err(Error::invalid_params("must have required property 'data'").into()),
+    };
+    let changes = UserChanges {
+        email: opt_str(&data, "email")?,
+        name: opt_str(&data, "name")?,
+        username: opt_str(&data, "username")?,
+        password: opt_str(&data, "password")?,
+        active: opt_bool(&data, "active")?,
+        roles: opt_str_list(&data, "roles")?,
+        verified: opt_bool(&data, "verified")?,
+        require_password_change: opt_bool(&data, "requirePasswordChange")?,
+        nickname: opt_str(&data, "nickname")?,
+        bio: opt_str(&data, "bio")?,
+        status_text: opt_str(&data, "statusText")?,
+        custom_fields: data.get("customFields").filter(|v| v.is_object()).cloned(),
+    };
+    two_factor(&app, &session, &headers, &client).await?;
+    let user = app.service.update_user(&session, &user_id, changes).await?;
+    ok(json!({"user": user_json(&user)}))
+}
+
+/// `POST /api/v1/users.delete`.
+pub async fn delete(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    if !app.service.has_permission(&session.user, "delete-user") {
+        return Err(Error::forbidden().into());
+    }
+    let target = user_ref(&body)?;
+    app.service.delete_user(&session, &target).await?;
+    ok(Value::Null)
+}
+
+/// `POST /api/v1/users.setActiveStatus`.
+pub async fn set_active_status(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let user_id = req_str(&body, "userId")?;
+    let active = req_bool(&body, "activeStatus")?;
+    let user = app
+        .service
+        .set_active_status(&session, &user_id, active)
+        .await?;
+    ok(json!({"user": {"_id": user.id, "active": user.active}}))
+}
+
+/// `GET /api/v1/users.getPresence`: oneself without parameters.
+pub async fn get_presence(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let target = match user_ref(&query) {
+        Ok(r) => Some(r),
+        Err(_) => None,
+    };
+    let presence = app.service.presence(&session, target.as_ref()).await?;
+    let mut body = json!({"presence": presence.presence.as_str()});
+    if let (Some((connection, last_login)), Value::Object(map)) = (presence.own, &mut body) {
+        map.insert("connectionStatus".into(), json!(connection.as_str()));
+        if let Some(at) = last_login {
+            map.insert("lastLogin".into(), json!(iso(at)));
+        }
+    }
+    ok(body)
+}
+
+/// `POST /api/v1/users.setStatus`.
+pub async fn set_status(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let status = opt_str(&body, "status")?;
+    let message = opt_str(&body, "message")?;
+    if status.is_none() && message.is_none() {
+        return Err(Error::invalid_params("must have required property 'status'").into());
+    }
+    let target = user_ref(&body).ok();
+    app.service
+        .set_status(
+            &session,
+            target.as_ref(),
+            status.as_deref(),
+            message.as_deref(),
+        )
+        .await?;
+    ok(Value::Null)
+}
+
+/// `POST /api/v1/users.createToken`: only when the operator enabled it.
+pub async fn create_token(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let target = match user_ref(&body) {
+        Ok(r) => app.service.require_user(&r).await?,
+        Err(_) => session.user.clone(),
+    };
+    let secret = opt_str(&body, "secret")?;
+    let (user_id, token) = app
+        .service
+        .create_token_for(&session, &target, secret.as_deref())
+        .await?;
+    ok(json!({"data": {"userId": user_id, "authToken": token}}))
+}
+
+fn token_name(body: &Value) -> Result<String, Error> {
+    opt_str(body, "tokenName")?
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| Error::failure("The 'tokenName' param is required"))
+}
+
+/// `POST /api/v1/users.generatePersonalAccessToken` (second factor required).
+pub async fn generate_personal_access_token(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Client(client): Client,
+    headers: HeaderMap,
+    Params(body): Params,
+) -> ApiResult {
+    let name = token_name(&body)?;
+    let bypass = opt_bool(&body, "bypassTwoFactor")?.unwrap_or(false);
+    two_factor(&app, &session, &headers, &client).await?;
+    let token = app
+        .service
+        .generate_personal_access_token(&session, &name, bypass)
+        .await?;
+    ok(json!({"token": token}))
+}
+
+/// `POST /api/v1/users.regeneratePersonalAccessToken` (second factor required).
+pub async fn regenerate_personal_access_token(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Client(client): Client,
+    headers: HeaderMap,
+    Params(body): Params,
+) -> ApiResult {
+    let name = token_name(&body)?;
+    two_factor(&app, &session, &headers, &client).await?;
+    let token = app
+        .service
+        .regenerate_personal_access_token(&session, &name)
+        .await?;
+    ok(json!({"token": token}))
+}
+
+/// `GET /api/v1/users.getPersonalAccessTokens`.
+pub async fn get_personal_access_tokens(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+) -> ApiResult {
+    let tokens = app.service.personal_access_tokens(&session).await?;
+    let tokens: Vec<Value> = tokens
+        .iter()
+        .map(|t| {
+            json!({
+                "name": t.name,
+                "createdAt": iso(t.created_at),
+                "lastTokenPart": t.last_token_part,
+                "bypassTwoFactor": t.bypass_two_factor,
+            })
+        })
+        .collect();
+    ok(json!({"tokens": tokens}))
+}
+
+/// `POST /api/v1/users.removePersonalAccessToken` (second factor required).
+pub async fn remove_personal_access_token(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Client(client): Client,
+    headers: HeaderMap,
+    Params(body): Params,
+) -> ApiResult {
+    let name = token_name(&body)?;
+    two_factor(&app, &session, &headers, &client).await?;
+    app.service
+        .remove_personal_access_token(&session, &name)
+        .await?;
+    ok(Value::Null)
+}

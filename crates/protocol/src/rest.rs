@@ -1,0 +1,208 @@
+//! REST v1 bodies.
+
+use crate::iso;
+use comet_core::role::{Permission, Role};
+use comet_core::setting::Setting;
+use comet_core::user::User;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+/// `emails[]` entry.
+#[derive(Debug, Serialize)]
+pub struct EmailWire {
+    pub address: String,
+    pub verified: bool,
+}
+
+/// A user as REST routes show it. `full` adds what only the user and privileged callers see.
+#[derive(Debug, Serialize)]
+pub struct UserWire {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub username: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub user_type: &'static str,
+    pub status: &'static str,
+    pub active: bool,
+    #[serde(rename = "utcOffset")]
+    pub utc_offset: f64,
+    #[serde(rename = "statusText", skip_serializing_if = "Option::is_none")]
+    pub status_text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nickname: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bio: Option<String>,
+    #[serde(rename = "customFields", skip_serializing_if = "Option::is_none")]
+    pub custom_fields: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emails: Option<Vec<EmailWire>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
+    #[serde(rename = "createdAt", skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    #[serde(rename = "_updatedAt", skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+    #[serde(rename = "lastLogin", skip_serializing_if = "Option::is_none")]
+    pub last_login: Option<String>,
+    #[serde(rename = "statusConnection", skip_serializing_if = "Option::is_none")]
+    pub status_connection: Option<&'static str>,
+    #[serde(
+        rename = "requirePasswordChange",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub require_password_change: Option<bool>,
+}
+
+impl UserWire {
+    /// The user's public profile, plus the private fields when `full`.
+    pub fn new(user: &User, full: bool) -> Self {
+        UserWire {
+            id: user.id.clone(),
+            username: user.username.clone(),
+            name: user.name.clone(),
+            user_type: user.user_type.as_str(),
+            status: user.status.as_str(),
+            active: user.active,
+            utc_offset: user.utc_offset,
+            status_text: (!user.status_text.is_empty()).then(|| user.status_text.clone()),
+            nickname: user.nickname.clone(),
+            bio: user.bio.clone(),
+            custom_fields: user.custom_fields.clone(),
+            emails: full.then(|| emails(user)).flatten(),
+            roles: full.then(|| user.roles.clone()),
+            created_at: full.then(|| iso(user.created_at)),
+            updated_at: full.then(|| iso(user.updated_at)),
+            last_login: if full { user.last_login.map(iso) } else { None },
+            status_connection: full.then(|| user.status_connection.as_str()),
+            require_password_change: full.then_some(user.require_password_change),
+        }
+    }
+
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+fn emails(user: &User) -> Option<Vec<EmailWire>> {
+    user.email.as_ref().map(|e| {
+        vec![EmailWire {
+            address: e.address.clone(),
+            verified: e.verified,
+        }]
+    })
+}
+
+/// `GET me` (and `login`'s `data.me`): the caller's own document as upstream's `getUserInfo`.
+pub fn me(user: &User, preferences: Map<String, Value>, avatar_url: &str) -> Value {
+    let mut doc = Map::new();
+    doc.insert("_id".into(), json!(user.id));
+    doc.insert("username".into(), json!(user.username));
+    doc.insert("name".into(), json!(user.name));
+    if let Some(emails) = emails(user) {
+        doc.insert(
+            "emails".into(),
+            json!(
+                emails
+                    .iter()
+                    .map(|e| json!({"address": e.address, "verified": e.verified}))
+                    .collect::<Vec<_>>()
+            ),
+        );
+    }
+    doc.insert("status".into(), json!(user.status.as_str()));
+    doc.insert("statusDefault".into(), json!(user.status_default.as_str()));
+    doc.insert(
+        "statusConnection".into(),
+        json!(user.status_connection.as_str()),
+    );
+    if !user.status_text.is_empty() {
+        doc.insert("statusText".into(), json!(user.status_text));
+    }
+    doc.insert("utcOffset".into(), json!(user.utc_offset));
+    doc.insert("active".into(), json!(user.active));
+    doc.insert("roles".into(), json!(user.roles));
+    doc.insert(
+        "requirePasswordChange".into(),
+        json!(user.require_password_change),
+    );
+    doc.insert("_updatedAt".into(), json!(iso(user.updated_at)));
+    for (key, value) in [
+        ("nickname", &user.nickname),
+        ("bio", &user.bio),
+        ("language", &user.language),
+    ] {
+        if let Some(v) = value {
+            doc.insert(key.into(), json!(v));
+        }
+    }
+    if let Some(custom) = &user.custom_fields {
+        doc.insert("customFields".into(), custom.clone());
+    }
+    doc.insert(
+        "settings".into(),
+        json!({"profile": {}, "preferences": Value::Object(preferences)}),
+    );
+    if let Some(email) = user.email.as_ref().filter(|e| e.verified) {
+        doc.insert("email".into(), json!(email.address));
+    }
+    doc.insert("avatarUrl".into(), json!(avatar_url));
+    doc.insert("isOAuthUser".into(), json!(false));
+    doc.insert(
+        "services".into(),
+        json!({"password": {"exists": user.password_bcrypt.is_some()}}),
+    );
+    Value::Object(doc)
+}
+
+/// `{_id, value}` of a setting (`settings.public`, `settings/:_id`).
+pub fn setting_value(setting: &Setting) -> Value {
+    json!({"_id": setting.id, "value": setting.value})
+}
+
+/// A setting in `GET settings`, with `packageValue` when asked for defaults.
+pub fn setting_listed(setting: &Setting, include_defaults: bool) -> Value {
+    let mut v = setting_value(setting);
+    if include_defaults && let Value::Object(map) = &mut v {
+        map.insert("packageValue".into(), setting.package_value.clone());
+    }
+    v
+}
+
+pub fn permission(p: &Permission) -> Value {
+    json!({"_id": p.id, "roles": p.roles, "_updatedAt": iso(p.updated_at)})
+}
+
+pub fn role(r: &Role) -> Value {
+    json!({
+        "_id": r.id,
+        "name": r.name,
+        "scope": r.scope,
+        "description": r.description,
+        "protected": r.protected,
+        "mandatory2fa": r.mandatory_2fa,
+    })
+}
+
+/// A user in `roles.getUsersInRole`: `name, username, emails, avatarETag, createdAt, _updatedAt`.
+pub fn user_in_role(user: &User) -> Value {
+    let mut v = json!({
+        "_id": user.id,
+        "name": user.name,
+        "username": user.username,
+        "createdAt": iso(user.created_at),
+        "_updatedAt": iso(user.updated_at),
+    });
+    if let (Some(emails), Value::Object(map)) = (emails(user), &mut v) {
+        map.insert(
+            "emails".into(),
+            json!(
+                emails
+                    .iter()
+                    .map(|e| json!({"address": e.address, "verified": e.verified}))
+                    .collect::<Vec<_>>()
+            ),
+        );
+    }
+    v
+}

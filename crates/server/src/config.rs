@@ -1,0 +1,162 @@
+//! Boot configuration: flags and environment, with Rocket.Chat's names where they exist.
+//! This is the one place it is documented; `comet --help` prints it.
+
+use clap::Parser;
+use std::path::PathBuf;
+
+/// Comet: a self-hosted team chat server speaking Rocket.Chat's REST and realtime APIs.
+///
+/// With no arguments it serves on port 3000 with an embedded SQLite database under ./data.
+/// Runtime settings (Rocket.Chat setting ids) live in the database; to force one at every
+/// start use OVERWRITE_SETTING_<SettingId>=<value>; to seed one on first start only, set
+/// <SettingId>=<value>.
+#[derive(Parser, Clone)]
+#[command(name = "comet", version, about, long_about)]
+pub struct Config {
+    /// TCP port to listen on.
+    #[arg(long, env = "PORT", default_value_t = 3000)]
+    pub port: u16,
+
+    /// Address to bind.
+    #[arg(long, env = "BIND_IP", default_value = "0.0.0.0")]
+    pub bind: String,
+
+    /// Public URL of the server (forced into the Site_Url setting).
+    #[arg(long, env = "ROOT_URL")]
+    pub root_url: Option<String>,
+
+    /// Directory for the database and uploaded files.
+    #[arg(long, env = "COMET_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// Database URL; `sqlite://path` (default: <data dir>/comet.db).
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Username of the admin created at start when no admin exists (needs ADMIN_PASS).
+    #[arg(long, env = "ADMIN_USERNAME", default_value = "admin")]
+    pub admin_username: String,
+
+    /// Password of that admin; without it no admin is created.
+    #[arg(long, env = "ADMIN_PASS", hide_env_values = true)]
+    pub admin_pass: Option<String>,
+
+    /// Email of that admin.
+    #[arg(long, env = "ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
+
+    /// Mark that admin's email as verified.
+    #[arg(long, env = "ADMIN_EMAIL_VERIFIED", default_value_t = false)]
+    pub admin_email_verified: bool,
+
+    /// Display name of that admin.
+    #[arg(long, env = "ADMIN_NAME", default_value = "Administrator")]
+    pub admin_name: String,
+
+    /// Enable users.createToken (tokens for other users, for bots and integrations).
+    #[arg(long, env = "CREATE_TOKENS_FOR_USERS", default_value_t = false)]
+    pub create_tokens_for_users: bool,
+
+    /// When set, users.createToken requires this value as `secret` (Rocket.Chat 8 behaviour).
+    #[arg(long, env = "CREATE_TOKENS_FOR_USERS_SECRET", hide_env_values = true)]
+    pub create_tokens_secret: Option<String>,
+
+    /// Number of reverse proxies in front of Comet that append to X-Forwarded-For.
+    #[arg(long, env = "HTTP_FORWARDED_COUNT", default_value_t = 0)]
+    pub http_forwarded_count: usize,
+
+    /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `comet=debug`.
+    #[arg(long, env = "COMET_LOG", default_value = "info")]
+    pub log: String,
+
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "COMET_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+
+    /// bcrypt cost for new password hashes (Rocket.Chat uses 10; lower only for tests).
+    #[arg(long, env = "COMET_BCRYPT_COST", default_value_t = 10, value_parser = clap::value_parser!(u32).range(4..=31))]
+    pub bcrypt_cost: u32,
+
+    /// `OVERWRITE_SETTING_<id>` pairs, read from the environment.
+    #[arg(skip)]
+    pub setting_overrides: Vec<(String, String)>,
+
+    /// `<SettingId>=<value>` first-start defaults, read from the environment.
+    #[arg(skip)]
+    pub setting_defaults: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("port", &self.port)
+            .field("bind", &self.bind)
+            .field("root_url", &self.root_url)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url.as_ref().map(|_| "<set>"))
+            .field("admin_username", &self.admin_username)
+            .field(
+                "admin_pass",
+                &self.admin_pass.as_ref().map(|_| "<redacted>"),
+            )
+            .field("create_tokens_for_users", &self.create_tokens_for_users)
+            .field("http_forwarded_count", &self.http_forwarded_count)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// Parses flags and environment, then collects the setting overrides from the environment.
+    pub fn from_env_and_args() -> Self {
+        let mut config = Config::parse();
+        config.read_setting_env(std::env::vars());
+        config
+    }
+
+    /// The defaults, ignoring the process environment: what tests and embedding programs start
+    /// from.
+    pub fn for_data_dir(data_dir: PathBuf) -> Self {
+        Config {
+            port: 3000,
+            bind: "0.0.0.0".to_owned(),
+            root_url: None,
+            data_dir,
+            database_url: None,
+            admin_username: "admin".to_owned(),
+            admin_pass: None,
+            admin_email: None,
+            admin_email_verified: false,
+            admin_name: "Administrator".to_owned(),
+            create_tokens_for_users: false,
+            create_tokens_secret: None,
+            http_forwarded_count: 0,
+            log: "info".to_owned(),
+            log_format: "text".to_owned(),
+            bcrypt_cost: 10,
+            setting_overrides: Vec::new(),
+            setting_defaults: Vec::new(),
+        }
+    }
+
+    /// Splits `OVERWRITE_SETTING_<id>=v` and `<SettingId>=v` (for known setting ids) out of
+    /// an environment.
+    pub fn read_setting_env(&mut self, vars: impl Iterator<Item = (String, String)>) {
+        for (key, value) in vars {
+            if let Some(id) = key.strip_prefix("OVERWRITE_SETTING_") {
+                self.setting_overrides.push((id.to_owned(), value));
+            } else if comet_core::catalog::DEFAULT_SETTINGS
+                .iter()
+                .any(|s| s.id == key)
+            {
+                self.setting_defaults.push((key, value));
+            }
+        }
+    }
+
+    /// The database URL in use.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("comet.db").display()))
+    }
+}

@@ -68,7 +68,7 @@ HTTP_TIMEOUT = 10  # seconds, passed to every client
 
 # Exact strings of a Rocket.Chat 8.x server (ApiClass.ts, applyBreakingChanges).
 NOT_LOGGED_IN = "You must be logged in to do this."
-NO_PERMISSION_8X = "User does not have the permissions required for this action [error-forbidden]"
+NO_PERMISSION_8X = "forbidden"
 
 
 def sha256_hex(text: str) -> str:

@@ -30,13 +30,17 @@ def test_info_anonymous(server):
     assert set(info["minimumClientVersions"]) >= {"desktop", "mobile"}
 
 
-def test_info_is_anonymous_even_for_admin(admin):
-    # /api/info is authRequired:false, so the auth headers the client sends are
-    # not looked at: an admin (view-statistics) still gets the anonymous view.
+def test_info_shows_full_version_to_admin(admin, user_client):
+    # /api/info reads the caller leniently (getLoggedInUser): a caller with
+    # view-statistics gets the full semver and the `info` block (upstream's
+    # miscellaneous.ts checks both variants); others get major.minor only.
     info = admin.info()
     assert info["success"] is True
-    assert re.fullmatch(r"\d+\.\d+", info["version"]), info
-    assert "info" not in info
+    assert re.fullmatch(r"\d+\.\d+\.\d+", info["version"]), info
+    assert info["info"]["version"] == info["version"]
+    plain = user_client.info()
+    assert re.fullmatch(r"\d+\.\d+", plain["version"]), plain
+    assert "info" not in plain
 
 
 # --- POST /api/v1/login ----------------------------------------------------

@@ -10,7 +10,7 @@ from conftest import NO_PERMISSION_8X, NOT_LOGGED_IN, expect_api_error
 
 def test_settings_get(admin):
     resp = admin.settings_get("Site_Name")
-    assert resp == {"_id": "Site_Name", "value": "Rocket.Chat", "success": True}
+    assert resp == {"_id": "Site_Name", "value": "Comet", "success": True}
 
 
 def test_settings_get_site_url_from_root_url(server, admin):
@@ -26,7 +26,7 @@ def test_settings_get_boolean_default(admin):
 @pytest.mark.parametrize(
     "setting_id, default, new_value",
     [
-        ("Site_Name", "Rocket.Chat", "Comet Compat Test"),
+        ("Site_Name", "Comet", "Comet Compat Test"),
         ("Accounts_AllowDeleteOwnAccount", False, True),
         ("Message_MaxAllowedSize", 5000, 4321),
     ],
@@ -58,7 +58,7 @@ def test_settings_by_non_admin_is_forbidden(admin, user_client):
     expect_api_error(
         lambda: user_client.settings_update("Site_Name", "Hijacked"), 403, error=NO_PERMISSION_8X
     )
-    assert admin.settings_get("Site_Name")["value"] == "Rocket.Chat"
+    assert admin.settings_get("Site_Name")["value"] == "Comet"
 
 
 def test_settings_without_login(server):

@@ -1,0 +1,188 @@
+//! Login, logout, me, and the envelope of refusals.
+
+mod common;
+
+use common::{ADMIN_PASS, PASSWORD, TestServer, sha256_hex};
+use serde_json::json;
+
+#[tokio::test]
+async fn info_is_public_and_admin_sees_details() {
+    let server = TestServer::start().await;
+    let anonymous = server.get_raw("/api/info", None).await;
+    let body = anonymous.ok();
+    assert_eq!(body["version"], json!("8.4"));
+    assert!(body.get("info").is_none());
+    assert_eq!(
+        anonymous.headers["content-type"], "application/json",
+        "exact content type, no charset"
+    );
+    let admin = server.admin().await;
+    let full = server.get_raw("/api/info", Some(&admin)).await;
+    assert_eq!(full.ok()["info"]["version"], json!("8.4.0"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn login_in_every_form() {
+    let server = TestServer::start().await;
+    server.new_user("alice").await;
+    let forms = [
+        json!({"user": "alice", "password": PASSWORD}),
+        json!({"username": "alice", "password": PASSWORD}),
+        json!({"user": "alice@example.com", "password": PASSWORD}),
+        json!({"email": "ALICE@example.com", "password": PASSWORD}),
+        json!({"user": "alice", "password": {"hashed": sha256_hex(PASSWORD)}}),
+        json!({"user": {"username": "alice"}, "password": {"digest": sha256_hex(PASSWORD), "algorithm": "sha-256"}}),
+        json!({"user": {"email": "alice@example.com"}, "password": PASSWORD}),
+    ];
+    let mut tokens = Vec::new();
+    for form in forms {
+        let reply = server.post("login", form.clone(), None).await;
+        let body = reply.ok();
+        assert_eq!(body["status"], json!("success"), "{form}");
+        assert_eq!(body["data"]["me"]["username"], json!("alice"));
+        tokens.push(
+            body["data"]["authToken"]
+                .as_str()
+                .expect("token")
+                .to_owned(),
+        );
+    }
+    tokens.sort();
+    tokens.dedup();
+    assert_eq!(tokens.len(), 7, "every login issues its own token");
+
+    let resumed = server
+        .post("login", json!({"resume": tokens[0]}), None)
+        .await;
+    assert_eq!(resumed.ok()["data"]["authToken"], json!(tokens[0]));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn failed_logins_are_401_unauthorized() {
+    let server = TestServer::start().await;
+    server.new_user("bob").await;
+    for form in [
+        json!({"user": "bob", "password": "wrong"}),
+        json!({"user": "nobody", "password": PASSWORD}),
+        json!({"resume": "not-a-token"}),
+        json!({"user": "bob", "password": {"digest": "zz", "algorithm": "md5"}}),
+        json!({}),
+    ] {
+        server
+            .post("login", form, None)
+            .await
+            .refused(401, "unauthorized");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn repeated_failures_block_the_account_for_a_while() {
+    let server = TestServer::start_with(|c| {
+        c.setting_overrides.push((
+            "Block_Multiple_Failed_Logins_Attempts_Until_Block_by_User".into(),
+            "3".into(),
+        ));
+    })
+    .await;
+    server.new_user("carol").await;
+    for _ in 0..3 {
+        server
+            .post("login", json!({"user": "carol", "password": "nope"}), None)
+            .await
+            .refused(401, "unauthorized");
+    }
+    // Even the right password is refused while blocked.
+    server
+        .post(
+            "login",
+            json!({"user": "carol", "password": PASSWORD}),
+            None,
+        )
+        .await
+        .refused(401, "unauthorized");
+    // The DDP-facing reason says why (method bridge shows Meteor errors).
+    let bridged = server
+        .post(
+            "method.callAnon/login",
+            json!({"message": json!({"msg": "method", "id": "1", "method": "login", "params": [{"user": {"username": "carol"}, "password": PASSWORD}]}).to_string()}),
+            None,
+        )
+        .await;
+    assert_eq!(bridged.status, 400);
+    let message: serde_json::Value =
+        serde_json::from_str(bridged.body["message"].as_str().expect("message")).expect("json");
+    assert_eq!(
+        message["error"]["error"],
+        json!("error-login-blocked-for-user")
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn me_and_logout() {
+    let server = TestServer::start().await;
+    let auth = server.new_user("dave").await;
+    let me = server.get("me", &[], Some(&auth)).await;
+    let body = me.ok();
+    assert_eq!(body["_id"], json!(auth.user_id));
+    assert_eq!(body["username"], json!("dave"));
+    assert_eq!(body["services"]["password"]["exists"], json!(true));
+    assert!(
+        body.get("email").is_none(),
+        "unverified email is not `email`"
+    );
+    assert_eq!(
+        body["settings"]["preferences"]["sidebarViewMode"],
+        json!("medium")
+    );
+    assert!(
+        body["avatarUrl"]
+            .as_str()
+            .expect("avatarUrl")
+            .ends_with("/avatar/dave")
+    );
+
+    let other_session = server.login("dave", PASSWORD).await;
+    let out = server.post("logout", json!({}), Some(&auth)).await;
+    assert_eq!(
+        out.ok()["data"]["message"],
+        json!("You've been logged out!")
+    );
+    server
+        .get("me", &[], Some(&auth))
+        .await
+        .refused(401, "You must be logged in to do this.");
+    server.get("me", &[], Some(&other_session)).await.ok();
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn missing_or_bad_credentials_are_401() {
+    let server = TestServer::start().await;
+    let auth = server.admin().await;
+    server
+        .get("me", &[], None)
+        .await
+        .refused(401, "You must be logged in to do this.");
+    let forged = common::Auth {
+        user_id: auth.user_id.clone(),
+        token: "forged".into(),
+    };
+    server
+        .get("me", &[], Some(&forged))
+        .await
+        .refused(401, "You must be logged in to do this.");
+    let wrong_user = common::Auth {
+        user_id: "someone-else".into(),
+        token: auth.token.clone(),
+    };
+    server
+        .get("me", &[], Some(&wrong_user))
+        .await
+        .refused(401, "You must be logged in to do this.");
+    let _ = ADMIN_PASS;
+    server.stop().await;
+}

@@ -1,0 +1,283 @@
+//! A real Comet server on port 0 with a temporary data directory, and an HTTP client for it.
+//! Every wait has a timeout.
+
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of the harness"
+)]
+
+use comet_server::{Config, launch};
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub const ADMIN_USERNAME: &str = "admin";
+pub const ADMIN_PASS: &str = "Adm1n-Test-Pass!";
+pub const PASSWORD: &str = "Us3r-Test-Pass!";
+/// Longest any single request may take before the test fails.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+pub struct TestServer {
+    pub base: String,
+    pub http: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+/// An HTTP response: status and JSON body (Null when the body is not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Reply {
+    pub fn ok(&self) -> &Value {
+        assert_eq!(
+            self.status, 200,
+            "expected 200, got {}: {}",
+            self.status, self.body
+        );
+        assert_eq!(self.body["success"], json!(true), "{}", self.body);
+        &self.body
+    }
+
+    /// Asserts a refusal with this status and `error` text.
+    pub fn refused(&self, status: u16, error: &str) -> &Value {
+        assert_eq!(self.status, status, "body: {}", self.body);
+        assert_eq!(self.body["success"], json!(false), "{}", self.body);
+        assert_eq!(self.body["error"], json!(error), "{}", self.body);
+        &self.body
+    }
+}
+
+/// Credentials of a logged-in user.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    pub user_id: String,
+    pub token: String,
+}
+
+impl TestServer {
+    /// Starts a server with an admin (`admin` / `ADMIN_PASS`), a cheap bcrypt cost and the rate
+    /// limiter off; `configure` may change anything.
+    pub async fn start_with(configure: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::for_data_dir(dir.path().to_path_buf());
+        config.admin_pass = Some(ADMIN_PASS.to_owned());
+        config.admin_email = Some("admin@example.com".to_owned());
+        config.bcrypt_cost = 4;
+        config
+            .setting_overrides
+            .push(("API_Enable_Rate_Limiter".to_owned(), "false".to_owned()));
+        configure(&mut config);
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = rx.await;
+            };
+            if let Err(e) = launch(config, listener, shutdown).await {
+                panic!("server failed: {e}");
+            }
+        });
+        let server = TestServer {
+            base: format!("http://{addr}"),
+            http: reqwest::Client::builder()
+                .timeout(REQUEST_TIMEOUT)
+                .build()
+                .expect("client"),
+            shutdown: Some(tx),
+            task: Some(task),
+            _dir: dir,
+        };
+        server.wait_ready().await;
+        server
+    }
+
+    pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    async fn wait_ready(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(r) = self
+                .http
+                .get(format!("{}/api/info", self.base))
+                .send()
+                .await
+                && r.status().is_success()
+            {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "server not ready in 20 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops the server and waits (bounded) for it to finish.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .expect("server stops within 10 s")
+                .expect("server task");
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    async fn reply(response: reqwest::Response) -> Reply {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            body,
+            headers,
+        }
+    }
+
+    fn with_auth(builder: reqwest::RequestBuilder, auth: Option<&Auth>) -> reqwest::RequestBuilder {
+        match auth {
+            Some(a) => builder
+                .header("X-User-Id", &a.user_id)
+                .header("X-Auth-Token", &a.token),
+            None => builder,
+        }
+    }
+
+    /// `GET /api/v1/<path>` with query parameters.
+    pub async fn get(&self, path: &str, query: &[(&str, &str)], auth: Option<&Auth>) -> Reply {
+        let builder = self
+            .http
+            .get(self.url(&format!("/api/v1/{path}")))
+            .query(query);
+        Self::reply(
+            Self::with_auth(builder, auth)
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await
+    }
+
+    /// `POST /api/v1/<path>` with a JSON body.
+    pub async fn post(&self, path: &str, body: Value, auth: Option<&Auth>) -> Reply {
+        let builder = self
+            .http
+            .post(self.url(&format!("/api/v1/{path}")))
+            .json(&body);
+        Self::reply(
+            Self::with_auth(builder, auth)
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await
+    }
+
+    /// `POST /api/v1/<path>` with extra headers (e.g. `X-2fa-Code`).
+    pub async fn post_with_headers(
+        &self,
+        path: &str,
+        body: Value,
+        auth: Option<&Auth>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut builder = self
+            .http
+            .post(self.url(&format!("/api/v1/{path}")))
+            .json(&body);
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        Self::reply(
+            Self::with_auth(builder, auth)
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await
+    }
+
+    /// `GET` of a path outside `/api/v1`.
+    pub async fn get_raw(&self, path: &str, auth: Option<&Auth>) -> Reply {
+        let builder = self.http.get(self.url(path));
+        Self::reply(
+            Self::with_auth(builder, auth)
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await
+    }
+
+    /// Logs in with username and password.
+    pub async fn login(&self, username: &str, password: &str) -> Auth {
+        let reply = self
+            .post(
+                "login",
+                json!({"user": username, "password": password}),
+                None,
+            )
+            .await;
+        let body = reply.ok();
+        Auth {
+            user_id: body["data"]["userId"].as_str().expect("userId").to_owned(),
+            token: body["data"]["authToken"]
+                .as_str()
+                .expect("authToken")
+                .to_owned(),
+        }
+    }
+
+    pub async fn admin(&self) -> Auth {
+        self.login(ADMIN_USERNAME, ADMIN_PASS).await
+    }
+
+    /// Registers `username` (password `PASSWORD`) and logs in.
+    pub async fn new_user(&self, username: &str) -> Auth {
+        self.post(
+            "users.register",
+            json!({
+                "username": username,
+                "email": format!("{username}@example.com"),
+                "pass": PASSWORD,
+                "name": format!("User {username}"),
+            }),
+            None,
+        )
+        .await
+        .ok();
+        self.login(username, PASSWORD).await
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// SHA-256 hex of a password, the form of digest logins and the password second factor.
+pub fn sha256_hex(s: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(s.as_bytes()))
+}

@@ -63,6 +63,7 @@ pub fn error_response(error: &Error) -> Response {
         ErrorKind::Unauthorized => (StatusCode::UNAUTHORIZED, failure(error.message())),
         ErrorKind::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, failure(error.message())),
         ErrorKind::NotFound => (StatusCode::NOT_FOUND, failure(error.message())),
+        ErrorKind::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, failure(error.message())),
         ErrorKind::Internal => {
             tracing::error!(
                 detail = error.log_detail.as_deref().unwrap_or(""),

@@ -5,6 +5,7 @@
 use crate::AppState;
 use crate::envelope::error_response;
 use crate::extract::Authentication;
+use crate::routes::Required;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
@@ -92,6 +93,13 @@ pub async fn gate(State(app): State<AppState>, mut req: Request, next: Next) -> 
         _ => None,
     };
     let user_id = session.as_ref().map(|s| s.user.id.clone());
+    let forbidden = session.as_ref().is_some_and(|s| {
+        match crate::routes::required_permissions(&route, &method) {
+            None => false,
+            Some(Required::All(p)) => !p.iter().all(|p| app.service.has_permission(&s.user, p)),
+            Some(Required::Any(p)) => !app.service.has_any_permission(&s.user, p),
+        }
+    });
 
     let decision = app.service.check_rate_limit(
         policy_for(&route),
@@ -104,6 +112,7 @@ pub async fn gate(State(app): State<AppState>, mut req: Request, next: Next) -> 
 
     let mut response = match &decision {
         RateLimitDecision::Refused(_, error) => error_response(error),
+        _ if forbidden => error_response(&comet_core::Error::forbidden()),
         _ => next.run(req).await,
     };
     if let RateLimitDecision::Allowed(state) | RateLimitDecision::Refused(state, _) = &decision {

@@ -8,7 +8,7 @@ mod envelope;
 mod extract;
 mod gate;
 mod params;
-mod routes;
+pub(crate) mod routes;
 
 use axum::Router;
 use comet_service::Service;

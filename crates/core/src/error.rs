@@ -32,6 +32,8 @@ pub enum ErrorKind {
     InvalidParams,
     /// A route or resource that is not there (404 "Resource not found").
     NotFound,
+    /// The request body exceeds the server's limit (413).
+    PayloadTooLarge,
     /// Something failed inside the server; the detail is logged, never shown (500).
     Internal,
 }
@@ -119,6 +121,14 @@ impl Error {
             Cow::Owned(format!(
                 "Error, too many requests. Please slow down. You must wait {wait_seconds} seconds before trying this endpoint again."
             )),
+        )
+    }
+
+    pub fn payload_too_large(limit_bytes: usize) -> Self {
+        Error::make(
+            ErrorKind::PayloadTooLarge,
+            None,
+            Cow::Owned(format!("Request body is larger than {limit_bytes} bytes")),
         )
     }
 

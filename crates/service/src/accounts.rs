@@ -94,6 +94,9 @@ pub struct Me {
     pub avatar_url: String,
 }
 
+/// A password policy rule: its setting, the character test, the error code and reason.
+type CharacterRule = (&'static str, fn(char) -> bool, &'static str, &'static str);
+
 fn action_not_allowed(reason: &'static str, action: &str) -> Error {
     Error::meteor("error-action-not-allowed", reason)
         .with_details(json!({"method": "insertOrUpdateUser", "action": action}))
@@ -217,7 +220,7 @@ impl Service {
                 }
             }
         }
-        let checks: [(&str, fn(char) -> bool, &'static str, &'static str); 4] = [
+        let checks: [CharacterRule; 4] = [
             (
                 "Accounts_Password_Policy_AtLeastOneLowercase",
                 char::is_lowercase,

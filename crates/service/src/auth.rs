@@ -74,6 +74,9 @@ impl Session {
     }
 }
 
+/// Most login tokens one account keeps; older sessions end first (upstream keeps 50 too).
+const MAX_LOGIN_TOKENS_PER_USER: u32 = 50;
+
 const LOGIN_BLOCKED_FOR_USER: &str = "Login has been temporarily blocked For User";
 const LOGIN_BLOCKED_FOR_IP: &str = "Login has been temporarily blocked For IP";
 
@@ -312,6 +315,10 @@ impl Service {
                 two_factor_until: None,
                 two_factor_client: None,
             })
+            .await
+            .map_err(store_error)?;
+        self.store
+            .prune_login_tokens(&user.id, MAX_LOGIN_TOKENS_PER_USER)
             .await
             .map_err(store_error)?;
         user.last_login = Some(created_at);

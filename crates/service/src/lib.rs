@@ -69,11 +69,10 @@ impl Service {
     /// Removes login tokens older than `Accounts_LoginExpiration`; run periodically.
     pub async fn purge_expired_tokens(&self) -> Result<u64> {
         let cutoff = comet_core::now() - self.login_expiration();
-        Ok(self
-            .store
+        self.store
             .delete_login_tokens_before(cutoff)
             .await
-            .map_err(store_error)?)
+            .map_err(store_error)
     }
 }
 

@@ -545,6 +545,21 @@ impl TokenStore for SqliteStore {
         Ok(true)
     }
 
+    async fn prune_login_tokens(&self, user_id: &str, keep: u32) -> StoreResult<u64> {
+        let result = sqlx::query(
+            "DELETE FROM login_tokens WHERE user_id = ? AND kind = 'login' AND hashed_token NOT IN \
+             (SELECT hashed_token FROM login_tokens WHERE user_id = ? AND kind = 'login' \
+              ORDER BY created_at DESC, rowid DESC LIMIT ?)",
+        )
+        .bind(user_id)
+        .bind(user_id)
+        .bind(i64::from(keep))
+        .execute(&self.writer)
+        .await
+        .map_err(backend)?;
+        Ok(result.rows_affected())
+    }
+
     async fn delete_login_tokens_before(&self, cutoff: Timestamp) -> StoreResult<u64> {
         let result =
             sqlx::query("DELETE FROM login_tokens WHERE kind = 'login' AND created_at < ?")

@@ -32,6 +32,9 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
 /// Which users a listing returns.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UserFilter {
@@ -89,6 +92,8 @@ pub trait TokenStore: Send + Sync {
     /// Swaps the personal access token named like `token` for `token`, in one transaction;
     /// false (and nothing written) if the user has no token of that name.
     async fn replace_personal_access_token(&self, token: &LoginToken) -> StoreResult<bool>;
+    /// Keeps only the newest `keep` login tokens of a user (personal access tokens stay).
+    async fn prune_login_tokens(&self, user_id: &str, keep: u32) -> StoreResult<u64>;
     /// Deletes login tokens created before `cutoff` (expired sessions).
     async fn delete_login_tokens_before(&self, cutoff: Timestamp) -> StoreResult<u64>;
 }

@@ -16,9 +16,8 @@ pub async fn info(State(app): State<AppState>, MaybeCaller(caller): MaybeCaller)
     let minimum = json!({"desktop": "3.9.6", "mobile": "4.39.0"});
     if !privileged {
         let short = COMPATIBLE_VERSION
-            .rsplitn(2, '.')
-            .nth(1)
-            .unwrap_or(COMPATIBLE_VERSION);
+            .rsplit_once('.')
+            .map_or(COMPATIBLE_VERSION, |(major_minor, _)| major_minor);
         return ok(json!({"version": short, "minimumClientVersions": minimum}));
     }
     ok(json!({

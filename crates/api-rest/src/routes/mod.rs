@@ -9,7 +9,39 @@ mod users;
 
 use crate::AppState;
 use axum::Router;
+use axum::http::Method;
 use axum::routing::{get, post};
+
+/// Permissions a route declares, checked before its handler runs (upstream's
+/// `permissionsRequired`): a caller lacking them gets 403 "forbidden".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Required {
+    All(&'static [&'static str]),
+    Any(&'static [&'static str]),
+}
+
+/// The declared permissions of a route, by its path pattern and method.
+pub fn required_permissions(route: &str, method: &Method) -> Option<Required> {
+    let post = method == Method::POST;
+    Some(match route {
+        "/api/v1/users.list" => Required::All(&["view-d-room"]),
+        "/api/v1/users.delete" => Required::All(&["delete-user"]),
+        "/api/v1/users.setActiveStatus" => Required::Any(&[
+            "edit-other-user-active-status",
+            "manage-moderation-actions",
+        ]),
+        "/api/v1/users.getPersonalAccessTokens" => {
+            Required::All(&["create-personal-access-tokens"])
+        }
+        "/api/v1/settings/{id}" if post => Required::All(&["edit-privileged-setting"]),
+        "/api/v1/settings/{id}" => Required::All(&["view-privileged-setting"]),
+        "/api/v1/permissions.update"
+        | "/api/v1/roles.create"
+        | "/api/v1/roles.removeUserFromRole"
+        | "/api/v1/roles.getUsersInRole" => Required::All(&["access-permissions"]),
+        _ => return None,
+    })
+}
 
 pub fn routes() -> Router<AppState> {
     Router::new()

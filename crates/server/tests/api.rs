@@ -1,0 +1,454 @@
+//! The method bridge, unknown routes, the rate limiter and request body handling.
+
+mod common;
+
+use common::{Auth, PASSWORD, Reply, TestServer};
+use serde_json::{Value, json};
+
+/// `POST /api/v1/<path>` with a raw body and content type.
+async fn post_raw(
+    server: &TestServer,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+    auth: Option<&Auth>,
+) -> Result<Reply, reqwest::Error> {
+    let mut builder = server
+        .http
+        .post(format!("{}/api/v1/{path}", server.base))
+        .header("content-type", content_type)
+        .body(body);
+    if let Some(a) = auth {
+        builder = builder
+            .header("X-User-Id", &a.user_id)
+            .header("X-Auth-Token", &a.token);
+    }
+    let response = builder.send().await?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await?;
+    Ok(Reply {
+        status,
+        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        headers,
+    })
+}
+
+fn method_message(method: &str, params: Value) -> Value {
+    json!({
+        "message": json!({"msg": "method", "id": "7", "method": method, "params": params}).to_string()
+    })
+}
+
+/// The DDP message inside a method bridge answer.
+fn inner(reply: &Reply) -> Value {
+    serde_json::from_str(reply.body["message"].as_str().expect("message")).expect("message json")
+}
+
+fn header<'a>(reply: &'a Reply, name: &str) -> &'a str {
+    reply
+        .headers
+        .get(name)
+        .unwrap_or_else(|| panic!("{name} header missing"))
+        .to_str()
+        .expect("ascii header")
+}
+
+fn create_body(username: &str) -> Value {
+    json!({
+        "username": username,
+        "email": format!("{username}@example.com"),
+        "password": PASSWORD,
+        "name": format!("User {username}"),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// method.call / method.callAnon
+
+#[tokio::test]
+async fn method_call_permissions_get() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let reply = server
+        .post(
+            "method.call/permissions%2Fget",
+            method_message("permissions/get", json!([])),
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["success"], json!(true));
+    let message = inner(&reply);
+    assert_eq!(message["msg"], json!("result"));
+    assert_eq!(message["id"], json!("7"));
+    let permissions = &message["result"];
+    let create_user = permissions
+        .as_array()
+        .expect("result array")
+        .iter()
+        .find(|p| p["_id"] == json!("create-user"))
+        .expect("create-user");
+    assert_eq!(create_user["roles"], json!(["admin"]));
+    assert!(
+        create_user["_updatedAt"]["$date"].is_i64(),
+        "EJSON date: {create_user}"
+    );
+
+    // The URL segment is ignored: the message names the method.
+    let reply = server
+        .post(
+            "method.call/whatever",
+            method_message("permissions/get", json!([])),
+            Some(&alice),
+        )
+        .await;
+    assert!(inner(&reply)["result"].is_array());
+
+    server
+        .post(
+            "method.call/permissions%2Fget",
+            method_message("permissions/get", json!([])),
+            None,
+        )
+        .await
+        .refused(401, "You must be logged in to do this.");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn method_call_unknown_method() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let reply = server
+        .post(
+            "method.call/nope",
+            method_message("nope", json!([])),
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert_eq!(reply.body["success"], json!(false));
+    let message = inner(&reply);
+    assert_eq!(message["msg"], json!("result"));
+    assert_eq!(message["id"], json!("7"));
+    let error = &message["error"];
+    assert_eq!(error["error"], json!(404), "numeric Meteor code");
+    assert_eq!(error["reason"], json!("Method 'nope' not found"));
+    assert_eq!(error["message"], json!("Method 'nope' not found [404]"));
+    assert_eq!(error["errorType"], json!("Meteor.Error"));
+    assert_eq!(error["isClientSafe"], json!(true));
+    assert!(message.get("result").is_none());
+
+    let reply = server
+        .post("method.call/nope", json!({}), Some(&alice))
+        .await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.body["success"], json!(false));
+    let reply = server
+        .post(
+            "method.call/nope",
+            json!({"message": "not json"}),
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.body["success"], json!(false));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn method_call_anon_public_settings() {
+    let server = TestServer::start().await;
+    let reply = server
+        .post(
+            "method.callAnon/public-settings%2Fget",
+            method_message("public-settings/get", json!([])),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["success"], json!(true));
+    let message = inner(&reply);
+    let settings = message["result"].as_array().expect("result array");
+    assert!(
+        settings.iter().any(
+            |s| s["_id"] == json!("Accounts_RegistrationForm") && s["value"] == json!("Public")
+        )
+    );
+    assert!(
+        !settings
+            .iter()
+            .any(|s| s["_id"] == json!("API_Default_Count")),
+        "private settings are not listed"
+    );
+
+    // A method needing a user, called anonymously.
+    let reply = server
+        .post(
+            "method.callAnon/permissions%2Fget",
+            method_message("permissions/get", json!([])),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(inner(&reply)["error"]["error"], json!("error-invalid-user"));
+    server.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routing and bodies
+
+#[tokio::test]
+async fn unknown_routes_are_404() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    for reply in [
+        server.get("no.such.route", &[], None).await,
+        server.get("no.such.route", &[], Some(&admin)).await,
+        server.post("no.such.route", json!({}), Some(&admin)).await,
+        server.get_raw("/api/v2/me", Some(&admin)).await,
+    ] {
+        assert_eq!(reply.status, 404);
+        assert_eq!(
+            reply.body,
+            json!({"success": false, "error": "Resource not found"})
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn responses_are_not_cached() {
+    let server = TestServer::start().await;
+    let reply = server.get("settings.public", &[], None).await;
+    reply.ok();
+    assert_eq!(header(&reply, "cache-control"), "no-store");
+    assert_eq!(header(&reply, "pragma"), "no-cache");
+    assert_eq!(header(&reply, "content-type"), "application/json");
+    let refused = server.get("me", &[], None).await;
+    assert_eq!(header(&refused, "cache-control"), "no-store");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_json_is_treated_as_an_empty_body() {
+    let server = TestServer::start().await;
+    let reply = post_raw(
+        &server,
+        "users.register",
+        "application/json",
+        b"{\"username\": \"alice\", ".to_vec(),
+        None,
+    )
+    .await
+    .expect("response");
+    let refused = reply.refused(
+        400,
+        "must have required property 'username' [invalid-params]",
+    );
+    assert_eq!(refused["errorType"], json!("invalid-params"));
+
+    // A JSON value that is not an object is empty too.
+    let reply = post_raw(
+        &server,
+        "users.register",
+        "application/json",
+        b"[1,2]".to_vec(),
+        None,
+    )
+    .await
+    .expect("response");
+    reply.refused(
+        400,
+        "must have required property 'username' [invalid-params]",
+    );
+
+    // An empty body is an empty object.
+    let reply = post_raw(
+        &server,
+        "users.register",
+        "application/json",
+        Vec::new(),
+        None,
+    )
+    .await
+    .expect("response");
+    reply.refused(
+        400,
+        "must have required property 'username' [invalid-params]",
+    );
+    // The server still works.
+    server.new_user("alice").await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_and_the_server_keeps_serving() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let padding = "x".repeat(9 * 1024 * 1024);
+    let body = json!({"status": "away", "message": "big", "padding": padding}).to_string();
+    match post_raw(
+        &server,
+        "users.setStatus",
+        "application/json",
+        body.into_bytes(),
+        Some(&admin),
+    )
+    .await
+    {
+        Ok(reply) => {
+            assert!(
+                (400..500).contains(&reply.status),
+                "refused with a 4xx, got {}: {}",
+                reply.status,
+                reply.body
+            );
+            assert_eq!(reply.body["success"], json!(false));
+        }
+        // The server may close the connection before the client finished sending.
+        Err(e) => assert!(!e.is_timeout(), "no answer: {e}"),
+    }
+    server.get("me", &[], Some(&admin)).await.ok();
+    server.get_raw("/api/info", None).await.ok();
+    let me = server.get("me", &[], Some(&admin)).await;
+    assert_ne!(me.ok()["statusText"], json!("big"), "not applied");
+    server.stop().await;
+}
+
+#[tokio::test]
+#[ignore = "server bug: MAX_BODY_BYTES (8 MiB) is declared but never applied; axum's default 2 MiB limit refuses bodies in between"]
+async fn bodies_up_to_eight_mib_are_accepted() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let padding = "x".repeat(3 * 1024 * 1024);
+    let body = json!({"status": "away", "message": "medium", "padding": padding}).to_string();
+    let reply = post_raw(
+        &server,
+        "users.setStatus",
+        "application/json",
+        body.into_bytes(),
+        Some(&admin),
+    )
+    .await
+    .expect("response");
+    reply.ok();
+    let me = server.get("me", &[], Some(&admin)).await;
+    assert_eq!(me.ok()["statusText"], json!("medium"));
+    server.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rate limiter
+
+#[tokio::test]
+async fn register_is_limited_to_one_per_minute() {
+    let server = TestServer::start_with(|c| c.setting_overrides.clear()).await;
+    let first = server
+        .post(
+            "users.register",
+            json!({"username": "alice", "email": "alice@example.com", "pass": PASSWORD, "name": "Alice"}),
+            None,
+        )
+        .await;
+    first.ok();
+    assert_eq!(header(&first, "x-ratelimit-limit"), "1");
+    assert_eq!(header(&first, "x-ratelimit-remaining"), "0");
+    let reset: i64 = header(&first, "x-ratelimit-reset").parse().expect("ms");
+    assert!(reset > 1_600_000_000_000, "epoch milliseconds: {reset}");
+
+    let second = server
+        .post(
+            "users.register",
+            json!({"username": "bob", "email": "bob@example.com", "pass": PASSWORD, "name": "Bob"}),
+            None,
+        )
+        .await;
+    assert_eq!(second.status, 429, "{}", second.body);
+    assert_eq!(second.body["success"], json!(false));
+    assert!(second.body.get("errorType").is_none(), "{}", second.body);
+    let error = second.body["error"].as_str().expect("error");
+    let seconds: u64 = error
+        .strip_prefix("Error, too many requests. Please slow down. You must wait ")
+        .and_then(|rest| {
+            rest.strip_suffix(
+                " seconds before trying this endpoint again. [error-too-many-requests]",
+            )
+        })
+        .expect("upstream's text")
+        .parse()
+        .expect("a number of seconds");
+    assert!((1..=60).contains(&seconds), "{seconds}");
+    assert_eq!(header(&second, "x-ratelimit-limit"), "1");
+    assert_eq!(header(&second, "x-ratelimit-remaining"), "0");
+
+    // The refused registration did not happen.
+    server
+        .post("login", json!({"user": "bob", "password": PASSWORD}), None)
+        .await
+        .refused(401, "unauthorized");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn default_limit_and_the_admin_bypass() {
+    let server = TestServer::start_with(|c| c.setting_overrides.clear()).await;
+    let admin = server.admin().await;
+    for _ in 0..12 {
+        let reply = server.get("me", &[], Some(&admin)).await;
+        reply.ok();
+        assert!(
+            reply.headers.get("x-ratelimit-limit").is_none(),
+            "exempt callers are not counted"
+        );
+    }
+    // Created by the (exempt) admin so that users.register's own limit does not interfere.
+    server
+        .post("users.create", create_body("alice"), Some(&admin))
+        .await
+        .ok();
+    let alice = server.login("alice", PASSWORD).await;
+    for i in 1..=10u32 {
+        let reply = server.get("me", &[], Some(&alice)).await;
+        reply.ok();
+        assert_eq!(header(&reply, "x-ratelimit-limit"), "10");
+        assert_eq!(
+            header(&reply, "x-ratelimit-remaining"),
+            (10 - i).to_string()
+        );
+    }
+    let refused = server.get("me", &[], Some(&alice)).await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    let error = refused.body["error"].as_str().expect("error");
+    assert!(
+        error.starts_with("Error, too many requests. Please slow down. You must wait ")
+            && error
+                .ends_with(" seconds before trying this endpoint again. [error-too-many-requests]"),
+        "{error}"
+    );
+    assert_eq!(header(&refused, "x-ratelimit-remaining"), "0");
+    // Other routes have their own windows; the admin is still unaffected.
+    server
+        .get("users.info", &[("username", "alice")], Some(&alice))
+        .await
+        .ok();
+    server.get("me", &[], Some(&admin)).await.ok();
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn method_bridge_is_not_rate_limited_per_route() {
+    let server = TestServer::start_with(|c| c.setting_overrides.clear()).await;
+    for _ in 0..12 {
+        let reply = server
+            .post(
+                "method.callAnon/public-settings%2Fget",
+                method_message("public-settings/get", json!([])),
+                None,
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    server.stop().await;
+}

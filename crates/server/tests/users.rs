@@ -1,0 +1,1389 @@
+//! users.*: register, info, list, create, update, delete, setActiveStatus, getPresence,
+//! setStatus.
+
+mod common;
+
+use common::{ADMIN_PASS, Auth, PASSWORD, Reply, TestServer, sha256_hex};
+use serde_json::{Value, json};
+
+fn register_body(username: &str) -> Value {
+    json!({
+        "username": username,
+        "email": format!("{username}@example.com"),
+        "pass": PASSWORD,
+        "name": format!("User {username}"),
+    })
+}
+
+fn create_body(username: &str) -> Value {
+    json!({
+        "username": username,
+        "email": format!("{username}@example.com"),
+        "password": PASSWORD,
+        "name": format!("User {username}"),
+    })
+}
+
+/// `POST /api/v1/<path>` with an `application/x-www-form-urlencoded` body.
+async fn post_form(
+    server: &TestServer,
+    path: &str,
+    form: &[(&str, &str)],
+    auth: Option<&Auth>,
+) -> Reply {
+    let mut builder = server
+        .http
+        .post(format!("{}/api/v1/{path}", server.base))
+        .form(form);
+    if let Some(a) = auth {
+        builder = builder
+            .header("X-User-Id", &a.user_id)
+            .header("X-Auth-Token", &a.token);
+    }
+    let response = builder.send().await.expect("request");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("body");
+    Reply {
+        status,
+        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        headers,
+    }
+}
+
+/// A user as an admin sees it in `users.info`.
+async fn info_as(server: &TestServer, auth: &Auth, username: &str) -> Value {
+    server
+        .get("users.info", &[("username", username)], Some(auth))
+        .await
+        .ok()["user"]
+        .clone()
+}
+
+/// `users.update` with the password second factor.
+async fn update_with_2fa(server: &TestServer, auth: &Auth, body: Value, password: &str) -> Reply {
+    let code = sha256_hex(password);
+    server
+        .post_with_headers(
+            "users.update",
+            body,
+            Some(auth),
+            &[("X-2fa-Code", &code), ("X-2fa-Method", "password")],
+        )
+        .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// users.register
+
+#[tokio::test]
+async fn register_creates_an_active_user_who_can_log_in() {
+    let server = TestServer::start().await;
+    let reply = server
+        .post("users.register", register_body("alice"), None)
+        .await;
+    let user = &reply.ok()["user"];
+    assert_eq!(user["username"], json!("alice"));
+    assert_eq!(user["name"], json!("User alice"));
+    assert_eq!(user["active"], json!(true));
+    assert_eq!(user["type"], json!("user"));
+    assert!(user["_id"].as_str().is_some_and(|s| !s.is_empty()));
+    assert!(
+        user.get("emails").is_none() && user.get("roles").is_none(),
+        "an anonymous caller sees the limited projection: {user}"
+    );
+    assert!(user.get("services").is_none());
+
+    let auth = server.login("alice", PASSWORD).await;
+    assert_eq!(auth.user_id, user["_id"].as_str().expect("id"));
+    let admin = server.admin().await;
+    let full = info_as(&server, &admin, "alice").await;
+    assert_eq!(full["roles"], json!(["user"]));
+    assert_eq!(
+        full["emails"],
+        json!([{"address": "alice@example.com", "verified": false}])
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn register_refuses_a_taken_username_in_any_case() {
+    let server = TestServer::start().await;
+    server
+        .post("users.register", register_body("alice"), None)
+        .await
+        .ok();
+    let mut again = register_body("ALICE");
+    again["email"] = json!("other@example.com");
+    let body = server
+        .post("users.register", again, None)
+        .await
+        .refused(400, "Username is already in use")
+        .clone();
+    assert!(body.get("errorType").is_none(), "{body}");
+    // The bootstrap admin's name and the system's blocked names are taken too.
+    let mut blocked = register_body("administrator");
+    blocked["email"] = json!("administrator@example.com");
+    server
+        .post("users.register", blocked, None)
+        .await
+        .refused(400, "Username is already in use");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn register_refuses_an_invalid_username() {
+    let server = TestServer::start().await;
+    for bad in ["bad name", "bad/name", "élan", ""] {
+        let mut body = register_body("x");
+        body["username"] = json!(bad);
+        server
+            .post("users.register", body, None)
+            .await
+            .refused(400, "The username provided is not valid");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn register_validates_required_params() {
+    let server = TestServer::start().await;
+    let mut body = register_body("alice");
+    body.as_object_mut().expect("object").remove("pass");
+    let reply = server.post("users.register", body, None).await;
+    let refused = reply.refused(400, "must have required property 'pass' [invalid-params]");
+    assert_eq!(refused["errorType"], json!("invalid-params"));
+
+    let mut body = register_body("alice");
+    body.as_object_mut().expect("object").remove("username");
+    server.post("users.register", body, None).await.refused(
+        400,
+        "must have required property 'username' [invalid-params]",
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn register_refuses_a_taken_email() {
+    let server = TestServer::start().await;
+    server
+        .post("users.register", register_body("alice"), None)
+        .await
+        .ok();
+    let mut body = register_body("alicia");
+    body["email"] = json!("alice@example.com");
+    let reply = server.post("users.register", body, None).await;
+    let refused = reply.refused(400, "Email already exists. [403]");
+    assert_eq!(
+        refused["errorType"],
+        json!(403),
+        "numeric Meteor code stays a number"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn register_refuses_an_invalid_email() {
+    let server = TestServer::start().await;
+    let mut body = register_body("alice");
+    body["email"] = json!("not-an-email");
+    let reply = server.post("users.register", body, None).await;
+    let refused = reply.refused(400, "Invalid email not-an-email [error-invalid-email]");
+    assert_eq!(refused["errorType"], json!("error-invalid-email"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn register_refused_when_registration_is_disabled() {
+    let server = TestServer::start_with(|c| {
+        c.setting_overrides
+            .push(("Accounts_RegistrationForm".into(), "Disabled".into()));
+    })
+    .await;
+    let reply = server
+        .post("users.register", register_body("alice"), None)
+        .await;
+    let refused = reply.refused(
+        400,
+        "User registration is disabled [error-user-registration-disabled]",
+    );
+    assert_eq!(
+        refused["errorType"],
+        json!("error-user-registration-disabled")
+    );
+    assert_eq!(refused["details"]["method"], json!("registerUser"));
+    // Admins still add users.
+    let admin = server.admin().await;
+    server
+        .post("users.create", create_body("bob"), Some(&admin))
+        .await
+        .ok();
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn register_in_secret_url_mode_needs_the_secret() {
+    let server = TestServer::start_with(|c| {
+        c.setting_overrides
+            .push(("Accounts_RegistrationForm".into(), "Secret URL".into()));
+    })
+    .await;
+    let admin = server.admin().await;
+    let secret = server
+        .get(
+            "settings/Accounts_RegistrationForm_SecretURL",
+            &[],
+            Some(&admin),
+        )
+        .await
+        .ok()["value"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    assert!(!secret.is_empty(), "a random secret is generated");
+
+    let expected =
+        "User registration is only allowed via Secret URL [error-user-registration-secret]";
+    server
+        .post("users.register", register_body("alice"), None)
+        .await
+        .refused(400, expected);
+    let mut wrong = register_body("alice");
+    wrong["secret"] = json!("not-the-secret");
+    server
+        .post("users.register", wrong, None)
+        .await
+        .refused(400, expected);
+    let mut right = register_body("alice");
+    right["secret"] = json!(secret);
+    server.post("users.register", right, None).await.ok();
+    server.login("alice", PASSWORD).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn manually_approved_users_start_inactive() {
+    let server = TestServer::start_with(|c| {
+        c.setting_overrides
+            .push(("Accounts_ManuallyApproveNewUsers".into(), "true".into()));
+    })
+    .await;
+    let reply = server
+        .post("users.register", register_body("alice"), None)
+        .await;
+    let user = reply.ok()["user"].clone();
+    assert_eq!(user["active"], json!(false));
+    server
+        .post(
+            "login",
+            json!({"user": "alice", "password": PASSWORD}),
+            None,
+        )
+        .await
+        .refused(401, "unauthorized");
+
+    let admin = server.admin().await;
+    server
+        .post(
+            "users.setActiveStatus",
+            json!({"userId": user["_id"], "activeStatus": true}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    server.login("alice", PASSWORD).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn first_user_on_a_server_without_admin_becomes_admin() {
+    let server = TestServer::start_with(|c| c.admin_pass = None).await;
+    server
+        .post(
+            "login",
+            json!({"user": "admin", "password": ADMIN_PASS}),
+            None,
+        )
+        .await
+        .refused(401, "unauthorized");
+    let first = server.new_user("founder").await;
+    let me = server.get("me", &[], Some(&first)).await;
+    let roles = me.ok()["roles"].as_array().expect("roles").clone();
+    assert!(roles.contains(&json!("admin")), "{roles:?}");
+    assert!(roles.contains(&json!("user")), "{roles:?}");
+
+    server.new_user("second").await;
+    let second = info_as(&server, &first, "second").await;
+    assert_eq!(second["roles"], json!(["user"]));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn logged_in_users_cannot_register_again() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    server
+        .post("users.register", register_body("alice2"), Some(&alice))
+        .await
+        .refused(400, "Logged in users can not register again.");
+    server.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// users.info
+
+#[tokio::test]
+async fn info_shows_everything_to_self_and_admin() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let admin = server.admin().await;
+
+    for (caller, query) in [
+        (&alice, ("userId", alice.user_id.as_str())),
+        (&alice, ("username", "alice")),
+        (&admin, ("userId", alice.user_id.as_str())),
+    ] {
+        let reply = server.get("users.info", &[query], Some(caller)).await;
+        let user = &reply.ok()["user"];
+        assert_eq!(user["_id"], json!(alice.user_id));
+        assert_eq!(user["username"], json!("alice"));
+        assert_eq!(user["canViewAllInfo"], json!(true));
+        assert_eq!(
+            user["emails"],
+            json!([{"address": "alice@example.com", "verified": false}])
+        );
+        assert_eq!(user["roles"], json!(["user"]));
+        assert!(user.get("createdAt").is_some(), "{user}");
+        assert!(user.get("services").is_none() || caller.user_id == alice.user_id);
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn info_of_others_is_limited() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let bob = server.new_user("bob").await;
+    let reply = server
+        .get("users.info", &[("userId", &alice.user_id)], Some(&bob))
+        .await;
+    let user = &reply.ok()["user"];
+    assert_eq!(user["username"], json!("alice"));
+    assert_eq!(user["name"], json!("User alice"));
+    assert_eq!(user["canViewAllInfo"], json!(false));
+    for hidden in [
+        "emails",
+        "roles",
+        "createdAt",
+        "lastLogin",
+        "statusConnection",
+        "services",
+        "requirePasswordChange",
+        "_updatedAt",
+    ] {
+        assert!(user.get(hidden).is_none(), "{hidden} leaked: {user}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn info_refusals() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    server
+        .get("users.info", &[("username", "nobody")], Some(&alice))
+        .await
+        .refused(400, "User not found.");
+    server
+        .get("users.info", &[("userId", "no-such-id")], Some(&alice))
+        .await
+        .refused(400, "User not found.");
+    server
+        .get("users.info", &[], Some(&alice))
+        .await
+        .refused(400, "Invalid search query.");
+    server
+        .get("users.info", &[("username", "alice")], None)
+        .await
+        .refused(401, "You must be logged in to do this.");
+    server.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// users.list
+
+#[tokio::test]
+async fn list_paginates_and_sorts() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    for name in ["u1", "u2", "u3", "u4", "u5"] {
+        server
+            .post("users.create", create_body(name), Some(&admin))
+            .await
+            .ok();
+    }
+    // admin, rocket.cat and the five.
+    let all = server.get("users.list", &[], Some(&admin)).await;
+    let body = all.ok();
+    assert_eq!(body["total"], json!(7));
+    assert_eq!(body["count"], json!(7));
+    assert_eq!(body["offset"], json!(0));
+    let names: Vec<&str> = body["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .map(|u| u["username"].as_str().expect("username"))
+        .collect();
+    assert_eq!(
+        names,
+        ["admin", "rocket.cat", "u1", "u2", "u3", "u4", "u5"],
+        "default sort is by username"
+    );
+
+    let page = server
+        .get(
+            "users.list",
+            &[("count", "2"), ("offset", "3")],
+            Some(&admin),
+        )
+        .await;
+    let body = page.ok();
+    assert_eq!(body["count"], json!(2));
+    assert_eq!(body["offset"], json!(3));
+    assert_eq!(body["total"], json!(7));
+    assert_eq!(body["users"][0]["username"], json!("u2"));
+    assert_eq!(body["users"][1]["username"], json!("u3"));
+
+    let sorted = server
+        .get(
+            "users.list",
+            &[("sort", r#"{"username":-1}"#), ("count", "3")],
+            Some(&admin),
+        )
+        .await;
+    let body = sorted.ok();
+    let names: Vec<&str> = body["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .map(|u| u["username"].as_str().expect("username"))
+        .collect();
+    assert_eq!(names, ["u5", "u4", "u3"]);
+    assert_eq!(body["total"], json!(7));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn list_refuses_an_invalid_sort() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    for sort in ["{bad", r#"{"password":1}"#, r#"{"username":2}"#, "[1]"] {
+        let reply = server
+            .get("users.list", &[("sort", sort)], Some(&admin))
+            .await;
+        assert_eq!(reply.status, 400, "{sort}: {}", reply.body);
+        assert_eq!(reply.body["success"], json!(false));
+        assert_eq!(
+            reply.body["errorType"],
+            json!("error-invalid-sort"),
+            "{sort}"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn list_shows_limited_fields_to_non_admins() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let admin = server.admin().await;
+    let as_user = server.get("users.list", &[], Some(&alice)).await;
+    let users = as_user.ok()["users"].as_array().expect("users").clone();
+    assert_eq!(users.len(), 3);
+    for user in users.iter().filter(|u| u["username"] != json!("alice")) {
+        assert!(user.get("username").is_some());
+        for hidden in ["emails", "roles", "createdAt", "services", "lastLogin"] {
+            assert!(user.get(hidden).is_none(), "{hidden} leaked: {user}");
+        }
+    }
+    let as_admin = server.get("users.list", &[], Some(&admin)).await;
+    let users = as_admin.ok()["users"].as_array().expect("users").clone();
+    let alice_doc = users
+        .iter()
+        .find(|u| u["username"] == json!("alice"))
+        .expect("alice listed");
+    assert_eq!(alice_doc["roles"], json!(["user"]));
+    assert!(alice_doc.get("emails").is_some());
+    assert!(alice_doc.get("services").is_none());
+    server
+        .get("users.list", &[], None)
+        .await
+        .refused(401, "You must be logged in to do this.");
+    server.stop().await;
+}
+
+/// Upstream's `users.list` projection depends on the caller only (`view-full-other-user-info`),
+/// so a normal user's own entry is limited like everybody else's.
+#[tokio::test]
+#[ignore = "server bug: users.list shows the caller's own entry with private fields (emails, roles, ...); upstream projects per caller, not per row"]
+async fn list_limits_the_callers_own_entry_too() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let reply = server.get("users.list", &[], Some(&alice)).await;
+    let users = reply.ok()["users"].as_array().expect("users").clone();
+    let own = users
+        .iter()
+        .find(|u| u["username"] == json!("alice"))
+        .expect("alice listed");
+    for hidden in [
+        "emails",
+        "roles",
+        "createdAt",
+        "lastLogin",
+        "statusConnection",
+    ] {
+        assert!(own.get(hidden).is_none(), "{hidden} shown: {own}");
+    }
+    server.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// users.create
+
+#[tokio::test]
+async fn create_adds_a_user() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let mut body = create_body("bob");
+    body["verified"] = json!(true);
+    body["roles"] = json!(["user", "bot"]);
+    body["nickname"] = json!("bobby");
+    let reply = server.post("users.create", body, Some(&admin)).await;
+    let user = &reply.ok()["user"];
+    assert_eq!(user["username"], json!("bob"));
+    assert_eq!(user["name"], json!("User bob"));
+    assert_eq!(user["active"], json!(true));
+    assert_eq!(user["nickname"], json!("bobby"));
+    assert_eq!(user["roles"], json!(["user", "bot"]));
+    assert_eq!(
+        user["emails"],
+        json!([{"address": "bob@example.com", "verified": true}])
+    );
+    assert!(user.get("services").is_none());
+    server.login("bob", PASSWORD).await;
+
+    let mut inactive = create_body("carl");
+    inactive["active"] = json!(false);
+    let reply = server.post("users.create", inactive, Some(&admin)).await;
+    assert_eq!(reply.ok()["user"]["active"], json!(false));
+    server
+        .post("login", json!({"user": "carl", "password": PASSWORD}), None)
+        .await
+        .refused(401, "unauthorized");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn create_refusals() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+
+    let reply = server
+        .post("users.create", create_body("bob"), Some(&alice))
+        .await;
+    let refused = reply.refused(400, "Adding user is not allowed [error-action-not-allowed]");
+    assert_eq!(refused["errorType"], json!("error-action-not-allowed"));
+    assert_eq!(refused["details"]["action"], json!("Adding_user"));
+
+    server
+        .post("users.create", create_body("bob"), Some(&admin))
+        .await
+        .ok();
+
+    let mut same_name = create_body("bob");
+    same_name["email"] = json!("bob2@example.com");
+    let reply = server.post("users.create", same_name, Some(&admin)).await;
+    let refused = reply.refused(400, "bob is already in use :( [error-field-unavailable]");
+    assert_eq!(refused["errorType"], json!("error-field-unavailable"));
+
+    let mut same_email = create_body("bob2");
+    same_email["email"] = json!("bob@example.com");
+    server
+        .post("users.create", same_email, Some(&admin))
+        .await
+        .refused(
+            400,
+            "bob@example.com is already in use :( [error-field-unavailable]",
+        );
+
+    let reply = server
+        .post("users.create", create_body("bad name"), Some(&admin))
+        .await;
+    let refused = reply.refused(
+        400,
+        "bad name is not a valid username [error-input-is-not-a-valid-field]",
+    );
+    assert_eq!(
+        refused["errorType"],
+        json!("error-input-is-not-a-valid-field")
+    );
+
+    let reply = server
+        .post("users.create", create_body("administrator"), Some(&admin))
+        .await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert_eq!(reply.body["errorType"], json!("error-blocked-username"));
+    assert_eq!(
+        reply.body["error"],
+        json!("administrator is blocked and can't be used! [error-blocked-username]")
+    );
+
+    let mut no_password = create_body("dora");
+    no_password
+        .as_object_mut()
+        .expect("object")
+        .remove("password");
+    let reply = server.post("users.create", no_password, Some(&admin)).await;
+    let refused = reply.refused(
+        400,
+        "must have required property 'password' [invalid-params]",
+    );
+    assert_eq!(refused["errorType"], json!("invalid-params"));
+
+    let mut bad_email = create_body("dora");
+    bad_email["email"] = json!("dora-at-example");
+    let reply = server.post("users.create", bad_email, Some(&admin)).await;
+    assert_eq!(reply.body["errorType"], json!("error-invalid-email"));
+
+    let mut bad_role = create_body("dora");
+    bad_role["roles"] = json!(["no-such-role"]);
+    server
+        .post("users.create", bad_role, Some(&admin))
+        .await
+        .refused(
+            400,
+            "The field Roles consist invalid role id [error-action-not-allowed]",
+        );
+
+    server
+        .post("users.create", create_body("dora"), None)
+        .await
+        .refused(401, "You must be logged in to do this.");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn create_accepts_a_form_encoded_body() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let reply = post_form(
+        &server,
+        "users.create",
+        &[
+            ("username", "formuser"),
+            ("email", "formuser@example.com"),
+            ("password", PASSWORD),
+            ("name", "Form User"),
+            ("verified", "true"),
+        ],
+        Some(&admin),
+    )
+    .await;
+    let user = &reply.ok()["user"];
+    assert_eq!(user["username"], json!("formuser"));
+    assert_eq!(user["name"], json!("Form User"));
+    assert_eq!(user["emails"][0]["verified"], json!(true));
+    server.login("formuser", PASSWORD).await;
+
+    let reply = post_form(
+        &server,
+        "users.create",
+        &[
+            ("username", "formuser2"),
+            ("email", "formuser2@example.com"),
+            ("password", PASSWORD),
+            ("name", "Form User 2"),
+            ("active", "false"),
+        ],
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(reply.ok()["user"]["active"], json!(false));
+
+    let reply = post_form(
+        &server,
+        "users.create",
+        &[("username", "formuser3"), ("name", "x")],
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.body["errorType"], json!("invalid-params"));
+    server.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// users.update
+
+#[tokio::test]
+async fn update_own_name() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let reply = server
+        .post(
+            "users.update",
+            json!({"userId": alice.user_id, "data": {"name": "Alice Liddell", "nickname": "al"}}),
+            Some(&alice),
+        )
+        .await;
+    let user = &reply.ok()["user"];
+    assert_eq!(user["name"], json!("Alice Liddell"));
+    assert_eq!(user["nickname"], json!("al"));
+    let me = server.get("me", &[], Some(&alice)).await;
+    assert_eq!(me.ok()["name"], json!("Alice Liddell"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn update_of_another_user_needs_permission() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let bob = server.new_user("bob").await;
+    let reply = server
+        .post(
+            "users.update",
+            json!({"userId": bob.user_id, "data": {"name": "Hacked"}}),
+            Some(&alice),
+        )
+        .await;
+    let refused = reply.refused(
+        400,
+        "Editing user is not allowed [error-action-not-allowed]",
+    );
+    assert_eq!(refused["errorType"], json!("error-action-not-allowed"));
+
+    let admin = server.admin().await;
+    let reply = server
+        .post(
+            "users.update",
+            json!({"userId": bob.user_id, "data": {"name": "Robert"}}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(reply.ok()["user"]["name"], json!("Robert"));
+
+    server
+        .post("users.update", json!({"userId": bob.user_id}), Some(&admin))
+        .await
+        .refused(400, "must have required property 'data' [invalid-params]");
+    server
+        .post(
+            "users.update",
+            json!({"userId": "no-such-user", "data": {"name": "x"}}),
+            Some(&admin),
+        )
+        .await
+        .refused(400, "User not found");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn password_change_by_admin_ends_the_targets_sessions() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let bob = server.new_user("bob").await;
+    let bob2 = server.login("bob", PASSWORD).await;
+    let new_password = "N3w-Passw0rd!";
+    server
+        .post(
+            "users.update",
+            json!({"userId": bob.user_id, "data": {"password": new_password}}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    for session in [&bob, &bob2] {
+        server
+            .get("me", &[], Some(session))
+            .await
+            .refused(401, "You must be logged in to do this.");
+    }
+    server.get("me", &[], Some(&admin)).await.ok();
+    server
+        .post("login", json!({"user": "bob", "password": PASSWORD}), None)
+        .await
+        .refused(401, "unauthorized");
+    server.login("bob", new_password).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn own_password_change_keeps_only_the_current_session() {
+    let server = TestServer::start().await;
+    let bob = server.new_user("bob").await;
+    let other = server.login("bob", PASSWORD).await;
+    server
+        .post(
+            "users.update",
+            json!({"userId": bob.user_id, "data": {"password": "An0ther-Pass!"}}),
+            Some(&bob),
+        )
+        .await
+        .ok();
+    server.get("me", &[], Some(&bob)).await.ok();
+    server
+        .get("me", &[], Some(&other))
+        .await
+        .refused(401, "You must be logged in to do this.");
+    server.login("bob", "An0ther-Pass!").await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn update_asks_for_the_second_factor() {
+    let server = TestServer::start_with(|c| {
+        c.setting_overrides.push((
+            "Accounts_TwoFactorAuthentication_RememberFor".into(),
+            "0".into(),
+        ));
+    })
+    .await;
+    let alice = server.new_user("alice").await;
+    let change = json!({"userId": alice.user_id, "data": {"name": "Alice Two"}});
+
+    let reply = server
+        .post("users.update", change.clone(), Some(&alice))
+        .await;
+    let refused = reply.refused(400, "TOTP Required [totp-required]");
+    assert_eq!(refused["errorType"], json!("totp-required"));
+    assert_eq!(refused["details"]["method"], json!("password"));
+    assert_eq!(refused["details"]["codeGenerated"], json!(false));
+
+    let reply = update_with_2fa(&server, &alice, change.clone(), "wrong password").await;
+    let refused = reply.refused(400, "TOTP Invalid [totp-invalid]");
+    assert_eq!(refused["errorType"], json!("totp-invalid"));
+    assert_eq!(refused["details"]["method"], json!("password"));
+
+    server
+        .post_with_headers(
+            "users.update",
+            change.clone(),
+            Some(&alice),
+            &[("X-2fa-Code", "123456"), ("X-2fa-Method", "password")],
+        )
+        .await
+        .refused(400, "TOTP Invalid [totp-invalid]");
+
+    let reply = update_with_2fa(&server, &alice, change.clone(), PASSWORD).await;
+    assert_eq!(reply.ok()["user"]["name"], json!("Alice Two"));
+
+    // The code may be sent in upper case hex too.
+    let upper = sha256_hex(PASSWORD).to_uppercase();
+    server
+        .post_with_headers(
+            "users.update",
+            change.clone(),
+            Some(&alice),
+            &[("X-2fa-Code", &upper), ("X-2fa-Method", "password")],
+        )
+        .await
+        .ok();
+
+    // With RememberFor = 0 nothing is remembered: the next call is challenged again.
+    server
+        .post("users.update", change, Some(&alice))
+        .await
+        .refused(400, "TOTP Required [totp-required]");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn second_factor_is_remembered_on_the_token() {
+    let server = TestServer::start_with(|c| {
+        c.setting_overrides.push((
+            "Accounts_TwoFactorAuthentication_RememberFor".into(),
+            "2".into(),
+        ));
+    })
+    .await;
+    let alice = server.new_user("alice").await;
+    let other_session = server.login("alice", PASSWORD).await;
+    let change = json!({"userId": alice.user_id, "data": {"bio": "hello"}});
+    // Younger than RememberFor: not asked.
+    server
+        .post("users.update", change.clone(), Some(&alice))
+        .await
+        .ok();
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    server
+        .post("users.update", change.clone(), Some(&alice))
+        .await
+        .refused(400, "TOTP Required [totp-required]");
+    update_with_2fa(&server, &alice, change.clone(), PASSWORD)
+        .await
+        .ok();
+    // Remembered on this token (same client) ...
+    server
+        .post("users.update", change.clone(), Some(&alice))
+        .await
+        .ok();
+    // ... but not on another session.
+    server
+        .post("users.update", change, Some(&other_session))
+        .await
+        .refused(400, "TOTP Required [totp-required]");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn second_factor_can_be_turned_off() {
+    let server = TestServer::start_with(|c| {
+        c.setting_overrides.push((
+            "Accounts_TwoFactorAuthentication_RememberFor".into(),
+            "0".into(),
+        ));
+    })
+    .await;
+    let admin = server.admin().await;
+    let change = json!({"userId": admin.user_id, "data": {"name": "Boss"}});
+    server
+        .post("users.update", change.clone(), Some(&admin))
+        .await
+        .refused(400, "TOTP Required [totp-required]");
+    // Changing a setting asks for it too.
+    server
+        .post(
+            "settings/Accounts_TwoFactorAuthentication_Enabled",
+            json!({"value": false}),
+            Some(&admin),
+        )
+        .await
+        .refused(400, "TOTP Required [totp-required]");
+    server
+        .post_with_headers(
+            "settings/Accounts_TwoFactorAuthentication_Enabled",
+            json!({"value": false}),
+            Some(&admin),
+            &[
+                ("X-2fa-Code", &sha256_hex(ADMIN_PASS)),
+                ("X-2fa-Method", "password"),
+            ],
+        )
+        .await
+        .ok();
+    server.post("users.update", change, Some(&admin)).await.ok();
+    server.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// users.delete
+
+#[tokio::test]
+async fn delete_needs_delete_user() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let bob = server.new_user("bob").await;
+    let reply = server
+        .post("users.delete", json!({"userId": bob.user_id}), Some(&alice))
+        .await;
+    assert_eq!(reply.status, 403);
+    assert_eq!(reply.body, json!({"success": false, "error": "forbidden"}));
+    server.get("me", &[], Some(&bob)).await.ok();
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn delete_removes_the_user_and_their_sessions() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let bob = server.new_user("bob").await;
+    let reply = server
+        .post("users.delete", json!({"userId": bob.user_id}), Some(&admin))
+        .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body, json!({"success": true}));
+    server
+        .get("me", &[], Some(&bob))
+        .await
+        .refused(401, "You must be logged in to do this.");
+    server
+        .get("users.info", &[("username", "bob")], Some(&admin))
+        .await
+        .refused(400, "User not found.");
+    server
+        .post("login", json!({"user": "bob", "password": PASSWORD}), None)
+        .await
+        .refused(401, "unauthorized");
+    // The name is free again.
+    server.new_user("bob").await;
+
+    // By username too.
+    server.new_user("carl").await;
+    server
+        .post("users.delete", json!({"username": "carl"}), Some(&admin))
+        .await
+        .ok();
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn delete_refusals() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let reply = server
+        .post(
+            "users.delete",
+            json!({"userId": "no-such-user"}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.body["errorType"], json!("error-invalid-user"));
+    server
+        .post("users.delete", json!({}), Some(&admin))
+        .await
+        .refused(
+            400,
+            "The required \"userId\" or \"username\" param was not provided [error-user-param-not-provided]",
+        );
+
+    let reply = server
+        .post(
+            "users.delete",
+            json!({"userId": admin.user_id}),
+            Some(&admin),
+        )
+        .await;
+    let refused = reply.refused(
+        400,
+        "Leaving the app without admins is not allowed [error-action-not-allowed]",
+    );
+    assert_eq!(refused["details"]["action"], json!("Remove_last_admin"));
+    server.get("me", &[], Some(&admin)).await.ok();
+    server.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// users.setActiveStatus
+
+#[tokio::test]
+async fn set_active_status_needs_permission() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let bob = server.new_user("bob").await;
+    let reply = server
+        .post(
+            "users.setActiveStatus",
+            json!({"userId": bob.user_id, "activeStatus": false}),
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(reply.status, 403);
+    assert_eq!(reply.body, json!({"success": false, "error": "forbidden"}));
+    server.get("me", &[], Some(&bob)).await.ok();
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn deactivation_ends_sessions_and_blocks_login() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let bob = server.new_user("bob").await;
+    let reply = server
+        .post(
+            "users.setActiveStatus",
+            json!({"userId": bob.user_id, "activeStatus": false}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.body,
+        json!({"user": {"_id": bob.user_id, "active": false}, "success": true})
+    );
+    server
+        .get("me", &[], Some(&bob))
+        .await
+        .refused(401, "You must be logged in to do this.");
+    server
+        .post("login", json!({"user": "bob", "password": PASSWORD}), None)
+        .await
+        .refused(401, "unauthorized");
+
+    let reply = server
+        .post(
+            "users.setActiveStatus",
+            json!({"userId": bob.user_id, "activeStatus": true}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(reply.ok()["user"]["active"], json!(true));
+    let again = server.login("bob", PASSWORD).await;
+    server.get("me", &[], Some(&again)).await.ok();
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn last_active_admin_cannot_be_deactivated() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let reply = server
+        .post(
+            "users.setActiveStatus",
+            json!({"userId": admin.user_id, "activeStatus": false}),
+            Some(&admin),
+        )
+        .await;
+    let refused = reply.refused(
+        400,
+        "Leaving the app without an active admin is not allowed [error-action-not-allowed]",
+    );
+    assert_eq!(refused["details"]["action"], json!("Remove_last_admin"));
+    server.get("me", &[], Some(&admin)).await.ok();
+
+    // With a second admin it is allowed.
+    let mut second = create_body("admin2");
+    second["roles"] = json!(["admin"]);
+    server.post("users.create", second, Some(&admin)).await.ok();
+    let admin2 = server.login("admin2", PASSWORD).await;
+    server
+        .post(
+            "users.setActiveStatus",
+            json!({"userId": admin.user_id, "activeStatus": false}),
+            Some(&admin2),
+        )
+        .await
+        .ok();
+    // Now admin2 is the last active admin.
+    server
+        .post(
+            "users.setActiveStatus",
+            json!({"userId": admin2.user_id, "activeStatus": false}),
+            Some(&admin2),
+        )
+        .await
+        .refused(
+            400,
+            "Leaving the app without an active admin is not allowed [error-action-not-allowed]",
+        );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn set_active_status_validates_params() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let bob = server.new_user("bob").await;
+    let reply = server
+        .post(
+            "users.setActiveStatus",
+            json!({"activeStatus": false}),
+            Some(&admin),
+        )
+        .await;
+    let refused = reply.refused(400, "must have required property 'userId' [invalid-params]");
+    assert_eq!(refused["errorType"], json!("invalid-params"));
+    server
+        .post(
+            "users.setActiveStatus",
+            json!({"userId": bob.user_id}),
+            Some(&admin),
+        )
+        .await
+        .refused(
+            400,
+            "must have required property 'activeStatus' [invalid-params]",
+        );
+    let reply = server
+        .post(
+            "users.setActiveStatus",
+            json!({"userId": bob.user_id, "activeStatus": "maybe"}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.body["errorType"], json!("invalid-params"));
+    assert!(
+        reply.body["error"]
+            .as_str()
+            .is_some_and(|e| e.ends_with("must be boolean [invalid-params]")),
+        "{}",
+        reply.body
+    );
+    server
+        .post(
+            "users.setActiveStatus",
+            json!({"userId": "no-such-user", "activeStatus": false}),
+            Some(&admin),
+        )
+        .await
+        .refused(400, "User not found");
+    server.get("me", &[], Some(&bob)).await.ok();
+    server.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// users.getPresence / users.setStatus
+
+#[tokio::test]
+async fn presence_of_self_and_others() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let admin = server.admin().await;
+
+    let own = server.get("users.getPresence", &[], Some(&alice)).await;
+    let body = own.ok();
+    assert_eq!(body["presence"], json!("offline"));
+    assert_eq!(body["connectionStatus"], json!("offline"));
+    assert!(body["lastLogin"].is_string(), "{body}");
+
+    let own_by_id = server
+        .get(
+            "users.getPresence",
+            &[("userId", &alice.user_id)],
+            Some(&alice),
+        )
+        .await;
+    assert!(own_by_id.ok().get("connectionStatus").is_some());
+
+    let other = server
+        .get(
+            "users.getPresence",
+            &[("userId", &admin.user_id)],
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(other.status, 200);
+    assert_eq!(
+        other.body,
+        json!({"presence": "offline", "success": true}),
+        "others' presence only"
+    );
+    let by_name = server
+        .get(
+            "users.getPresence",
+            &[("username", "rocket.cat")],
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(by_name.ok()["presence"], json!("online"));
+
+    let unknown = server
+        .get("users.getPresence", &[("username", "nobody")], Some(&alice))
+        .await;
+    assert_eq!(unknown.status, 400);
+    assert_eq!(unknown.body["errorType"], json!("error-invalid-user"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn set_status_of_self() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let reply = server
+        .post(
+            "users.setStatus",
+            json!({"status": "away", "message": "brb"}),
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body, json!({"success": true}));
+    let me = server.get("me", &[], Some(&alice)).await;
+    let body = me.ok();
+    assert_eq!(body["statusText"], json!("brb"));
+    assert_eq!(body["statusDefault"], json!("away"));
+
+    // A message alone is enough.
+    server
+        .post("users.setStatus", json!({"message": "lunch"}), Some(&alice))
+        .await
+        .ok();
+    let info = server
+        .get("users.info", &[("username", "alice")], Some(&alice))
+        .await;
+    assert_eq!(info.ok()["user"]["statusText"], json!("lunch"));
+
+    for status in ["online", "busy", "offline"] {
+        server
+            .post("users.setStatus", json!({"status": status}), Some(&alice))
+            .await
+            .ok();
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn set_status_refusals() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let admin = server.admin().await;
+    let reply = server
+        .post(
+            "users.setStatus",
+            json!({"status": "sleeping", "message": "zz"}),
+            Some(&alice),
+        )
+        .await;
+    let refused = reply.refused(
+        400,
+        "Valid status types include online, away, offline, and busy. [error-invalid-status]",
+    );
+    assert_eq!(refused["errorType"], json!("error-invalid-status"));
+
+    let reply = server
+        .post(
+            "users.setStatus",
+            json!({"status": "busy", "userId": admin.user_id}),
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(reply.status, 403);
+    assert_eq!(reply.body, json!({"success": false, "error": "forbidden"}));
+
+    // An admin may set another's status.
+    server
+        .post(
+            "users.setStatus",
+            json!({"status": "busy", "message": "set by admin", "userId": alice.user_id}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let me = server.get("me", &[], Some(&alice)).await;
+    assert_eq!(me.ok()["statusText"], json!("set by admin"));
+
+    let reply = server
+        .post("users.setStatus", json!({}), Some(&alice))
+        .await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.body["errorType"], json!("invalid-params"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn invisible_status_can_be_disabled() {
+    let server = TestServer::start_with(|c| {
+        c.setting_overrides
+            .push(("Accounts_AllowInvisibleStatusOption".into(), "false".into()));
+    })
+    .await;
+    let alice = server.new_user("alice").await;
+    server
+        .post(
+            "users.setStatus",
+            json!({"status": "offline"}),
+            Some(&alice),
+        )
+        .await
+        .refused(
+            400,
+            "Invisible status is disabled [error-status-not-allowed]",
+        );
+    server
+        .post("users.setStatus", json!({"status": "away"}), Some(&alice))
+        .await
+        .ok();
+    server.stop().await;
+}

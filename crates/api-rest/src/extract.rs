@@ -102,9 +102,13 @@ impl<S: Send + Sync> FromRequest<S> for Params {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_ascii_lowercase();
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|_| ApiError(Error::failure("Request body too large or unreadable")))?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError(Error::payload_too_large(crate::MAX_BODY_BYTES))
+            } else {
+                ApiError(Error::failure("The request body could not be read"))
+            }
+        })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Params(Value::Object(Map::new())));
         }

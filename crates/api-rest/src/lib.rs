@@ -31,6 +31,7 @@ pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 pub fn router(state: AppState) -> Router {
     routes::routes()
         .fallback(envelope::not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             gate::gate,

@@ -15,7 +15,7 @@ pub fn opt_str(params: &Value, name: &str) -> Result<Option<String>> {
     match params.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(Error::invalid_params(format!("/{name} must be string"))),
+        Some(_) => Err(Error::invalid_params("must be string")),
     }
 }
 
@@ -31,7 +31,7 @@ pub fn opt_bool(params: &Value, name: &str) -> Result<Option<bool>> {
         Some(Value::Bool(b)) => Ok(Some(*b)),
         Some(Value::String(s)) if s == "true" => Ok(Some(true)),
         Some(Value::String(s)) if s == "false" => Ok(Some(false)),
-        Some(_) => Err(Error::invalid_params(format!("/{name} must be boolean"))),
+        Some(_) => Err(Error::invalid_params("must be boolean")),
     }
 }
 
@@ -46,14 +46,14 @@ pub fn opt_u64(params: &Value, name: &str) -> Result<Option<u64>> {
         Some(Value::Number(n)) => n
             .as_u64()
             .map(Some)
-            .ok_or_else(|| Error::invalid_params(format!("/{name} must be >= 0"))),
+            .ok_or_else(|| Error::invalid_params("must be >= 0")),
         Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(Value::String(s)) => {
-            s.trim().parse::<u64>().map(Some).map_err(|_| {
-                Error::invalid_params(format!("/{name} must be a non-negative integer"))
-            })
-        }
-        Some(_) => Err(Error::invalid_params(format!("/{name} must be number"))),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| Error::invalid_params("must be a non-negative integer")),
+        Some(_) => Err(Error::invalid_params("must be number")),
     }
 }
 
@@ -64,9 +64,9 @@ pub fn opt_str_list(params: &Value, name: &str) -> Result<Option<Vec<String>>> {
         Some(Value::Array(items)) => items
             .iter()
             .map(|v| {
-                v.as_str().map(str::to_owned).ok_or_else(|| {
-                    Error::invalid_params(format!("/{name} must be array of strings"))
-                })
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| Error::invalid_params("must be array of strings"))
             })
             .collect::<Result<Vec<_>>>()
             .map(Some),
@@ -76,8 +76,28 @@ pub fn opt_str_list(params: &Value, name: &str) -> Result<Option<Vec<String>>> {
                 .filter(|p| !p.is_empty())
                 .collect(),
         )),
-        Some(_) => Err(Error::invalid_params(format!("/{name} must be array"))),
+        Some(_) => Err(Error::invalid_params("must be array")),
     }
+}
+
+/// A date as JavaScript's `Date.parse` reads the common forms: RFC 3339 / ISO 8601 with or
+/// without a zone (UTC assumed), a bare date, or epoch milliseconds.
+pub fn parse_js_date(raw: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let raw = raw.trim();
+    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(raw) {
+        return Some(d.with_timezone(&chrono::Utc));
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+        if let Ok(d) = chrono::NaiveDateTime::parse_from_str(raw, format) {
+            return Some(d.and_utc());
+        }
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        return d.and_hms_opt(0, 0, 0).map(|d| d.and_utc());
+    }
+    raw.parse::<i64>()
+        .ok()
+        .and_then(chrono::DateTime::from_timestamp_millis)
 }
 
 /// Upstream's `getUserFromParams`: `userId`, `username` or `user`.

@@ -56,7 +56,10 @@ impl CometProcess {
             .env("COMET_BCRYPT_COST", bcrypt_cost.to_string())
             .env("COMET_LOG", "warn")
             .env("OVERWRITE_SETTING_API_Enable_Rate_Limiter", "false")
-            .env("OVERWRITE_SETTING_Block_Multiple_Failed_Logins_Enabled", "false")
+            .env(
+                "OVERWRITE_SETTING_Block_Multiple_Failed_Logins_Enabled",
+                "false",
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -178,7 +181,12 @@ async fn hello_server() -> Result<String, String> {
     Ok(format!("http://{addr}/hello"))
 }
 
-async fn post_json(http: &reqwest::Client, url: String, body: Value, auth: Option<(&str, &str)>) -> Result<Value, String> {
+async fn post_json(
+    http: &reqwest::Client,
+    url: String,
+    body: Value,
+    auth: Option<(&str, &str)>,
+) -> Result<Value, String> {
     let mut req = http.post(url).json(&body);
     if let Some((uid, token)) = auth {
         req = req.header("X-User-Id", uid).header("X-Auth-Token", token);
@@ -193,10 +201,22 @@ async fn post_json(http: &reqwest::Client, url: String, body: Value, auth: Optio
 }
 
 async fn login(http: &reqwest::Client, base: &str, user: &str) -> Result<(String, String), String> {
-    let body = post_json(http, format!("{base}/api/v1/login"), json!({"user": user, "password": PASSWORD}), None).await?;
+    let body = post_json(
+        http,
+        format!("{base}/api/v1/login"),
+        json!({"user": user, "password": PASSWORD}),
+        None,
+    )
+    .await?;
     Ok((
-        body["data"]["userId"].as_str().unwrap_or_default().to_owned(),
-        body["data"]["authToken"].as_str().unwrap_or_default().to_owned(),
+        body["data"]["userId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        body["data"]["authToken"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
     ))
 }
 
@@ -210,7 +230,10 @@ fn http_client(clients: usize) -> Result<reqwest::Client, String> {
 
 async fn run(args: Args) -> Result<(), String> {
     let http = http_client(args.clients)?;
-    println!("comet-bench: {} clients, {} s per phase", args.clients, args.seconds);
+    println!(
+        "comet-bench: {} clients, {} s per phase",
+        args.clients, args.seconds
+    );
 
     let bcrypt_rate = bcrypt_baseline(args.seconds).await?;
     println!("baseline bcrypt(cost 10) verifications/s, all cores: {bcrypt_rate:.1}");
@@ -250,7 +273,10 @@ async fn run(args: Args) -> Result<(), String> {
         })
         .await?
     };
-    println!("comet logins/s: {login_rate:.1}  (ratio to bcrypt baseline: {:.2})", login_rate / bcrypt_rate);
+    println!(
+        "comet logins/s: {login_rate:.1}  (ratio to bcrypt baseline: {:.2})",
+        login_rate / bcrypt_rate
+    );
 
     let mut sessions = Vec::with_capacity(args.clients);
     for i in 0..args.clients {
@@ -279,7 +305,10 @@ async fn run(args: Args) -> Result<(), String> {
         })
         .await?
     };
-    println!("comet authenticated `me` req/s: {me_rate:.0}  (ratio to bare axum: {:.3})", me_rate / hello_rate);
+    println!(
+        "comet authenticated `me` req/s: {me_rate:.0}  (ratio to bare axum: {:.3})",
+        me_rate / hello_rate
+    );
     drop(comet);
 
     // Idle memory with many accounts. Hash cost does not change memory, so these users are
@@ -292,7 +321,13 @@ async fn run(args: Args) -> Result<(), String> {
     let per_client = args.users.div_ceil(args.clients.max(1));
     let mut tasks = Vec::new();
     for c in 0..args.clients {
-        let (http, base, admin_id, admin_token, created) = (http.clone(), base.clone(), admin_id.clone(), admin_token.clone(), created.clone());
+        let (http, base, admin_id, admin_token, created) = (
+            http.clone(),
+            base.clone(),
+            admin_id.clone(),
+            admin_token.clone(),
+            created.clone(),
+        );
         let total = args.users;
         tasks.push(tokio::spawn(async move {
             for k in 0..per_client {

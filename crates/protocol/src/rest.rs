@@ -26,7 +26,7 @@ pub struct UserWire {
     pub status: &'static str,
     pub active: bool,
     #[serde(rename = "utcOffset")]
-    pub utc_offset: f64,
+    pub utc_offset: Value,
     #[serde(rename = "statusText", skip_serializing_if = "Option::is_none")]
     pub status_text: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -64,7 +64,7 @@ impl UserWire {
             user_type: user.user_type.as_str(),
             status: user.status.as_str(),
             active: user.active,
-            utc_offset: user.utc_offset,
+            utc_offset: utc_offset(user.utc_offset),
             status_text: (!user.status_text.is_empty()).then(|| user.status_text.clone()),
             nickname: user.nickname.clone(),
             bio: user.bio.clone(),
@@ -81,6 +81,15 @@ impl UserWire {
 
     pub fn to_value(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+/// Hours from UTC as JavaScript writes numbers: `0` and `2`, but `5.5`.
+pub fn utc_offset(hours: f64) -> Value {
+    if hours.fract() == 0.0 && hours.abs() < 24.0 {
+        json!(hours as i64)
+    } else {
+        json!(hours)
     }
 }
 
@@ -119,7 +128,7 @@ pub fn me(user: &User, preferences: Map<String, Value>, avatar_url: &str) -> Val
     if !user.status_text.is_empty() {
         doc.insert("statusText".into(), json!(user.status_text));
     }
-    doc.insert("utcOffset".into(), json!(user.utc_offset));
+    doc.insert("utcOffset".into(), utc_offset(user.utc_offset));
     doc.insert("active".into(), json!(user.active));
     doc.insert("roles".into(), json!(user.roles));
     doc.insert(

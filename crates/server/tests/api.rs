@@ -318,7 +318,6 @@ async fn oversized_bodies_are_refused_and_the_server_keeps_serving() {
 }
 
 #[tokio::test]
-#[ignore = "server bug: MAX_BODY_BYTES (8 MiB) is declared but never applied; axum's default 2 MiB limit refuses bodies in between"]
 async fn bodies_up_to_eight_mib_are_accepted() {
     let server = TestServer::start().await;
     let admin = server.admin().await;

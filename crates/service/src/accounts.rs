@@ -819,9 +819,15 @@ impl Service {
             .list_users(filter, page)
             .await
             .map_err(store_error)?;
+        // Listings show every row alike, by what the caller may see of others.
+        let view = if self.has_permission(&session.user, "view-full-other-user-info") {
+            UserView::Full
+        } else {
+            UserView::Limited
+        };
         let users = users
             .into_iter()
-            .map(|u| self.visible(session, u))
+            .map(|user| VisibleUser { user, view })
             .collect();
         Ok((users, total))
     }

@@ -74,8 +74,14 @@ pub async fn users(store: &dyn Store) {
     let alice = user("u1", "Alice", "Alice@Example.com", t0);
     store.insert_user(&alice).await.unwrap();
     assert_eq!(store.user_by_id("u1").await.unwrap(), Some(alice.clone()));
-    assert_eq!(store.user_by_username("alice").await.unwrap(), Some(alice.clone()));
-    assert_eq!(store.user_by_email("alice@example.COM").await.unwrap(), Some(alice.clone()));
+    assert_eq!(
+        store.user_by_username("alice").await.unwrap(),
+        Some(alice.clone())
+    );
+    assert_eq!(
+        store.user_by_email("alice@example.COM").await.unwrap(),
+        Some(alice.clone())
+    );
     assert_eq!(store.user_by_id("nope").await.unwrap(), None);
 
     let same_name = user("u2", "ALICE", "other@example.com", t0);
@@ -89,15 +95,28 @@ pub async fn users(store: &dyn Store) {
         Err(StoreError::Conflict(Conflict::Email))
     ));
 
-    let mut bob = user("u2", "bob", "bob@example.com", t0 + chrono::Duration::seconds(1));
+    let mut bob = user(
+        "u2",
+        "bob",
+        "bob@example.com",
+        t0 + chrono::Duration::seconds(1),
+    );
     bob.roles = vec!["user".into(), "admin".into()];
     store.insert_user(&bob).await.unwrap();
-    let mut carol = user("u3", "carol", "carol@example.com", t0 + chrono::Duration::seconds(2));
+    let mut carol = user(
+        "u3",
+        "carol",
+        "carol@example.com",
+        t0 + chrono::Duration::seconds(2),
+    );
     carol.email = None;
     carol.active = false;
     store.insert_user(&carol).await.unwrap();
     assert_eq!(store.count_users().await.unwrap(), 3);
-    assert_eq!(store.count_active_users_with_role("admin").await.unwrap(), 1);
+    assert_eq!(
+        store.count_active_users_with_role("admin").await.unwrap(),
+        1
+    );
 
     bob.name = "Robert".into();
     bob.roles = vec!["admin".into()];
@@ -110,21 +129,35 @@ pub async fn users(store: &dyn Store) {
         store.update_user(&clash).await,
         Err(StoreError::Conflict(Conflict::Username))
     ));
-    assert!(!store.update_user(&user("zz", "zz", "zz@example.com", t0)).await.unwrap());
+    assert!(
+        !store
+            .update_user(&user("zz", "zz", "zz@example.com", t0))
+            .await
+            .unwrap()
+    );
 
     let page = Page {
         offset: 0,
         count: Some(2),
         sort: vec![(UserSortKey::Username, Direction::Descending)],
     };
-    let (listed, total) = store.list_users(&UserFilter::default(), &page).await.unwrap();
+    let (listed, total) = store
+        .list_users(&UserFilter::default(), &page)
+        .await
+        .unwrap();
     assert_eq!(total, 3);
     assert_eq!(
-        listed.iter().map(|u| u.username.as_str()).collect::<Vec<_>>(),
+        listed
+            .iter()
+            .map(|u| u.username.as_str())
+            .collect::<Vec<_>>(),
         ["carol", "bob"]
     );
     let next = Page { offset: 2, ..page };
-    let (rest, _) = store.list_users(&UserFilter::default(), &next).await.unwrap();
+    let (rest, _) = store
+        .list_users(&UserFilter::default(), &next)
+        .await
+        .unwrap();
     assert_eq!(rest.len(), 1);
     let admins = UserFilter {
         role: Some("admin".into()),
@@ -136,7 +169,10 @@ pub async fn users(store: &dyn Store) {
         active: Some(false),
         ..UserFilter::default()
     };
-    assert_eq!(store.list_users(&inactive, &Page::all()).await.unwrap().1, 1);
+    assert_eq!(
+        store.list_users(&inactive, &Page::all()).await.unwrap().1,
+        1
+    );
     let search = UserFilter {
         search: Some("ROB".into()),
         ..UserFilter::default()
@@ -156,30 +192,58 @@ pub async fn users(store: &dyn Store) {
 /// Tokens: lookup, PAT names, replacement, pruning, expiry, cascade on user deletion.
 pub async fn tokens(store: &dyn Store) {
     let t0 = now();
-    store.insert_user(&user("t1", "tina", "tina@example.com", t0)).await.unwrap();
+    store
+        .insert_user(&user("t1", "tina", "tina@example.com", t0))
+        .await
+        .unwrap();
     for i in 0..5 {
         store
-            .insert_token(&login_token("t1", &format!("h{i}"), t0 + chrono::Duration::seconds(i)))
+            .insert_token(&login_token(
+                "t1",
+                &format!("h{i}"),
+                t0 + chrono::Duration::seconds(i),
+            ))
             .await
             .unwrap();
     }
     let (found_user, found) = store.user_by_token("h3").await.unwrap().unwrap();
-    assert_eq!((found_user.id.as_str(), found.kind.clone()), ("t1", TokenKind::Login));
+    assert_eq!(
+        (found_user.id.as_str(), found.kind.clone()),
+        ("t1", TokenKind::Login)
+    );
     assert!(store.user_by_token("missing").await.unwrap().is_none());
 
-    store.insert_token(&pat("t1", "p1", "ci", t0)).await.unwrap();
+    store
+        .insert_token(&pat("t1", "p1", "ci", t0))
+        .await
+        .unwrap();
     assert!(matches!(
         store.insert_token(&pat("t1", "p2", "ci", t0)).await,
         Err(StoreError::Conflict(Conflict::TokenName))
     ));
-    assert!(store.replace_personal_access_token(&pat("t1", "p3", "ci", t0)).await.unwrap());
+    assert!(
+        store
+            .replace_personal_access_token(&pat("t1", "p3", "ci", t0))
+            .await
+            .unwrap()
+    );
     assert!(store.user_by_token("p1").await.unwrap().is_none());
     assert!(store.user_by_token("p3").await.unwrap().is_some());
-    assert!(!store.replace_personal_access_token(&pat("t1", "p4", "other", t0)).await.unwrap());
+    assert!(
+        !store
+            .replace_personal_access_token(&pat("t1", "p4", "other", t0))
+            .await
+            .unwrap()
+    );
     assert_eq!(store.personal_access_tokens("t1").await.unwrap().len(), 1);
 
     let until = t0 + chrono::Duration::minutes(30);
-    assert!(store.remember_two_factor("h1", until, "client").await.unwrap());
+    assert!(
+        store
+            .remember_two_factor("h1", until, "client")
+            .await
+            .unwrap()
+    );
     let (_, remembered) = store.user_by_token("h1").await.unwrap().unwrap();
     assert_eq!(remembered.two_factor_until, Some(until));
     assert_eq!(remembered.two_factor_client.as_deref(), Some("client"));
@@ -187,9 +251,15 @@ pub async fn tokens(store: &dyn Store) {
     assert_eq!(store.prune_login_tokens("t1", 3).await.unwrap(), 2);
     assert!(store.user_by_token("h0").await.unwrap().is_none());
     assert!(store.user_by_token("h4").await.unwrap().is_some());
-    assert_eq!(store.delete_login_tokens("t1", Some("h4")).await.unwrap(), 2);
+    assert_eq!(
+        store.delete_login_tokens("t1", Some("h4")).await.unwrap(),
+        2
+    );
     assert!(store.user_by_token("h4").await.unwrap().is_some());
-    assert!(store.user_by_token("p3").await.unwrap().is_some(), "PATs survive");
+    assert!(
+        store.user_by_token("p3").await.unwrap().is_some(),
+        "PATs survive"
+    );
     assert_eq!(
         store
             .delete_login_tokens_before(t0 + chrono::Duration::seconds(100))
@@ -197,12 +267,28 @@ pub async fn tokens(store: &dyn Store) {
             .unwrap(),
         1
     );
-    assert!(store.delete_personal_access_token("t1", "ci").await.unwrap());
-    assert!(!store.delete_personal_access_token("t1", "ci").await.unwrap());
+    assert!(
+        store
+            .delete_personal_access_token("t1", "ci")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_personal_access_token("t1", "ci")
+            .await
+            .unwrap()
+    );
 
-    store.insert_token(&login_token("t1", "h9", t0)).await.unwrap();
+    store
+        .insert_token(&login_token("t1", "h9", t0))
+        .await
+        .unwrap();
     assert!(store.delete_user("t1").await.unwrap());
-    assert!(store.user_by_token("h9").await.unwrap().is_none(), "tokens go with the user");
+    assert!(
+        store.user_by_token("h9").await.unwrap().is_none(),
+        "tokens go with the user"
+    );
 }
 
 /// Settings, permissions, roles and failed logins.
@@ -221,8 +307,18 @@ pub async fn settings_roles_permissions(store: &dyn Store) {
     };
     assert!(store.insert_setting_if_absent(&setting).await.unwrap());
     assert!(!store.insert_setting_if_absent(&setting).await.unwrap());
-    assert!(store.set_setting_value("Site_Name", &json!("Acme"), t0).await.unwrap());
-    assert!(!store.set_setting_value("Nope", &json!(1), t0).await.unwrap());
+    assert!(
+        store
+            .set_setting_value("Site_Name", &json!("Acme"), t0)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_setting_value("Nope", &json!(1), t0)
+            .await
+            .unwrap()
+    );
     let stored = store.settings().await.unwrap();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].value, json!("Acme"));
@@ -233,10 +329,28 @@ pub async fn settings_roles_permissions(store: &dyn Store) {
         roles: vec!["admin".into(), "user".into()],
         updated_at: t0,
     };
-    assert!(store.insert_permission_if_absent(&permission).await.unwrap());
-    assert!(!store.insert_permission_if_absent(&permission).await.unwrap());
-    assert!(store.set_permission_roles("create-c", &["admin".into()], t0).await.unwrap());
-    assert_eq!(store.permissions().await.unwrap()[0].roles, vec!["admin".to_owned()]);
+    assert!(
+        store
+            .insert_permission_if_absent(&permission)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .insert_permission_if_absent(&permission)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .set_permission_roles("create-c", &["admin".into()], t0)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.permissions().await.unwrap()[0].roles,
+        vec!["admin".to_owned()]
+    );
 
     let role = Role {
         id: "admin".into(),

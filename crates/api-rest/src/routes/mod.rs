@@ -26,10 +26,9 @@ pub fn required_permissions(route: &str, method: &Method) -> Option<Required> {
     Some(match route {
         "/api/v1/users.list" => Required::All(&["view-d-room"]),
         "/api/v1/users.delete" => Required::All(&["delete-user"]),
-        "/api/v1/users.setActiveStatus" => Required::Any(&[
-            "edit-other-user-active-status",
-            "manage-moderation-actions",
-        ]),
+        "/api/v1/users.setActiveStatus" => {
+            Required::Any(&["edit-other-user-active-status", "manage-moderation-actions"])
+        }
         "/api/v1/users.getPersonalAccessTokens" => {
             Required::All(&["create-personal-access-tokens"])
         }

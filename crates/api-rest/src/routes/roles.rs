@@ -1,7 +1,7 @@
 use crate::AppState;
 use crate::envelope::{ApiResult, ok};
 use crate::extract::{Caller, Params};
-use crate::params::{opt_bool, opt_str, pagination, req_str, user_ref};
+use crate::params::{opt_bool, opt_str, pagination, parse_js_date, req_str, user_ref};
 use axum::extract::State;
 use comet_core::Error;
 use comet_protocol::rest;
@@ -16,16 +16,12 @@ pub async fn permissions_list_all(
 ) -> ApiResult {
     let since = match opt_str(&query, "updatedSince")? {
         None => None,
-        Some(raw) => Some(
-            chrono::DateTime::parse_from_rfc3339(&raw)
-                .map(|d| d.with_timezone(&chrono::Utc))
-                .map_err(|_| {
-                    Error::meteor(
-                        "error-roomId-param-invalid",
-                        "The \"updatedSince\" query parameter must be a valid date.",
-                    )
-                })?,
-        ),
+        Some(raw) => Some(parse_js_date(&raw).ok_or_else(|| {
+            Error::meteor(
+                "error-roomId-param-invalid",
+                "The \"updatedSince\" query parameter must be a valid date.",
+            )
+        })?),
     };
     let update: Vec<Value> = app
         .service
@@ -55,7 +51,7 @@ pub async fn permissions_update(
             .iter()
             .map(|r| r.as_str().map(str::to_owned))
             .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| Error::invalid_params("/permissions/roles must be string"))?;
+            .ok_or_else(|| Error::invalid_params("must be string"))?;
         changes.push((id, roles));
     }
     let permissions = app.service.update_permissions(&session, &changes).await?;

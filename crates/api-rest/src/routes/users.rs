@@ -68,6 +68,13 @@ pub async fn info(
     let mut doc = user_json(&user);
     if let Value::Object(map) = &mut doc {
         map.insert("canViewAllInfo".into(), json!(user.view == UserView::Full));
+        if user.user.id == session.user.id {
+            // Oneself also sees which login services exist (never their secrets).
+            map.insert(
+                "services".into(),
+                json!({"password": user.user.password_bcrypt.is_some()}),
+            );
+        }
     }
     ok(json!({"user": doc}))
 }
@@ -127,7 +134,7 @@ pub async fn update(
     let user_id = req_str(&body, "userId")?;
     let data = match body.get("data") {
         Some(data @ Value::Object(_)) => data.clone(),
-        Some(_) => return Err(Error::invalid_params("/data must be object").into()),
+        Some(_) => return Err(Error::invalid_params("must be object").into()),
         None => return Err(Error::invalid_params("must have required property 'data'").into()),
     };
     let changes = UserChanges {

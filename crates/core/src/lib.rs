@@ -8,6 +8,8 @@ pub mod id;
 pub mod page;
 pub mod password;
 pub mod role;
+pub mod room;
+pub mod mentions;
 pub mod setting;
 pub mod user;
 pub mod validate;

@@ -4,6 +4,8 @@
 //! the process instead of spinning on `SQLITE_BUSY`; reads use a separate pool and never wait
 //! for a writer (WAL readers see the last committed state).
 
+mod chat;
+mod chat_rows;
 mod rows;
 
 use async_trait::async_trait;
@@ -33,8 +35,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// The SQLite store.
 #[derive(Clone)]
 pub struct SqliteStore {
-    writer: SqlitePool,
-    reader: SqlitePool,
+    pub(crate) writer: SqlitePool,
+    pub(crate) reader: SqlitePool,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -43,12 +45,12 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-fn backend(e: impl std::fmt::Display) -> StoreError {
+pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
 /// Maps a unique-constraint failure to the field it protects.
-fn write_error(e: sqlx::Error) -> StoreError {
+pub(crate) fn write_error(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e
         && db.is_unique_violation()
     {
@@ -62,6 +64,8 @@ fn write_error(e: sqlx::Error) -> StoreError {
             Conflict::TokenName
         } else if message.contains("roles.name") {
             Conflict::RoleName
+        } else if message.contains("rooms.name_key") {
+            Conflict::RoomName
         } else {
             Conflict::Id
         };
@@ -141,7 +145,7 @@ fn sort_column(key: UserSortKey) -> &'static str {
 }
 
 /// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
-fn like_pattern(text: &str) -> String {
+pub(crate) fn like_pattern(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('%');
     for c in text.to_lowercase().chars() {

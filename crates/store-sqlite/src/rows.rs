@@ -13,16 +13,16 @@ pub(crate) fn millis(t: Timestamp) -> i64 {
     t.timestamp_millis()
 }
 
-fn from_millis(ms: i64) -> StoreResult<Timestamp> {
+pub(crate) fn from_millis(ms: i64) -> StoreResult<Timestamp> {
     chrono::DateTime::from_timestamp_millis(ms)
         .ok_or_else(|| StoreError::Backend(format!("timestamp out of range: {ms}")))
 }
 
-fn corrupt(what: &str, value: &str) -> StoreError {
+pub(crate) fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Backend(format!("unexpected {what} in database: {value:?}"))
 }
 
-fn get<'r, T>(row: &'r SqliteRow, column: &str) -> StoreResult<T>
+pub(crate) fn get<'r, T>(row: &'r SqliteRow, column: &str) -> StoreResult<T>
 where
     T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
 {
@@ -30,12 +30,12 @@ where
         .map_err(|e| StoreError::Backend(format!("column {column}: {e}")))
 }
 
-fn json(row: &SqliteRow, column: &str) -> StoreResult<Value> {
+pub(crate) fn json(row: &SqliteRow, column: &str) -> StoreResult<Value> {
     let text: String = get(row, column)?;
     serde_json::from_str(&text).map_err(|_| corrupt(column, &text))
 }
 
-fn string_list(row: &SqliteRow, column: &str) -> StoreResult<Vec<String>> {
+pub(crate) fn string_list(row: &SqliteRow, column: &str) -> StoreResult<Vec<String>> {
     match json(row, column)? {
         Value::Array(items) => Ok(items
             .into_iter()

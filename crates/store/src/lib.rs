@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use comet_core::Timestamp;
 use comet_core::page::{Page, UserSortKey};
 use comet_core::role::{Permission, Role};
+use comet_core::room::{Message, Room, RoomType, Subscription};
 use comet_core::setting::Setting;
 use comet_core::user::{LoginToken, User};
 use serde_json::Value;
@@ -19,6 +20,7 @@ pub enum Conflict {
     Email,
     TokenName,
     RoleName,
+    RoomName,
 }
 
 /// A storage failure.
@@ -137,13 +139,202 @@ pub trait LoginAttemptStore: Send + Sync {
     async fn clear_failed_logins(&self, key: &str) -> StoreResult<()>;
 }
 
+/// Which rooms a listing returns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RoomFilter {
+    /// Only these types (empty: all).
+    pub types: Vec<RoomType>,
+    /// Case-insensitive substring of the name.
+    pub name: Option<String>,
+    /// Only default rooms.
+    pub default_only: bool,
+    /// Only rooms this user is subscribed to.
+    pub member: Option<String>,
+}
+
+/// Sort keys for rooms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomSortKey {
+    Name,
+    CreatedAt,
+    UpdatedAt,
+    LastMessageAt,
+    MessageCount,
+    UsersCount,
+}
+
+/// Which messages of a room a history request returns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MessageFilter {
+    /// Only messages at or before (`inclusive`) / strictly before this time.
+    pub latest: Option<Timestamp>,
+    /// Only messages at or after (`inclusive`) / strictly after this time.
+    pub oldest: Option<Timestamp>,
+    pub inclusive: bool,
+    /// Leave out thread replies not also shown in the room.
+    pub hide_thread_replies: bool,
+    /// Only replies of this thread.
+    pub thread_id: Option<String>,
+    /// Only pinned messages.
+    pub pinned_only: bool,
+    /// Only messages starred by this user.
+    pub starred_by: Option<String>,
+    /// Only messages mentioning this user.
+    pub mentioning: Option<String>,
+    /// Only messages changed after this time (sync).
+    pub updated_after: Option<Timestamp>,
+    /// Leave out system messages.
+    pub hide_system: bool,
+}
+
+/// Sort keys for messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageSortKey {
+    CreatedAt,
+    UpdatedAt,
+}
+
+/// What posting a message changes besides inserting it, all in the same transaction.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PostEffects {
+    /// Count the message in `room.msgs` and make it the room's last message.
+    pub counts_in_room: bool,
+    /// Raise `unread` for every other member (otherwise only for the mentioned).
+    pub unread_for_all: bool,
+    /// Users mentioned by name: `unread` and `userMentions` rise.
+    pub mentioned_user_ids: Vec<String>,
+    /// `@all`/`@here`: `groupMentions` (and `unread`) rise for every other member.
+    pub group_mention: bool,
+    /// Mark the other members' subscriptions as having something new (`alert`, `open`).
+    pub alert_others: bool,
+}
+
+#[async_trait]
+pub trait RoomStore: Send + Sync {
+    /// Creates a room with its first subscriptions and optional first message, atomically;
+    /// room names are unique without regard to case.
+    async fn create_room(
+        &self,
+        room: &Room,
+        subscriptions: &[Subscription],
+        first_message: Option<&Message>,
+    ) -> StoreResult<()>;
+    async fn room_by_id(&self, id: &str) -> StoreResult<Option<Room>>;
+    /// Looks a room name up without regard to case.
+    async fn room_by_name(&self, name: &str) -> StoreResult<Option<Room>>;
+    async fn rooms_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Room>>;
+    /// Replaces every field of a room except its counters and last message, and refreshes the
+    /// names on its subscriptions; false if it does not exist.
+    async fn update_room(&self, room: &Room) -> StoreResult<bool>;
+    /// Deletes a room with its subscriptions and messages.
+    async fn delete_room(&self, id: &str) -> StoreResult<bool>;
+    async fn list_rooms(
+        &self,
+        filter: &RoomFilter,
+        page: &Page<RoomSortKey>,
+    ) -> StoreResult<(Vec<Room>, u64)>;
+}
+
+#[async_trait]
+pub trait SubscriptionStore: Send + Sync {
+    async fn subscription(&self, room_id: &str, user_id: &str) -> StoreResult<Option<Subscription>>;
+    /// A user's subscriptions, optionally only those changed after `since`.
+    async fn subscriptions_of_user(
+        &self,
+        user_id: &str,
+        since: Option<Timestamp>,
+    ) -> StoreResult<Vec<Subscription>>;
+    /// A page of a room's subscriptions ordered by username, and the total.
+    async fn subscriptions_of_room(
+        &self,
+        room_id: &str,
+        offset: u64,
+        count: Option<u64>,
+    ) -> StoreResult<(Vec<Subscription>, u64)>;
+    /// Adds a member (and counts them), with an optional system message, atomically. False if
+    /// already a member.
+    async fn add_member(
+        &self,
+        subscription: &Subscription,
+        message: Option<&Message>,
+    ) -> StoreResult<bool>;
+    /// Removes a member (and uncounts them), with an optional system message, atomically.
+    /// False if not a member.
+    async fn remove_member(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        message: Option<&Message>,
+    ) -> StoreResult<bool>;
+    /// Replaces a subscription's user-controlled fields (open, favorite, roles, alert, counts).
+    async fn update_subscription(&self, subscription: &Subscription) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    /// Inserts a message and applies its effects on the room, the thread and subscriptions.
+    async fn post_message(&self, message: &Message, effects: &PostEffects) -> StoreResult<()>;
+    async fn message_by_id(&self, id: &str) -> StoreResult<Option<Message>>;
+    async fn messages_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Message>>;
+    /// Replaces a message's mutable fields (text, mentions, reactions, pins, stars, edits).
+    async fn update_message(&self, message: &Message) -> StoreResult<bool>;
+    /// Adds or removes one user's reaction, atomically; returns the updated message.
+    async fn set_reaction(
+        &self,
+        message_id: &str,
+        emoji: &str,
+        username: &str,
+        react: bool,
+        at: Timestamp,
+    ) -> StoreResult<Option<Message>>;
+    /// Marks a message deleted (kept as a tombstone for sync) and uncounts it.
+    async fn delete_message(&self, id: &str, at: Timestamp) -> StoreResult<bool>;
+    /// A page of a room's messages and the total that match.
+    async fn room_messages(
+        &self,
+        room_id: &str,
+        filter: &MessageFilter,
+        page: &Page<MessageSortKey>,
+    ) -> StoreResult<(Vec<Message>, u64)>;
+    /// Deleted messages of a room since a time.
+    async fn deleted_messages(
+        &self,
+        room_id: &str,
+        since: Timestamp,
+    ) -> StoreResult<Vec<(String, Timestamp)>>;
+    /// Full-text search in the given rooms, best matches first.
+    async fn search_messages(
+        &self,
+        room_ids: &[String],
+        text: &str,
+        offset: u64,
+        count: Option<u64>,
+    ) -> StoreResult<(Vec<Message>, u64)>;
+}
+
 /// Everything the service needs from storage.
 pub trait Store:
-    UserStore + TokenStore + SettingStore + PermissionStore + RoleStore + LoginAttemptStore
+    UserStore
+    + TokenStore
+    + SettingStore
+    + PermissionStore
+    + RoleStore
+    + LoginAttemptStore
+    + RoomStore
+    + SubscriptionStore
+    + MessageStore
 {
 }
 
 impl<T> Store for T where
-    T: UserStore + TokenStore + SettingStore + PermissionStore + RoleStore + LoginAttemptStore
+    T: UserStore
+        + TokenStore
+        + SettingStore
+        + PermissionStore
+        + RoleStore
+        + LoginAttemptStore
+        + RoomStore
+        + SubscriptionStore
+        + MessageStore
 {
 }

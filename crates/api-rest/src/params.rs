@@ -161,3 +161,37 @@ pub fn user_sort(params: &Value) -> Result<Vec<(UserSortKey, Direction)>> {
         })
         .collect()
 }
+
+/// `roomId` or `roomName` (upstream's `findChannelByIdOrName` and friends).
+pub fn room_ref(params: &Value) -> Result<comet_service::rooms::RoomRef> {
+    use comet_service::rooms::RoomRef;
+    if let Some(id) = opt_str(params, "roomId")?.filter(|s| !s.is_empty()) {
+        return Ok(RoomRef::Id(id));
+    }
+    if let Some(name) = opt_str(params, "roomName")?.filter(|s| !s.is_empty()) {
+        return Ok(RoomRef::Name(name));
+    }
+    Err(Error::meteor(
+        "error-room-param-not-provided",
+        "The parameter \"roomId\" or \"roomName\" is required",
+    ))
+}
+
+/// Users named by `userId`, `username`, `userIds[]` or `usernames[]`, as upstream's
+/// `getUserListFromParams`.
+pub fn user_refs(params: &Value) -> Result<Vec<UserRef>> {
+    let mut refs = Vec::new();
+    if let Some(id) = opt_str(params, "userId")?.filter(|s| !s.is_empty()) {
+        refs.push(UserRef::Id(id));
+    }
+    if let Some(name) = opt_str(params, "username")?.filter(|s| !s.is_empty()) {
+        refs.push(UserRef::Username(name));
+    }
+    for id in opt_str_list(params, "userIds")?.unwrap_or_default() {
+        refs.push(UserRef::Id(id));
+    }
+    for name in opt_str_list(params, "usernames")?.unwrap_or_default() {
+        refs.push(UserRef::Username(name));
+    }
+    Ok(refs)
+}

@@ -1174,7 +1174,37 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
         public = true,
         "Message"
     ),
+    seed!(
+        "Message_AllowEditing_BlockEditInMinutes",
+        Int,
+        0,
+        public = true,
+        "Message"
+    ),
+    seed!(
+        "Message_AllowDeleting_BlockDeleteInMinutes",
+        Int,
+        0,
+        public = true,
+        "Message"
+    ),
+    seed!(
+        "Message_AllowPinning",
+        Boolean,
+        true,
+        public = true,
+        "Message"
+    ),
+    seed!(
+        "Message_AllowStarring",
+        Boolean,
+        true,
+        public = true,
+        "Message"
+    ),
     seed!("Threads_enabled", Boolean, true, public = true, "Message"),
+    seed!("Unread_Count", Select, "user_and_group_mentions_only", public = true, "General"; choices = &["all_messages", "user_mentions_only", "group_mentions_only", "user_and_group_mentions_only"]),
+    seed!("Unread_Count_DM", Select, "all_messages", public = true, "General"; choices = &["all_messages", "user_mentions_only", "group_mentions_only", "user_and_group_mentions_only"]),
 ];
 
 /// The prefix of per-user preference defaults among the settings.

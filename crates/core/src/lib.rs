@@ -5,11 +5,11 @@
 pub mod catalog;
 pub mod error;
 pub mod id;
+pub mod mentions;
 pub mod page;
 pub mod password;
 pub mod role;
 pub mod room;
-pub mod mentions;
 pub mod setting;
 pub mod user;
 pub mod validate;

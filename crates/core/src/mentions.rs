@@ -37,7 +37,8 @@ pub fn parse(text: &str) -> Mentions {
             i += 1;
             continue;
         }
-        let at_boundary = previous.is_none_or(|p| p.is_whitespace() || matches!(p, '(' | '[' | '{' | '>' | ',' | ';'));
+        let at_boundary = previous
+            .is_none_or(|p| p.is_whitespace() || matches!(p, '(' | '[' | '{' | '>' | ',' | ';'));
         if !in_code && at_boundary && (c == '@' || c == '#') {
             let start = i + 1;
             let mut end = start;

@@ -3,6 +3,7 @@
 //! Field names, optional fields and date formats follow upstream's `core-typings` and what its
 //! REST routes return; nothing here derives a wire shape from a domain type.
 
+pub mod chat;
 pub mod rest;
 
 use comet_core::Timestamp;

@@ -59,6 +59,8 @@ pub struct NewUser {
     pub bio: Option<String>,
     pub status_text: Option<String>,
     pub custom_fields: Option<Value>,
+    /// Join the default rooms (`joinDefaultChannels`, true unless asked otherwise).
+    pub join_default_channels: bool,
 }
 
 /// `users.update` changes; `None` leaves a field as it is.
@@ -280,8 +282,13 @@ impl Service {
         }
     }
 
-    /// Inserts a new user; the first person on a server without an admin becomes admin.
-    pub(crate) async fn insert_user(&self, mut user: User) -> Result<User> {
+    /// Inserts a new user; the first person on a server without an admin becomes admin. With
+    /// `join_default_rooms` the user joins every default room (`#general`).
+    pub(crate) async fn insert_user(
+        &self,
+        mut user: User,
+        join_default_rooms: bool,
+    ) -> Result<User> {
         if user.user_type == UserType::User
             && !user.has_role("admin")
             && self
@@ -296,6 +303,9 @@ impl Service {
         match self.store.insert_user(&user).await {
             Ok(()) => {
                 tracing::info!(user = %user.id, username = %user.username, roles = ?user.roles, "user created");
+                if join_default_rooms && user.active {
+                    self.join_default_rooms(&user).await?;
+                }
                 Ok(user)
             }
             Err(StoreError::Conflict(Conflict::Username)) => {
@@ -401,7 +411,7 @@ impl Service {
         );
         user.active = !self.setting_bool("Accounts_ManuallyApproveNewUsers");
         user.password_bcrypt = Some(self.hash_password(&PasswordInput::Plain(password)).await?);
-        let user = self.insert_user(user).await?;
+        let user = self.insert_user(user, true).await?;
         Ok(VisibleUser {
             user,
             view: UserView::Limited,
@@ -516,7 +526,9 @@ impl Service {
             self.hash_password(&PasswordInput::Plain(new_user.password))
                 .await?,
         );
-        let user = self.insert_user(user).await?;
+        let user = self
+            .insert_user(user, new_user.join_default_channels)
+            .await?;
         Ok(self.visible(session, user))
     }
 

@@ -66,6 +66,7 @@ impl Service {
     pub(crate) async fn bootstrap(&self) -> Result<()> {
         self.seed_settings().await?;
         self.seed_roles_and_permissions().await?;
+        self.ensure_general_room().await?;
         self.ensure_bot_user().await?;
         self.ensure_admin().await?;
         Ok(())
@@ -225,7 +226,7 @@ impl Service {
             self.hash_password(&PasswordInput::Plain(admin.password.clone()))
                 .await?,
         );
-        let user = self.insert_user(user).await?;
+        let user = self.insert_user(user, true).await?;
         tracing::info!(username = %user.username, "admin account created from ADMIN_* configuration");
         Ok(())
     }

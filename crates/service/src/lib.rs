@@ -9,9 +9,11 @@ pub mod auth;
 pub mod authz;
 mod bootstrap;
 mod hashing;
+pub mod messages;
 pub mod methods;
 pub mod ratelimit;
 pub mod roles;
+pub mod rooms;
 pub mod settings;
 pub mod tokens;
 

@@ -88,15 +88,22 @@ async fn insert_message(tx: &mut Transaction<'_, Sqlite>, m: &Message) -> Result
     Ok(())
 }
 
-/// Counts a message in its room and makes it the last one.
-async fn count_message_in_room(
+async fn count_message(
     tx: &mut Transaction<'_, Sqlite>,
     m: &Message,
+    counts: bool,
+    last: bool,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE rooms SET msgs = msgs + 1, lm = ?, last_message_id = ?, updated_at = ? WHERE id = ?",
+        "UPDATE rooms SET msgs = msgs + ?, \
+         lm = CASE WHEN ? THEN ? ELSE lm END, \
+         last_message_id = CASE WHEN ? THEN ? ELSE last_message_id END, \
+         updated_at = ? WHERE id = ?",
     )
+    .bind(i64::from(counts))
+    .bind(last)
     .bind(millis(m.created_at))
+    .bind(last)
     .bind(&m.id)
     .bind(millis(m.created_at))
     .bind(&m.room_id)
@@ -156,12 +163,18 @@ fn push_room_filter(q: &mut QueryBuilder<Sqlite>, filter: &RoomFilter) {
 fn push_message_filter(q: &mut QueryBuilder<Sqlite>, room_id: &str, filter: &MessageFilter) {
     q.push(" WHERE rid = ").push_bind(room_id.to_owned());
     q.push(" AND deleted_at IS NULL");
-    let (before, after) = if filter.inclusive { ("<=", ">=") } else { ("<", ">") };
+    let (before, after) = if filter.inclusive {
+        ("<=", ">=")
+    } else {
+        ("<", ">")
+    };
     if let Some(latest) = filter.latest {
-        q.push(format_args!(" AND ts {before} ")).push_bind(millis(latest));
+        q.push(format_args!(" AND ts {before} "))
+            .push_bind(millis(latest));
     }
     if let Some(oldest) = filter.oldest {
-        q.push(format_args!(" AND ts {after} ")).push_bind(millis(oldest));
+        q.push(format_args!(" AND ts {after} "))
+            .push_bind(millis(oldest));
     }
     if filter.hide_thread_replies {
         q.push(" AND (tmid IS NULL OR tshow = 1)");
@@ -240,9 +253,9 @@ impl RoomStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| match write_error(e) {
-            StoreError::Conflict(comet_store::Conflict::Email | comet_store::Conflict::Username) => {
-                StoreError::Conflict(comet_store::Conflict::RoomName)
-            }
+            StoreError::Conflict(
+                comet_store::Conflict::Email | comet_store::Conflict::Username,
+            ) => StoreError::Conflict(comet_store::Conflict::RoomName),
             other => other,
         })?;
         for s in subscriptions {
@@ -250,22 +263,35 @@ impl RoomStore for SqliteStore {
         }
         if let Some(m) = first_message {
             insert_message(&mut tx, m).await.map_err(write_error)?;
-            count_message_in_room(&mut tx, m).await.map_err(backend)?;
+            count_message(&mut tx, m, true, false)
+                .await
+                .map_err(backend)?;
         }
         tx.commit().await.map_err(write_error)
     }
 
     async fn room_by_id(&self, id: &str) -> StoreResult<Option<Room>> {
-        let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id = "));
+        let mut q =
+            QueryBuilder::<Sqlite>::new(format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id = "));
         q.push_bind(id.to_owned());
-        let row = q.build().fetch_optional(&self.reader).await.map_err(backend)?;
+        let row = q
+            .build()
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?;
         row.map(|r| room_from_row(&r)).transpose()
     }
 
     async fn room_by_name(&self, name: &str) -> StoreResult<Option<Room>> {
-        let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE name_key = "));
+        let mut q = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {ROOM_COLUMNS} FROM rooms WHERE name_key = "
+        ));
         q.push_bind(name.to_lowercase());
-        let row = q.build().fetch_optional(&self.reader).await.map_err(backend)?;
+        let row = q
+            .build()
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?;
         row.map(|r| room_from_row(&r)).transpose()
     }
 
@@ -273,7 +299,8 @@ impl RoomStore for SqliteStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id IN ("));
+        let mut q =
+            QueryBuilder::<Sqlite>::new(format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id IN ("));
         let mut list = q.separated(", ");
         for id in ids {
             list.push_bind(id.clone());
@@ -376,21 +403,32 @@ impl RoomStore for SqliteStore {
             .push(" OFFSET ")
             .push_bind(offset(page.offset));
         let rows = q.build().fetch_all(&self.reader).await.map_err(backend)?;
-        let rooms = rows.iter().map(room_from_row).collect::<StoreResult<Vec<_>>>()?;
+        let rooms = rows
+            .iter()
+            .map(room_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
         Ok((rooms, u64::try_from(total).unwrap_or(0)))
     }
 }
 
 #[async_trait]
 impl SubscriptionStore for SqliteStore {
-    async fn subscription(&self, room_id: &str, user_id: &str) -> StoreResult<Option<Subscription>> {
+    async fn subscription(
+        &self,
+        room_id: &str,
+        user_id: &str,
+    ) -> StoreResult<Option<Subscription>> {
         let mut q = QueryBuilder::<Sqlite>::new(format!(
             "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE rid = "
         ));
         q.push_bind(room_id.to_owned())
             .push(" AND user_id = ")
             .push_bind(user_id.to_owned());
-        let row = q.build().fetch_optional(&self.reader).await.map_err(backend)?;
+        let row = q
+            .build()
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?;
         row.map(|r| subscription_from_row(&r)).transpose()
     }
 
@@ -431,7 +469,10 @@ impl SubscriptionStore for SqliteStore {
             .push(" OFFSET ")
             .push_bind(offset(page_offset));
         let rows = q.build().fetch_all(&self.reader).await.map_err(backend)?;
-        let subs = rows.iter().map(subscription_from_row).collect::<StoreResult<Vec<_>>>()?;
+        let subs = rows
+            .iter()
+            .map(subscription_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
         Ok((subs, u64::try_from(total).unwrap_or(0)))
     }
 
@@ -451,7 +492,9 @@ impl SubscriptionStore for SqliteStore {
         if exists.is_some() {
             return Ok(false);
         }
-        insert_subscription(&mut tx, subscription).await.map_err(write_error)?;
+        insert_subscription(&mut tx, subscription)
+            .await
+            .map_err(write_error)?;
         sqlx::query("UPDATE rooms SET users_count = users_count + 1, updated_at = ? WHERE id = ?")
             .bind(millis(subscription.updated_at))
             .bind(&subscription.room_id)
@@ -460,7 +503,9 @@ impl SubscriptionStore for SqliteStore {
             .map_err(backend)?;
         if let Some(m) = message {
             insert_message(&mut tx, m).await.map_err(write_error)?;
-            count_message_in_room(&mut tx, m).await.map_err(backend)?;
+            count_message(&mut tx, m, true, false)
+                .await
+                .map_err(backend)?;
         }
         tx.commit().await.map_err(write_error)?;
         Ok(true)
@@ -492,7 +537,9 @@ impl SubscriptionStore for SqliteStore {
         .map_err(backend)?;
         if let Some(m) = message {
             insert_message(&mut tx, m).await.map_err(write_error)?;
-            count_message_in_room(&mut tx, m).await.map_err(backend)?;
+            count_message(&mut tx, m, true, false)
+                .await
+                .map_err(backend)?;
         }
         tx.commit().await.map_err(write_error)?;
         Ok(true)
@@ -532,8 +579,15 @@ impl MessageStore for SqliteStore {
         let at = millis(m.created_at);
         let mut tx = self.writer.begin().await.map_err(backend)?;
         insert_message(&mut tx, m).await.map_err(write_error)?;
-        if effects.counts_in_room {
-            count_message_in_room(&mut tx, m).await.map_err(backend)?;
+        if effects.counts_in_room || effects.becomes_last_message {
+            count_message(
+                &mut tx,
+                m,
+                effects.counts_in_room,
+                effects.becomes_last_message,
+            )
+            .await
+            .map_err(backend)?;
         }
         if let Some(parent) = &m.thread_id {
             let parent_extra: Option<String> =
@@ -543,11 +597,16 @@ impl MessageStore for SqliteStore {
                     .await
                     .map_err(backend)?;
             if let Some(extra) = parent_extra {
-                let mut extra: Value = serde_json::from_str(&extra).unwrap_or_else(|_| Value::Object(Default::default()));
+                let mut extra: Value = serde_json::from_str(&extra)
+                    .unwrap_or_else(|_| Value::Object(Default::default()));
                 if let Value::Object(map) = &mut extra {
-                    let replies = map.entry("replies").or_insert_with(|| Value::Array(Vec::new()));
+                    let replies = map
+                        .entry("replies")
+                        .or_insert_with(|| Value::Array(Vec::new()));
                     if let Value::Array(list) = replies
-                        && !list.iter().any(|v| v.as_str() == Some(m.author.id.as_str()))
+                        && !list
+                            .iter()
+                            .any(|v| v.as_str() == Some(m.author.id.as_str()))
                     {
                         list.push(Value::String(m.author.id.clone()));
                     }
@@ -564,6 +623,13 @@ impl MessageStore for SqliteStore {
                 .await
                 .map_err(backend)?;
             }
+        }
+        if !effects.alert_others
+            && !effects.unread_for_all
+            && !effects.group_mention
+            && effects.mentioned_user_ids.is_empty()
+        {
+            return tx.commit().await.map_err(write_error);
         }
         // Other members: alert, unread and mention counters.
         let mut q = QueryBuilder::<Sqlite>::new("UPDATE subscriptions SET updated_at = ");
@@ -598,26 +664,19 @@ impl MessageStore for SqliteStore {
             .push(" AND user_id != ")
             .push_bind(m.author.id.clone());
         q.build().execute(&mut *tx).await.map_err(backend)?;
-        // The author has read everything up to their own message.
-        sqlx::query(
-            "UPDATE subscriptions SET ls = ?, lr = ?, alert = 0, unread = 0, user_mentions = 0, \
-             group_mentions = 0, open = 1, updated_at = ? WHERE rid = ? AND user_id = ?",
-        )
-        .bind(at)
-        .bind(at)
-        .bind(at)
-        .bind(&m.room_id)
-        .bind(&m.author.id)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
         tx.commit().await.map_err(write_error)
     }
 
     async fn message_by_id(&self, id: &str) -> StoreResult<Option<Message>> {
-        let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = "));
+        let mut q = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = "
+        ));
         q.push_bind(id.to_owned());
-        let row = q.build().fetch_optional(&self.reader).await.map_err(backend)?;
+        let row = q
+            .build()
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?;
         row.map(|r| message_from_row(&r)).transpose()
     }
 
@@ -625,7 +684,9 @@ impl MessageStore for SqliteStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN ("));
+        let mut q = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN ("
+        ));
         let mut list = q.separated(", ");
         for id in ids {
             list.push_bind(id.clone());
@@ -662,7 +723,9 @@ impl MessageStore for SqliteStore {
         at: Timestamp,
     ) -> StoreResult<Option<Message>> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
-        let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = "));
+        let mut q = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = "
+        ));
         q.push_bind(message_id.to_owned());
         let Some(row) = q.build().fetch_optional(&mut *tx).await.map_err(backend)? else {
             return Ok(None);
@@ -777,7 +840,10 @@ impl MessageStore for SqliteStore {
             .push(" OFFSET ")
             .push_bind(offset(page.offset));
         let rows = q.build().fetch_all(&self.reader).await.map_err(backend)?;
-        let messages = rows.iter().map(message_from_row).collect::<StoreResult<Vec<_>>>()?;
+        let messages = rows
+            .iter()
+            .map(message_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
         Ok((messages, u64::try_from(total).unwrap_or(0)))
     }
 
@@ -844,7 +910,10 @@ impl MessageStore for SqliteStore {
             .push(" OFFSET ")
             .push_bind(offset(page_offset));
         let rows = q.build().fetch_all(&self.reader).await.map_err(backend)?;
-        let messages = rows.iter().map(message_from_row).collect::<StoreResult<Vec<_>>>()?;
+        let messages = rows
+            .iter()
+            .map(message_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
         Ok((messages, u64::try_from(total).unwrap_or(0)))
     }
 }

@@ -8,7 +8,9 @@ use sqlx::sqlite::SqliteRow;
 use std::collections::BTreeMap;
 
 fn opt_millis(row: &SqliteRow, column: &str) -> StoreResult<Option<comet_core::Timestamp>> {
-    get::<Option<i64>>(row, column)?.map(from_millis).transpose()
+    get::<Option<i64>>(row, column)?
+        .map(from_millis)
+        .transpose()
 }
 
 fn room_type(row: &SqliteRow, column: &str) -> StoreResult<RoomType> {
@@ -119,7 +121,13 @@ pub(crate) fn message_extra(message: &Message) -> String {
     if !message.channels.is_empty() {
         put(
             "channels",
-            Value::Array(message.channels.iter().map(|(id, name)| json!({"id": id, "name": name})).collect()),
+            Value::Array(
+                message
+                    .channels
+                    .iter()
+                    .map(|(id, name)| json!({"id": id, "name": name}))
+                    .collect(),
+            ),
         );
     }
     if !message.reactions.is_empty() {
@@ -131,16 +139,34 @@ pub(crate) fn message_extra(message: &Message) -> String {
     if !message.starred_by.is_empty() {
         put("starred", json!(message.starred_by));
     }
-    put("pinnedAt", json!(message.pinned_at.map(crate::rows::millis)));
-    put("pinnedBy", message.pinned_by.as_ref().map_or(Value::Null, stub_json));
-    put("editedAt", json!(message.edited_at.map(crate::rows::millis)));
-    put("editedBy", message.edited_by.as_ref().map_or(Value::Null, stub_json));
-    put("attachments", message.attachments.clone().unwrap_or(Value::Null));
+    put(
+        "pinnedAt",
+        json!(message.pinned_at.map(crate::rows::millis)),
+    );
+    put(
+        "pinnedBy",
+        message.pinned_by.as_ref().map_or(Value::Null, stub_json),
+    );
+    put(
+        "editedAt",
+        json!(message.edited_at.map(crate::rows::millis)),
+    );
+    put(
+        "editedBy",
+        message.edited_by.as_ref().map_or(Value::Null, stub_json),
+    );
+    put(
+        "attachments",
+        message.attachments.clone().unwrap_or(Value::Null),
+    );
     put("alias", json!(message.alias));
     put("emoji", json!(message.emoji));
     put("avatar", json!(message.avatar));
     put("groupable", json!(message.groupable));
-    put("customFields", message.custom_fields.clone().unwrap_or(Value::Null));
+    put(
+        "customFields",
+        message.custom_fields.clone().unwrap_or(Value::Null),
+    );
     put("role", json!(message.role));
     Value::Object(extra).to_string()
 }
@@ -151,11 +177,19 @@ pub(crate) fn message_from_row(row: &SqliteRow) -> StoreResult<Message> {
     let strings = |key: &str| -> Vec<String> {
         field(key)
             .and_then(Value::as_array)
-            .map(|items| items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let time = |key: &str| -> StoreResult<Option<comet_core::Timestamp>> {
-        field(key).and_then(Value::as_i64).map(from_millis).transpose()
+        field(key)
+            .and_then(Value::as_i64)
+            .map(from_millis)
+            .transpose()
     };
     let text = |key: &str| field(key).and_then(Value::as_str).map(str::to_owned);
     let reactions: BTreeMap<String, Vec<String>> = field("reactions")
@@ -193,7 +227,12 @@ pub(crate) fn message_from_row(row: &SqliteRow) -> StoreResult<Message> {
             .map(|items| {
                 items
                     .iter()
-                    .filter_map(|c| Some((c.get("id")?.as_str()?.to_owned(), c.get("name")?.as_str()?.to_owned())))
+                    .filter_map(|c| {
+                        Some((
+                            c.get("id")?.as_str()?.to_owned(),
+                            c.get("name")?.as_str()?.to_owned(),
+                        ))
+                    })
                     .collect()
             })
             .unwrap_or_default(),

@@ -197,8 +197,10 @@ pub enum MessageSortKey {
 /// What posting a message changes besides inserting it, all in the same transaction.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PostEffects {
-    /// Count the message in `room.msgs` and make it the room's last message.
+    /// Count the message in `room.msgs`.
     pub counts_in_room: bool,
+    /// Make it the room's last message (`lm`, `lastMessage`).
+    pub becomes_last_message: bool,
     /// Raise `unread` for every other member (otherwise only for the mentioned).
     pub unread_for_all: bool,
     /// Users mentioned by name: `unread` and `userMentions` rise.
@@ -237,7 +239,8 @@ pub trait RoomStore: Send + Sync {
 
 #[async_trait]
 pub trait SubscriptionStore: Send + Sync {
-    async fn subscription(&self, room_id: &str, user_id: &str) -> StoreResult<Option<Subscription>>;
+    async fn subscription(&self, room_id: &str, user_id: &str)
+    -> StoreResult<Option<Subscription>>;
     /// A user's subscriptions, optionally only those changed after `since`.
     async fn subscriptions_of_user(
         &self,

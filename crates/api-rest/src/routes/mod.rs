@@ -1,9 +1,11 @@
 //! Route table: one handler per upstream route.
 
 mod auth;
+mod chat;
 mod info;
 mod methods;
 mod roles;
+mod rooms;
 mod settings;
 mod users;
 
@@ -32,6 +34,8 @@ pub fn required_permissions(route: &str, method: &Method) -> Option<Required> {
         "/api/v1/users.getPersonalAccessTokens" => {
             Required::All(&["create-personal-access-tokens"])
         }
+        "/api/v1/groups.listAll" => Required::All(&["view-room-administration"]),
+        "/api/v1/channels.list" => Required::Any(&["view-c-room", "view-joined-room"]),
         "/api/v1/settings/{id}" if post => Required::All(&["edit-privileged-setting"]),
         "/api/v1/settings/{id}" => Required::All(&["view-privileged-setting"]),
         "/api/v1/permissions.update"
@@ -102,6 +106,159 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/roles.getUsersInRole",
             get(roles::get_users_in_role),
         )
+        .merge(room_routes())
         .route("/api/v1/method.call/{method}", post(methods::call))
         .route("/api/v1/method.callAnon/{method}", post(methods::call_anon))
+}
+
+/// `channels.*`, `groups.*`, `im.*`/`dm.*`, `chat.*`, `rooms.*`, `subscriptions.*`.
+fn room_routes() -> Router<AppState> {
+    use rooms::{CHANNELS, DIRECT, GROUPS, family_route};
+    let mut router = Router::new()
+        .route(
+            "/api/v1/channels.create",
+            family_route!(post, rooms::create, CHANNELS),
+        )
+        .route(
+            "/api/v1/channels.info",
+            family_route!(get, rooms::info, CHANNELS),
+        )
+        .route(
+            "/api/v1/channels.list",
+            family_route!(get, rooms::list, CHANNELS, false),
+        )
+        .route(
+            "/api/v1/channels.list.joined",
+            family_route!(get, rooms::list, CHANNELS, true),
+        )
+        .route("/api/v1/channels.join", family_route!(post, rooms::join))
+        .route(
+            "/api/v1/channels.leave",
+            family_route!(post, rooms::leave, CHANNELS),
+        )
+        .route(
+            "/api/v1/channels.invite",
+            family_route!(post, rooms::invite, CHANNELS),
+        )
+        .route(
+            "/api/v1/channels.kick",
+            family_route!(post, rooms::kick, CHANNELS),
+        )
+        .route(
+            "/api/v1/channels.history",
+            family_route!(get, rooms::history, CHANNELS),
+        )
+        .route(
+            "/api/v1/channels.messages",
+            family_route!(get, rooms::messages, CHANNELS),
+        )
+        .route(
+            "/api/v1/channels.members",
+            family_route!(get, rooms::members, CHANNELS),
+        )
+        .route(
+            "/api/v1/channels.open",
+            family_route!(post, rooms::set_open, CHANNELS, true),
+        )
+        .route(
+            "/api/v1/channels.close",
+            family_route!(post, rooms::set_open, CHANNELS, false),
+        )
+        .route(
+            "/api/v1/groups.create",
+            family_route!(post, rooms::create, GROUPS),
+        )
+        .route(
+            "/api/v1/groups.info",
+            family_route!(get, rooms::info, GROUPS),
+        )
+        .route(
+            "/api/v1/groups.list",
+            family_route!(get, rooms::list, GROUPS, true),
+        )
+        .route(
+            "/api/v1/groups.listAll",
+            family_route!(get, rooms::list, GROUPS, false),
+        )
+        .route(
+            "/api/v1/groups.leave",
+            family_route!(post, rooms::leave, GROUPS),
+        )
+        .route(
+            "/api/v1/groups.invite",
+            family_route!(post, rooms::invite, GROUPS),
+        )
+        .route(
+            "/api/v1/groups.kick",
+            family_route!(post, rooms::kick, GROUPS),
+        )
+        .route(
+            "/api/v1/groups.history",
+            family_route!(get, rooms::history, GROUPS),
+        )
+        .route(
+            "/api/v1/groups.messages",
+            family_route!(get, rooms::messages, GROUPS),
+        )
+        .route(
+            "/api/v1/groups.members",
+            family_route!(get, rooms::members, GROUPS),
+        )
+        .route(
+            "/api/v1/groups.open",
+            family_route!(post, rooms::set_open, GROUPS, true),
+        )
+        .route(
+            "/api/v1/groups.close",
+            family_route!(post, rooms::set_open, GROUPS, false),
+        )
+        .route("/api/v1/chat.postMessage", post(chat::post_message))
+        .route("/api/v1/chat.sendMessage", post(chat::send_message))
+        .route("/api/v1/chat.update", post(chat::update))
+        .route("/api/v1/chat.delete", post(chat::delete))
+        .route("/api/v1/chat.getMessage", get(chat::get_message))
+        .route("/api/v1/chat.react", post(chat::react))
+        .route("/api/v1/chat.search", get(chat::search))
+        .route("/api/v1/rooms.get", get(chat::rooms_get))
+        .route("/api/v1/rooms.info", get(chat::rooms_info))
+        .route("/api/v1/rooms.leave", post(chat::rooms_leave))
+        .route("/api/v1/subscriptions.get", get(chat::subscriptions_get))
+        .route(
+            "/api/v1/subscriptions.getOne",
+            get(chat::subscriptions_get_one),
+        )
+        .route("/api/v1/subscriptions.read", post(chat::subscriptions_read));
+    // Every direct-message route exists as both `im.*` and `dm.*`.
+    for prefix in ["im", "dm"] {
+        router = router
+            .route(
+                &format!("/api/v1/{prefix}.create"),
+                family_route!(post, rooms::create_direct),
+            )
+            .route(
+                &format!("/api/v1/{prefix}.list"),
+                family_route!(get, rooms::list, DIRECT, true),
+            )
+            .route(
+                &format!("/api/v1/{prefix}.history"),
+                family_route!(get, rooms::history, DIRECT),
+            )
+            .route(
+                &format!("/api/v1/{prefix}.messages"),
+                family_route!(get, rooms::messages, DIRECT),
+            )
+            .route(
+                &format!("/api/v1/{prefix}.members"),
+                family_route!(get, rooms::members, DIRECT),
+            )
+            .route(
+                &format!("/api/v1/{prefix}.open"),
+                family_route!(post, rooms::set_open, DIRECT, true),
+            )
+            .route(
+                &format!("/api/v1/{prefix}.close"),
+                family_route!(post, rooms::set_open, DIRECT, false),
+            );
+    }
+    router
 }

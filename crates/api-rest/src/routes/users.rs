@@ -118,6 +118,7 @@ pub async fn create(
         bio: opt_str(&body, "bio")?,
         status_text: opt_str(&body, "statusText")?,
         custom_fields: body.get("customFields").filter(|v| v.is_object()).cloned(),
+        join_default_channels: opt_bool(&body, "joinDefaultChannels")?.unwrap_or(true),
     };
     let user = app.service.create_user(&session, new_user).await?;
     ok(json!({"user": user_json(&user)}))

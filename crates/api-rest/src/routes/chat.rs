@@ -1,0 +1,332 @@
+//! `chat.*`, `rooms.*` and `subscriptions.*`.
+
+use crate::AppState;
+use crate::envelope::{ApiResult, ok};
+use crate::extract::{Caller, Params};
+use crate::params::{opt_bool, opt_str, pagination, parse_js_date, req_str, room_ref};
+use axum::extract::State;
+use comet_core::room::{Room, RoomType};
+use comet_core::{Error, Result};
+use comet_protocol::chat;
+use comet_service::Session;
+use comet_service::messages::NewMessage;
+use comet_service::rooms::{RoomFamily, RoomRef};
+use serde_json::{Value, json};
+
+/// Resolves `chat.postMessage`'s `channel`: `#name`, `@username`, or a room id or name;
+/// joins public channels the caller is not in, as upstream.
+async fn post_target(app: &AppState, session: &Session, target: &str) -> Result<Room> {
+    let invalid = || Error::meteor("invalid-channel", "");
+    let target = target.trim();
+    if let Some(username) = target.strip_prefix('@') {
+        return app
+            .service
+            .create_direct(session, &[username.to_owned()], false)
+            .await
+            .map_err(|_| invalid());
+    }
+    let name = target.strip_prefix('#').unwrap_or(target);
+    let room = match app.service.find_room(&RoomRef::Id(name.to_owned())).await? {
+        Some(room) => Some(room),
+        None => {
+            app.service
+                .find_room(&RoomRef::Name(name.to_owned()))
+                .await?
+        }
+    };
+    let Some(room) = room else {
+        return Err(invalid());
+    };
+    if room.room_type == RoomType::Channel
+        && app.service.subscription(session, &room.id).await?.is_none()
+    {
+        app.service.join_room(session, &room, None).await?;
+    }
+    if !app.service.can_access_room(&session.user, &room).await? {
+        return Err(invalid());
+    }
+    Ok(room)
+}
+
+fn new_message(body: &Value, text_key: &str) -> Result<NewMessage> {
+    Ok(NewMessage {
+        id: opt_str(body, "_id")?,
+        text: opt_str(body, text_key)?.unwrap_or_default(),
+        alias: opt_str(body, "alias")?,
+        emoji: opt_str(body, "emoji")?,
+        avatar: opt_str(body, "avatar")?,
+        attachments: body.get("attachments").filter(|a| a.is_array()).cloned(),
+        thread_id: opt_str(body, "tmid")?.filter(|s| !s.is_empty()),
+        thread_show: opt_bool(body, "tshow")?.unwrap_or(false),
+        groupable: opt_bool(body, "groupable")?,
+        custom_fields: body.get("customFields").filter(|v| v.is_object()).cloned(),
+    })
+}
+
+/// `POST /api/v1/chat.postMessage`.
+pub async fn post_message(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let target = match (opt_str(&body, "roomId")?, opt_str(&body, "channel")?) {
+        (Some(id), _) if !id.is_empty() => id,
+        (_, Some(channel)) if !channel.is_empty() => channel,
+        _ => return Err(Error::invalid_params("must have required property 'roomId'").into()),
+    };
+    let mut new = new_message(&body, "text")?;
+    new.id = None;
+    if new.text.is_empty() {
+        new.text = opt_str(&body, "msg")?.unwrap_or_default();
+    }
+    if app.service.message_too_long(&new.text) {
+        return Err(Error::failure("error-message-size-exceeded").into());
+    }
+    let room = post_target(&app, &session, &target).await?;
+    let message = app.service.send_message(&session, &room, new).await?;
+    ok(json!({
+        "ts": message.created_at.timestamp_millis(),
+        "channel": target,
+        "message": chat::message(&message),
+    }))
+}
+
+/// `POST /api/v1/chat.sendMessage`.
+pub async fn send_message(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let Some(message) = body.get("message").filter(|m| m.is_object()) else {
+        return Err(Error::invalid_params("must have required property 'message'").into());
+    };
+    if message.get("t").is_some_and(|t| !t.is_null()) {
+        return Err(Error::failure("Cannot send system messages using 'chat.sendMessage'").into());
+    }
+    let room_id = req_str(message, "rid")?;
+    let room = app
+        .service
+        .room_for(&session, &RoomRef::Id(room_id), RoomFamily::Any)
+        .await
+        .map_err(|_| Error::failure("error-invalid-room"))?;
+    let new = new_message(message, "msg")?;
+    let message = app.service.send_message(&session, &room, new).await?;
+    ok(json!({"message": chat::message(&message)}))
+}
+
+/// `POST /api/v1/chat.update`.
+pub async fn update(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let room_id = req_str(&body, "roomId")?;
+    let message_id = req_str(&body, "msgId")?;
+    let text = req_str(&body, "text")?;
+    let message = app
+        .service
+        .update_message(&session, &room_id, &message_id, &text)
+        .await?;
+    ok(json!({"message": chat::message(&message)}))
+}
+
+/// `POST /api/v1/chat.delete`.
+pub async fn delete(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let room_id = req_str(&body, "roomId")?;
+    let message_id = req_str(&body, "msgId")?;
+    let message = app
+        .service
+        .delete_message(&session, &room_id, &message_id)
+        .await?;
+    ok(json!({
+        "_id": message.id,
+        "ts": comet_core::now().timestamp_millis().to_string(),
+        "message": {"_id": message.id, "rid": message.room_id, "u": {"_id": message.author.id, "username": message.author.username}},
+    }))
+}
+
+/// `GET /api/v1/chat.getMessage`.
+pub async fn get_message(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let Some(message_id) = opt_str(&query, "msgId")?.filter(|s| !s.is_empty()) else {
+        return Err(Error::failure("The \"msgId\" query parameter must be provided.").into());
+    };
+    let (message, _) = app
+        .service
+        .readable_message(&session, &message_id)
+        .await
+        .map_err(|e| {
+            if e.code.as_deref() == Some("error-message-not-found") {
+                Error::failure("")
+            } else {
+                e
+            }
+        })?;
+    ok(json!({"message": chat::message(&message)}))
+}
+
+/// `POST /api/v1/chat.react`.
+pub async fn react(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let message_id = req_str(&body, "messageId")?;
+    let Some(emoji) = opt_str(&body, "emoji")?.or(opt_str(&body, "reaction")?) else {
+        return Err(Error::meteor(
+            "error-emoji-param-not-provided",
+            "The required \"emoji\" param is missing.",
+        )
+        .into());
+    };
+    let should_react = opt_bool(&body, "shouldReact")?;
+    app.service
+        .react(&session, &message_id, &emoji, should_react)
+        .await?;
+    ok(Value::Null)
+}
+
+/// `GET /api/v1/chat.search`.
+pub async fn search(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let Some(room_id) = opt_str(&query, "roomId")?.filter(|s| !s.is_empty()) else {
+        return Err(Error::meteor(
+            "error-roomId-param-not-provided",
+            "The required \"roomId\" query param is missing.",
+        )
+        .into());
+    };
+    let Some(text) = opt_str(&query, "searchText")?.filter(|s| !s.is_empty()) else {
+        return Err(Error::meteor(
+            "error-searchText-param-not-provided",
+            "The required \"searchText\" query param is missing.",
+        )
+        .into());
+    };
+    let (offset, count) = pagination(&app, &query)?;
+    let messages = app
+        .service
+        .search_messages(&session, &room_id, &text, offset, count)
+        .await?;
+    let docs: Vec<Value> = messages.iter().map(chat::message).collect();
+    ok(json!({"messages": docs}))
+}
+
+fn updated_since(
+    query: &Value,
+    code: &'static str,
+    reason: &'static str,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+    match opt_str(query, "updatedSince")? {
+        None => Ok(None),
+        Some(raw) => parse_js_date(&raw)
+            .map(Some)
+            .ok_or_else(|| Error::meteor(code, reason)),
+    }
+}
+
+/// `GET /api/v1/rooms.get`.
+pub async fn rooms_get(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let since = updated_since(
+        &query,
+        "error-updatedSince-param-invalid",
+        "The \"updatedSince\" query parameter must be a valid date.",
+    )?;
+    let rooms = app.service.subscribed_rooms(&session, since).await?;
+    let update: Vec<Value> = rooms
+        .iter()
+        .map(|v| chat::room(&v.room, v.last_message.as_ref()))
+        .collect();
+    ok(json!({"update": update, "remove": []}))
+}
+
+/// `GET /api/v1/rooms.info`.
+pub async fn rooms_info(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let reference = room_ref(&query)?;
+    let room = app
+        .service
+        .room_for(&session, &reference, RoomFamily::Any)
+        .await
+        .map_err(|_| Error::failure_typed("not-allowed", "Not Allowed"))?;
+    let view = app.service.room_view(room).await?;
+    ok(json!({"room": chat::room(&view.room, view.last_message.as_ref())}))
+}
+
+/// `POST /api/v1/rooms.leave`.
+pub async fn rooms_leave(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let reference = room_ref(&body)?;
+    let room = app
+        .service
+        .room_for(&session, &reference, RoomFamily::Any)
+        .await?;
+    app.service.leave_room(&session, &room).await?;
+    ok(Value::Null)
+}
+
+/// `GET /api/v1/subscriptions.get`.
+pub async fn subscriptions_get(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let since = updated_since(
+        &query,
+        "error-roomId-param-invalid",
+        "The \"lastUpdate\" query parameter must be a valid date.",
+    )?;
+    let subs = app.service.subscriptions(&session, since).await?;
+    let update: Vec<Value> = subs.iter().map(chat::subscription).collect();
+    ok(json!({"update": update, "remove": []}))
+}
+
+/// `GET /api/v1/subscriptions.getOne`.
+pub async fn subscriptions_get_one(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let room_id = req_str(&query, "roomId")?;
+    let subscription = app.service.subscription(&session, &room_id).await?;
+    ok(json!({"subscription": subscription.as_ref().map(chat::subscription)}))
+}
+
+/// `POST /api/v1/subscriptions.read`.
+pub async fn subscriptions_read(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let Some(room_id) = opt_str(&body, "rid")?
+        .or(opt_str(&body, "roomId")?)
+        .filter(|s| !s.is_empty())
+    else {
+        return Err(Error::invalid_params("must have required property 'rid'").into());
+    };
+    app.service
+        .mark_read(&session, &room_id)
+        .await
+        .map_err(|_| Error::failure("error-invalid-subscription"))?;
+    ok(Value::Null)
+}

@@ -1,0 +1,445 @@
+//! `channels.*`, `groups.*`, `im.*`/`dm.*`: one set of handlers, parameterized by family.
+
+use crate::AppState;
+use crate::envelope::{ApiResult, ok};
+use crate::params::{
+    opt_bool, opt_str, opt_str_list, opt_u64, pagination, parse_js_date, room_ref, user_ref,
+    user_refs,
+};
+use comet_core::page::Direction;
+use comet_core::room::{Room, RoomType};
+use comet_core::user::User;
+use comet_core::{Error, Result};
+use comet_protocol::chat;
+use comet_protocol::iso;
+use comet_protocol::rest::utc_offset;
+use comet_service::Session;
+use comet_service::messages::HistoryQuery;
+use comet_service::rooms::{NewRoom, RoomFamily, RoomListQuery, RoomRef};
+use comet_store::RoomSortKey;
+use serde_json::{Value, json};
+
+/// How one family of endpoints names things on the wire.
+#[derive(Debug, Clone, Copy)]
+pub struct Family {
+    pub family: RoomFamily,
+    pub room_type: RoomType,
+    /// The key of a single room in responses (`channel`, `group`).
+    pub one: &'static str,
+    /// The key of a list of rooms (`channels`, `groups`, `ims`).
+    pub many: &'static str,
+    /// Whether history shows thread replies unless told otherwise (groups do, channels don't).
+    pub threads_by_default: bool,
+}
+
+pub const CHANNELS: Family = Family {
+    family: RoomFamily::Channels,
+    room_type: RoomType::Channel,
+    one: "channel",
+    many: "channels",
+    threads_by_default: false,
+};
+
+pub const GROUPS: Family = Family {
+    family: RoomFamily::Groups,
+    room_type: RoomType::Private,
+    one: "group",
+    many: "groups",
+    threads_by_default: true,
+};
+
+pub const DIRECT: Family = Family {
+    family: RoomFamily::Direct,
+    room_type: RoomType::Direct,
+    one: "room",
+    many: "ims",
+    threads_by_default: false,
+};
+
+async fn load(app: &AppState, session: &Session, family: Family, params: &Value) -> Result<Room> {
+    let reference = if family.room_type == RoomType::Direct {
+        match opt_str(params, "roomId")?.filter(|s| !s.is_empty()) {
+            Some(id) => RoomRef::Id(id),
+            None => match opt_str(params, "username")?.filter(|s| !s.is_empty()) {
+                Some(username) => {
+                    let room = app
+                        .service
+                        .create_direct(session, &[username], false)
+                        .await?;
+                    RoomRef::Id(room.id)
+                }
+                None => {
+                    return Err(Error::meteor(
+                        "error-room-param-not-provided",
+                        "Query param \"roomId\" or \"username\" is required",
+                    ));
+                }
+            },
+        }
+    } else {
+        room_ref(params)?
+    };
+    app.service
+        .room_for(session, &reference, family.family)
+        .await
+}
+
+async fn room_json(app: &AppState, room: Room) -> Result<Value> {
+    let view = app.service.room_view(room).await?;
+    Ok(chat::room(&view.room, view.last_message.as_ref()))
+}
+
+async fn reload(app: &AppState, room_id: &str) -> Result<Room> {
+    app.service
+        .find_room(&RoomRef::Id(room_id.to_owned()))
+        .await?
+        .ok_or_else(|| Error::meteor("error-room-not-found", "Room not found"))
+}
+
+/// `channels.create`, `groups.create`.
+pub async fn create(family: Family, app: AppState, session: Session, body: Value) -> ApiResult {
+    let name = opt_str(&body, "name")?.filter(|n| !n.trim().is_empty());
+    let Some(name) = name else {
+        let message = if family.room_type == RoomType::Private {
+            "Body param \"name\" is required"
+        } else {
+            "Param \"name\" is required"
+        };
+        return Err(Error::failure(message).into());
+    };
+    let members = match body.get("members") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        Some(_) => {
+            let message = if family.room_type == RoomType::Private {
+                "Body param \"members\" must be an array if provided"
+            } else {
+                "Param \"members\" must be an array if provided"
+            };
+            return Err(Error::failure(message).into());
+        }
+    };
+    let extra = body.get("extraData").cloned().unwrap_or(Value::Null);
+    let new_room = NewRoom {
+        name,
+        members,
+        read_only: opt_bool(&body, "readOnly")?.unwrap_or(false),
+        exclude_self: opt_bool(&body, "excludeSelf")?.unwrap_or(false),
+        topic: opt_str(&extra, "topic")?,
+        description: opt_str(&extra, "description")?,
+        broadcast: opt_bool(&extra, "broadcast")?.unwrap_or(false),
+        encrypted: opt_bool(&extra, "encrypted")?.unwrap_or(false),
+        custom_fields: body.get("customFields").filter(|v| v.is_object()).cloned(),
+    };
+    let room = app
+        .service
+        .create_room(&session, family.room_type, new_room)
+        .await?;
+    ok(json!({ family.one: room_json(&app, room).await? }))
+}
+
+/// `channels.info`, `groups.info`.
+pub async fn info(family: Family, app: AppState, session: Session, query: Value) -> ApiResult {
+    let room = load(&app, &session, family, &query).await?;
+    ok(json!({ family.one: room_json(&app, room).await? }))
+}
+
+fn room_sort(query: &Value) -> Result<Vec<(RoomSortKey, Direction)>> {
+    let Some(raw) = opt_str(query, "sort")? else {
+        return Ok(vec![(RoomSortKey::Name, Direction::Ascending)]);
+    };
+    let invalid = || {
+        Error::meteor(
+            "error-invalid-sort",
+            format!("Invalid sort parameter provided \"{raw}\""),
+        )
+    };
+    let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(&raw) else {
+        return Err(invalid());
+    };
+    fields
+        .iter()
+        .map(|(field, dir)| {
+            let key = match field.as_str() {
+                "name" | "fname" => RoomSortKey::Name,
+                "ts" => RoomSortKey::CreatedAt,
+                "_updatedAt" => RoomSortKey::UpdatedAt,
+                "lm" | "lastMessage" => RoomSortKey::LastMessageAt,
+                "msgs" => RoomSortKey::MessageCount,
+                "usersCount" => RoomSortKey::UsersCount,
+                _ => return Err(invalid()),
+            };
+            match dir.as_i64() {
+                Some(1) => Ok((key, Direction::Ascending)),
+                Some(-1) => Ok((key, Direction::Descending)),
+                _ => Err(invalid()),
+            }
+        })
+        .collect()
+}
+
+/// `channels.list`, `channels.list.joined`, `groups.list`, `groups.listAll`, `im.list`.
+pub async fn list(
+    family: Family,
+    joined_only: bool,
+    app: AppState,
+    session: Session,
+    query: Value,
+) -> ApiResult {
+    let (offset, count) = pagination(&app, &query)?;
+    let name = opt_str(&query, "name")?.filter(|s| !s.is_empty());
+    let (rooms, total) = app
+        .service
+        .list_rooms(
+            &session,
+            RoomListQuery {
+                types: vec![family.room_type],
+                joined_only,
+                name,
+                offset,
+                count,
+                sort: room_sort(&query)?,
+            },
+        )
+        .await?;
+    let docs: Vec<Value> = rooms
+        .iter()
+        .map(|v| chat::room(&v.room, v.last_message.as_ref()))
+        .collect();
+    ok(json!({ family.many: docs, "count": docs.len(), "offset": offset, "total": total }))
+}
+
+/// `channels.join`.
+pub async fn join(app: AppState, session: Session, body: Value) -> ApiResult {
+    let reference = room_ref(&body)?;
+    let room = app
+        .service
+        .room_for(&session, &reference, RoomFamily::Channels)
+        .await?;
+    let code = opt_str(&body, "joinCode")?;
+    app.service
+        .join_room(&session, &room, code.as_deref())
+        .await?;
+    let room = reload(&app, &room.id).await?;
+    ok(json!({ "channel": room_json(&app, room).await? }))
+}
+
+/// `channels.leave`, `groups.leave`.
+pub async fn leave(family: Family, app: AppState, session: Session, body: Value) -> ApiResult {
+    let room = load(&app, &session, family, &body).await?;
+    app.service.leave_room(&session, &room).await?;
+    if family.room_type == RoomType::Private {
+        return ok(Value::Null);
+    }
+    let room = reload(&app, &room.id).await?;
+    ok(json!({ family.one: room_json(&app, room).await? }))
+}
+
+async fn users_of(
+    app: &AppState,
+    refs: Vec<comet_service::accounts::UserRef>,
+) -> Result<Vec<User>> {
+    let mut users = Vec::with_capacity(refs.len());
+    for r in refs {
+        let user = app.service.require_user(&r).await?;
+        if !users.iter().any(|u: &User| u.id == user.id) {
+            users.push(user);
+        }
+    }
+    Ok(users)
+}
+
+/// `channels.invite`, `groups.invite`.
+pub async fn invite(family: Family, app: AppState, session: Session, body: Value) -> ApiResult {
+    let room = load(&app, &session, family, &body).await?;
+    let users = users_of(&app, user_refs(&body)?).await?;
+    if users.is_empty() {
+        return Err(match family.room_type {
+            RoomType::Private => Error::meteor(
+                "error-empty-invite-list",
+                "Cannot invite if no valid users are provided",
+            ),
+            _ => Error::failure_typed(
+                "invalid-user-invite-list",
+                "Cannot invite if no users are provided",
+            ),
+        }
+        .into());
+    }
+    app.service.invite_to_room(&session, &room, &users).await?;
+    let room = reload(&app, &room.id).await?;
+    ok(json!({ family.one: room_json(&app, room).await? }))
+}
+
+/// `channels.kick`, `groups.kick`.
+pub async fn kick(family: Family, app: AppState, session: Session, body: Value) -> ApiResult {
+    let room = load(&app, &session, family, &body).await?;
+    let user = app.service.require_user(&user_ref(&body)?).await?;
+    app.service.kick_from_room(&session, &room, &user).await?;
+    if family.room_type == RoomType::Private {
+        return ok(Value::Null);
+    }
+    let room = reload(&app, &room.id).await?;
+    ok(json!({ family.one: room_json(&app, room).await? }))
+}
+
+fn date_param(query: &Value, name: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+    match opt_str(query, name)? {
+        None => Ok(None),
+        Some(raw) => parse_js_date(&raw).map(Some).ok_or_else(|| {
+            Error::meteor(
+                "error-invalid-date",
+                format!("The \"{name}\" query parameter must be a valid date."),
+            )
+        }),
+    }
+}
+
+/// `channels.history`, `groups.history`, `im.history`: newest first, 20 by default.
+pub async fn history(family: Family, app: AppState, session: Session, query: Value) -> ApiResult {
+    if family.room_type == RoomType::Direct && opt_str(&query, "roomId")?.is_none() {
+        return Err(Error::meteor(
+            "error-room-param-not-provided",
+            "Query param \"roomId\" is required",
+        )
+        .into());
+    }
+    let room = load(&app, &session, family, &query).await?;
+    let upper = u64::try_from(app.service.setting_int("API_Upper_Count_Limit")).unwrap_or(100);
+    let show_threads = match opt_bool(&query, "showThreadMessages")? {
+        Some(v) => v,
+        None => family.threads_by_default,
+    };
+    let history = HistoryQuery {
+        latest: date_param(&query, "latest")?,
+        oldest: date_param(&query, "oldest")?,
+        inclusive: opt_bool(&query, "inclusive")?.unwrap_or(false),
+        offset: opt_u64(&query, "offset")?.unwrap_or(0),
+        count: Some(opt_u64(&query, "count")?.unwrap_or(20).min(upper)),
+        show_thread_messages: show_threads,
+    };
+    let messages = app.service.history(&room, &history).await?;
+    let messages: Vec<Value> = messages.iter().map(chat::message).collect();
+    ok(json!({ "messages": messages }))
+}
+
+/// `channels.messages`, `groups.messages`, `im.messages`.
+pub async fn messages(family: Family, app: AppState, session: Session, query: Value) -> ApiResult {
+    let room = load(&app, &session, family, &query).await?;
+    let (offset, count) = pagination(&app, &query)?;
+    let mut filter = comet_store::MessageFilter::default();
+    if opt_bool(&query, "pinned")?.unwrap_or(false) {
+        filter.pinned_only = true;
+    }
+    if let Some(ids) = opt_str_list(&query, "mentionIds")? {
+        filter.mentioning = ids.into_iter().next();
+    }
+    if let Some(ids) = opt_str_list(&query, "starredIds")? {
+        filter.starred_by = ids.into_iter().next();
+    }
+    let page = comet_core::page::Page {
+        offset,
+        count,
+        sort: vec![(
+            comet_store::MessageSortKey::CreatedAt,
+            Direction::Descending,
+        )],
+    };
+    let (messages, total) = app.service.room_messages(&room, &filter, &page).await?;
+    let docs: Vec<Value> = messages.iter().map(chat::message).collect();
+    ok(json!({ "messages": docs, "count": docs.len(), "offset": offset, "total": total }))
+}
+
+/// `channels.members`, `groups.members`, `im.members`.
+pub async fn members(family: Family, app: AppState, session: Session, query: Value) -> ApiResult {
+    let room = load(&app, &session, family, &query).await?;
+    let (offset, count) = pagination(&app, &query)?;
+    let (members, total) = app.service.room_members(&room, offset, count).await?;
+    let docs: Vec<Value> = members
+        .iter()
+        .filter_map(|(_, user)| user.as_ref())
+        .map(|u| {
+            let mut v = json!({
+                "_id": u.id,
+                "username": u.username,
+                "name": u.name,
+                "status": u.status.as_str(),
+                "utcOffset": utc_offset(u.utc_offset),
+                "_updatedAt": iso(u.updated_at),
+            });
+            if !u.status_text.is_empty()
+                && let Value::Object(map) = &mut v
+            {
+                map.insert("statusText".into(), json!(u.status_text));
+            }
+            v
+        })
+        .collect();
+    ok(json!({ "members": docs, "count": docs.len(), "offset": offset, "total": total }))
+}
+
+/// `channels.open`/`close`, `groups.open`/`close`, `im.open`/`close`.
+pub async fn set_open(
+    family: Family,
+    open: bool,
+    app: AppState,
+    session: Session,
+    body: Value,
+) -> ApiResult {
+    let room = load(&app, &session, family, &body).await?;
+    let name = room.name.clone().unwrap_or_default();
+    let Some(subscription) = app.service.subscription(&session, &room.id).await? else {
+        return Err(Error::failure(match family.room_type {
+            RoomType::Channel => format!("The user/callee is not in the channel \"{name}\"."),
+            _ => "The user is not subscribed to the room".to_owned(),
+        })
+        .into());
+    };
+    if subscription.open == open {
+        let what = match family.room_type {
+            RoomType::Channel => format!("The channel, {name},"),
+            RoomType::Private => format!("The private group, {name},"),
+            RoomType::Direct => "The direct message room,".to_owned(),
+        };
+        let state = if open { "open to" } else { "closed to" };
+        return Err(Error::failure(format!("{what} is already {state} the sender")).into());
+    }
+    app.service.set_open(&session, &room.id, open).await?;
+    ok(Value::Null)
+}
+
+/// `im.create` / `dm.create`: `{room: {t, rid, usernames, _id}}`.
+pub async fn create_direct(app: AppState, session: Session, body: Value) -> ApiResult {
+    let usernames: Vec<String> = match (opt_str(&body, "username")?, opt_str(&body, "usernames")?) {
+        (Some(one), _) if !one.is_empty() => vec![one],
+        (_, Some(many)) if !many.is_empty() => many
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        _ => return Err(Error::invalid_params("must have required property 'username'").into()),
+    };
+    let exclude_self = opt_bool(&body, "excludeSelf")?.unwrap_or(false);
+    let room = app
+        .service
+        .create_direct(&session, &usernames, exclude_self)
+        .await?;
+    ok(json!({"room": {"t": "d", "rid": room.id, "usernames": room.usernames, "_id": room.id}}))
+}
+
+/// Extracts the state, caller and parameters, then runs a family handler.
+macro_rules! family_route {
+    ($method:ident, $handler:path $(, $arg:expr)*) => {
+        axum::routing::$method(
+            |axum::extract::State(app): axum::extract::State<$crate::AppState>,
+             $crate::extract::Caller(session): $crate::extract::Caller,
+             $crate::extract::Params(params): $crate::extract::Params| async move {
+                $handler($($arg,)* app, session, params).await
+            },
+        )
+    };
+}
+pub(crate) use family_route;

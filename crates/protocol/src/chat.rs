@@ -1,0 +1,239 @@
+//! Rooms, subscriptions and messages on the REST wire.
+
+use crate::iso;
+use comet_core::room::{Message, Room, RoomType, Subscription, UserStub};
+use serde_json::{Map, Value, json};
+
+fn user_stub(stub: &UserStub) -> Value {
+    let mut v = json!({"_id": stub.id, "username": stub.username});
+    if let (Some(name), Value::Object(map)) = (&stub.name, &mut v) {
+        map.insert("name".into(), json!(name));
+    }
+    v
+}
+
+fn put(map: &mut Map<String, Value>, key: &str, value: impl Into<Value>) {
+    map.insert(key.to_owned(), value.into());
+}
+
+/// An IRoom; `last_message` becomes `lastMessage`. Hidden fields (`joinCode`) never appear.
+pub fn room(room: &Room, last_message: Option<&Message>) -> Value {
+    let mut m = Map::new();
+    put(&mut m, "_id", room.id.clone());
+    put(&mut m, "t", room.room_type.as_str());
+    if let Some(name) = &room.name {
+        put(&mut m, "name", name.clone());
+    }
+    if let Some(fname) = &room.fname {
+        put(&mut m, "fname", fname.clone());
+    }
+    if let Some(creator) = &room.creator {
+        put(&mut m, "u", user_stub(creator));
+    }
+    put(&mut m, "msgs", room.message_count);
+    put(&mut m, "usersCount", room.users_count);
+    put(&mut m, "ts", iso(room.created_at));
+    put(&mut m, "_updatedAt", iso(room.updated_at));
+    if room.room_type == RoomType::Direct {
+        put(&mut m, "usernames", json!(room.usernames));
+        put(&mut m, "uids", json!(room.user_ids));
+    } else {
+        put(&mut m, "ro", room.read_only);
+    }
+    if room.default {
+        put(&mut m, "default", true);
+    }
+    for (key, flag) in [
+        ("archived", room.archived),
+        ("featured", room.featured),
+        ("encrypted", room.encrypted),
+        ("broadcast", room.broadcast),
+        ("reactWhenReadOnly", room.react_when_read_only),
+    ] {
+        if flag {
+            put(&mut m, key, true);
+        }
+    }
+    for (key, text) in [
+        ("topic", &room.topic),
+        ("description", &room.description),
+        ("announcement", &room.announcement),
+    ] {
+        if let Some(text) = text {
+            put(&mut m, key, text.clone());
+        }
+    }
+    if room.join_code.as_ref().is_some_and(|c| !c.is_empty()) {
+        put(&mut m, "joinCodeRequired", true);
+    }
+    if !room.muted.is_empty() {
+        put(&mut m, "muted", json!(room.muted));
+    }
+    if !room.hidden_system_messages.is_empty() {
+        put(&mut m, "sysMes", json!(room.hidden_system_messages));
+    }
+    if room
+        .custom_fields
+        .as_object()
+        .is_some_and(|o| !o.is_empty())
+    {
+        put(&mut m, "customFields", room.custom_fields.clone());
+    }
+    if let Some(lm) = room.last_message_at {
+        put(&mut m, "lm", iso(lm));
+    }
+    if let Some(last) = last_message {
+        put(&mut m, "lastMessage", message(last));
+    }
+    Value::Object(m)
+}
+
+/// An ISubscription.
+pub fn subscription(s: &Subscription) -> Value {
+    let mut m = Map::new();
+    put(&mut m, "_id", s.id.clone());
+    put(&mut m, "rid", s.room_id.clone());
+    put(&mut m, "u", user_stub(&s.user));
+    put(&mut m, "name", s.name.clone());
+    if let Some(fname) = &s.fname {
+        put(&mut m, "fname", fname.clone());
+    }
+    put(&mut m, "t", s.room_type.as_str());
+    put(&mut m, "ts", iso(s.joined_at));
+    put(&mut m, "ls", iso(s.last_seen));
+    if let Some(lr) = s.last_reply {
+        put(&mut m, "lr", iso(lr));
+    }
+    put(&mut m, "open", s.open);
+    put(&mut m, "alert", s.alert);
+    put(&mut m, "unread", s.unread);
+    put(&mut m, "userMentions", s.user_mentions);
+    put(&mut m, "groupMentions", s.group_mentions);
+    if !s.roles.is_empty() {
+        put(&mut m, "roles", json!(s.roles));
+    }
+    if s.favorite {
+        put(&mut m, "f", true);
+    }
+    if s.archived {
+        put(&mut m, "archived", true);
+    }
+    put(&mut m, "tunread", json!(s.thread_unread));
+    put(&mut m, "_updatedAt", iso(s.updated_at));
+    Value::Object(m)
+}
+
+/// An IMessage.
+pub fn message(msg: &Message) -> Value {
+    let mut m = Map::new();
+    put(&mut m, "_id", msg.id.clone());
+    put(&mut m, "rid", msg.room_id.clone());
+    put(&mut m, "msg", msg.text.clone());
+    put(&mut m, "ts", iso(msg.created_at));
+    put(&mut m, "u", user_stub(&msg.author));
+    put(&mut m, "_updatedAt", iso(msg.updated_at));
+    if let Some(kind) = &msg.kind {
+        put(&mut m, "t", kind.clone());
+    }
+    put(
+        &mut m,
+        "mentions",
+        Value::Array(
+            msg.mentions
+                .iter()
+                .map(|x| {
+                    let mut v = json!({"_id": x.id, "username": x.username});
+                    if let Value::Object(o) = &mut v {
+                        if let Some(name) = &x.name {
+                            o.insert("name".into(), json!(name));
+                        }
+                        if x.id != "all" && x.id != "here" {
+                            o.insert("type".into(), json!("user"));
+                        }
+                    }
+                    v
+                })
+                .collect(),
+        ),
+    );
+    put(
+        &mut m,
+        "channels",
+        Value::Array(
+            msg.channels
+                .iter()
+                .map(|(id, name)| json!({"_id": id, "name": name}))
+                .collect(),
+        ),
+    );
+    if !msg.reactions.is_empty() {
+        let reactions: Map<String, Value> = msg
+            .reactions
+            .iter()
+            .map(|(emoji, users)| (emoji.clone(), json!({"usernames": users})))
+            .collect();
+        put(&mut m, "reactions", Value::Object(reactions));
+    }
+    if let Some(tmid) = &msg.thread_id {
+        put(&mut m, "tmid", tmid.clone());
+        if msg.thread_show {
+            put(&mut m, "tshow", true);
+        }
+    }
+    if msg.thread_count > 0 || msg.thread_last_at.is_some() {
+        put(&mut m, "tcount", msg.thread_count);
+        if let Some(tlm) = msg.thread_last_at {
+            put(&mut m, "tlm", iso(tlm));
+        }
+        put(&mut m, "replies", json!(msg.thread_participants));
+    }
+    put(&mut m, "pinned", msg.pinned);
+    if let Some(at) = msg.pinned_at {
+        put(&mut m, "pinnedAt", iso(at));
+    }
+    if let Some(by) = &msg.pinned_by {
+        put(
+            &mut m,
+            "pinnedBy",
+            json!({"_id": by.id, "username": by.username}),
+        );
+    }
+    if !msg.starred_by.is_empty() {
+        put(
+            &mut m,
+            "starred",
+            Value::Array(msg.starred_by.iter().map(|id| json!({"_id": id})).collect()),
+        );
+    }
+    if let Some(at) = msg.edited_at {
+        put(&mut m, "editedAt", iso(at));
+    }
+    if let Some(by) = &msg.edited_by {
+        put(
+            &mut m,
+            "editedBy",
+            json!({"_id": by.id, "username": by.username}),
+        );
+    }
+    if let Some(attachments) = &msg.attachments {
+        put(&mut m, "attachments", attachments.clone());
+    }
+    for (key, value) in [
+        ("alias", &msg.alias),
+        ("emoji", &msg.emoji),
+        ("avatar", &msg.avatar),
+        ("role", &msg.role),
+    ] {
+        if let Some(v) = value {
+            put(&mut m, key, v.clone());
+        }
+    }
+    if let Some(groupable) = msg.groupable {
+        put(&mut m, "groupable", groupable);
+    }
+    if let Some(custom) = &msg.custom_fields {
+        put(&mut m, "customFields", custom.clone());
+    }
+    put(&mut m, "urls", json!([]));
+    Value::Object(m)
+}

@@ -1,0 +1,545 @@
+//! Messages: sending, editing, deleting, reacting, reading history, searching.
+
+use crate::rooms::RoomFamily;
+use crate::{Service, Session, store_error};
+use comet_core::mentions;
+use comet_core::page::{Direction, Page};
+use comet_core::room::{Mention, Message, Room, RoomType, UserStub};
+use comet_core::{Error, Result, Timestamp, id, now};
+use comet_store::{MessageFilter, MessageSortKey, PostEffects};
+use serde_json::{Value, json};
+
+/// What a client sends to post a message.
+#[derive(Debug, Clone, Default)]
+pub struct NewMessage {
+    /// A client-chosen id (`chat.sendMessage` allows one).
+    pub id: Option<String>,
+    pub text: String,
+    pub alias: Option<String>,
+    pub emoji: Option<String>,
+    pub avatar: Option<String>,
+    pub attachments: Option<Value>,
+    pub thread_id: Option<String>,
+    pub thread_show: bool,
+    pub groupable: Option<bool>,
+    pub custom_fields: Option<Value>,
+}
+
+/// A history request (`channels.history` and friends).
+#[derive(Debug, Clone, Default)]
+pub struct HistoryQuery {
+    pub latest: Option<Timestamp>,
+    pub oldest: Option<Timestamp>,
+    pub inclusive: bool,
+    pub offset: u64,
+    pub count: Option<u64>,
+    pub show_thread_messages: bool,
+}
+
+/// Plain errors upstream's `canSendMessage` throws (shown without an error type).
+fn cannot_send(reason: &'static str) -> Error {
+    Error::failure(reason)
+}
+
+fn message_not_found() -> Error {
+    Error::meteor(
+        "error-message-not-found",
+        "The provided \"messageId\" does not match any existing message.",
+    )
+}
+
+/// `smile`, `:smile:` → `:smile:`; anything else is not an emoji name.
+pub fn normalize_emoji(raw: &str) -> Option<String> {
+    let name = raw.trim().trim_matches(':');
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '+'));
+    valid.then(|| format!(":{name}:"))
+}
+
+impl Service {
+    /// Upstream's `canSendMessage`: membership, archive, read-only and mute rules.
+    async fn check_can_send(&self, session: &Session, room: &Room) -> Result<()> {
+        let subscribed = self.subscription(session, &room.id).await?.is_some();
+        let public_reader = room.room_type == RoomType::Channel
+            && self.has_permission(&session.user, "view-c-room");
+        if !(subscribed || public_reader) {
+            return Err(cannot_send("error-not-allowed"));
+        }
+        if room.archived {
+            return Err(cannot_send("error-room-archived"));
+        }
+        if room.read_only
+            && !self
+                .has_room_permission(&session.user, "post-readonly", &room.id)
+                .await?
+        {
+            return Err(cannot_send(
+                "You can't send messages because the room is readonly.",
+            ));
+        }
+        if room.muted.iter().any(|u| u == &session.user.username) {
+            return Err(cannot_send("You_have_been_muted"));
+        }
+        Ok(())
+    }
+
+    /// Resolves `@user` and `#channel` mentions; `@all`/`@here` count only with permission.
+    async fn resolve_mentions(
+        &self,
+        session: &Session,
+        room: &Room,
+        text: &str,
+    ) -> Result<(Vec<Mention>, Vec<(String, String)>, bool)> {
+        let parsed = mentions::parse(text);
+        let mut users = Vec::new();
+        for name in &parsed.users {
+            if let Some(user) = self
+                .store
+                .user_by_username(name)
+                .await
+                .map_err(store_error)?
+            {
+                users.push(Mention {
+                    id: user.id,
+                    username: user.username,
+                    name: Some(user.name),
+                });
+            }
+        }
+        let mut group = false;
+        for (flag, word, permission) in [
+            (parsed.all, "all", "mention-all"),
+            (parsed.here, "here", "mention-here"),
+        ] {
+            if flag
+                && self
+                    .has_room_permission(&session.user, permission, &room.id)
+                    .await?
+            {
+                group = true;
+                users.push(Mention {
+                    id: word.to_owned(),
+                    username: word.to_owned(),
+                    name: None,
+                });
+            }
+        }
+        let mut channels = Vec::new();
+        for name in &parsed.channels {
+            if let Some(found) = self.store.room_by_name(name).await.map_err(store_error)?
+                && found.room_type == RoomType::Channel
+            {
+                channels.push((found.id, found.name.unwrap_or_default()));
+            }
+        }
+        Ok((users, channels, group))
+    }
+
+    fn max_message_size(&self) -> usize {
+        usize::try_from(self.setting_int("Message_MaxAllowedSize")).unwrap_or(5000)
+    }
+
+    /// Whether a text is over `Message_MaxAllowedSize` (counted in characters).
+    pub fn message_too_long(&self, text: &str) -> bool {
+        text.chars().count() > self.max_message_size()
+    }
+
+    /// Posts a message to a room the caller may write in.
+    pub async fn send_message(
+        &self,
+        session: &Session,
+        room: &Room,
+        new: NewMessage,
+    ) -> Result<Message> {
+        if self.message_too_long(&new.text) {
+            return Err(Error::meteor(
+                "error-message-size-exceeded",
+                "Message size exceeds Message_MaxAllowedSize",
+            ));
+        }
+        if new.thread_show && new.thread_id.is_none() {
+            return Err(Error::meteor(
+                "invalid-params",
+                "tshow provided but missing tmid",
+            ));
+        }
+        self.check_can_send(session, room).await?;
+        let mut thread_id = None;
+        if let Some(tmid) = &new.thread_id {
+            if !self.setting_bool("Threads_enabled") {
+                return Err(Error::meteor("error-not-allowed", "not-allowed"));
+            }
+            let parent = self.store.message_by_id(tmid).await.map_err(store_error)?;
+            let Some(parent) = parent.filter(|p| p.room_id == room.id && p.deleted_at.is_none())
+            else {
+                return Err(Error::meteor("error-invalid-message", "Invalid Message"));
+            };
+            // Replies to replies belong to the root of the thread.
+            thread_id = Some(parent.thread_id.unwrap_or(parent.id));
+        }
+        let message_id = match new.id.filter(|i| !i.is_empty()) {
+            Some(client_id) => {
+                if self
+                    .store
+                    .message_by_id(&client_id)
+                    .await
+                    .map_err(store_error)?
+                    .is_some()
+                {
+                    return Err(Error::meteor(
+                        "error-message-already-exists",
+                        "Message already exists",
+                    ));
+                }
+                client_id
+            }
+            None => id::new_id(),
+        };
+        let text = new.text.trim().to_owned();
+        let (mentions, channels, group) = self.resolve_mentions(session, room, &text).await?;
+        let at = now();
+        let mut message = Message::new(
+            message_id,
+            &room.id,
+            UserStub::from(&session.user),
+            &text,
+            at,
+        );
+        message.mentions = mentions;
+        message.channels = channels;
+        message.thread_id = thread_id;
+        message.thread_show = new.thread_show;
+        message.alias = new.alias.filter(|s| !s.is_empty());
+        message.emoji = new.emoji.filter(|s| !s.is_empty());
+        message.avatar = new.avatar.filter(|s| !s.is_empty());
+        message.attachments = new
+            .attachments
+            .filter(|a| a.as_array().is_some_and(|items| !items.is_empty()));
+        message.groupable = new.groupable;
+        message.custom_fields = new.custom_fields;
+
+        let hidden_reply = message.thread_id.is_some() && !message.thread_show;
+        let mentioned: Vec<String> = message
+            .mentions
+            .iter()
+            .filter(|m| m.id != "all" && m.id != "here" && m.id != session.user.id)
+            .map(|m| m.id.clone())
+            .collect();
+        let unread_setting = if room.room_type == RoomType::Direct {
+            self.setting_str("Unread_Count_DM")
+        } else {
+            self.setting_str("Unread_Count")
+        };
+        let group_mention = group && mentioned.is_empty();
+        let effects = if hidden_reply {
+            PostEffects {
+                counts_in_room: true,
+                ..PostEffects::default()
+            }
+        } else {
+            PostEffects {
+                counts_in_room: true,
+                becomes_last_message: true,
+                unread_for_all: !group && unread_setting == "all_messages",
+                mentioned_user_ids: mentioned,
+                group_mention,
+                alert_others: true,
+            }
+        };
+        self.store
+            .post_message(&message, &effects)
+            .await
+            .map_err(store_error)?;
+        Ok(message)
+    }
+
+    /// Loads a message the caller may read.
+    pub async fn readable_message(
+        &self,
+        session: &Session,
+        message_id: &str,
+    ) -> Result<(Message, Room)> {
+        let message = self
+            .store
+            .message_by_id(message_id)
+            .await
+            .map_err(store_error)?;
+        let Some(message) = message.filter(|m| m.deleted_at.is_none()) else {
+            return Err(message_not_found());
+        };
+        let Some(room) = self
+            .store
+            .room_by_id(&message.room_id)
+            .await
+            .map_err(store_error)?
+        else {
+            return Err(message_not_found());
+        };
+        if !self.can_access_room(&session.user, &room).await? {
+            return Err(Error::meteor("error-not-allowed", "Not allowed"));
+        }
+        Ok((message, room))
+    }
+
+    fn within_window(&self, setting: &str, message: &Message) -> bool {
+        let minutes = self.setting_int(setting);
+        minutes <= 0 || now() - message.created_at <= chrono::Duration::minutes(minutes)
+    }
+
+    /// `chat.update`: edits the text (own messages, or with `edit-message`).
+    pub async fn update_message(
+        &self,
+        session: &Session,
+        room_id: &str,
+        message_id: &str,
+        text: &str,
+    ) -> Result<Message> {
+        let found = self
+            .store
+            .message_by_id(message_id)
+            .await
+            .map_err(store_error)?;
+        let Some(mut message) = found.filter(|m| m.deleted_at.is_none()) else {
+            return Err(Error::failure(format!(
+                "No message found with the id of \"{message_id}\"."
+            )));
+        };
+        if message.room_id != room_id {
+            return Err(Error::failure(
+                "The room id provided does not match where the message is from.",
+            ));
+        }
+        let Some(room) = self.store.room_by_id(room_id).await.map_err(store_error)? else {
+            return Err(Error::meteor("error-invalid-room", "Invalid room"));
+        };
+        let can_edit_any = self
+            .has_room_permission(&session.user, "edit-message", room_id)
+            .await?;
+        let own = message.author.id == session.user.id;
+        if !can_edit_any {
+            if !own || !self.setting_bool("Message_AllowEditing") {
+                return Err(Error::meteor(
+                    "error-action-not-allowed",
+                    "Message editing not allowed",
+                )
+                .with_details(json!({"method": "updateMessage", "action": "Message_editing"})));
+            }
+            if !self.has_permission(&session.user, "bypass-time-limit-edit-and-delete")
+                && !self.within_window("Message_AllowEditing_BlockEditInMinutes", &message)
+            {
+                return Err(Error::meteor(
+                    "error-message-editing-blocked",
+                    "Message editing is blocked",
+                )
+                .with_details(json!({"method": "updateMessage"})));
+            }
+        }
+        if message.kind.is_some() {
+            return Err(Error::meteor(
+                "error-action-not-allowed",
+                "Message editing not allowed",
+            ));
+        }
+        if self.message_too_long(text) {
+            return Err(Error::meteor(
+                "error-message-size-exceeded",
+                "Message size exceeds Message_MaxAllowedSize",
+            ));
+        }
+        let text = text.trim().to_owned();
+        let (mentions, channels, _) = self.resolve_mentions(session, &room, &text).await?;
+        let at = now();
+        message.text = text;
+        message.mentions = mentions;
+        message.channels = channels;
+        message.edited_at = Some(at);
+        message.edited_by = Some(UserStub {
+            id: session.user.id.clone(),
+            username: session.user.username.clone(),
+            name: None,
+        });
+        message.updated_at = at;
+        self.store
+            .update_message(&message)
+            .await
+            .map_err(store_error)?;
+        Ok(message)
+    }
+
+    /// `chat.delete`.
+    pub async fn delete_message(
+        &self,
+        session: &Session,
+        room_id: &str,
+        message_id: &str,
+    ) -> Result<Message> {
+        let found = self
+            .store
+            .message_by_id(message_id)
+            .await
+            .map_err(store_error)?;
+        let Some(message) = found.filter(|m| m.deleted_at.is_none()) else {
+            return Err(Error::failure(format!(
+                "No message found with the id of \"{message_id}\"."
+            )));
+        };
+        if message.room_id != room_id {
+            return Err(Error::failure(
+                "The room id provided does not match where the message is from.",
+            ));
+        }
+        let not_allowed = || {
+            Error::meteor("error-action-not-allowed", "Not allowed")
+                .with_details(json!({"method": "deleteMessage", "action": "Delete_message"}))
+        };
+        let forced = self
+            .has_room_permission(&session.user, "force-delete-message", room_id)
+            .await?;
+        if !forced {
+            let any = self
+                .has_room_permission(&session.user, "delete-message", room_id)
+                .await?;
+            let own = message.author.id == session.user.id
+                && self
+                    .has_room_permission(&session.user, "delete-own-message", room_id)
+                    .await?;
+            if !(any || own) || !self.setting_bool("Message_AllowDeleting") {
+                return Err(not_allowed());
+            }
+            if !self.has_permission(&session.user, "bypass-time-limit-edit-and-delete")
+                && !self.within_window("Message_AllowDeleting_BlockDeleteInMinutes", &message)
+            {
+                return Err(Error::meteor(
+                    "error-message-deleting-blocked",
+                    "Message deleting is blocked",
+                )
+                .with_details(json!({"method": "deleteMessage"})));
+            }
+        }
+        self.store
+            .delete_message(message_id, now())
+            .await
+            .map_err(store_error)?;
+        tracing::info!(by = %session.user.id, message = %message_id, "message deleted");
+        Ok(message)
+    }
+
+    /// `chat.react`: toggles (or sets, with `should_react`) the caller's reaction.
+    pub async fn react(
+        &self,
+        session: &Session,
+        message_id: &str,
+        emoji: &str,
+        should_react: Option<bool>,
+    ) -> Result<Message> {
+        let (message, room) = self.readable_message(session, message_id).await?;
+        let Some(emoji) = normalize_emoji(emoji) else {
+            return Err(
+                Error::meteor("error-not-allowed", "Invalid emoji provided.")
+                    .with_details(json!({"method": "setReaction"})),
+            );
+        };
+        if room.read_only
+            && !room.react_when_read_only
+            && !self
+                .has_room_permission(&session.user, "post-readonly", &room.id)
+                .await?
+        {
+            return Err(cannot_send(
+                "You can't send messages because the room is readonly.",
+            ));
+        }
+        if room.muted.iter().any(|u| u == &session.user.username) {
+            return Err(Error::meteor(
+                "error-not-allowed",
+                "You have been muted and cannot react in this room",
+            ));
+        }
+        let reacted = message
+            .reactions
+            .get(&emoji)
+            .is_some_and(|users| users.iter().any(|u| u == &session.user.username));
+        let react = should_react.unwrap_or(!reacted);
+        self.store
+            .set_reaction(message_id, &emoji, &session.user.username, react, now())
+            .await
+            .map_err(store_error)?
+            .ok_or_else(message_not_found)
+    }
+
+    /// A room's history, newest first.
+    pub async fn history(&self, room: &Room, query: &HistoryQuery) -> Result<Vec<Message>> {
+        let filter = MessageFilter {
+            latest: query.latest,
+            oldest: query.oldest,
+            inclusive: query.inclusive,
+            hide_thread_replies: !query.show_thread_messages,
+            ..MessageFilter::default()
+        };
+        let page = Page {
+            offset: query.offset,
+            count: query.count,
+            sort: vec![(MessageSortKey::CreatedAt, Direction::Descending)],
+        };
+        let (messages, _) = self
+            .store
+            .room_messages(&room.id, &filter, &page)
+            .await
+            .map_err(store_error)?;
+        Ok(messages)
+    }
+
+    /// A page of a room's messages with a filter (`channels.messages`, pinned, starred, ...).
+    pub async fn room_messages(
+        &self,
+        room: &Room,
+        filter: &MessageFilter,
+        page: &Page<MessageSortKey>,
+    ) -> Result<(Vec<Message>, u64)> {
+        self.store
+            .room_messages(&room.id, filter, page)
+            .await
+            .map_err(store_error)
+    }
+
+    /// `chat.search`: full-text search in one room the caller may read.
+    pub async fn search_messages(
+        &self,
+        session: &Session,
+        room_id: &str,
+        text: &str,
+        offset: u64,
+        count: Option<u64>,
+    ) -> Result<Vec<Message>> {
+        let room = self
+            .room_for(
+                session,
+                &crate::rooms::RoomRef::Id(room_id.to_owned()),
+                RoomFamily::Any,
+            )
+            .await
+            .map_err(|_| Error::failure(""))?;
+        let (messages, _) = self
+            .store
+            .search_messages(&[room.id], text, offset, count)
+            .await
+            .map_err(store_error)?;
+        Ok(messages)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_emoji;
+
+    #[test]
+    fn emoji_names_get_colons() {
+        assert_eq!(normalize_emoji("smile").as_deref(), Some(":smile:"));
+        assert_eq!(normalize_emoji(":+1:").as_deref(), Some(":+1:"));
+        assert_eq!(normalize_emoji("no spaces"), None);
+        assert_eq!(normalize_emoji("::"), None);
+    }
+}

@@ -1,0 +1,891 @@
+//! Rooms: creating channels, groups and direct conversations, membership, and reading them.
+
+use crate::{Service, Session, store_error};
+use comet_core::page::{Direction, Page};
+use comet_core::room::{Message, Room, RoomType, Subscription, UserStub};
+use comet_core::user::User;
+use comet_core::validate::username_regex;
+use comet_core::{Error, Result, Timestamp, id, now};
+use comet_store::{Conflict, RoomFilter, RoomSortKey, StoreError};
+use serde_json::{Value, json};
+
+/// The room every new user joins, as upstream ships it.
+pub const GENERAL_ROOM_ID: &str = "GENERAL";
+
+/// How a request names a room (`roomId` or `roomName`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoomRef {
+    Id(String),
+    Name(String),
+}
+
+/// What `channels.create`/`groups.create` ask for.
+#[derive(Debug, Clone, Default)]
+pub struct NewRoom {
+    pub name: String,
+    pub members: Vec<String>,
+    pub read_only: bool,
+    pub exclude_self: bool,
+    pub topic: Option<String>,
+    pub description: Option<String>,
+    pub broadcast: bool,
+    pub encrypted: bool,
+    pub custom_fields: Option<Value>,
+}
+
+/// A room listing request.
+#[derive(Debug, Clone, Default)]
+pub struct RoomListQuery {
+    pub types: Vec<RoomType>,
+    /// Only rooms the caller is subscribed to.
+    pub joined_only: bool,
+    /// Case-insensitive part of the name.
+    pub name: Option<String>,
+    pub offset: u64,
+    pub count: Option<u64>,
+    pub sort: Vec<(RoomSortKey, Direction)>,
+}
+
+/// A room with its last message.
+#[derive(Debug, Clone)]
+pub struct RoomView {
+    pub room: Room,
+    pub last_message: Option<Message>,
+}
+
+/// Which family of endpoints asks: the "not found" errors differ per family upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomFamily {
+    /// `channels.*`: public channels only.
+    Channels,
+    /// `groups.*`: private groups the caller is in.
+    Groups,
+    /// `im.*`/`dm.*`: direct rooms the caller is in.
+    Direct,
+    /// `rooms.*`, `chat.*`: any room the caller may see.
+    Any,
+}
+
+fn room_not_found(family: RoomFamily) -> Error {
+    match family {
+        RoomFamily::Channels => Error::meteor(
+            "error-room-not-found",
+            "The required \"roomId\" or \"roomName\" param provided does not match any channel",
+        ),
+        RoomFamily::Groups => Error::meteor(
+            "error-room-not-found",
+            "The required \"roomId\" or \"roomName\" param provided does not match any group",
+        ),
+        RoomFamily::Direct => Error::meteor(
+            "error-room-not-found",
+            "The required \"roomId\" or \"username\" params provided do not match any direct message",
+        ),
+        RoomFamily::Any => Error::meteor(
+            "error-room-not-found",
+            "The required \"roomId\" or \"roomName\" param provided does not match any room",
+        ),
+    }
+}
+
+/// A system message of `kind` in `room_id`, written by `actor`.
+pub(crate) fn system_message(
+    kind: &str,
+    room_id: &str,
+    actor: &User,
+    text: &str,
+    at: Timestamp,
+) -> Message {
+    let mut message = Message::new(id::new_id(), room_id, UserStub::from(actor), text, at);
+    message.kind = Some(kind.to_owned());
+    message.groupable = Some(false);
+    message
+}
+
+impl Service {
+    fn channel_name_is_valid(&self, name: &str) -> bool {
+        username_regex(&self.setting_str("UTF8_Channel_Names_Validation")).is_match(name)
+    }
+
+    /// The subscription of someone joining a room after its creation: upstream marks the room
+    /// as unread (one unread, one mention) so that it stands out in the sidebar.
+    pub(crate) fn joining_subscription(
+        &self,
+        room: &Room,
+        user: &User,
+        at: Timestamp,
+    ) -> Subscription {
+        let mut s = self.new_subscription(room, user, Vec::new(), at);
+        s.alert = true;
+        s.unread = 1;
+        s.user_mentions = 1;
+        s
+    }
+
+    /// A new subscription of `user` to `room`.
+    pub(crate) fn new_subscription(
+        &self,
+        room: &Room,
+        user: &User,
+        roles: Vec<String>,
+        at: Timestamp,
+    ) -> Subscription {
+        let (name, fname) = match room.room_type {
+            RoomType::Direct => {
+                let others: Vec<&String> = room
+                    .usernames
+                    .iter()
+                    .filter(|u| **u != user.username)
+                    .collect();
+                let name = if others.is_empty() {
+                    user.username.clone()
+                } else {
+                    others
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                (name.clone(), Some(name))
+            }
+            _ => (
+                room.name.clone().unwrap_or_default(),
+                room.fname.clone().or_else(|| room.name.clone()),
+            ),
+        };
+        Subscription {
+            id: id::new_id(),
+            room_id: room.id.clone(),
+            room_type: room.room_type,
+            user: UserStub::from(user),
+            name,
+            fname,
+            roles,
+            open: true,
+            alert: false,
+            unread: 0,
+            user_mentions: 0,
+            group_mentions: 0,
+            favorite: false,
+            archived: room.archived,
+            joined_at: at,
+            last_seen: at,
+            last_reply: None,
+            thread_unread: Vec::new(),
+            updated_at: at,
+        }
+    }
+
+    fn blank_room(
+        &self,
+        room_type: RoomType,
+        room_id: String,
+        name: Option<String>,
+        creator: Option<&User>,
+        at: Timestamp,
+    ) -> Room {
+        Room {
+            id: room_id,
+            room_type,
+            fname: name.clone(),
+            name,
+            creator: creator.map(UserStub::from),
+            topic: None,
+            description: None,
+            announcement: None,
+            read_only: false,
+            react_when_read_only: false,
+            archived: false,
+            default: false,
+            featured: false,
+            encrypted: false,
+            broadcast: false,
+            join_code: None,
+            muted: Vec::new(),
+            user_ids: Vec::new(),
+            usernames: Vec::new(),
+            message_count: 0,
+            users_count: 0,
+            last_message_at: None,
+            last_message_id: None,
+            hidden_system_messages: Vec::new(),
+            custom_fields: json!({}),
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    /// Creates `#general` on a new server.
+    pub(crate) async fn ensure_general_room(&self) -> Result<()> {
+        if self
+            .store
+            .room_by_id(GENERAL_ROOM_ID)
+            .await
+            .map_err(store_error)?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let mut room = self.blank_room(
+            RoomType::Channel,
+            GENERAL_ROOM_ID.to_owned(),
+            Some("general".to_owned()),
+            None,
+            now(),
+        );
+        room.default = true;
+        match self.store.create_room(&room, &[], None).await {
+            Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
+    /// Subscribes a new user to every default room, with a join message in each.
+    pub(crate) async fn join_default_rooms(&self, user: &User) -> Result<()> {
+        let filter = RoomFilter {
+            default_only: true,
+            ..RoomFilter::default()
+        };
+        let (rooms, _) = self
+            .store
+            .list_rooms(&filter, &Page::all())
+            .await
+            .map_err(store_error)?;
+        for room in rooms
+            .into_iter()
+            .filter(|r| r.room_type != RoomType::Direct)
+        {
+            let at = now();
+            let subscription = self.joining_subscription(&room, user, at);
+            let message = system_message("uj", &room.id, user, &user.username, at);
+            self.store
+                .add_member(&subscription, Some(&message))
+                .await
+                .map_err(store_error)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the user holds a permission globally or through their roles in the room.
+    pub async fn has_room_permission(
+        &self,
+        user: &User,
+        permission: &str,
+        room_id: &str,
+    ) -> Result<bool> {
+        if self.has_permission(user, permission) {
+            return Ok(true);
+        }
+        let Some(subscription) = self
+            .store
+            .subscription(room_id, &user.id)
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(false);
+        };
+        Ok(self.permissions.read(|m| {
+            m.get(permission)
+                .is_some_and(|p| p.roles.iter().any(|role| subscription.roles.contains(role)))
+        }))
+    }
+
+    /// Finds a room by id or name.
+    pub async fn find_room(&self, room: &RoomRef) -> Result<Option<Room>> {
+        match room {
+            RoomRef::Id(id) => self.store.room_by_id(id).await,
+            RoomRef::Name(name) => self.store.room_by_name(name.trim_start_matches('#')).await,
+        }
+        .map_err(store_error)
+    }
+
+    /// Whether the user may read the room (its messages, members and info).
+    pub async fn can_access_room(&self, user: &User, room: &Room) -> Result<bool> {
+        let subscribed = self
+            .store
+            .subscription(&room.id, &user.id)
+            .await
+            .map_err(store_error)?
+            .is_some();
+        Ok(match room.room_type {
+            RoomType::Channel => subscribed || self.has_permission(user, "view-c-room"),
+            RoomType::Private => subscribed,
+            RoomType::Direct => subscribed || room.user_ids.iter().any(|id| id == &user.id),
+        })
+    }
+
+    /// Loads a room for a caller in an endpoint family, refusing with that family's error when
+    /// it does not exist, has another type, or the caller may not see it.
+    pub async fn room_for(
+        &self,
+        session: &Session,
+        room: &RoomRef,
+        family: RoomFamily,
+    ) -> Result<Room> {
+        let found = self.find_room(room).await?;
+        let Some(room) = found else {
+            return Err(room_not_found(family));
+        };
+        let type_matches = match family {
+            RoomFamily::Channels => room.room_type == RoomType::Channel,
+            RoomFamily::Groups => room.room_type == RoomType::Private,
+            RoomFamily::Direct => room.room_type == RoomType::Direct,
+            RoomFamily::Any => true,
+        };
+        if !type_matches || !self.can_access_room(&session.user, &room).await? {
+            return Err(room_not_found(family));
+        }
+        Ok(room)
+    }
+
+    async fn resolve_usernames(&self, usernames: &[String]) -> Result<Vec<User>> {
+        let mut users = Vec::with_capacity(usernames.len());
+        for name in usernames {
+            let name = name.trim().trim_start_matches('@');
+            if name.is_empty() {
+                continue;
+            }
+            let Some(user) = self
+                .store
+                .user_by_username(name)
+                .await
+                .map_err(store_error)?
+            else {
+                return Err(Error::meteor(
+                    "error-invalid-user",
+                    format!("Invalid user {name}"),
+                ));
+            };
+            if !users.iter().any(|u: &User| u.id == user.id) {
+                users.push(user);
+            }
+        }
+        Ok(users)
+    }
+
+    /// `channels.create` / `groups.create`.
+    pub async fn create_room(
+        &self,
+        session: &Session,
+        room_type: RoomType,
+        new_room: NewRoom,
+    ) -> Result<Room> {
+        let permission = if room_type == RoomType::Private {
+            "create-p"
+        } else {
+            "create-c"
+        };
+        if !self.has_permission(&session.user, permission) {
+            return Err(Error::forbidden());
+        }
+        let name = new_room.name.trim().to_owned();
+        if name.is_empty() {
+            return Err(Error::meteor("error-invalid-name", "Invalid name"));
+        }
+        if !self.channel_name_is_valid(&name) {
+            return Err(Error::meteor(
+                "error-invalid-room-name",
+                format!("{name} is not a valid room name"),
+            )
+            .with_details(json!({"channel_name": name})));
+        }
+        let duplicate = || {
+            Error::meteor(
+                "error-duplicate-channel-name",
+                format!("A channel with name '{name}' exists"),
+            )
+            .with_details(json!({"channel_name": name}))
+        };
+        if self
+            .store
+            .room_by_name(&name)
+            .await
+            .map_err(store_error)?
+            .is_some()
+        {
+            return Err(duplicate());
+        }
+        let mut members = self.resolve_usernames(&new_room.members).await?;
+        members.retain(|u| u.id != session.user.id);
+        let at = now();
+        let mut room = self.blank_room(
+            room_type,
+            id::new_id(),
+            Some(name.clone()),
+            Some(&session.user),
+            at,
+        );
+        room.read_only = new_room.read_only;
+        room.topic = new_room.topic.filter(|t| !t.is_empty());
+        room.description = new_room.description.filter(|t| !t.is_empty());
+        room.broadcast = new_room.broadcast;
+        room.encrypted = new_room.encrypted;
+        if let Some(custom) = new_room.custom_fields {
+            room.custom_fields = custom;
+        }
+        let mut subscriptions = Vec::with_capacity(members.len() + 1);
+        if !new_room.exclude_self {
+            subscriptions.push(self.new_subscription(
+                &room,
+                &session.user,
+                vec!["owner".to_owned()],
+                at,
+            ));
+        }
+        for member in &members {
+            subscriptions.push(self.new_subscription(&room, member, Vec::new(), at));
+        }
+        room.users_count = i64::try_from(subscriptions.len()).unwrap_or(i64::MAX);
+        match self.store.create_room(&room, &subscriptions, None).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(Conflict::RoomName)) => return Err(duplicate()),
+            Err(e) => return Err(store_error(e)),
+        }
+        tracing::info!(by = %session.user.id, room = %room.id, name = %name, "room created");
+        Ok(room)
+    }
+
+    /// `im.create`: a direct room with one or more users; an existing one is reopened.
+    pub async fn create_direct(
+        &self,
+        session: &Session,
+        usernames: &[String],
+        exclude_self: bool,
+    ) -> Result<Room> {
+        if !self.has_permission(&session.user, "create-d") {
+            return Err(Error::meteor("error-not-allowed", "Not allowed")
+                .with_details(json!({"method": "createDirectMessage"})));
+        }
+        let others = self.resolve_usernames(usernames).await?;
+        let mut participants: Vec<User> = Vec::with_capacity(others.len() + 1);
+        if !exclude_self {
+            participants.push(session.user.clone());
+        }
+        for user in others {
+            if !participants.iter().any(|p| p.id == user.id) {
+                participants.push(user);
+            }
+        }
+        if participants.is_empty() {
+            return Err(Error::meteor("error-invalid-user", "Invalid user"));
+        }
+        participants.sort_by(|a, b| a.id.cmp(&b.id));
+        // One-to-one rooms have a stable id made of both user ids, as upstream.
+        let room_id = if participants.len() <= 2 {
+            let mut ids: Vec<&str> = participants.iter().map(|u| u.id.as_str()).collect();
+            if ids.len() == 1 {
+                ids.push(ids[0]);
+            }
+            ids.concat()
+        } else {
+            let mut key: Vec<&str> = participants.iter().map(|u| u.id.as_str()).collect();
+            key.sort_unstable();
+            let digest = comet_core::password::sha256_hex(&key.join(","));
+            digest.chars().take(comet_core::id::ID_LEN).collect()
+        };
+        if let Some(existing) = self.store.room_by_id(&room_id).await.map_err(store_error)? {
+            self.reopen(&existing.id, &session.user.id).await?;
+            return Ok(existing);
+        }
+        let at = now();
+        let mut room = self.blank_room(RoomType::Direct, room_id, None, Some(&session.user), at);
+        room.user_ids = participants.iter().map(|u| u.id.clone()).collect();
+        room.usernames = participants.iter().map(|u| u.username.clone()).collect();
+        room.users_count = i64::try_from(participants.len()).unwrap_or(i64::MAX);
+        room.fname = None;
+        let subscriptions: Vec<Subscription> = participants
+            .iter()
+            .map(|u| {
+                let mut s = self.new_subscription(&room, u, Vec::new(), at);
+                // The other side sees the conversation only once something is written.
+                s.open = u.id == session.user.id;
+                s
+            })
+            .collect();
+        match self.store.create_room(&room, &subscriptions, None).await {
+            Ok(()) => Ok(room),
+            Err(StoreError::Conflict(_)) => self
+                .store
+                .room_by_id(&room.id)
+                .await
+                .map_err(store_error)?
+                .ok_or_else(|| Error::internal("direct room vanished after a conflict")),
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
+    async fn reopen(&self, room_id: &str, user_id: &str) -> Result<()> {
+        if let Some(mut s) = self
+            .store
+            .subscription(room_id, user_id)
+            .await
+            .map_err(store_error)?
+            && !s.open
+        {
+            s.open = true;
+            s.updated_at = now();
+            self.store
+                .update_subscription(&s)
+                .await
+                .map_err(store_error)?;
+        }
+        Ok(())
+    }
+
+    /// `channels.join`.
+    pub async fn join_room(
+        &self,
+        session: &Session,
+        room: &Room,
+        join_code: Option<&str>,
+    ) -> Result<()> {
+        if room.room_type != RoomType::Channel {
+            return Err(room_not_found(RoomFamily::Channels));
+        }
+        if !self.has_permission(&session.user, "view-c-room") {
+            return Err(Error::meteor("error-not-allowed", "Not allowed")
+                .with_details(json!({"method": "joinRoom"})));
+        }
+        if let Some(code) = &room.join_code
+            && !code.is_empty()
+            && join_code != Some(code.as_str())
+            && !self.has_permission(&session.user, "join-without-join-code")
+        {
+            return Err(Error::meteor("error-code-invalid", "Invalid Room Password")
+                .with_details(json!({"method": "joinRoom"})));
+        }
+        if room.archived {
+            return Err(Error::meteor("error-room-archived", "The room is archived"));
+        }
+        let at = now();
+        let subscription = self.joining_subscription(room, &session.user, at);
+        let message = system_message("uj", &room.id, &session.user, &session.user.username, at);
+        self.store
+            .add_member(&subscription, Some(&message))
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    /// `channels.leave` / `groups.leave` / `rooms.leave`.
+    pub async fn leave_room(&self, session: &Session, room: &Room) -> Result<()> {
+        let permission = match room.room_type {
+            RoomType::Channel => Some("leave-c"),
+            RoomType::Private => Some("leave-p"),
+            RoomType::Direct => None,
+        };
+        if let Some(p) = permission
+            && !self.has_permission(&session.user, p)
+        {
+            return Err(Error::meteor("error-not-allowed", "Not allowed")
+                .with_details(json!({"method": "leaveRoom"})));
+        }
+        let Some(subscription) = self
+            .store
+            .subscription(&room.id, &session.user.id)
+            .await
+            .map_err(store_error)?
+        else {
+            return Err(
+                Error::meteor("error-user-not-in-room", "You are not in this room")
+                    .with_details(json!({"method": "leaveRoom"})),
+            );
+        };
+        if subscription.roles.iter().any(|r| r == "owner")
+            && self.count_owners(&room.id).await? <= 1
+            && room.users_count > 1
+        {
+            return Err(Error::meteor(
+                "error-you-are-last-owner",
+                "You are the last owner. Please set new owner before leaving the room.",
+            )
+            .with_details(json!({"method": "leaveRoom"})));
+        }
+        let message = system_message("ul", &room.id, &session.user, &session.user.username, now());
+        self.store
+            .remove_member(&room.id, &session.user.id, Some(&message))
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn count_owners(&self, room_id: &str) -> Result<usize> {
+        let (subs, _) = self
+            .store
+            .subscriptions_of_room(room_id, 0, None)
+            .await
+            .map_err(store_error)?;
+        Ok(subs
+            .iter()
+            .filter(|s| s.roles.iter().any(|r| r == "owner"))
+            .count())
+    }
+
+    /// `channels.invite` / `groups.invite`: adds users, with an `au` message for each.
+    pub async fn invite_to_room(
+        &self,
+        session: &Session,
+        room: &Room,
+        users: &[User],
+    ) -> Result<()> {
+        let any_room = match room.room_type {
+            RoomType::Channel => "add-user-to-any-c-room",
+            RoomType::Private => "add-user-to-any-p-room",
+            RoomType::Direct => {
+                return Err(Error::meteor(
+                    "error-cant-invite-for-direct-room",
+                    "Can't invite user to direct rooms",
+                ));
+            }
+        };
+        let subscribed = self
+            .store
+            .subscription(&room.id, &session.user.id)
+            .await
+            .map_err(store_error)?
+            .is_some();
+        let allowed = self.has_permission(&session.user, any_room)
+            || (subscribed
+                && self
+                    .has_room_permission(&session.user, "add-user-to-joined-room", &room.id)
+                    .await?);
+        if !allowed {
+            return Err(Error::meteor("error-not-allowed", "Not allowed")
+                .with_details(json!({"method": "addUsersToRoom"})));
+        }
+        if room.archived {
+            return Err(Error::meteor("error-room-archived", "The room is archived"));
+        }
+        for user in users {
+            let at = now();
+            let subscription = self.joining_subscription(room, user, at);
+            let message = system_message("au", &room.id, &session.user, &user.username, at);
+            self.store
+                .add_member(&subscription, Some(&message))
+                .await
+                .map_err(store_error)?;
+        }
+        Ok(())
+    }
+
+    /// `channels.kick` / `groups.kick`.
+    pub async fn kick_from_room(&self, session: &Session, room: &Room, user: &User) -> Result<()> {
+        if !self
+            .has_room_permission(&session.user, "remove-user", &room.id)
+            .await?
+        {
+            return Err(Error::meteor("error-not-allowed", "Not allowed")
+                .with_details(json!({"method": "removeUserFromRoom"})));
+        }
+        let Some(subscription) = self
+            .store
+            .subscription(&room.id, &user.id)
+            .await
+            .map_err(store_error)?
+        else {
+            return Err(
+                Error::meteor("error-user-not-in-room", "User is not in this room")
+                    .with_details(json!({"method": "removeUserFromRoom"})),
+            );
+        };
+        if subscription.roles.iter().any(|r| r == "owner")
+            && self.count_owners(&room.id).await? <= 1
+        {
+            return Err(Error::meteor(
+                "error-you-are-last-owner",
+                "This is the last owner. Please set a new owner before removing this one.",
+            )
+            .with_details(json!({"method": "removeUserFromRoom"})));
+        }
+        let message = system_message("ru", &room.id, &session.user, &user.username, now());
+        self.store
+            .remove_member(&room.id, &user.id, Some(&message))
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    /// A room with its last message.
+    pub async fn room_view(&self, room: Room) -> Result<RoomView> {
+        let last_message = match &room.last_message_id {
+            Some(id) => self
+                .store
+                .message_by_id(id)
+                .await
+                .map_err(store_error)?
+                .filter(|m| m.deleted_at.is_none()),
+            None => None,
+        };
+        Ok(RoomView { room, last_message })
+    }
+
+    /// Rooms with their last messages, loaded in one query.
+    pub async fn room_views(&self, rooms: Vec<Room>) -> Result<Vec<RoomView>> {
+        let ids: Vec<String> = rooms
+            .iter()
+            .filter_map(|r| r.last_message_id.clone())
+            .collect();
+        let messages = self
+            .store
+            .messages_by_ids(&ids)
+            .await
+            .map_err(store_error)?;
+        Ok(rooms
+            .into_iter()
+            .map(|room| {
+                let last_message = room
+                    .last_message_id
+                    .as_ref()
+                    .and_then(|id| {
+                        messages
+                            .iter()
+                            .find(|m| &m.id == id && m.deleted_at.is_none())
+                    })
+                    .cloned();
+                RoomView { room, last_message }
+            })
+            .collect())
+    }
+
+    /// `channels.list` (public channels), `groups.listAll` (admins), and the joined variants.
+    pub async fn list_rooms(
+        &self,
+        session: &Session,
+        query: RoomListQuery,
+    ) -> Result<(Vec<RoomView>, u64)> {
+        let filter = RoomFilter {
+            types: query.types,
+            name: query.name,
+            default_only: false,
+            member: query.joined_only.then(|| session.user.id.clone()),
+        };
+        let page = Page {
+            offset: query.offset,
+            count: query.count,
+            sort: query.sort,
+        };
+        let (rooms, total) = self
+            .store
+            .list_rooms(&filter, &page)
+            .await
+            .map_err(store_error)?;
+        Ok((self.room_views(rooms).await?, total))
+    }
+
+    /// Members of a room with their users, ordered by username.
+    pub async fn room_members(
+        &self,
+        room: &Room,
+        offset: u64,
+        count: Option<u64>,
+    ) -> Result<(Vec<(Subscription, Option<User>)>, u64)> {
+        let (subs, total) = self
+            .store
+            .subscriptions_of_room(&room.id, offset, count)
+            .await
+            .map_err(store_error)?;
+        let mut members = Vec::with_capacity(subs.len());
+        for s in subs {
+            let user = self
+                .store
+                .user_by_id(&s.user.id)
+                .await
+                .map_err(store_error)?;
+            members.push((s, user));
+        }
+        Ok((members, total))
+    }
+
+    /// The caller's subscription to a room.
+    pub async fn subscription(
+        &self,
+        session: &Session,
+        room_id: &str,
+    ) -> Result<Option<Subscription>> {
+        self.store
+            .subscription(room_id, &session.user.id)
+            .await
+            .map_err(store_error)
+    }
+
+    /// `subscriptions.get`: all of the caller's subscriptions, or those changed since a time.
+    pub async fn subscriptions(
+        &self,
+        session: &Session,
+        since: Option<Timestamp>,
+    ) -> Result<Vec<Subscription>> {
+        self.store
+            .subscriptions_of_user(&session.user.id, since)
+            .await
+            .map_err(store_error)
+    }
+
+    /// `rooms.get`: rooms the caller is subscribed to (changed since a time).
+    pub async fn subscribed_rooms(
+        &self,
+        session: &Session,
+        since: Option<Timestamp>,
+    ) -> Result<Vec<RoomView>> {
+        let subs = self
+            .store
+            .subscriptions_of_user(&session.user.id, None)
+            .await
+            .map_err(store_error)?;
+        let ids: Vec<String> = subs.into_iter().map(|s| s.room_id).collect();
+        let rooms = self.store.rooms_by_ids(&ids).await.map_err(store_error)?;
+        let rooms = rooms
+            .into_iter()
+            .filter(|r| since.is_none_or(|since| r.updated_at > since))
+            .collect();
+        self.room_views(rooms).await
+    }
+
+    /// `subscriptions.read`: marks a room read up to now.
+    pub async fn mark_read(&self, session: &Session, room_id: &str) -> Result<()> {
+        let Some(mut s) = self
+            .store
+            .subscription(room_id, &session.user.id)
+            .await
+            .map_err(store_error)?
+        else {
+            return Err(
+                Error::meteor("error-invalid-subscription", "Invalid subscription")
+                    .with_details(json!({"method": "readMessages"})),
+            );
+        };
+        let at = now();
+        s.unread = 0;
+        s.user_mentions = 0;
+        s.group_mentions = 0;
+        s.alert = false;
+        s.thread_unread.clear();
+        s.last_seen = at;
+        s.updated_at = at;
+        self.store
+            .update_subscription(&s)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    /// `channels.open`/`close`, `groups.open`/`close`, `im.open`/`close`: shows or hides the room.
+    pub async fn set_open(&self, session: &Session, room_id: &str, open: bool) -> Result<()> {
+        let Some(mut s) = self
+            .store
+            .subscription(room_id, &session.user.id)
+            .await
+            .map_err(store_error)?
+        else {
+            return Err(Error::meteor(
+                "error-invalid-subscription",
+                "Invalid subscription",
+            ));
+        };
+        s.open = open;
+        s.updated_at = now();
+        self.store
+            .update_subscription(&s)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+}

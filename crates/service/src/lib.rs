@@ -13,6 +13,7 @@ pub mod messages;
 pub mod methods;
 pub mod ratelimit;
 pub mod roles;
+pub mod room_settings;
 pub mod rooms;
 pub mod settings;
 pub mod tokens;

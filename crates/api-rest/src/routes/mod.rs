@@ -113,8 +113,75 @@ pub fn routes() -> Router<AppState> {
 
 /// `channels.*`, `groups.*`, `im.*`/`dm.*`, `chat.*`, `rooms.*`, `subscriptions.*`.
 fn room_routes() -> Router<AppState> {
-    use rooms::{CHANNELS, DIRECT, GROUPS, family_route};
-    let mut router = Router::new()
+    use comet_service::room_settings::RoomRole::{Leader, Moderator, Owner};
+    use rooms::{CHANNELS, DIRECT, GROUPS, Setter, family_route};
+    let mut router = Router::new();
+    for (prefix, family) in [("channels", CHANNELS), ("groups", GROUPS)] {
+        let setters = [
+            ("rename", Setter::Rename),
+            ("setTopic", Setter::Topic),
+            ("setDescription", Setter::Description),
+            ("setPurpose", Setter::Purpose),
+            ("setAnnouncement", Setter::Announcement),
+            ("setReadOnly", Setter::ReadOnly),
+            ("setType", Setter::Type),
+            ("setCustomFields", Setter::CustomFields),
+        ];
+        for (name, setter) in setters {
+            router = router.route(
+                &format!("/api/v1/{prefix}.{name}"),
+                family_route!(post, rooms::set, family, setter),
+            );
+        }
+        let role_routes = [
+            ("addOwner", Owner, true),
+            ("removeOwner", Owner, false),
+            ("addModerator", Moderator, true),
+            ("removeModerator", Moderator, false),
+            ("addLeader", Leader, true),
+            ("removeLeader", Leader, false),
+        ];
+        for (name, role, grant) in role_routes {
+            router = router.route(
+                &format!("/api/v1/{prefix}.{name}"),
+                family_route!(post, rooms::role, family, role, grant),
+            );
+        }
+        router = router
+            .route(
+                &format!("/api/v1/{prefix}.archive"),
+                family_route!(post, rooms::archive, family, true),
+            )
+            .route(
+                &format!("/api/v1/{prefix}.unarchive"),
+                family_route!(post, rooms::archive, family, false),
+            )
+            .route(
+                &format!("/api/v1/{prefix}.delete"),
+                family_route!(post, rooms::delete, family),
+            )
+            .route(
+                &format!("/api/v1/{prefix}.roles"),
+                family_route!(get, rooms::roles, family),
+            )
+            .route(
+                &format!("/api/v1/{prefix}.moderators"),
+                family_route!(get, rooms::moderators, family),
+            );
+    }
+    router = router
+        .route(
+            "/api/v1/channels.setJoinCode",
+            family_route!(post, rooms::set, CHANNELS, Setter::JoinCode),
+        )
+        .route(
+            "/api/v1/channels.setDefault",
+            family_route!(post, rooms::set, CHANNELS, Setter::Default),
+        )
+        .route(
+            "/api/v1/groups.setEncrypted",
+            family_route!(post, rooms::set, GROUPS, Setter::Encrypted),
+        )
         .route(
             "/api/v1/channels.create",
             family_route!(post, rooms::create, CHANNELS),
@@ -258,6 +325,14 @@ fn room_routes() -> Router<AppState> {
             .route(
                 &format!("/api/v1/{prefix}.close"),
                 family_route!(post, rooms::set_open, DIRECT, false),
+            )
+            .route(
+                &format!("/api/v1/{prefix}.setTopic"),
+                family_route!(post, rooms::set_direct_topic),
+            )
+            .route(
+                &format!("/api/v1/{prefix}.delete"),
+                family_route!(post, rooms::delete, DIRECT),
             );
     }
     router

@@ -434,7 +434,7 @@ pub async fn create_direct(app: AppState, session: Session, body: Value) -> ApiR
 macro_rules! family_route {
     ($method:ident, $handler:path $(, $arg:expr)*) => {
         axum::routing::$method(
-            |axum::extract::State(app): axum::extract::State<$crate::AppState>,
+            move |axum::extract::State(app): axum::extract::State<$crate::AppState>,
              $crate::extract::Caller(session): $crate::extract::Caller,
              $crate::extract::Params(params): $crate::extract::Params| async move {
                 $handler($($arg,)* app, session, params).await
@@ -443,3 +443,267 @@ macro_rules! family_route {
     };
 }
 pub(crate) use family_route;
+
+/// A settings endpoint: which body parameter it reads and how it answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setter {
+    Rename,
+    Topic,
+    Description,
+    Purpose,
+    Announcement,
+    ReadOnly,
+    Type,
+    JoinCode,
+    Default,
+    CustomFields,
+    Encrypted,
+}
+
+fn same_value(family: Family, what: &str) -> Error {
+    let subject = if family.room_type == RoomType::Private {
+        "private group"
+    } else {
+        "channel"
+    };
+    Error::failure(format!(
+        "The {subject} {what} is the same as what it would be changed to."
+    ))
+}
+
+fn required_body(name: &str) -> Error {
+    Error::failure(format!("The bodyParam \"{name}\" is required"))
+}
+
+/// `channels.rename`, `channels.setTopic`, ... and the `groups.*` equivalents.
+pub async fn set(
+    family: Family,
+    setter: Setter,
+    app: AppState,
+    session: Session,
+    body: Value,
+) -> ApiResult {
+    use comet_service::room_settings::RoomChange;
+    let room = load(&app, &session, family, &body).await?;
+    let checks_same = family.room_type == RoomType::Channel;
+    let text = |key: &str| -> Result<Option<String>> { opt_str(&body, key) };
+    let (change, reply): (RoomChange, Option<(&str, Value)>) = match setter {
+        Setter::Rename => {
+            let name = text("name")?
+                .filter(|s| !s.trim().is_empty())
+                .ok_or_else(|| required_body("name"))?;
+            if checks_same && room.name.as_deref() == Some(name.as_str()) {
+                return Err(Error::failure(
+                    "The channel name is the same as what it would be renamed to.",
+                )
+                .into());
+            }
+            (RoomChange::Name(name), None)
+        }
+        Setter::Topic => {
+            let topic = text("topic")?
+                .ok_or_else(|| Error::invalid_params("must have required property 'topic'"))?;
+            if checks_same && room.topic.as_deref().unwrap_or_default() == topic {
+                return Err(same_value(family, "topic").into());
+            }
+            (
+                RoomChange::Topic(topic.clone()),
+                Some(("topic", json!(topic))),
+            )
+        }
+        Setter::Description | Setter::Purpose => {
+            let key = if setter == Setter::Purpose {
+                "purpose"
+            } else {
+                "description"
+            };
+            let value = text(key)?.ok_or_else(|| {
+                Error::invalid_params(format!("must have required property '{key}'"))
+            })?;
+            if checks_same && room.description.as_deref().unwrap_or_default() == value {
+                let what = if setter == Setter::Purpose {
+                    "purpose (description)"
+                } else {
+                    "description"
+                };
+                return Err(same_value(family, what).into());
+            }
+            (
+                RoomChange::Description(value.clone()),
+                Some((key, json!(value))),
+            )
+        }
+        Setter::Announcement => {
+            let value = text("announcement")?.ok_or_else(|| required_body("announcement"))?;
+            (
+                RoomChange::Announcement(value.clone()),
+                Some(("announcement", json!(value))),
+            )
+        }
+        Setter::ReadOnly => {
+            let value = opt_bool(&body, "readOnly")?.ok_or_else(|| required_body("readOnly"))?;
+            if room.read_only == value {
+                return Err(same_value(family, "read only setting").into());
+            }
+            (RoomChange::ReadOnly(value), None)
+        }
+        Setter::Type => {
+            let raw = text("type")?
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| required_body("type"))?;
+            let room_type = match raw.as_str() {
+                "c" => RoomType::Channel,
+                "p" => RoomType::Private,
+                _ => {
+                    return Err(Error::meteor(
+                        "error-invalid-room-type",
+                        format!("{raw} is not a valid room type"),
+                    )
+                    .into());
+                }
+            };
+            if room.room_type == room_type {
+                return Err(same_value(family, "type").into());
+            }
+            (RoomChange::Type(room_type), None)
+        }
+        Setter::JoinCode => {
+            let code = text("joinCode")?
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| required_body("joinCode"))?;
+            (RoomChange::JoinCode(code), None)
+        }
+        Setter::Default => {
+            let Some(value) = opt_bool(&body, "default")? else {
+                return Err(Error::failure_typed(
+                    "The bodyParam \"default\" is required",
+                    "error-channels-setdefault-is-same",
+                )
+                .into());
+            };
+            if room.default == value {
+                return Err(Error::failure_typed(
+                    "The channel default setting is the same as what it would be changed to.",
+                    "error-channels-setdefault-missing-default-param",
+                )
+                .into());
+            }
+            (RoomChange::Default(value), None)
+        }
+        Setter::CustomFields => {
+            let Some(fields) = body.get("customFields").filter(|v| v.is_object()).cloned() else {
+                return Err(Error::failure(
+                    "The bodyParam \"customFields\" is required with a type like object.",
+                )
+                .into());
+            };
+            (RoomChange::CustomFields(fields), None)
+        }
+        Setter::Encrypted => {
+            let value = opt_bool(&body, "encrypted")?.ok_or_else(|| required_body("encrypted"))?;
+            (RoomChange::Encrypted(value), None)
+        }
+    };
+    let updated = app.service.change_room(&session, &room, change).await?;
+    match reply {
+        Some((key, value)) => ok(json!({ key: value })),
+        None => ok(json!({ family.one: room_json(&app, updated).await? })),
+    }
+}
+
+/// `channels.archive`/`unarchive`, `groups.archive`/`unarchive`.
+pub async fn archive(
+    family: Family,
+    archived: bool,
+    app: AppState,
+    session: Session,
+    body: Value,
+) -> ApiResult {
+    let room = load(&app, &session, family, &body).await?;
+    let name = room.name.clone().unwrap_or_default();
+    let subject = if family.room_type == RoomType::Private {
+        "private group"
+    } else {
+        "channel"
+    };
+    if archived && room.archived {
+        return Err(Error::meteor(
+            "error-room-archived",
+            format!("The {subject}, {name}, is archived"),
+        )
+        .into());
+    }
+    if !archived && !room.archived && family.room_type == RoomType::Channel {
+        return Err(Error::failure(format!("The channel, {name}, is not archived")).into());
+    }
+    app.service.set_archived(&session, &room, archived).await?;
+    ok(Value::Null)
+}
+
+/// `channels.delete`, `groups.delete`, `im.delete`.
+pub async fn delete(family: Family, app: AppState, session: Session, body: Value) -> ApiResult {
+    let room = load(&app, &session, family, &body).await?;
+    app.service.delete_room(&session, &room).await?;
+    ok(Value::Null)
+}
+
+/// `channels.addOwner` and the other five room-role endpoints.
+pub async fn role(
+    family: Family,
+    role: comet_service::room_settings::RoomRole,
+    grant: bool,
+    app: AppState,
+    session: Session,
+    body: Value,
+) -> ApiResult {
+    let room = load(&app, &session, family, &body).await?;
+    let user = app.service.require_user(&user_ref(&body)?).await?;
+    app.service
+        .set_room_role(&session, &room, &user, role, grant)
+        .await?;
+    ok(Value::Null)
+}
+
+/// `channels.roles`, `groups.roles`.
+pub async fn roles(family: Family, app: AppState, session: Session, query: Value) -> ApiResult {
+    let room = load(&app, &session, family, &query).await?;
+    let roles: Vec<Value> = app
+        .service
+        .room_roles(&room)
+        .await?
+        .iter()
+        .map(|s| {
+            json!({
+                "_id": s.id,
+                "rid": s.room_id,
+                "u": {"_id": s.user.id, "username": s.user.username, "name": s.user.name},
+                "roles": s.roles,
+            })
+        })
+        .collect();
+    ok(json!({ "roles": roles }))
+}
+
+/// `channels.moderators`, `groups.moderators`.
+pub async fn moderators(
+    family: Family,
+    app: AppState,
+    session: Session,
+    query: Value,
+) -> ApiResult {
+    let room = load(&app, &session, family, &query).await?;
+    let moderators: Vec<Value> = app
+        .service
+        .room_roles(&room)
+        .await?
+        .iter()
+        .filter(|s| s.roles.iter().any(|r| r == "moderator"))
+        .map(|s| json!({"_id": s.user.id, "username": s.user.username, "name": s.user.name}))
+        .collect();
+    ok(json!({ "moderators": moderators }))
+}
+
+/// `im.setTopic`: `{topic}`.
+pub async fn set_direct_topic(app: AppState, session: Session, body: Value) -> ApiResult {
+    set(DIRECT, Setter::Topic, app, session, body).await
+}

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod authz;
 mod bootstrap;
 mod hashing;
+pub mod message_marks;
 pub mod messages;
 pub mod methods;
 pub mod ratelimit;

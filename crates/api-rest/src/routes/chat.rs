@@ -330,3 +330,254 @@ pub async fn subscriptions_read(
         .map_err(|_| Error::failure("error-invalid-subscription"))?;
     ok(Value::Null)
 }
+
+/// `chat.pinMessage` → `{message}` (the `message_pinned` notice); `chat.unPinMessage` → `{}`.
+pub async fn pin(pinned: bool, app: AppState, session: Session, body: Value) -> ApiResult {
+    let message_id = req_str(&body, "messageId")?;
+    let notice = app
+        .service
+        .pin_message(&session, &message_id, pinned)
+        .await?;
+    match notice {
+        Some(notice) if pinned => ok(json!({"message": chat::message(&notice)})),
+        _ => ok(Value::Null),
+    }
+}
+
+/// `chat.starMessage` / `chat.unStarMessage`.
+pub async fn star(starred: bool, app: AppState, session: Session, body: Value) -> ApiResult {
+    let message_id = req_str(&body, "messageId")?;
+    app.service
+        .star_message(&session, &message_id, starred)
+        .await?;
+    ok(Value::Null)
+}
+
+/// `chat.followMessage` / `chat.unfollowMessage`.
+pub async fn follow(follow: bool, app: AppState, session: Session, body: Value) -> ApiResult {
+    let message_id = req_str(&body, "mid")?;
+    app.service
+        .follow_thread(&session, &message_id, follow)
+        .await?;
+    ok(Value::Null)
+}
+
+/// Which marked messages a listing returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Marked {
+    Pinned,
+    Starred,
+    Mentioned,
+}
+
+/// `chat.getPinnedMessages`, `chat.getStarredMessages`, `chat.getMentionedMessages`.
+pub async fn marked(which: Marked, app: AppState, session: Session, query: Value) -> ApiResult {
+    let room_id = req_str(&query, "roomId")?;
+    let room = app
+        .service
+        .room_for(&session, &RoomRef::Id(room_id), RoomFamily::Any)
+        .await
+        .map_err(|_| Error::meteor("error-not-allowed", "Not allowed"))?;
+    let (offset, count) = pagination(&app, &query)?;
+    let mut filter = comet_store::MessageFilter::default();
+    match which {
+        Marked::Pinned => filter.pinned_only = true,
+        Marked::Starred => filter.starred_by = Some(session.user.id.clone()),
+        Marked::Mentioned => filter.mentioning = Some(session.user.id.clone()),
+    }
+    let page = comet_core::page::Page {
+        offset,
+        count,
+        sort: vec![(
+            comet_store::MessageSortKey::CreatedAt,
+            comet_core::page::Direction::Descending,
+        )],
+    };
+    let (messages, total) = app.service.room_messages(&room, &filter, &page).await?;
+    let docs: Vec<Value> = messages.iter().map(chat::message).collect();
+    ok(json!({"messages": docs, "count": docs.len(), "offset": offset, "total": total}))
+}
+
+/// `GET /api/v1/chat.getThreadMessages`.
+pub async fn thread_messages(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let thread_id = req_str(&query, "tmid")?;
+    let (offset, count) = pagination(&app, &query)?;
+    let (messages, total) = app
+        .service
+        .thread_messages(&session, &thread_id, offset, count)
+        .await?;
+    let docs: Vec<Value> = messages.iter().map(chat::message).collect();
+    ok(json!({"messages": docs, "count": docs.len(), "offset": offset, "total": total}))
+}
+
+/// `GET /api/v1/chat.getThreadsList`.
+pub async fn threads_list(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let room_id = req_str(&query, "rid")?;
+    let following = opt_str(&query, "type")?.as_deref() == Some("following");
+    let text = opt_str(&query, "text")?;
+    let (offset, count) = pagination(&app, &query)?;
+    let (threads, total) = app
+        .service
+        .threads(
+            &session,
+            &room_id,
+            following,
+            text.as_deref(),
+            offset,
+            count,
+        )
+        .await?;
+    let docs: Vec<Value> = threads.iter().map(chat::message).collect();
+    ok(json!({"threads": docs, "count": docs.len(), "offset": offset, "total": total}))
+}
+
+fn required_date(
+    query: &Value,
+    name: &str,
+    code: &'static str,
+    reason: &'static str,
+) -> Result<chrono::DateTime<chrono::Utc>> {
+    let raw = opt_str(query, name)?.ok_or_else(|| Error::meteor(code, reason))?;
+    parse_js_date(&raw).ok_or_else(|| Error::meteor(code, reason))
+}
+
+/// `GET /api/v1/chat.syncThreadMessages`.
+pub async fn sync_thread_messages(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let thread_id = req_str(&query, "tmid")?;
+    let since = required_date(
+        &query,
+        "updatedSince",
+        "error-updatedSince-param-invalid",
+        "The \"updatedSince\" query parameter must be a valid date.",
+    )?;
+    let messages = app
+        .service
+        .sync_thread_messages(&session, &thread_id, since)
+        .await?;
+    let docs: Vec<Value> = messages.iter().map(chat::message).collect();
+    ok(json!({"messages": {"update": docs, "remove": []}}))
+}
+
+/// `GET /api/v1/chat.syncMessages` (the `lastUpdate` form).
+pub async fn sync_messages(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let Some(room_id) = opt_str(&query, "roomId")?.filter(|s| !s.is_empty()) else {
+        return Err(Error::meteor(
+            "error-param-required",
+            "The required \"roomId\" query param is missing",
+        )
+        .into());
+    };
+    let Some(raw) = opt_str(&query, "lastUpdate")? else {
+        return Err(Error::meteor(
+            "error-param-required",
+            "The \"type\" or \"lastUpdate\" parameters must be provided",
+        )
+        .into());
+    };
+    let since = parse_js_date(&raw).ok_or_else(|| {
+        Error::meteor(
+            "error-lastUpdate-param-invalid",
+            "The \"lastUpdate\" query parameter must be a valid date",
+        )
+    })?;
+    let sync = app.service.sync_messages(&session, &room_id, since).await?;
+    let updated: Vec<Value> = sync.updated.iter().map(chat::message).collect();
+    let deleted: Vec<Value> = sync
+        .deleted
+        .iter()
+        .map(|(id, at)| json!({"_id": id, "_deletedAt": comet_protocol::iso(*at)}))
+        .collect();
+    ok(json!({"result": {"updated": updated, "deleted": deleted}}))
+}
+
+/// `GET /api/v1/chat.getDeletedMessages`.
+pub async fn deleted_messages(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let room_id = req_str(&query, "roomId")?;
+    let since = required_date(
+        &query,
+        "since",
+        "error-roomId-param-invalid",
+        "The \"since\" query parameter must be a valid date.",
+    )?;
+    let (offset, count) = pagination(&app, &query)?;
+    let deleted = app
+        .service
+        .deleted_messages(&session, &room_id, since)
+        .await?;
+    let total = deleted.len();
+    let docs: Vec<Value> = deleted
+        .iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(count.map_or(usize::MAX, |c| usize::try_from(c).unwrap_or(usize::MAX)))
+        .map(|(id, _)| json!({"_id": id}))
+        .collect();
+    ok(json!({"messages": docs, "count": docs.len(), "offset": offset, "total": total}))
+}
+
+/// `POST /api/v1/rooms.favorite`.
+pub async fn rooms_favorite(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let Some(favorite) = opt_bool(&body, "favorite")? else {
+        return Err(Error::failure("The 'favorite' param is required").into());
+    };
+    let room = app
+        .service
+        .room_for(&session, &room_ref(&body)?, RoomFamily::Any)
+        .await?;
+    app.service
+        .set_favorite(&session, &room.id, favorite)
+        .await?;
+    ok(Value::Null)
+}
+
+/// `POST /api/v1/subscriptions.unread`.
+pub async fn subscriptions_unread(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let room_id = match opt_str(&body, "roomId")? {
+        Some(id) if !id.is_empty() => id,
+        _ => match body
+            .get("firstUnreadMessage")
+            .and_then(|m| m.get("_id"))
+            .and_then(Value::as_str)
+        {
+            Some(message_id) => {
+                app.service
+                    .readable_message(&session, message_id)
+                    .await?
+                    .1
+                    .id
+            }
+            None => {
+                return Err(Error::invalid_params("must have required property 'roomId'").into());
+            }
+        },
+    };
+    app.service.mark_unread(&session, &room_id).await?;
+    ok(Value::Null)
+}

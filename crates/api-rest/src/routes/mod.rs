@@ -165,6 +165,10 @@ fn room_routes() -> Router<AppState> {
                 family_route!(get, rooms::roles, family),
             )
             .route(
+                &format!("/api/v1/{prefix}.counters"),
+                family_route!(get, rooms::counters, family),
+            )
+            .route(
                 &format!("/api/v1/{prefix}.moderators"),
                 family_route!(get, rooms::moderators, family),
             );
@@ -181,6 +185,58 @@ fn room_routes() -> Router<AppState> {
         .route(
             "/api/v1/groups.setEncrypted",
             family_route!(post, rooms::set, GROUPS, Setter::Encrypted),
+        )
+        .route(
+            "/api/v1/chat.pinMessage",
+            family_route!(post, chat::pin, true),
+        )
+        .route(
+            "/api/v1/chat.unPinMessage",
+            family_route!(post, chat::pin, false),
+        )
+        .route(
+            "/api/v1/chat.starMessage",
+            family_route!(post, chat::star, true),
+        )
+        .route(
+            "/api/v1/chat.unStarMessage",
+            family_route!(post, chat::star, false),
+        )
+        .route(
+            "/api/v1/chat.followMessage",
+            family_route!(post, chat::follow, true),
+        )
+        .route(
+            "/api/v1/chat.unfollowMessage",
+            family_route!(post, chat::follow, false),
+        )
+        .route(
+            "/api/v1/chat.getPinnedMessages",
+            family_route!(get, chat::marked, chat::Marked::Pinned),
+        )
+        .route(
+            "/api/v1/chat.getStarredMessages",
+            family_route!(get, chat::marked, chat::Marked::Starred),
+        )
+        .route(
+            "/api/v1/chat.getMentionedMessages",
+            family_route!(get, chat::marked, chat::Marked::Mentioned),
+        )
+        .route("/api/v1/chat.getThreadMessages", get(chat::thread_messages))
+        .route("/api/v1/chat.getThreadsList", get(chat::threads_list))
+        .route(
+            "/api/v1/chat.syncThreadMessages",
+            get(chat::sync_thread_messages),
+        )
+        .route("/api/v1/chat.syncMessages", get(chat::sync_messages))
+        .route(
+            "/api/v1/chat.getDeletedMessages",
+            get(chat::deleted_messages),
+        )
+        .route("/api/v1/rooms.favorite", post(chat::rooms_favorite))
+        .route(
+            "/api/v1/subscriptions.unread",
+            post(chat::subscriptions_unread),
         )
         .route(
             "/api/v1/channels.create",
@@ -333,6 +389,10 @@ fn room_routes() -> Router<AppState> {
             .route(
                 &format!("/api/v1/{prefix}.delete"),
                 family_route!(post, rooms::delete, DIRECT),
+            )
+            .route(
+                &format!("/api/v1/{prefix}.counters"),
+                family_route!(get, rooms::counters, DIRECT),
             );
     }
     router

@@ -707,3 +707,22 @@ pub async fn moderators(
 pub async fn set_direct_topic(app: AppState, session: Session, body: Value) -> ApiResult {
     set(DIRECT, Setter::Topic, app, session, body).await
 }
+
+/// `channels.counters`, `groups.counters`, `im.counters`.
+pub async fn counters(family: Family, app: AppState, session: Session, query: Value) -> ApiResult {
+    let room = load(&app, &session, family, &query).await?;
+    let user_id = opt_str(&query, "userId")?;
+    let c = app
+        .service
+        .counters(&session, &room, user_id.as_deref())
+        .await?;
+    ok(json!({
+        "joined": c.joined,
+        "members": c.members,
+        "unreads": c.unreads,
+        "unreadsFrom": c.unreads_from.map(iso),
+        "msgs": c.msgs,
+        "latest": c.latest.map(iso),
+        "userMentions": c.user_mentions,
+    }))
+}

@@ -1,0 +1,420 @@
+//! Pins, stars, threads, sync and counters.
+
+use crate::rooms::{RoomFamily, RoomRef, system_message};
+use crate::{Service, Session, store_error};
+use comet_core::page::{Direction, Page};
+use comet_core::room::{Message, Room, Subscription, UserStub};
+use comet_core::{Error, Result, Timestamp, now};
+use comet_store::{MessageFilter, MessageSortKey, PostEffects};
+use serde_json::json;
+
+/// `channels.counters` / `groups.counters` / `im.counters`.
+#[derive(Debug, Clone)]
+pub struct Counters {
+    pub joined: bool,
+    pub members: Option<i64>,
+    pub unreads: Option<i64>,
+    pub unreads_from: Option<Timestamp>,
+    pub msgs: Option<i64>,
+    pub latest: Option<Timestamp>,
+    pub user_mentions: Option<i64>,
+}
+
+/// What changed in a room since a time (`chat.syncMessages`).
+#[derive(Debug, Clone)]
+pub struct MessageSync {
+    pub updated: Vec<Message>,
+    pub deleted: Vec<(String, Timestamp)>,
+}
+
+impl Service {
+    /// `chat.pinMessage`: pins and posts a `message_pinned` system message quoting it.
+    pub async fn pin_message(
+        &self,
+        session: &Session,
+        message_id: &str,
+        pinned: bool,
+    ) -> Result<Option<Message>> {
+        if !self.setting_bool("Message_AllowPinning") {
+            return Err(
+                Error::meteor("error-action-not-allowed", "Message pinning not allowed")
+                    .with_details(json!({"method": "pinMessage", "action": "Message_pinning"})),
+            );
+        }
+        let (mut message, room) = self.readable_message(session, message_id).await?;
+        if !self
+            .has_room_permission(&session.user, "pin-message", &room.id)
+            .await?
+        {
+            return Err(Error::meteor("not-authorized", "Not Authorized")
+                .with_details(json!({"method": "pinMessage"})));
+        }
+        if message.pinned == pinned {
+            return Ok(None);
+        }
+        let at = now();
+        message.pinned = pinned;
+        message.pinned_at = pinned.then_some(at);
+        message.pinned_by = pinned.then(|| UserStub {
+            id: session.user.id.clone(),
+            username: session.user.username.clone(),
+            name: None,
+        });
+        message.updated_at = at;
+        self.store
+            .update_message(&message)
+            .await
+            .map_err(store_error)?;
+        if !pinned {
+            return Ok(None);
+        }
+        let mut notice = system_message("message_pinned", &room.id, &session.user, "", at);
+        notice.attachments = Some(json!([{
+            "text": message.text,
+            "author_name": message.author.username,
+            "author_icon": format!("/avatar/{}", message.author.username),
+            "ts": attachment_time(message.created_at),
+            "message_link": format!("{}/{}?msg={}", self.setting_str("Site_Url").trim_end_matches('/'), room.name.clone().unwrap_or_else(|| room.id.clone()), message.id),
+        }]));
+        let effects = PostEffects {
+            counts_in_room: true,
+            ..PostEffects::default()
+        };
+        self.store
+            .post_message(&notice, &effects)
+            .await
+            .map_err(store_error)?;
+        Ok(Some(notice))
+    }
+
+    /// `chat.starMessage` / `chat.unStarMessage`: only members star.
+    pub async fn star_message(
+        &self,
+        session: &Session,
+        message_id: &str,
+        starred: bool,
+    ) -> Result<()> {
+        if !self.setting_bool("Message_AllowStarring") {
+            return Err(
+                Error::meteor("error-action-not-allowed", "Message starring not allowed")
+                    .with_details(json!({"method": "starMessage", "action": "Message_starring"})),
+            );
+        }
+        let (mut message, room) = self.readable_message(session, message_id).await?;
+        if self.subscription(session, &room.id).await?.is_none() {
+            return Err(Error::meteor("error-action-not-allowed", "Not allowed")
+                .with_details(json!({"method": "starMessage"})));
+        }
+        let has = message.starred_by.iter().any(|id| id == &session.user.id);
+        if has == starred {
+            return Ok(());
+        }
+        if starred {
+            message.starred_by.push(session.user.id.clone());
+        } else {
+            message.starred_by.retain(|id| id != &session.user.id);
+        }
+        message.updated_at = now();
+        self.store
+            .update_message(&message)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    /// `chat.followMessage` / `chat.unfollowMessage`: joins or leaves a thread's participants.
+    pub async fn follow_thread(
+        &self,
+        session: &Session,
+        message_id: &str,
+        follow: bool,
+    ) -> Result<()> {
+        if !self.setting_bool("Threads_enabled") {
+            return Err(Error::meteor("error-not-allowed", "not-allowed")
+                .with_details(json!({"method": "followMessage"})));
+        }
+        let (mut message, _) = self
+            .readable_message(session, message_id)
+            .await
+            .map_err(|_| {
+                Error::meteor("error-invalid-message", "Invalid message")
+                    .with_details(json!({"method": "followMessage"}))
+            })?;
+        let following = message
+            .thread_participants
+            .iter()
+            .any(|id| id == &session.user.id);
+        if following == follow {
+            return Ok(());
+        }
+        if follow {
+            message.thread_participants.push(session.user.id.clone());
+        } else {
+            message
+                .thread_participants
+                .retain(|id| id != &session.user.id);
+        }
+        message.updated_at = now();
+        self.store
+            .update_message(&message)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn thread_root(&self, session: &Session, thread_id: &str) -> Result<(Message, Room)> {
+        if !self.setting_bool("Threads_enabled") {
+            return Err(Error::meteor("error-not-allowed", "Threads Disabled")
+                .with_details(json!({"method": "getThreadMessages"})));
+        }
+        let found = self
+            .store
+            .message_by_id(thread_id)
+            .await
+            .map_err(store_error)?;
+        let Some(root) = found.filter(|m| m.deleted_at.is_none()) else {
+            return Err(Error::meteor("error-invalid-message", "Invalid Message")
+                .with_details(json!({"method": "getThreadMessages"})));
+        };
+        let room = self
+            .room_for(session, &RoomRef::Id(root.room_id.clone()), RoomFamily::Any)
+            .await
+            .map_err(|_| {
+                Error::meteor("error-not-allowed", "Not Allowed")
+                    .with_details(json!({"method": "getThreadMessages"}))
+            })?;
+        Ok((root, room))
+    }
+
+    /// `chat.getThreadMessages`: replies of a thread, oldest first.
+    pub async fn thread_messages(
+        &self,
+        session: &Session,
+        thread_id: &str,
+        offset: u64,
+        count: Option<u64>,
+    ) -> Result<(Vec<Message>, u64)> {
+        let (root, room) = self.thread_root(session, thread_id).await?;
+        let filter = MessageFilter {
+            thread_id: Some(root.id),
+            ..MessageFilter::default()
+        };
+        let page = Page {
+            offset,
+            count,
+            sort: vec![(MessageSortKey::CreatedAt, Direction::Ascending)],
+        };
+        self.store
+            .room_messages(&room.id, &filter, &page)
+            .await
+            .map_err(store_error)
+    }
+
+    /// `chat.syncThreadMessages`: replies changed after a time.
+    pub async fn sync_thread_messages(
+        &self,
+        session: &Session,
+        thread_id: &str,
+        since: Timestamp,
+    ) -> Result<Vec<Message>> {
+        let (root, room) = self.thread_root(session, thread_id).await?;
+        let filter = MessageFilter {
+            thread_id: Some(root.id),
+            updated_after: Some(since),
+            ..MessageFilter::default()
+        };
+        let (messages, _) = self
+            .store
+            .room_messages(&room.id, &filter, &Page::all())
+            .await
+            .map_err(store_error)?;
+        Ok(messages)
+    }
+
+    /// `chat.getThreadsList`: thread roots of a room, most recent reply first.
+    pub async fn threads(
+        &self,
+        session: &Session,
+        room_id: &str,
+        following: bool,
+        text: Option<&str>,
+        offset: u64,
+        count: Option<u64>,
+    ) -> Result<(Vec<Message>, u64)> {
+        if !self.setting_bool("Threads_enabled") {
+            return Err(Error::meteor("error-not-allowed", "Threads Disabled")
+                .with_details(json!({"method": "getThreadsList"})));
+        }
+        let room = self
+            .room_for(session, &RoomRef::Id(room_id.to_owned()), RoomFamily::Any)
+            .await
+            .map_err(|_| {
+                Error::meteor("error-not-allowed", "Not Allowed")
+                    .with_details(json!({"method": "getThreadsList"}))
+            })?;
+        let (messages, _) = self
+            .store
+            .room_messages(&room.id, &MessageFilter::default(), &Page::all())
+            .await
+            .map_err(store_error)?;
+        let needle = text.map(str::to_lowercase);
+        let mut roots: Vec<Message> = messages
+            .into_iter()
+            .filter(|m| m.thread_count > 0 || m.thread_last_at.is_some())
+            .filter(|m| {
+                !following
+                    || m.thread_participants
+                        .iter()
+                        .any(|id| id == &session.user.id)
+            })
+            .filter(|m| {
+                needle
+                    .as_ref()
+                    .is_none_or(|n| m.text.to_lowercase().contains(n))
+            })
+            .collect();
+        roots.sort_by_key(|m| std::cmp::Reverse(m.thread_last_at));
+        let total = roots.len() as u64;
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        let take = count.map_or(usize::MAX, |c| usize::try_from(c).unwrap_or(usize::MAX));
+        Ok((roots.into_iter().skip(start).take(take).collect(), total))
+    }
+
+    /// `chat.syncMessages`: messages changed and deleted in a room since a time.
+    pub async fn sync_messages(
+        &self,
+        session: &Session,
+        room_id: &str,
+        since: Timestamp,
+    ) -> Result<MessageSync> {
+        let room = self
+            .room_for(session, &RoomRef::Id(room_id.to_owned()), RoomFamily::Any)
+            .await
+            .map_err(|_| Error::failure(""))?;
+        let filter = MessageFilter {
+            updated_after: Some(since),
+            ..MessageFilter::default()
+        };
+        let page = Page {
+            offset: 0,
+            count: None,
+            sort: vec![(MessageSortKey::CreatedAt, Direction::Descending)],
+        };
+        let (updated, _) = self
+            .store
+            .room_messages(&room.id, &filter, &page)
+            .await
+            .map_err(store_error)?;
+        let deleted = self
+            .store
+            .deleted_messages(&room.id, since)
+            .await
+            .map_err(store_error)?;
+        Ok(MessageSync { updated, deleted })
+    }
+
+    /// `chat.getDeletedMessages`.
+    pub async fn deleted_messages(
+        &self,
+        session: &Session,
+        room_id: &str,
+        since: Timestamp,
+    ) -> Result<Vec<(String, Timestamp)>> {
+        let room = self
+            .room_for(session, &RoomRef::Id(room_id.to_owned()), RoomFamily::Any)
+            .await?;
+        self.store
+            .deleted_messages(&room.id, since)
+            .await
+            .map_err(store_error)
+    }
+
+    /// `*.counters`: the caller's (or, for admins, another user's) view of a room.
+    pub async fn counters(
+        &self,
+        session: &Session,
+        room: &Room,
+        user_id: Option<&str>,
+    ) -> Result<Counters> {
+        let user_id = match user_id {
+            Some(other) if other != session.user.id => {
+                if !self.has_permission(&session.user, "view-room-administration") {
+                    return Err(Error::forbidden());
+                }
+                other.to_owned()
+            }
+            _ => session.user.id.clone(),
+        };
+        let subscription: Option<Subscription> = self
+            .store
+            .subscription(&room.id, &user_id)
+            .await
+            .map_err(store_error)?;
+        let Some(subscription) = subscription else {
+            return Ok(Counters {
+                joined: false,
+                members: None,
+                unreads: None,
+                unreads_from: None,
+                msgs: None,
+                latest: None,
+                user_mentions: None,
+            });
+        };
+        Ok(Counters {
+            joined: subscription.open,
+            members: Some(room.users_count),
+            unreads: Some(subscription.unread),
+            unreads_from: Some(subscription.last_seen),
+            msgs: Some(room.message_count),
+            latest: room.last_message_at,
+            user_mentions: Some(subscription.user_mentions),
+        })
+    }
+
+    /// `rooms.favorite`.
+    pub async fn set_favorite(
+        &self,
+        session: &Session,
+        room_id: &str,
+        favorite: bool,
+    ) -> Result<()> {
+        let Some(mut s) = self.subscription(session, room_id).await? else {
+            return Err(Error::meteor(
+                "error-invalid-subscription",
+                "You must be part of a room to favorite it",
+            )
+            .with_details(json!({"method": "toggleFavorite"})));
+        };
+        s.favorite = favorite;
+        s.updated_at = now();
+        self.store
+            .update_subscription(&s)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    /// `subscriptions.unread`: marks a room unread again.
+    pub async fn mark_unread(&self, session: &Session, room_id: &str) -> Result<()> {
+        let Some(mut s) = self.subscription(session, room_id).await? else {
+            return Err(
+                Error::meteor("error-invalid-subscription", "Invalid subscription")
+                    .with_details(json!({"method": "unreadMessages"})),
+            );
+        };
+        s.alert = true;
+        s.unread = s.unread.max(1);
+        s.updated_at = now();
+        self.store
+            .update_subscription(&s)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+}
+
+/// ISO time for attachment fields (the wire form, computed here because the quote is stored).
+fn attachment_time(t: Timestamp) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}

@@ -1203,6 +1203,13 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
         "Message"
     ),
     seed!("Threads_enabled", Boolean, true, public = true, "Message"),
+    seed!(
+        "Discussion_enabled",
+        Boolean,
+        true,
+        public = true,
+        "Discussion"
+    ),
     seed!("Unread_Count", Select, "user_and_group_mentions_only", public = true, "General"; choices = &["all_messages", "user_mentions_only", "group_mentions_only", "user_and_group_mentions_only"]),
     seed!("Unread_Count_DM", Select, "all_messages", public = true, "General"; choices = &["all_messages", "user_mentions_only", "group_mentions_only", "user_and_group_mentions_only"]),
 ];

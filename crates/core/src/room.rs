@@ -86,6 +86,8 @@ pub struct Room {
     pub last_message_id: Option<String>,
     /// System message types this room hides.
     pub hidden_system_messages: Vec<String>,
+    /// For a discussion: the room it was started from (`prid`).
+    pub parent_id: Option<String>,
     pub custom_fields: Value,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -119,6 +121,8 @@ pub struct Subscription {
     pub last_reply: Option<Timestamp>,
     /// Threads with unread replies.
     pub thread_unread: Vec<String>,
+    /// Users whose messages this user ignores in this room.
+    pub ignored: Vec<String>,
     pub updated_at: Timestamp,
 }
 
@@ -167,6 +171,10 @@ pub struct Message {
     pub custom_fields: Option<Value>,
     /// For `subscription-role-added`/`-removed`: the role.
     pub role: Option<String>,
+    /// A discussion started from this message: its room (`drid`), size and last activity.
+    pub discussion_id: Option<String>,
+    pub discussion_count: i64,
+    pub discussion_last_at: Option<Timestamp>,
     /// Deleted messages stay as tombstones for sync (`chat.getDeletedMessages`).
     pub deleted_at: Option<Timestamp>,
 }
@@ -203,6 +211,9 @@ impl Message {
             groupable: None,
             custom_fields: None,
             role: None,
+            discussion_id: None,
+            discussion_count: 0,
+            discussion_last_at: None,
             deleted_at: None,
         }
     }

@@ -79,6 +79,9 @@ pub fn room(room: &Room, last_message: Option<&Message>) -> Value {
     {
         put(&mut m, "customFields", room.custom_fields.clone());
     }
+    if let Some(parent) = &room.parent_id {
+        put(&mut m, "prid", parent.clone());
+    }
     if let Some(lm) = room.last_message_at {
         put(&mut m, "lm", iso(lm));
     }
@@ -119,6 +122,9 @@ pub fn subscription(s: &Subscription) -> Value {
         put(&mut m, "archived", true);
     }
     put(&mut m, "tunread", json!(s.thread_unread));
+    if !s.ignored.is_empty() {
+        put(&mut m, "ignored", json!(s.ignored));
+    }
     put(&mut m, "_updatedAt", iso(s.updated_at));
     Value::Object(m)
 }
@@ -233,6 +239,13 @@ pub fn message(msg: &Message) -> Value {
     }
     if let Some(custom) = &msg.custom_fields {
         put(&mut m, "customFields", custom.clone());
+    }
+    if let Some(drid) = &msg.discussion_id {
+        put(&mut m, "drid", drid.clone());
+        put(&mut m, "dcount", msg.discussion_count);
+        if let Some(dlm) = msg.discussion_last_at {
+            put(&mut m, "dlm", iso(dlm));
+        }
     }
     put(&mut m, "urls", json!([]));
     Value::Object(m)

@@ -171,8 +171,20 @@ impl Service {
             last_seen: at,
             last_reply: None,
             thread_unread: Vec::new(),
+            ignored: Vec::new(),
             updated_at: at,
         }
+    }
+
+    /// A new room of a type created by `creator`, with no name yet.
+    pub(crate) fn new_room_of(
+        &self,
+        room_type: RoomType,
+        room_id: String,
+        creator: &User,
+        at: Timestamp,
+    ) -> Room {
+        self.blank_room(room_type, room_id, None, Some(creator), at)
     }
 
     fn blank_room(
@@ -208,6 +220,7 @@ impl Service {
             last_message_at: None,
             last_message_id: None,
             hidden_system_messages: Vec::new(),
+            parent_id: None,
             custom_fields: json!({}),
             created_at: at,
             updated_at: at,
@@ -757,6 +770,7 @@ impl Service {
             name: query.name,
             default_only: false,
             member: query.joined_only.then(|| session.user.id.clone()),
+            parent_id: None,
         };
         let page = Page {
             offset: query.offset,

@@ -29,12 +29,14 @@ CREATE TABLE rooms (
     lm INTEGER,
     last_message_id TEXT,
     sys_mes TEXT NOT NULL DEFAULT '[]',
+    prid TEXT,
     custom_fields TEXT NOT NULL DEFAULT '{}',
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 );
 CREATE INDEX rooms_type_name ON rooms (t, name_key);
 CREATE INDEX rooms_default ON rooms (is_default) WHERE is_default = 1;
+CREATE INDEX rooms_parent ON rooms (prid) WHERE prid IS NOT NULL;
 
 CREATE TABLE subscriptions (
     id TEXT PRIMARY KEY NOT NULL,
@@ -57,6 +59,7 @@ CREATE TABLE subscriptions (
     ls INTEGER NOT NULL,
     lr INTEGER,
     tunread TEXT NOT NULL DEFAULT '[]',
+    ignored TEXT NOT NULL DEFAULT '[]',
     updated_at INTEGER NOT NULL,
     UNIQUE (rid, user_id)
 );

@@ -33,7 +33,8 @@ async fn insert_subscription(
     sqlx::query(
         "INSERT INTO subscriptions (id, rid, t, user_id, username, user_name, name, fname, roles, \
          open, alert, unread, user_mentions, group_mentions, favorite, archived, ts, ls, lr, \
-         tunread, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         tunread, ignored, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&s.id)
     .bind(&s.room_id)
@@ -55,6 +56,7 @@ async fn insert_subscription(
     .bind(millis(s.last_seen))
     .bind(s.last_reply.map(millis))
     .bind(json_list(&s.thread_unread))
+    .bind(json_list(&s.ignored))
     .bind(millis(s.updated_at))
     .execute(&mut **tx)
     .await?;
@@ -115,11 +117,11 @@ async fn count_message(
 const ROOM_COLUMNS: &str = "id, t, name, fname, creator_id, creator_username, creator_name, topic, \
     description, announcement, read_only, react_when_read_only, archived, is_default, featured, \
     encrypted, broadcast, join_code, muted, user_ids, usernames, msgs, users_count, lm, \
-    last_message_id, sys_mes, custom_fields, created_at, updated_at";
+    last_message_id, sys_mes, prid, custom_fields, created_at, updated_at";
 
 const SUBSCRIPTION_COLUMNS: &str = "id, rid, t, user_id, username, user_name, name, fname, roles, \
     open, alert, unread, user_mentions, group_mentions, favorite, archived, ts, ls, lr, tunread, \
-    updated_at";
+    ignored, updated_at";
 
 const MESSAGE_COLUMNS: &str = "id, rid, msg, t, u_id, u_username, u_name, ts, updated_at, tmid, \
     tshow, tcount, tlm, pinned, deleted_at, extra";
@@ -152,6 +154,9 @@ fn push_room_filter(q: &mut QueryBuilder<Sqlite>, filter: &RoomFilter) {
     }
     if filter.default_only {
         q.push(" AND is_default = 1");
+    }
+    if let Some(parent) = &filter.parent_id {
+        q.push(" AND prid = ").push_bind(parent.clone());
     }
     if let Some(user_id) = &filter.member {
         q.push(" AND id IN (SELECT rid FROM subscriptions WHERE user_id = ")
@@ -219,9 +224,9 @@ impl RoomStore for SqliteStore {
             "INSERT INTO rooms (id, t, name, name_key, fname, creator_id, creator_username, \
              creator_name, topic, description, announcement, read_only, react_when_read_only, \
              archived, is_default, featured, encrypted, broadcast, join_code, muted, user_ids, \
-             usernames, msgs, users_count, lm, last_message_id, sys_mes, custom_fields, \
+             usernames, msgs, users_count, lm, last_message_id, sys_mes, prid, custom_fields, \
              created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \
-             ?, ?, ?, ?, ?, 0, ?, NULL, NULL, ?, ?, ?, ?)",
+             ?, ?, ?, ?, ?, 0, ?, NULL, NULL, ?, ?, ?, ?, ?)",
         )
         .bind(&room.id)
         .bind(room.room_type.as_str())
@@ -247,6 +252,7 @@ impl RoomStore for SqliteStore {
         .bind(json_list(&room.usernames))
         .bind(i64::try_from(subscriptions.len()).unwrap_or(i64::MAX))
         .bind(json_list(&room.hidden_system_messages))
+        .bind(&room.parent_id)
         .bind(room.custom_fields.to_string())
         .bind(millis(room.created_at))
         .bind(millis(room.updated_at))
@@ -549,7 +555,7 @@ impl SubscriptionStore for SqliteStore {
         let result = sqlx::query(
             "UPDATE subscriptions SET name = ?, fname = ?, roles = ?, open = ?, alert = ?, \
              unread = ?, user_mentions = ?, group_mentions = ?, favorite = ?, archived = ?, \
-             ls = ?, lr = ?, tunread = ?, updated_at = ? WHERE id = ?",
+             ls = ?, lr = ?, tunread = ?, ignored = ?, updated_at = ? WHERE id = ?",
         )
         .bind(&s.name)
         .bind(&s.fname)
@@ -564,6 +570,7 @@ impl SubscriptionStore for SqliteStore {
         .bind(millis(s.last_seen))
         .bind(s.last_reply.map(millis))
         .bind(json_list(&s.thread_unread))
+        .bind(json_list(&s.ignored))
         .bind(millis(s.updated_at))
         .bind(&s.id)
         .execute(&self.writer)
@@ -847,6 +854,19 @@ impl MessageStore for SqliteStore {
         Ok((messages, u64::try_from(total).unwrap_or(0)))
     }
 
+    async fn delete_messages(
+        &self,
+        room_id: &str,
+        filter: &MessageFilter,
+        exclude_pinned: bool,
+        authors: &[String],
+        limit: Option<u64>,
+        at: Timestamp,
+    ) -> StoreResult<u64> {
+        self.delete_matching(room_id, filter, exclude_pinned, authors, limit, at)
+            .await
+    }
+
     async fn deleted_messages(
         &self,
         room_id: &str,
@@ -934,6 +954,67 @@ fn fts_query(text: &str) -> String {
             terms.join(" ")
         }
         None => String::new(),
+    }
+}
+
+impl SqliteStore {
+    /// Tombstones the selected messages and recounts the room, in one transaction.
+    pub(crate) async fn delete_matching(
+        &self,
+        room_id: &str,
+        filter: &MessageFilter,
+        exclude_pinned: bool,
+        authors: &[String],
+        limit_to: Option<u64>,
+        at: Timestamp,
+    ) -> StoreResult<u64> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let mut select = QueryBuilder::<Sqlite>::new("SELECT id FROM messages");
+        push_message_filter(&mut select, room_id, filter);
+        if exclude_pinned {
+            select.push(" AND pinned = 0");
+        }
+        if !authors.is_empty() {
+            select.push(" AND u_id IN (");
+            let mut list = select.separated(", ");
+            for a in authors {
+                list.push_bind(a.clone());
+            }
+            select.push(")");
+        }
+        select
+            .push(" ORDER BY ts DESC LIMIT ")
+            .push_bind(limit(limit_to));
+        let ids: Vec<String> = select
+            .build_query_scalar()
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?;
+        for id in &ids {
+            sqlx::query(
+                "UPDATE messages SET deleted_at = ?, updated_at = ?, msg = '', extra = '{}' WHERE id = ?",
+            )
+            .bind(millis(at))
+            .bind(millis(at))
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        sqlx::query(
+            "UPDATE rooms SET updated_at = ?, \
+             msgs = (SELECT COUNT(*) FROM messages WHERE rid = rooms.id AND deleted_at IS NULL), \
+             last_message_id = (SELECT id FROM messages WHERE rid = rooms.id AND deleted_at IS NULL \
+               AND t IS NULL AND (tmid IS NULL OR tshow = 1) ORDER BY ts DESC LIMIT 1) \
+             WHERE id = ?",
+        )
+        .bind(millis(at))
+        .bind(room_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(write_error)?;
+        Ok(ids.len() as u64)
     }
 }
 

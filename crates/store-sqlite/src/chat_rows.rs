@@ -52,6 +52,7 @@ pub(crate) fn room_from_row(row: &SqliteRow) -> StoreResult<Room> {
         last_message_at: opt_millis(row, "lm")?,
         last_message_id: get(row, "last_message_id")?,
         hidden_system_messages: string_list(row, "sys_mes")?,
+        parent_id: get(row, "prid")?,
         custom_fields: json(row, "custom_fields")?,
         created_at: from_millis(get(row, "created_at")?)?,
         updated_at: from_millis(get(row, "updated_at")?)?,
@@ -82,6 +83,7 @@ pub(crate) fn subscription_from_row(row: &SqliteRow) -> StoreResult<Subscription
         last_seen: from_millis(get(row, "ls")?)?,
         last_reply: opt_millis(row, "lr")?,
         thread_unread: string_list(row, "tunread")?,
+        ignored: string_list(row, "ignored")?,
         updated_at: from_millis(get(row, "updated_at")?)?,
     })
 }
@@ -168,6 +170,14 @@ pub(crate) fn message_extra(message: &Message) -> String {
         message.custom_fields.clone().unwrap_or(Value::Null),
     );
     put("role", json!(message.role));
+    put("drid", json!(message.discussion_id));
+    if message.discussion_count > 0 {
+        put("dcount", json!(message.discussion_count));
+    }
+    put(
+        "dlm",
+        json!(message.discussion_last_at.map(crate::rows::millis)),
+    );
     Value::Object(extra).to_string()
 }
 
@@ -255,6 +265,9 @@ pub(crate) fn message_from_row(row: &SqliteRow) -> StoreResult<Message> {
         groupable: field("groupable").and_then(Value::as_bool),
         custom_fields: field("customFields").cloned(),
         role: text("role"),
+        discussion_id: text("drid"),
+        discussion_count: field("dcount").and_then(Value::as_i64).unwrap_or(0),
+        discussion_last_at: time("dlm")?,
         deleted_at: opt_millis(row, "deleted_at")?,
     })
 }

@@ -150,6 +150,8 @@ pub struct RoomFilter {
     pub default_only: bool,
     /// Only rooms this user is subscribed to.
     pub member: Option<String>,
+    /// Only discussions of this room.
+    pub parent_id: Option<String>,
 }
 
 /// Sort keys for rooms.
@@ -299,6 +301,17 @@ pub trait MessageStore: Send + Sync {
         filter: &MessageFilter,
         page: &Page<MessageSortKey>,
     ) -> StoreResult<(Vec<Message>, u64)>;
+    /// Deletes (as tombstones) up to `limit` messages of a room matching `filter`, leaving out
+    /// pinned ones when asked and keeping only those by `authors` when given; returns how many.
+    async fn delete_messages(
+        &self,
+        room_id: &str,
+        filter: &MessageFilter,
+        exclude_pinned: bool,
+        authors: &[String],
+        limit: Option<u64>,
+        at: Timestamp,
+    ) -> StoreResult<u64>;
     /// Deleted messages of a room since a time.
     async fn deleted_messages(
         &self,

@@ -2,6 +2,7 @@
 
 mod auth;
 mod chat;
+mod discovery;
 mod info;
 mod methods;
 mod roles;
@@ -34,7 +35,9 @@ pub fn required_permissions(route: &str, method: &Method) -> Option<Required> {
         "/api/v1/users.getPersonalAccessTokens" => {
             Required::All(&["create-personal-access-tokens"])
         }
-        "/api/v1/groups.listAll" => Required::All(&["view-room-administration"]),
+        "/api/v1/groups.listAll" | "/api/v1/rooms.adminRooms" => {
+            Required::All(&["view-room-administration"])
+        }
         "/api/v1/channels.list" => Required::Any(&["view-c-room", "view-joined-room"]),
         "/api/v1/settings/{id}" if post => Required::All(&["edit-privileged-setting"]),
         "/api/v1/settings/{id}" => Required::All(&["view-privileged-setting"]),
@@ -237,6 +240,43 @@ fn room_routes() -> Router<AppState> {
         .route(
             "/api/v1/subscriptions.unread",
             post(chat::subscriptions_unread),
+        )
+        .route("/api/v1/directory", get(discovery::directory))
+        .route("/api/v1/spotlight", get(discovery::spotlight))
+        .route(
+            "/api/v1/channels.addAll",
+            family_route!(post, discovery::add_all, CHANNELS),
+        )
+        .route(
+            "/api/v1/groups.addAll",
+            family_route!(post, discovery::add_all, GROUPS),
+        )
+        .route(
+            "/api/v1/rooms.saveRoomSettings",
+            post(discovery::save_room_settings),
+        )
+        .route("/api/v1/rooms.adminRooms", get(discovery::admin_rooms))
+        .route("/api/v1/rooms.cleanHistory", post(discovery::clean_history))
+        .route(
+            "/api/v1/rooms.createDiscussion",
+            post(discovery::create_discussion),
+        )
+        .route(
+            "/api/v1/rooms.getDiscussions",
+            get(discovery::room_discussions),
+        )
+        .route(
+            "/api/v1/chat.getDiscussions",
+            get(discovery::chat_discussions),
+        )
+        .route("/api/v1/chat.ignoreUser", get(discovery::ignore_user))
+        .route(
+            "/api/v1/chat.getMessageReadReceipts",
+            get(discovery::read_receipts),
+        )
+        .route(
+            "/api/v1/channels.getAllUserMentionsByChannel",
+            get(discovery::mentions_in_channel),
         )
         .route(
             "/api/v1/channels.create",

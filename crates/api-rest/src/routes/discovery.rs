@@ -1,0 +1,386 @@
+//! `directory`, `spotlight`, and the remaining room administration routes.
+
+use crate::AppState;
+use crate::envelope::{ApiResult, ok};
+use crate::extract::{Caller, Params};
+use crate::params::{
+    opt_bool, opt_str, opt_str_list, pagination, parse_js_date, req_str, room_ref,
+};
+use axum::extract::State;
+use comet_core::room::RoomType;
+use comet_core::{Error, Result};
+use comet_protocol::chat;
+use comet_protocol::iso;
+use comet_protocol::rest::UserWire;
+use comet_service::Session;
+use comet_service::accounts::UserView;
+use comet_service::discovery::{DirectoryKind, DirectoryPage};
+use comet_service::room_admin::{CleanHistory, NewDiscussion};
+use comet_service::room_settings::RoomChange;
+use comet_service::rooms::{RoomFamily, RoomRef};
+use serde_json::{Value, json};
+
+/// `GET /api/v1/directory`: `text`, `type`, `sort` as parameters or inside a JSON `query`.
+pub async fn directory(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(params): Params,
+) -> ApiResult {
+    let legacy: Value = opt_str(&params, "query")?
+        .and_then(|q| serde_json::from_str(&q).ok())
+        .unwrap_or(Value::Null);
+    let text = opt_str(&params, "text")?
+        .or(opt_str(&legacy, "text")?)
+        .unwrap_or_default();
+    let kind = match opt_str(&params, "type")?
+        .or(opt_str(&legacy, "type")?)
+        .as_deref()
+    {
+        None | Some("channels") => DirectoryKind::Channels,
+        Some("users") => DirectoryKind::Users,
+        Some(_) => return Err(Error::meteor("error-invalid-type", "Invalid type").into()),
+    };
+    let descending = opt_str(&params, "sort")?
+        .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+        .and_then(|v| {
+            v.as_object()
+                .and_then(|o| o.values().next().and_then(Value::as_i64))
+        })
+        == Some(-1);
+    let (offset, count) = pagination(&app, &params)?;
+    let page = app
+        .service
+        .directory(&session, kind, &text, descending, offset, count)
+        .await?;
+    let (result, total): (Vec<Value>, u64) = match page {
+        DirectoryPage::Users(users, total) => (
+            users
+                .iter()
+                .map(|u| {
+                    let mut v = UserWire::new(&u.user, u.view == UserView::Full).to_value();
+                    if let Value::Object(map) = &mut v {
+                        map.insert("createdAt".into(), json!(iso(u.user.created_at)));
+                    }
+                    v
+                })
+                .collect(),
+            total,
+        ),
+        DirectoryPage::Channels(rooms, total) => {
+            (rooms.iter().map(|r| chat::room(r, None)).collect(), total)
+        }
+    };
+    ok(json!({"result": result, "count": result.len(), "offset": offset, "total": total}))
+}
+
+/// `GET /api/v1/spotlight`.
+pub async fn spotlight(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(params): Params,
+) -> ApiResult {
+    let query = req_str(&params, "query")?;
+    let found = app.service.spotlight(&session, &query).await?;
+    let users: Vec<Value> = found
+        .users
+        .iter()
+        .map(|u| json!({"_id": u.id, "name": u.name, "username": u.username, "status": u.status.as_str(), "statusText": u.status_text}))
+        .collect();
+    let rooms: Vec<Value> = found.rooms.iter().map(|r| chat::room(r, None)).collect();
+    ok(json!({"users": users, "rooms": rooms}))
+}
+
+/// `channels.addAll`, `groups.addAll`.
+pub async fn add_all(
+    family: super::rooms::Family,
+    app: AppState,
+    session: Session,
+    body: Value,
+) -> ApiResult {
+    let room = app
+        .service
+        .room_for(&session, &room_ref(&body)?, family.family)
+        .await?;
+    let active_only = opt_bool(&body, "activeUsersOnly")?.unwrap_or(false);
+    app.service
+        .add_all_users(&session, &room, active_only)
+        .await?;
+    let room = app
+        .service
+        .find_room(&RoomRef::Id(room.id))
+        .await?
+        .ok_or_else(|| Error::meteor("error-room-not-found", "Room not found"))?;
+    let view = app.service.room_view(room).await?;
+    ok(json!({ family.one: chat::room(&view.room, view.last_message.as_ref()) }))
+}
+
+/// `POST /api/v1/rooms.saveRoomSettings`: several settings at once.
+pub async fn save_room_settings(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let room_id = req_str(&body, "rid")?;
+    let mut room = app
+        .service
+        .room_for(&session, &RoomRef::Id(room_id.clone()), RoomFamily::Any)
+        .await?;
+    let mut changes = Vec::new();
+    if let Some(name) = opt_str(&body, "roomName")? {
+        changes.push(RoomChange::Name(name));
+    }
+    if let Some(topic) = opt_str(&body, "roomTopic")? {
+        changes.push(RoomChange::Topic(topic));
+    }
+    if let Some(text) = opt_str(&body, "roomAnnouncement")? {
+        changes.push(RoomChange::Announcement(text));
+    }
+    if let Some(text) = opt_str(&body, "roomDescription")? {
+        changes.push(RoomChange::Description(text));
+    }
+    if let Some(t) = opt_str(&body, "roomType")? {
+        let room_type = RoomType::parse(&t)
+            .filter(|t| *t != RoomType::Direct)
+            .ok_or_else(|| {
+                Error::meteor(
+                    "error-invalid-room-type",
+                    format!("{t} is not a valid room type"),
+                )
+            })?;
+        changes.push(RoomChange::Type(room_type));
+    }
+    if let Some(read_only) = opt_bool(&body, "readOnly")? {
+        changes.push(RoomChange::ReadOnly(read_only));
+    }
+    if let Some(default) = opt_bool(&body, "default")? {
+        changes.push(RoomChange::Default(default));
+    }
+    if let Some(code) = opt_str(&body, "joinCode")? {
+        changes.push(RoomChange::JoinCode(code));
+    }
+    if let Some(encrypted) = opt_bool(&body, "encrypted")? {
+        changes.push(RoomChange::Encrypted(encrypted));
+    }
+    for change in changes {
+        let unchanged = match &change {
+            RoomChange::Name(n) => room.name.as_deref() == Some(n.as_str()),
+            RoomChange::Topic(t) => room.topic.as_deref().unwrap_or_default() == t,
+            RoomChange::Announcement(t) => room.announcement.as_deref().unwrap_or_default() == t,
+            RoomChange::Description(t) => room.description.as_deref().unwrap_or_default() == t,
+            RoomChange::Type(t) => room.room_type == *t,
+            RoomChange::ReadOnly(v) => room.read_only == *v,
+            RoomChange::Default(v) => room.default == *v,
+            RoomChange::Encrypted(v) => room.encrypted == *v,
+            _ => false,
+        };
+        if !unchanged {
+            room = app.service.change_room(&session, &room, change).await?;
+        }
+    }
+    ok(json!({"rid": room_id}))
+}
+
+/// `GET /api/v1/rooms.adminRooms`.
+pub async fn admin_rooms(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let types: Vec<RoomType> = opt_str_list(&query, "types")?
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|t| RoomType::parse(t))
+        .collect();
+    let filter = opt_str(&query, "filter")?.filter(|s| !s.is_empty());
+    let (offset, count) = pagination(&app, &query)?;
+    let (rooms, total) = app
+        .service
+        .admin_rooms(&session, &types, filter, offset, count)
+        .await?;
+    let docs: Vec<Value> = rooms.iter().map(|r| chat::room(r, None)).collect();
+    ok(json!({"rooms": docs, "count": docs.len(), "offset": offset, "total": total}))
+}
+
+fn date(body: &Value, name: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+    match opt_str(body, name)? {
+        None => Ok(None),
+        Some(raw) => parse_js_date(&raw)
+            .map(Some)
+            .ok_or_else(|| Error::invalid_params(format!("must be a valid date: {name}"))),
+    }
+}
+
+/// `POST /api/v1/rooms.cleanHistory`.
+pub async fn clean_history(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let room_id = req_str(&body, "roomId")?;
+    let latest = date(&body, "latest")?
+        .ok_or_else(|| Error::invalid_params("must have required property 'latest'"))?;
+    let oldest = date(&body, "oldest")?
+        .ok_or_else(|| Error::invalid_params("must have required property 'oldest'"))?;
+    let clean = CleanHistory {
+        latest: Some(latest),
+        oldest: Some(oldest),
+        inclusive: opt_bool(&body, "inclusive")?.unwrap_or(false),
+        exclude_pinned: opt_bool(&body, "excludePinned")?.unwrap_or(false),
+        ignore_threads: opt_bool(&body, "ignoreThreads")?.unwrap_or(false),
+        user_ids: user_ids(&app, opt_str_list(&body, "users")?.unwrap_or_default()).await?,
+        limit: crate::params::opt_u64(&body, "limit")?.filter(|l| *l > 0),
+    };
+    let count = app.service.clean_history(&session, &room_id, clean).await?;
+    ok(json!({"_id": room_id, "count": count}))
+}
+
+async fn user_ids(app: &AppState, usernames: Vec<String>) -> Result<Vec<String>> {
+    let mut ids = Vec::with_capacity(usernames.len());
+    for name in usernames {
+        let user = app
+            .service
+            .require_user(&comet_service::accounts::UserRef::Username(name))
+            .await?;
+        ids.push(user.id);
+    }
+    Ok(ids)
+}
+
+/// `POST /api/v1/rooms.createDiscussion`.
+pub async fn create_discussion(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let Some(parent) = opt_str(&body, "prid")?.filter(|s| !s.is_empty()) else {
+        return Err(Error::failure("Body parameter \"prid\" is required.").into());
+    };
+    let Some(name) = opt_str(&body, "t_name")?.filter(|s| !s.is_empty()) else {
+        return Err(Error::failure("Body parameter \"t_name\" is required.").into());
+    };
+    let discussion = NewDiscussion {
+        parent_room_id: parent,
+        name,
+        parent_message_id: opt_str(&body, "pmid")?.filter(|s| !s.is_empty()),
+        reply: opt_str(&body, "reply")?,
+        usernames: opt_str_list(&body, "users")?.unwrap_or_default(),
+        topic: opt_str(&body, "topic")?,
+    };
+    let room = app.service.create_discussion(&session, discussion).await?;
+    ok(json!({"discussion": chat::room(&room, None)}))
+}
+
+/// `GET /api/v1/rooms.getDiscussions`.
+pub async fn room_discussions(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let room = app
+        .service
+        .room_for(&session, &room_ref(&query)?, RoomFamily::Any)
+        .await?;
+    let (offset, count) = pagination(&app, &query)?;
+    let (rooms, total) = app
+        .service
+        .discussions(&session, &room, offset, count)
+        .await?;
+    let docs: Vec<Value> = rooms.iter().map(|r| chat::room(r, None)).collect();
+    ok(json!({"discussions": docs, "count": docs.len(), "offset": offset, "total": total}))
+}
+
+/// `GET /api/v1/chat.getDiscussions`: the `discussion-created` messages of a room.
+pub async fn chat_discussions(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let room_id = req_str(&query, "roomId")?;
+    let room = app
+        .service
+        .room_for(&session, &RoomRef::Id(room_id), RoomFamily::Any)
+        .await?;
+    let (offset, count) = pagination(&app, &query)?;
+    let text = opt_str(&query, "text")?.map(|t| t.to_lowercase());
+    let (messages, _) = app
+        .service
+        .room_messages(
+            &room,
+            &comet_store::MessageFilter::default(),
+            &comet_core::page::Page::all(),
+        )
+        .await?;
+    let matching: Vec<&comet_core::room::Message> = messages
+        .iter()
+        .filter(|m| m.discussion_id.is_some() && m.kind.as_deref() == Some("discussion-created"))
+        .filter(|m| {
+            text.as_ref()
+                .is_none_or(|t| m.text.to_lowercase().contains(t))
+        })
+        .collect();
+    let total = matching.len();
+    let docs: Vec<Value> = matching
+        .into_iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(count.map_or(usize::MAX, |c| usize::try_from(c).unwrap_or(usize::MAX)))
+        .map(chat::message)
+        .collect();
+    ok(json!({"messages": docs, "count": docs.len(), "offset": offset, "total": total}))
+}
+
+/// `GET /api/v1/chat.ignoreUser`.
+pub async fn ignore_user(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let room_id = req_str(&query, "rid")?;
+    let user_id = req_str(&query, "userId")?;
+    let ignore = opt_bool(&query, "ignore")?.unwrap_or(true);
+    app.service
+        .ignore_user(&session, &room_id, &user_id, ignore)
+        .await?;
+    ok(Value::Null)
+}
+
+/// `GET /api/v1/chat.getMessageReadReceipts`: empty while read receipts are off.
+pub async fn read_receipts(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let Some(message_id) = opt_str(&query, "messageId")?.filter(|s| !s.is_empty()) else {
+        return Err(Error::failure("The required 'messageId' param is missing.").into());
+    };
+    app.service.readable_message(&session, &message_id).await?;
+    ok(json!({"receipts": []}))
+}
+
+/// `GET /api/v1/channels.getAllUserMentionsByChannel`: messages mentioning the caller.
+pub async fn mentions_in_channel(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let room_id = req_str(&query, "roomId")?;
+    let room = app
+        .service
+        .room_for(&session, &RoomRef::Id(room_id), RoomFamily::Any)
+        .await?;
+    let (offset, count) = pagination(&app, &query)?;
+    let filter = comet_store::MessageFilter {
+        mentioning: Some(session.user.id.clone()),
+        ..comet_store::MessageFilter::default()
+    };
+    let page = comet_core::page::Page {
+        offset,
+        count,
+        sort: vec![(
+            comet_store::MessageSortKey::CreatedAt,
+            comet_core::page::Direction::Descending,
+        )],
+    };
+    let (messages, total) = app.service.room_messages(&room, &filter, &page).await?;
+    let docs: Vec<Value> = messages.iter().map(chat::message).collect();
+    ok(json!({"mentions": docs, "count": docs.len(), "offset": offset, "total": total}))
+}

@@ -1,0 +1,351 @@
+//! Bulk and administrative room operations: add everyone, clean history, discussions,
+//! ignoring users, and the admin room listing.
+
+use crate::rooms::{RoomFamily, RoomRef, system_message};
+use crate::{Service, Session, store_error};
+use comet_core::page::{Direction, Page};
+use comet_core::room::{Room, RoomType};
+use comet_core::{Error, Result, Timestamp, id, now};
+use comet_store::{MessageFilter, PostEffects, RoomFilter, RoomSortKey, UserFilter};
+use serde_json::json;
+
+/// `rooms.cleanHistory` parameters.
+#[derive(Debug, Clone, Default)]
+pub struct CleanHistory {
+    pub latest: Option<Timestamp>,
+    pub oldest: Option<Timestamp>,
+    pub inclusive: bool,
+    pub exclude_pinned: bool,
+    pub ignore_threads: bool,
+    pub user_ids: Vec<String>,
+    pub limit: Option<u64>,
+}
+
+/// `rooms.createDiscussion` parameters.
+#[derive(Debug, Clone, Default)]
+pub struct NewDiscussion {
+    pub parent_room_id: String,
+    pub name: String,
+    pub parent_message_id: Option<String>,
+    pub reply: Option<String>,
+    pub usernames: Vec<String>,
+    pub topic: Option<String>,
+}
+
+impl Service {
+    /// `channels.addAll` / `groups.addAll`: subscribes every (active) user.
+    pub async fn add_all_users(
+        &self,
+        session: &Session,
+        room: &Room,
+        active_only: bool,
+    ) -> Result<()> {
+        if !self
+            .has_room_permission(&session.user, "add-all-to-room", &room.id)
+            .await?
+        {
+            return Err(Error::meteor("error-not-allowed", "Not allowed")
+                .with_details(json!({"method": "addAllToRoom"})));
+        }
+        if room.room_type == RoomType::Direct {
+            return Err(Error::meteor("error-invalid-room", "Invalid room"));
+        }
+        let filter = UserFilter {
+            active: active_only.then_some(true),
+            ..UserFilter::default()
+        };
+        let (users, _) = self
+            .store
+            .list_users(&filter, &Page::all())
+            .await
+            .map_err(store_error)?;
+        for user in users
+            .iter()
+            .filter(|u| u.user_type != comet_core::user::UserType::App)
+        {
+            let at = now();
+            let subscription = self.joining_subscription(room, user, at);
+            let message = system_message("au", &room.id, &session.user, &user.username, at);
+            self.store
+                .add_member(&subscription, Some(&message))
+                .await
+                .map_err(store_error)?;
+        }
+        Ok(())
+    }
+
+    /// `rooms.cleanHistory`: deletes messages in a time range.
+    pub async fn clean_history(
+        &self,
+        session: &Session,
+        room_id: &str,
+        clean: CleanHistory,
+    ) -> Result<u64> {
+        if !self
+            .has_room_permission(&session.user, "clean-channel-history", room_id)
+            .await?
+        {
+            return Err(Error::meteor("error-not-allowed", "Not allowed")
+                .with_details(json!({"method": "cleanRoomHistory"})));
+        }
+        let room = self
+            .room_for(session, &RoomRef::Id(room_id.to_owned()), RoomFamily::Any)
+            .await?;
+        let filter = MessageFilter {
+            latest: clean.latest,
+            oldest: clean.oldest,
+            inclusive: clean.inclusive,
+            hide_thread_replies: clean.ignore_threads,
+            ..MessageFilter::default()
+        };
+        let count = self
+            .store
+            .delete_messages(
+                &room.id,
+                &filter,
+                clean.exclude_pinned,
+                &clean.user_ids,
+                clean.limit,
+                now(),
+            )
+            .await
+            .map_err(store_error)?;
+        tracing::info!(by = %session.user.id, room = %room.id, count, "room history cleaned");
+        Ok(count)
+    }
+
+    /// `rooms.createDiscussion`: a room of the parent's type, linked to it (and to a message).
+    pub async fn create_discussion(&self, session: &Session, new: NewDiscussion) -> Result<Room> {
+        if !self.setting_bool("Discussion_enabled") {
+            return Err(Error::meteor(
+                "error-action-not-allowed",
+                "You are not allowed to create a discussion",
+            )
+            .with_details(json!({"method": "createDiscussion"})));
+        }
+        let parent = self
+            .room_for(
+                session,
+                &RoomRef::Id(new.parent_room_id.clone()),
+                RoomFamily::Any,
+            )
+            .await
+            .map_err(|_| {
+                Error::meteor("error-invalid-room", "Invalid room")
+                    .with_details(json!({"method": "createDiscussion"}))
+            })?;
+        if !self
+            .has_room_permission(&session.user, "start-discussion", &parent.id)
+            .await?
+            && !self
+                .has_room_permission(&session.user, "start-discussion-other-user", &parent.id)
+                .await?
+        {
+            return Err(Error::meteor(
+                "error-action-not-allowed",
+                "You are not allowed to create a discussion",
+            )
+            .with_details(json!({"method": "createDiscussion"})));
+        }
+        let name = new.name.trim().to_owned();
+        if name.is_empty() {
+            return Err(
+                Error::meteor("error-invalid-arguments", "Discussion name can't be empty")
+                    .with_details(json!({"method": "createDiscussion"})),
+            );
+        }
+        let mut parent_message = None;
+        if let Some(message_id) = &new.parent_message_id {
+            let (message, room) = self.readable_message(session, message_id).await?;
+            if room.id != parent.id {
+                return Err(Error::meteor(
+                    "error-action-not-allowed",
+                    "You can only open a discussion on a message of this room",
+                ));
+            }
+            if message.discussion_id.is_some() {
+                return Err(Error::meteor(
+                    "error-action-not-allowed",
+                    "A discussion was already started from this message",
+                ));
+            }
+            parent_message = Some(message);
+        }
+        let room_type = if parent.room_type == RoomType::Channel {
+            RoomType::Channel
+        } else {
+            RoomType::Private
+        };
+        let mut members = Vec::new();
+        for username in &new.usernames {
+            if let Some(user) = self
+                .store
+                .user_by_username(username)
+                .await
+                .map_err(store_error)?
+                && user.id != session.user.id
+            {
+                members.push(user);
+            }
+        }
+        let at = now();
+        let mut room = self.new_room_of(room_type, id::new_id(), &session.user, at);
+        // Discussions are named by their display name; the slug is their id.
+        room.name = Some(room.id.clone());
+        room.fname = Some(name.clone());
+        room.parent_id = Some(parent.id.clone());
+        room.topic = new.topic.filter(|t| !t.is_empty());
+        let mut subscriptions =
+            vec![self.new_subscription(&room, &session.user, vec!["owner".to_owned()], at)];
+        for member in &members {
+            subscriptions.push(self.new_subscription(&room, member, Vec::new(), at));
+        }
+        room.users_count = i64::try_from(subscriptions.len()).unwrap_or(i64::MAX);
+        self.store
+            .create_room(&room, &subscriptions, None)
+            .await
+            .map_err(store_error)?;
+
+        let mut notice = system_message("discussion-created", &parent.id, &session.user, &name, at);
+        notice.discussion_id = Some(room.id.clone());
+        self.store
+            .post_message(
+                &notice,
+                &PostEffects {
+                    counts_in_room: true,
+                    ..PostEffects::default()
+                },
+            )
+            .await
+            .map_err(store_error)?;
+        if let Some(mut message) = parent_message {
+            message.discussion_id = Some(room.id.clone());
+            message.discussion_last_at = Some(at);
+            message.updated_at = at;
+            self.store
+                .update_message(&message)
+                .await
+                .map_err(store_error)?;
+        }
+        if let Some(reply) = new.reply.filter(|r| !r.trim().is_empty()) {
+            let post = crate::messages::NewMessage {
+                text: reply,
+                ..crate::messages::NewMessage::default()
+            };
+            self.send_message(session, &room, post).await?;
+        }
+        tracing::info!(by = %session.user.id, room = %room.id, parent = %parent.id, "discussion created");
+        self.store
+            .room_by_id(&room.id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| Error::internal("discussion vanished after creation"))
+    }
+
+    /// `rooms.getDiscussions`: discussions of a room.
+    pub async fn discussions(
+        &self,
+        session: &Session,
+        room: &Room,
+        offset: u64,
+        count: Option<u64>,
+    ) -> Result<(Vec<Room>, u64)> {
+        let filter = RoomFilter {
+            parent_id: Some(room.id.clone()),
+            ..RoomFilter::default()
+        };
+        let page = Page {
+            offset,
+            count,
+            sort: vec![(RoomSortKey::CreatedAt, Direction::Descending)],
+        };
+        let (rooms, _) = self
+            .store
+            .list_rooms(&filter, &Page::all())
+            .await
+            .map_err(store_error)?;
+        let mut visible = Vec::new();
+        for r in rooms {
+            if self.can_access_room(&session.user, &r).await? {
+                visible.push(r);
+            }
+        }
+        let total = visible.len() as u64;
+        let visible = visible
+            .into_iter()
+            .rev()
+            .skip(usize::try_from(page.offset).unwrap_or(usize::MAX))
+            .take(
+                page.count
+                    .map_or(usize::MAX, |c| usize::try_from(c).unwrap_or(usize::MAX)),
+            )
+            .collect();
+        Ok((visible, total))
+    }
+
+    /// `chat.ignoreUser`: hides (or shows again) a user's messages for the caller in a room.
+    pub async fn ignore_user(
+        &self,
+        session: &Session,
+        room_id: &str,
+        user_id: &str,
+        ignore: bool,
+    ) -> Result<()> {
+        let Some(mut subscription) = self.subscription(session, room_id).await? else {
+            return Err(
+                Error::meteor("error-invalid-subscription", "Invalid subscription")
+                    .with_details(json!({"method": "ignoreUser"})),
+            );
+        };
+        if self
+            .store
+            .subscription(room_id, user_id)
+            .await
+            .map_err(store_error)?
+            .is_none()
+        {
+            return Err(
+                Error::meteor("error-invalid-subscription", "Invalid subscription")
+                    .with_details(json!({"method": "ignoreUser"})),
+            );
+        }
+        let present = subscription.ignored.iter().any(|u| u == user_id);
+        if ignore && !present {
+            subscription.ignored.push(user_id.to_owned());
+        } else if !ignore && present {
+            subscription.ignored.retain(|u| u != user_id);
+        }
+        subscription.updated_at = now();
+        self.store
+            .update_subscription(&subscription)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    /// `rooms.adminRooms`: every room of the given types, for administrators.
+    pub async fn admin_rooms(
+        &self,
+        session: &Session,
+        types: &[RoomType],
+        name: Option<String>,
+        offset: u64,
+        count: Option<u64>,
+    ) -> Result<(Vec<Room>, u64)> {
+        self.require_permission(&session.user, "view-room-administration")?;
+        let filter = RoomFilter {
+            types: types.to_vec(),
+            name,
+            ..RoomFilter::default()
+        };
+        let page = Page {
+            offset,
+            count,
+            sort: vec![(RoomSortKey::Name, Direction::Ascending)],
+        };
+        self.store
+            .list_rooms(&filter, &page)
+            .await
+            .map_err(store_error)
+    }
+}

@@ -15,8 +15,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+mod messages;
+
 #[derive(Parser)]
 #[command(about = "Benchmarks Comet against same-run baselines")]
+enum Benchmark {
+    /// Logins/s and `me` req/s (vs bcrypt and bare axum), idle RSS with many users.
+    Accounts(Args),
+    /// Durable posts/s (vs the store's bare insert loop), history and search on a big room.
+    Messages(messages::MessageArgs),
+}
+
+#[derive(Parser)]
 struct Args {
     /// The comet binary to measure (build it with --release first).
     #[arg(long, default_value = "target/release/comet")]
@@ -32,18 +42,20 @@ struct Args {
     users: usize,
 }
 
-const PASSWORD: &str = "Bench-Pass-1!";
+pub(crate) const PASSWORD: &str = "Bench-Pass-1!";
 
 /// A comet process on a free loopback port with its own data directory.
-struct CometProcess {
+pub(crate) struct CometProcess {
     child: Child,
-    base: String,
-    _dir: tempfile::TempDir,
+    pub(crate) base: String,
 }
 
 impl CometProcess {
-    async fn start(binary: &str, bcrypt_cost: u32) -> Result<Self, String> {
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    pub(crate) async fn start(
+        binary: &str,
+        bcrypt_cost: u32,
+        dir: &std::path::Path,
+    ) -> Result<Self, String> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| e.to_string())?
@@ -51,7 +63,7 @@ impl CometProcess {
         let child = Command::new(binary)
             .env("PORT", port.to_string())
             .env("BIND_IP", "127.0.0.1")
-            .env("COMET_DATA_DIR", dir.path())
+            .env("COMET_DATA_DIR", dir)
             .env("ADMIN_PASS", PASSWORD)
             .env("COMET_BCRYPT_COST", bcrypt_cost.to_string())
             .env("COMET_LOG", "warn")
@@ -67,7 +79,6 @@ impl CometProcess {
         let process = CometProcess {
             child,
             base: format!("http://127.0.0.1:{port}"),
-            _dir: dir,
         };
         let http = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -103,7 +114,7 @@ impl Drop for CometProcess {
 
 /// Runs `clients` concurrent loops of `request` for `seconds`; returns completed requests per
 /// second. A failed request stops the phase with an error.
-async fn load<F, Fut>(clients: usize, seconds: u64, request: F) -> Result<f64, String>
+pub(crate) async fn load<F, Fut>(clients: usize, seconds: u64, request: F) -> Result<f64, String>
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<(), String>> + Send,
@@ -181,7 +192,7 @@ async fn hello_server() -> Result<String, String> {
     Ok(format!("http://{addr}/hello"))
 }
 
-async fn post_json(
+pub(crate) async fn post_json(
     http: &reqwest::Client,
     url: String,
     body: Value,
@@ -200,7 +211,11 @@ async fn post_json(
     Ok(body)
 }
 
-async fn login(http: &reqwest::Client, base: &str, user: &str) -> Result<(String, String), String> {
+pub(crate) async fn login(
+    http: &reqwest::Client,
+    base: &str,
+    user: &str,
+) -> Result<(String, String), String> {
     let body = post_json(
         http,
         format!("{base}/api/v1/login"),
@@ -220,7 +235,7 @@ async fn login(http: &reqwest::Client, base: &str, user: &str) -> Result<(String
     ))
 }
 
-fn http_client(clients: usize) -> Result<reqwest::Client, String> {
+pub(crate) fn http_client(clients: usize) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .pool_max_idle_per_host(clients)
         .timeout(Duration::from_secs(30))
@@ -253,7 +268,8 @@ async fn run(args: Args) -> Result<(), String> {
     };
     println!("baseline bare axum JSON endpoint req/s: {hello_rate:.0}");
 
-    let comet = CometProcess::start(&args.comet, 10).await?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let comet = CometProcess::start(&args.comet, 10, dir.path()).await?;
     let base = comet.base.clone();
     let (admin_id, admin_token) = login(&http, &base, "admin").await?;
     for i in 0..args.clients {
@@ -313,7 +329,8 @@ async fn run(args: Args) -> Result<(), String> {
 
     // Idle memory with many accounts. Hash cost does not change memory, so these users are
     // created with a cheap cost to keep the run short.
-    let comet = CometProcess::start(&args.comet, 4).await?;
+    let idle_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let comet = CometProcess::start(&args.comet, 4, idle_dir.path()).await?;
     let base = comet.base.clone();
     let rss_fresh = comet.rss_kib().unwrap_or(0);
     let (admin_id, admin_token) = login(&http, &base, "admin").await?;
@@ -363,7 +380,11 @@ async fn run(args: Args) -> Result<(), String> {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match run(Args::parse()).await {
+    let outcome = match Benchmark::parse() {
+        Benchmark::Accounts(args) => run(args).await,
+        Benchmark::Messages(args) => messages::run(args).await,
+    };
+    match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("comet-bench failed: {e}");

@@ -9,13 +9,12 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 /// `channels.create` / `groups.create` that must succeed; returns the room id.
-async fn create_room(
-    server: &TestServer,
-    auth: &Auth,
-    family: &str,
-    body: Value,
-) -> String {
-    let key = if family == "groups" { "group" } else { "channel" };
+async fn create_room(server: &TestServer, auth: &Auth, family: &str, body: Value) -> String {
+    let key = if family == "groups" {
+        "group"
+    } else {
+        "channel"
+    };
     server
         .post(&format!("{family}.create"), body, Some(auth))
         .await
@@ -145,7 +144,10 @@ async fn post_message_by_room_id_returns_the_upstream_shape() {
     assert!(body["ts"].is_i64(), "ts is epoch millis: {body}");
     assert_eq!(body["channel"], json!(rid));
     let message = &body["message"];
-    assert!(message["_id"].as_str().is_some_and(|s| s.len() == 17), "{message}");
+    assert!(
+        message["_id"].as_str().is_some_and(|s| s.len() == 17),
+        "{message}"
+    );
     assert_eq!(message["rid"], json!(rid));
     assert_eq!(message["msg"], json!("hello world"), "text is trimmed");
     assert!(message["ts"].is_string());
@@ -182,7 +184,11 @@ async fn post_message_by_hash_name_or_bare_name_joins_the_channel() {
         )
         .await;
     let body = reply.ok();
-    assert_eq!(body["channel"], json!("#auto-join"), "echoes the given channel");
+    assert_eq!(
+        body["channel"],
+        json!("#auto-join"),
+        "echoes the given channel"
+    );
     assert_eq!(body["message"]["rid"], json!(rid));
     let sub = subscription(&server, &bob, &rid).await;
     assert_eq!(sub["rid"], json!(rid), "bob joined: {sub}");
@@ -649,7 +655,11 @@ async fn history_paging_with_count_offset_latest_oldest() {
         &alice,
         "channels",
         &rid,
-        &[("latest", &latest), ("oldest", &oldest), ("inclusive", "true")],
+        &[
+            ("latest", &latest),
+            ("oldest", &oldest),
+            ("inclusive", "true"),
+        ],
     )
     .await;
     assert_eq!(texts(&page), vec!["m10", "m9", "m8", "m7", "m6"]);
@@ -878,7 +888,10 @@ async fn update_refusals() {
             Some(&bob),
         )
         .await;
-    let body = reply.refused(400, "Message editing not allowed [error-action-not-allowed]");
+    let body = reply.refused(
+        400,
+        "Message editing not allowed [error-action-not-allowed]",
+    );
     assert_eq!(body["errorType"], json!("error-action-not-allowed"));
 
     server
@@ -1060,7 +1073,11 @@ async fn get_message_and_its_refusals() {
 
     assert_exact(
         &server
-            .get("chat.getMessage", &[("msgId", "no-such-message")], Some(&alice))
+            .get(
+                "chat.getMessage",
+                &[("msgId", "no-such-message")],
+                Some(&alice),
+            )
             .await,
         400,
         json!({"success": false}),
@@ -1267,9 +1284,10 @@ async fn search_finds_words_in_one_room() {
 
     let reply = search(rid.clone(), "fox", "alice").await;
     let body = reply.ok();
-    assert_eq!(texts(body["messages"].as_array().expect("messages")), vec![
-        "the quick brown fox"
-    ]);
+    assert_eq!(
+        texts(body["messages"].as_array().expect("messages")),
+        vec!["the quick brown fox"]
+    );
     assert!(body.get("total").is_none(), "only messages: {body}");
     let reply = search(rid.clone(), "مرحبا", "alice").await;
     let found = reply.ok()["messages"].as_array().expect("messages").clone();

@@ -252,7 +252,6 @@ async fn channels_create_with_members_and_read_only() {
 }
 
 #[tokio::test]
-#[ignore = "server refuses unknown members with 'Invalid user <name> [error-invalid-user]'; upstream createRoom (Users.findUsersByUsernames) skips them silently"]
 async fn channels_create_skips_unknown_members() {
     let server = TestServer::start().await;
     let alice = server.new_user("alice").await;
@@ -346,7 +345,6 @@ async fn channels_create_refusals() {
 }
 
 #[tokio::test]
-#[ignore = "server says '!nope is not a valid room name [error-invalid-room-name]'; upstream getValidRoomName ends the reason with a period"]
 async fn channels_create_invalid_name_text() {
     let server = TestServer::start().await;
     let alice = server.new_user("alice").await;
@@ -1184,7 +1182,6 @@ async fn channels_open_and_close() {
 }
 
 #[tokio::test]
-#[ignore = "upstream channels.close answers a non-member with 'The user/callee is not in the channel \"NAME.' (no closing quote, in every version); the server reuses the channels.open text"]
 async fn channels_close_by_a_non_member_uses_the_upstream_text() {
     let server = TestServer::start().await;
     let alice = server.new_user("alice").await;
@@ -1235,7 +1232,6 @@ async fn groups_open_and_close() {
 }
 
 #[tokio::test]
-#[ignore = "upstream groups.open says 'The private group, NAME, is already open for the sender' ('for', not 'to'); the server says 'open to'"]
 async fn groups_open_when_open_uses_the_upstream_text() {
     let server = TestServer::start().await;
     let alice = server.new_user("alice").await;
@@ -1314,7 +1310,6 @@ async fn im_create_returns_exactly_the_upstream_room() {
 }
 
 #[tokio::test]
-#[ignore = "upstream createDirectRoom sorts usernames by (name || username).localeCompare; the server sorts participants by user id"]
 async fn im_create_sorts_usernames_by_name() {
     let server = TestServer::start().await;
     let alice = server.new_user("alice").await;

@@ -204,10 +204,7 @@ impl Service {
             count,
             sort: vec![(MessageSortKey::CreatedAt, Direction::Ascending)],
         };
-        self.store
-            .room_messages(&room.id, &filter, &page)
-            .await
-            .map_err(store_error)
+        self.room_messages(&room, &filter, &page).await
     }
 
     /// `chat.syncThreadMessages`: replies changed after a time.
@@ -223,7 +220,7 @@ impl Service {
             updated_after: Some(since),
             ..MessageFilter::default()
         };
-        let (messages, _) = self
+        let messages = self
             .store
             .room_messages(&room.id, &filter, &Page::all())
             .await
@@ -252,7 +249,7 @@ impl Service {
                 Error::meteor("error-not-allowed", "Not Allowed")
                     .with_details(json!({"method": "getThreadsList"}))
             })?;
-        let (messages, _) = self
+        let messages = self
             .store
             .room_messages(&room.id, &MessageFilter::default(), &Page::all())
             .await
@@ -300,7 +297,7 @@ impl Service {
             count: None,
             sort: vec![(MessageSortKey::CreatedAt, Direction::Descending)],
         };
-        let (updated, _) = self
+        let updated = self
             .store
             .room_messages(&room.id, &filter, &page)
             .await

@@ -484,12 +484,10 @@ impl Service {
             count: query.count,
             sort: vec![(MessageSortKey::CreatedAt, Direction::Descending)],
         };
-        let (messages, _) = self
-            .store
+        self.store
             .room_messages(&room.id, &filter, &page)
             .await
-            .map_err(store_error)?;
-        Ok(messages)
+            .map_err(store_error)
     }
 
     /// A page of a room's messages with a filter (`channels.messages`, pinned, starred, ...).
@@ -499,10 +497,17 @@ impl Service {
         filter: &MessageFilter,
         page: &Page<MessageSortKey>,
     ) -> Result<(Vec<Message>, u64)> {
-        self.store
+        let messages = self
+            .store
             .room_messages(&room.id, filter, page)
             .await
-            .map_err(store_error)
+            .map_err(store_error)?;
+        let total = self
+            .store
+            .count_room_messages(&room.id, filter)
+            .await
+            .map_err(store_error)?;
+        Ok((messages, total))
     }
 
     /// `chat.search`: full-text search in one room the caller may read.

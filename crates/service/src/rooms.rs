@@ -350,6 +350,23 @@ impl Service {
         Ok(room)
     }
 
+    async fn existing_users(&self, usernames: &[String]) -> Result<Vec<User>> {
+        let mut users: Vec<User> = Vec::with_capacity(usernames.len());
+        for name in usernames {
+            let name = name.trim().trim_start_matches('@');
+            if let Some(user) = self
+                .store
+                .user_by_username(name)
+                .await
+                .map_err(store_error)?
+                && !users.iter().any(|u| u.id == user.id)
+            {
+                users.push(user);
+            }
+        }
+        Ok(users)
+    }
+
     async fn resolve_usernames(&self, usernames: &[String]) -> Result<Vec<User>> {
         let mut users = Vec::with_capacity(usernames.len());
         for name in usernames {
@@ -397,7 +414,7 @@ impl Service {
         if !self.channel_name_is_valid(&name) {
             return Err(Error::meteor(
                 "error-invalid-room-name",
-                format!("{name} is not a valid room name"),
+                format!("{name} is not a valid room name."),
             )
             .with_details(json!({"channel_name": name})));
         }
@@ -417,7 +434,8 @@ impl Service {
         {
             return Err(duplicate());
         }
-        let mut members = self.resolve_usernames(&new_room.members).await?;
+        // Unknown usernames among the members are skipped, as upstream does.
+        let mut members = self.existing_users(&new_room.members).await?;
         members.retain(|u| u.id != session.user.id);
         let at = now();
         let mut room = self.blank_room(
@@ -502,7 +520,15 @@ impl Service {
         let at = now();
         let mut room = self.blank_room(RoomType::Direct, room_id, None, Some(&session.user), at);
         room.user_ids = participants.iter().map(|u| u.id.clone()).collect();
-        room.usernames = participants.iter().map(|u| u.username.clone()).collect();
+        let mut by_name: Vec<&User> = participants.iter().collect();
+        by_name.sort_by_key(|u| {
+            if u.name.is_empty() {
+                u.username.to_lowercase()
+            } else {
+                u.name.to_lowercase()
+            }
+        });
+        room.usernames = by_name.iter().map(|u| u.username.clone()).collect();
         room.users_count = i64::try_from(participants.len()).unwrap_or(i64::MAX);
         room.fname = None;
         let subscriptions: Vec<Subscription> = participants

@@ -808,12 +808,7 @@ impl MessageStore for SqliteStore {
         Ok(true)
     }
 
-    async fn room_messages(
-        &self,
-        room_id: &str,
-        filter: &MessageFilter,
-        page: &Page<MessageSortKey>,
-    ) -> StoreResult<(Vec<Message>, u64)> {
+    async fn count_room_messages(&self, room_id: &str, filter: &MessageFilter) -> StoreResult<u64> {
         let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM messages");
         push_message_filter(&mut count, room_id, filter);
         let total: i64 = count
@@ -821,6 +816,15 @@ impl MessageStore for SqliteStore {
             .fetch_one(&self.reader)
             .await
             .map_err(backend)?;
+        Ok(u64::try_from(total).unwrap_or(0))
+    }
+
+    async fn room_messages(
+        &self,
+        room_id: &str,
+        filter: &MessageFilter,
+        page: &Page<MessageSortKey>,
+    ) -> StoreResult<Vec<Message>> {
         let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {MESSAGE_COLUMNS} FROM messages"));
         push_message_filter(&mut q, room_id, filter);
         q.push(" ORDER BY ");
@@ -847,11 +851,7 @@ impl MessageStore for SqliteStore {
             .push(" OFFSET ")
             .push_bind(offset(page.offset));
         let rows = q.build().fetch_all(&self.reader).await.map_err(backend)?;
-        let messages = rows
-            .iter()
-            .map(message_from_row)
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok((messages, u64::try_from(total).unwrap_or(0)))
+        rows.iter().map(message_from_row).collect()
     }
 
     async fn delete_messages(
@@ -908,7 +908,7 @@ impl MessageStore for SqliteStore {
             q.push(")");
         };
         let mut count_q = QueryBuilder::<Sqlite>::new(
-            "SELECT COUNT(*) FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid",
+            "SELECT COUNT(*) FROM messages_fts CROSS JOIN messages m ON m.rowid = messages_fts.rowid",
         );
         push_where(&mut count_q);
         let total: i64 = count_q
@@ -922,10 +922,10 @@ impl MessageStore for SqliteStore {
             .collect::<Vec<_>>()
             .join(", ");
         let mut q = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {columns} FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid"
+            "SELECT {columns} FROM messages_fts CROSS JOIN messages m ON m.rowid = messages_fts.rowid"
         ));
         push_where(&mut q);
-        q.push(" ORDER BY bm25(messages_fts), m.ts DESC LIMIT ")
+        q.push(" ORDER BY messages_fts.rank, m.ts DESC LIMIT ")
             .push_bind(limit(count))
             .push(" OFFSET ")
             .push_bind(offset(page_offset));

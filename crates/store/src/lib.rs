@@ -294,13 +294,15 @@ pub trait MessageStore: Send + Sync {
     ) -> StoreResult<Option<Message>>;
     /// Marks a message deleted (kept as a tombstone for sync) and uncounts it.
     async fn delete_message(&self, id: &str, at: Timestamp) -> StoreResult<bool>;
-    /// A page of a room's messages and the total that match.
+    /// A page of a room's messages.
     async fn room_messages(
         &self,
         room_id: &str,
         filter: &MessageFilter,
         page: &Page<MessageSortKey>,
-    ) -> StoreResult<(Vec<Message>, u64)>;
+    ) -> StoreResult<Vec<Message>>;
+    /// How many of a room's messages match (costs a scan of the matches: ask only when shown).
+    async fn count_room_messages(&self, room_id: &str, filter: &MessageFilter) -> StoreResult<u64>;
     /// Deletes (as tombstones) up to `limit` messages of a room matching `filter`, leaving out
     /// pinned ones when asked and keeping only those by `authors` when given; returns how many.
     async fn delete_messages(

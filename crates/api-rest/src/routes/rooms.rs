@@ -393,7 +393,11 @@ pub async fn set_open(
     let name = room.name.clone().unwrap_or_default();
     let Some(subscription) = app.service.subscription(&session, &room.id).await? else {
         return Err(Error::failure(match family.room_type {
-            RoomType::Channel => format!("The user/callee is not in the channel \"{name}\"."),
+            RoomType::Channel if open => {
+                format!("The user/callee is not in the channel \"{name}\".")
+            }
+            // Upstream's text for close lacks the closing quote; clients match it as is.
+            RoomType::Channel => format!("The user/callee is not in the channel \"{name}."),
             _ => "The user is not subscribed to the room".to_owned(),
         })
         .into());
@@ -404,7 +408,11 @@ pub async fn set_open(
             RoomType::Private => format!("The private group, {name},"),
             RoomType::Direct => "The direct message room,".to_owned(),
         };
-        let state = if open { "open to" } else { "closed to" };
+        let state = match (open, family.room_type) {
+            (true, RoomType::Private) => "open for",
+            (true, _) => "open to",
+            (false, _) => "closed to",
+        };
         return Err(Error::failure(format!("{what} is already {state} the sender")).into());
     }
     app.service.set_open(&session, &room.id, open).await?;

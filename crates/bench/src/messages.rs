@@ -1,0 +1,339 @@
+//! `comet-bench messages`: durable message posting, history and search.
+
+use crate::{CometProcess, PASSWORD, http_client, load, login, post_json};
+use comet_core::room::{Message, UserStub};
+use comet_store::{MessageStore, PostEffects, RoomStore, UserStore};
+use comet_store_sqlite::SqliteStore;
+use rand::Rng;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Parser)]
+pub struct MessageArgs {
+    /// The comet binary to measure (build it with --release first).
+    #[arg(long, default_value = "target/release/comet")]
+    comet: String,
+    /// Concurrent posters / readers.
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+    /// Seconds each load phase runs.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Messages in the big room used for history and search.
+    #[arg(long, default_value_t = 1_000_000)]
+    history_messages: u64,
+    /// Sequential searches whose latency is measured.
+    #[arg(long, default_value_t = 200)]
+    searches: usize,
+}
+
+const WORDS: &[&str] = &[
+    "deploy",
+    "server",
+    "release",
+    "review",
+    "lunch",
+    "meeting",
+    "incident",
+    "database",
+    "latency",
+    "coffee",
+    "ticket",
+    "merge",
+    "branch",
+    "rollback",
+    "monitor",
+    "alert",
+    "customer",
+    "design",
+    "مرحبا",
+    "شكرا",
+    "olá",
+    "obrigado",
+    "café",
+    "naïve",
+    "queue",
+    "backup",
+    "cluster",
+    "token",
+];
+
+fn sentence(rng: &mut impl Rng, words: usize) -> String {
+    (0..words)
+        .map(|_| WORDS[rng.random_range(0..WORDS.len())])
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+async fn get_json(
+    http: &reqwest::Client,
+    url: String,
+    auth: &(String, String),
+) -> Result<Value, String> {
+    let response = http
+        .get(url)
+        .header("X-User-Id", &auth.0)
+        .header("X-Auth-Token", &auth.1)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status();
+    let body: Value = response.json().await.map_err(|e| e.to_string())?;
+    if !status.is_success() {
+        return Err(format!("{status}: {body}"));
+    }
+    Ok(body)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+pub async fn run(args: MessageArgs) -> Result<(), String> {
+    let http = http_client(args.clients)?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    println!(
+        "comet-bench messages: {} clients, {} s per phase",
+        args.clients, args.seconds
+    );
+
+    // 1. Accounts and rooms through the API, then stop the server.
+    let (rooms, big_room) = {
+        let comet = CometProcess::start(&args.comet, 4, dir.path()).await?;
+        let base = comet.base.clone();
+        let (admin_id, admin_token) = login(&http, &base, "admin").await?;
+        let admin = Some((admin_id.as_str(), admin_token.as_str()));
+        let mut rooms = Vec::with_capacity(args.clients);
+        for i in 0..args.clients {
+            post_json(&http, format!("{base}/api/v1/users.create"),
+                json!({"username": format!("poster{i}"), "email": format!("poster{i}@example.com"), "password": PASSWORD, "name": format!("Poster {i}")}),
+                admin).await?;
+            let room = post_json(
+                &http,
+                format!("{base}/api/v1/channels.create"),
+                json!({"name": format!("room{i}"), "members": [format!("poster{i}")]}),
+                admin,
+            )
+            .await?;
+            rooms.push(
+                room["channel"]["_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
+        }
+        let big = post_json(
+            &http,
+            format!("{base}/api/v1/channels.create"),
+            json!({"name": "big"}),
+            admin,
+        )
+        .await?;
+        (
+            rooms,
+            big["channel"]["_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        )
+    };
+
+    // 2. The baseline and the seed, straight through the store.
+    let store = SqliteStore::open(&dir.path().join("comet.db"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let author = store
+        .user_by_username("admin")
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("admin missing")?;
+    let stub = UserStub::from(&author);
+    let effects = PostEffects {
+        counts_in_room: true,
+        becomes_last_message: true,
+        alert_others: true,
+        ..PostEffects::default()
+    };
+    let mut rng = rand::rng();
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.seconds);
+    let mut bare = 0u64;
+    while Instant::now() < deadline {
+        let text = sentence(&mut rng, 8);
+        let message = Message::new(
+            comet_core::id::new_id(),
+            &rooms[0],
+            stub.clone(),
+            &text,
+            comet_core::now(),
+        );
+        store
+            .post_message(&message, &effects)
+            .await
+            .map_err(|e| e.to_string())?;
+        bare += 1;
+    }
+    let bare_rate = bare as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "baseline bare store insert loop (one task, one transaction each): {bare_rate:.0} msgs/s"
+    );
+
+    let seed_started = Instant::now();
+    let base_time = comet_core::now() - chrono::Duration::days(30);
+    let step_ms = (30 * 24 * 3600 * 1000) / args.history_messages.max(1) as i64;
+    for i in 0..args.history_messages {
+        let text = sentence(&mut rng, 10);
+        let at = base_time + chrono::Duration::milliseconds(step_ms * i as i64);
+        let message = Message::new(comet_core::id::new_id(), &big_room, stub.clone(), &text, at);
+        store
+            .post_message(
+                &message,
+                &PostEffects {
+                    counts_in_room: true,
+                    becomes_last_message: true,
+                    ..PostEffects::default()
+                },
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let room = store
+        .room_by_id(&big_room)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("big room missing")?;
+    println!(
+        "seeded {} messages into one room in {:.0} s ({} counted)",
+        args.history_messages,
+        seed_started.elapsed().as_secs_f64(),
+        room.message_count
+    );
+    store.close().await;
+
+    // 3. The server again, on the same database.
+    let comet = CometProcess::start(&args.comet, 4, dir.path()).await?;
+    let base = comet.base.clone();
+    let mut sessions = Vec::with_capacity(args.clients);
+    for i in 0..args.clients {
+        sessions.push(login(&http, &base, &format!("poster{i}")).await?);
+    }
+    let sessions = Arc::new(sessions);
+    let rooms = Arc::new(rooms);
+
+    let spread_rate = {
+        let (http, base, sessions, rooms) =
+            (http.clone(), base.clone(), sessions.clone(), rooms.clone());
+        load(args.clients, args.seconds, move |i| {
+            let (http, base, sessions, rooms) =
+                (http.clone(), base.clone(), sessions.clone(), rooms.clone());
+            async move {
+                let (uid, token) = &sessions[i];
+                post_json(
+                    &http,
+                    format!("{base}/api/v1/chat.postMessage"),
+                    json!({"roomId": rooms[i], "text": "status update: the deploy finished"}),
+                    Some((uid, token)),
+                )
+                .await?;
+                Ok(())
+            }
+        })
+        .await?
+    };
+    println!(
+        "comet chat.postMessage, {} posters into {} rooms: {spread_rate:.0} msgs/s (ratio to bare insert loop: {:.2})",
+        args.clients,
+        args.clients,
+        spread_rate / bare_rate
+    );
+
+    let one_room_rate = {
+        let (http, base, sessions, rooms) =
+            (http.clone(), base.clone(), sessions.clone(), rooms.clone());
+        load(args.clients, args.seconds, move |i| {
+            let (http, base, sessions, rooms) =
+                (http.clone(), base.clone(), sessions.clone(), rooms.clone());
+            async move {
+                let (uid, token) = &sessions[i];
+                post_json(
+                    &http,
+                    format!("{base}/api/v1/chat.postMessage"),
+                    json!({"channel": "#big", "text": "everyone into one room"}),
+                    Some((uid, token)),
+                )
+                .await?;
+                let _ = &rooms;
+                Ok(())
+            }
+        })
+        .await?
+    };
+    println!(
+        "comet chat.postMessage, {} posters into one room: {one_room_rate:.0} msgs/s (ratio to bare insert loop: {:.2})",
+        args.clients,
+        one_room_rate / bare_rate
+    );
+
+    let history_rate = {
+        let (http, base, sessions, big_room) = (
+            http.clone(),
+            base.clone(),
+            sessions.clone(),
+            big_room.clone(),
+        );
+        let span_ms = 30 * 24 * 3600 * 1000_i64;
+        load(args.clients, args.seconds, move |i| {
+            let (http, base, sessions, big_room) = (
+                http.clone(),
+                base.clone(),
+                sessions.clone(),
+                big_room.clone(),
+            );
+            async move {
+                let latest = base_time
+                    + chrono::Duration::milliseconds(rand::rng().random_range(0..span_ms));
+                let url = format!(
+                    "{base}/api/v1/channels.history?roomId={big_room}&count=50&latest={}",
+                    latest.format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                );
+                let body = get_json(&http, url, &sessions[i]).await?;
+                if body["messages"].as_array().is_none() {
+                    return Err(format!("history: {body}"));
+                }
+                Ok(())
+            }
+        })
+        .await?
+    };
+    println!(
+        "comet channels.history (50 messages at a random point of {} messages): {history_rate:.0} req/s",
+        args.history_messages
+    );
+
+    let mut latencies = Vec::with_capacity(args.searches);
+    for n in 0..args.searches {
+        let word = WORDS[n % WORDS.len()];
+        let url = format!("{base}/api/v1/chat.search?roomId={big_room}&searchText={word}&count=20");
+        let started = Instant::now();
+        let body = get_json(&http, url, &sessions[0]).await?;
+        latencies.push(started.elapsed());
+        if body["messages"].as_array().is_none_or(|m| m.is_empty()) {
+            return Err(format!("search for {word} found nothing: {body}"));
+        }
+    }
+    latencies.sort();
+    println!(
+        "comet chat.search over {} messages, {} sequential queries: p50 {:.1} ms, p99 {:.1} ms",
+        args.history_messages,
+        args.searches,
+        percentile(&latencies, 0.5).as_secs_f64() * 1000.0,
+        percentile(&latencies, 0.99).as_secs_f64() * 1000.0
+    );
+    drop(comet);
+    Ok(())
+}

@@ -10,6 +10,7 @@ pub mod page;
 pub mod password;
 pub mod role;
 pub mod room;
+pub mod search;
 pub mod setting;
 pub mod user;
 pub mod validate;

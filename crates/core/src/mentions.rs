@@ -99,3 +99,54 @@ mod tests {
         assert_eq!(parse("(@dave)").users, ["dave"]);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::parse;
+    use proptest::prelude::*;
+
+    fn username() -> impl Strategy<Value = String> {
+        "[a-z][a-z0-9_-]{0,10}(\\.[a-z0-9]{1,4})?"
+            .prop_filter("not a group word", |u| u != "all" && u != "here")
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_and_names_come_from_the_text(text in "\\PC{0,200}") {
+            let m = parse(&text);
+            for user in &m.users {
+                let needle = format!("@{user}");
+                prop_assert!(text.contains(&needle), "{} not in {:?}", user, text);
+            }
+            for channel in &m.channels {
+                let needle = format!("#{channel}");
+                prop_assert!(text.contains(&needle), "{} not in {:?}", channel, text);
+            }
+        }
+
+        #[test]
+        fn finds_every_mention_between_words(
+            names in proptest::collection::vec(username(), 0..6),
+            fillers in proptest::collection::vec("[a-zA-Z ,!?]{0,12}", 7),
+            trailing_dot in any::<bool>(),
+        ) {
+            let mut text = String::new();
+            for (i, name) in names.iter().enumerate() {
+                text.push_str(&fillers[i]);
+                text.push_str(" @");
+                text.push_str(name);
+                if trailing_dot {
+                    text.push('.');
+                }
+                text.push(' ');
+            }
+            let mut expected: Vec<String> = Vec::new();
+            for name in &names {
+                if !expected.iter().any(|e| e.eq_ignore_ascii_case(name)) {
+                    expected.push(name.clone());
+                }
+            }
+            prop_assert_eq!(parse(&text).users, expected);
+        }
+    }
+}

@@ -510,7 +510,9 @@ impl Service {
         Ok((messages, total))
     }
 
-    /// `chat.search`: full-text search in one room the caller may read.
+    /// `chat.search`: full-text search in one room the caller may read, with upstream's
+    /// operators (`from:`, `mention:`, `has:star`, `is:pinned`, `before:`, `after:`, `on:`,
+    /// `order:asc`).
     pub async fn search_messages(
         &self,
         session: &Session,
@@ -527,12 +529,58 @@ impl Service {
             )
             .await
             .map_err(|_| Error::failure(""))?;
-        let (messages, _) = self
-            .store
-            .search_messages(&[room.id], text, offset, count)
+        let query = comet_core::search::parse(text);
+        let user_id_of = |name: &str| {
+            let name = name.to_owned();
+            async move {
+                if name == "me" {
+                    return Ok::<_, Error>(Some(session.user.id.clone()));
+                }
+                Ok(self
+                    .store
+                    .user_by_username(&name)
+                    .await
+                    .map_err(store_error)?
+                    .map(|u| u.id))
+            }
+        };
+        let mut filter = MessageFilter {
+            hide_system: true,
+            pinned_only: query.pinned,
+            starred_by: query.starred.then(|| session.user.id.clone()),
+            ..MessageFilter::default()
+        };
+        if let Some(from) = &query.from {
+            // An unknown author matches nothing.
+            filter.author_id = Some(user_id_of(from).await?.unwrap_or_default());
+        }
+        if let Some(mention) = &query.mention {
+            filter.mentioning = Some(user_id_of(mention).await?.unwrap_or_default());
+        }
+        let day_start = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+        if let Some(day) = query.on {
+            filter.oldest = day_start(day);
+            filter.latest = day.succ_opt().and_then(day_start);
+            filter.inclusive = false;
+        }
+        if let Some(day) = query.before {
+            filter.latest = day_start(day);
+        }
+        if let Some(day) = query.after {
+            filter.oldest = day.succ_opt().and_then(day_start);
+            filter.inclusive = true;
+        }
+        self.store
+            .search_messages(
+                &room.id,
+                &query.text,
+                &filter,
+                query.oldest_first,
+                offset,
+                count,
+            )
             .await
-            .map_err(store_error)?;
-        Ok(messages)
+            .map_err(store_error)
     }
 }
 

@@ -209,6 +209,9 @@ fn push_message_filter(q: &mut QueryBuilder<Sqlite>, room_id: &str, filter: &Mes
     if filter.hide_system {
         q.push(" AND t IS NULL");
     }
+    if let Some(author) = &filter.author_id {
+        q.push(" AND u_id = ").push_bind(author.clone());
+    }
 }
 
 #[async_trait]
@@ -888,53 +891,43 @@ impl MessageStore for SqliteStore {
 
     async fn search_messages(
         &self,
-        room_ids: &[String],
+        room_id: &str,
         text: &str,
+        filter: &MessageFilter,
+        oldest_first: bool,
         page_offset: u64,
         count: Option<u64>,
-    ) -> StoreResult<(Vec<Message>, u64)> {
+    ) -> StoreResult<Vec<Message>> {
         let query = fts_query(text);
-        if room_ids.is_empty() || query.is_empty() {
-            return Ok((Vec::new(), 0));
-        }
-        let push_where = |q: &mut QueryBuilder<Sqlite>| {
-            q.push(" WHERE messages_fts MATCH ")
-                .push_bind(query.clone())
-                .push(" AND m.deleted_at IS NULL AND m.t IS NULL AND m.rid IN (");
-            let mut list = q.separated(", ");
-            for id in room_ids {
-                list.push_bind(id.clone());
-            }
-            q.push(")");
+        let order = if oldest_first { "ts ASC" } else { "ts DESC" };
+        let mut q = if query.is_empty() {
+            let mut q =
+                QueryBuilder::<Sqlite>::new(format!("SELECT {MESSAGE_COLUMNS} FROM messages"));
+            push_message_filter(&mut q, room_id, filter);
+            q.push(format_args!(" ORDER BY {order}"));
+            q
+        } else {
+            // FTS first (CROSS JOIN fixes the join order), then the room and the filter.
+            let columns = MESSAGE_COLUMNS
+                .split(", ")
+                .map(|c| format!("m.{}", c.trim()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut q = QueryBuilder::<Sqlite>::new(format!(
+                "SELECT {columns} FROM messages_fts CROSS JOIN messages m \
+                 ON m.rowid = messages_fts.rowid"
+            ));
+            push_message_filter(&mut q, room_id, filter);
+            q.push(" AND messages_fts MATCH ").push_bind(query);
+            q.push(" ORDER BY messages_fts.rank, m.ts DESC");
+            q
         };
-        let mut count_q = QueryBuilder::<Sqlite>::new(
-            "SELECT COUNT(*) FROM messages_fts CROSS JOIN messages m ON m.rowid = messages_fts.rowid",
-        );
-        push_where(&mut count_q);
-        let total: i64 = count_q
-            .build_query_scalar()
-            .fetch_one(&self.reader)
-            .await
-            .map_err(backend)?;
-        let columns = MESSAGE_COLUMNS
-            .split(", ")
-            .map(|c| format!("m.{}", c.trim()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut q = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {columns} FROM messages_fts CROSS JOIN messages m ON m.rowid = messages_fts.rowid"
-        ));
-        push_where(&mut q);
-        q.push(" ORDER BY messages_fts.rank, m.ts DESC LIMIT ")
+        q.push(" LIMIT ")
             .push_bind(limit(count))
             .push(" OFFSET ")
             .push_bind(offset(page_offset));
         let rows = q.build().fetch_all(&self.reader).await.map_err(backend)?;
-        let messages = rows
-            .iter()
-            .map(message_from_row)
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok((messages, u64::try_from(total).unwrap_or(0)))
+        rows.iter().map(message_from_row).collect()
     }
 }
 

@@ -187,6 +187,8 @@ pub struct MessageFilter {
     pub updated_after: Option<Timestamp>,
     /// Leave out system messages.
     pub hide_system: bool,
+    /// Only messages by this author (user id).
+    pub author_id: Option<String>,
 }
 
 /// Sort keys for messages.
@@ -320,14 +322,17 @@ pub trait MessageStore: Send + Sync {
         room_id: &str,
         since: Timestamp,
     ) -> StoreResult<Vec<(String, Timestamp)>>;
-    /// Full-text search in the given rooms, best matches first.
+    /// Full-text search of a room's messages (further narrowed by `filter`), best matches
+    /// first, or newest (oldest) first when `text` is empty.
     async fn search_messages(
         &self,
-        room_ids: &[String],
+        room_id: &str,
         text: &str,
+        filter: &MessageFilter,
+        oldest_first: bool,
         offset: u64,
         count: Option<u64>,
-    ) -> StoreResult<(Vec<Message>, u64)>;
+    ) -> StoreResult<Vec<Message>>;
 }
 
 /// Everything the service needs from storage.

@@ -384,3 +384,61 @@ pub async fn mentions_in_channel(
     let docs: Vec<Value> = messages.iter().map(chat::message).collect();
     ok(json!({"mentions": docs, "count": docs.len(), "offset": offset, "total": total}))
 }
+
+/// `channels.online`, `groups.online`: members who are not offline. The room comes as `_id`,
+/// `roomId` or upstream's JSON `query={"_id": ...}`.
+pub async fn online(
+    family: super::rooms::Family,
+    app: AppState,
+    session: Session,
+    query: Value,
+) -> ApiResult {
+    let legacy: Value = opt_str(&query, "query")?
+        .and_then(|q| serde_json::from_str(&q).ok())
+        .unwrap_or(Value::Null);
+    let Some(room_id) = opt_str(&query, "_id")?
+        .or(opt_str(&query, "roomId")?)
+        .or(opt_str(&legacy, "_id")?)
+        .filter(|s| !s.is_empty())
+    else {
+        return Err(Error::failure("Invalid query").into());
+    };
+    let room = app
+        .service
+        .room_for(&session, &RoomRef::Id(room_id), family.family)
+        .await?;
+    let (members, _) = app.service.room_members(&room, 0, None).await?;
+    let online: Vec<Value> = members
+        .iter()
+        .filter_map(|(_, user)| user.as_ref())
+        .filter(|u| u.status != comet_core::user::Presence::Offline)
+        .map(|u| json!({"_id": u.id, "username": u.username}))
+        .collect();
+    ok(json!({"online": online}))
+}
+
+/// `GET /api/v1/chat.syncThreadsList`: thread roots changed since a time.
+pub async fn sync_threads_list(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let room_id = req_str(&query, "rid")?;
+    let raw = opt_str(&query, "updatedSince")?.unwrap_or_default();
+    let since = parse_js_date(&raw).ok_or_else(|| {
+        Error::meteor(
+            "error-updatedSince-param-invalid",
+            "The \"updatedSince\" query parameter must be a valid date.",
+        )
+    })?;
+    let (threads, _) = app
+        .service
+        .threads(&session, &room_id, false, None, 0, None)
+        .await?;
+    let update: Vec<Value> = threads
+        .iter()
+        .filter(|m| m.updated_at > since)
+        .map(chat::message)
+        .collect();
+    ok(json!({"threads": {"update": update, "remove": []}}))
+}

@@ -242,6 +242,18 @@ fn room_routes() -> Router<AppState> {
             post(chat::subscriptions_unread),
         )
         .route("/api/v1/directory", get(discovery::directory))
+        .route(
+            "/api/v1/channels.online",
+            family_route!(get, discovery::online, CHANNELS),
+        )
+        .route(
+            "/api/v1/groups.online",
+            family_route!(get, discovery::online, GROUPS),
+        )
+        .route(
+            "/api/v1/chat.syncThreadsList",
+            get(discovery::sync_threads_list),
+        )
         .route("/api/v1/spotlight", get(discovery::spotlight))
         .route(
             "/api/v1/channels.addAll",

@@ -42,3 +42,9 @@ async fn reopening_keeps_data_and_migrations_are_idempotent() {
     use comet_store::UserStore;
     assert_eq!(store.count_users().await.expect("count"), 2);
 }
+
+#[tokio::test]
+async fn rooms_and_messages() {
+    let (_dir, store) = fresh().await;
+    conformance::rooms_and_messages(&store).await;
+}

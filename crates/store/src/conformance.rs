@@ -384,3 +384,409 @@ pub async fn settings_roles_permissions(store: &dyn Store) {
     store.clear_failed_logins("user:x").await.unwrap();
     assert_eq!(store.count_failed_logins("user:x", since).await.unwrap(), 0);
 }
+
+fn room(id: &str, name: &str, creator: &User, at: Timestamp) -> comet_core::room::Room {
+    comet_core::room::Room {
+        id: id.into(),
+        room_type: comet_core::room::RoomType::Channel,
+        name: Some(name.into()),
+        fname: Some(name.into()),
+        creator: Some(comet_core::room::UserStub::from(creator)),
+        topic: None,
+        description: None,
+        announcement: None,
+        read_only: false,
+        react_when_read_only: false,
+        archived: false,
+        default: false,
+        featured: false,
+        encrypted: false,
+        broadcast: false,
+        join_code: None,
+        muted: vec![],
+        user_ids: vec![],
+        usernames: vec![],
+        message_count: 0,
+        users_count: 0,
+        last_message_at: None,
+        last_message_id: None,
+        hidden_system_messages: vec![],
+        parent_id: None,
+        custom_fields: json!({}),
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+fn subscription(
+    id: &str,
+    room: &comet_core::room::Room,
+    user: &User,
+    at: Timestamp,
+) -> comet_core::room::Subscription {
+    comet_core::room::Subscription {
+        id: id.into(),
+        room_id: room.id.clone(),
+        room_type: room.room_type,
+        user: comet_core::room::UserStub::from(user),
+        name: room.name.clone().unwrap_or_default(),
+        fname: room.fname.clone(),
+        roles: vec![],
+        open: true,
+        alert: false,
+        unread: 0,
+        user_mentions: 0,
+        group_mentions: 0,
+        favorite: false,
+        archived: false,
+        joined_at: at,
+        last_seen: at,
+        last_reply: None,
+        thread_unread: vec![],
+        ignored: vec![],
+        updated_at: at,
+    }
+}
+
+/// Rooms, subscriptions and messages: creation, membership, posting effects, history
+/// filters, reactions, deletion, search.
+pub async fn rooms_and_messages(store: &dyn Store) {
+    use crate::{MessageFilter, MessageSortKey, PostEffects, RoomFilter, RoomSortKey};
+    use comet_core::room::{Mention, Message, UserStub};
+    let t0 = now();
+    let ann = user("a1", "ann", "ann@example.com", t0);
+    let ben = user("b1", "ben", "ben@example.com", t0);
+    let cat = user("c1", "cat", "cat@example.com", t0);
+    for u in [&ann, &ben, &cat] {
+        store.insert_user(u).await.unwrap();
+    }
+    let dev = room("r1", "Dev", &ann, t0);
+    let mut owner_sub = subscription("s1", &dev, &ann, t0);
+    owner_sub.roles = vec!["owner".into()];
+    let ben_sub = subscription("s2", &dev, &ben, t0);
+    store
+        .create_room(&dev, &[owner_sub.clone(), ben_sub], None)
+        .await
+        .unwrap();
+    assert_eq!(store.room_by_name("dev").await.unwrap().unwrap().id, "r1");
+    assert!(matches!(
+        store
+            .create_room(&room("r2", "DEV", &ann, t0), &[], None)
+            .await,
+        Err(StoreError::Conflict(Conflict::RoomName))
+    ));
+    assert_eq!(
+        store.room_by_id("r1").await.unwrap().unwrap().users_count,
+        2
+    );
+    assert_eq!(
+        store.subscription("r1", "a1").await.unwrap(),
+        Some(owner_sub)
+    );
+
+    // Membership with a system message: counted in msgs, never the last message.
+    let mut join = Message::new("m0".into(), "r1", UserStub::from(&cat), "cat", t0);
+    join.kind = Some("uj".into());
+    assert!(
+        store
+            .add_member(&subscription("s3", &dev, &cat, t0), Some(&join))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .add_member(&subscription("s4", &dev, &cat, t0), None)
+            .await
+            .unwrap()
+    );
+    let r = store.room_by_id("r1").await.unwrap().unwrap();
+    assert_eq!(
+        (r.users_count, r.message_count, r.last_message_id),
+        (3, 1, None)
+    );
+
+    // A mention of ben: ben's unread and mentions rise, cat only gets the alert.
+    let t1 = t0 + chrono::Duration::seconds(1);
+    let mut hello = Message::new(
+        "m1".into(),
+        "r1",
+        UserStub::from(&ann),
+        "hello @ben deploy",
+        t1,
+    );
+    hello.mentions = vec![Mention {
+        id: "b1".into(),
+        username: "ben".into(),
+        name: None,
+    }];
+    let effects = PostEffects {
+        counts_in_room: true,
+        becomes_last_message: true,
+        mentioned_user_ids: vec!["b1".into()],
+        alert_others: true,
+        ..PostEffects::default()
+    };
+    store.post_message(&hello, &effects).await.unwrap();
+    let ben_now = store.subscription("r1", "b1").await.unwrap().unwrap();
+    let cat_now = store.subscription("r1", "c1").await.unwrap().unwrap();
+    let ann_now = store.subscription("r1", "a1").await.unwrap().unwrap();
+    assert_eq!(
+        (ben_now.unread, ben_now.user_mentions, ben_now.alert),
+        (1, 1, true)
+    );
+    assert_eq!(
+        (cat_now.unread, cat_now.user_mentions, cat_now.alert),
+        (0, 0, true)
+    );
+    assert_eq!(
+        (ann_now.unread, ann_now.alert),
+        (0, false),
+        "the author's counters stay"
+    );
+    let r = store.room_by_id("r1").await.unwrap().unwrap();
+    assert_eq!(
+        (r.message_count, r.last_message_id.as_deref()),
+        (2, Some("m1"))
+    );
+
+    // A group mention, and a thread reply hidden from the room.
+    let t2 = t0 + chrono::Duration::seconds(2);
+    let all = Message::new("m2".into(), "r1", UserStub::from(&ben), "@all lunch", t2);
+    store
+        .post_message(
+            &all,
+            &PostEffects {
+                counts_in_room: true,
+                becomes_last_message: true,
+                group_mention: true,
+                alert_others: true,
+                ..PostEffects::default()
+            },
+        )
+        .await
+        .unwrap();
+    let cat_now = store.subscription("r1", "c1").await.unwrap().unwrap();
+    assert_eq!((cat_now.unread, cat_now.group_mentions), (1, 1));
+    let t3 = t0 + chrono::Duration::seconds(3);
+    let mut reply = Message::new("m3".into(), "r1", UserStub::from(&cat), "on it", t3);
+    reply.thread_id = Some("m1".into());
+    store
+        .post_message(
+            &reply,
+            &PostEffects {
+                counts_in_room: true,
+                ..PostEffects::default()
+            },
+        )
+        .await
+        .unwrap();
+    let parent = store.message_by_id("m1").await.unwrap().unwrap();
+    assert_eq!(
+        (parent.thread_count, parent.thread_participants.clone()),
+        (1, vec!["c1".to_owned()])
+    );
+    assert_eq!(parent.thread_last_at, Some(t3));
+
+    // History filters.
+    let newest_first = Page {
+        offset: 0,
+        count: Some(10),
+        sort: vec![(MessageSortKey::CreatedAt, Direction::Descending)],
+    };
+    let ids = |ms: Vec<Message>| ms.into_iter().map(|m| m.id).collect::<Vec<_>>();
+    let room_view = MessageFilter {
+        hide_thread_replies: true,
+        ..MessageFilter::default()
+    };
+    assert_eq!(
+        ids(store
+            .room_messages("r1", &room_view, &newest_first)
+            .await
+            .unwrap()),
+        ["m2", "m1", "m0"]
+    );
+    assert_eq!(
+        store
+            .count_room_messages("r1", &MessageFilter::default())
+            .await
+            .unwrap(),
+        4
+    );
+    let before_t2 = MessageFilter {
+        latest: Some(t2),
+        ..MessageFilter::default()
+    };
+    assert_eq!(
+        ids(store
+            .room_messages("r1", &before_t2, &newest_first)
+            .await
+            .unwrap()),
+        ["m1", "m0"]
+    );
+    let inclusive = MessageFilter {
+        latest: Some(t2),
+        oldest: Some(t1),
+        inclusive: true,
+        ..MessageFilter::default()
+    };
+    assert_eq!(
+        ids(store
+            .room_messages("r1", &inclusive, &newest_first)
+            .await
+            .unwrap()),
+        ["m2", "m1"]
+    );
+    let thread = MessageFilter {
+        thread_id: Some("m1".into()),
+        ..MessageFilter::default()
+    };
+    assert_eq!(
+        ids(store
+            .room_messages("r1", &thread, &newest_first)
+            .await
+            .unwrap()),
+        ["m3"]
+    );
+    let mentioning = MessageFilter {
+        mentioning: Some("b1".into()),
+        ..MessageFilter::default()
+    };
+    assert_eq!(
+        ids(store
+            .room_messages("r1", &mentioning, &newest_first)
+            .await
+            .unwrap()),
+        ["m1"]
+    );
+    let by_cat = MessageFilter {
+        author_id: Some("c1".into()),
+        hide_system: true,
+        ..MessageFilter::default()
+    };
+    assert_eq!(
+        ids(store
+            .room_messages("r1", &by_cat, &newest_first)
+            .await
+            .unwrap()),
+        ["m3"]
+    );
+
+    // Stars, pins and reactions.
+    let mut starred = store.message_by_id("m2").await.unwrap().unwrap();
+    starred.starred_by = vec!["a1".into()];
+    starred.pinned = true;
+    assert!(store.update_message(&starred).await.unwrap());
+    let by_ann = MessageFilter {
+        starred_by: Some("a1".into()),
+        ..MessageFilter::default()
+    };
+    assert_eq!(
+        ids(store
+            .room_messages("r1", &by_ann, &newest_first)
+            .await
+            .unwrap()),
+        ["m2"]
+    );
+    let pinned = MessageFilter {
+        pinned_only: true,
+        ..MessageFilter::default()
+    };
+    assert_eq!(
+        ids(store
+            .room_messages("r1", &pinned, &newest_first)
+            .await
+            .unwrap()),
+        ["m2"]
+    );
+    let reacted = store
+        .set_reaction("m1", ":+1:", "ben", true, t3)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(reacted.reactions[":+1:"], vec!["ben".to_owned()]);
+    store
+        .set_reaction("m1", ":+1:", "cat", true, t3)
+        .await
+        .unwrap();
+    let unreacted = store
+        .set_reaction("m1", ":+1:", "ben", false, t3)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(unreacted.reactions[":+1:"], vec!["cat".to_owned()]);
+    assert!(
+        store
+            .set_reaction("nope", ":x:", "ben", true, t3)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Search, then deletion keeps a tombstone and moves the last message back.
+    let found = store
+        .search_messages("r1", "depl", &MessageFilter::default(), false, 0, None)
+        .await
+        .unwrap();
+    assert_eq!(ids(found), ["m1"]);
+    let t4 = t0 + chrono::Duration::seconds(4);
+    assert!(store.delete_message("m2", t4).await.unwrap());
+    assert!(!store.delete_message("m2", t4).await.unwrap());
+    assert_eq!(
+        store.deleted_messages("r1", t3).await.unwrap(),
+        vec![("m2".to_owned(), t4)]
+    );
+    let r = store.room_by_id("r1").await.unwrap().unwrap();
+    assert_eq!(r.last_message_id.as_deref(), Some("m1"));
+    assert!(
+        store
+            .search_messages("r1", "lunch", &MessageFilter::default(), false, 0, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let cleaned = store
+        .delete_messages(
+            "r1",
+            &MessageFilter {
+                hide_system: true,
+                ..MessageFilter::default()
+            },
+            false,
+            &["c1".into()],
+            None,
+            t4,
+        )
+        .await
+        .unwrap();
+    assert_eq!(cleaned, 1);
+
+    // Listing, leaving, and deleting the room with everything in it.
+    let (listed, total) = store
+        .list_rooms(
+            &RoomFilter {
+                member: Some("c1".into()),
+                ..RoomFilter::default()
+            },
+            &Page {
+                offset: 0,
+                count: None,
+                sort: vec![(RoomSortKey::Name, Direction::Ascending)],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((total, listed[0].id.as_str()), (1, "r1"));
+    assert!(store.remove_member("r1", "c1", None).await.unwrap());
+    assert!(!store.remove_member("r1", "c1", None).await.unwrap());
+    assert_eq!(
+        store.room_by_id("r1").await.unwrap().unwrap().users_count,
+        2
+    );
+    assert_eq!(
+        store.subscriptions_of_user("b1", None).await.unwrap().len(),
+        1
+    );
+    assert!(store.delete_room("r1").await.unwrap());
+    assert!(store.message_by_id("m1").await.unwrap().is_none());
+    assert!(store.subscription("r1", "b1").await.unwrap().is_none());
+}

@@ -240,22 +240,12 @@ async fn insert_token(
     Ok(())
 }
 
-fn json_text(value: &Value) -> String {
-    value.to_string()
-}
-
-#[async_trait]
-impl UserStore for SqliteStore {
-    async fn insert_user(&self, user: &User) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.map_err(backend)?;
-        sqlx::query(
-            "INSERT INTO users (id, username, username_key, name, email, email_key, email_verified, \
-             user_type, active, status, status_default, status_connection, status_text, utc_offset, \
-             password_bcrypt, require_password_change, language, nickname, bio, preferences, \
-             custom_fields, created_at, updated_at, last_login) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&user.id)
+/// Binds every user column but the id, in the order both the insert and the update list them.
+fn bind_user_fields<'q>(
+    query: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>,
+    user: &'q User,
+) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments> {
+    query
         .bind(&user.username)
         .bind(user.username.to_lowercase())
         .bind(&user.name)
@@ -279,9 +269,28 @@ impl UserStore for SqliteStore {
         .bind(millis(user.created_at))
         .bind(millis(user.updated_at))
         .bind(user.last_login.map(millis))
-        .execute(&mut *tx)
-        .await
-        .map_err(write_error)?;
+}
+
+fn json_text(value: &Value) -> String {
+    value.to_string()
+}
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn insert_user(&self, user: &User) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        let insert = sqlx::query(
+            "INSERT INTO users (id, username, username_key, name, email, email_key, email_verified, \
+             user_type, active, status, status_default, status_connection, status_text, utc_offset, \
+             password_bcrypt, require_password_change, language, nickname, bio, preferences, \
+             custom_fields, created_at, updated_at, last_login) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&user.id);
+        bind_user_fields(insert, user)
+            .execute(&mut *tx)
+            .await
+            .map_err(write_error)?;
         write_user_roles(&mut tx, user).await.map_err(write_error)?;
         tx.commit().await.map_err(write_error)
     }
@@ -327,40 +336,18 @@ impl UserStore for SqliteStore {
 
     async fn update_user(&self, user: &User) -> StoreResult<bool> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
-        let result = sqlx::query(
+        let update = sqlx::query(
             "UPDATE users SET username = ?, username_key = ?, name = ?, email = ?, email_key = ?, \
              email_verified = ?, user_type = ?, active = ?, status = ?, status_default = ?, \
              status_connection = ?, status_text = ?, utc_offset = ?, password_bcrypt = ?, \
              require_password_change = ?, language = ?, nickname = ?, bio = ?, preferences = ?, \
              custom_fields = ?, created_at = ?, updated_at = ?, last_login = ? WHERE id = ?",
-        )
-        .bind(&user.username)
-        .bind(user.username.to_lowercase())
-        .bind(&user.name)
-        .bind(user.email.as_ref().map(|e| e.address.clone()))
-        .bind(user.email.as_ref().map(|e| e.address.to_lowercase()))
-        .bind(user.email.as_ref().is_some_and(|e| e.verified))
-        .bind(user.user_type.as_str())
-        .bind(user.active)
-        .bind(user.status.as_str())
-        .bind(user.status_default.as_str())
-        .bind(user.status_connection.as_str())
-        .bind(&user.status_text)
-        .bind(user.utc_offset)
-        .bind(&user.password_bcrypt)
-        .bind(user.require_password_change)
-        .bind(&user.language)
-        .bind(&user.nickname)
-        .bind(&user.bio)
-        .bind(json_text(&user.preferences))
-        .bind(user.custom_fields.as_ref().map(json_text))
-        .bind(millis(user.created_at))
-        .bind(millis(user.updated_at))
-        .bind(user.last_login.map(millis))
-        .bind(&user.id)
-        .execute(&mut *tx)
-        .await
-        .map_err(write_error)?;
+        );
+        let result = bind_user_fields(update, user)
+            .bind(&user.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(write_error)?;
         if result.rows_affected() == 0 {
             return Ok(false);
         }

@@ -368,15 +368,20 @@ pub enum Marked {
     Mentioned,
 }
 
-/// `chat.getPinnedMessages`, `chat.getStarredMessages`, `chat.getMentionedMessages`.
-pub async fn marked(which: Marked, app: AppState, session: Session, query: Value) -> ApiResult {
-    let room_id = req_str(&query, "roomId")?;
+/// A page of a room's pinned, starred-by-me or mentioning-me messages, the total and the offset.
+pub async fn marked_page(
+    app: &AppState,
+    session: &Session,
+    which: Marked,
+    query: &Value,
+) -> Result<(Vec<Value>, u64, u64)> {
+    let room_id = req_str(query, "roomId")?;
     let room = app
         .service
-        .room_for(&session, &RoomRef::Id(room_id), RoomFamily::Any)
+        .room_for(session, &RoomRef::Id(room_id), RoomFamily::Any)
         .await
         .map_err(|_| Error::meteor("error-not-allowed", "Not allowed"))?;
-    let (offset, count) = pagination(&app, &query)?;
+    let (offset, count) = pagination(app, query)?;
     let mut filter = comet_store::MessageFilter::default();
     match which {
         Marked::Pinned => filter.pinned_only = true,
@@ -392,7 +397,12 @@ pub async fn marked(which: Marked, app: AppState, session: Session, query: Value
         )],
     };
     let (messages, total) = app.service.room_messages(&room, &filter, &page).await?;
-    let docs: Vec<Value> = messages.iter().map(chat::message).collect();
+    Ok((messages.iter().map(chat::message).collect(), total, offset))
+}
+
+/// `chat.getPinnedMessages`, `chat.getStarredMessages`, `chat.getMentionedMessages`.
+pub async fn marked(which: Marked, app: AppState, session: Session, query: Value) -> ApiResult {
+    let (docs, total, offset) = marked_page(&app, &session, which, &query).await?;
     ok(json!({"messages": docs, "count": docs.len(), "offset": offset, "total": total}))
 }
 

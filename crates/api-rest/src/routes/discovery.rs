@@ -362,26 +362,8 @@ pub async fn mentions_in_channel(
     Caller(session): Caller,
     Params(query): Params,
 ) -> ApiResult {
-    let room_id = req_str(&query, "roomId")?;
-    let room = app
-        .service
-        .room_for(&session, &RoomRef::Id(room_id), RoomFamily::Any)
-        .await?;
-    let (offset, count) = pagination(&app, &query)?;
-    let filter = comet_store::MessageFilter {
-        mentioning: Some(session.user.id.clone()),
-        ..comet_store::MessageFilter::default()
-    };
-    let page = comet_core::page::Page {
-        offset,
-        count,
-        sort: vec![(
-            comet_store::MessageSortKey::CreatedAt,
-            comet_core::page::Direction::Descending,
-        )],
-    };
-    let (messages, total) = app.service.room_messages(&room, &filter, &page).await?;
-    let docs: Vec<Value> = messages.iter().map(chat::message).collect();
+    let (docs, total, offset) =
+        super::chat::marked_page(&app, &session, super::chat::Marked::Mentioned, &query).await?;
     ok(json!({"mentions": docs, "count": docs.len(), "offset": offset, "total": total}))
 }
 

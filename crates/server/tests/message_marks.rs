@@ -279,7 +279,12 @@ async fn stars_are_per_user() {
         .get("chat.getStarredMessages", &[("roomId", &rid)], Some(&bob))
         .await;
     assert_eq!(page(&reply, "messages", 0, 0), json!([]));
-    assert!(fetch(&server, &bob, &mid).await.get("starred").is_none_or(|s| s == &json!([])));
+    assert!(
+        fetch(&server, &bob, &mid)
+            .await
+            .get("starred")
+            .is_none_or(|s| s == &json!([]))
+    );
     server
         .post(
             "chat.starMessage",
@@ -471,7 +476,11 @@ async fn thread_refusals_and_sync() {
         .await
         .refused(400, "Not Allowed [error-not-allowed]");
     let reply = server
-        .post("chat.followMessage", json!({"mid": "no-such-message"}), Some(&alice))
+        .post(
+            "chat.followMessage",
+            json!({"mid": "no-such-message"}),
+            Some(&alice),
+        )
         .await;
     assert_eq!(reply.status, 400, "{}", reply.body);
     assert_eq!(error_type(&reply), "error-invalid-message");
@@ -654,9 +663,7 @@ async fn get_deleted_messages_after_chat_delete() {
         )
         .await;
     assert_eq!(
-        page(&reply, "messages", 0, 2)
-            .as_array()
-            .map(Vec::len),
+        page(&reply, "messages", 0, 2).as_array().map(Vec::len),
         Some(1)
     );
     let reply = server
@@ -706,8 +713,15 @@ async fn create_discussion_posts_a_notice_with_drid() {
     assert_eq!(notice["drid"], json!(drid));
     assert_eq!(notice["msg"], json!("Side Talk"));
     assert_eq!(notice["u"]["_id"], json!(alice.user_id));
-    // The source message links to it.
-    assert_eq!(fetch(&server, &alice, &id_of(&source)).await["drid"], json!(drid));
+    // The discussion quotes the message it started from (upstream does not mark the source
+    // message itself).
+    let inside = history(&server, &alice, "channels", &drid).await;
+    assert!(
+        inside
+            .iter()
+            .any(|m| m["attachments"][0]["text"] == json!("let's discuss this")),
+        "{inside:?}"
+    );
     // Members and the first reply.
     assert_eq!(subscription(&server, &bob, &drid).await["rid"], json!(drid));
     let inside = history(&server, &alice, "channels", &drid).await;
@@ -793,7 +807,11 @@ async fn ignore_user_toggles_the_subscription_list() {
     let reply = server
         .get(
             "chat.ignoreUser",
-            &[("rid", &rid), ("userId", &alice.user_id), ("ignore", "true")],
+            &[
+                ("rid", &rid),
+                ("userId", &alice.user_id),
+                ("ignore", "true"),
+            ],
             Some(&bob),
         )
         .await;
@@ -805,7 +823,11 @@ async fn ignore_user_toggles_the_subscription_list() {
     let reply = server
         .get(
             "chat.ignoreUser",
-            &[("rid", &rid), ("userId", &alice.user_id), ("ignore", "false")],
+            &[
+                ("rid", &rid),
+                ("userId", &alice.user_id),
+                ("ignore", "false"),
+            ],
             Some(&bob),
         )
         .await;
@@ -820,7 +842,11 @@ async fn ignore_user_toggles_the_subscription_list() {
     let reply = server
         .get(
             "chat.ignoreUser",
-            &[("rid", &rid), ("userId", &alice.user_id), ("ignore", "true")],
+            &[
+                ("rid", &rid),
+                ("userId", &alice.user_id),
+                ("ignore", "true"),
+            ],
             Some(&carol),
         )
         .await;
@@ -919,7 +945,10 @@ async fn subscriptions_unread_sets_alert_again() {
         .post("subscriptions.unread", json!({"roomId": rid}), Some(&bob))
         .await;
     assert_exact(&reply, 200, json!({"success": true}));
-    assert_eq!(subscription(&server, &bob, &rid).await["alert"], json!(true));
+    assert_eq!(
+        subscription(&server, &bob, &rid).await["alert"],
+        json!(true)
+    );
 
     server
         .post("subscriptions.read", json!({"rid": rid}), Some(&bob))
@@ -933,7 +962,10 @@ async fn subscriptions_unread_sets_alert_again() {
         )
         .await;
     assert_exact(&reply, 200, json!({"success": true}));
-    assert_eq!(subscription(&server, &bob, &rid).await["alert"], json!(true));
+    assert_eq!(
+        subscription(&server, &bob, &rid).await["alert"],
+        json!(true)
+    );
 
     let reply = server
         .post("subscriptions.unread", json!({}), Some(&bob))
@@ -973,7 +1005,11 @@ async fn clean_history_deletes_a_range_for_admins() {
             Some(&admin),
         )
         .await;
-    assert_exact(&reply, 200, json!({"_id": rid, "count": 2, "success": true}));
+    assert_exact(
+        &reply,
+        200,
+        json!({"_id": rid, "count": 2, "success": true}),
+    );
     let left: Vec<String> = history(&server, &alice, "channels", &rid)
         .await
         .iter()
@@ -985,7 +1021,10 @@ async fn clean_history_deletes_a_range_for_admins() {
         .get("chat.getMessage", &[("msgId", &id_of(&m1))], Some(&alice))
         .await;
     assert_eq!(reply.status, 400, "{}", reply.body);
-    assert_eq!(fetch(&server, &alice, &id_of(&m3)).await["msg"], json!("three"));
+    assert_eq!(
+        fetch(&server, &alice, &id_of(&m3)).await["msg"],
+        json!("three")
+    );
 
     // Exclusive bounds keep the edges.
     let a = say(&server, &alice, &rid, "a").await;

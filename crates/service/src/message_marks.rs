@@ -249,32 +249,18 @@ impl Service {
                 Error::meteor("error-not-allowed", "Not Allowed")
                     .with_details(json!({"method": "getThreadsList"}))
             })?;
-        let messages = self
-            .store
-            .room_messages(&room.id, &MessageFilter::default(), &Page::all())
-            .await
-            .map_err(store_error)?;
-        let needle = text.map(str::to_lowercase);
-        let mut roots: Vec<Message> = messages
-            .into_iter()
-            .filter(|m| m.thread_count > 0 || m.thread_last_at.is_some())
-            .filter(|m| {
-                !following
-                    || m.thread_participants
-                        .iter()
-                        .any(|id| id == &session.user.id)
-            })
-            .filter(|m| {
-                needle
-                    .as_ref()
-                    .is_none_or(|n| m.text.to_lowercase().contains(n))
-            })
-            .collect();
-        roots.sort_by_key(|m| std::cmp::Reverse(m.thread_last_at));
-        let total = roots.len() as u64;
-        let start = usize::try_from(offset).unwrap_or(usize::MAX);
-        let take = count.map_or(usize::MAX, |c| usize::try_from(c).unwrap_or(usize::MAX));
-        Ok((roots.into_iter().skip(start).take(take).collect(), total))
+        let filter = MessageFilter {
+            thread_roots: true,
+            thread_participant: following.then(|| session.user.id.clone()),
+            text_contains: text.filter(|t| !t.is_empty()).map(str::to_owned),
+            ..MessageFilter::default()
+        };
+        let page = Page {
+            offset,
+            count,
+            sort: vec![(MessageSortKey::ThreadLastAt, Direction::Descending)],
+        };
+        self.room_messages(&room, &filter, &page).await
     }
 
     /// `chat.syncMessages`: messages changed and deleted in a room since a time.

@@ -154,22 +154,45 @@ impl Service {
                     .with_details(json!({"method": "createDiscussion"})),
             );
         }
-        let mut parent_message = None;
+        if parent.parent_id.is_some() {
+            return Err(Error::meteor(
+                "error-nested-discussion",
+                "Cannot create nested discussions",
+            )
+            .with_details(json!({"method": "DiscussionCreation"})));
+        }
+        // A discussion started from a message quotes it (in the discussion and in the parent's
+        // notice) and invites its author, as upstream does.
+        let mut source = None;
         if let Some(message_id) = &new.parent_message_id {
-            let (message, room) = self.readable_message(session, message_id).await?;
+            let (message, room) =
+                self.readable_message(session, message_id)
+                    .await
+                    .map_err(|_| {
+                        Error::meteor("error-invalid-message", "Invalid message")
+                            .with_details(json!({"method": "DiscussionCreation"}))
+                    })?;
             if room.id != parent.id {
                 return Err(Error::meteor(
-                    "error-action-not-allowed",
-                    "You can only open a discussion on a message of this room",
-                ));
+                    "error-invalid-arguments",
+                    "Root message room ID does not match parent room ID ",
+                )
+                .with_details(json!({"method": "DiscussionCreation"})));
             }
-            if message.discussion_id.is_some() {
-                return Err(Error::meteor(
-                    "error-action-not-allowed",
-                    "A discussion was already started from this message",
-                ));
-            }
-            parent_message = Some(message);
+            source = Some(message);
+        }
+        let quote = source.as_ref().map(|message| {
+            json!([{
+                "text": message.text,
+                "author_name": message.author.username,
+                "author_icon": format!("/avatar/{}", message.author.username),
+                "message_link": format!("{}/{}?msg={}", self.setting_str("Site_Url").trim_end_matches('/'), parent.name.clone().unwrap_or_else(|| parent.id.clone()), message.id),
+                "ts": message.created_at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+            }])
+        });
+        let mut usernames = new.usernames.clone();
+        if let Some(message) = &source {
+            usernames.push(message.author.username.clone());
         }
         let room_type = if parent.room_type == RoomType::Channel {
             RoomType::Channel
@@ -177,13 +200,16 @@ impl Service {
             RoomType::Private
         };
         let mut members = Vec::new();
-        for username in &new.usernames {
+        for username in &usernames {
             if let Some(user) = self
                 .store
                 .user_by_username(username)
                 .await
                 .map_err(store_error)?
                 && user.id != session.user.id
+                && !members
+                    .iter()
+                    .any(|m: &comet_core::user::User| m.id == user.id)
             {
                 members.push(user);
             }
@@ -194,7 +220,14 @@ impl Service {
         room.name = Some(room.id.clone());
         room.fname = Some(name.clone());
         room.parent_id = Some(parent.id.clone());
-        room.topic = new.topic.filter(|t| !t.is_empty());
+        room.topic = new
+            .topic
+            .filter(|t| !t.is_empty())
+            .or_else(|| parent.name.clone());
+        room.description = source
+            .as_ref()
+            .map(|m| m.text.clone())
+            .filter(|t| !t.is_empty());
         let mut subscriptions =
             vec![self.new_subscription(&room, &session.user, vec!["owner".to_owned()], at)];
         for member in &members {
@@ -208,6 +241,7 @@ impl Service {
 
         let mut notice = system_message("discussion-created", &parent.id, &session.user, &name, at);
         notice.discussion_id = Some(room.id.clone());
+        notice.attachments = quote.clone();
         self.store
             .post_message(
                 &notice,
@@ -218,18 +252,11 @@ impl Service {
             )
             .await
             .map_err(store_error)?;
-        if let Some(mut message) = parent_message {
-            message.discussion_id = Some(room.id.clone());
-            message.discussion_last_at = Some(at);
-            message.updated_at = at;
-            self.store
-                .update_message(&message)
-                .await
-                .map_err(store_error)?;
-        }
-        if let Some(reply) = new.reply.filter(|r| !r.trim().is_empty()) {
+        let reply = new.reply.filter(|r| !r.trim().is_empty());
+        if reply.is_some() || quote.is_some() {
             let post = crate::messages::NewMessage {
-                text: reply,
+                text: reply.unwrap_or_default(),
+                attachments: quote,
                 ..crate::messages::NewMessage::default()
             };
             self.send_message(session, &room, post).await?;

@@ -823,15 +823,15 @@ impl Service {
             .subscriptions_of_room(&room.id, offset, count)
             .await
             .map_err(store_error)?;
-        let mut members = Vec::with_capacity(subs.len());
-        for s in subs {
-            let user = self
-                .store
-                .user_by_id(&s.user.id)
-                .await
-                .map_err(store_error)?;
-            members.push((s, user));
-        }
+        let ids: Vec<String> = subs.iter().map(|s| s.user.id.clone()).collect();
+        let users = self.store.users_by_ids(&ids).await.map_err(store_error)?;
+        let members = subs
+            .into_iter()
+            .map(|s| {
+                let user = users.iter().find(|u| u.id == s.user.id).cloned();
+                (s, user)
+            })
+            .collect();
         Ok((members, total))
     }
 

@@ -87,6 +87,7 @@ CREATE TABLE messages (
 CREATE INDEX messages_room_ts ON messages (rid, ts);
 CREATE INDEX messages_room_updated ON messages (rid, updated_at);
 CREATE INDEX messages_thread ON messages (tmid, ts) WHERE tmid IS NOT NULL;
+CREATE INDEX messages_thread_roots ON messages (rid, tlm) WHERE tlm IS NOT NULL;
 
 -- Full-text index over live message text. unicode61 tokenizes every script by Unicode
 -- letter/number classes (Arabic, Cyrillic, ...) and folds Latin diacritics.

@@ -212,6 +212,22 @@ fn push_message_filter(q: &mut QueryBuilder<Sqlite>, room_id: &str, filter: &Mes
     if let Some(author) = &filter.author_id {
         q.push(" AND u_id = ").push_bind(author.clone());
     }
+    if filter.thread_roots {
+        q.push(" AND tlm IS NOT NULL");
+    }
+    if let Some(user_id) = &filter.thread_participant {
+        q.push(" AND EXISTS (SELECT 1 FROM json_each(extra, '$.replies') r WHERE r.value = ")
+            .push_bind(user_id.clone())
+            .push(")");
+    }
+    if filter.discussions {
+        q.push(" AND json_extract(extra, '$.drid') IS NOT NULL");
+    }
+    if let Some(text) = &filter.text_contains {
+        q.push(" AND lower(msg) LIKE ")
+            .push_bind(crate::like_pattern(text))
+            .push(" ESCAPE '\\'");
+    }
 }
 
 #[async_trait]
@@ -843,6 +859,7 @@ impl MessageStore for SqliteStore {
             q.push(match key {
                 MessageSortKey::CreatedAt => "ts",
                 MessageSortKey::UpdatedAt => "updated_at",
+                MessageSortKey::ThreadLastAt => "tlm",
             })
             .push(match direction {
                 Direction::Ascending => " ASC",

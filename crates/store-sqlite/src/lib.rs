@@ -308,6 +308,24 @@ impl UserStore for SqliteStore {
         row.map(|r| user_from_row(&r)).transpose()
     }
 
+    async fn users_by_ids(&self, ids: &[String]) -> StoreResult<Vec<User>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = QueryBuilder::<Sqlite>::new(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users u WHERE u.id IN ("
+        ));
+        let mut list = q.separated(", ");
+        for id in ids {
+            list.push_bind(id.clone());
+        }
+        q.push(")");
+        let rows = q.build().fetch_all(&self.reader).await.map_err(backend)?;
+        rows.iter().map(user_from_row).collect()
+    }
+
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
         let row = sqlx::query(concat!(
             "SELECT ",

@@ -53,6 +53,8 @@ pub trait UserStore: Send + Sync {
     /// Inserts a new user; usernames and emails are unique without regard to case.
     async fn insert_user(&self, user: &User) -> StoreResult<()>;
     async fn user_by_id(&self, id: &str) -> StoreResult<Option<User>>;
+    /// The users with these ids that exist, in no particular order.
+    async fn users_by_ids(&self, ids: &[String]) -> StoreResult<Vec<User>>;
     /// Looks a username up without regard to case.
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
     /// Looks an email address up without regard to case.
@@ -189,6 +191,14 @@ pub struct MessageFilter {
     pub hide_system: bool,
     /// Only messages by this author (user id).
     pub author_id: Option<String>,
+    /// Only thread roots (messages with replies).
+    pub thread_roots: bool,
+    /// Only thread roots this user follows.
+    pub thread_participant: Option<String>,
+    /// Only messages that started a discussion.
+    pub discussions: bool,
+    /// Only messages whose text contains this (case-insensitive, no ranking).
+    pub text_contains: Option<String>,
 }
 
 /// Sort keys for messages.
@@ -196,6 +206,8 @@ pub struct MessageFilter {
 pub enum MessageSortKey {
     CreatedAt,
     UpdatedAt,
+    /// Last reply of a thread.
+    ThreadLastAt,
 }
 
 /// What posting a message changes besides inserting it, all in the same transaction.

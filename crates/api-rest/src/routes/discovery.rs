@@ -301,30 +301,21 @@ pub async fn chat_discussions(
         .room_for(&session, &RoomRef::Id(room_id), RoomFamily::Any)
         .await?;
     let (offset, count) = pagination(&app, &query)?;
-    let text = opt_str(&query, "text")?.map(|t| t.to_lowercase());
-    let (messages, _) = app
-        .service
-        .room_messages(
-            &room,
-            &comet_store::MessageFilter::default(),
-            &comet_core::page::Page::all(),
-        )
-        .await?;
-    let matching: Vec<&comet_core::room::Message> = messages
-        .iter()
-        .filter(|m| m.discussion_id.is_some() && m.kind.as_deref() == Some("discussion-created"))
-        .filter(|m| {
-            text.as_ref()
-                .is_none_or(|t| m.text.to_lowercase().contains(t))
-        })
-        .collect();
-    let total = matching.len();
-    let docs: Vec<Value> = matching
-        .into_iter()
-        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-        .take(count.map_or(usize::MAX, |c| usize::try_from(c).unwrap_or(usize::MAX)))
-        .map(chat::message)
-        .collect();
+    let filter = comet_store::MessageFilter {
+        discussions: true,
+        text_contains: opt_str(&query, "text")?.filter(|t| !t.is_empty()),
+        ..comet_store::MessageFilter::default()
+    };
+    let page = comet_core::page::Page {
+        offset,
+        count,
+        sort: vec![(
+            comet_store::MessageSortKey::CreatedAt,
+            comet_core::page::Direction::Descending,
+        )],
+    };
+    let (messages, total) = app.service.room_messages(&room, &filter, &page).await?;
+    let docs: Vec<Value> = messages.iter().map(chat::message).collect();
     ok(json!({"messages": docs, "count": docs.len(), "offset": offset, "total": total}))
 }
 

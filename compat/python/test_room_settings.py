@@ -272,11 +272,6 @@ def test_join_code_gates_join(server, alice, bob, carol):
     assert sub_of(kc, rid) is None
 
 
-@pytest.mark.skip(
-    reason="upstream 8.x Room.join answers 'Code required [error-code-required]' without a code "
-    "and 'Invalid code [error-code-invalid]' for a wrong one; Comet answers "
-    "'Invalid Room Password [error-code-invalid]' for both"
-)
 def test_join_code_refusal_strings(alice, bob):
     _, c = alice
     _, bc = bob
@@ -534,10 +529,6 @@ def test_spotlight_prefixes(alice, bob):
     assert bc.spotlight("%23" + secret)["rooms"] == []
 
 
-@pytest.mark.skip(
-    reason="upstream channels.counters counts unreads as the visible messages between the "
-    "subscription's ls (or ts) and room.lm; Comet returns the subscription's unread field"
-)
 def test_channel_counters_count_unreads_since_last_seen(alice, bob):
     _, c = alice
     b, bc = bob
@@ -547,10 +538,6 @@ def test_channel_counters_count_unreads_since_last_seen(alice, bob):
     assert bc.channels_counters(room_id=rid)["unreads"] == 3
 
 
-@pytest.mark.skip(
-    reason="upstream findChannelByIdOrName refuses archived channels in setters "
-    "('The channel, NAME, is archived [error-room-archived]'); Comet applies the change"
-)
 def test_setters_on_archived_channel_are_refused(alice):
     _, c = alice
     name = unique("frozen")

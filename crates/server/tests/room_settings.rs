@@ -848,9 +848,6 @@ async fn join_code_gates_channels_join() {
 }
 
 #[tokio::test]
-#[ignore = "upstream Room.join (8.x) refuses a missing code with 'Code required \
-            [error-code-required]' and a wrong one with 'Invalid code [error-code-invalid]'; \
-            Comet answers 'Invalid Room Password [error-code-invalid]' for both"]
 async fn join_code_refusals_use_the_upstream_strings() {
     let server = TestServer::start().await;
     let alice = server.new_user("alice").await;
@@ -1147,8 +1144,6 @@ async fn archive_and_unarchive_a_channel() {
 }
 
 #[tokio::test]
-#[ignore = "upstream findChannelByIdOrName checks archived by default, so setters on an archived \
-            channel answer 'The channel, NAME, is archived [error-room-archived]'; Comet applies them"]
 async fn setters_on_an_archived_channel_are_refused() {
     let server = TestServer::start().await;
     let alice = server.new_user("alice").await;
@@ -1673,9 +1668,6 @@ async fn channel_counters_for_members_outsiders_and_admins() {
 }
 
 #[tokio::test]
-#[ignore = "upstream channels.counters counts unreads as the visible messages between the \
-            subscription's ls (or ts) and room.lm; Comet returns the subscription's unread field \
-            (0 for plain channel messages)"]
 async fn channel_counters_count_unread_messages_since_last_seen() {
     let server = TestServer::start().await;
     let alice = server.new_user("alice").await;

@@ -344,10 +344,27 @@ impl Service {
                 user_mentions: None,
             });
         };
+        // Upstream counts the visible messages between the last read and the last message,
+        // both included.
+        let unreads = match room.last_message_at {
+            Some(latest) => {
+                let between = MessageFilter {
+                    oldest: Some(subscription.last_seen),
+                    latest: Some(latest),
+                    inclusive: true,
+                    ..MessageFilter::default()
+                };
+                self.store
+                    .count_room_messages(&room.id, &between)
+                    .await
+                    .map_err(store_error)?
+            }
+            None => 0,
+        };
         Ok(Counters {
             joined: subscription.open,
             members: Some(room.users_count),
-            unreads: Some(subscription.unread),
+            unreads: Some(i64::try_from(unreads).unwrap_or(i64::MAX)),
             unreads_from: Some(subscription.last_seen),
             msgs: Some(room.message_count),
             latest: room.last_message_at,

@@ -584,13 +584,20 @@ impl Service {
             return Err(Error::meteor("error-not-allowed", "Not allowed")
                 .with_details(json!({"method": "joinRoom"})));
         }
-        if let Some(code) = &room.join_code
-            && !code.is_empty()
-            && join_code != Some(code.as_str())
+        if let Some(code) = room.join_code.as_deref().filter(|c| !c.is_empty())
             && !self.has_permission(&session.user, "join-without-join-code")
         {
-            return Err(Error::meteor("error-code-invalid", "Invalid Room Password")
-                .with_details(json!({"method": "joinRoom"})));
+            match join_code {
+                None | Some("") => {
+                    return Err(Error::meteor("error-code-required", "Code required")
+                        .with_details(json!({"method": "joinRoom"})));
+                }
+                Some(given) if given != code => {
+                    return Err(Error::meteor("error-code-invalid", "Invalid code")
+                        .with_details(json!({"method": "joinRoom"})));
+                }
+                Some(_) => {}
+            }
         }
         if room.archived {
             return Err(Error::meteor("error-room-archived", "The room is archived"));
@@ -845,6 +852,32 @@ impl Service {
             .subscription(room_id, &session.user.id)
             .await
             .map_err(store_error)
+    }
+
+    /// Subscriptions the caller lost after a time (for `subscriptions.get`'s `remove`).
+    pub async fn removed_subscriptions(
+        &self,
+        session: &Session,
+        since: Timestamp,
+    ) -> Result<Vec<comet_store::RemovedSubscription>> {
+        self.store
+            .removed_subscriptions(&session.user.id, since)
+            .await
+            .map_err(store_error)
+    }
+
+    /// Rooms the caller was in that were deleted after a time (for `rooms.get`'s `remove`).
+    pub async fn removed_rooms(
+        &self,
+        session: &Session,
+        since: Timestamp,
+    ) -> Result<Vec<(String, Timestamp)>> {
+        let lost = self.removed_subscriptions(session, since).await?;
+        let deleted = self.store.removed_rooms(since).await.map_err(store_error)?;
+        Ok(deleted
+            .into_iter()
+            .filter(|(id, _)| lost.iter().any(|s| &s.room_id == id))
+            .collect())
     }
 
     /// `subscriptions.get`: all of the caller's subscriptions, or those changed since a time.

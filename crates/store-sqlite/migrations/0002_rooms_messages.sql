@@ -89,6 +89,22 @@ CREATE INDEX messages_room_updated ON messages (rid, updated_at);
 CREATE INDEX messages_thread ON messages (tmid, ts) WHERE tmid IS NOT NULL;
 CREATE INDEX messages_thread_roots ON messages (rid, tlm) WHERE tlm IS NOT NULL;
 
+-- What was removed, so that sync requests (`subscriptions.get`, `rooms.get` with
+-- `updatedSince`) can tell clients to drop it.
+CREATE TABLE subscription_trash (
+    id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    rid TEXT NOT NULL,
+    deleted_at INTEGER NOT NULL
+);
+CREATE INDEX subscription_trash_user ON subscription_trash (user_id, deleted_at);
+
+CREATE TABLE room_trash (
+    id TEXT NOT NULL,
+    deleted_at INTEGER NOT NULL
+);
+CREATE INDEX room_trash_deleted ON room_trash (deleted_at);
+
 -- Full-text index over live message text. unicode61 tokenizes every script by Unicode
 -- letter/number classes (Arabic, Cyrillic, ...) and folds Latin diacritics.
 CREATE VIRTUAL TABLE messages_fts USING fts5 (

@@ -8,8 +8,8 @@ use comet_core::Timestamp;
 use comet_core::page::{Direction, Page};
 use comet_core::room::{Message, Room, Subscription};
 use comet_store::{
-    MessageFilter, MessageSortKey, MessageStore, PostEffects, RoomFilter, RoomSortKey, RoomStore,
-    StoreError, StoreResult, SubscriptionStore,
+    MessageFilter, MessageSortKey, MessageStore, PostEffects, RemovedSubscription, RoomFilter,
+    RoomSortKey, RoomStore, StoreError, StoreResult, SubscriptionStore,
 };
 use serde_json::Value;
 use sqlx::{QueryBuilder, Sqlite, Transaction};
@@ -394,12 +394,34 @@ impl RoomStore for SqliteStore {
     }
 
     async fn delete_room(&self, id: &str) -> StoreResult<bool> {
+        let at = millis(comet_core::now());
+        let mut tx = self.writer.begin().await.map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO subscription_trash (id, user_id, rid, deleted_at) \
+             SELECT id, user_id, rid, ? FROM subscriptions WHERE rid = ?",
+        )
+        .bind(at)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        // Subscriptions and messages go with the room through ON DELETE CASCADE.
         let result = sqlx::query("DELETE FROM rooms WHERE id = ?")
             .bind(id)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await
             .map_err(backend)?;
-        Ok(result.rows_affected() > 0)
+        if result.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("INSERT INTO room_trash (id, deleted_at) VALUES (?, ?)")
+            .bind(id)
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(write_error)?;
+        Ok(true)
     }
 
     async fn list_rooms(
@@ -543,6 +565,16 @@ impl SubscriptionStore for SqliteStore {
         message: Option<&Message>,
     ) -> StoreResult<bool> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO subscription_trash (id, user_id, rid, deleted_at) \
+             SELECT id, user_id, rid, ? FROM subscriptions WHERE rid = ? AND user_id = ?",
+        )
+        .bind(millis(comet_core::now()))
+        .bind(room_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
         let removed = sqlx::query("DELETE FROM subscriptions WHERE rid = ? AND user_id = ?")
             .bind(room_id)
             .bind(user_id)
@@ -568,6 +600,44 @@ impl SubscriptionStore for SqliteStore {
         }
         tx.commit().await.map_err(write_error)?;
         Ok(true)
+    }
+
+    async fn removed_subscriptions(
+        &self,
+        user_id: &str,
+        since: Timestamp,
+    ) -> StoreResult<Vec<RemovedSubscription>> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT id, rid, deleted_at FROM subscription_trash WHERE user_id = ? \
+             AND deleted_at > ? ORDER BY deleted_at",
+        )
+        .bind(user_id)
+        .bind(millis(since))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend)?;
+        rows.into_iter()
+            .map(|(id, room_id, at)| {
+                Ok(RemovedSubscription {
+                    id,
+                    room_id,
+                    removed_at: crate::rows::from_millis(at)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn removed_rooms(&self, since: Timestamp) -> StoreResult<Vec<(String, Timestamp)>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT id, deleted_at FROM room_trash WHERE deleted_at > ? ORDER BY deleted_at",
+        )
+        .bind(millis(since))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend)?;
+        rows.into_iter()
+            .map(|(id, at)| Ok((id, crate::rows::from_millis(at)?)))
+            .collect()
     }
 
     async fn update_subscription(&self, s: &Subscription) -> StoreResult<bool> {

@@ -156,6 +156,14 @@ pub struct RoomFilter {
     pub parent_id: Option<String>,
 }
 
+/// A subscription that no longer exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovedSubscription {
+    pub id: String,
+    pub room_id: String,
+    pub removed_at: Timestamp,
+}
+
 /// Sort keys for rooms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RoomSortKey {
@@ -285,6 +293,14 @@ pub trait SubscriptionStore: Send + Sync {
         user_id: &str,
         message: Option<&Message>,
     ) -> StoreResult<bool>;
+    /// Subscriptions of a user removed after a time (left, kicked, room deleted).
+    async fn removed_subscriptions(
+        &self,
+        user_id: &str,
+        since: Timestamp,
+    ) -> StoreResult<Vec<RemovedSubscription>>;
+    /// Rooms deleted after a time: id and time.
+    async fn removed_rooms(&self, since: Timestamp) -> StoreResult<Vec<(String, Timestamp)>>;
     /// Replaces a subscription's user-controlled fields (open, favorite, roles, alert, counts).
     async fn update_subscription(&self, subscription: &Subscription) -> StoreResult<bool>;
 }

@@ -249,7 +249,17 @@ pub async fn rooms_get(
         .iter()
         .map(|v| chat::room(&v.room, v.last_message.as_ref()))
         .collect();
-    ok(json!({"update": update, "remove": []}))
+    let remove: Vec<Value> = match since {
+        Some(since) => app
+            .service
+            .removed_rooms(&session, since)
+            .await?
+            .iter()
+            .map(|(id, at)| json!({"_id": id, "_deletedAt": comet_protocol::iso(*at)}))
+            .collect(),
+        None => Vec::new(),
+    };
+    ok(json!({"update": update, "remove": remove}))
 }
 
 /// `GET /api/v1/rooms.info`.
@@ -296,7 +306,17 @@ pub async fn subscriptions_get(
     )?;
     let subs = app.service.subscriptions(&session, since).await?;
     let update: Vec<Value> = subs.iter().map(chat::subscription).collect();
-    ok(json!({"update": update, "remove": []}))
+    let remove: Vec<Value> = match since {
+        Some(since) => app
+            .service
+            .removed_subscriptions(&session, since)
+            .await?
+            .iter()
+            .map(|s| json!({"_id": s.id, "_deletedAt": comet_protocol::iso(s.removed_at)}))
+            .collect(),
+        None => Vec::new(),
+    };
+    ok(json!({"update": update, "remove": remove}))
 }
 
 /// `GET /api/v1/subscriptions.getOne`.

@@ -101,6 +101,7 @@ pub async fn add_all(
         .service
         .room_for(&session, &room_ref(&body)?, family.family)
         .await?;
+    super::rooms::refuse_archived(family, &room)?;
     let active_only = opt_bool(&body, "activeUsersOnly")?.unwrap_or(false);
     app.service
         .add_all_users(&session, &room, active_only)

@@ -84,6 +84,36 @@ async fn load(app: &AppState, session: &Session, family: Family, params: &Value)
         .await
 }
 
+/// `load`, refusing archived rooms as upstream's lookups do for every route that changes or
+/// reads more than history, info and members.
+async fn load_unarchived(
+    app: &AppState,
+    session: &Session,
+    family: Family,
+    params: &Value,
+) -> Result<Room> {
+    let room = load(app, session, family, params).await?;
+    refuse_archived(family, &room)?;
+    Ok(room)
+}
+
+/// Upstream's `checkedArchived` refusal.
+pub fn refuse_archived(family: Family, room: &Room) -> Result<()> {
+    if room.archived && room.room_type != RoomType::Direct {
+        let subject = if family.room_type == RoomType::Private {
+            "private group"
+        } else {
+            "channel"
+        };
+        let name = room.name.clone().unwrap_or_default();
+        return Err(Error::meteor(
+            "error-room-archived",
+            format!("The {subject}, {name}, is archived"),
+        ));
+    }
+    Ok(())
+}
+
 async fn room_json(app: &AppState, room: Room) -> Result<Value> {
     let view = app.service.room_view(room).await?;
     Ok(chat::room(&view.room, view.last_message.as_ref()))
@@ -219,6 +249,7 @@ pub async fn join(app: AppState, session: Session, body: Value) -> ApiResult {
         .service
         .room_for(&session, &reference, RoomFamily::Channels)
         .await?;
+    refuse_archived(CHANNELS, &room)?;
     let code = opt_str(&body, "joinCode")?;
     app.service
         .join_room(&session, &room, code.as_deref())
@@ -229,7 +260,7 @@ pub async fn join(app: AppState, session: Session, body: Value) -> ApiResult {
 
 /// `channels.leave`, `groups.leave`.
 pub async fn leave(family: Family, app: AppState, session: Session, body: Value) -> ApiResult {
-    let room = load(&app, &session, family, &body).await?;
+    let room = load_unarchived(&app, &session, family, &body).await?;
     app.service.leave_room(&session, &room).await?;
     if family.room_type == RoomType::Private {
         return ok(Value::Null);
@@ -254,7 +285,7 @@ async fn users_of(
 
 /// `channels.invite`, `groups.invite`.
 pub async fn invite(family: Family, app: AppState, session: Session, body: Value) -> ApiResult {
-    let room = load(&app, &session, family, &body).await?;
+    let room = load_unarchived(&app, &session, family, &body).await?;
     let users = users_of(&app, user_refs(&body)?).await?;
     if users.is_empty() {
         return Err(match family.room_type {
@@ -276,7 +307,7 @@ pub async fn invite(family: Family, app: AppState, session: Session, body: Value
 
 /// `channels.kick`, `groups.kick`.
 pub async fn kick(family: Family, app: AppState, session: Session, body: Value) -> ApiResult {
-    let room = load(&app, &session, family, &body).await?;
+    let room = load_unarchived(&app, &session, family, &body).await?;
     let user = app.service.require_user(&user_ref(&body)?).await?;
     app.service.kick_from_room(&session, &room, &user).await?;
     if family.room_type == RoomType::Private {
@@ -492,7 +523,7 @@ pub async fn set(
     body: Value,
 ) -> ApiResult {
     use comet_service::room_settings::RoomChange;
-    let room = load(&app, &session, family, &body).await?;
+    let room = load_unarchived(&app, &session, family, &body).await?;
     let checks_same = family.room_type == RoomType::Channel;
     let text = |key: &str| -> Result<Option<String>> { opt_str(&body, key) };
     let (change, reply): (RoomChange, Option<(&str, Value)>) = match setter {
@@ -664,7 +695,7 @@ pub async fn role(
     session: Session,
     body: Value,
 ) -> ApiResult {
-    let room = load(&app, &session, family, &body).await?;
+    let room = load_unarchived(&app, &session, family, &body).await?;
     let user = app.service.require_user(&user_ref(&body)?).await?;
     app.service
         .set_room_role(&session, &room, &user, role, grant)
@@ -674,7 +705,7 @@ pub async fn role(
 
 /// `channels.roles`, `groups.roles`.
 pub async fn roles(family: Family, app: AppState, session: Session, query: Value) -> ApiResult {
-    let room = load(&app, &session, family, &query).await?;
+    let room = load_unarchived(&app, &session, family, &query).await?;
     let roles: Vec<Value> = app
         .service
         .room_roles(&room)
@@ -699,7 +730,7 @@ pub async fn moderators(
     session: Session,
     query: Value,
 ) -> ApiResult {
-    let room = load(&app, &session, family, &query).await?;
+    let room = load_unarchived(&app, &session, family, &query).await?;
     let moderators: Vec<Value> = app
         .service
         .room_roles(&room)
@@ -718,7 +749,7 @@ pub async fn set_direct_topic(app: AppState, session: Session, body: Value) -> A
 
 /// `channels.counters`, `groups.counters`, `im.counters`.
 pub async fn counters(family: Family, app: AppState, session: Session, query: Value) -> ApiResult {
-    let room = load(&app, &session, family, &query).await?;
+    let room = load_unarchived(&app, &session, family, &query).await?;
     let user_id = opt_str(&query, "userId")?;
     let c = app
         .service

@@ -81,7 +81,8 @@ pub async fn launch(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), LaunchError> {
     let store = open_store(&config).await?;
-    let service = Service::start(store, service_config(&config))
+    let events: Arc<dyn comet_events::EventBus> = Arc::new(comet_events::InProcessBus::default());
+    let service = Service::start(store, events, service_config(&config))
         .await
         .map_err(|e| LaunchError(format!("cannot start: {e}")))?;
 

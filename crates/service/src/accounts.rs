@@ -940,6 +940,12 @@ impl Service {
         }
         user.updated_at = now();
         self.store.update_user(&user).await.map_err(store_error)?;
+        self.publish(comet_events::Event::UserStatus {
+            user_id: user.id.clone(),
+            username: user.username.clone(),
+            status: user.status,
+            status_text: user.status_text.clone(),
+        });
         Ok(())
     }
 }

@@ -22,6 +22,7 @@ pub mod settings;
 pub mod tokens;
 
 use comet_core::{Error, Result};
+use comet_events::{Event, EventBus};
 use comet_store::{Store, StoreError};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -40,6 +41,7 @@ pub struct ClientInfo {
 /// The service: one per server process, shared by every transport.
 pub struct Service {
     store: Arc<dyn Store>,
+    events: Arc<dyn EventBus>,
     settings: settings::SettingsCache,
     permissions: authz::PermissionCache,
     rate_limiter: ratelimit::RateLimiter,
@@ -55,13 +57,19 @@ impl std::fmt::Debug for Service {
 
 impl Service {
     /// Loads settings and permissions, seeds a new database and applies boot configuration.
-    pub async fn start(store: Arc<dyn Store>, config: ServiceConfig) -> Result<Arc<Service>> {
+    /// Events of committed changes go to `events`.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        events: Arc<dyn EventBus>,
+        config: ServiceConfig,
+    ) -> Result<Arc<Service>> {
         let service = Service {
             settings: settings::SettingsCache::default(),
             permissions: authz::PermissionCache::default(),
             rate_limiter: ratelimit::RateLimiter::default(),
             methods: methods::MethodRegistry::with_builtin_methods(),
             store,
+            events,
             config,
         };
         service.bootstrap().await?;
@@ -70,6 +78,16 @@ impl Service {
 
     pub fn config(&self) -> &ServiceConfig {
         &self.config
+    }
+
+    /// The bus this service publishes on; transports subscribe to it.
+    pub fn events(&self) -> &Arc<dyn EventBus> {
+        &self.events
+    }
+
+    /// Publishes an event; call only after the change it describes has committed.
+    pub(crate) fn publish(&self, event: Event) {
+        self.events.publish(event);
     }
 
     /// Removes login tokens older than `Accounts_LoginExpiration`; run periodically.

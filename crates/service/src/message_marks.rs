@@ -65,6 +65,7 @@ impl Service {
             .update_message(&message)
             .await
             .map_err(store_error)?;
+        self.publish(comet_events::Event::Message(message.clone()));
         if !pinned {
             return Ok(None);
         }
@@ -84,6 +85,7 @@ impl Service {
             .post_message(&notice, &effects)
             .await
             .map_err(store_error)?;
+        self.publish(comet_events::Event::Message(notice.clone()));
         Ok(Some(notice))
     }
 
@@ -119,6 +121,7 @@ impl Service {
             .update_message(&message)
             .await
             .map_err(store_error)?;
+        self.publish(comet_events::Event::Message(message));
         Ok(())
     }
 
@@ -159,6 +162,7 @@ impl Service {
             .update_message(&message)
             .await
             .map_err(store_error)?;
+        self.publish(comet_events::Event::Message(message));
         Ok(())
     }
 
@@ -392,6 +396,7 @@ impl Service {
             .update_subscription(&s)
             .await
             .map_err(store_error)?;
+        self.publish_subscription(comet_events::Change::Updated, s);
         Ok(())
     }
 
@@ -410,6 +415,7 @@ impl Service {
             .update_subscription(&s)
             .await
             .map_err(store_error)?;
+        self.publish_subscription(comet_events::Change::Updated, s);
         Ok(())
     }
 }

@@ -253,6 +253,7 @@ impl Service {
             .post_message(&message, &effects)
             .await
             .map_err(store_error)?;
+        self.publish(comet_events::Event::Message(message.clone()));
         Ok(message)
     }
 
@@ -366,6 +367,7 @@ impl Service {
             .update_message(&message)
             .await
             .map_err(store_error)?;
+        self.publish(comet_events::Event::Message(message.clone()));
         Ok(message)
     }
 
@@ -424,6 +426,10 @@ impl Service {
             .await
             .map_err(store_error)?;
         tracing::info!(by = %session.user.id, message = %message_id, "message deleted");
+        self.publish(comet_events::Event::MessageDeleted {
+            room_id: message.room_id.clone(),
+            message_id: message.id.clone(),
+        });
         Ok(message)
     }
 
@@ -468,6 +474,33 @@ impl Service {
             .await
             .map_err(store_error)?
             .ok_or_else(message_not_found)
+            .inspect(|updated| self.publish(comet_events::Event::Message(updated.clone())))
+    }
+
+    /// `stream-notify-room` `<rid>/user-activity` (and the legacy `typing`): tells the room's
+    /// other members what the caller is doing; only members may.
+    pub async fn notify_activity(
+        &self,
+        session: &Session,
+        room_id: &str,
+        activities: Vec<String>,
+        thread_id: Option<String>,
+    ) -> Result<()> {
+        if self.subscription(session, room_id).await?.is_none() {
+            return Err(Error::meteor("error-not-allowed", "Not allowed"));
+        }
+        const KNOWN: [&str; 3] = ["user-typing", "user-recording", "user-uploading"];
+        let activities: Vec<String> = activities
+            .into_iter()
+            .filter(|a| KNOWN.contains(&a.as_str()))
+            .collect();
+        self.publish(comet_events::Event::UserActivity {
+            room_id: room_id.to_owned(),
+            username: session.user.username.clone(),
+            activities,
+            thread_id,
+        });
+        Ok(())
     }
 
     /// A room's history, newest first.

@@ -66,10 +66,7 @@ impl Service {
             let at = now();
             let subscription = self.joining_subscription(room, user, at);
             let message = system_message("au", &room.id, &session.user, &user.username, at);
-            self.store
-                .add_member(&subscription, Some(&message))
-                .await
-                .map_err(store_error)?;
+            self.add_member(subscription, message).await?;
         }
         Ok(())
     }

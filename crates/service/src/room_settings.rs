@@ -72,7 +72,9 @@ impl Service {
         self.store
             .post_message(&message, &effects)
             .await
-            .map_err(store_error)
+            .map_err(store_error)?;
+        self.publish(comet_events::Event::Message(message));
+        Ok(())
     }
 
     /// Applies one settings change (upstream's `saveRoomSettings`), with its system message.
@@ -400,6 +402,7 @@ impl Service {
             .update_subscription(&subscription)
             .await
             .map_err(store_error)?;
+        self.publish_subscription(comet_events::Change::Updated, subscription);
         let kind = if grant {
             "subscription-role-added"
         } else {

@@ -227,6 +227,42 @@ impl Service {
         }
     }
 
+    /// Tells the subscription's user about a change to it.
+    pub(crate) fn publish_subscription(&self, change: comet_events::Change, subscription: Subscription) {
+        self.publish(comet_events::Event::Subscription { change, subscription });
+    }
+
+    /// Adds a member with a system message, and tells everyone concerned.
+    pub(crate) async fn add_member(&self, subscription: Subscription, notice: Message) -> Result<bool> {
+        let added = self
+            .store
+            .add_member(&subscription, Some(&notice))
+            .await
+            .map_err(store_error)?;
+        if added {
+            self.publish_subscription(comet_events::Change::Inserted, subscription);
+            self.publish(comet_events::Event::Message(notice));
+        }
+        Ok(added)
+    }
+
+    /// Removes a member with a system message, and tells everyone concerned.
+    pub(crate) async fn remove_member(&self, room_id: &str, user_id: &str, notice: Message) -> Result<bool> {
+        let subscription = self.store.subscription(room_id, user_id).await.map_err(store_error)?;
+        let removed = self
+            .store
+            .remove_member(room_id, user_id, Some(&notice))
+            .await
+            .map_err(store_error)?;
+        if removed {
+            if let Some(subscription) = subscription {
+                self.publish_subscription(comet_events::Change::Removed, subscription);
+            }
+            self.publish(comet_events::Event::Message(notice));
+        }
+        Ok(removed)
+    }
+
     /// Creates `#general` on a new server.
     pub(crate) async fn ensure_general_room(&self) -> Result<()> {
         if self
@@ -270,10 +306,7 @@ impl Service {
             let at = now();
             let subscription = self.joining_subscription(&room, user, at);
             let message = system_message("uj", &room.id, user, &user.username, at);
-            self.store
-                .add_member(&subscription, Some(&message))
-                .await
-                .map_err(store_error)?;
+            self.add_member(subscription, message).await?;
         }
         Ok(())
     }
@@ -566,6 +599,7 @@ impl Service {
                 .update_subscription(&s)
                 .await
                 .map_err(store_error)?;
+        self.publish_subscription(comet_events::Change::Updated, s);
         }
         Ok(())
     }
@@ -605,10 +639,7 @@ impl Service {
         let at = now();
         let subscription = self.joining_subscription(room, &session.user, at);
         let message = system_message("uj", &room.id, &session.user, &session.user.username, at);
-        self.store
-            .add_member(&subscription, Some(&message))
-            .await
-            .map_err(store_error)?;
+        self.add_member(subscription, message).await?;
         Ok(())
     }
 
@@ -647,10 +678,7 @@ impl Service {
             .with_details(json!({"method": "leaveRoom"})));
         }
         let message = system_message("ul", &room.id, &session.user, &session.user.username, now());
-        self.store
-            .remove_member(&room.id, &session.user.id, Some(&message))
-            .await
-            .map_err(store_error)?;
+        self.remove_member(&room.id, &session.user.id, message).await?;
         Ok(())
     }
 
@@ -705,10 +733,7 @@ impl Service {
             let at = now();
             let subscription = self.joining_subscription(room, user, at);
             let message = system_message("au", &room.id, &session.user, &user.username, at);
-            self.store
-                .add_member(&subscription, Some(&message))
-                .await
-                .map_err(store_error)?;
+            self.add_member(subscription, message).await?;
         }
         Ok(())
     }
@@ -743,10 +768,7 @@ impl Service {
             .with_details(json!({"method": "removeUserFromRoom"})));
         }
         let message = system_message("ru", &room.id, &session.user, &user.username, now());
-        self.store
-            .remove_member(&room.id, &user.id, Some(&message))
-            .await
-            .map_err(store_error)?;
+        self.remove_member(&room.id, &user.id, message).await?;
         Ok(())
     }
 
@@ -937,6 +959,7 @@ impl Service {
             .update_subscription(&s)
             .await
             .map_err(store_error)?;
+        self.publish_subscription(comet_events::Change::Updated, s);
         Ok(())
     }
 
@@ -959,6 +982,7 @@ impl Service {
             .update_subscription(&s)
             .await
             .map_err(store_error)?;
+        self.publish_subscription(comet_events::Change::Updated, s);
         Ok(())
     }
 }

@@ -83,7 +83,8 @@ async fn setup(direct: bool) -> (tempfile::TempDir, Arc<Service>, Vec<Session>, 
         bcrypt_cost: 4,
         ..ServiceConfig::default()
     };
-    let service = Service::start(Arc::new(store), config)
+    let bus: Arc<dyn comet_events::EventBus> = Arc::new(comet_events::InProcessBus::default());
+    let service = Service::start(Arc::new(store), bus, config)
         .await
         .expect("service");
     let client = ClientInfo::default();

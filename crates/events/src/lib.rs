@@ -1,0 +1,115 @@
+//! The event bus. The service publishes an event after the transaction that caused it has
+//! committed; transports (DDP) subscribe and fan events out to their clients.
+//!
+//! The in-process bus is a bounded broadcast: a subscriber that falls behind loses events
+//! (and is told so) instead of slowing the publisher. A NATS implementation of the same trait
+//! carries events between instances.
+
+use comet_core::room::{Message, Subscription};
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+/// What happened to a subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Inserted,
+    Updated,
+    Removed,
+}
+
+impl Change {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::Inserted => "inserted",
+            Change::Updated => "updated",
+            Change::Removed => "removed",
+        }
+    }
+}
+
+/// Something clients may need to see.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A message was posted or changed (edit, reaction, pin, star): clients upsert it.
+    Message(Message),
+    /// A message was deleted.
+    MessageDeleted { room_id: String, message_id: String },
+    /// A member's subscription changed (joined, read, left ...).
+    Subscription {
+        change: Change,
+        subscription: Subscription,
+    },
+    /// Someone is typing (or stopped: empty `activities`).
+    UserActivity {
+        room_id: String,
+        username: String,
+        activities: Vec<String>,
+        thread_id: Option<String>,
+    },
+    /// A user's visible status changed.
+    UserStatus {
+        user_id: String,
+        username: String,
+        status: comet_core::user::Presence,
+        status_text: String,
+    },
+}
+
+/// Publishes events and hands out subscriptions to them.
+pub trait EventBus: Send + Sync {
+    fn publish(&self, event: Event);
+    fn subscribe(&self) -> broadcast::Receiver<Arc<Event>>;
+}
+
+/// The single-node bus.
+pub struct InProcessBus {
+    sender: broadcast::Sender<Arc<Event>>,
+}
+
+/// How many events a subscriber may fall behind before it loses some.
+pub const BUS_CAPACITY: usize = 8192;
+
+impl Default for InProcessBus {
+    fn default() -> Self {
+        let (sender, _) = broadcast::channel(BUS_CAPACITY);
+        InProcessBus { sender }
+    }
+}
+
+impl EventBus for InProcessBus {
+    fn publish(&self, event: Event) {
+        // No subscriber (no live connection) is not an error.
+        let _ = self.sender.send(Arc::new(event));
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.sender.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn subscribers_get_events_published_after_they_subscribed() {
+        let bus = InProcessBus::default();
+        bus.publish(Event::MessageDeleted {
+            room_id: "r".into(),
+            message_id: "before".into(),
+        });
+        let mut rx = bus.subscribe();
+        bus.publish(Event::MessageDeleted {
+            room_id: "r".into(),
+            message_id: "after".into(),
+        });
+        let got = rx.recv().await.expect("event");
+        assert_eq!(
+            *got,
+            Event::MessageDeleted {
+                room_id: "r".into(),
+                message_id: "after".into()
+            }
+        );
+    }
+}

@@ -31,13 +31,13 @@ impl Change {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// A message was posted or changed (edit, reaction, pin, star): clients upsert it.
-    Message(Message),
+    Message(Box<Message>),
     /// A message was deleted.
     MessageDeleted { room_id: String, message_id: String },
     /// A member's subscription changed (joined, read, left ...).
     Subscription {
         change: Change,
-        subscription: Subscription,
+        subscription: Box<Subscription>,
     },
     /// Someone is typing (or stopped: empty `activities`).
     UserActivity {

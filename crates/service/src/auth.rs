@@ -5,6 +5,7 @@ use crate::{ClientInfo, Service, store_error};
 use comet_core::password::{hash_login_token, is_sha256_hex, sha256_hex};
 use comet_core::user::{LoginToken, TokenKind, User, UserType};
 use comet_core::{Error, Result, Timestamp, id, now};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// How a login names its account.
@@ -415,4 +416,49 @@ fn client_fingerprint(client: &ClientInfo) -> String {
     hasher.update([0]);
     hasher.update(client.user_agent.as_deref().unwrap_or_default());
     hex::encode(hasher.finalize())
+}
+
+/// Parses Meteor's `login` argument: `{user, password}` (plain string or `{digest,
+/// algorithm}`) or `{resume}`.
+pub fn parse_meteor_login(arg: &Value) -> Result<LoginRequest> {
+    let bad = || Error::meteor("400", "Match failed");
+    if let Some(token) = arg.get("resume") {
+        let token = token.as_str().ok_or_else(bad)?;
+        return Ok(LoginRequest::Resume {
+            token: token.to_owned(),
+        });
+    }
+    let user = arg.get("user").ok_or_else(bad)?;
+    let selector = if let Some(name) = user.as_str() {
+        if name.contains('@') {
+            UserSelector::Email(name.to_owned())
+        } else {
+            UserSelector::Username(name.to_owned())
+        }
+    } else if let Some(name) = user.get("username").and_then(Value::as_str) {
+        UserSelector::Username(name.to_owned())
+    } else if let Some(email) = user.get("email").and_then(Value::as_str) {
+        UserSelector::Email(email.to_owned())
+    } else if let Some(id) = user.get("id").and_then(Value::as_str) {
+        UserSelector::Id(id.to_owned())
+    } else {
+        return Err(bad());
+    };
+    let password = match arg.get("password").ok_or_else(bad)? {
+        Value::String(plain) => PasswordInput::Plain(plain.clone()),
+        Value::Object(o) => {
+            let algorithm = o.get("algorithm").and_then(Value::as_str);
+            match (o.get("digest"), algorithm) {
+                (Some(Value::String(digest)), Some("sha-256")) => {
+                    PasswordInput::Sha256Digest(digest.clone())
+                }
+                _ => return Err(Error::meteor("400", "Match failed")),
+            }
+        }
+        _ => return Err(bad()),
+    };
+    Ok(LoginRequest::Password {
+        user: selector,
+        password,
+    })
 }

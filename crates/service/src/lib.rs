@@ -12,7 +12,6 @@ pub mod discovery;
 mod hashing;
 pub mod message_marks;
 pub mod messages;
-pub mod methods;
 pub mod ratelimit;
 pub mod roles;
 pub mod room_admin;
@@ -45,7 +44,6 @@ pub struct Service {
     settings: settings::SettingsCache,
     permissions: authz::PermissionCache,
     rate_limiter: ratelimit::RateLimiter,
-    methods: methods::MethodRegistry,
     config: ServiceConfig,
 }
 
@@ -67,7 +65,6 @@ impl Service {
             settings: settings::SettingsCache::default(),
             permissions: authz::PermissionCache::default(),
             rate_limiter: ratelimit::RateLimiter::default(),
-            methods: methods::MethodRegistry::with_builtin_methods(),
             store,
             events,
             config,

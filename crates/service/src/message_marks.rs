@@ -65,7 +65,7 @@ impl Service {
             .update_message(&message)
             .await
             .map_err(store_error)?;
-        self.publish(comet_events::Event::Message(message.clone()));
+        self.publish(comet_events::Event::Message(Box::new(message.clone())));
         if !pinned {
             return Ok(None);
         }
@@ -85,7 +85,7 @@ impl Service {
             .post_message(&notice, &effects)
             .await
             .map_err(store_error)?;
-        self.publish(comet_events::Event::Message(notice.clone()));
+        self.publish(comet_events::Event::Message(Box::new(notice.clone())));
         Ok(Some(notice))
     }
 
@@ -121,7 +121,7 @@ impl Service {
             .update_message(&message)
             .await
             .map_err(store_error)?;
-        self.publish(comet_events::Event::Message(message));
+        self.publish(comet_events::Event::Message(Box::new(message)));
         Ok(())
     }
 
@@ -162,7 +162,7 @@ impl Service {
             .update_message(&message)
             .await
             .map_err(store_error)?;
-        self.publish(comet_events::Event::Message(message));
+        self.publish(comet_events::Event::Message(Box::new(message)));
         Ok(())
     }
 

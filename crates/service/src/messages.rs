@@ -253,7 +253,7 @@ impl Service {
             .post_message(&message, &effects)
             .await
             .map_err(store_error)?;
-        self.publish(comet_events::Event::Message(message.clone()));
+        self.publish(comet_events::Event::Message(Box::new(message.clone())));
         Ok(message)
     }
 
@@ -367,7 +367,7 @@ impl Service {
             .update_message(&message)
             .await
             .map_err(store_error)?;
-        self.publish(comet_events::Event::Message(message.clone()));
+        self.publish(comet_events::Event::Message(Box::new(message.clone())));
         Ok(message)
     }
 
@@ -474,7 +474,9 @@ impl Service {
             .await
             .map_err(store_error)?
             .ok_or_else(message_not_found)
-            .inspect(|updated| self.publish(comet_events::Event::Message(updated.clone())))
+            .inspect(|updated| {
+                self.publish(comet_events::Event::Message(Box::new(updated.clone())))
+            })
     }
 
     /// `stream-notify-room` `<rid>/user-activity` (and the legacy `typing`): tells the room's

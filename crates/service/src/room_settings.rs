@@ -73,7 +73,7 @@ impl Service {
             .post_message(&message, &effects)
             .await
             .map_err(store_error)?;
-        self.publish(comet_events::Event::Message(message));
+        self.publish(comet_events::Event::Message(Box::new(message)));
         Ok(())
     }
 

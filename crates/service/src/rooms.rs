@@ -228,12 +228,23 @@ impl Service {
     }
 
     /// Tells the subscription's user about a change to it.
-    pub(crate) fn publish_subscription(&self, change: comet_events::Change, subscription: Subscription) {
-        self.publish(comet_events::Event::Subscription { change, subscription });
+    pub(crate) fn publish_subscription(
+        &self,
+        change: comet_events::Change,
+        subscription: Subscription,
+    ) {
+        self.publish(comet_events::Event::Subscription {
+            change,
+            subscription: Box::new(subscription),
+        });
     }
 
     /// Adds a member with a system message, and tells everyone concerned.
-    pub(crate) async fn add_member(&self, subscription: Subscription, notice: Message) -> Result<bool> {
+    pub(crate) async fn add_member(
+        &self,
+        subscription: Subscription,
+        notice: Message,
+    ) -> Result<bool> {
         let added = self
             .store
             .add_member(&subscription, Some(&notice))
@@ -241,14 +252,23 @@ impl Service {
             .map_err(store_error)?;
         if added {
             self.publish_subscription(comet_events::Change::Inserted, subscription);
-            self.publish(comet_events::Event::Message(notice));
+            self.publish(comet_events::Event::Message(Box::new(notice)));
         }
         Ok(added)
     }
 
     /// Removes a member with a system message, and tells everyone concerned.
-    pub(crate) async fn remove_member(&self, room_id: &str, user_id: &str, notice: Message) -> Result<bool> {
-        let subscription = self.store.subscription(room_id, user_id).await.map_err(store_error)?;
+    pub(crate) async fn remove_member(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        notice: Message,
+    ) -> Result<bool> {
+        let subscription = self
+            .store
+            .subscription(room_id, user_id)
+            .await
+            .map_err(store_error)?;
         let removed = self
             .store
             .remove_member(room_id, user_id, Some(&notice))
@@ -258,7 +278,7 @@ impl Service {
             if let Some(subscription) = subscription {
                 self.publish_subscription(comet_events::Change::Removed, subscription);
             }
-            self.publish(comet_events::Event::Message(notice));
+            self.publish(comet_events::Event::Message(Box::new(notice)));
         }
         Ok(removed)
     }
@@ -599,7 +619,7 @@ impl Service {
                 .update_subscription(&s)
                 .await
                 .map_err(store_error)?;
-        self.publish_subscription(comet_events::Change::Updated, s);
+            self.publish_subscription(comet_events::Change::Updated, s);
         }
         Ok(())
     }
@@ -678,7 +698,8 @@ impl Service {
             .with_details(json!({"method": "leaveRoom"})));
         }
         let message = system_message("ul", &room.id, &session.user, &session.user.username, now());
-        self.remove_member(&room.id, &session.user.id, message).await?;
+        self.remove_member(&room.id, &session.user.id, message)
+            .await?;
         Ok(())
     }
 

@@ -4,7 +4,7 @@ use crate::extract::{Caller, Client, Params};
 use axum::extract::State;
 use comet_core::Error;
 use comet_protocol::rest;
-use comet_service::methods::parse_meteor_login;
+use comet_service::auth::parse_meteor_login;
 use comet_service::{LoginRequest, PasswordInput, UserSelector};
 use serde_json::{Value, json};
 

@@ -5,31 +5,9 @@ use crate::params::req_str;
 use axum::extract::State;
 use axum::http::StatusCode;
 use comet_core::Error;
-use comet_service::methods::MethodContext;
+use comet_methods::{MethodContext, Outcome, result_message};
 use comet_service::{ClientInfo, Session};
 use serde_json::{Value, json};
-
-/// The DDP-shaped `result` message for a method outcome, as upstream's method bridge sends it.
-fn result_message(id: &Value, outcome: &Result<Value, Error>) -> Value {
-    match outcome {
-        Ok(result) => json!({"msg": "result", "id": id, "result": result}),
-        Err(error) => {
-            let code = error.code.as_deref().unwrap_or("internal-error");
-            json!({
-                "msg": "result",
-                "id": id,
-                "error": {
-                    "isClientSafe": true,
-                    "error": code.parse::<i64>().map_or_else(|_| json!(code), |n| json!(n)),
-                    "reason": error.reason,
-                    "message": format!("{} [{code}]", error.reason),
-                    "errorType": "Meteor.Error",
-                    "details": error.details,
-                },
-            })
-        }
-    }
-}
 
 async fn bridge(
     app: &AppState,
@@ -48,10 +26,17 @@ async fn bridge(
         Some(Value::Array(items)) => items.clone(),
         _ => Vec::new(),
     };
-    let outcome = app
-        .service
-        .call_method(method, params, MethodContext { session, client })
-        .await;
+    let outcome = comet_methods::call(
+        &app.service,
+        method,
+        params,
+        MethodContext { session, client },
+    )
+    .await
+    .map(|outcome| match outcome {
+        Outcome::Value(value) | Outcome::LoggedIn(_, value) => value,
+        Outcome::LoggedOut => Value::Null,
+    });
     let status = if outcome.is_ok() {
         StatusCode::OK
     } else {

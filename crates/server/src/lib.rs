@@ -101,11 +101,12 @@ pub async fn launch(
         })
     };
 
+    let realtime = comet_realtime::Realtime::start(service.clone());
     let state = AppState {
         service,
         forwarded_count: config.http_forwarded_count,
     };
-    let app = comet_api_rest::router(state);
+    let app = comet_api_rest::router(state).merge(comet_realtime::router(realtime));
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "comet listening");
     }

@@ -1,0 +1,313 @@
+//! The hub: which live sessions listen to what, and fan-out of bus events to them.
+//!
+//! Each event is encoded once into a DDP `changed` frame and the same bytes are handed to every
+//! listening session's bounded queue. A session whose queue is full is dropped (close 1013)
+//! rather than allowed to slow the room down.
+
+use comet_events::{Change, Event};
+use comet_protocol::{chat, ejson};
+use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::mpsc;
+
+/// A frame to send: shared, encoded once.
+pub type Frame = Arc<str>;
+
+/// What a session's writer receives.
+#[derive(Debug, Clone)]
+pub enum Outgoing {
+    Frame(Frame),
+    /// Close the socket with this code (e.g. 1013 for a slow consumer).
+    Close(u16, &'static str),
+}
+
+/// One live DDP session as the hub knows it.
+struct Listener {
+    sender: mpsc::Sender<Outgoing>,
+    user_id: Option<String>,
+    /// Stream name → event names subscribed (e.g. `stream-room-messages` → `{rid}`).
+    events: HashMap<&'static str, HashSet<String>>,
+}
+
+#[derive(Default)]
+struct Registry {
+    listeners: HashMap<u64, Listener>,
+    /// Room id → sessions listening to that room's messages.
+    by_room: HashMap<String, HashSet<u64>>,
+}
+
+/// The set of live sessions.
+#[derive(Default)]
+pub struct Hub {
+    registry: Mutex<Registry>,
+    next_id: AtomicU64,
+}
+
+/// The streams Comet serves.
+pub const ROOM_MESSAGES: &str = "stream-room-messages";
+pub const NOTIFY_ROOM: &str = "stream-notify-room";
+pub const NOTIFY_USER: &str = "stream-notify-user";
+pub const NOTIFY_LOGGED: &str = "stream-notify-logged";
+pub const NOTIFY_ALL: &str = "stream-notify-all";
+
+/// The static name of a stream a client asks for, if Comet serves it.
+pub fn stream_name(name: &str) -> Option<&'static str> {
+    [
+        ROOM_MESSAGES,
+        NOTIFY_ROOM,
+        NOTIFY_USER,
+        NOTIFY_LOGGED,
+        NOTIFY_ALL,
+    ]
+    .into_iter()
+    .find(|s| *s == name)
+}
+
+/// Encodes a stream event as upstream's `changed` message.
+pub fn changed(collection: &str, event_name: &str, args: Value) -> Frame {
+    let frame = json!({
+        "msg": "changed",
+        "collection": collection,
+        "id": "id",
+        "fields": {"eventName": event_name, "args": args},
+    });
+    Arc::from(frame.to_string())
+}
+
+fn presence_code(status: comet_core::user::Presence) -> u8 {
+    use comet_core::user::Presence;
+    match status {
+        Presence::Offline => 0,
+        Presence::Online => 1,
+        Presence::Away => 2,
+        Presence::Busy => 3,
+    }
+}
+
+impl Hub {
+    fn registry(&self) -> MutexGuard<'_, Registry> {
+        match self.registry.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Registers a new session; returns its id.
+    pub fn join(&self, sender: mpsc::Sender<Outgoing>) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.registry().listeners.insert(
+            id,
+            Listener {
+                sender,
+                user_id: None,
+                events: HashMap::new(),
+            },
+        );
+        id
+    }
+
+    /// Forgets a session and everything it listened to.
+    pub fn leave(&self, session: u64) {
+        let mut registry = self.registry();
+        if let Some(listener) = registry.listeners.remove(&session)
+            && let Some(rooms) = listener.events.get(ROOM_MESSAGES)
+        {
+            for room in rooms.clone() {
+                if let Some(set) = registry.by_room.get_mut(&room) {
+                    set.remove(&session);
+                    if set.is_empty() {
+                        registry.by_room.remove(&room);
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn set_user(&self, session: u64, user_id: Option<String>) {
+        if let Some(listener) = self.registry().listeners.get_mut(&session) {
+            listener.user_id = user_id;
+        }
+    }
+
+    /// Starts delivering `event_name` of `stream` to the session.
+    pub fn listen(&self, session: u64, stream: &'static str, event_name: &str) {
+        let mut registry = self.registry();
+        let Some(listener) = registry.listeners.get_mut(&session) else {
+            return;
+        };
+        listener
+            .events
+            .entry(stream)
+            .or_default()
+            .insert(event_name.to_owned());
+        if stream == ROOM_MESSAGES {
+            registry
+                .by_room
+                .entry(event_name.to_owned())
+                .or_default()
+                .insert(session);
+        }
+    }
+
+    /// Stops delivering `event_name` of `stream` to the session.
+    pub fn unlisten(&self, session: u64, stream: &'static str, event_name: &str) {
+        let mut registry = self.registry();
+        if let Some(listener) = registry.listeners.get_mut(&session)
+            && let Some(names) = listener.events.get_mut(stream)
+        {
+            names.remove(event_name);
+        }
+        if stream == ROOM_MESSAGES
+            && let Some(set) = registry.by_room.get_mut(event_name)
+        {
+            set.remove(&session);
+        }
+    }
+
+    fn send(listener: &Listener, frame: &Frame) {
+        if let Err(mpsc::error::TrySendError::Full(_)) =
+            listener.sender.try_send(Outgoing::Frame(frame.clone()))
+        {
+            // The writer is behind: ask it to close; the session ends and is forgotten.
+            tracing::warn!("dropping a slow realtime session");
+            let _ = listener
+                .sender
+                .try_send(Outgoing::Close(1013, "slow consumer"));
+        }
+    }
+
+    /// Sends a frame to the sessions listening to `event_name` of `stream`, optionally only
+    /// those of one user.
+    fn deliver(
+        &self,
+        stream: &'static str,
+        event_name: &str,
+        only_user: Option<&str>,
+        frame: Frame,
+    ) {
+        let registry = self.registry();
+        for listener in registry.listeners.values() {
+            let listening = listener
+                .events
+                .get(stream)
+                .is_some_and(|names| names.contains(event_name));
+            let right_user = only_user.is_none_or(|u| listener.user_id.as_deref() == Some(u));
+            if listening && right_user {
+                Self::send(listener, &frame);
+            }
+        }
+    }
+
+    /// Turns one bus event into frames for the sessions that listen to it.
+    pub fn dispatch(&self, event: &Event) {
+        match event {
+            Event::Message(message) => {
+                let frame = changed(
+                    ROOM_MESSAGES,
+                    &message.room_id,
+                    json!([ejson(chat::message(message))]),
+                );
+                let registry = self.registry();
+                if let Some(sessions) = registry.by_room.get(&message.room_id) {
+                    for id in sessions {
+                        if let Some(listener) = registry.listeners.get(id) {
+                            Self::send(listener, &frame);
+                        }
+                    }
+                }
+            }
+            Event::MessageDeleted {
+                room_id,
+                message_id,
+            } => {
+                let name = format!("{room_id}/deleteMessage");
+                self.deliver(
+                    NOTIFY_ROOM,
+                    &name,
+                    None,
+                    changed(NOTIFY_ROOM, &name, json!([{"_id": message_id}])),
+                );
+            }
+            Event::UserActivity {
+                room_id,
+                username,
+                activities,
+                thread_id,
+            } => {
+                let extras = match thread_id {
+                    Some(tmid) => json!({"tmid": tmid}),
+                    None => json!({}),
+                };
+                let name = format!("{room_id}/user-activity");
+                self.deliver(
+                    NOTIFY_ROOM,
+                    &name,
+                    None,
+                    changed(NOTIFY_ROOM, &name, json!([username, activities, extras])),
+                );
+                let typing = activities.iter().any(|a| a == "user-typing");
+                let legacy = format!("{room_id}/typing");
+                self.deliver(
+                    NOTIFY_ROOM,
+                    &legacy,
+                    None,
+                    changed(NOTIFY_ROOM, &legacy, json!([username, typing])),
+                );
+            }
+            Event::Subscription {
+                change,
+                subscription,
+            } => {
+                let user_id = &subscription.user.id;
+                let name = format!("{user_id}/subscriptions-changed");
+                let args = json!([change.as_str(), ejson(chat::subscription(subscription))]);
+                self.deliver(
+                    NOTIFY_USER,
+                    &name,
+                    Some(user_id),
+                    changed(NOTIFY_USER, &name, args),
+                );
+                if *change == Change::Removed {
+                    self.stop_room_for_user(&subscription.room_id, user_id);
+                }
+            }
+            Event::UserStatus {
+                user_id,
+                username,
+                status,
+                status_text,
+            } => {
+                let args = json!([[user_id, username, presence_code(*status), status_text]]);
+                self.deliver(
+                    NOTIFY_LOGGED,
+                    "user-status",
+                    None,
+                    changed(NOTIFY_LOGGED, "user-status", args),
+                );
+            }
+        }
+    }
+
+    /// A member removed from a room stops receiving it at once (until they may again).
+    fn stop_room_for_user(&self, room_id: &str, user_id: &str) {
+        let mut registry = self.registry();
+        let sessions: Vec<u64> = registry
+            .listeners
+            .iter()
+            .filter(|(_, l)| l.user_id.as_deref() == Some(user_id))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in sessions {
+            if let Some(listener) = registry.listeners.get_mut(&id)
+                && let Some(names) = listener.events.get_mut(ROOM_MESSAGES)
+            {
+                names.remove(room_id);
+            }
+            if let Some(set) = registry.by_room.get_mut(room_id) {
+                set.remove(&id);
+            }
+        }
+    }
+}

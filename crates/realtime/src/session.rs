@@ -1,0 +1,355 @@
+//! One DDP connection: handshake, heartbeats, methods and subscriptions.
+
+use crate::Realtime;
+use crate::hub::{
+    NOTIFY_ALL, NOTIFY_LOGGED, NOTIFY_ROOM, NOTIFY_USER, Outgoing, ROOM_MESSAGES, stream_name,
+};
+use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
+use comet_core::Error;
+use comet_methods::{MethodContext, Outcome, error_object, result_message};
+use comet_service::rooms::{RoomFamily, RoomRef};
+use comet_service::{ClientInfo, Session};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Frames queued for one client before it counts as too slow.
+const QUEUE_DEPTH: usize = 512;
+/// Silence after which the server pings, and after which a silent client is dropped.
+const IDLE: Duration = Duration::from_secs(30);
+
+/// How the socket frames DDP: raw JSON, or SockJS (`a["..."]` frames).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    Raw,
+    SockJs,
+}
+
+fn encode(framing: Framing, frame: &str) -> String {
+    match framing {
+        Framing::Raw => frame.to_owned(),
+        Framing::SockJs => format!("a{}", json!([frame])),
+    }
+}
+
+/// Parses one client frame into DDP messages (SockJS frames may carry several).
+fn decode(framing: Framing, text: &str) -> Option<Vec<Value>> {
+    match framing {
+        Framing::Raw => {
+            let value: Value = serde_json::from_str(text).ok()?;
+            match value {
+                // Some clients wrap a message in an array.
+                Value::Array(items) => Some(items),
+                other => Some(vec![other]),
+            }
+        }
+        Framing::SockJs => {
+            let batch: Vec<String> = serde_json::from_str(text).ok()?;
+            batch.iter().map(|m| serde_json::from_str(m).ok()).collect()
+        }
+    }
+}
+
+struct State {
+    hub_id: u64,
+    session: Option<Session>,
+    /// DDP subscription id → (stream, event name).
+    subscriptions: HashMap<String, (&'static str, String)>,
+    client: ClientInfo,
+}
+
+/// Runs a connection until it closes.
+pub async fn run(realtime: Arc<Realtime>, socket: WebSocket, framing: Framing, client: ClientInfo) {
+    let (mut sink, mut stream) = socket.split();
+    let (tx, mut rx) = mpsc::channel::<Outgoing>(QUEUE_DEPTH);
+    let hub_id = realtime.hub.join(tx.clone());
+    let writer = tokio::spawn(async move {
+        if framing == Framing::SockJs
+            && sink
+                .send(WsMessage::Text(Utf8Bytes::from_static("o")))
+                .await
+                .is_err()
+        {
+            return;
+        }
+        while let Some(outgoing) = rx.recv().await {
+            let sent = match outgoing {
+                Outgoing::Frame(frame) => {
+                    sink.send(WsMessage::Text(encode(framing, &frame).into()))
+                        .await
+                }
+                Outgoing::Close(code, reason) => {
+                    let _ = sink
+                        .send(WsMessage::Close(Some(CloseFrame {
+                            code,
+                            reason: Utf8Bytes::from_static(reason),
+                        })))
+                        .await;
+                    break;
+                }
+            };
+            if sent.is_err() {
+                break;
+            }
+        }
+    });
+
+    let mut state = State {
+        hub_id,
+        session: None,
+        subscriptions: HashMap::new(),
+        client,
+    };
+    let mut connected = false;
+    let mut pinged = false;
+    loop {
+        let next = tokio::time::timeout(IDLE, stream.next()).await;
+        let message = match next {
+            Err(_) if !pinged => {
+                pinged = true;
+                send(&tx, json!({"msg": "ping"})).await;
+                continue;
+            }
+            Err(_) => {
+                let _ = tx.send(Outgoing::Close(4000, "timeout")).await;
+                break;
+            }
+            Ok(None) | Ok(Some(Err(_))) => break,
+            Ok(Some(Ok(message))) => message,
+        };
+        pinged = false;
+        let text = match message {
+            WsMessage::Text(text) => text,
+            WsMessage::Close(_) => break,
+            WsMessage::Binary(_) => {
+                let _ = tx.send(Outgoing::Close(1007, "unsupported data")).await;
+                break;
+            }
+            _ => continue,
+        };
+        let Some(batch) = decode(framing, text.as_str()) else {
+            send(&tx, json!({"msg": "error", "reason": "Bad request"})).await;
+            let _ = tx.send(Outgoing::Close(1002, "protocol error")).await;
+            break;
+        };
+        let mut stop = false;
+        for ddp in batch {
+            let kind = ddp.get("msg").and_then(Value::as_str).unwrap_or_default();
+            if !connected {
+                if kind != "connect" {
+                    let _ = tx.send(Outgoing::Close(1002, "protocol error")).await;
+                    stop = true;
+                    break;
+                }
+                let version = ddp.get("version").and_then(Value::as_str).unwrap_or("1");
+                if !matches!(version, "1" | "pre1" | "pre2") {
+                    send(&tx, json!({"msg": "failed", "version": "1"})).await;
+                    stop = true;
+                    break;
+                }
+                connected = true;
+                send(
+                    &tx,
+                    json!({"msg": "connected", "session": comet_core::id::new_id()}),
+                )
+                .await;
+                continue;
+            }
+            if !handle(&realtime, &tx, &mut state, kind, &ddp).await {
+                stop = true;
+                break;
+            }
+        }
+        if stop {
+            break;
+        }
+    }
+    realtime.hub.leave(state.hub_id);
+    drop(tx);
+    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+}
+
+async fn send(tx: &mpsc::Sender<Outgoing>, message: Value) {
+    let _ = tx
+        .send(Outgoing::Frame(Arc::from(message.to_string())))
+        .await;
+}
+
+/// Handles one DDP message; false ends the connection.
+async fn handle(
+    realtime: &Realtime,
+    tx: &mpsc::Sender<Outgoing>,
+    state: &mut State,
+    kind: &str,
+    ddp: &Value,
+) -> bool {
+    match kind {
+        "ping" => {
+            let mut pong = json!({"msg": "pong"});
+            if let (Some(id), Value::Object(map)) = (ddp.get("id"), &mut pong) {
+                map.insert("id".into(), id.clone());
+            }
+            send(tx, pong).await;
+        }
+        "pong" | "connect" => {}
+        "method" => method(realtime, tx, state, ddp).await,
+        "sub" => subscribe(realtime, tx, state, ddp).await,
+        "unsub" => {
+            let id = ddp
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            if let Some((stream, name)) = state.subscriptions.remove(&id) {
+                realtime.hub.unlisten(state.hub_id, stream, &name);
+            }
+            send(tx, json!({"msg": "nosub", "id": id})).await;
+        }
+        _ => {
+            send(
+                tx,
+                json!({"msg": "error", "reason": "Bad request", "offendingMessage": ddp}),
+            )
+            .await;
+        }
+    }
+    true
+}
+
+async fn method(realtime: &Realtime, tx: &mpsc::Sender<Outgoing>, state: &mut State, ddp: &Value) {
+    let id = ddp.get("id").cloned().unwrap_or(Value::Null);
+    let name = ddp
+        .get("method")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let params = match ddp.get("params") {
+        Some(Value::Array(items)) => items.clone(),
+        _ => Vec::new(),
+    };
+    let ctx = MethodContext {
+        session: state.session.as_ref(),
+        client: &state.client,
+    };
+    let outcome = comet_methods::call(&realtime.service, name, params, ctx).await;
+    let result = match outcome {
+        Ok(Outcome::Value(value)) => Ok(value),
+        Ok(Outcome::LoggedIn(login, answer)) => {
+            match realtime
+                .service
+                .authenticate(&login.user.id, &login.token)
+                .await
+            {
+                Ok(session) => {
+                    realtime
+                        .hub
+                        .set_user(state.hub_id, Some(session.user.id.clone()));
+                    state.session = Some(session);
+                    Ok(answer)
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Ok(Outcome::LoggedOut) => {
+            state.session = None;
+            realtime.hub.set_user(state.hub_id, None);
+            for (_, (stream, name)) in state.subscriptions.drain() {
+                realtime.hub.unlisten(state.hub_id, stream, &name);
+            }
+            Ok(Value::Null)
+        }
+        Err(e) => Err(e),
+    };
+    send(tx, result_message(&id, &result)).await;
+    send(tx, json!({"msg": "updated", "methods": [id]})).await;
+}
+
+/// Whether the session may listen to `event_name` of `stream`.
+async fn may_listen(
+    realtime: &Realtime,
+    session: Option<&Session>,
+    stream: &'static str,
+    event_name: &str,
+) -> Result<(), Error> {
+    let not_allowed = || Error::meteor("not-allowed", "Not allowed");
+    if stream == NOTIFY_ALL {
+        return Ok(());
+    }
+    let Some(session) = session else {
+        return Err(not_allowed());
+    };
+    match stream {
+        ROOM_MESSAGES => {
+            if event_name == "__my_messages__" {
+                return Err(not_allowed());
+            }
+            realtime
+                .service
+                .room_for(
+                    session,
+                    &RoomRef::Id(event_name.to_owned()),
+                    RoomFamily::Any,
+                )
+                .await
+                .map(|_| ())
+                .map_err(|_| not_allowed())
+        }
+        NOTIFY_ROOM => {
+            let room_id = event_name.split('/').next().unwrap_or_default();
+            match realtime.service.subscription(session, room_id).await? {
+                Some(_) => Ok(()),
+                None => Err(not_allowed()),
+            }
+        }
+        NOTIFY_USER => {
+            if event_name.split('/').next() == Some(session.user.id.as_str()) {
+                Ok(())
+            } else {
+                Err(not_allowed())
+            }
+        }
+        NOTIFY_LOGGED => Ok(()),
+        _ => Err(not_allowed()),
+    }
+}
+
+async fn subscribe(
+    realtime: &Realtime,
+    tx: &mpsc::Sender<Outgoing>,
+    state: &mut State,
+    ddp: &Value,
+) {
+    let id = ddp
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let name = ddp.get("name").and_then(Value::as_str).unwrap_or_default();
+    let event_name = ddp
+        .get("params")
+        .and_then(|p| p.get(0))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let Some(stream) = stream_name(name) else {
+        let error = json!({"isClientSafe": true, "error": 404, "reason": format!("Subscription '{name}' not found"), "message": format!("Subscription '{name}' not found [404]"), "errorType": "Meteor.Error"});
+        send(tx, json!({"msg": "nosub", "id": id, "error": error})).await;
+        return;
+    };
+    match may_listen(realtime, state.session.as_ref(), stream, &event_name).await {
+        Ok(()) => {
+            realtime.hub.listen(state.hub_id, stream, &event_name);
+            state.subscriptions.insert(id.clone(), (stream, event_name));
+            send(tx, json!({"msg": "ready", "subs": [id]})).await;
+        }
+        Err(error) => {
+            send(
+                tx,
+                json!({"msg": "nosub", "id": id, "error": error_object(&error)}),
+            )
+            .await;
+        }
+    }
+}

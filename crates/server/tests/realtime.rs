@@ -1,0 +1,297 @@
+//! DDP over WebSocket: handshake, login, methods, and live streams fed by REST actions.
+
+mod common;
+
+use common::{PASSWORD, TestServer, sha256_hex};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Longest any single wait for a frame may take.
+const WAIT: Duration = Duration::from_secs(10);
+
+struct Ddp {
+    socket: Socket,
+    next_id: u64,
+}
+
+impl Ddp {
+    async fn connect(server: &TestServer) -> Ddp {
+        let url = format!("{}/websocket", server.base.replace("http://", "ws://"));
+        let (socket, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
+            .await
+            .expect("connect in time")
+            .expect("connect");
+        let mut ddp = Ddp { socket, next_id: 0 };
+        ddp.send(json!({"msg": "connect", "version": "1", "support": ["1"]}))
+            .await;
+        let connected = ddp.until(|m| m["msg"] == "connected").await;
+        assert!(connected["session"].is_string());
+        ddp
+    }
+
+    async fn send(&mut self, message: Value) {
+        self.socket
+            .send(Message::Text(message.to_string().into()))
+            .await
+            .expect("send");
+    }
+
+    /// The next frame matching `want`, answering pings on the way.
+    async fn until(&mut self, want: impl Fn(&Value) -> bool) -> Value {
+        loop {
+            let frame = tokio::time::timeout(WAIT, self.socket.next())
+                .await
+                .expect("a frame in time")
+                .expect("open socket")
+                .expect("frame");
+            let Message::Text(text) = frame else { continue };
+            let value: Value = serde_json::from_str(&text).expect("json");
+            if value["msg"] == "ping" {
+                self.send(json!({"msg": "pong"})).await;
+                continue;
+            }
+            if want(&value) {
+                return value;
+            }
+        }
+    }
+
+    async fn call(&mut self, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id.to_string();
+        self.send(json!({"msg": "method", "id": id, "method": method, "params": params}))
+            .await;
+        self.until(|m| m["msg"] == "result" && m["id"] == json!(id))
+            .await
+    }
+
+    async fn sub(&mut self, name: &str, event: &str) -> Value {
+        self.next_id += 1;
+        let id = self.next_id.to_string();
+        self.send(json!({"msg": "sub", "id": id, "name": name, "params": [event, {"useCollection": false, "args": []}]}))
+            .await;
+        self.until(|m| {
+            (m["msg"] == "ready" && m["subs"][0] == json!(id))
+                || (m["msg"] == "nosub" && m["id"] == json!(id))
+        })
+        .await
+    }
+
+    async fn login(&mut self, username: &str) -> Value {
+        let reply = self
+            .call(
+                "login",
+                json!([{"user": {"username": username}, "password": {"digest": sha256_hex(PASSWORD), "algorithm": "sha-256"}}]),
+            )
+            .await;
+        assert!(reply.get("error").is_none(), "{reply}");
+        reply["result"].clone()
+    }
+}
+
+#[tokio::test]
+async fn handshake_ping_and_protocol_errors() {
+    let server = TestServer::start().await;
+    let mut ddp = Ddp::connect(&server).await;
+    ddp.send(json!({"msg": "ping", "id": "p1"})).await;
+    let pong = ddp.until(|m| m["msg"] == "pong").await;
+    assert_eq!(pong["id"], json!("p1"));
+    let unknown = ddp.call("noSuchMethod", json!([])).await;
+    assert_eq!(unknown["error"]["error"], json!(404));
+    assert_eq!(
+        unknown["error"]["message"],
+        json!("Method 'noSuchMethod' not found [404]")
+    );
+    let anonymous = ddp.sub("stream-room-messages", "GENERAL").await;
+    assert_eq!(anonymous["msg"], json!("nosub"));
+
+    // A first message other than connect is a protocol error: the socket closes.
+    let url = format!("{}/websocket", server.base.replace("http://", "ws://"));
+    let (mut raw, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connect");
+    raw.send(Message::Text(json!({"msg": "ping"}).to_string().into()))
+        .await
+        .expect("send");
+    let closed = tokio::time::timeout(WAIT, raw.next())
+        .await
+        .expect("answer in time");
+    assert!(
+        matches!(closed, Some(Ok(Message::Close(_))) | None),
+        "{closed:?}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn login_with_password_digest_and_resume() {
+    let server = TestServer::start().await;
+    server.new_user("alice").await;
+    let mut ddp = Ddp::connect(&server).await;
+    let login = ddp.login("alice").await;
+    assert_eq!(login["type"], json!("password"));
+    assert!(login["tokenExpires"]["$date"].is_i64());
+    let token = login["token"].as_str().expect("token").to_owned();
+
+    let mut again = Ddp::connect(&server).await;
+    let resumed = again.call("login", json!([{"resume": token}])).await;
+    assert_eq!(resumed["result"]["type"], json!("resume"));
+    assert_eq!(resumed["result"]["id"], login["id"]);
+    let wrong = again
+        .call(
+            "login",
+            json!([{"user": {"username": "alice"}, "password": "nope"}]),
+        )
+        .await;
+    assert_eq!(wrong["error"]["error"], json!(403));
+    assert_eq!(wrong["error"]["reason"], json!("Incorrect password"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn messages_posted_over_rest_arrive_live() {
+    let server = TestServer::start().await;
+    let bob = server.new_user("bob").await;
+    server.new_user("alice").await;
+    let mut ddp = Ddp::connect(&server).await;
+    ddp.login("alice").await;
+    assert_eq!(
+        ddp.sub("stream-room-messages", "GENERAL").await["msg"],
+        json!("ready")
+    );
+
+    let posted = server
+        .post(
+            "chat.postMessage",
+            json!({"roomId": "GENERAL", "text": "hello @alice"}),
+            Some(&bob),
+        )
+        .await;
+    let id = posted.ok()["message"]["_id"].clone();
+    let frame = ddp
+        .until(|m| m["msg"] == "changed" && m["fields"]["args"][0]["_id"] == id)
+        .await;
+    assert_eq!(frame["collection"], json!("stream-room-messages"));
+    assert_eq!(frame["fields"]["eventName"], json!("GENERAL"));
+    let message = &frame["fields"]["args"][0];
+    assert_eq!(message["msg"], json!("hello @alice"));
+    assert!(message["ts"]["$date"].is_i64(), "EJSON dates: {message}");
+
+    // Edits arrive on the same stream with the same id.
+    server
+        .post(
+            "chat.update",
+            json!({"roomId": "GENERAL", "msgId": id, "text": "edited"}),
+            Some(&bob),
+        )
+        .await
+        .ok();
+    let edited = ddp
+        .until(|m| m["msg"] == "changed" && m["fields"]["args"][0]["_id"] == id)
+        .await;
+    assert_eq!(edited["fields"]["args"][0]["msg"], json!("edited"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn send_message_method_typing_and_private_rooms() {
+    let server = TestServer::start().await;
+    let alice_rest = server.new_user("alice").await;
+    server.new_user("bob").await;
+    let group = server
+        .post(
+            "groups.create",
+            json!({"name": "team", "members": ["bob"]}),
+            Some(&alice_rest),
+        )
+        .await;
+    let group_id = group.ok()["group"]["_id"].as_str().expect("id").to_owned();
+
+    let mut bob = Ddp::connect(&server).await;
+    bob.login("bob").await;
+    assert_eq!(
+        bob.sub("stream-room-messages", &group_id).await["msg"],
+        json!("ready")
+    );
+    assert_eq!(
+        bob.sub("stream-notify-room", &format!("{group_id}/user-activity"))
+            .await["msg"],
+        json!("ready")
+    );
+
+    let mut alice = Ddp::connect(&server).await;
+    alice.login("alice").await;
+    let typing = alice
+        .call(
+            "stream-notify-room",
+            json!([
+                format!("{group_id}/user-activity"),
+                "alice",
+                ["user-typing"],
+                {}
+            ]),
+        )
+        .await;
+    assert!(typing.get("error").is_none(), "{typing}");
+    let activity = bob.until(|m| m["collection"] == "stream-notify-room").await;
+    assert_eq!(
+        activity["fields"]["args"],
+        json!(["alice", ["user-typing"], {}])
+    );
+
+    let sent = alice
+        .call(
+            "sendMessage",
+            json!([{"_id": "clientChosenId0001", "rid": group_id, "msg": "over ddp"}]),
+        )
+        .await;
+    assert_eq!(sent["result"]["_id"], json!("clientChosenId0001"));
+    let frame = bob
+        .until(|m| m["collection"] == "stream-room-messages")
+        .await;
+    assert_eq!(frame["fields"]["args"][0]["msg"], json!("over ddp"));
+
+    // Outsiders cannot listen to a private group.
+    server.new_user("carol").await;
+    let mut carol = Ddp::connect(&server).await;
+    carol.login("carol").await;
+    let refused = carol.sub("stream-room-messages", &group_id).await;
+    assert_eq!(refused["msg"], json!("nosub"));
+    assert_eq!(refused["error"]["error"], json!("not-allowed"));
+
+    // A member who is kicked stops receiving the room at once.
+    server
+        .post(
+            "groups.kick",
+            json!({"roomId": group_id, "username": "bob"}),
+            Some(&alice_rest),
+        )
+        .await
+        .ok();
+    server
+        .post(
+            "chat.postMessage",
+            json!({"roomId": group_id, "text": "after the kick"}),
+            Some(&alice_rest),
+        )
+        .await
+        .ok();
+    alice
+        .call(
+            "sendMessage",
+            json!([{"rid": group_id, "msg": "sync point"}]),
+        )
+        .await;
+    let quiet = tokio::time::timeout(Duration::from_millis(500), async {
+        bob.until(|m| m["collection"] == "stream-room-messages")
+            .await
+    })
+    .await;
+    assert!(quiet.is_err(), "bob got {quiet:?}");
+    server.stop().await;
+}

@@ -32,6 +32,11 @@ impl Change {
 pub enum Event {
     /// A message was posted or changed (edit, reaction, pin, star): clients upsert it.
     Message(Box<Message>),
+    /// A room changed (settings, or a new last message): members' sidebars update.
+    Room {
+        room: Box<comet_core::room::Room>,
+        last_message: Option<Box<Message>>,
+    },
     /// A message was deleted.
     MessageDeleted { room_id: String, message_id: String },
     /// A member's subscription changed (joined, read, left ...).

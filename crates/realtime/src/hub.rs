@@ -36,6 +36,25 @@ struct Registry {
     listeners: HashMap<u64, Listener>,
     /// Room id → sessions listening to that room's messages.
     by_room: HashMap<String, HashSet<u64>>,
+    /// Room id → logged-in sessions whose user is a member (for `rooms-changed`).
+    by_member_room: HashMap<String, HashSet<u64>>,
+}
+
+impl Registry {
+    fn forget_memberships(&mut self, session: u64) {
+        self.by_member_room.retain(|_, sessions| {
+            sessions.remove(&session);
+            !sessions.is_empty()
+        });
+    }
+
+    fn sessions_of(&self, user_id: &str) -> Vec<u64> {
+        self.listeners
+            .iter()
+            .filter(|(_, l)| l.user_id.as_deref() == Some(user_id))
+            .map(|(id, _)| *id)
+            .collect()
+    }
 }
 
 /// The set of live sessions.
@@ -111,6 +130,7 @@ impl Hub {
     /// Forgets a session and everything it listened to.
     pub fn leave(&self, session: u64) {
         let mut registry = self.registry();
+        registry.forget_memberships(session);
         if let Some(listener) = registry.listeners.remove(&session)
             && let Some(rooms) = listener.events.get(ROOM_MESSAGES)
         {
@@ -125,9 +145,19 @@ impl Hub {
         }
     }
 
-    pub fn set_user(&self, session: u64, user_id: Option<String>) {
-        if let Some(listener) = self.registry().listeners.get_mut(&session) {
+    /// Records who is logged in on the session and which rooms they are in.
+    pub fn set_user(&self, session: u64, user_id: Option<String>, rooms: Vec<String>) {
+        let mut registry = self.registry();
+        registry.forget_memberships(session);
+        if let Some(listener) = registry.listeners.get_mut(&session) {
             listener.user_id = user_id;
+        }
+        for room in rooms {
+            registry
+                .by_member_room
+                .entry(room)
+                .or_default()
+                .insert(session);
         }
     }
 
@@ -256,11 +286,40 @@ impl Hub {
                     changed(NOTIFY_ROOM, &legacy, json!([username, typing])),
                 );
             }
+            Event::Room { room, last_message } => {
+                let doc = ejson(chat::room(room, last_message.as_deref()));
+                // Rooms go out as `rooms-changed` to each member, under their own event name.
+                let args = json!(["updated", doc]).to_string();
+                let registry = self.registry();
+                if let Some(sessions) = registry.by_member_room.get(&room.id) {
+                    for id in sessions {
+                        let Some(listener) = registry.listeners.get(id) else {
+                            continue;
+                        };
+                        let Some(user_id) = listener.user_id.as_deref() else {
+                            continue;
+                        };
+                        let name = format!("{user_id}/rooms-changed");
+                        if listener
+                            .events
+                            .get(NOTIFY_USER)
+                            .is_some_and(|n| n.contains(&name))
+                        {
+                            let frame: Frame = Arc::from(format!(
+                                r#"{{"msg":"changed","collection":"{NOTIFY_USER}","id":"id","fields":{{"eventName":{},"args":{args}}}}}"#,
+                                Value::String(name)
+                            ));
+                            Self::send(listener, &frame);
+                        }
+                    }
+                }
+            }
             Event::Subscription {
                 change,
                 subscription,
             } => {
                 let user_id = &subscription.user.id;
+                self.track_membership(*change, &subscription.room_id, user_id);
                 let name = format!("{user_id}/subscriptions-changed");
                 let args = json!([change.as_str(), ejson(chat::subscription(subscription))]);
                 self.deliver(
@@ -287,6 +346,30 @@ impl Hub {
                     changed(NOTIFY_LOGGED, "user-status", args),
                 );
             }
+        }
+    }
+
+    /// Keeps the member-room index in step with joins and removals.
+    fn track_membership(&self, change: Change, room_id: &str, user_id: &str) {
+        let mut registry = self.registry();
+        let sessions = registry.sessions_of(user_id);
+        let entry = registry
+            .by_member_room
+            .entry(room_id.to_owned())
+            .or_default();
+        for id in sessions {
+            match change {
+                Change::Inserted => {
+                    entry.insert(id);
+                }
+                Change::Removed => {
+                    entry.remove(&id);
+                }
+                Change::Updated => {}
+            }
+        }
+        if entry.is_empty() {
+            registry.by_member_room.remove(room_id);
         }
     }
 

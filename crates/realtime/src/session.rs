@@ -243,9 +243,16 @@ async fn method(realtime: &Realtime, tx: &mpsc::Sender<Outgoing>, state: &mut St
                 .await
             {
                 Ok(session) => {
+                    let rooms = match realtime.service.subscriptions(&session, None).await {
+                        Ok(subs) => subs.into_iter().map(|s| s.room_id).collect(),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not load the rooms of a realtime session");
+                            Vec::new()
+                        }
+                    };
                     realtime
                         .hub
-                        .set_user(state.hub_id, Some(session.user.id.clone()));
+                        .set_user(state.hub_id, Some(session.user.id.clone()), rooms);
                     state.session = Some(session);
                     Ok(answer)
                 }
@@ -254,7 +261,7 @@ async fn method(realtime: &Realtime, tx: &mpsc::Sender<Outgoing>, state: &mut St
         }
         Ok(Outcome::LoggedOut) => {
             state.session = None;
-            realtime.hub.set_user(state.hub_id, None);
+            realtime.hub.set_user(state.hub_id, None, Vec::new());
             for (_, (stream, name)) in state.subscriptions.drain() {
                 realtime.hub.unlisten(state.hub_id, stream, &name);
             }

@@ -295,3 +295,105 @@ async fn send_message_method_typing_and_private_rooms() {
     assert!(quiet.is_err(), "bob got {quiet:?}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn sidebar_streams_follow_messages_and_reads() {
+    let server = TestServer::start().await;
+    let bob = server.new_user("bob").await;
+    let alice_rest = server.new_user("alice").await;
+    let mut alice = Ddp::connect(&server).await;
+    let uid = alice.login("alice").await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let rooms = alice
+        .sub("stream-notify-user", &format!("{uid}/rooms-changed"))
+        .await;
+    assert_eq!(rooms["msg"], json!("ready"));
+    let subs = alice
+        .sub(
+            "stream-notify-user",
+            &format!("{uid}/subscriptions-changed"),
+        )
+        .await;
+    assert_eq!(subs["msg"], json!("ready"));
+    // Another user's stream is not hers to read.
+    let other = alice
+        .sub(
+            "stream-notify-user",
+            &format!("{}/rooms-changed", bob.user_id),
+        )
+        .await;
+    assert_eq!(other["msg"], json!("nosub"));
+
+    server
+        .post(
+            "chat.postMessage",
+            json!({"roomId": "GENERAL", "text": "news"}),
+            Some(&bob),
+        )
+        .await
+        .ok();
+    let changed = alice
+        .until(|m| m["fields"]["eventName"] == json!(format!("{uid}/rooms-changed")))
+        .await;
+    let args = &changed["fields"]["args"];
+    assert_eq!(args[0], json!("updated"));
+    assert_eq!(args[1]["_id"], json!("GENERAL"));
+    assert_eq!(args[1]["lastMessage"]["msg"], json!("news"));
+
+    server
+        .post(
+            "subscriptions.read",
+            json!({"rid": "GENERAL"}),
+            Some(&alice_rest),
+        )
+        .await
+        .ok();
+    let read = alice
+        .until(|m| m["fields"]["eventName"] == json!(format!("{uid}/subscriptions-changed")))
+        .await;
+    assert_eq!(read["fields"]["args"][0], json!("updated"));
+    assert_eq!(read["fields"]["args"][1]["rid"], json!("GENERAL"));
+    assert_eq!(read["fields"]["args"][1]["unread"], json!(0));
+
+    // Joining a new room: the subscription arrives, and from then on its changes do too.
+    let created = server
+        .post("channels.create", json!({"name": "later"}), Some(&bob))
+        .await;
+    let room_id = created.ok()["channel"]["_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    server
+        .post(
+            "channels.invite",
+            json!({"roomId": room_id, "username": "alice"}),
+            Some(&bob),
+        )
+        .await
+        .ok();
+    let inserted = alice
+        .until(|m| m["fields"]["args"][0] == json!("inserted"))
+        .await;
+    assert_eq!(inserted["fields"]["args"][1]["rid"], json!(room_id));
+    server
+        .post(
+            "chat.postMessage",
+            json!({"roomId": room_id, "text": "welcome"}),
+            Some(&bob),
+        )
+        .await
+        .ok();
+    let later = alice
+        .until(|m| {
+            m["fields"]["eventName"] == json!(format!("{uid}/rooms-changed"))
+                && m["fields"]["args"][1]["_id"] == json!(room_id)
+        })
+        .await;
+    assert_eq!(
+        later["fields"]["args"][1]["lastMessage"]["msg"],
+        json!("welcome")
+    );
+    server.stop().await;
+}

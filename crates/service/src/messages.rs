@@ -254,6 +254,17 @@ impl Service {
             .await
             .map_err(store_error)?;
         self.publish(comet_events::Event::Message(Box::new(message.clone())));
+        if !hidden_reply {
+            let mut updated = room.clone();
+            updated.message_count += 1;
+            updated.last_message_at = Some(message.created_at);
+            updated.last_message_id = Some(message.id.clone());
+            updated.updated_at = message.created_at;
+            self.publish(comet_events::Event::Room {
+                room: Box::new(updated),
+                last_message: Some(Box::new(message.clone())),
+            });
+        }
         Ok(message)
     }
 

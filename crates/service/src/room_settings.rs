@@ -244,11 +244,17 @@ impl Service {
                 .await?;
         }
         tracing::info!(by = %user.id, room = %room.id, "room settings changed");
-        self.store
+        let changed = self
+            .store
             .room_by_id(&room.id)
             .await
             .map_err(store_error)?
-            .ok_or_else(|| Error::internal("room vanished while being changed"))
+            .ok_or_else(|| Error::internal("room vanished while being changed"))?;
+        self.publish(comet_events::Event::Room {
+            room: Box::new(changed.clone()),
+            last_message: None,
+        });
+        Ok(changed)
     }
 
     /// `channels.archive`/`unarchive`, `groups.archive`/`unarchive`.

@@ -3,6 +3,7 @@
 //! calls one service operation, and answers in EJSON (dates as `{"$date": ms}`).
 
 use comet_core::room::RoomType;
+use comet_core::user::Presence;
 use comet_core::{Error, Result, Timestamp};
 use comet_protocol::{chat, ejson};
 use comet_service::auth::parse_meteor_login;
@@ -103,7 +104,8 @@ pub async fn call(
         "stream-notify-room" => Box::pin(notify_room(service, params, ctx)),
         "UserPresence:setDefaultStatus" => Box::pin(set_default_status(service, params, ctx)),
         "setUserStatus" => Box::pin(set_user_status(service, params, ctx)),
-        "UserPresence:online" | "UserPresence:away" => Box::pin(acknowledge(ctx)),
+        "UserPresence:online" => Box::pin(connection_presence(service, ctx, Presence::Online)),
+        "UserPresence:away" => Box::pin(connection_presence(service, ctx, Presence::Away)),
         _ => return Err(Error::meteor("404", format!("Method '{name}' not found"))),
     };
     future.await
@@ -501,8 +503,16 @@ async fn set_user_status(
     value(Value::Null)
 }
 
-async fn acknowledge(ctx: MethodContext<'_>) -> Result<Outcome> {
-    session(&ctx)?;
+/// `UserPresence:online` / `UserPresence:away`: the client reports (in)activity.
+async fn connection_presence(
+    service: &Service,
+    ctx: MethodContext<'_>,
+    presence: Presence,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    service
+        .set_connection_presence(&session.user.id, presence)
+        .await?;
     value(Value::Null)
 }
 

@@ -168,8 +168,18 @@ pub async fn run(realtime: Arc<Realtime>, socket: WebSocket, framing: Framing, c
         }
     }
     realtime.hub.leave(state.hub_id);
+    if let Some(session) = state.session.take() {
+        log_presence(realtime.service.connection_closed(&session.user.id).await);
+    }
     drop(tx);
     let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+}
+
+/// Presence bookkeeping failing must not end the connection; it is logged.
+fn log_presence(outcome: comet_core::Result<()>) {
+    if let Err(e) = outcome {
+        tracing::warn!(error = %e, "presence update failed");
+    }
 }
 
 async fn send(tx: &mpsc::Sender<Outgoing>, message: Value) {
@@ -253,14 +263,20 @@ async fn method(realtime: &Realtime, tx: &mpsc::Sender<Outgoing>, state: &mut St
                     realtime
                         .hub
                         .set_user(state.hub_id, Some(session.user.id.clone()), rooms);
-                    state.session = Some(session);
+                    let user_id = session.user.id.clone();
+                    if let Some(previous) = state.session.replace(session) {
+                        log_presence(realtime.service.connection_closed(&previous.user.id).await);
+                    }
+                    log_presence(realtime.service.connection_opened(&user_id).await);
                     Ok(answer)
                 }
                 Err(e) => Err(e),
             }
         }
         Ok(Outcome::LoggedOut) => {
-            state.session = None;
+            if let Some(previous) = state.session.take() {
+                log_presence(realtime.service.connection_closed(&previous.user.id).await);
+            }
             realtime.hub.set_user(state.hub_id, None, Vec::new());
             for (_, (stream, name)) in state.subscriptions.drain() {
                 realtime.hub.unlisten(state.hub_id, stream, &name);

@@ -397,3 +397,75 @@ async fn sidebar_streams_follow_messages_and_reads() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn presence_follows_connections() {
+    let server = TestServer::start().await;
+    let bob = server.new_user("bob").await;
+    server.new_user("alice").await;
+    let mut watcher = Ddp::connect(&server).await;
+    watcher.login("bob").await;
+    assert_eq!(
+        watcher.sub("stream-notify-logged", "user-status").await["msg"],
+        json!("ready")
+    );
+
+    let presence = |reply: common::Reply| reply.ok()["presence"].clone();
+    assert_eq!(
+        presence(
+            server
+                .get("users.getPresence", &[("username", "alice")], Some(&bob))
+                .await
+        ),
+        json!("offline")
+    );
+
+    let mut alice = Ddp::connect(&server).await;
+    let uid = alice.login("alice").await["id"].clone();
+    let online = watcher
+        .until(|m| m["collection"] == "stream-notify-logged" && m["fields"]["args"][0][0] == uid)
+        .await;
+    assert_eq!(online["fields"]["args"][0][2], json!(1), "1 = online");
+    assert_eq!(
+        presence(
+            server
+                .get("users.getPresence", &[("username", "alice")], Some(&bob))
+                .await
+        ),
+        json!("online")
+    );
+
+    alice.call("UserPresence:away", json!([])).await;
+    let away = watcher
+        .until(|m| m["collection"] == "stream-notify-logged" && m["fields"]["args"][0][0] == uid)
+        .await;
+    assert_eq!(away["fields"]["args"][0][2], json!(2), "2 = away");
+
+    // A second connection keeps her present when the first closes.
+    let mut second = Ddp::connect(&server).await;
+    second.login("alice").await;
+    drop(alice);
+    second.call("UserPresence:online", json!([])).await;
+    let back = watcher
+        .until(|m| m["collection"] == "stream-notify-logged" && m["fields"]["args"][0][0] == uid)
+        .await;
+    assert_eq!(back["fields"]["args"][0][2], json!(1));
+    drop(second);
+    let offline = watcher
+        .until(|m| {
+            m["collection"] == "stream-notify-logged"
+                && m["fields"]["args"][0][0] == uid
+                && m["fields"]["args"][0][2] == json!(0)
+        })
+        .await;
+    assert_eq!(offline["fields"]["args"][0][1], json!("alice"));
+    assert_eq!(
+        presence(
+            server
+                .get("users.getPresence", &[("username", "alice")], Some(&bob))
+                .await
+        ),
+        json!("offline")
+    );
+    server.stop().await;
+}

@@ -69,6 +69,11 @@ impl Service {
         self.ensure_general_room().await?;
         self.ensure_bot_user().await?;
         self.ensure_admin().await?;
+        // No connection survives a restart.
+        self.store
+            .reset_connection_presence()
+            .await
+            .map_err(store_error)?;
         Ok(())
     }
 

@@ -12,6 +12,7 @@ pub mod discovery;
 mod hashing;
 pub mod message_marks;
 pub mod messages;
+mod presence;
 pub mod ratelimit;
 pub mod roles;
 pub mod room_admin;
@@ -44,6 +45,7 @@ pub struct Service {
     settings: settings::SettingsCache,
     permissions: authz::PermissionCache,
     rate_limiter: ratelimit::RateLimiter,
+    connections: presence::Connections,
     config: ServiceConfig,
 }
 
@@ -65,6 +67,7 @@ impl Service {
             settings: settings::SettingsCache::default(),
             permissions: authz::PermissionCache::default(),
             rate_limiter: ratelimit::RateLimiter::default(),
+            connections: presence::Connections::default(),
             store,
             events,
             config,

@@ -434,6 +434,18 @@ impl UserStore for SqliteStore {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
+    async fn reset_connection_presence(&self) -> StoreResult<()> {
+        // Bots keep the presence they were given; people are offline until they connect.
+        sqlx::query(
+            "UPDATE users SET status_connection = 'offline', status = 'offline' \
+             WHERE user_type = 'user' AND (status_connection != 'offline' OR status != 'offline')",
+        )
+        .execute(&self.writer)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
     async fn count_users(&self) -> StoreResult<u64> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
             .fetch_one(&self.reader)

@@ -73,6 +73,8 @@ pub trait UserStore: Send + Sync {
     async fn count_active_users_with_role(&self, role: &str) -> StoreResult<u64>;
     /// How many users exist.
     async fn count_users(&self) -> StoreResult<u64>;
+    /// Marks every user without a live connection: used at start, when no connection is live.
+    async fn reset_connection_presence(&self) -> StoreResult<()>;
 }
 
 #[async_trait]

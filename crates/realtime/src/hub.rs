@@ -349,6 +349,42 @@ impl Hub {
         }
     }
 
+    /// Logged-in members of a room with a session listening to their `subscriptions-changed`.
+    pub fn members_watching_subscriptions(&self, room_id: &str) -> Vec<String> {
+        let registry = self.registry();
+        let mut users: Vec<String> = registry
+            .by_member_room
+            .get(room_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| registry.listeners.get(id))
+            .filter_map(|l| {
+                let user_id = l.user_id.as_deref()?;
+                let name = format!("{user_id}/subscriptions-changed");
+                l.events
+                    .get(NOTIFY_USER)
+                    .is_some_and(|n| n.contains(&name))
+                    .then(|| user_id.to_owned())
+            })
+            .collect();
+        users.sort();
+        users.dedup();
+        users
+    }
+
+    /// Sends a member their updated subscription.
+    pub fn send_subscription(&self, subscription: &comet_core::room::Subscription) {
+        let user_id = &subscription.user.id;
+        let name = format!("{user_id}/subscriptions-changed");
+        let args = json!(["updated", ejson(chat::subscription(subscription))]);
+        self.deliver(
+            NOTIFY_USER,
+            &name,
+            Some(user_id),
+            changed(NOTIFY_USER, &name, args),
+        );
+    }
+
     /// Keeps the member-room index in step with joins and removals.
     fn track_membership(&self, change: Change, room_id: &str, user_id: &str) {
         let mut registry = self.registry();

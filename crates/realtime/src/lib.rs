@@ -40,6 +40,13 @@ impl Realtime {
                             break;
                         };
                         realtime.hub.dispatch(&event);
+                        if let comet_events::Event::Room {
+                            room,
+                            last_message: Some(message),
+                        } = &*event
+                        {
+                            realtime.push_member_subscriptions(&room.id, &message.author.id);
+                        }
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
                         tracing::warn!(missed, "realtime dispatcher fell behind the event bus");
@@ -49,6 +56,37 @@ impl Realtime {
             }
         });
         realtime
+    }
+}
+
+impl Realtime {
+    /// After a new message, connected members see their unread state change: their
+    /// subscriptions are loaded (off the dispatch loop) and pushed to them.
+    fn push_member_subscriptions(self: &Arc<Self>, room_id: &str, author_id: &str) {
+        let members: Vec<String> = self
+            .hub
+            .members_watching_subscriptions(room_id)
+            .into_iter()
+            .filter(|u| u != author_id)
+            .collect();
+        if members.is_empty() {
+            return;
+        }
+        let realtime = self.clone();
+        let room_id = room_id.to_owned();
+        tokio::spawn(async move {
+            for user_id in members {
+                match realtime
+                    .service
+                    .member_subscription(&room_id, &user_id)
+                    .await
+                {
+                    Ok(Some(subscription)) => realtime.hub.send_subscription(&subscription),
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not load a subscription to push"),
+                }
+            }
+        });
     }
 }
 

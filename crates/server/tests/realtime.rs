@@ -341,6 +341,14 @@ async fn sidebar_streams_follow_messages_and_reads() {
     assert_eq!(args[0], json!("updated"));
     assert_eq!(args[1]["_id"], json!("GENERAL"));
     assert_eq!(args[1]["lastMessage"]["msg"], json!("news"));
+    // Her sidebar entry changes too: the room is now marked.
+    let marked = alice
+        .until(|m| {
+            m["fields"]["eventName"] == json!(format!("{uid}/subscriptions-changed"))
+                && m["fields"]["args"][1]["alert"] == json!(true)
+        })
+        .await;
+    assert_eq!(marked["fields"]["args"][1]["rid"], json!("GENERAL"));
 
     server
         .post(

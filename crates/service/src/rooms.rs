@@ -923,6 +923,18 @@ impl Service {
             .collect())
     }
 
+    /// A member's subscription, for transports that push sidebar changes to that member.
+    pub async fn member_subscription(
+        &self,
+        room_id: &str,
+        user_id: &str,
+    ) -> Result<Option<Subscription>> {
+        self.store
+            .subscription(room_id, user_id)
+            .await
+            .map_err(store_error)
+    }
+
     /// `subscriptions.get`: all of the caller's subscriptions, or those changed since a time.
     pub async fn subscriptions(
         &self,

@@ -619,7 +619,7 @@ def test_subscribe_to_channel_changes(server, alice, bob):
     subscription's ``inserted``), emitting ``[clientAction, IRoom]`` whenever
     such a room changes, e.g. when a new message updates ``lastMessage``.
     (The ``inserted`` room event itself races the subscription upstream, so
-    for a new room only the next change is required.)"""
+    for a room joined later only its next change is required.)"""
     a, ac = alice
     b, bc = bob
     rid = shared_channel(ac, b)
@@ -631,10 +631,28 @@ def test_subscribe_to_channel_changes(server, alice, bob):
             await wait(rc.get_channels())
             await rest(bc.chat_post_message, "changes the room", room_id=rid)
             await next_matching(q, lambda e: e == (rid, "c"), "rooms-changed for the room")
-            # A room the user is added to after subscribing.
+            # A room the user is invited to after subscribing.
+            later = (await rest(bc.channels_create, unique("rt-later")))["channel"]["_id"]
+            await rest(bc.channels_invite, later, a.id)
+            await rest(bc.chat_post_message, "changes the later room", room_id=later)
+            await next_matching(q, lambda e: e == (later, "c"), "rooms-changed for the later room")
+
+    run(body())
+
+
+def test_channel_changes_for_room_created_with_user_as_member(server, alice, bob):
+    a, ac = alice
+    b, bc = bob
+
+    async def body():
+        async with connected(server, a) as rc:
+            q: asyncio.Queue = asyncio.Queue()
+            await wait(rc.subscribe_to_channel_changes(lambda cid, t: q.put_nowait((cid, t))))
+            await wait(rc.get_channels())
             new = (await rest(bc.channels_create, unique("rt-new"), members=[a.username]))[
                 "channel"
             ]["_id"]
+            assert (new, "c") in await wait(rc.get_channels())  # alice is a member
             await rest(bc.chat_post_message, "changes the new room", room_id=new)
             await next_matching(q, lambda e: e == (new, "c"), "rooms-changed for the new room")
 

@@ -51,6 +51,14 @@ pub enum Event {
         activities: Vec<String>,
         thread_id: Option<String>,
     },
+    /// A setting's value changed (`public` ones go to everyone).
+    Setting {
+        id: String,
+        value: serde_json::Value,
+        public: bool,
+    },
+    /// A permission's roles changed.
+    Permission(comet_core::role::Permission),
     /// A user's visible status changed.
     UserStatus {
         user_id: String,

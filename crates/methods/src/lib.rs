@@ -103,6 +103,12 @@ pub async fn call(
         "createPrivateGroup" => Box::pin(create_room(service, params, ctx, RoomType::Private)),
         "stream-notify-room" => Box::pin(notify_room(service, params, ctx)),
         "UserPresence:setDefaultStatus" => Box::pin(set_default_status(service, params, ctx)),
+        "loadMissedMessages" => Box::pin(load_missed_messages(service, params, ctx)),
+        "getRoomRoles" => Box::pin(get_room_roles(service, params, ctx)),
+        "getUserRoles" => Box::pin(get_user_roles(service, ctx)),
+        "addUsersToRoom" => Box::pin(add_users_to_room(service, params, ctx)),
+        "getUsersOfRoom" => Box::pin(get_users_of_room(service, params, ctx)),
+        "spotlight" => Box::pin(spotlight(service, params, ctx)),
         "setUserStatus" => Box::pin(set_user_status(service, params, ctx)),
         "UserPresence:online" => Box::pin(connection_presence(service, ctx, Presence::Online)),
         "UserPresence:away" => Box::pin(connection_presence(service, ctx, Presence::Away)),
@@ -514,6 +520,153 @@ async fn connection_presence(
         .set_connection_presence(&session.user.id, presence)
         .await?;
     value(Value::Null)
+}
+
+/// `loadMissedMessages(rid, since)`: messages changed in a room since a time, oldest first.
+async fn load_missed_messages(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let room_id = str_param(&params, 0)?;
+    let since = date_param(&params, 1)
+        .ok_or_else(|| Error::meteor("error-invalid-params", "Match failed"))?;
+    let sync = service.sync_messages(session, &room_id, since).await?;
+    let mut messages: Vec<&comet_core::room::Message> = sync.updated.iter().collect();
+    messages.sort_by_key(|m| m.created_at);
+    value(Value::Array(
+        messages
+            .into_iter()
+            .map(|m| ejson(chat::message(m)))
+            .collect(),
+    ))
+}
+
+/// `getRoomRoles(rid)`: members holding room roles, as `{rid, u, roles}`.
+async fn get_room_roles(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let room = room(service, session, &str_param(&params, 0)?).await?;
+    let roles: Vec<Value> = service
+        .room_roles(&room)
+        .await?
+        .iter()
+        .map(|s| json!({"_id": s.id, "rid": s.room_id, "u": {"_id": s.user.id, "username": s.user.username}, "roles": s.roles}))
+        .collect();
+    value(Value::Array(roles))
+}
+
+/// `getUserRoles()`: users holding global roles other than `user`.
+async fn get_user_roles(service: &Service, ctx: MethodContext<'_>) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let mut users: Vec<Value> = Vec::new();
+    for role in service.roles().await? {
+        if role.id == "user" || role.scope != comet_core::catalog::SCOPE_USERS {
+            continue;
+        }
+        let filter = comet_store::UserFilter {
+            role: Some(role.id.clone()),
+            ..comet_store::UserFilter::default()
+        };
+        let page = comet_core::page::Page {
+            offset: 0,
+            count: Some(1000),
+            sort: Vec::new(),
+        };
+        for listed in service.list_users(session, &filter, &page).await?.0 {
+            let user = listed.user;
+            if !users.iter().any(|u| u["_id"] == json!(user.id)) {
+                let roles: Vec<&String> = user.roles.iter().filter(|r| *r != "user").collect();
+                users.push(json!({"_id": user.id, "username": user.username, "roles": roles}));
+            }
+        }
+    }
+    value(Value::Array(users))
+}
+
+/// `addUsersToRoom({rid, users: [usernames]})`.
+async fn add_users_to_room(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let arg =
+        param(&params, 0).ok_or_else(|| Error::meteor("error-invalid-params", "Match failed"))?;
+    let room_id = arg
+        .get("rid")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::meteor("error-invalid-room", "Invalid room"))?;
+    let room = room(service, session, room_id).await?;
+    let mut users = Vec::new();
+    for name in arg
+        .get("users")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        users.push(
+            service
+                .require_user(&comet_service::accounts::UserRef::Username(name.to_owned()))
+                .await?,
+        );
+    }
+    service.invite_to_room(session, &room, &users).await?;
+    value(Value::Bool(true))
+}
+
+/// `getUsersOfRoom(rid, showAll, {limit, skip})` → `{total, records}`.
+async fn get_users_of_room(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let room = room(service, session, &str_param(&params, 0)?).await?;
+    let show_all = param(&params, 1).and_then(Value::as_bool).unwrap_or(false);
+    let options = param(&params, 2);
+    let limit = options.and_then(|o| o.get("limit")).and_then(Value::as_u64);
+    let skip = options
+        .and_then(|o| o.get("skip"))
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let (members, total) = service.room_members(&room, skip, limit).await?;
+    let records: Vec<Value> = members
+        .iter()
+        .filter_map(|(_, user)| user.as_ref())
+        .filter(|u| show_all || u.status != Presence::Offline)
+        .map(|u| json!({"_id": u.id, "username": u.username, "name": u.name, "status": u.status.as_str()}))
+        .collect();
+    value(json!({"total": total, "records": records}))
+}
+
+/// `spotlight(text, usernames, {users, rooms})`.
+async fn spotlight(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let text = param(&params, 0)
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let found = service.spotlight(session, text).await?;
+    let users: Vec<Value> = found
+        .users
+        .iter()
+        .map(|u| json!({"_id": u.id, "name": u.name, "username": u.username, "status": u.status.as_str()}))
+        .collect();
+    let rooms: Vec<Value> = found
+        .rooms
+        .iter()
+        .map(|r| ejson(chat::room(r, None)))
+        .collect();
+    value(json!({"users": users, "rooms": rooms}))
 }
 
 /// The DDP `result` message for a method outcome.

@@ -332,6 +332,27 @@ impl Hub {
                     self.stop_room_for_user(&subscription.room_id, user_id);
                 }
             }
+            Event::Setting { id, value, public } => {
+                if *public {
+                    let args = json!(["updated", {"_id": id, "value": value}]);
+                    let name = "public-settings-changed";
+                    self.deliver(NOTIFY_ALL, name, None, changed(NOTIFY_ALL, name, args));
+                }
+            }
+            Event::Permission(permission) => {
+                let doc = json!({
+                    "_id": permission.id,
+                    "roles": permission.roles,
+                    "_updatedAt": {"$date": permission.updated_at.timestamp_millis()},
+                });
+                let name = "permissions-changed";
+                self.deliver(
+                    NOTIFY_LOGGED,
+                    name,
+                    None,
+                    changed(NOTIFY_LOGGED, name, json!(["updated", doc])),
+                );
+            }
             Event::UserStatus {
                 user_id,
                 username,

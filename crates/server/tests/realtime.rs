@@ -477,3 +477,83 @@ async fn presence_follows_connections() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn more_methods_and_settings_events() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    server.new_user("bob").await;
+    let mut ddp = Ddp::connect(&server).await;
+    let login = ddp
+        .call(
+            "login",
+            json!([{"user": {"username": common::ADMIN_USERNAME}, "password": {"digest": sha256_hex(common::ADMIN_PASS), "algorithm": "sha-256"}}]),
+        )
+        .await;
+    assert!(login.get("error").is_none(), "{login}");
+    assert_eq!(
+        ddp.sub("stream-notify-all", "public-settings-changed")
+            .await["msg"],
+        json!("ready")
+    );
+
+    let created = ddp
+        .call("createChannel", json!(["ddp-room", ["bob"], false]))
+        .await;
+    let room_id = created["result"]["rid"].as_str().expect("rid").to_owned();
+    let roles = ddp.call("getRoomRoles", json!([room_id])).await;
+    assert_eq!(roles["result"][0]["roles"], json!(["owner"]));
+    let users = ddp
+        .call(
+            "getUsersOfRoom",
+            json!([room_id, true, {"limit": 10, "skip": 0}]),
+        )
+        .await;
+    assert_eq!(users["result"]["total"], json!(2));
+    let found = ddp
+        .call(
+            "spotlight",
+            json!(["bo", [], {"users": true, "rooms": true}]),
+        )
+        .await;
+    assert_eq!(found["result"]["users"][0]["username"], json!("bob"));
+    let user_roles = ddp.call("getUserRoles", json!([])).await;
+    assert!(
+        user_roles["result"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|u| u["roles"] == json!(["admin"]))
+    );
+
+    let before = chrono::Utc::now().timestamp_millis() - 1000;
+    ddp.call("sendMessage", json!([{"rid": room_id, "msg": "one"}]))
+        .await;
+    let missed = ddp
+        .call("loadMissedMessages", json!([room_id, {"$date": before}]))
+        .await;
+    assert_eq!(missed["result"][0]["msg"], json!("one"));
+    let history = ddp
+        .call("loadHistory", json!([room_id, null, 10, null, true]))
+        .await;
+    assert_eq!(history["result"]["messages"][0]["msg"], json!("one"));
+
+    server
+        .post(
+            "settings/Site_Name",
+            json!({"value": "Renamed"}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let setting = ddp.until(|m| m["collection"] == "stream-notify-all").await;
+    assert_eq!(
+        setting["fields"]["eventName"],
+        json!("public-settings-changed")
+    );
+    assert_eq!(
+        setting["fields"]["args"],
+        json!(["updated", {"_id": "Site_Name", "value": "Renamed"}])
+    );
+    server.stop().await;
+}

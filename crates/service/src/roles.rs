@@ -72,7 +72,14 @@ impl Service {
             tracing::info!(by = %session.user.id, permission = %permission, roles = ?unique, "permission changed");
         }
         self.reload_permissions().await?;
-        Ok(self.permissions(None))
+        let all = self.permissions(None);
+        for changed in all
+            .iter()
+            .filter(|p| changes.iter().any(|(id, _)| id == &p.id))
+        {
+            self.publish(comet_events::Event::Permission(changed.clone()));
+        }
+        Ok(all)
     }
 
     /// `roles.list`.

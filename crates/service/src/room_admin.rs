@@ -235,6 +235,9 @@ impl Service {
             .create_room(&room, &subscriptions, None)
             .await
             .map_err(store_error)?;
+        for subscription in subscriptions {
+            self.publish_subscription(comet_events::Change::Inserted, subscription);
+        }
 
         let mut notice = system_message("discussion-created", &parent.id, &session.user, &name, at);
         notice.discussion_id = Some(room.id.clone());

@@ -525,6 +525,9 @@ impl Service {
             Err(e) => return Err(store_error(e)),
         }
         tracing::info!(by = %session.user.id, room = %room.id, name = %name, "room created");
+        for subscription in subscriptions {
+            self.publish_subscription(comet_events::Change::Inserted, subscription);
+        }
         Ok(room)
     }
 
@@ -594,7 +597,12 @@ impl Service {
             })
             .collect();
         match self.store.create_room(&room, &subscriptions, None).await {
-            Ok(()) => Ok(room),
+            Ok(()) => {
+                for subscription in subscriptions {
+                    self.publish_subscription(comet_events::Change::Inserted, subscription);
+                }
+                Ok(room)
+            }
             Err(StoreError::Conflict(_)) => self
                 .store
                 .room_by_id(&room.id)

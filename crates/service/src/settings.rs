@@ -165,7 +165,13 @@ impl Service {
             return Err(Error::failure(""));
         }
         tracing::info!(setting = id, "setting changed");
-        self.settings.store_value(id, value, at);
+        let public = self.settings.read(|m| m.get(id).is_some_and(|s| s.public));
+        self.settings.store_value(id, value.clone(), at);
+        self.publish(comet_events::Event::Setting {
+            id: id.to_owned(),
+            value,
+            public,
+        });
         Ok(())
     }
 }

@@ -53,7 +53,44 @@ fn decode(framing: Framing, text: &str) -> Option<Vec<Value>> {
     }
 }
 
+/// Upstream's DDP limits: calls of one method per connection, and calls per connection.
+const PER_METHOD: (u32, Duration) = (10, Duration::from_secs(10));
+const PER_CONNECTION: (u32, Duration) = (600, Duration::from_secs(60));
+
+/// A fixed-window counter.
+struct Window {
+    started: tokio::time::Instant,
+    calls: u32,
+}
+
+impl Window {
+    /// Counts a call; `Err(seconds to wait)` when over `limit` in `period`.
+    fn hit(&mut self, limit: u32, period: Duration) -> Result<(), u64> {
+        let now = tokio::time::Instant::now();
+        if now.duration_since(self.started) >= period {
+            self.started = now;
+            self.calls = 0;
+        }
+        self.calls += 1;
+        if self.calls > limit {
+            let left = period.saturating_sub(now.duration_since(self.started));
+            return Err(left.as_millis().div_ceil(1000).max(1) as u64);
+        }
+        Ok(())
+    }
+
+    fn new() -> Self {
+        Window {
+            started: tokio::time::Instant::now(),
+            calls: 0,
+        }
+    }
+}
+
 struct State {
+    /// Method calls per method name, and in all.
+    method_windows: HashMap<String, Window>,
+    connection_window: Window,
     hub_id: u64,
     session: Option<Session>,
     /// DDP subscription id → (stream, event name).
@@ -98,6 +135,8 @@ pub async fn run(realtime: Arc<Realtime>, socket: WebSocket, framing: Framing, c
     });
 
     let mut state = State {
+        method_windows: HashMap::new(),
+        connection_window: Window::new(),
         hub_id,
         session: None,
         subscriptions: HashMap::new(),
@@ -239,6 +278,16 @@ async fn method(realtime: &Realtime, tx: &mpsc::Sender<Outgoing>, state: &mut St
         Some(Value::Array(items)) => items.clone(),
         _ => Vec::new(),
     };
+    if let Err(wait) = rate_limit(realtime, state, name) {
+        let error = Error::meteor(
+            "too-many-requests",
+            format!("Error, too many requests. Please slow down. You must wait {wait} seconds before trying this endpoint again."),
+        )
+        .with_details(json!({"timeToReset": wait * 1000, "seconds": wait}));
+        send(tx, result_message(&id, &Err(error))).await;
+        send(tx, json!({"msg": "updated", "methods": [id]})).await;
+        return;
+    }
     let ctx = MethodContext {
         session: state.session.as_ref(),
         client: &state.client,
@@ -287,6 +336,28 @@ async fn method(realtime: &Realtime, tx: &mpsc::Sender<Outgoing>, state: &mut St
     };
     send(tx, result_message(&id, &result)).await;
     send(tx, json!({"msg": "updated", "methods": [id]})).await;
+}
+
+/// Applies the DDP limits unless the user may bypass them; `Err(seconds to wait)`.
+fn rate_limit(realtime: &Realtime, state: &mut State, method: &str) -> Result<(), u64> {
+    if state.session.as_ref().is_some_and(|s| {
+        realtime
+            .service
+            .has_permission(&s.user, "api-bypass-rate-limit")
+    }) {
+        return Ok(());
+    }
+    if state.method_windows.len() > 256 {
+        state.method_windows.clear();
+    }
+    state
+        .method_windows
+        .entry(method.to_owned())
+        .or_insert_with(Window::new)
+        .hit(PER_METHOD.0, PER_METHOD.1)?;
+    state
+        .connection_window
+        .hit(PER_CONNECTION.0, PER_CONNECTION.1)
 }
 
 /// Whether the session may listen to `event_name` of `stream`.

@@ -557,3 +557,26 @@ async fn more_methods_and_settings_events() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn methods_are_rate_limited_per_connection() {
+    let server = TestServer::start().await;
+    server.new_user("alice").await;
+    let mut ddp = Ddp::connect(&server).await;
+    ddp.login("alice").await;
+    for _ in 0..10 {
+        let ok = ddp.call("public-settings/get", json!([])).await;
+        assert!(ok.get("error").is_none(), "{ok}");
+    }
+    let limited = ddp.call("public-settings/get", json!([])).await;
+    assert_eq!(limited["error"]["error"], json!("too-many-requests"));
+    let reason = limited["error"]["reason"].as_str().expect("reason");
+    assert!(
+        reason.starts_with("Error, too many requests. Please slow down. You must wait "),
+        "{reason}"
+    );
+    // Other methods have their own allowance.
+    let other = ddp.call("permissions/get", json!([])).await;
+    assert!(other.get("error").is_none(), "{other}");
+    server.stop().await;
+}

@@ -70,6 +70,7 @@ pub const NOTIFY_ROOM: &str = "stream-notify-room";
 pub const NOTIFY_USER: &str = "stream-notify-user";
 pub const NOTIFY_LOGGED: &str = "stream-notify-logged";
 pub const NOTIFY_ALL: &str = "stream-notify-all";
+pub const USER_PRESENCE: &str = "stream-user-presence";
 
 /// The static name of a stream a client asks for, if Comet serves it.
 pub fn stream_name(name: &str) -> Option<&'static str> {
@@ -79,6 +80,7 @@ pub fn stream_name(name: &str) -> Option<&'static str> {
         NOTIFY_USER,
         NOTIFY_LOGGED,
         NOTIFY_ALL,
+        USER_PRESENCE,
     ]
     .into_iter()
     .find(|s| *s == name)
@@ -290,6 +292,19 @@ impl Hub {
                 let doc = ejson(chat::room(room, last_message.as_deref()));
                 // Rooms go out as `rooms-changed` to each member, under their own event name.
                 let args = json!(["updated", doc]).to_string();
+                // A new message also goes to members listening to `__my_messages__`.
+                let mine = last_message.as_ref().map(|message| {
+                    let context = json!({
+                        "roomParticipant": true,
+                        "roomType": room.room_type.as_str(),
+                        "roomName": room.name,
+                    });
+                    changed(
+                        ROOM_MESSAGES,
+                        "__my_messages__",
+                        json!([ejson(chat::message(message)), context]),
+                    )
+                });
                 let registry = self.registry();
                 if let Some(sessions) = registry.by_member_room.get(&room.id) {
                     for id in sessions {
@@ -299,6 +314,14 @@ impl Hub {
                         let Some(user_id) = listener.user_id.as_deref() else {
                             continue;
                         };
+                        if let Some(frame) = &mine
+                            && listener
+                                .events
+                                .get(ROOM_MESSAGES)
+                                .is_some_and(|n| n.contains("__my_messages__"))
+                        {
+                            Self::send(listener, frame);
+                        }
                         let name = format!("{user_id}/rooms-changed");
                         if listener
                             .events
@@ -359,6 +382,22 @@ impl Hub {
                 status,
                 status_text,
             } => {
+                let presence = json!({
+                    "msg": "changed",
+                    "collection": USER_PRESENCE,
+                    "id": user_id,
+                    "fields": {
+                        "uid": user_id,
+                        "args": [username, presence_code(*status), status_text],
+                        "eventName": user_id,
+                    },
+                });
+                self.deliver(
+                    USER_PRESENCE,
+                    user_id,
+                    None,
+                    Arc::from(presence.to_string()),
+                );
                 let args = json!([[user_id, username, presence_code(*status), status_text]]);
                 self.deliver(
                     NOTIFY_LOGGED,

@@ -2,7 +2,8 @@
 
 use crate::Realtime;
 use crate::hub::{
-    NOTIFY_ALL, NOTIFY_LOGGED, NOTIFY_ROOM, NOTIFY_USER, Outgoing, ROOM_MESSAGES, stream_name,
+    NOTIFY_ALL, NOTIFY_LOGGED, NOTIFY_ROOM, NOTIFY_USER, Outgoing, ROOM_MESSAGES, USER_PRESENCE,
+    stream_name,
 };
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
 use comet_core::Error;
@@ -377,7 +378,7 @@ async fn may_listen(
     match stream {
         ROOM_MESSAGES => {
             if event_name == "__my_messages__" {
-                return Err(not_allowed());
+                return Ok(());
             }
             realtime
                 .service
@@ -404,7 +405,7 @@ async fn may_listen(
                 Err(not_allowed())
             }
         }
-        NOTIFY_LOGGED => Ok(()),
+        NOTIFY_LOGGED | USER_PRESENCE => Ok(()),
         _ => Err(not_allowed()),
     }
 }
@@ -432,6 +433,36 @@ async fn subscribe(
         send(tx, json!({"msg": "nosub", "id": id, "error": error})).await;
         return;
     };
+    if stream == USER_PRESENCE {
+        // The options edit this connection's watch list: `{"added": [uid], "removed": [uid]}`.
+        if state.session.is_none() {
+            let error = error_object(&Error::meteor("not-allowed", "Not allowed"));
+            send(tx, json!({"msg": "nosub", "id": id, "error": error})).await;
+            return;
+        }
+        let options = ddp.get("params").and_then(|p| p.get(1));
+        let list = |key: &str| -> Vec<String> {
+            options
+                .and_then(|o| o.get(key))
+                .and_then(Value::as_array)
+                .map(|items| {
+                    items
+                        .iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .take(1000)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        for uid in list("added") {
+            realtime.hub.listen(state.hub_id, USER_PRESENCE, &uid);
+        }
+        for uid in list("removed") {
+            realtime.hub.unlisten(state.hub_id, USER_PRESENCE, &uid);
+        }
+        send(tx, json!({"msg": "ready", "subs": [id]})).await;
+        return;
+    }
     match may_listen(realtime, state.session.as_ref(), stream, &event_name).await {
         Ok(()) => {
             realtime.hub.listen(state.hub_id, stream, &event_name);

@@ -580,3 +580,48 @@ async fn methods_are_rate_limited_per_connection() {
     assert!(other.get("error").is_none(), "{other}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn my_messages_and_watched_presence() {
+    let server = TestServer::start().await;
+    let bob = server.new_user("bob").await;
+    server.new_user("alice").await;
+    let mut alice = Ddp::connect(&server).await;
+    alice.login("alice").await;
+    assert_eq!(
+        alice.sub("stream-room-messages", "__my_messages__").await["msg"],
+        json!("ready")
+    );
+    server
+        .post(
+            "chat.postMessage",
+            json!({"roomId": "GENERAL", "text": "for everyone"}),
+            Some(&bob),
+        )
+        .await
+        .ok();
+    let mine = alice
+        .until(|m| m["fields"]["eventName"] == json!("__my_messages__"))
+        .await;
+    assert_eq!(mine["fields"]["args"][0]["msg"], json!("for everyone"));
+    assert_eq!(
+        mine["fields"]["args"][1],
+        json!({"roomParticipant": true, "roomType": "c", "roomName": "general"})
+    );
+
+    // Watching bob's presence: his connecting and leaving arrive under his id.
+    alice.next_id += 1;
+    let sub_id = alice.next_id.to_string();
+    alice
+        .send(json!({"msg": "sub", "id": sub_id, "name": "stream-user-presence", "params": ["", {"added": [bob.user_id]}]}))
+        .await;
+    alice.until(|m| m["msg"] == "ready").await;
+    let mut bob_ddp = Ddp::connect(&server).await;
+    bob_ddp.login("bob").await;
+    let online = alice
+        .until(|m| m["collection"] == "stream-user-presence")
+        .await;
+    assert_eq!(online["id"], json!(bob.user_id));
+    assert_eq!(online["fields"]["args"], json!(["bob", 1, ""]));
+    server.stop().await;
+}

@@ -409,8 +409,9 @@ impl Hub {
         }
     }
 
-    /// Logged-in members of a room with a session listening to their `subscriptions-changed`.
-    pub fn members_watching_subscriptions(&self, room_id: &str) -> Vec<String> {
+    /// Logged-in members of a room with a session listening to `<uid>/<event>` on
+    /// `stream-notify-user`.
+    pub fn members_listening(&self, room_id: &str, event: &str) -> Vec<String> {
         let registry = self.registry();
         let mut users: Vec<String> = registry
             .by_member_room
@@ -420,7 +421,7 @@ impl Hub {
             .filter_map(|id| registry.listeners.get(id))
             .filter_map(|l| {
                 let user_id = l.user_id.as_deref()?;
-                let name = format!("{user_id}/subscriptions-changed");
+                let name = format!("{user_id}/{event}");
                 l.events
                     .get(NOTIFY_USER)
                     .is_some_and(|n| n.contains(&name))
@@ -430,6 +431,17 @@ impl Hub {
         users.sort();
         users.dedup();
         users
+    }
+
+    /// Sends a desktop notification to a user's sessions.
+    pub fn send_notification(&self, user_id: &str, notification: Value) {
+        let name = format!("{user_id}/notification");
+        self.deliver(
+            NOTIFY_USER,
+            &name,
+            Some(user_id),
+            changed(NOTIFY_USER, &name, json!([notification])),
+        );
     }
 
     /// Sends a member their updated subscription.

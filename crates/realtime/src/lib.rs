@@ -46,6 +46,7 @@ impl Realtime {
                         } = &*event
                         {
                             realtime.push_member_subscriptions(&room.id, &message.author.id);
+                            realtime.push_notifications(room, message);
                         }
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
@@ -65,7 +66,7 @@ impl Realtime {
     fn push_member_subscriptions(self: &Arc<Self>, room_id: &str, author_id: &str) {
         let members: Vec<String> = self
             .hub
-            .members_watching_subscriptions(room_id)
+            .members_listening(room_id, "subscriptions-changed")
             .into_iter()
             .filter(|u| u != author_id)
             .collect();
@@ -85,6 +86,111 @@ impl Realtime {
                     Ok(None) => {}
                     Err(e) => tracing::warn!(error = %e, "could not load a subscription to push"),
                 }
+            }
+        });
+    }
+}
+
+/// Rooms with more members than this notify only mentions (upstream's
+/// `Notifications_Max_Room_Members`).
+const MAX_MEMBERS_NOTIFIED_OF_EVERYTHING: i64 = 100;
+
+impl Realtime {
+    /// Desktop notifications (`<uid>/notification`) for a new message: direct messages and
+    /// mentions always, every message in small rooms for users who want all, nothing for users
+    /// who want nothing.
+    fn push_notifications(
+        self: &Arc<Self>,
+        room: &comet_core::room::Room,
+        message: &comet_core::room::Message,
+    ) {
+        use comet_core::room::RoomType;
+        if message.kind.is_some() {
+            return;
+        }
+        let recipients: Vec<String> = self
+            .hub
+            .members_listening(&room.id, "notification")
+            .into_iter()
+            .filter(|u| u != &message.author.id)
+            .collect();
+        if recipients.is_empty() {
+            return;
+        }
+        let realtime = self.clone();
+        let room = room.clone();
+        let message = message.clone();
+        tokio::spawn(async move {
+            let group = message
+                .mentions
+                .iter()
+                .any(|m| m.id == "all" || m.id == "here");
+            let direct = room.room_type == RoomType::Direct;
+            let sender_name = message
+                .author
+                .name
+                .clone()
+                .unwrap_or_else(|| message.author.username.clone());
+            for user_id in recipients {
+                let user = match realtime
+                    .service
+                    .find_user(&comet_service::accounts::UserRef::Id(user_id.clone()))
+                    .await
+                {
+                    Ok(Some(user)) => user,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not load a user to notify");
+                        continue;
+                    }
+                };
+                let preference = realtime
+                    .service
+                    .me(&user)
+                    .preferences
+                    .get("desktopNotifications")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("all")
+                    .to_owned();
+                let mentioned = message.mentions.iter().any(|m| m.id == user_id);
+                let wanted = match preference.as_str() {
+                    "nothing" => false,
+                    "mentions" => direct || mentioned || group,
+                    _ => {
+                        direct
+                            || mentioned
+                            || group
+                            || room.users_count <= MAX_MEMBERS_NOTIFIED_OF_EVERYTHING
+                    }
+                };
+                if !wanted {
+                    continue;
+                }
+                let (title, text) = if direct {
+                    (sender_name.clone(), message.text.clone())
+                } else {
+                    (
+                        format!("#{}", room.name.clone().unwrap_or_default()),
+                        format!("{}: {}", message.author.username, message.text),
+                    )
+                };
+                let mut payload = serde_json::json!({
+                    "_id": message.id,
+                    "rid": room.id,
+                    "sender": {"_id": message.author.id, "username": message.author.username, "name": sender_name},
+                    "type": room.room_type.as_str(),
+                    "name": room.name,
+                    "message": {"msg": message.text},
+                });
+                if let (Some(tmid), serde_json::Value::Object(map)) =
+                    (&message.thread_id, &mut payload)
+                {
+                    map.insert("tmid".into(), serde_json::json!(tmid));
+                }
+                realtime.hub.send_notification(
+                    &user_id,
+                    serde_json::json!({"title": title, "text": text, "payload": payload}),
+                );
             }
         });
     }

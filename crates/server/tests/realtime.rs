@@ -625,3 +625,94 @@ async fn my_messages_and_watched_presence() {
     assert_eq!(online["fields"]["args"], json!(["bob", 1, ""]));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn desktop_notifications_for_direct_messages_and_mentions() {
+    let server = TestServer::start().await;
+    let bob = server.new_user("bob").await;
+    server.new_user("alice").await;
+    let mut alice = Ddp::connect(&server).await;
+    let uid = alice.login("alice").await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let name = format!("{uid}/notification");
+    assert_eq!(
+        alice.sub("stream-notify-user", &name).await["msg"],
+        json!("ready")
+    );
+
+    server
+        .post(
+            "chat.postMessage",
+            json!({"channel": "@alice", "text": "psst"}),
+            Some(&bob),
+        )
+        .await
+        .ok();
+    let direct = alice
+        .until(|m| m["fields"]["eventName"] == json!(name))
+        .await;
+    let notification = &direct["fields"]["args"][0];
+    assert_eq!(notification["title"], json!("User bob"));
+    assert_eq!(notification["text"], json!("psst"));
+    assert_eq!(notification["payload"]["type"], json!("d"));
+    assert_eq!(notification["payload"]["sender"]["username"], json!("bob"));
+
+    // In a channel, a mention notifies with the room as title.
+    server
+        .post(
+            "chat.postMessage",
+            json!({"roomId": "GENERAL", "text": "hey @alice"}),
+            Some(&bob),
+        )
+        .await
+        .ok();
+    let mention = alice
+        .until(|m| m["fields"]["eventName"] == json!(name))
+        .await;
+    assert_eq!(
+        mention["fields"]["args"][0]["text"],
+        json!("bob: hey @alice")
+    );
+    assert_eq!(mention["fields"]["args"][0]["title"], json!("#general"));
+
+    // Someone who wants nothing gets nothing, even when mentioned.
+    let alice_rest = server.login("alice", common::PASSWORD).await;
+    let saved = server
+        .post(
+            "users.setPreferences",
+            json!({"data": {"desktopNotifications": "nothing"}}),
+            Some(&alice_rest),
+        )
+        .await;
+    assert_eq!(
+        saved.ok()["user"]["settings"]["preferences"]["desktopNotifications"],
+        json!("nothing")
+    );
+    server
+        .post(
+            "chat.postMessage",
+            json!({"channel": "@alice", "text": "still there?"}),
+            Some(&bob),
+        )
+        .await
+        .ok();
+    let quiet = tokio::time::timeout(Duration::from_millis(500), async {
+        alice
+            .until(|m| m["fields"]["eventName"] == json!(name))
+            .await
+    })
+    .await;
+    assert!(quiet.is_err(), "notified despite 'nothing': {quiet:?}");
+    let unknown = server
+        .post(
+            "users.setPreferences",
+            json!({"data": {"noSuchPreference": 1}}),
+            Some(&alice_rest),
+        )
+        .await;
+    assert_eq!(unknown.status, 400);
+    assert_eq!(unknown.body["errorType"], json!("invalid-params"));
+    server.stop().await;
+}

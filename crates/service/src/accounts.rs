@@ -949,3 +949,52 @@ impl Service {
         Ok(())
     }
 }
+
+impl Service {
+    /// `users.setPreferences`: merges known preference keys into the user's own (another
+    /// user's with `edit-other-user-info`). `language` is kept on the user itself.
+    pub async fn set_preferences(
+        &self,
+        session: &Session,
+        target: Option<&UserRef>,
+        data: &Map<String, Value>,
+    ) -> Result<User> {
+        let mut user = match target {
+            None => session.user.clone(),
+            Some(r) => {
+                let user = self.require_user(r).await?;
+                if user.id != session.user.id
+                    && !self.has_permission(&session.user, "edit-other-user-info")
+                {
+                    return Err(Error::forbidden());
+                }
+                user
+            }
+        };
+        let known: Vec<String> = self
+            .settings_with_prefix(comet_core::catalog::USER_PREFERENCE_PREFIX)
+            .into_iter()
+            .map(|(id, _)| id[comet_core::catalog::USER_PREFERENCE_PREFIX.len()..].to_owned())
+            .collect();
+        let mut preferences = match &user.preferences {
+            Value::Object(map) => map.clone(),
+            _ => Map::new(),
+        };
+        for (key, value) in data {
+            if key == "language" {
+                user.language = value.as_str().map(str::to_owned).filter(|l| !l.is_empty());
+                continue;
+            }
+            if !known.iter().any(|k| k == key) {
+                return Err(Error::invalid_params(format!(
+                    "must NOT have additional properties: {key}"
+                )));
+            }
+            preferences.insert(key.clone(), value.clone());
+        }
+        user.preferences = Value::Object(preferences);
+        user.updated_at = now();
+        self.store.update_user(&user).await.map_err(store_error)?;
+        Ok(user)
+    }
+}

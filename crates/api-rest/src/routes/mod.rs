@@ -67,6 +67,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/users.getPresence", get(users::get_presence))
         .route("/api/v1/users.setStatus", post(users::set_status))
+        .route("/api/v1/users.setPreferences", post(users::set_preferences))
+        .route("/api/v1/users.getPreferences", get(users::get_preferences))
         .route("/api/v1/users.createToken", post(users::create_token))
         .route(
             "/api/v1/users.generatePersonalAccessToken",

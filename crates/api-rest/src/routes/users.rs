@@ -318,3 +318,27 @@ pub async fn remove_personal_access_token(
         .await?;
     ok(Value::Null)
 }
+
+/// `POST /api/v1/users.setPreferences`: `{userId?, data: {...}}`.
+pub async fn set_preferences(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let Some(Value::Object(data)) = body.get("data") else {
+        return Err(Error::invalid_params("must have required property 'data'").into());
+    };
+    let target = opt_str(&body, "userId")?.map(UserRef::Id);
+    let user = app
+        .service
+        .set_preferences(&session, target.as_ref(), data)
+        .await?;
+    let me = app.service.me(&user);
+    ok(json!({"user": {"_id": user.id, "settings": {"preferences": me.preferences}}}))
+}
+
+/// `GET /api/v1/users.getPreferences`: the caller's preferences over the defaults.
+pub async fn get_preferences(State(app): State<AppState>, Caller(session): Caller) -> ApiResult {
+    let me = app.service.me(&session.user);
+    ok(json!({"preferences": me.preferences}))
+}

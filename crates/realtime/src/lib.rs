@@ -214,6 +214,8 @@ fn upgrade(
 ) -> Response {
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
+        // Small explicit buffers: tungstenite's defaults hold over 100 KiB per connection.
+        .read_buffer_size(4 * 1024)
         .write_buffer_size(4 * 1024)
         .on_upgrade(move |socket| session::run(realtime, socket, framing, client))
 }

@@ -478,3 +478,39 @@ async fn subscribe(
         }
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::{Framing, decode};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        /// Any text a client sends is either DDP messages or a clean refusal, never a panic.
+        #[test]
+        fn the_frame_parser_never_panics(text in "\\PC{0,300}") {
+            let _ = decode(Framing::Raw, &text);
+            let _ = decode(Framing::SockJs, &text);
+        }
+
+        /// JSON-shaped garbage too: nested arrays, strings of JSON, numbers.
+        #[test]
+        fn json_shaped_input_is_handled(text in r#"[\[\]{}",:0-9a-z\\ ]{0,200}"#) {
+            let _ = decode(Framing::Raw, &text);
+            let _ = decode(Framing::SockJs, &text);
+        }
+    }
+
+    #[test]
+    fn decodes_raw_and_sockjs_frames() {
+        let raw = decode(Framing::Raw, r#"{"msg":"ping"}"#).expect("raw");
+        assert_eq!(raw[0]["msg"], "ping");
+        let wrapped = decode(Framing::Raw, r#"[{"msg":"ping"},{"msg":"pong"}]"#).expect("array");
+        assert_eq!(wrapped.len(), 2);
+        let sockjs = decode(Framing::SockJs, r#"["{\"msg\":\"connect\"}"]"#).expect("sockjs");
+        assert_eq!(sockjs[0]["msg"], "connect");
+        assert!(decode(Framing::SockJs, r#"["not json"]"#).is_none());
+        assert!(decode(Framing::Raw, "{").is_none());
+    }
+}

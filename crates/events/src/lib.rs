@@ -59,6 +59,9 @@ pub enum Event {
     },
     /// A permission's roles changed.
     Permission(comet_core::role::Permission),
+    /// A user's sessions ended server-side (deactivated, deleted, password reset by an admin):
+    /// live connections must stop acting for them.
+    SessionsEnded { user_id: String },
     /// A user's visible status changed.
     UserStatus {
         user_id: String,

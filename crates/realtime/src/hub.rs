@@ -355,6 +355,19 @@ impl Hub {
                     self.stop_room_for_user(&subscription.room_id, user_id);
                 }
             }
+            Event::SessionsEnded { user_id } => {
+                let name = format!("{user_id}/force_logout");
+                let frame = changed(NOTIFY_USER, &name, json!([]));
+                let registry = self.registry();
+                for listener in registry.listeners.values() {
+                    if listener.user_id.as_deref() == Some(user_id.as_str()) {
+                        Self::send(listener, &frame);
+                        let _ = listener
+                            .sender
+                            .try_send(Outgoing::Close(4001, "logged out"));
+                    }
+                }
+            }
             Event::Setting { id, value, public } => {
                 if *public {
                     let args = json!(["updated", {"_id": id, "value": value}]);

@@ -716,3 +716,39 @@ async fn desktop_notifications_for_direct_messages_and_mentions() {
     assert_eq!(unknown.body["errorType"], json!("invalid-params"));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn deactivation_ends_live_sessions() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice_rest = server.new_user("alice").await;
+    let mut alice = Ddp::connect(&server).await;
+    alice.login("alice").await;
+    server
+        .post(
+            "users.setActiveStatus",
+            json!({"userId": alice_rest.user_id, "activeStatus": false}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let notice = alice
+        .until(|m| {
+            m["fields"]["eventName"] == json!(format!("{}/force_logout", alice_rest.user_id))
+        })
+        .await;
+    assert_eq!(notice["fields"]["args"], json!([]));
+    let closed = tokio::time::timeout(WAIT, async {
+        loop {
+            match alice.socket.next().await {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+                _ => return None,
+            }
+        }
+    })
+    .await
+    .expect("closed in time");
+    assert_eq!(closed, Some(4001));
+    server.stop().await;
+}

@@ -727,6 +727,11 @@ impl Service {
                 .delete_login_tokens(&user.id, keep)
                 .await
                 .map_err(store_error)?;
+            if editing_other {
+                self.publish(comet_events::Event::SessionsEnded {
+                    user_id: user.id.clone(),
+                });
+            }
         }
         if let Some(active) = changes.active
             && active != user.active
@@ -754,6 +759,9 @@ impl Service {
                 .delete_login_tokens(&user.id, None)
                 .await
                 .map_err(store_error)?;
+            self.publish(comet_events::Event::SessionsEnded {
+                user_id: user.id.clone(),
+            });
         }
         Ok(user)
     }
@@ -804,6 +812,9 @@ impl Service {
             .await
             .map_err(store_error)?;
         tracing::info!(by = %session.user.id, user = %user.id, "user deleted");
+        self.publish(comet_events::Event::SessionsEnded {
+            user_id: user.id.clone(),
+        });
         Ok(())
     }
 

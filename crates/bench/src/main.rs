@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 mod messages;
+mod realtime;
 
 #[derive(Parser)]
 #[command(about = "Benchmarks Comet against same-run baselines")]
@@ -24,6 +25,8 @@ enum Benchmark {
     Accounts(Args),
     /// Durable posts/s (vs the store's bare insert loop), history and search on a big room.
     Messages(messages::MessageArgs),
+    /// RSS per idle DDP connection, and fan-out to many listeners (vs a bare WebSocket broadcast).
+    Realtime(realtime::RealtimeArgs),
 }
 
 #[derive(Parser)]
@@ -93,16 +96,25 @@ impl CometProcess {
         Err("comet did not become ready in 30 s".into())
     }
 
-    fn rss_kib(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        status
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))?
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()
+    pub(crate) fn rss_kib(&self) -> Option<u64> {
+        rss_kib_of(self.child.id())
     }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// Resident memory of a process, from /proc.
+pub(crate) fn rss_kib_of(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 impl Drop for CometProcess {
@@ -383,6 +395,7 @@ async fn main() -> std::process::ExitCode {
     let outcome = match Benchmark::parse() {
         Benchmark::Accounts(args) => run(args).await,
         Benchmark::Messages(args) => messages::run(args).await,
+        Benchmark::Realtime(args) => realtime::run(args).await,
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

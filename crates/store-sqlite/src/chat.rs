@@ -128,7 +128,7 @@ const MESSAGE_COLUMNS: &str = "id, rid, msg, t, u_id, u_username, u_name, ts, up
 
 fn room_sort_column(key: RoomSortKey) -> &'static str {
     match key {
-        RoomSortKey::Name => "name_key",
+        RoomSortKey::Name => "name",
         RoomSortKey::CreatedAt => "created_at",
         RoomSortKey::UpdatedAt => "updated_at",
         RoomSortKey::LastMessageAt => "lm",

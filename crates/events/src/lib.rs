@@ -62,6 +62,30 @@ pub enum Event {
     /// A user's sessions ended server-side (deactivated, deleted, password reset by an admin):
     /// live connections must stop acting for them.
     SessionsEnded { user_id: String },
+    /// A user's name or username changed.
+    UserRenamed {
+        user_id: String,
+        username: String,
+        name: String,
+    },
+    /// A user was deleted.
+    UserDeleted { user_id: String },
+    /// A user gained or lost a role (globally, or in `room_id`).
+    RoleChanged {
+        added: bool,
+        role: String,
+        user_id: String,
+        username: String,
+        room_id: Option<String>,
+    },
+    /// Messages of a room were deleted in bulk (`rooms.cleanHistory`).
+    MessagesCleaned {
+        room_id: String,
+        oldest: Option<comet_core::Timestamp>,
+        latest: Option<comet_core::Timestamp>,
+        exclude_pinned: bool,
+        user_ids: Vec<String>,
+    },
     /// A user's visible status changed.
     UserStatus {
         user_id: String,

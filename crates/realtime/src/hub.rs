@@ -355,6 +355,77 @@ impl Hub {
                     self.stop_room_for_user(&subscription.room_id, user_id);
                 }
             }
+            Event::UserRenamed {
+                user_id,
+                username,
+                name,
+            } => {
+                let args = json!([{"_id": user_id, "name": name, "username": username}]);
+                let event = "Users:NameChanged";
+                self.deliver(
+                    NOTIFY_LOGGED,
+                    event,
+                    None,
+                    changed(NOTIFY_LOGGED, event, args),
+                );
+            }
+            Event::UserDeleted { user_id } => {
+                let args = json!([{"userId": user_id, "messageErasureType": "Unlink"}]);
+                let event = "Users:Deleted";
+                self.deliver(
+                    NOTIFY_LOGGED,
+                    event,
+                    None,
+                    changed(NOTIFY_LOGGED, event, args),
+                );
+            }
+            Event::RoleChanged {
+                added,
+                role,
+                user_id,
+                username,
+                room_id,
+            } => {
+                let mut change = json!({
+                    "type": if *added { "added" } else { "removed" },
+                    "_id": role,
+                    "u": {"_id": user_id, "username": username},
+                });
+                if let (Some(rid), Value::Object(map)) = (room_id, &mut change) {
+                    map.insert("scope".into(), json!(rid));
+                }
+                let event = "roles-change";
+                self.deliver(
+                    NOTIFY_LOGGED,
+                    event,
+                    None,
+                    changed(NOTIFY_LOGGED, event, json!([change])),
+                );
+            }
+            Event::MessagesCleaned {
+                room_id,
+                oldest,
+                latest,
+                exclude_pinned,
+                user_ids,
+            } => {
+                let mut ts = serde_json::Map::new();
+                if let Some(oldest) = oldest {
+                    ts.insert("$gt".into(), json!({"$date": oldest.timestamp_millis()}));
+                }
+                if let Some(latest) = latest {
+                    ts.insert("$lt".into(), json!({"$date": latest.timestamp_millis()}));
+                }
+                let args = json!([{
+                    "rid": room_id,
+                    "excludePinned": exclude_pinned,
+                    "ignoreDiscussion": true,
+                    "ts": ts,
+                    "users": user_ids,
+                }]);
+                let name = format!("{room_id}/deleteMessageBulk");
+                self.deliver(NOTIFY_ROOM, &name, None, changed(NOTIFY_ROOM, &name, args));
+            }
             Event::SessionsEnded { user_id } => {
                 let name = format!("{user_id}/force_logout");
                 let frame = changed(NOTIFY_USER, &name, json!([]));

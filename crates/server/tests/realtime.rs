@@ -752,3 +752,86 @@ async fn deactivation_ends_live_sessions() {
     assert_eq!(closed, Some(4001));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn user_role_and_bulk_delete_events() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let bob = server.new_user("bob").await;
+    server.new_user("alice").await;
+    let mut alice = Ddp::connect(&server).await;
+    alice.login("alice").await;
+    for event in ["Users:NameChanged", "roles-change", "Users:Deleted"] {
+        assert_eq!(
+            alice.sub("stream-notify-logged", event).await["msg"],
+            json!("ready")
+        );
+    }
+    assert_eq!(
+        alice
+            .sub("stream-notify-room", "GENERAL/deleteMessageBulk")
+            .await["msg"],
+        json!("ready")
+    );
+
+    server
+        .post(
+            "users.update",
+            json!({"userId": bob.user_id, "data": {"name": "Robert"}}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let renamed = alice
+        .until(|m| m["fields"]["eventName"] == json!("Users:NameChanged"))
+        .await;
+    assert_eq!(
+        renamed["fields"]["args"],
+        json!([{"_id": bob.user_id, "name": "Robert", "username": "bob"}])
+    );
+
+    server
+        .post(
+            "roles.addUserToRole",
+            json!({"roleId": "bot", "username": "bob"}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let role = alice
+        .until(|m| m["fields"]["eventName"] == json!("roles-change"))
+        .await;
+    assert_eq!(role["fields"]["args"][0]["type"], json!("added"));
+    assert_eq!(role["fields"]["args"][0]["_id"], json!("bot"));
+    assert_eq!(role["fields"]["args"][0]["u"]["username"], json!("bob"));
+
+    let oldest = (chrono::Utc::now() - chrono::Duration::hours(1))
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    let latest = (chrono::Utc::now() + chrono::Duration::hours(1))
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    server
+        .post(
+            "rooms.cleanHistory",
+            json!({"roomId": "GENERAL", "oldest": oldest, "latest": latest}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let bulk = alice
+        .until(|m| m["fields"]["eventName"] == json!("GENERAL/deleteMessageBulk"))
+        .await;
+    assert_eq!(bulk["fields"]["args"][0]["rid"], json!("GENERAL"));
+    assert!(bulk["fields"]["args"][0]["ts"]["$gt"]["$date"].is_i64());
+
+    server
+        .post("users.delete", json!({"userId": bob.user_id}), Some(&admin))
+        .await
+        .ok();
+    let deleted = alice
+        .until(|m| m["fields"]["eventName"] == json!("Users:Deleted"))
+        .await;
+    assert_eq!(deleted["fields"]["args"][0]["userId"], json!(bob.user_id));
+    server.stop().await;
+}

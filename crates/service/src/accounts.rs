@@ -598,6 +598,7 @@ impl Service {
         let Some(mut user) = self.store.user_by_id(user_id).await.map_err(store_error)? else {
             return Err(Error::failure("User not found"));
         };
+        let (original_name, original_username) = (user.name.clone(), user.username.clone());
         if let Some(roles) = &changes.roles
             && roles != &user.roles
         {
@@ -739,6 +740,13 @@ impl Service {
             user = self.apply_active_status(user, active).await?;
         }
         tracing::info!(by = %session.user.id, user = %user.id, "user updated");
+        if user.name != original_name || user.username != original_username {
+            self.publish(comet_events::Event::UserRenamed {
+                user_id: user.id.clone(),
+                username: user.username.clone(),
+                name: user.name.clone(),
+            });
+        }
         Ok(self.visible(session, user))
     }
 
@@ -815,6 +823,7 @@ impl Service {
         self.publish(comet_events::Event::SessionsEnded {
             user_id: user.id.clone(),
         });
+        self.publish(comet_events::Event::UserDeleted { user_id: user.id });
         Ok(())
     }
 

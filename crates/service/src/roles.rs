@@ -164,6 +164,13 @@ impl Service {
         user.updated_at = now();
         self.store.update_user(&user).await.map_err(store_error)?;
         tracing::info!(by = %session.user.id, user = %user.id, role = %role.id, "role granted");
+        self.publish(comet_events::Event::RoleChanged {
+            added: true,
+            role: role.id.clone(),
+            user_id: user.id.clone(),
+            username: user.username.clone(),
+            room_id: None,
+        });
         Ok(role)
     }
 
@@ -216,6 +223,13 @@ impl Service {
         user.updated_at = now();
         self.store.update_user(&user).await.map_err(store_error)?;
         tracing::info!(by = %session.user.id, user = %user.id, role = %role.id, "role revoked");
+        self.publish(comet_events::Event::RoleChanged {
+            added: false,
+            role: role.id.clone(),
+            user_id: user.id.clone(),
+            username: user.username.clone(),
+            room_id: None,
+        });
         Ok(role)
     }
 

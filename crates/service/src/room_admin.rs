@@ -108,6 +108,13 @@ impl Service {
             .await
             .map_err(store_error)?;
         tracing::info!(by = %session.user.id, room = %room.id, count, "room history cleaned");
+        self.publish(comet_events::Event::MessagesCleaned {
+            room_id: room.id.clone(),
+            oldest: clean.oldest,
+            latest: clean.latest,
+            exclude_pinned: clean.exclude_pinned,
+            user_ids: clean.user_ids.clone(),
+        });
         Ok(count)
     }
 

@@ -408,6 +408,13 @@ impl Service {
             .update_subscription(&subscription)
             .await
             .map_err(store_error)?;
+        self.publish(comet_events::Event::RoleChanged {
+            added: grant,
+            role: role.as_str().to_owned(),
+            user_id: target.id.clone(),
+            username: target.username.clone(),
+            room_id: Some(room.id.clone()),
+        });
         self.publish_subscription(comet_events::Change::Updated, subscription);
         let kind = if grant {
             "subscription-role-added"

@@ -62,6 +62,10 @@ pub enum Event {
     /// A user's sessions ended server-side (deactivated, deleted, password reset by an admin):
     /// live connections must stop acting for them.
     SessionsEnded { user_id: String },
+    /// A role was created (`stream-roles`).
+    RoleDefined(comet_core::role::Role),
+    /// A user's own data changed (status, name, roles ...): their sessions get `userData`.
+    UserChanged(Box<comet_core::user::User>),
     /// A user's name or username changed.
     UserRenamed {
         user_id: String,

@@ -71,6 +71,7 @@ pub const NOTIFY_USER: &str = "stream-notify-user";
 pub const NOTIFY_LOGGED: &str = "stream-notify-logged";
 pub const NOTIFY_ALL: &str = "stream-notify-all";
 pub const USER_PRESENCE: &str = "stream-user-presence";
+pub const ROLES: &str = "stream-roles";
 
 /// The static name of a stream a client asks for, if Comet serves it.
 pub fn stream_name(name: &str) -> Option<&'static str> {
@@ -81,6 +82,7 @@ pub fn stream_name(name: &str) -> Option<&'static str> {
         NOTIFY_LOGGED,
         NOTIFY_ALL,
         USER_PRESENCE,
+        ROLES,
     ]
     .into_iter()
     .find(|s| *s == name)
@@ -354,6 +356,34 @@ impl Hub {
                 if *change == Change::Removed {
                     self.stop_room_for_user(&subscription.room_id, user_id);
                 }
+            }
+            Event::RoleDefined(role) => {
+                let mut doc = comet_protocol::rest::role(role);
+                if let Value::Object(map) = &mut doc {
+                    map.insert("type".into(), json!("changed"));
+                }
+                self.deliver(ROLES, "roles", None, changed(ROLES, "roles", json!([doc])));
+            }
+            Event::UserChanged(user) => {
+                let diff = json!({
+                    "name": user.name,
+                    "username": user.username,
+                    "status": user.status.as_str(),
+                    "statusDefault": user.status_default.as_str(),
+                    "statusText": user.status_text,
+                    "active": user.active,
+                    "roles": user.roles,
+                    "utcOffset": comet_protocol::rest::utc_offset(user.utc_offset),
+                    "settings.preferences": user.preferences,
+                });
+                let name = format!("{}/userData", user.id);
+                let args = json!([{"type": "updated", "id": user.id, "diff": diff, "unset": {}}]);
+                self.deliver(
+                    NOTIFY_USER,
+                    &name,
+                    Some(&user.id),
+                    changed(NOTIFY_USER, &name, args),
+                );
             }
             Event::UserRenamed {
                 user_id,

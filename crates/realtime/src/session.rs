@@ -2,8 +2,8 @@
 
 use crate::Realtime;
 use crate::hub::{
-    NOTIFY_ALL, NOTIFY_LOGGED, NOTIFY_ROOM, NOTIFY_USER, Outgoing, ROOM_MESSAGES, USER_PRESENCE,
-    stream_name,
+    NOTIFY_ALL, NOTIFY_LOGGED, NOTIFY_ROOM, NOTIFY_USER, Outgoing, ROLES, ROOM_MESSAGES,
+    USER_PRESENCE, stream_name,
 };
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
 use comet_core::Error;
@@ -405,7 +405,7 @@ async fn may_listen(
                 Err(not_allowed())
             }
         }
-        NOTIFY_LOGGED | USER_PRESENCE => Ok(()),
+        NOTIFY_LOGGED | USER_PRESENCE | ROLES => Ok(()),
         _ => Err(not_allowed()),
     }
 }

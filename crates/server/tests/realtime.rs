@@ -835,3 +835,57 @@ async fn user_role_and_bulk_delete_events() {
     assert_eq!(deleted["fields"]["args"][0]["userId"], json!(bob.user_id));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn user_data_and_roles_streams() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice_rest = server.new_user("alice").await;
+    let mut alice = Ddp::connect(&server).await;
+    let uid = alice.login("alice").await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let user_data = format!("{uid}/userData");
+    assert_eq!(
+        alice.sub("stream-notify-user", &user_data).await["msg"],
+        json!("ready")
+    );
+    assert_eq!(
+        alice.sub("stream-roles", "roles").await["msg"],
+        json!("ready")
+    );
+
+    server
+        .post(
+            "users.setStatus",
+            json!({"status": "busy", "message": "in a meeting"}),
+            Some(&alice_rest),
+        )
+        .await
+        .ok();
+    let data = alice
+        .until(|m| m["fields"]["eventName"] == json!(user_data))
+        .await;
+    let change = &data["fields"]["args"][0];
+    assert_eq!(change["type"], json!("updated"));
+    assert_eq!(change["id"], json!(uid));
+    assert_eq!(change["diff"]["statusText"], json!("in a meeting"));
+    assert_eq!(change["diff"]["statusDefault"], json!("busy"));
+    // Her live connection makes the chosen status the visible one.
+    assert_eq!(change["diff"]["status"], json!("busy"));
+
+    server
+        .post(
+            "roles.create",
+            json!({"name": "reviewer", "description": "Reviews things"}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let role = alice.until(|m| m["collection"] == "stream-roles").await;
+    assert_eq!(role["fields"]["eventName"], json!("roles"));
+    assert_eq!(role["fields"]["args"][0]["name"], json!("reviewer"));
+    assert_eq!(role["fields"]["args"][0]["type"], json!("changed"));
+    server.stop().await;
+}

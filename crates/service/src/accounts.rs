@@ -740,6 +740,7 @@ impl Service {
             user = self.apply_active_status(user, active).await?;
         }
         tracing::info!(by = %session.user.id, user = %user.id, "user updated");
+        self.publish(comet_events::Event::UserChanged(Box::new(user.clone())));
         if user.name != original_name || user.username != original_username {
             self.publish(comet_events::Event::UserRenamed {
                 user_id: user.id.clone(),
@@ -966,6 +967,7 @@ impl Service {
             status: user.status,
             status_text: user.status_text.clone(),
         });
+        self.publish(comet_events::Event::UserChanged(Box::new(user)));
         Ok(())
     }
 }
@@ -1015,6 +1017,7 @@ impl Service {
         user.preferences = Value::Object(preferences);
         user.updated_at = now();
         self.store.update_user(&user).await.map_err(store_error)?;
+        self.publish(comet_events::Event::UserChanged(Box::new(user.clone())));
         Ok(user)
     }
 }

@@ -118,6 +118,7 @@ impl Service {
         match self.store.insert_role(&role).await {
             Ok(()) => {
                 tracing::info!(by = %session.user.id, role = %role.name, "role created");
+                self.publish(comet_events::Event::RoleDefined(role.clone()));
                 Ok(role)
             }
             Err(StoreError::Conflict(Conflict::RoleName | Conflict::Id)) => Err(Error::meteor(

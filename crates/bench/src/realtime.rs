@@ -102,14 +102,21 @@ async fn bare_broadcast(connections: usize, rate: u64, seconds: u64) -> Result<f
                 else {
                     return;
                 };
-                let (mut sink, _) = ws.split();
-                while let Ok(frame) = rx.recv().await {
-                    if sink
-                        .send(Message::Text(frame.to_string().into()))
-                        .await
-                        .is_err()
-                    {
-                        break;
+                let (mut sink, mut incoming) = ws.split();
+                // Until the client goes away (so that a finished phase frees its sockets).
+                loop {
+                    tokio::select! {
+                        frame = rx.recv() => {
+                            let Ok(frame) = frame else { break };
+                            if sink.send(Message::Text(frame.to_string().into())).await.is_err() {
+                                break;
+                            }
+                        }
+                        read = incoming.next() => {
+                            if !matches!(read, Some(Ok(_))) {
+                                break;
+                            }
+                        }
                     }
                 }
             });

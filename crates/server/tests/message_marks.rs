@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Auth, Reply, TestServer};
+use common::{Auth, Reply, TestServer, assert_exact, id_of, say, subscription};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -36,20 +36,6 @@ async fn create_room(
         .to_owned()
 }
 
-async fn say(server: &TestServer, auth: &Auth, rid: &str, text: &str) -> Value {
-    // Distinct timestamps keep orderings deterministic.
-    tokio::time::sleep(Duration::from_millis(3)).await;
-    server
-        .post(
-            "chat.postMessage",
-            json!({"roomId": rid, "text": text}),
-            Some(auth),
-        )
-        .await
-        .ok()["message"]
-        .clone()
-}
-
 async fn reply_in_thread(
     server: &TestServer,
     auth: &Auth,
@@ -69,10 +55,6 @@ async fn reply_in_thread(
         .clone()
 }
 
-fn id_of(message: &Value) -> String {
-    message["_id"].as_str().expect("_id").to_owned()
-}
-
 fn ts_of(message: &Value) -> String {
     message["ts"].as_str().expect("ts").to_owned()
 }
@@ -82,14 +64,6 @@ async fn fetch(server: &TestServer, auth: &Auth, mid: &str) -> Value {
         .get("chat.getMessage", &[("msgId", mid)], Some(auth))
         .await
         .ok()["message"]
-        .clone()
-}
-
-async fn subscription(server: &TestServer, auth: &Auth, rid: &str) -> Value {
-    server
-        .get("subscriptions.getOne", &[("roomId", rid)], Some(auth))
-        .await
-        .ok()["subscription"]
         .clone()
 }
 
@@ -121,11 +95,6 @@ fn ids(list: &Value) -> Vec<String> {
         .iter()
         .map(|m| m["_id"].as_str().unwrap_or_default().to_owned())
         .collect()
-}
-
-fn assert_exact(reply: &Reply, status: u16, body: Value) {
-    assert_eq!(reply.status, status, "{}", reply.body);
-    assert_eq!(reply.body, body);
 }
 
 fn error_type(reply: &Reply) -> &str {

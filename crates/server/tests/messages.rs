@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Auth, Reply, TestServer};
+use common::{Auth, TestServer, assert_exact, id_of, say, subscription};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -32,34 +32,6 @@ async fn channel(server: &TestServer, auth: &Auth, name: &str, members: &[&str])
         json!({"name": name, "members": members}),
     )
     .await
-}
-
-/// Posts `text` to a room id and returns the message.
-async fn say(server: &TestServer, auth: &Auth, rid: &str, text: &str) -> Value {
-    let message = server
-        .post(
-            "chat.postMessage",
-            json!({"roomId": rid, "text": text}),
-            Some(auth),
-        )
-        .await
-        .ok()["message"]
-        .clone();
-    // Distinct timestamps keep history order and paging deterministic.
-    tokio::time::sleep(Duration::from_millis(5)).await;
-    message
-}
-
-fn id_of(message: &Value) -> String {
-    message["_id"].as_str().expect("message _id").to_owned()
-}
-
-async fn subscription(server: &TestServer, auth: &Auth, rid: &str) -> Value {
-    server
-        .get("subscriptions.getOne", &[("roomId", rid)], Some(auth))
-        .await
-        .ok()["subscription"]
-        .clone()
 }
 
 /// (unread, userMentions, groupMentions, alert) of the caller's subscription.
@@ -112,11 +84,6 @@ async fn fetch(server: &TestServer, auth: &Auth, mid: &str) -> Value {
         .await
         .ok()["message"]
         .clone()
-}
-
-fn assert_exact(reply: &Reply, status: u16, body: Value) {
-    assert_eq!(reply.status, status, "{}", reply.body);
-    assert_eq!(reply.body, body);
 }
 
 fn dm_id(a: &Auth, b: &Auth) -> String {

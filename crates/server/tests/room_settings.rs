@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Auth, Reply, TestServer};
+use common::{Auth, Reply, TestServer, assert_exact, say, subscription};
 use serde_json::{Value, json};
 
 const CHANNEL_NOT_FOUND: &str = "The required \"roomId\" or \"roomName\" param provided does not match any channel [error-room-not-found]";
@@ -48,14 +48,6 @@ async fn info(server: &TestServer, auth: &Auth, family: &str, rid: &str) -> Valu
         .get(&format!("{family}.info"), &[("roomId", rid)], Some(auth))
         .await
         .ok()[key]
-        .clone()
-}
-
-async fn subscription(server: &TestServer, auth: &Auth, rid: &str) -> Value {
-    server
-        .get("subscriptions.getOne", &[("roomId", rid)], Some(auth))
-        .await
-        .ok()["subscription"]
         .clone()
 }
 
@@ -105,23 +97,6 @@ async fn last_system_message(
         .into_iter()
         .find(|m| m["t"] == json!(kind))
         .unwrap_or_else(|| panic!("no {kind} message in {rid}"))
-}
-
-async fn say(server: &TestServer, auth: &Auth, rid: &str, text: &str) -> Value {
-    server
-        .post(
-            "chat.postMessage",
-            json!({"roomId": rid, "text": text}),
-            Some(auth),
-        )
-        .await
-        .ok()["message"]
-        .clone()
-}
-
-fn assert_exact(reply: &Reply, status: u16, body: Value) {
-    assert_eq!(reply.status, status, "{}", reply.body);
-    assert_eq!(reply.body, body);
 }
 
 fn error_type(reply: &Reply) -> &str {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Auth, Reply, TestServer};
+use common::{Auth, TestServer, assert_exact, id_of, say, subscription};
 use serde_json::{Value, json};
 
 const CHANNEL_NOT_FOUND: &str = "The required \"roomId\" or \"roomName\" param provided does not match any channel [error-room-not-found]";
@@ -33,19 +33,6 @@ async fn create_room(
         .clone()
 }
 
-fn id_of(room: &Value) -> String {
-    room["_id"].as_str().expect("room _id").to_owned()
-}
-
-/// The caller's subscription to a room (Null when not subscribed).
-async fn subscription(server: &TestServer, auth: &Auth, rid: &str) -> Value {
-    server
-        .get("subscriptions.getOne", &[("roomId", rid)], Some(auth))
-        .await
-        .ok()["subscription"]
-        .clone()
-}
-
 /// The whole history of a room, newest first.
 async fn history(server: &TestServer, auth: &Auth, family: &str, rid: &str) -> Vec<Value> {
     server
@@ -58,19 +45,6 @@ async fn history(server: &TestServer, auth: &Auth, family: &str, rid: &str) -> V
         .ok()["messages"]
         .as_array()
         .expect("messages")
-        .clone()
-}
-
-/// Posts `text` to a room id and returns the message.
-async fn say(server: &TestServer, auth: &Auth, rid: &str, text: &str) -> Value {
-    server
-        .post(
-            "chat.postMessage",
-            json!({"roomId": rid, "text": text}),
-            Some(auth),
-        )
-        .await
-        .ok()["message"]
         .clone()
 }
 
@@ -113,11 +87,6 @@ fn system_messages(messages: &[Value]) -> Vec<(String, String)> {
                 .map(|t| (t.to_owned(), m["msg"].as_str().unwrap_or("").to_owned()))
         })
         .collect()
-}
-
-fn assert_exact(reply: &Reply, status: u16, body: Value) {
-    assert_eq!(reply.status, status, "{}", reply.body);
-    assert_eq!(reply.body, body);
 }
 
 // ---------------------------------------------------------------------------------------------

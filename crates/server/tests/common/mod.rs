@@ -281,3 +281,40 @@ pub fn sha256_hex(s: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(s.as_bytes()))
 }
+
+/// Asserts an exact status and body.
+pub fn assert_exact(reply: &Reply, status: u16, body: Value) {
+    assert_eq!(reply.status, status, "{}", reply.body);
+    assert_eq!(reply.body, body);
+}
+
+/// The `_id` of a room or message document.
+pub fn id_of(document: &Value) -> String {
+    document["_id"].as_str().expect("_id").to_owned()
+}
+
+/// The caller's subscription to a room (`subscriptions.getOne`).
+pub async fn subscription(server: &TestServer, auth: &Auth, rid: &str) -> Value {
+    server
+        .get("subscriptions.getOne", &[("roomId", rid)], Some(auth))
+        .await
+        .ok()["subscription"]
+        .clone()
+}
+
+/// Posts a message that must succeed and returns it. Pauses around the post so that
+/// consecutive messages get distinct timestamps (history order and paging stay deterministic).
+pub async fn say(server: &TestServer, auth: &Auth, rid: &str, text: &str) -> Value {
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    let message = server
+        .post(
+            "chat.postMessage",
+            json!({"roomId": rid, "text": text}),
+            Some(auth),
+        )
+        .await
+        .ok()["message"]
+        .clone();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    message
+}

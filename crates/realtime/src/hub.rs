@@ -4,16 +4,17 @@
 //! listening session's bounded queue. A session whose queue is full is dropped (close 1013)
 //! rather than allowed to slow the room down.
 
+use axum::extract::ws::Utf8Bytes;
 use comet_events::{Change, Event};
 use comet_protocol::{chat, ejson};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use tokio::sync::mpsc;
 
-/// A frame to send: shared, encoded once.
-pub type Frame = Arc<str>;
+/// A frame to send: encoded once, shared by reference count among recipients.
+pub type Frame = Utf8Bytes;
 
 /// What a session's writer receives.
 #[derive(Debug, Clone)]
@@ -23,37 +24,122 @@ pub enum Outgoing {
     Close(u16, &'static str),
 }
 
+/// Most stream events one session may listen to (subscriptions and presence watches).
+pub const MAX_LISTENS_PER_SESSION: usize = 2_000;
+
 /// One live DDP session as the hub knows it.
 struct Listener {
     sender: mpsc::Sender<Outgoing>,
     user_id: Option<String>,
-    /// Stream name → event names subscribed (e.g. `stream-room-messages` → `{rid}`).
-    events: HashMap<&'static str, HashSet<String>>,
+    /// Stream name → event names subscribed (e.g. `stream-room-messages` → `{rid}`), each with
+    /// how many DDP subscriptions ask for it.
+    events: HashMap<&'static str, HashMap<String, u32>>,
+    /// Rooms the logged-in user is a member of (keys into `by_member_room`).
+    member_rooms: HashSet<String>,
 }
 
+impl Listener {
+    fn listen_count(&self) -> usize {
+        self.events.values().map(HashMap::len).sum()
+    }
+}
+
+/// Indexes so that delivering an event costs in proportion to its recipients, never to the
+/// number of connected sessions.
 #[derive(Default)]
 struct Registry {
     listeners: HashMap<u64, Listener>,
-    /// Room id → sessions listening to that room's messages.
-    by_room: HashMap<String, HashSet<u64>>,
+    /// Stream → event name → sessions listening to it.
+    by_event: HashMap<&'static str, HashMap<String, HashSet<u64>>>,
+    /// User id → that user's logged-in sessions.
+    by_user: HashMap<String, HashSet<u64>>,
     /// Room id → logged-in sessions whose user is a member (for `rooms-changed`).
     by_member_room: HashMap<String, HashSet<u64>>,
 }
 
+fn remove_from<K: std::hash::Hash + Eq + ?Sized>(
+    index: &mut HashMap<String, HashSet<u64>>,
+    key: &K,
+    session: u64,
+) where
+    String: std::borrow::Borrow<K>,
+{
+    if let Some(set) = index.get_mut(key) {
+        set.remove(&session);
+        if set.is_empty() {
+            index.remove(key);
+        }
+    }
+}
+
 impl Registry {
     fn forget_memberships(&mut self, session: u64) {
-        self.by_member_room.retain(|_, sessions| {
-            sessions.remove(&session);
-            !sessions.is_empty()
-        });
+        let Some(listener) = self.listeners.get_mut(&session) else {
+            return;
+        };
+        let rooms = std::mem::take(&mut listener.member_rooms);
+        for room in rooms {
+            remove_from(&mut self.by_member_room, room.as_str(), session);
+        }
+    }
+
+    fn add_membership(&mut self, session: u64, room_id: &str) {
+        let Some(listener) = self.listeners.get_mut(&session) else {
+            return;
+        };
+        listener.member_rooms.insert(room_id.to_owned());
+        self.by_member_room
+            .entry(room_id.to_owned())
+            .or_default()
+            .insert(session);
+    }
+
+    fn remove_membership(&mut self, session: u64, room_id: &str) {
+        if let Some(listener) = self.listeners.get_mut(&session) {
+            listener.member_rooms.remove(room_id);
+        }
+        remove_from(&mut self.by_member_room, room_id, session);
     }
 
     fn sessions_of(&self, user_id: &str) -> Vec<u64> {
-        self.listeners
-            .iter()
-            .filter(|(_, l)| l.user_id.as_deref() == Some(user_id))
-            .map(|(id, _)| *id)
-            .collect()
+        self.by_user
+            .get(user_id)
+            .map(|set| set.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Drops one DDP subscription to an event; with `all`, every one of them.
+    fn unlisten(&mut self, session: u64, stream: &'static str, event_name: &str, all: bool) {
+        if let Some(listener) = self.listeners.get_mut(&session)
+            && let Some(names) = listener.events.get_mut(stream)
+            && let Some(count) = names.get_mut(event_name)
+        {
+            *count = count.saturating_sub(1);
+            if *count > 0 && !all {
+                return;
+            }
+            names.remove(event_name);
+        }
+        if let Some(index) = self.by_event.get_mut(stream) {
+            remove_from(index, event_name, session);
+        }
+    }
+
+    /// The sessions listening to `event_name` of `stream`.
+    fn listening(&self, stream: &'static str, event_name: &str) -> impl Iterator<Item = &Listener> {
+        self.by_event
+            .get(stream)
+            .and_then(|index| index.get(event_name))
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.listeners.get(id))
+    }
+
+    fn is_listening(&self, session: u64, stream: &'static str, event_name: &str) -> bool {
+        self.by_event
+            .get(stream)
+            .and_then(|index| index.get(event_name))
+            .is_some_and(|set| set.contains(&session))
     }
 }
 
@@ -96,7 +182,7 @@ pub fn changed(collection: &str, event_name: &str, args: Value) -> Frame {
         "id": "id",
         "fields": {"eventName": event_name, "args": args},
     });
-    Arc::from(frame.to_string())
+    Utf8Bytes::from(frame.to_string())
 }
 
 fn presence_code(status: comet_core::user::Presence) -> u8 {
@@ -126,6 +212,7 @@ impl Hub {
                 sender,
                 user_id: None,
                 events: HashMap::new(),
+                member_rooms: HashSet::new(),
             },
         );
         id
@@ -135,15 +222,16 @@ impl Hub {
     pub fn leave(&self, session: u64) {
         let mut registry = self.registry();
         registry.forget_memberships(session);
-        if let Some(listener) = registry.listeners.remove(&session)
-            && let Some(rooms) = listener.events.get(ROOM_MESSAGES)
-        {
-            for room in rooms.clone() {
-                if let Some(set) = registry.by_room.get_mut(&room) {
-                    set.remove(&session);
-                    if set.is_empty() {
-                        registry.by_room.remove(&room);
-                    }
+        let Some(listener) = registry.listeners.remove(&session) else {
+            return;
+        };
+        if let Some(user_id) = &listener.user_id {
+            remove_from(&mut registry.by_user, user_id.as_str(), session);
+        }
+        for (stream, names) in listener.events {
+            if let Some(index) = registry.by_event.get_mut(stream) {
+                for name in names.into_keys() {
+                    remove_from(index, name.as_str(), session);
                 }
             }
         }
@@ -153,51 +241,50 @@ impl Hub {
     pub fn set_user(&self, session: u64, user_id: Option<String>, rooms: Vec<String>) {
         let mut registry = self.registry();
         registry.forget_memberships(session);
-        if let Some(listener) = registry.listeners.get_mut(&session) {
-            listener.user_id = user_id;
-        }
-        for room in rooms {
-            registry
-                .by_member_room
-                .entry(room)
-                .or_default()
-                .insert(session);
-        }
-    }
-
-    /// Starts delivering `event_name` of `stream` to the session.
-    pub fn listen(&self, session: u64, stream: &'static str, event_name: &str) {
-        let mut registry = self.registry();
         let Some(listener) = registry.listeners.get_mut(&session) else {
             return;
         };
-        listener
+        let previous = std::mem::replace(&mut listener.user_id, user_id.clone());
+        if let Some(previous) = previous {
+            remove_from(&mut registry.by_user, previous.as_str(), session);
+        }
+        if let Some(user_id) = user_id {
+            registry.by_user.entry(user_id).or_default().insert(session);
+        }
+        for room in rooms {
+            registry.add_membership(session, &room);
+        }
+    }
+
+    /// Starts delivering `event_name` of `stream` to the session; false when the session
+    /// already listens to as many events as it may.
+    pub fn listen(&self, session: u64, stream: &'static str, event_name: &str) -> bool {
+        let mut registry = self.registry();
+        let Some(listener) = registry.listeners.get_mut(&session) else {
+            return false;
+        };
+        if listener.listen_count() >= MAX_LISTENS_PER_SESSION {
+            return false;
+        }
+        *listener
             .events
             .entry(stream)
             .or_default()
-            .insert(event_name.to_owned());
-        if stream == ROOM_MESSAGES {
-            registry
-                .by_room
-                .entry(event_name.to_owned())
-                .or_default()
-                .insert(session);
-        }
+            .entry(event_name.to_owned())
+            .or_default() += 1;
+        registry
+            .by_event
+            .entry(stream)
+            .or_default()
+            .entry(event_name.to_owned())
+            .or_default()
+            .insert(session);
+        true
     }
 
     /// Stops delivering `event_name` of `stream` to the session.
     pub fn unlisten(&self, session: u64, stream: &'static str, event_name: &str) {
-        let mut registry = self.registry();
-        if let Some(listener) = registry.listeners.get_mut(&session)
-            && let Some(names) = listener.events.get_mut(stream)
-        {
-            names.remove(event_name);
-        }
-        if stream == ROOM_MESSAGES
-            && let Some(set) = registry.by_room.get_mut(event_name)
-        {
-            set.remove(&session);
-        }
+        self.registry().unlisten(session, stream, event_name, false);
     }
 
     fn send(listener: &Listener, frame: &Frame) {
@@ -222,13 +309,8 @@ impl Hub {
         frame: Frame,
     ) {
         let registry = self.registry();
-        for listener in registry.listeners.values() {
-            let listening = listener
-                .events
-                .get(stream)
-                .is_some_and(|names| names.contains(event_name));
-            let right_user = only_user.is_none_or(|u| listener.user_id.as_deref() == Some(u));
-            if listening && right_user {
+        for listener in registry.listening(stream, event_name) {
+            if only_user.is_none_or(|u| listener.user_id.as_deref() == Some(u)) {
                 Self::send(listener, &frame);
             }
         }
@@ -243,14 +325,7 @@ impl Hub {
                     &message.room_id,
                     json!([ejson(chat::message(message))]),
                 );
-                let registry = self.registry();
-                if let Some(sessions) = registry.by_room.get(&message.room_id) {
-                    for id in sessions {
-                        if let Some(listener) = registry.listeners.get(id) {
-                            Self::send(listener, &frame);
-                        }
-                    }
-                }
+                self.deliver(ROOM_MESSAGES, &message.room_id, None, frame);
             }
             Event::MessageDeleted {
                 room_id,
@@ -317,20 +392,13 @@ impl Hub {
                             continue;
                         };
                         if let Some(frame) = &mine
-                            && listener
-                                .events
-                                .get(ROOM_MESSAGES)
-                                .is_some_and(|n| n.contains("__my_messages__"))
+                            && registry.is_listening(*id, ROOM_MESSAGES, "__my_messages__")
                         {
                             Self::send(listener, frame);
                         }
                         let name = format!("{user_id}/rooms-changed");
-                        if listener
-                            .events
-                            .get(NOTIFY_USER)
-                            .is_some_and(|n| n.contains(&name))
-                        {
-                            let frame: Frame = Arc::from(format!(
+                        if registry.is_listening(*id, NOTIFY_USER, &name) {
+                            let frame = Frame::from(format!(
                                 r#"{{"msg":"changed","collection":"{NOTIFY_USER}","id":"id","fields":{{"eventName":{},"args":{args}}}}}"#,
                                 Value::String(name)
                             ));
@@ -460,8 +528,8 @@ impl Hub {
                 let name = format!("{user_id}/force_logout");
                 let frame = changed(NOTIFY_USER, &name, json!([]));
                 let registry = self.registry();
-                for listener in registry.listeners.values() {
-                    if listener.user_id.as_deref() == Some(user_id.as_str()) {
+                for id in registry.by_user.get(user_id).into_iter().flatten() {
+                    if let Some(listener) = registry.listeners.get(id) {
                         Self::send(listener, &frame);
                         let _ = listener
                             .sender
@@ -510,7 +578,7 @@ impl Hub {
                     USER_PRESENCE,
                     user_id,
                     None,
-                    Arc::from(presence.to_string()),
+                    Frame::from(presence.to_string()),
                 );
                 let args = json!([[user_id, username, presence_code(*status), status_text]]);
                 self.deliver(
@@ -532,13 +600,11 @@ impl Hub {
             .get(room_id)
             .into_iter()
             .flatten()
-            .filter_map(|id| registry.listeners.get(id))
-            .filter_map(|l| {
-                let user_id = l.user_id.as_deref()?;
+            .filter_map(|id| {
+                let user_id = registry.listeners.get(id)?.user_id.as_deref()?;
                 let name = format!("{user_id}/{event}");
-                l.events
-                    .get(NOTIFY_USER)
-                    .is_some_and(|n| n.contains(&name))
+                registry
+                    .is_listening(*id, NOTIFY_USER, &name)
                     .then(|| user_id.to_owned())
             })
             .collect();
@@ -574,44 +640,33 @@ impl Hub {
     /// Keeps the member-room index in step with joins and removals.
     fn track_membership(&self, change: Change, room_id: &str, user_id: &str) {
         let mut registry = self.registry();
-        let sessions = registry.sessions_of(user_id);
-        let entry = registry
-            .by_member_room
-            .entry(room_id.to_owned())
-            .or_default();
-        for id in sessions {
+        for id in registry.sessions_of(user_id) {
             match change {
-                Change::Inserted => {
-                    entry.insert(id);
-                }
-                Change::Removed => {
-                    entry.remove(&id);
-                }
+                Change::Inserted => registry.add_membership(id, room_id),
+                Change::Removed => registry.remove_membership(id, room_id),
                 Change::Updated => {}
             }
-        }
-        if entry.is_empty() {
-            registry.by_member_room.remove(room_id);
         }
     }
 
     /// A member removed from a room stops receiving it at once (until they may again).
     fn stop_room_for_user(&self, room_id: &str, user_id: &str) {
         let mut registry = self.registry();
-        let sessions: Vec<u64> = registry
-            .listeners
-            .iter()
-            .filter(|(_, l)| l.user_id.as_deref() == Some(user_id))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in sessions {
-            if let Some(listener) = registry.listeners.get_mut(&id)
-                && let Some(names) = listener.events.get_mut(ROOM_MESSAGES)
-            {
-                names.remove(room_id);
-            }
-            if let Some(set) = registry.by_room.get_mut(room_id) {
-                set.remove(&id);
+        let prefix = format!("{room_id}/");
+        for id in registry.sessions_of(user_id) {
+            registry.unlisten(id, ROOM_MESSAGES, room_id, true);
+            let room_events: Vec<String> = registry
+                .listeners
+                .get(&id)
+                .and_then(|l| l.events.get(NOTIFY_ROOM))
+                .into_iter()
+                .flatten()
+                .map(|(name, _)| name)
+                .filter(|name| name.starts_with(&prefix))
+                .cloned()
+                .collect();
+            for name in room_events {
+                registry.unlisten(id, NOTIFY_ROOM, &name, true);
             }
         }
     }

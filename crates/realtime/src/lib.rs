@@ -76,16 +76,17 @@ impl Realtime {
         let realtime = self.clone();
         let room_id = room_id.to_owned();
         tokio::spawn(async move {
-            for user_id in members {
-                match realtime
-                    .service
-                    .member_subscription(&room_id, &user_id)
-                    .await
-                {
-                    Ok(Some(subscription)) => realtime.hub.send_subscription(&subscription),
-                    Ok(None) => {}
-                    Err(e) => tracing::warn!(error = %e, "could not load a subscription to push"),
+            match realtime
+                .service
+                .member_subscriptions(&room_id, &members)
+                .await
+            {
+                Ok(subscriptions) => {
+                    for subscription in &subscriptions {
+                        realtime.hub.send_subscription(subscription);
+                    }
                 }
+                Err(e) => tracing::warn!(error = %e, "could not load subscriptions to push"),
             }
         });
     }
@@ -108,11 +109,21 @@ impl Realtime {
         if message.kind.is_some() {
             return;
         }
+        let direct = room.room_type == RoomType::Direct;
+        let group = message
+            .mentions
+            .iter()
+            .any(|m| m.id == "all" || m.id == "here");
+        // In a large room only those mentioned hear about a message: decide that before
+        // loading anyone, so a busy big room costs nothing per listener.
+        let everyone_may_hear =
+            direct || group || room.users_count <= MAX_MEMBERS_NOTIFIED_OF_EVERYTHING;
         let recipients: Vec<String> = self
             .hub
             .members_listening(&room.id, "notification")
             .into_iter()
             .filter(|u| u != &message.author.id)
+            .filter(|u| everyone_may_hear || message.mentions.iter().any(|m| &m.id == u))
             .collect();
         if recipients.is_empty() {
             return;
@@ -121,29 +132,20 @@ impl Realtime {
         let room = room.clone();
         let message = message.clone();
         tokio::spawn(async move {
-            let group = message
-                .mentions
-                .iter()
-                .any(|m| m.id == "all" || m.id == "here");
-            let direct = room.room_type == RoomType::Direct;
             let sender_name = message
                 .author
                 .name
                 .clone()
                 .unwrap_or_else(|| message.author.username.clone());
-            for user_id in recipients {
-                let user = match realtime
-                    .service
-                    .find_user(&comet_service::accounts::UserRef::Id(user_id.clone()))
-                    .await
-                {
-                    Ok(Some(user)) => user,
-                    Ok(None) => continue,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "could not load a user to notify");
-                        continue;
-                    }
-                };
+            let users = match realtime.service.users_by_ids(&recipients).await {
+                Ok(users) => users,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not load users to notify");
+                    return;
+                }
+            };
+            for user in users {
+                let user_id = user.id.clone();
                 let preference = realtime
                     .service
                     .me(&user)

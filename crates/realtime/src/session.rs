@@ -2,7 +2,7 @@
 
 use crate::Realtime;
 use crate::hub::{
-    NOTIFY_ALL, NOTIFY_LOGGED, NOTIFY_ROOM, NOTIFY_USER, Outgoing, ROLES, ROOM_MESSAGES,
+    Frame, NOTIFY_ALL, NOTIFY_LOGGED, NOTIFY_ROOM, NOTIFY_USER, Outgoing, ROLES, ROOM_MESSAGES,
     USER_PRESENCE, stream_name,
 };
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
@@ -29,12 +29,17 @@ pub enum Framing {
     SockJs,
 }
 
-fn encode(framing: Framing, frame: &str) -> String {
+/// The bytes to put on the wire: raw frames go out as they are, shared with every other
+/// recipient; SockJS wraps each in its own `a[...]` envelope.
+fn encode(framing: Framing, frame: Frame) -> Utf8Bytes {
     match framing {
-        Framing::Raw => frame.to_owned(),
-        Framing::SockJs => format!("a{}", json!([frame])),
+        Framing::Raw => frame,
+        Framing::SockJs => Utf8Bytes::from(format!("a{}", json!([frame.as_str()]))),
     }
 }
+
+/// Frames written to the socket before it is flushed: a burst costs one write, not one each.
+const WRITE_BATCH: usize = 64;
 
 /// Parses one client frame into DDP messages (SockJS frames may carry several).
 fn decode(framing: Framing, text: &str) -> Option<Vec<Value>> {
@@ -113,24 +118,37 @@ pub async fn run(realtime: Arc<Realtime>, socket: WebSocket, framing: Framing, c
         {
             return;
         }
-        while let Some(outgoing) = rx.recv().await {
-            let sent = match outgoing {
-                Outgoing::Frame(frame) => {
-                    sink.send(WsMessage::Text(encode(framing, &frame).into()))
-                        .await
+        while let Some(first) = rx.recv().await {
+            let mut next = Some(first);
+            let mut written = 0;
+            while let Some(outgoing) = next.take() {
+                match outgoing {
+                    Outgoing::Frame(frame) => {
+                        if sink
+                            .feed(WsMessage::Text(encode(framing, frame)))
+                            .await
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                    Outgoing::Close(code, reason) => {
+                        let _ = sink
+                            .send(WsMessage::Close(Some(CloseFrame {
+                                code,
+                                reason: Utf8Bytes::from_static(reason),
+                            })))
+                            .await;
+                        return;
+                    }
                 }
-                Outgoing::Close(code, reason) => {
-                    let _ = sink
-                        .send(WsMessage::Close(Some(CloseFrame {
-                            code,
-                            reason: Utf8Bytes::from_static(reason),
-                        })))
-                        .await;
-                    break;
+                written += 1;
+                if written < WRITE_BATCH {
+                    next = rx.try_recv().ok();
                 }
-            };
-            if sent.is_err() {
-                break;
+            }
+            if sink.flush().await.is_err() {
+                return;
             }
         }
     });
@@ -224,7 +242,7 @@ fn log_presence(outcome: comet_core::Result<()>) {
 
 async fn send(tx: &mpsc::Sender<Outgoing>, message: Value) {
     let _ = tx
-        .send(Outgoing::Frame(Arc::from(message.to_string())))
+        .send(Outgoing::Frame(Frame::from(message.to_string())))
         .await;
 }
 
@@ -455,7 +473,9 @@ async fn subscribe(
                 .unwrap_or_default()
         };
         for uid in list("added") {
-            realtime.hub.listen(state.hub_id, USER_PRESENCE, &uid);
+            if !realtime.hub.listen(state.hub_id, USER_PRESENCE, &uid) {
+                break;
+            }
         }
         for uid in list("removed") {
             realtime.hub.unlisten(state.hub_id, USER_PRESENCE, &uid);
@@ -464,10 +484,25 @@ async fn subscribe(
         return;
     }
     match may_listen(realtime, state.session.as_ref(), stream, &event_name).await {
-        Ok(()) => {
-            realtime.hub.listen(state.hub_id, stream, &event_name);
-            state.subscriptions.insert(id.clone(), (stream, event_name));
+        Ok(()) if state.subscriptions.contains_key(&id) => {
+            // A repeated id is the same subscription: ready again, nothing new to track.
             send(tx, json!({"msg": "ready", "subs": [id]})).await;
+        }
+        Ok(()) => {
+            if realtime.hub.listen(state.hub_id, stream, &event_name) {
+                state.subscriptions.insert(id.clone(), (stream, event_name));
+                send(tx, json!({"msg": "ready", "subs": [id]})).await;
+            } else {
+                let error = Error::meteor(
+                    "error-too-many-subscriptions",
+                    "Too many subscriptions on this connection",
+                );
+                send(
+                    tx,
+                    json!({"msg": "nosub", "id": id, "error": error_object(&error)}),
+                )
+                .await;
+            }
         }
         Err(error) => {
             send(

@@ -943,6 +943,24 @@ impl Service {
             .map_err(store_error)
     }
 
+    /// The subscriptions to a room of several members at once (for live unread updates).
+    pub async fn member_subscriptions(
+        &self,
+        room_id: &str,
+        user_ids: &[String],
+    ) -> Result<Vec<Subscription>> {
+        self.store
+            .subscriptions_of_users_in_room(room_id, user_ids)
+            .await
+            .map_err(store_error)
+    }
+
+    /// Users by id, for server-side fan-out (no caller: the realtime layer already knows they
+    /// are members of the room in question).
+    pub async fn users_by_ids(&self, user_ids: &[String]) -> Result<Vec<comet_core::user::User>> {
+        self.store.users_by_ids(user_ids).await.map_err(store_error)
+    }
+
     /// `subscriptions.get`: all of the caller's subscriptions, or those changed since a time.
     pub async fn subscriptions(
         &self,

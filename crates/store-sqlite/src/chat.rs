@@ -479,6 +479,31 @@ impl SubscriptionStore for SqliteStore {
         row.map(|r| subscription_from_row(&r)).transpose()
     }
 
+    async fn subscriptions_of_users_in_room(
+        &self,
+        room_id: &str,
+        user_ids: &[String],
+    ) -> StoreResult<Vec<Subscription>> {
+        let mut found = Vec::with_capacity(user_ids.len());
+        // Bounded lists keep each statement well under SQLite's bound-parameter limit.
+        for chunk in user_ids.chunks(500) {
+            let mut q = QueryBuilder::<Sqlite>::new(format!(
+                "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE rid = "
+            ));
+            q.push_bind(room_id.to_owned()).push(" AND user_id IN (");
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(id.clone());
+            }
+            q.push(")");
+            let rows = q.build().fetch_all(&self.reader).await.map_err(backend)?;
+            for row in &rows {
+                found.push(subscription_from_row(row)?);
+            }
+        }
+        Ok(found)
+    }
+
     async fn subscriptions_of_user(
         &self,
         user_id: &str,

@@ -530,6 +530,19 @@ pub async fn rooms_and_messages(store: &dyn Store) {
     let ben_now = store.subscription("r1", "b1").await.unwrap().unwrap();
     let cat_now = store.subscription("r1", "c1").await.unwrap().unwrap();
     let ann_now = store.subscription("r1", "a1").await.unwrap().unwrap();
+    let mut several = store
+        .subscriptions_of_users_in_room("r1", &["c1".into(), "b1".into(), "nobody".into()])
+        .await
+        .unwrap();
+    several.sort_by(|x, y| x.user.id.cmp(&y.user.id));
+    assert_eq!(several, vec![ben_now.clone(), cat_now.clone()]);
+    assert!(
+        store
+            .subscriptions_of_users_in_room("r1", &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         (ben_now.unread, ben_now.user_mentions, ben_now.alert),
         (1, 1, true)

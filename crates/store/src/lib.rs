@@ -267,6 +267,13 @@ pub trait RoomStore: Send + Sync {
 pub trait SubscriptionStore: Send + Sync {
     async fn subscription(&self, room_id: &str, user_id: &str)
     -> StoreResult<Option<Subscription>>;
+    /// The subscriptions to one room held by these users (those that exist, in no particular
+    /// order).
+    async fn subscriptions_of_users_in_room(
+        &self,
+        room_id: &str,
+        user_ids: &[String],
+    ) -> StoreResult<Vec<Subscription>>;
     /// A user's subscriptions, optionally only those changed after `since`.
     async fn subscriptions_of_user(
         &self,

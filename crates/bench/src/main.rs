@@ -27,6 +27,9 @@ enum Benchmark {
     Messages(messages::MessageArgs),
     /// RSS per idle DDP connection, and fan-out to many listeners (vs a bare WebSocket broadcast).
     Realtime(realtime::RealtimeArgs),
+    /// The realtime benchmark's baseline server (run by `realtime` in a child process).
+    #[command(hide = true)]
+    BareBroadcastServer,
 }
 
 #[derive(Parser)]
@@ -396,6 +399,7 @@ async fn main() -> std::process::ExitCode {
         Benchmark::Accounts(args) => run(args).await,
         Benchmark::Messages(args) => messages::run(args).await,
         Benchmark::Realtime(args) => realtime::run(args).await,
+        Benchmark::BareBroadcastServer => realtime::bare_broadcast_server().await,
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

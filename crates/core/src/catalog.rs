@@ -1189,6 +1189,13 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
         "Message"
     ),
     seed!(
+        "Message_Read_Receipt_Enabled",
+        Boolean,
+        false,
+        public = true,
+        "Message"
+    ),
+    seed!(
         "Message_AllowPinning",
         Boolean,
         true,

@@ -177,6 +177,8 @@ pub struct Message {
     pub discussion_last_at: Option<Timestamp>,
     /// Deleted messages stay as tombstones for sync (`chat.getDeletedMessages`).
     pub deleted_at: Option<Timestamp>,
+    /// With read receipts on: not yet seen by every member.
+    pub unread: bool,
 }
 
 impl Message {
@@ -215,6 +217,7 @@ impl Message {
             discussion_count: 0,
             discussion_last_at: None,
             deleted_at: None,
+            unread: false,
         }
     }
 }

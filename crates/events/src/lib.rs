@@ -82,6 +82,11 @@ pub enum Event {
         username: String,
         room_id: Option<String>,
     },
+    /// Every member has now seen a room's messages up to `until` (read receipts).
+    MessagesRead {
+        room_id: String,
+        until: comet_core::Timestamp,
+    },
     /// Messages of a room were deleted in bulk (`rooms.cleanHistory`).
     MessagesCleaned {
         room_id: String,

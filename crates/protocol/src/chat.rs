@@ -194,6 +194,9 @@ pub fn message(msg: &Message) -> Value {
         put(&mut m, "replies", json!(msg.thread_participants));
     }
     put(&mut m, "pinned", msg.pinned);
+    if msg.unread {
+        put(&mut m, "unread", true);
+    }
     if let Some(at) = msg.pinned_at {
         put(&mut m, "pinnedAt", iso(at));
     }

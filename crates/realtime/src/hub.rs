@@ -383,6 +383,7 @@ impl Hub {
                     )
                 });
                 let registry = self.registry();
+                let mut name = String::new();
                 if let Some(sessions) = registry.by_member_room.get(&room.id) {
                     for id in sessions {
                         let Some(listener) = registry.listeners.get(id) else {
@@ -396,11 +397,14 @@ impl Hub {
                         {
                             Self::send(listener, frame);
                         }
-                        let name = format!("{user_id}/rooms-changed");
+                        // One reused buffer: this runs for every member session per message.
+                        name.clear();
+                        name.push_str(user_id);
+                        name.push_str("/rooms-changed");
                         if registry.is_listening(*id, NOTIFY_USER, &name) {
                             let frame = Frame::from(format!(
                                 r#"{{"msg":"changed","collection":"{NOTIFY_USER}","id":"id","fields":{{"eventName":{},"args":{args}}}}}"#,
-                                Value::String(name)
+                                Value::String(name.clone())
                             ));
                             Self::send(listener, &frame);
                         }
@@ -500,6 +504,11 @@ impl Hub {
                     changed(NOTIFY_LOGGED, event, json!([change])),
                 );
             }
+            Event::MessagesRead { room_id, until } => {
+                let name = format!("{room_id}/messagesRead");
+                let args = json!([{"until": {"$date": until.timestamp_millis()}}]);
+                self.deliver(NOTIFY_ROOM, &name, None, changed(NOTIFY_ROOM, &name, args));
+            }
             Event::MessagesCleaned {
                 room_id,
                 oldest,
@@ -595,6 +604,8 @@ impl Hub {
     /// `stream-notify-user`.
     pub fn members_listening(&self, room_id: &str, event: &str) -> Vec<String> {
         let registry = self.registry();
+        // One reused buffer: this runs for every member session per message.
+        let mut name = String::new();
         let mut users: Vec<String> = registry
             .by_member_room
             .get(room_id)
@@ -602,7 +613,10 @@ impl Hub {
             .flatten()
             .filter_map(|id| {
                 let user_id = registry.listeners.get(id)?.user_id.as_deref()?;
-                let name = format!("{user_id}/{event}");
+                name.clear();
+                name.push_str(user_id);
+                name.push('/');
+                name.push_str(event);
                 registry
                     .is_listening(*id, NOTIFY_USER, &name)
                     .then(|| user_id.to_owned())

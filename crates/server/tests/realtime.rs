@@ -889,3 +889,71 @@ async fn user_data_and_roles_streams() {
     assert_eq!(role["fields"]["args"][0]["type"], json!("changed"));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn read_receipts_announce_messages_read_by_everyone() {
+    let server = TestServer::start_with(|config| {
+        config
+            .setting_overrides
+            .push(("Message_Read_Receipt_Enabled".to_owned(), "true".to_owned()));
+    })
+    .await;
+    let alice = server.new_user("alice").await;
+    let bob_rest = server.new_user("bob").await;
+    let created = server
+        .post(
+            "groups.create",
+            json!({"name": "receipts", "members": ["bob"]}),
+            Some(&alice),
+        )
+        .await;
+    let rid = created.ok()["group"]["_id"]
+        .as_str()
+        .expect("rid")
+        .to_owned();
+    let mut bob = Ddp::connect(&server).await;
+    bob.login("bob").await;
+    let topic = format!("{rid}/messagesRead");
+    assert_eq!(bob.sub("stream-notify-room", &topic).await["msg"], "ready");
+    // Not a member: refused.
+    let mut carol = Ddp::connect(&server).await;
+    server.new_user("carol").await;
+    carol.login("carol").await;
+    assert_eq!(carol.sub("stream-notify-room", &topic).await["msg"], "nosub");
+
+    let posted = server
+        .post(
+            "chat.postMessage",
+            json!({"roomId": rid, "text": "did everyone see this?"}),
+            Some(&alice),
+        )
+        .await;
+    let message = posted.ok()["message"].clone();
+    assert_eq!(message["unread"], json!(true));
+    let mid = message["_id"].as_str().expect("id").to_owned();
+
+    // Alice has read it; Bob has not, so nothing is announced and the message stays unread.
+    server
+        .post("subscriptions.read", json!({"rid": rid}), Some(&alice))
+        .await
+        .ok();
+    let still = server
+        .get("chat.getMessage", &[("msgId", &mid)], Some(&alice))
+        .await;
+    assert_eq!(still.ok()["message"]["unread"], json!(true));
+
+    server
+        .post("subscriptions.read", json!({"rid": rid}), Some(&bob_rest))
+        .await
+        .ok();
+    let read = bob
+        .until(|m| m["fields"]["eventName"] == json!(topic))
+        .await;
+    assert_eq!(read["collection"], json!("stream-notify-room"));
+    assert!(read["fields"]["args"][0]["until"]["$date"].is_i64(), "{read}");
+    let now_read = server
+        .get("chat.getMessage", &[("msgId", &mid)], Some(&alice))
+        .await;
+    assert!(now_read.ok()["message"].get("unread").is_none());
+    server.stop().await;
+}

@@ -210,6 +210,7 @@ impl Service {
         );
         message.mentions = mentions;
         message.channels = channels;
+        message.unread = self.setting_bool("Message_Read_Receipt_Enabled");
         message.thread_id = thread_id;
         message.thread_show = new.thread_show;
         message.alias = new.alias.filter(|s| !s.is_empty());

@@ -1019,6 +1019,34 @@ impl Service {
             .await
             .map_err(store_error)?;
         self.publish_subscription(comet_events::Change::Updated, s);
+        if self.setting_bool("Message_Read_Receipt_Enabled") {
+            self.settle_read_receipts(room_id).await?;
+        }
+        Ok(())
+    }
+
+    /// Once every member has seen a room up to some time, its messages until then stop being
+    /// unread, and the room's listeners hear `messagesRead`.
+    async fn settle_read_receipts(&self, room_id: &str) -> Result<()> {
+        let Some(until) = self
+            .store
+            .earliest_last_seen(room_id)
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(());
+        };
+        let changed = self
+            .store
+            .mark_messages_read(room_id, until)
+            .await
+            .map_err(store_error)?;
+        if changed > 0 {
+            self.publish(comet_events::Event::MessagesRead {
+                room_id: room_id.to_owned(),
+                until,
+            });
+        }
         Ok(())
     }
 

@@ -1,7 +1,7 @@
 //! Rooms, subscriptions and messages in SQLite.
 
 use crate::chat_rows::{message_extra, message_from_row, room_from_row, subscription_from_row};
-use crate::rows::millis;
+use crate::rows::{from_millis, millis};
 use crate::{SqliteStore, backend, write_error};
 use async_trait::async_trait;
 use comet_core::Timestamp;
@@ -66,8 +66,8 @@ async fn insert_subscription(
 async fn insert_message(tx: &mut Transaction<'_, Sqlite>, m: &Message) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO messages (id, rid, msg, t, u_id, u_username, u_name, ts, updated_at, tmid, \
-         tshow, tcount, tlm, pinned, deleted_at, extra) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         tshow, tcount, tlm, pinned, deleted_at, extra, unread) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&m.id)
     .bind(&m.room_id)
@@ -85,6 +85,7 @@ async fn insert_message(tx: &mut Transaction<'_, Sqlite>, m: &Message) -> Result
     .bind(m.pinned)
     .bind(m.deleted_at.map(millis))
     .bind(message_extra(m))
+    .bind(m.unread)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -124,7 +125,7 @@ const SUBSCRIPTION_COLUMNS: &str = "id, rid, t, user_id, username, user_name, na
     ignored, updated_at";
 
 const MESSAGE_COLUMNS: &str = "id, rid, msg, t, u_id, u_username, u_name, ts, updated_at, tmid, \
-    tshow, tcount, tlm, pinned, deleted_at, extra";
+    tshow, tcount, tlm, pinned, deleted_at, extra, unread";
 
 fn room_sort_column(key: RoomSortKey) -> &'static str {
     match key {
@@ -815,6 +816,27 @@ impl MessageStore for SqliteStore {
         q.push(")");
         let rows = q.build().fetch_all(&self.reader).await.map_err(backend)?;
         rows.iter().map(message_from_row).collect()
+    }
+
+    async fn earliest_last_seen(&self, room_id: &str) -> StoreResult<Option<Timestamp>> {
+        let earliest: Option<i64> = sqlx::query_scalar("SELECT MIN(ls) FROM subscriptions WHERE rid = ?")
+            .bind(room_id)
+            .fetch_one(&self.reader)
+            .await
+            .map_err(backend)?;
+        earliest.map(from_millis).transpose()
+    }
+
+    async fn mark_messages_read(&self, room_id: &str, until: Timestamp) -> StoreResult<u64> {
+        let result = sqlx::query(
+            "UPDATE messages SET unread = 0 WHERE rid = ? AND unread = 1 AND ts <= ?",
+        )
+        .bind(room_id)
+        .bind(millis(until))
+        .execute(&self.writer)
+        .await
+        .map_err(backend)?;
+        Ok(result.rows_affected())
     }
 
     async fn update_message(&self, m: &Message) -> StoreResult<bool> {

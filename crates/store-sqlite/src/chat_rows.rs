@@ -269,5 +269,6 @@ pub(crate) fn message_from_row(row: &SqliteRow) -> StoreResult<Message> {
         discussion_count: field("dcount").and_then(Value::as_i64).unwrap_or(0),
         discussion_last_at: time("dlm")?,
         deleted_at: opt_millis(row, "deleted_at")?,
+        unread: get(row, "unread")?,
     })
 }

@@ -48,3 +48,9 @@ async fn rooms_and_messages() {
     let (_dir, store) = fresh().await;
     conformance::rooms_and_messages(&store).await;
 }
+
+#[tokio::test]
+async fn read_receipts() {
+    let (_dir, store) = fresh().await;
+    conformance::read_receipts(&store).await;
+}

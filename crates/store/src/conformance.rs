@@ -803,3 +803,54 @@ pub async fn rooms_and_messages(store: &dyn Store) {
     assert!(store.message_by_id("m1").await.unwrap().is_none());
     assert!(store.subscription("r1", "b1").await.unwrap().is_none());
 }
+
+/// Read receipts: messages stay unread until every member's last-seen time has passed them.
+pub async fn read_receipts(store: &dyn Store) {
+    use crate::PostEffects;
+    use comet_core::room::{Message, UserStub};
+    let t0 = now();
+    let ann = user("a1", "ann", "ann@example.com", t0);
+    let ben = user("b1", "ben", "ben@example.com", t0);
+    for u in [&ann, &ben] {
+        store.insert_user(u).await.unwrap();
+    }
+    let ops = room("r1", "Ops", &ann, t0);
+    assert_eq!(store.earliest_last_seen("r1").await.unwrap(), None);
+    let ann_sub = subscription("s1", &ops, &ann, t0);
+    let mut ben_sub = subscription("s2", &ops, &ben, t0);
+    store
+        .create_room(&ops, &[ann_sub, ben_sub.clone()], None)
+        .await
+        .unwrap();
+    let at = |s: i64| t0 + chrono::Duration::seconds(s);
+    for (id, second) in [("m1", 1), ("m2", 2), ("m3", 3)] {
+        let mut m = Message::new(id.into(), "r1", UserStub::from(&ann), id, at(second));
+        m.unread = true;
+        store
+            .post_message(&m, &PostEffects::default())
+            .await
+            .unwrap();
+    }
+    assert!(store.message_by_id("m1").await.unwrap().unwrap().unread);
+    assert_eq!(store.earliest_last_seen("r1").await.unwrap(), Some(t0));
+    assert_eq!(store.mark_messages_read("r1", t0).await.unwrap(), 0);
+
+    ben_sub.last_seen = at(2);
+    store.update_subscription(&ben_sub).await.unwrap();
+    let mut ann_now = store.subscription("r1", "a1").await.unwrap().unwrap();
+    ann_now.last_seen = at(10);
+    store.update_subscription(&ann_now).await.unwrap();
+    assert_eq!(store.earliest_last_seen("r1").await.unwrap(), Some(at(2)));
+    assert_eq!(store.mark_messages_read("r1", at(2)).await.unwrap(), 2);
+    assert_eq!(store.mark_messages_read("r1", at(2)).await.unwrap(), 0);
+    let unread: Vec<bool> = store
+        .messages_by_ids(&["m1".into(), "m2".into(), "m3".into()])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.unread)
+        .collect();
+    assert_eq!(unread.iter().filter(|u| **u).count(), 1);
+    assert!(store.message_by_id("m3").await.unwrap().unwrap().unread);
+    assert_eq!(store.mark_messages_read("other", at(99)).await.unwrap(), 0);
+}

@@ -331,6 +331,11 @@ pub trait MessageStore: Send + Sync {
         react: bool,
         at: Timestamp,
     ) -> StoreResult<Option<Message>>;
+    /// The earliest last-seen time among a room's members; `None` when it has none.
+    async fn earliest_last_seen(&self, room_id: &str) -> StoreResult<Option<Timestamp>>;
+    /// Clears `unread` on a room's messages sent at or before `until` (read receipts);
+    /// returns how many changed.
+    async fn mark_messages_read(&self, room_id: &str, until: Timestamp) -> StoreResult<u64>;
     /// Marks a message deleted (kept as a tombstone for sync) and uncounts it.
     async fn delete_message(&self, id: &str, at: Timestamp) -> StoreResult<bool>;
     /// A page of a room's messages.

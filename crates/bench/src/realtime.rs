@@ -156,10 +156,7 @@ async fn connect(
     server: SocketAddr,
     index: usize,
     sources: u8,
-) -> Result<
-    tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
-    String,
-> {
+) -> Result<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>, String> {
     let last_octet = 1 + u8::try_from(index % usize::from(sources.max(1))).unwrap_or(0);
     let source = IpAddr::V4(Ipv4Addr::new(127, 0, 0, last_octet));
     let socket = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
@@ -318,11 +315,7 @@ async fn bare_broadcast(args: &RealtimeArgs, rate: f64) -> Result<PhaseReport, S
 }
 
 /// Posts one message carrying its send time.
-async fn post_timed(
-    http: &reqwest::Client,
-    base: &str,
-    auth: (&str, &str),
-) -> Result<(), String> {
+async fn post_timed(http: &reqwest::Client, base: &str, auth: (&str, &str)) -> Result<(), String> {
     let body: Value = post_json(
         http,
         format!("{base}/api/v1/chat.postMessage"),
@@ -352,7 +345,11 @@ async fn post_at_rate(
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(0.1)));
     while started.elapsed() < Duration::from_secs(seconds) {
         tick.tick().await;
-        let permit = gate.clone().acquire_owned().await.map_err(|e| e.to_string())?;
+        let permit = gate
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| e.to_string())?;
         let (http, base, failures) = (http.clone(), base.to_owned(), failures.clone());
         let (id, token) = (auth.0.to_owned(), auth.1.to_owned());
         tokio::spawn(async move {

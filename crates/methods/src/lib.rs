@@ -26,6 +26,9 @@ pub enum Outcome {
     Value(Value),
     LoggedIn(Box<LoginResult>, Value),
     LoggedOut,
+    /// `UserPresence:online`/`away`: the client reports its connection (in)active; the
+    /// transport applies it to the connection it came on (the answer is `null`).
+    ConnectionPresence(Presence),
 }
 
 type MethodFuture<'a> = Pin<Box<dyn Future<Output = Result<Outcome>> + Send + 'a>>;
@@ -110,8 +113,8 @@ pub async fn call(
         "getUsersOfRoom" => Box::pin(get_users_of_room(service, params, ctx)),
         "spotlight" => Box::pin(spotlight(service, params, ctx)),
         "setUserStatus" => Box::pin(set_user_status(service, params, ctx)),
-        "UserPresence:online" => Box::pin(connection_presence(service, ctx, Presence::Online)),
-        "UserPresence:away" => Box::pin(connection_presence(service, ctx, Presence::Away)),
+        "UserPresence:online" => Box::pin(connection_presence(ctx, Presence::Online)),
+        "UserPresence:away" => Box::pin(connection_presence(ctx, Presence::Away)),
         _ => return Err(Error::meteor("404", format!("Method '{name}' not found"))),
     };
     future.await
@@ -516,16 +519,9 @@ async fn set_user_status(
 }
 
 /// `UserPresence:online` / `UserPresence:away`: the client reports (in)activity.
-async fn connection_presence(
-    service: &Service,
-    ctx: MethodContext<'_>,
-    presence: Presence,
-) -> Result<Outcome> {
-    let session = session(&ctx)?;
-    service
-        .set_connection_presence(&session.user.id, presence)
-        .await?;
-    value(Value::Null)
+async fn connection_presence(ctx: MethodContext<'_>, presence: Presence) -> Result<Outcome> {
+    session(&ctx)?;
+    Ok(Outcome::ConnectionPresence(presence))
 }
 
 /// `loadMissedMessages(rid, since)`: messages changed in a room since a time, oldest first.

@@ -7,6 +7,7 @@ use crate::hub::{
 };
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
 use comet_core::Error;
+use comet_core::user::Presence;
 use comet_methods::{MethodContext, Outcome, error_object, result_message};
 use comet_service::rooms::{RoomFamily, RoomRef};
 use comet_service::{ClientInfo, Session};
@@ -21,6 +22,57 @@ use tokio::sync::mpsc;
 const QUEUE_DEPTH: usize = 512;
 /// Silence after which the server pings, and after which a silent client is dropped.
 const IDLE: Duration = Duration::from_secs(30);
+
+/// Whether a logged-in connection counts as online or away: away while the client says so
+/// (`UserPresence:away`) or while it has done nothing but heartbeats for the user's idle time
+/// limit (their `enableAutoAway` / `idleTimeLimit` preferences).
+struct Activity {
+    client_away: bool,
+    idle: bool,
+    last_active: tokio::time::Instant,
+    idle_after: Option<Duration>,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity {
+            client_away: false,
+            idle: false,
+            last_active: tokio::time::Instant::now(),
+            idle_after: None,
+        }
+    }
+
+    fn presence(&self) -> Presence {
+        if self.client_away || self.idle {
+            Presence::Away
+        } else {
+            Presence::Online
+        }
+    }
+
+    /// When the connection turns idle unless something happens first.
+    fn idle_deadline(&self) -> Option<tokio::time::Instant> {
+        match self.idle_after {
+            Some(limit) if !self.idle => Some(self.last_active + limit),
+            _ => None,
+        }
+    }
+}
+
+/// The user's auto-away preferences, as `me` reports them (defaults from settings).
+fn idle_limit(realtime: &Realtime, session: &Session) -> Option<Duration> {
+    let preferences = realtime.service.me(&session.user).preferences;
+    let enabled = preferences
+        .get("enableAutoAway")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let seconds = preferences
+        .get("idleTimeLimit")
+        .and_then(Value::as_u64)
+        .unwrap_or(300);
+    (enabled && seconds > 0).then(|| Duration::from_secs(seconds))
+}
 
 /// How the socket frames DDP: raw JSON, or SockJS (`a["..."]` frames).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +154,7 @@ struct State {
     /// DDP subscription id → (stream, event name).
     subscriptions: HashMap<String, (&'static str, String)>,
     client: ClientInfo,
+    activity: Activity,
 }
 
 /// Runs a connection until it closes.
@@ -160,25 +213,42 @@ pub async fn run(realtime: Arc<Realtime>, socket: WebSocket, framing: Framing, c
         session: None,
         subscriptions: HashMap::new(),
         client,
+        activity: Activity::new(),
     };
     let mut connected = false;
     let mut pinged = false;
+    let mut last_heard = tokio::time::Instant::now();
     loop {
-        let next = tokio::time::timeout(IDLE, stream.next()).await;
+        let silence_deadline = last_heard + IDLE;
+        let wake = state
+            .activity
+            .idle_deadline()
+            .map_or(silence_deadline, |idle| idle.min(silence_deadline));
+        let next = tokio::time::timeout_at(wake, stream.next()).await;
         let message = match next {
-            Err(_) if !pinged => {
+            Err(_) => {
+                let now = tokio::time::Instant::now();
+                if state.activity.idle_deadline().is_some_and(|at| at <= now) {
+                    state.activity.idle = true;
+                    report_presence(&realtime, &state).await;
+                }
+                if now < silence_deadline {
+                    continue;
+                }
+                if pinged {
+                    let _ = tx.send(Outgoing::Close(4000, "timeout")).await;
+                    break;
+                }
                 pinged = true;
+                last_heard = now;
                 send(&tx, json!({"msg": "ping"})).await;
                 continue;
-            }
-            Err(_) => {
-                let _ = tx.send(Outgoing::Close(4000, "timeout")).await;
-                break;
             }
             Ok(None) | Ok(Some(Err(_))) => break,
             Ok(Some(Ok(message))) => message,
         };
         pinged = false;
+        last_heard = tokio::time::Instant::now();
         let text = match message {
             WsMessage::Text(text) => text,
             WsMessage::Close(_) => break,
@@ -227,7 +297,12 @@ pub async fn run(realtime: Arc<Realtime>, socket: WebSocket, framing: Framing, c
     }
     realtime.hub.leave(state.hub_id);
     if let Some(session) = state.session.take() {
-        log_presence(realtime.service.connection_closed(&session.user.id).await);
+        log_presence(
+            realtime
+                .service
+                .connection_state(&session.user.id, state.hub_id, None)
+                .await,
+        );
     }
     drop(tx);
     let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
@@ -237,6 +312,31 @@ pub async fn run(realtime: Arc<Realtime>, socket: WebSocket, framing: Framing, c
 fn log_presence(outcome: comet_core::Result<()>) {
     if let Err(e) = outcome {
         tracing::warn!(error = %e, "presence update failed");
+    }
+}
+
+/// Tells the service this connection's presence (if logged in).
+async fn report_presence(realtime: &Realtime, state: &State) {
+    if let Some(session) = &state.session {
+        log_presence(
+            realtime
+                .service
+                .connection_state(
+                    &session.user.id,
+                    state.hub_id,
+                    Some(state.activity.presence()),
+                )
+                .await,
+        );
+    }
+}
+
+/// A client message other than a heartbeat: the connection is in use.
+async fn became_active(realtime: &Realtime, state: &mut State) {
+    state.activity.last_active = tokio::time::Instant::now();
+    if state.activity.idle {
+        state.activity.idle = false;
+        report_presence(realtime, state).await;
     }
 }
 
@@ -263,8 +363,14 @@ async fn handle(
             send(tx, pong).await;
         }
         "pong" | "connect" => {}
-        "method" => method(realtime, tx, state, ddp).await,
-        "sub" => subscribe(realtime, tx, state, ddp).await,
+        "method" => {
+            became_active(realtime, state).await;
+            method(realtime, tx, state, ddp).await;
+        }
+        "sub" => {
+            became_active(realtime, state).await;
+            subscribe(realtime, tx, state, ddp).await;
+        }
         "unsub" => {
             let id = ddp
                 .get("id")
@@ -331,19 +437,34 @@ async fn method(realtime: &Realtime, tx: &mpsc::Sender<Outgoing>, state: &mut St
                     realtime
                         .hub
                         .set_user(state.hub_id, Some(session.user.id.clone()), rooms);
-                    let user_id = session.user.id.clone();
+                    state.activity.idle_after = idle_limit(realtime, &session);
                     if let Some(previous) = state.session.replace(session) {
-                        log_presence(realtime.service.connection_closed(&previous.user.id).await);
+                        log_presence(
+                            realtime
+                                .service
+                                .connection_state(&previous.user.id, state.hub_id, None)
+                                .await,
+                        );
                     }
-                    log_presence(realtime.service.connection_opened(&user_id).await);
+                    report_presence(realtime, state).await;
                     Ok(answer)
                 }
                 Err(e) => Err(e),
             }
         }
+        Ok(Outcome::ConnectionPresence(presence)) => {
+            state.activity.client_away = presence == Presence::Away;
+            report_presence(realtime, state).await;
+            Ok(Value::Null)
+        }
         Ok(Outcome::LoggedOut) => {
             if let Some(previous) = state.session.take() {
-                log_presence(realtime.service.connection_closed(&previous.user.id).await);
+                log_presence(
+                    realtime
+                        .service
+                        .connection_state(&previous.user.id, state.hub_id, None)
+                        .await,
+                );
             }
             realtime.hub.set_user(state.hub_id, None, Vec::new());
             for (_, (stream, name)) in state.subscriptions.drain() {

@@ -919,7 +919,10 @@ async fn read_receipts_announce_messages_read_by_everyone() {
     let mut carol = Ddp::connect(&server).await;
     server.new_user("carol").await;
     carol.login("carol").await;
-    assert_eq!(carol.sub("stream-notify-room", &topic).await["msg"], "nosub");
+    assert_eq!(
+        carol.sub("stream-notify-room", &topic).await["msg"],
+        "nosub"
+    );
 
     let posted = server
         .post(
@@ -950,10 +953,87 @@ async fn read_receipts_announce_messages_read_by_everyone() {
         .until(|m| m["fields"]["eventName"] == json!(topic))
         .await;
     assert_eq!(read["collection"], json!("stream-notify-room"));
-    assert!(read["fields"]["args"][0]["until"]["$date"].is_i64(), "{read}");
+    assert!(
+        read["fields"]["args"][0]["until"]["$date"].is_i64(),
+        "{read}"
+    );
     let now_read = server
         .get("chat.getMessage", &[("msgId", &mid)], Some(&alice))
         .await;
     assert!(now_read.ok()["message"].get("unread").is_none());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn idle_connections_turn_away_and_activity_brings_them_back() {
+    let server = TestServer::start().await;
+    let bob = server.new_user("bob").await;
+    let alice_rest = server.new_user("alice").await;
+    server
+        .post(
+            "users.setPreferences",
+            json!({"userId": alice_rest.user_id, "data": {"idleTimeLimit": 1}}),
+            Some(&alice_rest),
+        )
+        .await
+        .ok();
+    let mut watcher = Ddp::connect(&server).await;
+    watcher.login("bob").await;
+    assert_eq!(
+        watcher.sub("stream-notify-logged", "user-status").await["msg"],
+        json!("ready")
+    );
+    let status_of = |uid: Value| {
+        move |m: &Value| {
+            m["collection"] == "stream-notify-logged" && m["fields"]["args"][0][0] == uid
+        }
+    };
+
+    let mut alice = Ddp::connect(&server).await;
+    let uid = alice.login("alice").await["id"].clone();
+    let online = watcher.until(status_of(uid.clone())).await;
+    assert_eq!(online["fields"]["args"][0][2], json!(1), "1 = online");
+    // Heartbeats alone do not count as activity.
+    alice.send(json!({"msg": "ping"})).await;
+    let idle = watcher.until(status_of(uid.clone())).await;
+    assert_eq!(
+        idle["fields"]["args"][0][2],
+        json!(2),
+        "2 = away after the idle limit"
+    );
+    let presence = server
+        .get("users.getPresence", &[("username", "alice")], Some(&bob))
+        .await;
+    assert_eq!(presence.ok()["presence"], json!("away"));
+
+    alice.call("public-settings/get", json!([])).await;
+    let back = watcher.until(status_of(uid.clone())).await;
+    assert_eq!(
+        back["fields"]["args"][0][2],
+        json!(1),
+        "activity: online again"
+    );
+
+    // With auto-away off, a connection stays online however quiet it is.
+    server
+        .post(
+            "users.setPreferences",
+            json!({"userId": alice_rest.user_id, "data": {"enableAutoAway": false}}),
+            Some(&alice_rest),
+        )
+        .await
+        .ok();
+    drop(alice);
+    let offline = watcher.until(status_of(uid.clone())).await;
+    assert_eq!(offline["fields"]["args"][0][2], json!(0));
+    let mut again = Ddp::connect(&server).await;
+    again.login("alice").await;
+    let online = watcher.until(status_of(uid.clone())).await;
+    assert_eq!(online["fields"]["args"][0][2], json!(1));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let presence = server
+        .get("users.getPresence", &[("username", "alice")], Some(&bob))
+        .await;
+    assert_eq!(presence.ok()["presence"], json!("online"));
     server.stop().await;
 }

@@ -819,23 +819,23 @@ impl MessageStore for SqliteStore {
     }
 
     async fn earliest_last_seen(&self, room_id: &str) -> StoreResult<Option<Timestamp>> {
-        let earliest: Option<i64> = sqlx::query_scalar("SELECT MIN(ls) FROM subscriptions WHERE rid = ?")
-            .bind(room_id)
-            .fetch_one(&self.reader)
-            .await
-            .map_err(backend)?;
+        let earliest: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(ls) FROM subscriptions WHERE rid = ?")
+                .bind(room_id)
+                .fetch_one(&self.reader)
+                .await
+                .map_err(backend)?;
         earliest.map(from_millis).transpose()
     }
 
     async fn mark_messages_read(&self, room_id: &str, until: Timestamp) -> StoreResult<u64> {
-        let result = sqlx::query(
-            "UPDATE messages SET unread = 0 WHERE rid = ? AND unread = 1 AND ts <= ?",
-        )
-        .bind(room_id)
-        .bind(millis(until))
-        .execute(&self.writer)
-        .await
-        .map_err(backend)?;
+        let result =
+            sqlx::query("UPDATE messages SET unread = 0 WHERE rid = ? AND unread = 1 AND ts <= ?")
+                .bind(room_id)
+                .bind(millis(until))
+                .execute(&self.writer)
+                .await
+                .map_err(backend)?;
         Ok(result.rows_affected())
     }
 

@@ -32,11 +32,21 @@ async fn bridge(
         params,
         MethodContext { session, client },
     )
-    .await
-    .map(|outcome| match outcome {
-        Outcome::Value(value) | Outcome::LoggedIn(_, value) => value,
-        Outcome::LoggedOut => Value::Null,
-    });
+    .await;
+    let outcome = match outcome {
+        Ok(Outcome::Value(value) | Outcome::LoggedIn(_, value)) => Ok(value),
+        Ok(Outcome::LoggedOut) => Ok(Value::Null),
+        // Over HTTP there is no connection to mark: the report applies to the user.
+        Ok(Outcome::ConnectionPresence(presence)) => match session {
+            Some(session) => app
+                .service
+                .set_connection_presence(&session.user.id, presence)
+                .await
+                .map(|()| Value::Null),
+            None => Ok(Value::Null),
+        },
+        Err(e) => Err(e),
+    };
     let status = if outcome.is_ok() {
         StatusCode::OK
     } else {

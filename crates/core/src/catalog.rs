@@ -1152,6 +1152,14 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
         "Accounts",
         "Accounts_Default_User_Preferences"
     ),
+    seed!(
+        "UI_Use_Real_Name",
+        Boolean,
+        false,
+        public = true,
+        "Layout",
+        "User_Interface"
+    ),
     // Messages (read by later features; public because clients read them at start-up).
     seed!(
         "Message_MaxAllowedSize",

@@ -30,6 +30,13 @@ impl Change {
 /// Something clients may need to see.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
+    /// A message only one user sees, from the server (`<uid>/message` on stream-notify-user).
+    Ephemeral {
+        user_id: String,
+        room_id: String,
+        thread_id: Option<String>,
+        notice: Notice,
+    },
     /// A message was posted or changed (edit, reaction, pin, star): clients upsert it.
     Message(Box<Message>),
     /// A room changed (settings, or a new last message): members' sidebars update.
@@ -161,4 +168,18 @@ mod tests {
             }
         );
     }
+}
+
+/// What an ephemeral message tells its one reader.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notice {
+    /// Users the reader mentioned are not members of the room; `may_add` when the reader
+    /// could add them.
+    MentionedOutsideRoom {
+        mentions: Vec<comet_core::room::Mention>,
+        display_names: Vec<String>,
+        may_add: bool,
+    },
+    /// A plain sentence (e.g. why an action was refused).
+    Text(String),
 }

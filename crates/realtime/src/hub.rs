@@ -327,6 +327,66 @@ impl Hub {
                 );
                 self.deliver(ROOM_MESSAGES, &message.room_id, None, frame);
             }
+            Event::Ephemeral {
+                user_id,
+                room_id,
+                thread_id,
+                notice,
+            } => {
+                let at = comet_core::now();
+                let mut message = match notice {
+                    comet_events::Notice::MentionedOutsideRoom {
+                        mentions,
+                        display_names,
+                        may_add,
+                    } => {
+                        let names = display_names
+                            .iter()
+                            .map(|n| format!("*{n}*"))
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        let text = if *may_add {
+                            format!("You mentioned {names}, but they're not in this room.")
+                        } else {
+                            format!(
+                                "You mentioned {names}, but they're not in this room. You can ask a room admin to add them."
+                            )
+                        };
+                        json!({
+                            "msg": "",
+                            "mentions": mentions
+                                .iter()
+                                .map(|m| json!({"_id": m.id, "username": m.username, "name": m.name}))
+                                .collect::<Vec<_>>(),
+                            "blocks": [{
+                                "appId": "mention-core",
+                                "type": "section",
+                                "text": {"type": "mrkdwn", "text": text},
+                            }],
+                        })
+                    }
+                    comet_events::Notice::Text(text) => json!({"msg": text}),
+                };
+                if let Value::Object(map) = &mut message {
+                    map.insert("_id".into(), json!(at.timestamp_millis().to_string()));
+                    map.insert("rid".into(), json!(room_id));
+                    map.insert("ts".into(), json!({"$date": at.timestamp_millis()}));
+                    map.insert("_updatedAt".into(), json!({"$date": at.timestamp_millis()}));
+                    map.insert("u".into(), json!({"_id": "rocket.cat", "username": "rocket.cat", "name": "Rocket.Cat"}));
+                    map.insert("private".into(), json!(true));
+                    map.insert("groupable".into(), json!(false));
+                    if let Some(tmid) = thread_id {
+                        map.insert("tmid".into(), json!(tmid));
+                    }
+                }
+                let name = format!("{user_id}/message");
+                self.deliver(
+                    NOTIFY_USER,
+                    &name,
+                    Some(user_id),
+                    changed(NOTIFY_USER, &name, json!([message])),
+                );
+            }
             Event::MessageDeleted {
                 room_id,
                 message_id,

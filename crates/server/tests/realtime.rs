@@ -1037,3 +1037,63 @@ async fn idle_connections_turn_away_and_activity_brings_them_back() {
     assert_eq!(presence.ok()["presence"], json!("online"));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn mentioning_someone_outside_the_room_tells_only_the_sender() {
+    let server = TestServer::start().await;
+    let alice_rest = server.new_user("alice").await;
+    server.new_user("bob").await;
+    server.new_user("carol").await;
+    let created = server
+        .post(
+            "channels.create",
+            json!({"name": "lobby", "members": ["carol"]}),
+            Some(&alice_rest),
+        )
+        .await;
+    let rid = created.ok()["channel"]["_id"]
+        .as_str()
+        .expect("rid")
+        .to_owned();
+    let mut alice = Ddp::connect(&server).await;
+    let uid = alice.login("alice").await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let topic = format!("{uid}/message");
+    assert_eq!(
+        alice.sub("stream-notify-user", &topic).await["msg"],
+        "ready"
+    );
+    let mut carol = Ddp::connect(&server).await;
+    carol.login("carol").await;
+    assert_eq!(
+        carol.sub("stream-notify-user", &topic).await["msg"],
+        "nosub",
+        "another user's ephemeral messages are not hers"
+    );
+
+    server
+        .post(
+            "chat.postMessage",
+            json!({"roomId": rid, "text": "@carol and @bob, look"}),
+            Some(&alice_rest),
+        )
+        .await
+        .ok();
+    let notice = alice
+        .until(|m| m["fields"]["eventName"] == json!(topic))
+        .await;
+    let message = &notice["fields"]["args"][0];
+    assert_eq!(message["rid"], json!(rid));
+    assert_eq!(message["private"], json!(true));
+    assert_eq!(message["u"]["username"], json!("rocket.cat"));
+    assert_eq!(message["mentions"][0]["username"], json!("bob"));
+    assert_eq!(message["mentions"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        message["blocks"][0]["text"]["text"],
+        json!("You mentioned *bob*, but they're not in this room.")
+    );
+    assert!(message["ts"]["$date"].is_i64());
+    server.stop().await;
+}

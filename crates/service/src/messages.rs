@@ -266,7 +266,76 @@ impl Service {
                 last_message: Some(Box::new(message.clone())),
             });
         }
+        if room.room_type != RoomType::Direct
+            && let Err(e) = self
+                .notice_mentions_outside_room(session, room, &message)
+                .await
+        {
+            tracing::warn!(error = %e, "could not check mentions against the room's members");
+        }
         Ok(message)
+    }
+
+    /// Tells the sender (and only them) when someone they mentioned is not in the room.
+    async fn notice_mentions_outside_room(
+        &self,
+        session: &Session,
+        room: &Room,
+        message: &Message,
+    ) -> Result<()> {
+        let mentioned: Vec<String> = message
+            .mentions
+            .iter()
+            .filter(|m| m.id != "all" && m.id != "here")
+            .map(|m| m.id.clone())
+            .collect();
+        if mentioned.is_empty() {
+            return Ok(());
+        }
+        let members: std::collections::HashSet<String> = self
+            .store
+            .subscriptions_of_users_in_room(&room.id, &mentioned)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(|s| s.user.id)
+            .collect();
+        let outside: Vec<comet_core::room::Mention> = message
+            .mentions
+            .iter()
+            .filter(|m| mentioned.contains(&m.id) && !members.contains(&m.id))
+            .cloned()
+            .collect();
+        if outside.is_empty() {
+            return Ok(());
+        }
+        let any_room_permission = match room.room_type {
+            RoomType::Private => "add-user-to-any-p-room",
+            _ => "add-user-to-any-c-room",
+        };
+        let may_add = self.has_permission(&session.user, any_room_permission)
+            || self
+                .has_room_permission(&session.user, "add-user-to-joined-room", &room.id)
+                .await?;
+        let real_names = self.setting_bool("UI_Use_Real_Name");
+        let display_names = outside
+            .iter()
+            .map(|m| match (&m.name, real_names) {
+                (Some(name), true) if !name.is_empty() => name.clone(),
+                _ => m.username.clone(),
+            })
+            .collect();
+        self.publish(comet_events::Event::Ephemeral {
+            user_id: session.user.id.clone(),
+            room_id: room.id.clone(),
+            thread_id: message.thread_id.clone(),
+            notice: comet_events::Notice::MentionedOutsideRoom {
+                mentions: outside,
+                display_names,
+                may_add,
+            },
+        });
+        Ok(())
     }
 
     /// Loads a message the caller may read.

@@ -3,7 +3,7 @@
 use crate::Timestamp;
 
 /// A role: global (`Users` scope) or per room (`Subscriptions` scope).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Role {
     /// For built-in roles the id equals the name; custom roles get a random id.
     pub id: String,
@@ -17,7 +17,7 @@ pub struct Role {
 }
 
 /// A permission and the roles that hold it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Permission {
     pub id: String,
     pub roles: Vec<String>,

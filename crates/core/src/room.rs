@@ -5,7 +5,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The kind of a room (`IRoom.t`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum RoomType {
     /// A public channel (`c`).
     Channel,
@@ -35,7 +35,7 @@ impl RoomType {
 }
 
 /// A user as rooms and messages refer to one (`{_id, username, name}`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UserStub {
     pub id: String,
     pub username: String,
@@ -53,7 +53,7 @@ impl From<&crate::user::User> for UserStub {
 }
 
 /// A room: channel, private group or direct conversation.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Room {
     pub id: String,
     pub room_type: RoomType,
@@ -94,7 +94,7 @@ pub struct Room {
 }
 
 /// One user's membership of one room: the sidebar entry.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Subscription {
     pub id: String,
     pub room_id: String,
@@ -127,7 +127,7 @@ pub struct Subscription {
 }
 
 /// A mention of a user (or of `all`/`here`) in a message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Mention {
     pub id: String,
     pub username: String,
@@ -135,7 +135,7 @@ pub struct Mention {
 }
 
 /// A message, or a system message when `kind` is set.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Message {
     pub id: String,
     pub room_id: String,

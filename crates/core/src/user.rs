@@ -4,7 +4,7 @@ use crate::Timestamp;
 use serde_json::Value;
 
 /// What kind of account this is (Rocket.Chat's `IUser.type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum UserType {
     User,
     Bot,
@@ -31,7 +31,7 @@ impl UserType {
 }
 
 /// Presence as Rocket.Chat names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Presence {
     Online,
     Away,
@@ -71,14 +71,14 @@ impl Presence {
 }
 
 /// An email address of a user.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Email {
     pub address: String,
     pub verified: bool,
 }
 
 /// A user account.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct User {
     pub id: String,
     pub username: String,
@@ -97,6 +97,9 @@ pub struct User {
     pub status_text: String,
     pub utc_offset: f64,
     /// bcrypt of the SHA-256 hex digest of the password; `None` for accounts without one.
+    /// Never leaves the process in an event (events may cross the network to other
+    /// instances); a user decoded from one has none.
+    #[serde(skip)]
     pub password_bcrypt: Option<String>,
     pub require_password_change: bool,
     pub language: Option<String>,

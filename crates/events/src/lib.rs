@@ -5,12 +5,16 @@
 //! (and is told so) instead of slowing the publisher. A NATS implementation of the same trait
 //! carries events between instances.
 
+mod nats;
+
+pub use nats::{NatsBus, NatsError, NatsStats, subject};
+
 use comet_core::room::{Message, Subscription};
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
 /// What happened to a subscription.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Change {
     Inserted,
     Updated,
@@ -28,7 +32,7 @@ impl Change {
 }
 
 /// Something clients may need to see.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Event {
     /// A message only one user sees, from the server (`<uid>/message` on stream-notify-user).
     Ephemeral {
@@ -63,6 +67,7 @@ pub enum Event {
         id: String,
         value: serde_json::Value,
         public: bool,
+        updated_at: comet_core::Timestamp,
     },
     /// A permission's roles changed.
     Permission(comet_core::role::Permission),
@@ -143,6 +148,20 @@ impl EventBus for InProcessBus {
     }
 }
 
+/// What an ephemeral message tells its one reader.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum Notice {
+    /// Users the reader mentioned are not members of the room; `may_add` when the reader
+    /// could add them.
+    MentionedOutsideRoom {
+        mentions: Vec<comet_core::room::Mention>,
+        display_names: Vec<String>,
+        may_add: bool,
+    },
+    /// A plain sentence (e.g. why an action was refused).
+    Text(String),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,18 +187,4 @@ mod tests {
             }
         );
     }
-}
-
-/// What an ephemeral message tells its one reader.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Notice {
-    /// Users the reader mentioned are not members of the room; `may_add` when the reader
-    /// could add them.
-    MentionedOutsideRoom {
-        mentions: Vec<comet_core::room::Mention>,
-        display_names: Vec<String>,
-        may_add: bool,
-    },
-    /// A plain sentence (e.g. why an action was refused).
-    Text(String),
 }

@@ -606,7 +606,9 @@ impl Hub {
                     }
                 }
             }
-            Event::Setting { id, value, public } => {
+            Event::Setting {
+                id, value, public, ..
+            } => {
                 if *public {
                     let args = json!(["updated", {"_id": id, "value": value}]);
                     let name = "public-settings-changed";

@@ -33,6 +33,11 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
 
+    /// NATS server carrying events between instances (`nats://host:4222`); unset: one instance,
+    /// events stay in the process.
+    #[arg(long, env = "NATS_URL")]
+    pub nats_url: Option<String>,
+
     /// Username of the admin created at start when no admin exists (needs ADMIN_PASS).
     #[arg(long, env = "ADMIN_USERNAME", default_value = "admin")]
     pub admin_username: String,
@@ -94,6 +99,7 @@ impl std::fmt::Debug for Config {
             .field("root_url", &self.root_url)
             .field("data_dir", &self.data_dir)
             .field("database_url", &self.database_url.as_ref().map(|_| "<set>"))
+            .field("nats_url", &self.nats_url.as_ref().map(|_| "<set>"))
             .field("admin_username", &self.admin_username)
             .field(
                 "admin_pass",
@@ -122,6 +128,7 @@ impl Config {
             root_url: None,
             data_dir,
             database_url: None,
+            nats_url: None,
             admin_username: "admin".to_owned(),
             admin_pass: None,
             admin_email: None,

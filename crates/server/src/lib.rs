@@ -48,6 +48,21 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, LaunchError> {
     )))
 }
 
+/// The event bus: NATS when `NATS_URL` is set (several instances), else in-process.
+async fn open_bus(config: &Config) -> Result<Arc<dyn comet_events::EventBus>, LaunchError> {
+    match config.nats_url.as_deref().filter(|u| !u.is_empty()) {
+        Some(url) => {
+            let name = format!("comet-{}", comet_core::id::new_id());
+            let bus = comet_events::NatsBus::connect(url, &name)
+                .await
+                .map_err(|e| LaunchError(e.to_string()))?;
+            tracing::info!(instance = %name, "events go through NATS");
+            Ok(Arc::new(bus))
+        }
+        None => Ok(Arc::new(comet_events::InProcessBus::default())),
+    }
+}
+
 fn service_config(config: &Config) -> ServiceConfig {
     ServiceConfig {
         create_tokens_for_users: config.create_tokens_for_users,
@@ -81,7 +96,7 @@ pub async fn launch(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), LaunchError> {
     let store = open_store(&config).await?;
-    let events: Arc<dyn comet_events::EventBus> = Arc::new(comet_events::InProcessBus::default());
+    let events = open_bus(&config).await?;
     let service = Service::start(store, events, service_config(&config))
         .await
         .map_err(|e| LaunchError(format!("cannot start: {e}")))?;

@@ -22,6 +22,15 @@ impl PermissionCache {
         }
     }
 
+    pub(crate) fn upsert(&self, permission: Permission) {
+        match self.by_id.write() {
+            Ok(mut guard) => guard.insert(permission.id.clone(), permission),
+            Err(poisoned) => poisoned
+                .into_inner()
+                .insert(permission.id.clone(), permission),
+        };
+    }
+
     pub(crate) fn read<T>(&self, f: impl FnOnce(&BTreeMap<String, Permission>) -> T) -> T {
         match self.by_id.read() {
             Ok(guard) => f(&guard),

@@ -73,7 +73,56 @@ impl Service {
             config,
         };
         service.bootstrap().await?;
-        Ok(Arc::new(service))
+        let service = Arc::new(service);
+        service.follow_bus();
+        Ok(service)
+    }
+
+    /// Keeps the settings and permission caches in step with changes made by other instances
+    /// (their events arrive over the bus; this instance's own are applied again, harmlessly).
+    fn follow_bus(self: &Arc<Self>) {
+        let mut events = self.events.subscribe();
+        let service = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let event = match events.recv().await {
+                    Ok(event) => event,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(
+                            missed,
+                            "fell behind the bus: reloading settings and permissions"
+                        );
+                        let Some(service) = service.upgrade() else {
+                            break;
+                        };
+                        if let Err(e) = service.reload_caches().await {
+                            tracing::error!(error = %e, "reloading caches failed");
+                        }
+                        continue;
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                };
+                let Some(service) = service.upgrade() else {
+                    break;
+                };
+                match &*event {
+                    Event::Setting {
+                        id,
+                        value,
+                        updated_at,
+                        ..
+                    } => service.settings.store_value(id, value.clone(), *updated_at),
+                    Event::Permission(permission) => service.permissions.upsert(permission.clone()),
+                    _ => {}
+                }
+            }
+        });
+    }
+
+    async fn reload_caches(&self) -> Result<()> {
+        let settings = self.store.settings().await.map_err(store_error)?;
+        self.settings.replace_all(settings);
+        self.reload_permissions().await
     }
 
     pub fn config(&self) -> &ServiceConfig {

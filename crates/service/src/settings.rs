@@ -29,7 +29,7 @@ impl SettingsCache {
         }
     }
 
-    fn store_value(&self, id: &str, value: Value, at: comet_core::Timestamp) {
+    pub(crate) fn store_value(&self, id: &str, value: Value, at: comet_core::Timestamp) {
         let mut guard = match self.by_id.write() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
@@ -171,6 +171,7 @@ impl Service {
             id: id.to_owned(),
             value,
             public,
+            updated_at: at,
         });
         Ok(())
     }

@@ -25,7 +25,11 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// The client address: the peer, or with `forwarded_count` proxies in front, the address the
 /// outermost trusted proxy saw (counted from the right of `X-Forwarded-For`).
-fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, forwarded_count: usize) -> Option<IpAddr> {
+pub fn client_ip(
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+    forwarded_count: usize,
+) -> Option<IpAddr> {
     if forwarded_count == 0 {
         return peer;
     }
@@ -118,6 +122,12 @@ pub async fn gate(State(app): State<AppState>, mut req: Request, next: Next) -> 
     if let RateLimitDecision::Allowed(state) | RateLimitDecision::Refused(state, _) = &decision {
         set_rate_headers(&mut response, state);
     }
+    comet_metrics::observe_http(
+        method.as_str(),
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
     tracing::info!(
         method = %method,
         route = %route,

@@ -15,6 +15,7 @@ use comet_service::Service;
 use std::sync::Arc;
 
 pub use envelope::{ApiError, ApiResult};
+pub use gate::client_ip;
 
 /// What every handler can reach.
 #[derive(Clone)]

@@ -120,6 +120,14 @@ pub enum Event {
 pub trait EventBus: Send + Sync {
     fn publish(&self, event: Event);
     fn subscribe(&self) -> broadcast::Receiver<Arc<Event>>;
+    /// Whether events reach the other instances now (always, for a single instance).
+    fn connected(&self) -> bool {
+        true
+    }
+    /// Counters for `/metrics`: `(name suffix, value)`.
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
 }
 
 /// The single-node bus.

@@ -179,11 +179,6 @@ impl NatsBus {
     pub fn stats(&self) -> Arc<NatsStats> {
         self.stats.clone()
     }
-
-    /// Whether NATS is reachable now.
-    pub fn connected(&self) -> bool {
-        self.client.connection_state() == async_nats::connection::State::Connected
-    }
 }
 
 impl EventBus for NatsBus {
@@ -197,6 +192,22 @@ impl EventBus for NatsBus {
 
     fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.local.subscribe()
+    }
+
+    fn connected(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("published", self.stats.published.load(Ordering::Relaxed)),
+            ("received", self.stats.received.load(Ordering::Relaxed)),
+            ("dropped", self.stats.dropped.load(Ordering::Relaxed)),
+            (
+                "undecodable",
+                self.stats.undecodable.load(Ordering::Relaxed),
+            ),
+        ]
     }
 }
 

@@ -288,9 +288,11 @@ impl Hub {
     }
 
     fn send(listener: &Listener, frame: &Frame) {
+        comet_metrics::REALTIME_FRAMES.inc();
         if let Err(mpsc::error::TrySendError::Full(_)) =
             listener.sender.try_send(Outgoing::Frame(frame.clone()))
         {
+            comet_metrics::REALTIME_SLOW_CONSUMERS.inc();
             // The writer is behind: ask it to close; the session ends and is forgotten.
             tracing::warn!("dropping a slow realtime session");
             let _ = listener

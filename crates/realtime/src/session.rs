@@ -162,6 +162,7 @@ pub async fn run(realtime: Arc<Realtime>, socket: WebSocket, framing: Framing, c
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::channel::<Outgoing>(QUEUE_DEPTH);
     let hub_id = realtime.hub.join(tx.clone());
+    comet_metrics::REALTIME_CONNECTIONS.inc();
     let writer = tokio::spawn(async move {
         if framing == Framing::SockJs
             && sink
@@ -296,6 +297,7 @@ pub async fn run(realtime: Arc<Realtime>, socket: WebSocket, framing: Framing, c
         }
     }
     realtime.hub.leave(state.hub_id);
+    comet_metrics::REALTIME_CONNECTIONS.dec();
     if let Some(session) = state.session.take() {
         log_presence(
             realtime

@@ -2,6 +2,7 @@
 //! The `comet` binary and the end-to-end tests both start it this way.
 
 pub mod config;
+mod ops;
 
 use comet_api_rest::AppState;
 use comet_service::{AdminBootstrap, Service, ServiceConfig};
@@ -117,11 +118,14 @@ pub async fn launch(
     };
 
     let realtime = comet_realtime::Realtime::start(service.clone());
+    let ops = ops::router(service.clone(), config.http_forwarded_count);
     let state = AppState {
         service,
         forwarded_count: config.http_forwarded_count,
     };
-    let app = comet_api_rest::router(state).merge(comet_realtime::router(realtime));
+    let app = comet_api_rest::router(state)
+        .merge(comet_realtime::router(realtime))
+        .merge(ops);
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "comet listening");
     }

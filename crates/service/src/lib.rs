@@ -136,6 +136,7 @@ impl Service {
 
     /// Publishes an event; call only after the change it describes has committed.
     pub(crate) fn publish(&self, event: Event) {
+        comet_metrics::EVENTS_PUBLISHED.inc();
         self.events.publish(event);
     }
 
@@ -153,4 +154,70 @@ impl Service {
 pub(crate) fn store_error(e: StoreError) -> Error {
     tracing::error!(error = %e, "store operation failed");
     Error::internal(e)
+}
+
+/// What `/ready` reports: each dependency and whether it answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Readiness {
+    pub database: bool,
+    pub bus: bool,
+}
+
+impl Readiness {
+    pub fn ready(&self) -> bool {
+        self.database && self.bus
+    }
+}
+
+impl Service {
+    /// Whether the database answers and the event bus reaches the other instances.
+    pub async fn readiness(&self) -> Readiness {
+        let database = match self.store.ping().await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "readiness: the database does not answer");
+                false
+            }
+        };
+        Readiness {
+            database,
+            bus: self.events.connected(),
+        }
+    }
+
+    /// Samples only the service can take (database pools, bus counters), for `/metrics`.
+    pub fn metric_samples(&self) -> Vec<comet_metrics::Sample> {
+        let mut samples = Vec::new();
+        for pool in self.store.pool_stats() {
+            for (state, value) in [
+                ("idle", pool.idle),
+                ("busy", pool.size.saturating_sub(pool.idle)),
+            ] {
+                samples.push(comet_metrics::Sample {
+                    name: "comet_db_pool_connections",
+                    help: "Database pool connections by pool and state.",
+                    kind: "gauge",
+                    labels: vec![("pool", pool.pool.to_owned()), ("state", state.to_owned())],
+                    value: f64::from(value),
+                });
+            }
+        }
+        samples.push(comet_metrics::Sample {
+            name: "comet_bus_connected",
+            help: "1 when events reach the other instances (always 1 for a single instance).",
+            kind: "gauge",
+            labels: Vec::new(),
+            value: if self.events.connected() { 1.0 } else { 0.0 },
+        });
+        for (what, value) in self.events.counters() {
+            samples.push(comet_metrics::Sample {
+                name: "comet_bus_events_total",
+                help: "Events relayed through NATS, by outcome.",
+                kind: "counter",
+                labels: vec![("outcome", what.to_owned())],
+                value: value as f64,
+            });
+        }
+        samples
+    }
 }

@@ -254,6 +254,7 @@ impl Service {
             .post_message(&message, &effects)
             .await
             .map_err(store_error)?;
+        comet_metrics::MESSAGES_POSTED.inc();
         self.publish(comet_events::Event::Message(Box::new(message.clone())));
         if !hidden_reply {
             let mut updated = room.clone();

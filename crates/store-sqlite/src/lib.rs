@@ -753,3 +753,25 @@ impl LoginAttemptStore for SqliteStore {
         Ok(())
     }
 }
+
+#[async_trait]
+impl comet_store::OpsStore for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.reader)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn pool_stats(&self) -> Vec<comet_store::PoolStats> {
+        [("writer", &self.writer), ("reader", &self.reader)]
+            .into_iter()
+            .map(|(pool, p)| comet_store::PoolStats {
+                pool,
+                size: p.size(),
+                idle: u32::try_from(p.num_idle()).unwrap_or(u32::MAX),
+            })
+            .collect()
+    }
+}

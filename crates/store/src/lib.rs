@@ -377,9 +377,27 @@ pub trait MessageStore: Send + Sync {
     ) -> StoreResult<Vec<Message>>;
 }
 
+/// A connection pool's occupancy, for `/metrics`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Which pool (`writer`, `reader`, `main`).
+    pub pool: &'static str,
+    pub size: u32,
+    pub idle: u32,
+}
+
+/// Operations of the backend itself: reachability and pools.
+#[async_trait]
+pub trait OpsStore: Send + Sync {
+    /// Succeeds when the database answers a trivial query (readiness checks).
+    async fn ping(&self) -> StoreResult<()>;
+    fn pool_stats(&self) -> Vec<PoolStats>;
+}
+
 /// Everything the service needs from storage.
 pub trait Store:
-    UserStore
+    OpsStore
+    + UserStore
     + TokenStore
     + SettingStore
     + PermissionStore
@@ -392,7 +410,8 @@ pub trait Store:
 }
 
 impl<T> Store for T where
-    T: UserStore
+    T: OpsStore
+        + UserStore
         + TokenStore
         + SettingStore
         + PermissionStore

@@ -1022,9 +1022,8 @@ impl MessageStore for SqliteStore {
 /// punctuation in user input are never FTS syntax), all terms required, the last one also
 /// matching as a prefix.
 fn fts_query(text: &str) -> String {
-    let words: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
+    let words: Vec<String> = comet_store::encoding::search_words(text)
+        .into_iter()
         .map(|w| format!("\"{w}\""))
         .collect();
     match words.split_last() {

@@ -6,6 +6,7 @@
 use comet_store::conformance;
 use comet_store_postgres::PostgresStore;
 use comet_store_postgres::testing::TestDatabase;
+use sqlx::Connection;
 
 /// One test per suite function, each on a database of its own.
 macro_rules! conformance_tests {
@@ -31,5 +32,42 @@ conformance_tests!(
     users,
     tokens,
     settings_roles_permissions,
-    rooms_and_messages
+    rooms_and_messages,
+    user_and_token_lookups,
+    rooms_and_subscriptions,
+    message_history,
+    message_search,
+    concurrent_writers,
 );
+
+#[tokio::test]
+async fn migrations_from_empty() {
+    let Some(database) = TestDatabase::create_if_configured().await else {
+        return;
+    };
+    let url = database.url().to_owned();
+    conformance::migrations_from_empty(|| {
+        let url = url.clone();
+        async move { PostgresStore::connect(&url).await.expect("connect") }
+    })
+    .await;
+    // Every migration shipped is recorded as applied, once.
+    let shipped = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .expect("migrations dir")
+        .filter(|entry| {
+            entry
+                .as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "sql"))
+        })
+        .count();
+    let mut connection = sqlx::PgConnection::connect(&url).await.expect("connect");
+    let applied: Vec<(i64, bool)> =
+        sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(&mut connection)
+            .await
+            .expect("migrations table");
+    assert_eq!(applied.len(), shipped);
+    assert!(applied.iter().all(|(_, success)| *success));
+    let _ = connection.close().await;
+    database.drop_database().await;
+}

@@ -129,3 +129,18 @@ pub async fn launch(
     purger.abort();
     served.map_err(|e| LaunchError(format!("server error: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn unknown_database_schemes_are_refused_by_name() {
+        let mut config = Config::for_data_dir(std::env::temp_dir());
+        config.database_url = Some("mysql://db/comet".to_owned());
+        let Err(error) = open_store(&config).await else {
+            panic!("mysql:// opened a store");
+        };
+        assert!(error.0.contains("\"mysql\""), "{error}");
+    }
+}

@@ -153,13 +153,11 @@ impl PostgresStore {
                 StoreError::Backend(format!("invalid DATABASE_URL {}: {e}", redacted(&url)))
             })?
             .application_name("comet");
-        // No ping before each use: a connection that died is reported by the statement that
-        // uses it and then discarded, which costs one failed request after a database restart
-        // instead of a round trip on every request.
+        // sqlx pings a pooled connection before handing it out (one short round trip), so a
+        // database restart costs no failed requests.
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
-            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(|e| {
@@ -191,10 +189,14 @@ impl PostgresStore {
         }
         // sqlx holds an advisory lock while migrating, so nodes starting together take turns.
         MIGRATOR.run(&self.pool).await.map_err(|e| {
-            StoreError::Backend(format!(
-                "cannot apply database migrations: {e} (the database user needs to own the \
-                 database, or to be allowed to create the unaccent extension in it)"
-            ))
+            let detail = e.to_string();
+            let hint = if detail.contains("permission denied") {
+                " (the database user needs to own the database, or at least to be allowed to \
+                 create tables and the unaccent extension in it)"
+            } else {
+                ""
+            };
+            StoreError::Backend(format!("cannot apply database migrations: {detail}{hint}"))
         })
     }
 

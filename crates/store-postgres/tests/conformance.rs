@@ -71,3 +71,29 @@ async fn migrations_from_empty() {
     let _ = connection.close().await;
     database.drop_database().await;
 }
+
+#[tokio::test]
+async fn the_url_may_say_postgresql_and_size_the_pool() {
+    use comet_store::UserStore;
+    let Some(database) = TestDatabase::create_if_configured().await else {
+        return;
+    };
+    let rest = database
+        .url()
+        .strip_prefix("postgres://")
+        .expect("the test URLs say postgres://");
+    let url = format!("postgresql://{rest}?max_connections=2&acquire_timeout=5");
+    let store = PostgresStore::connect(&url).await.expect("connect");
+    // More concurrent requests than connections: they wait for one instead of failing.
+    let (a, b, c, d) = tokio::join!(
+        store.count_users(),
+        store.count_users(),
+        store.count_users(),
+        store.count_users()
+    );
+    for counted in [a, b, c, d] {
+        assert_eq!(counted.expect("count"), 0);
+    }
+    store.close().await;
+    database.drop_database().await;
+}

@@ -52,7 +52,12 @@ free_port() {
     done
 }
 
-CLUSTER_DIR="$(mktemp -d -t comet-pg.XXXXXX)"
+# As root the cluster's owner must reach its directory: /tmp rather than a private TMPDIR.
+if [ ${#as_owner[@]} -gt 0 ]; then
+    CLUSTER_DIR="$(mktemp -d -p /tmp comet-pg.XXXXXX)"
+else
+    CLUSTER_DIR="$(mktemp -d -t comet-pg.XXXXXX)"
+fi
 chmod 755 "$CLUSTER_DIR"
 DATA_DIR="$CLUSTER_DIR/data"
 LOG_FILE="$CLUSTER_DIR/server.log"

@@ -60,9 +60,10 @@ fn tsquery_text(text: &str) -> Option<String> {
     Some(terms.join(" & "))
 }
 
-/// Locks a room's row for the rest of the transaction. Every transaction that writes a room's
-/// messages or subscriptions takes this lock first: writes to one room then queue in one order
-/// and can never deadlock on each other's rows. Returns whether the room exists.
+/// Locks a room's row for the rest of the transaction. Every transaction that writes several
+/// rows of a room (the room, its messages, its subscriptions) takes this lock first: such writes
+/// to one room then queue in one order and can never deadlock on each other's rows. Returns
+/// whether the room exists.
 async fn lock_room(tx: &mut Transaction<'_, Postgres>, room_id: &str) -> StoreResult<bool> {
     let row = sqlx::query("SELECT id FROM rooms WHERE id = $1 FOR NO KEY UPDATE")
         .bind(room_id)

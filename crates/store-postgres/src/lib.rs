@@ -4,9 +4,9 @@
 //! A bounded connection pool; every trait method is one transaction (or one statement). Where
 //! SQLite gets atomic read-modify-write from its single writer, this backend gets it from
 //! statements that update in place (`x = x + 1`), row locks (`FOR UPDATE`), and one rule that
-//! keeps concurrent writers free of deadlocks: a transaction that writes a room's messages or
-//! subscriptions locks the room's row first, so writes within one room queue behind each other
-//! while different rooms proceed in parallel.
+//! keeps concurrent writers free of deadlocks: a transaction that writes more than one row of a
+//! room (the room and its messages or subscriptions) locks the room's row first, so such writes
+//! within one room queue behind each other while different rooms proceed in parallel.
 
 mod chat;
 mod chat_rows;

@@ -29,7 +29,11 @@ pub struct Config {
     #[arg(long, env = "COMET_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
 
-    /// Database URL; `sqlite://path` (default: <data dir>/comet.db).
+    /// Database URL: `sqlite://path` (default: <data dir>/comet.db), or
+    /// `postgres://user:password@host:port/database` (also `postgresql://`) for PostgreSQL
+    /// (tested with 15) with the unaccent extension (postgresql-contrib), where the query may
+    /// add `max_connections=N` (pool size, default 16) and `acquire_timeout=SECONDS` (default
+    /// 10) to libpq's parameters such as `sslmode`.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
 

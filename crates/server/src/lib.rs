@@ -7,6 +7,7 @@ mod ops;
 use comet_api_rest::AppState;
 use comet_service::{AdminBootstrap, Service, ServiceConfig};
 use comet_store::Store;
+use comet_store_postgres::PostgresStore;
 use comet_store_sqlite::SqliteStore;
 pub use config::Config;
 use std::future::Future;
@@ -27,26 +28,35 @@ impl std::fmt::Display for LaunchError {
 
 impl std::error::Error for LaunchError {}
 
+/// Opens the backend `DATABASE_URL`'s scheme names: `sqlite:` or `postgres:`/`postgresql:`.
 async fn open_store(config: &Config) -> Result<Arc<dyn Store>, LaunchError> {
     let url = config.database_url();
-    if url.starts_with("sqlite:") {
-        if config.database_url.is_none() {
-            std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-                LaunchError(format!(
-                    "cannot create data dir {}: {e}",
-                    config.data_dir.display()
-                ))
-            })?;
+    let scheme = url.split(':').next().unwrap_or_default();
+    match scheme {
+        "sqlite" => {
+            if config.database_url.is_none() {
+                std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+                    LaunchError(format!(
+                        "cannot create data dir {}: {e}",
+                        config.data_dir.display()
+                    ))
+                })?;
+            }
+            let store = SqliteStore::open_url(&url)
+                .await
+                .map_err(|e| LaunchError(format!("cannot open database: {e}")))?;
+            Ok(Arc::new(store))
         }
-        let store = SqliteStore::open_url(&url)
-            .await
-            .map_err(|e| LaunchError(format!("cannot open database: {e}")))?;
-        return Ok(Arc::new(store));
+        "postgres" | "postgresql" => {
+            let store = PostgresStore::connect(&url)
+                .await
+                .map_err(|e| LaunchError(format!("cannot open database: {e}")))?;
+            Ok(Arc::new(store))
+        }
+        other => Err(LaunchError(format!(
+            "unsupported DATABASE_URL scheme {other:?}; use sqlite:// or postgres://"
+        ))),
     }
-    Err(LaunchError(format!(
-        "unsupported DATABASE_URL scheme in {:?}; this build supports sqlite://",
-        url.split(':').next().unwrap_or_default()
-    )))
 }
 
 /// The event bus: NATS when `NATS_URL` is set (several instances), else in-process.
@@ -137,4 +147,19 @@ pub async fn launch(
     .await;
     purger.abort();
     served.map_err(|e| LaunchError(format!("server error: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn unknown_database_schemes_are_refused_by_name() {
+        let mut config = Config::for_data_dir(std::env::temp_dir());
+        config.database_url = Some("mysql://db/comet".to_owned());
+        let Err(error) = open_store(&config).await else {
+            panic!("mysql:// opened a store");
+        };
+        assert!(error.0.contains("\"mysql\""), "{error}");
+    }
 }

@@ -91,6 +91,8 @@ async fn insert_message(tx: &mut Transaction<'_, Sqlite>, m: &Message) -> Result
     Ok(())
 }
 
+/// Counts a message in its room and, when asked, makes it the last message unless the room
+/// already has a newer one (posts can reach the writer out of timestamp order).
 async fn count_message(
     tx: &mut Transaction<'_, Sqlite>,
     m: &Message,
@@ -98,17 +100,16 @@ async fn count_message(
     last: bool,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE rooms SET msgs = msgs + ?, \
-         lm = CASE WHEN ? THEN ? ELSE lm END, \
-         last_message_id = CASE WHEN ? THEN ? ELSE last_message_id END, \
-         updated_at = ? WHERE id = ?",
+        "UPDATE rooms SET msgs = msgs + ?1, \
+         lm = CASE WHEN ?2 AND (lm IS NULL OR lm <= ?3) THEN ?3 ELSE lm END, \
+         last_message_id = CASE WHEN ?2 AND (lm IS NULL OR lm <= ?3) THEN ?4 \
+           ELSE last_message_id END, \
+         updated_at = ?3 WHERE id = ?5",
     )
     .bind(i64::from(counts))
     .bind(last)
     .bind(millis(m.created_at))
-    .bind(last)
     .bind(&m.id)
-    .bind(millis(m.created_at))
     .bind(&m.room_id)
     .execute(&mut **tx)
     .await?;
@@ -931,7 +932,7 @@ impl MessageStore for SqliteStore {
             "UPDATE rooms SET msgs = MAX(msgs - 1, 0), updated_at = ?, \
              last_message_id = CASE WHEN last_message_id = ? THEN \
                (SELECT id FROM messages WHERE rid = rooms.id AND deleted_at IS NULL \
-                AND (tmid IS NULL OR tshow = 1) ORDER BY ts DESC LIMIT 1) \
+                AND (tmid IS NULL OR tshow = 1) ORDER BY ts DESC, rowid DESC LIMIT 1) \
              ELSE last_message_id END WHERE id = ?",
         )
         .bind(millis(at))
@@ -1069,9 +1070,8 @@ impl MessageStore for SqliteStore {
 /// punctuation in user input are never FTS syntax), all terms required, the last one also
 /// matching as a prefix.
 fn fts_query(text: &str) -> String {
-    let words: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
+    let words: Vec<String> = comet_store::encoding::search_words(text)
+        .into_iter()
         .map(|w| format!("\"{w}\""))
         .collect();
     match words.split_last() {
@@ -1110,7 +1110,7 @@ impl SqliteStore {
             select.push(")");
         }
         select
-            .push(" ORDER BY ts DESC LIMIT ")
+            .push(" ORDER BY ts DESC, rowid DESC LIMIT ")
             .push_bind(limit(limit_to));
         let ids: Vec<String> = select
             .build_query_scalar()
@@ -1132,7 +1132,8 @@ impl SqliteStore {
             "UPDATE rooms SET updated_at = ?, \
              msgs = (SELECT COUNT(*) FROM messages WHERE rid = rooms.id AND deleted_at IS NULL), \
              last_message_id = (SELECT id FROM messages WHERE rid = rooms.id AND deleted_at IS NULL \
-               AND t IS NULL AND (tmid IS NULL OR tshow = 1) ORDER BY ts DESC LIMIT 1) \
+               AND t IS NULL AND (tmid IS NULL OR tshow = 1) ORDER BY ts DESC, rowid DESC \
+               LIMIT 1) \
              WHERE id = ?",
         )
         .bind(millis(at))

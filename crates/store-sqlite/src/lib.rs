@@ -148,19 +148,7 @@ fn sort_column(key: UserSortKey) -> &'static str {
     }
 }
 
-/// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
-pub(crate) fn like_pattern(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('%');
-    for c in text.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
+pub(crate) use comet_store::encoding::like_pattern;
 
 fn push_user_filter(q: &mut QueryBuilder<Sqlite>, filter: &UserFilter) {
     q.push(" WHERE 1 = 1");

@@ -1,6 +1,5 @@
 //! Row → domain conversions.
 
-use comet_core::Timestamp;
 use comet_core::role::{Permission, Role};
 use comet_core::setting::{Setting, SettingType};
 use comet_core::user::{Email, LoginToken, Presence, TokenKind, User, UserType};
@@ -9,14 +8,7 @@ use serde_json::Value;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-pub(crate) fn millis(t: Timestamp) -> i64 {
-    t.timestamp_millis()
-}
-
-pub(crate) fn from_millis(ms: i64) -> StoreResult<Timestamp> {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .ok_or_else(|| StoreError::Backend(format!("timestamp out of range: {ms}")))
-}
+pub(crate) use comet_store::encoding::{from_millis, millis};
 
 pub(crate) fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Backend(format!("unexpected {what} in database: {value:?}"))

@@ -804,6 +804,1363 @@ pub async fn rooms_and_messages(store: &dyn Store) {
     assert!(store.subscription("r1", "b1").await.unwrap().is_none());
 }
 
+fn at_ms(t0: Timestamp, ms: i64) -> Timestamp {
+    t0 + chrono::Duration::milliseconds(ms)
+}
+
+/// Lookups and listings the other parts leave out: several ids at once, Unicode case folding,
+/// every sort key with absent values ordered first, presence reset, and token deletion.
+pub async fn user_and_token_lookups(store: &dyn Store) {
+    use comet_core::user::Presence;
+    let t0 = now();
+    let mut emile = user("e1", "Émile", "ÉMILE@example.com", t0);
+    emile.status = Presence::Online;
+    emile.status_connection = Presence::Online;
+    emile.last_login = Some(at_ms(t0, 5));
+    let mut bot = user("e2", "robot", "robot@example.com", at_ms(t0, 1));
+    bot.user_type = UserType::Bot;
+    bot.status = Presence::Online;
+    bot.status_connection = Presence::Online;
+    let mut quiet = user("e3", "quiet", "quiet@example.com", at_ms(t0, 2));
+    quiet.email = None;
+    for u in [&emile, &bot, &quiet] {
+        store.insert_user(u).await.unwrap();
+    }
+    assert_eq!(
+        store.user_by_username("émile").await.unwrap().unwrap().id,
+        "e1",
+        "usernames fold case beyond ASCII"
+    );
+    assert_eq!(
+        store
+            .user_by_email("émile@EXAMPLE.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        "e1"
+    );
+    assert!(matches!(
+        store
+            .insert_user(&user("e4", "ÉMILE", "x@example.com", t0))
+            .await,
+        Err(StoreError::Conflict(Conflict::Username))
+    ));
+
+    let mut found = store
+        .users_by_ids(&["e3".into(), "missing".into(), "e1".into()])
+        .await
+        .unwrap();
+    found.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(found, vec![emile.clone(), quiet.clone()]);
+    assert!(store.users_by_ids(&[]).await.unwrap().is_empty());
+
+    let order = |key: UserSortKey, direction: Direction| Page {
+        offset: 0,
+        count: None,
+        sort: vec![(key, direction)],
+    };
+    let ids = |users: Vec<User>| users.into_iter().map(|u| u.id).collect::<Vec<_>>();
+    let all = UserFilter::default();
+    for (key, direction, expected) in [
+        (
+            UserSortKey::LastLogin,
+            Direction::Ascending,
+            ["e2", "e3", "e1"],
+        ),
+        (
+            UserSortKey::LastLogin,
+            Direction::Descending,
+            ["e1", "e2", "e3"],
+        ),
+        (UserSortKey::Email, Direction::Ascending, ["e3", "e2", "e1"]),
+        (
+            UserSortKey::Username,
+            Direction::Ascending,
+            ["e3", "e2", "e1"],
+        ),
+        (
+            UserSortKey::CreatedAt,
+            Direction::Descending,
+            ["e3", "e2", "e1"],
+        ),
+        (UserSortKey::Type, Direction::Descending, ["e1", "e3", "e2"]),
+        (UserSortKey::Name, Direction::Ascending, ["e3", "e2", "e1"]),
+    ] {
+        let (listed, _) = store
+            .list_users(&all, &order(key, direction))
+            .await
+            .unwrap();
+        assert_eq!(ids(listed), expected, "sorted by {key:?} {direction:?}");
+    }
+
+    store.reset_connection_presence().await.unwrap();
+    let emile_now = store.user_by_id("e1").await.unwrap().unwrap();
+    assert_eq!(
+        (emile_now.status, emile_now.status_connection),
+        (Presence::Offline, Presence::Offline)
+    );
+    let bot_now = store.user_by_id("e2").await.unwrap().unwrap();
+    assert_eq!(
+        (bot_now.status, bot_now.status_connection),
+        (Presence::Online, Presence::Online),
+        "bots keep their presence"
+    );
+
+    store
+        .insert_token(&login_token("e1", "tok1", t0))
+        .await
+        .unwrap();
+    assert!(
+        !store.delete_token("e2", "tok1").await.unwrap(),
+        "only the owner's token goes"
+    );
+    assert!(store.delete_token("e1", "tok1").await.unwrap());
+    assert!(!store.delete_token("e1", "tok1").await.unwrap());
+    assert!(store.user_by_token("tok1").await.unwrap().is_none());
+    assert!(matches!(
+        store.insert_token(&login_token("e1", "tok2", t0)).await,
+        Ok(())
+    ));
+    assert!(matches!(
+        store.insert_token(&login_token("e2", "tok2", t0)).await,
+        Err(StoreError::Conflict(Conflict::Id))
+    ));
+}
+
+fn direct_room(id: &str, a: &User, b: &User, at: Timestamp) -> comet_core::room::Room {
+    comet_core::room::Room {
+        room_type: comet_core::room::RoomType::Direct,
+        name: None,
+        fname: None,
+        user_ids: vec![a.id.clone(), b.id.clone()],
+        usernames: vec![a.username.clone(), b.username.clone()],
+        ..room(id, "", a, at)
+    }
+}
+
+/// Rooms and memberships beyond the basics: a first message, renames reaching subscriptions,
+/// filters and sorts of the room listing, member pages, subscription updates, and the trash
+/// that sync reads.
+pub async fn rooms_and_subscriptions(store: &dyn Store) {
+    use crate::{RoomFilter, RoomSortKey};
+    use comet_core::room::{Message, RoomType, UserStub};
+    let t0 = now();
+    let ann = user("a1", "ann", "ann@example.com", t0);
+    let ben = user("b1", "ben", "ben@example.com", t0);
+    let cat = user("c1", "cat", "cat@example.com", t0);
+    for u in [&ann, &ben, &cat] {
+        store.insert_user(u).await.unwrap();
+    }
+
+    let mut general = room("g1", "general", &ann, t0);
+    general.default = true;
+    general.custom_fields = json!({"tier": "gold", "n": [1, 2.5]});
+    let mut created = Message::new("gm0".into(), "g1", UserStub::from(&ann), "", t0);
+    created.kind = Some("room_changed_privacy".into());
+    store
+        .create_room(
+            &general,
+            &[
+                subscription("gs1", &general, &ann, t0),
+                subscription("gs2", &general, &ben, t0),
+            ],
+            Some(&created),
+        )
+        .await
+        .unwrap();
+    let stored = store.room_by_id("g1").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            stored.message_count,
+            stored.users_count,
+            stored.last_message_id
+        ),
+        (1, 2, None),
+        "a first message counts but is not the last message"
+    );
+    assert_eq!(stored.custom_fields, general.custom_fields);
+
+    let mut private = room("p1", "Secret_Plans", &ben, at_ms(t0, 1));
+    private.room_type = RoomType::Private;
+    store
+        .create_room(&private, &[subscription("ps1", &private, &ben, t0)], None)
+        .await
+        .unwrap();
+    let mut discussion = room("d1", "general-talk", &ann, at_ms(t0, 2));
+    discussion.parent_id = Some("g1".into());
+    store.create_room(&discussion, &[], None).await.unwrap();
+    let dm = direct_room("dm1", &ann, &cat, at_ms(t0, 3));
+    store
+        .create_room(
+            &dm,
+            &[
+                subscription("ds1", &dm, &ann, t0),
+                subscription("ds2", &dm, &cat, t0),
+            ],
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .create_room(
+                &room("g2", "x", &ann, t0),
+                &[subscription("gs1", &general, &cat, t0)],
+                None
+            )
+            .await,
+        Err(StoreError::Conflict(Conflict::Id))
+    ));
+    assert!(
+        store.room_by_id("g2").await.unwrap().is_none(),
+        "a failed creation leaves nothing behind"
+    );
+
+    let mut by_ids = store
+        .rooms_by_ids(&["dm1".into(), "nope".into(), "g1".into()])
+        .await
+        .unwrap();
+    by_ids.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(
+        by_ids.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["dm1", "g1"]
+    );
+    assert_eq!(store.room_by_id("dm1").await.unwrap().unwrap(), {
+        let mut expected = dm.clone();
+        expected.users_count = 2;
+        expected
+    });
+
+    let list = |filter: RoomFilter, sort: Vec<(RoomSortKey, Direction)>| async move {
+        let (rooms, total) = store
+            .list_rooms(
+                &filter,
+                &Page {
+                    offset: 0,
+                    count: None,
+                    sort,
+                },
+            )
+            .await
+            .unwrap();
+        (rooms.into_iter().map(|r| r.id).collect::<Vec<_>>(), total)
+    };
+    let by_name = vec![(RoomSortKey::Name, Direction::Ascending)];
+    assert_eq!(
+        list(RoomFilter::default(), by_name.clone()).await,
+        (vec!["dm1".into(), "p1".into(), "g1".into(), "d1".into()], 4),
+        "no name sorts first; byte order puts capitals before lowercase"
+    );
+    assert_eq!(
+        list(
+            RoomFilter::default(),
+            vec![(RoomSortKey::Name, Direction::Descending)]
+        )
+        .await
+        .0,
+        ["d1", "g1", "p1", "dm1"]
+    );
+    assert_eq!(
+        list(
+            RoomFilter {
+                types: vec![RoomType::Channel, RoomType::Private],
+                name: Some("GENERAL".into()),
+                ..RoomFilter::default()
+            },
+            by_name.clone()
+        )
+        .await,
+        (vec!["g1".into(), "d1".into()], 2)
+    );
+    assert_eq!(
+        list(
+            RoomFilter {
+                name: Some("t_p".into()),
+                ..RoomFilter::default()
+            },
+            by_name.clone()
+        )
+        .await
+        .1,
+        1,
+        "`_` in a name filter is literal"
+    );
+    assert_eq!(
+        list(
+            RoomFilter {
+                name: Some("%".into()),
+                ..RoomFilter::default()
+            },
+            by_name.clone()
+        )
+        .await
+        .1,
+        0
+    );
+    assert_eq!(
+        list(
+            RoomFilter {
+                default_only: true,
+                ..RoomFilter::default()
+            },
+            by_name.clone()
+        )
+        .await
+        .0,
+        ["g1"]
+    );
+    assert_eq!(
+        list(
+            RoomFilter {
+                parent_id: Some("g1".into()),
+                ..RoomFilter::default()
+            },
+            by_name.clone()
+        )
+        .await
+        .0,
+        ["d1"]
+    );
+    assert_eq!(
+        list(
+            RoomFilter {
+                member: Some("c1".into()),
+                types: vec![RoomType::Direct],
+                ..RoomFilter::default()
+            },
+            by_name.clone()
+        )
+        .await
+        .0,
+        ["dm1"]
+    );
+    assert_eq!(
+        list(
+            RoomFilter::default(),
+            vec![
+                (RoomSortKey::UsersCount, Direction::Descending),
+                (RoomSortKey::CreatedAt, Direction::Descending)
+            ]
+        )
+        .await
+        .0,
+        ["dm1", "g1", "p1", "d1"]
+    );
+    let (page, total) = store
+        .list_rooms(
+            &RoomFilter::default(),
+            &Page {
+                offset: 1,
+                count: Some(2),
+                sort: by_name.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            page.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            total
+        ),
+        (vec!["p1", "g1"], 4)
+    );
+
+    // A rename reaches the subscriptions; counters and the last message stay as stored.
+    let mut renamed = store.room_by_id("g1").await.unwrap().unwrap();
+    renamed.name = Some("lobby".into());
+    renamed.fname = Some("Lobby".into());
+    renamed.topic = Some("hello".into());
+    renamed.archived = true;
+    renamed.muted = vec!["ben".into()];
+    renamed.message_count = 99;
+    renamed.users_count = 99;
+    renamed.updated_at = at_ms(t0, 10);
+    assert!(store.update_room(&renamed).await.unwrap());
+    let stored = store.room_by_id("g1").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            stored.name.as_deref(),
+            stored.topic.as_deref(),
+            stored.archived,
+            stored.muted.clone(),
+            stored.message_count,
+            stored.users_count
+        ),
+        (
+            Some("lobby"),
+            Some("hello"),
+            true,
+            vec!["ben".to_owned()],
+            1,
+            2
+        )
+    );
+    assert!(store.room_by_name("GENERAL").await.unwrap().is_none());
+    assert_eq!(store.room_by_name("LOBBY").await.unwrap().unwrap().id, "g1");
+    let ben_sub = store.subscription("g1", "b1").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            ben_sub.name.as_str(),
+            ben_sub.fname.as_deref(),
+            ben_sub.archived,
+            ben_sub.updated_at
+        ),
+        ("lobby", Some("Lobby"), true, at_ms(t0, 10))
+    );
+    let mut clash = renamed.clone();
+    clash.name = Some("SECRET_plans".into());
+    assert!(matches!(
+        store.update_room(&clash).await,
+        Err(StoreError::Conflict(Conflict::RoomName))
+    ));
+    assert!(
+        !store
+            .update_room(&room("nope", "nope", &ann, t0))
+            .await
+            .unwrap()
+    );
+
+    // Member pages, ordered by username.
+    assert!(
+        store
+            .add_member(&subscription("gs3", &renamed, &cat, at_ms(t0, 20)), None)
+            .await
+            .unwrap()
+    );
+    let (members, total) = store.subscriptions_of_room("g1", 1, Some(1)).await.unwrap();
+    assert_eq!(
+        (
+            members
+                .iter()
+                .map(|s| s.user.username.as_str())
+                .collect::<Vec<_>>(),
+            total
+        ),
+        (vec!["ben"], 3)
+    );
+    let (members, _) = store.subscriptions_of_room("g1", 0, None).await.unwrap();
+    assert_eq!(
+        members
+            .iter()
+            .map(|s| s.user.username.as_str())
+            .collect::<Vec<_>>(),
+        ["ann", "ben", "cat"]
+    );
+
+    // The user-controlled fields of a subscription, and sync by change time.
+    let mut cat_sub = store.subscription("g1", "c1").await.unwrap().unwrap();
+    cat_sub.open = false;
+    cat_sub.favorite = true;
+    cat_sub.alert = true;
+    cat_sub.unread = 7;
+    cat_sub.user_mentions = 2;
+    cat_sub.group_mentions = 1;
+    cat_sub.roles = vec!["moderator".into(), "leader".into()];
+    cat_sub.last_seen = at_ms(t0, 30);
+    cat_sub.last_reply = Some(at_ms(t0, 31));
+    cat_sub.thread_unread = vec!["m9".into()];
+    cat_sub.ignored = vec!["b1".into()];
+    cat_sub.updated_at = at_ms(t0, 40);
+    assert!(store.update_subscription(&cat_sub).await.unwrap());
+    assert_eq!(
+        store.subscription("g1", "c1").await.unwrap(),
+        Some(cat_sub.clone())
+    );
+    let mut missing = cat_sub.clone();
+    missing.id = "nope".into();
+    assert!(!store.update_subscription(&missing).await.unwrap());
+    let changed = store
+        .subscriptions_of_user("c1", Some(at_ms(t0, 39)))
+        .await
+        .unwrap();
+    assert_eq!(
+        changed.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        ["gs3"]
+    );
+    assert_eq!(
+        store
+            .subscriptions_of_user("c1", None)
+            .await
+            .unwrap()
+            .iter()
+            .map(|s| s.id.as_str())
+            .collect::<Vec<_>>(),
+        ["ds2", "gs3"],
+        "ordered by join time"
+    );
+
+    // Leaving, then deleting rooms: the trash tells sync what went.
+    let before = at_ms(t0, -1000);
+    let mut left = Message::new("gm1".into(), "g1", UserStub::from(&cat), "cat", t0);
+    left.kind = Some("ul".into());
+    assert!(store.remove_member("g1", "c1", Some(&left)).await.unwrap());
+    let removed = store.removed_subscriptions("c1", before).await.unwrap();
+    assert_eq!(
+        removed
+            .iter()
+            .map(|r| (r.id.as_str(), r.room_id.as_str()))
+            .collect::<Vec<_>>(),
+        [("gs3", "g1")]
+    );
+    let r = store.room_by_id("g1").await.unwrap().unwrap();
+    assert_eq!((r.users_count, r.message_count), (2, 2));
+    assert!(store.removed_rooms(before).await.unwrap().is_empty());
+    assert!(store.delete_room("dm1").await.unwrap());
+    assert!(!store.delete_room("dm1").await.unwrap());
+    let gone = store.removed_rooms(before).await.unwrap();
+    assert_eq!(
+        gone.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
+        ["dm1"]
+    );
+    assert!(
+        store.removed_rooms(gone[0].1).await.unwrap().is_empty(),
+        "only what was removed after the time"
+    );
+    let mut removed_for_cat: Vec<String> = store
+        .removed_subscriptions("c1", before)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    removed_for_cat.sort();
+    assert_eq!(removed_for_cat, ["ds2", "gs3"]);
+    assert!(
+        store
+            .subscriptions_of_user("c1", None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Deleting a user takes its subscriptions along.
+    assert!(store.delete_user("b1").await.unwrap());
+    assert!(store.subscription("g1", "b1").await.unwrap().is_none());
+}
+
+/// History queries beyond the basics: several ids, every filter and sort key, ties, paging,
+/// text edits, bulk deletion and thread bookkeeping on deletion.
+pub async fn message_history(store: &dyn Store) {
+    use crate::{MessageFilter, MessageSortKey, PostEffects};
+    use comet_core::room::{Mention, Message, UserStub};
+    let t0 = now();
+    let ann = user("a1", "ann", "ann@example.com", t0);
+    let ben = user("b1", "ben", "ben@example.com", t0);
+    for u in [&ann, &ben] {
+        store.insert_user(u).await.unwrap();
+    }
+    let dev = room("r1", "dev", &ann, t0);
+    store
+        .create_room(
+            &dev,
+            &[
+                subscription("s1", &dev, &ann, t0),
+                subscription("s2", &dev, &ben, t0),
+            ],
+            None,
+        )
+        .await
+        .unwrap();
+    let visible = PostEffects {
+        counts_in_room: true,
+        becomes_last_message: true,
+        unread_for_all: true,
+        alert_others: true,
+        ..PostEffects::default()
+    };
+    let post = |id: &str, author: &User, text: &str, ms: i64| {
+        Message::new(id.into(), "r1", UserStub::from(author), text, at_ms(t0, ms))
+    };
+
+    let mut root = post("h1", &ann, "100% Done_ish", 10);
+    root.pinned = true;
+    store.post_message(&root, &visible).await.unwrap();
+    // Two messages in the same millisecond: the one stored later is the newer.
+    store
+        .post_message(&post("h2", &ben, "same time A", 20), &visible)
+        .await
+        .unwrap();
+    store
+        .post_message(&post("h3", &ben, "same time B", 20), &visible)
+        .await
+        .unwrap();
+    let mut reply = post("h4", &ben, "a reply", 30);
+    reply.thread_id = Some("h1".into());
+    store
+        .post_message(
+            &reply,
+            &PostEffects {
+                counts_in_room: true,
+                ..PostEffects::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut shown = post("h5", &ann, "a reply shown in the room", 40);
+    shown.thread_id = Some("h1".into());
+    shown.thread_show = true;
+    shown.mentions = vec![Mention {
+        id: "b1".into(),
+        username: "ben".into(),
+        name: Some("Ben".into()),
+    }];
+    store
+        .post_message(
+            &shown,
+            &PostEffects {
+                mentioned_user_ids: vec!["b1".into()],
+                ..visible.clone()
+            },
+        )
+        .await
+        .unwrap();
+    let mut system = post("h6", &ann, "dev", 50);
+    system.kind = Some("r".into());
+    store
+        .post_message(
+            &system,
+            &PostEffects {
+                counts_in_room: true,
+                ..PostEffects::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut started = post("h7", &ben, "let us discuss", 60);
+    started.discussion_id = Some("d1".into());
+    store.post_message(&started, &visible).await.unwrap();
+
+    let ben_sub = store.subscription("r1", "b1").await.unwrap().unwrap();
+    assert_eq!(
+        (ben_sub.unread, ben_sub.user_mentions),
+        (2, 1),
+        "ann's two visible messages; the mention counts once in unread"
+    );
+    let r = store.room_by_id("r1").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            r.message_count,
+            r.last_message_id.as_deref(),
+            r.last_message_at
+        ),
+        (7, Some("h7"), Some(at_ms(t0, 60)))
+    );
+    let root_now = store.message_by_id("h1").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            root_now.thread_count,
+            root_now.thread_last_at,
+            root_now.thread_participants.clone()
+        ),
+        (
+            2,
+            Some(at_ms(t0, 40)),
+            vec!["b1".to_owned(), "a1".to_owned()]
+        )
+    );
+
+    let mut by_ids = store
+        .messages_by_ids(&["h5".into(), "zz".into(), "h2".into()])
+        .await
+        .unwrap();
+    by_ids.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(by_ids.len(), 2);
+    assert_eq!(by_ids[1], shown, "every field round trips");
+    assert!(store.messages_by_ids(&[]).await.unwrap().is_empty());
+
+    let ids = |ms: Vec<Message>| ms.into_iter().map(|m| m.id).collect::<Vec<_>>();
+    let newest_first = Page {
+        offset: 0,
+        count: None,
+        sort: vec![(MessageSortKey::CreatedAt, Direction::Descending)],
+    };
+    let history = |filter: MessageFilter| {
+        let page = newest_first.clone();
+        async move { ids(store.room_messages("r1", &filter, &page).await.unwrap()) }
+    };
+    assert_eq!(
+        history(MessageFilter {
+            hide_thread_replies: true,
+            ..MessageFilter::default()
+        })
+        .await,
+        ["h7", "h6", "h5", "h3", "h2", "h1"]
+    );
+    assert_eq!(
+        ids(store
+            .room_messages("r1", &MessageFilter::default(), &Page::all())
+            .await
+            .unwrap()),
+        ["h7", "h6", "h5", "h4", "h3", "h2", "h1"],
+        "newest first without a sort"
+    );
+    assert_eq!(
+        ids(store
+            .room_messages(
+                "r1",
+                &MessageFilter::default(),
+                &Page {
+                    offset: 2,
+                    count: Some(3),
+                    sort: vec![(MessageSortKey::CreatedAt, Direction::Ascending)],
+                }
+            )
+            .await
+            .unwrap()),
+        ["h2", "h4", "h5"],
+        "same-time messages tie-break newest stored first"
+    );
+    assert_eq!(
+        history(MessageFilter {
+            thread_roots: true,
+            ..MessageFilter::default()
+        })
+        .await,
+        ["h1"]
+    );
+    assert_eq!(
+        history(MessageFilter {
+            thread_participant: Some("a1".into()),
+            ..MessageFilter::default()
+        })
+        .await,
+        ["h1"]
+    );
+    assert_eq!(
+        history(MessageFilter {
+            discussions: true,
+            ..MessageFilter::default()
+        })
+        .await,
+        ["h7"]
+    );
+    assert_eq!(
+        history(MessageFilter {
+            pinned_only: true,
+            ..MessageFilter::default()
+        })
+        .await,
+        ["h1"]
+    );
+    assert_eq!(
+        history(MessageFilter {
+            text_contains: Some("SAME TIME".into()),
+            ..MessageFilter::default()
+        })
+        .await,
+        ["h3", "h2"]
+    );
+    assert_eq!(
+        history(MessageFilter {
+            text_contains: Some("0% d".into()),
+            ..MessageFilter::default()
+        })
+        .await,
+        ["h1"],
+        "`%` is literal"
+    );
+    assert!(
+        history(MessageFilter {
+            text_contains: Some("t_m".into()),
+            ..MessageFilter::default()
+        })
+        .await
+        .is_empty(),
+        "`_` is literal"
+    );
+    assert_eq!(
+        history(MessageFilter {
+            oldest: Some(at_ms(t0, 20)),
+            latest: Some(at_ms(t0, 50)),
+            hide_system: true,
+            ..MessageFilter::default()
+        })
+        .await,
+        ["h5", "h4"]
+    );
+    assert_eq!(
+        store
+            .count_room_messages(
+                "r1",
+                &MessageFilter {
+                    author_id: Some("b1".into()),
+                    ..MessageFilter::default()
+                }
+            )
+            .await
+            .unwrap(),
+        4
+    );
+
+    // An edit changes the text, the search index and the update time.
+    let mut edited = store.message_by_id("h2").await.unwrap().unwrap();
+    edited.text = "rewritten entirely".into();
+    edited.edited_at = Some(at_ms(t0, 70));
+    edited.edited_by = Some(UserStub::from(&ben));
+    edited.updated_at = at_ms(t0, 70);
+    assert!(store.update_message(&edited).await.unwrap());
+    assert_eq!(store.message_by_id("h2").await.unwrap(), Some(edited));
+    assert!(
+        !store
+            .update_message(&post("zz", &ann, "nothing", 0))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        history(MessageFilter {
+            updated_after: Some(at_ms(t0, 65)),
+            ..MessageFilter::default()
+        })
+        .await,
+        ["h2"]
+    );
+    let search = |text: &'static str| async move {
+        ids(store
+            .search_messages("r1", text, &MessageFilter::default(), false, 0, None)
+            .await
+            .unwrap())
+    };
+    assert_eq!(search("rewritten").await, ["h2"]);
+    assert!(
+        search("same time A").await.is_empty(),
+        "the old text is gone"
+    );
+    let by_update = Page {
+        offset: 0,
+        count: Some(1),
+        sort: vec![(MessageSortKey::UpdatedAt, Direction::Descending)],
+    };
+    assert_eq!(
+        ids(store
+            .room_messages("r1", &MessageFilter::default(), &by_update)
+            .await
+            .unwrap()),
+        ["h2"]
+    );
+    let by_thread_activity = Page {
+        offset: 0,
+        count: Some(2),
+        sort: vec![(MessageSortKey::ThreadLastAt, Direction::Ascending)],
+    };
+    assert_eq!(
+        ids(store
+            .room_messages("r1", &MessageFilter::default(), &by_thread_activity)
+            .await
+            .unwrap())
+        .len(),
+        2
+    );
+    assert_eq!(
+        ids(store
+            .room_messages(
+                "r1",
+                &MessageFilter::default(),
+                &Page {
+                    offset: 0,
+                    count: Some(1),
+                    sort: vec![(MessageSortKey::ThreadLastAt, Direction::Descending)],
+                }
+            )
+            .await
+            .unwrap()),
+        ["h1"],
+        "messages without thread activity sort last when descending"
+    );
+
+    // Deleting a reply uncounts it on its thread.
+    let deleted_at = at_ms(t0, 80);
+    assert!(store.delete_message("h4", deleted_at).await.unwrap());
+    let root_now = store.message_by_id("h1").await.unwrap().unwrap();
+    assert_eq!(root_now.thread_count, 1);
+    let tombstone = store.message_by_id("h4").await.unwrap().unwrap();
+    assert_eq!(
+        (tombstone.text.as_str(), tombstone.deleted_at),
+        ("", Some(deleted_at))
+    );
+
+    // Bulk deletion: the newest matching first, up to the limit, pinned ones kept when asked;
+    // the room is recounted and its last message is the newest visible non-system one.
+    let removed = store
+        .delete_messages(
+            "r1",
+            &MessageFilter::default(),
+            true,
+            &[],
+            Some(3),
+            at_ms(t0, 90),
+        )
+        .await
+        .unwrap();
+    assert_eq!(removed, 3);
+    assert_eq!(history(MessageFilter::default()).await, ["h3", "h2", "h1"]);
+    let r = store.room_by_id("r1").await.unwrap().unwrap();
+    assert_eq!(
+        (r.message_count, r.last_message_id.as_deref()),
+        (3, Some("h3"))
+    );
+    let mut deleted = store.deleted_messages("r1", at_ms(t0, 85)).await.unwrap();
+    deleted.sort();
+    assert_eq!(
+        deleted,
+        vec![
+            ("h5".to_owned(), at_ms(t0, 90)),
+            ("h6".to_owned(), at_ms(t0, 90)),
+            ("h7".to_owned(), at_ms(t0, 90)),
+        ]
+    );
+    assert_eq!(store.deleted_messages("r1", t0).await.unwrap().len(), 4);
+    assert_eq!(
+        store
+            .delete_messages(
+                "r1",
+                &MessageFilter::default(),
+                false,
+                &["a1".into()],
+                None,
+                at_ms(t0, 95),
+            )
+            .await
+            .unwrap(),
+        1,
+        "only the given authors"
+    );
+    let r = store.room_by_id("r1").await.unwrap().unwrap();
+    assert_eq!(
+        (r.message_count, r.last_message_id.as_deref()),
+        (2, Some("h3"))
+    );
+}
+
+/// Full-text search as users see it: any script, Latin diacritics folded, case ignored, every
+/// word required and the last one a prefix, punctuation never syntax, filters and paging.
+pub async fn message_search(store: &dyn Store) {
+    use crate::{MessageFilter, PostEffects};
+    use comet_core::room::{Message, UserStub};
+    let t0 = now();
+    let ann = user("a1", "ann", "ann@example.com", t0);
+    let ben = user("b1", "ben", "ben@example.com", t0);
+    for u in [&ann, &ben] {
+        store.insert_user(u).await.unwrap();
+    }
+    let dev = room("r1", "dev", &ann, t0);
+    let other = room("r2", "other", &ann, t0);
+    for r in [&dev, &other] {
+        store.create_room(r, &[], None).await.unwrap();
+    }
+    let texts = [
+        ("s1", &ann, "r1", "the deployment finished"),
+        ("s2", &ben, "r1", "deploy again tomorrow"),
+        ("s3", &ben, "r1", "مرحبا بالعالم"),
+        ("s4", &ann, "r1", "Olá, a IMPLANTAÇÃO terminou"),
+        (
+            "s5",
+            &ann,
+            "r1",
+            "see docs.example.com or mail ops@example.org",
+        ),
+        ("s6", &ben, "r1", "Привет, мир"),
+        ("s7", &ann, "r1", "release v2 in 2024: well-known issues"),
+        ("s8", &ben, "r1", "你好世界"),
+        (
+            "s9",
+            &ann,
+            "r1",
+            "the release of the new version is planned for next week after the review",
+        ),
+        ("s10", &ben, "r1", "release release release"),
+        ("s11", &ann, "r2", "deploy in the other room"),
+    ];
+    for (i, (id, author, room_id, text)) in texts.iter().enumerate() {
+        let message = Message::new(
+            (*id).into(),
+            room_id,
+            UserStub::from(*author),
+            text,
+            at_ms(t0, i64::try_from(i).unwrap() * 10),
+        );
+        store
+            .post_message(
+                &message,
+                &PostEffects {
+                    counts_in_room: true,
+                    becomes_last_message: true,
+                    ..PostEffects::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let mut system = Message::new("s12".into(), "r1", UserStub::from(&ann), "deploy", t0);
+    system.kind = Some("uj".into());
+    store
+        .post_message(&system, &PostEffects::default())
+        .await
+        .unwrap();
+
+    let users_view = MessageFilter {
+        hide_system: true,
+        ..MessageFilter::default()
+    };
+    let search = |text: &'static str| {
+        let filter = users_view.clone();
+        async move {
+            let mut found: Vec<String> = store
+                .search_messages("r1", text, &filter, false, 0, None)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|m| m.id)
+                .collect();
+            found.sort();
+            found
+        }
+    };
+    assert_eq!(
+        search("deploy").await,
+        ["s1", "s2"],
+        "the last word is a prefix"
+    );
+    assert_eq!(search("DEPLOYMENT fin").await, ["s1"]);
+    assert!(
+        search("deplo finished").await.is_empty(),
+        "words before the last match whole"
+    );
+    assert!(
+        search("deploy zebra").await.is_empty(),
+        "every word is required"
+    );
+    assert_eq!(search("مرحبا").await, ["s3"]);
+    assert_eq!(search("بالعا").await, ["s3"]);
+    assert_eq!(search("implantacao").await, ["s4"], "diacritics fold");
+    assert_eq!(search("implantação").await, ["s4"]);
+    assert_eq!(search("ola terminou").await, ["s4"]);
+    assert_eq!(search("привет").await, ["s6"], "case folds in every script");
+    assert_eq!(search("МИР").await, ["s6"]);
+    assert_eq!(search("你好").await, ["s8"]);
+    assert_eq!(
+        search("example").await,
+        ["s5"],
+        "host names split into words"
+    );
+    assert_eq!(search("ops").await, ["s5"]);
+    assert_eq!(search("known").await, ["s7"]);
+    assert_eq!(search("v2 2024").await, ["s7"]);
+    assert!(search("\"unbalanced OR (").await.is_empty());
+    assert!(search("deploy* -again NEAR(a b)").await.is_empty());
+    assert_eq!(search("'deploy'").await, ["s1", "s2"]);
+    assert!(search("alice").await.is_empty());
+
+    // Best match first: the same word three times in a short message beats once in a long
+    // (and newer) one.
+    let ranked: Vec<String> = store
+        .search_messages("r1", "release", &users_view, false, 0, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(ranked.first().map(String::as_str), Some("s10"));
+    assert_eq!(ranked.len(), 3);
+
+    // No words: everything the filter lets through, newest or oldest first, paged.
+    let page = |oldest_first: bool, offset: u64, count: Option<u64>| {
+        let filter = users_view.clone();
+        async move {
+            store
+                .search_messages("r1", " ?! ", &filter, oldest_first, offset, count)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|m| m.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(page(false, 0, Some(2)).await, ["s10", "s9"]);
+    assert_eq!(page(true, 1, Some(2)).await, ["s2", "s3"]);
+    assert_eq!(page(false, 0, None).await.len(), 10);
+
+    // Filters narrow a text search; deleted messages are never found.
+    let by_ben = MessageFilter {
+        author_id: Some("b1".into()),
+        ..users_view.clone()
+    };
+    let found = store
+        .search_messages("r1", "deploy", &by_ben, false, 0, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        found.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+        ["s2"]
+    );
+    let before = MessageFilter {
+        latest: Some(at_ms(t0, 10)),
+        ..users_view.clone()
+    };
+    let found = store
+        .search_messages("r1", "deploy", &before, false, 0, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        found.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+        ["s1"]
+    );
+    let everything = store
+        .search_messages("r1", "deploy", &MessageFilter::default(), false, 0, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        everything.len(),
+        3,
+        "system messages match without hide_system"
+    );
+    let paged = store
+        .search_messages("r1", "release", &users_view, false, 1, Some(1))
+        .await
+        .unwrap();
+    assert_eq!(paged.len(), 1);
+    assert_ne!(paged[0].id, "s10");
+    assert!(store.delete_message("s2", at_ms(t0, 500)).await.unwrap());
+    assert_eq!(search("deploy").await, ["s1"]);
+    assert!(
+        store
+            .search_messages("missing", "deploy", &users_view, false, 0, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Two writers racing on one room (posts with mentions, thread replies, reactions to one
+/// message, members joining and leaving): nothing is lost, counters add up, and the last
+/// message is the newest whatever order the writes commit in.
+pub async fn concurrent_writers(store: &dyn Store) {
+    use crate::{MessageFilter, PostEffects};
+    use comet_core::room::{Mention, Message, UserStub};
+    const EACH: i64 = 30;
+    let t0 = now();
+    let ann = user("a1", "ann", "ann@example.com", t0);
+    let ben = user("b1", "ben", "ben@example.com", t0);
+    let cat = user("c1", "cat", "cat@example.com", t0);
+    let dan = user("d1", "dan", "dan@example.com", t0);
+    for u in [&ann, &ben, &cat, &dan] {
+        store.insert_user(u).await.unwrap();
+    }
+    let busy = room("r1", "busy", &ann, t0);
+    store
+        .create_room(
+            &busy,
+            &[
+                subscription("s1", &busy, &ann, t0),
+                subscription("s2", &busy, &ben, t0),
+                subscription("s3", &busy, &cat, t0),
+            ],
+            Some(&Message::new(
+                "root".into(),
+                "r1",
+                UserStub::from(&ann),
+                "thread root",
+                t0,
+            )),
+        )
+        .await
+        .unwrap();
+
+    // Ann's posts take even milliseconds and Ben's odd ones, so Ben's last is the newest.
+    let writer = |author: &User, parity: i64| {
+        let author = author.clone();
+        async move {
+            for i in 0..EACH {
+                let at = at_ms(t0, 1 + 2 * i + parity);
+                let mut message = Message::new(
+                    format!("{}-{i}", author.username),
+                    "r1",
+                    UserStub::from(&author),
+                    &format!("message {i} from {}", author.username),
+                    at,
+                );
+                let mentions_cat = i % 2 == 0;
+                if mentions_cat {
+                    message.mentions = vec![Mention {
+                        id: "c1".into(),
+                        username: "cat".into(),
+                        name: None,
+                    }];
+                }
+                if i % 5 == 0 {
+                    message.thread_id = Some("root".into());
+                    message.thread_show = true;
+                }
+                let effects = PostEffects {
+                    counts_in_room: true,
+                    becomes_last_message: true,
+                    unread_for_all: true,
+                    mentioned_user_ids: if mentions_cat {
+                        vec!["c1".into()]
+                    } else {
+                        Vec::new()
+                    },
+                    alert_others: true,
+                    ..PostEffects::default()
+                };
+                store.post_message(&message, &effects).await.unwrap();
+                store
+                    .set_reaction(
+                        "root",
+                        &format!(":{}{i}:", author.username),
+                        &author.username,
+                        true,
+                        at,
+                    )
+                    .await
+                    .unwrap();
+            }
+        }
+    };
+    let churn = async {
+        for i in 0..EACH / 5 {
+            let joined = subscription(&format!("dan-{i}"), &busy, &dan, t0);
+            assert!(store.add_member(&joined, None).await.unwrap());
+            assert!(store.remove_member("r1", "d1", None).await.unwrap());
+        }
+    };
+    tokio::join!(writer(&ann, 0), writer(&ben, 1), churn);
+
+    let replies_each = (0..EACH).filter(|i| i % 5 == 0).count() as i64;
+    let mentions_each = (0..EACH).filter(|i| i % 2 == 0).count() as i64;
+    let r = store.room_by_id("r1").await.unwrap().unwrap();
+    let newest = at_ms(t0, 2 * EACH);
+    assert_eq!(
+        (
+            r.message_count,
+            r.users_count,
+            r.last_message_id.clone(),
+            r.last_message_at
+        ),
+        (
+            1 + 2 * EACH,
+            3,
+            Some(format!("ben-{}", EACH - 1)),
+            Some(newest)
+        )
+    );
+    assert_eq!(
+        store
+            .count_room_messages("r1", &MessageFilter::default())
+            .await
+            .unwrap(),
+        u64::try_from(1 + 2 * EACH).unwrap()
+    );
+    let sub = |user_id: &'static str| async move {
+        store.subscription("r1", user_id).await.unwrap().unwrap()
+    };
+    let (ann_sub, ben_sub, cat_sub) = (sub("a1").await, sub("b1").await, sub("c1").await);
+    assert_eq!((ann_sub.unread, ann_sub.user_mentions), (EACH, 0));
+    assert_eq!((ben_sub.unread, ben_sub.user_mentions), (EACH, 0));
+    assert_eq!(
+        (cat_sub.unread, cat_sub.user_mentions, cat_sub.alert),
+        (2 * EACH, 2 * mentions_each, true)
+    );
+    let root = store.message_by_id("root").await.unwrap().unwrap();
+    assert_eq!(root.thread_count, 2 * replies_each);
+    let mut participants = root.thread_participants.clone();
+    participants.sort();
+    assert_eq!(participants, ["a1", "b1"]);
+    assert_eq!(
+        root.reactions.len(),
+        usize::try_from(2 * EACH).unwrap(),
+        "no reaction lost"
+    );
+    assert!(store.subscription("r1", "d1").await.unwrap().is_none());
+    assert_eq!(
+        store.subscriptions_of_room("r1", 0, None).await.unwrap().1,
+        3
+    );
+    assert_eq!(
+        store
+            .removed_subscriptions("d1", at_ms(t0, -1000))
+            .await
+            .unwrap()
+            .len(),
+        usize::try_from(EACH / 5).unwrap()
+    );
+}
+
+/// Opening an empty database creates every table; opening it again (twice at once, as
+/// several nodes starting together would) applies nothing twice and keeps the data.
+pub async fn migrations_from_empty<S, F, Fut>(open: F)
+where
+    S: Store,
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = S>,
+{
+    use crate::{MessageFilter, PostEffects, RoomFilter};
+    use comet_core::room::{Message, UserStub};
+    let t0 = now();
+    let store = open().await;
+    assert_eq!(store.count_users().await.unwrap(), 0);
+    assert!(store.settings().await.unwrap().is_empty());
+    assert!(store.permissions().await.unwrap().is_empty());
+    assert!(store.roles().await.unwrap().is_empty());
+    assert_eq!(store.count_failed_logins("k", t0).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .list_rooms(&RoomFilter::default(), &Page::all())
+            .await
+            .unwrap()
+            .1,
+        0
+    );
+    assert!(store.removed_rooms(t0).await.unwrap().is_empty());
+
+    let ann = user("a1", "ann", "ann@example.com", t0);
+    store.insert_user(&ann).await.unwrap();
+    store
+        .insert_token(&login_token("a1", "h1", t0))
+        .await
+        .unwrap();
+    store.record_failed_login("k", t0).await.unwrap();
+    let dev = room("r1", "dev", &ann, t0);
+    store
+        .create_room(&dev, &[subscription("s1", &dev, &ann, t0)], None)
+        .await
+        .unwrap();
+    store
+        .post_message(
+            &Message::new(
+                "m1".into(),
+                "r1",
+                UserStub::from(&ann),
+                "persisted words",
+                t0,
+            ),
+            &PostEffects {
+                counts_in_room: true,
+                becomes_last_message: true,
+                ..PostEffects::default()
+            },
+        )
+        .await
+        .unwrap();
+    drop(store);
+
+    let (again, and_again) = tokio::join!(open(), open());
+    for store in [&again, &and_again] {
+        assert_eq!(store.count_users().await.unwrap(), 1);
+        assert!(store.user_by_token("h1").await.unwrap().is_some());
+        assert_eq!(store.count_failed_logins("k", t0).await.unwrap(), 1);
+        assert_eq!(
+            store.room_by_id("r1").await.unwrap().unwrap().message_count,
+            1
+        );
+        let found = store
+            .search_messages("r1", "persist", &MessageFilter::default(), false, 0, None)
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1);
+    }
+}
+
 /// Read receipts: messages stay unread until every member's last-seen time has passed them.
 pub async fn read_receipts(store: &dyn Store) {
     use crate::PostEffects;

@@ -36,6 +36,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod encoding;
 
 /// Which users a listing returns.
 #[derive(Debug, Clone, Default, PartialEq)]

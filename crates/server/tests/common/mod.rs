@@ -1,5 +1,9 @@
 //! A real Comet server on port 0 with a temporary data directory, and an HTTP client for it.
 //! Every wait has a timeout.
+//!
+//! The database is SQLite in that directory, or with `COMET_TEST_BACKEND=postgres` a fresh
+//! PostgreSQL database per server on the server named by `COMET_TEST_POSTGRES_URL` (see
+//! `scripts/postgres-test-server.sh`), dropped when the test server goes.
 
 #![allow(
     dead_code,
@@ -7,6 +11,7 @@
 )]
 
 use comet_server::{Config, launch};
+use comet_store_postgres::testing::TestDatabase;
 use serde_json::{Value, json};
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -24,6 +29,33 @@ pub struct TestServer {
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
+    /// The PostgreSQL database of this server, when the run uses PostgreSQL.
+    database: Option<TestDatabase>,
+}
+
+/// The environment variable choosing the backend of the test servers: `sqlite` (default) or
+/// `postgres`.
+pub const BACKEND_VAR: &str = "COMET_TEST_BACKEND";
+
+/// A fresh PostgreSQL database when this run asks for PostgreSQL, `None` for SQLite.
+async fn postgres_database() -> Option<TestDatabase> {
+    match std::env::var(BACKEND_VAR).as_deref() {
+        Err(_) | Ok("") | Ok("sqlite") => None,
+        Ok("postgres") => {
+            let server_url = std::env::var(comet_store_postgres::testing::SERVER_URL_VAR)
+                .ok()
+                .filter(|url| !url.is_empty())
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{BACKEND_VAR}=postgres needs {} (start a server with \
+                         scripts/postgres-test-server.sh)",
+                        comet_store_postgres::testing::SERVER_URL_VAR
+                    )
+                });
+            Some(TestDatabase::create(&server_url).await)
+        }
+        Ok(other) => panic!("{BACKEND_VAR} must be sqlite or postgres, not {other:?}"),
+    }
 }
 
 /// An HTTP response: status and JSON body (Null when the body is not JSON).
@@ -67,6 +99,8 @@ impl TestServer {
     pub async fn start_with(configure: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config::for_data_dir(dir.path().to_path_buf());
+        let database = postgres_database().await;
+        config.database_url = database.as_ref().map(|d| d.url().to_owned());
         config.admin_pass = Some(ADMIN_PASS.to_owned());
         config.admin_email = Some("admin@example.com".to_owned());
         config.bcrypt_cost = 4;
@@ -94,6 +128,7 @@ impl TestServer {
             shutdown: Some(tx),
             task: Some(task),
             _dir: dir,
+            database,
         };
         server.wait_ready().await;
         server
@@ -133,6 +168,9 @@ impl TestServer {
                 .await
                 .expect("server stops within 10 s")
                 .expect("server task");
+        }
+        if let Some(database) = self.database.take() {
+            database.drop_database().await;
         }
     }
 
@@ -272,6 +310,11 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        // Not stopped (a failed test, or one that just ends): the drop closes the server's
+        // connections itself.
+        if let Some(database) = self.database.take() {
+            database.drop_database_blocking();
         }
     }
 }

@@ -851,6 +851,25 @@ impl LoginAttemptStore for PostgresStore {
     }
 }
 
+#[async_trait]
+impl comet_store::OpsStore for PostgresStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn pool_stats(&self) -> Vec<comet_store::PoolStats> {
+        vec![comet_store::PoolStats {
+            pool: "main",
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+        }]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -891,24 +910,5 @@ mod tests {
     fn roles_are_kept_once_in_order() {
         let roles = ["user", "admin", "user"].map(String::from);
         assert_eq!(distinct_roles(&roles), ["user", "admin"]);
-    }
-}
-
-#[async_trait]
-impl comet_store::OpsStore for PostgresStore {
-    async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
-        Ok(())
-    }
-
-    fn pool_stats(&self) -> Vec<comet_store::PoolStats> {
-        vec![comet_store::PoolStats {
-            pool: "main",
-            size: self.pool.size(),
-            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
-        }]
     }
 }

@@ -105,12 +105,15 @@ pub async fn gate(State(app): State<AppState>, mut req: Request, next: Next) -> 
         }
     });
 
-    let decision = app.service.check_rate_limit(
-        policy_for(&route),
-        &format!("{route}{}", method.as_str().to_ascii_lowercase()),
-        &client,
-        session.as_ref().map(|s| &s.user),
-    );
+    let decision = app
+        .service
+        .check_rate_limit(
+            policy_for(&route),
+            &format!("{route}{}", method.as_str().to_ascii_lowercase()),
+            &client,
+            session.as_ref().map(|s| &s.user),
+        )
+        .await;
     req.extensions_mut().insert(Authentication { session });
     req.extensions_mut().insert(client);
 

@@ -16,6 +16,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
+/// How often an instance says it is alive (well within `presence::INSTANCE_TIMEOUT`).
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(15);
+/// How often expired login tokens are purged.
+const TOKEN_PURGE_EVERY: Duration = Duration::from_secs(3600);
+
 /// Why the server could not start or stopped with an error.
 #[derive(Debug)]
 pub struct LaunchError(pub String);
@@ -60,10 +65,13 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, LaunchError> {
 }
 
 /// The event bus: NATS when `NATS_URL` is set (several instances), else in-process.
-async fn open_bus(config: &Config) -> Result<Arc<dyn comet_events::EventBus>, LaunchError> {
+async fn open_bus(
+    config: &Config,
+    instance_id: &str,
+) -> Result<Arc<dyn comet_events::EventBus>, LaunchError> {
     match config.nats_url.as_deref().filter(|u| !u.is_empty()) {
         Some(url) => {
-            let name = format!("comet-{}", comet_core::id::new_id());
+            let name = format!("comet-{instance_id}");
             let bus = comet_events::NatsBus::connect(url, &name)
                 .await
                 .map_err(|e| LaunchError(e.to_string()))?;
@@ -74,8 +82,10 @@ async fn open_bus(config: &Config) -> Result<Arc<dyn comet_events::EventBus>, La
     }
 }
 
-fn service_config(config: &Config) -> ServiceConfig {
+fn service_config(config: &Config, instance_id: &str) -> ServiceConfig {
     ServiceConfig {
+        instance_id: instance_id.to_owned(),
+        clustered: config.nats_url.as_deref().is_some_and(|u| !u.is_empty()),
         create_tokens_for_users: config.create_tokens_for_users,
         create_tokens_secret: config
             .create_tokens_secret
@@ -106,18 +116,33 @@ pub async fn launch(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), LaunchError> {
+    let instance_id = comet_core::id::new_id();
     let store = open_store(&config).await?;
-    let events = open_bus(&config).await?;
-    let service = Service::start(store, events, service_config(&config))
+    let events = open_bus(&config, &instance_id).await?;
+    let service = Service::start(store, events, service_config(&config, &instance_id))
         .await
         .map_err(|e| LaunchError(format!("cannot start: {e}")))?;
 
     let purger = {
         let service = service.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(3600));
+            // Heartbeat and cluster housekeeping often; the lease holder purges expired login
+            // tokens hourly.
+            let mut tick = tokio::time::interval(HOUSEKEEPING_EVERY);
+            let mut last_purge: Option<tokio::time::Instant> = None;
             loop {
                 tick.tick().await;
+                let leader = match service.housekeeping().await {
+                    Ok(leader) => leader,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "housekeeping failed");
+                        continue;
+                    }
+                };
+                if !leader || last_purge.is_some_and(|at| at.elapsed() < TOKEN_PURGE_EVERY) {
+                    continue;
+                }
+                last_purge = Some(tokio::time::Instant::now());
                 match service.purge_expired_tokens().await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(removed = n, "expired login tokens purged"),
@@ -129,6 +154,7 @@ pub async fn launch(
 
     let realtime = comet_realtime::Realtime::start(service.clone());
     let ops = ops::router(service.clone(), config.http_forwarded_count);
+    let stopping = service.clone();
     let state = AppState {
         service,
         forwarded_count: config.http_forwarded_count,
@@ -146,6 +172,9 @@ pub async fn launch(
     .with_graceful_shutdown(shutdown)
     .await;
     purger.abort();
+    if let Err(e) = stopping.leave_cluster().await {
+        tracing::warn!(error = %e, "could not withdraw this instance's connections");
+    }
     served.map_err(|e| LaunchError(format!("server error: {e}")))
 }
 

@@ -46,6 +46,11 @@ pub struct ServiceConfig {
     pub site_url: Option<String>,
     /// bcrypt cost for new password hashes (Rocket.Chat uses 10).
     pub bcrypt_cost: u32,
+    /// This process's name among the instances sharing the database.
+    pub instance_id: String,
+    /// Whether other instances share the database (then presence, rate limits and jobs are
+    /// coordinated through it, and nothing is reset at start).
+    pub clustered: bool,
 }
 
 impl Default for ServiceConfig {
@@ -58,6 +63,8 @@ impl Default for ServiceConfig {
             setting_overrides: Vec::new(),
             site_url: None,
             bcrypt_cost: 10,
+            instance_id: comet_core::id::new_id(),
+            clustered: false,
         }
     }
 }
@@ -69,9 +76,16 @@ impl Service {
         self.ensure_general_room().await?;
         self.ensure_bot_user().await?;
         self.ensure_admin().await?;
-        // No connection survives a restart.
+        if !self.config.clustered {
+            // A single instance starting: no connection survives a restart.
+            self.store.clear_connections().await.map_err(store_error)?;
+            self.store
+                .reset_connection_presence()
+                .await
+                .map_err(store_error)?;
+        }
         self.store
-            .reset_connection_presence()
+            .instance_heartbeat(&self.config.instance_id, now())
             .await
             .map_err(store_error)?;
         Ok(())

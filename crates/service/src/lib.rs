@@ -45,7 +45,6 @@ pub struct Service {
     settings: settings::SettingsCache,
     permissions: authz::PermissionCache,
     rate_limiter: ratelimit::RateLimiter,
-    connections: presence::Connections,
     config: ServiceConfig,
 }
 
@@ -67,7 +66,6 @@ impl Service {
             settings: settings::SettingsCache::default(),
             permissions: authz::PermissionCache::default(),
             rate_limiter: ratelimit::RateLimiter::default(),
-            connections: presence::Connections::default(),
             store,
             events,
             config,

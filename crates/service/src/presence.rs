@@ -1,92 +1,133 @@
 //! Presence from live connections: a user with at least one connection is online (or away,
-//! or the status they chose); with none, offline.
+//! or the status they chose); with none, offline. Connections are recorded in the store, so
+//! that instances sharing a database agree; a stopped instance's connections expire when it
+//! stops beating.
 
 use crate::{Service, store_error};
 use comet_core::user::Presence;
 use comet_core::{Result, now};
-use std::collections::HashMap;
-use std::sync::Mutex;
-
-/// Live connections per user on this node, each online or away (idle, or the client said so).
-#[derive(Default)]
-pub(crate) struct Connections {
-    by_user: Mutex<HashMap<String, HashMap<u64, Presence>>>,
-}
 
 /// What a user's connections add up to: online if any is, away if all are, else offline.
-fn aggregate(connections: Option<&HashMap<u64, Presence>>) -> Presence {
-    let Some(connections) = connections.filter(|c| !c.is_empty()) else {
-        return Presence::Offline;
-    };
-    if connections.values().any(|p| *p == Presence::Online) {
+fn aggregate(connections: &[Presence]) -> Presence {
+    if connections.is_empty() {
+        Presence::Offline
+    } else if connections.contains(&Presence::Online) {
         Presence::Online
     } else {
         Presence::Away
     }
 }
 
-impl Connections {
-    fn current(&self, user_id: &str) -> Presence {
-        let map = match self.by_user.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        aggregate(map.get(user_id))
-    }
-
-    /// Sets (`Some`) or removes (`None`) one connection's state; returns the user's aggregate
-    /// presence before and after.
-    fn set(&self, user_id: &str, connection: u64, state: Option<Presence>) -> (Presence, Presence) {
-        let mut map = match self.by_user.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        let before = aggregate(map.get(user_id));
-        match state {
-            Some(presence) => {
-                map.entry(user_id.to_owned())
-                    .or_default()
-                    .insert(connection, presence);
-            }
-            None => {
-                if let Some(connections) = map.get_mut(user_id) {
-                    connections.remove(&connection);
-                    if connections.is_empty() {
-                        map.remove(user_id);
-                    }
-                }
-            }
-        }
-        (before, aggregate(map.get(user_id)))
-    }
-}
+/// How long an instance may go unheard before its connections count as gone.
+pub const INSTANCE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(45);
 
 impl Service {
     /// A live connection of a user opened (`Some(Online)`), became idle or active again
     /// (`Some(Away)` / `Some(Online)`), or closed (`None`). The user's presence follows all of
-    /// their connections: the first brings them online, the last takes them offline, and they
-    /// are away only while every connection is.
+    /// their connections on every instance: the first brings them online, the last takes them
+    /// offline, and they are away only while every connection is.
     pub async fn connection_state(
         &self,
         user_id: &str,
         connection: u64,
         state: Option<Presence>,
     ) -> Result<()> {
-        let (before, mut after) = self.connections.set(user_id, connection, state);
-        if before == after {
-            return Ok(());
-        }
-        // Connections of one user may change while the write is under way: write until what
-        // is stored matches what the connections add up to.
+        self.store
+            .set_connection(
+                &self.config.instance_id,
+                &connection.to_string(),
+                user_id,
+                state,
+                now(),
+            )
+            .await
+            .map_err(store_error)?;
+        self.settle_presence(user_id).await
+    }
+
+    /// Brings a user's stored presence in line with their live connections.
+    pub(crate) async fn settle_presence(&self, user_id: &str) -> Result<()> {
+        let mut settled = None;
+        // Another instance may change this user's connections while the write is under way:
+        // write until what is stored matches what the connections add up to.
         for _ in 0..4 {
-            self.set_connection_presence(user_id, after).await?;
-            let current = self.connections.current(user_id);
-            if current == after {
+            let connections = self
+                .store
+                .connection_presences(user_id)
+                .await
+                .map_err(store_error)?;
+            let presence = aggregate(&connections);
+            if settled == Some(presence) {
                 break;
             }
-            after = current;
+            self.set_connection_presence(user_id, presence).await?;
+            settled = Some(presence);
         }
         Ok(())
+    }
+
+    /// A stopping instance withdraws its connections at once (rather than after the timeout),
+    /// so that users connected only here go offline now.
+    pub async fn leave_cluster(&self) -> Result<()> {
+        let long_ago = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+        self.store
+            .instance_heartbeat(&self.config.instance_id, long_ago)
+            .await
+            .map_err(store_error)?;
+        let timeout = chrono::Duration::from_std(INSTANCE_TIMEOUT)
+            .unwrap_or_else(|_| chrono::Duration::seconds(45));
+        let orphaned = self
+            .store
+            .expire_instances(now() - timeout)
+            .await
+            .map_err(store_error)?;
+        for user_id in orphaned {
+            self.settle_presence(&user_id).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs every few seconds on every instance: says this instance is alive; the instance
+    /// holding the housekeeping lease also expires dead instances (their users' presence is
+    /// recomputed) and old rate-limit windows. Returns whether this instance holds the lease
+    /// (and so runs the cluster's periodic jobs).
+    pub async fn housekeeping(&self) -> Result<bool> {
+        let at = now();
+        let id = &self.config.instance_id;
+        self.store
+            .instance_heartbeat(id, at)
+            .await
+            .map_err(store_error)?;
+        let lease_until = at + chrono::Duration::seconds(30);
+        if !self
+            .store
+            .acquire_lease("housekeeping", id, at, lease_until)
+            .await
+            .map_err(store_error)?
+        {
+            return Ok(false);
+        }
+        let timeout = chrono::Duration::from_std(INSTANCE_TIMEOUT)
+            .unwrap_or_else(|_| chrono::Duration::seconds(45));
+        let orphaned = self
+            .store
+            .expire_instances(at - timeout)
+            .await
+            .map_err(store_error)?;
+        if !orphaned.is_empty() {
+            tracing::info!(
+                users = orphaned.len(),
+                "connections of a stopped instance expired"
+            );
+        }
+        for user_id in orphaned {
+            self.settle_presence(&user_id).await?;
+        }
+        self.store
+            .purge_rate_windows(at - chrono::Duration::hours(1))
+            .await
+            .map_err(store_error)?;
+        Ok(true)
     }
 
     /// Stores the presence a user's connections add up to (or, over HTTP, what the client

@@ -1,7 +1,8 @@
 //! The REST rate limiter: a fixed window per route and client address, sized by settings.
 //!
-//! Kept in memory: a restarted server forgets windows, which only ever relaxes limits for
-//! at most one window.
+//! A single instance keeps windows in memory (a restart forgets them, which only ever relaxes
+//! limits for at most one window). Instances sharing a database count in it, so that a client
+//! spreading calls over instances meets the same limit.
 
 use crate::{ClientInfo, Service};
 use comet_core::Error;
@@ -80,7 +81,7 @@ impl RateLimiter {
 
 impl Service {
     /// Counts a call to `route` (e.g. `/v1/users.registerpost`) and decides whether it may run.
-    pub fn check_rate_limit(
+    pub async fn check_rate_limit(
         &self,
         policy: RateLimitPolicy,
         route: &str,
@@ -109,10 +110,29 @@ impl Service {
             return RateLimitDecision::Exempt;
         }
         let ip = client.ip.map(|ip| ip.to_string()).unwrap_or_default();
-        let (calls, reset_in) = self.rate_limiter.hit(
-            format!("{route}\u{0}{ip}"),
-            Duration::from_millis(period_ms),
-        );
+        let key = format!("{route}\u{0}{ip}");
+        let period = Duration::from_millis(period_ms);
+        let (calls, reset_in) = if self.config.clustered {
+            let at = comet_core::now();
+            match self
+                .store
+                .hit_rate_window(&key, at, i64::try_from(period_ms).unwrap_or(i64::MAX))
+                .await
+            {
+                Ok((started, calls)) => {
+                    let elapsed = (at - started).to_std().unwrap_or_default();
+                    (calls, period.saturating_sub(elapsed))
+                }
+                Err(e) => {
+                    // The request itself will meet the same database; refusing it here would
+                    // only hide the real failure.
+                    tracing::warn!(error = %e, "rate limit window unavailable");
+                    return RateLimitDecision::Exempt;
+                }
+            }
+        } else {
+            self.rate_limiter.hit(key, period)
+        };
         let reset_in_ms = i64::try_from(reset_in.as_millis()).unwrap_or(i64::MAX);
         let state = RateLimitState {
             limit,

@@ -10,6 +10,7 @@
 
 mod chat;
 mod chat_rows;
+mod cluster;
 mod rows;
 #[cfg(feature = "testing")]
 pub mod testing;

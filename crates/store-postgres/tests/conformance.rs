@@ -39,6 +39,7 @@ conformance_tests!(
     message_search,
     concurrent_writers,
     read_receipts,
+    cluster,
 );
 
 #[tokio::test]

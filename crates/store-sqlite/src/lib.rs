@@ -6,6 +6,7 @@
 
 mod chat;
 mod chat_rows;
+mod cluster;
 mod rows;
 
 use async_trait::async_trait;

@@ -114,3 +114,9 @@ async fn migrations_from_empty() {
     assert_eq!(applied.len(), shipped);
     assert!(applied.iter().all(|(_, success)| *success));
 }
+
+#[tokio::test]
+async fn cluster() {
+    let (_dir, store) = fresh().await;
+    conformance::cluster(&store).await;
+}

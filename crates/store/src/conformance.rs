@@ -2211,3 +2211,148 @@ pub async fn read_receipts(store: &dyn Store) {
     assert!(store.message_by_id("m3").await.unwrap().unwrap().unread);
     assert_eq!(store.mark_messages_read("other", at(99)).await.unwrap(), 0);
 }
+
+/// Instances, connections, leases and rate-limit windows shared by several instances.
+pub async fn cluster(store: &dyn Store) {
+    use comet_core::user::Presence;
+    let t0 = now();
+    let at = |s: i64| t0 + chrono::Duration::seconds(s);
+
+    // Connections on two instances add up per user.
+    store.instance_heartbeat("a", t0).await.unwrap();
+    store.instance_heartbeat("b", t0).await.unwrap();
+    store
+        .set_connection("a", "1", "u1", Some(Presence::Online), t0)
+        .await
+        .unwrap();
+    store
+        .set_connection("b", "1", "u1", Some(Presence::Away), t0)
+        .await
+        .unwrap();
+    store
+        .set_connection("b", "2", "u2", Some(Presence::Online), t0)
+        .await
+        .unwrap();
+    let mut u1 = store.connection_presences("u1").await.unwrap();
+    u1.sort_by_key(|p| p.as_str());
+    assert_eq!(u1, vec![Presence::Away, Presence::Online]);
+    // The same connection again replaces its presence.
+    store
+        .set_connection("a", "1", "u1", Some(Presence::Away), at(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.connection_presences("u1").await.unwrap(),
+        vec![Presence::Away, Presence::Away]
+    );
+    store
+        .set_connection("a", "1", "u1", None, at(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.connection_presences("u1").await.unwrap(),
+        vec![Presence::Away]
+    );
+
+    // Instance b stops beating: its connections go, and whose they were is reported once.
+    store.instance_heartbeat("a", at(30)).await.unwrap();
+    store
+        .set_connection("b", "3", "u2", Some(Presence::Online), t0)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.expire_instances(at(10)).await.unwrap(),
+        vec!["u1".to_owned(), "u2".to_owned()]
+    );
+    assert!(store.connection_presences("u2").await.unwrap().is_empty());
+    assert!(store.expire_instances(at(10)).await.unwrap().is_empty());
+    // A connection of an instance never heard from counts as dead too.
+    store
+        .set_connection("ghost", "1", "u3", Some(Presence::Online), at(30))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.expire_instances(at(10)).await.unwrap(),
+        vec!["u3".to_owned()]
+    );
+    store
+        .set_connection("a", "9", "u4", Some(Presence::Online), at(30))
+        .await
+        .unwrap();
+    store.clear_connections().await.unwrap();
+    assert!(store.connection_presences("u4").await.unwrap().is_empty());
+
+    // Leases: one holder at a time, renewable by its holder, free once expired.
+    assert!(store.acquire_lease("sweep", "a", t0, at(15)).await.unwrap());
+    assert!(
+        !store
+            .acquire_lease("sweep", "b", at(5), at(20))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .acquire_lease("sweep", "a", at(10), at(25))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .acquire_lease("sweep", "b", at(20), at(35))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .acquire_lease("sweep", "b", at(26), at(40))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .acquire_lease("sweep", "a", at(27), at(42))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .acquire_lease("other", "a", at(27), at(42))
+            .await
+            .unwrap()
+    );
+
+    // Rate windows count within their period and restart after it.
+    let period = 10_000;
+    assert_eq!(
+        store.hit_rate_window("k", t0, period).await.unwrap(),
+        (t0, 1)
+    );
+    assert_eq!(
+        store.hit_rate_window("k", at(3), period).await.unwrap(),
+        (t0, 2)
+    );
+    assert_eq!(
+        store.hit_rate_window("k", at(9), period).await.unwrap(),
+        (t0, 3)
+    );
+    assert_eq!(
+        store.hit_rate_window("k", at(10), period).await.unwrap(),
+        (at(10), 1)
+    );
+    assert_eq!(
+        store
+            .hit_rate_window("other", at(10), period)
+            .await
+            .unwrap(),
+        (at(10), 1)
+    );
+    assert_eq!(store.purge_rate_windows(at(10)).await.unwrap(), 0);
+    assert_eq!(store.purge_rate_windows(at(11)).await.unwrap(), 2);
+
+    // Many racing hits are all counted.
+    let hits = (0..20).map(|_| store.hit_rate_window("race", at(50), period));
+    let results = futures_util::future::join_all(hits).await;
+    let mut counts: Vec<u64> = results.into_iter().map(|r| r.unwrap().1).collect();
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=20).collect::<Vec<u64>>());
+}

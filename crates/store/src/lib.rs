@@ -395,9 +395,13 @@ pub trait OpsStore: Send + Sync {
     fn pool_stats(&self) -> Vec<PoolStats>;
 }
 
+mod cluster;
+pub use cluster::ClusterStore;
+
 /// Everything the service needs from storage.
 pub trait Store:
     OpsStore
+    + ClusterStore
     + UserStore
     + TokenStore
     + SettingStore
@@ -412,6 +416,7 @@ pub trait Store:
 
 impl<T> Store for T where
     T: OpsStore
+        + ClusterStore
         + UserStore
         + TokenStore
         + SettingStore

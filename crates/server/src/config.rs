@@ -82,6 +82,11 @@ pub struct Config {
     #[arg(long, env = "COMET_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
 
+    /// Seconds without a heartbeat after which an instance's connections count as gone (several
+    /// instances); instances beat three times per period.
+    #[arg(long, env = "COMET_INSTANCE_TIMEOUT", default_value_t = 45, value_parser = clap::value_parser!(u64).range(3..=3600))]
+    pub instance_timeout: u64,
+
     /// bcrypt cost for new password hashes (Rocket.Chat uses 10; lower only for tests).
     #[arg(long, env = "COMET_BCRYPT_COST", default_value_t = 10, value_parser = clap::value_parser!(u32).range(4..=31))]
     pub bcrypt_cost: u32,
@@ -144,6 +149,7 @@ impl Config {
             log: "info".to_owned(),
             log_format: "text".to_owned(),
             bcrypt_cost: 10,
+            instance_timeout: 45,
             setting_overrides: Vec::new(),
             setting_defaults: Vec::new(),
         }

@@ -16,8 +16,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-/// How often an instance says it is alive (well within `presence::INSTANCE_TIMEOUT`).
-const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(15);
 /// How often expired login tokens are purged.
 const TOKEN_PURGE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -86,6 +84,7 @@ fn service_config(config: &Config, instance_id: &str) -> ServiceConfig {
     ServiceConfig {
         instance_id: instance_id.to_owned(),
         clustered: config.nats_url.as_deref().is_some_and(|u| !u.is_empty()),
+        instance_timeout: Duration::from_secs(config.instance_timeout),
         create_tokens_for_users: config.create_tokens_for_users,
         create_tokens_secret: config
             .create_tokens_secret
@@ -128,7 +127,9 @@ pub async fn launch(
         tokio::spawn(async move {
             // Heartbeat and cluster housekeeping often; the lease holder purges expired login
             // tokens hourly.
-            let mut tick = tokio::time::interval(HOUSEKEEPING_EVERY);
+            let mut tick = tokio::time::interval(
+                Duration::from_secs(config.instance_timeout / 3).max(Duration::from_secs(1)),
+            );
             let mut last_purge: Option<tokio::time::Instant> = None;
             loop {
                 tick.tick().await;

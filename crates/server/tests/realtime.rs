@@ -2,97 +2,13 @@
 
 mod common;
 
-use common::{PASSWORD, TestServer, sha256_hex};
+use common::TestServer;
+use common::ddp::{Ddp, WAIT};
+use common::sha256_hex;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// Longest any single wait for a frame may take.
-const WAIT: Duration = Duration::from_secs(10);
-
-struct Ddp {
-    socket: Socket,
-    next_id: u64,
-}
-
-impl Ddp {
-    async fn connect(server: &TestServer) -> Ddp {
-        let url = format!("{}/websocket", server.base.replace("http://", "ws://"));
-        let (socket, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
-            .await
-            .expect("connect in time")
-            .expect("connect");
-        let mut ddp = Ddp { socket, next_id: 0 };
-        ddp.send(json!({"msg": "connect", "version": "1", "support": ["1"]}))
-            .await;
-        let connected = ddp.until(|m| m["msg"] == "connected").await;
-        assert!(connected["session"].is_string());
-        ddp
-    }
-
-    async fn send(&mut self, message: Value) {
-        self.socket
-            .send(Message::Text(message.to_string().into()))
-            .await
-            .expect("send");
-    }
-
-    /// The next frame matching `want`, answering pings on the way.
-    async fn until(&mut self, want: impl Fn(&Value) -> bool) -> Value {
-        loop {
-            let frame = tokio::time::timeout(WAIT, self.socket.next())
-                .await
-                .expect("a frame in time")
-                .expect("open socket")
-                .expect("frame");
-            let Message::Text(text) = frame else { continue };
-            let value: Value = serde_json::from_str(&text).expect("json");
-            if value["msg"] == "ping" {
-                self.send(json!({"msg": "pong"})).await;
-                continue;
-            }
-            if want(&value) {
-                return value;
-            }
-        }
-    }
-
-    async fn call(&mut self, method: &str, params: Value) -> Value {
-        self.next_id += 1;
-        let id = self.next_id.to_string();
-        self.send(json!({"msg": "method", "id": id, "method": method, "params": params}))
-            .await;
-        self.until(|m| m["msg"] == "result" && m["id"] == json!(id))
-            .await
-    }
-
-    async fn sub(&mut self, name: &str, event: &str) -> Value {
-        self.next_id += 1;
-        let id = self.next_id.to_string();
-        self.send(json!({"msg": "sub", "id": id, "name": name, "params": [event, {"useCollection": false, "args": []}]}))
-            .await;
-        self.until(|m| {
-            (m["msg"] == "ready" && m["subs"][0] == json!(id))
-                || (m["msg"] == "nosub" && m["id"] == json!(id))
-        })
-        .await
-    }
-
-    async fn login(&mut self, username: &str) -> Value {
-        let reply = self
-            .call(
-                "login",
-                json!([{"user": {"username": username}, "password": {"digest": sha256_hex(PASSWORD), "algorithm": "sha-256"}}]),
-            )
-            .await;
-        assert!(reply.get("error").is_none(), "{reply}");
-        reply["result"].clone()
-    }
-}
 
 #[tokio::test]
 async fn handshake_ping_and_protocol_errors() {

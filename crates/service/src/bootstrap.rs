@@ -51,6 +51,8 @@ pub struct ServiceConfig {
     /// Whether other instances share the database (then presence, rate limits and jobs are
     /// coordinated through it, and nothing is reset at start).
     pub clustered: bool,
+    /// How long an instance may go unheard before its connections count as gone.
+    pub instance_timeout: std::time::Duration,
 }
 
 impl Default for ServiceConfig {
@@ -65,6 +67,7 @@ impl Default for ServiceConfig {
             bcrypt_cost: 10,
             instance_id: comet_core::id::new_id(),
             clustered: false,
+            instance_timeout: std::time::Duration::from_secs(45),
         }
     }
 }

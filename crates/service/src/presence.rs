@@ -18,9 +18,6 @@ fn aggregate(connections: &[Presence]) -> Presence {
     }
 }
 
-/// How long an instance may go unheard before its connections count as gone.
-pub const INSTANCE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(45);
-
 impl Service {
     /// A live connection of a user opened (`Some(Online)`), became idle or active again
     /// (`Some(Away)` / `Some(Online)`), or closed (`None`). The user's presence follows all of
@@ -66,6 +63,11 @@ impl Service {
         Ok(())
     }
 
+    fn instance_timeout(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.config.instance_timeout)
+            .unwrap_or_else(|_| chrono::Duration::seconds(45))
+    }
+
     /// A stopping instance withdraws its connections at once (rather than after the timeout),
     /// so that users connected only here go offline now.
     pub async fn leave_cluster(&self) -> Result<()> {
@@ -74,8 +76,7 @@ impl Service {
             .instance_heartbeat(&self.config.instance_id, long_ago)
             .await
             .map_err(store_error)?;
-        let timeout = chrono::Duration::from_std(INSTANCE_TIMEOUT)
-            .unwrap_or_else(|_| chrono::Duration::seconds(45));
+        let timeout = self.instance_timeout();
         let orphaned = self
             .store
             .expire_instances(now() - timeout)
@@ -98,7 +99,8 @@ impl Service {
             .instance_heartbeat(id, at)
             .await
             .map_err(store_error)?;
-        let lease_until = at + chrono::Duration::seconds(30);
+        // The lease outlives one missed beat but not a dead holder by much.
+        let lease_until = at + self.instance_timeout() * 2 / 3;
         if !self
             .store
             .acquire_lease("housekeeping", id, at, lease_until)
@@ -107,8 +109,7 @@ impl Service {
         {
             return Ok(false);
         }
-        let timeout = chrono::Duration::from_std(INSTANCE_TIMEOUT)
-            .unwrap_or_else(|_| chrono::Duration::seconds(45));
+        let timeout = self.instance_timeout();
         let orphaned = self
             .store
             .expire_instances(at - timeout)

@@ -10,6 +10,8 @@
     reason = "each test binary uses a different part of the harness"
 )]
 
+pub mod ddp;
+
 use comet_server::{Config, launch};
 use comet_store_postgres::testing::TestDatabase;
 use serde_json::{Value, json};
@@ -38,7 +40,7 @@ pub struct TestServer {
 pub const BACKEND_VAR: &str = "COMET_TEST_BACKEND";
 
 /// A fresh PostgreSQL database when this run asks for PostgreSQL, `None` for SQLite.
-async fn postgres_database() -> Option<TestDatabase> {
+pub async fn postgres_database() -> Option<TestDatabase> {
     match std::env::var(BACKEND_VAR).as_deref() {
         Err(_) | Ok("") | Ok("sqlite") => None,
         Ok("postgres") => {

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+mod cluster;
 mod messages;
 mod realtime;
 
@@ -27,6 +28,8 @@ enum Benchmark {
     Messages(messages::MessageArgs),
     /// RSS per idle DDP connection, and fan-out to many listeners (vs a bare WebSocket broadcast).
     Realtime(realtime::RealtimeArgs),
+    /// Delivery across two instances (PostgreSQL + NATS) vs one, on the same database.
+    Cluster(cluster::ClusterArgs),
     /// The realtime benchmark's baseline server (run by `realtime` in a child process).
     #[command(hide = true)]
     BareBroadcastServer,
@@ -62,6 +65,16 @@ impl CometProcess {
         bcrypt_cost: u32,
         dir: &std::path::Path,
     ) -> Result<Self, String> {
+        Self::start_with_env(binary, bcrypt_cost, dir, &[]).await
+    }
+
+    /// Starts comet with extra environment (e.g. `DATABASE_URL`, `NATS_URL`).
+    pub(crate) async fn start_with_env(
+        binary: &str,
+        bcrypt_cost: u32,
+        dir: &std::path::Path,
+        env: &[(&str, String)],
+    ) -> Result<Self, String> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| e.to_string())?
@@ -78,6 +91,7 @@ impl CometProcess {
                 "OVERWRITE_SETTING_Block_Multiple_Failed_Logins_Enabled",
                 "false",
             )
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -400,6 +414,7 @@ async fn main() -> std::process::ExitCode {
         Benchmark::Messages(args) => messages::run(args).await,
         Benchmark::Realtime(args) => realtime::run(args).await,
         Benchmark::BareBroadcastServer => realtime::bare_broadcast_server().await,
+        Benchmark::Cluster(args) => cluster::run(args).await,
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

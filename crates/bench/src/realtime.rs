@@ -47,15 +47,15 @@ pub struct RealtimeArgs {
     no_baseline: bool,
 }
 
-fn now_micros() -> u64 {
+pub(crate) fn now_micros() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
 /// What the listeners observed in the current phase.
-struct Observed {
-    deliveries: AtomicU64,
+pub(crate) struct Observed {
+    pub(crate) deliveries: AtomicU64,
     /// Connections the server closed (e.g. 1013 for a slow consumer).
     closed: AtomicU64,
     /// Latencies, sharded so that thousands of listeners rarely contend for one lock.
@@ -90,7 +90,7 @@ impl Observed {
             .collect()
     }
 
-    fn reset(&self) {
+    pub(crate) fn reset(&self) {
         self.deliveries.store(0, Ordering::Relaxed);
         for shard in &self.latencies_us {
             if let Ok(mut latencies) = shard.lock() {
@@ -102,7 +102,7 @@ impl Observed {
 
 /// Reads frames until the socket closes, recording the latency of every frame that carries a
 /// send time (`t=<micros>` in the text).
-async fn listen<S>(mut socket: S, observed: Arc<Observed>, shard: usize)
+pub(crate) async fn listen<S>(mut socket: S, observed: Arc<Observed>, shard: usize)
 where
     S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
 {
@@ -122,13 +122,13 @@ where
 }
 
 /// Deliveries per second and p50/p99 latency (ms) of a phase.
-struct PhaseReport {
-    deliveries_per_second: f64,
-    p50_ms: f64,
-    p99_ms: f64,
+pub(crate) struct PhaseReport {
+    pub(crate) deliveries_per_second: f64,
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
 }
 
-async fn report(name: &str, observed: &Observed, seconds: f64) -> PhaseReport {
+pub(crate) async fn report(name: &str, observed: &Observed, seconds: f64) -> PhaseReport {
     let mut latencies = observed.latencies();
     latencies.sort_unstable();
     let pick = |p: f64| {
@@ -151,7 +151,7 @@ async fn report(name: &str, observed: &Observed, seconds: f64) -> PhaseReport {
 }
 
 /// Opens a TCP connection from one of the loopback source addresses and speaks WebSocket on it.
-async fn connect(
+pub(crate) async fn connect(
     url: &str,
     server: SocketAddr,
     index: usize,
@@ -174,7 +174,7 @@ async fn connect(
 }
 
 /// Opens `count` connections, at most 64 handshakes at a time, each prepared by `prepare`.
-async fn open_all<F, Fut>(
+pub(crate) async fn open_all<F, Fut>(
     count: usize,
     prepare: F,
     observed: &Arc<Observed>,
@@ -315,7 +315,7 @@ async fn bare_broadcast(args: &RealtimeArgs, rate: f64) -> Result<PhaseReport, S
 }
 
 /// Posts one message carrying its send time.
-async fn post_timed(http: &reqwest::Client, base: &str, auth: (&str, &str)) -> Result<(), String> {
+pub(crate) async fn post_timed(http: &reqwest::Client, base: &str, auth: (&str, &str)) -> Result<(), String> {
     let body: Value = post_json(
         http,
         format!("{base}/api/v1/chat.postMessage"),
@@ -331,7 +331,7 @@ async fn post_timed(http: &reqwest::Client, base: &str, auth: (&str, &str)) -> R
 
 /// Offers `rate` messages per second for `seconds`, each post in its own task (at most 256 in
 /// flight), so that a slow reply never lowers the offered rate.
-async fn post_at_rate(
+pub(crate) async fn post_at_rate(
     http: &reqwest::Client,
     base: &str,
     auth: (&str, &str),

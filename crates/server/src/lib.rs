@@ -2,6 +2,7 @@
 //! The `comet` binary and the end-to-end tests both start it this way.
 
 pub mod config;
+pub mod web;
 
 use comet_api_rest::AppState;
 use comet_service::{AdminBootstrap, Service, ServiceConfig};
@@ -73,6 +74,20 @@ fn service_config(config: &Config) -> ServiceConfig {
     }
 }
 
+/// Sends `/api` and below to the REST API (whose own fallback answers unknown API routes), and
+/// everything else to the realtime endpoints and the web client.
+fn app(api: axum::Router, site: axum::Router) -> axum::Router {
+    use tower::ServiceExt as _;
+    axum::Router::new().fallback_service(tower::service_fn(move |req: axum::extract::Request| {
+        let target = if web::is_api_path(req.uri().path()) {
+            api.clone()
+        } else {
+            site.clone()
+        };
+        target.oneshot(req)
+    }))
+}
+
 /// Starts the service and serves HTTP on `listener` until `shutdown` completes, then drains
 /// in-flight requests.
 pub async fn launch(
@@ -106,7 +121,10 @@ pub async fn launch(
         service,
         forwarded_count: config.http_forwarded_count,
     };
-    let app = comet_api_rest::router(state).merge(comet_realtime::router(realtime));
+    let app = app(
+        comet_api_rest::router(state),
+        comet_realtime::router(realtime).merge(web::router()),
+    );
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "comet listening");
     }

@@ -618,6 +618,10 @@ export class Api {
     );
   }
 
+  userInfo(username: string) {
+    return this.rest.get<{ user: User }>('users.info', { username });
+  }
+
   userPresence(userId: string) {
     return this.rest.get<{ presence: PresenceStatus }>('users.getPresence', { userId });
   }

@@ -111,7 +111,7 @@ class Chat {
     const me = await api.me();
     this.me = me;
     this.presence[me.username] = me.status ?? 'online';
-    await Promise.all([this.loadSubscriptions(), this.loadSettings()]);
+    await Promise.all([this.loadSubscriptions(), this.loadSettings(), this.loadPermissions()]);
     this.ready = true;
 
     const ddp = api.ddp;
@@ -119,7 +119,11 @@ class Chat {
       ddp.onState((state) => {
         this.conn = state;
         // Going live changes one's own presence before the status stream is subscribed.
-        if (state === 'connected') void this.refreshOwnPresence();
+        // The server may settle it just after the login answer, so look twice.
+        if (state === 'connected') {
+          void this.refreshOwnPresence();
+          setTimeout(() => void this.refreshOwnPresence(), 1_500);
+        }
       }),
     );
     this.stops.push(ddp.onReconnect(() => void this.catchUp()));
@@ -204,25 +208,42 @@ class Chat {
 
   /** Presence of the people in direct messages (the sidebar's dots). */
   private async loadDirectPresence() {
-    const others = new Map<string, string>();
-    for (const sub of Object.values(this.subs)) {
-      if (sub.t !== 'd') continue;
-      const room = this.rooms[sub.rid];
-      const index = room?.usernames?.findIndex((u) => u === sub.name) ?? -1;
-      const uid = index >= 0 ? room?.uids?.[index] : undefined;
-      if (uid && !(sub.name in this.presence)) others.set(uid, sub.name);
+    const names = Object.values(this.subs)
+      .filter((sub) => sub.t === 'd' && !(sub.name in this.presence))
+      .map((sub) => sub.name)
+      .slice(0, 40);
+    await Promise.all(names.map((name) => this.lookUpPresence(name)));
+  }
+
+  private async lookUpPresence(username: string) {
+    try {
+      const { user } = await api.userInfo(username);
+      if (!(username in this.presence) && user.status) this.presence[username] = user.status;
+    } catch {
+      // Unknown presence shows as offline.
     }
-    const batch = [...others].slice(0, 40);
-    await Promise.all(
-      batch.map(async ([uid, username]) => {
-        try {
-          const { presence } = await api.userPresence(uid);
-          if (!(username in this.presence)) this.presence[username] = presence;
-        } catch {
-          // Unknown presence shows as offline.
-        }
-      }),
-    );
+  }
+
+  /** Role names allowed each permission (`permissions.listAll`). */
+  private permissions = $state<Record<string, string[]>>({});
+
+  private async loadPermissions() {
+    try {
+      const { update } = await api.permissions();
+      const map: Record<string, string[]> = {};
+      for (const permission of update) map[permission._id] = permission.roles;
+      this.permissions = map;
+    } catch {
+      // Without the table every action is offered; the server still decides.
+    }
+  }
+
+  /** Whether the user holds `permission`, globally or through their roles in `rid`. */
+  can(permission: string, rid?: string): boolean {
+    const allowed = this.permissions[permission];
+    if (!allowed) return true;
+    const roles = [...(this.me?.roles ?? []), ...((rid && this.subs[rid]?.roles) || [])];
+    return roles.some((role) => allowed.includes(role));
   }
 
   private onSubscriptionChanged(action: string, sub: Subscription) {
@@ -232,6 +253,7 @@ class Chat {
       return;
     }
     this.subs[sub.rid] = sub;
+    if (sub.t === 'd' && !(sub.name in this.presence)) void this.lookUpPresence(sub.name);
     if (!this.rooms[sub.rid]) {
       void api
         .roomInfo(sub.rid)

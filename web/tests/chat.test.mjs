@@ -102,6 +102,9 @@ test('threads: reply, see the count, read the replies', async (t) => {
     assert.equal(await alice.getByTestId('messages').getByText('a reply in the thread').count(), 0);
     await message(alice, root).getByTestId('thread-link').click();
     await alice.getByTestId('thread-messages').getByText('a reply in the thread').waitFor();
+    // The room's thread list has it too.
+    await alice.getByTestId('open-threads').click();
+    await alice.getByTestId('threads-results').getByText(root).waitFor();
     noProblems(alice, bob);
   });
 });
@@ -245,6 +248,10 @@ test('create a channel, invite, set the topic, leave', async (t) => {
     await alice.getByTestId('topic-input').fill('Ship it');
     await alice.getByTestId('topic-input').press('Enter');
     await alice.getByTestId('room-topic').filter({ hasText: 'Ship it' }).waitFor();
+    // Favourites get their own sidebar section.
+    await alice.getByTestId('favorite').click();
+    await alice.getByRole('heading', { name: 'Favorites' }).waitFor();
+    assert.equal(await alice.getByTestId('favorite').getAttribute('aria-pressed'), 'true');
 
     await openRoom(bob, name);
     await bob.getByTestId('room-topic').filter({ hasText: 'Ship it' }).waitFor();

@@ -548,6 +548,14 @@ export class Api {
     return this.rest.get<{ messages: Message[] }>('chat.search', { roomId, searchText, count });
   }
 
+  threadsList(rid: string, count = 50) {
+    return this.rest.get<{ threads: Message[]; total: number }>('chat.getThreadsList', { rid, count });
+  }
+
+  favorite(roomId: string, favorite: boolean) {
+    return this.rest.post('rooms.favorite', { roomId, favorite });
+  }
+
   pinnedMessages(roomId: string) {
     return this.rest.get<{ messages: Message[] }>('chat.getPinnedMessages', { roomId, count: 50 });
   }

@@ -5,6 +5,7 @@ export type Panel =
   | { kind: 'search' }
   | { kind: 'members' }
   | { kind: 'pinned' }
+  | { kind: 'threads' }
   | null;
 
 export type DialogKind = 'channel' | 'group' | 'direct' | 'profile' | 'directory' | null;
@@ -21,7 +22,7 @@ class Ui {
     this.panel = { kind: 'thread', tmid };
   }
 
-  toggle(kind: 'search' | 'members' | 'pinned') {
+  toggle(kind: 'search' | 'members' | 'pinned' | 'threads') {
     this.panel = this.panel?.kind === kind ? null : { kind };
   }
 }

@@ -88,6 +88,11 @@ class Chat {
   private lastTypingSent = 0;
   onLoggedOut: () => void = () => {};
 
+  /** Rooms with something new, for the tab title. */
+  get unreadRooms(): number {
+    return Object.values(this.subs).filter((s) => s.unread > 0 || s.alert).length;
+  }
+
   get isAdmin() {
     return Boolean(this.me?.roles?.includes('admin'));
   }
@@ -151,6 +156,12 @@ class Chat {
     );
     const typingSweep = setInterval(() => this.sweepTyping(), 1_000);
     this.stops.push(() => clearInterval(typingSweep));
+    // Coming back to the tab reads the room on screen.
+    const onVisible = () => {
+      if (document.visibilityState === 'visible' && this.current) this.markRead(this.current);
+    };
+    document.addEventListener('visibilitychange', onVisible);
+    this.stops.push(() => document.removeEventListener('visibilitychange', onVisible));
     void this.loadDirectPresence();
   }
 

@@ -29,6 +29,14 @@ async function pool(items, width, work) {
   );
 }
 
+function withTimeout(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms))),
+  ]).finally(() => clearTimeout(timer));
+}
+
 function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)];
@@ -46,13 +54,19 @@ try {
   const big = (await rest(server.base, 'channels.create', { method: 'POST', auth: user, body: { name: 'big' } })).channel._id;
   const seedRooms = Date.now() - started;
   started = Date.now();
-  await pool(Array.from({ length: MESSAGES }, (_, i) => i), 16, (i) =>
+  await pool(Array.from({ length: MESSAGES - 1 }, (_, i) => i), 16, (i) =>
     rest(server.base, 'chat.postMessage', {
       method: 'POST',
       auth: user,
       body: { roomId: big, text: `message ${i} with *some* markdown, a :tada: and a link https://example.com/${i}` },
     }),
   );
+  // The newest message last, alone, so the page can tell when it shows the latest.
+  await rest(server.base, 'chat.postMessage', {
+    method: 'POST',
+    auth: user,
+    body: { roomId: big, text: 'the latest message' },
+  });
   const seedMessages = Date.now() - started;
   const subs = await rest(server.base, 'subscriptions.get', { auth: user });
   console.error(`seeded ${subs.update.length} rooms in ${seedRooms} ms, ${MESSAGES} messages in ${seedMessages} ms`);
@@ -64,7 +78,7 @@ try {
         const composer = document.querySelector('[data-testid="composer"]');
         const links = document.querySelectorAll('[data-testid="room-link"]').length;
         const last = [...document.querySelectorAll('[data-testid="message"]')].pop();
-        if (composer && !composer.disabled && links >= 500 && last?.textContent?.includes('message 9999')) {
+        if (composer && !composer.disabled && links >= 500 && last?.textContent?.includes('the latest message')) {
           resolve(performance.now());
         } else {
           requestAnimationFrame(check);
@@ -82,7 +96,7 @@ try {
     await context.addInitScript((value) => localStorage.setItem('comet.session', value), session);
     const page = await context.newPage();
     await page.goto('/channel/big', { waitUntil: 'commit' });
-    first.push(await page.evaluate(ready));
+    first.push(await withTimeout(page.evaluate(ready), 60_000, 'first load'));
     if (run === 0) {
       const resources = await page.evaluate(() =>
         performance.getEntriesByType('resource').map((r) => ({ name: r.name, type: r.initiatorType })),
@@ -99,7 +113,7 @@ try {
       }
     }
     await page.reload({ waitUntil: 'commit' });
-    warm.push(await page.evaluate(ready));
+    warm.push(await withTimeout(page.evaluate(ready), 60_000, 'warm load'));
     await context.close();
   }
   const result = {

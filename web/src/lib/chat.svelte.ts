@@ -113,10 +113,15 @@ class Chat {
     const session = api.session;
     if (!session) return;
     api.rest.onUnauthorized = () => void this.logout();
-    const me = await api.me();
+    // Everything the first screen needs, in parallel.
+    const [me] = await Promise.all([
+      api.me(),
+      this.loadSubscriptions(),
+      this.loadSettings(),
+      this.loadPermissions(),
+    ]);
     this.me = me;
     this.presence[me.username] = me.status ?? 'online';
-    await Promise.all([this.loadSubscriptions(), this.loadSettings(), this.loadPermissions()]);
     this.ready = true;
 
     const ddp = api.ddp;

@@ -105,7 +105,10 @@ async fn measure(
     post_at_rate(&http, sender_base, auth, args.rate as f64, args.seconds).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let fixed = report(
-        &format!("{label}: {} msgs/s to {} listeners", args.rate, args.connections),
+        &format!(
+            "{label}: {} msgs/s to {} listeners",
+            args.rate, args.connections
+        ),
         &observed,
         started.elapsed().as_secs_f64(),
     )
@@ -163,8 +166,8 @@ pub async fn run(args: ClusterArgs) -> Result<(), String> {
     let database = ("DATABASE_URL", args.database_url.clone());
     let one = {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let a = CometProcess::start_with_env(&args.comet, 4, dir.path(), &[database.clone()])
-            .await?;
+        let a =
+            CometProcess::start_with_env(&args.comet, 4, dir.path(), &[database.clone()]).await?;
         let report = measure(&args, &a.base, &a.base, "one instance").await?;
         drop(a);
         report
@@ -177,8 +180,13 @@ pub async fn run(args: ClusterArgs) -> Result<(), String> {
         let env = [database, ("NATS_URL", args.nats_url.clone())];
         let a = CometProcess::start_with_env(&args.comet, 4, dir_a.path(), &env).await?;
         let b = CometProcess::start_with_env(&args.comet, 4, dir_b.path(), &env).await?;
-        let report = measure(&args, &a.base, &b.base, "two instances (post to A, listen on B)")
-            .await?;
+        let report = measure(
+            &args,
+            &a.base,
+            &b.base,
+            "two instances (post to A, listen on B)",
+        )
+        .await?;
         drop((a, b));
         report
     };

@@ -315,7 +315,11 @@ async fn bare_broadcast(args: &RealtimeArgs, rate: f64) -> Result<PhaseReport, S
 }
 
 /// Posts one message carrying its send time.
-pub(crate) async fn post_timed(http: &reqwest::Client, base: &str, auth: (&str, &str)) -> Result<(), String> {
+pub(crate) async fn post_timed(
+    http: &reqwest::Client,
+    base: &str,
+    auth: (&str, &str),
+) -> Result<(), String> {
     let body: Value = post_json(
         http,
         format!("{base}/api/v1/chat.postMessage"),

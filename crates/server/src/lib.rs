@@ -3,6 +3,7 @@
 
 pub mod config;
 mod ops;
+pub mod web;
 
 use comet_api_rest::AppState;
 use comet_service::{AdminBootstrap, Service, ServiceConfig};
@@ -108,6 +109,20 @@ fn service_config(config: &Config, instance_id: &str) -> ServiceConfig {
     }
 }
 
+/// Sends `/api` and below to the REST API (whose own fallback answers unknown API routes), and
+/// everything else to the realtime endpoints and the web client.
+fn app(api: axum::Router, site: axum::Router) -> axum::Router {
+    use tower::ServiceExt as _;
+    axum::Router::new().fallback_service(tower::service_fn(move |req: axum::extract::Request| {
+        let target = if web::is_api_path(req.uri().path()) {
+            api.clone()
+        } else {
+            site.clone()
+        };
+        target.oneshot(req)
+    }))
+}
+
 /// Starts the service and serves HTTP on `listener` until `shutdown` completes, then drains
 /// in-flight requests.
 pub async fn launch(
@@ -160,9 +175,12 @@ pub async fn launch(
         service,
         forwarded_count: config.http_forwarded_count,
     };
-    let app = comet_api_rest::router(state)
-        .merge(comet_realtime::router(realtime))
-        .merge(ops);
+    let app = app(
+        comet_api_rest::router(state),
+        comet_realtime::router(realtime)
+            .merge(ops)
+            .merge(web::router()),
+    );
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "comet listening");
     }

@@ -2,9 +2,8 @@
 
 mod common;
 
-use common::TestServer;
 use common::ddp::{Ddp, WAIT};
-use common::sha256_hex;
+use common::{TestServer, say, sha256_hex};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -111,6 +110,44 @@ async fn messages_posted_over_rest_arrive_live() {
         .until(|m| m["msg"] == "changed" && m["fields"]["args"][0]["_id"] == id)
         .await;
     assert_eq!(edited["fields"]["args"][0]["msg"], json!("edited"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_thread_reply_streams_the_updated_root() {
+    let server = TestServer::start().await;
+    let bob = server.new_user("bob").await;
+    server.new_user("alice").await;
+    let mut ddp = Ddp::connect(&server).await;
+    ddp.login("alice").await;
+    assert_eq!(
+        ddp.sub("stream-room-messages", "GENERAL").await["msg"],
+        json!("ready")
+    );
+    let root = say(&server, &bob, "GENERAL", "root").await;
+    let root_id = root["_id"].clone();
+    ddp.until(|m| m["msg"] == "changed" && m["fields"]["args"][0]["_id"] == root_id)
+        .await;
+
+    let reply = server
+        .post(
+            "chat.sendMessage",
+            json!({"message": {"rid": "GENERAL", "msg": "reply", "tmid": root_id}}),
+            Some(&bob),
+        )
+        .await;
+    let reply_id = reply.ok()["message"]["_id"].clone();
+    let streamed = ddp
+        .until(|m| m["msg"] == "changed" && m["fields"]["args"][0]["_id"] == reply_id)
+        .await;
+    assert_eq!(streamed["fields"]["args"][0]["tmid"], root_id);
+    // Then the root, with its new count, as upstream streams it.
+    let updated = ddp
+        .until(|m| m["msg"] == "changed" && m["fields"]["args"][0]["_id"] == root_id)
+        .await;
+    let root = &updated["fields"]["args"][0];
+    assert_eq!(root["tcount"], json!(1));
+    assert!(root["tlm"]["$date"].is_i64(), "{root}");
     server.stop().await;
 }
 

@@ -256,6 +256,19 @@ impl Service {
             .map_err(store_error)?;
         comet_metrics::MESSAGES_POSTED.inc();
         self.publish(comet_events::Event::Message(Box::new(message.clone())));
+        if let Some(tmid) = &message.thread_id {
+            // The thread's root changed too (reply count, last reply, repliers): upstream
+            // streams the updated root to the room so open clients show the new count.
+            if let Some(root) = self
+                .store
+                .message_by_id(tmid)
+                .await
+                .map_err(store_error)?
+                .filter(|root| root.deleted_at.is_none())
+            {
+                self.publish(comet_events::Event::Message(Box::new(root)));
+            }
+        }
         if !hidden_reply {
             let mut updated = room.clone();
             updated.message_count += 1;

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The web client's checks: svelte-check (types and accessibility lints), then the browser tests:
+# Chromium (Debian's /usr/bin/chromium, driven by playwright-core) against a real comet on
+# port 0. Screenshots of failing tests land in target/web-test-artifacts.
+# Needs: cargo, node >= 20.19 with npm, chromium (`apt-get install chromium`; .ci/run does it).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
+    echo "Chromium not found at ${CHROMIUM:-/usr/bin/chromium}: apt-get install chromium (or set CHROMIUM)" >&2
+    exit 1
+fi
+
+echo "==> cargo build -p comet-server (builds the web client through build.rs)"
+cargo build -p comet-server --quiet
+
+cd web
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    npm ci --no-audit --no-fund
+fi
+
+echo "==> svelte-check"
+npm run --silent check
+
+echo "==> browser tests (playwright-core + Chromium)"
+rm -rf ../target/web-test-artifacts
+COMET_BIN="${COMET_BIN:-$PWD/../target/debug/comet}" node tests/run.mjs "$@"

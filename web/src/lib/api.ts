@@ -1,0 +1,713 @@
+// The one client for Comet's public APIs: REST v1 over fetch and DDP over a WebSocket.
+//
+// DDP reconnects with exponential backoff and jitter, logs in again with the resume token,
+// restores every stream subscription and then tells listeners (`onReconnect`) so the app can
+// fetch what it missed while away. Method calls made while offline wait for the connection.
+
+import { sha256Hex } from './sha256';
+import {
+  fromEjson,
+  type Message,
+  type PresenceStatus,
+  type Role,
+  type Room,
+  type Setting,
+  type Subscription,
+  type User,
+  type RoomType,
+} from './types';
+
+export interface Session {
+  userId: string;
+  token: string;
+}
+
+/** A refusal from the server: its `error` text, and the `errorType` when it has one. */
+export class ApiError extends Error {
+  status: number;
+  errorType?: string;
+  body: unknown;
+  constructor(message: string, status: number, errorType?: string, body?: unknown) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.errorType = errorType;
+    this.body = body;
+  }
+}
+
+type Params = Record<string, string | number | boolean | undefined | null>;
+
+const SESSION_KEY = 'comet.session';
+
+function loadSession(): Session | null {
+  try {
+    const raw = localStorage.getItem(SESSION_KEY);
+    if (!raw) return null;
+    const parsed = JSON.parse(raw) as Partial<Session>;
+    return parsed.userId && parsed.token ? { userId: parsed.userId, token: parsed.token } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** REST v1 with the caller's credentials. */
+export class Rest {
+  session: Session | null = loadSession();
+  /** Called when the server says the credentials are no longer valid. */
+  onUnauthorized: () => void = () => {};
+
+  setSession(session: Session | null) {
+    this.session = session;
+    try {
+      if (session) localStorage.setItem(SESSION_KEY, JSON.stringify(session));
+      else localStorage.removeItem(SESSION_KEY);
+    } catch {
+      // Private mode without storage: the session lives for this page only.
+    }
+  }
+
+  private headers(extra?: Record<string, string>): Record<string, string> {
+    const headers: Record<string, string> = { Accept: 'application/json', ...extra };
+    if (this.session) {
+      headers['X-User-Id'] = this.session.userId;
+      headers['X-Auth-Token'] = this.session.token;
+    }
+    return headers;
+  }
+
+  async request<T>(
+    method: 'GET' | 'POST',
+    path: string,
+    params?: Params | Record<string, unknown>,
+    extraHeaders?: Record<string, string>,
+  ): Promise<T> {
+    let url = `/api/v1/${path}`;
+    const init: RequestInit = { method, headers: this.headers(extraHeaders) };
+    if (method === 'GET' && params) {
+      const query = new URLSearchParams();
+      for (const [key, value] of Object.entries(params)) {
+        if (value !== undefined && value !== null) query.set(key, String(value));
+      }
+      const text = query.toString();
+      if (text) url += `?${text}`;
+    } else if (params) {
+      (init.headers as Record<string, string>)['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(params);
+    }
+    let response: Response;
+    try {
+      response = await fetch(url, init);
+    } catch {
+      throw new ApiError('network', 0);
+    }
+    let body: Record<string, unknown> = {};
+    try {
+      body = (await response.json()) as Record<string, unknown>;
+    } catch {
+      // Not JSON: fall through with an empty body.
+    }
+    if (!response.ok || body.success === false || body.status === 'error') {
+      if (response.status === 401 && this.session && path !== 'login') this.onUnauthorized();
+      const message =
+        (typeof body.error === 'string' && body.error) ||
+        (typeof body.message === 'string' && body.message) ||
+        response.statusText ||
+        'error';
+      throw new ApiError(message, response.status, body.errorType as string | undefined, body);
+    }
+    return body as T;
+  }
+
+  get<T>(path: string, params?: Params) {
+    return this.request<T>('GET', path, params);
+  }
+
+  post<T>(path: string, body?: Record<string, unknown>, headers?: Record<string, string>) {
+    return this.request<T>('POST', path, body ?? {}, headers);
+  }
+}
+
+type Listener = (args: unknown[]) => void;
+export type ConnectionState = 'connecting' | 'connected' | 'offline';
+
+interface PendingCall {
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+interface StreamSub {
+  id: string;
+  name: string;
+  params: unknown[];
+}
+
+/** A DDP connection to `/websocket` that keeps itself alive. */
+export class Ddp {
+  state: ConnectionState = 'offline';
+  private ws: WebSocket | null = null;
+  private nextId = 1;
+  private calls = new Map<string, PendingCall>();
+  private subs = new Map<string, StreamSub>();
+  private listeners = new Map<string, Set<Listener>>();
+  private stateListeners = new Set<(state: ConnectionState) => void>();
+  private reconnectListeners = new Set<() => void>();
+  private waiting: (() => void)[] = [];
+  private attempt = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private heartbeat: ReturnType<typeof setInterval> | null = null;
+  private lastSeen = 0;
+  private everConnected = false;
+  private stopped = true;
+  private resumeToken: string | null = null;
+
+  constructor(private url: () => string) {}
+
+  start(resumeToken: string) {
+    this.resumeToken = resumeToken;
+    this.stopped = false;
+    this.open();
+    if (typeof window !== 'undefined') {
+      window.addEventListener('online', this.wake);
+      document.addEventListener('visibilitychange', this.wake);
+    }
+  }
+
+  stop() {
+    this.stopped = true;
+    this.resumeToken = null;
+    this.subs.clear();
+    this.everConnected = false;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.ws?.close();
+    this.ws = null;
+    this.setState('offline');
+    for (const [, call] of this.calls) call.reject(new ApiError('disconnected', 0));
+    this.calls.clear();
+    if (typeof window !== 'undefined') {
+      window.removeEventListener('online', this.wake);
+      document.removeEventListener('visibilitychange', this.wake);
+    }
+  }
+
+  /** Reconnect at once when the network or the tab comes back. */
+  private wake = () => {
+    if (this.stopped || this.state !== 'offline' || document.visibilityState === 'hidden') return;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.attempt = 0;
+    this.open();
+  };
+
+  onState(listener: (state: ConnectionState) => void) {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
+  }
+
+  /** Called after every reconnection that followed a lost connection. */
+  onReconnect(listener: () => void) {
+    this.reconnectListeners.add(listener);
+    return () => this.reconnectListeners.delete(listener);
+  }
+
+  private setState(state: ConnectionState) {
+    if (this.state === state) return;
+    this.state = state;
+    for (const listener of this.stateListeners) listener(state);
+  }
+
+  private open() {
+    if (this.stopped) return;
+    this.setState('connecting');
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(this.url());
+    } catch {
+      this.scheduleRetry();
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = () => {
+      this.send({ msg: 'connect', version: '1', support: ['1', 'pre2', 'pre1'] });
+    };
+    ws.onmessage = (event) => {
+      this.lastSeen = Date.now();
+      let frame: Record<string, unknown>;
+      try {
+        frame = JSON.parse(String(event.data)) as Record<string, unknown>;
+      } catch {
+        return;
+      }
+      void this.handle(frame);
+    };
+    ws.onclose = () => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      if (this.heartbeat) clearInterval(this.heartbeat);
+      this.setState('offline');
+      this.scheduleRetry();
+    };
+    ws.onerror = () => ws.close();
+  }
+
+  private scheduleRetry() {
+    if (this.stopped) return;
+    // 0.5 s, 1 s, 2 s … capped at 30 s, with jitter so a restarted server is not stampeded.
+    const base = Math.min(30_000, 500 * 2 ** this.attempt);
+    const delay = base / 2 + Math.random() * (base / 2);
+    this.attempt++;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this.open(), delay);
+  }
+
+  private send(frame: Record<string, unknown>) {
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(frame));
+  }
+
+  private async handle(frame: Record<string, unknown>) {
+    switch (frame.msg) {
+      case 'connected':
+        await this.afterConnect();
+        break;
+      case 'ping':
+        this.send(frame.id ? { msg: 'pong', id: frame.id } : { msg: 'pong' });
+        break;
+      case 'result': {
+        const call = this.calls.get(String(frame.id));
+        if (!call) return;
+        this.calls.delete(String(frame.id));
+        clearTimeout(call.timer);
+        if (frame.error) {
+          const error = frame.error as Record<string, unknown>;
+          call.reject(
+            new ApiError(
+              String(error.reason ?? error.message ?? error.error ?? 'error'),
+              Number(error.error) || 400,
+              typeof error.error === 'string' ? error.error : undefined,
+              error,
+            ),
+          );
+        } else {
+          call.resolve(fromEjson(frame.result));
+        }
+        break;
+      }
+      case 'changed': {
+        const fields = (frame.fields ?? {}) as { eventName?: string; args?: unknown[] };
+        const key = `${frame.collection}|${fields.eventName ?? ''}`;
+        const args = fromEjson(fields.args ?? []);
+        for (const listener of this.listeners.get(key) ?? []) listener(args);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  private async afterConnect() {
+    const reconnected = this.everConnected;
+    try {
+      if (this.resumeToken) await this.rawCall('login', [{ resume: this.resumeToken }], true);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 403) {
+        // The token is gone: the app logs out.
+        for (const listener of this.listeners.get('client|logged-out') ?? []) listener([]);
+        this.stop();
+        return;
+      }
+      this.ws?.close();
+      return;
+    }
+    this.attempt = 0;
+    this.everConnected = true;
+    for (const sub of this.subs.values()) {
+      this.send({ msg: 'sub', id: sub.id, name: sub.name, params: sub.params });
+    }
+    this.setState('connected');
+    this.lastSeen = Date.now();
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = setInterval(() => {
+      if (Date.now() - this.lastSeen > 60_000) {
+        this.ws?.close();
+      } else if (Date.now() - this.lastSeen > 25_000) {
+        this.send({ msg: 'ping' });
+      }
+    }, 10_000);
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const resume of waiting) resume();
+    if (reconnected) for (const listener of this.reconnectListeners) listener();
+  }
+
+  private rawCall(method: string, params: unknown[], bypassWait = false): Promise<unknown> {
+    const id = String(this.nextId++);
+    return new Promise((resolve, reject) => {
+      const go = () => {
+        const timer = setTimeout(() => {
+          this.calls.delete(id);
+          reject(new ApiError('timeout', 0));
+        }, 20_000);
+        this.calls.set(id, { resolve, reject, timer });
+        this.send({ msg: 'method', id, method, params });
+      };
+      if (bypassWait || this.state === 'connected') go();
+      else this.waiting.push(go);
+    });
+  }
+
+  /** Calls a DDP method; waits for the connection when offline. */
+  call<T>(method: string, ...params: unknown[]): Promise<T> {
+    return this.rawCall(method, params) as Promise<T>;
+  }
+
+  /** Listens to one event of a stream; the subscription lasts until the returned function. */
+  stream(name: string, eventName: string, listener: Listener, extra?: unknown): () => void {
+    const key = `${name}|${eventName}`;
+    let set = this.listeners.get(key);
+    const first = !set || set.size === 0;
+    if (!set) {
+      set = new Set();
+      this.listeners.set(key, set);
+    }
+    set.add(listener);
+    let subId: string | null = null;
+    if (first) {
+      subId = `s${this.nextId++}`;
+      const sub: StreamSub = {
+        id: subId,
+        name,
+        params: [eventName, extra ?? { useCollection: false, args: [] }],
+      };
+      this.subs.set(key, sub);
+      if (this.state === 'connected') this.send({ msg: 'sub', id: sub.id, name, params: sub.params });
+    }
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) {
+        const sub = this.subs.get(key);
+        this.subs.delete(key);
+        if (sub && this.state === 'connected') this.send({ msg: 'unsub', id: sub.id });
+      }
+    };
+  }
+
+  /** Listens to a client-side event (`logged-out`). */
+  on(event: string, listener: Listener) {
+    const key = `client|${event}`;
+    const set = this.listeners.get(key) ?? new Set();
+    set.add(listener);
+    this.listeners.set(key, set);
+  }
+
+  /** Adds users to this connection's presence watch list. */
+  watchPresence(uids: string[]) {
+    if (uids.length === 0) return;
+    const id = `p${this.nextId++}`;
+    const params = ['', { added: uids }];
+    this.subs.set(`presence|${id}`, { id, name: 'stream-user-presence', params });
+    if (this.state === 'connected') this.send({ msg: 'sub', id, name: 'stream-user-presence', params });
+  }
+
+  /** Emits an event through a stream (`stream-notify-room` typing). */
+  notify(stream: string, eventName: string, ...args: unknown[]) {
+    if (this.state !== 'connected') return;
+    this.send({ msg: 'method', id: String(this.nextId++), method: stream, params: [eventName, ...args] });
+  }
+}
+
+const historyFamily: Record<RoomType, string> = { c: 'channels', p: 'groups', d: 'im', l: 'channels' };
+
+export interface LoginResult {
+  userId: string;
+  authToken: string;
+  me: User;
+}
+
+/** Comet's API: the typed operations the web client performs. */
+export class Api {
+  rest = new Rest();
+  ddp = new Ddp(() => `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/websocket`);
+
+  get session() {
+    return this.rest.session;
+  }
+
+  async login(user: string, password: string): Promise<LoginResult> {
+    const body = await this.rest.post<{ data: LoginResult }>('login', {
+      user,
+      password: { digest: sha256Hex(password), algorithm: 'sha-256' },
+    });
+    this.rest.setSession({ userId: body.data.userId, token: body.data.authToken });
+    return body.data;
+  }
+
+  async logout() {
+    try {
+      await this.rest.post('logout');
+    } catch {
+      // Logged out locally either way.
+    }
+    this.ddp.stop();
+    this.rest.setSession(null);
+  }
+
+  register(user: { username: string; email: string; pass: string; name: string }) {
+    return this.rest.post<{ user: User }>('users.register', user);
+  }
+
+  me() {
+    return this.rest.get<User & { success: boolean }>('me');
+  }
+
+  publicSettings() {
+    return this.rest.get<{ settings: Setting[] }>('settings.public', { count: 500 });
+  }
+
+  subscriptions(updatedSince?: string) {
+    return this.rest.get<{ update: Subscription[]; remove: Subscription[] }>(
+      'subscriptions.get',
+      updatedSince ? { updatedSince } : undefined,
+    );
+  }
+
+  rooms(updatedSince?: string) {
+    return this.rest.get<{ update: Room[]; remove: Room[] }>(
+      'rooms.get',
+      updatedSince ? { updatedSince } : undefined,
+    );
+  }
+
+  roomInfo(roomId: string) {
+    return this.rest.get<{ room: Room }>('rooms.info', { roomId });
+  }
+
+  roomByName(roomName: string) {
+    return this.rest.get<{ room: Room }>('rooms.info', { roomName });
+  }
+
+  /** Main-room history, newest first, older than `latest`. */
+  history(room: { _id: string; t: RoomType }, latest?: string, count = 50) {
+    return this.rest.get<{ messages: Message[] }>(`${historyFamily[room.t]}.history`, {
+      roomId: room._id,
+      latest,
+      count,
+      showThreadMessages: false,
+    });
+  }
+
+  /** What changed in a room since `lastUpdate`: the reconnect catch-up. */
+  syncMessages(roomId: string, lastUpdate: string) {
+    return this.rest.get<{ result: { updated: Message[]; deleted: { _id: string }[] } }>(
+      'chat.syncMessages',
+      { roomId, lastUpdate },
+    );
+  }
+
+  markRead(rid: string) {
+    return this.rest.post('subscriptions.read', { rid });
+  }
+
+  sendMessage(message: { _id: string; rid: string; msg: string; tmid?: string; tshow?: boolean }) {
+    return this.rest.post<{ message: Message }>('chat.sendMessage', { message });
+  }
+
+  updateMessage(roomId: string, msgId: string, text: string) {
+    return this.rest.post<{ message: Message }>('chat.update', { roomId, msgId, text });
+  }
+
+  deleteMessage(roomId: string, msgId: string) {
+    return this.rest.post('chat.delete', { roomId, msgId });
+  }
+
+  react(messageId: string, emoji: string, shouldReact?: boolean) {
+    return this.rest.post('chat.react', { messageId, emoji, shouldReact });
+  }
+
+  pin(messageId: string, pinned: boolean) {
+    return this.rest.post(pinned ? 'chat.pinMessage' : 'chat.unPinMessage', { messageId });
+  }
+
+  star(messageId: string, starred: boolean) {
+    return this.rest.post(starred ? 'chat.starMessage' : 'chat.unStarMessage', { messageId });
+  }
+
+  threadMessages(tmid: string, count = 100) {
+    return this.rest.get<{ messages: Message[] }>('chat.getThreadMessages', {
+      tmid,
+      count,
+      sort: JSON.stringify({ ts: 1 }),
+    });
+  }
+
+  getMessage(msgId: string) {
+    return this.rest.get<{ message: Message }>('chat.getMessage', { msgId });
+  }
+
+  search(roomId: string, searchText: string, count = 50) {
+    return this.rest.get<{ messages: Message[] }>('chat.search', { roomId, searchText, count });
+  }
+
+  threadsList(rid: string, count = 50) {
+    return this.rest.get<{ threads: Message[]; total: number }>('chat.getThreadsList', { rid, count });
+  }
+
+  favorite(roomId: string, favorite: boolean) {
+    return this.rest.post('rooms.favorite', { roomId, favorite });
+  }
+
+  pinnedMessages(roomId: string) {
+    return this.rest.get<{ messages: Message[] }>('chat.getPinnedMessages', { roomId, count: 50 });
+  }
+
+  starredMessages(roomId: string) {
+    return this.rest.get<{ messages: Message[] }>('chat.getStarredMessages', { roomId, count: 50 });
+  }
+
+  spotlight(query: string) {
+    return this.rest.get<{
+      users: { _id: string; username: string; name?: string; status?: PresenceStatus }[];
+      rooms: { _id: string; name: string; t: RoomType }[];
+    }>('spotlight', { query });
+  }
+
+  members(room: { _id: string; t: RoomType }, count = 100) {
+    return this.rest.get<{ members: User[]; total: number }>(`${historyFamily[room.t]}.members`, {
+      roomId: room._id,
+      count,
+    });
+  }
+
+  createRoom(kind: 'c' | 'p', name: string, members: string[], readOnly = false) {
+    const family = kind === 'c' ? 'channels' : 'groups';
+    return this.rest
+      .post<{ channel?: Room; group?: Room }>(`${family}.create`, { name, members, readOnly })
+      .then((body) => (body.channel ?? body.group) as Room);
+  }
+
+  createDirect(username: string) {
+    return this.rest.post<{ room: { _id: string; rid: string } }>('im.create', { username });
+  }
+
+  invite(room: { _id: string; t: RoomType }, username: string) {
+    return this.rest.post(`${historyFamily[room.t]}.invite`, { roomId: room._id, username });
+  }
+
+  setTopic(room: { _id: string; t: RoomType }, topic: string) {
+    return this.rest.post(`${historyFamily[room.t]}.setTopic`, { roomId: room._id, topic });
+  }
+
+  leave(roomId: string) {
+    return this.rest.post('rooms.leave', { roomId });
+  }
+
+  join(roomId: string) {
+    return this.rest.post('channels.join', { roomId });
+  }
+
+  directory(text: string, type: 'channels' | 'users' = 'channels') {
+    return this.rest.get<{ result: (Room & User)[] }>('directory', { text, type, count: 50 });
+  }
+
+  setStatus(status: PresenceStatus, message?: string) {
+    return this.rest.post('users.setStatus', { status, message });
+  }
+
+  /** Changes the caller's own profile; the current password is the second factor. */
+  updateOwnProfile(
+    userId: string,
+    data: { name?: string; username?: string; email?: string; password?: string; statusText?: string },
+    currentPassword: string,
+  ) {
+    return this.rest.post<{ user: User }>(
+      'users.update',
+      { userId, data },
+      { 'X-2fa-Code': sha256Hex(currentPassword), 'X-2fa-Method': 'password' },
+    );
+  }
+
+  userInfo(username: string) {
+    return this.rest.get<{ user: User }>('users.info', { username });
+  }
+
+  userPresence(userId: string) {
+    return this.rest.get<{ presence: PresenceStatus }>('users.getPresence', { userId });
+  }
+
+  // Administration.
+
+  listUsers(offset = 0, count = 50, query?: string) {
+    return this.rest.get<{ users: User[]; total: number }>('users.list', {
+      offset,
+      count,
+      query: query ? JSON.stringify({ username: { $regex: query } }) : undefined,
+      sort: JSON.stringify({ username: 1 }),
+    });
+  }
+
+  createUser(user: { username: string; name: string; email: string; password: string; roles?: string[] }) {
+    return this.rest.post<{ user: User }>('users.create', user);
+  }
+
+  adminUpdateUser(userId: string, data: Record<string, unknown>, adminPassword: string) {
+    return this.rest.post<{ user: User }>(
+      'users.update',
+      { userId, data },
+      { 'X-2fa-Code': sha256Hex(adminPassword), 'X-2fa-Method': 'password' },
+    );
+  }
+
+  setActive(userId: string, activeStatus: boolean) {
+    return this.rest.post('users.setActiveStatus', { userId, activeStatus });
+  }
+
+  adminRooms(filter = '', offset = 0, count = 50) {
+    return this.rest.get<{ rooms: Room[]; total: number }>('rooms.adminRooms', {
+      filter,
+      offset,
+      count,
+    });
+  }
+
+  deleteRoom(room: { _id: string; t: RoomType }) {
+    return this.rest.post(`${historyFamily[room.t]}.delete`, { roomId: room._id });
+  }
+
+  settings(offset = 0, count = 100) {
+    return this.rest.get<{ settings: Setting[]; total: number }>('settings', { offset, count });
+  }
+
+  saveSetting(id: string, value: unknown) {
+    return this.rest.post(`settings/${encodeURIComponent(id)}`, { value });
+  }
+
+  roles() {
+    return this.rest.get<{ roles: Role[] }>('roles.list');
+  }
+
+  addUserToRole(roleId: string, username: string) {
+    return this.rest.post('roles.addUserToRole', { roleId, roleName: roleId, username });
+  }
+
+  removeUserFromRole(roleId: string, username: string) {
+    return this.rest.post('roles.removeUserFromRole', { roleId, roleName: roleId, username });
+  }
+
+  usersInRole(role: string) {
+    return this.rest.get<{ users: User[]; total: number }>('roles.getUsersInRole', { role, count: 100 });
+  }
+
+  permissions() {
+    return this.rest.get<{ update: { _id: string; roles: string[] }[] }>('permissions.listAll');
+  }
+}
+
+export const api = new Api();
+
+/** A random 17-character id in Meteor's alphabet, for optimistic sends. */
+export function randomId(): string {
+  const alphabet = '23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz';
+  const bytes = new Uint8Array(17);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => alphabet[b % alphabet.length]).join('');
+}

@@ -1,0 +1,61 @@
+// Emoji shortcodes (`:smile:`) the client renders, suggests and offers for reactions.
+// Reactions travel as `:name:`; the server accepts any name, so unknown names render as text.
+
+export const EMOJI: Record<string, string> = {
+  '+1': '👍', thumbsup: '👍', '-1': '👎', thumbsdown: '👎', smile: '😄', smiley: '😃', grinning: '😀',
+  grin: '😁', joy: '😂', rofl: '🤣', laughing: '😆', sweat_smile: '😅', wink: '😉', blush: '😊',
+  innocent: '😇', slight_smile: '🙂', upside_down: '🙃', heart_eyes: '😍', kissing_heart: '😘',
+  yum: '😋', stuck_out_tongue: '😛', sunglasses: '😎', nerd: '🤓', thinking: '🤔', neutral_face: '😐',
+  expressionless: '😑', no_mouth: '😶', rolling_eyes: '🙄', smirk: '😏', persevere: '😣',
+  disappointed_relieved: '😥', open_mouth: '😮', hushed: '😯', sleepy: '😪', tired_face: '😫',
+  sleeping: '😴', relieved: '😌', unamused: '😒', sweat: '😓', pensive: '😔', confused: '😕',
+  astonished: '😲', slight_frown: '🙁', confounded: '😖', disappointed: '😞', worried: '😟',
+  triumph: '😤', cry: '😢', sob: '😭', frowning: '😦', anguished: '😧', fearful: '😨', weary: '😩',
+  grimacing: '😬', cold_sweat: '😰', scream: '😱', flushed: '😳', dizzy_face: '😵', rage: '😡',
+  angry: '😠', mask: '😷', partying_face: '🥳', hugging: '🤗', shushing_face: '🤫', zipper_mouth: '🤐',
+  face_with_monocle: '🧐', star_struck: '🤩', pleading_face: '🥺', skull: '💀', ghost: '👻',
+  robot: '🤖', poop: '💩', clown: '🤡', see_no_evil: '🙈', hear_no_evil: '🙉', speak_no_evil: '🙊',
+  heart: '❤️', orange_heart: '🧡', yellow_heart: '💛', green_heart: '💚', blue_heart: '💙',
+  purple_heart: '💜', black_heart: '🖤', broken_heart: '💔', sparkling_heart: '💖', fire: '🔥',
+  star: '⭐', sparkles: '✨', zap: '⚡', boom: '💥', tada: '🎉', confetti_ball: '🎊', balloon: '🎈',
+  gift: '🎁', trophy: '🏆', medal: '🏅', rocket: '🚀', eyes: '👀', wave: '👋', clap: '👏',
+  raised_hands: '🙌', pray: '🙏', ok_hand: '👌', muscle: '💪', point_up: '☝️', point_right: '👉',
+  point_left: '👈', v: '✌️', crossed_fingers: '🤞', handshake: '🤝', writing_hand: '✍️',
+  white_check_mark: '✅', heavy_check_mark: '✔️', x: '❌', warning: '⚠️', no_entry: '⛔',
+  question: '❓', exclamation: '❗', bulb: '💡', memo: '📝', pushpin: '📌', paperclip: '📎',
+  lock: '🔒', unlock: '🔓', key: '🔑', bell: '🔔', mag: '🔍', calendar: '📅', clock: '🕐',
+  hourglass: '⌛', coffee: '☕', tea: '🍵', beer: '🍺', pizza: '🍕', cake: '🍰', apple: '🍎',
+  sunny: '☀️', cloud: '☁️', umbrella: '☔', snowflake: '❄️', rainbow: '🌈', earth_africa: '🌍',
+  moon: '🌙', dog: '🐶', cat: '🐱', unicorn: '🦄', bug: '🐛', rose: '🌹', tulip: '🌷', seedling: '🌱',
+  computer: '💻', keyboard: '⌨️', phone: '📱', email: '📧', book: '📖', chart_with_upwards_trend: '📈',
+  moneybag: '💰', gear: '⚙️', hammer: '🔨', wrench: '🔧', link: '🔗', 100: '💯', arrow_up: '⬆️',
+  arrow_down: '⬇️', arrow_right: '➡️', arrow_left: '⬅️', recycle: '♻️', hourglass_flowing_sand: '⏳',
+  speech_balloon: '💬', thought_balloon: '💭', zzz: '💤', sweat_drops: '💦', dash: '💨',
+};
+
+/** The reaction picker's choices, most used first. */
+export const QUICK_REACTIONS = ['+1', 'heart', 'joy', 'tada', 'eyes', 'rocket', 'white_check_mark', 'pray'];
+
+export const PICKER = [
+  '+1', '-1', 'heart', 'joy', 'smile', 'tada', 'eyes', 'rocket', 'fire', 'clap', 'pray', 'thinking',
+  'white_check_mark', 'x', 'wave', 'ok_hand', 'muscle', 'sob', 'rage', 'scream', 'sunglasses',
+  'heart_eyes', 'partying_face', 'star', 'sparkles', 'bulb', 'coffee', 'pizza', 'beer', 'moneybag',
+  '100', 'warning', 'question', 'skull', 'see_no_evil', 'raised_hands',
+];
+
+/** `:name:` → the character, or undefined. */
+export function emojiFor(shortcode: string): string | undefined {
+  const name = shortcode.replace(/^:|:$/g, '');
+  return Object.prototype.hasOwnProperty.call(EMOJI, name) ? EMOJI[name] : undefined;
+}
+
+/** Shortcodes starting with `prefix`, for the composer's `:` suggestions. */
+export function searchEmoji(prefix: string, limit = 8): { name: string; char: string }[] {
+  const lower = prefix.toLowerCase();
+  const out: { name: string; char: string }[] = [];
+  for (const [name, char] of Object.entries(EMOJI)) {
+    if (name.startsWith(lower)) out.push({ name, char });
+    if (out.length >= limit) break;
+  }
+  return out;
+}

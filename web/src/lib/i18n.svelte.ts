@@ -1,0 +1,84 @@
+// Translations and text direction. English is bundled; other languages load on demand.
+// Arabic, Hebrew and Persian switch the whole layout to right-to-left.
+
+import en, { type MessageKey } from './locales/en';
+
+export type Locale = 'en' | 'ar' | 'he' | 'fa';
+export const LOCALES: Locale[] = ['en', 'ar', 'he', 'fa'];
+const RTL = new Set<Locale>(['ar', 'he', 'fa']);
+const LOCALE_KEY = 'comet.locale';
+
+const loaders: Record<Exclude<Locale, 'en'>, () => Promise<Partial<Record<MessageKey, string>>>> = {
+  ar: () => import('./locales/ar').then((m) => m.default),
+  // Hebrew and Persian use the right-to-left layout with English strings until translated.
+  he: async () => ({}),
+  fa: async () => ({}),
+};
+
+class I18n {
+  locale = $state<Locale>('en');
+  private table = $state.raw<Partial<Record<MessageKey, string>>>({});
+
+  get dir(): 'rtl' | 'ltr' {
+    return RTL.has(this.locale) ? 'rtl' : 'ltr';
+  }
+
+  async init() {
+    let saved: string | null = null;
+    try {
+      saved = localStorage.getItem(LOCALE_KEY);
+    } catch {
+      // No storage: follow the browser.
+    }
+    const browser = (navigator.language || 'en').slice(0, 2);
+    const wanted = (saved ?? browser) as Locale;
+    await this.set(LOCALES.includes(wanted) ? wanted : 'en', false);
+  }
+
+  async set(locale: Locale, remember = true) {
+    this.table = locale === 'en' ? {} : await loaders[locale]();
+    this.locale = locale;
+    document.documentElement.lang = locale;
+    document.documentElement.dir = this.dir;
+    if (remember) {
+      try {
+        localStorage.setItem(LOCALE_KEY, locale);
+      } catch {
+        // Not remembered.
+      }
+    }
+  }
+
+  t = (key: MessageKey, params?: Record<string, string | number>): string => {
+    const template = this.table[key] ?? en[key] ?? key;
+    if (!params) return template;
+    return template.replace(/\{(\w+)\}/g, (whole, name: string) =>
+      name in params ? String(params[name]) : whole,
+    );
+  };
+
+  time(ms: number): string {
+    return new Intl.DateTimeFormat(this.locale, { hour: 'numeric', minute: '2-digit' }).format(ms);
+  }
+
+  day(ms: number): string {
+    const date = new Date(ms);
+    const today = new Date();
+    const yesterday = new Date(today.getTime() - 86_400_000);
+    if (date.toDateString() === today.toDateString()) return this.t('msg.today');
+    if (date.toDateString() === yesterday.toDateString()) return this.t('msg.yesterday');
+    return new Intl.DateTimeFormat(this.locale, { dateStyle: 'full' }).format(date);
+  }
+
+  full(ms: number): string {
+    return new Intl.DateTimeFormat(this.locale, { dateStyle: 'medium', timeStyle: 'short' }).format(ms);
+  }
+
+  number(n: number): string {
+    return new Intl.NumberFormat(this.locale).format(n);
+  }
+}
+
+export const i18n = new I18n();
+export const t = i18n.t;
+export type { MessageKey };

@@ -1,0 +1,147 @@
+// Wire types of the Rocket.Chat REST and DDP APIs, as far as the client uses them.
+// Dates arrive as ISO strings (REST) or `{$date: ms}` (DDP); the client normalizes both to
+// epoch milliseconds with `toMillis`.
+
+export type WireDate = string | { $date: number } | number;
+
+export type RoomType = 'c' | 'p' | 'd' | 'l';
+
+export type PresenceStatus = 'online' | 'away' | 'busy' | 'offline';
+
+export interface UserStub {
+  _id: string;
+  username: string;
+  name?: string;
+}
+
+export interface Reaction {
+  usernames: string[];
+}
+
+export interface Message {
+  _id: string;
+  rid: string;
+  msg: string;
+  ts: WireDate;
+  u: UserStub;
+  _updatedAt?: WireDate;
+  t?: string;
+  mentions?: { _id: string; username: string; name?: string; type?: string }[];
+  channels?: { _id: string; name: string }[];
+  reactions?: Record<string, Reaction>;
+  tmid?: string;
+  tshow?: boolean;
+  tcount?: number;
+  tlm?: WireDate;
+  replies?: string[];
+  pinned?: boolean;
+  starred?: { _id: string }[];
+  editedAt?: WireDate;
+  editedBy?: UserStub;
+  alias?: string;
+  emoji?: string;
+  attachments?: unknown[];
+  /** Client-only: sent but not confirmed by the server yet. */
+  pending?: boolean;
+  /** Client-only: the send failed. */
+  failed?: boolean;
+}
+
+export interface Subscription {
+  _id: string;
+  rid: string;
+  name: string;
+  fname?: string;
+  t: RoomType;
+  u: UserStub;
+  ts?: WireDate;
+  ls?: WireDate;
+  lr?: WireDate;
+  _updatedAt?: WireDate;
+  open?: boolean;
+  alert?: boolean;
+  unread: number;
+  userMentions: number;
+  groupMentions: number;
+  tunread?: string[];
+  roles?: string[];
+  f?: boolean;
+  archived?: boolean;
+}
+
+export interface Room {
+  _id: string;
+  t: RoomType;
+  name?: string;
+  fname?: string;
+  u?: UserStub;
+  msgs?: number;
+  usersCount?: number;
+  usernames?: string[];
+  uids?: string[];
+  ro?: boolean;
+  topic?: string;
+  description?: string;
+  announcement?: string;
+  archived?: boolean;
+  default?: boolean;
+  lm?: WireDate;
+  lastMessage?: Message;
+  _updatedAt?: WireDate;
+}
+
+export interface User {
+  _id: string;
+  username: string;
+  name?: string;
+  status?: PresenceStatus;
+  statusText?: string;
+  roles?: string[];
+  active?: boolean;
+  emails?: { address: string; verified: boolean }[];
+  createdAt?: WireDate;
+  lastLogin?: WireDate;
+  type?: string;
+  settings?: { preferences?: Record<string, unknown> };
+}
+
+export interface Setting {
+  _id: string;
+  value: unknown;
+  type?: string;
+  public?: boolean;
+  packageValue?: unknown;
+  group?: string;
+  section?: string;
+  i18nLabel?: string;
+}
+
+export interface Role {
+  _id: string;
+  name: string;
+  description?: string;
+  scope?: string;
+  protected?: boolean;
+}
+
+export function toMillis(date: WireDate | undefined | null): number {
+  if (date == null) return 0;
+  if (typeof date === 'number') return date;
+  if (typeof date === 'string') return Date.parse(date) || 0;
+  return date.$date ?? 0;
+}
+
+/** Turns DDP's EJSON dates into ISO strings everywhere in a value. */
+export function fromEjson<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(fromEjson) as T;
+  if (value && typeof value === 'object') {
+    const record = value as Record<string, unknown>;
+    if (typeof record.$date === 'number' && Object.keys(record).length === 1) {
+      return new Date(record.$date).toISOString() as T;
+    }
+    const out: Record<string, unknown> = {};
+    for (const [key, inner] of Object.entries(record)) out[key] = fromEjson(inner);
+    return out as T;
+  }
+  return value;
+}

@@ -1,0 +1,215 @@
+// Right-to-left, administration, accessibility (axe-core), themes and the phone layout.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import {
+  startServer, launchBrowser, openAs, createUser, login, withScreenshots, openRoom, send, message, ADMIN,
+} from './harness.mjs';
+
+const require = createRequire(import.meta.url);
+const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+let server;
+let browser;
+let admin;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+  admin = await login(server.base, ADMIN.username, ADMIN.password);
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** Runs axe-core in the page; fails on serious and critical violations. */
+async function axe(page, label) {
+  // Evaluated through the devtools protocol: the page's CSP rightly refuses inline scripts.
+  await page.evaluate(AXE);
+  const result = await page.evaluate(async () => {
+    // @ts-ignore: injected above.
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+  });
+  const serious = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(serious, [], `${label}: ${JSON.stringify(serious, null, 1)}`);
+}
+
+test('an Arabic conversation, right to left', async (t) => {
+  await createUser(server.base, admin, 'layla', 'ليلى');
+  await createUser(server.base, admin, 'dan', 'Dan');
+  const layla = await openAs(browser, server.base, 'layla');
+  const dan = await openAs(browser, server.base, 'dan');
+  t.after(async () => {
+    await layla.context().close();
+    await dan.context().close();
+  });
+  await withScreenshots(t.name, () => [layla, dan], async () => {
+    await layla.getByTestId('account-menu').click();
+    await layla.getByTestId('lang-ar').click();
+    await layla.waitForFunction(() => document.documentElement.dir === 'rtl' && document.documentElement.lang === 'ar');
+    await layla.keyboard.press('Escape');
+    // The whole layout mirrors: the sidebar is on the right.
+    const box = await layla.getByTestId('room-list').boundingBox();
+    const width = layla.viewportSize()?.width ?? 1280;
+    assert.ok(box && box.x > width / 2, `sidebar should be on the right, x=${box?.x}`);
+    await layla.getByText('القنوات').waitFor();
+
+    await openRoom(layla, 'general');
+    await openRoom(dan, 'general');
+    assert.equal(await layla.getByTestId('composer').getAttribute('dir'), 'auto');
+    await send(layla, 'مرحبا يا دان! كيف حالك؟');
+    await send(dan, 'Hi Layla, I am fine');
+    await send(layla, 'رائع، نلتقي في Comet غداً الساعة 10');
+
+    const arabic = message(dan, 'مرحبا يا دان').locator('.md p');
+    await arabic.waitFor();
+    assert.equal(await arabic.evaluate((p) => getComputedStyle(p).direction), 'rtl');
+    const english = message(layla, 'Hi Layla').locator('.md p');
+    await english.waitFor();
+    assert.equal(await english.evaluate((p) => getComputedStyle(p).direction), 'ltr');
+    // Mixed text keeps its Latin run in order inside an RTL paragraph.
+    const mixed = message(dan, 'نلتقي').locator('.md p');
+    assert.equal(await mixed.evaluate((p) => getComputedStyle(p).direction), 'rtl');
+    assert.match(await mixed.textContent(), /Comet/);
+    // Dan's English UI is unaffected.
+    assert.equal(await dan.evaluate(() => document.documentElement.dir), 'ltr');
+    await axe(layla, 'rtl room');
+    assert.deepEqual(layla.problems, []);
+  });
+});
+
+test('administration: users, rooms, settings, roles', async (t) => {
+  const page = await openAs(browser, server.base, ADMIN.username, ADMIN.password);
+  t.after(() => page.context().close());
+  await withScreenshots(t.name, () => [page], async () => {
+    await page.getByTestId('account-menu').click();
+    await page.getByTestId('open-admin').click();
+    await page.getByTestId('admin-users').getByText('@admin').waitFor();
+    await page.getByTestId('admin-new-user').click();
+    await page.getByTestId('new-user-username').fill('created-by-admin');
+    await page.getByTestId('new-user-name').fill('Created By Admin');
+    await page.getByTestId('new-user-email').fill('created@example.com');
+    await page.getByTestId('new-user-password').fill('Cr3ated-Pass!');
+    await page.getByTestId('new-user-submit').click();
+    const row = page.locator('tr[data-username="created-by-admin"]');
+    await row.waitFor();
+    await row.getByTestId('toggle-admin').click();
+    await row.getByText('admin').first().waitFor();
+    await axe(page, 'admin users');
+
+    await page.getByTestId('admin-tab-rooms').click();
+    await page.getByTestId('admin-rooms').getByText('general').waitFor();
+
+    await page.getByTestId('admin-tab-settings').click();
+    await page.getByTestId('setting-filter').fill('Site_Name');
+    const input = page.locator('#setting-Site_Name');
+    await input.fill('Acme Chat');
+    await input.press('Enter');
+    await page.getByTestId('toast').waitFor();
+    const check = await (await fetch(`${server.base}/api/v1/settings.public?_id=Site_Name`)).json();
+    assert.ok(JSON.stringify(check).includes('Acme Chat'));
+
+    await page.getByTestId('admin-tab-roles').click();
+    await page.getByTestId('admin-roles').getByText('admin', { exact: true }).waitFor();
+  });
+});
+
+test('accessible in both themes: login, room, dialogs; keyboard reaches the composer', async (t) => {
+  await createUser(server.base, admin, 'ada', 'Ada');
+  const context = await browser.newContext({ baseURL: server.base, colorScheme: 'light' });
+  t.after(() => context.close());
+  const anon = await context.newPage();
+  await withScreenshots(t.name, () => [anon], async () => {
+    await anon.goto('/login');
+    await anon.getByTestId('login-user').waitFor();
+    await axe(anon, 'login');
+  });
+  for (const scheme of ['light', 'dark']) {
+    const page = await openAs(browser, server.base, 'ada', undefined, { colorScheme: scheme });
+    await withScreenshots(`${t.name}-${scheme}`, () => [page], async () => {
+      await openRoom(page, 'general');
+      await send(page, `**Hello** in ${scheme} mode with a [link](https://example.com) and \`code\``);
+      await message(page, `${scheme} mode`).waitFor();
+      await page.waitForFunction(() => !document.querySelector('.message.pending'));
+      const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      assert.equal(background === 'rgb(255, 255, 255)', scheme === 'light', `body ${background} in ${scheme}`);
+      await axe(page, `room ${scheme}`);
+      await page.getByTestId('open-search').click();
+      await axe(page, `search ${scheme}`);
+      await page.getByTestId('create-menu').click();
+      await page.getByTestId('new-channel').click();
+      await page.getByTestId('create-room-dialog').waitFor();
+      await axe(page, `dialog ${scheme}`);
+      await page.keyboard.press('Escape');
+      await page.getByTestId('create-room-dialog').waitFor({ state: 'detached' });
+    });
+    await page.context().close();
+  }
+  // Keyboard only: from the top of the page, Tab reaches the room list, the messages and the composer.
+  const page = await openAs(browser, server.base, 'ada');
+  t.after(() => page.context().close());
+  await withScreenshots(`${t.name}-keyboard`, () => [page], async () => {
+    await openRoom(page, 'general');
+    await page.reload();
+    await page.getByTestId('composer').waitFor();
+    const seen = new Set();
+    for (let i = 0; i < 40 && !seen.has('composer'); i++) {
+      await page.keyboard.press('Tab');
+      const id = await page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName);
+      seen.add(id);
+    }
+    assert.ok(seen.has('room-link'), `tab order: ${[...seen]}`);
+    assert.ok(seen.has('A'), `the skip link comes first: ${[...seen]}`);
+    assert.ok(seen.has('messages'), `tab order: ${[...seen]}`);
+    assert.ok(seen.has('composer'), `tab order: ${[...seen]}`);
+    // Arrow keys move through messages; the focused message shows its actions.
+    await page.getByTestId('messages').focus();
+    await page.keyboard.press('End');
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'message');
+    await page.keyboard.press('ArrowUp');
+    await page.keyboard.press('ArrowDown');
+    assert.ok(await page.getByTestId('message').last().getByTestId('react-button').isVisible());
+    await page.keyboard.press('Tab');
+    const inside = await page.evaluate(() => Boolean(document.activeElement?.closest('[data-testid="message"]')));
+    assert.ok(inside, 'Tab moves into the focused message (its links and actions)');
+  });
+});
+
+test('a phone-sized screen shows one pane at a time', async (t) => {
+  await createUser(server.base, admin, 'phil', 'Phil');
+  const page = await openAs(browser, server.base, 'phil', undefined, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  t.after(() => page.context().close());
+  await withScreenshots(t.name, () => [page], async () => {
+    await page.getByTestId('room-list').waitFor();
+    await openRoom(page, 'general');
+    assert.equal(await page.getByTestId('room-list').isVisible(), false);
+    await send(page, 'from my phone');
+    await message(page, 'from my phone').waitFor();
+    const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(scrollWidth <= 390, `no horizontal scrolling (${scrollWidth})`);
+    await page.getByRole('button', { name: 'Back' }).click();
+    await page.getByTestId('room-list').waitFor();
+    await axe(page, 'phone');
+  });
+});
+
+test('the server serves the client with the right headers', async () => {
+  const index = await fetch(`${server.base}/channel/general`, { headers: { Accept: 'text/html' } });
+  assert.equal(index.status, 200);
+  assert.equal(index.headers.get('cache-control'), 'no-cache');
+  assert.match(index.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+  const html = await index.text();
+  const asset = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+  assert.ok(asset, html);
+  const js = await fetch(`${server.base}${asset}`);
+  assert.equal(js.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+  assert.match(js.headers.get('content-type') ?? '', /javascript/);
+  const api = await fetch(`${server.base}/api/v1/nothing-here`);
+  assert.equal(api.status, 404);
+  assert.match(api.headers.get('content-type') ?? '', /json/);
+});

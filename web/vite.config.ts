@@ -1,0 +1,59 @@
+import { defineConfig, type Plugin } from 'vite';
+import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { extname, join, resolve } from 'node:path';
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
+
+// The build goes where the Rust build script asks (its OUT_DIR), or to dist/.
+const outDir = process.env.COMET_WEB_OUT ? resolve(process.env.COMET_WEB_OUT) : 'dist';
+
+const COMPRESSIBLE = new Set(['.html', '.js', '.css', '.svg', '.json', '.txt', '.webmanifest']);
+
+/** Writes .gz and .br siblings of every compressible output file, for the server to send. */
+function precompress(): Plugin {
+  let dir = outDir;
+  return {
+    name: 'comet-precompress',
+    apply: 'build',
+    configResolved(config) {
+      dir = resolve(config.root, config.build.outDir);
+    },
+    closeBundle() {
+      const walk = (path: string) => {
+        for (const name of readdirSync(path)) {
+          const full = join(path, name);
+          if (statSync(full).isDirectory()) {
+            walk(full);
+          } else if (COMPRESSIBLE.has(extname(name))) {
+            const body = readFileSync(full);
+            if (body.length < 512) continue;
+            writeFileSync(`${full}.gz`, gzipSync(body, { level: 9 }));
+            writeFileSync(
+              `${full}.br`,
+              brotliCompressSync(body, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }),
+            );
+          }
+        }
+      };
+      walk(dir);
+    },
+  };
+}
+
+export default defineConfig({
+  plugins: [svelte(), precompress()],
+  build: {
+    outDir,
+    emptyOutDir: true,
+    target: 'es2022',
+    modulePreload: { polyfill: false },
+    reportCompressedSize: false,
+    chunkSizeWarningLimit: 250,
+  },
+  server: {
+    proxy: {
+      '/api': 'http://localhost:3000',
+      '/websocket': { target: 'ws://localhost:3000', ws: true },
+    },
+  },
+});

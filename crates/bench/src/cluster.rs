@@ -166,8 +166,13 @@ pub async fn run(args: ClusterArgs) -> Result<(), String> {
     let database = ("DATABASE_URL", args.database_url.clone());
     let one = {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let a =
-            CometProcess::start_with_env(&args.comet, 4, dir.path(), &[database.clone()]).await?;
+        let a = CometProcess::start_with_env(
+            &args.comet,
+            4,
+            dir.path(),
+            std::slice::from_ref(&database),
+        )
+        .await?;
         let report = measure(&args, &a.base, &a.base, "one instance").await?;
         drop(a);
         report

@@ -83,6 +83,62 @@ test('an Arabic conversation, right to left', async (t) => {
   });
 });
 
+test('Hebrew and Persian UIs, and mixed-direction messages isolated', async (t) => {
+  await createUser(server.base, admin, 'noa', 'נועה');
+  const page = await openAs(browser, server.base, 'noa');
+  t.after(() => page.context().close());
+  await withScreenshots(t.name, () => [page], async () => {
+    await page.getByTestId('account-menu').click();
+    await page.getByTestId('lang-he').click();
+    await page.waitForFunction(() => document.documentElement.dir === 'rtl' && document.documentElement.lang === 'he');
+    await page.keyboard.press('Escape');
+    await page.getByText('ערוצים').waitFor();
+    assert.equal(await page.getByTestId('room-filter').getAttribute('placeholder'), 'סינון חדרים');
+    const box = await page.getByTestId('room-list').boundingBox();
+    assert.ok(box && box.x > (page.viewportSize()?.width ?? 1280) / 2, `sidebar on the right, x=${box?.x}`);
+
+    await openRoom(page, 'general');
+    assert.equal(await page.getByTestId('composer').getAttribute('placeholder'), 'הודעה אל general');
+    // A Hebrew sentence with an English name and a number: the paragraph is RTL, and the
+    // author's name sits in its own isolate so it cannot reorder the surrounding text.
+    await send(page, 'שלום @noa, הפגישה עם Acme Corp ב־3 אחה״צ');
+    const p = message(page, 'Acme Corp').locator('.md p');
+    await p.waitFor();
+    assert.equal(await p.evaluate((el) => getComputedStyle(el).direction), 'rtl');
+    const name = message(page, 'Acme Corp').getByText('נועה').first();
+    assert.equal(await name.evaluate((el) => {
+      const style = getComputedStyle(el);
+      return el.tagName === 'BDI' || style.unicodeBidi === 'isolate' || el.getAttribute('dir') === 'auto';
+    }), true, 'the author name is bidi-isolated');
+    const mention = p.locator('.mention');
+    assert.equal(await mention.textContent(), '@noa');
+    assert.equal(await mention.evaluate((el) => getComputedStyle(el).unicodeBidi), 'isolate');
+    await send(page, 'Deploy v2.1 done — עלה לאוויר');
+    const ltr = message(page, 'Deploy v2.1').locator('.md p');
+    await ltr.waitFor();
+    assert.equal(await ltr.evaluate((el) => getComputedStyle(el).direction), 'ltr');
+    await page.waitForFunction(() => !document.querySelector('.message.pending'));
+    await axe(page, 'hebrew room');
+
+    await page.getByTestId('account-menu').click();
+    await page.getByTestId('lang-fa').click();
+    await page.waitForFunction(() => document.documentElement.dir === 'rtl' && document.documentElement.lang === 'fa');
+    await page.keyboard.press('Escape');
+    await page.getByText('کانال‌ها').waitFor();
+    assert.equal(await page.getByTestId('composer').getAttribute('placeholder'), 'پیام به general');
+    await send(page, 'سلام! جلسه با Acme ساعت ۱۰ است');
+    const fa = message(page, 'جلسه با Acme').locator('.md p');
+    await fa.waitFor();
+    assert.equal(await fa.evaluate((el) => getComputedStyle(el).direction), 'rtl');
+    // The choice survives a reload.
+    await page.reload();
+    await page.getByText('کانال‌ها').waitFor();
+    assert.equal(await page.evaluate(() => document.documentElement.lang), 'fa');
+    await axe(page, 'persian room');
+    assert.deepEqual(page.problems, []);
+  });
+});
+
 test('administration: users, rooms, settings, roles', async (t) => {
   const page = await openAs(browser, server.base, ADMIN.username, ADMIN.password);
   t.after(() => page.context().close());

@@ -175,6 +175,103 @@ test('administration: users, rooms, settings, roles', async (t) => {
   });
 });
 
+test('administration: edit users and rooms, the permissions matrix, paging and search', async (t) => {
+  const { rest } = await import('./harness.mjs');
+  for (let i = 0; i < 27; i++) {
+    await rest(server.base, 'users.create', {
+      method: 'POST',
+      auth: admin,
+      body: { username: `pager-${String(i).padStart(2, '0')}`, name: `Pager ${i}`, email: `pager${i}@example.com`, password: 'Pager-Pass-1!' },
+    });
+  }
+  for (let i = 0; i < 26; i++) {
+    await rest(server.base, 'channels.create', { method: 'POST', auth: admin, body: { name: `room-${String(i).padStart(2, '0')}` } });
+  }
+  const page = await openAs(browser, server.base, ADMIN.username, ADMIN.password);
+  t.after(() => page.context().close());
+  await withScreenshots(t.name, () => [page], async () => {
+    await page.goto('/admin/users');
+    const users = page.getByTestId('admin-users');
+    await users.locator('tr[data-username]').first().waitFor();
+    // Paging: 25 a page.
+    assert.equal(await users.locator('tr[data-username]').count(), 25);
+    assert.match(await page.getByTestId('users-range').textContent(), /^1–25 of \d+$/);
+    assert.equal(await page.getByTestId('users-prev').isDisabled(), true);
+    await page.getByTestId('users-next').click();
+    await page.getByTestId('users-range').filter({ hasText: /^26–/ }).waitFor();
+    assert.equal(await page.getByTestId('users-prev').isDisabled(), false);
+    // Search.
+    await page.getByTestId('user-filter').fill('pager-07');
+    await page.getByTestId('user-filter').press('Enter');
+    await page.getByTestId('users-range').filter({ hasText: /^1–1 of 1$/ }).waitFor();
+    const row = users.locator('tr[data-username="pager-07"]');
+    await row.waitFor();
+
+    // Edit: name, username, email, roles, active.
+    await row.getByTestId('edit-user').click();
+    const dialog = page.getByTestId('edit-user-dialog');
+    await dialog.waitFor();
+    await axe(page, 'edit user dialog');
+    await dialog.getByTestId('edit-user-name').fill('Renamed Seven');
+    await dialog.getByTestId('edit-user-username').fill('seven');
+    await dialog.getByTestId('edit-user-email').fill('seven@example.com');
+    await dialog.getByTestId('edit-user-roles').fill('user, bot');
+    await dialog.getByTestId('edit-user-active').uncheck();
+    await dialog.getByTestId('edit-user-password').fill(ADMIN.password);
+    await dialog.getByTestId('edit-user-save').click();
+    await dialog.waitFor({ state: 'detached' });
+    const info = await rest(server.base, 'users.info?username=seven', { auth: admin });
+    assert.equal(info.user.name, 'Renamed Seven');
+    assert.equal(info.user.emails[0].address, 'seven@example.com');
+    assert.deepEqual([...info.user.roles].sort(), ['bot', 'user']);
+    assert.equal(info.user.active, false);
+
+    // Rooms: paging, search, edit name, topic, read-only, archived.
+    await page.getByTestId('admin-tab-rooms').click();
+    const rooms = page.getByTestId('admin-rooms');
+    await rooms.locator('tr[data-room]').first().waitFor();
+    assert.equal(await rooms.locator('tr[data-room]').count(), 25);
+    await page.getByTestId('rooms-next').click();
+    await page.getByTestId('rooms-range').filter({ hasText: /^26–/ }).waitFor();
+    await page.getByTestId('room-admin-filter').fill('room-13');
+    await page.getByTestId('room-admin-filter').press('Enter');
+    const roomRow = rooms.locator('tr[data-room="room-13"]');
+    await page.getByTestId('rooms-range').filter({ hasText: /^1–1 of 1$/ }).waitFor();
+    await roomRow.getByTestId('edit-room').click();
+    const roomDialog = page.getByTestId('edit-room-dialog');
+    await roomDialog.waitFor();
+    await axe(page, 'edit room dialog');
+    await roomDialog.getByTestId('edit-room-name').fill('thirteen');
+    await roomDialog.getByTestId('edit-room-topic').fill('Lucky number');
+    await roomDialog.getByTestId('edit-room-readonly').check();
+    await roomDialog.getByTestId('edit-room-archived').check();
+    await roomDialog.getByTestId('edit-room-save').click();
+    await roomDialog.waitFor({ state: 'detached' });
+    const room = (await rest(server.base, 'channels.info?roomName=thirteen', { auth: admin })).channel;
+    assert.equal(room.topic, 'Lucky number');
+    assert.equal(room.ro, true);
+    assert.equal(room.archived, true);
+
+    // Permissions matrix: grant and revoke.
+    await page.getByTestId('admin-tab-permissions').click();
+    await page.getByTestId('permission-filter').fill('view-statistics');
+    const perm = page.locator('tr[data-permission="view-statistics"]');
+    await perm.waitFor();
+    const cell = perm.locator('input[data-role="user"]');
+    assert.equal(await cell.isChecked(), false);
+    await axe(page, 'permissions');
+    await cell.check();
+    const granted = async () => (await rest(server.base, 'permissions.listAll', { auth: admin })).update.find((p) => p._id === 'view-statistics').roles;
+    for (let i = 0; i < 50 && !(await granted()).includes('user'); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok((await granted()).includes('user'));
+    await cell.uncheck();
+    for (let i = 0; i < 50 && (await granted()).includes('user'); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(!(await granted()).includes('user'));
+    assert.ok((await granted()).includes('admin'));
+    assert.deepEqual(page.problems, []);
+  });
+});
+
 test('accessible in both themes: login, room, dialogs; keyboard reaches the composer', async (t) => {
   await createUser(server.base, admin, 'ada', 'Ada');
   const context = await browser.newContext({ baseURL: server.base, colorScheme: 'light' });

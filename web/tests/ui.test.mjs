@@ -294,6 +294,13 @@ test('accessible in both themes: login, room, dialogs; keyboard reaches the comp
       await axe(page, `room ${scheme}`);
       await page.getByTestId('open-search').click();
       await axe(page, `search ${scheme}`);
+      await page.getByTestId('open-starred').click();
+      await page.getByTestId('starred-results').waitFor();
+      await axe(page, `starred ${scheme}`);
+      await page.getByTestId('emoji-button').click();
+      await page.getByTestId('emoji-picker').waitFor();
+      await axe(page, `emoji picker ${scheme}`);
+      await page.keyboard.press('Escape');
       await page.getByTestId('create-menu').click();
       await page.getByTestId('new-channel').click();
       await page.getByTestId('create-room-dialog').waitFor();

@@ -98,7 +98,7 @@ test('Hebrew and Persian UIs, and mixed-direction messages isolated', async (t) 
     assert.ok(box && box.x > (page.viewportSize()?.width ?? 1280) / 2, `sidebar on the right, x=${box?.x}`);
 
     await openRoom(page, 'general');
-    assert.equal(await page.getByTestId('composer').getAttribute('placeholder'), 'הודעה אל general');
+    assert.equal(await page.getByTestId('composer').getAttribute('placeholder'), 'הודעה אל #general');
     // A Hebrew sentence with an English name and a number: the paragraph is RTL, and the
     // author's name sits in its own isolate so it cannot reorder the surrounding text.
     await send(page, 'שלום @noa, הפגישה עם Acme Corp ב־3 אחה״צ');
@@ -125,7 +125,7 @@ test('Hebrew and Persian UIs, and mixed-direction messages isolated', async (t) 
     await page.waitForFunction(() => document.documentElement.dir === 'rtl' && document.documentElement.lang === 'fa');
     await page.keyboard.press('Escape');
     await page.getByText('کانال‌ها').waitFor();
-    assert.equal(await page.getByTestId('composer').getAttribute('placeholder'), 'پیام به general');
+    assert.equal(await page.getByTestId('composer').getAttribute('placeholder'), 'پیام به #general');
     await send(page, 'سلام! جلسه با Acme ساعت ۱۰ است');
     const fa = message(page, 'جلسه با Acme').locator('.md p');
     await fa.waitFor();

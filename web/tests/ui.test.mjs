@@ -229,8 +229,8 @@ test('administration: edit users and rooms, the permissions matrix, paging and s
     // Rooms: paging, search, edit name, topic, read-only, archived.
     await page.getByTestId('admin-tab-rooms').click();
     const rooms = page.getByTestId('admin-rooms');
-    await rooms.locator('tr[data-room]').first().waitFor();
-    assert.equal(await rooms.locator('tr[data-room]').count(), 25);
+    await rooms.locator('tbody tr').first().waitFor();
+    assert.equal(await rooms.locator('tbody tr').count(), 25);
     await page.getByTestId('rooms-next').click();
     await page.getByTestId('rooms-range').filter({ hasText: /^26–/ }).waitFor();
     await page.getByTestId('room-admin-filter').fill('room-13');

@@ -215,7 +215,8 @@ test('administration: edit users and rooms, the permissions matrix, paging and s
     await dialog.getByTestId('edit-user-name').fill('Renamed Seven');
     await dialog.getByTestId('edit-user-username').fill('seven');
     await dialog.getByTestId('edit-user-email').fill('seven@example.com');
-    await dialog.getByTestId('edit-user-roles').fill('user, bot');
+    assert.equal(await dialog.locator('input[data-role="user"]').isChecked(), true);
+    await dialog.locator('input[data-role="bot"]').check();
     await dialog.getByTestId('edit-user-active').uncheck();
     await dialog.getByTestId('edit-user-password').fill(ADMIN.password);
     await dialog.getByTestId('edit-user-save').click();

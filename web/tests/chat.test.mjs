@@ -186,6 +186,10 @@ test('pin and star, search', async (t) => {
     await message(alice, needle).locator('.tag').first().waitFor();
     await alice.getByTestId('open-pinned').click();
     await alice.getByTestId('pinned-results').getByText(needle).waitFor();
+    // The starred panel lists Alice's starred message only.
+    await alice.getByTestId('open-starred').click();
+    await alice.getByTestId('starred-results').getByText(needle).waitFor();
+    assert.equal(await alice.getByTestId('starred-results').getByText('something unrelated').count(), 0);
 
     await openRoom(bob, room);
     // Only room owners and moderators get the pin action.
@@ -372,3 +376,95 @@ test('profile and status', async (t) => {
   });
 });
 
+
+test('desktop notifications: the system notification when allowed, a toast otherwise', async (t) => {
+  const { alice, bob, a, b, bobAuth } = await pair(t);
+  // Bob's browser grants notifications; the Notification API is recorded, not shown.
+  const carol = `carol${n}`;
+  await createUser(server.base, admin, carol, `Carol ${n}`);
+  const context = await browser.newContext({ baseURL: server.base });
+  await context.addInitScript(() => {
+    window.__notes = [];
+    window.Notification = class {
+      static permission = 'granted';
+      static requestPermission = async () => 'granted';
+      constructor(title, options) {
+        window.__notes.push({ title, body: options?.body });
+      }
+    };
+  });
+  t.after(() => context.close());
+  await withScreenshots(t.name, () => [alice, bob], async () => {
+    // Alice (no permission asked yet): a direct message from Bob arrives as a toast that opens it.
+    await openRoom(alice, 'general');
+    // The account menu offers to enable notifications while the browser has not been asked.
+    if ((await alice.evaluate(() => Notification.permission)) === 'default') {
+      await alice.getByTestId('account-menu').click();
+      await alice.getByTestId('enable-notifications').waitFor();
+      await alice.keyboard.press('Escape');
+    }
+    const dm = await rest(server.base, 'im.create', { method: 'POST', auth: bobAuth, body: { username: a } });
+    await rest(server.base, 'chat.sendMessage', { method: 'POST', auth: bobAuth, body: { message: { rid: dm.room._id, msg: 'ping from bob' } } });
+    const toast = alice.getByTestId('toast-open');
+    await toast.filter({ hasText: 'ping from bob' }).waitFor();
+    await toast.click();
+    await message(alice, 'ping from bob').waitFor();
+
+    // Carol's browser allows notifications: a mention in a channel she is not looking at.
+    const page = await context.newPage();
+    page.setDefaultTimeout(TIMEOUT);
+    await page.goto('/login');
+    await page.getByTestId('login-user').fill(carol);
+    await page.getByTestId('login-password').fill('Us3r-Web-Pass!');
+    await page.getByTestId('auth-submit').click();
+    await page.getByTestId('room-list').waitFor();
+    // The stream subscription may still be on its way right after login: mention until heard.
+    for (let i = 0; i < 10; i++) {
+      await rest(server.base, 'chat.postMessage', { method: 'POST', auth: bobAuth, body: { channel: '#general', text: `hello @${carol}` } });
+      const heard = await page.waitForFunction(() => window.__notes.length > 0, null, { timeout: 1_500 }).then(() => true, () => false);
+      if (heard) break;
+    }
+    const notes = await page.evaluate(() => window.__notes);
+    assert.equal(notes[0].title, '#general');
+    assert.match(notes[0].body, new RegExp(`${b}: hello @${carol}`));
+    assert.equal(await page.getByTestId('toast').count(), 0);
+    noProblems(alice, bob);
+  });
+});
+
+test('the emoji picker inserts at the caret, by mouse and by keyboard', async (t) => {
+  const { alice, bob } = await pair(t);
+  await withScreenshots(t.name, () => [alice, bob], async () => {
+    await openRoom(alice, 'general');
+    await openRoom(bob, 'general');
+    const composer = alice.getByTestId('composer');
+    await composer.fill('nice work');
+    await composer.press('End');
+    await composer.press('ArrowLeft');
+    await composer.press('ArrowLeft');
+    await composer.press('ArrowLeft');
+    await composer.press('ArrowLeft');
+    await alice.getByTestId('emoji-button').click();
+    await alice.getByTestId('emoji-picker').waitFor();
+    await alice.locator('[data-testid="emoji-picker"] [data-emoji="tada"]').click();
+    await alice.getByTestId('emoji-picker').waitFor({ state: 'detached' });
+    assert.equal(await composer.inputValue(), 'nice 🎉work');
+    // Keyboard: open, the first emoji has focus, arrows move, Enter inserts, Escape closes.
+    await composer.press('End');
+    await alice.getByTestId('emoji-button').focus();
+    await alice.keyboard.press('Enter');
+    await alice.getByTestId('emoji-picker').waitFor();
+    assert.equal(await alice.evaluate(() => document.activeElement?.getAttribute('data-emoji')), '+1');
+    await alice.keyboard.press('ArrowRight');
+    await alice.keyboard.press('Enter');
+    assert.equal(await composer.inputValue(), 'nice 🎉work👎');
+    assert.equal(await alice.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'composer');
+    await alice.getByTestId('emoji-button').click();
+    await alice.keyboard.press('Escape');
+    await alice.getByTestId('emoji-picker').waitFor({ state: 'detached' });
+    assert.equal(await alice.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'emoji-button');
+    await composer.press('Enter');
+    await message(bob, 'nice 🎉work👎').waitFor();
+    noProblems(alice, bob);
+  });
+});

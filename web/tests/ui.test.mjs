@@ -83,6 +83,62 @@ test('an Arabic conversation, right to left', async (t) => {
   });
 });
 
+test('Hebrew and Persian UIs, and mixed-direction messages isolated', async (t) => {
+  await createUser(server.base, admin, 'noa', 'נועה');
+  const page = await openAs(browser, server.base, 'noa');
+  t.after(() => page.context().close());
+  await withScreenshots(t.name, () => [page], async () => {
+    await page.getByTestId('account-menu').click();
+    await page.getByTestId('lang-he').click();
+    await page.waitForFunction(() => document.documentElement.dir === 'rtl' && document.documentElement.lang === 'he');
+    await page.keyboard.press('Escape');
+    await page.getByText('ערוצים').waitFor();
+    assert.equal(await page.getByTestId('room-filter').getAttribute('placeholder'), 'סינון חדרים');
+    const box = await page.getByTestId('room-list').boundingBox();
+    assert.ok(box && box.x > (page.viewportSize()?.width ?? 1280) / 2, `sidebar on the right, x=${box?.x}`);
+
+    await openRoom(page, 'general');
+    assert.equal(await page.getByTestId('composer').getAttribute('placeholder'), 'הודעה אל #general');
+    // A Hebrew sentence with an English name and a number: the paragraph is RTL, and the
+    // author's name sits in its own isolate so it cannot reorder the surrounding text.
+    await send(page, 'שלום @noa, הפגישה עם Acme Corp ב־3 אחה״צ');
+    const p = message(page, 'Acme Corp').locator('.md p');
+    await p.waitFor();
+    assert.equal(await p.evaluate((el) => getComputedStyle(el).direction), 'rtl');
+    const name = message(page, 'Acme Corp').getByText('נועה').first();
+    assert.equal(await name.evaluate((el) => {
+      const style = getComputedStyle(el);
+      return el.tagName === 'BDI' || style.unicodeBidi === 'isolate' || el.getAttribute('dir') === 'auto';
+    }), true, 'the author name is bidi-isolated');
+    const mention = p.locator('.mention');
+    assert.equal(await mention.textContent(), '@noa');
+    assert.equal(await mention.evaluate((el) => getComputedStyle(el).unicodeBidi), 'isolate');
+    await send(page, 'Deploy v2.1 done — עלה לאוויר');
+    const ltr = message(page, 'Deploy v2.1').locator('.md p');
+    await ltr.waitFor();
+    assert.equal(await ltr.evaluate((el) => getComputedStyle(el).direction), 'ltr');
+    await page.waitForFunction(() => !document.querySelector('.message.pending'));
+    await axe(page, 'hebrew room');
+
+    await page.getByTestId('account-menu').click();
+    await page.getByTestId('lang-fa').click();
+    await page.waitForFunction(() => document.documentElement.dir === 'rtl' && document.documentElement.lang === 'fa');
+    await page.keyboard.press('Escape');
+    await page.getByText('کانال‌ها').waitFor();
+    assert.equal(await page.getByTestId('composer').getAttribute('placeholder'), 'پیام به #general');
+    await send(page, 'سلام! جلسه با Acme ساعت ۱۰ است');
+    const fa = message(page, 'جلسه با Acme').locator('.md p');
+    await fa.waitFor();
+    assert.equal(await fa.evaluate((el) => getComputedStyle(el).direction), 'rtl');
+    // The choice survives a reload.
+    await page.reload();
+    await page.getByText('کانال‌ها').waitFor();
+    assert.equal(await page.evaluate(() => document.documentElement.lang), 'fa');
+    await axe(page, 'persian room');
+    assert.deepEqual(page.problems, []);
+  });
+});
+
 test('administration: users, rooms, settings, roles', async (t) => {
   const page = await openAs(browser, server.base, ADMIN.username, ADMIN.password);
   t.after(() => page.context().close());
@@ -119,6 +175,104 @@ test('administration: users, rooms, settings, roles', async (t) => {
   });
 });
 
+test('administration: edit users and rooms, the permissions matrix, paging and search', async (t) => {
+  const { rest } = await import('./harness.mjs');
+  for (let i = 0; i < 27; i++) {
+    await rest(server.base, 'users.create', {
+      method: 'POST',
+      auth: admin,
+      body: { username: `pager-${String(i).padStart(2, '0')}`, name: `Pager ${i}`, email: `pager${i}@example.com`, password: 'Pager-Pass-1!' },
+    });
+  }
+  for (let i = 0; i < 26; i++) {
+    await rest(server.base, 'channels.create', { method: 'POST', auth: admin, body: { name: `room-${String(i).padStart(2, '0')}` } });
+  }
+  const page = await openAs(browser, server.base, ADMIN.username, ADMIN.password);
+  t.after(() => page.context().close());
+  await withScreenshots(t.name, () => [page], async () => {
+    await page.goto('/admin/users');
+    const users = page.getByTestId('admin-users');
+    await users.locator('tr[data-username]').first().waitFor();
+    // Paging: 25 a page.
+    assert.equal(await users.locator('tr[data-username]').count(), 25);
+    assert.match(await page.getByTestId('users-range').textContent(), /^1–25 of \d+$/);
+    assert.equal(await page.getByTestId('users-prev').isDisabled(), true);
+    await page.getByTestId('users-next').click();
+    await page.getByTestId('users-range').filter({ hasText: /^26–/ }).waitFor();
+    assert.equal(await page.getByTestId('users-prev').isDisabled(), false);
+    // Search.
+    await page.getByTestId('user-filter').fill('pager-07');
+    await page.getByTestId('user-filter').press('Enter');
+    await page.getByTestId('users-range').filter({ hasText: /^1–1 of 1$/ }).waitFor();
+    const row = users.locator('tr[data-username="pager-07"]');
+    await row.waitFor();
+
+    // Edit: name, username, email, roles, active.
+    await row.getByTestId('edit-user').click();
+    const dialog = page.getByTestId('edit-user-dialog');
+    await dialog.waitFor();
+    await axe(page, 'edit user dialog');
+    await dialog.getByTestId('edit-user-name').fill('Renamed Seven');
+    await dialog.getByTestId('edit-user-username').fill('seven');
+    await dialog.getByTestId('edit-user-email').fill('seven@example.com');
+    assert.equal(await dialog.locator('input[data-role="user"]').isChecked(), true);
+    await dialog.locator('input[data-role="bot"]').check();
+    await dialog.getByTestId('edit-user-active').uncheck();
+    await dialog.getByTestId('edit-user-password').fill(ADMIN.password);
+    await dialog.getByTestId('edit-user-save').click();
+    await dialog.waitFor({ state: 'detached' });
+    const info = await rest(server.base, 'users.info?username=seven', { auth: admin });
+    assert.equal(info.user.name, 'Renamed Seven');
+    assert.equal(info.user.emails[0].address, 'seven@example.com');
+    assert.deepEqual([...info.user.roles].sort(), ['bot', 'user']);
+    assert.equal(info.user.active, false);
+
+    // Rooms: paging, search, edit name, topic, read-only, archived.
+    await page.getByTestId('admin-tab-rooms').click();
+    const rooms = page.getByTestId('admin-rooms');
+    await rooms.locator('tbody tr').first().waitFor();
+    assert.equal(await rooms.locator('tbody tr').count(), 25);
+    await page.getByTestId('rooms-next').click();
+    await page.getByTestId('rooms-range').filter({ hasText: /^26–/ }).waitFor();
+    await page.getByTestId('room-admin-filter').fill('room-13');
+    await page.getByTestId('room-admin-filter').press('Enter');
+    const roomRow = rooms.locator('tr[data-room="room-13"]');
+    await page.getByTestId('rooms-range').filter({ hasText: /^1–1 of 1$/ }).waitFor();
+    await roomRow.getByTestId('edit-room').click();
+    const roomDialog = page.getByTestId('edit-room-dialog');
+    await roomDialog.waitFor();
+    await axe(page, 'edit room dialog');
+    await roomDialog.getByTestId('edit-room-name').fill('thirteen');
+    await roomDialog.getByTestId('edit-room-topic').fill('Lucky number');
+    await roomDialog.getByTestId('edit-room-readonly').check();
+    await roomDialog.getByTestId('edit-room-archived').check();
+    await roomDialog.getByTestId('edit-room-save').click();
+    await roomDialog.waitFor({ state: 'detached' });
+    const room = (await rest(server.base, 'channels.info?roomName=thirteen', { auth: admin })).channel;
+    assert.equal(room.topic, 'Lucky number');
+    assert.equal(room.ro, true);
+    assert.equal(room.archived, true);
+
+    // Permissions matrix: grant and revoke.
+    await page.getByTestId('admin-tab-permissions').click();
+    await page.getByTestId('permission-filter').fill('view-statistics');
+    const perm = page.locator('tr[data-permission="view-statistics"]');
+    await perm.waitFor();
+    const cell = perm.locator('input[data-role="user"]');
+    assert.equal(await cell.isChecked(), false);
+    await axe(page, 'permissions');
+    await cell.check();
+    const granted = async () => (await rest(server.base, 'permissions.listAll', { auth: admin })).update.find((p) => p._id === 'view-statistics').roles;
+    for (let i = 0; i < 50 && !(await granted()).includes('user'); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok((await granted()).includes('user'));
+    await cell.uncheck();
+    for (let i = 0; i < 50 && (await granted()).includes('user'); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(!(await granted()).includes('user'));
+    assert.ok((await granted()).includes('admin'));
+    assert.deepEqual(page.problems, []);
+  });
+});
+
 test('accessible in both themes: login, room, dialogs; keyboard reaches the composer', async (t) => {
   await createUser(server.base, admin, 'ada', 'Ada');
   const context = await browser.newContext({ baseURL: server.base, colorScheme: 'light' });
@@ -141,6 +295,13 @@ test('accessible in both themes: login, room, dialogs; keyboard reaches the comp
       await axe(page, `room ${scheme}`);
       await page.getByTestId('open-search').click();
       await axe(page, `search ${scheme}`);
+      await page.getByTestId('open-starred').click();
+      await page.getByTestId('starred-results').waitFor();
+      await axe(page, `starred ${scheme}`);
+      await page.getByTestId('emoji-button').click();
+      await page.getByTestId('emoji-picker').waitFor();
+      await axe(page, `emoji picker ${scheme}`);
+      await page.keyboard.press('Escape');
       await page.getByTestId('create-menu').click();
       await page.getByTestId('new-channel').click();
       await page.getByTestId('create-room-dialog').waitFor();

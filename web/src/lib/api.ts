@@ -649,12 +649,23 @@ export class Api {
     return this.rest.post<{ user: User }>('users.create', user);
   }
 
+  /** `users.update`; the admin's password answers the server's two-factor check when it asks. */
   adminUpdateUser(userId: string, data: Record<string, unknown>, adminPassword: string) {
-    return this.rest.post<{ user: User }>(
-      'users.update',
-      { userId, data },
-      { 'X-2fa-Code': sha256Hex(adminPassword), 'X-2fa-Method': 'password' },
-    );
+    const headers: Record<string, string> | undefined = adminPassword
+      ? { 'X-2fa-Code': sha256Hex(adminPassword), 'X-2fa-Method': 'password' }
+      : undefined;
+    return this.rest.post<{ user: User }>('users.update', { userId, data }, headers);
+  }
+
+  /** Users matching `text` (username, name), paged: the directory, which admins see in full. */
+  searchUsers(text: string, offset = 0, count = 25) {
+    return this.rest.get<{ result: User[]; total: number }>('directory', {
+      text,
+      type: 'users',
+      offset,
+      count,
+      sort: JSON.stringify({ username: 1 }),
+    });
   }
 
   setActive(userId: string, activeStatus: boolean) {
@@ -667,6 +678,14 @@ export class Api {
       offset,
       count,
     });
+  }
+
+  saveRoomSettings(rid: string, settings: { roomName?: string; roomTopic?: string; readOnly?: boolean }) {
+    return this.rest.post('rooms.saveRoomSettings', { rid, ...settings });
+  }
+
+  setArchived(room: { _id: string; t: RoomType }, archived: boolean) {
+    return this.rest.post(`${historyFamily[room.t]}.${archived ? 'archive' : 'unarchive'}`, { roomId: room._id });
   }
 
   deleteRoom(room: { _id: string; t: RoomType }) {
@@ -699,6 +718,10 @@ export class Api {
 
   permissions() {
     return this.rest.get<{ update: { _id: string; roles: string[] }[] }>('permissions.listAll');
+  }
+
+  updatePermissions(permissions: { _id: string; roles: string[] }[]) {
+    return this.rest.post<{ permissions: { _id: string; roles: string[] }[] }>('permissions.update', { permissions });
   }
 }
 

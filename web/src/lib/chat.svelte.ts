@@ -3,6 +3,7 @@
 // initial state and fills gaps after a reconnection.
 
 import { api, ApiError, randomId, type ConnectionState } from './api';
+import { router, roomPath } from './router.svelte';
 import {
   toMillis,
   type Message,
@@ -11,6 +12,12 @@ import {
   type Subscription,
   type User,
 } from './types';
+
+interface DesktopNotification {
+  title: string;
+  text: string;
+  payload?: { _id?: string; rid?: string; type?: string; sender?: { username: string; name?: string } };
+}
 
 const PRESENCE_CODES: PresenceStatus[] = ['offline', 'online', 'away', 'busy'];
 const TYPING_TTL = 6_000;
@@ -77,7 +84,11 @@ class Chat {
   typing = $state<Record<string, Record<string, number>>>({});
   siteName = $state('Comet');
   /** A short notice for the user (errors, confirmations). */
-  toast = $state<{ text: string; kind: 'error' | 'info' } | null>(null);
+  toast = $state<{ text: string; kind: 'error' | 'info'; rid?: string } | null>(null);
+  /** The browser's answer about desktop notifications ('unsupported' without the API). */
+  notificationPermission = $state<NotificationPermission | 'unsupported'>(
+    typeof Notification === 'undefined' ? 'unsupported' : Notification.permission,
+  );
 
   private timelines = new Map<string, Timeline>();
   private threads = new Map<string, Thread>();
@@ -97,10 +108,47 @@ class Chat {
     return Boolean(this.me?.roles?.includes('admin'));
   }
 
-  notify(text: string, kind: 'error' | 'info' = 'info') {
-    this.toast = { text, kind };
+  notify(text: string, kind: 'error' | 'info' = 'info', rid?: string) {
+    this.toast = { text, kind, rid };
     if (this.toastTimer) clearTimeout(this.toastTimer);
     this.toastTimer = setTimeout(() => (this.toast = null), 5_000);
+  }
+
+  async enableNotifications() {
+    if (typeof Notification === 'undefined') return;
+    this.notificationPermission = await Notification.requestPermission();
+  }
+
+  /** A desktop notification from the server: the system's when allowed, else a toast. */
+  private onNotification(note: DesktopNotification) {
+    const rid = note.payload?.rid;
+    // The room on screen in a focused tab needs no notification.
+    if (rid && rid === this.current && document.visibilityState === 'visible' && document.hasFocus()) return;
+    const open = () => {
+      const sub = rid ? this.subs[rid] : undefined;
+      if (sub) router.go(roomPath(sub.t, sub.name, sub.rid));
+    };
+    if (typeof Notification !== 'undefined' && Notification.permission === 'granted') {
+      try {
+        const shown = new Notification(note.title, { body: note.text, tag: note.payload?._id });
+        shown.onclick = () => {
+          window.focus();
+          open();
+        };
+        return;
+      } catch {
+        // Some browsers only allow notifications from a service worker: fall back to the toast.
+      }
+    }
+    this.notify(`${note.title}: ${note.text}`, 'info', rid);
+  }
+
+  /** Opens the room a notification toast is about. */
+  openToast() {
+    const rid = this.toast?.rid;
+    const sub = rid ? this.subs[rid] : undefined;
+    this.toast = null;
+    if (sub) router.go(roomPath(sub.t, sub.name, sub.rid));
   }
 
   fail(error: unknown) {
@@ -147,6 +195,9 @@ class Chat {
       ),
       ddp.stream('stream-notify-user', `${uid}/rooms-changed`, (args) =>
         this.onRoomChanged(args[0] as string, args[1] as Room),
+      ),
+      ddp.stream('stream-notify-user', `${uid}/notification`, (args) =>
+        this.onNotification(args[0] as DesktopNotification),
       ),
       ddp.stream('stream-notify-logged', 'user-status', (args) => {
         for (const entry of args as [string, string, number, string?][]) {

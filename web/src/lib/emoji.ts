@@ -43,6 +43,15 @@ export const PICKER = [
   '100', 'warning', 'question', 'skull', 'see_no_evil', 'raised_hands',
 ];
 
+/** The composer's emoji picker: the reaction choices and a few more faces and objects. */
+export const COMPOSER_PICKER = [
+  ...PICKER,
+  'grinning', 'wink', 'blush', 'slight_smile', 'upside_down', 'kissing_heart', 'yum', 'nerd',
+  'rolling_eyes', 'smirk', 'relieved', 'pensive', 'confused', 'cry', 'hugging', 'star_struck',
+  'pleading_face', 'ghost', 'robot', 'v', 'crossed_fingers', 'handshake', 'point_up', 'zap',
+  'rainbow', 'sunny', 'cake', 'gift', 'trophy', 'memo', 'pushpin', 'calendar',
+];
+
 /** `:name:` → the character, or undefined. */
 export function emojiFor(shortcode: string): string | undefined {
   const name = shortcode.replace(/^:|:$/g, '');

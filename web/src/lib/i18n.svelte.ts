@@ -10,9 +10,8 @@ const LOCALE_KEY = 'comet.locale';
 
 const loaders: Record<Exclude<Locale, 'en'>, () => Promise<Partial<Record<MessageKey, string>>>> = {
   ar: () => import('./locales/ar').then((m) => m.default),
-  // Hebrew and Persian use the right-to-left layout with English strings until translated.
-  he: async () => ({}),
-  fa: async () => ({}),
+  he: () => import('./locales/he').then((m) => m.default),
+  fa: () => import('./locales/fa').then((m) => m.default),
 };
 
 class I18n {

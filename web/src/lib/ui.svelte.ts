@@ -5,6 +5,7 @@ export type Panel =
   | { kind: 'search' }
   | { kind: 'members' }
   | { kind: 'pinned' }
+  | { kind: 'starred' }
   | { kind: 'threads' }
   | null;
 
@@ -22,7 +23,7 @@ class Ui {
     this.panel = { kind: 'thread', tmid };
   }
 
-  toggle(kind: 'search' | 'members' | 'pinned' | 'threads') {
+  toggle(kind: 'search' | 'members' | 'pinned' | 'starred' | 'threads') {
     this.panel = this.panel?.kind === kind ? null : { kind };
   }
 }

@@ -7,6 +7,7 @@
 mod chat;
 mod chat_rows;
 mod rows;
+mod transfer;
 
 use async_trait::async_trait;
 use comet_core::Timestamp;
@@ -91,6 +92,16 @@ impl SqliteStore {
         Self::open_with(options).await
     }
 
+    /// Opens the existing database at a `sqlite://` URL and applies migrations, failing rather
+    /// than creating an empty one when there is none (a database to read from, such as
+    /// `comet migrate-db`'s source: a mistyped path must not look like an empty server).
+    pub async fn open_existing_url(url: &str) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(backend)?
+            .create_if_missing(false);
+        Self::open_with(options).await
+    }
+
     async fn open_with(options: SqliteConnectOptions) -> StoreResult<Self> {
         let options = options
             .journal_mode(SqliteJournalMode::Wal)
@@ -133,6 +144,7 @@ macro_rules! user_columns {
     (SELECT json_group_array(role) FROM (SELECT role FROM user_roles r WHERE r.user_id = u.id ORDER BY r.ord)) AS roles"
     };
 }
+pub(crate) use user_columns;
 
 fn sort_column(key: UserSortKey) -> &'static str {
     match key {

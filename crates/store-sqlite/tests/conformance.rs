@@ -114,3 +114,10 @@ async fn migrations_from_empty() {
     assert_eq!(applied.len(), shipped);
     assert!(applied.iter().all(|(_, success)| *success));
 }
+
+#[tokio::test]
+async fn transfer_to_sqlite() {
+    let (_from_dir, from) = fresh().await;
+    let (_to_dir, to) = fresh().await;
+    conformance::transfer(&from, &to).await;
+}

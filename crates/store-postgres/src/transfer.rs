@@ -1,0 +1,369 @@
+//! Whole-database export and import (`comet migrate-db`).
+//!
+//! Tables with an insertion sequence (`seq`: messages, login tokens, roles) are exported in
+//! that order, since queries break ties by it and importing in export order reproduces it;
+//! tables with a primary key by that key; the keyless ones (failed logins and the sync trash)
+//! by `ctid`, which no row changes while nothing writes to the table. Imports insert the rows
+//! as they are in one transaction, computing each live message's search vector as posting
+//! does. They take no room locks: an import targets a database no server is using.
+
+use crate::chat::{
+    MESSAGE_COLUMNS, ROOM_COLUMNS, SEARCH_CONFIG, SUBSCRIPTION_COLUMNS, insert_subscription,
+    search_document,
+};
+use crate::chat_rows::{message_from_row, room_from_row, subscription_from_row};
+use crate::rows::{
+    get, millis, permission_from_row, role_from_row, setting_from_row, time, token_from_row,
+    user_from_row,
+};
+use crate::{PostgresStore, backend, bind_user_fields, count, insert_token, write_error};
+use async_trait::async_trait;
+use comet_core::room::{Message, Room};
+use comet_store::encoding::message_extra;
+use comet_store::transfer::{
+    ExportPage, FailedLogin, Record, RecordKind, TransferStore, TrashedRoom, TrashedSubscription,
+};
+use comet_store::{StoreError, StoreResult};
+use sqlx::postgres::PgRow;
+use sqlx::types::Json;
+use sqlx::{Postgres, Transaction};
+
+/// The order a kind is exported in, and so what its export positions are.
+#[derive(Clone, Copy)]
+enum Order {
+    /// The text primary key `id`.
+    Id,
+    /// The identity column `seq` (insertion order).
+    Seq,
+    /// The physical row address, for tables without a key.
+    Ctid,
+}
+
+/// The table holding a kind's rows, and the order it is exported in.
+fn table(kind: RecordKind) -> (&'static str, Order) {
+    match kind {
+        RecordKind::User => ("users", Order::Id),
+        RecordKind::LoginToken => ("login_tokens", Order::Seq),
+        RecordKind::Role => ("roles", Order::Seq),
+        RecordKind::Permission => ("permissions", Order::Id),
+        RecordKind::Setting => ("settings", Order::Id),
+        RecordKind::FailedLogin => ("failed_logins", Order::Ctid),
+        RecordKind::Room => ("rooms", Order::Id),
+        RecordKind::Subscription => ("subscriptions", Order::Id),
+        RecordKind::Message => ("messages", Order::Seq),
+        RecordKind::SubscriptionTrash => ("subscription_trash", Order::Ctid),
+        RecordKind::RoomTrash => ("room_trash", Order::Ctid),
+    }
+}
+
+/// The columns each kind's row conversion reads; the table is aliased `x` (the user and token
+/// column lists name their own aliases, given to the table below).
+fn columns(kind: RecordKind) -> &'static str {
+    match kind {
+        RecordKind::User => crate::user_columns!(),
+        RecordKind::LoginToken => crate::token_columns!(),
+        RecordKind::Role => "id, name, scope, description, protected, mandatory_2fa, updated_at",
+        RecordKind::Permission => "id, roles, updated_at",
+        RecordKind::Setting => {
+            "id, value, package_value, setting_type, public, grp, section, choices, updated_at"
+        }
+        RecordKind::FailedLogin => "key, at",
+        RecordKind::Room => ROOM_COLUMNS,
+        RecordKind::Subscription => SUBSCRIPTION_COLUMNS,
+        RecordKind::Message => MESSAGE_COLUMNS,
+        RecordKind::SubscriptionTrash => "id, user_id, rid, deleted_at",
+        RecordKind::RoomTrash => "id, deleted_at",
+    }
+}
+
+fn alias(kind: RecordKind) -> &'static str {
+    match kind {
+        RecordKind::User => "u",
+        RecordKind::LoginToken => "t",
+        _ => "x",
+    }
+}
+
+fn record_from_row(kind: RecordKind, row: &PgRow) -> StoreResult<Record> {
+    Ok(match kind {
+        RecordKind::User => Record::User(user_from_row(row)?),
+        RecordKind::LoginToken => Record::LoginToken(token_from_row(row)?),
+        RecordKind::Role => Record::Role(role_from_row(row)?),
+        RecordKind::Permission => Record::Permission(permission_from_row(row)?),
+        RecordKind::Setting => Record::Setting(setting_from_row(row)?),
+        RecordKind::FailedLogin => Record::FailedLogin(FailedLogin {
+            key: get(row, "key")?,
+            at: time(row, "at")?,
+        }),
+        RecordKind::Room => Record::Room(room_from_row(row)?),
+        RecordKind::Subscription => Record::Subscription(subscription_from_row(row)?),
+        RecordKind::Message => Record::Message(message_from_row(row)?),
+        RecordKind::SubscriptionTrash => Record::SubscriptionTrash(TrashedSubscription {
+            id: get(row, "id")?,
+            user_id: get(row, "user_id")?,
+            room_id: get(row, "rid")?,
+            removed_at: time(row, "deleted_at")?,
+        }),
+        RecordKind::RoomTrash => Record::RoomTrash(TrashedRoom {
+            id: get(row, "id")?,
+            removed_at: time(row, "deleted_at")?,
+        }),
+    })
+}
+
+/// A room row exactly as given, counters and last message included (creating a room through
+/// the store starts them at zero).
+async fn insert_room(tx: &mut Transaction<'_, Postgres>, room: &Room) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO rooms (id, t, name, name_key, fname, creator_id, creator_username, \
+         creator_name, topic, description, announcement, read_only, react_when_read_only, \
+         archived, is_default, featured, encrypted, broadcast, join_code, muted, user_ids, \
+         usernames, msgs, users_count, lm, last_message_id, sys_mes, prid, custom_fields, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+         $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, \
+         $30, $31)",
+    )
+    .bind(&room.id)
+    .bind(room.room_type.as_str())
+    .bind(&room.name)
+    .bind(room.name.as_ref().map(|n| n.to_lowercase()))
+    .bind(&room.fname)
+    .bind(room.creator.as_ref().map(|c| c.id.clone()))
+    .bind(room.creator.as_ref().map(|c| c.username.clone()))
+    .bind(room.creator.as_ref().and_then(|c| c.name.clone()))
+    .bind(&room.topic)
+    .bind(&room.description)
+    .bind(&room.announcement)
+    .bind(room.read_only)
+    .bind(room.react_when_read_only)
+    .bind(room.archived)
+    .bind(room.default)
+    .bind(room.featured)
+    .bind(room.encrypted)
+    .bind(room.broadcast)
+    .bind(&room.join_code)
+    .bind(&room.muted)
+    .bind(&room.user_ids)
+    .bind(&room.usernames)
+    .bind(room.message_count)
+    .bind(room.users_count)
+    .bind(room.last_message_at.map(millis))
+    .bind(&room.last_message_id)
+    .bind(&room.hidden_system_messages)
+    .bind(&room.parent_id)
+    .bind(Json(&room.custom_fields))
+    .bind(millis(room.created_at))
+    .bind(millis(room.updated_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(write_error)?;
+    Ok(())
+}
+
+/// A message row exactly as given. Live messages get their search vector as posting computes
+/// it; tombstones have none, as deleting leaves them.
+async fn insert_message(tx: &mut Transaction<'_, Postgres>, m: &Message) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO messages (id, rid, msg, t, u_id, u_username, u_name, ts, updated_at, tmid, \
+         tshow, tcount, tlm, pinned, deleted_at, extra, search_vector, unread) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+         CASE WHEN $15::bigint IS NULL THEN to_tsvector($17::regconfig, $18) END, $19)",
+    )
+    .bind(&m.id)
+    .bind(&m.room_id)
+    .bind(&m.text)
+    .bind(&m.kind)
+    .bind(&m.author.id)
+    .bind(&m.author.username)
+    .bind(&m.author.name)
+    .bind(millis(m.created_at))
+    .bind(millis(m.updated_at))
+    .bind(&m.thread_id)
+    .bind(m.thread_show)
+    .bind(m.thread_count)
+    .bind(m.thread_last_at.map(millis))
+    .bind(m.pinned)
+    .bind(m.deleted_at.map(millis))
+    .bind(Json(message_extra(m)))
+    .bind(SEARCH_CONFIG)
+    .bind(search_document(&m.text))
+    .bind(m.unread)
+    .execute(&mut **tx)
+    .await
+    .map_err(write_error)?;
+    Ok(())
+}
+
+async fn insert_record(tx: &mut Transaction<'_, Postgres>, record: &Record) -> StoreResult<()> {
+    match record {
+        Record::User(user) => {
+            let insert = sqlx::query(
+                "INSERT INTO users (id, username, username_key, name, email, email_key, \
+                 email_verified, user_type, active, status, status_default, status_connection, \
+                 status_text, utc_offset, password_bcrypt, require_password_change, language, \
+                 nickname, bio, preferences, custom_fields, roles, created_at, updated_at, \
+                 last_login) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+                 $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)",
+            )
+            .bind(&user.id);
+            bind_user_fields(insert, user)
+                .execute(&mut **tx)
+                .await
+                .map_err(write_error)?;
+        }
+        Record::LoginToken(token) => insert_token(tx, token).await?,
+        Record::Role(role) => {
+            sqlx::query(
+                "INSERT INTO roles (id, name, scope, description, protected, mandatory_2fa, \
+                 updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&role.id)
+            .bind(&role.name)
+            .bind(&role.scope)
+            .bind(&role.description)
+            .bind(role.protected)
+            .bind(role.mandatory_2fa)
+            .bind(millis(role.updated_at))
+            .execute(&mut **tx)
+            .await
+            .map_err(write_error)?;
+        }
+        Record::Permission(permission) => {
+            sqlx::query("INSERT INTO permissions (id, roles, updated_at) VALUES ($1, $2, $3)")
+                .bind(&permission.id)
+                .bind(&permission.roles)
+                .bind(millis(permission.updated_at))
+                .execute(&mut **tx)
+                .await
+                .map_err(write_error)?;
+        }
+        Record::Setting(setting) => {
+            sqlx::query(
+                "INSERT INTO settings (id, value, package_value, setting_type, public, grp, \
+                 section, choices, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&setting.id)
+            .bind(Json(&setting.value))
+            .bind(Json(&setting.package_value))
+            .bind(setting.setting_type.as_str())
+            .bind(setting.public)
+            .bind(&setting.group)
+            .bind(&setting.section)
+            .bind(&setting.choices)
+            .bind(millis(setting.updated_at))
+            .execute(&mut **tx)
+            .await
+            .map_err(write_error)?;
+        }
+        Record::FailedLogin(failed) => {
+            sqlx::query("INSERT INTO failed_logins (key, at) VALUES ($1, $2)")
+                .bind(&failed.key)
+                .bind(millis(failed.at))
+                .execute(&mut **tx)
+                .await
+                .map_err(write_error)?;
+        }
+        Record::Room(room) => insert_room(tx, room).await?,
+        Record::Subscription(subscription) => {
+            insert_subscription(tx, subscription, false)
+                .await
+                .map_err(write_error)?;
+        }
+        Record::Message(message) => insert_message(tx, message).await?,
+        Record::SubscriptionTrash(trashed) => {
+            sqlx::query(
+                "INSERT INTO subscription_trash (id, user_id, rid, deleted_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&trashed.id)
+            .bind(&trashed.user_id)
+            .bind(&trashed.room_id)
+            .bind(millis(trashed.removed_at))
+            .execute(&mut **tx)
+            .await
+            .map_err(write_error)?;
+        }
+        Record::RoomTrash(trashed) => {
+            sqlx::query("INSERT INTO room_trash (id, deleted_at) VALUES ($1, $2)")
+                .bind(&trashed.id)
+                .bind(millis(trashed.removed_at))
+                .execute(&mut **tx)
+                .await
+                .map_err(write_error)?;
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl TransferStore for PostgresStore {
+    async fn export(
+        &self,
+        kind: RecordKind,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<ExportPage> {
+        let (table, order) = table(kind);
+        let a = alias(kind);
+        let (position, condition) = match order {
+            Order::Id => (
+                format!("{a}.id"),
+                format!("($1::text IS NULL OR {a}.id > $1::text)"),
+            ),
+            Order::Seq => (format!("{a}.seq::text"), format!("{a}.seq > $1::bigint")),
+            Order::Ctid => (format!("{a}.ctid::text"), format!("{a}.ctid > $1::tid")),
+        };
+        let order_by = match order {
+            Order::Id => "id",
+            Order::Seq => "seq",
+            Order::Ctid => "ctid",
+        };
+        let sql = format!(
+            "SELECT {position} AS pos, {columns} FROM {table} {a} WHERE {condition} \
+             ORDER BY {a}.{order_by} LIMIT $2",
+            columns = columns(kind),
+        );
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let query = match (order, after) {
+            (Order::Id, after) => query.bind(after.map(str::to_owned)),
+            (Order::Seq, None) => query.bind(i64::MIN),
+            (Order::Seq, Some(cursor)) => query.bind(cursor.parse::<i64>().map_err(|_| {
+                StoreError::Backend(format!("invalid export position {cursor:?} for {kind}"))
+            })?),
+            // No row lives at (0,0): item numbers start at 1.
+            (Order::Ctid, after) => query.bind(after.unwrap_or("(0,0)").to_owned()),
+        };
+        let rows = query
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        let records = rows
+            .iter()
+            .map(|row| record_from_row(kind, row))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next = match rows.last() {
+            Some(last) if rows.len() >= limit as usize => Some(get::<String>(last, "pos")?),
+            _ => None,
+        };
+        Ok(ExportPage { records, next })
+    }
+
+    async fn import(&self, records: &[Record]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        for record in records {
+            insert_record(&mut tx, record).await?;
+        }
+        tx.commit().await.map_err(write_error)
+    }
+
+    async fn count_records(&self, kind: RecordKind) -> StoreResult<u64> {
+        let (table, _) = table(kind);
+        let n: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(backend)?;
+        Ok(count(n))
+    }
+}

@@ -4,8 +4,9 @@
 //! that order, since queries break ties by it and importing in export order reproduces it;
 //! tables with a primary key by that key; the keyless ones (failed logins and the sync trash)
 //! by `ctid`, which no row changes while nothing writes to the table. Imports insert the rows
-//! as they are in one transaction, computing each live message's search vector as posting
-//! does. They take no room locks: an import targets a database no server is using.
+//! as they are in one transaction (messages many to a statement), computing each live
+//! message's search vector as posting does. They take no room locks: an import targets a
+//! database no server is using.
 
 use crate::chat::{
     MESSAGE_COLUMNS, ROOM_COLUMNS, SEARCH_CONFIG, SUBSCRIPTION_COLUMNS, insert_subscription,
@@ -26,7 +27,7 @@ use comet_store::transfer::{
 use comet_store::{StoreError, StoreResult};
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
-use sqlx::{Postgres, Transaction};
+use sqlx::{Postgres, QueryBuilder, Transaction};
 
 /// The order a kind is exported in, and so what its export positions are.
 #[derive(Clone, Copy)]
@@ -160,37 +161,52 @@ async fn insert_room(tx: &mut Transaction<'_, Postgres>, room: &Room) -> StoreRe
     Ok(())
 }
 
-/// A message row exactly as given. Live messages get their search vector as posting computes
-/// it; tombstones have none, as deleting leaves them.
-async fn insert_message(tx: &mut Transaction<'_, Postgres>, m: &Message) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO messages (id, rid, msg, t, u_id, u_username, u_name, ts, updated_at, tmid, \
-         tshow, tcount, tlm, pinned, deleted_at, extra, search_vector, unread) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-         CASE WHEN $15::bigint IS NULL THEN to_tsvector($17::regconfig, $18) END, $19)",
-    )
-    .bind(&m.id)
-    .bind(&m.room_id)
-    .bind(&m.text)
-    .bind(&m.kind)
-    .bind(&m.author.id)
-    .bind(&m.author.username)
-    .bind(&m.author.name)
-    .bind(millis(m.created_at))
-    .bind(millis(m.updated_at))
-    .bind(&m.thread_id)
-    .bind(m.thread_show)
-    .bind(m.thread_count)
-    .bind(m.thread_last_at.map(millis))
-    .bind(m.pinned)
-    .bind(m.deleted_at.map(millis))
-    .bind(Json(message_extra(m)))
-    .bind(SEARCH_CONFIG)
-    .bind(search_document(&m.text))
-    .bind(m.unread)
-    .execute(&mut **tx)
-    .await
-    .map_err(write_error)?;
+/// Messages per insert statement: 19 parameters each stays well under PostgreSQL's 65,535.
+const MESSAGES_PER_INSERT: usize = 1000;
+
+/// Message rows exactly as given, in order (so `seq` follows it), many per statement: they are
+/// most of a database, and a round trip per row would make the copy as slow as the network.
+/// Live messages get their search vector as posting computes it; tombstones have none, as
+/// deleting leaves them.
+async fn insert_messages(
+    tx: &mut Transaction<'_, Postgres>,
+    messages: &[&Message],
+) -> StoreResult<()> {
+    for chunk in messages.chunks(MESSAGES_PER_INSERT) {
+        let mut q = QueryBuilder::<Postgres>::new(
+            "INSERT INTO messages (id, rid, msg, t, u_id, u_username, u_name, ts, updated_at, \
+             tmid, tshow, tcount, tlm, pinned, deleted_at, extra, unread, search_vector) ",
+        );
+        q.push_values(chunk, |mut row, m| {
+            row.push_bind(m.id.clone())
+                .push_bind(m.room_id.clone())
+                .push_bind(m.text.clone())
+                .push_bind(m.kind.clone())
+                .push_bind(m.author.id.clone())
+                .push_bind(m.author.username.clone())
+                .push_bind(m.author.name.clone())
+                .push_bind(millis(m.created_at))
+                .push_bind(millis(m.updated_at))
+                .push_bind(m.thread_id.clone())
+                .push_bind(m.thread_show)
+                .push_bind(m.thread_count)
+                .push_bind(m.thread_last_at.map(millis))
+                .push_bind(m.pinned)
+                .push_bind(m.deleted_at.map(millis))
+                .push_bind(Json(message_extra(m)))
+                .push_bind(m.unread);
+            if m.deleted_at.is_none() {
+                row.push("to_tsvector(")
+                    .push_bind_unseparated(SEARCH_CONFIG)
+                    .push_unseparated("::regconfig, ")
+                    .push_bind_unseparated(search_document(&m.text))
+                    .push_unseparated(")");
+            } else {
+                row.push("NULL");
+            }
+        });
+        q.build().execute(&mut **tx).await.map_err(write_error)?;
+    }
     Ok(())
 }
 
@@ -269,7 +285,7 @@ async fn insert_record(tx: &mut Transaction<'_, Postgres>, record: &Record) -> S
                 .await
                 .map_err(write_error)?;
         }
-        Record::Message(message) => insert_message(tx, message).await?,
+        Record::Message(message) => insert_messages(tx, &[message]).await?,
         Record::SubscriptionTrash(trashed) => {
             sqlx::query(
                 "INSERT INTO subscription_trash (id, user_id, rid, deleted_at) \
@@ -351,8 +367,23 @@ impl TransferStore for PostgresStore {
 
     async fn import(&self, records: &[Record]) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        for record in records {
-            insert_record(&mut tx, record).await?;
+        let mut rest = records;
+        while let Some(first) = rest.first() {
+            // A run of messages goes in together; everything else a row at a time.
+            let messages: Vec<&Message> = rest
+                .iter()
+                .map_while(|record| match record {
+                    Record::Message(message) => Some(message),
+                    _ => None,
+                })
+                .collect();
+            if messages.is_empty() {
+                insert_record(&mut tx, first).await?;
+                rest = &rest[1..];
+            } else {
+                insert_messages(&mut tx, &messages).await?;
+                rest = &rest[messages.len()..];
+            }
         }
         tx.commit().await.map_err(write_error)
     }

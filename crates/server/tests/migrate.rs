@@ -58,11 +58,14 @@ async fn post_ok(server: &TestServer, path: &str, body: Value, auth: &Auth) -> V
     server.post(path, body, Some(auth)).await.ok().clone()
 }
 
+/// One GET: who asks, the route, the query.
+type Read<'a> = (&'a Auth, &'static str, Vec<(&'static str, &'a str)>);
+
 /// What the server answers to a set of reads that cover accounts, rooms, subscriptions and
 /// their counters, history, threads, reactions, pins, stars, deletions, search and settings.
 async fn snapshot(server: &TestServer, people: &People, rooms: &Rooms) -> Vec<(String, Value)> {
     let since = "1970-01-01T00:00:00.000Z";
-    let reads: Vec<(&Auth, &str, Vec<(&str, &str)>)> = vec![
+    let reads: Vec<Read<'_>> = vec![
         (
             &people.alice,
             "channels.history",

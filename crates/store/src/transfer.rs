@@ -111,6 +111,10 @@ pub struct TrashedRoom {
 /// serializable: in particular a [`User`] keeps its `password_bcrypt`, which serde skips on
 /// purpose (events must not carry it).
 #[derive(Debug, Clone, PartialEq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "records live a page at a time; boxing messages would only add an allocation each"
+)]
 pub enum Record {
     /// A user with its global roles (in order) and password hash.
     User(User),

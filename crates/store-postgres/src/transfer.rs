@@ -311,6 +311,71 @@ async fn insert_record(tx: &mut Transaction<'_, Postgres>, record: &Record) -> S
     Ok(())
 }
 
+/// Heap blocks read per query when paging a table without a key: a range of `ctid`s is a
+/// direct scan of those blocks, so each query sorts at most a window's rows (a few thousand)
+/// rather than the rest of the table.
+const CTID_WINDOW_BLOCKS: i64 = 16;
+
+/// The block number of a `ctid` as PostgreSQL prints it, `(block,item)`.
+fn ctid_block(ctid: &str) -> Option<i64> {
+    let (block, _) = ctid.strip_prefix('(')?.split_once(',')?;
+    block.parse().ok()
+}
+
+impl PostgresStore {
+    /// A page of a keyless table in `ctid` order, gathered window by window up to the table's
+    /// last block.
+    async fn export_by_ctid(
+        &self,
+        kind: RecordKind,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<ExportPage> {
+        let (table, _) = table(kind);
+        // No row lives at item 0 of a block: items start at 1.
+        let mut position = after.unwrap_or("(0,0)").to_owned();
+        let mut block = ctid_block(&position).ok_or_else(|| {
+            StoreError::Backend(format!("invalid export position {position:?} for {kind}"))
+        })?;
+        let blocks: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT pg_relation_size('{table}') / current_setting('block_size')::bigint"
+        )))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)?;
+        let sql = format!(
+            "SELECT x.ctid::text AS pos, {columns} FROM {table} x \
+             WHERE x.ctid > $1::tid AND x.ctid < $2::tid ORDER BY x.ctid LIMIT $3",
+            columns = columns(kind),
+        );
+        let limit = limit as usize;
+        let mut records = Vec::new();
+        let mut last = None;
+        while records.len() < limit && block < blocks {
+            let window_end = block.saturating_add(CTID_WINDOW_BLOCKS);
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(&position)
+                .bind(format!("({window_end},0)"))
+                .bind(i64::try_from(limit - records.len()).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?;
+            for row in &rows {
+                records.push(record_from_row(kind, row)?);
+            }
+            if let Some(row) = rows.last() {
+                last = Some(get::<String>(row, "pos")?);
+            }
+            if records.len() < limit {
+                position = format!("({window_end},0)");
+                block = window_end;
+            }
+        }
+        let next = if records.len() >= limit { last } else { None };
+        Ok(ExportPage { records, next })
+    }
+}
+
 #[async_trait]
 impl TransferStore for PostgresStore {
     async fn export(
@@ -319,20 +384,26 @@ impl TransferStore for PostgresStore {
         after: Option<&str>,
         limit: u32,
     ) -> StoreResult<ExportPage> {
+        let invalid = |cursor: &str| {
+            StoreError::Backend(format!("invalid export position {cursor:?} for {kind}"))
+        };
         let (table, order) = table(kind);
         let a = alias(kind);
-        let (position, condition) = match order {
+        // The first page starts at (and includes) the smallest value of the order's type, so
+        // that every page is one index range scan.
+        let after_op = if after.is_some() { ">" } else { ">=" };
+        let (position, condition, order_by) = match order {
             Order::Id => (
                 format!("{a}.id"),
-                format!("($1::text IS NULL OR {a}.id > $1::text)"),
+                format!("{a}.id {after_op} $1::text"),
+                "id",
             ),
-            Order::Seq => (format!("{a}.seq::text"), format!("{a}.seq > $1::bigint")),
-            Order::Ctid => (format!("{a}.ctid::text"), format!("{a}.ctid > $1::tid")),
-        };
-        let order_by = match order {
-            Order::Id => "id",
-            Order::Seq => "seq",
-            Order::Ctid => "ctid",
+            Order::Seq => (
+                format!("{a}.seq::text"),
+                format!("{a}.seq {after_op} $1::bigint"),
+                "seq",
+            ),
+            Order::Ctid => return self.export_by_ctid(kind, after, limit).await,
         };
         let sql = format!(
             "SELECT {position} AS pos, {columns} FROM {table} {a} WHERE {condition} \
@@ -341,13 +412,11 @@ impl TransferStore for PostgresStore {
         );
         let query = sqlx::query(sqlx::AssertSqlSafe(sql));
         let query = match (order, after) {
-            (Order::Id, after) => query.bind(after.map(str::to_owned)),
             (Order::Seq, None) => query.bind(i64::MIN),
-            (Order::Seq, Some(cursor)) => query.bind(cursor.parse::<i64>().map_err(|_| {
-                StoreError::Backend(format!("invalid export position {cursor:?} for {kind}"))
-            })?),
-            // No row lives at (0,0): item numbers start at 1.
-            (Order::Ctid, after) => query.bind(after.unwrap_or("(0,0)").to_owned()),
+            (Order::Seq, Some(cursor)) => {
+                query.bind(cursor.parse::<i64>().map_err(|_| invalid(cursor))?)
+            }
+            (_, after) => query.bind(after.unwrap_or_default().to_owned()),
         };
         let rows = query
             .bind(i64::from(limit))
@@ -396,5 +465,16 @@ impl TransferStore for PostgresStore {
                 .await
                 .map_err(backend)?;
         Ok(count(n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ctid_blocks_are_read_from_postgres_notation() {
+        assert_eq!(super::ctid_block("(0,0)"), Some(0));
+        assert_eq!(super::ctid_block("(4294967295,12)"), Some(4_294_967_295));
+        assert_eq!(super::ctid_block("12"), None);
+        assert_eq!(super::ctid_block("(x,1)"), None);
     }
 }

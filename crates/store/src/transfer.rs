@@ -58,7 +58,8 @@ impl RecordKind {
         RecordKind::RoomTrash,
     ];
 
-    /// A name for progress output and errors (the table's name).
+    /// The name of the kind's table, as both backends call it: for progress output, and for
+    /// the backends' tests that every table they create is transferred.
     pub fn name(self) -> &'static str {
         match self {
             RecordKind::User => "users",

@@ -88,6 +88,37 @@ pub fn redact_url(url: &str) -> String {
     out
 }
 
+/// The passwords a URL carries (`user:password@`, `password=`), to scrub from error messages
+/// that might quote the URL in some form of their own.
+fn passwords(url: &str) -> Vec<&str> {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut found = Vec::new();
+    if let (Some(scheme_end), Some(at)) = (base.find("://"), base.rfind('@'))
+        && at > scheme_end + 3
+        && let Some((_, password)) = base[scheme_end + 3..at].split_once(':')
+    {
+        found.push(password);
+    }
+    for pair in query.split('&') {
+        if let Some((key, value)) = pair.split_once('=')
+            && key.eq_ignore_ascii_case("password")
+        {
+            found.push(value);
+        }
+    }
+    found.retain(|password| !password.is_empty());
+    found
+}
+
+/// `message` with every password of `url` replaced by `***`.
+fn scrub(message: String, url: &str) -> String {
+    passwords(url)
+        .into_iter()
+        .fold(message, |message, password| {
+            message.replace(password, "***")
+        })
+}
+
 /// An open database of either backend, kept concrete so that it can be closed cleanly (SQLite
 /// folds its write-ahead log back into the file when the last connection closes).
 enum Database {
@@ -100,7 +131,7 @@ impl Database {
     /// server), a SQLite target is created.
     async fn open(url: &str, must_exist: bool) -> Result<Database, String> {
         let scheme = url.split(':').next().unwrap_or_default();
-        match scheme {
+        let opened = match scheme {
             "sqlite" if must_exist => SqliteStore::open_existing_url(url)
                 .await
                 .map(Database::Sqlite)
@@ -116,7 +147,8 @@ impl Database {
             other => Err(format!(
                 "unsupported scheme {other:?}; use sqlite:// or postgres://"
             )),
-        }
+        };
+        opened.map_err(|message| scrub(message, url))
     }
 
     fn store(&self) -> &dyn Store {
@@ -297,7 +329,7 @@ async fn copy_all(
 
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use super::{redact_url, scrub};
 
     #[test]
     fn passwords_never_reach_the_output() {
@@ -312,6 +344,13 @@ mod tests {
             "postgresql://comet:***@db/comet?sslmode=require&password=***&max_connections=4"
         );
         assert_eq!(redact_url("postgres://db/comet"), "postgres://db/comet");
+        assert_eq!(
+            scrub(
+                "at postgres://u:pw1@db/c?password=pw2: no".to_owned(),
+                "postgres://u:pw1@db/c?password=pw2"
+            ),
+            "at postgres://u:***@db/c?password=***: no"
+        );
         assert_eq!(
             redact_url("postgres://comet@db/comet"),
             "postgres://comet@db/comet"

@@ -452,6 +452,16 @@ async fn only_an_empty_target_is_accepted() {
         "neither a missing source nor the target is created"
     );
 
+    let foreign = dir.path().join("foreign.db");
+    std::fs::write(&foreign, b"").expect("an empty file");
+    let refused = migrate_db(&format!("sqlite://{}", foreign.display()), &fresh).await;
+    assert!(text(&refused.stderr).contains("not a Comet database"));
+    assert_eq!(
+        std::fs::metadata(&foreign).expect("still there").len(),
+        0,
+        "a file Comet never opened is left alone"
+    );
+
     let same = migrate_db(&source, &source).await;
     assert!(!same.status.success());
     assert!(text(&same.stderr).contains("both name"));
@@ -467,6 +477,18 @@ async fn only_an_empty_target_is_accepted() {
     assert!(
         !stderr.contains("hunter2") && !text(&secret.stdout).contains("hunter2"),
         "{stderr}"
+    );
+
+    let secret = migrate_db(
+        &source,
+        "postgres://comet@127.0.0.1:1/comet?password=hunter3&acquire_timeout=2",
+    )
+    .await;
+    assert!(!secret.status.success());
+    assert!(
+        !text(&secret.stderr).contains("hunter3"),
+        "{}",
+        text(&secret.stderr)
     );
 
     let unknown = migrate_db(&source, "mysql://db/comet").await;

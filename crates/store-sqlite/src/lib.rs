@@ -92,13 +92,31 @@ impl SqliteStore {
         Self::open_with(options).await
     }
 
-    /// Opens the existing database at a `sqlite://` URL and applies migrations, failing rather
-    /// than creating an empty one when there is none (a database to read from, such as
-    /// `comet migrate-db`'s source: a mistyped path must not look like an empty server).
+    /// Opens the existing Comet database at a `sqlite://` URL and applies pending migrations,
+    /// failing rather than creating one when there is none, and leaving alone a file Comet
+    /// never opened: a database to read from, such as `comet migrate-db`'s source, where a
+    /// mistyped path must not look like an empty server.
     pub async fn open_existing_url(url: &str) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(backend)?
             .create_if_missing(false);
+        let probe = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone().read_only(true))
+            .await
+            .map_err(backend)?;
+        let migrated: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+        )
+        .fetch_optional(&probe)
+        .await
+        .map_err(backend)?;
+        probe.close().await;
+        if migrated.is_none() {
+            return Err(StoreError::Backend(
+                "not a Comet database (Comet has never opened it)".to_owned(),
+            ));
+        }
         Self::open_with(options).await
     }
 

@@ -91,6 +91,10 @@ pub struct Config {
     #[arg(long, env = "COMET_BCRYPT_COST", default_value_t = 10, value_parser = clap::value_parser!(u32).range(4..=31))]
     pub bcrypt_cost: u32,
 
+    /// Something to do instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// `OVERWRITE_SETTING_<id>` pairs, read from the environment.
     #[arg(skip)]
     pub setting_overrides: Vec<(String, String)>,
@@ -98,6 +102,18 @@ pub struct Config {
     /// `<SettingId>=<value>` first-start defaults, read from the environment.
     #[arg(skip)]
     pub setting_defaults: Vec<(String, String)>,
+}
+
+/// What `comet` does instead of serving, when given a subcommand.
+#[derive(clap::Subcommand, Clone, Debug)]
+pub enum Command {
+    /// Copy a whole database into a new, empty one (e.g. SQLite to PostgreSQL).
+    ///
+    /// Copies every table in batches, then checks that each holds as many records on both
+    /// sides. Stop every server using either database first; the source is only read.
+    /// Example: comet migrate-db --from sqlite://./data/comet.db --to
+    /// postgres://comet:secret@db:5432/comet
+    MigrateDb(crate::migrate::MigrateDbArgs),
 }
 
 impl std::fmt::Debug for Config {
@@ -152,6 +168,7 @@ impl Config {
             instance_timeout: 45,
             setting_overrides: Vec::new(),
             setting_defaults: Vec::new(),
+            command: None,
         }
     }
 

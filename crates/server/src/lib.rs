@@ -2,6 +2,7 @@
 //! The `comet` binary and the end-to-end tests both start it this way.
 
 pub mod config;
+pub mod migrate;
 mod ops;
 pub mod web;
 
@@ -10,7 +11,7 @@ use comet_service::{AdminBootstrap, Service, ServiceConfig};
 use comet_store::Store;
 use comet_store_postgres::PostgresStore;
 use comet_store_sqlite::SqliteStore;
-pub use config::Config;
+pub use config::{Command, Config};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,12 +1,22 @@
-//! `comet`: serve with configuration from flags and environment.
+//! `comet`: serve with configuration from flags and environment, or run a subcommand
+//! (`comet migrate-db`).
 
-use comet_server::{Config, launch};
+use comet_server::migrate::migrate_db;
+use comet_server::{Command, Config, launch};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 fn init_logging(config: &Config) {
     let filter = EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // A subcommand's own output goes to stdout; its logs stay out of the way on stderr.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(if config.command.is_some() {
+            BoxMakeWriter::new(std::io::stderr)
+        } else {
+            BoxMakeWriter::new(std::io::stdout)
+        });
     if config.log_format == "json" {
         builder.json().init();
     } else {
@@ -47,6 +57,15 @@ async fn shutdown_signal() {
 async fn main() -> std::process::ExitCode {
     let config = Config::from_env_and_args();
     init_logging(&config);
+    if let Some(Command::MigrateDb(args)) = &config.command {
+        return match migrate_db(args, &mut std::io::stdout()).await {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("comet migrate-db: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let address = format!("{}:{}", config.bind, config.port);
     let listener = match TcpListener::bind(&address).await {
         Ok(listener) => listener,

@@ -15,26 +15,26 @@ use comet_store::{
 use sqlx::types::Json;
 use sqlx::{Postgres, QueryBuilder, Transaction};
 
-const ROOM_COLUMNS: &str = "id, t, name, fname, creator_id, creator_username, creator_name, topic, \
+pub(crate) const ROOM_COLUMNS: &str = "id, t, name, fname, creator_id, creator_username, creator_name, topic, \
     description, announcement, read_only, react_when_read_only, archived, is_default, featured, \
     encrypted, broadcast, join_code, muted, user_ids, usernames, msgs, users_count, lm, \
     last_message_id, sys_mes, prid, custom_fields, created_at, updated_at";
 
-const SUBSCRIPTION_COLUMNS: &str = "id, rid, t, user_id, username, user_name, name, fname, roles, \
+pub(crate) const SUBSCRIPTION_COLUMNS: &str = "id, rid, t, user_id, username, user_name, name, fname, roles, \
     open, alert, unread, user_mentions, group_mentions, favorite, archived, ts, ls, lr, tunread, \
     ignored, updated_at";
 
-const MESSAGE_COLUMNS: &str = "id, rid, msg, t, u_id, u_username, u_name, ts, updated_at, tmid, \
+pub(crate) const MESSAGE_COLUMNS: &str = "id, rid, msg, t, u_id, u_username, u_name, ts, updated_at, tmid, \
     tshow, tcount, tlm, pinned, deleted_at, extra, unread";
 
 /// The text search configuration the migrations create (`simple` after `unaccent`).
-const SEARCH_CONFIG: &str = "comet_search";
+pub(crate) const SEARCH_CONFIG: &str = "comet_search";
 
 /// What is indexed of a message's text: its words (as [`search_words`] splits them, like
 /// SQLite's unicode61 tokenizer) lowercased by Rust, so that neither the database's locale nor
 /// PostgreSQL's parser (which would keep `a.b.com` or `x@y.org` as one token) changes what a
 /// search finds.
-fn search_document(text: &str) -> String {
+pub(crate) fn search_document(text: &str) -> String {
     search_words(text)
         .iter()
         .map(|w| w.to_lowercase())
@@ -73,7 +73,7 @@ async fn lock_room(tx: &mut Transaction<'_, Postgres>, room_id: &str) -> StoreRe
     Ok(row.is_some())
 }
 
-async fn insert_subscription(
+pub(crate) async fn insert_subscription(
     tx: &mut Transaction<'_, Postgres>,
     s: &Subscription,
     if_not_member: bool,

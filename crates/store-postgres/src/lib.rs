@@ -14,6 +14,7 @@ mod cluster;
 mod rows;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod transfer;
 
 use async_trait::async_trait;
 use comet_core::Timestamp;
@@ -247,6 +248,7 @@ macro_rules! user_columns {
          u.custom_fields, u.roles, u.created_at, u.updated_at, u.last_login"
     };
 }
+pub(crate) use user_columns;
 
 fn sort_column(key: UserSortKey) -> &'static str {
     match key {
@@ -537,6 +539,7 @@ macro_rules! token_columns {
          t.two_factor_client"
     };
 }
+pub(crate) use token_columns;
 
 #[async_trait]
 impl TokenStore for PostgresStore {

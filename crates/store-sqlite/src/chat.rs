@@ -26,7 +26,7 @@ fn offset(offset: u64) -> i64 {
     i64::try_from(offset).unwrap_or(i64::MAX)
 }
 
-async fn insert_subscription(
+pub(crate) async fn insert_subscription(
     tx: &mut Transaction<'_, Sqlite>,
     s: &Subscription,
 ) -> Result<(), sqlx::Error> {
@@ -63,7 +63,10 @@ async fn insert_subscription(
     Ok(())
 }
 
-async fn insert_message(tx: &mut Transaction<'_, Sqlite>, m: &Message) -> Result<(), sqlx::Error> {
+pub(crate) async fn insert_message(
+    tx: &mut Transaction<'_, Sqlite>,
+    m: &Message,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO messages (id, rid, msg, t, u_id, u_username, u_name, ts, updated_at, tmid, \
          tshow, tcount, tlm, pinned, deleted_at, extra, unread) \
@@ -116,16 +119,16 @@ async fn count_message(
     Ok(())
 }
 
-const ROOM_COLUMNS: &str = "id, t, name, fname, creator_id, creator_username, creator_name, topic, \
+pub(crate) const ROOM_COLUMNS: &str = "id, t, name, fname, creator_id, creator_username, creator_name, topic, \
     description, announcement, read_only, react_when_read_only, archived, is_default, featured, \
     encrypted, broadcast, join_code, muted, user_ids, usernames, msgs, users_count, lm, \
     last_message_id, sys_mes, prid, custom_fields, created_at, updated_at";
 
-const SUBSCRIPTION_COLUMNS: &str = "id, rid, t, user_id, username, user_name, name, fname, roles, \
+pub(crate) const SUBSCRIPTION_COLUMNS: &str = "id, rid, t, user_id, username, user_name, name, fname, roles, \
     open, alert, unread, user_mentions, group_mentions, favorite, archived, ts, ls, lr, tunread, \
     ignored, updated_at";
 
-const MESSAGE_COLUMNS: &str = "id, rid, msg, t, u_id, u_username, u_name, ts, updated_at, tmid, \
+pub(crate) const MESSAGE_COLUMNS: &str = "id, rid, msg, t, u_id, u_username, u_name, ts, updated_at, tmid, \
     tshow, tcount, tlm, pinned, deleted_at, extra, unread";
 
 fn room_sort_column(key: RoomSortKey) -> &'static str {

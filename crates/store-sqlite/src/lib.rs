@@ -8,6 +8,7 @@ mod chat;
 mod chat_rows;
 mod cluster;
 mod rows;
+mod transfer;
 
 use async_trait::async_trait;
 use comet_core::Timestamp;
@@ -92,6 +93,34 @@ impl SqliteStore {
         Self::open_with(options).await
     }
 
+    /// Opens the existing Comet database at a `sqlite://` URL and applies pending migrations,
+    /// failing rather than creating one when there is none, and leaving alone a file Comet
+    /// never opened: a database to read from, such as `comet migrate-db`'s source, where a
+    /// mistyped path must not look like an empty server.
+    pub async fn open_existing_url(url: &str) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(backend)?
+            .create_if_missing(false);
+        let probe = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone().read_only(true))
+            .await
+            .map_err(backend)?;
+        let migrated: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+        )
+        .fetch_optional(&probe)
+        .await
+        .map_err(backend)?;
+        probe.close().await;
+        if migrated.is_none() {
+            return Err(StoreError::Backend(
+                "not a Comet database (Comet has never opened it)".to_owned(),
+            ));
+        }
+        Self::open_with(options).await
+    }
+
     async fn open_with(options: SqliteConnectOptions) -> StoreResult<Self> {
         let options = options
             .journal_mode(SqliteJournalMode::Wal)
@@ -134,6 +163,7 @@ macro_rules! user_columns {
     (SELECT json_group_array(role) FROM (SELECT role FROM user_roles r WHERE r.user_id = u.id ORDER BY r.ord)) AS roles"
     };
 }
+pub(crate) use user_columns;
 
 fn sort_column(key: UserSortKey) -> &'static str {
     match key {

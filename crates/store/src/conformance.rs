@@ -16,6 +16,9 @@ use comet_core::user::{Email, LoginToken, Presence, TokenKind, User, UserType};
 use comet_core::{Timestamp, now};
 use serde_json::json;
 
+mod transfer;
+pub use transfer::transfer;
+
 fn user(id: &str, username: &str, email: &str, at: Timestamp) -> User {
     User {
         id: id.into(),

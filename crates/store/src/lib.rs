@@ -37,6 +37,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod encoding;
+pub mod transfer;
+
+pub use transfer::{ExportPage, Record, RecordKind, TransferStore};
 
 /// Which users a listing returns.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -411,6 +414,7 @@ pub trait Store:
     + RoomStore
     + SubscriptionStore
     + MessageStore
+    + TransferStore
 {
 }
 
@@ -426,5 +430,6 @@ impl<T> Store for T where
         + RoomStore
         + SubscriptionStore
         + MessageStore
+        + TransferStore
 {
 }

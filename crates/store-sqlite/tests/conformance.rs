@@ -120,3 +120,9 @@ async fn cluster() {
     let (_dir, store) = fresh().await;
     conformance::cluster(&store).await;
 }
+
+#[tokio::test]
+async fn uploads() {
+    let (_dir, store) = fresh().await;
+    conformance::uploads(&store).await;
+}

@@ -397,6 +397,8 @@ pub trait OpsStore: Send + Sync {
 
 mod cluster;
 pub use cluster::ClusterStore;
+mod files;
+pub use files::{FileStore, Upload, UploadFilter};
 
 /// Everything the service needs from storage.
 pub trait Store:
@@ -411,6 +413,7 @@ pub trait Store:
     + RoomStore
     + SubscriptionStore
     + MessageStore
+    + FileStore
 {
 }
 
@@ -426,5 +429,6 @@ impl<T> Store for T where
         + RoomStore
         + SubscriptionStore
         + MessageStore
+        + FileStore
 {
 }

@@ -75,9 +75,10 @@ def test_rooms_media_and_confirm(server, make_user, tmp_path):
     assert m["attachments"][0]["format"] == "txt"
     assert m["attachments"][0]["description"] == "monday"
 
-    listed = c.groups_files(room_id=rid)
-    assert listed["total"] == 1
-    assert listed["files"][0]["name"] == "notes.txt"
+    # groups_files is one of the client's paginated generators (pages of ``files``).
+    listed = list(c.groups_files(room_id=rid))
+    assert [f["name"] for f in listed] == ["notes.txt"]
+    assert listed[0]["user"]["username"] == a.username
 
     # Someone outside the private room can neither upload nor download.
     outsider = server.login(b.username, b.password)

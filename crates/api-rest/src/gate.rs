@@ -44,6 +44,37 @@ pub fn client_ip(
         .or(peer)
 }
 
+/// `rc_uid`/`rc_token` from the cookies, else from the query string.
+fn file_credentials(headers: &HeaderMap, query: Option<&str>) -> (Option<String>, Option<String>) {
+    let mut uid = None;
+    let mut token = None;
+    for cookie in headers
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+    {
+        for pair in cookie.split(';') {
+            match pair.trim().split_once('=') {
+                Some(("rc_uid", v)) => uid = Some(v.trim().to_owned()),
+                Some(("rc_token", v)) => token = Some(v.trim().to_owned()),
+                _ => {}
+            }
+        }
+    }
+    if uid.is_none() || token.is_none() {
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(query.unwrap_or_default()).unwrap_or_default();
+        for (key, value) in pairs {
+            match key.as_str() {
+                "rc_uid" => uid = Some(value),
+                "rc_token" => token = Some(value),
+                _ => {}
+            }
+        }
+    }
+    (uid, token)
+}
+
 /// Which limit applies to a route (upstream's per-route `rateLimiterOptions`).
 fn policy_for(route: &str) -> RateLimitPolicy {
     match route {
@@ -83,10 +114,16 @@ pub async fn gate(State(app): State<AppState>, mut req: Request, next: Next) -> 
         .map_or_else(|| "<unmatched>".to_owned(), |m| m.as_str().to_owned());
     let method = req.method().clone();
 
-    let session = match (
-        header_str(req.headers(), "x-user-id"),
-        header_str(req.headers(), "x-auth-token"),
-    ) {
+    let mut credentials = (
+        header_str(req.headers(), "x-user-id").map(str::to_owned),
+        header_str(req.headers(), "x-auth-token").map(str::to_owned),
+    );
+    // Downloads come from `<img>` tags and links, which cannot set headers: upstream also
+    // reads the `rc_uid`/`rc_token` cookies and query parameters there.
+    if credentials.0.is_none() && req.uri().path().starts_with("/file-upload/") {
+        credentials = file_credentials(req.headers(), req.uri().query());
+    }
+    let session = match (credentials.0.as_deref(), credentials.1.as_deref()) {
         (Some(user_id), Some(token)) if !user_id.is_empty() && !token.is_empty() => {
             match app.service.authenticate(user_id, token).await {
                 Ok(session) => Some(session),

@@ -1160,6 +1160,50 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
         "Layout",
         "User_Interface"
     ),
+    // File uploads (upstream's FileUpload group; public because clients check them before
+    // offering an upload).
+    seed!(
+        "FileUpload_Enabled",
+        Boolean,
+        true,
+        public = true,
+        "FileUpload"
+    ),
+    seed!(
+        "FileUpload_MaxFileSize",
+        Int,
+        104_857_600,
+        public = true,
+        "FileUpload"
+    ),
+    seed!(
+        "FileUpload_MediaTypeWhiteList",
+        String,
+        "",
+        public = true,
+        "FileUpload"
+    ),
+    seed!(
+        "FileUpload_MediaTypeBlackList",
+        String,
+        "image/svg+xml",
+        public = true,
+        "FileUpload"
+    ),
+    seed!(
+        "FileUpload_ProtectFiles",
+        Boolean,
+        true,
+        public = true,
+        "FileUpload"
+    ),
+    seed!(
+        "FileUpload_Enabled_Direct",
+        Boolean,
+        true,
+        public = true,
+        "FileUpload"
+    ),
     // Messages (read by later features; public because clients read them at start-up).
     seed!(
         "Message_MaxAllowedSize",

@@ -164,6 +164,9 @@ pub struct Message {
     pub edited_at: Option<Timestamp>,
     pub edited_by: Option<UserStub>,
     pub attachments: Option<Value>,
+    /// Uploaded files the message carries (`files`: `{_id, name, type, size, format, typeGroup}`);
+    /// the first is also sent as the deprecated `file`.
+    pub files: Option<Value>,
     pub alias: Option<String>,
     pub emoji: Option<String>,
     pub avatar: Option<String>,
@@ -207,6 +210,7 @@ impl Message {
             edited_at: None,
             edited_by: None,
             attachments: None,
+            files: None,
             alias: None,
             emoji: None,
             avatar: None,

@@ -170,6 +170,7 @@ fn new_message(message: &Value) -> NewMessage {
         emoji: text("emoji"),
         avatar: text("avatar"),
         attachments: message.get("attachments").filter(|a| a.is_array()).cloned(),
+        files: None,
         thread_id: text("tmid").filter(|t| !t.is_empty()),
         thread_show: message
             .get("tshow")

@@ -227,6 +227,12 @@ pub fn message(msg: &Message) -> Value {
     if let Some(attachments) = &msg.attachments {
         put(&mut m, "attachments", attachments.clone());
     }
+    if let Some(files) = &msg.files {
+        if let Some(first) = files.get(0) {
+            put(&mut m, "file", first.clone());
+        }
+        put(&mut m, "files", files.clone());
+    }
     for (key, value) in [
         ("alias", &msg.alias),
         ("emoji", &msg.emoji),

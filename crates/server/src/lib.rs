@@ -107,6 +107,7 @@ fn service_config(config: &Config, instance_id: &str) -> ServiceConfig {
         setting_overrides: config.setting_overrides.clone(),
         site_url: config.root_url.clone(),
         bcrypt_cost: config.bcrypt_cost,
+        uploads_dir: config.data_dir.join("uploads"),
     }
 }
 
@@ -164,6 +165,12 @@ pub async fn launch(
                     Ok(0) => {}
                     Ok(n) => tracing::info!(removed = n, "expired login tokens purged"),
                     Err(e) => tracing::warn!(error = %e, "purging expired tokens failed"),
+                }
+                // Unconfirmed `rooms.media` uploads expire after a day, like upstream's.
+                match service.purge_expired_uploads().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "unconfirmed uploads purged"),
+                    Err(e) => tracing::warn!(error = %e, "purging unconfirmed uploads failed"),
                 }
             }
         })

@@ -48,7 +48,8 @@ const NEVER_HTML: &[&str] = &[
 
 /// Whether a request path belongs to the REST API (`/api` and below).
 pub fn is_api_path(path: &str) -> bool {
-    path == "/api" || path.starts_with("/api/")
+    // Uploaded files are served by the API router too: they need its authentication.
+    path == "/api" || path.starts_with("/api/") || path.starts_with("/file-upload/")
 }
 
 /// Serves the client: assets by path, `index.html` for navigations.
@@ -223,5 +224,7 @@ mod tests {
         assert!(is_api_path("/api"));
         assert!(is_api_path("/api/v1/me"));
         assert!(!is_api_path("/apiary"));
+        assert!(is_api_path("/file-upload/abc/a.png"));
+        assert!(!is_api_path("/file-uploads"));
     }
 }

@@ -53,6 +53,8 @@ pub struct ServiceConfig {
     pub clustered: bool,
     /// How long an instance may go unheard before its connections count as gone.
     pub instance_timeout: std::time::Duration,
+    /// Where uploaded files are kept (the local blob store's directory).
+    pub uploads_dir: std::path::PathBuf,
 }
 
 impl Default for ServiceConfig {
@@ -68,6 +70,7 @@ impl Default for ServiceConfig {
             instance_id: comet_core::id::new_id(),
             clustered: false,
             instance_timeout: std::time::Duration::from_secs(45),
+            uploads_dir: std::env::temp_dir().join("comet-uploads"),
         }
     }
 }

@@ -7,8 +7,10 @@
 pub mod accounts;
 pub mod auth;
 pub mod authz;
+pub mod blobs;
 mod bootstrap;
 pub mod discovery;
+pub mod files;
 mod hashing;
 pub mod message_marks;
 pub mod messages;
@@ -45,6 +47,7 @@ pub struct Service {
     settings: settings::SettingsCache,
     permissions: authz::PermissionCache,
     rate_limiter: ratelimit::RateLimiter,
+    blobs: Arc<dyn blobs::BlobStore>,
     config: ServiceConfig,
 }
 
@@ -66,6 +69,7 @@ impl Service {
             settings: settings::SettingsCache::default(),
             permissions: authz::PermissionCache::default(),
             rate_limiter: ratelimit::RateLimiter::default(),
+            blobs: Arc::new(blobs::LocalBlobStore::new(config.uploads_dir.clone())),
             store,
             events,
             config,

@@ -19,6 +19,8 @@ pub struct NewMessage {
     pub emoji: Option<String>,
     pub avatar: Option<String>,
     pub attachments: Option<Value>,
+    /// Uploaded files (set only by the upload operations).
+    pub files: Option<Value>,
     pub thread_id: Option<String>,
     pub thread_show: bool,
     pub groupable: Option<bool>,
@@ -219,6 +221,7 @@ impl Service {
         message.attachments = new
             .attachments
             .filter(|a| a.as_array().is_some_and(|items| !items.is_empty()));
+        message.files = new.files;
         message.groupable = new.groupable;
         message.custom_fields = new.custom_fields;
 
@@ -521,6 +524,7 @@ impl Service {
             .await
             .map_err(store_error)?;
         tracing::info!(by = %session.user.id, message = %message_id, "message deleted");
+        self.delete_message_files(&message).await;
         self.publish(comet_events::Event::MessageDeleted {
             room_id: message.room_id.clone(),
             message_id: message.id.clone(),

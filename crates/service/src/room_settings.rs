@@ -321,6 +321,7 @@ impl Service {
             .await
             .map_err(store_error)?;
         tracing::info!(by = %session.user.id, room = %room.id, "room deleted");
+        self.delete_room_files(&room.id).await;
         Ok(())
     }
 

@@ -54,6 +54,7 @@ fn table(kind: RecordKind) -> (&'static str, Order) {
         RecordKind::Message => ("messages", Order::Seq),
         RecordKind::SubscriptionTrash => ("subscription_trash", Order::Ctid),
         RecordKind::RoomTrash => ("room_trash", Order::Ctid),
+        RecordKind::Upload => ("uploads", Order::Id),
     }
 }
 
@@ -74,6 +75,7 @@ fn columns(kind: RecordKind) -> &'static str {
         RecordKind::Message => MESSAGE_COLUMNS,
         RecordKind::SubscriptionTrash => "id, user_id, rid, deleted_at",
         RecordKind::RoomTrash => "id, deleted_at",
+        RecordKind::Upload => crate::files::UPLOAD_COLUMNS,
     }
 }
 
@@ -109,6 +111,7 @@ fn record_from_row(kind: RecordKind, row: &PgRow) -> StoreResult<Record> {
             id: get(row, "id")?,
             removed_at: time(row, "deleted_at")?,
         }),
+        RecordKind::Upload => Record::Upload(crate::files::upload_from_row(row)?),
     })
 }
 
@@ -253,6 +256,7 @@ async fn insert_record(tx: &mut Transaction<'_, Postgres>, record: &Record) -> S
                 .await
                 .map_err(write_error)?;
         }
+        Record::Upload(upload) => crate::files::insert_upload_row(&mut **tx, upload).await?,
         Record::Setting(setting) => {
             sqlx::query(
                 "INSERT INTO settings (id, value, package_value, setting_type, public, grp, \

@@ -40,6 +40,7 @@ conformance_tests!(
     concurrent_writers,
     read_receipts,
     cluster,
+    uploads,
 );
 
 #[tokio::test]

@@ -38,6 +38,7 @@ fn table(kind: RecordKind) -> &'static str {
         RecordKind::Message => "messages",
         RecordKind::SubscriptionTrash => "subscription_trash",
         RecordKind::RoomTrash => "room_trash",
+        RecordKind::Upload => "uploads",
     }
 }
 
@@ -69,6 +70,7 @@ fn export_query(kind: RecordKind) -> String {
         RecordKind::Message => MESSAGE_COLUMNS,
         RecordKind::SubscriptionTrash => "id, user_id, rid, deleted_at",
         RecordKind::RoomTrash => "id, deleted_at",
+        RecordKind::Upload => crate::files::UPLOAD_COLUMNS,
     };
     format!(
         "SELECT rowid AS pos, {columns} FROM {} WHERE rowid > ? ORDER BY rowid LIMIT ?",
@@ -100,6 +102,7 @@ fn record_from_row(kind: RecordKind, row: &SqliteRow) -> StoreResult<Record> {
             id: get(row, "id")?,
             removed_at: from_millis(get(row, "deleted_at")?)?,
         }),
+        RecordKind::Upload => Record::Upload(crate::files::upload_from_row(row)?),
     })
 }
 
@@ -215,6 +218,7 @@ async fn insert_record(tx: &mut Transaction<'_, Sqlite>, record: &Record) -> Sto
             .await
             .map_err(write_error)?;
         }
+        Record::Upload(upload) => crate::files::insert_upload_row(&mut **tx, upload).await?,
         Record::FailedLogin(failed) => {
             sqlx::query("INSERT INTO failed_logins (key, at) VALUES (?, ?)")
                 .bind(&failed.key)

@@ -163,3 +163,9 @@ async fn every_table_is_transferred() {
         );
     }
 }
+
+#[tokio::test]
+async fn uploads() {
+    let (_dir, store) = fresh().await;
+    conformance::uploads(&store).await;
+}

@@ -2359,3 +2359,126 @@ pub async fn cluster(store: &dyn Store) {
     counts.sort_unstable();
     assert_eq!(counts, (1..=20).collect::<Vec<u64>>());
 }
+
+fn upload(id: &str, room: &str, name: &str, content_type: &str, at: Timestamp) -> crate::Upload {
+    crate::Upload {
+        id: id.into(),
+        name: name.into(),
+        size: 1234,
+        content_type: content_type.into(),
+        extension: name
+            .rsplit_once('.')
+            .map(|(_, e)| e.to_lowercase())
+            .unwrap_or_default(),
+        room_id: room.into(),
+        user_id: "u1".into(),
+        store_key: id.into(),
+        store: "FileSystem:Uploads".into(),
+        complete: true,
+        description: None,
+        dimensions: None,
+        format: None,
+        expires_at: None,
+        uploaded_at: at,
+        updated_at: at,
+    }
+}
+
+/// Upload records: insert, look up, update, list with filters and paging, expiry, delete.
+pub async fn uploads(store: &dyn Store) {
+    use crate::UploadFilter;
+    let t0 = now();
+    let later = |ms: i64| t0 + chrono::Duration::milliseconds(ms);
+    let mut photo = upload("f1", "r1", "Holiday Photo.PNG", "image/png", later(0));
+    photo.dimensions = Some((640, 480));
+    photo.format = Some("png".into());
+    photo.description = Some("the beach".into());
+    store.insert_upload(&photo).await.unwrap();
+    assert_eq!(store.upload_by_id("f1").await.unwrap(), Some(photo.clone()));
+    assert_eq!(photo.type_group(), "image");
+    assert!(matches!(
+        store.insert_upload(&photo).await,
+        Err(StoreError::Conflict(Conflict::Id))
+    ));
+
+    let mut pending = upload("f2", "r1", "report_100%.pdf", "application/pdf", later(1));
+    pending.complete = false;
+    pending.expires_at = Some(later(10));
+    store.insert_upload(&pending).await.unwrap();
+    store
+        .insert_upload(&upload("f3", "r2", "other.txt", "text/plain", later(2)))
+        .await
+        .unwrap();
+
+    // Newest first; the total ignores paging.
+    let all = UploadFilter::default();
+    let (page, total) = store.room_uploads("r1", &all, 0, None).await.unwrap();
+    assert_eq!(total, 2);
+    assert_eq!(
+        page.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(),
+        ["f2", "f1"]
+    );
+    let (page, total) = store.room_uploads("r1", &all, 1, Some(1)).await.unwrap();
+    assert_eq!((page.len(), page[0].id.as_str(), total), (1, "f1", 2));
+    let (page, _) = store.room_uploads("r1", &all, 0, Some(0)).await.unwrap();
+    assert!(page.is_empty());
+
+    // Filters: name without regard to case with wildcards literal, type group, completion.
+    let by_name = |name: &str| UploadFilter {
+        name: Some(name.into()),
+        ..UploadFilter::default()
+    };
+    let (page, total) = store
+        .room_uploads("r1", &by_name("PHOTO"), 0, None)
+        .await
+        .unwrap();
+    assert_eq!((page[0].id.as_str(), total), ("f1", 1));
+    let (_, total) = store
+        .room_uploads("r1", &by_name("100%"), 0, None)
+        .await
+        .unwrap();
+    assert_eq!(total, 1);
+    let (_, total) = store
+        .room_uploads("r1", &by_name("_"), 0, None)
+        .await
+        .unwrap();
+    assert_eq!(total, 1, "underscore is literal");
+    let images = UploadFilter {
+        type_group: Some("image".into()),
+        ..UploadFilter::default()
+    };
+    let (page, _) = store.room_uploads("r1", &images, 0, None).await.unwrap();
+    assert_eq!(page.len(), 1);
+    let complete = UploadFilter {
+        only_complete: true,
+        ..UploadFilter::default()
+    };
+    let (page, _) = store.room_uploads("r1", &complete, 0, None).await.unwrap();
+    assert_eq!(page[0].id, "f1");
+
+    // Expiry finds only unconfirmed uploads past their time.
+    assert!(store.expired_uploads(later(5)).await.unwrap().is_empty());
+    let expired = store.expired_uploads(later(11)).await.unwrap();
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0].id, "f2");
+
+    // Confirming keeps the identity and changes the mutable fields.
+    pending.complete = true;
+    pending.expires_at = None;
+    pending.description = Some("quarterly".into());
+    pending.updated_at = later(3);
+    assert!(store.update_upload(&pending).await.unwrap());
+    assert_eq!(
+        store.upload_by_id("f2").await.unwrap(),
+        Some(pending.clone())
+    );
+    assert!(store.expired_uploads(later(11)).await.unwrap().is_empty());
+    let missing = upload("nope", "r1", "x", "text/plain", t0);
+    assert!(!store.update_upload(&missing).await.unwrap());
+
+    assert!(store.delete_upload("f1").await.unwrap());
+    assert!(!store.delete_upload("f1").await.unwrap());
+    assert_eq!(store.upload_by_id("f1").await.unwrap(), None);
+    let (_, total) = store.room_uploads("r1", &all, 0, None).await.unwrap();
+    assert_eq!(total, 1);
+}

@@ -111,6 +111,7 @@ pub fn message_extra(message: &Message) -> Value {
         "attachments",
         message.attachments.clone().unwrap_or(Value::Null),
     );
+    put("files", message.files.clone().unwrap_or(Value::Null));
     put("alias", json!(message.alias));
     put("emoji", json!(message.emoji));
     put("avatar", json!(message.avatar));
@@ -189,6 +190,7 @@ pub fn apply_message_extra(message: &mut Message, extra: &Value) -> StoreResult<
     message.edited_at = time("editedAt")?;
     message.edited_by = field("editedBy").and_then(stub_from);
     message.attachments = field("attachments").cloned();
+    message.files = field("files").cloned();
     message.alias = text("alias");
     message.emoji = text("emoji");
     message.avatar = text("avatar");
@@ -241,6 +243,7 @@ mod tests {
         message.edited_at = Some(at);
         message.edited_by = Some(stub);
         message.attachments = Some(json!([{"title": "t"}]));
+        message.files = Some(json!([{"_id": "f", "name": "a.png"}]));
         message.alias = Some("alias".into());
         message.emoji = Some(":x:".into());
         message.avatar = Some("/a.png".into());

@@ -400,6 +400,8 @@ pub trait OpsStore: Send + Sync {
 
 mod cluster;
 pub use cluster::ClusterStore;
+mod files;
+pub use files::{FileStore, Upload, UploadFilter};
 
 /// Everything the service needs from storage.
 pub trait Store:
@@ -415,6 +417,7 @@ pub trait Store:
     + SubscriptionStore
     + MessageStore
     + TransferStore
+    + FileStore
 {
 }
 
@@ -431,5 +434,6 @@ impl<T> Store for T where
         + SubscriptionStore
         + MessageStore
         + TransferStore
+        + FileStore
 {
 }

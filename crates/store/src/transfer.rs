@@ -40,13 +40,14 @@ pub enum RecordKind {
     Message,
     SubscriptionTrash,
     RoomTrash,
+    Upload,
 }
 
 impl RecordKind {
     /// Every kind, each after the kinds it references (tokens after users, subscriptions after
     /// rooms and users, messages after rooms), so that copying in this order never writes a
     /// row before the row it points to. A new table goes here.
-    pub const ALL: [RecordKind; 11] = [
+    pub const ALL: [RecordKind; 12] = [
         RecordKind::User,
         RecordKind::LoginToken,
         RecordKind::Role,
@@ -58,6 +59,7 @@ impl RecordKind {
         RecordKind::Message,
         RecordKind::SubscriptionTrash,
         RecordKind::RoomTrash,
+        RecordKind::Upload,
     ];
 
     /// The name of the kind's table, as both backends call it: for progress output, and for
@@ -75,6 +77,7 @@ impl RecordKind {
             RecordKind::Message => "messages",
             RecordKind::SubscriptionTrash => "subscription_trash",
             RecordKind::RoomTrash => "room_trash",
+            RecordKind::Upload => "uploads",
         }
     }
 }
@@ -143,6 +146,8 @@ pub enum Record {
     Message(Message),
     SubscriptionTrash(TrashedSubscription),
     RoomTrash(TrashedRoom),
+    /// An uploaded file's record (its bytes stay in the blob store, which is not moved).
+    Upload(crate::Upload),
 }
 
 impl Record {
@@ -159,6 +164,7 @@ impl Record {
             Record::Message(_) => RecordKind::Message,
             Record::SubscriptionTrash(_) => RecordKind::SubscriptionTrash,
             Record::RoomTrash(_) => RecordKind::RoomTrash,
+            Record::Upload(_) => RecordKind::Upload,
         }
     }
 }

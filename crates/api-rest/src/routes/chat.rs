@@ -54,6 +54,7 @@ fn new_message(body: &Value, text_key: &str) -> Result<NewMessage> {
         emoji: opt_str(body, "emoji")?,
         avatar: opt_str(body, "avatar")?,
         attachments: body.get("attachments").filter(|a| a.is_array()).cloned(),
+        files: None,
         thread_id: opt_str(body, "tmid")?.filter(|s| !s.is_empty()),
         thread_show: opt_bool(body, "tshow")?.unwrap_or(false),
         groupable: opt_bool(body, "groupable")?,

@@ -3,6 +3,7 @@
 mod auth;
 mod chat;
 mod discovery;
+mod files;
 mod info;
 mod methods;
 mod roles;
@@ -112,8 +113,42 @@ pub fn routes() -> Router<AppState> {
             get(roles::get_users_in_role),
         )
         .merge(room_routes())
+        .merge(file_routes())
         .route("/api/v1/method.call/{method}", post(methods::call))
         .route("/api/v1/method.callAnon/{method}", post(methods::call_anon))
+}
+
+/// Uploads, file listings and downloads.
+fn file_routes() -> Router<AppState> {
+    use axum::extract::DefaultBodyLimit;
+    use rooms::{CHANNELS, DIRECT, GROUPS, family_route};
+    // Upload bodies are bounded per part while they stream (the file by
+    // `FileUpload_MaxFileSize`, other parts by a small cap), not by the API's body limit.
+    let uploads = Router::new()
+        .route("/api/v1/rooms.upload/{rid}", post(files::upload))
+        .route("/api/v1/rooms.media/{rid}", post(files::media))
+        .layer(DefaultBodyLimit::disable());
+    let mut router = uploads
+        .route(
+            "/api/v1/rooms.mediaConfirm/{rid}/{file_id}",
+            post(files::media_confirm),
+        )
+        .route("/file-upload/{id}/{*name}", get(files::download))
+        .route(
+            "/api/v1/channels.files",
+            family_route!(get, files::files, CHANNELS),
+        )
+        .route(
+            "/api/v1/groups.files",
+            family_route!(get, files::files, GROUPS),
+        );
+    for prefix in ["im", "dm"] {
+        router = router.route(
+            &format!("/api/v1/{prefix}.files"),
+            family_route!(get, files::files, DIRECT),
+        );
+    }
+    router
 }
 
 /// `channels.*`, `groups.*`, `im.*`/`dm.*`, `chat.*`, `rooms.*`, `subscriptions.*`.

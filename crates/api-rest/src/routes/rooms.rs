@@ -56,7 +56,12 @@ pub const DIRECT: Family = Family {
     threads_by_default: false,
 };
 
-async fn load(app: &AppState, session: &Session, family: Family, params: &Value) -> Result<Room> {
+pub(crate) async fn load(
+    app: &AppState,
+    session: &Session,
+    family: Family,
+    params: &Value,
+) -> Result<Room> {
     let reference = if family.room_type == RoomType::Direct {
         match opt_str(params, "roomId")?.filter(|s| !s.is_empty()) {
             Some(id) => RoomRef::Id(id),

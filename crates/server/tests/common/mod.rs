@@ -136,6 +136,11 @@ impl TestServer {
         server
     }
 
+    /// The server's data directory (database, uploaded files).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub async fn start() -> TestServer {
         Self::start_with(|_| {}).await
     }

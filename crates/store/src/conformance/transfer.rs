@@ -528,6 +528,41 @@ async fn fill(store: &dyn Store, t0: Timestamp) {
         )
         .await
         .unwrap();
+
+    // Uploads: a confirmed image with its dimensions, and a temporary one still expiring.
+    let image = crate::Upload {
+        id: "f1".into(),
+        name: "Plan für 2027.png".into(),
+        size: 48_213,
+        content_type: "image/png".into(),
+        extension: "png".into(),
+        room_id: "r1".into(),
+        user_id: "a1".into(),
+        store_key: "f1".into(),
+        store: "FileSystem:Uploads".into(),
+        complete: true,
+        description: Some("the plan".into()),
+        dimensions: Some((640, 480)),
+        format: Some("png".into()),
+        expires_at: None,
+        uploaded_at: at(65),
+        updated_at: at(66),
+    };
+    store.insert_upload(&image).await.unwrap();
+    let pending = crate::Upload {
+        id: "f2".into(),
+        name: "notes.txt".into(),
+        content_type: "text/plain".into(),
+        extension: "txt".into(),
+        store_key: "f2".into(),
+        complete: false,
+        description: None,
+        dimensions: None,
+        format: None,
+        expires_at: Some(at(3600)),
+        ..image
+    };
+    store.insert_upload(&pending).await.unwrap();
 }
 
 /// A record's identity, to compare exports whose order differs between backends.
@@ -599,6 +634,12 @@ pub async fn transfer(from: &dyn Store, to: &dyn Store) {
             .unwrap()
             .records
     );
+
+    // Uploads.
+    for id in ["f1", "f2"] {
+        let found = same!(from, to, |s| s.upload_by_id(id));
+        assert!(found.is_some(), "upload {id}");
+    }
 
     // Accounts.
     for id in USERS {

@@ -1,0 +1,559 @@
+//! File uploads: rooms.upload, rooms.media + rooms.mediaConfirm, downloads from
+//! /file-upload/:id/:name with each form of authentication, room file listings, limits and
+//! type lists, and deleting a file with its message.
+
+mod common;
+
+use common::{Auth, TestServer};
+use serde_json::{Value, json};
+
+/// A PNG header claiming 2×3 pixels (enough for sniffing and dimensions).
+fn png() -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    bytes.extend_from_slice(&2u32.to_be_bytes());
+    bytes.extend_from_slice(&3u32.to_be_bytes());
+    bytes.extend_from_slice(b"\x08\x06\0\0\0rest-of-image");
+    bytes
+}
+
+/// One part of a multipart form: name, optional (file name, content type), content.
+type Part<'a> = (&'a str, Option<(&'a str, &'a str)>, &'a [u8]);
+
+fn multipart(parts: &[Part<'_>]) -> (String, Vec<u8>) {
+    let boundary = "----comet-test-boundary-7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for (name, file, content) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match file {
+            Some((file_name, content_type)) => body.extend_from_slice(
+                format!(
+                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: {content_type}\r\n\r\n"
+                )
+                .as_bytes(),
+            ),
+            None => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+            ),
+        }
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn post_form(
+    server: &TestServer,
+    path: &str,
+    parts: &[Part<'_>],
+    auth: &Auth,
+) -> (u16, Value) {
+    let (content_type, body) = multipart(parts);
+    let response = server
+        .http
+        .post(format!("{}/api/v1/{path}", server.base))
+        .header("X-User-Id", &auth.user_id)
+        .header("X-Auth-Token", &auth.token)
+        .header("Content-Type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn group(server: &TestServer, owner: &Auth, name: &str, members: &[&str]) -> String {
+    server
+        .post(
+            "groups.create",
+            json!({"name": name, "members": members}),
+            Some(owner),
+        )
+        .await
+        .ok()["group"]["_id"]
+        .as_str()
+        .expect("group id")
+        .to_owned()
+}
+
+/// Files in the uploads directory (temporary files included).
+fn stored_files(server: &TestServer) -> Vec<String> {
+    let mut names = Vec::new();
+    for dir in ["uploads", "uploads/tmp"] {
+        if let Ok(entries) = std::fs::read_dir(server.data_dir().join(dir)) {
+            for entry in entries.flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_file()) {
+                    names.push(entry.file_name().to_string_lossy().into_owned());
+                }
+            }
+        }
+    }
+    names
+}
+
+async fn download(
+    server: &TestServer,
+    path: &str,
+    setup: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+) -> reqwest::Response {
+    setup(server.http.get(format!("{}{path}", server.base)))
+        .send()
+        .await
+        .expect("download")
+}
+
+#[tokio::test]
+async fn upload_then_download_with_every_authentication_and_refuse_outsiders() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let bob = server.new_user("bob").await;
+    let carol = server.new_user("carol").await;
+    let rid = group(&server, &alice, "secret", &["bob"]).await;
+
+    let image = png();
+    let (status, body) = post_form(
+        &server,
+        &format!("rooms.upload/{rid}"),
+        &[
+            ("msg", None, b"look at this"),
+            ("description", None, b"a tiny picture"),
+            ("file", Some(("pic ü.png", "image/png")), &image),
+        ],
+        &alice,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let message = &body["message"];
+    assert_eq!(message["msg"], json!("look at this"));
+    assert_eq!(message["rid"], json!(rid));
+    let file_id = message["file"]["_id"].as_str().expect("file id").to_owned();
+    assert_eq!(message["files"][0], message["file"]);
+    assert_eq!(
+        message["file"],
+        json!({"_id": file_id, "name": "pic ü.png", "type": "image/png", "size": image.len(),
+               "format": "png", "typeGroup": "image"})
+    );
+    let url = format!("/file-upload/{file_id}/pic%20%C3%BC.png");
+    assert_eq!(
+        message["attachments"][0],
+        json!({
+            "title": "pic ü.png",
+            "type": "file",
+            "description": "a tiny picture",
+            "title_link": url,
+            "title_link_download": true,
+            "image_url": url,
+            "image_type": "image/png",
+            "image_size": image.len(),
+            "image_dimensions": {"width": 2, "height": 3},
+            "fileId": file_id,
+        })
+    );
+    assert_eq!(message["groupable"], json!(false));
+
+    // Headers, cookies and query parameters all authenticate a member.
+    let by_header = download(&server, &url, |r| {
+        r.header("X-User-Id", &bob.user_id)
+            .header("X-Auth-Token", &bob.token)
+    })
+    .await;
+    assert_eq!(by_header.status().as_u16(), 200);
+    let headers = by_header.headers().clone();
+    assert_eq!(headers["content-type"], "image/png");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .expect("csp")
+            .starts_with("sandbox")
+    );
+    assert_eq!(
+        headers["content-disposition"],
+        "inline; filename=\"pic _.png\"; filename*=UTF-8''pic%20%C3%BC.png"
+    );
+    assert_eq!(
+        by_header.bytes().await.expect("bytes").as_ref(),
+        image.as_slice()
+    );
+    let by_cookie = download(&server, &url, |r| {
+        r.header(
+            "Cookie",
+            format!("rc_uid={}; rc_token={}", bob.user_id, bob.token),
+        )
+    })
+    .await;
+    assert_eq!(by_cookie.status().as_u16(), 200);
+    let by_query = download(&server, &url, |r| {
+        r.query(&[("rc_uid", &bob.user_id), ("rc_token", &bob.token)])
+    })
+    .await;
+    assert_eq!(by_query.status().as_u16(), 200);
+
+    // Outsiders and anonymous callers are refused.
+    let outsider = download(&server, &url, |r| {
+        r.header("X-User-Id", &carol.user_id)
+            .header("X-Auth-Token", &carol.token)
+    })
+    .await;
+    assert_eq!(outsider.status().as_u16(), 403);
+    assert_eq!(
+        outsider.json::<Value>().await.expect("json"),
+        json!({"success": false, "error": "forbidden"})
+    );
+    let anonymous = download(&server, &url, |r| r).await;
+    assert_eq!(anonymous.status().as_u16(), 403);
+    let missing = download(&server, "/file-upload/nosuchfile/x.png", |r| {
+        r.header("X-User-Id", &bob.user_id)
+            .header("X-Auth-Token", &bob.token)
+    })
+    .await;
+    assert_eq!(missing.status().as_u16(), 404);
+
+    // Ranges and revalidation.
+    let etag = headers["etag"].clone();
+    let partial = download(&server, &url, |r| {
+        r.header("X-User-Id", &bob.user_id)
+            .header("X-Auth-Token", &bob.token)
+            .header("Range", "bytes=1-3")
+    })
+    .await;
+    assert_eq!(partial.status().as_u16(), 206);
+    assert_eq!(
+        partial.headers()["content-range"],
+        format!("bytes 1-3/{}", image.len()).as_str()
+    );
+    assert_eq!(partial.bytes().await.expect("bytes").as_ref(), &image[1..4]);
+    let unsatisfiable = download(&server, &url, |r| {
+        r.header("X-User-Id", &bob.user_id)
+            .header("X-Auth-Token", &bob.token)
+            .header("Range", "bytes=9999-")
+    })
+    .await;
+    assert_eq!(unsatisfiable.status().as_u16(), 416);
+    let cached = download(&server, &url, |r| {
+        r.header("X-User-Id", &bob.user_id)
+            .header("X-Auth-Token", &bob.token)
+            .header("If-None-Match", etag)
+    })
+    .await;
+    assert_eq!(cached.status().as_u16(), 304);
+
+    // A non-member cannot upload either.
+    let (status, body) = post_form(
+        &server,
+        &format!("rooms.upload/{rid}"),
+        &[("file", Some(("a.png", "image/png")), &image)],
+        &carol,
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body, json!({"success": false, "error": "forbidden"}));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn media_then_confirm_and_room_listings() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let rid = group(&server, &alice, "docs", &[]).await;
+
+    let (status, body) = post_form(
+        &server,
+        &format!("rooms.media/{rid}"),
+        &[("file", Some(("notes.txt", "text/plain")), b"some notes\n")],
+        &alice,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let file_id = body["file"]["_id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        body,
+        json!({"file": {"_id": file_id, "url": format!("/file-upload/{file_id}/notes.txt")},
+               "success": true})
+    );
+
+    // Unconfirmed files are listed unless only confirmed ones are asked for.
+    let listed = server
+        .get("groups.files", &[("roomId", &rid)], Some(&alice))
+        .await;
+    assert_eq!(listed.ok()["total"], json!(1));
+    let confirmed = server
+        .get(
+            "groups.files",
+            &[("roomId", &rid), ("onlyConfirmed", "true")],
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(confirmed.ok()["total"], json!(0));
+
+    let reply = server
+        .post(
+            &format!("rooms.mediaConfirm/{rid}/{file_id}"),
+            json!({"msg": "minutes", "description": "monday"}),
+            Some(&alice),
+        )
+        .await;
+    let message = &reply.ok()["message"];
+    assert_eq!(message["msg"], json!("minutes"));
+    assert_eq!(
+        message["attachments"][0],
+        json!({
+            "title": "notes.txt",
+            "type": "file",
+            "description": "monday",
+            "title_link": format!("/file-upload/{file_id}/notes.txt"),
+            "title_link_download": true,
+            "format": "txt",
+            "size": 11,
+            "fileId": file_id,
+        })
+    );
+    let again = server
+        .post(
+            &format!("rooms.mediaConfirm/{rid}/{file_id}"),
+            json!({"msg": "twice"}),
+            Some(&alice),
+        )
+        .await;
+    again.refused(400, "[invalid-file]");
+
+    let listed = server
+        .get(
+            "groups.files",
+            &[("roomId", &rid), ("onlyConfirmed", "true")],
+            Some(&alice),
+        )
+        .await;
+    let body = listed.ok();
+    assert_eq!(
+        (body["total"].clone(), body["count"].clone()),
+        (json!(1), json!(1))
+    );
+    let file = &body["files"][0];
+    assert_eq!(file["_id"], json!(file_id));
+    assert_eq!(file["name"], json!("notes.txt"));
+    assert_eq!(file["type"], json!("text/plain"));
+    assert_eq!(file["description"], json!("monday"));
+    assert_eq!(file["complete"], json!(true));
+    assert_eq!(file["user"]["username"], json!("alice"));
+    let by_type = server
+        .get(
+            "groups.files",
+            &[("roomId", &rid), ("typeGroup", "image")],
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(by_type.ok()["total"], json!(0));
+
+    // channels.files and im.files answer for their own room types.
+    let channel = server
+        .post(
+            "channels.create",
+            json!({"name": "open-files"}),
+            Some(&alice),
+        )
+        .await;
+    let cid = channel.ok()["channel"]["_id"]
+        .as_str()
+        .expect("cid")
+        .to_owned();
+    let listed = server
+        .get("channels.files", &[("roomId", &cid)], Some(&alice))
+        .await;
+    assert_eq!(listed.ok()["files"], json!([]));
+    server.new_user("bob").await;
+    let im = server
+        .post("im.create", json!({"username": "bob"}), Some(&alice))
+        .await;
+    let dm = im.ok()["room"]["_id"].as_str().expect("dm id").to_owned();
+    let (status, body) = post_form(
+        &server,
+        &format!("rooms.upload/{dm}"),
+        &[("file", Some(("hi.txt", "text/plain")), b"hi")],
+        &alice,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let listed = server
+        .get("im.files", &[("roomId", &dm)], Some(&alice))
+        .await;
+    assert_eq!(listed.ok()["total"], json!(1));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn limits_and_type_lists_leave_nothing_behind() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let rid = group(&server, &admin, "limits", &[]).await;
+
+    // The default deny list refuses SVG, whatever the client claims.
+    let svg = b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>";
+    let (status, body) = post_form(
+        &server,
+        &format!("rooms.upload/{rid}"),
+        &[("file", Some(("cat.png", "image/png")), svg)],
+        &admin,
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body,
+        json!({"success": false, "error": "File type is not accepted. [error-invalid-file-type]",
+               "errorType": "error-invalid-file-type"})
+    );
+
+    // HTML is stored as what it is and only ever downloaded, in a sandbox.
+    let (status, body) = post_form(
+        &server,
+        &format!("rooms.upload/{rid}"),
+        &[(
+            "file",
+            Some(("page.png", "image/png")),
+            b"<!DOCTYPE html><script>x</script>",
+        )],
+        &admin,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["message"]["file"]["type"], json!("text/html"));
+    let url = body["message"]["attachments"][0]["title_link"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let served = download(&server, &url, |r| {
+        r.header("X-User-Id", &admin.user_id)
+            .header("X-Auth-Token", &admin.token)
+    })
+    .await;
+    assert_eq!(served.headers()["content-type"], "text/html");
+    assert!(
+        served.headers()["content-disposition"]
+            .to_str()
+            .expect("disposition")
+            .starts_with("attachment;")
+    );
+    let stored_before = stored_files(&server);
+
+    // An allow list keeps out everything else.
+    server
+        .post(
+            "settings/FileUpload_MediaTypeWhiteList",
+            json!({"value": "image/*"}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let (status, body) = post_form(
+        &server,
+        &format!("rooms.upload/{rid}"),
+        &[("file", Some(("a.txt", "text/plain")), b"text")],
+        &admin,
+    )
+    .await;
+    assert_eq!(
+        (status, body["errorType"].clone()),
+        (400, json!("error-invalid-file-type"))
+    );
+
+    server
+        .post(
+            "settings/FileUpload_MaxFileSize",
+            json!({"value": 10}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let (status, body) = post_form(
+        &server,
+        &format!("rooms.upload/{rid}"),
+        &[("file", Some(("big.png", "image/png")), &png())],
+        &admin,
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body,
+        json!({"success": false, "error": "File exceeds allowed size of 10 B. [error-file-too-large]",
+               "errorType": "error-file-too-large"})
+    );
+    // Refused uploads keep nothing: no blob, no temporary file, no record.
+    assert_eq!(stored_files(&server), stored_before);
+    let listed = server
+        .get("groups.files", &[("roomId", &rid)], Some(&admin))
+        .await;
+    assert_eq!(listed.ok()["total"], json!(1));
+
+    // A form without a file.
+    let (status, body) = post_form(
+        &server,
+        &format!("rooms.upload/{rid}"),
+        &[("msg", None, b"no file")],
+        &admin,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (400, json!("[No file uploaded]"))
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn deleting_the_message_deletes_the_file() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let rid = group(&server, &alice, "ephemeral", &[]).await;
+    let (status, body) = post_form(
+        &server,
+        &format!("rooms.upload/{rid}"),
+        &[("file", Some(("pic.png", "image/png")), &png())],
+        &alice,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let message_id = body["message"]["_id"].as_str().expect("id").to_owned();
+    let file_id = body["message"]["file"]["_id"]
+        .as_str()
+        .expect("file")
+        .to_owned();
+    assert_eq!(stored_files(&server), vec![file_id.clone()]);
+
+    server
+        .post(
+            "chat.delete",
+            json!({"roomId": rid, "msgId": message_id}),
+            Some(&alice),
+        )
+        .await
+        .ok();
+    assert!(stored_files(&server).is_empty());
+    let gone = download(&server, &format!("/file-upload/{file_id}/pic.png"), |r| {
+        r.header("X-User-Id", &alice.user_id)
+            .header("X-Auth-Token", &alice.token)
+    })
+    .await;
+    assert_eq!(gone.status().as_u16(), 404);
+    let listed = server
+        .get("groups.files", &[("roomId", &rid)], Some(&alice))
+        .await;
+    assert_eq!(listed.ok()["total"], json!(0));
+
+    // Deleting the room deletes its files.
+    let (status, body) = post_form(
+        &server,
+        &format!("rooms.upload/{rid}"),
+        &[("file", Some(("again.png", "image/png")), &png())],
+        &alice,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(stored_files(&server).len(), 1);
+    server
+        .post("groups.delete", json!({"roomId": rid}), Some(&alice))
+        .await
+        .ok();
+    assert!(stored_files(&server).is_empty());
+    server.stop().await;
+}

@@ -1,0 +1,767 @@
+//! File uploads into rooms: `rooms.upload`, `rooms.media` + `rooms.mediaConfirm`, the files
+//! of a room, downloads, and deleting a file with its message.
+//!
+//! The type of a file is what its bytes say (magic numbers), not what the client claims; the
+//! allow and deny lists (`FileUpload_MediaTypeWhiteList` / `BlackList`) are checked against
+//! both. Image dimensions are read from the headers only, so no image is decoded here.
+
+use crate::blobs::{BlobError, BlobReader};
+use crate::messages::NewMessage;
+use crate::{Service, Session, store_error};
+use comet_core::room::{Message, Room, RoomType};
+use comet_core::user::User;
+use comet_core::{Error, Result, id, now};
+use comet_store::{Upload, UploadFilter};
+use serde_json::{Value, json};
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// How many leading bytes are read to recognise a file's type and image size.
+const SNIFF_LEN: usize = 4096;
+
+/// How long a `rooms.media` upload waits for its confirmation (upstream: 24 hours).
+const TEMPORARY_UPLOAD_HOURS: i64 = 24;
+
+/// Types a browser would run as a document in our origin; never trusted from a client.
+const ACTIVE_TYPES: &[&str] = &[
+    "text/html",
+    "application/xhtml+xml",
+    "image/svg+xml",
+    "text/xml",
+    "application/xml",
+    "text/javascript",
+    "application/javascript",
+    "text/xsl",
+];
+
+/// The message fields sent with a file (`msg`, `description`, `tmid`).
+#[derive(Debug, Clone, Default)]
+pub struct FileMessage {
+    pub text: Option<String>,
+    pub description: Option<String>,
+    pub thread_id: Option<String>,
+}
+
+/// A file arriving from a client, read as it streams in.
+pub struct IncomingFile<'a> {
+    /// The client's file name (sanitized before use).
+    pub name: String,
+    /// The client's claimed media type.
+    pub claimed_type: Option<String>,
+    pub body: &'a mut (dyn AsyncRead + Send + Unpin),
+}
+
+impl std::fmt::Debug for IncomingFile<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IncomingFile")
+            .field("name", &self.name)
+            .field("claimed_type", &self.claimed_type)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a file's leading bytes say it is.
+pub fn sniff(head: &[u8]) -> &'static str {
+    let starts = |magic: &[u8]| head.starts_with(magic);
+    if starts(b"\x89PNG\r\n\x1a\n") {
+        "image/png"
+    } else if starts(b"\xff\xd8\xff") {
+        "image/jpeg"
+    } else if starts(b"GIF87a") || starts(b"GIF89a") {
+        "image/gif"
+    } else if starts(b"RIFF") && head.get(8..12) == Some(b"WEBP") {
+        "image/webp"
+    } else if starts(b"RIFF") && head.get(8..12) == Some(b"WAVE") {
+        "audio/wav"
+    } else if starts(b"%PDF-") {
+        "application/pdf"
+    } else if starts(b"PK\x03\x04") {
+        "application/zip"
+    } else if starts(b"\x1f\x8b") {
+        "application/gzip"
+    } else if starts(b"OggS") {
+        "audio/ogg"
+    } else if starts(b"ID3") || starts(b"\xff\xfb") || starts(b"\xff\xf3") {
+        "audio/mpeg"
+    } else if starts(b"\x1a\x45\xdf\xa3") {
+        "video/webm"
+    } else if head.get(4..8) == Some(b"ftyp") {
+        if head.get(8..10) == Some(b"qt") {
+            "video/quicktime"
+        } else {
+            "video/mp4"
+        }
+    } else {
+        sniff_text(head)
+    }
+}
+
+/// Text, and the kinds of text a browser would treat as markup.
+fn sniff_text(head: &[u8]) -> &'static str {
+    if head.contains(&0) {
+        return "application/octet-stream";
+    }
+    // A multi-byte character may be cut at the end of the sample.
+    let text = match std::str::from_utf8(head) {
+        Ok(text) => text,
+        Err(e) if e.error_len().is_none() => {
+            std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default()
+        }
+        Err(_) => return "application/octet-stream",
+    };
+    let lower = text
+        .trim_start_matches('\u{feff}')
+        .trim_start()
+        .to_lowercase();
+    if lower.contains("<svg") {
+        "image/svg+xml"
+    } else if lower.starts_with("<!doctype html")
+        || lower.starts_with("<html")
+        || lower.contains("<script")
+        || lower.contains("<body")
+        || lower.contains("<iframe")
+    {
+        "text/html"
+    } else if lower.starts_with("<?xml") {
+        "application/xml"
+    } else {
+        "text/plain"
+    }
+}
+
+/// The type to record: the sniffed one, or the client's when the bytes cannot tell and the
+/// claim is harmless (a `.docx` is a zip, a `.csv` is text).
+pub fn decide_type(sniffed: &'static str, claimed: Option<&str>) -> String {
+    let claimed = claimed
+        .map(|c| {
+            c.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_lowercase()
+        })
+        .filter(|c| c.contains('/') && !ACTIVE_TYPES.contains(&c.as_str()));
+    let Some(claimed) = claimed else {
+        return sniffed.to_owned();
+    };
+    let recognisable = ["image/", "audio/", "video/"]
+        .iter()
+        .any(|p| claimed.starts_with(p));
+    match sniffed {
+        "application/octet-stream" | "application/zip" if !recognisable => claimed,
+        "text/plain" if claimed.starts_with("text/") || claimed == "application/json" => claimed,
+        _ => sniffed.to_owned(),
+    }
+}
+
+/// Upstream's `fileUploadIsValidContentType`: the deny list wins, an empty allow list allows
+/// everything, and `type/*` entries cover the group.
+pub fn type_allowed(content_type: &str, allow: &str, deny: &str) -> bool {
+    let matches = |list: &str| {
+        list.split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .any(|entry| {
+                entry.eq_ignore_ascii_case(content_type)
+                    || entry.strip_suffix("/*").is_some_and(|group| {
+                        content_type
+                            .split_once('/')
+                            .is_some_and(|(g, _)| g.eq_ignore_ascii_case(group))
+                    })
+            })
+    };
+    if matches(deny) {
+        return false;
+    }
+    allow.trim().is_empty() || matches(allow)
+}
+
+/// A file name safe to store and show: no directories, no control characters, bounded length.
+pub fn sanitize_file_name(raw: &str) -> String {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or_default();
+    let cleaned: String = base
+        .chars()
+        .filter(|c| {
+            !c.is_control() && !matches!(*c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        })
+        .collect();
+    let trimmed = cleaned.trim().trim_start_matches('.').trim();
+    let bounded: String = trimmed.chars().take(200).collect();
+    if bounded.is_empty() {
+        "file".to_owned()
+    } else {
+        bounded
+    }
+}
+
+/// JavaScript's `encodeURI`, which upstream applies to names in file URLs.
+pub fn encode_uri(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        let keep = byte.is_ascii_alphanumeric() || b";,/?:@&=+$-_.!~*'()#".contains(&byte);
+        if keep {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// The path a file is downloaded from (`FileUpload.getPath`).
+pub fn file_url(upload: &Upload) -> String {
+    format!("/file-upload/{}/{}", upload.id, encode_uri(&upload.name))
+}
+
+/// Sizes as upstream's messages show them (`filesize`: decimal units, two decimals at most).
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    let rounded = (value * 100.0).round() / 100.0;
+    format!("{rounded} {}", UNITS[unit])
+}
+
+/// Width and height from an image's header, without decoding it.
+pub fn image_dimensions(content_type: &str, head: &[u8]) -> Option<(u32, u32)> {
+    let be32 = |at: usize| {
+        head.get(at..at + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let le16 = |at: usize| {
+        head.get(at..at + 2)
+            .map(|b| u32::from(u16::from_le_bytes([b[0], b[1]])))
+    };
+    let be16 = |at: usize| {
+        head.get(at..at + 2)
+            .map(|b| u32::from(u16::from_be_bytes([b[0], b[1]])))
+    };
+    let le24 = |at: usize| {
+        head.get(at..at + 3)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], 0]))
+    };
+    let found = match content_type {
+        "image/png" if head.get(12..16) == Some(b"IHDR") => Some((be32(16)?, be32(20)?)),
+        "image/gif" => Some((le16(6)?, le16(8)?)),
+        "image/webp" => match head.get(12..16)? {
+            b"VP8X" => Some((le24(24)? + 1, le24(27)? + 1)),
+            b"VP8 " => Some((le16(26)? & 0x3fff, le16(28)? & 0x3fff)),
+            b"VP8L" => {
+                let bits = u32::from_le_bytes(head.get(21..25)?.try_into().ok()?);
+                Some(((bits & 0x3fff) + 1, ((bits >> 14) & 0x3fff) + 1))
+            }
+            _ => None,
+        },
+        "image/jpeg" => {
+            // Walk the segments to the first start-of-frame, within the sample read.
+            let mut at = 2;
+            loop {
+                if *head.get(at)? != 0xff {
+                    return None;
+                }
+                let marker = *head.get(at + 1)?;
+                let len = usize::try_from(be16(at + 2)?).ok()?;
+                let is_frame =
+                    matches!(marker, 0xc0..=0xcf) && !matches!(marker, 0xc4 | 0xc8 | 0xcc);
+                if is_frame {
+                    return Some((be16(at + 7)?, be16(at + 5)?));
+                }
+                at += 2 + len;
+            }
+        }
+        _ => None,
+    };
+    found.filter(|(w, h)| *w > 0 && *h > 0)
+}
+
+/// The `files` entry and the attachment a file message carries (upstream's
+/// `parseFileIntoMessageAttachments`).
+pub fn file_message_parts(upload: &Upload) -> (Value, Value) {
+    let url = file_url(upload);
+    let file = json!({
+        "_id": upload.id,
+        "name": upload.name,
+        "type": upload.content_type,
+        "size": upload.size,
+        "format": upload.format.clone().unwrap_or_default(),
+        "typeGroup": upload.type_group(),
+    });
+    let mut attachment = json!({
+        "title": upload.name,
+        "type": "file",
+        "title_link": url,
+        "title_link_download": true,
+        "fileId": upload.id,
+    });
+    let Value::Object(a) = &mut attachment else {
+        return (file, attachment);
+    };
+    if let Some(description) = &upload.description {
+        a.insert("description".into(), json!(description));
+    }
+    match upload.type_group() {
+        "image" => {
+            a.insert("image_url".into(), json!(url));
+            a.insert("image_type".into(), json!(upload.content_type));
+            a.insert("image_size".into(), json!(upload.size));
+            if let Some((width, height)) = upload.dimensions {
+                a.insert(
+                    "image_dimensions".into(),
+                    json!({"width": width, "height": height}),
+                );
+            }
+        }
+        group @ ("audio" | "video") => {
+            a.insert(format!("{group}_url"), json!(url));
+            a.insert(format!("{group}_type"), json!(upload.content_type));
+            a.insert(format!("{group}_size"), json!(upload.size));
+        }
+        _ => {
+            a.insert("format".into(), json!(upload.extension));
+            a.insert("size".into(), json!(upload.size));
+        }
+    }
+    (file, attachment)
+}
+
+/// An upload as `channels.files` and friends list it (`IUpload` with its `user`).
+pub fn upload_json(upload: &Upload, user: Option<&User>) -> Value {
+    let iso = |t: comet_core::Timestamp| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let url = file_url(upload);
+    let mut v = json!({
+        "_id": upload.id,
+        "name": upload.name,
+        "size": upload.size,
+        "type": upload.content_type,
+        "typeGroup": upload.type_group(),
+        "extension": upload.extension,
+        "rid": upload.room_id,
+        "userId": upload.user_id,
+        "store": upload.store,
+        "complete": upload.complete,
+        "uploading": false,
+        "progress": 1,
+        "uploadedAt": iso(upload.uploaded_at),
+        "_updatedAt": iso(upload.updated_at),
+        "url": url,
+        "path": url,
+    });
+    if let Value::Object(o) = &mut v {
+        if let Some(description) = &upload.description {
+            o.insert("description".into(), json!(description));
+        }
+        if upload.format.is_some() || upload.dimensions.is_some() {
+            let mut identify = serde_json::Map::new();
+            if let Some(format) = &upload.format {
+                identify.insert("format".into(), json!(format));
+            }
+            if let Some((width, height)) = upload.dimensions {
+                identify.insert("size".into(), json!({"width": width, "height": height}));
+            }
+            o.insert("identify".into(), Value::Object(identify));
+        }
+        if let Some(at) = upload.expires_at {
+            o.insert("expiresAt".into(), json!(iso(at)));
+        }
+        if let Some(user) = user {
+            o.insert(
+                "user".into(),
+                json!({"_id": user.id, "username": user.username, "name": user.name}),
+            );
+        }
+    }
+    v
+}
+
+fn invalid_file() -> Error {
+    Error::meteor("invalid-file", "")
+}
+
+impl Service {
+    /// `FileUpload_MaxFileSize` in bytes; `None` when unlimited (-1).
+    pub fn max_file_size(&self) -> Option<u64> {
+        u64::try_from(self.setting_int("FileUpload_MaxFileSize")).ok()
+    }
+
+    /// The room an upload goes to, if the caller may post files there (upstream checks
+    /// `canAccessRoomId` first and answers 403), refusing when uploads are off.
+    pub async fn upload_target(&self, session: &Session, room_id: &str) -> Result<Room> {
+        let room = self.store.room_by_id(room_id).await.map_err(store_error)?;
+        let Some(room) = room else {
+            return Err(Error::forbidden());
+        };
+        if !self.can_access_room(&session.user, &room).await? {
+            return Err(Error::forbidden());
+        }
+        if !self.setting_bool("FileUpload_Enabled") {
+            return Err(Error::meteor(
+                "error-file-upload-disabled",
+                "File upload is disabled",
+            ));
+        }
+        if room.room_type == RoomType::Direct && !self.setting_bool("FileUpload_Enabled_Direct") {
+            return Err(Error::meteor(
+                "error-direct-message-file-upload-not-allowed",
+                "File sharing not allowed in direct messages",
+            ));
+        }
+        Ok(room)
+    }
+
+    /// Streams a file into storage for `room` and records it. `temporary` uploads
+    /// (`rooms.media`) wait for a confirmation. Nothing is kept when anything fails.
+    pub async fn store_upload(
+        &self,
+        session: &Session,
+        room: &Room,
+        file: IncomingFile<'_>,
+        temporary: bool,
+    ) -> Result<Upload> {
+        let limit = self.max_file_size();
+        let mut head = Vec::with_capacity(SNIFF_LEN);
+        (&mut *file.body)
+            .take(SNIFF_LEN as u64)
+            .read_to_end(&mut head)
+            .await
+            .map_err(|e| Error::failure(format!("Upload failed: {e}")))?;
+        let sniffed = sniff(&head);
+        let content_type = decide_type(sniffed, file.claimed_type.as_deref());
+        let allow = self.setting_str("FileUpload_MediaTypeWhiteList");
+        let deny = self.setting_str("FileUpload_MediaTypeBlackList");
+        let claimed_denied = file
+            .claimed_type
+            .as_deref()
+            .is_some_and(|claimed| !type_allowed(claimed, "", &deny));
+        if claimed_denied || !type_allowed(&content_type, &allow, &deny) {
+            return Err(Error::meteor(
+                "error-invalid-file-type",
+                "File type is not accepted.",
+            ));
+        }
+        let too_large = |limit: u64| {
+            Error::meteor(
+                "error-file-too-large",
+                format!("File exceeds allowed size of {}.", human_size(limit)),
+            )
+        };
+        let upload_id = id::new_id();
+        let mut body = std::io::Cursor::new(head.clone()).chain(&mut *file.body);
+        let size = match self.blobs.put(&upload_id, &mut body, limit).await {
+            Ok(size) => size,
+            Err(BlobError::TooLarge(limit)) => return Err(too_large(limit)),
+            Err(BlobError::Io(e)) => return Err(Error::internal(e)),
+        };
+        let name = sanitize_file_name(&file.name);
+        let extension = name
+            .rsplit_once('.')
+            .map(|(_, ext)| ext.to_lowercase())
+            .unwrap_or_default();
+        let dimensions = image_dimensions(&content_type, &head);
+        let at = now();
+        let upload = Upload {
+            store_key: upload_id.clone(),
+            id: upload_id,
+            name,
+            size,
+            format: content_type
+                .strip_prefix("image/")
+                .filter(|_| dimensions.is_some())
+                .map(str::to_owned),
+            content_type,
+            extension,
+            room_id: room.id.clone(),
+            user_id: session.user.id.clone(),
+            store: self.blobs.name().to_owned(),
+            complete: !temporary,
+            description: None,
+            dimensions,
+            expires_at: temporary.then(|| at + chrono::Duration::hours(TEMPORARY_UPLOAD_HOURS)),
+            uploaded_at: at,
+            updated_at: at,
+        };
+        if let Err(e) = self.store.insert_upload(&upload).await {
+            self.discard_blob(&upload.id).await;
+            return Err(store_error(e));
+        }
+        tracing::info!(by = %session.user.id, file = %upload.id, size, "file uploaded");
+        Ok(upload)
+    }
+
+    async fn discard_blob(&self, key: &str) {
+        if let Err(e) = self.blobs.delete(key).await {
+            tracing::warn!(error = %e, key, "could not remove a blob");
+        }
+    }
+
+    /// Removes an upload's record and bytes (its message is gone, or it was never sent).
+    pub async fn discard_upload(&self, upload: &Upload) -> Result<()> {
+        self.store
+            .delete_upload(&upload.id)
+            .await
+            .map_err(store_error)?;
+        self.discard_blob(&upload.store_key).await;
+        Ok(())
+    }
+
+    /// Posts the message carrying a stored file (upstream's `sendFileMessage`) and marks the
+    /// upload complete. On refusal the upload is removed, as nothing refers to it.
+    pub async fn send_file_message(
+        &self,
+        session: &Session,
+        room: &Room,
+        mut upload: Upload,
+        fields: FileMessage,
+    ) -> Result<Message> {
+        let result = self
+            .try_send_file_message(session, room, &mut upload, fields)
+            .await;
+        if result.is_err() {
+            self.discard_upload(&upload).await?;
+        }
+        result
+    }
+
+    async fn try_send_file_message(
+        &self,
+        session: &Session,
+        room: &Room,
+        upload: &mut Upload,
+        fields: FileMessage,
+    ) -> Result<Message> {
+        if let Some(description) = &fields.description
+            && self.message_too_long(description)
+        {
+            return Err(Error::meteor("error-message-size-exceeded", ""));
+        }
+        upload.description = fields.description.filter(|d| !d.is_empty());
+        upload.complete = true;
+        upload.expires_at = None;
+        upload.updated_at = now();
+        let (file, attachment) = file_message_parts(upload);
+        let new = NewMessage {
+            text: fields.text.unwrap_or_default(),
+            thread_id: fields.thread_id.filter(|t| !t.is_empty()),
+            attachments: Some(json!([attachment])),
+            files: Some(json!([file])),
+            // Upstream sends file messages as not groupable.
+            groupable: Some(false),
+            ..NewMessage::default()
+        };
+        let message = self.send_message(session, room, new).await?;
+        self.store
+            .update_upload(upload)
+            .await
+            .map_err(store_error)?;
+        Ok(message)
+    }
+
+    /// `rooms.mediaConfirm`: sends the message for a temporary upload of the caller's.
+    pub async fn confirm_upload(
+        &self,
+        session: &Session,
+        room: &Room,
+        file_id: &str,
+        fields: FileMessage,
+    ) -> Result<Message> {
+        let found = self
+            .store
+            .upload_by_id(file_id)
+            .await
+            .map_err(store_error)?;
+        let upload = found
+            .filter(|u| u.user_id == session.user.id && u.room_id == room.id && !u.complete)
+            .ok_or_else(invalid_file)?;
+        self.send_file_message(session, room, upload, fields).await
+    }
+
+    /// A page of a room's files with their uploaders (`channels.files` and friends).
+    pub async fn room_files(
+        &self,
+        room: &Room,
+        filter: &UploadFilter,
+        offset: u64,
+        count: Option<u64>,
+    ) -> Result<(Vec<(Upload, Option<User>)>, u64)> {
+        let (uploads, total) = self
+            .store
+            .room_uploads(&room.id, filter, offset, count)
+            .await
+            .map_err(store_error)?;
+        let mut ids: Vec<String> = uploads.iter().map(|u| u.user_id.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        let users = self.store.users_by_ids(&ids).await.map_err(store_error)?;
+        let listed = uploads
+            .into_iter()
+            .map(|u| {
+                let user = users.iter().find(|x| x.id == u.user_id).cloned();
+                (u, user)
+            })
+            .collect();
+        Ok((listed, total))
+    }
+
+    /// A file for download by `user`: it must exist and its room be readable by them.
+    /// `None` when there is no such file; `Forbidden` when the caller may not see it.
+    pub async fn file_for_download(
+        &self,
+        user: Option<&User>,
+        file_id: &str,
+    ) -> Result<Option<Upload>> {
+        let found = self
+            .store
+            .upload_by_id(file_id)
+            .await
+            .map_err(store_error)?;
+        let Some(upload) = found else {
+            return Ok(None);
+        };
+        if self.setting_bool("FileUpload_ProtectFiles") {
+            let Some(user) = user else {
+                return Err(Error::forbidden());
+            };
+            let room = self
+                .store
+                .room_by_id(&upload.room_id)
+                .await
+                .map_err(store_error)?;
+            let readable = match &room {
+                Some(room) => self.can_access_room(user, room).await?,
+                None => false,
+            };
+            // The uploader may always fetch an unconfirmed file of theirs.
+            if !readable && upload.user_id != user.id {
+                return Err(Error::forbidden());
+            }
+        }
+        Ok(Some(upload))
+    }
+
+    /// Opens an upload's bytes from `offset`; `None` if the blob is missing.
+    pub async fn open_upload(&self, upload: &Upload, offset: u64) -> Result<Option<BlobReader>> {
+        self.blobs
+            .open(&upload.store_key, offset)
+            .await
+            .map_err(Error::internal)
+    }
+
+    /// Deletes the files a deleted message carried (upstream deletes `file._id`).
+    pub(crate) async fn delete_message_files(&self, message: &Message) {
+        let Some(Value::Array(files)) = &message.files else {
+            return;
+        };
+        for file in files {
+            let Some(file_id) = file.get("_id").and_then(Value::as_str) else {
+                continue;
+            };
+            match self.store.upload_by_id(file_id).await {
+                Ok(Some(upload)) => {
+                    if let Err(e) = self.discard_upload(&upload).await {
+                        tracing::warn!(error = %e, file = file_id, "could not delete a file");
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, file = file_id, "could not look a file up"),
+            }
+        }
+    }
+
+    /// Deletes every file of a deleted room (upstream's `eraseRoom` removes them too).
+    pub(crate) async fn delete_room_files(&self, room_id: &str) {
+        let all = UploadFilter::default();
+        match self.store.room_uploads(room_id, &all, 0, None).await {
+            Ok((uploads, _)) => {
+                for upload in uploads {
+                    if let Err(e) = self.discard_upload(&upload).await {
+                        tracing::warn!(error = %e, file = %upload.id, "could not delete a file");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, room = room_id, "could not list a room's files"),
+        }
+    }
+
+    /// Drops temporary uploads nobody confirmed in time; returns how many.
+    pub async fn purge_expired_uploads(&self) -> Result<u64> {
+        let expired = self
+            .store
+            .expired_uploads(now())
+            .await
+            .map_err(store_error)?;
+        for upload in &expired {
+            self.discard_upload(upload).await?;
+        }
+        Ok(expired.len() as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffing_trusts_bytes_not_claims() {
+        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n...."), "image/png");
+        assert_eq!(sniff(b"\xff\xd8\xff\xe0"), "image/jpeg");
+        assert_eq!(
+            sniff(b"  <svg xmlns='http://www.w3.org/2000/svg'>"),
+            "image/svg+xml"
+        );
+        assert_eq!(sniff(b"<!DOCTYPE html><p>hi"), "text/html");
+        assert_eq!(sniff(b"hello, world"), "text/plain");
+        assert_eq!(sniff(b"\x00\x01\x02"), "application/octet-stream");
+        // A claim cannot turn markup into something served inline, nor HTML into text.
+        assert_eq!(decide_type("text/html", Some("image/png")), "text/html");
+        assert_eq!(decide_type("text/plain", Some("text/html")), "text/plain");
+        assert_eq!(decide_type("text/plain", Some("text/csv")), "text/csv");
+        assert_eq!(
+            decide_type(
+                "application/zip",
+                Some("application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+            ),
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        );
+        assert_eq!(
+            decide_type("application/octet-stream", Some("image/png")),
+            "application/octet-stream"
+        );
+    }
+
+    #[test]
+    fn allow_and_deny_lists() {
+        assert!(type_allowed("image/png", "", "image/svg+xml"));
+        assert!(!type_allowed("image/svg+xml", "", "image/svg+xml"));
+        assert!(type_allowed("image/png", "image/*,application/pdf", ""));
+        assert!(!type_allowed("text/plain", "image/*, application/pdf", ""));
+        assert!(!type_allowed("image/png", "image/*", "image/*"));
+    }
+
+    #[test]
+    fn names_and_urls() {
+        assert_eq!(sanitize_file_name("../../etc/passwd"), "passwd");
+        assert_eq!(sanitize_file_name("C:\\x\\a\u{202e}gpj.exe"), "agpj.exe");
+        assert_eq!(sanitize_file_name(".."), "file");
+        assert_eq!(encode_uri("a b/ü#?.png"), "a%20b/%C3%BC#?.png");
+        assert_eq!(human_size(104_857_600), "104.86 MB");
+        assert_eq!(human_size(10), "10 B");
+    }
+
+    #[test]
+    fn dimensions_from_headers() {
+        let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+        png.extend_from_slice(&640u32.to_be_bytes());
+        png.extend_from_slice(&480u32.to_be_bytes());
+        assert_eq!(image_dimensions("image/png", &png), Some((640, 480)));
+        let gif = b"GIF89a\x20\x00\x10\x00";
+        assert_eq!(image_dimensions("image/gif", gif), Some((32, 16)));
+        let jpeg = [
+            0xff, 0xd8, 0xff, 0xe0, 0x00, 0x04, 0x00, 0x00, 0xff, 0xc0, 0x00, 0x11, 0x08, 0x00,
+            0x30, 0x00, 0x40,
+        ];
+        assert_eq!(image_dimensions("image/jpeg", &jpeg), Some((64, 48)));
+        assert_eq!(image_dimensions("image/png", b"\x89PNG"), None);
+    }
+}

@@ -1,0 +1,79 @@
+//! Uploaded files: the records of Rocket.Chat's `rocketchat_uploads` collection (`IUpload`).
+//!
+//! The bytes live in a blob store; these records say what each blob is, who sent it where, and
+//! whether the upload finished. A record is written only once its blob is in place, so a
+//! record never points at a half-written file.
+
+use crate::StoreResult;
+use async_trait::async_trait;
+use comet_core::Timestamp;
+
+/// One uploaded file (upstream's `IUpload`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upload {
+    pub id: String,
+    /// The sanitized file name shown to users and used in its URL.
+    pub name: String,
+    pub size: u64,
+    /// The media type as sniffed from the content (not the client's claim).
+    pub content_type: String,
+    /// Lowercased extension of the name, without the dot (`extension`).
+    pub extension: String,
+    pub room_id: String,
+    pub user_id: String,
+    /// Where the blob store keeps the bytes.
+    pub store_key: String,
+    /// The blob store that holds it (`store`, e.g. `FileSystem:Uploads`).
+    pub store: String,
+    /// Upload finished and confirmed; temporary `rooms.media` uploads are not yet.
+    pub complete: bool,
+    pub description: Option<String>,
+    /// Image width and height (`identify.size`).
+    pub dimensions: Option<(u32, u32)>,
+    /// Image format as identified (`identify.format`), e.g. `png`.
+    pub format: Option<String>,
+    /// A temporary upload (`rooms.media`) is dropped after this unless confirmed.
+    pub expires_at: Option<Timestamp>,
+    pub uploaded_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Upload {
+    /// Upstream's `typeGroup`: the part of the media type before the slash.
+    pub fn type_group(&self) -> &str {
+        self.content_type
+            .split_once('/')
+            .map_or(self.content_type.as_str(), |(group, _)| group)
+    }
+}
+
+/// Which files of a room a listing returns (`channels.files` and friends).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UploadFilter {
+    /// Case-insensitive substring of the name.
+    pub name: Option<String>,
+    /// Only this type group (`image`, `video`, `application`, ...).
+    pub type_group: Option<String>,
+    /// Only completed (confirmed) uploads.
+    pub only_complete: bool,
+}
+
+#[async_trait]
+pub trait FileStore: Send + Sync {
+    async fn insert_upload(&self, upload: &Upload) -> StoreResult<()>;
+    async fn upload_by_id(&self, id: &str) -> StoreResult<Option<Upload>>;
+    /// Replaces the mutable fields (name, description, complete, expiry, image details);
+    /// false if it does not exist.
+    async fn update_upload(&self, upload: &Upload) -> StoreResult<bool>;
+    async fn delete_upload(&self, id: &str) -> StoreResult<bool>;
+    /// A page of a room's files, newest first, and the total that match.
+    async fn room_uploads(
+        &self,
+        room_id: &str,
+        filter: &UploadFilter,
+        offset: u64,
+        count: Option<u64>,
+    ) -> StoreResult<(Vec<Upload>, u64)>;
+    /// Unconfirmed uploads whose expiry is before `before` (for cleanup).
+    async fn expired_uploads(&self, before: Timestamp) -> StoreResult<Vec<Upload>>;
+}

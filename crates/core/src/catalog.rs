@@ -1176,6 +1176,14 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
         public = true,
         "FileUpload"
     ),
+    // Comet's own: how many files (and avatars) one user may send per minute; 0 turns it off.
+    seed!(
+        "FileUpload_Rate_Limit_Per_Minute",
+        Int,
+        60,
+        public = true,
+        "FileUpload"
+    ),
     seed!(
         "FileUpload_MediaTypeWhiteList",
         String,

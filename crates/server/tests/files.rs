@@ -557,3 +557,155 @@ async fn deleting_the_message_deletes_the_file() {
     assert!(stored_files(&server).is_empty());
     server.stop().await;
 }
+
+#[tokio::test]
+async fn uploads_per_user_are_rate_limited_and_refusals_keep_nothing() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    let rid = group(&server, &alice, "busy", &["admin"]).await;
+    server
+        .post(
+            "settings/FileUpload_Rate_Limit_Per_Minute",
+            json!({"value": 2}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+
+    for name in ["one.txt", "two.txt"] {
+        let (status, body) = post_form(
+            &server,
+            &format!("rooms.media/{rid}"),
+            &[("file", Some((name, "text/plain")), b"hello")],
+            &alice,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = post_form(
+        &server,
+        &format!("rooms.upload/{rid}"),
+        &[("file", Some(("three.txt", "text/plain")), b"hello")],
+        &alice,
+    )
+    .await;
+    assert_eq!(status, 429, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("Error, too many requests.")),
+        "{body}"
+    );
+    assert_eq!(stored_files(&server).len(), 2, "the refused file was kept");
+
+    // The limit is per user, and users who may bypass rate limits (admins) are not counted.
+    for name in ["a.txt", "b.txt", "c.txt"] {
+        let (status, body) = post_form(
+            &server,
+            &format!("rooms.upload/{rid}"),
+            &[("file", Some((name, "text/plain")), b"hello")],
+            &admin,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    // 0 turns the limit off.
+    server
+        .post(
+            "settings/FileUpload_Rate_Limit_Per_Minute",
+            json!({"value": 0}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let (status, body) = post_form(
+        &server,
+        &format!("rooms.upload/{rid}"),
+        &[("file", Some(("four.txt", "text/plain")), b"hello")],
+        &alice,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn clean_history_removes_files_or_only_files() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    let rid = group(&server, &alice, "pruned", &["admin"]).await;
+    let mut messages = Vec::new();
+    for name in ["a.png", "b.png", "c.png"] {
+        let (status, body) = post_form(
+            &server,
+            &format!("rooms.upload/{rid}"),
+            &[("file", Some((name, "image/png")), &png())],
+            &alice,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        messages.push(body["message"].clone());
+    }
+    let text_only = common::say(&server, &alice, &rid, "no file here").await;
+    assert_eq!(stored_files(&server).len(), 3);
+    let ts = |m: &Value| m["ts"].as_str().expect("ts").to_owned();
+
+    // filesOnly: the first file goes, its message stays with upstream's note.
+    let reply = server
+        .post(
+            "rooms.cleanHistory",
+            json!({"roomId": rid, "oldest": ts(&messages[0]), "latest": ts(&messages[0]),
+                   "inclusive": true, "filesOnly": true}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(reply.ok()["count"], json!(1));
+    assert_eq!(stored_files(&server).len(), 2);
+    let first = server
+        .get(
+            "chat.getMessage",
+            &[("msgId", messages[0]["_id"].as_str().expect("id"))],
+            Some(&alice),
+        )
+        .await;
+    let first = &first.ok()["message"];
+    assert_eq!(
+        first["attachments"],
+        json!([{"color": "#FD745E", "text": "_File removed by prune_"}])
+    );
+    assert!(first.get("file").is_none(), "{first}");
+    let listed = server
+        .get("groups.files", &[("roomId", &rid)], Some(&alice))
+        .await;
+    assert_eq!(listed.ok()["total"], json!(2));
+
+    // A whole-range clean deletes the remaining files with their messages; the pinned one
+    // stays when pinned messages are excluded.
+    server
+        .post(
+            "chat.pinMessage",
+            json!({"messageId": messages[2]["_id"]}),
+            Some(&alice),
+        )
+        .await
+        .ok();
+    let reply = server
+        .post(
+            "rooms.cleanHistory",
+            json!({"roomId": rid, "oldest": ts(&messages[0]), "latest": ts(&text_only),
+                   "inclusive": true, "excludePinned": true}),
+            Some(&admin),
+        )
+        .await;
+    assert!(reply.ok()["count"].as_u64().expect("count") >= 3);
+    let c_id = messages[2]["file"]["_id"].as_str().expect("file id");
+    assert_eq!(stored_files(&server), vec![c_id.to_owned()]);
+    let listed = server
+        .get("groups.files", &[("roomId", &rid)], Some(&alice))
+        .await;
+    assert_eq!(listed.ok()["total"], json!(1));
+    server.stop().await;
+}

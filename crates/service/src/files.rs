@@ -420,6 +420,7 @@ impl Service {
         file: IncomingFile<'_>,
         temporary: bool,
     ) -> Result<Upload> {
+        self.check_upload_rate(&session.user).await?;
         let limit = self.max_file_size();
         let mut head = Vec::with_capacity(SNIFF_LEN);
         (&mut *file.body)
@@ -648,11 +649,13 @@ impl Service {
             .map_err(Error::internal)
     }
 
-    /// Deletes the files a deleted message carried (upstream deletes `file._id`).
-    pub(crate) async fn delete_message_files(&self, message: &Message) {
+    /// Deletes the files a message carries (upstream deletes `file._id`); false when one of
+    /// them could not be deleted (it is logged and left for a later attempt).
+    pub(crate) async fn delete_message_files(&self, message: &Message) -> bool {
         let Some(Value::Array(files)) = &message.files else {
-            return;
+            return true;
         };
+        let mut all_deleted = true;
         for file in files {
             let Some(file_id) = file.get("_id").and_then(Value::as_str) else {
                 continue;
@@ -661,12 +664,17 @@ impl Service {
                 Ok(Some(upload)) => {
                     if let Err(e) = self.discard_upload(&upload).await {
                         tracing::warn!(error = %e, file = file_id, "could not delete a file");
+                        all_deleted = false;
                     }
                 }
                 Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, file = file_id, "could not look a file up"),
+                Err(e) => {
+                    tracing::warn!(error = %e, file = file_id, "could not look a file up");
+                    all_deleted = false;
+                }
             }
         }
+        all_deleted
     }
 
     /// Deletes every file of a deleted room (upstream's `eraseRoom` removes them too).

@@ -110,28 +110,11 @@ impl Service {
             return RateLimitDecision::Exempt;
         }
         let ip = client.ip.map(|ip| ip.to_string()).unwrap_or_default();
-        let key = format!("{route}\u{0}{ip}");
-        let period = Duration::from_millis(period_ms);
-        let (calls, reset_in) = if self.config.clustered {
-            let at = comet_core::now();
-            match self
-                .store
-                .hit_rate_window(&key, at, i64::try_from(period_ms).unwrap_or(i64::MAX))
-                .await
-            {
-                Ok((started, calls)) => {
-                    let elapsed = (at - started).to_std().unwrap_or_default();
-                    (calls, period.saturating_sub(elapsed))
-                }
-                Err(e) => {
-                    // The request itself will meet the same database; refusing it here would
-                    // only hide the real failure.
-                    tracing::warn!(error = %e, "rate limit window unavailable");
-                    return RateLimitDecision::Exempt;
-                }
-            }
-        } else {
-            self.rate_limiter.hit(key, period)
+        let Some((calls, reset_in)) = self
+            .count_in_window(format!("{route}\u{0}{ip}"), period_ms)
+            .await
+        else {
+            return RateLimitDecision::Exempt;
         };
         let reset_in_ms = i64::try_from(reset_in.as_millis()).unwrap_or(i64::MAX);
         let state = RateLimitState {
@@ -150,5 +133,57 @@ impl Service {
         } else {
             RateLimitDecision::Allowed(state)
         }
+    }
+
+    /// Counts one call under `key` in a window of `period_ms`: how many calls the window has
+    /// seen and how long until it resets. `None` when the count is unavailable (the store
+    /// failed), in which case the caller lets the call through.
+    async fn count_in_window(&self, key: String, period_ms: u64) -> Option<(u64, Duration)> {
+        let period = Duration::from_millis(period_ms);
+        if !self.config.clustered {
+            return Some(self.rate_limiter.hit(key, period));
+        }
+        let at = comet_core::now();
+        match self
+            .store
+            .hit_rate_window(&key, at, i64::try_from(period_ms).unwrap_or(i64::MAX))
+            .await
+        {
+            Ok((started, calls)) => {
+                let elapsed = (at - started).to_std().unwrap_or_default();
+                Some((calls, period.saturating_sub(elapsed)))
+            }
+            Err(e) => {
+                // The request itself will meet the same database; refusing it here would
+                // only hide the real failure.
+                tracing::warn!(error = %e, "rate limit window unavailable");
+                None
+            }
+        }
+    }
+
+    /// The per-user upload limit (`FileUpload_Rate_Limit_Per_Minute`, 0 = off), counted for
+    /// every file and avatar a user sends whatever the transport or client address, so that
+    /// one account cannot fill the disk from many addresses. Users who may bypass the API
+    /// rate limiter bypass this too.
+    pub(crate) async fn check_upload_rate(&self, user: &User) -> comet_core::Result<()> {
+        let Ok(limit) = u64::try_from(self.setting_int("FileUpload_Rate_Limit_Per_Minute")) else {
+            return Ok(());
+        };
+        if limit == 0 || self.has_permission(user, "api-bypass-rate-limit") {
+            return Ok(());
+        }
+        let key = format!("upload\u{0}{}", user.id);
+        let Some((calls, reset_in)) = self.count_in_window(key, 60_000).await else {
+            return Ok(());
+        };
+        if calls > limit {
+            let wait_seconds = reset_in.as_millis().div_ceil(1000).max(1);
+            tracing::info!(user = %user.id, limit, "upload rate limit reached");
+            return Err(Error::too_many_requests(
+                u64::try_from(wait_seconds).unwrap_or(u64::MAX),
+            ));
+        }
+        Ok(())
     }
 }

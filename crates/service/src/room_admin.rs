@@ -19,6 +19,8 @@ pub struct CleanHistory {
     pub ignore_threads: bool,
     pub user_ids: Vec<String>,
     pub limit: Option<u64>,
+    /// Only remove the files of messages in the range, leaving the messages with a note.
+    pub files_only: bool,
 }
 
 /// `rooms.createDiscussion` parameters.
@@ -95,6 +97,34 @@ impl Service {
             hide_thread_replies: clean.ignore_threads,
             ..MessageFilter::default()
         };
+        // Files first, as upstream: a message whose files could not all be removed keeps
+        // its files and does not count.
+        let with_files = self.messages_with_files(&room.id, &filter, &clean).await?;
+        let mut file_count = 0;
+        for mut message in with_files {
+            if !self.delete_message_files(&message).await {
+                continue;
+            }
+            file_count += 1;
+            if clean.files_only {
+                message.files = None;
+                message.attachments =
+                    Some(json!([{"color": "#FD745E", "text": "_File removed by prune_"}]));
+                message.updated_at = now();
+                if self
+                    .store
+                    .update_message(&message)
+                    .await
+                    .map_err(store_error)?
+                {
+                    self.publish(comet_events::Event::Message(Box::new(message)));
+                }
+            }
+        }
+        if clean.files_only {
+            tracing::info!(by = %session.user.id, room = %room.id, file_count, "room files pruned");
+            return Ok(file_count);
+        }
         let count = self
             .store
             .delete_messages(
@@ -116,6 +146,51 @@ impl Service {
             user_ids: clean.user_ids.clone(),
         });
         Ok(count)
+    }
+
+    /// The messages of a cleaning range that carry files, with the same pinned and author
+    /// exclusions and limit as the cleaning itself.
+    async fn messages_with_files(
+        &self,
+        room_id: &str,
+        filter: &MessageFilter,
+        clean: &CleanHistory,
+    ) -> Result<Vec<comet_core::room::Message>> {
+        const PAGE: u64 = 500;
+        let filter = MessageFilter {
+            with_files: true,
+            ..filter.clone()
+        };
+        let mut found = Vec::new();
+        let mut offset = 0;
+        loop {
+            let page = Page {
+                offset,
+                count: Some(PAGE),
+                sort: vec![(comet_store::MessageSortKey::CreatedAt, Direction::Ascending)],
+            };
+            let batch = self
+                .store
+                .room_messages(room_id, &filter, &page)
+                .await
+                .map_err(store_error)?;
+            let fetched = batch.len() as u64;
+            found.extend(batch.into_iter().filter(|m| {
+                !(clean.exclude_pinned && m.pinned)
+                    && (clean.user_ids.is_empty() || clean.user_ids.contains(&m.author.id))
+            }));
+            if let Some(limit) = clean.limit
+                && found.len() as u64 >= limit
+            {
+                found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+                break;
+            }
+            if fetched < PAGE {
+                break;
+            }
+            offset += PAGE;
+        }
+        Ok(found)
     }
 
     /// `rooms.createDiscussion`: a room of the parent's type, linked to it (and to a message).

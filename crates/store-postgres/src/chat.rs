@@ -283,6 +283,9 @@ fn push_message_filter(q: &mut QueryBuilder<Postgres>, room_id: &str, filter: &M
     if filter.discussions {
         q.push(" AND extra ->> 'drid' IS NOT NULL");
     }
+    if filter.with_files {
+        q.push(" AND extra -> 'files' IS NOT NULL");
+    }
     if let Some(text) = &filter.text_contains {
         // msg has the "C" collation, so lower() folds ASCII only, as SQLite's does.
         q.push(" AND lower(msg) LIKE ")

@@ -228,6 +228,9 @@ fn push_message_filter(q: &mut QueryBuilder<Sqlite>, room_id: &str, filter: &Mes
     if filter.discussions {
         q.push(" AND json_extract(extra, '$.drid') IS NOT NULL");
     }
+    if filter.with_files {
+        q.push(" AND json_extract(extra, '$.files') IS NOT NULL");
+    }
     if let Some(text) = &filter.text_contains {
         q.push(" AND lower(msg) LIKE ")
             .push_bind(crate::like_pattern(text))

@@ -1432,6 +1432,7 @@ pub async fn message_history(store: &dyn Store) {
         .unwrap();
     let mut started = post("h7", &ben, "let us discuss", 60);
     started.discussion_id = Some("d1".into());
+    started.files = Some(serde_json::json!([{"_id": "f1", "name": "plan.pdf"}]));
     store.post_message(&started, &visible).await.unwrap();
 
     let ben_sub = store.subscription("r1", "b1").await.unwrap().unwrap();
@@ -1545,6 +1546,14 @@ pub async fn message_history(store: &dyn Store) {
         })
         .await,
         ["h1"]
+    );
+    assert_eq!(
+        history(MessageFilter {
+            with_files: true,
+            ..MessageFilter::default()
+        })
+        .await,
+        ["h7"]
     );
     assert_eq!(
         history(MessageFilter {

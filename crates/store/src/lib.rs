@@ -213,6 +213,8 @@ pub struct MessageFilter {
     pub discussions: bool,
     /// Only messages whose text contains this (case-insensitive, no ranking).
     pub text_contains: Option<String>,
+    /// Only messages carrying files (`files`).
+    pub with_files: bool,
 }
 
 /// Sort keys for messages.

@@ -230,6 +230,7 @@ pub async fn clean_history(
         ignore_threads: opt_bool(&body, "ignoreThreads")?.unwrap_or(false),
         user_ids: user_ids(&app, opt_str_list(&body, "users")?.unwrap_or_default()).await?,
         limit: crate::params::opt_u64(&body, "limit")?.filter(|l| *l > 0),
+        files_only: opt_bool(&body, "filesOnly")?.unwrap_or(false),
     };
     let count = app.service.clean_history(&session, &room_id, clean).await?;
     ok(json!({"_id": room_id, "count": count}))

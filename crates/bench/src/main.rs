@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 mod cluster;
+mod files;
 mod messages;
 mod realtime;
 
@@ -30,6 +31,8 @@ enum Benchmark {
     Realtime(realtime::RealtimeArgs),
     /// Delivery across two instances (PostgreSQL + NATS) vs one, on the same database.
     Cluster(cluster::ClusterArgs),
+    /// Big-file upload/download MB/s vs `cp`, peak RSS, small-image uploads/s.
+    Files(files::FileArgs),
     /// The realtime benchmark's baseline server (run by `realtime` in a child process).
     #[command(hide = true)]
     BareBroadcastServer,
@@ -415,6 +418,7 @@ async fn main() -> std::process::ExitCode {
         Benchmark::Realtime(args) => realtime::run(args).await,
         Benchmark::BareBroadcastServer => realtime::bare_broadcast_server().await,
         Benchmark::Cluster(args) => cluster::run(args).await,
+        Benchmark::Files(args) => files::run(args).await,
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

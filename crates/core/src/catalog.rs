@@ -1234,6 +1234,7 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
         public = true,
         "Message"
     ),
+    seed!("Message_ErasureType", Select, "Delete", public = true, "Message"; choices = &["Keep", "Delete", "Unlink"]),
     seed!(
         "Message_AllowEditing_BlockEditInMinutes",
         Int,

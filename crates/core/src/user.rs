@@ -144,3 +144,7 @@ pub struct LoginToken {
     pub two_factor_until: Option<Timestamp>,
     pub two_factor_client: Option<String>,
 }
+
+/// The name shown on messages of a deleted user re-attributed to `rocket.cat` (upstream's
+/// `Removed_User`, under `Message_ErasureType` = `Unlink`).
+pub const REMOVED_USER_ALIAS: &str = "Removed User";

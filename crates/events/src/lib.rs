@@ -84,8 +84,15 @@ pub enum Event {
         username: String,
         name: String,
     },
-    /// A user was deleted.
-    UserDeleted { user_id: String },
+    /// A user was deleted; their messages were kept, deleted or re-attributed to
+    /// `replaced_by` according to `erasure` (`Message_ErasureType`: Keep, Delete, Unlink).
+    UserDeleted {
+        user_id: String,
+        #[serde(default)]
+        erasure: String,
+        #[serde(default)]
+        replaced_by: Option<comet_core::room::UserStub>,
+    },
     /// A user gained or lost a role (globally, or in `room_id`).
     RoleChanged {
         added: bool,

@@ -71,7 +71,7 @@ pub fn subject(event: &Event) -> String {
         Event::Ephemeral { user_id, .. }
         | Event::SessionsEnded { user_id }
         | Event::UserRenamed { user_id, .. }
-        | Event::UserDeleted { user_id }
+        | Event::UserDeleted { user_id, .. }
         | Event::RoleChanged { user_id, .. }
         | Event::UserStatus { user_id, .. } => Some(("user", user_id.as_str())),
         Event::Subscription { subscription, .. } => Some(("user", subscription.user.id.as_str())),

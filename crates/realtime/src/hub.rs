@@ -533,8 +533,22 @@ impl Hub {
                     changed(NOTIFY_LOGGED, event, args),
                 );
             }
-            Event::UserDeleted { user_id } => {
-                let args = json!([{"userId": user_id, "messageErasureType": "Unlink"}]);
+            Event::UserDeleted {
+                user_id,
+                erasure,
+                replaced_by,
+            } => {
+                // Upstream tells clients only when messages went away or changed hands, so
+                // that kept messages do not vanish from open sessions.
+                let args = match (erasure.as_str(), replaced_by) {
+                    ("Delete", _) => json!([{"userId": user_id, "messageErasureType": "Delete"}]),
+                    ("Unlink", Some(by)) => json!([{
+                        "userId": user_id,
+                        "messageErasureType": "Unlink",
+                        "replaceByUser": {"_id": by.id, "username": by.username, "alias": comet_core::user::REMOVED_USER_ALIAS},
+                    }]),
+                    _ => return,
+                };
                 let event = "Users:Deleted";
                 self.deliver(
                     NOTIFY_LOGGED,

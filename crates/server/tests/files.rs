@@ -709,3 +709,116 @@ async fn clean_history_removes_files_or_only_files() {
     assert_eq!(listed.ok()["total"], json!(1));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn deleting_a_user_erases_or_keeps_messages_and_files_per_message_erasure_type() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let mut users = Vec::new();
+    for name in ["dora", "ed", "flo"] {
+        users.push(server.new_user(name).await);
+    }
+    let rid = group(&server, &admin, "erasure", &["dora", "ed", "flo"]).await;
+    let mut file_ids = Vec::new();
+    for user in &users {
+        common::say(&server, user, &rid, "words to remember").await;
+        let (status, body) = post_form(
+            &server,
+            &format!("rooms.upload/{rid}"),
+            &[("file", Some(("pic.png", "image/png")), &png())],
+            user,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        file_ids.push(
+            body["message"]["file"]["_id"]
+                .as_str()
+                .expect("id")
+                .to_owned(),
+        );
+    }
+    let authors = |history: &Value| -> Vec<String> {
+        history["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .filter(|m| m.get("t").is_none())
+            .map(|m| {
+                format!(
+                    "{}|{}",
+                    m["u"]["username"].as_str().unwrap_or_default(),
+                    m["alias"].as_str().unwrap_or_default()
+                )
+            })
+            .collect()
+    };
+    let delete = |username: &'static str| {
+        let server = &server;
+        let admin = &admin;
+        async move {
+            server
+                .post("users.delete", json!({"username": username}), Some(admin))
+                .await
+                .ok();
+        }
+    };
+
+    // Delete (upstream's default): messages and files go.
+    delete("dora").await;
+    let history = server
+        .get("groups.history", &[("roomId", &rid)], Some(&admin))
+        .await;
+    assert!(
+        !authors(history.ok()).iter().any(|a| a.starts_with("dora|")),
+        "{:?}",
+        authors(history.ok())
+    );
+    assert!(!stored_files(&server).contains(&file_ids[0]));
+
+    // Unlink: messages stay, attributed to rocket.cat as "Removed User"; files stay.
+    server
+        .post(
+            "settings/Message_ErasureType",
+            json!({"value": "Unlink"}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    delete("ed").await;
+    let history = server
+        .get("groups.history", &[("roomId", &rid)], Some(&admin))
+        .await;
+    let listed = authors(history.ok());
+    assert_eq!(
+        listed
+            .iter()
+            .filter(|a| *a == "rocket.cat|Removed User")
+            .count(),
+        2,
+        "{listed:?}"
+    );
+    assert!(!listed.iter().any(|a| a.starts_with("ed|")));
+    assert!(stored_files(&server).contains(&file_ids[1]));
+
+    // Keep: nothing changes.
+    server
+        .post(
+            "settings/Message_ErasureType",
+            json!({"value": "Keep"}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    delete("flo").await;
+    let history = server
+        .get("groups.history", &[("roomId", &rid)], Some(&admin))
+        .await;
+    let listed = authors(history.ok());
+    assert_eq!(
+        listed.iter().filter(|a| *a == "flo|").count(),
+        2,
+        "{listed:?}"
+    );
+    assert!(stored_files(&server).contains(&file_ids[2]));
+    server.stop().await;
+}

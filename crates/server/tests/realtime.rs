@@ -785,7 +785,10 @@ async fn user_role_and_bulk_delete_events() {
     let deleted = alice
         .until(|m| m["fields"]["eventName"] == json!("Users:Deleted"))
         .await;
-    assert_eq!(deleted["fields"]["args"][0]["userId"], json!(bob.user_id));
+    assert_eq!(
+        deleted["fields"]["args"][0],
+        json!({"userId": bob.user_id, "messageErasureType": "Delete"})
+    );
     server.stop().await;
 }
 

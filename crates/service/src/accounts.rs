@@ -816,16 +816,103 @@ impl Service {
             "deleteUser",
         )
         .await?;
+        let erasure = self.setting_str("Message_ErasureType");
+        let replaced_by = match erasure.as_str() {
+            "Delete" => {
+                self.erase_user_messages(&user).await?;
+                None
+            }
+            "Unlink" => self.unlink_user_messages(&user).await?,
+            _ => None,
+        };
         self.store
             .delete_user(&user.id)
             .await
             .map_err(store_error)?;
-        tracing::info!(by = %session.user.id, user = %user.id, "user deleted");
+        tracing::info!(by = %session.user.id, user = %user.id, erasure, "user deleted");
         self.publish(comet_events::Event::SessionsEnded {
             user_id: user.id.clone(),
         });
-        self.publish(comet_events::Event::UserDeleted { user_id: user.id });
+        self.publish(comet_events::Event::UserDeleted {
+            user_id: user.id,
+            erasure,
+            replaced_by,
+        });
         Ok(())
+    }
+
+    /// `Message_ErasureType` = `Delete`: the user's messages go (as tombstones, so that
+    /// clients syncing later drop them too), then every file they sent.
+    async fn erase_user_messages(&self, user: &User) -> Result<()> {
+        let rooms = self
+            .store
+            .rooms_with_messages_by(&user.id)
+            .await
+            .map_err(store_error)?;
+        let authors = [user.id.clone()];
+        for room_id in rooms {
+            self.store
+                .delete_messages(
+                    &room_id,
+                    &comet_store::MessageFilter::default(),
+                    false,
+                    &authors,
+                    None,
+                    now(),
+                )
+                .await
+                .map_err(store_error)?;
+            self.publish(comet_events::Event::MessagesCleaned {
+                room_id,
+                oldest: None,
+                latest: None,
+                exclude_pinned: false,
+                user_ids: authors.to_vec(),
+            });
+        }
+        let uploads = self
+            .store
+            .user_uploads(&user.id)
+            .await
+            .map_err(store_error)?;
+        for upload in uploads {
+            if let Err(e) = self.discard_upload(&upload).await {
+                tracing::warn!(error = %e, file = %upload.id, "could not delete a file");
+            }
+        }
+        Ok(())
+    }
+
+    /// `Message_ErasureType` = `Unlink`: the user's messages stay, attributed to `rocket.cat`
+    /// under the alias "Removed User". Returns who they now belong to; nothing changes when
+    /// `rocket.cat` does not exist (as upstream).
+    async fn unlink_user_messages(
+        &self,
+        user: &User,
+    ) -> Result<Option<comet_core::room::UserStub>> {
+        let Some(cat) = self
+            .store
+            .user_by_username("rocket.cat")
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(None);
+        };
+        let replacement = comet_core::room::UserStub {
+            id: cat.id,
+            username: cat.username,
+            name: None,
+        };
+        self.store
+            .unlink_messages(
+                &user.id,
+                &replacement,
+                comet_core::user::REMOVED_USER_ALIAS,
+                now(),
+            )
+            .await
+            .map_err(store_error)?;
+        Ok(Some(replacement))
     }
 
     /// `users.info`.

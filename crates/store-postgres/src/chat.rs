@@ -6,7 +6,7 @@ use crate::{PostgresStore, backend, count, direction, limit, offset, write_error
 use async_trait::async_trait;
 use comet_core::Timestamp;
 use comet_core::page::{Direction, Page};
-use comet_core::room::{Message, Room, Subscription};
+use comet_core::room::{Message, Room, Subscription, UserStub};
 use comet_store::encoding::{like_pattern, message_extra, search_words};
 use comet_store::{
     Conflict, MessageFilter, MessageSortKey, MessageStore, PostEffects, RemovedSubscription,
@@ -1065,6 +1065,39 @@ impl MessageStore for PostgresStore {
         .map_err(backend)?;
         tx.commit().await.map_err(write_error)?;
         Ok(ids.len() as u64)
+    }
+
+    async fn rooms_with_messages_by(&self, author_id: &str) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar(
+            "SELECT DISTINCT rid FROM messages WHERE u_id = $1 AND deleted_at IS NULL ORDER BY rid",
+        )
+        .bind(author_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)
+    }
+
+    async fn unlink_messages(
+        &self,
+        author_id: &str,
+        replacement: &UserStub,
+        alias: &str,
+        at: Timestamp,
+    ) -> StoreResult<u64> {
+        let result = sqlx::query(
+            "UPDATE messages SET u_id = $1, u_username = $2, u_name = NULL, updated_at = $3, \
+             extra = jsonb_set(extra, '{alias}', to_jsonb($4::text)) \
+             WHERE u_id = $5 AND deleted_at IS NULL",
+        )
+        .bind(&replacement.id)
+        .bind(&replacement.username)
+        .bind(millis(at))
+        .bind(alias)
+        .bind(author_id)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(result.rows_affected())
     }
 
     async fn deleted_messages(

@@ -6,7 +6,7 @@ use crate::{SqliteStore, backend, write_error};
 use async_trait::async_trait;
 use comet_core::Timestamp;
 use comet_core::page::{Direction, Page};
-use comet_core::room::{Message, Room, Subscription};
+use comet_core::room::{Message, Room, Subscription, UserStub};
 use comet_store::{
     MessageFilter, MessageSortKey, MessageStore, PostEffects, RemovedSubscription, RoomFilter,
     RoomSortKey, RoomStore, StoreError, StoreResult, SubscriptionStore,
@@ -1009,6 +1009,38 @@ impl MessageStore for SqliteStore {
     ) -> StoreResult<u64> {
         self.delete_matching(room_id, filter, exclude_pinned, authors, limit, at)
             .await
+    }
+
+    async fn rooms_with_messages_by(&self, author_id: &str) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar(
+            "SELECT DISTINCT rid FROM messages WHERE u_id = ? AND deleted_at IS NULL ORDER BY rid",
+        )
+        .bind(author_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend)
+    }
+
+    async fn unlink_messages(
+        &self,
+        author_id: &str,
+        replacement: &UserStub,
+        alias: &str,
+        at: Timestamp,
+    ) -> StoreResult<u64> {
+        let result = sqlx::query(
+            "UPDATE messages SET u_id = ?, u_username = ?, u_name = NULL, updated_at = ?, \
+             extra = json_set(extra, '$.alias', ?) WHERE u_id = ? AND deleted_at IS NULL",
+        )
+        .bind(&replacement.id)
+        .bind(&replacement.username)
+        .bind(millis(at))
+        .bind(alias)
+        .bind(author_id)
+        .execute(&self.writer)
+        .await
+        .map_err(backend)?;
+        Ok(result.rows_affected())
     }
 
     async fn deleted_messages(

@@ -191,4 +191,17 @@ impl FileStore for SqliteStore {
         .map_err(backend)?;
         rows.iter().map(upload_from_row).collect()
     }
+
+    async fn user_uploads(&self, user_id: &str) -> StoreResult<Vec<Upload>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM uploads WHERE user_id = ? ORDER BY uploaded_at"
+        ))
+        .bind(user_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(upload_from_row).collect()
+    }
 }

@@ -1742,6 +1742,44 @@ pub async fn message_history(store: &dyn Store) {
         (r.message_count, r.last_message_id.as_deref()),
         (2, Some("h3"))
     );
+
+    // Erasing a deleted user: where their messages are, and re-attributing them.
+    let author = store.message_by_id("h3").await.unwrap().unwrap().author.id;
+    assert_eq!(store.rooms_with_messages_by(&author).await.unwrap(), ["r1"]);
+    assert!(
+        store
+            .rooms_with_messages_by("nobody")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let cat = comet_core::room::UserStub {
+        id: "rocket.cat".into(),
+        username: "rocket.cat".into(),
+        name: None,
+    };
+    let unlinked = store
+        .unlink_messages(&author, &cat, "Removed User", at_ms(t0, 99))
+        .await
+        .unwrap();
+    assert!(unlinked >= 1);
+    let h3 = store.message_by_id("h3").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            h3.author,
+            h3.alias.as_deref(),
+            h3.updated_at,
+            h3.text.as_str()
+        ),
+        (cat, Some("Removed User"), at_ms(t0, 99), "same time B")
+    );
+    assert!(
+        store
+            .rooms_with_messages_by(&author)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// Full-text search as users see it: any script, Latin diacritics folded, case ignored, every
@@ -2418,6 +2456,18 @@ pub async fn uploads(store: &dyn Store) {
         .insert_upload(&upload("f3", "r2", "other.txt", "text/plain", later(2)))
         .await
         .unwrap();
+    assert_eq!(
+        store
+            .user_uploads("u1")
+            .await
+            .unwrap()
+            .iter()
+            .map(|u| u.id.as_str())
+            .collect::<Vec<_>>(),
+        ["f1", "f2", "f3"],
+        "a user's uploads, oldest first"
+    );
+    assert!(store.user_uploads("nobody").await.unwrap().is_empty());
 
     // Newest first; the total ignores paging.
     let all = UploadFilter::default();

@@ -76,4 +76,6 @@ pub trait FileStore: Send + Sync {
     ) -> StoreResult<(Vec<Upload>, u64)>;
     /// Unconfirmed uploads whose expiry is before `before` (for cleanup).
     async fn expired_uploads(&self, before: Timestamp) -> StoreResult<Vec<Upload>>;
+    /// Every upload a user sent (for erasing a deleted user's files).
+    async fn user_uploads(&self, user_id: &str) -> StoreResult<Vec<Upload>>;
 }

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use comet_core::Timestamp;
 use comet_core::page::{Page, UserSortKey};
 use comet_core::role::{Permission, Role};
-use comet_core::room::{Message, Room, RoomType, Subscription};
+use comet_core::room::{Message, Room, RoomType, Subscription, UserStub};
 use comet_core::setting::Setting;
 use comet_core::user::{LoginToken, User};
 use serde_json::Value;
@@ -362,6 +362,17 @@ pub trait MessageStore: Send + Sync {
         exclude_pinned: bool,
         authors: &[String],
         limit: Option<u64>,
+        at: Timestamp,
+    ) -> StoreResult<u64>;
+    /// Rooms holding live messages by this author (for erasing a deleted user's messages).
+    async fn rooms_with_messages_by(&self, author_id: &str) -> StoreResult<Vec<String>>;
+    /// Re-attributes every live message of `author_id` to `replacement`, shown under `alias`
+    /// (upstream's `Unlink` erasure of a deleted user); returns how many changed.
+    async fn unlink_messages(
+        &self,
+        author_id: &str,
+        replacement: &UserStub,
+        alias: &str,
         at: Timestamp,
     ) -> StoreResult<u64>;
     /// Deleted messages of a room since a time.

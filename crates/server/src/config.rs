@@ -114,6 +114,16 @@ pub enum Command {
     /// Example: comet migrate-db --from sqlite://./data/comet.db --to
     /// postgres://comet:secret@db:5432/comet
     MigrateDb(crate::migrate::MigrateDbArgs),
+    /// Back up the database and uploaded files into a new directory, while the server runs.
+    ///
+    /// Uses the server's configuration (COMET_DATA_DIR, DATABASE_URL). A SQLite database is
+    /// snapshotted consistently; PostgreSQL is left to pg_dump and only files are copied.
+    /// Example: comet backup --to /backups/comet-2026-11-25
+    Backup(crate::backup::BackupArgs),
+    /// Restore a backup into the configured data directory, which must hold no database.
+    ///
+    /// Example: COMET_DATA_DIR=./data comet restore --from /backups/comet-2026-11-25
+    Restore(crate::backup::RestoreArgs),
 }
 
 impl std::fmt::Debug for Config {

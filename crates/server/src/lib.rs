@@ -1,6 +1,7 @@
 //! The Comet server as a library: `launch` runs it on a listener until `shutdown` resolves.
 //! The `comet` binary and the end-to-end tests both start it this way.
 
+pub mod backup;
 pub mod config;
 pub mod migrate;
 mod ops;

@@ -1,6 +1,7 @@
 //! `comet`: serve with configuration from flags and environment, or run a subcommand
 //! (`comet migrate-db`).
 
+use comet_server::backup;
 use comet_server::migrate::migrate_db;
 use comet_server::{Command, Config, launch};
 use tokio::net::TcpListener;
@@ -57,11 +58,28 @@ async fn shutdown_signal() {
 async fn main() -> std::process::ExitCode {
     let config = Config::from_env_and_args();
     init_logging(&config);
-    if let Some(Command::MigrateDb(args)) = &config.command {
-        return match migrate_db(args, &mut std::io::stdout()).await {
+    let outcome = match &config.command {
+        Some(Command::MigrateDb(args)) => Some((
+            "migrate-db",
+            migrate_db(args, &mut std::io::stdout())
+                .await
+                .map_err(|e| e.to_string()),
+        )),
+        Some(Command::Backup(args)) => Some((
+            "backup",
+            backup::backup(&config, args, &mut std::io::stdout()).await,
+        )),
+        Some(Command::Restore(args)) => Some((
+            "restore",
+            backup::restore(&config, args, &mut std::io::stdout()).await,
+        )),
+        None => None,
+    };
+    if let Some((command, result)) = outcome {
+        return match result {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("comet migrate-db: {e}");
+                eprintln!("comet {command}: {e}");
                 std::process::ExitCode::FAILURE
             }
         };

@@ -146,6 +146,20 @@ impl SqliteStore {
         Ok(SqliteStore { writer, reader })
     }
 
+    /// Writes a consistent copy of the whole database to a new file at `path` while other
+    /// connections go on reading and writing (`VACUUM INTO` runs in one read transaction).
+    pub async fn snapshot_into(&self, path: &Path) -> StoreResult<()> {
+        let target = path
+            .to_str()
+            .ok_or_else(|| StoreError::Backend("the snapshot path is not UTF-8".to_owned()))?;
+        sqlx::query("VACUUM INTO ?")
+            .bind(target)
+            .execute(&self.reader)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
     /// Closes both pools, waiting for running statements.
     pub async fn close(&self) {
         self.reader.close().await;

@@ -88,6 +88,7 @@ pub async fn call(
         "public-settings/get" => Box::pin(public_settings(service)),
         "permissions/get" => Box::pin(permissions(service, ctx)),
         "sendMessage" => Box::pin(send_message(service, params, ctx)),
+        "sendFileMessage" => Box::pin(send_file_message(service, params, ctx)),
         "updateMessage" => Box::pin(update_message(service, params, ctx)),
         "deleteMessage" => Box::pin(delete_message(service, params, ctx)),
         "setReaction" => Box::pin(set_reaction(service, params, ctx)),
@@ -201,6 +202,47 @@ async fn send_message(
         .map_err(|_| Error::meteor("error-not-allowed", "Not allowed"))?;
     let sent = service
         .send_message(session, &room, new_message(message))
+        .await?;
+    value(ejson(chat::message(&sent)))
+}
+
+/// `sendFileMessage(roomId, store, file, msgData)`: posts the message of a file uploaded with
+/// `rooms.media` (what `rooms.mediaConfirm` does over REST). `false` when the room is not
+/// there or not accessible, as upstream.
+async fn send_file_message(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let room_id = str_param(&params, 0)?;
+    let file = param(&params, 2)
+        .filter(|f| f.is_object())
+        .ok_or_else(|| Error::meteor("error-invalid-params", "Match failed"))?;
+    let file_id = file
+        .get("_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::meteor("error-invalid-params", "Match failed"))?;
+    let data = param(&params, 3).cloned().unwrap_or(Value::Null);
+    let text = |value: Option<&Value>| -> Result<Option<String>> {
+        match value {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(Error::meteor("error-invalid-params", "Match failed")),
+        }
+    };
+    let fields = comet_service::files::FileMessage {
+        text: text(data.get("msg"))?,
+        description: text(file.get("description"))?,
+        thread_id: text(data.get("tmid"))?,
+    };
+    let room = match service.upload_target(session, &room_id).await {
+        Ok(room) => room,
+        Err(e) if e.kind == comet_core::error::ErrorKind::Forbidden => return value(json!(false)),
+        Err(e) => return Err(e),
+    };
+    let sent = service
+        .confirm_upload(session, &room, file_id, fields)
         .await?;
     value(ejson(chat::message(&sent)))
 }

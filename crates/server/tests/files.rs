@@ -822,3 +822,58 @@ async fn deleting_a_user_erases_or_keeps_messages_and_files_per_message_erasure_
     assert!(stored_files(&server).contains(&file_ids[2]));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn send_file_message_over_ddp_confirms_a_media_upload() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    server.new_user("bob").await;
+    let rid = group(&server, &alice, "ddp-files", &[]).await;
+    let (status, body) = post_form(
+        &server,
+        &format!("rooms.media/{rid}"),
+        &[("file", Some(("plan.txt", "text/plain")), b"the plan")],
+        &alice,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let file_id = body["file"]["_id"].as_str().expect("id").to_owned();
+
+    // Someone outside the room gets upstream's `false`, and the file stays unconfirmed.
+    let mut bob = common::ddp::Ddp::connect(&server).await;
+    bob.login("bob").await;
+    let reply = bob
+        .call(
+            "sendFileMessage",
+            json!([rid, null, {"_id": file_id}, {"msg": "mine now"}]),
+        )
+        .await;
+    assert_eq!(reply["result"], json!(false), "{reply}");
+
+    let mut ddp = common::ddp::Ddp::connect(&server).await;
+    ddp.login("alice").await;
+    let reply = ddp
+        .call(
+            "sendFileMessage",
+            json!([rid, "Uploads", {"_id": file_id, "description": "draft"}, {"msg": "see the plan"}]),
+        )
+        .await;
+    let message = &reply["result"];
+    assert_eq!(message["msg"], json!("see the plan"), "{reply}");
+    assert_eq!(message["file"]["_id"], json!(file_id));
+    assert_eq!(message["attachments"][0]["description"], json!("draft"));
+    assert_eq!(message["attachments"][0]["title"], json!("plan.txt"));
+
+    // Once confirmed, it cannot be sent again; bad parameters are refused.
+    let again = ddp
+        .call("sendFileMessage", json!([rid, null, {"_id": file_id}]))
+        .await;
+    assert!(again.get("error").is_some(), "{again}");
+    let bad = ddp.call("sendFileMessage", json!([rid, null, "x"])).await;
+    assert_eq!(
+        bad["error"]["error"],
+        json!("error-invalid-params"),
+        "{bad}"
+    );
+    server.stop().await;
+}

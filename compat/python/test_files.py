@@ -104,3 +104,31 @@ def test_svg_is_refused(server, make_user):
         "File type is not accepted. [error-invalid-file-type]",
         "error-invalid-file-type",
     )
+
+
+def test_clean_history_files_only(server, admin, make_user):
+    """``rooms_clean_history(..., filesOnly=True)`` prunes files and keeps messages."""
+    a = make_user()
+    c = server.login(a.username, a.password)
+    rid = private_room(c, members=["admin"])
+    resp = c.rooms_media(rid, ("old.txt", io.BytesIO(b"old news"), "text/plain"))
+    file_url = resp["file"]["url"]
+    sent = c.rooms_media_confirm(rid, resp["file"]["_id"], msg="an old file")
+    message_id = sent["message"]["_id"]
+
+    cleaned = admin.rooms_clean_history(
+        rid, latest="2100-01-01T00:00:00.000Z", oldest="2000-01-01T00:00:00.000Z",
+        filesOnly=True,
+    )
+    assert cleaned["success"] is True
+    assert cleaned["count"] == 1
+
+    kept = c.chat_get_message(message_id)["message"]
+    assert kept["msg"] == "an old file"
+    assert kept["attachments"] == [
+        {"color": "#FD745E", "text": "_File removed by prune_"}
+    ]
+    assert "file" not in kept
+    got = requests.get(server.url + file_url, headers=c.headers, timeout=10)
+    assert got.status_code == 404
+    assert list(c.groups_files(room_id=rid)) == []

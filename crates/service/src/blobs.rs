@@ -110,7 +110,10 @@ impl BlobStore for LocalBlobStore {
         tokio::fs::create_dir_all(&temp_dir).await?;
         let temp = temp_dir.join(format!("{key}.{}", comet_core::id::new_id()));
         let mut guard = TempGuard(Some(temp.clone()));
-        let mut file = tokio::fs::File::create(&temp).await?;
+        // Every file write is a hop to the blocking pool: gathering network chunks into big
+        // writes keeps that cost small next to the copy.
+        let mut file =
+            tokio::io::BufWriter::with_capacity(256 * 1024, tokio::fs::File::create(&temp).await?);
         let mut buffer = vec![0u8; 64 * 1024];
         let mut written: u64 = 0;
         loop {
@@ -126,7 +129,8 @@ impl BlobStore for LocalBlobStore {
             }
             file.write_all(&buffer[..n]).await?;
         }
-        file.sync_all().await?;
+        file.flush().await?;
+        file.get_ref().sync_all().await?;
         drop(file);
         tokio::fs::rename(&temp, &target).await?;
         guard.0 = None;

@@ -73,6 +73,28 @@ function png(width, height, { noise = false, colour = [70, 67, 196] } = {}) {
   ]);
 }
 
+/** One second of a 440 Hz tone as 8 kHz 16-bit mono PCM WAV. */
+function wav() {
+  const rate = 8000;
+  const data = Buffer.alloc(rate * 2);
+  for (let i = 0; i < rate; i++) data.writeInt16LE(Math.round(Math.sin((2 * Math.PI * 440 * i) / rate) * 8000), i * 2);
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0, 'ascii');
+  header.writeUInt32LE(36 + data.length, 4);
+  header.write('WAVE', 8, 'ascii');
+  header.write('fmt ', 12, 'ascii');
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20); // PCM
+  header.writeUInt16LE(1, 22); // mono
+  header.writeUInt32LE(rate, 24);
+  header.writeUInt32LE(rate * 2, 28);
+  header.writeUInt16LE(2, 32);
+  header.writeUInt16LE(16, 34);
+  header.write('data', 36, 'ascii');
+  header.writeUInt32LE(data.length, 40);
+  return Buffer.concat([header, data]);
+}
+
 let n = 0;
 /** Two fresh users in a fresh channel, each in their own browser, both looking at it. */
 async function pairInRoom(t) {
@@ -224,6 +246,61 @@ test('the attach button: dialog with preview, progress, then an image both peopl
     assert.deepEqual(left, []);
     const status = await alice.evaluate(async (url) => (await fetch(url, { credentials: 'same-origin', cache: 'no-store' })).status, src);
     assert.ok(status === 403 || status === 401 || status === 404, `status ${status}`);
+  });
+});
+
+test('an image reserves its space and shows image_preview blurred until it loads', async (t) => {
+  const { alice, aliceAuth, rid } = await pairInRoom(t);
+  await withScreenshots(t.name, () => [alice], async () => {
+    // Image requests wait until the test lets them through.
+    let release;
+    const held = new Promise((resolve) => (release = resolve));
+    await alice.route('**/file-upload/**', async (route) => {
+      await held;
+      await route.continue().catch(() => {});
+    });
+    const form = new FormData();
+    form.append('file', new Blob([png(200, 100)], { type: 'image/png' }), 'wide.png');
+    form.append('msg', 'the plain upload');
+    const uploaded = await fetch(`${server.base}/api/v1/rooms.upload/${rid}`, {
+      method: 'POST',
+      headers: { 'X-User-Id': aliceAuth.userId, 'X-Auth-Token': aliceAuth.authToken },
+      body: form,
+      signal: AbortSignal.timeout(TIMEOUT),
+    }).then((r) => r.json());
+    const stored = uploaded.message.attachments[0];
+    assert.deepEqual(stored.image_dimensions, { width: 200, height: 100 });
+    // The same image with a tiny preview, as a thumbnail-making server would send it.
+    const preview = png(4, 2, { colour: [200, 120, 40] }).toString('base64');
+    await rest(server.base, 'chat.postMessage', {
+      method: 'POST',
+      auth: aliceAuth,
+      body: { roomId: rid, text: 'with a preview', attachments: [{ ...stored, image_preview: preview }] },
+    });
+    const item = message(alice, 'with a preview');
+    await item.getByTestId('attachment-blur').waitFor();
+    const box = await item.getByTestId('attachment-image').locator('img.full').boundingBox();
+    assert.ok(box && Math.round(box.width) === 200 && Math.round(box.height) === 100, `reserved ${JSON.stringify(box)}`);
+    release();
+    const loaded = await imageLoaded(item.locator('img.full'));
+    assert.equal(loaded.naturalWidth, 200);
+    await item.getByTestId('attachment-blur').waitFor({ state: 'detached' });
+    await alice.unroute('**/file-upload/**');
+    noProblems(alice);
+  });
+});
+
+test('audio plays from the timeline, authenticated by cookie', async (t) => {
+  const { alice, bob } = await pairInRoom(t);
+  await withScreenshots(t.name, () => [alice, bob], async () => {
+    await alice.getByTestId('file-input').setInputFiles({ name: 'tone.wav', mimeType: 'audio/wav', buffer: wav() });
+    await alice.getByTestId('upload-send').click();
+    const audio = bob.getByTestId('attachment-audio');
+    await audio.waitFor();
+    const handle = await audio.elementHandle();
+    await bob.waitForFunction((el) => el.readyState >= 1 && el.duration > 0.9, handle, { timeout: TIMEOUT });
+    assert.equal(await bob.getByTestId('message').filter({ has: audio }).getByTestId('attachment').getByText('tone.wav').count(), 1);
+    noProblems(alice, bob);
   });
 });
 

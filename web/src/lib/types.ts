@@ -41,6 +41,7 @@ export interface Message {
   alias?: string;
   emoji?: string;
   attachments?: Attachment[];
+  groupable?: boolean;
   file?: MessageFile;
   files?: MessageFile[];
   /** Client-only: sent but not confirmed by the server yet. */

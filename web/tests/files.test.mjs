@@ -377,8 +377,12 @@ test('paste an image into the composer', async (t) => {
       el.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
     }, image.toString('base64'));
     await dialog.waitFor();
+    // The description has the focus: type it, rename the file, Enter sends.
+    await alice.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'upload-description');
+    await alice.keyboard.type('from the clipboard');
     await dialog.getByTestId('upload-name').fill('pasted.png');
-    await dialog.getByTestId('upload-send').click();
+    await dialog.getByTestId('upload-name').press('Enter');
+    await message(bob, 'from the clipboard').waitFor();
     const img = bob.getByTestId('attachment-image').locator('img.full');
     const loaded = await imageLoaded(img);
     assert.equal(loaded.naturalWidth, 64);

@@ -203,7 +203,10 @@ class Uploads {
       xhr.upload.onprogress = (event) => {
         lastProgress = Date.now();
         const job = this.job(id);
-        if (job && event.lengthComputable) job.loaded = Math.min(job.size, event.loaded);
+        // The request is a little larger than the file (the multipart framing): scale.
+        if (job && event.lengthComputable && event.total > 0) {
+          job.loaded = Math.min(job.size, Math.round((job.size * event.loaded) / event.total));
+        }
       };
       xhr.onload = () => {
         finish();
@@ -235,6 +238,15 @@ class Uploads {
       form.append('file', item.file, item.name);
       xhr.send(form);
     });
+  }
+
+  /** Logging out: every upload stops and nothing more is posted. */
+  reset() {
+    for (const job of this.jobs) if (job.state !== 'failed') this.cancelled.add(job.id);
+    for (const xhr of this.requests.values()) xhr.abort();
+    this.requests.clear();
+    this.jobs = [];
+    this.offer = null;
   }
 
   /** Stops an upload; a file already stored but not confirmed is never posted. */

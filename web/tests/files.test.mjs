@@ -290,7 +290,7 @@ test('an image reserves its space and shows image_preview blurred until it loads
   });
 });
 
-test('audio plays from the timeline, authenticated by cookie', async (t) => {
+test('audio and video play from the timeline, authenticated by cookie', async (t) => {
   const { alice, bob } = await pairInRoom(t);
   await withScreenshots(t.name, () => [alice, bob], async () => {
     await alice.getByTestId('file-input').setInputFiles({ name: 'tone.wav', mimeType: 'audio/wav', buffer: wav() });
@@ -300,6 +300,36 @@ test('audio plays from the timeline, authenticated by cookie', async (t) => {
     const handle = await audio.elementHandle();
     await bob.waitForFunction((el) => el.readyState >= 1 && el.duration > 0.9, handle, { timeout: TIMEOUT });
     assert.equal(await bob.getByTestId('message').filter({ has: audio }).getByTestId('attachment').getByText('tone.wav').count(), 1);
+
+    // A short WebM recorded from a canvas in the page.
+    const webm = await alice.evaluate(async () => {
+      const canvas = document.createElement('canvas');
+      canvas.width = 160;
+      canvas.height = 120;
+      const g = canvas.getContext('2d');
+      const recorder = new MediaRecorder(canvas.captureStream(10), { mimeType: 'video/webm' });
+      const parts = [];
+      recorder.ondataavailable = (e) => parts.push(e.data);
+      const done = new Promise((resolve) => (recorder.onstop = resolve));
+      recorder.start();
+      for (let i = 0; i < 8; i++) {
+        g.fillStyle = `hsl(${i * 40} 70% 50%)`;
+        g.fillRect(0, 0, 160, 120);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      recorder.stop();
+      await done;
+      const bytes = new Uint8Array(await new Blob(parts).arrayBuffer());
+      let text = '';
+      for (const b of bytes) text += String.fromCharCode(b);
+      return btoa(text);
+    });
+    await alice.getByTestId('file-input').setInputFiles({ name: 'clip.webm', mimeType: 'video/webm', buffer: Buffer.from(webm, 'base64') });
+    await alice.getByTestId('upload-send').click();
+    const video = bob.getByTestId('attachment-video');
+    await video.waitFor();
+    const videoHandle = await video.elementHandle();
+    await bob.waitForFunction((el) => el.readyState >= 1 && el.videoWidth === 160, videoHandle, { timeout: TIMEOUT });
     noProblems(alice, bob);
   });
 });

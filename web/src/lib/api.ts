@@ -36,6 +36,16 @@ export class ApiError extends Error {
   }
 }
 
+/** The error of a refused REST call, from its `{success:false, error, errorType}` envelope. */
+export function errorFromEnvelope(status: number, body: Record<string, unknown>, statusText = ''): ApiError {
+  const message =
+    (typeof body.error === 'string' && body.error) ||
+    (typeof body.message === 'string' && body.message) ||
+    statusText ||
+    'error';
+  return new ApiError(message, status, body.errorType as string | undefined, body);
+}
+
 type Params = Record<string, string | number | boolean | undefined | null>;
 
 const SESSION_KEY = 'comet.session';
@@ -51,20 +61,49 @@ function loadSession(): Session | null {
   }
 }
 
+/**
+ * Mirrors the session into `rc_uid`/`rc_token` cookies, as upstream's web client does, so
+ * plain `<img>`, `<audio>`, `<video>` and download links to `/file-upload/…` authenticate
+ * without ever putting the token in a URL. SameSite=Strict keeps other sites from using them.
+ */
+export function syncAuthCookies(session: Session | null) {
+  if (typeof document === 'undefined') return;
+  const secure = location.protocol === 'https:' ? '; Secure' : '';
+  const attributes = `; Path=/; SameSite=Strict${secure}`;
+  if (session) {
+    document.cookie = `rc_uid=${encodeURIComponent(session.userId)}${attributes}`;
+    document.cookie = `rc_token=${encodeURIComponent(session.token)}${attributes}`;
+  } else {
+    document.cookie = `rc_uid=; Max-Age=0${attributes}`;
+    document.cookie = `rc_token=; Max-Age=0${attributes}`;
+  }
+}
+
 /** REST v1 with the caller's credentials. */
 export class Rest {
   session: Session | null = loadSession();
   /** Called when the server says the credentials are no longer valid. */
   onUnauthorized: () => void = () => {};
 
+  constructor() {
+    // A resumed session (page load) sets the cookies again: the browser may have dropped them.
+    syncAuthCookies(this.session);
+  }
+
   setSession(session: Session | null) {
     this.session = session;
+    syncAuthCookies(session);
     try {
       if (session) localStorage.setItem(SESSION_KEY, JSON.stringify(session));
       else localStorage.removeItem(SESSION_KEY);
     } catch {
       // Private mode without storage: the session lives for this page only.
     }
+  }
+
+  /** The credentials as headers, for requests made outside `request` (uploads). */
+  authHeaders(): Record<string, string> {
+    return this.session ? { 'X-User-Id': this.session.userId, 'X-Auth-Token': this.session.token } : {};
   }
 
   private headers(extra?: Record<string, string>): Record<string, string> {
@@ -109,12 +148,7 @@ export class Rest {
     }
     if (!response.ok || body.success === false || body.status === 'error') {
       if (response.status === 401 && this.session && path !== 'login') this.onUnauthorized();
-      const message =
-        (typeof body.error === 'string' && body.error) ||
-        (typeof body.message === 'string' && body.message) ||
-        response.statusText ||
-        'error';
-      throw new ApiError(message, response.status, body.errorType as string | undefined, body);
+      throw errorFromEnvelope(response.status, body, response.statusText);
     }
     return body as T;
   }
@@ -501,6 +535,14 @@ export class Api {
     return this.rest.get<{ result: { updated: Message[]; deleted: { _id: string }[] } }>(
       'chat.syncMessages',
       { roomId, lastUpdate },
+    );
+  }
+
+  /** Posts the message for a file stored by `rooms.media` (see uploads.svelte.ts). */
+  confirmMedia(rid: string, fileId: string, fields: { msg?: string; description?: string; tmid?: string }) {
+    return this.rest.post<{ message: Message }>(
+      `rooms.mediaConfirm/${encodeURIComponent(rid)}/${encodeURIComponent(fileId)}`,
+      fields,
     );
   }
 

@@ -73,8 +73,26 @@ export class Thread {
   constructor(public tmid: string) {}
 }
 
+/** The public FileUpload_* settings the client checks before sending a file. */
+export interface UploadLimits {
+  enabled: boolean;
+  enabledDirect: boolean;
+  /** Bytes; negative means no limit (upstream's -1). */
+  maxSize: number;
+  allow: string;
+  deny: string;
+}
+
 class Chat {
   me = $state<User | null>(null);
+  /** Server defaults until the public settings arrive; the server checks again anyway. */
+  uploadLimits = $state<UploadLimits>({
+    enabled: true,
+    enabledDirect: true,
+    maxSize: 104_857_600,
+    allow: '',
+    deny: 'image/svg+xml',
+  });
   ready = $state(false);
   conn = $state<ConnectionState>('offline');
   subs = $state<Record<string, Subscription>>({});
@@ -256,8 +274,21 @@ class Chat {
   private async loadSettings() {
     try {
       const { settings } = await api.publicSettings();
-      const name = settings.find((s) => s._id === 'Site_Name')?.value;
+      const value = (id: string) => settings.find((s) => s._id === id)?.value;
+      const name = value('Site_Name');
       if (typeof name === 'string' && name) this.siteName = name;
+      const limits = { ...this.uploadLimits };
+      const enabled = value('FileUpload_Enabled');
+      if (typeof enabled === 'boolean') limits.enabled = enabled;
+      const direct = value('FileUpload_Enabled_Direct');
+      if (typeof direct === 'boolean') limits.enabledDirect = direct;
+      const max = value('FileUpload_MaxFileSize');
+      if (typeof max === 'number' && Number.isFinite(max)) limits.maxSize = max;
+      const allow = value('FileUpload_MediaTypeWhiteList');
+      if (typeof allow === 'string') limits.allow = allow;
+      const deny = value('FileUpload_MediaTypeBlackList');
+      if (typeof deny === 'string') limits.deny = deny;
+      this.uploadLimits = limits;
     } catch {
       // Defaults are fine.
     }
@@ -584,6 +615,11 @@ class Chat {
         this.fail(error);
       }
     }
+  }
+
+  /** A message the server answered with (a confirmed upload): shown at once. */
+  accept(saved: Message) {
+    this.reconcile(saved);
   }
 
   /** Replaces the optimistic copy unless the stream already delivered a newer one. */

@@ -76,6 +76,23 @@ class I18n {
   number(n: number): string {
     return new Intl.NumberFormat(this.locale).format(n);
   }
+
+  /** A byte count for people: "340 B", "1.2 MB", in the locale's digits and unit names. */
+  size(bytes: number): string {
+    const units = ['byte', 'kilobyte', 'megabyte', 'gigabyte', 'terabyte'] as const;
+    let value = Math.max(0, bytes);
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+      value /= 1024;
+      unit++;
+    }
+    return new Intl.NumberFormat(this.locale, {
+      style: 'unit',
+      unit: units[unit],
+      unitDisplay: 'short',
+      maximumFractionDigits: unit === 0 || value >= 10 ? 0 : 1,
+    }).format(value);
+  }
 }
 
 export const i18n = new I18n();

@@ -40,11 +40,51 @@ export interface Message {
   editedBy?: UserStub;
   alias?: string;
   emoji?: string;
-  attachments?: unknown[];
+  attachments?: Attachment[];
+  groupable?: boolean;
+  file?: MessageFile;
+  files?: MessageFile[];
   /** Client-only: sent but not confirmed by the server yet. */
   pending?: boolean;
   /** Client-only: the send failed. */
   failed?: boolean;
+}
+
+/** A file a message carries (upstream's `FileProp`). */
+export interface MessageFile {
+  _id: string;
+  name: string;
+  type?: string;
+  size?: number;
+  format?: string;
+  typeGroup?: string;
+}
+
+/** A message attachment (upstream's `MessageAttachment`: files, images, media, quotes). */
+export interface Attachment {
+  type?: string;
+  title?: string;
+  title_link?: string;
+  title_link_download?: boolean;
+  description?: string;
+  text?: string;
+  fileId?: string;
+  image_url?: string;
+  image_type?: string;
+  image_size?: number;
+  image_dimensions?: { width?: number; height?: number };
+  /** A tiny base64 image shown blurred while the real one loads. */
+  image_preview?: string;
+  audio_url?: string;
+  audio_type?: string;
+  audio_size?: number;
+  video_url?: string;
+  video_type?: string;
+  video_size?: number;
+  size?: number;
+  format?: string;
+  author_name?: string;
+  message_link?: string;
 }
 
 export interface Subscription {

@@ -11,6 +11,7 @@ pub mod blobs;
 mod bootstrap;
 pub mod discovery;
 pub mod files;
+pub mod images;
 mod hashing;
 pub mod message_marks;
 pub mod messages;

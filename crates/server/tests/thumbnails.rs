@@ -34,7 +34,12 @@ fn multipart(parts: &[Part<'_>]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-async fn post_form(server: &TestServer, path: &str, parts: &[Part<'_>], auth: &Auth) -> (u16, Value) {
+async fn post_form(
+    server: &TestServer,
+    path: &str,
+    parts: &[Part<'_>],
+    auth: &Auth,
+) -> (u16, Value) {
     let (content_type, body) = multipart(parts);
     let response = server
         .http
@@ -150,7 +155,11 @@ fn jpeg_with_gps(width: u32, height: u32) -> Vec<u8> {
     segment.extend_from_slice(&tiff);
     let mut out = plain[..2].to_vec();
     out.extend_from_slice(&[0xff, 0xe1]);
-    out.extend_from_slice(&u16::try_from(segment.len() + 2).expect("small").to_be_bytes());
+    out.extend_from_slice(
+        &u16::try_from(segment.len() + 2)
+            .expect("small")
+            .to_be_bytes(),
+    );
     out.extend_from_slice(&segment);
     out.extend_from_slice(&plain[2..]);
     out
@@ -261,10 +270,38 @@ async fn image_messages_carry_thumbnails_previews_and_upright_dimensions() {
 
     // (name, type, bytes, two-step, upright size, thumbnail size)
     let cases: Vec<(&str, &str, Vec<u8>, bool, (u32, u32), (u32, u32))> = vec![
-        ("wide.png", "image/png", encode(rgba(960, 400), ImageFormat::Png), false, (960, 400), (480, 200)),
-        ("photo.jpg", "image/jpeg", jpeg_with_gps(1000, 800), true, (800, 1000), (288, 360)),
-        ("anim.gif", "image/gif", encode(rgba(600, 100), ImageFormat::Gif), false, (600, 100), (480, 80)),
-        ("pic.webp", "image/webp", encode(rgba(800, 600), ImageFormat::WebP), true, (800, 600), (480, 360)),
+        (
+            "wide.png",
+            "image/png",
+            encode(rgba(960, 400), ImageFormat::Png),
+            false,
+            (960, 400),
+            (480, 200),
+        ),
+        (
+            "photo.jpg",
+            "image/jpeg",
+            jpeg_with_gps(1000, 800),
+            true,
+            (800, 1000),
+            (288, 360),
+        ),
+        (
+            "anim.gif",
+            "image/gif",
+            encode(rgba(600, 100), ImageFormat::Gif),
+            false,
+            (600, 100),
+            (480, 80),
+        ),
+        (
+            "pic.webp",
+            "image/webp",
+            encode(rgba(800, 600), ImageFormat::WebP),
+            true,
+            (800, 600),
+            (480, 360),
+        ),
     ];
     let mut originals = Vec::new();
     for (name, kind, bytes, two_step, upright, thumb_size) in &cases {
@@ -285,9 +322,15 @@ async fn image_messages_carry_thumbnails_previews_and_upright_dimensions() {
         assert_eq!(attachment["type"], json!("file"));
         assert_eq!(attachment["title"], json!(name));
         assert_eq!(attachment["fileId"], json!(original_id));
-        assert_eq!(attachment["title_link"], json!(format!("/file-upload/{original_id}/{name}")));
+        assert_eq!(
+            attachment["title_link"],
+            json!(format!("/file-upload/{original_id}/{name}"))
+        );
         assert_eq!(attachment["title_link_download"], json!(true));
-        assert_eq!(attachment["image_url"], json!(format!("/file-upload/{thumb_id}/{name}")));
+        assert_eq!(
+            attachment["image_url"],
+            json!(format!("/file-upload/{thumb_id}/{name}"))
+        );
         assert_eq!(attachment["image_type"], json!(kind));
         assert_eq!(
             attachment["image_dimensions"],
@@ -295,17 +338,25 @@ async fn image_messages_carry_thumbnails_previews_and_upright_dimensions() {
             "{name}"
         );
         let (pw, ph) = preview_size(attachment);
-        assert!(pw <= 32 && ph <= 32 && (pw == 32 || ph == 32), "{name}: {pw}x{ph}");
+        assert!(
+            pw <= 32 && ph <= 32 && (pw == 32 || ph == 32),
+            "{name}: {pw}x{ph}"
+        );
 
         // The thumbnail downloads and is the size announced.
-        let (status, bytes) = download(&server, &format!("/file-upload/{thumb_id}/{name}"), &alice).await;
+        let (status, bytes) =
+            download(&server, &format!("/file-upload/{thumb_id}/{name}"), &alice).await;
         assert_eq!(status, 200);
         let decoded = image::load_from_memory(&bytes).expect("thumbnail decodes");
         assert_eq!((decoded.width(), decoded.height()), *thumb_size, "{name}");
 
         // The original keeps its upright size on its record (`identify.size`).
         let listed = server
-            .get("groups.files", &[("roomId", &rid), ("name", name)], Some(&alice))
+            .get(
+                "groups.files",
+                &[("roomId", &rid), ("name", name)],
+                Some(&alice),
+            )
             .await;
         let doc = &listed.ok()["files"][0];
         assert_eq!(doc["_id"], json!(original_id));
@@ -320,7 +371,12 @@ async fn image_messages_carry_thumbnails_previews_and_upright_dimensions() {
     // The JPEG's GPS block is gone from what anyone downloads; the pixels are intact and it
     // still says which way is up.
     let (jpeg_id, jpeg_name) = &originals[1];
-    let (status, bytes) = download(&server, &format!("/file-upload/{jpeg_id}/{jpeg_name}"), &alice).await;
+    let (status, bytes) = download(
+        &server,
+        &format!("/file-upload/{jpeg_id}/{jpeg_name}"),
+        &alice,
+    )
+    .await;
     assert_eq!(status, 200);
     assert!(!contains(&bytes, b"GPS-SECRET"));
     let plain = encode(rgb(1000, 800), ImageFormat::Jpeg);
@@ -329,41 +385,85 @@ async fn image_messages_carry_thumbnails_previews_and_upright_dimensions() {
     assert_eq!((decoded.width(), decoded.height()), (1000, 800));
 
     // Listings leave thumbnails out, as upstream's findPaginatedWithoutThumbs.
-    let listed = server.get("groups.files", &[("roomId", &rid)], Some(&alice)).await;
+    let listed = server
+        .get("groups.files", &[("roomId", &rid)], Some(&alice))
+        .await;
     let body = listed.ok();
     assert_eq!(body["total"], json!(4));
-    assert!(body["files"].as_array().expect("files").iter().all(|f| f["typeGroup"] == json!("image")));
+    assert!(
+        body["files"]
+            .as_array()
+            .expect("files")
+            .iter()
+            .all(|f| f["typeGroup"] == json!("image"))
+    );
     let images = server
-        .get("groups.files", &[("roomId", &rid), ("typeGroup", "image")], Some(&alice))
+        .get(
+            "groups.files",
+            &[("roomId", &rid), ("typeGroup", "image")],
+            Some(&alice),
+        )
         .await;
     assert_eq!(images.ok()["total"], json!(4));
 
     // rooms.images: newest first, no thumbnails, upstream's count and paging.
-    let all = server.get("rooms.images", &[("roomId", &rid)], Some(&alice)).await;
+    let all = server
+        .get("rooms.images", &[("roomId", &rid)], Some(&alice))
+        .await;
     let body = all.ok();
-    let ids: Vec<&str> = body["files"].as_array().expect("files").iter().filter_map(|f| f["_id"].as_str()).collect();
+    let ids: Vec<&str> = body["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter_map(|f| f["_id"].as_str())
+        .collect();
     let expected: Vec<&str> = originals.iter().rev().map(|(id, _)| id.as_str()).collect();
     assert_eq!(ids, expected);
-    assert_eq!((body["total"].clone(), body["offset"].clone()), (json!(4), json!(0)));
+    assert_eq!(
+        (body["total"].clone(), body["offset"].clone()),
+        (json!(4), json!(0))
+    );
     let paged = server
-        .get("rooms.images", &[("roomId", &rid), ("count", "2"), ("offset", "1")], Some(&alice))
+        .get(
+            "rooms.images",
+            &[("roomId", &rid), ("count", "2"), ("offset", "1")],
+            Some(&alice),
+        )
         .await;
     let body = paged.ok();
     assert_eq!(body["files"].as_array().map(Vec::len), Some(2));
-    assert_eq!((body["count"].clone(), body["offset"].clone(), body["total"].clone()), (json!(2), json!(1), json!(4)));
+    assert_eq!(
+        (
+            body["count"].clone(),
+            body["offset"].clone(),
+            body["total"].clone()
+        ),
+        (json!(2), json!(1), json!(4))
+    );
     let (second, _) = &originals[1];
     let from = server
-        .get("rooms.images", &[("roomId", &rid), ("startingFromId", second)], Some(&alice))
+        .get(
+            "rooms.images",
+            &[("roomId", &rid), ("startingFromId", second)],
+            Some(&alice),
+        )
         .await;
     let body = from.ok();
-    let ids: Vec<&str> = body["files"].as_array().expect("files").iter().filter_map(|f| f["_id"].as_str()).collect();
+    let ids: Vec<&str> = body["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter_map(|f| f["_id"].as_str())
+        .collect();
     assert_eq!(ids, [originals[1].0.as_str(), originals[0].0.as_str()]);
     server
         .get("rooms.images", &[], Some(&alice))
         .await
         .refused(400, "must have required property 'roomId' [invalid-params]");
     let outsider = server.new_user("mallory").await;
-    let refused = server.get("rooms.images", &[("roomId", &rid)], Some(&outsider)).await;
+    let refused = server
+        .get("rooms.images", &[("roomId", &rid)], Some(&outsider))
+        .await;
     assert_eq!(refused.status, 403, "{}", refused.body);
     server.stop().await;
 }
@@ -374,12 +474,31 @@ async fn small_images_have_no_thumbnail_and_settings_are_obeyed() {
     let admin = server.admin().await;
     let rid = group(&server, &admin, "small").await;
 
-    let message = send_image(&server, &admin, &rid, "dot.png", "image/png", &encode(rgba(100, 50), ImageFormat::Png), false).await;
-    assert_eq!(message["files"].as_array().map(Vec::len), Some(1), "{message}");
+    let message = send_image(
+        &server,
+        &admin,
+        &rid,
+        "dot.png",
+        "image/png",
+        &encode(rgba(100, 50), ImageFormat::Png),
+        false,
+    )
+    .await;
+    assert_eq!(
+        message["files"].as_array().map(Vec::len),
+        Some(1),
+        "{message}"
+    );
     let attachment = &message["attachments"][0];
     let original = message["files"][0]["_id"].as_str().expect("id");
-    assert_eq!(attachment["image_url"], json!(format!("/file-upload/{original}/dot.png")));
-    assert_eq!(attachment["image_dimensions"], json!({"width": 100, "height": 50}));
+    assert_eq!(
+        attachment["image_url"],
+        json!(format!("/file-upload/{original}/dot.png"))
+    );
+    assert_eq!(
+        attachment["image_dimensions"],
+        json!({"width": 100, "height": 50})
+    );
     assert_eq!(preview_size(attachment), (32, 16));
 
     // Thumbnails off: the preview stays, no thumbnail.
@@ -388,14 +507,34 @@ async fn small_images_have_no_thumbnail_and_settings_are_obeyed() {
         ("Message_Attachments_Strip_Exif", json!(false)),
     ] {
         server
-            .post(&format!("settings/{setting}"), json!({"value": value}), Some(&admin))
+            .post(
+                &format!("settings/{setting}"),
+                json!({"value": value}),
+                Some(&admin),
+            )
             .await
             .ok();
     }
-    let message = send_image(&server, &admin, &rid, "big.jpg", "image/jpeg", &jpeg_with_gps(1000, 800), false).await;
-    assert_eq!(message["files"].as_array().map(Vec::len), Some(1), "{message}");
+    let message = send_image(
+        &server,
+        &admin,
+        &rid,
+        "big.jpg",
+        "image/jpeg",
+        &jpeg_with_gps(1000, 800),
+        false,
+    )
+    .await;
+    assert_eq!(
+        message["files"].as_array().map(Vec::len),
+        Some(1),
+        "{message}"
+    );
     assert!(message["attachments"][0]["image_preview"].is_string());
-    assert_eq!(message["attachments"][0]["image_dimensions"], json!({"width": 800, "height": 1000}));
+    assert_eq!(
+        message["attachments"][0]["image_dimensions"],
+        json!({"width": 800, "height": 1000})
+    );
     // Stripping off: the file is stored as sent.
     let id = message["files"][0]["_id"].as_str().expect("id");
     let (_, bytes) = download(&server, &format!("/file-upload/{id}/big.jpg"), &admin).await;
@@ -408,12 +547,28 @@ async fn small_images_have_no_thumbnail_and_settings_are_obeyed() {
         ("Message_Attachments_Thumbnails_Height", json!(50)),
     ] {
         server
-            .post(&format!("settings/{setting}"), json!({"value": value}), Some(&admin))
+            .post(
+                &format!("settings/{setting}"),
+                json!({"value": value}),
+                Some(&admin),
+            )
             .await
             .ok();
     }
-    let message = send_image(&server, &admin, &rid, "again.png", "image/png", &encode(rgba(100, 50), ImageFormat::Png), true).await;
-    assert_eq!(message["attachments"][0]["image_dimensions"], json!({"width": 50, "height": 25}));
+    let message = send_image(
+        &server,
+        &admin,
+        &rid,
+        "again.png",
+        "image/png",
+        &encode(rgba(100, 50), ImageFormat::Png),
+        true,
+    )
+    .await;
+    assert_eq!(
+        message["attachments"][0]["image_dimensions"],
+        json!({"width": 50, "height": 25})
+    );
     server.stop().await;
 }
 
@@ -428,19 +583,46 @@ async fn decompression_bombs_are_sent_without_a_thumbnail() {
     // About 2.5 MB that inflates to 400 MB (20000×20000 greyscale of zeros).
     let inflating = png_with(20_000, 20_000, &zlib_zeros(20_000 * 20_001));
     assert!(inflating.len() < 3_000_000, "{}", inflating.len());
-    for (name, bytes, two_step) in [("claim.png", &claim, false), ("inflating.png", &inflating, true)] {
+    for (name, bytes, two_step) in [
+        ("claim.png", &claim, false),
+        ("inflating.png", &inflating, true),
+    ] {
         let started = Instant::now();
         let message = send_image(&server, &alice, &rid, name, "image/png", bytes, two_step).await;
-        assert!(started.elapsed() < Duration::from_secs(15), "{name} took {:?}", started.elapsed());
-        assert_eq!(message["files"].as_array().map(Vec::len), Some(1), "{message}");
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{name} took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            message["files"].as_array().map(Vec::len),
+            Some(1),
+            "{message}"
+        );
         let attachment = &message["attachments"][0];
         assert!(attachment.get("image_preview").is_none(), "{name}");
         let id = message["files"][0]["_id"].as_str().expect("id");
-        assert_eq!(attachment["image_url"], json!(format!("/file-upload/{id}/{name}")));
+        assert_eq!(
+            attachment["image_url"],
+            json!(format!("/file-upload/{id}/{name}"))
+        );
     }
     // The server is fine and still makes thumbnails.
-    let message = send_image(&server, &alice, &rid, "fine.png", "image/png", &encode(rgba(700, 700), ImageFormat::Png), false).await;
-    assert_eq!(message["files"].as_array().map(Vec::len), Some(2), "{message}");
+    let message = send_image(
+        &server,
+        &alice,
+        &rid,
+        "fine.png",
+        "image/png",
+        &encode(rgba(700, 700), ImageFormat::Png),
+        false,
+    )
+    .await;
+    assert_eq!(
+        message["files"].as_array().map(Vec::len),
+        Some(2),
+        "{message}"
+    );
     server.stop().await;
 }
 
@@ -449,7 +631,16 @@ async fn thumbnails_go_with_their_message_and_room() {
     let server = TestServer::start().await;
     let alice = server.new_user("alice").await;
     let rid = group(&server, &alice, "fleeting").await;
-    let message = send_image(&server, &alice, &rid, "a.png", "image/png", &encode(rgba(900, 900), ImageFormat::Png), false).await;
+    let message = send_image(
+        &server,
+        &alice,
+        &rid,
+        "a.png",
+        "image/png",
+        &encode(rgba(900, 900), ImageFormat::Png),
+        false,
+    )
+    .await;
     let ids: Vec<String> = message["files"]
         .as_array()
         .expect("files")
@@ -462,7 +653,11 @@ async fn thumbnails_go_with_their_message_and_room() {
     assert_eq!(stored_files(&server), expected);
     let message_id = message["_id"].as_str().expect("id");
     server
-        .post("chat.delete", json!({"roomId": rid, "msgId": message_id}), Some(&alice))
+        .post(
+            "chat.delete",
+            json!({"roomId": rid, "msgId": message_id}),
+            Some(&alice),
+        )
         .await
         .ok();
     assert!(stored_files(&server).is_empty());
@@ -472,7 +667,16 @@ async fn thumbnails_go_with_their_message_and_room() {
     }
 
     // Deleting the room removes originals and thumbnails alike.
-    send_image(&server, &alice, &rid, "b.png", "image/png", &encode(rgba(900, 900), ImageFormat::Png), true).await;
+    send_image(
+        &server,
+        &alice,
+        &rid,
+        "b.png",
+        "image/png",
+        &encode(rgba(900, 900), ImageFormat::Png),
+        true,
+    )
+    .await;
     assert_eq!(stored_files(&server).len(), 2);
     server
         .post("groups.delete", json!({"roomId": rid}), Some(&alice))

@@ -664,19 +664,23 @@ impl Service {
             })
             .filter(|(w, h)| *w > 0 && *h > 0);
         let content_type = upload.content_type.clone();
-        let processed: Processed =
-            match images::run_bounded(move || images::process(&bytes, &content_type, thumbnail_box))
-                .await
-            {
-                Ok(processed) => processed,
-                Err(e) => {
-                    tracing::info!(error = %e, file = %upload.id, "no preview for an image");
-                    return None;
-                }
-            };
+        let processed: Processed = match images::run_bounded(move || {
+            images::process(&bytes, &content_type, thumbnail_box)
+        })
+        .await
+        {
+            Ok(processed) => processed,
+            Err(e) => {
+                tracing::info!(error = %e, file = %upload.id, "no preview for an image");
+                return None;
+            }
+        };
         if upload.dimensions.is_none() {
             upload.dimensions = Some((processed.width, processed.height));
-            upload.format = upload.content_type.strip_prefix("image/").map(str::to_owned);
+            upload.format = upload
+                .content_type
+                .strip_prefix("image/")
+                .map(str::to_owned);
         }
         let mut extras = ImageExtras {
             preview: Some(processed.preview),
@@ -685,7 +689,9 @@ impl Service {
         if let Some(thumb) = processed.thumbnail {
             match self.store_thumbnail(upload, thumb).await {
                 Ok(record) => extras.thumbnail = Some(record),
-                Err(e) => tracing::warn!(error = %e, file = %upload.id, "could not keep a thumbnail"),
+                Err(e) => {
+                    tracing::warn!(error = %e, file = %upload.id, "could not keep a thumbnail")
+                }
             }
         }
         Some(extras)

@@ -215,7 +215,7 @@ pub fn process(
 /// the bytes and their media type.
 pub fn avatar_image(bytes: &[u8], size: u32) -> Result<(Vec<u8>, &'static str), ImageError> {
     let format = format_of(crate::files::sniff(bytes)).ok_or(ImageError::Unsupported)?;
-    if let Some((w, h)) = crate::files::image_dimensions(media_type_of(format), bytes)
+    if let Some((w, h)) = crate::files::image_dimensions(media_type(format), bytes)
         && !within_limits(w, h)
     {
         return Err(ImageError::TooLarge);
@@ -228,13 +228,6 @@ pub fn avatar_image(bytes: &[u8], size: u32) -> Result<(Vec<u8>, &'static str), 
         ImageFormat::Png
     };
     Ok((encode(&image, out)?, media_type(out)))
-}
-
-fn media_type_of(format: ImageFormat) -> &'static str {
-    match format {
-        ImageFormat::Png => "image/png",
-        other => media_type(other),
-    }
 }
 
 /// At most one decode per core at a time, server-wide.
@@ -652,7 +645,9 @@ mod tests {
     }
 
     fn jpeg(width: u32, height: u32) -> Vec<u8> {
-        let img = RgbImage::from_fn(width, height, |x, y| Rgb([(x % 256) as u8, (y % 256) as u8, 40]));
+        let img = RgbImage::from_fn(width, height, |x, y| {
+            Rgb([(x % 256) as u8, (y % 256) as u8, 40])
+        });
         let mut out = Vec::new();
         DynamicImage::ImageRgb8(img)
             .write_with_encoder(JpegEncoder::new_with_quality(&mut out, 85))
@@ -694,7 +689,12 @@ mod tests {
         hay.windows(needle.len()).any(|w| w == needle)
     }
 
-    fn filter_all(bytes: &[u8], content_type: &str, strip: bool, chunk: usize) -> (Vec<u8>, Option<u8>) {
+    fn filter_all(
+        bytes: &[u8],
+        content_type: &str,
+        strip: bool,
+        chunk: usize,
+    ) -> (Vec<u8>, Option<u8>) {
         let mut filter = MetadataFilter::new(content_type, strip, true).expect("walkable type");
         let mut out = Vec::new();
         for piece in bytes.chunks(chunk) {
@@ -784,7 +784,10 @@ mod tests {
         assert!(!within_limits(100_000, 100_000));
         assert!(!within_limits(20_001, 10));
         assert!(within_limits(6000, 4000));
-        assert!(matches!(avatar_image(&claim, 64), Err(ImageError::TooLarge)));
+        assert!(matches!(
+            avatar_image(&claim, 64),
+            Err(ImageError::TooLarge)
+        ));
         assert!(matches!(
             process(b"GIF89a", "image/svg+xml", None),
             Err(ImageError::Unsupported)
@@ -802,7 +805,10 @@ mod tests {
         assert_eq!(kind, "image/jpeg");
         let img = image::load_from_memory(&bytes).expect("jpeg");
         assert_eq!((img.width(), img.height()), (50, 50));
-        assert!(matches!(avatar_image(b"hello", 64), Err(ImageError::Unsupported)));
+        assert!(matches!(
+            avatar_image(b"hello", 64),
+            Err(ImageError::Unsupported)
+        ));
     }
 
     #[tokio::test]

@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 
 type Part<'a> = (&'a str, Option<(&'a str, &'a str)>, &'a [u8]);
 
+/// An image to send: name, type, bytes, through rooms.media, upright size, thumbnail size.
+type Case<'a> = (&'a str, &'a str, Vec<u8>, bool, (u32, u32), (u32, u32));
+
 fn multipart(parts: &[Part<'_>]) -> (String, Vec<u8>) {
     let boundary = "----comet-thumbnail-boundary-Q2xh9";
     let mut body = Vec::new();
@@ -268,8 +271,7 @@ async fn image_messages_carry_thumbnails_previews_and_upright_dimensions() {
     let alice = server.new_user("alice").await;
     let rid = group(&server, &alice, "gallery").await;
 
-    // (name, type, bytes, two-step, upright size, thumbnail size)
-    let cases: Vec<(&str, &str, Vec<u8>, bool, (u32, u32), (u32, u32))> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (
             "wide.png",
             "image/png",

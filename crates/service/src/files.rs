@@ -493,13 +493,18 @@ impl Service {
             self.setting_bool("Message_Attachments_Strip_Exif"),
             self.setting_bool("FileUpload_RotateImages"),
         );
-        let (stored, orientation) = match filter {
+        let (stored, orientation, frame) = match filter {
             Some(filter) => {
                 let mut filtered = FilteredReader::new(&mut body, filter);
                 let stored = self.blobs.put(&upload_id, &mut filtered, limit).await;
-                (stored, filtered.filter().orientation())
+                let seen = filtered.filter();
+                (stored, seen.orientation(), seen.dimensions())
             }
-            None => (self.blobs.put(&upload_id, &mut body, limit).await, None),
+            None => (
+                self.blobs.put(&upload_id, &mut body, limit).await,
+                None,
+                None,
+            ),
         };
         let size = match stored {
             Ok(size) => size,
@@ -512,13 +517,15 @@ impl Service {
             .map(|(_, ext)| ext.to_lowercase())
             .unwrap_or_default();
         // Upstream's `identify.size` is the upright size: EXIF orientations 5–8 turn it.
-        let dimensions = image_dimensions(&content_type, &head).map(|(w, h)| {
-            if orientation.is_some_and(|o| o >= 5) {
-                (h, w)
-            } else {
-                (w, h)
-            }
-        });
+        let dimensions = image_dimensions(&content_type, &head)
+            .or(frame)
+            .map(|(w, h)| {
+                if orientation.is_some_and(|o| o >= 5) {
+                    (h, w)
+                } else {
+                    (w, h)
+                }
+            });
         let at = now();
         let upload = Upload {
             store_key: upload_id.clone(),

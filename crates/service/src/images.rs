@@ -305,6 +305,7 @@ pub struct MetadataFilter {
     state: State,
     pending: Vec<u8>,
     orientation: Option<u8>,
+    dimensions: Option<(u32, u32)>,
 }
 
 impl MetadataFilter {
@@ -322,12 +323,18 @@ impl MetadataFilter {
             state: State::Start,
             pending: Vec::new(),
             orientation: None,
+            dimensions: None,
         })
     }
 
     /// The EXIF orientation (1–8) seen in the file, if any.
     pub fn orientation(&self) -> Option<u8> {
         self.orientation
+    }
+
+    /// A JPEG's stored width and height (before orientation), from its frame header.
+    pub fn dimensions(&self) -> Option<(u32, u32)> {
+        self.dimensions
     }
 
     /// Moves up to `want` bytes in total into `pending`; true once it holds them.
@@ -437,6 +444,21 @@ impl MetadataFilter {
             return true;
         }
         let body = (len - 2) as u64;
+        let is_frame = matches!(marker, 0xc0..=0xcf) && !matches!(marker, 0xc4 | 0xc8 | 0xcc);
+        if is_frame && self.dimensions.is_none() && len >= 7 {
+            // Start of frame: precision, height, width. Read them on the way past, as camera
+            // photos put it after EXIF blocks far longer than the sniffed head.
+            if !self.gather(input, 9) {
+                return false;
+            }
+            let p = &self.pending;
+            let height = u32::from(u16::from_be_bytes([p[5], p[6]]));
+            let width = u32::from(u16::from_be_bytes([p[7], p[8]]));
+            self.dimensions = Some((width, height)).filter(|(w, h)| *w > 0 && *h > 0);
+            out.append(&mut self.pending);
+            self.state = State::Copy(body - 5);
+            return true;
+        }
         if marker == 0xe1 {
             self.state = State::Collect(2 + len);
         } else if self.strip && matches!(marker, 0xed | 0xfe) {
@@ -720,6 +742,11 @@ mod tests {
             let img = decode(&out, ImageFormat::Jpeg).expect("decodes");
             assert_eq!((img.width(), img.height()), (20, 40));
         }
+        let mut filter = MetadataFilter::new("image/jpeg", true, true).expect("jpeg");
+        let mut out = Vec::new();
+        filter.push(&original, &mut out);
+        filter.finish(&mut out);
+        assert_eq!(filter.dimensions(), Some((40, 20)));
         // Not stripping keeps every byte but still reads the orientation.
         let (kept, orientation) = filter_all(&original, "image/jpeg", false, 5);
         assert_eq!(kept, original);

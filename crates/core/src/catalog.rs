@@ -1212,6 +1212,46 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
         public = true,
         "FileUpload"
     ),
+    seed!(
+        "FileUpload_RotateImages",
+        Boolean,
+        true,
+        public = true,
+        "FileUpload"
+    ),
+    // Image attachments (upstream's Message group, Message_Attachments section).
+    seed!(
+        "Message_Attachments_Thumbnails_Enabled",
+        Boolean,
+        true,
+        public = true,
+        "Message",
+        "Message_Attachments"
+    ),
+    seed!(
+        "Message_Attachments_Thumbnails_Width",
+        Int,
+        480,
+        public = true,
+        "Message",
+        "Message_Attachments"
+    ),
+    seed!(
+        "Message_Attachments_Thumbnails_Height",
+        Int,
+        360,
+        public = true,
+        "Message",
+        "Message_Attachments"
+    ),
+    seed!(
+        "Message_Attachments_Strip_Exif",
+        Boolean,
+        true,
+        public = true,
+        "Message",
+        "Message_Attachments"
+    ),
     // Messages (read by later features; public because clients read them at start-up).
     seed!(
         "Message_MaxAllowedSize",

@@ -3,9 +3,13 @@
 //!
 //! The type of a file is what its bytes say (magic numbers), not what the client claims; the
 //! allow and deny lists (`FileUpload_MediaTypeWhiteList` / `BlackList`) are checked against
-//! both. Image dimensions are read from the headers only, so no image is decoded here.
+//! both. Image dimensions are read from the headers as the file arrives; EXIF metadata is
+//! removed from JPEG/PNG uploads while they stream into storage (`images::MetadataFilter`),
+//! and images are decoded only, bounded, when their message is sent, for the preview and
+//! thumbnail upstream attaches (`images::process`).
 
 use crate::blobs::{BlobError, BlobReader};
+use crate::images::{self, FilteredReader, MetadataFilter, Processed};
 use crate::messages::NewMessage;
 use crate::{Service, Session, store_error};
 use comet_core::room::{Message, Room, RoomType};
@@ -277,18 +281,33 @@ pub fn image_dimensions(content_type: &str, head: &[u8]) -> Option<(u32, u32)> {
     found.filter(|(w, h)| *w > 0 && *h > 0)
 }
 
-/// The `files` entry and the attachment a file message carries (upstream's
-/// `parseFileIntoMessageAttachments`).
-pub fn file_message_parts(upload: &Upload) -> (Value, Value) {
-    let url = file_url(upload);
-    let file = json!({
+/// What decoding an image added: its upright size, preview, and stored thumbnail.
+#[derive(Debug, Clone, Default)]
+pub struct ImageExtras {
+    /// The blurred base64 JPEG preview (`image_preview`).
+    pub preview: Option<String>,
+    /// The thumbnail's own upload record.
+    pub thumbnail: Option<Upload>,
+}
+
+fn file_entry(upload: &Upload) -> Value {
+    json!({
         "_id": upload.id,
         "name": upload.name,
         "type": upload.content_type,
         "size": upload.size,
         "format": upload.format.clone().unwrap_or_default(),
         "typeGroup": upload.type_group(),
-    });
+    })
+}
+
+/// The `files` entries and the attachment a file message carries (upstream's
+/// `parseFileIntoMessageAttachments`): for an image with a thumbnail, `files` lists the
+/// original then the thumbnail, and the attachment shows the thumbnail (`image_url`,
+/// `image_type`, `image_dimensions`), still titled and linked to the original.
+pub fn file_message_parts(upload: &Upload, extras: Option<&ImageExtras>) -> (Vec<Value>, Value) {
+    let url = file_url(upload);
+    let mut files = vec![file_entry(upload)];
     let mut attachment = json!({
         "title": upload.name,
         "type": "file",
@@ -297,7 +316,7 @@ pub fn file_message_parts(upload: &Upload) -> (Value, Value) {
         "fileId": upload.id,
     });
     let Value::Object(a) = &mut attachment else {
-        return (file, attachment);
+        return (files, attachment);
     };
     if let Some(description) = &upload.description {
         a.insert("description".into(), json!(description));
@@ -313,6 +332,22 @@ pub fn file_message_parts(upload: &Upload) -> (Value, Value) {
                     json!({"width": width, "height": height}),
                 );
             }
+            if let Some(preview) = extras.and_then(|e| e.preview.as_ref()) {
+                a.insert("image_preview".into(), json!(preview));
+            }
+            if let Some(thumb) = extras.and_then(|e| e.thumbnail.as_ref()) {
+                // Upstream names the thumbnail's URL after the original's file name.
+                let thumb_url = format!("/file-upload/{}/{}", thumb.id, encode_uri(&upload.name));
+                a.insert("image_url".into(), json!(thumb_url));
+                a.insert("image_type".into(), json!(thumb.content_type));
+                if let Some((width, height)) = thumb.dimensions {
+                    a.insert(
+                        "image_dimensions".into(),
+                        json!({"width": width, "height": height}),
+                    );
+                }
+                files.push(file_entry(thumb));
+            }
         }
         group @ ("audio" | "video") => {
             a.insert(format!("{group}_url"), json!(url));
@@ -324,7 +359,7 @@ pub fn file_message_parts(upload: &Upload) -> (Value, Value) {
             a.insert("size".into(), json!(upload.size));
         }
     }
-    (file, attachment)
+    (files, attachment)
 }
 
 /// An upload as `channels.files` and friends list it (`IUpload` with its `user`).
@@ -365,6 +400,9 @@ pub fn upload_json(upload: &Upload, user: Option<&User>) -> Value {
         }
         if let Some(at) = upload.expires_at {
             o.insert("expiresAt".into(), json!(iso(at)));
+        }
+        if let Some(original) = &upload.original_file_id {
+            o.insert("originalFileId".into(), json!(original));
         }
         if let Some(user) = user {
             o.insert(
@@ -450,7 +488,26 @@ impl Service {
         };
         let upload_id = id::new_id();
         let mut body = std::io::Cursor::new(head.clone()).chain(&mut *file.body);
-        let size = match self.blobs.put(&upload_id, &mut body, limit).await {
+        // Metadata goes before the bytes reach storage, so no one ever downloads it.
+        let filter = MetadataFilter::new(
+            &content_type,
+            self.setting_bool("Message_Attachments_Strip_Exif"),
+            self.setting_bool("FileUpload_RotateImages"),
+        );
+        let (stored, orientation, frame) = match filter {
+            Some(filter) => {
+                let mut filtered = FilteredReader::new(&mut body, filter);
+                let stored = self.blobs.put(&upload_id, &mut filtered, limit).await;
+                let seen = filtered.filter();
+                (stored, seen.orientation(), seen.dimensions())
+            }
+            None => (
+                self.blobs.put(&upload_id, &mut body, limit).await,
+                None,
+                None,
+            ),
+        };
+        let size = match stored {
             Ok(size) => size,
             Err(BlobError::TooLarge(limit)) => return Err(too_large(limit)),
             Err(BlobError::Io(e)) => return Err(Error::internal(e)),
@@ -460,7 +517,16 @@ impl Service {
             .rsplit_once('.')
             .map(|(_, ext)| ext.to_lowercase())
             .unwrap_or_default();
-        let dimensions = image_dimensions(&content_type, &head);
+        // Upstream's `identify.size` is the upright size: EXIF orientations 5–8 turn it.
+        let dimensions = image_dimensions(&content_type, &head)
+            .or(frame)
+            .map(|(w, h)| {
+                if orientation.is_some_and(|o| o >= 5) {
+                    (h, w)
+                } else {
+                    (w, h)
+                }
+            });
         let at = now();
         let upload = Upload {
             store_key: upload_id.clone(),
@@ -482,6 +548,7 @@ impl Service {
             expires_at: temporary.then(|| at + chrono::Duration::hours(TEMPORARY_UPLOAD_HOURS)),
             uploaded_at: at,
             updated_at: at,
+            original_file_id: None,
         };
         if let Err(e) = self.store.insert_upload(&upload).await {
             self.discard_blob(&upload.id).await;
@@ -541,22 +608,158 @@ impl Service {
         upload.complete = true;
         upload.expires_at = None;
         upload.updated_at = now();
-        let (file, attachment) = file_message_parts(upload);
+        let extras = self.image_extras(upload).await;
+        let (files, attachment) = file_message_parts(upload, extras.as_ref());
         let new = NewMessage {
             text: fields.text.unwrap_or_default(),
             thread_id: fields.thread_id.filter(|t| !t.is_empty()),
             attachments: Some(json!([attachment])),
-            files: Some(json!([file])),
+            files: Some(Value::Array(files)),
             // Upstream sends file messages as not groupable.
             groupable: Some(false),
             ..NewMessage::default()
         };
-        let message = self.send_message(session, room, new).await?;
+        let thumbnail = extras.and_then(|e| e.thumbnail);
+        let sent = self.send_message(session, room, new).await;
+        let message = match sent {
+            Ok(message) => message,
+            Err(e) => {
+                if let Some(thumb) = &thumbnail
+                    && let Err(e) = self.discard_upload(thumb).await
+                {
+                    tracing::warn!(error = %e, file = %thumb.id, "could not drop a thumbnail");
+                }
+                return Err(e);
+            }
+        };
         self.store
             .update_upload(upload)
             .await
             .map_err(store_error)?;
         Ok(message)
+    }
+
+    /// Decodes an image upload (bounded: see `images`) for its preview and, when thumbnails
+    /// are on and it is larger than the box, a thumbnail stored as an upload of its own.
+    /// Updates `upload.dimensions` to the decoded upright size when the header had none.
+    /// Any failure only means the message goes without them.
+    async fn image_extras(&self, upload: &mut Upload) -> Option<ImageExtras> {
+        images::format_of(&upload.content_type)?;
+        if let Some((w, h)) = upload.dimensions
+            && !images::within_limits(w, h)
+        {
+            tracing::info!(file = %upload.id, w, h, "image too large to thumbnail");
+            return None;
+        }
+        if upload.size > images::MAX_INPUT_BYTES {
+            return None;
+        }
+        let bytes = match self.read_upload(upload).await {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                tracing::warn!(error = %e, file = %upload.id, "could not read an image");
+                return None;
+            }
+        };
+        let thumbnail_box = self
+            .setting_bool("Message_Attachments_Thumbnails_Enabled")
+            .then(|| {
+                let side = |key: &str| u32::try_from(self.setting_int(key)).unwrap_or(0);
+                (
+                    side("Message_Attachments_Thumbnails_Width"),
+                    side("Message_Attachments_Thumbnails_Height"),
+                )
+            })
+            .filter(|(w, h)| *w > 0 && *h > 0);
+        let content_type = upload.content_type.clone();
+        let processed: Processed = match images::run_bounded(move || {
+            images::process(&bytes, &content_type, thumbnail_box)
+        })
+        .await
+        {
+            Ok(processed) => processed,
+            Err(e) => {
+                tracing::info!(error = %e, file = %upload.id, "no preview for an image");
+                return None;
+            }
+        };
+        if upload.dimensions.is_none() {
+            upload.dimensions = Some((processed.width, processed.height));
+            upload.format = upload
+                .content_type
+                .strip_prefix("image/")
+                .map(str::to_owned);
+        }
+        let mut extras = ImageExtras {
+            preview: Some(processed.preview),
+            thumbnail: None,
+        };
+        if let Some(thumb) = processed.thumbnail {
+            match self.store_thumbnail(upload, thumb).await {
+                Ok(record) => extras.thumbnail = Some(record),
+                Err(e) => {
+                    tracing::warn!(error = %e, file = %upload.id, "could not keep a thumbnail")
+                }
+            }
+        }
+        Some(extras)
+    }
+
+    /// Reads a whole stored upload (callers bound its size first).
+    async fn read_upload(&self, upload: &Upload) -> Result<Vec<u8>> {
+        let reader = self
+            .open_upload(upload, 0)
+            .await?
+            .ok_or_else(|| Error::failure("the file's bytes are missing"))?;
+        let mut bytes = Vec::with_capacity(usize::try_from(reader.len).unwrap_or(0));
+        reader
+            .body
+            .take(images::MAX_INPUT_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(Error::internal)?;
+        Ok(bytes)
+    }
+
+    /// Stores a thumbnail as its own upload (upstream's `uploadImageThumbnail`: named
+    /// `thumb-<name>`, `typeGroup` `thumb`, pointing at its original).
+    async fn store_thumbnail(&self, original: &Upload, thumb: images::Thumbnail) -> Result<Upload> {
+        let thumb_id = id::new_id();
+        let mut body = std::io::Cursor::new(thumb.bytes);
+        let size = self
+            .blobs
+            .put(&thumb_id, &mut body, None)
+            .await
+            .map_err(Error::internal)?;
+        let name = format!("thumb-{}", original.name);
+        let at = now();
+        let record = Upload {
+            store_key: thumb_id.clone(),
+            id: thumb_id,
+            extension: name
+                .rsplit_once('.')
+                .map(|(_, ext)| ext.to_lowercase())
+                .unwrap_or_default(),
+            name,
+            size,
+            content_type: thumb.content_type.to_owned(),
+            room_id: original.room_id.clone(),
+            user_id: original.user_id.clone(),
+            store: self.blobs.name().to_owned(),
+            complete: true,
+            description: None,
+            dimensions: Some((thumb.width, thumb.height)),
+            format: Some(thumb.format.to_owned()),
+            expires_at: None,
+            uploaded_at: at,
+            updated_at: at,
+            original_file_id: Some(original.id.clone()),
+        };
+        if let Err(e) = self.store.insert_upload(&record).await {
+            self.discard_blob(&record.store_key).await;
+            return Err(store_error(e));
+        }
+        Ok(record)
     }
 
     /// `rooms.mediaConfirm`: sends the message for a temporary upload of the caller's.
@@ -603,6 +806,52 @@ impl Service {
             })
             .collect();
         Ok((listed, total))
+    }
+
+    /// `rooms.images`: a room's images, newest first, leaving out thumbnails and unconfirmed
+    /// uploads. With `starting_from`, only images up to that one's time, and that image first
+    /// even when the page would not include it (upstream's behaviour).
+    pub async fn room_images(
+        &self,
+        session: &Session,
+        room_id: &str,
+        starting_from: Option<&str>,
+        offset: u64,
+        count: Option<u64>,
+    ) -> Result<(Vec<Upload>, u64)> {
+        let room = self.store.room_by_id(room_id).await.map_err(store_error)?;
+        let Some(room) = room else {
+            return Err(Error::forbidden());
+        };
+        if !self.can_access_room(&session.user, &room).await? {
+            return Err(Error::forbidden());
+        }
+        let initial = match starting_from.filter(|s| !s.is_empty()) {
+            Some(id) => self
+                .store
+                .upload_by_id(id)
+                .await
+                .map_err(store_error)?
+                .filter(|u| u.room_id == room.id),
+            None => None,
+        };
+        let filter = UploadFilter {
+            type_group: Some("image".into()),
+            only_complete: true,
+            uploaded_up_to: initial.as_ref().map(|u| u.uploaded_at),
+            ..UploadFilter::default()
+        };
+        let (mut images, total) = self
+            .store
+            .room_uploads(&room.id, &filter, offset, count)
+            .await
+            .map_err(store_error)?;
+        if let Some(initial) = initial
+            && !images.iter().any(|u| u.id == initial.id)
+        {
+            images.insert(0, initial);
+        }
+        Ok((images, total))
     }
 
     /// A file for download by `user`: it must exist and its room be readable by them.
@@ -679,7 +928,10 @@ impl Service {
 
     /// Deletes every file of a deleted room (upstream's `eraseRoom` removes them too).
     pub(crate) async fn delete_room_files(&self, room_id: &str) {
-        let all = UploadFilter::default();
+        let all = UploadFilter {
+            include_thumbs: true,
+            ..UploadFilter::default()
+        };
         match self.store.room_uploads(room_id, &all, 0, None).await {
             Ok((uploads, _)) => {
                 for upload in uploads {

@@ -12,13 +12,13 @@ use sqlx::{QueryBuilder, Sqlite};
 macro_rules! columns {
     () => {
         "id, name, size, content_type, extension, room_id, user_id, store_key, store, complete, \
-         description, width, height, format, expires_at, uploaded_at, updated_at"
+         description, width, height, format, expires_at, uploaded_at, updated_at, original_file_id"
     };
 }
 
 /// The columns `upload_from_row` reads.
 pub(crate) const UPLOAD_COLUMNS: &str = "id, name, size, content_type, extension, room_id, user_id, store_key, store, complete, \
-         description, width, height, format, expires_at, uploaded_at, updated_at";
+         description, width, height, format, expires_at, uploaded_at, updated_at, original_file_id";
 
 pub(crate) fn upload_from_row(row: &SqliteRow) -> StoreResult<Upload> {
     let width: Option<i64> = get(row, "width")?;
@@ -48,6 +48,7 @@ pub(crate) fn upload_from_row(row: &SqliteRow) -> StoreResult<Upload> {
         expires_at: expires.map(from_millis).transpose()?,
         uploaded_at: from_millis(get(row, "uploaded_at")?)?,
         updated_at: from_millis(get(row, "updated_at")?)?,
+        original_file_id: get(row, "original_file_id")?,
     })
 }
 
@@ -63,8 +64,8 @@ where
     sqlx::query(
         "INSERT INTO uploads (id, name, name_key, size, content_type, type_group, extension, \
              room_id, user_id, store_key, store, complete, description, width, height, format, \
-             expires_at, uploaded_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             expires_at, uploaded_at, updated_at, original_file_id) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&u.id)
     .bind(&u.name)
@@ -85,6 +86,7 @@ where
     .bind(u.expires_at.map(millis))
     .bind(millis(u.uploaded_at))
     .bind(millis(u.updated_at))
+    .bind(&u.original_file_id)
     .execute(executor)
     .await
     .map_err(write_error)?;
@@ -155,6 +157,12 @@ impl FileStore for SqliteStore {
             }
             if filter.only_complete {
                 q.push(" AND complete = 1");
+            }
+            if !filter.include_thumbs {
+                q.push(" AND type_group <> 'thumb'");
+            }
+            if let Some(at) = filter.uploaded_up_to {
+                q.push(" AND uploaded_at <= ").push_bind(millis(at));
             }
         };
         let mut total = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM uploads");

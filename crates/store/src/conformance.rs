@@ -2428,6 +2428,7 @@ fn upload(id: &str, room: &str, name: &str, content_type: &str, at: Timestamp) -
         expires_at: None,
         uploaded_at: at,
         updated_at: at,
+        original_file_id: None,
     }
 }
 
@@ -2514,6 +2515,47 @@ pub async fn uploads(store: &dyn Store) {
     };
     let (page, _) = store.room_uploads("r1", &complete, 0, None).await.unwrap();
     assert_eq!(page[0].id, "f1");
+
+    // A thumbnail keeps its original's id, is of group `thumb`, and is listed only on request.
+    let mut thumb = upload(
+        "f1t",
+        "r1",
+        "thumb-Holiday Photo.PNG",
+        "image/png",
+        later(0),
+    );
+    thumb.original_file_id = Some("f1".into());
+    thumb.dimensions = Some((480, 360));
+    store.insert_upload(&thumb).await.unwrap();
+    assert_eq!(
+        store.upload_by_id("f1t").await.unwrap(),
+        Some(thumb.clone())
+    );
+    assert_eq!(thumb.type_group(), "thumb");
+    let (_, total) = store.room_uploads("r1", &all, 0, None).await.unwrap();
+    assert_eq!(total, 2, "thumbnails are not listed");
+    let (page, _) = store.room_uploads("r1", &images, 0, None).await.unwrap();
+    assert_eq!(page.len(), 1);
+    let with_thumbs = UploadFilter {
+        include_thumbs: true,
+        ..UploadFilter::default()
+    };
+    let (_, total) = store
+        .room_uploads("r1", &with_thumbs, 0, None)
+        .await
+        .unwrap();
+    assert_eq!(total, 3);
+    // Up to a time, inclusive.
+    let up_to = UploadFilter {
+        uploaded_up_to: Some(later(0)),
+        ..UploadFilter::default()
+    };
+    let (page, _) = store.room_uploads("r1", &up_to, 0, None).await.unwrap();
+    assert_eq!(
+        page.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(),
+        ["f1"]
+    );
+    assert!(store.delete_upload("f1t").await.unwrap());
 
     // Expiry finds only unconfirmed uploads past their time.
     assert!(store.expired_uploads(later(5)).await.unwrap().is_empty());

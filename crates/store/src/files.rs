@@ -36,11 +36,17 @@ pub struct Upload {
     pub expires_at: Option<Timestamp>,
     pub uploaded_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Set on a thumbnail: the upload it was made from (`originalFileId`).
+    pub original_file_id: Option<String>,
 }
 
 impl Upload {
-    /// Upstream's `typeGroup`: the part of the media type before the slash.
+    /// Upstream's `typeGroup`: `thumb` for thumbnails, otherwise the part of the media type
+    /// before the slash.
     pub fn type_group(&self) -> &str {
+        if self.original_file_id.is_some() {
+            return "thumb";
+        }
         self.content_type
             .split_once('/')
             .map_or(self.content_type.as_str(), |(group, _)| group)
@@ -56,6 +62,10 @@ pub struct UploadFilter {
     pub type_group: Option<String>,
     /// Only completed (confirmed) uploads.
     pub only_complete: bool,
+    /// Also thumbnails (upstream's listings leave them out: `findPaginatedWithoutThumbs`).
+    pub include_thumbs: bool,
+    /// Only uploads made at or before this time (`rooms.images`' `startingFromId`).
+    pub uploaded_up_to: Option<Timestamp>,
 }
 
 #[async_trait]

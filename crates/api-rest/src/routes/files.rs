@@ -8,7 +8,7 @@
 use crate::AppState;
 use crate::envelope::{ApiError, ApiResult, error_response, ok};
 use crate::extract::{Caller, MaybeCaller, Params};
-use crate::params::{opt_bool, opt_str, pagination};
+use crate::params::{opt_bool, opt_str, pagination, req_str};
 use crate::routes::rooms::{Family, load};
 use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
@@ -200,6 +200,7 @@ pub async fn files(family: Family, app: AppState, session: Session, query: Value
         name: opt_str(&query, "name")?.filter(|n| !n.is_empty()),
         type_group: opt_str(&query, "typeGroup")?.filter(|t| !t.is_empty()),
         only_complete: opt_bool(&query, "onlyConfirmed")?.unwrap_or(false),
+        ..UploadFilter::default()
     };
     let (files, total) = app
         .service
@@ -210,6 +211,25 @@ pub async fn files(family: Family, app: AppState, session: Session, query: Value
         .map(|(upload, user)| upload_json(upload, user.as_ref()))
         .collect();
     ok(json!({"files": docs, "count": docs.len(), "offset": offset, "total": total}))
+}
+
+/// `GET /api/v1/rooms.images?roomId=&startingFromId=&offset=&count=`: a room's images as
+/// upload records. Upstream answers `count` with the count asked for, not the page's length.
+pub async fn images(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let room_id = req_str(&query, "roomId")?;
+    let starting_from = opt_str(&query, "startingFromId")?;
+    let (offset, count) = pagination(&app, &query)?;
+    let (images, total) = app
+        .service
+        .room_images(&session, &room_id, starting_from.as_deref(), offset, count)
+        .await?;
+    let docs: Vec<Value> = images.iter().map(|u| upload_json(u, None)).collect();
+    let count = count.map_or_else(|| json!(docs.len()), |c| json!(c));
+    ok(json!({"files": docs, "count": count, "offset": offset, "total": total}))
 }
 
 /// RFC 6266 `Content-Disposition`: an ASCII fallback name and the exact one as `filename*`.

@@ -547,8 +547,19 @@ async fn fill(store: &dyn Store, t0: Timestamp) {
         expires_at: None,
         uploaded_at: at(65),
         updated_at: at(66),
+        original_file_id: None,
     };
     store.insert_upload(&image).await.unwrap();
+    let thumb = crate::Upload {
+        id: "f1t".into(),
+        name: "thumb-Plan für 2027.png".into(),
+        size: 9_001,
+        store_key: "f1t".into(),
+        dimensions: Some((480, 360)),
+        original_file_id: Some("f1".into()),
+        ..image.clone()
+    };
+    store.insert_upload(&thumb).await.unwrap();
     let pending = crate::Upload {
         id: "f2".into(),
         name: "notes.txt".into(),
@@ -636,7 +647,7 @@ pub async fn transfer(from: &dyn Store, to: &dyn Store) {
     );
 
     // Uploads.
-    for id in ["f1", "f2"] {
+    for id in ["f1", "f1t", "f2"] {
         let found = same!(from, to, |s| s.upload_by_id(id));
         assert!(found.is_some(), "upload {id}");
     }

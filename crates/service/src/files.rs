@@ -7,6 +7,7 @@
 
 use crate::blobs::{BlobError, BlobReader};
 use crate::messages::NewMessage;
+use crate::storage::storage_unavailable;
 use crate::{Service, Session, store_error};
 use comet_core::room::{Message, Room, RoomType};
 use comet_core::user::User;
@@ -448,11 +449,15 @@ impl Service {
             )
         };
         let upload_id = id::new_id();
+        let blobs = self.blob_store_for_writing()?;
         let mut body = std::io::Cursor::new(head.clone()).chain(&mut *file.body);
-        let size = match self.blobs.put(&upload_id, &mut body, limit).await {
+        let size = match blobs.put(&upload_id, &mut body, limit).await {
             Ok(size) => size,
             Err(BlobError::TooLarge(limit)) => return Err(too_large(limit)),
             Err(BlobError::Io(e)) => return Err(Error::internal(e)),
+            Err(BlobError::Unavailable(cause)) => {
+                return Err(storage_unavailable(blobs.name(), &cause));
+            }
         };
         let name = sanitize_file_name(&file.name);
         let extension = name
@@ -474,7 +479,7 @@ impl Service {
             extension,
             room_id: room.id.clone(),
             user_id: session.user.id.clone(),
-            store: self.blobs.name().to_owned(),
+            store: blobs.name().to_owned(),
             complete: !temporary,
             description: None,
             dimensions,
@@ -483,16 +488,22 @@ impl Service {
             updated_at: at,
         };
         if let Err(e) = self.store.insert_upload(&upload).await {
-            self.discard_blob(&upload.id).await;
+            self.discard_blob(&upload).await;
             return Err(store_error(e));
         }
         tracing::info!(by = %session.user.id, file = %upload.id, size, "file uploaded");
         Ok(upload)
     }
 
-    async fn discard_blob(&self, key: &str) {
-        if let Err(e) = self.blobs.delete(key).await {
-            tracing::warn!(error = %e, key, "could not remove a blob");
+    /// Removes an upload's bytes from the store it was written to.
+    async fn discard_blob(&self, upload: &Upload) {
+        let key = upload.store_key.as_str();
+        let result = match self.blob_store_named(&upload.store) {
+            Ok(blobs) => blobs.delete(key).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.message()),
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, key, store = %upload.store, "could not remove a blob");
         }
     }
 
@@ -502,7 +513,7 @@ impl Service {
             .delete_upload(&upload.id)
             .await
             .map_err(store_error)?;
-        self.discard_blob(&upload.store_key).await;
+        self.discard_blob(upload).await;
         Ok(())
     }
 
@@ -642,10 +653,14 @@ impl Service {
 
     /// Opens an upload's bytes from `offset`; `None` if the blob is missing.
     pub async fn open_upload(&self, upload: &Upload, offset: u64) -> Result<Option<BlobReader>> {
-        self.blobs
-            .open(&upload.store_key, offset)
-            .await
-            .map_err(Error::internal)
+        let blobs = self.blob_store_named(&upload.store)?;
+        match blobs.open(&upload.store_key, offset).await {
+            Ok(found) => Ok(found),
+            Err(e) if upload.store == crate::storage::FILE_SYSTEM_UPLOADS => {
+                Err(Error::internal(e))
+            }
+            Err(e) => Err(storage_unavailable(&upload.store, &e.to_string())),
+        }
     }
 
     /// Deletes the files a deleted message carried (upstream deletes `file._id`).

@@ -1213,18 +1213,102 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
     seed!("FileUpload_Storage_Type", Select, "FileSystem", public = true, "FileUpload"; choices = FILE_STORAGE_TYPES),
     // Amazon S3 or any S3-compatible service (upstream's "Amazon S3" section). Not public: the
     // credentials are `password` settings, readable only with view-privileged-setting.
-    seed!("FileUpload_S3_Bucket", String, "", public = false, "FileUpload", "Amazon S3"),
-    seed!("FileUpload_S3_Acl", String, "", public = false, "FileUpload", "Amazon S3"),
-    seed!("FileUpload_S3_AWSAccessKeyId", Password, "", public = false, "FileUpload", "Amazon S3"),
-    seed!("FileUpload_S3_AWSSecretAccessKey", Password, "", public = false, "FileUpload", "Amazon S3"),
-    seed!("FileUpload_S3_CDN", String, "", public = false, "FileUpload", "Amazon S3"),
-    seed!("FileUpload_S3_Region", String, "", public = false, "FileUpload", "Amazon S3"),
-    seed!("FileUpload_S3_BucketURL", String, "", public = false, "FileUpload", "Amazon S3"),
-    seed!("FileUpload_S3_ForcePathStyle", Boolean, false, public = false, "FileUpload", "Amazon S3"),
-    seed!("FileUpload_S3_URLExpiryTimeSpan", Int, 120, public = false, "FileUpload", "Amazon S3"),
-    seed!("FileUpload_S3_Proxy_Avatars", Boolean, false, public = false, "FileUpload", "Amazon S3"),
-    seed!("FileUpload_S3_Proxy_Uploads", Boolean, false, public = false, "FileUpload", "Amazon S3"),
-    seed!("FileUpload_S3_Proxy_UserDataFiles", Boolean, false, public = false, "FileUpload", "Amazon S3"),
+    seed!(
+        "FileUpload_S3_Bucket",
+        String,
+        "",
+        public = false,
+        "FileUpload",
+        "Amazon S3"
+    ),
+    seed!(
+        "FileUpload_S3_Acl",
+        String,
+        "",
+        public = false,
+        "FileUpload",
+        "Amazon S3"
+    ),
+    seed!(
+        "FileUpload_S3_AWSAccessKeyId",
+        Password,
+        "",
+        public = false,
+        "FileUpload",
+        "Amazon S3"
+    ),
+    seed!(
+        "FileUpload_S3_AWSSecretAccessKey",
+        Password,
+        "",
+        public = false,
+        "FileUpload",
+        "Amazon S3"
+    ),
+    seed!(
+        "FileUpload_S3_CDN",
+        String,
+        "",
+        public = false,
+        "FileUpload",
+        "Amazon S3"
+    ),
+    seed!(
+        "FileUpload_S3_Region",
+        String,
+        "",
+        public = false,
+        "FileUpload",
+        "Amazon S3"
+    ),
+    seed!(
+        "FileUpload_S3_BucketURL",
+        String,
+        "",
+        public = false,
+        "FileUpload",
+        "Amazon S3"
+    ),
+    seed!(
+        "FileUpload_S3_ForcePathStyle",
+        Boolean,
+        false,
+        public = false,
+        "FileUpload",
+        "Amazon S3"
+    ),
+    seed!(
+        "FileUpload_S3_URLExpiryTimeSpan",
+        Int,
+        120,
+        public = false,
+        "FileUpload",
+        "Amazon S3"
+    ),
+    seed!(
+        "FileUpload_S3_Proxy_Avatars",
+        Boolean,
+        false,
+        public = false,
+        "FileUpload",
+        "Amazon S3"
+    ),
+    seed!(
+        "FileUpload_S3_Proxy_Uploads",
+        Boolean,
+        false,
+        public = false,
+        "FileUpload",
+        "Amazon S3"
+    ),
+    seed!(
+        "FileUpload_S3_Proxy_UserDataFiles",
+        Boolean,
+        false,
+        public = false,
+        "FileUpload",
+        "Amazon S3"
+    ),
     // Messages (read by later features; public because clients read them at start-up).
     seed!(
         "Message_MaxAllowedSize",

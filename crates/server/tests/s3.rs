@@ -31,6 +31,9 @@ fn free_port() -> u16 {
 /// The shared SeaweedFS: its S3 endpoint.
 struct Weed {
     endpoint: String,
+    /// Never waited for: both end when the watchdog sees this process gone.
+    _process: std::process::Child,
+    _watchdog: std::process::Child,
     _dir: tempfile::TempDir,
 }
 
@@ -87,14 +90,16 @@ fn start_weed() -> Option<Weed> {
         .stderr(log)
         .spawn()
         .expect("start weed");
-    // The watchdog outlives this process and SIGKILLs SeaweedFS once it is gone.
-    Command::new("sh")
+    // The watchdog outlives this process, SIGKILLs SeaweedFS once it is gone (statics are
+    // never dropped) and removes its data.
+    let watchdog = Command::new("sh")
         .args([
             "-c",
-            "while kill -0 \"$1\" 2>/dev/null; do sleep 1; done; kill -9 \"$2\"",
+            "while kill -0 \"$1\" 2>/dev/null; do sleep 1; done; kill -9 \"$2\"; sleep 1; rm -rf \"$3\"",
             "watchdog",
             &std::process::id().to_string(),
             &child.id().to_string(),
+            &dir.path().display().to_string(),
         ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -103,6 +108,8 @@ fn start_weed() -> Option<Weed> {
         .expect("start watchdog");
     Some(Weed {
         endpoint: format!("http://127.0.0.1:{s3_port}"),
+        _process: child,
+        _watchdog: watchdog,
         _dir: dir,
     })
 }
@@ -166,7 +173,11 @@ async fn use_s3(server: &TestServer, admin: &Auth, weed: &Weed, bucket: &str) {
 
 async fn set(server: &TestServer, admin: &Auth, id: &str, value: Value) {
     server
-        .post(&format!("settings/{id}"), json!({"value": value}), Some(admin))
+        .post(
+            &format!("settings/{id}"),
+            json!({"value": value}),
+            Some(admin),
+        )
         .await
         .ok();
 }
@@ -299,12 +310,19 @@ async fn uploads_go_to_s3_and_download_redirected_proxied_and_ranged() {
     // The secret stays hidden from users.
     let public = server.get("settings.public", &[("count", "0")], None).await;
     assert!(
-        !public.body.to_string().contains("FileUpload_S3_AWSSecretAccessKey"),
+        !public
+            .body
+            .to_string()
+            .contains("FileUpload_S3_AWSSecretAccessKey"),
         "{}",
         public.body
     );
     let hidden = server
-        .get("settings/FileUpload_S3_AWSSecretAccessKey", &[], Some(&alice))
+        .get(
+            "settings/FileUpload_S3_AWSSecretAccessKey",
+            &[],
+            Some(&alice),
+        )
         .await;
     assert_eq!(hidden.status, 403, "{}", hidden.body);
 
@@ -372,16 +390,13 @@ async fn uploads_go_to_s3_and_download_redirected_proxied_and_ranged() {
     assert!(!location.contains(SECRET_KEY));
     let presigned = direct.get(&location).send().await.expect("presigned");
     assert_eq!(presigned.status().as_u16(), 200);
-    assert_eq!(presigned.bytes().await.expect("bytes").to_vec(), media_bytes);
+    assert_eq!(
+        presigned.bytes().await.expect("bytes").to_vec(),
+        media_bytes
+    );
     // Outsiders get no redirect.
     let bob = server.new_user("bob").await;
-    let refused = get(
-        &direct,
-        &format!("{}{media_url}", server.base),
-        &bob,
-        None,
-    )
-    .await;
+    let refused = get(&direct, &format!("{}{media_url}", server.base), &bob, None).await;
     assert_eq!(refused.status().as_u16(), 403);
 
     // A file of several parts (multipart upload) through rooms.upload.
@@ -446,7 +461,13 @@ async fn uploads_go_to_s3_and_download_redirected_proxied_and_ranged() {
     );
 
     // The file uploaded on the filesystem still downloads after the switch.
-    let old = get(&direct, &format!("{}{local_url}", server.base), &alice, None).await;
+    let old = get(
+        &direct,
+        &format!("{}{local_url}", server.base),
+        &alice,
+        None,
+    )
+    .await;
     assert_eq!(old.status().as_u16(), 200);
     assert_eq!(old.bytes().await.expect("bytes").to_vec(), local_bytes);
 
@@ -506,7 +527,11 @@ async fn misconfigured_s3_gives_the_uploader_a_clear_error() {
 
     let refused = |body: &Value| {
         assert_eq!(body["success"], json!(false), "{body}");
-        assert_eq!(body["error"], json!("File storage is not available"), "{body}");
+        assert_eq!(
+            body["error"],
+            json!("File storage is not available"),
+            "{body}"
+        );
         assert_eq!(
             body["errorType"],
             json!("error-file-storage-unavailable"),
@@ -537,7 +562,11 @@ async fn misconfigured_s3_gives_the_uploader_a_clear_error() {
         .await;
         assert_eq!(status, 400, "{id}: {body}");
         refused(&body);
-        assert!(started.elapsed() < WAIT, "{id}: took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < WAIT,
+            "{id}: took {:?}",
+            started.elapsed()
+        );
     }
     // Fixed again, uploads work; nothing was left behind by the failures.
     use_s3(&server, &admin, weed, "comet-misconfigured").await;

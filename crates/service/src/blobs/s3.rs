@@ -91,9 +91,15 @@ impl S3Config {
         let base = self.endpoint.path().trim_end_matches('/');
         let encoded_key = percent_encoding::utf8_percent_encode(key, PATH).to_string();
         let (host, path) = if self.force_path_style {
-            (host, format!("{base}/{}/{encoded_key}", encode(&self.bucket)))
+            (
+                host,
+                format!("{base}/{}/{encoded_key}", encode(&self.bucket)),
+            )
         } else {
-            (format!("{}.{host}", self.bucket), format!("{base}/{encoded_key}"))
+            (
+                format!("{}.{host}", self.bucket),
+                format!("{base}/{encoded_key}"),
+            )
         };
         let url = url::Url::parse(&format!("{}://{host}{path}", self.endpoint.scheme()))
             .map_err(|_| bad("bad endpoint"))?;
@@ -150,12 +156,13 @@ impl<'a> Signer<'a> {
         }
     }
 
+    /// `YYYYMMDD`.
+    fn date(&self) -> &str {
+        self.amz_date.get(..8).unwrap_or_default()
+    }
+
     fn scope(&self) -> String {
-        format!(
-            "{}/{}/s3/aws4_request",
-            &self.amz_date[..8],
-            self.config.region
-        )
+        format!("{}/{}/s3/aws4_request", self.date(), self.config.region)
     }
 
     fn canonical_query(query: &[(String, String)]) -> String {
@@ -208,7 +215,7 @@ impl<'a> Signer<'a> {
         );
         let mut key = hmac_sha256(
             format!("AWS4{}", self.config.secret_key).as_bytes(),
-            self.amz_date[..8].as_bytes(),
+            self.date().as_bytes(),
         );
         for part in [self.config.region.as_str(), "s3", "aws4_request"] {
             key = hmac_sha256(&key, part.as_bytes());
@@ -897,7 +904,9 @@ mod tests {
             ),
             "{url}"
         );
-        assert!(url.contains("X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request"));
+        assert!(url.contains(
+            "X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request"
+        ));
     }
 
     #[test]
@@ -914,7 +923,13 @@ mod tests {
         );
         // Secrets stay out of Debug output.
         let shown = format!("{config:?}");
-        assert!(!shown.contains("EXAMPLEKEY") && !shown.contains("AKIA"), "{shown}");
-        assert_eq!(xml_value("<a><UploadId>x1</UploadId></a>", "UploadId"), Some("x1"));
+        assert!(
+            !shown.contains("EXAMPLEKEY") && !shown.contains("AKIA"),
+            "{shown}"
+        );
+        assert_eq!(
+            xml_value("<a><UploadId>x1</UploadId></a>", "UploadId"),
+            Some("x1")
+        );
     }
 }

@@ -75,7 +75,10 @@ fn start_weed() -> Option<Weed> {
         format!("-volume.port.grpc={}", free_port()),
         format!("-filer.port={}", free_port()),
         format!("-filer.port.grpc={}", free_port()),
+        // Each bucket is a collection that takes several volumes at once: small volumes, and
+        // room for plenty (they are not preallocated).
         "-master.volumeSizeLimitMB=64".to_owned(),
+        "-volume.max=100".to_owned(),
         "-s3".to_owned(),
         format!("-s3.port={s3_port}"),
         format!("-s3.port.grpc={}", free_port()),
@@ -539,9 +542,9 @@ async fn misconfigured_s3_gives_the_uploader_a_clear_error() {
         );
         assert!(!body.to_string().contains("wrong-secret"), "{body}");
     };
-    let cases: [(&str, Value); 4] = [
+    // (A missing bucket cannot be tried here: SeaweedFS creates buckets on first write.)
+    let cases: [(&str, Value); 3] = [
         ("FileUpload_S3_AWSSecretAccessKey", json!("wrong-secret")),
-        ("FileUpload_S3_Bucket", json!("no-such-bucket")),
         ("FileUpload_S3_Bucket", json!("")),
         (
             "FileUpload_S3_BucketURL",
@@ -593,5 +596,58 @@ async fn misconfigured_s3_gives_the_uploader_a_clear_error() {
         )
         .await;
     assert_eq!(gridfs.status, 400, "{}", gridfs.body);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_interrupted_upload_leaves_nothing_in_the_bucket() {
+    use tokio::io::AsyncWriteExt;
+    let Some(weed) = weed_with_bucket("comet-interrupted").await else {
+        return;
+    };
+    let store = bucket(weed, "comet-interrupted");
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    let rid = group(&server, &alice, "s3-interrupted").await;
+    use_s3(&server, &admin, weed, "comet-interrupted").await;
+
+    // A form announcing 3 parts' worth of file, cut off after a part and a half: by then a
+    // multipart upload has begun and a part is stored.
+    let part = comet_service::blobs::PART_SIZE;
+    let (content_type, body) =
+        multipart("cut.bin", "application/octet-stream", &content(part * 3, 8));
+    let sent = part + part / 2;
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /api/v1/rooms.upload/{rid} HTTP/1.1\r\nHost: {address}\r\nX-User-Id: {}\r\nX-Auth-Token: {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        alice.user_id,
+        alice.token,
+        body.len()
+    );
+    let write = async {
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(&body[..sent]).await?;
+        stream.flush().await
+    };
+    tokio::time::timeout(WAIT, write)
+        .await
+        .expect("send in time")
+        .expect("send");
+    // Wait until S3 holds the started multipart upload, then hang up.
+    let deadline = Instant::now() + WAIT;
+    while store.pending_multipart_uploads().await.expect("uploads") == 0 {
+        assert!(Instant::now() < deadline, "no multipart upload was started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(stream);
+    assert_bucket(&store, &[]).await;
+    let files = server
+        .get("groups.files", &[("roomId", rid.as_str())], Some(&alice))
+        .await;
+    assert_eq!(files.ok()["total"], json!(0));
     server.stop().await;
 }

@@ -93,17 +93,9 @@ impl Service {
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
             .ok_or_else(|| "FileUpload_S3_BucketURL is not an http(s) URL".to_owned())?;
-        // Upstream's SDK falls back to the environment's credentials; so does Comet.
-        let pick = |setting: &str, env: &str| {
-            let value = self.setting_str(setting);
-            if value.is_empty() {
-                std::env::var(env).unwrap_or_default()
-            } else {
-                value
-            }
-        };
-        let access_key = pick("FileUpload_S3_AWSAccessKeyId", "AWS_ACCESS_KEY_ID");
-        let secret_key = pick("FileUpload_S3_AWSSecretAccessKey", "AWS_SECRET_ACCESS_KEY");
+        // As upstream's store: both credentials are required (no environment fallback).
+        let access_key = self.setting_str("FileUpload_S3_AWSAccessKeyId");
+        let secret_key = self.setting_str("FileUpload_S3_AWSSecretAccessKey");
         if access_key.is_empty() || secret_key.is_empty() {
             return Err(
                 "no S3 credentials (FileUpload_S3_AWSAccessKeyId, FileUpload_S3_AWSSecretAccessKey)"

@@ -412,6 +412,8 @@ async fn run(args: Args) -> Result<(), String> {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    // reqwest is built without a bundled TLS crypto provider (see the workspace Cargo.toml).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let outcome = match Benchmark::parse() {
         Benchmark::Accounts(args) => run(args).await,
         Benchmark::Messages(args) => messages::run(args).await,

@@ -405,6 +405,10 @@ macro_rules! seed {
     (@choices $c:expr) => { $c };
 }
 
+/// The `FileUpload_Storage_Type` choices Comet implements (of upstream's GridFS, AmazonS3,
+/// GoogleCloudStorage, Webdav and FileSystem).
+pub const FILE_STORAGE_TYPES: &[&str] = &["FileSystem", "AmazonS3"];
+
 /// The `Accounts_RegistrationForm` choices.
 pub const REGISTRATION_FORM_CHOICES: &[&str] = &["Public", "Disabled", "Secret URL"];
 
@@ -1251,6 +1255,107 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
         public = true,
         "Message",
         "Message_Attachments"
+    ),
+    // Where uploaded files are kept (upstream's default is GridFS, which Comet does not have;
+    // only the two storage types Comet implements are accepted).
+    seed!("FileUpload_Storage_Type", Select, "FileSystem", public = true, "FileUpload"; choices = FILE_STORAGE_TYPES),
+    // Amazon S3 or any S3-compatible service (upstream's "Amazon S3" section). Not public: the
+    // credentials are `password` settings, readable only with view-privileged-setting.
+    seed!(
+        "FileUpload_S3_Bucket",
+        String,
+        "",
+        public = false,
+        "FileUpload",
+        "Amazon S3"
+    ),
+    seed!(
+        "FileUpload_S3_Acl",
+        String,
+        "",
+        public = false,
+        "FileUpload",
+        "Amazon S3"
+    ),
+    seed!(
+        "FileUpload_S3_AWSAccessKeyId",
+        Password,
+        "",
+        public = false,
+        "FileUpload",
+        "Amazon S3"
+    ),
+    seed!(
+        "FileUpload_S3_AWSSecretAccessKey",
+        Password,
+        "",
+        public = false,
+        "FileUpload",
+        "Amazon S3"
+    ),
+    seed!(
+        "FileUpload_S3_CDN",
+        String,
+        "",
+        public = false,
+        "FileUpload",
+        "Amazon S3"
+    ),
+    seed!(
+        "FileUpload_S3_Region",
+        String,
+        "",
+        public = false,
+        "FileUpload",
+        "Amazon S3"
+    ),
+    seed!(
+        "FileUpload_S3_BucketURL",
+        String,
+        "",
+        public = false,
+        "FileUpload",
+        "Amazon S3"
+    ),
+    seed!(
+        "FileUpload_S3_ForcePathStyle",
+        Boolean,
+        false,
+        public = false,
+        "FileUpload",
+        "Amazon S3"
+    ),
+    seed!(
+        "FileUpload_S3_URLExpiryTimeSpan",
+        Int,
+        120,
+        public = false,
+        "FileUpload",
+        "Amazon S3"
+    ),
+    seed!(
+        "FileUpload_S3_Proxy_Avatars",
+        Boolean,
+        false,
+        public = false,
+        "FileUpload",
+        "Amazon S3"
+    ),
+    seed!(
+        "FileUpload_S3_Proxy_Uploads",
+        Boolean,
+        false,
+        public = false,
+        "FileUpload",
+        "Amazon S3"
+    ),
+    seed!(
+        "FileUpload_S3_Proxy_UserDataFiles",
+        Boolean,
+        false,
+        public = false,
+        "FileUpload",
+        "Amazon S3"
     ),
     // Messages (read by later features; public because clients read them at start-up).
     seed!(

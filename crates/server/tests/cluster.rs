@@ -108,6 +108,7 @@ impl Instance {
             base: format!("http://127.0.0.1:{port}"),
             _data: data,
         };
+        comet_service::blobs::install_crypto_provider();
         let http = reqwest::Client::new();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
@@ -215,7 +216,10 @@ async fn two_instances_serve_one_chat_and_survive_losing_one() {
     let mut a = Instance::start(&database_url, &nats.url).await;
     let b = Instance::start(&database_url, &nats.url).await;
     let rest = Rest {
-        http: reqwest::Client::new(),
+        http: {
+            comet_service::blobs::install_crypto_provider();
+            reqwest::Client::new()
+        },
     };
 
     let admin = rest.login(&a.base, "admin", ADMIN_PASS).await;

@@ -11,6 +11,7 @@
 use crate::blobs::{BlobError, BlobReader};
 use crate::images::{self, FilteredReader, MetadataFilter, Processed};
 use crate::messages::NewMessage;
+use crate::storage::storage_unavailable;
 use crate::{Service, Session, store_error};
 use comet_core::room::{Message, Room, RoomType};
 use comet_core::user::User;
@@ -487,6 +488,7 @@ impl Service {
             )
         };
         let upload_id = id::new_id();
+        let blobs = self.blob_store_for_writing()?;
         let mut body = std::io::Cursor::new(head.clone()).chain(&mut *file.body);
         // Metadata goes before the bytes reach storage, so no one ever downloads it.
         let filter = MetadataFilter::new(
@@ -497,20 +499,19 @@ impl Service {
         let (stored, orientation, frame) = match filter {
             Some(filter) => {
                 let mut filtered = FilteredReader::new(&mut body, filter);
-                let stored = self.blobs.put(&upload_id, &mut filtered, limit).await;
+                let stored = blobs.put(&upload_id, &mut filtered, limit).await;
                 let seen = filtered.filter();
                 (stored, seen.orientation(), seen.dimensions())
             }
-            None => (
-                self.blobs.put(&upload_id, &mut body, limit).await,
-                None,
-                None,
-            ),
+            None => (blobs.put(&upload_id, &mut body, limit).await, None, None),
         };
         let size = match stored {
             Ok(size) => size,
             Err(BlobError::TooLarge(limit)) => return Err(too_large(limit)),
             Err(BlobError::Io(e)) => return Err(Error::internal(e)),
+            Err(BlobError::Unavailable(cause)) => {
+                return Err(storage_unavailable(blobs.name(), &cause));
+            }
         };
         let name = sanitize_file_name(&file.name);
         let extension = name
@@ -541,7 +542,7 @@ impl Service {
             extension,
             room_id: room.id.clone(),
             user_id: session.user.id.clone(),
-            store: self.blobs.name().to_owned(),
+            store: blobs.name().to_owned(),
             complete: !temporary,
             description: None,
             dimensions,
@@ -551,16 +552,22 @@ impl Service {
             original_file_id: None,
         };
         if let Err(e) = self.store.insert_upload(&upload).await {
-            self.discard_blob(&upload.id).await;
+            self.discard_blob(&upload).await;
             return Err(store_error(e));
         }
         tracing::info!(by = %session.user.id, file = %upload.id, size, "file uploaded");
         Ok(upload)
     }
 
-    async fn discard_blob(&self, key: &str) {
-        if let Err(e) = self.blobs.delete(key).await {
-            tracing::warn!(error = %e, key, "could not remove a blob");
+    /// Removes an upload's bytes from the store it was written to.
+    async fn discard_blob(&self, upload: &Upload) {
+        let key = upload.store_key.as_str();
+        let result = match self.blob_store_named(&upload.store) {
+            Ok(blobs) => blobs.delete(key).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.message()),
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, key, store = %upload.store, "could not remove a blob");
         }
     }
 
@@ -570,7 +577,7 @@ impl Service {
             .delete_upload(&upload.id)
             .await
             .map_err(store_error)?;
-        self.discard_blob(&upload.store_key).await;
+        self.discard_blob(upload).await;
         Ok(())
     }
 
@@ -726,8 +733,8 @@ impl Service {
     async fn store_thumbnail(&self, original: &Upload, thumb: images::Thumbnail) -> Result<Upload> {
         let thumb_id = id::new_id();
         let mut body = std::io::Cursor::new(thumb.bytes);
-        let size = self
-            .blobs
+        let blobs = self.blob_store_for_writing()?;
+        let size = blobs
             .put(&thumb_id, &mut body, None)
             .await
             .map_err(Error::internal)?;
@@ -745,7 +752,7 @@ impl Service {
             content_type: thumb.content_type.to_owned(),
             room_id: original.room_id.clone(),
             user_id: original.user_id.clone(),
-            store: self.blobs.name().to_owned(),
+            store: blobs.name().to_owned(),
             complete: true,
             description: None,
             dimensions: Some((thumb.width, thumb.height)),
@@ -756,7 +763,7 @@ impl Service {
             original_file_id: Some(original.id.clone()),
         };
         if let Err(e) = self.store.insert_upload(&record).await {
-            self.discard_blob(&record.store_key).await;
+            self.discard_blob(&record).await;
             return Err(store_error(e));
         }
         Ok(record)
@@ -892,10 +899,14 @@ impl Service {
 
     /// Opens an upload's bytes from `offset`; `None` if the blob is missing.
     pub async fn open_upload(&self, upload: &Upload, offset: u64) -> Result<Option<BlobReader>> {
-        self.blobs
-            .open(&upload.store_key, offset)
-            .await
-            .map_err(Error::internal)
+        let blobs = self.blob_store_named(&upload.store)?;
+        match blobs.open(&upload.store_key, offset).await {
+            Ok(found) => Ok(found),
+            Err(e) if upload.store == crate::storage::FILE_SYSTEM_UPLOADS => {
+                Err(Error::internal(e))
+            }
+            Err(e) => Err(storage_unavailable(&upload.store, &e.to_string())),
+        }
     }
 
     /// Deletes the files a message carries (upstream deletes `file._id`); false when one of

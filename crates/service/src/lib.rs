@@ -22,6 +22,7 @@ pub mod room_admin;
 pub mod room_settings;
 pub mod rooms;
 pub mod settings;
+pub mod storage;
 pub mod tokens;
 
 use comet_core::{Error, Result};
@@ -48,7 +49,11 @@ pub struct Service {
     settings: settings::SettingsCache,
     permissions: authz::PermissionCache,
     rate_limiter: ratelimit::RateLimiter,
+    /// The local filesystem store (`FileSystem:Uploads`). Which store a write or read uses is
+    /// decided per upload: see `blob_store_for_writing` and `blob_store_named` (storage.rs).
     blobs: Arc<dyn blobs::BlobStore>,
+    /// The HTTP client of the S3 stores, made on first use.
+    s3_http: std::sync::OnceLock<std::result::Result<reqwest::Client, String>>,
     config: ServiceConfig,
 }
 
@@ -71,6 +76,7 @@ impl Service {
             permissions: authz::PermissionCache::default(),
             rate_limiter: ratelimit::RateLimiter::default(),
             blobs: Arc::new(blobs::LocalBlobStore::new(config.uploads_dir.clone())),
+            s3_http: std::sync::OnceLock::new(),
             store,
             events,
             config,

@@ -330,6 +330,16 @@ async fn serve(
         .file_for_download(session.map(|s| &s.user), file_id)
         .await?
         .ok_or_else(Error::not_found)?;
+    let force_download = query.get("download").is_some();
+    let disposition = content_disposition(&upload, force_download);
+    // Files in S3 are fetched from S3 itself unless the server is to proxy them (upstream's
+    // `redirectToFile`: a 302 to a short-lived presigned URL, and no caching of the redirect).
+    if let Some(url) = app.service.upload_redirect_url(&upload, &disposition)? {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::LOCATION, header_value(&url));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        return Ok((StatusCode::FOUND, headers).into_response());
+    }
     let etag = format!("\"{}-{}\"", upload.id, upload.size);
     let mut common = HeaderMap::new();
     common.insert(header::ETAG, header_value(&etag));
@@ -354,16 +364,11 @@ async fn serve(
     if if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*")) {
         return Ok((StatusCode::NOT_MODIFIED, common).into_response());
     }
-    let force_download = query.get("download").is_some();
     common.insert(header::CONTENT_TYPE, header_value(&upload.content_type));
-    common.insert(
-        header::CONTENT_DISPOSITION,
-        header_value(&content_disposition(&upload, force_download)),
-    );
-    let Some(blob) = app.service.open_upload(&upload, 0).await? else {
-        return Err(Error::not_found());
-    };
-    let len = blob.len;
+    common.insert(header::CONTENT_DISPOSITION, header_value(&disposition));
+    // The recorded size is the blob's (it is counted as it is written), so the range is
+    // settled before the blob is opened once, at its start (one request to remote stores).
+    let len = upload.size;
     let range = match parse_range(headers.get(header::RANGE), len) {
         Ok(range) => range,
         Err(()) => {
@@ -385,14 +390,10 @@ async fn serve(
         None => (StatusCode::OK, 0, len.saturating_sub(1)),
     };
     let body_len = if len == 0 { 0 } else { end - start + 1 };
-    let reader = if start > 0 {
-        match app.service.open_upload(&upload, start).await? {
-            Some(blob) => blob.body,
-            None => return Err(Error::not_found()),
-        }
-    } else {
-        blob.body
+    let Some(blob) = app.service.open_upload(&upload, start).await? else {
+        return Err(Error::not_found());
     };
+    let reader = blob.body;
     common.insert(header::CONTENT_LENGTH, header_value(&body_len.to_string()));
     // Each read of a file is a hop to the blocking pool: big reads keep that cost small
     // next to the copy, and still bound the memory of a download to one buffer.

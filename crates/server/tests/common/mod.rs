@@ -99,6 +99,8 @@ impl TestServer {
     /// Starts a server with an admin (`admin` / `ADMIN_PASS`), a cheap bcrypt cost and the rate
     /// limiter off; `configure` may change anything.
     pub async fn start_with(configure: impl FnOnce(&mut Config)) -> TestServer {
+        // reqwest is built without a bundled TLS crypto provider (see the workspace Cargo.toml).
+        comet_service::blobs::install_crypto_provider();
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config::for_data_dir(dir.path().to_path_buf());
         let database = postgres_database().await;

@@ -1,57 +1,14 @@
-//! Blob storage: where the bytes of uploaded files live. The records describing them are in
-//! the store (`comet_store::FileStore`); a blob is written completely before its record.
+//! Files under a directory of the data dir (upstream's `FileSystem` store).
 //!
-//! Everything streams: writes copy through a small buffer into a temporary file that is
-//! renamed into place only once complete, so a reader never sees half a file and an
-//! interrupted or refused upload leaves nothing behind.
+//! Writes copy through a small buffer into a temporary file that is renamed into place only
+//! once complete, so a reader never sees half a file and an interrupted or refused upload
+//! leaves nothing behind.
 
+use super::{BlobError, BlobReader, BlobStore};
 use async_trait::async_trait;
 use std::io;
 use std::path::{Path, PathBuf};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
-
-/// Why a write failed.
-#[derive(Debug, thiserror::Error)]
-pub enum BlobError {
-    /// The content went past the limit; nothing was kept.
-    #[error("blob larger than {0} bytes")]
-    TooLarge(u64),
-    #[error("blob storage failed: {0}")]
-    Io(#[from] io::Error),
-}
-
-/// A blob opened for reading from some offset, with its total length.
-pub struct BlobReader {
-    pub len: u64,
-    pub body: Box<dyn AsyncRead + Send + Unpin>,
-}
-
-impl std::fmt::Debug for BlobReader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlobReader")
-            .field("len", &self.len)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A place to keep file contents by key (keys are ids chosen by the service, never by clients).
-#[async_trait]
-pub trait BlobStore: Send + Sync {
-    /// Upstream's store name, recorded on each upload (`store`).
-    fn name(&self) -> &'static str;
-    /// Copies `body` under `key`, refusing (and keeping nothing) past `limit` bytes; returns
-    /// the size written.
-    async fn put(
-        &self,
-        key: &str,
-        body: &mut (dyn AsyncRead + Send + Unpin),
-        limit: Option<u64>,
-    ) -> Result<u64, BlobError>;
-    /// Opens a blob positioned at `offset`; `None` if there is none.
-    async fn open(&self, key: &str, offset: u64) -> io::Result<Option<BlobReader>>;
-    /// Removes a blob; removing a missing one is not an error.
-    async fn delete(&self, key: &str) -> io::Result<()>;
-}
 
 /// Files under a directory of the data dir (upstream's `FileSystem` store).
 #[derive(Debug, Clone)]

@@ -11,6 +11,7 @@
 mod chat;
 mod chat_rows;
 mod cluster;
+mod avatars;
 mod files;
 mod rows;
 #[cfg(feature = "testing")]

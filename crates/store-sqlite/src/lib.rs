@@ -7,6 +7,7 @@
 mod chat;
 mod chat_rows;
 mod cluster;
+mod avatars;
 mod files;
 mod rows;
 mod transfer;

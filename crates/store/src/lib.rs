@@ -402,6 +402,8 @@ mod cluster;
 pub use cluster::ClusterStore;
 mod files;
 pub use files::{FileStore, Upload, UploadFilter};
+mod avatars;
+pub use avatars::{Avatar, AvatarOwner, AvatarStore};
 
 /// Everything the service needs from storage.
 pub trait Store:
@@ -418,6 +420,7 @@ pub trait Store:
     + MessageStore
     + TransferStore
     + FileStore
+    + AvatarStore
 {
 }
 
@@ -435,5 +438,6 @@ impl<T> Store for T where
         + MessageStore
         + TransferStore
         + FileStore
+        + AvatarStore
 {
 }

@@ -694,6 +694,17 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
         public = true,
         "Accounts"
     ),
+    // Avatars: how long browsers may cache `/avatar/...`, and whether it needs a login
+    // (upstream's newest default is on; Comet keeps the earlier off, since `<img>` requests
+    // carry no auth headers and the web client serves no `rc_uid`/`rc_token` cookies).
+    seed!("Accounts_AvatarCacheTime", Int, 3600, public = false, "Accounts"),
+    seed!(
+        "Accounts_AvatarBlockUnauthenticatedAccess",
+        Boolean,
+        false,
+        public = true,
+        "Accounts"
+    ),
     seed!(
         "Accounts_AllowRealNameChange",
         Boolean,
@@ -1151,6 +1162,14 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
         public = true,
         "Accounts",
         "Accounts_Default_User_Preferences"
+    ),
+    seed!(
+        "UI_Use_Name_Avatar",
+        Boolean,
+        false,
+        public = true,
+        "Layout",
+        "User_Interface"
     ),
     seed!(
         "UI_Use_Real_Name",

@@ -107,6 +107,14 @@ pub enum Event {
         exclude_pinned: bool,
         user_ids: Vec<String>,
     },
+    /// A user's (`username`) or room's (`room_id`) avatar changed; `etag` is the new
+    /// `avatarETag`, `None` when it went back to the default (`updateAvatar` on
+    /// stream-notify-logged).
+    AvatarChanged {
+        username: Option<String>,
+        room_id: Option<String>,
+        etag: Option<String>,
+    },
     /// A user's visible status changed.
     UserStatus {
         user_id: String,

@@ -631,6 +631,31 @@ impl Hub {
                     changed(NOTIFY_LOGGED, name, json!(["updated", doc])),
                 );
             }
+            Event::AvatarChanged {
+                username,
+                room_id,
+                etag,
+            } => {
+                // Upstream's listener sends `{username, etag}` for users and `{rid, etag}` for
+                // rooms; a reset leaves `etag` out.
+                let mut change = serde_json::Map::new();
+                if let Some(username) = username {
+                    change.insert("username".into(), json!(username));
+                }
+                if let Some(rid) = room_id {
+                    change.insert("rid".into(), json!(rid));
+                }
+                if let Some(etag) = etag {
+                    change.insert("etag".into(), json!(etag));
+                }
+                let event = "updateAvatar";
+                self.deliver(
+                    NOTIFY_LOGGED,
+                    event,
+                    None,
+                    changed(NOTIFY_LOGGED, event, json!([change])),
+                );
+            }
             Event::UserStatus {
                 user_id,
                 username,

@@ -697,7 +697,13 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
     // Avatars: how long browsers may cache `/avatar/...`, and whether it needs a login
     // (upstream's newest default is on; Comet keeps the earlier off, since `<img>` requests
     // carry no auth headers and the web client serves no `rc_uid`/`rc_token` cookies).
-    seed!("Accounts_AvatarCacheTime", Int, 3600, public = false, "Accounts"),
+    seed!(
+        "Accounts_AvatarCacheTime",
+        Int,
+        3600,
+        public = false,
+        "Accounts"
+    ),
     seed!(
         "Accounts_AvatarBlockUnauthenticatedAccess",
         Boolean,

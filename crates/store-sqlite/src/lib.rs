@@ -4,10 +4,10 @@
 //! the process instead of spinning on `SQLITE_BUSY`; reads use a separate pool and never wait
 //! for a writer (WAL readers see the last committed state).
 
+mod avatars;
 mod chat;
 mod chat_rows;
 mod cluster;
-mod avatars;
 mod files;
 mod rows;
 mod transfer;

@@ -2516,7 +2516,10 @@ pub async fn avatars(store: &dyn Store) {
     second.content_type = "image/jpeg".into();
     second.size = 7;
     assert_eq!(store.put_avatar(&second).await.unwrap(), Some(first));
-    assert_eq!(store.avatar(User, "u1").await.unwrap(), Some(second.clone()));
+    assert_eq!(
+        store.avatar(User, "u1").await.unwrap(),
+        Some(second.clone())
+    );
     assert_eq!(store.avatar(Room, "u1").await.unwrap(), Some(room.clone()));
 
     assert_eq!(store.delete_avatar(User, "u1").await.unwrap(), Some(second));

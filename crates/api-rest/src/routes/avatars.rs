@@ -274,7 +274,10 @@ fn common_headers(app: &AppState, query: &Value) -> HeaderMap {
         header::CACHE_CONTROL,
         header_value(&format!("public, max-age={cache_time}")),
     );
-    headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("inline"));
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("inline"),
+    );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -441,7 +444,13 @@ async fn user_avatar_response(
     let headers = common_headers(app, query);
     let use_name = app.service.setting_bool("UI_Use_Name_Avatar");
     if let Some(initials_of) = name.strip_prefix('@') {
-        return Ok(serve_initials(headers, request, query, initials_of, use_name));
+        return Ok(serve_initials(
+            headers,
+            request,
+            query,
+            initials_of,
+            use_name,
+        ));
     }
     let mut found = app.service.user_avatar_by_username(name).await?;
     let mut shown = name;
@@ -463,7 +472,13 @@ async fn user_avatar_response(
         Some((user, _)) if use_name && !user.name.is_empty() => {
             Ok(serve_initials(headers, request, query, &user.name, true))
         }
-        Some((user, _)) => Ok(serve_initials(headers, request, query, &user.username, false)),
+        Some((user, _)) => Ok(serve_initials(
+            headers,
+            request,
+            query,
+            &user.username,
+            false,
+        )),
         None => Ok(serve_initials(headers, request, query, shown, false)),
     }
 }
@@ -554,7 +569,10 @@ mod tests {
         // Nothing but letters and digits reaches the text, and that is escaped too.
         let svg = render_initials("<script>", 200, false);
         assert!(!svg.contains("<script"), "{svg}");
-        assert_eq!(escape_xml("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            escape_xml("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 
     #[test]

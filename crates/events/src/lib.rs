@@ -111,6 +111,8 @@ pub enum Event {
     /// `avatarETag`, `None` when it went back to the default (`updateAvatar` on
     /// stream-notify-logged).
     AvatarChanged {
+        /// The user's id (their own sessions get `avatarETag` in `userData`).
+        user_id: Option<String>,
         username: Option<String>,
         room_id: Option<String>,
         etag: Option<String>,

@@ -191,6 +191,13 @@ async fn upload_serve_cache_reset_and_delete() {
     let admin = server.admin().await;
     let ann = server.new_user("ann").await;
     let mut watcher = logged_watcher(&server, "ann").await;
+    let mut own = Ddp::connect(&server).await;
+    own.login("ann").await;
+    let user_data = format!("{}/userData", ann.user_id);
+    assert_eq!(
+        own.sub("stream-notify-user", &user_data).await["msg"],
+        json!("ready")
+    );
 
     // No avatar yet: upstream's initials, coloured by the name's length ("ann": 3 → #E26D0E).
     let initials = image(&server, "/avatar/ann", &[]).await;
@@ -229,6 +236,10 @@ async fn upload_serve_cache_reset_and_delete() {
     let event = next_avatar_event(&mut watcher).await;
     assert_eq!(event["username"], json!("ann"));
     let etag = event["etag"].as_str().expect("etag").to_owned();
+    let data = own
+        .until(|m| m["fields"]["eventName"] == json!(user_data))
+        .await;
+    assert_eq!(data["fields"]["args"][0]["diff"]["avatarETag"], json!(etag));
     let me = server.get("me", &[], Some(&ann)).await;
     assert_eq!(me.ok()["avatarETag"], json!(etag));
     let info = server
@@ -325,6 +336,13 @@ async fn upload_serve_cache_reset_and_delete() {
         .ok();
     let reset = next_avatar_event(&mut watcher).await;
     assert_eq!(reset, json!({"username": "ann"}));
+    let data = own
+        .until(|m| {
+            m["fields"]["eventName"] == json!(user_data)
+                && m["fields"]["args"][0]["unset"]["avatarETag"] == json!(1)
+        })
+        .await;
+    assert_eq!(data["fields"]["args"][0]["diff"], json!({}));
     assert_eq!(
         image(&server, "/avatar/ann", &[])
             .await

@@ -310,6 +310,7 @@ impl Service {
 
     fn publish_user_avatar(&self, user: &User, etag: Option<String>) {
         self.publish(Event::AvatarChanged {
+            user_id: Some(user.id.clone()),
             username: Some(user.username.clone()),
             room_id: None,
             etag,
@@ -566,6 +567,7 @@ impl Service {
         self.post_system_message(room, "room_changed_avatar", &session.user, "", None)
             .await?;
         self.publish(Event::AvatarChanged {
+            user_id: None,
             username: None,
             room_id: Some(room.id.clone()),
             etag,

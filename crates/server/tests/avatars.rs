@@ -734,6 +734,15 @@ async fn room_avatars_and_ddp_methods() {
     assert!(event["etag"].is_string());
     let served = image(&server, &format!("/avatar/room/{rid}"), &[]).await;
     assert_eq!(served.bytes, png());
+    for path in ["rooms.info", "channels.info"] {
+        let info = server.get(path, &[("roomId", &rid)], Some(&admin)).await;
+        let doc = &info.ok()[if path == "rooms.info" {
+            "room"
+        } else {
+            "channel"
+        }];
+        assert_eq!(doc["avatarETag"], event["etag"], "{path}");
+    }
     assert_eq!(
         served.header("etag"),
         format!("\"{}\"", event["etag"].as_str().unwrap_or(""))
@@ -790,6 +799,10 @@ async fn room_avatars_and_ddp_methods() {
         .ok();
     let removed = next_avatar_event(&mut watcher).await;
     assert_eq!(removed, json!({"rid": rid}));
+    let info = server
+        .get("rooms.info", &[("roomId", &rid)], Some(&admin))
+        .await;
+    assert!(info.ok()["room"].get("avatarETag").is_none());
     assert_eq!(
         image(&server, &format!("/avatar/room/{rid}"), &[])
             .await

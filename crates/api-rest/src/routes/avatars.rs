@@ -195,6 +195,18 @@ pub async fn user_etag(app: &AppState, user_id: &str) -> Result<Option<String>> 
         .map(|a| a.etag))
 }
 
+/// Adds the room's `avatarETag` to its document when it has an avatar of its own.
+pub async fn with_room_etag(app: &AppState, room_id: &str, mut doc: Value) -> Result<Value> {
+    let avatar = app
+        .service
+        .avatar_of(comet_store::AvatarOwner::Room, room_id)
+        .await?;
+    if let (Some(avatar), Value::Object(map)) = (avatar, &mut doc) {
+        map.insert("avatarETag".into(), json!(avatar.etag));
+    }
+    Ok(doc)
+}
+
 // The images.
 
 /// Upstream's `getFirstLetter`: the first ASCII letter or digit, upper-cased.

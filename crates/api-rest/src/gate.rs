@@ -120,7 +120,10 @@ pub async fn gate(State(app): State<AppState>, mut req: Request, next: Next) -> 
     );
     // Downloads come from `<img>` tags and links, which cannot set headers: upstream also
     // reads the `rc_uid`/`rc_token` cookies and query parameters there.
-    if credentials.0.is_none() && req.uri().path().starts_with("/file-upload/") {
+    let path = req.uri().path();
+    if credentials.0.is_none()
+        && (path.starts_with("/file-upload/") || path.starts_with("/avatar/"))
+    {
         credentials = file_credentials(req.headers(), req.uri().query());
     }
     let session = match (credentials.0.as_deref(), credentials.1.as_deref()) {

@@ -698,6 +698,32 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
         public = true,
         "Accounts"
     ),
+    // Avatars: how long browsers may cache `/avatar/...`, and whether it needs a login
+    // (upstream's newest default is on; Comet keeps the earlier off, so that avatar links work
+    // in every client, bot and email without a session cookie or token in the URL). Uploaded
+    // avatars are resized to a square of `Accounts_AvatarSize` pixels, as upstream.
+    seed!(
+        "Accounts_AvatarResize",
+        Boolean,
+        true,
+        public = false,
+        "Accounts"
+    ),
+    seed!("Accounts_AvatarSize", Int, 200, public = false, "Accounts"),
+    seed!(
+        "Accounts_AvatarCacheTime",
+        Int,
+        3600,
+        public = false,
+        "Accounts"
+    ),
+    seed!(
+        "Accounts_AvatarBlockUnauthenticatedAccess",
+        Boolean,
+        false,
+        public = true,
+        "Accounts"
+    ),
     seed!(
         "Accounts_AllowRealNameChange",
         Boolean,
@@ -1155,6 +1181,14 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
         public = true,
         "Accounts",
         "Accounts_Default_User_Preferences"
+    ),
+    seed!(
+        "UI_Use_Name_Avatar",
+        Boolean,
+        false,
+        public = true,
+        "Layout",
+        "User_Interface"
     ),
     seed!(
         "UI_Use_Real_Name",

@@ -114,6 +114,16 @@ pub enum Event {
         exclude_pinned: bool,
         user_ids: Vec<String>,
     },
+    /// A user's (`username`) or room's (`room_id`) avatar changed; `etag` is the new
+    /// `avatarETag`, `None` when it went back to the default (`updateAvatar` on
+    /// stream-notify-logged).
+    AvatarChanged {
+        /// The user's id (their own sessions get `avatarETag` in `userData`).
+        user_id: Option<String>,
+        username: Option<String>,
+        room_id: Option<String>,
+        etag: Option<String>,
+    },
     /// A user's visible status changed.
     UserStatus {
         user_id: String,

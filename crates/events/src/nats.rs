@@ -76,7 +76,10 @@ pub fn subject(event: &Event) -> String {
         | Event::UserStatus { user_id, .. } => Some(("user", user_id.as_str())),
         Event::Subscription { subscription, .. } => Some(("user", subscription.user.id.as_str())),
         Event::UserChanged(user) => Some(("user", user.id.as_str())),
-        Event::Setting { .. } | Event::Permission(_) | Event::RoleDefined(_) => None,
+        Event::Setting { .. }
+        | Event::Permission(_)
+        | Event::RoleDefined(_)
+        | Event::AvatarChanged { .. } => None,
     };
     match about {
         // Ids are Meteor-style ids (letters and digits), safe as subject tokens; anything

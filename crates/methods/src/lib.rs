@@ -114,6 +114,9 @@ pub async fn call(
         "getUsersOfRoom" => Box::pin(get_users_of_room(service, params, ctx)),
         "spotlight" => Box::pin(spotlight(service, params, ctx)),
         "setUserStatus" => Box::pin(set_user_status(service, params, ctx)),
+        "setAvatarFromService" => Box::pin(set_avatar_from_service(service, params, ctx)),
+        "resetAvatar" => Box::pin(reset_avatar(service, params, ctx)),
+        "getAvatarSuggestion" => Box::pin(get_avatar_suggestion(ctx)),
         "UserPresence:online" => Box::pin(connection_presence(ctx, Presence::Online)),
         "UserPresence:away" => Box::pin(connection_presence(ctx, Presence::Away)),
         _ => return Err(Error::meteor("404", format!("Method '{name}' not found"))),
@@ -559,6 +562,46 @@ async fn set_user_status(
     let text = param(&params, 1).and_then(Value::as_str);
     service.set_status(session, None, status, text).await?;
     value(Value::Null)
+}
+
+/// `setAvatarFromService(dataURI, contentType, service, targetUserId?)`: a data URI, or with
+/// service `url` an image URL, becomes the user's avatar.
+async fn set_avatar_from_service(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let data = param(&params, 0)
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let source = param(&params, 2)
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let target = param(&params, 3).and_then(Value::as_str);
+    service
+        .set_avatar_from_service(session, data, source, target)
+        .await?;
+    value(Value::Null)
+}
+
+/// `resetAvatar(userId?)`: back to the initials.
+async fn reset_avatar(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let target = param(&params, 0).and_then(Value::as_str);
+    service.reset_avatar_method(session, target).await?;
+    value(Value::Null)
+}
+
+/// `getAvatarSuggestion`: avatars offered by the user's login services; Comet has no external
+/// login services, so there are none.
+async fn get_avatar_suggestion(ctx: MethodContext<'_>) -> Result<Outcome> {
+    session(&ctx)?;
+    value(serde_json::json!({}))
 }
 
 /// `UserPresence:online` / `UserPresence:away`: the client reports (in)activity.

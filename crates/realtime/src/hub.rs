@@ -645,6 +645,48 @@ impl Hub {
                     changed(NOTIFY_LOGGED, name, json!(["updated", doc])),
                 );
             }
+            Event::AvatarChanged {
+                user_id,
+                username,
+                room_id,
+                etag,
+            } => {
+                // The user's own sessions see the new `avatarETag` on their user document.
+                if let Some(user_id) = user_id {
+                    let (diff, unset) = match etag {
+                        Some(etag) => (json!({"avatarETag": etag}), json!({})),
+                        None => (json!({}), json!({"avatarETag": 1})),
+                    };
+                    let name = format!("{user_id}/userData");
+                    let args =
+                        json!([{"type": "updated", "id": user_id, "diff": diff, "unset": unset}]);
+                    self.deliver(
+                        NOTIFY_USER,
+                        &name,
+                        Some(user_id),
+                        changed(NOTIFY_USER, &name, args),
+                    );
+                }
+                // Upstream's listener sends `{username, etag}` for users and `{rid, etag}` for
+                // rooms; a reset leaves `etag` out.
+                let mut change = serde_json::Map::new();
+                if let Some(username) = username {
+                    change.insert("username".into(), json!(username));
+                }
+                if let Some(rid) = room_id {
+                    change.insert("rid".into(), json!(rid));
+                }
+                if let Some(etag) = etag {
+                    change.insert("etag".into(), json!(etag));
+                }
+                let event = "updateAvatar";
+                self.deliver(
+                    NOTIFY_LOGGED,
+                    event,
+                    None,
+                    changed(NOTIFY_LOGGED, event, json!([change])),
+                );
+            }
             Event::UserStatus {
                 user_id,
                 username,

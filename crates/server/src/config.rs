@@ -29,6 +29,13 @@ pub struct Config {
     #[arg(long, env = "COMET_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
 
+    /// Let users set their avatar from URLs on loopback, private, link-local and other
+    /// non-public addresses. Off: such URLs are refused after name resolution, so that no user
+    /// can make the server probe its own network (SSRF). Turn on only for tests or a trusted
+    /// intranet.
+    #[arg(long, env = "COMET_AVATAR_URL_ALLOW_PRIVATE", default_value_t = false)]
+    pub avatar_url_allow_private: bool,
+
     /// Database URL: `sqlite://path` (default: <data dir>/comet.db), or
     /// `postgres://user:password@host:port/database` (also `postgresql://`) for PostgreSQL
     /// (tested with 15) with the unaccent extension (postgresql-contrib), where the query may
@@ -162,6 +169,7 @@ impl Config {
             bind: "0.0.0.0".to_owned(),
             root_url: None,
             data_dir,
+            avatar_url_allow_private: false,
             database_url: None,
             nats_url: None,
             admin_username: "admin".to_owned(),

@@ -109,6 +109,7 @@ fn service_config(config: &Config, instance_id: &str) -> ServiceConfig {
         site_url: config.root_url.clone(),
         bcrypt_cost: config.bcrypt_cost,
         uploads_dir: config.data_dir.join("uploads"),
+        avatar_url_allow_private: config.avatar_url_allow_private,
     }
 }
 

@@ -48,8 +48,12 @@ const NEVER_HTML: &[&str] = &[
 
 /// Whether a request path belongs to the REST API (`/api` and below).
 pub fn is_api_path(path: &str) -> bool {
-    // Uploaded files are served by the API router too: they need its authentication.
-    path == "/api" || path.starts_with("/api/") || path.starts_with("/file-upload/")
+    // Uploaded files and avatars are served by the API router too: they need its
+    // authentication (`rc_uid`/`rc_token` cookies or query parameters).
+    path == "/api"
+        || path.starts_with("/api/")
+        || path.starts_with("/file-upload/")
+        || path.starts_with("/avatar/")
 }
 
 /// Serves the client: assets by path, `index.html` for navigations.
@@ -226,5 +230,8 @@ mod tests {
         assert!(!is_api_path("/apiary"));
         assert!(is_api_path("/file-upload/abc/a.png"));
         assert!(!is_api_path("/file-uploads"));
+        assert!(is_api_path("/avatar/ann"));
+        assert!(is_api_path("/avatar/room/GENERAL"));
+        assert!(!is_api_path("/avatars"));
     }
 }

@@ -651,3 +651,71 @@ async fn an_interrupted_upload_leaves_nothing_in_the_bucket() {
     assert_eq!(files.ok()["total"], json!(0));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn avatars_go_to_the_bucket_and_are_served_from_it() {
+    let Some(weed) = weed_with_bucket("comet-avatars").await else {
+        return;
+    };
+    let avatars = S3BlobStore::new(
+        "AmazonS3:Avatars",
+        "avatars/",
+        config(weed, "comet-avatars"),
+        comet_service::blobs::http_client().expect("client"),
+    );
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    use_s3(&server, &admin, weed, "comet-avatars").await;
+
+    let pixels = image::RgbImage::from_fn(120, 80, |x, y| image::Rgb([x as u8, y as u8, 7]));
+    let mut png = std::io::Cursor::new(Vec::new());
+    pixels
+        .write_to(&mut png, image::ImageFormat::Png)
+        .expect("encode");
+    let boundary = "----comet-s3-avatar";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"me.png\"\r\nContent-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(png.get_ref());
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let response = server
+        .http
+        .post(format!("{}/api/v1/users.setAvatar", server.base))
+        .header("X-User-Id", &alice.user_id)
+        .header("X-Auth-Token", &alice.token)
+        .header(
+            "Content-Type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("set avatar");
+    assert_eq!(response.status().as_u16(), 200);
+
+    let keys = avatars.list_keys().await.expect("list");
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let served = server
+        .http
+        .get(format!("{}/avatar/alice", server.base))
+        .send()
+        .await
+        .expect("avatar");
+    assert_eq!(served.status().as_u16(), 200);
+    let decoded = image::load_from_memory(&served.bytes().await.expect("bytes")).expect("png");
+    assert_eq!((decoded.width(), decoded.height()), (200, 200));
+
+    // Resetting removes it from the bucket.
+    server
+        .post(
+            "users.resetAvatar",
+            json!({"username": "alice"}),
+            Some(&alice),
+        )
+        .await
+        .ok();
+    assert_bucket(&avatars, &[]).await;
+    server.stop().await;
+}

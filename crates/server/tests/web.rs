@@ -95,7 +95,6 @@ async fn the_client_is_served_with_fallback_caching_and_policy() {
     for (path, accept) in [
         ("/assets/missing.js", "*/*"),
         ("/some/page", "application/json"),
-        ("/avatar/alice", HTML),
         ("/file-upload/x/y", HTML),
     ] {
         let miss = server
@@ -107,6 +106,16 @@ async fn the_client_is_served_with_fallback_caching_and_policy() {
             .expect("miss");
         assert_eq!(miss.status(), 404, "{path}");
     }
+    // Avatars are images even for browser navigations (initials for an unknown name).
+    let avatar = server
+        .http
+        .get(url("/avatar/alice"))
+        .header(ACCEPT, HTML)
+        .send()
+        .await
+        .expect("avatar");
+    assert_eq!(avatar.status(), 200);
+    assert_eq!(header(&avatar, &CONTENT_TYPE), "image/svg+xml");
     let api = server
         .http
         .get(url("/api/v1/no-such-route"))

@@ -830,6 +830,12 @@ impl Service {
             .await
             .map_err(store_error)?;
         tracing::info!(by = %session.user.id, user = %user.id, erasure, "user deleted");
+        if let Err(e) = self
+            .remove_avatar(comet_store::AvatarOwner::User, &user.id)
+            .await
+        {
+            tracing::warn!(error = %e.message(), user = %user.id, "could not remove a user avatar");
+        }
         self.publish(comet_events::Event::SessionsEnded {
             user_id: user.id.clone(),
         });

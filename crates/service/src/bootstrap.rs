@@ -55,6 +55,11 @@ pub struct ServiceConfig {
     pub instance_timeout: std::time::Duration,
     /// Where uploaded files are kept (the local blob store's directory).
     pub uploads_dir: std::path::PathBuf,
+    /// `COMET_AVATAR_URL_ALLOW_PRIVATE`: let `users.setAvatar` with `avatarUrl` fetch from
+    /// loopback, private, link-local and other non-public addresses. Off by default, since such
+    /// a fetch would let any user probe the server's own network (SSRF); tests turn it on to
+    /// fetch from a local server.
+    pub avatar_url_allow_private: bool,
 }
 
 impl Default for ServiceConfig {
@@ -71,6 +76,7 @@ impl Default for ServiceConfig {
             clustered: false,
             instance_timeout: std::time::Duration::from_secs(45),
             uploads_dir: std::env::temp_dir().join("comet-uploads"),
+            avatar_url_allow_private: false,
         }
     }
 }

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod authz;
+pub mod avatars;
 pub mod blobs;
 mod bootstrap;
 pub mod discovery;

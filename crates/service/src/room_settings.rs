@@ -55,7 +55,7 @@ fn editing_not_allowed(reason: &'static str, action: &str) -> Error {
 }
 
 impl Service {
-    async fn post_system_message(
+    pub(crate) async fn post_system_message(
         &self,
         room: &Room,
         kind: &str,
@@ -322,6 +322,12 @@ impl Service {
             .map_err(store_error)?;
         tracing::info!(by = %session.user.id, room = %room.id, "room deleted");
         self.delete_room_files(&room.id).await;
+        if let Err(e) = self
+            .remove_avatar(comet_store::AvatarOwner::Room, &room.id)
+            .await
+        {
+            tracing::warn!(error = %e.message(), room = %room.id, "could not remove a room avatar");
+        }
         Ok(())
     }
 

@@ -8,6 +8,7 @@
 //! room (the room and its messages or subscriptions) locks the room's row first, so such writes
 //! within one room queue behind each other while different rooms proceed in parallel.
 
+mod avatars;
 mod chat;
 mod chat_rows;
 mod cluster;

@@ -55,6 +55,8 @@ fn table(kind: RecordKind) -> (&'static str, Order) {
         RecordKind::SubscriptionTrash => ("subscription_trash", Order::Ctid),
         RecordKind::RoomTrash => ("room_trash", Order::Ctid),
         RecordKind::Upload => ("uploads", Order::Id),
+        // Keyed by (owner kind, owner id), not by one text id.
+        RecordKind::Avatar => ("avatars", Order::Ctid),
     }
 }
 
@@ -76,6 +78,7 @@ fn columns(kind: RecordKind) -> &'static str {
         RecordKind::SubscriptionTrash => "id, user_id, rid, deleted_at",
         RecordKind::RoomTrash => "id, deleted_at",
         RecordKind::Upload => crate::files::UPLOAD_COLUMNS,
+        RecordKind::Avatar => crate::avatars::AVATAR_COLUMNS,
     }
 }
 
@@ -112,6 +115,7 @@ fn record_from_row(kind: RecordKind, row: &PgRow) -> StoreResult<Record> {
             removed_at: time(row, "deleted_at")?,
         }),
         RecordKind::Upload => Record::Upload(crate::files::upload_from_row(row)?),
+        RecordKind::Avatar => Record::Avatar(crate::avatars::avatar_from_row(row)?),
     })
 }
 
@@ -257,6 +261,9 @@ async fn insert_record(tx: &mut Transaction<'_, Postgres>, record: &Record) -> S
                 .map_err(write_error)?;
         }
         Record::Upload(upload) => crate::files::insert_upload_row(&mut **tx, upload).await?,
+        Record::Avatar(avatar) => {
+            crate::avatars::insert_avatar_row(&mut **tx, avatar, false).await?;
+        }
         Record::Setting(setting) => {
             sqlx::query(
                 "INSERT INTO settings (id, value, package_value, setting_type, public, grp, \

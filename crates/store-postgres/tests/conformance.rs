@@ -41,6 +41,7 @@ conformance_tests!(
     read_receipts,
     cluster,
     uploads,
+    avatars,
 );
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 //! the process instead of spinning on `SQLITE_BUSY`; reads use a separate pool and never wait
 //! for a writer (WAL readers see the last committed state).
 
+mod avatars;
 mod chat;
 mod chat_rows;
 mod cluster;

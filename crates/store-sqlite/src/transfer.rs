@@ -39,6 +39,7 @@ fn table(kind: RecordKind) -> &'static str {
         RecordKind::SubscriptionTrash => "subscription_trash",
         RecordKind::RoomTrash => "room_trash",
         RecordKind::Upload => "uploads",
+        RecordKind::Avatar => "avatars",
     }
 }
 
@@ -71,6 +72,7 @@ fn export_query(kind: RecordKind) -> String {
         RecordKind::SubscriptionTrash => "id, user_id, rid, deleted_at",
         RecordKind::RoomTrash => "id, deleted_at",
         RecordKind::Upload => crate::files::UPLOAD_COLUMNS,
+        RecordKind::Avatar => crate::avatars::AVATAR_COLUMNS,
     };
     format!(
         "SELECT rowid AS pos, {columns} FROM {} WHERE rowid > ? ORDER BY rowid LIMIT ?",
@@ -103,6 +105,7 @@ fn record_from_row(kind: RecordKind, row: &SqliteRow) -> StoreResult<Record> {
             removed_at: from_millis(get(row, "deleted_at")?)?,
         }),
         RecordKind::Upload => Record::Upload(crate::files::upload_from_row(row)?),
+        RecordKind::Avatar => Record::Avatar(crate::avatars::avatar_from_row(row)?),
     })
 }
 
@@ -219,6 +222,9 @@ async fn insert_record(tx: &mut Transaction<'_, Sqlite>, record: &Record) -> Sto
             .map_err(write_error)?;
         }
         Record::Upload(upload) => crate::files::insert_upload_row(&mut **tx, upload).await?,
+        Record::Avatar(avatar) => {
+            crate::avatars::insert_avatar_row(&mut **tx, avatar, false).await?;
+        }
         Record::FailedLogin(failed) => {
             sqlx::query("INSERT INTO failed_logins (key, at) VALUES (?, ?)")
                 .bind(&failed.key)

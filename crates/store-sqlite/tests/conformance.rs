@@ -169,3 +169,9 @@ async fn uploads() {
     let (_dir, store) = fresh().await;
     conformance::uploads(&store).await;
 }
+
+#[tokio::test]
+async fn avatars() {
+    let (_dir, store) = fresh().await;
+    conformance::avatars(&store).await;
+}

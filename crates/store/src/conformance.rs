@@ -2583,3 +2583,48 @@ pub async fn uploads(store: &dyn Store) {
     let (_, total) = store.room_uploads("r1", &all, 0, None).await.unwrap();
     assert_eq!(total, 1);
 }
+
+fn avatar(owner: crate::AvatarOwner, id: &str, etag: &str, at: Timestamp) -> crate::Avatar {
+    crate::Avatar {
+        owner,
+        owner_id: id.into(),
+        origin: "upload".into(),
+        content_type: "image/png".into(),
+        size: 321,
+        etag: etag.into(),
+        store: "FileSystem:Avatars".into(),
+        store_key: format!("avatar-{etag}"),
+        updated_at: at,
+    }
+}
+
+/// Avatar records: one per owner, replaced (handing back the previous), users and rooms
+/// apart, removed (handing back what was removed).
+pub async fn avatars(store: &dyn Store) {
+    use crate::AvatarOwner::{Room, User};
+    let t0 = now();
+    assert_eq!(store.avatar(User, "u1").await.unwrap(), None);
+    let first = avatar(User, "u1", "e1", t0);
+    assert_eq!(store.put_avatar(&first).await.unwrap(), None);
+    assert_eq!(store.avatar(User, "u1").await.unwrap(), Some(first.clone()));
+    // A room with the same id is another owner.
+    assert_eq!(store.avatar(Room, "u1").await.unwrap(), None);
+    let room = avatar(Room, "u1", "r1", t0);
+    assert_eq!(store.put_avatar(&room).await.unwrap(), None);
+
+    let mut second = avatar(User, "u1", "e2", t0 + chrono::Duration::milliseconds(5));
+    second.origin = "url".into();
+    second.content_type = "image/jpeg".into();
+    second.size = 7;
+    assert_eq!(store.put_avatar(&second).await.unwrap(), Some(first));
+    assert_eq!(
+        store.avatar(User, "u1").await.unwrap(),
+        Some(second.clone())
+    );
+    assert_eq!(store.avatar(Room, "u1").await.unwrap(), Some(room.clone()));
+
+    assert_eq!(store.delete_avatar(User, "u1").await.unwrap(), Some(second));
+    assert_eq!(store.delete_avatar(User, "u1").await.unwrap(), None);
+    assert_eq!(store.avatar(User, "u1").await.unwrap(), None);
+    assert_eq!(store.delete_avatar(Room, "u1").await.unwrap(), Some(room));
+}

@@ -415,6 +415,8 @@ mod cluster;
 pub use cluster::ClusterStore;
 mod files;
 pub use files::{FileStore, Upload, UploadFilter};
+mod avatars;
+pub use avatars::{Avatar, AvatarOwner, AvatarStore};
 
 /// Everything the service needs from storage.
 pub trait Store:
@@ -431,6 +433,7 @@ pub trait Store:
     + MessageStore
     + TransferStore
     + FileStore
+    + AvatarStore
 {
 }
 
@@ -448,5 +451,6 @@ impl<T> Store for T where
         + MessageStore
         + TransferStore
         + FileStore
+        + AvatarStore
 {
 }

@@ -41,13 +41,14 @@ pub enum RecordKind {
     SubscriptionTrash,
     RoomTrash,
     Upload,
+    Avatar,
 }
 
 impl RecordKind {
     /// Every kind, each after the kinds it references (tokens after users, subscriptions after
     /// rooms and users, messages after rooms), so that copying in this order never writes a
     /// row before the row it points to. A new table goes here.
-    pub const ALL: [RecordKind; 12] = [
+    pub const ALL: [RecordKind; 13] = [
         RecordKind::User,
         RecordKind::LoginToken,
         RecordKind::Role,
@@ -60,6 +61,7 @@ impl RecordKind {
         RecordKind::SubscriptionTrash,
         RecordKind::RoomTrash,
         RecordKind::Upload,
+        RecordKind::Avatar,
     ];
 
     /// The name of the kind's table, as both backends call it: for progress output, and for
@@ -78,6 +80,7 @@ impl RecordKind {
             RecordKind::SubscriptionTrash => "subscription_trash",
             RecordKind::RoomTrash => "room_trash",
             RecordKind::Upload => "uploads",
+            RecordKind::Avatar => "avatars",
         }
     }
 }
@@ -148,6 +151,8 @@ pub enum Record {
     RoomTrash(TrashedRoom),
     /// An uploaded file's record (its bytes stay in the blob store, which is not moved).
     Upload(crate::Upload),
+    /// A user's or room's avatar record (its bytes stay in the blob store, which is not moved).
+    Avatar(crate::Avatar),
 }
 
 impl Record {
@@ -165,6 +170,7 @@ impl Record {
             Record::SubscriptionTrash(_) => RecordKind::SubscriptionTrash,
             Record::RoomTrash(_) => RecordKind::RoomTrash,
             Record::Upload(_) => RecordKind::Upload,
+            Record::Avatar(_) => RecordKind::Avatar,
         }
     }
 }

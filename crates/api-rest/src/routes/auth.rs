@@ -79,5 +79,12 @@ pub async fn logout(State(app): State<AppState>, Caller(session): Caller) -> Api
 /// `GET /api/v1/me`.
 pub async fn me(State(app): State<AppState>, Caller(session): Caller) -> ApiResult {
     let me = app.service.me(&session.user);
-    ok(rest::me(&me.user, me.preferences, &me.avatar_url))
+    let mut doc = rest::me(&me.user, me.preferences, &me.avatar_url);
+    if let (Some(etag), Value::Object(map)) = (
+        super::avatars::user_etag(&app, &me.user.id).await?,
+        &mut doc,
+    ) {
+        map.insert("avatarETag".into(), json!(etag));
+    }
+    ok(doc)
 }

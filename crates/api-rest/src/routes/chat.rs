@@ -276,7 +276,9 @@ pub async fn rooms_info(
         .await
         .map_err(|_| Error::failure_typed("not-allowed", "Not Allowed"))?;
     let view = app.service.room_view(room).await?;
-    ok(json!({"room": chat::room(&view.room, view.last_message.as_ref())}))
+    let doc = chat::room(&view.room, view.last_message.as_ref());
+    let doc = super::avatars::with_room_etag(&app, &view.room.id, doc).await?;
+    ok(json!({"room": doc}))
 }
 
 /// `POST /api/v1/rooms.leave`.

@@ -178,6 +178,17 @@ pub async fn save_room_settings(
             room = app.service.change_room(&session, &room, change).await?;
         }
     }
+    // `roomAvatar`: a data URI sets the room's avatar; null or "" removes it.
+    if let Some(avatar) = body.get("roomAvatar") {
+        let data_uri = match avatar {
+            Value::Null => None,
+            Value::String(s) => Some(s.as_str()),
+            _ => return Err(Error::invalid_params("roomAvatar must be a string").into()),
+        };
+        app.service
+            .set_room_avatar(&session, &room, data_uri)
+            .await?;
+    }
     ok(json!({"rid": room_id}))
 }
 

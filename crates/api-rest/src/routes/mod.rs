@@ -1,6 +1,7 @@
 //! Route table: one handler per upstream route.
 
 mod auth;
+mod avatars;
 mod chat;
 mod discovery;
 mod files;
@@ -67,6 +68,16 @@ pub fn routes() -> Router<AppState> {
             post(users::set_active_status),
         )
         .route("/api/v1/users.getPresence", get(users::get_presence))
+        .route("/api/v1/users.setAvatar", post(avatars::set_avatar))
+        .route("/api/v1/users.resetAvatar", post(avatars::reset_avatar))
+        .route("/api/v1/users.getAvatar", get(avatars::get_avatar))
+        .route(
+            "/api/v1/users.getAvatarSuggestion",
+            get(avatars::get_avatar_suggestion),
+        )
+        .route("/avatar/room/{rid}", get(avatars::room_avatar))
+        .route("/avatar/uid/{user_id}", get(avatars::user_avatar_by_id))
+        .route("/avatar/{name}", get(avatars::user_avatar))
         .route("/api/v1/users.setStatus", post(users::set_status))
         .route("/api/v1/users.setPreferences", post(users::set_preferences))
         .route("/api/v1/users.getPreferences", get(users::get_preferences))

@@ -179,7 +179,10 @@ pub async fn create(family: Family, app: AppState, session: Session, body: Value
 /// `channels.info`, `groups.info`.
 pub async fn info(family: Family, app: AppState, session: Session, query: Value) -> ApiResult {
     let room = load(&app, &session, family, &query).await?;
-    ok(json!({ family.one: room_json(&app, room).await? }))
+    let room_id = room.id.clone();
+    let doc = room_json(&app, room).await?;
+    let doc = super::avatars::with_room_etag(&app, &room_id, doc).await?;
+    ok(json!({ family.one: doc }))
 }
 
 fn room_sort(query: &Value) -> Result<Vec<(RoomSortKey, Direction)>> {

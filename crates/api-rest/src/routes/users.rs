@@ -68,6 +68,9 @@ pub async fn info(
     let mut doc = user_json(&user);
     if let Value::Object(map) = &mut doc {
         map.insert("canViewAllInfo".into(), json!(user.view == UserView::Full));
+        if let Some(etag) = super::avatars::user_etag(&app, &user.user.id).await? {
+            map.insert("avatarETag".into(), json!(etag));
+        }
         if user.user.id == session.user.id {
             // Oneself also sees which login services exist (never their secrets).
             map.insert(

@@ -574,6 +574,27 @@ async fn fill(store: &dyn Store, t0: Timestamp) {
         ..image
     };
     store.insert_upload(&pending).await.unwrap();
+
+    // Avatars: a user's and a room's.
+    for (owner, id) in [
+        (crate::AvatarOwner::User, "a1"),
+        (crate::AvatarOwner::Room, "r1"),
+    ] {
+        store
+            .put_avatar(&crate::Avatar {
+                owner,
+                owner_id: id.into(),
+                origin: "upload".into(),
+                content_type: "image/png".into(),
+                size: 1_234,
+                etag: format!("etag-{id}"),
+                store: "FileSystem:Avatars".into(),
+                store_key: format!("avatar-{id}"),
+                updated_at: at(67),
+            })
+            .await
+            .unwrap();
+    }
 }
 
 /// A record's identity, to compare exports whose order differs between backends.
@@ -650,6 +671,15 @@ pub async fn transfer(from: &dyn Store, to: &dyn Store) {
     for id in ["f1", "f1t", "f2"] {
         let found = same!(from, to, |s| s.upload_by_id(id));
         assert!(found.is_some(), "upload {id}");
+    }
+
+    // Avatars.
+    for (owner, id) in [
+        (crate::AvatarOwner::User, "a1"),
+        (crate::AvatarOwner::Room, "r1"),
+    ] {
+        let found = same!(from, to, |s| s.avatar(owner, id));
+        assert!(found.is_some(), "avatar of {id}");
     }
 
     // Accounts.

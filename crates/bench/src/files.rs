@@ -27,8 +27,9 @@ pub(crate) struct FileArgs {
     /// Seconds each small-upload phase runs.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
-    /// Small image width and height in pixels.
-    #[arg(long, default_value_t = 320)]
+    /// Small image width and height in pixels (above the 480×360 thumbnail box, so that
+    /// every upload gets a thumbnail as well as a preview).
+    #[arg(long, default_value_t = 640)]
     image_side: u32,
 }
 

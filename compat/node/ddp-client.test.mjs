@@ -41,6 +41,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { deflateSync } from 'node:zlib';
 
 import ddpClient from '@rocket.chat/ddp-client';
 
@@ -110,6 +111,44 @@ function collector() {
       });
     },
   };
+}
+
+/** A real RGB PNG of `width`×`height` (the server decodes avatars to resize them). */
+function tinyPng(width, height) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc32 = (bytes) => {
+    let c = 0xffffffff;
+    for (const b of bytes) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (kind, data) => {
+    const body = Buffer.concat([Buffer.from(kind, 'ascii'), data]);
+    const out = Buffer.alloc(12 + data.length);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc32(body), 8 + data.length);
+    return out;
+  };
+  const rows = [];
+  for (let y = 0; y < height; y++) {
+    const row = Buffer.alloc(1 + width * 3);
+    for (let x = 0; x < width; x++) row.set([x * 5, y * 7, 90], 1 + x * 3);
+    rows.push(row);
+  }
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 2, 0, 0, 0], 8);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(Buffer.concat(rows))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 function freePort() {
@@ -585,6 +624,74 @@ describe('@rocket.chat/ddp-client against Comet', () => {
     } finally {
       off();
     }
+  }));
+
+  test('notify-logged updateAvatar reaches others when a user sets or resets an avatar', withLog(async () => {
+    const events = collector();
+    const stream = sdkA.stream('notify-logged', 'updateAvatar', (...args) => events.push(...args));
+    await within(stream.ready(), 'stream-notify-logged updateAvatar ready');
+    try {
+      const form = new FormData();
+      form.append('image', new Blob([tinyPng(40, 30)], { type: 'image/png' }), 'me.png');
+      const r = await within(
+        fetch(new URL('/api/v1/users.setAvatar', server.url), {
+          method: 'POST',
+          headers: { 'X-User-Id': bob.auth.userId, 'X-Auth-Token': bob.auth.authToken },
+          body: form,
+          signal: AbortSignal.timeout(WAIT_MS),
+        }),
+        'users.setAvatar',
+      );
+      assert.equal(r.status, 200, await r.text());
+      const [set] = await events.next(([e]) => e?.username === bob.username && e.etag, 'updateAvatar after set');
+      assert.equal(typeof set.etag, 'string');
+      const avatar = await within(fetch(new URL(`/avatar/${bob.username}`, server.url)), 'GET /avatar');
+      assert.equal(avatar.status, 200);
+      assert.equal(avatar.headers.get('etag'), `"${set.etag}"`);
+
+      await server.restOk('POST', 'users.resetAvatar', { auth: bob.auth, body: { username: bob.username } });
+      const [reset] = await events.next(
+        ([e]) => e?.username === bob.username && e.etag === undefined,
+        'updateAvatar after reset',
+      );
+      assert.deepEqual(reset, { username: bob.username });
+    } finally {
+      stream.stop();
+    }
+  }));
+
+  test('sendFileMessage posts a file uploaded with rooms.media', withLog(async () => {
+    const form = new FormData();
+    form.append('file', new Blob(['compat notes\n'], { type: 'text/plain' }), 'notes.txt');
+    const r = await within(
+      fetch(new URL('/api/v1/rooms.media/GENERAL', server.url), {
+        method: 'POST',
+        headers: { 'X-User-Id': sdkA.account.uid, 'X-Auth-Token': sdkA.account.user.token },
+        body: form,
+        signal: AbortSignal.timeout(WAIT_MS),
+      }),
+      'rooms.media',
+    );
+    const uploaded = await r.json();
+    assert.equal(r.status, 200, JSON.stringify(uploaded));
+    const fileId = uploaded.file._id;
+    const text = `file ${unique()}`;
+    const message = await within(
+      sdkA.call('sendFileMessage', 'GENERAL', undefined, { _id: fileId, description: 'minutes' }, { msg: text }),
+      'sendFileMessage',
+    );
+    assert.equal(message.msg, text);
+    assert.equal(message.file._id, fileId);
+    assert.equal(message.attachments[0].title, 'notes.txt');
+    assert.equal(message.attachments[0].description, 'minutes');
+    assert.equal(message.attachments[0].title_link, `/file-upload/${fileId}/notes.txt`);
+    const history = await server.restOk('GET', 'channels.history', {
+      auth: bob.auth,
+      query: { roomId: 'GENERAL', count: '5' },
+    });
+    const seen = history.messages.find((msg) => msg._id === message._id);
+    assert.ok(seen, `message ${message._id} not in channels.history`);
+    assert.equal(seen.file._id, fileId);
   }));
 
   test('logout ends the DDP login but keeps the connection', withLog(async () => {

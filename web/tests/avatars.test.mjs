@@ -176,6 +176,7 @@ test('set an avatar, see it everywhere, others see it live, remove it; refusals 
     await alice.getByTestId('open-profile').click();
     await alice.getByTestId('avatar-remove').click();
     await alice.getByTestId('avatar-remove').waitFor({ state: 'detached' });
+    await alice.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'avatar-change', null, { timeout: TIMEOUT });
     assert.equal((await me(aliceAuth)).avatarETag, undefined);
     await message(bob, text).locator('[data-testid="avatar-img"]:not([src*="etag=' + etag + '"])').waitFor();
     const reset = await inspect(bobImg);

@@ -678,9 +678,9 @@ export class Api {
     return this.rest.request<Record<string, never>>('POST', 'users.setAvatar', form);
   }
 
-  /** Back to generated initials. */
-  resetAvatar() {
-    return this.rest.post('users.resetAvatar');
+  /** Back to generated initials (upstream requires the user even for oneself). */
+  resetAvatar(userId: string) {
+    return this.rest.post('users.resetAvatar', { userId });
   }
 
   userInfo(username: string) {

@@ -118,12 +118,15 @@ export class Rest {
   async request<T>(
     method: 'GET' | 'POST',
     path: string,
-    params?: Params | Record<string, unknown>,
+    params?: Params | Record<string, unknown> | FormData,
     extraHeaders?: Record<string, string>,
   ): Promise<T> {
     let url = `/api/v1/${path}`;
     const init: RequestInit = { method, headers: this.headers(extraHeaders) };
-    if (method === 'GET' && params) {
+    if (params instanceof FormData) {
+      // The browser writes the multipart Content-Type with its boundary.
+      init.body = params;
+    } else if (method === 'GET' && params) {
       const query = new URLSearchParams();
       for (const [key, value] of Object.entries(params)) {
         if (value !== undefined && value !== null) query.set(key, String(value));
@@ -666,6 +669,18 @@ export class Api {
       { userId, data },
       { 'X-2fa-Code': sha256Hex(currentPassword), 'X-2fa-Method': 'password' },
     );
+  }
+
+  /** Sets the caller's avatar from an image file (the server checks type and size again). */
+  setAvatar(image: File) {
+    const form = new FormData();
+    form.append('image', image, image.name);
+    return this.rest.request<Record<string, never>>('POST', 'users.setAvatar', form);
+  }
+
+  /** Back to generated initials (upstream requires the user even for oneself). */
+  resetAvatar(userId: string) {
+    return this.rest.post('users.resetAvatar', { userId });
   }
 
   userInfo(username: string) {

@@ -98,6 +98,11 @@ class Chat {
   subs = $state<Record<string, Subscription>>({});
   rooms = $state<Record<string, Room>>({});
   presence = $state<Record<string, PresenceStatus>>({});
+  /**
+   * username → the avatar's version, for the `etag` query that busts the browser's cache
+   * (avatars are served with a long max-age). Fed by `me.avatarETag` and `updateAvatar`.
+   */
+  avatars = $state<Record<string, string>>({});
   /** rid → username → when the typing indicator expires. */
   typing = $state<Record<string, Record<string, number>>>({});
   siteName = $state('Comet');
@@ -188,6 +193,7 @@ class Chat {
     ]);
     this.me = me;
     this.presence[me.username] = me.status ?? 'online';
+    if (me.avatarETag) this.avatars[me.username] = me.avatarETag;
     this.ready = true;
 
     const ddp = api.ddp;
@@ -217,6 +223,11 @@ class Chat {
       ddp.stream('stream-notify-user', `${uid}/notification`, (args) =>
         this.onNotification(args[0] as DesktopNotification),
       ),
+      ddp.stream('stream-notify-logged', 'updateAvatar', (args) => {
+        for (const change of args as { username?: string; etag?: string }[]) {
+          if (change?.username) this.avatarChanged(change.username, change.etag);
+        }
+      }),
       ddp.stream('stream-notify-logged', 'user-status', (args) => {
         for (const entry of args as [string, string, number, string?][]) {
           const [id, username, code, text] = entry;
@@ -239,6 +250,22 @@ class Chat {
     void this.loadDirectPresence();
   }
 
+  /** The URL of a user's avatar, versioned so a change shows without a reload. */
+  avatarUrl(username: string): string {
+    const version = this.avatars[username];
+    const path = `/avatar/${encodeURIComponent(username)}`;
+    return version ? `${path}?etag=${encodeURIComponent(version)}` : path;
+  }
+
+  /**
+   * A new avatar (or none, after a reset). A reset has no etag, yet the URL must still change:
+   * the browser holds the old image under the old URL.
+   */
+  avatarChanged(username: string, etag?: string) {
+    this.avatars[username] = etag || `r${Date.now().toString(36)}`;
+    if (this.me?.username === username) this.me.avatarETag = etag;
+  }
+
   stop() {
     for (const stop of this.stops) stop();
     this.stops = [];
@@ -249,6 +276,7 @@ class Chat {
     this.subs = {};
     this.rooms = {};
     this.typing = {};
+    this.avatars = {};
     this.me = null;
     this.ready = false;
   }

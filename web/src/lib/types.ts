@@ -143,6 +143,8 @@ export interface User {
   lastLogin?: WireDate;
   type?: string;
   settings?: { preferences?: Record<string, unknown> };
+  /** Changes whenever the user's avatar does; absent while they have none. */
+  avatarETag?: string;
 }
 
 export interface Setting {

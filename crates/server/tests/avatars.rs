@@ -8,7 +8,7 @@
 mod common;
 
 use common::ddp::Ddp;
-use common::{Auth, TestServer};
+use common::{Auth, Part, TestServer};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -52,47 +52,8 @@ fn gif() -> Vec<u8> {
     b"GIF89a\x01\0\x01\0\x80\0\0rest".to_vec()
 }
 
-/// One part of a multipart form: name, optional (file name, content type), content.
-type Part<'a> = (&'a str, Option<(&'a str, &'a str)>, &'a [u8]);
-
-fn multipart(parts: &[Part<'_>]) -> (String, Vec<u8>) {
-    let boundary = "----comet-avatar-boundary-Qx81";
-    let mut body = Vec::new();
-    for (name, file, content) in parts {
-        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        match file {
-            Some((file_name, content_type)) => body.extend_from_slice(
-                format!(
-                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: {content_type}\r\n\r\n"
-                )
-                .as_bytes(),
-            ),
-            None => body.extend_from_slice(
-                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
-            ),
-        }
-        body.extend_from_slice(content);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
 async fn upload(server: &TestServer, parts: &[Part<'_>], auth: &Auth) -> (u16, Value) {
-    let (content_type, body) = multipart(parts);
-    let response = server
-        .http
-        .post(format!("{}/api/v1/users.setAvatar", server.base))
-        .header("X-User-Id", &auth.user_id)
-        .header("X-Auth-Token", &auth.token)
-        .header("Content-Type", content_type)
-        .body(body)
-        .send()
-        .await
-        .expect("request");
-    let status = response.status().as_u16();
-    let body = response.json().await.unwrap_or(Value::Null);
-    (status, body)
+    common::post_form(server, "users.setAvatar", parts, auth).await
 }
 
 /// An image answer: status, headers and raw bytes.

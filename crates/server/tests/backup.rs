@@ -27,28 +27,15 @@ fn text(bytes: &[u8]) -> String {
 }
 
 async fn upload(server: &TestServer, auth: &Auth, rid: &str, name: &str, content: &[u8]) -> Value {
-    let boundary = "----comet-backup-test";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: text/plain\r\n\r\n"
+    let (status, body) = common::post_form(
+        server,
+        &format!("rooms.upload/{rid}"),
+        &[("file", Some((name, "text/plain")), content)],
+        auth,
     )
-    .into_bytes();
-    body.extend_from_slice(content);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let response = server
-        .http
-        .post(format!("{}/api/v1/rooms.upload/{rid}", server.base))
-        .header("X-User-Id", &auth.user_id)
-        .header("X-Auth-Token", &auth.token)
-        .header(
-            "Content-Type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(body)
-        .send()
-        .await
-        .expect("upload");
-    assert_eq!(response.status().as_u16(), 200);
-    response.json().await.expect("json")
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Auth, TestServer};
+use common::{Auth, TestServer, post_form};
 use serde_json::{Value, json};
 
 /// A PNG header claiming 2×3 pixels (enough for sniffing and dimensions).
@@ -14,53 +14,6 @@ fn png() -> Vec<u8> {
     bytes.extend_from_slice(&3u32.to_be_bytes());
     bytes.extend_from_slice(b"\x08\x06\0\0\0rest-of-image");
     bytes
-}
-
-/// One part of a multipart form: name, optional (file name, content type), content.
-type Part<'a> = (&'a str, Option<(&'a str, &'a str)>, &'a [u8]);
-
-fn multipart(parts: &[Part<'_>]) -> (String, Vec<u8>) {
-    let boundary = "----comet-test-boundary-7MA4YWxkTrZu0gW";
-    let mut body = Vec::new();
-    for (name, file, content) in parts {
-        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        match file {
-            Some((file_name, content_type)) => body.extend_from_slice(
-                format!(
-                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: {content_type}\r\n\r\n"
-                )
-                .as_bytes(),
-            ),
-            None => body.extend_from_slice(
-                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
-            ),
-        }
-        body.extend_from_slice(content);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
-async fn post_form(
-    server: &TestServer,
-    path: &str,
-    parts: &[Part<'_>],
-    auth: &Auth,
-) -> (u16, Value) {
-    let (content_type, body) = multipart(parts);
-    let response = server
-        .http
-        .post(format!("{}/api/v1/{path}", server.base))
-        .header("X-User-Id", &auth.user_id)
-        .header("X-Auth-Token", &auth.token)
-        .header("Content-Type", content_type)
-        .body(body)
-        .send()
-        .await
-        .expect("request");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 async fn group(server: &TestServer, owner: &Auth, name: &str, members: &[&str]) -> String {

@@ -186,14 +186,7 @@ async fn set(server: &TestServer, admin: &Auth, id: &str, value: Value) {
 }
 
 fn multipart(file_name: &str, content_type: &str, content: &[u8]) -> (String, Vec<u8>) {
-    let boundary = "----comet-s3-test-boundary-Qm9yZGVy";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: {content_type}\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(content);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
+    common::multipart(&[("file", Some((file_name, content_type)), content)])
 }
 
 async fn upload(

@@ -7,56 +7,14 @@
 mod common;
 
 use base64::Engine;
-use common::{Auth, TestServer};
+use common::{Auth, Part, TestServer, post_form};
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage, Rgba, RgbaImage};
 use serde_json::{Value, json};
 use std::io::Cursor;
 use std::time::{Duration, Instant};
 
-type Part<'a> = (&'a str, Option<(&'a str, &'a str)>, &'a [u8]);
-
 /// An image to send: name, type, bytes, through rooms.media, upright size, thumbnail size.
 type Case<'a> = (&'a str, &'a str, Vec<u8>, bool, (u32, u32), (u32, u32));
-
-fn multipart(parts: &[Part<'_>]) -> (String, Vec<u8>) {
-    let boundary = "----comet-thumbnail-boundary-Q2xh9";
-    let mut body = Vec::new();
-    for (name, file, content) in parts {
-        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        let disposition = match file {
-            Some((file_name, content_type)) => format!(
-                "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: {content_type}\r\n\r\n"
-            ),
-            None => format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n"),
-        };
-        body.extend_from_slice(disposition.as_bytes());
-        body.extend_from_slice(content);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
-async fn post_form(
-    server: &TestServer,
-    path: &str,
-    parts: &[Part<'_>],
-    auth: &Auth,
-) -> (u16, Value) {
-    let (content_type, body) = multipart(parts);
-    let response = server
-        .http
-        .post(format!("{}/api/v1/{path}", server.base))
-        .header("X-User-Id", &auth.user_id)
-        .header("X-Auth-Token", &auth.token)
-        .header("Content-Type", content_type)
-        .body(body)
-        .send()
-        .await
-        .expect("request");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
 
 /// Sends an image through `rooms.upload` (or `rooms.media` + `rooms.mediaConfirm`) and returns
 /// the message.

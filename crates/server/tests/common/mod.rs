@@ -370,3 +370,49 @@ pub async fn say(server: &TestServer, auth: &Auth, rid: &str, text: &str) -> Val
     tokio::time::sleep(Duration::from_millis(5)).await;
     message
 }
+
+/// One part of a multipart form: field name, optional (file name, content type), content.
+pub type Part<'a> = (&'a str, Option<(&'a str, &'a str)>, &'a [u8]);
+
+/// A `multipart/form-data` body: its content type (with the boundary) and bytes.
+pub fn multipart(parts: &[Part<'_>]) -> (String, Vec<u8>) {
+    let boundary = "----comet-test-boundary-7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for (name, file, content) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        let disposition = match file {
+            Some((file_name, content_type)) => format!(
+                "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: {content_type}\r\n\r\n"
+            ),
+            None => format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n"),
+        };
+        body.extend_from_slice(disposition.as_bytes());
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// Posts a multipart form to `/api/v1/<path>` as `auth`: the status and the JSON body (null
+/// when it is not JSON).
+pub async fn post_form(
+    server: &TestServer,
+    path: &str,
+    parts: &[Part<'_>],
+    auth: &Auth,
+) -> (u16, Value) {
+    let (content_type, body) = multipart(parts);
+    let response = server
+        .http
+        .post(format!("{}/api/v1/{path}", server.base))
+        .header("X-User-Id", &auth.user_id)
+        .header("X-Auth-Token", &auth.token)
+        .header("Content-Type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}

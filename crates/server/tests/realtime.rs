@@ -778,10 +778,22 @@ async fn user_role_and_bulk_delete_events() {
     assert_eq!(bulk["fields"]["args"][0]["rid"], json!("GENERAL"));
     assert!(bulk["fields"]["args"][0]["ts"]["$gt"]["$date"].is_i64());
 
+    // Bob writes in GENERAL; deleting him (Message_ErasureType Delete) removes it with a
+    // bulk deletion over everything he wrote, then says he is gone.
+    common::say(&server, &bob, "GENERAL", "soon gone").await;
     server
         .post("users.delete", json!({"userId": bob.user_id}), Some(&admin))
         .await
         .ok();
+    let erased = alice
+        .until(|m| {
+            m["fields"]["eventName"] == json!("GENERAL/deleteMessageBulk")
+                && m["fields"]["args"][0]["users"] == json!([bob.user_id])
+        })
+        .await;
+    let range = &erased["fields"]["args"][0]["ts"];
+    assert_eq!(range["$gt"]["$date"], json!(0), "{erased}");
+    assert!(range["$lt"]["$date"].is_i64(), "{erased}");
     let deleted = alice
         .until(|m| m["fields"]["eventName"] == json!("Users:Deleted"))
         .await;

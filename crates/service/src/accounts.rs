@@ -868,10 +868,11 @@ impl Service {
                 )
                 .await
                 .map_err(store_error)?;
+            // A closed range, as a client's delete query needs one: everything they wrote.
             self.publish(comet_events::Event::MessagesCleaned {
                 room_id,
-                oldest: None,
-                latest: None,
+                oldest: chrono::DateTime::from_timestamp_millis(0),
+                latest: Some(now()),
                 exclude_pinned: false,
                 user_ids: authors.to_vec(),
             });

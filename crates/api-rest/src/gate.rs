@@ -154,13 +154,16 @@ pub async fn gate(State(app): State<AppState>, mut req: Request, next: Next) -> 
             session.as_ref().map(|s| &s.user),
         )
         .await;
+    // Every event this request causes names its user and this id (also in the log line).
+    let request_id = comet_core::id::new_id();
+    let cause = comet_service::request_cause(session.as_ref(), request_id.clone());
     req.extensions_mut().insert(Authentication { session });
     req.extensions_mut().insert(client);
 
     let mut response = match &decision {
         RateLimitDecision::Refused(_, error) => error_response(error),
         _ if forbidden => error_response(&comet_core::Error::forbidden()),
-        _ => next.run(req).await,
+        _ => comet_service::with_cause(cause, next.run(req)).await,
     };
     if let RateLimitDecision::Allowed(state) | RateLimitDecision::Refused(state, _) = &decision {
         set_rate_headers(&mut response, state);
@@ -176,6 +179,7 @@ pub async fn gate(State(app): State<AppState>, mut req: Request, next: Next) -> 
         route = %route,
         status = response.status().as_u16(),
         user = user_id.as_deref().unwrap_or("-"),
+        request = %request_id,
         elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
         "request"
     );

@@ -1436,6 +1436,27 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
         "Message"
     ),
     seed!(
+        "Message_AllowBadWordsFilter",
+        Boolean,
+        false,
+        public = true,
+        "Message"
+    ),
+    seed!(
+        "Message_BadWordsFilterList",
+        String,
+        "",
+        public = true,
+        "Message"
+    ),
+    seed!(
+        "Message_BadWordsWhitelist",
+        String,
+        "",
+        public = true,
+        "Message"
+    ),
+    seed!(
         "Message_AllowPinning",
         Boolean,
         true,

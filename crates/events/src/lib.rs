@@ -1,5 +1,10 @@
 //! The event bus. The service publishes an event after the transaction that caused it has
-//! committed; transports (DDP) subscribe and fan events out to their clients.
+//! committed; transports (DDP) subscribe and fan events out to their clients, and the same
+//! events feed every other consumer (caches, and later the audit log and webhooks).
+//!
+//! What travels is an [`Envelope`]: the domain change ([`Event`]) with who caused it
+//! ([`Actor`]), when, on which instance, under which request ([`current_cause`]), an id of
+//! its own and the encoding version, so that an instance can ignore what a newer one sends.
 //!
 //! The in-process bus is a bounded broadcast: a subscriber that falls behind loses events
 //! (and is told so) instead of slowing the publisher. A NATS implementation of the same trait
@@ -9,9 +14,96 @@ mod nats;
 
 pub use nats::{NatsBus, NatsError, NatsStats, subject};
 
+use comet_core::Timestamp;
 use comet_core::room::{Message, Subscription};
 use std::sync::Arc;
 use tokio::sync::broadcast;
+
+/// The envelope and event encoding this build writes and understands. An instance ignores
+/// (and counts) envelopes of another version; raise it whenever a change to [`Envelope`] or
+/// [`Event`] would make older instances misread the new encoding.
+pub const EVENT_VERSION: u32 = 1;
+
+/// Who caused an event.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Actor {
+    /// A logged-in user acting through any transport (or an admin acting on someone else).
+    User { id: String, username: String },
+    /// A request without a logged-in user (registration, login, a public read).
+    Anonymous,
+    /// The server itself: start-up, housekeeping, expiry.
+    System,
+}
+
+/// Why events are being published: who acts, and the request (REST) or method call (DDP)
+/// they act through. Transports set it around each request with [`with_cause`]; work outside
+/// any request (start-up, periodic jobs, tasks spawned off a request) is the system's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cause {
+    pub actor: Actor,
+    pub request_id: Option<String>,
+}
+
+impl Cause {
+    fn system() -> Cause {
+        Cause {
+            actor: Actor::System,
+            request_id: None,
+        }
+    }
+}
+
+/// One event as it travels on the bus.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Envelope {
+    /// Unique per event (Meteor-style id).
+    pub id: String,
+    /// [`EVENT_VERSION`] of the instance that wrote it.
+    pub version: u32,
+    /// When it was published, right after the change committed.
+    pub at: Timestamp,
+    pub actor: Actor,
+    /// The instance whose service published it.
+    pub instance: String,
+    /// The request (REST) or method call (DDP) that caused it, when there was one.
+    pub cause: Option<String>,
+    pub event: Event,
+}
+
+impl Envelope {
+    /// A new envelope for `event` published now on `instance`, attributed to the running
+    /// request's [`Cause`] (the system's outside any request).
+    pub fn new(instance: &str, event: Event) -> Envelope {
+        let cause = current_cause();
+        Envelope {
+            id: comet_core::id::new_id(),
+            version: EVENT_VERSION,
+            at: comet_core::now(),
+            actor: cause.actor,
+            instance: instance.to_owned(),
+            cause: cause.request_id,
+            event,
+        }
+    }
+}
+
+tokio::task_local! {
+    static CAUSE: Cause;
+}
+
+/// Runs `work` (one request or method call) with `cause` attributed to every event it
+/// publishes.
+pub async fn with_cause<F: std::future::Future>(cause: Cause, work: F) -> F::Output {
+    CAUSE.scope(cause, work).await
+}
+
+/// The cause `with_cause` set for the running request, or the system outside any.
+pub fn current_cause() -> Cause {
+    CAUSE
+        .try_with(Clone::clone)
+        .unwrap_or_else(|_| Cause::system())
+}
 
 /// What happened to a subscription.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -135,8 +227,8 @@ pub enum Event {
 
 /// Publishes events and hands out subscriptions to them.
 pub trait EventBus: Send + Sync {
-    fn publish(&self, event: Event);
-    fn subscribe(&self) -> broadcast::Receiver<Arc<Event>>;
+    fn publish(&self, envelope: Envelope);
+    fn subscribe(&self) -> broadcast::Receiver<Arc<Envelope>>;
     /// Whether events reach the other instances now (always, for a single instance).
     fn connected(&self) -> bool {
         true
@@ -149,7 +241,7 @@ pub trait EventBus: Send + Sync {
 
 /// The single-node bus.
 pub struct InProcessBus {
-    sender: broadcast::Sender<Arc<Event>>,
+    sender: broadcast::Sender<Arc<Envelope>>,
 }
 
 /// How many events a subscriber may fall behind before it loses some.
@@ -163,12 +255,12 @@ impl Default for InProcessBus {
 }
 
 impl EventBus for InProcessBus {
-    fn publish(&self, event: Event) {
+    fn publish(&self, envelope: Envelope) {
         // No subscriber (no live connection) is not an error.
-        let _ = self.sender.send(Arc::new(event));
+        let _ = self.sender.send(Arc::new(envelope));
     }
 
-    fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+    fn subscribe(&self) -> broadcast::Receiver<Arc<Envelope>> {
         self.sender.subscribe()
     }
 }
@@ -191,25 +283,44 @@ pub enum Notice {
 mod tests {
     use super::*;
 
+    fn deleted(id: &str) -> Envelope {
+        Envelope::new(
+            "i1",
+            Event::MessageDeleted {
+                room_id: "r".into(),
+                message_id: id.into(),
+            },
+        )
+    }
+
     #[tokio::test]
     async fn subscribers_get_events_published_after_they_subscribed() {
         let bus = InProcessBus::default();
-        bus.publish(Event::MessageDeleted {
-            room_id: "r".into(),
-            message_id: "before".into(),
-        });
+        bus.publish(deleted("before"));
         let mut rx = bus.subscribe();
-        bus.publish(Event::MessageDeleted {
-            room_id: "r".into(),
-            message_id: "after".into(),
-        });
+        let after = deleted("after");
+        bus.publish(after.clone());
         let got = rx.recv().await.expect("event");
-        assert_eq!(
-            *got,
-            Event::MessageDeleted {
-                room_id: "r".into(),
-                message_id: "after".into()
-            }
-        );
+        assert_eq!(*got, after);
+    }
+
+    #[tokio::test]
+    async fn envelopes_carry_the_cause_of_the_request_that_published_them() {
+        let outside = deleted("x");
+        assert_eq!((outside.actor, outside.cause), (Actor::System, None));
+        let ann = Actor::User {
+            id: "u1".into(),
+            username: "ann".into(),
+        };
+        let cause = Cause {
+            actor: ann.clone(),
+            request_id: Some("req-1".into()),
+        };
+        let inside = with_cause(cause, async { deleted("y") }).await;
+        assert_eq!(inside.actor, ann);
+        assert_eq!(inside.cause.as_deref(), Some("req-1"));
+        assert_eq!(inside.instance, "i1");
+        assert_eq!(inside.version, EVENT_VERSION);
+        assert_ne!(inside.id, deleted("y").id, "every envelope has its own id");
     }
 }

@@ -5,9 +5,11 @@
 //!
 //! Subjects name what an event is about (`comet.events.room.<rid>`, `comet.events.user.<uid>`,
 //! `comet.events.all`), so that operators can watch or route them; every instance listens to
-//! `comet.events.>`. Payloads are JSON.
+//! `comet.events.>`. Payloads are [`Envelope`]s in JSON; an envelope of another
+//! [`EVENT_VERSION`] (an instance of another release during a rolling upgrade) is counted and
+//! left alone rather than misread.
 
-use crate::{BUS_CAPACITY, Event, EventBus};
+use crate::{BUS_CAPACITY, EVENT_VERSION, Envelope, Event, EventBus};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{broadcast, mpsc};
@@ -22,14 +24,41 @@ pub struct NatsStats {
     pub received: AtomicU64,
     /// Events not sent to other instances because the outbound queue was full.
     pub dropped: AtomicU64,
-    /// Messages from NATS that could not be decoded (another version of Comet?).
+    /// Messages from NATS that could not be decoded.
     pub undecodable: AtomicU64,
+    /// Envelopes of another encoding version (another release of Comet), left alone.
+    pub other_version: AtomicU64,
+}
+
+/// Just the version of an envelope, read before anything else of it.
+#[derive(serde::Deserialize)]
+struct VersionOnly {
+    version: u32,
+}
+
+/// What to make of a payload from NATS.
+#[derive(Debug)]
+enum Incoming {
+    Envelope(Box<Envelope>),
+    OtherVersion(u32),
+    Undecodable(serde_json::Error),
+}
+
+fn decode(payload: &[u8]) -> Incoming {
+    match serde_json::from_slice::<VersionOnly>(payload) {
+        Ok(VersionOnly { version }) if version != EVENT_VERSION => Incoming::OtherVersion(version),
+        Ok(_) => match serde_json::from_slice::<Envelope>(payload) {
+            Ok(envelope) => Incoming::Envelope(Box::new(envelope)),
+            Err(e) => Incoming::Undecodable(e),
+        },
+        Err(e) => Incoming::Undecodable(e),
+    }
 }
 
 /// The bus of a Comet instance that is one of several.
 pub struct NatsBus {
-    local: broadcast::Sender<Arc<Event>>,
-    outbound: mpsc::Sender<Event>,
+    local: broadcast::Sender<Arc<Envelope>>,
+    outbound: mpsc::Sender<Arc<Envelope>>,
     client: async_nats::Client,
     stats: Arc<NatsStats>,
 }
@@ -128,21 +157,24 @@ impl NatsBus {
             .await
             .map_err(|e| NatsError::Subscribe(e.to_string()))?;
         let (local, _) = broadcast::channel(BUS_CAPACITY);
-        let (outbound, mut queue) = mpsc::channel::<Event>(OUTBOUND_CAPACITY);
+        let (outbound, mut queue) = mpsc::channel::<Arc<Envelope>>(OUTBOUND_CAPACITY);
         let stats = Arc::new(NatsStats::default());
 
         let publisher = client.clone();
         let publish_stats = stats.clone();
         tokio::spawn(async move {
-            while let Some(event) = queue.recv().await {
-                let payload = match serde_json::to_vec(&event) {
+            while let Some(envelope) = queue.recv().await {
+                let payload = match serde_json::to_vec(&*envelope) {
                     Ok(payload) => payload,
                     Err(e) => {
                         tracing::error!(error = %e, "cannot encode an event for NATS");
                         continue;
                     }
                 };
-                match publisher.publish(subject(&event), payload.into()).await {
+                match publisher
+                    .publish(subject(&envelope.event), payload.into())
+                    .await
+                {
                     Ok(()) => {
                         publish_stats.published.fetch_add(1, Ordering::Relaxed);
                     }
@@ -159,12 +191,16 @@ impl NatsBus {
         tokio::spawn(async move {
             use futures_util::StreamExt;
             while let Some(message) = incoming.next().await {
-                match serde_json::from_slice::<Event>(&message.payload) {
-                    Ok(event) => {
+                match decode(&message.payload) {
+                    Incoming::Envelope(envelope) => {
                         receive_stats.received.fetch_add(1, Ordering::Relaxed);
-                        let _ = relay.send(Arc::new(event));
+                        let _ = relay.send(Arc::from(envelope));
                     }
-                    Err(e) => {
+                    Incoming::OtherVersion(version) => {
+                        receive_stats.other_version.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(version, "ignored an event of another encoding version");
+                    }
+                    Incoming::Undecodable(e) => {
                         receive_stats.undecodable.fetch_add(1, Ordering::Relaxed);
                         tracing::warn!(error = %e, subject = %message.subject, "undecodable event from NATS");
                     }
@@ -185,15 +221,16 @@ impl NatsBus {
 }
 
 impl EventBus for NatsBus {
-    fn publish(&self, event: Event) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.outbound.try_send(event.clone()) {
+    fn publish(&self, envelope: Envelope) {
+        let envelope = Arc::new(envelope);
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.outbound.try_send(envelope.clone()) {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
             tracing::warn!("NATS outbound queue full: an event reaches this instance only");
         }
-        let _ = self.local.send(Arc::new(event));
+        let _ = self.local.send(envelope);
     }
 
-    fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+    fn subscribe(&self) -> broadcast::Receiver<Arc<Envelope>> {
         self.local.subscribe()
     }
 
@@ -209,6 +246,10 @@ impl EventBus for NatsBus {
             (
                 "undecodable",
                 self.stats.undecodable.load(Ordering::Relaxed),
+            ),
+            (
+                "other_version",
+                self.stats.other_version.load(Ordering::Relaxed),
             ),
         ]
     }
@@ -241,5 +282,26 @@ mod tests {
             user_id: "a.b>*".into(),
         };
         assert_eq!(subject(&odd), "comet.events.user.a_b__");
+    }
+
+    #[test]
+    fn envelopes_of_another_version_are_left_alone() {
+        let envelope = Envelope::new(
+            "i1",
+            Event::SessionsEnded {
+                user_id: "u1".into(),
+            },
+        );
+        let payload = serde_json::to_vec(&envelope).expect("encode");
+        match decode(&payload) {
+            Incoming::Envelope(decoded) => assert_eq!(*decoded, envelope),
+            other => panic!("{other:?}"),
+        }
+        let mut newer = serde_json::to_value(&envelope).expect("encode");
+        newer["version"] = serde_json::json!(EVENT_VERSION + 1);
+        newer["event"] = serde_json::json!({"SomethingNew": {"x": 1}});
+        let payload = serde_json::to_vec(&newer).expect("encode");
+        assert!(matches!(decode(&payload), Incoming::OtherVersion(v) if v == EVENT_VERSION + 1));
+        assert!(matches!(decode(b"{}"), Incoming::Undecodable(_)));
     }
 }

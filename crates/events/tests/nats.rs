@@ -1,7 +1,7 @@
 //! The NATS bus against a real nats-server (path in `NATS_SERVER_BIN`, which `scripts/test`
 //! sets; outside CI the tests are skipped with a note when it is unset).
 
-use comet_events::{Event, EventBus, NatsBus};
+use comet_events::{Actor, Cause, Envelope, Event, EventBus, NatsBus};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -90,16 +90,27 @@ fn deleted(id: &str) -> Event {
     }
 }
 
-async fn next(rx: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<Event>>) -> Event {
-    let event = tokio::time::timeout(WAIT, rx.recv())
+fn system(event: Event) -> Envelope {
+    Envelope::new("test", event)
+}
+
+/// The next event to arrive (without its envelope).
+async fn next(rx: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<Envelope>>) -> Event {
+    next_envelope(rx).await.event
+}
+
+async fn next_envelope(
+    rx: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<Envelope>>,
+) -> Envelope {
+    let envelope = tokio::time::timeout(WAIT, rx.recv())
         .await
         .expect("an event in time")
         .expect("bus open");
-    (*event).clone()
+    (*envelope).clone()
 }
 
 /// Nothing more arrives for a while.
-async fn quiet(rx: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<Event>>) {
+async fn quiet(rx: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<Envelope>>) {
     if let Ok(Ok(extra)) = tokio::time::timeout(Duration::from_millis(300), rx.recv()).await {
         panic!("unexpected extra event {extra:?}");
     }
@@ -117,16 +128,17 @@ async fn events_reach_every_instance_exactly_once() {
     // Subscriptions are live once a round trip has gone through.
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    a.publish(deleted("m1"));
+    a.publish(system(deleted("m1")));
     assert_eq!(next(&mut on_a).await, deleted("m1"));
     assert_eq!(next(&mut on_b).await, deleted("m1"));
-    b.publish(deleted("m2"));
+    b.publish(system(deleted("m2")));
     assert_eq!(next(&mut on_a).await, deleted("m2"));
     assert_eq!(next(&mut on_b).await, deleted("m2"));
     quiet(&mut on_a).await;
     quiet(&mut on_b).await;
 
-    // Everything an event carries survives the trip: a message with its dates and mentions.
+    // Everything an envelope carries survives the trip: who, when, where, why, and a message
+    // with its dates and mentions.
     let mut message = comet_core::room::Message::new(
         "m3".into(),
         "GENERAL",
@@ -143,8 +155,19 @@ async fn events_reach_every_instance_exactly_once() {
         username: "ben".into(),
         name: None,
     }];
-    a.publish(Event::Message(Box::new(message.clone())));
-    assert_eq!(next(&mut on_b).await, Event::Message(Box::new(message)));
+    let cause = Cause {
+        actor: Actor::User {
+            id: "u1".into(),
+            username: "ann".into(),
+        },
+        request_id: Some("request-1".into()),
+    };
+    let envelope = comet_events::with_cause(cause, async {
+        Envelope::new("a", Event::Message(Box::new(message)))
+    })
+    .await;
+    a.publish(envelope.clone());
+    assert_eq!(next_envelope(&mut on_b).await, envelope);
     assert_eq!(
         a.stats()
             .published
@@ -165,7 +188,7 @@ async fn an_instance_without_nats_keeps_serving_its_own_and_recovers() {
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     server.stop();
-    a.publish(deleted("while-down"));
+    a.publish(system(deleted("while-down")));
     assert_eq!(next(&mut on_a).await, deleted("while-down"));
 
     server.restart();
@@ -182,7 +205,7 @@ async fn an_instance_without_nats_keeps_serving_its_own_and_recovers() {
     // What was published while NATS was away may or may not have been buffered by the client;
     // drain it, then check live traffic.
     while let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(300), on_b.recv()).await {}
-    a.publish(deleted("after"));
+    a.publish(system(deleted("after")));
     assert_eq!(next(&mut on_a).await, deleted("after"));
     assert_eq!(next(&mut on_b).await, deleted("after"));
 }

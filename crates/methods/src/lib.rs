@@ -8,7 +8,7 @@ use comet_core::{Error, Result, Timestamp};
 use comet_protocol::{chat, ejson};
 use comet_service::auth::parse_meteor_login;
 use comet_service::messages::{HistoryQuery, NewMessage};
-use comet_service::rooms::{NewRoom, RoomFamily, RoomRef};
+use comet_service::rooms::{NewRoom, RoomAccess, RoomFamily, RoomRef};
 use comet_service::settings::SettingsQuery;
 use comet_service::{ClientInfo, LoginResult, Service, Session};
 use serde_json::{Value, json};
@@ -65,11 +65,7 @@ fn value(v: Value) -> Result<Outcome> {
     Ok(Outcome::Value(v))
 }
 
-async fn room(
-    service: &Service,
-    session: &Session,
-    room_id: &str,
-) -> Result<comet_core::room::Room> {
+async fn room(service: &Service, session: &Session, room_id: &str) -> Result<RoomAccess> {
     service
         .room_for(session, &RoomRef::Id(room_id.to_owned()), RoomFamily::Any)
         .await

@@ -39,11 +39,11 @@ impl Realtime {
                         let Some(realtime) = dispatcher.upgrade() else {
                             break;
                         };
-                        realtime.hub.dispatch(&event);
+                        realtime.hub.dispatch(&event.event);
                         if let comet_events::Event::Room {
                             room,
                             last_message: Some(message),
-                        } = &*event
+                        } = &event.event
                         {
                             realtime.push_member_subscriptions(&room.id, &message.author.id);
                             realtime.push_notifications(room, message);
@@ -92,110 +92,59 @@ impl Realtime {
     }
 }
 
-/// Rooms with more members than this notify only mentions (upstream's
-/// `Notifications_Max_Room_Members`).
-const MAX_MEMBERS_NOTIFIED_OF_EVERYTHING: i64 = 100;
-
 impl Realtime {
-    /// Desktop notifications (`<uid>/notification`) for a new message: direct messages and
-    /// mentions always, every message in small rooms for users who want all, nothing for users
-    /// who want nothing.
+    /// Desktop notifications (`<uid>/notification`) of a new message for the users listening
+    /// here, as the service's notification policy decides.
     fn push_notifications(
         self: &Arc<Self>,
         room: &comet_core::room::Room,
         message: &comet_core::room::Message,
     ) {
-        use comet_core::room::RoomType;
-        if message.kind.is_some() {
-            return;
-        }
-        let direct = room.room_type == RoomType::Direct;
-        let group = message
-            .mentions
-            .iter()
-            .any(|m| m.id == "all" || m.id == "here");
-        // In a large room only those mentioned hear about a message: decide that before
-        // loading anyone, so a busy big room costs nothing per listener.
-        let everyone_may_hear =
-            direct || group || room.users_count <= MAX_MEMBERS_NOTIFIED_OF_EVERYTHING;
-        let recipients: Vec<String> = self
-            .hub
-            .members_listening(&room.id, "notification")
-            .into_iter()
-            .filter(|u| u != &message.author.id)
-            .filter(|u| everyone_may_hear || message.mentions.iter().any(|m| &m.id == u))
-            .collect();
-        if recipients.is_empty() {
+        let listening = self.hub.members_listening(&room.id, "notification");
+        let candidates = self
+            .service
+            .notification_candidates(room, message, listening);
+        if candidates.is_empty() {
             return;
         }
         let realtime = self.clone();
         let room = room.clone();
         let message = message.clone();
         tokio::spawn(async move {
-            let sender_name = message
-                .author
-                .name
-                .clone()
-                .unwrap_or_else(|| message.author.username.clone());
-            let users = match realtime.service.users_by_ids(&recipients).await {
-                Ok(users) => users,
+            let notifications = match realtime
+                .service
+                .desktop_notifications(&room, &message, &candidates)
+                .await
+            {
+                Ok(notifications) => notifications,
                 Err(e) => {
-                    tracing::warn!(error = %e, "could not load users to notify");
+                    tracing::warn!(error = %e, "could not decide desktop notifications");
                     return;
                 }
             };
-            for user in users {
-                let user_id = user.id.clone();
-                let preference = realtime
-                    .service
-                    .me(&user)
-                    .preferences
-                    .get("desktopNotifications")
-                    .and_then(serde_json::Value::as_str)
-                    .unwrap_or("all")
-                    .to_owned();
-                let mentioned = message.mentions.iter().any(|m| m.id == user_id);
-                let wanted = match preference.as_str() {
-                    "nothing" => false,
-                    "mentions" => direct || mentioned || group,
-                    _ => {
-                        direct
-                            || mentioned
-                            || group
-                            || room.users_count <= MAX_MEMBERS_NOTIFIED_OF_EVERYTHING
-                    }
-                };
-                if !wanted {
-                    continue;
-                }
-                let (title, text) = if direct {
-                    (sender_name.clone(), message.text.clone())
-                } else {
-                    (
-                        format!("#{}", room.name.clone().unwrap_or_default()),
-                        format!("{}: {}", message.author.username, message.text),
-                    )
-                };
-                let mut payload = serde_json::json!({
-                    "_id": message.id,
-                    "rid": room.id,
-                    "sender": {"_id": message.author.id, "username": message.author.username, "name": sender_name},
-                    "type": room.room_type.as_str(),
-                    "name": room.name,
-                    "message": {"msg": message.text},
-                });
-                if let (Some(tmid), serde_json::Value::Object(map)) =
-                    (&message.thread_id, &mut payload)
-                {
-                    map.insert("tmid".into(), serde_json::json!(tmid));
-                }
-                realtime.hub.send_notification(
-                    &user_id,
-                    serde_json::json!({"title": title, "text": text, "payload": payload}),
-                );
+            for notification in &notifications {
+                realtime
+                    .hub
+                    .send_notification(&notification.user_id, notification_frame(notification));
             }
         });
     }
+}
+
+/// A desktop notification as upstream's clients read it.
+fn notification_frame(n: &comet_service::notifications::DesktopNotification) -> serde_json::Value {
+    let mut payload = serde_json::json!({
+        "_id": n.message_id,
+        "rid": n.room_id,
+        "sender": {"_id": n.sender.id, "username": n.sender.username, "name": n.sender_name},
+        "type": n.room_type.as_str(),
+        "name": n.room_name,
+        "message": {"msg": n.message_text},
+    });
+    if let (Some(tmid), serde_json::Value::Object(map)) = (&n.thread_id, &mut payload) {
+        map.insert("tmid".into(), serde_json::json!(tmid));
+    }
+    serde_json::json!({"title": n.title, "text": n.text, "payload": payload})
 }
 
 fn client_info(peer: Option<SocketAddr>, headers: &HeaderMap) -> ClientInfo {

@@ -6,8 +6,8 @@ use crate::hub::{
     USER_PRESENCE, stream_name,
 };
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
-use comet_core::Error;
 use comet_core::user::Presence;
+use comet_core::{Error, ErrorKind};
 use comet_methods::{MethodContext, Outcome, error_object, result_message};
 use comet_service::rooms::{RoomFamily, RoomRef};
 use comet_service::{ClientInfo, Session};
@@ -367,10 +367,16 @@ async fn handle(
         "pong" | "connect" => {}
         "method" => {
             became_active(realtime, state).await;
+            if !refresh_session(realtime, tx, state).await {
+                return false;
+            }
             method(realtime, tx, state, ddp).await;
         }
         "sub" => {
             became_active(realtime, state).await;
+            if !refresh_session(realtime, tx, state).await {
+                return false;
+            }
             subscribe(realtime, tx, state, ddp).await;
         }
         "unsub" => {
@@ -393,6 +399,44 @@ async fn handle(
         }
     }
     true
+}
+
+/// Reads the logged-in user and token again before the connection acts, so that a role,
+/// permission or account change made anywhere applies to it at once. False when the session
+/// has ended (token removed or expired, user deactivated or deleted): the connection is closed,
+/// as Meteor closes connections whose login token is removed.
+async fn refresh_session(
+    realtime: &Realtime,
+    tx: &mpsc::Sender<Outgoing>,
+    state: &mut State,
+) -> bool {
+    let Some(session) = &state.session else {
+        return true;
+    };
+    match realtime.service.current_session(session).await {
+        Ok(current) => {
+            state.session = Some(current);
+            true
+        }
+        Err(e) if e.kind == ErrorKind::NotLoggedIn => {
+            let name = format!("{}/force_logout", session.user.id);
+            let _ = tx
+                .send(Outgoing::Frame(crate::hub::changed(
+                    NOTIFY_USER,
+                    &name,
+                    json!([]),
+                )))
+                .await;
+            let _ = tx.send(Outgoing::Close(4001, "logged out")).await;
+            false
+        }
+        // The database failing for a moment does not end the session: the action goes on
+        // with what is known and will fail or succeed on its own.
+        Err(e) => {
+            tracing::warn!(error = %e, "could not refresh a realtime session");
+            true
+        }
+    }
 }
 
 async fn method(realtime: &Realtime, tx: &mpsc::Sender<Outgoing>, state: &mut State, ddp: &Value) {
@@ -419,7 +463,12 @@ async fn method(realtime: &Realtime, tx: &mpsc::Sender<Outgoing>, state: &mut St
         session: state.session.as_ref(),
         client: &state.client,
     };
-    let outcome = comet_methods::call(&realtime.service, name, params, ctx).await;
+    let cause = comet_service::request_cause(state.session.as_ref(), comet_core::id::new_id());
+    let outcome = comet_service::with_cause(
+        cause,
+        comet_methods::call(&realtime.service, name, params, ctx),
+    )
+    .await;
     let result = match outcome {
         Ok(Outcome::Value(value)) => Ok(value),
         Ok(Outcome::LoggedIn(login, answer)) => {

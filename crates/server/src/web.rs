@@ -84,7 +84,7 @@ async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response {
             "public, max-age=3600"
         };
         (asset, cache)
-    } else if accepts_html(&headers)
+    } else if is_navigation(&headers, path)
         && !NEVER_HTML.iter().any(|p| path.starts_with(p))
         && let Some(index) = BY_PATH.get("/index.html").copied()
     {
@@ -104,13 +104,20 @@ fn not_found() -> Response {
     response
 }
 
-/// A navigation: the browser asks for HTML (or says nothing about what it wants).
-fn accepts_html(headers: &HeaderMap) -> bool {
+/// A navigation to a page of the client: the browser asks for HTML, or a client that takes
+/// anything (`curl`'s `*/*`, or no `Accept` at all) asks for a path that does not name a file
+/// (no extension in its last segment, so a missing script or image stays a 404).
+fn is_navigation(headers: &HeaderMap, path: &str) -> bool {
+    let names_a_file = path
+        .rsplit('/')
+        .next()
+        .is_some_and(|last| last.contains('.'));
     match headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) {
-        None => true,
-        Some(accept) => accept
-            .split(',')
-            .any(|part| part.trim().starts_with("text/html")),
+        None => !names_a_file,
+        Some(accept) => accept.split(',').any(|part| {
+            let media = part.split(';').next().unwrap_or_default().trim();
+            media == "text/html" || (!names_a_file && matches!(media, "*/*" | "text/*"))
+        }),
     }
 }
 
@@ -208,13 +215,19 @@ mod tests {
     }
 
     #[test]
-    fn navigations_accept_html() {
-        assert!(accepts_html(&with(
-            header::ACCEPT,
-            "text/html,application/xhtml+xml,*/*;q=0.8"
-        )));
-        assert!(!accepts_html(&with(header::ACCEPT, "application/json")));
-        assert!(accepts_html(&HeaderMap::new()));
+    fn navigations_accept_html_or_anything() {
+        let browser = with(header::ACCEPT, "text/html,application/xhtml+xml,*/*;q=0.8");
+        assert!(is_navigation(&browser, "/channel/general"));
+        assert!(!is_navigation(
+            &with(header::ACCEPT, "application/json"),
+            "/"
+        ));
+        assert!(is_navigation(&HeaderMap::new(), "/"));
+        let curl = with(header::ACCEPT, "*/*");
+        assert!(is_navigation(&curl, "/"));
+        assert!(is_navigation(&curl, "/home"));
+        assert!(!is_navigation(&curl, "/assets/missing.js"));
+        assert!(!is_navigation(&HeaderMap::new(), "/favicon.png"));
     }
 
     #[test]

@@ -1027,3 +1027,121 @@ async fn clean_history_deletes_a_range_for_admins() {
     assert_eq!(reply.body["success"], json!(false));
     server.stop().await;
 }
+
+/// Six members react to and star one message while its author edits it, another member pins
+/// and unpins it and replies arrive in its thread, all at once: every acknowledged reaction,
+/// star, edit, pin and reply is in the final message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_changes_to_one_message_are_all_kept() {
+    const ROUNDS: usize = 8;
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let mut members = Vec::new();
+    for i in 0..6 {
+        members.push(server.new_user(&format!("racer{i}")).await);
+    }
+    let names: Vec<String> = (0..6).map(|i| format!("racer{i}")).collect();
+    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let rid = create_room(&server, &admin, "channels", "race-track", &name_refs).await;
+    let author = &members[0];
+    let root = say(&server, author, &rid, "original text").await;
+    let mid = id_of(&root);
+
+    let reactor = |auth: &Auth| {
+        let (server, mid) = (&server, mid.clone());
+        let auth = auth.clone();
+        async move {
+            server
+                .post("chat.starMessage", json!({"messageId": mid}), Some(&auth))
+                .await
+                .ok();
+            for round in 0..ROUNDS {
+                server
+                    .post(
+                        "chat.react",
+                        json!({"messageId": mid, "emoji": format!("r{round}"), "shouldReact": true}),
+                        Some(&auth),
+                    )
+                    .await
+                    .ok();
+            }
+        }
+    };
+    let editor = async {
+        for round in 0..ROUNDS {
+            server
+                .post(
+                    "chat.update",
+                    json!({"roomId": rid, "msgId": mid, "text": format!("edit {round}")}),
+                    Some(author),
+                )
+                .await
+                .ok();
+        }
+    };
+    let pinner = async {
+        for round in 0..=ROUNDS {
+            let route = if round % 2 == 0 {
+                "chat.pinMessage"
+            } else {
+                "chat.unPinMessage"
+            };
+            server
+                .post(route, json!({"messageId": mid}), Some(&members[1]))
+                .await
+                .ok();
+        }
+    };
+    let replier = async {
+        for round in 0..ROUNDS {
+            server
+                .post(
+                    "chat.postMessage",
+                    json!({"roomId": rid, "text": format!("reply {round}"), "tmid": mid}),
+                    Some(&members[2 + round % 4]),
+                )
+                .await
+                .ok();
+        }
+    };
+    let reactors = futures_util::future::join_all(members.iter().map(reactor));
+    tokio::join!(reactors, editor, pinner, replier);
+
+    let message = server
+        .get("chat.getMessage", &[("msgId", mid.as_str())], Some(author))
+        .await
+        .ok()["message"]
+        .clone();
+    assert_eq!(message["msg"], json!(format!("edit {}", ROUNDS - 1)));
+    assert_eq!(message["pinned"], json!(true), "{message}");
+    assert_eq!(message["tcount"], json!(ROUNDS), "{message}");
+    for round in 0..ROUNDS {
+        let mut users: Vec<String> = message["reactions"][format!(":r{round}:")]["usernames"]
+            .as_array()
+            .unwrap_or_else(|| panic!("reactions to :r{round}: lost: {message}"))
+            .iter()
+            .filter_map(|u| u.as_str().map(str::to_owned))
+            .collect();
+        users.sort();
+        assert_eq!(users, names, "reactions to :r{round}:");
+    }
+    let mut starred: Vec<String> = message["starred"]
+        .as_array()
+        .expect("starred")
+        .iter()
+        .filter_map(|s| s["_id"].as_str().map(str::to_owned))
+        .collect();
+    starred.sort();
+    let mut ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
+    ids.sort();
+    assert_eq!(starred, ids, "stars: {message}");
+    let replies = message["replies"].as_array().expect("replies");
+    for replier in &members[2..] {
+        assert!(
+            replies.contains(&json!(replier.user_id)),
+            "thread participant {} lost: {message}",
+            replier.user_id
+        );
+    }
+    server.stop().await;
+}

@@ -1298,3 +1298,59 @@ async fn search_finds_words_in_one_room() {
     );
     server.stop().await;
 }
+
+/// The message pipeline's first filter: with `Message_AllowBadWordsFilter` on, listed words
+/// are masked in messages from REST and DDP alike, edits are not a way around it, and
+/// whitelisted words stay.
+#[tokio::test]
+async fn the_bad_words_filter_masks_listed_words_on_every_path() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let ann = server.new_user("ann").await;
+    let unfiltered = say(&server, &ann, "GENERAL", "badword before").await;
+    assert_eq!(unfiltered["msg"], json!("badword before"));
+    for (id, value) in [
+        ("Message_BadWordsFilterList", json!("badword, darn")),
+        ("Message_BadWordsWhitelist", json!("darn")),
+        ("Message_AllowBadWordsFilter", json!(true)),
+    ] {
+        server
+            .post(
+                &format!("settings/{id}"),
+                json!({"value": value}),
+                Some(&admin),
+            )
+            .await
+            .ok();
+    }
+    let posted = say(&server, &ann, "GENERAL", "a BadWord, badwords and darn").await;
+    assert_eq!(posted["msg"], json!("a *******, badwords and darn"));
+
+    let mut ddp = common::ddp::Ddp::connect(&server).await;
+    ddp.login("ann").await;
+    let sent = ddp
+        .call(
+            "sendMessage",
+            json!([{"_id": "badWordsDdp000001", "rid": "GENERAL", "msg": "badword!"}]),
+        )
+        .await;
+    assert_eq!(sent["result"]["msg"], json!("*******!"), "{sent}");
+    let stored = server
+        .get(
+            "chat.getMessage",
+            &[("msgId", "badWordsDdp000001")],
+            Some(&ann),
+        )
+        .await;
+    assert_eq!(stored.ok()["message"]["msg"], json!("*******!"));
+
+    let edited = server
+        .post(
+            "chat.update",
+            json!({"roomId": "GENERAL", "msgId": id_of(&unfiltered), "text": "now badword"}),
+            Some(&ann),
+        )
+        .await;
+    assert_eq!(edited.ok()["message"]["msg"], json!("now *******"));
+    server.stop().await;
+}

@@ -1065,3 +1065,128 @@ async fn mentioning_someone_outside_the_room_tells_only_the_sender() {
     assert!(message["ts"]["$date"].is_i64());
     server.stop().await;
 }
+
+/// A live connection acts with the user's roles as they are now: once an admin takes
+/// `admin` away, the open WebSocket can no longer delete other people's messages.
+#[tokio::test]
+async fn role_changes_apply_to_open_connections_at_once() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let bob = server.new_user("bob").await;
+    server.new_user("alice").await;
+    server
+        .post(
+            "roles.addUserToRole",
+            json!({"roleName": "admin", "username": "alice"}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let mut alice = Ddp::connect(&server).await;
+    alice.login("alice").await;
+    let first = say(&server, &bob, "GENERAL", "first").await;
+    let deleted = alice
+        .call("deleteMessage", json!([{"_id": first["_id"]}]))
+        .await;
+    assert!(
+        deleted.get("error").is_none(),
+        "an admin deletes: {deleted}"
+    );
+
+    server
+        .post(
+            "roles.removeUserFromRole",
+            json!({"roleName": "admin", "username": "alice"}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let second = say(&server, &bob, "GENERAL", "second").await;
+    let refused = alice
+        .call("deleteMessage", json!([{"_id": second["_id"]}]))
+        .await;
+    assert_eq!(
+        refused["error"]["error"],
+        json!("error-action-not-allowed"),
+        "{refused}"
+    );
+    let still_there = server
+        .get(
+            "chat.getMessage",
+            &[("msgId", second["_id"].as_str().expect("id"))],
+            Some(&bob),
+        )
+        .await;
+    assert_eq!(still_there.ok()["message"]["msg"], json!("second"));
+
+    // A renamed user's connection posts under the new name.
+    server
+        .post(
+            "users.update",
+            json!({"userId": alice_id(&server, &admin).await, "data": {"username": "alicia"}}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let sent = alice
+        .call(
+            "sendMessage",
+            json!([{"_id": "renamedMsg0000001", "rid": "GENERAL", "msg": "new name"}]),
+        )
+        .await;
+    assert_eq!(sent["result"]["u"]["username"], json!("alicia"), "{sent}");
+    server.stop().await;
+}
+
+async fn alice_id(server: &TestServer, admin: &common::Auth) -> String {
+    server
+        .get("users.info", &[("username", "alice")], Some(admin))
+        .await
+        .ok()["user"]["_id"]
+        .as_str()
+        .expect("_id")
+        .to_owned()
+}
+
+/// Logging a token out over REST ends the WebSocket that logged in with it: its next action
+/// closes the connection instead of reading private history.
+#[tokio::test]
+async fn a_token_logged_out_over_rest_ends_its_connection() {
+    let server = TestServer::start().await;
+    let alice_rest = server.new_user("alice").await;
+    let mut alice = Ddp::connect(&server).await;
+    let login = alice.login("alice").await;
+    let token = login["token"].as_str().expect("token").to_owned();
+    let ddp_auth = common::Auth {
+        user_id: alice_rest.user_id.clone(),
+        token,
+    };
+    server.post("logout", json!({}), Some(&ddp_auth)).await.ok();
+    alice
+        .send(json!({"msg": "method", "method": "loadHistory", "id": "h1",
+                     "params": ["GENERAL", null, 10, null]}))
+        .await;
+    let answer = tokio::time::timeout(WAIT, async {
+        loop {
+            match alice.socket.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    let frame: Value = serde_json::from_str(text.as_str()).expect("json");
+                    if frame["msg"] == "result" {
+                        return Some(frame);
+                    }
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return frame.map(|f| json!({"closed": u16::from(f.code)}));
+                }
+                Some(Ok(_)) => continue,
+                _ => return None,
+            }
+        }
+    })
+    .await
+    .expect("answer in time");
+    assert_eq!(answer, Some(json!({"closed": 4001})));
+    // The REST token of another login keeps working.
+    server.get("me", &[], Some(&alice_rest)).await.ok();
+    server.stop().await;
+}

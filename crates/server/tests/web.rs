@@ -91,6 +91,17 @@ async fn the_client_is_served_with_fallback_caching_and_policy() {
         .expect("br asset");
     assert_eq!(header(&brotli, &CONTENT_ENCODING), "br");
 
+    // `curl http://host/` (Accept: */*) and a client sending no Accept get the page too.
+    for accept in [Some("*/*"), None] {
+        let mut request = server.http.get(url("/"));
+        if let Some(accept) = accept {
+            request = request.header(ACCEPT, accept);
+        }
+        let page = request.send().await.expect("curl-like");
+        assert_eq!(page.status(), 200, "Accept: {accept:?}");
+        assert_eq!(header(&page, &CONTENT_TYPE), "text/html; charset=utf-8");
+    }
+
     // Misses that are not navigations, and API paths, are never the client's HTML.
     for (path, accept) in [
         ("/assets/missing.js", "*/*"),

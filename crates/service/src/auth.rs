@@ -123,6 +123,26 @@ impl Service {
         Ok(Session { user, token })
     }
 
+    /// The session as it is now: its user read again (roles, names, active) and its token
+    /// still valid. A long-lived connection calls this before each action, so that role,
+    /// permission and account changes made on any instance apply to it at once. An error of
+    /// kind `NotLoggedIn` means the session has ended (token removed or expired, user
+    /// deactivated or deleted).
+    pub async fn current_session(&self, session: &Session) -> Result<Session> {
+        let found = self
+            .store
+            .user_by_token(&session.token.hashed_token)
+            .await
+            .map_err(store_error)?;
+        let Some((user, token)) = found else {
+            return Err(Error::not_logged_in());
+        };
+        if user.id != session.user.id || !user.active || !self.token_is_current(&token, now()) {
+            return Err(Error::not_logged_in());
+        }
+        Ok(Session { user, token })
+    }
+
     /// Logs in with a password or resumes with a token; applies failed-login blocking.
     pub async fn login(&self, request: LoginRequest, client: &ClientInfo) -> Result<LoginResult> {
         match request {

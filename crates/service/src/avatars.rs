@@ -14,6 +14,7 @@
 
 use crate::blobs::{BlobError, BlobReader, BlobStore};
 use crate::files::{encode_uri, human_size, sniff};
+use crate::rooms::RoomAccess;
 use crate::{Service, Session, store_error};
 use base64::Engine as _;
 use comet_core::room::Room;
@@ -566,7 +567,7 @@ impl Service {
     pub async fn set_room_avatar(
         &self,
         session: &Session,
-        room: &Room,
+        room: &RoomAccess,
         data_uri: Option<&str>,
     ) -> Result<()> {
         if !self

@@ -11,9 +11,10 @@
 use crate::blobs::{BlobError, BlobReader};
 use crate::images::{self, FilteredReader, MetadataFilter, Processed};
 use crate::messages::NewMessage;
+use crate::rooms::RoomAccess;
 use crate::storage::storage_unavailable;
 use crate::{Service, Session, store_error};
-use comet_core::room::{Message, Room, RoomType};
+use comet_core::room::{Message, RoomType};
 use comet_core::user::User;
 use comet_core::{Error, Result, id, now};
 use comet_store::{Upload, UploadFilter};
@@ -427,14 +428,14 @@ impl Service {
 
     /// The room an upload goes to, if the caller may post files there (upstream checks
     /// `canAccessRoomId` first and answers 403), refusing when uploads are off.
-    pub async fn upload_target(&self, session: &Session, room_id: &str) -> Result<Room> {
+    pub async fn upload_target(&self, session: &Session, room_id: &str) -> Result<RoomAccess> {
         let room = self.store.room_by_id(room_id).await.map_err(store_error)?;
         let Some(room) = room else {
             return Err(Error::forbidden());
         };
-        if !self.can_access_room(&session.user, &room).await? {
+        let Some(room) = self.room_access(session, room).await? else {
             return Err(Error::forbidden());
-        }
+        };
         if !self.setting_bool("FileUpload_Enabled") {
             return Err(Error::meteor(
                 "error-file-upload-disabled",
@@ -455,7 +456,7 @@ impl Service {
     pub async fn store_upload(
         &self,
         session: &Session,
-        room: &Room,
+        room: &RoomAccess,
         file: IncomingFile<'_>,
         temporary: bool,
     ) -> Result<Upload> {
@@ -586,7 +587,7 @@ impl Service {
     pub async fn send_file_message(
         &self,
         session: &Session,
-        room: &Room,
+        room: &RoomAccess,
         mut upload: Upload,
         fields: FileMessage,
     ) -> Result<Message> {
@@ -602,7 +603,7 @@ impl Service {
     async fn try_send_file_message(
         &self,
         session: &Session,
-        room: &Room,
+        room: &RoomAccess,
         upload: &mut Upload,
         fields: FileMessage,
     ) -> Result<Message> {
@@ -773,7 +774,7 @@ impl Service {
     pub async fn confirm_upload(
         &self,
         session: &Session,
-        room: &Room,
+        room: &RoomAccess,
         file_id: &str,
         fields: FileMessage,
     ) -> Result<Message> {
@@ -791,7 +792,7 @@ impl Service {
     /// A page of a room's files with their uploaders (`channels.files` and friends).
     pub async fn room_files(
         &self,
-        room: &Room,
+        room: &RoomAccess,
         filter: &UploadFilter,
         offset: u64,
         count: Option<u64>,

@@ -16,6 +16,8 @@ mod hashing;
 pub mod images;
 pub mod message_marks;
 pub mod messages;
+pub mod notifications;
+pub mod pipeline;
 mod presence;
 pub mod ratelimit;
 pub mod roles;
@@ -27,13 +29,31 @@ pub mod storage;
 pub mod tokens;
 
 use comet_core::{Error, Result};
-use comet_events::{Event, EventBus};
+use comet_events::{Envelope, Event, EventBus};
 use comet_store::{Store, StoreError};
 use std::net::IpAddr;
 use std::sync::Arc;
 
 pub use auth::{LoginRequest, LoginResult, PasswordInput, Session, UserSelector};
 pub use bootstrap::{AdminBootstrap, ServiceConfig};
+
+/// The cause of the events published while serving one request (REST) or method call (DDP):
+/// its logged-in user, if any, and an id of its own. Transports run the request inside
+/// [`with_cause`].
+pub fn request_cause(session: Option<&Session>, request_id: String) -> comet_events::Cause {
+    comet_events::Cause {
+        actor: match session {
+            Some(session) => comet_events::Actor::User {
+                id: session.user.id.clone(),
+                username: session.user.username.clone(),
+            },
+            None => comet_events::Actor::Anonymous,
+        },
+        request_id: Some(request_id),
+    }
+}
+
+pub use comet_events::with_cause;
 
 /// Who is calling, as far as the network tells: used for login blocking, rate limits and
 /// remembering a second factor.
@@ -50,6 +70,8 @@ pub struct Service {
     settings: settings::SettingsCache,
     permissions: authz::PermissionCache,
     rate_limiter: ratelimit::RateLimiter,
+    /// The message pipeline's filters, in order (see `pipeline`).
+    filters: Vec<Box<dyn pipeline::Filter>>,
     /// The local filesystem store (`FileSystem:Uploads`). Which store a write or read uses is
     /// decided per upload: see `blob_store_for_writing` and `blob_store_named` (storage.rs).
     blobs: Arc<dyn blobs::BlobStore>,
@@ -76,6 +98,7 @@ impl Service {
             settings: settings::SettingsCache::default(),
             permissions: authz::PermissionCache::default(),
             rate_limiter: ratelimit::RateLimiter::default(),
+            filters: pipeline::built_in_filters(),
             blobs: Arc::new(blobs::LocalBlobStore::new(config.uploads_dir.clone())),
             s3_http: std::sync::OnceLock::new(),
             store,
@@ -115,7 +138,7 @@ impl Service {
                 let Some(service) = service.upgrade() else {
                     break;
                 };
-                match &*event {
+                match &event.event {
                     Event::Setting {
                         id,
                         value,
@@ -144,10 +167,13 @@ impl Service {
         &self.events
     }
 
-    /// Publishes an event; call only after the change it describes has committed.
+    /// Publishes an event, in an envelope naming this instance and the running request's
+    /// actor and id (`comet_events::with_cause`); call only after the change it describes has
+    /// committed.
     pub(crate) fn publish(&self, event: Event) {
         comet_metrics::EVENTS_PUBLISHED.inc();
-        self.events.publish(event);
+        self.events
+            .publish(Envelope::new(&self.config.instance_id, event));
     }
 
     /// Removes login tokens older than `Accounts_LoginExpiration`; run periodically.

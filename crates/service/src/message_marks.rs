@@ -1,11 +1,12 @@
 //! Pins, stars, threads, sync and counters.
 
+use crate::rooms::RoomAccess;
 use crate::rooms::{RoomFamily, RoomRef, system_message};
 use crate::{Service, Session, store_error};
 use comet_core::page::{Direction, Page};
-use comet_core::room::{Message, Room, Subscription, UserStub};
+use comet_core::room::{Message, Subscription, UserStub};
 use comet_core::{Error, Result, Timestamp, now};
-use comet_store::{MessageFilter, MessageSortKey, PostEffects};
+use comet_store::{MessageChange, MessageFilter, MessageSortKey};
 use serde_json::json;
 
 /// `channels.counters` / `groups.counters` / `im.counters`.
@@ -41,7 +42,7 @@ impl Service {
                     .with_details(json!({"method": "pinMessage", "action": "Message_pinning"})),
             );
         }
-        let (mut message, room) = self.readable_message(session, message_id).await?;
+        let (_, room) = self.readable_message(session, message_id).await?;
         if !self
             .has_room_permission(&session.user, "pin-message", &room.id)
             .await?
@@ -49,24 +50,23 @@ impl Service {
             return Err(Error::meteor("not-authorized", "Not Authorized")
                 .with_details(json!({"method": "pinMessage"})));
         }
-        if message.pinned == pinned {
-            return Ok(None);
-        }
         let at = now();
-        message.pinned = pinned;
-        message.pinned_at = pinned.then_some(at);
-        message.pinned_by = pinned.then(|| UserStub {
-            id: session.user.id.clone(),
-            username: session.user.username.clone(),
-            name: None,
-        });
-        message.updated_at = at;
-        self.store
-            .update_message(&message)
-            .await
-            .map_err(store_error)?;
-        self.publish(comet_events::Event::Message(Box::new(message.clone())));
-        if !pinned {
+        let change = if pinned {
+            MessageChange::Pin {
+                by: UserStub {
+                    id: session.user.id.clone(),
+                    username: session.user.username.clone(),
+                    name: None,
+                },
+            }
+        } else {
+            MessageChange::Unpin
+        };
+        let Some(outcome) = self.change_message(message_id, &change).await? else {
+            return Err(message_gone());
+        };
+        let message = outcome.message;
+        if !pinned || !outcome.changed {
             return Ok(None);
         }
         let mut notice = system_message("message_pinned", &room.id, &session.user, "", at);
@@ -77,16 +77,7 @@ impl Service {
             "ts": attachment_time(message.created_at),
             "message_link": format!("{}/{}?msg={}", self.setting_str("Site_Url").trim_end_matches('/'), room.name.clone().unwrap_or_else(|| room.id.clone()), message.id),
         }]));
-        let effects = PostEffects {
-            counts_in_room: true,
-            ..PostEffects::default()
-        };
-        self.store
-            .post_message(&notice, &effects)
-            .await
-            .map_err(store_error)?;
-        self.publish(comet_events::Event::Message(Box::new(notice.clone())));
-        Ok(Some(notice))
+        Ok(Some(self.post_system(&room, notice).await?))
     }
 
     /// `chat.starMessage` / `chat.unStarMessage`: only members star.
@@ -102,26 +93,23 @@ impl Service {
                     .with_details(json!({"method": "starMessage", "action": "Message_starring"})),
             );
         }
-        let (mut message, room) = self.readable_message(session, message_id).await?;
+        let (message, room) = self.readable_message(session, message_id).await?;
         if self.subscription(session, &room.id).await?.is_none() {
             return Err(Error::meteor("error-action-not-allowed", "Not allowed")
                 .with_details(json!({"method": "starMessage"})));
         }
-        let has = message.starred_by.iter().any(|id| id == &session.user.id);
-        if has == starred {
-            return Ok(());
-        }
-        if starred {
-            message.starred_by.push(session.user.id.clone());
+        let change = if starred {
+            MessageChange::Star {
+                user_id: session.user.id.clone(),
+            }
         } else {
-            message.starred_by.retain(|id| id != &session.user.id);
-        }
-        message.updated_at = now();
-        self.store
-            .update_message(&message)
-            .await
-            .map_err(store_error)?;
-        self.publish(comet_events::Event::Message(Box::new(message)));
+            MessageChange::Unstar {
+                user_id: session.user.id.clone(),
+            }
+        };
+        self.change_message(&message.id, &change)
+            .await?
+            .ok_or_else(message_gone)?;
         Ok(())
     }
 
@@ -136,37 +124,33 @@ impl Service {
             return Err(Error::meteor("error-not-allowed", "not-allowed")
                 .with_details(json!({"method": "followMessage"})));
         }
-        let (mut message, _) = self
+        let (message, _) = self
             .readable_message(session, message_id)
             .await
             .map_err(|_| {
                 Error::meteor("error-invalid-message", "Invalid message")
                     .with_details(json!({"method": "followMessage"}))
             })?;
-        let following = message
-            .thread_participants
-            .iter()
-            .any(|id| id == &session.user.id);
-        if following == follow {
-            return Ok(());
-        }
-        if follow {
-            message.thread_participants.push(session.user.id.clone());
+        let change = if follow {
+            MessageChange::Follow {
+                user_id: session.user.id.clone(),
+            }
         } else {
-            message
-                .thread_participants
-                .retain(|id| id != &session.user.id);
-        }
-        message.updated_at = now();
-        self.store
-            .update_message(&message)
-            .await
-            .map_err(store_error)?;
-        self.publish(comet_events::Event::Message(Box::new(message)));
+            MessageChange::Unfollow {
+                user_id: session.user.id.clone(),
+            }
+        };
+        self.change_message(&message.id, &change)
+            .await?
+            .ok_or_else(message_gone)?;
         Ok(())
     }
 
-    async fn thread_root(&self, session: &Session, thread_id: &str) -> Result<(Message, Room)> {
+    async fn thread_root(
+        &self,
+        session: &Session,
+        thread_id: &str,
+    ) -> Result<(Message, RoomAccess)> {
         if !self.setting_bool("Threads_enabled") {
             return Err(Error::meteor("error-not-allowed", "Threads Disabled")
                 .with_details(json!({"method": "getThreadMessages"})));
@@ -320,7 +304,7 @@ impl Service {
     pub async fn counters(
         &self,
         session: &Session,
-        room: &Room,
+        room: &RoomAccess,
         user_id: Option<&str>,
     ) -> Result<Counters> {
         let user_id = match user_id {
@@ -423,4 +407,9 @@ impl Service {
 /// ISO time for attachment fields (the wire form, computed here because the quote is stored).
 fn attachment_time(t: Timestamp) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// The message was deleted between reading and changing it.
+fn message_gone() -> Error {
+    Error::meteor("error-invalid-message", "Invalid message")
 }

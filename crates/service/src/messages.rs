@@ -1,12 +1,14 @@
 //! Messages: sending, editing, deleting, reacting, reading history, searching.
 
+use crate::pipeline::{Draft, Sender};
+use crate::rooms::RoomAccess;
 use crate::rooms::RoomFamily;
 use crate::{Service, Session, store_error};
 use comet_core::mentions;
 use comet_core::page::{Direction, Page};
 use comet_core::room::{Mention, Message, Room, RoomType, UserStub};
 use comet_core::{Error, Result, Timestamp, id, now};
-use comet_store::{MessageFilter, MessageSortKey, PostEffects};
+use comet_store::{MessageChange, MessageChanged, MessageFilter, MessageSortKey, PostEffects};
 use serde_json::{Value, json};
 
 /// What a client sends to post a message.
@@ -153,7 +155,7 @@ impl Service {
     pub async fn send_message(
         &self,
         session: &Session,
-        room: &Room,
+        room: &RoomAccess,
         new: NewMessage,
     ) -> Result<Message> {
         if self.message_too_long(&new.text) {
@@ -253,48 +255,17 @@ impl Service {
                 alert_others: true,
             }
         };
-        self.store
-            .post_message(&message, &effects)
-            .await
-            .map_err(store_error)?;
-        comet_metrics::MESSAGES_POSTED.inc();
-        self.publish(comet_events::Event::Message(Box::new(message.clone())));
-        if let Some(tmid) = &message.thread_id {
-            // The thread's root changed too (reply count, last reply, repliers): upstream
-            // streams the updated root to the room so open clients show the new count.
-            if let Some(root) = self
-                .store
-                .message_by_id(tmid)
-                .await
-                .map_err(store_error)?
-                .filter(|root| root.deleted_at.is_none())
-            {
-                self.publish(comet_events::Event::Message(Box::new(root)));
-            }
-        }
-        if !hidden_reply {
-            let mut updated = room.clone();
-            updated.message_count += 1;
-            updated.last_message_at = Some(message.created_at);
-            updated.last_message_id = Some(message.id.clone());
-            updated.updated_at = message.created_at;
-            self.publish(comet_events::Event::Room {
-                room: Box::new(updated),
-                last_message: Some(Box::new(message.clone())),
-            });
-        }
-        if room.room_type != RoomType::Direct
-            && let Err(e) = self
-                .notice_mentions_outside_room(session, room, &message)
-                .await
-        {
-            tracing::warn!(error = %e, "could not check mentions against the room's members");
-        }
-        Ok(message)
+        self.post(Draft {
+            sender: Sender::Member(session),
+            room,
+            message,
+            effects,
+        })
+        .await
     }
 
     /// Tells the sender (and only them) when someone they mentioned is not in the room.
-    async fn notice_mentions_outside_room(
+    pub(crate) async fn notice_mentions_outside_room(
         &self,
         session: &Session,
         room: &Room,
@@ -401,7 +372,7 @@ impl Service {
             .message_by_id(message_id)
             .await
             .map_err(store_error)?;
-        let Some(mut message) = found.filter(|m| m.deleted_at.is_none()) else {
+        let Some(message) = found.filter(|m| m.deleted_at.is_none()) else {
             return Err(Error::failure(format!(
                 "No message found with the id of \"{message_id}\"."
             )));
@@ -450,23 +421,41 @@ impl Service {
         }
         let text = text.trim().to_owned();
         let (mentions, channels, _) = self.resolve_mentions(session, &room, &text).await?;
-        let at = now();
-        message.text = text;
-        message.mentions = mentions;
-        message.channels = channels;
-        message.edited_at = Some(at);
-        message.edited_by = Some(UserStub {
-            id: session.user.id.clone(),
-            username: session.user.username.clone(),
-            name: None,
-        });
-        message.updated_at = at;
-        self.store
-            .update_message(&message)
-            .await
-            .map_err(store_error)?;
-        self.publish(comet_events::Event::Message(Box::new(message.clone())));
-        Ok(message)
+        // An edit passes the same filters as a new message (upstream runs its
+        // `beforeSaveMessage` hooks on edits too).
+        let mut edited = message.clone();
+        edited.text = text;
+        edited.mentions = mentions;
+        edited.channels = channels;
+        let mut draft = Draft {
+            sender: Sender::Member(session),
+            room: &room,
+            message: edited,
+            effects: PostEffects::default(),
+        };
+        self.run_filters(&mut draft).await?;
+        let Message {
+            text,
+            mentions,
+            channels,
+            ..
+        } = draft.message;
+        let edit = MessageChange::Edit {
+            text,
+            mentions,
+            channels,
+            by: UserStub {
+                id: session.user.id.clone(),
+                username: session.user.username.clone(),
+                name: None,
+            },
+        };
+        self.change_message(&message.id, &edit)
+            .await?
+            .map(|changed| changed.message)
+            .ok_or_else(|| {
+                Error::failure(format!("No message found with the id of \"{message_id}\"."))
+            })
     }
 
     /// `chat.delete`.
@@ -568,14 +557,41 @@ impl Service {
             .get(&emoji)
             .is_some_and(|users| users.iter().any(|u| u == &session.user.username));
         let react = should_react.unwrap_or(!reacted);
-        self.store
-            .set_reaction(message_id, &emoji, &session.user.username, react, now())
-            .await
-            .map_err(store_error)?
+        let change = if react {
+            MessageChange::React {
+                emoji,
+                username: session.user.username.clone(),
+            }
+        } else {
+            MessageChange::Unreact {
+                emoji,
+                username: session.user.username.clone(),
+            }
+        };
+        self.change_message(message_id, &change)
+            .await?
+            .map(|changed| changed.message)
             .ok_or_else(message_not_found)
-            .inspect(|updated| {
-                self.publish(comet_events::Event::Message(Box::new(updated.clone())))
-            })
+    }
+
+    /// Applies one change to a live message atomically (see `MessageStore::change_message`)
+    /// and announces the message if the change altered it. `None`: no such live message.
+    pub(crate) async fn change_message(
+        &self,
+        message_id: &str,
+        change: &MessageChange,
+    ) -> Result<Option<MessageChanged>> {
+        let outcome = self
+            .store
+            .change_message(message_id, change, now())
+            .await
+            .map_err(store_error)?;
+        if let Some(changed) = outcome.as_ref().filter(|c| c.changed) {
+            self.publish(comet_events::Event::Message(Box::new(
+                changed.message.clone(),
+            )));
+        }
+        Ok(outcome)
     }
 
     /// `stream-notify-room` `<rid>/user-activity` (and the legacy `typing`): tells the room's
@@ -606,7 +622,7 @@ impl Service {
     }
 
     /// A room's history, newest first.
-    pub async fn history(&self, room: &Room, query: &HistoryQuery) -> Result<Vec<Message>> {
+    pub async fn history(&self, room: &RoomAccess, query: &HistoryQuery) -> Result<Vec<Message>> {
         let filter = MessageFilter {
             latest: query.latest,
             oldest: query.oldest,
@@ -628,7 +644,7 @@ impl Service {
     /// A page of a room's messages with a filter (`channels.messages`, pinned, starred, ...).
     pub async fn room_messages(
         &self,
-        room: &Room,
+        room: &RoomAccess,
         filter: &MessageFilter,
         page: &Page<MessageSortKey>,
     ) -> Result<(Vec<Message>, u64)> {

@@ -1,12 +1,13 @@
 //! Bulk and administrative room operations: add everyone, clean history, discussions,
 //! ignoring users, and the admin room listing.
 
+use crate::rooms::RoomAccess;
 use crate::rooms::{RoomFamily, RoomRef, system_message};
 use crate::{Service, Session, store_error};
 use comet_core::page::{Direction, Page};
 use comet_core::room::{Room, RoomType};
 use comet_core::{Error, Result, Timestamp, id, now};
-use comet_store::{MessageFilter, PostEffects, RoomFilter, RoomSortKey, UserFilter};
+use comet_store::{MessageChange, MessageFilter, RoomFilter, RoomSortKey, UserFilter};
 use serde_json::json;
 
 /// `rooms.cleanHistory` parameters.
@@ -39,7 +40,7 @@ impl Service {
     pub async fn add_all_users(
         &self,
         session: &Session,
-        room: &Room,
+        room: &RoomAccess,
         active_only: bool,
     ) -> Result<()> {
         if !self
@@ -101,24 +102,18 @@ impl Service {
         // its files and does not count.
         let with_files = self.messages_with_files(&room.id, &filter, &clean).await?;
         let mut file_count = 0;
-        for mut message in with_files {
+        for message in with_files {
             if !self.delete_message_files(&message).await {
                 continue;
             }
             file_count += 1;
             if clean.files_only {
-                message.files = None;
-                message.attachments =
-                    Some(json!([{"color": "#FD745E", "text": "_File removed by prune_"}]));
-                message.updated_at = now();
-                if self
-                    .store
-                    .update_message(&message)
-                    .await
-                    .map_err(store_error)?
-                {
-                    self.publish(comet_events::Event::Message(Box::new(message)));
-                }
+                let pruned = MessageChange::RemoveFiles {
+                    attachments: Some(
+                        json!([{"color": "#FD745E", "text": "_File removed by prune_"}]),
+                    ),
+                };
+                self.change_message(&message.id, &pruned).await?;
             }
         }
         if clean.files_only {
@@ -324,16 +319,7 @@ impl Service {
         let mut notice = system_message("discussion-created", &parent.id, &session.user, &name, at);
         notice.discussion_id = Some(room.id.clone());
         notice.attachments = quote.clone();
-        self.store
-            .post_message(
-                &notice,
-                &PostEffects {
-                    counts_in_room: true,
-                    ..PostEffects::default()
-                },
-            )
-            .await
-            .map_err(store_error)?;
+        self.post_system(&parent, notice).await?;
         let reply = new.reply.filter(|r| !r.trim().is_empty());
         if reply.is_some() || quote.is_some() {
             let post = crate::messages::NewMessage {
@@ -341,7 +327,8 @@ impl Service {
                 attachments: quote,
                 ..crate::messages::NewMessage::default()
             };
-            self.send_message(session, &room, post).await?;
+            self.send_message(session, &RoomAccess::granted(room.clone()), post)
+                .await?;
         }
         tracing::info!(by = %session.user.id, room = %room.id, parent = %parent.id, "discussion created");
         self.store
@@ -355,7 +342,7 @@ impl Service {
     pub async fn discussions(
         &self,
         session: &Session,
-        room: &Room,
+        room: &RoomAccess,
         offset: u64,
         count: Option<u64>,
     ) -> Result<(Vec<Room>, u64)> {

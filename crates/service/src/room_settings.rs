@@ -1,11 +1,12 @@
 //! Changing rooms: names, topics and flags, archiving, deleting, and room roles.
 
+use crate::rooms::RoomAccess;
 use crate::rooms::system_message;
 use crate::{Service, Session, store_error};
 use comet_core::room::{Room, RoomType};
 use comet_core::user::User;
 use comet_core::{Error, Result, now};
-use comet_store::{Conflict, PostEffects, StoreError};
+use comet_store::{Conflict, StoreError};
 use serde_json::{Value, json};
 
 /// One change to a room's settings.
@@ -65,15 +66,7 @@ impl Service {
     ) -> Result<()> {
         let mut message = system_message(kind, &room.id, actor, text, now());
         message.role = role.map(str::to_owned);
-        let effects = PostEffects {
-            counts_in_room: true,
-            ..PostEffects::default()
-        };
-        self.store
-            .post_message(&message, &effects)
-            .await
-            .map_err(store_error)?;
-        self.publish(comet_events::Event::Message(Box::new(message)));
+        self.post_system(room, message).await?;
         Ok(())
     }
 
@@ -81,9 +74,9 @@ impl Service {
     pub async fn change_room(
         &self,
         session: &Session,
-        room: &Room,
+        room: &RoomAccess,
         change: RoomChange,
-    ) -> Result<Room> {
+    ) -> Result<RoomAccess> {
         let user = &session.user;
         if !self
             .has_room_permission(user, "edit-room", &room.id)
@@ -94,7 +87,7 @@ impl Service {
                 "Editing_room",
             ));
         }
-        let mut updated = room.clone();
+        let mut updated = room.room().clone();
         let mut note: Option<(&str, String)> = None;
         match change {
             RoomChange::Name(name) => {
@@ -254,11 +247,17 @@ impl Service {
             room: Box::new(changed.clone()),
             last_message: None,
         });
-        Ok(changed)
+        // The caller read the room and was allowed to change it: they keep their access to it.
+        Ok(RoomAccess::granted(changed))
     }
 
     /// `channels.archive`/`unarchive`, `groups.archive`/`unarchive`.
-    pub async fn set_archived(&self, session: &Session, room: &Room, archived: bool) -> Result<()> {
+    pub async fn set_archived(
+        &self,
+        session: &Session,
+        room: &RoomAccess,
+        archived: bool,
+    ) -> Result<()> {
         let permission = if archived {
             "archive-room"
         } else {
@@ -280,7 +279,7 @@ impl Service {
                 "Direct Messages can not be archived",
             ));
         }
-        let mut updated = room.clone();
+        let mut updated = room.room().clone();
         updated.archived = archived;
         updated.updated_at = now();
         self.store
@@ -297,7 +296,7 @@ impl Service {
     }
 
     /// `channels.delete`, `groups.delete`, `im.delete`: the room with all its messages.
-    pub async fn delete_room(&self, session: &Session, room: &Room) -> Result<()> {
+    pub async fn delete_room(&self, session: &Session, room: &RoomAccess) -> Result<()> {
         let permission = match room.room_type {
             RoomType::Channel => "delete-c",
             RoomType::Private => "delete-p",
@@ -335,7 +334,7 @@ impl Service {
     pub async fn set_room_role(
         &self,
         session: &Session,
-        room: &Room,
+        room: &RoomAccess,
         target: &User,
         role: RoomRole,
         grant: bool,
@@ -439,7 +438,10 @@ impl Service {
     }
 
     /// `channels.roles`: members holding room roles.
-    pub async fn room_roles(&self, room: &Room) -> Result<Vec<comet_core::room::Subscription>> {
+    pub async fn room_roles(
+        &self,
+        room: &RoomAccess,
+    ) -> Result<Vec<comet_core::room::Subscription>> {
         let (subs, _) = self
             .store
             .subscriptions_of_room(&room.id, 0, None)

@@ -53,6 +53,39 @@ pub struct RoomView {
     pub last_message: Option<Message>,
 }
 
+/// Proof that a user may read a room (its messages, members and information). Only the
+/// service makes one, after checking (`Service::room_for`, `Service::room_access`), and every
+/// room-scoped operation requires one, so that no path reaches a room's contents without
+/// the check. It reads as the room it grants (`Deref`).
+#[derive(Debug, Clone)]
+pub struct RoomAccess {
+    room: Room,
+}
+
+impl RoomAccess {
+    /// Access to a room the service itself has just made for the caller (a new discussion,
+    /// a new direct conversation): nothing to check.
+    pub(crate) fn granted(room: Room) -> RoomAccess {
+        RoomAccess { room }
+    }
+
+    pub fn room(&self) -> &Room {
+        &self.room
+    }
+
+    pub fn into_room(self) -> Room {
+        self.room
+    }
+}
+
+impl std::ops::Deref for RoomAccess {
+    type Target = Room;
+
+    fn deref(&self) -> &Room {
+        &self.room
+    }
+}
+
 /// Which family of endpoints asks: the "not found" errors differ per family upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RoomFamily {
@@ -355,8 +388,9 @@ impl Service {
         }))
     }
 
-    /// Finds a room by id or name.
-    pub async fn find_room(&self, room: &RoomRef) -> Result<Option<Room>> {
+    /// Finds a room by id or name without checking who asks: for admin paths, for joining
+    /// (which has its own rules) and for resolving a target before `room_access`.
+    pub async fn find_room_unchecked(&self, room: &RoomRef) -> Result<Option<Room>> {
         match room {
             RoomRef::Id(id) => self.store.room_by_id(id).await,
             RoomRef::Name(name) => self.store.room_by_name(name.trim_start_matches('#')).await,
@@ -365,7 +399,7 @@ impl Service {
     }
 
     /// Whether the user may read the room (its messages, members and info).
-    pub async fn can_access_room(&self, user: &User, room: &Room) -> Result<bool> {
+    pub(crate) async fn can_access_room(&self, user: &User, room: &Room) -> Result<bool> {
         let subscribed = self
             .store
             .subscription(&room.id, &user.id)
@@ -386,8 +420,8 @@ impl Service {
         session: &Session,
         room: &RoomRef,
         family: RoomFamily,
-    ) -> Result<Room> {
-        let found = self.find_room(room).await?;
+    ) -> Result<RoomAccess> {
+        let found = self.find_room_unchecked(room).await?;
         let Some(room) = found else {
             return Err(room_not_found(family));
         };
@@ -400,7 +434,15 @@ impl Service {
         if !type_matches || !self.can_access_room(&session.user, &room).await? {
             return Err(room_not_found(family));
         }
-        Ok(room)
+        Ok(RoomAccess { room })
+    }
+
+    /// Checks that the caller may read a room found by other means; `None` when they may not.
+    pub async fn room_access(&self, session: &Session, room: Room) -> Result<Option<RoomAccess>> {
+        Ok(self
+            .can_access_room(&session.user, &room)
+            .await?
+            .then_some(RoomAccess { room }))
     }
 
     async fn existing_users(&self, usernames: &[String]) -> Result<Vec<User>> {
@@ -672,7 +714,7 @@ impl Service {
     }
 
     /// `channels.leave` / `groups.leave` / `rooms.leave`.
-    pub async fn leave_room(&self, session: &Session, room: &Room) -> Result<()> {
+    pub async fn leave_room(&self, session: &Session, room: &RoomAccess) -> Result<()> {
         let permission = match room.room_type {
             RoomType::Channel => Some("leave-c"),
             RoomType::Private => Some("leave-p"),
@@ -727,7 +769,7 @@ impl Service {
     pub async fn invite_to_room(
         &self,
         session: &Session,
-        room: &Room,
+        room: &RoomAccess,
         users: &[User],
     ) -> Result<()> {
         let any_room = match room.room_type {
@@ -768,7 +810,12 @@ impl Service {
     }
 
     /// `channels.kick` / `groups.kick`.
-    pub async fn kick_from_room(&self, session: &Session, room: &Room, user: &User) -> Result<()> {
+    pub async fn kick_from_room(
+        &self,
+        session: &Session,
+        room: &RoomAccess,
+        user: &User,
+    ) -> Result<()> {
         if !self
             .has_room_permission(&session.user, "remove-user", &room.id)
             .await?
@@ -872,7 +919,7 @@ impl Service {
     /// Members of a room with their users, ordered by username.
     pub async fn room_members(
         &self,
-        room: &Room,
+        room: &RoomAccess,
         offset: u64,
         count: Option<u64>,
     ) -> Result<(Vec<(Subscription, Option<User>)>, u64)> {

@@ -9,8 +9,9 @@ use comet_core::page::{Direction, Page};
 use comet_core::room::{Message, Room, Subscription, UserStub};
 use comet_store::encoding::{like_pattern, message_extra, search_words};
 use comet_store::{
-    Conflict, MessageFilter, MessageSortKey, MessageStore, PostEffects, RemovedSubscription,
-    RoomFilter, RoomSortKey, RoomStore, StoreError, StoreResult, SubscriptionStore,
+    Conflict, MessageChange, MessageChanged, MessageFilter, MessageSortKey, MessageStore,
+    PostEffects, RemovedSubscription, RoomFilter, RoomSortKey, RoomStore, StoreError, StoreResult,
+    SubscriptionStore,
 };
 use sqlx::types::Json;
 use sqlx::{Postgres, QueryBuilder, Transaction};
@@ -864,64 +865,50 @@ impl MessageStore for PostgresStore {
         rows.iter().map(message_from_row).collect()
     }
 
-    async fn update_message(&self, m: &Message) -> StoreResult<bool> {
-        let result = sqlx::query(
-            "UPDATE messages SET msg = $1, t = $2, updated_at = $3, tshow = $4, pinned = $5, \
-             extra = $6, search_vector = to_tsvector($7::regconfig, $8) WHERE id = $9",
-        )
-        .bind(&m.text)
-        .bind(&m.kind)
-        .bind(millis(m.updated_at))
-        .bind(m.thread_show)
-        .bind(m.pinned)
-        .bind(Json(message_extra(m)))
-        .bind(SEARCH_CONFIG)
-        .bind(search_document(&m.text))
-        .bind(&m.id)
-        .execute(&self.pool)
-        .await
-        .map_err(backend)?;
-        Ok(result.rows_affected() > 0)
-    }
-
-    async fn set_reaction(
+    async fn change_message(
         &self,
-        message_id: &str,
-        emoji: &str,
-        username: &str,
-        react: bool,
+        id: &str,
+        change: &MessageChange,
         at: Timestamp,
-    ) -> StoreResult<Option<Message>> {
+    ) -> StoreResult<Option<MessageChanged>> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        // FOR UPDATE: concurrent reactions to one message apply one after the other.
+        // FOR UPDATE: concurrent changes to one message apply one after the other, each to
+        // what the previous one wrote.
         let mut q = QueryBuilder::<Postgres>::new(format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = "
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE deleted_at IS NULL AND id = "
         ));
-        q.push_bind(message_id.to_owned()).push(" FOR UPDATE");
+        q.push_bind(id.to_owned()).push(" FOR UPDATE");
         let Some(row) = q.build().fetch_optional(&mut *tx).await.map_err(backend)? else {
             return Ok(None);
         };
         let mut message = message_from_row(&row)?;
-        let users = message.reactions.entry(emoji.to_owned()).or_default();
-        let present = users.iter().any(|u| u == username);
-        if react && !present {
-            users.push(username.to_owned());
-        } else if !react && present {
-            users.retain(|u| u != username);
+        if !change.apply(&mut message, at) {
+            return Ok(Some(MessageChanged {
+                message,
+                changed: false,
+            }));
         }
-        if users.is_empty() {
-            message.reactions.remove(emoji);
-        }
-        message.updated_at = at;
-        sqlx::query("UPDATE messages SET extra = $1, updated_at = $2 WHERE id = $3")
-            .bind(Json(message_extra(&message)))
-            .bind(millis(at))
-            .bind(message_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        sqlx::query(
+            "UPDATE messages SET msg = $1, t = $2, updated_at = $3, tshow = $4, pinned = $5, \
+             extra = $6, search_vector = to_tsvector($7::regconfig, $8) WHERE id = $9",
+        )
+        .bind(&message.text)
+        .bind(&message.kind)
+        .bind(millis(message.updated_at))
+        .bind(message.thread_show)
+        .bind(message.pinned)
+        .bind(Json(message_extra(&message)))
+        .bind(SEARCH_CONFIG)
+        .bind(search_document(&message.text))
+        .bind(&message.id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
         tx.commit().await.map_err(write_error)?;
-        Ok(Some(message))
+        Ok(Some(MessageChanged {
+            message,
+            changed: true,
+        }))
     }
 
     async fn delete_message(&self, id: &str, at: Timestamp) -> StoreResult<bool> {

@@ -38,6 +38,7 @@ conformance_tests!(
     message_history,
     message_search,
     concurrent_writers,
+    racing_message_changes,
     read_receipts,
     cluster,
     uploads,

@@ -8,8 +8,9 @@ use comet_core::Timestamp;
 use comet_core::page::{Direction, Page};
 use comet_core::room::{Message, Room, Subscription, UserStub};
 use comet_store::{
-    MessageFilter, MessageSortKey, MessageStore, PostEffects, RemovedSubscription, RoomFilter,
-    RoomSortKey, RoomStore, StoreError, StoreResult, SubscriptionStore,
+    MessageChange, MessageChanged, MessageFilter, MessageSortKey, MessageStore, PostEffects,
+    RemovedSubscription, RoomFilter, RoomSortKey, RoomStore, StoreError, StoreResult,
+    SubscriptionStore,
 };
 use serde_json::Value;
 use sqlx::{QueryBuilder, Sqlite, Transaction};
@@ -846,61 +847,48 @@ impl MessageStore for SqliteStore {
         Ok(result.rows_affected())
     }
 
-    async fn update_message(&self, m: &Message) -> StoreResult<bool> {
-        let result = sqlx::query(
-            "UPDATE messages SET msg = ?, t = ?, updated_at = ?, tshow = ?, pinned = ?, extra = ? \
-             WHERE id = ?",
-        )
-        .bind(&m.text)
-        .bind(&m.kind)
-        .bind(millis(m.updated_at))
-        .bind(m.thread_show)
-        .bind(m.pinned)
-        .bind(message_extra(m))
-        .bind(&m.id)
-        .execute(&self.writer)
-        .await
-        .map_err(backend)?;
-        Ok(result.rows_affected() > 0)
-    }
-
-    async fn set_reaction(
+    async fn change_message(
         &self,
-        message_id: &str,
-        emoji: &str,
-        username: &str,
-        react: bool,
+        id: &str,
+        change: &MessageChange,
         at: Timestamp,
-    ) -> StoreResult<Option<Message>> {
+    ) -> StoreResult<Option<MessageChanged>> {
+        // The writer pool has one connection: reading and writing back inside its
+        // transaction serialises every change to the message.
         let mut tx = self.writer.begin().await.map_err(backend)?;
         let mut q = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = "
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE deleted_at IS NULL AND id = "
         ));
-        q.push_bind(message_id.to_owned());
+        q.push_bind(id.to_owned());
         let Some(row) = q.build().fetch_optional(&mut *tx).await.map_err(backend)? else {
             return Ok(None);
         };
         let mut message = message_from_row(&row)?;
-        let users = message.reactions.entry(emoji.to_owned()).or_default();
-        let present = users.iter().any(|u| u == username);
-        if react && !present {
-            users.push(username.to_owned());
-        } else if !react && present {
-            users.retain(|u| u != username);
+        if !change.apply(&mut message, at) {
+            return Ok(Some(MessageChanged {
+                message,
+                changed: false,
+            }));
         }
-        if users.is_empty() {
-            message.reactions.remove(emoji);
-        }
-        message.updated_at = at;
-        sqlx::query("UPDATE messages SET extra = ?, updated_at = ? WHERE id = ?")
-            .bind(message_extra(&message))
-            .bind(millis(at))
-            .bind(message_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        sqlx::query(
+            "UPDATE messages SET msg = ?, t = ?, updated_at = ?, tshow = ?, pinned = ?, extra = ? \
+             WHERE id = ?",
+        )
+        .bind(&message.text)
+        .bind(&message.kind)
+        .bind(millis(message.updated_at))
+        .bind(message.thread_show)
+        .bind(message.pinned)
+        .bind(message_extra(&message))
+        .bind(&message.id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
         tx.commit().await.map_err(write_error)?;
-        Ok(Some(message))
+        Ok(Some(MessageChanged {
+            message,
+            changed: true,
+        }))
     }
 
     async fn delete_message(&self, id: &str, at: Timestamp) -> StoreResult<bool> {

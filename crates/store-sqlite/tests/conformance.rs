@@ -85,6 +85,12 @@ async fn concurrent_writers() {
     conformance::concurrent_writers(&store).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_message_changes() {
+    let (_dir, store) = fresh().await;
+    conformance::racing_message_changes(&store).await;
+}
+
 #[tokio::test]
 async fn migrations_from_empty() {
     let dir = tempfile::tempdir().expect("temp dir");

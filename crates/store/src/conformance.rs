@@ -8,7 +8,7 @@
     reason = "a test suite: a failed expectation should abort with the value"
 )]
 
-use crate::{Conflict, Store, StoreError, UserFilter};
+use crate::{Conflict, MessageChange, Store, StoreError, UserFilter};
 use comet_core::page::{Direction, Page, UserSortKey};
 use comet_core::role::{Permission, Role};
 use comet_core::setting::{Setting, SettingType};
@@ -18,6 +18,28 @@ use serde_json::json;
 
 mod transfer;
 pub use transfer::transfer;
+
+/// Adds (`on`) or removes one user's reaction; the message as it then is.
+async fn react(
+    store: &dyn Store,
+    message_id: &str,
+    emoji: &str,
+    username: &str,
+    on: bool,
+    at: Timestamp,
+) -> Option<comet_core::room::Message> {
+    let (emoji, username) = (emoji.to_owned(), username.to_owned());
+    let change = if on {
+        MessageChange::React { emoji, username }
+    } else {
+        MessageChange::Unreact { emoji, username }
+    };
+    store
+        .change_message(message_id, &change, at)
+        .await
+        .unwrap()
+        .map(|changed| changed.message)
+}
 
 fn user(id: &str, username: &str, email: &str, at: Timestamp) -> User {
     User {
@@ -688,10 +710,33 @@ pub async fn rooms_and_messages(store: &dyn Store) {
     );
 
     // Stars, pins and reactions.
-    let mut starred = store.message_by_id("m2").await.unwrap().unwrap();
-    starred.starred_by = vec!["a1".into()];
-    starred.pinned = true;
-    assert!(store.update_message(&starred).await.unwrap());
+    let star = MessageChange::Star {
+        user_id: "a1".into(),
+    };
+    let starred = store
+        .change_message("m2", &star, t3)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(starred.changed);
+    assert_eq!(starred.message.starred_by, ["a1"]);
+    let again = store
+        .change_message("m2", &star, t3)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!again.changed, "starring twice changes nothing");
+    let pin = MessageChange::Pin {
+        by: UserStub::from(&ann),
+    };
+    assert!(
+        store
+            .change_message("m2", &pin, t3)
+            .await
+            .unwrap()
+            .unwrap()
+            .changed
+    );
     let by_ann = MessageFilter {
         starred_by: Some("a1".into()),
         ..MessageFilter::default()
@@ -714,29 +759,16 @@ pub async fn rooms_and_messages(store: &dyn Store) {
             .unwrap()),
         ["m2"]
     );
-    let reacted = store
-        .set_reaction("m1", ":+1:", "ben", true, t3)
-        .await
-        .unwrap()
-        .unwrap();
+    let reacted = react(store, "m1", ":+1:", "ben", true, t3).await.unwrap();
     assert_eq!(reacted.reactions[":+1:"], vec!["ben".to_owned()]);
-    store
-        .set_reaction("m1", ":+1:", "cat", true, t3)
-        .await
-        .unwrap();
-    let unreacted = store
-        .set_reaction("m1", ":+1:", "ben", false, t3)
-        .await
-        .unwrap()
-        .unwrap();
+    react(store, "m1", ":+1:", "cat", true, t3).await;
+    let unreacted = react(store, "m1", ":+1:", "ben", false, t3).await.unwrap();
     assert_eq!(unreacted.reactions[":+1:"], vec!["cat".to_owned()]);
-    assert!(
-        store
-            .set_reaction("nope", ":x:", "ben", true, t3)
-            .await
-            .unwrap()
-            .is_none()
+    assert_eq!(
+        store.message_by_id("m1").await.unwrap().unwrap().reactions,
+        unreacted.reactions
     );
+    assert!(react(store, "nope", ":x:", "ben", true, t3).await.is_none());
 
     // Search, then deletion keeps a tombstone and moves the last message back.
     let found = store
@@ -1611,13 +1643,25 @@ pub async fn message_history(store: &dyn Store) {
     edited.edited_at = Some(at_ms(t0, 70));
     edited.edited_by = Some(UserStub::from(&ben));
     edited.updated_at = at_ms(t0, 70);
-    assert!(store.update_message(&edited).await.unwrap());
+    let edit = MessageChange::Edit {
+        text: "rewritten entirely".into(),
+        mentions: edited.mentions.clone(),
+        channels: edited.channels.clone(),
+        by: UserStub::from(&ben),
+    };
+    let written = store
+        .change_message("h2", &edit, at_ms(t0, 70))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(written.message, edited);
     assert_eq!(store.message_by_id("h2").await.unwrap(), Some(edited));
     assert!(
-        !store
-            .update_message(&post("zz", &ann, "nothing", 0))
+        store
+            .change_message("zz", &edit, at_ms(t0, 70))
             .await
             .unwrap()
+            .is_none()
     );
     assert_eq!(
         history(MessageFilter {
@@ -2054,16 +2098,16 @@ pub async fn concurrent_writers(store: &dyn Store) {
                     ..PostEffects::default()
                 };
                 store.post_message(&message, &effects).await.unwrap();
-                store
-                    .set_reaction(
-                        "root",
-                        &format!(":{}{i}:", author.username),
-                        &author.username,
-                        true,
-                        at,
-                    )
-                    .await
-                    .unwrap();
+                react(
+                    store,
+                    "root",
+                    &format!(":{}{i}:", author.username),
+                    &author.username,
+                    true,
+                    at,
+                )
+                .await
+                .unwrap();
             }
         }
     };
@@ -2134,6 +2178,155 @@ pub async fn concurrent_writers(store: &dyn Store) {
             .len(),
         usize::try_from(EACH / 5).unwrap()
     );
+}
+
+/// Many writers changing one message at once: reactions and stars from several users, edits
+/// by its author, pins and unpins, follows, and thread replies arriving. Every acknowledged
+/// change is in the final message: none overwrites another.
+pub async fn racing_message_changes(store: &dyn Store) {
+    use crate::PostEffects;
+    use comet_core::room::{Message, UserStub};
+    const ROUNDS: usize = 12;
+    let t0 = now();
+    let members: Vec<User> = (0..6)
+        .map(|i| {
+            user(
+                &format!("u{i}"),
+                &format!("user{i}"),
+                &format!("u{i}@example.com"),
+                t0,
+            )
+        })
+        .collect();
+    for member in &members {
+        store.insert_user(member).await.unwrap();
+    }
+    let author = &members[0];
+    let hot = room("r1", "hot", author, t0);
+    let subscriptions: Vec<_> = members
+        .iter()
+        .enumerate()
+        .map(|(i, member)| subscription(&format!("s{i}"), &hot, member, t0))
+        .collect();
+    let root = Message::new("root".into(), "r1", UserStub::from(author), "original", t0);
+    store
+        .create_room(&hot, &subscriptions, Some(&root))
+        .await
+        .unwrap();
+
+    let reactor = |member: &User| {
+        let username = member.username.clone();
+        let user_id = member.id.clone();
+        async move {
+            for round in 0..ROUNDS {
+                let at = at_ms(t0, 1 + i64::try_from(round).unwrap());
+                react(store, "root", &format!(":r{round}:"), &username, true, at)
+                    .await
+                    .unwrap();
+                if round == 0 {
+                    let star = MessageChange::Star {
+                        user_id: user_id.clone(),
+                    };
+                    store
+                        .change_message("root", &star, at)
+                        .await
+                        .unwrap()
+                        .unwrap();
+                }
+            }
+        }
+    };
+    let editor = async {
+        for round in 0..ROUNDS {
+            let edit = MessageChange::Edit {
+                text: format!("edit {round}"),
+                mentions: Vec::new(),
+                channels: Vec::new(),
+                by: UserStub::from(author),
+            };
+            let at = at_ms(t0, 1 + i64::try_from(round).unwrap());
+            store
+                .change_message("root", &edit, at)
+                .await
+                .unwrap()
+                .unwrap();
+        }
+    };
+    let pinner = async {
+        for round in 0..=ROUNDS {
+            let change = if round % 2 == 0 {
+                MessageChange::Pin {
+                    by: UserStub::from(&members[1]),
+                }
+            } else {
+                MessageChange::Unpin
+            };
+            let at = at_ms(t0, 1 + i64::try_from(round).unwrap());
+            store
+                .change_message("root", &change, at)
+                .await
+                .unwrap()
+                .unwrap();
+        }
+    };
+    let replier = async {
+        for round in 0..ROUNDS {
+            let replier = &members[round % members.len()];
+            let at = at_ms(t0, 100 + i64::try_from(round).unwrap());
+            let mut reply = Message::new(
+                format!("reply{round}"),
+                "r1",
+                UserStub::from(replier),
+                "a reply",
+                at,
+            );
+            reply.thread_id = Some("root".into());
+            let effects = PostEffects {
+                counts_in_room: true,
+                ..PostEffects::default()
+            };
+            store.post_message(&reply, &effects).await.unwrap();
+            let follow = MessageChange::Follow {
+                user_id: format!("follower{round}"),
+            };
+            store
+                .change_message("root", &follow, at)
+                .await
+                .unwrap()
+                .unwrap();
+        }
+    };
+    let reactors = futures_util::future::join_all(members.iter().map(reactor));
+    tokio::join!(reactors, editor, pinner, replier);
+
+    let last = store.message_by_id("root").await.unwrap().unwrap();
+    assert_eq!(last.text, format!("edit {}", ROUNDS - 1));
+    assert!(last.pinned, "the last pin stays");
+    assert_eq!(last.reactions.len(), ROUNDS, "every emoji is there");
+    for (emoji, users) in &last.reactions {
+        assert_eq!(users.len(), members.len(), "no reaction to {emoji} lost");
+    }
+    let mut starred = last.starred_by.clone();
+    starred.sort();
+    let mut everyone: Vec<String> = members.iter().map(|m| m.id.clone()).collect();
+    everyone.sort();
+    assert_eq!(starred, everyone, "no star lost");
+    assert_eq!(last.thread_count, i64::try_from(ROUNDS).unwrap());
+    for round in 0..ROUNDS {
+        assert!(
+            last.thread_participants
+                .contains(&format!("follower{round}")),
+            "follower{round} kept"
+        );
+    }
+    // Every member replied at least once (round-robin over more rounds than members).
+    for member in &members {
+        assert!(
+            last.thread_participants.contains(&member.id),
+            "replier {} is a participant",
+            member.id
+        );
+    }
 }
 
 /// Opening an empty database creates every table; opening it again (twice at once, as

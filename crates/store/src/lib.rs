@@ -37,6 +37,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod encoding;
+mod message_change;
+pub use message_change::{MessageChange, MessageChanged};
 pub mod transfer;
 
 pub use transfer::{ExportPage, Record, RecordKind, TransferStore};
@@ -326,17 +328,16 @@ pub trait MessageStore: Send + Sync {
     async fn post_message(&self, message: &Message, effects: &PostEffects) -> StoreResult<()>;
     async fn message_by_id(&self, id: &str) -> StoreResult<Option<Message>>;
     async fn messages_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Message>>;
-    /// Replaces a message's mutable fields (text, mentions, reactions, pins, stars, edits).
-    async fn update_message(&self, message: &Message) -> StoreResult<bool>;
-    /// Adds or removes one user's reaction, atomically; returns the updated message.
-    async fn set_reaction(
+    /// Applies one change to a live (not deleted) message atomically: the message is locked,
+    /// read, changed by [`MessageChange::apply`] and written back in one transaction, so that
+    /// concurrent changes to one message never overwrite one another. `None` when no live
+    /// message has this id.
+    async fn change_message(
         &self,
-        message_id: &str,
-        emoji: &str,
-        username: &str,
-        react: bool,
+        id: &str,
+        change: &MessageChange,
         at: Timestamp,
-    ) -> StoreResult<Option<Message>>;
+    ) -> StoreResult<Option<MessageChanged>>;
     /// The earliest last-seen time among a room's members; `None` when it has none.
     async fn earliest_last_seen(&self, room_id: &str) -> StoreResult<Option<Timestamp>>;
     /// Clears `unread` on a room's messages sent at or before `until` (read receipts);

@@ -10,27 +10,32 @@ use comet_core::{Error, Result};
 use comet_protocol::chat;
 use comet_service::Session;
 use comet_service::messages::NewMessage;
-use comet_service::rooms::{RoomFamily, RoomRef};
+use comet_service::rooms::{RoomAccess, RoomFamily, RoomRef};
 use serde_json::{Value, json};
 
 /// Resolves `chat.postMessage`'s `channel`: `#name`, `@username`, or a room id or name;
 /// joins public channels the caller is not in, as upstream.
-async fn post_target(app: &AppState, session: &Session, target: &str) -> Result<Room> {
+async fn post_target(app: &AppState, session: &Session, target: &str) -> Result<RoomAccess> {
     let invalid = || Error::meteor("invalid-channel", "");
     let target = target.trim();
     if let Some(username) = target.strip_prefix('@') {
-        return app
+        let room = app
             .service
             .create_direct(session, &[username.to_owned()], false)
             .await
-            .map_err(|_| invalid());
+            .map_err(|_| invalid())?;
+        return writable(app, session, room).await;
     }
     let name = target.strip_prefix('#').unwrap_or(target);
-    let room = match app.service.find_room(&RoomRef::Id(name.to_owned())).await? {
+    let room = match app
+        .service
+        .find_room_unchecked(&RoomRef::Id(name.to_owned()))
+        .await?
+    {
         Some(room) => Some(room),
         None => {
             app.service
-                .find_room(&RoomRef::Name(name.to_owned()))
+                .find_room_unchecked(&RoomRef::Name(name.to_owned()))
                 .await?
         }
     };
@@ -42,8 +47,16 @@ async fn post_target(app: &AppState, session: &Session, target: &str) -> Result<
     {
         app.service.join_room(session, &room, None).await?;
     }
-    // Rooms the caller may not write in are refused by the send itself ("error-not-allowed").
-    Ok(room)
+    writable(app, session, room).await
+}
+
+/// Access to a room `chat.postMessage` found by name: a room the caller may not read is
+/// refused as the send itself refuses it ("error-not-allowed"); the send checks the rest.
+async fn writable(app: &AppState, session: &Session, room: Room) -> Result<RoomAccess> {
+    app.service
+        .room_access(session, room)
+        .await?
+        .ok_or_else(|| Error::failure("error-not-allowed"))
 }
 
 fn new_message(body: &Value, text_key: &str) -> Result<NewMessage> {
@@ -275,7 +288,7 @@ pub async fn rooms_info(
         .room_for(&session, &reference, RoomFamily::Any)
         .await
         .map_err(|_| Error::failure_typed("not-allowed", "Not Allowed"))?;
-    let view = app.service.room_view(room).await?;
+    let view = app.service.room_view(room.into_room()).await?;
     let doc = chat::room(&view.room, view.last_message.as_ref());
     let doc = super::avatars::with_room_etag(&app, &view.room.id, doc).await?;
     ok(json!({"room": doc}))

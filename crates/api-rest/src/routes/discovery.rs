@@ -108,7 +108,7 @@ pub async fn add_all(
         .await?;
     let room = app
         .service
-        .find_room(&RoomRef::Id(room.id))
+        .find_room_unchecked(&RoomRef::Id(room.id.clone()))
         .await?
         .ok_or_else(|| Error::meteor("error-room-not-found", "Room not found"))?;
     let view = app.service.room_view(room).await?;

@@ -14,11 +14,11 @@ use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use comet_core::room::Room;
 use comet_core::{Error, Result};
 use comet_protocol::chat;
 use comet_service::Session;
 use comet_service::files::{FileMessage, IncomingFile, upload_json};
+use comet_service::rooms::RoomAccess;
 use comet_store::{Upload, UploadFilter};
 use futures_util::TryStreamExt;
 use serde_json::{Map, Value, json};
@@ -58,7 +58,7 @@ struct UploadForm {
 async fn read_form(
     app: &AppState,
     session: &Session,
-    room: &Room,
+    room: &RoomAccess,
     req: Request,
     temporary: bool,
 ) -> Result<UploadForm> {
@@ -82,7 +82,7 @@ async fn read_form(
 async fn read_parts(
     app: &AppState,
     session: &Session,
-    room: &Room,
+    room: &RoomAccess,
     multipart: &mut Multipart,
     form: &mut UploadForm,
     temporary: bool,

@@ -15,7 +15,7 @@ use comet_protocol::iso;
 use comet_protocol::rest::utc_offset;
 use comet_service::Session;
 use comet_service::messages::HistoryQuery;
-use comet_service::rooms::{NewRoom, RoomFamily, RoomListQuery, RoomRef};
+use comet_service::rooms::{NewRoom, RoomAccess, RoomFamily, RoomListQuery, RoomRef};
 use comet_store::RoomSortKey;
 use serde_json::{Value, json};
 
@@ -61,7 +61,7 @@ pub(crate) async fn load(
     session: &Session,
     family: Family,
     params: &Value,
-) -> Result<Room> {
+) -> Result<RoomAccess> {
     let reference = if family.room_type == RoomType::Direct {
         match opt_str(params, "roomId")?.filter(|s| !s.is_empty()) {
             Some(id) => RoomRef::Id(id),
@@ -96,7 +96,7 @@ async fn load_unarchived(
     session: &Session,
     family: Family,
     params: &Value,
-) -> Result<Room> {
+) -> Result<RoomAccess> {
     let room = load(app, session, family, params).await?;
     refuse_archived(family, &room)?;
     Ok(room)
@@ -126,7 +126,7 @@ async fn room_json(app: &AppState, room: Room) -> Result<Value> {
 
 async fn reload(app: &AppState, room_id: &str) -> Result<Room> {
     app.service
-        .find_room(&RoomRef::Id(room_id.to_owned()))
+        .find_room_unchecked(&RoomRef::Id(room_id.to_owned()))
         .await?
         .ok_or_else(|| Error::meteor("error-room-not-found", "Room not found"))
 }
@@ -180,7 +180,7 @@ pub async fn create(family: Family, app: AppState, session: Session, body: Value
 pub async fn info(family: Family, app: AppState, session: Session, query: Value) -> ApiResult {
     let room = load(&app, &session, family, &query).await?;
     let room_id = room.id.clone();
-    let doc = room_json(&app, room).await?;
+    let doc = room_json(&app, room.into_room()).await?;
     let doc = super::avatars::with_room_etag(&app, &room_id, doc).await?;
     ok(json!({ family.one: doc }))
 }
@@ -654,7 +654,7 @@ pub async fn set(
     let updated = app.service.change_room(&session, &room, change).await?;
     match reply {
         Some((key, value)) => ok(json!({ key: value })),
-        None => ok(json!({ family.one: room_json(&app, updated).await? })),
+        None => ok(json!({ family.one: room_json(&app, updated.into_room()).await? })),
     }
 }
 

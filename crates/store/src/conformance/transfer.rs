@@ -5,8 +5,8 @@
 use super::{direct_room, login_token, pat, room, subscription, user};
 use crate::transfer::{Record, RecordKind, copy_kind};
 use crate::{
-    MessageFilter, MessageSortKey, PostEffects, RoomFilter, RoomSortKey, Store, StoreError,
-    UserFilter,
+    MessageChange, MessageFilter, MessageSortKey, PostEffects, RoomFilter, RoomSortKey, Store,
+    StoreError, UserFilter,
 };
 use comet_core::page::{Direction, Page, UserSortKey};
 use comet_core::role::{Permission, Role};
@@ -434,24 +434,58 @@ async fn fill(store: &dyn Store, t0: Timestamp) {
         (":tada:", "cat", false, 47),
         (":сердце:", "DÄN", true, 47),
     ] {
+        let (emoji, username) = (emoji.to_owned(), username.to_owned());
+        let change = if react {
+            MessageChange::React { emoji, username }
+        } else {
+            MessageChange::Unreact { emoji, username }
+        };
         assert!(
             store
-                .set_reaction("m1", emoji, username, react, at(second))
+                .change_message("m1", &change, at(second))
                 .await
                 .unwrap()
                 .is_some()
         );
     }
-    let mut m2 = store.message_by_id("m2").await.unwrap().unwrap();
-    m2.text = "مرحبا بالعالم (edited)".into();
-    m2.pinned = true;
-    m2.pinned_at = Some(at(48));
-    m2.pinned_by = Some(UserStub::from(&ann));
-    m2.starred_by = vec!["a1".into(), "c1".into()];
-    m2.edited_at = Some(at(49));
-    m2.edited_by = Some(UserStub::from(&ben));
-    m2.updated_at = at(49);
-    assert!(store.update_message(&m2).await.unwrap());
+    let m2 = store.message_by_id("m2").await.unwrap().unwrap();
+    for (change, second) in [
+        (
+            MessageChange::Pin {
+                by: UserStub::from(&ann),
+            },
+            48,
+        ),
+        (
+            MessageChange::Star {
+                user_id: "a1".into(),
+            },
+            48,
+        ),
+        (
+            MessageChange::Star {
+                user_id: "c1".into(),
+            },
+            48,
+        ),
+        (
+            MessageChange::Edit {
+                text: "مرحبا بالعالم (edited)".into(),
+                mentions: m2.mentions.clone(),
+                channels: m2.channels.clone(),
+                by: UserStub::from(&ben),
+            },
+            49,
+        ),
+    ] {
+        assert!(
+            store
+                .change_message("m2", &change, at(second))
+                .await
+                .unwrap()
+                .is_some_and(|c| c.changed)
+        );
+    }
     store
         .post_message(&message("m6", "r1", &ann, "delete me", at(50)), &posted())
         .await

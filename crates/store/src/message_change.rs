@@ -1,0 +1,219 @@
+//! Changes to one existing message. A backend applies a change atomically: it locks the
+//! message, reads it, applies the change with [`MessageChange::apply`] and writes it back in
+//! one transaction, so that concurrent changes to one message (reactions, stars, an edit, a
+//! pin, thread replies) all survive. The rules of each change live here, once, for every
+//! backend.
+
+use comet_core::Timestamp;
+use comet_core::room::{Mention, Message, UserStub};
+use serde_json::Value;
+
+/// One change to a live message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MessageChange {
+    /// New text (with the mentions parsed from it) by `by`.
+    Edit {
+        text: String,
+        mentions: Vec<Mention>,
+        channels: Vec<(String, String)>,
+        by: UserStub,
+    },
+    Pin {
+        by: UserStub,
+    },
+    Unpin,
+    Star {
+        user_id: String,
+    },
+    Unstar {
+        user_id: String,
+    },
+    /// Join a thread's participants (notified of replies).
+    Follow {
+        user_id: String,
+    },
+    Unfollow {
+        user_id: String,
+    },
+    /// Add `username`'s reaction `emoji` (with colons).
+    React {
+        emoji: String,
+        username: String,
+    },
+    Unreact {
+        emoji: String,
+        username: String,
+    },
+    /// The message's files were removed (pruned): it keeps only `attachments`.
+    RemoveFiles {
+        attachments: Option<Value>,
+    },
+}
+
+/// A change's result: the message as it now is, and whether the change altered it (an
+/// unaltered message is not written, and nothing needs announcing).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageChanged {
+    pub message: Message,
+    pub changed: bool,
+}
+
+fn add_once(list: &mut Vec<String>, item: &str) -> bool {
+    if list.iter().any(|existing| existing == item) {
+        return false;
+    }
+    list.push(item.to_owned());
+    true
+}
+
+fn remove_all(list: &mut Vec<String>, item: &str) -> bool {
+    let before = list.len();
+    list.retain(|existing| existing != item);
+    list.len() != before
+}
+
+impl MessageChange {
+    /// Applies the change to `message` at time `at`; false when it changes nothing (already
+    /// pinned, already starred ...), and then `message` is left as it was.
+    pub fn apply(&self, message: &mut Message, at: Timestamp) -> bool {
+        let changed = match self {
+            MessageChange::Edit {
+                text,
+                mentions,
+                channels,
+                by,
+            } => {
+                message.text = text.clone();
+                message.mentions = mentions.clone();
+                message.channels = channels.clone();
+                message.edited_at = Some(at);
+                message.edited_by = Some(by.clone());
+                true
+            }
+            MessageChange::Pin { by } => {
+                if message.pinned {
+                    false
+                } else {
+                    message.pinned = true;
+                    message.pinned_at = Some(at);
+                    message.pinned_by = Some(by.clone());
+                    true
+                }
+            }
+            MessageChange::Unpin => {
+                if message.pinned {
+                    message.pinned = false;
+                    message.pinned_at = None;
+                    message.pinned_by = None;
+                    true
+                } else {
+                    false
+                }
+            }
+            MessageChange::Star { user_id } => add_once(&mut message.starred_by, user_id),
+            MessageChange::Unstar { user_id } => remove_all(&mut message.starred_by, user_id),
+            MessageChange::Follow { user_id } => {
+                add_once(&mut message.thread_participants, user_id)
+            }
+            MessageChange::Unfollow { user_id } => {
+                remove_all(&mut message.thread_participants, user_id)
+            }
+            MessageChange::React { emoji, username } => add_once(
+                message.reactions.entry(emoji.clone()).or_default(),
+                username,
+            ),
+            MessageChange::Unreact { emoji, username } => {
+                let removed = message
+                    .reactions
+                    .get_mut(emoji)
+                    .is_some_and(|users| remove_all(users, username));
+                if message.reactions.get(emoji).is_some_and(Vec::is_empty) {
+                    message.reactions.remove(emoji);
+                }
+                removed
+            }
+            MessageChange::RemoveFiles { attachments } => {
+                message.files = None;
+                message.attachments = attachments.clone();
+                true
+            }
+        };
+        if changed {
+            message.updated_at = at;
+        }
+        changed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stub(id: &str) -> UserStub {
+        UserStub {
+            id: id.into(),
+            username: id.into(),
+            name: None,
+        }
+    }
+
+    fn message() -> Message {
+        Message::new("m".into(), "r", stub("a"), "hi", comet_core::now())
+    }
+
+    #[test]
+    fn repeated_changes_change_nothing_the_second_time() {
+        let at = comet_core::now();
+        let mut m = message();
+        for change in [
+            MessageChange::Pin { by: stub("a") },
+            MessageChange::Star {
+                user_id: "b".into(),
+            },
+            MessageChange::Follow {
+                user_id: "b".into(),
+            },
+            MessageChange::React {
+                emoji: ":x:".into(),
+                username: "b".into(),
+            },
+        ] {
+            assert!(change.apply(&mut m, at), "{change:?} first time");
+            let before = m.clone();
+            assert!(!change.apply(&mut m, at), "{change:?} second time");
+            assert_eq!(m, before);
+        }
+    }
+
+    #[test]
+    fn removing_the_last_reaction_removes_the_emoji() {
+        let at = comet_core::now();
+        let mut m = message();
+        let react = |username: &str| MessageChange::React {
+            emoji: ":x:".into(),
+            username: username.into(),
+        };
+        assert!(react("b").apply(&mut m, at));
+        assert!(react("c").apply(&mut m, at));
+        let unreact = |username: &str| MessageChange::Unreact {
+            emoji: ":x:".into(),
+            username: username.into(),
+        };
+        assert!(unreact("b").apply(&mut m, at));
+        assert_eq!(m.reactions[":x:"], vec!["c".to_owned()]);
+        assert!(unreact("c").apply(&mut m, at));
+        assert!(m.reactions.is_empty());
+        assert!(!unreact("c").apply(&mut m, at));
+        assert!(m.reactions.is_empty(), "no empty entry left behind");
+    }
+
+    #[test]
+    fn unpinning_clears_who_and_when() {
+        let at = comet_core::now();
+        let mut m = message();
+        assert!(MessageChange::Pin { by: stub("a") }.apply(&mut m, at));
+        assert!(m.pinned_by.is_some() && m.pinned_at.is_some());
+        assert!(MessageChange::Unpin.apply(&mut m, at));
+        assert_eq!((m.pinned, m.pinned_at, m.pinned_by), (false, None, None));
+    }
+}

@@ -56,6 +56,17 @@ export async function start() {
     ddp.stream('stream-notify-user', `${uid}/notification`, (args) =>
       notifications.show(args[0] as DesktopNotification),
     ),
+    ddp.stream('stream-notify-user', `${uid}/userData`, (args) =>
+      session.applyUserData(args[0] as { diff?: { roles?: unknown } }),
+    ),
+    ddp.stream('stream-notify-logged', 'permissions-changed', (args) =>
+      session.applyPermission(args[1] as { _id: string; roles?: string[] }),
+    ),
+    ddp.stream('stream-notify-logged', 'roles-change', (args) => {
+      for (const change of args as { type?: string; _id?: string; u?: { _id?: string }; scope?: string }[]) {
+        session.applyRoleChange(change);
+      }
+    }),
     ddp.stream('stream-notify-logged', 'updateAvatar', (args) => {
       for (const change of args as { username?: string; etag?: string }[]) {
         if (change?.username) presence.avatarChanged(change.username, change.etag);

@@ -15,6 +15,17 @@ export interface UploadLimits {
   deny: string;
 }
 
+/** The administration screens and the permissions that open them (upstream's). */
+export const ADMIN_SECTIONS = {
+  users: ['view-user-administration'],
+  rooms: ['view-room-administration'],
+  settings: ['view-privileged-setting', 'edit-privileged-setting'],
+  roles: ['access-permissions'],
+  permissions: ['access-permissions'],
+} as const;
+
+export type AdminSection = keyof typeof ADMIN_SECTIONS;
+
 class Session {
   me = $state<User | null>(null);
   /** True once everything the first screen needs has loaded. */
@@ -32,12 +43,15 @@ class Session {
   /** Called after logging out (the app goes back to the login form). */
   onLoggedOut: () => void = () => {};
 
-  /** Role names allowed each permission (`permissions.listAll`). */
+  /** Role names allowed each permission (`permissions.listAll`, then `permissions-changed`). */
   private permissions = $state<Record<string, string[]>>({});
 
-  get isAdmin() {
-    return Boolean(this.me?.roles?.includes('admin'));
-  }
+  /** The administration screens the user may open, in menu order. */
+  adminSections = $derived(
+    (Object.keys(ADMIN_SECTIONS) as AdminSection[]).filter((section) =>
+      ADMIN_SECTIONS[section].some((permission) => this.holds(permission)),
+    ),
+  );
 
   /**
    * Whether the user holds `permission`, globally or through their roles in `rid`. A
@@ -50,6 +64,12 @@ class Session {
     return roles.some((role) => allowed.includes(role));
   }
 
+  /** Whether the table grants `permission` to one of the user's global roles (strict). */
+  holds(permission: string): boolean {
+    const allowed = this.permissions[permission];
+    return Boolean(allowed && this.me?.roles?.some((role) => allowed.includes(role)));
+  }
+
   async loadPermissions() {
     try {
       const { update } = await api.permissions();
@@ -59,6 +79,26 @@ class Session {
     } catch {
       // Without the table every action is offered; the server still decides.
     }
+  }
+
+  /** A `permissions-changed` event: a permission's roles changed. */
+  applyPermission(permission: { _id: string; roles?: string[] }) {
+    if (permission?._id && Array.isArray(permission.roles)) this.permissions[permission._id] = permission.roles;
+  }
+
+  /** A `roles-change` event: a global role given to or taken from the user. */
+  applyRoleChange(change: { type?: string; _id?: string; u?: { _id?: string }; scope?: string }) {
+    const me = this.me;
+    if (!me || !change?._id || change.u?._id !== me._id || change.scope) return;
+    const roles = (me.roles ?? []).filter((role) => role !== change._id);
+    if (change.type === 'added') roles.push(change._id);
+    me.roles = roles;
+  }
+
+  /** A `<uid>/userData` event: the user's own document changed (only its roles matter here). */
+  applyUserData(change: { diff?: { roles?: unknown } }) {
+    const roles = change?.diff?.roles;
+    if (this.me && Array.isArray(roles)) this.me.roles = roles.filter((r): r is string => typeof r === 'string');
   }
 
   async loadSettings() {

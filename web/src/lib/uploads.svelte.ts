@@ -6,7 +6,10 @@
 // never shown and the server drops it when it expires.
 
 import { api, ApiError, errorFromEnvelope } from './api';
-import { chat, type UploadLimits } from './chat.svelte';
+import { notifications } from './stores/notifications.svelte';
+import { rooms } from './stores/rooms.svelte';
+import { session, type UploadLimits } from './stores/session.svelte';
+import { timelines } from './stores/timelines.svelte';
 import { i18n, t } from './i18n.svelte';
 import type { Message } from './types';
 
@@ -60,9 +63,9 @@ export function typeAllowed(type: string, allow: string, deny: string): boolean 
 }
 
 /** Why `file` cannot go to `rid` under the public settings, or null when it may. */
-export function refusal(file: File, rid: string, limits: UploadLimits = chat.uploadLimits): string | null {
+export function refusal(file: File, rid: string, limits: UploadLimits = session.uploadLimits): string | null {
   if (!limits.enabled) return t('upload.disabled');
-  if (chat.subs[rid]?.t === 'd' && !limits.enabledDirect) return t('upload.disabled_direct');
+  if (rooms.subs[rid]?.t === 'd' && !limits.enabledDirect) return t('upload.disabled_direct');
   if (limits.maxSize >= 0 && file.size > limits.maxSize) {
     return t('upload.too_large', { size: i18n.size(limits.maxSize) });
   }
@@ -91,8 +94,8 @@ class Uploads {
   propose(rid: string, files: Iterable<File>, tmid?: string) {
     const list = [...files].slice(0, MAX_FILES);
     if (list.length === 0) return;
-    if (!chat.uploadLimits.enabled) {
-      chat.notify(t('upload.disabled'), 'error');
+    if (!session.uploadLimits.enabled) {
+      notifications.notify(t('upload.disabled'), 'error');
       return;
     }
     this.offer = { rid, tmid, files: list };
@@ -178,7 +181,7 @@ class Uploads {
     if (tmid) fields.tmid = tmid;
     try {
       const { message } = await api.confirmMedia(rid, fileId, fields);
-      chat.accept(message as Message);
+      timelines.accept(message as Message);
       this.drop(id);
       return true;
     } catch (error) {

@@ -1,0 +1,124 @@
+// Going live: loads what the first screen needs, then follows the user's streams and applies
+// each event to the store it concerns; after a reconnection, refetches the room list and
+// catches up every loaded timeline. Logging out stops all of it and empties the stores.
+
+import { api } from '../api';
+import type { Room, Subscription } from '../types';
+import { notifications, type DesktopNotification } from './notifications.svelte';
+import { presence } from './presence.svelte';
+import { rooms } from './rooms.svelte';
+import { session } from './session.svelte';
+import { timelines } from './timelines.svelte';
+
+let stops: (() => void)[] = [];
+
+/** Loads everything for the logged-in user and goes live. */
+export async function start() {
+  const current = api.session;
+  if (!current) return;
+  api.rest.onUnauthorized = () => void logout();
+  // Everything the first screen needs, in parallel.
+  const [me] = await Promise.all([
+    api.me(),
+    rooms.load(),
+    session.loadSettings(),
+    session.loadPermissions(),
+  ]);
+  session.me = me;
+  presence.statuses[me.username] = me.status ?? 'online';
+  if (me.avatarETag) presence.avatars[me.username] = me.avatarETag;
+  session.ready = true;
+
+  const ddp = api.ddp;
+  stops.push(
+    ddp.onState((state) => {
+      session.conn = state;
+      // Going live changes one's own presence before the status stream is subscribed.
+      // The server may settle it just after the login answer, so look twice.
+      if (state === 'connected') {
+        void presence.refreshOwn();
+        setTimeout(() => void presence.refreshOwn(), 1_500);
+      }
+    }),
+  );
+  stops.push(ddp.onReconnect(() => void catchUp()));
+  ddp.on('logged-out', () => void logout());
+  ddp.start(current.token);
+  session.conn = ddp.state;
+  const uid = me._id;
+  stops.push(
+    ddp.stream('stream-notify-user', `${uid}/subscriptions-changed`, (args) =>
+      subscriptionChanged(args[0] as string, args[1] as Subscription),
+    ),
+    ddp.stream('stream-notify-user', `${uid}/rooms-changed`, (args) =>
+      rooms.applyRoom(args[0] as string, args[1] as Room),
+    ),
+    ddp.stream('stream-notify-user', `${uid}/notification`, (args) =>
+      notifications.show(args[0] as DesktopNotification),
+    ),
+    ddp.stream('stream-notify-user', `${uid}/userData`, (args) =>
+      session.applyUserData(args[0] as { diff?: { roles?: unknown } }),
+    ),
+    ddp.stream('stream-notify-logged', 'permissions-changed', (args) =>
+      session.applyPermission(args[1] as { _id: string; roles?: string[] }),
+    ),
+    ddp.stream('stream-notify-logged', 'roles-change', (args) => {
+      for (const change of args as { type?: string; _id?: string; u?: { _id?: string }; scope?: string }[]) {
+        session.applyRoleChange(change);
+      }
+    }),
+    ddp.stream('stream-notify-logged', 'updateAvatar', (args) => {
+      for (const change of args as { username?: string; etag?: string }[]) {
+        if (change?.username) presence.avatarChanged(change.username, change.etag);
+      }
+    }),
+    ddp.stream('stream-notify-logged', 'user-status', (args) =>
+      presence.applyStatuses(args as [string, string, number, string?][]),
+    ),
+  );
+  const typingSweep = setInterval(() => presence.sweepTyping(), 1_000);
+  stops.push(() => clearInterval(typingSweep));
+  // Coming back to the tab reads the room on screen.
+  const onVisible = () => {
+    if (document.visibilityState === 'visible' && rooms.current) rooms.markRead(rooms.current);
+  };
+  document.addEventListener('visibilitychange', onVisible);
+  stops.push(() => document.removeEventListener('visibilitychange', onVisible));
+  void presence.lookUpAll(
+    Object.values(rooms.subs)
+      .filter((sub) => sub.t === 'd')
+      .map((sub) => sub.name),
+  );
+}
+
+function subscriptionChanged(action: string, sub: Subscription) {
+  rooms.applySubscription(action, sub);
+  if (action === 'removed') timelines.forget(sub.rid);
+  else if (sub.t === 'd') void presence.lookUp(sub.name);
+}
+
+/** After a reconnection: refresh the room list and fetch what each open room missed. */
+async function catchUp() {
+  try {
+    await rooms.load();
+  } catch {
+    // Retried on the next reconnection.
+  }
+  await timelines.catchUp();
+}
+
+/** Stops every stream and empties the stores. */
+export function stop() {
+  for (const stopOne of stops) stopOne();
+  stops = [];
+  timelines.reset();
+  rooms.reset();
+  presence.reset();
+  session.reset();
+}
+
+export async function logout() {
+  stop();
+  await api.logout();
+  session.onLoggedOut();
+}

@@ -1,0 +1,87 @@
+// The user's rooms: their subscriptions (unread counts, favourites, room roles) and the room
+// documents, by room id, kept live by `live.ts`; which room is on screen; read receipts.
+
+import { api } from '../api';
+import type { Room, Subscription } from '../types';
+
+class Rooms {
+  /** rid → the user's subscription to it. */
+  subs = $state<Record<string, Subscription>>({});
+  /** rid → the room document. */
+  byId = $state<Record<string, Room>>({});
+  /** The room the user is looking at (read receipts, notifications). */
+  current = $state<string | null>(null);
+
+  private readTimers = new Map<string, ReturnType<typeof setTimeout>>();
+
+  /** Rooms with something new, for the tab title. */
+  get unreadRooms(): number {
+    return Object.values(this.subs).filter((s) => s.unread > 0 || s.alert).length;
+  }
+
+  /** Loads every subscription and room afresh (at start and after a reconnection). */
+  async load() {
+    const [subs, rooms] = await Promise.all([api.subscriptions(), api.rooms()]);
+    const nextSubs: Record<string, Subscription> = {};
+    for (const sub of subs.update) nextSubs[sub.rid] = sub;
+    const nextRooms: Record<string, Room> = {};
+    for (const room of rooms.update) nextRooms[room._id] = room;
+    this.subs = nextSubs;
+    this.byId = nextRooms;
+  }
+
+  /** A `subscriptions-changed` event. */
+  applySubscription(action: string, sub: Subscription) {
+    if (action === 'removed') {
+      delete this.subs[sub.rid];
+      return;
+    }
+    this.subs[sub.rid] = sub;
+    if (!this.byId[sub.rid]) {
+      void api
+        .roomInfo(sub.rid)
+        .then(({ room }) => (this.byId[room._id] = room))
+        .catch(() => {});
+    }
+  }
+
+  /** A `rooms-changed` event. */
+  applyRoom(action: string, room: Room) {
+    if (action === 'removed') {
+      delete this.byId[room._id];
+      return;
+    }
+    this.byId[room._id] = { ...this.byId[room._id], ...room };
+  }
+
+  roomName(rid: string): string {
+    const sub = this.subs[rid];
+    const room = this.byId[rid];
+    return sub?.fname || sub?.name || room?.fname || room?.name || rid;
+  }
+
+  /** Marks `rid` read on the server, shortly, if it has anything unread. */
+  markRead(rid: string) {
+    const sub = this.subs[rid];
+    if (!sub) return;
+    const pending = this.readTimers.get(rid);
+    if (pending) clearTimeout(pending);
+    this.readTimers.set(
+      rid,
+      setTimeout(() => {
+        this.readTimers.delete(rid);
+        const now = this.subs[rid];
+        if (now && (now.unread > 0 || now.alert || now.userMentions > 0 || now.groupMentions > 0)) {
+          void api.markRead(rid).catch(() => {});
+        }
+      }, 300),
+    );
+  }
+
+  reset() {
+    this.subs = {};
+    this.byId = {};
+  }
+}
+
+export const rooms = new Rooms();

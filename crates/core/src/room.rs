@@ -225,3 +225,21 @@ impl Message {
         }
     }
 }
+
+/// What a client sends to post a message.
+#[derive(Debug, Clone, Default)]
+pub struct NewMessage {
+    /// A client-chosen id (`chat.sendMessage` allows one).
+    pub id: Option<String>,
+    pub text: String,
+    pub alias: Option<String>,
+    pub emoji: Option<String>,
+    pub avatar: Option<String>,
+    pub attachments: Option<Value>,
+    /// Uploaded files (set only by the upload operations).
+    pub files: Option<Value>,
+    pub thread_id: Option<String>,
+    pub thread_show: bool,
+    pub groupable: Option<bool>,
+    pub custom_fields: Option<Value>,
+}

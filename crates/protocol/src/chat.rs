@@ -1,7 +1,7 @@
 //! Rooms, subscriptions and messages on the REST wire.
 
 use crate::iso;
-use comet_core::room::{Message, Room, RoomType, Subscription, UserStub};
+use comet_core::room::{Message, NewMessage, Room, RoomType, Subscription, UserStub};
 use serde_json::{Map, Value, json};
 
 fn user_stub(stub: &UserStub) -> Value {
@@ -258,4 +258,70 @@ pub fn message(msg: &Message) -> Value {
     }
     put(&mut m, "urls", json!([]));
     Value::Object(m)
+}
+
+/// A message as a client sends it, read from the body of `chat.postMessage` (`text_key`
+/// `text`), `chat.sendMessage` and DDP `sendMessage` (`msg`): the one parser of both
+/// transports. Wrongly typed fields are refused (`invalid-params`), absent ones left out.
+pub fn new_message(body: &Value, text_key: &str) -> comet_core::Result<NewMessage> {
+    let text = |key: &str| -> comet_core::Result<Option<String>> {
+        match body.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(comet_core::Error::invalid_params("must be string")),
+        }
+    };
+    let flag = |key: &str| -> comet_core::Result<Option<bool>> {
+        match body.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            // Form bodies send booleans as words.
+            Some(Value::String(s)) if s == "true" => Ok(Some(true)),
+            Some(Value::String(s)) if s == "false" => Ok(Some(false)),
+            Some(_) => Err(comet_core::Error::invalid_params("must be boolean")),
+        }
+    };
+    Ok(NewMessage {
+        id: text("_id")?,
+        text: text(text_key)?.unwrap_or_default(),
+        alias: text("alias")?,
+        emoji: text("emoji")?,
+        avatar: text("avatar")?,
+        attachments: body.get("attachments").filter(|a| a.is_array()).cloned(),
+        files: None,
+        thread_id: text("tmid")?.filter(|t| !t.is_empty()),
+        thread_show: flag("tshow")?.unwrap_or(false),
+        groupable: flag("groupable")?,
+        custom_fields: body.get("customFields").filter(|v| v.is_object()).cloned(),
+    })
+}
+
+#[cfg(test)]
+mod new_message_tests {
+    use super::new_message;
+    use serde_json::json;
+
+    #[test]
+    fn reads_every_field_and_refuses_wrong_types() {
+        let parsed = new_message(
+            &json!({"_id": "m1", "msg": "hi", "tmid": "t1", "tshow": "true",
+                    "attachments": [{"text": "a"}], "customFields": {"k": 1}, "alias": null}),
+            "msg",
+        )
+        .expect("parses");
+        assert_eq!(parsed.id.as_deref(), Some("m1"));
+        assert_eq!(parsed.text, "hi");
+        assert_eq!(parsed.thread_id.as_deref(), Some("t1"));
+        assert!(parsed.thread_show);
+        assert!(parsed.attachments.is_some() && parsed.custom_fields.is_some());
+        assert_eq!(parsed.alias, None);
+        assert!(new_message(&json!({"msg": 5}), "msg").is_err());
+        assert!(new_message(&json!({"tshow": 1}), "msg").is_err());
+        assert_eq!(
+            new_message(&json!({"tmid": ""}), "msg")
+                .expect("ok")
+                .thread_id,
+            None
+        );
+    }
 }

@@ -619,7 +619,10 @@ async fn subscribe(
         .unwrap_or_default()
         .to_owned();
     let Some(stream) = stream_name(name) else {
-        let error = json!({"isClientSafe": true, "error": 404, "reason": format!("Subscription '{name}' not found"), "message": format!("Subscription '{name}' not found [404]"), "errorType": "Meteor.Error"});
+        let error = error_object(&Error::meteor(
+            "404",
+            format!("Subscription '{name}' not found"),
+        ));
         send(tx, json!({"msg": "nosub", "id": id, "error": error})).await;
         return;
     };

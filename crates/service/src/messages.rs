@@ -9,25 +9,9 @@ use comet_core::page::{Direction, Page};
 use comet_core::room::{Mention, Message, Room, RoomType, UserStub};
 use comet_core::{Error, Result, Timestamp, id, now};
 use comet_store::{MessageChange, MessageChanged, MessageFilter, MessageSortKey, PostEffects};
-use serde_json::{Value, json};
+use serde_json::json;
 
-/// What a client sends to post a message.
-#[derive(Debug, Clone, Default)]
-pub struct NewMessage {
-    /// A client-chosen id (`chat.sendMessage` allows one).
-    pub id: Option<String>,
-    pub text: String,
-    pub alias: Option<String>,
-    pub emoji: Option<String>,
-    pub avatar: Option<String>,
-    pub attachments: Option<Value>,
-    /// Uploaded files (set only by the upload operations).
-    pub files: Option<Value>,
-    pub thread_id: Option<String>,
-    pub thread_show: bool,
-    pub groupable: Option<bool>,
-    pub custom_fields: Option<Value>,
-}
+pub use comet_core::room::NewMessage;
 
 /// A history request (`channels.history` and friends).
 #[derive(Debug, Clone, Default)]

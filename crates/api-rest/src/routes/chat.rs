@@ -9,7 +9,6 @@ use comet_core::room::{Room, RoomType};
 use comet_core::{Error, Result};
 use comet_protocol::chat;
 use comet_service::Session;
-use comet_service::messages::NewMessage;
 use comet_service::rooms::{RoomAccess, RoomFamily, RoomRef};
 use serde_json::{Value, json};
 
@@ -59,22 +58,6 @@ async fn writable(app: &AppState, session: &Session, room: Room) -> Result<RoomA
         .ok_or_else(|| Error::failure("error-not-allowed"))
 }
 
-fn new_message(body: &Value, text_key: &str) -> Result<NewMessage> {
-    Ok(NewMessage {
-        id: opt_str(body, "_id")?,
-        text: opt_str(body, text_key)?.unwrap_or_default(),
-        alias: opt_str(body, "alias")?,
-        emoji: opt_str(body, "emoji")?,
-        avatar: opt_str(body, "avatar")?,
-        attachments: body.get("attachments").filter(|a| a.is_array()).cloned(),
-        files: None,
-        thread_id: opt_str(body, "tmid")?.filter(|s| !s.is_empty()),
-        thread_show: opt_bool(body, "tshow")?.unwrap_or(false),
-        groupable: opt_bool(body, "groupable")?,
-        custom_fields: body.get("customFields").filter(|v| v.is_object()).cloned(),
-    })
-}
-
 /// `POST /api/v1/chat.postMessage`.
 pub async fn post_message(
     State(app): State<AppState>,
@@ -86,7 +69,7 @@ pub async fn post_message(
         (_, Some(channel)) if !channel.is_empty() => channel,
         _ => return Err(Error::invalid_params("must have required property 'roomId'").into()),
     };
-    let mut new = new_message(&body, "text")?;
+    let mut new = chat::new_message(&body, "text")?;
     new.id = None;
     if new.text.is_empty() {
         new.text = opt_str(&body, "msg")?.unwrap_or_default();
@@ -121,7 +104,7 @@ pub async fn send_message(
         .room_for(&session, &RoomRef::Id(room_id), RoomFamily::Any)
         .await
         .map_err(|_| Error::failure("error-invalid-room"))?;
-    let new = new_message(message, "msg")?;
+    let new = chat::new_message(message, "msg")?;
     let message = app.service.send_message(&session, &room, new).await?;
     ok(json!({"message": chat::message(&message)}))
 }

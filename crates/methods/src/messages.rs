@@ -1,0 +1,251 @@
+//! Messages: sending, editing, reacting, history and room activity.
+
+use crate::{Handler, MethodContext, Outcome, date_param, param, room, session, str_param, value};
+use comet_core::{Error, Result};
+use comet_protocol::{chat, ejson};
+use comet_service::Service;
+use comet_service::messages::HistoryQuery;
+use serde_json::{Value, json};
+
+/// The methods of this area, by name.
+pub(crate) const METHODS: &[(&str, Handler)] = &[
+    ("sendMessage", |s, p, c| Box::pin(send_message(s, p, c))),
+    ("sendFileMessage", |s, p, c| {
+        Box::pin(send_file_message(s, p, c))
+    }),
+    ("updateMessage", |s, p, c| Box::pin(update_message(s, p, c))),
+    ("deleteMessage", |s, p, c| Box::pin(delete_message(s, p, c))),
+    ("setReaction", |s, p, c| Box::pin(set_reaction(s, p, c))),
+    ("getSingleMessage", |s, p, c| {
+        Box::pin(get_single_message(s, p, c))
+    }),
+    ("loadHistory", |s, p, c| Box::pin(load_history(s, p, c))),
+    ("readMessages", |s, p, c| Box::pin(read_messages(s, p, c))),
+    ("loadMissedMessages", |s, p, c| {
+        Box::pin(load_missed_messages(s, p, c))
+    }),
+    ("stream-notify-room", |s, p, c| {
+        Box::pin(notify_room(s, p, c))
+    }),
+];
+
+async fn send_message(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let message =
+        param(&params, 0).ok_or_else(|| Error::meteor("error-invalid-params", "Match failed"))?;
+    let new = chat::new_message(message, "msg")
+        .map_err(|_| Error::meteor("error-invalid-params", "Match failed"))?;
+    let room_id = message
+        .get("rid")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::meteor("error-invalid-params", "Match failed"))?;
+    let room = room(service, session, room_id)
+        .await
+        .map_err(|_| Error::meteor("error-not-allowed", "Not allowed"))?;
+    let sent = service.send_message(session, &room, new).await?;
+    value(ejson(chat::message(&sent)))
+}
+
+/// `sendFileMessage(roomId, store, file, msgData)`: posts the message of a file uploaded with
+/// `rooms.media` (what `rooms.mediaConfirm` does over REST). `false` when the room is not
+/// there or not accessible, as upstream.
+async fn send_file_message(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let room_id = str_param(&params, 0)?;
+    let file = param(&params, 2)
+        .filter(|f| f.is_object())
+        .ok_or_else(|| Error::meteor("error-invalid-params", "Match failed"))?;
+    let file_id = file
+        .get("_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::meteor("error-invalid-params", "Match failed"))?;
+    let data = param(&params, 3).cloned().unwrap_or(Value::Null);
+    let text = |value: Option<&Value>| -> Result<Option<String>> {
+        match value {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(Error::meteor("error-invalid-params", "Match failed")),
+        }
+    };
+    let fields = comet_service::files::FileMessage {
+        text: text(data.get("msg"))?,
+        description: text(file.get("description"))?,
+        thread_id: text(data.get("tmid"))?,
+    };
+    let room = match service.upload_target(session, &room_id).await {
+        Ok(room) => room,
+        Err(e) if e.kind == comet_core::error::ErrorKind::Forbidden => return value(json!(false)),
+        Err(e) => return Err(e),
+    };
+    let sent = service
+        .confirm_upload(session, &room, file_id, fields)
+        .await?;
+    value(ejson(chat::message(&sent)))
+}
+
+async fn update_message(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let message =
+        param(&params, 0).ok_or_else(|| Error::meteor("error-invalid-params", "Match failed"))?;
+    let field = |key: &str| {
+        message
+            .get(key)
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::meteor("error-invalid-params", "Match failed"))
+    };
+    service
+        .update_message(session, field("rid")?, field("_id")?, field("msg")?)
+        .await?;
+    value(Value::Null)
+}
+
+async fn delete_message(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let id = param(&params, 0)
+        .and_then(|m| m.get("_id"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::meteor("error-invalid-params", "Match failed"))?;
+    let (message, _) = service.readable_message(session, id).await?;
+    service
+        .delete_message(session, &message.room_id, id)
+        .await?;
+    value(json!({"_id": id}))
+}
+
+async fn set_reaction(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let emoji = str_param(&params, 0)?;
+    let message_id = str_param(&params, 1)?;
+    let should_react = param(&params, 2).and_then(Value::as_bool);
+    service
+        .react(session, &message_id, &emoji, should_react)
+        .await?;
+    value(Value::Null)
+}
+
+async fn get_single_message(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let id = str_param(&params, 0)?;
+    let (message, _) = service.readable_message(session, &id).await?;
+    value(ejson(chat::message(&message)))
+}
+
+/// `loadHistory(rid, end, limit, ls, showThreadMessages)` → `{messages}` newest first.
+async fn load_history(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let room_id = str_param(&params, 0)?;
+    let room = room(service, session, &room_id).await?;
+    let limit = param(&params, 2)
+        .and_then(Value::as_u64)
+        .unwrap_or(20)
+        .min(100);
+    let query = HistoryQuery {
+        latest: date_param(&params, 1),
+        count: Some(limit),
+        show_thread_messages: param(&params, 4).and_then(Value::as_bool).unwrap_or(true),
+        ..HistoryQuery::default()
+    };
+    let messages = service.history(&room, &query).await?;
+    let docs: Vec<Value> = messages.iter().map(|m| ejson(chat::message(m))).collect();
+    value(json!({"messages": docs}))
+}
+
+async fn read_messages(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    service.mark_read(session, &str_param(&params, 0)?).await?;
+    value(Value::Null)
+}
+
+/// `loadMissedMessages(rid, since)`: messages changed in a room since a time, oldest first.
+async fn load_missed_messages(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let room_id = str_param(&params, 0)?;
+    let since = date_param(&params, 1)
+        .ok_or_else(|| Error::meteor("error-invalid-params", "Match failed"))?;
+    let sync = service.sync_messages(session, &room_id, since).await?;
+    let mut messages: Vec<&comet_core::room::Message> = sync.updated.iter().collect();
+    messages.sort_by_key(|m| m.created_at);
+    value(Value::Array(
+        messages
+            .into_iter()
+            .map(|m| ejson(chat::message(m)))
+            .collect(),
+    ))
+}
+
+/// `stream-notify-room` as a method: `["<rid>/user-activity", username, activities, extras]` or
+/// the legacy `["<rid>/typing", username, typing]`.
+async fn notify_room(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let event = str_param(&params, 0)?;
+    let Some((room_id, kind)) = event.split_once('/') else {
+        return Err(Error::meteor("error-not-allowed", "Not allowed"));
+    };
+    let activities: Vec<String> = match kind {
+        "user-activity" => param(&params, 2)
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        "typing" => {
+            if param(&params, 2).and_then(Value::as_bool).unwrap_or(false) {
+                vec!["user-typing".to_owned()]
+            } else {
+                Vec::new()
+            }
+        }
+        _ => return Err(Error::meteor("error-not-allowed", "Not allowed")),
+    };
+    let thread_id = param(&params, 3)
+        .and_then(|extras| extras.get("tmid"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    service
+        .notify_activity(session, room_id, activities, thread_id)
+        .await?;
+    value(Value::Null)
+}

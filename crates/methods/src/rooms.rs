@@ -1,0 +1,266 @@
+//! Rooms and subscriptions.
+
+use crate::{Handler, MethodContext, Outcome, date_param, param, room, session, str_param, value};
+use comet_core::room::RoomType;
+use comet_core::user::Presence;
+use comet_core::{Error, Result};
+use comet_protocol::{chat, ejson};
+use comet_service::Service;
+use comet_service::rooms::NewRoom;
+use serde_json::{Value, json};
+
+/// The methods of this area, by name.
+pub(crate) const METHODS: &[(&str, Handler)] = &[
+    ("subscriptions/get", |s, p, c| {
+        Box::pin(subscriptions_get(s, p, c))
+    }),
+    ("rooms/get", |s, p, c| Box::pin(rooms_get(s, p, c))),
+    ("joinRoom", |s, p, c| Box::pin(join_room(s, p, c))),
+    ("leaveRoom", |s, p, c| Box::pin(leave_room(s, p, c))),
+    ("openRoom", |s, p, c| Box::pin(set_open(s, p, c, true))),
+    ("hideRoom", |s, p, c| Box::pin(set_open(s, p, c, false))),
+    ("toggleFavorite", |s, p, c| {
+        Box::pin(toggle_favorite(s, p, c))
+    }),
+    ("createDirectMessage", |s, p, c| {
+        Box::pin(create_direct_message(s, p, c))
+    }),
+    ("createChannel", |s, p, c| {
+        Box::pin(create_room(s, p, c, RoomType::Channel))
+    }),
+    ("createPrivateGroup", |s, p, c| {
+        Box::pin(create_room(s, p, c, RoomType::Private))
+    }),
+    ("getRoomRoles", |s, p, c| Box::pin(get_room_roles(s, p, c))),
+    ("addUsersToRoom", |s, p, c| {
+        Box::pin(add_users_to_room(s, p, c))
+    }),
+    ("getUsersOfRoom", |s, p, c| {
+        Box::pin(get_users_of_room(s, p, c))
+    }),
+];
+
+/// Without a date: the list; with one: `{update, remove}`, as upstream's method answers.
+async fn subscriptions_get(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    // Upstream answers an anonymous caller with an empty list.
+    let Some(session) = ctx.session else {
+        return value(json!([]));
+    };
+    let since = date_param(&params, 0);
+    let update: Vec<Value> = service
+        .subscriptions(session, since)
+        .await?
+        .iter()
+        .map(|s| ejson(chat::subscription(s)))
+        .collect();
+    match since {
+        None => value(Value::Array(update)),
+        Some(since) => {
+            let remove: Vec<Value> = service
+                .removed_subscriptions(session, since)
+                .await?
+                .iter()
+                .map(|s| json!({"_id": s.id, "_deletedAt": {"$date": s.removed_at.timestamp_millis()}}))
+                .collect();
+            value(json!({"update": update, "remove": remove}))
+        }
+    }
+}
+
+async fn rooms_get(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    // Upstream answers an anonymous caller with an empty list.
+    let Some(session) = ctx.session else {
+        return value(json!([]));
+    };
+    let since = date_param(&params, 0);
+    let update: Vec<Value> = service
+        .subscribed_rooms(session, since)
+        .await?
+        .iter()
+        .map(|v| ejson(chat::room(&v.room, v.last_message.as_ref())))
+        .collect();
+    match since {
+        None => value(Value::Array(update)),
+        Some(since) => {
+            let remove: Vec<Value> = service
+                .removed_rooms(session, since)
+                .await?
+                .iter()
+                .map(|(id, at)| json!({"_id": id, "_deletedAt": {"$date": at.timestamp_millis()}}))
+                .collect();
+            value(json!({"update": update, "remove": remove}))
+        }
+    }
+}
+
+async fn join_room(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let room = room(service, session, &str_param(&params, 0)?).await?;
+    let code = param(&params, 1).and_then(Value::as_str);
+    service.join_room(session, &room, code).await?;
+    value(Value::Bool(true))
+}
+
+async fn leave_room(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let room = room(service, session, &str_param(&params, 0)?).await?;
+    service.leave_room(session, &room).await?;
+    value(Value::Bool(true))
+}
+
+async fn set_open(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+    open: bool,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    service
+        .set_open(session, &str_param(&params, 0)?, open)
+        .await?;
+    value(Value::Number(1.into()))
+}
+
+async fn toggle_favorite(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let favorite = param(&params, 1).and_then(Value::as_bool).unwrap_or(true);
+    service
+        .set_favorite(session, &str_param(&params, 0)?, favorite)
+        .await?;
+    value(Value::Number(1.into()))
+}
+
+async fn create_direct_message(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let usernames: Vec<String> = params
+        .iter()
+        .filter_map(|p| p.as_str().map(str::to_owned))
+        .collect();
+    let room = service.create_direct(session, &usernames, false).await?;
+    value(json!({"t": "d", "rid": room.id, "usernames": room.usernames, "_id": room.id}))
+}
+
+async fn create_room(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+    room_type: RoomType,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let members = param(&params, 1)
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let new_room = NewRoom {
+        name: str_param(&params, 0)?,
+        members,
+        read_only: param(&params, 2).and_then(Value::as_bool).unwrap_or(false),
+        custom_fields: param(&params, 3).filter(|v| v.is_object()).cloned(),
+        ..NewRoom::default()
+    };
+    let room = service.create_room(session, room_type, new_room).await?;
+    value(json!({"rid": room.id, "name": room.name}))
+}
+
+/// `getRoomRoles(rid)`: members holding room roles, as `{rid, u, roles}`.
+async fn get_room_roles(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let room = room(service, session, &str_param(&params, 0)?).await?;
+    let roles: Vec<Value> = service
+        .room_roles(&room)
+        .await?
+        .iter()
+        .map(|s| json!({"_id": s.id, "rid": s.room_id, "u": {"_id": s.user.id, "username": s.user.username}, "roles": s.roles}))
+        .collect();
+    value(Value::Array(roles))
+}
+
+/// `addUsersToRoom({rid, users: [usernames]})`.
+async fn add_users_to_room(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let arg =
+        param(&params, 0).ok_or_else(|| Error::meteor("error-invalid-params", "Match failed"))?;
+    let room_id = arg
+        .get("rid")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::meteor("error-invalid-room", "Invalid room"))?;
+    let room = room(service, session, room_id).await?;
+    let mut users = Vec::new();
+    for name in arg
+        .get("users")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        users.push(
+            service
+                .require_user(&comet_service::accounts::UserRef::Username(name.to_owned()))
+                .await?,
+        );
+    }
+    service.invite_to_room(session, &room, &users).await?;
+    value(Value::Bool(true))
+}
+
+/// `getUsersOfRoom(rid, showAll, {limit, skip})` → `{total, records}`.
+async fn get_users_of_room(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let room = room(service, session, &str_param(&params, 0)?).await?;
+    let show_all = param(&params, 1).and_then(Value::as_bool).unwrap_or(false);
+    let options = param(&params, 2);
+    let limit = options.and_then(|o| o.get("limit")).and_then(Value::as_u64);
+    let skip = options
+        .and_then(|o| o.get("skip"))
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let (members, total) = service.room_members(&room, skip, limit).await?;
+    let records: Vec<Value> = members
+        .iter()
+        .filter_map(|(_, user)| user.as_ref())
+        .filter(|u| show_all || u.status != Presence::Offline)
+        .map(|u| json!({"_id": u.id, "username": u.username, "name": u.name, "status": u.status.as_str()}))
+        .collect();
+    value(json!({"total": total, "records": records}))
+}

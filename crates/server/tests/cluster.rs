@@ -416,6 +416,38 @@ async fn two_instances_serve_one_chat_and_survive_losing_one() {
     )
     .await;
 
+    // A role taken away on A applies at once to Bob's open connection on B: as an admin he
+    // deletes Alice's message; once no longer one, he cannot.
+    let alice_says = |text: &'static str| {
+        let rest = &rest;
+        let base = a.base.clone();
+        let auth = alice_rest.clone();
+        async move {
+            rest.post(
+                &base,
+                "chat.postMessage",
+                json!({"roomId": "GENERAL", "text": text}),
+                &auth,
+            )
+            .await["message"]["_id"]
+                .clone()
+        }
+    };
+    let role = json!({"roleName": "admin", "username": "bob"});
+    let first = alice_says("delete me, admin").await;
+    rest.post(&a.base, "roles.addUserToRole", role.clone(), &admin)
+        .await;
+    let removed = bob.call("deleteMessage", json!([{"_id": first}])).await;
+    assert!(removed.get("error").is_none(), "{removed}");
+    rest.post(&a.base, "roles.removeUserFromRole", role, &admin)
+        .await;
+    let second = alice_says("you cannot delete me").await;
+    let refused = bob.call("deleteMessage", json!([{"_id": second}])).await;
+    assert_eq!(
+        refused["error"]["error"], "error-action-not-allowed",
+        "{refused}"
+    );
+
     // Kill A in the middle of a stream of posts: everything acknowledged survives.
     let mut acknowledged = Vec::new();
     for i in 0..10 {

@@ -2,19 +2,16 @@
 //! `groupMentions` and `alert` equal what upstream's rules give (channels count mentions only,
 //! direct rooms count everything; the author's own counters never move).
 
+mod harness;
+
 use comet_core::room::RoomType;
-use comet_service::accounts::Registration;
+use comet_service::Session;
 use comet_service::messages::NewMessage;
-use comet_service::rooms::{NewRoom, RoomRef};
-use comet_service::{
-    ClientInfo, LoginRequest, PasswordInput, Service, ServiceConfig, Session, UserSelector,
-};
-use comet_store_sqlite::SqliteStore;
+use comet_service::rooms::NewRoom;
+use harness::TestService;
 use proptest::prelude::*;
-use std::sync::Arc;
 
 const NAMES: [&str; 3] = ["ann", "ben", "cat"];
-const PASSWORD: &str = "Pass-Word-1!";
 
 #[derive(Debug, Clone)]
 struct Post {
@@ -74,52 +71,14 @@ fn expected(direct: bool, posts: &[Post]) -> [Counters; 3] {
     c
 }
 
-async fn setup(direct: bool) -> (tempfile::TempDir, Arc<Service>, Vec<Session>, String) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(&dir.path().join("t.db"))
-        .await
-        .expect("store");
-    let config = ServiceConfig {
-        bcrypt_cost: 4,
-        ..ServiceConfig::default()
-    };
-    let bus: Arc<dyn comet_events::EventBus> = Arc::new(comet_events::InProcessBus::default());
-    let service = Service::start(Arc::new(store), bus, config)
-        .await
-        .expect("service");
-    let client = ClientInfo::default();
+async fn setup(direct: bool) -> (TestService, Vec<Session>, String) {
+    let t = TestService::start().await;
     let mut sessions = Vec::new();
     for name in NAMES {
-        let registration = Registration {
-            username: name.into(),
-            email: format!("{name}@example.com"),
-            password: PASSWORD.into(),
-            name: Some(name.into()),
-            ..Registration::default()
-        };
-        service
-            .register(registration, &client)
-            .await
-            .expect("register");
-        let login = service
-            .login(
-                LoginRequest::Password {
-                    user: UserSelector::Username(name.into()),
-                    password: PasswordInput::Plain(PASSWORD.into()),
-                },
-                &client,
-            )
-            .await
-            .expect("login");
-        sessions.push(
-            service
-                .authenticate(&login.user.id, &login.token)
-                .await
-                .expect("session"),
-        );
+        sessions.push(t.member(name).await);
     }
     let room = if direct {
-        service
+        t.service
             .create_direct(&sessions[0], &["ben".into(), "cat".into()], false)
             .await
             .expect("dm")
@@ -129,12 +88,13 @@ async fn setup(direct: bool) -> (tempfile::TempDir, Arc<Service>, Vec<Session>, 
             members: vec!["ben".into(), "cat".into()],
             ..NewRoom::default()
         };
-        service
+        t.service
             .create_room(&sessions[0], RoomType::Channel, room)
             .await
             .expect("room")
     };
-    (dir, service, sessions, room.id)
+    let room_id = room.id;
+    (t, sessions, room_id)
 }
 
 fn run(direct: bool, posts: &[Post]) -> Result<(), TestCaseError> {
@@ -143,15 +103,9 @@ fn run(direct: bool, posts: &[Post]) -> Result<(), TestCaseError> {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let (_dir, service, sessions, room_id) = setup(direct).await;
-        let room = service
-            .room_for(
-                &sessions[0],
-                &RoomRef::Id(room_id.clone()),
-                comet_service::rooms::RoomFamily::Any,
-            )
-            .await
-            .expect("room");
+        let (t, sessions, room_id) = setup(direct).await;
+        let service = &t.service;
+        let room = t.access(&sessions[0], &room_id).await;
         for p in posts {
             let mut text = String::from("hello");
             for m in &p.mentions {

@@ -8,12 +8,10 @@ pub mod accounts;
 pub mod auth;
 pub mod authz;
 pub mod avatars;
-pub mod blobs;
 mod bootstrap;
 pub mod discovery;
 pub mod files;
 mod hashing;
-pub mod images;
 pub mod message_marks;
 pub mod messages;
 mod presence;
@@ -34,6 +32,8 @@ use std::sync::Arc;
 
 pub use auth::{LoginRequest, LoginResult, PasswordInput, Session, UserSelector};
 pub use bootstrap::{AdminBootstrap, ServiceConfig};
+/// The blob stores live in comet-media; re-exported for the server and its tests.
+pub use comet_media::blobs;
 
 /// Who is calling, as far as the network tells: used for login blocking, rate limits and
 /// remembering a second factor.

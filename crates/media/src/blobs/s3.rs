@@ -1,17 +1,19 @@
-//! S3-compatible object storage (upstream's `AmazonS3` store), spoken directly over HTTP with
-//! AWS Signature Version 4.
+//! S3-compatible object storage (upstream's `AmazonS3` store). `rusty-s3` builds and signs
+//! each request (AWS Signature Version 4 in the query string; it does no I/O) and reqwest
+//! sends it.
 //!
 //! Writes stream in bounded parts: a file that fits in one part is sent with a single `PUT`,
 //! a larger one as a multipart upload of [`PART_SIZE`] parts. A multipart upload that fails,
 //! goes past the size limit, or whose future is dropped is aborted, so the bucket keeps
 //! neither an object nor stored parts. Reads are streamed `GET`s with a `Range` header.
-//! Every request has a timeout. Credentials never reach logs, errors or `Debug` output.
+//! Every request has a timeout. Credentials never reach logs, errors or `Debug` output: a
+//! signed URL carries the access key id, so transport errors are reported without their URL.
 
 use super::{BlobError, BlobReader, BlobStore};
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
-use sha2::{Digest, Sha256};
-use std::fmt::Write as _;
+use rusty_s3::actions::{CreateMultipartUpload, ListObjectsV2};
+use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 use std::io;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -26,23 +28,13 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest a download may stall between two reads.
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the signed URL of a request sent at once stays valid: the clock skew S3 allows
+/// for signed headers, so that a server whose clock is a few minutes off still works.
+const SIGNED_REQUEST_LIFETIME: Duration = Duration::from_secs(15 * 60);
 /// Most of an error answer read to find its code.
 const ERROR_BODY_LIMIT: usize = 16 * 1024;
 /// Longest presigned URL lifetime S3 accepts (7 days).
 const MAX_PRESIGN_SECS: u64 = 7 * 24 * 3600;
-
-/// Characters left as they are when encoding a URI component (RFC 3986 unreserved).
-const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-/// The same for a path, where `/` separates segments.
-const PATH: &percent_encoding::AsciiSet = &COMPONENT.remove(b'/');
-
-fn encode(text: &str) -> String {
-    percent_encoding::utf8_percent_encode(text, COMPONENT).to_string()
-}
 
 /// Where and as whom to store: built from the `FileUpload_S3_*` settings.
 #[derive(Clone, PartialEq, Eq)]
@@ -72,199 +64,6 @@ impl std::fmt::Debug for S3Config {
     }
 }
 
-/// The `host` header and URL of an object (or of the bucket when `key` is empty).
-struct Target {
-    url: url::Url,
-    host: String,
-    /// The path as signed (already encoded).
-    path: String,
-}
-
-impl S3Config {
-    fn target(&self, key: &str) -> io::Result<Target> {
-        let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidInput, what.to_owned());
-        let host = self.endpoint.host_str().ok_or_else(|| bad("no host"))?;
-        let host = match self.endpoint.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host.to_owned(),
-        };
-        let base = self.endpoint.path().trim_end_matches('/');
-        let encoded_key = percent_encoding::utf8_percent_encode(key, PATH).to_string();
-        let (host, path) = if self.force_path_style {
-            (
-                host,
-                format!("{base}/{}/{encoded_key}", encode(&self.bucket)),
-            )
-        } else {
-            (
-                format!("{}.{host}", self.bucket),
-                format!("{base}/{encoded_key}"),
-            )
-        };
-        let url = url::Url::parse(&format!("{}://{host}{path}", self.endpoint.scheme()))
-            .map_err(|_| bad("bad endpoint"))?;
-        Ok(Target { url, host, path })
-    }
-}
-
-/// Lowercase hex SHA-256.
-fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
-}
-
-/// HMAC-SHA256 (RFC 2104), small enough to keep here rather than pull another digest version.
-fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
-    const BLOCK: usize = 64;
-    let mut block = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let mut inner = Sha256::new();
-    inner.update(block.map(|b| b ^ 0x36));
-    inner.update(data);
-    let mut outer = Sha256::new();
-    outer.update(block.map(|b| b ^ 0x5c));
-    outer.update(inner.finalize());
-    outer.finalize().into()
-}
-
-/// A request to sign: method, target, query pairs (unencoded) and headers to sign
-/// (lowercase names) besides `host`.
-struct Signing<'a> {
-    method: &'a str,
-    host: &'a str,
-    path: &'a str,
-    query: &'a [(String, String)],
-    headers: &'a [(&'a str, String)],
-    payload_hash: &'a str,
-}
-
-/// The SigV4 scope and keys for one moment.
-struct Signer<'a> {
-    config: &'a S3Config,
-    /// `YYYYMMDD'T'HHMMSS'Z'`.
-    amz_date: String,
-}
-
-impl<'a> Signer<'a> {
-    fn new(config: &'a S3Config, at: chrono::DateTime<chrono::Utc>) -> Self {
-        Signer {
-            config,
-            amz_date: at.format("%Y%m%dT%H%M%SZ").to_string(),
-        }
-    }
-
-    /// `YYYYMMDD`.
-    fn date(&self) -> &str {
-        self.amz_date.get(..8).unwrap_or_default()
-    }
-
-    fn scope(&self) -> String {
-        format!("{}/{}/s3/aws4_request", self.date(), self.config.region)
-    }
-
-    fn canonical_query(query: &[(String, String)]) -> String {
-        let mut pairs: Vec<(String, String)> =
-            query.iter().map(|(k, v)| (encode(k), encode(v))).collect();
-        pairs.sort();
-        pairs
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("&")
-    }
-
-    /// Returns `(signed header names, signature)`.
-    fn sign(&self, request: &Signing<'_>) -> (String, String) {
-        let mut headers: Vec<(String, String)> = request
-            .headers
-            .iter()
-            .map(|(name, value)| (name.to_ascii_lowercase(), value.trim().to_owned()))
-            .collect();
-        headers.push(("host".to_owned(), request.host.to_owned()));
-        headers.sort();
-        let signed_headers = headers
-            .iter()
-            .map(|(name, _)| name.as_str())
-            .collect::<Vec<_>>()
-            .join(";");
-        let mut canonical_headers = String::new();
-        for (name, value) in &headers {
-            let _ = writeln!(canonical_headers, "{name}:{value}");
-        }
-        let canonical = format!(
-            "{}\n{}\n{}\n{}\n{}\n{}",
-            request.method,
-            if request.path.is_empty() {
-                "/"
-            } else {
-                request.path
-            },
-            Self::canonical_query(request.query),
-            canonical_headers,
-            signed_headers,
-            request.payload_hash
-        );
-        let to_sign = format!(
-            "AWS4-HMAC-SHA256\n{}\n{}\n{}",
-            self.amz_date,
-            self.scope(),
-            sha256_hex(canonical.as_bytes())
-        );
-        let mut key = hmac_sha256(
-            format!("AWS4{}", self.config.secret_key).as_bytes(),
-            self.date().as_bytes(),
-        );
-        for part in [self.config.region.as_str(), "s3", "aws4_request"] {
-            key = hmac_sha256(&key, part.as_bytes());
-        }
-        let signature = hex::encode(hmac_sha256(&key, to_sign.as_bytes()));
-        (signed_headers, signature)
-    }
-
-    /// The `Authorization` header for a request.
-    fn authorization(&self, request: &Signing<'_>) -> String {
-        let (signed_headers, signature) = self.sign(request);
-        format!(
-            "AWS4-HMAC-SHA256 Credential={}/{}, SignedHeaders={signed_headers}, Signature={signature}",
-            self.config.access_key,
-            self.scope()
-        )
-    }
-
-    /// The query of a presigned URL (everything but the signature, then the signature).
-    fn presign(
-        &self,
-        host: &str,
-        path: &str,
-        mut query: Vec<(String, String)>,
-        expires: u64,
-    ) -> Vec<(String, String)> {
-        query.extend([
-            ("X-Amz-Algorithm".to_owned(), "AWS4-HMAC-SHA256".to_owned()),
-            (
-                "X-Amz-Credential".to_owned(),
-                format!("{}/{}", self.config.access_key, self.scope()),
-            ),
-            ("X-Amz-Date".to_owned(), self.amz_date.clone()),
-            ("X-Amz-Expires".to_owned(), expires.to_string()),
-            ("X-Amz-SignedHeaders".to_owned(), "host".to_owned()),
-        ]);
-        let (_, signature) = self.sign(&Signing {
-            method: "GET",
-            host,
-            path,
-            query: &query,
-            headers: &[],
-            payload_hash: "UNSIGNED-PAYLOAD",
-        });
-        query.push(("X-Amz-Signature".to_owned(), signature));
-        query
-    }
-}
-
 /// An S3 error answer's `<Code>` (or the status when there is none).
 async fn describe_failure(response: reqwest::Response) -> String {
     let status = response.status();
@@ -283,7 +82,7 @@ async fn describe_failure(response: reqwest::Response) -> String {
     }
 }
 
-/// The text of the first `<tag>` element (S3's answers are flat enough for this).
+/// The text of the first `<tag>` element (enough to read an error answer's code).
 fn xml_value<'t>(xml: &'t str, tag: &str) -> Option<&'t str> {
     let open = format!("<{tag}>");
     let start = xml.find(&open)? + open.len();
@@ -291,14 +90,39 @@ fn xml_value<'t>(xml: &'t str, tag: &str) -> Option<&'t str> {
     Some(&xml[start..end])
 }
 
-fn unreachable_error(e: &reqwest::Error) -> String {
-    // reqwest's errors name the URL (never credentials: those are in headers only).
+/// A transport failure, described without the request's URL: a signed URL names the access
+/// key id and carries a signature.
+fn unreachable_error(e: reqwest::Error) -> String {
     if e.is_timeout() {
-        "the S3 endpoint did not answer in time".to_owned()
-    } else if e.is_connect() {
-        "cannot connect to the S3 endpoint".to_owned()
-    } else {
-        format!("request to the S3 endpoint failed: {e}")
+        return "the S3 endpoint did not answer in time".to_owned();
+    }
+    if e.is_connect() {
+        return "cannot connect to the S3 endpoint".to_owned();
+    }
+    let e = e.without_url();
+    let mut text = format!("request to the S3 endpoint failed: {e}");
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
+fn http_method(method: rusty_s3::Method) -> reqwest::Method {
+    match method {
+        rusty_s3::Method::Head => reqwest::Method::HEAD,
+        rusty_s3::Method::Get => reqwest::Method::GET,
+        rusty_s3::Method::Post => reqwest::Method::POST,
+        rusty_s3::Method::Put => reqwest::Method::PUT,
+        rusty_s3::Method::Delete => reqwest::Method::DELETE,
+    }
+}
+
+fn io_error(e: BlobError) -> io::Error {
+    match e {
+        BlobError::Io(e) => e,
+        other => io::Error::other(other.to_string()),
     }
 }
 
@@ -309,6 +133,10 @@ pub struct S3BlobStore {
     /// Added before every key (`uploads/`), so several kinds of files share a bucket.
     prefix: &'static str,
     config: S3Config,
+    /// The bucket's URLs, or why the endpoint cannot address it (say, virtual-host style on
+    /// an IP address).
+    bucket: Result<Bucket, String>,
+    credentials: Credentials,
     http: reqwest::Client,
 }
 
@@ -397,16 +225,37 @@ impl S3BlobStore {
         config: S3Config,
         http: reqwest::Client,
     ) -> Self {
+        let style = if config.force_path_style {
+            UrlStyle::Path
+        } else {
+            UrlStyle::VirtualHost
+        };
+        let bucket = Bucket::new(
+            config.endpoint.clone(),
+            style,
+            config.bucket.clone(),
+            config.region.clone(),
+        )
+        .map_err(|e| format!("the S3 endpoint cannot address this bucket: {e}"));
+        let credentials = Credentials::new(config.access_key.clone(), config.secret_key.clone());
         S3BlobStore {
             name,
             prefix,
             config,
+            bucket,
+            credentials,
             http,
         }
     }
 
     pub fn config(&self) -> &S3Config {
         &self.config
+    }
+
+    fn bucket(&self) -> Result<&Bucket, BlobError> {
+        self.bucket
+            .as_ref()
+            .map_err(|cause| BlobError::Unavailable(cause.clone()))
     }
 
     fn object_key(&self, key: &str) -> io::Result<String> {
@@ -420,62 +269,42 @@ impl S3BlobStore {
         Ok(format!("{}{key}", self.prefix))
     }
 
-    /// Builds a signed request. `query` is unencoded; `body_hash` the payload's SHA-256.
-    fn request(
-        &self,
-        method: reqwest::Method,
-        object_key: &str,
-        query: &[(String, String)],
-        extra_headers: &[(&str, String)],
-        body_hash: &str,
-    ) -> io::Result<reqwest::RequestBuilder> {
-        let target = self.config.target(object_key)?;
-        let signer = Signer::new(&self.config, chrono::Utc::now());
-        let mut headers: Vec<(&str, String)> = vec![
-            ("x-amz-content-sha256", body_hash.to_owned()),
-            ("x-amz-date", signer.amz_date.clone()),
-        ];
-        headers.extend(extra_headers.iter().cloned());
-        let authorization = signer.authorization(&Signing {
-            method: method.as_str(),
-            host: &target.host,
-            path: &target.path,
-            query,
-            headers: &headers,
-            payload_hash: body_hash,
-        });
-        let mut url = target.url;
-        if !query.is_empty() {
-            url.set_query(Some(&Signer::canonical_query(query)));
-        }
-        let mut builder = self
-            .http
-            .request(method, url)
-            .header("authorization", authorization);
-        for (name, value) in headers {
-            builder = builder.header(name, value);
-        }
-        Ok(builder)
+    /// The `x-amz-acl` header, when an ACL is configured.
+    fn acl(&self) -> Option<(&'static str, &str)> {
+        self.config.acl.as_deref().map(|acl| ("x-amz-acl", acl))
     }
 
-    /// Sends a request with a body held in memory (at most one part); errors name the cause.
+    /// Signs `action`, with `headers` among what is signed, into a request carrying them.
+    fn signed<'a, A: S3Action<'a>>(
+        &self,
+        mut action: A,
+        headers: &[(&'static str, &'a str)],
+    ) -> reqwest::RequestBuilder {
+        for (name, value) in headers {
+            action.headers_mut().insert(*name, *value);
+        }
+        let url = action.sign(SIGNED_REQUEST_LIFETIME);
+        let mut request = self.http.request(http_method(A::METHOD), url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request
+    }
+
+    /// Sends a request with a body held in memory (at most one part); anything but a success
+    /// is an error naming the cause.
     async fn send(
         &self,
-        method: reqwest::Method,
-        object_key: &str,
-        query: &[(String, String)],
-        extra_headers: &[(&str, String)],
+        request: reqwest::RequestBuilder,
         body: Vec<u8>,
     ) -> Result<reqwest::Response, BlobError> {
-        let hash = sha256_hex(&body);
-        let response = self
-            .request(method, object_key, query, extra_headers, &hash)?
-            .header("content-length", body.len())
+        let response = request
+            .header(reqwest::header::CONTENT_LENGTH, body.len())
             .body(body)
             .timeout(REQUEST_TIMEOUT)
             .send()
             .await
-            .map_err(|e| BlobError::Unavailable(unreachable_error(&e)))?;
+            .map_err(|e| BlobError::Unavailable(unreachable_error(e)))?;
         if response.status().is_success() {
             Ok(response)
         } else {
@@ -483,12 +312,11 @@ impl S3BlobStore {
         }
     }
 
-    fn acl_header(&self) -> Vec<(&'static str, String)> {
-        self.config
-            .acl
-            .iter()
-            .map(|acl| ("x-amz-acl", acl.clone()))
-            .collect()
+    async fn text(response: reqwest::Response) -> Result<String, BlobError> {
+        response
+            .text()
+            .await
+            .map_err(|e| BlobError::Unavailable(unreachable_error(e)))
     }
 
     async fn put_multipart(
@@ -498,31 +326,25 @@ impl S3BlobStore {
         limit: Option<u64>,
         mut buffer: Vec<u8>,
     ) -> Result<u64, BlobError> {
-        let uploads = [("uploads".to_owned(), String::new())];
+        let bucket = self.bucket()?;
+        let create = bucket.create_multipart_upload(Some(&self.credentials), object_key);
+        let acl = self.acl();
         let response = self
-            .send(
-                reqwest::Method::POST,
-                object_key,
-                &uploads,
-                &self.acl_header(),
-                Vec::new(),
-            )
+            .send(self.signed(create, acl.as_slice()), Vec::new())
             .await?;
-        let text = response
-            .text()
-            .await
-            .map_err(|e| BlobError::Unavailable(unreachable_error(&e)))?;
-        let upload_id = xml_value(&text, "UploadId")
+        let text = Self::text(response).await?;
+        let upload_id = CreateMultipartUpload::parse_response(&text)
+            .ok()
+            .map(|created| created.upload_id().to_owned())
             .filter(|id| !id.is_empty())
-            .ok_or_else(|| BlobError::Unavailable("S3 gave no multipart upload id".to_owned()))?
-            .to_owned();
+            .ok_or_else(|| BlobError::Unavailable("S3 gave no multipart upload id".to_owned()))?;
         let mut guard = AbortGuard {
             store: Some(self.clone()),
             key: object_key.to_owned(),
             upload_id: upload_id.clone(),
         };
         let result = self
-            .upload_parts(object_key, &upload_id, body, limit, &mut buffer)
+            .upload_parts(bucket, object_key, &upload_id, body, limit, &mut buffer)
             .await;
         // Abort now (awaited) on failure, rather than leaving it to the guard's spawned task.
         if result.is_err()
@@ -536,6 +358,7 @@ impl S3BlobStore {
 
     async fn upload_parts(
         &self,
+        bucket: &Bucket,
         object_key: &str,
         upload_id: &str,
         body: &mut (dyn AsyncRead + Send + Unpin),
@@ -545,19 +368,16 @@ impl S3BlobStore {
         let mut etags: Vec<String> = Vec::new();
         let mut written: u64 = 0;
         loop {
-            let part_number = etags.len() + 1;
-            let query = [
-                ("partNumber".to_owned(), part_number.to_string()),
-                ("uploadId".to_owned(), upload_id.to_owned()),
-            ];
+            let part_number = u16::try_from(etags.len() + 1)
+                .map_err(|_| BlobError::Unavailable("too many parts for S3".to_owned()))?;
             let part = std::mem::take(buffer);
             let len = part.len() as u64;
-            let response = self
-                .send(reqwest::Method::PUT, object_key, &query, &[], part)
-                .await?;
+            let action =
+                bucket.upload_part(Some(&self.credentials), object_key, part_number, upload_id);
+            let response = self.send(self.signed(action, &[]), part).await?;
             let etag = response
                 .headers()
-                .get("etag")
+                .get(reqwest::header::ETAG)
                 .and_then(|v| v.to_str().ok())
                 .ok_or_else(|| BlobError::Unavailable("S3 gave a part no ETag".to_owned()))?
                 .to_owned();
@@ -568,33 +388,18 @@ impl S3BlobStore {
                 break;
             }
         }
-        let mut complete = String::from("<CompleteMultipartUpload>");
-        for (i, etag) in etags.iter().enumerate() {
-            let _ = write!(
-                complete,
-                "<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>",
-                i + 1,
-                etag.replace('&', "&amp;")
-                    .replace('<', "&lt;")
-                    .replace('>', "&gt;")
-            );
-        }
-        complete.push_str("</CompleteMultipartUpload>");
-        let query = [("uploadId".to_owned(), upload_id.to_owned())];
+        let complete = bucket.complete_multipart_upload(
+            Some(&self.credentials),
+            object_key,
+            upload_id,
+            etags.iter().map(String::as_str),
+        );
+        let xml = complete.clone().body();
         let response = self
-            .send(
-                reqwest::Method::POST,
-                object_key,
-                &query,
-                &[],
-                complete.into_bytes(),
-            )
+            .send(self.signed(complete, &[]), xml.into_bytes())
             .await?;
         // S3 may answer 200 and report the failure in the body.
-        let text = response
-            .text()
-            .await
-            .map_err(|e| BlobError::Unavailable(unreachable_error(&e)))?;
+        let text = Self::text(response).await?;
         if text.contains("<Error>") {
             let code = xml_value(&text, "Code").unwrap_or("an error");
             return Err(BlobError::Unavailable(format!(
@@ -605,83 +410,106 @@ impl S3BlobStore {
     }
 
     async fn abort_multipart(&self, object_key: &str, upload_id: &str) {
-        let query = [("uploadId".to_owned(), upload_id.to_owned())];
-        if let Err(e) = self
-            .send(reqwest::Method::DELETE, object_key, &query, &[], Vec::new())
-            .await
-        {
+        let aborted = match self.bucket() {
+            Ok(bucket) => {
+                let abort =
+                    bucket.abort_multipart_upload(Some(&self.credentials), object_key, upload_id);
+                self.send(self.signed(abort, &[]), Vec::new())
+                    .await
+                    .map(drop)
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = aborted {
             tracing::warn!(error = %e, key = object_key, "could not abort a multipart upload");
         }
     }
 
-    /// A presigned GET URL for an object key (already prefixed), with response overrides.
+    /// A presigned GET URL for an object key (already prefixed), signed at `at`, with the
+    /// `Content-Disposition` and `Content-Type` to answer with, if given.
     fn presign_object(
         &self,
         object_key: &str,
         expires_secs: u64,
-        overrides: Vec<(String, String)>,
-        at: chrono::DateTime<chrono::Utc>,
-    ) -> io::Result<String> {
-        let target = self.config.target(object_key)?;
-        let signer = Signer::new(&self.config, at);
-        let query = signer.presign(
-            &target.host,
-            &target.path,
-            overrides,
-            expires_secs.clamp(1, MAX_PRESIGN_SECS),
-        );
-        let mut url = target.url;
-        url.set_query(Some(&Signer::canonical_query(&query)));
-        Ok(url.to_string())
+        answer_with: Option<(&str, &str)>,
+        at: &jiff::Timestamp,
+    ) -> Result<url::Url, BlobError> {
+        let mut action = self
+            .bucket()?
+            .get_object(Some(&self.credentials), object_key);
+        if let Some((disposition, content_type)) = answer_with {
+            let query = action.query_mut();
+            query.insert("response-content-disposition", disposition);
+            query.insert("response-content-type", content_type);
+        }
+        let expires = Duration::from_secs(expires_secs.clamp(1, MAX_PRESIGN_SECS));
+        Ok(action.sign_with_time(expires, at))
     }
 
     /// Creates the bucket (for setting up a server and for tests); an existing bucket of ours
     /// is fine.
     pub async fn create_bucket(&self) -> io::Result<()> {
-        match self
-            .send(reqwest::Method::PUT, "", &[], &[], Vec::new())
-            .await
-        {
+        let create = self
+            .bucket()
+            .map_err(io_error)?
+            .create_bucket(&self.credentials);
+        let body = create.body().into_bytes();
+        match self.send(self.signed(create, &[]), body).await {
             Ok(_) => Ok(()),
             Err(BlobError::Unavailable(cause)) if cause.contains("BucketAlreadyOwnedByYou") => {
                 Ok(())
             }
-            Err(e) => Err(io::Error::other(e.to_string())),
+            Err(e) => Err(io_error(e)),
         }
     }
 
     /// The keys (without this store's prefix) of the first 1000 objects under the prefix, for
     /// checks and tests.
     pub async fn list_keys(&self) -> io::Result<Vec<String>> {
-        let query = [
-            ("list-type".to_owned(), "2".to_owned()),
-            ("prefix".to_owned(), self.prefix.to_owned()),
-        ];
+        let mut list = self
+            .bucket()
+            .map_err(io_error)?
+            .list_objects_v2(Some(&self.credentials));
+        list.with_prefix(self.prefix);
         let response = self
-            .send(reqwest::Method::GET, "", &query, &[], Vec::new())
+            .send(self.signed(list, &[]), Vec::new())
             .await
-            .map_err(|e| io::Error::other(e.to_string()))?;
-        let text = response.text().await.map_err(io::Error::other)?;
-        Ok(text
-            .split("<Key>")
-            .skip(1)
-            .filter_map(|rest| rest.split_once("</Key>"))
-            .map(|(key, _)| key.strip_prefix(self.prefix).unwrap_or(key).to_owned())
+            .map_err(io_error)?;
+        let text = Self::text(response).await.map_err(io_error)?;
+        let listed = ListObjectsV2::parse_response(&text).map_err(io::Error::other)?;
+        Ok(listed
+            .contents
+            .into_iter()
+            .map(|object| match object.key.strip_prefix(self.prefix) {
+                Some(key) => key.to_owned(),
+                None => object.key,
+            })
             .collect())
     }
 
     /// How many unfinished multipart uploads the bucket has under this store's prefix (for
     /// checks and tests: an interrupted upload must leave none).
     pub async fn pending_multipart_uploads(&self) -> io::Result<usize> {
-        let query = [
-            ("uploads".to_owned(), String::new()),
-            ("prefix".to_owned(), self.prefix.to_owned()),
-        ];
+        let bucket = self.bucket().map_err(io_error)?;
+        // rusty-s3 has no ListMultipartUploads action: its signing function signs this one.
+        // The query pairs are sorted by name, as it requires.
+        let url = rusty_s3::signing::sign(
+            &jiff::Timestamp::now(),
+            rusty_s3::Method::Get,
+            bucket.base_url().clone(),
+            self.credentials.key(),
+            self.credentials.secret(),
+            None,
+            bucket.region(),
+            SIGNED_REQUEST_LIFETIME.as_secs(),
+            [("prefix", self.prefix), ("uploads", "")].into_iter(),
+            std::iter::empty(),
+        );
         let response = self
-            .send(reqwest::Method::GET, "", &query, &[], Vec::new())
+            .send(self.http.get(url), Vec::new())
             .await
-            .map_err(|e| io::Error::other(e.to_string()))?;
-        let text = response.text().await.map_err(io::Error::other)?;
+            .map_err(io_error)?;
+        let text = Self::text(response).await.map_err(io_error)?;
         Ok(text.matches("<Upload>").count())
     }
 }
@@ -699,18 +527,14 @@ impl BlobStore for S3BlobStore {
         limit: Option<u64>,
     ) -> Result<u64, BlobError> {
         let object_key = self.object_key(key)?;
+        let bucket = self.bucket()?;
         let mut buffer = Vec::with_capacity(PART_SIZE);
         let first = fill(body, &mut buffer, limit, 0).await?;
         if first < PART_SIZE {
             // It all fits in one part: one PUT, and nothing exists until it succeeds.
-            self.send(
-                reqwest::Method::PUT,
-                &object_key,
-                &[],
-                &self.acl_header(),
-                buffer,
-            )
-            .await?;
+            let put = bucket.put_object(Some(&self.credentials), &object_key);
+            let acl = self.acl();
+            self.send(self.signed(put, acl.as_slice()), buffer).await?;
             return Ok(first as u64);
         }
         self.put_multipart(&object_key, body, limit, buffer).await
@@ -718,21 +542,23 @@ impl BlobStore for S3BlobStore {
 
     async fn open(&self, key: &str, offset: u64) -> io::Result<Option<BlobReader>> {
         let object_key = self.object_key(key)?;
-        let empty_hash = sha256_hex(b"");
-        let mut extra = Vec::new();
+        let get = self
+            .bucket()
+            .map_err(io_error)?
+            .get_object(Some(&self.credentials), &object_key);
+        let mut request = self.signed(get, &[]);
         if offset > 0 {
-            extra.push(("range", format!("bytes={offset}-")));
+            request = request.header(reqwest::header::RANGE, format!("bytes={offset}-"));
         }
-        let request = self.request(reqwest::Method::GET, &object_key, &[], &extra, &empty_hash)?;
         let response = tokio::time::timeout(REQUEST_TIMEOUT, request.send())
             .await
             .map_err(|_| io::Error::other("the S3 endpoint did not answer in time"))?
-            .map_err(|e| io::Error::other(unreachable_error(&e)))?;
+            .map_err(|e| io::Error::other(unreachable_error(e)))?;
         let status = response.status().as_u16();
         let total_from_range = |response: &reqwest::Response| {
             response
                 .headers()
-                .get("content-range")
+                .get(reqwest::header::CONTENT_RANGE)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.rsplit_once('/'))
                 .and_then(|(_, total)| total.trim().parse::<u64>().ok())
@@ -757,7 +583,7 @@ impl BlobStore for S3BlobStore {
                 let mut stream = StreamReader::new(
                     response
                         .bytes_stream()
-                        .map_err(|e| io::Error::other(unreachable_error(&e))),
+                        .map_err(|e| io::Error::other(unreachable_error(e))),
                 );
                 // A 200 to a ranged request (a server ignoring Range) starts at byte 0.
                 if status == 200 && offset > 0 {
@@ -782,13 +608,16 @@ impl BlobStore for S3BlobStore {
 
     async fn delete(&self, key: &str) -> io::Result<()> {
         let object_key = self.object_key(key)?;
-        let empty_hash = sha256_hex(b"");
+        let delete = self
+            .bucket()
+            .map_err(io_error)?
+            .delete_object(Some(&self.credentials), &object_key);
         let response = self
-            .request(reqwest::Method::DELETE, &object_key, &[], &[], &empty_hash)?
+            .signed(delete, &[])
             .timeout(REQUEST_TIMEOUT)
             .send()
             .await
-            .map_err(|e| io::Error::other(unreachable_error(&e)))?;
+            .map_err(|e| io::Error::other(unreachable_error(e)))?;
         if response.status().is_success() || response.status().as_u16() == 404 {
             Ok(())
         } else {
@@ -804,15 +633,15 @@ impl BlobStore for S3BlobStore {
         content_type: &str,
     ) -> Option<String> {
         let object_key = self.object_key(key).ok()?;
-        let overrides = vec![
-            (
-                "response-content-disposition".to_owned(),
-                content_disposition.to_owned(),
-            ),
-            ("response-content-type".to_owned(), content_type.to_owned()),
-        ];
-        self.presign_object(&object_key, expires_secs, overrides, chrono::Utc::now())
-            .ok()
+        let url = self
+            .presign_object(
+                &object_key,
+                expires_secs,
+                Some((content_disposition, content_type)),
+                &jiff::Timestamp::now(),
+            )
+            .ok()?;
+        Some(url.into())
     }
 }
 
@@ -821,115 +650,137 @@ mod tests {
     use super::*;
 
     /// The credentials and bucket of AWS's SigV4 examples for S3.
-    fn example_config() -> S3Config {
-        S3Config {
+    fn example_store(endpoint: &str, force_path_style: bool) -> S3BlobStore {
+        let config = S3Config {
             bucket: "examplebucket".to_owned(),
             region: "us-east-1".to_owned(),
-            endpoint: url::Url::parse("https://s3.amazonaws.com").expect("url"),
+            endpoint: url::Url::parse(endpoint).expect("url"),
             access_key: "AKIAIOSFODNN7EXAMPLE".to_owned(),
             secret_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".to_owned(),
-            force_path_style: false,
+            force_path_style,
             acl: None,
-        }
-    }
-
-    fn example_time() -> chrono::DateTime<chrono::Utc> {
-        chrono::DateTime::parse_from_rfc3339("2013-05-24T00:00:00Z")
-            .expect("time")
-            .with_timezone(&chrono::Utc)
-    }
-
-    #[test]
-    fn hmac_matches_rfc_4231() {
-        // Test case 2.
-        assert_eq!(
-            hex::encode(hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
-        // Test case 6: a key longer than the block.
-        assert_eq!(
-            hex::encode(hmac_sha256(
-                &[0xaa; 131],
-                b"Test Using Larger Than Block-Size Key - Hash Key First"
-            )),
-            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
-        );
-    }
-
-    #[test]
-    fn signs_aws_get_object_example() {
-        // "Example: GET Object" of AWS's "Signature Calculations for the Authorization Header".
-        let config = example_config();
-        let target = config.target("test.txt").expect("target");
-        assert_eq!(target.host, "examplebucket.s3.amazonaws.com");
-        let signer = Signer::new(&config, example_time());
-        let empty = sha256_hex(b"");
-        let headers = [
-            ("range", "bytes=0-9".to_owned()),
-            ("x-amz-content-sha256", empty.clone()),
-            ("x-amz-date", signer.amz_date.clone()),
-        ];
-        let (signed, signature) = signer.sign(&Signing {
-            method: "GET",
-            host: &target.host,
-            path: &target.path,
-            query: &[],
-            headers: &headers,
-            payload_hash: &empty,
-        });
-        assert_eq!(signed, "host;range;x-amz-content-sha256;x-amz-date");
-        assert_eq!(
-            signature,
-            "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
-        );
-    }
-
-    #[test]
-    fn signs_aws_presigned_url_example() {
-        // "Example: Presigned URL" of AWS's "Authenticating Requests: Using Query Parameters".
-        let config = example_config();
-        let store = S3BlobStore::new(
+        };
+        S3BlobStore::new(
             "AmazonS3:Uploads",
             "",
             config,
             http_client().expect("client"),
-        );
-        let url = store
-            .presign_object("test.txt", 86400, Vec::new(), example_time())
-            .expect("url");
-        assert!(url.starts_with("https://examplebucket.s3.amazonaws.com/test.txt?"));
-        assert!(
-            url.contains(
-                "&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404&"
-            ),
-            "{url}"
-        );
-        assert!(url.contains(
-            "X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request"
-        ));
+        )
+    }
+
+    /// 2013-05-24T00:00:00Z, the moment of AWS's examples.
+    fn example_time() -> jiff::Timestamp {
+        jiff::Timestamp::from_second(1_369_353_600).expect("time")
     }
 
     #[test]
-    fn path_style_and_keys() {
-        let mut config = example_config();
-        config.force_path_style = true;
-        config.endpoint = url::Url::parse("http://127.0.0.1:8333").expect("url");
-        let target = config.target("uploads/abc").expect("target");
-        assert_eq!(target.host, "127.0.0.1:8333");
-        assert_eq!(target.path, "/examplebucket/uploads/abc");
+    fn presigns_aws_example_url() {
+        // "Example: Presigned URL" of AWS's "Authenticating Requests: Using Query Parameters".
+        let store = example_store("https://s3.amazonaws.com", false);
+        let url = store
+            .presign_object("test.txt", 86400, None, &example_time())
+            .expect("url");
         assert_eq!(
-            target.url.as_str(),
-            "http://127.0.0.1:8333/examplebucket/uploads/abc"
+            url.as_str(),
+            "https://examplebucket.s3.amazonaws.com/test.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256\
+             &X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request\
+             &X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host\
+             &X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"
         );
+    }
+
+    #[test]
+    fn download_urls_answer_with_our_headers_for_a_bounded_time() {
+        let store = example_store("https://s3.amazonaws.com", false);
+        let disposition = "attachment; filename*=UTF-8''a%20b.png";
+        let url = store
+            .presign_object(
+                "uploads/abc",
+                30 * 24 * 3600,
+                Some((disposition, "image/png")),
+                &example_time(),
+            )
+            .expect("url");
+        let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        let value = |name: &str| {
+            query
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(value("response-content-disposition"), Some(disposition));
+        assert_eq!(value("response-content-type"), Some("image/png"));
+        assert_eq!(value("X-Amz-Expires"), Some("604800"), "at most 7 days");
+        let url = store
+            .presign_object("uploads/abc", 0, None, &example_time())
+            .expect("url");
+        assert!(url.as_str().contains("&X-Amz-Expires=1&"), "{url}");
+    }
+
+    #[test]
+    fn path_style_virtual_host_and_keys() {
+        let path = example_store("http://127.0.0.1:8333/s3", true);
+        let url = path
+            .presign_object("uploads/abc", 60, None, &example_time())
+            .expect("url");
+        assert!(
+            url.as_str()
+                .starts_with("http://127.0.0.1:8333/s3/examplebucket/uploads/abc?"),
+            "{url}"
+        );
+        let virtual_host = example_store("https://s3.eu-west-1.amazonaws.com", false);
+        let url = virtual_host
+            .presign_object("uploads/abc", 60, None, &example_time())
+            .expect("url");
+        assert!(
+            url.as_str()
+                .starts_with("https://examplebucket.s3.eu-west-1.amazonaws.com/uploads/abc?"),
+            "{url}"
+        );
+        // A bucket cannot be a subdomain of an IP address.
+        let unaddressable = example_store("http://127.0.0.1:8333", false);
+        assert!(matches!(
+            unaddressable.presign_object("k", 60, None, &example_time()),
+            Err(BlobError::Unavailable(_))
+        ));
+        assert!(path.object_key("../etc/passwd").is_err());
+        assert!(path.presigned_get("", 60, "inline", "text/plain").is_none());
         // Secrets stay out of Debug output.
-        let shown = format!("{config:?}");
+        let shown = format!("{path:?}");
         assert!(
             !shown.contains("EXAMPLEKEY") && !shown.contains("AKIA"),
             "{shown}"
         );
+    }
+
+    #[tokio::test]
+    async fn storage_failures_are_reported_without_credentials() {
+        // An endpoint that hangs up on every request.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        tokio::spawn(async move {
+            while let Ok((connection, _)) = listener.accept().await {
+                drop(connection);
+            }
+        });
+        let store = example_store(&format!("http://{address}"), true);
+        let mut body: &[u8] = b"hello";
+        let Err(BlobError::Unavailable(cause)) = store.put("abc", &mut body, None).await else {
+            panic!("a write to a failing endpoint succeeded");
+        };
+        let read = store.open("abc", 0).await.expect_err("nothing to read");
+        for text in [cause, read.to_string()] {
+            assert!(text.contains("S3 endpoint"), "{text}");
+            assert!(
+                !text.contains("AKIA") && !text.contains("Signature"),
+                "{text}"
+            );
+        }
         assert_eq!(
-            xml_value("<a><UploadId>x1</UploadId></a>", "UploadId"),
-            Some("x1")
+            xml_value("<Error><Code>NoSuchBucket</Code></Error>", "Code"),
+            Some("NoSuchBucket")
         );
     }
 }

@@ -12,8 +12,7 @@
 //! Every change publishes `Event::AvatarChanged` after it has committed, which DDP clients see
 //! as `updateAvatar` on `stream-notify-logged`.
 
-use crate::blobs::{BlobError, BlobReader, BlobStore};
-use crate::files::{encode_uri, human_size, sniff};
+use crate::files::{encode_uri, human_size};
 use crate::rooms::RoomAccess;
 use crate::{Service, Session, store_error};
 use base64::Engine as _;
@@ -21,6 +20,9 @@ use comet_core::room::Room;
 use comet_core::user::User;
 use comet_core::{Error, Result, id, now};
 use comet_events::Event;
+use comet_media::blobs::{BlobError, BlobReader, BlobStore};
+use comet_media::images;
+use comet_media::sniff::sniff;
 use comet_store::{Avatar, AvatarOwner};
 use serde_json::json;
 use std::net::{IpAddr, SocketAddr};
@@ -134,7 +136,7 @@ fn url_allowed(url: &reqwest::Url, allow_private: bool) -> bool {
 }
 
 fn http_client(allow_private: bool) -> std::result::Result<reqwest::Client, String> {
-    crate::blobs::install_crypto_provider();
+    comet_media::blobs::install_crypto_provider();
     let redirects = reqwest::redirect::Policy::custom(move |attempt| {
         if attempt.previous().len() >= URL_MAX_REDIRECTS {
             attempt.error("too many redirects")
@@ -190,7 +192,7 @@ impl Service {
         }
         let size =
             u32::try_from(self.setting_int("Accounts_AvatarSize").clamp(16, 2048)).unwrap_or(200);
-        match crate::images::run_bounded(move || crate::images::avatar_image(&bytes, size)).await {
+        match images::run_bounded(move || images::avatar_image(&bytes, size)).await {
             Ok((resized, resized_type)) => Ok((resized_type, resized)),
             Err(e) => {
                 tracing::info!(error = %e, "avatar image refused");

@@ -8,8 +8,6 @@
 //! and images are decoded only, bounded, when their message is sent, for the preview and
 //! thumbnail upstream attaches (`images::process`).
 
-use crate::blobs::{BlobError, BlobReader};
-use crate::images::{self, FilteredReader, MetadataFilter, Processed};
 use crate::messages::NewMessage;
 use crate::rooms::RoomAccess;
 use crate::storage::storage_unavailable;
@@ -17,6 +15,9 @@ use crate::{Service, Session, store_error};
 use comet_core::room::{Message, RoomType};
 use comet_core::user::User;
 use comet_core::{Error, Result, id, now};
+use comet_media::blobs::{BlobError, BlobReader};
+use comet_media::images::{self, FilteredReader, MetadataFilter, Processed, image_dimensions};
+use comet_media::sniff::sniff;
 use comet_store::{Upload, UploadFilter};
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -62,75 +63,6 @@ impl std::fmt::Debug for IncomingFile<'_> {
             .field("name", &self.name)
             .field("claimed_type", &self.claimed_type)
             .finish_non_exhaustive()
-    }
-}
-
-/// What a file's leading bytes say it is.
-pub fn sniff(head: &[u8]) -> &'static str {
-    let starts = |magic: &[u8]| head.starts_with(magic);
-    if starts(b"\x89PNG\r\n\x1a\n") {
-        "image/png"
-    } else if starts(b"\xff\xd8\xff") {
-        "image/jpeg"
-    } else if starts(b"GIF87a") || starts(b"GIF89a") {
-        "image/gif"
-    } else if starts(b"RIFF") && head.get(8..12) == Some(b"WEBP") {
-        "image/webp"
-    } else if starts(b"RIFF") && head.get(8..12) == Some(b"WAVE") {
-        "audio/wav"
-    } else if starts(b"%PDF-") {
-        "application/pdf"
-    } else if starts(b"PK\x03\x04") {
-        "application/zip"
-    } else if starts(b"\x1f\x8b") {
-        "application/gzip"
-    } else if starts(b"OggS") {
-        "audio/ogg"
-    } else if starts(b"ID3") || starts(b"\xff\xfb") || starts(b"\xff\xf3") {
-        "audio/mpeg"
-    } else if starts(b"\x1a\x45\xdf\xa3") {
-        "video/webm"
-    } else if head.get(4..8) == Some(b"ftyp") {
-        if head.get(8..10) == Some(b"qt") {
-            "video/quicktime"
-        } else {
-            "video/mp4"
-        }
-    } else {
-        sniff_text(head)
-    }
-}
-
-/// Text, and the kinds of text a browser would treat as markup.
-fn sniff_text(head: &[u8]) -> &'static str {
-    if head.contains(&0) {
-        return "application/octet-stream";
-    }
-    // A multi-byte character may be cut at the end of the sample.
-    let text = match std::str::from_utf8(head) {
-        Ok(text) => text,
-        Err(e) if e.error_len().is_none() => {
-            std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default()
-        }
-        Err(_) => return "application/octet-stream",
-    };
-    let lower = text
-        .trim_start_matches('\u{feff}')
-        .trim_start()
-        .to_lowercase();
-    if lower.contains("<svg") {
-        "image/svg+xml"
-    } else if lower.starts_with("<!doctype html")
-        || lower.starts_with("<html")
-        || lower.contains("<script")
-        || lower.contains("<body")
-        || lower.contains("<iframe")
-    {
-        "text/html"
-    } else if lower.starts_with("<?xml") {
-        "application/xml"
-    } else {
-        "text/plain"
     }
 }
 
@@ -229,58 +161,6 @@ pub fn human_size(bytes: u64) -> String {
     }
     let rounded = (value * 100.0).round() / 100.0;
     format!("{rounded} {}", UNITS[unit])
-}
-
-/// Width and height from an image's header, without decoding it.
-pub fn image_dimensions(content_type: &str, head: &[u8]) -> Option<(u32, u32)> {
-    let be32 = |at: usize| {
-        head.get(at..at + 4)
-            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    };
-    let le16 = |at: usize| {
-        head.get(at..at + 2)
-            .map(|b| u32::from(u16::from_le_bytes([b[0], b[1]])))
-    };
-    let be16 = |at: usize| {
-        head.get(at..at + 2)
-            .map(|b| u32::from(u16::from_be_bytes([b[0], b[1]])))
-    };
-    let le24 = |at: usize| {
-        head.get(at..at + 3)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], 0]))
-    };
-    let found = match content_type {
-        "image/png" if head.get(12..16) == Some(b"IHDR") => Some((be32(16)?, be32(20)?)),
-        "image/gif" => Some((le16(6)?, le16(8)?)),
-        "image/webp" => match head.get(12..16)? {
-            b"VP8X" => Some((le24(24)? + 1, le24(27)? + 1)),
-            b"VP8 " => Some((le16(26)? & 0x3fff, le16(28)? & 0x3fff)),
-            b"VP8L" => {
-                let bits = u32::from_le_bytes(head.get(21..25)?.try_into().ok()?);
-                Some(((bits & 0x3fff) + 1, ((bits >> 14) & 0x3fff) + 1))
-            }
-            _ => None,
-        },
-        "image/jpeg" => {
-            // Walk the segments to the first start-of-frame, within the sample read.
-            let mut at = 2;
-            loop {
-                if *head.get(at)? != 0xff {
-                    return None;
-                }
-                let marker = *head.get(at + 1)?;
-                let len = usize::try_from(be16(at + 2)?).ok()?;
-                let is_frame =
-                    matches!(marker, 0xc0..=0xcf) && !matches!(marker, 0xc4 | 0xc8 | 0xcc);
-                if is_frame {
-                    return Some((be16(at + 7)?, be16(at + 5)?));
-                }
-                at += 2 + len;
-            }
-        }
-        _ => None,
-    };
-    found.filter(|(w, h)| *w > 0 && *h > 0)
 }
 
 /// What decoding an image added: its upright size, preview, and stored thumbnail.
@@ -975,16 +855,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sniffing_trusts_bytes_not_claims() {
-        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n...."), "image/png");
-        assert_eq!(sniff(b"\xff\xd8\xff\xe0"), "image/jpeg");
-        assert_eq!(
-            sniff(b"  <svg xmlns='http://www.w3.org/2000/svg'>"),
-            "image/svg+xml"
-        );
-        assert_eq!(sniff(b"<!DOCTYPE html><p>hi"), "text/html");
-        assert_eq!(sniff(b"hello, world"), "text/plain");
-        assert_eq!(sniff(b"\x00\x01\x02"), "application/octet-stream");
+    fn types_trust_bytes_not_claims() {
         // A claim cannot turn markup into something served inline, nor HTML into text.
         assert_eq!(decide_type("text/html", Some("image/png")), "text/html");
         assert_eq!(decide_type("text/plain", Some("text/html")), "text/plain");
@@ -1019,21 +890,5 @@ mod tests {
         assert_eq!(encode_uri("a b/ü#?.png"), "a%20b/%C3%BC#?.png");
         assert_eq!(human_size(104_857_600), "104.86 MB");
         assert_eq!(human_size(10), "10 B");
-    }
-
-    #[test]
-    fn dimensions_from_headers() {
-        let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
-        png.extend_from_slice(&640u32.to_be_bytes());
-        png.extend_from_slice(&480u32.to_be_bytes());
-        assert_eq!(image_dimensions("image/png", &png), Some((640, 480)));
-        let gif = b"GIF89a\x20\x00\x10\x00";
-        assert_eq!(image_dimensions("image/gif", gif), Some((32, 16)));
-        let jpeg = [
-            0xff, 0xd8, 0xff, 0xe0, 0x00, 0x04, 0x00, 0x00, 0xff, 0xc0, 0x00, 0x11, 0x08, 0x00,
-            0x30, 0x00, 0x40,
-        ];
-        assert_eq!(image_dimensions("image/jpeg", &jpeg), Some((64, 48)));
-        assert_eq!(image_dimensions("image/png", b"\x89PNG"), None);
     }
 }

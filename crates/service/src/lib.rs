@@ -8,12 +8,10 @@ pub mod accounts;
 pub mod auth;
 pub mod authz;
 pub mod avatars;
-pub mod blobs;
 mod bootstrap;
 pub mod discovery;
 pub mod files;
 mod hashing;
-pub mod images;
 pub mod message_marks;
 pub mod messages;
 pub mod notifications;
@@ -36,6 +34,8 @@ use std::sync::Arc;
 
 pub use auth::{LoginRequest, LoginResult, PasswordInput, Session, UserSelector};
 pub use bootstrap::{AdminBootstrap, ServiceConfig};
+/// The blob stores live in comet-media; re-exported for the server and its tests.
+pub use comet_media::blobs;
 
 /// The cause of the events published while serving one request (REST) or method call (DDP):
 /// its logged-in user, if any, and an id of its own. Transports run the request inside

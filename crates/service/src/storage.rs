@@ -11,8 +11,8 @@
 //! and `Webdav` are not offered: the setting refuses them.
 
 use crate::Service;
-use crate::blobs::{BlobStore, S3BlobStore, S3Config};
 use comet_core::{Error, Result};
+use comet_media::blobs::{self, BlobStore, S3BlobStore, S3Config};
 use comet_store::Upload;
 use std::sync::Arc;
 
@@ -66,7 +66,7 @@ impl Service {
             .map_err(|cause| storage_unavailable(name, &cause))?;
         let http = self
             .s3_http
-            .get_or_init(crate::blobs::http_client)
+            .get_or_init(blobs::http_client)
             .clone()
             .map_err(|cause| storage_unavailable(name, &cause))?;
         Ok(Arc::new(S3BlobStore::new(name, prefix, config, http)))

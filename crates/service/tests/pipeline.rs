@@ -113,6 +113,7 @@ async fn concurrent_reactions_stars_and_pins_are_all_kept() {
     let service = &t.service;
     let work = members.iter().enumerate().map(|(i, member)| {
         let id = root.id.clone();
+        let room_id = root.room_id.clone();
         async move {
             service.star_message(member, &id, true).await.expect("star");
             for round in 0..5 {
@@ -124,7 +125,7 @@ async fn concurrent_reactions_stars_and_pins_are_all_kept() {
             if i == 0 {
                 for round in 0..4 {
                     service
-                        .update_message(member, &root.room_id, &id, &format!("edit {round}"))
+                        .update_message(member, &room_id, &id, &format!("edit {round}"))
                         .await
                         .expect("edit");
                 }

@@ -1,6 +1,6 @@
 //! Image work for uploads: thumbnails and previews for file messages (upstream's
 //! `createImageThumbnail` / `resizeImagePreview`), avatars cut to a square, and removing
-//! EXIF/GPS metadata from uploads as they stream in (`Message_Attachments_Strip_Exif`).
+//! EXIF/GPS metadata from uploads as they stream in ([`MetadataFilter`]).
 //!
 //! Decoding is where a hostile file hurts: a few kilobytes can claim a billion pixels or
 //! inflate to gigabytes. So nothing is decoded whose header claims more than `MAX_PIXELS`,
@@ -70,6 +70,58 @@ pub fn within_limits(width: u32, height: u32) -> bool {
         && width <= MAX_SIDE
         && height <= MAX_SIDE
         && u64::from(width) * u64::from(height) <= MAX_PIXELS
+}
+
+/// Width and height from an image's header, without decoding it.
+pub fn image_dimensions(content_type: &str, head: &[u8]) -> Option<(u32, u32)> {
+    let be32 = |at: usize| {
+        head.get(at..at + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let le16 = |at: usize| {
+        head.get(at..at + 2)
+            .map(|b| u32::from(u16::from_le_bytes([b[0], b[1]])))
+    };
+    let be16 = |at: usize| {
+        head.get(at..at + 2)
+            .map(|b| u32::from(u16::from_be_bytes([b[0], b[1]])))
+    };
+    let le24 = |at: usize| {
+        head.get(at..at + 3)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], 0]))
+    };
+    let found = match content_type {
+        "image/png" if head.get(12..16) == Some(b"IHDR") => Some((be32(16)?, be32(20)?)),
+        "image/gif" => Some((le16(6)?, le16(8)?)),
+        "image/webp" => match head.get(12..16)? {
+            b"VP8X" => Some((le24(24)? + 1, le24(27)? + 1)),
+            b"VP8 " => Some((le16(26)? & 0x3fff, le16(28)? & 0x3fff)),
+            b"VP8L" => {
+                let bits = u32::from_le_bytes(head.get(21..25)?.try_into().ok()?);
+                Some(((bits & 0x3fff) + 1, ((bits >> 14) & 0x3fff) + 1))
+            }
+            _ => None,
+        },
+        "image/jpeg" => {
+            // Walk the segments to the first start-of-frame, within the sample read.
+            let mut at = 2;
+            loop {
+                if *head.get(at)? != 0xff {
+                    return None;
+                }
+                let marker = *head.get(at + 1)?;
+                let len = usize::try_from(be16(at + 2)?).ok()?;
+                let is_frame =
+                    matches!(marker, 0xc0..=0xcf) && !matches!(marker, 0xc4 | 0xc8 | 0xcc);
+                if is_frame {
+                    return Some((be16(at + 7)?, be16(at + 5)?));
+                }
+                at += 2 + len;
+            }
+        }
+        _ => None,
+    };
+    found.filter(|(w, h)| *w > 0 && *h > 0)
 }
 
 fn limits() -> Limits {
@@ -179,7 +231,7 @@ pub fn process(
 ) -> Result<Processed, ImageError> {
     let format = format_of(content_type).ok_or(ImageError::Unsupported)?;
     // The header decides first; the decoder's own limits catch headers that lie.
-    if let Some((w, h)) = crate::files::image_dimensions(content_type, bytes)
+    if let Some((w, h)) = image_dimensions(content_type, bytes)
         && !within_limits(w, h)
     {
         return Err(ImageError::TooLarge);
@@ -214,8 +266,8 @@ pub fn process(
 /// JPEGs stay JPEG; everything else becomes PNG (upstream turns GIF into PNG too). Returns
 /// the bytes and their media type.
 pub fn avatar_image(bytes: &[u8], size: u32) -> Result<(Vec<u8>, &'static str), ImageError> {
-    let format = format_of(crate::files::sniff(bytes)).ok_or(ImageError::Unsupported)?;
-    if let Some((w, h)) = crate::files::image_dimensions(media_type(format), bytes)
+    let format = format_of(crate::sniff::sniff(bytes)).ok_or(ImageError::Unsupported)?;
+    if let Some((w, h)) = image_dimensions(media_type(format), bytes)
         && !within_limits(w, h)
     {
         return Err(ImageError::TooLarge);
@@ -724,6 +776,22 @@ mod tests {
         }
         filter.finish(&mut out);
         (out, filter.orientation())
+    }
+
+    #[test]
+    fn dimensions_from_headers() {
+        let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+        png.extend_from_slice(&640u32.to_be_bytes());
+        png.extend_from_slice(&480u32.to_be_bytes());
+        assert_eq!(image_dimensions("image/png", &png), Some((640, 480)));
+        let gif = b"GIF89a\x20\x00\x10\x00";
+        assert_eq!(image_dimensions("image/gif", gif), Some((32, 16)));
+        let jpeg = [
+            0xff, 0xd8, 0xff, 0xe0, 0x00, 0x04, 0x00, 0x00, 0xff, 0xc0, 0x00, 0x11, 0x08, 0x00,
+            0x30, 0x00, 0x40,
+        ];
+        assert_eq!(image_dimensions("image/jpeg", &jpeg), Some((64, 48)));
+        assert_eq!(image_dimensions("image/png", b"\x89PNG"), None);
     }
 
     #[test]

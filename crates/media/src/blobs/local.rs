@@ -65,7 +65,7 @@ impl BlobStore for LocalBlobStore {
         let target = self.path(key)?;
         let temp_dir = self.root.join("tmp");
         tokio::fs::create_dir_all(&temp_dir).await?;
-        let temp = temp_dir.join(format!("{key}.{}", comet_core::id::new_id()));
+        let temp = temp_dir.join(format!("{key}.{:016x}", rand::random::<u64>()));
         let mut guard = TempGuard(Some(temp.clone()));
         // Every file write is a hop to the blocking pool: gathering network chunks into big
         // writes keeps that cost small next to the copy.

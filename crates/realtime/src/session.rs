@@ -9,7 +9,7 @@ use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
 use comet_core::user::Presence;
 use comet_core::{Error, ErrorKind};
 use comet_methods::{MethodContext, Outcome, error_object, result_message};
-use comet_service::rooms::{RoomFamily, RoomRef};
+use comet_service::listening::Listening;
 use comet_service::{ClientInfo, Session};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -551,6 +551,21 @@ fn rate_limit(realtime: &Realtime, state: &mut State, method: &str) -> Result<()
         .hit(PER_CONNECTION.0, PER_CONNECTION.1)
 }
 
+/// What listening to `event_name` of `stream` means, in the service's terms (which decide
+/// who may); `None` for a stream nobody may listen to.
+fn listening<'a>(stream: &'static str, event_name: &'a str) -> Option<Listening<'a>> {
+    let first_part = event_name.split('/').next().unwrap_or_default();
+    Some(match stream {
+        NOTIFY_ALL => Listening::Everyone,
+        ROOM_MESSAGES if event_name == "__my_messages__" => Listening::OwnRooms,
+        ROOM_MESSAGES => Listening::RoomMessages(event_name),
+        NOTIFY_ROOM => Listening::RoomActivity(first_part),
+        NOTIFY_USER => Listening::User(first_part),
+        NOTIFY_LOGGED | USER_PRESENCE | ROLES => Listening::LoggedIn,
+        _ => return None,
+    })
+}
+
 /// Whether the session may listen to `event_name` of `stream`.
 async fn may_listen(
     realtime: &Realtime,
@@ -558,46 +573,10 @@ async fn may_listen(
     stream: &'static str,
     event_name: &str,
 ) -> Result<(), Error> {
-    let not_allowed = || Error::meteor("not-allowed", "Not allowed");
-    if stream == NOTIFY_ALL {
-        return Ok(());
-    }
-    let Some(session) = session else {
-        return Err(not_allowed());
+    let Some(what) = listening(stream, event_name) else {
+        return Err(Error::meteor("not-allowed", "Not allowed"));
     };
-    match stream {
-        ROOM_MESSAGES => {
-            if event_name == "__my_messages__" {
-                return Ok(());
-            }
-            realtime
-                .service
-                .room_for(
-                    session,
-                    &RoomRef::Id(event_name.to_owned()),
-                    RoomFamily::Any,
-                )
-                .await
-                .map(|_| ())
-                .map_err(|_| not_allowed())
-        }
-        NOTIFY_ROOM => {
-            let room_id = event_name.split('/').next().unwrap_or_default();
-            match realtime.service.subscription(session, room_id).await? {
-                Some(_) => Ok(()),
-                None => Err(not_allowed()),
-            }
-        }
-        NOTIFY_USER => {
-            if event_name.split('/').next() == Some(session.user.id.as_str()) {
-                Ok(())
-            } else {
-                Err(not_allowed())
-            }
-        }
-        NOTIFY_LOGGED | USER_PRESENCE | ROLES => Ok(()),
-        _ => Err(not_allowed()),
-    }
+    realtime.service.may_listen(session, what).await
 }
 
 async fn subscribe(
@@ -691,7 +670,7 @@ async fn subscribe(
 
 #[cfg(test)]
 mod fuzz {
-    use super::{Framing, decode};
+    use super::*;
     use proptest::prelude::*;
 
     proptest! {
@@ -710,6 +689,29 @@ mod fuzz {
             let _ = decode(Framing::Raw, &text);
             let _ = decode(Framing::SockJs, &text);
         }
+    }
+
+    #[test]
+    fn streams_map_to_what_the_service_decides_on() {
+        assert_eq!(
+            listening(ROOM_MESSAGES, "GENERAL"),
+            Some(Listening::RoomMessages("GENERAL"))
+        );
+        assert_eq!(
+            listening(ROOM_MESSAGES, "__my_messages__"),
+            Some(Listening::OwnRooms)
+        );
+        assert_eq!(
+            listening(NOTIFY_ROOM, "r1/user-activity"),
+            Some(Listening::RoomActivity("r1"))
+        );
+        assert_eq!(
+            listening(NOTIFY_USER, "u1/notification"),
+            Some(Listening::User("u1"))
+        );
+        assert_eq!(listening(NOTIFY_ALL, "x"), Some(Listening::Everyone));
+        assert_eq!(listening(ROLES, "roles"), Some(Listening::LoggedIn));
+        assert_eq!(listening("stream-nothing", "x"), None);
     }
 
     #[test]

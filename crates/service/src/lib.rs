@@ -12,6 +12,7 @@ mod bootstrap;
 pub mod discovery;
 pub mod files;
 mod hashing;
+pub mod listening;
 pub mod message_marks;
 pub mod messages;
 pub mod notifications;

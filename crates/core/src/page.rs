@@ -1,4 +1,9 @@
-//! Pagination and sorting as the REST API exposes them (`count`, `offset`, `sort`).
+//! Listings as the REST API exposes them: pagination and sorting (`count`, `offset`, `sort`)
+//! and what each listing filters on. The service and the stores share this vocabulary; the
+//! edges fill it in from request parameters.
+
+use crate::Timestamp;
+use crate::room::RoomType;
 
 /// Sort direction of one key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,4 +60,101 @@ impl<K> Page<K> {
             sort: Vec::new(),
         }
     }
+}
+
+/// Which users a listing returns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserFilter {
+    /// Only users holding this global role.
+    pub role: Option<String>,
+    /// Only active (`Some(true)`) or deactivated (`Some(false)`) users.
+    pub active: Option<bool>,
+    /// Case-insensitive substring of username, name or email.
+    pub search: Option<String>,
+}
+
+/// Which rooms a listing returns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RoomFilter {
+    /// Only these types (empty: all).
+    pub types: Vec<RoomType>,
+    /// Case-insensitive substring of the name.
+    pub name: Option<String>,
+    /// Only default rooms.
+    pub default_only: bool,
+    /// Only rooms this user is subscribed to.
+    pub member: Option<String>,
+    /// Only discussions of this room.
+    pub parent_id: Option<String>,
+}
+
+/// Sort keys for rooms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomSortKey {
+    Name,
+    CreatedAt,
+    UpdatedAt,
+    LastMessageAt,
+    MessageCount,
+    UsersCount,
+}
+
+/// Which messages of a room a history request returns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MessageFilter {
+    /// Only messages at or before (`inclusive`) / strictly before this time.
+    pub latest: Option<Timestamp>,
+    /// Only messages at or after (`inclusive`) / strictly after this time.
+    pub oldest: Option<Timestamp>,
+    pub inclusive: bool,
+    /// Leave out thread replies not also shown in the room.
+    pub hide_thread_replies: bool,
+    /// Only replies of this thread.
+    pub thread_id: Option<String>,
+    /// Only pinned messages.
+    pub pinned_only: bool,
+    /// Only messages starred by this user.
+    pub starred_by: Option<String>,
+    /// Only messages mentioning this user.
+    pub mentioning: Option<String>,
+    /// Only messages changed after this time (sync).
+    pub updated_after: Option<Timestamp>,
+    /// Leave out system messages.
+    pub hide_system: bool,
+    /// Only messages by this author (user id).
+    pub author_id: Option<String>,
+    /// Only thread roots (messages with replies).
+    pub thread_roots: bool,
+    /// Only thread roots this user follows.
+    pub thread_participant: Option<String>,
+    /// Only messages that started a discussion.
+    pub discussions: bool,
+    /// Only messages whose text contains this (case-insensitive, no ranking).
+    pub text_contains: Option<String>,
+    /// Only messages carrying files (`files`).
+    pub with_files: bool,
+}
+
+/// Sort keys for messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageSortKey {
+    CreatedAt,
+    UpdatedAt,
+    /// Last reply of a thread.
+    ThreadLastAt,
+}
+
+/// Which files of a room a listing returns (`channels.files` and friends).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UploadFilter {
+    /// Case-insensitive substring of the name.
+    pub name: Option<String>,
+    /// Only this type group (`image`, `video`, `application`, ...).
+    pub type_group: Option<String>,
+    /// Only completed (confirmed) uploads.
+    pub only_complete: bool,
+    /// Also thumbnails (upstream's listings leave them out: `findPaginatedWithoutThumbs`).
+    pub include_thumbs: bool,
+    /// Only uploads made at or before this time (`rooms.images`' `startingFromId`).
+    pub uploaded_up_to: Option<Timestamp>,
 }

@@ -160,9 +160,9 @@ async fn get_user_roles(service: &Service, ctx: MethodContext<'_>) -> Result<Out
         if role.id == "user" || role.scope != comet_core::catalog::SCOPE_USERS {
             continue;
         }
-        let filter = comet_store::UserFilter {
+        let filter = comet_core::page::UserFilter {
             role: Some(role.id.clone()),
-            ..comet_store::UserFilter::default()
+            ..comet_core::page::UserFilter::default()
         };
         let page = comet_core::page::Page {
             offset: 0,

@@ -23,7 +23,8 @@ use comet_events::Event;
 use comet_media::blobs::{BlobError, BlobReader, BlobStore};
 use comet_media::images;
 use comet_media::sniff::sniff;
-use comet_store::{Avatar, AvatarOwner};
+/// Avatar records, as the edges read them.
+pub use comet_store::{Avatar, AvatarOwner};
 use serde_json::json;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

@@ -18,7 +18,9 @@ use comet_core::{Error, Result, id, now};
 use comet_media::blobs::{BlobError, BlobReader};
 use comet_media::images::{self, FilteredReader, MetadataFilter, Processed, image_dimensions};
 use comet_media::sniff::sniff;
-use comet_store::{Upload, UploadFilter};
+/// An uploaded file's record, as the edges read it.
+pub use comet_store::Upload;
+use comet_store::UploadFilter;
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncReadExt};
 

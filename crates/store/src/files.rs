@@ -4,7 +4,7 @@
 //! whether the upload finished. A record is written only once its blob is in place, so a
 //! record never points at a half-written file.
 
-use crate::StoreResult;
+use crate::{StoreResult, UploadFilter};
 use async_trait::async_trait;
 use comet_core::Timestamp;
 
@@ -51,21 +51,6 @@ impl Upload {
             .split_once('/')
             .map_or(self.content_type.as_str(), |(group, _)| group)
     }
-}
-
-/// Which files of a room a listing returns (`channels.files` and friends).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct UploadFilter {
-    /// Case-insensitive substring of the name.
-    pub name: Option<String>,
-    /// Only this type group (`image`, `video`, `application`, ...).
-    pub type_group: Option<String>,
-    /// Only completed (confirmed) uploads.
-    pub only_complete: bool,
-    /// Also thumbnails (upstream's listings leave them out: `findPaginatedWithoutThumbs`).
-    pub include_thumbs: bool,
-    /// Only uploads made at or before this time (`rooms.images`' `startingFromId`).
-    pub uploaded_up_to: Option<Timestamp>,
 }
 
 #[async_trait]

@@ -6,8 +6,12 @@
 use async_trait::async_trait;
 use comet_core::Timestamp;
 use comet_core::page::{Page, UserSortKey};
+// Listing vocabulary shared with the service and the edges lives in `comet_core::page`.
+pub use comet_core::page::{
+    MessageFilter, MessageSortKey, RoomFilter, RoomSortKey, UploadFilter, UserFilter,
+};
 use comet_core::role::{Permission, Role};
-use comet_core::room::{Message, Room, RoomType, Subscription, UserStub};
+use comet_core::room::{Message, Room, Subscription, UserStub};
 use comet_core::setting::Setting;
 use comet_core::user::{LoginToken, User};
 use serde_json::Value;
@@ -42,17 +46,6 @@ pub use message_change::{MessageChange, MessageChanged};
 pub mod transfer;
 
 pub use transfer::{ExportPage, Record, RecordKind, TransferStore};
-
-/// Which users a listing returns.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct UserFilter {
-    /// Only users holding this global role.
-    pub role: Option<String>,
-    /// Only active (`Some(true)`) or deactivated (`Some(false)`) users.
-    pub active: Option<bool>,
-    /// Case-insensitive substring of username, name or email.
-    pub search: Option<String>,
-}
 
 #[async_trait]
 pub trait UserStore: Send + Sync {
@@ -149,83 +142,12 @@ pub trait LoginAttemptStore: Send + Sync {
     async fn clear_failed_logins(&self, key: &str) -> StoreResult<()>;
 }
 
-/// Which rooms a listing returns.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RoomFilter {
-    /// Only these types (empty: all).
-    pub types: Vec<RoomType>,
-    /// Case-insensitive substring of the name.
-    pub name: Option<String>,
-    /// Only default rooms.
-    pub default_only: bool,
-    /// Only rooms this user is subscribed to.
-    pub member: Option<String>,
-    /// Only discussions of this room.
-    pub parent_id: Option<String>,
-}
-
 /// A subscription that no longer exists.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemovedSubscription {
     pub id: String,
     pub room_id: String,
     pub removed_at: Timestamp,
-}
-
-/// Sort keys for rooms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RoomSortKey {
-    Name,
-    CreatedAt,
-    UpdatedAt,
-    LastMessageAt,
-    MessageCount,
-    UsersCount,
-}
-
-/// Which messages of a room a history request returns.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct MessageFilter {
-    /// Only messages at or before (`inclusive`) / strictly before this time.
-    pub latest: Option<Timestamp>,
-    /// Only messages at or after (`inclusive`) / strictly after this time.
-    pub oldest: Option<Timestamp>,
-    pub inclusive: bool,
-    /// Leave out thread replies not also shown in the room.
-    pub hide_thread_replies: bool,
-    /// Only replies of this thread.
-    pub thread_id: Option<String>,
-    /// Only pinned messages.
-    pub pinned_only: bool,
-    /// Only messages starred by this user.
-    pub starred_by: Option<String>,
-    /// Only messages mentioning this user.
-    pub mentioning: Option<String>,
-    /// Only messages changed after this time (sync).
-    pub updated_after: Option<Timestamp>,
-    /// Leave out system messages.
-    pub hide_system: bool,
-    /// Only messages by this author (user id).
-    pub author_id: Option<String>,
-    /// Only thread roots (messages with replies).
-    pub thread_roots: bool,
-    /// Only thread roots this user follows.
-    pub thread_participant: Option<String>,
-    /// Only messages that started a discussion.
-    pub discussions: bool,
-    /// Only messages whose text contains this (case-insensitive, no ranking).
-    pub text_contains: Option<String>,
-    /// Only messages carrying files (`files`).
-    pub with_files: bool,
-}
-
-/// Sort keys for messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MessageSortKey {
-    CreatedAt,
-    UpdatedAt,
-    /// Last reply of a thread.
-    ThreadLastAt,
 }
 
 /// What posting a message changes besides inserting it, all in the same transaction.
@@ -415,7 +337,7 @@ pub trait OpsStore: Send + Sync {
 mod cluster;
 pub use cluster::ClusterStore;
 mod files;
-pub use files::{FileStore, Upload, UploadFilter};
+pub use files::{FileStore, Upload};
 mod avatars;
 pub use avatars::{Avatar, AvatarOwner, AvatarStore};
 

@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use comet_core::{Error, Result};
 use comet_service::accounts::UserRef;
-use comet_store::Avatar;
+use comet_service::avatars::{Avatar, AvatarOwner};
 use serde_json::{Value, json};
 use tokio_util::io::ReaderStream;
 
@@ -190,17 +190,14 @@ pub async fn get_avatar_suggestion(Caller(_session): Caller) -> ApiResult {
 pub async fn user_etag(app: &AppState, user_id: &str) -> Result<Option<String>> {
     Ok(app
         .service
-        .avatar_of(comet_store::AvatarOwner::User, user_id)
+        .avatar_of(AvatarOwner::User, user_id)
         .await?
         .map(|a| a.etag))
 }
 
 /// Adds the room's `avatarETag` to its document when it has an avatar of its own.
 pub async fn with_room_etag(app: &AppState, room_id: &str, mut doc: Value) -> Result<Value> {
-    let avatar = app
-        .service
-        .avatar_of(comet_store::AvatarOwner::Room, room_id)
-        .await?;
+    let avatar = app.service.avatar_of(AvatarOwner::Room, room_id).await?;
     if let (Some(avatar), Value::Object(map)) = (avatar, &mut doc) {
         map.insert("avatarETag".into(), json!(avatar.etag));
     }

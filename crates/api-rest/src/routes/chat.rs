@@ -401,7 +401,7 @@ pub async fn marked_page(
         .await
         .map_err(|_| Error::meteor("error-not-allowed", "Not allowed"))?;
     let (offset, count) = pagination(app, query)?;
-    let mut filter = comet_store::MessageFilter::default();
+    let mut filter = comet_core::page::MessageFilter::default();
     match which {
         Marked::Pinned => filter.pinned_only = true,
         Marked::Starred => filter.starred_by = Some(session.user.id.clone()),
@@ -411,7 +411,7 @@ pub async fn marked_page(
         offset,
         count,
         sort: vec![(
-            comet_store::MessageSortKey::CreatedAt,
+            comet_core::page::MessageSortKey::CreatedAt,
             comet_core::page::Direction::Descending,
         )],
     };

@@ -314,16 +314,16 @@ pub async fn chat_discussions(
         .room_for(&session, &RoomRef::Id(room_id), RoomFamily::Any)
         .await?;
     let (offset, count) = pagination(&app, &query)?;
-    let filter = comet_store::MessageFilter {
+    let filter = comet_core::page::MessageFilter {
         discussions: true,
         text_contains: opt_str(&query, "text")?.filter(|t| !t.is_empty()),
-        ..comet_store::MessageFilter::default()
+        ..comet_core::page::MessageFilter::default()
     };
     let page = comet_core::page::Page {
         offset,
         count,
         sort: vec![(
-            comet_store::MessageSortKey::CreatedAt,
+            comet_core::page::MessageSortKey::CreatedAt,
             comet_core::page::Direction::Descending,
         )],
     };

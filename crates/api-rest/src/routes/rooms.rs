@@ -7,6 +7,7 @@ use crate::params::{
     user_refs,
 };
 use comet_core::page::Direction;
+use comet_core::page::RoomSortKey;
 use comet_core::room::{Room, RoomType};
 use comet_core::user::User;
 use comet_core::{Error, Result};
@@ -16,7 +17,6 @@ use comet_protocol::rest::utc_offset;
 use comet_service::Session;
 use comet_service::messages::HistoryQuery;
 use comet_service::rooms::{NewRoom, RoomAccess, RoomFamily, RoomListQuery, RoomRef};
-use comet_store::RoomSortKey;
 use serde_json::{Value, json};
 
 /// How one family of endpoints names things on the wire.
@@ -369,7 +369,7 @@ pub async fn history(family: Family, app: AppState, session: Session, query: Val
 pub async fn messages(family: Family, app: AppState, session: Session, query: Value) -> ApiResult {
     let room = load(&app, &session, family, &query).await?;
     let (offset, count) = pagination(&app, &query)?;
-    let mut filter = comet_store::MessageFilter::default();
+    let mut filter = comet_core::page::MessageFilter::default();
     if opt_bool(&query, "pinned")?.unwrap_or(false) {
         filter.pinned_only = true;
     }
@@ -383,7 +383,7 @@ pub async fn messages(family: Family, app: AppState, session: Session, query: Va
         offset,
         count,
         sort: vec![(
-            comet_store::MessageSortKey::CreatedAt,
+            comet_core::page::MessageSortKey::CreatedAt,
             Direction::Descending,
         )],
     };

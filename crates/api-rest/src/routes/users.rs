@@ -8,10 +8,10 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use comet_core::Error;
 use comet_core::page::Page;
+use comet_core::page::UserFilter;
 use comet_protocol::{iso, rest::UserWire};
 use comet_service::accounts::{NewUser, Registration, UserChanges, UserRef, UserView, VisibleUser};
 use comet_service::{ClientInfo, Session};
-use comet_store::UserFilter;
 use serde_json::{Value, json};
 
 fn user_json(user: &VisibleUser) -> Value {

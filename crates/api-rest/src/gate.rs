@@ -5,7 +5,6 @@
 use crate::AppState;
 use crate::envelope::error_response;
 use crate::extract::Authentication;
-use crate::routes::Required;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
@@ -128,7 +127,7 @@ pub async fn gate(State(app): State<AppState>, mut req: Request, next: Next) -> 
     }
     let session = match (credentials.0.as_deref(), credentials.1.as_deref()) {
         (Some(user_id), Some(token)) if !user_id.is_empty() && !token.is_empty() => {
-            match app.service.authenticate(user_id, token).await {
+            match app.service.accounts().authenticate(user_id, token).await {
                 Ok(session) => Some(session),
                 Err(e) if e.kind == ErrorKind::Internal => return error_response(&e),
                 Err(_) => None,
@@ -138,11 +137,8 @@ pub async fn gate(State(app): State<AppState>, mut req: Request, next: Next) -> 
     };
     let user_id = session.as_ref().map(|s| s.user.id.clone());
     let forbidden = session.as_ref().is_some_and(|s| {
-        match crate::routes::required_permissions(&route, &method) {
-            None => false,
-            Some(Required::All(p)) => !p.iter().all(|p| app.service.has_permission(&s.user, p)),
-            Some(Required::Any(p)) => !app.service.has_any_permission(&s.user, p),
-        }
+        crate::routes::required_permissions(&route, &method)
+            .is_some_and(|required| !app.service.meets(&s.user, required))
     });
 
     let decision = app

@@ -1,6 +1,6 @@
 //! Accounts, presence, avatars, settings and permissions.
 
-use crate::{Handler, MethodContext, Outcome, param, session, str_param, value};
+use crate::{Handler, MethodContext, Outcome, date, param, session, str_param, value};
 use comet_core::Result;
 use comet_core::user::Presence;
 use comet_protocol::{chat, ejson};
@@ -43,11 +43,11 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
 async fn login(service: &Service, params: Vec<Value>, ctx: MethodContext<'_>) -> Result<Outcome> {
     let arg = params.first().cloned().unwrap_or(Value::Null);
     let request = parse_meteor_login(&arg)?;
-    let result = service.login(request, ctx.client).await?;
+    let result = service.accounts().login(request, ctx.client).await?;
     let answer = json!({
         "id": result.user.id,
         "token": result.token,
-        "tokenExpires": {"$date": result.token_expires.timestamp_millis()},
+        "tokenExpires": date(result.token_expires),
         "type": result.login_type,
     });
     Ok(Outcome::LoggedIn(Box::new(result), answer))
@@ -55,13 +55,15 @@ async fn login(service: &Service, params: Vec<Value>, ctx: MethodContext<'_>) ->
 
 async fn logout(service: &Service, ctx: MethodContext<'_>) -> Result<Outcome> {
     if let Some(session) = ctx.session {
-        service.logout(session).await?;
+        service.accounts().logout(session).await?;
     }
     Ok(Outcome::LoggedOut)
 }
 
 async fn public_settings(service: &Service) -> Result<Outcome> {
-    let page = service.public_settings(&SettingsQuery::default());
+    let page = service
+        .settings()
+        .public_settings(&SettingsQuery::default());
     value(Value::Array(
         page.settings
             .into_iter()
@@ -74,9 +76,10 @@ async fn permissions(service: &Service, ctx: MethodContext<'_>) -> Result<Outcom
     session(&ctx)?;
     value(Value::Array(
         service
+            .permissions()
             .permissions(None)
             .into_iter()
-            .map(|p| json!({"_id": p.id, "roles": p.roles, "_updatedAt": {"$date": p.updated_at.timestamp_millis()}}))
+            .map(|p| json!({"_id": p.id, "roles": p.roles, "_updatedAt": date(p.updated_at)}))
             .collect(),
     ))
 }
@@ -89,6 +92,7 @@ async fn set_default_status(
     let session = session(&ctx)?;
     let status = str_param(&params, 0)?;
     service
+        .accounts()
         .set_status(session, None, Some(&status), None)
         .await?;
     value(Value::Bool(true))
@@ -102,7 +106,10 @@ async fn set_user_status(
     let session = session(&ctx)?;
     let status = param(&params, 0).and_then(Value::as_str);
     let text = param(&params, 1).and_then(Value::as_str);
-    service.set_status(session, None, status, text).await?;
+    service
+        .accounts()
+        .set_status(session, None, status, text)
+        .await?;
     value(Value::Null)
 }
 
@@ -122,6 +129,7 @@ async fn set_avatar_from_service(
         .unwrap_or_default();
     let target = param(&params, 3).and_then(Value::as_str);
     service
+        .files()
         .set_avatar_from_service(session, data, source, target)
         .await?;
     value(Value::Null)
@@ -135,7 +143,7 @@ async fn reset_avatar(
 ) -> Result<Outcome> {
     let session = session(&ctx)?;
     let target = param(&params, 0).and_then(Value::as_str);
-    service.reset_avatar_method(session, target).await?;
+    service.files().reset_avatar_method(session, target).await?;
     value(Value::Null)
 }
 
@@ -156,7 +164,7 @@ async fn connection_presence(ctx: MethodContext<'_>, presence: Presence) -> Resu
 async fn get_user_roles(service: &Service, ctx: MethodContext<'_>) -> Result<Outcome> {
     let session = session(&ctx)?;
     let mut users: Vec<Value> = Vec::new();
-    for role in service.roles().await? {
+    for role in service.permissions().roles().await? {
         if role.id == "user" || role.scope != comet_core::catalog::SCOPE_USERS {
             continue;
         }
@@ -169,7 +177,12 @@ async fn get_user_roles(service: &Service, ctx: MethodContext<'_>) -> Result<Out
             count: Some(1000),
             sort: Vec::new(),
         };
-        for listed in service.list_users(session, &filter, &page).await?.0 {
+        for listed in service
+            .accounts()
+            .list_users(session, &filter, &page)
+            .await?
+            .0
+        {
             let user = listed.user;
             if !users.iter().any(|u| u["_id"] == json!(user.id)) {
                 let roles: Vec<&String> = user.roles.iter().filter(|r| *r != "user").collect();
@@ -190,7 +203,7 @@ async fn spotlight(
     let text = param(&params, 0)
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let found = service.spotlight(session, text).await?;
+    let found = service.rooms().spotlight(session, text).await?;
     let users: Vec<Value> = found
         .users
         .iter()

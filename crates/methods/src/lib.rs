@@ -45,11 +45,29 @@ fn param(params: &[Value], index: usize) -> Option<&Value> {
     params.get(index).filter(|v| !v.is_null())
 }
 
+/// Meteor's answer to parameters that do not match a method's pattern (`check`).
+fn match_failed() -> Error {
+    Error::meteor("error-invalid-params", "Match failed")
+}
+
 fn str_param(params: &[Value], index: usize) -> Result<String> {
     param(params, index)
         .and_then(Value::as_str)
         .map(str::to_owned)
-        .ok_or_else(|| Error::meteor("error-invalid-params", "Match failed"))
+        .ok_or_else(match_failed)
+}
+
+/// A required string field of an object parameter.
+fn str_field<'a>(object: &'a Value, key: &str) -> Result<&'a str> {
+    object
+        .get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(match_failed)
+}
+
+/// A time in EJSON (`{"$date": ms}`).
+fn date(at: Timestamp) -> Value {
+    serde_json::json!({ "$date": at.timestamp_millis() })
 }
 
 /// An EJSON date parameter (`{"$date": ms}`) or an ISO string.
@@ -70,6 +88,7 @@ fn value(v: Value) -> Result<Outcome> {
 
 async fn room(service: &Service, session: &Session, room_id: &str) -> Result<RoomAccess> {
     service
+        .rooms()
         .room_for(session, &RoomRef::Id(room_id.to_owned()), RoomFamily::Any)
         .await
 }

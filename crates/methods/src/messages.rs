@@ -1,6 +1,9 @@
 //! Messages: sending, editing, reacting, history and room activity.
 
-use crate::{Handler, MethodContext, Outcome, date_param, param, room, session, str_param, value};
+use crate::{
+    Handler, MethodContext, Outcome, date_param, match_failed, param, room, session, str_field,
+    str_param, value,
+};
 use comet_core::{Error, Result};
 use comet_protocol::{chat, ejson};
 use comet_service::Service;
@@ -35,18 +38,13 @@ async fn send_message(
     ctx: MethodContext<'_>,
 ) -> Result<Outcome> {
     let session = session(&ctx)?;
-    let message =
-        param(&params, 0).ok_or_else(|| Error::meteor("error-invalid-params", "Match failed"))?;
-    let new = chat::new_message(message, "msg")
-        .map_err(|_| Error::meteor("error-invalid-params", "Match failed"))?;
-    let room_id = message
-        .get("rid")
-        .and_then(Value::as_str)
-        .ok_or_else(|| Error::meteor("error-invalid-params", "Match failed"))?;
+    let message = param(&params, 0).ok_or_else(match_failed)?;
+    let new = chat::new_message(message, "msg").map_err(|_| match_failed())?;
+    let room_id = str_field(message, "rid")?;
     let room = room(service, session, room_id)
         .await
         .map_err(|_| Error::meteor("error-not-allowed", "Not allowed"))?;
-    let sent = service.send_message(session, &room, new).await?;
+    let sent = service.messages().send_message(session, &room, new).await?;
     value(ejson(chat::message(&sent)))
 }
 
@@ -62,17 +60,14 @@ async fn send_file_message(
     let room_id = str_param(&params, 0)?;
     let file = param(&params, 2)
         .filter(|f| f.is_object())
-        .ok_or_else(|| Error::meteor("error-invalid-params", "Match failed"))?;
-    let file_id = file
-        .get("_id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| Error::meteor("error-invalid-params", "Match failed"))?;
+        .ok_or_else(match_failed)?;
+    let file_id = str_field(file, "_id")?;
     let data = param(&params, 3).cloned().unwrap_or(Value::Null);
     let text = |value: Option<&Value>| -> Result<Option<String>> {
         match value {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(Error::meteor("error-invalid-params", "Match failed")),
+            Some(_) => Err(match_failed()),
         }
     };
     let fields = comet_service::files::FileMessage {
@@ -80,12 +75,13 @@ async fn send_file_message(
         description: text(file.get("description"))?,
         thread_id: text(data.get("tmid"))?,
     };
-    let room = match service.upload_target(session, &room_id).await {
+    let room = match service.files().upload_target(session, &room_id).await {
         Ok(room) => room,
         Err(e) if e.kind == comet_core::error::ErrorKind::Forbidden => return value(json!(false)),
         Err(e) => return Err(e),
     };
     let sent = service
+        .files()
         .confirm_upload(session, &room, file_id, fields)
         .await?;
     value(ejson(chat::message(&sent)))
@@ -97,16 +93,15 @@ async fn update_message(
     ctx: MethodContext<'_>,
 ) -> Result<Outcome> {
     let session = session(&ctx)?;
-    let message =
-        param(&params, 0).ok_or_else(|| Error::meteor("error-invalid-params", "Match failed"))?;
-    let field = |key: &str| {
-        message
-            .get(key)
-            .and_then(Value::as_str)
-            .ok_or_else(|| Error::meteor("error-invalid-params", "Match failed"))
-    };
+    let message = param(&params, 0).ok_or_else(match_failed)?;
     service
-        .update_message(session, field("rid")?, field("_id")?, field("msg")?)
+        .messages()
+        .update_message(
+            session,
+            str_field(message, "rid")?,
+            str_field(message, "_id")?,
+            str_field(message, "msg")?,
+        )
         .await?;
     value(Value::Null)
 }
@@ -120,9 +115,10 @@ async fn delete_message(
     let id = param(&params, 0)
         .and_then(|m| m.get("_id"))
         .and_then(Value::as_str)
-        .ok_or_else(|| Error::meteor("error-invalid-params", "Match failed"))?;
-    let (message, _) = service.readable_message(session, id).await?;
+        .ok_or_else(match_failed)?;
+    let (message, _) = service.messages().readable_message(session, id).await?;
     service
+        .messages()
         .delete_message(session, &message.room_id, id)
         .await?;
     value(json!({"_id": id}))
@@ -138,6 +134,7 @@ async fn set_reaction(
     let message_id = str_param(&params, 1)?;
     let should_react = param(&params, 2).and_then(Value::as_bool);
     service
+        .messages()
         .react(session, &message_id, &emoji, should_react)
         .await?;
     value(Value::Null)
@@ -150,7 +147,7 @@ async fn get_single_message(
 ) -> Result<Outcome> {
     let session = session(&ctx)?;
     let id = str_param(&params, 0)?;
-    let (message, _) = service.readable_message(session, &id).await?;
+    let (message, _) = service.messages().readable_message(session, &id).await?;
     value(ejson(chat::message(&message)))
 }
 
@@ -173,7 +170,7 @@ async fn load_history(
         show_thread_messages: param(&params, 4).and_then(Value::as_bool).unwrap_or(true),
         ..HistoryQuery::default()
     };
-    let messages = service.history(&room, &query).await?;
+    let messages = service.messages().history(&room, &query).await?;
     let docs: Vec<Value> = messages.iter().map(|m| ejson(chat::message(m))).collect();
     value(json!({"messages": docs}))
 }
@@ -184,7 +181,10 @@ async fn read_messages(
     ctx: MethodContext<'_>,
 ) -> Result<Outcome> {
     let session = session(&ctx)?;
-    service.mark_read(session, &str_param(&params, 0)?).await?;
+    service
+        .rooms()
+        .mark_read(session, &str_param(&params, 0)?)
+        .await?;
     value(Value::Null)
 }
 
@@ -196,9 +196,11 @@ async fn load_missed_messages(
 ) -> Result<Outcome> {
     let session = session(&ctx)?;
     let room_id = str_param(&params, 0)?;
-    let since = date_param(&params, 1)
-        .ok_or_else(|| Error::meteor("error-invalid-params", "Match failed"))?;
-    let sync = service.sync_messages(session, &room_id, since).await?;
+    let since = date_param(&params, 1).ok_or_else(match_failed)?;
+    let sync = service
+        .messages()
+        .sync_messages(session, &room_id, since)
+        .await?;
     let mut messages: Vec<&comet_core::room::Message> = sync.updated.iter().collect();
     messages.sort_by_key(|m| m.created_at);
     value(Value::Array(
@@ -245,6 +247,7 @@ async fn notify_room(
         .and_then(Value::as_str)
         .map(str::to_owned);
     service
+        .messages()
         .notify_activity(session, room_id, activities, thread_id)
         .await?;
     value(Value::Null)

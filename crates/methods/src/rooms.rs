@@ -1,6 +1,9 @@
 //! Rooms and subscriptions.
 
-use crate::{Handler, MethodContext, Outcome, date_param, param, room, session, str_param, value};
+use crate::{
+    Handler, MethodContext, Outcome, date, date_param, match_failed, param, room, session,
+    str_param, value,
+};
 use comet_core::room::RoomType;
 use comet_core::user::Presence;
 use comet_core::{Error, Result};
@@ -52,6 +55,7 @@ async fn subscriptions_get(
     };
     let since = date_param(&params, 0);
     let update: Vec<Value> = service
+        .rooms()
         .subscriptions(session, since)
         .await?
         .iter()
@@ -61,10 +65,11 @@ async fn subscriptions_get(
         None => value(Value::Array(update)),
         Some(since) => {
             let remove: Vec<Value> = service
+                .rooms()
                 .removed_subscriptions(session, since)
                 .await?
                 .iter()
-                .map(|s| json!({"_id": s.id, "_deletedAt": {"$date": s.removed_at.timestamp_millis()}}))
+                .map(|s| json!({"_id": s.id, "_deletedAt": date(s.removed_at)}))
                 .collect();
             value(json!({"update": update, "remove": remove}))
         }
@@ -82,6 +87,7 @@ async fn rooms_get(
     };
     let since = date_param(&params, 0);
     let update: Vec<Value> = service
+        .rooms()
         .subscribed_rooms(session, since)
         .await?
         .iter()
@@ -91,10 +97,11 @@ async fn rooms_get(
         None => value(Value::Array(update)),
         Some(since) => {
             let remove: Vec<Value> = service
+                .rooms()
                 .removed_rooms(session, since)
                 .await?
                 .iter()
-                .map(|(id, at)| json!({"_id": id, "_deletedAt": {"$date": at.timestamp_millis()}}))
+                .map(|(id, at)| json!({"_id": id, "_deletedAt": date(*at)}))
                 .collect();
             value(json!({"update": update, "remove": remove}))
         }
@@ -109,7 +116,7 @@ async fn join_room(
     let session = session(&ctx)?;
     let room = room(service, session, &str_param(&params, 0)?).await?;
     let code = param(&params, 1).and_then(Value::as_str);
-    service.join_room(session, &room, code).await?;
+    service.rooms().join_room(session, &room, code).await?;
     value(Value::Bool(true))
 }
 
@@ -120,7 +127,7 @@ async fn leave_room(
 ) -> Result<Outcome> {
     let session = session(&ctx)?;
     let room = room(service, session, &str_param(&params, 0)?).await?;
-    service.leave_room(session, &room).await?;
+    service.rooms().leave_room(session, &room).await?;
     value(Value::Bool(true))
 }
 
@@ -132,6 +139,7 @@ async fn set_open(
 ) -> Result<Outcome> {
     let session = session(&ctx)?;
     service
+        .rooms()
         .set_open(session, &str_param(&params, 0)?, open)
         .await?;
     value(Value::Number(1.into()))
@@ -145,6 +153,7 @@ async fn toggle_favorite(
     let session = session(&ctx)?;
     let favorite = param(&params, 1).and_then(Value::as_bool).unwrap_or(true);
     service
+        .messages()
         .set_favorite(session, &str_param(&params, 0)?, favorite)
         .await?;
     value(Value::Number(1.into()))
@@ -160,7 +169,10 @@ async fn create_direct_message(
         .iter()
         .filter_map(|p| p.as_str().map(str::to_owned))
         .collect();
-    let room = service.create_direct(session, &usernames, false).await?;
+    let room = service
+        .rooms()
+        .create_direct(session, &usernames, false)
+        .await?;
     value(json!({"t": "d", "rid": room.id, "usernames": room.usernames, "_id": room.id}))
 }
 
@@ -187,7 +199,10 @@ async fn create_room(
         custom_fields: param(&params, 3).filter(|v| v.is_object()).cloned(),
         ..NewRoom::default()
     };
-    let room = service.create_room(session, room_type, new_room).await?;
+    let room = service
+        .rooms()
+        .create_room(session, room_type, new_room)
+        .await?;
     value(json!({"rid": room.id, "name": room.name}))
 }
 
@@ -200,7 +215,7 @@ async fn get_room_roles(
     let session = session(&ctx)?;
     let room = room(service, session, &str_param(&params, 0)?).await?;
     let roles: Vec<Value> = service
-        .room_roles(&room)
+        .rooms().room_roles(&room)
         .await?
         .iter()
         .map(|s| json!({"_id": s.id, "rid": s.room_id, "u": {"_id": s.user.id, "username": s.user.username}, "roles": s.roles}))
@@ -215,8 +230,7 @@ async fn add_users_to_room(
     ctx: MethodContext<'_>,
 ) -> Result<Outcome> {
     let session = session(&ctx)?;
-    let arg =
-        param(&params, 0).ok_or_else(|| Error::meteor("error-invalid-params", "Match failed"))?;
+    let arg = param(&params, 0).ok_or_else(match_failed)?;
     let room_id = arg
         .get("rid")
         .and_then(Value::as_str)
@@ -232,11 +246,15 @@ async fn add_users_to_room(
     {
         users.push(
             service
+                .accounts()
                 .require_user(&comet_service::accounts::UserRef::Username(name.to_owned()))
                 .await?,
         );
     }
-    service.invite_to_room(session, &room, &users).await?;
+    service
+        .rooms()
+        .invite_to_room(session, &room, &users)
+        .await?;
     value(Value::Bool(true))
 }
 
@@ -255,7 +273,7 @@ async fn get_users_of_room(
         .and_then(|o| o.get("skip"))
         .and_then(Value::as_u64)
         .unwrap_or(0);
-    let (members, total) = service.room_members(&room, skip, limit).await?;
+    let (members, total) = service.rooms().room_members(&room, skip, limit).await?;
     let records: Vec<Value> = members
         .iter()
         .filter_map(|(_, user)| user.as_ref())

@@ -78,6 +78,7 @@ impl Realtime {
         tokio::spawn(async move {
             match realtime
                 .service
+                .rooms()
                 .member_subscriptions(&room_id, &members)
                 .await
             {
@@ -103,6 +104,7 @@ impl Realtime {
         let listening = self.hub.members_listening(&room.id, "notification");
         let candidates = self
             .service
+            .messages()
             .notification_candidates(room, message, listening);
         if candidates.is_empty() {
             return;
@@ -113,6 +115,7 @@ impl Realtime {
         tokio::spawn(async move {
             let notifications = match realtime
                 .service
+                .messages()
                 .desktop_notifications(&room, &message, &candidates)
                 .await
             {

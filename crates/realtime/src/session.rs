@@ -62,7 +62,7 @@ impl Activity {
 
 /// The user's auto-away preferences, as `me` reports them (defaults from settings).
 fn idle_limit(realtime: &Realtime, session: &Session) -> Option<Duration> {
-    let preferences = realtime.service.me(&session.user).preferences;
+    let preferences = realtime.service.accounts().me(&session.user).preferences;
     let enabled = preferences
         .get("enableAutoAway")
         .and_then(Value::as_bool)
@@ -302,6 +302,7 @@ pub async fn run(realtime: Arc<Realtime>, socket: WebSocket, framing: Framing, c
         log_presence(
             realtime
                 .service
+                .connections()
                 .connection_state(&session.user.id, state.hub_id, None)
                 .await,
         );
@@ -323,6 +324,7 @@ async fn report_presence(realtime: &Realtime, state: &State) {
         log_presence(
             realtime
                 .service
+                .connections()
                 .connection_state(
                     &session.user.id,
                     state.hub_id,
@@ -413,7 +415,7 @@ async fn refresh_session(
     let Some(session) = &state.session else {
         return true;
     };
-    match realtime.service.current_session(session).await {
+    match realtime.service.accounts().current_session(session).await {
         Ok(current) => {
             state.session = Some(current);
             true
@@ -474,11 +476,12 @@ async fn method(realtime: &Realtime, tx: &mpsc::Sender<Outgoing>, state: &mut St
         Ok(Outcome::LoggedIn(login, answer)) => {
             match realtime
                 .service
+                .accounts()
                 .authenticate(&login.user.id, &login.token)
                 .await
             {
                 Ok(session) => {
-                    let rooms = match realtime.service.subscriptions(&session, None).await {
+                    let rooms = match realtime.service.rooms().subscriptions(&session, None).await {
                         Ok(subs) => subs.into_iter().map(|s| s.room_id).collect(),
                         Err(e) => {
                             tracing::warn!(error = %e, "could not load the rooms of a realtime session");
@@ -493,6 +496,7 @@ async fn method(realtime: &Realtime, tx: &mpsc::Sender<Outgoing>, state: &mut St
                         log_presence(
                             realtime
                                 .service
+                                .connections()
                                 .connection_state(&previous.user.id, state.hub_id, None)
                                 .await,
                         );
@@ -513,6 +517,7 @@ async fn method(realtime: &Realtime, tx: &mpsc::Sender<Outgoing>, state: &mut St
                 log_presence(
                     realtime
                         .service
+                        .connections()
                         .connection_state(&previous.user.id, state.hub_id, None)
                         .await,
                 );

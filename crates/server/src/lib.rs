@@ -152,7 +152,7 @@ pub async fn launch(
             let mut last_purge: Option<tokio::time::Instant> = None;
             loop {
                 tick.tick().await;
-                let leader = match service.housekeeping().await {
+                let leader = match service.connections().housekeeping().await {
                     Ok(leader) => leader,
                     Err(e) => {
                         tracing::warn!(error = %e, "housekeeping failed");
@@ -169,7 +169,7 @@ pub async fn launch(
                     Err(e) => tracing::warn!(error = %e, "purging expired tokens failed"),
                 }
                 // Unconfirmed `rooms.media` uploads expire after a day, like upstream's.
-                match service.purge_expired_uploads().await {
+                match service.files().purge_expired_uploads().await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(removed = n, "unconfirmed uploads purged"),
                     Err(e) => tracing::warn!(error = %e, "purging unconfirmed uploads failed"),
@@ -201,7 +201,7 @@ pub async fn launch(
     .with_graceful_shutdown(shutdown)
     .await;
     purger.abort();
-    if let Err(e) = stopping.leave_cluster().await {
+    if let Err(e) = stopping.connections().leave_cluster().await {
         tracing::warn!(error = %e, "could not withdraw this instance's connections");
     }
     served.map_err(|e| LaunchError(format!("server error: {e}")))

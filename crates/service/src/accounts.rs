@@ -1,8 +1,10 @@
 //! Accounts: registration, administration, profile status and presence.
 
+use crate::Accounts;
 use crate::auth::PasswordInput;
+use crate::authz::Required;
 use crate::hashing::hash_digest;
-use crate::{ClientInfo, Service, Session, store_error};
+use crate::{ClientInfo, Session, store_error};
 use comet_core::page::{Page, UserSortKey};
 use comet_core::user::{Email, Presence, User, UserType};
 use comet_core::validate::{is_blocked_username, is_valid_email, username_regex};
@@ -132,17 +134,21 @@ fn escape_html(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-impl Service {
+impl Accounts<'_> {
     fn username_is_valid(&self, username: &str) -> bool {
-        username_regex(&self.setting_str("UTF8_User_Names_Validation")).is_match(username)
+        username_regex(&self.ctx.setting_str("UTF8_User_Names_Validation")).is_match(username)
     }
 
     fn username_is_blocked(&self, username: &str) -> bool {
-        is_blocked_username(username, &self.setting_str("Accounts_BlockedUsernameList"))
+        is_blocked_username(
+            username,
+            &self.ctx.setting_str("Accounts_BlockedUsernameList"),
+        )
     }
 
     async fn username_is_taken(&self, username: &str, except: Option<&str>) -> Result<bool> {
         let found = self
+            .ctx
             .store
             .user_by_username(username)
             .await
@@ -151,7 +157,12 @@ impl Service {
     }
 
     async fn email_is_taken(&self, email: &str, except: Option<&str>) -> Result<bool> {
-        let found = self.store.user_by_email(email).await.map_err(store_error)?;
+        let found = self
+            .ctx
+            .store
+            .user_by_email(email)
+            .await
+            .map_err(store_error)?;
         Ok(found.is_some_and(|u| Some(u.id.as_str()) != except))
     }
 
@@ -166,7 +177,8 @@ impl Service {
         }
         let domain = email.rsplit('@').next().unwrap_or_default().to_lowercase();
         let list = |id: &str| -> Vec<String> {
-            self.setting_str(id)
+            self.ctx
+                .setting_str(id)
                 .split(',')
                 .map(|d| d.trim().to_lowercase())
                 .filter(|d| !d.is_empty())
@@ -186,13 +198,13 @@ impl Service {
 
     /// `Accounts_Password_Policy_*`, when enabled.
     fn check_password_policy(&self, password: &str) -> Result<()> {
-        if !self.setting_bool("Accounts_Password_Policy_Enabled") {
+        if !self.ctx.setting_bool("Accounts_Password_Policy_Enabled") {
             return Ok(());
         }
         let fail = |code: &'static str, reason: &'static str| Err(Error::meteor(code, reason));
         let length = password.chars().count() as i64;
-        let min = self.setting_int("Accounts_Password_Policy_MinLength");
-        let max = self.setting_int("Accounts_Password_Policy_MaxLength");
+        let min = self.ctx.setting_int("Accounts_Password_Policy_MinLength");
+        let max = self.ctx.setting_int("Accounts_Password_Policy_MaxLength");
         if min > 0 && length < min {
             return fail(
                 "error-password-policy-not-met-minLength",
@@ -205,8 +217,12 @@ impl Service {
                 "The password does not meet the maximum length password policy.",
             );
         }
-        if self.setting_bool("Accounts_Password_Policy_ForbidRepeatingCharacters") {
+        if self
+            .ctx
+            .setting_bool("Accounts_Password_Policy_ForbidRepeatingCharacters")
+        {
             let limit = self
+                .ctx
                 .setting_int("Accounts_Password_Policy_ForbidRepeatingCharactersCount")
                 .max(1);
             let mut run = 0i64;
@@ -249,7 +265,7 @@ impl Service {
             ),
         ];
         for (setting, test, code, reason) in checks {
-            if self.setting_bool(setting) && !password.chars().any(test) {
+            if self.ctx.setting_bool(setting) && !password.chars().any(test) {
                 return fail(code, reason);
             }
         }
@@ -257,7 +273,7 @@ impl Service {
     }
 
     fn bcrypt_cost(&self) -> u32 {
-        self.config.bcrypt_cost
+        self.ctx.config.bcrypt_cost
     }
 
     pub(crate) async fn hash_password(&self, password: &PasswordInput) -> Result<String> {
@@ -270,6 +286,7 @@ impl Service {
 
     fn default_roles(&self) -> Vec<String> {
         let roles: Vec<String> = self
+            .ctx
             .setting_str("Accounts_Registration_Users_Default_Roles")
             .split(',')
             .map(|r| r.trim().to_owned())
@@ -292,6 +309,7 @@ impl Service {
         if user.user_type == UserType::User
             && !user.has_role("admin")
             && self
+                .ctx
                 .store
                 .count_active_users_with_role("admin")
                 .await
@@ -300,11 +318,11 @@ impl Service {
         {
             user.roles.push("admin".to_owned());
         }
-        match self.store.insert_user(&user).await {
+        match self.ctx.store.insert_user(&user).await {
             Ok(()) => {
                 tracing::info!(user = %user.id, username = %user.username, roles = ?user.roles, "user created");
                 if join_default_rooms && user.active {
-                    self.join_default_rooms(&user).await?;
+                    self.ctx.rooms().join_default_rooms(&user).await?;
                 }
                 Ok(user)
             }
@@ -372,7 +390,7 @@ impl Service {
         if self.username_is_blocked(&username) || self.username_is_taken(&username, None).await? {
             return Err(Error::failure("Username is already in use"));
         }
-        match self.setting_str("Accounts_RegistrationForm").as_str() {
+        match self.ctx.setting_str("Accounts_RegistrationForm").as_str() {
             "Disabled" => {
                 return Err(Error::meteor(
                     "error-user-registration-disabled",
@@ -381,7 +399,7 @@ impl Service {
                 .with_details(json!({"method": "registerUser"})));
             }
             "Secret URL" => {
-                let expected = self.setting_str("Accounts_RegistrationForm_SecretURL");
+                let expected = self.ctx.setting_str("Accounts_RegistrationForm_SecretURL");
                 if expected.is_empty() || secret_url.as_deref() != Some(expected.as_str()) {
                     return Err(Error::meteor(
                         "error-user-registration-secret",
@@ -393,7 +411,7 @@ impl Service {
             _ => {}
         }
         let name = name.map(|n| n.trim().to_owned()).unwrap_or_default();
-        if name.is_empty() && self.setting_bool("Accounts_RequireNameForSignUp") {
+        if name.is_empty() && self.ctx.setting_bool("Accounts_RequireNameForSignUp") {
             return Err(field_required("Name"));
         }
         self.check_password_policy(&password)?;
@@ -409,7 +427,7 @@ impl Service {
                 verified: false,
             }),
         );
-        user.active = !self.setting_bool("Accounts_ManuallyApproveNewUsers");
+        user.active = !self.ctx.setting_bool("Accounts_ManuallyApproveNewUsers");
         user.password_bcrypt = Some(self.hash_password(&PasswordInput::Plain(password)).await?);
         let user = self.insert_user(user, true).await?;
         Ok(VisibleUser {
@@ -420,21 +438,21 @@ impl Service {
 
     /// Checks role ids and whether the caller may assign them.
     async fn check_roles_assignment(&self, session: &Session, roles: &[String]) -> Result<()> {
-        let known = self.store.roles().await.map_err(store_error)?;
+        let known = self.ctx.store.roles().await.map_err(store_error)?;
         if roles.iter().any(|r| !known.iter().any(|k| &k.id == r)) {
             return Err(action_not_allowed(
                 "The field Roles consist invalid role id",
                 "Assign_role",
             ));
         }
-        if !self.has_permission(&session.user, "assign-roles") {
+        if !self.ctx.has_permission(&session.user, "assign-roles") {
             return Err(action_not_allowed(
                 "Assigning roles is not allowed",
                 "Assign_role",
             ));
         }
         if roles.iter().any(|r| r == "admin")
-            && !self.has_permission(&session.user, "assign-admin-role")
+            && !self.ctx.has_permission(&session.user, "assign-admin-role")
         {
             return Err(action_not_allowed(
                 "Assigning admin is not allowed",
@@ -446,7 +464,9 @@ impl Service {
 
     fn visible(&self, session: &Session, user: User) -> VisibleUser {
         let view = if user.id == session.user.id
-            || self.has_permission(&session.user, "view-full-other-user-info")
+            || self
+                .ctx
+                .has_permission(&session.user, "view-full-other-user-info")
         {
             UserView::Full
         } else {
@@ -460,7 +480,7 @@ impl Service {
         if !name_is_valid(&new_user.name) {
             return Err(Error::failure("Name contains invalid characters"));
         }
-        if !self.has_permission(&session.user, "create-user") {
+        if !self.ctx.has_permission(&session.user, "create-user") {
             return Err(action_not_allowed(
                 "Adding user is not allowed",
                 "Adding_user",
@@ -470,7 +490,7 @@ impl Service {
             self.check_roles_assignment(session, roles).await?;
         }
         let name = new_user.name.trim();
-        if name.is_empty() && self.setting_bool("Accounts_RequireNameForSignUp") {
+        if name.is_empty() && self.ctx.setting_bool("Accounts_RequireNameForSignUp") {
             return Err(field_required("Name"));
         }
         let username = new_user.username.trim();
@@ -535,8 +555,8 @@ impl Service {
     /// Looks a user up by id or username.
     pub async fn find_user(&self, user: &UserRef) -> Result<Option<User>> {
         match user {
-            UserRef::Id(id) => self.store.user_by_id(id).await,
-            UserRef::Username(name) => self.store.user_by_username(name).await,
+            UserRef::Id(id) => self.ctx.store.user_by_id(id).await,
+            UserRef::Username(name) => self.ctx.store.user_by_username(name).await,
         }
         .map_err(store_error)
     }
@@ -555,6 +575,7 @@ impl Service {
     ) -> Result<()> {
         if user.has_role("admin") && user.active {
             let admins = self
+                .ctx
                 .store
                 .count_active_users_with_role("admin")
                 .await
@@ -580,7 +601,11 @@ impl Service {
             return Err(Error::failure("Name contains invalid characters"));
         }
         let editing_other = user_id != session.user.id;
-        if editing_other && !self.has_permission(&session.user, "edit-other-user-info") {
+        if editing_other
+            && !self
+                .ctx
+                .has_permission(&session.user, "edit-other-user-info")
+        {
             return Err(action_not_allowed(
                 "Editing user is not allowed",
                 "Editing_user",
@@ -588,14 +613,22 @@ impl Service {
         }
         if !editing_other
             && changes.verified.is_some()
-            && !self.has_permission(&session.user, "edit-other-user-info")
+            && !self
+                .ctx
+                .has_permission(&session.user, "edit-other-user-info")
         {
             return Err(action_not_allowed(
                 "Editing email verification is not allowed",
                 "Editing_user",
             ));
         }
-        let Some(mut user) = self.store.user_by_id(user_id).await.map_err(store_error)? else {
+        let Some(mut user) = self
+            .ctx
+            .store
+            .user_by_id(user_id)
+            .await
+            .map_err(store_error)?
+        else {
             return Err(Error::failure("User not found"));
         };
         let (original_name, original_username) = (user.name.clone(), user.username.clone());
@@ -614,7 +647,7 @@ impl Service {
         }
         if let Some(name) = &changes.name {
             let name = name.trim();
-            if name.is_empty() && self.setting_bool("Accounts_RequireNameForSignUp") {
+            if name.is_empty() && self.ctx.setting_bool("Accounts_RequireNameForSignUp") {
                 return Err(field_required("Name"));
             }
             user.name = name.to_owned();
@@ -625,7 +658,7 @@ impl Service {
                 return Err(field_required("Username"));
             }
             if username != user.username {
-                if !editing_other && !self.setting_bool("Accounts_AllowUsernameChange") {
+                if !editing_other && !self.ctx.setting_bool("Accounts_AllowUsernameChange") {
                     return Err(action_not_allowed(
                         "Edit username is not allowed",
                         "Update_username",
@@ -650,7 +683,7 @@ impl Service {
             let email = email.trim();
             let current = user.email.as_ref().map(|e| e.address.to_lowercase());
             if current.as_deref() != Some(email.to_lowercase().as_str()) {
-                if !editing_other && !self.setting_bool("Accounts_AllowEmailChange") {
+                if !editing_other && !self.ctx.setting_bool("Accounts_AllowEmailChange") {
                     return Err(action_not_allowed(
                         "Edit user email is not allowed",
                         "Update_email",
@@ -673,13 +706,17 @@ impl Service {
         }
         let mut password_changed = false;
         if let Some(password) = changes.password.filter(|p| !p.is_empty()) {
-            if editing_other && !self.has_permission(&session.user, "edit-other-user-password") {
+            if editing_other
+                && !self
+                    .ctx
+                    .has_permission(&session.user, "edit-other-user-password")
+            {
                 return Err(action_not_allowed(
                     "Editing user password is not allowed",
                     "Edit_user_password",
                 ));
             }
-            if !editing_other && !self.setting_bool("Accounts_AllowPasswordChange") {
+            if !editing_other && !self.ctx.setting_bool("Accounts_AllowPasswordChange") {
                 return Err(action_not_allowed(
                     "Changing password is not allowed",
                     "Change_password",
@@ -708,7 +745,7 @@ impl Service {
             user.custom_fields = Some(v);
         }
         user.updated_at = now();
-        match self.store.update_user(&user).await {
+        match self.ctx.store.update_user(&user).await {
             Ok(_) => {}
             Err(StoreError::Conflict(Conflict::Username)) => {
                 return Err(field_unavailable(&escape_html(&user.username), "Username"));
@@ -724,12 +761,13 @@ impl Service {
         if password_changed {
             // A new password ends the account's other sessions; the caller's own stays.
             let keep = (!editing_other).then_some(session.token.hashed_token.as_str());
-            self.store
+            self.ctx
+                .store
                 .delete_login_tokens(&user.id, keep)
                 .await
                 .map_err(store_error)?;
             if editing_other {
-                self.publish(comet_events::Event::SessionsEnded {
+                self.ctx.publish(comet_events::Event::SessionsEnded {
                     user_id: user.id.clone(),
                 });
             }
@@ -740,9 +778,10 @@ impl Service {
             user = self.apply_active_status(user, active).await?;
         }
         tracing::info!(by = %session.user.id, user = %user.id, "user updated");
-        self.publish(comet_events::Event::UserChanged(Box::new(user.clone())));
+        self.ctx
+            .publish(comet_events::Event::UserChanged(Box::new(user.clone())));
         if user.name != original_name || user.username != original_username {
-            self.publish(comet_events::Event::UserRenamed {
+            self.ctx.publish(comet_events::Event::UserRenamed {
                 user_id: user.id.clone(),
                 username: user.username.clone(),
                 name: user.name.clone(),
@@ -762,18 +801,27 @@ impl Service {
         }
         user.active = active;
         user.updated_at = now();
-        self.store.update_user(&user).await.map_err(store_error)?;
+        self.ctx
+            .store
+            .update_user(&user)
+            .await
+            .map_err(store_error)?;
         if !active {
-            self.store
+            self.ctx
+                .store
                 .delete_login_tokens(&user.id, None)
                 .await
                 .map_err(store_error)?;
-            self.publish(comet_events::Event::SessionsEnded {
+            self.ctx.publish(comet_events::Event::SessionsEnded {
                 user_id: user.id.clone(),
             });
         }
         Ok(user)
     }
+
+    /// Who may activate and deactivate users.
+    pub const SET_ACTIVE_STATUS: Required =
+        Required::Any(&["edit-other-user-active-status", "manage-moderation-actions"]);
 
     /// `users.setActiveStatus`.
     pub async fn set_active_status(
@@ -782,13 +830,14 @@ impl Service {
         user_id: &str,
         active: bool,
     ) -> Result<User> {
-        if !self.has_any_permission(
-            &session.user,
-            &["edit-other-user-active-status", "manage-moderation-actions"],
-        ) {
-            return Err(Error::forbidden());
-        }
-        let Some(user) = self.store.user_by_id(user_id).await.map_err(store_error)? else {
+        self.ctx.authorize(&session.user, Self::SET_ACTIVE_STATUS)?;
+        let Some(user) = self
+            .ctx
+            .store
+            .user_by_id(user_id)
+            .await
+            .map_err(store_error)?
+        else {
             return Err(Error::failure("User not found"));
         };
         let user = if user.active == active {
@@ -800,9 +849,12 @@ impl Service {
         Ok(user)
     }
 
+    /// Who may delete users.
+    pub const DELETE_USER: Required = Required::All(&["delete-user"]);
+
     /// `users.delete`.
     pub async fn delete_user(&self, session: &Session, target: &UserRef) -> Result<()> {
-        self.require_permission(&session.user, "delete-user")?;
+        self.ctx.authorize(&session.user, Self::DELETE_USER)?;
         let user = self.require_user(target).await?;
         if user.user_type == UserType::App {
             return Err(Error::meteor(
@@ -816,7 +868,7 @@ impl Service {
             "deleteUser",
         )
         .await?;
-        let erasure = self.setting_str("Message_ErasureType");
+        let erasure = self.ctx.setting_str("Message_ErasureType");
         let replaced_by = match erasure.as_str() {
             "Delete" => {
                 self.erase_user_messages(&user).await?;
@@ -825,21 +877,24 @@ impl Service {
             "Unlink" => self.unlink_user_messages(&user).await?,
             _ => None,
         };
-        self.store
+        self.ctx
+            .store
             .delete_user(&user.id)
             .await
             .map_err(store_error)?;
         tracing::info!(by = %session.user.id, user = %user.id, erasure, "user deleted");
         if let Err(e) = self
+            .ctx
+            .files()
             .remove_avatar(comet_store::AvatarOwner::User, &user.id)
             .await
         {
             tracing::warn!(error = %e.message(), user = %user.id, "could not remove a user avatar");
         }
-        self.publish(comet_events::Event::SessionsEnded {
+        self.ctx.publish(comet_events::Event::SessionsEnded {
             user_id: user.id.clone(),
         });
-        self.publish(comet_events::Event::UserDeleted {
+        self.ctx.publish(comet_events::Event::UserDeleted {
             user_id: user.id,
             erasure,
             replaced_by,
@@ -851,13 +906,15 @@ impl Service {
     /// clients syncing later drop them too), then every file they sent.
     async fn erase_user_messages(&self, user: &User) -> Result<()> {
         let rooms = self
+            .ctx
             .store
             .rooms_with_messages_by(&user.id)
             .await
             .map_err(store_error)?;
         let authors = [user.id.clone()];
         for room_id in rooms {
-            self.store
+            self.ctx
+                .store
                 .delete_messages(
                     &room_id,
                     &comet_store::MessageFilter::default(),
@@ -869,7 +926,7 @@ impl Service {
                 .await
                 .map_err(store_error)?;
             // A closed range, as a client's delete query needs one: everything they wrote.
-            self.publish(comet_events::Event::MessagesCleaned {
+            self.ctx.publish(comet_events::Event::MessagesCleaned {
                 room_id,
                 oldest: chrono::DateTime::from_timestamp_millis(0),
                 latest: Some(now()),
@@ -878,12 +935,13 @@ impl Service {
             });
         }
         let uploads = self
+            .ctx
             .store
             .user_uploads(&user.id)
             .await
             .map_err(store_error)?;
         for upload in uploads {
-            if let Err(e) = self.discard_upload(&upload).await {
+            if let Err(e) = self.ctx.files().discard_upload(&upload).await {
                 tracing::warn!(error = %e, file = %upload.id, "could not delete a file");
             }
         }
@@ -898,6 +956,7 @@ impl Service {
         user: &User,
     ) -> Result<Option<comet_core::room::UserStub>> {
         let Some(cat) = self
+            .ctx
             .store
             .user_by_username("rocket.cat")
             .await
@@ -910,7 +969,8 @@ impl Service {
             username: cat.username,
             name: None,
         };
-        self.store
+        self.ctx
+            .store
             .unlink_messages(
                 &user.id,
                 &replacement,
@@ -930,6 +990,9 @@ impl Service {
         Ok(self.visible(session, user))
     }
 
+    /// Who may list users.
+    pub const LIST_USERS: Required = Required::All(&["view-d-room"]);
+
     /// `users.list`: needs `view-d-room` (and `view-outside-room` when so configured).
     pub async fn list_users(
         &self,
@@ -937,17 +1000,25 @@ impl Service {
         filter: &UserFilter,
         page: &Page<UserSortKey>,
     ) -> Result<(Vec<VisibleUser>, u64)> {
-        self.require_permission(&session.user, "view-d-room")?;
-        if self.setting_bool("API_Apply_permission_view-outside-room_on_users-list") {
-            self.require_permission(&session.user, "view-outside-room")?;
+        self.ctx.authorize(&session.user, Self::LIST_USERS)?;
+        if self
+            .ctx
+            .setting_bool("API_Apply_permission_view-outside-room_on_users-list")
+        {
+            self.ctx
+                .require_permission(&session.user, "view-outside-room")?;
         }
         let (users, total) = self
+            .ctx
             .store
             .list_users(filter, page)
             .await
             .map_err(store_error)?;
         // Listings show every row alike, by what the caller may see of others.
-        let view = if self.has_permission(&session.user, "view-full-other-user-info") {
+        let view = if self
+            .ctx
+            .has_permission(&session.user, "view-full-other-user-info")
+        {
             UserView::Full
         } else {
             UserView::Limited
@@ -962,7 +1033,10 @@ impl Service {
     /// `me` (and `login`'s `data.me`): the user with preferences merged over the defaults.
     pub fn me(&self, user: &User) -> Me {
         let mut preferences = Map::new();
-        for (id, value) in self.settings_with_prefix(comet_core::catalog::USER_PREFERENCE_PREFIX) {
+        for (id, value) in self
+            .ctx
+            .settings_with_prefix(comet_core::catalog::USER_PREFERENCE_PREFIX)
+        {
             let key = id[comet_core::catalog::USER_PREFERENCE_PREFIX.len()..].to_owned();
             preferences.insert(key, value);
         }
@@ -982,7 +1056,7 @@ impl Service {
     pub fn avatar_url(&self, username: &str) -> String {
         format!(
             "{}/avatar/{}",
-            self.setting_str("Site_Url").trim_end_matches('/'),
+            self.ctx.setting_str("Site_Url").trim_end_matches('/'),
             username
         )
     }
@@ -1012,7 +1086,10 @@ impl Service {
         status: Option<&str>,
         message: Option<&str>,
     ) -> Result<()> {
-        if !self.setting_bool("Accounts_AllowUserStatusMessageChange") {
+        if !self
+            .ctx
+            .setting_bool("Accounts_AllowUserStatusMessageChange")
+        {
             return Err(
                 Error::meteor("error-not-allowed", "Change status is not allowed")
                     .with_details(json!({"method": "users.setStatus"})),
@@ -1023,7 +1100,9 @@ impl Service {
             Some(r) => {
                 let user = self.require_user(r).await?;
                 if user.id != session.user.id
-                    && !self.has_permission(&session.user, "edit-other-user-info")
+                    && !self
+                        .ctx
+                        .has_permission(&session.user, "edit-other-user-info")
                 {
                     return Err(Error::forbidden());
                 }
@@ -1042,7 +1121,7 @@ impl Service {
                 .with_details(json!({"method": "users.setStatus"})));
             };
             if presence == Presence::Offline
-                && !self.setting_bool("Accounts_AllowInvisibleStatusOption")
+                && !self.ctx.setting_bool("Accounts_AllowInvisibleStatusOption")
             {
                 return Err(Error::meteor(
                     "error-status-not-allowed",
@@ -1054,19 +1133,24 @@ impl Service {
             user.status = Presence::effective(user.status_connection, presence);
         }
         user.updated_at = now();
-        self.store.update_user(&user).await.map_err(store_error)?;
-        self.publish(comet_events::Event::UserStatus {
+        self.ctx
+            .store
+            .update_user(&user)
+            .await
+            .map_err(store_error)?;
+        self.ctx.publish(comet_events::Event::UserStatus {
             user_id: user.id.clone(),
             username: user.username.clone(),
             status: user.status,
             status_text: user.status_text.clone(),
         });
-        self.publish(comet_events::Event::UserChanged(Box::new(user)));
+        self.ctx
+            .publish(comet_events::Event::UserChanged(Box::new(user)));
         Ok(())
     }
 }
 
-impl Service {
+impl Accounts<'_> {
     /// `users.setPreferences`: merges known preference keys into the user's own (another
     /// user's with `edit-other-user-info`). `language` is kept on the user itself.
     pub async fn set_preferences(
@@ -1080,7 +1164,9 @@ impl Service {
             Some(r) => {
                 let user = self.require_user(r).await?;
                 if user.id != session.user.id
-                    && !self.has_permission(&session.user, "edit-other-user-info")
+                    && !self
+                        .ctx
+                        .has_permission(&session.user, "edit-other-user-info")
                 {
                     return Err(Error::forbidden());
                 }
@@ -1088,6 +1174,7 @@ impl Service {
             }
         };
         let known: Vec<String> = self
+            .ctx
             .settings_with_prefix(comet_core::catalog::USER_PREFERENCE_PREFIX)
             .into_iter()
             .map(|(id, _)| id[comet_core::catalog::USER_PREFERENCE_PREFIX.len()..].to_owned())
@@ -1110,8 +1197,13 @@ impl Service {
         }
         user.preferences = Value::Object(preferences);
         user.updated_at = now();
-        self.store.update_user(&user).await.map_err(store_error)?;
-        self.publish(comet_events::Event::UserChanged(Box::new(user.clone())));
+        self.ctx
+            .store
+            .update_user(&user)
+            .await
+            .map_err(store_error)?;
+        self.ctx
+            .publish(comet_events::Event::UserChanged(Box::new(user.clone())));
         Ok(user)
     }
 }

@@ -1,7 +1,8 @@
 //! Logging in, authenticating requests, logging out, and the second factor.
 
+use crate::Accounts;
 use crate::hashing::verify_digest;
-use crate::{ClientInfo, Service, store_error};
+use crate::{ClientInfo, store_error};
 use comet_core::password::{hash_login_token, is_sha256_hex, sha256_hex};
 use comet_core::user::{LoginToken, TokenKind, User, UserType};
 use comet_core::{Error, Result, Timestamp, id, now};
@@ -89,9 +90,9 @@ fn user_key(user: &UserSelector) -> String {
     }
 }
 
-impl Service {
+impl Accounts<'_> {
     pub(crate) fn login_expiration(&self) -> chrono::Duration {
-        let days = self.setting_int("Accounts_LoginExpiration");
+        let days = self.ctx.setting_int("Accounts_LoginExpiration");
         chrono::Duration::days(if days > 0 { days } else { 90 })
     }
 
@@ -110,6 +111,7 @@ impl Service {
         }
         let hashed = hash_login_token(token);
         let Some((user, token)) = self
+            .ctx
             .store
             .user_by_token(&hashed)
             .await
@@ -130,6 +132,7 @@ impl Service {
     /// deactivated or deleted).
     pub async fn current_session(&self, session: &Session) -> Result<Session> {
         let found = self
+            .ctx
             .store
             .user_by_token(&session.token.hashed_token)
             .await
@@ -156,6 +159,7 @@ impl Service {
     async fn resume(&self, token: &str) -> Result<LoginResult> {
         let hashed = hash_login_token(token);
         let found = self
+            .ctx
             .store
             .user_by_token(&hashed)
             .await
@@ -190,7 +194,8 @@ impl Service {
     fn ip_is_whitelisted(&self, client: &ClientInfo) -> bool {
         let Some(ip) = client.ip else { return false };
         let ip = ip.to_string();
-        self.setting_str("Block_Multiple_Failed_Logins_Ip_Whitelist")
+        self.ctx
+            .setting_str("Block_Multiple_Failed_Logins_Ip_Whitelist")
             .split(',')
             .map(str::trim)
             .any(|entry| entry == ip)
@@ -203,29 +208,37 @@ impl Service {
         client: &ClientInfo,
     ) -> Vec<(String, i64, chrono::Duration, &'static str, &'static str)> {
         let mut rules = Vec::new();
-        if !self.setting_bool("Block_Multiple_Failed_Logins_Enabled") {
+        if !self
+            .ctx
+            .setting_bool("Block_Multiple_Failed_Logins_Enabled")
+        {
             return rules;
         }
-        if self.setting_bool("Block_Multiple_Failed_Logins_By_User") {
+        if self
+            .ctx
+            .setting_bool("Block_Multiple_Failed_Logins_By_User")
+        {
             rules.push((
                 user_key(user),
-                self.setting_int("Block_Multiple_Failed_Logins_Attempts_Until_Block_by_User"),
-                chrono::Duration::minutes(self.setting_int(
+                self.ctx
+                    .setting_int("Block_Multiple_Failed_Logins_Attempts_Until_Block_by_User"),
+                chrono::Duration::minutes(self.ctx.setting_int(
                     "Block_Multiple_Failed_Logins_Time_To_Unblock_By_User_In_Minutes",
                 )),
                 "error-login-blocked-for-user",
                 LOGIN_BLOCKED_FOR_USER,
             ));
         }
-        if self.setting_bool("Block_Multiple_Failed_Logins_By_Ip")
+        if self.ctx.setting_bool("Block_Multiple_Failed_Logins_By_Ip")
             && !self.ip_is_whitelisted(client)
             && let Some(ip) = client.ip
         {
             rules.push((
                 format!("ip:{ip}"),
-                self.setting_int("Block_Multiple_Failed_Logins_Attempts_Until_Block_By_Ip"),
+                self.ctx
+                    .setting_int("Block_Multiple_Failed_Logins_Attempts_Until_Block_By_Ip"),
                 chrono::Duration::minutes(
-                    self.setting_int(
+                    self.ctx.setting_int(
                         "Block_Multiple_Failed_Logins_Time_To_Unblock_By_Ip_In_Minutes",
                     ),
                 ),
@@ -247,6 +260,7 @@ impl Service {
         for (key, attempts, window, code, reason) in &rules {
             if *attempts > 0 {
                 let failures = self
+                    .ctx
                     .store
                     .count_failed_logins(key, at - *window)
                     .await
@@ -261,7 +275,8 @@ impl Service {
         match self.check_password_login(&selector, &password).await {
             Ok(user) => {
                 if let Some((key, ..)) = rules.first() {
-                    self.store
+                    self.ctx
+                        .store
                         .clear_failed_logins(key)
                         .await
                         .map_err(store_error)?;
@@ -271,7 +286,8 @@ impl Service {
             Err(error) => {
                 if error.kind == comet_core::ErrorKind::LoginFailed {
                     for (key, ..) in &rules {
-                        self.store
+                        self.ctx
+                            .store
                             .record_failed_login(key, at)
                             .await
                             .map_err(store_error)?;
@@ -288,9 +304,9 @@ impl Service {
         password: &PasswordInput,
     ) -> Result<User> {
         let user = match selector {
-            UserSelector::Username(name) => self.store.user_by_username(name).await,
-            UserSelector::Email(email) => self.store.user_by_email(email).await,
-            UserSelector::Id(id) => self.store.user_by_id(id).await,
+            UserSelector::Username(name) => self.ctx.store.user_by_username(name).await,
+            UserSelector::Email(email) => self.ctx.store.user_by_email(email).await,
+            UserSelector::Id(id) => self.ctx.store.user_by_id(id).await,
         }
         .map_err(store_error)?;
         let Some(user) = user else {
@@ -314,7 +330,7 @@ impl Service {
                 "App user is not allowed to login",
             ));
         }
-        if self.setting_bool("Accounts_EmailVerification")
+        if self.ctx.setting_bool("Accounts_EmailVerification")
             && !user.has_role("admin")
             && !user.email.as_ref().is_some_and(|e| e.verified)
         {
@@ -327,7 +343,8 @@ impl Service {
     pub(crate) async fn issue_login(&self, mut user: User) -> Result<LoginResult> {
         let token = id::new_secret();
         let created_at = now();
-        self.store
+        self.ctx
+            .store
             .insert_token(&LoginToken {
                 user_id: user.id.clone(),
                 hashed_token: hash_login_token(&token),
@@ -338,13 +355,18 @@ impl Service {
             })
             .await
             .map_err(store_error)?;
-        self.store
+        self.ctx
+            .store
             .prune_login_tokens(&user.id, MAX_LOGIN_TOKENS_PER_USER)
             .await
             .map_err(store_error)?;
         user.last_login = Some(created_at);
         user.updated_at = created_at;
-        self.store.update_user(&user).await.map_err(store_error)?;
+        self.ctx
+            .store
+            .update_user(&user)
+            .await
+            .map_err(store_error)?;
         Ok(LoginResult {
             user,
             token,
@@ -355,7 +377,8 @@ impl Service {
 
     /// `logout`: removes only the token of this session.
     pub async fn logout(&self, session: &Session) -> Result<()> {
-        self.store
+        self.ctx
+            .store
             .delete_token(&session.user.id, &session.token.hashed_token)
             .await
             .map_err(store_error)?;
@@ -374,7 +397,10 @@ impl Service {
         code: Option<&str>,
         client: &ClientInfo,
     ) -> Result<()> {
-        if !self.setting_bool("Accounts_TwoFactorAuthentication_Enabled") {
+        if !self
+            .ctx
+            .setting_bool("Accounts_TwoFactorAuthentication_Enabled")
+        {
             return Ok(());
         }
         if let TokenKind::PersonalAccess {
@@ -386,7 +412,8 @@ impl Service {
         }
         let at = now();
         let remember = chrono::Duration::seconds(
-            self.setting_int("Accounts_TwoFactorAuthentication_RememberFor")
+            self.ctx
+                .setting_int("Accounts_TwoFactorAuthentication_RememberFor")
                 .max(0),
         );
         if session.user.created_at + remember > at {
@@ -405,7 +432,10 @@ impl Service {
             // No password and no other factor configured: nothing to ask for.
             return Ok(());
         };
-        if !self.setting_bool("Accounts_TwoFactorAuthentication_Enforce_Password_Fallback") {
+        if !self
+            .ctx
+            .setting_bool("Accounts_TwoFactorAuthentication_Enforce_Password_Fallback")
+        {
             return Ok(());
         }
         let details = serde_json::json!({
@@ -420,7 +450,8 @@ impl Service {
             return Err(Error::meteor("totp-invalid", "TOTP Invalid").with_details(details));
         }
         if remember > chrono::Duration::zero() {
-            self.store
+            self.ctx
+                .store
                 .remember_two_factor(&session.token.hashed_token, at + remember, &fingerprint)
                 .await
                 .map_err(store_error)?;

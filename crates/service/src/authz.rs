@@ -7,6 +7,19 @@ use comet_core::{Error, Result};
 use std::collections::BTreeMap;
 use std::sync::RwLock;
 
+/// Permissions an operation requires of its caller before anything else about the call is
+/// looked at (upstream's `permissionsRequired`); lacking them is 403 "forbidden". Each is
+/// declared as a constant next to the operation it guards, which checks it itself; the REST
+/// edge also checks it before reading the request, so that the refusal comes first as
+/// upstream's does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Required {
+    /// Every one of these.
+    All(&'static [&'static str]),
+    /// At least one of these.
+    Any(&'static [&'static str]),
+}
+
 /// Every permission by id, refreshed on each write (the service is the only writer).
 #[derive(Default)]
 pub(crate) struct PermissionCache {
@@ -42,7 +55,7 @@ impl PermissionCache {
 impl Service {
     /// Whether any of the user's global roles holds the permission.
     pub fn has_permission(&self, user: &User, permission: &str) -> bool {
-        self.permissions.read(|m| {
+        self.permission_cache.read(|m| {
             m.get(permission)
                 .is_some_and(|p| p.roles.iter().any(|role| user.has_role(role)))
         })
@@ -51,6 +64,23 @@ impl Service {
     /// Whether the user holds at least one of the permissions.
     pub fn has_any_permission(&self, user: &User, permissions: &[&str]) -> bool {
         permissions.iter().any(|p| self.has_permission(user, p))
+    }
+
+    /// Whether the user meets an operation's requirement.
+    pub fn meets(&self, user: &User, required: Required) -> bool {
+        match required {
+            Required::All(permissions) => permissions.iter().all(|p| self.has_permission(user, p)),
+            Required::Any(permissions) => self.has_any_permission(user, permissions),
+        }
+    }
+
+    /// Refuses with 403 "forbidden" unless the user meets an operation's requirement.
+    pub fn authorize(&self, user: &User, required: Required) -> Result<()> {
+        if self.meets(user, required) {
+            Ok(())
+        } else {
+            Err(Error::forbidden())
+        }
     }
 
     /// Refuses with 403 "forbidden" (upstream's `permissionsRequired`) unless the user holds it.
@@ -64,7 +94,7 @@ impl Service {
 
     pub(crate) async fn reload_permissions(&self) -> Result<()> {
         let permissions = self.store.permissions().await.map_err(store_error)?;
-        self.permissions.replace_all(permissions);
+        self.permission_cache.replace_all(permissions);
         Ok(())
     }
 }

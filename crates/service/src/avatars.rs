@@ -12,9 +12,10 @@
 //! Every change publishes `Event::AvatarChanged` after it has committed, which DDP clients see
 //! as `updateAvatar` on `stream-notify-logged`.
 
+use crate::Files;
 use crate::files::{encode_uri, human_size};
 use crate::rooms::RoomAccess;
-use crate::{Service, Session, store_error};
+use crate::{Session, store_error};
 use base64::Engine as _;
 use comet_core::room::Room;
 use comet_core::user::User;
@@ -170,11 +171,11 @@ fn parse_data_uri(data_uri: &str) -> Option<Vec<u8>> {
         .ok()
 }
 
-impl Service {
+impl Files<'_> {
     /// The blob store new avatars are written to: the bucket's `avatars/` prefix when files
     /// go to S3 (upstream's `AmazonS3:Avatars`), else the local store.
     fn avatar_blobs_for_writing(&self) -> Result<Arc<dyn BlobStore>> {
-        match self.setting_str("FileUpload_Storage_Type").as_str() {
+        match self.ctx.setting_str("FileUpload_Storage_Type").as_str() {
             "AmazonS3" => self.blob_store_named(crate::storage::AMAZON_S3_AVATARS),
             _ => self.blob_store_for_writing(),
         }
@@ -188,11 +189,11 @@ impl Service {
         content_type: &'static str,
         bytes: Vec<u8>,
     ) -> Result<(&'static str, Vec<u8>)> {
-        if !self.setting_bool("Accounts_AvatarResize") {
+        if !self.ctx.setting_bool("Accounts_AvatarResize") {
             return Ok((content_type, bytes));
         }
-        let size =
-            u32::try_from(self.setting_int("Accounts_AvatarSize").clamp(16, 2048)).unwrap_or(200);
+        let size = u32::try_from(self.ctx.setting_int("Accounts_AvatarSize").clamp(16, 2048))
+            .unwrap_or(200);
         match images::run_bounded(move || images::avatar_image(&bytes, size)).await {
             Ok((resized, resized_type)) => Ok((resized_type, resized)),
             Err(e) => {
@@ -229,8 +230,10 @@ impl Service {
         session: &Session,
         target: Option<&crate::accounts::UserRef>,
     ) -> Result<User> {
-        let can_edit_others = self.has_permission(&session.user, "edit-other-user-avatar");
-        if !self.setting_bool("Accounts_AllowUserAvatarChange") && !can_edit_others {
+        let can_edit_others = self
+            .ctx
+            .has_permission(&session.user, "edit-other-user-avatar");
+        if !self.ctx.setting_bool("Accounts_AllowUserAvatarChange") && !can_edit_others {
             return Err(
                 Error::meteor("error-not-allowed", "Change avatar is not allowed")
                     .with_details(json!({"method": "users.setAvatar"})),
@@ -245,11 +248,11 @@ impl Service {
         };
         let user = match target {
             _ if is_self => session.user.clone(),
-            Some(target) if can_edit_others => self.require_user(target).await?,
+            Some(target) if can_edit_others => self.ctx.accounts().require_user(target).await?,
             _ => return Err(unauthorized()),
         };
         // An avatar is an upload: it counts against the caller's upload rate.
-        self.check_upload_rate(&session.user).await?;
+        self.ctx.check_upload_rate(&session.user).await?;
         Ok(user)
     }
 
@@ -260,14 +263,16 @@ impl Service {
         session: &Session,
         target: &crate::accounts::UserRef,
     ) -> Result<User> {
-        let user = self.find_user(target).await?.ok_or_else(|| {
+        let user = self.ctx.accounts().find_user(target).await?.ok_or_else(|| {
             Error::meteor(
                 "error-invalid-user",
                 "The optional \"userId\" or \"username\" param provided does not match any users",
             )
         })?;
         if user.id != session.user.id
-            && !self.has_permission(&session.user, "edit-other-user-avatar")
+            && !self
+                .ctx
+                .has_permission(&session.user, "edit-other-user-avatar")
         {
             return Err(Error::meteor("error-not-allowed", "Not allowed"));
         }
@@ -316,7 +321,7 @@ impl Service {
             store_key: key,
             updated_at: now(),
         };
-        let previous = match self.store.put_avatar(&avatar).await {
+        let previous = match self.ctx.store.put_avatar(&avatar).await {
             Ok(previous) => previous,
             Err(e) => {
                 self.discard_avatar_blob(&avatar).await;
@@ -341,7 +346,7 @@ impl Service {
     }
 
     fn publish_user_avatar(&self, user: &User, etag: Option<String>) {
-        self.publish(Event::AvatarChanged {
+        self.ctx.publish(Event::AvatarChanged {
             user_id: Some(user.id.clone()),
             username: Some(user.username.clone()),
             room_id: None,
@@ -372,7 +377,7 @@ impl Service {
     }
 
     async fn fetch_avatar(&self, user: &User, raw_url: &str) -> Result<Vec<u8>> {
-        let allow_private = self.config.avatar_url_allow_private;
+        let allow_private = self.ctx.config.avatar_url_allow_private;
         let url = reqwest::Url::parse(raw_url).map_err(|_| invalid_url(raw_url))?;
         if !url_allowed(&url, allow_private) {
             tracing::info!(url = %encode_uri(raw_url), "avatar URL refused");
@@ -450,17 +455,22 @@ impl Service {
                 Error::meteor("error-invalid-data", "Invalid dataURI").with_details(details)
             );
         }
-        if !self.setting_bool("Accounts_AllowUserAvatarChange") {
+        if !self.ctx.setting_bool("Accounts_AllowUserAvatarChange") {
             return Err(Error::meteor("error-not-allowed", "Not allowed").with_details(details));
         }
         let user = match target_user_id.filter(|id| *id != session.user.id) {
             Some(target) => {
-                if !self.has_permission(&session.user, "edit-other-user-avatar") {
+                if !self
+                    .ctx
+                    .has_permission(&session.user, "edit-other-user-avatar")
+                {
                     return Err(
                         Error::meteor("error-unauthorized", "Unauthorized").with_details(details)
                     );
                 }
-                self.find_user(&crate::accounts::UserRef::Id(target.to_owned()))
+                self.ctx
+                    .accounts()
+                    .find_user(&crate::accounts::UserRef::Id(target.to_owned()))
                     .await?
             }
             None => Some(session.user.clone()),
@@ -472,7 +482,7 @@ impl Service {
             );
         };
         if service != "initials" {
-            self.check_upload_rate(&session.user).await?;
+            self.ctx.check_upload_rate(&session.user).await?;
         }
         match service {
             "url" => self.set_user_avatar_from_url(&user, data).await,
@@ -499,10 +509,12 @@ impl Service {
         session: &Session,
         target: &crate::accounts::UserRef,
     ) -> Result<()> {
-        let user = self.require_user(target).await?;
+        let user = self.ctx.accounts().require_user(target).await?;
         let own = user.id == session.user.id;
-        if !(own && self.setting_bool("Accounts_AllowUserAvatarChange")
-            || self.has_permission(&session.user, "edit-other-user-avatar"))
+        if !(own && self.ctx.setting_bool("Accounts_AllowUserAvatarChange")
+            || self
+                .ctx
+                .has_permission(&session.user, "edit-other-user-avatar"))
         {
             return Err(
                 Error::meteor("error-not-allowed", "Reset avatar is not allowed")
@@ -519,8 +531,10 @@ impl Service {
         target_user_id: Option<&str>,
     ) -> Result<()> {
         let details = json!({"method": "resetAvatar"});
-        let can_edit_others = self.has_permission(&session.user, "edit-other-user-avatar");
-        if !self.setting_bool("Accounts_AllowUserAvatarChange") && !can_edit_others {
+        let can_edit_others = self
+            .ctx
+            .has_permission(&session.user, "edit-other-user-avatar");
+        if !self.ctx.setting_bool("Accounts_AllowUserAvatarChange") && !can_edit_others {
             return Err(Error::meteor("error-not-allowed", "Not allowed").with_details(details));
         }
         let user = match target_user_id.filter(|id| *id != session.user.id) {
@@ -530,7 +544,9 @@ impl Service {
                         Error::meteor("error-unauthorized", "Unauthorized").with_details(details)
                     );
                 }
-                self.find_user(&crate::accounts::UserRef::Id(target.to_owned()))
+                self.ctx
+                    .accounts()
+                    .find_user(&crate::accounts::UserRef::Id(target.to_owned()))
                     .await?
             }
             None => Some(session.user.clone()),
@@ -554,6 +570,7 @@ impl Service {
     /// Removes an owner's avatar record and bytes (reset, or the owner was deleted).
     pub(crate) async fn remove_avatar(&self, owner: AvatarOwner, owner_id: &str) -> Result<()> {
         let removed = self
+            .ctx
             .store
             .delete_avatar(owner, owner_id)
             .await
@@ -574,6 +591,8 @@ impl Service {
         data_uri: Option<&str>,
     ) -> Result<()> {
         if !self
+            .ctx
+            .rooms()
             .has_room_permission(&session.user, "edit-room", &room.id)
             .await?
         {
@@ -599,9 +618,11 @@ impl Service {
             }
         };
         tracing::info!(by = %session.user.id, room = %room.id, set = etag.is_some(), "room avatar changed");
-        self.post_system_message(room, "room_changed_avatar", &session.user, "", None)
+        self.ctx
+            .rooms()
+            .post_system_message(room, "room_changed_avatar", &session.user, "", None)
             .await?;
-        self.publish(Event::AvatarChanged {
+        self.ctx.publish(Event::AvatarChanged {
             user_id: None,
             username: None,
             room_id: Some(room.id.clone()),
@@ -612,7 +633,8 @@ impl Service {
 
     /// A user's or room's avatar record (for `avatarETag` in documents).
     pub async fn avatar_of(&self, owner: AvatarOwner, owner_id: &str) -> Result<Option<Avatar>> {
-        self.store
+        self.ctx
+            .store
             .avatar(owner, owner_id)
             .await
             .map_err(store_error)
@@ -624,6 +646,8 @@ impl Service {
         username: &str,
     ) -> Result<Option<(User, Option<Avatar>)>> {
         let user = self
+            .ctx
+            .accounts()
             .find_user(&crate::accounts::UserRef::Username(username.to_owned()))
             .await?;
         let Some(user) = user else {
@@ -636,6 +660,8 @@ impl Service {
     /// What `/avatar/uid/<id>` shows.
     pub async fn user_avatar_by_id(&self, user_id: &str) -> Result<Option<(User, Option<Avatar>)>> {
         let user = self
+            .ctx
+            .accounts()
             .find_user(&crate::accounts::UserRef::Id(user_id.to_owned()))
             .await?;
         let Some(user) = user else {
@@ -651,7 +677,7 @@ impl Service {
         let mut id = room_id.to_owned();
         // Discussions nest; a bound keeps a malformed chain from looping.
         for _ in 0..8 {
-            let Some(room) = self.store.room_by_id(&id).await.map_err(store_error)? else {
+            let Some(room) = self.ctx.store.room_by_id(&id).await.map_err(store_error)? else {
                 return Ok(None);
             };
             let avatar = self.avatar_of(AvatarOwner::Room, &room.id).await?;

@@ -85,7 +85,7 @@ impl Service {
     pub(crate) async fn bootstrap(&self) -> Result<()> {
         self.seed_settings().await?;
         self.seed_roles_and_permissions().await?;
-        self.ensure_general_room().await?;
+        self.rooms().ensure_general_room().await?;
         self.ensure_bot_user().await?;
         self.ensure_admin().await?;
         if !self.config.clustered {
@@ -137,7 +137,7 @@ impl Service {
                 .await
                 .map_err(store_error)?;
         }
-        self.settings
+        self.settings_cache
             .replace_all(self.store.settings().await.map_err(store_error)?);
 
         let mut forced: Vec<(String, String)> = self.config.setting_overrides.clone();
@@ -209,7 +209,7 @@ impl Service {
         {
             return Ok(());
         }
-        let mut bot = self.blank_user("rocket.cat", "Rocket.Cat", None);
+        let mut bot = self.accounts().blank_user("rocket.cat", "Rocket.Cat", None);
         bot.id = "rocket.cat".to_owned();
         bot.user_type = UserType::Bot;
         bot.roles = vec!["bot".to_owned()];
@@ -244,7 +244,7 @@ impl Service {
                 admin.username
             )));
         }
-        let mut user = self.blank_user(
+        let mut user = self.accounts().blank_user(
             &admin.username,
             &admin.name,
             admin.email.as_ref().map(|address| Email {
@@ -254,10 +254,11 @@ impl Service {
         );
         user.roles = vec!["admin".to_owned()];
         user.password_bcrypt = Some(
-            self.hash_password(&PasswordInput::Plain(admin.password.clone()))
+            self.accounts()
+                .hash_password(&PasswordInput::Plain(admin.password.clone()))
                 .await?,
         );
-        let user = self.insert_user(user, true).await?;
+        let user = self.accounts().insert_user(user, true).await?;
         tracing::info!(username = %user.username, "admin account created from ADMIN_* configuration");
         Ok(())
     }

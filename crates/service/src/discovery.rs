@@ -1,7 +1,8 @@
 //! Finding people and rooms: `directory` and `spotlight`.
 
+use crate::Rooms;
 use crate::accounts::{UserView, VisibleUser};
-use crate::{Service, Session, store_error};
+use crate::{Session, store_error};
 use comet_core::page::{Direction, Page, UserSortKey};
 use comet_core::room::{Room, RoomType};
 use comet_core::{Error, Result};
@@ -31,7 +32,7 @@ pub enum DirectoryPage {
     Channels(Vec<Room>, u64),
 }
 
-impl Service {
+impl Rooms<'_> {
     /// `directory`: active users, or public channels, matching a text.
     pub async fn directory(
         &self,
@@ -50,7 +51,7 @@ impl Service {
         let search = Some(text.trim().to_owned()).filter(|t| !t.is_empty());
         match kind {
             DirectoryKind::Users => {
-                if !self.has_permission(&session.user, "view-outside-room") {
+                if !self.ctx.has_permission(&session.user, "view-outside-room") {
                     return Err(Error::meteor("error-not-allowed", "Not allowed"));
                 }
                 let filter = UserFilter {
@@ -64,11 +65,15 @@ impl Service {
                     sort: vec![(UserSortKey::Username, direction)],
                 };
                 let (users, total) = self
+                    .ctx
                     .store
                     .list_users(&filter, &page)
                     .await
                     .map_err(store_error)?;
-                let view = if self.has_permission(&session.user, "view-full-other-user-info") {
+                let view = if self
+                    .ctx
+                    .has_permission(&session.user, "view-full-other-user-info")
+                {
                     UserView::Full
                 } else {
                     UserView::Limited
@@ -92,6 +97,7 @@ impl Service {
                     sort: vec![(RoomSortKey::Name, direction)],
                 };
                 let (rooms, total) = self
+                    .ctx
                     .store
                     .list_rooms(&filter, &page)
                     .await
@@ -111,7 +117,7 @@ impl Service {
         };
         let mut result = Spotlight::default();
         let search = Some(text.to_owned()).filter(|t| !t.is_empty());
-        if want_users && self.has_permission(&session.user, "view-outside-room") {
+        if want_users && self.ctx.has_permission(&session.user, "view-outside-room") {
             let filter = UserFilter {
                 active: Some(true),
                 search: search.clone(),
@@ -123,6 +129,7 @@ impl Service {
                 sort: vec![(UserSortKey::Username, Direction::Ascending)],
             };
             let (users, _) = self
+                .ctx
                 .store
                 .list_users(&filter, &page)
                 .await
@@ -142,6 +149,7 @@ impl Service {
                 ..RoomFilter::default()
             };
             let (mut rooms, _) = self
+                .ctx
                 .store
                 .list_rooms(&public, &page)
                 .await
@@ -153,6 +161,7 @@ impl Service {
                 ..RoomFilter::default()
             };
             let (joined, _) = self
+                .ctx
                 .store
                 .list_rooms(&private, &page)
                 .await

@@ -8,10 +8,11 @@
 //! and images are decoded only, bounded, when their message is sent, for the preview and
 //! thumbnail upstream attaches (`images::process`).
 
+use crate::Files;
 use crate::messages::NewMessage;
 use crate::rooms::RoomAccess;
 use crate::storage::storage_unavailable;
-use crate::{Service, Session, store_error};
+use crate::{Session, store_error};
 use comet_core::room::{Message, RoomType};
 use comet_core::user::User;
 use comet_core::{Error, Result, id, now};
@@ -302,29 +303,35 @@ fn invalid_file() -> Error {
     Error::meteor("invalid-file", "")
 }
 
-impl Service {
+impl Files<'_> {
     /// `FileUpload_MaxFileSize` in bytes; `None` when unlimited (-1).
     pub fn max_file_size(&self) -> Option<u64> {
-        u64::try_from(self.setting_int("FileUpload_MaxFileSize")).ok()
+        u64::try_from(self.ctx.setting_int("FileUpload_MaxFileSize")).ok()
     }
 
     /// The room an upload goes to, if the caller may post files there (upstream checks
     /// `canAccessRoomId` first and answers 403), refusing when uploads are off.
     pub async fn upload_target(&self, session: &Session, room_id: &str) -> Result<RoomAccess> {
-        let room = self.store.room_by_id(room_id).await.map_err(store_error)?;
+        let room = self
+            .ctx
+            .store
+            .room_by_id(room_id)
+            .await
+            .map_err(store_error)?;
         let Some(room) = room else {
             return Err(Error::forbidden());
         };
-        let Some(room) = self.room_access(session, room).await? else {
+        let Some(room) = self.ctx.rooms().room_access(session, room).await? else {
             return Err(Error::forbidden());
         };
-        if !self.setting_bool("FileUpload_Enabled") {
+        if !self.ctx.setting_bool("FileUpload_Enabled") {
             return Err(Error::meteor(
                 "error-file-upload-disabled",
                 "File upload is disabled",
             ));
         }
-        if room.room_type == RoomType::Direct && !self.setting_bool("FileUpload_Enabled_Direct") {
+        if room.room_type == RoomType::Direct && !self.ctx.setting_bool("FileUpload_Enabled_Direct")
+        {
             return Err(Error::meteor(
                 "error-direct-message-file-upload-not-allowed",
                 "File sharing not allowed in direct messages",
@@ -342,7 +349,7 @@ impl Service {
         file: IncomingFile<'_>,
         temporary: bool,
     ) -> Result<Upload> {
-        self.check_upload_rate(&session.user).await?;
+        self.ctx.check_upload_rate(&session.user).await?;
         let limit = self.max_file_size();
         let mut head = Vec::with_capacity(SNIFF_LEN);
         (&mut *file.body)
@@ -352,8 +359,8 @@ impl Service {
             .map_err(|e| Error::failure(format!("Upload failed: {e}")))?;
         let sniffed = sniff(&head);
         let content_type = decide_type(sniffed, file.claimed_type.as_deref());
-        let allow = self.setting_str("FileUpload_MediaTypeWhiteList");
-        let deny = self.setting_str("FileUpload_MediaTypeBlackList");
+        let allow = self.ctx.setting_str("FileUpload_MediaTypeWhiteList");
+        let deny = self.ctx.setting_str("FileUpload_MediaTypeBlackList");
         let claimed_denied = file
             .claimed_type
             .as_deref()
@@ -376,8 +383,8 @@ impl Service {
         // Metadata goes before the bytes reach storage, so no one ever downloads it.
         let filter = MetadataFilter::new(
             &content_type,
-            self.setting_bool("Message_Attachments_Strip_Exif"),
-            self.setting_bool("FileUpload_RotateImages"),
+            self.ctx.setting_bool("Message_Attachments_Strip_Exif"),
+            self.ctx.setting_bool("FileUpload_RotateImages"),
         );
         let (stored, orientation, frame) = match filter {
             Some(filter) => {
@@ -434,7 +441,7 @@ impl Service {
             updated_at: at,
             original_file_id: None,
         };
-        if let Err(e) = self.store.insert_upload(&upload).await {
+        if let Err(e) = self.ctx.store.insert_upload(&upload).await {
             self.discard_blob(&upload).await;
             return Err(store_error(e));
         }
@@ -456,7 +463,8 @@ impl Service {
 
     /// Removes an upload's record and bytes (its message is gone, or it was never sent).
     pub async fn discard_upload(&self, upload: &Upload) -> Result<()> {
-        self.store
+        self.ctx
+            .store
             .delete_upload(&upload.id)
             .await
             .map_err(store_error)?;
@@ -490,7 +498,7 @@ impl Service {
         fields: FileMessage,
     ) -> Result<Message> {
         if let Some(description) = &fields.description
-            && self.message_too_long(description)
+            && self.ctx.messages().message_too_long(description)
         {
             return Err(Error::meteor("error-message-size-exceeded", ""));
         }
@@ -510,7 +518,7 @@ impl Service {
             ..NewMessage::default()
         };
         let thumbnail = extras.and_then(|e| e.thumbnail);
-        let sent = self.send_message(session, room, new).await;
+        let sent = self.ctx.messages().send_message(session, room, new).await;
         let message = match sent {
             Ok(message) => message,
             Err(e) => {
@@ -522,7 +530,8 @@ impl Service {
                 return Err(e);
             }
         };
-        self.store
+        self.ctx
+            .store
             .update_upload(upload)
             .await
             .map_err(store_error)?;
@@ -552,9 +561,10 @@ impl Service {
             }
         };
         let thumbnail_box = self
+            .ctx
             .setting_bool("Message_Attachments_Thumbnails_Enabled")
             .then(|| {
-                let side = |key: &str| u32::try_from(self.setting_int(key)).unwrap_or(0);
+                let side = |key: &str| u32::try_from(self.ctx.setting_int(key)).unwrap_or(0);
                 (
                     side("Message_Attachments_Thumbnails_Width"),
                     side("Message_Attachments_Thumbnails_Height"),
@@ -645,7 +655,7 @@ impl Service {
             updated_at: at,
             original_file_id: Some(original.id.clone()),
         };
-        if let Err(e) = self.store.insert_upload(&record).await {
+        if let Err(e) = self.ctx.store.insert_upload(&record).await {
             self.discard_blob(&record).await;
             return Err(store_error(e));
         }
@@ -661,6 +671,7 @@ impl Service {
         fields: FileMessage,
     ) -> Result<Message> {
         let found = self
+            .ctx
             .store
             .upload_by_id(file_id)
             .await
@@ -680,6 +691,7 @@ impl Service {
         count: Option<u64>,
     ) -> Result<(Vec<(Upload, Option<User>)>, u64)> {
         let (uploads, total) = self
+            .ctx
             .store
             .room_uploads(&room.id, filter, offset, count)
             .await
@@ -687,7 +699,12 @@ impl Service {
         let mut ids: Vec<String> = uploads.iter().map(|u| u.user_id.clone()).collect();
         ids.sort();
         ids.dedup();
-        let users = self.store.users_by_ids(&ids).await.map_err(store_error)?;
+        let users = self
+            .ctx
+            .store
+            .users_by_ids(&ids)
+            .await
+            .map_err(store_error)?;
         let listed = uploads
             .into_iter()
             .map(|u| {
@@ -709,15 +726,26 @@ impl Service {
         offset: u64,
         count: Option<u64>,
     ) -> Result<(Vec<Upload>, u64)> {
-        let room = self.store.room_by_id(room_id).await.map_err(store_error)?;
+        let room = self
+            .ctx
+            .store
+            .room_by_id(room_id)
+            .await
+            .map_err(store_error)?;
         let Some(room) = room else {
             return Err(Error::forbidden());
         };
-        if !self.can_access_room(&session.user, &room).await? {
+        if !self
+            .ctx
+            .rooms()
+            .can_access_room(&session.user, &room)
+            .await?
+        {
             return Err(Error::forbidden());
         }
         let initial = match starting_from.filter(|s| !s.is_empty()) {
             Some(id) => self
+                .ctx
                 .store
                 .upload_by_id(id)
                 .await
@@ -732,6 +760,7 @@ impl Service {
             ..UploadFilter::default()
         };
         let (mut images, total) = self
+            .ctx
             .store
             .room_uploads(&room.id, &filter, offset, count)
             .await
@@ -752,6 +781,7 @@ impl Service {
         file_id: &str,
     ) -> Result<Option<Upload>> {
         let found = self
+            .ctx
             .store
             .upload_by_id(file_id)
             .await
@@ -759,17 +789,18 @@ impl Service {
         let Some(upload) = found else {
             return Ok(None);
         };
-        if self.setting_bool("FileUpload_ProtectFiles") {
+        if self.ctx.setting_bool("FileUpload_ProtectFiles") {
             let Some(user) = user else {
                 return Err(Error::forbidden());
             };
             let room = self
+                .ctx
                 .store
                 .room_by_id(&upload.room_id)
                 .await
                 .map_err(store_error)?;
             let readable = match &room {
-                Some(room) => self.can_access_room(user, room).await?,
+                Some(room) => self.ctx.rooms().can_access_room(user, room).await?,
                 None => false,
             };
             // The uploader may always fetch an unconfirmed file of theirs.
@@ -803,7 +834,7 @@ impl Service {
             let Some(file_id) = file.get("_id").and_then(Value::as_str) else {
                 continue;
             };
-            match self.store.upload_by_id(file_id).await {
+            match self.ctx.store.upload_by_id(file_id).await {
                 Ok(Some(upload)) => {
                     if let Err(e) = self.discard_upload(&upload).await {
                         tracing::warn!(error = %e, file = file_id, "could not delete a file");
@@ -826,7 +857,7 @@ impl Service {
             include_thumbs: true,
             ..UploadFilter::default()
         };
-        match self.store.room_uploads(room_id, &all, 0, None).await {
+        match self.ctx.store.room_uploads(room_id, &all, 0, None).await {
             Ok((uploads, _)) => {
                 for upload in uploads {
                     if let Err(e) = self.discard_upload(&upload).await {
@@ -841,6 +872,7 @@ impl Service {
     /// Drops temporary uploads nobody confirmed in time; returns how many.
     pub async fn purge_expired_uploads(&self) -> Result<u64> {
         let expired = self
+            .ctx
             .store
             .expired_uploads(now())
             .await

@@ -64,12 +64,16 @@ pub struct ClientInfo {
     pub user_agent: Option<String>,
 }
 
-/// The service: one per server process, shared by every transport.
+/// The service: one per server process, shared by every transport. It is the context the
+/// domain services share (store, bus, caches of settings and permissions, rate limits, blob
+/// stores, configuration); its operations live on those domain services, reached with
+/// [`Service::accounts`], [`Service::rooms`], [`Service::messages`], [`Service::files`],
+/// [`Service::settings`], [`Service::permissions`] and [`Service::connections`].
 pub struct Service {
     store: Arc<dyn Store>,
     events: Arc<dyn EventBus>,
-    settings: settings::SettingsCache,
-    permissions: authz::PermissionCache,
+    settings_cache: settings::SettingsCache,
+    permission_cache: authz::PermissionCache,
     rate_limiter: ratelimit::RateLimiter,
     /// The message pipeline's filters, in order (see `pipeline`).
     filters: Vec<Box<dyn pipeline::Filter>>,
@@ -79,6 +83,53 @@ pub struct Service {
     /// The HTTP client of the S3 stores, made on first use.
     s3_http: std::sync::OnceLock<std::result::Result<reqwest::Client, String>>,
     config: ServiceConfig,
+}
+
+/// Declares a domain service: a view of the shared [`Service`] holding one domain's
+/// operations, and the accessor that yields it.
+macro_rules! domain_services {
+    ($($(#[$doc:meta])* $accessor:ident => $name:ident;)*) => {
+        $(
+            $(#[$doc])*
+            #[derive(Clone, Copy)]
+            pub struct $name<'a> {
+                pub(crate) ctx: &'a Service,
+            }
+
+            impl std::fmt::Debug for $name<'_> {
+                fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.debug_struct(stringify!($name)).finish_non_exhaustive()
+                }
+            }
+        )*
+
+        impl Service {
+            $(
+                $(#[$doc])*
+                pub fn $accessor(&self) -> $name<'_> {
+                    $name { ctx: self }
+                }
+            )*
+        }
+    };
+}
+
+domain_services! {
+    /// Accounts: registration, login and sessions, profiles, preferences, access tokens.
+    accounts => Accounts;
+    /// Rooms: creation, membership, subscriptions, room settings, administration, discovery.
+    rooms => Rooms;
+    /// Messages: the posting pipeline, history, edits, reactions, pins, stars, threads, read
+    /// marks and notifications.
+    messages => Messages;
+    /// Files: uploads, downloads, thumbnails, avatars and the blob stores they live in.
+    files => Files;
+    /// Settings: the administrators' view of settings (reading them is shared: `setting_*`).
+    settings => Settings;
+    /// Roles and permissions: who holds what (checking is shared: `has_permission`).
+    permissions => Permissions;
+    /// Connections: presence of users across their connections, and instance liveness.
+    connections => Connections;
 }
 
 impl std::fmt::Debug for Service {
@@ -96,8 +147,8 @@ impl Service {
         config: ServiceConfig,
     ) -> Result<Arc<Service>> {
         let service = Service {
-            settings: settings::SettingsCache::default(),
-            permissions: authz::PermissionCache::default(),
+            settings_cache: settings::SettingsCache::default(),
+            permission_cache: authz::PermissionCache::default(),
             rate_limiter: ratelimit::RateLimiter::default(),
             filters: pipeline::built_in_filters(),
             blobs: Arc::new(blobs::LocalBlobStore::new(config.uploads_dir.clone())),
@@ -145,8 +196,12 @@ impl Service {
                         value,
                         updated_at,
                         ..
-                    } => service.settings.store_value(id, value.clone(), *updated_at),
-                    Event::Permission(permission) => service.permissions.upsert(permission.clone()),
+                    } => service
+                        .settings_cache
+                        .store_value(id, value.clone(), *updated_at),
+                    Event::Permission(permission) => {
+                        service.permission_cache.upsert(permission.clone())
+                    }
                     _ => {}
                 }
             }
@@ -155,7 +210,7 @@ impl Service {
 
     async fn reload_caches(&self) -> Result<()> {
         let settings = self.store.settings().await.map_err(store_error)?;
-        self.settings.replace_all(settings);
+        self.settings_cache.replace_all(settings);
         self.reload_permissions().await
     }
 
@@ -179,7 +234,7 @@ impl Service {
 
     /// Removes login tokens older than `Accounts_LoginExpiration`; run periodically.
     pub async fn purge_expired_tokens(&self) -> Result<u64> {
-        let cutoff = comet_core::now() - self.login_expiration();
+        let cutoff = comet_core::now() - self.accounts().login_expiration();
         self.store
             .delete_login_tokens_before(cutoff)
             .await

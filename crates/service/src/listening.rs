@@ -39,14 +39,17 @@ impl Service {
         match what {
             Listening::Everyone | Listening::LoggedIn | Listening::OwnRooms => Ok(()),
             Listening::RoomMessages(room_id) => self
+                .rooms()
                 .room_for(session, &RoomRef::Id(room_id.to_owned()), RoomFamily::Any)
                 .await
                 .map(|_| ())
                 .map_err(|_| not_allowed()),
-            Listening::RoomActivity(room_id) => match self.subscription(session, room_id).await? {
-                Some(_) => Ok(()),
-                None => Err(not_allowed()),
-            },
+            Listening::RoomActivity(room_id) => {
+                match self.rooms().subscription(session, room_id).await? {
+                    Some(_) => Ok(()),
+                    None => Err(not_allowed()),
+                }
+            }
             Listening::User(user_id) if user_id == session.user.id => Ok(()),
             Listening::User(_) => Err(not_allowed()),
         }

@@ -1,8 +1,9 @@
 //! Pins, stars, threads, sync and counters.
 
+use crate::Messages;
 use crate::rooms::RoomAccess;
 use crate::rooms::{RoomFamily, RoomRef, system_message};
-use crate::{Service, Session, store_error};
+use crate::{Session, store_error};
 use comet_core::page::{Direction, Page};
 use comet_core::room::{Message, Subscription, UserStub};
 use comet_core::{Error, Result, Timestamp, now};
@@ -28,7 +29,7 @@ pub struct MessageSync {
     pub deleted: Vec<(String, Timestamp)>,
 }
 
-impl Service {
+impl Messages<'_> {
     /// `chat.pinMessage`: pins and posts a `message_pinned` system message quoting it.
     pub async fn pin_message(
         &self,
@@ -36,7 +37,7 @@ impl Service {
         message_id: &str,
         pinned: bool,
     ) -> Result<Option<Message>> {
-        if !self.setting_bool("Message_AllowPinning") {
+        if !self.ctx.setting_bool("Message_AllowPinning") {
             return Err(
                 Error::meteor("error-action-not-allowed", "Message pinning not allowed")
                     .with_details(json!({"method": "pinMessage", "action": "Message_pinning"})),
@@ -44,6 +45,8 @@ impl Service {
         }
         let (_, room) = self.readable_message(session, message_id).await?;
         if !self
+            .ctx
+            .rooms()
             .has_room_permission(&session.user, "pin-message", &room.id)
             .await?
         {
@@ -75,7 +78,7 @@ impl Service {
             "author_name": message.author.username,
             "author_icon": format!("/avatar/{}", message.author.username),
             "ts": attachment_time(message.created_at),
-            "message_link": format!("{}/{}?msg={}", self.setting_str("Site_Url").trim_end_matches('/'), room.name.clone().unwrap_or_else(|| room.id.clone()), message.id),
+            "message_link": format!("{}/{}?msg={}", self.ctx.setting_str("Site_Url").trim_end_matches('/'), room.name.clone().unwrap_or_else(|| room.id.clone()), message.id),
         }]));
         Ok(Some(self.post_system(&room, notice).await?))
     }
@@ -87,14 +90,20 @@ impl Service {
         message_id: &str,
         starred: bool,
     ) -> Result<()> {
-        if !self.setting_bool("Message_AllowStarring") {
+        if !self.ctx.setting_bool("Message_AllowStarring") {
             return Err(
                 Error::meteor("error-action-not-allowed", "Message starring not allowed")
                     .with_details(json!({"method": "starMessage", "action": "Message_starring"})),
             );
         }
         let (message, room) = self.readable_message(session, message_id).await?;
-        if self.subscription(session, &room.id).await?.is_none() {
+        if self
+            .ctx
+            .rooms()
+            .subscription(session, &room.id)
+            .await?
+            .is_none()
+        {
             return Err(Error::meteor("error-action-not-allowed", "Not allowed")
                 .with_details(json!({"method": "starMessage"})));
         }
@@ -120,7 +129,7 @@ impl Service {
         message_id: &str,
         follow: bool,
     ) -> Result<()> {
-        if !self.setting_bool("Threads_enabled") {
+        if !self.ctx.setting_bool("Threads_enabled") {
             return Err(Error::meteor("error-not-allowed", "not-allowed")
                 .with_details(json!({"method": "followMessage"})));
         }
@@ -151,11 +160,12 @@ impl Service {
         session: &Session,
         thread_id: &str,
     ) -> Result<(Message, RoomAccess)> {
-        if !self.setting_bool("Threads_enabled") {
+        if !self.ctx.setting_bool("Threads_enabled") {
             return Err(Error::meteor("error-not-allowed", "Threads Disabled")
                 .with_details(json!({"method": "getThreadMessages"})));
         }
         let found = self
+            .ctx
             .store
             .message_by_id(thread_id)
             .await
@@ -165,6 +175,8 @@ impl Service {
                 .with_details(json!({"method": "getThreadMessages"})));
         };
         let room = self
+            .ctx
+            .rooms()
             .room_for(session, &RoomRef::Id(root.room_id.clone()), RoomFamily::Any)
             .await
             .map_err(|_| {
@@ -209,6 +221,7 @@ impl Service {
             ..MessageFilter::default()
         };
         let messages = self
+            .ctx
             .store
             .room_messages(&room.id, &filter, &Page::all())
             .await
@@ -226,11 +239,13 @@ impl Service {
         offset: u64,
         count: Option<u64>,
     ) -> Result<(Vec<Message>, u64)> {
-        if !self.setting_bool("Threads_enabled") {
+        if !self.ctx.setting_bool("Threads_enabled") {
             return Err(Error::meteor("error-not-allowed", "Threads Disabled")
                 .with_details(json!({"method": "getThreadsList"})));
         }
         let room = self
+            .ctx
+            .rooms()
             .room_for(session, &RoomRef::Id(room_id.to_owned()), RoomFamily::Any)
             .await
             .map_err(|_| {
@@ -259,6 +274,8 @@ impl Service {
         since: Timestamp,
     ) -> Result<MessageSync> {
         let room = self
+            .ctx
+            .rooms()
             .room_for(session, &RoomRef::Id(room_id.to_owned()), RoomFamily::Any)
             .await
             .map_err(|_| Error::failure(""))?;
@@ -272,11 +289,13 @@ impl Service {
             sort: vec![(MessageSortKey::CreatedAt, Direction::Descending)],
         };
         let updated = self
+            .ctx
             .store
             .room_messages(&room.id, &filter, &page)
             .await
             .map_err(store_error)?;
         let deleted = self
+            .ctx
             .store
             .deleted_messages(&room.id, since)
             .await
@@ -292,9 +311,12 @@ impl Service {
         since: Timestamp,
     ) -> Result<Vec<(String, Timestamp)>> {
         let room = self
+            .ctx
+            .rooms()
             .room_for(session, &RoomRef::Id(room_id.to_owned()), RoomFamily::Any)
             .await?;
-        self.store
+        self.ctx
+            .store
             .deleted_messages(&room.id, since)
             .await
             .map_err(store_error)
@@ -309,7 +331,10 @@ impl Service {
     ) -> Result<Counters> {
         let user_id = match user_id {
             Some(other) if other != session.user.id => {
-                if !self.has_permission(&session.user, "view-room-administration") {
+                if !self
+                    .ctx
+                    .has_permission(&session.user, "view-room-administration")
+                {
                     return Err(Error::forbidden());
                 }
                 other.to_owned()
@@ -317,6 +342,7 @@ impl Service {
             _ => session.user.id.clone(),
         };
         let subscription: Option<Subscription> = self
+            .ctx
             .store
             .subscription(&room.id, &user_id)
             .await
@@ -342,7 +368,8 @@ impl Service {
                     inclusive: true,
                     ..MessageFilter::default()
                 };
-                self.store
+                self.ctx
+                    .store
                     .count_room_messages(&room.id, &between)
                     .await
                     .map_err(store_error)?
@@ -367,7 +394,7 @@ impl Service {
         room_id: &str,
         favorite: bool,
     ) -> Result<()> {
-        let Some(mut s) = self.subscription(session, room_id).await? else {
+        let Some(mut s) = self.ctx.rooms().subscription(session, room_id).await? else {
             return Err(Error::meteor(
                 "error-invalid-subscription",
                 "You must be part of a room to favorite it",
@@ -376,17 +403,20 @@ impl Service {
         };
         s.favorite = favorite;
         s.updated_at = now();
-        self.store
+        self.ctx
+            .store
             .update_subscription(&s)
             .await
             .map_err(store_error)?;
-        self.publish_subscription(comet_events::Change::Updated, s);
+        self.ctx
+            .rooms()
+            .publish_subscription(comet_events::Change::Updated, s);
         Ok(())
     }
 
     /// `subscriptions.unread`: marks a room unread again.
     pub async fn mark_unread(&self, session: &Session, room_id: &str) -> Result<()> {
-        let Some(mut s) = self.subscription(session, room_id).await? else {
+        let Some(mut s) = self.ctx.rooms().subscription(session, room_id).await? else {
             return Err(
                 Error::meteor("error-invalid-subscription", "Invalid subscription")
                     .with_details(json!({"method": "unreadMessages"})),
@@ -395,11 +425,14 @@ impl Service {
         s.alert = true;
         s.unread = s.unread.max(1);
         s.updated_at = now();
-        self.store
+        self.ctx
+            .store
             .update_subscription(&s)
             .await
             .map_err(store_error)?;
-        self.publish_subscription(comet_events::Change::Updated, s);
+        self.ctx
+            .rooms()
+            .publish_subscription(comet_events::Change::Updated, s);
         Ok(())
     }
 }

@@ -1,9 +1,10 @@
 //! Messages: sending, editing, deleting, reacting, reading history, searching.
 
+use crate::Messages;
 use crate::pipeline::{Draft, Sender};
 use crate::rooms::RoomAccess;
 use crate::rooms::RoomFamily;
-use crate::{Service, Session, store_error};
+use crate::{Session, store_error};
 use comet_core::mentions;
 use comet_core::page::{Direction, Page};
 use comet_core::room::{Mention, Message, Room, RoomType, UserStub};
@@ -47,12 +48,20 @@ pub fn normalize_emoji(raw: &str) -> Option<String> {
     valid.then(|| format!(":{name}:"))
 }
 
-impl Service {
+impl Messages<'_> {
     /// Upstream's `canSendMessage`: membership, archive, read-only and mute rules.
-    async fn check_can_send(&self, session: &Session, room: &Room) -> Result<()> {
-        let subscribed = self.subscription(session, &room.id).await?.is_some();
+    async fn check_can_send(&self, session: &Session, room: &RoomAccess) -> Result<()> {
+        let subscribed = match room.subscribed(&session.user.id) {
+            Some(subscribed) => subscribed,
+            None => self
+                .ctx
+                .rooms()
+                .subscription(session, &room.id)
+                .await?
+                .is_some(),
+        };
         let public_reader = room.room_type == RoomType::Channel
-            && self.has_permission(&session.user, "view-c-room");
+            && self.ctx.has_permission(&session.user, "view-c-room");
         if !(subscribed || public_reader) {
             return Err(cannot_send("error-not-allowed"));
         }
@@ -61,6 +70,8 @@ impl Service {
         }
         if room.read_only
             && !self
+                .ctx
+                .rooms()
                 .has_room_permission(&session.user, "post-readonly", &room.id)
                 .await?
         {
@@ -85,6 +96,7 @@ impl Service {
         let mut users = Vec::new();
         for name in &parsed.users {
             if let Some(user) = self
+                .ctx
                 .store
                 .user_by_username(name)
                 .await
@@ -104,6 +116,8 @@ impl Service {
         ] {
             if flag
                 && self
+                    .ctx
+                    .rooms()
                     .has_room_permission(&session.user, permission, &room.id)
                     .await?
             {
@@ -117,7 +131,12 @@ impl Service {
         }
         let mut channels = Vec::new();
         for name in &parsed.channels {
-            if let Some(found) = self.store.room_by_name(name).await.map_err(store_error)?
+            if let Some(found) = self
+                .ctx
+                .store
+                .room_by_name(name)
+                .await
+                .map_err(store_error)?
                 && found.room_type == RoomType::Channel
             {
                 channels.push((found.id, found.name.unwrap_or_default()));
@@ -127,7 +146,7 @@ impl Service {
     }
 
     fn max_message_size(&self) -> usize {
-        usize::try_from(self.setting_int("Message_MaxAllowedSize")).unwrap_or(5000)
+        usize::try_from(self.ctx.setting_int("Message_MaxAllowedSize")).unwrap_or(5000)
     }
 
     /// Whether a text is over `Message_MaxAllowedSize` (counted in characters).
@@ -157,10 +176,15 @@ impl Service {
         self.check_can_send(session, room).await?;
         let mut thread_id = None;
         if let Some(tmid) = &new.thread_id {
-            if !self.setting_bool("Threads_enabled") {
+            if !self.ctx.setting_bool("Threads_enabled") {
                 return Err(Error::meteor("error-not-allowed", "not-allowed"));
             }
-            let parent = self.store.message_by_id(tmid).await.map_err(store_error)?;
+            let parent = self
+                .ctx
+                .store
+                .message_by_id(tmid)
+                .await
+                .map_err(store_error)?;
             let Some(parent) = parent.filter(|p| p.room_id == room.id && p.deleted_at.is_none())
             else {
                 return Err(Error::meteor("error-invalid-message", "Invalid Message"));
@@ -171,6 +195,7 @@ impl Service {
         let message_id = match new.id.filter(|i| !i.is_empty()) {
             Some(client_id) => {
                 if self
+                    .ctx
                     .store
                     .message_by_id(&client_id)
                     .await
@@ -198,7 +223,7 @@ impl Service {
         );
         message.mentions = mentions;
         message.channels = channels;
-        message.unread = self.setting_bool("Message_Read_Receipt_Enabled");
+        message.unread = self.ctx.setting_bool("Message_Read_Receipt_Enabled");
         message.thread_id = thread_id;
         message.thread_show = new.thread_show;
         message.alias = new.alias.filter(|s| !s.is_empty());
@@ -219,9 +244,9 @@ impl Service {
             .map(|m| m.id.clone())
             .collect();
         let unread_setting = if room.room_type == RoomType::Direct {
-            self.setting_str("Unread_Count_DM")
+            self.ctx.setting_str("Unread_Count_DM")
         } else {
-            self.setting_str("Unread_Count")
+            self.ctx.setting_str("Unread_Count")
         };
         let group_mention = group && mentioned.is_empty();
         let effects = if hidden_reply {
@@ -265,6 +290,7 @@ impl Service {
             return Ok(());
         }
         let members: std::collections::HashSet<String> = self
+            .ctx
             .store
             .subscriptions_of_users_in_room(&room.id, &mentioned)
             .await
@@ -285,11 +311,13 @@ impl Service {
             RoomType::Private => "add-user-to-any-p-room",
             _ => "add-user-to-any-c-room",
         };
-        let may_add = self.has_permission(&session.user, any_room_permission)
+        let may_add = self.ctx.has_permission(&session.user, any_room_permission)
             || self
+                .ctx
+                .rooms()
                 .has_room_permission(&session.user, "add-user-to-joined-room", &room.id)
                 .await?;
-        let real_names = self.setting_bool("UI_Use_Real_Name");
+        let real_names = self.ctx.setting_bool("UI_Use_Real_Name");
         let display_names = outside
             .iter()
             .map(|m| match (&m.name, real_names) {
@@ -297,7 +325,7 @@ impl Service {
                 _ => m.username.clone(),
             })
             .collect();
-        self.publish(comet_events::Event::Ephemeral {
+        self.ctx.publish(comet_events::Event::Ephemeral {
             user_id: session.user.id.clone(),
             room_id: room.id.clone(),
             thread_id: message.thread_id.clone(),
@@ -317,6 +345,7 @@ impl Service {
         message_id: &str,
     ) -> Result<(Message, Room)> {
         let message = self
+            .ctx
             .store
             .message_by_id(message_id)
             .await
@@ -325,6 +354,7 @@ impl Service {
             return Err(message_not_found());
         };
         let Some(room) = self
+            .ctx
             .store
             .room_by_id(&message.room_id)
             .await
@@ -332,14 +362,19 @@ impl Service {
         else {
             return Err(message_not_found());
         };
-        if !self.can_access_room(&session.user, &room).await? {
+        if !self
+            .ctx
+            .rooms()
+            .can_access_room(&session.user, &room)
+            .await?
+        {
             return Err(Error::meteor("error-not-allowed", "Not allowed"));
         }
         Ok((message, room))
     }
 
     fn within_window(&self, setting: &str, message: &Message) -> bool {
-        let minutes = self.setting_int(setting);
+        let minutes = self.ctx.setting_int(setting);
         minutes <= 0 || now() - message.created_at <= chrono::Duration::minutes(minutes)
     }
 
@@ -352,6 +387,7 @@ impl Service {
         text: &str,
     ) -> Result<Message> {
         let found = self
+            .ctx
             .store
             .message_by_id(message_id)
             .await
@@ -366,22 +402,32 @@ impl Service {
                 "The room id provided does not match where the message is from.",
             ));
         }
-        let Some(room) = self.store.room_by_id(room_id).await.map_err(store_error)? else {
+        let Some(room) = self
+            .ctx
+            .store
+            .room_by_id(room_id)
+            .await
+            .map_err(store_error)?
+        else {
             return Err(Error::meteor("error-invalid-room", "Invalid room"));
         };
         let can_edit_any = self
+            .ctx
+            .rooms()
             .has_room_permission(&session.user, "edit-message", room_id)
             .await?;
         let own = message.author.id == session.user.id;
         if !can_edit_any {
-            if !own || !self.setting_bool("Message_AllowEditing") {
+            if !own || !self.ctx.setting_bool("Message_AllowEditing") {
                 return Err(Error::meteor(
                     "error-action-not-allowed",
                     "Message editing not allowed",
                 )
                 .with_details(json!({"method": "updateMessage", "action": "Message_editing"})));
             }
-            if !self.has_permission(&session.user, "bypass-time-limit-edit-and-delete")
+            if !self
+                .ctx
+                .has_permission(&session.user, "bypass-time-limit-edit-and-delete")
                 && !self.within_window("Message_AllowEditing_BlockEditInMinutes", &message)
             {
                 return Err(Error::meteor(
@@ -450,6 +496,7 @@ impl Service {
         message_id: &str,
     ) -> Result<Message> {
         let found = self
+            .ctx
             .store
             .message_by_id(message_id)
             .await
@@ -469,20 +516,28 @@ impl Service {
                 .with_details(json!({"method": "deleteMessage", "action": "Delete_message"}))
         };
         let forced = self
+            .ctx
+            .rooms()
             .has_room_permission(&session.user, "force-delete-message", room_id)
             .await?;
         if !forced {
             let any = self
+                .ctx
+                .rooms()
                 .has_room_permission(&session.user, "delete-message", room_id)
                 .await?;
             let own = message.author.id == session.user.id
                 && self
+                    .ctx
+                    .rooms()
                     .has_room_permission(&session.user, "delete-own-message", room_id)
                     .await?;
-            if !(any || own) || !self.setting_bool("Message_AllowDeleting") {
+            if !(any || own) || !self.ctx.setting_bool("Message_AllowDeleting") {
                 return Err(not_allowed());
             }
-            if !self.has_permission(&session.user, "bypass-time-limit-edit-and-delete")
+            if !self
+                .ctx
+                .has_permission(&session.user, "bypass-time-limit-edit-and-delete")
                 && !self.within_window("Message_AllowDeleting_BlockDeleteInMinutes", &message)
             {
                 return Err(Error::meteor(
@@ -492,13 +547,14 @@ impl Service {
                 .with_details(json!({"method": "deleteMessage"})));
             }
         }
-        self.store
+        self.ctx
+            .store
             .delete_message(message_id, now())
             .await
             .map_err(store_error)?;
         tracing::info!(by = %session.user.id, message = %message_id, "message deleted");
-        self.delete_message_files(&message).await;
-        self.publish(comet_events::Event::MessageDeleted {
+        self.ctx.files().delete_message_files(&message).await;
+        self.ctx.publish(comet_events::Event::MessageDeleted {
             room_id: message.room_id.clone(),
             message_id: message.id.clone(),
         });
@@ -523,6 +579,8 @@ impl Service {
         if room.read_only
             && !room.react_when_read_only
             && !self
+                .ctx
+                .rooms()
                 .has_room_permission(&session.user, "post-readonly", &room.id)
                 .await?
         {
@@ -566,12 +624,13 @@ impl Service {
         change: &MessageChange,
     ) -> Result<Option<MessageChanged>> {
         let outcome = self
+            .ctx
             .store
             .change_message(message_id, change, now())
             .await
             .map_err(store_error)?;
         if let Some(changed) = outcome.as_ref().filter(|c| c.changed) {
-            self.publish(comet_events::Event::Message(Box::new(
+            self.ctx.publish(comet_events::Event::Message(Box::new(
                 changed.message.clone(),
             )));
         }
@@ -588,7 +647,13 @@ impl Service {
         thread_id: Option<String>,
     ) -> Result<()> {
         // Upstream drops activity from non-members without an error.
-        if self.subscription(session, room_id).await?.is_none() {
+        if self
+            .ctx
+            .rooms()
+            .subscription(session, room_id)
+            .await?
+            .is_none()
+        {
             return Ok(());
         }
         const KNOWN: [&str; 3] = ["user-typing", "user-recording", "user-uploading"];
@@ -596,7 +661,7 @@ impl Service {
             .into_iter()
             .filter(|a| KNOWN.contains(&a.as_str()))
             .collect();
-        self.publish(comet_events::Event::UserActivity {
+        self.ctx.publish(comet_events::Event::UserActivity {
             room_id: room_id.to_owned(),
             username: session.user.username.clone(),
             activities,
@@ -619,7 +684,8 @@ impl Service {
             count: query.count,
             sort: vec![(MessageSortKey::CreatedAt, Direction::Descending)],
         };
-        self.store
+        self.ctx
+            .store
             .room_messages(&room.id, &filter, &page)
             .await
             .map_err(store_error)
@@ -633,11 +699,13 @@ impl Service {
         page: &Page<MessageSortKey>,
     ) -> Result<(Vec<Message>, u64)> {
         let messages = self
+            .ctx
             .store
             .room_messages(&room.id, filter, page)
             .await
             .map_err(store_error)?;
         let total = self
+            .ctx
             .store
             .count_room_messages(&room.id, filter)
             .await
@@ -657,6 +725,8 @@ impl Service {
         count: Option<u64>,
     ) -> Result<Vec<Message>> {
         let room = self
+            .ctx
+            .rooms()
             .room_for(
                 session,
                 &crate::rooms::RoomRef::Id(room_id.to_owned()),
@@ -672,6 +742,7 @@ impl Service {
                     return Ok::<_, Error>(Some(session.user.id.clone()));
                 }
                 Ok(self
+                    .ctx
                     .store
                     .user_by_username(&name)
                     .await
@@ -705,7 +776,8 @@ impl Service {
             filter.oldest = day.succ_opt().and_then(day_start);
             filter.inclusive = true;
         }
-        self.store
+        self.ctx
+            .store
             .search_messages(
                 &room.id,
                 &query.text,

@@ -2,7 +2,7 @@
 //! Desktop notifications today (delivered by the realtime transport to the connections that
 //! listen for them); mobile push and email will be decided here too.
 
-use crate::Service;
+use crate::Messages;
 use comet_core::Result;
 use comet_core::room::{Message, Room, RoomType, UserStub};
 
@@ -35,7 +35,7 @@ fn mentions_everyone(message: &Message) -> bool {
         .any(|m| m.id == "all" || m.id == "here")
 }
 
-impl Service {
+impl Messages<'_> {
     /// Of the users listening for notifications in a room, those who may hear of `message`
     /// at all, decided before loading anyone (so that a busy big room costs nothing per
     /// listener): in a large room only those mentioned; never the author; nobody for system
@@ -76,10 +76,12 @@ impl Service {
             .name
             .clone()
             .unwrap_or_else(|| message.author.username.clone());
-        let users = self.users_by_ids(candidates).await?;
+        let users = self.ctx.rooms().users_by_ids(candidates).await?;
         let mut notifications = Vec::new();
         for user in users {
             let preference = self
+                .ctx
+                .accounts()
                 .me(&user)
                 .preferences
                 .get("desktopNotifications")

@@ -17,6 +17,7 @@
 //!    today; desktop notifications are decided by `Service::desktop_notifications` for the
 //!    connections that listen for them).
 
+use crate::Messages;
 use crate::{Service, Session, store_error};
 use async_trait::async_trait;
 use comet_core::Result;
@@ -56,11 +57,11 @@ pub(crate) fn built_in_filters() -> Vec<Box<dyn Filter>> {
     vec![Box::new(BadWords)]
 }
 
-impl Service {
+impl Messages<'_> {
     /// Runs the filters over a draft, in order; the first refusal stops the message.
     pub(crate) async fn run_filters(&self, draft: &mut Draft<'_>) -> Result<()> {
-        for filter in &self.filters {
-            if let Err(refusal) = filter.apply(self, draft).await {
+        for filter in &self.ctx.filters {
+            if let Err(refusal) = filter.apply(self.ctx, draft).await {
                 tracing::debug!(filter = filter.name(), room = %draft.room.id, "message refused");
                 return Err(refusal);
             }
@@ -77,25 +78,29 @@ impl Service {
             message,
             effects,
         } = draft;
-        self.store
+        self.ctx
+            .store
             .post_message(&message, &effects)
             .await
             .map_err(store_error)?;
         if matches!(sender, Sender::Member(_)) {
             comet_metrics::MESSAGES_POSTED.inc();
         }
-        self.publish(comet_events::Event::Message(Box::new(message.clone())));
+        self.ctx
+            .publish(comet_events::Event::Message(Box::new(message.clone())));
         if let Some(tmid) = &message.thread_id {
             // The thread's root changed too (reply count, last reply, repliers): upstream
             // streams the updated root to the room so open clients show the new count.
             if let Some(root) = self
+                .ctx
                 .store
                 .message_by_id(tmid)
                 .await
                 .map_err(store_error)?
                 .filter(|root| root.deleted_at.is_none())
             {
-                self.publish(comet_events::Event::Message(Box::new(root)));
+                self.ctx
+                    .publish(comet_events::Event::Message(Box::new(root)));
             }
         }
         if effects.becomes_last_message {
@@ -104,7 +109,7 @@ impl Service {
             updated.last_message_at = Some(message.created_at);
             updated.last_message_id = Some(message.id.clone());
             updated.updated_at = message.created_at;
-            self.publish(comet_events::Event::Room {
+            self.ctx.publish(comet_events::Event::Room {
                 room: Box::new(updated),
                 last_message: Some(Box::new(message.clone())),
             });

@@ -3,7 +3,8 @@
 //! that instances sharing a database agree; a stopped instance's connections expire when it
 //! stops beating.
 
-use crate::{Service, store_error};
+use crate::Connections;
+use crate::store_error;
 use comet_core::user::Presence;
 use comet_core::{Result, now};
 
@@ -18,7 +19,7 @@ fn aggregate(connections: &[Presence]) -> Presence {
     }
 }
 
-impl Service {
+impl Connections<'_> {
     /// A live connection of a user opened (`Some(Online)`), became idle or active again
     /// (`Some(Away)` / `Some(Online)`), or closed (`None`). The user's presence follows all of
     /// their connections on every instance: the first brings them online, the last takes them
@@ -29,9 +30,10 @@ impl Service {
         connection: u64,
         state: Option<Presence>,
     ) -> Result<()> {
-        self.store
+        self.ctx
+            .store
             .set_connection(
-                &self.config.instance_id,
+                &self.ctx.config.instance_id,
                 &connection.to_string(),
                 user_id,
                 state,
@@ -49,6 +51,7 @@ impl Service {
         // write until what is stored matches what the connections add up to.
         for _ in 0..4 {
             let connections = self
+                .ctx
                 .store
                 .connection_presences(user_id)
                 .await
@@ -64,7 +67,7 @@ impl Service {
     }
 
     fn instance_timeout(&self) -> chrono::Duration {
-        chrono::Duration::from_std(self.config.instance_timeout)
+        chrono::Duration::from_std(self.ctx.config.instance_timeout)
             .unwrap_or_else(|_| chrono::Duration::seconds(45))
     }
 
@@ -72,12 +75,14 @@ impl Service {
     /// so that users connected only here go offline now.
     pub async fn leave_cluster(&self) -> Result<()> {
         let long_ago = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
-        self.store
-            .instance_heartbeat(&self.config.instance_id, long_ago)
+        self.ctx
+            .store
+            .instance_heartbeat(&self.ctx.config.instance_id, long_ago)
             .await
             .map_err(store_error)?;
         let timeout = self.instance_timeout();
         let orphaned = self
+            .ctx
             .store
             .expire_instances(now() - timeout)
             .await
@@ -94,14 +99,16 @@ impl Service {
     /// (and so runs the cluster's periodic jobs).
     pub async fn housekeeping(&self) -> Result<bool> {
         let at = now();
-        let id = &self.config.instance_id;
-        self.store
+        let id = &self.ctx.config.instance_id;
+        self.ctx
+            .store
             .instance_heartbeat(id, at)
             .await
             .map_err(store_error)?;
         // The lease outlives one missed beat but not a dead holder by much.
         let lease_until = at + self.instance_timeout() * 2 / 3;
         if !self
+            .ctx
             .store
             .acquire_lease("housekeeping", id, at, lease_until)
             .await
@@ -111,6 +118,7 @@ impl Service {
         }
         let timeout = self.instance_timeout();
         let orphaned = self
+            .ctx
             .store
             .expire_instances(at - timeout)
             .await
@@ -124,7 +132,8 @@ impl Service {
         for user_id in orphaned {
             self.settle_presence(&user_id).await?;
         }
-        self.store
+        self.ctx
+            .store
             .purge_rate_windows(at - chrono::Duration::hours(1))
             .await
             .map_err(store_error)?;
@@ -134,7 +143,13 @@ impl Service {
     /// Stores the presence a user's connections add up to (or, over HTTP, what the client
     /// reported), combined with the status they chose.
     pub async fn set_connection_presence(&self, user_id: &str, connection: Presence) -> Result<()> {
-        let Some(mut user) = self.store.user_by_id(user_id).await.map_err(store_error)? else {
+        let Some(mut user) = self
+            .ctx
+            .store
+            .user_by_id(user_id)
+            .await
+            .map_err(store_error)?
+        else {
             return Ok(());
         };
         let status = Presence::effective(connection, user.status_default);
@@ -144,8 +159,12 @@ impl Service {
         user.status_connection = connection;
         user.status = status;
         user.updated_at = now();
-        self.store.update_user(&user).await.map_err(store_error)?;
-        self.publish(comet_events::Event::UserStatus {
+        self.ctx
+            .store
+            .update_user(&user)
+            .await
+            .map_err(store_error)?;
+        self.ctx.publish(comet_events::Event::UserStatus {
             user_id: user.id,
             username: user.username,
             status,

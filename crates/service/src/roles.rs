@@ -1,6 +1,8 @@
 //! Roles and permissions administration.
 
-use crate::{Service, Session, store_error};
+use crate::Permissions;
+use crate::authz::Required;
+use crate::{Session, store_error};
 use comet_core::catalog::{SCOPE_SUBSCRIPTIONS, SCOPE_USERS};
 use comet_core::page::{Direction, Page, UserSortKey};
 use comet_core::role::{Permission, Role};
@@ -24,10 +26,13 @@ pub enum RoleRef {
     Name(String),
 }
 
-impl Service {
+impl Permissions<'_> {
+    /// Who may change permissions and roles and see who holds a role.
+    pub const MANAGE: Required = Required::All(&["access-permissions"]);
+
     /// `permissions.listAll`: every permission, or those changed after `since`.
     pub fn permissions(&self, since: Option<comet_core::Timestamp>) -> Vec<Permission> {
-        self.permissions.read(|m| {
+        self.ctx.permission_cache.read(|m| {
             m.values()
                 .filter(|p| since.is_none_or(|since| p.updated_at > since))
                 .cloned()
@@ -41,10 +46,14 @@ impl Service {
         session: &Session,
         changes: &[(String, Vec<String>)],
     ) -> Result<Vec<Permission>> {
-        self.require_permission(&session.user, "access-permissions")?;
-        let roles = self.store.roles().await.map_err(store_error)?;
+        self.ctx.authorize(&session.user, Self::MANAGE)?;
+        let roles = self.ctx.store.roles().await.map_err(store_error)?;
         for (permission, granted) in changes {
-            if self.permissions.read(|m| !m.contains_key(permission)) {
+            if self
+                .ctx
+                .permission_cache
+                .read(|m| !m.contains_key(permission))
+            {
                 return Err(Error::failure_typed(
                     "Invalid permission",
                     "error-invalid-permission",
@@ -65,30 +74,32 @@ impl Service {
                     unique.push(role.clone());
                 }
             }
-            self.store
+            self.ctx
+                .store
                 .set_permission_roles(permission, &unique, at)
                 .await
                 .map_err(store_error)?;
             tracing::info!(by = %session.user.id, permission = %permission, roles = ?unique, "permission changed");
         }
-        self.reload_permissions().await?;
+        self.ctx.reload_permissions().await?;
         let all = self.permissions(None);
         for changed in all
             .iter()
             .filter(|p| changes.iter().any(|(id, _)| id == &p.id))
         {
-            self.publish(comet_events::Event::Permission(changed.clone()));
+            self.ctx
+                .publish(comet_events::Event::Permission(changed.clone()));
         }
         Ok(all)
     }
 
     /// `roles.list`.
     pub async fn roles(&self) -> Result<Vec<Role>> {
-        self.store.roles().await.map_err(store_error)
+        self.ctx.store.roles().await.map_err(store_error)
     }
 
     async fn find_role(&self, role: &RoleRef) -> Result<Option<Role>> {
-        let roles = self.store.roles().await.map_err(store_error)?;
+        let roles = self.ctx.store.roles().await.map_err(store_error)?;
         Ok(roles.into_iter().find(|r| match role {
             RoleRef::Id(id) => &r.id == id,
             RoleRef::Name(name) => &r.name == name,
@@ -97,7 +108,7 @@ impl Service {
 
     /// `roles.create`: a custom role, protected from nothing, holding no permissions yet.
     pub async fn create_role(&self, session: &Session, new_role: NewRole) -> Result<Role> {
-        self.require_permission(&session.user, "access-permissions")?;
+        self.ctx.authorize(&session.user, Self::MANAGE)?;
         let name = new_role.name.trim();
         if name.is_empty() {
             return Err(Error::invalid_params("must have required property 'name'"));
@@ -115,10 +126,11 @@ impl Service {
             mandatory_2fa: new_role.mandatory_2fa,
             updated_at: now(),
         };
-        match self.store.insert_role(&role).await {
+        match self.ctx.store.insert_role(&role).await {
             Ok(()) => {
                 tracing::info!(by = %session.user.id, role = %role.name, "role created");
-                self.publish(comet_events::Event::RoleDefined(role.clone()));
+                self.ctx
+                    .publish(comet_events::Event::RoleDefined(role.clone()));
                 Ok(role)
             }
             Err(StoreError::Conflict(Conflict::RoleName | Conflict::Id)) => Err(Error::meteor(
@@ -137,7 +149,7 @@ impl Service {
         user: &User,
         room_id: Option<&str>,
     ) -> Result<Role> {
-        if !self.has_permission(&session.user, "access-permissions") {
+        if !self.ctx.meets(&session.user, Self::MANAGE) {
             return Err(Error::meteor("error-action-not-allowed", "Accessing permissions is not allowed")
                 .with_details(serde_json::json!({"method": "authorization:addUserToRole", "action": "Accessing_permissions"})));
         }
@@ -147,7 +159,7 @@ impl Service {
                 "Role not found",
             ));
         };
-        if role.id == "admin" && !self.has_permission(&session.user, "assign-admin-role") {
+        if role.id == "admin" && !self.ctx.has_permission(&session.user, "assign-admin-role") {
             return Err(Error::meteor("error-action-not-allowed", "Assigning admin is not allowed")
                 .with_details(serde_json::json!({"method": "authorization:addUserToRole", "action": "Assign_admin"})));
         }
@@ -163,9 +175,13 @@ impl Service {
         let mut user = user.clone();
         user.roles.push(role.id.clone());
         user.updated_at = now();
-        self.store.update_user(&user).await.map_err(store_error)?;
+        self.ctx
+            .store
+            .update_user(&user)
+            .await
+            .map_err(store_error)?;
         tracing::info!(by = %session.user.id, user = %user.id, role = %role.id, "role granted");
-        self.publish(comet_events::Event::RoleChanged {
+        self.ctx.publish(comet_events::Event::RoleChanged {
             added: true,
             role: role.id.clone(),
             user_id: user.id.clone(),
@@ -182,8 +198,9 @@ impl Service {
         role: &RoleRef,
         username: &str,
     ) -> Result<Role> {
-        self.require_permission(&session.user, "access-permissions")?;
+        self.ctx.authorize(&session.user, Self::MANAGE)?;
         let Some(mut user) = self
+            .ctx
             .store
             .user_by_username(username)
             .await
@@ -208,6 +225,7 @@ impl Service {
         }
         if role.id == "admin"
             && self
+                .ctx
                 .store
                 .count_active_users_with_role("admin")
                 .await
@@ -222,9 +240,13 @@ impl Service {
         }
         user.roles.retain(|r| r != &role.id);
         user.updated_at = now();
-        self.store.update_user(&user).await.map_err(store_error)?;
+        self.ctx
+            .store
+            .update_user(&user)
+            .await
+            .map_err(store_error)?;
         tracing::info!(by = %session.user.id, user = %user.id, role = %role.id, "role revoked");
-        self.publish(comet_events::Event::RoleChanged {
+        self.ctx.publish(comet_events::Event::RoleChanged {
             added: false,
             role: role.id.clone(),
             user_id: user.id.clone(),
@@ -243,14 +265,18 @@ impl Service {
         offset: u64,
         count: Option<u64>,
     ) -> Result<(Vec<User>, u64)> {
-        self.require_permission(&session.user, "access-permissions")?;
+        self.ctx.authorize(&session.user, Self::MANAGE)?;
         if role.is_empty() {
             return Err(Error::meteor(
                 "error-param-not-provided",
                 "Query param \"role\" is required",
             ));
         }
-        if room_id.is_some() && !self.has_permission(&session.user, "view-other-user-channels") {
+        if room_id.is_some()
+            && !self
+                .ctx
+                .has_permission(&session.user, "view-other-user-channels")
+        {
             return Err(Error::meteor("error-not-allowed", "Not allowed"));
         }
         let Some(found) = self
@@ -272,7 +298,8 @@ impl Service {
             count,
             sort: vec![(UserSortKey::Username, Direction::Ascending)],
         };
-        self.store
+        self.ctx
+            .store
             .list_users(&filter, &page)
             .await
             .map_err(store_error)

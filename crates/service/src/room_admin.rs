@@ -1,9 +1,11 @@
 //! Bulk and administrative room operations: add everyone, clean history, discussions,
 //! ignoring users, and the admin room listing.
 
+use crate::Rooms;
+use crate::authz::Required;
 use crate::rooms::RoomAccess;
 use crate::rooms::{RoomFamily, RoomRef, system_message};
-use crate::{Service, Session, store_error};
+use crate::{Session, store_error};
 use comet_core::page::{Direction, Page};
 use comet_core::room::{Room, RoomType};
 use comet_core::{Error, Result, Timestamp, id, now};
@@ -35,7 +37,7 @@ pub struct NewDiscussion {
     pub topic: Option<String>,
 }
 
-impl Service {
+impl Rooms<'_> {
     /// `channels.addAll` / `groups.addAll`: subscribes every (active) user.
     pub async fn add_all_users(
         &self,
@@ -58,6 +60,7 @@ impl Service {
             ..UserFilter::default()
         };
         let (users, _) = self
+            .ctx
             .store
             .list_users(&filter, &Page::all())
             .await
@@ -103,7 +106,7 @@ impl Service {
         let with_files = self.messages_with_files(&room.id, &filter, &clean).await?;
         let mut file_count = 0;
         for message in with_files {
-            if !self.delete_message_files(&message).await {
+            if !self.ctx.files().delete_message_files(&message).await {
                 continue;
             }
             file_count += 1;
@@ -113,7 +116,10 @@ impl Service {
                         json!([{"color": "#FD745E", "text": "_File removed by prune_"}]),
                     ),
                 };
-                self.change_message(&message.id, &pruned).await?;
+                self.ctx
+                    .messages()
+                    .change_message(&message.id, &pruned)
+                    .await?;
             }
         }
         if clean.files_only {
@@ -121,6 +127,7 @@ impl Service {
             return Ok(file_count);
         }
         let count = self
+            .ctx
             .store
             .delete_messages(
                 &room.id,
@@ -133,7 +140,7 @@ impl Service {
             .await
             .map_err(store_error)?;
         tracing::info!(by = %session.user.id, room = %room.id, count, "room history cleaned");
-        self.publish(comet_events::Event::MessagesCleaned {
+        self.ctx.publish(comet_events::Event::MessagesCleaned {
             room_id: room.id.clone(),
             oldest: clean.oldest,
             latest: clean.latest,
@@ -165,6 +172,7 @@ impl Service {
                 sort: vec![(comet_store::MessageSortKey::CreatedAt, Direction::Ascending)],
             };
             let batch = self
+                .ctx
                 .store
                 .room_messages(room_id, &filter, &page)
                 .await
@@ -190,7 +198,7 @@ impl Service {
 
     /// `rooms.createDiscussion`: a room of the parent's type, linked to it (and to a message).
     pub async fn create_discussion(&self, session: &Session, new: NewDiscussion) -> Result<Room> {
-        if !self.setting_bool("Discussion_enabled") {
+        if !self.ctx.setting_bool("Discussion_enabled") {
             return Err(Error::meteor(
                 "error-action-not-allowed",
                 "You are not allowed to create a discussion",
@@ -239,13 +247,15 @@ impl Service {
         // notice) and invites its author, as upstream does.
         let mut source = None;
         if let Some(message_id) = &new.parent_message_id {
-            let (message, room) =
-                self.readable_message(session, message_id)
-                    .await
-                    .map_err(|_| {
-                        Error::meteor("error-invalid-message", "Invalid message")
-                            .with_details(json!({"method": "DiscussionCreation"}))
-                    })?;
+            let (message, room) = self
+                .ctx
+                .messages()
+                .readable_message(session, message_id)
+                .await
+                .map_err(|_| {
+                    Error::meteor("error-invalid-message", "Invalid message")
+                        .with_details(json!({"method": "DiscussionCreation"}))
+                })?;
             if room.id != parent.id {
                 return Err(Error::meteor(
                     "error-invalid-arguments",
@@ -260,7 +270,7 @@ impl Service {
                 "text": message.text,
                 "author_name": message.author.username,
                 "author_icon": format!("/avatar/{}", message.author.username),
-                "message_link": format!("{}/{}?msg={}", self.setting_str("Site_Url").trim_end_matches('/'), parent.name.clone().unwrap_or_else(|| parent.id.clone()), message.id),
+                "message_link": format!("{}/{}?msg={}", self.ctx.setting_str("Site_Url").trim_end_matches('/'), parent.name.clone().unwrap_or_else(|| parent.id.clone()), message.id),
                 "ts": message.created_at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
             }])
         });
@@ -276,6 +286,7 @@ impl Service {
         let mut members = Vec::new();
         for username in &usernames {
             if let Some(user) = self
+                .ctx
                 .store
                 .user_by_username(username)
                 .await
@@ -308,7 +319,8 @@ impl Service {
             subscriptions.push(self.new_subscription(&room, member, Vec::new(), at));
         }
         room.users_count = i64::try_from(subscriptions.len()).unwrap_or(i64::MAX);
-        self.store
+        self.ctx
+            .store
             .create_room(&room, &subscriptions, None)
             .await
             .map_err(store_error)?;
@@ -319,7 +331,7 @@ impl Service {
         let mut notice = system_message("discussion-created", &parent.id, &session.user, &name, at);
         notice.discussion_id = Some(room.id.clone());
         notice.attachments = quote.clone();
-        self.post_system(&parent, notice).await?;
+        self.ctx.messages().post_system(&parent, notice).await?;
         let reply = new.reply.filter(|r| !r.trim().is_empty());
         if reply.is_some() || quote.is_some() {
             let post = crate::messages::NewMessage {
@@ -327,11 +339,14 @@ impl Service {
                 attachments: quote,
                 ..crate::messages::NewMessage::default()
             };
-            self.send_message(session, &RoomAccess::granted(room.clone()), post)
+            self.ctx
+                .messages()
+                .send_message(session, &RoomAccess::granted(room.clone()), post)
                 .await?;
         }
         tracing::info!(by = %session.user.id, room = %room.id, parent = %parent.id, "discussion created");
-        self.store
+        self.ctx
+            .store
             .room_by_id(&room.id)
             .await
             .map_err(store_error)?
@@ -356,6 +371,7 @@ impl Service {
             sort: vec![(RoomSortKey::CreatedAt, Direction::Descending)],
         };
         let (rooms, _) = self
+            .ctx
             .store
             .list_rooms(&filter, &Page::all())
             .await
@@ -394,6 +410,7 @@ impl Service {
             );
         };
         if self
+            .ctx
             .store
             .subscription(room_id, user_id)
             .await
@@ -412,12 +429,16 @@ impl Service {
             subscription.ignored.retain(|u| u != user_id);
         }
         subscription.updated_at = now();
-        self.store
+        self.ctx
+            .store
             .update_subscription(&subscription)
             .await
             .map_err(store_error)?;
         Ok(())
     }
+
+    /// Who may see every room, joined or not (`rooms.adminRooms`, `groups.listAll`).
+    pub const ADMINISTER_ROOMS: Required = Required::All(&["view-room-administration"]);
 
     /// `rooms.adminRooms`: every room of the given types, for administrators.
     pub async fn admin_rooms(
@@ -428,7 +449,7 @@ impl Service {
         offset: u64,
         count: Option<u64>,
     ) -> Result<(Vec<Room>, u64)> {
-        self.require_permission(&session.user, "view-room-administration")?;
+        self.ctx.authorize(&session.user, Self::ADMINISTER_ROOMS)?;
         let filter = RoomFilter {
             types: types.to_vec(),
             name,
@@ -439,7 +460,8 @@ impl Service {
             count,
             sort: vec![(RoomSortKey::Name, Direction::Ascending)],
         };
-        self.store
+        self.ctx
+            .store
             .list_rooms(&filter, &page)
             .await
             .map_err(store_error)

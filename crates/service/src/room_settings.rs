@@ -1,8 +1,9 @@
 //! Changing rooms: names, topics and flags, archiving, deleting, and room roles.
 
+use crate::Rooms;
 use crate::rooms::RoomAccess;
 use crate::rooms::system_message;
-use crate::{Service, Session, store_error};
+use crate::{Session, store_error};
 use comet_core::room::{Room, RoomType};
 use comet_core::user::User;
 use comet_core::{Error, Result, now};
@@ -55,7 +56,7 @@ fn editing_not_allowed(reason: &'static str, action: &str) -> Error {
         .with_details(json!({"method": "saveRoomSettings", "action": action}))
 }
 
-impl Service {
+impl Rooms<'_> {
     pub(crate) async fn post_system_message(
         &self,
         room: &Room,
@@ -66,7 +67,7 @@ impl Service {
     ) -> Result<()> {
         let mut message = system_message(kind, &room.id, actor, text, now());
         message.role = role.map(str::to_owned);
-        self.post_system(room, message).await?;
+        self.ctx.messages().post_system(room, message).await?;
         Ok(())
     }
 
@@ -99,7 +100,7 @@ impl Service {
                     ));
                 }
                 if !comet_core::validate::username_regex(
-                    &self.setting_str("UTF8_Channel_Names_Validation"),
+                    &self.ctx.setting_str("UTF8_Channel_Names_Validation"),
                 )
                 .is_match(&name)
                 {
@@ -109,7 +110,12 @@ impl Service {
                     )
                     .with_details(json!({"channel_name": name})));
                 }
-                if let Some(other) = self.store.room_by_name(&name).await.map_err(store_error)?
+                if let Some(other) = self
+                    .ctx
+                    .store
+                    .room_by_name(&name)
+                    .await
+                    .map_err(store_error)?
                     && other.id != room.id
                 {
                     return Err(Error::meteor(
@@ -175,7 +181,7 @@ impl Service {
                         "Invalid room type",
                     ));
                 }
-                if !self.has_permission(user, permission) {
+                if !self.ctx.has_permission(user, permission) {
                     return Err(editing_not_allowed(reason, "Change_Room_Type"));
                 }
                 updated.room_type = room_type;
@@ -190,7 +196,7 @@ impl Service {
                 updated.join_code = Some(code).filter(|c| !c.is_empty());
             }
             RoomChange::Default(default) => {
-                if !self.has_permission(user, "view-room-administration") {
+                if !self.ctx.has_permission(user, "view-room-administration") {
                     return Err(editing_not_allowed(
                         "Viewing room administration is not allowed",
                         "Viewing_room_administration",
@@ -221,7 +227,7 @@ impl Service {
             }
         }
         updated.updated_at = now();
-        match self.store.update_room(&updated).await {
+        match self.ctx.store.update_room(&updated).await {
             Ok(_) => {}
             Err(StoreError::Conflict(Conflict::RoomName)) => {
                 let name = updated.name.clone().unwrap_or_default();
@@ -238,12 +244,13 @@ impl Service {
         }
         tracing::info!(by = %user.id, room = %room.id, "room settings changed");
         let changed = self
+            .ctx
             .store
             .room_by_id(&room.id)
             .await
             .map_err(store_error)?
             .ok_or_else(|| Error::internal("room vanished while being changed"))?;
-        self.publish(comet_events::Event::Room {
+        self.ctx.publish(comet_events::Event::Room {
             room: Box::new(changed.clone()),
             last_message: None,
         });
@@ -282,7 +289,8 @@ impl Service {
         let mut updated = room.room().clone();
         updated.archived = archived;
         updated.updated_at = now();
-        self.store
+        self.ctx
+            .store
             .update_room(&updated)
             .await
             .map_err(store_error)?;
@@ -311,17 +319,22 @@ impl Service {
         }
         if room.id == crate::rooms::GENERAL_ROOM_ID
             && room.default
-            && !self.has_permission(&session.user, "view-room-administration")
+            && !self
+                .ctx
+                .has_permission(&session.user, "view-room-administration")
         {
             return Err(Error::meteor("error-not-allowed", "Not allowed"));
         }
-        self.store
+        self.ctx
+            .store
             .delete_room(&room.id)
             .await
             .map_err(store_error)?;
         tracing::info!(by = %session.user.id, room = %room.id, "room deleted");
-        self.delete_room_files(&room.id).await;
+        self.ctx.files().delete_room_files(&room.id).await;
         if let Err(e) = self
+            .ctx
+            .files()
             .remove_avatar(comet_store::AvatarOwner::Room, &room.id)
             .await
         {
@@ -356,6 +369,7 @@ impl Service {
                 .with_details(json!({"method": method})));
         }
         let Some(mut subscription) = self
+            .ctx
             .store
             .subscription(&room.id, &target.id)
             .await
@@ -388,6 +402,7 @@ impl Service {
         }
         if !grant && role == RoomRole::Owner {
             let (subs, _) = self
+                .ctx
                 .store
                 .subscriptions_of_room(&room.id, 0, None)
                 .await
@@ -410,11 +425,12 @@ impl Service {
             subscription.roles.retain(|r| r != role.as_str());
         }
         subscription.updated_at = now();
-        self.store
+        self.ctx
+            .store
             .update_subscription(&subscription)
             .await
             .map_err(store_error)?;
-        self.publish(comet_events::Event::RoleChanged {
+        self.ctx.publish(comet_events::Event::RoleChanged {
             added: grant,
             role: role.as_str().to_owned(),
             user_id: target.id.clone(),
@@ -443,6 +459,7 @@ impl Service {
         room: &RoomAccess,
     ) -> Result<Vec<comet_core::room::Subscription>> {
         let (subs, _) = self
+            .ctx
             .store
             .subscriptions_of_room(&room.id, 0, None)
             .await

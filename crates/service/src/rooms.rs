@@ -1,6 +1,8 @@
 //! Rooms: creating channels, groups and direct conversations, membership, and reading them.
 
-use crate::{Service, Session, store_error};
+use crate::Rooms;
+use crate::authz::Required;
+use crate::{Session, store_error};
 use comet_core::page::{Direction, Page};
 use comet_core::room::{Message, Room, RoomType, Subscription, UserStub};
 use comet_core::user::User;
@@ -60,13 +62,31 @@ pub struct RoomView {
 #[derive(Debug, Clone)]
 pub struct RoomAccess {
     room: Room,
+    /// Whether the user it was granted to was subscribed when it was checked (the check reads
+    /// the subscription anyway; later checks in the same request reuse the answer).
+    caller: Option<Caller>,
+}
+
+#[derive(Debug, Clone)]
+struct Caller {
+    user_id: String,
+    subscribed: bool,
 }
 
 impl RoomAccess {
     /// Access to a room the service itself has just made for the caller (a new discussion,
     /// a new direct conversation): nothing to check.
     pub(crate) fn granted(room: Room) -> RoomAccess {
-        RoomAccess { room }
+        RoomAccess { room, caller: None }
+    }
+
+    /// Whether `user_id` was subscribed to the room when this access was checked for them;
+    /// `None` when it was not checked for them.
+    pub(crate) fn subscribed(&self, user_id: &str) -> Option<bool> {
+        self.caller
+            .as_ref()
+            .filter(|c| c.user_id == user_id)
+            .map(|c| c.subscribed)
     }
 
     pub fn room(&self) -> &Room {
@@ -134,9 +154,9 @@ pub(crate) fn system_message(
     message
 }
 
-impl Service {
+impl Rooms<'_> {
     fn channel_name_is_valid(&self, name: &str) -> bool {
-        username_regex(&self.setting_str("UTF8_Channel_Names_Validation")).is_match(name)
+        username_regex(&self.ctx.setting_str("UTF8_Channel_Names_Validation")).is_match(name)
     }
 
     /// The subscription of someone joining a room after its creation: upstream marks the room
@@ -266,7 +286,7 @@ impl Service {
         change: comet_events::Change,
         subscription: Subscription,
     ) {
-        self.publish(comet_events::Event::Subscription {
+        self.ctx.publish(comet_events::Event::Subscription {
             change,
             subscription: Box::new(subscription),
         });
@@ -279,13 +299,15 @@ impl Service {
         notice: Message,
     ) -> Result<bool> {
         let added = self
+            .ctx
             .store
             .add_member(&subscription, Some(&notice))
             .await
             .map_err(store_error)?;
         if added {
             self.publish_subscription(comet_events::Change::Inserted, subscription);
-            self.publish(comet_events::Event::Message(Box::new(notice)));
+            self.ctx
+                .publish(comet_events::Event::Message(Box::new(notice)));
         }
         Ok(added)
     }
@@ -298,11 +320,13 @@ impl Service {
         notice: Message,
     ) -> Result<bool> {
         let subscription = self
+            .ctx
             .store
             .subscription(room_id, user_id)
             .await
             .map_err(store_error)?;
         let removed = self
+            .ctx
             .store
             .remove_member(room_id, user_id, Some(&notice))
             .await
@@ -311,7 +335,8 @@ impl Service {
             if let Some(subscription) = subscription {
                 self.publish_subscription(comet_events::Change::Removed, subscription);
             }
-            self.publish(comet_events::Event::Message(Box::new(notice)));
+            self.ctx
+                .publish(comet_events::Event::Message(Box::new(notice)));
         }
         Ok(removed)
     }
@@ -319,6 +344,7 @@ impl Service {
     /// Creates `#general` on a new server.
     pub(crate) async fn ensure_general_room(&self) -> Result<()> {
         if self
+            .ctx
             .store
             .room_by_id(GENERAL_ROOM_ID)
             .await
@@ -335,7 +361,7 @@ impl Service {
             now(),
         );
         room.default = true;
-        match self.store.create_room(&room, &[], None).await {
+        match self.ctx.store.create_room(&room, &[], None).await {
             Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
             Err(e) => Err(store_error(e)),
         }
@@ -348,6 +374,7 @@ impl Service {
             ..RoomFilter::default()
         };
         let (rooms, _) = self
+            .ctx
             .store
             .list_rooms(&filter, &Page::all())
             .await
@@ -371,10 +398,11 @@ impl Service {
         permission: &str,
         room_id: &str,
     ) -> Result<bool> {
-        if self.has_permission(user, permission) {
+        if self.ctx.has_permission(user, permission) {
             return Ok(true);
         }
         let Some(subscription) = self
+            .ctx
             .store
             .subscription(room_id, &user.id)
             .await
@@ -382,7 +410,7 @@ impl Service {
         else {
             return Ok(false);
         };
-        Ok(self.permissions.read(|m| {
+        Ok(self.ctx.permission_cache.read(|m| {
             m.get(permission)
                 .is_some_and(|p| p.roles.iter().any(|role| subscription.roles.contains(role)))
         }))
@@ -392,25 +420,47 @@ impl Service {
     /// (which has its own rules) and for resolving a target before `room_access`.
     pub async fn find_room_unchecked(&self, room: &RoomRef) -> Result<Option<Room>> {
         match room {
-            RoomRef::Id(id) => self.store.room_by_id(id).await,
-            RoomRef::Name(name) => self.store.room_by_name(name.trim_start_matches('#')).await,
+            RoomRef::Id(id) => self.ctx.store.room_by_id(id).await,
+            RoomRef::Name(name) => {
+                self.ctx
+                    .store
+                    .room_by_name(name.trim_start_matches('#'))
+                    .await
+            }
         }
         .map_err(store_error)
     }
 
     /// Whether the user may read the room (its messages, members and info).
     pub(crate) async fn can_access_room(&self, user: &User, room: &Room) -> Result<bool> {
+        Ok(self.check_access(user, room).await?.is_some())
+    }
+
+    /// `Some(subscribed)` when the user may read the room.
+    async fn check_access(&self, user: &User, room: &Room) -> Result<Option<bool>> {
         let subscribed = self
+            .ctx
             .store
             .subscription(&room.id, &user.id)
             .await
             .map_err(store_error)?
             .is_some();
-        Ok(match room.room_type {
-            RoomType::Channel => subscribed || self.has_permission(user, "view-c-room"),
+        let may_read = match room.room_type {
+            RoomType::Channel => subscribed || self.ctx.has_permission(user, "view-c-room"),
             RoomType::Private => subscribed,
             RoomType::Direct => subscribed || room.user_ids.iter().any(|id| id == &user.id),
-        })
+        };
+        Ok(may_read.then_some(subscribed))
+    }
+
+    fn access_for(user: &User, room: Room, subscribed: bool) -> RoomAccess {
+        RoomAccess {
+            room,
+            caller: Some(Caller {
+                user_id: user.id.clone(),
+                subscribed,
+            }),
+        }
     }
 
     /// Loads a room for a caller in an endpoint family, refusing with that family's error when
@@ -431,18 +481,21 @@ impl Service {
             RoomFamily::Direct => room.room_type == RoomType::Direct,
             RoomFamily::Any => true,
         };
-        if !type_matches || !self.can_access_room(&session.user, &room).await? {
+        if !type_matches {
             return Err(room_not_found(family));
         }
-        Ok(RoomAccess { room })
+        match self.check_access(&session.user, &room).await? {
+            Some(subscribed) => Ok(Self::access_for(&session.user, room, subscribed)),
+            None => Err(room_not_found(family)),
+        }
     }
 
     /// Checks that the caller may read a room found by other means; `None` when they may not.
     pub async fn room_access(&self, session: &Session, room: Room) -> Result<Option<RoomAccess>> {
         Ok(self
-            .can_access_room(&session.user, &room)
+            .check_access(&session.user, &room)
             .await?
-            .then_some(RoomAccess { room }))
+            .map(|subscribed| Self::access_for(&session.user, room, subscribed)))
     }
 
     async fn existing_users(&self, usernames: &[String]) -> Result<Vec<User>> {
@@ -450,6 +503,7 @@ impl Service {
         for name in usernames {
             let name = name.trim().trim_start_matches('@');
             if let Some(user) = self
+                .ctx
                 .store
                 .user_by_username(name)
                 .await
@@ -470,6 +524,7 @@ impl Service {
                 continue;
             }
             let Some(user) = self
+                .ctx
                 .store
                 .user_by_username(name)
                 .await
@@ -499,7 +554,7 @@ impl Service {
         } else {
             "create-c"
         };
-        if !self.has_permission(&session.user, permission) {
+        if !self.ctx.has_permission(&session.user, permission) {
             return Err(Error::forbidden());
         }
         let name = new_room.name.trim().to_owned();
@@ -521,6 +576,7 @@ impl Service {
             .with_details(json!({"channel_name": name}))
         };
         if self
+            .ctx
             .store
             .room_by_name(&name)
             .await
@@ -561,7 +617,12 @@ impl Service {
             subscriptions.push(self.new_subscription(&room, member, Vec::new(), at));
         }
         room.users_count = i64::try_from(subscriptions.len()).unwrap_or(i64::MAX);
-        match self.store.create_room(&room, &subscriptions, None).await {
+        match self
+            .ctx
+            .store
+            .create_room(&room, &subscriptions, None)
+            .await
+        {
             Ok(()) => {}
             Err(StoreError::Conflict(Conflict::RoomName)) => return Err(duplicate()),
             Err(e) => return Err(store_error(e)),
@@ -580,7 +641,7 @@ impl Service {
         usernames: &[String],
         exclude_self: bool,
     ) -> Result<Room> {
-        if !self.has_permission(&session.user, "create-d") {
+        if !self.ctx.has_permission(&session.user, "create-d") {
             return Err(Error::meteor("error-not-allowed", "Not allowed")
                 .with_details(json!({"method": "createDirectMessage"})));
         }
@@ -611,7 +672,13 @@ impl Service {
             let digest = comet_core::password::sha256_hex(&key.join(","));
             digest.chars().take(comet_core::id::ID_LEN).collect()
         };
-        if let Some(existing) = self.store.room_by_id(&room_id).await.map_err(store_error)? {
+        if let Some(existing) = self
+            .ctx
+            .store
+            .room_by_id(&room_id)
+            .await
+            .map_err(store_error)?
+        {
             self.reopen(&existing.id, &session.user.id).await?;
             return Ok(existing);
         }
@@ -638,7 +705,12 @@ impl Service {
                 s
             })
             .collect();
-        match self.store.create_room(&room, &subscriptions, None).await {
+        match self
+            .ctx
+            .store
+            .create_room(&room, &subscriptions, None)
+            .await
+        {
             Ok(()) => {
                 for subscription in subscriptions {
                     self.publish_subscription(comet_events::Change::Inserted, subscription);
@@ -646,6 +718,7 @@ impl Service {
                 Ok(room)
             }
             Err(StoreError::Conflict(_)) => self
+                .ctx
                 .store
                 .room_by_id(&room.id)
                 .await
@@ -657,6 +730,7 @@ impl Service {
 
     async fn reopen(&self, room_id: &str, user_id: &str) -> Result<()> {
         if let Some(mut s) = self
+            .ctx
             .store
             .subscription(room_id, user_id)
             .await
@@ -665,7 +739,8 @@ impl Service {
         {
             s.open = true;
             s.updated_at = now();
-            self.store
+            self.ctx
+                .store
                 .update_subscription(&s)
                 .await
                 .map_err(store_error)?;
@@ -684,12 +759,14 @@ impl Service {
         if room.room_type != RoomType::Channel {
             return Err(room_not_found(RoomFamily::Channels));
         }
-        if !self.has_permission(&session.user, "view-c-room") {
+        if !self.ctx.has_permission(&session.user, "view-c-room") {
             return Err(Error::meteor("error-not-allowed", "Not allowed")
                 .with_details(json!({"method": "joinRoom"})));
         }
         if let Some(code) = room.join_code.as_deref().filter(|c| !c.is_empty())
-            && !self.has_permission(&session.user, "join-without-join-code")
+            && !self
+                .ctx
+                .has_permission(&session.user, "join-without-join-code")
         {
             match join_code {
                 None | Some("") => {
@@ -721,12 +798,13 @@ impl Service {
             RoomType::Direct => None,
         };
         if let Some(p) = permission
-            && !self.has_permission(&session.user, p)
+            && !self.ctx.has_permission(&session.user, p)
         {
             return Err(Error::meteor("error-not-allowed", "Not allowed")
                 .with_details(json!({"method": "leaveRoom"})));
         }
         let Some(subscription) = self
+            .ctx
             .store
             .subscription(&room.id, &session.user.id)
             .await
@@ -755,6 +833,7 @@ impl Service {
 
     async fn count_owners(&self, room_id: &str) -> Result<usize> {
         let (subs, _) = self
+            .ctx
             .store
             .subscriptions_of_room(room_id, 0, None)
             .await
@@ -783,12 +862,13 @@ impl Service {
             }
         };
         let subscribed = self
+            .ctx
             .store
             .subscription(&room.id, &session.user.id)
             .await
             .map_err(store_error)?
             .is_some();
-        let allowed = self.has_permission(&session.user, any_room)
+        let allowed = self.ctx.has_permission(&session.user, any_room)
             || (subscribed
                 && self
                     .has_room_permission(&session.user, "add-user-to-joined-room", &room.id)
@@ -824,6 +904,7 @@ impl Service {
                 .with_details(json!({"method": "removeUserFromRoom"})));
         }
         let Some(subscription) = self
+            .ctx
             .store
             .subscription(&room.id, &user.id)
             .await
@@ -852,6 +933,7 @@ impl Service {
     pub async fn room_view(&self, room: Room) -> Result<RoomView> {
         let last_message = match &room.last_message_id {
             Some(id) => self
+                .ctx
                 .store
                 .message_by_id(id)
                 .await
@@ -869,6 +951,7 @@ impl Service {
             .filter_map(|r| r.last_message_id.clone())
             .collect();
         let messages = self
+            .ctx
             .store
             .messages_by_ids(&ids)
             .await
@@ -890,17 +973,38 @@ impl Service {
             .collect())
     }
 
+    /// Who may list public channels (those without `view-c-room` see only their own).
+    pub const LIST_CHANNELS: Required = Required::Any(&["view-c-room", "view-joined-room"]);
+
+    /// The requirement of listing rooms of these types, joined or not.
+    pub fn list_requirement(types: &[RoomType], joined_only: bool) -> Option<Required> {
+        if joined_only {
+            None
+        } else if types.iter().any(|t| *t != RoomType::Channel) {
+            Some(Self::ADMINISTER_ROOMS)
+        } else {
+            Some(Self::LIST_CHANNELS)
+        }
+    }
+
     /// `channels.list` (public channels), `groups.listAll` (admins), and the joined variants.
     pub async fn list_rooms(
         &self,
         session: &Session,
         query: RoomListQuery,
     ) -> Result<(Vec<RoomView>, u64)> {
+        if let Some(required) = Self::list_requirement(&query.types, query.joined_only) {
+            self.ctx.authorize(&session.user, required)?;
+        }
+        // Without `view-c-room`, `channels.list` shows only the channels one is in.
+        let joined_only = query.joined_only
+            || !self.ctx.has_permission(&session.user, "view-c-room")
+                && !self.ctx.meets(&session.user, Self::ADMINISTER_ROOMS);
         let filter = RoomFilter {
             types: query.types,
             name: query.name,
             default_only: false,
-            member: query.joined_only.then(|| session.user.id.clone()),
+            member: joined_only.then(|| session.user.id.clone()),
             parent_id: None,
         };
         let page = Page {
@@ -909,6 +1013,7 @@ impl Service {
             sort: query.sort,
         };
         let (rooms, total) = self
+            .ctx
             .store
             .list_rooms(&filter, &page)
             .await
@@ -924,12 +1029,18 @@ impl Service {
         count: Option<u64>,
     ) -> Result<(Vec<(Subscription, Option<User>)>, u64)> {
         let (subs, total) = self
+            .ctx
             .store
             .subscriptions_of_room(&room.id, offset, count)
             .await
             .map_err(store_error)?;
         let ids: Vec<String> = subs.iter().map(|s| s.user.id.clone()).collect();
-        let users = self.store.users_by_ids(&ids).await.map_err(store_error)?;
+        let users = self
+            .ctx
+            .store
+            .users_by_ids(&ids)
+            .await
+            .map_err(store_error)?;
         let members = subs
             .into_iter()
             .map(|s| {
@@ -946,7 +1057,8 @@ impl Service {
         session: &Session,
         room_id: &str,
     ) -> Result<Option<Subscription>> {
-        self.store
+        self.ctx
+            .store
             .subscription(room_id, &session.user.id)
             .await
             .map_err(store_error)
@@ -958,7 +1070,8 @@ impl Service {
         session: &Session,
         since: Timestamp,
     ) -> Result<Vec<comet_store::RemovedSubscription>> {
-        self.store
+        self.ctx
+            .store
             .removed_subscriptions(&session.user.id, since)
             .await
             .map_err(store_error)
@@ -971,7 +1084,12 @@ impl Service {
         since: Timestamp,
     ) -> Result<Vec<(String, Timestamp)>> {
         let lost = self.removed_subscriptions(session, since).await?;
-        let deleted = self.store.removed_rooms(since).await.map_err(store_error)?;
+        let deleted = self
+            .ctx
+            .store
+            .removed_rooms(since)
+            .await
+            .map_err(store_error)?;
         Ok(deleted
             .into_iter()
             .filter(|(id, _)| lost.iter().any(|s| &s.room_id == id))
@@ -984,7 +1102,8 @@ impl Service {
         room_id: &str,
         user_id: &str,
     ) -> Result<Option<Subscription>> {
-        self.store
+        self.ctx
+            .store
             .subscription(room_id, user_id)
             .await
             .map_err(store_error)
@@ -996,7 +1115,8 @@ impl Service {
         room_id: &str,
         user_ids: &[String],
     ) -> Result<Vec<Subscription>> {
-        self.store
+        self.ctx
+            .store
             .subscriptions_of_users_in_room(room_id, user_ids)
             .await
             .map_err(store_error)
@@ -1005,7 +1125,11 @@ impl Service {
     /// Users by id, for server-side fan-out (no caller: the realtime layer already knows they
     /// are members of the room in question).
     pub async fn users_by_ids(&self, user_ids: &[String]) -> Result<Vec<comet_core::user::User>> {
-        self.store.users_by_ids(user_ids).await.map_err(store_error)
+        self.ctx
+            .store
+            .users_by_ids(user_ids)
+            .await
+            .map_err(store_error)
     }
 
     /// `subscriptions.get`: all of the caller's subscriptions, or those changed since a time.
@@ -1014,7 +1138,8 @@ impl Service {
         session: &Session,
         since: Option<Timestamp>,
     ) -> Result<Vec<Subscription>> {
-        self.store
+        self.ctx
+            .store
             .subscriptions_of_user(&session.user.id, since)
             .await
             .map_err(store_error)
@@ -1027,12 +1152,18 @@ impl Service {
         since: Option<Timestamp>,
     ) -> Result<Vec<RoomView>> {
         let subs = self
+            .ctx
             .store
             .subscriptions_of_user(&session.user.id, None)
             .await
             .map_err(store_error)?;
         let ids: Vec<String> = subs.into_iter().map(|s| s.room_id).collect();
-        let rooms = self.store.rooms_by_ids(&ids).await.map_err(store_error)?;
+        let rooms = self
+            .ctx
+            .store
+            .rooms_by_ids(&ids)
+            .await
+            .map_err(store_error)?;
         let rooms = rooms
             .into_iter()
             .filter(|r| since.is_none_or(|since| r.updated_at > since))
@@ -1043,6 +1174,7 @@ impl Service {
     /// `subscriptions.read`: marks a room read up to now.
     pub async fn mark_read(&self, session: &Session, room_id: &str) -> Result<()> {
         let Some(mut s) = self
+            .ctx
             .store
             .subscription(room_id, &session.user.id)
             .await
@@ -1061,12 +1193,13 @@ impl Service {
         s.thread_unread.clear();
         s.last_seen = at;
         s.updated_at = at;
-        self.store
+        self.ctx
+            .store
             .update_subscription(&s)
             .await
             .map_err(store_error)?;
         self.publish_subscription(comet_events::Change::Updated, s);
-        if self.setting_bool("Message_Read_Receipt_Enabled") {
+        if self.ctx.setting_bool("Message_Read_Receipt_Enabled") {
             self.settle_read_receipts(room_id).await?;
         }
         Ok(())
@@ -1076,6 +1209,7 @@ impl Service {
     /// unread, and the room's listeners hear `messagesRead`.
     async fn settle_read_receipts(&self, room_id: &str) -> Result<()> {
         let Some(until) = self
+            .ctx
             .store
             .earliest_last_seen(room_id)
             .await
@@ -1084,12 +1218,13 @@ impl Service {
             return Ok(());
         };
         let changed = self
+            .ctx
             .store
             .mark_messages_read(room_id, until)
             .await
             .map_err(store_error)?;
         if changed > 0 {
-            self.publish(comet_events::Event::MessagesRead {
+            self.ctx.publish(comet_events::Event::MessagesRead {
                 room_id: room_id.to_owned(),
                 until,
             });
@@ -1100,6 +1235,7 @@ impl Service {
     /// `channels.open`/`close`, `groups.open`/`close`, `im.open`/`close`: shows or hides the room.
     pub async fn set_open(&self, session: &Session, room_id: &str, open: bool) -> Result<()> {
         let Some(mut s) = self
+            .ctx
             .store
             .subscription(room_id, &session.user.id)
             .await
@@ -1112,7 +1248,8 @@ impl Service {
         };
         s.open = open;
         s.updated_at = now();
-        self.store
+        self.ctx
+            .store
             .update_subscription(&s)
             .await
             .map_err(store_error)?;

@@ -1,5 +1,7 @@
 //! Runtime settings: a cache over the store, typed getters, and the settings operations.
 
+use crate::Settings;
+use crate::authz::Required;
 use crate::{Service, Session, store_error};
 use comet_core::setting::{Setting, SettingType};
 use comet_core::{Error, Result};
@@ -82,74 +84,36 @@ fn page(settings: Vec<Setting>, query: &SettingsQuery) -> SettingsPage {
 impl Service {
     /// The current value of a setting.
     pub fn setting(&self, id: &str) -> Option<Value> {
-        self.settings.read(|m| m.get(id).map(|s| s.value.clone()))
+        self.settings_cache
+            .read(|m| m.get(id).map(|s| s.value.clone()))
     }
 
     pub fn setting_bool(&self, id: &str) -> bool {
-        self.settings
+        self.settings_cache
             .read(|m| m.get(id).and_then(|s| s.value.as_bool()))
             .unwrap_or(false)
     }
 
     pub fn setting_int(&self, id: &str) -> i64 {
-        self.settings
+        self.settings_cache
             .read(|m| m.get(id).and_then(|s| s.value.as_i64()))
             .unwrap_or(0)
     }
 
     pub fn setting_str(&self, id: &str) -> String {
-        self.settings
+        self.settings_cache
             .read(|m| m.get(id).and_then(|s| s.value.as_str().map(str::to_owned)))
             .unwrap_or_default()
     }
 
     /// Settings whose id starts with `prefix`, as `(id, value)`.
     pub fn settings_with_prefix(&self, prefix: &str) -> Vec<(String, Value)> {
-        self.settings.read(|m| {
+        self.settings_cache.read(|m| {
             m.range(prefix.to_owned()..)
                 .take_while(|(id, _)| id.starts_with(prefix))
                 .map(|(id, s)| (id.clone(), s.value.clone()))
                 .collect()
         })
-    }
-
-    /// `settings.public`: public settings, readable without login.
-    pub fn public_settings(&self, query: &SettingsQuery) -> SettingsPage {
-        let settings = self
-            .settings
-            .read(|m| m.values().filter(|s| s.public).cloned().collect());
-        page(settings, query)
-    }
-
-    /// `GET settings`: every setting for privileged callers, the public ones for others.
-    pub fn list_settings(&self, session: &Session, query: &SettingsQuery) -> SettingsPage {
-        let privileged = self.has_permission(&session.user, "view-privileged-setting");
-        let settings = self.settings.read(|m| {
-            m.values()
-                .filter(|s| privileged || s.public)
-                .cloned()
-                .collect()
-        });
-        page(settings, query)
-    }
-
-    /// `GET settings/:_id`.
-    pub fn get_setting(&self, session: &Session, id: &str) -> Result<Setting> {
-        self.require_permission(&session.user, "view-privileged-setting")?;
-        self.settings
-            .read(|m| m.get(id).cloned())
-            .ok_or_else(|| Error::failure(""))
-    }
-
-    /// `POST settings/:_id`: stores a value after checking its type (and choices).
-    pub async fn update_setting(&self, session: &Session, id: &str, value: Value) -> Result<()> {
-        self.require_permission(&session.user, "edit-privileged-setting")?;
-        let setting = self
-            .settings
-            .read(|m| m.get(id).cloned())
-            .ok_or_else(|| Error::failure(""))?;
-        validate_value(&setting, &value)?;
-        self.write_setting(id, value).await
     }
 
     /// Writes a setting value through to the store and the cache, without permission checks
@@ -165,8 +129,10 @@ impl Service {
             return Err(Error::failure(""));
         }
         tracing::info!(setting = id, "setting changed");
-        let public = self.settings.read(|m| m.get(id).is_some_and(|s| s.public));
-        self.settings.store_value(id, value.clone(), at);
+        let public = self
+            .settings_cache
+            .read(|m| m.get(id).is_some_and(|s| s.public));
+        self.settings_cache.store_value(id, value.clone(), at);
         self.publish(comet_events::Event::Setting {
             id: id.to_owned(),
             value,
@@ -174,6 +140,55 @@ impl Service {
             updated_at: at,
         });
         Ok(())
+    }
+}
+
+impl Settings<'_> {
+    /// `settings.public`: public settings, readable without login.
+    pub fn public_settings(&self, query: &SettingsQuery) -> SettingsPage {
+        let settings = self
+            .ctx
+            .settings_cache
+            .read(|m| m.values().filter(|s| s.public).cloned().collect());
+        page(settings, query)
+    }
+
+    /// `GET settings`: every setting for privileged callers, the public ones for others.
+    pub fn list_settings(&self, session: &Session, query: &SettingsQuery) -> SettingsPage {
+        let privileged = self.ctx.meets(&session.user, Self::READ_PRIVILEGED);
+        let settings = self.ctx.settings_cache.read(|m| {
+            m.values()
+                .filter(|s| privileged || s.public)
+                .cloned()
+                .collect()
+        });
+        page(settings, query)
+    }
+
+    /// Who may read every setting.
+    pub const READ_PRIVILEGED: Required = Required::All(&["view-privileged-setting"]);
+    /// Who may change settings.
+    pub const EDIT_PRIVILEGED: Required = Required::All(&["edit-privileged-setting"]);
+
+    /// `GET settings/:_id`.
+    pub fn get_setting(&self, session: &Session, id: &str) -> Result<Setting> {
+        self.ctx.authorize(&session.user, Self::READ_PRIVILEGED)?;
+        self.ctx
+            .settings_cache
+            .read(|m| m.get(id).cloned())
+            .ok_or_else(|| Error::failure(""))
+    }
+
+    /// `POST settings/:_id`: stores a value after checking its type (and choices).
+    pub async fn update_setting(&self, session: &Session, id: &str, value: Value) -> Result<()> {
+        self.ctx.authorize(&session.user, Self::EDIT_PRIVILEGED)?;
+        let setting = self
+            .ctx
+            .settings_cache
+            .read(|m| m.get(id).cloned())
+            .ok_or_else(|| Error::failure(""))?;
+        validate_value(&setting, &value)?;
+        self.ctx.write_setting(id, value).await
     }
 }
 

@@ -10,7 +10,7 @@
 //! the data dir) and `AmazonS3` (any S3-compatible service). `GridFS`, `GoogleCloudStorage`
 //! and `Webdav` are not offered: the setting refuses them.
 
-use crate::Service;
+use crate::Files;
 use comet_core::{Error, Result};
 use comet_media::blobs::{self, BlobStore, S3BlobStore, S3Config};
 use comet_store::Upload;
@@ -34,11 +34,11 @@ pub fn storage_unavailable(store: &str, cause: &str) -> Error {
     )
 }
 
-impl Service {
+impl Files<'_> {
     /// The store new uploads are written to, as `FileUpload_Storage_Type` says now.
     pub fn blob_store_for_writing(&self) -> Result<Arc<dyn BlobStore>> {
-        match self.setting_str("FileUpload_Storage_Type").as_str() {
-            "" | "FileSystem" => Ok(self.blobs.clone()),
+        match self.ctx.setting_str("FileUpload_Storage_Type").as_str() {
+            "" | "FileSystem" => Ok(self.ctx.blobs.clone()),
             "AmazonS3" => self.blob_store_named(AMAZON_S3_UPLOADS),
             other => Err(storage_unavailable(
                 other,
@@ -50,7 +50,7 @@ impl Service {
     /// The store an upload was written to (its `store`), for reading and deleting it.
     pub fn blob_store_named(&self, store: &str) -> Result<Arc<dyn BlobStore>> {
         let name = match store {
-            FILE_SYSTEM_UPLOADS => return Ok(self.blobs.clone()),
+            FILE_SYSTEM_UPLOADS => return Ok(self.ctx.blobs.clone()),
             AMAZON_S3_UPLOADS => AMAZON_S3_UPLOADS,
             AMAZON_S3_AVATARS => AMAZON_S3_AVATARS,
             AMAZON_S3_USER_DATA_FILES => AMAZON_S3_USER_DATA_FILES,
@@ -65,6 +65,7 @@ impl Service {
             .s3_config()
             .map_err(|cause| storage_unavailable(name, &cause))?;
         let http = self
+            .ctx
             .s3_http
             .get_or_init(blobs::http_client)
             .clone()
@@ -75,16 +76,20 @@ impl Service {
     /// The S3 connection the `FileUpload_S3_*` settings describe now; the error names what
     /// is missing (never a secret).
     pub fn s3_config(&self) -> std::result::Result<S3Config, String> {
-        let bucket = self.setting_str("FileUpload_S3_Bucket").trim().to_owned();
+        let bucket = self
+            .ctx
+            .setting_str("FileUpload_S3_Bucket")
+            .trim()
+            .to_owned();
         if bucket.is_empty() {
             return Err("FileUpload_S3_Bucket is empty".to_owned());
         }
         // As upstream: no region means us-east-1; an endpoint without a scheme is https.
-        let region = match self.setting_str("FileUpload_S3_Region").trim() {
+        let region = match self.ctx.setting_str("FileUpload_S3_Region").trim() {
             "" => "us-east-1".to_owned(),
             region => region.to_owned(),
         };
-        let endpoint = match self.setting_str("FileUpload_S3_BucketURL").trim() {
+        let endpoint = match self.ctx.setting_str("FileUpload_S3_BucketURL").trim() {
             "" => format!("https://s3.{region}.amazonaws.com"),
             url if url.contains("://") => url.to_owned(),
             host => format!("https://{host}"),
@@ -94,15 +99,15 @@ impl Service {
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
             .ok_or_else(|| "FileUpload_S3_BucketURL is not an http(s) URL".to_owned())?;
         // As upstream's store: both credentials are required (no environment fallback).
-        let access_key = self.setting_str("FileUpload_S3_AWSAccessKeyId");
-        let secret_key = self.setting_str("FileUpload_S3_AWSSecretAccessKey");
+        let access_key = self.ctx.setting_str("FileUpload_S3_AWSAccessKeyId");
+        let secret_key = self.ctx.setting_str("FileUpload_S3_AWSSecretAccessKey");
         if access_key.is_empty() || secret_key.is_empty() {
             return Err(
                 "no S3 credentials (FileUpload_S3_AWSAccessKeyId, FileUpload_S3_AWSSecretAccessKey)"
                     .to_owned(),
             );
         }
-        let acl = Some(self.setting_str("FileUpload_S3_Acl").trim().to_owned())
+        let acl = Some(self.ctx.setting_str("FileUpload_S3_Acl").trim().to_owned())
             .filter(|acl| !acl.is_empty());
         Ok(S3Config {
             bucket,
@@ -110,7 +115,7 @@ impl Service {
             endpoint,
             access_key,
             secret_key,
-            force_path_style: self.setting_bool("FileUpload_S3_ForcePathStyle"),
+            force_path_style: self.ctx.setting_bool("FileUpload_S3_ForcePathStyle"),
             acl,
         })
     }
@@ -126,11 +131,14 @@ impl Service {
         let Some(kind) = upload.store.strip_prefix("AmazonS3:") else {
             return Ok(None);
         };
-        if self.setting_bool(&format!("FileUpload_S3_Proxy_{kind}")) {
+        if self
+            .ctx
+            .setting_bool(&format!("FileUpload_S3_Proxy_{kind}"))
+        {
             return Ok(None);
         }
         let store = self.blob_store_named(&upload.store)?;
-        let expiry = u64::try_from(self.setting_int("FileUpload_S3_URLExpiryTimeSpan"))
+        let expiry = u64::try_from(self.ctx.setting_int("FileUpload_S3_URLExpiryTimeSpan"))
             .unwrap_or(0)
             .max(1);
         Ok(store.presigned_get(

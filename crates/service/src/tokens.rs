@@ -1,6 +1,8 @@
 //! Tokens made on request: `users.createToken` and personal access tokens.
 
-use crate::{Service, Session, store_error};
+use crate::Accounts;
+use crate::authz::Required;
+use crate::{Session, store_error};
 use comet_core::password::hash_login_token;
 use comet_core::user::{LoginToken, TokenKind, User};
 use comet_core::{Error, Result, id, now};
@@ -31,7 +33,7 @@ fn pat_not_authorized(method: &str) -> Error {
         .with_details(serde_json::json!({"method": method}))
 }
 
-impl Service {
+impl Accounts<'_> {
     /// `users.createToken`: a login token for `target`, only when the operator enabled it
     /// (`CREATE_TOKENS_FOR_USERS`, and the `CREATE_TOKENS_FOR_USERS_SECRET` if one is set).
     pub async fn create_token_for(
@@ -40,7 +42,7 @@ impl Service {
         target: &User,
         secret: Option<&str>,
     ) -> Result<(String, String)> {
-        let config = &self.config;
+        let config = &self.ctx.config;
         let enabled = match &config.create_tokens_secret {
             Some(expected) => secret.is_some_and(|given| secrets_match(given, expected)),
             None => config.create_tokens_for_users,
@@ -49,7 +51,9 @@ impl Service {
             return Err(not_authorized());
         }
         if target.id != session.user.id
-            && !self.has_permission(&session.user, "user-generate-access-token")
+            && !self
+                .ctx
+                .has_permission(&session.user, "user-generate-access-token")
         {
             return Err(not_authorized());
         }
@@ -59,7 +63,10 @@ impl Service {
     }
 
     fn require_pat_permission(&self, session: &Session, method: &str) -> Result<()> {
-        if self.has_permission(&session.user, "create-personal-access-tokens") {
+        if self
+            .ctx
+            .has_permission(&session.user, "create-personal-access-tokens")
+        {
             Ok(())
         } else {
             Err(pat_not_authorized(method))
@@ -73,7 +80,7 @@ impl Service {
         bypass_two_factor: bool,
     ) -> Result<String> {
         let (token, stored) = new_pat(user_id, name, bypass_two_factor);
-        match self.store.insert_token(&stored).await {
+        match self.ctx.store.insert_token(&stored).await {
             Ok(()) => Ok(token),
             Err(StoreError::Conflict(Conflict::TokenName)) => Err(Error::meteor(
                 "error-token-already-exists",
@@ -103,7 +110,7 @@ fn new_pat(user_id: &str, name: &str, bypass_two_factor: bool) -> (String, Login
     (token, stored)
 }
 
-impl Service {
+impl Accounts<'_> {
     /// `users.generatePersonalAccessToken`.
     pub async fn generate_personal_access_token(
         &self,
@@ -126,6 +133,7 @@ impl Service {
         let existing = self.find_pat(&session.user.id, name).await?;
         let (token, stored) = new_pat(&session.user.id, name, existing.bypass_two_factor);
         let replaced = self
+            .ctx
             .store
             .replace_personal_access_token(&stored)
             .await
@@ -141,6 +149,7 @@ impl Service {
     pub async fn remove_personal_access_token(&self, session: &Session, name: &str) -> Result<()> {
         self.require_pat_permission(session, "personalAccessTokens:removeToken")?;
         let removed = self
+            .ctx
             .store
             .delete_personal_access_token(&session.user.id, name)
             .await
@@ -152,13 +161,18 @@ impl Service {
         }
     }
 
-    /// `users.getPersonalAccessTokens` (permission checked by the caller's route).
+    /// Who may list their personal access tokens.
+    pub const LIST_ACCESS_TOKENS: Required = Required::All(&["create-personal-access-tokens"]);
+
+    /// `users.getPersonalAccessTokens`.
     pub async fn personal_access_tokens(
         &self,
         session: &Session,
     ) -> Result<Vec<PersonalAccessToken>> {
-        self.require_permission(&session.user, "create-personal-access-tokens")?;
+        self.ctx
+            .authorize(&session.user, Self::LIST_ACCESS_TOKENS)?;
         let tokens = self
+            .ctx
             .store
             .personal_access_tokens(&session.user.id)
             .await
@@ -167,7 +181,8 @@ impl Service {
     }
 
     async fn find_pat(&self, user_id: &str, name: &str) -> Result<PersonalAccessToken> {
-        self.store
+        self.ctx
+            .store
             .personal_access_tokens(user_id)
             .await
             .map_err(store_error)?

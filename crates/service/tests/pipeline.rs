@@ -28,12 +28,14 @@ async fn filters_rewrite_what_is_stored_and_sent() {
 
     let sent = t
         .service
+        .messages()
         .send_message(&ann, &room, text("what the HECK"))
         .await
         .expect("sent");
     assert_eq!(sent.text, "what the ****");
     let (stored, _) = t
         .service
+        .messages()
         .readable_message(&ann, &sent.id)
         .await
         .expect("stored");
@@ -50,6 +52,7 @@ async fn filters_rewrite_what_is_stored_and_sent() {
     t.set("Message_AllowBadWordsFilter", json!(false)).await;
     let plain = t
         .service
+        .messages()
         .send_message(&ann, &room, text("heck"))
         .await
         .expect("sent");
@@ -63,9 +66,12 @@ async fn events_carry_the_actor_and_cause_of_the_request() {
     let room = t.channel(&admin, "attributed", &[]).await;
     let mut events = t.service.events().subscribe();
     let cause = comet_service::request_cause(Some(&admin), "request-42".into());
-    let sent = comet_service::with_cause(cause, t.service.send_message(&admin, &room, text("hi")))
-        .await
-        .expect("sent");
+    let sent = comet_service::with_cause(
+        cause,
+        t.service.messages().send_message(&admin, &room, text("hi")),
+    )
+    .await
+    .expect("sent");
     let envelope = loop {
         let envelope = events.recv().await.expect("event");
         if matches!(&envelope.event, Event::Message(m) if m.id == sent.id) {
@@ -107,6 +113,7 @@ async fn concurrent_reactions_stars_and_pins_are_all_kept() {
     let room = t.channel(&admin, "busy", &name_refs).await;
     let root = t
         .service
+        .messages()
         .send_message(&members[0], &room, text("root"))
         .await
         .expect("root");
@@ -115,9 +122,14 @@ async fn concurrent_reactions_stars_and_pins_are_all_kept() {
         let id = root.id.clone();
         let room_id = root.room_id.clone();
         async move {
-            service.star_message(member, &id, true).await.expect("star");
+            service
+                .messages()
+                .star_message(member, &id, true)
+                .await
+                .expect("star");
             for round in 0..5 {
                 service
+                    .messages()
                     .react(member, &id, &format!("e{round}"), Some(true))
                     .await
                     .expect("react");
@@ -125,6 +137,7 @@ async fn concurrent_reactions_stars_and_pins_are_all_kept() {
             if i == 0 {
                 for round in 0..4 {
                     service
+                        .messages()
                         .update_message(member, &room_id, &id, &format!("edit {round}"))
                         .await
                         .expect("edit");
@@ -135,21 +148,25 @@ async fn concurrent_reactions_stars_and_pins_are_all_kept() {
     let pins = async {
         for _ in 0..3 {
             service
+                .messages()
                 .pin_message(&admin, &root.id, true)
                 .await
                 .expect("pin");
             service
+                .messages()
                 .pin_message(&admin, &root.id, false)
                 .await
                 .expect("unpin");
         }
         service
+            .messages()
             .pin_message(&admin, &root.id, true)
             .await
             .expect("pin");
     };
     tokio::join!(futures_util::future::join_all(work), pins);
     let (last, _) = service
+        .messages()
         .readable_message(&admin, &root.id)
         .await
         .expect("read");

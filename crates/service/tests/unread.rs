@@ -79,6 +79,7 @@ async fn setup(direct: bool) -> (TestService, Vec<Session>, String) {
     }
     let room = if direct {
         t.service
+            .rooms()
             .create_direct(&sessions[0], &["ben".into(), "cat".into()], false)
             .await
             .expect("dm")
@@ -89,6 +90,7 @@ async fn setup(direct: bool) -> (TestService, Vec<Session>, String) {
             ..NewRoom::default()
         };
         t.service
+            .rooms()
             .create_room(&sessions[0], RoomType::Channel, room)
             .await
             .expect("room")
@@ -119,6 +121,7 @@ fn run(direct: bool, posts: &[Post]) -> Result<(), TestCaseError> {
                 ..NewMessage::default()
             };
             service
+                .messages()
                 .send_message(&sessions[p.author], &room, message)
                 .await
                 .expect("send");
@@ -126,6 +129,7 @@ fn run(direct: bool, posts: &[Post]) -> Result<(), TestCaseError> {
         let want = expected(direct, posts);
         for (i, session) in sessions.iter().enumerate() {
             let s = service
+                .rooms()
                 .subscription(session, &room_id)
                 .await
                 .expect("read")

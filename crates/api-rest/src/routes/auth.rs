@@ -58,8 +58,8 @@ pub async fn login(
     Params(body): Params,
 ) -> ApiResult {
     let request = login_request(&body).map_err(|_| Error::login_failed("400", "Match failed"))?;
-    let result = app.service.login(request, &client).await?;
-    let me = app.service.me(&result.user);
+    let result = app.service.accounts().login(request, &client).await?;
+    let me = app.service.accounts().me(&result.user);
     ok(json!({
         "status": "success",
         "data": {
@@ -72,13 +72,13 @@ pub async fn login(
 
 /// `GET|POST /api/v1/logout`: ends this session only.
 pub async fn logout(State(app): State<AppState>, Caller(session): Caller) -> ApiResult {
-    app.service.logout(&session).await?;
+    app.service.accounts().logout(&session).await?;
     ok(json!({"status": "success", "data": {"message": "You've been logged out!"}}))
 }
 
 /// `GET /api/v1/me`.
 pub async fn me(State(app): State<AppState>, Caller(session): Caller) -> ApiResult {
-    let me = app.service.me(&session.user);
+    let me = app.service.accounts().me(&session.user);
     let mut doc = rest::me(&me.user, me.preferences, &me.avatar_url);
     if let (Some(etag), Value::Object(map)) = (
         super::avatars::user_etag(&app, &me.user.id).await?,

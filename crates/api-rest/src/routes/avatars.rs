@@ -72,7 +72,7 @@ async fn read_form(app: &AppState, req: Request) -> Result<AvatarForm> {
     let mut multipart = Multipart::from_request(req, &())
         .await
         .map_err(|e| bad_form(e.body_text()))?;
-    let limit = app.service.avatar_max_size();
+    let limit = app.service.files().avatar_max_size();
     let mut form = AvatarForm {
         image: None,
         fields: serde_json::Map::new(),
@@ -130,22 +130,34 @@ pub async fn set_avatar(
     if !is_multipart(req.headers()) {
         let Params(params) = Params::from_request(req, &app).await?;
         let target = optional_user(&params)?;
-        let user = app.service.avatar_target(&session, target.as_ref()).await?;
+        let user = app
+            .service
+            .files()
+            .avatar_target(&session, target.as_ref())
+            .await?;
         if let Some(url) = opt_str(&params, "avatarUrl")?.filter(|u| !u.is_empty()) {
-            app.service.set_user_avatar_from_url(&user, &url).await?;
+            app.service
+                .files()
+                .set_user_avatar_from_url(&user, &url)
+                .await?;
             return ok(json!({}));
         }
         return Err(Error::failure("The 'image' param is required").into());
     }
-    let mut user = app.service.avatar_target(&session, None).await?;
+    let mut user = app.service.files().avatar_target(&session, None).await?;
     let form = read_form(&app, req).await?;
     let Some(image) = form.image else {
         return Err(Error::failure("The 'image' param is required").into());
     };
     if let Some(target) = optional_user(&Value::Object(form.fields))? {
-        user = app.service.avatar_form_target(&session, &target).await?;
+        user = app
+            .service
+            .files()
+            .avatar_form_target(&session, &target)
+            .await?;
     }
     app.service
+        .files()
         .set_user_avatar_bytes(&user, image, "rest")
         .await?;
     ok(json!({}))
@@ -158,19 +170,19 @@ pub async fn reset_avatar(
     Params(params): Params,
 ) -> ApiResult {
     let target = user_ref(&params)?;
-    app.service.reset_avatar(&session, &target).await?;
+    app.service.files().reset_avatar(&session, &target).await?;
     ok(json!({}))
 }
 
 /// `GET /api/v1/users.getAvatar`: a 307 to the user's avatar (no login needed).
 pub async fn get_avatar(State(app): State<AppState>, Params(params): Params) -> Response {
     let user = match user_ref(&params) {
-        Ok(target) => app.service.require_user(&target).await,
+        Ok(target) => app.service.accounts().require_user(&target).await,
         Err(e) => Err(e),
     };
     match user {
         Ok(user) => {
-            let url = app.service.avatar_url(&user.username);
+            let url = app.service.accounts().avatar_url(&user.username);
             let mut response = json_response(StatusCode::TEMPORARY_REDIRECT, json!(url));
             if let Ok(location) = HeaderValue::from_str(&url) {
                 response.headers_mut().insert(header::LOCATION, location);
@@ -190,6 +202,7 @@ pub async fn get_avatar_suggestion(Caller(_session): Caller) -> ApiResult {
 pub async fn user_etag(app: &AppState, user_id: &str) -> Result<Option<String>> {
     Ok(app
         .service
+        .files()
         .avatar_of(AvatarOwner::User, user_id)
         .await?
         .map(|a| a.etag))
@@ -197,7 +210,11 @@ pub async fn user_etag(app: &AppState, user_id: &str) -> Result<Option<String>> 
 
 /// Adds the room's `avatarETag` to its document when it has an avatar of its own.
 pub async fn with_room_etag(app: &AppState, room_id: &str, mut doc: Value) -> Result<Value> {
-    let avatar = app.service.avatar_of(AvatarOwner::Room, room_id).await?;
+    let avatar = app
+        .service
+        .files()
+        .avatar_of(AvatarOwner::Room, room_id)
+        .await?;
     if let (Some(avatar), Value::Object(map)) = (avatar, &mut doc) {
         map.insert("avatarETag".into(), json!(avatar.etag));
     }
@@ -386,7 +403,7 @@ async fn serve_file(
     {
         return Ok(Some((StatusCode::NOT_MODIFIED, headers).into_response()));
     }
-    let Some(blob) = app.service.open_avatar(avatar).await? else {
+    let Some(blob) = app.service.files().open_avatar(avatar).await? else {
         tracing::warn!(owner = %avatar.owner_id, "an avatar's bytes are missing");
         return Ok(None);
     };
@@ -461,7 +478,7 @@ async fn user_avatar_response(
             use_name,
         ));
     }
-    let mut found = app.service.user_avatar_by_username(name).await?;
+    let mut found = app.service.files().user_avatar_by_username(name).await?;
     let mut shown = name;
     if found.is_none()
         && let Some(stem) = IMAGE_EXTENSIONS
@@ -469,7 +486,7 @@ async fn user_avatar_response(
             .find_map(|ext| name.strip_suffix(ext))
             .filter(|stem| !stem.is_empty())
     {
-        found = app.service.user_avatar_by_username(stem).await?;
+        found = app.service.files().user_avatar_by_username(stem).await?;
         shown = stem;
     }
     if let Some((_, Some(avatar))) = &found
@@ -504,7 +521,7 @@ pub async fn user_avatar_by_id(
         return anonymous_fallback(&request, &query, "uid");
     }
     let result = async {
-        let Some((user, avatar)) = app.service.user_avatar_by_id(&user_id).await? else {
+        let Some((user, avatar)) = app.service.files().user_avatar_by_id(&user_id).await? else {
             return Ok(not_found());
         };
         let headers = common_headers(&app, &query);
@@ -536,7 +553,7 @@ pub async fn room_avatar(
         return anonymous_fallback(&request, &query, &room_id);
     }
     let result = async {
-        let Some((room, avatar)) = app.service.room_avatar(&room_id).await? else {
+        let Some((room, avatar)) = app.service.files().room_avatar(&room_id).await? else {
             return Ok(not_found());
         };
         let headers = common_headers(&app, &query);

@@ -20,6 +20,7 @@ async fn post_target(app: &AppState, session: &Session, target: &str) -> Result<
     if let Some(username) = target.strip_prefix('@') {
         let room = app
             .service
+            .rooms()
             .create_direct(session, &[username.to_owned()], false)
             .await
             .map_err(|_| invalid())?;
@@ -28,12 +29,14 @@ async fn post_target(app: &AppState, session: &Session, target: &str) -> Result<
     let name = target.strip_prefix('#').unwrap_or(target);
     let room = match app
         .service
+        .rooms()
         .find_room_unchecked(&RoomRef::Id(name.to_owned()))
         .await?
     {
         Some(room) => Some(room),
         None => {
             app.service
+                .rooms()
                 .find_room_unchecked(&RoomRef::Name(name.to_owned()))
                 .await?
         }
@@ -42,9 +45,14 @@ async fn post_target(app: &AppState, session: &Session, target: &str) -> Result<
         return Err(invalid());
     };
     if room.room_type == RoomType::Channel
-        && app.service.subscription(session, &room.id).await?.is_none()
+        && app
+            .service
+            .rooms()
+            .subscription(session, &room.id)
+            .await?
+            .is_none()
     {
-        app.service.join_room(session, &room, None).await?;
+        app.service.rooms().join_room(session, &room, None).await?;
     }
     writable(app, session, room).await
 }
@@ -53,6 +61,7 @@ async fn post_target(app: &AppState, session: &Session, target: &str) -> Result<
 /// refused as the send itself refuses it ("error-not-allowed"); the send checks the rest.
 async fn writable(app: &AppState, session: &Session, room: Room) -> Result<RoomAccess> {
     app.service
+        .rooms()
         .room_access(session, room)
         .await?
         .ok_or_else(|| Error::failure("error-not-allowed"))
@@ -74,11 +83,15 @@ pub async fn post_message(
     if new.text.is_empty() {
         new.text = opt_str(&body, "msg")?.unwrap_or_default();
     }
-    if app.service.message_too_long(&new.text) {
+    if app.service.messages().message_too_long(&new.text) {
         return Err(Error::failure("error-message-size-exceeded").into());
     }
     let room = post_target(&app, &session, &target).await?;
-    let message = app.service.send_message(&session, &room, new).await?;
+    let message = app
+        .service
+        .messages()
+        .send_message(&session, &room, new)
+        .await?;
     ok(json!({
         "ts": message.created_at.timestamp_millis(),
         "channel": target,
@@ -101,11 +114,16 @@ pub async fn send_message(
     let room_id = req_str(message, "rid")?;
     let room = app
         .service
+        .rooms()
         .room_for(&session, &RoomRef::Id(room_id), RoomFamily::Any)
         .await
         .map_err(|_| Error::failure("error-invalid-room"))?;
     let new = chat::new_message(message, "msg")?;
-    let message = app.service.send_message(&session, &room, new).await?;
+    let message = app
+        .service
+        .messages()
+        .send_message(&session, &room, new)
+        .await?;
     ok(json!({"message": chat::message(&message)}))
 }
 
@@ -120,6 +138,7 @@ pub async fn update(
     let text = req_str(&body, "text")?;
     let message = app
         .service
+        .messages()
         .update_message(&session, &room_id, &message_id, &text)
         .await?;
     ok(json!({"message": chat::message(&message)}))
@@ -135,6 +154,7 @@ pub async fn delete(
     let message_id = req_str(&body, "msgId")?;
     let message = app
         .service
+        .messages()
         .delete_message(&session, &room_id, &message_id)
         .await?;
     ok(json!({
@@ -155,6 +175,7 @@ pub async fn get_message(
     };
     let (message, _) = app
         .service
+        .messages()
         .readable_message(&session, &message_id)
         .await
         .map_err(|e| {
@@ -183,6 +204,7 @@ pub async fn react(
     };
     let should_react = opt_bool(&body, "shouldReact")?;
     app.service
+        .messages()
         .react(&session, &message_id, &emoji, should_react)
         .await?;
     ok(Value::Null)
@@ -211,6 +233,7 @@ pub async fn search(
     let (offset, count) = pagination(&app, &query)?;
     let messages = app
         .service
+        .messages()
         .search_messages(&session, &room_id, &text, offset, count)
         .await?;
     let docs: Vec<Value> = messages.iter().map(chat::message).collect();
@@ -241,7 +264,11 @@ pub async fn rooms_get(
         "error-updatedSince-param-invalid",
         "The \"updatedSince\" query parameter must be a valid date.",
     )?;
-    let rooms = app.service.subscribed_rooms(&session, since).await?;
+    let rooms = app
+        .service
+        .rooms()
+        .subscribed_rooms(&session, since)
+        .await?;
     let update: Vec<Value> = rooms
         .iter()
         .map(|v| chat::room(&v.room, v.last_message.as_ref()))
@@ -249,6 +276,7 @@ pub async fn rooms_get(
     let remove: Vec<Value> = match since {
         Some(since) => app
             .service
+            .rooms()
             .removed_rooms(&session, since)
             .await?
             .iter()
@@ -268,10 +296,11 @@ pub async fn rooms_info(
     let reference = room_ref(&query)?;
     let room = app
         .service
+        .rooms()
         .room_for(&session, &reference, RoomFamily::Any)
         .await
         .map_err(|_| Error::failure_typed("not-allowed", "Not Allowed"))?;
-    let view = app.service.room_view(room.into_room()).await?;
+    let view = app.service.rooms().room_view(room.into_room()).await?;
     let doc = chat::room(&view.room, view.last_message.as_ref());
     let doc = super::avatars::with_room_etag(&app, &view.room.id, doc).await?;
     ok(json!({"room": doc}))
@@ -286,9 +315,10 @@ pub async fn rooms_leave(
     let reference = room_ref(&body)?;
     let room = app
         .service
+        .rooms()
         .room_for(&session, &reference, RoomFamily::Any)
         .await?;
-    app.service.leave_room(&session, &room).await?;
+    app.service.rooms().leave_room(&session, &room).await?;
     ok(Value::Null)
 }
 
@@ -303,11 +333,12 @@ pub async fn subscriptions_get(
         "error-roomId-param-invalid",
         "The \"lastUpdate\" query parameter must be a valid date.",
     )?;
-    let subs = app.service.subscriptions(&session, since).await?;
+    let subs = app.service.rooms().subscriptions(&session, since).await?;
     let update: Vec<Value> = subs.iter().map(chat::subscription).collect();
     let remove: Vec<Value> = match since {
         Some(since) => app
             .service
+            .rooms()
             .removed_subscriptions(&session, since)
             .await?
             .iter()
@@ -325,7 +356,7 @@ pub async fn subscriptions_get_one(
     Params(query): Params,
 ) -> ApiResult {
     let room_id = req_str(&query, "roomId")?;
-    let subscription = app.service.subscription(&session, &room_id).await?;
+    let subscription = app.service.rooms().subscription(&session, &room_id).await?;
     ok(json!({"subscription": subscription.as_ref().map(chat::subscription)}))
 }
 
@@ -342,6 +373,7 @@ pub async fn subscriptions_read(
         return Err(Error::invalid_params("must have required property 'rid'").into());
     };
     app.service
+        .rooms()
         .mark_read(&session, &room_id)
         .await
         .map_err(|_| Error::failure("error-invalid-subscription"))?;
@@ -353,6 +385,7 @@ pub async fn pin(pinned: bool, app: AppState, session: Session, body: Value) -> 
     let message_id = req_str(&body, "messageId")?;
     let notice = app
         .service
+        .messages()
         .pin_message(&session, &message_id, pinned)
         .await?;
     match notice {
@@ -365,6 +398,7 @@ pub async fn pin(pinned: bool, app: AppState, session: Session, body: Value) -> 
 pub async fn star(starred: bool, app: AppState, session: Session, body: Value) -> ApiResult {
     let message_id = req_str(&body, "messageId")?;
     app.service
+        .messages()
         .star_message(&session, &message_id, starred)
         .await?;
     ok(Value::Null)
@@ -374,6 +408,7 @@ pub async fn star(starred: bool, app: AppState, session: Session, body: Value) -
 pub async fn follow(follow: bool, app: AppState, session: Session, body: Value) -> ApiResult {
     let message_id = req_str(&body, "mid")?;
     app.service
+        .messages()
         .follow_thread(&session, &message_id, follow)
         .await?;
     ok(Value::Null)
@@ -397,6 +432,7 @@ pub async fn marked_page(
     let room_id = req_str(query, "roomId")?;
     let room = app
         .service
+        .rooms()
         .room_for(session, &RoomRef::Id(room_id), RoomFamily::Any)
         .await
         .map_err(|_| Error::meteor("error-not-allowed", "Not allowed"))?;
@@ -415,7 +451,11 @@ pub async fn marked_page(
             comet_core::page::Direction::Descending,
         )],
     };
-    let (messages, total) = app.service.room_messages(&room, &filter, &page).await?;
+    let (messages, total) = app
+        .service
+        .messages()
+        .room_messages(&room, &filter, &page)
+        .await?;
     Ok((messages.iter().map(chat::message).collect(), total, offset))
 }
 
@@ -435,6 +475,7 @@ pub async fn thread_messages(
     let (offset, count) = pagination(&app, &query)?;
     let (messages, total) = app
         .service
+        .messages()
         .thread_messages(&session, &thread_id, offset, count)
         .await?;
     let docs: Vec<Value> = messages.iter().map(chat::message).collect();
@@ -453,6 +494,7 @@ pub async fn threads_list(
     let (offset, count) = pagination(&app, &query)?;
     let (threads, total) = app
         .service
+        .messages()
         .threads(
             &session,
             &room_id,
@@ -491,6 +533,7 @@ pub async fn sync_thread_messages(
     )?;
     let messages = app
         .service
+        .messages()
         .sync_thread_messages(&session, &thread_id, since)
         .await?;
     let docs: Vec<Value> = messages.iter().map(chat::message).collect();
@@ -523,7 +566,11 @@ pub async fn sync_messages(
             "The \"lastUpdate\" query parameter must be a valid date",
         )
     })?;
-    let sync = app.service.sync_messages(&session, &room_id, since).await?;
+    let sync = app
+        .service
+        .messages()
+        .sync_messages(&session, &room_id, since)
+        .await?;
     let updated: Vec<Value> = sync.updated.iter().map(chat::message).collect();
     let deleted: Vec<Value> = sync
         .deleted
@@ -549,6 +596,7 @@ pub async fn deleted_messages(
     let (offset, count) = pagination(&app, &query)?;
     let deleted = app
         .service
+        .messages()
         .deleted_messages(&session, &room_id, since)
         .await?;
     let total = deleted.len();
@@ -572,9 +620,11 @@ pub async fn rooms_favorite(
     };
     let room = app
         .service
+        .rooms()
         .room_for(&session, &room_ref(&body)?, RoomFamily::Any)
         .await?;
     app.service
+        .messages()
         .set_favorite(&session, &room.id, favorite)
         .await?;
     ok(Value::Null)
@@ -595,6 +645,7 @@ pub async fn subscriptions_unread(
         {
             Some(message_id) => {
                 app.service
+                    .messages()
                     .readable_message(&session, message_id)
                     .await?
                     .1
@@ -605,6 +656,9 @@ pub async fn subscriptions_unread(
             }
         },
     };
-    app.service.mark_unread(&session, &room_id).await?;
+    app.service
+        .messages()
+        .mark_unread(&session, &room_id)
+        .await?;
     ok(Value::Null)
 }

@@ -50,6 +50,7 @@ pub async fn directory(
     let (offset, count) = pagination(&app, &params)?;
     let page = app
         .service
+        .rooms()
         .directory(&session, kind, &text, descending, offset, count)
         .await?;
     let (result, total): (Vec<Value>, u64) = match page {
@@ -80,7 +81,7 @@ pub async fn spotlight(
     Params(params): Params,
 ) -> ApiResult {
     let query = req_str(&params, "query")?;
-    let found = app.service.spotlight(&session, &query).await?;
+    let found = app.service.rooms().spotlight(&session, &query).await?;
     let users: Vec<Value> = found
         .users
         .iter()
@@ -99,19 +100,22 @@ pub async fn add_all(
 ) -> ApiResult {
     let room = app
         .service
+        .rooms()
         .room_for(&session, &room_ref(&body)?, family.family)
         .await?;
     super::rooms::refuse_archived(family, &room)?;
     let active_only = opt_bool(&body, "activeUsersOnly")?.unwrap_or(false);
     app.service
+        .rooms()
         .add_all_users(&session, &room, active_only)
         .await?;
     let room = app
         .service
+        .rooms()
         .find_room_unchecked(&RoomRef::Id(room.id.clone()))
         .await?
         .ok_or_else(|| Error::meteor("error-room-not-found", "Room not found"))?;
-    let view = app.service.room_view(room).await?;
+    let view = app.service.rooms().room_view(room).await?;
     ok(json!({ family.one: chat::room(&view.room, view.last_message.as_ref()) }))
 }
 
@@ -124,6 +128,7 @@ pub async fn save_room_settings(
     let room_id = req_str(&body, "rid")?;
     let mut room = app
         .service
+        .rooms()
         .room_for(&session, &RoomRef::Id(room_id.clone()), RoomFamily::Any)
         .await?;
     let mut changes = Vec::new();
@@ -175,7 +180,11 @@ pub async fn save_room_settings(
             _ => false,
         };
         if !unchanged {
-            room = app.service.change_room(&session, &room, change).await?;
+            room = app
+                .service
+                .rooms()
+                .change_room(&session, &room, change)
+                .await?;
         }
     }
     // `roomAvatar`: a data URI sets the room's avatar; null or "" removes it.
@@ -186,6 +195,7 @@ pub async fn save_room_settings(
             _ => return Err(Error::invalid_params("roomAvatar must be a string").into()),
         };
         app.service
+            .files()
             .set_room_avatar(&session, &room, data_uri)
             .await?;
     }
@@ -207,6 +217,7 @@ pub async fn admin_rooms(
     let (offset, count) = pagination(&app, &query)?;
     let (rooms, total) = app
         .service
+        .rooms()
         .admin_rooms(&session, &types, filter, offset, count)
         .await?;
     let docs: Vec<Value> = rooms.iter().map(|r| chat::room(r, None)).collect();
@@ -243,7 +254,11 @@ pub async fn clean_history(
         limit: crate::params::opt_u64(&body, "limit")?.filter(|l| *l > 0),
         files_only: opt_bool(&body, "filesOnly")?.unwrap_or(false),
     };
-    let count = app.service.clean_history(&session, &room_id, clean).await?;
+    let count = app
+        .service
+        .rooms()
+        .clean_history(&session, &room_id, clean)
+        .await?;
     ok(json!({"_id": room_id, "count": count}))
 }
 
@@ -252,6 +267,7 @@ async fn user_ids(app: &AppState, usernames: Vec<String>) -> Result<Vec<String>>
     for name in usernames {
         let user = app
             .service
+            .accounts()
             .require_user(&comet_service::accounts::UserRef::Username(name))
             .await?;
         ids.push(user.id);
@@ -279,7 +295,11 @@ pub async fn create_discussion(
         usernames: opt_str_list(&body, "users")?.unwrap_or_default(),
         topic: opt_str(&body, "topic")?,
     };
-    let room = app.service.create_discussion(&session, discussion).await?;
+    let room = app
+        .service
+        .rooms()
+        .create_discussion(&session, discussion)
+        .await?;
     ok(json!({"discussion": chat::room(&room, None)}))
 }
 
@@ -291,11 +311,13 @@ pub async fn room_discussions(
 ) -> ApiResult {
     let room = app
         .service
+        .rooms()
         .room_for(&session, &room_ref(&query)?, RoomFamily::Any)
         .await?;
     let (offset, count) = pagination(&app, &query)?;
     let (rooms, total) = app
         .service
+        .rooms()
         .discussions(&session, &room, offset, count)
         .await?;
     let docs: Vec<Value> = rooms.iter().map(|r| chat::room(r, None)).collect();
@@ -311,6 +333,7 @@ pub async fn chat_discussions(
     let room_id = req_str(&query, "roomId")?;
     let room = app
         .service
+        .rooms()
         .room_for(&session, &RoomRef::Id(room_id), RoomFamily::Any)
         .await?;
     let (offset, count) = pagination(&app, &query)?;
@@ -327,7 +350,11 @@ pub async fn chat_discussions(
             comet_core::page::Direction::Descending,
         )],
     };
-    let (messages, total) = app.service.room_messages(&room, &filter, &page).await?;
+    let (messages, total) = app
+        .service
+        .messages()
+        .room_messages(&room, &filter, &page)
+        .await?;
     let docs: Vec<Value> = messages.iter().map(chat::message).collect();
     ok(json!({"messages": docs, "count": docs.len(), "offset": offset, "total": total}))
 }
@@ -342,6 +369,7 @@ pub async fn ignore_user(
     let user_id = req_str(&query, "userId")?;
     let ignore = opt_bool(&query, "ignore")?.unwrap_or(true);
     app.service
+        .rooms()
         .ignore_user(&session, &room_id, &user_id, ignore)
         .await?;
     ok(Value::Null)
@@ -356,7 +384,10 @@ pub async fn read_receipts(
     let Some(message_id) = opt_str(&query, "messageId")?.filter(|s| !s.is_empty()) else {
         return Err(Error::failure("The required 'messageId' param is missing.").into());
     };
-    app.service.readable_message(&session, &message_id).await?;
+    app.service
+        .messages()
+        .readable_message(&session, &message_id)
+        .await?;
     ok(json!({"receipts": []}))
 }
 
@@ -391,9 +422,10 @@ pub async fn online(
     };
     let room = app
         .service
+        .rooms()
         .room_for(&session, &RoomRef::Id(room_id), family.family)
         .await?;
-    let (members, _) = app.service.room_members(&room, 0, None).await?;
+    let (members, _) = app.service.rooms().room_members(&room, 0, None).await?;
     let online: Vec<Value> = members
         .iter()
         .filter_map(|(_, user)| user.as_ref())
@@ -419,6 +451,7 @@ pub async fn sync_threads_list(
     })?;
     let (threads, _) = app
         .service
+        .messages()
         .threads(&session, &room_id, false, None, 0, None)
         .await?;
     let update: Vec<Value> = threads

@@ -73,7 +73,7 @@ async fn read_form(
     let result = read_parts(app, session, room, &mut multipart, &mut form, temporary).await;
     if let Err(e) = result {
         if let Some(upload) = &form.upload {
-            app.service.discard_upload(upload).await?;
+            app.service.files().discard_upload(upload).await?;
         }
         return Err(e);
     }
@@ -107,6 +107,7 @@ async fn read_parts(
             let mut reader = StreamReader::new(stream);
             let upload = app
                 .service
+                .files()
                 .store_upload(
                     session,
                     room,
@@ -149,7 +150,7 @@ pub async fn upload(
     Path(rid): Path<String>,
     req: Request,
 ) -> ApiResult {
-    let room = app.service.upload_target(&session, &rid).await?;
+    let room = app.service.files().upload_target(&session, &rid).await?;
     let form = read_form(&app, &session, &room, req, false).await?;
     let Some(upload) = form.upload else {
         return Err(ApiError(Error::meteor("No file uploaded", "")));
@@ -157,6 +158,7 @@ pub async fn upload(
     let fields = file_message(&Value::Object(form.fields))?;
     let message = app
         .service
+        .files()
         .send_file_message(&session, &room, upload, fields)
         .await?;
     ok(json!({"message": chat::message(&message)}))
@@ -169,7 +171,7 @@ pub async fn media(
     Path(rid): Path<String>,
     req: Request,
 ) -> ApiResult {
-    let room = app.service.upload_target(&session, &rid).await?;
+    let room = app.service.files().upload_target(&session, &rid).await?;
     let form = read_form(&app, &session, &room, req, true).await?;
     let Some(upload) = form.upload else {
         return Err(ApiError(Error::meteor("No file uploaded", "")));
@@ -184,10 +186,11 @@ pub async fn media_confirm(
     Path((rid, file_id)): Path<(String, String)>,
     Params(params): Params,
 ) -> ApiResult {
-    let room = app.service.upload_target(&session, &rid).await?;
+    let room = app.service.files().upload_target(&session, &rid).await?;
     let fields = file_message(&params)?;
     let message = app
         .service
+        .files()
         .confirm_upload(&session, &room, &file_id, fields)
         .await?;
     ok(json!({"message": chat::message(&message)}))
@@ -205,6 +208,7 @@ pub async fn files(family: Family, app: AppState, session: Session, query: Value
     };
     let (files, total) = app
         .service
+        .files()
         .room_files(&room, &filter, offset, count)
         .await?;
     let docs: Vec<Value> = files
@@ -226,6 +230,7 @@ pub async fn images(
     let (offset, count) = pagination(&app, &query)?;
     let (images, total) = app
         .service
+        .files()
         .room_images(&session, &room_id, starting_from.as_deref(), offset, count)
         .await?;
     let docs: Vec<Value> = images.iter().map(|u| upload_json(u, None)).collect();
@@ -328,6 +333,7 @@ async fn serve(
 ) -> Result<Response> {
     let upload = app
         .service
+        .files()
         .file_for_download(session.map(|s| &s.user), file_id)
         .await?
         .ok_or_else(Error::not_found)?;
@@ -335,7 +341,11 @@ async fn serve(
     let disposition = content_disposition(&upload, force_download);
     // Files in S3 are fetched from S3 itself unless the server is to proxy them (upstream's
     // `redirectToFile`: a 302 to a short-lived presigned URL, and no caching of the redirect).
-    if let Some(url) = app.service.upload_redirect_url(&upload, &disposition)? {
+    if let Some(url) = app
+        .service
+        .files()
+        .upload_redirect_url(&upload, &disposition)?
+    {
         let mut headers = HeaderMap::new();
         headers.insert(header::LOCATION, header_value(&url));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -391,7 +401,7 @@ async fn serve(
         None => (StatusCode::OK, 0, len.saturating_sub(1)),
     };
     let body_len = if len == 0 { 0 } else { end - start + 1 };
-    let Some(blob) = app.service.open_upload(&upload, start).await? else {
+    let Some(blob) = app.service.files().open_upload(&upload, start).await? else {
         return Err(Error::not_found());
     };
     let reader = blob.body;

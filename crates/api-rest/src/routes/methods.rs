@@ -40,6 +40,7 @@ async fn bridge(
         Ok(Outcome::ConnectionPresence(presence)) => match session {
             Some(session) => app
                 .service
+                .connections()
                 .set_connection_presence(&session.user.id, presence)
                 .await
                 .map(|()| Value::Null),

@@ -16,37 +16,28 @@ use crate::AppState;
 use axum::Router;
 use axum::http::Method;
 use axum::routing::{get, post};
+use comet_service::authz::Required;
+use comet_service::{Accounts, Permissions, Rooms, Settings};
 
-/// Permissions a route declares, checked before its handler runs (upstream's
-/// `permissionsRequired`): a caller lacking them gets 403 "forbidden".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Required {
-    All(&'static [&'static str]),
-    Any(&'static [&'static str]),
-}
-
-/// The declared permissions of a route, by its path pattern and method.
+/// The requirement of the service operation a route runs, checked by the gate before the
+/// request is read so that a caller lacking it gets 403 before any validation error, as
+/// upstream's `permissionsRequired` does. The operations check it again themselves; the
+/// requirements are declared in the service, next to them.
 pub fn required_permissions(route: &str, method: &Method) -> Option<Required> {
     let post = method == Method::POST;
     Some(match route {
-        "/api/v1/users.list" => Required::All(&["view-d-room"]),
-        "/api/v1/users.delete" => Required::All(&["delete-user"]),
-        "/api/v1/users.setActiveStatus" => {
-            Required::Any(&["edit-other-user-active-status", "manage-moderation-actions"])
-        }
-        "/api/v1/users.getPersonalAccessTokens" => {
-            Required::All(&["create-personal-access-tokens"])
-        }
-        "/api/v1/groups.listAll" | "/api/v1/rooms.adminRooms" => {
-            Required::All(&["view-room-administration"])
-        }
-        "/api/v1/channels.list" => Required::Any(&["view-c-room", "view-joined-room"]),
-        "/api/v1/settings/{id}" if post => Required::All(&["edit-privileged-setting"]),
-        "/api/v1/settings/{id}" => Required::All(&["view-privileged-setting"]),
+        "/api/v1/users.list" => Accounts::LIST_USERS,
+        "/api/v1/users.delete" => Accounts::DELETE_USER,
+        "/api/v1/users.setActiveStatus" => Accounts::SET_ACTIVE_STATUS,
+        "/api/v1/users.getPersonalAccessTokens" => Accounts::LIST_ACCESS_TOKENS,
+        "/api/v1/groups.listAll" | "/api/v1/rooms.adminRooms" => Rooms::ADMINISTER_ROOMS,
+        "/api/v1/channels.list" => Rooms::LIST_CHANNELS,
+        "/api/v1/settings/{id}" if post => Settings::EDIT_PRIVILEGED,
+        "/api/v1/settings/{id}" => Settings::READ_PRIVILEGED,
         "/api/v1/permissions.update"
         | "/api/v1/roles.create"
         | "/api/v1/roles.removeUserFromRole"
-        | "/api/v1/roles.getUsersInRole" => Required::All(&["access-permissions"]),
+        | "/api/v1/roles.getUsersInRole" => Permissions::MANAGE,
         _ => return None,
     })
 }

@@ -25,6 +25,7 @@ pub async fn permissions_list_all(
     };
     let update: Vec<Value> = app
         .service
+        .permissions()
         .permissions(since)
         .iter()
         .map(rest::permission)
@@ -54,14 +55,25 @@ pub async fn permissions_update(
             .ok_or_else(|| Error::invalid_params("must be string"))?;
         changes.push((id, roles));
     }
-    let permissions = app.service.update_permissions(&session, &changes).await?;
+    let permissions = app
+        .service
+        .permissions()
+        .update_permissions(&session, &changes)
+        .await?;
     let permissions: Vec<Value> = permissions.iter().map(rest::permission).collect();
     ok(json!({"permissions": permissions}))
 }
 
 /// `GET /api/v1/roles.list`.
 pub async fn list(State(app): State<AppState>, Caller(_session): Caller) -> ApiResult {
-    let roles: Vec<Value> = app.service.roles().await?.iter().map(rest::role).collect();
+    let roles: Vec<Value> = app
+        .service
+        .permissions()
+        .roles()
+        .await?
+        .iter()
+        .map(rest::role)
+        .collect();
     ok(json!({"roles": roles}))
 }
 
@@ -73,6 +85,7 @@ pub async fn create(
 ) -> ApiResult {
     let role = app
         .service
+        .permissions()
         .create_role(
             &session,
             NewRole {
@@ -104,10 +117,15 @@ pub async fn add_user_to_role(
     let Some(role) = role_ref(&body)? else {
         return Err(Error::failure("error-invalid-role-properties").into());
     };
-    let user = app.service.require_user(&user_ref(&body)?).await?;
+    let user = app
+        .service
+        .accounts()
+        .require_user(&user_ref(&body)?)
+        .await?;
     let room_id = opt_str(&body, "roomId")?;
     let role = app
         .service
+        .permissions()
         .add_user_to_role(&session, &role, &user, room_id.as_deref())
         .await?;
     ok(json!({"role": rest::role(&role)}))
@@ -125,6 +143,7 @@ pub async fn remove_user_from_role(
     let username = req_str(&body, "username")?;
     let role = app
         .service
+        .permissions()
         .remove_user_from_role(&session, &role, &username)
         .await?;
     ok(json!({"role": rest::role(&role)}))
@@ -141,6 +160,7 @@ pub async fn get_users_in_role(
     let (offset, count) = pagination(&app, &query)?;
     let (users, total) = app
         .service
+        .permissions()
         .users_in_role(&session, &role, room_id.as_deref(), offset, count)
         .await?;
     let users: Vec<Value> = users.iter().map(rest::user_in_role).collect();

@@ -69,6 +69,7 @@ pub(crate) async fn load(
                 Some(username) => {
                     let room = app
                         .service
+                        .rooms()
                         .create_direct(session, &[username], false)
                         .await?;
                     RoomRef::Id(room.id)
@@ -85,6 +86,7 @@ pub(crate) async fn load(
         room_ref(params)?
     };
     app.service
+        .rooms()
         .room_for(session, &reference, family.family)
         .await
 }
@@ -120,12 +122,13 @@ pub fn refuse_archived(family: Family, room: &Room) -> Result<()> {
 }
 
 async fn room_json(app: &AppState, room: Room) -> Result<Value> {
-    let view = app.service.room_view(room).await?;
+    let view = app.service.rooms().room_view(room).await?;
     Ok(chat::room(&view.room, view.last_message.as_ref()))
 }
 
 async fn reload(app: &AppState, room_id: &str) -> Result<Room> {
     app.service
+        .rooms()
         .find_room_unchecked(&RoomRef::Id(room_id.to_owned()))
         .await?
         .ok_or_else(|| Error::meteor("error-room-not-found", "Room not found"))
@@ -171,6 +174,7 @@ pub async fn create(family: Family, app: AppState, session: Session, body: Value
     };
     let room = app
         .service
+        .rooms()
         .create_room(&session, family.room_type, new_room)
         .await?;
     ok(json!({ family.one: room_json(&app, room).await? }))
@@ -231,6 +235,7 @@ pub async fn list(
     let name = opt_str(&query, "name")?.filter(|s| !s.is_empty());
     let (rooms, total) = app
         .service
+        .rooms()
         .list_rooms(
             &session,
             RoomListQuery {
@@ -255,11 +260,13 @@ pub async fn join(app: AppState, session: Session, body: Value) -> ApiResult {
     let reference = room_ref(&body)?;
     let room = app
         .service
+        .rooms()
         .room_for(&session, &reference, RoomFamily::Channels)
         .await?;
     refuse_archived(CHANNELS, &room)?;
     let code = opt_str(&body, "joinCode")?;
     app.service
+        .rooms()
         .join_room(&session, &room, code.as_deref())
         .await?;
     let room = reload(&app, &room.id).await?;
@@ -269,7 +276,7 @@ pub async fn join(app: AppState, session: Session, body: Value) -> ApiResult {
 /// `channels.leave`, `groups.leave`.
 pub async fn leave(family: Family, app: AppState, session: Session, body: Value) -> ApiResult {
     let room = load_unarchived(&app, &session, family, &body).await?;
-    app.service.leave_room(&session, &room).await?;
+    app.service.rooms().leave_room(&session, &room).await?;
     if family.room_type == RoomType::Private {
         return ok(Value::Null);
     }
@@ -283,7 +290,7 @@ async fn users_of(
 ) -> Result<Vec<User>> {
     let mut users = Vec::with_capacity(refs.len());
     for r in refs {
-        let user = app.service.require_user(&r).await?;
+        let user = app.service.accounts().require_user(&r).await?;
         if !users.iter().any(|u: &User| u.id == user.id) {
             users.push(user);
         }
@@ -308,7 +315,10 @@ pub async fn invite(family: Family, app: AppState, session: Session, body: Value
         }
         .into());
     }
-    app.service.invite_to_room(&session, &room, &users).await?;
+    app.service
+        .rooms()
+        .invite_to_room(&session, &room, &users)
+        .await?;
     let room = reload(&app, &room.id).await?;
     ok(json!({ family.one: room_json(&app, room).await? }))
 }
@@ -316,8 +326,15 @@ pub async fn invite(family: Family, app: AppState, session: Session, body: Value
 /// `channels.kick`, `groups.kick`.
 pub async fn kick(family: Family, app: AppState, session: Session, body: Value) -> ApiResult {
     let room = load_unarchived(&app, &session, family, &body).await?;
-    let user = app.service.require_user(&user_ref(&body)?).await?;
-    app.service.kick_from_room(&session, &room, &user).await?;
+    let user = app
+        .service
+        .accounts()
+        .require_user(&user_ref(&body)?)
+        .await?;
+    app.service
+        .rooms()
+        .kick_from_room(&session, &room, &user)
+        .await?;
     if family.room_type == RoomType::Private {
         return ok(Value::Null);
     }
@@ -360,7 +377,7 @@ pub async fn history(family: Family, app: AppState, session: Session, query: Val
         count: Some(opt_u64(&query, "count")?.unwrap_or(20).min(upper)),
         show_thread_messages: show_threads,
     };
-    let messages = app.service.history(&room, &history).await?;
+    let messages = app.service.messages().history(&room, &history).await?;
     let messages: Vec<Value> = messages.iter().map(chat::message).collect();
     ok(json!({ "messages": messages }))
 }
@@ -387,7 +404,11 @@ pub async fn messages(family: Family, app: AppState, session: Session, query: Va
             Direction::Descending,
         )],
     };
-    let (messages, total) = app.service.room_messages(&room, &filter, &page).await?;
+    let (messages, total) = app
+        .service
+        .messages()
+        .room_messages(&room, &filter, &page)
+        .await?;
     let docs: Vec<Value> = messages.iter().map(chat::message).collect();
     ok(json!({ "messages": docs, "count": docs.len(), "offset": offset, "total": total }))
 }
@@ -396,7 +417,11 @@ pub async fn messages(family: Family, app: AppState, session: Session, query: Va
 pub async fn members(family: Family, app: AppState, session: Session, query: Value) -> ApiResult {
     let room = load(&app, &session, family, &query).await?;
     let (offset, count) = pagination(&app, &query)?;
-    let (members, total) = app.service.room_members(&room, offset, count).await?;
+    let (members, total) = app
+        .service
+        .rooms()
+        .room_members(&room, offset, count)
+        .await?;
     let docs: Vec<Value> = members
         .iter()
         .filter_map(|(_, user)| user.as_ref())
@@ -430,7 +455,7 @@ pub async fn set_open(
 ) -> ApiResult {
     let room = load(&app, &session, family, &body).await?;
     let name = room.name.clone().unwrap_or_default();
-    let Some(subscription) = app.service.subscription(&session, &room.id).await? else {
+    let Some(subscription) = app.service.rooms().subscription(&session, &room.id).await? else {
         return Err(Error::failure(match family.room_type {
             RoomType::Channel if open => {
                 format!("The user/callee is not in the channel \"{name}\".")
@@ -454,7 +479,10 @@ pub async fn set_open(
         };
         return Err(Error::failure(format!("{what} is already {state} the sender")).into());
     }
-    app.service.set_open(&session, &room.id, open).await?;
+    app.service
+        .rooms()
+        .set_open(&session, &room.id, open)
+        .await?;
     ok(Value::Null)
 }
 
@@ -472,6 +500,7 @@ pub async fn create_direct(app: AppState, session: Session, body: Value) -> ApiR
     let exclude_self = opt_bool(&body, "excludeSelf")?.unwrap_or(false);
     let room = app
         .service
+        .rooms()
         .create_direct(&session, &usernames, exclude_self)
         .await?;
     ok(json!({"room": {"t": "d", "rid": room.id, "usernames": room.usernames, "_id": room.id}}))
@@ -651,7 +680,11 @@ pub async fn set(
             (RoomChange::Encrypted(value), None)
         }
     };
-    let updated = app.service.change_room(&session, &room, change).await?;
+    let updated = app
+        .service
+        .rooms()
+        .change_room(&session, &room, change)
+        .await?;
     match reply {
         Some((key, value)) => ok(json!({ key: value })),
         None => ok(json!({ family.one: room_json(&app, updated.into_room()).await? })),
@@ -683,14 +716,17 @@ pub async fn archive(
     if !archived && !room.archived && family.room_type == RoomType::Channel {
         return Err(Error::failure(format!("The channel, {name}, is not archived")).into());
     }
-    app.service.set_archived(&session, &room, archived).await?;
+    app.service
+        .rooms()
+        .set_archived(&session, &room, archived)
+        .await?;
     ok(Value::Null)
 }
 
 /// `channels.delete`, `groups.delete`, `im.delete`.
 pub async fn delete(family: Family, app: AppState, session: Session, body: Value) -> ApiResult {
     let room = load(&app, &session, family, &body).await?;
-    app.service.delete_room(&session, &room).await?;
+    app.service.rooms().delete_room(&session, &room).await?;
     ok(Value::Null)
 }
 
@@ -704,8 +740,13 @@ pub async fn role(
     body: Value,
 ) -> ApiResult {
     let room = load_unarchived(&app, &session, family, &body).await?;
-    let user = app.service.require_user(&user_ref(&body)?).await?;
+    let user = app
+        .service
+        .accounts()
+        .require_user(&user_ref(&body)?)
+        .await?;
     app.service
+        .rooms()
         .set_room_role(&session, &room, &user, role, grant)
         .await?;
     ok(Value::Null)
@@ -716,6 +757,7 @@ pub async fn roles(family: Family, app: AppState, session: Session, query: Value
     let room = load_unarchived(&app, &session, family, &query).await?;
     let roles: Vec<Value> = app
         .service
+        .rooms()
         .room_roles(&room)
         .await?
         .iter()
@@ -741,6 +783,7 @@ pub async fn moderators(
     let room = load_unarchived(&app, &session, family, &query).await?;
     let moderators: Vec<Value> = app
         .service
+        .rooms()
         .room_roles(&room)
         .await?
         .iter()
@@ -761,6 +804,7 @@ pub async fn counters(family: Family, app: AppState, session: Session, query: Va
     let user_id = opt_str(&query, "userId")?;
     let c = app
         .service
+        .messages()
         .counters(&session, &room, user_id.as_deref())
         .await?;
     ok(json!({

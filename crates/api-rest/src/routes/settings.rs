@@ -32,7 +32,7 @@ fn page_json(page: &SettingsPage, offset: u64, include_defaults: bool) -> Value 
 /// `GET /api/v1/settings.public`: no login needed.
 pub async fn public(State(app): State<AppState>, Params(query): Params) -> ApiResult {
     let q = settings_query(&app, &query)?;
-    let page = app.service.public_settings(&q);
+    let page = app.service.settings().public_settings(&q);
     ok(page_json(&page, q.offset, false))
 }
 
@@ -44,7 +44,7 @@ pub async fn list(
 ) -> ApiResult {
     let q = settings_query(&app, &query)?;
     let include_defaults = opt_bool(&query, "includeDefaults")?.unwrap_or(false);
-    let page = app.service.list_settings(&session, &q);
+    let page = app.service.settings().list_settings(&session, &q);
     ok(page_json(&page, q.offset, include_defaults))
 }
 
@@ -54,7 +54,7 @@ pub async fn get(
     Caller(session): Caller,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let setting = app.service.get_setting(&session, &id)?;
+    let setting = app.service.settings().get_setting(&session, &id)?;
     ok(rest::setting_value(&setting))
 }
 
@@ -72,8 +72,12 @@ pub async fn update(
     };
     let code = headers.get("x-2fa-code").and_then(|v| v.to_str().ok());
     app.service
+        .accounts()
         .check_two_factor(&session, code, &client)
         .await?;
-    app.service.update_setting(&session, &id, value).await?;
+    app.service
+        .settings()
+        .update_setting(&session, &id, value)
+        .await?;
     ok(Value::Null)
 }

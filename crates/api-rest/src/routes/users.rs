@@ -26,7 +26,10 @@ async fn two_factor(
     client: &ClientInfo,
 ) -> Result<(), Error> {
     let code = headers.get("x-2fa-code").and_then(|v| v.to_str().ok());
-    app.service.check_two_factor(session, code, client).await
+    app.service
+        .accounts()
+        .check_two_factor(session, code, client)
+        .await
 }
 
 /// `POST /api/v1/users.register`: self-service sign-up.
@@ -47,7 +50,11 @@ pub async fn register(
     if caller.is_some() {
         return Err(Error::failure("Logged in users can not register again.").into());
     }
-    let user = app.service.register(registration, &client).await?;
+    let user = app
+        .service
+        .accounts()
+        .register(registration, &client)
+        .await?;
     ok(json!({"user": user_json(&user)}))
 }
 
@@ -64,7 +71,7 @@ pub async fn info(
     } else {
         return Err(Error::failure("Invalid search query.").into());
     };
-    let user = app.service.user_info(&session, &target).await?;
+    let user = app.service.accounts().user_info(&session, &target).await?;
     let mut doc = user_json(&user);
     if let Value::Object(map) = &mut doc {
         map.insert("canViewAllInfo".into(), json!(user.view == UserView::Full));
@@ -96,6 +103,7 @@ pub async fn list(
     };
     let (users, total) = app
         .service
+        .accounts()
         .list_users(&session, &UserFilter::default(), &page)
         .await?;
     let docs: Vec<Value> = users.iter().map(user_json).collect();
@@ -123,7 +131,11 @@ pub async fn create(
         custom_fields: body.get("customFields").filter(|v| v.is_object()).cloned(),
         join_default_channels: opt_bool(&body, "joinDefaultChannels")?.unwrap_or(true),
     };
-    let user = app.service.create_user(&session, new_user).await?;
+    let user = app
+        .service
+        .accounts()
+        .create_user(&session, new_user)
+        .await?;
     ok(json!({"user": user_json(&user)}))
 }
 
@@ -156,7 +168,11 @@ pub async fn update(
         custom_fields: data.get("customFields").filter(|v| v.is_object()).cloned(),
     };
     two_factor(&app, &session, &headers, &client).await?;
-    let user = app.service.update_user(&session, &user_id, changes).await?;
+    let user = app
+        .service
+        .accounts()
+        .update_user(&session, &user_id, changes)
+        .await?;
     ok(json!({"user": user_json(&user)}))
 }
 
@@ -167,7 +183,10 @@ pub async fn delete(
     Params(body): Params,
 ) -> ApiResult {
     let target = user_ref(&body)?;
-    app.service.delete_user(&session, &target).await?;
+    app.service
+        .accounts()
+        .delete_user(&session, &target)
+        .await?;
     ok(Value::Null)
 }
 
@@ -181,6 +200,7 @@ pub async fn set_active_status(
     let active = req_bool(&body, "activeStatus")?;
     let user = app
         .service
+        .accounts()
         .set_active_status(&session, &user_id, active)
         .await?;
     ok(json!({"user": {"_id": user.id, "active": user.active}}))
@@ -193,7 +213,11 @@ pub async fn get_presence(
     Params(query): Params,
 ) -> ApiResult {
     let target = user_ref(&query).ok();
-    let presence = app.service.presence(&session, target.as_ref()).await?;
+    let presence = app
+        .service
+        .accounts()
+        .presence(&session, target.as_ref())
+        .await?;
     let mut body = json!({"presence": presence.presence.as_str()});
     if let (Some((connection, last_login)), Value::Object(map)) = (presence.own, &mut body) {
         map.insert("connectionStatus".into(), json!(connection.as_str()));
@@ -217,6 +241,7 @@ pub async fn set_status(
     }
     let target = user_ref(&body).ok();
     app.service
+        .accounts()
         .set_status(
             &session,
             target.as_ref(),
@@ -234,12 +259,13 @@ pub async fn create_token(
     Params(body): Params,
 ) -> ApiResult {
     let target = match user_ref(&body) {
-        Ok(r) => app.service.require_user(&r).await?,
+        Ok(r) => app.service.accounts().require_user(&r).await?,
         Err(_) => session.user.clone(),
     };
     let secret = opt_str(&body, "secret")?;
     let (user_id, token) = app
         .service
+        .accounts()
         .create_token_for(&session, &target, secret.as_deref())
         .await?;
     ok(json!({"data": {"userId": user_id, "authToken": token}}))
@@ -264,6 +290,7 @@ pub async fn generate_personal_access_token(
     two_factor(&app, &session, &headers, &client).await?;
     let token = app
         .service
+        .accounts()
         .generate_personal_access_token(&session, &name, bypass)
         .await?;
     ok(json!({"token": token}))
@@ -281,6 +308,7 @@ pub async fn regenerate_personal_access_token(
     two_factor(&app, &session, &headers, &client).await?;
     let token = app
         .service
+        .accounts()
         .regenerate_personal_access_token(&session, &name)
         .await?;
     ok(json!({"token": token}))
@@ -291,7 +319,11 @@ pub async fn get_personal_access_tokens(
     State(app): State<AppState>,
     Caller(session): Caller,
 ) -> ApiResult {
-    let tokens = app.service.personal_access_tokens(&session).await?;
+    let tokens = app
+        .service
+        .accounts()
+        .personal_access_tokens(&session)
+        .await?;
     let tokens: Vec<Value> = tokens
         .iter()
         .map(|t| {
@@ -317,6 +349,7 @@ pub async fn remove_personal_access_token(
     let name = token_name(&body)?;
     two_factor(&app, &session, &headers, &client).await?;
     app.service
+        .accounts()
         .remove_personal_access_token(&session, &name)
         .await?;
     ok(Value::Null)
@@ -334,14 +367,15 @@ pub async fn set_preferences(
     let target = opt_str(&body, "userId")?.map(UserRef::Id);
     let user = app
         .service
+        .accounts()
         .set_preferences(&session, target.as_ref(), data)
         .await?;
-    let me = app.service.me(&user);
+    let me = app.service.accounts().me(&user);
     ok(json!({"user": {"_id": user.id, "settings": {"preferences": me.preferences}}}))
 }
 
 /// `GET /api/v1/users.getPreferences`: the caller's preferences over the defaults.
 pub async fn get_preferences(State(app): State<AppState>, Caller(session): Caller) -> ApiResult {
-    let me = app.service.me(&session.user);
+    let me = app.service.accounts().me(&session.user);
     ok(json!({"preferences": me.preferences}))
 }

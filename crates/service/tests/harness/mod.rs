@@ -56,6 +56,7 @@ impl TestService {
         let client = ClientInfo::default();
         let login = self
             .service
+            .accounts()
             .login(
                 LoginRequest::Password {
                     user: UserSelector::Username(username.into()),
@@ -66,6 +67,7 @@ impl TestService {
             .await
             .expect("login");
         self.service
+            .accounts()
             .authenticate(&login.user.id, &login.token)
             .await
             .expect("session")
@@ -85,6 +87,7 @@ impl TestService {
             ..Registration::default()
         };
         self.service
+            .accounts()
             .register(registration, &ClientInfo::default())
             .await
             .expect("register");
@@ -100,6 +103,7 @@ impl TestService {
         };
         let room = self
             .service
+            .rooms()
             .create_room(owner, RoomType::Channel, room)
             .await
             .expect("channel");
@@ -109,6 +113,7 @@ impl TestService {
     /// `session`'s access to a room (panics if they have none).
     pub async fn access(&self, session: &Session, room_id: &str) -> RoomAccess {
         self.service
+            .rooms()
             .room_for(session, &RoomRef::Id(room_id.into()), RoomFamily::Any)
             .await
             .expect("room access")
@@ -118,6 +123,7 @@ impl TestService {
     pub async fn set(&self, id: &str, value: Value) {
         let admin = self.admin().await;
         self.service
+            .settings()
             .update_setting(&admin, id, value)
             .await
             .expect("setting");

@@ -112,6 +112,9 @@ pub async fn gate(State(app): State<AppState>, mut req: Request, next: Next) -> 
         .get::<MatchedPath>()
         .map_or_else(|| "<unmatched>".to_owned(), |m| m.as_str().to_owned());
     let method = req.method().clone();
+    // The path itself only for requests no route matched (bounded metric labels use the
+    // route pattern; the log line must still say what was asked for).
+    let unmatched_path = (route == "<unmatched>").then(|| req.uri().path().to_owned());
 
     let mut credentials = (
         header_str(req.headers(), "x-user-id").map(str::to_owned),
@@ -173,6 +176,7 @@ pub async fn gate(State(app): State<AppState>, mut req: Request, next: Next) -> 
     tracing::info!(
         method = %method,
         route = %route,
+        path = unmatched_path.as_deref().unwrap_or("-"),
         status = response.status().as_u16(),
         user = user_id.as_deref().unwrap_or("-"),
         request = %request_id,

@@ -24,6 +24,11 @@ pub fn new_id() -> String {
     random_from(ID_ALPHABET, ID_LEN)
 }
 
+/// A random number, for values that only need to differ (SockJS's `entropy`).
+pub fn random_u32() -> u32 {
+    rand::rng().random()
+}
+
 /// A new random secret (43 URL-safe characters, about 256 bits), used for login tokens.
 pub fn new_secret() -> String {
     random_from(SECRET_ALPHABET, SECRET_LEN)

@@ -164,15 +164,32 @@ async fn load_history(
         .and_then(Value::as_u64)
         .unwrap_or(20)
         .min(100);
+    let show_thread_messages = param(&params, 4).and_then(Value::as_bool).unwrap_or(true);
     let query = HistoryQuery {
         latest: date_param(&params, 1),
         count: Some(limit),
-        show_thread_messages: param(&params, 4).and_then(Value::as_bool).unwrap_or(true),
+        show_thread_messages,
         ..HistoryQuery::default()
     };
     let messages = service.messages().history(&room, &query).await?;
+    // With the caller's last-seen time: the unread messages older than this page, which
+    // clients count in their "new messages" bar (`firstUnread` only when there is one).
+    let mut first_unread = None;
+    let mut unread_not_loaded = 0;
+    if let (Some(last_seen), Some(oldest)) = (date_param(&params, 3), messages.last())
+        && oldest.created_at > last_seen
+    {
+        (first_unread, unread_not_loaded) = service
+            .messages()
+            .unread_before(&room, last_seen, oldest.created_at, show_thread_messages)
+            .await?;
+    }
     let docs: Vec<Value> = messages.iter().map(|m| ejson(chat::message(m))).collect();
-    value(json!({"messages": docs}))
+    let mut answer = json!({"messages": docs, "unreadNotLoaded": unread_not_loaded});
+    if let (Some(first), Value::Object(fields)) = (first_unread, &mut answer) {
+        fields.insert("firstUnread".into(), ejson(chat::message(&first)));
+    }
+    value(answer)
 }
 
 async fn read_messages(

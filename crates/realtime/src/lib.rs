@@ -8,7 +8,7 @@ use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use comet_service::{ClientInfo, Service};
 use std::net::SocketAddr;
@@ -204,10 +204,38 @@ async fn sockjs(
     )
 }
 
+/// `GET /sockjs/info`: what SockJS clients (Meteor's DDP client among them) ask before
+/// choosing a transport, answered as Meteor's SockJS server does. Only the WebSocket
+/// transport is served.
+async fn sockjs_info() -> Response {
+    let info = serde_json::json!({
+        "websocket": true,
+        "origins": ["*:*"],
+        "cookie_needed": false,
+        "entropy": comet_core::id::random_u32(),
+    });
+    (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/json; charset=UTF-8",
+            ),
+            (
+                axum::http::header::CACHE_CONTROL,
+                "no-store, no-cache, no-transform, must-revalidate, max-age=0",
+            ),
+            (axum::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        info.to_string(),
+    )
+        .into_response()
+}
+
 /// The realtime routes.
 pub fn router(realtime: Arc<Realtime>) -> Router {
     Router::new()
         .route("/websocket", get(websocket))
+        .route("/sockjs/info", get(sockjs_info))
         .route("/sockjs/{server}/{session}/websocket", get(sockjs))
         .with_state(realtime)
 }

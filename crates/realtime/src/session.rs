@@ -13,15 +13,24 @@ use comet_service::listening::Listening;
 use comet_service::{ClientInfo, Session};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// Frames queued for one client before it counts as too slow.
 const QUEUE_DEPTH: usize = 512;
-/// Silence after which the server pings, and after which a silent client is dropped.
-const IDLE: Duration = Duration::from_secs(30);
+/// Silence after which the server pings, and after which a silent client is dropped: Meteor's
+/// DDP heartbeat (15 s interval, 15 s timeout), which clients and proxies are tuned to.
+const IDLE: Duration = Duration::from_secs(15);
+
+/// Meteor publications that clients subscribe to on connecting and that hold no documents
+/// here (no OAuth services are configured; the client bundle is not Meteor's): they answer
+/// `ready` so that the clients go on.
+const EMPTY_PUBLICATIONS: &[&str] = &[
+    "meteor.loginServiceConfiguration",
+    "meteor_autoupdate_clientVersions",
+];
 
 /// Whether a logged-in connection counts as online or away: away while the client says so
 /// (`UserPresence:away`) or while it has done nothing but heartbeats for the user's idle time
@@ -153,6 +162,11 @@ struct State {
     session: Option<Session>,
     /// DDP subscription id → (stream, event name).
     subscriptions: HashMap<String, (&'static str, String)>,
+    /// Subscriptions made with `useCollection: true`, and per stream how many: such a stream
+    /// shows as one document (`id: "id"`) of the collection named after it, `added` with the
+    /// first and `removed` with the last, as Meteor's streamer does for collection clients.
+    collection_subscriptions: HashSet<String>,
+    collection_documents: HashMap<&'static str, usize>,
     client: ClientInfo,
     activity: Activity,
 }
@@ -213,6 +227,8 @@ pub async fn run(realtime: Arc<Realtime>, socket: WebSocket, framing: Framing, c
         hub_id,
         session: None,
         subscriptions: HashMap::new(),
+        collection_subscriptions: HashSet::new(),
+        collection_documents: HashMap::new(),
         client,
         activity: Activity::new(),
     };
@@ -389,6 +405,18 @@ async fn handle(
                 .to_owned();
             if let Some((stream, name)) = state.subscriptions.remove(&id) {
                 realtime.hub.unlisten(state.hub_id, stream, &name);
+                if state.collection_subscriptions.remove(&id) {
+                    let remaining = state.collection_documents.entry(stream).or_default();
+                    *remaining = remaining.saturating_sub(1);
+                    if *remaining == 0 {
+                        state.collection_documents.remove(stream);
+                        send(
+                            tx,
+                            json!({"msg": "removed", "collection": stream, "id": "id"}),
+                        )
+                        .await;
+                    }
+                }
             }
             send(tx, json!({"msg": "nosub", "id": id})).await;
         }
@@ -526,10 +554,27 @@ async fn method(realtime: &Realtime, tx: &mpsc::Sender<Outgoing>, state: &mut St
             for (_, (stream, name)) in state.subscriptions.drain() {
                 realtime.hub.unlisten(state.hub_id, stream, &name);
             }
+            state.collection_subscriptions.clear();
+            for (stream, _) in state.collection_documents.drain() {
+                send(
+                    tx,
+                    json!({"msg": "removed", "collection": stream, "id": "id"}),
+                )
+                .await;
+            }
             Ok(Value::Null)
         }
         Err(e) => Err(e),
     };
+    if let Err(error) = &result {
+        tracing::info!(
+            method = name,
+            user = state.session.as_ref().map_or("-", |s| s.user.id.as_str()),
+            error = error.code.as_deref().unwrap_or("-"),
+            reason = %error.reason,
+            "method failed"
+        );
+    }
     send(tx, result_message(&id, &result)).await;
     send(tx, json!({"msg": "updated", "methods": [id]})).await;
 }
@@ -584,6 +629,31 @@ async fn may_listen(
     realtime.service.may_listen(session, what).await
 }
 
+/// Whether a stream subscription asks for collection compatibility: its second parameter is
+/// `true` or `{"useCollection": true, ...}`.
+fn uses_collection(ddp: &Value) -> bool {
+    match ddp.get("params").and_then(|p| p.get(1)) {
+        Some(Value::Bool(flag)) => *flag,
+        Some(options) => options.get("useCollection") == Some(&Value::Bool(true)),
+        None => false,
+    }
+}
+
+/// Answers a refused subscription, leaving a log line that names the stream.
+async fn refuse_subscription(tx: &mpsc::Sender<Outgoing>, id: &str, name: &str, error: &Error) {
+    tracing::info!(
+        subscription = name,
+        error = error.code.as_deref().unwrap_or("-"),
+        reason = %error.reason,
+        "subscription refused"
+    );
+    send(
+        tx,
+        json!({"msg": "nosub", "id": id, "error": error_object(error)}),
+    )
+    .await;
+}
+
 async fn subscribe(
     realtime: &Realtime,
     tx: &mpsc::Sender<Outgoing>,
@@ -602,19 +672,20 @@ async fn subscribe(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
+    if EMPTY_PUBLICATIONS.contains(&name) {
+        send(tx, json!({"msg": "ready", "subs": [id]})).await;
+        return;
+    }
     let Some(stream) = stream_name(name) else {
-        let error = error_object(&Error::meteor(
-            "404",
-            format!("Subscription '{name}' not found"),
-        ));
-        send(tx, json!({"msg": "nosub", "id": id, "error": error})).await;
+        let error = Error::meteor("404", format!("Subscription '{name}' not found"));
+        refuse_subscription(tx, &id, name, &error).await;
         return;
     };
     if stream == USER_PRESENCE {
         // The options edit this connection's watch list: `{"added": [uid], "removed": [uid]}`.
         if state.session.is_none() {
-            let error = error_object(&Error::meteor("not-allowed", "Not allowed"));
-            send(tx, json!({"msg": "nosub", "id": id, "error": error})).await;
+            let error = Error::meteor("not-allowed", "Not allowed");
+            refuse_subscription(tx, &id, name, &error).await;
             return;
         }
         let options = ddp.get("params").and_then(|p| p.get(1));
@@ -649,6 +720,19 @@ async fn subscribe(
         }
         Ok(()) => {
             if realtime.hub.listen(state.hub_id, stream, &event_name) {
+                if uses_collection(ddp) {
+                    let count = state.collection_documents.entry(stream).or_default();
+                    *count += 1;
+                    if *count == 1 {
+                        send(
+                            tx,
+                            json!({"msg": "added", "collection": stream, "id": "id",
+                                   "fields": {"eventName": event_name}}),
+                        )
+                        .await;
+                    }
+                    state.collection_subscriptions.insert(id.clone());
+                }
                 state.subscriptions.insert(id.clone(), (stream, event_name));
                 send(tx, json!({"msg": "ready", "subs": [id]})).await;
             } else {
@@ -656,20 +740,10 @@ async fn subscribe(
                     "error-too-many-subscriptions",
                     "Too many subscriptions on this connection",
                 );
-                send(
-                    tx,
-                    json!({"msg": "nosub", "id": id, "error": error_object(&error)}),
-                )
-                .await;
+                refuse_subscription(tx, &id, name, &error).await;
             }
         }
-        Err(error) => {
-            send(
-                tx,
-                json!({"msg": "nosub", "id": id, "error": error_object(&error)}),
-            )
-            .await;
-        }
+        Err(error) => refuse_subscription(tx, &id, name, &error).await,
     }
 }
 

@@ -1190,3 +1190,145 @@ async fn a_token_logged_out_over_rest_ends_its_connection() {
     server.get("me", &[], Some(&alice_rest)).await.ok();
     server.stop().await;
 }
+
+/// Bots built on Rocket.Chat's SDK (asteroid) and hubot's adapter subscribe with
+/// `useCollection: true` and drop every later frame of a collection they never saw `added`.
+#[tokio::test]
+async fn collection_subscriptions_see_the_stream_document_added_first() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let mut ddp = Ddp::connect(&server).await;
+    ddp.login("alice").await;
+    let is_added_or_ready = |m: &Value| m["msg"] == "added" || m["msg"] == "ready";
+
+    ddp.send(
+        json!({"msg": "sub", "id": "c1", "name": "stream-room-messages",
+                    "params": ["GENERAL", {"useCollection": true, "args": []}]}),
+    )
+    .await;
+    let first = ddp.until(is_added_or_ready).await;
+    assert_eq!(
+        first,
+        json!({"msg": "added", "collection": "stream-room-messages", "id": "id",
+               "fields": {"eventName": "GENERAL"}})
+    );
+    let ready = ddp.until(is_added_or_ready).await;
+    assert_eq!(ready, json!({"msg": "ready", "subs": ["c1"]}));
+
+    // A second subscription to the same stream shares the one document.
+    ddp.send(
+        json!({"msg": "sub", "id": "c2", "name": "stream-room-messages",
+                    "params": ["__my_messages__", true]}),
+    )
+    .await;
+    let second = ddp.until(is_added_or_ready).await;
+    assert_eq!(second, json!({"msg": "ready", "subs": ["c2"]}));
+
+    say(&server, &alice, "GENERAL", "to the bot").await;
+    let changed = ddp
+        .until(|m| m["msg"] == "changed" && m["collection"] == "stream-room-messages")
+        .await;
+    assert_eq!(changed["id"], json!("id"));
+    assert_eq!(changed["fields"]["args"][0]["msg"], json!("to the bot"));
+
+    let is_removed_or_nosub = |m: &Value| m["msg"] == "removed" || m["msg"] == "nosub";
+    ddp.send(json!({"msg": "unsub", "id": "c1"})).await;
+    let stopped = ddp.until(is_removed_or_nosub).await;
+    assert_eq!(stopped, json!({"msg": "nosub", "id": "c1"}));
+    ddp.send(json!({"msg": "unsub", "id": "c2"})).await;
+    let removed = ddp.until(is_removed_or_nosub).await;
+    assert_eq!(
+        removed,
+        json!({"msg": "removed", "collection": "stream-room-messages", "id": "id"})
+    );
+
+    // Without collection compatibility nothing but `ready` comes.
+    let plain = ddp.sub("stream-room-messages", "GENERAL").await;
+    assert_eq!(plain["msg"], json!("ready"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn meteor_publications_without_documents_answer_ready() {
+    let server = TestServer::start().await;
+    let mut ddp = Ddp::connect(&server).await;
+    for name in [
+        "meteor.loginServiceConfiguration",
+        "meteor_autoupdate_clientVersions",
+    ] {
+        ddp.send(json!({"msg": "sub", "id": name, "name": name, "params": []}))
+            .await;
+        let answer = ddp
+            .until(|m| m["msg"] == "ready" || m["msg"] == "nosub")
+            .await;
+        assert_eq!(answer, json!({"msg": "ready", "subs": [name]}));
+    }
+    server.stop().await;
+}
+
+/// `loadHistory(rid, end, limit, ls)` tells how many unread messages are older than the page
+/// and which is the first of them, as upstream's `loadMessageHistory`.
+#[tokio::test]
+async fn load_history_reports_unread_messages_beyond_the_page() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let mut ddp = Ddp::connect(&server).await;
+    ddp.login("alice").await;
+    let before = say(&server, &alice, "GENERAL", "seen").await;
+    let last_seen = before["ts"]
+        .as_str()
+        .and_then(|ts| chrono::DateTime::parse_from_rfc3339(ts).ok())
+        .expect("ts")
+        .timestamp_millis();
+    for text in ["u1", "u2", "u3", "u4", "u5"] {
+        say(&server, &alice, "GENERAL", text).await;
+    }
+
+    let page = ddp
+        .call(
+            "loadHistory",
+            json!(["GENERAL", null, 2, {"$date": last_seen}, true]),
+        )
+        .await;
+    let result = &page["result"];
+    let texts: Vec<&str> = result["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m["msg"].as_str())
+        .collect();
+    assert_eq!(texts, ["u5", "u4"]);
+    assert_eq!(result["unreadNotLoaded"], json!(3));
+    assert_eq!(result["firstUnread"]["msg"], json!("u1"));
+
+    // Without a last-seen time there is nothing to count.
+    let page = ddp
+        .call("loadHistory", json!(["GENERAL", null, 2, null, true]))
+        .await;
+    assert_eq!(page["result"]["unreadNotLoaded"], json!(0));
+    assert!(page["result"].get("firstUnread").is_none(), "{page}");
+    server.stop().await;
+}
+
+/// Meteor's DDP client asks `/sockjs/info` before choosing a transport.
+#[tokio::test]
+async fn sockjs_info_answers_as_meteor() {
+    let server = TestServer::start().await;
+    let reply = reqwest::Client::new()
+        .get(format!("{}/sockjs/info?cb=abc123", server.base))
+        .timeout(WAIT)
+        .send()
+        .await
+        .expect("sockjs info");
+    assert_eq!(reply.status().as_u16(), 200);
+    assert_eq!(
+        reply.headers()["content-type"],
+        "application/json; charset=UTF-8"
+    );
+    let info: Value = reply.json().await.expect("json");
+    assert_eq!(info["websocket"], json!(true));
+    assert_eq!(info["origins"], json!(["*:*"]));
+    assert_eq!(info["cookie_needed"], json!(false));
+    assert!(info["entropy"].is_u64(), "{info}");
+    server.stop().await;
+}

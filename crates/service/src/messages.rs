@@ -691,6 +691,32 @@ impl Messages<'_> {
             .map_err(store_error)
     }
 
+    /// The unread messages older than a loaded page (DDP `loadHistory`): those after the
+    /// caller's last-seen time `last_seen` and before `loaded_from` (the oldest message of the
+    /// page), as the first of them and how many there are.
+    pub async fn unread_before(
+        &self,
+        room: &RoomAccess,
+        last_seen: Timestamp,
+        loaded_from: Timestamp,
+        show_thread_messages: bool,
+    ) -> Result<(Option<Message>, u64)> {
+        let filter = MessageFilter {
+            latest: Some(loaded_from),
+            oldest: Some(last_seen),
+            inclusive: false,
+            hide_thread_replies: !show_thread_messages,
+            ..MessageFilter::default()
+        };
+        let page = Page {
+            offset: 0,
+            count: Some(1),
+            sort: vec![(MessageSortKey::CreatedAt, Direction::Ascending)],
+        };
+        let (mut first, total) = self.room_messages(room, &filter, &page).await?;
+        Ok((first.pop(), total))
+    }
+
     /// A page of a room's messages with a filter (`channels.messages`, pinned, starred, ...).
     pub async fn room_messages(
         &self,

@@ -66,9 +66,11 @@ READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
 HTTP_TIMEOUT = 10  # seconds, passed to every client
 
-# Exact strings of a Rocket.Chat 8.x server (ApiClass.ts, applyBreakingChanges).
+# Exact strings of a Rocket.Chat 8.x server (ApiClass.ts; its breaking changes wait for 9.0):
+# a route's declared `permissionsRequired` missing, and a handler's own `API.v1.forbidden()`.
 NOT_LOGGED_IN = "You must be logged in to do this."
-NO_PERMISSION_8X = "forbidden"
+NO_PERMISSION_8X = "User does not have the permissions required for this action [error-unauthorized]"
+FORBIDDEN_8X = "unauthorized"
 
 
 def sha256_hex(text: str) -> str:

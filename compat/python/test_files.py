@@ -85,7 +85,7 @@ def test_rooms_media_and_confirm(server, make_user, tmp_path):
     expect_api_error(
         lambda: outsider.rooms_media(rid, ("x.txt", io.BytesIO(b"x"), "text/plain")),
         403,
-        "forbidden",
+        "unauthorized",
     )
     got = requests.get(
         server.url + resp["file"]["url"], headers=outsider.headers, timeout=10

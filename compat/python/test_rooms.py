@@ -20,7 +20,7 @@ Client facts used here (read from its source):
 import pytest
 from rocketchat_API.rocketchat import RocketChat
 
-from conftest import NO_PERMISSION_8X, NOT_LOGGED_IN, expect_api_error, unique
+from conftest import FORBIDDEN_8X, NO_PERMISSION_8X, NOT_LOGGED_IN, expect_api_error, unique
 
 CHANNEL_NOT_FOUND = (
     'The required "roomId" or "roomName" param provided does not match any channel '
@@ -151,9 +151,9 @@ def test_channels_create_without_create_c_is_forbidden(server, admin, alice):
     try:
         admin.permissions_update([{"_id": "create-c", "roles": ["admin"]}])
         exc = expect_api_error(
-            lambda: c.channels_create(room_name("denied")), 403, error=NO_PERMISSION_8X
+            lambda: c.channels_create(room_name("denied")), 403, error=FORBIDDEN_8X
         )
-        assert exc.response_json == {"success": False, "error": "forbidden"}
+        assert exc.response_json == {"success": False, "error": FORBIDDEN_8X}
     finally:
         admin.permissions_update([{"_id": "create-c", "roles": before}])
     c.channels_create(room_name("allowed-again"))

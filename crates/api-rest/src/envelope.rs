@@ -57,7 +57,12 @@ fn error_type_value(code: &str) -> Value {
 pub fn error_response(error: &Error) -> Response {
     let failure = |message: String| json!({"success": false, "error": message});
     let (status, body) = match error.kind {
-        ErrorKind::NotLoggedIn => (StatusCode::UNAUTHORIZED, failure(error.message())),
+        // Upstream's authentication check adds the older `{status, message}` to its body.
+        ErrorKind::NotLoggedIn => (
+            StatusCode::UNAUTHORIZED,
+            json!({"success": false, "error": error.message(),
+                   "status": "error", "message": error.message()}),
+        ),
         ErrorKind::LoginFailed => (StatusCode::UNAUTHORIZED, failure("unauthorized".into())),
         ErrorKind::Forbidden => (StatusCode::FORBIDDEN, failure(error.message())),
         ErrorKind::Unauthorized => (StatusCode::UNAUTHORIZED, failure(error.message())),

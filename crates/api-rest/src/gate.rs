@@ -161,7 +161,7 @@ pub async fn gate(State(app): State<AppState>, mut req: Request, next: Next) -> 
 
     let mut response = match &decision {
         RateLimitDecision::Refused(_, error) => error_response(error),
-        _ if forbidden => error_response(&comet_core::Error::forbidden()),
+        _ if forbidden => error_response(&comet_core::Error::permission_required()),
         _ => comet_service::with_cause(cause, next.run(req)).await,
     };
     if let RateLimitDecision::Allowed(state) | RateLimitDecision::Refused(state, _) = &decision {

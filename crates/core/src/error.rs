@@ -18,7 +18,9 @@ pub enum ErrorKind {
     /// A login attempt failed for any reason (401 "unauthorized" on REST; the Meteor error
     /// with its code and reason on DDP).
     LoginFailed,
-    /// A declared permission is missing (403 "forbidden").
+    /// The caller may not do this (403): a declared permission is missing ("User does not have
+    /// the permissions required for this action [error-unauthorized]"), or an operation refused
+    /// it by its own rule (upstream's `API.v1.forbidden()`, "unauthorized" before 9.0).
     Forbidden,
     /// A `Meteor.Error` whose code is `error-unauthorized` (401 on REST).
     Unauthorized,
@@ -110,8 +112,24 @@ impl Error {
         )
     }
 
+    /// Upstream's `API.v1.forbidden()`: 403 "unauthorized" (Rocket.Chat 8 keeps that text;
+    /// "forbidden" is planned for 9.0).
     pub fn forbidden() -> Self {
-        Error::make(ErrorKind::Forbidden, None, Cow::Borrowed("forbidden"))
+        Error::make(ErrorKind::Forbidden, None, Cow::Borrowed("unauthorized"))
+    }
+
+    /// Upstream's `API.v1.unauthorized()`: 401 "unauthorized".
+    pub fn unauthorized() -> Self {
+        Error::make(ErrorKind::Unauthorized, None, Cow::Borrowed("unauthorized"))
+    }
+
+    /// A permission an operation declares is missing (upstream's `permissionsRequired`).
+    pub fn permission_required() -> Self {
+        Error::make(
+            ErrorKind::Forbidden,
+            Some(Cow::Borrowed("error-unauthorized")),
+            Cow::Borrowed("User does not have the permissions required for this action"),
+        )
     }
 
     pub fn too_many_requests(wait_seconds: u64) -> Self {
@@ -168,7 +186,10 @@ impl Error {
     pub fn message(&self) -> String {
         match (&self.kind, &self.code) {
             (
-                ErrorKind::Meteor | ErrorKind::Unauthorized | ErrorKind::TooManyRequests,
+                ErrorKind::Meteor
+                | ErrorKind::Unauthorized
+                | ErrorKind::TooManyRequests
+                | ErrorKind::Forbidden,
                 Some(code),
             ) => {
                 if self.reason.is_empty() {

@@ -163,10 +163,15 @@ async fn me_and_logout() {
 async fn missing_or_bad_credentials_are_401() {
     let server = TestServer::start().await;
     let auth = server.admin().await;
-    server
-        .get("me", &[], None)
-        .await
-        .refused(401, "You must be logged in to do this.");
+    let anonymous = server.get("me", &[], None).await;
+    // Rocket.Chat 8 answers in both shapes: `{success, error}` and the older `{status, message}`.
+    let body = anonymous.refused(401, "You must be logged in to do this.");
+    assert_eq!(body["status"], json!("error"), "{body}");
+    assert_eq!(
+        body["message"],
+        json!("You must be logged in to do this."),
+        "{body}"
+    );
     let forged = common::Auth {
         user_id: auth.user_id.clone(),
         token: "forged".into(),

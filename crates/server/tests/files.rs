@@ -152,7 +152,7 @@ async fn upload_then_download_with_every_authentication_and_refuse_outsiders() {
     assert_eq!(outsider.status().as_u16(), 403);
     assert_eq!(
         outsider.json::<Value>().await.expect("json"),
-        json!({"success": false, "error": "forbidden"})
+        json!({"success": false, "error": "unauthorized"})
     );
     let anonymous = download(&server, &url, |r| r).await;
     assert_eq!(anonymous.status().as_u16(), 403);
@@ -201,7 +201,7 @@ async fn upload_then_download_with_every_authentication_and_refuse_outsiders() {
     )
     .await;
     assert_eq!(status, 403, "{body}");
-    assert_eq!(body, json!({"success": false, "error": "forbidden"}));
+    assert_eq!(body, json!({"success": false, "error": "unauthorized"}));
     server.stop().await;
 }
 

@@ -273,7 +273,10 @@ async fn permissions_update_refusals() {
         )
         .await;
     assert_eq!(reply.status, 403);
-    assert_eq!(reply.body, json!({"success": false, "error": "forbidden"}));
+    assert_eq!(
+        reply.body,
+        json!({"success": false, "error": "User does not have the permissions required for this action [error-unauthorized]"})
+    );
 
     for body in [
         json!({}),
@@ -403,7 +406,10 @@ async fn roles_create() {
         .post("roles.create", json!({"name": "mine"}), Some(&alice))
         .await;
     assert_eq!(reply.status, 403);
-    assert_eq!(reply.body, json!({"success": false, "error": "forbidden"}));
+    assert_eq!(
+        reply.body,
+        json!({"success": false, "error": "User does not have the permissions required for this action [error-unauthorized]"})
+    );
 
     // A new role may be granted a permission and given to a user.
     server
@@ -608,7 +614,10 @@ async fn remove_user_from_role() {
         )
         .await;
     assert_eq!(reply.status, 403);
-    assert_eq!(reply.body, json!({"success": false, "error": "forbidden"}));
+    assert_eq!(
+        reply.body,
+        json!({"success": false, "error": "User does not have the permissions required for this action [error-unauthorized]"})
+    );
 
     // With a second admin, one admin may step down.
     server
@@ -710,6 +719,9 @@ async fn get_users_in_role() {
         .get("roles.getUsersInRole", &[("role", "admin")], Some(&alice))
         .await;
     assert_eq!(reply.status, 403);
-    assert_eq!(reply.body, json!({"success": false, "error": "forbidden"}));
+    assert_eq!(
+        reply.body,
+        json!({"success": false, "error": "User does not have the permissions required for this action [error-unauthorized]"})
+    );
     server.stop().await;
 }

@@ -1609,7 +1609,7 @@ async fn channel_counters_for_members_outsiders_and_admins() {
             "success": true,
         }),
     );
-    // Someone else's counters need view-room-administration.
+    // Someone else's counters need view-room-administration (upstream: 401 "unauthorized").
     server
         .get(
             "channels.counters",
@@ -1617,7 +1617,7 @@ async fn channel_counters_for_members_outsiders_and_admins() {
             Some(&carol),
         )
         .await
-        .refused(403, "forbidden");
+        .refused(401, "unauthorized");
     let reply = server
         .get(
             "channels.counters",
@@ -1774,7 +1774,10 @@ async fn admin_rooms_lists_every_room_for_admins() {
     server
         .get("rooms.adminRooms", &[], Some(&alice))
         .await
-        .refused(403, "forbidden");
+        .refused(
+            403,
+            "User does not have the permissions required for this action [error-unauthorized]",
+        );
 
     let reply = server
         .get("rooms.adminRooms", &[("count", "100")], Some(&admin))

@@ -295,14 +295,14 @@ async fn channels_create_refusals() {
         .await;
     reply.refused(401, "You must be logged in to do this.");
 
-    // A role without create-c: 403 forbidden (8.x), nothing created.
+    // A role without create-c: 403 "unauthorized" (8.x: `API.v1.forbidden()`), nothing created.
     set_permission(&server, &admin, "create-c", &["admin"]).await;
     assert_exact(
         &server
             .post("channels.create", json!({"name": "denied"}), Some(&alice))
             .await,
         403,
-        json!({"success": false, "error": "forbidden"}),
+        json!({"success": false, "error": "unauthorized"}),
     );
     server
         .get("channels.info", &[("roomName", "denied")], Some(&admin))
@@ -530,7 +530,7 @@ async fn channels_list_needs_view_c_room_or_view_joined_room() {
     assert_exact(
         &server.get("channels.list", &[], Some(&alice)).await,
         403,
-        json!({"success": false, "error": "forbidden"}),
+        json!({"success": false, "error": "User does not have the permissions required for this action [error-unauthorized]"}),
     );
     server.stop().await;
 }
@@ -557,7 +557,7 @@ async fn groups_list_and_list_all() {
     assert_exact(
         &server.get("groups.listAll", &[], Some(&bob)).await,
         403,
-        json!({"success": false, "error": "forbidden"}),
+        json!({"success": false, "error": "User does not have the permissions required for this action [error-unauthorized]"}),
     );
     let reply = server.get("groups.listAll", &[], Some(&admin)).await;
     let body = reply.ok();

@@ -189,7 +189,10 @@ async fn get_one_setting() {
             .get(&format!("settings/{id}"), &[], Some(&alice))
             .await;
         assert_eq!(reply.status, 403);
-        assert_eq!(reply.body, json!({"success": false, "error": "forbidden"}));
+        assert_eq!(
+            reply.body,
+            json!({"success": false, "error": "User does not have the permissions required for this action [error-unauthorized]"})
+        );
     }
 
     let unknown = server
@@ -322,7 +325,10 @@ async fn only_privileged_users_change_settings() {
         )
         .await;
     assert_eq!(reply.status, 403);
-    assert_eq!(reply.body, json!({"success": false, "error": "forbidden"}));
+    assert_eq!(
+        reply.body,
+        json!({"success": false, "error": "User does not have the permissions required for this action [error-unauthorized]"})
+    );
     server
         .post("settings/Site_Name", json!({"value": "x"}), None)
         .await

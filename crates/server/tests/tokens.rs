@@ -461,7 +461,10 @@ async fn personal_access_tokens_need_the_permission() {
         .get("users.getPersonalAccessTokens", &[], Some(&alice))
         .await;
     assert_eq!(reply.status, 403);
-    assert_eq!(reply.body, json!({"success": false, "error": "forbidden"}));
+    assert_eq!(
+        reply.body,
+        json!({"success": false, "error": "User does not have the permissions required for this action [error-unauthorized]"})
+    );
 
     // The admin still can.
     server

@@ -987,7 +987,10 @@ async fn delete_needs_delete_user() {
         .post("users.delete", json!({"userId": bob.user_id}), Some(&alice))
         .await;
     assert_eq!(reply.status, 403);
-    assert_eq!(reply.body, json!({"success": false, "error": "forbidden"}));
+    assert_eq!(
+        reply.body,
+        json!({"success": false, "error": "User does not have the permissions required for this action [error-unauthorized]"})
+    );
     server.get("me", &[], Some(&bob)).await.ok();
     server.stop().await;
 }
@@ -1079,7 +1082,10 @@ async fn set_active_status_needs_permission() {
         )
         .await;
     assert_eq!(reply.status, 403);
-    assert_eq!(reply.body, json!({"success": false, "error": "forbidden"}));
+    assert_eq!(
+        reply.body,
+        json!({"success": false, "error": "User does not have the permissions required for this action [error-unauthorized]"})
+    );
     server.get("me", &[], Some(&bob)).await.ok();
     server.stop().await;
 }
@@ -1339,7 +1345,10 @@ async fn set_status_refusals() {
         )
         .await;
     assert_eq!(reply.status, 403);
-    assert_eq!(reply.body, json!({"success": false, "error": "forbidden"}));
+    assert_eq!(
+        reply.body,
+        json!({"success": false, "error": "unauthorized"})
+    );
 
     // An admin may set another's status.
     server

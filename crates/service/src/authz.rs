@@ -74,16 +74,18 @@ impl Service {
         }
     }
 
-    /// Refuses with 403 "forbidden" unless the user meets an operation's requirement.
+    /// Refuses (403, upstream's `permissionsRequired` text) unless the user meets an
+    /// operation's requirement.
     pub fn authorize(&self, user: &User, required: Required) -> Result<()> {
         if self.meets(user, required) {
             Ok(())
         } else {
-            Err(Error::forbidden())
+            Err(Error::permission_required())
         }
     }
 
-    /// Refuses with 403 "forbidden" (upstream's `permissionsRequired`) unless the user holds it.
+    /// Refuses with 403 "unauthorized" (an operation's own `API.v1.forbidden()`) unless the
+    /// user holds the permission.
     pub fn require_permission(&self, user: &User, permission: &str) -> Result<()> {
         if self.has_permission(user, permission) {
             Ok(())

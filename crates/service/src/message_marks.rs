@@ -335,7 +335,8 @@ impl Messages<'_> {
                     .ctx
                     .has_permission(&session.user, "view-room-administration")
                 {
-                    return Err(Error::forbidden());
+                    // Upstream answers `API.v1.unauthorized()` here (401).
+                    return Err(Error::unauthorized());
                 }
                 other.to_owned()
             }

@@ -4,7 +4,7 @@ use crate::rows::{
     ROLE_COLUMNS, SETTING_COLUMNS, TOKEN_COLUMNS, permission_from_row, role_from_row,
     setting_from_row, token_from_row, user_columns, user_from_row,
 };
-use crate::{Database, Query, SqlRow, SqlStore, Transaction, count, direction, limit, offset};
+use crate::{Database, Query, SqlStore, Transaction, counted, direction, limit, offset};
 use async_trait::async_trait;
 use comet_core::Timestamp;
 use comet_core::page::{Page, UserSortKey};
@@ -17,14 +17,6 @@ use comet_store::{
     TokenStore, UserFilter, UserStore,
 };
 use serde_json::Value;
-
-/// The number a `SELECT COUNT(*) AS n` answered.
-pub(crate) fn counted(rows: &[impl SqlRow]) -> StoreResult<u64> {
-    match rows.first() {
-        Some(row) => Ok(count(row.int("n")?)),
-        None => Ok(0),
-    }
-}
 
 /// The user columns written by both the insert and the update, in this order, after the id.
 const USER_WRITTEN: [&str; 23] = [

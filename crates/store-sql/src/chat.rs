@@ -5,12 +5,13 @@
 //! concurrent writers free of deadlocks: a transaction that writes more than one row of a room
 //! (the room and its messages or subscriptions) locks the room's row first ([`lock_room`]).
 
-use crate::accounts::counted;
 use crate::rows::{
     MESSAGE_COLUMNS, ROOM_COLUMNS, SUBSCRIPTION_COLUMNS, message_from_row, room_from_row,
     subscription_from_row,
 };
-use crate::{Database, Param, Query, SqlRow, SqlStore, Transaction, direction, limit, offset};
+use crate::{
+    Database, Param, Query, SqlRow, SqlStore, Transaction, counted, direction, limit, offset,
+};
 use async_trait::async_trait;
 use comet_core::Timestamp;
 use comet_core::page::{Direction, Page};

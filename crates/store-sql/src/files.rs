@@ -1,8 +1,7 @@
 //! Upload and avatar records (see `comet_store::FileStore` and `AvatarStore`).
 
-use crate::accounts::counted;
 use crate::rows::{AVATAR_COLUMNS, UPLOAD_COLUMNS, avatar_from_row, upload_from_row};
-use crate::{Database, Query, SqlStore, Transaction, limit, offset};
+use crate::{Database, Query, SqlStore, Transaction, counted, limit, offset};
 use async_trait::async_trait;
 use comet_core::Timestamp;
 use comet_store::encoding::{like_pattern, millis};

@@ -94,6 +94,14 @@ pub(crate) fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
+/// The number a `SELECT COUNT(*) AS n` answered.
+pub(crate) fn counted(rows: &[impl SqlRow]) -> StoreResult<u64> {
+    match rows.first() {
+        Some(row) => Ok(count(row.int("n")?)),
+        None => Ok(0),
+    }
+}
+
 /// A `LIMIT` for an optional count; "no limit" is the largest one, which both dialects take.
 pub(crate) fn limit(count: Option<u64>) -> i64 {
     count.map_or(i64::MAX, |c| i64::try_from(c).unwrap_or(i64::MAX))

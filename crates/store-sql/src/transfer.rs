@@ -7,7 +7,7 @@
 //! no server is using. Derived search indexes are filled as posting fills them.
 
 use crate::accounts::{
-    counted, insert_permission_query, insert_role_query, insert_setting_query, insert_token_query,
+    insert_permission_query, insert_role_query, insert_setting_query, insert_token_query,
     insert_user_in,
 };
 use crate::chat::{
@@ -15,7 +15,7 @@ use crate::chat::{
 };
 use crate::files::{insert_avatar_query, insert_upload_query};
 use crate::rows::record_from_row;
-use crate::{Database, Query, SqlStore, Transaction};
+use crate::{Database, Query, SqlStore, Transaction, counted};
 use async_trait::async_trait;
 use comet_core::room::Message;
 use comet_store::StoreResult;

@@ -1,35 +1,21 @@
-//! SQLite backend of Comet's store traits.
+//! SQLite backend of Comet's store traits: the driver and dialect under `comet-store-sql`.
 //!
 //! One file in WAL mode. Writes go through a pool of a single connection, so writers queue in
-//! the process instead of spinning on `SQLITE_BUSY`; reads use a separate pool and never wait
-//! for a writer (WAL readers see the last committed state).
-
-mod avatars;
-mod chat;
-mod chat_rows;
-mod cluster;
-mod files;
-mod rows;
-mod transfer;
+//! the process instead of spinning on `SQLITE_BUSY` (and transactions never interleave, so
+//! they take no row locks); reads use a separate pool and never wait for a writer (WAL
+//! readers see the last committed state).
 
 use async_trait::async_trait;
-use comet_core::Timestamp;
-use comet_core::page::{Direction, Page, UserSortKey};
-use comet_core::role::{Permission, Role};
-use comet_core::setting::Setting;
-use comet_core::user::{LoginToken, TokenKind, User};
-use comet_store::{
-    Conflict, LoginAttemptStore, PermissionStore, RoleStore, SettingStore, StoreError, StoreResult,
-    TokenStore, UserFilter, UserStore,
-};
-use rows::{
-    millis, permission_from_row, role_from_row, setting_from_row, token_from_row, user_from_row,
-};
+use comet_store::transfer::RecordKind;
+use comet_store::{Conflict, PoolStats, StoreError, StoreResult};
+use comet_store_sql::{Database, OpenFile, Param, Query, SqlRow, SqlStore, Transaction};
 use serde_json::Value;
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool,
+    SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::{AssertSqlSafe, Row};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -37,24 +23,28 @@ use std::time::Duration;
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// The SQLite store.
+pub type SqliteStore = SqlStore<SqliteDatabase>;
+
+/// An open SQLite database: a single-connection writer pool and a reader pool.
 #[derive(Clone)]
-pub struct SqliteStore {
-    pub(crate) writer: SqlitePool,
-    pub(crate) reader: SqlitePool,
+pub struct SqliteDatabase {
+    writer: SqlitePool,
+    reader: SqlitePool,
 }
 
-impl std::fmt::Debug for SqliteStore {
+impl std::fmt::Debug for SqliteDatabase {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteStore").finish_non_exhaustive()
     }
 }
 
-pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
+fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
-/// Maps a unique-constraint failure to the field it protects.
-pub(crate) fn write_error(e: sqlx::Error) -> StoreError {
+/// Maps a unique-constraint failure to the field it protects (SQLite names the index or the
+/// columns in its message), anything else to a backend failure.
+fn store_error(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e
         && db.is_unique_violation()
     {
@@ -78,28 +68,318 @@ pub(crate) fn write_error(e: sqlx::Error) -> StoreError {
     backend(e)
 }
 
-impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and applies migrations.
-    pub async fn open(path: &Path) -> StoreResult<Self> {
+/// The statement with its values bound in SQLite's storage forms (lists and documents as JSON
+/// text, booleans as integers).
+fn statement(query: Query) -> sqlx::query::Query<'static, sqlx::Sqlite, SqliteArguments> {
+    let (sql, params) = query.into_parts();
+    let mut statement = sqlx::query(AssertSqlSafe(sql));
+    for param in params {
+        statement = match param {
+            Param::Int(value) => statement.bind(value),
+            Param::Float(value) => statement.bind(value),
+            Param::Text(value) => statement.bind(value),
+            Param::Bool(value) => statement.bind(value),
+            Param::TextList(items) => statement.bind(Value::from(items).to_string()),
+            Param::Json(value) => statement.bind(value.map(|v| v.to_string())),
+        };
+    }
+    statement
+}
+
+/// A row of a SQLite result.
+pub struct SqliteResultRow(SqliteRow);
+
+impl SqliteResultRow {
+    fn get<'r, T>(&'r self, column: &str) -> StoreResult<T>
+    where
+        T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+    {
+        self.0
+            .try_get(column)
+            .map_err(|e| StoreError::Backend(format!("column {column}: {e}")))
+    }
+}
+
+fn parse_json(column: &str, text: &str) -> StoreResult<Value> {
+    serde_json::from_str(text)
+        .map_err(|_| StoreError::Backend(format!("unexpected {column} in database: {text:?}")))
+}
+
+impl SqlRow for SqliteResultRow {
+    fn text(&self, column: &str) -> StoreResult<String> {
+        self.get(column)
+    }
+
+    fn opt_text(&self, column: &str) -> StoreResult<Option<String>> {
+        self.get(column)
+    }
+
+    fn int(&self, column: &str) -> StoreResult<i64> {
+        self.get(column)
+    }
+
+    fn opt_int(&self, column: &str) -> StoreResult<Option<i64>> {
+        self.get(column)
+    }
+
+    fn float(&self, column: &str) -> StoreResult<f64> {
+        self.get(column)
+    }
+
+    fn bool(&self, column: &str) -> StoreResult<bool> {
+        self.get(column)
+    }
+
+    fn text_list(&self, column: &str) -> StoreResult<Vec<String>> {
+        match self.json(column)? {
+            Value::Array(items) => Ok(items
+                .into_iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()),
+            other => Err(StoreError::Backend(format!(
+                "unexpected {column} in database: {other}"
+            ))),
+        }
+    }
+
+    fn opt_json(&self, column: &str) -> StoreResult<Option<Value>> {
+        let text: Option<String> = self.get(column)?;
+        text.map(|text| parse_json(column, &text)).transpose()
+    }
+}
+
+fn rows(rows: Vec<SqliteRow>) -> Vec<SqliteResultRow> {
+    rows.into_iter().map(SqliteResultRow).collect()
+}
+
+/// A write transaction on the writer, or a reader connection for reads that belong together
+/// (WAL gives each statement the last committed state; no transaction is needed to read).
+pub enum SqliteSession {
+    Write(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Read(PoolConnection<sqlx::Sqlite>),
+}
+
+impl SqliteSession {
+    fn connection(&mut self) -> &mut SqliteConnection {
+        match self {
+            SqliteSession::Write(tx) => tx,
+            SqliteSession::Read(connection) => connection,
+        }
+    }
+}
+
+#[async_trait]
+impl Transaction for SqliteSession {
+    type Row = SqliteResultRow;
+
+    async fn read(&mut self, query: Query) -> StoreResult<Vec<SqliteResultRow>> {
+        let found = statement(query).fetch_all(self.connection()).await;
+        found.map(rows).map_err(store_error)
+    }
+
+    async fn write(&mut self, query: Query) -> StoreResult<u64> {
+        let done = statement(query).execute(self.connection()).await;
+        done.map(|d| d.rows_affected()).map_err(store_error)
+    }
+
+    async fn commit(self) -> StoreResult<()> {
+        match self {
+            SqliteSession::Write(tx) => tx.commit().await.map_err(store_error),
+            SqliteSession::Read(_) => Ok(()),
+        }
+    }
+}
+
+#[async_trait]
+impl Database for SqliteDatabase {
+    type Row = SqliteResultRow;
+    type Tx = SqliteSession;
+
+    // The partial indexes say `= 1`, and SQLite matches them only to the same expression.
+    const TRUE: &'static str = "1";
+    const FALSE: &'static str = "0";
+    const INSERTION_ORDER: &'static str = "rowid";
+    const LOCKS_ROWS: bool = false;
+    const KEY_LOCK: Option<&'static str> = None;
+    const BYTEWISE: &'static str = "";
+    const USER_ROLES_IN_ROW: bool = false;
+    const USER_ROLES_COLUMN: &'static str = "(SELECT json_group_array(role) FROM \
+        (SELECT role FROM user_roles r WHERE r.user_id = u.id ORDER BY r.ord)) AS roles";
+    // SQLite's data-modifying statements cannot be common table expressions.
+    const DELETE_IN_CTE: bool = false;
+    // The FTS5 table follows message text through the migrations' triggers.
+    const SEARCH_COLUMN: Option<&'static str> = None;
+
+    /// Through the `user_roles_role` index, rather than a probe per user.
+    fn user_has_role(param: &str) -> String {
+        format!("u.id IN (SELECT user_id FROM user_roles WHERE role = {param})")
+    }
+
+    fn in_list(column: &str, param: &str) -> String {
+        format!("{column} IN (SELECT value FROM json_each({param}))")
+    }
+
+    fn json_array_contains(doc: &str, key: &str, param: &str) -> String {
+        format!("EXISTS (SELECT 1 FROM json_each({doc}, '$.{key}') e WHERE e.value = {param})")
+    }
+
+    fn json_array_has_id(doc: &str, key: &str, param: &str) -> String {
+        format!(
+            "EXISTS (SELECT 1 FROM json_each({doc}, '$.{key}') e \
+             WHERE json_extract(e.value, '$.id') = {param})"
+        )
+    }
+
+    fn json_text(doc: &str, key: &str) -> String {
+        format!("json_extract({doc}, '$.{key}')")
+    }
+
+    fn json_set_text(doc: &str, key: &str, param: &str) -> String {
+        format!("json_set({doc}, '$.{key}', {param})")
+    }
+
+    fn json_add_to_set(doc: &str, key: &str, param: &str) -> String {
+        format!(
+            "CASE WHEN json_type({doc}, '$.{key}') IS NULL \
+               THEN json_set({doc}, '$.{key}', json_array({param})) \
+             WHEN json_type({doc}, '$.{key}') = 'array' AND NOT EXISTS \
+               (SELECT 1 FROM json_each({doc}, '$.{key}') e WHERE e.value = {param}) \
+               THEN json_insert({doc}, '$.{key}[#]', {param}) \
+             ELSE {doc} END"
+        )
+    }
+
+    /// Never asked for: there is no [`Database::SEARCH_COLUMN`] to fill.
+    fn search_index(_q: &mut Query, _text: &str) -> String {
+        "NULL".to_owned()
+    }
+
+    fn search(q: &mut Query, text: &str, filter: &mut dyn FnMut(&mut Query)) -> bool {
+        let terms = fts_query(text);
+        if terms.is_empty() {
+            return false;
+        }
+        // FTS first (CROSS JOIN fixes the join order), then the room and the filter.
+        let columns: Vec<String> = comet_store_sql::MESSAGE_COLUMNS
+            .split(", ")
+            .map(|c| format!("m.{}", c.trim()))
+            .collect();
+        q.push(&format!(
+            "SELECT {} FROM messages_fts CROSS JOIN messages m ON m.rowid = messages_fts.rowid",
+            columns.join(", ")
+        ));
+        filter(q);
+        q.push(" AND messages_fts MATCH ")
+            .push_bind(terms)
+            .push(" ORDER BY messages_fts.rank, m.ts DESC");
+        true
+    }
+
+    async fn read(&self, query: Query) -> StoreResult<Vec<SqliteResultRow>> {
+        let found = statement(query).fetch_all(&self.reader).await;
+        found.map(rows).map_err(store_error)
+    }
+
+    async fn write(&self, query: Query) -> StoreResult<u64> {
+        let done = statement(query).execute(&self.writer).await;
+        done.map(|d| d.rows_affected()).map_err(store_error)
+    }
+
+    async fn write_returning(&self, query: Query) -> StoreResult<Vec<SqliteResultRow>> {
+        let found = statement(query).fetch_all(&self.writer).await;
+        found.map(rows).map_err(store_error)
+    }
+
+    async fn begin(&self) -> StoreResult<SqliteSession> {
+        let tx = self.writer.begin().await.map_err(store_error)?;
+        Ok(SqliteSession::Write(tx))
+    }
+
+    async fn snapshot(&self) -> StoreResult<SqliteSession> {
+        let connection = self.reader.acquire().await.map_err(store_error)?;
+        Ok(SqliteSession::Read(connection))
+    }
+
+    fn pool_stats(&self) -> Vec<PoolStats> {
+        [("writer", &self.writer), ("reader", &self.reader)]
+            .into_iter()
+            .map(|(pool, p)| PoolStats {
+                pool,
+                size: p.size(),
+                idle: u32::try_from(p.num_idle()).unwrap_or(u32::MAX),
+            })
+            .collect()
+    }
+
+    /// Every table in `rowid` order, the cursor being the last `rowid`: that is the insertion
+    /// order the queries break ties by, so importing in export order reproduces it.
+    async fn export_rows(
+        &self,
+        kind: RecordKind,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<(Vec<SqliteResultRow>, Option<String>)> {
+        // Rowids are positive unless a program chose otherwise; start below any of them.
+        let after: i64 = match after {
+            None => i64::MIN,
+            Some(cursor) => cursor.parse().map_err(|_| {
+                StoreError::Backend(format!("invalid export position {cursor:?} for {kind}"))
+            })?,
+        };
+        let a = comet_store_sql::export_alias(kind);
+        let select = Query::new(format!(
+            "SELECT {a}.rowid AS pos, {} FROM {} {a} WHERE {a}.rowid > $1 \
+             ORDER BY {a}.rowid LIMIT $2",
+            comet_store_sql::export_columns::<Self>(kind),
+            kind.name()
+        ));
+        let rows = self.read(select.bind(after).bind(i64::from(limit))).await?;
+        let next = match rows.last() {
+            Some(last) if rows.len() >= limit as usize => Some(last.int("pos")?.to_string()),
+            _ => None,
+        };
+        Ok((rows, next))
+    }
+}
+
+/// Turns user text into an FTS5 query: every word a quoted term (so that operators and
+/// punctuation in user input are never FTS syntax), all terms required, the last one also
+/// matching as a prefix.
+fn fts_query(text: &str) -> String {
+    let words: Vec<String> = comet_store::encoding::search_words(text)
+        .into_iter()
+        .map(|w| format!("\"{w}\""))
+        .collect();
+    match words.split_last() {
+        Some((last, rest)) => {
+            let mut terms: Vec<String> = rest.to_vec();
+            terms.push(format!("{last}*"));
+            terms.join(" ")
+        }
+        None => String::new(),
+    }
+}
+
+#[async_trait]
+impl OpenFile for SqliteDatabase {
+    async fn open(path: &Path) -> StoreResult<Self> {
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true);
         Self::open_with(options).await
     }
 
-    /// Opens a `sqlite://` URL (as given in `DATABASE_URL`) and applies migrations.
-    pub async fn open_url(url: &str) -> StoreResult<Self> {
+    async fn open_url(url: &str) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(backend)?
             .create_if_missing(true);
         Self::open_with(options).await
     }
 
-    /// Opens the existing Comet database at a `sqlite://` URL and applies pending migrations,
-    /// failing rather than creating one when there is none, and leaving alone a file Comet
-    /// never opened: a database to read from, such as `comet migrate-db`'s source, where a
-    /// mistyped path must not look like an empty server.
-    pub async fn open_existing_url(url: &str) -> StoreResult<Self> {
+    /// Fails rather than creating a database when there is none, and leaves alone a file
+    /// Comet never opened: a database to read from, such as `comet migrate-db`'s source, where
+    /// a mistyped path must not look like an empty server.
+    async fn open_existing_url(url: &str) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(backend)?
             .create_if_missing(false);
@@ -122,7 +402,9 @@ impl SqliteStore {
         }
         Self::open_with(options).await
     }
+}
 
+impl SqliteDatabase {
     async fn open_with(options: SqliteConnectOptions) -> StoreResult<Self> {
         let options = options
             .journal_mode(SqliteJournalMode::Wal)
@@ -144,7 +426,7 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .map_err(backend)?;
-        Ok(SqliteStore { writer, reader })
+        Ok(SqliteDatabase { writer, reader })
     }
 
     /// Writes a consistent copy of the whole database to a new file at `path` while other
@@ -153,12 +435,8 @@ impl SqliteStore {
         let target = path
             .to_str()
             .ok_or_else(|| StoreError::Backend("the snapshot path is not UTF-8".to_owned()))?;
-        sqlx::query("VACUUM INTO ?")
-            .bind(target)
-            .execute(&self.reader)
-            .await
-            .map_err(backend)?;
-        Ok(())
+        let vacuum = Query::new("VACUUM INTO $1").bind(target);
+        self.read(vacuum).await.map(drop)
     }
 
     /// Closes both pools, waiting for running statements.
@@ -168,645 +446,13 @@ impl SqliteStore {
     }
 }
 
-/// The user columns (aliased `u`) with the roles folded into a JSON array; a macro so that
-/// queries stay `concat!`ed string literals.
-macro_rules! user_columns {
-    () => {
-        "u.id, u.username, u.name, u.email, u.email_verified, u.user_type, \
-    u.active, u.status, u.status_default, u.status_connection, u.status_text, u.utc_offset, \
-    u.password_bcrypt, u.require_password_change, u.language, u.nickname, u.bio, u.preferences, \
-    u.custom_fields, u.created_at, u.updated_at, u.last_login, \
-    (SELECT json_group_array(role) FROM (SELECT role FROM user_roles r WHERE r.user_id = u.id ORDER BY r.ord)) AS roles"
-    };
-}
-pub(crate) use user_columns;
-
-fn sort_column(key: UserSortKey) -> &'static str {
-    match key {
-        UserSortKey::Username => "u.username_key",
-        UserSortKey::Name => "u.name",
-        UserSortKey::CreatedAt => "u.created_at",
-        UserSortKey::UpdatedAt => "u.updated_at",
-        UserSortKey::Status => "u.status",
-        UserSortKey::Active => "u.active",
-        UserSortKey::LastLogin => "u.last_login",
-        UserSortKey::Type => "u.user_type",
-        UserSortKey::Email => "u.email_key",
-    }
-}
-
-pub(crate) use comet_store::encoding::like_pattern;
-
-fn push_user_filter(q: &mut QueryBuilder<Sqlite>, filter: &UserFilter) {
-    q.push(" WHERE 1 = 1");
-    if let Some(role) = &filter.role {
-        q.push(" AND EXISTS (SELECT 1 FROM user_roles fr WHERE fr.user_id = u.id AND fr.role = ")
-            .push_bind(role.clone())
-            .push(")");
-    }
-    if let Some(active) = filter.active {
-        q.push(" AND u.active = ").push_bind(active);
-    }
-    if let Some(search) = &filter.search {
-        let pattern = like_pattern(search);
-        q.push(" AND (u.username_key LIKE ")
-            .push_bind(pattern.clone())
-            .push(" ESCAPE '\\' OR lower(u.name) LIKE ")
-            .push_bind(pattern.clone())
-            .push(" ESCAPE '\\' OR u.email_key LIKE ")
-            .push_bind(pattern)
-            .push(" ESCAPE '\\')");
-    }
-}
-
-async fn write_user_roles(
-    tx: &mut sqlx::Transaction<'_, Sqlite>,
-    user: &User,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM user_roles WHERE user_id = ?")
-        .bind(&user.id)
-        .execute(&mut **tx)
-        .await?;
-    for (ord, role) in user.roles.iter().enumerate() {
-        sqlx::query("INSERT OR IGNORE INTO user_roles (user_id, role, ord) VALUES (?, ?, ?)")
-            .bind(&user.id)
-            .bind(role)
-            .bind(ord as i64)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
-}
-
-async fn insert_token(
-    tx: &mut sqlx::Transaction<'_, Sqlite>,
-    token: &LoginToken,
-) -> StoreResult<()> {
-    let (kind, name, last_part, bypass) = match &token.kind {
-        TokenKind::Login => ("login", None, None, false),
-        TokenKind::PersonalAccess {
-            name,
-            last_token_part,
-            bypass_two_factor,
-        } => (
-            "pat",
-            Some(name.clone()),
-            Some(last_token_part.clone()),
-            *bypass_two_factor,
-        ),
-    };
-    sqlx::query(
-        "INSERT INTO login_tokens (hashed_token, user_id, created_at, kind, name, \
-         last_token_part, bypass_two_factor, two_factor_until, two_factor_client) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&token.hashed_token)
-    .bind(&token.user_id)
-    .bind(millis(token.created_at))
-    .bind(kind)
-    .bind(name)
-    .bind(last_part)
-    .bind(bypass)
-    .bind(token.two_factor_until.map(millis))
-    .bind(&token.two_factor_client)
-    .execute(&mut **tx)
-    .await
-    .map_err(write_error)?;
-    Ok(())
-}
-
-/// Binds every user column but the id, in the order both the insert and the update list them.
-fn bind_user_fields<'q>(
-    query: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>,
-    user: &'q User,
-) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments> {
-    query
-        .bind(&user.username)
-        .bind(user.username.to_lowercase())
-        .bind(&user.name)
-        .bind(user.email.as_ref().map(|e| e.address.clone()))
-        .bind(user.email.as_ref().map(|e| e.address.to_lowercase()))
-        .bind(user.email.as_ref().is_some_and(|e| e.verified))
-        .bind(user.user_type.as_str())
-        .bind(user.active)
-        .bind(user.status.as_str())
-        .bind(user.status_default.as_str())
-        .bind(user.status_connection.as_str())
-        .bind(&user.status_text)
-        .bind(user.utc_offset)
-        .bind(&user.password_bcrypt)
-        .bind(user.require_password_change)
-        .bind(&user.language)
-        .bind(&user.nickname)
-        .bind(&user.bio)
-        .bind(json_text(&user.preferences))
-        .bind(user.custom_fields.as_ref().map(json_text))
-        .bind(millis(user.created_at))
-        .bind(millis(user.updated_at))
-        .bind(user.last_login.map(millis))
-}
-
-fn json_text(value: &Value) -> String {
-    value.to_string()
-}
-
-#[async_trait]
-impl UserStore for SqliteStore {
-    async fn insert_user(&self, user: &User) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.map_err(backend)?;
-        let insert = sqlx::query(
-            "INSERT INTO users (id, username, username_key, name, email, email_key, email_verified, \
-             user_type, active, status, status_default, status_connection, status_text, utc_offset, \
-             password_bcrypt, require_password_change, language, nickname, bio, preferences, \
-             custom_fields, created_at, updated_at, last_login) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&user.id);
-        bind_user_fields(insert, user)
-            .execute(&mut *tx)
-            .await
-            .map_err(write_error)?;
-        write_user_roles(&mut tx, user).await.map_err(write_error)?;
-        tx.commit().await.map_err(write_error)
-    }
-
-    async fn user_by_id(&self, id: &str) -> StoreResult<Option<User>> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users u WHERE u.id = ?"
-        ))
-        .bind(id)
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(backend)?;
-        row.map(|r| user_from_row(&r)).transpose()
-    }
-
-    async fn users_by_ids(&self, ids: &[String]) -> StoreResult<Vec<User>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut q = QueryBuilder::<Sqlite>::new(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users u WHERE u.id IN ("
-        ));
-        let mut list = q.separated(", ");
-        for id in ids {
-            list.push_bind(id.clone());
-        }
-        q.push(")");
-        let rows = q.build().fetch_all(&self.reader).await.map_err(backend)?;
-        rows.iter().map(user_from_row).collect()
-    }
-
-    async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users u WHERE u.username_key = ?"
-        ))
-        .bind(username.to_lowercase())
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(backend)?;
-        row.map(|r| user_from_row(&r)).transpose()
-    }
-
-    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users u WHERE u.email_key = ?"
-        ))
-        .bind(email.to_lowercase())
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(backend)?;
-        row.map(|r| user_from_row(&r)).transpose()
-    }
-
-    async fn update_user(&self, user: &User) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await.map_err(backend)?;
-        let update = sqlx::query(
-            "UPDATE users SET username = ?, username_key = ?, name = ?, email = ?, email_key = ?, \
-             email_verified = ?, user_type = ?, active = ?, status = ?, status_default = ?, \
-             status_connection = ?, status_text = ?, utc_offset = ?, password_bcrypt = ?, \
-             require_password_change = ?, language = ?, nickname = ?, bio = ?, preferences = ?, \
-             custom_fields = ?, created_at = ?, updated_at = ?, last_login = ? WHERE id = ?",
-        );
-        let result = bind_user_fields(update, user)
-            .bind(&user.id)
-            .execute(&mut *tx)
-            .await
-            .map_err(write_error)?;
-        if result.rows_affected() == 0 {
-            return Ok(false);
-        }
-        write_user_roles(&mut tx, user).await.map_err(write_error)?;
-        tx.commit().await.map_err(write_error)?;
-        Ok(true)
-    }
-
-    async fn delete_user(&self, id: &str) -> StoreResult<bool> {
-        // Tokens and roles go with the user through ON DELETE CASCADE.
-        let result = sqlx::query("DELETE FROM users WHERE id = ?")
-            .bind(id)
-            .execute(&self.writer)
-            .await
-            .map_err(backend)?;
-        Ok(result.rows_affected() > 0)
-    }
-
-    async fn list_users(
-        &self,
-        filter: &UserFilter,
-        page: &Page<UserSortKey>,
-    ) -> StoreResult<(Vec<User>, u64)> {
-        let mut count_query = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM users u");
-        push_user_filter(&mut count_query, filter);
-        let total: i64 = count_query
-            .build_query_scalar()
-            .fetch_one(&self.reader)
-            .await
-            .map_err(backend)?;
-
-        let mut q =
-            QueryBuilder::<Sqlite>::new(concat!("SELECT ", user_columns!(), " FROM users u"));
-        push_user_filter(&mut q, filter);
-        q.push(" ORDER BY ");
-        for (key, direction) in &page.sort {
-            q.push(sort_column(*key)).push(match direction {
-                Direction::Ascending => " ASC, ",
-                Direction::Descending => " DESC, ",
-            });
-        }
-        q.push("u.created_at ASC, u.id ASC LIMIT ")
-            .push_bind(
-                page.count
-                    .map_or(-1, |c| i64::try_from(c).unwrap_or(i64::MAX)),
-            )
-            .push(" OFFSET ")
-            .push_bind(i64::try_from(page.offset).unwrap_or(i64::MAX));
-        let rows = q.build().fetch_all(&self.reader).await.map_err(backend)?;
-        let users = rows
-            .iter()
-            .map(user_from_row)
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok((users, u64::try_from(total).unwrap_or(0)))
-    }
-
-    async fn count_active_users_with_role(&self, role: &str) -> StoreResult<u64> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM users u JOIN user_roles r ON r.user_id = u.id \
-             WHERE r.role = ? AND u.active = 1",
-        )
-        .bind(role)
-        .fetch_one(&self.reader)
-        .await
-        .map_err(backend)?;
-        Ok(u64::try_from(n).unwrap_or(0))
-    }
-
-    async fn reset_connection_presence(&self) -> StoreResult<()> {
-        // Bots keep the presence they were given; people are offline until they connect.
-        sqlx::query(
-            "UPDATE users SET status_connection = 'offline', status = 'offline' \
-             WHERE user_type = 'user' AND (status_connection != 'offline' OR status != 'offline')",
-        )
-        .execute(&self.writer)
-        .await
-        .map_err(backend)?;
-        Ok(())
-    }
-
-    async fn count_users(&self) -> StoreResult<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(&self.reader)
-            .await
-            .map_err(backend)?;
-        Ok(u64::try_from(n).unwrap_or(0))
-    }
-}
-
-#[async_trait]
-impl TokenStore for SqliteStore {
-    async fn insert_token(&self, token: &LoginToken) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.map_err(backend)?;
-        insert_token(&mut tx, token).await?;
-        tx.commit().await.map_err(write_error)
-    }
-
-    async fn user_by_token(&self, hashed_token: &str) -> StoreResult<Option<(User, LoginToken)>> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            user_columns!(),
-            ", t.hashed_token, t.user_id AS token_user_id, \
-             t.created_at AS token_created_at, t.kind, t.name AS token_name, t.last_token_part, \
-             t.bypass_two_factor, t.two_factor_until, t.two_factor_client \
-             FROM login_tokens t JOIN users u ON u.id = t.user_id \
-             WHERE t.hashed_token = ?"
-        ))
-        .bind(hashed_token)
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(backend)?;
-        match row {
-            Some(r) => Ok(Some((user_from_row(&r)?, token_from_row(&r)?))),
-            None => Ok(None),
-        }
-    }
-
-    async fn remember_two_factor(
-        &self,
-        hashed_token: &str,
-        until: Timestamp,
-        client: &str,
-    ) -> StoreResult<bool> {
-        let result = sqlx::query(
-            "UPDATE login_tokens SET two_factor_until = ?, two_factor_client = ? \
-             WHERE hashed_token = ?",
-        )
-        .bind(millis(until))
-        .bind(client)
-        .bind(hashed_token)
-        .execute(&self.writer)
-        .await
-        .map_err(backend)?;
-        Ok(result.rows_affected() > 0)
-    }
-
-    async fn delete_token(&self, user_id: &str, hashed_token: &str) -> StoreResult<bool> {
-        let result = sqlx::query("DELETE FROM login_tokens WHERE user_id = ? AND hashed_token = ?")
-            .bind(user_id)
-            .bind(hashed_token)
-            .execute(&self.writer)
-            .await
-            .map_err(backend)?;
-        Ok(result.rows_affected() > 0)
-    }
-
-    async fn delete_login_tokens(&self, user_id: &str, keep: Option<&str>) -> StoreResult<u64> {
-        let result = sqlx::query(
-            "DELETE FROM login_tokens WHERE user_id = ? AND kind = 'login' \
-             AND hashed_token IS NOT ?",
-        )
-        .bind(user_id)
-        .bind(keep)
-        .execute(&self.writer)
-        .await
-        .map_err(backend)?;
-        Ok(result.rows_affected())
-    }
-
-    async fn personal_access_tokens(&self, user_id: &str) -> StoreResult<Vec<LoginToken>> {
-        let rows = sqlx::query(
-            "SELECT hashed_token, user_id AS token_user_id, created_at AS token_created_at, kind, \
-             name AS token_name, last_token_part, bypass_two_factor, two_factor_until, \
-             two_factor_client FROM login_tokens \
-             WHERE user_id = ? AND kind = 'pat' ORDER BY created_at, name",
-        )
-        .bind(user_id)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(backend)?;
-        rows.iter().map(token_from_row).collect()
-    }
-
-    async fn delete_personal_access_token(&self, user_id: &str, name: &str) -> StoreResult<bool> {
-        let result =
-            sqlx::query("DELETE FROM login_tokens WHERE user_id = ? AND kind = 'pat' AND name = ?")
-                .bind(user_id)
-                .bind(name)
-                .execute(&self.writer)
-                .await
-                .map_err(backend)?;
-        Ok(result.rows_affected() > 0)
-    }
-
-    async fn replace_personal_access_token(&self, token: &LoginToken) -> StoreResult<bool> {
-        let TokenKind::PersonalAccess { name, .. } = &token.kind else {
-            return Ok(false);
-        };
-        let mut tx = self.writer.begin().await.map_err(backend)?;
-        let removed =
-            sqlx::query("DELETE FROM login_tokens WHERE user_id = ? AND kind = 'pat' AND name = ?")
-                .bind(&token.user_id)
-                .bind(name)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-        if removed.rows_affected() == 0 {
-            return Ok(false);
-        }
-        insert_token(&mut tx, token).await?;
-        tx.commit().await.map_err(write_error)?;
-        Ok(true)
-    }
-
-    async fn prune_login_tokens(&self, user_id: &str, keep: u32) -> StoreResult<u64> {
-        let result = sqlx::query(
-            "DELETE FROM login_tokens WHERE user_id = ? AND kind = 'login' AND hashed_token NOT IN \
-             (SELECT hashed_token FROM login_tokens WHERE user_id = ? AND kind = 'login' \
-              ORDER BY created_at DESC, rowid DESC LIMIT ?)",
-        )
-        .bind(user_id)
-        .bind(user_id)
-        .bind(i64::from(keep))
-        .execute(&self.writer)
-        .await
-        .map_err(backend)?;
-        Ok(result.rows_affected())
-    }
-
-    async fn delete_login_tokens_before(&self, cutoff: Timestamp) -> StoreResult<u64> {
-        let result =
-            sqlx::query("DELETE FROM login_tokens WHERE kind = 'login' AND created_at < ?")
-                .bind(millis(cutoff))
-                .execute(&self.writer)
-                .await
-                .map_err(backend)?;
-        Ok(result.rows_affected())
-    }
-}
-
-#[async_trait]
-impl SettingStore for SqliteStore {
-    async fn settings(&self) -> StoreResult<Vec<Setting>> {
-        let rows = sqlx::query(
-            "SELECT id, value, package_value, setting_type, public, grp, section, choices, \
-             updated_at FROM settings ORDER BY id",
-        )
-        .fetch_all(&self.reader)
-        .await
-        .map_err(backend)?;
-        rows.iter().map(setting_from_row).collect()
-    }
-
-    async fn insert_setting_if_absent(&self, setting: &Setting) -> StoreResult<bool> {
-        let result = sqlx::query(
-            "INSERT OR IGNORE INTO settings (id, value, package_value, setting_type, public, grp, \
-             section, choices, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&setting.id)
-        .bind(json_text(&setting.value))
-        .bind(json_text(&setting.package_value))
-        .bind(setting.setting_type.as_str())
-        .bind(setting.public)
-        .bind(&setting.group)
-        .bind(&setting.section)
-        .bind(json_text(&Value::from(setting.choices.clone())))
-        .bind(millis(setting.updated_at))
-        .execute(&self.writer)
-        .await
-        .map_err(backend)?;
-        Ok(result.rows_affected() > 0)
-    }
-
-    async fn set_setting_value(&self, id: &str, value: &Value, at: Timestamp) -> StoreResult<bool> {
-        let result = sqlx::query("UPDATE settings SET value = ?, updated_at = ? WHERE id = ?")
-            .bind(json_text(value))
-            .bind(millis(at))
-            .bind(id)
-            .execute(&self.writer)
-            .await
-            .map_err(backend)?;
-        Ok(result.rows_affected() > 0)
-    }
-}
-
-#[async_trait]
-impl PermissionStore for SqliteStore {
-    async fn permissions(&self) -> StoreResult<Vec<Permission>> {
-        let rows = sqlx::query("SELECT id, roles, updated_at FROM permissions ORDER BY id")
-            .fetch_all(&self.reader)
-            .await
-            .map_err(backend)?;
-        rows.iter().map(permission_from_row).collect()
-    }
-
-    async fn insert_permission_if_absent(&self, permission: &Permission) -> StoreResult<bool> {
-        let result = sqlx::query(
-            "INSERT OR IGNORE INTO permissions (id, roles, updated_at) VALUES (?, ?, ?)",
-        )
-        .bind(&permission.id)
-        .bind(json_text(&Value::from(permission.roles.clone())))
-        .bind(millis(permission.updated_at))
-        .execute(&self.writer)
-        .await
-        .map_err(backend)?;
-        Ok(result.rows_affected() > 0)
-    }
-
-    async fn set_permission_roles(
-        &self,
-        id: &str,
-        roles: &[String],
-        at: Timestamp,
-    ) -> StoreResult<bool> {
-        let result = sqlx::query("UPDATE permissions SET roles = ?, updated_at = ? WHERE id = ?")
-            .bind(json_text(&Value::from(roles.to_vec())))
-            .bind(millis(at))
-            .bind(id)
-            .execute(&self.writer)
-            .await
-            .map_err(backend)?;
-        Ok(result.rows_affected() > 0)
-    }
-}
-
-#[async_trait]
-impl RoleStore for SqliteStore {
-    async fn roles(&self) -> StoreResult<Vec<Role>> {
-        let rows = sqlx::query(
-            "SELECT id, name, scope, description, protected, mandatory_2fa, updated_at FROM roles \
-             ORDER BY rowid",
-        )
-        .fetch_all(&self.reader)
-        .await
-        .map_err(backend)?;
-        rows.iter().map(role_from_row).collect()
-    }
-
-    async fn insert_role(&self, role: &Role) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO roles (id, name, scope, description, protected, mandatory_2fa, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&role.id)
-        .bind(&role.name)
-        .bind(&role.scope)
-        .bind(&role.description)
-        .bind(role.protected)
-        .bind(role.mandatory_2fa)
-        .bind(millis(role.updated_at))
-        .execute(&self.writer)
-        .await
-        .map_err(write_error)?;
-        Ok(())
-    }
-
-    async fn insert_role_if_absent(&self, role: &Role) -> StoreResult<bool> {
-        match self.insert_role(role).await {
-            Ok(()) => Ok(true),
-            Err(StoreError::Conflict(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-}
-
-#[async_trait]
-impl LoginAttemptStore for SqliteStore {
-    async fn record_failed_login(&self, key: &str, at: Timestamp) -> StoreResult<()> {
-        sqlx::query("INSERT INTO failed_logins (key, at) VALUES (?, ?)")
-            .bind(key)
-            .bind(millis(at))
-            .execute(&self.writer)
-            .await
-            .map_err(backend)?;
-        Ok(())
-    }
-
-    async fn count_failed_logins(&self, key: &str, since: Timestamp) -> StoreResult<u64> {
-        let n: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM failed_logins WHERE key = ? AND at >= ?")
-                .bind(key)
-                .bind(millis(since))
-                .fetch_one(&self.reader)
-                .await
-                .map_err(backend)?;
-        Ok(u64::try_from(n).unwrap_or(0))
-    }
-
-    async fn clear_failed_logins(&self, key: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM failed_logins WHERE key = ?")
-            .bind(key)
-            .execute(&self.writer)
-            .await
-            .map_err(backend)?;
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl comet_store::OpsStore for SqliteStore {
-    async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.reader)
-            .await
-            .map_err(backend)?;
-        Ok(())
-    }
-
-    fn pool_stats(&self) -> Vec<comet_store::PoolStats> {
-        [("writer", &self.writer), ("reader", &self.reader)]
-            .into_iter()
-            .map(|(pool, p)| comet_store::PoolStats {
-                pool,
-                size: p.size(),
-                idle: u32::try_from(p.num_idle()).unwrap_or(u32::MAX),
-            })
-            .collect()
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fts_queries_quote_every_word() {
+        assert_eq!(super::fts_query("hello wor"), "\"hello\" \"wor\"*");
+        assert_eq!(super::fts_query("a\" OR b"), "\"a\" \"OR\" \"b\"*");
+        assert_eq!(super::fts_query("مرحبا بالعالم"), "\"مرحبا\" \"بالعالم\"*");
+        assert_eq!(super::fts_query("  "), "");
     }
 }

@@ -11,8 +11,9 @@
 //! # Adding a table
 //!
 //! A new persisted table gets a [`RecordKind`] variant (placed in [`RecordKind::ALL`] after
-//! everything it references), a [`Record`] variant, and then export, import and count arms in
-//! every backend's `transfer.rs`; those matches are exhaustive, so the compiler lists them.
+//! everything it references), a [`Record`] variant, and then its columns, row conversion and
+//! insert in `comet-store-sql` (`rows.rs`, `transfer.rs`) and its export order in PostgreSQL's
+//! `export.rs`; those matches are exhaustive, so the compiler lists them.
 //! The conformance suite's `transfer` should fill the new table too. A table of live
 //! coordination state only, which a starting server rebuilds, goes in [`NOT_TRANSFERRED`]
 //! instead.

@@ -1480,7 +1480,143 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
     ),
     seed!("Unread_Count", Select, "user_and_group_mentions_only", public = true, "General"; choices = &["all_messages", "user_mentions_only", "group_mentions_only", "user_and_group_mentions_only"]),
     seed!("Unread_Count_DM", Select, "all_messages", public = true, "General"; choices = &["all_messages", "user_mentions_only", "group_mentions_only", "user_and_group_mentions_only"]),
+    // Upstream settings that admin tools and scripts set, with upstream's types, defaults and
+    // groups. Comet stores them; see docs/compatibility.md for which it does not act on yet.
+    seed!(
+        "Message_KeepHistory",
+        Boolean,
+        false,
+        public = true,
+        "Message"
+    ),
+    seed!(
+        "Message_CustomFields_Enabled",
+        Boolean,
+        false,
+        public = false,
+        "Message"
+    ),
+    seed!(
+        "Message_CustomFields",
+        Code,
+        MESSAGE_CUSTOM_FIELDS_SCHEMA,
+        public = false,
+        "Message"
+    ),
+    seed!(
+        "API_EmbedIgnoredHosts",
+        String,
+        "localhost, 127.0.0.1, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16",
+        public = false,
+        "Message"
+    ),
+    seed!(
+        "API_EmbedSafePorts",
+        String,
+        "80, 443",
+        public = false,
+        "Message"
+    ),
+    seed!(
+        "UI_Allow_room_names_with_special_chars",
+        Boolean,
+        false,
+        public = true,
+        "Layout",
+        "User_Interface"
+    ),
+    seed!("Log_Level", Select, "2", public = true, "Logs"; choices = &["0", "1", "2"]),
+    seed!("Log_View_Limit", Int, 1000, public = false, "Logs"),
+    seed!("Log_Trace_Methods", Boolean, false, public = false, "Logs"),
+    seed!(
+        "Log_Trace_Methods_Filter",
+        String,
+        "",
+        public = false,
+        "Logs"
+    ),
+    seed!(
+        "Log_Trace_Subscriptions",
+        Boolean,
+        false,
+        public = false,
+        "Logs"
+    ),
+    seed!(
+        "Log_Trace_Subscriptions_Filter",
+        String,
+        "",
+        public = false,
+        "Logs"
+    ),
+    seed!("SMTP_Protocol", Select, "smtp", public = false, "Email", "SMTP"; choices = &["smtp", "smtps"]),
+    seed!("SMTP_Host", String, "", public = false, "Email", "SMTP"),
+    seed!("SMTP_Port", String, "", public = false, "Email", "SMTP"),
+    seed!(
+        "SMTP_IgnoreTLS",
+        Boolean,
+        true,
+        public = false,
+        "Email",
+        "SMTP"
+    ),
+    seed!("SMTP_Pool", Boolean, true, public = false, "Email", "SMTP"),
+    seed!("SMTP_Username", String, "", public = false, "Email", "SMTP"),
+    seed!(
+        "SMTP_Password",
+        Password,
+        "",
+        public = false,
+        "Email",
+        "SMTP"
+    ),
+    seed!("From_Email", String, "", public = false, "Email", "SMTP"),
+    seed!("LDAP_Enable", Boolean, false, public = true, "LDAP"),
+    seed!(
+        "Accounts_OAuth_Google",
+        Boolean,
+        false,
+        public = true,
+        "OAuth",
+        "Google"
+    ),
+    seed!(
+        "Accounts_OAuth_Google_id",
+        String,
+        "",
+        public = false,
+        "OAuth",
+        "Google"
+    ),
+    seed!(
+        "Accounts_OAuth_Google_secret",
+        String,
+        "",
+        public = false,
+        "OAuth",
+        "Google"
+    ),
+    seed!(
+        "VoIP_Enabled",
+        Boolean,
+        false,
+        public = true,
+        "Call_Center",
+        "General_Settings"
+    ),
 ];
+
+/// `Message_CustomFields`' default: upstream's example schema.
+const MESSAGE_CUSTOM_FIELDS_SCHEMA: &str = r#"{
+	"properties": {
+		"priority": {
+			"type": "string",
+			"nullable": false,
+			"enum": ["low", "medium", "high"]
+		}
+	},
+	"required": ["priority"]
+}"#;
 
 /// The prefix of per-user preference defaults among the settings.
 pub const USER_PREFERENCE_PREFIX: &str = "Accounts_Default_User_Preferences_";

@@ -45,7 +45,9 @@ impl SettingType {
     pub fn accepts(self, value: &Value) -> bool {
         match self {
             SettingType::Boolean => value.is_boolean(),
-            SettingType::Int => value.is_i64() || value.is_u64(),
+            // Upstream checks `int` settings as any `Number`: fractional values are accepted
+            // (e.g. half a minute in `Block_Multiple_Failed_Logins_*`).
+            SettingType::Int => value.as_f64().is_some_and(f64::is_finite),
             SettingType::String
             | SettingType::Select
             | SettingType::Code
@@ -62,7 +64,15 @@ impl SettingType {
                 "false" | "0" | "no" => Some(Value::Bool(false)),
                 _ => None,
             },
-            SettingType::Int => raw.trim().parse::<i64>().ok().map(Value::from),
+            SettingType::Int => {
+                let raw = raw.trim();
+                raw.parse::<i64>().ok().map(Value::from).or_else(|| {
+                    raw.parse::<f64>()
+                        .ok()
+                        .filter(|f| f.is_finite())
+                        .map(Value::from)
+                })
+            }
             _ => Some(Value::String(raw.to_owned())),
         }
     }

@@ -270,7 +270,6 @@ async fn setting_values_are_validated() {
     let admin = server.admin().await;
     for (id, value) in [
         ("API_Default_Count", json!("abc")),
-        ("API_Default_Count", json!(1.5)),
         ("Accounts_ManuallyApproveNewUsers", json!("yes")),
         ("Site_Name", json!(42)),
         ("Accounts_RegistrationForm", json!("Sometimes")),
@@ -447,5 +446,129 @@ async fn first_start_defaults_seed_settings() {
         .ok();
     let got = server.get("settings/Site_Name", &[], Some(&admin)).await;
     assert_eq!(got.ok()["value"], json!("Renamed"));
+    server.stop().await;
+}
+
+/// Admin tools and scripts set upstream's settings by id, whether or not the feature behind
+/// them is built: each must exist with upstream's type.
+#[tokio::test]
+async fn upstream_settings_exist_and_take_their_types() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    for (id, value) in [
+        ("Message_AllowBadWordsFilter", json!(true)),
+        ("Message_BadWordsFilterList", json!("heck")),
+        ("API_EmbedIgnoredHosts", json!("localhost, 10.0.0.0/8")),
+        ("API_EmbedSafePorts", json!("80, 443, 8443")),
+        ("Message_CustomFields_Enabled", json!(true)),
+        ("Message_CustomFields", json!("{\"properties\": {}}")),
+        ("Accounts_OAuth_Google", json!(false)),
+        ("Log_Level", json!("1")),
+        ("Log_Trace_Methods", json!(true)),
+        ("UI_Allow_room_names_with_special_chars", json!(true)),
+        ("VoIP_Enabled", json!(false)),
+        ("Message_KeepHistory", json!(true)),
+        ("SMTP_Protocol", json!("smtps")),
+        ("SMTP_Host", json!("127.0.0.1")),
+        ("SMTP_Port", json!("2525")),
+        ("SMTP_IgnoreTLS", json!(false)),
+        ("SMTP_Username", json!("mailer")),
+        ("SMTP_Password", json!("secret")),
+        ("From_Email", json!("chat@example.com")),
+        ("LDAP_Enable", json!(false)),
+    ] {
+        server
+            .post(
+                &format!("settings/{id}"),
+                json!({"value": value}),
+                Some(&admin),
+            )
+            .await
+            .ok();
+        let stored = server
+            .get(&format!("settings/{id}"), &[], Some(&admin))
+            .await;
+        assert_eq!(stored.ok()["value"], value, "{id}");
+    }
+    // A select refuses what upstream does not offer; a boolean refuses a string.
+    server
+        .post("settings/Log_Level", json!({"value": "9"}), Some(&admin))
+        .await
+        .refused(
+            400,
+            "Invalid value for setting Log_Level: must be one of 0, 1, 2",
+        );
+    let wrong = server
+        .post(
+            "settings/LDAP_Enable",
+            json!({"value": "yes"}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(wrong.status, 400, "{}", wrong.body);
+}
+
+/// Upstream's number settings take any number: half a minute of login blocking is half a
+/// minute, not zero.
+#[tokio::test]
+async fn number_settings_accept_fractions() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    server.new_user("alice").await;
+    for (id, value) in [
+        (
+            "Block_Multiple_Failed_Logins_Attempts_Until_Block_by_User",
+            json!(2),
+        ),
+        (
+            "Block_Multiple_Failed_Logins_Time_To_Unblock_By_User_In_Minutes",
+            json!(0.5),
+        ),
+    ] {
+        server
+            .post(
+                &format!("settings/{id}"),
+                json!({"value": value}),
+                Some(&admin),
+            )
+            .await
+            .ok();
+    }
+    // Any number, as upstream's `validateSetting` checks `typeof value === 'number'`.
+    server
+        .post(
+            "settings/API_Default_Count",
+            json!({"value": 1.5}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let stored = server
+        .get(
+            "settings/Block_Multiple_Failed_Logins_Time_To_Unblock_By_User_In_Minutes",
+            &[],
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(stored.ok()["value"], json!(0.5));
+    for _ in 0..2 {
+        let failed = server
+            .post(
+                "login",
+                json!({"user": "alice", "password": "wrong-password"}),
+                None,
+            )
+            .await;
+        assert_eq!(failed.status, 401, "{}", failed.body);
+    }
+    // Blocked now, for half a minute: the right password is refused too.
+    let blocked = server
+        .post(
+            "login",
+            json!({"user": "alice", "password": PASSWORD}),
+            None,
+        )
+        .await;
+    assert_eq!(blocked.status, 401, "{}", blocked.body);
     server.stop().await;
 }

@@ -1395,3 +1395,43 @@ async fn invisible_status_can_be_disabled() {
         .ok();
     server.stop().await;
 }
+
+/// `users.getStatus`, which bots poll: the caller's own status with its connection status,
+/// another user's without.
+#[tokio::test]
+async fn get_status_of_self_and_others() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let admin = server.admin().await;
+
+    let own = server.get("users.getStatus", &[], Some(&alice)).await;
+    assert_eq!(
+        own.ok(),
+        &json!({"_id": alice.user_id, "status": "offline", "connectionStatus": "offline",
+                "success": true})
+    );
+    let other = server
+        .get(
+            "users.getStatus",
+            &[("userId", &admin.user_id)],
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(
+        other.ok(),
+        &json!({"_id": admin.user_id, "status": "offline", "success": true})
+    );
+    let cat = server
+        .get(
+            "users.getStatus",
+            &[("username", "rocket.cat")],
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(cat.ok()["_id"], json!("rocket.cat"));
+    server
+        .get("users.getStatus", &[], None)
+        .await
+        .refused(401, "You must be logged in to do this.");
+    server.stop().await;
+}

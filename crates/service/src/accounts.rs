@@ -85,6 +85,7 @@ pub struct UserChanges {
 /// `users.getPresence` answer.
 #[derive(Debug, Clone)]
 pub struct PresenceInfo {
+    pub user_id: String,
     pub presence: Presence,
     /// Only for oneself: the connection status and the last login.
     pub own: Option<(Presence, Option<comet_core::Timestamp>)>,
@@ -1073,6 +1074,7 @@ impl Accounts<'_> {
         };
         let own = (user.id == session.user.id).then_some((user.status_connection, user.last_login));
         Ok(PresenceInfo {
+            user_id: user.id,
             presence: user.status,
             own,
         })

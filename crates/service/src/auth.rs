@@ -222,9 +222,9 @@ impl Accounts<'_> {
                 user_key(user),
                 self.ctx
                     .setting_int("Block_Multiple_Failed_Logins_Attempts_Until_Block_by_User"),
-                chrono::Duration::minutes(self.ctx.setting_int(
+                self.ctx.setting_minutes(
                     "Block_Multiple_Failed_Logins_Time_To_Unblock_By_User_In_Minutes",
-                )),
+                ),
                 "error-login-blocked-for-user",
                 LOGIN_BLOCKED_FOR_USER,
             ));
@@ -237,10 +237,8 @@ impl Accounts<'_> {
                 format!("ip:{ip}"),
                 self.ctx
                     .setting_int("Block_Multiple_Failed_Logins_Attempts_Until_Block_By_Ip"),
-                chrono::Duration::minutes(
-                    self.ctx.setting_int(
-                        "Block_Multiple_Failed_Logins_Time_To_Unblock_By_Ip_In_Minutes",
-                    ),
+                self.ctx.setting_minutes(
+                    "Block_Multiple_Failed_Logins_Time_To_Unblock_By_Ip_In_Minutes",
                 ),
                 "error-login-blocked-for-ip",
                 LOGIN_BLOCKED_FOR_IP,

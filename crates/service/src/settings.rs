@@ -94,10 +94,28 @@ impl Service {
             .unwrap_or(false)
     }
 
+    /// A number setting as a whole number (a fractional value is truncated).
     pub fn setting_int(&self, id: &str) -> i64 {
         self.settings_cache
-            .read(|m| m.get(id).and_then(|s| s.value.as_i64()))
+            .read(|m| {
+                m.get(id).and_then(|s| {
+                    s.value
+                        .as_i64()
+                        // Truncation is the intent; `as` saturates out-of-range values.
+                        .or_else(|| s.value.as_f64().map(|f| f.trunc() as i64))
+                })
+            })
             .unwrap_or(0)
+    }
+
+    /// A number setting counted in minutes, fractions included, as a duration.
+    pub fn setting_minutes(&self, id: &str) -> chrono::Duration {
+        let minutes = self
+            .settings_cache
+            .read(|m| m.get(id).and_then(|s| s.value.as_f64()))
+            .unwrap_or(0.0);
+        // Milliseconds, rounded; `as` saturates, and no setting holds anything near that.
+        chrono::Duration::milliseconds((minutes * 60_000.0).round() as i64)
     }
 
     pub fn setting_str(&self, id: &str) -> String {

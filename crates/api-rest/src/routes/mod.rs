@@ -59,6 +59,7 @@ pub fn routes() -> Router<AppState> {
             post(users::set_active_status),
         )
         .route("/api/v1/users.getPresence", get(users::get_presence))
+        .route("/api/v1/users.getStatus", get(users::get_status))
         .route("/api/v1/users.setAvatar", post(avatars::set_avatar))
         .route("/api/v1/users.resetAvatar", post(avatars::reset_avatar))
         .route("/api/v1/users.getAvatar", get(avatars::get_avatar))

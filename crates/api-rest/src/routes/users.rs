@@ -228,6 +228,25 @@ pub async fn get_presence(
     ok(body)
 }
 
+/// `GET /api/v1/users.getStatus`: `{_id, status}`, and for oneself also `connectionStatus`.
+pub async fn get_status(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let target = user_ref(&query).ok();
+    let presence = app
+        .service
+        .accounts()
+        .presence(&session, target.as_ref())
+        .await?;
+    let mut body = json!({"_id": presence.user_id, "status": presence.presence.as_str()});
+    if let (Some((connection, _)), Value::Object(map)) = (presence.own, &mut body) {
+        map.insert("connectionStatus".into(), json!(connection.as_str()));
+    }
+    ok(body)
+}
+
 /// `POST /api/v1/users.setStatus`.
 pub async fn set_status(
     State(app): State<AppState>,

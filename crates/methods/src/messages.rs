@@ -30,6 +30,14 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
     ("stream-notify-room", |s, p, c| {
         Box::pin(notify_room(s, p, c))
     }),
+    ("starMessage", |s, p, c| Box::pin(star_message(s, p, c))),
+    ("pinMessage", |s, p, c| Box::pin(pin_message(s, p, c, true))),
+    ("unpinMessage", |s, p, c| {
+        Box::pin(pin_message(s, p, c, false))
+    }),
+    ("listEmojiCustom", |s, p, c| {
+        Box::pin(list_emoji_custom(s, p, c))
+    }),
 ];
 
 async fn send_message(
@@ -85,6 +93,75 @@ async fn send_file_message(
         .confirm_upload(session, &room, file_id, fields)
         .await?;
     value(ejson(chat::message(&sent)))
+}
+
+/// `starMessage({_id, rid, starred})`: `false` when the caller is not in the room or the
+/// message is not in it, as upstream; `true` once done.
+async fn star_message(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let message = param(&params, 0).ok_or_else(match_failed)?;
+    let (id, room_id) = (str_field(message, "_id")?, str_field(message, "rid")?);
+    let starred = message
+        .get("starred")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    // The setting is checked first, as upstream.
+    if !service.setting_bool("Message_AllowStarring") {
+        return Err(
+            Error::meteor("error-action-not-allowed", "Message starring not allowed")
+                .with_details(json!({"method": "starMessage", "action": "Message_starring"})),
+        );
+    }
+    match service.messages().readable_message(session, id).await {
+        Ok((found, _)) if found.room_id == room_id => {}
+        Ok(_) => return value(json!(false)),
+        Err(e) if e.kind == comet_core::error::ErrorKind::Internal => return Err(e),
+        Err(_) => return value(json!(false)),
+    }
+    if service
+        .rooms()
+        .subscription(session, room_id)
+        .await?
+        .is_none()
+    {
+        return value(json!(false));
+    }
+    service
+        .messages()
+        .star_message(session, id, starred)
+        .await?;
+    value(json!(true))
+}
+
+/// `pinMessage(message)` → the `message_pinned` notice (or nothing new); `unpinMessage(message)`.
+async fn pin_message(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+    pinned: bool,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let message = param(&params, 0).ok_or_else(match_failed)?;
+    let id = str_field(message, "_id")?;
+    let notice = service.messages().pin_message(session, id, pinned).await?;
+    match notice {
+        Some(notice) if pinned => value(ejson(chat::message(&notice))),
+        _ => value(json!(true)),
+    }
+}
+
+/// `listEmojiCustom()`: the server's custom emoji; Comet has none.
+async fn list_emoji_custom(
+    _service: &Service,
+    _params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    session(&ctx)?;
+    value(json!([]))
 }
 
 async fn update_message(

@@ -9,7 +9,7 @@ use comet_core::user::Presence;
 use comet_core::{Error, Result};
 use comet_protocol::{chat, ejson};
 use comet_service::Service;
-use comet_service::rooms::NewRoom;
+use comet_service::rooms::{NewRoom, RoomRef};
 use serde_json::{Value, json};
 
 /// The methods of this area, by name.
@@ -18,6 +18,12 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
         Box::pin(subscriptions_get(s, p, c))
     }),
     ("rooms/get", |s, p, c| Box::pin(rooms_get(s, p, c))),
+    ("getRoomIdByNameOrId", |s, p, c| {
+        Box::pin(room_lookup(s, p, c, "getRoomIdByNameOrId"))
+    }),
+    ("getRoomNameById", |s, p, c| {
+        Box::pin(room_lookup(s, p, c, "getRoomNameById"))
+    }),
     ("joinRoom", |s, p, c| Box::pin(join_room(s, p, c))),
     ("leaveRoom", |s, p, c| Box::pin(leave_room(s, p, c))),
     ("openRoom", |s, p, c| Box::pin(set_open(s, p, c, true))),
@@ -42,6 +48,41 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
         Box::pin(get_users_of_room(s, p, c))
     }),
 ];
+
+/// `getRoomIdByNameOrId(idOrName)` → the room's id; `getRoomNameById(rid)` → its name (by id
+/// only). A room that is not there or that the caller may not see: `error-not-allowed`.
+async fn room_lookup(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+    method: &'static str,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let key = str_param(&params, 0)?;
+    let not_allowed = || {
+        Error::meteor("error-not-allowed", "Not allowed").with_details(json!({"method": method}))
+    };
+    let mut found = service
+        .rooms()
+        .find_room_unchecked(&RoomRef::Id(key.clone()))
+        .await?;
+    if found.is_none() && method == "getRoomIdByNameOrId" {
+        found = service
+            .rooms()
+            .find_room_unchecked(&RoomRef::Name(key))
+            .await?;
+    }
+    let Some(found) = found else {
+        return Err(not_allowed());
+    };
+    let Some(access) = service.rooms().room_access(session, found).await? else {
+        return Err(not_allowed());
+    };
+    match method {
+        "getRoomNameById" => value(json!(access.name)),
+        _ => value(json!(access.id)),
+    }
+}
 
 /// Without a date: the list; with one: `{update, remove}`, as upstream's method answers.
 async fn subscriptions_get(

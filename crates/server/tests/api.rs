@@ -127,8 +127,9 @@ async fn method_call_unknown_method() {
             Some(&alice),
         )
         .await;
-    assert_eq!(reply.status, 400, "{}", reply.body);
-    assert_eq!(reply.body["success"], json!(false));
+    // The call went through: upstream answers 200 with the method's error inside `message`.
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["success"], json!(true));
     let message = inner(&reply);
     assert_eq!(message["msg"], json!("result"));
     assert_eq!(message["id"], json!("7"));
@@ -145,15 +146,22 @@ async fn method_call_unknown_method() {
         .await;
     assert_eq!(reply.status, 400);
     assert_eq!(reply.body["success"], json!(false));
-    let reply = server
-        .post(
-            "method.call/nope",
-            json!({"message": "not json"}),
-            Some(&alice),
-        )
-        .await;
-    assert_eq!(reply.status, 400);
-    assert_eq!(reply.body["success"], json!(false));
+    // A message that is not a DDP method call is refused before any method runs.
+    for message in [
+        json!("not json"),
+        json!(json!({"msg": "method", "method": "nope", "id": "7"}).to_string()),
+        json!(json!({"msg": "method", "params": [], "id": "7"}).to_string()),
+        json!(json!({"msg": "method", "method": "nope", "params": [], "id": 7}).to_string()),
+    ] {
+        let reply = server
+            .post(
+                "method.call/nope",
+                json!({"message": message}),
+                Some(&alice),
+            )
+            .await;
+        reply.refused(400, "Invalid method call");
+    }
     server.stop().await;
 }
 
@@ -191,7 +199,7 @@ async fn method_call_anon_public_settings() {
             None,
         )
         .await;
-    assert_eq!(reply.status, 400);
+    assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(inner(&reply)["error"]["error"], json!("error-invalid-user"));
     server.stop().await;
 }

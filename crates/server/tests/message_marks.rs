@@ -453,6 +453,11 @@ async fn thread_refusals_and_sync() {
         .await;
     assert_eq!(reply.status, 400, "{}", reply.body);
     assert_eq!(error_type(&reply), "error-invalid-message");
+    // A message in a room the caller may not see: not allowed, as upstream.
+    server
+        .post("chat.followMessage", json!({"mid": pid}), Some(&carol))
+        .await
+        .refused(400, "not-allowed [error-not-allowed]");
 
     // syncThreadMessages: replies changed after a time.
     let reply = server
@@ -669,6 +674,8 @@ async fn create_discussion_posts_a_notice_with_drid() {
         .await;
     let discussion = reply.ok()["discussion"].clone();
     let drid = id_of(&discussion);
+    // Clients read the new room's id from `rid`, as upstream's createRoom answers it.
+    assert_eq!(discussion["rid"], json!(drid));
     assert_eq!(discussion["prid"], json!(rid));
     assert_eq!(discussion["fname"], json!("Side Talk"));
     assert_eq!(discussion["t"], json!("c"));

@@ -1332,3 +1332,73 @@ async fn sockjs_info_answers_as_meteor() {
     assert!(info["entropy"].is_u64(), "{info}");
     server.stop().await;
 }
+
+/// Methods Rocket.Chat's clients call that map onto what Comet already does.
+#[tokio::test]
+async fn room_lookup_star_pin_and_emoji_methods() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let bob = server.new_user("bob").await;
+    let mut ddp = Ddp::connect(&server).await;
+    ddp.login("alice").await;
+
+    let by_name = ddp.call("getRoomIdByNameOrId", json!(["general"])).await;
+    assert_eq!(by_name["result"], json!("GENERAL"), "{by_name}");
+    let by_id = ddp.call("getRoomIdByNameOrId", json!(["GENERAL"])).await;
+    assert_eq!(by_id["result"], json!("GENERAL"));
+    let name = ddp.call("getRoomNameById", json!(["GENERAL"])).await;
+    assert_eq!(name["result"], json!("general"));
+    let group = server
+        .post("groups.create", json!({"name": "bobs-secret"}), Some(&bob))
+        .await;
+    let gid = group.ok()["group"]["_id"].as_str().expect("gid").to_owned();
+    for (method, key) in [
+        ("getRoomIdByNameOrId", "nowhere"),
+        ("getRoomIdByNameOrId", "bobs-secret"),
+        ("getRoomNameById", gid.as_str()),
+    ] {
+        let refused = ddp.call(method, json!([key])).await;
+        assert_eq!(
+            refused["error"]["error"],
+            json!("error-not-allowed"),
+            "{method} {key}"
+        );
+        assert_eq!(refused["error"]["details"]["method"], json!(method));
+    }
+
+    let posted = say(&server, &alice, "GENERAL", "star me").await;
+    let mid = posted["_id"].as_str().expect("id").to_owned();
+    let starred = ddp
+        .call(
+            "starMessage",
+            json!([{"_id": mid, "rid": "GENERAL", "starred": true}]),
+        )
+        .await;
+    assert_eq!(starred["result"], json!(true), "{starred}");
+    let single = ddp.call("getSingleMessage", json!([mid])).await;
+    assert_eq!(single["result"]["starred"], json!([{"_id": alice.user_id}]));
+    let elsewhere = ddp
+        .call(
+            "starMessage",
+            json!([{"_id": mid, "rid": gid, "starred": true}]),
+        )
+        .await;
+    assert_eq!(elsewhere["result"], json!(false), "{elsewhere}");
+
+    server
+        .post(
+            "permissions.update",
+            json!({"permissions": [{"_id": "pin-message", "roles": ["admin", "owner", "moderator", "user"]}]}),
+            Some(&server.admin().await),
+        )
+        .await
+        .ok();
+    let pinned = ddp.call("pinMessage", json!([{"_id": mid}])).await;
+    assert_eq!(pinned["result"]["t"], json!("message_pinned"), "{pinned}");
+    let unpinned = ddp.call("unpinMessage", json!([{"_id": mid}])).await;
+    assert_eq!(unpinned["result"], json!(true), "{unpinned}");
+
+    let emoji = ddp.call("listEmojiCustom", json!([])).await;
+    assert_eq!(emoji["result"], json!([]));
+    server.stop().await;
+}

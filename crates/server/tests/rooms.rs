@@ -734,6 +734,27 @@ async fn rooms_leave_works_for_any_room_type() {
     let reply = server.post("rooms.leave", json!({}), Some(&bob)).await;
     assert_eq!(reply.status, 400, "{}", reply.body);
     assert_eq!(reply.body["success"], json!(false));
+
+    // A direct conversation cannot be left, as upstream's leaveRoom.
+    let dm = server
+        .post("im.create", json!({"username": "alice"}), Some(&bob))
+        .await;
+    let dm_id = dm.ok()["room"]["_id"].as_str().expect("rid").to_owned();
+    server
+        .post("rooms.leave", json!({"roomId": dm_id}), Some(&bob))
+        .await
+        .refused(400, "Not allowed [error-not-allowed]");
+    assert!(!subscription(&server, &bob, &dm_id).await.is_null());
+
+    // Nor does the last owner leave, even alone in the room.
+    let lonely = create_room(&server, &alice, "channels", "r-lonely", &[]).await;
+    server
+        .post("rooms.leave", json!({"roomId": id_of(&lonely)}), Some(&alice))
+        .await
+        .refused(
+            400,
+            "You are the last owner. Please set new owner before leaving the room. [error-you-are-last-owner]",
+        );
     server.stop().await;
 }
 
@@ -1265,6 +1286,9 @@ async fn im_create_returns_exactly_the_upstream_room() {
     let theirs = subscription(&server, &bob, &rid).await;
     assert_eq!(theirs["name"], json!("alice"));
     assert_eq!(theirs["open"], json!(false));
+    // Clients title the conversation with `fname`: the other user's display name.
+    assert_eq!(mine["fname"], json!("User bob"));
+    assert_eq!(theirs["fname"], json!("User alice"));
 
     // Creating it again (from either side, and through dm.*) gives the same room.
     for (auth, other) in [(&alice, "bob"), (&bob, "alice")] {
@@ -1458,6 +1482,14 @@ async fn im_open_and_close() {
         .await
         .ok();
     assert_eq!(subscription(&server, &bob, &rid).await["open"], json!(true));
+    // Opening what is open is a success for direct messages, as upstream.
+    assert_exact(
+        &server
+            .post("im.open", json!({"roomId": rid}), Some(&bob))
+            .await,
+        200,
+        json!({"success": true}),
+    );
     server.stop().await;
 }
 
@@ -1642,5 +1674,66 @@ async fn subscriptions_get_get_one_and_read() {
         400,
         json!({"success": false, "error": "error-invalid-subscription"}),
     );
+    server.stop().await;
+}
+
+/// `rooms.isMember`, in upstream's order of checks: parameters, room, user, caller's access.
+#[tokio::test]
+async fn rooms_is_member() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let bob = server.new_user("bob").await;
+    let carol = server.new_user("carol").await;
+    let gid = create_room(&server, &alice, "groups", "members-only", &["bob"]).await;
+
+    let asked = |who: (&'static str, String)| vec![("roomId", gid.clone()), (who.0, who.1)];
+    for (query, expected) in [
+        (asked(("userId", bob.user_id.clone())), true),
+        (asked(("username", "bob".to_owned())), true),
+        (asked(("username", "carol".to_owned())), false),
+    ] {
+        let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let reply = server.get("rooms.isMember", &query, Some(&alice)).await;
+        assert_eq!(
+            reply.ok(),
+            &json!({"isMember": expected, "success": true}),
+            "{query:?}"
+        );
+    }
+    let missing_user = server
+        .get(
+            "rooms.isMember",
+            &[("roomId", &gid), ("username", "nobody-here")],
+            Some(&alice),
+        )
+        .await;
+    assert_exact(
+        &missing_user,
+        400,
+        json!({"success": false, "error": "error-user-not-found"}),
+    );
+    let neither = server
+        .get("rooms.isMember", &[("roomId", &gid)], Some(&alice))
+        .await;
+    assert_eq!(neither.status, 400, "{}", neither.body);
+    assert_eq!(neither.body["errorType"], json!("invalid-params"));
+    let no_room = server
+        .get(
+            "rooms.isMember",
+            &[("roomId", "no-such-room"), ("username", "bob")],
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(no_room.status, 400, "{}", no_room.body);
+    assert_eq!(no_room.body["errorType"], json!("error-room-not-found"));
+    // Someone who may not see the private group is refused.
+    server
+        .get(
+            "rooms.isMember",
+            &[("roomId", &gid), ("username", "bob")],
+            Some(&carol),
+        )
+        .await
+        .refused(403, "unauthorized");
     server.stop().await;
 }

@@ -741,6 +741,42 @@ async fn update_own_name() {
     assert_eq!(user["nickname"], json!("al"));
     let me = server.get("me", &[], Some(&alice)).await;
     assert_eq!(me.ok()["name"], json!("Alice Liddell"));
+
+    // Upstream's limits: a nickname of 120 characters, a bio of 260.
+    for (field, limit, refusal) in [
+        (
+            "nickname",
+            120,
+            "Nickname size exceeds 120 characters [error-nickname-size-exceeded]",
+        ),
+        (
+            "bio",
+            260,
+            "Bio size exceeds 260 characters [error-bio-size-exceeded]",
+        ),
+    ] {
+        let longest = "é".repeat(limit);
+        server
+            .post(
+                "users.update",
+                json!({"userId": alice.user_id, "data": {field: longest}}),
+                Some(&alice),
+            )
+            .await
+            .ok();
+        server
+            .post(
+                "users.update",
+                json!({"userId": alice.user_id, "data": {field: format!("{longest}x")}}),
+                Some(&alice),
+            )
+            .await
+            .refused(400, refusal);
+    }
+    let user = server
+        .get("users.info", &[("userId", &alice.user_id)], Some(&alice))
+        .await;
+    assert_eq!(user.ok()["user"]["bio"], json!("é".repeat(260)));
     server.stop().await;
 }
 
@@ -1433,5 +1469,61 @@ async fn get_status_of_self_and_others() {
         .get("users.getStatus", &[], None)
         .await
         .refused(401, "You must be logged in to do this.");
+    server.stop().await;
+}
+
+/// `users.info?includeUserRooms=true`: one's own rooms, or anyone's for holders of
+/// `view-other-user-channels`; others get the user without them.
+#[tokio::test]
+async fn users_info_includes_rooms_when_allowed() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let bob = server.new_user("bob").await;
+    let admin = server.admin().await;
+    server
+        .post(
+            "groups.create",
+            json!({"name": "alices-group"}),
+            Some(&alice),
+        )
+        .await
+        .ok();
+    let own = server
+        .get(
+            "users.info",
+            &[("userId", &alice.user_id), ("includeUserRooms", "true")],
+            Some(&alice),
+        )
+        .await;
+    let rooms = own.ok()["user"]["rooms"].as_array().expect("rooms").clone();
+    let names: Vec<&str> = rooms.iter().filter_map(|r| r["name"].as_str()).collect();
+    assert_eq!(
+        names,
+        ["general", "alices-group"],
+        "channels first, then groups"
+    );
+    assert_eq!(rooms[1]["t"], json!("p"));
+    assert_eq!(rooms[1]["roles"], json!(["owner"]));
+    assert!(rooms[1]["rid"].is_string() && rooms[1]["unread"].is_i64());
+
+    let by_admin = server
+        .get(
+            "users.info",
+            &[("userId", &alice.user_id), ("includeUserRooms", "true")],
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(
+        by_admin.ok()["user"]["rooms"].as_array().map(Vec::len),
+        Some(2)
+    );
+    let by_bob = server
+        .get(
+            "users.info",
+            &[("userId", &alice.user_id), ("includeUserRooms", "true")],
+            Some(&bob),
+        )
+        .await;
+    assert!(by_bob.ok()["user"].get("rooms").is_none());
     server.stop().await;
 }

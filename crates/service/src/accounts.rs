@@ -135,6 +135,29 @@ fn escape_html(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// Upstream's limits on profile texts, in UTF-16 code units as JavaScript counts them.
+const MAX_NICKNAME_LENGTH: usize = 120;
+const MAX_BIO_LENGTH: usize = 260;
+
+/// A nickname or bio as upstream stores it: blank removes it, too long is refused.
+fn profile_text(value: String, max: usize, code: &'static str) -> Result<Option<String>> {
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    if value.encode_utf16().count() > max {
+        let what = if code == "error-bio-size-exceeded" {
+            "Bio"
+        } else {
+            "Nickname"
+        };
+        return Err(
+            Error::meteor(code, format!("{what} size exceeds {max} characters"))
+                .with_details(json!({"method": "saveUserProfile"})),
+        );
+    }
+    Ok(Some(value))
+}
+
 impl Accounts<'_> {
     fn username_is_valid(&self, username: &str) -> bool {
         username_regex(&self.ctx.setting_str("UTF8_User_Names_Validation")).is_match(username)
@@ -539,8 +562,16 @@ impl Accounts<'_> {
         }
         user.active = new_user.active.unwrap_or(true);
         user.require_password_change = new_user.require_password_change;
-        user.nickname = new_user.nickname;
-        user.bio = new_user.bio;
+        user.nickname = new_user
+            .nickname
+            .map(|v| profile_text(v, MAX_NICKNAME_LENGTH, "error-nickname-size-exceeded"))
+            .transpose()?
+            .flatten();
+        user.bio = new_user
+            .bio
+            .map(|v| profile_text(v, MAX_BIO_LENGTH, "error-bio-size-exceeded"))
+            .transpose()?
+            .flatten();
         user.status_text = new_user.status_text.unwrap_or_default();
         user.custom_fields = new_user.custom_fields;
         user.password_bcrypt = Some(
@@ -734,10 +765,10 @@ impl Accounts<'_> {
             user.require_password_change = v;
         }
         if let Some(v) = changes.nickname {
-            user.nickname = Some(v);
+            user.nickname = profile_text(v, MAX_NICKNAME_LENGTH, "error-nickname-size-exceeded")?;
         }
         if let Some(v) = changes.bio {
-            user.bio = Some(v);
+            user.bio = profile_text(v, MAX_BIO_LENGTH, "error-bio-size-exceeded")?;
         }
         if let Some(v) = changes.status_text {
             user.status_text = v;

@@ -133,12 +133,16 @@ impl Messages<'_> {
             return Err(Error::meteor("error-not-allowed", "not-allowed")
                 .with_details(json!({"method": "followMessage"})));
         }
+        // Upstream tells a missing message from one in a room the caller may not see.
         let (message, _) = self
             .readable_message(session, message_id)
             .await
-            .map_err(|_| {
-                Error::meteor("error-invalid-message", "Invalid message")
-                    .with_details(json!({"method": "followMessage"}))
+            .map_err(|e| match e.code.as_deref() {
+                Some("error-not-allowed") => Error::meteor("error-not-allowed", "not-allowed")
+                    .with_details(json!({"method": "followMessage"})),
+                _ if e.kind == comet_core::ErrorKind::Internal => e,
+                _ => Error::meteor("error-invalid-message", "Invalid message")
+                    .with_details(json!({"method": "followMessage"})),
             })?;
         let change = if follow {
             MessageChange::Follow {

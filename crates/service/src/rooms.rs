@@ -490,6 +490,32 @@ impl Rooms<'_> {
         }
     }
 
+    /// `rooms.isMember`: whether `user` is in the room, for a caller who may see the room.
+    /// Checked in upstream's order: the room exists, then the user, then the caller's access.
+    pub async fn is_member(
+        &self,
+        session: &Session,
+        room: &RoomRef,
+        user: &crate::accounts::UserRef,
+    ) -> Result<bool> {
+        let Some(room) = self.find_room_unchecked(room).await? else {
+            return Err(room_not_found(RoomFamily::Any));
+        };
+        let Some(user) = self.ctx.accounts().find_user(user).await? else {
+            return Err(Error::failure("error-user-not-found"));
+        };
+        if !self.can_access_room(&session.user, &room).await? {
+            return Err(Error::forbidden());
+        }
+        Ok(self
+            .ctx
+            .store
+            .subscription(&room.id, &user.id)
+            .await
+            .map_err(store_error)?
+            .is_some())
+    }
+
     /// Checks that the caller may read a room found by other means; `None` when they may not.
     pub async fn room_access(&self, session: &Session, room: Room) -> Result<Option<RoomAccess>> {
         Ok(self
@@ -700,6 +726,22 @@ impl Rooms<'_> {
             .iter()
             .map(|u| {
                 let mut s = self.new_subscription(&room, u, Vec::new(), at);
+                // Shown by the others' display names (`name`, else `username`), as upstream.
+                let others: Vec<&User> = participants.iter().filter(|p| p.id != u.id).collect();
+                let shown = if others.is_empty() { vec![u] } else { others };
+                s.fname = Some(
+                    shown
+                        .iter()
+                        .map(|p| {
+                            if p.name.is_empty() {
+                                p.username.clone()
+                            } else {
+                                p.name.clone()
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                );
                 // The other side sees the conversation only once something is written.
                 s.open = u.id == session.user.id;
                 s
@@ -792,16 +834,18 @@ impl Rooms<'_> {
 
     /// `channels.leave` / `groups.leave` / `rooms.leave`.
     pub async fn leave_room(&self, session: &Session, room: &RoomAccess) -> Result<()> {
-        let permission = match room.room_type {
-            RoomType::Channel => Some("leave-c"),
-            RoomType::Private => Some("leave-p"),
-            RoomType::Direct => None,
+        let not_allowed = || {
+            Error::meteor("error-not-allowed", "Not allowed")
+                .with_details(json!({"method": "leaveRoom"}))
         };
-        if let Some(p) = permission
-            && !self.ctx.has_permission(&session.user, p)
-        {
-            return Err(Error::meteor("error-not-allowed", "Not allowed")
-                .with_details(json!({"method": "leaveRoom"})));
+        // A direct conversation cannot be left (upstream hides it instead).
+        let permission = match room.room_type {
+            RoomType::Channel => "leave-c",
+            RoomType::Private => "leave-p",
+            RoomType::Direct => return Err(not_allowed()),
+        };
+        if !self.ctx.has_permission(&session.user, permission) {
+            return Err(not_allowed());
         }
         let Some(subscription) = self
             .ctx
@@ -815,9 +859,10 @@ impl Rooms<'_> {
                     .with_details(json!({"method": "leaveRoom"})),
             );
         };
+        // The last owner stays, even alone: upstream asks to set a new owner (or delete the
+        // room) first.
         if subscription.roles.iter().any(|r| r == "owner")
             && self.count_owners(&room.id).await? <= 1
-            && room.users_count > 1
         {
             return Err(Error::meteor(
                 "error-you-are-last-owner",
@@ -1143,6 +1188,32 @@ impl Rooms<'_> {
             .subscriptions_of_user(&session.user.id, since)
             .await
             .map_err(store_error)
+    }
+
+    /// `users.info` with `includeUserRooms`: a user's subscriptions, for themselves or for
+    /// holders of `view-other-user-channels`; `None` for anyone else (upstream then leaves
+    /// the rooms out). Ordered by type, then name.
+    pub async fn rooms_of_user(
+        &self,
+        session: &Session,
+        user_id: &str,
+    ) -> Result<Option<Vec<Subscription>>> {
+        if user_id != session.user.id
+            && !self
+                .ctx
+                .has_permission(&session.user, "view-other-user-channels")
+        {
+            return Ok(None);
+        }
+        let mut subscriptions = self
+            .ctx
+            .store
+            .subscriptions_of_user(user_id, None)
+            .await
+            .map_err(store_error)?;
+        subscriptions
+            .sort_by(|a, b| (a.room_type.as_str(), &a.name).cmp(&(b.room_type.as_str(), &b.name)));
+        Ok(Some(subscriptions))
     }
 
     /// `rooms.get`: rooms the caller is subscribed to (changed since a time).

@@ -259,19 +259,18 @@ impl Database for SqliteDatabase {
         if terms.is_empty() {
             return false;
         }
-        // FTS first (CROSS JOIN fixes the join order), then the room and the filter.
-        let columns: Vec<String> = comet_store_sql::MESSAGE_COLUMNS
-            .split(", ")
-            .map(|c| format!("m.{}", c.trim()))
-            .collect();
+        // FTS first (CROSS JOIN fixes the join order), then the room and the filter. The
+        // matches come from a subquery that exposes only `fts_rowid` and `fts_rank`, so that
+        // the filter's column names (`msg` among them) are the messages' alone.
         q.push(&format!(
-            "SELECT {} FROM messages_fts CROSS JOIN messages m ON m.rowid = messages_fts.rowid",
-            columns.join(", ")
-        ));
+            "SELECT {} FROM (SELECT rowid AS fts_rowid, rank AS fts_rank FROM messages_fts \
+             WHERE messages_fts MATCH ",
+            comet_store_sql::MESSAGE_COLUMNS
+        ))
+        .push_bind(terms)
+        .push(") CROSS JOIN messages ON messages.rowid = fts_rowid");
         filter(q);
-        q.push(" AND messages_fts MATCH ")
-            .push_bind(terms)
-            .push(" ORDER BY messages_fts.rank, m.ts DESC");
+        q.push(" ORDER BY fts_rank, ts DESC");
         true
     }
 

@@ -1957,6 +1957,20 @@ pub async fn message_search(store: &dyn Store) {
     assert_eq!(ranked.first().map(String::as_str), Some("s10"));
     assert_eq!(ranked.len(), 3);
 
+    // Words and a text filter together narrow each other.
+    let narrowed = MessageFilter {
+        text_contains: Some("finished".into()),
+        ..users_view.clone()
+    };
+    let both: Vec<String> = store
+        .search_messages("r1", "deploy", &narrowed, false, 0, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(both, ["s1"]);
+
     // No words: everything the filter lets through, newest or oldest first, paged.
     let page = |oldest_first: bool, offset: u64, count: Option<u64>| {
         let filter = users_view.clone();

@@ -9,6 +9,7 @@ use comet_core::room::{Room, RoomType};
 use comet_core::{Error, Result};
 use comet_protocol::chat;
 use comet_service::Session;
+use comet_service::accounts::UserRef;
 use comet_service::rooms::{RoomAccess, RoomFamily, RoomRef};
 use serde_json::{Value, json};
 
@@ -304,6 +305,35 @@ pub async fn rooms_info(
     let doc = chat::room(&view.room, view.last_message.as_ref());
     let doc = super::avatars::with_room_etag(&app, &view.room.id, doc).await?;
     ok(json!({"room": doc}))
+}
+
+/// `GET /api/v1/rooms.isMember?roomId=&(userId=|username=)`.
+pub async fn rooms_is_member(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    // Upstream's schema: `roomId`, and exactly one of `userId` and `username`.
+    let room_id = req_str(&query, "roomId")?;
+    let user = match (opt_str(&query, "userId")?, opt_str(&query, "username")?) {
+        (Some(id), None) => UserRef::Id(id),
+        (None, Some(name)) => UserRef::Username(name),
+        (None, None) => {
+            return Err(Error::invalid_params(
+                "must have required property 'userId'\n must have required property 'username'\n must match exactly one schema in oneOf",
+            )
+            .into());
+        }
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid_params("must match exactly one schema in oneOf").into());
+        }
+    };
+    let is_member = app
+        .service
+        .rooms()
+        .is_member(&session, &RoomRef::Id(room_id), &user)
+        .await?;
+    ok(json!({"isMember": is_member}))
 }
 
 /// `POST /api/v1/rooms.leave`.

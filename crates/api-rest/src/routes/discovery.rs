@@ -300,7 +300,12 @@ pub async fn create_discussion(
         .rooms()
         .create_discussion(&session, discussion)
         .await?;
-    ok(json!({"discussion": chat::room(&room, None)}))
+    // Upstream answers what its createRoom returns: the room and its id again as `rid`.
+    let mut discussion = chat::room(&room, None);
+    if let Value::Object(fields) = &mut discussion {
+        fields.insert("rid".into(), json!(room.id));
+    }
+    ok(json!({ "discussion": discussion }))
 }
 
 /// `GET /api/v1/rooms.getDiscussions`.

@@ -16,16 +16,18 @@ async fn bridge(
     body: &Value,
 ) -> ApiResult {
     let message = req_str(body, "message")?;
-    let call: Value = serde_json::from_str(&message)
-        .map_err(|_| Error::meteor("error-invalid-params", "Invalid method call message"))?;
-    let id = call.get("id").cloned().unwrap_or(Value::Null);
-    let Some(method) = call.get("method").and_then(Value::as_str) else {
-        return Err(Error::meteor("error-invalid-params", "Missing method name").into());
+    // Upstream's schema for the DDP message: `method` a string, `params` an array, `id` a
+    // string; anything else is refused before the method runs.
+    let invalid = || Error::failure("Invalid method call");
+    let call: Value = serde_json::from_str(&message).map_err(|_| invalid())?;
+    let (Some(method), Some(Value::Array(params)), Some(id @ Value::String(_))) = (
+        call.get("method").and_then(Value::as_str),
+        call.get("params"),
+        call.get("id"),
+    ) else {
+        return Err(invalid().into());
     };
-    let params = match call.get("params") {
-        Some(Value::Array(items)) => items.clone(),
-        _ => Vec::new(),
-    };
+    let (id, params) = (id.clone(), params.clone());
     let outcome = comet_methods::call(
         &app.service,
         method,
@@ -48,14 +50,19 @@ async fn bridge(
         },
         Err(e) => Err(e),
     };
-    let status = if outcome.is_ok() {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_REQUEST
-    };
+    // As upstream: the call went through, so the HTTP answer is a success whose `message`
+    // holds the DDP result, a method's error included.
+    if let Err(error) = &outcome {
+        tracing::info!(
+            method,
+            error = error.code.as_deref().unwrap_or("-"),
+            reason = %error.reason,
+            "method failed"
+        );
+    }
     Ok(json_response(
-        status,
-        json!({"message": result_message(&id, &outcome).to_string(), "success": outcome.is_ok()}),
+        StatusCode::OK,
+        json!({"message": result_message(&id, &outcome).to_string(), "success": true}),
     ))
 }
 

@@ -437,6 +437,7 @@ fn room_routes() -> Router<AppState> {
         .route("/api/v1/chat.search", get(chat::search))
         .route("/api/v1/rooms.get", get(chat::rooms_get))
         .route("/api/v1/rooms.info", get(chat::rooms_info))
+        .route("/api/v1/rooms.isMember", get(chat::rooms_is_member))
         .route("/api/v1/rooms.leave", post(chat::rooms_leave))
         .route("/api/v1/subscriptions.get", get(chat::subscriptions_get))
         .route(

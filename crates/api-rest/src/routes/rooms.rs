@@ -466,6 +466,11 @@ pub async fn set_open(
         })
         .into());
     };
+    // `im.open` on an open conversation is a success, as upstream (only channels and groups
+    // refuse to open what is open).
+    if open && subscription.open && family.room_type == RoomType::Direct {
+        return ok(Value::Null);
+    }
     if subscription.open == open {
         let what = match family.room_type {
             RoomType::Channel => format!("The channel, {name},"),

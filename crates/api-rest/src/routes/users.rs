@@ -85,6 +85,23 @@ pub async fn info(
                 json!({"password": user.user.password_bcrypt.is_some()}),
             );
         }
+        if opt_bool(&query, "includeUserRooms")? == Some(true)
+            && let Some(subscriptions) = app
+                .service
+                .rooms()
+                .rooms_of_user(&session, &user.user.id)
+                .await?
+        {
+            // Upstream's projection of each subscription.
+            let rooms: Vec<Value> = subscriptions
+                .iter()
+                .map(|s| {
+                    json!({"_id": s.id, "rid": s.room_id, "name": s.name, "t": s.room_type.as_str(),
+                           "roles": s.roles, "unread": s.unread})
+                })
+                .collect();
+            map.insert("rooms".into(), json!(rooms));
+        }
     }
     ok(json!({"user": doc}))
 }

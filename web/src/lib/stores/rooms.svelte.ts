@@ -57,6 +57,9 @@ class Rooms {
   roomName(rid: string): string {
     const sub = this.subs[rid];
     const room = this.byId[rid];
+    // Direct conversations go by usernames, as Rocket.Chat's default (`UI_Use_Real_Name` off);
+    // their `fname` holds the display names.
+    if (sub?.t === 'd') return sub.name;
     return sub?.fname || sub?.name || room?.fname || room?.name || rid;
   }
 

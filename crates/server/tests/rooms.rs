@@ -1684,7 +1684,7 @@ async fn rooms_is_member() {
     let alice = server.new_user("alice").await;
     let bob = server.new_user("bob").await;
     let carol = server.new_user("carol").await;
-    let gid = create_room(&server, &alice, "groups", "members-only", &["bob"]).await;
+    let gid = id_of(&create_room(&server, &alice, "groups", "members-only", &["bob"]).await);
 
     let asked = |who: (&'static str, String)| vec![("roomId", gid.clone()), (who.0, who.1)];
     for (query, expected) in [

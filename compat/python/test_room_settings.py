@@ -453,7 +453,7 @@ def test_channel_counters(admin, alice, bob, carol):
         "success": True,
     }
     expect_api_error(
-        lambda: kc.channels_counters(room_id=rid, userId=b.id), 401, error="unauthorized"
+        lambda: kc.channels_counters(room_id=rid, userId=b.id), 403, error="unauthorized"
     )
     assert admin.channels_counters(room_id=rid, userId=b.id)["joined"] is True
 

@@ -1609,7 +1609,7 @@ async fn channel_counters_for_members_outsiders_and_admins() {
             "success": true,
         }),
     );
-    // Someone else's counters need view-room-administration (upstream: 401 "unauthorized").
+    // Someone else's counters need view-room-administration (8.x: 403 "unauthorized").
     server
         .get(
             "channels.counters",
@@ -1617,7 +1617,7 @@ async fn channel_counters_for_members_outsiders_and_admins() {
             Some(&carol),
         )
         .await
-        .refused(401, "unauthorized");
+        .refused(403, "unauthorized");
     let reply = server
         .get(
             "channels.counters",

@@ -1737,3 +1737,30 @@ async fn rooms_is_member() {
         .refused(403, "unauthorized");
     server.stop().await;
 }
+
+/// `im.list.everyone`: every direct conversation, for room administrators only.
+#[tokio::test]
+async fn im_list_everyone_is_for_room_administrators() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    server.new_user("bob").await;
+    server.new_user("carol").await;
+    let admin = server.admin().await;
+    server
+        .post("im.create", json!({"username": "bob"}), Some(&alice))
+        .await
+        .ok();
+    let everyone = server.get("im.list.everyone", &[], Some(&admin)).await;
+    let body = everyone.ok();
+    assert_eq!(body["total"], json!(1), "{body}");
+    assert_eq!(body["ims"][0]["t"], json!("d"));
+    assert_eq!(body["count"], json!(1));
+    server
+        .get("dm.list.everyone", &[], Some(&alice))
+        .await
+        .refused(
+            403,
+            "User does not have the permissions required for this action [error-unauthorized]",
+        );
+    server.stop().await;
+}

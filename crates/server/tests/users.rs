@@ -1527,3 +1527,61 @@ async fn users_info_includes_rooms_when_allowed() {
     assert!(by_bob.ok()["user"].get("rooms").is_none());
     server.stop().await;
 }
+
+/// `pw.getPolicy`: what clients show before a password is typed, as upstream lists it.
+#[tokio::test]
+async fn password_policy_is_listed() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let admin = server.admin().await;
+    let off = server.get("pw.getPolicy", &[], Some(&alice)).await;
+    assert_eq!(
+        off.ok(),
+        &json!({"enabled": false, "policy": [], "success": true})
+    );
+    for (id, value) in [
+        ("Accounts_Password_Policy_Enabled", json!(true)),
+        ("Accounts_Password_Policy_MinLength", json!(12)),
+        ("Accounts_Password_Policy_MaxLength", json!(-1)),
+        (
+            "Accounts_Password_Policy_ForbidRepeatingCharacters",
+            json!(true),
+        ),
+        (
+            "Accounts_Password_Policy_ForbidRepeatingCharactersCount",
+            json!(3),
+        ),
+        ("Accounts_Password_Policy_AtLeastOneLowercase", json!(true)),
+        ("Accounts_Password_Policy_AtLeastOneUppercase", json!(false)),
+        ("Accounts_Password_Policy_AtLeastOneNumber", json!(true)),
+        (
+            "Accounts_Password_Policy_AtLeastOneSpecialCharacter",
+            json!(false),
+        ),
+    ] {
+        server
+            .post(
+                &format!("settings/{id}"),
+                json!({"value": value}),
+                Some(&admin),
+            )
+            .await
+            .ok();
+    }
+    let on = server.get("pw.getPolicy", &[], Some(&alice)).await;
+    assert_eq!(
+        on.ok(),
+        &json!({"enabled": true, "success": true, "policy": [
+            ["get-password-policy-minLength", {"minLength": 12}],
+            ["get-password-policy-forbidRepeatingCharacters"],
+            ["get-password-policy-forbidRepeatingCharactersCount", {"forbidRepeatingCharactersCount": 3}],
+            ["get-password-policy-mustContainAtLeastOneLowercase"],
+            ["get-password-policy-mustContainAtLeastOneNumber"],
+        ]})
+    );
+    server
+        .get("pw.getPolicy", &[], None)
+        .await
+        .refused(401, "You must be logged in to do this.");
+    server.stop().await;
+}

@@ -135,6 +135,26 @@ fn escape_html(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// The password policy as clients show it before a password is typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    pub enabled: bool,
+    pub rules: Vec<PasswordRule>,
+}
+
+/// One rule of the password policy, with its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordRule {
+    MinLength(i64),
+    MaxLength(i64),
+    ForbidRepeatingCharacters,
+    ForbidRepeatingCharactersCount(i64),
+    Lowercase,
+    Uppercase,
+    Number,
+    Special,
+}
+
 /// Upstream's limits on profile texts, in UTF-16 code units as JavaScript counts them.
 const MAX_NICKNAME_LENGTH: usize = 120;
 const MAX_BIO_LENGTH: usize = 260;
@@ -221,6 +241,55 @@ impl Accounts<'_> {
     }
 
     /// `Accounts_Password_Policy_*`, when enabled.
+    /// The password rules in force (`pw.getPolicy`), as upstream lists them: none while the
+    /// policy is off.
+    pub fn password_policy(&self) -> PasswordPolicy {
+        let enabled = self.ctx.setting_bool("Accounts_Password_Policy_Enabled");
+        let mut rules = Vec::new();
+        if enabled {
+            let setting = |id: &str| self.ctx.setting_int(id);
+            let flag = |id: &str| self.ctx.setting_bool(id);
+            let min = setting("Accounts_Password_Policy_MinLength");
+            if min >= 1 {
+                rules.push(PasswordRule::MinLength(min));
+            }
+            let max = setting("Accounts_Password_Policy_MaxLength");
+            if max >= 1 {
+                rules.push(PasswordRule::MaxLength(max));
+            }
+            if flag("Accounts_Password_Policy_ForbidRepeatingCharacters") {
+                rules.push(PasswordRule::ForbidRepeatingCharacters);
+            }
+            let repeats = setting("Accounts_Password_Policy_ForbidRepeatingCharactersCount");
+            if repeats != 0 {
+                rules.push(PasswordRule::ForbidRepeatingCharactersCount(repeats));
+            }
+            for (id, rule) in [
+                (
+                    "Accounts_Password_Policy_AtLeastOneLowercase",
+                    PasswordRule::Lowercase,
+                ),
+                (
+                    "Accounts_Password_Policy_AtLeastOneUppercase",
+                    PasswordRule::Uppercase,
+                ),
+                (
+                    "Accounts_Password_Policy_AtLeastOneNumber",
+                    PasswordRule::Number,
+                ),
+                (
+                    "Accounts_Password_Policy_AtLeastOneSpecialCharacter",
+                    PasswordRule::Special,
+                ),
+            ] {
+                if flag(id) {
+                    rules.push(rule);
+                }
+            }
+        }
+        PasswordPolicy { enabled, rules }
+    }
+
     fn check_password_policy(&self, password: &str) -> Result<()> {
         if !self.ctx.setting_bool("Accounts_Password_Policy_Enabled") {
             return Ok(());

@@ -339,8 +339,8 @@ impl Messages<'_> {
                     .ctx
                     .has_permission(&session.user, "view-room-administration")
                 {
-                    // Upstream answers `API.v1.unauthorized()` here (401).
-                    return Err(Error::unauthorized());
+                    // Upstream's `API.v1.forbidden()`: 403 "unauthorized" in 8.x.
+                    return Err(Error::forbidden());
                 }
                 other.to_owned()
             }

@@ -30,7 +30,10 @@ pub fn required_permissions(route: &str, method: &Method) -> Option<Required> {
         "/api/v1/users.delete" => Accounts::DELETE_USER,
         "/api/v1/users.setActiveStatus" => Accounts::SET_ACTIVE_STATUS,
         "/api/v1/users.getPersonalAccessTokens" => Accounts::LIST_ACCESS_TOKENS,
-        "/api/v1/groups.listAll" | "/api/v1/rooms.adminRooms" => Rooms::ADMINISTER_ROOMS,
+        "/api/v1/groups.listAll"
+        | "/api/v1/rooms.adminRooms"
+        | "/api/v1/im.list.everyone"
+        | "/api/v1/dm.list.everyone" => Rooms::ADMINISTER_ROOMS,
         "/api/v1/channels.list" => Rooms::LIST_CHANNELS,
         "/api/v1/settings/{id}" if post => Settings::EDIT_PRIVILEGED,
         "/api/v1/settings/{id}" => Settings::READ_PRIVILEGED,
@@ -60,6 +63,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/users.getPresence", get(users::get_presence))
         .route("/api/v1/users.getStatus", get(users::get_status))
+        .route("/api/v1/pw.getPolicy", get(users::password_policy))
         .route("/api/v1/users.setAvatar", post(avatars::set_avatar))
         .route("/api/v1/users.resetAvatar", post(avatars::reset_avatar))
         .route("/api/v1/users.getAvatar", get(avatars::get_avatar))
@@ -455,6 +459,10 @@ fn room_routes() -> Router<AppState> {
             .route(
                 &format!("/api/v1/{prefix}.list"),
                 family_route!(get, rooms::list, DIRECT, true),
+            )
+            .route(
+                &format!("/api/v1/{prefix}.list.everyone"),
+                family_route!(get, rooms::list, DIRECT, false),
             )
             .route(
                 &format!("/api/v1/{prefix}.history"),

@@ -245,6 +245,42 @@ pub async fn get_presence(
     ok(body)
 }
 
+/// `GET /api/v1/pw.getPolicy`: `{enabled, policy: [[name, {limit}?], ...]}` as upstream.
+pub async fn password_policy(State(app): State<AppState>, Caller(_session): Caller) -> ApiResult {
+    use comet_service::accounts::PasswordRule;
+    let policy = app.service.accounts().password_policy();
+    let rules: Vec<Value> = policy
+        .rules
+        .iter()
+        .map(|rule| match *rule {
+            PasswordRule::MinLength(n) => {
+                json!(["get-password-policy-minLength", {"minLength": n}])
+            }
+            PasswordRule::MaxLength(n) => {
+                json!(["get-password-policy-maxLength", {"maxLength": n}])
+            }
+            PasswordRule::ForbidRepeatingCharacters => {
+                json!(["get-password-policy-forbidRepeatingCharacters"])
+            }
+            PasswordRule::ForbidRepeatingCharactersCount(n) => json!([
+                "get-password-policy-forbidRepeatingCharactersCount",
+                {"forbidRepeatingCharactersCount": n}
+            ]),
+            PasswordRule::Lowercase => {
+                json!(["get-password-policy-mustContainAtLeastOneLowercase"])
+            }
+            PasswordRule::Uppercase => {
+                json!(["get-password-policy-mustContainAtLeastOneUppercase"])
+            }
+            PasswordRule::Number => json!(["get-password-policy-mustContainAtLeastOneNumber"]),
+            PasswordRule::Special => {
+                json!(["get-password-policy-mustContainAtLeastOneSpecialCharacter"])
+            }
+        })
+        .collect();
+    ok(json!({"enabled": policy.enabled, "policy": rules}))
+}
+
 /// `GET /api/v1/users.getStatus`: `{_id, status}`, and for oneself also `connectionStatus`.
 pub async fn get_status(
     State(app): State<AppState>,

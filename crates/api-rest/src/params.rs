@@ -133,10 +133,16 @@ pub fn pagination(app: &AppState, params: &Value) -> Result<(u64, Option<u64>)> 
     Ok((offset, count))
 }
 
-/// The JSON `sort` parameter for user listings, e.g. `{"username": 1}`.
-pub fn user_sort(params: &Value) -> Result<Vec<(UserSortKey, Direction)>> {
+/// The JSON `sort` parameter (`{"field": 1 | -1, ...}`, upstream's `parseJsonQuery`), its
+/// fields mapped to sort keys by `key`; `default` when absent. An unknown field or direction
+/// is upstream's `error-invalid-sort`.
+pub fn json_sort<K>(
+    params: &Value,
+    default: Vec<(K, Direction)>,
+    key: impl Fn(&str) -> Option<K>,
+) -> Result<Vec<(K, Direction)>> {
     let Some(raw) = opt_str(params, "sort")? else {
-        return Ok(vec![(UserSortKey::Username, Direction::Ascending)]);
+        return Ok(default);
     };
     let invalid = || {
         Error::meteor(
@@ -144,22 +150,29 @@ pub fn user_sort(params: &Value) -> Result<Vec<(UserSortKey, Direction)>> {
             format!("Invalid sort parameter provided \"{raw}\""),
         )
     };
-    let parsed: Value = serde_json::from_str(&raw).map_err(|_| invalid())?;
-    let Value::Object(fields) = parsed else {
+    let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(&raw) else {
         return Err(invalid());
     };
     fields
         .iter()
         .map(|(field, dir)| {
-            let key = UserSortKey::parse(field).ok_or_else(invalid)?;
-            let direction = match dir.as_i64() {
-                Some(1) => Direction::Ascending,
-                Some(-1) => Direction::Descending,
-                _ => return Err(invalid()),
-            };
-            Ok((key, direction))
+            let key = key(field).ok_or_else(invalid)?;
+            match dir.as_i64() {
+                Some(1) => Ok((key, Direction::Ascending)),
+                Some(-1) => Ok((key, Direction::Descending)),
+                _ => Err(invalid()),
+            }
         })
         .collect()
+}
+
+/// The JSON `sort` parameter for user listings, e.g. `{"username": 1}`.
+pub fn user_sort(params: &Value) -> Result<Vec<(UserSortKey, Direction)>> {
+    json_sort(
+        params,
+        vec![(UserSortKey::Username, Direction::Ascending)],
+        UserSortKey::parse,
+    )
 }
 
 /// `roomId` or `roomName` (upstream's `findChannelByIdOrName` and friends).

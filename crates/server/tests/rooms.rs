@@ -1081,6 +1081,31 @@ async fn channels_and_groups_messages_are_paged_newest_first() {
     assert_eq!(body["count"], json!(1));
     assert_eq!(body["total"], json!(3));
 
+    // `sort` as upstream's parseJsonQuery: oldest first on request; unknown fields refused.
+    let reply = server
+        .get(
+            "channels.messages",
+            &[("roomId", &rid), ("sort", r#"{"ts": 1}"#)],
+            Some(&bob),
+        )
+        .await;
+    let oldest_first: Vec<&str> = reply.ok()["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m["msg"].as_str())
+        .collect();
+    assert_eq!(oldest_first, vec!["one", "two", "three"]);
+    let refused = server
+        .get(
+            "channels.messages",
+            &[("roomId", &rid), ("sort", r#"{"nope": 1}"#)],
+            Some(&bob),
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(refused.body["errorType"], json!("error-invalid-sort"));
+
     let group = create_room(&server, &alice, "groups", "msgs-g", &[]).await;
     let gid = id_of(&group);
     say(&server, &alice, &gid, "in group").await;

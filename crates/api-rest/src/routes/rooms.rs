@@ -3,8 +3,8 @@
 use crate::AppState;
 use crate::envelope::{ApiResult, ok};
 use crate::params::{
-    opt_bool, opt_str, opt_str_list, opt_u64, pagination, parse_js_date, room_ref, user_ref,
-    user_refs,
+    json_sort, opt_bool, opt_str, opt_str_list, opt_u64, pagination, parse_js_date, room_ref,
+    user_ref, user_refs,
 };
 use comet_core::page::Direction;
 use comet_core::page::RoomSortKey;
@@ -190,37 +190,35 @@ pub async fn info(family: Family, app: AppState, session: Session, query: Value)
 }
 
 fn room_sort(query: &Value) -> Result<Vec<(RoomSortKey, Direction)>> {
-    let Some(raw) = opt_str(query, "sort")? else {
-        return Ok(vec![(RoomSortKey::Name, Direction::Ascending)]);
-    };
-    let invalid = || {
-        Error::meteor(
-            "error-invalid-sort",
-            format!("Invalid sort parameter provided \"{raw}\""),
-        )
-    };
-    let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(&raw) else {
-        return Err(invalid());
-    };
-    fields
-        .iter()
-        .map(|(field, dir)| {
-            let key = match field.as_str() {
-                "name" | "fname" => RoomSortKey::Name,
-                "ts" => RoomSortKey::CreatedAt,
-                "_updatedAt" => RoomSortKey::UpdatedAt,
-                "lm" | "lastMessage" => RoomSortKey::LastMessageAt,
-                "msgs" => RoomSortKey::MessageCount,
-                "usersCount" => RoomSortKey::UsersCount,
-                _ => return Err(invalid()),
-            };
-            match dir.as_i64() {
-                Some(1) => Ok((key, Direction::Ascending)),
-                Some(-1) => Ok((key, Direction::Descending)),
-                _ => Err(invalid()),
-            }
-        })
-        .collect()
+    json_sort(
+        query,
+        vec![(RoomSortKey::Name, Direction::Ascending)],
+        |field| match field {
+            "name" | "fname" => Some(RoomSortKey::Name),
+            "ts" => Some(RoomSortKey::CreatedAt),
+            "_updatedAt" => Some(RoomSortKey::UpdatedAt),
+            "lm" | "lastMessage" => Some(RoomSortKey::LastMessageAt),
+            "msgs" => Some(RoomSortKey::MessageCount),
+            "usersCount" => Some(RoomSortKey::UsersCount),
+            _ => None,
+        },
+    )
+}
+
+/// The `sort` of message listings (`channels.messages` and its twins): newest first unless
+/// asked otherwise.
+fn message_sort(query: &Value) -> Result<Vec<(comet_core::page::MessageSortKey, Direction)>> {
+    use comet_core::page::MessageSortKey;
+    json_sort(
+        query,
+        vec![(MessageSortKey::CreatedAt, Direction::Descending)],
+        |field| match field {
+            "ts" => Some(MessageSortKey::CreatedAt),
+            "_updatedAt" => Some(MessageSortKey::UpdatedAt),
+            "tlm" => Some(MessageSortKey::ThreadLastAt),
+            _ => None,
+        },
+    )
 }
 
 /// `channels.list`, `channels.list.joined`, `groups.list`, `groups.listAll`, `im.list`.
@@ -399,10 +397,7 @@ pub async fn messages(family: Family, app: AppState, session: Session, query: Va
     let page = comet_core::page::Page {
         offset,
         count,
-        sort: vec![(
-            comet_core::page::MessageSortKey::CreatedAt,
-            Direction::Descending,
-        )],
+        sort: message_sort(&query)?,
     };
     let (messages, total) = app
         .service

@@ -57,9 +57,15 @@ pub fn opt_u64(params: &Value, name: &str) -> Result<Option<u64>> {
     }
 }
 
-/// An optional list of strings: a JSON array, or a comma-separated string.
+/// An optional list of strings: a JSON array (also as a query-string value, `["a","b"]`), or
+/// a comma-separated string.
 pub fn opt_str_list(params: &Value, name: &str) -> Result<Option<Vec<String>>> {
     match params.get(name) {
+        Some(Value::String(s)) if s.trim_start().starts_with('[') => {
+            let parsed: Value = serde_json::from_str(s)
+                .map_err(|_| Error::invalid_params("must be array of strings"))?;
+            opt_str_list(&serde_json::json!({ name: parsed }), name)
+        }
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(items)) => items
             .iter()

@@ -113,10 +113,10 @@ pub struct MessageFilter {
     pub thread_id: Option<String>,
     /// Only pinned messages.
     pub pinned_only: bool,
-    /// Only messages starred by this user.
-    pub starred_by: Option<String>,
-    /// Only messages mentioning this user.
-    pub mentioning: Option<String>,
+    /// Only messages starred by any of these users (none: no such condition).
+    pub starred_by: Vec<String>,
+    /// Only messages mentioning any of these users (none: no such condition).
+    pub mentioning: Vec<String>,
     /// Only messages changed after this time (sync).
     pub updated_after: Option<Timestamp>,
     /// Leave out system messages.

@@ -1106,6 +1106,42 @@ async fn channels_and_groups_messages_are_paged_newest_first() {
     assert_eq!(refused.status, 400, "{}", refused.body);
     assert_eq!(refused.body["errorType"], json!("error-invalid-sort"));
 
+    // `mentionIds` and `starredIds` keep messages concerning any of the listed users.
+    let carol = server.new_user("carol").await;
+    for who in ["bob", "carol"] {
+        server
+            .post(
+                "channels.invite",
+                json!({"roomId": rid, "username": who}),
+                Some(&alice),
+            )
+            .await
+            .ok();
+    }
+    say(&server, &alice, &rid, "hi @bob").await;
+    say(&server, &alice, &rid, "hi @carol").await;
+    say(&server, &alice, &rid, "hi nobody").await;
+    let ids_list = json!([bob.user_id, carol.user_id]).to_string();
+    for list in [
+        ids_list.clone(),
+        format!("{},{}", bob.user_id, carol.user_id),
+    ] {
+        let reply = server
+            .get(
+                "channels.messages",
+                &[("roomId", &rid), ("mentionIds", &list)],
+                Some(&bob),
+            )
+            .await;
+        let texts: Vec<&str> = reply.ok()["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .filter_map(|m| m["msg"].as_str())
+            .collect();
+        assert_eq!(texts, vec!["hi @carol", "hi @bob"], "{list}");
+    }
+
     let group = create_room(&server, &alice, "groups", "msgs-g", &[]).await;
     let gid = id_of(&group);
     say(&server, &alice, &gid, "in group").await;

@@ -779,7 +779,11 @@ impl Messages<'_> {
         let mut filter = MessageFilter {
             hide_system: true,
             pinned_only: query.pinned,
-            starred_by: query.starred.then(|| session.user.id.clone()),
+            starred_by: if query.starred {
+                vec![session.user.id.clone()]
+            } else {
+                Vec::new()
+            },
             ..MessageFilter::default()
         };
         if let Some(from) = &query.from {
@@ -787,7 +791,7 @@ impl Messages<'_> {
             filter.author_id = Some(user_id_of(from).await?.unwrap_or_default());
         }
         if let Some(mention) = &query.mention {
-            filter.mentioning = Some(user_id_of(mention).await?.unwrap_or_default());
+            filter.mentioning = vec![user_id_of(mention).await?.unwrap_or_default()];
         }
         let day_start = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
         if let Some(day) = query.on {

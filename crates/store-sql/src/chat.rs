@@ -263,15 +263,27 @@ fn push_message_filter<D: Database>(q: &mut Query, room_id: &str, filter: &Messa
     if filter.pinned_only {
         q.push(" AND pinned = ").push(D::TRUE);
     }
-    if let Some(user_id) = &filter.starred_by {
-        let user_id = q.param(user_id);
-        q.push(" AND ")
-            .push(&D::json_array_contains("extra", "starred", &user_id));
+    if !filter.starred_by.is_empty() {
+        let any: Vec<String> = filter
+            .starred_by
+            .iter()
+            .map(|user_id| {
+                let user_id = q.param(user_id);
+                D::json_array_contains("extra", "starred", &user_id)
+            })
+            .collect();
+        q.push(&format!(" AND ({})", any.join(" OR ")));
     }
-    if let Some(user_id) = &filter.mentioning {
-        let user_id = q.param(user_id);
-        q.push(" AND ")
-            .push(&D::json_array_has_id("extra", "mentions", &user_id));
+    if !filter.mentioning.is_empty() {
+        let any: Vec<String> = filter
+            .mentioning
+            .iter()
+            .map(|user_id| {
+                let user_id = q.param(user_id);
+                D::json_array_has_id("extra", "mentions", &user_id)
+            })
+            .collect();
+        q.push(&format!(" AND ({})", any.join(" OR ")));
     }
     if let Some(after) = filter.updated_after {
         q.push(" AND updated_at > ").push_bind(millis(after));

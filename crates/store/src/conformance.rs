@@ -686,7 +686,7 @@ pub async fn rooms_and_messages(store: &dyn Store) {
         ["m3"]
     );
     let mentioning = MessageFilter {
-        mentioning: Some("b1".into()),
+        mentioning: vec!["b1".into()],
         ..MessageFilter::default()
     };
     assert_eq!(
@@ -695,6 +695,18 @@ pub async fn rooms_and_messages(store: &dyn Store) {
             .await
             .unwrap()),
         ["m1"]
+    );
+    let mentioning_any = MessageFilter {
+        mentioning: vec!["nobody".into(), "b1".into()],
+        ..MessageFilter::default()
+    };
+    assert_eq!(
+        ids(store
+            .room_messages("r1", &mentioning_any, &newest_first)
+            .await
+            .unwrap()),
+        ["m1"],
+        "any of the listed users"
     );
     let by_cat = MessageFilter {
         author_id: Some("c1".into()),
@@ -738,12 +750,23 @@ pub async fn rooms_and_messages(store: &dyn Store) {
             .changed
     );
     let by_ann = MessageFilter {
-        starred_by: Some("a1".into()),
+        starred_by: vec!["a1".into()],
         ..MessageFilter::default()
     };
     assert_eq!(
         ids(store
             .room_messages("r1", &by_ann, &newest_first)
+            .await
+            .unwrap()),
+        ["m2"]
+    );
+    let by_either = MessageFilter {
+        starred_by: vec!["nobody".into(), "a1".into()],
+        ..MessageFilter::default()
+    };
+    assert_eq!(
+        ids(store
+            .room_messages("r1", &by_either, &newest_first)
             .await
             .unwrap()),
         ["m2"]

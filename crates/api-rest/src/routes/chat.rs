@@ -470,8 +470,8 @@ pub async fn marked_page(
     let mut filter = comet_core::page::MessageFilter::default();
     match which {
         Marked::Pinned => filter.pinned_only = true,
-        Marked::Starred => filter.starred_by = Some(session.user.id.clone()),
-        Marked::Mentioned => filter.mentioning = Some(session.user.id.clone()),
+        Marked::Starred => filter.starred_by = vec![session.user.id.clone()],
+        Marked::Mentioned => filter.mentioning = vec![session.user.id.clone()],
     }
     let page = comet_core::page::Page {
         offset,

@@ -389,10 +389,10 @@ pub async fn messages(family: Family, app: AppState, session: Session, query: Va
         filter.pinned_only = true;
     }
     if let Some(ids) = opt_str_list(&query, "mentionIds")? {
-        filter.mentioning = ids.into_iter().next();
+        filter.mentioning = ids;
     }
     if let Some(ids) = opt_str_list(&query, "starredIds")? {
-        filter.starred_by = ids.into_iter().next();
+        filter.starred_by = ids;
     }
     let page = comet_core::page::Page {
         offset,

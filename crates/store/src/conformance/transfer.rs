@@ -970,11 +970,11 @@ pub async fn transfer(from: &dyn Store, to: &dyn Store) {
             ..MessageFilter::default()
         },
         MessageFilter {
-            starred_by: Some("c1".into()),
+            starred_by: vec!["c1".into()],
             ..MessageFilter::default()
         },
         MessageFilter {
-            mentioning: Some("b1".into()),
+            mentioning: vec!["b1".into()],
             ..MessageFilter::default()
         },
         MessageFilter {

@@ -19,10 +19,10 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
     }),
     ("rooms/get", |s, p, c| Box::pin(rooms_get(s, p, c))),
     ("getRoomIdByNameOrId", |s, p, c| {
-        Box::pin(room_lookup(s, p, c, "getRoomIdByNameOrId"))
+        Box::pin(room_lookup(s, p, c, RoomLookup::IdByIdOrName))
     }),
     ("getRoomNameById", |s, p, c| {
-        Box::pin(room_lookup(s, p, c, "getRoomNameById"))
+        Box::pin(room_lookup(s, p, c, RoomLookup::NameById))
     }),
     ("joinRoom", |s, p, c| Box::pin(join_room(s, p, c))),
     ("leaveRoom", |s, p, c| Box::pin(leave_room(s, p, c))),
@@ -49,24 +49,43 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
     }),
 ];
 
-/// `getRoomIdByNameOrId(idOrName)` → the room's id; `getRoomNameById(rid)` → its name (by id
-/// only). A room that is not there or that the caller may not see: `error-not-allowed`.
+/// What a room lookup method is given and answers.
+#[derive(Clone, Copy)]
+enum RoomLookup {
+    /// `getRoomIdByNameOrId(idOrName)` → the room's id.
+    IdByIdOrName,
+    /// `getRoomNameById(rid)` → the room's name.
+    NameById,
+}
+
+impl RoomLookup {
+    fn method(self) -> &'static str {
+        match self {
+            RoomLookup::IdByIdOrName => "getRoomIdByNameOrId",
+            RoomLookup::NameById => "getRoomNameById",
+        }
+    }
+}
+
+/// A room lookup by id (or name); a room that is not there or that the caller may not see is
+/// `error-not-allowed`, as upstream.
 async fn room_lookup(
     service: &Service,
     params: Vec<Value>,
     ctx: MethodContext<'_>,
-    method: &'static str,
+    lookup: RoomLookup,
 ) -> Result<Outcome> {
     let session = session(&ctx)?;
     let key = str_param(&params, 0)?;
     let not_allowed = || {
-        Error::meteor("error-not-allowed", "Not allowed").with_details(json!({"method": method}))
+        Error::meteor("error-not-allowed", "Not allowed")
+            .with_details(json!({"method": lookup.method()}))
     };
     let mut found = service
         .rooms()
         .find_room_unchecked(&RoomRef::Id(key.clone()))
         .await?;
-    if found.is_none() && method == "getRoomIdByNameOrId" {
+    if found.is_none() && matches!(lookup, RoomLookup::IdByIdOrName) {
         found = service
             .rooms()
             .find_room_unchecked(&RoomRef::Name(key))
@@ -78,9 +97,9 @@ async fn room_lookup(
     let Some(access) = service.rooms().room_access(session, found).await? else {
         return Err(not_allowed());
     };
-    match method {
-        "getRoomNameById" => value(json!(access.name)),
-        _ => value(json!(access.id)),
+    match lookup {
+        RoomLookup::NameById => value(json!(access.name)),
+        RoomLookup::IdByIdOrName => value(json!(access.id)),
     }
 }
 

@@ -1022,7 +1022,7 @@ impl Rooms<'_> {
     pub const LIST_CHANNELS: Required = Required::Any(&["view-c-room", "view-joined-room"]);
 
     /// The requirement of listing rooms of these types, joined or not.
-    pub fn list_requirement(types: &[RoomType], joined_only: bool) -> Option<Required> {
+    fn list_requirement(types: &[RoomType], joined_only: bool) -> Option<Required> {
         if joined_only {
             None
         } else if types.iter().any(|t| *t != RoomType::Channel) {

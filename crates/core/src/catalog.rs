@@ -1456,6 +1456,14 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
         public = true,
         "Message"
     ),
+    // The web client sends an unknown `/word ...` as a plain message only when this is on.
+    seed!(
+        "Message_AllowUnrecognizedSlashCommand",
+        Boolean,
+        false,
+        public = true,
+        "Message"
+    ),
     seed!(
         "Message_AllowPinning",
         Boolean,

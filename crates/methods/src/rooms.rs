@@ -25,6 +25,13 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
         Box::pin(room_lookup(s, p, c, RoomLookup::NameById))
     }),
     ("joinRoom", |s, p, c| Box::pin(join_room(s, p, c))),
+    ("muteUserInRoom", |s, p, c| {
+        Box::pin(mute_user(s, p, c, true))
+    }),
+    ("unmuteUserInRoom", |s, p, c| {
+        Box::pin(mute_user(s, p, c, false))
+    }),
+    ("slashCommand", |s, p, c| Box::pin(slash_command(s, p, c))),
     ("leaveRoom", |s, p, c| Box::pin(leave_room(s, p, c))),
     ("openRoom", |s, p, c| Box::pin(set_open(s, p, c, true))),
     ("hideRoom", |s, p, c| Box::pin(set_open(s, p, c, false))),
@@ -341,4 +348,64 @@ async fn get_users_of_room(
         .map(|u| json!({"_id": u.id, "username": u.username, "name": u.name, "status": u.status.as_str()}))
         .collect();
     value(json!({"total": total, "records": records}))
+}
+
+/// `muteUserInRoom({rid, username})`, `unmuteUserInRoom({rid, username})`.
+async fn mute_user(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+    muted: bool,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let data = param(&params, 0).ok_or_else(match_failed)?;
+    let room_id = crate::str_field(data, "rid")?;
+    let username = crate::str_field(data, "username")?;
+    service
+        .rooms()
+        .set_muted(session, room_id, username, muted)
+        .await?;
+    value(json!(true))
+}
+
+/// `slashCommand({cmd, params, msg: {rid, tmid?}, triggerId?})`: what `commands.run` does.
+async fn slash_command(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let data = param(&params, 0).cloned().unwrap_or(Value::Null);
+    let Some(command) = data
+        .get("cmd")
+        .and_then(Value::as_str)
+        .filter(|cmd| service.commands().find(cmd).is_some())
+    else {
+        return Err(
+            Error::meteor("error-invalid-command", "Invalid Command Provided")
+                .with_details(json!({"method": "executeSlashCommandPreview"})),
+        );
+    };
+    let message = data.get("msg").unwrap_or(&Value::Null);
+    let Some(room_id) = message.get("rid").and_then(Value::as_str) else {
+        return Err(Error::meteor(
+            "invalid-command-usage",
+            "Executing a command requires at least a message with a room id.",
+        ));
+    };
+    let run = comet_service::commands::CommandRun {
+        command: command.to_owned(),
+        params: data
+            .get("params")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        room_id: room_id.to_owned(),
+        thread_id: message
+            .get("tmid")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    };
+    service.commands().run(session, run).await?;
+    value(Value::Null)
 }

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod authz;
 pub mod avatars;
 mod bootstrap;
+pub mod commands;
 pub mod discovery;
 pub mod files;
 mod hashing;
@@ -130,6 +131,8 @@ domain_services! {
     permissions => Permissions;
     /// Connections: presence of users across their connections, and instance liveness.
     connections => Connections;
+    /// Slash commands: the built-in `/commands` run from a room's composer.
+    commands => Commands;
 }
 
 impl std::fmt::Debug for Service {

@@ -21,6 +21,22 @@ pub enum RoomRef {
     Name(String),
 }
 
+/// The id of the direct room between these users (the caller among them). One-to-one rooms
+/// have a stable id made of both user ids in order, as upstream; larger ones a digest.
+pub(crate) fn direct_room_id(user_ids: &[&str]) -> String {
+    let mut ids = user_ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    match ids.as_slice() {
+        [only] => format!("{only}{only}"),
+        [a, b] => format!("{a}{b}"),
+        _ => {
+            let digest = comet_core::password::sha256_hex(&ids.join(","));
+            digest.chars().take(comet_core::id::ID_LEN).collect()
+        }
+    }
+}
+
 /// What `channels.create`/`groups.create` ask for.
 #[derive(Debug, Clone, Default)]
 pub struct NewRoom {
@@ -685,19 +701,12 @@ impl Rooms<'_> {
             return Err(Error::meteor("error-invalid-user", "Invalid user"));
         }
         participants.sort_by(|a, b| a.id.cmp(&b.id));
-        // One-to-one rooms have a stable id made of both user ids, as upstream.
-        let room_id = if participants.len() <= 2 {
-            let mut ids: Vec<&str> = participants.iter().map(|u| u.id.as_str()).collect();
-            if ids.len() == 1 {
-                ids.push(ids[0]);
-            }
-            ids.concat()
-        } else {
-            let mut key: Vec<&str> = participants.iter().map(|u| u.id.as_str()).collect();
-            key.sort_unstable();
-            let digest = comet_core::password::sha256_hex(&key.join(","));
-            digest.chars().take(comet_core::id::ID_LEN).collect()
-        };
+        let room_id = direct_room_id(
+            &participants
+                .iter()
+                .map(|u| u.id.as_str())
+                .collect::<Vec<_>>(),
+        );
         if let Some(existing) = self
             .ctx
             .store

@@ -336,6 +336,52 @@ pub async fn rooms_is_member(
     ok(json!({"isMember": is_member}))
 }
 
+/// `POST /api/v1/rooms.muteUser` and `rooms.unmuteUser` `{roomId, userId | username}`.
+pub async fn rooms_mute_user(
+    muted: bool,
+    app: AppState,
+    session: comet_service::Session,
+    body: Value,
+) -> ApiResult {
+    // Upstream's schema: one of `{userId, roomId}` and `{username, roomId}`, nothing else.
+    let room_id = opt_str(&body, "roomId")?.filter(|r| !r.is_empty());
+    let user = match (
+        opt_str(&body, "userId")?.filter(|u| !u.is_empty()),
+        opt_str(&body, "username")?.filter(|u| !u.is_empty()),
+    ) {
+        (Some(id), None) => Some(UserRef::Id(id)),
+        (None, Some(name)) => Some(UserRef::Username(name)),
+        (None, None) => None,
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid_params("must match exactly one schema in oneOf").into());
+        }
+    };
+    let (Some(room_id), Some(user)) = (room_id, user) else {
+        let mut missing = Vec::new();
+        if !matches!(body.get("userId"), Some(Value::String(_))) {
+            missing.push("must have required property 'userId'");
+        }
+        if body
+            .get("roomId")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            missing.push("must have required property 'roomId'");
+        }
+        if !matches!(body.get("username"), Some(Value::String(_))) {
+            missing.push("must have required property 'username'");
+        }
+        missing.push("must match exactly one schema in oneOf");
+        return Err(Error::invalid_params(missing.join("\n ")).into());
+    };
+    let user = app.service.accounts().require_user(&user).await?;
+    app.service
+        .rooms()
+        .set_muted(&session, &room_id, &user.username, muted)
+        .await?;
+    ok(Value::Null)
+}
+
 /// `POST /api/v1/rooms.leave`.
 pub async fn rooms_leave(
     State(app): State<AppState>,

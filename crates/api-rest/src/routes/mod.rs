@@ -3,6 +3,7 @@
 mod auth;
 mod avatars;
 mod chat;
+mod commands;
 mod discovery;
 mod files;
 mod info;
@@ -442,6 +443,21 @@ fn room_routes() -> Router<AppState> {
         .route("/api/v1/rooms.get", get(chat::rooms_get))
         .route("/api/v1/rooms.info", get(chat::rooms_info))
         .route("/api/v1/rooms.isMember", get(chat::rooms_is_member))
+        .route(
+            "/api/v1/rooms.muteUser",
+            rooms::family_route!(post, chat::rooms_mute_user, true),
+        )
+        .route(
+            "/api/v1/rooms.unmuteUser",
+            rooms::family_route!(post, chat::rooms_mute_user, false),
+        )
+        .route("/api/v1/commands.get", get(commands::get))
+        .route("/api/v1/commands.list", get(commands::list))
+        .route("/api/v1/commands.run", post(commands::run))
+        .route(
+            "/api/v1/commands.preview",
+            get(commands::preview).post(commands::execute_preview),
+        )
         .route("/api/v1/rooms.leave", post(chat::rooms_leave))
         .route("/api/v1/subscriptions.get", get(chat::subscriptions_get))
         .route(

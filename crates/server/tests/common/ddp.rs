@@ -87,10 +87,14 @@ impl Ddp {
     }
 
     pub async fn login(&mut self, username: &str) -> Value {
+        self.login_with(username, PASSWORD).await
+    }
+
+    pub async fn login_with(&mut self, username: &str, password: &str) -> Value {
         let reply = self
             .call(
                 "login",
-                json!([{"user": {"username": username}, "password": {"digest": sha256_hex(PASSWORD), "algorithm": "sha-256"}}]),
+                json!([{"user": {"username": username}, "password": {"digest": sha256_hex(password), "algorithm": "sha-256"}}]),
             )
             .await;
         assert!(reply.get("error").is_none(), "{reply}");

@@ -468,3 +468,48 @@ test('the emoji picker inserts at the caret, by mouse and by keyboard', async (t
     noProblems(alice, bob);
   });
 });
+
+test('slash commands: the popup offers them, they run on the server, and answers show only to the caller', async (t) => {
+  const { alice, bob, a } = await pair(t);
+  await withScreenshots(t.name, () => [alice, bob], async () => {
+    await openRoom(alice, 'general');
+    await openRoom(bob, 'general');
+    const composer = alice.getByTestId('composer');
+
+    // Typing `/` at the start offers the commands; choosing one completes it.
+    await composer.pressSequentially('/shr', { delay: 20 });
+    const option = alice.getByTestId('suggestions').getByRole('option').filter({ hasText: '/shrug' });
+    await option.waitFor();
+    await option.filter({ hasText: 'your message (optional)' }).waitFor();
+    await composer.press('Enter');
+    assert.equal(await composer.inputValue(), '/shrug ');
+    await composer.pressSequentially(`so it goes ${a}`);
+    await composer.press('Enter');
+    await message(bob, `so it goes ${a}`).filter({ hasText: '(ツ)' }).waitFor();
+
+    // /me posts action text for everyone.
+    await send(alice, `/me waves at ${a}`);
+    await message(bob, `waves at ${a}`).locator('em').waitFor();
+
+    // A command's answer is an ephemeral message only the caller sees.
+    await send(alice, '/join #nowhere-at-all');
+    const answer = message(alice, 'does not exist').filter({ hasText: '#nowhere-at-all' });
+    await answer.waitFor();
+    await answer.getByTestId('private-note').waitFor();
+    assert.equal(await answer.getByTestId('react-button').count(), 0, 'no actions on an ephemeral message');
+
+    // A command the user may not run is refused here, as upstream's client does.
+    await send(alice, '/invite @nobody-here');
+    await message(alice, 'You do not have enough permissions to execute command').filter({ hasText: '/invite' }).waitFor();
+
+    // An unknown command is refused here and never posted.
+    await send(alice, '/frobnicate now');
+    await message(alice, 'No such command').filter({ hasText: '/frobnicate' }).waitFor();
+    await send(alice, `after the commands ${a}`);
+    await message(bob, `after the commands ${a}`).waitFor();
+    assert.equal(await message(bob, 'nowhere-at-all').count(), 0);
+    assert.equal(await message(bob, 'enough permissions').count(), 0);
+    assert.equal(await message(bob, 'frobnicate').count(), 0);
+    noProblems(alice, bob);
+  });
+});

@@ -12,6 +12,7 @@ import {
   type Role,
   type Room,
   type Setting,
+  type SlashCommand,
   type Subscription,
   type User,
   type RoomType,
@@ -607,6 +608,14 @@ export class Api {
 
   starredMessages(roomId: string) {
     return this.rest.get<{ messages: Message[] }>('chat.getStarredMessages', { roomId, count: 50 });
+  }
+
+  commands() {
+    return this.rest.get<{ commands: SlashCommand[] }>('commands.list', { count: 200 });
+  }
+
+  runCommand(command: string, params: string, roomId: string, tmid?: string) {
+    return this.rest.post('commands.run', { command, params, roomId, ...(tmid ? { tmid } : {}) });
   }
 
   spotlight(query: string) {

@@ -44,6 +44,8 @@ export interface Message {
   groupable?: boolean;
   file?: MessageFile;
   files?: MessageFile[];
+  /** Only this user sees it (a command's answer); never stored by the server. */
+  private?: boolean;
   /** Client-only: sent but not confirmed by the server yet. */
   pending?: boolean;
   /** Client-only: the send failed. */
@@ -186,4 +188,16 @@ export function fromEjson<T>(value: T): T {
     return out as T;
   }
   return value;
+}
+
+/** A slash command as `commands.list` describes it. */
+export interface SlashCommand {
+  command: string;
+  /** Parameters hint: a translation key of upstream's client, or literal text. */
+  params?: string;
+  /** A translation key of upstream's client. */
+  description: string;
+  permission?: string | string[];
+  clientOnly: boolean;
+  providesPreview: boolean;
 }

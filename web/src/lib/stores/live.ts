@@ -3,7 +3,7 @@
 // catches up every loaded timeline. Logging out stops all of it and empties the stores.
 
 import { api } from '../api';
-import type { Room, Subscription } from '../types';
+import type { Message, Room, Subscription } from '../types';
 import { notifications, type DesktopNotification } from './notifications.svelte';
 import { presence } from './presence.svelte';
 import { rooms } from './rooms.svelte';
@@ -53,6 +53,7 @@ export async function start() {
     ddp.stream('stream-notify-user', `${uid}/rooms-changed`, (args) =>
       rooms.applyRoom(args[0] as string, args[1] as Room),
     ),
+    ddp.stream('stream-notify-user', `${uid}/message`, (args) => timelines.notice(args[0] as Message)),
     ddp.stream('stream-notify-user', `${uid}/notification`, (args) =>
       notifications.show(args[0] as DesktopNotification),
     ),

@@ -40,6 +40,8 @@ class Session {
     allow: '',
     deny: 'image/svg+xml',
   });
+  /** `Message_AllowUnrecognizedSlashCommand`: an unknown `/word` is sent as a message. */
+  allowUnknownCommands = $state(false);
   /** Called after logging out (the app goes back to the login form). */
   onLoggedOut: () => void = () => {};
 
@@ -119,6 +121,7 @@ class Session {
       const deny = value('FileUpload_MediaTypeBlackList');
       if (typeof deny === 'string') limits.deny = deny;
       this.uploadLimits = limits;
+      this.allowUnknownCommands = value('Message_AllowUnrecognizedSlashCommand') === true;
     } catch {
       // Defaults are fine.
     }

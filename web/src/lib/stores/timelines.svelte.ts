@@ -61,6 +61,9 @@ export class Thread {
   constructor(public tmid: string) {}
 }
 
+/** Who speaks for the server in notices. */
+const ROCKET_CAT = { _id: 'rocket.cat', username: 'rocket.cat', name: 'Rocket.Cat' };
+
 class Timelines {
   private timelines = new Map<string, Timeline>();
   private threads = new Map<string, Thread>();
@@ -243,6 +246,18 @@ class Timelines {
     };
     this.placeLocal(message);
     await this.deliver(message);
+  }
+
+  /** A message only this user sees (a command's answer): shown where it belongs, never
+   * stored, gone on reload as upstream's. */
+  notice(message: Message) {
+    this.placeLocal({ ...message, private: true, groupable: false, u: message.u ?? ROCKET_CAT });
+  }
+
+  /** A notice made by this client (e.g. an unknown command), from Rocket.Cat as upstream's. */
+  localNotice(rid: string, text: string, tmid?: string) {
+    const now = new Date().toISOString();
+    this.notice({ _id: randomId(), rid, msg: text, ts: now, _updatedAt: now, u: ROCKET_CAT, ...(tmid ? { tmid } : {}) });
   }
 
   private placeLocal(message: Message) {

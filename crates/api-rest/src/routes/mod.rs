@@ -56,6 +56,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/users.list", get(users::list))
         .route("/api/v1/users.create", post(users::create))
         .route("/api/v1/users.update", post(users::update))
+        .route(
+            "/api/v1/users.updateOwnBasicInfo",
+            post(users::update_own_basic_info),
+        )
         .route("/api/v1/users.delete", post(users::delete))
         .route(
             "/api/v1/users.setActiveStatus",

@@ -1781,3 +1781,21 @@ async fn update_own_basic_info_follows_the_settings_and_identity_rules() {
         .refused(400, "must NOT have additional properties [invalid-params]");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn users_info_finds_a_user_by_email() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let bob = server.new_user("bob").await;
+    let reply = server
+        .get("users.info", &[("email", "ALICE@example.com")], Some(&bob))
+        .await;
+    let user = &reply.ok()["user"];
+    assert_eq!(user["_id"], json!(alice.user_id));
+    assert_eq!(user["username"], json!("alice"));
+    server
+        .get("users.info", &[("email", "nobody@example.com")], Some(&bob))
+        .await
+        .refused(400, "User not found.");
+    server.stop().await;
+}

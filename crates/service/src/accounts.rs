@@ -17,6 +17,8 @@ use serde_json::{Map, Value, json};
 pub enum UserRef {
     Id(String),
     Username(String),
+    /// An email address, any case (`users.info`, 8.4).
+    Email(String),
 }
 
 /// How much of a user the caller may see.
@@ -673,6 +675,7 @@ impl Accounts<'_> {
         match user {
             UserRef::Id(id) => self.ctx.store.user_by_id(id).await,
             UserRef::Username(name) => self.ctx.store.user_by_username(name).await,
+            UserRef::Email(email) => self.ctx.store.user_by_email(email).await,
         }
         .map_err(store_error)
     }

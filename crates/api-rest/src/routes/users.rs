@@ -70,6 +70,9 @@ pub async fn info(
         UserRef::Id(id)
     } else if let Some(name) = opt_str(&query, "username")?.filter(|s| !s.is_empty()) {
         UserRef::Username(name)
+    } else if let Some(email) = opt_str(&query, "email")?.filter(|s| !s.is_empty()) {
+        // Rocket.Chat 8.4 looks users up by email address too.
+        UserRef::Email(email)
     } else {
         return Err(Error::failure("Invalid search query.").into());
     };

@@ -1694,6 +1694,15 @@ pub async fn message_history(store: &dyn Store) {
         .await,
         ["h2"]
     );
+    assert!(
+        !history(MessageFilter {
+            updated_before: Some(at_ms(t0, 65)),
+            ..MessageFilter::default()
+        })
+        .await
+        .contains(&"h2".to_owned()),
+        "an edit moves a message past an earlier bound"
+    );
     let search = |text: &'static str| async move {
         ids(store
             .search_messages("r1", text, &MessageFilter::default(), false, 0, None)
@@ -1789,6 +1798,37 @@ pub async fn message_history(store: &dyn Store) {
         ]
     );
     assert_eq!(store.deleted_messages("r1", t0).await.unwrap().len(), 4);
+    // Cursor windows over deletions: h4 at 80, then h5..h7 together at 90.
+    let window = |after, before, newest_first, limit| async move {
+        store
+            .deleted_messages_between("r1", after, before, newest_first, limit)
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        window(Some(t0), None, false, Some(2)).await,
+        vec![
+            ("h4".to_owned(), at_ms(t0, 80)),
+            ("h5".to_owned(), at_ms(t0, 90)),
+        ]
+    );
+    assert_eq!(
+        window(Some(at_ms(t0, 80)), None, false, None).await.len(),
+        3
+    );
+    assert_eq!(
+        window(None, Some(at_ms(t0, 90)), true, Some(5)).await,
+        vec![("h4".to_owned(), at_ms(t0, 80))]
+    );
+    assert_eq!(
+        window(None, None, true, Some(1)).await,
+        vec![("h7".to_owned(), at_ms(t0, 90))]
+    );
+    assert!(
+        window(Some(at_ms(t0, 90)), None, false, None)
+            .await
+            .is_empty()
+    );
     assert_eq!(
         store
             .delete_messages(

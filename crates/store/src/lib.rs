@@ -304,6 +304,17 @@ pub trait MessageStore: Send + Sync {
         room_id: &str,
         since: Timestamp,
     ) -> StoreResult<Vec<(String, Timestamp)>>;
+    /// Deleted messages of a room deleted strictly after `after` and strictly before `before`
+    /// (each bound optional), oldest deletion first or newest first, at most `limit`: the
+    /// cursor pages of `chat.syncMessages`.
+    async fn deleted_messages_between(
+        &self,
+        room_id: &str,
+        after: Option<Timestamp>,
+        before: Option<Timestamp>,
+        newest_first: bool,
+        limit: Option<u64>,
+    ) -> StoreResult<Vec<(String, Timestamp)>>;
     /// Full-text search of a room's messages (further narrowed by `filter`), best matches
     /// first, or newest (oldest) first when `text` is empty.
     async fn search_messages(

@@ -1825,3 +1825,30 @@ async fn im_list_everyone_is_for_room_administrators() {
         );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn rooms_join_joins_a_channel_and_answers_the_room() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let bob = server.new_user("bob").await;
+    let rid = id_of(&create_room(&server, &alice, "channels", "joinable", &[]).await);
+    let reply = server
+        .post("rooms.join", json!({"roomId": rid}), Some(&bob))
+        .await;
+    let room = &reply.ok()["room"];
+    assert_eq!(room["_id"], json!(rid));
+    assert_eq!(room["t"], json!("c"));
+    let member = server
+        .get(
+            "rooms.isMember",
+            &[("roomId", rid.as_str()), ("username", "bob")],
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(member.ok()["isMember"], json!(true));
+    server
+        .post("rooms.join", json!({}), Some(&bob))
+        .await
+        .refused(400, "must have required property 'roomId' [invalid-params]");
+    server.stop().await;
+}

@@ -356,6 +356,7 @@ fn room_routes() -> Router<AppState> {
             family_route!(get, rooms::list, CHANNELS, true),
         )
         .route("/api/v1/channels.join", family_route!(post, rooms::join))
+        .route("/api/v1/rooms.join", family_route!(post, rooms::rooms_join))
         .route(
             "/api/v1/channels.leave",
             family_route!(post, rooms::leave, CHANNELS),

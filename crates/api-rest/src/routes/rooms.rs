@@ -271,6 +271,26 @@ pub async fn join(app: AppState, session: Session, body: Value) -> ApiResult {
     ok(json!({ "channel": room_json(&app, room).await? }))
 }
 
+/// `rooms.join` (8.x): joins any room the caller may see (a channel, or a discussion of one),
+/// with its join code when it has one; answers the room.
+pub async fn rooms_join(app: AppState, session: Session, body: Value) -> ApiResult {
+    let Some(room_id) = opt_str(&body, "roomId")? else {
+        return Err(Error::invalid_params("must have required property 'roomId'").into());
+    };
+    let room = app
+        .service
+        .rooms()
+        .room_for(&session, &RoomRef::Id(room_id), RoomFamily::Any)
+        .await?;
+    let code = opt_str(&body, "joinCode")?;
+    app.service
+        .rooms()
+        .join_room(&session, &room, code.as_deref())
+        .await?;
+    let room = reload(&app, &room.id).await?;
+    ok(json!({ "room": room_json(&app, room).await? }))
+}
+
 /// `channels.leave`, `groups.leave`.
 pub async fn leave(family: Family, app: AppState, session: Session, body: Value) -> ApiResult {
     let room = load_unarchived(&app, &session, family, &body).await?;

@@ -142,6 +142,8 @@ pub async fn users(store: &dyn Store) {
         store.count_active_users_with_role("admin").await.unwrap(),
         1
     );
+    assert_eq!(store.count_users_with_role("admin").await.unwrap(), 1);
+    assert_eq!(store.count_users_with_role("nobody").await.unwrap(), 0);
 
     bob.name = "Robert".into();
     bob.roles = vec!["admin".into()];
@@ -396,6 +398,45 @@ pub async fn settings_roles_permissions(store: &dyn Store) {
         store.insert_role(&duplicate_name).await,
         Err(StoreError::Conflict(Conflict::RoleName))
     ));
+    assert_eq!(store.roles().await.unwrap(), vec![role.clone()]);
+    let custom = Role {
+        id: "custom".into(),
+        name: "custom".into(),
+        protected: false,
+        ..role.clone()
+    };
+    store.insert_role(&custom).await.unwrap();
+    let renamed = Role {
+        name: "renamed".into(),
+        description: "changed".into(),
+        mandatory_2fa: true,
+        ..custom.clone()
+    };
+    assert!(store.update_role(&renamed).await.unwrap());
+    assert!(matches!(
+        store
+            .update_role(&Role {
+                name: "admin".into(),
+                ..renamed.clone()
+            })
+            .await,
+        Err(StoreError::Conflict(Conflict::RoleName))
+    ));
+    assert!(
+        !store
+            .update_role(&Role {
+                id: "ghost".into(),
+                name: "ghost".into(),
+                ..renamed.clone()
+            })
+            .await
+            .unwrap()
+    );
+    let mut roles = store.roles().await.unwrap();
+    roles.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(roles, vec![role.clone(), renamed]);
+    assert!(store.delete_role("custom").await.unwrap());
+    assert!(!store.delete_role("custom").await.unwrap());
     assert_eq!(store.roles().await.unwrap(), vec![role]);
 
     for i in 0..3 {

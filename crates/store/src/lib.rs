@@ -70,6 +70,8 @@ pub trait UserStore: Send + Sync {
     ) -> StoreResult<(Vec<User>, u64)>;
     /// How many active users hold a global role.
     async fn count_active_users_with_role(&self, role: &str) -> StoreResult<u64>;
+    /// How many users, active or not, hold a global role.
+    async fn count_users_with_role(&self, role: &str) -> StoreResult<u64>;
     /// How many users exist.
     async fn count_users(&self) -> StoreResult<u64>;
     /// Marks every user without a live connection: used at start, when no connection is live.
@@ -131,6 +133,11 @@ pub trait RoleStore: Send + Sync {
     /// Inserts a role; names are unique.
     async fn insert_role(&self, role: &Role) -> StoreResult<()>;
     async fn insert_role_if_absent(&self, role: &Role) -> StoreResult<bool>;
+    /// Replaces a role's name, scope, description, protection and 2FA flag; false if no
+    /// role has its id. Names stay unique.
+    async fn update_role(&self, role: &Role) -> StoreResult<bool>;
+    /// Removes a role; false if there was none with this id.
+    async fn delete_role(&self, id: &str) -> StoreResult<bool>;
 }
 
 /// Failed logins, kept so that blocking works across restarts (and, later, across instances).

@@ -39,6 +39,7 @@ pub fn required_permissions(route: &str, method: &Method) -> Option<Required> {
         "/api/v1/settings/{id}" => Settings::READ_PRIVILEGED,
         "/api/v1/permissions.update"
         | "/api/v1/roles.create"
+        | "/api/v1/roles.delete"
         | "/api/v1/roles.removeUserFromRole"
         | "/api/v1/roles.getUsersInRole" => Permissions::MANAGE,
         _ => return None,
@@ -114,6 +115,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/roles.list", get(roles::list))
         .route("/api/v1/roles.create", post(roles::create))
+        .route("/api/v1/roles.update", post(roles::update))
+        .route("/api/v1/roles.delete", post(roles::delete))
         .route("/api/v1/roles.addUserToRole", post(roles::add_user_to_role))
         .route(
             "/api/v1/roles.removeUserFromRole",

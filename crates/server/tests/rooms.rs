@@ -1852,3 +1852,69 @@ async fn rooms_join_joins_a_channel_and_answers_the_room() {
         .refused(400, "must have required property 'roomId' [invalid-params]");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn im_messages_others_lets_administrators_read_direct_conversations() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    server.new_user("bob").await;
+    let dm = server
+        .post("im.create", json!({"username": "bob"}), Some(&alice))
+        .await;
+    let rid = id_of(&dm.ok()["room"]);
+    say(&server, &alice, &rid, "between us").await;
+
+    // The permission comes first, then the setting, then the room.
+    server
+        .get("im.messages.others", &[("roomId", &rid)], Some(&alice))
+        .await
+        .refused(
+            403,
+            "User does not have the permissions required for this action [error-unauthorized]",
+        );
+    server
+        .get("im.messages.others", &[("roomId", &rid)], Some(&admin))
+        .await
+        .refused(400, "This endpoint is disabled [error-endpoint-disabled]");
+    server
+        .post(
+            "settings/API_Enable_Direct_Message_History_EndPoint",
+            json!({"value": true}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    server
+        .get("im.messages.others", &[], Some(&admin))
+        .await
+        .refused(
+            400,
+            "The parameter \"roomId\" is required [error-roomid-param-not-provided]",
+        );
+    let general = server
+        .get("channels.info", &[("roomName", "general")], Some(&admin))
+        .await;
+    let general_id = id_of(&general.ok()["channel"]);
+    server
+        .get(
+            "dm.messages.others",
+            &[("roomId", &general_id)],
+            Some(&admin),
+        )
+        .await
+        .refused(
+            400,
+            &format!(
+                "No direct message room found by the id of: {general_id} [error-room-not-found]"
+            ),
+        );
+    let reply = server
+        .get("im.messages.others", &[("roomId", &rid)], Some(&admin))
+        .await;
+    let body = reply.ok();
+    assert_eq!(body["total"], json!(1), "{body}");
+    assert_eq!(body["messages"][0]["msg"], json!("between us"), "{body}");
+    assert_eq!(body["offset"], json!(0));
+    server.stop().await;
+}

@@ -33,7 +33,9 @@ pub fn required_permissions(route: &str, method: &Method) -> Option<Required> {
         "/api/v1/groups.listAll"
         | "/api/v1/rooms.adminRooms"
         | "/api/v1/im.list.everyone"
-        | "/api/v1/dm.list.everyone" => Rooms::ADMINISTER_ROOMS,
+        | "/api/v1/dm.list.everyone"
+        | "/api/v1/im.messages.others"
+        | "/api/v1/dm.messages.others" => Rooms::ADMINISTER_ROOMS,
         "/api/v1/channels.list" => Rooms::LIST_CHANNELS,
         "/api/v1/settings/{id}" if post => Settings::EDIT_PRIVILEGED,
         "/api/v1/settings/{id}" => Settings::READ_PRIVILEGED,
@@ -483,6 +485,10 @@ fn room_routes() -> Router<AppState> {
             .route(
                 &format!("/api/v1/{prefix}.members"),
                 family_route!(get, rooms::members, DIRECT),
+            )
+            .route(
+                &format!("/api/v1/{prefix}.messages.others"),
+                family_route!(get, rooms::messages_others),
             )
             .route(
                 &format!("/api/v1/{prefix}.open"),

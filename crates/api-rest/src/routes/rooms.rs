@@ -428,6 +428,24 @@ pub async fn messages(family: Family, app: AppState, session: Session, query: Va
     ok(json!({ "messages": docs, "count": docs.len(), "offset": offset, "total": total }))
 }
 
+/// `im.messages.others` / `dm.messages.others`: a direct conversation read by an administrator.
+pub async fn messages_others(app: AppState, session: Session, query: Value) -> ApiResult {
+    let (offset, count) = pagination(&app, &query)?;
+    let page = comet_core::page::Page {
+        offset,
+        count,
+        sort: message_sort(&query)?,
+    };
+    let room_id = opt_str(&query, "roomId")?;
+    let (messages, total) = app
+        .service
+        .rooms()
+        .other_direct_messages(&session, room_id.as_deref(), &page)
+        .await?;
+    let docs: Vec<Value> = messages.iter().map(chat::message).collect();
+    ok(json!({ "messages": docs, "offset": offset, "count": docs.len(), "total": total }))
+}
+
 /// `channels.members`, `groups.members`, `im.members`.
 pub async fn members(family: Family, app: AppState, session: Session, query: Value) -> ApiResult {
     let room = load(&app, &session, family, &query).await?;

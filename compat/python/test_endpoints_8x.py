@@ -1,8 +1,10 @@
 """Endpoints added in the compatibility pass, driven by the unchanged rocketchat-api client
 (through its generic `call_api_get`, which sends its own auth headers and raises its own
-errors): users.getStatus, rooms.isMember, pw.getPolicy, im.list.everyone."""
+errors, or through its own methods where it has one): users.getStatus, rooms.isMember,
+pw.getPolicy, im.list.everyone, users.updateOwnBasicInfo, users.info by email,
+chat.syncMessages cursors, dm.messages.others, roles.delete."""
 
-from conftest import NO_PERMISSION_8X, expect_api_error
+from conftest import NO_PERMISSION_8X, expect_api_error, sha256_hex
 
 
 def test_users_get_status(server, make_user, admin):
@@ -41,3 +43,72 @@ def test_password_policy_and_every_dm(server, make_user, admin):
     assert isinstance(policy["enabled"], bool) and isinstance(policy["policy"], list)
     expect_api_error(lambda: c.call_api_get("im.list.everyone"), 403, error=NO_PERMISSION_8X)
     assert isinstance(admin.call_api_get("im.list.everyone")["ims"], list)
+
+
+def test_update_own_basic_info_and_info_by_email(server, make_user):
+    u = make_user()
+    c = server.login(u.username, u.password)
+    new_name = f"{u.name} II"
+    own = c.call_api_post("users.updateOwnBasicInfo", data={"name": new_name})
+    assert own["user"]["name"] == new_name and own["user"]["_id"] == u.id
+    # The email needs the current password (SHA-256), as upstream's password second factor.
+    expect_api_error(
+        lambda: c.call_api_post("users.updateOwnBasicInfo", data={"email": f"x{u.email}"}),
+        400,
+        error_type="totp-required",
+    )
+    moved = c.call_api_post(
+        "users.updateOwnBasicInfo",
+        data={"email": f"x{u.email}", "currentPassword": sha256_hex(u.password)},
+    )
+    assert moved["user"]["emails"][0] == {"address": f"x{u.email}", "verified": False}
+    found = c.users_info(email=f"X{u.email}")
+    assert found["user"]["_id"] == u.id
+
+
+def test_sync_messages_cursor_and_other_dms(server, make_user, admin):
+    a, b = make_user(), make_user()
+    ac = server.login(a.username, a.password)
+    rid = ac.dm_create(b.username)["room"]["_id"]
+    for text in ("one", "two", "three"):
+        ac.chat_post_message(text, room_id=rid)
+    first = ac.call_api_get("chat.syncMessages", roomId=rid, type="UPDATED", next="0", count=2)
+    assert len(first["result"]["updated"]) == 2 and first["result"]["cursor"]["next"]
+    rest = ac.call_api_get(
+        "chat.syncMessages", roomId=rid, type="UPDATED", next=first["result"]["cursor"]["next"], count=2
+    )
+    assert len(rest["result"]["updated"]) == 1 and rest["result"]["cursor"]["next"] is None
+    expect_api_error(
+        lambda: ac.call_api_get(
+            "chat.syncMessages", roomId=rid, type="UPDATED", next="0", lastUpdate="2020-01-01T00:00:00Z"
+        ),
+        400,
+        error_type="error-cursor-and-lastUpdate-conflict",
+    )
+    # The lastUpdate mode through the client's own method still works.
+    assert isinstance(ac.chat_sync_messages(rid, "2020-01-01T00:00:00.000Z")["result"]["updated"], list)
+
+    expect_api_error(lambda: list(ac.dm_messages_others(rid)), 403, error=NO_PERMISSION_8X)
+    expect_api_error(
+        lambda: list(admin.dm_messages_others(rid)), 400, error_type="error-endpoint-disabled"
+    )
+    admin.settings_update("API_Enable_Direct_Message_History_EndPoint", True)
+    try:
+        # The client pages through the listing itself, yielding each message.
+        others = list(admin.dm_messages_others(rid))
+        assert [m["msg"] for m in others] == ["three", "two", "one"]
+    finally:
+        admin.settings_update("API_Enable_Direct_Message_History_EndPoint", False)
+
+
+def test_roles_delete(server, make_user, admin):
+    u = make_user()
+    role = admin.roles_create(f"compat-role-{u.username}")["role"]
+    admin.roles_add_user_to_role(role["_id"], u.username)
+    expect_api_error(lambda: admin.roles_delete(role["_id"]), 400, error_type="error-role-in-use")
+    expect_api_error(lambda: admin.roles_delete("admin"), 400, error_type="error-role-protected")
+    c = server.login(u.username, u.password)
+    expect_api_error(lambda: c.roles_delete(role["_id"]), 403, error=NO_PERMISSION_8X)
+    admin.call_api_post("roles.removeUserFromRole", roleId=role["_id"], username=u.username)
+    assert admin.roles_delete(role["_id"])["success"] is True
+    assert role["_id"] not in [r["_id"] for r in admin.roles_list()["roles"]]

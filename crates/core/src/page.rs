@@ -119,6 +119,8 @@ pub struct MessageFilter {
     pub mentioning: Vec<String>,
     /// Only messages changed after this time (sync).
     pub updated_after: Option<Timestamp>,
+    /// Only messages changed before this time (sync's `previous` cursor).
+    pub updated_before: Option<Timestamp>,
     /// Leave out system messages.
     pub hide_system: bool,
     /// Only messages by this author (user id).

@@ -168,6 +168,8 @@ pub enum Event {
     SessionsEnded { user_id: String },
     /// A role was created (`stream-roles`).
     RoleDefined(comet_core::role::Role),
+    /// A role was deleted (`stream-roles`, `type: removed`).
+    RoleRemoved(comet_core::role::Role),
     /// A user's own data changed (status, name, roles ...): their sessions get `userData`.
     UserChanged(Box<comet_core::user::User>),
     /// A user's name or username changed.

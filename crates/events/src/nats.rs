@@ -108,6 +108,7 @@ pub fn subject(event: &Event) -> String {
         Event::Setting { .. }
         | Event::Permission(_)
         | Event::RoleDefined(_)
+        | Event::RoleRemoved(_)
         | Event::AvatarChanged { .. } => None,
     };
     match about {

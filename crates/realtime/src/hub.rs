@@ -491,10 +491,15 @@ impl Hub {
                     self.stop_room_for_user(&subscription.room_id, user_id);
                 }
             }
-            Event::RoleDefined(role) => {
+            Event::RoleDefined(role) | Event::RoleRemoved(role) => {
+                let kind = if matches!(event, Event::RoleRemoved(_)) {
+                    "removed"
+                } else {
+                    "changed"
+                };
                 let mut doc = comet_protocol::rest::role(role);
                 if let Value::Object(map) = &mut doc {
-                    map.insert("type".into(), json!("changed"));
+                    map.insert("type".into(), json!(kind));
                 }
                 self.deliver(ROLES, "roles", None, changed(ROLES, "roles", json!([doc])));
             }

@@ -569,7 +569,7 @@ async fn sync_messages_returns_updated_and_deleted_since_a_date() {
             400,
             "The \"lastUpdate\" query parameter must be a valid date [error-lastUpdate-param-invalid]",
         );
-    // No access: a bare failure.
+    // No access: upstream's getMessageHistory refuses before anything else.
     let carol = server.new_user("carol").await;
     let gid = create_room(&server, &alice, "groups", "sync-group", &[]).await;
     let reply = server
@@ -579,7 +579,136 @@ async fn sync_messages_returns_updated_and_deleted_since_a_date() {
             Some(&carol),
         )
         .await;
-    assert_exact(&reply, 400, json!({"success": false}));
+    assert_eq!(
+        reply.refused(400, "Not allowed [error-not-allowed]")["errorType"],
+        json!("error-not-allowed")
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn sync_messages_pages_updates_and_deletions_by_cursor() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let rid = create_room(&server, &alice, "channels", "cursor", &[]).await;
+    let mut said = Vec::new();
+    for text in ["one", "two", "three"] {
+        said.push(id_of(&say(&server, &alice, &rid, text).await));
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    let page = |params: Vec<(&'static str, String)>| {
+        let server = &server;
+        let alice = &alice;
+        let rid = rid.clone();
+        async move {
+            let mut query: Vec<(&str, String)> = vec![("roomId", rid)];
+            query.extend(params);
+            let pairs: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            server.get("chat.syncMessages", &pairs, Some(alice)).await
+        }
+    };
+    // From the beginning, two at a time, oldest change first.
+    let first = page(vec![
+        ("type", "UPDATED".into()),
+        ("next", "0".into()),
+        ("count", "2".into()),
+    ])
+    .await;
+    let result = first.ok()["result"].clone();
+    let updated = ids(&result["updated"]);
+    assert_eq!(updated.len(), 2, "{result}");
+    assert!(
+        result["deleted"].as_array().is_some_and(Vec::is_empty),
+        "{result}"
+    );
+    let next = result["cursor"]["next"]
+        .as_str()
+        .expect("next cursor")
+        .to_owned();
+    assert!(result["cursor"]["previous"].is_string(), "{result}");
+    let rest = page(vec![
+        ("type", "UPDATED".into()),
+        ("next", next.clone()),
+        ("count", "2".into()),
+    ])
+    .await;
+    let result = rest.ok()["result"].clone();
+    let more = ids(&result["updated"]);
+    assert!(!more.is_empty() && more.len() <= 2, "{result}");
+    assert!(more.iter().all(|id| !updated.contains(id)), "{result}");
+    assert_eq!(result["cursor"]["next"], Value::Null, "{result}");
+    assert!(more.contains(&said[2]), "{result}");
+    // Backwards from the newest: newest first.
+    let back = page(vec![
+        ("type", "UPDATED".into()),
+        ("previous", "99999999999999".into()),
+        ("count", "1".into()),
+    ])
+    .await;
+    let result = back.ok()["result"].clone();
+    assert_eq!(ids(&result["updated"]), vec![said[2].clone()], "{result}");
+    assert!(result["cursor"]["previous"].is_string(), "{result}");
+    assert!(result["cursor"]["next"].is_string(), "{result}");
+
+    // Deletions have their own cursor.
+    server
+        .post(
+            "chat.delete",
+            json!({"roomId": rid, "msgId": said[0]}),
+            Some(&alice),
+        )
+        .await
+        .ok();
+    let gone = page(vec![("type", "DELETED".into()), ("next", "0".into())]).await;
+    let result = gone.ok()["result"].clone();
+    let deleted = result["deleted"].as_array().expect("deleted").clone();
+    assert_eq!(deleted.len(), 1, "{result}");
+    assert_eq!(deleted[0]["_id"], json!(said[0]));
+    assert_eq!(result["updated"], json!([]), "{result}");
+    assert_eq!(result["cursor"]["next"], Value::Null, "{result}");
+
+    // What upstream refuses, in its order.
+    page(vec![
+        ("type", "UPDATED".into()),
+        ("next", "0".into()),
+        ("lastUpdate", "2020-01-01T00:00:00.000Z".into()),
+    ])
+    .await
+    .refused(
+        400,
+        "The attributes \"next\", \"previous\" and \"lastUpdate\" cannot be used together [error-cursor-and-lastUpdate-conflict]",
+    );
+    page(vec![
+        ("type", "UPDATED".into()),
+        ("next", "0".into()),
+        ("previous", "5".into()),
+    ])
+    .await
+    .refused(
+        400,
+        "You cannot provide both \"next\" and \"previous\" parameters [error-cursor-conflict]",
+    );
+    page(vec![
+        ("next", "0".into()),
+        ("lastUpdate", "2020-01-01T00:00:00.000Z".into()),
+    ])
+    .await
+    .refused(
+        400,
+        "The \"type\" parameter is required when using the \"next\" or \"previous\" parameters [error-type-param-required]",
+    );
+    page(vec![("type", "CHANGED".into()), ("next", "0".into())])
+        .await
+        .refused(
+            400,
+            "must be equal to one of the allowed values [invalid-params]",
+        );
+    page(vec![("type", "UPDATED".into()), ("next", "soon".into())])
+        .await
+        .refused(400, "Invalid Date");
+    // A type without a cursor answers nothing, as upstream's route does.
+    let bare = page(vec![("type", "UPDATED".into())]).await;
+    assert_eq!(bare.ok()["result"], json!({"updated": [], "deleted": []}));
     server.stop().await;
 }
 

@@ -725,3 +725,89 @@ async fn get_users_in_role() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn roles_update_and_delete() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    let role = server
+        .post("roles.create", json!({"name": "reviewer"}), Some(&admin))
+        .await
+        .ok()["role"]
+        .clone();
+    let role_id = role["_id"].as_str().expect("role id").to_owned();
+
+    let updated = server
+        .post(
+            "roles.update",
+            json!({"roleId": role_id, "name": "auditor", "description": "Reads logs"}),
+            Some(&admin),
+        )
+        .await;
+    let updated = &updated.ok()["role"];
+    assert_eq!(updated["_id"], json!(role_id));
+    assert_eq!(updated["name"], json!("auditor"));
+    assert_eq!(updated["description"], json!("Reads logs"));
+    server
+        .post(
+            "roles.update",
+            json!({"roleId": "admin", "name": "boss"}),
+            Some(&admin),
+        )
+        .await
+        .refused(400, "Role is protected [error-role-protected]");
+
+    // Who may not manage permissions is refused before anything is looked up.
+    server
+        .post("roles.delete", json!({"roleId": role_id}), Some(&alice))
+        .await
+        .refused(
+            403,
+            "User does not have the permissions required for this action [error-unauthorized]",
+        );
+    server
+        .post("roles.delete", json!({"roleId": "admin"}), Some(&admin))
+        .await
+        .refused(400, "Cannot delete a protected role [error-role-protected]");
+    server
+        .post("roles.delete", json!({"roleId": "nope"}), Some(&admin))
+        .await
+        .refused(400, "This role does not exist [error-invalid-roleId]");
+    server
+        .post(
+            "roles.addUserToRole",
+            json!({"roleId": role_id, "username": "alice"}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    server
+        .post("roles.delete", json!({"roleId": "auditor"}), Some(&admin))
+        .await
+        .refused(
+            400,
+            "Cannot delete role because it's in use [error-role-in-use]",
+        );
+    server
+        .post(
+            "roles.removeUserFromRole",
+            json!({"roleId": role_id, "username": "alice"}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let deleted = server
+        .post("roles.delete", json!({"roleId": role_id}), Some(&admin))
+        .await;
+    assert_eq!(deleted.ok(), &json!({"success": true}));
+    let roles = server.get("roles.list", &[], Some(&admin)).await;
+    let ids: Vec<&str> = roles.ok()["roles"]
+        .as_array()
+        .expect("roles")
+        .iter()
+        .filter_map(|r| r["_id"].as_str())
+        .collect();
+    assert!(!ids.contains(&role_id.as_str()), "{ids:?}");
+    server.stop().await;
+}

@@ -1825,3 +1825,96 @@ async fn im_list_everyone_is_for_room_administrators() {
         );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn rooms_join_joins_a_channel_and_answers_the_room() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let bob = server.new_user("bob").await;
+    let rid = id_of(&create_room(&server, &alice, "channels", "joinable", &[]).await);
+    let reply = server
+        .post("rooms.join", json!({"roomId": rid}), Some(&bob))
+        .await;
+    let room = &reply.ok()["room"];
+    assert_eq!(room["_id"], json!(rid));
+    assert_eq!(room["t"], json!("c"));
+    let member = server
+        .get(
+            "rooms.isMember",
+            &[("roomId", rid.as_str()), ("username", "bob")],
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(member.ok()["isMember"], json!(true));
+    server
+        .post("rooms.join", json!({}), Some(&bob))
+        .await
+        .refused(400, "must have required property 'roomId' [invalid-params]");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn im_messages_others_lets_administrators_read_direct_conversations() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    server.new_user("bob").await;
+    let dm = server
+        .post("im.create", json!({"username": "bob"}), Some(&alice))
+        .await;
+    let rid = id_of(&dm.ok()["room"]);
+    say(&server, &alice, &rid, "between us").await;
+
+    // The permission comes first, then the setting, then the room.
+    server
+        .get("im.messages.others", &[("roomId", &rid)], Some(&alice))
+        .await
+        .refused(
+            403,
+            "User does not have the permissions required for this action [error-unauthorized]",
+        );
+    server
+        .get("im.messages.others", &[("roomId", &rid)], Some(&admin))
+        .await
+        .refused(400, "This endpoint is disabled [error-endpoint-disabled]");
+    server
+        .post(
+            "settings/API_Enable_Direct_Message_History_EndPoint",
+            json!({"value": true}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    server
+        .get("im.messages.others", &[], Some(&admin))
+        .await
+        .refused(
+            400,
+            "The parameter \"roomId\" is required [error-roomid-param-not-provided]",
+        );
+    let general = server
+        .get("channels.info", &[("roomName", "general")], Some(&admin))
+        .await;
+    let general_id = id_of(&general.ok()["channel"]);
+    server
+        .get(
+            "dm.messages.others",
+            &[("roomId", &general_id)],
+            Some(&admin),
+        )
+        .await
+        .refused(
+            400,
+            &format!(
+                "No direct message room found by the id of: {general_id} [error-room-not-found]"
+            ),
+        );
+    let reply = server
+        .get("im.messages.others", &[("roomId", &rid)], Some(&admin))
+        .await;
+    let body = reply.ok();
+    assert_eq!(body["total"], json!(1), "{body}");
+    assert_eq!(body["messages"][0]["msg"], json!("between us"), "{body}");
+    assert_eq!(body["offset"], json!(0));
+    server.stop().await;
+}

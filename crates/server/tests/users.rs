@@ -1585,3 +1585,217 @@ async fn password_policy_is_listed() {
         .refused(401, "You must be logged in to do this.");
     server.stop().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// users.updateOwnBasicInfo
+
+#[tokio::test]
+async fn update_own_basic_info_changes_name_username_and_password() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let other_session = server.login("alice", PASSWORD).await;
+    let reply = server
+        .post(
+            "users.updateOwnBasicInfo",
+            json!({"data": {
+                "name": "Alice Liddell",
+                "username": "alice.l",
+                "nickname": "  Al ",
+                "bio": "Down the rabbit hole",
+                "statusText": "reading",
+                "currentPassword": sha256_hex(PASSWORD),
+                "newPassword": "N3w-Pass-Word!",
+            }}),
+            Some(&alice),
+        )
+        .await;
+    let user = &reply.ok()["user"];
+    assert_eq!(user["username"], json!("alice.l"));
+    assert_eq!(user["name"], json!("Alice Liddell"));
+    assert_eq!(user["nickname"], json!("Al"));
+    assert_eq!(user["bio"], json!("Down the rabbit hole"));
+    assert_eq!(user["statusText"], json!("reading"));
+    assert_eq!(user["_id"], json!(alice.user_id));
+    // The new password logs in; the caller's session stays, the others end.
+    server.login("alice.l", "N3w-Pass-Word!").await;
+    server.get("me", &[], Some(&alice)).await.ok();
+    server
+        .get("me", &[], Some(&other_session))
+        .await
+        .refused(401, "You must be logged in to do this.");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn update_own_basic_info_asks_the_password_for_email_and_password() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    for data in [
+        json!({"email": "alice2@example.com"}),
+        json!({"newPassword": "An0ther-Pass!"}),
+    ] {
+        let reply = server
+            .post(
+                "users.updateOwnBasicInfo",
+                json!({ "data": data }),
+                Some(&alice),
+            )
+            .await;
+        let body = reply.refused(400, "TOTP Required [totp-required]");
+        assert_eq!(body["errorType"], json!("totp-required"), "{body}");
+        assert_eq!(body["details"]["method"], json!("password"), "{body}");
+    }
+    let wrong = server
+        .post(
+            "users.updateOwnBasicInfo",
+            json!({"data": {"email": "alice2@example.com", "currentPassword": sha256_hex("nope")}}),
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(
+        wrong.refused(400, "TOTP Invalid [totp-invalid]")["errorType"],
+        json!("totp-invalid")
+    );
+    // The new address is kept unverified.
+    let reply = server
+        .post(
+            "users.updateOwnBasicInfo",
+            json!({"data": {"email": "alice2@example.com", "currentPassword": sha256_hex(PASSWORD)}}),
+            Some(&alice),
+        )
+        .await;
+    let user = &reply.ok()["user"];
+    assert_eq!(user["emails"][0]["address"], json!("alice2@example.com"));
+    assert_eq!(user["emails"][0]["verified"], json!(false));
+    // The same password again is refused.
+    let same = server
+        .post(
+            "users.updateOwnBasicInfo",
+            json!({"data": {"newPassword": PASSWORD, "currentPassword": sha256_hex(PASSWORD)}}),
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(
+        same.refused(
+            400,
+            "Entered password same as current password [error-password-same-as-current]"
+        )["errorType"],
+        json!("error-password-same-as-current")
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn update_own_basic_info_follows_the_settings_and_identity_rules() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    for name in ["admin", "administrator", "system", "user"] {
+        server
+            .post(
+                "users.updateOwnBasicInfo",
+                json!({"data": {"username": name}}),
+                Some(&alice),
+            )
+            .await
+            .refused(
+                400,
+                "Could not save user identity [error-could-not-save-identity]",
+            );
+    }
+    server
+        .post(
+            "users.updateOwnBasicInfo",
+            json!({"data": {"name": "   "}}),
+            Some(&alice),
+        )
+        .await
+        .refused(
+            400,
+            "Could not save user identity [error-could-not-save-identity]",
+        );
+    for (setting, data, error) in [
+        (
+            "Accounts_AllowUsernameChange",
+            json!({"username": "alice.b"}),
+            "Edit username is not allowed [error-action-not-allowed]",
+        ),
+        (
+            "Accounts_AllowRealNameChange",
+            json!({"name": "Other"}),
+            "Edit user real name is not allowed [error-action-not-allowed]",
+        ),
+        (
+            "Accounts_AllowUserStatusMessageChange",
+            json!({"statusText": "busy"}),
+            "Edit user status is not allowed [error-action-not-allowed]",
+        ),
+    ] {
+        server
+            .post(
+                &format!("settings/{setting}"),
+                json!({"value": false}),
+                Some(&admin),
+            )
+            .await
+            .ok();
+        server
+            .post(
+                "users.updateOwnBasicInfo",
+                json!({ "data": data }),
+                Some(&alice),
+            )
+            .await
+            .refused(400, error);
+    }
+    server
+        .post(
+            "settings/Accounts_AllowUserProfileChange",
+            json!({"value": false}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    server
+        .post(
+            "users.updateOwnBasicInfo",
+            json!({"data": {"nickname": "x"}}),
+            Some(&alice),
+        )
+        .await
+        .refused(400, "Not allowed [error-not-allowed]");
+    let missing = server
+        .post("users.updateOwnBasicInfo", json!({}), Some(&alice))
+        .await;
+    assert_eq!(
+        missing.refused(400, "must have required property 'data' [invalid-params]")["errorType"],
+        json!("invalid-params")
+    );
+    server
+        .post(
+            "users.updateOwnBasicInfo",
+            json!({"data": {"active": false}}),
+            Some(&alice),
+        )
+        .await
+        .refused(400, "must NOT have additional properties [invalid-params]");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn users_info_finds_a_user_by_email() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let bob = server.new_user("bob").await;
+    let reply = server
+        .get("users.info", &[("email", "ALICE@example.com")], Some(&bob))
+        .await;
+    let user = &reply.ok()["user"];
+    assert_eq!(user["_id"], json!(alice.user_id));
+    assert_eq!(user["username"], json!("alice"));
+    server
+        .get("users.info", &[("email", "nobody@example.com")], Some(&bob))
+        .await
+        .refused(400, "User not found.");
+    server.stop().await;
+}

@@ -17,6 +17,8 @@ use serde_json::{Map, Value, json};
 pub enum UserRef {
     Id(String),
     Username(String),
+    /// An email address, any case (`users.info`, 8.4).
+    Email(String),
 }
 
 /// How much of a user the caller may see.
@@ -79,6 +81,21 @@ pub struct UserChanges {
     pub nickname: Option<String>,
     pub bio: Option<String>,
     pub status_text: Option<String>,
+    pub custom_fields: Option<Value>,
+}
+
+/// `users.updateOwnBasicInfo` changes (upstream's `saveUserProfile`); `None` leaves a field
+/// as it is.
+#[derive(Debug, Clone, Default)]
+pub struct OwnProfileChanges {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub username: Option<String>,
+    pub nickname: Option<String>,
+    pub bio: Option<String>,
+    pub status_text: Option<String>,
+    pub status_type: Option<String>,
+    pub new_password: Option<String>,
     pub custom_fields: Option<Value>,
 }
 
@@ -658,6 +675,7 @@ impl Accounts<'_> {
         match user {
             UserRef::Id(id) => self.ctx.store.user_by_id(id).await,
             UserRef::Username(name) => self.ctx.store.user_by_username(name).await,
+            UserRef::Email(email) => self.ctx.store.user_by_email(email).await,
         }
         .map_err(store_error)
     }
@@ -1307,5 +1325,205 @@ impl Accounts<'_> {
         self.ctx
             .publish(comet_events::Event::UserChanged(Box::new(user.clone())));
         Ok(user)
+    }
+}
+
+impl Accounts<'_> {
+    /// `users.updateOwnBasicInfo`: the caller edits their own profile, in the order of
+    /// upstream's `saveUserProfile`. The second factor (the current password) is the caller's
+    /// to check first, with `require_second_factor`, when the email or the password changes.
+    pub async fn update_own_basic_info(
+        &self,
+        session: &Session,
+        changes: OwnProfileChanges,
+    ) -> Result<VisibleUser> {
+        let not_allowed = |reason: &'static str| {
+            Error::meteor("error-action-not-allowed", reason)
+                .with_details(json!({"method": "insertOrUpdateUser", "action": "Update_user"}))
+        };
+        let could_not_save_identity = || {
+            Error::meteor(
+                "error-could-not-save-identity",
+                "Could not save user identity",
+            )
+            .with_details(json!({"method": "saveUserProfile"}))
+        };
+        if !self.ctx.setting_bool("Accounts_AllowUserProfileChange") {
+            return Err(Error::meteor("error-not-allowed", "Not allowed")
+                .with_details(json!({"method": "saveUserProfile"})));
+        }
+        let Some(mut user) = self
+            .ctx
+            .store
+            .user_by_id(&session.user.id)
+            .await
+            .map_err(store_error)?
+        else {
+            return Err(Error::meteor("error-invalid-user", "Invalid user"));
+        };
+        let (original_name, original_username) = (user.name.clone(), user.username.clone());
+        // upstream's validateUserEditing: a field counts as edited when given and different.
+        let editing = |given: &Option<String>, current: &str| {
+            given.as_deref().is_some_and(|value| value != current)
+        };
+        if editing(&changes.username, &user.username)
+            && !self.ctx.setting_bool("Accounts_AllowUsernameChange")
+        {
+            return Err(not_allowed("Edit username is not allowed"));
+        }
+        if editing(&changes.status_text, &user.status_text)
+            && !self
+                .ctx
+                .setting_bool("Accounts_AllowUserStatusMessageChange")
+        {
+            return Err(not_allowed("Edit user status is not allowed"));
+        }
+        if editing(&changes.name, &user.name)
+            && !self.ctx.setting_bool("Accounts_AllowRealNameChange")
+        {
+            return Err(not_allowed("Edit user real name is not allowed"));
+        }
+        if let Some(current) = &user.email
+            && editing(&changes.email, &current.address)
+            && !self.ctx.setting_bool("Accounts_AllowEmailChange")
+        {
+            return Err(not_allowed("Edit user email is not allowed"));
+        }
+        let new_password = changes.new_password.filter(|p| !p.is_empty());
+        if new_password.is_some() && !self.ctx.setting_bool("Accounts_AllowPasswordChange") {
+            return Err(not_allowed("Edit user password is not allowed"));
+        }
+        // saveUserIdentity: any refusal of the name or username is one error.
+        let name_given = changes.name.as_deref().is_some_and(|n| !n.is_empty());
+        let username_given = changes.username.as_deref().is_some_and(|u| !u.is_empty());
+        if name_given || username_given {
+            if let Some(username) = &changes.username {
+                let username = username.trim();
+                if username != user.username {
+                    if username.is_empty()
+                        || ["all", "here"].contains(&username.to_lowercase().as_str())
+                        || !self.username_is_valid(username)
+                        || self.username_is_blocked(username)
+                        || self.username_is_taken(username, Some(&user.id)).await?
+                    {
+                        return Err(could_not_save_identity());
+                    }
+                    user.username = username.to_owned();
+                }
+            }
+            if let Some(name) = &changes.name {
+                let name = name.trim();
+                if name != user.name {
+                    if (name.is_empty() && self.ctx.setting_bool("Accounts_RequireNameForSignUp"))
+                        || !name_is_valid(name)
+                    {
+                        return Err(could_not_save_identity());
+                    }
+                    user.name = name.to_owned();
+                }
+            }
+        }
+        if let Some(text) = changes.status_text {
+            user.status_text = text.chars().take(120).collect();
+        }
+        if let Some(status) = changes.status_type.filter(|s| !s.is_empty()) {
+            let Some(presence) = Presence::parse(&status) else {
+                return Err(Error::meteor(
+                    "error-invalid-status",
+                    "Valid status types include online, away, offline, and busy.",
+                )
+                .with_details(json!({"method": "setUserStatus"})));
+            };
+            user.status_default = presence;
+            user.status = Presence::effective(user.status_connection, presence);
+        }
+        if let Some(bio) = changes.bio {
+            user.bio = profile_text(bio, MAX_BIO_LENGTH, "error-bio-size-exceeded")?
+                .map(|b| b.trim().to_owned());
+        }
+        if let Some(nickname) = changes.nickname.filter(|n| !n.is_empty()) {
+            user.nickname = profile_text(
+                nickname,
+                MAX_NICKNAME_LENGTH,
+                "error-nickname-size-exceeded",
+            )?
+            .map(|n| n.trim().to_owned());
+        }
+        if let Some(email) = changes.email.filter(|e| !e.is_empty()) {
+            let email = email.trim();
+            let same = user
+                .email
+                .as_ref()
+                .is_some_and(|e| e.address.eq_ignore_ascii_case(email));
+            if !same {
+                self.check_email(email)?;
+                if self.email_is_taken(email, Some(&user.id)).await? {
+                    return Err(field_unavailable(&escape_html(email), "Email"));
+                }
+                user.email = Some(Email {
+                    address: email.to_owned(),
+                    verified: false,
+                });
+            }
+        }
+        let mut password_changed = false;
+        if let (Some(password), Some(stored)) = (new_password, user.password_bcrypt.clone()) {
+            let digest = comet_core::password::sha256_hex(&password);
+            if crate::hashing::verify_digest(digest, stored).await? {
+                return Err(Error::meteor(
+                    "error-password-same-as-current",
+                    "Entered password same as current password",
+                )
+                .with_details(json!({"method": "saveUserProfile"})));
+            }
+            self.check_password_policy(&password)?;
+            user.password_bcrypt = Some(self.hash_password(&PasswordInput::Plain(password)).await?);
+            password_changed = true;
+        }
+        if let Some(fields) = changes
+            .custom_fields
+            .filter(|f| f.as_object().is_some_and(|m| !m.is_empty()))
+        {
+            user.custom_fields = Some(fields);
+        }
+        user.updated_at = now();
+        match self.ctx.store.update_user(&user).await {
+            Ok(_) => {}
+            Err(StoreError::Conflict(Conflict::Username)) => return Err(could_not_save_identity()),
+            Err(StoreError::Conflict(Conflict::Email)) => {
+                return Err(field_unavailable(
+                    &escape_html(user.email.as_ref().map_or("", |e| e.address.as_str())),
+                    "Email",
+                ));
+            }
+            Err(e) => return Err(store_error(e)),
+        }
+        if password_changed {
+            // A new password ends the account's other sessions; this one stays.
+            self.ctx
+                .store
+                .delete_login_tokens(&user.id, Some(session.token.hashed_token.as_str()))
+                .await
+                .map_err(store_error)?;
+        }
+        tracing::info!(user = %user.id, "own profile updated");
+        if user.status != session.user.status || user.status_text != session.user.status_text {
+            self.ctx.publish(comet_events::Event::UserStatus {
+                user_id: user.id.clone(),
+                username: user.username.clone(),
+                status: user.status,
+                status_text: user.status_text.clone(),
+            });
+        }
+        self.ctx
+            .publish(comet_events::Event::UserChanged(Box::new(user.clone())));
+        if user.name != original_name || user.username != original_username {
+            self.ctx.publish(comet_events::Event::UserRenamed {
+                user_id: user.id.clone(),
+                username: user.username.clone(),
+                name: user.name.clone(),
+            });
+        }
+        Ok(self.visible(session, user))
     }
 }

@@ -458,6 +458,62 @@ impl Accounts<'_> {
     }
 }
 
+impl Accounts<'_> {
+    /// The second factor of operations upstream wraps with `requireSecondFactor`
+    /// (`saveUserProfile` changing the email or the password): unlike `check_two_factor`,
+    /// nothing earlier on the token or the account's age dispenses with it, and the password
+    /// is asked even when `Accounts_TwoFactorAuthentication_Enforce_Password_Fallback` is off.
+    /// Only `Accounts_TwoFactorAuthentication_Enabled` turns it off, as upstream.
+    pub async fn require_second_factor(
+        &self,
+        session: &Session,
+        code: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        if !self
+            .ctx
+            .setting_bool("Accounts_TwoFactorAuthentication_Enabled")
+        {
+            return Ok(());
+        }
+        let details = serde_json::json!({
+            "method": "password",
+            "codeGenerated": false,
+            "availableMethods": [],
+        });
+        let Some(code) = code.filter(|c| !c.is_empty()) else {
+            return Err(Error::meteor("totp-required", "TOTP Required").with_details(details));
+        };
+        // An account without a password can never pass the password check.
+        let valid = match session.user.password_bcrypt.clone() {
+            Some(stored) if is_sha256_hex(code) => {
+                verify_digest(code.to_lowercase(), stored).await?
+            }
+            _ => false,
+        };
+        if !valid {
+            return Err(Error::meteor("totp-invalid", "TOTP Invalid").with_details(details));
+        }
+        let remember = chrono::Duration::seconds(
+            self.ctx
+                .setting_int("Accounts_TwoFactorAuthentication_RememberFor")
+                .max(0),
+        );
+        if remember > chrono::Duration::zero() {
+            self.ctx
+                .store
+                .remember_two_factor(
+                    &session.token.hashed_token,
+                    now() + remember,
+                    &client_fingerprint(client),
+                )
+                .await
+                .map_err(store_error)?;
+        }
+        Ok(())
+    }
+}
+
 /// A stable digest of the client's address and user agent.
 fn client_fingerprint(client: &ClientInfo) -> String {
     let mut hasher = Sha256::new();

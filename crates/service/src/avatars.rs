@@ -245,6 +245,11 @@ impl Files<'_> {
             Some(crate::accounts::UserRef::Username(name)) => {
                 name.eq_ignore_ascii_case(&session.user.username)
             }
+            Some(crate::accounts::UserRef::Email(email)) => session
+                .user
+                .email
+                .as_ref()
+                .is_some_and(|e| e.address.eq_ignore_ascii_case(email)),
         };
         let user = match target {
             _ if is_self => session.user.clone(),

@@ -29,6 +29,50 @@ pub struct MessageSync {
     pub deleted: Vec<(String, Timestamp)>,
 }
 
+/// Which changes a cursor page of `chat.syncMessages` walks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncKind {
+    /// Messages by `_updatedAt`.
+    Updated,
+    /// Deletions by `_deletedAt`.
+    Deleted,
+}
+
+/// A `chat.syncMessages` request as upstream's `getMessageHistory` reads it.
+#[derive(Debug, Clone, Default)]
+pub struct SyncRequest {
+    pub last_update: Option<Timestamp>,
+    pub kind: Option<SyncKind>,
+    /// Cursors: a time in milliseconds, as text, as clients send them back.
+    pub next: Option<String>,
+    pub previous: Option<String>,
+    pub count: u64,
+}
+
+/// One answer of `chat.syncMessages`: `cursor` is set in cursor mode only.
+#[derive(Debug, Clone)]
+pub struct SyncPage {
+    pub updated: Vec<Message>,
+    pub deleted: Vec<(String, Timestamp)>,
+    /// `(next, previous)`.
+    pub cursor: Option<(Option<String>, Option<String>)>,
+}
+
+/// A cursor as upstream reads one: an integer of milliseconds, else "Invalid Date".
+fn cursor_time(cursor: &str) -> Result<Timestamp> {
+    let digits = cursor.trim_start();
+    // parseInt: an optional sign and the leading digits; anything after is ignored.
+    let end = digits
+        .char_indices()
+        .find(|&(i, c)| !(c.is_ascii_digit() || (i == 0 && (c == '-' || c == '+'))))
+        .map_or(digits.len(), |(i, _)| i);
+    digits[..end]
+        .parse::<i64>()
+        .ok()
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .ok_or_else(|| Error::failure("Invalid Date"))
+}
+
 impl Messages<'_> {
     /// `chat.pinMessage`: pins and posts a `message_pinned` system message quoting it.
     pub async fn pin_message(
@@ -305,6 +349,136 @@ impl Messages<'_> {
             .await
             .map_err(store_error)?;
         Ok(MessageSync { updated, deleted })
+    }
+
+    /// `chat.syncMessages` in either mode, checked in the order of upstream's
+    /// `getMessageHistory`: access to the room, then the cursor parameters.
+    pub async fn sync_messages_page(
+        &self,
+        session: &Session,
+        room_id: &str,
+        request: SyncRequest,
+    ) -> Result<SyncPage> {
+        let room = self
+            .ctx
+            .rooms()
+            .room_for(session, &RoomRef::Id(room_id.to_owned()), RoomFamily::Any)
+            .await
+            .map_err(|_| {
+                Error::meteor("error-not-allowed", "Not allowed")
+                    .with_details(json!({"method": "messages/get"}))
+            })?;
+        let cursor = request.next.is_some() || request.previous.is_some();
+        if cursor && request.kind.is_none() {
+            return Err(Error::meteor(
+                "error-type-param-required",
+                "The \"type\" parameter is required when using the \"next\" or \"previous\" parameters",
+            ));
+        }
+        if request.next.is_some() && request.previous.is_some() {
+            return Err(Error::meteor(
+                "error-cursor-conflict",
+                "You cannot provide both \"next\" and \"previous\" parameters",
+            ));
+        }
+        if cursor && request.last_update.is_some() {
+            return Err(Error::meteor(
+                "error-cursor-and-lastUpdate-conflict",
+                "The attributes \"next\", \"previous\" and \"lastUpdate\" cannot be used together",
+            ));
+        }
+        if let Some(since) = request.last_update {
+            let sync = self.sync_messages(session, &room.id, since).await?;
+            return Ok(SyncPage {
+                updated: sync.updated,
+                deleted: sync.deleted,
+                cursor: None,
+            });
+        }
+        let (Some(kind), true) = (request.kind, cursor) else {
+            // A type without a cursor is a history request upstream, whose answer has
+            // neither `updated` nor `deleted`: the route answers both empty.
+            return Ok(SyncPage {
+                updated: Vec::new(),
+                deleted: Vec::new(),
+                cursor: None,
+            });
+        };
+        let next = request.next.as_deref().map(cursor_time).transpose()?;
+        let previous = request.previous.as_deref().map(cursor_time).transpose()?;
+        // upstream's default page, also for a count of 0 (which its route drops).
+        let requested = if request.count == 0 {
+            20
+        } else {
+            request.count
+        };
+        // One more than asked tells whether another page follows.
+        let limit = requested.saturating_add(1);
+        let newest_first = previous.is_some();
+        // Each entry's time: `_updatedAt` or `_deletedAt`, as the cursors carry them.
+        let (mut updated, mut deleted, times): (
+            Vec<Message>,
+            Vec<(String, Timestamp)>,
+            Vec<Timestamp>,
+        ) = match kind {
+            SyncKind::Updated => {
+                let filter = MessageFilter {
+                    updated_after: next,
+                    updated_before: previous,
+                    ..MessageFilter::default()
+                };
+                let page = Page {
+                    offset: 0,
+                    count: Some(limit),
+                    sort: vec![(
+                        MessageSortKey::UpdatedAt,
+                        if newest_first {
+                            Direction::Descending
+                        } else {
+                            Direction::Ascending
+                        },
+                    )],
+                };
+                let messages = self
+                    .ctx
+                    .store
+                    .room_messages(&room.id, &filter, &page)
+                    .await
+                    .map_err(store_error)?;
+                let times = messages.iter().map(|m| m.updated_at).collect();
+                (messages, Vec::new(), times)
+            }
+            SyncKind::Deleted => {
+                let deleted = self
+                    .ctx
+                    .store
+                    .deleted_messages_between(&room.id, next, previous, newest_first, Some(limit))
+                    .await
+                    .map_err(store_error)?;
+                let times = deleted.iter().map(|(_, at)| *at).collect();
+                (Vec::new(), deleted, times)
+            }
+        };
+        let count = usize::try_from(requested).unwrap_or(usize::MAX);
+        let more = times.len() > count;
+        let stamp = |at: &Timestamp| at.timestamp_millis().to_string();
+        // upstream's mountNextCursor / mountPreviousCursor.
+        let (next_cursor, previous_cursor) = match (times.first(), times.len()) {
+            (None, _) => (None, None),
+            (Some(first), len) if previous.is_some() => {
+                (Some(stamp(first)), more.then(|| stamp(&times[len - 2])))
+            }
+            (Some(first), len) => (more.then(|| stamp(&times[len - 2])), Some(stamp(first))),
+        };
+        if more {
+            updated.truncate(count);
+            deleted.truncate(count);
+        }
+        Ok(SyncPage {
+            updated,
+            deleted,
+            cursor: Some((next_cursor, previous_cursor)),
+        })
     }
 
     /// `chat.getDeletedMessages`.

@@ -141,6 +141,107 @@ impl Permissions<'_> {
         }
     }
 
+    /// `roles.update` (an enterprise route upstream, like `roles.create`): a role's name,
+    /// scope, description and 2FA flag; a protected role keeps its name and scope.
+    pub async fn update_role(
+        &self,
+        session: &Session,
+        role_id: &str,
+        changes: NewRole,
+    ) -> Result<Role> {
+        let Some(mut role) = self.find_role(&RoleRef::Id(role_id.to_owned())).await? else {
+            return Err(Error::meteor(
+                "error-invalid-roleId",
+                "This role does not exist",
+            ));
+        };
+        if !self.ctx.meets(&session.user, Self::MANAGE) {
+            return Err(Error::meteor(
+                "error-action-not-allowed",
+                "Accessing permissions is not allowed",
+            ));
+        }
+        let name = changes.name.trim();
+        if name.is_empty() {
+            return Err(Error::invalid_params("must have required property 'name'"));
+        }
+        let scope = changes.scope.unwrap_or_else(|| SCOPE_USERS.to_owned());
+        if scope != SCOPE_USERS && scope != SCOPE_SUBSCRIPTIONS {
+            return Err(Error::meteor("error-invalid-scope", "Invalid scope"));
+        }
+        if role.protected && (name != role.name || scope != role.scope) {
+            return Err(Error::meteor("error-role-protected", "Role is protected"));
+        }
+        role.name = name.to_owned();
+        role.scope = scope;
+        role.description = changes.description.unwrap_or_default();
+        role.mandatory_2fa = changes.mandatory_2fa;
+        role.updated_at = now();
+        match self.ctx.store.update_role(&role).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(Error::meteor(
+                    "error-invalid-roleId",
+                    "This role does not exist",
+                ));
+            }
+            Err(StoreError::Conflict(Conflict::RoleName)) => {
+                return Err(Error::meteor(
+                    "error-duplicate-role-names-not-allowed",
+                    "Role name already exists",
+                ));
+            }
+            Err(e) => return Err(store_error(e)),
+        }
+        tracing::info!(by = %session.user.id, role = %role.id, "role updated");
+        self.ctx
+            .publish(comet_events::Event::RoleDefined(role.clone()));
+        Ok(role)
+    }
+
+    /// `roles.delete`: by id or name; protected roles and roles someone holds stay.
+    pub async fn delete_role(&self, session: &Session, role: &str) -> Result<()> {
+        self.ctx.authorize(&session.user, Self::MANAGE)?;
+        let found = match self.find_role(&RoleRef::Id(role.to_owned())).await? {
+            Some(found) => Some(found),
+            None => self.find_role(&RoleRef::Name(role.to_owned())).await?,
+        };
+        let Some(role) = found else {
+            return Err(Error::meteor(
+                "error-invalid-roleId",
+                "This role does not exist",
+            ));
+        };
+        if role.protected {
+            return Err(Error::meteor(
+                "error-role-protected",
+                "Cannot delete a protected role",
+            ));
+        }
+        // Room-scoped roles can only be held through subscriptions, which Comet gives only to
+        // its protected room roles; so counting users covers every holder.
+        let holders = self
+            .ctx
+            .store
+            .count_users_with_role(&role.id)
+            .await
+            .map_err(store_error)?;
+        if holders > 0 {
+            return Err(Error::meteor(
+                "error-role-in-use",
+                "Cannot delete role because it's in use",
+            ));
+        }
+        self.ctx
+            .store
+            .delete_role(&role.id)
+            .await
+            .map_err(store_error)?;
+        tracing::info!(by = %session.user.id, role = %role.id, "role deleted");
+        self.ctx.publish(comet_events::Event::RoleRemoved(role));
+        Ok(())
+    }
+
     /// `roles.addUserToRole` (global roles; room roles arrive with rooms).
     pub async fn add_user_to_role(
         &self,

@@ -466,4 +466,47 @@ impl Rooms<'_> {
             .await
             .map_err(store_error)
     }
+
+    /// `im.messages.others`: an administrator reads a direct conversation they are not in,
+    /// when `API_Enable_Direct_Message_History_EndPoint` allows it, checked in upstream's
+    /// order (permission, setting, room).
+    pub async fn other_direct_messages(
+        &self,
+        session: &Session,
+        room_id: Option<&str>,
+        page: &Page<comet_store::MessageSortKey>,
+    ) -> Result<(Vec<comet_core::room::Message>, u64)> {
+        self.ctx.authorize(&session.user, Self::ADMINISTER_ROOMS)?;
+        if !self
+            .ctx
+            .setting_bool("API_Enable_Direct_Message_History_EndPoint")
+        {
+            return Err(
+                Error::meteor("error-endpoint-disabled", "This endpoint is disabled")
+                    .with_details(json!({"route": "/api/v1/im.messages.others"})),
+            );
+        }
+        let Some(room_id) = room_id.filter(|id| !id.is_empty()) else {
+            return Err(Error::meteor(
+                "error-roomid-param-not-provided",
+                "The parameter \"roomId\" is required",
+            ));
+        };
+        let room = self
+            .find_room_unchecked(&RoomRef::Id(room_id.to_owned()))
+            .await?
+            .filter(|room| room.room_type == RoomType::Direct)
+            .ok_or_else(|| {
+                Error::meteor(
+                    "error-room-not-found",
+                    format!("No direct message room found by the id of: {room_id}"),
+                )
+            })?;
+        // The permission above is the access: administrators read rooms they are not in.
+        let access = RoomAccess::granted(room);
+        self.ctx
+            .messages()
+            .room_messages(&access, &MessageFilter::default(), page)
+            .await
+    }
 }

@@ -369,6 +369,14 @@ impl<D: Database> UserStore for SqlStore<D> {
         counted(&self.db.read(Query::new(sql).bind(role)).await?)
     }
 
+    async fn count_users_with_role(&self, role: &str) -> StoreResult<u64> {
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM users u WHERE {}",
+            D::user_has_role("$1")
+        );
+        counted(&self.db.read(Query::new(sql).bind(role)).await?)
+    }
+
     async fn reset_connection_presence(&self) -> StoreResult<()> {
         // Bots keep the presence they were given; people are offline until they connect.
         let reset = Query::new(
@@ -568,6 +576,26 @@ impl<D: Database> RoleStore for SqlStore<D> {
     async fn insert_role_if_absent(&self, role: &Role) -> StoreResult<bool> {
         // A role whose id or name is taken is left alone.
         Ok(self.db.write(insert_role_query(role, true)).await? > 0)
+    }
+
+    async fn update_role(&self, role: &Role) -> StoreResult<bool> {
+        let update = Query::new(
+            "UPDATE roles SET name = $2, scope = $3, description = $4, protected = $5, \
+             mandatory_2fa = $6, updated_at = $7 WHERE id = $1",
+        )
+        .bind(&role.id)
+        .bind(&role.name)
+        .bind(&role.scope)
+        .bind(&role.description)
+        .bind(role.protected)
+        .bind(role.mandatory_2fa)
+        .bind(millis(role.updated_at));
+        Ok(self.db.write(update).await? > 0)
+    }
+
+    async fn delete_role(&self, id: &str) -> StoreResult<bool> {
+        let delete = Query::new("DELETE FROM roles WHERE id = $1").bind(id);
+        Ok(self.db.write(delete).await? > 0)
     }
 }
 

@@ -288,6 +288,9 @@ fn push_message_filter<D: Database>(q: &mut Query, room_id: &str, filter: &Messa
     if let Some(after) = filter.updated_after {
         q.push(" AND updated_at > ").push_bind(millis(after));
     }
+    if let Some(before) = filter.updated_before {
+        q.push(" AND updated_at < ").push_bind(millis(before));
+    }
     if filter.hide_system {
         q.push(" AND t IS NULL");
     }
@@ -1010,6 +1013,36 @@ impl<D: Database> MessageStore for SqlStore<D> {
             .db
             .read(select.bind(room_id).bind(millis(since)))
             .await?;
+        rows.iter()
+            .map(|row| Ok((row.text("id")?, from_millis(row.int("deleted_at")?)?)))
+            .collect()
+    }
+
+    async fn deleted_messages_between(
+        &self,
+        room_id: &str,
+        after: Option<Timestamp>,
+        before: Option<Timestamp>,
+        newest_first: bool,
+        limit: Option<u64>,
+    ) -> StoreResult<Vec<(String, Timestamp)>> {
+        let mut q = Query::default();
+        q.push("SELECT id, deleted_at FROM messages WHERE rid = ")
+            .push_bind(room_id)
+            .push(" AND deleted_at IS NOT NULL");
+        if let Some(after) = after {
+            q.push(" AND deleted_at > ").push_bind(millis(after));
+        }
+        if let Some(before) = before {
+            q.push(" AND deleted_at < ").push_bind(millis(before));
+        }
+        let direction = if newest_first { "DESC" } else { "ASC" };
+        q.push(&format!(
+            " ORDER BY deleted_at {direction}, {} {direction}",
+            D::INSERTION_ORDER
+        ));
+        q.push(" LIMIT ").push_bind(self::limit(limit));
+        let rows = self.db.read(q).await?;
         rows.iter()
             .map(|row| Ok((row.text("id")?, from_millis(row.int("deleted_at")?)?)))
             .collect()

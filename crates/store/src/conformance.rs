@@ -142,6 +142,8 @@ pub async fn users(store: &dyn Store) {
         store.count_active_users_with_role("admin").await.unwrap(),
         1
     );
+    assert_eq!(store.count_users_with_role("admin").await.unwrap(), 1);
+    assert_eq!(store.count_users_with_role("nobody").await.unwrap(), 0);
 
     bob.name = "Robert".into();
     bob.roles = vec!["admin".into()];
@@ -396,6 +398,45 @@ pub async fn settings_roles_permissions(store: &dyn Store) {
         store.insert_role(&duplicate_name).await,
         Err(StoreError::Conflict(Conflict::RoleName))
     ));
+    assert_eq!(store.roles().await.unwrap(), vec![role.clone()]);
+    let custom = Role {
+        id: "custom".into(),
+        name: "custom".into(),
+        protected: false,
+        ..role.clone()
+    };
+    store.insert_role(&custom).await.unwrap();
+    let renamed = Role {
+        name: "renamed".into(),
+        description: "changed".into(),
+        mandatory_2fa: true,
+        ..custom.clone()
+    };
+    assert!(store.update_role(&renamed).await.unwrap());
+    assert!(matches!(
+        store
+            .update_role(&Role {
+                name: "admin".into(),
+                ..renamed.clone()
+            })
+            .await,
+        Err(StoreError::Conflict(Conflict::RoleName))
+    ));
+    assert!(
+        !store
+            .update_role(&Role {
+                id: "ghost".into(),
+                name: "ghost".into(),
+                ..renamed.clone()
+            })
+            .await
+            .unwrap()
+    );
+    let mut roles = store.roles().await.unwrap();
+    roles.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(roles, vec![role.clone(), renamed]);
+    assert!(store.delete_role("custom").await.unwrap());
+    assert!(!store.delete_role("custom").await.unwrap());
     assert_eq!(store.roles().await.unwrap(), vec![role]);
 
     for i in 0..3 {
@@ -1694,6 +1735,15 @@ pub async fn message_history(store: &dyn Store) {
         .await,
         ["h2"]
     );
+    assert!(
+        !history(MessageFilter {
+            updated_before: Some(at_ms(t0, 65)),
+            ..MessageFilter::default()
+        })
+        .await
+        .contains(&"h2".to_owned()),
+        "an edit moves a message past an earlier bound"
+    );
     let search = |text: &'static str| async move {
         ids(store
             .search_messages("r1", text, &MessageFilter::default(), false, 0, None)
@@ -1789,6 +1839,37 @@ pub async fn message_history(store: &dyn Store) {
         ]
     );
     assert_eq!(store.deleted_messages("r1", t0).await.unwrap().len(), 4);
+    // Cursor windows over deletions: h4 at 80, then h5..h7 together at 90.
+    let window = |after, before, newest_first, limit| async move {
+        store
+            .deleted_messages_between("r1", after, before, newest_first, limit)
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        window(Some(t0), None, false, Some(2)).await,
+        vec![
+            ("h4".to_owned(), at_ms(t0, 80)),
+            ("h5".to_owned(), at_ms(t0, 90)),
+        ]
+    );
+    assert_eq!(
+        window(Some(at_ms(t0, 80)), None, false, None).await.len(),
+        3
+    );
+    assert_eq!(
+        window(None, Some(at_ms(t0, 90)), true, Some(5)).await,
+        vec![("h4".to_owned(), at_ms(t0, 80))]
+    );
+    assert_eq!(
+        window(None, None, true, Some(1)).await,
+        vec![("h7".to_owned(), at_ms(t0, 90))]
+    );
+    assert!(
+        window(Some(at_ms(t0, 90)), None, false, None)
+            .await
+            .is_empty()
+    );
     assert_eq!(
         store
             .delete_messages(

@@ -70,6 +70,8 @@ pub trait UserStore: Send + Sync {
     ) -> StoreResult<(Vec<User>, u64)>;
     /// How many active users hold a global role.
     async fn count_active_users_with_role(&self, role: &str) -> StoreResult<u64>;
+    /// How many users, active or not, hold a global role.
+    async fn count_users_with_role(&self, role: &str) -> StoreResult<u64>;
     /// How many users exist.
     async fn count_users(&self) -> StoreResult<u64>;
     /// Marks every user without a live connection: used at start, when no connection is live.
@@ -131,6 +133,11 @@ pub trait RoleStore: Send + Sync {
     /// Inserts a role; names are unique.
     async fn insert_role(&self, role: &Role) -> StoreResult<()>;
     async fn insert_role_if_absent(&self, role: &Role) -> StoreResult<bool>;
+    /// Replaces a role's name, scope, description, protection and 2FA flag; false if no
+    /// role has its id. Names stay unique.
+    async fn update_role(&self, role: &Role) -> StoreResult<bool>;
+    /// Removes a role; false if there was none with this id.
+    async fn delete_role(&self, id: &str) -> StoreResult<bool>;
 }
 
 /// Failed logins, kept so that blocking works across restarts (and, later, across instances).
@@ -303,6 +310,17 @@ pub trait MessageStore: Send + Sync {
         &self,
         room_id: &str,
         since: Timestamp,
+    ) -> StoreResult<Vec<(String, Timestamp)>>;
+    /// Deleted messages of a room deleted strictly after `after` and strictly before `before`
+    /// (each bound optional), oldest deletion first or newest first, at most `limit`: the
+    /// cursor pages of `chat.syncMessages`.
+    async fn deleted_messages_between(
+        &self,
+        room_id: &str,
+        after: Option<Timestamp>,
+        before: Option<Timestamp>,
+        newest_first: bool,
+        limit: Option<u64>,
     ) -> StoreResult<Vec<(String, Timestamp)>>;
     /// Full-text search of a room's messages (further narrowed by `filter`), best matches
     /// first, or newest (oldest) first when `text` is empty.

@@ -3,7 +3,7 @@
 use crate::AppState;
 use crate::envelope::{ApiResult, ok};
 use crate::extract::{Caller, Params};
-use crate::params::{opt_bool, opt_str, pagination, parse_js_date, req_str, room_ref};
+use crate::params::{opt_bool, opt_str, opt_u64, pagination, parse_js_date, req_str, room_ref};
 use axum::extract::State;
 use comet_core::room::{Room, RoomType};
 use comet_core::{Error, Result};
@@ -622,6 +622,16 @@ pub async fn sync_messages(
     Caller(session): Caller,
     Params(query): Params,
 ) -> ApiResult {
+    use comet_service::message_marks::{SyncKind, SyncRequest};
+    let kind = match opt_str(&query, "type")?.as_deref() {
+        None => None,
+        Some("UPDATED") => Some(SyncKind::Updated),
+        Some("DELETED") => Some(SyncKind::Deleted),
+        Some(_) => {
+            return Err(Error::invalid_params("must be equal to one of the allowed values").into());
+        }
+    };
+    let count = opt_u64(&query, "count")?.unwrap_or(0);
     let Some(room_id) = opt_str(&query, "roomId")?.filter(|s| !s.is_empty()) else {
         return Err(Error::meteor(
             "error-param-required",
@@ -629,31 +639,47 @@ pub async fn sync_messages(
         )
         .into());
     };
-    let Some(raw) = opt_str(&query, "lastUpdate")? else {
+    let last_update = opt_str(&query, "lastUpdate")?.filter(|s| !s.is_empty());
+    if last_update.is_none() && kind.is_none() {
         return Err(Error::meteor(
             "error-param-required",
             "The \"type\" or \"lastUpdate\" parameters must be provided",
         )
         .into());
+    }
+    let last_update = last_update
+        .map(|raw| {
+            parse_js_date(&raw).ok_or_else(|| {
+                Error::meteor(
+                    "error-lastUpdate-param-invalid",
+                    "The \"lastUpdate\" query parameter must be a valid date",
+                )
+            })
+        })
+        .transpose()?;
+    let request = SyncRequest {
+        last_update,
+        kind,
+        next: opt_str(&query, "next")?.filter(|s| !s.is_empty()),
+        previous: opt_str(&query, "previous")?.filter(|s| !s.is_empty()),
+        count,
     };
-    let since = parse_js_date(&raw).ok_or_else(|| {
-        Error::meteor(
-            "error-lastUpdate-param-invalid",
-            "The \"lastUpdate\" query parameter must be a valid date",
-        )
-    })?;
-    let sync = app
+    let page = app
         .service
         .messages()
-        .sync_messages(&session, &room_id, since)
+        .sync_messages_page(&session, &room_id, request)
         .await?;
-    let updated: Vec<Value> = sync.updated.iter().map(chat::message).collect();
-    let deleted: Vec<Value> = sync
+    let updated: Vec<Value> = page.updated.iter().map(chat::message).collect();
+    let deleted: Vec<Value> = page
         .deleted
         .iter()
         .map(|(id, at)| json!({"_id": id, "_deletedAt": comet_protocol::iso(*at)}))
         .collect();
-    ok(json!({"result": {"updated": updated, "deleted": deleted}}))
+    let mut result = json!({"updated": updated, "deleted": deleted});
+    if let (Some((next, previous)), Value::Object(map)) = (page.cursor, &mut result) {
+        map.insert("cursor".into(), json!({"next": next, "previous": previous}));
+    }
+    ok(json!({ "result": result }))
 }
 
 /// `GET /api/v1/chat.getDeletedMessages`.

@@ -34,12 +34,15 @@ pub fn required_permissions(route: &str, method: &Method) -> Option<Required> {
         "/api/v1/groups.listAll"
         | "/api/v1/rooms.adminRooms"
         | "/api/v1/im.list.everyone"
-        | "/api/v1/dm.list.everyone" => Rooms::ADMINISTER_ROOMS,
+        | "/api/v1/dm.list.everyone"
+        | "/api/v1/im.messages.others"
+        | "/api/v1/dm.messages.others" => Rooms::ADMINISTER_ROOMS,
         "/api/v1/channels.list" => Rooms::LIST_CHANNELS,
         "/api/v1/settings/{id}" if post => Settings::EDIT_PRIVILEGED,
         "/api/v1/settings/{id}" => Settings::READ_PRIVILEGED,
         "/api/v1/permissions.update"
         | "/api/v1/roles.create"
+        | "/api/v1/roles.delete"
         | "/api/v1/roles.removeUserFromRole"
         | "/api/v1/roles.getUsersInRole" => Permissions::MANAGE,
         _ => return None,
@@ -57,6 +60,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/users.list", get(users::list))
         .route("/api/v1/users.create", post(users::create))
         .route("/api/v1/users.update", post(users::update))
+        .route(
+            "/api/v1/users.updateOwnBasicInfo",
+            post(users::update_own_basic_info),
+        )
         .route("/api/v1/users.delete", post(users::delete))
         .route(
             "/api/v1/users.setActiveStatus",
@@ -111,6 +118,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/roles.list", get(roles::list))
         .route("/api/v1/roles.create", post(roles::create))
+        .route("/api/v1/roles.update", post(roles::update))
+        .route("/api/v1/roles.delete", post(roles::delete))
         .route("/api/v1/roles.addUserToRole", post(roles::add_user_to_role))
         .route(
             "/api/v1/roles.removeUserFromRole",
@@ -353,6 +362,7 @@ fn room_routes() -> Router<AppState> {
             family_route!(get, rooms::list, CHANNELS, true),
         )
         .route("/api/v1/channels.join", family_route!(post, rooms::join))
+        .route("/api/v1/rooms.join", family_route!(post, rooms::rooms_join))
         .route(
             "/api/v1/channels.leave",
             family_route!(post, rooms::leave, CHANNELS),
@@ -491,6 +501,10 @@ fn room_routes() -> Router<AppState> {
             .route(
                 &format!("/api/v1/{prefix}.members"),
                 family_route!(get, rooms::members, DIRECT),
+            )
+            .route(
+                &format!("/api/v1/{prefix}.messages.others"),
+                family_route!(get, rooms::messages_others),
             )
             .route(
                 &format!("/api/v1/{prefix}.open"),

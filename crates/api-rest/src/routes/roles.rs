@@ -99,6 +99,44 @@ pub async fn create(
     ok(json!({"role": rest::role(&role)}))
 }
 
+/// `POST /api/v1/roles.update`.
+pub async fn update(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let role_id = req_str(&body, "roleId")?;
+    let role = app
+        .service
+        .permissions()
+        .update_role(
+            &session,
+            &role_id,
+            NewRole {
+                name: req_str(&body, "name")?,
+                scope: opt_str(&body, "scope")?,
+                description: opt_str(&body, "description")?,
+                mandatory_2fa: opt_bool(&body, "mandatory2fa")?.unwrap_or(false),
+            },
+        )
+        .await?;
+    ok(json!({"role": rest::role(&role)}))
+}
+
+/// `POST /api/v1/roles.delete`.
+pub async fn delete(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let role = req_str(&body, "roleId")?;
+    app.service
+        .permissions()
+        .delete_role(&session, &role)
+        .await?;
+    ok(Value::Null)
+}
+
 fn role_ref(body: &Value) -> Result<Option<RoleRef>, Error> {
     if let Some(id) = opt_str(body, "roleId")?.filter(|s| !s.is_empty()) {
         return Ok(Some(RoleRef::Id(id)));

@@ -271,6 +271,26 @@ pub async fn join(app: AppState, session: Session, body: Value) -> ApiResult {
     ok(json!({ "channel": room_json(&app, room).await? }))
 }
 
+/// `rooms.join` (8.x): joins any room the caller may see (a channel, or a discussion of one),
+/// with its join code when it has one; answers the room.
+pub async fn rooms_join(app: AppState, session: Session, body: Value) -> ApiResult {
+    let Some(room_id) = opt_str(&body, "roomId")? else {
+        return Err(Error::invalid_params("must have required property 'roomId'").into());
+    };
+    let room = app
+        .service
+        .rooms()
+        .room_for(&session, &RoomRef::Id(room_id), RoomFamily::Any)
+        .await?;
+    let code = opt_str(&body, "joinCode")?;
+    app.service
+        .rooms()
+        .join_room(&session, &room, code.as_deref())
+        .await?;
+    let room = reload(&app, &room.id).await?;
+    ok(json!({ "room": room_json(&app, room).await? }))
+}
+
 /// `channels.leave`, `groups.leave`.
 pub async fn leave(family: Family, app: AppState, session: Session, body: Value) -> ApiResult {
     let room = load_unarchived(&app, &session, family, &body).await?;
@@ -406,6 +426,24 @@ pub async fn messages(family: Family, app: AppState, session: Session, query: Va
         .await?;
     let docs: Vec<Value> = messages.iter().map(chat::message).collect();
     ok(json!({ "messages": docs, "count": docs.len(), "offset": offset, "total": total }))
+}
+
+/// `im.messages.others` / `dm.messages.others`: a direct conversation read by an administrator.
+pub async fn messages_others(app: AppState, session: Session, query: Value) -> ApiResult {
+    let (offset, count) = pagination(&app, &query)?;
+    let page = comet_core::page::Page {
+        offset,
+        count,
+        sort: message_sort(&query)?,
+    };
+    let room_id = opt_str(&query, "roomId")?;
+    let (messages, total) = app
+        .service
+        .rooms()
+        .other_direct_messages(&session, room_id.as_deref(), &page)
+        .await?;
+    let docs: Vec<Value> = messages.iter().map(chat::message).collect();
+    ok(json!({ "messages": docs, "offset": offset, "count": docs.len(), "total": total }))
 }
 
 /// `channels.members`, `groups.members`, `im.members`.

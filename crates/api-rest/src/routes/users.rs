@@ -10,7 +10,9 @@ use comet_core::Error;
 use comet_core::page::Page;
 use comet_core::page::UserFilter;
 use comet_protocol::{iso, rest::UserWire};
-use comet_service::accounts::{NewUser, Registration, UserChanges, UserRef, UserView, VisibleUser};
+use comet_service::accounts::{
+    NewUser, OwnProfileChanges, Registration, UserChanges, UserRef, UserView, VisibleUser,
+};
 use comet_service::{ClientInfo, Session};
 use serde_json::{Value, json};
 
@@ -68,6 +70,9 @@ pub async fn info(
         UserRef::Id(id)
     } else if let Some(name) = opt_str(&query, "username")?.filter(|s| !s.is_empty()) {
         UserRef::Username(name)
+    } else if let Some(email) = opt_str(&query, "email")?.filter(|s| !s.is_empty()) {
+        // Rocket.Chat 8.4 looks users up by email address too.
+        UserRef::Email(email)
     } else {
         return Err(Error::failure("Invalid search query.").into());
     };
@@ -190,6 +195,81 @@ pub async fn update(
         .accounts()
         .update_user(&session, &user_id, changes)
         .await?;
+    ok(json!({"user": user_json(&user)}))
+}
+
+/// `POST /api/v1/users.updateOwnBasicInfo`: the caller's own profile. Changing the email or
+/// the password needs the current password (SHA-256 hex) as `data.currentPassword`, or as the
+/// `X-2fa-Code` header with `X-2fa-Method`, as upstream's password second factor.
+pub async fn update_own_basic_info(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Client(client): Client,
+    headers: HeaderMap,
+    Params(body): Params,
+) -> ApiResult {
+    const BODY_KEYS: &[&str] = &["data", "customFields"];
+    const DATA_KEYS: &[&str] = &[
+        "email",
+        "name",
+        "username",
+        "nickname",
+        "bio",
+        "statusText",
+        "statusType",
+        "currentPassword",
+        "newPassword",
+        "phones",
+    ];
+    let additional = |object: &serde_json::Map<String, Value>, allowed: &[&str]| {
+        if object.keys().any(|k| !allowed.contains(&k.as_str())) {
+            Err(Error::invalid_params("must NOT have additional properties"))
+        } else {
+            Ok(())
+        }
+    };
+    let data = match body.get("data") {
+        Some(Value::Object(data)) => data,
+        Some(_) => return Err(Error::invalid_params("must be object").into()),
+        None => return Err(Error::invalid_params("must have required property 'data'").into()),
+    };
+    if let Value::Object(map) = &body {
+        additional(map, BODY_KEYS)?;
+    }
+    additional(data, DATA_KEYS)?;
+    let custom_fields = match body.get("customFields") {
+        None | Some(Value::Null) => None,
+        Some(fields @ Value::Object(_)) => Some(fields.clone()),
+        Some(_) => return Err(Error::invalid_params("must be object").into()),
+    };
+    let data = Value::Object(data.clone());
+    let current_password = opt_str(&data, "currentPassword")?;
+    let changes = OwnProfileChanges {
+        email: opt_str(&data, "email")?,
+        name: opt_str(&data, "name")?,
+        username: opt_str(&data, "username")?,
+        nickname: opt_str(&data, "nickname")?,
+        bio: opt_str(&data, "bio")?,
+        status_text: opt_str(&data, "statusText")?,
+        status_type: opt_str(&data, "statusType")?,
+        new_password: opt_str(&data, "newPassword")?,
+        custom_fields,
+    };
+    let accounts = app.service.accounts();
+    let given = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
+    if given(&changes.email) || given(&changes.new_password) {
+        // The current password is the code; without it, the 2FA headers, as upstream.
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let code = match current_password.as_deref().filter(|p| !p.is_empty()) {
+            Some(code) => Some(code),
+            None if header("x-2fa-method").is_some() => header("x-2fa-code"),
+            None => None,
+        };
+        accounts
+            .require_second_factor(&session, code, &client)
+            .await?;
+    }
+    let user = accounts.update_own_basic_info(&session, changes).await?;
     ok(json!({"user": user_json(&user)}))
 }
 

@@ -1787,14 +1787,29 @@ async fn users_info_finds_a_user_by_email() {
     let server = TestServer::start().await;
     let alice = server.new_user("alice").await;
     let bob = server.new_user("bob").await;
+    let admin = server.admin().await;
     let reply = server
-        .get("users.info", &[("email", "ALICE@example.com")], Some(&bob))
+        .get(
+            "users.info",
+            &[("email", "ALICE@example.com")],
+            Some(&admin),
+        )
         .await;
     let user = &reply.ok()["user"];
     assert_eq!(user["_id"], json!(alice.user_id));
     assert_eq!(user["username"], json!("alice"));
+    let own = server
+        .get("users.info", &[("email", "bob@example.com")], Some(&bob))
+        .await;
+    assert_eq!(own.ok()["user"]["_id"], json!(bob.user_id));
     server
         .get("users.info", &[("email", "nobody@example.com")], Some(&bob))
+        .await
+        .refused(400, "User not found.");
+    // Without view-full-other-user-info another user's address finds nobody: whose address
+    // it is stays private.
+    server
+        .get("users.info", &[("email", "alice@example.com")], Some(&bob))
         .await
         .refused(400, "User not found.");
     server.stop().await;

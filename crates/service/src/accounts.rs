@@ -1103,9 +1103,20 @@ impl Accounts<'_> {
 
     /// `users.info`.
     pub async fn user_info(&self, session: &Session, target: &UserRef) -> Result<VisibleUser> {
+        let not_found = || Error::failure("User not found.");
         let Some(user) = self.find_user(target).await? else {
-            return Err(Error::failure("User not found."));
+            return Err(not_found());
         };
+        // An address names someone only to those who may see addresses: anyone else could
+        // otherwise learn whose address it is (or that it has an account) by asking.
+        if matches!(target, UserRef::Email(_))
+            && user.id != session.user.id
+            && !self
+                .ctx
+                .has_permission(&session.user, "view-full-other-user-info")
+        {
+            return Err(not_found());
+        }
         Ok(self.visible(session, user))
     }
 

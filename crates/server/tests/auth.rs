@@ -18,7 +18,24 @@ async fn info_is_public_and_admin_sees_details() {
     );
     let admin = server.admin().await;
     let full = server.get_raw("/api/info", Some(&admin)).await;
-    assert_eq!(full.ok()["info"]["version"], json!("8.4.0"));
+    let info = &full.ok()["info"];
+    assert_eq!(info["version"], json!("8.4.0"));
+    assert!(info["build"].is_object());
+    assert!(info["marketplaceApiVersion"].is_string());
+    // The commit this binary was built from (mobile apps read it), as the repository says.
+    let commit = &info["commit"];
+    for field in ["hash", "date", "author", "subject", "tag", "branch"] {
+        assert!(commit[field].is_string(), "commit.{field}: {commit}");
+    }
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned());
+    if let Some(head) = head {
+        assert_eq!(commit["hash"], json!(head));
+    }
     server.stop().await;
 }
 

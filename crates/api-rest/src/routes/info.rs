@@ -30,6 +30,16 @@ pub async fn info(State(app): State<AppState>, MaybeCaller(caller): MaybeCaller)
                 "platform": std::env::consts::OS,
                 "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             },
+            "commit": {
+                "hash": env!("COMET_GIT_HASH"),
+                "date": env!("COMET_GIT_DATE"),
+                "author": env!("COMET_GIT_AUTHOR"),
+                "subject": env!("COMET_GIT_SUBJECT"),
+                "tag": env!("COMET_GIT_TAG"),
+                "branch": env!("COMET_GIT_BRANCH"),
+            },
+            // The Apps-Engine API version upstream reports; Comet runs no Marketplace apps.
+            "marketplaceApiVersion": "0.0.0",
             "comet": {"version": env!("CARGO_PKG_VERSION")},
         },
     }))

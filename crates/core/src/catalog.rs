@@ -1513,6 +1513,14 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
         "Message"
     ),
     seed!("API_EmbedTimeout", Int, 10, public = false, "Message"),
+    // Stored without effect: Comet keeps no cache of fetched pages (docs/compatibility.md).
+    seed!(
+        "API_EmbedCacheExpirationDays",
+        Int,
+        30,
+        public = false,
+        "Message"
+    ),
     seed!("API_EmbedDisabledFor", String, "", public = true, "Message"),
     seed!(
         "API_EmbedIgnoredHosts",

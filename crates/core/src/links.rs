@@ -316,9 +316,15 @@ pub fn parse_page(html: &str) -> PageMeta {
             };
             continue;
         }
-        let Some((tag, attrs, end)) = read_tag(html, &lower, start) else {
-            at = start + 1;
-            continue;
+        let (tag, attrs, end) = match read_tag(html, &lower, start) {
+            Tag::Found(tag, attrs, end) => (tag, attrs, end),
+            Tag::Other => {
+                at = start + 1;
+                continue;
+            }
+            // Nothing after this point can close a tag: stop rather than scan the rest again
+            // from every later `<` (which would take quadratic time on hostile pages).
+            Tag::Unterminated => break,
         };
         at = end;
         match tag.as_str() {
@@ -362,13 +368,19 @@ pub fn parse_page(html: &str) -> PageMeta {
     page
 }
 
-/// The tag starting at `start` (`<name attr=...>`): its lowercased name, its attributes
-/// (lowercased names, decoded values) and where it ends. `None` for closing tags and text.
-fn read_tag(
-    html: &str,
-    lower: &str,
-    start: usize,
-) -> Option<(String, BTreeMap<String, String>, usize)> {
+/// What starts at a `<`.
+enum Tag {
+    /// A tag: its lowercased name, its attributes (lowercased names, decoded values) and
+    /// where it ends.
+    Found(String, BTreeMap<String, String>, usize),
+    /// A closing tag, a declaration or text.
+    Other,
+    /// A tag the input ends in.
+    Unterminated,
+}
+
+/// Reads the tag starting at `start` (`<name attr=...>`).
+fn read_tag(html: &str, lower: &str, start: usize) -> Tag {
     let bytes = lower.as_bytes();
     let mut i = start + 1;
     let name_start = i;
@@ -376,7 +388,7 @@ fn read_tag(
         i += 1;
     }
     if i == name_start {
-        return None;
+        return Tag::Other;
     }
     let name = lower[name_start..i].to_owned();
     let mut attrs = BTreeMap::new();
@@ -385,10 +397,10 @@ fn read_tag(
             i += 1;
         }
         if i >= bytes.len() {
-            return None;
+            return Tag::Unterminated;
         }
         if bytes[i] == b'>' {
-            return Some((name, attrs, i + 1));
+            return Tag::Found(name, attrs, i + 1);
         }
         let attr_start = i;
         while i < bytes.len()
@@ -410,10 +422,13 @@ fn read_tag(
             if i < bytes.len() && (bytes[i] == b'"' || bytes[i] == b'\'') {
                 let quote = bytes[i];
                 let value_start = i + 1;
-                let value_end = lower[value_start..]
+                let Some(value_end) = lower[value_start..]
                     .bytes()
                     .position(|b| b == quote)
-                    .map(|p| value_start + p)?;
+                    .map(|p| value_start + p)
+                else {
+                    return Tag::Unterminated;
+                };
                 value = decode_entities(&html[value_start..value_end]);
                 i = value_end + 1;
             } else {

@@ -1511,6 +1511,25 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
         public = false,
         "Message"
     ),
+    // Link previews (`comet_core::links`, the service's `previews`).
+    seed!("API_Embed", Boolean, true, public = true, "Message"),
+    seed!(
+        "API_Embed_UserAgent",
+        String,
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/41.0.2227.0 Safari/537.36",
+        public = true,
+        "Message"
+    ),
+    seed!("API_EmbedTimeout", Int, 10, public = false, "Message"),
+    // Stored without effect: Comet keeps no cache of fetched pages (docs/compatibility.md).
+    seed!(
+        "API_EmbedCacheExpirationDays",
+        Int,
+        30,
+        public = false,
+        "Message"
+    ),
+    seed!("API_EmbedDisabledFor", String, "", public = true, "Message"),
     seed!(
         "API_EmbedIgnoredHosts",
         String,

@@ -5,6 +5,7 @@
 pub mod catalog;
 pub mod error;
 pub mod id;
+pub mod links;
 pub mod mentions;
 pub mod page;
 pub mod password;

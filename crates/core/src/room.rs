@@ -182,6 +182,9 @@ pub struct Message {
     pub deleted_at: Option<Timestamp>,
     /// With read receipts on: not yet seen by every member.
     pub unread: bool,
+    /// The URLs in the text, with their previews once fetched (`urls`).
+    #[serde(default)]
+    pub urls: Vec<crate::links::MessageUrl>,
 }
 
 impl Message {
@@ -222,6 +225,7 @@ impl Message {
             discussion_last_at: None,
             deleted_at: None,
             unread: false,
+            urls: Vec::new(),
         }
     }
 }
@@ -242,4 +246,8 @@ pub struct NewMessage {
     pub thread_show: bool,
     pub groupable: Option<bool>,
     pub custom_fields: Option<Value>,
+    /// `parseUrls`: `Some(false)` keeps the text's URLs out of `urls` (no previews).
+    pub parse_urls: Option<bool>,
+    /// `previewUrls`: the URLs the client chose to preview; the others are `ignoreParse`.
+    pub preview_urls: Option<Vec<String>>,
 }

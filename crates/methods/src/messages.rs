@@ -47,7 +47,8 @@ async fn send_message(
 ) -> Result<Outcome> {
     let session = session(&ctx)?;
     let message = param(&params, 0).ok_or_else(match_failed)?;
-    let new = chat::new_message(message, "msg").map_err(|_| match_failed())?;
+    let mut new = chat::new_message(message, "msg").map_err(|_| match_failed())?;
+    new.preview_urls = chat::preview_urls(param(&params, 1)).map_err(|_| match_failed())?;
     let room_id = str_field(message, "rid")?;
     let room = room(service, session, room_id)
         .await
@@ -178,6 +179,9 @@ async fn update_message(
             str_field(message, "rid")?,
             str_field(message, "_id")?,
             str_field(message, "msg")?,
+            chat::preview_urls(param(&params, 1))
+                .map_err(|_| match_failed())?
+                .as_deref(),
         )
         .await?;
     value(Value::Null)

@@ -256,8 +256,45 @@ pub fn message(msg: &Message) -> Value {
             put(&mut m, "dlm", iso(dlm));
         }
     }
-    put(&mut m, "urls", json!([]));
+    put(
+        &mut m,
+        "urls",
+        Value::Array(msg.urls.iter().map(message_url).collect()),
+    );
     Value::Object(m)
+}
+
+/// One entry of a message's `urls` (upstream's `MessageUrl`), also `chat.getURLPreview`'s
+/// `urlPreview`: `{url, meta}`, with `headers` once fetched and `ignoreParse` when set.
+pub fn message_url(url: &comet_core::links::MessageUrl) -> Value {
+    let mut m = Map::new();
+    put(&mut m, "url", url.url.clone());
+    put(&mut m, "meta", json!(url.meta));
+    if !url.headers.is_empty() {
+        put(&mut m, "headers", json!(url.headers));
+    }
+    if url.ignore_parse {
+        put(&mut m, "ignoreParse", true);
+    }
+    Value::Object(m)
+}
+
+/// `previewUrls` (`chat.sendMessage`, `chat.update`, DDP `sendMessage`'s second parameter): the
+/// URLs of the text the client wants previewed; absent or null: all of them.
+pub fn preview_urls(value: Option<&Value>) -> comet_core::Result<Option<Vec<String>>> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| comet_core::Error::invalid_params("must be string"))
+            })
+            .collect::<comet_core::Result<Vec<_>>>()
+            .map(Some),
+        Some(_) => Err(comet_core::Error::invalid_params("must be array")),
+    }
 }
 
 /// A message as a client sends it, read from the body of `chat.postMessage` (`text_key`
@@ -293,6 +330,8 @@ pub fn new_message(body: &Value, text_key: &str) -> comet_core::Result<NewMessag
         thread_show: flag("tshow")?.unwrap_or(false),
         groupable: flag("groupable")?,
         custom_fields: body.get("customFields").filter(|v| v.is_object()).cloned(),
+        parse_urls: flag("parseUrls")?,
+        preview_urls: None,
     })
 }
 

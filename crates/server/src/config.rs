@@ -36,6 +36,17 @@ pub struct Config {
     #[arg(long, env = "COMET_AVATAR_URL_ALLOW_PRIVATE", default_value_t = false)]
     pub avatar_url_allow_private: bool,
 
+    /// Let link previews (`API_Embed`) fetch pages on loopback, private, link-local and other
+    /// non-public addresses. Off: such pages are refused after name resolution and on every
+    /// redirect, whatever `API_EmbedIgnoredHosts` says. Turn on only for tests or a trusted
+    /// intranet.
+    #[arg(
+        long,
+        env = "COMET_LINK_PREVIEW_ALLOW_PRIVATE",
+        default_value_t = false
+    )]
+    pub link_preview_allow_private: bool,
+
     /// Database URL: `sqlite://path` (default: <data dir>/comet.db), or
     /// `postgres://user:password@host:port/database` (also `postgresql://`) for PostgreSQL
     /// (tested with 15) with the unaccent extension (postgresql-contrib), where the query may
@@ -170,6 +181,7 @@ impl Config {
             root_url: None,
             data_dir,
             avatar_url_allow_private: false,
+            link_preview_allow_private: false,
             database_url: None,
             nats_url: None,
             admin_username: "admin".to_owned(),

@@ -110,6 +110,7 @@ fn service_config(config: &Config, instance_id: &str) -> ServiceConfig {
         bcrypt_cost: config.bcrypt_cost,
         uploads_dir: config.data_dir.join("uploads"),
         avatar_url_allow_private: config.avatar_url_allow_private,
+        link_preview_allow_private: config.link_preview_allow_private,
     }
 }
 

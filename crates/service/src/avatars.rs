@@ -4,16 +4,17 @@
 //! An avatar is an image the server has checked itself: the bytes are sniffed and only PNG,
 //! JPEG, GIF and WebP are kept (an SVG could carry script and is served from our origin, so it
 //! is refused). Sizes are bounded by `FileUpload_MaxFileSize`, as upstream bounds avatar
-//! uploads. Images from a URL are fetched here (plain `http` only so far, see `url_allowed`)
-//! with a timeout, a size cap while streaming, and
-//! (unless `ServiceConfig::avatar_url_allow_private`) only from public addresses, checked
-//! after name resolution and on every redirect.
+//! uploads. Images from a URL are fetched through the guard of `outbound` (`http` and `https`
+//! only) with a timeout, a size cap while streaming, and (unless
+//! `ServiceConfig::avatar_url_allow_private`) only from public addresses, checked after name
+//! resolution and on every redirect.
 //!
 //! Every change publishes `Event::AvatarChanged` after it has committed, which DDP clients see
 //! as `updateAvatar` on `stream-notify-logged`.
 
 use crate::Files;
 use crate::files::{encode_uri, human_size};
+use crate::outbound::{self, url_allowed};
 use crate::rooms::RoomAccess;
 use crate::{Session, store_error};
 use base64::Engine as _;
@@ -27,7 +28,6 @@ use comet_media::sniff::sniff;
 /// Avatar records, as the edges read them.
 pub use comet_store::{Avatar, AvatarOwner};
 use serde_json::json;
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,109 +54,6 @@ fn invalid_url(url: &str) -> Error {
         format!("Invalid avatar URL: {}", encode_uri(url)),
     )
     .with_details(json!({"function": "setUserAvatar", "url": url}))
-}
-
-/// Whether an address is one anybody on the internet could reach: not loopback, private,
-/// link-local, shared (CGNAT), documentation, multicast, broadcast or otherwise reserved.
-pub fn is_public_address(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, c, _] = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || v4.is_multicast()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b))
-                || (a == 192 && b == 0 && c == 0)
-                || (a == 198 && (b == 18 || b == 19))
-                || a >= 240)
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public_address(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || (first == 0x2001 && v6.segments()[1] == 0x0db8)
-                // NAT64 and IPv4-compatible forms could reach private IPv4 space.
-                || (first == 0x0064 && v6.segments()[1] == 0xff9b)
-                || v6.segments()[..6].iter().all(|s| *s == 0))
-        }
-    }
-}
-
-/// Resolves names as usual but keeps only public addresses, so that a name pointing at the
-/// server's own network fails to connect instead of being fetched.
-struct PublicOnlyResolver;
-
-impl reqwest::dns::Resolve for PublicOnlyResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .filter(|a| is_public_address(a.ip()))
-                .collect();
-            if found.is_empty() {
-                return Err(format!("{host} has no public address").into());
-            }
-            let addrs: reqwest::dns::Addrs = Box::new(found.into_iter());
-            Ok(addrs)
-        })
-    }
-}
-
-/// Whether a URL may be fetched: `http` or `https`, and when `allow_private` is off, no
-/// literal non-public address (names are checked by the resolver).
-fn url_allowed(url: &reqwest::Url, allow_private: bool) -> bool {
-    if !matches!(url.scheme(), "http" | "https") {
-        return false;
-    }
-    if allow_private {
-        return true;
-    }
-    let Some(host) = url.host_str() else {
-        return false;
-    };
-    // IPv6 literals come bracketed; names are left to the resolver.
-    match host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse::<IpAddr>()
-    {
-        Ok(ip) => is_public_address(ip),
-        Err(_) => true,
-    }
-}
-
-fn http_client(allow_private: bool) -> std::result::Result<reqwest::Client, String> {
-    comet_media::blobs::install_crypto_provider();
-    let redirects = reqwest::redirect::Policy::custom(move |attempt| {
-        if attempt.previous().len() >= URL_MAX_REDIRECTS {
-            attempt.error("too many redirects")
-        } else if !url_allowed(attempt.url(), allow_private) {
-            attempt.error("redirect to a refused address")
-        } else {
-            attempt.follow()
-        }
-    });
-    let mut builder = reqwest::Client::builder()
-        .timeout(URL_FETCH_TIMEOUT)
-        .connect_timeout(URL_CONNECT_TIMEOUT)
-        .redirect(redirects)
-        .user_agent(concat!("Comet/", env!("CARGO_PKG_VERSION")));
-    if !allow_private {
-        builder = builder.dns_resolver(Arc::new(PublicOnlyResolver));
-    }
-    builder.build().map_err(|e| e.to_string())
 }
 
 /// A `data:<type>;base64,<data>` URI's bytes (upstream's `RocketChatFile.dataURIParse`).
@@ -388,7 +285,17 @@ impl Files<'_> {
             tracing::info!(url = %encode_uri(raw_url), "avatar URL refused");
             return Err(invalid_url(raw_url));
         }
-        let client = http_client(allow_private).map_err(Error::internal)?;
+        let client = outbound::client(
+            allow_private,
+            outbound::Limits {
+                total: URL_FETCH_TIMEOUT,
+                connect: URL_CONNECT_TIMEOUT,
+                max_redirects: URL_MAX_REDIRECTS,
+                user_agent: concat!("Comet/", env!("CARGO_PKG_VERSION")).to_owned(),
+            },
+            |_| true,
+        )
+        .map_err(Error::internal)?;
         let mut response = match client.get(url).send().await {
             Ok(response) => response,
             Err(e) => {
@@ -706,47 +613,6 @@ impl Files<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_public_addresses_pass() {
-        for private in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "255.255.255.255",
-            "::1",
-            "::",
-            "fe80::1",
-            "fd00::1",
-            "::ffff:127.0.0.1",
-            "::ffff:10.0.0.1",
-            "64:ff9b::a00:1",
-        ] {
-            let ip: IpAddr = private.parse().expect("address");
-            assert!(!is_public_address(ip), "{private} passed");
-        }
-        for public in ["1.1.1.1", "93.184.216.34", "2606:4700:4700::1111"] {
-            let ip: IpAddr = public.parse().expect("address");
-            assert!(is_public_address(ip), "{public} refused");
-        }
-    }
-
-    #[test]
-    fn urls_must_be_http_or_https_and_not_literal_private_addresses() {
-        let url = |s: &str| reqwest::Url::parse(s).expect("url");
-        assert!(url_allowed(&url("http://example.com/a.png"), false));
-        assert!(url_allowed(&url("https://example.com/a.png"), false));
-        assert!(!url_allowed(&url("https://10.0.0.1/a.png"), false));
-        assert!(!url_allowed(&url("file:///etc/passwd"), true));
-        assert!(!url_allowed(&url("ftp://example.com/a.png"), true));
-        assert!(!url_allowed(&url("http://127.0.0.1:8080/a.png"), false));
-        assert!(!url_allowed(&url("http://[::1]/a.png"), false));
-        assert!(url_allowed(&url("http://127.0.0.1:8080/a.png"), true));
-    }
 
     #[test]
     fn data_uris() {

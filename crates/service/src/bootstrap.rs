@@ -60,6 +60,10 @@ pub struct ServiceConfig {
     /// a fetch would let any user probe the server's own network (SSRF); tests turn it on to
     /// fetch from a local server.
     pub avatar_url_allow_private: bool,
+    /// `COMET_LINK_PREVIEW_ALLOW_PRIVATE`: let link previews (`API_Embed`) fetch pages from
+    /// non-public addresses. Off by default for the same reason; `API_EmbedIgnoredHosts`
+    /// applies either way.
+    pub link_preview_allow_private: bool,
 }
 
 impl Default for ServiceConfig {
@@ -77,6 +81,7 @@ impl Default for ServiceConfig {
             instance_timeout: std::time::Duration::from_secs(45),
             uploads_dir: std::env::temp_dir().join("comet-uploads"),
             avatar_url_allow_private: false,
+            link_preview_allow_private: false,
         }
     }
 }

@@ -17,8 +17,10 @@ pub mod listening;
 pub mod message_marks;
 pub mod messages;
 pub mod notifications;
+pub mod outbound;
 pub mod pipeline;
 mod presence;
+pub mod previews;
 pub mod ratelimit;
 pub mod roles;
 pub mod room_admin;
@@ -83,6 +85,8 @@ pub struct Service {
     blobs: Arc<dyn blobs::BlobStore>,
     /// The HTTP client of the S3 stores, made on first use.
     s3_http: std::sync::OnceLock<std::result::Result<reqwest::Client, String>>,
+    /// Link previews waiting to be fetched, and the permits fetches take (`previews`).
+    previews: previews::PreviewQueue,
     config: ServiceConfig,
 }
 
@@ -149,7 +153,9 @@ impl Service {
         events: Arc<dyn EventBus>,
         config: ServiceConfig,
     ) -> Result<Arc<Service>> {
+        let (previews, waiting_previews) = previews::PreviewQueue::new();
         let service = Service {
+            previews,
             settings_cache: settings::SettingsCache::default(),
             permission_cache: authz::PermissionCache::default(),
             rate_limiter: ratelimit::RateLimiter::default(),
@@ -163,6 +169,7 @@ impl Service {
         service.bootstrap().await?;
         let service = Arc::new(service);
         service.follow_bus();
+        service.run_preview_worker(waiting_previews);
         Ok(service)
     }
 

@@ -235,6 +235,7 @@ impl Messages<'_> {
         message.files = new.files;
         message.groupable = new.groupable;
         message.custom_fields = new.custom_fields;
+        message.urls = self.urls_for(&text, new.parse_urls, new.preview_urls.as_deref());
 
         let hidden_reply = message.thread_id.is_some() && !message.thread_show;
         let mentioned: Vec<String> = message
@@ -264,13 +265,16 @@ impl Messages<'_> {
                 alert_others: true,
             }
         };
-        self.post(Draft {
-            sender: Sender::Member(session),
-            room,
-            message,
-            effects,
-        })
-        .await
+        let sent = self
+            .post(Draft {
+                sender: Sender::Member(session),
+                room,
+                message,
+                effects,
+            })
+            .await?;
+        self.queue_previews(&sent);
+        Ok(sent)
     }
 
     /// Tells the sender (and only them) when someone they mentioned is not in the room.
@@ -385,6 +389,7 @@ impl Messages<'_> {
         room_id: &str,
         message_id: &str,
         text: &str,
+        preview_urls: Option<&[String]>,
     ) -> Result<Message> {
         let found = self
             .ctx
@@ -470,22 +475,43 @@ impl Messages<'_> {
             channels,
             ..
         } = draft.message;
+        // The text's URLs again (upstream parses them on every edit); those the message
+        // already had keep the previews fetched for them.
+        let urls = self
+            .urls_for(&text, None, preview_urls)
+            .into_iter()
+            .map(|mut url| {
+                if let Some(before) = message
+                    .urls
+                    .iter()
+                    .find(|b| b.url == url.url && !url.ignore_parse)
+                {
+                    url.meta = before.meta.clone();
+                    url.headers = before.headers.clone();
+                }
+                url
+            })
+            .collect();
         let edit = MessageChange::Edit {
             text,
             mentions,
             channels,
+            urls,
             by: UserStub {
                 id: session.user.id.clone(),
                 username: session.user.username.clone(),
                 name: None,
             },
         };
-        self.change_message(&message.id, &edit)
+        let edited = self
+            .change_message(&message.id, &edit)
             .await?
             .map(|changed| changed.message)
             .ok_or_else(|| {
                 Error::failure(format!("No message found with the id of \"{message_id}\"."))
-            })
+            })?;
+        self.queue_previews(&edited);
+        Ok(edited)
     }
 
     /// `chat.delete`.

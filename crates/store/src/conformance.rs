@@ -1711,6 +1711,7 @@ pub async fn message_history(store: &dyn Store) {
         text: "rewritten entirely".into(),
         mentions: edited.mentions.clone(),
         channels: edited.channels.clone(),
+        urls: Vec::new(),
         by: UserStub::from(&ben),
     };
     let written = store
@@ -2360,6 +2361,7 @@ pub async fn racing_message_changes(store: &dyn Store) {
                 text: format!("edit {round}"),
                 mentions: Vec::new(),
                 channels: Vec::new(),
+                urls: Vec::new(),
                 by: UserStub::from(author),
             };
             let at = at_ms(t0, 1 + i64::try_from(round).unwrap());

@@ -126,6 +126,12 @@ pub fn message_extra(message: &Message) -> Value {
         put("dcount", json!(message.discussion_count));
     }
     put("dlm", json!(message.discussion_last_at.map(millis)));
+    if !message.urls.is_empty() {
+        put(
+            "urls",
+            serde_json::to_value(&message.urls).unwrap_or(Value::Null),
+        );
+    }
     Value::Object(extra)
 }
 
@@ -200,6 +206,10 @@ pub fn apply_message_extra(message: &mut Message, extra: &Value) -> StoreResult<
     message.discussion_id = text("drid");
     message.discussion_count = field("dcount").and_then(Value::as_i64).unwrap_or(0);
     message.discussion_last_at = time("dlm")?;
+    // A damaged list loses its previews, not the message.
+    message.urls = field("urls")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
     Ok(())
 }
 
@@ -253,6 +263,12 @@ mod tests {
         message.discussion_id = Some("d1".into());
         message.discussion_count = 2;
         message.discussion_last_at = Some(at);
+        message.urls = vec![comet_core::links::MessageUrl {
+            url: "https://a.example".into(),
+            meta: [("ogTitle".to_owned(), "A".to_owned())].into(),
+            headers: [("contentType".to_owned(), "text/html".to_owned())].into(),
+            ignore_parse: true,
+        }];
 
         let extra = message_extra(&message);
         let mut read = Message::new("m1".into(), "r1", message.author.clone(), "hi", at);

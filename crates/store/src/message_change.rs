@@ -5,18 +5,25 @@
 //! backend.
 
 use comet_core::Timestamp;
+use comet_core::links::MessageUrl;
 use comet_core::room::{Mention, Message, UserStub};
 use serde_json::Value;
 
 /// One change to a live message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MessageChange {
-    /// New text (with the mentions parsed from it) by `by`.
+    /// New text (with the mentions and URLs parsed from it) by `by`.
     Edit {
         text: String,
         mentions: Vec<Mention>,
         channels: Vec<(String, String)>,
+        urls: Vec<MessageUrl>,
         by: UserStub,
+    },
+    /// Previews fetched for some of the message's URLs: each fills the entry with its URL, if
+    /// the message (edited meanwhile, perhaps) still has one that is not `ignoreParse`.
+    LinkPreviews {
+        previews: Vec<MessageUrl>,
     },
     Pin {
         by: UserStub,
@@ -81,11 +88,13 @@ impl MessageChange {
                 text,
                 mentions,
                 channels,
+                urls,
                 by,
             } => {
                 message.text = text.clone();
                 message.mentions = mentions.clone();
                 message.channels = channels.clone();
+                message.urls = urls.clone();
                 message.edited_at = Some(at);
                 message.edited_by = Some(by.clone());
                 true
@@ -131,6 +140,20 @@ impl MessageChange {
                     message.reactions.remove(emoji);
                 }
                 removed
+            }
+            MessageChange::LinkPreviews { previews } => {
+                let mut changed = false;
+                for entry in message.urls.iter_mut().filter(|e| !e.ignore_parse) {
+                    let Some(preview) = previews.iter().find(|p| p.url == entry.url) else {
+                        continue;
+                    };
+                    if entry.meta != preview.meta || entry.headers != preview.headers {
+                        entry.meta = preview.meta.clone();
+                        entry.headers = preview.headers.clone();
+                        changed = true;
+                    }
+                }
+                changed
             }
             MessageChange::RemoveFiles { attachments } => {
                 message.files = None;
@@ -215,5 +238,32 @@ mod tests {
         assert!(m.pinned_by.is_some() && m.pinned_at.is_some());
         assert!(MessageChange::Unpin.apply(&mut m, at));
         assert_eq!((m.pinned, m.pinned_at, m.pinned_by), (false, None, None));
+    }
+
+    #[test]
+    fn previews_fill_only_urls_the_message_still_has() {
+        let at = comet_core::now();
+        let mut m = message();
+        let mut skipped = MessageUrl::new("https://skip.example");
+        skipped.ignore_parse = true;
+        m.urls = vec![MessageUrl::new("https://a.example"), skipped];
+        let preview = |url: &str| MessageUrl {
+            meta: [("ogTitle".to_owned(), url.to_owned())].into(),
+            ..MessageUrl::new(url)
+        };
+        let change = MessageChange::LinkPreviews {
+            previews: vec![
+                preview("https://a.example"),
+                preview("https://skip.example"),
+                preview("https://gone.example"),
+            ],
+        };
+        assert!(change.apply(&mut m, at));
+        assert_eq!(m.urls[0].meta["ogTitle"], "https://a.example");
+        assert!(m.urls[1].meta.is_empty(), "ignoreParse is left alone");
+        assert!(
+            !change.apply(&mut m, at),
+            "the same previews again change nothing"
+        );
     }
 }

@@ -81,6 +81,10 @@ pub async fn post_message(
     };
     let mut new = chat::new_message(&body, "text")?;
     new.id = None;
+    // Upstream's webhook path: `parseUrls` defaults to "no attachments".
+    if new.parse_urls.is_none() && new.attachments.is_some() {
+        new.parse_urls = Some(false);
+    }
     if new.text.is_empty() {
         new.text = opt_str(&body, "msg")?.unwrap_or_default();
     }
@@ -119,7 +123,8 @@ pub async fn send_message(
         .room_for(&session, &RoomRef::Id(room_id), RoomFamily::Any)
         .await
         .map_err(|_| Error::failure("error-invalid-room"))?;
-    let new = chat::new_message(message, "msg")?;
+    let mut new = chat::new_message(message, "msg")?;
+    new.preview_urls = chat::preview_urls(body.get("previewUrls"))?;
     let message = app
         .service
         .messages()
@@ -137,10 +142,17 @@ pub async fn update(
     let room_id = req_str(&body, "roomId")?;
     let message_id = req_str(&body, "msgId")?;
     let text = req_str(&body, "text")?;
+    let preview_urls = chat::preview_urls(body.get("previewUrls"))?;
     let message = app
         .service
         .messages()
-        .update_message(&session, &room_id, &message_id, &text)
+        .update_message(
+            &session,
+            &room_id,
+            &message_id,
+            &text,
+            preview_urls.as_deref(),
+        )
         .await?;
     ok(json!({"message": chat::message(&message)}))
 }
@@ -187,6 +199,26 @@ pub async fn get_message(
             }
         })?;
     ok(json!({"message": chat::message(&message)}))
+}
+
+/// `GET /api/v1/chat.getURLPreview?roomId=&url=`: `{urlPreview: {url, meta, headers?,
+/// ignoreParse: true}}` for a room the caller may read; a page that cannot be previewed gives
+/// empty `meta`, not an error.
+pub async fn url_preview(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let room_id = req_str(&query, "roomId")?;
+    let url = req_str(&query, "url")?;
+    let room = app
+        .service
+        .rooms()
+        .room_for(&session, &RoomRef::Id(room_id), RoomFamily::Any)
+        .await
+        .map_err(|_| Error::meteor("error-not-allowed", "Not allowed"))?;
+    let preview = app.service.messages().url_preview(&room, &url).await;
+    ok(json!({"urlPreview": chat::message_url(&preview)}))
 }
 
 /// `POST /api/v1/chat.react`.

@@ -448,6 +448,7 @@ fn room_routes() -> Router<AppState> {
         .route("/api/v1/chat.update", post(chat::update))
         .route("/api/v1/chat.delete", post(chat::delete))
         .route("/api/v1/chat.getMessage", get(chat::get_message))
+        .route("/api/v1/chat.getURLPreview", get(chat::url_preview))
         .route("/api/v1/chat.react", post(chat::react))
         .route("/api/v1/chat.search", get(chat::search))
         .route("/api/v1/rooms.get", get(chat::rooms_get))

@@ -473,6 +473,7 @@ async fn fill(store: &dyn Store, t0: Timestamp) {
                 text: "مرحبا بالعالم (edited)".into(),
                 mentions: m2.mentions.clone(),
                 channels: m2.channels.clone(),
+                urls: Vec::new(),
                 by: UserStub::from(&ben),
             },
             49,

@@ -80,6 +80,13 @@ pub struct Config {
     #[arg(long, env = "ADMIN_NAME", default_value = "Administrator")]
     pub admin_name: String,
 
+    /// A user created once at start (Rocket.Chat's INITIAL_USER): a JSON user document with its
+    /// `_id`, e.g. `{"_id":"bot1","username":"bot","name":"Bot","emails":[{"address":
+    /// "bot@example.com","verified":true}],"roles":["user","bot"],"type":"bot","password":"..."}`
+    /// (`password` in plain text, or `services.password.bcrypt` as Rocket.Chat stores it).
+    #[arg(long, env = "INITIAL_USER", hide_env_values = true)]
+    pub initial_user: Option<String>,
+
     /// Enable users.createToken (tokens for other users, for bots and integrations).
     #[arg(long, env = "CREATE_TOKENS_FOR_USERS", default_value_t = false)]
     pub create_tokens_for_users: bool,
@@ -189,6 +196,7 @@ impl Config {
             admin_email: None,
             admin_email_verified: false,
             admin_name: "Administrator".to_owned(),
+            initial_user: None,
             create_tokens_for_users: false,
             create_tokens_secret: None,
             http_forwarded_count: 0,

@@ -104,6 +104,7 @@ fn service_config(config: &Config, instance_id: &str) -> ServiceConfig {
                 email_verified: config.admin_email_verified,
                 name: config.admin_name.clone(),
             }),
+        initial_user: config.initial_user.clone().filter(|u| !u.trim().is_empty()),
         setting_defaults: config.setting_defaults.clone(),
         setting_overrides: config.setting_overrides.clone(),
         site_url: config.root_url.clone(),

@@ -208,3 +208,52 @@ async fn missing_or_bad_credentials_are_401() {
     let _ = ADMIN_PASS;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn initial_user_is_created_once_with_its_own_id() {
+    let document = json!({
+        "_id": "bot-initial-1",
+        "username": "deploybot",
+        "name": "Deploy Bot",
+        "emails": [{"address": "deploy@example.com", "verified": true}],
+        "roles": ["user", "bot"],
+        "type": "bot",
+        "password": PASSWORD,
+    });
+    let server = TestServer::start_with(|c| c.initial_user = Some(document.to_string())).await;
+    let admin = server.admin().await;
+    let info = server
+        .get("users.info", &[("userId", "bot-initial-1")], Some(&admin))
+        .await;
+    let user = &info.ok()["user"];
+    assert_eq!(user["username"], json!("deploybot"));
+    assert_eq!(user["name"], json!("Deploy Bot"));
+    assert_eq!(user["type"], json!("bot"));
+    assert_eq!(user["roles"], json!(["user", "bot"]));
+    assert_eq!(user["emails"][0]["verified"], json!(true));
+    let bot = server.login("deploybot", PASSWORD).await;
+    assert_eq!(bot.user_id, "bot-initial-1");
+    // It joined the default rooms, as a registered user does.
+    let joined = server.get("channels.list.joined", &[], Some(&bot)).await;
+    assert!(
+        joined.ok()["channels"]
+            .as_array()
+            .is_some_and(|rooms| rooms.iter().any(|r| r["name"] == "general")),
+        "{}",
+        joined.body
+    );
+    server.stop().await;
+
+    // A document without `_id`, or not JSON at all, is ignored: the server still starts.
+    for bad in [r#"{"username":"x"}"#, "{not json"] {
+        let server = TestServer::start_with(|c| c.initial_user = Some(bad.to_owned())).await;
+        let admin = server.admin().await;
+        let users = server.get("users.list", &[], Some(&admin)).await;
+        assert!(
+            !users.ok()["users"]
+                .as_array()
+                .is_some_and(|list| list.iter().any(|u| u["username"] == "x")),
+        );
+        server.stop().await;
+    }
+}

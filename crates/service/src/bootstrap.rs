@@ -38,6 +38,8 @@ pub struct ServiceConfig {
     /// `CREATE_TOKENS_FOR_USERS_SECRET`: when set, `users.createToken` must present it.
     pub create_tokens_secret: Option<String>,
     pub admin: Option<AdminBootstrap>,
+    /// `INITIAL_USER`: a JSON user document created once, when no user has its `_id`.
+    pub initial_user: Option<String>,
     /// `<SettingId>=<value>`: defaults applied only when a setting is first created.
     pub setting_defaults: Vec<(String, String)>,
     /// `OVERWRITE_SETTING_<SettingId>=<value>`: forced on every start.
@@ -72,6 +74,7 @@ impl Default for ServiceConfig {
             create_tokens_for_users: false,
             create_tokens_secret: None,
             admin: None,
+            initial_user: None,
             setting_defaults: Vec::new(),
             setting_overrides: Vec::new(),
             site_url: None,
@@ -93,6 +96,15 @@ impl Service {
         self.rooms().ensure_general_room().await?;
         self.ensure_bot_user().await?;
         self.ensure_admin().await?;
+        if let Some(document) = &self.config.initial_user {
+            // As upstream: a bad document is reported and ignored, never fatal.
+            if let Err(error) = self.ensure_initial_user(document).await {
+                tracing::error!(
+                    error = %error.log_detail.as_deref().unwrap_or(&error.reason),
+                    "INITIAL_USER ignored"
+                );
+            }
+        }
         if !self.config.clustered {
             // A single instance starting: no connection survives a restart.
             self.store.clear_connections().await.map_err(store_error)?;
@@ -265,6 +277,94 @@ impl Service {
         );
         let user = self.accounts().insert_user(user, true).await?;
         tracing::info!(username = %user.username, "admin account created from ADMIN_* configuration");
+        Ok(())
+    }
+
+    /// Upstream's `INITIAL_USER`: the user in the JSON document, created with its own `_id`
+    /// when no user has that id yet, and added to the default rooms.
+    async fn ensure_initial_user(&self, document: &str) -> Result<()> {
+        let invalid = |why: &str| Error::internal(format!("INITIAL_USER: {why}"));
+        let doc: Value =
+            serde_json::from_str(document).map_err(|e| invalid(&format!("not JSON ({e})")))?;
+        let text = |key: &str| doc.get(key).and_then(Value::as_str).map(str::trim);
+        let Some(id) = text("_id").filter(|id| !id.is_empty()) else {
+            return Err(invalid("no _id provided"));
+        };
+        if self
+            .store
+            .user_by_id(id)
+            .await
+            .map_err(store_error)?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let Some(username) = text("username").filter(|u| !u.is_empty()) else {
+            return Err(invalid("no username provided"));
+        };
+        if !comet_core::validate::username_regex(&self.setting_str("UTF8_User_Names_Validation"))
+            .is_match(username)
+        {
+            return Err(invalid("the username is not valid"));
+        }
+        if self
+            .store
+            .user_by_username(username)
+            .await
+            .map_err(store_error)?
+            .is_some()
+        {
+            return Err(invalid("the username is taken"));
+        }
+        let email = doc
+            .get("emails")
+            .and_then(|emails| emails.get(0))
+            .and_then(|first| {
+                Some(Email {
+                    address: first.get("address")?.as_str()?.trim().to_owned(),
+                    verified: first
+                        .get("verified")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
+                })
+            });
+        let name = text("name").filter(|n| !n.is_empty()).unwrap_or(username);
+        let mut user = self.accounts().blank_user(username, name, email);
+        id.clone_into(&mut user.id);
+        if let Some(roles) = doc.get("roles").and_then(Value::as_array) {
+            let roles: Vec<String> = roles
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect();
+            if !roles.is_empty() {
+                user.roles = roles;
+            }
+        }
+        if let Some(active) = doc.get("active").and_then(Value::as_bool) {
+            user.active = active;
+        }
+        if text("type") == Some("bot") {
+            user.user_type = UserType::Bot;
+        }
+        let stored_hash = doc
+            .pointer("/services/password/bcrypt")
+            .and_then(Value::as_str)
+            .filter(|hash| hash.starts_with("$2"));
+        // A password is taken as given: spaces are characters of it.
+        let plain = doc.get("password").and_then(Value::as_str);
+        user.password_bcrypt = match (plain, stored_hash) {
+            (Some(plain), _) if !plain.is_empty() => Some(
+                self.accounts()
+                    .hash_password(&PasswordInput::Plain(plain.to_owned()))
+                    .await?,
+            ),
+            // Rocket.Chat's own hash (bcrypt of the SHA-256 digest) is Comet's form too.
+            (_, Some(hash)) => Some(hash.to_owned()),
+            _ => None,
+        };
+        let user = self.accounts().insert_user(user, true).await?;
+        tracing::info!(id = %user.id, username = %user.username, "initial user created from INITIAL_USER");
         Ok(())
     }
 }

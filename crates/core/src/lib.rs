@@ -7,6 +7,7 @@ pub mod error;
 pub mod id;
 pub mod links;
 pub mod mentions;
+pub mod message_rules;
 pub mod page;
 pub mod password;
 pub mod role;

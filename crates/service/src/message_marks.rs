@@ -73,6 +73,16 @@ fn cursor_time(cursor: &str) -> Result<Timestamp> {
         .ok_or_else(|| Error::failure("Invalid Date"))
 }
 
+/// Which threads of a room `chat.getThreadsList` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadKind {
+    All,
+    /// Threads the caller follows.
+    Following,
+    /// Threads with replies the caller has not read (their subscription's `tunread`).
+    Unread,
+}
+
 impl Messages<'_> {
     /// `chat.pinMessage`: pins and posts a `message_pinned` system message quoting it.
     pub async fn pin_message(
@@ -282,7 +292,7 @@ impl Messages<'_> {
         &self,
         session: &Session,
         room_id: &str,
-        following: bool,
+        kind: ThreadKind,
         text: Option<&str>,
         offset: u64,
         count: Option<u64>,
@@ -302,14 +312,44 @@ impl Messages<'_> {
             })?;
         let filter = MessageFilter {
             thread_roots: true,
-            thread_participant: following.then(|| session.user.id.clone()),
+            thread_participant: (kind == ThreadKind::Following).then(|| session.user.id.clone()),
             text_contains: text.filter(|t| !t.is_empty()).map(str::to_owned),
             ..MessageFilter::default()
         };
+        let sort = vec![(MessageSortKey::ThreadLastAt, Direction::Descending)];
+        if kind == ThreadKind::Unread {
+            // The caller's unread threads are few (their subscription lists them): page them
+            // here rather than teach every store an id filter.
+            let unread = self
+                .ctx
+                .store
+                .subscription(&room.id, &session.user.id)
+                .await
+                .map_err(store_error)?
+                .map(|s| s.thread_unread)
+                .unwrap_or_default();
+            if unread.is_empty() {
+                return Ok((Vec::new(), 0));
+            }
+            let all = Page {
+                offset: 0,
+                count: None,
+                sort,
+            };
+            let (threads, _) = self.room_messages(&room, &filter, &all).await?;
+            let threads: Vec<Message> = threads
+                .into_iter()
+                .filter(|m| unread.contains(&m.id))
+                .collect();
+            let total = u64::try_from(threads.len()).unwrap_or(u64::MAX);
+            let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+            let take = count.map_or(usize::MAX, |c| usize::try_from(c).unwrap_or(usize::MAX));
+            return Ok((threads.into_iter().skip(skip).take(take).collect(), total));
+        }
         let page = Page {
             offset,
             count,
-            sort: vec![(MessageSortKey::ThreadLastAt, Direction::Descending)],
+            sort,
         };
         self.room_messages(&room, &filter, &page).await
     }

@@ -6,6 +6,7 @@ use crate::rooms::RoomAccess;
 use crate::rooms::RoomFamily;
 use crate::{Session, store_error};
 use comet_core::mentions;
+use comet_core::message_rules;
 use comet_core::page::{Direction, Page};
 use comet_core::room::{Mention, Message, Room, RoomType, UserStub};
 use comet_core::{Error, Result, Timestamp, id, now};
@@ -154,6 +155,57 @@ impl Messages<'_> {
         text.chars().count() > self.max_message_size()
     }
 
+    /// Upstream's `validateMessage`: who may post under another name or picture, links clients
+    /// render as links (never `javascript:`), attachment field types, and custom fields.
+    async fn check_content(
+        &self,
+        session: &Session,
+        room: &RoomAccess,
+        new: &NewMessage,
+    ) -> Result<()> {
+        let present = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
+        if let Some(avatar) = new.avatar.as_deref().filter(|a| !a.is_empty())
+            && !message_rules::valid_partial_url(avatar)
+        {
+            return Err(Error::failure(message_rules::INVALID_HREF));
+        }
+        if (present(&new.alias) || present(&new.avatar))
+            && !self
+                .ctx
+                .rooms()
+                .has_room_permission(&session.user, "message-impersonate", &room.id)
+                .await?
+        {
+            return Err(Error::failure("Not enough permission"));
+        }
+        if let Some(attachments) = &new.attachments {
+            message_rules::check_attachments(attachments).map_err(Error::failure)?;
+        }
+        if let Some(fields) = &new.custom_fields {
+            self.check_custom_fields(fields)?;
+        }
+        Ok(())
+    }
+
+    /// Custom fields are refused unless enabled, and must follow `Message_CustomFields`.
+    pub(crate) fn check_custom_fields(&self, fields: &serde_json::Value) -> Result<()> {
+        if !self.ctx.setting_bool("Message_CustomFields_Enabled") {
+            return Err(Error::failure("Custom fields not enabled"));
+        }
+        match message_rules::check_custom_fields(
+            &self.ctx.setting_str("Message_CustomFields"),
+            fields,
+        ) {
+            Ok(()) => Ok(()),
+            Err(message_rules::CustomFieldsError::InvalidConfig) => {
+                Err(Error::failure("Invalid custom fields config"))
+            }
+            Err(message_rules::CustomFieldsError::Invalid) => {
+                Err(Error::failure("Invalid custom fields"))
+            }
+        }
+    }
+
     /// Posts a message to a room the caller may write in.
     pub async fn send_message(
         &self,
@@ -174,6 +226,7 @@ impl Messages<'_> {
             ));
         }
         self.check_can_send(session, room).await?;
+        self.check_content(session, room, &new).await?;
         let mut thread_id = None;
         if let Some(tmid) = &new.thread_id {
             if !self.ctx.setting_bool("Threads_enabled") {

@@ -10,6 +10,7 @@ use comet_core::{Error, Result};
 use comet_protocol::chat;
 use comet_service::Session;
 use comet_service::accounts::UserRef;
+use comet_service::message_marks::ThreadKind;
 use comet_service::rooms::{RoomAccess, RoomFamily, RoomRef};
 use serde_json::{Value, json};
 
@@ -88,7 +89,12 @@ pub async fn post_message(
     if new.text.is_empty() {
         new.text = opt_str(&body, "msg")?.unwrap_or_default();
     }
-    if app.service.messages().message_too_long(&new.text) {
+    let messages = app.service.messages();
+    let attachment_too_long = new.attachments.as_ref().is_some_and(|attachments| {
+        comet_core::message_rules::attachment_texts(attachments)
+            .any(|text| messages.message_too_long(text))
+    });
+    if messages.message_too_long(&new.text) || attachment_too_long {
         return Err(Error::failure("error-message-size-exceeded").into());
     }
     let room = post_target(&app, &session, &target).await?;
@@ -116,7 +122,9 @@ pub async fn send_message(
     if message.get("t").is_some_and(|t| !t.is_null()) {
         return Err(Error::failure("Cannot send system messages using 'chat.sendMessage'").into());
     }
-    let room_id = req_str(message, "rid")?;
+    let Some(room_id) = opt_str(message, "rid")?.filter(|r| !r.is_empty()) else {
+        return Err(Error::failure("The 'rid' property on the message object is missing.").into());
+    };
     let room = app
         .service
         .rooms()
@@ -543,7 +551,11 @@ pub async fn marked_page(
         .rooms()
         .room_for(session, &RoomRef::Id(room_id), RoomFamily::Any)
         .await
-        .map_err(|_| Error::meteor("error-not-allowed", "Not allowed"))?;
+        .map_err(|_| match which {
+            Marked::Pinned => Error::meteor("error-not-allowed", "Not allowed"),
+            // Upstream's `findStarredMessages`/`findMentionedMessages` throw a bare error.
+            Marked::Starred | Marked::Mentioned => Error::failure("error-not-allowed"),
+        })?;
     let (offset, count) = pagination(app, query)?;
     let mut filter = comet_core::page::MessageFilter::default();
     match which {
@@ -597,20 +609,20 @@ pub async fn threads_list(
     Params(query): Params,
 ) -> ApiResult {
     let room_id = req_str(&query, "rid")?;
-    let following = opt_str(&query, "type")?.as_deref() == Some("following");
+    let kind = match opt_str(&query, "type")?.as_deref() {
+        None | Some("all") => ThreadKind::All,
+        Some("following") => ThreadKind::Following,
+        Some("unread") => ThreadKind::Unread,
+        Some(_) => {
+            return Err(Error::invalid_params("must be equal to one of the allowed values").into());
+        }
+    };
     let text = opt_str(&query, "text")?;
     let (offset, count) = pagination(&app, &query)?;
     let (threads, total) = app
         .service
         .messages()
-        .threads(
-            &session,
-            &room_id,
-            following,
-            text.as_deref(),
-            offset,
-            count,
-        )
+        .threads(&session, &room_id, kind, text.as_deref(), offset, count)
         .await?;
     let docs: Vec<Value> = threads.iter().map(chat::message).collect();
     ok(json!({"threads": docs, "count": docs.len(), "offset": offset, "total": total}))
@@ -626,6 +638,18 @@ fn required_date(
     parse_js_date(&raw).ok_or_else(|| Error::meteor(code, reason))
 }
 
+/// A required ISO date-time parameter, refused as upstream's schema refuses it.
+pub(crate) fn required_iso_date(
+    query: &Value,
+    name: &str,
+) -> Result<chrono::DateTime<chrono::Utc>> {
+    let raw = opt_str(query, name)?
+        .ok_or_else(|| Error::invalid_params(format!("must have required property '{name}'")))?;
+    chrono::DateTime::parse_from_rfc3339(&raw)
+        .map(|d| d.with_timezone(&chrono::Utc))
+        .map_err(|_| Error::invalid_params("must match format \"iso-date-time\""))
+}
+
 /// `GET /api/v1/chat.syncThreadMessages`.
 pub async fn sync_thread_messages(
     State(app): State<AppState>,
@@ -633,12 +657,7 @@ pub async fn sync_thread_messages(
     Params(query): Params,
 ) -> ApiResult {
     let thread_id = req_str(&query, "tmid")?;
-    let since = required_date(
-        &query,
-        "updatedSince",
-        "error-updatedSince-param-invalid",
-        "The \"updatedSince\" query parameter must be a valid date.",
-    )?;
+    let since = required_iso_date(&query, "updatedSince")?;
     let messages = app
         .service
         .messages()
@@ -665,11 +684,7 @@ pub async fn sync_messages(
     };
     let count = opt_u64(&query, "count")?.unwrap_or(0);
     let Some(room_id) = opt_str(&query, "roomId")?.filter(|s| !s.is_empty()) else {
-        return Err(Error::meteor(
-            "error-param-required",
-            "The required \"roomId\" query param is missing",
-        )
-        .into());
+        return Err(Error::invalid_params("must have required property 'roomId'").into());
     };
     let last_update = opt_str(&query, "lastUpdate")?.filter(|s| !s.is_empty());
     if last_update.is_none() && kind.is_none() {

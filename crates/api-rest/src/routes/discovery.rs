@@ -15,6 +15,7 @@ use comet_protocol::rest::UserWire;
 use comet_service::Session;
 use comet_service::accounts::UserView;
 use comet_service::discovery::{DirectoryKind, DirectoryPage};
+use comet_service::message_marks::ThreadKind;
 use comet_service::room_admin::{CleanHistory, NewDiscussion};
 use comet_service::room_settings::RoomChange;
 use comet_service::rooms::{RoomFamily, RoomRef};
@@ -340,7 +341,9 @@ pub async fn chat_discussions(
         .service
         .rooms()
         .room_for(&session, &RoomRef::Id(room_id), RoomFamily::Any)
-        .await?;
+        .await
+        // Upstream's `findDiscussionsFromRoom` throws a bare error for a room it cannot read.
+        .map_err(|_| Error::failure("error-not-allowed"))?;
     let (offset, count) = pagination(&app, &query)?;
     let filter = comet_core::page::MessageFilter {
         discussions: true,
@@ -447,17 +450,11 @@ pub async fn sync_threads_list(
     Params(query): Params,
 ) -> ApiResult {
     let room_id = req_str(&query, "rid")?;
-    let raw = opt_str(&query, "updatedSince")?.unwrap_or_default();
-    let since = parse_js_date(&raw).ok_or_else(|| {
-        Error::meteor(
-            "error-updatedSince-param-invalid",
-            "The \"updatedSince\" query parameter must be a valid date.",
-        )
-    })?;
+    let since = super::chat::required_iso_date(&query, "updatedSince")?;
     let (threads, _) = app
         .service
         .messages()
-        .threads(&session, &room_id, false, None, 0, None)
+        .threads(&session, &room_id, ThreadKind::All, None, 0, None)
         .await?;
     let update: Vec<Value> = threads
         .iter()

@@ -54,6 +54,9 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
     ("getUsersOfRoom", |s, p, c| {
         Box::pin(get_users_of_room(s, p, c))
     }),
+    ("getRoomByTypeAndName", |s, p, c| {
+        Box::pin(get_room_by_type_and_name(s, p, c))
+    }),
     ("saveRoomSettings", |s, p, c| {
         Box::pin(save_room_settings(s, p, c))
     }),
@@ -441,4 +444,23 @@ async fn save_room_settings(
         .save_room_settings(session, room_id, &settings)
         .await?;
     value(json!({"result": true, "rid": rid}))
+}
+
+/// `getRoomByTypeAndName(type, name)` → the room document.
+async fn get_room_by_type_and_name(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = ctx.session.ok_or_else(|| {
+        Error::meteor("error-invalid-user", "Invalid user")
+            .with_details(json!({"method": "getRoomByTypeAndName"}))
+    })?;
+    let room_type = str_param(&params, 0)?;
+    let name = str_param(&params, 1)?;
+    let view = service
+        .rooms()
+        .room_by_type_and_name(session, &room_type, &name)
+        .await?;
+    value(ejson(chat::room(&view.room, view.last_message.as_ref())))
 }

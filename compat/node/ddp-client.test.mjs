@@ -489,6 +489,24 @@ describe('@rocket.chat/ddp-client against Comet', () => {
     assert.equal(Date.parse(seen.ts), result.ts.$date);
   }));
 
+  test('saveRoomSettings and getRoomByTypeAndName answer as Rocket.Chat', withLog(async () => {
+    const name = `ddp-settings-${unique()}`;
+    const { channel } = await server.restOk('POST', 'channels.create', { auth: alice.auth, body: { name } });
+    const saved = await within(
+      sdkA.call('saveRoomSettings', channel._id, 'roomTopic', 'set over ddp'),
+      'saveRoomSettings',
+    );
+    assert.deepEqual(saved, { result: true, rid: channel._id });
+    const room = await within(sdkA.call('getRoomByTypeAndName', 'c', name), 'getRoomByTypeAndName');
+    assert.equal(room._id, channel._id);
+    assert.equal(room.topic, 'set over ddp');
+    await assert.rejects(within(sdkA.call('saveRoomSettings', channel._id, 'nope', 1), 'unknown setting'), (err) => {
+      assert.equal(err.error, 'error-invalid-settings', JSON.stringify(err));
+      assert.equal(err.reason, 'Invalid settings provided', JSON.stringify(err));
+      return true;
+    });
+  }));
+
   let sdkA2; // alice again, resumed with the token of sdkA
   let sdkB; // bob, resumed with his REST token
 

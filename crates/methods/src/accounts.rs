@@ -38,6 +38,12 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
     }),
     ("getUserRoles", |s, _, c| Box::pin(get_user_roles(s, c))),
     ("spotlight", |s, p, c| Box::pin(spotlight(s, p, c))),
+    ("setUserActiveStatus", |s, p, c| {
+        Box::pin(set_user_active_status(s, p, c))
+    }),
+    ("private-settings/get", |s, p, c| {
+        Box::pin(private_settings(s, p, c))
+    }),
 ];
 
 async fn login(service: &Service, params: Vec<Value>, ctx: MethodContext<'_>) -> Result<Outcome> {
@@ -215,4 +221,72 @@ async fn spotlight(
         .map(|r| ejson(chat::room(r, None)))
         .collect();
     value(json!({"users": users, "rooms": rooms}))
+}
+
+/// `setUserActiveStatus(userId, active, confirmRelinquish?)` → `true`.
+async fn set_user_active_status(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let user_id = str_param(&params, 0)?;
+    let active = param(&params, 1)
+        .and_then(Value::as_bool)
+        .ok_or_else(crate::match_failed)?;
+    let session = ctx.session.ok_or_else(|| {
+        comet_core::Error::meteor("error-invalid-user", "Invalid user")
+            .with_details(json!({"method": "setUserActiveStatus"}))
+    })?;
+    service
+        .accounts()
+        .set_user_active_status(session, &user_id, active)
+        .await?;
+    value(Value::Bool(true))
+}
+
+/// `private-settings/get(updatedSince?)`: every setting document for administrators; with a
+/// date, `{update, remove}` (settings are never removed).
+async fn private_settings(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let Some(session) = ctx.session else {
+        return value(json!([]));
+    };
+    let since = crate::date_param(&params, 0);
+    let docs: Vec<Value> = service
+        .settings()
+        .private_settings(session, since)
+        .iter()
+        .map(|s| {
+            let mut doc = json!({
+                "_id": s.id,
+                "value": s.value,
+                "packageValue": s.package_value,
+                "type": s.setting_type.as_str(),
+                "public": s.public,
+                "group": s.group,
+                "_updatedAt": date(s.updated_at),
+            });
+            if let Value::Object(map) = &mut doc {
+                if let Some(section) = &s.section {
+                    map.insert("section".into(), json!(section));
+                }
+                if !s.choices.is_empty() {
+                    let values: Vec<Value> = s
+                        .choices
+                        .iter()
+                        .map(|c| json!({"key": c, "i18nLabel": c}))
+                        .collect();
+                    map.insert("values".into(), Value::Array(values));
+                }
+            }
+            doc
+        })
+        .collect();
+    match since {
+        None => value(Value::Array(docs)),
+        Some(_) => value(json!({"update": docs, "remove": []})),
+    }
 }

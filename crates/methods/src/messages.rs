@@ -38,7 +38,106 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
     ("listEmojiCustom", |s, p, c| {
         Box::pin(list_emoji_custom(s, p, c))
     }),
+    ("getMessages", |s, p, c| Box::pin(get_messages(s, p, c))),
+    ("loadNextMessages", |s, p, c| {
+        Box::pin(load_next_messages(s, p, c))
+    }),
+    ("loadSurroundingMessages", |s, p, c| {
+        Box::pin(load_surrounding_messages(s, p, c))
+    }),
 ];
+
+/// The most messages one page of `loadNextMessages`/`loadSurroundingMessages` returns
+/// (upstream sets no bound).
+const MAX_PAGE: u64 = 1000;
+
+/// An optional `Number` parameter (Meteor's `check(limit, Number)`), with its default.
+fn limit_param(params: &[Value], index: usize, default: i64) -> Result<i64> {
+    match param(params, index) {
+        None => Ok(default),
+        Some(v) => v
+            .as_f64()
+            .map(|n| n.clamp(i64::MIN as f64, i64::MAX as f64) as i64)
+            .ok_or_else(match_failed),
+    }
+}
+
+fn message_docs(messages: &[comet_core::room::Message]) -> Vec<Value> {
+    messages.iter().map(|m| ejson(chat::message(m))).collect()
+}
+
+/// `getMessages([ids])` → the messages (in rooms the caller may read).
+async fn get_messages(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let ids: Vec<String> = params
+        .first()
+        .and_then(Value::as_array)
+        .ok_or_else(match_failed)?
+        .iter()
+        .map(|v| v.as_str().map(str::to_owned).ok_or_else(match_failed))
+        .collect::<Result<_>>()?;
+    let session = session(&ctx)?;
+    let messages = service.messages().messages_by_ids(session, &ids).await?;
+    value(Value::Array(message_docs(&messages)))
+}
+
+/// `loadNextMessages(rid, end?, limit = 20)` → `{messages}` oldest first.
+async fn load_next_messages(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let room_id = params
+        .first()
+        .and_then(Value::as_str)
+        .ok_or_else(match_failed)?;
+    let limit = limit_param(&params, 2, 20)?;
+    let session = session(&ctx)?;
+    let limit = limit.clamp(0, MAX_PAGE as i64) as u64;
+    let messages = service
+        .messages()
+        .next_messages(session, room_id, date_param(&params, 1), limit)
+        .await?;
+    value(json!({"messages": message_docs(&messages)}))
+}
+
+/// `loadSurroundingMessages({_id, rid}, limit = 50)` → `{messages, moreBefore, moreAfter}`,
+/// or `false` for a message that is not there or not readable.
+async fn load_surrounding_messages(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let message = params
+        .first()
+        .filter(|m| m.is_object())
+        .ok_or_else(match_failed)?;
+    let limit = limit_param(&params, 1, 50)?;
+    let session = session(&ctx)?;
+    let Some(id) = message
+        .get("_id")
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty())
+    else {
+        return value(Value::Bool(false));
+    };
+    let limit = limit.min(MAX_PAGE as i64);
+    match service
+        .messages()
+        .surrounding_messages(session, id, limit)
+        .await?
+    {
+        None => value(Value::Bool(false)),
+        Some(found) => value(json!({
+            "messages": message_docs(&found.messages),
+            "moreBefore": found.more_before,
+            "moreAfter": found.more_after,
+        })),
+    }
+}
 
 async fn send_message(
     service: &Service,

@@ -54,6 +54,12 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
     ("getUsersOfRoom", |s, p, c| {
         Box::pin(get_users_of_room(s, p, c))
     }),
+    ("getRoomByTypeAndName", |s, p, c| {
+        Box::pin(get_room_by_type_and_name(s, p, c))
+    }),
+    ("saveRoomSettings", |s, p, c| {
+        Box::pin(save_room_settings(s, p, c))
+    }),
 ];
 
 /// What a room lookup method is given and answers.
@@ -408,4 +414,53 @@ async fn slash_command(
     };
     service.commands().run(session, run).await?;
     value(Value::Null)
+}
+
+/// `saveRoomSettings(rid, {settings})` or `saveRoomSettings(rid, setting, value)` →
+/// `{result: true, rid}`.
+async fn save_room_settings(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let room_id = params.first().and_then(Value::as_str);
+    let settings = match params.get(1) {
+        Some(Value::Object(settings)) => settings.clone(),
+        // One setting by name; anything else becomes a name no setting has, as upstream's
+        // `{[settings]: value}` does.
+        other => {
+            let name = match other {
+                Some(Value::String(name)) => name.clone(),
+                Some(value) => value.to_string(),
+                None => "undefined".to_owned(),
+            };
+            let value = params.get(2).cloned().unwrap_or(Value::Null);
+            serde_json::Map::from_iter([(name, value)])
+        }
+    };
+    let rid = service
+        .rooms()
+        .save_room_settings(session, room_id, &settings)
+        .await?;
+    value(json!({"result": true, "rid": rid}))
+}
+
+/// `getRoomByTypeAndName(type, name)` → the room document.
+async fn get_room_by_type_and_name(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = ctx.session.ok_or_else(|| {
+        Error::meteor("error-invalid-user", "Invalid user")
+            .with_details(json!({"method": "getRoomByTypeAndName"}))
+    })?;
+    let room_type = str_param(&params, 0)?;
+    let name = str_param(&params, 1)?;
+    let view = service
+        .rooms()
+        .room_by_type_and_name(session, &room_type, &name)
+        .await?;
+    value(ejson(chat::room(&view.room, view.last_message.as_ref())))
 }

@@ -968,6 +968,37 @@ impl Accounts<'_> {
         Ok(user)
     }
 
+    /// Upstream's `setUserActiveStatus` method: only `edit-other-user-active-status` (the
+    /// REST route also admits `manage-moderation-actions`), and an unknown user is no error.
+    pub async fn set_user_active_status(
+        &self,
+        session: &Session,
+        user_id: &str,
+        active: bool,
+    ) -> Result<()> {
+        if !self
+            .ctx
+            .has_permission(&session.user, "edit-other-user-active-status")
+        {
+            return Err(Error::meteor("error-not-allowed", "Not allowed")
+                .with_details(json!({"method": "setUserActiveStatus"})));
+        }
+        let Some(user) = self
+            .ctx
+            .store
+            .user_by_id(user_id)
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(());
+        };
+        if user.active != active {
+            self.apply_active_status(user, active).await?;
+        }
+        tracing::info!(by = %session.user.id, user = %user_id, active, "user active status set");
+        Ok(())
+    }
+
     /// Who may delete users.
     pub const DELETE_USER: Required = Required::All(&["delete-user"]);
 

@@ -912,3 +912,169 @@ mod tests {
         assert_eq!(normalize_emoji("::"), None);
     }
 }
+
+/// What `loadSurroundingMessages` answers: a message with its neighbours, oldest first.
+#[derive(Debug, Clone)]
+pub struct Surrounding {
+    pub messages: Vec<Message>,
+    /// More messages precede the first one.
+    pub more_before: bool,
+    /// More messages follow the last one.
+    pub more_after: bool,
+}
+
+impl Messages<'_> {
+    /// Messages of a room the caller may read, strictly after or before `at`.
+    async fn messages_beside(
+        &self,
+        room: &RoomAccess,
+        at: Option<Timestamp>,
+        after: bool,
+        limit: u64,
+    ) -> Result<Vec<Message>> {
+        let filter = if after {
+            MessageFilter {
+                oldest: at,
+                ..MessageFilter::default()
+            }
+        } else {
+            MessageFilter {
+                latest: at,
+                ..MessageFilter::default()
+            }
+        };
+        let direction = if after {
+            Direction::Ascending
+        } else {
+            Direction::Descending
+        };
+        let page = Page {
+            offset: 0,
+            count: Some(limit),
+            sort: vec![(MessageSortKey::CreatedAt, direction)],
+        };
+        self.ctx
+            .store
+            .room_messages(&room.id, &filter, &page)
+            .await
+            .map_err(store_error)
+    }
+
+    /// Upstream's `loadNextMessages`: a room's messages after `end` (from its start without
+    /// one), oldest first. A room the caller may not read, or that does not exist, is
+    /// `error-not-allowed`.
+    pub async fn next_messages(
+        &self,
+        session: &Session,
+        room_id: &str,
+        end: Option<Timestamp>,
+        limit: u64,
+    ) -> Result<Vec<Message>> {
+        if room_id.is_empty() {
+            return Err(Error::meteor("error-invalid-room", "Invalid room")
+                .with_details(json!({"method": "loadNextMessages"})));
+        }
+        let not_allowed = || {
+            Error::meteor("error-not-allowed", "Not allowed")
+                .with_details(json!({"method": "loadNextMessages"}))
+        };
+        let rooms = self.ctx.rooms();
+        let room = rooms
+            .find_room_unchecked(&crate::rooms::RoomRef::Id(room_id.to_owned()))
+            .await?
+            .ok_or_else(not_allowed)?;
+        let room = rooms
+            .room_access(session, room)
+            .await?
+            .ok_or_else(not_allowed)?;
+        self.messages_beside(&room, end, true, limit).await
+    }
+
+    /// Upstream's `loadSurroundingMessages`: up to `limit` messages around one (half before,
+    /// rounded up, then the message, then the rest after). `None` when the message does not
+    /// exist or the caller may not read its room, where upstream answers `false`.
+    pub async fn surrounding_messages(
+        &self,
+        session: &Session,
+        message_id: &str,
+        limit: i64,
+    ) -> Result<Option<Surrounding>> {
+        let Some(message) = self
+            .ctx
+            .store
+            .message_by_id(message_id)
+            .await
+            .map_err(store_error)?
+            .filter(|m| m.deleted_at.is_none())
+        else {
+            return Ok(None);
+        };
+        let rooms = self.ctx.rooms();
+        let Some(room) = rooms
+            .find_room_unchecked(&crate::rooms::RoomRef::Id(message.room_id.clone()))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some(room) = rooms.room_access(session, room).await? else {
+            return Ok(None);
+        };
+        let rest = (limit - 1).max(0) as u64;
+        let before_limit = rest.div_ceil(2);
+        let after_limit = rest / 2;
+        let mut messages = if before_limit == 0 {
+            Vec::new()
+        } else {
+            self.messages_beside(&room, Some(message.created_at), false, before_limit)
+                .await?
+        };
+        let more_before = messages.len() as u64 == before_limit;
+        messages.reverse();
+        let after = if after_limit == 0 {
+            Vec::new()
+        } else {
+            self.messages_beside(&room, Some(message.created_at), true, after_limit)
+                .await?
+        };
+        let more_after = after.len() as u64 == after_limit;
+        messages.push(message);
+        messages.extend(after);
+        Ok(Some(Surrounding {
+            messages,
+            more_before,
+            more_after,
+        }))
+    }
+
+    /// Upstream's `getMessages`: messages by id, refused (`error-not-allowed`) when any of
+    /// them is in a room the caller may not read; ids of no message are left out.
+    pub async fn messages_by_ids(&self, session: &Session, ids: &[String]) -> Result<Vec<Message>> {
+        let messages: Vec<Message> = self
+            .ctx
+            .store
+            .messages_by_ids(ids)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .filter(|m| m.deleted_at.is_none())
+            .collect();
+        let mut room_ids: Vec<&str> = messages.iter().map(|m| m.room_id.as_str()).collect();
+        room_ids.sort_unstable();
+        room_ids.dedup();
+        let rooms = self.ctx.rooms();
+        for room_id in room_ids {
+            let readable = match rooms
+                .find_room_unchecked(&crate::rooms::RoomRef::Id(room_id.to_owned()))
+                .await?
+            {
+                Some(room) => rooms.can_access_room(&session.user, &room).await?,
+                None => false,
+            };
+            if !readable {
+                return Err(Error::meteor("error-not-allowed", "Not allowed")
+                    .with_details(json!({"method": "getSingleMessage"})));
+            }
+        }
+        Ok(messages)
+    }
+}

@@ -8,7 +8,7 @@ use comet_core::room::{Room, RoomType};
 use comet_core::user::User;
 use comet_core::{Error, Result, now};
 use comet_store::{Conflict, StoreError};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 /// One change to a room's settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +23,10 @@ pub enum RoomChange {
     Default(bool),
     CustomFields(Value),
     Encrypted(bool),
+    Featured(bool),
+    ReactWhenReadOnly(bool),
+    /// The system message types the room hides (`sysMes`).
+    SystemMessages(Vec<String>),
 }
 
 /// A room role that can be given in a room.
@@ -51,6 +55,188 @@ impl RoomRole {
     }
 }
 
+/// The settings `saveRoomSettings` knows, in upstream's order.
+pub const ROOM_SETTINGS: &[&str] = &[
+    "roomAvatar",
+    "featured",
+    "roomName",
+    "roomTopic",
+    "roomAnnouncement",
+    "roomCustomFields",
+    "roomDescription",
+    "roomType",
+    "readOnly",
+    "reactWhenReadOnly",
+    "systemMessages",
+    "default",
+    "joinCode",
+    "retentionEnabled",
+    "retentionMaxAge",
+    "retentionExcludePinned",
+    "retentionFilesOnly",
+    "retentionIgnoreThreads",
+    "retentionOverrideGlobal",
+    "encrypted",
+    "favorite",
+    "sidepanel",
+];
+
+/// The system message types a room may hide (upstream's `MessageTypesValues`).
+const HIDEABLE_SYSTEM_MESSAGES: &[&str] = &[
+    "uj",
+    "ujt",
+    "ul",
+    "ult",
+    "ru",
+    "removed-user-from-team",
+    "au",
+    "added-user-to-team",
+    "mute_unmute",
+    "r",
+    "ut",
+    "wm",
+    "rm",
+    "subscription-role-added",
+    "subscription-role-removed",
+    "room-archived",
+    "room-unarchived",
+    "room_changed_privacy",
+    "room_changed_avatar",
+    "room_changed_topic",
+    "room_e2e_enabled",
+    "room_e2e_disabled",
+    "room-removed-read-only",
+    "room-set-read-only",
+    "room-disallowed-reacting",
+    "room-allowed-reacting",
+    "user-added-room-to-team",
+    "user-converted-to-channel",
+    "user-converted-to-team",
+    "user-deleted-room-from-team",
+    "user-removed-room-from-team",
+    "room_changed_announcement",
+    "room_changed_description",
+];
+
+/// JavaScript's truthiness, which upstream's checks on these values use.
+fn is_truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|n| n != 0.0 && !n.is_nan()),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
+    }
+}
+
+/// What saving one `saveRoomSettings` setting changes, given the room as it is now; `None`
+/// when upstream's saver leaves the room as it is (the same value, or a setting Comet keeps
+/// nothing for).
+fn room_setting_change(room: &Room, name: &str, value: &Value) -> Result<Option<RoomChange>> {
+    let text = || -> Result<Option<String>> {
+        match value {
+            Value::Null => Ok(None),
+            Value::String(s) => Ok(Some(s.clone())),
+            _ => Err(Error::invalid_params(format!("must be string: {name}"))),
+        }
+    };
+    let flag = || -> Result<bool> {
+        match value {
+            Value::Null => Ok(false),
+            Value::Bool(b) => Ok(*b),
+            _ => Err(Error::invalid_params(format!("must be boolean: {name}"))),
+        }
+    };
+    // Topic, announcement and description: nothing to do when both are empty or they match.
+    let text_change = |current: &Option<String>, make: fn(String) -> RoomChange| {
+        let value = text()?.unwrap_or_default();
+        let current = current.as_deref().unwrap_or_default();
+        Ok((value != current).then(|| make(value)))
+    };
+    Ok(match name {
+        "roomName" => match text()? {
+            Some(name) if !name.trim().is_empty() && room.name.as_deref() != Some(&name) => {
+                Some(RoomChange::Name(name))
+            }
+            _ => None,
+        },
+        "roomTopic" => text_change(&room.topic, RoomChange::Topic)?,
+        "roomAnnouncement" => text_change(&room.announcement, RoomChange::Announcement)?,
+        "roomDescription" => text_change(&room.description, RoomChange::Description)?,
+        "roomCustomFields" => {
+            if !value.is_object() {
+                return Err(Error::meteor(
+                    "invalid-roomCustomFields-type",
+                    "Invalid roomCustomFields type",
+                )
+                .with_details(json!({"function": "RocketChat.saveRoomCustomFields"})));
+            }
+            Some(RoomChange::CustomFields(value.clone()))
+        }
+        "roomType" => {
+            let raw = value.as_str().unwrap_or_default();
+            match raw {
+                "c" | "p" => RoomType::parse(raw)
+                    .filter(|t| *t != room.room_type)
+                    .map(RoomChange::Type),
+                _ if RoomType::parse(raw) == Some(room.room_type) => None,
+                _ => {
+                    return Err(Error::meteor(
+                        "error-invalid-room-type",
+                        "error-invalid-room-type",
+                    )
+                    .with_details(json!({"function": "RocketChat.saveRoomType", "type": value})));
+                }
+            }
+        }
+        "readOnly" => {
+            let v = flag()?;
+            (v != room.read_only).then_some(RoomChange::ReadOnly(v))
+        }
+        "reactWhenReadOnly" => {
+            let v = flag()?;
+            (v != room.react_when_read_only).then_some(RoomChange::ReactWhenReadOnly(v))
+        }
+        "systemMessages" => {
+            let invalid = || {
+                Error::meteor("invalid-room", "Invalid option")
+                    .with_details(json!({"function": "RocketChat.saveRoomSystemMessages"}))
+            };
+            let hidden: Vec<String> = match value {
+                Value::Null => Vec::new(),
+                Value::Array(items) => items
+                    .iter()
+                    .map(|item| {
+                        item.as_str()
+                            .filter(|t| HIDEABLE_SYSTEM_MESSAGES.contains(t))
+                            .map(str::to_owned)
+                            .ok_or_else(invalid)
+                    })
+                    .collect::<Result<_>>()?,
+                _ => return Err(invalid()),
+            };
+            (hidden != room.hidden_system_messages).then_some(RoomChange::SystemMessages(hidden))
+        }
+        "joinCode" => {
+            // Upstream stores `String(value)`.
+            let code = match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            Some(RoomChange::JoinCode(code))
+        }
+        "default" => Some(RoomChange::Default(flag()?)),
+        "featured" => Some(RoomChange::Featured(flag()?)),
+        "encrypted" => {
+            let v = flag()?;
+            (v != room.encrypted).then_some(RoomChange::Encrypted(v))
+        }
+        // Retention policies and a default room's favorite flag: Comet has neither feature
+        // (see docs/compatibility.md), so the validated value is not kept.
+        _ => None,
+    })
+}
+
 fn editing_not_allowed(reason: &'static str, action: &str) -> Error {
     Error::meteor("error-action-not-allowed", reason)
         .with_details(json!({"method": "saveRoomSettings", "action": action}))
@@ -71,7 +257,8 @@ impl Rooms<'_> {
         Ok(())
     }
 
-    /// Applies one settings change (upstream's `saveRoomSettings`), with its system message.
+    /// Applies one settings change for the `channels.set*`/`groups.set*` routes, with its
+    /// system message: `edit-room` first, then what that one change also requires.
     pub async fn change_room(
         &self,
         session: &Session,
@@ -88,7 +275,99 @@ impl Rooms<'_> {
                 "Editing_room",
             ));
         }
-        let mut updated = room.room().clone();
+        self.authorize_change(user, room, &change).await?;
+        let changed = self.apply_change(user, room.room(), change).await?;
+        tracing::info!(by = %user.id, room = %room.id, "room settings changed");
+        self.publish_room(changed.clone());
+        // The caller read the room and was allowed to change it: they keep their access to it.
+        Ok(RoomAccess::granted(changed))
+    }
+
+    /// What one change needs beyond `edit-room` when it comes from its own route.
+    async fn authorize_change(&self, user: &User, room: &Room, change: &RoomChange) -> Result<()> {
+        match change {
+            RoomChange::ReadOnly(_)
+                if !self
+                    .has_room_permission(user, "set-readonly", &room.id)
+                    .await? =>
+            {
+                return Err(editing_not_allowed(
+                    "Editing readonly room is not allowed",
+                    "Editing_readonly_room",
+                ));
+            }
+            RoomChange::Type(room_type) => {
+                if *room_type == RoomType::Direct || room.room_type == RoomType::Direct {
+                    return Err(Error::meteor(
+                        "error-invalid-room-type",
+                        "Invalid room type",
+                    ));
+                }
+                self.authorize_type(user, *room_type)?;
+            }
+            RoomChange::Default(_) | RoomChange::Featured(_) => {
+                self.authorize_room_administration(user)?
+            }
+            RoomChange::Encrypted(_)
+                if !self
+                    .has_room_permission(user, "toggle-room-e2e-encryption", &room.id)
+                    .await? =>
+            {
+                return Err(editing_not_allowed(
+                    "Editing room is not allowed",
+                    "Editing_room",
+                ));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Upstream's `roomType` validator: making a room public needs `create-c`, private
+    /// `create-p`.
+    fn authorize_type(&self, user: &User, room_type: RoomType) -> Result<()> {
+        let (permission, reason) = match room_type {
+            RoomType::Channel => (
+                "create-c",
+                "Changing a private group to a public channel is not allowed",
+            ),
+            RoomType::Private => (
+                "create-p",
+                "Changing a public channel to a private room is not allowed",
+            ),
+            RoomType::Direct => return Ok(()),
+        };
+        if self.ctx.has_permission(user, permission) {
+            Ok(())
+        } else {
+            Err(editing_not_allowed(reason, "Change_Room_Type"))
+        }
+    }
+
+    /// Upstream's `default` and `featured` validators.
+    fn authorize_room_administration(&self, user: &User) -> Result<()> {
+        if self.ctx.has_permission(user, "view-room-administration") {
+            Ok(())
+        } else {
+            Err(editing_not_allowed(
+                "Viewing room administration is not allowed",
+                "Viewing_room_administration",
+            ))
+        }
+    }
+
+    fn publish_room(&self, room: Room) {
+        self.ctx.publish(comet_events::Event::Room {
+            room: Box::new(room),
+            last_message: None,
+        });
+    }
+
+    /// Writes one change and posts its system message, after whatever permission checks the
+    /// caller's path requires; checks here are about the value (upstream's `saveRoom*`
+    /// functions). Publishes nothing: the caller announces the room once it is done.
+    async fn apply_change(&self, user: &User, room: &Room, change: RoomChange) -> Result<Room> {
+        let mut updated = room.clone();
         let mut note: Option<(&str, String)> = None;
         match change {
             RoomChange::Name(name) => {
@@ -141,15 +420,6 @@ impl Rooms<'_> {
                 note = Some(("room_changed_announcement", announcement));
             }
             RoomChange::ReadOnly(read_only) => {
-                if !self
-                    .has_room_permission(user, "set-readonly", &room.id)
-                    .await?
-                {
-                    return Err(editing_not_allowed(
-                        "Editing readonly room is not allowed",
-                        "Editing_readonly_room",
-                    ));
-                }
                 updated.read_only = read_only;
                 let kind = if read_only {
                     "room-set-read-only"
@@ -158,31 +428,29 @@ impl Rooms<'_> {
                 };
                 note = Some((kind, user.username.clone()));
             }
-            RoomChange::Type(room_type) => {
-                let (permission, reason) = match room_type {
-                    RoomType::Channel => (
-                        "create-c",
-                        "Changing a private group to a public channel is not allowed",
-                    ),
-                    RoomType::Private => (
-                        "create-p",
-                        "Changing a public channel to a private room is not allowed",
-                    ),
-                    RoomType::Direct => {
-                        return Err(Error::meteor(
-                            "error-invalid-room-type",
-                            "Invalid room type",
-                        ));
-                    }
+            RoomChange::ReactWhenReadOnly(allowed) => {
+                updated.react_when_read_only = allowed;
+                let kind = if allowed {
+                    "room-allowed-reacting"
+                } else {
+                    "room-disallowed-reacting"
                 };
-                if room.room_type == RoomType::Direct {
+                note = Some((kind, String::new()));
+            }
+            RoomChange::Type(room_type) => {
+                if room_type == RoomType::Direct {
                     return Err(Error::meteor(
                         "error-invalid-room-type",
-                        "Invalid room type",
-                    ));
+                        "error-invalid-room-type",
+                    )
+                    .with_details(json!({"function": "RocketChat.saveRoomType", "type": "d"})));
                 }
-                if !self.ctx.has_permission(user, permission) {
-                    return Err(editing_not_allowed(reason, "Change_Room_Type"));
+                if room.room_type == RoomType::Direct {
+                    return Err(Error::meteor(
+                        "error-direct-room",
+                        "Can't change type of direct rooms",
+                    )
+                    .with_details(json!({"function": "RocketChat.saveRoomType"})));
                 }
                 updated.room_type = room_type;
                 let label = if room_type == RoomType::Channel {
@@ -193,37 +461,23 @@ impl Rooms<'_> {
                 note = Some(("room_changed_privacy", label.to_owned()));
             }
             RoomChange::JoinCode(code) => {
-                updated.join_code = Some(code).filter(|c| !c.is_empty());
+                updated.join_code = Some(code).filter(|c| !c.trim().is_empty());
             }
-            RoomChange::Default(default) => {
-                if !self.ctx.has_permission(user, "view-room-administration") {
-                    return Err(editing_not_allowed(
-                        "Viewing room administration is not allowed",
-                        "Viewing_room_administration",
-                    ));
-                }
-                updated.default = default;
-            }
-            RoomChange::CustomFields(fields) => {
-                updated.custom_fields = fields;
-            }
+            RoomChange::Default(default) => updated.default = default,
+            RoomChange::Featured(featured) => updated.featured = featured,
+            RoomChange::CustomFields(fields) => updated.custom_fields = fields,
+            RoomChange::SystemMessages(hidden) => updated.hidden_system_messages = hidden,
             RoomChange::Encrypted(encrypted) => {
-                if !self
-                    .has_room_permission(user, "toggle-room-e2e-encryption", &room.id)
-                    .await?
-                {
-                    return Err(editing_not_allowed(
-                        "Editing room is not allowed",
-                        "Editing_room",
-                    ));
-                }
                 updated.encrypted = encrypted;
-                let kind = if encrypted {
-                    "room_e2e_enabled"
-                } else {
-                    "room_e2e_disabled"
-                };
-                note = Some((kind, String::new()));
+                // Upstream announces only a real change.
+                if room.encrypted != encrypted {
+                    let kind = if encrypted {
+                        "room_e2e_enabled"
+                    } else {
+                        "room_e2e_disabled"
+                    };
+                    note = Some((kind, user.username.clone()));
+                }
             }
         }
         updated.updated_at = now();
@@ -242,20 +496,188 @@ impl Rooms<'_> {
             self.post_system_message(&updated, kind, user, &text, None)
                 .await?;
         }
-        tracing::info!(by = %user.id, room = %room.id, "room settings changed");
-        let changed = self
-            .ctx
+        self.ctx
             .store
             .room_by_id(&room.id)
             .await
             .map_err(store_error)?
-            .ok_or_else(|| Error::internal("room vanished while being changed"))?;
-        self.ctx.publish(comet_events::Event::Room {
-            room: Box::new(changed.clone()),
-            last_message: None,
-        });
-        // The caller read the room and was allowed to change it: they keep their access to it.
-        Ok(RoomAccess::granted(changed))
+            .ok_or_else(|| Error::internal("room vanished while being changed"))
+    }
+
+    /// Upstream's `saveRoomSettings` (the method and `rooms.saveRoomSettings`): several
+    /// settings by upstream's names. Checked in upstream's order: every name known, the room,
+    /// `edit-room` (a direct room's participant may still toggle `encrypted`), broadcast rooms'
+    /// read-only flags, then each setting's own rule; only then is anything written. Settings
+    /// are taken in the order of `ROOM_SETTINGS` (upstream takes the client's key order, which
+    /// a JSON object does not keep here). Answers the room's id.
+    pub async fn save_room_settings(
+        &self,
+        session: &Session,
+        room_id: Option<&str>,
+        settings: &Map<String, Value>,
+    ) -> Result<String> {
+        let user = &session.user;
+        let invalid_room = || {
+            Error::meteor("error-invalid-room", "Invalid room")
+                .with_details(json!({"method": "saveRoomSettings"}))
+        };
+        let room_id = room_id.ok_or_else(invalid_room)?;
+        if settings
+            .keys()
+            .any(|key| !ROOM_SETTINGS.contains(&key.as_str()))
+        {
+            return Err(
+                Error::meteor("error-invalid-settings", "Invalid settings provided")
+                    .with_details(json!({"method": "saveRoomSettings"})),
+            );
+        }
+        let room = self
+            .find_room_unchecked(&crate::rooms::RoomRef::Id(room_id.to_owned()))
+            .await?
+            .ok_or_else(invalid_room)?;
+        let mut names: Vec<&str> = ROOM_SETTINGS
+            .iter()
+            .copied()
+            .filter(|name| settings.contains_key(*name))
+            .collect();
+        if !self
+            .has_room_permission(user, "edit-room", &room.id)
+            .await?
+        {
+            // Upstream lets anyone toggle a direct room's encryption; Comet keeps that to the
+            // room's participants.
+            let participant = room.room_type == RoomType::Direct
+                && names.contains(&"encrypted")
+                && self.can_access_room(user, &room).await?;
+            if !participant {
+                return Err(editing_not_allowed(
+                    "Editing room is not allowed",
+                    "Editing_room",
+                ));
+            }
+            names = vec!["encrypted"];
+        }
+        let truthy = |name: &str| settings.get(name).is_some_and(is_truthy);
+        if room.broadcast && (truthy("readOnly") || truthy("reactWhenReadOnly")) {
+            return Err(editing_not_allowed(
+                "Editing readOnly/reactWhenReadOnly are not allowed for broadcast rooms",
+                "Editing_room",
+            ));
+        }
+        for name in &names {
+            let value = settings.get(*name).unwrap_or(&Value::Null);
+            self.validate_room_setting(user, &room, name, value).await?;
+        }
+        let mut current = room.clone();
+        let mut changed = false;
+        for name in names {
+            let value = settings.get(name).unwrap_or(&Value::Null);
+            if name == "roomAvatar" {
+                let data_uri = match value {
+                    Value::Null => None,
+                    Value::String(s) => Some(s.as_str()),
+                    _ => return Err(Error::invalid_params("must be string: roomAvatar")),
+                };
+                // The caller holds `edit-room` (checked above): they may manage the room.
+                let access = RoomAccess::granted(current.clone());
+                self.ctx
+                    .files()
+                    .set_room_avatar(session, &access, data_uri)
+                    .await?;
+                continue;
+            }
+            if let Some(change) = room_setting_change(&current, name, value)? {
+                current = self.apply_change(user, &current, change).await?;
+                changed = true;
+            }
+        }
+        if changed {
+            tracing::info!(by = %user.id, room = %room.id, "room settings changed");
+            self.publish_room(current);
+        }
+        Ok(room.id)
+    }
+
+    /// Upstream's per-setting validators of `saveRoomSettings`, run on every setting before
+    /// any is saved.
+    async fn validate_room_setting(
+        &self,
+        user: &User,
+        room: &Room,
+        name: &str,
+        value: &Value,
+    ) -> Result<()> {
+        match name {
+            "default" | "featured" => self.authorize_room_administration(user),
+            "sidepanel" => {
+                // Only a team's main room has a side panel, and Comet has no teams.
+                Err(Error::meteor("error-action-not-allowed", "Invalid room")
+                    .with_details(json!({"method": "saveRoomSettings"})))
+            }
+            "roomType" => match value.as_str().and_then(RoomType::parse) {
+                Some(t) if t == room.room_type => Ok(()),
+                Some(t) => self.authorize_type(user, t),
+                None => Ok(()),
+            },
+            "encrypted" => {
+                if is_truthy(value) == room.encrypted {
+                    return Ok(());
+                }
+                let refused = |reason: &'static str| {
+                    Err(Error::meteor("error-action-not-allowed", reason).with_details(
+                        json!({"method": "saveRoomSettings", "action": "Change_Room_Encrypted"}),
+                    ))
+                };
+                match room.room_type {
+                    RoomType::Channel => {
+                        refused("Only groups or direct channels can enable encryption")
+                    }
+                    RoomType::Direct => Ok(()),
+                    RoomType::Private => {
+                        if self
+                            .has_room_permission(user, "toggle-room-e2e-encryption", &room.id)
+                            .await?
+                        {
+                            Ok(())
+                        } else {
+                            refused("You do not have permission to toggle E2E encryption")
+                        }
+                    }
+                }
+            }
+            // Comet keeps no retention policy on rooms, so every value differs from the room's.
+            "retentionEnabled"
+            | "retentionMaxAge"
+            | "retentionExcludePinned"
+            | "retentionFilesOnly"
+            | "retentionIgnoreThreads" => {
+                if self
+                    .has_room_permission(user, "edit-room-retention-policy", &room.id)
+                    .await?
+                {
+                    Ok(())
+                } else {
+                    Err(editing_not_allowed(
+                        "Editing room retention policy is not allowed",
+                        "Editing_room",
+                    ))
+                }
+            }
+            "roomAvatar" => {
+                if self
+                    .has_room_permission(user, "edit-room-avatar", &room.id)
+                    .await?
+                {
+                    Ok(())
+                } else {
+                    Err(editing_not_allowed(
+                        "Editing a room avatar is not allowed",
+                        "Editing_room",
+                    ))
+                }
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Upstream's `muteUserInRoom` / `unmuteUserInRoom`: a muted member reads the room but

@@ -532,6 +532,37 @@ impl Rooms<'_> {
             .is_some())
     }
 
+    /// Upstream's `getRoomByTypeAndName`: a room of a type by name (or id), for a caller who
+    /// may read it; without `preview-c-room` its last message is left out, as upstream.
+    pub async fn room_by_type_and_name(
+        &self,
+        session: &Session,
+        room_type: &str,
+        name: &str,
+    ) -> Result<RoomView> {
+        let details = json!({"method": "getRoomByTypeAndName"});
+        let wanted = RoomType::parse(room_type);
+        let mut found = self
+            .find_room_unchecked(&RoomRef::Id(name.to_owned()))
+            .await?;
+        if found.is_none() && wanted != Some(RoomType::Direct) {
+            found = self
+                .find_room_unchecked(&RoomRef::Name(name.to_owned()))
+                .await?;
+        }
+        let Some(room) = found.filter(|r| Some(r.room_type) == wanted) else {
+            return Err(Error::meteor("error-invalid-room", "Invalid room").with_details(details));
+        };
+        if !self.can_access_room(&session.user, &room).await? {
+            return Err(Error::meteor("error-no-permission", "No permission").with_details(details));
+        }
+        let mut view = self.room_view(room).await?;
+        if !self.ctx.has_permission(&session.user, "preview-c-room") {
+            view.last_message = None;
+        }
+        Ok(view)
+    }
+
     /// Checks that the caller may read a room found by other means; `None` when they may not.
     pub async fn room_access(&self, session: &Session, room: Room) -> Result<Option<RoomAccess>> {
         Ok(self

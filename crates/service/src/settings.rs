@@ -183,6 +183,32 @@ impl Settings<'_> {
         page(settings, query)
     }
 
+    /// Upstream's `private-settings/get`: every setting for holders of
+    /// `view-privileged-setting` or `edit-privileged-setting` (changed after `since` when
+    /// given), nothing for anyone else. Upstream also opens single settings to holders of
+    /// `manage-selected-settings` with a per-setting permission; Comet has no per-setting
+    /// permissions, so they see nothing here.
+    pub fn private_settings(
+        &self,
+        session: &Session,
+        since: Option<comet_core::Timestamp>,
+    ) -> Vec<Setting> {
+        let user = &session.user;
+        if !self.ctx.has_permission(user, "view-privileged-setting")
+            && !self.ctx.has_permission(user, "edit-privileged-setting")
+        {
+            return Vec::new();
+        }
+        let mut settings: Vec<Setting> = self.ctx.settings_cache.read(|m| {
+            m.values()
+                .filter(|s| since.is_none_or(|since| s.updated_at > since))
+                .cloned()
+                .collect()
+        });
+        settings.sort_by(|a, b| a.id.cmp(&b.id));
+        settings
+    }
+
     /// Who may read every setting.
     pub const READ_PRIVILEGED: Required = Required::All(&["view-privileged-setting"]);
     /// Who may change settings.

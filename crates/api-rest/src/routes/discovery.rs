@@ -17,7 +17,6 @@ use comet_service::accounts::UserView;
 use comet_service::discovery::{DirectoryKind, DirectoryPage};
 use comet_service::message_marks::ThreadKind;
 use comet_service::room_admin::{CleanHistory, NewDiscussion};
-use comet_service::room_settings::RoomChange;
 use comet_service::rooms::{RoomFamily, RoomRef};
 use serde_json::{Value, json};
 
@@ -120,88 +119,46 @@ pub async fn add_all(
     ok(json!({ family.one: chat::room(&view.room, view.last_message.as_ref()) }))
 }
 
-/// `POST /api/v1/rooms.saveRoomSettings`: several settings at once.
+/// `POST /api/v1/rooms.saveRoomSettings`: several settings at once, by the names of upstream's
+/// `saveRoomSettings` method, which decides everything else.
 pub async fn save_room_settings(
     State(app): State<AppState>,
     Caller(session): Caller,
     Params(body): Params,
 ) -> ApiResult {
     let room_id = req_str(&body, "rid")?;
-    let mut room = app
-        .service
-        .rooms()
-        .room_for(&session, &RoomRef::Id(room_id.clone()), RoomFamily::Any)
-        .await?;
-    let mut changes = Vec::new();
-    if let Some(name) = opt_str(&body, "roomName")? {
-        changes.push(RoomChange::Name(name));
-    }
-    if let Some(topic) = opt_str(&body, "roomTopic")? {
-        changes.push(RoomChange::Topic(topic));
-    }
-    if let Some(text) = opt_str(&body, "roomAnnouncement")? {
-        changes.push(RoomChange::Announcement(text));
-    }
-    if let Some(text) = opt_str(&body, "roomDescription")? {
-        changes.push(RoomChange::Description(text));
-    }
-    if let Some(t) = opt_str(&body, "roomType")? {
-        let room_type = RoomType::parse(&t)
-            .filter(|t| *t != RoomType::Direct)
-            .ok_or_else(|| {
-                Error::meteor(
-                    "error-invalid-room-type",
-                    format!("{t} is not a valid room type"),
-                )
-            })?;
-        changes.push(RoomChange::Type(room_type));
-    }
-    if let Some(read_only) = opt_bool(&body, "readOnly")? {
-        changes.push(RoomChange::ReadOnly(read_only));
-    }
-    if let Some(default) = opt_bool(&body, "default")? {
-        changes.push(RoomChange::Default(default));
-    }
-    if let Some(code) = opt_str(&body, "joinCode")? {
-        changes.push(RoomChange::JoinCode(code));
-    }
-    if let Some(encrypted) = opt_bool(&body, "encrypted")? {
-        changes.push(RoomChange::Encrypted(encrypted));
-    }
-    for change in changes {
-        let unchanged = match &change {
-            RoomChange::Name(n) => room.name.as_deref() == Some(n.as_str()),
-            RoomChange::Topic(t) => room.topic.as_deref().unwrap_or_default() == t,
-            RoomChange::Announcement(t) => room.announcement.as_deref().unwrap_or_default() == t,
-            RoomChange::Description(t) => room.description.as_deref().unwrap_or_default() == t,
-            RoomChange::Type(t) => room.room_type == *t,
-            RoomChange::ReadOnly(v) => room.read_only == *v,
-            RoomChange::Default(v) => room.default == *v,
-            RoomChange::Encrypted(v) => room.encrypted == *v,
-            _ => false,
-        };
-        if !unchanged {
-            room = app
-                .service
-                .rooms()
-                .change_room(&session, &room, change)
-                .await?;
+    let mut settings = body.as_object().cloned().unwrap_or_default();
+    settings.remove("rid");
+    // Form bodies carry booleans as "true"/"false".
+    for (name, value) in settings.iter_mut() {
+        if let Value::String(_) = value
+            && BOOLEAN_SETTINGS.contains(&name.as_str())
+            && let Some(flag) = opt_bool(&body, name)?
+        {
+            *value = Value::Bool(flag);
         }
     }
-    // `roomAvatar`: a data URI sets the room's avatar; null or "" removes it.
-    if let Some(avatar) = body.get("roomAvatar") {
-        let data_uri = match avatar {
-            Value::Null => None,
-            Value::String(s) => Some(s.as_str()),
-            _ => return Err(Error::invalid_params("roomAvatar must be a string").into()),
-        };
-        app.service
-            .files()
-            .set_room_avatar(&session, &room, data_uri)
-            .await?;
-    }
-    ok(json!({"rid": room_id}))
+    let rid = app
+        .service
+        .rooms()
+        .save_room_settings(&session, Some(&room_id), &settings)
+        .await?;
+    ok(json!({ "rid": rid }))
 }
+
+/// The settings `rooms.saveRoomSettings` types as booleans.
+const BOOLEAN_SETTINGS: &[&str] = &[
+    "featured",
+    "readOnly",
+    "reactWhenReadOnly",
+    "default",
+    "encrypted",
+    "retentionEnabled",
+    "retentionExcludePinned",
+    "retentionFilesOnly",
+    "retentionIgnoreThreads",
+    "retentionOverrideGlobal",
+];
 
 /// `GET /api/v1/rooms.adminRooms`.
 pub async fn admin_rooms(

@@ -214,7 +214,13 @@ def test_sync_messages_and_deleted_messages(alice, carol):
     )
     gid = c.groups_create(unique("gsync"))["group"]["_id"]
     exc = expect_api_error(lambda: kc.chat_sync_messages(gid, cutoff["ts"]), 400)
-    assert exc.response_json == {"success": False}
+    # Upstream's getMessageHistory refuses a room the caller cannot read with a Meteor error.
+    assert exc.response_json == {
+        "success": False,
+        "error": "Not allowed [error-not-allowed]",
+        "errorType": "error-not-allowed",
+        "details": {"method": "messages/get"},
+    }
 
 
 # --- discussions ------------------------------------------------------------------

@@ -477,10 +477,8 @@ async fn thread_refusals_and_sync() {
             Some(&alice),
         )
         .await;
-    reply.refused(
-        400,
-        "The \"updatedSince\" query parameter must be a valid date. [error-updatedSince-param-invalid]",
-    );
+    // Upstream's schema: `updatedSince` must be an ISO date-time.
+    reply.refused(400, "must match format \"iso-date-time\" [invalid-params]");
     server.stop().await;
 }
 
@@ -547,10 +545,7 @@ async fn sync_messages_returns_updated_and_deleted_since_a_date() {
     server
         .get("chat.syncMessages", &[("lastUpdate", &later)], Some(&alice))
         .await
-        .refused(
-            400,
-            "The required \"roomId\" query param is missing [error-param-required]",
-        );
+        .refused(400, "must have required property 'roomId' [invalid-params]");
     server
         .get("chat.syncMessages", &[("roomId", &rid)], Some(&alice))
         .await

@@ -341,7 +341,7 @@ impl Rooms<'_> {
             };
             self.ctx
                 .messages()
-                .send_message(session, &RoomAccess::granted(room.clone()), post)
+                .send_composed_message(session, &RoomAccess::granted(room.clone()), post)
                 .await?;
         }
         tracing::info!(by = %session.user.id, room = %room.id, parent = %parent.id, "discussion created");

@@ -71,6 +71,15 @@ pub struct UserFilter {
     pub active: Option<bool>,
     /// Case-insensitive substring of username, name or email.
     pub search: Option<String>,
+    /// `search` looks at usernames and names only, not at addresses (for callers who may not
+    /// see other users' addresses, so that a search cannot probe for one).
+    pub search_names_only: bool,
+    /// Only users holding any of these global roles (empty: no such condition).
+    pub any_role: Vec<String>,
+    /// Only users who have (`Some(true)`) or have never (`Some(false)`) logged in.
+    pub has_logged_in: Option<bool>,
+    /// Only users of this type (`user`, `bot`, `app`).
+    pub user_type: Option<String>,
 }
 
 /// Which rooms a listing returns.

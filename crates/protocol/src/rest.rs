@@ -84,6 +84,27 @@ impl UserWire {
     }
 }
 
+/// A user as `users.listByStatus` lists them: upstream's projection for its administration
+/// table (name, username, roles, status, activity, last login, type). Addresses only with
+/// `full` (upstream shows them to every caller; Comet only to those who may see them).
+pub fn user_by_status(user: &User, full: bool) -> Value {
+    let mut doc = Map::new();
+    doc.insert("_id".into(), json!(user.id));
+    doc.insert("username".into(), json!(user.username));
+    doc.insert("name".into(), json!(user.name));
+    doc.insert("type".into(), json!(user.user_type.as_str()));
+    doc.insert("status".into(), json!(user.status.as_str()));
+    doc.insert("active".into(), json!(user.active));
+    doc.insert("roles".into(), json!(user.roles));
+    if let Some(at) = user.last_login {
+        doc.insert("lastLogin".into(), json!(iso(at)));
+    }
+    if full && let Some(emails) = emails(user) {
+        doc.insert("emails".into(), json!(emails));
+    }
+    Value::Object(doc)
+}
+
 /// Hours from UTC as JavaScript writes numbers: `0` and `2`, but `5.5`.
 pub fn utc_offset(hours: f64) -> Value {
     if hours.fract() == 0.0 && hours.abs() < 24.0 {

@@ -210,6 +210,56 @@ pub async fn users(store: &dyn Store) {
         ..UserFilter::default()
     };
     assert_eq!(store.list_users(&literal, &Page::all()).await.unwrap().1, 0);
+    // An address matches a search only where addresses may be searched.
+    let by_address = |names_only| UserFilter {
+        search: Some("BOB@EXAMPLE".into()),
+        search_names_only: names_only,
+        ..UserFilter::default()
+    };
+    assert_eq!(
+        store
+            .list_users(&by_address(false), &Page::all())
+            .await
+            .unwrap()
+            .1,
+        1
+    );
+    assert_eq!(
+        store
+            .list_users(&by_address(true), &Page::all())
+            .await
+            .unwrap()
+            .1,
+        0
+    );
+    let any_role = UserFilter {
+        any_role: vec!["admin".into(), "nobody".into()],
+        ..UserFilter::default()
+    };
+    let (found, n) = store.list_users(&any_role, &Page::all()).await.unwrap();
+    assert_eq!((n, found[0].id.as_str()), (1, "u2"));
+    let ids = |filter: UserFilter| async move {
+        let sorted = Page {
+            offset: 0,
+            count: None,
+            sort: vec![(UserSortKey::Username, Direction::Ascending)],
+        };
+        let (users, _) = store.list_users(&filter, &sorted).await.unwrap();
+        users.into_iter().map(|u| u.id).collect::<Vec<_>>()
+    };
+    let logged_in = |yes| UserFilter {
+        has_logged_in: Some(yes),
+        ..UserFilter::default()
+    };
+    assert_eq!(ids(logged_in(true)).await, ["u2"]);
+    assert_eq!(ids(logged_in(false)).await, ["u1", "u3"]);
+    let of_type = |t: &str| UserFilter {
+        user_type: Some(t.into()),
+        active: Some(true),
+        ..UserFilter::default()
+    };
+    assert_eq!(ids(of_type("user")).await, ["u1", "u2"]);
+    assert!(ids(of_type("bot")).await.is_empty());
 
     assert!(store.delete_user("u3").await.unwrap());
     assert!(!store.delete_user("u3").await.unwrap());

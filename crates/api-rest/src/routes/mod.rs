@@ -27,7 +27,7 @@ use comet_service::{Accounts, Permissions, Rooms, Settings};
 pub fn required_permissions(route: &str, method: &Method) -> Option<Required> {
     let post = method == Method::POST;
     Some(match route {
-        "/api/v1/users.list" => Accounts::LIST_USERS,
+        "/api/v1/users.list" | "/api/v1/users.listByStatus" => Accounts::LIST_USERS,
         "/api/v1/users.delete" => Accounts::DELETE_USER,
         "/api/v1/users.setActiveStatus" => Accounts::SET_ACTIVE_STATUS,
         "/api/v1/users.getPersonalAccessTokens" => Accounts::LIST_ACCESS_TOKENS,
@@ -58,6 +58,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/users.register", post(users::register))
         .route("/api/v1/users.info", get(users::info))
         .route("/api/v1/users.list", get(users::list))
+        .route("/api/v1/users.listByStatus", get(users::list_by_status))
         .route("/api/v1/users.create", post(users::create))
         .route("/api/v1/users.update", post(users::update))
         .route(

@@ -82,6 +82,34 @@ pub struct UserFilter {
     pub user_type: Option<String>,
 }
 
+/// Which members of a room `rooms.membersOrderedByRole` lists, and how it orders them: by
+/// room role (owner, leader, moderator, then everyone else), then presence (online, busy,
+/// away, offline), then username or name. Only active users are members in such listings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberFilter {
+    /// Only members with one of these presences (`online`, `away`, ...); empty: any.
+    pub statuses: Vec<String>,
+    /// Case-insensitive substring of the username or name.
+    pub search: Option<String>,
+    /// Direction of the room-role order (ascending: owners first).
+    pub role_order: Direction,
+    /// Order by name rather than username (`UI_Use_Real_Name`).
+    pub by_name: bool,
+    pub name_order: Direction,
+}
+
+impl Default for MemberFilter {
+    fn default() -> Self {
+        MemberFilter {
+            statuses: Vec::new(),
+            search: None,
+            role_order: Direction::Ascending,
+            by_name: false,
+            name_order: Direction::Ascending,
+        }
+    }
+}
+
 /// Which rooms a listing returns.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RoomFilter {

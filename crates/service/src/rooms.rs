@@ -8,7 +8,7 @@ use comet_core::room::{Message, Room, RoomType, Subscription, UserStub};
 use comet_core::user::User;
 use comet_core::validate::username_regex;
 use comet_core::{Error, Result, Timestamp, id, now};
-use comet_store::{Conflict, RoomFilter, RoomSortKey, StoreError};
+use comet_store::{Conflict, MemberFilter, RoomFilter, RoomSortKey, StoreError};
 use serde_json::{Value, json};
 
 /// The room every new user joins, as upstream ships it.
@@ -1103,6 +1103,53 @@ impl Rooms<'_> {
             })
             .collect();
         Ok((members, total))
+    }
+
+    /// The checks of `rooms.membersOrderedByRole`, in upstream's order: the room exists, the
+    /// caller may read it (else 404, so that the listing does not tell a hidden room from a
+    /// missing one), it is a channel or a private group, and a broadcast room's members are
+    /// listed only to holders of `view-broadcast-member-list` (globally or in the room).
+    pub async fn member_list_access(
+        &self,
+        session: &Session,
+        room: &RoomRef,
+    ) -> Result<RoomAccess> {
+        let Some(room) = self.find_room_unchecked(room).await? else {
+            return Err(room_not_found(RoomFamily::Any));
+        };
+        let Some(access) = self.room_access(session, room).await? else {
+            return Err(Error::not_found_because(
+                "The required \"roomId\" or \"roomName\" param provided does not match any room",
+            ));
+        };
+        let room = access.room();
+        if !matches!(room.room_type, RoomType::Channel | RoomType::Private) {
+            return Err(Error::failure("error-room-type-not-supported"));
+        }
+        if room.broadcast
+            && !self
+                .has_room_permission(&session.user, "view-broadcast-member-list", &room.id)
+                .await?
+        {
+            return Err(Error::forbidden());
+        }
+        Ok(access)
+    }
+
+    /// A page of a room's active members by room role, presence and username (or name, with
+    /// `UI_Use_Real_Name`, unless `filter` asks for usernames), and the total.
+    pub async fn members_by_role(
+        &self,
+        room: &RoomAccess,
+        filter: &MemberFilter,
+        offset: u64,
+        count: Option<u64>,
+    ) -> Result<(Vec<(Subscription, User)>, u64)> {
+        self.ctx
+            .store
+            .members_by_role(&room.id, filter, offset, count)
+            .await
+            .map_err(store_error)
     }
 
     /// The caller's subscription to a room.

@@ -564,6 +564,163 @@ fn subscription(
     }
 }
 
+/// `members_by_role`: active members only, by room role, presence, then username or name;
+/// presence and search filters; paging with the total.
+pub async fn members_by_role(store: &dyn Store) {
+    use crate::MemberFilter;
+    let t0 = now();
+    let mut people = Vec::new();
+    // (id, username, name, presence, active, room roles)
+    for (id, username, name, status, active, roles) in [
+        ("m1", "zed", "Alpha", Presence::Offline, true, vec!["owner"]),
+        ("m2", "yan", "Bravo", Presence::Online, true, vec![]),
+        (
+            "m3",
+            "xia",
+            "Charlie",
+            Presence::Away,
+            true,
+            vec!["moderator"],
+        ),
+        ("m4", "wes", "Delta", Presence::Busy, true, vec![]),
+        ("m5", "vic", "Echo", Presence::Offline, true, vec![]),
+        (
+            "m6",
+            "uma",
+            "Foxtrot",
+            Presence::Online,
+            false,
+            vec!["owner"],
+        ),
+        (
+            "m7",
+            "tom",
+            "Golf",
+            Presence::Online,
+            true,
+            vec!["leader", "moderator"],
+        ),
+    ] {
+        let mut u = user(id, username, &format!("{username}@example.com"), t0);
+        u.name = name.into();
+        u.status = status;
+        u.active = active;
+        store.insert_user(&u).await.unwrap();
+        people.push((u, roles));
+    }
+    let outsider = user("m8", "sam", "sam@example.com", t0);
+    store.insert_user(&outsider).await.unwrap();
+    let lobby = room("r-lobby", "lobby", &people[0].0, t0);
+    let subscriptions: Vec<_> = people
+        .iter()
+        .enumerate()
+        .map(|(i, (u, roles))| {
+            let mut sub = subscription(&format!("ms{i}"), &lobby, u, t0);
+            sub.roles = roles.iter().map(|r| (*r).to_owned()).collect();
+            sub
+        })
+        .collect();
+    store
+        .create_room(&lobby, &subscriptions, None)
+        .await
+        .unwrap();
+
+    let names = |members: &[(comet_core::room::Subscription, User)]| {
+        members
+            .iter()
+            .map(|(s, u)| {
+                assert_eq!(s.user.id, u.id);
+                assert_eq!(s.room_id, "r-lobby");
+                u.username.clone()
+            })
+            .collect::<Vec<_>>()
+    };
+    let (all, total) = store
+        .members_by_role("r-lobby", &MemberFilter::default(), 0, None)
+        .await
+        .unwrap();
+    // uma is deactivated, sam no member; yan and wes by presence, then vic offline.
+    assert_eq!(names(&all), ["zed", "tom", "xia", "yan", "wes", "vic"]);
+    assert_eq!(total, 6);
+    assert_eq!(all[0].0.roles, ["owner"]);
+
+    let (page, total) = store
+        .members_by_role("r-lobby", &MemberFilter::default(), 2, Some(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        (names(&page), total),
+        (vec!["xia".to_owned(), "yan".to_owned()], 6)
+    );
+
+    let reversed = MemberFilter {
+        role_order: Direction::Descending,
+        ..MemberFilter::default()
+    };
+    let (list, _) = store
+        .members_by_role("r-lobby", &reversed, 0, None)
+        .await
+        .unwrap();
+    assert_eq!(names(&list), ["yan", "wes", "vic", "xia", "tom", "zed"]);
+
+    let online = MemberFilter {
+        statuses: vec!["online".into(), "busy".into()],
+        ..MemberFilter::default()
+    };
+    let (list, total) = store
+        .members_by_role("r-lobby", &online, 0, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (names(&list), total),
+        (
+            vec!["tom".to_owned(), "yan".to_owned(), "wes".to_owned()],
+            3
+        )
+    );
+
+    // By name: among the plain online members Bravo and Delta keep presence first.
+    let by_name = MemberFilter {
+        by_name: true,
+        name_order: Direction::Descending,
+        statuses: vec!["offline".into()],
+        ..MemberFilter::default()
+    };
+    let (list, _) = store
+        .members_by_role("r-lobby", &by_name, 0, None)
+        .await
+        .unwrap();
+    assert_eq!(names(&list), ["zed", "vic"]);
+
+    let search = MemberFilter {
+        search: Some("ELT".into()),
+        ..MemberFilter::default()
+    };
+    let (list, total) = store
+        .members_by_role("r-lobby", &search, 0, None)
+        .await
+        .unwrap();
+    assert_eq!((names(&list), total), (vec!["wes".to_owned()], 1));
+    let literal = MemberFilter {
+        search: Some("_".into()),
+        ..MemberFilter::default()
+    };
+    assert_eq!(
+        store
+            .members_by_role("r-lobby", &literal, 0, None)
+            .await
+            .unwrap()
+            .1,
+        0
+    );
+    let (none, total) = store
+        .members_by_role("nowhere", &MemberFilter::default(), 0, None)
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    assert_eq!(total, 0);
+}
+
 /// Rooms, subscriptions and messages: creation, membership, posting effects, history
 /// filters, reactions, deletion, search.
 pub async fn rooms_and_messages(store: &dyn Store) {
@@ -960,7 +1117,6 @@ fn at_ms(t0: Timestamp, ms: i64) -> Timestamp {
 /// Lookups and listings the other parts leave out: several ids at once, Unicode case folding,
 /// every sort key with absent values ordered first, presence reset, and token deletion.
 pub async fn user_and_token_lookups(store: &dyn Store) {
-    use comet_core::user::Presence;
     let t0 = now();
     let mut emile = user("e1", "Émile", "ÉMILE@example.com", t0);
     emile.status = Presence::Online;
@@ -2625,7 +2781,6 @@ pub async fn read_receipts(store: &dyn Store) {
 
 /// Instances, connections, leases and rate-limit windows shared by several instances.
 pub async fn cluster(store: &dyn Store) {
-    use comet_core::user::Presence;
     let t0 = now();
     let at = |s: i64| t0 + chrono::Duration::seconds(s);
 

@@ -8,7 +8,7 @@ use comet_core::Timestamp;
 use comet_core::page::{Page, UserSortKey};
 // Listing vocabulary shared with the service and the edges lives in `comet_core::page`.
 pub use comet_core::page::{
-    MessageFilter, MessageSortKey, RoomFilter, RoomSortKey, UploadFilter, UserFilter,
+    MemberFilter, MessageFilter, MessageSortKey, RoomFilter, RoomSortKey, UploadFilter, UserFilter,
 };
 use comet_core::role::{Permission, Role};
 use comet_core::room::{Message, Room, Subscription, UserStub};
@@ -224,6 +224,15 @@ pub trait SubscriptionStore: Send + Sync {
         offset: u64,
         count: Option<u64>,
     ) -> StoreResult<(Vec<Subscription>, u64)>;
+    /// A page of a room's members who are active users, as `filter` selects and orders them
+    /// (see [`MemberFilter`]), each with their subscription; and how many there are.
+    async fn members_by_role(
+        &self,
+        room_id: &str,
+        filter: &MemberFilter,
+        offset: u64,
+        count: Option<u64>,
+    ) -> StoreResult<(Vec<(Subscription, User)>, u64)>;
     /// Adds a member (and counts them), with an optional system message, atomically. False if
     /// already a member.
     async fn add_member(

@@ -455,6 +455,10 @@ fn room_routes() -> Router<AppState> {
         .route("/api/v1/rooms.info", get(chat::rooms_info))
         .route("/api/v1/rooms.isMember", get(chat::rooms_is_member))
         .route(
+            "/api/v1/rooms.membersOrderedByRole",
+            get(chat::rooms_members_ordered_by_role),
+        )
+        .route(
             "/api/v1/rooms.muteUser",
             rooms::family_route!(post, chat::rooms_mute_user, true),
         )

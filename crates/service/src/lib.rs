@@ -18,7 +18,7 @@ pub mod message_marks;
 pub mod messages;
 pub mod notifications;
 pub mod pipeline;
-mod presence;
+pub mod presence;
 pub mod ratelimit;
 pub mod roles;
 pub mod room_admin;

@@ -3,10 +3,30 @@
 //! that instances sharing a database agree; a stopped instance's connections expire when it
 //! stops beating.
 
-use crate::Connections;
-use crate::store_error;
+use crate::authz::Required;
+use crate::{Connections, Session, store_error};
 use comet_core::user::Presence;
-use comet_core::{Result, now};
+use comet_core::{Result, Timestamp, now};
+use serde_json::json;
+
+/// The connection count upstream reports as `max` in `presence.getConnections`: the number
+/// past which an unlicensed Rocket.Chat stops broadcasting presence. Comet never stops, so
+/// this is only what clients expect to compare with.
+pub const UPSTREAM_MAX_CONNECTIONS: u64 = 200;
+
+/// One instance of this deployment, as `instances.get` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceStatus {
+    pub id: String,
+    /// When it last beat.
+    pub last_beat: Timestamp,
+    /// Its live connections.
+    pub connections: u64,
+    /// This instance (the one answering).
+    pub local: bool,
+    /// Heard from within `COMET_INSTANCE_TIMEOUT`.
+    pub alive: bool,
+}
 
 /// What a user's connections add up to: online if any is, away if all are, else offline.
 fn aggregate(connections: &[Presence]) -> Presence {
@@ -20,6 +40,66 @@ fn aggregate(connections: &[Presence]) -> Presence {
 }
 
 impl Connections<'_> {
+    /// Who may see or change the presence service (`presence.*`).
+    pub const MANAGE_USER_STATUS: Required = Required::All(&["manage-user-status"]);
+    /// Who may list the instances (`instances.get`).
+    pub const VIEW_STATISTICS: Required = Required::All(&["view-statistics"]);
+
+    /// `presence.getConnections`: live connections on every instance, and upstream's limit.
+    pub async fn connection_count(&self, session: &Session) -> Result<(u64, u64)> {
+        self.ctx
+            .authorize(&session.user, Self::MANAGE_USER_STATUS)?;
+        let current = self
+            .ctx
+            .store
+            .count_connections()
+            .await
+            .map_err(store_error)?;
+        Ok((current, UPSTREAM_MAX_CONNECTIONS))
+    }
+
+    /// `presence.enableBroadcast`: clears `Presence_broadcast_disabled`, as upstream does
+    /// when presence broadcasting is turned back on.
+    pub async fn enable_broadcast(&self, session: &Session) -> Result<()> {
+        self.ctx
+            .authorize(&session.user, Self::MANAGE_USER_STATUS)?;
+        self.ctx
+            .write_setting("Presence_broadcast_disabled", json!(false))
+            .await
+    }
+
+    /// `instances.get`: the instances sharing this deployment's database, this one always
+    /// among them (also before its first heartbeat is written).
+    pub async fn instances(&self, session: &Session) -> Result<Vec<InstanceStatus>> {
+        self.ctx.authorize(&session.user, Self::VIEW_STATISTICS)?;
+        let records = self.ctx.store.instances().await.map_err(store_error)?;
+        let here = &self.ctx.config.instance_id;
+        let alive_since = now() - self.instance_timeout();
+        let mut instances: Vec<InstanceStatus> = records
+            .into_iter()
+            .map(|r| InstanceStatus {
+                local: &r.id == here,
+                alive: r.last_beat >= alive_since,
+                id: r.id,
+                last_beat: r.last_beat,
+                connections: r.connections,
+            })
+            .collect();
+        if !instances.iter().any(|i| i.local) {
+            instances.insert(
+                0,
+                InstanceStatus {
+                    id: here.clone(),
+                    last_beat: now(),
+                    connections: 0,
+                    local: true,
+                    alive: true,
+                },
+            );
+        }
+        Ok(instances)
+    }
+
     /// A live connection of a user opened (`Some(Online)`), became idle or active again
     /// (`Some(Away)` / `Some(Online)`), or closed (`None`). The user's presence follows all of
     /// their connections on every instance: the first brings them online, the last takes them

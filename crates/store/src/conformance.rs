@@ -2820,6 +2820,24 @@ pub async fn cluster(store: &dyn Store) {
         vec![Presence::Away]
     );
 
+    // Counted overall and per instance.
+    assert_eq!(store.count_connections().await.unwrap(), 2);
+    assert_eq!(
+        store.instances().await.unwrap(),
+        vec![
+            crate::InstanceRecord {
+                id: "a".into(),
+                last_beat: t0,
+                connections: 0,
+            },
+            crate::InstanceRecord {
+                id: "b".into(),
+                last_beat: t0,
+                connections: 2,
+            },
+        ]
+    );
+
     // Instance b stops beating: its connections go, and whose they were is reported once.
     store.instance_heartbeat("a", at(30)).await.unwrap();
     store

@@ -362,7 +362,7 @@ pub trait OpsStore: Send + Sync {
 }
 
 mod cluster;
-pub use cluster::ClusterStore;
+pub use cluster::{ClusterStore, InstanceRecord};
 mod files;
 pub use files::{FileStore, Upload};
 mod avatars;

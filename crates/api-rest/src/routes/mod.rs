@@ -8,6 +8,7 @@ mod discovery;
 mod files;
 mod info;
 mod methods;
+mod presence;
 mod roles;
 mod rooms;
 mod settings;
@@ -18,7 +19,7 @@ use axum::Router;
 use axum::http::Method;
 use axum::routing::{get, post};
 use comet_service::authz::Required;
-use comet_service::{Accounts, Permissions, Rooms, Settings};
+use comet_service::{Accounts, Connections, Permissions, Rooms, Settings};
 
 /// The requirement of the service operation a route runs, checked by the gate before the
 /// request is read so that a caller lacking it gets 403 before any validation error, as
@@ -38,6 +39,10 @@ pub fn required_permissions(route: &str, method: &Method) -> Option<Required> {
         | "/api/v1/im.messages.others"
         | "/api/v1/dm.messages.others" => Rooms::ADMINISTER_ROOMS,
         "/api/v1/channels.list" => Rooms::LIST_CHANNELS,
+        "/api/v1/presence.getConnections" | "/api/v1/presence.enableBroadcast" => {
+            Connections::MANAGE_USER_STATUS
+        }
+        "/api/v1/instances.get" => Connections::VIEW_STATISTICS,
         "/api/v1/settings/{id}" if post => Settings::EDIT_PRIVILEGED,
         "/api/v1/settings/{id}" => Settings::READ_PRIVILEGED,
         "/api/v1/permissions.update"
@@ -103,6 +108,15 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/users.removePersonalAccessToken",
             post(users::remove_personal_access_token),
         )
+        .route(
+            "/api/v1/presence.getConnections",
+            get(presence::get_connections),
+        )
+        .route(
+            "/api/v1/presence.enableBroadcast",
+            post(presence::enable_broadcast),
+        )
+        .route("/api/v1/instances.get", get(presence::instances))
         .route("/api/v1/settings.public", get(settings::public))
         .route("/api/v1/settings", get(settings::list))
         .route(

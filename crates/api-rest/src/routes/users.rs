@@ -22,7 +22,7 @@ fn user_json(user: &VisibleUser) -> Value {
 }
 
 /// Runs the second-factor check of routes upstream marks `twoFactorRequired`.
-async fn two_factor(
+pub(crate) async fn two_factor(
     app: &AppState,
     session: &Session,
     headers: &HeaderMap,

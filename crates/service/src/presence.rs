@@ -6,7 +6,7 @@
 use crate::authz::Required;
 use crate::{Connections, Session, store_error};
 use comet_core::user::Presence;
-use comet_core::{Result, Timestamp, now};
+use comet_core::{Error, Result, Timestamp, now};
 use serde_json::json;
 
 /// The connection count upstream reports as `max` in `presence.getConnections`: the number
@@ -39,7 +39,123 @@ fn aggregate(connections: &[Presence]) -> Presence {
     }
 }
 
+/// What `shield.svg` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct ShieldRequest {
+    /// `online`, `channel`, `user`, or anything else for "join chat".
+    pub kind: Option<String>,
+    /// `icon=false` hides the icon.
+    pub hide_icon: bool,
+    pub channel: String,
+    pub name: String,
+    /// The user of a `user` shield.
+    pub user: Option<crate::accounts::UserRef>,
+}
+
+/// A badge's content; the edge draws it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shield {
+    /// Left-hand label (may be empty).
+    pub name: String,
+    /// Right-hand text.
+    pub text: String,
+    /// Right-hand background colour.
+    pub color: &'static str,
+    pub hide_icon: bool,
+    /// Where the icon comes from.
+    pub icon_url: String,
+}
+
 impl Connections<'_> {
+    /// `shield.svg`: a badge of the online users, a channel, a user's presence, or "join chat",
+    /// refused in upstream's order (`API_Enable_Shields`, `API_Shield_Types`, a hidden icon
+    /// without a name, the type's own needs).
+    ///
+    /// A `user` badge shows a user's presence, so it needs a logged-in caller whatever
+    /// `API_Shield_user_require_auth` says: presence is not shown to anonymous callers
+    /// elsewhere either.
+    pub async fn shield(
+        &self,
+        caller: Option<&Session>,
+        request: &ShieldRequest,
+    ) -> Result<Shield> {
+        if !self.ctx.setting_bool("API_Enable_Shields") {
+            return Err(Error::meteor(
+                "error-endpoint-disabled",
+                "This endpoint is disabled",
+            ));
+        }
+        let types = self.ctx.setting_str("API_Shield_Types");
+        if let Some(kind) = &request.kind
+            && types.trim() != "*"
+            && !types.split(',').any(|t| t.trim() == kind)
+        {
+            return Err(Error::meteor(
+                "error-shield-disabled",
+                "This shield type is disabled",
+            ));
+        }
+        if request.hide_icon && request.name.trim().is_empty() {
+            return Err(Error::failure("Name cannot be empty when icon is hidden"));
+        }
+        let mut color = "#4c1";
+        let text = match request.kind.as_deref() {
+            Some("online") => {
+                let online = self
+                    .ctx
+                    .store
+                    .count_users_not_offline()
+                    .await
+                    .map_err(store_error)?;
+                format!("{online} Online")
+            }
+            Some("channel") => {
+                if request.channel.is_empty() {
+                    return Err(Error::failure(
+                        "Shield channel is required for type \"channel\"",
+                    ));
+                }
+                format!("#{}", request.channel)
+            }
+            Some("user") => {
+                if caller.is_none() {
+                    return Err(Error::failure("You must be logged in to do this."));
+                }
+                let Some(reference) = &request.user else {
+                    return Err(Error::meteor(
+                        "error-user-param-not-provided",
+                        "The required \"userId\" or \"username\" param was not provided",
+                    ));
+                };
+                let Some(user) = self.ctx.accounts().find_user(reference).await? else {
+                    return Err(Error::invalid_user());
+                };
+                color = match user.status {
+                    Presence::Online => "#1fb31f",
+                    Presence::Away => "#dc9b01",
+                    Presence::Busy => "#bc2031",
+                    Presence::Offline => "#a5a1a1",
+                };
+                if !user.name.is_empty() && self.ctx.setting_bool("UI_Use_Real_Name") {
+                    user.name
+                } else {
+                    format!("@{}", user.username)
+                }
+            }
+            _ => "JOIN CHAT".to_owned(),
+        };
+        Ok(Shield {
+            name: request.name.clone(),
+            text,
+            color,
+            hide_icon: request.hide_icon,
+            icon_url: format!(
+                "{}/favicon.svg",
+                self.ctx.setting_str("Site_Url").trim_end_matches('/')
+            ),
+        })
+    }
+
     /// Who may see or change the presence service (`presence.*`).
     pub const MANAGE_USER_STATUS: Required = Required::All(&["manage-user-status"]);
     /// Who may list the instances (`instances.get`).

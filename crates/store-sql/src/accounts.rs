@@ -414,6 +414,11 @@ impl<D: Database> UserStore for SqlStore<D> {
         self.db.write(reset).await.map(drop)
     }
 
+    async fn count_users_not_offline(&self) -> StoreResult<u64> {
+        let sql = "SELECT COUNT(*) AS n FROM users WHERE status <> 'offline'";
+        counted(&self.db.read(Query::new(sql)).await?)
+    }
+
     async fn count_users(&self) -> StoreResult<u64> {
         counted(
             &self

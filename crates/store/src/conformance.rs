@@ -138,6 +138,7 @@ pub async fn users(store: &dyn Store) {
     carol.active = false;
     store.insert_user(&carol).await.unwrap();
     assert_eq!(store.count_users().await.unwrap(), 3);
+    assert_eq!(store.count_users_not_offline().await.unwrap(), 0);
     assert_eq!(
         store.count_active_users_with_role("admin").await.unwrap(),
         1
@@ -148,7 +149,9 @@ pub async fn users(store: &dyn Store) {
     bob.name = "Robert".into();
     bob.roles = vec!["admin".into()];
     bob.last_login = Some(t0);
+    bob.status = Presence::Busy;
     assert!(store.update_user(&bob).await.unwrap());
+    assert_eq!(store.count_users_not_offline().await.unwrap(), 1);
     assert_eq!(store.user_by_id("u2").await.unwrap(), Some(bob.clone()));
     let mut clash = bob.clone();
     clash.username = "alice".into();

@@ -74,6 +74,8 @@ pub trait UserStore: Send + Sync {
     async fn count_users_with_role(&self, role: &str) -> StoreResult<u64>;
     /// How many users exist.
     async fn count_users(&self) -> StoreResult<u64>;
+    /// How many users are not offline (bots included, as upstream counts them).
+    async fn count_users_not_offline(&self) -> StoreResult<u64>;
     /// Marks every user without a live connection: used at start, when no connection is live.
     async fn reset_connection_presence(&self) -> StoreResult<()>;
 }

@@ -117,6 +117,7 @@ pub fn routes() -> Router<AppState> {
             post(presence::enable_broadcast),
         )
         .route("/api/v1/instances.get", get(presence::instances))
+        .route("/api/v1/shield.svg", get(presence::shield))
         .route("/api/v1/settings.public", get(settings::public))
         .route("/api/v1/settings", get(settings::list))
         .route(

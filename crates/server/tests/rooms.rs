@@ -2085,3 +2085,84 @@ async fn members_ordered_by_role_refusals_in_upstream_order() {
     assert_eq!(usernames(&as_owner.ok()["members"]), ["admin", "alice"]);
     server.stop().await;
 }
+
+// channels.getIntegrations, groups.getIntegrations
+
+#[tokio::test]
+async fn get_integrations_lists_none_with_upstream_checks() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    let channel = create_room(&server, &admin, "channels", "hooks", &[]).await;
+    let group = create_room(&server, &admin, "groups", "secret-hooks", &[]).await;
+    for (family, room) in [("channels", &channel), ("groups", &group)] {
+        let reply = server
+            .get(
+                &format!("{family}.getIntegrations"),
+                &[("roomId", &id_of(room)), ("offset", "3")],
+                Some(&admin),
+            )
+            .await;
+        assert_exact(
+            &reply,
+            200,
+            json!({"integrations": [], "count": 0, "offset": 3, "total": 0, "success": true}),
+        );
+    }
+    // The permission is checked first.
+    let refused =
+        "User does not have the permissions required for this action [error-unauthorized]";
+    for family in ["channels", "groups"] {
+        server
+            .get(
+                &format!("{family}.getIntegrations"),
+                &[("roomId", "nowhere")],
+                Some(&alice),
+            )
+            .await
+            .refused(403, refused);
+    }
+    // Any one of the four integration permissions will do.
+    set_permission(
+        &server,
+        &admin,
+        "manage-own-incoming-integrations",
+        &["admin", "user"],
+    )
+    .await;
+    server
+        .get(
+            "channels.getIntegrations",
+            &[("roomName", "hooks")],
+            Some(&alice),
+        )
+        .await
+        .ok();
+    server
+        .get(
+            "groups.getIntegrations",
+            &[("roomId", &id_of(&group))],
+            Some(&alice),
+        )
+        .await
+        .refused(400, GROUP_NOT_FOUND);
+    server
+        .get(
+            "channels.getIntegrations",
+            &[("roomId", "nowhere")],
+            Some(&alice),
+        )
+        .await
+        .refused(400, CHANNEL_NOT_FOUND);
+    // A channel the caller may not read is forbidden rather than unknown.
+    set_permission(&server, &admin, "view-c-room", &["admin"]).await;
+    server
+        .get(
+            "channels.getIntegrations",
+            &[("roomId", &id_of(&channel))],
+            Some(&alice),
+        )
+        .await
+        .refused(403, "unauthorized");
+    server.stop().await;
+}

@@ -1105,6 +1105,42 @@ impl Rooms<'_> {
         Ok((members, total))
     }
 
+    /// Who may list a room's integrations (`channels.getIntegrations`,
+    /// `groups.getIntegrations`): any of the four integration permissions.
+    pub const LIST_INTEGRATIONS: Required = Required::Any(&[
+        "manage-outgoing-integrations",
+        "manage-own-outgoing-integrations",
+        "manage-incoming-integrations",
+        "manage-own-incoming-integrations",
+    ]);
+
+    /// The integrations (incoming and outgoing webhooks) of a room, as
+    /// `channels.getIntegrations` and `groups.getIntegrations` list them, with the total.
+    /// The room is found as the family finds it: a channel the caller may not read is 403
+    /// `unauthorized` (upstream's `forbidden()`), a group they are not in is not found.
+    /// Comet has no integrations yet, so every room has none.
+    pub async fn room_integrations(
+        &self,
+        session: &Session,
+        room: &RoomRef,
+        family: RoomFamily,
+    ) -> Result<(Vec<Value>, u64)> {
+        self.ctx.authorize(&session.user, Self::LIST_INTEGRATIONS)?;
+        if family == RoomFamily::Channels {
+            let room = self
+                .find_room_unchecked(room)
+                .await?
+                .filter(|r| r.room_type == RoomType::Channel)
+                .ok_or_else(|| room_not_found(family))?;
+            if self.room_access(session, room).await?.is_none() {
+                return Err(Error::forbidden());
+            }
+        } else {
+            self.room_for(session, room, family).await?;
+        }
+        Ok((Vec::new(), 0))
+    }
+
     /// The checks of `rooms.membersOrderedByRole`, in upstream's order: the room exists, the
     /// caller may read it (else 404, so that the listing does not tell a hidden room from a
     /// missing one), it is a channel or a private group, and a broadcast room's members are

@@ -39,6 +39,9 @@ pub fn required_permissions(route: &str, method: &Method) -> Option<Required> {
         | "/api/v1/im.messages.others"
         | "/api/v1/dm.messages.others" => Rooms::ADMINISTER_ROOMS,
         "/api/v1/channels.list" => Rooms::LIST_CHANNELS,
+        "/api/v1/channels.getIntegrations" | "/api/v1/groups.getIntegrations" => {
+            Rooms::LIST_INTEGRATIONS
+        }
         "/api/v1/presence.getConnections" | "/api/v1/presence.enableBroadcast" => {
             Connections::MANAGE_USER_STATUS
         }
@@ -245,6 +248,10 @@ fn room_routes() -> Router<AppState> {
             .route(
                 &format!("/api/v1/{prefix}.moderators"),
                 family_route!(get, rooms::moderators, family),
+            )
+            .route(
+                &format!("/api/v1/{prefix}.getIntegrations"),
+                family_route!(get, rooms::integrations, family),
             );
     }
     router = router

@@ -428,6 +428,28 @@ pub async fn messages(family: Family, app: AppState, session: Session, query: Va
     ok(json!({ "messages": docs, "count": docs.len(), "offset": offset, "total": total }))
 }
 
+/// `channels.getIntegrations`, `groups.getIntegrations`: the room's webhooks (none yet).
+pub async fn integrations(
+    family: Family,
+    app: AppState,
+    session: Session,
+    query: Value,
+) -> ApiResult {
+    let room = room_ref(&query)?;
+    let (integrations, total) = app
+        .service
+        .rooms()
+        .room_integrations(&session, &room, family.family)
+        .await?;
+    let (offset, _) = pagination(&app, &query)?;
+    ok(json!({
+        "integrations": integrations,
+        "count": integrations.len(),
+        "offset": offset,
+        "total": total,
+    }))
+}
+
 /// `im.messages.others` / `dm.messages.others`: a direct conversation read by an administrator.
 pub async fn messages_others(app: AppState, session: Session, query: Value) -> ApiResult {
     let (offset, count) = pagination(&app, &query)?;

@@ -2166,3 +2166,87 @@ async fn get_integrations_lists_none_with_upstream_checks() {
         .refused(403, "unauthorized");
     server.stop().await;
 }
+
+// The deprecated `query` parameter of *.messages
+
+#[tokio::test]
+async fn messages_apply_the_deprecated_query_selector() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let bob = server.new_user("bob").await;
+    let room = create_room(&server, &alice, "channels", "selected", &["bob"]).await;
+    let rid = id_of(&room);
+    let plain = say(&server, &alice, &rid, "plain").await;
+    let mention = say(&server, &alice, &rid, "hello @bob").await;
+    let by_bob = say(&server, &bob, &rid, "from bob").await;
+    server
+        .post(
+            "chat.pinMessage",
+            json!({"messageId": id_of(&plain)}),
+            Some(&alice),
+        )
+        .await
+        .ok();
+    server
+        .post(
+            "chat.starMessage",
+            json!({"messageId": id_of(&by_bob)}),
+            Some(&alice),
+        )
+        .await
+        .ok();
+    let reply = server
+        .post(
+            "chat.sendMessage",
+            json!({"message": {"rid": rid, "msg": "in thread", "tmid": id_of(&mention)}}),
+            Some(&bob),
+        )
+        .await;
+    reply.ok();
+
+    let texts = |selector: String| {
+        let server = &server;
+        let bob = &bob;
+        let rid = rid.clone();
+        async move {
+            let reply = server
+                .get(
+                    "channels.messages",
+                    &[("roomId", rid.as_str()), ("query", selector.as_str())],
+                    Some(bob),
+                )
+                .await;
+            reply.ok()["messages"]
+                .as_array()
+                .expect("messages")
+                .iter()
+                .filter(|m| m["t"].is_null())
+                .map(|m| m["msg"].as_str().expect("msg").to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(texts(r#"{"pinned": true}"#.to_owned()).await, ["plain"]);
+    let mentioning = format!(r#"{{"mentions._id": {{"$in": ["{}"]}}}}"#, bob.user_id);
+    assert_eq!(texts(mentioning).await, ["hello @bob"]);
+    let starred = format!(r#"{{"starred._id": "{}"}}"#, alice.user_id);
+    assert_eq!(texts(starred).await, ["from bob"]);
+    let authored = format!(r#"{{"u._id": "{}", "rid": "x"}}"#, bob.user_id);
+    assert_eq!(texts(authored).await, ["in thread", "from bob"]);
+    let thread = format!(r#"{{"tmid": "{}"}}"#, id_of(&mention));
+    assert_eq!(texts(thread).await, ["in thread"]);
+
+    for selector in [r#"{"pinned": true"#, r#"{"t": {"$exists": false}}"#, "[1]"] {
+        server
+            .get(
+                "channels.messages",
+                &[("roomId", "nowhere"), ("query", selector)],
+                Some(&bob),
+            )
+            .await
+            .refused(
+                400,
+                &format!("Invalid query parameter provided: \"{selector}\" [error-invalid-query]"),
+            );
+    }
+    server.stop().await;
+}

@@ -2,7 +2,9 @@
 (through its generic `call_api_get`, which sends its own auth headers and raises its own
 errors, or through its own methods where it has one): users.getStatus, rooms.isMember,
 pw.getPolicy, im.list.everyone, users.updateOwnBasicInfo, users.info by email,
-chat.syncMessages cursors, dm.messages.others, roles.delete."""
+chat.syncMessages cursors, dm.messages.others, roles.delete, users.listByStatus,
+rooms.membersOrderedByRole, channels/groups.getIntegrations, presence.getConnections,
+instances.get."""
 
 from conftest import NO_PERMISSION_8X, expect_api_error, sha256_hex
 
@@ -112,3 +114,66 @@ def test_roles_delete(server, make_user, admin):
     admin.call_api_post("roles.removeUserFromRole", roleId=role["_id"], username=u.username)
     assert admin.roles_delete(role["_id"])["success"] is True
     assert role["_id"] not in [r["_id"] for r in admin.roles_list()["roles"]]
+
+
+def test_users_list_by_status(server, make_user, admin):
+    active, gone = make_user(), make_user()
+    server.login(active.username, active.password)
+    admin.users_set_active_status(gone.id, active_status=False)
+    listed = admin.call_api_get("users.listByStatus", status="active", searchTerm=active.username)
+    assert [u["username"] for u in listed["users"]] == [active.username]
+    assert listed["total"] == 1 and listed["count"] == 1 and listed["offset"] == 0
+    assert listed["users"][0]["active"] is True and "lastLogin" in listed["users"][0]
+    off = admin.call_api_get("users.listByStatus", status="deactivated", searchTerm=gone.username)
+    assert [u["username"] for u in off["users"]] == [gone.username]
+    admins = admin.call_api_get("users.listByStatus", roles=["admin"], count=1)
+    assert admins["count"] == 1 and "admin" in admins["users"][0]["roles"]
+    expect_api_error(
+        lambda: admin.call_api_get("users.listByStatus", status="pending"),
+        400,
+        error_type="invalid-params",
+    )
+
+
+def test_rooms_members_ordered_by_role(server, make_user):
+    owner, member = make_user(), make_user()
+    oc = server.login(owner.username, owner.password)
+    mc = server.login(member.username, member.password)
+    rid = oc.channels_create(f"byrole-{owner.username}", members=[member.username])["channel"]["_id"]
+    listed = mc.call_api_get("rooms.membersOrderedByRole", roomId=rid)
+    assert [m["username"] for m in listed["members"]] == [owner.username, member.username]
+    assert listed["members"][0]["roles"] == ["owner"]
+    assert listed["total"] == 2
+    dm = mc.dm_create(owner.username)["room"]["_id"]
+    expect_api_error(
+        lambda: mc.call_api_get("rooms.membersOrderedByRole", roomId=dm),
+        400,
+        error="error-room-type-not-supported",
+    )
+
+
+def test_get_integrations(server, make_user, admin):
+    u = make_user()
+    uc = server.login(u.username, u.password)
+    rid = admin.channels_create(f"hooks-{u.username}")["channel"]["_id"]
+    gid = admin.groups_create(f"ghooks-{u.username}")["group"]["_id"]
+    # The client's own methods page through `integrations` by offset, count and total.
+    assert list(admin.channels_get_integrations(rid)) == []
+    assert list(admin.groups_get_integrations(gid)) == []
+    raw = admin.call_api_get("channels.getIntegrations", roomId=rid)
+    assert (raw["count"], raw["offset"], raw["total"]) == (0, 0, 0)
+    expect_api_error(lambda: list(uc.channels_get_integrations(rid)), 403, error=NO_PERMISSION_8X)
+    expect_api_error(lambda: list(uc.groups_get_integrations(gid)), 403, error=NO_PERMISSION_8X)
+
+
+def test_presence_connections_and_instances(server, make_user, admin):
+    counted = admin.call_api_get("presence.getConnections")
+    assert isinstance(counted["current"], int) and counted["max"] == 200
+    instances = admin.call_api_get("instances.get")["instances"]
+    assert len(instances) == 1
+    assert instances[0]["currentStatus"]["local"] is True
+    assert "_id" in instances[0]["instanceRecord"] and "pid" in instances[0]["instanceRecord"]
+    u = make_user()
+    uc = server.login(u.username, u.password)
+    expect_api_error(lambda: uc.call_api_get("presence.getConnections"), 403, error=NO_PERMISSION_8X)
+    expect_api_error(lambda: uc.call_api_get("instances.get"), 403, error=NO_PERMISSION_8X)

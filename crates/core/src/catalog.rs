@@ -494,6 +494,29 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
         "REST API"
     ),
     seed!(
+        "API_Shield_Types",
+        String,
+        "*",
+        public = false,
+        "General",
+        "REST API"
+    ),
+    seed!(
+        "API_Shield_user_require_auth",
+        Boolean,
+        false,
+        public = false,
+        "General",
+        "REST API"
+    ),
+    seed!(
+        "Presence_broadcast_disabled",
+        Boolean,
+        false,
+        public = true,
+        "Troubleshoot"
+    ),
+    seed!(
         "API_User_Limit",
         Int,
         500,

@@ -153,6 +153,11 @@ impl Error {
         )
     }
 
+    /// Upstream's `API.v1.notFound(message)`: 404 with the message as is.
+    pub fn not_found_because(message: impl Into<Cow<'static, str>>) -> Self {
+        Error::make(ErrorKind::NotFound, None, message.into())
+    }
+
     /// An internal failure: `detail` is for the log only.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         let mut error = Error::make(

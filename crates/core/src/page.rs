@@ -71,6 +71,43 @@ pub struct UserFilter {
     pub active: Option<bool>,
     /// Case-insensitive substring of username, name or email.
     pub search: Option<String>,
+    /// `search` looks at usernames and names only, not at addresses (for callers who may not
+    /// see other users' addresses, so that a search cannot probe for one).
+    pub search_names_only: bool,
+    /// Only users holding any of these global roles (empty: no such condition).
+    pub any_role: Vec<String>,
+    /// Only users who have (`Some(true)`) or have never (`Some(false)`) logged in.
+    pub has_logged_in: Option<bool>,
+    /// Only users of this type (`user`, `bot`, `app`).
+    pub user_type: Option<String>,
+}
+
+/// Which members of a room `rooms.membersOrderedByRole` lists, and how it orders them: by
+/// room role (owner, leader, moderator, then everyone else), then presence (online, busy,
+/// away, offline), then username or name. Only active users are members in such listings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberFilter {
+    /// Only members with one of these presences (`online`, `away`, ...); empty: any.
+    pub statuses: Vec<String>,
+    /// Case-insensitive substring of the username or name.
+    pub search: Option<String>,
+    /// Direction of the room-role order (ascending: owners first).
+    pub role_order: Direction,
+    /// Order by name rather than username (`UI_Use_Real_Name`).
+    pub by_name: bool,
+    pub name_order: Direction,
+}
+
+impl Default for MemberFilter {
+    fn default() -> Self {
+        MemberFilter {
+            statuses: Vec::new(),
+            search: None,
+            role_order: Direction::Ascending,
+            by_name: false,
+            name_order: Direction::Ascending,
+        }
+    }
 }
 
 /// Which rooms a listing returns.

@@ -129,6 +129,31 @@ pub fn subscription(s: &Subscription) -> Value {
     Value::Object(m)
 }
 
+/// A member as `rooms.membersOrderedByRole` lists them: the public profile, the member's
+/// roles in the room, and the few fields of their subscription upstream shows (its id, when
+/// they joined, the roles), never its unread counts or other private state.
+pub fn member_with_roles(user: &comet_core::user::User, subscription: &Subscription) -> Value {
+    let mut doc = Map::new();
+    doc.insert("_id".into(), json!(user.id));
+    doc.insert("username".into(), json!(user.username));
+    doc.insert("name".into(), json!(user.name));
+    if let Some(nickname) = &user.nickname {
+        doc.insert("nickname".into(), json!(nickname));
+    }
+    doc.insert("status".into(), json!(user.status.as_str()));
+    doc.insert("_updatedAt".into(), json!(iso(user.updated_at)));
+    doc.insert("roles".into(), json!(subscription.roles));
+    doc.insert(
+        "subscription".into(),
+        json!({
+            "_id": subscription.id,
+            "ts": iso(subscription.joined_at),
+            "roles": subscription.roles,
+        }),
+    );
+    Value::Object(doc)
+}
+
 /// An IMessage.
 pub fn message(msg: &Message) -> Value {
     let mut m = Map::new();

@@ -84,6 +84,27 @@ impl UserWire {
     }
 }
 
+/// A user as `users.listByStatus` lists them: upstream's projection for its administration
+/// table (name, username, roles, status, activity, last login, type). Addresses only with
+/// `full` (upstream shows them to every caller; Comet only to those who may see them).
+pub fn user_by_status(user: &User, full: bool) -> Value {
+    let mut doc = Map::new();
+    doc.insert("_id".into(), json!(user.id));
+    doc.insert("username".into(), json!(user.username));
+    doc.insert("name".into(), json!(user.name));
+    doc.insert("type".into(), json!(user.user_type.as_str()));
+    doc.insert("status".into(), json!(user.status.as_str()));
+    doc.insert("active".into(), json!(user.active));
+    doc.insert("roles".into(), json!(user.roles));
+    if let Some(at) = user.last_login {
+        doc.insert("lastLogin".into(), json!(iso(at)));
+    }
+    if full && let Some(emails) = emails(user) {
+        doc.insert("emails".into(), json!(emails));
+    }
+    Value::Object(doc)
+}
+
 /// Hours from UTC as JavaScript writes numbers: `0` and `2`, but `5.5`.
 pub fn utc_offset(hours: f64) -> Value {
     if hours.fract() == 0.0 && hours.abs() < 24.0 {
@@ -214,4 +235,106 @@ pub fn user_in_role(user: &User) -> Value {
         );
     }
     v
+}
+
+/// Escapes text for SVG (XML) content and attribute values, as upstream's `escapeHTML`.
+fn escape_xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The badge `shield.svg` answers, drawn as upstream draws it: a grey left part holding the
+/// icon and `name`, a coloured right part holding `text`, widths estimated at 6 pixels a
+/// character. Every text is escaped, the icon's address included.
+pub fn shield_svg(name: &str, text: &str, color: &str, hide_icon: bool, icon_url: &str) -> String {
+    let icon_size = if hide_icon { 7 } else { 24 };
+    let name_chars = name.encode_utf16().count();
+    let left = if name.is_empty() {
+        icon_size
+    } else {
+        name_chars * 6 + 7 + icon_size
+    };
+    let right = text.encode_utf16().count() * 6 + 20;
+    let width = left + right;
+    let height = 20;
+    let name = escape_xml(name);
+    let text = escape_xml(text);
+    let color = escape_xml(color);
+    let icon = if hide_icon {
+        String::new()
+    } else {
+        format!(
+            r#"<image x="5" y="3" width="14" height="14" xlink:href="{}"/>"#,
+            escape_xml(icon_url)
+        )
+    };
+    let label = if name.is_empty() {
+        String::new()
+    } else {
+        format!(
+            r##"<text x="{icon_size}" y="15" fill="#010101" fill-opacity=".3">{name}</text><text x="{icon_size}" y="14">{name}</text>"##
+        )
+    };
+    let text_x = left + 7;
+    format!(
+        concat!(
+            r#"<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="{width}" height="{height}">"#,
+            r##"<linearGradient id="b" x2="0" y2="100%"><stop offset="0" stop-color="#bbb" stop-opacity=".1"/><stop offset="1" stop-opacity=".1"/></linearGradient>"##,
+            r##"<mask id="a"><rect width="{width}" height="{height}" rx="3" fill="#fff"/></mask>"##,
+            r##"<g mask="url(#a)"><path fill="#555" d="M0 0h{left}v{height}H0z"/><path fill="{color}" d="M{left} 0h{right}v{height}H{left}z"/><path fill="url(#b)" d="M0 0h{width}v{height}H0z"/></g>"##,
+            "{icon}",
+            r##"<g fill="#fff" font-family="DejaVu Sans,Verdana,Geneva,sans-serif" font-size="11">{label}<text x="{text_x}" y="15" fill="#010101" fill-opacity=".3">{text}</text><text x="{text_x}" y="14">{text}</text></g>"##,
+            "</svg>"
+        ),
+        width = width,
+        height = height,
+        left = left,
+        right = right,
+        color = color,
+        icon = icon,
+        label = label,
+        text_x = text_x,
+        text = text,
+    )
+}
+
+#[cfg(test)]
+mod shield_tests {
+    use super::shield_svg;
+
+    #[test]
+    fn every_text_is_escaped() {
+        let svg = shield_svg(
+            "<script>",
+            "#a&b\"'",
+            "#4c1",
+            false,
+            "https://x/\"><script>",
+        );
+        assert!(!svg.contains("<script>"), "{svg}");
+        assert!(svg.contains("&lt;script&gt;"));
+        assert!(svg.contains("#a&amp;b&quot;&#39;"));
+        assert!(svg.contains(r#"xlink:href="https://x/&quot;&gt;&lt;script&gt;""#));
+    }
+
+    #[test]
+    fn widths_follow_the_text_as_upstream() {
+        // No name, icon shown: 24 + ("JOIN CHAT" 9 × 6 + 20 = 74).
+        let svg = shield_svg("", "JOIN CHAT", "#4c1", false, "u");
+        assert!(svg.contains(r#"width="98" height="20""#), "{svg}");
+        // Hidden icon: 7 + 3 × 6 + 7 = 32 on the left.
+        let svg = shield_svg("abc", "x", "#4c1", true, "u");
+        assert!(svg.contains("M0 0h32v20H0z"), "{svg}");
+        assert!(!svg.contains("<image"));
+    }
 }

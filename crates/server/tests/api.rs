@@ -459,3 +459,171 @@ async fn method_bridge_is_not_rate_limited_per_route() {
     }
     server.stop().await;
 }
+
+// shield.svg
+
+/// `GET /api/v1/shield.svg?<query>` without credentials: status, content type, body text.
+async fn shield(server: &TestServer, query: &[(&str, &str)]) -> (u16, String, String) {
+    let response = server
+        .http
+        .get(format!("{}/api/v1/shield.svg", server.base))
+        .query(query)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (status, content_type, response.text().await.expect("body"))
+}
+
+#[tokio::test]
+async fn shield_draws_badges_with_escaped_text() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let (status, content_type, svg) = shield(
+        &server,
+        &[
+            ("type", "online"),
+            ("icon", "true"),
+            ("channel", "general"),
+            ("name", "Rocket.Chat"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (200, "image/svg+xml;charset=utf-8")
+    );
+    assert!(svg.starts_with("<svg "), "{svg}");
+    // rocket.cat is online, as upstream's bot is.
+    assert!(svg.contains(">1 Online</text>"), "{svg}");
+    assert!(svg.contains(">Rocket.Chat</text>"), "{svg}");
+
+    let (status, _, svg) = shield(
+        &server,
+        &[
+            ("type", "channel"),
+            ("channel", "<b>&\"x"),
+            ("name", "a'<i>"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(svg.contains(">#&lt;b&gt;&amp;&quot;x</text>"), "{svg}");
+    assert!(svg.contains(">a&#39;&lt;i&gt;</text>"), "{svg}");
+    assert!(!svg.contains("<b>") && !svg.contains("<i>"), "{svg}");
+
+    let (_, _, svg) = shield(&server, &[("channel", ""), ("name", "")]).await;
+    assert!(svg.contains(">JOIN CHAT</text>"), "{svg}");
+
+    // A user's presence is shown to logged-in callers only.
+    let (status, _, body) = shield(
+        &server,
+        &[
+            ("type", "user"),
+            ("username", "admin"),
+            ("channel", ""),
+            ("name", ""),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let reply = server
+        .get(
+            "shield.svg",
+            &[
+                ("type", "user"),
+                ("username", "admin"),
+                ("channel", ""),
+                ("name", ""),
+            ],
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn shield_refusals_in_upstream_order() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let (status, _, body) = shield(&server, &[("name", "x")]).await;
+    assert_eq!(status, 400);
+    let body: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(body["errorType"], json!("invalid-params"));
+
+    let (status, _, body) = shield(
+        &server,
+        &[("icon", "false"), ("channel", "general"), ("name", " ")],
+    )
+    .await;
+    assert_eq!(status, 400);
+    let body: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(
+        body["error"],
+        json!("Name cannot be empty when icon is hidden")
+    );
+
+    let set = |id: &'static str, value: Value| {
+        let server = &server;
+        let admin = &admin;
+        async move {
+            server
+                .post(
+                    &format!("settings/{id}"),
+                    json!({"value": value}),
+                    Some(admin),
+                )
+                .await
+                .ok();
+        }
+    };
+    set("API_Shield_Types", json!("channel, user")).await;
+    let (status, _, body) = shield(
+        &server,
+        &[("type", "online"), ("channel", "general"), ("name", "x")],
+    )
+    .await;
+    assert_eq!(status, 400);
+    let body: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(
+        body["error"],
+        json!("This shield type is disabled [error-shield-disabled]")
+    );
+    let (status, _, _) = shield(
+        &server,
+        &[("type", "channel"), ("channel", "general"), ("name", "x")],
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    set("API_Enable_Shields", json!(false)).await;
+    let (status, content_type, body) = shield(
+        &server,
+        &[
+            ("type", "online"),
+            ("icon", "true"),
+            ("channel", "general"),
+            ("name", "Rocket.Chat"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
+    let body: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(body["errorType"], json!("error-endpoint-disabled"));
+    assert_eq!(
+        body["error"],
+        json!("This endpoint is disabled [error-endpoint-disabled]")
+    );
+    server.stop().await;
+}

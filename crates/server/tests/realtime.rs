@@ -1402,3 +1402,95 @@ async fn room_lookup_star_pin_and_emoji_methods() {
     assert_eq!(emoji["result"], json!([]));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn presence_connections_count_live_connections_for_managers_only() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let bob = server.new_user("bob").await;
+    let count = |auth| {
+        let server = &server;
+        async move {
+            server
+                .get("presence.getConnections", &[], Some(auth))
+                .await
+                .ok()
+                .clone()
+        }
+    };
+    let before = count(&admin).await;
+    assert_eq!(before["current"], json!(0));
+    assert_eq!(before["max"], json!(200));
+    let mut first = Ddp::connect(&server).await;
+    first.login("bob").await;
+    let mut second = Ddp::connect(&server).await;
+    second.login("bob").await;
+    assert_eq!(count(&admin).await["current"], json!(2));
+
+    let refused =
+        "User does not have the permissions required for this action [error-unauthorized]";
+    server
+        .get("presence.getConnections", &[], Some(&bob))
+        .await
+        .refused(403, refused);
+    server
+        .post("presence.enableBroadcast", json!({}), Some(&bob))
+        .await
+        .refused(403, refused);
+
+    server
+        .post(
+            "settings/Presence_broadcast_disabled",
+            json!({"value": true}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    server
+        .post_with_headers(
+            "presence.enableBroadcast",
+            json!({}),
+            Some(&admin),
+            &[
+                ("x-2fa-code", &sha256_hex(common::ADMIN_PASS)),
+                ("x-2fa-method", "password"),
+            ],
+        )
+        .await
+        .ok();
+    let setting = server
+        .get("settings/Presence_broadcast_disabled", &[], Some(&admin))
+        .await;
+    assert_eq!(setting.ok()["value"], json!(false));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn instances_lists_this_instance_for_statistics_viewers() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let bob = server.new_user("bob").await;
+    let mut live = Ddp::connect(&server).await;
+    live.login("bob").await;
+    let reply = server.get("instances.get", &[], Some(&admin)).await;
+    let instances = reply.ok()["instances"]
+        .as_array()
+        .expect("instances")
+        .clone();
+    assert_eq!(instances.len(), 1, "{instances:?}");
+    let here = &instances[0];
+    assert_eq!(here["currentStatus"]["connected"], json!(true));
+    assert_eq!(here["currentStatus"]["local"], json!(true));
+    assert!(here["currentStatus"]["lastHeartbeatTime"].is_i64());
+    assert_eq!(here["broadcastAuth"], json!(true));
+    let record = &here["instanceRecord"];
+    assert!(record["_id"].is_string() && record["name"].is_string());
+    assert!(record["pid"].is_u64());
+    assert!(record["extraInformation"]["os"]["cpus"].is_u64());
+    assert_eq!(record["extraInformation"]["conns"], json!(1));
+    server.get("instances.get", &[], Some(&bob)).await.refused(
+        403,
+        "User does not have the permissions required for this action [error-unauthorized]",
+    );
+    server.stop().await;
+}

@@ -1918,3 +1918,335 @@ async fn im_messages_others_lets_administrators_read_direct_conversations() {
     assert_eq!(body["offset"], json!(0));
     server.stop().await;
 }
+
+// rooms.membersOrderedByRole
+
+#[tokio::test]
+async fn members_ordered_by_role_lists_owners_leaders_moderators_then_others() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    let bob = server.new_user("bob").await;
+    server.new_user("carol").await;
+    server.new_user("dave").await;
+    let room = create_room(
+        &server,
+        &admin,
+        "channels",
+        "ordered",
+        &["alice", "bob", "carol", "dave"],
+    )
+    .await;
+    let rid = id_of(&room);
+    for (route, user) in [
+        ("channels.addModerator", &alice),
+        ("channels.addLeader", &bob),
+    ] {
+        server
+            .post(
+                route,
+                json!({"roomId": rid, "userId": user.user_id}),
+                Some(&admin),
+            )
+            .await
+            .ok();
+    }
+    let reply = server
+        .get(
+            "rooms.membersOrderedByRole",
+            &[("roomId", &rid)],
+            Some(&bob),
+        )
+        .await;
+    let body = reply.ok();
+    assert_eq!(
+        usernames(&body["members"]),
+        ["admin", "bob", "alice", "carol", "dave"]
+    );
+    assert_eq!(body["total"], json!(5));
+    assert_eq!(body["count"], json!(5));
+    assert_eq!(body["offset"], json!(0));
+    let owner = &body["members"][0];
+    assert_eq!(owner["roles"], json!(["owner"]));
+    assert_eq!(owner["subscription"]["roles"], json!(["owner"]));
+    assert!(owner["subscription"]["_id"].is_string());
+    assert!(owner["subscription"]["ts"].is_string());
+    assert!(owner["subscription"].get("unread").is_none());
+    assert!(owner.get("emails").is_none() && owner.get("services").is_none());
+    assert_eq!(body["members"][1]["roles"], json!(["leader"]));
+    assert_eq!(body["members"][2]["roles"], json!(["moderator"]));
+    assert_eq!(body["members"][3]["roles"], json!([]));
+
+    // Paging, the reversed role order, a search and the presence filter.
+    let page = server
+        .get(
+            "rooms.membersOrderedByRole",
+            &[("roomName", "ordered"), ("count", "2"), ("offset", "1")],
+            Some(&bob),
+        )
+        .await;
+    assert_eq!(usernames(&page.ok()["members"]), ["bob", "alice"]);
+    assert_eq!(page.ok()["total"], json!(5));
+    let reversed = server
+        .get(
+            "rooms.membersOrderedByRole",
+            &[
+                ("roomId", &rid),
+                ("sort", r#"{"rolePriority":-1,"username":-1}"#),
+            ],
+            Some(&bob),
+        )
+        .await;
+    assert_eq!(
+        usernames(&reversed.ok()["members"]),
+        ["dave", "carol", "alice", "bob", "admin"]
+    );
+    let search = server
+        .get(
+            "rooms.membersOrderedByRole",
+            &[("roomId", &rid), ("filter", "CAR")],
+            Some(&bob),
+        )
+        .await;
+    assert_eq!(usernames(&search.ok()["members"]), ["carol"]);
+    let away = server
+        .get(
+            "rooms.membersOrderedByRole",
+            &[("roomId", &rid), ("status[]", "away")],
+            Some(&bob),
+        )
+        .await;
+    assert_eq!(away.ok()["total"], json!(0));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn members_ordered_by_role_refusals_in_upstream_order() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    server.new_user("bob").await;
+    let secret = create_room(&server, &admin, "groups", "secret", &[]).await;
+    let secret_id = id_of(&secret);
+    let direct = server
+        .post("im.create", json!({"username": "bob"}), Some(&alice))
+        .await;
+    let direct_id = id_of(&direct.ok()["room"]);
+    let broadcast = server
+        .post(
+            "channels.create",
+            json!({"name": "news", "members": ["alice"], "extraData": {"broadcast": true}}),
+            Some(&admin),
+        )
+        .await;
+    let broadcast_id = id_of(&broadcast.ok()["channel"]);
+
+    let list = |auth: &Auth, query: Vec<(&'static str, String)>| {
+        let server = &server;
+        let auth = auth.clone();
+        async move {
+            let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            server
+                .get("rooms.membersOrderedByRole", &query, Some(&auth))
+                .await
+        }
+    };
+    let reply = list(&alice, vec![]).await;
+    reply.refused(
+        400,
+        "must have required property 'roomId'\n must have required property 'roomName'\n must match exactly one schema in oneOf [invalid-params]",
+    );
+    list(
+        &alice,
+        vec![("roomId", "x".into()), ("roomName", "y".into())],
+    )
+    .await
+    .refused(
+        400,
+        "must match exactly one schema in oneOf [invalid-params]",
+    );
+    list(&alice, vec![("roomId", "nowhere".into())]).await.refused(
+        400,
+        "The required \"roomId\" or \"roomName\" param provided does not match any room [error-room-not-found]",
+    );
+    list(&alice, vec![("roomId", secret_id.clone())])
+        .await
+        .refused(
+            404,
+            "The required \"roomId\" or \"roomName\" param provided does not match any room",
+        );
+    list(&alice, vec![("roomId", direct_id)])
+        .await
+        .refused(400, "error-room-type-not-supported");
+    list(&alice, vec![("roomId", broadcast_id.clone())])
+        .await
+        .refused(403, "unauthorized");
+    let as_owner = list(&admin, vec![("roomId", broadcast_id)]).await;
+    assert_eq!(usernames(&as_owner.ok()["members"]), ["admin", "alice"]);
+    server.stop().await;
+}
+
+// channels.getIntegrations, groups.getIntegrations
+
+#[tokio::test]
+async fn get_integrations_lists_none_with_upstream_checks() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    let channel = create_room(&server, &admin, "channels", "hooks", &[]).await;
+    let group = create_room(&server, &admin, "groups", "secret-hooks", &[]).await;
+    for (family, room) in [("channels", &channel), ("groups", &group)] {
+        let reply = server
+            .get(
+                &format!("{family}.getIntegrations"),
+                &[("roomId", &id_of(room)), ("offset", "3")],
+                Some(&admin),
+            )
+            .await;
+        assert_exact(
+            &reply,
+            200,
+            json!({"integrations": [], "count": 0, "offset": 3, "total": 0, "success": true}),
+        );
+    }
+    // The permission is checked first.
+    let refused =
+        "User does not have the permissions required for this action [error-unauthorized]";
+    for family in ["channels", "groups"] {
+        server
+            .get(
+                &format!("{family}.getIntegrations"),
+                &[("roomId", "nowhere")],
+                Some(&alice),
+            )
+            .await
+            .refused(403, refused);
+    }
+    // Any one of the four integration permissions will do.
+    set_permission(
+        &server,
+        &admin,
+        "manage-own-incoming-integrations",
+        &["admin", "user"],
+    )
+    .await;
+    server
+        .get(
+            "channels.getIntegrations",
+            &[("roomName", "hooks")],
+            Some(&alice),
+        )
+        .await
+        .ok();
+    server
+        .get(
+            "groups.getIntegrations",
+            &[("roomId", &id_of(&group))],
+            Some(&alice),
+        )
+        .await
+        .refused(400, GROUP_NOT_FOUND);
+    server
+        .get(
+            "channels.getIntegrations",
+            &[("roomId", "nowhere")],
+            Some(&alice),
+        )
+        .await
+        .refused(400, CHANNEL_NOT_FOUND);
+    // A channel the caller may not read is forbidden rather than unknown.
+    set_permission(&server, &admin, "view-c-room", &["admin"]).await;
+    server
+        .get(
+            "channels.getIntegrations",
+            &[("roomId", &id_of(&channel))],
+            Some(&alice),
+        )
+        .await
+        .refused(403, "unauthorized");
+    server.stop().await;
+}
+
+// The deprecated `query` parameter of *.messages
+
+#[tokio::test]
+async fn messages_apply_the_deprecated_query_selector() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let bob = server.new_user("bob").await;
+    let room = create_room(&server, &alice, "channels", "selected", &["bob"]).await;
+    let rid = id_of(&room);
+    let plain = say(&server, &alice, &rid, "plain").await;
+    let mention = say(&server, &alice, &rid, "hello @bob").await;
+    let by_bob = say(&server, &bob, &rid, "from bob").await;
+    server
+        .post(
+            "chat.pinMessage",
+            json!({"messageId": id_of(&plain)}),
+            Some(&alice),
+        )
+        .await
+        .ok();
+    server
+        .post(
+            "chat.starMessage",
+            json!({"messageId": id_of(&by_bob)}),
+            Some(&alice),
+        )
+        .await
+        .ok();
+    let reply = server
+        .post(
+            "chat.sendMessage",
+            json!({"message": {"rid": rid, "msg": "in thread", "tmid": id_of(&mention)}}),
+            Some(&bob),
+        )
+        .await;
+    reply.ok();
+
+    let texts = |selector: String| {
+        let server = &server;
+        let bob = &bob;
+        let rid = rid.clone();
+        async move {
+            let reply = server
+                .get(
+                    "channels.messages",
+                    &[("roomId", rid.as_str()), ("query", selector.as_str())],
+                    Some(bob),
+                )
+                .await;
+            reply.ok()["messages"]
+                .as_array()
+                .expect("messages")
+                .iter()
+                .filter(|m| m["t"].is_null())
+                .map(|m| m["msg"].as_str().expect("msg").to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(texts(r#"{"pinned": true}"#.to_owned()).await, ["plain"]);
+    let mentioning = format!(r#"{{"mentions._id": {{"$in": ["{}"]}}}}"#, bob.user_id);
+    assert_eq!(texts(mentioning).await, ["hello @bob"]);
+    let starred = format!(r#"{{"starred._id": "{}"}}"#, alice.user_id);
+    assert_eq!(texts(starred).await, ["from bob"]);
+    let authored = format!(r#"{{"u._id": "{}", "rid": "x"}}"#, bob.user_id);
+    assert_eq!(texts(authored).await, ["in thread", "from bob"]);
+    let thread = format!(r#"{{"tmid": "{}"}}"#, id_of(&mention));
+    assert_eq!(texts(thread).await, ["in thread"]);
+
+    for selector in [r#"{"pinned": true"#, r#"{"t": {"$exists": false}}"#, "[1]"] {
+        server
+            .get(
+                "channels.messages",
+                &[("roomId", "nowhere"), ("query", selector)],
+                Some(&bob),
+            )
+            .await
+            .refused(
+                400,
+                &format!("Invalid query parameter provided: \"{selector}\" [error-invalid-query]"),
+            );
+    }
+    server.stop().await;
+}

@@ -3,10 +3,30 @@
 //! that instances sharing a database agree; a stopped instance's connections expire when it
 //! stops beating.
 
-use crate::Connections;
-use crate::store_error;
+use crate::authz::Required;
+use crate::{Connections, Session, store_error};
 use comet_core::user::Presence;
-use comet_core::{Result, now};
+use comet_core::{Error, Result, Timestamp, now};
+use serde_json::json;
+
+/// The connection count upstream reports as `max` in `presence.getConnections`: the number
+/// past which an unlicensed Rocket.Chat stops broadcasting presence. Comet never stops, so
+/// this is only what clients expect to compare with.
+pub const UPSTREAM_MAX_CONNECTIONS: u64 = 200;
+
+/// One instance of this deployment, as `instances.get` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceStatus {
+    pub id: String,
+    /// When it last beat.
+    pub last_beat: Timestamp,
+    /// Its live connections.
+    pub connections: u64,
+    /// This instance (the one answering).
+    pub local: bool,
+    /// Heard from within `COMET_INSTANCE_TIMEOUT`.
+    pub alive: bool,
+}
 
 /// What a user's connections add up to: online if any is, away if all are, else offline.
 fn aggregate(connections: &[Presence]) -> Presence {
@@ -19,7 +39,183 @@ fn aggregate(connections: &[Presence]) -> Presence {
     }
 }
 
+/// What `shield.svg` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct ShieldRequest {
+    /// `online`, `channel`, `user`, or anything else for "join chat".
+    pub kind: Option<String>,
+    /// `icon=false` hides the icon.
+    pub hide_icon: bool,
+    pub channel: String,
+    pub name: String,
+    /// The user of a `user` shield.
+    pub user: Option<crate::accounts::UserRef>,
+}
+
+/// A badge's content; the edge draws it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shield {
+    /// Left-hand label (may be empty).
+    pub name: String,
+    /// Right-hand text.
+    pub text: String,
+    /// Right-hand background colour.
+    pub color: &'static str,
+    pub hide_icon: bool,
+    /// Where the icon comes from.
+    pub icon_url: String,
+}
+
 impl Connections<'_> {
+    /// `shield.svg`: a badge of the online users, a channel, a user's presence, or "join chat",
+    /// refused in upstream's order (`API_Enable_Shields`, `API_Shield_Types`, a hidden icon
+    /// without a name, the type's own needs).
+    ///
+    /// A `user` badge shows a user's presence, so it needs a logged-in caller whatever
+    /// `API_Shield_user_require_auth` says: presence is not shown to anonymous callers
+    /// elsewhere either.
+    pub async fn shield(
+        &self,
+        caller: Option<&Session>,
+        request: &ShieldRequest,
+    ) -> Result<Shield> {
+        if !self.ctx.setting_bool("API_Enable_Shields") {
+            return Err(Error::meteor(
+                "error-endpoint-disabled",
+                "This endpoint is disabled",
+            ));
+        }
+        let types = self.ctx.setting_str("API_Shield_Types");
+        if let Some(kind) = &request.kind
+            && types.trim() != "*"
+            && !types.split(',').any(|t| t.trim() == kind)
+        {
+            return Err(Error::meteor(
+                "error-shield-disabled",
+                "This shield type is disabled",
+            ));
+        }
+        if request.hide_icon && request.name.trim().is_empty() {
+            return Err(Error::failure("Name cannot be empty when icon is hidden"));
+        }
+        let mut color = "#4c1";
+        let text = match request.kind.as_deref() {
+            Some("online") => {
+                let online = self
+                    .ctx
+                    .store
+                    .count_users_not_offline()
+                    .await
+                    .map_err(store_error)?;
+                format!("{online} Online")
+            }
+            Some("channel") => {
+                if request.channel.is_empty() {
+                    return Err(Error::failure(
+                        "Shield channel is required for type \"channel\"",
+                    ));
+                }
+                format!("#{}", request.channel)
+            }
+            Some("user") => {
+                if caller.is_none() {
+                    return Err(Error::failure("You must be logged in to do this."));
+                }
+                let Some(reference) = &request.user else {
+                    return Err(Error::meteor(
+                        "error-user-param-not-provided",
+                        "The required \"userId\" or \"username\" param was not provided",
+                    ));
+                };
+                let Some(user) = self.ctx.accounts().find_user(reference).await? else {
+                    return Err(Error::invalid_user());
+                };
+                color = match user.status {
+                    Presence::Online => "#1fb31f",
+                    Presence::Away => "#dc9b01",
+                    Presence::Busy => "#bc2031",
+                    Presence::Offline => "#a5a1a1",
+                };
+                if !user.name.is_empty() && self.ctx.setting_bool("UI_Use_Real_Name") {
+                    user.name
+                } else {
+                    format!("@{}", user.username)
+                }
+            }
+            _ => "JOIN CHAT".to_owned(),
+        };
+        Ok(Shield {
+            name: request.name.clone(),
+            text,
+            color,
+            hide_icon: request.hide_icon,
+            icon_url: format!(
+                "{}/favicon.svg",
+                self.ctx.setting_str("Site_Url").trim_end_matches('/')
+            ),
+        })
+    }
+
+    /// Who may see or change the presence service (`presence.*`).
+    pub const MANAGE_USER_STATUS: Required = Required::All(&["manage-user-status"]);
+    /// Who may list the instances (`instances.get`).
+    pub const VIEW_STATISTICS: Required = Required::All(&["view-statistics"]);
+
+    /// `presence.getConnections`: live connections on every instance, and upstream's limit.
+    pub async fn connection_count(&self, session: &Session) -> Result<(u64, u64)> {
+        self.ctx
+            .authorize(&session.user, Self::MANAGE_USER_STATUS)?;
+        let current = self
+            .ctx
+            .store
+            .count_connections()
+            .await
+            .map_err(store_error)?;
+        Ok((current, UPSTREAM_MAX_CONNECTIONS))
+    }
+
+    /// `presence.enableBroadcast`: clears `Presence_broadcast_disabled`, as upstream does
+    /// when presence broadcasting is turned back on.
+    pub async fn enable_broadcast(&self, session: &Session) -> Result<()> {
+        self.ctx
+            .authorize(&session.user, Self::MANAGE_USER_STATUS)?;
+        self.ctx
+            .write_setting("Presence_broadcast_disabled", json!(false))
+            .await
+    }
+
+    /// `instances.get`: the instances sharing this deployment's database, this one always
+    /// among them (also before its first heartbeat is written).
+    pub async fn instances(&self, session: &Session) -> Result<Vec<InstanceStatus>> {
+        self.ctx.authorize(&session.user, Self::VIEW_STATISTICS)?;
+        let records = self.ctx.store.instances().await.map_err(store_error)?;
+        let here = &self.ctx.config.instance_id;
+        let alive_since = now() - self.instance_timeout();
+        let mut instances: Vec<InstanceStatus> = records
+            .into_iter()
+            .map(|r| InstanceStatus {
+                local: &r.id == here,
+                alive: r.last_beat >= alive_since,
+                id: r.id,
+                last_beat: r.last_beat,
+                connections: r.connections,
+            })
+            .collect();
+        if !instances.iter().any(|i| i.local) {
+            instances.insert(
+                0,
+                InstanceStatus {
+                    id: here.clone(),
+                    last_beat: now(),
+                    connections: 0,
+                    local: true,
+                    alive: true,
+                },
+            );
+        }
+        Ok(instances)
+    }
+
     /// A live connection of a user opened (`Some(Online)`), became idle or active again
     /// (`Some(Away)` / `Some(Online)`), or closed (`None`). The user's presence follows all of
     /// their connections on every instance: the first brings them online, the last takes them

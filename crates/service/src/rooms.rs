@@ -8,7 +8,7 @@ use comet_core::room::{Message, Room, RoomType, Subscription, UserStub};
 use comet_core::user::User;
 use comet_core::validate::username_regex;
 use comet_core::{Error, Result, Timestamp, id, now};
-use comet_store::{Conflict, RoomFilter, RoomSortKey, StoreError};
+use comet_store::{Conflict, MemberFilter, RoomFilter, RoomSortKey, StoreError};
 use serde_json::{Value, json};
 
 /// The room every new user joins, as upstream ships it.
@@ -1134,6 +1134,89 @@ impl Rooms<'_> {
             })
             .collect();
         Ok((members, total))
+    }
+
+    /// Who may list a room's integrations (`channels.getIntegrations`,
+    /// `groups.getIntegrations`): any of the four integration permissions.
+    pub const LIST_INTEGRATIONS: Required = Required::Any(&[
+        "manage-outgoing-integrations",
+        "manage-own-outgoing-integrations",
+        "manage-incoming-integrations",
+        "manage-own-incoming-integrations",
+    ]);
+
+    /// The integrations (incoming and outgoing webhooks) of a room, as
+    /// `channels.getIntegrations` and `groups.getIntegrations` list them, with the total.
+    /// The room is found as the family finds it: a channel the caller may not read is 403
+    /// `unauthorized` (upstream's `forbidden()`), a group they are not in is not found.
+    /// Comet has no integrations yet, so every room has none.
+    pub async fn room_integrations(
+        &self,
+        session: &Session,
+        room: &RoomRef,
+        family: RoomFamily,
+    ) -> Result<(Vec<Value>, u64)> {
+        self.ctx.authorize(&session.user, Self::LIST_INTEGRATIONS)?;
+        if family == RoomFamily::Channels {
+            let room = self
+                .find_room_unchecked(room)
+                .await?
+                .filter(|r| r.room_type == RoomType::Channel)
+                .ok_or_else(|| room_not_found(family))?;
+            if self.room_access(session, room).await?.is_none() {
+                return Err(Error::forbidden());
+            }
+        } else {
+            self.room_for(session, room, family).await?;
+        }
+        Ok((Vec::new(), 0))
+    }
+
+    /// The checks of `rooms.membersOrderedByRole`, in upstream's order: the room exists, the
+    /// caller may read it (else 404, so that the listing does not tell a hidden room from a
+    /// missing one), it is a channel or a private group, and a broadcast room's members are
+    /// listed only to holders of `view-broadcast-member-list` (globally or in the room).
+    pub async fn member_list_access(
+        &self,
+        session: &Session,
+        room: &RoomRef,
+    ) -> Result<RoomAccess> {
+        let Some(room) = self.find_room_unchecked(room).await? else {
+            return Err(room_not_found(RoomFamily::Any));
+        };
+        let Some(access) = self.room_access(session, room).await? else {
+            return Err(Error::not_found_because(
+                "The required \"roomId\" or \"roomName\" param provided does not match any room",
+            ));
+        };
+        let room = access.room();
+        if !matches!(room.room_type, RoomType::Channel | RoomType::Private) {
+            return Err(Error::failure("error-room-type-not-supported"));
+        }
+        if room.broadcast
+            && !self
+                .has_room_permission(&session.user, "view-broadcast-member-list", &room.id)
+                .await?
+        {
+            return Err(Error::forbidden());
+        }
+        Ok(access)
+    }
+
+    /// A page of a room's active members by room role, presence and username (or name, with
+    /// `UI_Use_Real_Name`, unless `filter` asks for usernames), and the total.
+    pub async fn members_by_role(
+        &self,
+        room: &RoomAccess,
+        filter: &MemberFilter,
+        offset: u64,
+        count: Option<u64>,
+    ) -> Result<(Vec<(Subscription, User)>, u64)> {
+        self.ctx
+            .store
+            .members_by_role(&room.id, filter, offset, count)
+            .await
+            .map_err(store_error)
     }
 
     /// The caller's subscription to a room.

@@ -187,6 +187,10 @@ impl Database for PostgresDatabase {
         format!("{column} = ANY({param})")
     }
 
+    fn list_contains(column: &str, param: &str) -> String {
+        format!("{param}::text = ANY({column})")
+    }
+
     fn json_array_contains(doc: &str, key: &str, param: &str) -> String {
         format!("{doc} -> '{key}' @> jsonb_build_array({param}::text)")
     }

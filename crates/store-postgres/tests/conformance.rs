@@ -35,6 +35,7 @@ conformance_tests!(
     rooms_and_messages,
     user_and_token_lookups,
     rooms_and_subscriptions,
+    members_by_role,
     message_history,
     message_search,
     concurrent_writers,

@@ -245,10 +245,38 @@ fn push_user_filter<D: Database>(q: &mut Query, filter: &UserFilter) {
     if let Some(search) = &filter.search {
         // lower() folds ASCII only in both (PostgreSQL's name has the "C" collation).
         let pattern = q.param(like_pattern(search));
+        let email = if filter.search_names_only {
+            String::new()
+        } else {
+            format!(" OR u.email_key LIKE {pattern} ESCAPE '\\'")
+        };
         q.push(&format!(
             " AND (u.username_key LIKE {pattern} ESCAPE '\\' OR lower(u.name) LIKE {pattern} \
-             ESCAPE '\\' OR u.email_key LIKE {pattern} ESCAPE '\\')"
+             ESCAPE '\\'{email})"
         ));
+    }
+    if !filter.any_role.is_empty() {
+        let held: Vec<String> = filter
+            .any_role
+            .iter()
+            .map(|role| {
+                let role = q.param(role);
+                D::user_has_role(&role)
+            })
+            .collect();
+        q.push(&format!(" AND ({})", held.join(" OR ")));
+    }
+    match filter.has_logged_in {
+        Some(true) => {
+            q.push(" AND u.last_login IS NOT NULL");
+        }
+        Some(false) => {
+            q.push(" AND u.last_login IS NULL");
+        }
+        None => {}
+    }
+    if let Some(user_type) = &filter.user_type {
+        q.push(" AND u.user_type = ").push_bind(user_type.as_str());
     }
 }
 
@@ -384,6 +412,11 @@ impl<D: Database> UserStore for SqlStore<D> {
              WHERE user_type = 'user' AND (status_connection <> 'offline' OR status <> 'offline')",
         );
         self.db.write(reset).await.map(drop)
+    }
+
+    async fn count_users_not_offline(&self) -> StoreResult<u64> {
+        let sql = "SELECT COUNT(*) AS n FROM users WHERE status <> 'offline'";
+        counted(&self.db.read(Query::new(sql)).await?)
     }
 
     async fn count_users(&self) -> StoreResult<u64> {

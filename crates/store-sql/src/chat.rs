@@ -7,7 +7,7 @@
 
 use crate::rows::{
     MESSAGE_COLUMNS, ROOM_COLUMNS, SUBSCRIPTION_COLUMNS, message_from_row, room_from_row,
-    subscription_from_row,
+    subscription_from_row, user_columns, user_from_row,
 };
 use crate::{
     Database, Param, Query, SqlRow, SqlStore, Transaction, counted, direction, limit, offset,
@@ -16,11 +16,12 @@ use async_trait::async_trait;
 use comet_core::Timestamp;
 use comet_core::page::{Direction, Page};
 use comet_core::room::{Message, Room, Subscription, UserStub};
+use comet_core::user::User;
 use comet_store::encoding::{from_millis, like_pattern, message_extra, millis};
 use comet_store::{
-    Conflict, MessageChange, MessageChanged, MessageFilter, MessageSortKey, MessageStore,
-    PostEffects, RemovedSubscription, RoomFilter, RoomSortKey, RoomStore, StoreError, StoreResult,
-    SubscriptionStore,
+    Conflict, MemberFilter, MessageChange, MessageChanged, MessageFilter, MessageSortKey,
+    MessageStore, PostEffects, RemovedSubscription, RoomFilter, RoomSortKey, RoomStore, StoreError,
+    StoreResult, SubscriptionStore,
 };
 
 /// Messages per insert statement: 19 parameters each stays under both dialects' limits.
@@ -578,6 +579,112 @@ impl<D: Database> SubscriptionStore for SqlStore<D> {
             .map(subscription_from_row)
             .collect::<StoreResult<_>>()?;
         Ok((subscriptions, total))
+    }
+
+    async fn members_by_role(
+        &self,
+        room_id: &str,
+        filter: &MemberFilter,
+        page_offset: u64,
+        page_count: Option<u64>,
+    ) -> StoreResult<(Vec<(Subscription, User)>, u64)> {
+        let matching = |q: &mut Query| {
+            q.push(" FROM subscriptions s JOIN users u ON u.id = s.user_id WHERE s.rid = ")
+                .push_bind(room_id)
+                .push(" AND u.active = ")
+                .push(D::TRUE);
+            if !filter.statuses.is_empty() {
+                let statuses = q.param(&filter.statuses);
+                q.push(" AND ").push(&D::in_list("u.status", &statuses));
+            }
+            if let Some(search) = &filter.search {
+                // lower() folds ASCII only in both (PostgreSQL's name has the "C" collation).
+                let pattern = q.param(like_pattern(search));
+                q.push(&format!(
+                    " AND (u.username_key LIKE {pattern} ESCAPE '\\' \
+                     OR lower(u.name) LIKE {pattern} ESCAPE '\\')"
+                ));
+            }
+        };
+        let mut tx = self.db.snapshot().await?;
+        let mut count_query = Query::new("SELECT COUNT(*) AS n");
+        matching(&mut count_query);
+        let total = counted(&tx.read(count_query).await?)?;
+
+        // Upstream's priorities: owner 0, leader 250, moderator 500, anyone else 10000; then
+        // presence as its status strings sort descending, offline last.
+        let mut q = Query::new("SELECT s.user_id AS user_id");
+        matching(&mut q);
+        let mut priority = String::from("CASE");
+        for (role, rank) in [("owner", 0), ("leader", 250), ("moderator", 500)] {
+            let role = q.param(role);
+            priority.push_str(&format!(
+                " WHEN {} THEN {rank}",
+                D::list_contains("s.roles", &role)
+            ));
+        }
+        priority.push_str(" ELSE 10000 END");
+        let name = if filter.by_name {
+            "u.name"
+        } else {
+            "u.username"
+        };
+        q.push(&format!(
+            " ORDER BY {priority}{}, CASE u.status WHEN 'online' THEN 3 WHEN 'busy' THEN 2 \
+             WHEN 'away' THEN 1 ELSE 0 END DESC, {name}{}{}, u.id LIMIT ",
+            direction(filter.role_order),
+            D::BYTEWISE,
+            direction(filter.name_order),
+        ))
+        .push_bind(limit(page_count))
+        .push(" OFFSET ")
+        .push_bind(offset(page_offset));
+        let ids = tx
+            .read(q)
+            .await?
+            .iter()
+            .map(|row| row.text("user_id"))
+            .collect::<StoreResult<Vec<String>>>()?;
+        if ids.is_empty() {
+            tx.commit().await?;
+            return Ok((Vec::new(), total));
+        }
+        let mut users_query = Query::new(format!(
+            "SELECT {} FROM users u WHERE ",
+            user_columns::<D>()
+        ));
+        let id_list = users_query.param(&ids);
+        users_query.push(&D::in_list("u.id", &id_list));
+        let users = tx
+            .read(users_query)
+            .await?
+            .iter()
+            .map(user_from_row)
+            .collect::<StoreResult<Vec<User>>>()?;
+        let mut subs_query = Query::new(format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE rid = "
+        ));
+        subs_query.push_bind(room_id).push(" AND ");
+        let id_list = subs_query.param(&ids);
+        subs_query.push(&D::in_list("user_id", &id_list));
+        let subscriptions = tx
+            .read(subs_query)
+            .await?
+            .iter()
+            .map(subscription_from_row)
+            .collect::<StoreResult<Vec<Subscription>>>()?;
+        tx.commit().await?;
+        // Back in the order of the page; a member removed meanwhile cannot be missing, as all
+        // three reads see one snapshot.
+        let members = ids
+            .iter()
+            .filter_map(|id| {
+                let user = users.iter().find(|u| &u.id == id)?;
+                let subscription = subscriptions.iter().find(|s| &s.user.id == id)?;
+                Some((subscription.clone(), user.clone()))
+            })
+            .collect();
+        Ok((members, total))
     }
 
     async fn add_member(

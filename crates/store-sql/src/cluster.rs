@@ -1,11 +1,11 @@
 //! Instances, connections, leases and rate-limit windows (see `comet_store::ClusterStore`).
 
-use crate::{Database, Query, SqlRow, SqlStore, Transaction, count};
+use crate::{Database, Query, SqlRow, SqlStore, Transaction, count, counted};
 use async_trait::async_trait;
 use comet_core::Timestamp;
 use comet_core::user::Presence;
-use comet_store::encoding::millis;
-use comet_store::{ClusterStore, StoreResult};
+use comet_store::encoding::{from_millis, millis};
+use comet_store::{ClusterStore, InstanceRecord, StoreResult};
 
 /// Connections of instances that are gone: stale heartbeat, or no heartbeat at all.
 const DEAD_CONNECTIONS: &str = "instance_id IN (SELECT id FROM instances WHERE heartbeat_at < $1) \
@@ -42,6 +42,35 @@ impl<D: Database> ClusterStore for SqlStore<D> {
         tx.write(stale.bind(before)).await?;
         tx.commit().await?;
         Ok(users)
+    }
+
+    async fn count_connections(&self) -> StoreResult<u64> {
+        counted(
+            &self
+                .db
+                .read(Query::new("SELECT COUNT(*) AS n FROM connections"))
+                .await?,
+        )
+    }
+
+    async fn instances(&self) -> StoreResult<Vec<InstanceRecord>> {
+        let rows = self
+            .db
+            .read(Query::new(
+                "SELECT i.id AS id, i.heartbeat_at AS heartbeat_at, \
+                 (SELECT COUNT(*) FROM connections c WHERE c.instance_id = i.id) AS n \
+                 FROM instances i ORDER BY i.id",
+            ))
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(InstanceRecord {
+                    id: row.text("id")?,
+                    last_beat: from_millis(row.int("heartbeat_at")?)?,
+                    connections: count(row.int("n")?),
+                })
+            })
+            .collect()
     }
 
     async fn set_connection(

@@ -86,6 +86,8 @@ pub trait Database: Send + Sync + 'static {
     fn user_has_role(param: &str) -> String;
     /// `column` equals one of the list bound at `param`.
     fn in_list(column: &str, param: &str) -> String;
+    /// The list column `column` (a subscription's roles) holds the string bound at `param`.
+    fn list_contains(column: &str, param: &str) -> String;
     /// The array under `key` of the document `doc` holds the string bound at `param`.
     fn json_array_contains(doc: &str, key: &str, param: &str) -> String;
     /// The array under `key` of `doc` holds an object whose `id` is the string at `param`.

@@ -219,6 +219,10 @@ impl Database for SqliteDatabase {
         format!("{column} IN (SELECT value FROM json_each({param}))")
     }
 
+    fn list_contains(column: &str, param: &str) -> String {
+        format!("EXISTS (SELECT 1 FROM json_each({column}) e WHERE e.value = {param})")
+    }
+
     fn json_array_contains(doc: &str, key: &str, param: &str) -> String {
         format!("EXISTS (SELECT 1 FROM json_each({doc}, '$.{key}') e WHERE e.value = {param})")
     }

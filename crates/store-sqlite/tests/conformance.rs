@@ -44,6 +44,12 @@ async fn reopening_keeps_data_and_migrations_are_idempotent() {
 }
 
 #[tokio::test]
+async fn members_by_role() {
+    let (_dir, store) = fresh().await;
+    conformance::members_by_role(&store).await;
+}
+
+#[tokio::test]
 async fn rooms_and_messages() {
     let (_dir, store) = fresh().await;
     conformance::rooms_and_messages(&store).await;

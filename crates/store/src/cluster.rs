@@ -7,6 +7,14 @@ use async_trait::async_trait;
 use comet_core::Timestamp;
 use comet_core::user::Presence;
 
+/// One live instance, as `instances` lists them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceRecord {
+    pub id: String,
+    pub last_beat: Timestamp,
+    pub connections: u64,
+}
+
 #[async_trait]
 pub trait ClusterStore: Send + Sync {
     /// Records that an instance is alive at `at`.
@@ -25,6 +33,11 @@ pub trait ClusterStore: Send + Sync {
     ) -> StoreResult<()>;
     /// The presence of each of a user's live connections, on every instance.
     async fn connection_presences(&self, user_id: &str) -> StoreResult<Vec<Presence>>;
+    /// How many live connections there are, on every instance.
+    async fn count_connections(&self) -> StoreResult<u64>;
+    /// The instances alive now, each with when it last beat and how many live connections it
+    /// holds, by id.
+    async fn instances(&self) -> StoreResult<Vec<InstanceRecord>>;
     /// Forgets every connection and instance (a single instance starting: none survive).
     async fn clear_connections(&self) -> StoreResult<()>;
     /// Takes the lease `name` for `holder` until `until` if it is free, expired (before `now`)

@@ -138,6 +138,7 @@ pub async fn users(store: &dyn Store) {
     carol.active = false;
     store.insert_user(&carol).await.unwrap();
     assert_eq!(store.count_users().await.unwrap(), 3);
+    assert_eq!(store.count_users_not_offline().await.unwrap(), 0);
     assert_eq!(
         store.count_active_users_with_role("admin").await.unwrap(),
         1
@@ -148,7 +149,9 @@ pub async fn users(store: &dyn Store) {
     bob.name = "Robert".into();
     bob.roles = vec!["admin".into()];
     bob.last_login = Some(t0);
+    bob.status = Presence::Busy;
     assert!(store.update_user(&bob).await.unwrap());
+    assert_eq!(store.count_users_not_offline().await.unwrap(), 1);
     assert_eq!(store.user_by_id("u2").await.unwrap(), Some(bob.clone()));
     let mut clash = bob.clone();
     clash.username = "alice".into();
@@ -210,6 +213,56 @@ pub async fn users(store: &dyn Store) {
         ..UserFilter::default()
     };
     assert_eq!(store.list_users(&literal, &Page::all()).await.unwrap().1, 0);
+    // An address matches a search only where addresses may be searched.
+    let by_address = |names_only| UserFilter {
+        search: Some("BOB@EXAMPLE".into()),
+        search_names_only: names_only,
+        ..UserFilter::default()
+    };
+    assert_eq!(
+        store
+            .list_users(&by_address(false), &Page::all())
+            .await
+            .unwrap()
+            .1,
+        1
+    );
+    assert_eq!(
+        store
+            .list_users(&by_address(true), &Page::all())
+            .await
+            .unwrap()
+            .1,
+        0
+    );
+    let any_role = UserFilter {
+        any_role: vec!["admin".into(), "nobody".into()],
+        ..UserFilter::default()
+    };
+    let (found, n) = store.list_users(&any_role, &Page::all()).await.unwrap();
+    assert_eq!((n, found[0].id.as_str()), (1, "u2"));
+    let ids = |filter: UserFilter| async move {
+        let sorted = Page {
+            offset: 0,
+            count: None,
+            sort: vec![(UserSortKey::Username, Direction::Ascending)],
+        };
+        let (users, _) = store.list_users(&filter, &sorted).await.unwrap();
+        users.into_iter().map(|u| u.id).collect::<Vec<_>>()
+    };
+    let logged_in = |yes| UserFilter {
+        has_logged_in: Some(yes),
+        ..UserFilter::default()
+    };
+    assert_eq!(ids(logged_in(true)).await, ["u2"]);
+    assert_eq!(ids(logged_in(false)).await, ["u1", "u3"]);
+    let of_type = |t: &str| UserFilter {
+        user_type: Some(t.into()),
+        active: Some(true),
+        ..UserFilter::default()
+    };
+    assert_eq!(ids(of_type("user")).await, ["u1", "u2"]);
+    assert!(ids(of_type("bot")).await.is_empty());
 
     assert!(store.delete_user("u3").await.unwrap());
     assert!(!store.delete_user("u3").await.unwrap());
@@ -512,6 +565,163 @@ fn subscription(
         ignored: vec![],
         updated_at: at,
     }
+}
+
+/// `members_by_role`: active members only, by room role, presence, then username or name;
+/// presence and search filters; paging with the total.
+pub async fn members_by_role(store: &dyn Store) {
+    use crate::MemberFilter;
+    let t0 = now();
+    let mut people = Vec::new();
+    // (id, username, name, presence, active, room roles)
+    for (id, username, name, status, active, roles) in [
+        ("m1", "zed", "Alpha", Presence::Offline, true, vec!["owner"]),
+        ("m2", "yan", "Bravo", Presence::Online, true, vec![]),
+        (
+            "m3",
+            "xia",
+            "Charlie",
+            Presence::Away,
+            true,
+            vec!["moderator"],
+        ),
+        ("m4", "wes", "Delta", Presence::Busy, true, vec![]),
+        ("m5", "vic", "Echo", Presence::Offline, true, vec![]),
+        (
+            "m6",
+            "uma",
+            "Foxtrot",
+            Presence::Online,
+            false,
+            vec!["owner"],
+        ),
+        (
+            "m7",
+            "tom",
+            "Golf",
+            Presence::Online,
+            true,
+            vec!["leader", "moderator"],
+        ),
+    ] {
+        let mut u = user(id, username, &format!("{username}@example.com"), t0);
+        u.name = name.into();
+        u.status = status;
+        u.active = active;
+        store.insert_user(&u).await.unwrap();
+        people.push((u, roles));
+    }
+    let outsider = user("m8", "sam", "sam@example.com", t0);
+    store.insert_user(&outsider).await.unwrap();
+    let lobby = room("r-lobby", "lobby", &people[0].0, t0);
+    let subscriptions: Vec<_> = people
+        .iter()
+        .enumerate()
+        .map(|(i, (u, roles))| {
+            let mut sub = subscription(&format!("ms{i}"), &lobby, u, t0);
+            sub.roles = roles.iter().map(|r| (*r).to_owned()).collect();
+            sub
+        })
+        .collect();
+    store
+        .create_room(&lobby, &subscriptions, None)
+        .await
+        .unwrap();
+
+    let names = |members: &[(comet_core::room::Subscription, User)]| {
+        members
+            .iter()
+            .map(|(s, u)| {
+                assert_eq!(s.user.id, u.id);
+                assert_eq!(s.room_id, "r-lobby");
+                u.username.clone()
+            })
+            .collect::<Vec<_>>()
+    };
+    let (all, total) = store
+        .members_by_role("r-lobby", &MemberFilter::default(), 0, None)
+        .await
+        .unwrap();
+    // uma is deactivated, sam no member; yan and wes by presence, then vic offline.
+    assert_eq!(names(&all), ["zed", "tom", "xia", "yan", "wes", "vic"]);
+    assert_eq!(total, 6);
+    assert_eq!(all[0].0.roles, ["owner"]);
+
+    let (page, total) = store
+        .members_by_role("r-lobby", &MemberFilter::default(), 2, Some(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        (names(&page), total),
+        (vec!["xia".to_owned(), "yan".to_owned()], 6)
+    );
+
+    let reversed = MemberFilter {
+        role_order: Direction::Descending,
+        ..MemberFilter::default()
+    };
+    let (list, _) = store
+        .members_by_role("r-lobby", &reversed, 0, None)
+        .await
+        .unwrap();
+    assert_eq!(names(&list), ["yan", "wes", "vic", "xia", "tom", "zed"]);
+
+    let online = MemberFilter {
+        statuses: vec!["online".into(), "busy".into()],
+        ..MemberFilter::default()
+    };
+    let (list, total) = store
+        .members_by_role("r-lobby", &online, 0, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (names(&list), total),
+        (
+            vec!["tom".to_owned(), "yan".to_owned(), "wes".to_owned()],
+            3
+        )
+    );
+
+    // By name: among the plain online members Bravo and Delta keep presence first.
+    let by_name = MemberFilter {
+        by_name: true,
+        name_order: Direction::Descending,
+        statuses: vec!["offline".into()],
+        ..MemberFilter::default()
+    };
+    let (list, _) = store
+        .members_by_role("r-lobby", &by_name, 0, None)
+        .await
+        .unwrap();
+    assert_eq!(names(&list), ["zed", "vic"]);
+
+    let search = MemberFilter {
+        search: Some("ELT".into()),
+        ..MemberFilter::default()
+    };
+    let (list, total) = store
+        .members_by_role("r-lobby", &search, 0, None)
+        .await
+        .unwrap();
+    assert_eq!((names(&list), total), (vec!["wes".to_owned()], 1));
+    let literal = MemberFilter {
+        search: Some("_".into()),
+        ..MemberFilter::default()
+    };
+    assert_eq!(
+        store
+            .members_by_role("r-lobby", &literal, 0, None)
+            .await
+            .unwrap()
+            .1,
+        0
+    );
+    let (none, total) = store
+        .members_by_role("nowhere", &MemberFilter::default(), 0, None)
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    assert_eq!(total, 0);
 }
 
 /// Rooms, subscriptions and messages: creation, membership, posting effects, history
@@ -910,7 +1120,6 @@ fn at_ms(t0: Timestamp, ms: i64) -> Timestamp {
 /// Lookups and listings the other parts leave out: several ids at once, Unicode case folding,
 /// every sort key with absent values ordered first, presence reset, and token deletion.
 pub async fn user_and_token_lookups(store: &dyn Store) {
-    use comet_core::user::Presence;
     let t0 = now();
     let mut emile = user("e1", "Émile", "ÉMILE@example.com", t0);
     emile.status = Presence::Online;
@@ -2577,7 +2786,6 @@ pub async fn read_receipts(store: &dyn Store) {
 
 /// Instances, connections, leases and rate-limit windows shared by several instances.
 pub async fn cluster(store: &dyn Store) {
-    use comet_core::user::Presence;
     let t0 = now();
     let at = |s: i64| t0 + chrono::Duration::seconds(s);
 
@@ -2615,6 +2823,24 @@ pub async fn cluster(store: &dyn Store) {
     assert_eq!(
         store.connection_presences("u1").await.unwrap(),
         vec![Presence::Away]
+    );
+
+    // Counted overall and per instance.
+    assert_eq!(store.count_connections().await.unwrap(), 2);
+    assert_eq!(
+        store.instances().await.unwrap(),
+        vec![
+            crate::InstanceRecord {
+                id: "a".into(),
+                last_beat: t0,
+                connections: 0,
+            },
+            crate::InstanceRecord {
+                id: "b".into(),
+                last_beat: t0,
+                connections: 2,
+            },
+        ]
     );
 
     // Instance b stops beating: its connections go, and whose they were is reported once.

@@ -8,7 +8,7 @@ use comet_core::Timestamp;
 use comet_core::page::{Page, UserSortKey};
 // Listing vocabulary shared with the service and the edges lives in `comet_core::page`.
 pub use comet_core::page::{
-    MessageFilter, MessageSortKey, RoomFilter, RoomSortKey, UploadFilter, UserFilter,
+    MemberFilter, MessageFilter, MessageSortKey, RoomFilter, RoomSortKey, UploadFilter, UserFilter,
 };
 use comet_core::role::{Permission, Role};
 use comet_core::room::{Message, Room, Subscription, UserStub};
@@ -74,6 +74,8 @@ pub trait UserStore: Send + Sync {
     async fn count_users_with_role(&self, role: &str) -> StoreResult<u64>;
     /// How many users exist.
     async fn count_users(&self) -> StoreResult<u64>;
+    /// How many users are not offline (bots included, as upstream counts them).
+    async fn count_users_not_offline(&self) -> StoreResult<u64>;
     /// Marks every user without a live connection: used at start, when no connection is live.
     async fn reset_connection_presence(&self) -> StoreResult<()>;
 }
@@ -224,6 +226,15 @@ pub trait SubscriptionStore: Send + Sync {
         offset: u64,
         count: Option<u64>,
     ) -> StoreResult<(Vec<Subscription>, u64)>;
+    /// A page of a room's members who are active users, as `filter` selects and orders them
+    /// (see [`MemberFilter`]), each with their subscription; and how many there are.
+    async fn members_by_role(
+        &self,
+        room_id: &str,
+        filter: &MemberFilter,
+        offset: u64,
+        count: Option<u64>,
+    ) -> StoreResult<(Vec<(Subscription, User)>, u64)>;
     /// Adds a member (and counts them), with an optional system message, atomically. False if
     /// already a member.
     async fn add_member(
@@ -353,7 +364,7 @@ pub trait OpsStore: Send + Sync {
 }
 
 mod cluster;
-pub use cluster::ClusterStore;
+pub use cluster::{ClusterStore, InstanceRecord};
 mod files;
 pub use files::{FileStore, Upload};
 mod avatars;

@@ -3,8 +3,12 @@
 use crate::AppState;
 use crate::envelope::{ApiResult, ok};
 use crate::extract::{Caller, Params};
-use crate::params::{opt_bool, opt_str, opt_u64, pagination, parse_js_date, req_str, room_ref};
+use crate::params::{
+    json_sort, opt_bool, opt_str, opt_str_list, opt_u64, pagination, parse_js_date, req_str,
+    room_ref,
+};
 use axum::extract::State;
+use comet_core::page::{Direction, MemberFilter};
 use comet_core::room::{Room, RoomType};
 use comet_core::{Error, Result};
 use comet_protocol::chat;
@@ -345,6 +349,79 @@ pub async fn rooms_info(
     let doc = chat::room(&view.room, view.last_message.as_ref());
     let doc = super::avatars::with_room_etag(&app, &view.room.id, doc).await?;
     ok(json!({"room": doc}))
+}
+
+/// `GET /api/v1/rooms.membersOrderedByRole`: a channel's or group's active members, owners
+/// first, then leaders, moderators and everyone else; within each, online before away before
+/// offline, then by username (or name, with `UI_Use_Real_Name`).
+pub async fn rooms_members_ordered_by_role(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    // Upstream's schema: exactly one of `roomId` and `roomName`, no other fields.
+    const ALLOWED: &[&str] = &[
+        "roomId", "roomName", "status", "filter", "count", "offset", "sort",
+    ];
+    if let Value::Object(fields) = &query
+        && fields.keys().any(|k| !ALLOWED.contains(&k.as_str()))
+    {
+        return Err(Error::invalid_params("must NOT have additional properties").into());
+    }
+    let room = match (opt_str(&query, "roomId")?, opt_str(&query, "roomName")?) {
+        (Some(id), None) => RoomRef::Id(id),
+        (None, Some(name)) => RoomRef::Name(name),
+        (None, None) => {
+            return Err(Error::invalid_params(
+                "must have required property 'roomId'\n must have required property 'roomName'\n must match exactly one schema in oneOf",
+            )
+            .into());
+        }
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid_params("must match exactly one schema in oneOf").into());
+        }
+    };
+    let statuses = opt_str_list(&query, "status")?.unwrap_or_default();
+    let search = opt_str(&query, "filter")?.filter(|f| !f.is_empty());
+    let access = app
+        .service
+        .rooms()
+        .member_list_access(&session, &room)
+        .await?;
+    let (offset, count) = pagination(&app, &query)?;
+    // Upstream orders by `rolePriority` and `username` from `sort`; other fields are ignored.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Order {
+        RolePriority,
+        Username,
+        Other,
+    }
+    let sort = json_sort(&query, Vec::new(), |field| {
+        Some(match field {
+            "rolePriority" => Order::RolePriority,
+            "username" => Order::Username,
+            _ => Order::Other,
+        })
+    })?;
+    let direction_of = |wanted| sort.iter().find(|(o, _)| *o == wanted).map(|(_, d)| *d);
+    let by_username = direction_of(Order::Username);
+    let filter = MemberFilter {
+        statuses,
+        search,
+        role_order: direction_of(Order::RolePriority).unwrap_or(Direction::Ascending),
+        by_name: by_username.is_none() && app.service.setting_bool("UI_Use_Real_Name"),
+        name_order: by_username.unwrap_or(Direction::Ascending),
+    };
+    let (members, total) = app
+        .service
+        .rooms()
+        .members_by_role(&access, &filter, offset, count)
+        .await?;
+    let docs: Vec<Value> = members
+        .iter()
+        .map(|(subscription, user)| chat::member_with_roles(user, subscription))
+        .collect();
+    ok(json!({"members": docs, "count": docs.len(), "offset": offset, "total": total}))
 }
 
 /// `GET /api/v1/rooms.isMember?roomId=&(userId=|username=)`.

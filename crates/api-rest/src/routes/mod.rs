@@ -8,6 +8,7 @@ mod discovery;
 mod files;
 mod info;
 mod methods;
+mod presence;
 mod roles;
 mod rooms;
 mod settings;
@@ -18,7 +19,7 @@ use axum::Router;
 use axum::http::Method;
 use axum::routing::{get, post};
 use comet_service::authz::Required;
-use comet_service::{Accounts, Permissions, Rooms, Settings};
+use comet_service::{Accounts, Connections, Permissions, Rooms, Settings};
 
 /// The requirement of the service operation a route runs, checked by the gate before the
 /// request is read so that a caller lacking it gets 403 before any validation error, as
@@ -27,7 +28,7 @@ use comet_service::{Accounts, Permissions, Rooms, Settings};
 pub fn required_permissions(route: &str, method: &Method) -> Option<Required> {
     let post = method == Method::POST;
     Some(match route {
-        "/api/v1/users.list" => Accounts::LIST_USERS,
+        "/api/v1/users.list" | "/api/v1/users.listByStatus" => Accounts::LIST_USERS,
         "/api/v1/users.delete" => Accounts::DELETE_USER,
         "/api/v1/users.setActiveStatus" => Accounts::SET_ACTIVE_STATUS,
         "/api/v1/users.getPersonalAccessTokens" => Accounts::LIST_ACCESS_TOKENS,
@@ -38,6 +39,13 @@ pub fn required_permissions(route: &str, method: &Method) -> Option<Required> {
         | "/api/v1/im.messages.others"
         | "/api/v1/dm.messages.others" => Rooms::ADMINISTER_ROOMS,
         "/api/v1/channels.list" => Rooms::LIST_CHANNELS,
+        "/api/v1/channels.getIntegrations" | "/api/v1/groups.getIntegrations" => {
+            Rooms::LIST_INTEGRATIONS
+        }
+        "/api/v1/presence.getConnections" | "/api/v1/presence.enableBroadcast" => {
+            Connections::MANAGE_USER_STATUS
+        }
+        "/api/v1/instances.get" => Connections::VIEW_STATISTICS,
         "/api/v1/settings/{id}" if post => Settings::EDIT_PRIVILEGED,
         "/api/v1/settings/{id}" => Settings::READ_PRIVILEGED,
         "/api/v1/permissions.update"
@@ -58,6 +66,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/users.register", post(users::register))
         .route("/api/v1/users.info", get(users::info))
         .route("/api/v1/users.list", get(users::list))
+        .route("/api/v1/users.listByStatus", get(users::list_by_status))
         .route("/api/v1/users.create", post(users::create))
         .route("/api/v1/users.update", post(users::update))
         .route(
@@ -102,6 +111,16 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/users.removePersonalAccessToken",
             post(users::remove_personal_access_token),
         )
+        .route(
+            "/api/v1/presence.getConnections",
+            get(presence::get_connections),
+        )
+        .route(
+            "/api/v1/presence.enableBroadcast",
+            post(presence::enable_broadcast),
+        )
+        .route("/api/v1/instances.get", get(presence::instances))
+        .route("/api/v1/shield.svg", get(presence::shield))
         .route("/api/v1/settings.public", get(settings::public))
         .route("/api/v1/settings", get(settings::list))
         .route(
@@ -229,6 +248,10 @@ fn room_routes() -> Router<AppState> {
             .route(
                 &format!("/api/v1/{prefix}.moderators"),
                 family_route!(get, rooms::moderators, family),
+            )
+            .route(
+                &format!("/api/v1/{prefix}.getIntegrations"),
+                family_route!(get, rooms::integrations, family),
             );
     }
     router = router
@@ -454,6 +477,10 @@ fn room_routes() -> Router<AppState> {
         .route("/api/v1/rooms.get", get(chat::rooms_get))
         .route("/api/v1/rooms.info", get(chat::rooms_info))
         .route("/api/v1/rooms.isMember", get(chat::rooms_is_member))
+        .route(
+            "/api/v1/rooms.membersOrderedByRole",
+            get(chat::rooms_members_ordered_by_role),
+        )
         .route(
             "/api/v1/rooms.muteUser",
             rooms::family_route!(post, chat::rooms_mute_user, true),

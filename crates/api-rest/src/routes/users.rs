@@ -7,11 +7,12 @@ use crate::params::{
 use axum::extract::State;
 use axum::http::HeaderMap;
 use comet_core::Error;
-use comet_core::page::Page;
 use comet_core::page::UserFilter;
+use comet_core::page::{Page, UserSortKey};
 use comet_protocol::{iso, rest::UserWire};
 use comet_service::accounts::{
-    NewUser, OwnProfileChanges, Registration, UserChanges, UserRef, UserView, VisibleUser,
+    NewUser, OwnProfileChanges, Registration, UserChanges, UserRef, UserView, UsersByStatus,
+    VisibleUser,
 };
 use comet_service::{ClientInfo, Session};
 use serde_json::{Value, json};
@@ -21,7 +22,7 @@ fn user_json(user: &VisibleUser) -> Value {
 }
 
 /// Runs the second-factor check of routes upstream marks `twoFactorRequired`.
-async fn two_factor(
+pub(crate) async fn two_factor(
     app: &AppState,
     session: &Session,
     headers: &HeaderMap,
@@ -129,6 +130,76 @@ pub async fn list(
         .list_users(&session, &UserFilter::default(), &page)
         .await?;
     let docs: Vec<Value> = users.iter().map(user_json).collect();
+    ok(json!({"users": docs, "count": docs.len(), "offset": offset, "total": total}))
+}
+
+/// `GET /api/v1/users.listByStatus`: the administration's user table (`view-d-room`).
+pub async fn list_by_status(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    // Upstream's schema (ajv, additional properties refused), checked before anything else.
+    const ALLOWED: &[&str] = &[
+        "status",
+        "hasLoggedIn",
+        "type",
+        "roles",
+        "searchTerm",
+        "sort",
+        "count",
+        "offset",
+        "inactiveReason",
+    ];
+    if let Value::Object(fields) = &query
+        && fields.keys().any(|k| !ALLOWED.contains(&k.as_str()))
+    {
+        return Err(Error::invalid_params("must NOT have additional properties").into());
+    }
+    let active = match opt_str(&query, "status")?.as_deref() {
+        None => None,
+        Some("active") => Some(true),
+        Some("deactivated") => Some(false),
+        Some(_) => {
+            return Err(Error::invalid_params("must be equal to one of the allowed values").into());
+        }
+    };
+    let inactive_reasons = opt_str_list(&query, "inactiveReason")?;
+    if let Some(reasons) = &inactive_reasons
+        && reasons
+            .iter()
+            .any(|r| !["deactivated", "pending_approval", "idle_too_long"].contains(&r.as_str()))
+    {
+        return Err(Error::invalid_params("must be equal to one of the allowed values").into());
+    }
+    let by_status = UsersByStatus {
+        inactive_reasons,
+        active,
+        has_logged_in: opt_bool(&query, "hasLoggedIn")?,
+        user_type: opt_str(&query, "type")?,
+        roles: opt_str_list(&query, "roles")?.unwrap_or_default(),
+        search_term: opt_str(&query, "searchTerm")?,
+    };
+    let (offset, count) = pagination(&app, &query)?;
+    let mut sort = user_sort(&query)?;
+    // Upstream sorts by activity along with presence when asked for `status`.
+    if let Some(&(_, direction)) = sort.iter().find(|(key, _)| *key == UserSortKey::Status) {
+        sort.push((UserSortKey::Active, direction));
+    }
+    let page = Page {
+        offset,
+        count,
+        sort,
+    };
+    let (users, total) = app
+        .service
+        .accounts()
+        .list_users_by_status(&session, &by_status, &page)
+        .await?;
+    let docs: Vec<Value> = users
+        .iter()
+        .map(|u| comet_protocol::rest::user_by_status(&u.user, u.view == UserView::Full))
+        .collect();
     ok(json!({"users": docs, "count": docs.len(), "offset": offset, "total": total}))
 }
 

@@ -19,12 +19,8 @@ pub mod messages;
 pub mod notifications;
 pub mod outbound;
 pub mod pipeline;
-<<<<<<< HEAD
-mod presence;
-pub mod previews;
-=======
 pub mod presence;
->>>>>>> rest2
+pub mod previews;
 pub mod ratelimit;
 pub mod roles;
 pub mod room_admin;

@@ -1814,3 +1814,142 @@ async fn users_info_finds_a_user_by_email() {
         .refused(400, "User not found.");
     server.stop().await;
 }
+
+/// Upstream's `preferences.data` of its users.ts end-to-end test.
+fn upstream_preferences() -> Value {
+    json!({
+        "newRoomNotification": "door", "newMessageNotification": "chime",
+        "muteFocusedConversations": true, "clockMode": 1, "useEmojis": true,
+        "convertAsciiEmoji": true, "saveMobileBandwidth": true, "collapseMediaByDefault": false,
+        "autoImageLoad": true, "emailNotificationMode": "mentions", "unreadAlert": true,
+        "notificationsSoundVolume": 100, "desktopNotifications": "default",
+        "pushNotifications": "default", "enableAutoAway": true, "highlights": [],
+        "desktopNotificationRequireInteraction": false, "hideUsernames": false,
+        "hideRoles": false, "displayAvatars": true, "hideFlexTab": false,
+        "sendOnEnter": "normal", "idleTimeLimit": 3600, "notifyCalendarEvents": false,
+        "enableMobileRinging": false,
+    })
+}
+
+#[tokio::test]
+async fn preferences_are_saved_and_read_back_as_upstream() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    let prefs = upstream_preferences();
+
+    // Another user's preferences without `edit-other-user-info`: refused before any look-up.
+    server
+        .post(
+            "users.setPreferences",
+            json!({"userId": "no-such-id", "data": prefs}),
+            Some(&alice),
+        )
+        .await
+        .refused(
+            400,
+            "Editing user is not allowed [error-action-not-allowed]",
+        );
+    server
+        .post(
+            "users.setPreferences",
+            json!({"userId": "no-such-id", "data": prefs}),
+            Some(&admin),
+        )
+        .await
+        .refused(
+            400,
+            "The optional \"userId\" param provided does not match any users [error-invalid-user]",
+        );
+    let other = server
+        .post(
+            "users.setPreferences",
+            json!({"userId": alice.user_id, "data": prefs}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(other.ok()["user"]["_id"], json!(alice.user_id));
+
+    let mut with_language = prefs.clone();
+    with_language["language"] = json!("en");
+    let saved = server
+        .post(
+            "users.setPreferences",
+            json!({"userId": admin.user_id, "data": with_language}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(
+        saved.ok()["user"]["settings"]["preferences"],
+        with_language,
+        "the saved keys and the language, no defaults"
+    );
+    let read = server.get("users.getPreferences", &[], Some(&admin)).await;
+    assert_eq!(read.ok()["preferences"], with_language);
+
+    // A wrong type is refused as upstream's schema refuses it.
+    let wrong = server
+        .post(
+            "users.setPreferences",
+            json!({"data": {"useEmojis": "yes"}}),
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(wrong.status, 400);
+    assert_eq!(wrong.body["errorType"], json!("invalid-params"));
+
+    // `me` lists exactly upstream's CE default preference keys, the saved ones over them.
+    let me = server.get("me", &[], Some(&alice)).await;
+    let keys: std::collections::BTreeSet<&str> = me.ok()["settings"]["preferences"]
+        .as_object()
+        .expect("preferences")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let upstream: std::collections::BTreeSet<&str> = [
+        "alsoSendThreadToChannel",
+        "newRoomNotification",
+        "newMessageNotification",
+        "showThreadsInMainChannel",
+        "useEmojis",
+        "convertAsciiEmoji",
+        "saveMobileBandwidth",
+        "collapseMediaByDefault",
+        "autoImageLoad",
+        "emailNotificationMode",
+        "unreadAlert",
+        "masterVolume",
+        "notificationsSoundVolume",
+        "voipRingerVolume",
+        "omnichannelTranscriptEmail",
+        "desktopNotifications",
+        "pushNotifications",
+        "enableAutoAway",
+        "desktopNotificationRequireInteraction",
+        "hideUsernames",
+        "hideRoles",
+        "displayAvatars",
+        "hideFlexTab",
+        "sendOnEnter",
+        "idleTimeLimit",
+        "sidebarShowFavorites",
+        "sidebarShowUnread",
+        "themeAppearence",
+        "sidebarSortby",
+        "sidebarViewMode",
+        "sidebarDisplayAvatar",
+        "sidebarGroupByType",
+        "sidebarSectionsOrder",
+        "muteFocusedConversations",
+        "notifyCalendarEvents",
+        "enableMobileRinging",
+        "featuresPreview",
+        // Saved by the admin above for alice (not defaults upstream has settings for).
+        "clockMode",
+        "highlights",
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(keys, upstream);
+    server.stop().await;
+}

@@ -1213,6 +1213,20 @@ impl Accounts<'_> {
         }
     }
 
+    /// `users.getPreferences` and `users.setPreferences`' answer: the preferences the user
+    /// saved (no defaults: upstream returns `settings.preferences` as stored) with `language`.
+    pub fn saved_preferences(&self, user: &User) -> Map<String, Value> {
+        let mut preferences = match &user.preferences {
+            Value::Object(map) => map.clone(),
+            _ => Map::new(),
+        };
+        // Upstream copies `user.language` in even when it is unset (then JSON drops it).
+        if let Some(language) = &user.language {
+            preferences.insert("language".to_owned(), Value::String(language.clone()));
+        }
+        preferences
+    }
+
     /// The absolute URL of a user's avatar.
     pub fn avatar_url(&self, username: &str) -> String {
         format!(
@@ -1313,34 +1327,68 @@ impl Accounts<'_> {
 }
 
 impl Accounts<'_> {
-    /// `users.setPreferences`: merges known preference keys into the user's own (another
-    /// user's with `edit-other-user-info`). `language` is kept on the user itself.
+    /// `users.setPreferences`: merges the given preference keys into the user's own (another
+    /// user's with `edit-other-user-info`), checked against upstream's request schema.
+    /// `language` is kept on the user itself, as upstream's `saveUserPreferences` does.
     pub async fn set_preferences(
         &self,
         session: &Session,
-        target: Option<&UserRef>,
+        target: Option<&str>,
         data: &Map<String, Value>,
     ) -> Result<User> {
+        for (key, value) in data {
+            let Some((_, shape)) = comet_core::user::PREFERENCE_KEYS
+                .iter()
+                .find(|(k, _)| k == key)
+            else {
+                return Err(Error::invalid_params(format!(
+                    "must NOT have additional properties: {key}"
+                )));
+            };
+            if !shape.accepts(value) {
+                return Err(Error::invalid_params(format!(
+                    "must be {}",
+                    shape.type_word()
+                )));
+            }
+            if key == "alsoSendThreadToChannel"
+                && value
+                    .as_str()
+                    .is_some_and(|v| !["default", "always", "never"].contains(&v))
+            {
+                return Err(Error::invalid_params(
+                    "must be equal to one of the allowed values",
+                ));
+            }
+        }
+        // Upstream checks the permission before it looks the target up, so an unknown id
+        // without the permission is refused as an edit of someone else.
+        let target = target.filter(|id| !id.is_empty() && *id != session.user.id.as_str());
         let mut user = match target {
             None => session.user.clone(),
-            Some(r) => {
-                let user = self.require_user(r).await?;
-                if user.id != session.user.id
-                    && !self
-                        .ctx
-                        .has_permission(&session.user, "edit-other-user-info")
+            Some(id) => {
+                if !self
+                    .ctx
+                    .has_permission(&session.user, "edit-other-user-info")
                 {
-                    return Err(Error::forbidden());
+                    return Err(Error::meteor(
+                        "error-action-not-allowed",
+                        "Editing user is not allowed",
+                    ));
                 }
-                user
+                self.ctx
+                    .store
+                    .user_by_id(id)
+                    .await
+                    .map_err(store_error)?
+                    .ok_or_else(|| {
+                        Error::meteor(
+                            "error-invalid-user",
+                            "The optional \"userId\" param provided does not match any users",
+                        )
+                    })?
             }
         };
-        let known: Vec<String> = self
-            .ctx
-            .settings_with_prefix(comet_core::catalog::USER_PREFERENCE_PREFIX)
-            .into_iter()
-            .map(|(id, _)| id[comet_core::catalog::USER_PREFERENCE_PREFIX.len()..].to_owned())
-            .collect();
         let mut preferences = match &user.preferences {
             Value::Object(map) => map.clone(),
             _ => Map::new(),
@@ -1349,11 +1397,6 @@ impl Accounts<'_> {
             if key == "language" {
                 user.language = value.as_str().map(str::to_owned).filter(|l| !l.is_empty());
                 continue;
-            }
-            if !known.iter().any(|k| k == key) {
-                return Err(Error::invalid_params(format!(
-                    "must NOT have additional properties: {key}"
-                )));
             }
             preferences.insert(key.clone(), value.clone());
         }

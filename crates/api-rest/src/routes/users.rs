@@ -516,18 +516,17 @@ pub async fn set_preferences(
     let Some(Value::Object(data)) = body.get("data") else {
         return Err(Error::invalid_params("must have required property 'data'").into());
     };
-    let target = opt_str(&body, "userId")?.map(UserRef::Id);
-    let user = app
-        .service
-        .accounts()
-        .set_preferences(&session, target.as_ref(), data)
+    let target = opt_str(&body, "userId")?;
+    let accounts = app.service.accounts();
+    let user = accounts
+        .set_preferences(&session, target.as_deref(), data)
         .await?;
-    let me = app.service.accounts().me(&user);
-    ok(json!({"user": {"_id": user.id, "settings": {"preferences": me.preferences}}}))
+    let preferences = accounts.saved_preferences(&user);
+    ok(json!({"user": {"_id": user.id, "settings": {"preferences": preferences}}}))
 }
 
-/// `GET /api/v1/users.getPreferences`: the caller's preferences over the defaults.
+/// `GET /api/v1/users.getPreferences`: the caller's saved preferences and language.
 pub async fn get_preferences(State(app): State<AppState>, Caller(session): Caller) -> ApiResult {
-    let me = app.service.accounts().me(&session.user);
-    ok(json!({"preferences": me.preferences}))
+    let preferences = app.service.accounts().saved_preferences(&session.user);
+    ok(json!({"preferences": preferences}))
 }

@@ -1953,3 +1953,114 @@ async fn preferences_are_saved_and_read_back_as_upstream() {
     assert_eq!(keys, upstream);
     server.stop().await;
 }
+
+/// Creates a channel owned by `owner` with `members`, and answers its id.
+async fn channel_of(server: &TestServer, owner: &Auth, name: &str, members: &[&str]) -> String {
+    let created = server
+        .post(
+            "channels.create",
+            json!({"name": name, "members": members}),
+            Some(owner),
+        )
+        .await;
+    created.ok()["channel"]["_id"]
+        .as_str()
+        .expect("channel id")
+        .to_owned()
+}
+
+async fn owners_of(server: &TestServer, admin: &Auth, room_id: &str) -> Vec<String> {
+    let roles = server
+        .get("channels.roles", &[("roomId", room_id)], Some(admin))
+        .await;
+    roles.ok()["roles"]
+        .as_array()
+        .expect("roles")
+        .iter()
+        .filter(|r| {
+            r["roles"]
+                .as_array()
+                .is_some_and(|l| l.contains(&json!("owner")))
+        })
+        .map(|r| r["u"]["_id"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn deleting_the_last_owner_needs_confirmation_and_hands_ownership_over() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    let shared = channel_of(&server, &alice, "shared", &["admin"]).await;
+    let lonely = channel_of(&server, &alice, "lonely", &[]).await;
+
+    let refused = server
+        .post(
+            "users.delete",
+            json!({"userId": alice.user_id}),
+            Some(&admin),
+        )
+        .await;
+    refused.refused(400, "[user-last-owner]");
+    assert_eq!(refused.body["errorType"], json!("user-last-owner"));
+    assert_eq!(
+        refused.body["details"],
+        json!({"shouldBeRemoved": ["lonely"], "shouldChangeOwner": ["shared"]})
+    );
+
+    server
+        .post(
+            "users.delete",
+            json!({"userId": alice.user_id, "confirmRelinquish": true}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    assert_eq!(
+        owners_of(&server, &admin, &shared).await,
+        vec![admin.user_id.clone()]
+    );
+    let gone = server
+        .get(
+            "channels.info",
+            &[("roomId", lonely.as_str())],
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(gone.status, 400, "{}", gone.body);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn deactivating_the_last_owner_needs_confirmation_and_hands_ownership_over() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    let room = channel_of(&server, &alice, "owned", &["admin"]).await;
+
+    server
+        .post(
+            "users.setActiveStatus",
+            json!({"userId": alice.user_id, "activeStatus": false}),
+            Some(&admin),
+        )
+        .await
+        .refused(400, "[user-last-owner]");
+    server
+        .post(
+            "users.setActiveStatus",
+            json!({"userId": alice.user_id, "activeStatus": false, "confirmRelinquish": true}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let mut owners = owners_of(&server, &admin, &room).await;
+    owners.sort();
+    let mut want = vec![admin.user_id.clone(), alice.user_id.clone()];
+    want.sort();
+    assert_eq!(
+        owners, want,
+        "the deactivated owner keeps the role; admin gets it too"
+    );
+    server.stop().await;
+}

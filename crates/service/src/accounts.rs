@@ -82,6 +82,8 @@ pub struct UserChanges {
     pub bio: Option<String>,
     pub status_text: Option<String>,
     pub custom_fields: Option<Value>,
+    /// With `active: false`: hand over (or remove) the rooms the user is the last owner of.
+    pub confirm_relinquish: bool,
 }
 
 /// `users.updateOwnBasicInfo` changes (upstream's `saveUserProfile`); `None` leaves a field
@@ -894,7 +896,9 @@ impl Accounts<'_> {
         if let Some(active) = changes.active
             && active != user.active
         {
-            user = self.apply_active_status(user, active).await?;
+            user = self
+                .apply_active_status(user, active, changes.confirm_relinquish)
+                .await?;
         }
         tracing::info!(by = %session.user.id, user = %user.id, "user updated");
         self.ctx
@@ -909,7 +913,12 @@ impl Accounts<'_> {
         Ok(self.visible(session, user))
     }
 
-    async fn apply_active_status(&self, mut user: User, active: bool) -> Result<User> {
+    async fn apply_active_status(
+        &self,
+        mut user: User,
+        active: bool,
+        confirm_relinquish: bool,
+    ) -> Result<User> {
         if !active {
             self.ensure_other_active_admin(
                 &user,
@@ -917,6 +926,9 @@ impl Accounts<'_> {
                 "removeUserFromRole",
             )
             .await?;
+            let rooms = self.owned_room_fates(&user).await?;
+            self.relinquish_rooms(&user, &rooms, confirm_relinquish)
+                .await?;
         }
         user.active = active;
         user.updated_at = now();
@@ -948,6 +960,7 @@ impl Accounts<'_> {
         session: &Session,
         user_id: &str,
         active: bool,
+        confirm_relinquish: bool,
     ) -> Result<User> {
         self.ctx.authorize(&session.user, Self::SET_ACTIVE_STATUS)?;
         let Some(user) = self
@@ -962,7 +975,8 @@ impl Accounts<'_> {
         let user = if user.active == active {
             user
         } else {
-            self.apply_active_status(user, active).await?
+            self.apply_active_status(user, active, confirm_relinquish)
+                .await?
         };
         tracing::info!(by = %session.user.id, user = %user.id, active, "user active status set");
         Ok(user)
@@ -975,6 +989,7 @@ impl Accounts<'_> {
         session: &Session,
         user_id: &str,
         active: bool,
+        confirm_relinquish: bool,
     ) -> Result<()> {
         if !self
             .ctx
@@ -993,7 +1008,8 @@ impl Accounts<'_> {
             return Ok(());
         };
         if user.active != active {
-            self.apply_active_status(user, active).await?;
+            self.apply_active_status(user, active, confirm_relinquish)
+                .await?;
         }
         tracing::info!(by = %session.user.id, user = %user_id, active, "user active status set");
         Ok(())
@@ -1003,7 +1019,12 @@ impl Accounts<'_> {
     pub const DELETE_USER: Required = Required::All(&["delete-user"]);
 
     /// `users.delete`.
-    pub async fn delete_user(&self, session: &Session, target: &UserRef) -> Result<()> {
+    pub async fn delete_user(
+        &self,
+        session: &Session,
+        target: &UserRef,
+        confirm_relinquish: bool,
+    ) -> Result<()> {
         self.ctx.authorize(&session.user, Self::DELETE_USER)?;
         let user = self.require_user(target).await?;
         if user.user_type == UserType::App {
@@ -1018,6 +1039,9 @@ impl Accounts<'_> {
             "deleteUser",
         )
         .await?;
+        let rooms = self.owned_room_fates(&user).await?;
+        self.relinquish_rooms(&user, &rooms, confirm_relinquish)
+            .await?;
         let erasure = self.ctx.setting_str("Message_ErasureType");
         let replaced_by = match erasure.as_str() {
             "Delete" => {
@@ -1610,5 +1634,156 @@ impl Accounts<'_> {
             });
         }
         Ok(self.visible(session, user))
+    }
+}
+
+/// What becomes of one room when its member leaves for good (upstream's
+/// `getSubscribedRoomsForUserWithDetails`).
+#[derive(Debug, Clone)]
+struct RoomFate {
+    room_id: String,
+    /// `fname`, else `name`: what the `user-last-owner` refusal lists.
+    name: String,
+    /// The member who becomes owner: the earliest-joined other active member.
+    new_owner: Option<String>,
+    /// No one is left to own it (or the user is its only member).
+    remove: bool,
+}
+
+impl Accounts<'_> {
+    /// For each room (not direct) the user is in: who takes ownership when they are its last
+    /// owner, and whether the room goes because no one else could.
+    async fn owned_room_fates(&self, user: &User) -> Result<Vec<RoomFate>> {
+        let subscriptions = self
+            .ctx
+            .store
+            .subscriptions_of_user(&user.id, None)
+            .await
+            .map_err(store_error)?;
+        let mut fates = Vec::new();
+        for subscription in subscriptions {
+            if subscription.room_type == comet_core::room::RoomType::Direct {
+                continue;
+            }
+            let (mut members, _) = self
+                .ctx
+                .store
+                .subscriptions_of_room(&subscription.room_id, 0, None)
+                .await
+                .map_err(store_error)?;
+            let name = subscription
+                .fname
+                .clone()
+                .filter(|f| !f.is_empty())
+                .unwrap_or_else(|| subscription.name.clone());
+            let is_owner = subscription.roles.iter().any(|r| r == "owner");
+            if !is_owner {
+                // Upstream removes a room whose only member leaves, owner or not.
+                if members.len() <= 1 {
+                    fates.push(RoomFate {
+                        room_id: subscription.room_id,
+                        name,
+                        new_owner: None,
+                        remove: true,
+                    });
+                }
+                continue;
+            }
+            let owners = members
+                .iter()
+                .filter(|m| m.roles.iter().any(|r| r == "owner"))
+                .count();
+            if owners != 1 {
+                continue;
+            }
+            members.retain(|m| m.user.id != user.id);
+            members.sort_by_key(|m| m.joined_at);
+            let ids: Vec<String> = members.iter().map(|m| m.user.id.clone()).collect();
+            let active: std::collections::HashSet<String> = self
+                .ctx
+                .store
+                .users_by_ids(&ids)
+                .await
+                .map_err(store_error)?
+                .into_iter()
+                .filter(|u| u.active)
+                .map(|u| u.id)
+                .collect();
+            let new_owner = ids.into_iter().find(|id| active.contains(id));
+            fates.push(RoomFate {
+                room_id: subscription.room_id,
+                name,
+                remove: new_owner.is_none(),
+                new_owner,
+            });
+        }
+        Ok(fates)
+    }
+
+    /// Upstream's last-owner rule: without `confirm_relinquish`, refuses with
+    /// `[user-last-owner]` and the rooms concerned; with it, makes each new owner owner and
+    /// removes the rooms no one is left in.
+    async fn relinquish_rooms(
+        &self,
+        user: &User,
+        fates: &[RoomFate],
+        confirm_relinquish: bool,
+    ) -> Result<()> {
+        if fates.is_empty() {
+            return Ok(());
+        }
+        if !confirm_relinquish {
+            let removed: Vec<&str> = fates
+                .iter()
+                .filter(|f| f.remove)
+                .map(|f| f.name.as_str())
+                .collect();
+            let changed: Vec<&str> = fates
+                .iter()
+                .filter(|f| !f.remove)
+                .map(|f| f.name.as_str())
+                .collect();
+            return Err(Error::meteor("user-last-owner", "")
+                .with_details(json!({"shouldBeRemoved": removed, "shouldChangeOwner": changed})));
+        }
+        for fate in fates {
+            if fate.remove {
+                self.ctx.rooms().erase_room(&fate.room_id).await?;
+                tracing::info!(room = %fate.room_id, user = %user.id, "room removed with its last member");
+                continue;
+            }
+            let Some(owner_id) = &fate.new_owner else {
+                continue;
+            };
+            let Some(mut subscription) = self
+                .ctx
+                .store
+                .subscription(&fate.room_id, owner_id)
+                .await
+                .map_err(store_error)?
+            else {
+                continue;
+            };
+            if !subscription.roles.iter().any(|r| r == "owner") {
+                subscription.roles.push("owner".to_owned());
+            }
+            subscription.updated_at = now();
+            self.ctx
+                .store
+                .update_subscription(&subscription)
+                .await
+                .map_err(store_error)?;
+            self.ctx.publish(comet_events::Event::RoleChanged {
+                added: true,
+                role: "owner".to_owned(),
+                user_id: owner_id.clone(),
+                username: subscription.user.username.clone(),
+                room_id: Some(fate.room_id.clone()),
+            });
+            self.ctx
+                .rooms()
+                .publish_subscription(comet_events::Change::Updated, subscription);
+        }
+        Ok(())
     }
 }

@@ -188,6 +188,7 @@ pub async fn update(
         bio: opt_str(&data, "bio")?,
         status_text: opt_str(&data, "statusText")?,
         custom_fields: data.get("customFields").filter(|v| v.is_object()).cloned(),
+        confirm_relinquish: opt_bool(&body, "confirmRelinquish")?.unwrap_or(false),
     };
     two_factor(&app, &session, &headers, &client).await?;
     let user = app
@@ -280,9 +281,10 @@ pub async fn delete(
     Params(body): Params,
 ) -> ApiResult {
     let target = user_ref(&body)?;
+    let confirm = opt_bool(&body, "confirmRelinquish")?.unwrap_or(false);
     app.service
         .accounts()
-        .delete_user(&session, &target)
+        .delete_user(&session, &target, confirm)
         .await?;
     ok(Value::Null)
 }
@@ -295,10 +297,11 @@ pub async fn set_active_status(
 ) -> ApiResult {
     let user_id = req_str(&body, "userId")?;
     let active = req_bool(&body, "activeStatus")?;
+    let confirm = opt_bool(&body, "confirmRelinquish")?.unwrap_or(false);
     let user = app
         .service
         .accounts()
-        .set_active_status(&session, &user_id, active)
+        .set_active_status(&session, &user_id, active, confirm)
         .await?;
     ok(json!({"user": {"_id": user.id, "active": user.active}}))
 }

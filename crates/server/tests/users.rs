@@ -2064,3 +2064,86 @@ async fn deactivating_the_last_owner_needs_confirmation_and_hands_ownership_over
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn password_policy_lists_every_failing_rule() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    for (id, value) in [
+        ("Accounts_Password_Policy_Enabled", json!(true)),
+        ("Accounts_Password_Policy_MinLength", json!(7)),
+        ("Accounts_Password_Policy_MaxLength", json!(5)),
+        (
+            "Accounts_Password_Policy_ForbidRepeatingCharacters",
+            json!(true),
+        ),
+        (
+            "Accounts_Password_Policy_ForbidRepeatingCharactersCount",
+            json!(3),
+        ),
+        ("Accounts_Password_Policy_AtLeastOneLowercase", json!(true)),
+        ("Accounts_Password_Policy_AtLeastOneUppercase", json!(true)),
+        ("Accounts_Password_Policy_AtLeastOneNumber", json!(true)),
+        (
+            "Accounts_Password_Policy_AtLeastOneSpecialCharacter",
+            json!(true),
+        ),
+    ] {
+        server
+            .post(
+                &format!("settings/{id}"),
+                json!({"value": value}),
+                Some(&admin),
+            )
+            .await
+            .ok();
+    }
+    let reason = |code: &str, message: &str| json!({"error": code, "message": message});
+    let max = reason(
+        "error-password-policy-not-met-maxLength",
+        "The password does not meet the maximum length password policy.",
+    );
+    let repeating = reason(
+        "error-password-policy-not-met-repeatingCharacters",
+        "The password contains repeating characters which is against the password policy.",
+    );
+    let upper = reason(
+        "error-password-policy-not-met-oneUppercase",
+        "The password does not contain at least one uppercase character which is against the password policy.",
+    );
+    let special = reason(
+        "error-password-policy-not-met-oneSpecial",
+        "The password does not contain at least one special character which is against the password policy.",
+    );
+    let text = "The password provided does not meet the server's password policy. [error-password-policy-not-met]";
+
+    let own = server
+        .post(
+            "users.updateOwnBasicInfo",
+            json!({"data": {"currentPassword": sha256_hex(PASSWORD), "newPassword": "abc1aaaa"}}),
+            Some(&alice),
+        )
+        .await;
+    own.refused(400, text);
+    assert_eq!(
+        own.body["errorType"],
+        json!("error-password-policy-not-met")
+    );
+    assert_eq!(own.body["details"], json!([max, repeating, upper, special]));
+
+    let mut body = create_body("bob");
+    body["password"] = json!("abc1aaaa");
+    let created = server.post("users.create", body, Some(&admin)).await;
+    created.refused(400, text);
+    assert_eq!(
+        created.body["details"],
+        json!([max, repeating, upper, special])
+    );
+    let mut body = register_body("carol");
+    body["pass"] = json!("Abc@12345678");
+    let registered = server.post("users.register", body, None).await;
+    registered.refused(400, text);
+    assert_eq!(registered.body["details"], json!([max]));
+    server.stop().await;
+}

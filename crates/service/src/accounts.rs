@@ -309,22 +309,39 @@ impl Accounts<'_> {
         PasswordPolicy { enabled, rules }
     }
 
+    /// Upstream's `PasswordPolicy.validate`: every failing rule is listed in `details` (as
+    /// `{error, message}`) under one `error-password-policy-not-met`, so that a client can
+    /// show them all at once.
     fn check_password_policy(&self, password: &str) -> Result<()> {
+        let not_met = || {
+            Error::meteor(
+                "error-password-policy-not-met",
+                "The password provided does not meet the server's password policy.",
+            )
+        };
+        // A blank password fails even with the policy off, as upstream's does.
+        if password.trim().is_empty() {
+            return Err(not_met());
+        }
         if !self.ctx.setting_bool("Accounts_Password_Policy_Enabled") {
             return Ok(());
         }
-        let fail = |code: &'static str, reason: &'static str| Err(Error::meteor(code, reason));
-        let length = password.chars().count() as i64;
+        let mut reasons = Vec::new();
+        let mut fail = |code: &str, message: &str| {
+            reasons.push(json!({"error": code, "message": message}));
+        };
+        // JavaScript's `length`: UTF-16 code units.
+        let length = password.encode_utf16().count() as i64;
         let min = self.ctx.setting_int("Accounts_Password_Policy_MinLength");
         let max = self.ctx.setting_int("Accounts_Password_Policy_MaxLength");
-        if min > 0 && length < min {
-            return fail(
+        if min >= 1 && length < min {
+            fail(
                 "error-password-policy-not-met-minLength",
                 "The password does not meet the minimum length password policy.",
             );
         }
-        if max > 0 && length > max {
-            return fail(
+        if max >= 1 && length > max {
+            fail(
                 "error-password-policy-not-met-maxLength",
                 "The password does not meet the maximum length password policy.",
             );
@@ -333,33 +350,37 @@ impl Accounts<'_> {
             .ctx
             .setting_bool("Accounts_Password_Policy_ForbidRepeatingCharacters")
         {
+            // Upstream's `(.)\1{count,}`: a character followed by `count` more of itself.
             let limit = self
                 .ctx
                 .setting_int("Accounts_Password_Policy_ForbidRepeatingCharactersCount")
-                .max(1);
+                .max(0);
             let mut run = 0i64;
             let mut previous = None;
+            let mut repeats = false;
             for c in password.chars() {
                 run = if Some(c) == previous { run + 1 } else { 1 };
                 previous = Some(c);
-                if run > limit {
-                    return fail(
-                        "error-password-policy-not-met-repeatingCharacters",
-                        "The password contains repeating characters which is against the password policy.",
-                    );
-                }
+                repeats |= run > limit;
+            }
+            if repeats {
+                fail(
+                    "error-password-policy-not-met-repeatingCharacters",
+                    "The password contains repeating characters which is against the password policy.",
+                );
             }
         }
+        // Upstream's classes are ASCII: `[a-z]`, `[A-Z]`, `[0-9]`, and `[^A-Za-z0-9 ]`.
         let checks: [CharacterRule; 4] = [
             (
                 "Accounts_Password_Policy_AtLeastOneLowercase",
-                char::is_lowercase,
+                |c: char| c.is_ascii_lowercase(),
                 "error-password-policy-not-met-oneLowercase",
                 "The password does not contain at least one lowercase character which is against the password policy.",
             ),
             (
                 "Accounts_Password_Policy_AtLeastOneUppercase",
-                char::is_uppercase,
+                |c: char| c.is_ascii_uppercase(),
                 "error-password-policy-not-met-oneUppercase",
                 "The password does not contain at least one uppercase character which is against the password policy.",
             ),
@@ -371,17 +392,21 @@ impl Accounts<'_> {
             ),
             (
                 "Accounts_Password_Policy_AtLeastOneSpecialCharacter",
-                |c: char| !c.is_alphanumeric(),
+                |c: char| !c.is_ascii_alphanumeric() && c != ' ',
                 "error-password-policy-not-met-oneSpecial",
                 "The password does not contain at least one special character which is against the password policy.",
             ),
         ];
         for (setting, test, code, reason) in checks {
             if self.ctx.setting_bool(setting) && !password.chars().any(test) {
-                return fail(code, reason);
+                fail(code, reason);
             }
         }
-        Ok(())
+        if reasons.is_empty() {
+            Ok(())
+        } else {
+            Err(not_met().with_details(Value::Array(reasons)))
+        }
     }
 
     fn bcrypt_cost(&self) -> u32 {

@@ -2147,3 +2147,102 @@ async fn password_policy_lists_every_failing_rule() {
     assert_eq!(registered.body["details"], json!([max]));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn custom_fields_follow_the_accounts_custom_fields_setting() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    server
+        .post(
+            "settings/Accounts_CustomFields",
+            json!({"value": r#"{"customFieldText": {"type": "text", "required": true, "minLength": 2, "maxLength": 10}}"#}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    for (value, error) in [
+        (
+            "",
+            "Field customFieldText is required [error-user-registration-custom-field]",
+        ),
+        (
+            "0",
+            "Min length of field customFieldText 2 [error-user-registration-custom-field]",
+        ),
+        (
+            "0123456789-0",
+            "Max length of field customFieldText 10 [error-user-registration-custom-field]",
+        ),
+    ] {
+        let mut body = create_body("bob");
+        body["customFields"] = json!({"customFieldText": value});
+        let refused = server.post("users.create", body, Some(&admin)).await;
+        refused.refused(400, error);
+        assert_eq!(
+            refused.body["errorType"],
+            json!("error-user-registration-custom-field")
+        );
+        let mut body = register_body("carol");
+        body["customFields"] = json!({"customFieldText": value});
+        server
+            .post("users.register", body, None)
+            .await
+            .refused(400, error);
+    }
+    let mut body = create_body("bob");
+    body["customFields"] = json!({"customFieldText": "fine"});
+    server.post("users.create", body, Some(&admin)).await.ok();
+    let update = server
+        .post(
+            "users.update",
+            json!({"userId": alice.user_id, "data": {"customFields": {"customFieldText": "0"}}}),
+            Some(&admin),
+        )
+        .await;
+    update.refused(
+        400,
+        "Min length of field customFieldText 2 [error-user-registration-custom-field]",
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn update_validates_params_and_reserved_usernames_as_upstream() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    server
+        .post(
+            "users.update",
+            json!({"userId": "", "data": {}}),
+            Some(&admin),
+        )
+        .await
+        .refused(
+            400,
+            "must NOT have fewer than 1 characters [invalid-params]",
+        );
+    server
+        .post(
+            "users.update",
+            json!({"userId": alice.user_id, "data": {"joinDefaultChannels": true}}),
+            Some(&admin),
+        )
+        .await
+        .refused(400, "must NOT have additional properties [invalid-params]");
+    for reserved in ["admin", "administrator", "system", "user"] {
+        server
+            .post(
+                "users.update",
+                json!({"userId": alice.user_id, "data": {"username": reserved}}),
+                Some(&admin),
+            )
+            .await
+            .refused(
+                400,
+                "Could not save user identity [error-could-not-save-identity]",
+            );
+    }
+    server.stop().await;
+}

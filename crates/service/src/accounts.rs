@@ -46,6 +46,7 @@ pub struct Registration {
     pub name: Option<String>,
     pub secret_url: Option<String>,
     pub reason: Option<String>,
+    pub custom_fields: Option<Value>,
 }
 
 /// `users.create` input.
@@ -515,6 +516,7 @@ impl Accounts<'_> {
             name,
             secret_url,
             reason: _,
+            custom_fields,
         } = registration;
         if let Some(name) = &name
             && !name_is_valid(name)
@@ -526,6 +528,9 @@ impl Accounts<'_> {
         }
         if self.username_is_blocked(&username) || self.username_is_taken(&username, None).await? {
             return Err(Error::failure("Username is already in use"));
+        }
+        if let Some(fields) = &custom_fields {
+            self.validate_custom_fields(fields)?;
         }
         match self.ctx.setting_str("Accounts_RegistrationForm").as_str() {
             "Disabled" => {
@@ -566,6 +571,7 @@ impl Accounts<'_> {
         );
         user.active = !self.ctx.setting_bool("Accounts_ManuallyApproveNewUsers");
         user.password_bcrypt = Some(self.hash_password(&PasswordInput::Plain(password)).await?);
+        user.custom_fields = custom_fields.filter(|f| f.as_object().is_some_and(|m| !m.is_empty()));
         let user = self.insert_user(user, true).await?;
         Ok(VisibleUser {
             user,
@@ -625,6 +631,9 @@ impl Accounts<'_> {
         }
         if let Some(roles) = &new_user.roles {
             self.check_roles_assignment(session, roles).await?;
+        }
+        if let Some(fields) = &new_user.custom_fields {
+            self.validate_custom_fields(fields)?;
         }
         let name = new_user.name.trim();
         if name.is_empty() && self.ctx.setting_bool("Accounts_RequireNameForSignUp") {
@@ -817,10 +826,16 @@ impl Accounts<'_> {
                     )
                     .with_details(json!({"method": "insertOrUpdateUser", "input": username, "field": "Username"})));
                 }
+                // Upstream checks availability only for new users; on an edit its
+                // `saveUserIdentity` just fails for a taken or reserved name.
                 if self.username_is_blocked(username)
                     || self.username_is_taken(username, Some(&user.id)).await?
                 {
-                    return Err(field_unavailable(&escape_html(username), "Username"));
+                    return Err(Error::meteor(
+                        "error-could-not-save-identity",
+                        "Could not save user identity",
+                    )
+                    .with_details(json!({"method": "saveUser"})));
                 }
                 user.username = username.to_owned();
             }
@@ -888,6 +903,7 @@ impl Accounts<'_> {
             user.status_text = v;
         }
         if let Some(v) = changes.custom_fields {
+            self.validate_custom_fields(&v)?;
             user.custom_fields = Some(v);
         }
         user.updated_at = now();
@@ -1618,6 +1634,7 @@ impl Accounts<'_> {
             .custom_fields
             .filter(|f| f.as_object().is_some_and(|m| !m.is_empty()))
         {
+            self.validate_custom_fields(&fields)?;
             user.custom_fields = Some(fields);
         }
         user.updated_at = now();
@@ -1808,6 +1825,61 @@ impl Accounts<'_> {
             self.ctx
                 .rooms()
                 .publish_subscription(comet_events::Change::Updated, subscription);
+        }
+        Ok(())
+    }
+}
+
+impl Accounts<'_> {
+    /// Upstream's `validateCustomFields`: the fields against the `Accounts_CustomFields`
+    /// definitions (JSON, `{name: {required, type, options, minLength, maxLength}}`); an empty
+    /// setting means there is nothing to check against.
+    pub fn validate_custom_fields(&self, fields: &Value) -> Result<()> {
+        let raw = self.ctx.setting_str("Accounts_CustomFields");
+        if raw.trim().is_empty() {
+            return Ok(());
+        }
+        let Ok(Value::Object(definitions)) = serde_json::from_str::<Value>(&raw) else {
+            return Err(Error::meteor(
+                "error-invalid-customfield-json",
+                "Invalid JSON for Custom Fields",
+            ));
+        };
+        let refuse = |reason: String| {
+            Err(
+                Error::meteor("error-user-registration-custom-field", reason)
+                    .with_details(json!({"method": "registerUser"})),
+            )
+        };
+        for (name, definition) in &definitions {
+            let given = fields.get(name);
+            // Upstream trims the value as a string; a missing one is empty.
+            let text = match given {
+                None | Some(Value::Null) => String::new(),
+                Some(Value::String(s)) => s.trim().to_owned(),
+                Some(other) => other.to_string().trim().to_owned(),
+            };
+            let length = text.encode_utf16().count() as u64;
+            if definition["required"].as_bool() == Some(true) && text.is_empty() {
+                return refuse(format!("Field {name} is required"));
+            }
+            if definition["type"] == json!("select")
+                && let Some(options) = definition["options"].as_array()
+                && !options.iter().any(|o| Some(o) == given)
+            {
+                return refuse(format!("Value for field {name} is invalid"));
+            }
+            if let Some(max) = definition["maxLength"].as_u64().filter(|m| *m > 0)
+                && length > max
+            {
+                return refuse(format!("Max length of field {name} {max}"));
+            }
+            if let Some(min) = definition["minLength"].as_u64().filter(|m| *m > 0)
+                && length > 0
+                && length < min
+            {
+                return refuse(format!("Min length of field {name} {min}"));
+            }
         }
         Ok(())
     }

@@ -48,6 +48,7 @@ pub async fn register(
         name: opt_str(&body, "name")?,
         secret_url: opt_str(&body, "secretURL")?.or(opt_str(&body, "secret")?),
         reason: opt_str(&body, "reason")?,
+        custom_fields: body.get("customFields").filter(|v| v.is_object()).cloned(),
     };
     if caller.is_some() {
         return Err(Error::failure("Logged in users can not register again.").into());
@@ -170,11 +171,39 @@ pub async fn update(
     Params(body): Params,
 ) -> ApiResult {
     let user_id = req_str(&body, "userId")?;
+    if user_id.is_empty() {
+        return Err(Error::invalid_params("must NOT have fewer than 1 characters").into());
+    }
     let data = match body.get("data") {
         Some(data @ Value::Object(_)) => data.clone(),
         Some(_) => return Err(Error::invalid_params("must be object").into()),
         None => return Err(Error::invalid_params("must have required property 'data'").into()),
     };
+    // Upstream's `UsersUpdateParamsPOST` `data` properties (`joinDefaultChannels` is for
+    // creation only).
+    const DATA_KEYS: &[&str] = &[
+        "email",
+        "name",
+        "password",
+        "username",
+        "bio",
+        "nickname",
+        "statusText",
+        "active",
+        "roles",
+        "requirePasswordChange",
+        "setRandomPassword",
+        "sendWelcomeEmail",
+        "verified",
+        "customFields",
+        "status",
+    ];
+    if data
+        .as_object()
+        .is_some_and(|map| map.keys().any(|k| !DATA_KEYS.contains(&k.as_str())))
+    {
+        return Err(Error::invalid_params("must NOT have additional properties").into());
+    }
     let changes = UserChanges {
         email: opt_str(&data, "email")?,
         name: opt_str(&data, "name")?,

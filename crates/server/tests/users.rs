@@ -2246,3 +2246,154 @@ async fn update_validates_params_and_reserved_usernames_as_upstream() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn other_logins_end_and_this_one_stays() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let other = server.login("alice", PASSWORD).await;
+    let third = server.login("alice", PASSWORD).await;
+    let mut live = common::ddp::Ddp::connect(&server).await;
+    live.send(
+        json!({"msg": "method", "id": "l", "method": "login", "params": [{"resume": other.token}]}),
+    )
+    .await;
+    live.until(|m| m["id"] == json!("l")).await;
+
+    server
+        .post("users.removeOtherTokens", json!({}), Some(&alice))
+        .await
+        .ok();
+    assert_eq!(server.get("me", &[], Some(&other)).await.status, 401);
+    assert_eq!(server.get("me", &[], Some(&third)).await.status, 401);
+    server.get("me", &[], Some(&alice)).await.ok();
+    live.until(|m| {
+        m["msg"] == json!("closed")
+            || m["fields"]["eventName"]
+                .as_str()
+                .is_some_and(|e| e.ends_with("/force_logout"))
+    })
+    .await;
+
+    let fourth = server.login("alice", PASSWORD).await;
+    let reply = server
+        .post("users.logoutOtherClients", json!({}), Some(&alice))
+        .await;
+    assert_eq!(reply.ok()["token"], json!(alice.token));
+    assert!(
+        reply.body["tokenExpires"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty())
+    );
+    assert_eq!(server.get("me", &[], Some(&fourth)).await.status, 401);
+
+    let bob = server.new_user("bob").await;
+    server
+        .post("users.logout", json!({"userId": alice.user_id}), Some(&bob))
+        .await
+        .refused(403, "unauthorized");
+    let out = server.post("users.logout", json!({}), Some(&alice)).await;
+    assert_eq!(
+        out.ok()["message"],
+        json!(format!("User {} has been logged out!", alice.user_id))
+    );
+    assert_eq!(server.get("me", &[], Some(&alice)).await.status, 401);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn username_availability_and_suggestion() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    server.new_user("bob").await;
+    let check = |name: &'static str| {
+        let server = &server;
+        let alice = &alice;
+        async move {
+            server
+                .get(
+                    "users.checkUsernameAvailability",
+                    &[("username", name)],
+                    Some(alice),
+                )
+                .await
+        }
+    };
+    assert_eq!(check("bob").await.ok()["result"], json!(false));
+    assert_eq!(check("alice").await.ok()["result"], json!(true));
+    assert_eq!(check("carol").await.ok()["result"], json!(true));
+    let missing = server
+        .get("users.checkUsernameAvailability", &[], Some(&alice))
+        .await;
+    assert_eq!(missing.status, 400);
+    let suggestion = server
+        .get("users.getUsernameSuggestion", &[], Some(&alice))
+        .await;
+    let name = suggestion.ok()["result"]
+        .as_str()
+        .expect("a suggestion")
+        .to_owned();
+    assert!(!name.is_empty());
+    assert_eq!(check_free(&server, &alice, &name).await, json!(true));
+    server.stop().await;
+}
+
+async fn check_free(server: &TestServer, auth: &Auth, name: &str) -> Value {
+    server
+        .get(
+            "users.checkUsernameAvailability",
+            &[("username", name)],
+            Some(auth),
+        )
+        .await
+        .ok()["result"]
+        .clone()
+}
+
+#[tokio::test]
+async fn delete_own_account_follows_the_setting_and_the_password() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    server
+        .post("users.deleteOwnAccount", json!({}), Some(&alice))
+        .await
+        .refused(400, "Body parameter \"password\" is required.");
+    server
+        .post(
+            "users.deleteOwnAccount",
+            json!({"password": sha256_hex(PASSWORD)}),
+            Some(&alice),
+        )
+        .await
+        .refused(400, "Not allowed [error-not-allowed]");
+    server
+        .post(
+            "settings/Accounts_AllowDeleteOwnAccount",
+            json!({"value": true}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    server
+        .post(
+            "users.deleteOwnAccount",
+            json!({"password": sha256_hex("wrong")}),
+            Some(&alice),
+        )
+        .await
+        .refused(400, "Invalid password [error-invalid-password]");
+    server
+        .post(
+            "users.deleteOwnAccount",
+            json!({"password": sha256_hex(PASSWORD)}),
+            Some(&alice),
+        )
+        .await
+        .ok();
+    let gone = server
+        .get("users.info", &[("username", "alice")], Some(&admin))
+        .await;
+    assert_eq!(gone.status, 400);
+    server.stop().await;
+}

@@ -1068,6 +1068,16 @@ impl Accounts<'_> {
     ) -> Result<()> {
         self.ctx.authorize(&session.user, Self::DELETE_USER)?;
         let user = self.require_user(target).await?;
+        self.remove_account(session, user, confirm_relinquish).await
+    }
+
+    /// Deletes an account (checked by the caller): `users.delete`, `users.deleteOwnAccount`.
+    async fn remove_account(
+        &self,
+        session: &Session,
+        user: User,
+        confirm_relinquish: bool,
+    ) -> Result<()> {
         if user.user_type == UserType::App {
             return Err(Error::meteor(
                 "error-cannot-delete-app-user",
@@ -1882,5 +1892,160 @@ impl Accounts<'_> {
             }
         }
         Ok(())
+    }
+}
+
+impl Accounts<'_> {
+    /// `users.removeOtherTokens` / `users.logoutOtherClients`: removes the caller's login
+    /// tokens but this session's (personal access tokens stay), and closes the live
+    /// connections that used them. Answers when this session's token expires.
+    pub async fn remove_other_tokens(&self, session: &Session) -> Result<comet_core::Timestamp> {
+        let kept = session.token.hashed_token.clone();
+        self.ctx
+            .store
+            .delete_login_tokens(&session.user.id, Some(&kept))
+            .await
+            .map_err(store_error)?;
+        self.ctx.publish(comet_events::Event::OtherSessionsEnded {
+            user_id: session.user.id.clone(),
+            kept_token: kept,
+        });
+        Ok(session.token.created_at + self.login_expiration())
+    }
+
+    /// `users.logout`: ends every login of the caller or, with `logout-other-user`, of another
+    /// user.
+    pub async fn logout_user(&self, session: &Session, user_id: Option<&str>) -> Result<String> {
+        let user_id = user_id
+            .filter(|id| !id.is_empty())
+            .unwrap_or(&session.user.id)
+            .to_owned();
+        if user_id != session.user.id
+            && !self.ctx.has_permission(&session.user, "logout-other-user")
+        {
+            return Err(Error::forbidden());
+        }
+        let exists = self
+            .ctx
+            .store
+            .user_by_id(&user_id)
+            .await
+            .map_err(store_error)?
+            .is_some();
+        if !exists {
+            return Err(Error::meteor("error-invalid-user-id", "Invalid user id"));
+        }
+        self.ctx
+            .store
+            .delete_login_tokens(&user_id, None)
+            .await
+            .map_err(store_error)?;
+        self.ctx.publish(comet_events::Event::SessionsEnded {
+            user_id: user_id.clone(),
+        });
+        Ok(user_id)
+    }
+
+    /// `users.checkUsernameAvailability` (upstream's `checkUsernameAvailabilityWithValidation`).
+    pub async fn check_username_availability(
+        &self,
+        session: &Session,
+        username: &str,
+    ) -> Result<bool> {
+        if username.is_empty() {
+            return Err(Error::meteor("error-invalid-username", "Invalid username")
+                .with_details(json!({"method": "setUsername"})));
+        }
+        if !self.ctx.setting_bool("Accounts_AllowUsernameChange") {
+            return Err(Error::meteor("error-not-allowed", "Not allowed")
+                .with_details(json!({"method": "setUsername"})));
+        }
+        if session.user.username == username {
+            return Ok(true);
+        }
+        if self.username_is_blocked(username) || !self.username_is_valid(username) {
+            return Err(Error::meteor(
+                "error-blocked-username",
+                format!("{} is blocked and can't be used!", escape_html(username)),
+            )
+            .with_details(json!({"method": "checkUsernameAvailability", "field": username})));
+        }
+        Ok(!self.username_is_taken(username, None).await?)
+    }
+
+    /// `users.getUsernameSuggestion`: a free username from the caller's name or email, as
+    /// upstream's `generateUsernameSuggestion` tries them, numbered when all are taken.
+    pub async fn username_suggestion(&self, session: &Session) -> Result<String> {
+        let slug = |text: &str| -> String {
+            let mut out = String::new();
+            for c in text.trim().chars() {
+                if c.is_alphanumeric() || c == '_' || c == '-' {
+                    out.extend(c.to_lowercase());
+                } else if !out.ends_with('.') && !out.is_empty() {
+                    out.push('.');
+                }
+            }
+            out.trim_end_matches('.').to_owned()
+        };
+        let user = &session.user;
+        let mut candidates = vec![slug(&user.name)];
+        if let Some(email) = &user.email {
+            let local = email.address.split('@').next().unwrap_or_default();
+            candidates.push(slug(local));
+        }
+        candidates.retain(|c| !c.is_empty());
+        for candidate in &candidates {
+            if self.suggestion_is_free(candidate).await? {
+                return Ok(candidate.clone());
+            }
+        }
+        let base = candidates
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "user".to_owned());
+        for n in 1..=1000u32 {
+            let numbered = format!("{base}-{n}");
+            if self.suggestion_is_free(&numbered).await? {
+                return Ok(numbered);
+            }
+        }
+        Ok(format!("{base}-{}", id::new_id()))
+    }
+
+    async fn suggestion_is_free(&self, username: &str) -> Result<bool> {
+        Ok(self.username_is_valid(username)
+            && !self.username_is_blocked(username)
+            && !self.username_is_taken(username, None).await?)
+    }
+
+    /// `users.deleteOwnAccount`: the caller deletes their account, as
+    /// `Accounts_AllowDeleteOwnAccount` allows, proving it with their password (the SHA-256
+    /// hex digest, as upstream's client sends it).
+    pub async fn delete_own_account(
+        &self,
+        session: &Session,
+        password: &str,
+        confirm_relinquish: bool,
+    ) -> Result<()> {
+        if !self.ctx.setting_bool("Accounts_AllowDeleteOwnAccount") {
+            return Err(Error::meteor("error-not-allowed", "Not allowed"));
+        }
+        let user = session.user.clone();
+        match &user.password_bcrypt {
+            Some(stored) if !stored.trim().is_empty() => {
+                let digest = password.to_lowercase();
+                if !crate::hashing::verify_digest(digest, stored.clone()).await? {
+                    return Err(Error::meteor("error-invalid-password", "Invalid password")
+                        .with_details(json!({"method": "deleteUserOwnAccount"})));
+                }
+            }
+            _ => {
+                if user.username != password {
+                    return Err(Error::meteor("error-invalid-username", "Invalid username")
+                        .with_details(json!({"method": "deleteUserOwnAccount"})));
+                }
+            }
+        }
+        self.remove_account(session, user, confirm_relinquish).await
     }
 }

@@ -562,3 +562,86 @@ pub async fn get_preferences(State(app): State<AppState>, Caller(session): Calle
     let preferences = app.service.accounts().saved_preferences(&session.user);
     ok(json!({"preferences": preferences}))
 }
+
+/// `POST /api/v1/users.removeOtherTokens`: ends the caller's other logins.
+pub async fn remove_other_tokens(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+) -> ApiResult {
+    app.service.accounts().remove_other_tokens(&session).await?;
+    ok(Value::Null)
+}
+
+/// `POST /api/v1/users.logoutOtherClients`: ends the caller's other logins and answers this
+/// one's token and expiry.
+pub async fn logout_other_clients(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    headers: HeaderMap,
+) -> ApiResult {
+    let Some(token) = headers
+        .get("x-auth-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+    else {
+        return Err(Error::meteor("error-parameter-required", "x-auth-token is required").into());
+    };
+    let expires = app.service.accounts().remove_other_tokens(&session).await?;
+    ok(json!({"token": token, "tokenExpires": iso(expires)}))
+}
+
+/// `POST /api/v1/users.logout`: `{userId?}`; another user's needs `logout-other-user`.
+pub async fn logout(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let target = opt_str(&body, "userId")?;
+    let user_id = app
+        .service
+        .accounts()
+        .logout_user(&session, target.as_deref())
+        .await?;
+    ok(json!({"message": format!("User {user_id} has been logged out!")}))
+}
+
+/// `GET /api/v1/users.checkUsernameAvailability?username=`.
+pub async fn check_username_availability(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let username = req_str(&query, "username")?;
+    let result = app
+        .service
+        .accounts()
+        .check_username_availability(&session, &username)
+        .await?;
+    ok(json!({"result": result}))
+}
+
+/// `GET /api/v1/users.getUsernameSuggestion`.
+pub async fn get_username_suggestion(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+) -> ApiResult {
+    let result = app.service.accounts().username_suggestion(&session).await?;
+    ok(json!({"result": result}))
+}
+
+/// `POST /api/v1/users.deleteOwnAccount`: `{password, confirmRelinquish?}`.
+pub async fn delete_own_account(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let Some(password) = opt_str(&body, "password")?.filter(|p| !p.is_empty()) else {
+        return Err(Error::failure("Body parameter \"password\" is required.").into());
+    };
+    let confirm = opt_bool(&body, "confirmRelinquish")?.unwrap_or(false);
+    app.service
+        .accounts()
+        .delete_own_account(&session, &password, confirm)
+        .await?;
+    ok(Value::Null)
+}

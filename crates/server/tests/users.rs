@@ -2397,3 +2397,33 @@ async fn delete_own_account_follows_the_setting_and_the_password() {
     assert_eq!(gone.status, 400);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn info_of_oneself_shows_the_login_token_hashes() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let me = server
+        .get(
+            "users.info",
+            &[("userId", alice.user_id.as_str())],
+            Some(&alice),
+        )
+        .await;
+    let services = &me.ok()["user"]["services"];
+    assert_eq!(services["password"], json!(true));
+    let hashes: Vec<&str> = services["resume"]["loginTokens"]
+        .as_array()
+        .expect("loginTokens")
+        .iter()
+        .filter_map(|t| t["hashedToken"].as_str())
+        .collect();
+    let own = {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        base64::engine::general_purpose::STANDARD
+            .encode(sha2::Sha256::digest(alice.token.as_bytes()))
+    };
+    assert!(hashes.contains(&own.as_str()), "{hashes:?}");
+    assert!(services.get("bcrypt").is_none());
+    server.stop().await;
+}

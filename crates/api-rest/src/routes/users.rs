@@ -85,10 +85,38 @@ pub async fn info(
             map.insert("avatarETag".into(), json!(etag));
         }
         if user.user.id == session.user.id {
-            // Oneself also sees which login services exist (never their secrets).
+            // Oneself also sees which login services exist and, as upstream shows its owner,
+            // the hashes of their login tokens (never the password hash).
+            let tokens: Vec<Value> = app
+                .service
+                .accounts()
+                .own_tokens(&session)
+                .await?
+                .iter()
+                .map(|t| match &t.kind {
+                    comet_core::user::TokenKind::Login => {
+                        json!({"when": iso(t.created_at), "hashedToken": t.hashed_token})
+                    }
+                    comet_core::user::TokenKind::PersonalAccess {
+                        name,
+                        last_token_part,
+                        bypass_two_factor,
+                    } => json!({
+                        "type": "personalAccessToken",
+                        "createdAt": iso(t.created_at),
+                        "hashedToken": t.hashed_token,
+                        "name": name,
+                        "lastTokenPart": last_token_part,
+                        "bypassTwoFactor": bypass_two_factor,
+                    }),
+                })
+                .collect();
             map.insert(
                 "services".into(),
-                json!({"password": user.user.password_bcrypt.is_some()}),
+                json!({
+                    "password": user.user.password_bcrypt.is_some(),
+                    "resume": {"loginTokens": tokens},
+                }),
             );
         }
         if opt_bool(&query, "includeUserRooms")? == Some(true)

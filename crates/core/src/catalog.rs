@@ -1182,7 +1182,32 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
         "Accounts_Default_User_Preferences"
     ),
     seed!(
-        "Accounts_Default_User_Preferences_receiveLoginDetectionEmail",
+        "Accounts_Default_User_Preferences_omnichannelTranscriptEmail",
+        Boolean,
+        false,
+        public = true,
+        "Accounts",
+        "Accounts_Default_User_Preferences"
+    ),
+    // Also upstream's CE defaults, so that `me` lists exactly upstream's preference keys.
+    seed!(
+        "Accounts_Default_User_Preferences_masterVolume",
+        Int,
+        100,
+        public = true,
+        "Accounts",
+        "Accounts_Default_User_Preferences"
+    ),
+    seed!(
+        "Accounts_Default_User_Preferences_voipRingerVolume",
+        Int,
+        100,
+        public = true,
+        "Accounts",
+        "Accounts_Default_User_Preferences"
+    ),
+    seed!(
+        "Accounts_Default_User_Preferences_enableMobileRinging",
         Boolean,
         true,
         public = true,
@@ -1190,9 +1215,29 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
         "Accounts_Default_User_Preferences"
     ),
     seed!(
-        "Accounts_Default_User_Preferences_omnichannelTranscriptEmail",
-        Boolean,
-        false,
+        "Accounts_Default_User_Preferences_sidebarSectionsOrder",
+        MultiSelect,
+        [
+            "Incoming_Calls",
+            "Incoming_Livechats",
+            "Open_Livechats",
+            "On_Hold_Chats",
+            "Unread",
+            "Favorites",
+            "Teams",
+            "Discussions",
+            "Channels",
+            "Direct_Messages",
+            "Conversations"
+        ],
+        public = true,
+        "Accounts",
+        "Accounts_Default_User_Preferences"
+    ),
+    seed!(
+        "Accounts_Default_User_Preferences_featuresPreview",
+        String,
+        "[]",
         public = true,
         "Accounts",
         "Accounts_Default_User_Preferences"

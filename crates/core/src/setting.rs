@@ -13,6 +13,8 @@ pub enum SettingType {
     Code,
     Password,
     Language,
+    /// Upstream's `multiSelect`: a list of strings (e.g. the sidebar's section order).
+    MultiSelect,
 }
 
 impl SettingType {
@@ -25,6 +27,7 @@ impl SettingType {
             SettingType::Code => "code",
             SettingType::Password => "password",
             SettingType::Language => "language",
+            SettingType::MultiSelect => "multiSelect",
         }
     }
 
@@ -37,6 +40,7 @@ impl SettingType {
             "code" => SettingType::Code,
             "password" => SettingType::Password,
             "language" => SettingType::Language,
+            "multiSelect" => SettingType::MultiSelect,
             _ => return None,
         })
     }
@@ -53,6 +57,9 @@ impl SettingType {
             | SettingType::Code
             | SettingType::Password
             | SettingType::Language => value.is_string(),
+            SettingType::MultiSelect => value
+                .as_array()
+                .is_some_and(|items| items.iter().all(Value::is_string)),
         }
     }
 

@@ -148,3 +148,96 @@ pub struct LoginToken {
 /// The name shown on messages of a deleted user re-attributed to `rocket.cat` (upstream's
 /// `Removed_User`, under `Message_ErasureType` = `Unlink`).
 pub const REMOVED_USER_ALIAS: &str = "Removed User";
+
+/// The JSON shape a preference value must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreferenceShape {
+    Bool,
+    Number,
+    Text,
+    /// An array of strings (`highlights`).
+    Words,
+    /// An array of objects (`dontAskAgainList`, `featuresPreview`).
+    Objects,
+}
+
+impl PreferenceShape {
+    /// Whether `value` has this shape; `null` is accepted for every key, as upstream's schema
+    /// marks them all `nullable`.
+    pub fn accepts(self, value: &Value) -> bool {
+        match (self, value) {
+            (_, Value::Null) => true,
+            (PreferenceShape::Bool, Value::Bool(_)) => true,
+            (PreferenceShape::Number, Value::Number(_)) => true,
+            (PreferenceShape::Text, Value::String(_)) => true,
+            (PreferenceShape::Words, Value::Array(items)) => items.iter().all(Value::is_string),
+            (PreferenceShape::Objects, Value::Array(items)) => items.iter().all(Value::is_object),
+            _ => false,
+        }
+    }
+
+    /// The ajv type word of the refusal (`must be boolean`).
+    pub fn type_word(self) -> &'static str {
+        match self {
+            PreferenceShape::Bool => "boolean",
+            PreferenceShape::Number => "number",
+            PreferenceShape::Text => "string",
+            PreferenceShape::Words | PreferenceShape::Objects => "array",
+        }
+    }
+}
+
+/// The keys `users.setPreferences` accepts: upstream's `UsersSetPreferencesParamsPOST` schema
+/// (CE), plus `idleTimeLimit`, which upstream's own end-to-end test sends and its clients save.
+/// `language` is among them but is kept on the user, not in `settings.preferences`.
+pub const PREFERENCE_KEYS: &[(&str, PreferenceShape)] = {
+    use PreferenceShape::{Bool, Number, Objects, Text, Words};
+    &[
+        ("newRoomNotification", Text),
+        ("newMessageNotification", Text),
+        ("clockMode", Number),
+        ("useEmojis", Bool),
+        ("convertAsciiEmoji", Bool),
+        ("alsoSendThreadToChannel", Text),
+        ("saveMobileBandwidth", Bool),
+        ("collapseMediaByDefault", Bool),
+        ("autoImageLoad", Bool),
+        ("emailNotificationMode", Text),
+        ("unreadAlert", Bool),
+        ("notificationsSoundVolume", Number),
+        ("desktopNotifications", Text),
+        ("pushNotifications", Text),
+        ("enableAutoAway", Bool),
+        ("highlights", Words),
+        ("showThreadsInMainChannel", Bool),
+        ("desktopNotificationRequireInteraction", Bool),
+        ("hideUsernames", Bool),
+        ("hideRoles", Bool),
+        ("displayAvatars", Bool),
+        ("hideFlexTab", Bool),
+        ("sendOnEnter", Text),
+        ("language", Text),
+        ("sidebarShowFavorites", Bool),
+        ("sidebarShowUnread", Bool),
+        ("sidebarSortby", Text),
+        ("sidebarViewMode", Text),
+        ("sidebarDisplayAvatar", Bool),
+        ("sidebarGroupByType", Bool),
+        ("muteFocusedConversations", Bool),
+        ("dontAskAgainList", Objects),
+        ("featuresPreview", Objects),
+        ("themeAppearence", Text),
+        ("fontSize", Text),
+        ("receiveLoginDetectionEmail", Bool),
+        ("notifyCalendarEvents", Bool),
+        ("idleTimeLimit", Number),
+        ("idleTimeLimitH", Number),
+        ("idleTimeLimitM", Number),
+        ("idleTimeLimitS", Number),
+        ("omnichannelTranscriptEmail", Bool),
+        ("omnichannelTranscriptPDF", Bool),
+        ("omnichannelHideConversationAfterClosing", Bool),
+        ("enableMobileRinging", Bool),
+        ("mentionsWithSymbol", Bool),
+    ]
+};

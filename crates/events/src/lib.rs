@@ -166,6 +166,9 @@ pub enum Event {
     /// A user's sessions ended server-side (deactivated, deleted, password reset by an admin):
     /// live connections must stop acting for them.
     SessionsEnded { user_id: String },
+    /// All of a user's sessions but the one holding `kept_token` (a login token's hash) ended
+    /// (`users.removeOtherTokens`, `users.logoutOtherClients`).
+    OtherSessionsEnded { user_id: String, kept_token: String },
     /// A role was created (`stream-roles`).
     RoleDefined(comet_core::role::Role),
     /// A role was deleted (`stream-roles`, `type: removed`).

@@ -99,6 +99,7 @@ pub fn subject(event: &Event) -> String {
         | Event::MessagesCleaned { room_id, .. } => Some(("room", room_id.as_str())),
         Event::Ephemeral { user_id, .. }
         | Event::SessionsEnded { user_id }
+        | Event::OtherSessionsEnded { user_id, .. }
         | Event::UserRenamed { user_id, .. }
         | Event::UserDeleted { user_id, .. }
         | Event::RoleChanged { user_id, .. }

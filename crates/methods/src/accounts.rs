@@ -233,13 +233,14 @@ async fn set_user_active_status(
     let active = param(&params, 1)
         .and_then(Value::as_bool)
         .ok_or_else(crate::match_failed)?;
+    let confirm_relinquish = param(&params, 2).and_then(Value::as_bool).unwrap_or(false);
     let session = ctx.session.ok_or_else(|| {
         comet_core::Error::meteor("error-invalid-user", "Invalid user")
             .with_details(json!({"method": "setUserActiveStatus"}))
     })?;
     service
         .accounts()
-        .set_user_active_status(session, &user_id, active)
+        .set_user_active_status(session, &user_id, active, confirm_relinquish)
         .await?;
     value(Value::Bool(true))
 }

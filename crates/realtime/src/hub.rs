@@ -31,6 +31,8 @@ pub const MAX_LISTENS_PER_SESSION: usize = 2_000;
 struct Listener {
     sender: mpsc::Sender<Outgoing>,
     user_id: Option<String>,
+    /// The hash of the login token the session logged in with.
+    token: Option<String>,
     /// Stream name → event names subscribed (e.g. `stream-room-messages` → `{rid}`), each with
     /// how many DDP subscriptions ask for it.
     events: HashMap<&'static str, HashMap<String, u32>>,
@@ -211,6 +213,7 @@ impl Hub {
             Listener {
                 sender,
                 user_id: None,
+                token: None,
                 events: HashMap::new(),
                 member_rooms: HashSet::new(),
             },
@@ -238,12 +241,19 @@ impl Hub {
     }
 
     /// Records who is logged in on the session and which rooms they are in.
-    pub fn set_user(&self, session: u64, user_id: Option<String>, rooms: Vec<String>) {
+    pub fn set_user(
+        &self,
+        session: u64,
+        user_id: Option<String>,
+        token: Option<String>,
+        rooms: Vec<String>,
+    ) {
         let mut registry = self.registry();
         registry.forget_memberships(session);
         let Some(listener) = registry.listeners.get_mut(&session) else {
             return;
         };
+        listener.token = token;
         let previous = std::mem::replace(&mut listener.user_id, user_id.clone());
         if let Some(previous) = previous {
             remove_from(&mut registry.by_user, previous.as_str(), session);
@@ -614,12 +624,22 @@ impl Hub {
                 let name = format!("{room_id}/deleteMessageBulk");
                 self.deliver(NOTIFY_ROOM, &name, None, changed(NOTIFY_ROOM, &name, args));
             }
-            Event::SessionsEnded { user_id } => {
+            Event::SessionsEnded { .. } | Event::OtherSessionsEnded { .. } => {
+                let (user_id, kept) = match event {
+                    Event::OtherSessionsEnded {
+                        user_id,
+                        kept_token,
+                    } => (user_id, Some(kept_token)),
+                    Event::SessionsEnded { user_id } => (user_id, None),
+                    _ => return,
+                };
                 let name = format!("{user_id}/force_logout");
                 let frame = changed(NOTIFY_USER, &name, json!([]));
                 let registry = self.registry();
                 for id in registry.by_user.get(user_id).into_iter().flatten() {
-                    if let Some(listener) = registry.listeners.get(id) {
+                    if let Some(listener) = registry.listeners.get(id)
+                        && (kept.is_none() || listener.token.as_ref() != kept)
+                    {
                         Self::send(listener, &frame);
                         let _ = listener
                             .sender

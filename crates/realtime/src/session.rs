@@ -516,9 +516,12 @@ async fn method(realtime: &Realtime, tx: &mpsc::Sender<Outgoing>, state: &mut St
                             Vec::new()
                         }
                     };
-                    realtime
-                        .hub
-                        .set_user(state.hub_id, Some(session.user.id.clone()), rooms);
+                    realtime.hub.set_user(
+                        state.hub_id,
+                        Some(session.user.id.clone()),
+                        Some(session.token.hashed_token.clone()),
+                        rooms,
+                    );
                     state.activity.idle_after = idle_limit(realtime, &session);
                     if let Some(previous) = state.session.replace(session) {
                         log_presence(
@@ -550,7 +553,7 @@ async fn method(realtime: &Realtime, tx: &mpsc::Sender<Outgoing>, state: &mut St
                         .await,
                 );
             }
-            realtime.hub.set_user(state.hub_id, None, Vec::new());
+            realtime.hub.set_user(state.hub_id, None, None, Vec::new());
             for (_, (stream, name)) in state.subscriptions.drain() {
                 realtime.hub.unlisten(state.hub_id, stream, &name);
             }

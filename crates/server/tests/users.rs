@@ -1987,3 +1987,616 @@ async fn list_by_status_checks_permission_then_parameters() {
         );
     server.stop().await;
 }
+
+/// Upstream's `preferences.data` of its users.ts end-to-end test.
+fn upstream_preferences() -> Value {
+    json!({
+        "newRoomNotification": "door", "newMessageNotification": "chime",
+        "muteFocusedConversations": true, "clockMode": 1, "useEmojis": true,
+        "convertAsciiEmoji": true, "saveMobileBandwidth": true, "collapseMediaByDefault": false,
+        "autoImageLoad": true, "emailNotificationMode": "mentions", "unreadAlert": true,
+        "notificationsSoundVolume": 100, "desktopNotifications": "default",
+        "pushNotifications": "default", "enableAutoAway": true, "highlights": [],
+        "desktopNotificationRequireInteraction": false, "hideUsernames": false,
+        "hideRoles": false, "displayAvatars": true, "hideFlexTab": false,
+        "sendOnEnter": "normal", "idleTimeLimit": 3600, "notifyCalendarEvents": false,
+        "enableMobileRinging": false,
+    })
+}
+
+#[tokio::test]
+async fn preferences_are_saved_and_read_back_as_upstream() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    let prefs = upstream_preferences();
+
+    // Another user's preferences without `edit-other-user-info`: refused before any look-up.
+    server
+        .post(
+            "users.setPreferences",
+            json!({"userId": "no-such-id", "data": prefs}),
+            Some(&alice),
+        )
+        .await
+        .refused(
+            400,
+            "Editing user is not allowed [error-action-not-allowed]",
+        );
+    server
+        .post(
+            "users.setPreferences",
+            json!({"userId": "no-such-id", "data": prefs}),
+            Some(&admin),
+        )
+        .await
+        .refused(
+            400,
+            "The optional \"userId\" param provided does not match any users [error-invalid-user]",
+        );
+    let other = server
+        .post(
+            "users.setPreferences",
+            json!({"userId": alice.user_id, "data": prefs}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(other.ok()["user"]["_id"], json!(alice.user_id));
+
+    let mut with_language = prefs.clone();
+    with_language["language"] = json!("en");
+    let saved = server
+        .post(
+            "users.setPreferences",
+            json!({"userId": admin.user_id, "data": with_language}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(
+        saved.ok()["user"]["settings"]["preferences"],
+        with_language,
+        "the saved keys and the language, no defaults"
+    );
+    let read = server.get("users.getPreferences", &[], Some(&admin)).await;
+    assert_eq!(read.ok()["preferences"], with_language);
+
+    // A wrong type is refused as upstream's schema refuses it.
+    let wrong = server
+        .post(
+            "users.setPreferences",
+            json!({"data": {"useEmojis": "yes"}}),
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(wrong.status, 400);
+    assert_eq!(wrong.body["errorType"], json!("invalid-params"));
+
+    // `me` lists exactly upstream's CE default preference keys, the saved ones over them.
+    let me = server.get("me", &[], Some(&alice)).await;
+    let keys: std::collections::BTreeSet<&str> = me.ok()["settings"]["preferences"]
+        .as_object()
+        .expect("preferences")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let upstream: std::collections::BTreeSet<&str> = [
+        "alsoSendThreadToChannel",
+        "newRoomNotification",
+        "newMessageNotification",
+        "showThreadsInMainChannel",
+        "useEmojis",
+        "convertAsciiEmoji",
+        "saveMobileBandwidth",
+        "collapseMediaByDefault",
+        "autoImageLoad",
+        "emailNotificationMode",
+        "unreadAlert",
+        "masterVolume",
+        "notificationsSoundVolume",
+        "voipRingerVolume",
+        "omnichannelTranscriptEmail",
+        "desktopNotifications",
+        "pushNotifications",
+        "enableAutoAway",
+        "desktopNotificationRequireInteraction",
+        "hideUsernames",
+        "hideRoles",
+        "displayAvatars",
+        "hideFlexTab",
+        "sendOnEnter",
+        "idleTimeLimit",
+        "sidebarShowFavorites",
+        "sidebarShowUnread",
+        "themeAppearence",
+        "sidebarSortby",
+        "sidebarViewMode",
+        "sidebarDisplayAvatar",
+        "sidebarGroupByType",
+        "sidebarSectionsOrder",
+        "muteFocusedConversations",
+        "notifyCalendarEvents",
+        "enableMobileRinging",
+        "featuresPreview",
+        // Saved by the admin above for alice (not defaults upstream has settings for).
+        "clockMode",
+        "highlights",
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(keys, upstream);
+    server.stop().await;
+}
+
+/// Creates a channel owned by `owner` with `members`, and answers its id.
+async fn channel_of(server: &TestServer, owner: &Auth, name: &str, members: &[&str]) -> String {
+    let created = server
+        .post(
+            "channels.create",
+            json!({"name": name, "members": members}),
+            Some(owner),
+        )
+        .await;
+    created.ok()["channel"]["_id"]
+        .as_str()
+        .expect("channel id")
+        .to_owned()
+}
+
+async fn owners_of(server: &TestServer, admin: &Auth, room_id: &str) -> Vec<String> {
+    let roles = server
+        .get("channels.roles", &[("roomId", room_id)], Some(admin))
+        .await;
+    roles.ok()["roles"]
+        .as_array()
+        .expect("roles")
+        .iter()
+        .filter(|r| {
+            r["roles"]
+                .as_array()
+                .is_some_and(|l| l.contains(&json!("owner")))
+        })
+        .map(|r| r["u"]["_id"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn deleting_the_last_owner_needs_confirmation_and_hands_ownership_over() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    let shared = channel_of(&server, &alice, "shared", &["admin"]).await;
+    let lonely = channel_of(&server, &alice, "lonely", &[]).await;
+
+    let refused = server
+        .post(
+            "users.delete",
+            json!({"userId": alice.user_id}),
+            Some(&admin),
+        )
+        .await;
+    refused.refused(400, "[user-last-owner]");
+    assert_eq!(refused.body["errorType"], json!("user-last-owner"));
+    assert_eq!(
+        refused.body["details"],
+        json!({"shouldBeRemoved": ["lonely"], "shouldChangeOwner": ["shared"]})
+    );
+
+    server
+        .post(
+            "users.delete",
+            json!({"userId": alice.user_id, "confirmRelinquish": true}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    assert_eq!(
+        owners_of(&server, &admin, &shared).await,
+        vec![admin.user_id.clone()]
+    );
+    let gone = server
+        .get(
+            "channels.info",
+            &[("roomId", lonely.as_str())],
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(gone.status, 400, "{}", gone.body);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn deactivating_the_last_owner_needs_confirmation_and_hands_ownership_over() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    let room = channel_of(&server, &alice, "owned", &["admin"]).await;
+
+    server
+        .post(
+            "users.setActiveStatus",
+            json!({"userId": alice.user_id, "activeStatus": false}),
+            Some(&admin),
+        )
+        .await
+        .refused(400, "[user-last-owner]");
+    server
+        .post(
+            "users.setActiveStatus",
+            json!({"userId": alice.user_id, "activeStatus": false, "confirmRelinquish": true}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let mut owners = owners_of(&server, &admin, &room).await;
+    owners.sort();
+    let mut want = vec![admin.user_id.clone(), alice.user_id.clone()];
+    want.sort();
+    assert_eq!(
+        owners, want,
+        "the deactivated owner keeps the role; admin gets it too"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn password_policy_lists_every_failing_rule() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    for (id, value) in [
+        ("Accounts_Password_Policy_Enabled", json!(true)),
+        ("Accounts_Password_Policy_MinLength", json!(7)),
+        ("Accounts_Password_Policy_MaxLength", json!(5)),
+        (
+            "Accounts_Password_Policy_ForbidRepeatingCharacters",
+            json!(true),
+        ),
+        (
+            "Accounts_Password_Policy_ForbidRepeatingCharactersCount",
+            json!(3),
+        ),
+        ("Accounts_Password_Policy_AtLeastOneLowercase", json!(true)),
+        ("Accounts_Password_Policy_AtLeastOneUppercase", json!(true)),
+        ("Accounts_Password_Policy_AtLeastOneNumber", json!(true)),
+        (
+            "Accounts_Password_Policy_AtLeastOneSpecialCharacter",
+            json!(true),
+        ),
+    ] {
+        server
+            .post(
+                &format!("settings/{id}"),
+                json!({"value": value}),
+                Some(&admin),
+            )
+            .await
+            .ok();
+    }
+    let reason = |code: &str, message: &str| json!({"error": code, "message": message});
+    let max = reason(
+        "error-password-policy-not-met-maxLength",
+        "The password does not meet the maximum length password policy.",
+    );
+    let repeating = reason(
+        "error-password-policy-not-met-repeatingCharacters",
+        "The password contains repeating characters which is against the password policy.",
+    );
+    let upper = reason(
+        "error-password-policy-not-met-oneUppercase",
+        "The password does not contain at least one uppercase character which is against the password policy.",
+    );
+    let special = reason(
+        "error-password-policy-not-met-oneSpecial",
+        "The password does not contain at least one special character which is against the password policy.",
+    );
+    let text = "The password provided does not meet the server's password policy. [error-password-policy-not-met]";
+
+    let own = server
+        .post(
+            "users.updateOwnBasicInfo",
+            json!({"data": {"currentPassword": sha256_hex(PASSWORD), "newPassword": "abc1aaaa"}}),
+            Some(&alice),
+        )
+        .await;
+    own.refused(400, text);
+    assert_eq!(
+        own.body["errorType"],
+        json!("error-password-policy-not-met")
+    );
+    assert_eq!(own.body["details"], json!([max, repeating, upper, special]));
+
+    let mut body = create_body("bob");
+    body["password"] = json!("abc1aaaa");
+    let created = server.post("users.create", body, Some(&admin)).await;
+    created.refused(400, text);
+    assert_eq!(
+        created.body["details"],
+        json!([max, repeating, upper, special])
+    );
+    let mut body = register_body("carol");
+    body["pass"] = json!("Abc@12345678");
+    let registered = server.post("users.register", body, None).await;
+    registered.refused(400, text);
+    assert_eq!(registered.body["details"], json!([max]));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn custom_fields_follow_the_accounts_custom_fields_setting() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    server
+        .post(
+            "settings/Accounts_CustomFields",
+            json!({"value": r#"{"customFieldText": {"type": "text", "required": true, "minLength": 2, "maxLength": 10}}"#}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    for (value, error) in [
+        (
+            "",
+            "Field customFieldText is required [error-user-registration-custom-field]",
+        ),
+        (
+            "0",
+            "Min length of field customFieldText 2 [error-user-registration-custom-field]",
+        ),
+        (
+            "0123456789-0",
+            "Max length of field customFieldText 10 [error-user-registration-custom-field]",
+        ),
+    ] {
+        let mut body = create_body("bob");
+        body["customFields"] = json!({"customFieldText": value});
+        let refused = server.post("users.create", body, Some(&admin)).await;
+        refused.refused(400, error);
+        assert_eq!(
+            refused.body["errorType"],
+            json!("error-user-registration-custom-field")
+        );
+        let mut body = register_body("carol");
+        body["customFields"] = json!({"customFieldText": value});
+        server
+            .post("users.register", body, None)
+            .await
+            .refused(400, error);
+    }
+    let mut body = create_body("bob");
+    body["customFields"] = json!({"customFieldText": "fine"});
+    server.post("users.create", body, Some(&admin)).await.ok();
+    let update = server
+        .post(
+            "users.update",
+            json!({"userId": alice.user_id, "data": {"customFields": {"customFieldText": "0"}}}),
+            Some(&admin),
+        )
+        .await;
+    update.refused(
+        400,
+        "Min length of field customFieldText 2 [error-user-registration-custom-field]",
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn update_validates_params_and_reserved_usernames_as_upstream() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    server
+        .post(
+            "users.update",
+            json!({"userId": "", "data": {}}),
+            Some(&admin),
+        )
+        .await
+        .refused(
+            400,
+            "must NOT have fewer than 1 characters [invalid-params]",
+        );
+    server
+        .post(
+            "users.update",
+            json!({"userId": alice.user_id, "data": {"joinDefaultChannels": true}}),
+            Some(&admin),
+        )
+        .await
+        .refused(400, "must NOT have additional properties [invalid-params]");
+    for reserved in ["admin", "administrator", "system", "user"] {
+        server
+            .post(
+                "users.update",
+                json!({"userId": alice.user_id, "data": {"username": reserved}}),
+                Some(&admin),
+            )
+            .await
+            .refused(
+                400,
+                "Could not save user identity [error-could-not-save-identity]",
+            );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn other_logins_end_and_this_one_stays() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let other = server.login("alice", PASSWORD).await;
+    let third = server.login("alice", PASSWORD).await;
+    let mut live = common::ddp::Ddp::connect(&server).await;
+    live.send(
+        json!({"msg": "method", "id": "l", "method": "login", "params": [{"resume": other.token}]}),
+    )
+    .await;
+    live.until(|m| m["id"] == json!("l")).await;
+
+    server
+        .post("users.removeOtherTokens", json!({}), Some(&alice))
+        .await
+        .ok();
+    assert_eq!(server.get("me", &[], Some(&other)).await.status, 401);
+    assert_eq!(server.get("me", &[], Some(&third)).await.status, 401);
+    server.get("me", &[], Some(&alice)).await.ok();
+    live.until(|m| {
+        m["msg"] == json!("closed")
+            || m["fields"]["eventName"]
+                .as_str()
+                .is_some_and(|e| e.ends_with("/force_logout"))
+    })
+    .await;
+
+    let fourth = server.login("alice", PASSWORD).await;
+    let reply = server
+        .post("users.logoutOtherClients", json!({}), Some(&alice))
+        .await;
+    assert_eq!(reply.ok()["token"], json!(alice.token));
+    assert!(
+        reply.body["tokenExpires"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty())
+    );
+    assert_eq!(server.get("me", &[], Some(&fourth)).await.status, 401);
+
+    let bob = server.new_user("bob").await;
+    server
+        .post("users.logout", json!({"userId": alice.user_id}), Some(&bob))
+        .await
+        .refused(403, "unauthorized");
+    let out = server.post("users.logout", json!({}), Some(&alice)).await;
+    assert_eq!(
+        out.ok()["message"],
+        json!(format!("User {} has been logged out!", alice.user_id))
+    );
+    assert_eq!(server.get("me", &[], Some(&alice)).await.status, 401);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn username_availability_and_suggestion() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    server.new_user("bob").await;
+    let check = |name: &'static str| {
+        let server = &server;
+        let alice = &alice;
+        async move {
+            server
+                .get(
+                    "users.checkUsernameAvailability",
+                    &[("username", name)],
+                    Some(alice),
+                )
+                .await
+        }
+    };
+    assert_eq!(check("bob").await.ok()["result"], json!(false));
+    assert_eq!(check("alice").await.ok()["result"], json!(true));
+    assert_eq!(check("carol").await.ok()["result"], json!(true));
+    let missing = server
+        .get("users.checkUsernameAvailability", &[], Some(&alice))
+        .await;
+    assert_eq!(missing.status, 400);
+    let suggestion = server
+        .get("users.getUsernameSuggestion", &[], Some(&alice))
+        .await;
+    let name = suggestion.ok()["result"]
+        .as_str()
+        .expect("a suggestion")
+        .to_owned();
+    assert!(!name.is_empty());
+    assert_eq!(check_free(&server, &alice, &name).await, json!(true));
+    server.stop().await;
+}
+
+async fn check_free(server: &TestServer, auth: &Auth, name: &str) -> Value {
+    server
+        .get(
+            "users.checkUsernameAvailability",
+            &[("username", name)],
+            Some(auth),
+        )
+        .await
+        .ok()["result"]
+        .clone()
+}
+
+#[tokio::test]
+async fn delete_own_account_follows_the_setting_and_the_password() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    server
+        .post("users.deleteOwnAccount", json!({}), Some(&alice))
+        .await
+        .refused(400, "Body parameter \"password\" is required.");
+    server
+        .post(
+            "users.deleteOwnAccount",
+            json!({"password": sha256_hex(PASSWORD)}),
+            Some(&alice),
+        )
+        .await
+        .refused(400, "Not allowed [error-not-allowed]");
+    server
+        .post(
+            "settings/Accounts_AllowDeleteOwnAccount",
+            json!({"value": true}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    server
+        .post(
+            "users.deleteOwnAccount",
+            json!({"password": sha256_hex("wrong")}),
+            Some(&alice),
+        )
+        .await
+        .refused(400, "Invalid password [error-invalid-password]");
+    server
+        .post(
+            "users.deleteOwnAccount",
+            json!({"password": sha256_hex(PASSWORD)}),
+            Some(&alice),
+        )
+        .await
+        .ok();
+    let gone = server
+        .get("users.info", &[("username", "alice")], Some(&admin))
+        .await;
+    assert_eq!(gone.status, 400);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn info_of_oneself_shows_the_login_token_hashes() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let me = server
+        .get(
+            "users.info",
+            &[("userId", alice.user_id.as_str())],
+            Some(&alice),
+        )
+        .await;
+    let services = &me.ok()["user"]["services"];
+    assert_eq!(services["password"], json!(true));
+    let hashes: Vec<&str> = services["resume"]["loginTokens"]
+        .as_array()
+        .expect("loginTokens")
+        .iter()
+        .filter_map(|t| t["hashedToken"].as_str())
+        .collect();
+    let own = {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        base64::engine::general_purpose::STANDARD
+            .encode(sha2::Sha256::digest(alice.token.as_bytes()))
+    };
+    assert!(hashes.contains(&own.as_str()), "{hashes:?}");
+    assert!(services.get("bcrypt").is_none());
+    server.stop().await;
+}

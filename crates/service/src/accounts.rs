@@ -60,6 +60,7 @@ pub struct Registration {
     pub name: Option<String>,
     pub secret_url: Option<String>,
     pub reason: Option<String>,
+    pub custom_fields: Option<Value>,
 }
 
 /// `users.create` input.
@@ -96,6 +97,8 @@ pub struct UserChanges {
     pub bio: Option<String>,
     pub status_text: Option<String>,
     pub custom_fields: Option<Value>,
+    /// With `active: false`: hand over (or remove) the rooms the user is the last owner of.
+    pub confirm_relinquish: bool,
 }
 
 /// `users.updateOwnBasicInfo` changes (upstream's `saveUserProfile`); `None` leaves a field
@@ -321,22 +324,39 @@ impl Accounts<'_> {
         PasswordPolicy { enabled, rules }
     }
 
+    /// Upstream's `PasswordPolicy.validate`: every failing rule is listed in `details` (as
+    /// `{error, message}`) under one `error-password-policy-not-met`, so that a client can
+    /// show them all at once.
     fn check_password_policy(&self, password: &str) -> Result<()> {
+        let not_met = || {
+            Error::meteor(
+                "error-password-policy-not-met",
+                "The password provided does not meet the server's password policy.",
+            )
+        };
+        // A blank password fails even with the policy off, as upstream's does.
+        if password.trim().is_empty() {
+            return Err(not_met());
+        }
         if !self.ctx.setting_bool("Accounts_Password_Policy_Enabled") {
             return Ok(());
         }
-        let fail = |code: &'static str, reason: &'static str| Err(Error::meteor(code, reason));
-        let length = password.chars().count() as i64;
+        let mut reasons = Vec::new();
+        let mut fail = |code: &str, message: &str| {
+            reasons.push(json!({"error": code, "message": message}));
+        };
+        // JavaScript's `length`: UTF-16 code units.
+        let length = password.encode_utf16().count() as i64;
         let min = self.ctx.setting_int("Accounts_Password_Policy_MinLength");
         let max = self.ctx.setting_int("Accounts_Password_Policy_MaxLength");
-        if min > 0 && length < min {
-            return fail(
+        if min >= 1 && length < min {
+            fail(
                 "error-password-policy-not-met-minLength",
                 "The password does not meet the minimum length password policy.",
             );
         }
-        if max > 0 && length > max {
-            return fail(
+        if max >= 1 && length > max {
+            fail(
                 "error-password-policy-not-met-maxLength",
                 "The password does not meet the maximum length password policy.",
             );
@@ -345,33 +365,37 @@ impl Accounts<'_> {
             .ctx
             .setting_bool("Accounts_Password_Policy_ForbidRepeatingCharacters")
         {
+            // Upstream's `(.)\1{count,}`: a character followed by `count` more of itself.
             let limit = self
                 .ctx
                 .setting_int("Accounts_Password_Policy_ForbidRepeatingCharactersCount")
-                .max(1);
+                .max(0);
             let mut run = 0i64;
             let mut previous = None;
+            let mut repeats = false;
             for c in password.chars() {
                 run = if Some(c) == previous { run + 1 } else { 1 };
                 previous = Some(c);
-                if run > limit {
-                    return fail(
-                        "error-password-policy-not-met-repeatingCharacters",
-                        "The password contains repeating characters which is against the password policy.",
-                    );
-                }
+                repeats |= run > limit;
+            }
+            if repeats {
+                fail(
+                    "error-password-policy-not-met-repeatingCharacters",
+                    "The password contains repeating characters which is against the password policy.",
+                );
             }
         }
+        // Upstream's classes are ASCII: `[a-z]`, `[A-Z]`, `[0-9]`, and `[^A-Za-z0-9 ]`.
         let checks: [CharacterRule; 4] = [
             (
                 "Accounts_Password_Policy_AtLeastOneLowercase",
-                char::is_lowercase,
+                |c: char| c.is_ascii_lowercase(),
                 "error-password-policy-not-met-oneLowercase",
                 "The password does not contain at least one lowercase character which is against the password policy.",
             ),
             (
                 "Accounts_Password_Policy_AtLeastOneUppercase",
-                char::is_uppercase,
+                |c: char| c.is_ascii_uppercase(),
                 "error-password-policy-not-met-oneUppercase",
                 "The password does not contain at least one uppercase character which is against the password policy.",
             ),
@@ -383,17 +407,21 @@ impl Accounts<'_> {
             ),
             (
                 "Accounts_Password_Policy_AtLeastOneSpecialCharacter",
-                |c: char| !c.is_alphanumeric(),
+                |c: char| !c.is_ascii_alphanumeric() && c != ' ',
                 "error-password-policy-not-met-oneSpecial",
                 "The password does not contain at least one special character which is against the password policy.",
             ),
         ];
         for (setting, test, code, reason) in checks {
             if self.ctx.setting_bool(setting) && !password.chars().any(test) {
-                return fail(code, reason);
+                fail(code, reason);
             }
         }
-        Ok(())
+        if reasons.is_empty() {
+            Ok(())
+        } else {
+            Err(not_met().with_details(Value::Array(reasons)))
+        }
     }
 
     fn bcrypt_cost(&self) -> u32 {
@@ -502,6 +530,7 @@ impl Accounts<'_> {
             name,
             secret_url,
             reason: _,
+            custom_fields,
         } = registration;
         if let Some(name) = &name
             && !name_is_valid(name)
@@ -513,6 +542,9 @@ impl Accounts<'_> {
         }
         if self.username_is_blocked(&username) || self.username_is_taken(&username, None).await? {
             return Err(Error::failure("Username is already in use"));
+        }
+        if let Some(fields) = &custom_fields {
+            self.validate_custom_fields(fields)?;
         }
         match self.ctx.setting_str("Accounts_RegistrationForm").as_str() {
             "Disabled" => {
@@ -553,6 +585,7 @@ impl Accounts<'_> {
         );
         user.active = !self.ctx.setting_bool("Accounts_ManuallyApproveNewUsers");
         user.password_bcrypt = Some(self.hash_password(&PasswordInput::Plain(password)).await?);
+        user.custom_fields = custom_fields.filter(|f| f.as_object().is_some_and(|m| !m.is_empty()));
         let user = self.insert_user(user, true).await?;
         Ok(VisibleUser {
             user,
@@ -612,6 +645,9 @@ impl Accounts<'_> {
         }
         if let Some(roles) = &new_user.roles {
             self.check_roles_assignment(session, roles).await?;
+        }
+        if let Some(fields) = &new_user.custom_fields {
+            self.validate_custom_fields(fields)?;
         }
         let name = new_user.name.trim();
         if name.is_empty() && self.ctx.setting_bool("Accounts_RequireNameForSignUp") {
@@ -804,10 +840,16 @@ impl Accounts<'_> {
                     )
                     .with_details(json!({"method": "insertOrUpdateUser", "input": username, "field": "Username"})));
                 }
+                // Upstream checks availability only for new users; on an edit its
+                // `saveUserIdentity` just fails for a taken or reserved name.
                 if self.username_is_blocked(username)
                     || self.username_is_taken(username, Some(&user.id)).await?
                 {
-                    return Err(field_unavailable(&escape_html(username), "Username"));
+                    return Err(Error::meteor(
+                        "error-could-not-save-identity",
+                        "Could not save user identity",
+                    )
+                    .with_details(json!({"method": "saveUser"})));
                 }
                 user.username = username.to_owned();
             }
@@ -875,6 +917,7 @@ impl Accounts<'_> {
             user.status_text = v;
         }
         if let Some(v) = changes.custom_fields {
+            self.validate_custom_fields(&v)?;
             user.custom_fields = Some(v);
         }
         user.updated_at = now();
@@ -908,7 +951,9 @@ impl Accounts<'_> {
         if let Some(active) = changes.active
             && active != user.active
         {
-            user = self.apply_active_status(user, active).await?;
+            user = self
+                .apply_active_status(user, active, changes.confirm_relinquish)
+                .await?;
         }
         tracing::info!(by = %session.user.id, user = %user.id, "user updated");
         self.ctx
@@ -923,7 +968,12 @@ impl Accounts<'_> {
         Ok(self.visible(session, user))
     }
 
-    async fn apply_active_status(&self, mut user: User, active: bool) -> Result<User> {
+    async fn apply_active_status(
+        &self,
+        mut user: User,
+        active: bool,
+        confirm_relinquish: bool,
+    ) -> Result<User> {
         if !active {
             self.ensure_other_active_admin(
                 &user,
@@ -931,6 +981,9 @@ impl Accounts<'_> {
                 "removeUserFromRole",
             )
             .await?;
+            let rooms = self.owned_room_fates(&user).await?;
+            self.relinquish_rooms(&user, &rooms, confirm_relinquish)
+                .await?;
         }
         user.active = active;
         user.updated_at = now();
@@ -962,6 +1015,7 @@ impl Accounts<'_> {
         session: &Session,
         user_id: &str,
         active: bool,
+        confirm_relinquish: bool,
     ) -> Result<User> {
         self.ctx.authorize(&session.user, Self::SET_ACTIVE_STATUS)?;
         let Some(user) = self
@@ -976,7 +1030,8 @@ impl Accounts<'_> {
         let user = if user.active == active {
             user
         } else {
-            self.apply_active_status(user, active).await?
+            self.apply_active_status(user, active, confirm_relinquish)
+                .await?
         };
         tracing::info!(by = %session.user.id, user = %user.id, active, "user active status set");
         Ok(user)
@@ -989,6 +1044,7 @@ impl Accounts<'_> {
         session: &Session,
         user_id: &str,
         active: bool,
+        confirm_relinquish: bool,
     ) -> Result<()> {
         if !self
             .ctx
@@ -1007,7 +1063,8 @@ impl Accounts<'_> {
             return Ok(());
         };
         if user.active != active {
-            self.apply_active_status(user, active).await?;
+            self.apply_active_status(user, active, confirm_relinquish)
+                .await?;
         }
         tracing::info!(by = %session.user.id, user = %user_id, active, "user active status set");
         Ok(())
@@ -1017,9 +1074,24 @@ impl Accounts<'_> {
     pub const DELETE_USER: Required = Required::All(&["delete-user"]);
 
     /// `users.delete`.
-    pub async fn delete_user(&self, session: &Session, target: &UserRef) -> Result<()> {
+    pub async fn delete_user(
+        &self,
+        session: &Session,
+        target: &UserRef,
+        confirm_relinquish: bool,
+    ) -> Result<()> {
         self.ctx.authorize(&session.user, Self::DELETE_USER)?;
         let user = self.require_user(target).await?;
+        self.remove_account(session, user, confirm_relinquish).await
+    }
+
+    /// Deletes an account (checked by the caller): `users.delete`, `users.deleteOwnAccount`.
+    async fn remove_account(
+        &self,
+        session: &Session,
+        user: User,
+        confirm_relinquish: bool,
+    ) -> Result<()> {
         if user.user_type == UserType::App {
             return Err(Error::meteor(
                 "error-cannot-delete-app-user",
@@ -1032,6 +1104,9 @@ impl Accounts<'_> {
             "deleteUser",
         )
         .await?;
+        let rooms = self.owned_room_fates(&user).await?;
+        self.relinquish_rooms(&user, &rooms, confirm_relinquish)
+            .await?;
         let erasure = self.ctx.setting_str("Message_ErasureType");
         let replaced_by = match erasure.as_str() {
             "Delete" => {
@@ -1285,6 +1360,20 @@ impl Accounts<'_> {
         }
     }
 
+    /// `users.getPreferences` and `users.setPreferences`' answer: the preferences the user
+    /// saved (no defaults: upstream returns `settings.preferences` as stored) with `language`.
+    pub fn saved_preferences(&self, user: &User) -> Map<String, Value> {
+        let mut preferences = match &user.preferences {
+            Value::Object(map) => map.clone(),
+            _ => Map::new(),
+        };
+        // Upstream copies `user.language` in even when it is unset (then JSON drops it).
+        if let Some(language) = &user.language {
+            preferences.insert("language".to_owned(), Value::String(language.clone()));
+        }
+        preferences
+    }
+
     /// The absolute URL of a user's avatar.
     pub fn avatar_url(&self, username: &str) -> String {
         format!(
@@ -1385,34 +1474,68 @@ impl Accounts<'_> {
 }
 
 impl Accounts<'_> {
-    /// `users.setPreferences`: merges known preference keys into the user's own (another
-    /// user's with `edit-other-user-info`). `language` is kept on the user itself.
+    /// `users.setPreferences`: merges the given preference keys into the user's own (another
+    /// user's with `edit-other-user-info`), checked against upstream's request schema.
+    /// `language` is kept on the user itself, as upstream's `saveUserPreferences` does.
     pub async fn set_preferences(
         &self,
         session: &Session,
-        target: Option<&UserRef>,
+        target: Option<&str>,
         data: &Map<String, Value>,
     ) -> Result<User> {
+        for (key, value) in data {
+            let Some((_, shape)) = comet_core::user::PREFERENCE_KEYS
+                .iter()
+                .find(|(k, _)| k == key)
+            else {
+                return Err(Error::invalid_params(format!(
+                    "must NOT have additional properties: {key}"
+                )));
+            };
+            if !shape.accepts(value) {
+                return Err(Error::invalid_params(format!(
+                    "must be {}",
+                    shape.type_word()
+                )));
+            }
+            if key == "alsoSendThreadToChannel"
+                && value
+                    .as_str()
+                    .is_some_and(|v| !["default", "always", "never"].contains(&v))
+            {
+                return Err(Error::invalid_params(
+                    "must be equal to one of the allowed values",
+                ));
+            }
+        }
+        // Upstream checks the permission before it looks the target up, so an unknown id
+        // without the permission is refused as an edit of someone else.
+        let target = target.filter(|id| !id.is_empty() && *id != session.user.id.as_str());
         let mut user = match target {
             None => session.user.clone(),
-            Some(r) => {
-                let user = self.require_user(r).await?;
-                if user.id != session.user.id
-                    && !self
-                        .ctx
-                        .has_permission(&session.user, "edit-other-user-info")
+            Some(id) => {
+                if !self
+                    .ctx
+                    .has_permission(&session.user, "edit-other-user-info")
                 {
-                    return Err(Error::forbidden());
+                    return Err(Error::meteor(
+                        "error-action-not-allowed",
+                        "Editing user is not allowed",
+                    ));
                 }
-                user
+                self.ctx
+                    .store
+                    .user_by_id(id)
+                    .await
+                    .map_err(store_error)?
+                    .ok_or_else(|| {
+                        Error::meteor(
+                            "error-invalid-user",
+                            "The optional \"userId\" param provided does not match any users",
+                        )
+                    })?
             }
         };
-        let known: Vec<String> = self
-            .ctx
-            .settings_with_prefix(comet_core::catalog::USER_PREFERENCE_PREFIX)
-            .into_iter()
-            .map(|(id, _)| id[comet_core::catalog::USER_PREFERENCE_PREFIX.len()..].to_owned())
-            .collect();
         let mut preferences = match &user.preferences {
             Value::Object(map) => map.clone(),
             _ => Map::new(),
@@ -1421,11 +1544,6 @@ impl Accounts<'_> {
             if key == "language" {
                 user.language = value.as_str().map(str::to_owned).filter(|l| !l.is_empty());
                 continue;
-            }
-            if !known.iter().any(|k| k == key) {
-                return Err(Error::invalid_params(format!(
-                    "must NOT have additional properties: {key}"
-                )));
             }
             preferences.insert(key.clone(), value.clone());
         }
@@ -1598,6 +1716,7 @@ impl Accounts<'_> {
             .custom_fields
             .filter(|f| f.as_object().is_some_and(|m| !m.is_empty()))
         {
+            self.validate_custom_fields(&fields)?;
             user.custom_fields = Some(fields);
         }
         user.updated_at = now();
@@ -1639,5 +1758,366 @@ impl Accounts<'_> {
             });
         }
         Ok(self.visible(session, user))
+    }
+}
+
+/// What becomes of one room when its member leaves for good (upstream's
+/// `getSubscribedRoomsForUserWithDetails`).
+#[derive(Debug, Clone)]
+struct RoomFate {
+    room_id: String,
+    /// `fname`, else `name`: what the `user-last-owner` refusal lists.
+    name: String,
+    /// The member who becomes owner: the earliest-joined other active member.
+    new_owner: Option<String>,
+    /// No one is left to own it (or the user is its only member).
+    remove: bool,
+}
+
+impl Accounts<'_> {
+    /// For each room (not direct) the user is in: who takes ownership when they are its last
+    /// owner, and whether the room goes because no one else could.
+    async fn owned_room_fates(&self, user: &User) -> Result<Vec<RoomFate>> {
+        let subscriptions = self
+            .ctx
+            .store
+            .subscriptions_of_user(&user.id, None)
+            .await
+            .map_err(store_error)?;
+        let mut fates = Vec::new();
+        for subscription in subscriptions {
+            if subscription.room_type == comet_core::room::RoomType::Direct {
+                continue;
+            }
+            let (mut members, _) = self
+                .ctx
+                .store
+                .subscriptions_of_room(&subscription.room_id, 0, None)
+                .await
+                .map_err(store_error)?;
+            let name = subscription
+                .fname
+                .clone()
+                .filter(|f| !f.is_empty())
+                .unwrap_or_else(|| subscription.name.clone());
+            let is_owner = subscription.roles.iter().any(|r| r == "owner");
+            if !is_owner {
+                // Upstream removes a room whose only member leaves, owner or not.
+                if members.len() <= 1 {
+                    fates.push(RoomFate {
+                        room_id: subscription.room_id,
+                        name,
+                        new_owner: None,
+                        remove: true,
+                    });
+                }
+                continue;
+            }
+            let owners = members
+                .iter()
+                .filter(|m| m.roles.iter().any(|r| r == "owner"))
+                .count();
+            if owners != 1 {
+                continue;
+            }
+            members.retain(|m| m.user.id != user.id);
+            members.sort_by_key(|m| m.joined_at);
+            let ids: Vec<String> = members.iter().map(|m| m.user.id.clone()).collect();
+            let active: std::collections::HashSet<String> = self
+                .ctx
+                .store
+                .users_by_ids(&ids)
+                .await
+                .map_err(store_error)?
+                .into_iter()
+                .filter(|u| u.active)
+                .map(|u| u.id)
+                .collect();
+            let new_owner = ids.into_iter().find(|id| active.contains(id));
+            fates.push(RoomFate {
+                room_id: subscription.room_id,
+                name,
+                remove: new_owner.is_none(),
+                new_owner,
+            });
+        }
+        Ok(fates)
+    }
+
+    /// Upstream's last-owner rule: without `confirm_relinquish`, refuses with
+    /// `[user-last-owner]` and the rooms concerned; with it, makes each new owner owner and
+    /// removes the rooms no one is left in.
+    async fn relinquish_rooms(
+        &self,
+        user: &User,
+        fates: &[RoomFate],
+        confirm_relinquish: bool,
+    ) -> Result<()> {
+        if fates.is_empty() {
+            return Ok(());
+        }
+        if !confirm_relinquish {
+            let removed: Vec<&str> = fates
+                .iter()
+                .filter(|f| f.remove)
+                .map(|f| f.name.as_str())
+                .collect();
+            let changed: Vec<&str> = fates
+                .iter()
+                .filter(|f| !f.remove)
+                .map(|f| f.name.as_str())
+                .collect();
+            return Err(Error::meteor("user-last-owner", "")
+                .with_details(json!({"shouldBeRemoved": removed, "shouldChangeOwner": changed})));
+        }
+        for fate in fates {
+            if fate.remove {
+                self.ctx.rooms().erase_room(&fate.room_id).await?;
+                tracing::info!(room = %fate.room_id, user = %user.id, "room removed with its last member");
+                continue;
+            }
+            let Some(owner_id) = &fate.new_owner else {
+                continue;
+            };
+            let Some(mut subscription) = self
+                .ctx
+                .store
+                .subscription(&fate.room_id, owner_id)
+                .await
+                .map_err(store_error)?
+            else {
+                continue;
+            };
+            if !subscription.roles.iter().any(|r| r == "owner") {
+                subscription.roles.push("owner".to_owned());
+            }
+            subscription.updated_at = now();
+            self.ctx
+                .store
+                .update_subscription(&subscription)
+                .await
+                .map_err(store_error)?;
+            self.ctx.publish(comet_events::Event::RoleChanged {
+                added: true,
+                role: "owner".to_owned(),
+                user_id: owner_id.clone(),
+                username: subscription.user.username.clone(),
+                room_id: Some(fate.room_id.clone()),
+            });
+            self.ctx
+                .rooms()
+                .publish_subscription(comet_events::Change::Updated, subscription);
+        }
+        Ok(())
+    }
+}
+
+impl Accounts<'_> {
+    /// Upstream's `validateCustomFields`: the fields against the `Accounts_CustomFields`
+    /// definitions (JSON, `{name: {required, type, options, minLength, maxLength}}`); an empty
+    /// setting means there is nothing to check against.
+    pub fn validate_custom_fields(&self, fields: &Value) -> Result<()> {
+        let raw = self.ctx.setting_str("Accounts_CustomFields");
+        if raw.trim().is_empty() {
+            return Ok(());
+        }
+        let Ok(Value::Object(definitions)) = serde_json::from_str::<Value>(&raw) else {
+            return Err(Error::meteor(
+                "error-invalid-customfield-json",
+                "Invalid JSON for Custom Fields",
+            ));
+        };
+        let refuse = |reason: String| {
+            Err(
+                Error::meteor("error-user-registration-custom-field", reason)
+                    .with_details(json!({"method": "registerUser"})),
+            )
+        };
+        for (name, definition) in &definitions {
+            let given = fields.get(name);
+            // Upstream trims the value as a string; a missing one is empty.
+            let text = match given {
+                None | Some(Value::Null) => String::new(),
+                Some(Value::String(s)) => s.trim().to_owned(),
+                Some(other) => other.to_string().trim().to_owned(),
+            };
+            let length = text.encode_utf16().count() as u64;
+            if definition["required"].as_bool() == Some(true) && text.is_empty() {
+                return refuse(format!("Field {name} is required"));
+            }
+            if definition["type"] == json!("select")
+                && let Some(options) = definition["options"].as_array()
+                && !options.iter().any(|o| Some(o) == given)
+            {
+                return refuse(format!("Value for field {name} is invalid"));
+            }
+            if let Some(max) = definition["maxLength"].as_u64().filter(|m| *m > 0)
+                && length > max
+            {
+                return refuse(format!("Max length of field {name} {max}"));
+            }
+            if let Some(min) = definition["minLength"].as_u64().filter(|m| *m > 0)
+                && length > 0
+                && length < min
+            {
+                return refuse(format!("Min length of field {name} {min}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Accounts<'_> {
+    /// `users.removeOtherTokens` / `users.logoutOtherClients`: removes the caller's login
+    /// tokens but this session's (personal access tokens stay), and closes the live
+    /// connections that used them. Answers when this session's token expires.
+    pub async fn remove_other_tokens(&self, session: &Session) -> Result<comet_core::Timestamp> {
+        let kept = session.token.hashed_token.clone();
+        self.ctx
+            .store
+            .delete_login_tokens(&session.user.id, Some(&kept))
+            .await
+            .map_err(store_error)?;
+        self.ctx.publish(comet_events::Event::OtherSessionsEnded {
+            user_id: session.user.id.clone(),
+            kept_token: kept,
+        });
+        Ok(session.token.created_at + self.login_expiration())
+    }
+
+    /// `users.logout`: ends every login of the caller or, with `logout-other-user`, of another
+    /// user.
+    pub async fn logout_user(&self, session: &Session, user_id: Option<&str>) -> Result<String> {
+        let user_id = user_id
+            .filter(|id| !id.is_empty())
+            .unwrap_or(&session.user.id)
+            .to_owned();
+        if user_id != session.user.id
+            && !self.ctx.has_permission(&session.user, "logout-other-user")
+        {
+            return Err(Error::forbidden());
+        }
+        let exists = self
+            .ctx
+            .store
+            .user_by_id(&user_id)
+            .await
+            .map_err(store_error)?
+            .is_some();
+        if !exists {
+            return Err(Error::meteor("error-invalid-user-id", "Invalid user id"));
+        }
+        self.ctx
+            .store
+            .delete_login_tokens(&user_id, None)
+            .await
+            .map_err(store_error)?;
+        self.ctx.publish(comet_events::Event::SessionsEnded {
+            user_id: user_id.clone(),
+        });
+        Ok(user_id)
+    }
+
+    /// `users.checkUsernameAvailability` (upstream's `checkUsernameAvailabilityWithValidation`).
+    pub async fn check_username_availability(
+        &self,
+        session: &Session,
+        username: &str,
+    ) -> Result<bool> {
+        if username.is_empty() {
+            return Err(Error::meteor("error-invalid-username", "Invalid username")
+                .with_details(json!({"method": "setUsername"})));
+        }
+        if !self.ctx.setting_bool("Accounts_AllowUsernameChange") {
+            return Err(Error::meteor("error-not-allowed", "Not allowed")
+                .with_details(json!({"method": "setUsername"})));
+        }
+        if session.user.username == username {
+            return Ok(true);
+        }
+        if self.username_is_blocked(username) || !self.username_is_valid(username) {
+            return Err(Error::meteor(
+                "error-blocked-username",
+                format!("{} is blocked and can't be used!", escape_html(username)),
+            )
+            .with_details(json!({"method": "checkUsernameAvailability", "field": username})));
+        }
+        Ok(!self.username_is_taken(username, None).await?)
+    }
+
+    /// `users.getUsernameSuggestion`: a free username from the caller's name or email, as
+    /// upstream's `generateUsernameSuggestion` tries them, numbered when all are taken.
+    pub async fn username_suggestion(&self, session: &Session) -> Result<String> {
+        let slug = |text: &str| -> String {
+            let mut out = String::new();
+            for c in text.trim().chars() {
+                if c.is_alphanumeric() || c == '_' || c == '-' {
+                    out.extend(c.to_lowercase());
+                } else if !out.ends_with('.') && !out.is_empty() {
+                    out.push('.');
+                }
+            }
+            out.trim_end_matches('.').to_owned()
+        };
+        let user = &session.user;
+        let mut candidates = vec![slug(&user.name)];
+        if let Some(email) = &user.email {
+            let local = email.address.split('@').next().unwrap_or_default();
+            candidates.push(slug(local));
+        }
+        candidates.retain(|c| !c.is_empty());
+        for candidate in &candidates {
+            if self.suggestion_is_free(candidate).await? {
+                return Ok(candidate.clone());
+            }
+        }
+        let base = candidates
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "user".to_owned());
+        for n in 1..=1000u32 {
+            let numbered = format!("{base}-{n}");
+            if self.suggestion_is_free(&numbered).await? {
+                return Ok(numbered);
+            }
+        }
+        Ok(format!("{base}-{}", id::new_id()))
+    }
+
+    async fn suggestion_is_free(&self, username: &str) -> Result<bool> {
+        Ok(self.username_is_valid(username)
+            && !self.username_is_blocked(username)
+            && !self.username_is_taken(username, None).await?)
+    }
+
+    /// `users.deleteOwnAccount`: the caller deletes their account, as
+    /// `Accounts_AllowDeleteOwnAccount` allows, proving it with their password (the SHA-256
+    /// hex digest, as upstream's client sends it).
+    pub async fn delete_own_account(
+        &self,
+        session: &Session,
+        password: &str,
+        confirm_relinquish: bool,
+    ) -> Result<()> {
+        if !self.ctx.setting_bool("Accounts_AllowDeleteOwnAccount") {
+            return Err(Error::meteor("error-not-allowed", "Not allowed"));
+        }
+        let user = session.user.clone();
+        match &user.password_bcrypt {
+            Some(stored) if !stored.trim().is_empty() => {
+                let digest = password.to_lowercase();
+                if !crate::hashing::verify_digest(digest, stored.clone()).await? {
+                    return Err(Error::meteor("error-invalid-password", "Invalid password")
+                        .with_details(json!({"method": "deleteUserOwnAccount"})));
+                }
+            }
+            _ => {
+                if user.username != password {
+                    return Err(Error::meteor("error-invalid-username", "Invalid username")
+                        .with_details(json!({"method": "deleteUserOwnAccount"})));
+                }
+            }
+        }
+        self.remove_account(session, user, confirm_relinquish).await
     }
 }

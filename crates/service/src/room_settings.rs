@@ -844,20 +844,27 @@ impl Rooms<'_> {
         {
             return Err(Error::meteor("error-not-allowed", "Not allowed"));
         }
+        self.erase_room(&room.id).await?;
+        tracing::info!(by = %session.user.id, room = %room.id, "room deleted");
+        Ok(())
+    }
+
+    /// Removes a room with its subscriptions, messages, files and avatar, unchecked: for
+    /// `delete_room` and for rooms a deleted or deactivated user leaves with no one in them.
+    pub(crate) async fn erase_room(&self, room_id: &str) -> Result<()> {
         self.ctx
             .store
-            .delete_room(&room.id)
+            .delete_room(room_id)
             .await
             .map_err(store_error)?;
-        tracing::info!(by = %session.user.id, room = %room.id, "room deleted");
-        self.ctx.files().delete_room_files(&room.id).await;
+        self.ctx.files().delete_room_files(room_id).await;
         if let Err(e) = self
             .ctx
             .files()
-            .remove_avatar(comet_store::AvatarOwner::Room, &room.id)
+            .remove_avatar(comet_store::AvatarOwner::Room, room_id)
             .await
         {
-            tracing::warn!(error = %e.message(), room = %room.id, "could not remove a room avatar");
+            tracing::warn!(error = %e.message(), room = %room_id, "could not remove a room avatar");
         }
         Ok(())
     }

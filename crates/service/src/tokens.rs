@@ -161,6 +161,16 @@ impl Accounts<'_> {
         }
     }
 
+    /// The caller's own tokens (hashes only), which upstream's `users.info` shows its owner
+    /// under `services.resume`.
+    pub async fn own_tokens(&self, session: &Session) -> Result<Vec<comet_core::user::LoginToken>> {
+        self.ctx
+            .store
+            .login_tokens(&session.user.id)
+            .await
+            .map_err(store_error)
+    }
+
     /// Who may list their personal access tokens.
     pub const LIST_ACCESS_TOKENS: Required = Required::All(&["create-personal-access-tokens"]);
 

@@ -492,6 +492,15 @@ impl<D: Database> TokenStore for SqlStore<D> {
         rows.iter().map(token_from_row).collect()
     }
 
+    async fn login_tokens(&self, user_id: &str) -> StoreResult<Vec<LoginToken>> {
+        let sql = format!(
+            "SELECT {TOKEN_COLUMNS} FROM login_tokens t WHERE t.user_id = $1 \
+             ORDER BY t.created_at, t.hashed_token"
+        );
+        let rows = self.db.read(Query::new(sql).bind(user_id)).await?;
+        rows.iter().map(token_from_row).collect()
+    }
+
     async fn delete_personal_access_token(&self, user_id: &str, name: &str) -> StoreResult<bool> {
         let delete = Query::new(
             "DELETE FROM login_tokens WHERE user_id = $1 AND kind = 'pat' AND name = $2",

@@ -292,6 +292,9 @@ pub async fn tokens(store: &dyn Store) {
         ("t1", TokenKind::Login)
     );
     assert!(store.user_by_token("missing").await.unwrap().is_none());
+    let all = store.login_tokens("t1").await.unwrap();
+    let hashes: Vec<&str> = all.iter().map(|t| t.hashed_token.as_str()).collect();
+    assert_eq!(hashes, ["h0", "h1", "h2", "h3", "h4"], "oldest first");
 
     store
         .insert_token(&pat("t1", "p1", "ci", t0))

@@ -97,6 +97,8 @@ pub trait TokenStore: Send + Sync {
     /// Deletes the user's login tokens (personal access tokens stay), except `keep` if given.
     async fn delete_login_tokens(&self, user_id: &str, keep: Option<&str>) -> StoreResult<u64>;
     async fn personal_access_tokens(&self, user_id: &str) -> StoreResult<Vec<LoginToken>>;
+    /// Every token of a user (logins and personal access tokens), oldest first.
+    async fn login_tokens(&self, user_id: &str) -> StoreResult<Vec<LoginToken>>;
     async fn delete_personal_access_token(&self, user_id: &str, name: &str) -> StoreResult<bool>;
     /// Swaps the personal access token named like `token` for `token`, in one transaction;
     /// false (and nothing written) if the user has no token of that name.

@@ -80,6 +80,27 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/users.getPresence", get(users::get_presence))
         .route("/api/v1/users.getStatus", get(users::get_status))
+        .route(
+            "/api/v1/users.removeOtherTokens",
+            post(users::remove_other_tokens),
+        )
+        .route(
+            "/api/v1/users.logoutOtherClients",
+            post(users::logout_other_clients),
+        )
+        .route("/api/v1/users.logout", post(users::logout))
+        .route(
+            "/api/v1/users.checkUsernameAvailability",
+            get(users::check_username_availability),
+        )
+        .route(
+            "/api/v1/users.getUsernameSuggestion",
+            get(users::get_username_suggestion),
+        )
+        .route(
+            "/api/v1/users.deleteOwnAccount",
+            post(users::delete_own_account),
+        )
         .route("/api/v1/pw.getPolicy", get(users::password_policy))
         .route("/api/v1/users.setAvatar", post(avatars::set_avatar))
         .route("/api/v1/users.resetAvatar", post(avatars::reset_avatar))

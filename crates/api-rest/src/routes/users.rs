@@ -49,6 +49,7 @@ pub async fn register(
         name: opt_str(&body, "name")?,
         secret_url: opt_str(&body, "secretURL")?.or(opt_str(&body, "secret")?),
         reason: opt_str(&body, "reason")?,
+        custom_fields: body.get("customFields").filter(|v| v.is_object()).cloned(),
     };
     if caller.is_some() {
         return Err(Error::failure("Logged in users can not register again.").into());
@@ -85,10 +86,38 @@ pub async fn info(
             map.insert("avatarETag".into(), json!(etag));
         }
         if user.user.id == session.user.id {
-            // Oneself also sees which login services exist (never their secrets).
+            // Oneself also sees which login services exist and, as upstream shows its owner,
+            // the hashes of their login tokens (never the password hash).
+            let tokens: Vec<Value> = app
+                .service
+                .accounts()
+                .own_tokens(&session)
+                .await?
+                .iter()
+                .map(|t| match &t.kind {
+                    comet_core::user::TokenKind::Login => {
+                        json!({"when": iso(t.created_at), "hashedToken": t.hashed_token})
+                    }
+                    comet_core::user::TokenKind::PersonalAccess {
+                        name,
+                        last_token_part,
+                        bypass_two_factor,
+                    } => json!({
+                        "type": "personalAccessToken",
+                        "createdAt": iso(t.created_at),
+                        "hashedToken": t.hashed_token,
+                        "name": name,
+                        "lastTokenPart": last_token_part,
+                        "bypassTwoFactor": bypass_two_factor,
+                    }),
+                })
+                .collect();
             map.insert(
                 "services".into(),
-                json!({"password": user.user.password_bcrypt.is_some()}),
+                json!({
+                    "password": user.user.password_bcrypt.is_some(),
+                    "resume": {"loginTokens": tokens},
+                }),
             );
         }
         if opt_bool(&query, "includeUserRooms")? == Some(true)
@@ -241,11 +270,39 @@ pub async fn update(
     Params(body): Params,
 ) -> ApiResult {
     let user_id = req_str(&body, "userId")?;
+    if user_id.is_empty() {
+        return Err(Error::invalid_params("must NOT have fewer than 1 characters").into());
+    }
     let data = match body.get("data") {
         Some(data @ Value::Object(_)) => data.clone(),
         Some(_) => return Err(Error::invalid_params("must be object").into()),
         None => return Err(Error::invalid_params("must have required property 'data'").into()),
     };
+    // Upstream's `UsersUpdateParamsPOST` `data` properties (`joinDefaultChannels` is for
+    // creation only).
+    const DATA_KEYS: &[&str] = &[
+        "email",
+        "name",
+        "password",
+        "username",
+        "bio",
+        "nickname",
+        "statusText",
+        "active",
+        "roles",
+        "requirePasswordChange",
+        "setRandomPassword",
+        "sendWelcomeEmail",
+        "verified",
+        "customFields",
+        "status",
+    ];
+    if data
+        .as_object()
+        .is_some_and(|map| map.keys().any(|k| !DATA_KEYS.contains(&k.as_str())))
+    {
+        return Err(Error::invalid_params("must NOT have additional properties").into());
+    }
     let changes = UserChanges {
         email: opt_str(&data, "email")?,
         name: opt_str(&data, "name")?,
@@ -259,6 +316,7 @@ pub async fn update(
         bio: opt_str(&data, "bio")?,
         status_text: opt_str(&data, "statusText")?,
         custom_fields: data.get("customFields").filter(|v| v.is_object()).cloned(),
+        confirm_relinquish: opt_bool(&body, "confirmRelinquish")?.unwrap_or(false),
     };
     two_factor(&app, &session, &headers, &client).await?;
     let user = app
@@ -351,9 +409,10 @@ pub async fn delete(
     Params(body): Params,
 ) -> ApiResult {
     let target = user_ref(&body)?;
+    let confirm = opt_bool(&body, "confirmRelinquish")?.unwrap_or(false);
     app.service
         .accounts()
-        .delete_user(&session, &target)
+        .delete_user(&session, &target, confirm)
         .await?;
     ok(Value::Null)
 }
@@ -366,10 +425,11 @@ pub async fn set_active_status(
 ) -> ApiResult {
     let user_id = req_str(&body, "userId")?;
     let active = req_bool(&body, "activeStatus")?;
+    let confirm = opt_bool(&body, "confirmRelinquish")?.unwrap_or(false);
     let user = app
         .service
         .accounts()
-        .set_active_status(&session, &user_id, active)
+        .set_active_status(&session, &user_id, active, confirm)
         .await?;
     ok(json!({"user": {"_id": user.id, "active": user.active}}))
 }
@@ -587,18 +647,100 @@ pub async fn set_preferences(
     let Some(Value::Object(data)) = body.get("data") else {
         return Err(Error::invalid_params("must have required property 'data'").into());
     };
-    let target = opt_str(&body, "userId")?.map(UserRef::Id);
-    let user = app
-        .service
-        .accounts()
-        .set_preferences(&session, target.as_ref(), data)
+    let target = opt_str(&body, "userId")?;
+    let accounts = app.service.accounts();
+    let user = accounts
+        .set_preferences(&session, target.as_deref(), data)
         .await?;
-    let me = app.service.accounts().me(&user);
-    ok(json!({"user": {"_id": user.id, "settings": {"preferences": me.preferences}}}))
+    let preferences = accounts.saved_preferences(&user);
+    ok(json!({"user": {"_id": user.id, "settings": {"preferences": preferences}}}))
 }
 
-/// `GET /api/v1/users.getPreferences`: the caller's preferences over the defaults.
+/// `GET /api/v1/users.getPreferences`: the caller's saved preferences and language.
 pub async fn get_preferences(State(app): State<AppState>, Caller(session): Caller) -> ApiResult {
-    let me = app.service.accounts().me(&session.user);
-    ok(json!({"preferences": me.preferences}))
+    let preferences = app.service.accounts().saved_preferences(&session.user);
+    ok(json!({"preferences": preferences}))
+}
+
+/// `POST /api/v1/users.removeOtherTokens`: ends the caller's other logins.
+pub async fn remove_other_tokens(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+) -> ApiResult {
+    app.service.accounts().remove_other_tokens(&session).await?;
+    ok(Value::Null)
+}
+
+/// `POST /api/v1/users.logoutOtherClients`: ends the caller's other logins and answers this
+/// one's token and expiry.
+pub async fn logout_other_clients(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    headers: HeaderMap,
+) -> ApiResult {
+    let Some(token) = headers
+        .get("x-auth-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+    else {
+        return Err(Error::meteor("error-parameter-required", "x-auth-token is required").into());
+    };
+    let expires = app.service.accounts().remove_other_tokens(&session).await?;
+    ok(json!({"token": token, "tokenExpires": iso(expires)}))
+}
+
+/// `POST /api/v1/users.logout`: `{userId?}`; another user's needs `logout-other-user`.
+pub async fn logout(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let target = opt_str(&body, "userId")?;
+    let user_id = app
+        .service
+        .accounts()
+        .logout_user(&session, target.as_deref())
+        .await?;
+    ok(json!({"message": format!("User {user_id} has been logged out!")}))
+}
+
+/// `GET /api/v1/users.checkUsernameAvailability?username=`.
+pub async fn check_username_availability(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let username = req_str(&query, "username")?;
+    let result = app
+        .service
+        .accounts()
+        .check_username_availability(&session, &username)
+        .await?;
+    ok(json!({"result": result}))
+}
+
+/// `GET /api/v1/users.getUsernameSuggestion`.
+pub async fn get_username_suggestion(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+) -> ApiResult {
+    let result = app.service.accounts().username_suggestion(&session).await?;
+    ok(json!({"result": result}))
+}
+
+/// `POST /api/v1/users.deleteOwnAccount`: `{password, confirmRelinquish?}`.
+pub async fn delete_own_account(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let Some(password) = opt_str(&body, "password")?.filter(|p| !p.is_empty()) else {
+        return Err(Error::failure("Body parameter \"password\" is required.").into());
+    };
+    let confirm = opt_bool(&body, "confirmRelinquish")?.unwrap_or(false);
+    app.service
+        .accounts()
+        .delete_own_account(&session, &password, confirm)
+        .await?;
+    ok(Value::Null)
 }

@@ -626,6 +626,19 @@ impl Messages<'_> {
                 .with_details(json!({"method": "deleteMessage"})));
             }
         }
+        if self.ctx.setting_bool("Message_ShowDeletedStatus") {
+            // The message stays, emptied, and clients see it change rather than go.
+            let by = UserStub {
+                id: session.user.id.clone(),
+                username: session.user.username.clone(),
+                name: None,
+            };
+            self.change_message(message_id, &MessageChange::MarkDeleted { by })
+                .await?;
+            tracing::info!(by = %session.user.id, message = %message_id, "message marked deleted");
+            self.ctx.files().delete_message_files(&message).await;
+            return Ok(message);
+        }
         self.ctx
             .store
             .delete_message(message_id, now())

@@ -1482,12 +1482,15 @@ async fn im_list_history_messages_members() {
         .await;
     assert_eq!(reply.ok()["total"], json!(2));
 
-    // Outsiders and bad parameters.
+    // Outsiders (upstream's `API.v1.forbidden()`) and bad parameters.
     let reply = server
         .get("im.history", &[("roomId", &rid)], Some(&carol))
         .await;
-    assert_eq!(reply.status, 400, "{}", reply.body);
-    assert_eq!(reply.body["success"], json!(false));
+    assert_exact(
+        &reply,
+        403,
+        json!({"success": false, "error": "unauthorized"}),
+    );
     server.get("im.history", &[], Some(&alice)).await.refused(
         400,
         "Query param \"roomId\" is required [error-room-param-not-provided]",
@@ -1916,5 +1919,154 @@ async fn im_messages_others_lets_administrators_read_direct_conversations() {
     assert_eq!(body["total"], json!(1), "{body}");
     assert_eq!(body["messages"][0]["msg"], json!("between us"), "{body}");
     assert_eq!(body["offset"], json!(0));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn channels_messages_needs_view_c_room_and_im_messages_refuses_outsiders() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    let bob = server.new_user("bob").await;
+    let carol = server.new_user("carol").await;
+    let channel = create_room(&server, &alice, "channels", "readable", &[]).await;
+    let rid = id_of(&channel);
+    set_permission(&server, &admin, "view-c-room", &[]).await;
+    let refused = server
+        .get("channels.messages", &[("roomId", &rid)], Some(&alice))
+        .await;
+    assert_exact(
+        &refused,
+        403,
+        json!({"success": false, "error": "User does not have the permissions required for this action [error-unauthorized]"}),
+    );
+    set_permission(
+        &server,
+        &admin,
+        "view-c-room",
+        &["admin", "user", "bot", "app", "anonymous"],
+    )
+    .await;
+
+    let dm = server
+        .post("im.create", json!({"username": "bob"}), Some(&alice))
+        .await
+        .ok()["room"]
+        .clone();
+    let dm_id = id_of(&dm);
+    let outsider = server
+        .get("im.messages", &[("roomId", &dm_id)], Some(&carol))
+        .await;
+    assert_exact(
+        &outsider,
+        403,
+        json!({"success": false, "error": "unauthorized"}),
+    );
+    let member = server
+        .get("im.messages", &[("roomId", &dm_id)], Some(&bob))
+        .await;
+    member.ok();
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn rooms_hide_open_name_exists_and_delete() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    let carol = server.new_user("carol").await;
+    let group = create_room(&server, &alice, "groups", "hideaway", &[]).await;
+    let rid = id_of(&group);
+
+    server
+        .post("rooms.hide", json!({"roomId": rid}), Some(&alice))
+        .await
+        .ok();
+    assert_eq!(
+        subscription(&server, &alice, &rid).await["open"],
+        json!(false)
+    );
+    assert_exact(
+        &server
+            .post("rooms.hide", json!({"roomId": rid}), Some(&alice))
+            .await,
+        400,
+        json!({"success": false, "error": "error-room-already-hidden"}),
+    );
+    assert_exact(
+        &server
+            .post("rooms.hide", json!({"roomId": rid}), Some(&carol))
+            .await,
+        401,
+        json!({"success": false, "error": "unauthorized"}),
+    );
+    server
+        .post("rooms.hide", json!({}), Some(&alice))
+        .await
+        .refused(400, "must have required property 'roomId' [invalid-params]");
+    let anonymous = server
+        .post("rooms.hide", json!({"roomId": rid}), None)
+        .await;
+    assert_eq!(anonymous.status, 401);
+    assert_eq!(anonymous.body["status"], json!("error"));
+
+    server
+        .post("rooms.open", json!({"roomId": rid}), Some(&alice))
+        .await
+        .ok();
+    assert_eq!(
+        subscription(&server, &alice, &rid).await["open"],
+        json!(true)
+    );
+    server
+        .post("rooms.open", json!({}), Some(&alice))
+        .await
+        .refused(400, "must have required property 'roomId' [invalid-params]");
+
+    let exists = |name: &'static str| {
+        let server = &server;
+        let alice = &alice;
+        async move {
+            server
+                .get("rooms.nameExists", &[("roomName", name)], Some(alice))
+                .await
+                .ok()["exists"]
+                .clone()
+        }
+    };
+    assert_eq!(exists("hideaway").await, json!(true));
+    assert_eq!(exists("nowhere").await, json!(false));
+    server
+        .get("rooms.nameExists", &[("roomId", "foo")], Some(&alice))
+        .await
+        .refused(
+            400,
+            "must have required property 'roomName' [invalid-params]",
+        );
+
+    assert_exact(
+        &server.post("rooms.delete", json!({}), Some(&admin)).await,
+        400,
+        json!({"success": false, "error": "The 'roomId' param is required"}),
+    );
+    let missing = server
+        .post(
+            "rooms.delete",
+            json!({"roomId": "nosuchroom"}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(missing.status, 400);
+    assert_eq!(missing.body["errorType"], json!("error-invalid-room"));
+    let refused = server
+        .post("rooms.delete", json!({"roomId": rid}), Some(&carol))
+        .await;
+    assert_eq!(refused.body["errorType"], json!("error-not-allowed"));
+    // An administrator need not be a member.
+    server
+        .post("rooms.delete", json!({"roomId": rid}), Some(&admin))
+        .await
+        .ok();
+    assert_eq!(exists("hideaway").await, json!(false));
     server.stop().await;
 }

@@ -811,3 +811,50 @@ pub async fn subscriptions_unread(
         .await?;
     ok(Value::Null)
 }
+
+/// `POST /api/v1/rooms.hide`.
+pub async fn rooms_hide(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let room_id = req_str(&body, "roomId")?;
+    app.service.rooms().hide_room(&session, &room_id).await?;
+    ok(Value::Null)
+}
+
+/// `POST /api/v1/rooms.open`.
+pub async fn rooms_open(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let room_id = req_str(&body, "roomId")?;
+    app.service.rooms().open_room(&session, &room_id).await?;
+    ok(Value::Null)
+}
+
+/// `GET /api/v1/rooms.nameExists`.
+pub async fn rooms_name_exists(
+    State(app): State<AppState>,
+    Caller(_session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let name = req_str(&query, "roomName")?;
+    let exists = app.service.rooms().name_exists(&name).await?;
+    ok(json!({ "exists": exists }))
+}
+
+/// `POST /api/v1/rooms.delete`.
+pub async fn rooms_delete(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    // Upstream checks by hand, with its own text, rather than through a schema.
+    let Some(room_id) = opt_str(&body, "roomId")?.filter(|id| !id.is_empty()) else {
+        return Err(Error::failure("The 'roomId' param is required").into());
+    };
+    app.service.rooms().erase_room(&session, &room_id).await?;
+    ok(Value::Null)
+}

@@ -38,6 +38,7 @@ pub fn required_permissions(route: &str, method: &Method) -> Option<Required> {
         | "/api/v1/im.messages.others"
         | "/api/v1/dm.messages.others" => Rooms::ADMINISTER_ROOMS,
         "/api/v1/channels.list" => Rooms::LIST_CHANNELS,
+        "/api/v1/channels.messages" => Rooms::READ_CHANNEL_MESSAGES,
         "/api/v1/settings/{id}" if post => Settings::EDIT_PRIVILEGED,
         "/api/v1/settings/{id}" => Settings::READ_PRIVILEGED,
         "/api/v1/permissions.update"
@@ -470,6 +471,10 @@ fn room_routes() -> Router<AppState> {
             get(commands::preview).post(commands::execute_preview),
         )
         .route("/api/v1/rooms.leave", post(chat::rooms_leave))
+        .route("/api/v1/rooms.hide", post(chat::rooms_hide))
+        .route("/api/v1/rooms.open", post(chat::rooms_open))
+        .route("/api/v1/rooms.nameExists", get(chat::rooms_name_exists))
+        .route("/api/v1/rooms.delete", post(chat::rooms_delete))
         .route("/api/v1/subscriptions.get", get(chat::subscriptions_get))
         .route(
             "/api/v1/subscriptions.getOne",

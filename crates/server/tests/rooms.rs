@@ -2070,3 +2070,47 @@ async fn rooms_hide_open_name_exists_and_delete() {
     assert_eq!(exists("hideaway").await, json!(false));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn channels_anonymousread_follows_accounts_allow_anonymous_read() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    let channel = create_room(&server, &alice, "channels", "lobby", &[]).await;
+    let rid = id_of(&channel);
+    say(&server, &alice, &rid, "hello").await;
+    say(&server, &alice, &rid, "world").await;
+
+    assert_exact(
+        &server
+            .get("channels.anonymousread", &[("roomId", &rid)], None)
+            .await,
+        400,
+        json!({"success": false, "error": "Enable \"Allow Anonymous Read\" [error-not-allowed]", "errorType": "error-not-allowed",
+               "details": {"method": "channels.anonymousread"}}),
+    );
+    server
+        .post(
+            "settings/Accounts_AllowAnonymousRead",
+            json!({"value": true}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let reply = server
+        .get(
+            "channels.anonymousread",
+            &[("roomName", "lobby"), ("count", "1"), ("offset", "0")],
+            None,
+        )
+        .await;
+    let body = reply.ok();
+    assert_eq!(body["messages"][0]["msg"], json!("world"));
+    assert_eq!(body["count"], json!(1));
+    assert_eq!(body["total"], json!(2));
+    server
+        .get("channels.anonymousread", &[("roomId", "nosuch")], None)
+        .await
+        .refused(400, CHANNEL_NOT_FOUND);
+    server.stop().await;
+}

@@ -831,6 +831,40 @@ impl Messages<'_> {
         Ok((messages, total))
     }
 
+    /// `channels.anonymousread`: a public channel's messages for anyone, signed in or not,
+    /// while `Accounts_AllowAnonymousRead` is on. As upstream, the channel is looked up first,
+    /// so an unknown one is "not found" whatever the setting.
+    pub async fn anonymous_read(
+        &self,
+        channel: &crate::rooms::RoomRef,
+        page: &Page<MessageSortKey>,
+    ) -> Result<(Vec<Message>, u64)> {
+        let found = self.ctx.rooms().find_room_unchecked(channel).await?;
+        let Some(room) = found.filter(|r| r.room_type == RoomType::Channel) else {
+            return Err(crate::rooms::room_not_found(RoomFamily::Channels));
+        };
+        if !self.ctx.setting_bool("Accounts_AllowAnonymousRead") {
+            return Err(
+                Error::meteor("error-not-allowed", "Enable \"Allow Anonymous Read\"")
+                    .with_details(json!({"method": "channels.anonymousread"})),
+            );
+        }
+        let filter = MessageFilter::default();
+        let messages = self
+            .ctx
+            .store
+            .room_messages(&room.id, &filter, page)
+            .await
+            .map_err(store_error)?;
+        let total = self
+            .ctx
+            .store
+            .count_room_messages(&room.id, &filter)
+            .await
+            .map_err(store_error)?;
+        Ok((messages, total))
+    }
+
     /// `chat.search`: full-text search in one room the caller may read, with upstream's
     /// operators (`from:`, `mention:`, `has:star`, `is:pinned`, `before:`, `after:`, `on:`,
     /// `order:asc`).

@@ -135,7 +135,7 @@ pub enum RoomFamily {
     Any,
 }
 
-fn room_not_found(family: RoomFamily) -> Error {
+pub(crate) fn room_not_found(family: RoomFamily) -> Error {
     match family {
         RoomFamily::Channels => Error::meteor(
             "error-room-not-found",

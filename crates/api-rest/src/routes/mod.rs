@@ -384,6 +384,7 @@ fn room_routes() -> Router<AppState> {
             "/api/v1/channels.messages",
             family_route!(get, rooms::messages, CHANNELS),
         )
+        .route("/api/v1/channels.anonymousread", get(rooms::anonymous_read))
         .route(
             "/api/v1/channels.members",
             family_route!(get, rooms::members, CHANNELS),

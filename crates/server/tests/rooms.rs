@@ -2114,3 +2114,67 @@ async fn channels_anonymousread_follows_accounts_allow_anonymous_read() {
         .refused(400, CHANNEL_NOT_FOUND);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn rooms_autocomplete_lists_own_rooms_and_admin_rooms() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    create_room(&server, &alice, "channels", "apple-one", &[]).await;
+    create_room(&server, &alice, "groups", "apple-two", &[]).await;
+    create_room(&server, &admin, "channels", "apple-three", &[]).await;
+
+    server
+        .get("rooms.autocomplete.channelAndPrivate", &[], Some(&alice))
+        .await
+        .refused(400, "The 'selector' param is required");
+    let body = server
+        .get(
+            "rooms.autocomplete.channelAndPrivate",
+            &[("selector", r#"{"name":"APPLE"}"#)],
+            Some(&alice),
+        )
+        .await
+        .ok()
+        .clone();
+    assert_eq!(names(&body["items"]), vec!["apple-one", "apple-two"]);
+    assert_eq!(body["items"][1]["t"], json!("p"));
+    let body = server
+        .get(
+            "rooms.autocomplete.channelAndPrivate.withPagination",
+            &[
+                ("selector", r#"{"name":"apple"}"#),
+                ("offset", "1"),
+                ("count", "5"),
+            ],
+            Some(&alice),
+        )
+        .await
+        .ok()
+        .clone();
+    assert_eq!(names(&body["items"]), vec!["apple-two"]);
+    assert_eq!(body["total"], json!(2));
+
+    let body = server
+        .get(
+            "rooms.autocomplete.adminRooms",
+            &[("selector", r#"{"name":"apple-t"}"#)],
+            Some(&admin),
+        )
+        .await
+        .ok()
+        .clone();
+    assert_eq!(names(&body["items"]), vec!["apple-three", "apple-two"]);
+    assert_exact(
+        &server
+            .get(
+                "rooms.autocomplete.adminRooms",
+                &[("selector", "{}")],
+                Some(&alice),
+            )
+            .await,
+        400,
+        json!({"success": false, "error": "error-not-authorized"}),
+    );
+    server.stop().await;
+}

@@ -476,6 +476,18 @@ fn room_routes() -> Router<AppState> {
         .route("/api/v1/rooms.open", post(chat::rooms_open))
         .route("/api/v1/rooms.nameExists", get(chat::rooms_name_exists))
         .route("/api/v1/rooms.delete", post(chat::rooms_delete))
+        .route(
+            "/api/v1/rooms.autocomplete.channelAndPrivate",
+            get(chat::rooms_autocomplete_channel_and_private),
+        )
+        .route(
+            "/api/v1/rooms.autocomplete.channelAndPrivate.withPagination",
+            get(chat::rooms_autocomplete_channel_and_private_paged),
+        )
+        .route(
+            "/api/v1/rooms.autocomplete.adminRooms",
+            get(chat::rooms_autocomplete_admin_rooms),
+        )
         .route("/api/v1/subscriptions.get", get(chat::subscriptions_get))
         .route(
             "/api/v1/subscriptions.getOne",

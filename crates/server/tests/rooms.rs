@@ -2178,3 +2178,26 @@ async fn rooms_autocomplete_lists_own_rooms_and_admin_rooms() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn subscriptions_unread_needs_a_message() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let channel = create_room(&server, &alice, "channels", "quiet", &[]).await;
+    let rid = id_of(&channel);
+    assert_exact(
+        &server
+            .post("subscriptions.unread", json!({"roomId": rid}), Some(&alice))
+            .await,
+        400,
+        json!({"success": false, "error": "There are no messages to mark unread [error-no-message-for-unread]",
+               "errorType": "error-no-message-for-unread",
+               "details": {"method": "unreadMessages", "action": "Unread_messages"}}),
+    );
+    say(&server, &alice, &rid, "now there is one").await;
+    server
+        .post("subscriptions.unread", json!({"roomId": rid}), Some(&alice))
+        .await
+        .ok();
+    server.stop().await;
+}

@@ -1311,6 +1311,21 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
         public = true,
         "FileUpload"
     ),
+    // Who may download a protected file (upstream's `requestCanAccessFiles`); not public.
+    seed!(
+        "FileUpload_Restrict_to_room_members",
+        Boolean,
+        true,
+        public = false,
+        "FileUpload"
+    ),
+    seed!(
+        "FileUpload_Restrict_to_users_who_can_access_room",
+        Boolean,
+        false,
+        public = false,
+        "FileUpload"
+    ),
     seed!(
         "FileUpload_Enabled_Direct",
         Boolean,
@@ -1558,6 +1573,14 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
     seed!("Unread_Count_DM", Select, "all_messages", public = true, "General"; choices = &["all_messages", "user_mentions_only", "group_mentions_only", "user_and_group_mentions_only"]),
     // Upstream settings that admin tools and scripts set, with upstream's types, defaults and
     // groups. Comet stores them; see docs/compatibility.md for which it does not act on yet.
+    // A deleted message stays as a "message removed" (`t: rm`) placeholder.
+    seed!(
+        "Message_ShowDeletedStatus",
+        Boolean,
+        false,
+        public = true,
+        "Message"
+    ),
     seed!(
         "Message_KeepHistory",
         Boolean,

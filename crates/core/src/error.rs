@@ -118,6 +118,12 @@ impl Error {
         Error::make(ErrorKind::Forbidden, None, Cow::Borrowed("unauthorized"))
     }
 
+    /// Upstream's `API.v1.unauthorized()`: 401 "unauthorized", used by a few routes (such as
+    /// `rooms.hide`) for a caller who may not read the room.
+    pub fn unauthorized() -> Self {
+        Error::make(ErrorKind::Unauthorized, None, Cow::Borrowed("unauthorized"))
+    }
+
     /// A permission an operation declares is missing (upstream's `permissionsRequired`).
     pub fn permission_required() -> Self {
         Error::make(

@@ -345,10 +345,8 @@ fn conforms(schema: &Value, value: &Value, depth: usize) -> bool {
                     }
                     None => match schema.get("additionalProperties") {
                         Some(Value::Bool(false)) => return false,
-                        Some(extra @ Value::Object(_)) => {
-                            if !conforms(extra, field, depth + 1) {
-                                return false;
-                            }
+                        Some(extra @ Value::Object(_)) if !conforms(extra, field, depth + 1) => {
+                            return false;
                         }
                         _ => {}
                     },

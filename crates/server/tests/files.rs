@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Auth, TestServer, post_form};
+use common::{Auth, TestServer, post_form, say};
 use serde_json::{Value, json};
 
 /// A PNG header claiming 2×3 pixels (enough for sniffing and dimensions).
@@ -828,5 +828,135 @@ async fn send_file_message_over_ddp_confirms_a_media_upload() {
         json!("error-invalid-params"),
         "{bad}"
     );
+    server.stop().await;
+}
+
+/// Sets a setting as admin.
+async fn set(server: &TestServer, admin: &Auth, id: &str, value: Value) {
+    server
+        .post(
+            &format!("settings/{id}"),
+            json!({"value": value}),
+            Some(admin),
+        )
+        .await
+        .ok();
+}
+
+#[tokio::test]
+async fn protected_files_follow_the_restrict_settings() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    let carol = server.new_user("carol").await;
+    let rid = server
+        .post(
+            "channels.create",
+            json!({"name": "open-room"}),
+            Some(&alice),
+        )
+        .await
+        .ok()["channel"]["_id"]
+        .as_str()
+        .expect("channel id")
+        .to_owned();
+    let (status, body) = post_form(
+        &server,
+        &format!("rooms.upload/{rid}"),
+        &[("file", Some(("pic.png", "image/png")), &png())],
+        &alice,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let file_id = body["message"]["file"]["_id"].as_str().expect("file id");
+    let url = format!("/file-upload/{file_id}/pic.png");
+    let as_carol = || {
+        download(&server, &url, |r| {
+            r.header("X-User-Id", &carol.user_id)
+                .header("X-Auth-Token", &carol.token)
+        })
+    };
+
+    // By default only members download, even from a public channel the outsider can read.
+    assert_eq!(as_carol().await.status().as_u16(), 403);
+    // Anyone who can read the room.
+    set(
+        &server,
+        &admin,
+        "FileUpload_Restrict_to_room_members",
+        json!(false),
+    )
+    .await;
+    set(
+        &server,
+        &admin,
+        "FileUpload_Restrict_to_users_who_can_access_room",
+        json!(true),
+    )
+    .await;
+    assert_eq!(as_carol().await.status().as_u16(), 200);
+    // Both: no one (upstream's fall-through).
+    set(
+        &server,
+        &admin,
+        "FileUpload_Restrict_to_room_members",
+        json!(true),
+    )
+    .await;
+    assert_eq!(as_carol().await.status().as_u16(), 403);
+    // Neither: any signed-in user, but still not an anonymous one.
+    set(
+        &server,
+        &admin,
+        "FileUpload_Restrict_to_room_members",
+        json!(false),
+    )
+    .await;
+    set(
+        &server,
+        &admin,
+        "FileUpload_Restrict_to_users_who_can_access_room",
+        json!(false),
+    )
+    .await;
+    assert_eq!(as_carol().await.status().as_u16(), 200);
+    assert_eq!(download(&server, &url, |r| r).await.status().as_u16(), 403);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn show_deleted_status_keeps_a_removed_placeholder() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    let rid = server
+        .post(
+            "channels.create",
+            json!({"name": "deletions"}),
+            Some(&alice),
+        )
+        .await
+        .ok()["channel"]["_id"]
+        .as_str()
+        .expect("channel id")
+        .to_owned();
+    set(&server, &admin, "Message_ShowDeletedStatus", json!(true)).await;
+    let message = say(&server, &alice, &rid, "soon gone").await;
+    let mid = message["_id"].as_str().expect("message id");
+    server
+        .post(
+            "chat.delete",
+            json!({"roomId": rid, "msgId": mid}),
+            Some(&alice),
+        )
+        .await
+        .ok();
+    let reply = server
+        .get("chat.getMessage", &[("msgId", mid)], Some(&alice))
+        .await;
+    let kept = &reply.ok()["message"];
+    assert_eq!(kept["t"], json!("rm"));
+    assert_eq!(kept["msg"], json!(""));
+    assert_eq!(kept["editedBy"]["_id"], json!(alice.user_id));
     server.stop().await;
 }

@@ -1482,12 +1482,15 @@ async fn im_list_history_messages_members() {
         .await;
     assert_eq!(reply.ok()["total"], json!(2));
 
-    // Outsiders and bad parameters.
+    // Outsiders (upstream's `API.v1.forbidden()`) and bad parameters.
     let reply = server
         .get("im.history", &[("roomId", &rid)], Some(&carol))
         .await;
-    assert_eq!(reply.status, 400, "{}", reply.body);
-    assert_eq!(reply.body["success"], json!(false));
+    assert_exact(
+        &reply,
+        403,
+        json!({"success": false, "error": "unauthorized"}),
+    );
     server.get("im.history", &[], Some(&alice)).await.refused(
         400,
         "Query param \"roomId\" is required [error-room-param-not-provided]",
@@ -1916,6 +1919,286 @@ async fn im_messages_others_lets_administrators_read_direct_conversations() {
     assert_eq!(body["total"], json!(1), "{body}");
     assert_eq!(body["messages"][0]["msg"], json!("between us"), "{body}");
     assert_eq!(body["offset"], json!(0));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn channels_messages_needs_view_c_room_and_im_messages_refuses_outsiders() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    let bob = server.new_user("bob").await;
+    let carol = server.new_user("carol").await;
+    let channel = create_room(&server, &alice, "channels", "readable", &[]).await;
+    let rid = id_of(&channel);
+    set_permission(&server, &admin, "view-c-room", &[]).await;
+    let refused = server
+        .get("channels.messages", &[("roomId", &rid)], Some(&alice))
+        .await;
+    assert_exact(
+        &refused,
+        403,
+        json!({"success": false, "error": "User does not have the permissions required for this action [error-unauthorized]"}),
+    );
+    set_permission(
+        &server,
+        &admin,
+        "view-c-room",
+        &["admin", "user", "bot", "app", "anonymous"],
+    )
+    .await;
+
+    let dm = server
+        .post("im.create", json!({"username": "bob"}), Some(&alice))
+        .await
+        .ok()["room"]
+        .clone();
+    let dm_id = id_of(&dm);
+    let outsider = server
+        .get("im.messages", &[("roomId", &dm_id)], Some(&carol))
+        .await;
+    assert_exact(
+        &outsider,
+        403,
+        json!({"success": false, "error": "unauthorized"}),
+    );
+    let member = server
+        .get("im.messages", &[("roomId", &dm_id)], Some(&bob))
+        .await;
+    member.ok();
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn rooms_hide_open_name_exists_and_delete() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    let carol = server.new_user("carol").await;
+    let group = create_room(&server, &alice, "groups", "hideaway", &[]).await;
+    let rid = id_of(&group);
+
+    server
+        .post("rooms.hide", json!({"roomId": rid}), Some(&alice))
+        .await
+        .ok();
+    assert_eq!(
+        subscription(&server, &alice, &rid).await["open"],
+        json!(false)
+    );
+    assert_exact(
+        &server
+            .post("rooms.hide", json!({"roomId": rid}), Some(&alice))
+            .await,
+        400,
+        json!({"success": false, "error": "error-room-already-hidden"}),
+    );
+    assert_exact(
+        &server
+            .post("rooms.hide", json!({"roomId": rid}), Some(&carol))
+            .await,
+        401,
+        json!({"success": false, "error": "unauthorized"}),
+    );
+    server
+        .post("rooms.hide", json!({}), Some(&alice))
+        .await
+        .refused(400, "must have required property 'roomId' [invalid-params]");
+    let anonymous = server
+        .post("rooms.hide", json!({"roomId": rid}), None)
+        .await;
+    assert_eq!(anonymous.status, 401);
+    assert_eq!(anonymous.body["status"], json!("error"));
+
+    server
+        .post("rooms.open", json!({"roomId": rid}), Some(&alice))
+        .await
+        .ok();
+    assert_eq!(
+        subscription(&server, &alice, &rid).await["open"],
+        json!(true)
+    );
+    server
+        .post("rooms.open", json!({}), Some(&alice))
+        .await
+        .refused(400, "must have required property 'roomId' [invalid-params]");
+
+    let exists = |name: &'static str| {
+        let server = &server;
+        let alice = &alice;
+        async move {
+            server
+                .get("rooms.nameExists", &[("roomName", name)], Some(alice))
+                .await
+                .ok()["exists"]
+                .clone()
+        }
+    };
+    assert_eq!(exists("hideaway").await, json!(true));
+    assert_eq!(exists("nowhere").await, json!(false));
+    server
+        .get("rooms.nameExists", &[("roomId", "foo")], Some(&alice))
+        .await
+        .refused(
+            400,
+            "must have required property 'roomName' [invalid-params]",
+        );
+
+    assert_exact(
+        &server.post("rooms.delete", json!({}), Some(&admin)).await,
+        400,
+        json!({"success": false, "error": "The 'roomId' param is required"}),
+    );
+    let missing = server
+        .post(
+            "rooms.delete",
+            json!({"roomId": "nosuchroom"}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(missing.status, 400);
+    assert_eq!(missing.body["errorType"], json!("error-invalid-room"));
+    let refused = server
+        .post("rooms.delete", json!({"roomId": rid}), Some(&carol))
+        .await;
+    assert_eq!(refused.body["errorType"], json!("error-not-allowed"));
+    // An administrator need not be a member.
+    server
+        .post("rooms.delete", json!({"roomId": rid}), Some(&admin))
+        .await
+        .ok();
+    assert_eq!(exists("hideaway").await, json!(false));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn channels_anonymousread_follows_accounts_allow_anonymous_read() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    let channel = create_room(&server, &alice, "channels", "lobby", &[]).await;
+    let rid = id_of(&channel);
+    say(&server, &alice, &rid, "hello").await;
+    say(&server, &alice, &rid, "world").await;
+
+    assert_exact(
+        &server
+            .get("channels.anonymousread", &[("roomId", &rid)], None)
+            .await,
+        400,
+        json!({"success": false, "error": "Enable \"Allow Anonymous Read\" [error-not-allowed]", "errorType": "error-not-allowed",
+               "details": {"method": "channels.anonymousread"}}),
+    );
+    server
+        .post(
+            "settings/Accounts_AllowAnonymousRead",
+            json!({"value": true}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let reply = server
+        .get(
+            "channels.anonymousread",
+            &[("roomName", "lobby"), ("count", "1"), ("offset", "0")],
+            None,
+        )
+        .await;
+    let body = reply.ok();
+    assert_eq!(body["messages"][0]["msg"], json!("world"));
+    assert_eq!(body["count"], json!(1));
+    assert_eq!(body["total"], json!(2));
+    server
+        .get("channels.anonymousread", &[("roomId", "nosuch")], None)
+        .await
+        .refused(400, CHANNEL_NOT_FOUND);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn rooms_autocomplete_lists_own_rooms_and_admin_rooms() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    create_room(&server, &alice, "channels", "apple-one", &[]).await;
+    create_room(&server, &alice, "groups", "apple-two", &[]).await;
+    create_room(&server, &admin, "channels", "apple-three", &[]).await;
+
+    server
+        .get("rooms.autocomplete.channelAndPrivate", &[], Some(&alice))
+        .await
+        .refused(400, "The 'selector' param is required");
+    let body = server
+        .get(
+            "rooms.autocomplete.channelAndPrivate",
+            &[("selector", r#"{"name":"APPLE"}"#)],
+            Some(&alice),
+        )
+        .await
+        .ok()
+        .clone();
+    assert_eq!(names(&body["items"]), vec!["apple-one", "apple-two"]);
+    assert_eq!(body["items"][1]["t"], json!("p"));
+    let body = server
+        .get(
+            "rooms.autocomplete.channelAndPrivate.withPagination",
+            &[
+                ("selector", r#"{"name":"apple"}"#),
+                ("offset", "1"),
+                ("count", "5"),
+            ],
+            Some(&alice),
+        )
+        .await
+        .ok()
+        .clone();
+    assert_eq!(names(&body["items"]), vec!["apple-two"]);
+    assert_eq!(body["total"], json!(2));
+
+    let body = server
+        .get(
+            "rooms.autocomplete.adminRooms",
+            &[("selector", r#"{"name":"apple-t"}"#)],
+            Some(&admin),
+        )
+        .await
+        .ok()
+        .clone();
+    assert_eq!(names(&body["items"]), vec!["apple-three", "apple-two"]);
+    assert_exact(
+        &server
+            .get(
+                "rooms.autocomplete.adminRooms",
+                &[("selector", "{}")],
+                Some(&alice),
+            )
+            .await,
+        400,
+        json!({"success": false, "error": "error-not-authorized"}),
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn subscriptions_unread_needs_a_message() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let channel = create_room(&server, &alice, "channels", "quiet", &[]).await;
+    let rid = id_of(&channel);
+    assert_exact(
+        &server
+            .post("subscriptions.unread", json!({"roomId": rid}), Some(&alice))
+            .await,
+        400,
+        json!({"success": false, "error": "There are no messages to mark unread [error-no-message-for-unread]",
+               "errorType": "error-no-message-for-unread",
+               "details": {"method": "unreadMessages", "action": "Unread_messages"}}),
+    );
+    say(&server, &alice, &rid, "now there is one").await;
+    server
+        .post("subscriptions.unread", json!({"roomId": rid}), Some(&alice))
+        .await
+        .ok();
     server.stop().await;
 }
 

@@ -789,26 +789,51 @@ impl Files<'_> {
         let Some(upload) = found else {
             return Ok(None);
         };
-        if self.ctx.setting_bool("FileUpload_ProtectFiles") {
-            let Some(user) = user else {
-                return Err(Error::forbidden());
-            };
-            let room = self
+        if !self.ctx.setting_bool("FileUpload_ProtectFiles") {
+            return Ok(Some(upload));
+        }
+        let Some(user) = user else {
+            return Err(Error::forbidden());
+        };
+        if self.may_download(user, &upload).await? {
+            Ok(Some(upload))
+        } else {
+            Err(Error::forbidden())
+        }
+    }
+
+    /// Whether a signed-in `user` may download a protected file, as upstream's
+    /// `requestCanAccessFiles` decides from the two `FileUpload_Restrict_*` settings: neither
+    /// set lets any signed-in user in; room members only; anyone who can read the room; both
+    /// set (a combination upstream's admin UI never offers) lets no one in.
+    async fn may_download(&self, user: &User, upload: &Upload) -> Result<bool> {
+        let members_only = self.ctx.setting_bool("FileUpload_Restrict_to_room_members");
+        let readers = self
+            .ctx
+            .setting_bool("FileUpload_Restrict_to_users_who_can_access_room");
+        match (members_only, readers) {
+            (false, false) => Ok(true),
+            (true, false) => Ok(self
                 .ctx
                 .store
-                .room_by_id(&upload.room_id)
+                .subscription(&upload.room_id, &user.id)
                 .await
-                .map_err(store_error)?;
-            let readable = match &room {
-                Some(room) => self.ctx.rooms().can_access_room(user, room).await?,
-                None => false,
-            };
-            // The uploader may always fetch an unconfirmed file of theirs.
-            if !readable && upload.user_id != user.id {
-                return Err(Error::forbidden());
+                .map_err(store_error)?
+                .is_some()),
+            (false, true) => {
+                let room = self
+                    .ctx
+                    .store
+                    .room_by_id(&upload.room_id)
+                    .await
+                    .map_err(store_error)?;
+                match &room {
+                    Some(room) => self.ctx.rooms().can_access_room(user, room).await,
+                    None => Ok(false),
+                }
             }
+            (true, true) => Ok(false),
         }
-        Ok(Some(upload))
     }
 
     /// Opens an upload's bytes from `offset`; `None` if the blob is missing.

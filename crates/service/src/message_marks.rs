@@ -635,6 +635,25 @@ impl Messages<'_> {
 
     /// `subscriptions.unread`: marks a room unread again.
     pub async fn mark_unread(&self, session: &Session, room_id: &str) -> Result<()> {
+        // Upstream looks for the room's latest message before anything else.
+        let latest = Page {
+            offset: 0,
+            count: Some(1),
+            sort: vec![(MessageSortKey::CreatedAt, Direction::Descending)],
+        };
+        let last = self
+            .ctx
+            .store
+            .room_messages(room_id, &MessageFilter::default(), &latest)
+            .await
+            .map_err(store_error)?;
+        if last.is_empty() {
+            return Err(Error::meteor(
+                "error-no-message-for-unread",
+                "There are no messages to mark unread",
+            )
+            .with_details(json!({"method": "unreadMessages", "action": "Unread_messages"})));
+        }
         let Some(mut s) = self.ctx.rooms().subscription(session, room_id).await? else {
             return Err(
                 Error::meteor("error-invalid-subscription", "Invalid subscription")

@@ -656,6 +656,19 @@ impl Messages<'_> {
                 .with_details(json!({"method": "deleteMessage"})));
             }
         }
+        if self.ctx.setting_bool("Message_ShowDeletedStatus") {
+            // The message stays, emptied, and clients see it change rather than go.
+            let by = UserStub {
+                id: session.user.id.clone(),
+                username: session.user.username.clone(),
+                name: None,
+            };
+            self.change_message(message_id, &MessageChange::MarkDeleted { by })
+                .await?;
+            tracing::info!(by = %session.user.id, message = %message_id, "message marked deleted");
+            self.ctx.files().delete_message_files(&message).await;
+            return Ok(message);
+        }
         self.ctx
             .store
             .delete_message(message_id, now())
@@ -843,6 +856,40 @@ impl Messages<'_> {
             .ctx
             .store
             .count_room_messages(&room.id, filter)
+            .await
+            .map_err(store_error)?;
+        Ok((messages, total))
+    }
+
+    /// `channels.anonymousread`: a public channel's messages for anyone, signed in or not,
+    /// while `Accounts_AllowAnonymousRead` is on. As upstream, the channel is looked up first,
+    /// so an unknown one is "not found" whatever the setting.
+    pub async fn anonymous_read(
+        &self,
+        channel: &crate::rooms::RoomRef,
+        page: &Page<MessageSortKey>,
+    ) -> Result<(Vec<Message>, u64)> {
+        let found = self.ctx.rooms().find_room_unchecked(channel).await?;
+        let Some(room) = found.filter(|r| r.room_type == RoomType::Channel) else {
+            return Err(crate::rooms::room_not_found(RoomFamily::Channels));
+        };
+        if !self.ctx.setting_bool("Accounts_AllowAnonymousRead") {
+            return Err(
+                Error::meteor("error-not-allowed", "Enable \"Allow Anonymous Read\"")
+                    .with_details(json!({"method": "channels.anonymousread"})),
+            );
+        }
+        let filter = MessageFilter::default();
+        let messages = self
+            .ctx
+            .store
+            .room_messages(&room.id, &filter, page)
+            .await
+            .map_err(store_error)?;
+        let total = self
+            .ctx
+            .store
+            .count_room_messages(&room.id, &filter)
             .await
             .map_err(store_error)?;
         Ok((messages, total))

@@ -467,6 +467,87 @@ impl Rooms<'_> {
             .map_err(store_error)
     }
 
+    /// `rooms.autocomplete.channelAndPrivate` (and `.withPagination`): the caller's own
+    /// channels and groups whose name contains `name` (any case), discussions left out, by
+    /// name; with the total before paging.
+    pub async fn autocomplete_own_rooms(
+        &self,
+        session: &Session,
+        name: &str,
+        offset: u64,
+        count: u64,
+    ) -> Result<(Vec<Room>, u64)> {
+        let filter = RoomFilter {
+            types: vec![RoomType::Channel, RoomType::Private],
+            name: Some(name.to_owned()).filter(|n| !n.is_empty()),
+            member: Some(session.user.id.clone()),
+            ..RoomFilter::default()
+        };
+        let page = Page {
+            offset: 0,
+            count: None,
+            sort: vec![(RoomSortKey::Name, Direction::Ascending)],
+        };
+        // A user's own rooms are few enough to drop discussions here rather than in SQL.
+        let (rooms, _) = self
+            .ctx
+            .store
+            .list_rooms(&filter, &page)
+            .await
+            .map_err(store_error)?;
+        let rooms: Vec<Room> = rooms
+            .into_iter()
+            .filter(|r| r.parent_id.is_none())
+            .collect();
+        let total = rooms.len() as u64;
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        let take = usize::try_from(count).unwrap_or(usize::MAX);
+        Ok((rooms.into_iter().skip(start).take(take).collect(), total))
+    }
+
+    /// Who may search every room by name (`rooms.autocomplete.adminRooms`).
+    pub const AUTOCOMPLETE_ADMIN_ROOMS: Required =
+        Required::Any(&["view-room-administration", "can-audit"]);
+
+    /// `rooms.autocomplete.adminRooms`: up to ten channels and groups, joined or not, whose
+    /// name or display name starts with `name` (any case), by name.
+    pub async fn autocomplete_admin_rooms(
+        &self,
+        session: &Session,
+        name: &str,
+    ) -> Result<Vec<Room>> {
+        if !self
+            .ctx
+            .meets(&session.user, Self::AUTOCOMPLETE_ADMIN_ROOMS)
+        {
+            return Err(Error::failure("error-not-authorized"));
+        }
+        let filter = RoomFilter {
+            types: vec![RoomType::Channel, RoomType::Private],
+            name: Some(name.to_owned()).filter(|n| !n.is_empty()),
+            ..RoomFilter::default()
+        };
+        let page = Page {
+            offset: 0,
+            count: None,
+            sort: vec![(RoomSortKey::Name, Direction::Ascending)],
+        };
+        let (rooms, _) = self
+            .ctx
+            .store
+            .list_rooms(&filter, &page)
+            .await
+            .map_err(store_error)?;
+        let prefix = name.to_lowercase();
+        let starts =
+            |value: Option<&String>| value.is_some_and(|v| v.to_lowercase().starts_with(&prefix));
+        Ok(rooms
+            .into_iter()
+            .filter(|r| starts(r.name.as_ref()) || starts(r.fname.as_ref()))
+            .take(10)
+            .collect())
+    }
+
     /// `im.messages.others`: an administrator reads a direct conversation they are not in,
     /// when `API_Enable_Direct_Message_History_EndPoint` allows it, checked in upstream's
     /// order (permission, setting, room).

@@ -135,7 +135,7 @@ pub enum RoomFamily {
     Any,
 }
 
-fn room_not_found(family: RoomFamily) -> Error {
+pub(crate) fn room_not_found(family: RoomFamily) -> Error {
     match family {
         RoomFamily::Channels => Error::meteor(
             "error-room-not-found",
@@ -502,9 +502,15 @@ impl Rooms<'_> {
         }
         match self.check_access(&session.user, &room).await? {
             Some(subscribed) => Ok(Self::access_for(&session.user, room, subscribed)),
+            // Upstream's im.* routes find the conversation first, then answer an outsider
+            // with `API.v1.forbidden()`.
+            None if family == RoomFamily::Direct => Err(Error::forbidden()),
             None => Err(room_not_found(family)),
         }
     }
+
+    /// Who may page through a public channel's messages (`channels.messages`).
+    pub const READ_CHANNEL_MESSAGES: Required = Required::All(&["view-c-room"]);
 
     /// `rooms.isMember`: whether `user` is in the room, for a caller who may see the room.
     /// Checked in upstream's order: the room exists, then the user, then the caller's access.
@@ -1424,6 +1430,85 @@ impl Rooms<'_> {
             });
         }
         Ok(())
+    }
+
+    /// `rooms.hide`: hides the room from the caller's list; refused (401, as upstream's
+    /// `API.v1.unauthorized()`) to a caller who cannot read it, and a failure when it is
+    /// already hidden (upstream counts the subscriptions it changed).
+    pub async fn hide_room(&self, session: &Session, room_id: &str) -> Result<()> {
+        let room = self
+            .ctx
+            .store
+            .room_by_id(room_id)
+            .await
+            .map_err(store_error)?;
+        let readable = match &room {
+            Some(room) => self.can_access_room(&session.user, room).await?,
+            None => false,
+        };
+        if !readable {
+            return Err(Error::unauthorized());
+        }
+        let subscription = self
+            .ctx
+            .store
+            .subscription(room_id, &session.user.id)
+            .await
+            .map_err(store_error)?;
+        match subscription {
+            Some(s) if s.open => self.set_open(session, room_id, false).await,
+            _ => Err(Error::failure("error-room-already-hidden")),
+        }
+    }
+
+    /// `rooms.open`: shows the room in the caller's list again; like upstream's `openRoom`, a
+    /// room the caller has no subscription to is no error (nothing changes).
+    pub async fn open_room(&self, session: &Session, room_id: &str) -> Result<()> {
+        let subscription = self
+            .ctx
+            .store
+            .subscription(room_id, &session.user.id)
+            .await
+            .map_err(store_error)?;
+        match subscription {
+            Some(s) if !s.open => self.set_open(session, room_id, true).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// `rooms.nameExists`: whether any room has this name (upstream asks nothing more).
+    pub async fn name_exists(&self, name: &str) -> Result<bool> {
+        Ok(self
+            .ctx
+            .store
+            .room_by_name(name)
+            .await
+            .map_err(store_error)?
+            .is_some())
+    }
+
+    /// `rooms.delete`: upstream's `eraseRoom` by id, for whoever holds the room type's delete
+    /// permission, member or not.
+    pub async fn erase_room(&self, session: &Session, room_id: &str) -> Result<()> {
+        let found = self
+            .ctx
+            .store
+            .room_by_id(room_id)
+            .await
+            .map_err(store_error)?;
+        let Some(room) = found else {
+            return Err(Error::meteor("error-invalid-room", "Invalid room")
+                .with_details(json!({"method": "eraseRoom"})));
+        };
+        let subscribed = self
+            .ctx
+            .store
+            .subscription(room_id, &session.user.id)
+            .await
+            .map_err(store_error)?
+            .is_some();
+        let access = Self::access_for(&session.user, room, subscribed);
+        self.delete_room(session, &access).await
     }
 
     /// `channels.open`/`close`, `groups.open`/`close`, `im.open`/`close`: shows or hides the room.

@@ -55,6 +55,11 @@ pub enum MessageChange {
     RemoveFiles {
         attachments: Option<Value>,
     },
+    /// Deleted while `Message_ShowDeletedStatus` is on: the message stays as an empty
+    /// "message removed" (`t: rm`) entry, as upstream's `setAsDeletedByIdAndUser` leaves it.
+    MarkDeleted {
+        by: UserStub,
+    },
 }
 
 /// A change's result: the message as it now is, and whether the change altered it (an
@@ -158,6 +163,20 @@ impl MessageChange {
             MessageChange::RemoveFiles { attachments } => {
                 message.files = None;
                 message.attachments = attachments.clone();
+                true
+            }
+            MessageChange::MarkDeleted { by } => {
+                message.kind = Some("rm".to_owned());
+                message.text = String::new();
+                message.urls.clear();
+                message.mentions.clear();
+                message.channels.clear();
+                message.attachments = Some(Value::Array(Vec::new()));
+                message.files = None;
+                message.reactions.clear();
+                message.thread_show = false;
+                message.edited_at = Some(at);
+                message.edited_by = Some(by.clone());
                 true
             }
         };

@@ -888,3 +888,126 @@ pub async fn subscriptions_unread(
         .await?;
     ok(Value::Null)
 }
+
+/// `POST /api/v1/rooms.hide`.
+pub async fn rooms_hide(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let room_id = req_str(&body, "roomId")?;
+    app.service.rooms().hide_room(&session, &room_id).await?;
+    ok(Value::Null)
+}
+
+/// `POST /api/v1/rooms.open`.
+pub async fn rooms_open(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let room_id = req_str(&body, "roomId")?;
+    app.service.rooms().open_room(&session, &room_id).await?;
+    ok(Value::Null)
+}
+
+/// `GET /api/v1/rooms.nameExists`.
+pub async fn rooms_name_exists(
+    State(app): State<AppState>,
+    Caller(_session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let name = req_str(&query, "roomName")?;
+    let exists = app.service.rooms().name_exists(&name).await?;
+    ok(json!({ "exists": exists }))
+}
+
+/// `POST /api/v1/rooms.delete`.
+pub async fn rooms_delete(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    // Upstream checks by hand, with its own text, rather than through a schema.
+    let Some(room_id) = opt_str(&body, "roomId")?.filter(|id| !id.is_empty()) else {
+        return Err(Error::failure("The 'roomId' param is required").into());
+    };
+    app.service.rooms().erase_room(&session, &room_id).await?;
+    ok(Value::Null)
+}
+
+/// The `selector` of the `rooms.autocomplete.*` routes: a JSON object whose `name` is the
+/// text searched for; missing, it is refused with upstream's own text.
+fn autocomplete_name(query: &Value) -> Result<String> {
+    let Some(raw) = opt_str(query, "selector")? else {
+        return Err(Error::failure("The 'selector' param is required"));
+    };
+    let selector: Value = serde_json::from_str(&raw)
+        .map_err(|_| Error::failure("The 'selector' param must be a JSON object"))?;
+    Ok(selector
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned())
+}
+
+/// A room as the autocomplete routes list it (upstream projects these fields).
+fn autocomplete_item(room: &Room) -> Value {
+    let mut item = json!({ "_id": room.id, "t": room.room_type.as_str() });
+    if let Some(name) = &room.name {
+        item["name"] = json!(name);
+    }
+    if let Some(fname) = &room.fname {
+        item["fname"] = json!(fname);
+    }
+    item
+}
+
+/// `GET /api/v1/rooms.autocomplete.channelAndPrivate`.
+pub async fn rooms_autocomplete_channel_and_private(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let name = autocomplete_name(&query)?;
+    let (rooms, _) = app
+        .service
+        .rooms()
+        .autocomplete_own_rooms(&session, &name, 0, 10)
+        .await?;
+    let items: Vec<Value> = rooms.iter().map(autocomplete_item).collect();
+    ok(json!({ "items": items }))
+}
+
+/// `GET /api/v1/rooms.autocomplete.channelAndPrivate.withPagination`.
+pub async fn rooms_autocomplete_channel_and_private_paged(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let name = autocomplete_name(&query)?;
+    let (offset, count) = pagination(&app, &query)?;
+    let (rooms, total) = app
+        .service
+        .rooms()
+        .autocomplete_own_rooms(&session, &name, offset, count.unwrap_or(u64::MAX))
+        .await?;
+    let items: Vec<Value> = rooms.iter().map(autocomplete_item).collect();
+    ok(json!({ "items": items, "total": total }))
+}
+
+/// `GET /api/v1/rooms.autocomplete.adminRooms`.
+pub async fn rooms_autocomplete_admin_rooms(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let name = autocomplete_name(&query)?;
+    let rooms = app
+        .service
+        .rooms()
+        .autocomplete_admin_rooms(&session, &name)
+        .await?;
+    let items: Vec<Value> = rooms.iter().map(autocomplete_item).collect();
+    ok(json!({ "items": items }))
+}

@@ -46,6 +46,7 @@ pub fn required_permissions(route: &str, method: &Method) -> Option<Required> {
             Connections::MANAGE_USER_STATUS
         }
         "/api/v1/instances.get" => Connections::VIEW_STATISTICS,
+        "/api/v1/channels.messages" => Rooms::READ_CHANNEL_MESSAGES,
         "/api/v1/settings/{id}" if post => Settings::EDIT_PRIVILEGED,
         "/api/v1/settings/{id}" => Settings::READ_PRIVILEGED,
         "/api/v1/permissions.update"
@@ -427,6 +428,7 @@ fn room_routes() -> Router<AppState> {
             "/api/v1/channels.messages",
             family_route!(get, rooms::messages, CHANNELS),
         )
+        .route("/api/v1/channels.anonymousread", get(rooms::anonymous_read))
         .route(
             "/api/v1/channels.members",
             family_route!(get, rooms::members, CHANNELS),
@@ -518,6 +520,22 @@ fn room_routes() -> Router<AppState> {
             get(commands::preview).post(commands::execute_preview),
         )
         .route("/api/v1/rooms.leave", post(chat::rooms_leave))
+        .route("/api/v1/rooms.hide", post(chat::rooms_hide))
+        .route("/api/v1/rooms.open", post(chat::rooms_open))
+        .route("/api/v1/rooms.nameExists", get(chat::rooms_name_exists))
+        .route("/api/v1/rooms.delete", post(chat::rooms_delete))
+        .route(
+            "/api/v1/rooms.autocomplete.channelAndPrivate",
+            get(chat::rooms_autocomplete_channel_and_private),
+        )
+        .route(
+            "/api/v1/rooms.autocomplete.channelAndPrivate.withPagination",
+            get(chat::rooms_autocomplete_channel_and_private_paged),
+        )
+        .route(
+            "/api/v1/rooms.autocomplete.adminRooms",
+            get(chat::rooms_autocomplete_admin_rooms),
+        )
         .route("/api/v1/subscriptions.get", get(chat::subscriptions_get))
         .route(
             "/api/v1/subscriptions.getOne",

@@ -503,6 +503,27 @@ pub async fn integrations(
     }))
 }
 
+/// `channels.anonymousread`: open to callers without credentials.
+pub async fn anonymous_read(
+    axum::extract::State(app): axum::extract::State<AppState>,
+    crate::extract::Params(query): crate::extract::Params,
+) -> ApiResult {
+    let channel = room_ref(&query)?;
+    let (offset, count) = pagination(&app, &query)?;
+    let page = comet_core::page::Page {
+        offset,
+        count,
+        sort: message_sort(&query)?,
+    };
+    let (messages, total) = app
+        .service
+        .messages()
+        .anonymous_read(&channel, &page)
+        .await?;
+    let docs: Vec<Value> = messages.iter().map(chat::message).collect();
+    ok(json!({ "messages": docs, "count": docs.len(), "offset": offset, "total": total }))
+}
+
 /// `im.messages.others` / `dm.messages.others`: a direct conversation read by an administrator.
 pub async fn messages_others(app: AppState, session: Session, query: Value) -> ApiResult {
     let (offset, count) = pagination(&app, &query)?;

@@ -1489,7 +1489,7 @@ impl Rooms<'_> {
 
     /// `rooms.delete`: upstream's `eraseRoom` by id, for whoever holds the room type's delete
     /// permission, member or not.
-    pub async fn erase_room(&self, session: &Session, room_id: &str) -> Result<()> {
+    pub async fn delete_room_by_id(&self, session: &Session, room_id: &str) -> Result<()> {
         let found = self
             .ctx
             .store

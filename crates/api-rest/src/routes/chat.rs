@@ -932,7 +932,10 @@ pub async fn rooms_delete(
     let Some(room_id) = opt_str(&body, "roomId")?.filter(|id| !id.is_empty()) else {
         return Err(Error::failure("The 'roomId' param is required").into());
     };
-    app.service.rooms().erase_room(&session, &room_id).await?;
+    app.service
+        .rooms()
+        .delete_room_by_id(&session, &room_id)
+        .await?;
     ok(Value::Null)
 }
 

@@ -160,6 +160,9 @@ pub struct MessageFilter {
     pub updated_before: Option<Timestamp>,
     /// Leave out system messages.
     pub hide_system: bool,
+    /// Leave out the "message removed" placeholders deletions leave while
+    /// `Message_ShowDeletedStatus` is on.
+    pub hide_removed: bool,
     /// Only messages by this author (user id).
     pub author_id: Option<String>,
     /// Only thread roots (messages with replies).

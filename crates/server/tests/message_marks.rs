@@ -1276,3 +1276,40 @@ async fn concurrent_changes_to_one_message_are_all_kept() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn clean_history_does_not_count_deletion_placeholders() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    server
+        .post(
+            "settings/Message_ShowDeletedStatus",
+            json!({"value": true}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let rid = create_room(&server, &admin, "channels", "placeholders", &[]).await;
+    let gone = say(&server, &admin, &rid, "soon gone").await;
+    server
+        .post(
+            "chat.delete",
+            json!({"roomId": rid, "msgId": id_of(&gone)}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let reply = server
+        .post(
+            "rooms.cleanHistory",
+            json!({"roomId": rid, "latest": "2999-01-01T00:00:00.000Z", "oldest": "2000-01-01T00:00:00.000Z"}),
+            Some(&admin),
+        )
+        .await;
+    assert_exact(
+        &reply,
+        200,
+        json!({"_id": rid, "count": 0, "success": true}),
+    );
+    server.stop().await;
+}

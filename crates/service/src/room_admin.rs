@@ -99,6 +99,8 @@ impl Rooms<'_> {
             oldest: clean.oldest,
             inclusive: clean.inclusive,
             hide_thread_replies: clean.ignore_threads,
+            // A deletion's placeholder is no message to clean, and upstream does not count it.
+            hide_removed: true,
             ..MessageFilter::default()
         };
         // Files first, as upstream: a message whose files could not all be removed keeps

@@ -295,6 +295,9 @@ fn push_message_filter<D: Database>(q: &mut Query, room_id: &str, filter: &Messa
     if filter.hide_system {
         q.push(" AND t IS NULL");
     }
+    if filter.hide_removed {
+        q.push(" AND (t IS NULL OR t <> 'rm')");
+    }
     if let Some(author) = &filter.author_id {
         q.push(" AND u_id = ").push_bind(author);
     }

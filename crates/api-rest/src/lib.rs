@@ -37,5 +37,44 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             gate::gate,
         ))
+        .layer(axum::middleware::from_fn(read_small_bodies_first))
         .with_state(state)
+}
+
+/// Bodies up to this size are read in full before anything else looks at the request.
+const READ_FIRST_BODY_BYTES: u64 = 64 * 1024;
+
+/// Reads a small request body before the request is handled. An answer given while part of the
+/// body is still unread (unknown route, refused credentials, rate limit) makes the HTTP layer
+/// close the connection rather than guess where the next request starts; clients that write a
+/// request's head and body separately and reuse connections (Python's `requests`, bot SDKs)
+/// then see their next request fail. Reading the body first keeps every such answer on a
+/// connection that stays usable. Larger bodies (uploads) stream to their handler as before.
+async fn read_small_bodies_first(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    let Some(length) = declared.filter(|&n| n > 0 && n <= READ_FIRST_BODY_BYTES) else {
+        return next.run(request).await;
+    };
+    let (parts, body) = request.into_parts();
+    // `length` is at most 64 KiB, so it fits any usize.
+    let limit = usize::try_from(length).unwrap_or(usize::MAX);
+    match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => {
+            next.run(axum::extract::Request::from_parts(
+                parts,
+                axum::body::Body::from(bytes),
+            ))
+            .await
+        }
+        Err(_) => envelope::error_response(&comet_core::Error::failure(
+            "The request body could not be read",
+        )),
+    }
 }

@@ -226,6 +226,72 @@ async fn unknown_routes_are_404() {
     server.stop().await;
 }
 
+/// Clients that keep connections alive (Python's `requests`, bot SDKs) write a request's head
+/// and its body separately. An answer given before the body arrived (unknown route, refused
+/// credentials) must still leave the connection usable for the next request: a client that
+/// reuses it must not see it dropped.
+#[tokio::test]
+async fn early_answers_keep_the_connection_usable() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+    let server = TestServer::start().await;
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    let body = br#"{"rid":"GENERAL","msg":"hello"}"#;
+    let requests = [
+        ("/api/v1/no.such.route", "404 Not Found"),
+        ("/api/v1/chat.sendMessage", "401 Unauthorized"),
+        ("/api/v1/no.such.route", "404 Not Found"),
+    ];
+    for (path, want) in requests {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.expect("send head");
+        stream.flush().await.expect("flush");
+        // The body follows a moment later, as it does from a client that writes it separately.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        // The server may already have answered; the write itself must still be accepted.
+        stream.write_all(body).await.expect("send body");
+        let mut answer = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let complete = loop {
+            let read = tokio::time::timeout(WAIT, stream.read(&mut chunk))
+                .await
+                .expect("answer in time")
+                .expect("read");
+            assert!(read > 0, "connection closed after {path}; got {answer:?}");
+            answer.extend_from_slice(&chunk[..read]);
+            let text = String::from_utf8_lossy(&answer);
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length: usize = text[..end]
+                    .lines()
+                    .find_map(|line| {
+                        let (name, value) = line.split_once(':')?;
+                        name.eq_ignore_ascii_case("content-length")
+                            .then(|| value.trim().parse().ok())?
+                    })
+                    .expect("content-length");
+                if answer.len() >= end + 4 + length {
+                    break text.into_owned();
+                }
+            }
+        };
+        assert!(
+            complete.starts_with(&format!("HTTP/1.1 {want}")),
+            "{path}: {complete}"
+        );
+        assert!(
+            !complete.to_ascii_lowercase().contains("connection: close"),
+            "{path} closed the connection: {complete}"
+        );
+    }
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn responses_are_not_cached() {
     let server = TestServer::start().await;

@@ -7,6 +7,7 @@ use crate::{
 use comet_core::{Error, Result};
 use comet_protocol::{chat, ejson};
 use comet_service::Service;
+use comet_service::rooms::{RoomFamily, RoomRef};
 use comet_service::messages::HistoryQuery;
 use serde_json::{Value, json};
 
@@ -394,6 +395,15 @@ async fn load_missed_messages(
     let session = session(&ctx)?;
     let room_id = str_param(&params, 0)?;
     let since = date_param(&params, 1).ok_or_else(match_failed)?;
+    // Upstream answers `false`, not an error, for a room the caller cannot read.
+    if service
+        .rooms()
+        .room_for(session, &RoomRef::Id(room_id.clone()), RoomFamily::Any)
+        .await
+        .is_err()
+    {
+        return value(Value::Bool(false));
+    }
     let sync = service
         .messages()
         .sync_messages(session, &room_id, since)

@@ -1494,3 +1494,30 @@ async fn instances_lists_this_instance_for_statistics_viewers() {
     );
     server.stop().await;
 }
+
+/// `loadMissedMessages` on a room the caller cannot read answers `false`, as upstream's
+/// method does, rather than an error (clients call it on every reconnect, for every room).
+#[tokio::test]
+async fn missed_messages_of_an_unreadable_room_are_false() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    server.new_user("bob").await;
+    let group = server
+        .post("groups.create", json!({"name": "hidden"}), Some(&alice))
+        .await
+        .ok()["group"]["_id"]
+        .as_str()
+        .expect("group id")
+        .to_owned();
+    say(&server, &alice, &group, "secret").await;
+    let mut ddp = Ddp::connect(&server).await;
+    ddp.login("bob").await;
+    let since = chrono::Utc::now().timestamp_millis() - 60_000;
+    for room in [group.as_str(), "no-such-room"] {
+        let missed = ddp
+            .call("loadMissedMessages", json!([room, {"$date": since}]))
+            .await;
+        assert_eq!(missed["result"], json!(false), "{room}: {missed}");
+    }
+    server.stop().await;
+}

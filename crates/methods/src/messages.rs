@@ -7,8 +7,8 @@ use crate::{
 use comet_core::{Error, Result};
 use comet_protocol::{chat, ejson};
 use comet_service::Service;
-use comet_service::rooms::{RoomFamily, RoomRef};
 use comet_service::messages::HistoryQuery;
+use comet_service::rooms::{RoomFamily, RoomRef};
 use serde_json::{Value, json};
 
 /// The methods of this area, by name.

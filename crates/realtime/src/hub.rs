@@ -1,8 +1,9 @@
 //! The hub: which live sessions listen to what, and fan-out of bus events to them.
 //!
 //! Each event is encoded once into a DDP `changed` frame and the same bytes are handed to every
-//! listening session's bounded queue. A session whose queue is full is dropped (close 1013)
-//! rather than allowed to slow the room down.
+//! listening session's bounded queue. A session whose queue is full is closed (1013) rather
+//! than allowed to slow the room down or silently miss frames: the close goes ahead of the
+//! queue (`Closer`), so the client learns at once that it must reconnect and catch up.
 
 use axum::extract::ws::Utf8Bytes;
 use comet_events::{Change, Event};
@@ -11,7 +12,7 @@ use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 /// A frame to send: encoded once, shared by reference count among recipients.
 pub type Frame = Utf8Bytes;
@@ -24,12 +25,17 @@ pub enum Outgoing {
     Close(u16, &'static str),
 }
 
+/// Ends a session ahead of its queued frames: the writer stops writing them and sends this
+/// close code and reason instead. Used when the queue itself cannot take the close.
+pub type Closer = watch::Sender<Option<(u16, &'static str)>>;
+
 /// Most stream events one session may listen to (subscriptions and presence watches).
 pub const MAX_LISTENS_PER_SESSION: usize = 2_000;
 
 /// One live DDP session as the hub knows it.
 struct Listener {
     sender: mpsc::Sender<Outgoing>,
+    closer: std::sync::Arc<Closer>,
     user_id: Option<String>,
     /// The hash of the login token the session logged in with.
     token: Option<String>,
@@ -206,12 +212,13 @@ impl Hub {
     }
 
     /// Registers a new session; returns its id.
-    pub fn join(&self, sender: mpsc::Sender<Outgoing>) -> u64 {
+    pub fn join(&self, sender: mpsc::Sender<Outgoing>, closer: std::sync::Arc<Closer>) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.registry().listeners.insert(
             id,
             Listener {
                 sender,
+                closer,
                 user_id: None,
                 token: None,
                 events: HashMap::new(),
@@ -298,16 +305,27 @@ impl Hub {
     }
 
     fn send(listener: &Listener, frame: &Frame) {
+        if listener.closer.borrow().is_some() {
+            // Closing: a frame now would arrive after a gap the client cannot see.
+            return;
+        }
         comet_metrics::REALTIME_FRAMES.inc();
         if let Err(mpsc::error::TrySendError::Full(_)) =
             listener.sender.try_send(Outgoing::Frame(frame.clone()))
         {
             comet_metrics::REALTIME_SLOW_CONSUMERS.inc();
-            // The writer is behind: ask it to close; the session ends and is forgotten.
-            tracing::warn!("dropping a slow realtime session");
-            let _ = listener
-                .sender
-                .try_send(Outgoing::Close(1013, "slow consumer"));
+            tracing::warn!("closing a realtime session that cannot keep up (1013)");
+            listener.closer.send_replace(Some((1013, "slow consumer")));
+        }
+    }
+
+    /// Closes a session after the frames already queued for it, or at once when its queue is
+    /// full (those frames could not all be delivered anyway).
+    fn close(listener: &Listener, code: u16, reason: &'static str) {
+        if let Err(mpsc::error::TrySendError::Full(_)) =
+            listener.sender.try_send(Outgoing::Close(code, reason))
+        {
+            listener.closer.send_replace(Some((code, reason)));
         }
     }
 
@@ -641,9 +659,7 @@ impl Hub {
                         && (kept.is_none() || listener.token.as_ref() != kept)
                     {
                         Self::send(listener, &frame);
-                        let _ = listener
-                            .sender
-                            .try_send(Outgoing::Close(4001, "logged out"));
+                        Self::close(listener, 4001, "logged out");
                     }
                 }
             }

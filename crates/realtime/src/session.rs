@@ -173,54 +173,13 @@ struct State {
 
 /// Runs a connection until it closes.
 pub async fn run(realtime: Arc<Realtime>, socket: WebSocket, framing: Framing, client: ClientInfo) {
-    let (mut sink, mut stream) = socket.split();
-    let (tx, mut rx) = mpsc::channel::<Outgoing>(QUEUE_DEPTH);
-    let hub_id = realtime.hub.join(tx.clone());
+    let (sink, mut stream) = socket.split();
+    let (tx, rx) = mpsc::channel::<Outgoing>(QUEUE_DEPTH);
+    let closer = Arc::new(crate::hub::Closer::new(None));
+    let mut closed = closer.subscribe();
+    let hub_id = realtime.hub.join(tx.clone(), closer.clone());
     comet_metrics::REALTIME_CONNECTIONS.inc();
-    let writer = tokio::spawn(async move {
-        if framing == Framing::SockJs
-            && sink
-                .send(WsMessage::Text(Utf8Bytes::from_static("o")))
-                .await
-                .is_err()
-        {
-            return;
-        }
-        while let Some(first) = rx.recv().await {
-            let mut next = Some(first);
-            let mut written = 0;
-            while let Some(outgoing) = next.take() {
-                match outgoing {
-                    Outgoing::Frame(frame) => {
-                        if sink
-                            .feed(WsMessage::Text(encode(framing, frame)))
-                            .await
-                            .is_err()
-                        {
-                            return;
-                        }
-                    }
-                    Outgoing::Close(code, reason) => {
-                        let _ = sink
-                            .send(WsMessage::Close(Some(CloseFrame {
-                                code,
-                                reason: Utf8Bytes::from_static(reason),
-                            })))
-                            .await;
-                        return;
-                    }
-                }
-                written += 1;
-                if written < WRITE_BATCH {
-                    next = rx.try_recv().ok();
-                }
-            }
-            if sink.flush().await.is_err() {
-                return;
-            }
-        }
-    });
-
+    let writer = tokio::spawn(write_frames(sink, rx, closer.subscribe(), framing));
     let mut state = State {
         method_windows: HashMap::new(),
         connection_window: Window::new(),
@@ -241,7 +200,12 @@ pub async fn run(realtime: Arc<Realtime>, socket: WebSocket, framing: Framing, c
             .activity
             .idle_deadline()
             .map_or(silence_deadline, |idle| idle.min(silence_deadline));
-        let next = tokio::time::timeout_at(wake, stream.next()).await;
+        let next = tokio::select! {
+            biased;
+            // The hub closed the session ahead of its queue: the writer sends the close.
+            Ok(()) = closed.changed() => break,
+            next = tokio::time::timeout_at(wake, stream.next()) => next,
+        };
         let message = match next {
             Err(_) => {
                 let now = tokio::time::Instant::now();
@@ -261,7 +225,13 @@ pub async fn run(realtime: Arc<Realtime>, socket: WebSocket, framing: Framing, c
                 send(&tx, json!({"msg": "ping"})).await;
                 continue;
             }
-            Ok(None) | Ok(Some(Err(_))) => break,
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                if is_too_big(e) {
+                    let _ = tx.send(Outgoing::Close(1009, "message too big")).await;
+                }
+                break;
+            }
             Ok(Some(Ok(message))) => message,
         };
         pinged = false;
@@ -324,7 +294,103 @@ pub async fn run(realtime: Arc<Realtime>, socket: WebSocket, framing: Framing, c
         );
     }
     drop(tx);
-    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    // The writer finishes what is queued and the close frame. Meanwhile whatever the client
+    // still sends is read and dropped: closing a socket with unread input resets it, and a
+    // reset makes the client discard what it has not read yet, the close frame included. A
+    // client that reads nothing cannot hold the writer (and the socket) past the grace time.
+    let abort = writer.abort_handle();
+    let drain = async {
+        while let Some(Ok(_)) = stream.next().await {}
+        std::future::pending::<()>().await
+    };
+    let finished = tokio::time::timeout(CLOSE_GRACE, async {
+        tokio::select! {
+            _ = writer => {}
+            () = drain => {}
+        }
+    })
+    .await;
+    if finished.is_err() {
+        abort.abort();
+    }
+}
+
+/// How long a closing connection may take to write its last frames and the close frame to a
+/// client that reads slowly or not at all.
+const CLOSE_GRACE: Duration = Duration::from_secs(30);
+
+/// Whether a read failed because the client's message exceeded the frame size limit.
+fn is_too_big(error: axum::Error) -> bool {
+    error
+        .into_inner()
+        .downcast_ref::<tungstenite::Error>()
+        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
+}
+
+/// Writes queued frames to the socket in batches until the queue ends or a close is asked
+/// for. A close asked through `closed` goes ahead of whatever is still queued, and interrupts
+/// a write that a client not reading has blocked.
+async fn write_frames(
+    mut sink: futures_util::stream::SplitSink<WebSocket, WsMessage>,
+    mut rx: mpsc::Receiver<Outgoing>,
+    mut closed: tokio::sync::watch::Receiver<Option<(u16, &'static str)>>,
+    framing: Framing,
+) {
+    if framing == Framing::SockJs
+        && sink
+            .send(WsMessage::Text(Utf8Bytes::from_static("o")))
+            .await
+            .is_err()
+    {
+        return;
+    }
+    let close_now = loop {
+        let first = tokio::select! {
+            biased;
+            Ok(()) = closed.changed() => break *closed.borrow(),
+            first = rx.recv() => first,
+        };
+        let Some(first) = first else {
+            return;
+        };
+        let batch = async {
+            let mut next = Some(first);
+            let mut written = 0;
+            while let Some(outgoing) = next.take() {
+                match outgoing {
+                    Outgoing::Frame(frame) => {
+                        sink.feed(WsMessage::Text(encode(framing, frame)))
+                            .await
+                            .map_err(|_| None)?;
+                    }
+                    Outgoing::Close(code, reason) => return Err(Some((code, reason))),
+                }
+                written += 1;
+                if written < WRITE_BATCH {
+                    next = rx.try_recv().ok();
+                }
+            }
+            sink.flush().await.map_err(|_| None)
+        };
+        let outcome = tokio::select! {
+            biased;
+            Ok(()) = closed.changed() => Err(*closed.borrow()),
+            outcome = batch => outcome,
+        };
+        match outcome {
+            Ok(()) => {}
+            Err(None) => return,
+            Err(Some(close)) => break Some(close),
+        }
+    };
+    if let Some((code, reason)) = close_now {
+        let frame = WsMessage::Close(Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        }));
+        // Bounded by the connection's grace time (see `run`).
+        let _ = sink.send(frame).await;
+    }
 }
 
 /// Presence bookkeeping failing must not end the connection; it is logged.

@@ -1521,3 +1521,135 @@ async fn missed_messages_of_an_unreadable_room_are_false() {
     }
     server.stop().await;
 }
+
+/// A client that stops reading while its room is busy is never left with a silent gap: it
+/// receives a contiguous run of the room's messages and then the close 1013, which tells it to
+/// reconnect and catch up, even though its queue is full when the close is decided.
+#[tokio::test]
+async fn a_client_that_cannot_keep_up_is_closed_without_a_gap() {
+    const MESSAGES: usize = 1_600;
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    server.new_user("bob").await;
+    // Bob's socket takes little before TCP makes the server wait for him.
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let tcp = tokio::net::TcpSocket::new_v4().expect("socket");
+    tcp.set_recv_buffer_size(4096)
+        .expect("small receive buffer");
+    let stream = tcp
+        .connect(address.parse().expect("address"))
+        .await
+        .expect("connect");
+    let (socket, _) = tokio_tungstenite::client_async(
+        format!("ws://{address}/websocket"),
+        tokio_tungstenite::MaybeTlsStream::Plain(stream),
+    )
+    .await
+    .expect("handshake");
+    let mut bob = Ddp { socket, next_id: 0 };
+    bob.send(json!({"msg": "connect", "version": "1", "support": ["1"]}))
+        .await;
+    bob.until(|m| m["msg"] == "connected").await;
+    bob.login("bob").await;
+    bob.sub("stream-room-messages", "GENERAL").await;
+
+    // Bob reads nothing while the room gets far more than his queue and buffers hold.
+    let text = "x".repeat(4_000);
+    let mut senders = tokio::task::JoinSet::new();
+    let per_task = MESSAGES / 5;
+    for task in 0..5 {
+        let http = server.http.clone();
+        let url = format!("{}/api/v1/chat.postMessage", server.base);
+        let (user, token) = (alice.user_id.clone(), alice.token.clone());
+        let text = text.clone();
+        senders.spawn(async move {
+            for n in 0..per_task {
+                let reply = http
+                    .post(&url)
+                    .header("X-User-Id", &user)
+                    .header("X-Auth-Token", &token)
+                    .json(&json!({"roomId": "GENERAL", "text": format!("{task}-{n} {text}")}))
+                    .send()
+                    .await
+                    .expect("post");
+                assert!(reply.status().is_success());
+            }
+        });
+    }
+    tokio::time::timeout(Duration::from_secs(180), async {
+        let mut heartbeat = tokio::time::interval(Duration::from_secs(3));
+        loop {
+            tokio::select! {
+                done = senders.join_next() => match done {
+                    Some(done) => done.expect("sender"),
+                    None => break,
+                },
+                // Bob still writes, so the server does not end him for silence meanwhile
+                // (once he is closed, the writes fail; that is expected).
+                _ = heartbeat.tick() => {
+                    let ping = Message::Text(json!({"msg": "ping"}).to_string().into());
+                    let _ = bob.socket.send(ping).await;
+                }
+            }
+        }
+    })
+    .await
+    .expect("messages posted in time");
+
+    // Now Bob reads: per sender, his messages must be an unbroken prefix, then the close.
+    let mut next_of = [0usize; 5];
+    let close = loop {
+        let frame = tokio::time::timeout(WAIT, bob.socket.next())
+            .await
+            .expect("a frame in time");
+        match frame {
+            Some(Ok(Message::Text(text))) => {
+                let value: Value = serde_json::from_str(text.as_str()).expect("json");
+                let Some(msg) = value["fields"]["args"][0]["msg"].as_str() else {
+                    continue;
+                };
+                let label = msg.split(' ').next().unwrap_or_default();
+                let (task, n) = label.split_once('-').expect("label");
+                let (task, n): (usize, usize) =
+                    (task.parse().expect("task"), n.parse().expect("n"));
+                assert_eq!(n, next_of[task], "message {label} came after a gap");
+                next_of[task] += 1;
+            }
+            Some(Ok(Message::Close(frame))) => break frame.map(|f| u16::from(f.code)),
+            Some(Ok(_)) => continue,
+            other => panic!("connection ended without a close frame: {other:?}"),
+        }
+    };
+    let delivered: usize = next_of.iter().sum();
+    assert!(delivered < MESSAGES, "the client was never too slow");
+    assert_eq!(close, Some(1013));
+    server.stop().await;
+}
+
+/// A client frame larger than the limit is answered with the close code for it (1009), not a
+/// dropped connection.
+#[tokio::test]
+async fn an_oversized_frame_is_closed_with_1009() {
+    let server = TestServer::start().await;
+    let mut ddp = Ddp::connect(&server).await;
+    let huge = json!({"msg": "method", "id": "1", "method": "sendMessage",
+                      "params": [{"rid": "GENERAL", "msg": "y".repeat(comet_realtime::MAX_FRAME_BYTES + 1)}]});
+    // The server may stop reading before the whole frame is written.
+    let _ = ddp
+        .socket
+        .send(Message::Text(huge.to_string().into()))
+        .await;
+    let close = tokio::time::timeout(WAIT, async {
+        loop {
+            match ddp.socket.next().await {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+                other => panic!("connection ended without a close frame: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("closed in time");
+    assert_eq!(close, Some(1009));
+    server.stop().await;
+}

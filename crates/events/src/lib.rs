@@ -169,6 +169,9 @@ pub enum Event {
     /// All of a user's sessions but the one holding `kept_token` (a login token's hash) ended
     /// (`users.removeOtherTokens`, `users.logoutOtherClients`).
     OtherSessionsEnded { user_id: String, kept_token: String },
+    /// One token of a user (its hash) was removed (`logout`, a personal access token removed
+    /// or regenerated): the connections that logged in with it end.
+    SessionEnded { user_id: String, token: String },
     /// A role was created (`stream-roles`).
     RoleDefined(comet_core::role::Role),
     /// A role was deleted (`stream-roles`, `type: removed`).

@@ -100,6 +100,7 @@ pub fn subject(event: &Event) -> String {
         Event::Ephemeral { user_id, .. }
         | Event::SessionsEnded { user_id }
         | Event::OtherSessionsEnded { user_id, .. }
+        | Event::SessionEnded { user_id, .. }
         | Event::UserRenamed { user_id, .. }
         | Event::UserDeleted { user_id, .. }
         | Event::RoleChanged { user_id, .. }

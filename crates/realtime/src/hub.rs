@@ -29,6 +29,23 @@ pub enum Outgoing {
 /// close code and reason instead. Used when the queue itself cannot take the close.
 pub type Closer = watch::Sender<Option<(u16, &'static str)>>;
 
+/// Which of a user's sessions end, by the hash of the token they logged in with.
+enum SessionsEnding<'a> {
+    All,
+    AllBut(&'a str),
+    Only(&'a str),
+}
+
+impl SessionsEnding<'_> {
+    fn ends(&self, token: Option<&str>) -> bool {
+        match self {
+            SessionsEnding::All => true,
+            SessionsEnding::AllBut(kept) => token != Some(*kept),
+            SessionsEnding::Only(ended) => token == Some(*ended),
+        }
+    }
+}
+
 /// Most stream events one session may listen to (subscriptions and presence watches).
 pub const MAX_LISTENS_PER_SESSION: usize = 2_000;
 
@@ -642,13 +659,18 @@ impl Hub {
                 let name = format!("{room_id}/deleteMessageBulk");
                 self.deliver(NOTIFY_ROOM, &name, None, changed(NOTIFY_ROOM, &name, args));
             }
-            Event::SessionsEnded { .. } | Event::OtherSessionsEnded { .. } => {
-                let (user_id, kept) = match event {
+            Event::SessionsEnded { .. }
+            | Event::OtherSessionsEnded { .. }
+            | Event::SessionEnded { .. } => {
+                let (user_id, ending) = match event {
                     Event::OtherSessionsEnded {
                         user_id,
                         kept_token,
-                    } => (user_id, Some(kept_token)),
-                    Event::SessionsEnded { user_id } => (user_id, None),
+                    } => (user_id, SessionsEnding::AllBut(kept_token)),
+                    Event::SessionEnded { user_id, token } => {
+                        (user_id, SessionsEnding::Only(token))
+                    }
+                    Event::SessionsEnded { user_id } => (user_id, SessionsEnding::All),
                     _ => return,
                 };
                 let name = format!("{user_id}/force_logout");
@@ -656,7 +678,7 @@ impl Hub {
                 let registry = self.registry();
                 for id in registry.by_user.get(user_id).into_iter().flatten() {
                     if let Some(listener) = registry.listeners.get(id)
-                        && (kept.is_none() || listener.token.as_ref() != kept)
+                        && ending.ends(listener.token.as_deref())
                     {
                         Self::send(listener, &frame);
                         Self::close(listener, 4001, "logged out");

@@ -1653,3 +1653,94 @@ async fn an_oversized_frame_is_closed_with_1009() {
     assert_eq!(close, Some(1009));
     server.stop().await;
 }
+
+/// Waits, doing nothing but answering pings, for the server to close the connection; the
+/// close code.
+async fn closed_by_server(ddp: &mut Ddp) -> Option<u16> {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            match ddp.socket.next().await {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(Message::Text(text))) => {
+                    let value: Value = serde_json::from_str(text.as_str()).expect("json");
+                    if value["msg"] == "ping" {
+                        ddp.send(json!({"msg": "pong"})).await;
+                    }
+                }
+                Some(Ok(_)) => continue,
+                other => panic!("connection ended without a close frame: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("closed in time")
+}
+
+/// Removing a token closes the live connections that logged in with it at once, without
+/// waiting for them to act, as Meteor does: logging the token out, changing one's password
+/// (every other session of the account), removing or regenerating a personal access token.
+/// Connections on other tokens stay.
+#[tokio::test]
+async fn removing_a_token_closes_its_live_connections() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let ddp_on = |token: &str| {
+        let params = json!([{"resume": token}]);
+        let server = &server;
+        async move {
+            let mut ddp = Ddp::connect(server).await;
+            let reply = ddp.call("login", params).await;
+            assert!(reply.get("error").is_none(), "{reply}");
+            ddp
+        }
+    };
+
+    // Logout of one token.
+    let second = server.login("alice", common::PASSWORD).await;
+    let mut on_second = ddp_on(&second.token).await;
+    let mut on_first = ddp_on(&alice.token).await;
+    server.post("logout", json!({}), Some(&second)).await.ok();
+    assert_eq!(closed_by_server(&mut on_second).await, Some(4001));
+
+    // A personal access token, removed and regenerated.
+    for (name, change) in [
+        ("removed", "users.removePersonalAccessToken"),
+        ("regenerated", "users.regeneratePersonalAccessToken"),
+    ] {
+        let pat = server
+            .post(
+                "users.generatePersonalAccessToken",
+                json!({"tokenName": name}),
+                Some(&alice),
+            )
+            .await
+            .ok()["token"]
+            .as_str()
+            .expect("token")
+            .to_owned();
+        let mut on_pat = ddp_on(&pat).await;
+        server
+            .post(change, json!({"tokenName": name}), Some(&alice))
+            .await
+            .ok();
+        assert_eq!(closed_by_server(&mut on_pat).await, Some(4001), "{name}");
+    }
+
+    // A new password ends every other session of the account, but not the caller's.
+    let third = server.login("alice", common::PASSWORD).await;
+    let mut on_third = ddp_on(&third.token).await;
+    server
+        .post(
+            "users.updateOwnBasicInfo",
+            json!({"data": {"currentPassword": sha256_hex(common::PASSWORD),
+                            "newPassword": "An0ther-Pass-Word!"}}),
+            Some(&alice),
+        )
+        .await
+        .ok();
+    assert_eq!(closed_by_server(&mut on_third).await, Some(4001));
+    // The connection on the caller's own token still answers.
+    let me = on_first.call("getUserRoles", json!([])).await;
+    assert!(me.get("error").is_none(), "{me}");
+    server.stop().await;
+}

@@ -937,16 +937,7 @@ impl Accounts<'_> {
         if password_changed {
             // A new password ends the account's other sessions; the caller's own stays.
             let keep = (!editing_other).then_some(session.token.hashed_token.as_str());
-            self.ctx
-                .store
-                .delete_login_tokens(&user.id, keep)
-                .await
-                .map_err(store_error)?;
-            if editing_other {
-                self.ctx.publish(comet_events::Event::SessionsEnded {
-                    user_id: user.id.clone(),
-                });
-            }
+            self.end_sessions(&user.id, keep).await?;
         }
         if let Some(active) = changes.active
             && active != user.active
@@ -993,14 +984,7 @@ impl Accounts<'_> {
             .await
             .map_err(store_error)?;
         if !active {
-            self.ctx
-                .store
-                .delete_login_tokens(&user.id, None)
-                .await
-                .map_err(store_error)?;
-            self.ctx.publish(comet_events::Event::SessionsEnded {
-                user_id: user.id.clone(),
-            });
+            self.end_sessions(&user.id, None).await?;
         }
         Ok(user)
     }
@@ -1733,11 +1717,8 @@ impl Accounts<'_> {
         }
         if password_changed {
             // A new password ends the account's other sessions; this one stays.
-            self.ctx
-                .store
-                .delete_login_tokens(&user.id, Some(session.token.hashed_token.as_str()))
-                .await
-                .map_err(store_error)?;
+            self.end_sessions(&user.id, Some(session.token.hashed_token.as_str()))
+                .await?;
         }
         tracing::info!(user = %user.id, "own profile updated");
         if user.status != session.user.status || user.status_text != session.user.status_text {
@@ -1972,16 +1953,8 @@ impl Accounts<'_> {
     /// tokens but this session's (personal access tokens stay), and closes the live
     /// connections that used them. Answers when this session's token expires.
     pub async fn remove_other_tokens(&self, session: &Session) -> Result<comet_core::Timestamp> {
-        let kept = session.token.hashed_token.clone();
-        self.ctx
-            .store
-            .delete_login_tokens(&session.user.id, Some(&kept))
-            .await
-            .map_err(store_error)?;
-        self.ctx.publish(comet_events::Event::OtherSessionsEnded {
-            user_id: session.user.id.clone(),
-            kept_token: kept,
-        });
+        self.end_sessions(&session.user.id, Some(&session.token.hashed_token))
+            .await?;
         Ok(session.token.created_at + self.login_expiration())
     }
 
@@ -2007,15 +1980,29 @@ impl Accounts<'_> {
         if !exists {
             return Err(Error::meteor("error-invalid-user-id", "Invalid user id"));
         }
+        self.end_sessions(&user_id, None).await?;
+        Ok(user_id)
+    }
+
+    /// Removes a user's login tokens — all, or all but the one hashed `keep` (personal access
+    /// tokens stay) — and closes the live connections that logged in with them, on every
+    /// instance, as Meteor closes connections whose token is removed.
+    async fn end_sessions(&self, user_id: &str, keep: Option<&str>) -> Result<()> {
         self.ctx
             .store
-            .delete_login_tokens(&user_id, None)
+            .delete_login_tokens(user_id, keep)
             .await
             .map_err(store_error)?;
-        self.ctx.publish(comet_events::Event::SessionsEnded {
-            user_id: user_id.clone(),
+        self.ctx.publish(match keep {
+            Some(kept) => comet_events::Event::OtherSessionsEnded {
+                user_id: user_id.to_owned(),
+                kept_token: kept.to_owned(),
+            },
+            None => comet_events::Event::SessionsEnded {
+                user_id: user_id.to_owned(),
+            },
         });
-        Ok(user_id)
+        Ok(())
     }
 
     /// `users.checkUsernameAvailability` (upstream's `checkUsernameAvailabilityWithValidation`).

@@ -380,6 +380,10 @@ impl Accounts<'_> {
             .delete_token(&session.user.id, &session.token.hashed_token)
             .await
             .map_err(store_error)?;
+        self.ctx.publish(comet_events::Event::SessionEnded {
+            user_id: session.user.id.clone(),
+            token: session.token.hashed_token.clone(),
+        });
         Ok(())
     }
 

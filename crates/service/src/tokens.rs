@@ -131,6 +131,7 @@ impl Accounts<'_> {
     ) -> Result<String> {
         self.require_pat_permission(session, "personalAccessTokens:regenerateToken")?;
         let existing = self.find_pat(&session.user.id, name).await?;
+        let old_hash = self.pat_hash(&session.user.id, name).await?;
         let (token, stored) = new_pat(&session.user.id, name, existing.bypass_two_factor);
         let replaced = self
             .ctx
@@ -139,6 +140,7 @@ impl Accounts<'_> {
             .await
             .map_err(store_error)?;
         if replaced {
+            self.end_connections_of(&session.user.id, old_hash);
             Ok(token)
         } else {
             Err(token_does_not_exist())
@@ -148,6 +150,7 @@ impl Accounts<'_> {
     /// `users.removePersonalAccessToken`.
     pub async fn remove_personal_access_token(&self, session: &Session, name: &str) -> Result<()> {
         self.require_pat_permission(session, "personalAccessTokens:removeToken")?;
+        let hash = self.pat_hash(&session.user.id, name).await?;
         let removed = self
             .ctx
             .store
@@ -155,6 +158,7 @@ impl Accounts<'_> {
             .await
             .map_err(store_error)?;
         if removed {
+            self.end_connections_of(&session.user.id, hash);
             Ok(())
         } else {
             Err(token_does_not_exist())
@@ -188,6 +192,29 @@ impl Accounts<'_> {
             .await
             .map_err(store_error)?;
         Ok(tokens.into_iter().filter_map(as_pat).collect())
+    }
+
+    /// The stored hash of a user's personal access token, by name.
+    async fn pat_hash(&self, user_id: &str, name: &str) -> Result<Option<String>> {
+        Ok(self
+            .ctx
+            .store
+            .personal_access_tokens(user_id)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .find(|t| matches!(&t.kind, TokenKind::PersonalAccess { name: n, .. } if n == name))
+            .map(|t| t.hashed_token))
+    }
+
+    /// Ends the live connections that logged in with a token that is gone.
+    fn end_connections_of(&self, user_id: &str, hashed_token: Option<String>) {
+        if let Some(token) = hashed_token {
+            self.ctx.publish(comet_events::Event::SessionEnded {
+                user_id: user_id.to_owned(),
+                token,
+            });
+        }
     }
 
     async fn find_pat(&self, user_id: &str, name: &str) -> Result<PersonalAccessToken> {

@@ -196,6 +196,21 @@ pub fn room_ref(params: &Value) -> Result<comet_service::rooms::RoomRef> {
     ))
 }
 
+/// `roomId` or `roomName` for the `rooms.*` routes that look any room up (upstream's
+/// `findRoomByIdOrName`, whose missing-parameter error is `error-roomid-param-not-provided`).
+pub fn any_room_ref(params: &Value) -> Result<comet_service::rooms::RoomRef> {
+    room_ref(params).map_err(|e| {
+        if e.code.as_deref() == Some("error-room-param-not-provided") {
+            Error::meteor(
+                "error-roomid-param-not-provided",
+                "The parameter \"roomId\" or \"roomName\" is required",
+            )
+        } else {
+            e
+        }
+    })
+}
+
 /// Users named by `userId`, `username`, `userIds[]` or `usernames[]`, as upstream's
 /// `getUserListFromParams`.
 pub fn user_refs(params: &Value) -> Result<Vec<UserRef>> {

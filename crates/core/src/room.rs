@@ -77,6 +77,12 @@ pub struct Room {
     pub join_code: Option<String>,
     /// Usernames muted in this room.
     pub muted: Vec<String>,
+    /// Usernames a moderator unmuted in a read-only room: they may post there (`unmuted`).
+    #[serde(default)]
+    pub unmuted: Vec<String>,
+    /// The room's favorite default (`favorite`), set by `saveRoomSettings` on a default room.
+    #[serde(default)]
+    pub favorite: bool,
     /// Participants of a direct room (ids and usernames, in the same order).
     pub user_ids: Vec<String>,
     pub usernames: Vec<String>,
@@ -123,6 +129,11 @@ pub struct Subscription {
     pub thread_unread: Vec<String>,
     /// Users whose messages this user ignores in this room.
     pub ignored: Vec<String>,
+    /// Notification preferences saved for this room (`rooms.saveNotification`), by
+    /// upstream's subscription field names (`desktopNotifications`, `disableNotifications`,
+    /// ...), each shown on the subscription as is.
+    #[serde(default)]
+    pub notifications: serde_json::Map<String, Value>,
     pub updated_at: Timestamp,
 }
 

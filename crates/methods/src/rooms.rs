@@ -38,6 +38,9 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
     ("toggleFavorite", |s, p, c| {
         Box::pin(toggle_favorite(s, p, c))
     }),
+    ("saveNotificationSettings", |s, p, c| {
+        Box::pin(save_notification_settings(s, p, c))
+    }),
     ("createDirectMessage", |s, p, c| {
         Box::pin(create_direct_message(s, p, c))
     }),
@@ -230,6 +233,24 @@ async fn toggle_favorite(
         .set_favorite(session, &str_param(&params, 0)?, favorite)
         .await?;
     value(Value::Number(1.into()))
+}
+
+/// `saveNotificationSettings(roomId, field, value)`: one notification preference of the
+/// caller's subscription; every parameter a string.
+async fn save_notification_settings(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let room_id = str_param(&params, 0)?;
+    let field = str_param(&params, 1)?;
+    let setting = str_param(&params, 2)?;
+    service
+        .rooms()
+        .save_notification_setting(session, &room_id, &field, &setting)
+        .await?;
+    value(Value::Bool(true))
 }
 
 async fn create_direct_message(

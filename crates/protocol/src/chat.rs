@@ -37,13 +37,20 @@ pub fn room(room: &Room, last_message: Option<&Message>) -> Value {
     if room.room_type == RoomType::Direct {
         put(&mut m, "usernames", json!(room.usernames));
         put(&mut m, "uids", json!(room.user_ids));
+        if room.default {
+            put(&mut m, "default", true);
+        }
     } else {
         put(&mut m, "ro", room.read_only);
-    }
-    if room.default {
-        put(&mut m, "default", true);
+        // Upstream's channels and groups always carry `default` and `sysMes` (`true` while the
+        // room hides no system message of its own).
+        put(&mut m, "default", room.default);
+        if room.hidden_system_messages.is_empty() {
+            put(&mut m, "sysMes", true);
+        }
     }
     for (key, flag) in [
+        ("favorite", room.favorite),
         ("archived", room.archived),
         ("featured", room.featured),
         ("encrypted", room.encrypted),
@@ -69,6 +76,9 @@ pub fn room(room: &Room, last_message: Option<&Message>) -> Value {
     if !room.muted.is_empty() {
         put(&mut m, "muted", json!(room.muted));
     }
+    if !room.unmuted.is_empty() {
+        put(&mut m, "unmuted", json!(room.unmuted));
+    }
     if !room.hidden_system_messages.is_empty() {
         put(&mut m, "sysMes", json!(room.hidden_system_messages));
     }
@@ -87,6 +97,27 @@ pub fn room(room: &Room, last_message: Option<&Message>) -> Value {
     }
     if let Some(last) = last_message {
         put(&mut m, "lastMessage", message(last));
+    }
+    Value::Object(m)
+}
+
+/// The few fields upstream shows of a room another refers to (a discussion's `parent`):
+/// `_id`, `name`, `fname`, `t`, `prid` and `u`.
+pub fn room_summary(room: &Room) -> Value {
+    let mut m = Map::new();
+    put(&mut m, "_id", room.id.clone());
+    if let Some(name) = &room.name {
+        put(&mut m, "name", name.clone());
+    }
+    if let Some(fname) = &room.fname {
+        put(&mut m, "fname", fname.clone());
+    }
+    put(&mut m, "t", room.room_type.as_str());
+    if let Some(parent) = &room.parent_id {
+        put(&mut m, "prid", parent.clone());
+    }
+    if let Some(creator) = &room.creator {
+        put(&mut m, "u", user_stub(creator));
     }
     Value::Object(m)
 }
@@ -124,6 +155,10 @@ pub fn subscription(s: &Subscription) -> Value {
     put(&mut m, "tunread", json!(s.thread_unread));
     if !s.ignored.is_empty() {
         put(&mut m, "ignored", json!(s.ignored));
+    }
+    // Saved notification preferences are subscription fields of their own upstream.
+    for (key, value) in &s.notifications {
+        put(&mut m, key, value.clone());
     }
     put(&mut m, "_updatedAt", iso(s.updated_at));
     Value::Object(m)

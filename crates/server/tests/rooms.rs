@@ -156,6 +156,9 @@ async fn channels_create_returns_the_upstream_room_shape() {
         json!({"_id": alice.user_id, "username": "alice", "name": "User alice"})
     );
     assert_eq!(room["ro"], json!(false));
+    // Upstream's new rooms say they are not default rooms and hide no system messages.
+    assert_eq!(room["default"], json!(false));
+    assert_eq!(room["sysMes"], json!(true));
     assert!(
         room["ts"].as_str().is_some_and(|s| s.ends_with('Z')),
         "{room}"
@@ -166,7 +169,6 @@ async fn channels_create_returns_the_upstream_room_shape() {
         "lm",
         "joinCode",
         "members",
-        "default",
         "customFields",
         "topic",
         "broadcast",

@@ -1437,7 +1437,9 @@ impl Accounts<'_> {
                 .with_details(json!({"method": "users.setStatus"})));
             }
             user.status_default = presence;
-            user.status = Presence::effective(user.status_connection, presence);
+            // Upstream's route writes the chosen status as the visible one, connected or not
+            // (a REST-only client shows as it says); the next connection change recomputes it.
+            user.status = presence;
         }
         user.updated_at = now();
         self.ctx

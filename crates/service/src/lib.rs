@@ -16,6 +16,7 @@ mod hashing;
 pub mod listening;
 pub mod message_marks;
 pub mod messages;
+pub mod notification_settings;
 pub mod notifications;
 pub mod outbound;
 pub mod pipeline;

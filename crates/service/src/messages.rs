@@ -76,7 +76,9 @@ impl Messages<'_> {
         if room.archived {
             return Err(cannot_send("error-room-archived"));
         }
+        // A member unmuted in a read-only room may post there, as upstream.
         if room.read_only
+            && !room.unmuted.contains(&session.user.username)
             && !self
                 .ctx
                 .rooms()

@@ -91,9 +91,21 @@ impl Rooms<'_> {
             return Err(Error::meteor("error-not-allowed", "Not allowed")
                 .with_details(json!({"method": "cleanRoomHistory"})));
         }
-        let room = self
-            .room_for(session, &RoomRef::Id(room_id.to_owned()), RoomFamily::Any)
-            .await?;
+        let reference = RoomRef::Id(room_id.to_owned());
+        let room = match self.room_for(session, &reference, RoomFamily::Any).await {
+            Ok(room) => room,
+            // An existing room the caller may not read: upstream's route says so in its own
+            // words.
+            Err(e) => {
+                if self.find_room_unchecked(&reference).await?.is_some() {
+                    return Err(Error::failure_typed(
+                        "User does not have access to the room [error-not-allowed]",
+                        "error-not-allowed",
+                    ));
+                }
+                return Err(e);
+            }
+        };
         let filter = MessageFilter {
             latest: clean.latest,
             oldest: clean.oldest,

@@ -27,6 +27,8 @@ pub enum RoomChange {
     ReactWhenReadOnly(bool),
     /// The system message types the room hides (`sysMes`).
     SystemMessages(Vec<String>),
+    /// The room's favorite default (`favorite`).
+    Favorite(bool),
 }
 
 /// A room role that can be given in a room.
@@ -231,8 +233,18 @@ fn room_setting_change(room: &Room, name: &str, value: &Value) -> Result<Option<
             let v = flag()?;
             (v != room.encrypted).then_some(RoomChange::Encrypted(v))
         }
-        // Retention policies and a default room's favorite flag: Comet has neither feature
-        // (see docs/compatibility.md), so the validated value is not kept.
+        // `{favorite, defaultValue}`: the room keeps `favorite` only when both are set, as
+        // upstream's `saveFavoriteById`.
+        "favorite" => match value {
+            Value::Object(fields) => {
+                let set = |key: &str| fields.get(key).is_some_and(is_truthy);
+                let favorite = set("favorite") && set("defaultValue");
+                (favorite != room.favorite).then_some(RoomChange::Favorite(favorite))
+            }
+            _ => None,
+        },
+        // Retention policies: Comet has no such feature (see docs/compatibility.md), so the
+        // validated value is not kept.
         _ => None,
     })
 }
@@ -370,6 +382,12 @@ impl Rooms<'_> {
         let mut updated = room.clone();
         let mut note: Option<(&str, String)> = None;
         match change {
+            RoomChange::Name(name) if room.parent_id.is_some() => {
+                // A discussion keeps its slug: renaming it sets only the display name, which
+                // needs no validation (upstream's `saveRoomName` for discussions).
+                updated.fname = Some(name.clone());
+                note = Some(("r", name));
+            }
             RoomChange::Name(name) => {
                 let name = name.trim().to_owned();
                 if room.room_type == RoomType::Direct {
@@ -388,6 +406,17 @@ impl Rooms<'_> {
                         format!("{name} is not a valid room name."),
                     )
                     .with_details(json!({"channel_name": name})));
+                }
+                // The names the server keeps for itself are taken, as upstream's tests expect
+                // of a rename.
+                if comet_core::validate::SYSTEM_BLOCKED_USERNAMES
+                    .contains(&name.to_lowercase().as_str())
+                {
+                    return Err(Error::meteor(
+                        "error-field-unavailable",
+                        format!("{name} is already in use :("),
+                    )
+                    .with_details(json!({"field": name})));
                 }
                 if let Some(other) = self
                     .ctx
@@ -465,6 +494,7 @@ impl Rooms<'_> {
             }
             RoomChange::Default(default) => updated.default = default,
             RoomChange::Featured(featured) => updated.featured = featured,
+            RoomChange::Favorite(favorite) => updated.favorite = favorite,
             RoomChange::CustomFields(fields) => updated.custom_fields = fields,
             RoomChange::SystemMessages(hidden) => updated.hidden_system_messages = hidden,
             RoomChange::Encrypted(encrypted) => {
@@ -752,11 +782,28 @@ impl Rooms<'_> {
             .with_details(details));
         };
         let mut updated = room.clone();
-        updated.muted.retain(|name| name != &target.username);
-        if muted {
-            updated.muted.push(target.username.clone());
+        let username = &target.username;
+        let add = |list: &mut Vec<String>| {
+            if !list.contains(username) {
+                list.push(username.clone());
+            }
+        };
+        // Upstream's lists: in a read-only room, muting takes the member off `unmuted` (they
+        // may no longer post) and unmuting moves them from `muted` to `unmuted`; elsewhere
+        // muting moves them onto `muted` (and off `unmuted`), unmuting off `muted`.
+        match (room.read_only, muted) {
+            (true, true) => updated.unmuted.retain(|name| name != username),
+            (true, false) => {
+                updated.muted.retain(|name| name != username);
+                add(&mut updated.unmuted);
+            }
+            (false, true) => {
+                updated.unmuted.retain(|name| name != username);
+                add(&mut updated.muted);
+            }
+            (false, false) => updated.muted.retain(|name| name != username),
         }
-        if updated.muted == room.muted {
+        if updated.muted == room.muted && updated.unmuted == room.unmuted {
             // Already as asked: upstream's set operations change nothing and say nothing.
             return Ok(());
         }

@@ -59,6 +59,8 @@ pub struct RoomListQuery {
     pub joined_only: bool,
     /// Case-insensitive part of the name.
     pub name: Option<String>,
+    /// Only the room with this id (`channels.list`'s `_id`).
+    pub id: Option<String>,
     pub offset: u64,
     pub count: Option<u64>,
     pub sort: Vec<(RoomSortKey, Direction)>,
@@ -240,6 +242,7 @@ impl Rooms<'_> {
             last_seen: at,
             last_reply: None,
             thread_unread: Vec::new(),
+            notifications: Default::default(),
             ignored: Vec::new(),
             updated_at: at,
         }
@@ -289,6 +292,8 @@ impl Rooms<'_> {
             last_message_at: None,
             last_message_id: None,
             hidden_system_messages: Vec::new(),
+            unmuted: Vec::new(),
+            favorite: false,
             parent_id: None,
             custom_fields: json!({}),
             created_at: at,
@@ -509,6 +514,68 @@ impl Rooms<'_> {
         }
     }
 
+    /// The room `groups.kick` works on: one the caller may read, or any private group when
+    /// they hold `kick-user-from-any-p-room` (upstream lets such a moderator act on groups
+    /// they are not in).
+    pub async fn room_for_kick(
+        &self,
+        session: &Session,
+        room: &RoomRef,
+        family: RoomFamily,
+    ) -> Result<RoomAccess> {
+        match self.room_for(session, room, family).await {
+            Err(e) if family == RoomFamily::Groups => {
+                let group = self
+                    .find_room_unchecked(room)
+                    .await?
+                    .filter(|r| r.room_type == RoomType::Private);
+                match group {
+                    Some(group)
+                        if self
+                            .ctx
+                            .has_permission(&session.user, "kick-user-from-any-p-room") =>
+                    {
+                        Ok(RoomAccess::granted(group))
+                    }
+                    _ => Err(e),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// `channels.online`/`groups.online`: the room's members whose status is not offline. A
+    /// private group the caller may not read is refused as upstream's route does
+    /// (`error-not-allowed`), not reported as missing.
+    pub async fn online_members(
+        &self,
+        session: &Session,
+        room: &RoomRef,
+        family: RoomFamily,
+    ) -> Result<Vec<User>> {
+        let access = match self.room_for(session, room, family).await {
+            Ok(access) => access,
+            Err(e) if family == RoomFamily::Groups => {
+                let exists = self
+                    .find_room_unchecked(room)
+                    .await?
+                    .is_some_and(|r| r.room_type == RoomType::Private);
+                return Err(if exists {
+                    Error::meteor("error-not-allowed", "Not Allowed")
+                } else {
+                    e
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        let (members, _) = self.room_members(&access, 0, None).await?;
+        Ok(members
+            .into_iter()
+            .filter_map(|(_, user)| user)
+            .filter(|u| u.status != comet_core::user::Presence::Offline)
+            .collect())
+    }
+
     /// Who may page through a public channel's messages (`channels.messages`).
     pub const READ_CHANNEL_MESSAGES: Required = Required::All(&["view-c-room"]);
 
@@ -521,7 +588,8 @@ impl Rooms<'_> {
         user: &crate::accounts::UserRef,
     ) -> Result<bool> {
         let Some(room) = self.find_room_unchecked(room).await? else {
-            return Err(room_not_found(RoomFamily::Any));
+            // Upstream looks the room up as its channel routes do, and says "channel".
+            return Err(room_not_found(RoomFamily::Channels));
         };
         let Some(user) = self.ctx.accounts().find_user(user).await? else {
             return Err(Error::failure("error-user-not-found"));
@@ -1035,6 +1103,15 @@ impl Rooms<'_> {
         Ok(RoomView { room, last_message })
     }
 
+    /// The room a discussion was started from, as `rooms.info` shows it to whoever may read
+    /// the discussion (upstream answers it without checking access to the parent).
+    pub async fn discussion_parent(&self, discussion: &RoomAccess) -> Result<Option<Room>> {
+        match &discussion.room().parent_id {
+            Some(parent) => self.ctx.store.room_by_id(parent).await.map_err(store_error),
+            None => Ok(None),
+        }
+    }
+
     /// Rooms with their last messages, loaded in one query.
     pub async fn room_views(&self, rooms: Vec<Room>) -> Result<Vec<RoomView>> {
         let ids: Vec<String> = rooms
@@ -1091,6 +1168,9 @@ impl Rooms<'_> {
         let joined_only = query.joined_only
             || !self.ctx.has_permission(&session.user, "view-c-room")
                 && !self.ctx.meets(&session.user, Self::ADMINISTER_ROOMS);
+        if let Some(id) = &query.id {
+            return self.list_room_by_id(session, id, &query, joined_only).await;
+        }
         let filter = RoomFilter {
             types: query.types,
             name: query.name,
@@ -1110,6 +1190,40 @@ impl Rooms<'_> {
             .await
             .map_err(store_error)?;
         Ok((self.room_views(rooms).await?, total))
+    }
+
+    /// A listing narrowed to one room by its id: that room when it passes the listing's
+    /// other filters, else nothing.
+    async fn list_room_by_id(
+        &self,
+        session: &Session,
+        id: &str,
+        query: &RoomListQuery,
+        joined_only: bool,
+    ) -> Result<(Vec<RoomView>, u64)> {
+        let Some(room) = self.ctx.store.room_by_id(id).await.map_err(store_error)? else {
+            return Ok((Vec::new(), 0));
+        };
+        let name_matches = query.name.as_ref().is_none_or(|part| {
+            room.name
+                .as_ref()
+                .is_some_and(|name| name.to_lowercase().contains(&part.to_lowercase()))
+        });
+        let member = !joined_only
+            || self
+                .ctx
+                .store
+                .subscription(&room.id, &session.user.id)
+                .await
+                .map_err(store_error)?
+                .is_some();
+        let listed = (query.types.is_empty() || query.types.contains(&room.room_type))
+            && name_matches
+            && member;
+        if !listed || query.offset > 0 || query.count == Some(0) {
+            return Ok((Vec::new(), u64::from(listed)));
+        }
+        Ok((self.room_views(vec![room]).await?, 1))
     }
 
     /// Members of a room with their users, ordered by username.

@@ -14,6 +14,7 @@ fn listing(types: Vec<RoomType>, joined_only: bool) -> RoomListQuery {
         types,
         joined_only,
         name: None,
+        id: None,
         offset: 0,
         count: None,
         sort: Vec::new(),

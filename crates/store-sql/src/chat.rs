@@ -23,6 +23,7 @@ use comet_store::{
     MessageStore, PostEffects, RemovedSubscription, RoomFilter, RoomSortKey, RoomStore, StoreError,
     StoreResult, SubscriptionStore,
 };
+use serde_json::Value;
 
 /// Messages per insert statement: 19 parameters each stays under both dialects' limits.
 pub(crate) const MESSAGES_PER_INSERT: usize = 1000;
@@ -52,7 +53,8 @@ pub(crate) fn insert_subscription_query(s: &Subscription, if_not_member: bool) -
     };
     Query::new(format!(
         "INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, \
-         $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22){on_conflict}"
+         $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
+         $23){on_conflict}"
     ))
     .bind(&s.id)
     .bind(&s.room_id)
@@ -76,6 +78,7 @@ pub(crate) fn insert_subscription_query(s: &Subscription, if_not_member: bool) -
     .bind(&s.thread_unread)
     .bind(&s.ignored)
     .bind(millis(s.updated_at))
+    .bind(Value::Object(s.notifications.clone()))
 }
 
 /// Message rows exactly as given, in one statement. Live messages get their search index
@@ -131,7 +134,7 @@ pub(crate) fn insert_room_query(
     Query::new(format!(
         "INSERT INTO rooms (name_key, {ROOM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
          $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, \
-         $26, $27, $28, $29, $30, $31)"
+         $26, $27, $28, $29, $30, $31, $32, $33)"
     ))
     .bind(room.name.as_ref().map(|n| n.to_lowercase()))
     .bind(&room.id)
@@ -164,6 +167,8 @@ pub(crate) fn insert_room_query(
     .bind(&room.custom_fields)
     .bind(millis(room.created_at))
     .bind(millis(room.updated_at))
+    .bind(&room.unmuted)
+    .bind(room.favorite)
 }
 
 /// Counts a message in its room and, when asked, makes it the last message unless the room
@@ -407,7 +412,7 @@ impl<D: Database> RoomStore for SqlStore<D> {
              description = $6, announcement = $7, read_only = $8, react_when_read_only = $9, \
              archived = $10, is_default = $11, featured = $12, encrypted = $13, broadcast = $14, \
              join_code = $15, muted = $16, user_ids = $17, usernames = $18, sys_mes = $19, \
-             custom_fields = $20, updated_at = $21 WHERE id = $22",
+             custom_fields = $20, updated_at = $21, unmuted = $22, favorite = $23 WHERE id = $24",
         )
         .bind(room.room_type.as_str())
         .bind(&room.name)
@@ -430,6 +435,8 @@ impl<D: Database> RoomStore for SqlStore<D> {
         .bind(&room.hidden_system_messages)
         .bind(&room.custom_fields)
         .bind(millis(room.updated_at))
+        .bind(&room.unmuted)
+        .bind(room.favorite)
         .bind(&room.id);
         let updated = tx.write(update).await.map_err(|e| match e {
             StoreError::Conflict(_) => StoreError::Conflict(Conflict::RoomName),
@@ -799,7 +806,7 @@ impl<D: Database> SubscriptionStore for SqlStore<D> {
             "UPDATE subscriptions SET name = $1, fname = $2, roles = $3, open = $4, alert = $5, \
              unread = $6, user_mentions = $7, group_mentions = $8, favorite = $9, \
              archived = $10, ls = $11, lr = $12, tunread = $13, ignored = $14, \
-             updated_at = $15 WHERE id = $16",
+             updated_at = $15, notifications = $16 WHERE id = $17",
         )
         .bind(&s.name)
         .bind(&s.fname)
@@ -816,6 +823,7 @@ impl<D: Database> SubscriptionStore for SqlStore<D> {
         .bind(&s.thread_unread)
         .bind(&s.ignored)
         .bind(millis(s.updated_at))
+        .bind(Value::Object(s.notifications.clone()))
         .bind(&s.id);
         Ok(self.db.write(update).await? > 0)
     }

@@ -7,6 +7,7 @@ use comet_core::setting::{Setting, SettingType};
 use comet_core::user::{Email, LoginToken, Presence, TokenKind, User, UserType};
 use comet_store::transfer::{FailedLogin, Record, RecordKind, TrashedRoom, TrashedSubscription};
 use comet_store::{Avatar, AvatarOwner, StoreError, StoreResult, Upload};
+use serde_json::Value;
 
 /// The user columns but the roles (users aliased `u`); see [`user_columns`].
 const USER_FIELDS: &str = "u.id, u.username, u.name, u.email, u.email_verified, u.user_type, \
@@ -33,11 +34,12 @@ pub(crate) const SETTING_COLUMNS: &str =
 pub(crate) const ROOM_COLUMNS: &str = "id, t, name, fname, creator_id, creator_username, \
     creator_name, topic, description, announcement, read_only, react_when_read_only, archived, \
     is_default, featured, encrypted, broadcast, join_code, muted, user_ids, usernames, msgs, \
-    users_count, lm, last_message_id, sys_mes, prid, custom_fields, created_at, updated_at";
+    users_count, lm, last_message_id, sys_mes, prid, custom_fields, created_at, updated_at, \
+    unmuted, favorite";
 
 pub(crate) const SUBSCRIPTION_COLUMNS: &str = "id, rid, t, user_id, username, user_name, name, \
     fname, roles, open, alert, unread, user_mentions, group_mentions, favorite, archived, ts, \
-    ls, lr, tunread, ignored, updated_at";
+    ls, lr, tunread, ignored, updated_at, notifications";
 
 /// The columns a message row is read from.
 pub const MESSAGE_COLUMNS: &str = "id, rid, msg, t, u_id, u_username, u_name, ts, \
@@ -233,6 +235,8 @@ pub(crate) fn room_from_row(row: &impl SqlRow) -> StoreResult<Room> {
         broadcast: row.bool("broadcast")?,
         join_code: row.opt_text("join_code")?,
         muted: row.text_list("muted")?,
+        unmuted: row.text_list("unmuted")?,
+        favorite: row.bool("favorite")?,
         user_ids: row.text_list("user_ids")?,
         usernames: row.text_list("usernames")?,
         message_count: row.int("msgs")?,
@@ -272,6 +276,10 @@ pub(crate) fn subscription_from_row(row: &impl SqlRow) -> StoreResult<Subscripti
         last_reply: row.opt_time("lr")?,
         thread_unread: row.text_list("tunread")?,
         ignored: row.text_list("ignored")?,
+        notifications: match row.json("notifications")? {
+            Value::Object(map) => map,
+            other => return Err(corrupt("notifications", &other.to_string())),
+        },
         updated_at: row.time("updated_at")?,
     })
 }

@@ -533,6 +533,8 @@ fn room(id: &str, name: &str, creator: &User, at: Timestamp) -> comet_core::room
         last_message_at: None,
         last_message_id: None,
         hidden_system_messages: vec![],
+        unmuted: Vec::new(),
+        favorite: false,
         parent_id: None,
         custom_fields: json!({}),
         created_at: at,
@@ -565,6 +567,7 @@ fn subscription(
         last_seen: at,
         last_reply: None,
         thread_unread: vec![],
+        notifications: Default::default(),
         ignored: vec![],
         updated_at: at,
     }

@@ -338,17 +338,22 @@ pub async fn rooms_info(
     Caller(session): Caller,
     Params(query): Params,
 ) -> ApiResult {
-    let reference = room_ref(&query)?;
+    let reference = crate::params::any_room_ref(&query)?;
     let room = app
         .service
         .rooms()
         .room_for(&session, &reference, RoomFamily::Any)
         .await
         .map_err(|_| Error::failure_typed("not-allowed", "Not Allowed"))?;
+    let parent = app.service.rooms().discussion_parent(&room).await?;
     let view = app.service.rooms().room_view(room.into_room()).await?;
     let doc = chat::room(&view.room, view.last_message.as_ref());
     let doc = super::avatars::with_room_etag(&app, &view.room.id, doc).await?;
-    ok(json!({"room": doc}))
+    let mut body = json!({"room": doc});
+    if let Some(parent) = parent {
+        body["parent"] = chat::room_summary(&parent);
+    }
+    ok(body)
 }
 
 /// `GET /api/v1/rooms.membersOrderedByRole`: a channel's or group's active members, owners
@@ -852,6 +857,36 @@ pub async fn rooms_favorite(
     app.service
         .messages()
         .set_favorite(&session, &room.id, favorite)
+        .await?;
+    ok(Value::Null)
+}
+
+/// `POST /api/v1/rooms.saveNotification` `{roomId, notifications: {field: value, ...}}`: the
+/// caller's notification preferences for a room, each value a string as the method takes it.
+pub async fn rooms_save_notification(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let Some(room_id) = opt_str(&body, "roomId")?.filter(|s| !s.is_empty()) else {
+        return Err(Error::failure("The 'roomId' param is required").into());
+    };
+    let settings = match body.get("notifications") {
+        Some(Value::Object(fields)) if !fields.is_empty() => fields,
+        _ => return Err(Error::failure("The 'notifications' param is required").into()),
+    };
+    let mut pairs = Vec::with_capacity(settings.len());
+    for (field, value) in settings {
+        let Some(text) = value.as_str() else {
+            return Err(
+                Error::invalid_params(format!("must be string: notifications.{field}")).into(),
+            );
+        };
+        pairs.push((field.clone(), text.to_owned()));
+    }
+    app.service
+        .rooms()
+        .save_notification_settings(&session, &room_id, &pairs)
         .await?;
     ok(Value::Null)
 }

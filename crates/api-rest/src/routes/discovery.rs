@@ -4,7 +4,7 @@ use crate::AppState;
 use crate::envelope::{ApiResult, ok};
 use crate::extract::{Caller, Params};
 use crate::params::{
-    opt_bool, opt_str, opt_str_list, pagination, parse_js_date, req_str, room_ref,
+    any_room_ref, opt_bool, opt_str, opt_str_list, pagination, parse_js_date, req_str, room_ref,
 };
 use axum::extract::State;
 use comet_core::room::RoomType;
@@ -245,6 +245,20 @@ pub async fn create_discussion(
     let Some(name) = opt_str(&body, "t_name")?.filter(|s| !s.is_empty()) else {
         return Err(Error::failure("Body parameter \"t_name\" is required.").into());
     };
+    // Upstream refuses a `users` that is set (truthy) but not a list.
+    let truthy = |v: &Value| match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|n| n != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
+    };
+    if body
+        .get("users")
+        .is_some_and(|users| truthy(users) && !users.is_array())
+    {
+        return Err(Error::failure("Body parameter \"users\" must be an array.").into());
+    }
     let discussion = NewDiscussion {
         parent_room_id: parent,
         name,
@@ -275,7 +289,7 @@ pub async fn room_discussions(
     let room = app
         .service
         .rooms()
-        .room_for(&session, &room_ref(&query)?, RoomFamily::Any)
+        .room_for(&session, &any_room_ref(&query)?, RoomFamily::Any)
         .await?;
     let (offset, count) = pagination(&app, &query)?;
     let (rooms, total) = app
@@ -385,16 +399,13 @@ pub async fn online(
     else {
         return Err(Error::failure("Invalid query").into());
     };
-    let room = app
+    let members = app
         .service
         .rooms()
-        .room_for(&session, &RoomRef::Id(room_id), family.family)
+        .online_members(&session, &RoomRef::Id(room_id), family.family)
         .await?;
-    let (members, _) = app.service.rooms().room_members(&room, 0, None).await?;
     let online: Vec<Value> = members
         .iter()
-        .filter_map(|(_, user)| user.as_ref())
-        .filter(|u| u.status != comet_core::user::Presence::Offline)
         .map(|u| json!({"_id": u.id, "username": u.username}))
         .collect();
     ok(json!({"online": online}))

@@ -338,6 +338,10 @@ fn room_routes() -> Router<AppState> {
         )
         .route("/api/v1/rooms.favorite", post(chat::rooms_favorite))
         .route(
+            "/api/v1/rooms.saveNotification",
+            post(chat::rooms_save_notification),
+        )
+        .route(
             "/api/v1/subscriptions.unread",
             post(chat::subscriptions_unread),
         )

@@ -240,6 +240,7 @@ pub async fn list(
                 types: vec![family.room_type],
                 joined_only,
                 name,
+                id: opt_str(&query, "_id")?.filter(|s| !s.is_empty()),
                 offset,
                 count,
                 sort: room_sort(&query)?,
@@ -343,7 +344,12 @@ pub async fn invite(family: Family, app: AppState, session: Session, body: Value
 
 /// `channels.kick`, `groups.kick`.
 pub async fn kick(family: Family, app: AppState, session: Session, body: Value) -> ApiResult {
-    let room = load_unarchived(&app, &session, family, &body).await?;
+    let room = app
+        .service
+        .rooms()
+        .room_for_kick(&session, &room_ref(&body)?, family.family)
+        .await?;
+    refuse_archived(family, &room)?;
     let user = app
         .service
         .accounts()
@@ -449,6 +455,14 @@ fn apply_message_query(query: &Value, filter: &mut comet_core::page::MessageFilt
 
 /// `channels.messages`, `groups.messages`, `im.messages`.
 pub async fn messages(family: Family, app: AppState, session: Session, query: Value) -> ApiResult {
+    // Upstream's `groups.messages` schema is a `oneOf` of a `roomId` and a `roomName` form,
+    // each allowing both keys: a request with both matches both forms.
+    if family.room_type == RoomType::Private
+        && opt_str(&query, "roomId")?.is_some()
+        && opt_str(&query, "roomName")?.is_some()
+    {
+        return Err(Error::invalid_params("must match exactly one schema in oneOf").into());
+    }
     // Paging, sort and the selector are read before the room is looked up, as upstream's
     // `getPaginationItems` and `parseJsonQuery` are.
     let (offset, count) = pagination(&app, &query)?;
@@ -546,14 +560,35 @@ pub async fn messages_others(app: AppState, session: Session, query: Value) -> A
 pub async fn members(family: Family, app: AppState, session: Session, query: Value) -> ApiResult {
     let room = load(&app, &session, family, &query).await?;
     let (offset, count) = pagination(&app, &query)?;
-    let (members, total) = app
-        .service
-        .rooms()
-        .room_members(&room, offset, count)
-        .await?;
-    let docs: Vec<Value> = members
+    // `filter` (part of a username or name) and `status[]` narrow the list, as upstream's
+    // `findUsersOfRoom`.
+    let search = opt_str(&query, "filter")?.filter(|f| !f.trim().is_empty());
+    let statuses = opt_str_list(&query, "status")?.unwrap_or_default();
+    let (users, total): (Vec<User>, u64) = if search.is_some() || !statuses.is_empty() {
+        let filter = comet_core::page::MemberFilter {
+            statuses,
+            search: search.map(|s| s.trim().to_owned()),
+            ..Default::default()
+        };
+        let (members, total) = app
+            .service
+            .rooms()
+            .members_by_role(&room, &filter, offset, count)
+            .await?;
+        (members.into_iter().map(|(_, user)| user).collect(), total)
+    } else {
+        let (members, total) = app
+            .service
+            .rooms()
+            .room_members(&room, offset, count)
+            .await?;
+        (
+            members.into_iter().filter_map(|(_, user)| user).collect(),
+            total,
+        )
+    };
+    let docs: Vec<Value> = users
         .iter()
-        .filter_map(|(_, user)| user.as_ref())
         .map(|u| {
             let mut v = json!({
                 "_id": u.id,

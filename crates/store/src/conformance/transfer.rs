@@ -257,6 +257,8 @@ async fn fill(store: &dyn Store, t0: Timestamp) {
         announcement: Some("Ünïcode announcement".into()),
         custom_fields: json!({"team": "core"}),
         hidden_system_messages: vec!["ul".into()],
+        unmuted: vec!["carol".into()],
+        favorite: true,
         ..room("r1", "general", &ann, at(20))
     };
     let mut ann_general = subscription("s-a-r1", &general, &ann, at(20));
@@ -533,6 +535,10 @@ async fn fill(store: &dyn Store, t0: Timestamp) {
     sub.open = false;
     sub.ignored = vec!["c1".into()];
     sub.thread_unread = vec!["m1".into()];
+    sub.notifications
+        .insert("desktopNotifications".into(), json!("nothing"));
+    sub.notifications
+        .insert("hideUnreadStatus".into(), json!(true));
     sub.last_reply = Some(at(55));
     sub.last_seen = at(45);
     sub.updated_at = at(57);

@@ -124,7 +124,12 @@ pub fn client(
         .redirect(redirects)
         .user_agent(limits.user_agent);
     if !allow_private {
-        builder = builder.dns_resolver(Arc::new(PublicOnlyResolver));
+        // Through a proxy (`HTTP_PROXY` and the like in the environment) the proxy resolves
+        // names itself and the resolver below would never see the address: such fetches go
+        // direct, so the check holds proxy or not.
+        builder = builder
+            .no_proxy()
+            .dns_resolver(Arc::new(PublicOnlyResolver));
     }
     builder.build().map_err(|e| e.to_string())
 }

@@ -23,6 +23,8 @@ pub struct AppState {
     pub service: Arc<Service>,
     /// How many proxies in front of Comet append to `X-Forwarded-For` (`HTTP_FORWARDED_COUNT`).
     pub forwarded_count: usize,
+    /// The address this instance listens on, shown by `instances.get`.
+    pub listen_addr: Option<std::net::SocketAddr>,
 }
 
 /// Largest request body the API accepts (JSON and form bodies).

@@ -1643,6 +1643,13 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
         "Layout",
         "User_Interface"
     ),
+    seed!(
+        "UserData_EnableDownload",
+        Boolean,
+        true,
+        public = true,
+        "UserDataDownload"
+    ),
     seed!("Log_Level", Select, "2", public = true, "Logs"; choices = &["0", "1", "2"]),
     seed!("Log_View_Limit", Int, 1000, public = false, "Logs"),
     seed!("Log_Trace_Methods", Boolean, false, public = false, "Logs"),

@@ -3,6 +3,7 @@
 //! Nothing in this crate performs I/O; everything here is a value or a pure rule.
 
 pub mod catalog;
+pub mod conditions;
 pub mod error;
 pub mod id;
 pub mod links;

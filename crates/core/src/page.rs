@@ -80,6 +80,19 @@ pub struct UserFilter {
     pub has_logged_in: Option<bool>,
     /// Only users of this type (`user`, `bot`, `app`).
     pub user_type: Option<String>,
+    /// Only users whose presence is not offline.
+    pub not_offline: bool,
+    /// Only users changed at or after this time.
+    pub updated_since: Option<Timestamp>,
+    /// Only users with one of these ids (`None`: any).
+    pub ids: Option<Vec<String>>,
+    /// Leaves out users with these ids.
+    pub exclude_ids: Vec<String>,
+    /// Leaves out users with these usernames (compared without regard to case).
+    pub exclude_usernames: Vec<String>,
+    /// Only users other than this one who are members of a room this one is a member of;
+    /// with a room type, only of rooms of that type.
+    pub shares_room_with: Option<(String, Option<RoomType>)>,
 }
 
 /// Which members of a room `rooms.membersOrderedByRole` lists, and how it orders them: by

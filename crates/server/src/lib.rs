@@ -3,6 +3,7 @@
 
 pub mod backup;
 pub mod config;
+pub mod logging;
 pub mod migrate;
 mod ops;
 pub mod web;
@@ -186,6 +187,7 @@ pub async fn launch(
     let state = AppState {
         service,
         forwarded_count: config.http_forwarded_count,
+        listen_addr: listener.local_addr().ok(),
     };
     let app = app(
         comet_api_rest::router(state),

@@ -2,6 +2,7 @@
 //! (`comet migrate-db`).
 
 use comet_server::backup;
+use comet_server::logging::RecentLines;
 use comet_server::migrate::migrate_db;
 use comet_server::{Command, Config, launch};
 use tokio::net::TcpListener;
@@ -9,19 +10,24 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 fn init_logging(config: &Config) {
+    use tracing_subscriber::fmt;
+    use tracing_subscriber::prelude::*;
     let filter = EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info"));
     // A subcommand's own output goes to stdout; its logs stay out of the way on stderr.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(if config.command.is_some() {
-            BoxMakeWriter::new(std::io::stderr)
-        } else {
-            BoxMakeWriter::new(std::io::stdout)
-        });
-    if config.log_format == "json" {
-        builder.json().init();
+    let writer = if config.command.is_some() {
+        BoxMakeWriter::new(std::io::stderr)
     } else {
-        builder.init();
+        BoxMakeWriter::new(std::io::stdout)
+    };
+    // The same events, as plain text, for administrators reading `stdout.queue`.
+    let recent = fmt::layer().with_ansi(false).with_writer(RecentLines);
+    let registry = tracing_subscriber::registry().with(filter).with(recent);
+    if config.log_format == "json" {
+        registry
+            .with(fmt::layer().json().with_writer(writer))
+            .init();
+    } else {
+        registry.with(fmt::layer().with_writer(writer)).init();
     }
 }
 

@@ -1484,10 +1484,22 @@ async fn instances_lists_this_instance_for_statistics_viewers() {
     assert!(here["currentStatus"]["lastHeartbeatTime"].is_i64());
     assert_eq!(here["broadcastAuth"], json!(true));
     let record = &here["instanceRecord"];
-    assert!(record["_id"].is_string() && record["name"].is_string());
+    assert!(record["_id"].is_string());
+    // The name clients of a single-process deployment look for.
+    assert_eq!(record["name"], json!("rocket.chat"));
     assert!(record["pid"].is_u64());
-    assert!(record["extraInformation"]["os"]["cpus"].is_u64());
-    assert_eq!(record["extraInformation"]["conns"], json!(1));
+    let extra = &record["extraInformation"];
+    assert!(extra["os"]["cpus"].is_u64());
+    assert_eq!(extra["conns"], json!(1));
+    assert!(extra["nodeVersion"].is_string(), "{extra}");
+    // Where this instance listens, as upstream's record gives it.
+    let port = server.base.rsplit(':').next().expect("port").to_owned();
+    assert_eq!(extra["port"], json!(port));
+    assert!(extra["host"].is_string(), "{extra}");
+    assert_eq!(
+        here["address"],
+        json!(format!("{}:{port}", extra["host"].as_str().unwrap_or("")))
+    );
     server.get("instances.get", &[], Some(&bob)).await.refused(
         403,
         "User does not have the permissions required for this action [error-unauthorized]",

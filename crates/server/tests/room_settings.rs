@@ -1825,6 +1825,32 @@ async fn admin_rooms_lists_every_room_for_admins() {
 // directory, spotlight
 
 #[tokio::test]
+async fn directory_takes_one_sort_key_only() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    // Two keys are refused before anything else, even the type.
+    for kind in ["channels", "nonsense"] {
+        server
+            .get(
+                "directory",
+                &[("type", kind), ("sort", "{\"name\":1,\"test\":1}")],
+                Some(&alice),
+            )
+            .await
+            .refused(400, "This method support only one \"sort\" parameter");
+    }
+    server
+        .get(
+            "directory",
+            &[("type", "channels"), ("sort", "{\"name\":-1}")],
+            Some(&alice),
+        )
+        .await
+        .ok();
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn directory_lists_users_and_channels() {
     let server = TestServer::start().await;
     let alice = server.new_user("alice").await;

@@ -319,13 +319,19 @@ async fn first_user_on_a_server_without_admin_becomes_admin() {
 }
 
 #[tokio::test]
-async fn logged_in_users_cannot_register_again() {
+async fn register_ignores_the_credentials_a_request_carries() {
+    // Sign-up needs no login, so a logged-in user's headers on the request change nothing:
+    // a new, separate account is made.
     let server = TestServer::start().await;
     let alice = server.new_user("alice").await;
-    server
+    let reply = server
         .post("users.register", register_body("alice2"), Some(&alice))
-        .await
-        .refused(400, "Logged in users can not register again.");
+        .await;
+    let user = reply.ok()["user"].clone();
+    assert_eq!(user["username"], "alice2");
+    let second = server.login("alice2", PASSWORD).await;
+    let me = server.get("me", &[], Some(&second)).await;
+    assert_eq!(me.ok()["username"], "alice2");
     server.stop().await;
 }
 
@@ -1398,11 +1404,37 @@ async fn set_status_refusals() {
     let me = server.get("me", &[], Some(&alice)).await;
     assert_eq!(me.ok()["statusText"], json!("set by admin"));
 
-    let reply = server
-        .post("users.setStatus", json!({}), Some(&alice))
-        .await;
-    assert_eq!(reply.status, 400);
-    assert_eq!(reply.body["errorType"], json!("invalid-params"));
+    // Neither a status nor a message (nor one of them as text): the shape check fails, with
+    // Meteor's text and no errorType, before anything else is looked at.
+    const SHAPE: &str = "Match error: Failed Match.OneOf, Match.Maybe or Match.Optional validation";
+    for body in [
+        json!({}),
+        json!({"status": 5}),
+        json!({"message": ["x"]}),
+        json!({"status": null, "message": null}),
+    ] {
+        let reply = server.post("users.setStatus", body, Some(&alice)).await;
+        assert_eq!(
+            reply.body,
+            json!({"success": false, "error": SHAPE}),
+            "{}",
+            reply.status
+        );
+        assert_eq!(reply.status, 400);
+    }
+    // A message alone, or a status alone, fits.
+    server
+        .post(
+            "users.setStatus",
+            json!({"message": "only text"}),
+            Some(&alice),
+        )
+        .await
+        .ok();
+    server
+        .post("users.setStatus", json!({"status": "away"}), Some(&alice))
+        .await
+        .ok();
     server.stop().await;
 }
 
@@ -2598,5 +2630,416 @@ async fn info_of_oneself_shows_the_login_token_hashes() {
     };
     assert!(hashes.contains(&own.as_str()), "{hashes:?}");
     assert!(services.get("bcrypt").is_none());
+    server.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// users.presence / users.autocomplete / users.deactivateIdle / users.requestDataDownload
+
+async fn set_setting(server: &TestServer, admin: &Auth, id: &str, value: Value) {
+    server
+        .post(
+            &format!("settings/{id}"),
+            json!({"value": value}),
+            Some(admin),
+        )
+        .await
+        .ok();
+}
+
+async fn set_permission(server: &TestServer, admin: &Auth, id: &str, roles: &[&str]) {
+    server
+        .post(
+            "permissions.update",
+            json!({"permissions": [{"_id": id, "roles": roles}]}),
+            Some(admin),
+        )
+        .await
+        .ok();
+}
+
+fn names_in(list: &Value) -> Vec<String> {
+    list.as_array()
+        .expect("array")
+        .iter()
+        .map(|u| u["username"].as_str().expect("username").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn presence_lists_who_is_not_offline_or_who_changed_lately() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    let bob = server.new_user("bob").await;
+    let mut live = common::ddp::Ddp::connect(&server).await;
+    live.login("alice").await;
+
+    server
+        .get("users.presence", &[], None)
+        .await
+        .refused(401, "You must be logged in to do this.");
+
+    // Everyone not offline: the bot and alice, each with upstream's projection.
+    let reply = server.get("users.presence", &[], Some(&bob)).await;
+    let body = reply.ok();
+    assert_eq!(body["full"], json!(true));
+    let mut online = names_in(&body["users"]);
+    online.sort();
+    assert_eq!(online, vec!["alice", "rocket.cat"]);
+    let entry = body["users"]
+        .as_array()
+        .and_then(|users| users.iter().find(|u| u["username"] == "alice"))
+        .expect("alice");
+    let mut keys: Vec<&str> = entry
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(keys, vec!["_id", "name", "status", "username", "utcOffset"]);
+    assert_eq!(entry["_id"], json!(alice.user_id));
+    assert_eq!(entry["status"], json!("online"));
+
+    // A recent `from`: only the others who changed since then, whatever their presence.
+    let before = (chrono::Utc::now() - chrono::Duration::seconds(2))
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    server
+        .post(
+            "users.setStatus",
+            json!({"status": "online", "message": "at my desk"}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let reply = server
+        .get("users.presence", &[("from", &before)], Some(&bob))
+        .await;
+    let body = reply.ok();
+    assert_eq!(body["full"], json!(false));
+    assert!(
+        names_in(&body["users"]).contains(&"admin".to_owned()),
+        "{body}"
+    );
+    let admin_entry = body["users"]
+        .as_array()
+        .and_then(|users| users.iter().find(|u| u["username"] == "admin"))
+        .expect("admin");
+    assert_eq!(admin_entry["statusText"], json!("at my desk"));
+    // ... never the caller.
+    let reply = server
+        .get("users.presence", &[("from", &before)], Some(&admin))
+        .await;
+    assert!(!names_in(&reply.ok()["users"]).contains(&"admin".to_owned()));
+    // Nothing changed after a moment still to come.
+    let reply = server
+        .get(
+            "users.presence",
+            &[("from", "2999-01-01T00:00:00.000Z")],
+            Some(&bob),
+        )
+        .await;
+    assert_eq!(reply.ok()["users"], json!([]));
+    assert_eq!(reply.ok()["full"], json!(false));
+    // Longer ago than ten minutes: the full list again.
+    let reply = server
+        .get(
+            "users.presence",
+            &[("from", "2001-01-01T00:00:00.000Z")],
+            Some(&bob),
+        )
+        .await;
+    assert_eq!(reply.ok()["full"], json!(true));
+
+    // Given users: those of them who are not offline.
+    let ids = format!("{},{}", alice.user_id, bob.user_id);
+    let reply = server
+        .get("users.presence", &[("ids", &ids)], Some(&bob))
+        .await;
+    let body = reply.ok();
+    assert_eq!(names_in(&body["users"]), vec!["alice"]);
+    assert_eq!(body["full"], json!(false));
+
+    server
+        .get("users.presence", &[("other", "x")], Some(&bob))
+        .await
+        .refused(400, "must NOT have additional properties [invalid-params]");
+
+    // With presence broadcasting off, everyone counts as offline.
+    set_setting(&server, &admin, "Presence_broadcast_disabled", json!(true)).await;
+    let reply = server.get("users.presence", &[], Some(&bob)).await;
+    assert_eq!(reply.ok()["users"], json!([]));
+    assert_eq!(reply.ok()["full"], json!(true));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn autocomplete_finds_contacts_first_and_respects_what_the_caller_may_see() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    for name in ["carol", "dave", "erin"] {
+        server.new_user(name).await;
+    }
+    // Alice shares only her own room with carol, and a direct conversation with dave.
+    server
+        .post("channels.leave", json!({"roomId": "GENERAL"}), Some(&alice))
+        .await
+        .ok();
+    server
+        .post(
+            "channels.create",
+            json!({"name": "alices-room", "members": ["carol"]}),
+            Some(&alice),
+        )
+        .await
+        .ok();
+    server
+        .post("im.create", json!({"username": "dave"}), Some(&alice))
+        .await
+        .ok();
+    let find = |selector: Value| {
+        let server = &server;
+        let alice = alice.clone();
+        async move {
+            server
+                .get(
+                    "users.autocomplete",
+                    &[("selector", &selector.to_string())],
+                    Some(&alice),
+                )
+                .await
+        }
+    };
+
+    // Without view-outside-room: only people sharing a room, direct contacts first.
+    set_permission(&server, &admin, "view-outside-room", &[]).await;
+    let reply = find(json!({})).await;
+    let items = reply.ok()["items"].clone();
+    assert_eq!(names_in(&items), vec!["dave", "carol"]);
+    let carol = &items[1];
+    let mut keys: Vec<&str> = carol
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(keys, vec!["_id", "name", "status", "username"]);
+    let reply = find(json!({"term": "ERI"})).await;
+    assert_eq!(reply.ok()["items"], json!([]));
+    let reply = find(json!({"term": "car"})).await;
+    assert_eq!(names_in(&reply.ok()["items"]), vec!["carol"]);
+    let reply = find(json!({"exceptions": ["dave"]})).await;
+    assert_eq!(names_in(&reply.ok()["items"]), vec!["carol"]);
+
+    // With it: anyone active, contacts still first.
+    set_permission(&server, &admin, "view-outside-room", &["admin", "user"]).await;
+    let reply = find(json!({"term": "e"})).await;
+    let found = names_in(&reply.ok()["items"]);
+    assert_eq!(found.first().map(String::as_str), Some("dave"), "{found:?}");
+    assert!(found.contains(&"erin".to_owned()), "{found:?}");
+    assert!(found.contains(&"alice".to_owned()), "{found:?}");
+
+    // Conditions narrow the people found, with $and / $or and equalities only.
+    let reply =
+        find(json!({"conditions": {"$and": [{"active": false}, {"status": "online"}]}})).await;
+    assert_eq!(reply.ok()["items"], json!([]));
+    let reply =
+        find(json!({"conditions": {"$or": [{"username": "erin"}, {"username": "bot"}]}})).await;
+    assert_eq!(names_in(&reply.ok()["items"]), vec!["erin"]);
+    let reply = find(json!({"conditions": {"$nor": [{"username": {"$exists": false}}]}})).await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.body, json!({"success": false}));
+    let reply = find(json!({"conditions": {"username": {"$regex": "."}}})).await;
+    assert_eq!(reply.body, json!({"success": false}));
+
+    server
+        .get("users.autocomplete", &[], Some(&alice))
+        .await
+        .refused(
+            400,
+            "must have required property 'selector' [invalid-params]",
+        );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn deactivate_idle_turns_off_long_absent_holders_of_a_role() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    server
+        .post("users.create", create_body("guesty"), Some(&admin))
+        .await
+        .ok();
+    server
+        .post("users.create", create_body("plain"), Some(&admin))
+        .await
+        .ok();
+    server
+        .post(
+            "roles.addUserToRole",
+            json!({"roleId": "guest", "username": "guesty"}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+
+    server
+        .post("users.deactivateIdle", json!({"daysIdle": 0}), Some(&alice))
+        .await
+        .refused(
+            403,
+            "User does not have the permissions required for this action [error-unauthorized]",
+        );
+    server
+        .post("users.deactivateIdle", json!({}), Some(&admin))
+        .await
+        .refused(
+            400,
+            "must have required property 'daysIdle' [invalid-params]",
+        );
+    server
+        .post(
+            "users.deactivateIdle",
+            json!({"daysIdle": "1"}),
+            Some(&admin),
+        )
+        .await
+        .refused(400, "must be number [invalid-params]");
+
+    // Nobody has been away that long.
+    let reply = server
+        .post(
+            "users.deactivateIdle",
+            json!({"daysIdle": 999_999}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(reply.ok()["count"], json!(0));
+    // The guest never logged in since being created: deactivated once, and only them.
+    let reply = server
+        .post(
+            "users.deactivateIdle",
+            json!({"daysIdle": 0, "role": "guest"}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(reply.ok()["count"], json!(1));
+    let reply = server
+        .post(
+            "users.deactivateIdle",
+            json!({"daysIdle": 0, "role": "guest"}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(reply.ok()["count"], json!(0));
+    assert_eq!(
+        info_as(&server, &admin, "guesty").await["active"],
+        json!(false)
+    );
+    assert_eq!(
+        info_as(&server, &admin, "plain").await["active"],
+        json!(true)
+    );
+    server
+        .post(
+            "login",
+            json!({"user": "guesty", "password": PASSWORD}),
+            None,
+        )
+        .await
+        .refused(401, "unauthorized");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn data_download_exports_the_callers_data_for_them_alone() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    let bob = server.new_user("bob").await;
+    let room = server
+        .post(
+            "channels.create",
+            json!({"name": "export-room", "members": ["bob"]}),
+            Some(&alice),
+        )
+        .await
+        .ok()["channel"]["_id"]
+        .as_str()
+        .expect("room id")
+        .to_owned();
+    common::say(&server, &alice, &room, "alice says hi").await;
+    common::say(&server, &bob, &room, "bob answers").await;
+
+    let reply = server
+        .get("users.requestDataDownload", &[], Some(&alice))
+        .await;
+    let body = reply.ok();
+    assert_eq!(body["requested"], json!(true));
+    let operation = body["exportOperation"].clone();
+    assert_eq!(operation["fullExport"], json!(false));
+    assert_eq!(operation["userId"], json!(alice.user_id));
+    assert_eq!(operation["status"], json!("completed"));
+    let path = operation["generatedFile"]
+        .as_str()
+        .expect("path")
+        .to_owned();
+
+    // The caller's own messages only, in every room of theirs, with their profile.
+    let export = server.get_raw(&path, Some(&alice)).await;
+    assert_eq!(export.status, 200);
+    assert_eq!(export.body["user"]["username"], json!("alice"));
+    let text = export.body.to_string();
+    assert!(text.contains("alice says hi"), "{text}");
+    assert!(!text.contains("bob answers"), "{text}");
+    // Nobody else may fetch it.
+    assert_eq!(server.get_raw(&path, Some(&bob)).await.status, 403);
+    assert_eq!(server.get_raw(&path, Some(&admin)).await.status, 403);
+    assert_eq!(server.get_raw(&path, None).await.status, 403);
+
+    // Asked again the same day: the same export, not a new one.
+    let again = server
+        .get(
+            "users.requestDataDownload",
+            &[("fullExport", "false")],
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(again.ok()["requested"], json!(false));
+    assert_eq!(again.ok()["exportOperation"]["_id"], operation["_id"]);
+
+    // A full export holds everyone's messages in the caller's rooms.
+    let full = server
+        .get(
+            "users.requestDataDownload",
+            &[("fullExport", "true")],
+            Some(&alice),
+        )
+        .await;
+    let body = full.ok();
+    assert_eq!(body["requested"], json!(true));
+    assert_eq!(body["exportOperation"]["fullExport"], json!(true));
+    assert_ne!(body["exportOperation"]["_id"], operation["_id"]);
+    let path = body["exportOperation"]["generatedFile"]
+        .as_str()
+        .expect("path");
+    let text = server.get_raw(path, Some(&alice)).await.body.to_string();
+    assert!(text.contains("bob answers"), "{text}");
+
+    // Turned off: no export, and earlier ones can no longer be fetched.
+    set_setting(&server, &admin, "UserData_EnableDownload", json!(false)).await;
+    server
+        .get("users.requestDataDownload", &[], Some(&bob))
+        .await
+        .refused(
+            400,
+            "Data download is not enabled on this server [error-not-allowed]",
+        );
+    assert_eq!(server.get_raw(path, Some(&alice)).await.status, 403);
     server.stop().await;
 }

@@ -450,7 +450,7 @@ impl Files<'_> {
     }
 
     /// Removes an upload's bytes from the store it was written to.
-    async fn discard_blob(&self, upload: &Upload) {
+    pub(crate) async fn discard_blob(&self, upload: &Upload) {
         let key = upload.store_key.as_str();
         let result = match self.blob_store_named(&upload.store) {
             Ok(blobs) => blobs.delete(key).await.map_err(|e| e.to_string()),
@@ -789,6 +789,14 @@ impl Files<'_> {
         let Some(upload) = found else {
             return Ok(None);
         };
+        // A data export is its owner's alone, whatever protects room files.
+        if crate::data_export::export_kind(&upload).is_some() {
+            let owner = user.is_some_and(|u| u.id == upload.user_id);
+            if owner && self.ctx.setting_bool("UserData_EnableDownload") {
+                return Ok(Some(upload));
+            }
+            return Err(Error::forbidden());
+        }
         if !self.ctx.setting_bool("FileUpload_ProtectFiles") {
             return Ok(Some(upload));
         }

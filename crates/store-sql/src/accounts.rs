@@ -278,6 +278,42 @@ fn push_user_filter<D: Database>(q: &mut Query, filter: &UserFilter) {
     if let Some(user_type) = &filter.user_type {
         q.push(" AND u.user_type = ").push_bind(user_type.as_str());
     }
+    if filter.not_offline {
+        q.push(" AND u.status <> 'offline'");
+    }
+    if let Some(since) = filter.updated_since {
+        q.push(" AND u.updated_at >= ").push_bind(millis(since));
+    }
+    if let Some(ids) = &filter.ids {
+        let ids = q.param(ids.as_slice());
+        q.push(" AND ").push(&D::in_list("u.id", &ids));
+    }
+    if !filter.exclude_ids.is_empty() {
+        let ids = q.param(filter.exclude_ids.as_slice());
+        q.push(" AND NOT ").push(&D::in_list("u.id", &ids));
+    }
+    if !filter.exclude_usernames.is_empty() {
+        let keys: Vec<String> = filter
+            .exclude_usernames
+            .iter()
+            .map(|name| name.to_lowercase())
+            .collect();
+        let keys = q.param(keys.as_slice());
+        q.push(" AND NOT ")
+            .push(&D::in_list("u.username_key", &keys));
+    }
+    if let Some((user_id, room_type)) = &filter.shares_room_with {
+        let user_id = q.param(user_id);
+        let of_type = match room_type {
+            Some(t) => format!(" AND mine.t = {}", q.param(t.as_str())),
+            None => String::new(),
+        };
+        q.push(&format!(
+            " AND u.id <> {user_id} AND EXISTS (SELECT 1 FROM subscriptions mine \
+             JOIN subscriptions theirs ON theirs.rid = mine.rid \
+             WHERE mine.user_id = {user_id}{of_type} AND theirs.user_id = u.id)"
+        ));
+    }
 }
 
 impl<D: Database> SqlStore<D> {
@@ -412,6 +448,26 @@ impl<D: Database> UserStore for SqlStore<D> {
              WHERE user_type = 'user' AND (status_connection <> 'offline' OR status <> 'offline')",
         );
         self.db.write(reset).await.map(drop)
+    }
+
+    async fn deactivate_idle_users(
+        &self,
+        role: &str,
+        cutoff: Timestamp,
+        at: Timestamp,
+    ) -> StoreResult<u64> {
+        let sql = format!(
+            "UPDATE users AS u SET active = {}, updated_at = $3 WHERE u.active = {} AND {} \
+             AND (u.last_login <= $2 OR (u.last_login IS NULL AND u.created_at <= $2))",
+            D::FALSE,
+            D::TRUE,
+            D::user_has_role("$1")
+        );
+        let update = Query::new(sql)
+            .bind(role)
+            .bind(millis(cutoff))
+            .bind(millis(at));
+        self.db.write(update).await
     }
 
     async fn count_users_not_offline(&self) -> StoreResult<u64> {

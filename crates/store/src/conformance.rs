@@ -263,6 +263,67 @@ pub async fn users(store: &dyn Store) {
     };
     assert_eq!(ids(of_type("user")).await, ["u1", "u2"]);
     assert!(ids(of_type("bot")).await.is_empty());
+    let not_offline = UserFilter {
+        not_offline: true,
+        ..UserFilter::default()
+    };
+    assert_eq!(ids(not_offline).await, ["u2"]);
+    let among = UserFilter {
+        ids: Some(vec!["u1".into(), "u3".into(), "zz".into()]),
+        ..UserFilter::default()
+    };
+    assert_eq!(ids(among).await, ["u1", "u3"]);
+    let without = UserFilter {
+        exclude_ids: vec!["u1".into()],
+        exclude_usernames: vec!["CAROL".into()],
+        ..UserFilter::default()
+    };
+    assert_eq!(ids(without).await, ["u2"]);
+    let changed = UserFilter {
+        updated_since: Some(t0 + chrono::Duration::seconds(1)),
+        ..UserFilter::default()
+    };
+    assert_eq!(ids(changed).await, ["u2", "u3"]);
+
+    // Idle users: bob last logged in at t0, alice never did (created at t0), carol is
+    // already inactive.
+    let later = t0 + chrono::Duration::seconds(10);
+    let before_t0 = t0 - chrono::Duration::seconds(1);
+    assert_eq!(
+        store
+            .deactivate_idle_users("admin", before_t0, later)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .deactivate_idle_users("admin", t0, later)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .deactivate_idle_users("admin", t0, later)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .deactivate_idle_users("user", later, later)
+            .await
+            .unwrap(),
+        1,
+        "alice, never logged in, counts from her creation; carol is inactive already"
+    );
+    let alice_now = store.user_by_id("u1").await.unwrap().unwrap();
+    assert!(!alice_now.active);
+    assert_eq!(
+        alice_now.updated_at.timestamp_millis(),
+        later.timestamp_millis()
+    );
 
     assert!(store.delete_user("u3").await.unwrap());
     assert!(!store.delete_user("u3").await.unwrap());
@@ -1316,6 +1377,26 @@ pub async fn rooms_and_subscriptions(store: &dyn Store) {
         )
         .await
         .unwrap();
+    // Who shares a room with whom, any room or rooms of one type.
+    let sharing = |user_id: &str, room_type: Option<RoomType>| {
+        let filter = UserFilter {
+            shares_room_with: Some((user_id.to_owned(), room_type)),
+            ..UserFilter::default()
+        };
+        async move {
+            let sorted = Page {
+                offset: 0,
+                count: None,
+                sort: vec![(UserSortKey::Username, Direction::Ascending)],
+            };
+            let (users, _) = store.list_users(&filter, &sorted).await.unwrap();
+            users.into_iter().map(|u| u.id).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(sharing("a1", None).await, ["b1", "c1"]);
+    assert_eq!(sharing("a1", Some(RoomType::Direct)).await, ["c1"]);
+    assert_eq!(sharing("b1", None).await, ["a1"]);
+    assert!(sharing("c1", Some(RoomType::Channel)).await.is_empty());
     assert!(matches!(
         store
             .create_room(

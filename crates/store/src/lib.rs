@@ -78,6 +78,15 @@ pub trait UserStore: Send + Sync {
     async fn count_users_not_offline(&self) -> StoreResult<u64>;
     /// Marks every user without a live connection: used at start, when no connection is live.
     async fn reset_connection_presence(&self) -> StoreResult<()>;
+    /// Deactivates, as of `at`, the active users holding `role` who last logged in at or
+    /// before `cutoff`, or who never logged in and were created at or before it; returns how
+    /// many it deactivated.
+    async fn deactivate_idle_users(
+        &self,
+        role: &str,
+        cutoff: Timestamp,
+        at: Timestamp,
+    ) -> StoreResult<u64>;
 }
 
 #[async_trait]

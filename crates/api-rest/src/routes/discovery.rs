@@ -32,6 +32,14 @@ pub async fn directory(
     let text = opt_str(&params, "text")?
         .or(opt_str(&legacy, "text")?)
         .unwrap_or_default();
+    let sort = opt_str(&params, "sort")?.and_then(|s| serde_json::from_str::<Value>(&s).ok());
+    if sort
+        .as_ref()
+        .and_then(Value::as_object)
+        .is_some_and(|keys| keys.len() > 1)
+    {
+        return Err(Error::failure("This method support only one \"sort\" parameter").into());
+    }
     let kind = match opt_str(&params, "type")?
         .or(opt_str(&legacy, "type")?)
         .as_deref()
@@ -40,13 +48,10 @@ pub async fn directory(
         Some("users") => DirectoryKind::Users,
         Some(_) => return Err(Error::meteor("error-invalid-type", "Invalid type").into()),
     };
-    let descending = opt_str(&params, "sort")?
-        .and_then(|s| serde_json::from_str::<Value>(&s).ok())
-        .and_then(|v| {
-            v.as_object()
-                .and_then(|o| o.values().next().and_then(Value::as_i64))
-        })
-        == Some(-1);
+    let descending = sort.and_then(|v| {
+        v.as_object()
+            .and_then(|o| o.values().next().and_then(Value::as_i64))
+    }) == Some(-1);
     let (offset, count) = pagination(&app, &params)?;
     let page = app
         .service

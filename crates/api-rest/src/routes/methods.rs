@@ -3,16 +3,52 @@ use crate::envelope::{ApiResult, json_response};
 use crate::extract::{Caller, Client, Params};
 use crate::params::req_str;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use comet_core::Error;
 use comet_methods::{MethodContext, Outcome, result_message};
 use comet_service::{ClientInfo, Session};
 use serde_json::{Value, json};
 
+/// The request's headers for a method trace, written as upstream's log shows them, with every
+/// credential replaced by `[redacted]`: the auth token and second-factor code, any
+/// `Authorization`, and the values of the `rc_token` and session cookies.
+fn traced_headers(headers: &HeaderMap) -> String {
+    const SECRET_HEADERS: &[&str] = &["x-auth-token", "x-2fa-code", "authorization"];
+    const SECRET_COOKIES: &[&str] = &["rc_token", "meteor_login_token"];
+    let quote = |text: &str| format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"));
+    let pairs: Vec<String> = headers
+        .iter()
+        .map(|(name, value)| {
+            let name = name.as_str();
+            let value = if SECRET_HEADERS.contains(&name) {
+                "[redacted]".to_owned()
+            } else if name == "cookie" {
+                value
+                    .to_str()
+                    .unwrap_or_default()
+                    .split(';')
+                    .map(|cookie| match cookie.trim().split_once('=') {
+                        Some((key, _)) if SECRET_COOKIES.contains(&key) => {
+                            format!("{key}=[redacted]")
+                        }
+                        _ => cookie.trim().to_owned(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            } else {
+                value.to_str().unwrap_or("[binary]").to_owned()
+            };
+            format!("{}: {}", quote(name), quote(&value))
+        })
+        .collect();
+    format!("{{ {} }}", pairs.join(", "))
+}
+
 async fn bridge(
     app: &AppState,
     session: Option<&Session>,
     client: &ClientInfo,
+    headers: &HeaderMap,
     body: &Value,
 ) -> ApiResult {
     let message = req_str(body, "message")?;
@@ -28,6 +64,14 @@ async fn bridge(
         return Err(invalid().into());
     };
     let (id, params) = (id.clone(), params.clone());
+    if app.service.settings().traces_method(method) {
+        tracing::info!(
+            method,
+            user = session.map_or("-", |s| s.user.id.as_str()),
+            headers = %traced_headers(headers),
+            "method called"
+        );
+    }
     let outcome = comet_methods::call(
         &app.service,
         method,
@@ -71,16 +115,18 @@ pub async fn call(
     State(app): State<AppState>,
     Caller(session): Caller,
     Client(client): Client,
+    headers: HeaderMap,
     Params(body): Params,
 ) -> ApiResult {
-    bridge(&app, Some(&session), &client, &body).await
+    bridge(&app, Some(&session), &client, &headers, &body).await
 }
 
 /// `POST /api/v1/method.callAnon/:method`: a DDP method over HTTP, anonymous.
 pub async fn call_anon(
     State(app): State<AppState>,
     Client(client): Client,
+    headers: HeaderMap,
     Params(body): Params,
 ) -> ApiResult {
-    bridge(&app, None, &client, &body).await
+    bridge(&app, None, &client, &headers, &body).await
 }

@@ -31,6 +31,7 @@ pub fn required_permissions(route: &str, method: &Method) -> Option<Required> {
         "/api/v1/users.list" | "/api/v1/users.listByStatus" => Accounts::LIST_USERS,
         "/api/v1/users.delete" => Accounts::DELETE_USER,
         "/api/v1/users.setActiveStatus" => Accounts::SET_ACTIVE_STATUS,
+        "/api/v1/users.deactivateIdle" => Accounts::DEACTIVATE_IDLE,
         "/api/v1/users.getPersonalAccessTokens" => Accounts::LIST_ACCESS_TOKENS,
         "/api/v1/groups.listAll"
         | "/api/v1/rooms.adminRooms"
@@ -46,6 +47,7 @@ pub fn required_permissions(route: &str, method: &Method) -> Option<Required> {
             Connections::MANAGE_USER_STATUS
         }
         "/api/v1/instances.get" => Connections::VIEW_STATISTICS,
+        "/api/v1/stdout.queue" => Settings::VIEW_LOGS,
         "/api/v1/channels.messages" => Rooms::READ_CHANNEL_MESSAGES,
         "/api/v1/settings/{id}" if post => Settings::EDIT_PRIVILEGED,
         "/api/v1/settings/{id}" => Settings::READ_PRIVILEGED,
@@ -80,6 +82,13 @@ pub fn routes() -> Router<AppState> {
             post(users::set_active_status),
         )
         .route("/api/v1/users.getPresence", get(users::get_presence))
+        .route("/api/v1/users.presence", get(users::presence))
+        .route(
+            "/api/v1/users.requestDataDownload",
+            get(users::request_data_download),
+        )
+        .route("/api/v1/users.autocomplete", get(users::autocomplete))
+        .route("/api/v1/users.deactivateIdle", post(users::deactivate_idle))
         .route("/api/v1/users.getStatus", get(users::get_status))
         .route(
             "/api/v1/users.removeOtherTokens",
@@ -143,6 +152,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/instances.get", get(presence::instances))
         .route("/api/v1/shield.svg", get(presence::shield))
+        .route("/api/v1/stdout.queue", get(settings::stdout_queue))
         .route("/api/v1/settings.public", get(settings::public))
         .route("/api/v1/settings", get(settings::list))
         .route(

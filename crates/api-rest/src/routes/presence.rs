@@ -32,8 +32,9 @@ pub async fn enable_broadcast(
 }
 
 /// `GET /api/v1/instances.get` (`view-statistics`): the instances sharing this deployment's
-/// database, in upstream's shape. Comet records of other instances only their id, last
-/// heartbeat and connection count; process details are this instance's own.
+/// database, in the shape of upstream's single-process (CE) records, whose test clients look
+/// for the instance named `rocket.chat`. Comet records of other instances only their id, last
+/// heartbeat and connection count; the address and process details are this instance's own.
 pub async fn instances(State(app): State<AppState>, Caller(session): Caller) -> ApiResult {
     let instances = app.service.connections().instances(&session).await?;
     let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
@@ -42,24 +43,39 @@ pub async fn instances(State(app): State<AppState>, Caller(session): Caller) -> 
         .map(|instance| {
             let mut record = json!({
                 "_id": instance.id,
-                "name": "comet",
+                "name": "rocket.chat",
                 "_updatedAt": iso(instance.last_beat),
                 "extraInformation": {"conns": instance.connections},
             });
-            if instance.local {
-                record["pid"] = json!(std::process::id());
-                record["extraInformation"]["os"] = json!({"cpus": cpus});
-                record["extraInformation"]["version"] = json!(env!("CARGO_PKG_VERSION"));
-            }
-            json!({
+            let mut doc = json!({
                 "currentStatus": {
                     "connected": instance.alive,
                     "lastHeartbeatTime": instance.last_beat.timestamp_millis(),
                     "local": instance.local,
                 },
-                "instanceRecord": record,
                 "broadcastAuth": true,
-            })
+            });
+            if instance.local {
+                record["pid"] = json!(std::process::id());
+                let extra = &mut record["extraInformation"];
+                extra["os"] = json!({
+                    "type": std::env::consts::OS,
+                    "platform": std::env::consts::OS,
+                    "arch": std::env::consts::ARCH,
+                    "cpus": cpus,
+                });
+                // Upstream names its runtime here; Comet's is itself.
+                extra["nodeVersion"] = json!(concat!("comet-", env!("CARGO_PKG_VERSION")));
+                extra["version"] = json!(env!("CARGO_PKG_VERSION"));
+                if let Some(addr) = app.listen_addr {
+                    extra["host"] = json!(addr.ip().to_string());
+                    extra["port"] = json!(addr.port().to_string());
+                    extra["tcpPort"] = json!(addr.port());
+                    doc["address"] = json!(addr.to_string());
+                }
+            }
+            doc["instanceRecord"] = record;
+            doc
         })
         .collect();
     ok(json!({"instances": docs}))

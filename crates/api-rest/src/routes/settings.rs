@@ -81,3 +81,14 @@ pub async fn update(
         .await?;
     ok(Value::Null)
 }
+
+/// `GET /api/v1/stdout.queue` (`view-logs`): the server's recent log lines, oldest first, as
+/// `{id, string, ts}`.
+pub async fn stdout_queue(State(app): State<AppState>, Caller(session): Caller) -> ApiResult {
+    let lines = app.service.settings().recent_logs(&session)?;
+    let queue: Vec<Value> = lines
+        .iter()
+        .map(|line| json!({"id": line.id, "string": line.text, "ts": comet_protocol::iso(line.at)}))
+        .collect();
+    ok(json!({"queue": queue}))
+}

@@ -1,6 +1,6 @@
 use crate::AppState;
 use crate::envelope::{ApiResult, ok};
-use crate::extract::{Caller, Client, MaybeCaller, Params};
+use crate::extract::{Caller, Client, Params};
 use crate::params::{
     opt_bool, opt_str, opt_str_list, pagination, req_bool, req_str, user_ref, user_sort,
 };
@@ -35,10 +35,11 @@ pub(crate) async fn two_factor(
         .await
 }
 
-/// `POST /api/v1/users.register`: self-service sign-up.
+/// `POST /api/v1/users.register`: self-service sign-up. Upstream's route does not require
+/// authentication, so its framework never reads the caller's credentials there: a request
+/// carrying a logged-in user's headers registers a new account like an anonymous one.
 pub async fn register(
     State(app): State<AppState>,
-    MaybeCaller(caller): MaybeCaller,
     Client(client): Client,
     Params(body): Params,
 ) -> ApiResult {
@@ -51,9 +52,6 @@ pub async fn register(
         reason: opt_str(&body, "reason")?,
         custom_fields: body.get("customFields").filter(|v| v.is_object()).cloned(),
     };
-    if caller.is_some() {
-        return Err(Error::failure("Logged in users can not register again.").into());
-    }
     let user = app
         .service
         .accounts()
@@ -517,11 +515,21 @@ pub async fn set_status(
     Caller(session): Caller,
     Params(body): Params,
 ) -> ApiResult {
+    // Upstream's `check(body, Match.OneOf({status?, message}, {status, message?}))`: a
+    // string `status` or a string `message`, the other one a string or absent.
+    let field = |key: &str| body.get(key).filter(|v| !v.is_null());
+    let text_or_absent = |key: &str| field(key).is_none_or(Value::is_string);
+    let text = |key: &str| field(key).is_some_and(Value::is_string);
+    let fits = (text_or_absent("status") && text("message"))
+        || (text("status") && text_or_absent("message"));
+    if !fits {
+        return Err(Error::failure(
+            "Match error: Failed Match.OneOf, Match.Maybe or Match.Optional validation",
+        )
+        .into());
+    }
     let status = opt_str(&body, "status")?;
     let message = opt_str(&body, "message")?;
-    if status.is_none() && message.is_none() {
-        return Err(Error::invalid_params("must have required property 'status'").into());
-    }
     let target = user_ref(&body).ok();
     app.service
         .accounts()
@@ -743,4 +751,188 @@ pub async fn delete_own_account(
         .delete_own_account(&session, &password, confirm)
         .await?;
     ok(Value::Null)
+}
+
+/// Refuses parameters outside `allowed`, as upstream's schemas (`additionalProperties: false`).
+fn only_known(params: &Value, allowed: &[&str]) -> Result<(), Error> {
+    if let Value::Object(fields) = params
+        && fields.keys().any(|k| !allowed.contains(&k.as_str()))
+    {
+        return Err(Error::invalid_params("must NOT have additional properties"));
+    }
+    Ok(())
+}
+
+/// A user as `users.presence` and `users.autocomplete` project them: the given fields, each
+/// only when the user has it, and the avatar's `avatarETag`.
+async fn user_summary(
+    app: &AppState,
+    user: &comet_core::user::User,
+    fields: &[&str],
+) -> Result<Value, Error> {
+    let mut doc = serde_json::Map::new();
+    doc.insert("_id".into(), json!(user.id));
+    for field in fields {
+        let value = match *field {
+            "username" => json!(user.username),
+            "name" => json!(user.name),
+            "status" => json!(user.status.as_str()),
+            "utcOffset" => comet_protocol::rest::utc_offset(user.utc_offset),
+            "statusText" if !user.status_text.is_empty() => json!(user.status_text),
+            "nickname" => match &user.nickname {
+                Some(nickname) => json!(nickname),
+                None => continue,
+            },
+            _ => continue,
+        };
+        doc.insert((*field).into(), value);
+    }
+    if let Some(etag) = super::avatars::user_etag(app, &user.id).await? {
+        doc.insert("avatarETag".into(), json!(etag));
+    }
+    Ok(Value::Object(doc))
+}
+
+/// `GET /api/v1/users.presence`: `{users, full}`; `from` (a date) asks only for what changed
+/// since then, `ids` (a list, or one string with commas) for those users only.
+pub async fn presence(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    use comet_service::people::PresenceQuery;
+    only_known(&query, &["from", "ids"])?;
+    let presence_query = PresenceQuery {
+        from: opt_str(&query, "from")?
+            .as_deref()
+            .and_then(crate::params::parse_js_date),
+        ids: opt_str_list(&query, "ids")?,
+    };
+    let (users, full) = app
+        .service
+        .accounts()
+        .presence_list(&session, &presence_query)
+        .await?;
+    let mut docs = Vec::with_capacity(users.len());
+    for user in &users {
+        docs.push(
+            user_summary(
+                &app,
+                user,
+                &["username", "name", "status", "utcOffset", "statusText"],
+            )
+            .await?,
+        );
+    }
+    ok(json!({"users": docs, "full": full}))
+}
+
+/// `GET /api/v1/users.autocomplete?selector={"term", "exceptions", "conditions"}`: `{items}`.
+pub async fn autocomplete(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    use comet_service::people::AutocompleteSelector;
+    let Some(raw) = query.get("selector") else {
+        return Err(Error::invalid_params("must have required property 'selector'").into());
+    };
+    let Some(raw) = raw.as_str() else {
+        return Err(Error::invalid_params("must be string").into());
+    };
+    only_known(&query, &["selector"])?;
+    let selector: Value =
+        serde_json::from_str(raw).map_err(|e| Error::failure(format!("Invalid selector: {e}")))?;
+    let exceptions = match selector.get("exceptions") {
+        Some(Value::Array(names)) => names
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    };
+    let selector = AutocompleteSelector {
+        term: selector
+            .get("term")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        exceptions,
+        conditions: selector.get("conditions").filter(|c| !c.is_null()).cloned(),
+    };
+    let users = app
+        .service
+        .accounts()
+        .autocomplete(&session, &selector)
+        .await?;
+    let mut items = Vec::with_capacity(users.len());
+    for user in &users {
+        items.push(user_summary(&app, user, &["name", "username", "nickname", "status"]).await?);
+    }
+    ok(json!({"items": items}))
+}
+
+/// `POST /api/v1/users.deactivateIdle` (`edit-other-user-active-status`): `{daysIdle,
+/// role = "user"}`, answers `{count}` of the users deactivated.
+pub async fn deactivate_idle(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let days_idle = match body.get("daysIdle") {
+        None => {
+            return Err(Error::invalid_params("must have required property 'daysIdle'").into());
+        }
+        Some(Value::Number(n)) => n.as_f64().unwrap_or(0.0),
+        Some(_) => return Err(Error::invalid_params("must be number").into()),
+    };
+    only_known(&body, &["daysIdle", "role"])?;
+    let role = match body.get("role") {
+        None => "user".to_owned(),
+        Some(Value::String(role)) => role.clone(),
+        Some(_) => return Err(Error::invalid_params("must be string").into()),
+    };
+    let count = app
+        .service
+        .accounts()
+        .deactivate_idle(&session, days_idle, &role)
+        .await?;
+    ok(json!({"count": count}))
+}
+
+/// `GET /api/v1/users.requestDataDownload?fullExport=`: `{requested, exportOperation}`. The
+/// export is built at once; its file is downloadable by the caller at the path it names.
+pub async fn request_data_download(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    only_known(&query, &["fullExport"])?;
+    let full_export = match query.get("fullExport") {
+        None | Some(Value::Null) => false,
+        Some(Value::String(flag)) => flag == "true",
+        Some(Value::Bool(flag)) => *flag,
+        Some(_) => return Err(Error::invalid_params("must be string").into()),
+    };
+    let download = app
+        .service
+        .accounts()
+        .request_data_download(&session, full_export)
+        .await?;
+    let op = &download.operation;
+    let created = iso(op.created_at);
+    ok(json!({
+        "requested": download.requested,
+        "exportOperation": {
+            "_id": op.id,
+            "userId": op.user_id,
+            "status": "completed",
+            "fullExport": op.full_export,
+            "fileId": op.file.id,
+            "generatedFile": comet_service::files::file_url(&op.file),
+            "fileList": [],
+            "createdAt": created,
+            "_updatedAt": created,
+        },
+    }))
 }

@@ -1,10 +1,12 @@
 //! Accounts, presence, avatars, settings and permissions.
 
 use crate::{Handler, MethodContext, Outcome, date, param, session, str_param, value};
-use comet_core::Result;
+use comet_core::error::ErrorKind;
 use comet_core::user::Presence;
+use comet_core::{Error, Result};
 use comet_protocol::{chat, ejson};
 use comet_service::Service;
+use comet_service::accounts::UserRef;
 use comet_service::auth::parse_meteor_login;
 use comet_service::settings::SettingsQuery;
 use serde_json::{Value, json};
@@ -43,6 +45,19 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
     }),
     ("private-settings/get", |s, p, c| {
         Box::pin(private_settings(s, p, c))
+    }),
+    ("checkUsernameAvailability", |s, p, c| {
+        Box::pin(check_username_availability(s, p, c))
+    }),
+    ("getUsernameSuggestion", |s, _, c| {
+        Box::pin(get_username_suggestion(s, c))
+    }),
+    ("deleteUserOwnAccount", |s, p, c| {
+        Box::pin(delete_user_own_account(s, p, c))
+    }),
+    ("deleteUser", |s, p, c| Box::pin(delete_user(s, p, c))),
+    ("saveUserPreferences", |s, p, c| {
+        Box::pin(save_user_preferences(s, p, c))
     }),
 ];
 
@@ -290,4 +305,108 @@ async fn private_settings(
         None => value(Value::Array(docs)),
         Some(_) => value(json!({"update": docs, "remove": []})),
     }
+}
+
+/// `checkUsernameAvailability(username)` → whether the caller may take the username: what
+/// `users.checkUsernameAvailability` answers.
+async fn check_username_availability(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let username = str_param(&params, 0)?;
+    // Upstream names `setUsername` in this error.
+    let session = crate::session_for(&ctx, "setUsername")?;
+    let available = service
+        .accounts()
+        .check_username_availability(session, &username)
+        .await?;
+    value(json!(available))
+}
+
+/// `getUsernameSuggestion()` → a free username for the caller.
+async fn get_username_suggestion(service: &Service, ctx: MethodContext<'_>) -> Result<Outcome> {
+    let session = crate::session_for(&ctx, "getUsernameSuggestion")?;
+    value(json!(
+        service.accounts().username_suggestion(session).await?
+    ))
+}
+
+/// `deleteUserOwnAccount(password, confirmRelinquish?)` → `true`: what
+/// `users.deleteOwnAccount` does.
+async fn delete_user_own_account(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let password = str_param(&params, 0)?;
+    let confirm_relinquish = param(&params, 1).and_then(Value::as_bool).unwrap_or(false);
+    let session = crate::session_for(&ctx, "deleteUserOwnAccount")?;
+    service
+        .accounts()
+        .delete_own_account(session, &password, confirm_relinquish)
+        .await?;
+    value(json!(true))
+}
+
+/// `deleteUser(userId, confirmRelinquish?)` → `true`: what `users.delete` does.
+async fn delete_user(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let user_id = str_param(&params, 0)?;
+    let confirm_relinquish = param(&params, 1).and_then(Value::as_bool).unwrap_or(false);
+    let details = || json!({"method": "deleteUser"});
+    let not_allowed = || Error::meteor("error-not-allowed", "Not allowed").with_details(details());
+    let session = ctx.session.ok_or_else(not_allowed)?;
+    service
+        .accounts()
+        .delete_user(session, &UserRef::Id(user_id), confirm_relinquish)
+        .await
+        .map_err(|e| match (&e.kind, e.code.as_deref()) {
+            (ErrorKind::Forbidden, _) => not_allowed(),
+            (_, Some("error-invalid-user")) => {
+                Error::meteor("error-invalid-user", "Invalid user to delete")
+                    .with_details(details())
+            }
+            (_, Some("error-cannot-delete-app-user")) => e.with_details(details()),
+            _ => e,
+        })?;
+    value(json!(true))
+}
+
+/// `saveUserPreferences(preferences)` → `true`: what `users.setPreferences` does for the
+/// caller. Keys that are no preference are ignored, as upstream's pattern ignores them.
+async fn save_user_preferences(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let Some(Value::Object(given)) = param(&params, 0) else {
+        return Err(crate::match_failed());
+    };
+    let preferences: serde_json::Map<String, Value> = given
+        .iter()
+        .filter(|(key, _)| {
+            comet_core::user::PREFERENCE_KEYS
+                .iter()
+                .any(|(known, _)| known == key)
+        })
+        .map(|(key, v)| (key.clone(), v.clone()))
+        .collect();
+    let session = crate::session_for(&ctx, "saveUserPreferences")?;
+    service
+        .accounts()
+        .set_preferences(session, None, &preferences)
+        .await
+        .map_err(|e| {
+            // A value of the wrong type fails upstream's pattern check.
+            if e.kind == ErrorKind::InvalidParams {
+                crate::match_failed()
+            } else {
+                e
+            }
+        })?;
+    value(json!(true))
 }

@@ -60,6 +60,10 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
     ("saveRoomSettings", |s, p, c| {
         Box::pin(save_room_settings(s, p, c))
     }),
+    ("roomNameExists", |s, p, c| {
+        Box::pin(room_name_exists(s, p, c))
+    }),
+    ("getRoomById", |s, p, c| Box::pin(get_room_by_id(s, p, c))),
 ];
 
 /// What a room lookup method is given and answers.
@@ -462,5 +466,43 @@ async fn get_room_by_type_and_name(
         .rooms()
         .room_by_type_and_name(session, &room_type, &name)
         .await?;
+    value(ejson(chat::room(&view.room, view.last_message.as_ref())))
+}
+
+/// `roomNameExists(name)`: whether a room has this name, as `rooms.nameExists` answers.
+async fn room_name_exists(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let name = str_param(&params, 0)?;
+    // Upstream names the method `roomExists` in this error.
+    crate::session_for(&ctx, "roomExists")?;
+    value(json!(service.rooms().name_exists(&name).await?))
+}
+
+/// `getRoomById(rid)` → the room document, for a caller who may read the room.
+async fn get_room_by_id(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let room_id = str_param(&params, 0)?;
+    // Upstream names `getRoomNameById` in its first two errors.
+    let session = crate::session_for(&ctx, "getRoomNameById")?;
+    let not_allowed = |method: &str| {
+        Error::meteor("error-not-allowed", "Not allowed").with_details(json!({ "method": method }))
+    };
+    let Some(found) = service
+        .rooms()
+        .find_room_unchecked(&RoomRef::Id(room_id))
+        .await?
+    else {
+        return Err(not_allowed("getRoomNameById"));
+    };
+    let Some(access) = service.rooms().room_access(session, found).await? else {
+        return Err(not_allowed("getRoomById"));
+    };
+    let view = service.rooms().room_view(access.into_room()).await?;
     value(ejson(chat::room(&view.room, view.last_message.as_ref())))
 }

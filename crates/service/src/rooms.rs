@@ -1490,6 +1490,23 @@ impl Rooms<'_> {
     /// `rooms.delete`: upstream's `eraseRoom` by id, for whoever holds the room type's delete
     /// permission, member or not.
     pub async fn delete_room_by_id(&self, session: &Session, room_id: &str) -> Result<()> {
+        let access = self
+            .room_for_moderation(session, room_id, "eraseRoom")
+            .await?;
+        self.delete_room(session, &access).await
+    }
+
+    /// A room by id for an operation that checks a permission of its own (held globally or
+    /// through the caller's roles in the room) instead of the caller's access to the room, as
+    /// upstream's `eraseRoom`, `addRoomOwner`, `archiveRoom` and their kin do: only such
+    /// operations may be given what this returns. An unknown room is `error-invalid-room`
+    /// for `method`.
+    pub async fn room_for_moderation(
+        &self,
+        session: &Session,
+        room_id: &str,
+        method: &str,
+    ) -> Result<RoomAccess> {
         let found = self
             .ctx
             .store
@@ -1498,7 +1515,7 @@ impl Rooms<'_> {
             .map_err(store_error)?;
         let Some(room) = found else {
             return Err(Error::meteor("error-invalid-room", "Invalid room")
-                .with_details(json!({"method": "eraseRoom"})));
+                .with_details(json!({ "method": method })));
         };
         let subscribed = self
             .ctx
@@ -1507,8 +1524,7 @@ impl Rooms<'_> {
             .await
             .map_err(store_error)?
             .is_some();
-        let access = Self::access_for(&session.user, room, subscribed);
-        self.delete_room(session, &access).await
+        Ok(Self::access_for(&session.user, room, subscribed))
     }
 
     /// `channels.open`/`close`, `groups.open`/`close`, `im.open`/`close`: shows or hides the room.

@@ -8,6 +8,7 @@ use comet_protocol::{chat, ejson};
 use comet_service::Service;
 use comet_service::accounts::UserRef;
 use comet_service::auth::parse_meteor_login;
+use comet_service::roles::RoleRef;
 use comet_service::settings::SettingsQuery;
 use serde_json::{Value, json};
 
@@ -58,6 +59,16 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
     ("deleteUser", |s, p, c| Box::pin(delete_user(s, p, c))),
     ("saveUserPreferences", |s, p, c| {
         Box::pin(save_user_preferences(s, p, c))
+    }),
+    ("createToken", |s, p, c| Box::pin(create_token(s, p, c))),
+    ("authorization:addUserToRole", |s, p, c| {
+        Box::pin(add_user_to_role(s, p, c))
+    }),
+    ("authorization:removeUserFromRole", |s, p, c| {
+        Box::pin(remove_user_from_role(s, p, c))
+    }),
+    ("setAdminStatus", |s, p, c| {
+        Box::pin(set_admin_status(s, p, c))
     }),
 ];
 
@@ -409,4 +420,187 @@ async fn save_user_preferences(
             }
         })?;
     value(json!(true))
+}
+
+/// `createToken(userId)` → `{userId, authToken}`: what `users.createToken` does, when the
+/// operator enabled it (the method takes no secret, so a configured secret refuses it).
+async fn create_token(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let user_id = str_param(&params, 0)?;
+    let session = crate::session_for(&ctx, "createToken")?;
+    let target = service
+        .accounts()
+        .require_user(&UserRef::Id(user_id))
+        .await?;
+    let (user_id, token) = service
+        .accounts()
+        .create_token_for(session, &target, None)
+        .await?;
+    value(json!({"userId": user_id, "authToken": token}))
+}
+
+/// The role a method names by id or, as upstream still accepts, by name.
+async fn role_named(service: &Service, role: &str, method: &str) -> Result<RoleRef> {
+    let roles = service.permissions().roles().await?;
+    roles
+        .iter()
+        .find(|r| r.id == role)
+        .or_else(|| roles.iter().find(|r| r.name == role))
+        .map(|r| RoleRef::Id(r.id.clone()))
+        .ok_or_else(|| {
+            Error::meteor("error-invalid-role", "Invalid Role")
+                .with_details(json!({ "method": method }))
+        })
+}
+
+/// The role and username of the `authorization:*UserToRole` methods: non-empty strings.
+fn role_arguments(params: &[Value], method: &str) -> Result<(String, String)> {
+    let text = |i: usize| {
+        param(params, i)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    match (text(0), text(1)) {
+        (Some(role), Some(username)) => Ok((role, username)),
+        _ => Err(
+            Error::meteor("error-invalid-arguments", "Invalid arguments")
+                .with_details(json!({ "method": method })),
+        ),
+    }
+}
+
+/// `authorization:addUserToRole(role, username, scope?)` → `true`: what
+/// `roles.addUserToRole` does (global roles).
+async fn add_user_to_role(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    const METHOD: &str = "authorization:addUserToRole";
+    let not_allowed = || {
+        Error::meteor(
+            "error-action-not-allowed",
+            "Accessing permissions is not allowed",
+        )
+        .with_details(json!({"method": METHOD, "action": "Accessing_permissions"}))
+    };
+    let session = ctx.session.ok_or_else(not_allowed)?;
+    // Upstream checks the permission before the arguments and the role.
+    if !service.meets(&session.user, comet_service::Permissions::MANAGE) {
+        return Err(not_allowed());
+    }
+    let (role, username) = role_arguments(&params, METHOD)?;
+    let role = role_named(service, &role, METHOD).await?;
+    let Some(user) = service
+        .accounts()
+        .find_user(&UserRef::Username(username))
+        .await?
+    else {
+        return Err(Error::meteor("error-user-not-found", "User not found")
+            .with_details(json!({ "method": METHOD })));
+    };
+    let scope = param(&params, 2).and_then(Value::as_str);
+    match service
+        .permissions()
+        .add_user_to_role(session, &role, &user, scope)
+        .await
+    {
+        // Upstream adds a role its holder already has without complaint.
+        Err(e) if e.code.as_deref() == Some("error-user-already-in-role") => {}
+        other => {
+            other?;
+        }
+    }
+    value(json!(true))
+}
+
+/// `authorization:removeUserFromRole(role, username, scope?)` → `true`: what
+/// `roles.removeUserFromRole` does.
+async fn remove_user_from_role(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    const METHOD: &str = "authorization:removeUserFromRole";
+    let not_allowed = || {
+        Error::meteor(
+            "error-action-not-allowed",
+            "Access permissions is not allowed",
+        )
+        .with_details(json!({"method": METHOD, "action": "Accessing_permissions"}))
+    };
+    let session = ctx.session.ok_or_else(not_allowed)?;
+    if !service.meets(&session.user, comet_service::Permissions::MANAGE) {
+        return Err(not_allowed());
+    }
+    let (role, username) = role_arguments(&params, METHOD)?;
+    let role = role_named(service, &role, METHOD).await?;
+    let result = service
+        .permissions()
+        .remove_user_from_role(session, &role, &username)
+        .await;
+    match result.as_ref().map_err(|e| e.code.as_deref()) {
+        Ok(_) => {}
+        // Upstream removes a role its holder does not have without complaint.
+        Err(Some("error-user-not-in-role")) => {}
+        Err(Some("error-invalid-user")) => {
+            return Err(Error::meteor("error-invalid-user", "Invalid user")
+                .with_details(json!({ "method": METHOD })));
+        }
+        Err(Some("error-admin-required")) => {
+            return Err(Error::meteor(
+                "error-action-not-allowed",
+                "Leaving the app without admins is not allowed",
+            )
+            .with_details(json!({"method": "removeUserFromRole", "action": "Remove_last_admin"})));
+        }
+        Err(_) => {
+            result?;
+        }
+    }
+    value(json!(true))
+}
+
+/// `setAdminStatus(userId, admin?)`: with `admin`, gives the user the `admin` role (upstream
+/// takes nothing away here).
+async fn set_admin_status(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    const METHOD: &str = "setAdminStatus";
+    let user_id = str_param(&params, 0)?;
+    let admin = match param(&params, 1) {
+        None => false,
+        Some(v) => v.as_bool().ok_or_else(crate::match_failed)?,
+    };
+    let session = crate::session_for(&ctx, METHOD)?;
+    if !service.has_permission(&session.user, "assign-admin-role") {
+        return Err(Error::meteor("error-not-allowed", "Not allowed")
+            .with_details(json!({ "method": METHOD })));
+    }
+    let Some(user) = service.accounts().find_user(&UserRef::Id(user_id)).await? else {
+        // Upstream's words for a user it cannot make an administrator.
+        return Err(
+            Error::meteor("error-not-allowed", "Federated Users cant be admins")
+                .with_details(json!({ "method": METHOD })),
+        );
+    };
+    if admin {
+        match service
+            .permissions()
+            .add_user_to_role(session, &RoleRef::Id("admin".to_owned()), &user, None)
+            .await
+        {
+            Err(e) if e.code.as_deref() == Some("error-user-already-in-role") => {}
+            other => {
+                other?;
+            }
+        }
+    }
+    value(Value::Null)
 }

@@ -49,6 +49,9 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
     ("getChannelHistory", |s, p, c| {
         Box::pin(get_channel_history(s, p, c))
     }),
+    ("unreadMessages", |s, p, c| {
+        Box::pin(unread_messages(s, p, c))
+    }),
 ];
 
 /// The most messages one page of `loadNextMessages`/`loadSurroundingMessages` returns
@@ -556,4 +559,46 @@ async fn get_channel_history(
         }
     }
     value(answer)
+}
+
+/// `unreadMessages(firstUnreadMessage?, rid?)`: marks a room unread again, by its id or from
+/// a message of someone else in it, as `subscriptions.unread` does.
+async fn unread_messages(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    const METHOD: &str = "unreadMessages";
+    let session = crate::session_for(&ctx, METHOD)?;
+    let room_id = match param(&params, 1).and_then(Value::as_str) {
+        Some(room_id) if !room_id.is_empty() => room_id.to_owned(),
+        _ => {
+            let not_allowed = || {
+                Error::meteor("error-action-not-allowed", "Not allowed")
+                    .with_details(json!({"method": METHOD, "action": "Unread_messages"}))
+            };
+            let message_id = param(&params, 0)
+                .and_then(|m| m.get("_id"))
+                .and_then(Value::as_str)
+                .ok_or_else(not_allowed)?;
+            let (message, room) = service
+                .messages()
+                .readable_message(session, message_id)
+                .await
+                .map_err(|e| {
+                    if e.kind == comet_core::error::ErrorKind::Internal {
+                        e
+                    } else {
+                        not_allowed()
+                    }
+                })?;
+            // One's own message does not make a room unread.
+            if message.author.id == session.user.id {
+                return Err(not_allowed());
+            }
+            room.id.clone()
+        }
+    };
+    service.messages().mark_unread(session, &room_id).await?;
+    value(Value::Null)
 }

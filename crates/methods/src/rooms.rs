@@ -64,6 +64,9 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
         Box::pin(room_name_exists(s, p, c))
     }),
     ("getRoomById", |s, p, c| Box::pin(get_room_by_id(s, p, c))),
+    ("getRoomJoinCode", |s, p, c| {
+        Box::pin(get_room_join_code(s, p, c))
+    }),
 ];
 
 /// What a room lookup method is given and answers.
@@ -505,4 +508,17 @@ async fn get_room_by_id(
     };
     let view = service.rooms().room_view(access.into_room()).await?;
     value(ejson(chat::room(&view.room, view.last_message.as_ref())))
+}
+
+/// `getRoomJoinCode(rid)` → the room's join code, for holders of `view-join-code` (nothing for
+/// a room without one).
+async fn get_room_join_code(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let room_id = str_param(&params, 0)?;
+    let session = crate::session_for(&ctx, "getJoinCode")?;
+    let code = service.rooms().room_join_code(session, &room_id).await?;
+    value(code.map_or(Value::Null, Value::String))
 }

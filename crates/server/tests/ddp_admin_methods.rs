@@ -634,3 +634,185 @@ async fn account_deletion_methods() {
     assert_eq!(login.status, 401, "{}", login.body);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn role_methods_grant_and_revoke_global_roles() {
+    let server = TestServer::start().await;
+    server.new_user("alice").await;
+    let bob = server.new_user("bob").await;
+    let mut alice_ddp = ddp_as(&server, "alice").await;
+    let mut admin = ddp_as(&server, "admin").await;
+    let admin_rest = server.admin().await;
+    let roles_of_bob = |info: &Value| -> Vec<String> {
+        info["user"]["roles"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.as_str().map(str::to_owned))
+            .collect()
+    };
+
+    let reply = alice_ddp
+        .call("authorization:addUserToRole", json!(["bot", "bob"]))
+        .await;
+    refused(
+        &reply,
+        "error-action-not-allowed",
+        "Accessing permissions is not allowed",
+    );
+    let reply = admin
+        .call(
+            "authorization:addUserToRole",
+            json!(["no-such-role", "bob"]),
+        )
+        .await;
+    refused(&reply, "error-invalid-role", "Invalid Role");
+    let reply = admin
+        .call("authorization:addUserToRole", json!(["bot", "nobody"]))
+        .await;
+    refused(&reply, "error-user-not-found", "User not found");
+    let reply = admin
+        .call("authorization:addUserToRole", json!(["bot"]))
+        .await;
+    refused(&reply, "error-invalid-arguments", "Invalid arguments");
+    let reply = admin
+        .call("authorization:addUserToRole", json!(["bot", "bob"]))
+        .await;
+    assert_eq!(reply["result"], json!(true), "{reply}");
+    let info = server
+        .get("users.info", &[("userId", &bob.user_id)], Some(&admin_rest))
+        .await;
+    assert!(roles_of_bob(info.ok()).contains(&"bot".to_owned()));
+
+    let reply = alice_ddp
+        .call("authorization:removeUserFromRole", json!(["bot", "bob"]))
+        .await;
+    refused(
+        &reply,
+        "error-action-not-allowed",
+        "Access permissions is not allowed",
+    );
+    let reply = rest_call(
+        &server,
+        &admin_rest,
+        "authorization:removeUserFromRole",
+        json!(["bot", "bob"]),
+    )
+    .await;
+    assert_eq!(reply["result"], json!(true), "{reply}");
+    let info = server
+        .get("users.info", &[("userId", &bob.user_id)], Some(&admin_rest))
+        .await;
+    assert!(!roles_of_bob(info.ok()).contains(&"bot".to_owned()));
+    let reply = admin
+        .call(
+            "authorization:removeUserFromRole",
+            json!(["admin", "admin"]),
+        )
+        .await;
+    refused(
+        &reply,
+        "error-action-not-allowed",
+        "Leaving the app without admins is not allowed",
+    );
+
+    // setAdminStatus
+    let reply = alice_ddp
+        .call("setAdminStatus", json!([bob.user_id, true]))
+        .await;
+    refused(&reply, "error-not-allowed", "Not allowed");
+    let reply = admin
+        .call("setAdminStatus", json!([bob.user_id, true]))
+        .await;
+    assert!(reply.get("error").is_none(), "{reply}");
+    let info = server
+        .get("users.info", &[("userId", &bob.user_id)], Some(&admin_rest))
+        .await;
+    assert!(roles_of_bob(info.ok()).contains(&"admin".to_owned()));
+    let reply = admin.call("setAdminStatus", json!([5])).await;
+    refused(&reply, "error-invalid-params", "Match failed");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn create_token_and_unread_methods() {
+    let server = TestServer::start_with(|c| c.create_tokens_for_users = true).await;
+    let alice = server.new_user("alice").await;
+    let bob = server.new_user("bob").await;
+    let rid = create_room(&server, &alice, "channels", "unreadable").await;
+    let mut bob_ddp = ddp_as(&server, "bob").await;
+
+    // createToken: one's own, or another's with the permission.
+    let reply = bob_ddp.call("createToken", json!([bob.user_id])).await;
+    let token = reply["result"]["authToken"].as_str().unwrap_or_default();
+    assert_eq!(reply["result"]["userId"], json!(bob.user_id), "{reply}");
+    let me = server
+        .get(
+            "me",
+            &[],
+            Some(&Auth {
+                user_id: bob.user_id.clone(),
+                token: token.to_owned(),
+            }),
+        )
+        .await;
+    assert_eq!(me.ok()["username"], json!("bob"));
+    let reply = bob_ddp.call("createToken", json!([alice.user_id])).await;
+    refused(&reply, "error-not-authorized", "Not authorized");
+
+    // unreadMessages: by room, or from someone else's message.
+    let message = say(&server, &alice, &rid, "news").await;
+    server
+        .post("subscriptions.read", json!({"rid": rid}), Some(&bob))
+        .await
+        .ok();
+    let reply = bob_ddp.call("unreadMessages", json!([null, rid])).await;
+    assert!(reply.get("error").is_none(), "{reply}");
+    let subscription = common::subscription(&server, &bob, &rid).await;
+    assert_eq!(subscription["alert"], json!(true), "{subscription}");
+    server
+        .post("subscriptions.read", json!({"rid": rid}), Some(&bob))
+        .await
+        .ok();
+    let reply = rest_call(
+        &server,
+        &bob,
+        "unreadMessages",
+        json!([{"_id": message["_id"]}]),
+    )
+    .await;
+    assert!(reply.get("error").is_none(), "{reply}");
+    let mut alice_ddp = ddp_as(&server, "alice").await;
+    let reply = alice_ddp
+        .call("unreadMessages", json!([{"_id": message["_id"]}]))
+        .await;
+    refused(&reply, "error-action-not-allowed", "Not allowed");
+    let reply = alice_ddp.call("unreadMessages", json!([])).await;
+    refused(&reply, "error-action-not-allowed", "Not allowed");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn get_room_join_code_answers_holders_of_the_permission() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    server.new_user("bob").await;
+    let rid = create_room(&server, &alice, "channels", "coded").await;
+    server
+        .post(
+            "channels.setJoinCode",
+            json!({"roomId": rid, "joinCode": "s3cret"}),
+            Some(&alice),
+        )
+        .await
+        .ok();
+    let mut alice_ddp = ddp_as(&server, "alice").await;
+    let reply = alice_ddp.call("getRoomJoinCode", json!([rid])).await;
+    refused(&reply, "error-not-authorized", "Not authorized");
+    let mut admin = ddp_as(&server, "admin").await;
+    let reply = admin.call("getRoomJoinCode", json!([rid])).await;
+    assert_eq!(reply["result"], json!("s3cret"), "{reply}");
+    let reply = admin.call("getRoomJoinCode", json!(["no-such-room"])).await;
+    assert_eq!(reply["result"], Value::Null, "{reply}");
+    server.stop().await;
+}

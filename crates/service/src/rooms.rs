@@ -1487,6 +1487,25 @@ impl Rooms<'_> {
             .is_some())
     }
 
+    /// Who may read rooms' join codes.
+    pub const VIEW_JOIN_CODE: Required = Required::All(&["view-join-code"]);
+
+    /// Upstream's `getRoomJoinCode`: a room's join code (`None` for an unknown room or one
+    /// without a code), for holders of `view-join-code`.
+    pub async fn room_join_code(&self, session: &Session, room_id: &str) -> Result<Option<String>> {
+        if !self.ctx.meets(&session.user, Self::VIEW_JOIN_CODE) {
+            return Err(Error::meteor("error-not-authorized", "Not authorized")
+                .with_details(json!({"method": "getJoinCode"})));
+        }
+        Ok(self
+            .ctx
+            .store
+            .room_by_id(room_id)
+            .await
+            .map_err(store_error)?
+            .and_then(|room| room.join_code))
+    }
+
     /// `rooms.delete`: upstream's `eraseRoom` by id, for whoever holds the room type's delete
     /// permission, member or not.
     pub async fn delete_room_by_id(&self, session: &Session, room_id: &str) -> Result<()> {

@@ -70,6 +70,12 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
     ("setAdminStatus", |s, p, c| {
         Box::pin(set_admin_status(s, p, c))
     }),
+    ("authorization:addPermissionToRole", |s, p, c| {
+        Box::pin(permission_role(s, p, c, true))
+    }),
+    ("authorization:removeRoleFromPermission", |s, p, c| {
+        Box::pin(permission_role(s, p, c, false))
+    }),
 ];
 
 async fn login(service: &Service, params: Vec<Value>, ctx: MethodContext<'_>) -> Result<Outcome> {
@@ -602,5 +608,69 @@ async fn set_admin_status(
             }
         }
     }
+    value(Value::Null)
+}
+
+/// `authorization:addPermissionToRole(permission, role)` and
+/// `authorization:removeRoleFromPermission(permission, role)`: what `permissions.update`
+/// does for one permission, with its roles plus or minus one.
+async fn permission_role(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+    add: bool,
+) -> Result<Outcome> {
+    let (method, action, refusal) = if add {
+        (
+            "authorization:addPermissionToRole",
+            "Adding_permission",
+            "Adding permission is not allowed",
+        )
+    } else {
+        (
+            "authorization:removeRoleFromPermission",
+            "Removing_permission",
+            "Removing permission is not allowed",
+        )
+    };
+    let permission_id = param(&params, 0)
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let role = param(&params, 1)
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    // Upstream looks the permission up before it checks the caller.
+    let Some(permission) = service
+        .permissions()
+        .permissions(None)
+        .into_iter()
+        .find(|p| p.id == permission_id)
+    else {
+        return Err(if add {
+            Error::meteor("error-invalid-permission", "Permission does not exist")
+                .with_details(json!({"method": method, "action": action}))
+        } else {
+            Error::meteor("error-permission-not-found", "Permission not found")
+                .with_details(json!({ "method": method }))
+        });
+    };
+    let not_allowed = || {
+        Error::meteor("error-action-not-allowed", refusal)
+            .with_details(json!({"method": method, "action": action}))
+    };
+    let session = ctx.session.ok_or_else(not_allowed)?;
+    if !service.meets(&session.user, comet_service::Permissions::MANAGE) {
+        return Err(not_allowed());
+    }
+    let mut roles = permission.roles.clone();
+    if add {
+        roles.push(role.to_owned());
+    } else {
+        roles.retain(|r| r != role);
+    }
+    service
+        .permissions()
+        .update_permissions(session, &[(permission.id.clone(), roles)])
+        .await?;
     value(Value::Null)
 }

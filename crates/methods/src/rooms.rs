@@ -67,6 +67,12 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
     ("getRoomJoinCode", |s, p, c| {
         Box::pin(get_room_join_code(s, p, c))
     }),
+    ("getSlashCommandPreviews", |s, p, c| {
+        Box::pin(slash_command_previews(s, p, c, false))
+    }),
+    ("executeSlashCommandPreview", |s, p, c| {
+        Box::pin(slash_command_previews(s, p, c, true))
+    }),
 ];
 
 /// What a room lookup method is given and answers.
@@ -521,4 +527,50 @@ async fn get_room_join_code(
     let session = crate::session_for(&ctx, "getJoinCode")?;
     let code = service.rooms().room_join_code(session, &room_id).await?;
     value(code.map_or(Value::Null, Value::String))
+}
+
+/// `getSlashCommandPreviews({cmd, params, msg})` and
+/// `executeSlashCommandPreview({cmd, params, msg}, preview)`: none of the built-in commands
+/// offers previews, so a known command is refused as upstream refuses such a command.
+async fn slash_command_previews(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+    execute: bool,
+) -> Result<Outcome> {
+    const EXECUTE: &str = "executeSlashCommandPreview";
+    // Upstream names `getSlashCommandPreview` when nobody is logged in.
+    crate::session_for(
+        &ctx,
+        if execute {
+            EXECUTE
+        } else {
+            "getSlashCommandPreview"
+        },
+    )?;
+    let invalid = |reason: &'static str| {
+        Error::meteor("error-invalid-command", reason).with_details(json!({"method": EXECUTE}))
+    };
+    let Some(command) = param(&params, 0)
+        .and_then(|c| c.get("cmd"))
+        .and_then(Value::as_str)
+        .and_then(|cmd| service.commands().find(cmd))
+    else {
+        return Err(invalid("Invalid Command Provided"));
+    };
+    if !command.provides_preview {
+        return Err(invalid("Command Does Not Provide Previews"));
+    }
+    if execute && param(&params, 1).is_none() {
+        return Err(
+            Error::meteor("error-invalid-command-preview", "Invalid Preview Provided")
+                .with_details(json!({"method": EXECUTE})),
+        );
+    }
+    // No command providing previews exists, so none has previews to list or run.
+    value(if execute {
+        Value::Null
+    } else {
+        json!({"i18nTitle": "", "items": []})
+    })
 }

@@ -816,3 +816,101 @@ async fn get_room_join_code_answers_holders_of_the_permission() {
     assert_eq!(reply["result"], Value::Null, "{reply}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn permission_role_and_command_preview_methods() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let rid = create_room(&server, &alice, "channels", "commands").await;
+    let mut alice_ddp = ddp_as(&server, "alice").await;
+    let mut admin = ddp_as(&server, "admin").await;
+    let roles_of = |permission: &str, all: &Value| -> Vec<String> {
+        all["update"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["_id"] == json!(permission))
+            .and_then(|p| p["roles"].as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.as_str().map(str::to_owned))
+            .collect()
+    };
+    let admin_rest = server.admin().await;
+
+    let reply = alice_ddp
+        .call(
+            "authorization:addPermissionToRole",
+            json!(["view-join-code", "user"]),
+        )
+        .await;
+    refused(
+        &reply,
+        "error-action-not-allowed",
+        "Adding permission is not allowed",
+    );
+    let reply = admin
+        .call(
+            "authorization:addPermissionToRole",
+            json!(["no-such-permission", "user"]),
+        )
+        .await;
+    refused(
+        &reply,
+        "error-invalid-permission",
+        "Permission does not exist",
+    );
+    let reply = admin
+        .call(
+            "authorization:addPermissionToRole",
+            json!(["view-join-code", "user"]),
+        )
+        .await;
+    assert!(reply.get("error").is_none(), "{reply}");
+    let all = server
+        .get("permissions.listAll", &[], Some(&admin_rest))
+        .await;
+    assert!(roles_of("view-join-code", all.ok()).contains(&"user".to_owned()));
+    let reply = rest_call(
+        &server,
+        &admin_rest,
+        "authorization:removeRoleFromPermission",
+        json!(["view-join-code", "user"]),
+    )
+    .await;
+    assert!(reply.get("error").is_none(), "{reply}");
+    let all = server
+        .get("permissions.listAll", &[], Some(&admin_rest))
+        .await;
+    assert_eq!(roles_of("view-join-code", all.ok()), ["admin"]);
+    let reply = alice_ddp
+        .call(
+            "authorization:removeRoleFromPermission",
+            json!(["view-join-code", "admin"]),
+        )
+        .await;
+    refused(
+        &reply,
+        "error-action-not-allowed",
+        "Removing permission is not allowed",
+    );
+
+    // Slash command previews: no built-in command has any.
+    let command = json!({"cmd": "topic", "params": "", "msg": {"rid": rid}});
+    let reply = alice_ddp
+        .call("getSlashCommandPreviews", json!([command]))
+        .await;
+    refused(
+        &reply,
+        "error-invalid-command",
+        "Command Does Not Provide Previews",
+    );
+    let reply = alice_ddp
+        .call(
+            "executeSlashCommandPreview",
+            json!([{"cmd": "no-such-command"}, {"id": "1"}]),
+        )
+        .await;
+    refused(&reply, "error-invalid-command", "Invalid Command Provided");
+    server.stop().await;
+}

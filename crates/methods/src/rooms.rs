@@ -73,6 +73,9 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
     ("executeSlashCommandPreview", |s, p, c| {
         Box::pin(slash_command_previews(s, p, c, true))
     }),
+    ("joinDefaultChannels", |s, p, c| {
+        Box::pin(join_default_channels(s, p, c))
+    }),
 ];
 
 /// What a room lookup method is given and answers.
@@ -573,4 +576,19 @@ async fn slash_command_previews(
     } else {
         json!({"i18nTitle": "", "items": []})
     })
+}
+
+/// `joinDefaultChannels(silenced?)`: the caller joins the default rooms they are not in yet
+/// (always with the join message: Comet has no silent join).
+async fn join_default_channels(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    if param(&params, 0).is_some_and(|v| !v.is_boolean()) {
+        return Err(match_failed());
+    }
+    let session = crate::session_for(&ctx, "joinDefaultChannels")?;
+    service.rooms().join_default_channels(session).await?;
+    value(Value::Null)
 }

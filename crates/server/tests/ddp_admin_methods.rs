@@ -914,3 +914,35 @@ async fn permission_role_and_command_preview_methods() {
     refused(&reply, "error-invalid-command", "Invalid Command Provided");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn join_default_channels_brings_the_caller_back() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    server
+        .post("channels.leave", json!({"roomId": "GENERAL"}), Some(&alice))
+        .await
+        .ok();
+    assert!(!in_general(&server, &alice).await);
+    let mut ddp = ddp_as(&server, "alice").await;
+    let reply = ddp.call("joinDefaultChannels", json!([false])).await;
+    assert!(reply.get("error").is_none(), "{reply}");
+    assert!(in_general(&server, &alice).await);
+    // Again: nothing more to join.
+    let reply = rest_call(&server, &alice, "joinDefaultChannels", json!([])).await;
+    assert!(reply.get("error").is_none(), "{reply}");
+    let reply = ddp.call("joinDefaultChannels", json!(["yes"])).await;
+    refused(&reply, "error-invalid-params", "Match failed");
+    let mut anonymous = Ddp::connect(&server).await;
+    let reply = anonymous.call("joinDefaultChannels", json!([])).await;
+    refused(&reply, "error-invalid-user", "Invalid user");
+    server.stop().await;
+}
+
+async fn in_general(server: &TestServer, auth: &Auth) -> bool {
+    server
+        .get("subscriptions.getOne", &[("roomId", "GENERAL")], Some(auth))
+        .await
+        .ok()["subscription"]
+        .is_object()
+}

@@ -399,12 +399,28 @@ impl Rooms<'_> {
             .into_iter()
             .filter(|r| r.room_type != RoomType::Direct)
         {
+            // A user already in a default room stays as they are.
+            if self
+                .ctx
+                .store
+                .subscription(&room.id, &user.id)
+                .await
+                .map_err(store_error)?
+                .is_some()
+            {
+                continue;
+            }
             let at = now();
             let subscription = self.joining_subscription(&room, user, at);
             let message = system_message("uj", &room.id, user, &user.username, at);
             self.add_member(subscription, message).await?;
         }
         Ok(())
+    }
+
+    /// Upstream's `joinDefaultChannels`: the caller joins the default rooms they are not in.
+    pub async fn join_default_channels(&self, session: &Session) -> Result<()> {
+        self.join_default_rooms(&session.user).await
     }
 
     /// Whether the user holds a permission globally or through their roles in the room.

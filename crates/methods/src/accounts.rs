@@ -76,6 +76,9 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
     ("authorization:removeRoleFromPermission", |s, p, c| {
         Box::pin(permission_role(s, p, c, false))
     }),
+    ("authorization:deleteRole", |s, p, c| {
+        Box::pin(delete_role(s, p, c))
+    }),
 ];
 
 async fn login(service: &Service, params: Vec<Value>, ctx: MethodContext<'_>) -> Result<Outcome> {
@@ -673,4 +676,53 @@ async fn permission_role(
         .update_permissions(session, &[(permission.id.clone(), roles)])
         .await?;
     value(Value::Null)
+}
+
+/// `authorization:deleteRole(role)` → the deletion's result: what `roles.delete` does.
+async fn delete_role(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    const METHOD: &str = "authorization:deleteRole";
+    let details = || json!({ "method": METHOD });
+    let not_allowed = || {
+        Error::meteor(
+            "error-action-not-allowed",
+            "Accessing permissions is not allowed",
+        )
+        .with_details(json!({"method": METHOD, "action": "Accessing_permissions"}))
+    };
+    let session = ctx.session.ok_or_else(not_allowed)?;
+    if !service.meets(&session.user, comet_service::Permissions::MANAGE) {
+        return Err(not_allowed());
+    }
+    let role = param(&params, 0)
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let RoleRef::Id(role_id) = role_named(service, role, METHOD).await.map_err(|e| {
+        // This method's words differ from its siblings' in case only.
+        if e.code.as_deref() == Some("error-invalid-role") {
+            Error::meteor("error-invalid-role", "Invalid role").with_details(details())
+        } else {
+            e
+        }
+    })?
+    else {
+        return Err(Error::meteor("error-invalid-role", "Invalid role").with_details(details()));
+    };
+    service
+        .permissions()
+        .delete_role(session, &role_id)
+        .await
+        .map_err(|e| match e.code.as_deref() {
+            Some("error-role-protected") => Error::meteor(
+                "error-delete-protected-role",
+                "Cannot delete a protected role",
+            )
+            .with_details(details()),
+            Some("error-role-in-use") => e.with_details(details()),
+            _ => e,
+        })?;
+    value(json!({"acknowledged": true, "deletedCount": 1}))
 }

@@ -946,3 +946,62 @@ async fn in_general(server: &TestServer, auth: &Auth) -> bool {
         .ok()["subscription"]
         .is_object()
 }
+
+#[tokio::test]
+async fn delete_role_removes_unused_custom_roles() {
+    let server = TestServer::start().await;
+    server.new_user("alice").await;
+    let admin_rest = server.admin().await;
+    let created = server
+        .post(
+            "roles.create",
+            json!({"name": "Reviewer", "scope": "Users"}),
+            Some(&admin_rest),
+        )
+        .await;
+    let role_id = created.ok()["role"]["_id"]
+        .as_str()
+        .expect("role id")
+        .to_owned();
+    let mut alice = ddp_as(&server, "alice").await;
+    let reply = alice
+        .call("authorization:deleteRole", json!([role_id]))
+        .await;
+    refused(
+        &reply,
+        "error-action-not-allowed",
+        "Accessing permissions is not allowed",
+    );
+    let mut admin = ddp_as(&server, "admin").await;
+    let reply = admin
+        .call("authorization:deleteRole", json!(["admin"]))
+        .await;
+    refused(
+        &reply,
+        "error-delete-protected-role",
+        "Cannot delete a protected role",
+    );
+    let reply = admin
+        .call("authorization:deleteRole", json!(["no-such-role"]))
+        .await;
+    refused(&reply, "error-invalid-role", "Invalid role");
+    let reply = rest_call(
+        &server,
+        &admin_rest,
+        "authorization:deleteRole",
+        json!(["Reviewer"]),
+    )
+    .await;
+    assert_eq!(reply["result"]["deletedCount"], json!(1), "{reply}");
+    let roles = server.get("roles.list", &[], Some(&admin_rest)).await;
+    assert!(
+        !roles.ok()["roles"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|r| r["_id"] == json!(role_id)),
+        "{}",
+        roles.body
+    );
+    server.stop().await;
+}

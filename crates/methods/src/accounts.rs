@@ -1,11 +1,14 @@
 //! Accounts, presence, avatars, settings and permissions.
 
 use crate::{Handler, MethodContext, Outcome, date, param, session, str_param, value};
-use comet_core::Result;
+use comet_core::error::ErrorKind;
 use comet_core::user::Presence;
+use comet_core::{Error, Result};
 use comet_protocol::{chat, ejson};
 use comet_service::Service;
+use comet_service::accounts::UserRef;
 use comet_service::auth::parse_meteor_login;
+use comet_service::roles::RoleRef;
 use comet_service::settings::SettingsQuery;
 use serde_json::{Value, json};
 
@@ -43,6 +46,38 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
     }),
     ("private-settings/get", |s, p, c| {
         Box::pin(private_settings(s, p, c))
+    }),
+    ("checkUsernameAvailability", |s, p, c| {
+        Box::pin(check_username_availability(s, p, c))
+    }),
+    ("getUsernameSuggestion", |s, _, c| {
+        Box::pin(get_username_suggestion(s, c))
+    }),
+    ("deleteUserOwnAccount", |s, p, c| {
+        Box::pin(delete_user_own_account(s, p, c))
+    }),
+    ("deleteUser", |s, p, c| Box::pin(delete_user(s, p, c))),
+    ("saveUserPreferences", |s, p, c| {
+        Box::pin(save_user_preferences(s, p, c))
+    }),
+    ("createToken", |s, p, c| Box::pin(create_token(s, p, c))),
+    ("authorization:addUserToRole", |s, p, c| {
+        Box::pin(add_user_to_role(s, p, c))
+    }),
+    ("authorization:removeUserFromRole", |s, p, c| {
+        Box::pin(remove_user_from_role(s, p, c))
+    }),
+    ("setAdminStatus", |s, p, c| {
+        Box::pin(set_admin_status(s, p, c))
+    }),
+    ("authorization:addPermissionToRole", |s, p, c| {
+        Box::pin(permission_role(s, p, c, true))
+    }),
+    ("authorization:removeRoleFromPermission", |s, p, c| {
+        Box::pin(permission_role(s, p, c, false))
+    }),
+    ("authorization:deleteRole", |s, p, c| {
+        Box::pin(delete_role(s, p, c))
     }),
 ];
 
@@ -290,4 +325,404 @@ async fn private_settings(
         None => value(Value::Array(docs)),
         Some(_) => value(json!({"update": docs, "remove": []})),
     }
+}
+
+/// `checkUsernameAvailability(username)` → whether the caller may take the username: what
+/// `users.checkUsernameAvailability` answers.
+async fn check_username_availability(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let username = str_param(&params, 0)?;
+    // Upstream names `setUsername` in this error.
+    let session = crate::session_for(&ctx, "setUsername")?;
+    let available = service
+        .accounts()
+        .check_username_availability(session, &username)
+        .await?;
+    value(json!(available))
+}
+
+/// `getUsernameSuggestion()` → a free username for the caller.
+async fn get_username_suggestion(service: &Service, ctx: MethodContext<'_>) -> Result<Outcome> {
+    let session = crate::session_for(&ctx, "getUsernameSuggestion")?;
+    value(json!(
+        service.accounts().username_suggestion(session).await?
+    ))
+}
+
+/// `deleteUserOwnAccount(password, confirmRelinquish?)` → `true`: what
+/// `users.deleteOwnAccount` does.
+async fn delete_user_own_account(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let password = str_param(&params, 0)?;
+    let confirm_relinquish = param(&params, 1).and_then(Value::as_bool).unwrap_or(false);
+    let session = crate::session_for(&ctx, "deleteUserOwnAccount")?;
+    service
+        .accounts()
+        .delete_own_account(session, &password, confirm_relinquish)
+        .await?;
+    value(json!(true))
+}
+
+/// `deleteUser(userId, confirmRelinquish?)` → `true`: what `users.delete` does.
+async fn delete_user(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let user_id = str_param(&params, 0)?;
+    let confirm_relinquish = param(&params, 1).and_then(Value::as_bool).unwrap_or(false);
+    let details = || json!({"method": "deleteUser"});
+    let not_allowed = || Error::meteor("error-not-allowed", "Not allowed").with_details(details());
+    let session = ctx.session.ok_or_else(not_allowed)?;
+    service
+        .accounts()
+        .delete_user(session, &UserRef::Id(user_id), confirm_relinquish)
+        .await
+        .map_err(|e| match (&e.kind, e.code.as_deref()) {
+            (ErrorKind::Forbidden, _) => not_allowed(),
+            (_, Some("error-invalid-user")) => {
+                Error::meteor("error-invalid-user", "Invalid user to delete")
+                    .with_details(details())
+            }
+            (_, Some("error-cannot-delete-app-user")) => e.with_details(details()),
+            _ => e,
+        })?;
+    value(json!(true))
+}
+
+/// `saveUserPreferences(preferences)` → `true`: what `users.setPreferences` does for the
+/// caller. Keys that are no preference are ignored, as upstream's pattern ignores them.
+async fn save_user_preferences(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let Some(Value::Object(given)) = param(&params, 0) else {
+        return Err(crate::match_failed());
+    };
+    let preferences: serde_json::Map<String, Value> = given
+        .iter()
+        .filter(|(key, _)| {
+            comet_core::user::PREFERENCE_KEYS
+                .iter()
+                .any(|(known, _)| known == key)
+        })
+        .map(|(key, v)| (key.clone(), v.clone()))
+        .collect();
+    let session = crate::session_for(&ctx, "saveUserPreferences")?;
+    service
+        .accounts()
+        .set_preferences(session, None, &preferences)
+        .await
+        .map_err(|e| {
+            // A value of the wrong type fails upstream's pattern check.
+            if e.kind == ErrorKind::InvalidParams {
+                crate::match_failed()
+            } else {
+                e
+            }
+        })?;
+    value(json!(true))
+}
+
+/// `createToken(userId)` → `{userId, authToken}`: what `users.createToken` does, when the
+/// operator enabled it (the method takes no secret, so a configured secret refuses it).
+async fn create_token(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let user_id = str_param(&params, 0)?;
+    let session = crate::session_for(&ctx, "createToken")?;
+    let target = service
+        .accounts()
+        .require_user(&UserRef::Id(user_id))
+        .await?;
+    let (user_id, token) = service
+        .accounts()
+        .create_token_for(session, &target, None)
+        .await?;
+    value(json!({"userId": user_id, "authToken": token}))
+}
+
+/// The role a method names by id or, as upstream still accepts, by name.
+async fn role_named(service: &Service, role: &str, method: &str) -> Result<RoleRef> {
+    let roles = service.permissions().roles().await?;
+    roles
+        .iter()
+        .find(|r| r.id == role)
+        .or_else(|| roles.iter().find(|r| r.name == role))
+        .map(|r| RoleRef::Id(r.id.clone()))
+        .ok_or_else(|| {
+            Error::meteor("error-invalid-role", "Invalid Role")
+                .with_details(json!({ "method": method }))
+        })
+}
+
+/// The role and username of the `authorization:*UserToRole` methods: non-empty strings.
+fn role_arguments(params: &[Value], method: &str) -> Result<(String, String)> {
+    let text = |i: usize| {
+        param(params, i)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    match (text(0), text(1)) {
+        (Some(role), Some(username)) => Ok((role, username)),
+        _ => Err(
+            Error::meteor("error-invalid-arguments", "Invalid arguments")
+                .with_details(json!({ "method": method })),
+        ),
+    }
+}
+
+/// `authorization:addUserToRole(role, username, scope?)` → `true`: what
+/// `roles.addUserToRole` does (global roles).
+async fn add_user_to_role(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    const METHOD: &str = "authorization:addUserToRole";
+    let not_allowed = || {
+        Error::meteor(
+            "error-action-not-allowed",
+            "Accessing permissions is not allowed",
+        )
+        .with_details(json!({"method": METHOD, "action": "Accessing_permissions"}))
+    };
+    let session = ctx.session.ok_or_else(not_allowed)?;
+    // Upstream checks the permission before the arguments and the role.
+    if !service.meets(&session.user, comet_service::Permissions::MANAGE) {
+        return Err(not_allowed());
+    }
+    let (role, username) = role_arguments(&params, METHOD)?;
+    let role = role_named(service, &role, METHOD).await?;
+    let Some(user) = service
+        .accounts()
+        .find_user(&UserRef::Username(username))
+        .await?
+    else {
+        return Err(Error::meteor("error-user-not-found", "User not found")
+            .with_details(json!({ "method": METHOD })));
+    };
+    let scope = param(&params, 2).and_then(Value::as_str);
+    match service
+        .permissions()
+        .add_user_to_role(session, &role, &user, scope)
+        .await
+    {
+        // Upstream adds a role its holder already has without complaint.
+        Err(e) if e.code.as_deref() == Some("error-user-already-in-role") => {}
+        other => {
+            other?;
+        }
+    }
+    value(json!(true))
+}
+
+/// `authorization:removeUserFromRole(role, username, scope?)` → `true`: what
+/// `roles.removeUserFromRole` does.
+async fn remove_user_from_role(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    const METHOD: &str = "authorization:removeUserFromRole";
+    let not_allowed = || {
+        Error::meteor(
+            "error-action-not-allowed",
+            "Access permissions is not allowed",
+        )
+        .with_details(json!({"method": METHOD, "action": "Accessing_permissions"}))
+    };
+    let session = ctx.session.ok_or_else(not_allowed)?;
+    if !service.meets(&session.user, comet_service::Permissions::MANAGE) {
+        return Err(not_allowed());
+    }
+    let (role, username) = role_arguments(&params, METHOD)?;
+    let role = role_named(service, &role, METHOD).await?;
+    let result = service
+        .permissions()
+        .remove_user_from_role(session, &role, &username)
+        .await;
+    match result.as_ref().map_err(|e| e.code.as_deref()) {
+        Ok(_) => {}
+        // Upstream removes a role its holder does not have without complaint.
+        Err(Some("error-user-not-in-role")) => {}
+        Err(Some("error-invalid-user")) => {
+            return Err(Error::meteor("error-invalid-user", "Invalid user")
+                .with_details(json!({ "method": METHOD })));
+        }
+        Err(Some("error-admin-required")) => {
+            return Err(Error::meteor(
+                "error-action-not-allowed",
+                "Leaving the app without admins is not allowed",
+            )
+            .with_details(json!({"method": "removeUserFromRole", "action": "Remove_last_admin"})));
+        }
+        Err(_) => {
+            result?;
+        }
+    }
+    value(json!(true))
+}
+
+/// `setAdminStatus(userId, admin?)`: with `admin`, gives the user the `admin` role (upstream
+/// takes nothing away here).
+async fn set_admin_status(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    const METHOD: &str = "setAdminStatus";
+    let user_id = str_param(&params, 0)?;
+    let admin = match param(&params, 1) {
+        None => false,
+        Some(v) => v.as_bool().ok_or_else(crate::match_failed)?,
+    };
+    let session = crate::session_for(&ctx, METHOD)?;
+    if !service.has_permission(&session.user, "assign-admin-role") {
+        return Err(Error::meteor("error-not-allowed", "Not allowed")
+            .with_details(json!({ "method": METHOD })));
+    }
+    let Some(user) = service.accounts().find_user(&UserRef::Id(user_id)).await? else {
+        // Upstream's words for a user it cannot make an administrator.
+        return Err(
+            Error::meteor("error-not-allowed", "Federated Users cant be admins")
+                .with_details(json!({ "method": METHOD })),
+        );
+    };
+    if admin {
+        match service
+            .permissions()
+            .add_user_to_role(session, &RoleRef::Id("admin".to_owned()), &user, None)
+            .await
+        {
+            Err(e) if e.code.as_deref() == Some("error-user-already-in-role") => {}
+            other => {
+                other?;
+            }
+        }
+    }
+    value(Value::Null)
+}
+
+/// `authorization:addPermissionToRole(permission, role)` and
+/// `authorization:removeRoleFromPermission(permission, role)`: what `permissions.update`
+/// does for one permission, with its roles plus or minus one.
+async fn permission_role(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+    add: bool,
+) -> Result<Outcome> {
+    let (method, action, refusal) = if add {
+        (
+            "authorization:addPermissionToRole",
+            "Adding_permission",
+            "Adding permission is not allowed",
+        )
+    } else {
+        (
+            "authorization:removeRoleFromPermission",
+            "Removing_permission",
+            "Removing permission is not allowed",
+        )
+    };
+    let permission_id = param(&params, 0)
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let role = param(&params, 1)
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    // Upstream looks the permission up before it checks the caller.
+    let Some(permission) = service
+        .permissions()
+        .permissions(None)
+        .into_iter()
+        .find(|p| p.id == permission_id)
+    else {
+        return Err(if add {
+            Error::meteor("error-invalid-permission", "Permission does not exist")
+                .with_details(json!({"method": method, "action": action}))
+        } else {
+            Error::meteor("error-permission-not-found", "Permission not found")
+                .with_details(json!({ "method": method }))
+        });
+    };
+    let not_allowed = || {
+        Error::meteor("error-action-not-allowed", refusal)
+            .with_details(json!({"method": method, "action": action}))
+    };
+    let session = ctx.session.ok_or_else(not_allowed)?;
+    if !service.meets(&session.user, comet_service::Permissions::MANAGE) {
+        return Err(not_allowed());
+    }
+    let mut roles = permission.roles.clone();
+    if add {
+        roles.push(role.to_owned());
+    } else {
+        roles.retain(|r| r != role);
+    }
+    service
+        .permissions()
+        .update_permissions(session, &[(permission.id.clone(), roles)])
+        .await?;
+    value(Value::Null)
+}
+
+/// `authorization:deleteRole(role)` → the deletion's result: what `roles.delete` does.
+async fn delete_role(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    const METHOD: &str = "authorization:deleteRole";
+    let details = || json!({ "method": METHOD });
+    let not_allowed = || {
+        Error::meteor(
+            "error-action-not-allowed",
+            "Accessing permissions is not allowed",
+        )
+        .with_details(json!({"method": METHOD, "action": "Accessing_permissions"}))
+    };
+    let session = ctx.session.ok_or_else(not_allowed)?;
+    if !service.meets(&session.user, comet_service::Permissions::MANAGE) {
+        return Err(not_allowed());
+    }
+    let role = param(&params, 0)
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let RoleRef::Id(role_id) = role_named(service, role, METHOD).await.map_err(|e| {
+        // This method's words differ from its siblings' in case only.
+        if e.code.as_deref() == Some("error-invalid-role") {
+            Error::meteor("error-invalid-role", "Invalid role").with_details(details())
+        } else {
+            e
+        }
+    })?
+    else {
+        return Err(Error::meteor("error-invalid-role", "Invalid role").with_details(details()));
+    };
+    service
+        .permissions()
+        .delete_role(session, &role_id)
+        .await
+        .map_err(|e| match e.code.as_deref() {
+            Some("error-role-protected") => Error::meteor(
+                "error-delete-protected-role",
+                "Cannot delete a protected role",
+            )
+            .with_details(details()),
+            Some("error-role-in-use") => e.with_details(details()),
+            _ => e,
+        })?;
+    value(json!({"acknowledged": true, "deletedCount": 1}))
 }

@@ -1,12 +1,14 @@
 //! Meteor methods by name. DDP `method` messages and REST `method.call` both dispatch here, so a
 //! method behaves the same on either transport. Each method parses its positional parameters,
 //! calls one service operation, and answers in EJSON (dates as `{"$date": ms}`). Methods live
-//! in one module per area (`accounts`, `messages`, `rooms`), each declaring its names in a
-//! `METHODS` table; the registry joins the tables.
+//! in one module per area (`accounts`, `messages`, `room_admin`, `rooms`, `threads`), each
+//! declaring its names in a `METHODS` table; the registry joins the tables.
 
 mod accounts;
 mod messages;
+mod room_admin;
 mod rooms;
+mod threads;
 
 use comet_core::user::Presence;
 use comet_core::{Error, Result, Timestamp};
@@ -39,6 +41,14 @@ type MethodFuture<'a> = Pin<Box<dyn Future<Output = Result<Outcome>> + Send + 'a
 fn session<'a>(ctx: &MethodContext<'a>) -> Result<&'a Session> {
     ctx.session
         .ok_or_else(|| Error::meteor("error-invalid-user", "Invalid user"))
+}
+
+/// The caller, or upstream's `error-invalid-user` naming the method, for methods that name it.
+fn session_for<'a>(ctx: &MethodContext<'a>, method: &str) -> Result<&'a Session> {
+    ctx.session.ok_or_else(|| {
+        Error::meteor("error-invalid-user", "Invalid user")
+            .with_details(json!({ "method": method }))
+    })
 }
 
 fn param(params: &[Value], index: usize) -> Option<&Value> {
@@ -122,11 +132,17 @@ type Handler = for<'a> fn(&'a Service, Vec<Value>, MethodContext<'a>) -> MethodF
 
 /// Every method of every area, by name.
 static REGISTRY: LazyLock<HashMap<&'static str, Handler>> = LazyLock::new(|| {
-    [accounts::METHODS, messages::METHODS, rooms::METHODS]
-        .into_iter()
-        .flatten()
-        .copied()
-        .collect()
+    [
+        accounts::METHODS,
+        messages::METHODS,
+        room_admin::METHODS,
+        rooms::METHODS,
+        threads::METHODS,
+    ]
+    .into_iter()
+    .flatten()
+    .copied()
+    .collect()
 });
 
 /// Runs the Meteor method `name`.
@@ -148,7 +164,11 @@ mod tests {
 
     #[test]
     fn every_method_name_is_registered_once() {
-        let declared = accounts::METHODS.len() + messages::METHODS.len() + rooms::METHODS.len();
+        let declared = accounts::METHODS.len()
+            + messages::METHODS.len()
+            + room_admin::METHODS.len()
+            + rooms::METHODS.len()
+            + threads::METHODS.len();
         assert_eq!(REGISTRY.len(), declared, "a method name is declared twice");
         assert!(REGISTRY.contains_key("sendMessage") && REGISTRY.contains_key("login"));
     }

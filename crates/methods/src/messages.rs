@@ -46,6 +46,13 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
     ("loadSurroundingMessages", |s, p, c| {
         Box::pin(load_surrounding_messages(s, p, c))
     }),
+    ("messageSearch", |s, p, c| Box::pin(message_search(s, p, c))),
+    ("getChannelHistory", |s, p, c| {
+        Box::pin(get_channel_history(s, p, c))
+    }),
+    ("unreadMessages", |s, p, c| {
+        Box::pin(unread_messages(s, p, c))
+    }),
 ];
 
 /// The most messages one page of `loadNextMessages`/`loadSurroundingMessages` returns
@@ -457,5 +464,151 @@ async fn notify_room(
         .messages()
         .notify_activity(session, room_id, activities, thread_id)
         .await?;
+    value(Value::Null)
+}
+
+/// An optional `Number` parameter, or `None` (Meteor's `Match.Optional(Number)`).
+fn number_param(params: &[Value], index: usize) -> Result<Option<f64>> {
+    match param(params, index) {
+        None => Ok(None),
+        Some(v) => v.as_f64().map(Some).ok_or_else(match_failed),
+    }
+}
+
+/// `messageSearch(text, rid?, limit?, offset?)` → `{message: {docs}}`, or `false` for a room the
+/// caller may not read: what `chat.search` does. Without a room upstream searches every room
+/// of the caller only when global search is on; Comet has no global search, so that is empty.
+async fn message_search(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = crate::session_for(&ctx, "messageSearch")?;
+    let text = str_param(&params, 0)?;
+    let room_id = match param(&params, 1) {
+        None => None,
+        Some(v) => Some(v.as_str().ok_or_else(match_failed)?.to_owned()),
+    };
+    let limit = number_param(&params, 2)?;
+    let offset = number_param(&params, 3)?;
+    let Some(room_id) = room_id.filter(|r| !r.is_empty()) else {
+        return value(json!({"message": {"docs": []}}));
+    };
+    if room(service, session, &room_id).await.is_err() {
+        return value(json!(false));
+    }
+    let messages = service
+        .messages()
+        .search_messages(
+            session,
+            &room_id,
+            &text,
+            offset.map_or(0, |o| o.max(0.0) as u64),
+            // Upstream's search takes 20 unless told.
+            Some(limit.filter(|l| *l >= 1.0).map_or(20, |l| l as u64)),
+        )
+        .await?;
+    value(json!({"message": {"docs": message_docs(&messages)}}))
+}
+
+/// `getChannelHistory({rid, latest?, oldest?, inclusive?, offset = 0, count = 20, unreads?,
+/// showThreadMessages = true})` → `{messages}` newest first (with `unreads`, also
+/// `firstUnread` and `unreadNotLoaded`), or `false` for a room the caller may not read.
+async fn get_channel_history(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let data = param(&params, 0).ok_or_else(match_failed)?;
+    let room_id = str_field(data, "rid")?;
+    let session = crate::session_for(&ctx, "getChannelHistory")?;
+    let Ok(room) = room(service, session, room_id).await else {
+        return value(json!(false));
+    };
+    let field = |name: &str| data.get(name).filter(|v| !v.is_null());
+    let date = |name: &str| -> Result<Option<comet_core::Timestamp>> {
+        match field(name) {
+            None => Ok(None),
+            Some(v) => date_param(std::slice::from_ref(v), 0)
+                .map(Some)
+                .ok_or_else(|| {
+                    Error::meteor("error-invalid-date", "Invalid date")
+                        .with_details(json!({"method": "getChannelHistory"}))
+                }),
+        }
+    };
+    let flag = |name: &str, default: bool| field(name).and_then(Value::as_bool).unwrap_or(default);
+    let number = |name: &str, default: f64| field(name).and_then(Value::as_f64).unwrap_or(default);
+    let oldest = date("oldest")?;
+    let show_thread_messages = flag("showThreadMessages", true);
+    let query = HistoryQuery {
+        latest: date("latest")?,
+        oldest,
+        inclusive: flag("inclusive", false),
+        offset: number("offset", 0.0).max(0.0) as u64,
+        count: Some((number("count", 20.0).max(0.0) as u64).min(MAX_PAGE)),
+        show_thread_messages,
+    };
+    let messages = service.messages().history(&room, &query).await?;
+    let mut answer = json!({"messages": message_docs(&messages)});
+    if flag("unreads", false) {
+        let (mut first_unread, mut unread_not_loaded) = (None, 0);
+        if let (Some(oldest), Some(last)) = (oldest, messages.last())
+            && last.created_at > oldest
+        {
+            (first_unread, unread_not_loaded) = service
+                .messages()
+                .unread_before(&room, oldest, last.created_at, show_thread_messages)
+                .await?;
+        }
+        if let Value::Object(fields) = &mut answer {
+            fields.insert("unreadNotLoaded".into(), json!(unread_not_loaded));
+            if let Some(first) = first_unread {
+                fields.insert("firstUnread".into(), ejson(chat::message(&first)));
+            }
+        }
+    }
+    value(answer)
+}
+
+/// `unreadMessages(firstUnreadMessage?, rid?)`: marks a room unread again, by its id or from
+/// a message of someone else in it, as `subscriptions.unread` does.
+async fn unread_messages(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    const METHOD: &str = "unreadMessages";
+    let session = crate::session_for(&ctx, METHOD)?;
+    let room_id = match param(&params, 1).and_then(Value::as_str) {
+        Some(room_id) if !room_id.is_empty() => room_id.to_owned(),
+        _ => {
+            let not_allowed = || {
+                Error::meteor("error-action-not-allowed", "Not allowed")
+                    .with_details(json!({"method": METHOD, "action": "Unread_messages"}))
+            };
+            let message_id = param(&params, 0)
+                .and_then(|m| m.get("_id"))
+                .and_then(Value::as_str)
+                .ok_or_else(not_allowed)?;
+            let (message, room) = service
+                .messages()
+                .readable_message(session, message_id)
+                .await
+                .map_err(|e| {
+                    if e.kind == comet_core::error::ErrorKind::Internal {
+                        e
+                    } else {
+                        not_allowed()
+                    }
+                })?;
+            // One's own message does not make a room unread.
+            if message.author.id == session.user.id {
+                return Err(not_allowed());
+            }
+            room.id.clone()
+        }
+    };
+    service.messages().mark_unread(session, &room_id).await?;
     value(Value::Null)
 }

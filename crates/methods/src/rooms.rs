@@ -63,6 +63,22 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
     ("saveRoomSettings", |s, p, c| {
         Box::pin(save_room_settings(s, p, c))
     }),
+    ("roomNameExists", |s, p, c| {
+        Box::pin(room_name_exists(s, p, c))
+    }),
+    ("getRoomById", |s, p, c| Box::pin(get_room_by_id(s, p, c))),
+    ("getRoomJoinCode", |s, p, c| {
+        Box::pin(get_room_join_code(s, p, c))
+    }),
+    ("getSlashCommandPreviews", |s, p, c| {
+        Box::pin(slash_command_previews(s, p, c, false))
+    }),
+    ("executeSlashCommandPreview", |s, p, c| {
+        Box::pin(slash_command_previews(s, p, c, true))
+    }),
+    ("joinDefaultChannels", |s, p, c| {
+        Box::pin(join_default_channels(s, p, c))
+    }),
 ];
 
 /// What a room lookup method is given and answers.
@@ -484,4 +500,116 @@ async fn get_room_by_type_and_name(
         .room_by_type_and_name(session, &room_type, &name)
         .await?;
     value(ejson(chat::room(&view.room, view.last_message.as_ref())))
+}
+
+/// `roomNameExists(name)`: whether a room has this name, as `rooms.nameExists` answers.
+async fn room_name_exists(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let name = str_param(&params, 0)?;
+    // Upstream names the method `roomExists` in this error.
+    crate::session_for(&ctx, "roomExists")?;
+    value(json!(service.rooms().name_exists(&name).await?))
+}
+
+/// `getRoomById(rid)` → the room document, for a caller who may read the room.
+async fn get_room_by_id(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let room_id = str_param(&params, 0)?;
+    // Upstream names `getRoomNameById` in its first two errors.
+    let session = crate::session_for(&ctx, "getRoomNameById")?;
+    let not_allowed = |method: &str| {
+        Error::meteor("error-not-allowed", "Not allowed").with_details(json!({ "method": method }))
+    };
+    let Some(found) = service
+        .rooms()
+        .find_room_unchecked(&RoomRef::Id(room_id))
+        .await?
+    else {
+        return Err(not_allowed("getRoomNameById"));
+    };
+    let Some(access) = service.rooms().room_access(session, found).await? else {
+        return Err(not_allowed("getRoomById"));
+    };
+    let view = service.rooms().room_view(access.into_room()).await?;
+    value(ejson(chat::room(&view.room, view.last_message.as_ref())))
+}
+
+/// `getRoomJoinCode(rid)` → the room's join code, for holders of `view-join-code` (nothing for
+/// a room without one).
+async fn get_room_join_code(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let room_id = str_param(&params, 0)?;
+    let session = crate::session_for(&ctx, "getJoinCode")?;
+    let code = service.rooms().room_join_code(session, &room_id).await?;
+    value(code.map_or(Value::Null, Value::String))
+}
+
+/// `getSlashCommandPreviews({cmd, params, msg})` and
+/// `executeSlashCommandPreview({cmd, params, msg}, preview)`: none of the built-in commands
+/// offers previews, so a known command is refused as upstream refuses such a command.
+async fn slash_command_previews(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+    execute: bool,
+) -> Result<Outcome> {
+    const EXECUTE: &str = "executeSlashCommandPreview";
+    // Upstream names `getSlashCommandPreview` when nobody is logged in.
+    crate::session_for(
+        &ctx,
+        if execute {
+            EXECUTE
+        } else {
+            "getSlashCommandPreview"
+        },
+    )?;
+    let invalid = |reason: &'static str| {
+        Error::meteor("error-invalid-command", reason).with_details(json!({"method": EXECUTE}))
+    };
+    let Some(command) = param(&params, 0)
+        .and_then(|c| c.get("cmd"))
+        .and_then(Value::as_str)
+        .and_then(|cmd| service.commands().find(cmd))
+    else {
+        return Err(invalid("Invalid Command Provided"));
+    };
+    if !command.provides_preview {
+        return Err(invalid("Command Does Not Provide Previews"));
+    }
+    if execute && param(&params, 1).is_none() {
+        return Err(
+            Error::meteor("error-invalid-command-preview", "Invalid Preview Provided")
+                .with_details(json!({"method": EXECUTE})),
+        );
+    }
+    // No command providing previews exists, so none has previews to list or run.
+    value(if execute {
+        Value::Null
+    } else {
+        json!({"i18nTitle": "", "items": []})
+    })
+}
+
+/// `joinDefaultChannels(silenced?)`: the caller joins the default rooms they are not in yet
+/// (always with the join message: Comet has no silent join).
+async fn join_default_channels(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    if param(&params, 0).is_some_and(|v| !v.is_boolean()) {
+        return Err(match_failed());
+    }
+    let session = crate::session_for(&ctx, "joinDefaultChannels")?;
+    service.rooms().join_default_channels(session).await?;
+    value(Value::Null)
 }

@@ -265,6 +265,60 @@ impl Messages<'_> {
         self.room_messages(&room, &filter, &page).await
     }
 
+    /// Upstream's `getThreadMessages` method: a thread's first message followed by a page of
+    /// its replies, newest first. A thread that is not there, or has no replies, gives an
+    /// empty list, as upstream.
+    pub async fn thread_with_replies(
+        &self,
+        session: &Session,
+        thread_id: &str,
+        offset: u64,
+        count: Option<u64>,
+    ) -> Result<Vec<Message>> {
+        let details = || json!({"method": "getThreadMessages"});
+        if !self.ctx.setting_bool("Threads_enabled") {
+            return Err(
+                Error::meteor("error-not-allowed", "Threads Disabled").with_details(details())
+            );
+        }
+        let found = self
+            .ctx
+            .store
+            .message_by_id(thread_id)
+            .await
+            .map_err(store_error)?;
+        let Some(root) = found.filter(|m| m.deleted_at.is_none()) else {
+            return Ok(Vec::new());
+        };
+        let room = self
+            .ctx
+            .rooms()
+            .room_for(session, &RoomRef::Id(root.room_id.clone()), RoomFamily::Any)
+            .await
+            .map_err(|_| {
+                Error::meteor("error-not-allowed", "Not allowed").with_details(details())
+            })?;
+        if root.thread_count == 0 {
+            return Ok(Vec::new());
+        }
+        let filter = MessageFilter {
+            thread_id: Some(root.id.clone()),
+            ..MessageFilter::default()
+        };
+        let page = Page {
+            offset,
+            count,
+            sort: vec![(MessageSortKey::CreatedAt, Direction::Descending)],
+        };
+        let replies = self
+            .ctx
+            .store
+            .room_messages(&room.id, &filter, &page)
+            .await
+            .map_err(store_error)?;
+        Ok(std::iter::once(root).chain(replies).collect())
+    }
+
     /// `chat.syncThreadMessages`: replies changed after a time.
     pub async fn sync_thread_messages(
         &self,

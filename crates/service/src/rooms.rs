@@ -404,12 +404,28 @@ impl Rooms<'_> {
             .into_iter()
             .filter(|r| r.room_type != RoomType::Direct)
         {
+            // A user already in a default room stays as they are.
+            if self
+                .ctx
+                .store
+                .subscription(&room.id, &user.id)
+                .await
+                .map_err(store_error)?
+                .is_some()
+            {
+                continue;
+            }
             let at = now();
             let subscription = self.joining_subscription(&room, user, at);
             let message = system_message("uj", &room.id, user, &user.username, at);
             self.add_member(subscription, message).await?;
         }
         Ok(())
+    }
+
+    /// Upstream's `joinDefaultChannels`: the caller joins the default rooms they are not in.
+    pub async fn join_default_channels(&self, session: &Session) -> Result<()> {
+        self.join_default_rooms(&session.user).await
     }
 
     /// Whether the user holds a permission globally or through their roles in the room.
@@ -1601,9 +1617,45 @@ impl Rooms<'_> {
             .is_some())
     }
 
+    /// Who may read rooms' join codes.
+    pub const VIEW_JOIN_CODE: Required = Required::All(&["view-join-code"]);
+
+    /// Upstream's `getRoomJoinCode`: a room's join code (`None` for an unknown room or one
+    /// without a code), for holders of `view-join-code`.
+    pub async fn room_join_code(&self, session: &Session, room_id: &str) -> Result<Option<String>> {
+        if !self.ctx.meets(&session.user, Self::VIEW_JOIN_CODE) {
+            return Err(Error::meteor("error-not-authorized", "Not authorized")
+                .with_details(json!({"method": "getJoinCode"})));
+        }
+        Ok(self
+            .ctx
+            .store
+            .room_by_id(room_id)
+            .await
+            .map_err(store_error)?
+            .and_then(|room| room.join_code))
+    }
+
     /// `rooms.delete`: upstream's `eraseRoom` by id, for whoever holds the room type's delete
     /// permission, member or not.
     pub async fn delete_room_by_id(&self, session: &Session, room_id: &str) -> Result<()> {
+        let access = self
+            .room_for_moderation(session, room_id, "eraseRoom")
+            .await?;
+        self.delete_room(session, &access).await
+    }
+
+    /// A room by id for an operation that checks a permission of its own (held globally or
+    /// through the caller's roles in the room) instead of the caller's access to the room, as
+    /// upstream's `eraseRoom`, `addRoomOwner`, `archiveRoom` and their kin do: only such
+    /// operations may be given what this returns. An unknown room is `error-invalid-room`
+    /// for `method`.
+    pub async fn room_for_moderation(
+        &self,
+        session: &Session,
+        room_id: &str,
+        method: &str,
+    ) -> Result<RoomAccess> {
         let found = self
             .ctx
             .store
@@ -1612,7 +1664,7 @@ impl Rooms<'_> {
             .map_err(store_error)?;
         let Some(room) = found else {
             return Err(Error::meteor("error-invalid-room", "Invalid room")
-                .with_details(json!({"method": "eraseRoom"})));
+                .with_details(json!({ "method": method })));
         };
         let subscribed = self
             .ctx
@@ -1621,8 +1673,7 @@ impl Rooms<'_> {
             .await
             .map_err(store_error)?
             .is_some();
-        let access = Self::access_for(&session.user, room, subscribed);
-        self.delete_room(session, &access).await
+        Ok(Self::access_for(&session.user, room, subscribed))
     }
 
     /// `channels.open`/`close`, `groups.open`/`close`, `im.open`/`close`: shows or hides the room.

@@ -192,6 +192,7 @@ fn file_routes() -> Router<AppState> {
             post(files::media_confirm),
         )
         .route("/file-upload/{id}/{*name}", get(files::download))
+        .route("/ufs/{store}/{id}/{*name}", get(files::legacy_download))
         .route("/api/v1/rooms.images", get(files::images))
         .route(
             "/api/v1/channels.files",

@@ -291,6 +291,7 @@ async fn update_message(
             chat::preview_urls(param(&params, 1))
                 .map_err(|_| match_failed())?
                 .as_deref(),
+            message.get("customFields").filter(|f| f.is_object()),
         )
         .await?;
     value(Value::Null)

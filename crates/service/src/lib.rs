@@ -21,6 +21,7 @@ pub mod outbound;
 pub mod pipeline;
 pub mod presence;
 pub mod previews;
+mod quotes;
 pub mod ratelimit;
 pub mod roles;
 pub mod room_admin;

@@ -72,7 +72,7 @@ def test_rooms_media_and_confirm(server, make_user, tmp_path):
     m = confirmed["message"]
     assert m["msg"] == "minutes"
     assert m["files"][0]["_id"] == file_id
-    assert m["attachments"][0]["format"] == "txt"
+    assert m["attachments"][0]["format"] == "TXT"
     assert m["attachments"][0]["description"] == "monday"
 
     # groups_files is one of the client's paginated generators (pages of ``files``).

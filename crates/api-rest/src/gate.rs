@@ -124,7 +124,9 @@ pub async fn gate(State(app): State<AppState>, mut req: Request, next: Next) -> 
     // reads the `rc_uid`/`rc_token` cookies and query parameters there.
     let path = req.uri().path();
     if credentials.0.is_none()
-        && (path.starts_with("/file-upload/") || path.starts_with("/avatar/"))
+        && (path.starts_with("/file-upload/")
+            || path.starts_with("/ufs/")
+            || path.starts_with("/avatar/"))
     {
         credentials = file_credentials(req.headers(), req.uri().query());
     }

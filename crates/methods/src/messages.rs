@@ -190,6 +190,16 @@ async fn send_file_message(
         text: text(data.get("msg"))?,
         description: text(file.get("description"))?,
         thread_id: text(data.get("tmid"))?,
+        // A JSON text, as upstream's `sendFileMessage` takes it (`JSON.parse`).
+        custom_fields: match text(data.get("customFields"))?.filter(|t| !t.is_empty()) {
+            None => None,
+            Some(raw) => Some(
+                serde_json::from_str::<Value>(&raw)
+                    .ok()
+                    .filter(Value::is_object)
+                    .ok_or_else(|| Error::failure("Invalid custom fields"))?,
+            ),
+        },
     };
     let room = match service.files().upload_target(session, &room_id).await {
         Ok(room) => room,
@@ -289,6 +299,7 @@ async fn update_message(
             chat::preview_urls(param(&params, 1))
                 .map_err(|_| match_failed())?
                 .as_deref(),
+            message.get("customFields").filter(|f| f.is_object()),
         )
         .await?;
     value(Value::Null)

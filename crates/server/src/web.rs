@@ -53,6 +53,7 @@ pub fn is_api_path(path: &str) -> bool {
     path == "/api"
         || path.starts_with("/api/")
         || path.starts_with("/file-upload/")
+        || path.starts_with("/ufs/")
         || path.starts_with("/avatar/")
 }
 
@@ -243,6 +244,7 @@ mod tests {
         assert!(!is_api_path("/apiary"));
         assert!(is_api_path("/file-upload/abc/a.png"));
         assert!(!is_api_path("/file-uploads"));
+        assert!(is_api_path("/ufs/GridFS:Uploads/abc/a.png"));
         assert!(is_api_path("/avatar/ann"));
         assert!(is_api_path("/avatar/room/GENERAL"));
         assert!(!is_api_path("/avatars"));

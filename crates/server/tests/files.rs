@@ -257,7 +257,7 @@ async fn media_then_confirm_and_room_listings() {
             "description": "monday",
             "title_link": format!("/file-upload/{file_id}/notes.txt"),
             "title_link_download": true,
-            "format": "txt",
+            "format": "TXT",
             "size": 11,
             "fileId": file_id,
         })
@@ -448,7 +448,7 @@ async fn limits_and_type_lists_leave_nothing_behind() {
     .await;
     assert_eq!(
         (status, body["error"].clone()),
-        (400, json!("[No file uploaded]"))
+        (400, json!("No file uploaded"))
     );
     server.stop().await;
 }
@@ -958,5 +958,262 @@ async fn show_deleted_status_keeps_a_removed_placeholder() {
     assert_eq!(kept["t"], json!("rm"));
     assert_eq!(kept["msg"], json!(""));
     assert_eq!(kept["editedBy"]["_id"], json!(alice.user_id));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn upload_forms_take_exactly_one_part_named_file() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let rid = group(&server, &alice, "forms", &[]).await;
+    let image = png();
+    let stored_before = stored_files(&server);
+    for endpoint in ["rooms.upload", "rooms.media"] {
+        let path = format!("{endpoint}/{rid}");
+        // A file under another name is refused by name.
+        let (status, body) = post_form(
+            &server,
+            &path,
+            &[("picture", Some(("pic.png", "image/png")), &image)],
+            &alice,
+        )
+        .await;
+        assert_eq!(
+            (status, body),
+            (
+                400,
+                json!({"success": false, "error": "[invalid-field]", "errorType": "invalid-field"})
+            ),
+            "{endpoint}"
+        );
+        // A part without a file name is no file at all.
+        let (status, body) = post_form(
+            &server,
+            &path,
+            &[("file", Some(("", "application/octet-stream")), b"")],
+            &alice,
+        )
+        .await;
+        assert_eq!(
+            (status, body),
+            (400, json!({"success": false, "error": "No file uploaded"})),
+            "{endpoint}"
+        );
+        // Two files: the second is refused, and the first is not kept.
+        let (status, body) = post_form(
+            &server,
+            &path,
+            &[
+                ("file", Some(("one.png", "image/png")), &image),
+                ("file", Some(("two.png", "image/png")), &image),
+            ],
+            &alice,
+        )
+        .await;
+        assert_eq!(
+            (status, body),
+            (
+                400,
+                json!({"success": false, "error": "Just 1 file is allowed"})
+            ),
+            "{endpoint}"
+        );
+    }
+    assert_eq!(stored_files(&server), stored_before);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn files_of_no_known_type_keep_an_opaque_claim_and_show_their_extension() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let rid = group(&server, &alice, "generic", &[]).await;
+    for (name, claimed, content, format) in [
+        (
+            "diagram.drawio",
+            "application/octet-stream",
+            &b"<mxfile></mxfile>"[..],
+            "DRAWIO",
+        ),
+        ("lst-test.lst", "text/plain", &b"hello lst\n"[..], "LST"),
+    ] {
+        let (status, body) = post_form(
+            &server,
+            &format!("rooms.upload/{rid}"),
+            &[("file", Some((name, claimed)), content)],
+            &alice,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let message = &body["message"];
+        assert_eq!(message["files"][0]["name"], json!(name));
+        assert_eq!(message["files"][0]["type"], json!(claimed));
+        assert_eq!(message["attachments"][0]["format"], json!(format));
+        assert_eq!(message["attachments"][0]["title"], json!(name));
+        assert_eq!(message["attachments"][0]["type"], json!("file"));
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn file_messages_take_custom_fields_checked_like_any_message() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let rid = group(&server, &admin, "fields", &[]).await;
+    let stored_before = stored_files(&server);
+    let upload = |fields: &'static str| {
+        let server = &server;
+        let admin = &admin;
+        let rid = &rid;
+        async move {
+            post_form(
+                server,
+                &format!("rooms.upload/{rid}"),
+                &[
+                    ("customFields", None, fields.as_bytes()),
+                    ("file", Some(("pic.png", "image/png")), &png()),
+                ],
+                admin,
+            )
+            .await
+        }
+    };
+    let refused = |reply: (u16, Value), error: &str| {
+        assert_eq!(
+            reply,
+            (400, json!({"success": false, "error": error})),
+            "{error}"
+        );
+    };
+    refused(
+        upload(r#"{"field1": "value1"}"#).await,
+        "Custom fields not enabled",
+    );
+    server
+        .post(
+            "settings/Message_CustomFields_Enabled",
+            json!({"value": true}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    refused(upload("{}").await, "Invalid custom fields");
+    refused(
+        upload(r#"{"field1": "value1"}"#).await,
+        "Invalid custom fields",
+    );
+    refused(upload("not json").await, "Invalid custom fields");
+    // Refused file messages leave no file behind.
+    assert_eq!(stored_files(&server), stored_before);
+    let (status, body) = upload(r#"{"priority": "low"}"#).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["message"]["customFields"], json!({"priority": "low"}));
+
+    // `rooms.mediaConfirm` takes them as JSON text too.
+    let (status, body) = post_form(
+        &server,
+        &format!("rooms.media/{rid}"),
+        &[("file", Some(("pic.png", "image/png")), &png())],
+        &admin,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let file_id = body["file"]["_id"].as_str().expect("file id").to_owned();
+    let confirmed = server
+        .post(
+            &format!("rooms.mediaConfirm/{rid}/{file_id}"),
+            json!({"customFields": "{\"priority\": \"high\"}"}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(
+        confirmed.ok()["message"]["customFields"],
+        json!({"priority": "high"})
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn legacy_ufs_urls_serve_files_under_the_same_rules() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let carol = server.new_user("carol").await;
+    let admin = server.admin().await;
+    let rid = group(&server, &alice, "legacy", &[]).await;
+    let (status, body) = post_form(
+        &server,
+        &format!("rooms.upload/{rid}"),
+        &[("file", Some(("pic.png", "image/png")), &png())],
+        &alice,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let file_id = body["message"]["file"]["_id"]
+        .as_str()
+        .expect("file id")
+        .to_owned();
+    let status_of = |path: String, auth: Option<Auth>| {
+        let server = &server;
+        async move {
+            let response = download(server, &path, |r| match &auth {
+                Some(a) => r
+                    .header("X-User-Id", &a.user_id)
+                    .header("X-Auth-Token", &a.token),
+                None => r,
+            })
+            .await;
+            let kind = response
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            (response.status().as_u16(), kind)
+        }
+    };
+    for store in ["GridFS:Uploads", "FileSystem:Uploads", "AmazonS3:Uploads"] {
+        let path = format!("/ufs/{store}/{file_id}/pic.png");
+        assert_eq!(
+            status_of(path.clone(), Some(alice.clone())).await,
+            (200, "image/png".to_owned())
+        );
+        assert_eq!(status_of(path.clone(), Some(carol.clone())).await.0, 403);
+        assert_eq!(status_of(path, None).await.0, 403);
+    }
+    // Cookies authenticate there too, as on /file-upload.
+    let by_cookie = download(
+        &server,
+        &format!("/ufs/GridFS:Uploads/{file_id}/pic.png"),
+        |r| {
+            r.header(
+                "Cookie",
+                format!("rc_uid={}; rc_token={}", alice.user_id, alice.token),
+            )
+        },
+    )
+    .await;
+    assert_eq!(by_cookie.status().as_u16(), 200);
+    // Only upload stores name uploads.
+    assert_eq!(
+        status_of(
+            format!("/ufs/GridFS:Avatars/{file_id}/pic.png"),
+            Some(alice.clone())
+        )
+        .await
+        .0,
+        404
+    );
+    server
+        .post(
+            "settings/FileUpload_ProtectFiles",
+            json!({"value": false}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    assert_eq!(
+        status_of(format!("/ufs/GridFS:Uploads/{file_id}/pic.png"), None).await,
+        (200, "image/png".to_owned())
+    );
     server.stop().await;
 }

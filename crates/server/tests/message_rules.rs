@@ -297,3 +297,63 @@ async fn chat_parameters_are_refused_as_upstream_schemas_refuse_them() {
         .refused(400, "error-not-allowed");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn edits_change_custom_fields_under_the_same_rules() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let rid = channel(&server, &admin, "edited-fields").await;
+    let message = say(&server, &admin, &rid, "Sample message").await;
+    let msg_id = id_of(&message);
+    let update = |text: &str, fields: Option<Value>| {
+        let mut body = json!({"roomId": rid, "msgId": msg_id, "text": text});
+        if let Some(fields) = fields {
+            body["customFields"] = fields;
+        }
+        let server = &server;
+        let admin = &admin;
+        async move { server.post("chat.update", body, Some(admin)).await }
+    };
+    update("Sample message", Some(json!({"priority": "low"})))
+        .await
+        .refused(400, "Custom fields not enabled");
+    set_setting(&server, &admin, "Message_CustomFields_Enabled", json!(true)).await;
+    update("Updated", Some(json!({})))
+        .await
+        .refused(400, "Invalid custom fields");
+    update("Updated", Some(json!({"field1": "value1"})))
+        .await
+        .refused(400, "Invalid custom fields");
+    let reply = update("Updated", Some(json!("low"))).await;
+    assert_eq!(
+        (reply.status, reply.body["errorType"].clone()),
+        (400, json!("invalid-params"))
+    );
+    // Refused edits change nothing.
+    let stored = server
+        .get("chat.getMessage", &[("msgId", &msg_id)], Some(&admin))
+        .await;
+    assert_eq!(stored.ok()["message"]["msg"], json!("Sample message"));
+    assert!(stored.body["message"].get("customFields").is_none());
+
+    let edited = update("Updated", Some(json!({"priority": "low"}))).await;
+    assert_eq!(edited.ok()["message"]["msg"], json!("Updated"));
+    assert_eq!(
+        edited.body["message"]["customFields"],
+        json!({"priority": "low"})
+    );
+    // The fields alone may change, the text staying as it was.
+    let edited = update("Updated", Some(json!({"priority": "high"}))).await;
+    assert_eq!(edited.ok()["message"]["msg"], json!("Updated"));
+    assert_eq!(
+        edited.body["message"]["customFields"],
+        json!({"priority": "high"})
+    );
+    // An edit without them keeps them.
+    let edited = update("Updated again", None).await;
+    assert_eq!(
+        edited.ok()["message"]["customFields"],
+        json!({"priority": "high"})
+    );
+    server.stop().await;
+}

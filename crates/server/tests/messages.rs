@@ -1354,3 +1354,85 @@ async fn the_bad_words_filter_masks_listed_words_on_every_path() {
     assert_eq!(edited.ok()["message"]["msg"], json!("now *******"));
     server.stop().await;
 }
+
+/// Attachments' `message_link`s, in order.
+fn quote_links(message: &Value) -> Vec<Value> {
+    message["attachments"]
+        .as_array()
+        .map(|items| items.iter().map(|a| a["message_link"].clone()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn links_to_messages_become_quotes_that_follow_edits() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let bob = server.new_user("bob").await;
+    server
+        .post(
+            "settings/Site_Url",
+            json!({"value": "http://chat.example"}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let rid = channel(&server, &admin, "quoting", &["bob"]).await;
+    let first = id_of(&say(&server, &admin, &rid, "first words").await);
+    let second = id_of(&say(&server, &admin, &rid, "second words").await);
+    let link = |id: &str| format!("http://chat.example/channel/quoting?msg={id}");
+
+    // A message sent with a link quotes what it links to, after its own attachments.
+    let sent = server
+        .post(
+            "chat.sendMessage",
+            json!({"message": {"rid": rid, "msg": format!("see {}", link(&first)),
+                   "attachments": [{"title": "mine", "message_link": "https://example.org"}]}}),
+            Some(&admin),
+        )
+        .await;
+    let message = sent.ok()["message"].clone();
+    assert_eq!(
+        quote_links(&message),
+        [json!("https://example.org"), json!(link(&first))]
+    );
+    let quote = &message["attachments"][1];
+    assert_eq!(quote["text"], json!("first words"));
+    assert_eq!(quote["author_name"], json!("admin"));
+    assert_eq!(quote["author_icon"], json!("/avatar/admin"));
+    assert_eq!(quote["attachments"], json!([]));
+    assert!(quote["ts"].is_string());
+    // The quoted link is not fetched for a preview.
+    assert_eq!(message["urls"][0]["ignoreParse"], json!(true));
+
+    // Editing drops the old quotes (even the one the client sent) and quotes the new links.
+    let msg_id = id_of(&message);
+    let edit = |text: String| {
+        let server = &server;
+        let admin = &admin;
+        let body = json!({"roomId": rid, "msgId": msg_id, "text": text});
+        async move { server.post("chat.update", body, Some(admin)).await }
+    };
+    let edited = edit(format!("now {}", link(&second))).await;
+    assert_eq!(quote_links(&edited.ok()["message"]), [json!(link(&second))]);
+    let edited = edit(format!("{} and {}", link(&first), link(&second))).await;
+    assert_eq!(
+        quote_links(&edited.ok()["message"]),
+        [json!(link(&first)), json!(link(&second))]
+    );
+    let edited = edit("no links any more".to_owned()).await;
+    assert_eq!(edited.ok()["message"]["attachments"], json!([]));
+
+    // A message in a room the writer cannot read is not quoted.
+    let secret_room =
+        create_room(&server, &admin, "groups", json!({"name": "secret-quotes"})).await;
+    let secret = id_of(&say(&server, &admin, &secret_room, "hidden").await);
+    let sent = server
+        .post(
+            "chat.postMessage",
+            json!({"roomId": rid, "text": format!("peek {}", link(&secret))}),
+            Some(&bob),
+        )
+        .await;
+    assert!(sent.ok()["message"].get("attachments").is_none());
+    server.stop().await;
+}

@@ -43,12 +43,14 @@ const ACTIVE_TYPES: &[&str] = &[
     "text/xsl",
 ];
 
-/// The message fields sent with a file (`msg`, `description`, `tmid`).
+/// The message fields sent with a file (`msg`, `description`, `tmid`, `customFields`).
 #[derive(Debug, Clone, Default)]
 pub struct FileMessage {
     pub text: Option<String>,
     pub description: Option<String>,
     pub thread_id: Option<String>,
+    /// Checked like any message's custom fields (`Message_CustomFields_Enabled`, the schema).
+    pub custom_fields: Option<Value>,
 }
 
 /// A file arriving from a client, read as it streams in.
@@ -89,7 +91,15 @@ pub fn decide_type(sniffed: &'static str, claimed: Option<&str>) -> String {
         .any(|p| claimed.starts_with(p));
     match sniffed {
         "application/octet-stream" | "application/zip" if !recognisable => claimed,
-        "text/plain" if claimed.starts_with("text/") || claimed == "application/json" => claimed,
+        // Text with no recognisable header keeps a text claim, and an opaque one: a client
+        // that calls a file `application/octet-stream` gets it back as a download.
+        "text/plain"
+            if claimed.starts_with("text/")
+                || claimed == "application/json"
+                || claimed == "application/octet-stream" =>
+        {
+            claimed
+        }
         _ => sniffed.to_owned(),
     }
 }
@@ -240,7 +250,8 @@ pub fn file_message_parts(upload: &Upload, extras: Option<&ImageExtras>) -> (Vec
             a.insert(format!("{group}_size"), json!(upload.size));
         }
         _ => {
-            a.insert("format".into(), json!(upload.extension));
+            // Upstream's `getFileExtension` gives the extension in capitals.
+            a.insert("format".into(), json!(upload.extension.to_uppercase()));
             a.insert("size".into(), json!(upload.size));
         }
     }
@@ -513,6 +524,7 @@ impl Files<'_> {
             thread_id: fields.thread_id.filter(|t| !t.is_empty()),
             attachments: Some(json!([attachment])),
             files: Some(Value::Array(files)),
+            custom_fields: fields.custom_fields,
             // Upstream sends file messages as not groupable.
             groupable: Some(false),
             ..NewMessage::default()
@@ -927,6 +939,10 @@ mod tests {
         assert_eq!(decide_type("text/html", Some("image/png")), "text/html");
         assert_eq!(decide_type("text/plain", Some("text/html")), "text/plain");
         assert_eq!(decide_type("text/plain", Some("text/csv")), "text/csv");
+        assert_eq!(
+            decide_type("text/plain", Some("application/octet-stream")),
+            "application/octet-stream"
+        );
         assert_eq!(
             decide_type(
                 "application/zip",

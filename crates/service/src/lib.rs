@@ -12,6 +12,7 @@ mod bootstrap;
 pub mod commands;
 pub mod data_export;
 pub mod discovery;
+pub mod export;
 pub mod files;
 mod hashing;
 pub mod listening;
@@ -25,6 +26,7 @@ pub mod people;
 pub mod pipeline;
 pub mod presence;
 pub mod previews;
+mod quotes;
 pub mod ratelimit;
 pub mod roles;
 pub mod room_admin;
@@ -91,6 +93,8 @@ pub struct Service {
     s3_http: std::sync::OnceLock<std::result::Result<reqwest::Client, String>>,
     /// Link previews waiting to be fetched, and the permits fetches take (`previews`).
     previews: previews::PreviewQueue,
+    /// Room exports waiting to be built (`export`).
+    exports: export::ExportQueue,
     config: ServiceConfig,
 }
 
@@ -158,8 +162,10 @@ impl Service {
         config: ServiceConfig,
     ) -> Result<Arc<Service>> {
         let (previews, waiting_previews) = previews::PreviewQueue::new();
+        let (exports, waiting_exports) = export::ExportQueue::new();
         let service = Service {
             previews,
+            exports,
             settings_cache: settings::SettingsCache::default(),
             permission_cache: authz::PermissionCache::default(),
             rate_limiter: ratelimit::RateLimiter::default(),
@@ -174,6 +180,7 @@ impl Service {
         let service = Arc::new(service);
         service.follow_bus();
         service.run_preview_worker(waiting_previews);
+        service.run_export_worker(waiting_exports);
         Ok(service)
     }
 

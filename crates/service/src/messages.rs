@@ -467,7 +467,8 @@ impl Messages<'_> {
         minutes <= 0 || now() - message.created_at <= chrono::Duration::minutes(minutes)
     }
 
-    /// `chat.update`: edits the text (own messages, or with `edit-message`).
+    /// `chat.update`: edits the text (own messages, or with `edit-message`), and the custom
+    /// fields when `custom_fields` is given (checked as a new message's are).
     pub async fn update_message(
         &self,
         session: &Session,
@@ -475,6 +476,7 @@ impl Messages<'_> {
         message_id: &str,
         text: &str,
         preview_urls: Option<&[String]>,
+        custom_fields: Option<&serde_json::Value>,
     ) -> Result<Message> {
         let found = self
             .ctx
@@ -539,27 +541,11 @@ impl Messages<'_> {
                 "Message size exceeds Message_MaxAllowedSize",
             ));
         }
+        if let Some(fields) = custom_fields {
+            self.check_custom_fields(fields)?;
+        }
         let text = text.trim().to_owned();
         let (mentions, channels, _) = self.resolve_mentions(session, &room, &text).await?;
-        // An edit passes the same filters as a new message (upstream runs its
-        // `beforeSaveMessage` hooks on edits too).
-        let mut edited = message.clone();
-        edited.text = text;
-        edited.mentions = mentions;
-        edited.channels = channels;
-        let mut draft = Draft {
-            sender: Sender::Member(session),
-            room: &room,
-            message: edited,
-            effects: PostEffects::default(),
-        };
-        self.run_filters(&mut draft).await?;
-        let Message {
-            text,
-            mentions,
-            channels,
-            ..
-        } = draft.message;
         // The text's URLs again (upstream parses them on every edit); those the message
         // already had keep the previews fetched for them.
         let urls = self
@@ -577,6 +563,30 @@ impl Messages<'_> {
                 url
             })
             .collect();
+        // An edit passes the same filters as a new message (upstream runs its
+        // `beforeSaveMessage` hooks on edits too); it is marked edited first, as upstream's
+        // hooks see it, so that they treat it as one (quotes of the old text go).
+        let mut edited = message.clone();
+        edited.text = text;
+        edited.mentions = mentions;
+        edited.channels = channels;
+        edited.urls = urls;
+        edited.edited_at = Some(now());
+        let mut draft = Draft {
+            sender: Sender::Member(session),
+            room: &room,
+            message: edited,
+            effects: PostEffects::default(),
+        };
+        self.run_filters(&mut draft).await?;
+        let Message {
+            text,
+            mentions,
+            channels,
+            urls,
+            attachments,
+            ..
+        } = draft.message;
         let edit = MessageChange::Edit {
             text,
             mentions,
@@ -587,6 +597,8 @@ impl Messages<'_> {
                 username: session.user.username.clone(),
                 name: None,
             },
+            attachments,
+            custom_fields: custom_fields.cloned(),
         };
         let edited = self
             .change_message(&message.id, &edit)

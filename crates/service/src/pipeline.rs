@@ -8,8 +8,8 @@
 //!    message and what posting it changes ([`Draft`]); system messages are built by the
 //!    operation that causes them;
 //! 3. **filters**: every [`Filter`] in order may reject the draft, rewrite it or annotate it
-//!    (the bad-words filter today; abuse limits, translation and outgoing integrations plug in
-//!    here);
+//!    (the bad-words filter, then quotes of linked messages; abuse limits, translation and
+//!    outgoing integrations plug in here);
 //! 4. **persist**: one store transaction inserts it with its effects on the room, the thread
 //!    and the members' subscriptions;
 //! 5. **publish**: the message, the updated thread root and the room go on the bus;
@@ -54,7 +54,7 @@ pub trait Filter: Send + Sync {
 
 /// The filters every message passes, in order.
 pub(crate) fn built_in_filters() -> Vec<Box<dyn Filter>> {
-    vec![Box::new(BadWords)]
+    vec![Box::new(BadWords), Box::new(crate::quotes::Quotes)]
 }
 
 impl Messages<'_> {

@@ -138,7 +138,7 @@ async fn concurrent_reactions_stars_and_pins_are_all_kept() {
                 for round in 0..4 {
                     service
                         .messages()
-                        .update_message(member, &room_id, &id, &format!("edit {round}"), None)
+                        .update_message(member, &room_id, &id, &format!("edit {round}"), None, None)
                         .await
                         .expect("edit");
                 }

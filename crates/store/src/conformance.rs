@@ -2009,6 +2009,8 @@ pub async fn message_history(store: &dyn Store) {
         channels: edited.channels.clone(),
         urls: Vec::new(),
         by: UserStub::from(&ben),
+        attachments: None,
+        custom_fields: None,
     };
     let written = store
         .change_message("h2", &edit, at_ms(t0, 70))
@@ -2659,6 +2661,8 @@ pub async fn racing_message_changes(store: &dyn Store) {
                 channels: Vec::new(),
                 urls: Vec::new(),
                 by: UserStub::from(author),
+                attachments: None,
+                custom_fields: None,
             };
             let at = at_ms(t0, 1 + i64::try_from(round).unwrap());
             store

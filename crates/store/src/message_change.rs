@@ -19,6 +19,11 @@ pub enum MessageChange {
         channels: Vec<(String, String)>,
         urls: Vec<MessageUrl>,
         by: UserStub,
+        /// The attachments after the edit (its quotes follow the new text); `None` leaves
+        /// them as they are.
+        attachments: Option<Value>,
+        /// New custom fields; `None` leaves them as they are.
+        custom_fields: Option<Value>,
     },
     /// Previews fetched for some of the message's URLs: each fills the entry with its URL, if
     /// the message (edited meanwhile, perhaps) still has one that is not `ignoreParse`.
@@ -95,11 +100,19 @@ impl MessageChange {
                 channels,
                 urls,
                 by,
+                attachments,
+                custom_fields,
             } => {
                 message.text = text.clone();
                 message.mentions = mentions.clone();
                 message.channels = channels.clone();
                 message.urls = urls.clone();
+                if let Some(attachments) = attachments {
+                    message.attachments = Some(attachments.clone());
+                }
+                if let Some(fields) = custom_fields {
+                    message.custom_fields = Some(fields.clone());
+                }
                 message.edited_at = Some(at);
                 message.edited_by = Some(by.clone());
                 true

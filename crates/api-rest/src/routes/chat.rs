@@ -155,6 +155,11 @@ pub async fn update(
     let message_id = req_str(&body, "msgId")?;
     let text = req_str(&body, "text")?;
     let preview_urls = chat::preview_urls(body.get("previewUrls"))?;
+    let custom_fields = match body.get("customFields") {
+        None | Some(Value::Null) => None,
+        Some(fields @ Value::Object(_)) => Some(fields),
+        Some(_) => return Err(Error::invalid_params("must be object").into()),
+    };
     let message = app
         .service
         .messages()
@@ -164,6 +169,7 @@ pub async fn update(
             &message_id,
             &text,
             preview_urls.as_deref(),
+            custom_fields,
         )
         .await?;
     ok(json!({"message": chat::message(&message)}))

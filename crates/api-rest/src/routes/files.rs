@@ -1,6 +1,6 @@
 //! Files: uploads into rooms (`rooms.upload`, `rooms.media`, `rooms.mediaConfirm`), the files
 //! of a room (`channels.files`, `groups.files`, `im.files`) and downloads
-//! (`GET /file-upload/:id/:name`).
+//! (`GET /file-upload/:id/:name`, and the older `GET /ufs/:store/:id/:name`).
 //!
 //! Multipart bodies stream: the file part goes straight to the blob store (which enforces
 //! `FileUpload_MaxFileSize`), other parts are small and capped.
@@ -95,12 +95,19 @@ async fn read_parts(
             return Err(bad_form("too many parts"));
         }
         let name = field.name().unwrap_or_default().to_owned();
-        if name == "file"
-            && let Some(file_name) = field.file_name().map(str::to_owned)
+        // As upstream's form parser (busboy) sees it, a part is a file only when it names
+        // one; a part with an empty file name is an ordinary field.
+        if let Some(file_name) = field
+            .file_name()
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
         {
-            // Upstream takes one file; further ones are ignored.
+            // Upstream refuses a second file before it looks at the part's name.
             if form.upload.is_some() {
-                continue;
+                return Err(Error::failure("Just 1 file is allowed"));
+            }
+            if name != "file" {
+                return Err(Error::meteor("invalid-field", ""));
             }
             let claimed_type = field.content_type().map(str::to_owned);
             let stream = field.map_err(std::io::Error::other);
@@ -135,12 +142,34 @@ async fn read_parts(
     Ok(())
 }
 
+/// Upstream's form parser rejects with this bare text when no part is a file.
+fn no_file() -> Error {
+    Error::failure("No file uploaded")
+}
+
 fn file_message(fields: &Value) -> Result<FileMessage> {
     Ok(FileMessage {
         text: opt_str(fields, "msg")?,
         description: opt_str(fields, "description")?,
         thread_id: opt_str(fields, "tmid")?,
+        custom_fields: custom_fields(fields.get("customFields"))?,
     })
+}
+
+/// `customFields` of a file message: a JSON text in a form (upstream parses it with
+/// `JSON.parse`), or already an object in a JSON body. Its content is checked with the message.
+fn custom_fields(value: Option<&Value>) -> Result<Option<Value>> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) if text.is_empty() => Ok(None),
+        Some(Value::String(text)) => serde_json::from_str::<Value>(text)
+            .ok()
+            .filter(Value::is_object)
+            .map(Some)
+            .ok_or_else(|| Error::failure("Invalid custom fields")),
+        Some(object @ Value::Object(_)) => Ok(Some(object.clone())),
+        Some(_) => Err(Error::failure("Invalid custom fields")),
+    }
 }
 
 /// `POST /api/v1/rooms.upload/:rid` (deprecated upstream in 8.0): uploads and posts at once.
@@ -153,9 +182,16 @@ pub async fn upload(
     let room = app.service.files().upload_target(&session, &rid).await?;
     let form = read_form(&app, &session, &room, req, false).await?;
     let Some(upload) = form.upload else {
-        return Err(ApiError(Error::meteor("No file uploaded", "")));
+        return Err(ApiError(no_file()));
     };
-    let fields = file_message(&Value::Object(form.fields))?;
+    let fields = match file_message(&Value::Object(form.fields)) {
+        Ok(fields) => fields,
+        Err(e) => {
+            // Nothing will refer to the stored file.
+            app.service.files().discard_upload(&upload).await?;
+            return Err(e.into());
+        }
+    };
     let message = app
         .service
         .files()
@@ -174,7 +210,7 @@ pub async fn media(
     let room = app.service.files().upload_target(&session, &rid).await?;
     let form = read_form(&app, &session, &room, req, true).await?;
     let Some(upload) = form.upload else {
-        return Err(ApiError(Error::meteor("No file uploaded", "")));
+        return Err(ApiError(no_file()));
     };
     ok(json!({"file": {"_id": upload.id, "url": comet_service::files::file_url(&upload)}}))
 }
@@ -318,6 +354,26 @@ pub async fn download(
     headers: HeaderMap,
     Params(query): Params,
 ) -> Response {
+    match serve(&app, session.as_ref(), &file_id, &query, &headers).await {
+        Ok(response) => response,
+        Err(e) => error_response(&e),
+    }
+}
+
+/// `GET /ufs/:store/:id/:name`: the download URLs of older Rocket.Chat versions (its UploadFS
+/// routes, e.g. `/ufs/GridFS:Uploads/<id>/<name>`), still found in old messages and clients.
+/// Every `*:Uploads` store names the same upload records, so the file is served from wherever
+/// it is stored, with the rules of `/file-upload`.
+pub async fn legacy_download(
+    State(app): State<AppState>,
+    MaybeCaller(session): MaybeCaller,
+    Path((store, file_id, _name)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    Params(query): Params,
+) -> Response {
+    if !store.ends_with(":Uploads") {
+        return error_response(&Error::not_found());
+    }
     match serve(&app, session.as_ref(), &file_id, &query, &headers).await {
         Ok(response) => response,
         Err(e) => error_response(&e),

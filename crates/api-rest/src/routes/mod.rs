@@ -5,6 +5,7 @@ mod avatars;
 mod chat;
 mod commands;
 mod discovery;
+mod export;
 mod files;
 mod info;
 mod methods;
@@ -202,7 +203,9 @@ fn file_routes() -> Router<AppState> {
             post(files::media_confirm),
         )
         .route("/file-upload/{id}/{*name}", get(files::download))
+        .route("/ufs/{store}/{id}/{*name}", get(files::legacy_download))
         .route("/api/v1/rooms.images", get(files::images))
+        .route("/api/v1/rooms.export", post(export::export))
         .route(
             "/api/v1/channels.files",
             family_route!(get, files::files, CHANNELS),

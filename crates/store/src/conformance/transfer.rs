@@ -477,6 +477,8 @@ async fn fill(store: &dyn Store, t0: Timestamp) {
                 channels: m2.channels.clone(),
                 urls: Vec::new(),
                 by: UserStub::from(&ben),
+                attachments: None,
+                custom_fields: None,
             },
             49,
         ),

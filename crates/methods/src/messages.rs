@@ -24,6 +24,10 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
     }),
     ("loadHistory", |s, p, c| Box::pin(load_history(s, p, c))),
     ("readMessages", |s, p, c| Box::pin(read_messages(s, p, c))),
+    ("readThreads", |s, p, c| Box::pin(read_threads(s, p, c))),
+    ("getThreadMessages", |s, p, c| {
+        Box::pin(get_thread_messages(s, p, c))
+    }),
     ("loadMissedMessages", |s, p, c| {
         Box::pin(load_missed_messages(s, p, c))
     }),
@@ -378,11 +382,46 @@ async fn read_messages(
     ctx: MethodContext<'_>,
 ) -> Result<Outcome> {
     let session = session(&ctx)?;
+    let read_threads = param(&params, 1).and_then(Value::as_bool).unwrap_or(false);
     service
         .rooms()
-        .mark_read(session, &str_param(&params, 0)?)
+        .mark_read(session, &str_param(&params, 0)?, read_threads)
         .await?;
     value(Value::Null)
+}
+
+/// `readThreads(tmid)`: the caller has seen a thread's replies.
+async fn read_threads(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let thread_id = str_param(&params, 0)?;
+    let session = session(&ctx)?;
+    service.messages().read_thread(session, &thread_id).await?;
+    value(Value::Null)
+}
+
+/// `getThreadMessages({tmid, limit, skip})` → the root, then its replies newest first.
+async fn get_thread_messages(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let options = param(&params, 0).ok_or_else(match_failed)?;
+    let thread_id = str_field(options, "tmid")?;
+    let count = |key: &str| options.get(key).and_then(Value::as_u64);
+    let messages = service
+        .messages()
+        .read_thread_messages(
+            session,
+            thread_id,
+            count("skip").unwrap_or(0),
+            count("limit"),
+        )
+        .await?;
+    value(Value::Array(message_docs(&messages)))
 }
 
 /// `loadMissedMessages(rid, since)`: messages changed in a room since a time, oldest first.

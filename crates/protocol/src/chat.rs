@@ -121,7 +121,17 @@ pub fn subscription(s: &Subscription) -> Value {
     if s.archived {
         put(&mut m, "archived", true);
     }
-    put(&mut m, "tunread", json!(s.thread_unread));
+    // Upstream adds these lists when a followed thread gets a reply and removes them when the
+    // room is read with its threads: a subscription without unread threads has none.
+    if !s.thread_unread.is_empty() {
+        put(&mut m, "tunread", json!(s.thread_unread));
+    }
+    if !s.thread_unread_user.is_empty() {
+        put(&mut m, "tunreadUser", json!(s.thread_unread_user));
+    }
+    if !s.thread_unread_group.is_empty() {
+        put(&mut m, "tunreadGroup", json!(s.thread_unread_group));
+    }
     if !s.ignored.is_empty() {
         put(&mut m, "ignored", json!(s.ignored));
     }

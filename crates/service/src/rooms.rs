@@ -240,6 +240,8 @@ impl Rooms<'_> {
             last_seen: at,
             last_reply: None,
             thread_unread: Vec::new(),
+            thread_unread_user: Vec::new(),
+            thread_unread_group: Vec::new(),
             ignored: Vec::new(),
             updated_at: at,
         }
@@ -1371,8 +1373,14 @@ impl Rooms<'_> {
         self.room_views(rooms).await
     }
 
-    /// `subscriptions.read`: marks a room read up to now.
-    pub async fn mark_read(&self, session: &Session, room_id: &str) -> Result<()> {
+    /// `subscriptions.read`: marks a room read up to now; its unread threads stay unread (and
+    /// keep the room alerting) unless `read_threads`, as upstream's `readMessages`.
+    pub async fn mark_read(
+        &self,
+        session: &Session,
+        room_id: &str,
+        read_threads: bool,
+    ) -> Result<()> {
         let Some(mut s) = self
             .ctx
             .store
@@ -1389,8 +1397,12 @@ impl Rooms<'_> {
         s.unread = 0;
         s.user_mentions = 0;
         s.group_mentions = 0;
-        s.alert = false;
-        s.thread_unread.clear();
+        s.alert = s.alert && !read_threads && !s.thread_unread.is_empty();
+        if read_threads {
+            s.thread_unread.clear();
+            s.thread_unread_user.clear();
+            s.thread_unread_group.clear();
+        }
         s.last_seen = at;
         s.updated_at = at;
         self.ctx

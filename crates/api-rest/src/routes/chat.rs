@@ -559,15 +559,20 @@ pub async fn subscriptions_read(
     Caller(session): Caller,
     Params(body): Params,
 ) -> ApiResult {
-    let Some(room_id) = opt_str(&body, "rid")?
-        .or(opt_str(&body, "roomId")?)
-        .filter(|s| !s.is_empty())
-    else {
+    let rid = opt_str(&body, "rid")?;
+    let room_id_param = opt_str(&body, "roomId")?;
+    // Upstream's schema takes `rid` or `roomId`, each in a variant that allows no other key:
+    // a body with both matches neither.
+    if rid.is_some() && room_id_param.is_some() {
+        return Err(Error::invalid_params("must NOT have additional properties").into());
+    }
+    let Some(room_id) = rid.or(room_id_param).filter(|s| !s.is_empty()) else {
         return Err(Error::invalid_params("must have required property 'rid'").into());
     };
+    let read_threads = opt_bool(&body, "readThreads")?.unwrap_or(false);
     app.service
         .rooms()
-        .mark_read(&session, &room_id)
+        .mark_read(&session, &room_id, read_threads)
         .await
         .map_err(|_| Error::failure("error-invalid-subscription"))?;
     ok(Value::Null)

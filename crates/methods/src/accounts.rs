@@ -17,6 +17,9 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
         Box::pin(public_settings(s))
     }),
     ("permissions/get", |s, _, c| Box::pin(permissions(s, c))),
+    ("saveUserPreferences", |s, p, c| {
+        Box::pin(save_user_preferences(s, p, c))
+    }),
     ("UserPresence:setDefaultStatus", |s, p, c| {
         Box::pin(set_default_status(s, p, c))
     }),
@@ -290,4 +293,22 @@ async fn private_settings(
         None => value(Value::Array(docs)),
         Some(_) => value(json!({"update": docs, "remove": []})),
     }
+}
+
+/// `saveUserPreferences(settings)`: merges preferences into the caller's own, as
+/// `users.setPreferences` does; answers `true`.
+async fn save_user_preferences(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let Some(Value::Object(settings)) = param(&params, 0) else {
+        return Err(crate::match_failed());
+    };
+    service
+        .accounts()
+        .set_preferences(session, None, settings)
+        .await?;
+    value(Value::Bool(true))
 }

@@ -139,6 +139,25 @@ pub fn subscription(s: &Subscription) -> Value {
     Value::Object(m)
 }
 
+/// An ISubscription as its owner reads it: the notification preferences the owner chose in
+/// their account apply to every subscription that has none of its own, as upstream's
+/// `getDefaultSubscriptionPref` copies them in (only `emailNotificationMode` today).
+pub fn own_subscription(s: &Subscription, owner_preferences: &Value) -> Value {
+    let mut doc = subscription(s);
+    if let (Value::Object(m), Some(mode)) = (
+        &mut doc,
+        owner_preferences
+            .get("emailNotificationMode")
+            .and_then(Value::as_str)
+            .filter(|mode| !mode.is_empty() && *mode != "default"),
+    ) && !m.contains_key("emailNotifications")
+    {
+        m.insert("emailNotifications".into(), json!(mode));
+        m.insert("emailPrefOrigin".into(), json!("user"));
+    }
+    doc
+}
+
 /// A member as `rooms.membersOrderedByRole` lists them: the public profile, the member's
 /// roles in the room, and the few fields of their subscription upstream shows (its id, when
 /// they joined, the roles), never its unread counts or other private state.

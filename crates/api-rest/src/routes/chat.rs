@@ -527,7 +527,10 @@ pub async fn subscriptions_get(
         "The \"lastUpdate\" query parameter must be a valid date.",
     )?;
     let subs = app.service.rooms().subscriptions(&session, since).await?;
-    let update: Vec<Value> = subs.iter().map(chat::subscription).collect();
+    let update: Vec<Value> = subs
+        .iter()
+        .map(|s| chat::own_subscription(s, &session.user.preferences))
+        .collect();
     let remove: Vec<Value> = match since {
         Some(since) => app
             .service
@@ -550,7 +553,9 @@ pub async fn subscriptions_get_one(
 ) -> ApiResult {
     let room_id = req_str(&query, "roomId")?;
     let subscription = app.service.rooms().subscription(&session, &room_id).await?;
-    ok(json!({"subscription": subscription.as_ref().map(chat::subscription)}))
+    ok(json!({"subscription": subscription
+        .as_ref()
+        .map(|s| chat::own_subscription(s, &session.user.preferences))}))
 }
 
 /// `POST /api/v1/subscriptions.read`.

@@ -145,10 +145,9 @@ pub(crate) fn room_not_found(family: RoomFamily) -> Error {
             "error-room-not-found",
             "The required \"roomId\" or \"roomName\" param provided does not match any group",
         ),
-        RoomFamily::Direct => Error::meteor(
-            "error-room-not-found",
-            "The required \"roomId\" or \"username\" params provided do not match any direct message",
-        ),
+        // Upstream's im.* routes look the conversation up with
+        // `getRoomByNameOrIdWithOptionToJoin`, which throws a bare `invalid-channel`.
+        RoomFamily::Direct => Error::meteor("invalid-channel", ""),
         RoomFamily::Any => Error::meteor(
             "error-room-not-found",
             "The required \"roomId\" or \"roomName\" param provided does not match any room",

@@ -91,6 +91,22 @@ pub(crate) async fn load(
         .await
 }
 
+/// `load` for the im.* routes that check the caller's access to the id they were given
+/// before looking the conversation up (`im.open`, `im.setTopic`, `im.counters`): a
+/// conversation that does not exist is 403 "unauthorized" there, not `invalid-channel`.
+async fn load_direct_access_first(
+    app: &AppState,
+    session: &Session,
+    params: &Value,
+) -> Result<RoomAccess> {
+    load(app, session, DIRECT, params)
+        .await
+        .map_err(|e| match e.code.as_deref() {
+            Some("invalid-channel") => Error::forbidden(),
+            _ => e,
+        })
+}
+
 /// `load`, refusing archived rooms as upstream's lookups do for every route that changes or
 /// reads more than history, info and members.
 async fn load_unarchived(
@@ -216,6 +232,7 @@ fn message_sort(query: &Value) -> Result<Vec<(comet_core::page::MessageSortKey, 
             "ts" => Some(MessageSortKey::CreatedAt),
             "_updatedAt" => Some(MessageSortKey::UpdatedAt),
             "tlm" => Some(MessageSortKey::ThreadLastAt),
+            "u.username" => Some(MessageSortKey::AuthorUsername),
             _ => None,
         },
     )
@@ -546,11 +563,28 @@ pub async fn messages_others(app: AppState, session: Session, query: Value) -> A
 pub async fn members(family: Family, app: AppState, session: Session, query: Value) -> ApiResult {
     let room = load(&app, &session, family, &query).await?;
     let (offset, count) = pagination(&app, &query)?;
-    let (members, total) = app
-        .service
-        .rooms()
-        .room_members(&room, offset, count)
-        .await?;
+    let statuses = opt_str_list(&query, "status")?.unwrap_or_default();
+    let (members, total) = if statuses.is_empty() {
+        app.service
+            .rooms()
+            .room_members(&room, offset, count)
+            .await?
+    } else {
+        // `status[]` keeps the members whose presence is one of those given; the total
+        // counts only them, so the page is cut after filtering.
+        let (all, _) = app.service.rooms().room_members(&room, 0, None).await?;
+        let matching: Vec<_> = all
+            .into_iter()
+            .filter(|(_, user)| {
+                user.as_ref()
+                    .is_some_and(|u| statuses.iter().any(|s| s == u.status.as_str()))
+            })
+            .collect();
+        let total = u64::try_from(matching.len()).unwrap_or(u64::MAX);
+        let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+        let take = count.map_or(usize::MAX, |c| usize::try_from(c).unwrap_or(usize::MAX));
+        (matching.into_iter().skip(skip).take(take).collect(), total)
+    };
     let docs: Vec<Value> = members
         .iter()
         .filter_map(|(_, user)| user.as_ref())
@@ -582,7 +616,22 @@ pub async fn set_open(
     session: Session,
     body: Value,
 ) -> ApiResult {
-    let room = load(&app, &session, family, &body).await?;
+    let room = match family.room_type {
+        // `im.open` checks access to the id first; `im.close` looks for the caller's
+        // subscription even when the conversation is gone.
+        RoomType::Direct if open => load_direct_access_first(&app, &session, &body).await?,
+        RoomType::Direct => {
+            load(&app, &session, family, &body)
+                .await
+                .map_err(|e| match e.code.as_deref() {
+                    Some("invalid-channel") => {
+                        Error::failure("The user is not subscribed to the room")
+                    }
+                    _ => e,
+                })?
+        }
+        _ => load(&app, &session, family, &body).await?,
+    };
     let name = room.name.clone().unwrap_or_default();
     let Some(subscription) = app.service.rooms().subscription(&session, &room.id).await? else {
         return Err(Error::failure(match family.room_type {
@@ -929,11 +978,19 @@ pub async fn moderators(
 
 /// `im.setTopic`: `{topic}`.
 pub async fn set_direct_topic(app: AppState, session: Session, body: Value) -> ApiResult {
+    if opt_str(&body, "roomId")?.is_some_and(|id| !id.is_empty()) {
+        load_direct_access_first(&app, &session, &body).await?;
+    }
     set(DIRECT, Setter::Topic, app, session, body).await
 }
 
 /// `channels.counters`, `groups.counters`, `im.counters`.
 pub async fn counters(family: Family, app: AppState, session: Session, query: Value) -> ApiResult {
+    if family.room_type == RoomType::Direct
+        && opt_str(&query, "roomId")?.is_some_and(|id| !id.is_empty())
+    {
+        load_direct_access_first(&app, &session, &query).await?;
+    }
     let room = load_unarchived(&app, &session, family, &query).await?;
     let user_id = opt_str(&query, "userId")?;
     let c = app

@@ -197,6 +197,8 @@ pub enum MessageSortKey {
     UpdatedAt,
     /// Last reply of a thread.
     ThreadLastAt,
+    /// The author's username (`u.username`), bytewise.
+    AuthorUsername,
 }
 
 /// Which files of a room a listing returns (`channels.files` and friends).

@@ -125,8 +125,14 @@ pub struct Subscription {
     pub last_seen: Timestamp,
     /// Last time the user wrote in the room.
     pub last_reply: Option<Timestamp>,
-    /// Threads with unread replies.
+    /// Threads with unread replies (`tunread`).
     pub thread_unread: Vec<String>,
+    /// Of those, threads with an unread reply mentioning this user (`tunreadUser`).
+    #[serde(default)]
+    pub thread_unread_user: Vec<String>,
+    /// Of those, threads with an unread `@all`/`@here` reply (`tunreadGroup`).
+    #[serde(default)]
+    pub thread_unread_group: Vec<String>,
     /// Users whose messages this user ignores in this room.
     pub ignored: Vec<String>,
     /// Notification preferences saved for this room (`rooms.saveNotification`), by

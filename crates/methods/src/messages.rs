@@ -25,6 +25,7 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
     }),
     ("loadHistory", |s, p, c| Box::pin(load_history(s, p, c))),
     ("readMessages", |s, p, c| Box::pin(read_messages(s, p, c))),
+    ("readThreads", |s, p, c| Box::pin(read_threads(s, p, c))),
     ("loadMissedMessages", |s, p, c| {
         Box::pin(load_missed_messages(s, p, c))
     }),
@@ -397,10 +398,23 @@ async fn read_messages(
     ctx: MethodContext<'_>,
 ) -> Result<Outcome> {
     let session = session(&ctx)?;
+    let read_threads = param(&params, 1).and_then(Value::as_bool).unwrap_or(false);
     service
         .rooms()
-        .mark_read(session, &str_param(&params, 0)?)
+        .mark_read(session, &str_param(&params, 0)?, read_threads)
         .await?;
+    value(Value::Null)
+}
+
+/// `readThreads(tmid)`: the caller has seen a thread's replies.
+async fn read_threads(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let thread_id = str_param(&params, 0)?;
+    let session = session(&ctx)?;
+    service.messages().read_thread(session, &thread_id).await?;
     value(Value::Null)
 }
 

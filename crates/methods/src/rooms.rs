@@ -151,7 +151,7 @@ async fn subscriptions_get(
         .subscriptions(session, since)
         .await?
         .iter()
-        .map(|s| ejson(chat::subscription(s)))
+        .map(|s| ejson(chat::own_subscription(s, &session.user.preferences)))
         .collect();
     match since {
         None => value(Value::Array(update)),

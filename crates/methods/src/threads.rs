@@ -88,7 +88,7 @@ async fn get_thread_messages(
         .ok_or_else(match_failed)?;
     let messages = service
         .messages()
-        .thread_with_replies(
+        .read_thread_messages(
             session,
             thread_id,
             skip.map_or(0, |s| s.max(0.0) as u64),

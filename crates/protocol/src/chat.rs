@@ -152,7 +152,17 @@ pub fn subscription(s: &Subscription) -> Value {
     if s.archived {
         put(&mut m, "archived", true);
     }
-    put(&mut m, "tunread", json!(s.thread_unread));
+    // Upstream adds these lists when a followed thread gets a reply and removes them when the
+    // room is read with its threads: a subscription without unread threads has none.
+    if !s.thread_unread.is_empty() {
+        put(&mut m, "tunread", json!(s.thread_unread));
+    }
+    if !s.thread_unread_user.is_empty() {
+        put(&mut m, "tunreadUser", json!(s.thread_unread_user));
+    }
+    if !s.thread_unread_group.is_empty() {
+        put(&mut m, "tunreadGroup", json!(s.thread_unread_group));
+    }
     if !s.ignored.is_empty() {
         put(&mut m, "ignored", json!(s.ignored));
     }
@@ -162,6 +172,25 @@ pub fn subscription(s: &Subscription) -> Value {
     }
     put(&mut m, "_updatedAt", iso(s.updated_at));
     Value::Object(m)
+}
+
+/// An ISubscription as its owner reads it: the notification preferences the owner chose in
+/// their account apply to every subscription that has none of its own, as upstream's
+/// `getDefaultSubscriptionPref` copies them in (only `emailNotificationMode` today).
+pub fn own_subscription(s: &Subscription, owner_preferences: &Value) -> Value {
+    let mut doc = subscription(s);
+    if let (Value::Object(m), Some(mode)) = (
+        &mut doc,
+        owner_preferences
+            .get("emailNotificationMode")
+            .and_then(Value::as_str)
+            .filter(|mode| !mode.is_empty() && *mode != "default"),
+    ) && !m.contains_key("emailNotifications")
+    {
+        m.insert("emailNotifications".into(), json!(mode));
+        m.insert("emailPrefOrigin".into(), json!("user"));
+    }
+    doc
 }
 
 /// A member as `rooms.membersOrderedByRole` lists them: the public profile, the member's

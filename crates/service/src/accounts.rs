@@ -950,6 +950,10 @@ impl Accounts<'_> {
         self.ctx
             .publish(comet_events::Event::UserChanged(Box::new(user.clone())));
         if user.name != original_name || user.username != original_username {
+            // The profile is saved: a failure here leaves only stale room names behind.
+            if let Err(e) = self.ctx.rooms().rename_in_direct_rooms(&user).await {
+                tracing::warn!(error = %e, user = %user.id, "could not rename direct rooms");
+            }
             self.ctx.publish(comet_events::Event::UserRenamed {
                 user_id: user.id.clone(),
                 username: user.username.clone(),
@@ -1734,6 +1738,10 @@ impl Accounts<'_> {
         self.ctx
             .publish(comet_events::Event::UserChanged(Box::new(user.clone())));
         if user.name != original_name || user.username != original_username {
+            // The profile is saved: a failure here leaves only stale room names behind.
+            if let Err(e) = self.ctx.rooms().rename_in_direct_rooms(&user).await {
+                tracing::warn!(error = %e, user = %user.id, "could not rename direct rooms");
+            }
             self.ctx.publish(comet_events::Event::UserRenamed {
                 user_id: user.id.clone(),
                 username: user.username.clone(),

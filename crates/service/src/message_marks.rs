@@ -265,29 +265,97 @@ impl Messages<'_> {
         self.room_messages(&room, &filter, &page).await
     }
 
-    /// Upstream's `getThreadMessages` method: a thread's first message followed by a page of
-    /// its replies, newest first. A thread that is not there, or has no replies, gives an
-    /// empty list, as upstream.
-    pub async fn thread_with_replies(
-        &self,
-        session: &Session,
-        thread_id: &str,
-        offset: u64,
-        count: Option<u64>,
-    ) -> Result<Vec<Message>> {
-        let details = || json!({"method": "getThreadMessages"});
+    /// DDP `readThreads(tmid)`: takes a thread out of the caller's unread threads; nothing
+    /// happens for a message that does not exist.
+    pub async fn read_thread(&self, session: &Session, thread_id: &str) -> Result<()> {
         if !self.ctx.setting_bool("Threads_enabled") {
-            return Err(
-                Error::meteor("error-not-allowed", "Threads Disabled").with_details(details())
-            );
+            return Err(Error::meteor("error-not-allowed", "Threads Disabled")
+                .with_details(json!({"method": "getThreadMessages"})));
         }
-        let found = self
+        let Some(root) = self
             .ctx
             .store
             .message_by_id(thread_id)
             .await
-            .map_err(store_error)?;
-        let Some(root) = found.filter(|m| m.deleted_at.is_none()) else {
+            .map_err(store_error)?
+        else {
+            return Ok(());
+        };
+        self.ctx
+            .rooms()
+            .room_for(session, &RoomRef::Id(root.room_id.clone()), RoomFamily::Any)
+            .await
+            .map_err(|_| {
+                Error::meteor("error-not-allowed", "Not allowed")
+                    .with_details(json!({"method": "getThreadMessages"}))
+            })?;
+        self.mark_thread_read(session, &root).await
+    }
+
+    /// The caller has seen a thread: it leaves their unread threads, and when it was the last
+    /// one their subscription stops alerting, as upstream's `readThread`.
+    async fn mark_thread_read(&self, session: &Session, root: &Message) -> Result<()> {
+        let Some(subscription) = self
+            .ctx
+            .store
+            .subscription(&root.room_id, &session.user.id)
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(());
+        };
+        if !subscription.thread_unread.contains(&root.id) {
+            return Ok(());
+        }
+        let clear_alert = subscription.thread_unread.len() <= 1;
+        if let Some(updated) = self
+            .ctx
+            .store
+            .read_thread(
+                &root.room_id,
+                &session.user.id,
+                &root.id,
+                clear_alert,
+                now(),
+            )
+            .await
+            .map_err(store_error)?
+        {
+            self.ctx
+                .rooms()
+                .publish_subscription(comet_events::Change::Updated, updated);
+        }
+        Ok(())
+    }
+
+    /// DDP `getThreadMessages({tmid, limit, skip})`: the thread's root followed by its
+    /// replies, newest first; reading them takes the thread out of the caller's unread
+    /// threads.
+    pub async fn read_thread_messages(
+        &self,
+        session: &Session,
+        thread_id: &str,
+        skip: u64,
+        limit: Option<u64>,
+    ) -> Result<Vec<Message>> {
+        const MAX_LIMIT: u64 = 100;
+        if limit.is_some_and(|l| l > MAX_LIMIT) {
+            return Err(
+                Error::meteor("error-not-allowed", format!("max limit: {MAX_LIMIT}"))
+                    .with_details(json!({"method": "getThreadMessages"})),
+            );
+        }
+        if !self.ctx.setting_bool("Threads_enabled") {
+            return Err(Error::meteor("error-not-allowed", "Threads Disabled")
+                .with_details(json!({"method": "getThreadMessages"})));
+        }
+        let Some(root) = self
+            .ctx
+            .store
+            .message_by_id(thread_id)
+            .await
+            .map_err(store_error)?
+        else {
             return Ok(Vec::new());
         };
         let room = self
@@ -296,18 +364,20 @@ impl Messages<'_> {
             .room_for(session, &RoomRef::Id(root.room_id.clone()), RoomFamily::Any)
             .await
             .map_err(|_| {
-                Error::meteor("error-not-allowed", "Not allowed").with_details(details())
+                Error::meteor("error-not-allowed", "Not allowed")
+                    .with_details(json!({"method": "getThreadMessages"}))
             })?;
         if root.thread_count == 0 {
             return Ok(Vec::new());
         }
+        self.mark_thread_read(session, &root).await?;
         let filter = MessageFilter {
             thread_id: Some(root.id.clone()),
             ..MessageFilter::default()
         };
         let page = Page {
-            offset,
-            count,
+            offset: skip,
+            count: limit.filter(|l| *l > 0),
             sort: vec![(MessageSortKey::CreatedAt, Direction::Descending)],
         };
         let replies = self
@@ -316,7 +386,10 @@ impl Messages<'_> {
             .room_messages(&room.id, &filter, &page)
             .await
             .map_err(store_error)?;
-        Ok(std::iter::once(root).chain(replies).collect())
+        let mut messages = Vec::with_capacity(replies.len() + 1);
+        messages.push(root);
+        messages.extend(replies);
+        Ok(messages)
     }
 
     /// `chat.syncThreadMessages`: replies changed after a time.

@@ -10,7 +10,9 @@ use comet_core::message_rules;
 use comet_core::page::{Direction, Page};
 use comet_core::room::{Mention, Message, Room, RoomType, UserStub};
 use comet_core::{Error, Result, Timestamp, id, now};
-use comet_store::{MessageChange, MessageChanged, MessageFilter, MessageSortKey, PostEffects};
+use comet_store::{
+    MessageChange, MessageChanged, MessageFilter, MessageSortKey, PostEffects, ThreadReplyEffects,
+};
 use serde_json::json;
 
 pub use comet_core::room::NewMessage;
@@ -260,6 +262,7 @@ impl Messages<'_> {
             self.check_content(session, room, &new).await?;
         }
         let mut thread_id = None;
+        let mut thread_root = None;
         if let Some(tmid) = &new.thread_id {
             if !self.ctx.setting_bool("Threads_enabled") {
                 return Err(Error::meteor("error-not-allowed", "not-allowed"));
@@ -275,7 +278,18 @@ impl Messages<'_> {
                 return Err(Error::meteor("error-invalid-message", "Invalid Message"));
             };
             // Replies to replies belong to the root of the thread.
-            thread_id = Some(parent.thread_id.unwrap_or(parent.id));
+            let root = match &parent.thread_id {
+                Some(root_id) => self
+                    .ctx
+                    .store
+                    .message_by_id(root_id)
+                    .await
+                    .map_err(store_error)?
+                    .unwrap_or_else(|| parent.clone()),
+                None => parent.clone(),
+            };
+            thread_id = Some(root.id.clone());
+            thread_root = Some(root);
         }
         let message_id = match new.id.filter(|i| !i.is_empty()) {
             Some(client_id) => {
@@ -335,9 +349,13 @@ impl Messages<'_> {
             self.ctx.setting_str("Unread_Count")
         };
         let group_mention = group && mentioned.is_empty();
+        let thread = thread_root
+            .as_ref()
+            .map(|root| thread_reply_effects(root, &session.user.id, &mentioned, group));
         let effects = if hidden_reply {
             PostEffects {
                 counts_in_room: true,
+                thread: thread.clone(),
                 ..PostEffects::default()
             }
         } else {
@@ -348,6 +366,7 @@ impl Messages<'_> {
                 mentioned_user_ids: mentioned,
                 group_mention,
                 alert_others: true,
+                thread: thread.clone(),
             }
         };
         let sent = self
@@ -358,6 +377,27 @@ impl Messages<'_> {
                 effects,
             })
             .await?;
+        if let Some(thread) = thread {
+            // The followers' unread threads changed: their clients hear of it.
+            let touched: Vec<String> = thread
+                .followers
+                .into_iter()
+                .chain(thread.mentioned)
+                .collect();
+            if !touched.is_empty() {
+                let subscriptions = self
+                    .ctx
+                    .store
+                    .subscriptions_of_users_in_room(&room.id, &touched)
+                    .await
+                    .map_err(store_error)?;
+                for subscription in subscriptions {
+                    self.ctx
+                        .rooms()
+                        .publish_subscription(comet_events::Change::Updated, subscription);
+                }
+            }
+        }
         self.queue_previews(&sent);
         Ok(sent)
     }
@@ -988,6 +1028,35 @@ impl Messages<'_> {
             )
             .await
             .map_err(store_error)
+    }
+}
+
+/// Who a reply in a thread reaches, as upstream's `reply` decides: the users it mentions
+/// start following the thread, and so does the root's author when the thread starts; every
+/// follower other than the author and the mentioned gets the thread among their unread
+/// threads (marked as a group mention for `@all`/`@here`), and the mentioned get it marked
+/// as mentioning them.
+fn thread_reply_effects(
+    root: &Message,
+    author_id: &str,
+    mentioned: &[String],
+    group: bool,
+) -> ThreadReplyEffects {
+    let mut new_followers: Vec<String> = mentioned.to_vec();
+    if root.thread_participants.is_empty() && root.author.id != author_id {
+        new_followers.push(root.author.id.clone());
+    }
+    let mut followers: Vec<String> = Vec::new();
+    for user_id in root.thread_participants.iter().chain(&new_followers) {
+        if user_id != author_id && !mentioned.contains(user_id) && !followers.contains(user_id) {
+            followers.push(user_id.clone());
+        }
+    }
+    ThreadReplyEffects {
+        new_followers,
+        followers,
+        group,
+        mentioned: mentioned.to_vec(),
     }
 }
 

@@ -147,10 +147,9 @@ pub(crate) fn room_not_found(family: RoomFamily) -> Error {
             "error-room-not-found",
             "The required \"roomId\" or \"roomName\" param provided does not match any group",
         ),
-        RoomFamily::Direct => Error::meteor(
-            "error-room-not-found",
-            "The required \"roomId\" or \"username\" params provided do not match any direct message",
-        ),
+        // Upstream's im.* routes look the conversation up with
+        // `getRoomByNameOrIdWithOptionToJoin`, which throws a bare `invalid-channel`.
+        RoomFamily::Direct => Error::meteor("invalid-channel", ""),
         RoomFamily::Any => Error::meteor(
             "error-room-not-found",
             "The required \"roomId\" or \"roomName\" param provided does not match any room",
@@ -170,6 +169,59 @@ pub(crate) fn system_message(
     message.kind = Some(kind.to_owned());
     message.groupable = Some(false);
     message
+}
+
+/// A direct room's members in the order upstream names the room by: display name (`name`,
+/// else `username`), without regard to case.
+pub(crate) fn members_by_display_name(mut members: Vec<&User>) -> Vec<&User> {
+    members.sort_by_cached_key(|u| {
+        let shown = if u.name.is_empty() {
+            &u.username
+        } else {
+            &u.name
+        };
+        (shown.to_lowercase(), shown.clone())
+    });
+    members
+}
+
+/// The `name` (usernames joined by `separator`) and `fname` (display names joined by ", ")
+/// of one member's subscription to a direct room whose members are `sorted` (see
+/// [`members_by_display_name`]): the other members, or the member itself when alone. Upstream
+/// joins usernames with ", " when it creates the room and with "," when a member's name
+/// changes.
+pub(crate) fn direct_names(sorted: &[&User], member_id: &str, separator: &str) -> (String, String) {
+    let others: Vec<&User> = sorted
+        .iter()
+        .copied()
+        .filter(|u| u.id != member_id)
+        .collect();
+    let shown = if others.is_empty() {
+        sorted
+            .iter()
+            .copied()
+            .filter(|u| u.id == member_id)
+            .collect()
+    } else {
+        others
+    };
+    let name = shown
+        .iter()
+        .map(|u| u.username.as_str())
+        .collect::<Vec<_>>()
+        .join(separator);
+    let fname = shown
+        .iter()
+        .map(|u| {
+            if u.name.is_empty() {
+                u.username.as_str()
+            } else {
+                u.name.as_str()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    (name, fname)
 }
 
 impl Rooms<'_> {
@@ -243,6 +295,8 @@ impl Rooms<'_> {
             last_reply: None,
             thread_unread: Vec::new(),
             notifications: Default::default(),
+            thread_unread_user: Vec::new(),
+            thread_unread_group: Vec::new(),
             ignored: Vec::new(),
             updated_at: at,
         }
@@ -797,6 +851,75 @@ impl Rooms<'_> {
         Ok(room)
     }
 
+    /// After a member of direct rooms changed their username or name: the rooms list their
+    /// current usernames, and every member's subscription is named after the others again
+    /// (upstream's `updateDirectNameAndFnameByName` for two members, `updateGroupDMsName`,
+    /// which joins the usernames with ",", for more).
+    pub(crate) async fn rename_in_direct_rooms(&self, renamed: &User) -> Result<()> {
+        let room_ids: Vec<String> = self
+            .ctx
+            .store
+            .subscriptions_of_user(&renamed.id, None)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .filter(|s| s.room_type == RoomType::Direct)
+            .map(|s| s.room_id)
+            .collect();
+        if room_ids.is_empty() {
+            return Ok(());
+        }
+        let rooms = self
+            .ctx
+            .store
+            .rooms_by_ids(&room_ids)
+            .await
+            .map_err(store_error)?;
+        for mut room in rooms {
+            let members = self
+                .ctx
+                .store
+                .users_by_ids(&room.user_ids)
+                .await
+                .map_err(store_error)?;
+            let sorted = members_by_display_name(members.iter().collect());
+            let usernames: Vec<String> = sorted.iter().map(|u| u.username.clone()).collect();
+            let at = now();
+            if usernames != room.usernames {
+                room.usernames = usernames;
+                room.updated_at = at;
+                self.ctx
+                    .store
+                    .update_room(&room)
+                    .await
+                    .map_err(store_error)?;
+            }
+            let separator = if room.user_ids.len() > 2 { "," } else { ", " };
+            let subscriptions = self
+                .ctx
+                .store
+                .subscriptions_of_users_in_room(&room.id, &room.user_ids)
+                .await
+                .map_err(store_error)?;
+            for mut subscription in subscriptions {
+                let (name, fname) = direct_names(&sorted, &subscription.user.id, separator);
+                if subscription.name == name && subscription.fname.as_deref() == Some(&fname) {
+                    continue;
+                }
+                subscription.name = name;
+                subscription.fname = Some(fname);
+                subscription.updated_at = at;
+                self.ctx
+                    .store
+                    .update_subscription(&subscription)
+                    .await
+                    .map_err(store_error)?;
+                self.publish_subscription(comet_events::Change::Updated, subscription);
+            }
+        }
+        Ok(())
+    }
+
     /// `im.create`: a direct room with one or more users; an existing one is reopened.
     pub async fn create_direct(
         &self,
@@ -841,14 +964,7 @@ impl Rooms<'_> {
         let at = now();
         let mut room = self.blank_room(RoomType::Direct, room_id, None, Some(&session.user), at);
         room.user_ids = participants.iter().map(|u| u.id.clone()).collect();
-        let mut by_name: Vec<&User> = participants.iter().collect();
-        by_name.sort_by_key(|u| {
-            if u.name.is_empty() {
-                u.username.to_lowercase()
-            } else {
-                u.name.to_lowercase()
-            }
-        });
+        let by_name = members_by_display_name(participants.iter().collect());
         room.usernames = by_name.iter().map(|u| u.username.clone()).collect();
         room.users_count = i64::try_from(participants.len()).unwrap_or(i64::MAX);
         room.fname = None;
@@ -856,22 +972,9 @@ impl Rooms<'_> {
             .iter()
             .map(|u| {
                 let mut s = self.new_subscription(&room, u, Vec::new(), at);
-                // Shown by the others' display names (`name`, else `username`), as upstream.
-                let others: Vec<&User> = participants.iter().filter(|p| p.id != u.id).collect();
-                let shown = if others.is_empty() { vec![u] } else { others };
-                s.fname = Some(
-                    shown
-                        .iter()
-                        .map(|p| {
-                            if p.name.is_empty() {
-                                p.username.clone()
-                            } else {
-                                p.name.clone()
-                            }
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                );
+                let (name, fname) = direct_names(&by_name, &u.id, ", ");
+                s.name = name;
+                s.fname = Some(fname);
                 // The other side sees the conversation only once something is written.
                 s.open = u.id == session.user.id;
                 s
@@ -1501,8 +1604,14 @@ impl Rooms<'_> {
         self.room_views(rooms).await
     }
 
-    /// `subscriptions.read`: marks a room read up to now.
-    pub async fn mark_read(&self, session: &Session, room_id: &str) -> Result<()> {
+    /// `subscriptions.read`: marks a room read up to now; its unread threads stay unread (and
+    /// keep the room alerting) unless `read_threads`, as upstream's `readMessages`.
+    pub async fn mark_read(
+        &self,
+        session: &Session,
+        room_id: &str,
+        read_threads: bool,
+    ) -> Result<()> {
         let Some(mut s) = self
             .ctx
             .store
@@ -1519,8 +1628,12 @@ impl Rooms<'_> {
         s.unread = 0;
         s.user_mentions = 0;
         s.group_mentions = 0;
-        s.alert = false;
-        s.thread_unread.clear();
+        s.alert = s.alert && !read_threads && !s.thread_unread.is_empty();
+        if read_threads {
+            s.thread_unread.clear();
+            s.thread_unread_user.clear();
+            s.thread_unread_group.clear();
+        }
         s.last_seen = at;
         s.updated_at = at;
         self.ctx

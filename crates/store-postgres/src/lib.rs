@@ -191,6 +191,17 @@ impl Database for PostgresDatabase {
         format!("{param}::text = ANY({column})")
     }
 
+    fn list_add(column: &str, param: &str) -> String {
+        format!(
+            "CASE WHEN {param}::text = ANY({column}) THEN {column} \
+             ELSE array_append({column}, {param}::text) END"
+        )
+    }
+
+    fn list_remove(column: &str, param: &str) -> String {
+        format!("array_remove({column}, {param}::text)")
+    }
+
     fn json_array_contains(doc: &str, key: &str, param: &str) -> String {
         format!("{doc} -> '{key}' @> jsonb_build_array({param}::text)")
     }

@@ -41,6 +41,7 @@ conformance_tests!(
     concurrent_writers,
     racing_message_changes,
     read_receipts,
+    thread_unreads,
     cluster,
     uploads,
     avatars,

@@ -21,7 +21,7 @@ use comet_store::encoding::{from_millis, like_pattern, message_extra, millis};
 use comet_store::{
     Conflict, MemberFilter, MessageChange, MessageChanged, MessageFilter, MessageSortKey,
     MessageStore, PostEffects, RemovedSubscription, RoomFilter, RoomSortKey, RoomStore, StoreError,
-    StoreResult, SubscriptionStore,
+    StoreResult, SubscriptionStore, ThreadReplyEffects,
 };
 use serde_json::Value;
 
@@ -54,7 +54,7 @@ pub(crate) fn insert_subscription_query(s: &Subscription, if_not_member: bool) -
     Query::new(format!(
         "INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, \
          $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
-         $23){on_conflict}"
+         $23, $24, $25){on_conflict}"
     ))
     .bind(&s.id)
     .bind(&s.room_id)
@@ -79,6 +79,8 @@ pub(crate) fn insert_subscription_query(s: &Subscription, if_not_member: bool) -
     .bind(&s.ignored)
     .bind(millis(s.updated_at))
     .bind(Value::Object(s.notifications.clone()))
+    .bind(&s.thread_unread_user)
+    .bind(&s.thread_unread_group)
 }
 
 /// Message rows exactly as given, in one statement. Live messages get their search index
@@ -806,7 +808,8 @@ impl<D: Database> SubscriptionStore for SqlStore<D> {
             "UPDATE subscriptions SET name = $1, fname = $2, roles = $3, open = $4, alert = $5, \
              unread = $6, user_mentions = $7, group_mentions = $8, favorite = $9, \
              archived = $10, ls = $11, lr = $12, tunread = $13, ignored = $14, \
-             updated_at = $15, notifications = $16 WHERE id = $17",
+             updated_at = $15, notifications = $16, tunread_user = $17, tunread_group = $18 \
+             WHERE id = $19",
         )
         .bind(&s.name)
         .bind(&s.fname)
@@ -824,9 +827,100 @@ impl<D: Database> SubscriptionStore for SqlStore<D> {
         .bind(&s.ignored)
         .bind(millis(s.updated_at))
         .bind(Value::Object(s.notifications.clone()))
+        .bind(&s.thread_unread_user)
+        .bind(&s.thread_unread_group)
         .bind(&s.id);
         Ok(self.db.write(update).await? > 0)
     }
+
+    async fn read_thread(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        thread_id: &str,
+        clear_alert: bool,
+        at: Timestamp,
+    ) -> StoreResult<Option<Subscription>> {
+        let update = Query::new(format!(
+            "UPDATE subscriptions SET tunread = {}, tunread_user = {}, tunread_group = {}, \
+             alert = CASE WHEN $2 THEN {} ELSE alert END, updated_at = $3 \
+             WHERE rid = $4 AND user_id = $5",
+            D::list_remove("tunread", "$1"),
+            D::list_remove("tunread_user", "$1"),
+            D::list_remove("tunread_group", "$1"),
+            D::FALSE,
+        ))
+        .bind(thread_id)
+        .bind(clear_alert)
+        .bind(millis(at))
+        .bind(room_id)
+        .bind(user_id);
+        if self.db.write(update).await? == 0 {
+            return Ok(None);
+        }
+        self.subscription(room_id, user_id).await
+    }
+}
+
+/// A thread reply's effects on its followers: new followers join the root's `replies`; the
+/// followers and the mentioned get the thread among their unread threads, and an alert.
+async fn thread_reply_effects<D: Database>(
+    tx: &mut D::Tx,
+    m: &Message,
+    thread_id: &str,
+    thread: &ThreadReplyEffects,
+) -> StoreResult<()> {
+    let at = millis(m.created_at);
+    for follower in &thread.new_followers {
+        let follow = Query::new(format!(
+            "UPDATE messages SET extra = {} WHERE id = $2",
+            D::json_add_to_set("extra", "replies", "$1")
+        ));
+        tx.write(follow.bind(follower).bind(thread_id)).await?;
+    }
+    if !thread.followers.is_empty() {
+        let group = if thread.group {
+            D::list_add("tunread_group", "$1")
+        } else {
+            "tunread_group".to_owned()
+        };
+        let unread = Query::new(format!(
+            "UPDATE subscriptions SET tunread = {}, tunread_group = {group}, alert = {}, \
+             open = {}, updated_at = $2 WHERE rid = $3 AND {}",
+            D::list_add("tunread", "$1"),
+            D::TRUE,
+            D::TRUE,
+            D::in_list("user_id", "$4"),
+        ));
+        tx.write(
+            unread
+                .bind(thread_id)
+                .bind(at)
+                .bind(&m.room_id)
+                .bind(&thread.followers),
+        )
+        .await?;
+    }
+    if !thread.mentioned.is_empty() {
+        let unread = Query::new(format!(
+            "UPDATE subscriptions SET tunread = {}, tunread_user = {}, alert = {}, open = {}, \
+             updated_at = $2 WHERE rid = $3 AND {}",
+            D::list_add("tunread", "$1"),
+            D::list_add("tunread_user", "$1"),
+            D::TRUE,
+            D::TRUE,
+            D::in_list("user_id", "$4"),
+        ));
+        tx.write(
+            unread
+                .bind(thread_id)
+                .bind(at)
+                .bind(&m.room_id)
+                .bind(&thread.mentioned),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -850,6 +944,9 @@ impl<D: Database> MessageStore for SqlStore<D> {
             ));
             tx.write(reply.bind(at).bind(&m.author.id).bind(parent))
                 .await?;
+            if let Some(thread) = &effects.thread {
+                thread_reply_effects::<D>(&mut tx, m, parent, thread).await?;
+            }
         }
         if !effects.alert_others
             && !effects.unread_for_all
@@ -1018,11 +1115,12 @@ impl<D: Database> MessageStore for SqlStore<D> {
             &page.sort[..]
         };
         for (key, order) in sort {
-            q.push(match key {
-                MessageSortKey::CreatedAt => "ts",
-                MessageSortKey::UpdatedAt => "updated_at",
-                MessageSortKey::ThreadLastAt => "tlm",
-            })
+            match key {
+                MessageSortKey::CreatedAt => q.push("ts"),
+                MessageSortKey::UpdatedAt => q.push("updated_at"),
+                MessageSortKey::ThreadLastAt => q.push("tlm"),
+                MessageSortKey::AuthorUsername => q.push("u_username").push(D::BYTEWISE),
+            }
             .push(direction(*order))
             .push(", ");
         }

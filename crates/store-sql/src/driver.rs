@@ -88,6 +88,10 @@ pub trait Database: Send + Sync + 'static {
     fn in_list(column: &str, param: &str) -> String;
     /// The list column `column` (a subscription's roles) holds the string bound at `param`.
     fn list_contains(column: &str, param: &str) -> String;
+    /// The list column `column` with the string bound at `param` appended unless it holds it.
+    fn list_add(column: &str, param: &str) -> String;
+    /// The list column `column` without the string bound at `param`.
+    fn list_remove(column: &str, param: &str) -> String;
     /// The array under `key` of the document `doc` holds the string bound at `param`.
     fn json_array_contains(doc: &str, key: &str, param: &str) -> String;
     /// The array under `key` of `doc` holds an object whose `id` is the string at `param`.

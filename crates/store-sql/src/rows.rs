@@ -39,7 +39,7 @@ pub(crate) const ROOM_COLUMNS: &str = "id, t, name, fname, creator_id, creator_u
 
 pub(crate) const SUBSCRIPTION_COLUMNS: &str = "id, rid, t, user_id, username, user_name, name, \
     fname, roles, open, alert, unread, user_mentions, group_mentions, favorite, archived, ts, \
-    ls, lr, tunread, ignored, updated_at, notifications";
+    ls, lr, tunread, ignored, updated_at, notifications, tunread_user, tunread_group";
 
 /// The columns a message row is read from.
 pub const MESSAGE_COLUMNS: &str = "id, rid, msg, t, u_id, u_username, u_name, ts, \
@@ -275,6 +275,8 @@ pub(crate) fn subscription_from_row(row: &impl SqlRow) -> StoreResult<Subscripti
         last_seen: row.time("ls")?,
         last_reply: row.opt_time("lr")?,
         thread_unread: row.text_list("tunread")?,
+        thread_unread_user: row.text_list("tunread_user")?,
+        thread_unread_group: row.text_list("tunread_group")?,
         ignored: row.text_list("ignored")?,
         notifications: match row.json("notifications")? {
             Value::Object(map) => map,

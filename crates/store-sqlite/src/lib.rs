@@ -223,6 +223,20 @@ impl Database for SqliteDatabase {
         format!("EXISTS (SELECT 1 FROM json_each({column}) e WHERE e.value = {param})")
     }
 
+    fn list_add(column: &str, param: &str) -> String {
+        format!(
+            "CASE WHEN EXISTS (SELECT 1 FROM json_each({column}) e WHERE e.value = {param}) \
+               THEN {column} ELSE json_insert({column}, '$[#]', {param}) END"
+        )
+    }
+
+    fn list_remove(column: &str, param: &str) -> String {
+        format!(
+            "(SELECT json_group_array(e.value) FROM json_each({column}) e \
+              WHERE e.value <> {param})"
+        )
+    }
+
     fn json_array_contains(doc: &str, key: &str, param: &str) -> String {
         format!("EXISTS (SELECT 1 FROM json_each({doc}, '$.{key}') e WHERE e.value = {param})")
     }

@@ -56,6 +56,12 @@ async fn rooms_and_messages() {
 }
 
 #[tokio::test]
+async fn thread_unreads() {
+    let (_dir, store) = fresh().await;
+    conformance::thread_unreads(&store).await;
+}
+
+#[tokio::test]
 async fn read_receipts() {
     let (_dir, store) = fresh().await;
     conformance::read_receipts(&store).await;

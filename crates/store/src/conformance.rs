@@ -629,6 +629,8 @@ fn subscription(
         last_reply: None,
         thread_unread: vec![],
         notifications: Default::default(),
+        thread_unread_user: vec![],
+        thread_unread_group: vec![],
         ignored: vec![],
         updated_at: at,
     }
@@ -1654,7 +1656,9 @@ pub async fn rooms_and_subscriptions(store: &dyn Store) {
     cat_sub.roles = vec!["moderator".into(), "leader".into()];
     cat_sub.last_seen = at_ms(t0, 30);
     cat_sub.last_reply = Some(at_ms(t0, 31));
-    cat_sub.thread_unread = vec!["m9".into()];
+    cat_sub.thread_unread = vec!["m9".into(), "m8".into()];
+    cat_sub.thread_unread_user = vec!["m9".into()];
+    cat_sub.thread_unread_group = vec!["m8".into()];
     cat_sub.ignored = vec!["b1".into()];
     cat_sub.updated_at = at_ms(t0, 40);
     assert!(store.update_subscription(&cat_sub).await.unwrap());
@@ -2873,6 +2877,131 @@ pub async fn read_receipts(store: &dyn Store) {
     assert_eq!(unread.iter().filter(|u| **u).count(), 1);
     assert!(store.message_by_id("m3").await.unwrap().unwrap().unread);
     assert_eq!(store.mark_messages_read("other", at(99)).await.unwrap(), 0);
+}
+
+/// Thread replies: followers join the root's `replies`, followers and the mentioned get the
+/// thread among their unread threads (with its user and group marks), and reading the thread
+/// takes it out again.
+pub async fn thread_unreads(store: &dyn Store) {
+    use crate::{MessageSortKey, PostEffects, ThreadReplyEffects};
+    use comet_core::room::{Message, UserStub};
+    let t0 = now();
+    let ann = user("a1", "ann", "ann@example.com", t0);
+    let ben = user("b1", "ben", "ben@example.com", t0);
+    let cat = user("c1", "cat", "cat@example.com", t0);
+    for u in [&ann, &ben, &cat] {
+        store.insert_user(u).await.unwrap();
+    }
+    let ops = room("r1", "Ops", &ann, t0);
+    let subs = [
+        subscription("s1", &ops, &ann, t0),
+        subscription("s2", &ops, &ben, t0),
+        subscription("s3", &ops, &cat, t0),
+    ];
+    store.create_room(&ops, &subs, None).await.unwrap();
+    let at = |s: i64| t0 + chrono::Duration::seconds(s);
+    let root = Message::new("m1".into(), "r1", UserStub::from(&ann), "root", at(1));
+    store
+        .post_message(&root, &PostEffects::default())
+        .await
+        .unwrap();
+
+    // Ben replies and mentions cat: ann (the root's author) starts following and gets an
+    // unread thread; cat, mentioned, gets it with the user mark.
+    let mut reply = Message::new("m2".into(), "r1", UserStub::from(&ben), "@cat", at(2));
+    reply.thread_id = Some("m1".into());
+    let effects = |followers: &[&str], group: bool, mentioned: &[&str]| PostEffects {
+        counts_in_room: true,
+        thread: Some(ThreadReplyEffects {
+            new_followers: vec!["a1".into()],
+            followers: followers.iter().map(|s| (*s).to_owned()).collect(),
+            group,
+            mentioned: mentioned.iter().map(|s| (*s).to_owned()).collect(),
+        }),
+        ..PostEffects::default()
+    };
+    store
+        .post_message(&reply, &effects(&["a1"], false, &["c1"]))
+        .await
+        .unwrap();
+    let mut followers = store
+        .message_by_id("m1")
+        .await
+        .unwrap()
+        .unwrap()
+        .thread_participants;
+    followers.sort();
+    assert_eq!(followers, ["a1", "b1"]);
+    let ann_now = store.subscription("r1", "a1").await.unwrap().unwrap();
+    assert_eq!(ann_now.thread_unread, ["m1"]);
+    assert!(ann_now.thread_unread_user.is_empty() && ann_now.thread_unread_group.is_empty());
+    assert!(ann_now.alert);
+    let cat_now = store.subscription("r1", "c1").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            cat_now.thread_unread.clone(),
+            cat_now.thread_unread_user.clone()
+        ),
+        (vec!["m1".to_owned()], vec!["m1".to_owned()])
+    );
+    let ben_now = store.subscription("r1", "b1").await.unwrap().unwrap();
+    assert!(ben_now.thread_unread.is_empty() && !ben_now.alert);
+
+    // An @all reply by cat: ann's thread is listed once, now with the group mark.
+    let mut all = Message::new("m3".into(), "r1", UserStub::from(&cat), "@all", at(3));
+    all.thread_id = Some("m1".into());
+    store
+        .post_message(&all, &effects(&["a1", "b1"], true, &[]))
+        .await
+        .unwrap();
+    let ann_now = store.subscription("r1", "a1").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            ann_now.thread_unread.clone(),
+            ann_now.thread_unread_group.clone()
+        ),
+        (vec!["m1".to_owned()], vec!["m1".to_owned()])
+    );
+
+    // Reading the thread takes it out of every list; the alert goes only when asked.
+    let read = store
+        .read_thread("r1", "a1", "m1", false, at(4))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(read.thread_unread.is_empty());
+    assert!(read.thread_unread_user.is_empty() && read.thread_unread_group.is_empty());
+    assert!(read.alert);
+    assert_eq!(read.updated_at, at(4));
+    let read = store
+        .read_thread("r1", "c1", "m1", true, at(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(read.thread_unread.is_empty() && read.thread_unread_user.is_empty());
+    assert!(!read.alert);
+    assert!(
+        store
+            .read_thread("r1", "nobody", "m1", true, at(5))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Messages sorted by their author's username.
+    let by_author = Page {
+        offset: 0,
+        count: None,
+        sort: vec![(MessageSortKey::AuthorUsername, Direction::Descending)],
+    };
+    let ids: Vec<String> = store
+        .room_messages("r1", &crate::MessageFilter::default(), &by_author)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(ids, ["m3", "m2", "m1"]);
 }
 
 /// Instances, connections, leases and rate-limit windows shared by several instances.

@@ -185,6 +185,24 @@ pub struct PostEffects {
     pub group_mention: bool,
     /// Mark the other members' subscriptions as having something new (`alert`, `open`).
     pub alert_others: bool,
+    /// For a reply in a thread: who follows the thread and hears of it.
+    pub thread: Option<ThreadReplyEffects>,
+}
+
+/// What a reply in a thread changes for the thread's followers (upstream's `reply`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ThreadReplyEffects {
+    /// Users who start following the thread besides the author (the root's author when the
+    /// thread starts, the users the reply mentions).
+    pub new_followers: Vec<String>,
+    /// Followers, neither the author nor mentioned: the thread goes into their `tunread`
+    /// (and `tunreadGroup` when `group`), and their subscription alerts.
+    pub followers: Vec<String>,
+    /// The reply mentions `@all` or `@here`.
+    pub group: bool,
+    /// Users the reply mentions: the thread goes into their `tunread` and `tunreadUser`,
+    /// and their subscription alerts.
+    pub mentioned: Vec<String>,
 }
 
 #[async_trait]
@@ -271,6 +289,17 @@ pub trait SubscriptionStore: Send + Sync {
     async fn removed_rooms(&self, since: Timestamp) -> StoreResult<Vec<(String, Timestamp)>>;
     /// Replaces a subscription's user-controlled fields (open, favorite, roles, alert, counts).
     async fn update_subscription(&self, subscription: &Subscription) -> StoreResult<bool>;
+    /// Takes a thread out of a member's unread threads (`tunread`, `tunreadUser`,
+    /// `tunreadGroup`), clearing the subscription's alert too when `clear_alert`; the
+    /// subscription as it is afterwards, `None` when there is none.
+    async fn read_thread(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        thread_id: &str,
+        clear_alert: bool,
+        at: Timestamp,
+    ) -> StoreResult<Option<Subscription>>;
 }
 
 #[async_trait]

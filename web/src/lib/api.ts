@@ -578,6 +578,11 @@ export class Api {
     return this.rest.post(starred ? 'chat.starMessage' : 'chat.unStarMessage', { messageId });
   }
 
+  /** Marks a thread as read: it leaves the subscription's unread threads (`tunread`). */
+  readThread(tmid: string) {
+    return this.ddp.call<void>('readThreads', tmid);
+  }
+
   threadMessages(tmid: string, count = 100) {
     return this.rest.get<{ messages: Message[] }>('chat.getThreadMessages', {
       tmid,

@@ -538,7 +538,10 @@ pub async fn subscriptions_get(
         "The \"lastUpdate\" query parameter must be a valid date.",
     )?;
     let subs = app.service.rooms().subscriptions(&session, since).await?;
-    let update: Vec<Value> = subs.iter().map(chat::subscription).collect();
+    let update: Vec<Value> = subs
+        .iter()
+        .map(|s| chat::own_subscription(s, &session.user.preferences))
+        .collect();
     let remove: Vec<Value> = match since {
         Some(since) => app
             .service
@@ -561,7 +564,9 @@ pub async fn subscriptions_get_one(
 ) -> ApiResult {
     let room_id = req_str(&query, "roomId")?;
     let subscription = app.service.rooms().subscription(&session, &room_id).await?;
-    ok(json!({"subscription": subscription.as_ref().map(chat::subscription)}))
+    ok(json!({"subscription": subscription
+        .as_ref()
+        .map(|s| chat::own_subscription(s, &session.user.preferences))}))
 }
 
 /// `POST /api/v1/subscriptions.read`.
@@ -570,15 +575,20 @@ pub async fn subscriptions_read(
     Caller(session): Caller,
     Params(body): Params,
 ) -> ApiResult {
-    let Some(room_id) = opt_str(&body, "rid")?
-        .or(opt_str(&body, "roomId")?)
-        .filter(|s| !s.is_empty())
-    else {
+    let rid = opt_str(&body, "rid")?;
+    let room_id_param = opt_str(&body, "roomId")?;
+    // Upstream's schema takes `rid` or `roomId`, each in a variant that allows no other key:
+    // a body with both matches neither.
+    if rid.is_some() && room_id_param.is_some() {
+        return Err(Error::invalid_params("must NOT have additional properties").into());
+    }
+    let Some(room_id) = rid.or(room_id_param).filter(|s| !s.is_empty()) else {
         return Err(Error::invalid_params("must have required property 'rid'").into());
     };
+    let read_threads = opt_bool(&body, "readThreads")?.unwrap_or(false);
     app.service
         .rooms()
-        .mark_read(&session, &room_id)
+        .mark_read(&session, &room_id, read_threads)
         .await
         .map_err(|_| Error::failure("error-invalid-subscription"))?;
     ok(Value::Null)

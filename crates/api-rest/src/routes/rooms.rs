@@ -91,6 +91,22 @@ pub(crate) async fn load(
         .await
 }
 
+/// `load` for the im.* routes that check the caller's access to the id they were given
+/// before looking the conversation up (`im.open`, `im.setTopic`, `im.counters`): a
+/// conversation that does not exist is 403 "unauthorized" there, not `invalid-channel`.
+async fn load_direct_access_first(
+    app: &AppState,
+    session: &Session,
+    params: &Value,
+) -> Result<RoomAccess> {
+    load(app, session, DIRECT, params)
+        .await
+        .map_err(|e| match e.code.as_deref() {
+            Some("invalid-channel") => Error::forbidden(),
+            _ => e,
+        })
+}
+
 /// `load`, refusing archived rooms as upstream's lookups do for every route that changes or
 /// reads more than history, info and members.
 async fn load_unarchived(
@@ -216,6 +232,7 @@ fn message_sort(query: &Value) -> Result<Vec<(comet_core::page::MessageSortKey, 
             "ts" => Some(MessageSortKey::CreatedAt),
             "_updatedAt" => Some(MessageSortKey::UpdatedAt),
             "tlm" => Some(MessageSortKey::ThreadLastAt),
+            "u.username" => Some(MessageSortKey::AuthorUsername),
             _ => None,
         },
     )
@@ -617,7 +634,22 @@ pub async fn set_open(
     session: Session,
     body: Value,
 ) -> ApiResult {
-    let room = load(&app, &session, family, &body).await?;
+    let room = match family.room_type {
+        // `im.open` checks access to the id first; `im.close` looks for the caller's
+        // subscription even when the conversation is gone.
+        RoomType::Direct if open => load_direct_access_first(&app, &session, &body).await?,
+        RoomType::Direct => {
+            load(&app, &session, family, &body)
+                .await
+                .map_err(|e| match e.code.as_deref() {
+                    Some("invalid-channel") => {
+                        Error::failure("The user is not subscribed to the room")
+                    }
+                    _ => e,
+                })?
+        }
+        _ => load(&app, &session, family, &body).await?,
+    };
     let name = room.name.clone().unwrap_or_default();
     let Some(subscription) = app.service.rooms().subscription(&session, &room.id).await? else {
         return Err(Error::failure(match family.room_type {
@@ -964,11 +996,19 @@ pub async fn moderators(
 
 /// `im.setTopic`: `{topic}`.
 pub async fn set_direct_topic(app: AppState, session: Session, body: Value) -> ApiResult {
+    if opt_str(&body, "roomId")?.is_some_and(|id| !id.is_empty()) {
+        load_direct_access_first(&app, &session, &body).await?;
+    }
     set(DIRECT, Setter::Topic, app, session, body).await
 }
 
 /// `channels.counters`, `groups.counters`, `im.counters`.
 pub async fn counters(family: Family, app: AppState, session: Session, query: Value) -> ApiResult {
+    if family.room_type == RoomType::Direct
+        && opt_str(&query, "roomId")?.is_some_and(|id| !id.is_empty())
+    {
+        load_direct_access_first(&app, &session, &query).await?;
+    }
     let room = load_unarchived(&app, &session, family, &query).await?;
     let user_id = opt_str(&query, "userId")?;
     let c = app

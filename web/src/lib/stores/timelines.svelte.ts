@@ -167,6 +167,8 @@ class Timelines {
       for (const message of messages) list = upsertSorted(list, message);
       thread.messages = list;
       thread.loaded = true;
+      // Seen: the thread stops counting as unread (a failure here only leaves it marked).
+      api.readThread(tmid).catch(() => undefined);
     } catch (error) {
       notifications.fail(error);
     } finally {

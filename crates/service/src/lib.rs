@@ -14,6 +14,7 @@ pub mod discovery;
 pub mod files;
 mod hashing;
 pub mod listening;
+mod markup;
 pub mod message_marks;
 pub mod messages;
 pub mod notifications;

@@ -556,6 +556,7 @@ impl Messages<'_> {
             text,
             mentions,
             channels,
+            md,
             ..
         } = draft.message;
         // The text's URLs again (upstream parses them on every edit); those the message
@@ -580,6 +581,7 @@ impl Messages<'_> {
             mentions,
             channels,
             urls,
+            md,
             by: UserStub {
                 id: session.user.id.clone(),
                 username: session.user.username.clone(),

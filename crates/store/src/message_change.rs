@@ -12,12 +12,13 @@ use serde_json::Value;
 /// One change to a live message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MessageChange {
-    /// New text (with the mentions and URLs parsed from it) by `by`.
+    /// New text (with the mentions, URLs and markup tree parsed from it) by `by`.
     Edit {
         text: String,
         mentions: Vec<Mention>,
         channels: Vec<(String, String)>,
         urls: Vec<MessageUrl>,
+        md: Option<Value>,
         by: UserStub,
     },
     /// Previews fetched for some of the message's URLs: each fills the entry with its URL, if
@@ -94,12 +95,14 @@ impl MessageChange {
                 mentions,
                 channels,
                 urls,
+                md,
                 by,
             } => {
                 message.text = text.clone();
                 message.mentions = mentions.clone();
                 message.channels = channels.clone();
                 message.urls = urls.clone();
+                message.md = md.clone();
                 message.edited_at = Some(at);
                 message.edited_by = Some(by.clone());
                 true
@@ -168,6 +171,8 @@ impl MessageChange {
             MessageChange::MarkDeleted { by } => {
                 message.kind = Some("rm".to_owned());
                 message.text = String::new();
+                // Upstream unsets the markup tree with the text.
+                message.md = None;
                 message.urls.clear();
                 message.mentions.clear();
                 message.channels.clear();

@@ -474,6 +474,7 @@ async fn fill(store: &dyn Store, t0: Timestamp) {
                 mentions: m2.mentions.clone(),
                 channels: m2.channels.clone(),
                 urls: Vec::new(),
+                md: None,
                 by: UserStub::from(&ben),
             },
             49,

@@ -897,3 +897,260 @@ fn timing() {
         println!("5,000-character message: {each:?} a parse; one 5,000-character word: {word:?}");
     }
 }
+
+#[test]
+fn emoticons_need_room_around_them() {
+    let on = Options {
+        emoticons: true,
+        ..bare()
+    };
+    let smile = || emoticon(":)", "slight_smile");
+    check_with(
+        &on,
+        "test\n     :) test",
+        vec![
+            para(vec![pl("test")]),
+            para(vec![pl("     "), smile(), pl(" test")]),
+        ],
+    );
+    check_with(
+        &on,
+        " :) asd",
+        vec![para(vec![pl(" "), smile(), pl(" asd")])],
+    );
+    check_with(&on, "Hi :)", vec![para(vec![pl("Hi "), smile()])]);
+    check_with(
+        &on,
+        ":) :) :) :)",
+        vec![para(vec![
+            smile(),
+            pl(" "),
+            smile(),
+            pl(" "),
+            smile(),
+            pl(" "),
+            smile(),
+        ])],
+    );
+    check_with(
+        &on,
+        ":):):)",
+        vec![Block::BigEmoji(vec![smile(), smile(), smile()])],
+    );
+    check_with(
+        &on,
+        "\n :):):) \n",
+        vec![Block::BigEmoji(vec![smile(), smile(), smile()])],
+    );
+    check_with(
+        &on,
+        "D: D:",
+        vec![Block::BigEmoji(vec![
+            emoticon("D:", "fearful"),
+            emoticon("D:", "fearful"),
+        ])],
+    );
+    check_with(
+        &on,
+        "Hi D:",
+        vec![para(vec![pl("Hi "), emoticon("D:", "fearful")])],
+    );
+    for text in [
+        "normal emojis :):):)",
+        ":)10:30",
+        ":smile::)text",
+        "text:):smile:",
+        "text:):)",
+        ":):):) normal emojis",
+        ":):):):)",
+        "10:30",
+        "he:)llo",
+        ":)Hi",
+        "Hi:) Hi",
+        "Hi:)",
+        "@#@#! :)@!@",
+    ] {
+        check_with(&on, text, vec![para(vec![pl(text)])]);
+    }
+    check_with(&on, "*test:*", vec![para(vec![bold(vec![pl("test:")])])]);
+    check_with(&on, "_test:_", vec![para(vec![italic(vec![pl("test:")])])]);
+    check_with(
+        &on,
+        "*bold ending with colon:* and some more text",
+        vec![para(vec![
+            bold(vec![pl("bold ending with colon:")]),
+            pl(" and some more text"),
+        ])],
+    );
+    check_with(
+        &on,
+        "*bold with a kissing emoji :* *",
+        vec![para(vec![bold(vec![
+            pl("bold with a kissing emoji "),
+            emoticon(":*", "kissing_heart"),
+            pl(" "),
+        ])])],
+    );
+    check_with(
+        &on,
+        "*broken bold with a kissing emoji :*",
+        vec![para(vec![
+            pl("*broken bold with a kissing emoji "),
+            emoticon(":*", "kissing_heart"),
+        ])],
+    );
+    check_with(
+        &on,
+        "*two bolds**second*",
+        vec![para(vec![
+            bold(vec![pl("two bolds")]),
+            bold(vec![pl("second")]),
+        ])],
+    );
+    check_with(
+        &on,
+        "_test -_- _",
+        vec![para(vec![italic(vec![
+            pl("test "),
+            emoticon("-_-", "expressionless"),
+            pl(" "),
+        ])])],
+    );
+    check_with(
+        &on,
+        "_two italics__second_",
+        vec![para(vec![
+            italic(vec![pl("two italics")]),
+            italic(vec![pl("second")]),
+        ])],
+    );
+}
+
+#[test]
+fn images_and_free_text() {
+    check(
+        "![image](https://rocket.chat/assets/img/header/logo.svg)",
+        vec![para(vec![Inline::Image {
+            src: "https://rocket.chat/assets/img/header/logo.svg".into(),
+            label: "image".into(),
+        }])],
+    );
+    check(
+        "![](https://rocket.chat/assets/img/header/logo.svg)",
+        vec![para(vec![Inline::Image {
+            src: "https://rocket.chat/assets/img/header/logo.svg".into(),
+            label: "https://rocket.chat/assets/img/header/logo.svg".into(),
+        }])],
+    );
+    check(
+        "free text, with comma",
+        vec![para(vec![pl("free text, with comma")])],
+    );
+    check(
+        "free text with unxpected/unfinished blocks *bold_",
+        vec![para(vec![pl(
+            "free text with unxpected/unfinished blocks *bold_",
+        )])],
+    );
+}
+
+#[test]
+fn more_line_breaks_strikes_escapes_and_tasks() {
+    check(
+        "test\n\ntest2\n",
+        vec![
+            para(vec![pl("test")]),
+            Block::LineBreak,
+            para(vec![pl("test2")]),
+        ],
+    );
+    check(
+        "test\n\n\n\ntest2\n",
+        vec![
+            para(vec![pl("test")]),
+            Block::LineBreak,
+            Block::LineBreak,
+            Block::LineBreak,
+            para(vec![pl("test2")]),
+        ],
+    );
+    check("~:smile:~", vec![para(vec![strike(vec![emoji("smile")])])]);
+    check(
+        "~test @guilherme.gazzo~",
+        vec![para(vec![strike(vec![
+            pl("test "),
+            user("guilherme.gazzo"),
+        ])])],
+    );
+    check(
+        "pre~~strike~~post",
+        vec![para(vec![
+            pl("pre"),
+            strike(vec![pl("strike")]),
+            pl("post"),
+        ])],
+    );
+    check("~~ ~", vec![para(vec![pl("~~ ~")])]);
+    check(
+        ":custom~emoji~case:",
+        vec![para(vec![
+            pl(":custom"),
+            strike(vec![pl("emoji")]),
+            pl("case:"),
+        ])],
+    );
+    check(
+        "~~~Hello~~~",
+        vec![para(vec![pl("~"), strike(vec![pl("Hello")]), pl("~")])],
+    );
+    check(
+        "~Hello~~",
+        vec![para(vec![strike(vec![pl("Hello")]), pl("~")])],
+    );
+    check("He~llo", vec![para(vec![pl("He~llo")])]);
+    check("¯\\\\_(ツ)_/¯", vec![para(vec![pl("¯\\_(ツ)_/¯")])]);
+    check(
+        "\\*escaped as*bold*escaped*",
+        vec![para(vec![
+            pl("*escaped as"),
+            bold(vec![pl("bold")]),
+            pl("escaped*"),
+        ])],
+    );
+    check("\\*\\_\\~\\`\\#\\.", vec![para(vec![pl("*_~`#.")])]);
+    check(
+        "\\[it is not a link](/foo)",
+        vec![para(vec![pl("\\[it is not a link](/foo)")])],
+    );
+    check("1\\. not a list", vec![para(vec![pl("1. not a list")])]);
+    check("\\# not a heading", vec![para(vec![pl("# not a heading")])]);
+    check(
+        "\\&ouml; not a character entity",
+        vec![para(vec![pl("\\&ouml; not a character entity")])],
+    );
+    check(
+        "- [ ] this is an incomplete item\n- [x] @mentions, #refs, [links](http://localhost), **formatting**\n- [x] list syntax required (any unordered or ordered list supported)\n- [ ] :smile:",
+        vec![Block::Tasks(vec![
+            (false, vec![pl("this is an incomplete item")]),
+            (
+                true,
+                vec![
+                    user("mentions"),
+                    pl(", "),
+                    channel("refs"),
+                    pl(", "),
+                    link("http://localhost", vec![pl("links")]),
+                    pl(", "),
+                    bold(vec![pl("formatting")]),
+                ],
+            ),
+            (
+                true,
+                vec![pl(
+                    "list syntax required (any unordered or ordered list supported)",
+                )],
+            ),
+            (false, vec![emoji("smile")]),
+        ])],
+    );
+}

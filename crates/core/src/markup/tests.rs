@@ -1154,3 +1154,82 @@ fn more_line_breaks_strikes_escapes_and_tasks() {
         ])],
     );
 }
+
+/// Upstream's stress case: one long line where bold, italic and strike open and close across
+/// repetitions of the same sentence.
+#[test]
+fn stacked_emphasis_across_a_long_line() {
+    let a = "This a message designed to stress test the message parser, trying to force several \
+             rules to stack at the same time !!@#$%^&";
+    let b = "+, overloading the symbols {}:\"|<>?, some more text ,./;'\\[], numbers too \
+             1234567890-= let it call s o s ok";
+    let c = ", from now on we repeat some.";
+    let sentence = format!("{a}*()_{b}~{c}");
+    let text = [
+        "",
+        " , REPEATx2 ",
+        " REPEAT x3 ",
+        " REPEAT x4 ",
+        " REPEATx 5 ",
+        " , REPEAT x6 ",
+        " this can go long for some time, repeat x7 ",
+        " ,repeat x8 ",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, joint)| {
+        if i == 0 {
+            sentence.clone()
+        } else {
+            format!("{joint}{sentence}")
+        }
+    })
+    .collect::<String>();
+    check(
+        &text,
+        vec![para(vec![
+            pl(a),
+            bold(vec![
+                pl("()"),
+                italic(vec![
+                    pl(b),
+                    strike(vec![pl(&format!("{c} , REPEATx2 {a}*()_{b}"))]),
+                    pl(&format!("{c} REPEAT x3 {a}*()")),
+                ]),
+                pl(b),
+                strike(vec![
+                    pl(&format!("{c} REPEAT x4 {a}*()")),
+                    italic(vec![pl(&format!("{b}~{c} REPEATx 5 {a}*()"))]),
+                    pl(b),
+                ]),
+                pl(&format!("{c} , REPEAT x6 {a}")),
+            ]),
+            pl(&format!("()_{b}")),
+            strike(vec![
+                pl(&format!(
+                    "{c} this can go long for some time, repeat x7 {a}*()"
+                )),
+                italic(vec![pl(&format!("{b}~{c} ,repeat x8 {a}*()"))]),
+                pl(b),
+            ]),
+            pl(c),
+        ])],
+    );
+}
+
+#[test]
+fn alternating_marks_pair_up_as_upstream_does() {
+    let text = "**_**__".repeat(197);
+    let tree = parse(&text, &bare()).unwrap_or_default();
+    let Some(Block::Paragraph(items)) = tree.first() else {
+        panic!("one paragraph: {tree:?}");
+    };
+    let pair = [
+        bold(vec![italic(vec![pl("**")]), italic(vec![pl("**")])]),
+        italic(vec![bold(vec![pl("_")])]),
+    ];
+    assert_eq!(items.last(), Some(&pl("__")));
+    for (i, item) in items.iter().take(items.len() - 1).enumerate() {
+        assert_eq!(item, &pair[i % 2], "item {i}");
+    }
+}

@@ -14,7 +14,6 @@ pub mod discovery;
 pub mod files;
 mod hashing;
 pub mod listening;
-mod markup;
 pub mod message_marks;
 pub mod messages;
 pub mod notifications;
@@ -30,6 +29,9 @@ pub mod rooms;
 pub mod settings;
 pub mod storage;
 pub mod tokens;
+
+// The message pipeline's last filter: each message's markup tree (`md`).
+mod markup;
 
 use comet_core::{Error, Result};
 use comet_events::{Envelope, Event, EventBus};

@@ -1539,6 +1539,47 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
         public = true,
         "Message"
     ),
+    // The message parser's options (`md`, see `markup`): colors, KaTeX, and the intranet
+    // domains bare names of which become links.
+    seed!(
+        "Message_CustomDomain_AutoLink",
+        String,
+        "",
+        public = true,
+        "Message"
+    ),
+    seed!(
+        "HexColorPreview_Enabled",
+        Boolean,
+        true,
+        public = true,
+        "Message",
+        "Hex_Color_Preview"
+    ),
+    seed!(
+        "Katex_Enabled",
+        Boolean,
+        true,
+        public = true,
+        "Message",
+        "Katex"
+    ),
+    seed!(
+        "Katex_Parenthesis_Syntax",
+        Boolean,
+        true,
+        public = true,
+        "Message",
+        "Katex"
+    ),
+    seed!(
+        "Katex_Dollar_Syntax",
+        Boolean,
+        false,
+        public = true,
+        "Message",
+        "Katex"
+    ),
     // The web client sends an unknown `/word ...` as a plain message only when this is on.
     seed!(
         "Message_AllowUnrecognizedSlashCommand",

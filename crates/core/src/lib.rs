@@ -7,6 +7,7 @@ pub mod conditions;
 pub mod error;
 pub mod id;
 pub mod links;
+pub mod markup;
 pub mod mentions;
 pub mod message_rules;
 pub mod page;

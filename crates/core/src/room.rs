@@ -202,6 +202,10 @@ pub struct Message {
     /// The URLs in the text, with their previews once fetched (`urls`).
     #[serde(default)]
     pub urls: Vec<crate::links::MessageUrl>,
+    /// The text as a markup tree (`md`, see [`crate::markup`]), computed when the message is
+    /// saved; absent for system messages and texts upstream does not parse.
+    #[serde(default)]
+    pub md: Option<Value>,
 }
 
 impl Message {
@@ -243,6 +247,7 @@ impl Message {
             deleted_at: None,
             unread: false,
             urls: Vec::new(),
+            md: None,
         }
     }
 }

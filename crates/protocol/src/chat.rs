@@ -350,6 +350,9 @@ pub fn message(msg: &Message) -> Value {
         "urls",
         Value::Array(msg.urls.iter().map(message_url).collect()),
     );
+    if let Some(md) = &msg.md {
+        put(&mut m, "md", md.clone());
+    }
     Value::Object(m)
 }
 

@@ -47,6 +47,11 @@ pub struct Config {
     )]
     pub link_preview_allow_private: bool,
 
+    /// Store no markup tree (`md`) with messages, as upstream's variable of the same name: clients
+    /// then parse `msg` themselves.
+    #[arg(long, env = "DISABLE_MESSAGE_PARSER", default_value_t = false)]
+    pub disable_message_parser: bool,
+
     /// Database URL: `sqlite://path` (default: <data dir>/comet.db), or
     /// `postgres://user:password@host:port/database` (also `postgresql://`) for PostgreSQL
     /// (tested with 15) with the unaccent extension (postgresql-contrib), where the query may
@@ -189,6 +194,7 @@ impl Config {
             data_dir,
             avatar_url_allow_private: false,
             link_preview_allow_private: false,
+            disable_message_parser: false,
             database_url: None,
             nats_url: None,
             admin_username: "admin".to_owned(),

@@ -113,6 +113,7 @@ fn service_config(config: &Config, instance_id: &str) -> ServiceConfig {
         uploads_dir: config.data_dir.join("uploads"),
         avatar_url_allow_private: config.avatar_url_allow_private,
         link_preview_allow_private: config.link_preview_allow_private,
+        disable_message_parser: config.disable_message_parser,
     }
 }
 

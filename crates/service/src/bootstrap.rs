@@ -66,6 +66,8 @@ pub struct ServiceConfig {
     /// non-public addresses. Off by default for the same reason; `API_EmbedIgnoredHosts`
     /// applies either way.
     pub link_preview_allow_private: bool,
+    /// `DISABLE_MESSAGE_PARSER`: save messages without their markup tree (`md`).
+    pub disable_message_parser: bool,
 }
 
 impl Default for ServiceConfig {
@@ -85,6 +87,7 @@ impl Default for ServiceConfig {
             uploads_dir: std::env::temp_dir().join("comet-uploads"),
             avatar_url_allow_private: false,
             link_preview_allow_private: false,
+            disable_message_parser: false,
         }
     }
 }

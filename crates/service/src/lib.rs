@@ -36,6 +36,9 @@ pub mod settings;
 pub mod storage;
 pub mod tokens;
 
+// The message pipeline's last filter: each message's markup tree (`md`).
+mod markup;
+
 use comet_core::{Error, Result};
 use comet_events::{Envelope, Event, EventBus};
 use comet_store::{Store, StoreError};

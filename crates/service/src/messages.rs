@@ -625,6 +625,7 @@ impl Messages<'_> {
             channels,
             urls,
             attachments,
+            md,
             ..
         } = draft.message;
         let edit = MessageChange::Edit {
@@ -632,6 +633,7 @@ impl Messages<'_> {
             mentions,
             channels,
             urls,
+            md,
             by: UserStub {
                 id: session.user.id.clone(),
                 username: session.user.username.clone(),

@@ -8,8 +8,8 @@
 //!    message and what posting it changes ([`Draft`]); system messages are built by the
 //!    operation that causes them;
 //! 3. **filters**: every [`Filter`] in order may reject the draft, rewrite it or annotate it
-//!    (the bad-words filter, then quotes of linked messages; abuse limits, translation and
-//!    outgoing integrations plug in here);
+//!    (the bad-words filter, quotes of linked messages, then the markup tree `md` of the final
+//!    text; abuse limits, translation and outgoing integrations plug in here);
 //! 4. **persist**: one store transaction inserts it with its effects on the room, the thread
 //!    and the members' subscriptions;
 //! 5. **publish**: the message, the updated thread root and the room go on the bus;
@@ -52,9 +52,14 @@ pub trait Filter: Send + Sync {
     async fn apply(&self, service: &Service, draft: &mut Draft<'_>) -> Result<()>;
 }
 
-/// The filters every message passes, in order.
+/// The filters every message passes, in order; the markup tree is computed last, from the final
+/// text.
 pub(crate) fn built_in_filters() -> Vec<Box<dyn Filter>> {
-    vec![Box::new(BadWords), Box::new(crate::quotes::Quotes)]
+    vec![
+        Box::new(BadWords),
+        Box::new(crate::quotes::Quotes),
+        Box::new(crate::markup::Markup),
+    ]
 }
 
 impl Messages<'_> {

@@ -2007,11 +2007,17 @@ pub async fn message_history(store: &dyn Store) {
     edited.edited_at = Some(at_ms(t0, 70));
     edited.edited_by = Some(UserStub::from(&ben));
     edited.updated_at = at_ms(t0, 70);
+    // The markup tree travels in the message's document, as given.
+    let md = serde_json::json!([{"type": "PARAGRAPH", "value": [
+        {"type": "PLAIN_TEXT", "value": "rewritten entirely"},
+    ]}]);
+    edited.md = Some(md.clone());
     let edit = MessageChange::Edit {
         text: "rewritten entirely".into(),
         mentions: edited.mentions.clone(),
         channels: edited.channels.clone(),
         urls: Vec::new(),
+        md: Some(md),
         by: UserStub::from(&ben),
         attachments: None,
         custom_fields: None,
@@ -2664,6 +2670,7 @@ pub async fn racing_message_changes(store: &dyn Store) {
                 mentions: Vec::new(),
                 channels: Vec::new(),
                 urls: Vec::new(),
+                md: None,
                 by: UserStub::from(author),
                 attachments: None,
                 custom_fields: None,

@@ -132,6 +132,7 @@ pub fn message_extra(message: &Message) -> Value {
             serde_json::to_value(&message.urls).unwrap_or(Value::Null),
         );
     }
+    put("md", message.md.clone().unwrap_or(Value::Null));
     Value::Object(extra)
 }
 
@@ -210,6 +211,7 @@ pub fn apply_message_extra(message: &mut Message, extra: &Value) -> StoreResult<
     message.urls = field("urls")
         .and_then(|v| serde_json::from_value(v.clone()).ok())
         .unwrap_or_default();
+    message.md = field("md").cloned();
     Ok(())
 }
 

@@ -12,12 +12,13 @@ use serde_json::Value;
 /// One change to a live message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MessageChange {
-    /// New text (with the mentions and URLs parsed from it) by `by`.
+    /// New text (with the mentions, URLs and markup tree parsed from it) by `by`.
     Edit {
         text: String,
         mentions: Vec<Mention>,
         channels: Vec<(String, String)>,
         urls: Vec<MessageUrl>,
+        md: Option<Value>,
         by: UserStub,
         /// The attachments after the edit (its quotes follow the new text); `None` leaves
         /// them as they are.
@@ -99,6 +100,7 @@ impl MessageChange {
                 mentions,
                 channels,
                 urls,
+                md,
                 by,
                 attachments,
                 custom_fields,
@@ -113,6 +115,7 @@ impl MessageChange {
                 if let Some(fields) = custom_fields {
                     message.custom_fields = Some(fields.clone());
                 }
+                message.md = md.clone();
                 message.edited_at = Some(at);
                 message.edited_by = Some(by.clone());
                 true
@@ -181,6 +184,8 @@ impl MessageChange {
             MessageChange::MarkDeleted { by } => {
                 message.kind = Some("rm".to_owned());
                 message.text = String::new();
+                // Upstream unsets the markup tree with the text.
+                message.md = None;
                 message.urls.clear();
                 message.mentions.clear();
                 message.channels.clear();

@@ -476,6 +476,7 @@ async fn fill(store: &dyn Store, t0: Timestamp) {
                 mentions: m2.mentions.clone(),
                 channels: m2.channels.clone(),
                 urls: Vec::new(),
+                md: None,
                 by: UserStub::from(&ben),
                 attachments: None,
                 custom_fields: None,

@@ -20,9 +20,6 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
         Box::pin(public_settings(s))
     }),
     ("permissions/get", |s, _, c| Box::pin(permissions(s, c))),
-    ("saveUserPreferences", |s, p, c| {
-        Box::pin(save_user_preferences(s, p, c))
-    }),
     ("UserPresence:setDefaultStatus", |s, p, c| {
         Box::pin(set_default_status(s, p, c))
     }),

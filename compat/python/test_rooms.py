@@ -103,7 +103,9 @@ def test_channels_create_shape(alice):
     assert ch["usersCount"] == 1
     assert ch["ro"] is False
     assert ch["u"] == {"_id": u.id, "username": u.username, "name": u.name}
-    for absent in ("lastMessage", "joinCode", "default", "customFields"):
+    # A new room says it is not a default room, as upstream's room documents do.
+    assert ch["default"] is False
+    for absent in ("lastMessage", "joinCode", "customFields"):
         assert absent not in ch, absent
     sub = sub_of(c, ch["_id"])
     assert sub["roles"] == ["owner"]

@@ -376,3 +376,45 @@ async fn direct_message_routes_for_missing_conversations_and_member_filters() {
         .collect();
     assert_eq!(authors, ["ben", "amy", "amy"]);
 }
+
+/// Deleting a thread reply takes its thread out of the room's unread threads, with the
+/// deleted-message placeholder kept or not.
+#[tokio::test]
+async fn a_deleted_reply_leaves_no_unread_thread() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    let bob = server.new_user("bob").await;
+    let rid = channel_with(&server, &alice, "deleted-replies", &["bob"]).await;
+    for keep_placeholder in [false, true] {
+        server
+            .post(
+                "settings/Message_ShowDeletedStatus",
+                json!({"value": keep_placeholder}),
+                Some(&admin),
+            )
+            .await
+            .ok();
+        let root = id_of(&post(&server, &alice, &rid, "a question", None).await);
+        server
+            .post("subscriptions.read", json!({"rid": rid}), Some(&alice))
+            .await
+            .ok();
+        let reply = id_of(&post(&server, &bob, &rid, "an answer", Some(&root)).await);
+        assert_eq!(
+            subscription(&server, &alice, &rid).await["tunread"],
+            json!([root])
+        );
+        server
+            .post(
+                "chat.delete",
+                json!({"roomId": rid, "msgId": reply}),
+                Some(&bob),
+            )
+            .await
+            .ok();
+        let mine = subscription(&server, &alice, &rid).await;
+        assert!(mine.get("tunread").is_none(), "{keep_placeholder}: {mine}");
+    }
+    server.stop().await;
+}

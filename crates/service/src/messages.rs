@@ -723,6 +723,7 @@ impl Messages<'_> {
                 .await?;
             tracing::info!(by = %session.user.id, message = %message_id, "message marked deleted");
             self.ctx.files().delete_message_files(&message).await;
+            self.forget_unread_thread(&message).await?;
             return Ok(message);
         }
         self.ctx
@@ -736,7 +737,46 @@ impl Messages<'_> {
             room_id: message.room_id.clone(),
             message_id: message.id.clone(),
         });
+        self.forget_unread_thread(&message).await?;
         Ok(message)
+    }
+
+    /// A deleted thread reply no longer makes its thread unread for anyone in the room (as
+    /// upstream, which takes the thread out of the room's unread threads).
+    async fn forget_unread_thread(&self, deleted: &Message) -> Result<()> {
+        let Some(thread_id) = &deleted.thread_id else {
+            return Ok(());
+        };
+        let (subscriptions, _) = self
+            .ctx
+            .store
+            .subscriptions_of_room(&deleted.room_id, 0, None)
+            .await
+            .map_err(store_error)?;
+        for subscription in subscriptions {
+            if !subscription.thread_unread.contains(thread_id) {
+                continue;
+            }
+            let clear_alert = subscription.thread_unread.len() <= 1 && subscription.unread == 0;
+            if let Some(updated) = self
+                .ctx
+                .store
+                .read_thread(
+                    &deleted.room_id,
+                    &subscription.user.id,
+                    thread_id,
+                    clear_alert,
+                    now(),
+                )
+                .await
+                .map_err(store_error)?
+            {
+                self.ctx
+                    .rooms()
+                    .publish_subscription(comet_events::Change::Updated, updated);
+            }
+        }
+        Ok(())
     }
 
     /// `chat.react`: toggles (or sets, with `should_react`) the caller's reaction.

@@ -265,6 +265,14 @@ impl Hub {
     }
 
     /// Records who is logged in on the session and which rooms they are in.
+    /// Stops a session from answering to the token it logged in with (its own `logout`, which
+    /// ends that token for every other connection), without logging it out yet.
+    pub fn forget_token(&self, session: u64) {
+        if let Some(listener) = self.registry().listeners.get_mut(&session) {
+            listener.token = None;
+        }
+    }
+
     pub fn set_user(
         &self,
         session: u64,

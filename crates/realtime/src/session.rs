@@ -555,6 +555,11 @@ async fn method(realtime: &Realtime, tx: &mpsc::Sender<Outgoing>, state: &mut St
         send(tx, json!({"msg": "updated", "methods": [id]})).await;
         return;
     }
+    if name == "logout" {
+        // This connection's own logout ends its token everywhere; the connection itself stays
+        // open (Meteor keeps it, logged out), so it stops answering to the token first.
+        realtime.hub.forget_token(state.hub_id);
+    }
     let ctx = MethodContext {
         session: state.session.as_ref(),
         client: &state.client,

@@ -482,6 +482,29 @@ fn role_arguments(params: &[Value], method: &str) -> Result<(String, String)> {
     }
 }
 
+/// What both `authorization:*UserToRole` methods check first, in upstream's order: the
+/// caller may manage permissions (refused with `refusal`, upstream's wording differs between
+/// the two), then the arguments, then the role.
+async fn role_change<'a>(
+    service: &Service,
+    params: &[Value],
+    ctx: &MethodContext<'a>,
+    method: &'static str,
+    refusal: &'static str,
+) -> Result<(&'a comet_service::Session, RoleRef, String)> {
+    let not_allowed = || {
+        Error::meteor("error-action-not-allowed", refusal)
+            .with_details(json!({"method": method, "action": "Accessing_permissions"}))
+    };
+    let session = ctx.session.ok_or_else(not_allowed)?;
+    if !service.meets(&session.user, comet_service::Permissions::MANAGE) {
+        return Err(not_allowed());
+    }
+    let (role, username) = role_arguments(params, method)?;
+    let role = role_named(service, &role, method).await?;
+    Ok((session, role, username))
+}
+
 /// `authorization:addUserToRole(role, username, scope?)` → `true`: what
 /// `roles.addUserToRole` does (global roles).
 async fn add_user_to_role(
@@ -490,20 +513,14 @@ async fn add_user_to_role(
     ctx: MethodContext<'_>,
 ) -> Result<Outcome> {
     const METHOD: &str = "authorization:addUserToRole";
-    let not_allowed = || {
-        Error::meteor(
-            "error-action-not-allowed",
-            "Accessing permissions is not allowed",
-        )
-        .with_details(json!({"method": METHOD, "action": "Accessing_permissions"}))
-    };
-    let session = ctx.session.ok_or_else(not_allowed)?;
-    // Upstream checks the permission before the arguments and the role.
-    if !service.meets(&session.user, comet_service::Permissions::MANAGE) {
-        return Err(not_allowed());
-    }
-    let (role, username) = role_arguments(&params, METHOD)?;
-    let role = role_named(service, &role, METHOD).await?;
+    let (session, role, username) = role_change(
+        service,
+        &params,
+        &ctx,
+        METHOD,
+        "Accessing permissions is not allowed",
+    )
+    .await?;
     let Some(user) = service
         .accounts()
         .find_user(&UserRef::Username(username))
@@ -535,19 +552,14 @@ async fn remove_user_from_role(
     ctx: MethodContext<'_>,
 ) -> Result<Outcome> {
     const METHOD: &str = "authorization:removeUserFromRole";
-    let not_allowed = || {
-        Error::meteor(
-            "error-action-not-allowed",
-            "Access permissions is not allowed",
-        )
-        .with_details(json!({"method": METHOD, "action": "Accessing_permissions"}))
-    };
-    let session = ctx.session.ok_or_else(not_allowed)?;
-    if !service.meets(&session.user, comet_service::Permissions::MANAGE) {
-        return Err(not_allowed());
-    }
-    let (role, username) = role_arguments(&params, METHOD)?;
-    let role = role_named(service, &role, METHOD).await?;
+    let (session, role, username) = role_change(
+        service,
+        &params,
+        &ctx,
+        METHOD,
+        "Access permissions is not allowed",
+    )
+    .await?;
     let result = service
         .permissions()
         .remove_user_from_role(session, &role, &username)

@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 mod cluster;
 mod files;
 mod messages;
+mod overload;
 mod realtime;
+mod soak;
 
 #[derive(Parser)]
 #[command(about = "Benchmarks Comet against same-run baselines")]
@@ -29,6 +31,11 @@ enum Benchmark {
     Messages(messages::MessageArgs),
     /// RSS per idle DDP connection, and fan-out to many listeners (vs a bare WebSocket broadcast).
     Realtime(realtime::RealtimeArgs),
+    /// Messages offered at several times the sustainable rate: memory bounded, every listener
+    /// gets every acknowledged message or is closed.
+    Overload(overload::OverloadArgs),
+    /// Hours of mixed traffic on many connections: is memory flat once warm?
+    Soak(soak::SoakArgs),
     /// Delivery across two instances (PostgreSQL + NATS) vs one, on the same database.
     Cluster(cluster::ClusterArgs),
     /// Big-file upload/download MB/s vs `cp`, peak RSS, small-image uploads/s.
@@ -420,6 +427,8 @@ async fn main() -> std::process::ExitCode {
         Benchmark::Realtime(args) => realtime::run(args).await,
         Benchmark::BareBroadcastServer => realtime::bare_broadcast_server().await,
         Benchmark::Cluster(args) => cluster::run(args).await,
+        Benchmark::Overload(args) => overload::run(args).await,
+        Benchmark::Soak(args) => soak::run(args).await,
         Benchmark::Files(args) => files::run(args).await,
     };
     match outcome {

@@ -45,6 +45,10 @@ pub struct RealtimeArgs {
     /// Skip the baseline (when only Comet's memory is wanted).
     #[arg(long)]
     no_baseline: bool,
+    /// After the load, every client leaves and Comet's RSS is sampled for this many seconds,
+    /// to see whether memory taken at the peak is given back.
+    #[arg(long, default_value_t = 20)]
+    settle_seconds: u64,
 }
 
 pub(crate) fn now_micros() -> u64 {
@@ -517,9 +521,7 @@ pub async fn run(args: RealtimeArgs) -> Result<(), String> {
             started.elapsed().as_secs_f64(),
         )
         .await;
-        for c in clients {
-            c.abort();
-        }
+        memory_return(pid, clients, args.settle_seconds).await;
         drop(comet);
         if !args.no_baseline {
             let baseline = bare_broadcast(&args, half).await?;
@@ -532,9 +534,28 @@ pub async fn run(args: RealtimeArgs) -> Result<(), String> {
         }
         return Ok(());
     }
+    memory_return(pid, clients, args.settle_seconds).await;
+    drop(comet);
+    Ok(())
+}
+
+/// Closes every client connection after the load and samples Comet's RSS until `settle_seconds`
+/// have passed: what an operator sees after a peak, when the clients are gone.
+async fn memory_return(pid: u32, clients: Vec<tokio::task::JoinHandle<()>>, settle_seconds: u64) {
+    let peak = rss_kib_of(pid).unwrap_or(0);
     for c in clients {
         c.abort();
     }
-    drop(comet);
-    Ok(())
+    let started = Instant::now();
+    let mut samples = vec![format!("{:.1} MiB at the peak", peak as f64 / 1024.0)];
+    for at in [1, 5, 10, 20, 30, 60] {
+        if at > settle_seconds {
+            break;
+        }
+        let wait = Duration::from_secs(at).saturating_sub(started.elapsed());
+        tokio::time::sleep(wait).await;
+        let rss = rss_kib_of(pid).unwrap_or(0);
+        samples.push(format!("{:.1} MiB {at} s after", rss as f64 / 1024.0));
+    }
+    println!("comet RSS once every client left: {}", samples.join(", "));
 }

@@ -9,6 +9,11 @@ use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
+/// jemalloc, so that memory taken at a peak (thousands of connections, a burst of messages) is
+/// returned to the system once it passes; glibc's malloc keeps it (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn init_logging(config: &Config) {
     use tracing_subscriber::fmt;
     use tracing_subscriber::prelude::*;

@@ -1831,6 +1831,50 @@ async fn im_list_everyone_is_for_room_administrators() {
     server.stop().await;
 }
 
+/// Each entry of `im.list.everyone` carries what upstream's tests check of it, `ro` and
+/// `sysMes` included, with the conversation's last message.
+#[tokio::test]
+async fn im_list_everyone_entries_carry_upstream_fields() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    server.new_user("bob").await;
+    let admin = server.admin().await;
+    let created = server
+        .post("im.create", json!({"username": "bob"}), Some(&alice))
+        .await;
+    let rid = created.ok()["room"]["_id"]
+        .as_str()
+        .expect("room id")
+        .to_owned();
+    server
+        .post(
+            "chat.postMessage",
+            json!({"roomId": rid, "text": "hello bob"}),
+            Some(&alice),
+        )
+        .await
+        .ok();
+    let reply = server.get("im.list.everyone", &[], Some(&admin)).await;
+    let im = &reply.ok()["ims"][0];
+    for key in [
+        "_id",
+        "t",
+        "msgs",
+        "usernames",
+        "ro",
+        "sysMes",
+        "_updatedAt",
+        "ts",
+        "lastMessage",
+    ] {
+        assert!(im.get(key).is_some(), "{key} missing from {im}");
+    }
+    assert_eq!(im["ro"], json!(false));
+    assert_eq!(im["sysMes"], json!(true));
+    assert_eq!(im["lastMessage"]["msg"], json!("hello bob"));
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn rooms_join_joins_a_channel_and_answers_the_room() {
     let server = TestServer::start().await;

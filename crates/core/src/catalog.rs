@@ -377,6 +377,18 @@ pub const DEFAULT_PERMISSIONS: &[(&str, &[&str])] = &[
 ];
 
 /// A setting's seed: id, type, default, public, group, section, select choices.
+/// The inclusive bounds of a numeric setting's value. Upstream registers the sound volumes as
+/// `range` settings, which run from 0 to 100, and refuses values outside them
+/// (`checkSettingValueBounds`); Comet keeps them as `int`.
+pub fn value_bounds(id: &str) -> Option<(f64, f64)> {
+    const VOLUMES: &[&str] = &[
+        "Accounts_Default_User_Preferences_notificationsSoundVolume",
+        "Accounts_Default_User_Preferences_masterVolume",
+        "Accounts_Default_User_Preferences_voipRingerVolume",
+    ];
+    VOLUMES.contains(&id).then_some((0.0, 100.0))
+}
+
 pub struct SettingSeed {
     pub id: &'static str,
     pub setting_type: SettingType,

@@ -16,6 +16,7 @@ pub mod role;
 pub mod room;
 pub mod search;
 pub mod setting;
+pub mod slug;
 pub mod user;
 pub mod validate;
 

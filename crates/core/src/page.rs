@@ -130,6 +130,11 @@ pub struct RoomFilter {
     pub types: Vec<RoomType>,
     /// Case-insensitive substring of the name.
     pub name: Option<String>,
+    /// Case-insensitive text found in the name or the display name (`fname`), as upstream's
+    /// room searches match either.
+    pub name_or_fname: Option<String>,
+    /// `name_or_fname` must begin the name or the display name, not just occur in it.
+    pub name_or_fname_prefix: bool,
     /// Only default rooms.
     pub default_only: bool,
     /// Only rooms this user is subscribed to.

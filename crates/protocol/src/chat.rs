@@ -101,6 +101,16 @@ pub fn room(room: &Room, last_message: Option<&Message>) -> Value {
     Value::Object(m)
 }
 
+/// Adds `ro` and `sysMes` to a direct conversation's document, as every entry of upstream's
+/// `im.list.everyone` carries them (its own tests check both there, and only there).
+pub fn add_direct_room_flags(doc: &mut Value, room: &Room) {
+    let Some(m) = doc.as_object_mut() else {
+        return;
+    };
+    m.entry("ro").or_insert(Value::Bool(room.read_only));
+    m.entry("sysMes").or_insert(Value::Bool(true));
+}
+
 /// The few fields upstream shows of a room another refers to (a discussion's `parent`):
 /// `_id`, `name`, `fname`, `t`, `prid` and `u`.
 pub fn room_summary(room: &Room) -> Value {

@@ -1831,6 +1831,50 @@ async fn im_list_everyone_is_for_room_administrators() {
     server.stop().await;
 }
 
+/// Each entry of `im.list.everyone` carries what upstream's tests check of it, `ro` and
+/// `sysMes` included, with the conversation's last message.
+#[tokio::test]
+async fn im_list_everyone_entries_carry_upstream_fields() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    server.new_user("bob").await;
+    let admin = server.admin().await;
+    let created = server
+        .post("im.create", json!({"username": "bob"}), Some(&alice))
+        .await;
+    let rid = created.ok()["room"]["_id"]
+        .as_str()
+        .expect("room id")
+        .to_owned();
+    server
+        .post(
+            "chat.postMessage",
+            json!({"roomId": rid, "text": "hello bob"}),
+            Some(&alice),
+        )
+        .await
+        .ok();
+    let reply = server.get("im.list.everyone", &[], Some(&admin)).await;
+    let im = &reply.ok()["ims"][0];
+    for key in [
+        "_id",
+        "t",
+        "msgs",
+        "usernames",
+        "ro",
+        "sysMes",
+        "_updatedAt",
+        "ts",
+        "lastMessage",
+    ] {
+        assert!(im.get(key).is_some(), "{key} missing from {im}");
+    }
+    assert_eq!(im["ro"], json!(false));
+    assert_eq!(im["sysMes"], json!(true));
+    assert_eq!(im["lastMessage"]["msg"], json!("hello bob"));
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn rooms_join_joins_a_channel_and_answers_the_room() {
     let server = TestServer::start().await;
@@ -2533,5 +2577,146 @@ async fn messages_apply_the_deprecated_query_selector() {
                 &format!("Invalid query parameter provided: \"{selector}\" [error-invalid-query]"),
             );
     }
+    server.stop().await;
+}
+
+async fn allow_special_room_names(server: &TestServer, admin: &Auth, allowed: bool) {
+    server
+        .post(
+            "settings/UI_Allow_room_names_with_special_chars",
+            json!({"value": allowed}),
+            Some(admin),
+        )
+        .await
+        .ok();
+}
+
+/// With `UI_Allow_room_names_with_special_chars`, a room named in any script keeps what was
+/// typed as `fname` and gets its slug as `name` (upstream's `getValidRoomName`); without it
+/// the name must pass `UTF8_Channel_Names_Validation` as before.
+#[tokio::test]
+async fn special_character_room_names_become_slugs_with_the_display_name_kept() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+
+    let refused = server
+        .post("channels.create", json!({"name": "тест"}), Some(&admin))
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(refused.body["errorType"], json!("error-invalid-room-name"));
+
+    allow_special_room_names(&server, &admin, true).await;
+    let channel = create_room(&server, &admin, "channels", "тест", &[]).await;
+    assert_eq!(channel["name"], json!("test"));
+    assert_eq!(channel["fname"], json!("тест"));
+    let group = create_room(&server, &admin, "groups", "测试", &[]).await;
+    assert_eq!(group["name"], json!("ce4-shi4"));
+    assert_eq!(group["fname"], json!("测试"));
+    let arabic = create_room(&server, &admin, "channels", "اختبار", &[]).await;
+    assert_eq!(arabic["name"], json!("akhtbar"));
+    assert_eq!(arabic["fname"], json!("اختبار"));
+
+    // The subscription shows both, like the room.
+    let sub = subscription(&server, &admin, &id_of(&channel)).await;
+    assert_eq!(sub["name"], json!("test"));
+    assert_eq!(sub["fname"], json!("тест"));
+
+    // The same display name again is a duplicate; another one with a taken slug gets the
+    // first free suffix.
+    let duplicate = server
+        .post("channels.create", json!({"name": "тест"}), Some(&admin))
+        .await;
+    assert_eq!(duplicate.status, 400, "{}", duplicate.body);
+    assert_eq!(
+        duplicate.body["error"],
+        json!("A channel with name 'test' exists [error-duplicate-channel-name]")
+    );
+    let second = create_room(&server, &admin, "channels", "тест!", &[]).await;
+    assert_eq!(second["name"], json!("test-1"));
+    assert_eq!(second["fname"], json!("тест!"));
+
+    // A rename makes a slug of the new display name too, and announces what was typed.
+    let rid = id_of(&channel);
+    let renamed = server
+        .post(
+            "channels.rename",
+            json!({"roomId": rid, "name": "Ελληνικά"}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(renamed.ok()["channel"]["name"], json!("Ellinika"));
+    assert_eq!(renamed.ok()["channel"]["fname"], json!("Ελληνικά"));
+    let notice = &history(&server, &admin, "channels", &rid).await[0];
+    assert_eq!(notice["t"], json!("r"));
+    assert_eq!(notice["msg"], json!("Ελληνικά"));
+    let sub = subscription(&server, &admin, &rid).await;
+    assert_eq!(sub["name"], json!("Ellinika"));
+    assert_eq!(sub["fname"], json!("Ελληνικά"));
+
+    // Turned off again, names are validated as typed.
+    allow_special_room_names(&server, &admin, false).await;
+    let refused = server
+        .post(
+            "channels.rename",
+            json!({"roomId": rid, "name": "Ρόδος"}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(refused.body["errorType"], json!("error-invalid-room-name"));
+    server.stop().await;
+}
+
+/// Rooms are found by their display name: `rooms.adminRooms`, `spotlight`, `directory` and
+/// the autocompletes match `fname` as well as `name`, in any case.
+#[tokio::test]
+async fn rooms_are_searched_by_display_name() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    allow_special_room_names(&server, &admin, true).await;
+    let channel = create_room(&server, &admin, "channels", "Ελληνικά-chan", &[]).await;
+    let group = create_room(&server, &admin, "groups", "тест-группа", &[]).await;
+    assert_eq!(channel["name"], json!("Ellinika-chan"));
+
+    let reply = server
+        .get("rooms.adminRooms", &[("filter", "ελληνικά")], Some(&admin))
+        .await;
+    let rooms = &reply.ok()["rooms"];
+    assert_eq!(rooms.as_array().map(Vec::len), Some(1), "{rooms}");
+    assert_eq!(rooms[0]["fname"], json!("Ελληνικά-chan"));
+
+    let reply = server
+        .get("spotlight", &[("query", "#Ελληνικά-chan")], Some(&admin))
+        .await;
+    assert_eq!(reply.ok()["rooms"][0]["_id"], channel["_id"]);
+
+    let reply = server
+        .get(
+            "directory",
+            &[("type", "channels"), ("text", "ληνικ")],
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(reply.ok()["result"][0]["_id"], channel["_id"]);
+
+    let reply = server
+        .get(
+            "rooms.autocomplete.channelAndPrivate",
+            &[("selector", r#"{"name":"ТЕСТ"}"#)],
+            Some(&admin),
+        )
+        .await;
+    let items = &reply.ok()["items"];
+    assert_eq!(items.as_array().map(Vec::len), Some(1), "{items}");
+    assert_eq!(items[0]["fname"], json!("тест-группа"));
+
+    let reply = server
+        .get(
+            "rooms.autocomplete.adminRooms",
+            &[("selector", r#"{"name":"тест"}"#)],
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(reply.ok()["items"][0]["_id"], group["_id"]);
     server.stop().await;
 }

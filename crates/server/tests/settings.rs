@@ -572,3 +572,44 @@ async fn number_settings_accept_fractions() {
     assert_eq!(blocked.status, 401, "{}", blocked.body);
     server.stop().await;
 }
+
+/// The sound volumes run from 0 to 100 (upstream's `range` settings): a value outside is
+/// refused with upstream's text, checked on the value as a number before its type, as
+/// upstream's settings tests expect.
+#[tokio::test]
+async fn volume_settings_keep_within_their_bounds() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let id = "Accounts_Default_User_Preferences_masterVolume";
+    for (value, text) in [
+        (json!("-1"), "greater than or equal to 0"),
+        (json!("101"), "less than or equal to 100"),
+        (json!(-5), "greater than or equal to 0"),
+        (json!(250), "less than or equal to 100"),
+    ] {
+        server
+            .post(
+                &format!("settings/{id}"),
+                json!({"value": value}),
+                Some(&admin),
+            )
+            .await
+            .refused(
+                400,
+                &format!("Value for setting {id} must be {text} [error-invalid-setting-value]"),
+            );
+    }
+    server
+        .post(
+            &format!("settings/{id}"),
+            json!({"value": 40}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let stored = server
+        .get(&format!("settings/{id}"), &[], Some(&admin))
+        .await;
+    assert_eq!(stored.ok()["value"], json!(40));
+    server.stop().await;
+}

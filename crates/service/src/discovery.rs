@@ -88,7 +88,7 @@ impl Rooms<'_> {
             DirectoryKind::Channels => {
                 let filter = RoomFilter {
                     types: vec![RoomType::Channel],
-                    name: search,
+                    name_or_fname: search,
                     ..RoomFilter::default()
                 };
                 let page = Page {
@@ -145,7 +145,7 @@ impl Rooms<'_> {
             };
             let public = RoomFilter {
                 types: vec![RoomType::Channel],
-                name: search.clone(),
+                name_or_fname: search.clone(),
                 ..RoomFilter::default()
             };
             let (mut rooms, _) = self
@@ -156,7 +156,7 @@ impl Rooms<'_> {
                 .map_err(store_error)?;
             let private = RoomFilter {
                 types: vec![RoomType::Private],
-                name: search,
+                name_or_fname: search,
                 member: Some(session.user.id.clone()),
                 ..RoomFilter::default()
             };

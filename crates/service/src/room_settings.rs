@@ -396,17 +396,6 @@ impl Rooms<'_> {
                         "Editing_room",
                     ));
                 }
-                if !comet_core::validate::username_regex(
-                    &self.ctx.setting_str("UTF8_Channel_Names_Validation"),
-                )
-                .is_match(&name)
-                {
-                    return Err(Error::meteor(
-                        "error-invalid-room-name",
-                        format!("{name} is not a valid room name."),
-                    )
-                    .with_details(json!({"channel_name": name})));
-                }
                 // The names the server keeps for itself are taken, as upstream's tests expect
                 // of a rename.
                 if comet_core::validate::SYSTEM_BLOCKED_USERNAMES
@@ -418,21 +407,12 @@ impl Rooms<'_> {
                     )
                     .with_details(json!({"field": name})));
                 }
-                if let Some(other) = self
+                let slug = self
                     .ctx
-                    .store
-                    .room_by_name(&name)
-                    .await
-                    .map_err(store_error)?
-                    && other.id != room.id
-                {
-                    return Err(Error::meteor(
-                        "error-duplicate-channel-name",
-                        format!("A channel with name '{name}' exists"),
-                    )
-                    .with_details(json!({"channel_name": name})));
-                }
-                updated.name = Some(name.clone());
+                    .rooms()
+                    .valid_room_name(&name, Some(&room.id))
+                    .await?;
+                updated.name = Some(slug);
                 updated.fname = Some(name.clone());
                 note = Some(("r", name));
             }

@@ -225,8 +225,92 @@ pub(crate) fn direct_names(sorted: &[&User], member_id: &str, separator: &str) -
 }
 
 impl Rooms<'_> {
-    fn channel_name_is_valid(&self, name: &str) -> bool {
-        username_regex(&self.ctx.setting_str("UTF8_Channel_Names_Validation")).is_match(name)
+    /// The `name` of a channel or group shown as `display_name` (upstream's `getValidRoomName`).
+    /// Normally the display name itself, which must then pass `UTF8_Channel_Names_Validation`
+    /// and be free. With `UI_Allow_room_names_with_special_chars` the name is the display
+    /// name's slug: no other room (but `room_id`, the one being renamed) may show the same
+    /// display name, and a slug already taken gets the first free `-1`, `-2`, ... suffix.
+    pub(crate) async fn valid_room_name(
+        &self,
+        display_name: &str,
+        room_id: Option<&str>,
+    ) -> Result<String> {
+        let other = |room: &Room| Some(room.id.as_str()) != room_id;
+        let special_chars = self
+            .ctx
+            .setting_bool("UI_Allow_room_names_with_special_chars");
+        let name = if special_chars {
+            let slug = comet_core::slug::room_slug(display_name);
+            let same_display = self
+                .ctx
+                .store
+                .rooms_by_display_name(display_name)
+                .await
+                .map_err(store_error)?;
+            if let Some(taken) = same_display.iter().find(|room| other(room)) {
+                let (error, message) = if taken.archived {
+                    (
+                        "error-archived-duplicate-name",
+                        format!("There's an archived channel with name {slug}"),
+                    )
+                } else {
+                    (
+                        "error-duplicate-channel-name",
+                        format!("A channel with name '{slug}' exists"),
+                    )
+                };
+                return Err(
+                    Error::meteor(error, message).with_details(json!({"channel_name": slug}))
+                );
+            }
+            slug
+        } else {
+            display_name.to_owned()
+        };
+        if !username_regex(&self.ctx.setting_str("UTF8_Channel_Names_Validation")).is_match(&name) {
+            return Err(Error::meteor(
+                "error-invalid-room-name",
+                format!("{name} is not a valid room name."),
+            )
+            .with_details(json!({"channel_name": name})));
+        }
+        let Some(taken) = self
+            .ctx
+            .store
+            .room_by_name(&name)
+            .await
+            .map_err(store_error)?
+            .filter(|room| other(room))
+        else {
+            return Ok(name);
+        };
+        if special_chars {
+            for next in 1u32.. {
+                let candidate = format!("{name}-{next}");
+                let free = self
+                    .ctx
+                    .store
+                    .room_by_name(&candidate)
+                    .await
+                    .map_err(store_error)?
+                    .is_none_or(|room| !other(&room));
+                if free {
+                    return Ok(candidate);
+                }
+            }
+        }
+        let (error, message) = if taken.archived {
+            (
+                "error-archived-duplicate-name",
+                format!("There's an archived channel with name {name}"),
+            )
+        } else {
+            (
+                "error-duplicate-channel-name",
+                format!("A channel with name '{name}' exists"),
+            )
+        };
+        Err(Error::meteor(error, message).with_details(json!({"channel_name": name})))
     }
 
     /// The subscription of someone joining a room after its creation: upstream marks the room
@@ -774,17 +858,11 @@ impl Rooms<'_> {
         if !self.ctx.has_permission(&session.user, permission) {
             return Err(Error::forbidden());
         }
-        let name = new_room.name.trim().to_owned();
-        if name.is_empty() {
+        let display_name = new_room.name.trim().to_owned();
+        if display_name.is_empty() {
             return Err(Error::meteor("error-invalid-name", "Invalid name"));
         }
-        if !self.channel_name_is_valid(&name) {
-            return Err(Error::meteor(
-                "error-invalid-room-name",
-                format!("{name} is not a valid room name."),
-            )
-            .with_details(json!({"channel_name": name})));
-        }
+        let name = self.valid_room_name(&display_name, None).await?;
         let duplicate = || {
             Error::meteor(
                 "error-duplicate-channel-name",
@@ -792,16 +870,6 @@ impl Rooms<'_> {
             )
             .with_details(json!({"channel_name": name}))
         };
-        if self
-            .ctx
-            .store
-            .room_by_name(&name)
-            .await
-            .map_err(store_error)?
-            .is_some()
-        {
-            return Err(duplicate());
-        }
         // Unknown usernames among the members are skipped, as upstream does.
         let mut members = self.existing_users(&new_room.members).await?;
         members.retain(|u| u.id != session.user.id);
@@ -813,6 +881,7 @@ impl Rooms<'_> {
             Some(&session.user),
             at,
         );
+        room.fname = Some(display_name);
         room.read_only = new_room.read_only;
         room.topic = new_room.topic.filter(|t| !t.is_empty());
         room.description = new_room.description.filter(|t| !t.is_empty());
@@ -1293,9 +1362,8 @@ impl Rooms<'_> {
         let filter = RoomFilter {
             types: query.types,
             name: query.name,
-            default_only: false,
             member: joined_only.then(|| session.user.id.clone()),
-            parent_id: None,
+            ..RoomFilter::default()
         };
         let page = Page {
             offset: query.offset,

@@ -236,7 +236,42 @@ impl Settings<'_> {
     }
 }
 
+/// A value as JavaScript's `Number()` reads it, for the bounds check; `None` for the values
+/// upstream lets through unchecked (falsy ones) and for what is no number at all.
+fn numeric_value(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64().filter(|n| *n != 0.0),
+        Value::String(s) => s.trim().parse::<f64>().ok().filter(|n| *n != 0.0),
+        Value::Bool(true) => Some(1.0),
+        _ => None,
+    }
+}
+
 fn validate_value(setting: &Setting, value: &Value) -> Result<()> {
+    // Upstream checks the bounds first, on the value as a number, whatever its type.
+    if let (Some((min, max)), Some(number)) = (
+        comet_core::catalog::value_bounds(&setting.id),
+        numeric_value(value),
+    ) {
+        if number < min {
+            return Err(Error::meteor(
+                "error-invalid-setting-value",
+                format!(
+                    "Value for setting {} must be greater than or equal to {min}",
+                    setting.id
+                ),
+            ));
+        }
+        if number > max {
+            return Err(Error::meteor(
+                "error-invalid-setting-value",
+                format!(
+                    "Value for setting {} must be less than or equal to {max}",
+                    setting.id
+                ),
+            ));
+        }
+    }
     if !setting.setting_type.accepts(value) {
         return Err(Error::failure_typed(
             format!(

@@ -134,11 +134,12 @@ pub(crate) fn insert_room_query(
 ) -> Query {
     let creator = room.creator.as_ref();
     Query::new(format!(
-        "INSERT INTO rooms (name_key, {ROOM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-         $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, \
-         $26, $27, $28, $29, $30, $31, $32, $33)"
+        "INSERT INTO rooms (name_key, fname_key, {ROOM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, \
+         $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, \
+         $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34)"
     ))
     .bind(room.name.as_ref().map(|n| n.to_lowercase()))
+    .bind(room.fname.as_ref().map(|n| n.to_lowercase()))
     .bind(&room.id)
     .bind(room.room_type.as_str())
     .bind(&room.name)
@@ -232,6 +233,16 @@ fn push_room_filter<D: Database>(q: &mut Query, filter: &RoomFilter) {
         q.push(" AND name_key LIKE ")
             .push_bind(like_pattern(name))
             .push(" ESCAPE '\\'");
+    }
+    if let Some(text) = &filter.name_or_fname {
+        let mut pattern = like_pattern(text);
+        if filter.name_or_fname_prefix {
+            pattern.remove(0);
+        }
+        let pattern = q.param(pattern);
+        q.push(&format!(
+            " AND (name_key LIKE {pattern} ESCAPE '\\' OR fname_key LIKE {pattern} ESCAPE '\\')"
+        ));
     }
     if filter.default_only {
         q.push(" AND is_default = ").push(D::TRUE);
@@ -399,6 +410,14 @@ impl<D: Database> RoomStore for SqlStore<D> {
             .pop())
     }
 
+    async fn rooms_by_display_name(&self, fname: &str) -> StoreResult<Vec<Room>> {
+        let mut rooms = self
+            .rooms_where(fname.to_lowercase(), |p| format!("fname_key = {p}"))
+            .await?;
+        rooms.retain(|room| room.fname.as_deref() == Some(fname));
+        Ok(rooms)
+    }
+
     async fn rooms_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Room>> {
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -414,7 +433,8 @@ impl<D: Database> RoomStore for SqlStore<D> {
              description = $6, announcement = $7, read_only = $8, react_when_read_only = $9, \
              archived = $10, is_default = $11, featured = $12, encrypted = $13, broadcast = $14, \
              join_code = $15, muted = $16, user_ids = $17, usernames = $18, sys_mes = $19, \
-             custom_fields = $20, updated_at = $21, unmuted = $22, favorite = $23 WHERE id = $24",
+             custom_fields = $20, updated_at = $21, unmuted = $22, favorite = $23, \
+             fname_key = $25 WHERE id = $24",
         )
         .bind(room.room_type.as_str())
         .bind(&room.name)
@@ -439,7 +459,8 @@ impl<D: Database> RoomStore for SqlStore<D> {
         .bind(millis(room.updated_at))
         .bind(&room.unmuted)
         .bind(room.favorite)
-        .bind(&room.id);
+        .bind(&room.id)
+        .bind(room.fname.as_ref().map(|n| n.to_lowercase()));
         let updated = tx.write(update).await.map_err(|e| match e {
             StoreError::Conflict(_) => StoreError::Conflict(Conflict::RoomName),
             other => other,

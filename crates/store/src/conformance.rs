@@ -829,6 +829,59 @@ pub async fn rooms_and_messages(store: &dyn Store) {
         Some(owner_sub)
     );
 
+    // Display names: found exactly, searched in any case and script along with the name.
+    let mut greek = room("r9", "Ellinika-1", &ann, t0);
+    greek.fname = Some("Ελληνικά-1".into());
+    store.create_room(&greek, &[], None).await.unwrap();
+    let by_display = store.rooms_by_display_name("Ελληνικά-1").await.unwrap();
+    assert_eq!(by_display.len(), 1);
+    assert_eq!(by_display[0].id, "r9");
+    assert!(
+        store
+            .rooms_by_display_name("ελληνικά-1")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let search = |text: &str, prefix: bool| RoomFilter {
+        name_or_fname: Some(text.into()),
+        name_or_fname_prefix: prefix,
+        ..RoomFilter::default()
+    };
+    let found = |rooms: Vec<comet_core::room::Room>| -> Vec<String> {
+        rooms.into_iter().map(|r| r.id).collect()
+    };
+    for (text, prefix, expected) in [
+        ("ΛΗΝΙΚ", false, vec!["r9"]),
+        ("ληνικ", true, vec![]),
+        ("ελλην", true, vec!["r9"]),
+        ("ELLIN", true, vec!["r9"]),
+        ("de", false, vec!["r1"]),
+        ("%", false, vec![]),
+    ] {
+        let (rooms, total) = store
+            .list_rooms(&search(text, prefix), &Page::all())
+            .await
+            .unwrap();
+        assert_eq!(found(rooms), expected, "{text} prefix={prefix}");
+        assert_eq!(total, expected.len() as u64, "{text}");
+    }
+    greek.fname = Some("Ρόδος".into());
+    assert!(store.update_room(&greek).await.unwrap());
+    let (rooms, _) = store
+        .list_rooms(&search("ΡΌΔ", true), &Page::all())
+        .await
+        .unwrap();
+    assert_eq!(found(rooms), vec!["r9"]);
+    assert!(
+        store
+            .rooms_by_display_name("Ελληνικά-1")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.delete_room("r9").await.unwrap());
+
     // Membership with a system message: counted in msgs, never the last message.
     let mut join = Message::new("m0".into(), "r1", UserStub::from(&cat), "cat", t0);
     join.kind = Some("uj".into());

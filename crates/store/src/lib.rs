@@ -218,6 +218,8 @@ pub trait RoomStore: Send + Sync {
     async fn room_by_id(&self, id: &str) -> StoreResult<Option<Room>>;
     /// Looks a room name up without regard to case.
     async fn room_by_name(&self, name: &str) -> StoreResult<Option<Room>>;
+    /// The rooms whose display name (`fname`) is exactly this one.
+    async fn rooms_by_display_name(&self, fname: &str) -> StoreResult<Vec<Room>>;
     async fn rooms_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Room>>;
     /// Replaces every field of a room except its counters and last message, and refreshes the
     /// names on its subscriptions; false if it does not exist.

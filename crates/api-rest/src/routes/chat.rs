@@ -1027,7 +1027,7 @@ pub async fn rooms_autocomplete_channel_and_private(
     let (rooms, _) = app
         .service
         .rooms()
-        .autocomplete_own_rooms(&session, &name, 0, 10)
+        .autocomplete_own_rooms(&session, &name, 0, 10, true)
         .await?;
     let items: Vec<Value> = rooms.iter().map(autocomplete_item).collect();
     ok(json!({ "items": items }))
@@ -1044,7 +1044,7 @@ pub async fn rooms_autocomplete_channel_and_private_paged(
     let (rooms, total) = app
         .service
         .rooms()
-        .autocomplete_own_rooms(&session, &name, offset, count.unwrap_or(u64::MAX))
+        .autocomplete_own_rooms(&session, &name, offset, count.unwrap_or(u64::MAX), false)
         .await?;
     let items: Vec<Value> = rooms.iter().map(autocomplete_item).collect();
     ok(json!({ "items": items, "total": total }))

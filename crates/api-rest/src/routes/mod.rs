@@ -35,7 +35,6 @@ pub fn required_permissions(route: &str, method: &Method) -> Option<Required> {
         "/api/v1/users.deactivateIdle" => Accounts::DEACTIVATE_IDLE,
         "/api/v1/users.getPersonalAccessTokens" => Accounts::LIST_ACCESS_TOKENS,
         "/api/v1/groups.listAll"
-        | "/api/v1/rooms.adminRooms"
         | "/api/v1/im.list.everyone"
         | "/api/v1/dm.list.everyone"
         | "/api/v1/im.messages.others"

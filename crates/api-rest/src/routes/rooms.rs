@@ -264,9 +264,16 @@ pub async fn list(
             },
         )
         .await?;
+    let administrators_listing = !joined_only && family.room_type == RoomType::Direct;
     let docs: Vec<Value> = rooms
         .iter()
-        .map(|v| chat::room(&v.room, v.last_message.as_ref()))
+        .map(|v| {
+            let mut doc = chat::room(&v.room, v.last_message.as_ref());
+            if administrators_listing {
+                chat::add_direct_room_flags(&mut doc, &v.room);
+            }
+            doc
+        })
         .collect();
     ok(json!({ family.many: docs, "count": docs.len(), "offset": offset, "total": total }))
 }

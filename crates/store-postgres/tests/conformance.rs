@@ -39,6 +39,7 @@ conformance_tests!(
     message_history,
     message_search,
     concurrent_writers,
+    posts_committed_out_of_order,
     racing_message_changes,
     read_receipts,
     thread_unreads,

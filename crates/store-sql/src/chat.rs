@@ -957,10 +957,13 @@ impl<D: Database> MessageStore for SqlStore<D> {
             tx.write(count).await?;
         }
         if let Some(parent) = &m.thread_id {
-            // One statement: the reply count and the participant list change together.
+            // One statement: the reply count and the participant list change together. The
+            // reply was stamped before it queued for the room, so replies may commit out of
+            // order: `tlm` only moves forward, as the room's `lm` does.
             let reply = Query::new(format!(
-                "UPDATE messages SET tcount = tcount + 1, tlm = $1, updated_at = $1, extra = {} \
-                 WHERE id = $3",
+                "UPDATE messages SET tcount = tcount + 1, \
+                 tlm = CASE WHEN tlm IS NULL OR tlm <= $1 THEN $1 ELSE tlm END, \
+                 updated_at = $1, extra = {} WHERE id = $3",
                 D::json_add_to_set("extra", "replies", "$2")
             ));
             tx.write(reply.bind(at).bind(&m.author.id).bind(parent))

@@ -97,6 +97,12 @@ async fn concurrent_writers() {
     conformance::concurrent_writers(&store).await;
 }
 
+#[tokio::test]
+async fn posts_committed_out_of_order() {
+    let (_dir, store) = fresh().await;
+    conformance::posts_committed_out_of_order(&store).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_message_changes() {
     let (_dir, store) = fresh().await;

@@ -2660,6 +2660,72 @@ pub async fn concurrent_writers(store: &dyn Store) {
     );
 }
 
+/// Posts stamped before they queue for the room commit in any order: a reply stamped earlier
+/// that commits after a later one leaves the thread's last reply time (`tlm`) at the later
+/// reply, as a message stamped earlier leaves the room's last message (`lm`) alone.
+pub async fn posts_committed_out_of_order(store: &dyn Store) {
+    use crate::PostEffects;
+    use comet_core::room::{Message, UserStub};
+    let t0 = now();
+    let ann = user("a1", "ann", "ann@example.com", t0);
+    let ben = user("b1", "ben", "ben@example.com", t0);
+    for u in [&ann, &ben] {
+        store.insert_user(u).await.unwrap();
+    }
+    let talk = room("r1", "talk", &ann, t0);
+    let root = Message::new("root".into(), "r1", UserStub::from(&ann), "thread root", t0);
+    store
+        .create_room(
+            &talk,
+            &[
+                subscription("s1", &talk, &ann, t0),
+                subscription("s2", &talk, &ben, t0),
+            ],
+            Some(&root),
+        )
+        .await
+        .unwrap();
+    let visible = PostEffects {
+        counts_in_room: true,
+        becomes_last_message: true,
+        alert_others: true,
+        ..PostEffects::default()
+    };
+    let hidden = PostEffects {
+        counts_in_room: true,
+        ..PostEffects::default()
+    };
+    // Committed in this order, stamped 20, 10, 30, 25 ms after the root.
+    for (id, ms, in_room) in [
+        ("later", 20, true),
+        ("earlier", 10, true),
+        ("last", 30, false),
+        ("late", 25, false),
+    ] {
+        let mut reply = Message::new(id.into(), "r1", UserStub::from(&ben), id, at_ms(t0, ms));
+        reply.thread_id = Some("root".into());
+        reply.thread_show = in_room;
+        let effects = if in_room { &visible } else { &hidden };
+        store.post_message(&reply, effects).await.unwrap();
+    }
+    let root = store.message_by_id("root").await.unwrap().unwrap();
+    assert_eq!(
+        (root.thread_count, root.thread_last_at),
+        (4, Some(at_ms(t0, 30))),
+        "the newest reply's time, whatever the commit order"
+    );
+    let r = store.room_by_id("r1").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            r.message_count,
+            r.last_message_id.as_deref(),
+            r.last_message_at
+        ),
+        (5, Some("later"), Some(at_ms(t0, 20))),
+        "the newest message shown in the room"
+    );
+}
+
 /// Many writers changing one message at once: reactions and stars from several users, edits
 /// by its author, pins and unpins, follows, and thread replies arriving. Every acknowledged
 /// change is in the final message: none overwrites another.

@@ -11,6 +11,7 @@
 )]
 
 pub mod ddp;
+pub mod process;
 
 use comet_server::{Config, launch};
 use comet_store_postgres::testing::TestDatabase;

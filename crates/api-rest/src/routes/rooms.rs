@@ -709,14 +709,12 @@ pub async fn create_direct(app: AppState, session: Session, body: Value) -> ApiR
 
 /// Extracts the state, caller and parameters, then runs a family handler.
 macro_rules! family_route {
-    ($method:ident, $handler:path $(, $arg:expr)*) => {
-        axum::routing::$method(
-            move |axum::extract::State(app): axum::extract::State<$crate::AppState>,
-             $crate::extract::Caller(session): $crate::extract::Caller,
-             $crate::extract::Params(params): $crate::extract::Params| async move {
-                $handler($($arg,)* app, session, params).await
-            },
-        )
+    ($handler:path $(, $arg:expr)*) => {
+        move |axum::extract::State(app): axum::extract::State<$crate::AppState>,
+              $crate::extract::Caller(session): $crate::extract::Caller,
+              $crate::extract::Params(params): $crate::extract::Params| async move {
+            $handler($($arg,)* app, session, params).await
+        }
     };
 }
 pub(crate) use family_route;

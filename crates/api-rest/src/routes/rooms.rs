@@ -62,7 +62,22 @@ pub(crate) async fn load(
     family: Family,
     params: &Value,
 ) -> Result<RoomAccess> {
-    let reference = if family.room_type == RoomType::Direct {
+    let reference = reference(app, session, family, params).await?;
+    app.service
+        .rooms()
+        .room_for(session, &reference, family.family)
+        .await
+}
+
+/// The room a family route names: `roomId`/`roomName`, or for direct messages `roomId` or
+/// `username` (whose conversation with the caller is opened if need be).
+async fn reference(
+    app: &AppState,
+    session: &Session,
+    family: Family,
+    params: &Value,
+) -> Result<RoomRef> {
+    Ok(if family.room_type == RoomType::Direct {
         match opt_str(params, "roomId")?.filter(|s| !s.is_empty()) {
             Some(id) => RoomRef::Id(id),
             None => match opt_str(params, "username")?.filter(|s| !s.is_empty()) {
@@ -84,11 +99,7 @@ pub(crate) async fn load(
         }
     } else {
         room_ref(params)?
-    };
-    app.service
-        .rooms()
-        .room_for(session, &reference, family.family)
-        .await
+    })
 }
 
 /// `load` for the im.* routes that check the caller's access to the id they were given
@@ -924,7 +935,15 @@ pub async fn archive(
 
 /// `channels.delete`, `groups.delete`, `im.delete`.
 pub async fn delete(family: Family, app: AppState, session: Session, body: Value) -> ApiResult {
-    let room = load(&app, &session, family, &body).await?;
+    let room = if family.room_type == RoomType::Direct {
+        let reference = reference(&app, &session, family, &body).await?;
+        app.service
+            .rooms()
+            .direct_room_for_deletion(&session, &reference)
+            .await?
+    } else {
+        load(&app, &session, family, &body).await?
+    };
     app.service.rooms().delete_room(&session, &room).await?;
     ok(Value::Null)
 }

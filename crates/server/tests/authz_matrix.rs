@@ -78,6 +78,20 @@ enum Class {
     Broken,
 }
 
+impl Class {
+    /// The matrix's word for the class.
+    fn word(self) -> &'static str {
+        match self {
+            Class::Ok => "ok",
+            Class::Unauthorized => "unauthorized",
+            Class::Forbidden => "forbidden",
+            Class::Denied => "denied",
+            Class::Failed => "failed",
+            Class::Broken => "a server error",
+        }
+    }
+}
+
 /// What the matrix may expect: a class, or a set of classes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Expected {
@@ -100,6 +114,14 @@ impl Expected {
             "any" => Expected::Any,
             _ => return None,
         })
+    }
+
+    fn word(self) -> &'static str {
+        match self {
+            Expected::Is(class) => class.word(),
+            Expected::Refused => "refused",
+            Expected::Any => "any",
+        }
     }
 
     fn admits(self, class: Class) -> bool {
@@ -147,10 +169,21 @@ fn classify_rest(status: u16, body: &Value) -> Class {
     }
 }
 
-/// The class of a DDP answer: `Some(result)` or `None` when the connection closed first.
-fn classify_ddp(answer: Option<&Value>) -> Class {
+/// The close code of a session the server ended because its login did: a logout, or the
+/// user deactivated or deleted.
+const LOGGED_OUT: u16 = 4001;
+
+/// The class of a DDP answer: `Some(result)`, or `None` when the connection closed first with
+/// `closed_with` (no code when it just ended).
+fn classify_ddp(answer: Option<&Value>, closed_with: Option<u16>) -> Class {
     let Some(answer) = answer else {
-        return Class::Unauthorized;
+        // Only a logged-out session's close counts: a heartbeat timeout (4000) would hide
+        // whether the server refused the call.
+        return if closed_with == Some(LOGGED_OUT) {
+            Class::Unauthorized
+        } else {
+            Class::Failed
+        };
     };
     match answer.get("error") {
         None => Class::Ok,
@@ -448,6 +481,8 @@ struct Ddp {
     next_id: u64,
     /// The last message sent, for a failure to say what went unanswered.
     last_sent: String,
+    /// The code of the server's close frame, once it closed the connection.
+    closed_with: Option<u16>,
 }
 
 impl Ddp {
@@ -461,6 +496,7 @@ impl Ddp {
             socket,
             next_id: 0,
             last_sent: String::new(),
+            closed_with: None,
         };
         ddp.send(json!({"msg": "connect", "version": "1", "support": ["1"]}))
             .await;
@@ -491,7 +527,11 @@ impl Ddp {
             };
             let text = match frame {
                 Some(Ok(Message::Text(text))) => text,
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return None,
+                Some(Ok(Message::Close(frame))) => {
+                    self.closed_with = frame.map(|f| u16::from(f.code));
+                    return None;
+                }
+                Some(Err(_)) | None => return None,
                 Some(Ok(_)) => continue,
             };
             let value: Value = serde_json::from_str(&text).expect("json");
@@ -909,6 +949,15 @@ struct Shared {
     rooms: HashMap<String, String>,
 }
 
+/// An answer cut to a length that keeps a failure's list readable.
+fn shortened(text: String) -> String {
+    const SHOWN: usize = 240;
+    match text.char_indices().nth(SHOWN) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text,
+    }
+}
+
 /// Runs one entry as one role: the class of the answer and a short description of it.
 async fn check(
     server: &TestServer,
@@ -947,32 +996,29 @@ async fn check(
             let auth = people.by_role.get(role).map(|p| &p.auth);
             let (status, body) = send_rest(server, &method, &path, &request, auth).await;
             let class = classify_rest(status, &body);
-            let mut shown = body.to_string();
-            shown.truncate(200);
-            Ok((class, format!("{status} {shown}")))
+            Ok((class, shortened(format!("{status} {body}"))))
         }
         Target::Ddp { method } => {
             let params = request.get("params").cloned().unwrap_or_else(|| json!([]));
-            let answer = match role {
-                "anonymous" => Ddp::connect(server).await.call(&method, params).await,
+            let mut ddp = match role {
+                "anonymous" => Ddp::connect(server).await,
                 "deactivated" => {
                     let taken = people.deactivated_connections.lock().await.pop();
-                    let mut ddp = taken.ok_or("no DDP connection of deactivated is left")?;
-                    ddp.call(&method, params).await
+                    taken.ok_or("no DDP connection of deactivated is left")?
                 }
                 _ => {
                     let mut ddp = Ddp::connect(server).await;
                     ddp.resume(&people.person(role).auth.token).await;
-                    ddp.call(&method, params).await
+                    ddp
                 }
             };
-            let class = classify_ddp(answer.as_ref());
-            let mut shown = answer.map_or_else(
-                || "connection closed".to_owned(),
+            let answer = ddp.call(&method, params).await;
+            let class = classify_ddp(answer.as_ref(), ddp.closed_with);
+            let shown = answer.map_or_else(
+                || format!("connection closed ({:?})", ddp.closed_with),
                 |a| a.get("error").unwrap_or(&a["result"]).to_string(),
             );
-            shown.truncate(200);
-            Ok((class, shown))
+            Ok((class, shortened(shown)))
         }
     }
 }
@@ -1040,8 +1086,10 @@ async fn every_route_and_method_answers_each_role_as_the_matrix_says() {
                 let expected = entry.expected[role];
                 if !expected.admits(class) {
                     mismatches.push(format!(
-                        "{} as {role}: expected {expected:?}, got {class:?}: {shown}",
-                        entry.key
+                        "{} as {role}: expected {}, got {}: {shown}",
+                        entry.key,
+                        expected.word(),
+                        class.word()
                     ));
                 }
             }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 pub use envelope::{ApiError, ApiResult};
 pub use gate::client_ip;
+pub use routes::route_list;
 
 /// What every handler can reach.
 #[derive(Clone)]

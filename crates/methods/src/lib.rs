@@ -145,6 +145,13 @@ static REGISTRY: LazyLock<HashMap<&'static str, Handler>> = LazyLock::new(|| {
     .collect()
 });
 
+/// The name of every registered method, sorted.
+pub fn method_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = REGISTRY.keys().copied().collect();
+    names.sort_unstable();
+    names
+}
+
 /// Runs the Meteor method `name`.
 pub async fn call(
     service: &Service,
@@ -171,5 +178,13 @@ mod tests {
             + threads::METHODS.len();
         assert_eq!(REGISTRY.len(), declared, "a method name is declared twice");
         assert!(REGISTRY.contains_key("sendMessage") && REGISTRY.contains_key("login"));
+    }
+
+    #[test]
+    fn method_names_lists_the_registry() {
+        let names = method_names();
+        assert_eq!(names.len(), REGISTRY.len());
+        assert!(names.windows(2).all(|pair| pair[0] < pair[1]), "sorted");
+        assert!(names.contains(&"sendMessage") && names.contains(&"getThreadsList"));
     }
 }

@@ -193,6 +193,26 @@ async fn pin_refusals() {
     assert_eq!(reply.status, 400, "{}", reply.body);
     assert_eq!(error_type(&reply), "not-authorized", "{}", reply.body);
     assert_eq!(fetch(&server, &alice, &mid).await["pinned"], json!(false));
+    // Upstream asks for a subscription before the permission: an admin who is not in the
+    // channel, or anyone else outside it, is told the message was not found.
+    let admin = server.admin().await;
+    for (route, outsider) in [
+        ("chat.pinMessage", &admin),
+        ("chat.pinMessage", &carol),
+        ("chat.unPinMessage", &admin),
+    ] {
+        let reply = server
+            .post(route, json!({"messageId": mid}), Some(outsider))
+            .await;
+        assert_eq!(reply.status, 400, "{}", reply.body);
+        assert_eq!(
+            error_type(&reply),
+            "error-invalid-message",
+            "{}",
+            reply.body
+        );
+    }
+    assert_eq!(fetch(&server, &alice, &mid).await["pinned"], json!(false));
 
     // A private group's pins are invisible to outsiders.
     let gid = create_room(&server, &alice, "groups", "pin-group", &[]).await;

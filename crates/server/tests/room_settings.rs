@@ -1260,6 +1260,13 @@ async fn im_delete_needs_delete_d() {
     assert_exact(&reply, 200, json!({"success": true}));
     assert_eq!(subscription(&server, &alice, &admin_dm).await, Value::Null);
     assert!(subscription(&server, &alice, &rid).await.is_object());
+    // view-room-administration lets the admin reach a conversation it is not in, and delete-d
+    // lets it erase it, as upstream's im.delete.
+    let reply = server
+        .post("im.delete", json!({"roomId": rid}), Some(&admin))
+        .await;
+    assert_exact(&reply, 200, json!({"success": true}));
+    assert_eq!(subscription(&server, &alice, &rid).await, Value::Null);
     server.stop().await;
 }
 

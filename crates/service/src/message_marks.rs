@@ -97,7 +97,35 @@ impl Messages<'_> {
                     .with_details(json!({"method": "pinMessage", "action": "Message_pinning"})),
             );
         }
-        let (_, room) = self.readable_message(session, message_id).await?;
+        let message = self
+            .ctx
+            .store
+            .message_by_id(message_id)
+            .await
+            .map_err(store_error)?
+            .filter(|m| m.deleted_at.is_none())
+            .ok_or_else(crate::messages::message_not_found)?;
+        // Upstream asks for the caller's subscription before the permission: whoever is not in
+        // the room, even with `pin-message` (an admin), is told the message was not found.
+        if self
+            .ctx
+            .rooms()
+            .subscription(session, &message.room_id)
+            .await?
+            .is_none()
+        {
+            let (method, verb) = if pinned {
+                ("pinMessage", "pinning")
+            } else {
+                ("unpinMessage", "unpinning")
+            };
+            return Err(Error::meteor(
+                "error-invalid-message",
+                format!("Message you are {verb} was not found"),
+            )
+            .with_details(json!({"method": method, "action": "Message_pinning"})));
+        }
+        let (_, room) = self.readable_message(session, &message.id).await?;
         if !self
             .ctx
             .rooms()

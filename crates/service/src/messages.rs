@@ -33,7 +33,7 @@ fn cannot_send(reason: &'static str) -> Error {
     Error::failure(reason)
 }
 
-fn message_not_found() -> Error {
+pub(crate) fn message_not_found() -> Error {
     Error::meteor(
         "error-message-not-found",
         "The provided \"messageId\" does not match any existing message.",

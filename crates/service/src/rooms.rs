@@ -668,6 +668,31 @@ impl Rooms<'_> {
         }
     }
 
+    /// The conversation `im.delete`/`dm.delete` may erase: upstream lets a caller who cannot
+    /// read it go on when they hold `view-room-administration`, and leaves the decision to
+    /// `eraseRoom`'s `delete-d`. Only `delete_room` may be given what this returns.
+    pub async fn direct_room_for_deletion(
+        &self,
+        session: &Session,
+        room: &RoomRef,
+    ) -> Result<RoomAccess> {
+        match self.room_for(session, room, RoomFamily::Direct).await {
+            Err(e) if e.kind == comet_core::ErrorKind::Forbidden => {
+                let direct = self
+                    .find_room_unchecked(room)
+                    .await?
+                    .filter(|r| r.room_type == RoomType::Direct);
+                match direct {
+                    Some(direct) if self.ctx.meets(&session.user, Self::ADMINISTER_ROOMS) => {
+                        Ok(RoomAccess::granted(direct))
+                    }
+                    _ => Err(e),
+                }
+            }
+            other => other,
+        }
+    }
+
     /// The room `groups.kick` works on: one the caller may read, or any private group when
     /// they hold `kick-user-from-any-p-room` (upstream lets such a moderator act on groups
     /// they are not in).

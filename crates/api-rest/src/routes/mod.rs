@@ -17,8 +17,9 @@ mod users;
 
 use crate::AppState;
 use axum::Router;
+use axum::handler::Handler;
 use axum::http::Method;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use comet_service::authz::Required;
 use comet_service::{Accounts, Connections, Permissions, Rooms, Settings};
 
@@ -60,173 +61,195 @@ pub fn required_permissions(route: &str, method: &Method) -> Option<Required> {
     })
 }
 
+/// The route table as it is declared: the router and, from the same declarations, every
+/// (method, path) pair it serves, so that tests can enumerate the routes without a second list.
+#[derive(Default)]
+pub struct RouteTable {
+    router: Router<AppState>,
+    declared: Vec<(Method, String)>,
+}
+
+impl RouteTable {
+    fn on(mut self, method: Method, path: &str, method_router: MethodRouter<AppState>) -> Self {
+        self.declared.push((method, path.to_owned()));
+        // Axum merges the method routers of one path, so `GET` and `POST` of a path may be
+        // declared separately.
+        self.router = self.router.route(path, method_router);
+        self
+    }
+
+    fn get<H: Handler<T, AppState>, T: 'static>(self, path: &str, handler: H) -> Self {
+        self.on(Method::GET, path, get(handler))
+    }
+
+    fn post<H: Handler<T, AppState>, T: 'static>(self, path: &str, handler: H) -> Self {
+        self.on(Method::POST, path, post(handler))
+    }
+
+    /// A `POST` whose body is not bounded by the API's body limit: uploads bound each part
+    /// while it streams (the file by `FileUpload_MaxFileSize`, other parts by a small cap).
+    fn post_unbounded<H: Handler<T, AppState>, T: 'static>(self, path: &str, handler: H) -> Self {
+        let unbounded = post(handler).layer(axum::extract::DefaultBodyLimit::disable());
+        self.on(Method::POST, path, unbounded)
+    }
+
+    fn merge(mut self, other: RouteTable) -> Self {
+        self.declared.extend(other.declared);
+        self.router = self.router.merge(other.router);
+        self
+    }
+}
+
+/// The REST router.
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/info", get(info::info))
-        .route("/api/v1/login", post(auth::login))
-        .route("/api/v1/logout", get(auth::logout).post(auth::logout))
-        .route("/api/v1/me", get(auth::me))
-        .route("/api/v1/users.register", post(users::register))
-        .route("/api/v1/users.info", get(users::info))
-        .route("/api/v1/users.list", get(users::list))
-        .route("/api/v1/users.listByStatus", get(users::list_by_status))
-        .route("/api/v1/users.create", post(users::create))
-        .route("/api/v1/users.update", post(users::update))
-        .route(
+    table().router
+}
+
+/// Every (method, path) the REST router serves, paths as declared (`/api/v1/settings/{id}`).
+pub fn route_list() -> Vec<(Method, String)> {
+    table().declared
+}
+
+fn table() -> RouteTable {
+    RouteTable::default()
+        .get("/api/info", info::info)
+        .post("/api/v1/login", auth::login)
+        .get("/api/v1/logout", auth::logout)
+        .post("/api/v1/logout", auth::logout)
+        .get("/api/v1/me", auth::me)
+        .post("/api/v1/users.register", users::register)
+        .get("/api/v1/users.info", users::info)
+        .get("/api/v1/users.list", users::list)
+        .get("/api/v1/users.listByStatus", users::list_by_status)
+        .post("/api/v1/users.create", users::create)
+        .post("/api/v1/users.update", users::update)
+        .post(
             "/api/v1/users.updateOwnBasicInfo",
-            post(users::update_own_basic_info),
+            users::update_own_basic_info,
         )
-        .route("/api/v1/users.delete", post(users::delete))
-        .route(
-            "/api/v1/users.setActiveStatus",
-            post(users::set_active_status),
-        )
-        .route("/api/v1/users.getPresence", get(users::get_presence))
-        .route("/api/v1/users.presence", get(users::presence))
-        .route(
+        .post("/api/v1/users.delete", users::delete)
+        .post("/api/v1/users.setActiveStatus", users::set_active_status)
+        .get("/api/v1/users.getPresence", users::get_presence)
+        .get("/api/v1/users.presence", users::presence)
+        .get(
             "/api/v1/users.requestDataDownload",
-            get(users::request_data_download),
+            users::request_data_download,
         )
-        .route("/api/v1/users.autocomplete", get(users::autocomplete))
-        .route("/api/v1/users.deactivateIdle", post(users::deactivate_idle))
-        .route("/api/v1/users.getStatus", get(users::get_status))
-        .route(
+        .get("/api/v1/users.autocomplete", users::autocomplete)
+        .post("/api/v1/users.deactivateIdle", users::deactivate_idle)
+        .get("/api/v1/users.getStatus", users::get_status)
+        .post(
             "/api/v1/users.removeOtherTokens",
-            post(users::remove_other_tokens),
+            users::remove_other_tokens,
         )
-        .route(
+        .post(
             "/api/v1/users.logoutOtherClients",
-            post(users::logout_other_clients),
+            users::logout_other_clients,
         )
-        .route("/api/v1/users.logout", post(users::logout))
-        .route(
+        .post("/api/v1/users.logout", users::logout)
+        .get(
             "/api/v1/users.checkUsernameAvailability",
-            get(users::check_username_availability),
+            users::check_username_availability,
         )
-        .route(
+        .get(
             "/api/v1/users.getUsernameSuggestion",
-            get(users::get_username_suggestion),
+            users::get_username_suggestion,
         )
-        .route(
-            "/api/v1/users.deleteOwnAccount",
-            post(users::delete_own_account),
-        )
-        .route("/api/v1/pw.getPolicy", get(users::password_policy))
-        .route("/api/v1/users.setAvatar", post(avatars::set_avatar))
-        .route("/api/v1/users.resetAvatar", post(avatars::reset_avatar))
-        .route("/api/v1/users.getAvatar", get(avatars::get_avatar))
-        .route(
+        .post("/api/v1/users.deleteOwnAccount", users::delete_own_account)
+        .get("/api/v1/pw.getPolicy", users::password_policy)
+        .post("/api/v1/users.setAvatar", avatars::set_avatar)
+        .post("/api/v1/users.resetAvatar", avatars::reset_avatar)
+        .get("/api/v1/users.getAvatar", avatars::get_avatar)
+        .get(
             "/api/v1/users.getAvatarSuggestion",
-            get(avatars::get_avatar_suggestion),
+            avatars::get_avatar_suggestion,
         )
-        .route("/avatar/room/{rid}", get(avatars::room_avatar))
-        .route("/avatar/uid/{user_id}", get(avatars::user_avatar_by_id))
-        .route("/avatar/{name}", get(avatars::user_avatar))
-        .route("/api/v1/users.setStatus", post(users::set_status))
-        .route("/api/v1/users.setPreferences", post(users::set_preferences))
-        .route("/api/v1/users.getPreferences", get(users::get_preferences))
-        .route("/api/v1/users.createToken", post(users::create_token))
-        .route(
+        .get("/avatar/room/{rid}", avatars::room_avatar)
+        .get("/avatar/uid/{user_id}", avatars::user_avatar_by_id)
+        .get("/avatar/{name}", avatars::user_avatar)
+        .post("/api/v1/users.setStatus", users::set_status)
+        .post("/api/v1/users.setPreferences", users::set_preferences)
+        .get("/api/v1/users.getPreferences", users::get_preferences)
+        .post("/api/v1/users.createToken", users::create_token)
+        .post(
             "/api/v1/users.generatePersonalAccessToken",
-            post(users::generate_personal_access_token),
+            users::generate_personal_access_token,
         )
-        .route(
+        .post(
             "/api/v1/users.regeneratePersonalAccessToken",
-            post(users::regenerate_personal_access_token),
+            users::regenerate_personal_access_token,
         )
-        .route(
+        .get(
             "/api/v1/users.getPersonalAccessTokens",
-            get(users::get_personal_access_tokens),
+            users::get_personal_access_tokens,
         )
-        .route(
+        .post(
             "/api/v1/users.removePersonalAccessToken",
-            post(users::remove_personal_access_token),
+            users::remove_personal_access_token,
         )
-        .route(
-            "/api/v1/presence.getConnections",
-            get(presence::get_connections),
-        )
-        .route(
+        .get("/api/v1/presence.getConnections", presence::get_connections)
+        .post(
             "/api/v1/presence.enableBroadcast",
-            post(presence::enable_broadcast),
+            presence::enable_broadcast,
         )
-        .route("/api/v1/instances.get", get(presence::instances))
-        .route("/api/v1/shield.svg", get(presence::shield))
-        .route("/api/v1/stdout.queue", get(settings::stdout_queue))
-        .route("/api/v1/settings.public", get(settings::public))
-        .route("/api/v1/settings", get(settings::list))
-        .route(
-            "/api/v1/settings/{id}",
-            get(settings::get).post(settings::update),
-        )
-        .route(
-            "/api/v1/permissions.listAll",
-            get(roles::permissions_list_all),
-        )
-        .route(
-            "/api/v1/permissions.update",
-            post(roles::permissions_update),
-        )
-        .route("/api/v1/roles.list", get(roles::list))
-        .route("/api/v1/roles.create", post(roles::create))
-        .route("/api/v1/roles.update", post(roles::update))
-        .route("/api/v1/roles.delete", post(roles::delete))
-        .route("/api/v1/roles.addUserToRole", post(roles::add_user_to_role))
-        .route(
+        .get("/api/v1/instances.get", presence::instances)
+        .get("/api/v1/shield.svg", presence::shield)
+        .get("/api/v1/stdout.queue", settings::stdout_queue)
+        .get("/api/v1/settings.public", settings::public)
+        .get("/api/v1/settings", settings::list)
+        .get("/api/v1/settings/{id}", settings::get)
+        .post("/api/v1/settings/{id}", settings::update)
+        .get("/api/v1/permissions.listAll", roles::permissions_list_all)
+        .post("/api/v1/permissions.update", roles::permissions_update)
+        .get("/api/v1/roles.list", roles::list)
+        .post("/api/v1/roles.create", roles::create)
+        .post("/api/v1/roles.update", roles::update)
+        .post("/api/v1/roles.delete", roles::delete)
+        .post("/api/v1/roles.addUserToRole", roles::add_user_to_role)
+        .post(
             "/api/v1/roles.removeUserFromRole",
-            post(roles::remove_user_from_role),
+            roles::remove_user_from_role,
         )
-        .route(
-            "/api/v1/roles.getUsersInRole",
-            get(roles::get_users_in_role),
-        )
+        .get("/api/v1/roles.getUsersInRole", roles::get_users_in_role)
         .merge(room_routes())
         .merge(file_routes())
-        .route("/api/v1/method.call/{method}", post(methods::call))
-        .route("/api/v1/method.callAnon/{method}", post(methods::call_anon))
+        .post("/api/v1/method.call/{method}", methods::call)
+        .post("/api/v1/method.callAnon/{method}", methods::call_anon)
 }
 
 /// Uploads, file listings and downloads.
-fn file_routes() -> Router<AppState> {
-    use axum::extract::DefaultBodyLimit;
+fn file_routes() -> RouteTable {
     use rooms::{CHANNELS, DIRECT, GROUPS, family_route};
-    // Upload bodies are bounded per part while they stream (the file by
-    // `FileUpload_MaxFileSize`, other parts by a small cap), not by the API's body limit.
-    let uploads = Router::new()
-        .route("/api/v1/rooms.upload/{rid}", post(files::upload))
-        .route("/api/v1/rooms.media/{rid}", post(files::media))
-        .layer(DefaultBodyLimit::disable());
-    let mut router = uploads
-        .route(
+    let mut router = RouteTable::default()
+        .post_unbounded("/api/v1/rooms.upload/{rid}", files::upload)
+        .post_unbounded("/api/v1/rooms.media/{rid}", files::media)
+        .post(
             "/api/v1/rooms.mediaConfirm/{rid}/{file_id}",
-            post(files::media_confirm),
+            files::media_confirm,
         )
-        .route("/file-upload/{id}/{*name}", get(files::download))
-        .route("/ufs/{store}/{id}/{*name}", get(files::legacy_download))
-        .route("/api/v1/rooms.images", get(files::images))
-        .route("/api/v1/rooms.export", post(export::export))
-        .route(
+        .get("/file-upload/{id}/{*name}", files::download)
+        .get("/ufs/{store}/{id}/{*name}", files::legacy_download)
+        .get("/api/v1/rooms.images", files::images)
+        .post("/api/v1/rooms.export", export::export)
+        .get(
             "/api/v1/channels.files",
-            family_route!(get, files::files, CHANNELS),
+            family_route!(files::files, CHANNELS),
         )
-        .route(
-            "/api/v1/groups.files",
-            family_route!(get, files::files, GROUPS),
-        );
+        .get("/api/v1/groups.files", family_route!(files::files, GROUPS));
     for prefix in ["im", "dm"] {
-        router = router.route(
+        router = router.get(
             &format!("/api/v1/{prefix}.files"),
-            family_route!(get, files::files, DIRECT),
+            family_route!(files::files, DIRECT),
         );
     }
     router
 }
 
 /// `channels.*`, `groups.*`, `im.*`/`dm.*`, `chat.*`, `rooms.*`, `subscriptions.*`.
-fn room_routes() -> Router<AppState> {
+fn room_routes() -> RouteTable {
     use comet_service::room_settings::RoomRole::{Leader, Moderator, Owner};
     use rooms::{CHANNELS, DIRECT, GROUPS, Setter, family_route};
-    let mut router = Router::new();
+    let mut router = RouteTable::default();
     for (prefix, family) in [("channels", CHANNELS), ("groups", GROUPS)] {
         let setters = [
             ("rename", Setter::Rename),
@@ -239,9 +262,9 @@ fn room_routes() -> Router<AppState> {
             ("setCustomFields", Setter::CustomFields),
         ];
         for (name, setter) in setters {
-            router = router.route(
+            router = router.post(
                 &format!("/api/v1/{prefix}.{name}"),
-                family_route!(post, rooms::set, family, setter),
+                family_route!(rooms::set, family, setter),
             );
         }
         let role_routes = [
@@ -253,362 +276,359 @@ fn room_routes() -> Router<AppState> {
             ("removeLeader", Leader, false),
         ];
         for (name, role, grant) in role_routes {
-            router = router.route(
+            router = router.post(
                 &format!("/api/v1/{prefix}.{name}"),
-                family_route!(post, rooms::role, family, role, grant),
+                family_route!(rooms::role, family, role, grant),
             );
         }
         router = router
-            .route(
+            .post(
                 &format!("/api/v1/{prefix}.archive"),
-                family_route!(post, rooms::archive, family, true),
+                family_route!(rooms::archive, family, true),
             )
-            .route(
+            .post(
                 &format!("/api/v1/{prefix}.unarchive"),
-                family_route!(post, rooms::archive, family, false),
+                family_route!(rooms::archive, family, false),
             )
-            .route(
+            .post(
                 &format!("/api/v1/{prefix}.delete"),
-                family_route!(post, rooms::delete, family),
+                family_route!(rooms::delete, family),
             )
-            .route(
+            .get(
                 &format!("/api/v1/{prefix}.roles"),
-                family_route!(get, rooms::roles, family),
+                family_route!(rooms::roles, family),
             )
-            .route(
+            .get(
                 &format!("/api/v1/{prefix}.counters"),
-                family_route!(get, rooms::counters, family),
+                family_route!(rooms::counters, family),
             )
-            .route(
+            .get(
                 &format!("/api/v1/{prefix}.moderators"),
-                family_route!(get, rooms::moderators, family),
+                family_route!(rooms::moderators, family),
             )
-            .route(
+            .get(
                 &format!("/api/v1/{prefix}.getIntegrations"),
-                family_route!(get, rooms::integrations, family),
+                family_route!(rooms::integrations, family),
             );
     }
     router = router
-        .route(
+        .post(
             "/api/v1/channels.setJoinCode",
-            family_route!(post, rooms::set, CHANNELS, Setter::JoinCode),
+            family_route!(rooms::set, CHANNELS, Setter::JoinCode),
         )
-        .route(
+        .post(
             "/api/v1/channels.setDefault",
-            family_route!(post, rooms::set, CHANNELS, Setter::Default),
+            family_route!(rooms::set, CHANNELS, Setter::Default),
         )
-        .route(
+        .post(
             "/api/v1/groups.setEncrypted",
-            family_route!(post, rooms::set, GROUPS, Setter::Encrypted),
+            family_route!(rooms::set, GROUPS, Setter::Encrypted),
         )
-        .route(
-            "/api/v1/chat.pinMessage",
-            family_route!(post, chat::pin, true),
-        )
-        .route(
-            "/api/v1/chat.unPinMessage",
-            family_route!(post, chat::pin, false),
-        )
-        .route(
-            "/api/v1/chat.starMessage",
-            family_route!(post, chat::star, true),
-        )
-        .route(
+        .post("/api/v1/chat.pinMessage", family_route!(chat::pin, true))
+        .post("/api/v1/chat.unPinMessage", family_route!(chat::pin, false))
+        .post("/api/v1/chat.starMessage", family_route!(chat::star, true))
+        .post(
             "/api/v1/chat.unStarMessage",
-            family_route!(post, chat::star, false),
+            family_route!(chat::star, false),
         )
-        .route(
+        .post(
             "/api/v1/chat.followMessage",
-            family_route!(post, chat::follow, true),
+            family_route!(chat::follow, true),
         )
-        .route(
+        .post(
             "/api/v1/chat.unfollowMessage",
-            family_route!(post, chat::follow, false),
+            family_route!(chat::follow, false),
         )
-        .route(
+        .get(
             "/api/v1/chat.getPinnedMessages",
-            family_route!(get, chat::marked, chat::Marked::Pinned),
+            family_route!(chat::marked, chat::Marked::Pinned),
         )
-        .route(
+        .get(
             "/api/v1/chat.getStarredMessages",
-            family_route!(get, chat::marked, chat::Marked::Starred),
+            family_route!(chat::marked, chat::Marked::Starred),
         )
-        .route(
+        .get(
             "/api/v1/chat.getMentionedMessages",
-            family_route!(get, chat::marked, chat::Marked::Mentioned),
+            family_route!(chat::marked, chat::Marked::Mentioned),
         )
-        .route("/api/v1/chat.getThreadMessages", get(chat::thread_messages))
-        .route("/api/v1/chat.getThreadsList", get(chat::threads_list))
-        .route(
+        .get("/api/v1/chat.getThreadMessages", chat::thread_messages)
+        .get("/api/v1/chat.getThreadsList", chat::threads_list)
+        .get(
             "/api/v1/chat.syncThreadMessages",
-            get(chat::sync_thread_messages),
+            chat::sync_thread_messages,
         )
-        .route("/api/v1/chat.syncMessages", get(chat::sync_messages))
-        .route(
-            "/api/v1/chat.getDeletedMessages",
-            get(chat::deleted_messages),
-        )
-        .route("/api/v1/rooms.favorite", post(chat::rooms_favorite))
-        .route(
+        .get("/api/v1/chat.syncMessages", chat::sync_messages)
+        .get("/api/v1/chat.getDeletedMessages", chat::deleted_messages)
+        .post("/api/v1/rooms.favorite", chat::rooms_favorite)
+        .post(
             "/api/v1/rooms.saveNotification",
-            post(chat::rooms_save_notification),
+            chat::rooms_save_notification,
         )
-        .route(
-            "/api/v1/subscriptions.unread",
-            post(chat::subscriptions_unread),
-        )
-        .route("/api/v1/directory", get(discovery::directory))
-        .route(
+        .post("/api/v1/subscriptions.unread", chat::subscriptions_unread)
+        .get("/api/v1/directory", discovery::directory)
+        .get(
             "/api/v1/channels.online",
-            family_route!(get, discovery::online, CHANNELS),
+            family_route!(discovery::online, CHANNELS),
         )
-        .route(
+        .get(
             "/api/v1/groups.online",
-            family_route!(get, discovery::online, GROUPS),
+            family_route!(discovery::online, GROUPS),
         )
-        .route(
-            "/api/v1/chat.syncThreadsList",
-            get(discovery::sync_threads_list),
-        )
-        .route("/api/v1/spotlight", get(discovery::spotlight))
-        .route(
+        .get("/api/v1/chat.syncThreadsList", discovery::sync_threads_list)
+        .get("/api/v1/spotlight", discovery::spotlight)
+        .post(
             "/api/v1/channels.addAll",
-            family_route!(post, discovery::add_all, CHANNELS),
+            family_route!(discovery::add_all, CHANNELS),
         )
-        .route(
+        .post(
             "/api/v1/groups.addAll",
-            family_route!(post, discovery::add_all, GROUPS),
+            family_route!(discovery::add_all, GROUPS),
         )
-        .route(
+        .post(
             "/api/v1/rooms.saveRoomSettings",
-            post(discovery::save_room_settings),
+            discovery::save_room_settings,
         )
-        .route("/api/v1/rooms.adminRooms", get(discovery::admin_rooms))
-        .route("/api/v1/rooms.cleanHistory", post(discovery::clean_history))
-        .route(
+        .get("/api/v1/rooms.adminRooms", discovery::admin_rooms)
+        .post("/api/v1/rooms.cleanHistory", discovery::clean_history)
+        .post(
             "/api/v1/rooms.createDiscussion",
-            post(discovery::create_discussion),
+            discovery::create_discussion,
         )
-        .route(
-            "/api/v1/rooms.getDiscussions",
-            get(discovery::room_discussions),
-        )
-        .route(
-            "/api/v1/chat.getDiscussions",
-            get(discovery::chat_discussions),
-        )
-        .route("/api/v1/chat.ignoreUser", get(discovery::ignore_user))
-        .route(
+        .get("/api/v1/rooms.getDiscussions", discovery::room_discussions)
+        .get("/api/v1/chat.getDiscussions", discovery::chat_discussions)
+        .get("/api/v1/chat.ignoreUser", discovery::ignore_user)
+        .get(
             "/api/v1/chat.getMessageReadReceipts",
-            get(discovery::read_receipts),
+            discovery::read_receipts,
         )
-        .route(
+        .get(
             "/api/v1/channels.getAllUserMentionsByChannel",
-            get(discovery::mentions_in_channel),
+            discovery::mentions_in_channel,
         )
-        .route(
+        .post(
             "/api/v1/channels.create",
-            family_route!(post, rooms::create, CHANNELS),
+            family_route!(rooms::create, CHANNELS),
         )
-        .route(
+        .get(
             "/api/v1/channels.info",
-            family_route!(get, rooms::info, CHANNELS),
+            family_route!(rooms::info, CHANNELS),
         )
-        .route(
+        .get(
             "/api/v1/channels.list",
-            family_route!(get, rooms::list, CHANNELS, false),
+            family_route!(rooms::list, CHANNELS, false),
         )
-        .route(
+        .get(
             "/api/v1/channels.list.joined",
-            family_route!(get, rooms::list, CHANNELS, true),
+            family_route!(rooms::list, CHANNELS, true),
         )
-        .route("/api/v1/channels.join", family_route!(post, rooms::join))
-        .route("/api/v1/rooms.join", family_route!(post, rooms::rooms_join))
-        .route(
+        .post("/api/v1/channels.join", family_route!(rooms::join))
+        .post("/api/v1/rooms.join", family_route!(rooms::rooms_join))
+        .post(
             "/api/v1/channels.leave",
-            family_route!(post, rooms::leave, CHANNELS),
+            family_route!(rooms::leave, CHANNELS),
         )
-        .route(
+        .post(
             "/api/v1/channels.invite",
-            family_route!(post, rooms::invite, CHANNELS),
+            family_route!(rooms::invite, CHANNELS),
         )
-        .route(
+        .post(
             "/api/v1/channels.kick",
-            family_route!(post, rooms::kick, CHANNELS),
+            family_route!(rooms::kick, CHANNELS),
         )
-        .route(
+        .get(
             "/api/v1/channels.history",
-            family_route!(get, rooms::history, CHANNELS),
+            family_route!(rooms::history, CHANNELS),
         )
-        .route(
+        .get(
             "/api/v1/channels.messages",
-            family_route!(get, rooms::messages, CHANNELS),
+            family_route!(rooms::messages, CHANNELS),
         )
-        .route("/api/v1/channels.anonymousread", get(rooms::anonymous_read))
-        .route(
+        .get("/api/v1/channels.anonymousread", rooms::anonymous_read)
+        .get(
             "/api/v1/channels.members",
-            family_route!(get, rooms::members, CHANNELS),
+            family_route!(rooms::members, CHANNELS),
         )
-        .route(
+        .post(
             "/api/v1/channels.open",
-            family_route!(post, rooms::set_open, CHANNELS, true),
+            family_route!(rooms::set_open, CHANNELS, true),
         )
-        .route(
+        .post(
             "/api/v1/channels.close",
-            family_route!(post, rooms::set_open, CHANNELS, false),
+            family_route!(rooms::set_open, CHANNELS, false),
         )
-        .route(
+        .post(
             "/api/v1/groups.create",
-            family_route!(post, rooms::create, GROUPS),
+            family_route!(rooms::create, GROUPS),
         )
-        .route(
-            "/api/v1/groups.info",
-            family_route!(get, rooms::info, GROUPS),
-        )
-        .route(
+        .get("/api/v1/groups.info", family_route!(rooms::info, GROUPS))
+        .get(
             "/api/v1/groups.list",
-            family_route!(get, rooms::list, GROUPS, true),
+            family_route!(rooms::list, GROUPS, true),
         )
-        .route(
+        .get(
             "/api/v1/groups.listAll",
-            family_route!(get, rooms::list, GROUPS, false),
+            family_route!(rooms::list, GROUPS, false),
         )
-        .route(
-            "/api/v1/groups.leave",
-            family_route!(post, rooms::leave, GROUPS),
-        )
-        .route(
+        .post("/api/v1/groups.leave", family_route!(rooms::leave, GROUPS))
+        .post(
             "/api/v1/groups.invite",
-            family_route!(post, rooms::invite, GROUPS),
+            family_route!(rooms::invite, GROUPS),
         )
-        .route(
-            "/api/v1/groups.kick",
-            family_route!(post, rooms::kick, GROUPS),
-        )
-        .route(
+        .post("/api/v1/groups.kick", family_route!(rooms::kick, GROUPS))
+        .get(
             "/api/v1/groups.history",
-            family_route!(get, rooms::history, GROUPS),
+            family_route!(rooms::history, GROUPS),
         )
-        .route(
+        .get(
             "/api/v1/groups.messages",
-            family_route!(get, rooms::messages, GROUPS),
+            family_route!(rooms::messages, GROUPS),
         )
-        .route(
+        .get(
             "/api/v1/groups.members",
-            family_route!(get, rooms::members, GROUPS),
+            family_route!(rooms::members, GROUPS),
         )
-        .route(
+        .post(
             "/api/v1/groups.open",
-            family_route!(post, rooms::set_open, GROUPS, true),
+            family_route!(rooms::set_open, GROUPS, true),
         )
-        .route(
+        .post(
             "/api/v1/groups.close",
-            family_route!(post, rooms::set_open, GROUPS, false),
+            family_route!(rooms::set_open, GROUPS, false),
         )
-        .route("/api/v1/chat.postMessage", post(chat::post_message))
-        .route("/api/v1/chat.sendMessage", post(chat::send_message))
-        .route("/api/v1/chat.update", post(chat::update))
-        .route("/api/v1/chat.delete", post(chat::delete))
-        .route("/api/v1/chat.getMessage", get(chat::get_message))
-        .route("/api/v1/chat.getURLPreview", get(chat::url_preview))
-        .route("/api/v1/chat.react", post(chat::react))
-        .route("/api/v1/chat.search", get(chat::search))
-        .route("/api/v1/rooms.get", get(chat::rooms_get))
-        .route("/api/v1/rooms.info", get(chat::rooms_info))
-        .route("/api/v1/rooms.isMember", get(chat::rooms_is_member))
-        .route(
+        .post("/api/v1/chat.postMessage", chat::post_message)
+        .post("/api/v1/chat.sendMessage", chat::send_message)
+        .post("/api/v1/chat.update", chat::update)
+        .post("/api/v1/chat.delete", chat::delete)
+        .get("/api/v1/chat.getMessage", chat::get_message)
+        .get("/api/v1/chat.getURLPreview", chat::url_preview)
+        .post("/api/v1/chat.react", chat::react)
+        .get("/api/v1/chat.search", chat::search)
+        .get("/api/v1/rooms.get", chat::rooms_get)
+        .get("/api/v1/rooms.info", chat::rooms_info)
+        .get("/api/v1/rooms.isMember", chat::rooms_is_member)
+        .get(
             "/api/v1/rooms.membersOrderedByRole",
-            get(chat::rooms_members_ordered_by_role),
+            chat::rooms_members_ordered_by_role,
         )
-        .route(
+        .post(
             "/api/v1/rooms.muteUser",
-            rooms::family_route!(post, chat::rooms_mute_user, true),
+            rooms::family_route!(chat::rooms_mute_user, true),
         )
-        .route(
+        .post(
             "/api/v1/rooms.unmuteUser",
-            rooms::family_route!(post, chat::rooms_mute_user, false),
+            rooms::family_route!(chat::rooms_mute_user, false),
         )
-        .route("/api/v1/commands.get", get(commands::get))
-        .route("/api/v1/commands.list", get(commands::list))
-        .route("/api/v1/commands.run", post(commands::run))
-        .route(
-            "/api/v1/commands.preview",
-            get(commands::preview).post(commands::execute_preview),
-        )
-        .route("/api/v1/rooms.leave", post(chat::rooms_leave))
-        .route("/api/v1/rooms.hide", post(chat::rooms_hide))
-        .route("/api/v1/rooms.open", post(chat::rooms_open))
-        .route("/api/v1/rooms.nameExists", get(chat::rooms_name_exists))
-        .route("/api/v1/rooms.delete", post(chat::rooms_delete))
-        .route(
+        .get("/api/v1/commands.get", commands::get)
+        .get("/api/v1/commands.list", commands::list)
+        .post("/api/v1/commands.run", commands::run)
+        .get("/api/v1/commands.preview", commands::preview)
+        .post("/api/v1/commands.preview", commands::execute_preview)
+        .post("/api/v1/rooms.leave", chat::rooms_leave)
+        .post("/api/v1/rooms.hide", chat::rooms_hide)
+        .post("/api/v1/rooms.open", chat::rooms_open)
+        .get("/api/v1/rooms.nameExists", chat::rooms_name_exists)
+        .post("/api/v1/rooms.delete", chat::rooms_delete)
+        .get(
             "/api/v1/rooms.autocomplete.channelAndPrivate",
-            get(chat::rooms_autocomplete_channel_and_private),
+            chat::rooms_autocomplete_channel_and_private,
         )
-        .route(
+        .get(
             "/api/v1/rooms.autocomplete.channelAndPrivate.withPagination",
-            get(chat::rooms_autocomplete_channel_and_private_paged),
+            chat::rooms_autocomplete_channel_and_private_paged,
         )
-        .route(
+        .get(
             "/api/v1/rooms.autocomplete.adminRooms",
-            get(chat::rooms_autocomplete_admin_rooms),
+            chat::rooms_autocomplete_admin_rooms,
         )
-        .route("/api/v1/subscriptions.get", get(chat::subscriptions_get))
-        .route(
-            "/api/v1/subscriptions.getOne",
-            get(chat::subscriptions_get_one),
-        )
-        .route("/api/v1/subscriptions.read", post(chat::subscriptions_read));
+        .get("/api/v1/subscriptions.get", chat::subscriptions_get)
+        .get("/api/v1/subscriptions.getOne", chat::subscriptions_get_one)
+        .post("/api/v1/subscriptions.read", chat::subscriptions_read);
     // Every direct-message route exists as both `im.*` and `dm.*`.
     for prefix in ["im", "dm"] {
         router = router
-            .route(
+            .post(
                 &format!("/api/v1/{prefix}.create"),
-                family_route!(post, rooms::create_direct),
+                family_route!(rooms::create_direct),
             )
-            .route(
+            .get(
                 &format!("/api/v1/{prefix}.list"),
-                family_route!(get, rooms::list, DIRECT, true),
+                family_route!(rooms::list, DIRECT, true),
             )
-            .route(
+            .get(
                 &format!("/api/v1/{prefix}.list.everyone"),
-                family_route!(get, rooms::list, DIRECT, false),
+                family_route!(rooms::list, DIRECT, false),
             )
-            .route(
+            .get(
                 &format!("/api/v1/{prefix}.history"),
-                family_route!(get, rooms::history, DIRECT),
+                family_route!(rooms::history, DIRECT),
             )
-            .route(
+            .get(
                 &format!("/api/v1/{prefix}.messages"),
-                family_route!(get, rooms::messages, DIRECT),
+                family_route!(rooms::messages, DIRECT),
             )
-            .route(
+            .get(
                 &format!("/api/v1/{prefix}.members"),
-                family_route!(get, rooms::members, DIRECT),
+                family_route!(rooms::members, DIRECT),
             )
-            .route(
+            .get(
                 &format!("/api/v1/{prefix}.messages.others"),
-                family_route!(get, rooms::messages_others),
+                family_route!(rooms::messages_others),
             )
-            .route(
+            .post(
                 &format!("/api/v1/{prefix}.open"),
-                family_route!(post, rooms::set_open, DIRECT, true),
+                family_route!(rooms::set_open, DIRECT, true),
             )
-            .route(
+            .post(
                 &format!("/api/v1/{prefix}.close"),
-                family_route!(post, rooms::set_open, DIRECT, false),
+                family_route!(rooms::set_open, DIRECT, false),
             )
-            .route(
+            .post(
                 &format!("/api/v1/{prefix}.setTopic"),
-                family_route!(post, rooms::set_direct_topic),
+                family_route!(rooms::set_direct_topic),
             )
-            .route(
+            .post(
                 &format!("/api/v1/{prefix}.delete"),
-                family_route!(post, rooms::delete, DIRECT),
+                family_route!(rooms::delete, DIRECT),
             )
-            .route(
+            .get(
                 &format!("/api/v1/{prefix}.counters"),
-                family_route!(get, rooms::counters, DIRECT),
+                family_route!(rooms::counters, DIRECT),
             );
     }
     router
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_route_list_names_each_route_once() {
+        let list = route_list();
+        let distinct: std::collections::BTreeSet<_> =
+            list.iter().map(|(m, p)| (m.as_str(), p.as_str())).collect();
+        assert_eq!(distinct.len(), list.len(), "a route is declared twice");
+        for (method, path) in [
+            ("GET", "/api/info"),
+            ("POST", "/api/v1/logout"),
+            ("GET", "/api/v1/logout"),
+            ("POST", "/api/v1/rooms.upload/{rid}"),
+            ("POST", "/api/v1/dm.setTopic"),
+            ("GET", "/api/v1/groups.roles"),
+        ] {
+            assert!(distinct.contains(&(method, path)), "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn every_route_with_a_requirement_is_in_the_list() {
+        let list = route_list();
+        let required: Vec<_> = list
+            .iter()
+            .filter(|(method, path)| required_permissions(path, method).is_some())
+            .collect();
+        // The requirements name 27 (method, route) pairs: a route renamed in the table but not
+        // in `required_permissions` would silently lose its gate check.
+        assert_eq!(required.len(), 27, "{required:?}");
+    }
 }

@@ -62,7 +62,22 @@ pub(crate) async fn load(
     family: Family,
     params: &Value,
 ) -> Result<RoomAccess> {
-    let reference = if family.room_type == RoomType::Direct {
+    let reference = reference(app, session, family, params).await?;
+    app.service
+        .rooms()
+        .room_for(session, &reference, family.family)
+        .await
+}
+
+/// The room a family route names: `roomId`/`roomName`, or for direct messages `roomId` or
+/// `username` (whose conversation with the caller is opened if need be).
+async fn reference(
+    app: &AppState,
+    session: &Session,
+    family: Family,
+    params: &Value,
+) -> Result<RoomRef> {
+    Ok(if family.room_type == RoomType::Direct {
         match opt_str(params, "roomId")?.filter(|s| !s.is_empty()) {
             Some(id) => RoomRef::Id(id),
             None => match opt_str(params, "username")?.filter(|s| !s.is_empty()) {
@@ -84,11 +99,7 @@ pub(crate) async fn load(
         }
     } else {
         room_ref(params)?
-    };
-    app.service
-        .rooms()
-        .room_for(session, &reference, family.family)
-        .await
+    })
 }
 
 /// `load` for the im.* routes that check the caller's access to the id they were given
@@ -716,14 +727,12 @@ pub async fn create_direct(app: AppState, session: Session, body: Value) -> ApiR
 
 /// Extracts the state, caller and parameters, then runs a family handler.
 macro_rules! family_route {
-    ($method:ident, $handler:path $(, $arg:expr)*) => {
-        axum::routing::$method(
-            move |axum::extract::State(app): axum::extract::State<$crate::AppState>,
-             $crate::extract::Caller(session): $crate::extract::Caller,
-             $crate::extract::Params(params): $crate::extract::Params| async move {
-                $handler($($arg,)* app, session, params).await
-            },
-        )
+    ($handler:path $(, $arg:expr)*) => {
+        move |axum::extract::State(app): axum::extract::State<$crate::AppState>,
+              $crate::extract::Caller(session): $crate::extract::Caller,
+              $crate::extract::Params(params): $crate::extract::Params| async move {
+            $handler($($arg,)* app, session, params).await
+        }
     };
 }
 pub(crate) use family_route;
@@ -933,7 +942,15 @@ pub async fn archive(
 
 /// `channels.delete`, `groups.delete`, `im.delete`.
 pub async fn delete(family: Family, app: AppState, session: Session, body: Value) -> ApiResult {
-    let room = load(&app, &session, family, &body).await?;
+    let room = if family.room_type == RoomType::Direct {
+        let reference = reference(&app, &session, family, &body).await?;
+        app.service
+            .rooms()
+            .direct_room_for_deletion(&session, &reference)
+            .await?
+    } else {
+        load(&app, &session, family, &body).await?
+    };
     app.service.rooms().delete_room(&session, &room).await?;
     ok(Value::Null)
 }

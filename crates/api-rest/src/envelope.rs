@@ -69,6 +69,14 @@ pub fn error_response(error: &Error) -> Response {
         ErrorKind::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, failure(error.message())),
         ErrorKind::NotFound => (StatusCode::NOT_FOUND, failure(error.message())),
         ErrorKind::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, failure(error.message())),
+        // Shaped as a thrown Meteor error, so clients that branch on `errorType` can tell an
+        // overloaded server (retry) from a refusal.
+        ErrorKind::Unavailable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"success": false,
+                   "error": format!("{} [{}]", error.reason, error.code.as_deref().unwrap_or("error-server-busy")),
+                   "errorType": error.code.as_deref().unwrap_or("error-server-busy")}),
+        ),
         ErrorKind::Internal => {
             tracing::error!(
                 detail = error.log_detail.as_deref().unwrap_or(""),

@@ -26,6 +26,9 @@ pub struct AppState {
     pub forwarded_count: usize,
     /// The address this instance listens on, shown by `instances.get`.
     pub listen_addr: Option<std::net::SocketAddr>,
+    /// REST requests handled at once at most (`COMET_MAX_REQUESTS_IN_FLIGHT`); more are
+    /// refused with 503 at once rather than queued without bound.
+    pub max_requests_in_flight: usize,
 }
 
 /// Largest request body the API accepts (JSON and form bodies).
@@ -33,6 +36,9 @@ pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
 /// The REST API: `/api/info`, `/api/v1/*`.
 pub fn router(state: AppState) -> Router {
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(
+        state.max_requests_in_flight.max(1),
+    ));
     routes::routes()
         .fallback(envelope::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -41,7 +47,31 @@ pub fn router(state: AppState) -> Router {
             gate::gate,
         ))
         .layer(axum::middleware::from_fn(read_small_bodies_first))
+        .layer(axum::middleware::from_fn_with_state(in_flight, shed_load))
         .with_state(state)
+}
+
+/// Refuses a request at once (503, `Retry-After: 1`) when as many requests as allowed are in
+/// progress, so that an overload costs a bounded amount of memory and every client learns
+/// that its request was not taken, rather than waiting in an unbounded queue until it times
+/// out. The slot is held until the response starts; a download streams without it.
+async fn shed_load(
+    axum::extract::State(in_flight): axum::extract::State<Arc<tokio::sync::Semaphore>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let Ok(_slot) = in_flight.try_acquire() else {
+        comet_metrics::HTTP_REQUESTS_SHED.inc();
+        let mut response = envelope::error_response(&comet_core::Error::unavailable(
+            "The server is busy, try again shortly",
+        ));
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("1"),
+        );
+        return response;
+    };
+    next.run(request).await
 }
 
 /// Bodies up to this size are read in full before anything else looks at the request.

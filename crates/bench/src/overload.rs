@@ -5,7 +5,7 @@
 //!
 //! 1. N listeners subscribe to `GENERAL`'s messages over DDP; each records which messages
 //!    (numbered `seq=<n>` in their text) it received and how its connection ended.
-//! 2. The sustainable rate: 8 senders posting as fast as they can (each waits for its reply).
+//! 2. The sustainable rate: 64 senders posting as fast as they can (each waits for its reply).
 //! 3. Overload: posts offered open-loop at `factor` times that rate, each in its own task (up to
 //!    `max_in_flight` at once), whatever the replies do. Comet's RSS is sampled meanwhile.
 //! 4. Once deliveries stop, every listener is checked against the acknowledged messages.
@@ -79,6 +79,7 @@ fn seq_of(text: &str) -> Option<usize> {
 /// What happened to each post: 0 not answered yet, 1 acknowledged, 2 refused (an error status),
 /// 3 failed (no answer: connection error or timeout).
 const ACKED: u8 = 1;
+const SUSTAINABLE_SENDERS: usize = 64;
 const REFUSED: u8 = 2;
 const FAILED: u8 = 3;
 
@@ -150,7 +151,7 @@ pub async fn run(args: OverloadArgs) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let comet = CometProcess::start(&args.comet, 4, dir.path()).await?;
     let pid = comet.pid();
-    let http = http_client(64)?;
+    let http = http_client(SUSTAINABLE_SENDERS)?;
     let base = comet.base.clone();
     let (admin_id, admin_token) = login(&http, &base, "admin").await?;
     post_json(&http, format!("{base}/api/v1/users.create"),
@@ -212,6 +213,15 @@ pub async fn run(args: OverloadArgs) -> Result<(), String> {
             while let Some(frame) = ws.next().await {
                 match frame {
                     Ok(Message::Text(text)) => {
+                        // Answer heartbeats as a real client does, or the server closes
+                        // the connection as dead (4000) during a long run.
+                        if text.contains("\"msg\":\"ping\"") {
+                            let pong = json!({"msg": "pong"}).to_string();
+                            if ws.send(Message::Text(pong.into())).await.is_err() {
+                                break;
+                            }
+                            continue;
+                        }
                         if let Some(seq) = seq_of(&text)
                             && let Ok(mut me) = listeners[index].lock()
                         {
@@ -244,11 +254,12 @@ pub async fn run(args: OverloadArgs) -> Result<(), String> {
     let posts = Arc::new(Posts::new());
     let auth = (admin_id.clone(), admin_token.clone());
 
-    // The sustainable rate: closed-loop senders.
+    // The sustainable rate: closed-loop senders, enough of them that their round trips do not
+    // limit it.
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let mut senders = Vec::new();
-    for _ in 0..8 {
+    for _ in 0..SUSTAINABLE_SENDERS {
         let (http, base, posts, stop, auth) = (
             http.clone(),
             base.clone(),
@@ -269,7 +280,9 @@ pub async fn run(args: OverloadArgs) -> Result<(), String> {
         sender.await.map_err(|e| e.to_string())?;
     }
     let sustainable = posts.count(ACKED) as f64 / started.elapsed().as_secs_f64();
-    println!("sustainable rate (8 closed-loop senders): {sustainable:.0} msgs/s");
+    println!(
+        "sustainable rate ({SUSTAINABLE_SENDERS} closed-loop senders): {sustainable:.0} msgs/s"
+    );
     settle(&deliveries).await;
 
     // Overload: open loop at `factor` times that rate.

@@ -36,6 +36,8 @@ pub enum ErrorKind {
     NotFound,
     /// The request body exceeds the server's limit (413).
     PayloadTooLarge,
+    /// The server is too busy to take the request now (503); nothing was done.
+    Unavailable,
     /// Something failed inside the server; the detail is logged, never shown (500).
     Internal,
 }
@@ -130,6 +132,15 @@ impl Error {
             ErrorKind::Forbidden,
             Some(Cow::Borrowed("error-unauthorized")),
             Cow::Borrowed("User does not have the permissions required for this action"),
+        )
+    }
+
+    /// The server refused the request unseen because it is at capacity (503, `error-server-busy`).
+    pub fn unavailable(reason: &'static str) -> Self {
+        Error::make(
+            ErrorKind::Unavailable,
+            Some(Cow::Borrowed("error-server-busy")),
+            Cow::Borrowed(reason),
         )
     }
 

@@ -87,6 +87,8 @@ pub static REALTIME_SLOW_CONSUMERS: Counter = Counter::new();
 pub static MESSAGES_POSTED: Counter = Counter::new();
 /// Events published on the bus.
 pub static EVENTS_PUBLISHED: Counter = Counter::new();
+/// REST requests refused (503) because as many as allowed were already in progress.
+pub static HTTP_REQUESTS_SHED: Counter = Counter::new();
 
 /// `(method, route, status)` → latency histogram.
 static HTTP_REQUESTS: Mutex<BTreeMap<(String, String, u16), Histogram>> =
@@ -137,7 +139,7 @@ fn resident_memory_bytes() -> Option<u64> {
 /// Everything, in Prometheus text format.
 pub fn render(extra: &[Sample]) -> String {
     let mut out = String::new();
-    let fixed: [(&str, &str, &str, f64); 5] = [
+    let fixed: [(&str, &str, &str, f64); 6] = [
         (
             "comet_realtime_connections",
             "Realtime (DDP) connections open now.",
@@ -167,6 +169,12 @@ pub fn render(extra: &[Sample]) -> String {
             "Events published on the event bus.",
             "counter",
             EVENTS_PUBLISHED.get() as f64,
+        ),
+        (
+            "comet_http_requests_shed_total",
+            "REST requests refused with 503 because the server had as many in progress as allowed.",
+            "counter",
+            HTTP_REQUESTS_SHED.get() as f64,
         ),
     ];
     for (name, help, kind, value) in fixed {

@@ -104,6 +104,11 @@ pub struct Config {
     #[arg(long, env = "HTTP_FORWARDED_COUNT", default_value_t = 0)]
     pub http_forwarded_count: usize,
 
+    /// REST requests handled at once at most; more are refused at once with 503 and
+    /// `Retry-After: 1` (an overload then costs bounded memory and no client waits unanswered).
+    #[arg(long, env = "COMET_MAX_REQUESTS_IN_FLIGHT", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_requests_in_flight: u32,
+
     /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `comet=debug`.
     #[arg(long, env = "COMET_LOG", default_value = "info")]
     pub log: String,
@@ -206,6 +211,7 @@ impl Config {
             create_tokens_for_users: false,
             create_tokens_secret: None,
             http_forwarded_count: 0,
+            max_requests_in_flight: 1024,
             log: "info".to_owned(),
             log_format: "text".to_owned(),
             bcrypt_cost: 10,

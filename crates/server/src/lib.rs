@@ -189,6 +189,8 @@ pub async fn launch(
         service,
         forwarded_count: config.http_forwarded_count,
         listen_addr: listener.local_addr().ok(),
+        max_requests_in_flight: usize::try_from(config.max_requests_in_flight)
+            .unwrap_or(usize::MAX),
     };
     let app = app(
         comet_api_rest::router(state),

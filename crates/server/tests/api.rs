@@ -693,3 +693,93 @@ async fn shield_refusals_in_upstream_order() {
     );
     server.stop().await;
 }
+
+/// At capacity, a request is refused at once with 503 and `Retry-After` instead of waiting in
+/// an unbounded queue; once a slot frees up, requests are served again.
+#[tokio::test]
+async fn requests_beyond_capacity_are_refused_at_once_and_served_again_after() {
+    use tokio::io::AsyncWriteExt as _;
+    const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+    let server = TestServer::start_with(|config| config.max_requests_in_flight = 1).await;
+    let admin = server.admin().await;
+    let address = server.base.trim_start_matches("http://").to_owned();
+    // An upload whose body is still coming holds the only slot.
+    let mut upload = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /api/v1/rooms.upload/GENERAL HTTP/1.1\r\nHost: {address}\r\nX-User-Id: {}\r\n\
+         X-Auth-Token: {}\r\nContent-Type: multipart/form-data; boundary=cut\r\n\
+         Transfer-Encoding: chunked\r\n\r\n",
+        admin.user_id, admin.token
+    );
+    upload.write_all(head.as_bytes()).await.expect("send head");
+    let opening = "--cut\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\
+                   Content-Type: text/plain\r\n\r\nsome text";
+    upload
+        .write_all(format!("{:x}\r\n{opening}\r\n", opening.len()).as_bytes())
+        .await
+        .expect("send the first chunk");
+    upload.flush().await.expect("flush");
+
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let refused = loop {
+        let reply = server
+            .http
+            .get(format!("{}/api/info", server.base))
+            .send()
+            .await
+            .expect("request");
+        if reply.status() == 503 {
+            break reply;
+        }
+        assert_eq!(reply.status(), 200, "before the upload takes the slot");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the upload never held the slot"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        refused
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    let body: Value = refused.json().await.expect("json body");
+    assert_eq!(
+        body,
+        json!({"success": false, "error": "The server is busy, try again shortly [error-server-busy]",
+               "errorType": "error-server-busy"})
+    );
+
+    // The upload finishes; the slot is free again.
+    let closing = "\r\n--cut--\r\n";
+    upload
+        .write_all(format!("{:x}\r\n{closing}\r\n0\r\n\r\n", closing.len()).as_bytes())
+        .await
+        .expect("send the rest");
+    upload.flush().await.expect("flush");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let status = server
+            .http
+            .get(format!("{}/api/info", server.base))
+            .send()
+            .await
+            .expect("request")
+            .status();
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 503);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the slot was never given back"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    drop(upload);
+    server.stop().await;
+}

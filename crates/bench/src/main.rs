@@ -144,6 +144,16 @@ pub(crate) fn rss_kib_of(pid: u32) -> Option<u64> {
         .ok()
 }
 
+/// CPU time (user + system) a process has used so far, from /proc.
+pub(crate) fn cpu_seconds_of(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces; the fields after it are fixed.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // Linux reports in clock ticks of 1/100 s on every platform Comet targets.
+    Some(ticks as f64 / 100.0)
+}
+
 impl Drop for CometProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -338,6 +348,8 @@ async fn run(args: Args) -> Result<(), String> {
         sessions.push(login(&http, &base, &format!("bench{i}")).await?);
     }
     let sessions = Arc::new(sessions);
+    let cpu_before = cpu_seconds_of(comet.pid());
+    let me_started = Instant::now();
     let me_rate = {
         let (http, base) = (http.clone(), base.clone());
         load(args.clients, args.seconds, move |i| {
@@ -360,10 +372,18 @@ async fn run(args: Args) -> Result<(), String> {
         })
         .await?
     };
+    let me_served = me_rate * me_started.elapsed().as_secs_f64();
     println!(
         "comet authenticated `me` req/s: {me_rate:.0}  (ratio to bare axum: {:.3})",
         me_rate / hello_rate
     );
+    // CPU time per request hardly depends on what else the host runs, unlike requests/s.
+    if let (Some(before), Some(after)) = (cpu_before, cpu_seconds_of(comet.pid())) {
+        println!(
+            "comet CPU per `me` request: {:.0} µs",
+            (after - before) * 1e6 / me_served.max(1.0)
+        );
+    }
     drop(comet);
 
     // Idle memory with many accounts. Hash cost does not change memory, so these users are

@@ -3,7 +3,7 @@
 use crate::{CometProcess, PASSWORD, http_client, load, login, post_json};
 use comet_core::room::{Message, UserStub};
 use comet_store::{MessageStore, PostEffects, RoomStore, UserStore};
-use comet_store_sqlite::SqliteStore;
+use comet_store_sqlite::{SqliteDatabase, SqliteStore, Synchronous};
 use rand::Rng;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -26,6 +26,10 @@ pub struct MessageArgs {
     /// Sequential searches whose latency is measured.
     #[arg(long, default_value_t = 200)]
     searches: usize,
+    /// SQLite's durability mode (`COMET_SQLITE_SYNCHRONOUS`), for the server and the baseline
+    /// alike.
+    #[arg(long, default_value = "full", value_parser = ["full", "normal"])]
+    sqlite_synchronous: String,
 }
 
 const WORDS: &[&str] = &[
@@ -98,13 +102,18 @@ pub async fn run(args: MessageArgs) -> Result<(), String> {
     let http = http_client(args.clients)?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     println!(
-        "comet-bench messages: {} clients, {} s per phase",
-        args.clients, args.seconds
+        "comet-bench messages: {} clients, {} s per phase, synchronous={}",
+        args.clients, args.seconds, args.sqlite_synchronous
     );
+    let synchronous = match args.sqlite_synchronous.as_str() {
+        "normal" => Synchronous::Normal,
+        _ => Synchronous::Full,
+    };
+    let server_env = [("COMET_SQLITE_SYNCHRONOUS", args.sqlite_synchronous.clone())];
 
     // 1. Accounts and rooms through the API, then stop the server.
     let (rooms, big_room) = {
-        let comet = CometProcess::start(&args.comet, 4, dir.path()).await?;
+        let comet = CometProcess::start_with_env(&args.comet, 4, dir.path(), &server_env).await?;
         let base = comet.base.clone();
         let (admin_id, admin_token) = login(&http, &base, "admin").await?;
         let admin = Some((admin_id.as_str(), admin_token.as_str()));
@@ -144,8 +153,10 @@ pub async fn run(args: MessageArgs) -> Result<(), String> {
     };
 
     // 2. The baseline and the seed, straight through the store.
-    let store = SqliteStore::open(&dir.path().join("comet.db"))
+    let url = format!("sqlite://{}", dir.path().join("comet.db").display());
+    let store = SqliteDatabase::open_url_with(&url, synchronous)
         .await
+        .map(SqliteStore::new)
         .map_err(|e| e.to_string())?;
     let author = store
         .user_by_username("admin")
@@ -216,7 +227,7 @@ pub async fn run(args: MessageArgs) -> Result<(), String> {
     store.close().await;
 
     // 3. The server again, on the same database.
-    let comet = CometProcess::start(&args.comet, 4, dir.path()).await?;
+    let comet = CometProcess::start_with_env(&args.comet, 4, dir.path(), &server_env).await?;
     let base = comet.base.clone();
     let mut sessions = Vec::with_capacity(args.clients);
     for i in 0..args.clients {

@@ -60,6 +60,19 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
 
+    /// How a SQLite commit reaches the disk (SQLite's `synchronous`): `full` syncs it before
+    /// the write is acknowledged, so acknowledged messages survive a power cut (writes
+    /// committing together share one sync); `normal` syncs only at checkpoints: a crash of the
+    /// process loses nothing, a power cut may lose the last moments' writes, and neither
+    /// corrupts the database. PostgreSQL keeps its own setting (`synchronous_commit`).
+    #[arg(
+        long,
+        env = "COMET_SQLITE_SYNCHRONOUS",
+        value_enum,
+        default_value_t = SqliteSynchronous::Full
+    )]
+    pub sqlite_synchronous: SqliteSynchronous,
+
     /// NATS server carrying events between instances (`nats://host:4222`); unset: one instance,
     /// events stay in the process.
     #[arg(long, env = "NATS_URL")]
@@ -139,6 +152,22 @@ pub struct Config {
     pub setting_defaults: Vec<(String, String)>,
 }
 
+/// `COMET_SQLITE_SYNCHRONOUS`: how a SQLite commit reaches the disk.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SqliteSynchronous {
+    Full,
+    Normal,
+}
+
+impl From<SqliteSynchronous> for comet_store_sqlite::Synchronous {
+    fn from(mode: SqliteSynchronous) -> Self {
+        match mode {
+            SqliteSynchronous::Full => comet_store_sqlite::Synchronous::Full,
+            SqliteSynchronous::Normal => comet_store_sqlite::Synchronous::Normal,
+        }
+    }
+}
+
 /// What `comet` does instead of serving, when given a subcommand.
 #[derive(clap::Subcommand, Clone, Debug)]
 pub enum Command {
@@ -169,6 +198,7 @@ impl std::fmt::Debug for Config {
             .field("root_url", &self.root_url)
             .field("data_dir", &self.data_dir)
             .field("database_url", &self.database_url.as_ref().map(|_| "<set>"))
+            .field("sqlite_synchronous", &self.sqlite_synchronous)
             .field("nats_url", &self.nats_url.as_ref().map(|_| "<set>"))
             .field("admin_username", &self.admin_username)
             .field(
@@ -201,6 +231,7 @@ impl Config {
             link_preview_allow_private: false,
             disable_message_parser: false,
             database_url: None,
+            sqlite_synchronous: SqliteSynchronous::Full,
             nats_url: None,
             admin_username: "admin".to_owned(),
             admin_pass: None,
@@ -242,5 +273,21 @@ impl Config {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("comet.db").display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Config, SqliteSynchronous};
+    use clap::Parser;
+
+    #[test]
+    fn sqlite_commits_are_full_unless_normal_is_asked_for() {
+        let default = Config::try_parse_from(["comet"]).expect("no arguments");
+        assert_eq!(default.sqlite_synchronous, SqliteSynchronous::Full);
+        let normal =
+            Config::try_parse_from(["comet", "--sqlite-synchronous", "normal"]).expect("normal");
+        assert_eq!(normal.sqlite_synchronous, SqliteSynchronous::Normal);
+        assert!(Config::try_parse_from(["comet", "--sqlite-synchronous", "off"]).is_err());
     }
 }

@@ -12,7 +12,7 @@ use comet_api_rest::AppState;
 use comet_service::{AdminBootstrap, Service, ServiceConfig};
 use comet_store::Store;
 use comet_store_postgres::PostgresStore;
-use comet_store_sqlite::SqliteStore;
+use comet_store_sqlite::{SqliteDatabase, SqliteStore};
 pub use config::{Command, Config};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -49,10 +49,10 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, LaunchError> {
                     ))
                 })?;
             }
-            let store = SqliteStore::open_url(&url)
+            let db = SqliteDatabase::open_url_with(&url, config.sqlite_synchronous.into())
                 .await
                 .map_err(|e| LaunchError(format!("cannot open database: {e}")))?;
-            Ok(Arc::new(store))
+            Ok(Arc::new(SqliteStore::new(db)))
         }
         "postgres" | "postgresql" => {
             let store = PostgresStore::connect(&url)

@@ -1,9 +1,10 @@
 //! SQLite backend of Comet's store traits: the driver and dialect under `comet-store-sql`.
 //!
-//! One file in WAL mode. Writes go through a pool of a single connection, so writers queue in
-//! the process instead of spinning on `SQLITE_BUSY` (and transactions never interleave, so
-//! they take no row locks); reads use a separate pool and never wait for a writer (WAL
-//! readers see the last committed state).
+//! One file in WAL mode. Writes go through a single connection, so writers queue in the
+//! process instead of spinning on `SQLITE_BUSY` (and transactions never interleave, so they
+//! take no row locks); reads use a separate pool and never wait for a writer (WAL readers see
+//! the last committed state). By default (`synchronous=FULL`) a commit is on disk before it is
+//! acknowledged, and transactions that queue for the writer share one sync: see `writer`.
 
 use async_trait::async_trait;
 use comet_store::transfer::RecordKind;
@@ -12,23 +13,40 @@ use comet_store_sql::{Database, OpenFile, Param, Query, SqlRow, SqlStore, Transa
 use serde_json::Value;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool,
-    SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
 };
 use sqlx::{AssertSqlSafe, Row};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use writer::{WriteTx, Writer};
+
+mod writer;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// The SQLite store.
 pub type SqliteStore = SqlStore<SqliteDatabase>;
 
-/// An open SQLite database: a single-connection writer pool and a reader pool.
+/// How a commit reaches the disk: SQLite's `synchronous` setting, in WAL mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Synchronous {
+    /// The write-ahead log is synced before a commit is acknowledged, so an acknowledged write
+    /// survives a power cut; transactions committing together share one sync.
+    #[default]
+    Full,
+    /// The log is synced only at checkpoints: an acknowledged write survives a crash of the
+    /// process but a power cut may lose the last moments (it never corrupts the database).
+    Normal,
+}
+
+/// An open SQLite database: the writer (one connection, group commit) and a reader pool.
 #[derive(Clone)]
 pub struct SqliteDatabase {
-    writer: SqlitePool,
+    writer: Writer,
     reader: SqlitePool,
 }
 
@@ -155,17 +173,8 @@ fn rows(rows: Vec<SqliteRow>) -> Vec<SqliteResultRow> {
 /// A write transaction on the writer, or a reader connection for reads that belong together
 /// (WAL gives each statement the last committed state; no transaction is needed to read).
 pub enum SqliteSession {
-    Write(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Write(WriteTx),
     Read(PoolConnection<sqlx::Sqlite>),
-}
-
-impl SqliteSession {
-    fn connection(&mut self) -> &mut SqliteConnection {
-        match self {
-            SqliteSession::Write(tx) => tx,
-            SqliteSession::Read(connection) => connection,
-        }
-    }
 }
 
 #[async_trait]
@@ -173,18 +182,28 @@ impl Transaction for SqliteSession {
     type Row = SqliteResultRow;
 
     async fn read(&mut self, query: Query) -> StoreResult<Vec<SqliteResultRow>> {
-        let found = statement(query).fetch_all(self.connection()).await;
-        found.map(rows).map_err(store_error)
+        match self {
+            SqliteSession::Write(tx) => tx.fetch(query).await.map(rows),
+            SqliteSession::Read(connection) => {
+                let found = statement(query).fetch_all(&mut **connection).await;
+                found.map(rows).map_err(store_error)
+            }
+        }
     }
 
     async fn write(&mut self, query: Query) -> StoreResult<u64> {
-        let done = statement(query).execute(self.connection()).await;
-        done.map(|d| d.rows_affected()).map_err(store_error)
+        match self {
+            SqliteSession::Write(tx) => tx.execute(query).await,
+            SqliteSession::Read(connection) => {
+                let done = statement(query).execute(&mut **connection).await;
+                done.map(|d| d.rows_affected()).map_err(store_error)
+            }
+        }
     }
 
     async fn commit(self) -> StoreResult<()> {
         match self {
-            SqliteSession::Write(tx) => tx.commit().await.map_err(store_error),
+            SqliteSession::Write(tx) => tx.commit().await,
             SqliteSession::Read(_) => Ok(()),
         }
     }
@@ -297,19 +316,23 @@ impl Database for SqliteDatabase {
         found.map(rows).map_err(store_error)
     }
 
+    /// A transaction of one statement, which SQLite keeps atomic without a savepoint.
     async fn write(&self, query: Query) -> StoreResult<u64> {
-        let done = statement(query).execute(&self.writer).await;
-        done.map(|d| d.rows_affected()).map_err(store_error)
+        let mut tx = self.writer.begin(false).await?;
+        let changed = tx.execute(query).await?;
+        tx.commit().await?;
+        Ok(changed)
     }
 
     async fn write_returning(&self, query: Query) -> StoreResult<Vec<SqliteResultRow>> {
-        let found = statement(query).fetch_all(&self.writer).await;
-        found.map(rows).map_err(store_error)
+        let mut tx = self.writer.begin(false).await?;
+        let found = tx.fetch(query).await?;
+        tx.commit().await?;
+        Ok(rows(found))
     }
 
     async fn begin(&self) -> StoreResult<SqliteSession> {
-        let tx = self.writer.begin().await.map_err(store_error)?;
-        Ok(SqliteSession::Write(tx))
+        self.writer.begin(true).await.map(SqliteSession::Write)
     }
 
     async fn snapshot(&self) -> StoreResult<SqliteSession> {
@@ -318,14 +341,19 @@ impl Database for SqliteDatabase {
     }
 
     fn pool_stats(&self) -> Vec<PoolStats> {
-        [("writer", &self.writer), ("reader", &self.reader)]
-            .into_iter()
-            .map(|(pool, p)| PoolStats {
-                pool,
-                size: p.size(),
-                idle: u32::try_from(p.num_idle()).unwrap_or(u32::MAX),
-            })
-            .collect()
+        // The writer's connection stays taken between transactions; it is idle when no
+        // transaction holds it.
+        let writer = PoolStats {
+            pool: "writer",
+            size: self.writer.pool().size(),
+            idle: self.writer.idle(),
+        };
+        let reader = PoolStats {
+            pool: "reader",
+            size: self.reader.size(),
+            idle: u32::try_from(self.reader.num_idle()).unwrap_or(u32::MAX),
+        };
+        vec![writer, reader]
     }
 
     /// Every table in `rowid` order, the cursor being the last `rowid`: that is the insertion
@@ -383,14 +411,11 @@ impl OpenFile for SqliteDatabase {
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true);
-        Self::open_with(options).await
+        Self::open_options(options, Synchronous::default()).await
     }
 
     async fn open_url(url: &str) -> StoreResult<Self> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(backend)?
-            .create_if_missing(true);
-        Self::open_with(options).await
+        Self::open_url_with(url, Synchronous::default()).await
     }
 
     /// Fails rather than creating a database when there is none, and leaves alone a file
@@ -417,22 +442,50 @@ impl OpenFile for SqliteDatabase {
                 "not a Comet database (Comet has never opened it)".to_owned(),
             ));
         }
-        Self::open_with(options).await
+        Self::open_options(options, Synchronous::default()).await
     }
 }
 
 impl SqliteDatabase {
-    async fn open_with(options: SqliteConnectOptions) -> StoreResult<Self> {
+    /// Opens a URL (as given in `DATABASE_URL`), creating the database if needed, with commits
+    /// made durable as `synchronous` says, and applies migrations.
+    pub async fn open_url_with(url: &str, synchronous: Synchronous) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(backend)?
+            .create_if_missing(true);
+        Self::open_options(options, synchronous).await
+    }
+
+    async fn open_options(
+        options: SqliteConnectOptions,
+        synchronous: Synchronous,
+    ) -> StoreResult<Self> {
         let options = options
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(match synchronous {
+                Synchronous::Full => SqliteSynchronous::Full,
+                Synchronous::Normal => SqliteSynchronous::Normal,
+            })
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        // Group commit must know when SQLite rolls a transaction back by itself (after a full
+        // disk or an I/O error), so every writer connection counts its rollbacks.
+        let rollbacks = Arc::new(AtomicU64::new(0));
+        let counter = rollbacks.clone();
         // The pools hold local files: a lost connection is an error anyway, so skip the
         // per-acquire ping.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
+            .after_connect(move |connection, _| {
+                let counter = counter.clone();
+                Box::pin(async move {
+                    connection.lock_handle().await?.set_rollback_hook(move || {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                    });
+                    Ok(())
+                })
+            })
             .connect_with(options.clone())
             .await
             .map_err(backend)?;
@@ -443,7 +496,10 @@ impl SqliteDatabase {
             .connect_with(options.read_only(true))
             .await
             .map_err(backend)?;
-        Ok(SqliteDatabase { writer, reader })
+        Ok(SqliteDatabase {
+            writer: Writer::new(writer, rollbacks),
+            reader,
+        })
     }
 
     /// Writes a consistent copy of the whole database to a new file at `path` while other
@@ -456,7 +512,8 @@ impl SqliteDatabase {
         self.read(vacuum).await.map(drop)
     }
 
-    /// Closes both pools, waiting for running statements.
+    /// Commits the writer's open batch, then closes both pools, waiting for running
+    /// statements.
     pub async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;

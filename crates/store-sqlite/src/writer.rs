@@ -1,0 +1,449 @@
+//! The one writer connection, and group commit.
+//!
+//! With `synchronous=FULL` a COMMIT returns only once the write-ahead log is on disk, and that
+//! sync costs far more than the statements before it. So writers that queue for the connection
+//! share one: the first opens an outer `BEGIN IMMEDIATE` (the batch), every transaction runs
+//! inside its own `SAVEPOINT`, and its commit releases the savepoint into the batch. Whoever
+//! commits while no other writer is queued (or fills the batch) COMMITs the batch; otherwise
+//! it hands the connection to the next writer and waits for the batch's outcome. Nothing is
+//! acknowledged before the COMMIT of its batch succeeded, and when that COMMIT fails, or an
+//! error ends SQLite's transaction under the batch (`SQLITE_FULL`, `SQLITE_IOERR`,
+//! `SQLITE_BUSY`...), every member of the batch gets an error.
+//!
+//! A member waiting for its batch also queues for the connection again: when it gets it back
+//! with its batch still open (the writers after it went away, or one was dropped), it commits
+//! the batch itself. So a batch never waits for a writer that is gone, and it holds at most the
+//! writers that were queued when its first member committed, which bounds everyone's wait.
+//!
+//! A transaction dropped without committing leaves its savepoint open; whoever holds the
+//! connection next rolls back to it before anything else (a task is started to do it at once,
+//! so a quiet server does not keep the batch open), and the rest of the batch goes on. The
+//! steps that change this state are recorded before they are sent, so an interrupted future
+//! (a cancelled request) leaves work that the next holder finishes, never a wrong state.
+
+use crate::{statement, store_error};
+use comet_store::{StoreError, StoreResult};
+use comet_store_sql::Query;
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::{Sqlite, SqliteConnection, SqlitePool, SqliteRow};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use tokio::sync::{Mutex, OwnedMutexGuard, watch};
+
+/// The most transactions one COMMIT makes durable; past it the next commit syncs.
+const MAX_BATCH: usize = 256;
+
+/// The writer connection, shared by every clone of the database.
+#[derive(Clone)]
+pub(crate) struct Writer {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// The one-connection writer pool.
+    pool: SqlitePool,
+    state: Arc<Mutex<State>>,
+    /// Writers waiting to begin (not members waiting for their batch).
+    queued: AtomicUsize,
+    /// Transactions SQLite has rolled back on the writer connection (its rollback hook): an
+    /// explicit ROLLBACK, or an error that ended the transaction by itself.
+    rollbacks: Arc<AtomicU64>,
+    max_batch: usize,
+}
+
+/// A batch's outcome once decided; an error is told to every member.
+type Outcome = Option<Result<(), String>>;
+
+struct Batch {
+    id: u64,
+    /// Transactions released into it, waiting for its COMMIT.
+    members: usize,
+    /// [`Shared::rollbacks`] when it began: a change means SQLite rolled it back.
+    rollbacks_at_start: u64,
+    outcome: watch::Sender<Outcome>,
+}
+
+/// What only the holder of the lock touches.
+#[derive(Default)]
+struct State {
+    connection: Option<PoolConnection<Sqlite>>,
+    /// The open outer transaction, if any.
+    batch: Option<Batch>,
+    /// A member's savepoint may be open although no transaction owns it any more (dropped, or
+    /// its commit interrupted): roll back to it before anything else.
+    member_open: bool,
+    /// The outer transaction must be rolled back (and its batch failed) for this reason before
+    /// anything else: set before a step whose interruption would leave it unknown.
+    broken: Option<String>,
+    batches_begun: u64,
+}
+
+const SAVEPOINT: &str = "SAVEPOINT comet_member";
+const RELEASE: &str = "RELEASE comet_member";
+const ROLLBACK_TO: &str = "ROLLBACK TO comet_member";
+
+impl Writer {
+    pub(crate) fn new(pool: SqlitePool, rollbacks: Arc<AtomicU64>) -> Self {
+        Writer {
+            shared: Arc::new(Shared {
+                pool,
+                state: Arc::default(),
+                queued: AtomicUsize::new(0),
+                rollbacks,
+                max_batch: MAX_BATCH,
+            }),
+        }
+    }
+
+    /// Takes the connection for a transaction: a savepoint in the open batch (or a new one).
+    /// Without `savepoint` the transaction is a single statement, which SQLite keeps atomic by
+    /// itself.
+    pub(crate) async fn begin(&self, savepoint: bool) -> StoreResult<WriteTx> {
+        let mut guard = self.lock_in_turn().await;
+        let shared = &self.shared;
+        guard.settle(shared).await;
+        if guard.batch.is_none() {
+            // Until its answer is read, whether BEGIN ran is unknown; a ROLLBACK settles it.
+            guard.broken = Some("a transaction's start was interrupted".to_owned());
+            guard
+                .execute(&shared.pool, "BEGIN IMMEDIATE")
+                .await
+                .map_err(store_error)?;
+            guard.broken = None;
+            guard.batches_begun += 1;
+            guard.batch = Some(Batch {
+                id: guard.batches_begun,
+                members: 0,
+                rollbacks_at_start: shared.rollbacks.load(Ordering::SeqCst),
+                outcome: watch::Sender::new(None),
+            });
+        }
+        let mut tx = WriteTx {
+            guard: Some(guard),
+            writer: self.clone(),
+            failed: None,
+            savepoint,
+        };
+        if savepoint {
+            let state = tx.state()?;
+            state.member_open = true;
+            if let Err(e) = state.execute(&shared.pool, SAVEPOINT).await {
+                return Err(tx.failure(e).await);
+            }
+        }
+        Ok(tx)
+    }
+
+    /// Waits for the connection, counted among the writers queued meanwhile.
+    async fn lock_in_turn(&self) -> OwnedMutexGuard<State> {
+        /// Uncounts the writer however its wait ends (a cancelled request included).
+        struct Queued<'a>(&'a AtomicUsize);
+        impl Drop for Queued<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        self.shared.queued.fetch_add(1, Ordering::SeqCst);
+        let _queued = Queued(&self.shared.queued);
+        self.shared.state.clone().lock_owned().await
+    }
+
+    /// 1 when no transaction holds the connection, else 0.
+    pub(crate) fn idle(&self) -> u32 {
+        u32::from(self.shared.state.try_lock().is_ok())
+    }
+
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.shared.pool
+    }
+
+    /// Commits the open batch, then closes the connection and the pool.
+    pub(crate) async fn close(&self) {
+        let shared = &self.shared;
+        let mut state = shared.state.lock().await;
+        state.finish_batch(shared).await;
+        if let Some(connection) = state.connection.take() {
+            // Closing is best effort: the pool closes what is left next.
+            connection.close().await.ok();
+        }
+        drop(state);
+        shared.pool.close().await;
+    }
+}
+
+impl State {
+    /// The connection, taken from the pool when none is held (at first, or after one failed).
+    async fn connection(
+        &mut self,
+        pool: &SqlitePool,
+    ) -> Result<&mut SqliteConnection, sqlx::Error> {
+        if self.connection.is_none() {
+            self.connection = Some(pool.acquire().await?);
+        }
+        self.connection
+            .as_deref_mut()
+            .ok_or(sqlx::Error::PoolClosed)
+    }
+
+    async fn execute(&mut self, pool: &SqlitePool, sql: &'static str) -> Result<(), sqlx::Error> {
+        let connection = self.connection(pool).await?;
+        sqlx::query(sql).execute(connection).await.map(drop)
+    }
+
+    /// Finishes what an earlier holder left: a broken batch is rolled back and failed, an
+    /// abandoned savepoint rolled back, and a batch that SQLite rolled back by itself failed.
+    async fn settle(&mut self, shared: &Shared) {
+        if let Some(reason) = self.broken.clone() {
+            self.abort(&shared.pool, reason).await;
+            return;
+        }
+        if self.member_open {
+            let undone = match self.execute(&shared.pool, ROLLBACK_TO).await {
+                Ok(()) => self.execute(&shared.pool, RELEASE).await,
+                Err(e) => Err(e),
+            };
+            match undone {
+                Ok(()) => self.member_open = false,
+                // Its commit released it before being interrupted: it is part of the batch.
+                Err(e) if is_message(&e, "no such savepoint") => self.member_open = false,
+                Err(e) => {
+                    let reason = format!("a dropped transaction could not be rolled back: {e}");
+                    self.abort(&shared.pool, reason).await;
+                    return;
+                }
+            }
+        }
+        if self.rolled_back(shared) {
+            let reason = "SQLite rolled back the batch of transactions".to_owned();
+            self.abort(&shared.pool, reason).await;
+        }
+    }
+
+    /// Whether SQLite rolled back the open batch since it began.
+    fn rolled_back(&self, shared: &Shared) -> bool {
+        self.batch
+            .as_ref()
+            .is_some_and(|b| shared.rollbacks.load(Ordering::SeqCst) != b.rollbacks_at_start)
+    }
+
+    /// Rolls back the outer transaction and fails every member of its batch with `reason`.
+    async fn abort(&mut self, pool: &SqlitePool, reason: String) {
+        self.broken = Some(reason.clone());
+        match self.execute(pool, "ROLLBACK").await {
+            Ok(()) => {}
+            Err(e) if is_message(&e, "no transaction is active") => {}
+            Err(_) => {
+                // The connection's state is unknown: a new one starts clean.
+                if let Some(connection) = self.connection.take() {
+                    drop(connection.detach());
+                }
+            }
+        }
+        self.broken = None;
+        self.member_open = false;
+        if let Some(batch) = self.batch.take() {
+            batch.outcome.send_replace(Some(Err(reason)));
+        }
+    }
+
+    /// Settles, then makes the open batch durable and tells its members (a batch no
+    /// transaction was released into is rolled back: nobody waits for it).
+    async fn finish_batch(&mut self, shared: &Shared) {
+        self.settle(shared).await;
+        match &self.batch {
+            None => {}
+            Some(batch) if batch.members == 0 => {
+                let reason = "rolled back with no transaction to commit".to_owned();
+                self.abort(&shared.pool, reason).await;
+            }
+            Some(_) => match self.execute(&shared.pool, "COMMIT").await {
+                Ok(()) => {
+                    if let Some(batch) = self.batch.take() {
+                        batch.outcome.send_replace(Some(Ok(())));
+                    }
+                }
+                Err(e) => {
+                    let reason = format!("the commit of the batch failed: {e}");
+                    self.abort(&shared.pool, reason).await;
+                }
+            },
+        }
+    }
+}
+
+/// Commits the batch on a task of its own, so that a cancelled caller cannot leave its
+/// members without an outcome.
+fn spawn_finish(shared: Arc<Shared>, mut guard: OwnedMutexGuard<State>) {
+    tokio::spawn(async move { guard.finish_batch(&shared).await });
+}
+
+/// Waits for the outcome of batch `id`, committing it when the connection comes back first.
+async fn await_outcome(
+    shared: Arc<Shared>,
+    id: u64,
+    mut outcome: watch::Receiver<Outcome>,
+) -> StoreResult<()> {
+    tokio::select! {
+        biased;
+        _ = outcome.wait_for(Option::is_some) => {}
+        guard = shared.state.clone().lock_owned() => {
+            if guard.batch.as_ref().is_some_and(|b| b.id == id) {
+                spawn_finish(shared.clone(), guard);
+            }
+        }
+    }
+    let decided = match outcome.wait_for(Option::is_some).await {
+        Ok(decided) => (*decided).clone(),
+        Err(_) => None,
+    };
+    match decided {
+        Some(Ok(())) => Ok(()),
+        Some(Err(reason)) => Err(StoreError::Backend(reason)),
+        None => Err(StoreError::Backend(
+            "the batch of this transaction ended without an outcome".to_owned(),
+        )),
+    }
+}
+
+/// Whether a statement's error leaves the batch as it was (the statement alone undone):
+/// SQLite's constraint, SQL, type and size errors do; anything else (disk full, I/O, busy,
+/// a lost connection...) may have ended the transaction.
+fn is_local(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            let code = db.code().and_then(|c| c.parse::<i32>().ok()).unwrap_or(-1);
+            // SQLITE_ERROR, SQLITE_TOOBIG, SQLITE_CONSTRAINT, SQLITE_MISMATCH, SQLITE_RANGE.
+            matches!(code & 0xff, 1 | 18 | 19 | 20 | 25)
+        }
+        sqlx::Error::Encode(_)
+        | sqlx::Error::Decode(_)
+        | sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::ColumnNotFound(_)
+        | sqlx::Error::ColumnIndexOutOfBounds { .. }
+        | sqlx::Error::TypeNotFound { .. }
+        | sqlx::Error::RowNotFound => true,
+        _ => false,
+    }
+}
+
+fn is_message(e: &sqlx::Error, start: &str) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.message().starts_with(start))
+}
+
+/// A write transaction: it holds the writer connection until committed or dropped.
+pub struct WriteTx {
+    guard: Option<OwnedMutexGuard<State>>,
+    writer: Writer,
+    /// Why this transaction can do nothing more (an error ended its batch).
+    failed: Option<String>,
+    savepoint: bool,
+}
+
+impl WriteTx {
+    fn state(&mut self) -> StoreResult<&mut State> {
+        if let Some(reason) = &self.failed {
+            return Err(StoreError::Backend(reason.clone()));
+        }
+        self.guard
+            .as_deref_mut()
+            .ok_or_else(|| StoreError::Backend("the transaction has ended".to_owned()))
+    }
+
+    pub(crate) async fn fetch(&mut self, query: Query) -> StoreResult<Vec<SqliteRow>> {
+        let pool = self.writer.shared.pool.clone();
+        let state = self.state()?;
+        let found = match state.connection(&pool).await {
+            Ok(connection) => statement(query).fetch_all(connection).await,
+            Err(e) => Err(e),
+        };
+        match found {
+            Ok(rows) => Ok(rows),
+            Err(e) => Err(self.failure(e).await),
+        }
+    }
+
+    pub(crate) async fn execute(&mut self, query: Query) -> StoreResult<u64> {
+        let pool = self.writer.shared.pool.clone();
+        let state = self.state()?;
+        let done = match state.connection(&pool).await {
+            Ok(connection) => statement(query).execute(connection).await,
+            Err(e) => Err(e),
+        };
+        match done {
+            Ok(done) => Ok(done.rows_affected()),
+            Err(e) => Err(self.failure(e).await),
+        }
+    }
+
+    /// The error of a failed statement; when it may have ended SQLite's transaction, the
+    /// whole batch is rolled back and failed, and this transaction can do nothing more.
+    async fn failure(&mut self, e: sqlx::Error) -> StoreError {
+        let shared = self.writer.shared.clone();
+        if let Some(state) = self.guard.as_deref_mut()
+            && (state.rolled_back(&shared) || !is_local(&e))
+        {
+            let reason = format!("a transaction of the batch failed: {e}");
+            state.abort(&shared.pool, reason.clone()).await;
+            self.failed = Some(reason);
+        }
+        store_error(e)
+    }
+
+    /// Releases the transaction into its batch and returns once the batch is durable.
+    pub(crate) async fn commit(mut self) -> StoreResult<()> {
+        if let Some(reason) = &self.failed {
+            return Err(StoreError::Backend(reason.clone()));
+        }
+        let shared = self.writer.shared.clone();
+        let Some(mut guard) = self.guard.take() else {
+            return Err(StoreError::Backend("the transaction has ended".to_owned()));
+        };
+        if self.savepoint {
+            if let Err(e) = guard.execute(&shared.pool, RELEASE).await {
+                let reason = format!("a transaction of the batch failed to release: {e}");
+                guard.abort(&shared.pool, reason).await;
+                return Err(store_error(e));
+            }
+            guard.member_open = false;
+        }
+        if guard.rolled_back(&shared) {
+            let reason = "SQLite rolled back the batch of transactions".to_owned();
+            guard.abort(&shared.pool, reason.clone()).await;
+            return Err(StoreError::Backend(reason));
+        }
+        let Some(batch) = guard.batch.as_mut() else {
+            return Err(StoreError::Backend(
+                "the transaction's batch has ended".to_owned(),
+            ));
+        };
+        batch.members += 1;
+        let (id, outcome) = (batch.id, batch.outcome.subscribe());
+        if batch.members >= shared.max_batch || shared.queued.load(Ordering::SeqCst) == 0 {
+            spawn_finish(shared.clone(), guard);
+        } else {
+            drop(guard);
+        }
+        await_outcome(shared, id, outcome).await
+    }
+}
+
+impl Drop for WriteTx {
+    /// Leaves its savepoint for the next holder to roll back, and starts a task to do it now,
+    /// committing the rest of the batch if no writer is queued to carry it on.
+    fn drop(&mut self) {
+        let Some(guard) = self.guard.take() else {
+            return;
+        };
+        drop(guard);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let shared = self.writer.shared.clone();
+            runtime.spawn(async move {
+                let mut state = shared.state.clone().lock_owned().await;
+                state.settle(&shared).await;
+                if shared.queued.load(Ordering::SeqCst) == 0 {
+                    state.finish_batch(&shared).await;
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! Durability of the SQLite store: the `synchronous` setting, and group commit (concurrent
+//! transactions sharing one COMMIT) keeping every transaction's outcome its own.
+
+use comet_store::{Conflict, StoreError};
+use comet_store_sql::{Database, Query, SqlRow, Transaction};
+use comet_store_sqlite::{SqliteDatabase, SqliteStore, Synchronous};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// Long enough for any of these tests on a loaded machine; only a hang reaches it.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+async fn fresh(synchronous: Synchronous) -> (tempfile::TempDir, Arc<SqliteDatabase>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let db = SqliteDatabase::open_url_with(&url, synchronous)
+        .await
+        .expect("open");
+    db.write(Query::new("CREATE TABLE t (k TEXT PRIMARY KEY)"))
+        .await
+        .expect("create table");
+    (dir, Arc::new(db))
+}
+
+/// `PRAGMA synchronous` on the writer connection (0 off, 1 normal, 2 full).
+async fn writer_synchronous(db: &SqliteDatabase) -> i64 {
+    let mut tx = db.begin().await.expect("begin");
+    let rows = tx
+        .read(Query::new("PRAGMA synchronous"))
+        .await
+        .expect("pragma");
+    tx.commit().await.expect("commit");
+    rows.first()
+        .expect("a row")
+        .int("synchronous")
+        .expect("synchronous")
+}
+
+/// Every key in `t`, read through the reader pool (committed data only).
+async fn keys(db: &SqliteDatabase) -> BTreeSet<String> {
+    let rows = db
+        .read(Query::new("SELECT k FROM t"))
+        .await
+        .expect("read keys");
+    rows.iter().map(|r| r.text("k").expect("k")).collect()
+}
+
+fn insert(key: &str) -> Query {
+    Query::new("INSERT INTO t (k) VALUES ($1)").bind(key)
+}
+
+/// A writer inserting `key` in a transaction of its own and committing.
+fn writer(db: &Arc<SqliteDatabase>, key: String) -> JoinHandle<(String, Result<(), StoreError>)> {
+    let db = db.clone();
+    tokio::spawn(async move {
+        let outcome = async {
+            let mut tx = db.begin().await?;
+            tx.write(insert(&key)).await?;
+            tx.commit().await
+        }
+        .await;
+        (key, outcome)
+    })
+}
+
+/// Lets every spawned task run until it waits (on a current-thread runtime, the spawned
+/// writers then queue for the writer connection in the order they were spawned).
+async fn let_spawned_tasks_queue() {
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+}
+
+async fn outcomes(
+    writers: Vec<JoinHandle<(String, Result<(), StoreError>)>>,
+) -> Vec<(String, Result<(), StoreError>)> {
+    let mut outcomes = Vec::new();
+    for writer in writers {
+        let joined = tokio::time::timeout(PATIENCE, writer)
+            .await
+            .expect("a writer never finished");
+        outcomes.push(joined.expect("writer task"));
+    }
+    outcomes
+}
+
+#[tokio::test]
+async fn full_is_the_default_synchronous() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(&dir.path().join("test.db"))
+        .await
+        .expect("open");
+    assert_eq!(writer_synchronous(&store).await, 2, "FULL");
+    store.close().await;
+    let url = format!("sqlite://{}", dir.path().join("other.db").display());
+    let store = SqliteStore::open_url(&url).await.expect("open url");
+    assert_eq!(writer_synchronous(&store).await, 2, "FULL");
+}
+
+#[tokio::test]
+async fn normal_synchronous_is_available() {
+    let (_dir, db) = fresh(Synchronous::Normal).await;
+    assert_eq!(writer_synchronous(&db).await, 1, "NORMAL");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_concurrent_transactions_all_commit() {
+    let (_dir, db) = fresh(Synchronous::Full).await;
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let db = db.clone();
+        tasks.push(tokio::spawn(async move {
+            if i % 4 == 0 {
+                // A single statement, outside any transaction of the caller's.
+                db.write(insert(&format!("w{i}-a"))).await?;
+                db.write(insert(&format!("w{i}-b"))).await.map(drop)
+            } else {
+                let mut tx = db.begin().await?;
+                tx.write(insert(&format!("w{i}-a"))).await?;
+                tx.write(insert(&format!("w{i}-b"))).await?;
+                tx.commit().await
+            }
+        }));
+    }
+    for task in tasks {
+        tokio::time::timeout(PATIENCE, task)
+            .await
+            .expect("a transaction never finished")
+            .expect("task")
+            .expect("committed");
+    }
+    let expected: BTreeSet<String> = (0..200)
+        .flat_map(|i| [format!("w{i}-a"), format!("w{i}-b")])
+        .collect();
+    assert_eq!(keys(&db).await, expected);
+}
+
+#[tokio::test]
+async fn a_conflicting_transaction_dropped_mid_batch_leaves_out_only_its_own_writes() {
+    let (_dir, db) = fresh(Synchronous::Full).await;
+    db.write(insert("taken")).await.expect("seed");
+    // The first transaction holds the writer while the others queue behind it, so they all
+    // commit as one batch, the conflicting one in the middle.
+    let mut first = db.begin().await.expect("begin");
+    first.write(insert("first")).await.expect("insert");
+    let mut writers: Vec<_> = (0..20).map(|i| writer(&db, format!("w{i}"))).collect();
+    let conflicting = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let mut tx = db.begin().await.expect("begin");
+            tx.write(insert("conflicting-own")).await.expect("own row");
+            let conflict = tx.write(insert("taken")).await;
+            assert!(
+                matches!(conflict, Err(StoreError::Conflict(Conflict::Id))),
+                "{conflict:?}"
+            );
+            // Dropped: nothing of it may be committed.
+        })
+    };
+    writers.extend((20..40).map(|i| writer(&db, format!("w{i}"))));
+    let_spawned_tasks_queue().await;
+    first.commit().await.expect("first commits");
+    for (key, outcome) in outcomes(writers).await {
+        outcome.unwrap_or_else(|e| panic!("{key}: {e}"));
+    }
+    tokio::time::timeout(PATIENCE, conflicting)
+        .await
+        .expect("the conflicting writer never finished")
+        .expect("conflicting task");
+    let mut expected: BTreeSet<String> = (0..40).map(|i| format!("w{i}")).collect();
+    expected.extend(["taken".to_owned(), "first".to_owned()]);
+    assert_eq!(keys(&db).await, expected);
+}
+
+#[tokio::test]
+async fn transactions_dropped_without_commit_are_rolled_back_while_their_batch_commits() {
+    let (_dir, db) = fresh(Synchronous::Full).await;
+    let mut first = db.begin().await.expect("begin");
+    first.write(insert("first")).await.expect("insert");
+    let dropped = |db: &Arc<SqliteDatabase>, key: &'static str| {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let mut tx = db.begin().await.expect("begin");
+            tx.write(insert(key)).await.expect("insert");
+        })
+    };
+    let mut writers: Vec<_> = (0..10).map(|i| writer(&db, format!("w{i}"))).collect();
+    let dropped_mid_batch = dropped(&db, "dropped-mid-batch");
+    writers.extend((10..20).map(|i| writer(&db, format!("w{i}"))));
+    // The last one queued: everyone before it handed the writer on and waits for the batch,
+    // which must still commit once it is gone.
+    let dropped_last = dropped(&db, "dropped-last");
+    let_spawned_tasks_queue().await;
+    first.commit().await.expect("first commits");
+    for (key, outcome) in outcomes(writers).await {
+        outcome.unwrap_or_else(|e| panic!("{key}: {e}"));
+    }
+    for task in [dropped_mid_batch, dropped_last] {
+        tokio::time::timeout(PATIENCE, task)
+            .await
+            .expect("a dropping writer never finished")
+            .expect("dropping task");
+    }
+    let mut expected: BTreeSet<String> = (0..20).map(|i| format!("w{i}")).collect();
+    expected.insert("first".to_owned());
+    assert_eq!(keys(&db).await, expected);
+    // The writer is free again and the next transaction commits alone.
+    db.write(insert("after")).await.expect("a later write");
+    assert!(keys(&db).await.contains("after"));
+}
+
+#[tokio::test]
+async fn an_error_that_ends_the_transaction_fails_every_member_of_its_batch() {
+    let (_dir, db) = fresh(Synchronous::Full).await;
+    // A database that may grow by a few pages only: a large row fails with SQLITE_FULL,
+    // which may end SQLite's whole transaction, so nobody in that batch may be told that
+    // their transaction committed.
+    let pages = {
+        let mut tx = db.begin().await.expect("begin");
+        let rows = tx
+            .read(Query::new("PRAGMA page_count"))
+            .await
+            .expect("page count");
+        tx.commit().await.expect("commit");
+        rows.first()
+            .expect("a row")
+            .int("page_count")
+            .expect("pages")
+    };
+    db.write(Query::new(format!("PRAGMA max_page_count = {}", pages + 8)))
+        .await
+        .expect("limit the size");
+
+    let mut first = db.begin().await.expect("begin");
+    first.write(insert("first")).await.expect("insert");
+    let same_batch: Vec<_> = (0..10).map(|i| writer(&db, format!("w{i}"))).collect();
+    let too_large = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let mut tx = db.begin().await?;
+            tx.write(Query::new(
+                "INSERT INTO t (k) VALUES ('large' || hex(randomblob(400000)))",
+            ))
+            .await?;
+            tx.commit().await
+        })
+    };
+    let next_batch: Vec<_> = (10..20).map(|i| writer(&db, format!("w{i}"))).collect();
+    let_spawned_tasks_queue().await;
+    let first_outcome = first.commit().await;
+
+    let failed = tokio::time::timeout(PATIENCE, too_large)
+        .await
+        .expect("the large writer never finished")
+        .expect("large task");
+    assert!(failed.is_err(), "the large row cannot fit");
+    assert!(first_outcome.is_err(), "first was in the failed batch");
+    for (key, outcome) in outcomes(same_batch).await {
+        assert!(outcome.is_err(), "{key} was in the failed batch");
+    }
+    for (key, outcome) in outcomes(next_batch).await {
+        outcome.unwrap_or_else(|e| panic!("{key}, in a later batch: {e}"));
+    }
+    let expected: BTreeSet<String> = (10..20).map(|i| format!("w{i}")).collect();
+    assert_eq!(keys(&db).await, expected);
+}

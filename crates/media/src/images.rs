@@ -114,7 +114,7 @@ pub fn image_dimensions(content_type: &str, head: &[u8]) -> Option<(u32, u32)> {
                 let is_frame =
                     matches!(marker, 0xc0..=0xcf) && !matches!(marker, 0xc4 | 0xc8 | 0xcc);
                 if is_frame {
-                    return Some((be16(at + 7)?, be16(at + 5)?));
+                    break Some((be16(at + 7)?, be16(at + 5)?));
                 }
                 at += 2 + len;
             }
@@ -467,8 +467,16 @@ impl MetadataFilter {
         if !self.gather(input, 2) {
             return false;
         }
-        if self.pending[0] != 0xff {
-            self.pass(out);
+        if self.pending[0] != 0xff || self.pending[1] == 0x00 {
+            // Bytes where a marker should be, and `FF 00`, are no marker: decoders skip them
+            // to the next marker (libjpeg calls them extraneous bytes), so the walk does too.
+            // Stripping drops them: segments after them are read by viewers, and a fill byte
+            // left before a dropped segment would make a segment of them.
+            let skipped = if self.pending[0] == 0xff { 2 } else { 1 };
+            let garbage: Vec<u8> = self.pending.drain(..skipped).collect();
+            if !self.strip {
+                out.extend_from_slice(&garbage);
+            }
             return true;
         }
         let marker = self.pending[1];
@@ -819,6 +827,45 @@ mod tests {
         let (kept, orientation) = filter_all(&original, "image/jpeg", false, 5);
         assert_eq!(kept, original);
         assert_eq!(orientation, Some(6));
+    }
+
+    #[test]
+    fn exif_behind_stray_bytes_is_stripped() {
+        // Found by fuzzing: bytes where a marker belongs made the filter copy the rest of the
+        // file unread, while decoders skip such bytes and read the segments behind them.
+        let original = jpeg_with_gps(6);
+        let mut stray = original[..2].to_vec();
+        stray.extend_from_slice(b"\x00\xff\x00");
+        stray.extend_from_slice(&original[2..]);
+        // A fill byte, an XMP block, then bytes that would join the fill byte into an APP1.
+        let mut joined = original[..2].to_vec();
+        joined.push(0xff);
+        let xmp = b"http://ns.adobe.com/xap/1.0/\0<x:xmpmeta/>";
+        joined.extend_from_slice(&[0xff, 0xe1, 0, xmp.len() as u8 + 2]);
+        joined.extend_from_slice(xmp);
+        joined.extend_from_slice(b"\xe1\x00\x0cGPS-SECRET");
+        joined.extend_from_slice(&original[2..]);
+        for tampered in [stray, joined] {
+            for chunk in [1, 2, 5, 1 << 20] {
+                let (out, orientation) = filter_all(&tampered, "image/jpeg", true, chunk);
+                assert!(!contains(&out, b"GPS-SECRET"), "chunk {chunk}");
+                assert!(!contains(&out, b"xmpmeta"), "chunk {chunk}");
+                assert_eq!(orientation, Some(6));
+                let img = decode(&out, ImageFormat::Jpeg).expect("decodes");
+                assert_eq!((img.width(), img.height()), (20, 40));
+            }
+            let (kept, _) = filter_all(&tampered, "image/jpeg", false, 3);
+            assert_eq!(kept, tampered, "not stripping keeps every byte");
+        }
+    }
+
+    #[test]
+    fn a_jpeg_frame_without_pixels_has_no_dimensions() {
+        // Found by fuzzing: a start of frame saying 0x0 was taken for the dimensions.
+        let jpeg = [
+            0xff, 0xd8, 0xff, 0xc0, 0x00, 0x11, 0x08, 0x00, 0x00, 0x00, 0x00, 0x03,
+        ];
+        assert_eq!(image_dimensions("image/jpeg", &jpeg), None);
     }
 
     #[test]

@@ -470,8 +470,7 @@ impl MetadataFilter {
         if self.pending[0] != 0xff || self.pending[1] == 0x00 {
             // Bytes where a marker should be, and `FF 00`, are no marker: decoders skip them
             // to the next marker (libjpeg calls them extraneous bytes), so the walk does too.
-            // Stripping drops them: segments after them are read by viewers, and a fill byte
-            // left before a dropped segment would make a segment of them.
+            // Stripping drops them, which decoders would ignore anyway.
             let skipped = if self.pending[0] == 0xff { 2 } else { 1 };
             let garbage: Vec<u8> = self.pending.drain(..skipped).collect();
             if !self.strip {
@@ -481,9 +480,12 @@ impl MetadataFilter {
         }
         let marker = self.pending[1];
         if marker == 0xff {
-            // Fill byte before a marker.
+            // A fill byte before a marker: padding, which stripping drops, since one left
+            // before a dropped segment would stand before whatever follows it.
             self.pending.remove(0);
-            out.push(0xff);
+            if !self.strip {
+                out.push(0xff);
+            }
             return true;
         }
         if marker == 0x01 || (0xd0..=0xd8).contains(&marker) {
@@ -857,6 +859,18 @@ mod tests {
             let (kept, _) = filter_all(&tampered, "image/jpeg", false, 3);
             assert_eq!(kept, tampered, "not stripping keeps every byte");
         }
+    }
+
+    #[test]
+    fn stripping_a_stripped_jpeg_changes_nothing() {
+        // Found by fuzzing: a fill byte was kept while the `FF 00` after it was dropped, so
+        // the fill byte met the next byte and a second pass read them differently.
+        let once = filter_all(b"\xff\xd8\xff\xff\x00\x00", "image/jpeg", true, 1 << 20).0;
+        let twice = filter_all(&once, "image/jpeg", true, 1 << 20).0;
+        assert_eq!(twice, once);
+        let camera = jpeg_with_gps(3);
+        let once = filter_all(&camera, "image/jpeg", true, 7).0;
+        assert_eq!(filter_all(&once, "image/jpeg", true, 7).0, once);
     }
 
     #[test]

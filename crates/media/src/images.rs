@@ -113,7 +113,8 @@ pub fn image_dimensions(content_type: &str, head: &[u8]) -> Option<(u32, u32)> {
                 let len = usize::try_from(be16(at + 2)?).ok()?;
                 let is_frame =
                     matches!(marker, 0xc0..=0xcf) && !matches!(marker, 0xc4 | 0xc8 | 0xcc);
-                if is_frame {
+                // A frame header too short to hold its size is skipped, as decoders do.
+                if is_frame && len >= 7 {
                     break Some((be16(at + 7)?, be16(at + 5)?));
                 }
                 at += 2 + len;
@@ -874,12 +875,18 @@ mod tests {
     }
 
     #[test]
-    fn a_jpeg_frame_without_pixels_has_no_dimensions() {
+    fn jpeg_frames_without_a_size_give_no_dimensions() {
         // Found by fuzzing: a start of frame saying 0x0 was taken for the dimensions.
         let jpeg = [
             0xff, 0xd8, 0xff, 0xc0, 0x00, 0x11, 0x08, 0x00, 0x00, 0x00, 0x00, 0x03,
         ];
         assert_eq!(image_dimensions("image/jpeg", &jpeg), None);
+        // Found by fuzzing: a frame header too short to hold a size was read past its end.
+        let jpeg = [
+            0xff, 0xd8, 0xff, 0xcf, 0x00, 0x02, 0xff, 0xc0, 0x00, 0x11, 0x08, 0x00, 0x06, 0x00,
+            0x08, 0x03,
+        ];
+        assert_eq!(image_dimensions("image/jpeg", &jpeg), Some((8, 6)));
     }
 
     #[test]

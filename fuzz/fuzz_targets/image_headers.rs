@@ -1,0 +1,67 @@
+//! What an upload is (`sniff`) and an image's dimensions from its header
+//! (`image_dimensions`), which decide whether a file gets a thumbnail and which size its
+//! attachment announces.
+//!
+//! Invariants: the sniffed type is one of the known ones; dimensions are never zero; when the
+//! image library reads the header of a file sniffed as that type, it finds the same
+//! dimensions.
+
+#![no_main]
+
+use comet_media::images::{format_of, image_dimensions, within_limits};
+use comet_media::sniff::sniff;
+use image::ImageReader;
+use libfuzzer_sys::fuzz_target;
+use std::io::Cursor;
+
+const IMAGE_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+
+const KNOWN: &[&str] = &[
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "audio/wav",
+    "application/pdf",
+    "application/zip",
+    "application/gzip",
+    "audio/ogg",
+    "audio/mpeg",
+    "video/webm",
+    "video/quicktime",
+    "video/mp4",
+    "image/svg+xml",
+    "text/html",
+    "application/xml",
+    "text/plain",
+    "application/octet-stream",
+];
+
+fuzz_target!(|data: &[u8]| {
+    let sniffed = sniff(data);
+    assert!(KNOWN.contains(&sniffed), "unknown type {sniffed}");
+    for content_type in IMAGE_TYPES {
+        let Some((width, height)) = image_dimensions(content_type, data) else {
+            continue;
+        };
+        assert!(width > 0 && height > 0, "{content_type}: {width}x{height}");
+        let _ = within_limits(width, height);
+        // Compare with the image library only where the file says what it is, as uploads
+        // are typed by their bytes.
+        if sniffed != content_type {
+            continue;
+        }
+        let Some(format) = format_of(content_type) else {
+            panic!("{content_type} has no decoder");
+        };
+        let mut reader = ImageReader::with_format(Cursor::new(data), format);
+        reader.no_limits();
+        if let Ok(decoded) = reader.into_dimensions() {
+            assert_eq!(
+                (width, height),
+                decoded,
+                "{content_type}: the header says {width}x{height}, the decoder {decoded:?}"
+            );
+        }
+    }
+});

@@ -4,7 +4,7 @@
 //!
 //! Invariants: the sniffed type is one of the known ones; dimensions are never zero; when the
 //! image library reads the header of a file sniffed as that type, it finds the same
-//! dimensions.
+//! dimensions (for JPEG, where the first frame header is one it decodes).
 
 #![no_main]
 
@@ -51,6 +51,11 @@ fuzz_target!(|data: &[u8]| {
         if sniffed != content_type {
             continue;
         }
+        // libjpeg takes the first frame header and refuses the kinds it cannot decode; the
+        // image library skips those to a later one. Compare only where both read the same.
+        if content_type == "image/jpeg" && !matches!(first_jpeg_frame(data), Some(0xc0..=0xc2)) {
+            continue;
+        }
         let Some(format) = format_of(content_type) else {
             panic!("{content_type} has no decoder");
         };
@@ -65,3 +70,20 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+/// The marker of a JPEG's first frame header, walking segments from the start.
+fn first_jpeg_frame(data: &[u8]) -> Option<u8> {
+    let mut at = 2;
+    loop {
+        if *data.get(at)? != 0xff {
+            return None;
+        }
+        let marker = *data.get(at + 1)?;
+        let length = data.get(at + 2..at + 4)?;
+        let length = usize::from(u16::from_be_bytes([length[0], length[1]]));
+        if matches!(marker, 0xc0..=0xcf) && !matches!(marker, 0xc4 | 0xc8 | 0xcc) && length >= 7 {
+            return Some(marker);
+        }
+        at += 2 + length;
+    }
+}

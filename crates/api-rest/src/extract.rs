@@ -101,7 +101,7 @@ impl<S: Send + Sync> FromRequest<S> for Params {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
-            .to_ascii_lowercase();
+            .to_owned();
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError(Error::payload_too_large(crate::MAX_BODY_BYTES))
@@ -109,23 +109,32 @@ impl<S: Send + Sync> FromRequest<S> for Params {
                 ApiError(Error::failure("The request body could not be read"))
             }
         })?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Params(Value::Object(Map::new())));
-        }
-        let value = if content_type.starts_with("application/x-www-form-urlencoded") {
-            std::str::from_utf8(&bytes)
-                .ok()
-                .map(parse_urlencoded)
-                .transpose()?
-                .unwrap_or_else(|| Value::Object(Map::new()))
-        } else {
-            // Upstream treats an unparseable body as empty; validation then names what is missing.
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::Object(Map::new()))
-        };
-        Ok(Params(if value.is_object() {
-            value
-        } else {
-            Value::Object(Map::new())
-        }))
+        Ok(Params(params_from_body(&content_type, &bytes)?))
     }
+}
+
+/// The parameters of a request body: a form when `content_type` says so, JSON otherwise. Always
+/// an object: a blank, unparseable or non-object body counts as empty, as upstream treats it.
+pub fn params_from_body(content_type: &str, bytes: &[u8]) -> Result<Value, Error> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Map::new()));
+    }
+    let is_form = content_type
+        .to_ascii_lowercase()
+        .starts_with("application/x-www-form-urlencoded");
+    let value = if is_form {
+        std::str::from_utf8(bytes)
+            .ok()
+            .map(parse_urlencoded)
+            .transpose()?
+            .unwrap_or_else(|| Value::Object(Map::new()))
+    } else {
+        // Upstream treats an unparseable body as empty; validation then names what is missing.
+        serde_json::from_slice(bytes).unwrap_or_else(|_| Value::Object(Map::new()))
+    };
+    Ok(if value.is_object() {
+        value
+    } else {
+        Value::Object(Map::new())
+    })
 }

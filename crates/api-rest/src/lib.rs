@@ -7,14 +7,16 @@
 mod envelope;
 mod extract;
 mod gate;
-mod params;
+pub mod params;
 pub(crate) mod routes;
+pub mod upload_form;
 
 use axum::Router;
 use comet_service::Service;
 use std::sync::Arc;
 
 pub use envelope::{ApiError, ApiResult};
+pub use extract::{params_from_body, parse_urlencoded};
 pub use gate::client_ip;
 pub use routes::route_list;
 

@@ -1,7 +1,7 @@
 //! Reading typed parameters out of a request's JSON object, with upstream's validation texts.
 
 use crate::AppState;
-use comet_core::page::{Direction, UserSortKey};
+use comet_core::page::{Direction, MessageFilter, UserSortKey};
 use comet_core::{Error, Result};
 use comet_service::accounts::UserRef;
 use serde_json::Value;
@@ -123,17 +123,40 @@ pub fn user_ref(params: &Value) -> Result<UserRef> {
     ))
 }
 
+/// The settings that bound a page: `API_Default_Count`, `API_Upper_Count_Limit` and
+/// `API_Allow_Infinite_Count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageLimits {
+    pub default_count: u64,
+    pub upper_count: u64,
+    pub allow_infinite: bool,
+}
+
+impl PageLimits {
+    fn of(app: &AppState) -> Self {
+        let service = &app.service;
+        PageLimits {
+            default_count: u64::try_from(service.setting_int("API_Default_Count")).unwrap_or(50),
+            upper_count: u64::try_from(service.setting_int("API_Upper_Count_Limit")).unwrap_or(100),
+            allow_infinite: service.setting_bool("API_Allow_Infinite_Count"),
+        }
+    }
+}
+
 /// `offset` and `count` as upstream's `getPaginationItems`: `count` defaults to
 /// `API_Default_Count`, is capped at `API_Upper_Count_Limit`, and 0 means "all" only when
 /// `API_Allow_Infinite_Count` is on.
 pub fn pagination(app: &AppState, params: &Value) -> Result<(u64, Option<u64>)> {
-    let service = &app.service;
-    let default = u64::try_from(service.setting_int("API_Default_Count")).unwrap_or(50);
-    let upper = u64::try_from(service.setting_int("API_Upper_Count_Limit")).unwrap_or(100);
+    page_window(params, PageLimits::of(app))
+}
+
+/// `offset` and `count` (`None`: all) within `limits`.
+pub fn page_window(params: &Value, limits: PageLimits) -> Result<(u64, Option<u64>)> {
+    let upper = limits.upper_count;
     let offset = opt_u64(params, "offset")?.unwrap_or(0);
     let count = match opt_u64(params, "count")? {
-        None => Some(default.min(upper)),
-        Some(0) if service.setting_bool("API_Allow_Infinite_Count") => None,
+        None => Some(limits.default_count.min(upper)),
+        Some(0) if limits.allow_infinite => None,
         Some(n) => Some(n.min(upper)),
     };
     Ok((offset, count))
@@ -228,4 +251,51 @@ pub fn user_refs(params: &Value) -> Result<Vec<UserRef>> {
         refs.push(UserRef::Username(name));
     }
     Ok(refs)
+}
+
+/// The deprecated `query` parameter of `channels.messages`, `groups.messages` and
+/// `im.messages` (a Mongo selector, still applied by 8.x), as far as it names conditions a
+/// message filter has: the selectors clients send there (`pinned`, `mentions._id`,
+/// `starred._id`, each as a value or `{"$in": [...]}`), the author (`u._id`) and the thread
+/// (`tmid`). `rid` and `_hidden` are what upstream sets itself. Anything else is refused as an
+/// invalid query rather than ignored, since ignoring a condition would list messages the
+/// client did not ask for.
+pub fn message_query(query: &Value, filter: &mut MessageFilter) -> Result<()> {
+    let Some(raw) = opt_str(query, "query")? else {
+        return Ok(());
+    };
+    let invalid = || {
+        Error::meteor(
+            "error-invalid-query",
+            format!("Invalid query parameter provided: \"{raw}\""),
+        )
+    };
+    let Ok(Value::Object(selector)) = serde_json::from_str::<Value>(&raw) else {
+        return Err(invalid());
+    };
+    // A value, or `{"$in": [values]}`.
+    let ids = |value: &Value| -> Option<Vec<String>> {
+        match value {
+            Value::String(id) => Some(vec![id.clone()]),
+            Value::Object(op) if op.len() == 1 => op.get("$in")?.as_array().and_then(|items| {
+                items
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            }),
+            _ => None,
+        }
+    };
+    for (key, value) in &selector {
+        match key.as_str() {
+            "rid" | "_hidden" => {}
+            "pinned" => filter.pinned_only = value.as_bool().ok_or_else(invalid)?,
+            "mentions._id" => filter.mentioning = ids(value).ok_or_else(invalid)?,
+            "starred._id" => filter.starred_by = ids(value).ok_or_else(invalid)?,
+            "u._id" => filter.author_id = Some(value.as_str().ok_or_else(invalid)?.to_owned()),
+            "tmid" => filter.thread_id = Some(value.as_str().ok_or_else(invalid)?.to_owned()),
+            _ => return Err(invalid()),
+        }
+    }
+    Ok(())
 }

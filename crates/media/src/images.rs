@@ -113,8 +113,9 @@ pub fn image_dimensions(content_type: &str, head: &[u8]) -> Option<(u32, u32)> {
                 let len = usize::try_from(be16(at + 2)?).ok()?;
                 let is_frame =
                     matches!(marker, 0xc0..=0xcf) && !matches!(marker, 0xc4 | 0xc8 | 0xcc);
-                if is_frame {
-                    return Some((be16(at + 7)?, be16(at + 5)?));
+                // A frame header too short to hold its size is skipped, as decoders do.
+                if is_frame && len >= 7 {
+                    break Some((be16(at + 7)?, be16(at + 5)?));
                 }
                 at += 2 + len;
             }
@@ -467,15 +468,25 @@ impl MetadataFilter {
         if !self.gather(input, 2) {
             return false;
         }
-        if self.pending[0] != 0xff {
-            self.pass(out);
+        if self.pending[0] != 0xff || self.pending[1] == 0x00 {
+            // Bytes where a marker should be, and `FF 00`, are no marker: decoders skip them
+            // to the next marker (libjpeg calls them extraneous bytes), so the walk does too.
+            // Stripping drops them, which decoders would ignore anyway.
+            let skipped = if self.pending[0] == 0xff { 2 } else { 1 };
+            let garbage: Vec<u8> = self.pending.drain(..skipped).collect();
+            if !self.strip {
+                out.extend_from_slice(&garbage);
+            }
             return true;
         }
         let marker = self.pending[1];
         if marker == 0xff {
-            // Fill byte before a marker.
+            // A fill byte before a marker: padding, which stripping drops, since one left
+            // before a dropped segment would stand before whatever follows it.
             self.pending.remove(0);
-            out.push(0xff);
+            if !self.strip {
+                out.push(0xff);
+            }
             return true;
         }
         if marker == 0x01 || (0xd0..=0xd8).contains(&marker) {
@@ -819,6 +830,63 @@ mod tests {
         let (kept, orientation) = filter_all(&original, "image/jpeg", false, 5);
         assert_eq!(kept, original);
         assert_eq!(orientation, Some(6));
+    }
+
+    #[test]
+    fn exif_behind_stray_bytes_is_stripped() {
+        // Found by fuzzing: bytes where a marker belongs made the filter copy the rest of the
+        // file unread, while decoders skip such bytes and read the segments behind them.
+        let original = jpeg_with_gps(6);
+        let mut stray = original[..2].to_vec();
+        stray.extend_from_slice(b"\x00\xff\x00");
+        stray.extend_from_slice(&original[2..]);
+        // A fill byte, an XMP block, then bytes that would join the fill byte into an APP1.
+        let mut joined = original[..2].to_vec();
+        joined.push(0xff);
+        let xmp = b"http://ns.adobe.com/xap/1.0/\0<x:xmpmeta/>";
+        joined.extend_from_slice(&[0xff, 0xe1, 0, xmp.len() as u8 + 2]);
+        joined.extend_from_slice(xmp);
+        joined.extend_from_slice(b"\xe1\x00\x0cGPS-SECRET");
+        joined.extend_from_slice(&original[2..]);
+        for tampered in [stray, joined] {
+            for chunk in [1, 2, 5, 1 << 20] {
+                let (out, orientation) = filter_all(&tampered, "image/jpeg", true, chunk);
+                assert!(!contains(&out, b"GPS-SECRET"), "chunk {chunk}");
+                assert!(!contains(&out, b"xmpmeta"), "chunk {chunk}");
+                assert_eq!(orientation, Some(6));
+                let img = decode(&out, ImageFormat::Jpeg).expect("decodes");
+                assert_eq!((img.width(), img.height()), (20, 40));
+            }
+            let (kept, _) = filter_all(&tampered, "image/jpeg", false, 3);
+            assert_eq!(kept, tampered, "not stripping keeps every byte");
+        }
+    }
+
+    #[test]
+    fn stripping_a_stripped_jpeg_changes_nothing() {
+        // Found by fuzzing: a fill byte was kept while the `FF 00` after it was dropped, so
+        // the fill byte met the next byte and a second pass read them differently.
+        let once = filter_all(b"\xff\xd8\xff\xff\x00\x00", "image/jpeg", true, 1 << 20).0;
+        let twice = filter_all(&once, "image/jpeg", true, 1 << 20).0;
+        assert_eq!(twice, once);
+        let camera = jpeg_with_gps(3);
+        let once = filter_all(&camera, "image/jpeg", true, 7).0;
+        assert_eq!(filter_all(&once, "image/jpeg", true, 7).0, once);
+    }
+
+    #[test]
+    fn jpeg_frames_without_a_size_give_no_dimensions() {
+        // Found by fuzzing: a start of frame saying 0x0 was taken for the dimensions.
+        let jpeg = [
+            0xff, 0xd8, 0xff, 0xc0, 0x00, 0x11, 0x08, 0x00, 0x00, 0x00, 0x00, 0x03,
+        ];
+        assert_eq!(image_dimensions("image/jpeg", &jpeg), None);
+        // Found by fuzzing: a frame header too short to hold a size was read past its end.
+        let jpeg = [
+            0xff, 0xd8, 0xff, 0xcf, 0x00, 0x02, 0xff, 0xc0, 0x00, 0x11, 0x08, 0x00, 0x06, 0x00,
+            0x08, 0x03,
+        ];
+        assert_eq!(image_dimensions("image/jpeg", &jpeg), Some((8, 6)));
     }
 
     #[test]

@@ -82,14 +82,7 @@ fn date(at: Timestamp) -> Value {
 
 /// An EJSON date parameter (`{"$date": ms}`) or an ISO string.
 fn date_param(params: &[Value], index: usize) -> Option<Timestamp> {
-    let value = param(params, index)?;
-    if let Some(ms) = value.get("$date").and_then(Value::as_i64) {
-        return chrono::DateTime::from_timestamp_millis(ms);
-    }
-    value
-        .as_str()
-        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-        .map(|d| d.with_timezone(&chrono::Utc))
+    comet_protocol::ddp::ejson_date(param(params, index)?)
 }
 
 fn value(v: Value) -> Result<Outcome> {

@@ -4,6 +4,7 @@
 //! REST routes return; nothing here derives a wire shape from a domain type.
 
 pub mod chat;
+pub mod ddp;
 pub mod rest;
 
 use comet_core::Timestamp;

@@ -10,6 +10,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use comet_protocol::ddp::Framing;
 use comet_service::{ClientInfo, Service};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -163,7 +164,7 @@ fn client_info(peer: Option<SocketAddr>, headers: &HeaderMap) -> ClientInfo {
 fn upgrade(
     realtime: Arc<Realtime>,
     ws: WebSocketUpgrade,
-    framing: session::Framing,
+    framing: Framing,
     client: ClientInfo,
 ) -> Response {
     ws.max_message_size(MAX_FRAME_BYTES)
@@ -184,7 +185,7 @@ async fn websocket(
     upgrade(
         realtime,
         ws,
-        session::Framing::Raw,
+        Framing::Raw,
         client_info(Some(peer), &headers),
     )
 }
@@ -199,7 +200,7 @@ async fn sockjs(
     upgrade(
         realtime,
         ws,
-        session::Framing::SockJs,
+        Framing::SockJs,
         client_info(Some(peer), &headers),
     )
 }

@@ -10,6 +10,7 @@ use crate::envelope::{ApiError, ApiResult, error_response, ok};
 use crate::extract::{Caller, MaybeCaller, Params};
 use crate::params::{opt_bool, opt_str, pagination, req_str};
 use crate::routes::rooms::{Family, load};
+use crate::upload_form::{FileSink, UploadForm, file_message, read_upload_form};
 use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -19,20 +20,14 @@ use comet_core::{Error, Result};
 use comet_protocol::chat;
 use comet_service::Session;
 use comet_service::files::Upload;
-use comet_service::files::{FileMessage, IncomingFile, upload_json};
+use comet_service::files::{IncomingFile, upload_json};
 use comet_service::rooms::RoomAccess;
-use futures_util::TryStreamExt;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
-use tokio_util::io::{ReaderStream, StreamReader};
+use tokio_util::io::ReaderStream;
 
 /// Bytes read from storage per chunk of a download.
 const DOWNLOAD_CHUNK: usize = 128 * 1024;
-
-/// Largest text part of an upload form (`msg`, `description`, ...).
-const MAX_FIELD_BYTES: usize = 64 * 1024;
-/// Most parts an upload form may have.
-const MAX_PARTS: usize = 32;
 
 /// Types shown in the browser rather than downloaded; everything else is an attachment.
 const INLINE_TYPES: &[&str] = &[
@@ -44,14 +39,24 @@ const INLINE_TYPES: &[&str] = &[
     "text/plain",
 ];
 
-fn bad_form(detail: impl std::fmt::Display) -> Error {
-    Error::failure(format!("Invalid multipart body: {detail}"))
+/// Stores the file part of an upload form in the room's blob store as it streams in.
+struct StoreInRoom<'a> {
+    app: &'a AppState,
+    session: &'a Session,
+    room: &'a RoomAccess,
+    temporary: bool,
 }
 
-/// The form of an upload: its stored file (if any) and its text fields.
-struct UploadForm {
-    upload: Option<Upload>,
-    fields: Map<String, Value>,
+impl FileSink for StoreInRoom<'_> {
+    type Stored = Upload;
+
+    async fn store(&mut self, file: IncomingFile<'_>) -> Result<Upload> {
+        self.app
+            .service
+            .files()
+            .store_upload(self.session, self.room, file, self.temporary)
+            .await
+    }
 }
 
 /// Reads an upload form, storing the `file` part as it streams in. Anything stored is
@@ -62,17 +67,20 @@ async fn read_form(
     room: &RoomAccess,
     req: Request,
     temporary: bool,
-) -> Result<UploadForm> {
+) -> Result<UploadForm<Upload>> {
     let mut multipart = Multipart::from_request(req, &())
         .await
-        .map_err(|e| bad_form(e.body_text()))?;
-    let mut form = UploadForm {
-        upload: None,
-        fields: Map::new(),
+        .map_err(|e| Error::failure(format!("Invalid multipart body: {}", e.body_text())))?;
+    let mut sink = StoreInRoom {
+        app,
+        session,
+        room,
+        temporary,
     };
-    let result = read_parts(app, session, room, &mut multipart, &mut form, temporary).await;
+    let mut form = UploadForm::default();
+    let result = read_upload_form(&mut multipart, &mut sink, &mut form).await;
     if let Err(e) = result {
-        if let Some(upload) = &form.upload {
+        if let Some(upload) = &form.file {
             app.service.files().discard_upload(upload).await?;
         }
         return Err(e);
@@ -80,96 +88,9 @@ async fn read_form(
     Ok(form)
 }
 
-async fn read_parts(
-    app: &AppState,
-    session: &Session,
-    room: &RoomAccess,
-    multipart: &mut Multipart,
-    form: &mut UploadForm,
-    temporary: bool,
-) -> Result<()> {
-    let mut parts = 0;
-    while let Some(mut field) = multipart.next_field().await.map_err(bad_form)? {
-        parts += 1;
-        if parts > MAX_PARTS {
-            return Err(bad_form("too many parts"));
-        }
-        let name = field.name().unwrap_or_default().to_owned();
-        // As upstream's form parser (busboy) sees it, a part is a file only when it names
-        // one; a part with an empty file name is an ordinary field.
-        if let Some(file_name) = field
-            .file_name()
-            .filter(|n| !n.is_empty())
-            .map(str::to_owned)
-        {
-            // Upstream refuses a second file before it looks at the part's name.
-            if form.upload.is_some() {
-                return Err(Error::failure("Just 1 file is allowed"));
-            }
-            if name != "file" {
-                return Err(Error::meteor("invalid-field", ""));
-            }
-            let claimed_type = field.content_type().map(str::to_owned);
-            let stream = field.map_err(std::io::Error::other);
-            let mut reader = StreamReader::new(stream);
-            let upload = app
-                .service
-                .files()
-                .store_upload(
-                    session,
-                    room,
-                    IncomingFile {
-                        name: file_name,
-                        claimed_type,
-                        body: &mut reader,
-                    },
-                    temporary,
-                )
-                .await?;
-            form.upload = Some(upload);
-            continue;
-        }
-        let mut value = Vec::new();
-        while let Some(chunk) = field.chunk().await.map_err(bad_form)? {
-            if value.len() + chunk.len() > MAX_FIELD_BYTES {
-                return Err(bad_form(format!("field {name} is too large")));
-            }
-            value.extend_from_slice(&chunk);
-        }
-        let text = String::from_utf8(value).map_err(|_| bad_form("fields must be UTF-8"))?;
-        form.fields.insert(name, Value::String(text));
-    }
-    Ok(())
-}
-
 /// Upstream's form parser rejects with this bare text when no part is a file.
 fn no_file() -> Error {
     Error::failure("No file uploaded")
-}
-
-fn file_message(fields: &Value) -> Result<FileMessage> {
-    Ok(FileMessage {
-        text: opt_str(fields, "msg")?,
-        description: opt_str(fields, "description")?,
-        thread_id: opt_str(fields, "tmid")?,
-        custom_fields: custom_fields(fields.get("customFields"))?,
-    })
-}
-
-/// `customFields` of a file message: a JSON text in a form (upstream parses it with
-/// `JSON.parse`), or already an object in a JSON body. Its content is checked with the message.
-fn custom_fields(value: Option<&Value>) -> Result<Option<Value>> {
-    match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) if text.is_empty() => Ok(None),
-        Some(Value::String(text)) => serde_json::from_str::<Value>(text)
-            .ok()
-            .filter(Value::is_object)
-            .map(Some)
-            .ok_or_else(|| Error::failure("Invalid custom fields")),
-        Some(object @ Value::Object(_)) => Ok(Some(object.clone())),
-        Some(_) => Err(Error::failure("Invalid custom fields")),
-    }
 }
 
 /// `POST /api/v1/rooms.upload/:rid` (deprecated upstream in 8.0): uploads and posts at once.
@@ -181,7 +102,7 @@ pub async fn upload(
 ) -> ApiResult {
     let room = app.service.files().upload_target(&session, &rid).await?;
     let form = read_form(&app, &session, &room, req, false).await?;
-    let Some(upload) = form.upload else {
+    let Some(upload) = form.file else {
         return Err(ApiError(no_file()));
     };
     let fields = match file_message(&Value::Object(form.fields)) {
@@ -209,7 +130,7 @@ pub async fn media(
 ) -> ApiResult {
     let room = app.service.files().upload_target(&session, &rid).await?;
     let form = read_form(&app, &session, &room, req, true).await?;
-    let Some(upload) = form.upload else {
+    let Some(upload) = form.file else {
         return Err(ApiError(no_file()));
     };
     ok(json!({"file": {"_id": upload.id, "url": comet_service::files::file_url(&upload)}}))

@@ -3,8 +3,8 @@
 use crate::AppState;
 use crate::envelope::{ApiResult, ok};
 use crate::params::{
-    json_sort, opt_bool, opt_str, opt_str_list, opt_u64, pagination, parse_js_date, room_ref,
-    user_ref, user_refs,
+    json_sort, message_query, opt_bool, opt_str, opt_str_list, opt_u64, pagination, parse_js_date,
+    room_ref, user_ref, user_refs,
 };
 use comet_core::page::Direction;
 use comet_core::page::RoomSortKey;
@@ -441,53 +441,6 @@ pub async fn history(family: Family, app: AppState, session: Session, query: Val
     ok(json!({ "messages": messages }))
 }
 
-/// The deprecated `query` parameter of `channels.messages`, `groups.messages` and
-/// `im.messages` (a Mongo selector, still applied by 8.x), as far as it names conditions a
-/// message filter has: the selectors clients send there (`pinned`, `mentions._id`,
-/// `starred._id`, each as a value or `{"$in": [...]}`), the author (`u._id`) and the thread
-/// (`tmid`). `rid` and `_hidden` are what upstream sets itself. Anything else is refused as an
-/// invalid query rather than ignored, since ignoring a condition would list messages the
-/// client did not ask for.
-fn apply_message_query(query: &Value, filter: &mut comet_core::page::MessageFilter) -> Result<()> {
-    let Some(raw) = opt_str(query, "query")? else {
-        return Ok(());
-    };
-    let invalid = || {
-        Error::meteor(
-            "error-invalid-query",
-            format!("Invalid query parameter provided: \"{raw}\""),
-        )
-    };
-    let Ok(Value::Object(selector)) = serde_json::from_str::<Value>(&raw) else {
-        return Err(invalid());
-    };
-    // A value, or `{"$in": [values]}`.
-    let ids = |value: &Value| -> Option<Vec<String>> {
-        match value {
-            Value::String(id) => Some(vec![id.clone()]),
-            Value::Object(op) if op.len() == 1 => op.get("$in")?.as_array().and_then(|items| {
-                items
-                    .iter()
-                    .map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            }),
-            _ => None,
-        }
-    };
-    for (key, value) in &selector {
-        match key.as_str() {
-            "rid" | "_hidden" => {}
-            "pinned" => filter.pinned_only = value.as_bool().ok_or_else(invalid)?,
-            "mentions._id" => filter.mentioning = ids(value).ok_or_else(invalid)?,
-            "starred._id" => filter.starred_by = ids(value).ok_or_else(invalid)?,
-            "u._id" => filter.author_id = Some(value.as_str().ok_or_else(invalid)?.to_owned()),
-            "tmid" => filter.thread_id = Some(value.as_str().ok_or_else(invalid)?.to_owned()),
-            _ => return Err(invalid()),
-        }
-    }
-    Ok(())
-}
-
 /// `channels.messages`, `groups.messages`, `im.messages`.
 pub async fn messages(family: Family, app: AppState, session: Session, query: Value) -> ApiResult {
     // Upstream's `groups.messages` schema is a `oneOf` of a `roomId` and a `roomName` form,
@@ -503,7 +456,7 @@ pub async fn messages(family: Family, app: AppState, session: Session, query: Va
     let (offset, count) = pagination(&app, &query)?;
     let sort = message_sort(&query)?;
     let mut filter = comet_core::page::MessageFilter::default();
-    apply_message_query(&query, &mut filter)?;
+    message_query(&query, &mut filter)?;
     let room = load(&app, &session, family, &query).await?;
     // The explicit parameters win over the selector's conditions, as upstream spreads them
     // after it.

@@ -8,135 +8,10 @@
 mod common;
 
 use common::ddp::{Ddp, WAIT};
+use common::process::{Comet, CometSetup, Nats};
 use common::{ADMIN_PASS, PASSWORD};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
-struct Nats {
-    child: Child,
-    url: String,
-}
-
-impl Nats {
-    fn start() -> Option<Nats> {
-        let binary = match std::env::var("NATS_SERVER_BIN") {
-            Ok(binary) if !binary.is_empty() => binary,
-            _ => {
-                assert!(
-                    std::env::var_os("CI").is_none(),
-                    "NATS_SERVER_BIN is not set: run scripts/test, or export NATS_SERVER_BIN=$(scripts/nats-server.sh)"
-                );
-                eprintln!("skipped: NATS_SERVER_BIN is not set");
-                return None;
-            }
-        };
-        let port = free_port();
-        let child = Command::new(binary)
-            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start nats-server");
-        let deadline = std::time::Instant::now() + WAIT;
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "nats-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Some(Nats {
-            child,
-            url: format!("nats://127.0.0.1:{port}"),
-        })
-    }
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One `comet` process.
-struct Instance {
-    child: Child,
-    base: String,
-    _data: tempfile::TempDir,
-}
-
-impl Instance {
-    async fn start(database_url: &str, nats_url: &str) -> Instance {
-        let data = tempfile::tempdir().expect("data dir");
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_comet"))
-            .env("PORT", port.to_string())
-            .env("BIND_IP", "127.0.0.1")
-            .env("COMET_DATA_DIR", data.path())
-            .env("DATABASE_URL", database_url)
-            .env("NATS_URL", nats_url)
-            .env("ADMIN_PASS", ADMIN_PASS)
-            .env("ADMIN_EMAIL", "admin@example.com")
-            .env("COMET_BCRYPT_COST", "4")
-            .env("COMET_INSTANCE_TIMEOUT", "3")
-            .env(
-                "COMET_LOG",
-                std::env::var("CLUSTER_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .env("OVERWRITE_SETTING_API_Enable_Rate_Limiter", "false")
-            // Logs only when asked for (`CLUSTER_LOG=debug`): the processes are not captured.
-            .stdout(if std::env::var_os("CLUSTER_LOG").is_some() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start comet");
-        let instance = Instance {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            _data: data,
-        };
-        comet_service::blobs::install_crypto_provider();
-        let http = reqwest::Client::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = http.get(format!("{}/ready", instance.base)).send().await
-                && r.status().is_success()
-            {
-                return instance;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "instance not ready in 30 s"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// SIGKILL: no goodbye, sockets simply drop.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 struct Rest {
     http: reqwest::Client,
@@ -213,8 +88,20 @@ async fn two_instances_serve_one_chat_and_survive_losing_one() {
         Some(database) => database.url().to_owned(),
         None => format!("sqlite://{}", sqlite_dir.path().join("shared.db").display()),
     };
-    let mut a = Instance::start(&database_url, &nats.url).await;
-    let b = Instance::start(&database_url, &nats.url).await;
+    // Both share the database and the bus. An instance that stops answering counts as gone
+    // after 3 s (the shortest allowed), so the test need not wait long for the survivor to
+    // notice the killed one.
+    let instance = |dir: &tempfile::TempDir| CometSetup {
+        nats_url: Some(nats.url.clone()),
+        env: vec![("COMET_INSTANCE_TIMEOUT".into(), "3".into())],
+        ..CometSetup::new(dir.path().to_path_buf(), Some(database_url.clone()))
+    };
+    let (data_a, data_b) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let mut a = Comet::start(&instance(&data_a)).await;
+    let b = Comet::start(&instance(&data_b)).await;
     let rest = Rest {
         http: {
             comet_service::blobs::install_crypto_provider();

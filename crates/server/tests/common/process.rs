@@ -51,6 +51,7 @@ impl Comet {
     /// rate limiter off, and waits until `/api/info` answers. A start that fails because
     /// another process took the chosen port first is tried again on another port.
     pub async fn start(setup: &CometSetup) -> Comet {
+        comet_service::blobs::install_crypto_provider();
         let http = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(5))

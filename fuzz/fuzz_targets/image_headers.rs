@@ -71,16 +71,39 @@ fuzz_target!(|data: &[u8]| {
     }
 });
 
-/// The marker of a JPEG's first frame header, walking segments from the start.
+/// The marker of a JPEG's first frame header, walking segments from the start as decoders
+/// do (stray bytes and fill bytes skipped); `None` where there is none or the image library's
+/// decoder would misread the way to it.
 fn first_jpeg_frame(data: &[u8]) -> Option<u8> {
     let mut at = 2;
     loop {
-        if *data.get(at)? != 0xff {
+        let (byte, marker) = (*data.get(at)?, *data.get(at + 1)?);
+        if byte != 0xff || marker == 0x00 {
+            at += if byte == 0xff { 2 } else { 1 };
+            continue;
+        }
+        if marker == 0xff {
+            at += 1;
+            continue;
+        }
+        if marker == 0x01 || (0xd0..=0xd8).contains(&marker) {
+            at += 2;
+            continue;
+        }
+        if matches!(marker, 0xd9 | 0xda) {
             return None;
         }
-        let marker = *data.get(at + 1)?;
         let length = data.get(at + 2..at + 4)?;
         let length = usize::from(u16::from_be_bytes([length[0], length[1]]));
+        if length < 2 {
+            return None;
+        }
+        if marker == 0xe0 && length < 7 {
+            // zune-jpeg (the image library's decoder) reads five bytes of every APP0 segment
+            // longer than five, running past a four-byte body into the next marker: from
+            // there on it walks a different file than the one on disk, so it is no reference.
+            return None;
+        }
         if matches!(marker, 0xc0..=0xcf) && !matches!(marker, 0xc4 | 0xc8 | 0xcc) && length >= 7 {
             return Some(marker);
         }

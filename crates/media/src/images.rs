@@ -82,10 +82,6 @@ pub fn image_dimensions(content_type: &str, head: &[u8]) -> Option<(u32, u32)> {
         head.get(at..at + 2)
             .map(|b| u32::from(u16::from_le_bytes([b[0], b[1]])))
     };
-    let be16 = |at: usize| {
-        head.get(at..at + 2)
-            .map(|b| u32::from(u16::from_be_bytes([b[0], b[1]])))
-    };
     let le24 = |at: usize| {
         head.get(at..at + 3)
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], 0]))
@@ -103,22 +99,12 @@ pub fn image_dimensions(content_type: &str, head: &[u8]) -> Option<(u32, u32)> {
             _ => None,
         },
         "image/jpeg" => {
-            // Walk the segments to the first start-of-frame, within the sample read.
-            let mut at = 2;
-            loop {
-                if *head.get(at)? != 0xff {
-                    return None;
-                }
-                let marker = *head.get(at + 1)?;
-                let len = usize::try_from(be16(at + 2)?).ok()?;
-                let is_frame =
-                    matches!(marker, 0xc0..=0xcf) && !matches!(marker, 0xc4 | 0xc8 | 0xcc);
-                // A frame header too short to hold its size is skipped, as decoders do.
-                if is_frame && len >= 7 {
-                    break Some((be16(at + 7)?, be16(at + 5)?));
-                }
-                at += 2 + len;
-            }
+            // The metadata filter's segment walk, which reads fill bytes, stray bytes and
+            // frame headers as decoders do (a bare walk from length to length takes `FF FF`
+            // for a segment and lands on a frame no decoder reads).
+            let mut walk = MetadataFilter::new(content_type, false, false)?;
+            walk.push(head, &mut Vec::new());
+            walk.dimensions()
         }
         _ => None,
     };
@@ -886,6 +872,12 @@ mod tests {
             0xff, 0xd8, 0xff, 0xcf, 0x00, 0x02, 0xff, 0xc0, 0x00, 0x11, 0x08, 0x00, 0x06, 0x00,
             0x08, 0x03,
         ];
+        assert_eq!(image_dimensions("image/jpeg", &jpeg), Some((8, 6)));
+        // Found by fuzzing: a fill byte (`FF FF`) was read as a marker with a length, and the
+        // walk landed on a frame header inside another segment.
+        let mut jpeg = vec![0xff, 0xd8, 0xff, 0xff, 0x00, 0x06, 0xff, 0xfe, 0x00, 0x0c];
+        jpeg.extend_from_slice(&[0xff, 0xc0, 0x00, 0x11, 0x08, 0x00, 0x6b, 0x6b, 0x6b, 0x00]);
+        jpeg.extend_from_slice(&[0xff, 0xc0, 0x00, 0x11, 0x08, 0x00, 0x06, 0x00, 0x08, 0x03]);
         assert_eq!(image_dimensions("image/jpeg", &jpeg), Some((8, 6)));
     }
 

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 mod cluster;
 mod files;
 mod messages;
+mod moderation;
 mod overload;
 mod realtime;
 mod soak;
@@ -29,6 +30,8 @@ enum Benchmark {
     Accounts(Args),
     /// Durable posts/s (vs the store's bare insert loop), history and search on a big room.
     Messages(messages::MessageArgs),
+    /// Posts/s with the message filters on (a 1,000-word bad-words list) vs off, same run.
+    Moderation(moderation::ModerationArgs),
     /// RSS per idle DDP connection, and fan-out to many listeners (vs a bare WebSocket broadcast).
     Realtime(realtime::RealtimeArgs),
     /// Messages offered at several times the sustainable rate: memory bounded, every listener
@@ -444,6 +447,7 @@ async fn main() -> std::process::ExitCode {
     let outcome = match Benchmark::parse() {
         Benchmark::Accounts(args) => run(args).await,
         Benchmark::Messages(args) => messages::run(args).await,
+        Benchmark::Moderation(args) => moderation::run(args).await,
         Benchmark::Realtime(args) => realtime::run(args).await,
         Benchmark::BareBroadcastServer => realtime::bare_broadcast_server().await,
         Benchmark::Cluster(args) => cluster::run(args).await,

@@ -10,6 +10,7 @@ pub mod links;
 pub mod markup;
 pub mod mentions;
 pub mod message_rules;
+pub mod moderation;
 pub mod page;
 pub mod password;
 pub mod role;

@@ -5,6 +5,7 @@
 
 pub mod chat;
 pub mod ddp;
+pub mod moderation;
 pub mod rest;
 
 use comet_core::Timestamp;

@@ -19,6 +19,7 @@ pub mod listening;
 pub mod logs;
 pub mod message_marks;
 pub mod messages;
+pub mod moderation;
 pub mod notification_settings;
 pub mod notifications;
 pub mod outbound;
@@ -148,6 +149,8 @@ domain_services! {
     connections => Connections;
     /// Slash commands: the built-in `/commands` run from a room's composer.
     commands => Commands;
+    /// Moderation: reports of messages and users, and the console that handles them.
+    moderation => Moderation;
 }
 
 impl std::fmt::Debug for Service {

@@ -9,6 +9,7 @@ use comet_core::mentions;
 use comet_core::message_rules;
 use comet_core::page::{Direction, Page};
 use comet_core::room::{Mention, Message, Room, RoomType, UserStub};
+use comet_core::user::User;
 use comet_core::{Error, Result, Timestamp, id, now};
 use comet_store::{
     MessageChange, MessageChanged, MessageFilter, MessageSortKey, PostEffects, ThreadReplyEffects,
@@ -712,33 +713,39 @@ impl Messages<'_> {
                 .with_details(json!({"method": "deleteMessage"})));
             }
         }
+        self.remove_message(&session.user, &message).await?;
+        Ok(message)
+    }
+
+    /// Deletes a message someone was allowed to delete, as `Message_ShowDeletedStatus` says
+    /// (emptied and marked, or removed), with its files, telling clients and forgetting the
+    /// thread unreads it caused. Callers check who may.
+    pub(crate) async fn remove_message(&self, by: &User, message: &Message) -> Result<()> {
         if self.ctx.setting_bool("Message_ShowDeletedStatus") {
             // The message stays, emptied, and clients see it change rather than go.
-            let by = UserStub {
-                id: session.user.id.clone(),
-                username: session.user.username.clone(),
+            let stub = UserStub {
+                id: by.id.clone(),
+                username: by.username.clone(),
                 name: None,
             };
-            self.change_message(message_id, &MessageChange::MarkDeleted { by })
+            self.change_message(&message.id, &MessageChange::MarkDeleted { by: stub })
                 .await?;
-            tracing::info!(by = %session.user.id, message = %message_id, "message marked deleted");
-            self.ctx.files().delete_message_files(&message).await;
-            self.forget_unread_thread(&message).await?;
-            return Ok(message);
+            tracing::info!(by = %by.id, message = %message.id, "message marked deleted");
+            self.ctx.files().delete_message_files(message).await;
+            return self.forget_unread_thread(message).await;
         }
         self.ctx
             .store
-            .delete_message(message_id, now())
+            .delete_message(&message.id, now())
             .await
             .map_err(store_error)?;
-        tracing::info!(by = %session.user.id, message = %message_id, "message deleted");
-        self.ctx.files().delete_message_files(&message).await;
+        tracing::info!(by = %by.id, message = %message.id, "message deleted");
+        self.ctx.files().delete_message_files(message).await;
         self.ctx.publish(comet_events::Event::MessageDeleted {
             room_id: message.room_id.clone(),
             message_id: message.id.clone(),
         });
-        self.forget_unread_thread(&message).await?;
-        Ok(message)
+        self.forget_unread_thread(message).await
     }
 
     /// A deleted thread reply no longer makes its thread unread for anyone in the room (as

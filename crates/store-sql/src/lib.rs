@@ -12,6 +12,7 @@ mod cluster;
 mod driver;
 mod files;
 mod query;
+mod reports;
 mod rows;
 mod transfer;
 

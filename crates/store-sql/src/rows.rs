@@ -68,6 +68,7 @@ pub fn export_columns<D: Database>(kind: RecordKind) -> String {
         RecordKind::RoomTrash => "id, deleted_at".to_owned(),
         RecordKind::Upload => UPLOAD_COLUMNS.to_owned(),
         RecordKind::Avatar => AVATAR_COLUMNS.to_owned(),
+        RecordKind::ModerationReport => crate::reports::export_report_columns(),
     }
 }
 
@@ -106,6 +107,9 @@ pub(crate) fn record_from_row(kind: RecordKind, row: &impl SqlRow) -> StoreResul
         }),
         RecordKind::Upload => Record::Upload(upload_from_row(row)?),
         RecordKind::Avatar => Record::Avatar(avatar_from_row(row)?),
+        RecordKind::ModerationReport => {
+            Record::ModerationReport(crate::reports::report_from_row(row)?)
+        }
     })
 }
 

@@ -3513,3 +3513,291 @@ pub async fn avatars(store: &dyn Store) {
     assert_eq!(store.avatar(User, "u1").await.unwrap(), None);
     assert_eq!(store.delete_avatar(Room, "u1").await.unwrap(), Some(room));
 }
+
+fn report_author(id: &str, at: Timestamp) -> crate::ReportAuthor {
+    crate::ReportAuthor {
+        id: id.into(),
+        username: format!("user-{id}"),
+        name: Some(format!("Name {id}")),
+        created_at: at,
+    }
+}
+
+/// A report of a message written by `author` in `room_id`.
+fn message_report(
+    id: &str,
+    message_id: &str,
+    author: (&str, &str),
+    text: &str,
+    room_id: &str,
+    at: Timestamp,
+) -> crate::ModerationReport {
+    let stub = comet_core::room::UserStub {
+        id: author.0.into(),
+        username: author.1.into(),
+        name: Some(format!("Ä {}", author.1)),
+    };
+    let mut message = comet_core::room::Message::new(message_id.into(), room_id, stub, text, at);
+    message.reactions.insert(":smile:".into(), vec!["x".into()]);
+    crate::ModerationReport {
+        id: id.into(),
+        description: format!("report {id}"),
+        reported_by: report_author("reporter", at),
+        ts: at,
+        subject: crate::ReportSubject::Message {
+            message: Box::new(message),
+            room: crate::ReportRoom {
+                id: room_id.into(),
+                name: Some(format!("room-{room_id}")),
+                fname: Some(format!("Room {room_id}")),
+                room_type: comet_core::room::RoomType::Channel,
+                federated: false,
+            },
+        },
+        moderation: None,
+    }
+}
+
+fn user_report(id: &str, user_id: &str, username: &str, at: Timestamp) -> crate::ModerationReport {
+    crate::ModerationReport {
+        id: id.into(),
+        description: format!("report {id}"),
+        reported_by: report_author("reporter", at),
+        ts: at,
+        subject: crate::ReportSubject::User(crate::ReportedUser {
+            id: user_id.into(),
+            username: username.into(),
+            name: Some(format!("Name {username}")),
+            emails: vec![(format!("{username}@example.com"), true)],
+            created_at: at,
+        }),
+        moderation: None,
+    }
+}
+
+/// Moderation reports: stored copies read back as written; listings grouped by author and by
+/// reported user with counts, distinct rooms, deleted authors, date and text filters, sorts
+/// and pages; per-target listings; closing reports keeps the first decision.
+pub async fn reports(store: &dyn Store) {
+    use crate::{ReportFilter, ReportGroupSortKey as Key, ReportTarget};
+    let t0 = now() - chrono::Duration::hours(1);
+    let at = |s: i64| t0 + chrono::Duration::seconds(s);
+    // "au" exists as an account, "bu" does not.
+    store
+        .insert_user(&user("au", "alice", "alice@example.com", t0))
+        .await
+        .unwrap();
+    let reports = [
+        message_report("p1", "m1", ("au", "alice"), "first spam", "r1", at(1)),
+        message_report("p2", "m1", ("au", "alice"), "first spam", "r1", at(2)),
+        message_report("p3", "m2", ("au", "alice"), "second SPAM", "r2", at(3)),
+        message_report("p4", "m3", ("bu", "bob"), "hello_world 100%", "r1", at(4)),
+        user_report("u1", "cu", "carol", at(5)),
+        user_report("u2", "cu", "carol", at(6)),
+        user_report("u3", "du", "dave", at(7)),
+    ];
+    for report in &reports {
+        store.insert_report(report).await.unwrap();
+    }
+    assert_eq!(
+        store.report_by_id("p2").await.unwrap().as_ref(),
+        Some(&reports[1])
+    );
+    assert_eq!(
+        store.report_by_id("u3").await.unwrap().as_ref(),
+        Some(&reports[6])
+    );
+    assert_eq!(store.report_by_id("nope").await.unwrap(), None);
+
+    let everything = ReportFilter {
+        oldest: t0 - chrono::Duration::days(1),
+        latest: now() + chrono::Duration::days(1),
+        search: None,
+    };
+    let newest = Page {
+        offset: 0,
+        count: Some(10),
+        sort: vec![],
+    };
+    let (groups, total) = store
+        .message_reports_by_author(&everything, &newest)
+        .await
+        .unwrap();
+    assert_eq!(total, 2);
+    let summary: Vec<_> = groups
+        .iter()
+        .map(|g| {
+            (
+                g.latest.id.as_str(),
+                g.count,
+                g.rooms.len(),
+                g.author_deleted,
+            )
+        })
+        .collect();
+    assert_eq!(summary, [("p4", 1, 1, true), ("p3", 3, 2, false)]);
+    let rooms: Vec<_> = groups[1].rooms.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(rooms, ["r1", "r2"]);
+
+    let by_count = Page {
+        offset: 0,
+        count: Some(1),
+        sort: vec![(Key::Count, Direction::Descending)],
+    };
+    let (groups, total) = store
+        .message_reports_by_author(&everything, &by_count)
+        .await
+        .unwrap();
+    assert_eq!((groups.len(), total), (1, 2));
+    assert_eq!(groups[0].latest.id, "p3");
+    let second = Page {
+        offset: 1,
+        ..by_count
+    };
+    let (groups, _) = store
+        .message_reports_by_author(&everything, &second)
+        .await
+        .unwrap();
+    assert_eq!(groups[0].latest.id, "p4");
+    let by_name = Page {
+        offset: 0,
+        count: None,
+        sort: vec![(Key::Username, Direction::Ascending)],
+    };
+    let (groups, _) = store
+        .message_reports_by_author(&everything, &by_name)
+        .await
+        .unwrap();
+    let order: Vec<_> = groups.iter().map(|g| g.latest.id.as_str()).collect();
+    assert_eq!(order, ["p3", "p4"]);
+
+    // Search: any case, LIKE's wildcards taken literally, over text, description and author.
+    for (search, expected) in [
+        ("spam", vec!["p3"]),
+        ("_world 100%", vec!["p4"]),
+        ("o%w", vec![]),
+        ("o_w", vec!["p4"]),
+        ("BOB", vec!["p4"]),
+        ("report p1", vec!["p1"]),
+    ] {
+        let filter = ReportFilter {
+            search: Some(search.into()),
+            ..everything.clone()
+        };
+        let (groups, total) = store
+            .message_reports_by_author(&filter, &newest)
+            .await
+            .unwrap();
+        let ids: Vec<_> = groups.iter().map(|g| g.latest.id.as_str()).collect();
+        assert_eq!(ids, expected, "{search}");
+        assert_eq!(total, expected.len() as u64, "{search}");
+    }
+    // Dates are exclusive bounds.
+    let window = ReportFilter {
+        oldest: at(1),
+        latest: at(3),
+        search: None,
+    };
+    let (groups, _) = store
+        .message_reports_by_author(&window, &newest)
+        .await
+        .unwrap();
+    let summary: Vec<_> = groups
+        .iter()
+        .map(|g| (g.latest.id.as_str(), g.count))
+        .collect();
+    assert_eq!(summary, [("p2", 1)]);
+
+    let (users, total) = store
+        .user_reports_by_user(&everything, &newest)
+        .await
+        .unwrap();
+    let summary: Vec<_> = users
+        .iter()
+        .map(|g| (g.latest.id.as_str(), g.count))
+        .collect();
+    assert_eq!((summary, total), (vec![("u3", 1), ("u2", 2)], 2));
+    let carol = ReportFilter {
+        search: Some("CAR".into()),
+        ..everything.clone()
+    };
+    let (users, total) = store.user_reports_by_user(&carol, &newest).await.unwrap();
+    assert_eq!((users.len(), total), (1, 1));
+
+    let ids = |reports: &[crate::ModerationReport]| {
+        reports.iter().map(|r| r.id.clone()).collect::<Vec<_>>()
+    };
+    let target = ReportTarget::MessagesBy("au".into());
+    let (found, total) = store
+        .open_reports(&target, None, true, 0, Some(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        (ids(&found), total),
+        (vec!["p3".to_owned(), "p2".to_owned()], 3)
+    );
+    let (found, _) = store
+        .open_reports(&target, None, false, 1, None)
+        .await
+        .unwrap();
+    assert_eq!(ids(&found), ["p2", "p3"]);
+    let (found, total) = store
+        .open_reports(&target, Some("second"), true, 0, None)
+        .await
+        .unwrap();
+    assert_eq!((ids(&found), total), (vec!["p3".to_owned()], 1));
+    let message = ReportTarget::Message("m1".into());
+    let (found, _) = store
+        .open_reports(&message, None, true, 0, None)
+        .await
+        .unwrap();
+    assert_eq!(ids(&found), ["p2", "p1"]);
+    let carol_reports = ReportTarget::User("cu".into());
+    let (found, total) = store
+        .open_reports(&carol_reports, None, true, 0, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (ids(&found), total),
+        (vec!["u2".to_owned(), "u1".to_owned()], 2)
+    );
+
+    // Closing: only open reports, once; closed ones leave every listing but stay readable.
+    let first = crate::ModerationInfo {
+        hidden_at: at(10),
+        moderated_by: "mod".into(),
+        reason: "No reason provided".into(),
+        action: "None".into(),
+    };
+    assert_eq!(store.hide_reports(&message, &first).await.unwrap(), 2);
+    let again = crate::ModerationInfo {
+        action: "DELETE Messages".into(),
+        ..first.clone()
+    };
+    assert_eq!(store.hide_reports(&message, &again).await.unwrap(), 0);
+    assert_eq!(
+        store.report_by_id("p1").await.unwrap().unwrap().moderation,
+        Some(first)
+    );
+    let (found, total) = store
+        .open_reports(&target, None, true, 0, None)
+        .await
+        .unwrap();
+    assert_eq!((ids(&found), total), (vec!["p3".to_owned()], 1));
+    assert_eq!(store.hide_reports(&target, &again).await.unwrap(), 1);
+    let (groups, total) = store
+        .message_reports_by_author(&everything, &newest)
+        .await
+        .unwrap();
+    assert_eq!((groups.len(), total), (1, 1));
+    assert_eq!(store.hide_reports(&carol_reports, &again).await.unwrap(), 2);
+    let (users, total) = store
+        .user_reports_by_user(&everything, &newest)
+        .await
+        .unwrap();
+    assert_eq!((users.len(), total), (1, 1));
+    assert_eq!(
+        store.report_by_id("u1").await.unwrap().unwrap().moderation,
+        Some(again)
+    );
+}

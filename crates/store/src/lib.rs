@@ -411,6 +411,12 @@ mod files;
 pub use files::{FileStore, Upload};
 mod avatars;
 pub use avatars::{Avatar, AvatarOwner, AvatarStore};
+mod reports;
+pub use reports::{
+    AuthorReports, ModerationInfo, ModerationReport, ReportAuthor, ReportFilter,
+    ReportGroupSortKey, ReportRoom, ReportStore, ReportSubject, ReportTarget, ReportedUser,
+    UserReports,
+};
 
 /// Everything the service needs from storage.
 pub trait Store:
@@ -428,6 +434,7 @@ pub trait Store:
     + TransferStore
     + FileStore
     + AvatarStore
+    + ReportStore
 {
 }
 
@@ -446,5 +453,6 @@ impl<T> Store for T where
         + TransferStore
         + FileStore
         + AvatarStore
+        + ReportStore
 {
 }

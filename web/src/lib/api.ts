@@ -16,6 +16,9 @@ import {
   type Subscription,
   type User,
   type RoomType,
+  type ReportedAuthor,
+  type ReportedMessage,
+  type ReportedUserGroup,
 } from './types';
 
 export interface Session {
@@ -741,6 +744,49 @@ export class Api {
 
   setActive(userId: string, activeStatus: boolean) {
     return this.rest.post('users.setActiveStatus', { userId, activeStatus });
+  }
+
+  /** The moderation console: reported messages grouped by author (newest report first). */
+  reportsByUsers(selector = '', offset = 0, count = 50) {
+    return this.rest.get<{ reports: ReportedAuthor[]; total: number }>('moderation.reportsByUsers', {
+      selector,
+      offset,
+      count,
+    });
+  }
+
+  /** The moderation console: reported users. */
+  userReports(selector = '', offset = 0, count = 50) {
+    return this.rest.get<{ reports: ReportedUserGroup[]; total: number }>('moderation.userReports', {
+      selector,
+      offset,
+      count,
+    });
+  }
+
+  /** One author's reported messages, each once. */
+  reportedMessages(userId: string) {
+    return this.rest.get<{ messages: ReportedMessage[]; total: number }>('moderation.user.reportedMessages', {
+      userId,
+      count: 100,
+    });
+  }
+
+  deleteReportedMessages(userId: string) {
+    return this.rest.post('moderation.user.deleteReportedMessages', { userId });
+  }
+
+  dismissAuthorReports(userId: string) {
+    return this.rest.post('moderation.dismissReports', { userId });
+  }
+
+  dismissUserReports(userId: string) {
+    return this.rest.post('moderation.dismissUserReports', { userId });
+  }
+
+  /** Deactivates a user from the moderation console, handing over rooms they alone own. */
+  deactivateForModeration(userId: string) {
+    return this.rest.post('users.setActiveStatus', { userId, activeStatus: false, confirmRelinquish: true });
   }
 
   adminRooms(filter = '', offset = 0, count = 50) {

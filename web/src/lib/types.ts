@@ -201,3 +201,39 @@ export interface SlashCommand {
   clientOnly: boolean;
   providesPreview: boolean;
 }
+
+/** A reported message's room, as the moderation console lists it. */
+export interface ReportRoom {
+  _id: string;
+  name?: string;
+  fname?: string;
+  t: RoomType;
+}
+
+/** One author's reported messages (`moderation.reportsByUsers`). */
+export interface ReportedAuthor {
+  userId: string;
+  username: string;
+  name?: string;
+  message: string;
+  msgId: string;
+  ts: string;
+  rooms: ReportRoom[];
+  count: number;
+  isUserDeleted: boolean;
+}
+
+/** One reported user (`moderation.userReports`). */
+export interface ReportedUserGroup {
+  reportedUser: { _id: string; username: string; name?: string };
+  ts: string;
+  count: number;
+}
+
+/** A reported message (`moderation.user.reportedMessages`). */
+export interface ReportedMessage {
+  _id: string;
+  ts: string;
+  message: Message;
+  room: ReportRoom;
+}

@@ -9,6 +9,7 @@ mod export;
 mod files;
 mod info;
 mod methods;
+mod moderation;
 mod presence;
 mod roles;
 mod rooms;
@@ -21,7 +22,7 @@ use axum::handler::Handler;
 use axum::http::Method;
 use axum::routing::{MethodRouter, get, post};
 use comet_service::authz::Required;
-use comet_service::{Accounts, Connections, Permissions, Rooms, Settings};
+use comet_service::{Accounts, Connections, Moderation, Permissions, Rooms, Settings};
 
 /// The requirement of the service operation a route runs, checked by the gate before the
 /// request is read so that a caller lacking it gets 403 before any validation error, as
@@ -57,6 +58,15 @@ pub fn required_permissions(route: &str, method: &Method) -> Option<Required> {
         | "/api/v1/roles.delete"
         | "/api/v1/roles.removeUserFromRole"
         | "/api/v1/roles.getUsersInRole" => Permissions::MANAGE,
+        "/api/v1/moderation.reportsByUsers"
+        | "/api/v1/moderation.userReports"
+        | "/api/v1/moderation.user.reportedMessages"
+        | "/api/v1/moderation.user.reportsByUserId"
+        | "/api/v1/moderation.reports"
+        | "/api/v1/moderation.reportInfo" => Moderation::VIEW,
+        "/api/v1/moderation.user.deleteReportedMessages"
+        | "/api/v1/moderation.dismissReports"
+        | "/api/v1/moderation.dismissUserReports" => Moderation::MANAGE,
         _ => return None,
     })
 }
@@ -213,8 +223,43 @@ fn table() -> RouteTable {
         .get("/api/v1/roles.getUsersInRole", roles::get_users_in_role)
         .merge(room_routes())
         .merge(file_routes())
+        .merge(moderation_routes())
         .post("/api/v1/method.call/{method}", methods::call)
         .post("/api/v1/method.callAnon/{method}", methods::call_anon)
+}
+
+/// Reports and the moderation console.
+fn moderation_routes() -> RouteTable {
+    RouteTable::default()
+        .post("/api/v1/chat.reportMessage", moderation::report_message)
+        .post("/api/v1/moderation.reportUser", moderation::report_user)
+        .get(
+            "/api/v1/moderation.reportsByUsers",
+            moderation::reports_by_users,
+        )
+        .get("/api/v1/moderation.userReports", moderation::user_reports)
+        .get(
+            "/api/v1/moderation.user.reportedMessages",
+            moderation::user_reported_messages,
+        )
+        .get(
+            "/api/v1/moderation.user.reportsByUserId",
+            moderation::user_reports_by_user_id,
+        )
+        .get("/api/v1/moderation.reports", moderation::reports)
+        .get("/api/v1/moderation.reportInfo", moderation::report_info)
+        .post(
+            "/api/v1/moderation.user.deleteReportedMessages",
+            moderation::delete_reported_messages,
+        )
+        .post(
+            "/api/v1/moderation.dismissReports",
+            moderation::dismiss_reports,
+        )
+        .post(
+            "/api/v1/moderation.dismissUserReports",
+            moderation::dismiss_user_reports,
+        )
 }
 
 /// Uploads, file listings and downloads.
@@ -627,9 +672,9 @@ mod tests {
             .iter()
             .filter(|(method, path)| required_permissions(path, method).is_some())
             .collect();
-        // The requirements name 26 (method, route) pairs: a route renamed in the table but not
+        // The requirements name 35 (method, route) pairs: a route renamed in the table but not
         // in `required_permissions` would silently lose its gate check. (`rooms.adminRooms`
         // checks its permission in the operation only: upstream refuses it with 400 there.)
-        assert_eq!(required.len(), 26, "{required:?}");
+        assert_eq!(required.len(), 35, "{required:?}");
     }
 }

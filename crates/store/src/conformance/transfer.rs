@@ -639,6 +639,31 @@ async fn fill(store: &dyn Store, t0: Timestamp) {
             .await
             .unwrap();
     }
+
+    // Moderation reports: an open one of a message, a closed one of a user.
+    let reported = from_message_report(&ann, at(68));
+    store.insert_report(&reported).await.unwrap();
+    let mut closed = super::user_report("rep-u", "b1", "ben.bot", at(69));
+    closed.moderation = Some(crate::ModerationInfo {
+        hidden_at: at(70),
+        moderated_by: "a1".into(),
+        reason: "spam".into(),
+        action: "None".into(),
+    });
+    store.insert_report(&closed).await.unwrap();
+}
+
+fn from_message_report(author: &User, at: Timestamp) -> crate::ModerationReport {
+    let mut report = super::message_report(
+        "rep-m",
+        "m1",
+        (&author.id, &author.username),
+        "hi",
+        "r1",
+        at,
+    );
+    report.description = "Ünicode 🙂".into();
+    report
 }
 
 /// A record's identity, to compare exports whose order differs between backends.
@@ -724,6 +749,12 @@ pub async fn transfer(from: &dyn Store, to: &dyn Store) {
     ] {
         let found = same!(from, to, |s| s.avatar(owner, id));
         assert!(found.is_some(), "avatar of {id}");
+    }
+
+    // Moderation reports.
+    for id in ["rep-m", "rep-u"] {
+        let found = same!(from, to, |s| s.report_by_id(id));
+        assert!(found.is_some(), "report {id}");
     }
 
     // Accounts.

@@ -22,6 +22,7 @@ export const ADMIN_SECTIONS = {
   settings: ['view-privileged-setting', 'edit-privileged-setting'],
   roles: ['access-permissions'],
   permissions: ['access-permissions'],
+  moderation: ['view-moderation-console'],
 } as const;
 
 export type AdminSection = keyof typeof ADMIN_SECTIONS;

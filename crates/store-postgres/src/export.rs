@@ -34,7 +34,8 @@ fn order(kind: RecordKind) -> Order {
         | RecordKind::Setting
         | RecordKind::Room
         | RecordKind::Subscription
-        | RecordKind::Upload => Order::Id,
+        | RecordKind::Upload
+        | RecordKind::BlockedFileHash => Order::Id,
     }
 }
 

@@ -46,6 +46,7 @@ conformance_tests!(
     cluster,
     uploads,
     avatars,
+    file_blocklist,
 );
 
 #[tokio::test]

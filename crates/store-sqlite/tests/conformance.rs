@@ -199,3 +199,9 @@ async fn avatars() {
     let (_dir, store) = fresh().await;
     conformance::avatars(&store).await;
 }
+
+#[tokio::test]
+async fn file_blocklist() {
+    let (_dir, store) = fresh().await;
+    conformance::file_blocklist(&store).await;
+}

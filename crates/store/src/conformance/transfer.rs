@@ -639,6 +639,19 @@ async fn fill(store: &dyn Store, t0: Timestamp) {
             .await
             .unwrap();
     }
+
+    // The file blocklist.
+    for (n, reason) in [(1, Some("malware")), (2, None)] {
+        store
+            .block_file_hash(&crate::BlockedFileHash {
+                sha256: format!("{n:064x}"),
+                added_by: "a1".into(),
+                reason: reason.map(str::to_owned),
+                added_at: at(70 + n),
+            })
+            .await
+            .unwrap();
+    }
 }
 
 /// A record's identity, to compare exports whose order differs between backends.

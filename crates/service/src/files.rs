@@ -946,6 +946,42 @@ impl Files<'_> {
     }
 }
 
+/// A reader that computes the SHA-256 of everything read through it.
+struct HashingReader<R> {
+    inner: R,
+    hasher: sha2::Sha256,
+}
+
+impl<R> HashingReader<R> {
+    fn new(inner: R) -> Self {
+        HashingReader {
+            inner,
+            hasher: <sha2::Sha256 as sha2::Digest>::new(),
+        }
+    }
+
+    /// The lowercase hex digest of what was read so far.
+    fn hex_digest(&self) -> String {
+        hex::encode(sha2::Digest::finalize(self.hasher.clone()))
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for HashingReader<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let std::task::Poll::Ready(Ok(())) = &polled {
+            sha2::Digest::update(&mut this.hasher, &buf.filled()[before..]);
+        }
+        polled
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -990,41 +1026,5 @@ mod tests {
         assert_eq!(encode_uri("a b/ü#?.png"), "a%20b/%C3%BC#?.png");
         assert_eq!(human_size(104_857_600), "104.86 MB");
         assert_eq!(human_size(10), "10 B");
-    }
-}
-
-/// A reader that computes the SHA-256 of everything read through it.
-struct HashingReader<R> {
-    inner: R,
-    hasher: sha2::Sha256,
-}
-
-impl<R> HashingReader<R> {
-    fn new(inner: R) -> Self {
-        HashingReader {
-            inner,
-            hasher: <sha2::Sha256 as sha2::Digest>::new(),
-        }
-    }
-
-    /// The lowercase hex digest of what was read so far.
-    fn hex_digest(&self) -> String {
-        hex::encode(sha2::Digest::finalize(self.hasher.clone()))
-    }
-}
-
-impl<R: AsyncRead + Unpin> AsyncRead for HashingReader<R> {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        let this = &mut *self;
-        let before = buf.filled().len();
-        let polled = std::pin::Pin::new(&mut this.inner).poll_read(cx, buf);
-        if let std::task::Poll::Ready(Ok(())) = &polled {
-            sha2::Digest::update(&mut this.hasher, &buf.filled()[before..]);
-        }
-        polled
     }
 }

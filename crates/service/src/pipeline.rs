@@ -8,8 +8,9 @@
 //!    message and what posting it changes ([`Draft`]); system messages are built by the
 //!    operation that causes them;
 //! 3. **filters**: every [`Filter`] in order may reject the draft, rewrite it or annotate it
-//!    (the bad-words filter, quotes of linked messages, then the markup tree `md` of the final
-//!    text; abuse limits, translation and outgoing integrations plug in here);
+//!    (links from new accounts refused, the bad-words filter, quotes of linked messages, then
+//!    the markup tree `md` of the final text; translation and outgoing integrations plug in
+//!    here);
 //! 4. **persist**: one store transaction inserts it with its effects on the room, the thread
 //!    and the members' subscriptions;
 //! 5. **publish**: the message, the updated thread root and the room go on the bus;

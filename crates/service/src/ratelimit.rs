@@ -332,7 +332,7 @@ impl Service {
     /// `Comet_Abuse_Messages_Per_User_Interval_Time` milliseconds, 0 = off), over every
     /// transport: upstream limits `sendMessage` to 5 a second for users without
     /// `send-many-messages`, on DDP only; here REST posts count too.
-    pub(crate) async fn check_message_rate(&self, user: &User) -> comet_core::Result<()> {
+    pub(crate) fn check_message_rate(&self, user: &User) -> comet_core::Result<()> {
         let (Ok(limit), Ok(period_ms)) = (
             u64::try_from(self.setting_int("Comet_Abuse_Messages_Per_User_Limit")),
             u64::try_from(self.setting_int("Comet_Abuse_Messages_Per_User_Interval_Time")),
@@ -342,8 +342,19 @@ impl Service {
         if limit == 0 || period_ms == 0 || self.has_permission(user, "send-many-messages") {
             return Ok(());
         }
-        self.check_window(format!("messages\u{0}{}", user.id), limit, period_ms)
-            .await
+        // Counted by this instance, as upstream's method limits are: the message path must
+        // not wait on the database for it.
+        let (calls, reset_in) = self.rate_limiter.hit(
+            format!("messages\u{0}{}", user.id),
+            Duration::from_millis(period_ms),
+        );
+        if calls > limit {
+            let wait_seconds = reset_in.as_millis().div_ceil(1000).max(1);
+            return Err(Error::too_many_requests(
+                u64::try_from(wait_seconds).unwrap_or(u64::MAX),
+            ));
+        }
+        Ok(())
     }
 
     /// Counts one action under `key` and refuses it with a 429 past `limit` per `period_ms`.

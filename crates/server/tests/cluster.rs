@@ -94,6 +94,12 @@ impl Instance {
                 std::env::var("CLUSTER_LOG").unwrap_or_else(|_| "warn".into()),
             )
             .env("OVERWRITE_SETTING_API_Enable_Rate_Limiter", "false")
+            // A burst of posts at machine speed, as in every test server (common/mod.rs).
+            .envs(
+                common::ABUSE_CONTROLS_OFF
+                    .iter()
+                    .map(|id| (format!("OVERWRITE_SETTING_{id}"), "0")),
+            )
             // Logs only when asked for (`CLUSTER_LOG=debug`): the processes are not captured.
             .stdout(if std::env::var_os("CLUSTER_LOG").is_some() {
                 Stdio::inherit()

@@ -104,6 +104,15 @@ impl CometProcess {
                 "OVERWRITE_SETTING_Block_Multiple_Failed_Logins_Enabled",
                 "false",
             )
+            // A load generator is a flood by design: thousands of connections of one user,
+            // posts and rooms at machine speed.
+            .env("OVERWRITE_SETTING_DDP_Rate_Limit_User_Enabled", "false")
+            .env(
+                "OVERWRITE_SETTING_DDP_Rate_Limit_User_By_Method_Enabled",
+                "false",
+            )
+            .env("OVERWRITE_SETTING_Comet_Abuse_Messages_Per_User_Limit", "0")
+            .env("OVERWRITE_SETTING_Comet_Abuse_Room_Creation_Per_Day", "0")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

@@ -43,6 +43,8 @@ pub const DEFAULT_PERMISSIONS: &[(&str, &[&str])] = &[
     ("add-user-to-any-p-room", &[]),
     ("add-user-to-joined-room", &["admin", "owner", "moderator"]),
     ("api-bypass-rate-limit", &["admin", "bot", "app"]),
+    // Comet's: list and unlist file digests in the upload blocklist (`files.blocklist.*`).
+    ("manage-file-blocklist", &["admin"]),
     ("archive-room", &["admin", "owner"]),
     ("assign-admin-role", &["admin"]),
     ("assign-roles", &["admin"]),
@@ -608,6 +610,193 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
         public = false,
         "Rate Limiter",
         "Feature_Limiting"
+    ),
+    seed!(
+        "DDP_Rate_Limit_IP_Enabled",
+        Boolean,
+        true,
+        public = false,
+        "Rate Limiter",
+        "DDP_Rate_Limiter"
+    ),
+    seed!(
+        "DDP_Rate_Limit_IP_Requests_Allowed",
+        Int,
+        120000,
+        public = false,
+        "Rate Limiter",
+        "DDP_Rate_Limiter"
+    ),
+    seed!(
+        "DDP_Rate_Limit_IP_Interval_Time",
+        Int,
+        60000,
+        public = false,
+        "Rate Limiter",
+        "DDP_Rate_Limiter"
+    ),
+    seed!(
+        "DDP_Rate_Limit_User_Enabled",
+        Boolean,
+        true,
+        public = false,
+        "Rate Limiter",
+        "DDP_Rate_Limiter"
+    ),
+    seed!(
+        "DDP_Rate_Limit_User_Requests_Allowed",
+        Int,
+        1200,
+        public = false,
+        "Rate Limiter",
+        "DDP_Rate_Limiter"
+    ),
+    seed!(
+        "DDP_Rate_Limit_User_Interval_Time",
+        Int,
+        60000,
+        public = false,
+        "Rate Limiter",
+        "DDP_Rate_Limiter"
+    ),
+    seed!(
+        "DDP_Rate_Limit_Connection_Enabled",
+        Boolean,
+        true,
+        public = false,
+        "Rate Limiter",
+        "DDP_Rate_Limiter"
+    ),
+    seed!(
+        "DDP_Rate_Limit_Connection_Requests_Allowed",
+        Int,
+        600,
+        public = false,
+        "Rate Limiter",
+        "DDP_Rate_Limiter"
+    ),
+    seed!(
+        "DDP_Rate_Limit_Connection_Interval_Time",
+        Int,
+        60000,
+        public = false,
+        "Rate Limiter",
+        "DDP_Rate_Limiter"
+    ),
+    seed!(
+        "DDP_Rate_Limit_User_By_Method_Enabled",
+        Boolean,
+        true,
+        public = false,
+        "Rate Limiter",
+        "DDP_Rate_Limiter"
+    ),
+    seed!(
+        "DDP_Rate_Limit_User_By_Method_Requests_Allowed",
+        Int,
+        20,
+        public = false,
+        "Rate Limiter",
+        "DDP_Rate_Limiter"
+    ),
+    seed!(
+        "DDP_Rate_Limit_User_By_Method_Interval_Time",
+        Int,
+        10000,
+        public = false,
+        "Rate Limiter",
+        "DDP_Rate_Limiter"
+    ),
+    seed!(
+        "DDP_Rate_Limit_Connection_By_Method_Enabled",
+        Boolean,
+        true,
+        public = false,
+        "Rate Limiter",
+        "DDP_Rate_Limiter"
+    ),
+    seed!(
+        "DDP_Rate_Limit_Connection_By_Method_Requests_Allowed",
+        Int,
+        10,
+        public = false,
+        "Rate Limiter",
+        "DDP_Rate_Limiter"
+    ),
+    seed!(
+        "DDP_Rate_Limit_Connection_By_Method_Interval_Time",
+        Int,
+        10000,
+        public = false,
+        "Rate Limiter",
+        "DDP_Rate_Limiter"
+    ),
+    // Comet's abuse controls (beyond upstream): each 0 or false turns it off. "New accounts" are
+    // self-registered accounts younger than Comet_Abuse_New_Account_Age_Hours that no admin
+    // approved (users.approve).
+    seed!(
+        "Comet_Abuse_Messages_Per_User_Limit",
+        Int,
+        5,
+        public = false,
+        "Rate Limiter",
+        "Comet_Abuse_Controls"
+    ),
+    seed!(
+        "Comet_Abuse_Messages_Per_User_Interval_Time",
+        Int,
+        1000,
+        public = false,
+        "Rate Limiter",
+        "Comet_Abuse_Controls"
+    ),
+    seed!(
+        "Comet_Abuse_Room_Creation_Per_Day",
+        Int,
+        25,
+        public = false,
+        "Rate Limiter",
+        "Comet_Abuse_Controls"
+    ),
+    seed!(
+        "Comet_Abuse_New_Account_Age_Hours",
+        Int,
+        24,
+        public = false,
+        "Rate Limiter",
+        "Comet_Abuse_Controls"
+    ),
+    seed!(
+        "Comet_Abuse_New_Account_Direct_Messages_Per_Hour",
+        Int,
+        10,
+        public = false,
+        "Rate Limiter",
+        "Comet_Abuse_Controls"
+    ),
+    seed!(
+        "Comet_Abuse_New_Account_Block_Links",
+        Boolean,
+        true,
+        public = false,
+        "Rate Limiter",
+        "Comet_Abuse_Controls"
+    ),
+    seed!(
+        "Comet_Abuse_New_Account_Block_Uploads",
+        Boolean,
+        true,
+        public = false,
+        "Rate Limiter",
+        "Comet_Abuse_Controls"
+    ),
+    seed!(
+        "Comet_Abuse_New_Account_Max_Rooms",
+        Int,
+        10,
+        public = false,
+        "Rate Limiter",
+        "Comet_Abuse_Controls"
     ),
     // Accounts
     seed!("Accounts_RegistrationForm", Select, "Public", public = true, "Accounts", "Registration"; choices = REGISTRATION_FORM_CHOICES),

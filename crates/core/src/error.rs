@@ -144,6 +144,9 @@ impl Error {
         )
     }
 
+    /// A rate limit refused the call (REST: 429 `error-too-many-requests`). The details carry
+    /// `timeToReset` (milliseconds), from which DDP renders Meteor's own wording
+    /// ([`Error::ddp_too_many_requests`]).
     pub fn too_many_requests(wait_seconds: u64) -> Self {
         Error::make(
             ErrorKind::TooManyRequests,
@@ -152,6 +155,21 @@ impl Error {
                 "Error, too many requests. Please slow down. You must wait {wait_seconds} seconds before trying this endpoint again."
             )),
         )
+        .with_details(serde_json::json!({"timeToReset": wait_seconds.saturating_mul(1000)}))
+    }
+
+    /// Meteor's DDP rate limiter refusal: `too-many-requests`, "... before trying again.",
+    /// details `{timeToReset}` in milliseconds.
+    pub fn ddp_too_many_requests(time_to_reset_ms: u64) -> Self {
+        let wait_seconds = time_to_reset_ms.div_ceil(1000).max(1);
+        Error::make(
+            ErrorKind::TooManyRequests,
+            Some(Cow::Borrowed("too-many-requests")),
+            Cow::Owned(format!(
+                "Error, too many requests. Please slow down. You must wait {wait_seconds} seconds before trying again."
+            )),
+        )
+        .with_details(serde_json::json!({"timeToReset": time_to_reset_ms}))
     }
 
     pub fn payload_too_large(limit_bytes: usize) -> Self {

@@ -111,6 +111,11 @@ pub struct User {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub last_login: Option<Timestamp>,
+    /// Trusted by an administrator: exempt from the limits on new accounts (links, files,
+    /// rooms joined, direct messages to strangers) whatever its age. Accounts an administrator
+    /// or the server creates start approved; self-registered ones do not.
+    #[serde(default)]
+    pub approved: bool,
 }
 
 impl User {

@@ -11,7 +11,7 @@ mod rooms;
 mod threads;
 
 use comet_core::user::Presence;
-use comet_core::{Error, Result, Timestamp};
+use comet_core::{Error, ErrorKind, Result, Timestamp};
 use comet_service::rooms::{RoomAccess, RoomFamily, RoomRef};
 use comet_service::{ClientInfo, LoginResult, Service, Session};
 use serde_json::{Value, json};
@@ -106,6 +106,18 @@ pub fn result_message(id: &Value, outcome: &Result<Value>) -> Value {
 
 /// A Meteor error as DDP carries it.
 pub fn error_object(error: &Error) -> Value {
+    if error.kind == ErrorKind::TooManyRequests
+        && error.code.as_deref() != Some("too-many-requests")
+    {
+        // Whatever limit refused the call, a DDP client sees Meteor's rate limiter error.
+        let time_to_reset = error
+            .details
+            .as_ref()
+            .and_then(|d| d.get("timeToReset"))
+            .and_then(Value::as_u64)
+            .unwrap_or(1000);
+        return error_object(&Error::ddp_too_many_requests(time_to_reset));
+    }
     let code = error.code.as_deref().unwrap_or("internal-error");
     let mut object = json!({
         "isClientSafe": true,

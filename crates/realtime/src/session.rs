@@ -11,6 +11,7 @@ use comet_core::{Error, ErrorKind};
 use comet_methods::{MethodContext, Outcome, error_object, result_message};
 use comet_protocol::ddp::{Framing, decode_frame};
 use comet_service::listening::Listening;
+use comet_service::ratelimit::{Allowance, DdpCall};
 use comet_service::{ClientInfo, Session};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -96,28 +97,25 @@ fn encode(framing: Framing, frame: Frame) -> Utf8Bytes {
 /// Frames written to the socket before it is flushed: a burst costs one write, not one each.
 const WRITE_BATCH: usize = 64;
 
-/// Upstream's DDP limits: calls of one method per connection, and calls per connection.
-const PER_METHOD: (u32, Duration) = (10, Duration::from_secs(10));
-const PER_CONNECTION: (u32, Duration) = (600, Duration::from_secs(60));
-
 /// A fixed-window counter.
 struct Window {
     started: tokio::time::Instant,
-    calls: u32,
+    calls: u64,
 }
 
 impl Window {
-    /// Counts a call; `Err(seconds to wait)` when over `limit` in `period`.
-    fn hit(&mut self, limit: u32, period: Duration) -> Result<(), u64> {
+    /// Counts a call; `Err(time until the window resets)` when over the allowance.
+    fn hit(&mut self, allowance: Allowance) -> Result<(), Duration> {
         let now = tokio::time::Instant::now();
-        if now.duration_since(self.started) >= period {
+        if now.duration_since(self.started) >= allowance.period {
             self.started = now;
             self.calls = 0;
         }
         self.calls += 1;
-        if self.calls > limit {
-            let left = period.saturating_sub(now.duration_since(self.started));
-            return Err(left.as_millis().div_ceil(1000).max(1) as u64);
+        if self.calls > allowance.calls {
+            return Err(allowance
+                .period
+                .saturating_sub(now.duration_since(self.started)));
         }
         Ok(())
     }
@@ -522,11 +520,7 @@ async fn method(realtime: &Realtime, tx: &mpsc::Sender<Outgoing>, state: &mut St
         _ => Vec::new(),
     };
     if let Err(wait) = rate_limit(realtime, state, name) {
-        let error = Error::meteor(
-            "too-many-requests",
-            format!("Error, too many requests. Please slow down. You must wait {wait} seconds before trying this endpoint again."),
-        )
-        .with_details(json!({"timeToReset": wait * 1000, "seconds": wait}));
+        let error = Error::ddp_too_many_requests(duration_ms(wait));
         send(tx, result_message(&id, &Err(error))).await;
         send(tx, json!({"msg": "updated", "methods": [id]})).await;
         return;
@@ -629,26 +623,47 @@ async fn method(realtime: &Realtime, tx: &mpsc::Sender<Outgoing>, state: &mut St
     send(tx, json!({"msg": "updated", "methods": [id]})).await;
 }
 
-/// Applies the DDP limits unless the user may bypass them; `Err(seconds to wait)`.
-fn rate_limit(realtime: &Realtime, state: &mut State, method: &str) -> Result<(), u64> {
-    if state.session.as_ref().is_some_and(|s| {
-        realtime
-            .service
-            .has_permission(&s.user, "api-bypass-rate-limit")
-    }) {
+fn duration_ms(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Applies upstream's DDP limits (`DDP_Rate_Limit_*`) to a method call or a subscription
+/// unless the user may bypass them: every applicable limit counts the call, and a refusal
+/// says how long until the longest refusing window resets.
+fn rate_limit(realtime: &Realtime, state: &mut State, name: &str) -> Result<(), Duration> {
+    let service = &realtime.service;
+    let user = state.session.as_ref().map(|s| &s.user);
+    if service.bypasses_rate_limits(user) {
         return Ok(());
     }
-    if state.method_windows.len() > 256 {
-        state.method_windows.clear();
+    let mut refused = service
+        .check_ddp_shared_limits(&DdpCall {
+            user,
+            ip: state.client.ip,
+            name,
+        })
+        .err();
+    let mut refuse = |wait: Duration| refused = Some(refused.map_or(wait, |r| r.max(wait)));
+    let (per_connection, per_method) = service.ddp_connection_allowances(name);
+    if let Some(allowance) = per_connection
+        && let Err(wait) = state.connection_window.hit(allowance)
+    {
+        refuse(wait);
     }
-    state
-        .method_windows
-        .entry(method.to_owned())
-        .or_insert_with(Window::new)
-        .hit(PER_METHOD.0, PER_METHOD.1)?;
-    state
-        .connection_window
-        .hit(PER_CONNECTION.0, PER_CONNECTION.1)
+    if let Some(allowance) = per_method {
+        if state.method_windows.len() > 256 {
+            state.method_windows.clear();
+        }
+        if let Err(wait) = state
+            .method_windows
+            .entry(name.to_owned())
+            .or_insert_with(Window::new)
+            .hit(allowance)
+        {
+            refuse(wait);
+        }
+    }
+    refused.map_or(Ok(()), Err)
 }
 
 /// What listening to `event_name` of `stream` means, in the service's terms (which decide
@@ -722,6 +737,11 @@ async fn subscribe(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
+    if let Err(wait) = rate_limit(realtime, state, name) {
+        let error = Error::ddp_too_many_requests(duration_ms(wait));
+        refuse_subscription(tx, &id, name, &error).await;
+        return;
+    }
     if EMPTY_PUBLICATIONS.contains(&name) {
         send(tx, json!({"msg": "ready", "subs": [id]})).await;
         return;

@@ -63,6 +63,16 @@ pub struct Registration {
     pub custom_fields: Option<Value>,
 }
 
+/// What `users.purge` did.
+#[derive(Debug)]
+pub struct PurgedUser {
+    pub user: User,
+    /// Rooms the user's messages were deleted from.
+    pub rooms: usize,
+    /// Files deleted.
+    pub files: usize,
+}
+
 /// `users.create` input.
 #[derive(Debug, Clone, Default)]
 pub struct NewUser {
@@ -469,6 +479,7 @@ impl Accounts<'_> {
                 == 0
         {
             user.roles.push("admin".to_owned());
+            user.approved = true;
         }
         match self.ctx.store.insert_user(&user).await {
             Ok(()) => {
@@ -514,6 +525,7 @@ impl Accounts<'_> {
             created_at: at,
             updated_at: at,
             last_login: None,
+            approved: true,
         }
     }
 
@@ -584,6 +596,8 @@ impl Accounts<'_> {
             }),
         );
         user.active = !self.ctx.setting_bool("Accounts_ManuallyApproveNewUsers");
+        // Self-registered accounts are new until they are old enough or an admin approves them.
+        user.approved = false;
         user.password_bcrypt = Some(self.hash_password(&PasswordInput::Plain(password)).await?);
         user.custom_fields = custom_fields.filter(|f| f.as_object().is_some_and(|m| !m.is_empty()));
         let user = self.insert_user(user, true).await?;
@@ -1131,7 +1145,9 @@ impl Accounts<'_> {
 
     /// `Message_ErasureType` = `Delete`: the user's messages go (as tombstones, so that
     /// clients syncing later drop them too), then every file they sent.
-    async fn erase_user_messages(&self, user: &User) -> Result<()> {
+    /// Deletes every message and file `user` sent, telling each room's listeners; answers in
+    /// how many rooms messages went and how many files.
+    async fn erase_user_messages(&self, user: &User) -> Result<(usize, usize)> {
         let rooms = self
             .ctx
             .store
@@ -1139,6 +1155,7 @@ impl Accounts<'_> {
             .await
             .map_err(store_error)?;
         let authors = [user.id.clone()];
+        let room_count = rooms.len();
         for room_id in rooms {
             self.ctx
                 .store
@@ -1167,12 +1184,53 @@ impl Accounts<'_> {
             .user_uploads(&user.id)
             .await
             .map_err(store_error)?;
+        let file_count = uploads.len();
         for upload in uploads {
             if let Err(e) = self.ctx.files().discard_upload(&upload).await {
                 tracing::warn!(error = %e, file = %upload.id, "could not delete a file");
             }
         }
-        Ok(())
+        Ok((room_count, file_count))
+    }
+
+    /// Who may purge a user: deactivate them and delete all they sent.
+    pub const PURGE_USER: Required =
+        Required::All(&["edit-other-user-active-status", "delete-user"]);
+
+    /// `users.purge` (Comet): deactivates a user (ending their sessions) and deletes every
+    /// message and file they sent, in every room, as `Message_ErasureType` "Delete" does when
+    /// a user is deleted; the account stays, inactive, for the record.
+    pub async fn purge_user(
+        &self,
+        session: &Session,
+        user_id: &str,
+        confirm_relinquish: bool,
+    ) -> Result<PurgedUser> {
+        self.ctx.authorize(&session.user, Self::PURGE_USER)?;
+        let Some(user) = self
+            .ctx
+            .store
+            .user_by_id(user_id)
+            .await
+            .map_err(store_error)?
+        else {
+            return Err(Error::failure("User not found"));
+        };
+        if user.id == session.user.id {
+            return Err(Error::meteor(
+                "error-action-not-allowed",
+                "You cannot purge yourself",
+            ));
+        }
+        let user = if user.active {
+            self.apply_active_status(user, false, confirm_relinquish)
+                .await?
+        } else {
+            user
+        };
+        let (rooms, files) = self.erase_user_messages(&user).await?;
+        tracing::info!(by = %session.user.id, user = %user.id, rooms, files, "user purged");
+        Ok(PurgedUser { user, rooms, files })
     }
 
     /// `Message_ErasureType` = `Unlink`: the user's messages stay, attributed to `rocket.cat`

@@ -348,6 +348,7 @@ impl Files<'_> {
                 "File sharing not allowed in direct messages",
             ));
         }
+        self.ctx.check_new_account_upload(&session.user)?;
         Ok(room)
     }
 
@@ -390,7 +391,10 @@ impl Files<'_> {
         };
         let upload_id = id::new_id();
         let blobs = self.blob_store_for_writing()?;
-        let mut body = std::io::Cursor::new(head.clone()).chain(&mut *file.body);
+        // The digest is of the bytes as sent, before any metadata is stripped: the blocklist
+        // names files as they circulate.
+        let mut body =
+            HashingReader::new(std::io::Cursor::new(head.clone()).chain(&mut *file.body));
         // Metadata goes before the bytes reach storage, so no one ever downloads it.
         let filter = MetadataFilter::new(
             &content_type,
@@ -406,6 +410,7 @@ impl Files<'_> {
             }
             None => (blobs.put(&upload_id, &mut body, limit).await, None, None),
         };
+        let sha256 = body.hex_digest();
         let size = match stored {
             Ok(size) => size,
             Err(BlobError::TooLarge(limit)) => return Err(too_large(limit)),
@@ -414,6 +419,11 @@ impl Files<'_> {
                 return Err(storage_unavailable(blobs.name(), &cause));
             }
         };
+        if let Err(refusal) = self.check_not_blocked(&sha256).await {
+            self.discard_key(blobs.as_ref(), &upload_id).await;
+            tracing::info!(by = %session.user.id, %sha256, "blocked file refused");
+            return Err(refusal);
+        }
         let name = sanitize_file_name(&file.name);
         let extension = name
             .rsplit_once('.')
@@ -458,6 +468,13 @@ impl Files<'_> {
         }
         tracing::info!(by = %session.user.id, file = %upload.id, size, "file uploaded");
         Ok(upload)
+    }
+
+    /// Removes bytes written under `key` that no record will point to.
+    async fn discard_key(&self, blobs: &dyn comet_media::blobs::BlobStore, key: &str) {
+        if let Err(e) = blobs.delete(key).await {
+            tracing::warn!(error = %e, key, store = %blobs.name(), "could not remove a blob");
+        }
     }
 
     /// Removes an upload's bytes from the store it was written to.
@@ -926,6 +943,42 @@ impl Files<'_> {
             self.discard_upload(upload).await?;
         }
         Ok(expired.len() as u64)
+    }
+}
+
+/// A reader that computes the SHA-256 of everything read through it.
+struct HashingReader<R> {
+    inner: R,
+    hasher: sha2::Sha256,
+}
+
+impl<R> HashingReader<R> {
+    fn new(inner: R) -> Self {
+        HashingReader {
+            inner,
+            hasher: <sha2::Sha256 as sha2::Digest>::new(),
+        }
+    }
+
+    /// The lowercase hex digest of what was read so far.
+    fn hex_digest(&self) -> String {
+        hex::encode(sha2::Digest::finalize(self.hasher.clone()))
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for HashingReader<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let std::task::Poll::Ready(Ok(())) = &polled {
+            sha2::Digest::update(&mut this.hasher, &buf.filled()[before..]);
+        }
+        polled
     }
 }
 

@@ -4,6 +4,7 @@
 //! call is atomic) and returns domain values. Caches of settings and permissions live here
 //! because the service is the only writer of both.
 
+pub mod abuse;
 pub mod accounts;
 pub mod auth;
 pub mod authz;

@@ -259,6 +259,7 @@ impl Messages<'_> {
             ));
         }
         self.check_can_send(session, room).await?;
+        self.ctx.check_message_rate(&session.user)?;
         if origin == Origin::Client {
             self.check_content(session, room, &new).await?;
         }

@@ -8,8 +8,9 @@
 //!    message and what posting it changes ([`Draft`]); system messages are built by the
 //!    operation that causes them;
 //! 3. **filters**: every [`Filter`] in order may reject the draft, rewrite it or annotate it
-//!    (the bad-words filter, quotes of linked messages, then the markup tree `md` of the final
-//!    text; abuse limits, translation and outgoing integrations plug in here);
+//!    (links from new accounts refused, the bad-words filter, quotes of linked messages, then
+//!    the markup tree `md` of the final text; translation and outgoing integrations plug in
+//!    here);
 //! 4. **persist**: one store transaction inserts it with its effects on the room, the thread
 //!    and the members' subscriptions;
 //! 5. **publish**: the message, the updated thread root and the room go on the bus;
@@ -23,6 +24,7 @@ use async_trait::async_trait;
 use comet_core::Result;
 use comet_core::room::{Message, Room, RoomType};
 use comet_store::PostEffects;
+use std::collections::HashSet;
 
 /// Who sends a message.
 #[derive(Clone, Copy)]
@@ -56,7 +58,8 @@ pub trait Filter: Send + Sync {
 /// text.
 pub(crate) fn built_in_filters() -> Vec<Box<dyn Filter>> {
     vec![
-        Box::new(BadWords),
+        Box::new(crate::abuse::NewAccountLinks),
+        Box::new(BadWords::default()),
         Box::new(crate::quotes::Quotes),
         Box::new(crate::markup::Markup),
     ]
@@ -152,7 +155,43 @@ impl Messages<'_> {
 /// text found in `Message_BadWordsFilterList` (comma-separated, matched whole and without
 /// regard to case) and not in `Message_BadWordsWhitelist` has each of its letters and digits
 /// replaced by `*`. Comet ships no word list of its own: the operator's list is the list.
-struct BadWords;
+///
+/// The lists are turned into a set once per change of either setting, not per message, so a
+/// list of thousands of words costs a lookup per word of the message.
+#[derive(Default)]
+struct BadWords {
+    compiled: std::sync::Mutex<Option<CompiledBadWords>>,
+}
+
+/// The bad-words set built from the two settings' values it was built from.
+struct CompiledBadWords {
+    list: String,
+    allowed: String,
+    words: std::sync::Arc<HashSet<String>>,
+}
+
+impl BadWords {
+    /// The set for the current settings, rebuilt when either changed.
+    fn words(&self, list: String, allowed: String) -> std::sync::Arc<HashSet<String>> {
+        let mut compiled = match self.compiled.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(current) = compiled.as_ref()
+            && current.list == list
+            && current.allowed == allowed
+        {
+            return current.words.clone();
+        }
+        let words = std::sync::Arc::new(bad_word_set(&list, &allowed));
+        *compiled = Some(CompiledBadWords {
+            list,
+            allowed,
+            words: words.clone(),
+        });
+        words
+    }
+}
 
 #[async_trait]
 impl Filter for BadWords {
@@ -167,9 +206,11 @@ impl Filter for BadWords {
         {
             return Ok(());
         }
-        let list = service.setting_str("Message_BadWordsFilterList");
-        let allowed = service.setting_str("Message_BadWordsWhitelist");
-        if let Some(clean) = mask_bad_words(&draft.message.text, &list, &allowed) {
+        let words = self.words(
+            service.setting_str("Message_BadWordsFilterList"),
+            service.setting_str("Message_BadWordsWhitelist"),
+        );
+        if let Some(clean) = mask_words(&draft.message.text, &words) {
             draft.message.text = clean;
         }
         Ok(())
@@ -185,13 +226,23 @@ fn word_list(setting: &str) -> Vec<String> {
         .collect()
 }
 
-/// `text` with every listed (and not allowed) word masked, or `None` when nothing is.
-fn mask_bad_words(text: &str, list: &str, allowed: &str) -> Option<String> {
+/// The listed words that are not allowed, lowercased.
+fn bad_word_set(list: &str, allowed: &str) -> HashSet<String> {
     let allowed = word_list(allowed);
-    let bad: Vec<String> = word_list(list)
+    word_list(list)
         .into_iter()
         .filter(|w| !allowed.contains(w))
-        .collect();
+        .collect()
+}
+
+/// `text` with every listed (and not allowed) word masked, or `None` when nothing is.
+#[cfg(test)]
+fn mask_bad_words(text: &str, list: &str, allowed: &str) -> Option<String> {
+    mask_words(text, &bad_word_set(list, allowed))
+}
+
+/// `text` with every word of `bad` masked, or `None` when nothing is.
+fn mask_words(text: &str, bad: &HashSet<String>) -> Option<String> {
     if bad.is_empty() {
         return None;
     }
@@ -227,7 +278,29 @@ fn mask_bad_words(text: &str, list: &str, allowed: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::mask_bad_words;
+    use super::{BadWords, mask_bad_words};
+    use std::sync::Arc;
+
+    #[test]
+    fn the_word_set_is_built_once_per_settings_change() {
+        let filter = BadWords::default();
+        let first = filter.words("one, two".into(), String::new());
+        let again = filter.words("one, two".into(), String::new());
+        assert!(Arc::ptr_eq(&first, &again));
+        let changed = filter.words("one, two".into(), "two".into());
+        assert!(!Arc::ptr_eq(&first, &changed));
+        assert!(changed.contains("one") && !changed.contains("two"));
+    }
+
+    #[test]
+    fn a_long_list_is_matched_by_lookup() {
+        let list: Vec<String> = (0..1000).map(|n| format!("word{n}")).collect();
+        let text = "clean word999 text word0";
+        assert_eq!(
+            mask_bad_words(text, &list.join(","), ""),
+            Some("clean ******* text *****".into())
+        );
+    }
 
     #[test]
     fn listed_words_are_masked_whole_and_without_regard_to_case() {

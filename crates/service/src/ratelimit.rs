@@ -45,6 +45,7 @@ pub enum RateLimitDecision {
 
 struct Window {
     started: Instant,
+    period: Duration,
     calls: u64,
 }
 
@@ -61,14 +62,17 @@ impl RateLimiter {
             Err(poisoned) => poisoned.into_inner(),
         };
         if windows.len() >= MAX_TRACKED_WINDOWS {
-            windows.retain(|_, w| now.duration_since(w.started) < period);
+            // Each window by its own period: a day-long count must not go with the short ones.
+            windows.retain(|_, w| now.duration_since(w.started) < w.period);
         }
         let window = windows.entry(key).or_insert(Window {
             started: now,
+            period,
             calls: 0,
         });
-        if now.duration_since(window.started) >= period {
+        if now.duration_since(window.started) >= window.period || window.period != period {
             window.started = now;
+            window.period = period;
             window.calls = 0;
         }
         window.calls += 1;
@@ -180,6 +184,191 @@ impl Service {
         if calls > limit {
             let wait_seconds = reset_in.as_millis().div_ceil(1000).max(1);
             tracing::info!(user = %user.id, limit, "upload rate limit reached");
+            return Err(Error::too_many_requests(
+                u64::try_from(wait_seconds).unwrap_or(u64::MAX),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One of upstream's DDP limits, configured by `DDP_Rate_Limit_<name>_Enabled`,
+/// `..._Requests_Allowed` and `..._Interval_Time` (milliseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DdpLimit {
+    /// Calls from one client address (loopback exempt, as upstream).
+    Ip,
+    /// Calls by one logged-in user, over all their connections.
+    User,
+    /// Calls on one connection.
+    Connection,
+    /// Calls of one method (or subscription) by one logged-in user.
+    UserByMethod,
+    /// Calls of one method (or subscription) on one connection.
+    ConnectionByMethod,
+}
+
+impl DdpLimit {
+    fn setting_name(self) -> &'static str {
+        match self {
+            DdpLimit::Ip => "IP",
+            DdpLimit::User => "User",
+            DdpLimit::Connection => "Connection",
+            DdpLimit::UserByMethod => "User_By_Method",
+            DdpLimit::ConnectionByMethod => "Connection_By_Method",
+        }
+    }
+}
+
+/// How many calls a limit allows in how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Allowance {
+    pub calls: u64,
+    pub period: Duration,
+}
+
+impl Allowance {
+    /// Upstream scales the per-method allowance of stream subscriptions (`stream-*`) by four,
+    /// calls and interval alike: the same rate, a larger burst.
+    fn scaled(self, factor: u32) -> Allowance {
+        Allowance {
+            calls: self.calls.saturating_mul(u64::from(factor)),
+            period: self.period.saturating_mul(factor),
+        }
+    }
+}
+
+/// What a DDP call is, for the limits.
+pub struct DdpCall<'a> {
+    pub user: Option<&'a User>,
+    pub ip: Option<std::net::IpAddr>,
+    /// The method's or the subscription's name.
+    pub name: &'a str,
+}
+
+impl DdpCall<'_> {
+    fn per_method_factor(&self) -> u32 {
+        if self.name.starts_with("stream-") {
+            4
+        } else {
+            1
+        }
+    }
+}
+
+impl Service {
+    /// A DDP limit's allowance as the settings say, `None` when it is off.
+    pub fn ddp_allowance(&self, limit: DdpLimit) -> Option<Allowance> {
+        let name = limit.setting_name();
+        if !self.setting_bool(&format!("DDP_Rate_Limit_{name}_Enabled")) {
+            return None;
+        }
+        let calls =
+            u64::try_from(self.setting_int(&format!("DDP_Rate_Limit_{name}_Requests_Allowed")))
+                .ok()?;
+        let period_ms =
+            u64::try_from(self.setting_int(&format!("DDP_Rate_Limit_{name}_Interval_Time")))
+                .ok()?;
+        (period_ms > 0).then(|| Allowance {
+            calls,
+            period: Duration::from_millis(period_ms),
+        })
+    }
+
+    /// Whether the caller is exempt from the DDP limits (`api-bypass-rate-limit`).
+    pub fn bypasses_rate_limits(&self, user: Option<&User>) -> bool {
+        user.is_some_and(|u| self.has_permission(u, "api-bypass-rate-limit"))
+    }
+
+    /// Counts a DDP call against the limits that span connections (per address, per user, per
+    /// user and method), kept by this instance as upstream's are; every applicable limit counts
+    /// the call. `Err(time to reset)` of the longest refusing limit.
+    pub fn check_ddp_shared_limits(&self, call: &DdpCall<'_>) -> Result<(), Duration> {
+        if self.bypasses_rate_limits(call.user) {
+            return Ok(());
+        }
+        let mut refused: Option<Duration> = None;
+        let mut count = |key: String, allowance: Allowance| {
+            let (calls, reset_in) = self.rate_limiter.hit(key, allowance.period);
+            if calls > allowance.calls {
+                refused = Some(refused.map_or(reset_in, |r| r.max(reset_in)));
+            }
+        };
+        if let Some(ip) = call.ip.filter(|ip| !ip.is_loopback())
+            && let Some(allowance) = self.ddp_allowance(DdpLimit::Ip)
+        {
+            count(format!("ddp-ip\u{0}{ip}"), allowance);
+        }
+        if let Some(user) = call.user {
+            if let Some(allowance) = self.ddp_allowance(DdpLimit::User) {
+                count(format!("ddp-user\u{0}{}", user.id), allowance);
+            }
+            if let Some(allowance) = self.ddp_allowance(DdpLimit::UserByMethod) {
+                count(
+                    format!("ddp-user-method\u{0}{}\u{0}{}", user.id, call.name),
+                    allowance.scaled(call.per_method_factor()),
+                );
+            }
+        }
+        refused.map_or(Ok(()), Err)
+    }
+
+    /// The per-connection allowances for a call: in all, and for its method.
+    pub fn ddp_connection_allowances(&self, name: &str) -> (Option<Allowance>, Option<Allowance>) {
+        let factor = DdpCall {
+            user: None,
+            ip: None,
+            name,
+        }
+        .per_method_factor();
+        (
+            self.ddp_allowance(DdpLimit::Connection),
+            self.ddp_allowance(DdpLimit::ConnectionByMethod)
+                .map(|a| a.scaled(factor)),
+        )
+    }
+
+    /// The per-user message limit (`Comet_Abuse_Messages_Per_User_Limit` messages per
+    /// `Comet_Abuse_Messages_Per_User_Interval_Time` milliseconds, 0 = off), over every
+    /// transport: upstream limits `sendMessage` to 5 a second for users without
+    /// `send-many-messages`, on DDP only; here REST posts count too.
+    pub(crate) fn check_message_rate(&self, user: &User) -> comet_core::Result<()> {
+        let (Ok(limit), Ok(period_ms)) = (
+            u64::try_from(self.setting_int("Comet_Abuse_Messages_Per_User_Limit")),
+            u64::try_from(self.setting_int("Comet_Abuse_Messages_Per_User_Interval_Time")),
+        ) else {
+            return Ok(());
+        };
+        if limit == 0 || period_ms == 0 || self.has_permission(user, "send-many-messages") {
+            return Ok(());
+        }
+        // Counted by this instance, as upstream's method limits are: the message path must
+        // not wait on the database for it.
+        let (calls, reset_in) = self.rate_limiter.hit(
+            format!("messages\u{0}{}", user.id),
+            Duration::from_millis(period_ms),
+        );
+        if calls > limit {
+            let wait_seconds = reset_in.as_millis().div_ceil(1000).max(1);
+            return Err(Error::too_many_requests(
+                u64::try_from(wait_seconds).unwrap_or(u64::MAX),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Counts one action under `key` and refuses it with a 429 past `limit` per `period_ms`.
+    pub(crate) async fn check_window(
+        &self,
+        key: String,
+        limit: u64,
+        period_ms: u64,
+    ) -> comet_core::Result<()> {
+        let Some((calls, reset_in)) = self.count_in_window(key, period_ms).await else {
+            return Ok(());
+        };
+        if calls > limit {
+            let wait_seconds = reset_in.as_millis().div_ceil(1000).max(1);
             return Err(Error::too_many_requests(
                 u64::try_from(wait_seconds).unwrap_or(u64::MAX),
             ));

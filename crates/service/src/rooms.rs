@@ -895,6 +895,10 @@ impl Rooms<'_> {
             )
             .with_details(json!({"channel_name": name}))
         };
+        if !new_room.exclude_self {
+            self.ctx.check_rooms_joined(&session.user).await?;
+        }
+        self.ctx.check_room_creation(&session.user).await?;
         // Unknown usernames among the members are skipped, as upstream does.
         let mut members = self.existing_users(&new_room.members).await?;
         members.retain(|u| u.id != session.user.id);
@@ -1055,6 +1059,9 @@ impl Rooms<'_> {
             self.reopen(&existing.id, &session.user.id).await?;
             return Ok(existing);
         }
+        if !exclude_self && participants.len() > 1 {
+            self.ctx.check_direct_to_strangers(&session.user).await?;
+        }
         let at = now();
         let mut room = self.blank_room(RoomType::Direct, room_id, None, Some(&session.user), at);
         room.user_ids = participants.iter().map(|u| u.id.clone()).collect();
@@ -1152,6 +1159,7 @@ impl Rooms<'_> {
         if room.archived {
             return Err(Error::meteor("error-room-archived", "The room is archived"));
         }
+        self.ctx.check_rooms_joined(&session.user).await?;
         let at = now();
         let subscription = self.joining_subscription(room, &session.user, at);
         let message = system_message("uj", &room.id, &session.user, &session.user.username, at);

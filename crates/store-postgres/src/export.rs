@@ -35,7 +35,8 @@ fn order(kind: RecordKind) -> Order {
         | RecordKind::Room
         | RecordKind::Subscription
         | RecordKind::Upload
-        | RecordKind::ModerationReport => Order::Id,
+        | RecordKind::ModerationReport
+        | RecordKind::BlockedFileHash => Order::Id,
     }
 }
 

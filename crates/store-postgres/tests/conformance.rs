@@ -47,6 +47,7 @@ conformance_tests!(
     uploads,
     avatars,
     reports,
+    file_blocklist,
 );
 
 #[tokio::test]

@@ -19,7 +19,7 @@ use comet_store::{
 use serde_json::Value;
 
 /// The user columns written by both the insert and the update, in this order, after the id.
-const USER_WRITTEN: [&str; 23] = [
+const USER_WRITTEN: [&str; 24] = [
     "username",
     "username_key",
     "name",
@@ -43,6 +43,7 @@ const USER_WRITTEN: [&str; 23] = [
     "created_at",
     "updated_at",
     "last_login",
+    "approved",
 ];
 
 /// A user's roles as stored: in order, each once.
@@ -84,6 +85,7 @@ fn bind_user_fields<D: Database>(q: &mut Query, user: &User) -> Vec<String> {
         millis(user.created_at).into(),
         millis(user.updated_at).into(),
         user.last_login.map(millis).into(),
+        user.approved.into(),
     ];
     let mut placeholders: Vec<String> = values.into_iter().map(|v| q.param(v)).collect();
     if D::USER_ROLES_IN_ROW {

@@ -1,13 +1,33 @@
 //! Upload and avatar records (see `comet_store::FileStore` and `AvatarStore`).
 
-use crate::rows::{AVATAR_COLUMNS, UPLOAD_COLUMNS, avatar_from_row, upload_from_row};
+use crate::rows::{
+    AVATAR_COLUMNS, BLOCKED_FILE_HASH_COLUMNS, UPLOAD_COLUMNS, avatar_from_row,
+    blocked_file_hash_from_row, upload_from_row,
+};
 use crate::{Database, Query, SqlStore, Transaction, counted, limit, offset};
 use async_trait::async_trait;
 use comet_core::Timestamp;
 use comet_store::encoding::{like_pattern, millis};
 use comet_store::{
-    Avatar, AvatarOwner, AvatarStore, FileStore, StoreError, StoreResult, Upload, UploadFilter,
+    Avatar, AvatarOwner, AvatarStore, BlockedFileHash, FileStore, StoreError, StoreResult, Upload,
+    UploadFilter,
 };
+
+/// Inserts a blocklist entry (also used by the import); `if_new` skips one listed already.
+pub(crate) fn insert_blocked_file_hash_query(entry: &BlockedFileHash, if_new: bool) -> Query {
+    Query::new(format!(
+        "INSERT INTO blocked_file_hashes ({BLOCKED_FILE_HASH_COLUMNS}) VALUES ($1, $2, $3, $4){}",
+        if if_new {
+            " ON CONFLICT (id) DO NOTHING"
+        } else {
+            ""
+        }
+    ))
+    .bind(&entry.sha256)
+    .bind(&entry.added_by)
+    .bind(&entry.reason)
+    .bind(millis(entry.added_at))
+}
 
 fn signed(n: u64) -> StoreResult<i64> {
     i64::try_from(n).map_err(|e| StoreError::Backend(e.to_string()))
@@ -195,6 +215,51 @@ impl<D: Database> FileStore for SqlStore<D> {
         ));
         let rows = self.db.read(select.bind(user_id)).await?;
         rows.iter().map(upload_from_row).collect()
+    }
+
+    async fn block_file_hash(&self, entry: &BlockedFileHash) -> StoreResult<bool> {
+        Ok(self
+            .db
+            .write(insert_blocked_file_hash_query(entry, true))
+            .await?
+            > 0)
+    }
+
+    async fn unblock_file_hash(&self, sha256: &str) -> StoreResult<bool> {
+        let delete = Query::new("DELETE FROM blocked_file_hashes WHERE id = $1").bind(sha256);
+        Ok(self.db.write(delete).await? > 0)
+    }
+
+    async fn is_file_hash_blocked(&self, sha256: &str) -> StoreResult<bool> {
+        let select = Query::new("SELECT COUNT(*) AS n FROM blocked_file_hashes WHERE id = $1");
+        Ok(counted(&self.db.read(select.bind(sha256)).await?)? > 0)
+    }
+
+    async fn blocked_file_hashes(
+        &self,
+        page_offset: u64,
+        page_count: Option<u64>,
+    ) -> StoreResult<(Vec<BlockedFileHash>, u64)> {
+        let total = counted(
+            &self
+                .db
+                .read(Query::new("SELECT COUNT(*) AS n FROM blocked_file_hashes"))
+                .await?,
+        )?;
+        let mut q = Query::new(format!(
+            "SELECT {BLOCKED_FILE_HASH_COLUMNS} FROM blocked_file_hashes \
+             ORDER BY created_at DESC, id{} DESC LIMIT ",
+            D::BYTEWISE
+        ));
+        q.push_bind(limit(page_count))
+            .push(" OFFSET ")
+            .push_bind(offset(page_offset));
+        let rows = self.db.read(q).await?;
+        let entries = rows
+            .iter()
+            .map(blocked_file_hash_from_row)
+            .collect::<StoreResult<_>>()?;
+        Ok((entries, total))
     }
 }
 

@@ -6,14 +6,14 @@ use comet_core::room::{Message, Room, RoomType, Subscription, UserStub};
 use comet_core::setting::{Setting, SettingType};
 use comet_core::user::{Email, LoginToken, Presence, TokenKind, User, UserType};
 use comet_store::transfer::{FailedLogin, Record, RecordKind, TrashedRoom, TrashedSubscription};
-use comet_store::{Avatar, AvatarOwner, StoreError, StoreResult, Upload};
+use comet_store::{Avatar, AvatarOwner, BlockedFileHash, StoreError, StoreResult, Upload};
 use serde_json::Value;
 
 /// The user columns but the roles (users aliased `u`); see [`user_columns`].
 const USER_FIELDS: &str = "u.id, u.username, u.name, u.email, u.email_verified, u.user_type, \
     u.active, u.status, u.status_default, u.status_connection, u.status_text, u.utc_offset, \
     u.password_bcrypt, u.require_password_change, u.language, u.nickname, u.bio, \
-    u.preferences, u.custom_fields, u.created_at, u.updated_at, u.last_login";
+    u.preferences, u.custom_fields, u.created_at, u.updated_at, u.last_login, u.approved";
 
 /// The columns [`user_from_row`] reads, from `users` aliased `u`.
 pub(crate) fn user_columns<D: Database>() -> String {
@@ -69,6 +69,7 @@ pub fn export_columns<D: Database>(kind: RecordKind) -> String {
         RecordKind::Upload => UPLOAD_COLUMNS.to_owned(),
         RecordKind::Avatar => AVATAR_COLUMNS.to_owned(),
         RecordKind::ModerationReport => crate::reports::export_report_columns(),
+        RecordKind::BlockedFileHash => BLOCKED_FILE_HASH_COLUMNS.to_owned(),
     }
 }
 
@@ -110,6 +111,7 @@ pub(crate) fn record_from_row(kind: RecordKind, row: &impl SqlRow) -> StoreResul
         RecordKind::ModerationReport => {
             Record::ModerationReport(crate::reports::report_from_row(row)?)
         }
+        RecordKind::BlockedFileHash => Record::BlockedFileHash(blocked_file_hash_from_row(row)?),
     })
 }
 
@@ -149,6 +151,7 @@ pub(crate) fn user_from_row(row: &impl SqlRow) -> StoreResult<User> {
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
         last_login: row.opt_time("last_login")?,
+        approved: row.bool("approved")?,
     })
 }
 
@@ -358,5 +361,17 @@ pub(crate) fn avatar_from_row(row: &impl SqlRow) -> StoreResult<Avatar> {
         store: row.text("store")?,
         store_key: row.text("store_key")?,
         updated_at: row.time("updated_at")?,
+    })
+}
+
+/// The columns [`blocked_file_hash_from_row`] reads.
+pub(crate) const BLOCKED_FILE_HASH_COLUMNS: &str = "id, added_by, reason, created_at";
+
+pub(crate) fn blocked_file_hash_from_row(row: &impl SqlRow) -> StoreResult<BlockedFileHash> {
+    Ok(BlockedFileHash {
+        sha256: row.text("id")?,
+        added_by: row.text("added_by")?,
+        reason: row.opt_text("reason")?,
+        added_at: row.time("created_at")?,
     })
 }

@@ -60,6 +60,9 @@ async fn insert_record<D: Database>(tx: &mut D::Tx, record: &Record) -> StoreRes
         Record::Upload(upload) => insert_upload_query(upload)?,
         Record::Avatar(avatar) => insert_avatar_query(avatar, false)?,
         Record::ModerationReport(report) => crate::reports::insert_report_query(report)?,
+        Record::BlockedFileHash(entry) => {
+            crate::files::insert_blocked_file_hash_query(entry, false)
+        }
     };
     tx.write(insert).await.map(drop)
 }

@@ -205,3 +205,9 @@ async fn reports() {
     let (_dir, store) = fresh().await;
     conformance::reports(&store).await;
 }
+
+#[tokio::test]
+async fn file_blocklist() {
+    let (_dir, store) = fresh().await;
+    conformance::file_blocklist(&store).await;
+}

@@ -68,6 +68,7 @@ fn user(id: &str, username: &str, email: &str, at: Timestamp) -> User {
         created_at: at,
         updated_at: at,
         last_login: None,
+        approved: false,
     }
 }
 
@@ -149,6 +150,7 @@ pub async fn users(store: &dyn Store) {
     bob.name = "Robert".into();
     bob.roles = vec!["admin".into()];
     bob.last_login = Some(t0);
+    bob.approved = true;
     bob.status = Presence::Busy;
     assert!(store.update_user(&bob).await.unwrap());
     assert_eq!(store.count_users_not_offline().await.unwrap(), 1);
@@ -3799,5 +3801,46 @@ pub async fn reports(store: &dyn Store) {
     assert_eq!(
         store.report_by_id("u1").await.unwrap().unwrap().moderation,
         Some(again)
+    );
+}
+
+pub async fn file_blocklist(store: &dyn Store) {
+    let t0 = now();
+    let entry = |n: u32, reason: Option<&str>, ms: i64| crate::BlockedFileHash {
+        sha256: format!("{n:064x}"),
+        added_by: "admin1".into(),
+        reason: reason.map(str::to_owned),
+        added_at: t0 + chrono::Duration::milliseconds(ms),
+    };
+    let first = entry(1, Some("malware"), 0);
+    assert!(!store.is_file_hash_blocked(&first.sha256).await.unwrap());
+    assert!(store.block_file_hash(&first).await.unwrap());
+    // Listing it again changes nothing, not even the reason.
+    assert!(
+        !store
+            .block_file_hash(&entry(1, Some("other"), 9))
+            .await
+            .unwrap()
+    );
+    assert!(store.is_file_hash_blocked(&first.sha256).await.unwrap());
+    let second = entry(2, None, 5);
+    let third = entry(3, None, 5);
+    assert!(store.block_file_hash(&second).await.unwrap());
+    assert!(store.block_file_hash(&third).await.unwrap());
+    // Newest first; the same time by digest, descending.
+    assert_eq!(
+        store.blocked_file_hashes(0, None).await.unwrap(),
+        (vec![third.clone(), second.clone(), first.clone()], 3)
+    );
+    assert_eq!(
+        store.blocked_file_hashes(1, Some(1)).await.unwrap(),
+        (vec![second.clone()], 3)
+    );
+    assert!(store.unblock_file_hash(&second.sha256).await.unwrap());
+    assert!(!store.unblock_file_hash(&second.sha256).await.unwrap());
+    assert!(!store.is_file_hash_blocked(&second.sha256).await.unwrap());
+    assert_eq!(
+        store.blocked_file_hashes(0, None).await.unwrap(),
+        (vec![third, first], 2)
     );
 }

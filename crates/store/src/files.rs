@@ -53,6 +53,17 @@ impl Upload {
     }
 }
 
+/// A file no one may upload, by the SHA-256 digest of its bytes (the blocklist).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockedFileHash {
+    /// Lowercase hex SHA-256 of the file as sent.
+    pub sha256: String,
+    /// The administrator who listed it.
+    pub added_by: String,
+    pub reason: Option<String>,
+    pub added_at: Timestamp,
+}
+
 #[async_trait]
 pub trait FileStore: Send + Sync {
     async fn insert_upload(&self, upload: &Upload) -> StoreResult<()>;
@@ -73,4 +84,15 @@ pub trait FileStore: Send + Sync {
     async fn expired_uploads(&self, before: Timestamp) -> StoreResult<Vec<Upload>>;
     /// Every upload a user sent (for erasing a deleted user's files).
     async fn user_uploads(&self, user_id: &str) -> StoreResult<Vec<Upload>>;
+    /// Lists a digest; false (and nothing changed) if it is listed already.
+    async fn block_file_hash(&self, entry: &BlockedFileHash) -> StoreResult<bool>;
+    /// Unlists a digest; false if it was not listed.
+    async fn unblock_file_hash(&self, sha256: &str) -> StoreResult<bool>;
+    async fn is_file_hash_blocked(&self, sha256: &str) -> StoreResult<bool>;
+    /// A page of the listed digests, newest first, and how many there are.
+    async fn blocked_file_hashes(
+        &self,
+        offset: u64,
+        count: Option<u64>,
+    ) -> StoreResult<(Vec<BlockedFileHash>, u64)>;
 }

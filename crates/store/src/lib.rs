@@ -408,7 +408,7 @@ pub trait OpsStore: Send + Sync {
 mod cluster;
 pub use cluster::{ClusterStore, InstanceRecord};
 mod files;
-pub use files::{FileStore, Upload};
+pub use files::{BlockedFileHash, FileStore, Upload};
 mod avatars;
 pub use avatars::{Avatar, AvatarOwner, AvatarStore};
 mod reports;

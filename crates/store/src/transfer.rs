@@ -44,13 +44,14 @@ pub enum RecordKind {
     Upload,
     Avatar,
     ModerationReport,
+    BlockedFileHash,
 }
 
 impl RecordKind {
     /// Every kind, each after the kinds it references (tokens after users, subscriptions after
     /// rooms and users, messages after rooms), so that copying in this order never writes a
     /// row before the row it points to. A new table goes here.
-    pub const ALL: [RecordKind; 14] = [
+    pub const ALL: [RecordKind; 15] = [
         RecordKind::User,
         RecordKind::LoginToken,
         RecordKind::Role,
@@ -65,6 +66,7 @@ impl RecordKind {
         RecordKind::Upload,
         RecordKind::Avatar,
         RecordKind::ModerationReport,
+        RecordKind::BlockedFileHash,
     ];
 
     /// The name of the kind's table, as both backends call it: for progress output, and for
@@ -85,6 +87,7 @@ impl RecordKind {
             RecordKind::Upload => "uploads",
             RecordKind::Avatar => "avatars",
             RecordKind::ModerationReport => "moderation_reports",
+            RecordKind::BlockedFileHash => "blocked_file_hashes",
         }
     }
 }
@@ -159,6 +162,8 @@ pub enum Record {
     Avatar(crate::Avatar),
     /// A moderation report with its copy of the reported message or user and its decision.
     ModerationReport(crate::ModerationReport),
+    /// A listed file digest.
+    BlockedFileHash(crate::BlockedFileHash),
 }
 
 impl Record {
@@ -178,6 +183,7 @@ impl Record {
             Record::Upload(_) => RecordKind::Upload,
             Record::Avatar(_) => RecordKind::Avatar,
             Record::ModerationReport(_) => RecordKind::ModerationReport,
+            Record::BlockedFileHash(_) => RecordKind::BlockedFileHash,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Route table: one handler per upstream route.
 
+mod abuse;
 mod auth;
 mod avatars;
 mod chat;
@@ -139,6 +140,11 @@ fn table() -> RouteTable {
         )
         .post("/api/v1/users.delete", users::delete)
         .post("/api/v1/users.setActiveStatus", users::set_active_status)
+        .post("/api/v1/users.approve", abuse::approve)
+        .post("/api/v1/users.purge", abuse::purge)
+        .post("/api/v1/files.blocklist.add", abuse::block)
+        .post("/api/v1/files.blocklist.remove", abuse::unblock)
+        .get("/api/v1/files.blocklist.list", abuse::list_blocked)
         .get("/api/v1/users.getPresence", users::get_presence)
         .get("/api/v1/users.presence", users::presence)
         .get(

@@ -75,6 +75,12 @@ impl Comet {
                     std::env::var("COMET_TEST_CHILD_LOG").unwrap_or_else(|_| "warn".into()),
                 )
                 .env("OVERWRITE_SETTING_API_Enable_Rate_Limiter", "false")
+                // As in `TestServer`: these processes serve load generators.
+                .envs(
+                    super::ABUSE_CONTROLS_OFF
+                        .iter()
+                        .map(|id| (format!("OVERWRITE_SETTING_{id}"), "0")),
+                )
                 .env_remove("DATABASE_URL")
                 .env_remove("NATS_URL")
                 // The child's log lines go to the test's output only when asked for.

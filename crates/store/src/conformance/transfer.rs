@@ -651,6 +651,19 @@ async fn fill(store: &dyn Store, t0: Timestamp) {
         action: "None".into(),
     });
     store.insert_report(&closed).await.unwrap();
+
+    // The file blocklist.
+    for (n, reason) in [(1, Some("malware")), (2, None)] {
+        store
+            .block_file_hash(&crate::BlockedFileHash {
+                sha256: format!("{n:064x}"),
+                added_by: "a1".into(),
+                reason: reason.map(str::to_owned),
+                added_at: at(70 + n),
+            })
+            .await
+            .unwrap();
+    }
 }
 
 fn from_message_report(author: &User, at: Timestamp) -> crate::ModerationReport {

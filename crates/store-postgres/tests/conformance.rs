@@ -46,6 +46,7 @@ conformance_tests!(
     cluster,
     uploads,
     avatars,
+    room_bans,
 );
 
 #[tokio::test]

@@ -199,3 +199,9 @@ async fn avatars() {
     let (_dir, store) = fresh().await;
     conformance::avatars(&store).await;
 }
+
+#[tokio::test]
+async fn room_bans() {
+    let (_dir, store) = fresh().await;
+    conformance::room_bans(&store).await;
+}

@@ -295,7 +295,7 @@ pub async fn join(app: AppState, session: Session, body: Value) -> ApiResult {
     let room = app
         .service
         .rooms()
-        .room_for(&session, &reference, RoomFamily::Channels)
+        .room_for_join(&session, &reference, RoomFamily::Channels)
         .await?;
     refuse_archived(CHANNELS, &room)?;
     let code = opt_str(&body, "joinCode")?;

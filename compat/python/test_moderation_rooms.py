@@ -7,7 +7,7 @@ from conftest import expect_api_error, unique
 
 
 def _members(client, room_id):
-    return {m["username"] for m in client.channels_members(room_id=room_id)["members"]}
+    return {m["username"] for m in client.channels_members(room_id=room_id)}
 
 
 def test_ban_keeps_a_member_out_until_unbanned(server, make_user):

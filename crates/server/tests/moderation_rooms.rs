@@ -195,6 +195,15 @@ async fn a_banned_member_is_removed_and_kept_out_until_unbanned() {
         .await;
     assert_eq!(join.status, 400, "{}", join.body);
     assert_eq!(join.body["errorType"], json!("error-not-allowed"));
+    let rooms_join = server
+        .post("rooms.join", json!({"roomId": rid}), Some(&bob))
+        .await;
+    assert_eq!(
+        rooms_join.body["errorType"],
+        json!("error-not-allowed"),
+        "{}",
+        rooms_join.body
+    );
     let invite = server
         .post(
             "channels.invite",

@@ -316,7 +316,7 @@ pub async fn rooms_join(app: AppState, session: Session, body: Value) -> ApiResu
     let room = app
         .service
         .rooms()
-        .room_for(&session, &RoomRef::Id(room_id), RoomFamily::Any)
+        .room_for_join(&session, &RoomRef::Id(room_id), RoomFamily::Any)
         .await?;
     let code = opt_str(&body, "joinCode")?;
     app.service

@@ -206,7 +206,11 @@ async fn join_room(
     ctx: MethodContext<'_>,
 ) -> Result<Outcome> {
     let session = session(&ctx)?;
-    let room = room(service, session, &str_param(&params, 0)?).await?;
+    let reference = RoomRef::Id(str_param(&params, 0)?);
+    let room = service
+        .rooms()
+        .room_for_join(session, &reference, comet_service::rooms::RoomFamily::Any)
+        .await?;
     let code = param(&params, 1).and_then(Value::as_str);
     service.rooms().join_room(session, &room, code).await?;
     value(Value::Bool(true))

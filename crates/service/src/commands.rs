@@ -59,6 +59,12 @@ const fn text_face(command: &'static str, description: &'static str) -> SlashCom
 const BUILT_IN: &[SlashCommand] = &[
     command("archive", Some("#channel"), "Archive", &["archive-room"]),
     command(
+        "ban",
+        Some("@username"),
+        "Ban_user_from_room",
+        &["ban-user"],
+    ),
+    command(
         "create",
         Some("#channel"),
         "Create_A_New_Channel",
@@ -148,6 +154,12 @@ const BUILT_IN: &[SlashCommand] = &[
         Some("#channel"),
         "Unarchive",
         &["unarchive-room"],
+    ),
+    command(
+        "unban",
+        Some("@username"),
+        "Unban_user_from_room",
+        &["ban-user"],
     ),
     text_face("gimme", "Slash_Gimme_Description"),
     text_face("lennyface", "Slash_LennyFace_Description"),
@@ -248,6 +260,8 @@ impl Commands<'_> {
             "invite-all-from" => self.invite_all(&place, params, true).await,
             "join" => self.join(&place, params).await,
             "kick" => self.kick(&place, params).await,
+            "ban" => self.ban(&place, params, true).await,
+            "unban" => self.ban(&place, params, false).await,
             "leave" | "part" => {
                 let outcome = self.ctx.rooms().leave_room(session, &place.room).await;
                 if let Err(error) = &outcome {
@@ -730,6 +744,24 @@ impl Commands<'_> {
             .rooms()
             .kick_from_room(place.session, &place.room, &user)
             .await
+    }
+
+    /// `/ban @user`, `/unban @user`.
+    async fn ban(&self, place: &Place<'_>, params: &str, banned: bool) -> Result<()> {
+        let name = strip_sigil(params.trim(), '@');
+        if name.is_empty() {
+            return Ok(());
+        }
+        let Some(user) = self.user_named(name).await? else {
+            self.tell(place, format!("The username `{name}` doesn't exist."));
+            return Ok(());
+        };
+        let rooms = self.ctx.rooms();
+        if banned {
+            rooms.ban_user(place.session, &place.room.id, &user).await
+        } else {
+            rooms.unban_user(place.session, &place.room.id, &user).await
+        }
     }
 
     /// `/msg @user message`: a direct message, sent without leaving the current room.

@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod auth;
 pub mod authz;
 pub mod avatars;
+pub mod bans;
 mod bootstrap;
 pub mod commands;
 pub mod data_export;

@@ -76,6 +76,16 @@ impl Messages<'_> {
         if !(subscribed || public_reader) {
             return Err(cannot_send("error-not-allowed"));
         }
+        // A user banned from a public channel is no reader of it.
+        if !subscribed
+            && self
+                .ctx
+                .rooms()
+                .is_banned(&room.id, &session.user.id)
+                .await?
+        {
+            return Err(cannot_send("error-not-allowed"));
+        }
         if room.archived {
             return Err(cannot_send("error-room-archived"));
         }

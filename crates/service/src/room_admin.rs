@@ -69,6 +69,9 @@ impl Rooms<'_> {
             .iter()
             .filter(|u| u.user_type != comet_core::user::UserType::App)
         {
+            if self.is_banned(&room.id, &user.id).await? {
+                continue;
+            }
             let at = now();
             let subscription = self.joining_subscription(room, user, at);
             let message = system_message("au", &room.id, &session.user, &user.username, at);

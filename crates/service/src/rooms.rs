@@ -542,7 +542,7 @@ impl Rooms<'_> {
             .into_iter()
             .filter(|r| r.room_type != RoomType::Direct)
         {
-            // A user already in a default room stays as they are.
+            // A user already in a default room stays as they are; one banned from it stays out.
             if self
                 .ctx
                 .store
@@ -550,6 +550,7 @@ impl Rooms<'_> {
                 .await
                 .map_err(store_error)?
                 .is_some()
+                || self.is_banned(&room.id, &user.id).await?
             {
                 continue;
             }
@@ -621,7 +622,12 @@ impl Rooms<'_> {
             .map_err(store_error)?
             .is_some();
         let may_read = match room.room_type {
-            RoomType::Channel => subscribed || self.ctx.has_permission(user, "view-c-room"),
+            // A user banned from a public channel may not read it from outside either.
+            RoomType::Channel => {
+                subscribed
+                    || (self.ctx.has_permission(user, "view-c-room")
+                        && !self.is_banned(&room.id, &user.id).await?)
+            }
             RoomType::Private => subscribed,
             RoomType::Direct => subscribed || room.user_ids.iter().any(|id| id == &user.id),
         };
@@ -1159,6 +1165,11 @@ impl Rooms<'_> {
         if room.archived {
             return Err(Error::meteor("error-room-archived", "The room is archived"));
         }
+        // Upstream refuses a banned user as one who may not access the room.
+        if self.is_banned(&room.id, &session.user.id).await? {
+            return Err(Error::meteor("error-not-allowed", "Not allowed")
+                .with_details(json!({"method": "joinRoom"})));
+        }
         self.ctx.check_rooms_joined(&session.user).await?;
         let at = now();
         let subscription = self.joining_subscription(room, &session.user, at);
@@ -1211,7 +1222,7 @@ impl Rooms<'_> {
         Ok(())
     }
 
-    async fn count_owners(&self, room_id: &str) -> Result<usize> {
+    pub(crate) async fn count_owners(&self, room_id: &str) -> Result<usize> {
         let (subs, _) = self
             .ctx
             .store
@@ -1259,6 +1270,15 @@ impl Rooms<'_> {
         }
         if room.archived {
             return Err(Error::meteor("error-room-archived", "The room is archived"));
+        }
+        // A banned user is refused before anyone is added; a moderator unbans them first.
+        for user in users {
+            if self.is_banned(&room.id, &user.id).await? {
+                return Err(
+                    Error::meteor("error-user-is-banned", "User is banned from this room")
+                        .with_details(json!({"method": "addUsersToRoom"})),
+                );
+            }
         }
         for user in users {
             let at = now();

@@ -29,6 +29,8 @@ fn order(kind: RecordKind) -> Order {
         }
         // Keyed by (owner kind, owner id), not by one text id.
         RecordKind::Avatar => Order::Ctid,
+        // Keyed by (room, user).
+        RecordKind::RoomBan => Order::Ctid,
         RecordKind::User
         | RecordKind::Permission
         | RecordKind::Setting

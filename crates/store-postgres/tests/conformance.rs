@@ -48,6 +48,7 @@ conformance_tests!(
     avatars,
     reports,
     file_blocklist,
+    room_bans,
 );
 
 #[tokio::test]

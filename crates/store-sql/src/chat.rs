@@ -32,7 +32,7 @@ pub(crate) const MESSAGES_PER_INSERT: usize = 1000;
 /// transaction that writes several rows of a room takes it first, so such writes to one room
 /// queue in one order and never deadlock. Returns whether the room exists (always true
 /// without locks).
-async fn lock_room<D: Database>(tx: &mut D::Tx, room_id: &str) -> StoreResult<bool> {
+pub(crate) async fn lock_room<D: Database>(tx: &mut D::Tx, room_id: &str) -> StoreResult<bool> {
     if !D::LOCKS_ROWS {
         return Ok(true);
     }
@@ -192,12 +192,53 @@ fn count_message_query(m: &Message, counts: bool, last: bool) -> Query {
 }
 
 /// Inserts a system message that comes with a membership change, and counts it.
-async fn post_system_message<D: Database>(tx: &mut D::Tx, m: Option<&Message>) -> StoreResult<()> {
+pub(crate) async fn post_system_message<D: Database>(
+    tx: &mut D::Tx,
+    m: Option<&Message>,
+) -> StoreResult<()> {
     if let Some(m) = m {
         tx.write(insert_messages_query::<D>(&[m])).await?;
         tx.write(count_message_query(m, true, false)).await?;
     }
     Ok(())
+}
+
+/// Deletes a member's subscription (keeping it in the sync trash) and uncounts them, inside
+/// the caller's transaction with the room locked; false when they were not a member.
+pub(crate) async fn remove_subscription_in<D: Database>(
+    tx: &mut D::Tx,
+    room_id: &str,
+    user_id: &str,
+    at: Timestamp,
+) -> StoreResult<bool> {
+    let at = millis(at);
+    let removed = if D::DELETE_IN_CTE {
+        let remove = Query::new(
+            "WITH gone AS (DELETE FROM subscriptions WHERE rid = $1 AND user_id = $2 \
+               RETURNING id, user_id, rid) \
+             INSERT INTO subscription_trash (id, user_id, rid, deleted_at) \
+             SELECT id, user_id, rid, $3 FROM gone",
+        );
+        tx.write(remove.bind(room_id).bind(user_id).bind(at))
+            .await?
+    } else {
+        let trash = Query::new(
+            "INSERT INTO subscription_trash (id, user_id, rid, deleted_at) \
+             SELECT id, user_id, rid, $1 FROM subscriptions WHERE rid = $2 AND user_id = $3",
+        );
+        tx.write(trash.bind(at).bind(room_id).bind(user_id)).await?;
+        let remove = Query::new("DELETE FROM subscriptions WHERE rid = $1 AND user_id = $2");
+        tx.write(remove.bind(room_id).bind(user_id)).await?
+    };
+    if removed == 0 {
+        return Ok(false);
+    }
+    let uncount = Query::new(
+        "UPDATE rooms SET users_count = CASE WHEN users_count > 0 THEN users_count - 1 \
+         ELSE 0 END, updated_at = $1 WHERE id = $2",
+    );
+    tx.write(uncount.bind(at).bind(room_id)).await?;
+    Ok(true)
 }
 
 /// Turns the selected live messages into tombstones (no text, nothing to search).
@@ -756,35 +797,12 @@ impl<D: Database> SubscriptionStore for SqlStore<D> {
         user_id: &str,
         message: Option<&Message>,
     ) -> StoreResult<bool> {
-        let at = millis(comet_core::now());
+        let at = comet_core::now();
         let mut tx = self.db.begin().await?;
         lock_room::<D>(&mut tx, room_id).await?;
-        let removed = if D::DELETE_IN_CTE {
-            let remove = Query::new(
-                "WITH gone AS (DELETE FROM subscriptions WHERE rid = $1 AND user_id = $2 \
-                   RETURNING id, user_id, rid) \
-                 INSERT INTO subscription_trash (id, user_id, rid, deleted_at) \
-                 SELECT id, user_id, rid, $3 FROM gone",
-            );
-            tx.write(remove.bind(room_id).bind(user_id).bind(at))
-                .await?
-        } else {
-            let trash = Query::new(
-                "INSERT INTO subscription_trash (id, user_id, rid, deleted_at) \
-                 SELECT id, user_id, rid, $1 FROM subscriptions WHERE rid = $2 AND user_id = $3",
-            );
-            tx.write(trash.bind(at).bind(room_id).bind(user_id)).await?;
-            let remove = Query::new("DELETE FROM subscriptions WHERE rid = $1 AND user_id = $2");
-            tx.write(remove.bind(room_id).bind(user_id)).await?
-        };
-        if removed == 0 {
+        if !remove_subscription_in::<D>(&mut tx, room_id, user_id, at).await? {
             return Ok(false);
         }
-        let uncount = Query::new(
-            "UPDATE rooms SET users_count = CASE WHEN users_count > 0 THEN users_count - 1 \
-             ELSE 0 END, updated_at = $1 WHERE id = $2",
-        );
-        tx.write(uncount.bind(at).bind(room_id)).await?;
         post_system_message::<D>(&mut tx, message).await?;
         tx.commit().await?;
         Ok(true)

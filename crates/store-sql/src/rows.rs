@@ -6,7 +6,7 @@ use comet_core::room::{Message, Room, RoomType, Subscription, UserStub};
 use comet_core::setting::{Setting, SettingType};
 use comet_core::user::{Email, LoginToken, Presence, TokenKind, User, UserType};
 use comet_store::transfer::{FailedLogin, Record, RecordKind, TrashedRoom, TrashedSubscription};
-use comet_store::{Avatar, AvatarOwner, BlockedFileHash, StoreError, StoreResult, Upload};
+use comet_store::{Avatar, AvatarOwner, BlockedFileHash, RoomBan, StoreError, StoreResult, Upload};
 use serde_json::Value;
 
 /// The user columns but the roles (users aliased `u`); see [`user_columns`].
@@ -49,6 +49,8 @@ pub(crate) const UPLOAD_COLUMNS: &str = "id, name, size, content_type, extension
     user_id, store_key, store, complete, description, width, height, format, expires_at, \
     uploaded_at, updated_at, original_file_id";
 
+pub(crate) const ROOM_BAN_COLUMNS: &str = "rid, user_id, banned_by, banned_at";
+
 pub(crate) const AVATAR_COLUMNS: &str =
     "owner_kind, owner_id, origin, content_type, size, etag, store, store_key, updated_at";
 
@@ -70,6 +72,7 @@ pub fn export_columns<D: Database>(kind: RecordKind) -> String {
         RecordKind::Avatar => AVATAR_COLUMNS.to_owned(),
         RecordKind::ModerationReport => crate::reports::export_report_columns(),
         RecordKind::BlockedFileHash => BLOCKED_FILE_HASH_COLUMNS.to_owned(),
+        RecordKind::RoomBan => ROOM_BAN_COLUMNS.to_owned(),
     }
 }
 
@@ -112,6 +115,7 @@ pub(crate) fn record_from_row(kind: RecordKind, row: &impl SqlRow) -> StoreResul
             Record::ModerationReport(crate::reports::report_from_row(row)?)
         }
         RecordKind::BlockedFileHash => Record::BlockedFileHash(blocked_file_hash_from_row(row)?),
+        RecordKind::RoomBan => Record::RoomBan(room_ban_from_row(row)?),
     })
 }
 
@@ -345,6 +349,15 @@ pub(crate) fn upload_from_row(row: &impl SqlRow) -> StoreResult<Upload> {
         uploaded_at: row.time("uploaded_at")?,
         updated_at: row.time("updated_at")?,
         original_file_id: row.opt_text("original_file_id")?,
+    })
+}
+
+pub(crate) fn room_ban_from_row(row: &impl SqlRow) -> StoreResult<RoomBan> {
+    Ok(RoomBan {
+        room_id: row.text("rid")?,
+        user_id: row.text("user_id")?,
+        banned_by: row.text("banned_by")?,
+        banned_at: row.time("banned_at")?,
     })
 }
 

@@ -10,6 +10,7 @@ use crate::accounts::{
     insert_permission_query, insert_role_query, insert_setting_query, insert_token_query,
     insert_user_in,
 };
+use crate::bans::insert_room_ban_query;
 use crate::chat::{
     MESSAGES_PER_INSERT, insert_messages_query, insert_room_query, insert_subscription_query,
 };
@@ -63,6 +64,7 @@ async fn insert_record<D: Database>(tx: &mut D::Tx, record: &Record) -> StoreRes
         Record::BlockedFileHash(entry) => {
             crate::files::insert_blocked_file_hash_query(entry, false)
         }
+        Record::RoomBan(ban) => insert_room_ban_query(ban),
     };
     tx.write(insert).await.map(drop)
 }

@@ -211,3 +211,9 @@ async fn file_blocklist() {
     let (_dir, store) = fresh().await;
     conformance::file_blocklist(&store).await;
 }
+
+#[tokio::test]
+async fn room_bans() {
+    let (_dir, store) = fresh().await;
+    conformance::room_bans(&store).await;
+}

@@ -3844,3 +3844,101 @@ pub async fn file_blocklist(store: &dyn Store) {
         (vec![third, first], 2)
     );
 }
+
+/// Room bans: banning removes the member (uncounted, to the sync trash) and records the ban
+/// with its system message; a non-member cannot be banned; bans page oldest first; unbanning
+/// removes the ban only once; deleting the room takes its bans along.
+pub async fn room_bans(store: &dyn Store) {
+    use comet_core::room::{Message, UserStub};
+    let t0 = now();
+    let later = |ms: i64| t0 + chrono::Duration::milliseconds(ms);
+    let mod_user = user("b-mod", "moddy", "moddy@example.com", t0);
+    let eve = user("b-eve", "eve", "eve@example.com", t0);
+    let mal = user("b-mal", "mal", "mal@example.com", t0);
+    for u in [&mod_user, &eve, &mal] {
+        store.insert_user(u).await.unwrap();
+    }
+    let hall = room("r-hall", "hall", &mod_user, t0);
+    let subscriptions = [
+        subscription("bs-mod", &hall, &mod_user, t0),
+        subscription("bs-eve", &hall, &eve, t0),
+        subscription("bs-mal", &hall, &mal, t0),
+    ];
+    store
+        .create_room(&hall, &subscriptions, None)
+        .await
+        .unwrap();
+    let users_count = || async {
+        store
+            .room_by_id("r-hall")
+            .await
+            .unwrap()
+            .unwrap()
+            .users_count
+    };
+    assert_eq!(users_count().await, 3);
+    assert_eq!(store.room_ban("r-hall", "b-eve").await.unwrap(), None);
+
+    let ban = |user_id: &str, ms: i64| crate::RoomBan {
+        room_id: "r-hall".into(),
+        user_id: user_id.into(),
+        banned_by: "b-mod".into(),
+        banned_at: later(ms),
+    };
+    let mut banned = Message::new("bm1".into(), "r-hall", UserStub::from(&mod_user), "eve", t0);
+    banned.kind = Some("user-banned".into());
+    assert!(
+        store
+            .ban_member(&ban("b-eve", 2), Some(&banned))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.subscription("r-hall", "b-eve").await.unwrap(), None);
+    assert_eq!(users_count().await, 2);
+    assert_eq!(
+        store.room_ban("r-hall", "b-eve").await.unwrap(),
+        Some(ban("b-eve", 2))
+    );
+    assert!(store.message_by_id("bm1").await.unwrap().is_some());
+    let trashed = store
+        .removed_subscriptions("b-eve", later(-1))
+        .await
+        .unwrap();
+    assert_eq!(trashed.len(), 1);
+    assert_eq!(trashed[0].room_id, "r-hall");
+    // Not a member (any more): nothing changes.
+    assert!(!store.ban_member(&ban("b-eve", 3), None).await.unwrap());
+    assert_eq!(
+        store.room_ban("r-hall", "b-eve").await.unwrap(),
+        Some(ban("b-eve", 2))
+    );
+    assert!(store.ban_member(&ban("b-mal", 1), None).await.unwrap());
+
+    let (page, total) = store.room_bans("r-hall", 0, None).await.unwrap();
+    assert_eq!(total, 2);
+    assert_eq!(
+        page.iter().map(|b| b.user_id.as_str()).collect::<Vec<_>>(),
+        ["b-mal", "b-eve"],
+        "oldest first"
+    );
+    let (page, total) = store.room_bans("r-hall", 1, Some(1)).await.unwrap();
+    assert_eq!((total, page), (2, vec![ban("b-eve", 2)]));
+
+    let mut unbanned = Message::new("bm2".into(), "r-hall", UserStub::from(&mod_user), "eve", t0);
+    unbanned.kind = Some("user-unbanned".into());
+    assert!(
+        store
+            .unban("r-hall", "b-eve", Some(&unbanned))
+            .await
+            .unwrap()
+    );
+    assert!(!store.unban("r-hall", "b-eve", None).await.unwrap());
+    assert_eq!(store.room_ban("r-hall", "b-eve").await.unwrap(), None);
+    assert!(store.message_by_id("bm2").await.unwrap().is_some());
+    // Unbanning does not make them a member again.
+    assert_eq!(store.subscription("r-hall", "b-eve").await.unwrap(), None);
+    assert_eq!(users_count().await, 1);
+
+    assert!(store.delete_room("r-hall").await.unwrap());
+    assert_eq!(store.room_bans("r-hall", 0, None).await.unwrap().1, 0);
+}

@@ -417,6 +417,8 @@ pub use reports::{
     ReportGroupSortKey, ReportRoom, ReportStore, ReportSubject, ReportTarget, ReportedUser,
     UserReports,
 };
+mod bans;
+pub use bans::{RoomBan, RoomBanStore};
 
 /// Everything the service needs from storage.
 pub trait Store:
@@ -435,6 +437,7 @@ pub trait Store:
     + FileStore
     + AvatarStore
     + ReportStore
+    + RoomBanStore
 {
 }
 
@@ -454,5 +457,6 @@ impl<T> Store for T where
         + FileStore
         + AvatarStore
         + ReportStore
+        + RoomBanStore
 {
 }

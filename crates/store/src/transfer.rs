@@ -45,13 +45,14 @@ pub enum RecordKind {
     Avatar,
     ModerationReport,
     BlockedFileHash,
+    RoomBan,
 }
 
 impl RecordKind {
     /// Every kind, each after the kinds it references (tokens after users, subscriptions after
     /// rooms and users, messages after rooms), so that copying in this order never writes a
     /// row before the row it points to. A new table goes here.
-    pub const ALL: [RecordKind; 15] = [
+    pub const ALL: [RecordKind; 16] = [
         RecordKind::User,
         RecordKind::LoginToken,
         RecordKind::Role,
@@ -67,6 +68,7 @@ impl RecordKind {
         RecordKind::Avatar,
         RecordKind::ModerationReport,
         RecordKind::BlockedFileHash,
+        RecordKind::RoomBan,
     ];
 
     /// The name of the kind's table, as both backends call it: for progress output, and for
@@ -88,6 +90,7 @@ impl RecordKind {
             RecordKind::Avatar => "avatars",
             RecordKind::ModerationReport => "moderation_reports",
             RecordKind::BlockedFileHash => "blocked_file_hashes",
+            RecordKind::RoomBan => "room_bans",
         }
     }
 }
@@ -164,6 +167,8 @@ pub enum Record {
     ModerationReport(crate::ModerationReport),
     /// A listed file digest.
     BlockedFileHash(crate::BlockedFileHash),
+    /// A user's ban from a room.
+    RoomBan(crate::RoomBan),
 }
 
 impl Record {
@@ -184,6 +189,7 @@ impl Record {
             Record::Avatar(_) => RecordKind::Avatar,
             Record::ModerationReport(_) => RecordKind::ModerationReport,
             Record::BlockedFileHash(_) => RecordKind::BlockedFileHash,
+            Record::RoomBan(_) => RecordKind::RoomBan,
         }
     }
 }

@@ -464,24 +464,21 @@ pub async fn rooms_is_member(
     ok(json!({"isMember": is_member}))
 }
 
-/// `POST /api/v1/rooms.muteUser` and `rooms.unmuteUser` `{roomId, userId | username}`.
-pub async fn rooms_mute_user(
-    muted: bool,
-    app: AppState,
-    session: comet_service::Session,
-    body: Value,
-) -> ApiResult {
-    // Upstream's schema: one of `{userId, roomId}` and `{username, roomId}`, nothing else.
-    let room_id = opt_str(&body, "roomId")?.filter(|r| !r.is_empty());
+/// The body of `rooms.muteUser`, `rooms.banUser` and their undoing: upstream's schema is one
+/// of `{userId, roomId}` and `{username, roomId}`, nothing else.
+fn room_and_user(body: &Value) -> Result<(String, UserRef), Error> {
+    let room_id = opt_str(body, "roomId")?.filter(|r| !r.is_empty());
     let user = match (
-        opt_str(&body, "userId")?.filter(|u| !u.is_empty()),
-        opt_str(&body, "username")?.filter(|u| !u.is_empty()),
+        opt_str(body, "userId")?.filter(|u| !u.is_empty()),
+        opt_str(body, "username")?.filter(|u| !u.is_empty()),
     ) {
         (Some(id), None) => Some(UserRef::Id(id)),
         (None, Some(name)) => Some(UserRef::Username(name)),
         (None, None) => None,
         (Some(_), Some(_)) => {
-            return Err(Error::invalid_params("must match exactly one schema in oneOf").into());
+            return Err(Error::invalid_params(
+                "must match exactly one schema in oneOf",
+            ));
         }
     };
     let (Some(room_id), Some(user)) = (room_id, user) else {
@@ -500,8 +497,19 @@ pub async fn rooms_mute_user(
             missing.push("must have required property 'username'");
         }
         missing.push("must match exactly one schema in oneOf");
-        return Err(Error::invalid_params(missing.join("\n ")).into());
+        return Err(Error::invalid_params(missing.join("\n ")));
     };
+    Ok((room_id, user))
+}
+
+/// `POST /api/v1/rooms.muteUser` and `rooms.unmuteUser` `{roomId, userId | username}`.
+pub async fn rooms_mute_user(
+    muted: bool,
+    app: AppState,
+    session: comet_service::Session,
+    body: Value,
+) -> ApiResult {
+    let (room_id, user) = room_and_user(&body)?;
     let user = app.service.accounts().require_user(&user).await?;
     app.service
         .rooms()
@@ -1064,4 +1072,49 @@ pub async fn rooms_autocomplete_admin_rooms(
         .await?;
     let items: Vec<Value> = rooms.iter().map(autocomplete_item).collect();
     ok(json!({ "items": items }))
+}
+
+/// `POST /api/v1/rooms.banUser` and `rooms.unbanUser` `{roomId, userId | username}`.
+pub async fn rooms_ban_user(
+    banned: bool,
+    app: AppState,
+    session: comet_service::Session,
+    body: Value,
+) -> ApiResult {
+    let (room_id, user) = room_and_user(&body)?;
+    let user = app.service.accounts().require_user(&user).await?;
+    let rooms = app.service.rooms();
+    if banned {
+        rooms.ban_user(&session, &room_id, &user).await?;
+    } else {
+        rooms.unban_user(&session, &room_id, &user).await?;
+    }
+    ok(Value::Null)
+}
+
+/// `GET /api/v1/rooms.bannedUsers?roomId=&offset=&count=`.
+pub async fn rooms_banned_users(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let Some(room_id) = opt_str(&query, "roomId")?.filter(|r| !r.is_empty()) else {
+        return Err(Error::invalid_params("must have required property 'roomId'").into());
+    };
+    let (offset, count) = pagination(&app, &query)?;
+    let (users, total) = app
+        .service
+        .rooms()
+        .banned_users(&session, &room_id, offset, count)
+        .await?;
+    let docs: Vec<Value> = users
+        .iter()
+        .map(|u| json!({"_id": u.id, "username": u.username, "name": u.name}))
+        .collect();
+    ok(json!({
+        "bannedUsers": docs,
+        "count": docs.len(),
+        "offset": offset,
+        "total": total,
+    }))
 }

@@ -569,6 +569,15 @@ fn room_routes() -> RouteTable {
             "/api/v1/rooms.unmuteUser",
             rooms::family_route!(chat::rooms_mute_user, false),
         )
+        .post(
+            "/api/v1/rooms.banUser",
+            rooms::family_route!(chat::rooms_ban_user, true),
+        )
+        .post(
+            "/api/v1/rooms.unbanUser",
+            rooms::family_route!(chat::rooms_ban_user, false),
+        )
+        .get("/api/v1/rooms.bannedUsers", chat::rooms_banned_users)
         .get("/api/v1/commands.get", commands::get)
         .get("/api/v1/commands.list", commands::list)
         .post("/api/v1/commands.run", commands::run)

@@ -295,7 +295,7 @@ pub async fn join(app: AppState, session: Session, body: Value) -> ApiResult {
     let room = app
         .service
         .rooms()
-        .room_for(&session, &reference, RoomFamily::Channels)
+        .room_for_join(&session, &reference, RoomFamily::Channels)
         .await?;
     refuse_archived(CHANNELS, &room)?;
     let code = opt_str(&body, "joinCode")?;
@@ -316,7 +316,7 @@ pub async fn rooms_join(app: AppState, session: Session, body: Value) -> ApiResu
     let room = app
         .service
         .rooms()
-        .room_for(&session, &RoomRef::Id(room_id), RoomFamily::Any)
+        .room_for_join(&session, &RoomRef::Id(room_id), RoomFamily::Any)
         .await?;
     let code = opt_str(&body, "joinCode")?;
     app.service

@@ -351,6 +351,20 @@ async fn fill(store: &dyn Store, t0: Timestamp) {
     old.archived = true;
     old.updated_at = at(26);
     assert!(store.update_room(&old).await.unwrap());
+    // A ban: dan joins the old room and is banned from it.
+    assert!(
+        store
+            .add_member(&subscription("s-d-r6", &old, &dan, at(26)), None)
+            .await
+            .unwrap()
+    );
+    let ban = crate::RoomBan {
+        room_id: "r6".into(),
+        user_id: "d1".into(),
+        banned_by: "c1".into(),
+        banned_at: at(26),
+    };
+    assert!(store.ban_member(&ban, None).await.unwrap());
 
     // Membership with system messages: dan joins, leaves (to the trash) and joins again.
     let mut join = message("m-join", "r1", &dan, "DÄN", at(27));
@@ -770,6 +784,11 @@ pub async fn transfer(from: &dyn Store, to: &dyn Store) {
         assert!(found.is_some(), "report {id}");
     }
 
+    // Bans.
+    let ban = same!(from, to, |s| s.room_ban("r6", "d1"));
+    assert!(ban.is_some(), "dan's ban");
+    same!(from, to, |s| s.room_bans("r6", 0, None));
+
     // Accounts.
     for id in USERS {
         let found = same!(from, to, |s| s.user_by_id(id));
@@ -955,7 +974,9 @@ pub async fn transfer(from: &dyn Store, to: &dyn Store) {
         assert_eq!(
             removed.len(),
             match user_id {
-                "a1" | "b1" | "d1" => 1,
+                "a1" | "b1" => 1,
+                // Left general, and was banned from old-times.
+                "d1" => 2,
                 _ => 0,
             },
             "{user_id}"

@@ -46,6 +46,7 @@ conformance_tests!(
     cluster,
     uploads,
     avatars,
+    audit_log,
 );
 
 #[tokio::test]

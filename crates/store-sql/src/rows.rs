@@ -68,6 +68,7 @@ pub fn export_columns<D: Database>(kind: RecordKind) -> String {
         RecordKind::RoomTrash => "id, deleted_at".to_owned(),
         RecordKind::Upload => UPLOAD_COLUMNS.to_owned(),
         RecordKind::Avatar => AVATAR_COLUMNS.to_owned(),
+        RecordKind::AuditEntry => crate::audit::AUDIT_COLUMNS.to_owned(),
     }
 }
 
@@ -106,6 +107,7 @@ pub(crate) fn record_from_row(kind: RecordKind, row: &impl SqlRow) -> StoreResul
         }),
         RecordKind::Upload => Record::Upload(upload_from_row(row)?),
         RecordKind::Avatar => Record::Avatar(avatar_from_row(row)?),
+        RecordKind::AuditEntry => Record::AuditEntry(crate::audit::audit_entry_from_row(row)?),
     })
 }
 

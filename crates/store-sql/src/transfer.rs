@@ -59,6 +59,7 @@ async fn insert_record<D: Database>(tx: &mut D::Tx, record: &Record) -> StoreRes
         }
         Record::Upload(upload) => insert_upload_query(upload)?,
         Record::Avatar(avatar) => insert_avatar_query(avatar, false)?,
+        Record::AuditEntry(entry) => crate::audit::insert_audit_query(entry),
     };
     tx.write(insert).await.map(drop)
 }

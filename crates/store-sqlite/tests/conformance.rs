@@ -199,3 +199,9 @@ async fn avatars() {
     let (_dir, store) = fresh().await;
     conformance::avatars(&store).await;
 }
+
+#[tokio::test]
+async fn audit_log() {
+    let (_dir, store) = fresh().await;
+    conformance::audit_log(&store).await;
+}

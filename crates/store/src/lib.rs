@@ -411,6 +411,8 @@ mod files;
 pub use files::{FileStore, Upload};
 mod avatars;
 pub use avatars::{Avatar, AvatarOwner, AvatarStore};
+mod audit;
+pub use audit::{AuditFilter, AuditStore};
 
 /// Everything the service needs from storage.
 pub trait Store:
@@ -428,6 +430,7 @@ pub trait Store:
     + TransferStore
     + FileStore
     + AvatarStore
+    + AuditStore
 {
 }
 
@@ -446,5 +449,6 @@ impl<T> Store for T where
         + TransferStore
         + FileStore
         + AvatarStore
+        + AuditStore
 {
 }

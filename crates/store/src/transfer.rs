@@ -43,13 +43,14 @@ pub enum RecordKind {
     RoomTrash,
     Upload,
     Avatar,
+    AuditEntry,
 }
 
 impl RecordKind {
     /// Every kind, each after the kinds it references (tokens after users, subscriptions after
     /// rooms and users, messages after rooms), so that copying in this order never writes a
     /// row before the row it points to. A new table goes here.
-    pub const ALL: [RecordKind; 13] = [
+    pub const ALL: [RecordKind; 14] = [
         RecordKind::User,
         RecordKind::LoginToken,
         RecordKind::Role,
@@ -63,6 +64,7 @@ impl RecordKind {
         RecordKind::RoomTrash,
         RecordKind::Upload,
         RecordKind::Avatar,
+        RecordKind::AuditEntry,
     ];
 
     /// The name of the kind's table, as both backends call it: for progress output, and for
@@ -82,6 +84,7 @@ impl RecordKind {
             RecordKind::RoomTrash => "room_trash",
             RecordKind::Upload => "uploads",
             RecordKind::Avatar => "avatars",
+            RecordKind::AuditEntry => "audit_log",
         }
     }
 }
@@ -154,6 +157,8 @@ pub enum Record {
     Upload(crate::Upload),
     /// A user's or room's avatar record (its bytes stay in the blob store, which is not moved).
     Avatar(crate::Avatar),
+    /// An audit log entry, with its links as they are (the chain stays verifiable).
+    AuditEntry(comet_core::audit::AuditEntry),
 }
 
 impl Record {
@@ -172,6 +177,7 @@ impl Record {
             Record::RoomTrash(_) => RecordKind::RoomTrash,
             Record::Upload(_) => RecordKind::Upload,
             Record::Avatar(_) => RecordKind::Avatar,
+            Record::AuditEntry(_) => RecordKind::AuditEntry,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! because the service is the only writer of both.
 
 pub mod accounts;
+pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod avatars;
@@ -67,6 +68,17 @@ pub fn request_cause(session: Option<&Session>, request_id: String) -> comet_eve
 }
 
 pub use comet_events::with_cause;
+pub use audit::with_client;
+
+/// Runs `work` (one request or method call) with its cause (events) and its client (audit
+/// entries): what every transport wraps a request in.
+pub async fn with_request<F: std::future::Future>(
+    cause: comet_events::Cause,
+    client: ClientInfo,
+    work: F,
+) -> F::Output {
+    with_cause(cause, with_client(client, work)).await
+}
 
 /// Who is calling, as far as the network tells: used for login blocking, rate limits and
 /// remembering a second factor.
@@ -148,6 +160,8 @@ domain_services! {
     connections => Connections;
     /// Slash commands: the built-in `/commands` run from a room's composer.
     commands => Commands;
+    /// The audit log: recording privileged actions, reading and pruning the chain.
+    audit => Audit;
 }
 
 impl std::fmt::Debug for Service {

@@ -50,9 +50,9 @@ pub async fn run(config: &Config, args: &AuditArgs, out: &mut dyn Write) -> Resu
                     let _ = writeln!(out, "audit log OK: {entries} entries verified");
                     Ok(())
                 }
-                ChainVerdict::Broken { seq, reason } => Err(format!(
-                    "audit log broken at entry {seq}: {reason}"
-                )),
+                ChainVerdict::Broken { seq, reason } => {
+                    Err(format!("audit log broken at entry {seq}: {reason}"))
+                }
             }
         }
     }

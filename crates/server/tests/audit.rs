@@ -43,13 +43,12 @@ async fn tamper(server: &TestServer, seq: i64) {
                 .execute(&mut db)
                 .await
                 .expect("drop trigger");
-            let changed = sqlx::query(
-                "UPDATE audit_log SET target_name = 'someone-else' WHERE seq = $1",
-            )
-            .bind(seq)
-            .execute(&mut db)
-            .await
-            .expect("update");
+            let changed =
+                sqlx::query("UPDATE audit_log SET target_name = 'someone-else' WHERE seq = $1")
+                    .bind(seq)
+                    .execute(&mut db)
+                    .await
+                    .expect("update");
             assert_eq!(changed.rows_affected(), 1);
         }
         None => {
@@ -64,13 +63,12 @@ async fn tamper(server: &TestServer, seq: i64) {
                 .execute(&mut db)
                 .await
                 .expect("drop trigger");
-            let changed = sqlx::query(
-                "UPDATE audit_log SET target_name = 'someone-else' WHERE seq = $1",
-            )
-            .bind(seq)
-            .execute(&mut db)
-            .await
-            .expect("update");
+            let changed =
+                sqlx::query("UPDATE audit_log SET target_name = 'someone-else' WHERE seq = $1")
+                    .bind(seq)
+                    .execute(&mut db)
+                    .await
+                    .expect("update");
             assert_eq!(changed.rows_affected(), 1);
             db.close().await.expect("close");
         }
@@ -78,7 +76,11 @@ async fn tamper(server: &TestServer, seq: i64) {
 }
 
 async fn log(server: &TestServer, auth: &Auth, query: &[(&str, &str)]) -> Value {
-    server.get("audit.log", query, Some(auth)).await.ok().clone()
+    server
+        .get("audit.log", query, Some(auth))
+        .await
+        .ok()
+        .clone()
 }
 
 fn actions(page: &Value) -> Vec<String> {
@@ -232,7 +234,10 @@ async fn privileged_actions_are_audited_listed_exported_and_verified() {
         .iter()
         .map(|e| e["seq"].as_u64().expect("seq"))
         .collect();
-    assert!(seqs.windows(2).all(|w| w[0] > w[1]), "newest first: {seqs:?}");
+    assert!(
+        seqs.windows(2).all(|w| w[0] > w[1]),
+        "newest first: {seqs:?}"
+    );
     assert_eq!(all["total"], json!(seqs.len()));
     for entry in all["entries"].as_array().expect("entries") {
         assert_eq!(entry["clientAddress"], json!("127.0.0.1"), "{entry}");
@@ -241,7 +246,10 @@ async fn privileged_actions_are_audited_listed_exported_and_verified() {
 
     // Before and after, secrets redacted.
     let reset = newest(&server, &admin, "user.update.password_reset").await;
-    assert_eq!(reset["target"], json!({"kind": "user", "_id": bob_id, "name": "bob"}));
+    assert_eq!(
+        reset["target"],
+        json!({"kind": "user", "_id": bob_id, "name": "bob"})
+    );
     assert_eq!(reset["before"]["name"], json!("Bob"));
     assert_eq!(reset["after"]["name"], json!("Robert"));
     assert_eq!(reset["after"]["password"], json!("[redacted]"));
@@ -252,7 +260,10 @@ async fn privileged_actions_are_audited_listed_exported_and_verified() {
     )
     .await;
     assert_eq!(secret["total"], json!(1));
-    assert_eq!(secret["entries"][0]["after"], json!({"value": "[redacted]"}));
+    assert_eq!(
+        secret["entries"][0]["after"],
+        json!({"value": "[redacted]"})
+    );
     assert!(!secret.to_string().contains("hunter2"), "{secret}");
     let site = log(&server, &admin, &[("target", "Site_Name")]).await;
     assert_eq!(site["entries"][0]["before"], json!({"value": "Comet"}));
@@ -275,9 +286,17 @@ async fn privileged_actions_are_audited_listed_exported_and_verified() {
     );
     let about_bob = log(&server, &admin, &[("target", "bob")]).await;
     assert_eq!(about_bob["total"], json!(3));
-    let page = log(&server, &admin, &[("target", "bob"), ("count", "1"), ("offset", "1")]).await;
+    let page = log(
+        &server,
+        &admin,
+        &[("target", "bob"), ("count", "1"), ("offset", "1")],
+    )
+    .await;
     assert_eq!(actions(&page), ["user.update.password_reset"]);
-    assert_eq!((page["count"].clone(), page["offset"].clone()), (json!(1), json!(1)));
+    assert_eq!(
+        (page["count"].clone(), page["offset"].clone()),
+        (json!(1), json!(1))
+    );
     let future = log(&server, &admin, &[("since", "2999-01-01T00:00:00Z")]).await;
     assert_eq!(future["total"], json!(0));
     let past = log(&server, &admin, &[("until", "2000-01-01")]).await;
@@ -319,16 +338,21 @@ async fn privileged_actions_are_audited_listed_exported_and_verified() {
         .collect();
     let total = log(&server, &admin, &[("count", "1")]).await["total"].clone();
     assert_eq!(json!(lines.len()), total);
-    assert!(lines.windows(2).all(|w| w[0]["seq"].as_u64() < w[1]["seq"].as_u64()));
     assert!(
         lines
             .windows(2)
-            .all(|w| w[1]["prevHash"] == w[0]["hash"]),
+            .all(|w| w[0]["seq"].as_u64() < w[1]["seq"].as_u64())
+    );
+    assert!(
+        lines.windows(2).all(|w| w[1]["prevHash"] == w[0]["hash"]),
         "each line links to the one before"
     );
     let filtered = server
         .http
-        .get(format!("{}/api/v1/audit.export?action=room.kick", server.base))
+        .get(format!(
+            "{}/api/v1/audit.export?action=room.kick",
+            server.base
+        ))
         .header("X-User-Id", &admin.user_id)
         .header("X-Auth-Token", &admin.token)
         .send()

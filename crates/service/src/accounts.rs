@@ -1,8 +1,8 @@
 //! Accounts: registration, administration, profile status and presence.
 
 use crate::Accounts;
-use crate::auth::PasswordInput;
 use crate::audit::{AuditTarget, changed_fields, user_fields};
+use crate::auth::PasswordInput;
 use crate::authz::Required;
 use crate::hashing::hash_digest;
 use crate::{ClientInfo, Session, store_error};

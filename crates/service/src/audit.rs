@@ -118,14 +118,8 @@ impl crate::Audit<'_> {
         before: Option<Value>,
         after: Option<Value>,
     ) -> Result<()> {
-        self.append(
-            (&actor.id, &actor.username),
-            action,
-            target,
-            before,
-            after,
-        )
-        .await
+        self.append((&actor.id, &actor.username), action, target, before, after)
+            .await
     }
 
     /// [`Audit::record`] for what the server does by itself (start-up, periodic jobs).

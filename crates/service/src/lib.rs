@@ -67,8 +67,8 @@ pub fn request_cause(session: Option<&Session>, request_id: String) -> comet_eve
     }
 }
 
-pub use comet_events::with_cause;
 pub use audit::with_client;
+pub use comet_events::with_cause;
 
 /// Runs `work` (one request or method call) with its cause (events) and its client (audit
 /// entries): what every transport wraps a request in.

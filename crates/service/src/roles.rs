@@ -1,6 +1,7 @@
 //! Roles and permissions administration.
 
 use crate::Permissions;
+use crate::audit::AuditTarget;
 use crate::authz::Required;
 use crate::{Session, store_error};
 use comet_core::catalog::{SCOPE_SUBSCRIPTIONS, SCOPE_USERS};
@@ -8,9 +9,8 @@ use comet_core::page::{Direction, Page, UserSortKey};
 use comet_core::role::{Permission, Role};
 use comet_core::user::User;
 use comet_core::{Error, Result, id, now};
-use crate::audit::AuditTarget;
-use serde_json::json;
 use comet_store::{Conflict, StoreError, UserFilter};
+use serde_json::json;
 
 /// `roles.create` input.
 #[derive(Debug, Clone, Default)]

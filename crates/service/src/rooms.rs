@@ -939,7 +939,10 @@ impl Rooms<'_> {
             Err(e) => return Err(store_error(e)),
         }
         tracing::info!(by = %session.user.id, room = %room.id, name = %name, "room created");
-        let members: Vec<&str> = subscriptions.iter().map(|s| s.user.username.as_str()).collect();
+        let members: Vec<&str> = subscriptions
+            .iter()
+            .map(|s| s.user.username.as_str())
+            .collect();
         let fields = json!({
             "t": room.room_type.as_str(),
             "name": room.name,

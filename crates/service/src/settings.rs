@@ -232,8 +232,8 @@ impl Settings<'_> {
             .read(|m| m.get(id).cloned())
             .ok_or_else(|| Error::failure(""))?;
         validate_value(&setting, &value)?;
-        let secret = setting.setting_type == SettingType::Password
-            || comet_core::audit::is_secret_key(id);
+        let secret =
+            setting.setting_type == SettingType::Password || comet_core::audit::is_secret_key(id);
         let shown = |value: &Value| {
             if secret {
                 json!({"value": comet_core::audit::REDACTED})

@@ -135,7 +135,7 @@ fn selects(filter: &AuditFilter, entry: &comet_core::audit::AuditEntry) -> bool 
     let is = |given: &Option<String>, values: &[Option<&str>]| {
         given
             .as_deref()
-            .is_none_or(|given| values.iter().any(|v| *v == Some(given)))
+            .is_none_or(|given| values.contains(&Some(given)))
     };
     let action = filter.action.as_deref().is_none_or(|action| {
         if action.ends_with('.') {
@@ -145,10 +145,7 @@ fn selects(filter: &AuditFilter, entry: &comet_core::audit::AuditEntry) -> bool 
         }
     });
     action
-        && is(
-            &filter.actor,
-            &[Some(&d.actor_id), Some(&d.actor_username)],
-        )
+        && is(&filter.actor, &[Some(&d.actor_id), Some(&d.actor_username)])
         && is(
             &filter.target,
             &[Some(&d.target_id), d.target_name.as_deref()],

@@ -159,12 +159,12 @@ pub async fn gate(State(app): State<AppState>, mut req: Request, next: Next) -> 
     let request_id = comet_core::id::new_id();
     let cause = comet_service::request_cause(session.as_ref(), request_id.clone());
     req.extensions_mut().insert(Authentication { session });
-    req.extensions_mut().insert(client);
+    req.extensions_mut().insert(client.clone());
 
     let mut response = match &decision {
         RateLimitDecision::Refused(_, error) => error_response(error),
         _ if forbidden => error_response(&comet_core::Error::permission_required()),
-        _ => comet_service::with_cause(cause, next.run(req)).await,
+        _ => comet_service::with_request(cause, client, next.run(req)).await,
     };
     if let RateLimitDecision::Allowed(state) | RateLimitDecision::Refused(state, _) = &decision {
         set_rate_headers(&mut response, state);

@@ -353,6 +353,8 @@ pub const DEFAULT_PERMISSIONS: &[(&str, &[&str])] = &[
     ),
     ("view-livechat-triggers", &["livechat-manager", "admin"]),
     ("view-livechat-webhooks", &["livechat-manager", "admin"]),
+    // Comet's own (upstream has no audit log in its free edition): reading the audit log.
+    ("view-audit-log", &["admin"]),
     ("view-logs", &["admin"]),
     ("view-moderation-console", &["admin"]),
     (
@@ -879,6 +881,16 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
         public = false,
         "Accounts",
         "Registration"
+    ),
+    // Comet's own: days the audit log keeps entries (0 = forever); pruning keeps the chain
+    // verifiable.
+    seed!(
+        "Audit_Retention_Days",
+        Int,
+        0,
+        public = false,
+        "General",
+        "Audit"
     ),
     seed!(
         "Accounts_LoginExpiration",

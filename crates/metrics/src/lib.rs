@@ -89,6 +89,9 @@ pub static MESSAGES_POSTED: Counter = Counter::new();
 pub static EVENTS_PUBLISHED: Counter = Counter::new();
 /// REST requests refused (503) because as many as allowed were already in progress.
 pub static HTTP_REQUESTS_SHED: Counter = Counter::new();
+/// Audit entries of committed actions that could not be appended (the action answered an
+/// error instead of success).
+pub static AUDIT_APPEND_FAILURES: Counter = Counter::new();
 
 /// `(method, route, status)` → latency histogram.
 static HTTP_REQUESTS: Mutex<BTreeMap<(String, String, u16), Histogram>> =
@@ -139,7 +142,7 @@ fn resident_memory_bytes() -> Option<u64> {
 /// Everything, in Prometheus text format.
 pub fn render(extra: &[Sample]) -> String {
     let mut out = String::new();
-    let fixed: [(&str, &str, &str, f64); 6] = [
+    let fixed: [(&str, &str, &str, f64); 7] = [
         (
             "comet_realtime_connections",
             "Realtime (DDP) connections open now.",
@@ -175,6 +178,12 @@ pub fn render(extra: &[Sample]) -> String {
             "REST requests refused with 503 because the server had as many in progress as allowed.",
             "counter",
             HTTP_REQUESTS_SHED.get() as f64,
+        ),
+        (
+            "comet_audit_append_failures_total",
+            "Audit entries of committed actions that could not be appended.",
+            "counter",
+            AUDIT_APPEND_FAILURES.get() as f64,
         ),
     ];
     for (name, help, kind, value) in fixed {

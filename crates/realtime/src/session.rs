@@ -535,8 +535,9 @@ async fn method(realtime: &Realtime, tx: &mpsc::Sender<Outgoing>, state: &mut St
         client: &state.client,
     };
     let cause = comet_service::request_cause(state.session.as_ref(), comet_core::id::new_id());
-    let outcome = comet_service::with_cause(
+    let outcome = comet_service::with_request(
         cause,
+        state.client.clone(),
         comet_methods::call(&realtime.service, name, params, ctx),
     )
     .await;

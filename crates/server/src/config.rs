@@ -188,6 +188,11 @@ pub enum Command {
     ///
     /// Example: COMET_DATA_DIR=./data comet restore --from /backups/comet-2026-11-25
     Restore(crate::backup::RestoreArgs),
+    /// Work with the audit log. `comet audit verify` checks its hash chain and exits non-zero
+    /// at the first broken link, naming its sequence number.
+    ///
+    /// Uses the server's configuration (COMET_DATA_DIR, DATABASE_URL).
+    Audit(crate::audit::AuditArgs),
 }
 
 impl std::fmt::Debug for Config {

@@ -1,6 +1,7 @@
 //! The Comet server as a library: `launch` runs it on a listener until `shutdown` resolves.
 //! The `comet` binary and the end-to-end tests both start it this way.
 
+pub mod audit;
 pub mod backup;
 pub mod config;
 pub mod logging;
@@ -177,6 +178,12 @@ pub async fn launch(
                     Ok(0) => {}
                     Ok(n) => tracing::info!(removed = n, "unconfirmed uploads purged"),
                     Err(e) => tracing::warn!(error = %e, "purging unconfirmed uploads failed"),
+                }
+                // `Audit_Retention_Days`: old audit entries go, the chain stays verifiable.
+                match service.audit().apply_retention().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "old audit entries pruned"),
+                    Err(e) => tracing::warn!(error = %e, "pruning the audit log failed"),
                 }
             }
         })

@@ -84,6 +84,10 @@ async fn main() -> std::process::ExitCode {
             "restore",
             backup::restore(&config, args, &mut std::io::stdout()).await,
         )),
+        Some(Command::Audit(args)) => Some((
+            "audit",
+            comet_server::audit::run(&config, args, &mut std::io::stdout()).await,
+        )),
         None => None,
     };
     if let Some((command, result)) = outcome {

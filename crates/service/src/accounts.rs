@@ -1,6 +1,7 @@
 //! Accounts: registration, administration, profile status and presence.
 
 use crate::Accounts;
+use crate::audit::{AuditTarget, changed_fields, user_fields};
 use crate::auth::PasswordInput;
 use crate::authz::Required;
 use crate::hashing::hash_digest;
@@ -731,6 +732,15 @@ impl Accounts<'_> {
         let user = self
             .insert_user(user, new_user.join_default_channels)
             .await?;
+        self.ctx
+            .audit_by(
+                session,
+                "user.create",
+                AuditTarget::user(&user),
+                None,
+                Some(user_fields(&user)),
+            )
+            .await?;
         Ok(self.visible(session, user))
     }
 
@@ -815,6 +825,7 @@ impl Accounts<'_> {
             return Err(Error::failure("User not found"));
         };
         let (original_name, original_username) = (user.name.clone(), user.username.clone());
+        let fields_before = user_fields(&user);
         if let Some(roles) = &changes.roles
             && roles != &user.roles
         {
@@ -961,6 +972,29 @@ impl Accounts<'_> {
                 .await?;
         }
         tracing::info!(by = %session.user.id, user = %user.id, "user updated");
+        let (mut before, mut after) = changed_fields(&fields_before, &user_fields(&user));
+        if password_changed {
+            // The entry says that the password changed, never what it is (redacted).
+            for side in [&mut before, &mut after] {
+                if let Value::Object(fields) = side {
+                    fields.insert("password".to_owned(), json!("changed"));
+                }
+            }
+        }
+        let action = if password_changed && editing_other {
+            "user.update.password_reset"
+        } else {
+            "user.update"
+        };
+        self.ctx
+            .audit_by(
+                session,
+                action,
+                AuditTarget::user(&user),
+                Some(before),
+                Some(after),
+            )
+            .await?;
         self.ctx
             .publish(comet_events::Event::UserChanged(Box::new(user.clone())));
         if user.name != original_name || user.username != original_username {
@@ -1032,8 +1066,11 @@ impl Accounts<'_> {
         let user = if user.active == active {
             user
         } else {
-            self.apply_active_status(user, active, confirm_relinquish)
-                .await?
+            let user = self
+                .apply_active_status(user, active, confirm_relinquish)
+                .await?;
+            self.audit_active_status(session, &user).await?;
+            user
         };
         tracing::info!(by = %session.user.id, user = %user.id, active, "user active status set");
         Ok(user)
@@ -1065,11 +1102,30 @@ impl Accounts<'_> {
             return Ok(());
         };
         if user.active != active {
-            self.apply_active_status(user, active, confirm_relinquish)
+            let user = self
+                .apply_active_status(user, active, confirm_relinquish)
                 .await?;
+            self.audit_active_status(session, &user).await?;
         }
         tracing::info!(by = %session.user.id, user = %user_id, active, "user active status set");
         Ok(())
+    }
+
+    async fn audit_active_status(&self, session: &Session, user: &User) -> Result<()> {
+        let action = if user.active {
+            "user.activate"
+        } else {
+            "user.deactivate"
+        };
+        self.ctx
+            .audit_by(
+                session,
+                action,
+                AuditTarget::user(user),
+                Some(json!({"active": !user.active})),
+                Some(json!({"active": user.active})),
+            )
+            .await
     }
 
     /// Who may delete users.
@@ -1084,7 +1140,12 @@ impl Accounts<'_> {
     ) -> Result<()> {
         self.ctx.authorize(&session.user, Self::DELETE_USER)?;
         let user = self.require_user(target).await?;
-        self.remove_account(session, user, confirm_relinquish).await
+        let (audit_target, fields) = (AuditTarget::user(&user), user_fields(&user));
+        self.remove_account(session, user, confirm_relinquish)
+            .await?;
+        self.ctx
+            .audit_by(session, "user.delete", audit_target, Some(fields), None)
+            .await
     }
 
     /// Deletes an account (checked by the caller): `users.delete`, `users.deleteOwnAccount`.

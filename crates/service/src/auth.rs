@@ -279,7 +279,20 @@ impl Accounts<'_> {
                         .await
                         .map_err(store_error)?;
                 }
-                self.issue_login(user).await
+                let login = self.issue_login(user).await?;
+                if login.user.has_role("admin") {
+                    self.ctx
+                        .audit()
+                        .record(
+                            &login.user,
+                            "user.login",
+                            crate::audit::AuditTarget::user(&login.user),
+                            None,
+                            Some(serde_json::json!({"loginType": login.login_type})),
+                        )
+                        .await?;
+                }
+                Ok(login)
             }
             Err(error) => {
                 if error.kind == comet_core::ErrorKind::LoginFailed {

@@ -6,6 +6,7 @@
 
 pub mod abuse;
 pub mod accounts;
+pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod avatars;
@@ -69,7 +70,18 @@ pub fn request_cause(session: Option<&Session>, request_id: String) -> comet_eve
     }
 }
 
+pub use audit::with_client;
 pub use comet_events::with_cause;
+
+/// Runs `work` (one request or method call) with its cause (events) and its client (audit
+/// entries): what every transport wraps a request in.
+pub async fn with_request<F: std::future::Future>(
+    cause: comet_events::Cause,
+    client: ClientInfo,
+    work: F,
+) -> F::Output {
+    with_cause(cause, with_client(client, work)).await
+}
 
 /// Who is calling, as far as the network tells: used for login blocking, rate limits and
 /// remembering a second factor.
@@ -153,6 +165,8 @@ domain_services! {
     commands => Commands;
     /// Moderation: reports of messages and users, and the console that handles them.
     moderation => Moderation;
+    /// The audit log: recording privileged actions, reading and pruning the chain.
+    audit => Audit;
 }
 
 impl std::fmt::Debug for Service {

@@ -725,6 +725,7 @@ impl Messages<'_> {
             }
         }
         self.remove_message(&session.user, &message).await?;
+        self.audit_deletion_by_other(session, &message).await?;
         Ok(message)
     }
 
@@ -757,6 +758,31 @@ impl Messages<'_> {
             message_id: message.id.clone(),
         });
         self.forget_unread_thread(message).await
+    }
+
+    /// Deleting someone else's message (and its files) is a moderator's act: audited.
+    async fn audit_deletion_by_other(&self, session: &Session, message: &Message) -> Result<()> {
+        if message.author.id == session.user.id {
+            return Ok(());
+        }
+        self.ctx
+            .audit_by(
+                session,
+                "message.delete",
+                crate::audit::AuditTarget::new(
+                    "message",
+                    &message.id,
+                    Some(message.author.username.clone()),
+                ),
+                Some(json!({
+                    "rid": message.room_id,
+                    "u": {"_id": message.author.id, "username": message.author.username},
+                    "msg": message.text,
+                    "files": message.files,
+                })),
+                None,
+            )
+            .await
     }
 
     /// A deleted thread reply no longer makes its thread unread for anyone in the room (as

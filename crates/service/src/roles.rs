@@ -1,6 +1,7 @@
 //! Roles and permissions administration.
 
 use crate::Permissions;
+use crate::audit::AuditTarget;
 use crate::authz::Required;
 use crate::{Session, store_error};
 use comet_core::catalog::{SCOPE_SUBSCRIPTIONS, SCOPE_USERS};
@@ -9,6 +10,7 @@ use comet_core::role::{Permission, Role};
 use comet_core::user::User;
 use comet_core::{Error, Result, id, now};
 use comet_store::{Conflict, StoreError, UserFilter};
+use serde_json::json;
 
 /// `roles.create` input.
 #[derive(Debug, Clone, Default)]
@@ -74,12 +76,25 @@ impl Permissions<'_> {
                     unique.push(role.clone());
                 }
             }
+            let before = self
+                .ctx
+                .permission_cache
+                .read(|m| m.get(permission).map(|p| p.roles.clone()));
             self.ctx
                 .store
                 .set_permission_roles(permission, &unique, at)
                 .await
                 .map_err(store_error)?;
             tracing::info!(by = %session.user.id, permission = %permission, roles = ?unique, "permission changed");
+            self.ctx
+                .audit_by(
+                    session,
+                    "permission.update",
+                    AuditTarget::permission(permission),
+                    Some(json!({"roles": before})),
+                    Some(json!({"roles": unique})),
+                )
+                .await?;
         }
         self.ctx.reload_permissions().await?;
         let all = self.permissions(None);
@@ -130,6 +145,15 @@ impl Permissions<'_> {
             Ok(()) => {
                 tracing::info!(by = %session.user.id, role = %role.name, "role created");
                 self.ctx
+                    .audit_by(
+                        session,
+                        "role.create",
+                        AuditTarget::role(&role.id, &role.name),
+                        None,
+                        Some(role_fields(&role)),
+                    )
+                    .await?;
+                self.ctx
                     .publish(comet_events::Event::RoleDefined(role.clone()));
                 Ok(role)
             }
@@ -169,6 +193,7 @@ impl Permissions<'_> {
         if scope != SCOPE_USERS && scope != SCOPE_SUBSCRIPTIONS {
             return Err(Error::meteor("error-invalid-scope", "Invalid scope"));
         }
+        let before = role_fields(&role);
         if role.protected && (name != role.name || scope != role.scope) {
             return Err(Error::meteor("error-role-protected", "Role is protected"));
         }
@@ -194,6 +219,15 @@ impl Permissions<'_> {
             Err(e) => return Err(store_error(e)),
         }
         tracing::info!(by = %session.user.id, role = %role.id, "role updated");
+        self.ctx
+            .audit_by(
+                session,
+                "role.update",
+                AuditTarget::role(&role.id, &role.name),
+                Some(before),
+                Some(role_fields(&role)),
+            )
+            .await?;
         self.ctx
             .publish(comet_events::Event::RoleDefined(role.clone()));
         Ok(role)
@@ -238,6 +272,15 @@ impl Permissions<'_> {
             .await
             .map_err(store_error)?;
         tracing::info!(by = %session.user.id, role = %role.id, "role deleted");
+        self.ctx
+            .audit_by(
+                session,
+                "role.delete",
+                AuditTarget::role(&role.id, &role.name),
+                Some(role_fields(&role)),
+                None,
+            )
+            .await?;
         self.ctx.publish(comet_events::Event::RoleRemoved(role));
         Ok(())
     }
@@ -282,6 +325,15 @@ impl Permissions<'_> {
             .await
             .map_err(store_error)?;
         tracing::info!(by = %session.user.id, user = %user.id, role = %role.id, "role granted");
+        self.ctx
+            .audit_by(
+                session,
+                "user.role.add",
+                AuditTarget::user(&user),
+                None,
+                Some(json!({"role": role.id})),
+            )
+            .await?;
         self.ctx.publish(comet_events::Event::RoleChanged {
             added: true,
             role: role.id.clone(),
@@ -347,6 +399,15 @@ impl Permissions<'_> {
             .await
             .map_err(store_error)?;
         tracing::info!(by = %session.user.id, user = %user.id, role = %role.id, "role revoked");
+        self.ctx
+            .audit_by(
+                session,
+                "user.role.remove",
+                AuditTarget::user(&user),
+                Some(json!({"role": role.id})),
+                None,
+            )
+            .await?;
         self.ctx.publish(comet_events::Event::RoleChanged {
             added: false,
             role: role.id.clone(),
@@ -405,4 +466,14 @@ impl Permissions<'_> {
             .await
             .map_err(store_error)
     }
+}
+
+/// A role's fields as an audit entry shows them.
+fn role_fields(role: &Role) -> serde_json::Value {
+    json!({
+        "name": role.name,
+        "scope": role.scope,
+        "description": role.description,
+        "mandatory2fa": role.mandatory_2fa,
+    })
 }

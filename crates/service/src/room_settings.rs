@@ -797,6 +797,15 @@ impl Rooms<'_> {
         self.post_system_message(&updated, kind, &session.user, &target.username, None)
             .await?;
         tracing::info!(by = %session.user.id, room = %room.id, user = %target.id, muted, "member mute changed");
+        self.ctx
+            .audit_by(
+                session,
+                if muted { "room.mute" } else { "room.unmute" },
+                crate::audit::AuditTarget::user(&target),
+                None,
+                Some(json!({"room": {"_id": room.id, "name": room.name}, "muted": muted})),
+            )
+            .await?;
         self.ctx.publish(comet_events::Event::Room {
             room: Box::new(updated),
             last_message: None,
@@ -846,6 +855,19 @@ impl Rooms<'_> {
             "room-unarchived"
         };
         self.post_system_message(&updated, kind, &session.user, &session.user.username, None)
+            .await?;
+        self.ctx
+            .audit_by(
+                session,
+                if archived {
+                    "room.archive"
+                } else {
+                    "room.unarchive"
+                },
+                crate::audit::AuditTarget::room(&updated),
+                Some(json!({"archived": !archived})),
+                Some(json!({"archived": archived})),
+            )
             .await
     }
 
@@ -873,7 +895,15 @@ impl Rooms<'_> {
         }
         self.erase_room(&room.id).await?;
         tracing::info!(by = %session.user.id, room = %room.id, "room deleted");
-        Ok(())
+        self.ctx
+            .audit_by(
+                session,
+                "room.delete",
+                crate::audit::AuditTarget::room(room.room()),
+                Some(json!({"t": room.room_type.as_str(), "name": room.name, "fname": room.fname})),
+                None,
+            )
+            .await
     }
 
     /// Removes a room with its subscriptions, messages, files and avatar, unchecked: for
@@ -1003,7 +1033,20 @@ impl Rooms<'_> {
             &target.username,
             Some(role.as_str()),
         )
-        .await
+        .await?;
+        self.ctx
+            .audit_by(
+                session,
+                if grant {
+                    "room.role.add"
+                } else {
+                    "room.role.remove"
+                },
+                crate::audit::AuditTarget::user(target),
+                None,
+                Some(json!({"room": {"_id": room.id, "name": room.name}, "role": role.as_str()})),
+            )
+            .await
     }
 
     /// `channels.roles`: members holding room roles.

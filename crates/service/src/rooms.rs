@@ -949,9 +949,31 @@ impl Rooms<'_> {
             Err(e) => return Err(store_error(e)),
         }
         tracing::info!(by = %session.user.id, room = %room.id, name = %name, "room created");
+        let members: Vec<&str> = subscriptions
+            .iter()
+            .map(|s| s.user.username.as_str())
+            .collect();
+        let fields = json!({
+            "t": room.room_type.as_str(),
+            "name": room.name,
+            "fname": room.fname,
+            "readOnly": room.read_only,
+            "broadcast": room.broadcast,
+            "encrypted": room.encrypted,
+            "members": members,
+        });
         for subscription in subscriptions {
             self.publish_subscription(comet_events::Change::Inserted, subscription);
         }
+        self.ctx
+            .audit_by(
+                session,
+                "room.create",
+                crate::audit::AuditTarget::room(&room),
+                None,
+                Some(fields),
+            )
+            .await?;
         Ok(room)
     }
 
@@ -1326,7 +1348,15 @@ impl Rooms<'_> {
         }
         let message = system_message("ru", &room.id, &session.user, &user.username, now());
         self.remove_member(&room.id, &user.id, message).await?;
-        Ok(())
+        self.ctx
+            .audit_by(
+                session,
+                "room.kick",
+                crate::audit::AuditTarget::user(user),
+                Some(json!({"room": {"_id": room.id, "name": room.name}, "roles": subscription.roles})),
+                None,
+            )
+            .await
     }
 
     /// A room with its last message.

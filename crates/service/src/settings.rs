@@ -5,7 +5,7 @@ use crate::authz::Required;
 use crate::{Service, Session, store_error};
 use comet_core::setting::{Setting, SettingType};
 use comet_core::{Error, Result};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::RwLock;
 
@@ -232,7 +232,26 @@ impl Settings<'_> {
             .read(|m| m.get(id).cloned())
             .ok_or_else(|| Error::failure(""))?;
         validate_value(&setting, &value)?;
-        self.ctx.write_setting(id, value).await
+        let secret =
+            setting.setting_type == SettingType::Password || comet_core::audit::is_secret_key(id);
+        let shown = |value: &Value| {
+            if secret {
+                json!({"value": comet_core::audit::REDACTED})
+            } else {
+                json!({"value": value})
+            }
+        };
+        let (before, after) = (shown(&setting.value), shown(&value));
+        self.ctx.write_setting(id, value).await?;
+        self.ctx
+            .audit_by(
+                session,
+                "setting.update",
+                crate::audit::AuditTarget::setting(id),
+                Some(before),
+                Some(after),
+            )
+            .await
     }
 }
 

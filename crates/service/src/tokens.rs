@@ -59,6 +59,15 @@ impl Accounts<'_> {
         }
         let login = self.issue_login(target.clone()).await?;
         tracing::info!(by = %session.user.id, user = %target.id, "login token created on request");
+        self.ctx
+            .audit_by(
+                session,
+                "token.login.create",
+                crate::audit::AuditTarget::user(target),
+                None,
+                None,
+            )
+            .await?;
         Ok((target.id.clone(), login.token))
     }
 
@@ -119,7 +128,33 @@ impl Accounts<'_> {
         bypass_two_factor: bool,
     ) -> Result<String> {
         self.require_pat_permission(session, "personalAccessTokens:generateToken")?;
-        self.store_pat(&session.user.id, name, bypass_two_factor)
+        let token = self
+            .store_pat(&session.user.id, name, bypass_two_factor)
+            .await?;
+        self.audit_pat(session, "token.create", name, Some(bypass_two_factor))
+            .await?;
+        Ok(token)
+    }
+
+    async fn audit_pat(
+        &self,
+        session: &Session,
+        action: &str,
+        name: &str,
+        bypass_two_factor: Option<bool>,
+    ) -> Result<()> {
+        self.ctx
+            .audit_by(
+                session,
+                action,
+                crate::audit::AuditTarget::new(
+                    "personal_access_token",
+                    format!("{}:{name}", session.user.id),
+                    Some(name.to_owned()),
+                ),
+                None,
+                bypass_two_factor.map(|bypass| serde_json::json!({"bypassTwoFactor": bypass})),
+            )
             .await
     }
 
@@ -141,6 +176,8 @@ impl Accounts<'_> {
             .map_err(store_error)?;
         if replaced {
             self.end_connections_of(&session.user.id, old_hash);
+            self.audit_pat(session, "token.regenerate", name, None)
+                .await?;
             Ok(token)
         } else {
             Err(token_does_not_exist())
@@ -159,7 +196,7 @@ impl Accounts<'_> {
             .map_err(store_error)?;
         if removed {
             self.end_connections_of(&session.user.id, hash);
-            Ok(())
+            self.audit_pat(session, "token.remove", name, None).await
         } else {
             Err(token_does_not_exist())
         }

@@ -23,7 +23,10 @@ enum Order {
 
 fn order(kind: RecordKind) -> Order {
     match kind {
-        RecordKind::LoginToken | RecordKind::Role | RecordKind::Message => Order::Seq,
+        RecordKind::LoginToken
+        | RecordKind::Role
+        | RecordKind::Message
+        | RecordKind::AuditEntry => Order::Seq,
         RecordKind::FailedLogin | RecordKind::SubscriptionTrash | RecordKind::RoomTrash => {
             Order::Ctid
         }

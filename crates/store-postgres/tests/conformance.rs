@@ -49,6 +49,7 @@ conformance_tests!(
     reports,
     file_blocklist,
     room_bans,
+    audit_log,
 );
 
 #[tokio::test]

@@ -7,6 +7,7 @@
 //! domain value, lives here once. See ARCHITECTURE.md, "One home for each query".
 
 mod accounts;
+mod audit;
 mod bans;
 mod chat;
 mod cluster;

@@ -65,6 +65,7 @@ async fn insert_record<D: Database>(tx: &mut D::Tx, record: &Record) -> StoreRes
             crate::files::insert_blocked_file_hash_query(entry, false)
         }
         Record::RoomBan(ban) => insert_room_ban_query(ban),
+        Record::AuditEntry(entry) => crate::audit::insert_audit_query(entry),
     };
     tx.write(insert).await.map(drop)
 }

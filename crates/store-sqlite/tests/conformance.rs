@@ -217,3 +217,9 @@ async fn room_bans() {
     let (_dir, store) = fresh().await;
     conformance::room_bans(&store).await;
 }
+
+#[tokio::test]
+async fn audit_log() {
+    let (_dir, store) = fresh().await;
+    conformance::audit_log(&store).await;
+}

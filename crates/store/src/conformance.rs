@@ -8,7 +8,8 @@
     reason = "a test suite: a failed expectation should abort with the value"
 )]
 
-use crate::{Conflict, MessageChange, Store, StoreError, UserFilter};
+use crate::{AuditFilter, Conflict, MessageChange, Store, StoreError, UserFilter};
+use comet_core::audit::{AuditDraft, ChainVerdict, ChainVerifier};
 use comet_core::page::{Direction, Page, UserSortKey};
 use comet_core::role::{Permission, Role};
 use comet_core::setting::{Setting, SettingType};
@@ -3941,4 +3942,173 @@ pub async fn room_bans(store: &dyn Store) {
 
     assert!(store.delete_room("r-hall").await.unwrap());
     assert_eq!(store.room_bans("r-hall", 0, None).await.unwrap().1, 0);
+}
+fn audit_draft(action: &str, actor: &str, target: &str, at: Timestamp) -> AuditDraft {
+    AuditDraft {
+        at,
+        actor_id: format!("id-{actor}"),
+        actor_username: actor.into(),
+        action: action.into(),
+        target_kind: "user".into(),
+        target_id: format!("id-{target}"),
+        target_name: Some(target.into()),
+        client_address: Some("192.0.2.7".into()),
+        user_agent: Some("agent/1.0".into()),
+        before: Some(r#"{"active":true}"#.into()),
+        after: None,
+    }
+}
+
+/// Walks the whole chain as `comet audit verify` does, a page at a time.
+async fn verify_audit(store: &dyn Store) -> ChainVerdict {
+    let mut verifier = ChainVerifier::new();
+    let mut after = 0;
+    loop {
+        let page = store.audit_entries_after(after, 3).await.unwrap();
+        let Some(last) = page.last() else {
+            return verifier.finish();
+        };
+        after = last.seq;
+        for entry in &page {
+            if let Err(broken) = verifier.check(entry) {
+                return broken;
+            }
+        }
+    }
+}
+
+/// The audit log: appends chain, listings filter and page newest first, concurrent appends
+/// never fork the chain, and pruning keeps it verifiable.
+pub async fn audit_log(store: &dyn Store) {
+    use comet_core::audit::GENESIS_HASH;
+    let t0 = now();
+    let at = |minutes: i64| t0 - chrono::Duration::minutes(60 - minutes);
+    assert_eq!(
+        verify_audit(store).await,
+        ChainVerdict::Intact { entries: 0 }
+    );
+
+    let first = store
+        .append_audit(&audit_draft("user.create", "alice", "bob", at(0)))
+        .await
+        .unwrap();
+    assert_eq!(first.seq, 1);
+    assert_eq!(first.prev_hash, GENESIS_HASH);
+    let second = store
+        .append_audit(&audit_draft("user.update", "alice", "carol", at(10)))
+        .await
+        .unwrap();
+    assert_eq!(second.seq, 2);
+    assert_eq!(second.prev_hash, first.hash);
+    store
+        .append_audit(&audit_draft("room.delete", "dave", "general", at(20)))
+        .await
+        .unwrap();
+    store
+        .append_audit(&audit_draft("room.archive", "alice", "general", at(30)))
+        .await
+        .unwrap();
+
+    // Stored entries read back exactly as appended.
+    let back = store.audit_entries_after(0, 10).await.unwrap();
+    assert_eq!(back.len(), 4);
+    assert_eq!(back[0], first);
+    assert_eq!(back[1], second);
+
+    // Filters, newest first, with totals.
+    let list = |filter: AuditFilter, offset: u64, count: Option<u64>| async move {
+        let (entries, total) = store.list_audit(&filter, offset, count).await.unwrap();
+        (entries.iter().map(|e| e.seq).collect::<Vec<_>>(), total)
+    };
+    assert_eq!(
+        list(AuditFilter::default(), 0, None).await,
+        (vec![4, 3, 2, 1], 4)
+    );
+    assert_eq!(
+        list(AuditFilter::default(), 1, Some(2)).await,
+        (vec![3, 2], 4)
+    );
+    let by_actor = |actor: &str| AuditFilter {
+        actor: Some(actor.into()),
+        ..AuditFilter::default()
+    };
+    assert_eq!(list(by_actor("alice"), 0, None).await, (vec![4, 2, 1], 3));
+    assert_eq!(list(by_actor("id-dave"), 0, None).await, (vec![3], 1));
+    let by_action = |action: &str| AuditFilter {
+        action: Some(action.into()),
+        ..AuditFilter::default()
+    };
+    assert_eq!(list(by_action("room.delete"), 0, None).await, (vec![3], 1));
+    assert_eq!(list(by_action("room."), 0, None).await, (vec![4, 3], 2));
+    assert_eq!(list(by_action("room"), 0, None).await, (vec![], 0));
+    let by_target = AuditFilter {
+        target: Some("general".into()),
+        actor: Some("alice".into()),
+        ..AuditFilter::default()
+    };
+    assert_eq!(list(by_target, 0, None).await, (vec![4], 1));
+    let by_time = AuditFilter {
+        since: Some(at(10)),
+        until: Some(at(30)),
+        ..AuditFilter::default()
+    };
+    assert_eq!(list(by_time, 0, None).await, (vec![3, 2], 2));
+
+    // Appends racing one another still make one chain.
+    let racing: Vec<_> = (0..16)
+        .map(|i| {
+            let draft = audit_draft("setting.update", &format!("racer{i}"), "x", at(40));
+            async move { store.append_audit(&draft).await.unwrap() }
+        })
+        .collect();
+    let mut seqs: Vec<u64> = futures_util::future::join_all(racing)
+        .await
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (5..=20).collect::<Vec<_>>());
+    assert_eq!(
+        verify_audit(store).await,
+        ChainVerdict::Intact { entries: 20 }
+    );
+
+    // Pruning removes the old part and anchors the rest; the head is never removed.
+    let prune = audit_draft(comet_core::audit::PRUNE_ACTION, "system", "audit_log", t0);
+    assert_eq!(store.prune_audit(at(15), &prune).await.unwrap(), 2);
+    let kept = store.audit_entries_after(0, 100).await.unwrap();
+    assert_eq!(kept.first().map(|e| e.seq), Some(3));
+    let last = kept.last().unwrap();
+    assert_eq!(last.seq, 21);
+    assert_eq!(last.draft.action, comet_core::audit::PRUNE_ACTION);
+    assert_eq!(
+        comet_core::audit::PruneAnchor::of(last),
+        Some(comet_core::audit::PruneAnchor {
+            through_seq: 2,
+            last_hash: second.hash.clone(),
+        })
+    );
+    assert_eq!(
+        verify_audit(store).await,
+        ChainVerdict::Intact { entries: 19 }
+    );
+    assert_eq!(store.prune_audit(at(15), &prune).await.unwrap(), 0);
+    // Everything older than the future: all but the head (the newest prune entry) goes.
+    let future = t0 + chrono::Duration::hours(1);
+    assert_eq!(store.prune_audit(future, &prune).await.unwrap(), 18);
+    let kept = store.audit_entries_after(0, 100).await.unwrap();
+    assert_eq!(kept.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![21, 22]);
+    assert_eq!(
+        verify_audit(store).await,
+        ChainVerdict::Intact { entries: 2 }
+    );
+    let next = store
+        .append_audit(&audit_draft("user.delete", "alice", "bob", t0))
+        .await
+        .unwrap();
+    assert_eq!(next.seq, 23);
+    assert_eq!(
+        verify_audit(store).await,
+        ChainVerdict::Intact { entries: 3 }
+    );
 }

@@ -419,6 +419,8 @@ pub use reports::{
 };
 mod bans;
 pub use bans::{RoomBan, RoomBanStore};
+mod audit;
+pub use audit::{AuditFilter, AuditStore};
 
 /// Everything the service needs from storage.
 pub trait Store:
@@ -438,6 +440,7 @@ pub trait Store:
     + AvatarStore
     + ReportStore
     + RoomBanStore
+    + AuditStore
 {
 }
 
@@ -458,5 +461,6 @@ impl<T> Store for T where
         + AvatarStore
         + ReportStore
         + RoomBanStore
+        + AuditStore
 {
 }

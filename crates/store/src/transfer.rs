@@ -46,13 +46,14 @@ pub enum RecordKind {
     ModerationReport,
     BlockedFileHash,
     RoomBan,
+    AuditEntry,
 }
 
 impl RecordKind {
     /// Every kind, each after the kinds it references (tokens after users, subscriptions after
     /// rooms and users, messages after rooms), so that copying in this order never writes a
     /// row before the row it points to. A new table goes here.
-    pub const ALL: [RecordKind; 16] = [
+    pub const ALL: [RecordKind; 17] = [
         RecordKind::User,
         RecordKind::LoginToken,
         RecordKind::Role,
@@ -69,6 +70,7 @@ impl RecordKind {
         RecordKind::ModerationReport,
         RecordKind::BlockedFileHash,
         RecordKind::RoomBan,
+        RecordKind::AuditEntry,
     ];
 
     /// The name of the kind's table, as both backends call it: for progress output, and for
@@ -91,6 +93,7 @@ impl RecordKind {
             RecordKind::ModerationReport => "moderation_reports",
             RecordKind::BlockedFileHash => "blocked_file_hashes",
             RecordKind::RoomBan => "room_bans",
+            RecordKind::AuditEntry => "audit_log",
         }
     }
 }
@@ -169,6 +172,8 @@ pub enum Record {
     BlockedFileHash(crate::BlockedFileHash),
     /// A user's ban from a room.
     RoomBan(crate::RoomBan),
+    /// An audit log entry, with its links as they are (the chain stays verifiable).
+    AuditEntry(comet_core::audit::AuditEntry),
 }
 
 impl Record {
@@ -190,6 +195,7 @@ impl Record {
             Record::ModerationReport(_) => RecordKind::ModerationReport,
             Record::BlockedFileHash(_) => RecordKind::BlockedFileHash,
             Record::RoomBan(_) => RecordKind::RoomBan,
+            Record::AuditEntry(_) => RecordKind::AuditEntry,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Route table: one handler per upstream route.
 
 mod abuse;
+mod audit;
 mod auth;
 mod avatars;
 mod chat;
@@ -51,6 +52,7 @@ pub fn required_permissions(route: &str, method: &Method) -> Option<Required> {
         }
         "/api/v1/instances.get" => Connections::VIEW_STATISTICS,
         "/api/v1/stdout.queue" => Settings::VIEW_LOGS,
+        "/api/v1/audit.log" | "/api/v1/audit.export" => comet_service::audit::VIEW_AUDIT_LOG,
         "/api/v1/channels.messages" => Rooms::READ_CHANNEL_MESSAGES,
         "/api/v1/settings/{id}" if post => Settings::EDIT_PRIVILEGED,
         "/api/v1/settings/{id}" => Settings::READ_PRIVILEGED,
@@ -211,6 +213,8 @@ fn table() -> RouteTable {
         .get("/api/v1/instances.get", presence::instances)
         .get("/api/v1/shield.svg", presence::shield)
         .get("/api/v1/stdout.queue", settings::stdout_queue)
+        .get("/api/v1/audit.log", audit::log)
+        .get("/api/v1/audit.export", audit::export)
         .get("/api/v1/settings.public", settings::public)
         .get("/api/v1/settings", settings::list)
         .get("/api/v1/settings/{id}", settings::get)

@@ -159,6 +159,12 @@ impl TestServer {
         self._dir.path()
     }
 
+    /// The PostgreSQL database's URL when the run uses PostgreSQL (`None`: SQLite in
+    /// [`TestServer::data_dir`]).
+    pub fn database_url(&self) -> Option<&str> {
+        self.database.as_ref().map(|d| d.url())
+    }
+
     pub async fn start() -> TestServer {
         Self::start_with(|_| {}).await
     }

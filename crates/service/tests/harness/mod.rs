@@ -23,6 +23,8 @@ const ADMIN: &str = "admin";
 /// A running service and the directory of its database.
 pub struct TestService {
     pub service: Arc<Service>,
+    /// The service's store, for tests that arrange rows the service would not write.
+    pub store: SqliteStore,
     _dir: tempfile::TempDir,
 }
 
@@ -45,10 +47,14 @@ impl TestService {
             ..ServiceConfig::default()
         };
         let bus: Arc<dyn comet_events::EventBus> = Arc::new(comet_events::InProcessBus::default());
-        let service = Service::start(Arc::new(store), bus, config)
+        let service = Service::start(Arc::new(store.clone()), bus, config)
             .await
             .expect("service");
-        TestService { service, _dir: dir }
+        TestService {
+            service,
+            store,
+            _dir: dir,
+        }
     }
 
     /// Logs `username` in with `PASSWORD`.

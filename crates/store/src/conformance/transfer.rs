@@ -678,6 +678,29 @@ async fn fill(store: &dyn Store, t0: Timestamp) {
             .await
             .unwrap();
     }
+
+    // The audit log: a chain of a few entries.
+    for (i, action) in ["user.create", "setting.update", "room.delete", "user.login"]
+        .into_iter()
+        .enumerate()
+    {
+        store
+            .append_audit(&comet_core::audit::AuditDraft {
+                at: at(70 + i as i64),
+                actor_id: "a1".into(),
+                actor_username: "ann".into(),
+                action: action.into(),
+                target_kind: "user".into(),
+                target_id: "c1".into(),
+                target_name: (i % 2 == 0).then(|| "cat".into()),
+                client_address: Some("198.51.100.4".into()),
+                user_agent: None,
+                before: Some(format!(r#"{{"n":{i}}}"#)),
+                after: None,
+            })
+            .await
+            .unwrap();
+    }
 }
 
 fn from_message_report(author: &User, at: Timestamp) -> crate::ModerationReport {
@@ -731,7 +754,10 @@ pub async fn transfer(from: &dyn Store, to: &dyn Store) {
         assert_eq!((source.next.as_ref(), target.next.as_ref()), (None, None));
         if matches!(
             kind,
-            RecordKind::Message | RecordKind::LoginToken | RecordKind::Role
+            RecordKind::Message
+                | RecordKind::LoginToken
+                | RecordKind::Role
+                | RecordKind::AuditEntry
         ) {
             assert_eq!(target.records, source.records, "{kind}");
         }
@@ -788,6 +814,11 @@ pub async fn transfer(from: &dyn Store, to: &dyn Store) {
     let ban = same!(from, to, |s| s.room_ban("r6", "d1"));
     assert!(ban.is_some(), "dan's ban");
     same!(from, to, |s| s.room_bans("r6", 0, None));
+    // The audit log, and its chain, continue where they were.
+    let entries = same!(from, to, |s| s.audit_entries_after(0, 100));
+    assert_eq!(entries.len(), 4);
+    let appended = to.append_audit(&entries[0].draft).await.unwrap();
+    assert_eq!((appended.seq, &appended.prev_hash), (5, &entries[3].hash));
 
     // Accounts.
     for id in USERS {

@@ -404,3 +404,131 @@ async fn ddp_methods_are_audited_with_the_connection_address() {
     assert_eq!(entry["clientAddress"], json!("127.0.0.1"));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn moderation_and_abuse_actions_are_audited() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let bob = server.new_user("bob").await;
+    let carol = server.new_user("carol").await;
+    let room = server
+        .post(
+            "channels.create",
+            json!({"name": "watched", "members": ["bob", "carol"]}),
+            Some(&admin),
+        )
+        .await;
+    let rid = room.ok()["channel"]["_id"].as_str().expect("id").to_owned();
+
+    // A ban and its lifting name the user, with the room.
+    for (path, action) in [
+        ("rooms.banUser", "room.ban"),
+        ("rooms.unbanUser", "room.unban"),
+    ] {
+        server
+            .post(
+                path,
+                json!({"roomId": rid, "username": "bob"}),
+                Some(&admin),
+            )
+            .await
+            .ok();
+        let entry = newest(&server, &admin, action).await;
+        assert_eq!(entry["target"]["_id"], json!(bob.user_id), "{entry}");
+        assert_eq!(entry["actor"]["username"], json!("admin"), "{entry}");
+        assert_eq!(entry["after"]["room"]["_id"], json!(rid), "{entry}");
+    }
+
+    // Handling a report: closing it, and deleting the reported message (someone else's).
+    let message = say(&server, &carol, &rid, "buy cheap watches").await;
+    let message_id = message["_id"].as_str().expect("id").to_owned();
+    server
+        .post(
+            "chat.reportMessage",
+            json!({"messageId": message_id, "description": "spam"}),
+            Some(&bob),
+        )
+        .await
+        .ok();
+    server
+        .post(
+            "moderation.user.deleteReportedMessages",
+            json!({"userId": carol.user_id}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let deleted = newest(&server, &admin, "message.delete").await;
+    assert_eq!(deleted["target"]["_id"], json!(message_id), "{deleted}");
+    let closed = newest(&server, &admin, "moderation.reports.close").await;
+    assert_eq!(closed["target"]["_id"], json!(carol.user_id), "{closed}");
+    assert_eq!(
+        closed["after"]["action"],
+        json!("DELETE Messages"),
+        "{closed}"
+    );
+
+    // The file blocklist, and an upload it refused.
+    let digest = common::sha256_hex("known bad file contents");
+    server
+        .post(
+            "files.blocklist.add",
+            json!({"sha256": digest, "reason": "malware"}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let listed = newest(&server, &admin, "file.blocklist.add").await;
+    assert_eq!(listed["target"]["_id"], json!(digest), "{listed}");
+    assert_eq!(listed["after"]["reason"], json!("malware"), "{listed}");
+    let (status, body) = common::post_form(
+        &server,
+        &format!("rooms.upload/{rid}"),
+        &[(
+            "file",
+            Some(("bad.txt", "text/plain")),
+            b"known bad file contents",
+        )],
+        &bob,
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let refused = newest(&server, &admin, "file.upload.blocked").await;
+    assert_eq!(refused["actor"]["username"], json!("bob"), "{refused}");
+    assert_eq!(refused["target"]["_id"], json!(digest), "{refused}");
+    server
+        .post(
+            "files.blocklist.remove",
+            json!({"sha256": digest}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let unlisted = newest(&server, &admin, "file.blocklist.remove").await;
+    assert_eq!(unlisted["target"]["_id"], json!(digest), "{unlisted}");
+
+    // Approving a new account, and purging one.
+    server
+        .post(
+            "users.approve",
+            json!({"userId": bob.user_id}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let approved = newest(&server, &admin, "user.approve").await;
+    assert_eq!(approved["target"]["_id"], json!(bob.user_id), "{approved}");
+    server
+        .post(
+            "users.purge",
+            json!({"userId": carol.user_id}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let purged = newest(&server, &admin, "user.purge").await;
+    assert_eq!(purged["target"]["_id"], json!(carol.user_id), "{purged}");
+
+    let verified = audit_verify(&server).await;
+    assert!(verified.status.success(), "{}", text(&verified.stderr));
+}

@@ -187,6 +187,15 @@ impl Accounts<'_> {
                 return Err(Error::meteor("error-invalid-user", "Invalid user"));
             }
             tracing::info!(by = %session.user.id, user = %user.id, "account approved");
+            self.ctx
+                .audit_by(
+                    session,
+                    "user.approve",
+                    crate::audit::AuditTarget::user(&user),
+                    Some(serde_json::json!({"approved": false})),
+                    Some(serde_json::json!({"approved": true})),
+                )
+                .await?;
         }
         Ok(user)
     }
@@ -238,6 +247,17 @@ impl Files<'_> {
             .await
             .map_err(store_error)?;
         tracing::info!(by = %session.user.id, sha256 = %entry.sha256, added, "file hash blocked");
+        if added {
+            self.ctx
+                .audit_by(
+                    session,
+                    "file.blocklist.add",
+                    crate::audit::AuditTarget::new("file", entry.sha256.clone(), None),
+                    None,
+                    Some(serde_json::json!({"sha256": entry.sha256, "reason": entry.reason})),
+                )
+                .await?;
+        }
         Ok(added)
     }
 
@@ -252,6 +272,17 @@ impl Files<'_> {
             .await
             .map_err(store_error)?;
         tracing::info!(by = %session.user.id, %sha256, removed, "file hash unblocked");
+        if removed {
+            self.ctx
+                .audit_by(
+                    session,
+                    "file.blocklist.remove",
+                    crate::audit::AuditTarget::new("file", sha256.clone(), None),
+                    Some(serde_json::json!({"sha256": sha256})),
+                    None,
+                )
+                .await?;
+        }
         Ok(removed)
     }
 

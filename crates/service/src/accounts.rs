@@ -1291,6 +1291,15 @@ impl Accounts<'_> {
         };
         let (rooms, files) = self.erase_user_messages(&user).await?;
         tracing::info!(by = %session.user.id, user = %user.id, rooms, files, "user purged");
+        self.ctx
+            .audit_by(
+                session,
+                "user.purge",
+                crate::audit::AuditTarget::user(&user),
+                None,
+                Some(serde_json::json!({"active": false, "rooms": rooms, "files": files})),
+            )
+            .await?;
         Ok(PurgedUser { user, rooms, files })
     }
 

@@ -12,6 +12,7 @@ use comet_core::room::{Room, RoomType};
 use comet_core::user::User;
 use comet_core::{Error, Result, now};
 use comet_store::RoomBan;
+use serde_json::json;
 
 const NOT_ALLOWED: &str = "Not allowed";
 const NOT_READABLE: &str =
@@ -136,7 +137,15 @@ impl Rooms<'_> {
         self.publish_subscription(comet_events::Change::Removed, subscription);
         self.ctx
             .publish(comet_events::Event::Message(Box::new(notice)));
-        Ok(())
+        self.ctx
+            .audit_by(
+                session,
+                "room.ban",
+                crate::audit::AuditTarget::user(user),
+                None,
+                Some(json!({"room": {"_id": room.id, "name": room.name}})),
+            )
+            .await
     }
 
     /// `rooms.unbanUser`, `/unban @user`: lifts the ban; the user may join or be added again.
@@ -157,7 +166,15 @@ impl Rooms<'_> {
         }
         self.ctx
             .publish(comet_events::Event::Message(Box::new(notice)));
-        Ok(())
+        self.ctx
+            .audit_by(
+                session,
+                "room.unban",
+                crate::audit::AuditTarget::user(user),
+                None,
+                Some(json!({"room": {"_id": room.id, "name": room.name}})),
+            )
+            .await
     }
 
     /// `rooms.bannedUsers`: a page of the users banned from a room the caller may read, in the

@@ -422,6 +422,16 @@ impl Files<'_> {
         if let Err(refusal) = self.check_not_blocked(&sha256).await {
             self.discard_key(blobs.as_ref(), &upload_id).await;
             tracing::info!(by = %session.user.id, %sha256, "blocked file refused");
+            // Someone trying to spread a known bad file is what moderators look for.
+            self.ctx
+                .audit_by(
+                    session,
+                    "file.upload.blocked",
+                    crate::audit::AuditTarget::new("file", sha256.clone(), Some(file.name.clone())),
+                    None,
+                    Some(serde_json::json!({"sha256": sha256, "name": file.name})),
+                )
+                .await?;
             return Err(refusal);
         }
         let name = sanitize_file_name(&file.name);

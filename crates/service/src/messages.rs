@@ -761,7 +761,11 @@ impl Messages<'_> {
     }
 
     /// Deleting someone else's message (and its files) is a moderator's act: audited.
-    async fn audit_deletion_by_other(&self, session: &Session, message: &Message) -> Result<()> {
+    pub(crate) async fn audit_deletion_by_other(
+        &self,
+        session: &Session,
+        message: &Message,
+    ) -> Result<()> {
         if message.author.id == session.user.id {
             return Ok(());
         }

@@ -272,10 +272,9 @@ impl Moderation<'_> {
             let Some(current) = self.live_message(&message.id).await? else {
                 continue;
             };
-            self.ctx
-                .messages()
-                .remove_message(&session.user, &current)
-                .await?;
+            let messages = self.ctx.messages();
+            messages.remove_message(&session.user, &current).await?;
+            messages.audit_deletion_by_other(session, &current).await?;
         }
         self.close(&target, &session.user, reason, DELETE_MESSAGES.to_owned())
             .await?;
@@ -369,6 +368,29 @@ impl Moderation<'_> {
             .await
             .map_err(store_error)?;
         tracing::info!(by = %moderator.id, target = ?target, closed, action = %info.action, "reports closed");
-        Ok(())
+        let (kind, id) = match target {
+            ReportTarget::Message(id) => ("message", id),
+            ReportTarget::MessagesBy(id) | ReportTarget::User(id) => ("user", id),
+        };
+        let scope = match target {
+            ReportTarget::Message(_) => "message",
+            ReportTarget::MessagesBy(_) => "messages-by-user",
+            ReportTarget::User(_) => "user",
+        };
+        self.ctx
+            .audit()
+            .record(
+                moderator,
+                "moderation.reports.close",
+                crate::audit::AuditTarget::new(kind, id.clone(), None),
+                None,
+                Some(serde_json::json!({
+                    "reports": scope,
+                    "closed": closed,
+                    "action": info.action,
+                    "reason": info.reason,
+                })),
+            )
+            .await
     }
 }

@@ -44,6 +44,9 @@ impl TestService {
                 email_verified: true,
                 name: "Administrator".into(),
             }),
+            // The tests send at machine speed; the per-user message limit meant for floods is
+            // tested on its own (crates/server/tests/abuse.rs).
+            setting_overrides: vec![("Comet_Abuse_Messages_Per_User_Limit".into(), "0".into())],
             ..ServiceConfig::default()
         };
         let bus: Arc<dyn comet_events::EventBus> = Arc::new(comet_events::InProcessBus::default());

@@ -54,6 +54,12 @@ COMET_BIN = os.environ.get("COMET_BIN", str(REPO_ROOT / "target" / "debug" / "co
 # Passwords satisfy Rocket.Chat's strictest default password policy
 # (>= 14 chars, upper, lower, digit, symbol, no 3 repeated characters).
 ADMIN_USERNAME = "admin"
+# Comet's own abuse-control settings, turned off for the suite (0 = no limit).
+ABUSE_CONTROLS_OFF = (
+    "Comet_Abuse_New_Account_Age_Hours",
+    "Comet_Abuse_Messages_Per_User_Limit",
+    "Comet_Abuse_Room_Creation_Per_Day",
+)
 ADMIN_PASS = "Adm1n!Compat-Pw#42"
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_NAME = "Administrator"
@@ -116,6 +122,11 @@ class CometServer:
             CREATE_TOKENS_FOR_USERS="true",
             CREATE_TOKENS_FOR_USERS_SECRET=CREATE_TOKENS_SECRET,
         )
+        # The test users register seconds before they upload and post links, at machine
+        # speed: Comet's abuse controls for new accounts and floods are tested on their own
+        # (crates/server/tests/abuse.rs).
+        for setting in ABUSE_CONTROLS_OFF:
+            env[f"OVERWRITE_SETTING_{setting}"] = "0"
         if not self.rate_limiter:
             env["OVERWRITE_SETTING_API_Enable_Rate_Limiter"] = "false"
         else:

@@ -4,37 +4,12 @@
 
 mod common;
 
-use common::{Auth, Reply, TestServer, assert_exact, id_of, say, subscription};
+use common::{Auth, Reply, TestServer, assert_exact, create_room, id_of, say, subscription};
 use serde_json::{Value, json};
 use std::time::Duration;
 
 const MESSAGE_NOT_FOUND: &str =
     "The provided \"messageId\" does not match any existing message. [error-message-not-found]";
-
-async fn create_room(
-    server: &TestServer,
-    auth: &Auth,
-    family: &str,
-    name: &str,
-    members: &[&str],
-) -> String {
-    let key = if family == "groups" {
-        "group"
-    } else {
-        "channel"
-    };
-    server
-        .post(
-            &format!("{family}.create"),
-            json!({"name": name, "members": members}),
-            Some(auth),
-        )
-        .await
-        .ok()[key]["_id"]
-        .as_str()
-        .expect("room _id")
-        .to_owned()
-}
 
 async fn reply_in_thread(
     server: &TestServer,

@@ -5,34 +5,9 @@
 mod common;
 
 use common::ddp::Ddp;
-use common::{Auth, TestServer, id_of, say};
+use common::{Auth, TestServer, create_room, id_of, say};
 use serde_json::{Value, json};
 use std::time::Duration;
-
-async fn create_room(
-    server: &TestServer,
-    auth: &Auth,
-    family: &str,
-    name: &str,
-    members: &[&str],
-) -> String {
-    let key = if family == "groups" {
-        "group"
-    } else {
-        "channel"
-    };
-    server
-        .post(
-            &format!("{family}.create"),
-            json!({"name": name, "members": members}),
-            Some(auth),
-        )
-        .await
-        .ok()[key]["_id"]
-        .as_str()
-        .expect("room _id")
-        .to_owned()
-}
 
 async fn member_usernames(
     server: &TestServer,

@@ -4,39 +4,13 @@
 
 mod common;
 
-use common::{Auth, Reply, TestServer, assert_exact, say, subscription};
+use common::{Auth, Reply, TestServer, assert_exact, create_room, say, subscription};
 use serde_json::{Value, json};
 
 const CHANNEL_NOT_FOUND: &str = "The required \"roomId\" or \"roomName\" param provided does not match any channel [error-room-not-found]";
 const GROUP_NOT_FOUND: &str = "The required \"roomId\" or \"roomName\" param provided does not match any group [error-room-not-found]";
 const EDITING_NOT_ALLOWED: &str = "Editing room is not allowed [error-action-not-allowed]";
 const NOT_ALLOWED: &str = "Not allowed [error-not-allowed]";
-
-/// `channels.create` / `groups.create` that must succeed; returns the room id.
-async fn create_room(
-    server: &TestServer,
-    auth: &Auth,
-    family: &str,
-    name: &str,
-    members: &[&str],
-) -> String {
-    let key = if family == "groups" {
-        "group"
-    } else {
-        "channel"
-    };
-    server
-        .post(
-            &format!("{family}.create"),
-            json!({"name": name, "members": members}),
-            Some(auth),
-        )
-        .await
-        .ok()[key]["_id"]
-        .as_str()
-        .expect("room _id")
-        .to_owned()
-}
 
 async fn info(server: &TestServer, auth: &Auth, family: &str, rid: &str) -> Value {
     let key = if family == "groups" {

@@ -438,3 +438,29 @@ pub async fn post_form(
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }
+
+/// `channels.create` / `groups.create` (`family`) that must succeed; returns the room id.
+pub async fn create_room(
+    server: &TestServer,
+    auth: &Auth,
+    family: &str,
+    name: &str,
+    members: &[&str],
+) -> String {
+    let key = if family == "groups" {
+        "group"
+    } else {
+        "channel"
+    };
+    server
+        .post(
+            &format!("{family}.create"),
+            json!({"name": name, "members": members}),
+            Some(auth),
+        )
+        .await
+        .ok()[key]["_id"]
+        .as_str()
+        .expect("room _id")
+        .to_owned()
+}

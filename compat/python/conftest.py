@@ -124,7 +124,7 @@ class CometServer:
         )
         # The test users register seconds before they upload and post links, at machine
         # speed: Comet's abuse controls for new accounts and floods are tested on their own
-        # (crates/server/tests/abuse.rs).
+        # (crates/server/tests/e2e/abuse.rs).
         for setting in ABUSE_CONTROLS_OFF:
             env[f"OVERWRITE_SETTING_{setting}"] = "0"
         if not self.rate_limiter:

@@ -46,7 +46,7 @@ export async function startServer(extraEnv = {}) {
       ADMIN_EMAIL: 'admin@example.com',
       OVERWRITE_SETTING_API_Enable_Rate_Limiter: 'false',
       // Test users register seconds before they upload and post links, at machine speed:
-      // Comet's abuse controls for new accounts and floods are tested in crates/server/tests/abuse.rs.
+      // Comet's abuse controls for new accounts and floods are tested in crates/server/tests/e2e/abuse.rs.
       OVERWRITE_SETTING_Comet_Abuse_New_Account_Age_Hours: '0',
       OVERWRITE_SETTING_Comet_Abuse_Messages_Per_User_Limit: '0',
       OVERWRITE_SETTING_Comet_Abuse_Room_Creation_Per_Day: '0',

@@ -45,7 +45,7 @@ impl TestService {
                 name: "Administrator".into(),
             }),
             // The tests send at machine speed; the per-user message limit meant for floods is
-            // tested on its own (crates/server/tests/abuse.rs).
+            // tested on its own (crates/server/tests/e2e/abuse.rs).
             setting_overrides: vec![("Comet_Abuse_Messages_Per_User_Limit".into(), "0".into())],
             ..ServiceConfig::default()
         };

@@ -1,0 +1,49 @@
+//! Comet's end-to-end tests: each starts a real server on port 0 with a temporary database and
+//! drives it over real HTTP and WebSocket. One test binary for all the areas, so the suite links
+//! once rather than once per area (each link is the whole server); `tests/logs.rs` and
+//! `tests/stdout_queue.rs` stay apart because each installs the process's one log subscriber.
+//!
+//! Run one area with `cargo test -p comet-server --test e2e <area>::`, e.g. `rooms::`.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod abuse;
+mod api;
+mod audit;
+mod auth;
+mod authz_matrix;
+mod avatars;
+mod backup;
+mod cluster;
+mod commands;
+mod crash;
+mod ddp_admin_methods;
+mod ddp_methods;
+mod export;
+mod files;
+mod markup;
+mod message_marks;
+mod message_rules;
+mod messages;
+mod migrate;
+mod moderation_reports;
+mod moderation_rooms;
+mod online_threads;
+mod ops;
+mod outbound_proxy;
+mod previews;
+mod realtime;
+mod roles;
+mod room_fields;
+mod room_settings;
+mod rooms;
+mod s3;
+mod search;
+mod settings;
+mod subscriptions;
+mod sync_removals;
+mod thumbnails;
+mod tokens;
+mod users;
+mod web;

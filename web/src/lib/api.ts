@@ -19,6 +19,9 @@ import {
   type ReportedAuthor,
   type ReportedMessage,
   type ReportedUserGroup,
+  type AuditEntry,
+  type AuditFilter,
+  type RoomRoleHolder,
 } from './types';
 
 export interface Session {
@@ -747,6 +750,41 @@ export class Api {
   }
 
   /** The moderation console: reported messages grouped by author (newest report first). */
+  /** The audit log, newest first (`view-audit-log`). */
+  auditLog(filter: AuditFilter, offset = 0, count = 25) {
+    return this.rest.get<{ entries: AuditEntry[]; count: number; offset: number; total: number }>('audit.log', {
+      ...filter,
+      offset,
+      count,
+    });
+  }
+
+  /**
+   * Every entry the filters select, oldest first, as JSON lines. Fetched with the session
+   * headers (the export is not a cookie-authenticated download) and handed back as a Blob.
+   */
+  async auditExport(filter: AuditFilter): Promise<Blob> {
+    const query = new URLSearchParams();
+    for (const [key, value] of Object.entries(filter)) if (value) query.set(key, value);
+    const text = query.toString();
+    let response: Response;
+    try {
+      response = await fetch(`/api/v1/audit.export${text ? `?${text}` : ''}`, { headers: this.rest.authHeaders() });
+    } catch {
+      throw new ApiError('network', 0);
+    }
+    if (!response.ok) {
+      const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+      throw errorFromEnvelope(response.status, body, response.statusText);
+    }
+    return response.blob();
+  }
+
+  /** The members holding room roles (owners, moderators, leaders) of a channel or group. */
+  roomRoles(room: { _id: string; t: RoomType }) {
+    return this.rest.get<{ roles: RoomRoleHolder[] }>(`${historyFamily[room.t]}.roles`, { roomId: room._id });
+  }
+
   reportsByUsers(selector = '', offset = 0, count = 50) {
     return this.rest.get<{ reports: ReportedAuthor[]; total: number }>('moderation.reportsByUsers', {
       selector,

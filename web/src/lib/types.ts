@@ -38,6 +38,8 @@ export interface Message {
   starred?: { _id: string }[];
   editedAt?: WireDate;
   editedBy?: UserStub;
+  /** The room role a `subscription-role-added`/`-removed` system message is about. */
+  role?: string;
   alias?: string;
   emoji?: string;
   attachments?: Attachment[];
@@ -236,4 +238,36 @@ export interface ReportedMessage {
   ts: string;
   message: Message;
   room: ReportRoom;
+}
+
+/** One audit log entry (`audit.log`, `audit.export`). */
+export interface AuditEntry {
+  seq: number;
+  ts: string;
+  actor: { _id: string; username: string };
+  action: string;
+  target: { kind: string; _id: string; name: string | null };
+  clientAddress: string | null;
+  userAgent: string | null;
+  before: unknown;
+  after: unknown;
+  prevHash: string;
+  hash: string;
+}
+
+/** The audit log's filters, as `audit.log` and `audit.export` take them. */
+export interface AuditFilter {
+  actor?: string;
+  action?: string;
+  target?: string;
+  /** Dates the server parses (ISO 8601); `until` is exclusive. */
+  since?: string;
+  until?: string;
+}
+
+/** A member holding room roles (`channels.roles`, `groups.roles`). */
+export interface RoomRoleHolder {
+  rid: string;
+  u: { _id: string; username: string; name?: string };
+  roles: string[];
 }

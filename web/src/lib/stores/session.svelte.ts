@@ -23,6 +23,7 @@ export const ADMIN_SECTIONS = {
   roles: ['access-permissions'],
   permissions: ['access-permissions'],
   moderation: ['view-moderation-console'],
+  audit: ['view-audit-log'],
 } as const;
 
 export type AdminSection = keyof typeof ADMIN_SECTIONS;

@@ -6,13 +6,30 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import {
   startServer, launchBrowser, openAs, createUser, login, rest, withScreenshots, openRoom, send, message, ADMIN,
 } from './harness.mjs';
 
+const require = createRequire(import.meta.url);
+const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
 let server;
 let browser;
 let admin;
+
+/** Runs axe-core in the page; fails on serious and critical violations. */
+async function axe(page, label) {
+  await page.evaluate(AXE);
+  const result = await page.evaluate(async () => {
+    // @ts-ignore: injected above.
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((x) => x.target.join(' ')) }));
+  });
+  const serious = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(serious, [], `${label}: ${JSON.stringify(serious, null, 1)}`);
+}
 
 before(async () => {
   server = await startServer();
@@ -71,6 +88,7 @@ test('an admin finds a privileged action in the audit log, filters it and export
     await entry.getByTestId('audit-toggle').click();
     assert.deepEqual(JSON.parse(await page.getByTestId('audit-before').innerText()), { active: true });
     assert.deepEqual(JSON.parse(await page.getByTestId('audit-after').innerText()), { active: false });
+    await axe(page, 'audit log with an entry open');
 
     // A family prefix and a target select it too; a time range that ended before it does not.
     await page.getByTestId('audit-action').fill('user.');
@@ -145,6 +163,7 @@ test('members see who owns and moderates a room, and who removed a message and w
     assert.equal(await page.locator('[data-testid="room-owners"] li[data-username="member"]').count(), 0);
     assert.equal(await page.locator('[data-testid="room-moderators"] li[data-username="member"]').count(), 0);
     await page.locator('[data-testid="members"] li[data-username="modmia"] [data-testid="member-role"][data-role="moderator"]').waitFor();
+    await axe(page, 'members panel with room roles');
 
     // A role given while the panel is open shows without reopening it.
     const member = await login(server.base, 'member', 'Us3r-Web-Pass!');
@@ -172,6 +191,7 @@ test('members see who owns and moderates a room, and who removed a message and w
     assert.match(await removed.getByTestId('removed-by').innerText(), /@modmia/);
     assert.match(await removed.getByTestId('removed-by').innerText(), /\d/, 'when');
     assert.equal(await message(page, 'an off-topic remark').count(), 0);
+    await axe(page, 'timeline with a removed message');
     assert.deepEqual(page.problems, []);
   });
 

@@ -291,7 +291,6 @@ const ar: Partial<Record<MessageKey, string>> = {
   'msg.removed': 'تمت إزالة الرسالة',
   'msg.removed_by_author': 'أزالها كاتبها في {time}',
   'msg.removed_by_moderator': 'أزالها {user}، مشرف هذه الغرفة، في {time}',
-  'sys.rm': 'أُزيلت رسالة',
   'sys.subscription-role-added': 'عيّن {user} بدور {role}',
   'sys.subscription-role-removed': 'أزال دور {role} عن {user}',
   'sys.user-banned': 'حظر {user}',

@@ -303,7 +303,6 @@ const en = {
   'msg.removed': 'Message removed',
   'msg.removed_by_author': 'Removed by its author on {time}',
   'msg.removed_by_moderator': 'Removed by {user}, who moderates this room, on {time}',
-  'sys.rm': 'message removed',
   'sys.subscription-role-added': 'set {user} as {role}',
   'sys.subscription-role-removed': 'removed {user} as {role}',
   'sys.user-banned': 'banned {user}',

@@ -305,7 +305,6 @@ const fa: Record<MessageKey, string> = {
   'msg.removed': 'پیام حذف شد',
   'msg.removed_by_author': 'نویسنده‌اش آن را در {time} حذف کرد',
   'msg.removed_by_moderator': '{user}، ناظر این اتاق، آن را در {time} حذف کرد',
-  'sys.rm': 'پیامی حذف شد',
   'sys.subscription-role-added': '{user} را {role} کرد',
   'sys.subscription-role-removed': 'نقش {role} را از {user} گرفت',
   'sys.user-banned': '{user} را مسدود کرد',

@@ -305,7 +305,6 @@ const he: Record<MessageKey, string> = {
   'msg.removed': 'ההודעה הוסרה',
   'msg.removed_by_author': 'הוסרה על ידי הכותב ב־{time}',
   'msg.removed_by_moderator': 'הוסרה על ידי {user}, מנחה בחדר זה, ב־{time}',
-  'sys.rm': 'הודעה הוסרה',
   'sys.subscription-role-added': 'הגדיר את {user} כ־{role}',
   'sys.subscription-role-removed': 'הסיר את {user} מתפקיד {role}',
   'sys.user-banned': 'חסם את {user}',

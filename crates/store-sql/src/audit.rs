@@ -88,12 +88,30 @@ impl<D: Database> SqlStore<D> {
     }
 }
 
-/// Appends the `WHERE` clause of `filter` to `q`.
-fn push_filter(q: &mut Query, filter: &AuditFilter) {
+/// A filter that names an actor or a target matches either of two columns (id or name). Each
+/// column has its own `(column, seq)` index, so the matching sequence numbers are gathered as
+/// a union of one index walk per column rather than one scan that tests both: an `OR` across
+/// two columns makes the database read and sort every matching row before it can page.
+fn either_columns(filter: &AuditFilter) -> Option<(&'static str, &'static str)> {
+    if filter.actor.is_some() {
+        Some(("actor_id", "actor_username"))
+    } else if filter.target.is_some() {
+        Some(("target_id", "target_name"))
+    } else {
+        None
+    }
+}
+
+/// Appends the `WHERE` clause of `filter` to `q`. `branch` names the single column the actor
+/// (or, without an actor, the target) is matched in; without it both columns are tried.
+fn push_filter(q: &mut Query, filter: &AuditFilter, branch: Option<&str>) {
     q.push(" WHERE 1 = 1");
     if let Some(actor) = &filter.actor {
         let p = q.param(actor.as_str());
-        q.push(&format!(" AND (actor_id = {p} OR actor_username = {p})"));
+        match branch {
+            Some(column) => q.push(&format!(" AND {column} = {p}")),
+            None => q.push(&format!(" AND (actor_id = {p} OR actor_username = {p})")),
+        };
     }
     if let Some(action) = &filter.action {
         if action.ends_with('.') {
@@ -111,7 +129,14 @@ fn push_filter(q: &mut Query, filter: &AuditFilter) {
     }
     if let Some(target) = &filter.target {
         let p = q.param(target.as_str());
-        q.push(&format!(" AND (target_id = {p} OR target_name = {p})"));
+        match branch {
+            Some(column) if filter.actor.is_none() => {
+                q.push(&format!(" AND {column} = {p}"));
+            }
+            _ => {
+                q.push(&format!(" AND (target_id = {p} OR target_name = {p})"));
+            }
+        }
     }
     if let Some(since) = filter.since {
         q.push(" AND at >= ").push_bind(millis(since));
@@ -119,6 +144,30 @@ fn push_filter(q: &mut Query, filter: &AuditFilter) {
     if let Some(until) = filter.until {
         q.push(" AND at < ").push_bind(millis(until));
     }
+}
+
+/// Appends `SELECT seq ...` of the entries matching `filter` through `column` alone, newest
+/// first, at most `newest` of them when given.
+fn push_branch(q: &mut Query, filter: &AuditFilter, column: &str, newest: Option<i64>) {
+    q.push("SELECT seq FROM (SELECT seq FROM audit_log");
+    push_filter(q, filter, Some(column));
+    if let Some(newest) = newest {
+        q.push(" ORDER BY seq DESC LIMIT ").push_bind(newest);
+    }
+    q.push(&format!(") AS by_{column}"));
+}
+
+/// Appends the sequence numbers of the entries matching `filter` as a union of one index walk
+/// per column of `columns`, each stopping after `newest` entries when given.
+fn push_matching_seqs(
+    q: &mut Query,
+    filter: &AuditFilter,
+    columns: (&str, &str),
+    newest: Option<i64>,
+) {
+    push_branch(q, filter, columns.0, newest);
+    q.push(" UNION ");
+    push_branch(q, filter, columns.1, newest);
 }
 
 #[async_trait]
@@ -138,7 +187,24 @@ impl<D: Database> AuditStore for SqlStore<D> {
     ) -> StoreResult<(Vec<AuditEntry>, u64)> {
         let mut tx = self.db.snapshot().await?;
         let mut select = Query::new(format!("SELECT {AUDIT_COLUMNS} FROM audit_log"));
-        push_filter(&mut select, filter);
+        let mut total = Query::new("SELECT COUNT(*) AS n FROM ");
+        match either_columns(filter) {
+            Some((first, second)) => {
+                // A page needs at most `skip + take` entries from each column's walk.
+                let newest = take.map(|take| limit(Some(take)).saturating_add(offset(skip)));
+                select.push(" WHERE seq IN (");
+                push_matching_seqs(&mut select, filter, (first, second), newest);
+                select.push(")");
+                total.push("(");
+                push_matching_seqs(&mut total, filter, (first, second), None);
+                total.push(") AS matching");
+            }
+            None => {
+                push_filter(&mut select, filter, None);
+                total.push("audit_log");
+                push_filter(&mut total, filter, None);
+            }
+        }
         select
             .push(" ORDER BY seq DESC LIMIT ")
             .push_bind(limit(take));
@@ -149,8 +215,6 @@ impl<D: Database> AuditStore for SqlStore<D> {
             .iter()
             .map(audit_entry_from_row)
             .collect::<StoreResult<Vec<_>>>()?;
-        let mut total = Query::new("SELECT COUNT(*) AS n FROM audit_log");
-        push_filter(&mut total, filter);
         let total = counted(&tx.read(total).await?)?;
         tx.commit().await?;
         Ok((entries, total))

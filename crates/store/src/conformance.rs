@@ -4047,6 +4047,21 @@ pub async fn audit_log(store: &dyn Store) {
         ..AuditFilter::default()
     };
     assert_eq!(list(by_target, 0, None).await, (vec![4], 1));
+    // An actor or target filter pages through its matches, whichever column they are in.
+    assert_eq!(list(by_actor("alice"), 1, Some(1)).await, (vec![2], 3));
+    assert_eq!(list(by_actor("alice"), 0, Some(2)).await, (vec![4, 2], 3));
+    let by_target_alone = |target: &str| AuditFilter {
+        target: Some(target.into()),
+        ..AuditFilter::default()
+    };
+    assert_eq!(
+        list(by_target_alone("general"), 0, None).await,
+        (vec![4, 3], 2)
+    );
+    assert_eq!(
+        list(by_target_alone("id-general"), 1, Some(5)).await,
+        (vec![3], 2)
+    );
     let by_time = AuditFilter {
         since: Some(at(10)),
         until: Some(at(30)),
@@ -4111,4 +4126,18 @@ pub async fn audit_log(store: &dyn Store) {
         verify_audit(store).await,
         ChainVerdict::Intact { entries: 3 }
     );
+
+    // A name that is one actor's id and another's username matches both; an entry whose id
+    // and username are the same string is listed and counted once.
+    store
+        .append_audit(&audit_draft("user.update", "id-alice", "bob", t0))
+        .await
+        .unwrap();
+    assert_eq!(list(by_actor("id-alice"), 0, None).await, (vec![24, 23], 2));
+    assert_eq!(list(by_actor("id-alice"), 0, Some(1)).await, (vec![24], 2));
+    assert_eq!(list(by_actor("id-alice"), 1, Some(1)).await, (vec![23], 2));
+    let mut same = audit_draft("user.update", "same", "bob", t0);
+    same.actor_id = "same".into();
+    store.append_audit(&same).await.unwrap();
+    assert_eq!(list(by_actor("same"), 0, Some(10)).await, (vec![25], 1));
 }

@@ -139,3 +139,43 @@ def test_roles_list_as_regular_user(user_client):
 
 def test_roles_list_without_login(server):
     expect_api_error(server.anon().roles_list, 401, error=NOT_LOGGED_IN)
+
+
+# --- service.configurations, roles.sync, roles.getUsersInPublicRoles, permissions.addRole ----
+
+
+def test_service_configurations_without_login(server, admin):
+    # No OAuth or other login service is configured: the list is empty, for anyone.
+    assert server.anon().service_configurations() == {"configurations": [], "success": True}
+    assert admin.service_configurations() == {"configurations": [], "success": True}
+
+
+def test_roles_sync(admin):
+    synced = admin.roles_sync("2000-01-01T00:00:00.000Z")["roles"]
+    assert {"admin", "user", "owner"} <= {r["_id"] for r in synced["update"]}
+    assert synced["remove"] == []
+
+
+def test_roles_get_users_in_public_roles(admin, user_client):
+    users = user_client.roles_get_users_in_public_roles()["users"]
+    entry = next(u for u in users if u["username"] == "admin")
+    assert entry["roles"] == ["admin"]
+    assert set(entry) == {"_id", "username", "roles"}
+
+
+def _permission_roles(client, permission_id):
+    listed = client.permissions_list_all()["update"]
+    return next(p["roles"] for p in listed if p["_id"] == permission_id)
+
+
+def test_permissions_add_and_remove_role(admin, user_client):
+    body = {"permissionId": "add-oauth-service", "role": "moderator"}
+    expect_api_error(
+        lambda: user_client.call_api_post("permissions.addRole", **body), 403, error=NO_PERMISSION_8X
+    )
+    try:
+        assert admin.call_api_post("permissions.addRole", **body) == {"success": True}
+        assert "moderator" in _permission_roles(admin, "add-oauth-service")
+    finally:
+        assert admin.call_api_post("permissions.removeRole", **body) == {"success": True}
+    assert "moderator" not in _permission_roles(admin, "add-oauth-service")

@@ -201,36 +201,16 @@ async fn connection_presence(ctx: MethodContext<'_>, presence: Presence) -> Resu
     Ok(Outcome::ConnectionPresence(presence))
 }
 
-/// `getUserRoles()`: users holding global roles other than `user`.
+/// `getUserRoles()`: what `roles.getUsersInPublicRoles` answers.
 async fn get_user_roles(service: &Service, ctx: MethodContext<'_>) -> Result<Outcome> {
-    let session = session(&ctx)?;
-    let mut users: Vec<Value> = Vec::new();
-    for role in service.permissions().roles().await? {
-        if role.id == "user" || role.scope != comet_core::catalog::SCOPE_USERS {
-            continue;
-        }
-        let filter = comet_core::page::UserFilter {
-            role: Some(role.id.clone()),
-            ..comet_core::page::UserFilter::default()
-        };
-        let page = comet_core::page::Page {
-            offset: 0,
-            count: Some(1000),
-            sort: Vec::new(),
-        };
-        for listed in service
-            .accounts()
-            .list_users(session, &filter, &page)
-            .await?
-            .0
-        {
-            let user = listed.user;
-            if !users.iter().any(|u| u["_id"] == json!(user.id)) {
-                let roles: Vec<&String> = user.roles.iter().filter(|r| *r != "user").collect();
-                users.push(json!({"_id": user.id, "username": user.username, "roles": roles}));
-            }
-        }
-    }
+    session(&ctx)?;
+    let users: Vec<Value> = service
+        .permissions()
+        .users_in_public_roles()
+        .await?
+        .iter()
+        .map(|u| json!({"_id": u.id, "username": u.username, "roles": u.roles}))
+        .collect();
     value(Value::Array(users))
 }
 

@@ -92,6 +92,9 @@ impl Default for ServiceConfig {
     }
 }
 
+/// `rocket.cat`'s picture, given to it when it is created.
+const ROCKET_CAT_AVATAR: &[u8] = include_bytes!("../assets/rocketcat.png");
+
 impl Service {
     pub(crate) async fn bootstrap(&self) -> Result<()> {
         self.seed_settings().await?;
@@ -236,6 +239,16 @@ impl Service {
         bot.status = Presence::Online;
         bot.status_connection = Presence::Online;
         self.store.insert_user(&bot).await.map_err(store_error)?;
+        // Upstream gives the bot its picture when it creates it, and clients expect it to have
+        // one (`avatarETag` in `users.presence`). A store that cannot take it now leaves the
+        // bot with the default avatar rather than keep the server from starting.
+        if let Err(error) = self
+            .files()
+            .set_user_avatar_bytes(&bot, ROCKET_CAT_AVATAR.to_vec(), "local")
+            .await
+        {
+            tracing::warn!(error = %error.reason, "rocket.cat keeps the default avatar");
+        }
         Ok(())
     }
 

@@ -12,6 +12,10 @@ use comet_core::{Error, Result, id, now};
 use comet_store::{Conflict, StoreError, UserFilter};
 use serde_json::json;
 
+/// How many holders of each public role `users_in_public_roles` lists: the list is for
+/// showing role badges, and a role held by more people than this is no badge.
+const PUBLIC_ROLE_HOLDERS_MAX: u64 = 1000;
+
 /// `roles.create` input.
 #[derive(Debug, Clone, Default)]
 pub struct NewRole {
@@ -106,6 +110,82 @@ impl Permissions<'_> {
                 .publish(comet_events::Event::Permission(changed.clone()));
         }
         Ok(all)
+    }
+
+    /// `permissions.addRole` / `permissions.removeRole`: grants one permission to one role,
+    /// or takes it back, leaving the permission's other roles as they are. Taking back a role
+    /// the permission does not hold succeeds without change, as upstream.
+    pub async fn set_permission_role(
+        &self,
+        session: &Session,
+        permission: &str,
+        role: &str,
+        granted: bool,
+    ) -> Result<Vec<Permission>> {
+        self.ctx.authorize(&session.user, Self::MANAGE)?;
+        let Some(mut roles) = self
+            .ctx
+            .permission_cache
+            .read(|m| m.get(permission).map(|p| p.roles.clone()))
+        else {
+            return Err(Error::failure_typed(
+                "Invalid permission",
+                "error-invalid-permission",
+            ));
+        };
+        if granted {
+            if !roles.iter().any(|r| r == role) {
+                roles.push(role.to_owned());
+            }
+        } else {
+            let known = self.find_role(&RoleRef::Id(role.to_owned())).await?;
+            if known.is_none() {
+                return Err(Error::failure_typed("Invalid role", "error-invalid-role"));
+            }
+            roles.retain(|r| r != role);
+        }
+        self.update_permissions(session, &[(permission.to_owned(), roles)])
+            .await
+    }
+
+    /// `roles.getUsersInPublicRoles` and the `getUserRoles` method: the users holding a
+    /// public role (a global role with a description, as upstream defines them), each with
+    /// only those of their roles that are public, ordered by username.
+    pub async fn users_in_public_roles(&self) -> Result<Vec<User>> {
+        let public: Vec<String> = self
+            .roles()
+            .await?
+            .into_iter()
+            .filter(|r| r.scope == SCOPE_USERS && !r.description.is_empty())
+            .map(|r| r.id)
+            .collect();
+        let mut users: Vec<User> = Vec::new();
+        for role in &public {
+            let filter = UserFilter {
+                role: Some(role.clone()),
+                ..UserFilter::default()
+            };
+            let page = Page {
+                offset: 0,
+                count: Some(PUBLIC_ROLE_HOLDERS_MAX),
+                sort: vec![(UserSortKey::Username, Direction::Ascending)],
+            };
+            let (holders, _) = self
+                .ctx
+                .store
+                .list_users(&filter, &page)
+                .await
+                .map_err(store_error)?;
+            for mut user in holders {
+                if users.iter().any(|u| u.id == user.id) {
+                    continue;
+                }
+                user.roles.retain(|r| public.contains(r));
+                users.push(user);
+            }
+        }
+        users.sort_by(|a, b| a.username.cmp(&b.username));
+        Ok(users)
     }
 
     /// `roles.list`.

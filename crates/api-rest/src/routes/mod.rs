@@ -57,6 +57,8 @@ pub fn required_permissions(route: &str, method: &Method) -> Option<Required> {
         "/api/v1/settings/{id}" if post => Settings::EDIT_PRIVILEGED,
         "/api/v1/settings/{id}" => Settings::READ_PRIVILEGED,
         "/api/v1/permissions.update"
+        | "/api/v1/permissions.addRole"
+        | "/api/v1/permissions.removeRole"
         | "/api/v1/roles.create"
         | "/api/v1/roles.delete"
         | "/api/v1/roles.removeUserFromRole"
@@ -221,6 +223,21 @@ fn table() -> RouteTable {
         .post("/api/v1/settings/{id}", settings::update)
         .get("/api/v1/permissions.listAll", roles::permissions_list_all)
         .post("/api/v1/permissions.update", roles::permissions_update)
+        .post("/api/v1/permissions.addRole", roles::permissions_add_role)
+        .post(
+            "/api/v1/permissions.removeRole",
+            roles::permissions_remove_role,
+        )
+        .get("/api/v1/roles.sync", roles::sync)
+        .get(
+            "/api/v1/roles.getUsersInPublicRoles",
+            roles::get_users_in_public_roles,
+        )
+        .get(
+            "/api/v1/service.configurations",
+            settings::service_configurations,
+        )
+        .get("/api/v1/settings.oauth", settings::oauth)
         .get("/api/v1/roles.list", roles::list)
         .post("/api/v1/roles.create", roles::create)
         .post("/api/v1/roles.update", roles::update)

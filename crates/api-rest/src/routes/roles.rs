@@ -39,8 +39,12 @@ pub async fn permissions_update(
     Caller(session): Caller,
     Params(body): Params,
 ) -> ApiResult {
-    let Some(Value::Array(items)) = body.get("permissions") else {
-        return Err(Error::invalid_params("must have required property 'permissions'").into());
+    let items = match body.get("permissions") {
+        Some(Value::Array(items)) => items,
+        Some(_) => return Err(Error::invalid_params("must be array").into()),
+        None => {
+            return Err(Error::invalid_params("must have required property 'permissions'").into());
+        }
     };
     let mut changes = Vec::with_capacity(items.len());
     for item in items {
@@ -62,6 +66,82 @@ pub async fn permissions_update(
         .await?;
     let permissions: Vec<Value> = permissions.iter().map(rest::permission).collect();
     ok(json!({"permissions": permissions}))
+}
+
+/// `POST /api/v1/permissions.addRole` and `permissions.removeRole`: one role granted to, or
+/// taken from, one permission.
+async fn permission_role(
+    app: &AppState,
+    session: &comet_service::Session,
+    body: &Value,
+    granted: bool,
+) -> ApiResult {
+    let permission = req_str(body, "permissionId")?;
+    let role = req_str(body, "role")?;
+    app.service
+        .permissions()
+        .set_permission_role(session, &permission, &role, granted)
+        .await?;
+    ok(Value::Null)
+}
+
+/// `POST /api/v1/permissions.addRole`.
+pub async fn permissions_add_role(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    permission_role(&app, &session, &body, true).await
+}
+
+/// `POST /api/v1/permissions.removeRole`.
+pub async fn permissions_remove_role(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    permission_role(&app, &session, &body, false).await
+}
+
+/// `GET /api/v1/roles.getUsersInPublicRoles`: `{_id, username, roles}` of each holder of a
+/// public role.
+pub async fn get_users_in_public_roles(
+    State(app): State<AppState>,
+    Caller(_session): Caller,
+) -> ApiResult {
+    let users: Vec<Value> = app
+        .service
+        .permissions()
+        .users_in_public_roles()
+        .await?
+        .iter()
+        .map(|u| json!({"_id": u.id, "username": u.username, "roles": u.roles}))
+        .collect();
+    ok(json!({"users": users}))
+}
+
+/// `GET /api/v1/roles.sync`: the roles changed after `updatedSince` (nothing without it, as
+/// upstream). Roles are deleted outright, so `remove` stays empty.
+pub async fn sync(
+    State(app): State<AppState>,
+    Caller(_session): Caller,
+    Params(query): Params,
+) -> ApiResult {
+    let Some(raw) = opt_str(&query, "updatedSince")? else {
+        return ok(json!({"roles": {"update": [], "remove": []}}));
+    };
+    let since = parse_js_date(&raw)
+        .ok_or_else(|| Error::invalid_params("must match format \"date-time\""))?;
+    let update: Vec<Value> = app
+        .service
+        .permissions()
+        .roles()
+        .await?
+        .iter()
+        .filter(|r| r.updated_at > since)
+        .map(rest::role)
+        .collect();
+    ok(json!({"roles": {"update": update, "remove": []}}))
 }
 
 /// `GET /api/v1/roles.list`.

@@ -36,6 +36,17 @@ pub async fn public(State(app): State<AppState>, Params(query): Params) -> ApiRe
     ok(page_json(&page, q.offset, false))
 }
 
+/// `GET /api/v1/service.configurations`: no login needed. Comet has no OAuth or other
+/// external login services, so there is never a configuration to list.
+pub async fn service_configurations() -> ApiResult {
+    ok(json!({"configurations": []}))
+}
+
+/// `GET /api/v1/settings.oauth`: no login needed; the enabled OAuth services, none in Comet.
+pub async fn oauth() -> ApiResult {
+    ok(json!({"services": []}))
+}
+
 /// `GET /api/v1/settings`: all settings for privileged callers, public ones for others.
 pub async fn list(
     State(app): State<AppState>,

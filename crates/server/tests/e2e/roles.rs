@@ -811,3 +811,156 @@ async fn roles_update_and_delete() {
     assert!(!ids.contains(&role_id.as_str()), "{ids:?}");
     server.stop().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// permissions.addRole / permissions.removeRole
+
+fn roles_of(list: &Value, permission: &str) -> Vec<String> {
+    find(&list["update"], permission)["roles"]
+        .as_array()
+        .expect("roles")
+        .iter()
+        .map(|r| r.as_str().expect("role").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn permission_roles_are_added_and_removed_one_at_a_time() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    let grant = json!({"permissionId": "add-oauth-service", "role": "moderator"});
+
+    server
+        .post("permissions.addRole", grant.clone(), None)
+        .await
+        .refused(401, "You must be logged in to do this.");
+    server
+        .post("permissions.addRole", grant.clone(), Some(&alice))
+        .await
+        .refused(
+            403,
+            "User does not have the permissions required for this action [error-unauthorized]",
+        );
+    let unknown = server
+        .post(
+            "permissions.addRole",
+            json!({"permissionId": "this-permission-does-not-exist", "role": "moderator"}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(unknown.body["errorType"], json!("error-invalid-permission"));
+    unknown.refused(400, "Invalid permission");
+    server
+        .post(
+            "permissions.addRole",
+            json!({"permissionId": "add-oauth-service", "role": "this-role-does-not-exist"}),
+            Some(&admin),
+        )
+        .await
+        .refused(400, "Invalid role");
+
+    server
+        .post("permissions.addRole", grant.clone(), Some(&admin))
+        .await
+        .ok();
+    // Granting twice keeps one entry.
+    server
+        .post("permissions.addRole", grant.clone(), Some(&admin))
+        .await
+        .ok();
+    let list = server.get("permissions.listAll", &[], Some(&admin)).await;
+    assert_eq!(
+        roles_of(list.ok(), "add-oauth-service"),
+        vec!["admin".to_owned(), "moderator".to_owned()]
+    );
+
+    server
+        .post("permissions.removeRole", grant.clone(), None)
+        .await
+        .refused(401, "You must be logged in to do this.");
+    server
+        .post("permissions.removeRole", grant.clone(), Some(&alice))
+        .await
+        .refused(
+            403,
+            "User does not have the permissions required for this action [error-unauthorized]",
+        );
+    server
+        .post("permissions.removeRole", grant.clone(), Some(&admin))
+        .await
+        .ok();
+    let list = server.get("permissions.listAll", &[], Some(&admin)).await;
+    assert_eq!(
+        roles_of(list.ok(), "add-oauth-service"),
+        vec!["admin".to_owned()]
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn permissions_update_refuses_a_permissions_string() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let reply = server
+        .post(
+            "permissions.update",
+            json!({"permissions": ""}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(reply.body["errorType"], json!("invalid-params"));
+    reply.refused(400, "must be array [invalid-params]");
+    server.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// roles.getUsersInPublicRoles / roles.sync
+
+#[tokio::test]
+async fn users_in_public_roles_list_holders_of_described_global_roles() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    server
+        .get("roles.getUsersInPublicRoles", &[], None)
+        .await
+        .refused(401, "You must be logged in to do this.");
+    let reply = server
+        .get("roles.getUsersInPublicRoles", &[], Some(&alice))
+        .await;
+    let users = reply.ok()["users"].as_array().expect("users").clone();
+    let admin_entry = users
+        .iter()
+        .find(|u| u["username"] == json!("admin"))
+        .expect("the admin holds a public role");
+    // Only the public roles are listed: `user` has no description.
+    assert_eq!(admin_entry["roles"], json!(["admin"]));
+    assert!(users.iter().all(|u| u["username"] != json!("alice")));
+    drop(admin);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn roles_sync_lists_roles_changed_since() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let empty = server.get("roles.sync", &[], Some(&admin)).await;
+    assert_eq!(empty.ok()["roles"], json!({"update": [], "remove": []}));
+    let since = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    server
+        .post("roles.create", json!({"name": "synced-role"}), Some(&admin))
+        .await
+        .ok();
+    let changed = server
+        .get("roles.sync", &[("updatedSince", &since)], Some(&admin))
+        .await;
+    let update = changed.ok()["roles"]["update"]
+        .as_array()
+        .expect("update")
+        .clone();
+    assert_eq!(update.len(), 1, "{update:?}");
+    assert_eq!(update[0]["name"], json!("synced-role"));
+    server.stop().await;
+}

@@ -613,3 +613,16 @@ async fn volume_settings_keep_within_their_bounds() {
     assert_eq!(stored.ok()["value"], json!(40));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn login_service_lists_are_empty_and_public() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    for auth in [None, Some(&admin)] {
+        let configurations = server.get("service.configurations", &[], auth).await;
+        assert_eq!(configurations.ok()["configurations"], json!([]));
+        let oauth = server.get("settings.oauth", &[], auth).await;
+        assert_eq!(oauth.ok()["services"], json!([]));
+    }
+    server.stop().await;
+}

@@ -2701,6 +2701,29 @@ async fn presence_lists_who_is_not_offline_or_who_changed_lately() {
     assert_eq!(keys, vec!["_id", "name", "status", "username", "utcOffset"]);
     assert_eq!(entry["_id"], json!(alice.user_id));
     assert_eq!(entry["status"], json!("online"));
+    // The bot is created with a picture of its own, so it has an ETag as upstream's has.
+    let bot = body["users"]
+        .as_array()
+        .and_then(|users| users.iter().find(|u| u["username"] == "rocket.cat"))
+        .expect("rocket.cat");
+    let mut keys: Vec<&str> = bot
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        vec![
+            "_id",
+            "avatarETag",
+            "name",
+            "status",
+            "username",
+            "utcOffset"
+        ]
+    );
 
     // A recent `from`: only the others who changed since then, whatever their presence.
     let before = (chrono::Utc::now() - chrono::Duration::seconds(2))

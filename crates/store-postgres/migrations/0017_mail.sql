@@ -8,7 +8,7 @@ CREATE TABLE mail_queue (
     html_body TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     next_attempt_at BIGINT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
+    attempts BIGINT NOT NULL DEFAULT 0,
     last_error TEXT
 );
 CREATE INDEX mail_queue_due ON mail_queue (next_attempt_at);

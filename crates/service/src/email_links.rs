@@ -222,7 +222,11 @@ impl Accounts<'_> {
     }
 
     /// The token's record if it exists and has not expired; it is used up either way.
-    async fn take_email_token(&self, token: &str, kind: EmailTokenKind) -> Result<Option<EmailToken>> {
+    async fn take_email_token(
+        &self,
+        token: &str,
+        kind: EmailTokenKind,
+    ) -> Result<Option<EmailToken>> {
         if token.is_empty() {
             return Ok(None);
         }

@@ -127,10 +127,10 @@ impl Service {
     /// Delivers due mail until the service goes. Holds the service weakly.
     pub(crate) fn run_mail_worker(self: &Arc<Self>) {
         let service = Arc::downgrade(self);
-        let poll = self.config.mail_retry_initial.clamp(
-            Duration::from_millis(100),
-            MAX_POLL_INTERVAL,
-        );
+        let poll = self
+            .config
+            .mail_retry_initial
+            .clamp(Duration::from_millis(100), MAX_POLL_INTERVAL);
         tokio::spawn(async move {
             loop {
                 let Some(service) = service.upgrade() else {
@@ -231,7 +231,9 @@ impl Service {
 /// The wait before the attempt after `failed_attempts` failures: `initial`, doubling each
 /// time, at most an hour.
 fn retry_delay(initial: Duration, failed_attempts: u32) -> Duration {
-    let factor = 1u32.checked_shl(failed_attempts.min(20)).unwrap_or(u32::MAX);
+    let factor = 1u32
+        .checked_shl(failed_attempts.min(20))
+        .unwrap_or(u32::MAX);
     initial.saturating_mul(factor).min(MAX_RETRY_DELAY)
 }
 

@@ -162,10 +162,9 @@ mod tests {
         assert!(!mail.html.contains("<script>"));
         assert!(mail.html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(mail.html.contains("Comet &lt;b&gt;"));
-        assert!(
-            mail.html
-                .contains("href=\"https://chat.example.com/verify-email/abc?x=1&amp;y=&quot;2&quot;\"")
-        );
+        assert!(mail.html.contains(
+            "href=\"https://chat.example.com/verify-email/abc?x=1&amp;y=&quot;2&quot;\""
+        ));
         assert!(mail.text.contains("<script>alert(1)</script>"));
     }
 

@@ -33,14 +33,15 @@ const MAX_POLL_INTERVAL: Duration = Duration::from_secs(5);
 /// The worker's side of the queue: its transport and what wakes it.
 pub(crate) struct MailQueue {
     transport: Arc<dyn MailTransport>,
-    wake: tokio::sync::Notify,
+    /// Shared with the worker, which waits on it without holding the service.
+    wake: Arc<tokio::sync::Notify>,
 }
 
 impl MailQueue {
     pub(crate) fn new(transport: Arc<dyn MailTransport>) -> MailQueue {
         MailQueue {
             transport,
-            wake: tokio::sync::Notify::new(),
+            wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
 }
@@ -131,25 +132,27 @@ impl Service {
             .config
             .mail_retry_initial
             .clamp(Duration::from_millis(100), MAX_POLL_INTERVAL);
+        let wake = Arc::clone(&self.mail.wake);
         tokio::spawn(async move {
             loop {
-                let Some(service) = service.upgrade() else {
+                let Some(live) = service.upgrade() else {
                     break;
                 };
-                let delivered_any = match service.deliver_due_mail().await {
+                let claimed_any = match live.deliver_due_mail().await {
                     Ok(claimed) => claimed > 0,
                     Err(e) => {
                         tracing::warn!(error = %e, "mail queue: reading due mail failed");
                         false
                     }
                 };
-                if delivered_any {
+                // Not held while waiting, so the service (and its database pool) can go.
+                drop(live);
+                if claimed_any {
                     // More may be due at once: look again before sleeping.
                     continue;
                 }
-                let woken = async { service.mail.wake.notified().await };
                 tokio::select! {
-                    () = woken => {}
+                    () = wake.notified() => {}
                     () = tokio::time::sleep(poll) => {}
                 }
             }

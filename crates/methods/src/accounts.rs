@@ -15,6 +15,8 @@ use serde_json::{Value, json};
 /// The methods of this area, by name.
 pub(crate) const METHODS: &[(&str, Handler)] = &[
     ("login", |s, p, c| Box::pin(login(s, p, c))),
+    ("verifyEmail", |s, p, c| Box::pin(verify_email(s, p, c))),
+    ("resetPassword", |s, p, c| Box::pin(reset_password(s, p, c))),
     ("logout", |s, _, c| Box::pin(logout(s, c))),
     ("public-settings/get", |s, _, _| {
         Box::pin(public_settings(s))
@@ -85,13 +87,46 @@ async fn login(service: &Service, params: Vec<Value>, ctx: MethodContext<'_>) ->
     let arg = params.first().cloned().unwrap_or(Value::Null);
     let request = parse_meteor_login(&arg)?;
     let result = service.accounts().login(request, ctx.client).await?;
+    Ok(logged_in(result))
+}
+
+/// What Meteor's login methods answer: the user, a new token and its expiry.
+fn logged_in(result: comet_service::LoginResult) -> Outcome {
     let answer = json!({
         "id": result.user.id,
         "token": result.token,
         "tokenExpires": date(result.token_expires),
         "type": result.login_type,
     });
-    Ok(Outcome::LoggedIn(Box::new(result), answer))
+    Outcome::LoggedIn(Box::new(result), answer)
+}
+
+/// Meteor's `verifyEmail(token)`: the token of a mailed verification link; logs in.
+async fn verify_email(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let token = str_param(&params, 0)?;
+    let result = service.accounts().verify_email(&token, ctx.client).await?;
+    Ok(logged_in(result))
+}
+
+/// Meteor's `resetPassword(token, newPassword)`: the token of a mailed reset link and the
+/// new password (plain, or `{digest, algorithm}`); logs in.
+async fn reset_password(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let token = str_param(&params, 0)?;
+    let password =
+        comet_service::auth::parse_meteor_password(params.get(1).unwrap_or(&Value::Null))?;
+    let result = service
+        .accounts()
+        .reset_password(&token, password, ctx.client)
+        .await?;
+    Ok(logged_in(result))
 }
 
 async fn logout(service: &Service, ctx: MethodContext<'_>) -> Result<Outcome> {

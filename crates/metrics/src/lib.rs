@@ -92,6 +92,12 @@ pub static HTTP_REQUESTS_SHED: Counter = Counter::new();
 /// Audit entries of committed actions that could not be appended (the action answered an
 /// error instead of success).
 pub static AUDIT_APPEND_FAILURES: Counter = Counter::new();
+/// Mail messages the mail server accepted.
+pub static MAIL_DELIVERED: Counter = Counter::new();
+/// Failed delivery attempts that will be retried.
+pub static MAIL_RETRIED: Counter = Counter::new();
+/// Mail messages given up on (refused for good, or undelivered for too long).
+pub static MAIL_ABANDONED: Counter = Counter::new();
 
 /// `(method, route, status)` → latency histogram.
 static HTTP_REQUESTS: Mutex<BTreeMap<(String, String, u16), Histogram>> =
@@ -142,7 +148,7 @@ fn resident_memory_bytes() -> Option<u64> {
 /// Everything, in Prometheus text format.
 pub fn render(extra: &[Sample]) -> String {
     let mut out = String::new();
-    let fixed: [(&str, &str, &str, f64); 7] = [
+    let fixed: [(&str, &str, &str, f64); 10] = [
         (
             "comet_realtime_connections",
             "Realtime (DDP) connections open now.",
@@ -172,6 +178,24 @@ pub fn render(extra: &[Sample]) -> String {
             "Events published on the event bus.",
             "counter",
             EVENTS_PUBLISHED.get() as f64,
+        ),
+        (
+            "comet_mail_delivered_total",
+            "Mail messages the mail server accepted.",
+            "counter",
+            MAIL_DELIVERED.get() as f64,
+        ),
+        (
+            "comet_mail_retried_total",
+            "Mail delivery attempts that failed and will be retried.",
+            "counter",
+            MAIL_RETRIED.get() as f64,
+        ),
+        (
+            "comet_mail_abandoned_total",
+            "Mail messages given up on: refused for good, or not delivered within three days.",
+            "counter",
+            MAIL_ABANDONED.get() as f64,
         ),
         (
             "comet_http_requests_shed_total",

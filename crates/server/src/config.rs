@@ -52,6 +52,11 @@ pub struct Config {
     #[arg(long, env = "DISABLE_MESSAGE_PARSER", default_value_t = false)]
     pub disable_message_parser: bool,
 
+    /// Seconds before a failed mail delivery is tried again; each further failure doubles the
+    /// wait, up to an hour. Mail waits in the database meanwhile (see the `SMTP_*` settings).
+    #[arg(long, env = "COMET_MAIL_RETRY_SECONDS", default_value_t = 10)]
+    pub mail_retry_seconds: u64,
+
     /// Database URL: `sqlite://path` (default: <data dir>/comet.db), or
     /// `postgres://user:password@host:port/database` (also `postgresql://`) for PostgreSQL
     /// (tested with 15) with the unaccent extension (postgresql-contrib), where the query may
@@ -235,6 +240,7 @@ impl Config {
             avatar_url_allow_private: false,
             link_preview_allow_private: false,
             disable_message_parser: false,
+            mail_retry_seconds: 10,
             database_url: None,
             sqlite_synchronous: SqliteSynchronous::Full,
             nats_url: None,

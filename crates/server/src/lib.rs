@@ -115,6 +115,7 @@ fn service_config(config: &Config, instance_id: &str) -> ServiceConfig {
         avatar_url_allow_private: config.avatar_url_allow_private,
         link_preview_allow_private: config.link_preview_allow_private,
         disable_message_parser: config.disable_message_parser,
+        mail_retry_initial: std::time::Duration::from_secs(config.mail_retry_seconds.max(1)),
     }
 }
 
@@ -172,6 +173,11 @@ pub async fn launch(
                     Ok(0) => {}
                     Ok(n) => tracing::info!(removed = n, "expired login tokens purged"),
                     Err(e) => tracing::warn!(error = %e, "purging expired tokens failed"),
+                }
+                match service.accounts().purge_expired_email_tokens().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "expired email links purged"),
+                    Err(e) => tracing::warn!(error = %e, "purging expired email links failed"),
                 }
                 // Unconfirmed `rooms.media` uploads expire after a day, like upstream's.
                 match service.files().purge_expired_uploads().await {

@@ -338,7 +338,7 @@ impl Accounts<'_> {
     /// Upstream's `PasswordPolicy.validate`: every failing rule is listed in `details` (as
     /// `{error, message}`) under one `error-password-policy-not-met`, so that a client can
     /// show them all at once.
-    fn check_password_policy(&self, password: &str) -> Result<()> {
+    pub(crate) fn check_password_policy(&self, password: &str) -> Result<()> {
         let not_met = || {
             Error::meteor(
                 "error-password-policy-not-met",
@@ -602,6 +602,14 @@ impl Accounts<'_> {
         user.password_bcrypt = Some(self.hash_password(&PasswordInput::Plain(password)).await?);
         user.custom_fields = custom_fields.filter(|f| f.as_object().is_some_and(|m| !m.is_empty()));
         let user = self.insert_user(user, true).await?;
+        // Upstream mails every new account a verification link; Comet does when verification
+        // is asked for (`Accounts_EmailVerification`), the only time the link matters.
+        if self.ctx.setting_bool("Accounts_EmailVerification")
+            && let Some(email) = &user.email
+            && let Err(e) = self.send_verification_email(&user, &email.address).await
+        {
+            tracing::warn!(error = %e, user = %user.id, "queuing the verification mail failed");
+        }
         Ok(VisibleUser {
             user,
             view: UserView::Limited,

@@ -540,6 +540,25 @@ fn client_fingerprint(client: &ClientInfo) -> String {
     hex::encode(hasher.finalize())
 }
 
+/// Parses a password as Meteor clients send it: a plain string, or `{digest, algorithm:
+/// "sha-256"}`.
+pub fn parse_meteor_password(value: &Value) -> Result<PasswordInput> {
+    let bad = || Error::meteor("400", "Match failed");
+    match value {
+        Value::String(plain) => Ok(PasswordInput::Plain(plain.clone())),
+        Value::Object(o) => {
+            let algorithm = o.get("algorithm").and_then(Value::as_str);
+            match (o.get("digest"), algorithm) {
+                (Some(Value::String(digest)), Some("sha-256")) => {
+                    Ok(PasswordInput::Sha256Digest(digest.clone()))
+                }
+                _ => Err(bad()),
+            }
+        }
+        _ => Err(bad()),
+    }
+}
+
 /// Parses Meteor's `login` argument: `{user, password}` (plain string or `{digest,
 /// algorithm}`) or `{resume}`.
 pub fn parse_meteor_login(arg: &Value) -> Result<LoginRequest> {
@@ -566,19 +585,7 @@ pub fn parse_meteor_login(arg: &Value) -> Result<LoginRequest> {
     } else {
         return Err(bad());
     };
-    let password = match arg.get("password").ok_or_else(bad)? {
-        Value::String(plain) => PasswordInput::Plain(plain.clone()),
-        Value::Object(o) => {
-            let algorithm = o.get("algorithm").and_then(Value::as_str);
-            match (o.get("digest"), algorithm) {
-                (Some(Value::String(digest)), Some("sha-256")) => {
-                    PasswordInput::Sha256Digest(digest.clone())
-                }
-                _ => return Err(Error::meteor("400", "Match failed")),
-            }
-        }
-        _ => return Err(bad()),
-    };
+    let password = parse_meteor_password(arg.get("password").ok_or_else(bad)?)?;
     Ok(LoginRequest::Password {
         user: selector,
         password,

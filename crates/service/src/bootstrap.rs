@@ -68,6 +68,9 @@ pub struct ServiceConfig {
     pub link_preview_allow_private: bool,
     /// `DISABLE_MESSAGE_PARSER`: save messages without their markup tree (`md`).
     pub disable_message_parser: bool,
+    /// `COMET_MAIL_RETRY_SECONDS`: the wait before retrying a failed mail delivery, doubled
+    /// after each further failure (up to an hour).
+    pub mail_retry_initial: std::time::Duration,
 }
 
 impl Default for ServiceConfig {
@@ -88,6 +91,7 @@ impl Default for ServiceConfig {
             avatar_url_allow_private: false,
             link_preview_allow_private: false,
             disable_message_parser: false,
+            mail_retry_initial: std::time::Duration::from_secs(10),
         }
     }
 }

@@ -15,11 +15,14 @@ mod bootstrap;
 pub mod commands;
 pub mod data_export;
 pub mod discovery;
+pub mod email_links;
 pub mod export;
 pub mod files;
 mod hashing;
 pub mod listening;
 pub mod logs;
+pub mod mail;
+pub mod mail_templates;
 pub mod message_marks;
 pub mod messages;
 pub mod moderation;
@@ -113,6 +116,8 @@ pub struct Service {
     previews: previews::PreviewQueue,
     /// Room exports waiting to be built (`export`).
     exports: export::ExportQueue,
+    /// Outgoing mail's transport and the worker's wake-up (`mail`).
+    mail: mail::MailQueue,
     config: ServiceConfig,
 }
 
@@ -188,6 +193,7 @@ impl Service {
         let service = Service {
             previews,
             exports,
+            mail: mail::MailQueue::new(Arc::new(comet_mail::SmtpTransport)),
             settings_cache: settings::SettingsCache::default(),
             permission_cache: authz::PermissionCache::default(),
             rate_limiter: ratelimit::RateLimiter::default(),
@@ -203,6 +209,7 @@ impl Service {
         service.follow_bus();
         service.run_preview_worker(waiting_previews);
         service.run_export_worker(waiting_exports);
+        service.run_mail_worker();
         Ok(service)
     }
 

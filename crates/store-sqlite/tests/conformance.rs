@@ -223,3 +223,9 @@ async fn audit_log() {
     let (_dir, store) = fresh().await;
     conformance::audit_log(&store).await;
 }
+
+#[tokio::test]
+async fn mail() {
+    let (_dir, store) = fresh().await;
+    conformance::mail(&store).await;
+}

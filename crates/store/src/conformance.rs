@@ -4141,3 +4141,170 @@ pub async fn audit_log(store: &dyn Store) {
     store.append_audit(&same).await.unwrap();
     assert_eq!(list(by_actor("same"), 0, Some(10)).await, (vec![25], 1));
 }
+
+fn queued_mail(id: &str, at: Timestamp) -> crate::QueuedMail {
+    crate::QueuedMail {
+        id: id.into(),
+        recipient: format!("{id}@example.com"),
+        subject: format!("Subject {id}"),
+        text_body: "text".into(),
+        html_body: "<p>html</p>".into(),
+        created_at: at,
+        next_attempt_at: at,
+        attempts: 0,
+        last_error: None,
+    }
+}
+
+/// The mail queue (bounded, claimed once, retried) and email tokens (single use, one per
+/// user and kind).
+pub async fn mail(store: &dyn Store) {
+    use crate::{EmailToken, EmailTokenKind};
+    let t0 = Timestamp::from_timestamp_millis(1_700_000_000_000).unwrap();
+    let secs = |n: i64| t0 + chrono::Duration::seconds(n);
+
+    // Bounded: the third message does not fit a queue of two.
+    assert!(store.enqueue_mail(&queued_mail("m1", t0), 2).await.unwrap());
+    assert!(
+        store
+            .enqueue_mail(&queued_mail("m2", secs(1)), 2)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .enqueue_mail(&queued_mail("m3", secs(2)), 2)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.pending_mail_count().await.unwrap(), 2);
+
+    // Nothing is due before its time; a claim takes the due ones once.
+    assert!(
+        store
+            .claim_due_mail(secs(-1), secs(60), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let claimed = store.claim_due_mail(secs(5), secs(65), 1).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(
+        claimed[0],
+        crate::QueuedMail {
+            next_attempt_at: secs(65),
+            ..queued_mail("m1", t0)
+        }
+    );
+    let claimed = store.claim_due_mail(secs(5), secs(65), 10).await.unwrap();
+    assert_eq!(
+        claimed.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+        ["m2"]
+    );
+    assert!(
+        store
+            .claim_due_mail(secs(6), secs(66), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A failed attempt counts, keeps its error, and comes back when the retry is due.
+    store
+        .mail_attempt_failed("m1", secs(30), "connection refused")
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_due_mail(secs(29), secs(90), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let retried = store.claim_due_mail(secs(30), secs(90), 10).await.unwrap();
+    assert_eq!(retried.len(), 1);
+    assert_eq!(retried[0].id, "m1");
+    assert_eq!(retried[0].attempts, 1);
+    assert_eq!(retried[0].last_error.as_deref(), Some("connection refused"));
+
+    // Delivered mail goes; the lease of a claimed message ends and it is claimable again.
+    store.remove_mail("m1").await.unwrap();
+    assert_eq!(store.pending_mail_count().await.unwrap(), 1);
+    let again = store.claim_due_mail(secs(65), secs(125), 10).await.unwrap();
+    assert_eq!(
+        again.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+        ["m2"]
+    );
+    store.remove_mail("m2").await.unwrap();
+    assert_eq!(store.pending_mail_count().await.unwrap(), 0);
+
+    // Tokens: the latest per user and kind is the only one; taking one deletes it.
+    store
+        .insert_user(&user("u-mail", "mailer", "mailer@example.com", t0))
+        .await
+        .unwrap();
+    let token = |hash: &str, kind: EmailTokenKind, expires_at: Timestamp| EmailToken {
+        hashed_token: hash.into(),
+        kind,
+        user_id: "u-mail".into(),
+        address: "mailer@example.com".into(),
+        created_at: t0,
+        expires_at,
+    };
+    let first = token("h1", EmailTokenKind::ResetPassword, secs(3600));
+    let second = token("h2", EmailTokenKind::ResetPassword, secs(3600));
+    let verify = token("h3", EmailTokenKind::VerifyEmail, secs(10));
+    store.replace_email_token(&first).await.unwrap();
+    store.replace_email_token(&verify).await.unwrap();
+    store.replace_email_token(&second).await.unwrap();
+    assert_eq!(
+        store
+            .take_email_token("h1", EmailTokenKind::ResetPassword)
+            .await
+            .unwrap(),
+        None
+    );
+    // A token of another kind is not taken by its hash alone.
+    assert_eq!(
+        store
+            .take_email_token("h2", EmailTokenKind::VerifyEmail)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .take_email_token("h2", EmailTokenKind::ResetPassword)
+            .await
+            .unwrap(),
+        Some(second)
+    );
+    assert_eq!(
+        store
+            .take_email_token("h2", EmailTokenKind::ResetPassword)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.delete_expired_email_tokens(secs(11)).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .take_email_token("h3", EmailTokenKind::VerifyEmail)
+            .await
+            .unwrap(),
+        None
+    );
+    // Deleting the user deletes their tokens.
+    store.replace_email_token(&first).await.unwrap();
+    store.delete_user("u-mail").await.unwrap();
+    assert_eq!(
+        store
+            .take_email_token("h1", EmailTokenKind::ResetPassword)
+            .await
+            .unwrap(),
+        None
+    );
+}

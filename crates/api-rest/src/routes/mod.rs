@@ -133,6 +133,11 @@ fn table() -> RouteTable {
         .post("/api/v1/logout", auth::logout)
         .get("/api/v1/me", auth::me)
         .post("/api/v1/users.register", users::register)
+        .post("/api/v1/users.forgotPassword", users::forgot_password)
+        .post(
+            "/api/v1/users.sendConfirmationEmail",
+            users::send_confirmation_email,
+        )
         .get("/api/v1/users.info", users::info)
         .get("/api/v1/users.list", users::list)
         .get("/api/v1/users.listByStatus", users::list_by_status)

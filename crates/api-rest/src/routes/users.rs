@@ -936,3 +936,34 @@ pub async fn request_data_download(
         },
     }))
 }
+
+/// `POST /api/v1/users.forgotPassword`: mails a reset link to the account with `email`, if
+/// any; answers success either way, as upstream.
+pub async fn forgot_password(State(app): State<AppState>, Params(body): Params) -> ApiResult {
+    let email = opt_str(&body, "email")?;
+    app.service
+        .accounts()
+        .forgot_password(email.as_deref())
+        .await?;
+    ok(json!({}))
+}
+
+/// `POST /api/v1/users.sendConfirmationEmail`: mails a verification link to the account with
+/// `email`; a bare failure when no account has it. Open to callers who are not logged in, as
+/// upstream since it let unverified users (who cannot log in) ask for the link again.
+pub async fn send_confirmation_email(
+    State(app): State<AppState>,
+    Params(body): Params,
+) -> ApiResult {
+    let email = req_str(&body, "email")?;
+    if app
+        .service
+        .accounts()
+        .send_confirmation_email(&email)
+        .await?
+    {
+        ok(json!({}))
+    } else {
+        Err(Error::failure("").into())
+    }
+}

@@ -12,6 +12,7 @@
 
 pub mod ddp;
 pub mod process;
+pub mod smtp;
 
 use comet_server::{Config, launch};
 use comet_store_postgres::testing::TestDatabase;

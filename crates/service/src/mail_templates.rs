@@ -1,0 +1,213 @@
+//! The text of the mail Comet sends, in English and Arabic (the recipient's language, else the
+//! server's `Language`, else English). Every value that comes from a person (names, the site
+//! name, links) is HTML-escaped in the HTML part, so no name can add markup to a mail; the
+//! plain-text part carries them as they are.
+
+use comet_mail::escape_html;
+
+/// A message ready for the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedMail {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// The languages mail is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailLanguage {
+    English,
+    Arabic,
+}
+
+impl MailLanguage {
+    /// The first of these language tags that mail is written in, else English.
+    pub fn pick<'a>(preferences: impl IntoIterator<Item = Option<&'a str>>) -> MailLanguage {
+        for tag in preferences.into_iter().flatten() {
+            let primary = tag
+                .split(['-', '_'])
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            match primary.as_str() {
+                "ar" => return MailLanguage::Arabic,
+                "en" => return MailLanguage::English,
+                _ => {}
+            }
+        }
+        MailLanguage::English
+    }
+
+    fn direction(self) -> &'static str {
+        match self {
+            MailLanguage::English => "ltr",
+            MailLanguage::Arabic => "rtl",
+        }
+    }
+
+    fn tag(self) -> &'static str {
+        match self {
+            MailLanguage::English => "en",
+            MailLanguage::Arabic => "ar",
+        }
+    }
+}
+
+/// What a message is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailKind {
+    VerifyEmail,
+    ResetPassword,
+}
+
+struct Wording {
+    subject: &'static str,
+    greeting: &'static str,
+    body: &'static str,
+    action: &'static str,
+    ignore: &'static str,
+}
+
+fn wording(kind: MailKind, language: MailLanguage) -> Wording {
+    match (kind, language) {
+        (MailKind::VerifyEmail, MailLanguage::English) => Wording {
+            subject: "[{site}] Verify your email address",
+            greeting: "Hello {name},",
+            body: "Please confirm that this is your email address on {site}.",
+            action: "Verify your email",
+            ignore: "If you did not create an account, you can ignore this message.",
+        },
+        (MailKind::VerifyEmail, MailLanguage::Arabic) => Wording {
+            subject: "[{site}] تأكيد عنوان بريدك الإلكتروني",
+            greeting: "مرحبًا {name}،",
+            body: "يرجى تأكيد أن هذا هو عنوان بريدك الإلكتروني على {site}.",
+            action: "تأكيد البريد الإلكتروني",
+            ignore: "إذا لم تُنشئ حسابًا، يمكنك تجاهل هذه الرسالة.",
+        },
+        (MailKind::ResetPassword, MailLanguage::English) => Wording {
+            subject: "[{site}] Reset your password",
+            greeting: "Hello {name},",
+            body: "Someone asked to reset the password of your account on {site}. The link works once, within an hour.",
+            action: "Reset your password",
+            ignore: "If it was not you, ignore this message: your password stays as it is.",
+        },
+        (MailKind::ResetPassword, MailLanguage::Arabic) => Wording {
+            subject: "[{site}] إعادة تعيين كلمة المرور",
+            greeting: "مرحبًا {name}،",
+            body: "طلب أحدهم إعادة تعيين كلمة مرور حسابك على {site}. يعمل الرابط مرة واحدة خلال ساعة.",
+            action: "إعادة تعيين كلمة المرور",
+            ignore: "إذا لم تكن أنت، فتجاهل هذه الرسالة: تبقى كلمة مرورك كما هي.",
+        },
+    }
+}
+
+/// Fills `{site}` and `{name}`: values are escaped first when the text is HTML.
+fn fill(template: &str, site: &str, name: &str) -> String {
+    template.replace("{site}", site).replace("{name}", name)
+}
+
+/// Renders a message with a link (`url`) for the person called `name` on the site `site`.
+pub fn render(
+    kind: MailKind,
+    language: MailLanguage,
+    site: &str,
+    name: &str,
+    url: &str,
+) -> RenderedMail {
+    let words = wording(kind, language);
+    let subject = fill(words.subject, site, name)
+        .replace(['\r', '\n'], " ")
+        .trim()
+        .to_owned();
+    let text = format!(
+        "{}\n\n{}\n\n{}: {url}\n\n{}\n",
+        fill(words.greeting, site, name),
+        fill(words.body, site, name),
+        words.action,
+        words.ignore,
+    );
+    let (site_html, name_html, url_html) = (escape_html(site), escape_html(name), escape_html(url));
+    let html = format!(
+        "<!DOCTYPE html>\n<html lang=\"{lang}\" dir=\"{dir}\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body><p>{greeting}</p><p>{body}</p><p><a href=\"{url_html}\">{action}</a></p>\
+         <p>{url_html}</p><p>{ignore}</p></body></html>\n",
+        lang = language.tag(),
+        dir = language.direction(),
+        title = escape_html(&subject),
+        greeting = fill(words.greeting, &site_html, &name_html),
+        body = fill(words.body, &site_html, &name_html),
+        action = escape_html(words.action),
+        ignore = escape_html(words.ignore),
+    );
+    RenderedMail {
+        subject,
+        text,
+        html,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_cannot_add_markup() {
+        let mail = render(
+            MailKind::VerifyEmail,
+            MailLanguage::English,
+            "Comet <b>",
+            "<script>alert(1)</script>",
+            "https://chat.example.com/verify-email/abc?x=1&y=\"2\"",
+        );
+        assert!(!mail.html.contains("<script>"));
+        assert!(mail.html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(mail.html.contains("Comet &lt;b&gt;"));
+        assert!(mail.html.contains(
+            "href=\"https://chat.example.com/verify-email/abc?x=1&amp;y=&quot;2&quot;\""
+        ));
+        assert!(mail.text.contains("<script>alert(1)</script>"));
+    }
+
+    #[test]
+    fn arabic_is_right_to_left() {
+        let mail = render(
+            MailKind::ResetPassword,
+            MailLanguage::Arabic,
+            "Comet",
+            "سارة",
+            "https://chat.example.com/reset-password/t",
+        );
+        assert!(mail.subject.contains("إعادة تعيين كلمة المرور"));
+        assert!(mail.html.contains("dir=\"rtl\""));
+        assert!(mail.text.contains("مرحبًا سارة،"));
+    }
+
+    #[test]
+    fn subjects_stay_on_one_line() {
+        let mail = render(
+            MailKind::VerifyEmail,
+            MailLanguage::English,
+            "Evil\r\nBcc: x@example.com",
+            "n",
+            "u",
+        );
+        assert!(!mail.subject.contains('\n') && !mail.subject.contains('\r'));
+    }
+
+    #[test]
+    fn picks_the_first_known_language() {
+        assert_eq!(
+            MailLanguage::pick([Some("ar-SA"), Some("en")]),
+            MailLanguage::Arabic
+        );
+        assert_eq!(
+            MailLanguage::pick([None, Some("fr"), Some("ar")]),
+            MailLanguage::Arabic
+        );
+        assert_eq!(
+            MailLanguage::pick([Some("en_US"), Some("ar")]),
+            MailLanguage::English
+        );
+        assert_eq!(MailLanguage::pick([None, Some("")]), MailLanguage::English);
+    }
+}

@@ -18,6 +18,7 @@ pub mod discovery;
 pub mod export;
 pub mod files;
 mod hashing;
+pub mod invites;
 pub mod listening;
 pub mod logs;
 pub mod message_marks;
@@ -167,6 +168,8 @@ domain_services! {
     moderation => Moderation;
     /// The audit log: recording privileged actions, reading and pruning the chain.
     audit => Audit;
+    /// Invite links: creating, listing, removing and using them.
+    invites => Invites;
 }
 
 impl std::fmt::Debug for Service {

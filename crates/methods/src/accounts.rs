@@ -81,7 +81,57 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
     ("authorization:deleteRole", |s, p, c| {
         Box::pin(delete_role(s, p, c))
     }),
+    ("registerUser", |s, p, c| Box::pin(register_user(s, p, c))),
+    ("checkRegistrationSecretURL", |s, p, _| {
+        Box::pin(check_registration_secret_url(s, p))
+    }),
 ];
+
+/// `registerUser({email, pass, name, secretURL?, reason?, username?})` → the new user's id:
+/// what `users.register` does, obeying `Accounts_RegistrationForm` alike. Comet accounts
+/// always have a username, so one is suggested from the name or the address when the form
+/// has none (upstream's client sets it afterwards with `setUsername`).
+async fn register_user(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let form = crate::param(&params, 0).ok_or_else(crate::match_failed)?;
+    let email = crate::str_field(form, "email")?.trim().to_lowercase();
+    let password = crate::str_field(form, "pass")?.to_owned();
+    let name = crate::str_field(form, "name")?.to_owned();
+    let optional = |key: &str| -> Result<Option<String>> {
+        match form.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(crate::match_failed()),
+        }
+    };
+    let secret_url = optional("secretURL")?;
+    let reason = optional("reason")?;
+    let accounts = service.accounts();
+    let username = match optional("username")?.filter(|u| !u.is_empty()) {
+        Some(username) => username,
+        None => accounts.suggest_username(&name, Some(&email)).await?,
+    };
+    let registration = comet_service::accounts::Registration {
+        username,
+        email,
+        password,
+        name: Some(name),
+        secret_url,
+        reason,
+        custom_fields: None,
+    };
+    let user = accounts.register(registration, ctx.client).await?;
+    value(json!(user.user.id))
+}
+
+/// `checkRegistrationSecretURL(hash)` → whether `hash` is `Accounts_RegistrationForm_SecretURL`.
+async fn check_registration_secret_url(service: &Service, params: Vec<Value>) -> Result<Outcome> {
+    let hash = crate::str_param(&params, 0)?;
+    value(json!(service.accounts().registration_secret_matches(&hash)))
+}
 
 async fn login(service: &Service, params: Vec<Value>, ctx: MethodContext<'_>) -> Result<Outcome> {
     let arg = params.first().cloned().unwrap_or(Value::Null);

@@ -273,14 +273,21 @@ impl Accounts<'_> {
                 .filter(|d| !d.is_empty())
                 .collect()
         };
+        // Upstream's `validateEmailDomain`: the allow list first, then the block list.
         let allowed = list("Accounts_AllowedDomainsList");
-        if (!allowed.is_empty() && !allowed.contains(&domain))
-            || list("Accounts_BlockedDomainsList").contains(&domain)
-        {
-            return Err(
-                Error::meteor("error-invalid-domain", "The email domain is not allowed")
-                    .with_details(json!({"method": "insertOrUpdateUser"})),
-            );
+        if !allowed.is_empty() && !allowed.contains(&domain) {
+            return Err(Error::meteor(
+                "error-invalid-domain",
+                "The email domain is not in whitelist",
+            )
+            .with_details(json!({"function": "RocketChat.validateEmailDomain"})));
+        }
+        if list("Accounts_BlockedDomainsList").contains(&domain) {
+            return Err(Error::meteor(
+                "error-email-domain-blacklisted",
+                "The email domain is blacklisted",
+            )
+            .with_details(json!({"function": "RocketChat.validateEmailDomain"})));
         }
         Ok(())
     }
@@ -568,14 +575,8 @@ impl Accounts<'_> {
                 .with_details(json!({"method": "registerUser"})));
             }
             "Secret URL" => {
-                let expected = self.ctx.setting_str("Accounts_RegistrationForm_SecretURL");
-                if expected.is_empty() || secret_url.as_deref() != Some(expected.as_str()) {
-                    return Err(Error::meteor(
-                        "error-user-registration-secret",
-                        "User registration is only allowed via Secret URL",
-                    )
-                    .with_details(json!({"method": "registerUser"})));
-                }
+                self.check_registration_secret(secret_url.as_deref())
+                    .await?
             }
             _ => {}
         }
@@ -614,6 +615,44 @@ impl Accounts<'_> {
             user,
             view: UserView::Limited,
         })
+    }
+
+    /// `Secret URL` registration: the secret of `Accounts_RegistrationForm_SecretURL`, or
+    /// (as upstream's `registerUser` accepts) the token of a valid invite link.
+    async fn check_registration_secret(&self, secret: Option<&str>) -> Result<()> {
+        let refused = || {
+            Error::meteor(
+                "error-user-registration-secret",
+                "User registration is only allowed via Secret URL",
+            )
+            .with_details(json!({"method": "registerUser"}))
+        };
+        let Some(secret) = secret.filter(|s| !s.is_empty()) else {
+            return Err(refused());
+        };
+        if self.registration_secret_matches(secret) {
+            return Ok(());
+        }
+        match self
+            .ctx
+            .invites()
+            .validate(secret, "validateInviteToken")
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind == comet_core::ErrorKind::Internal => Err(e),
+            Err(_) => Err(refused()),
+        }
+    }
+
+    /// `checkRegistrationSecretURL`: whether `secret` is the registration secret (an empty
+    /// secret setting matches nothing).
+    pub fn registration_secret_matches(&self, secret: &str) -> bool {
+        let expected = self.ctx.setting_str("Accounts_RegistrationForm_SecretURL");
+        // Digests compare in a time that says nothing about how much of the secret matched.
+        !expected.is_empty()
+            && comet_core::password::sha256_hex(secret)
+                == comet_core::password::sha256_hex(&expected)
     }
 
     /// Checks role ids and whether the caller may assign them.
@@ -2181,6 +2220,13 @@ impl Accounts<'_> {
     /// `users.getUsernameSuggestion`: a free username from the caller's name or email, as
     /// upstream's `generateUsernameSuggestion` tries them, numbered when all are taken.
     pub async fn username_suggestion(&self, session: &Session) -> Result<String> {
+        let user = &session.user;
+        self.suggest_username(&user.name, user.email.as_ref().map(|e| e.address.as_str()))
+            .await
+    }
+
+    /// A free username from a name or an email address (see [`Accounts::username_suggestion`]).
+    pub async fn suggest_username(&self, name: &str, email: Option<&str>) -> Result<String> {
         let slug = |text: &str| -> String {
             let mut out = String::new();
             for c in text.trim().chars() {
@@ -2192,10 +2238,9 @@ impl Accounts<'_> {
             }
             out.trim_end_matches('.').to_owned()
         };
-        let user = &session.user;
-        let mut candidates = vec![slug(&user.name)];
-        if let Some(email) = &user.email {
-            let local = email.address.split('@').next().unwrap_or_default();
+        let mut candidates = vec![slug(name)];
+        if let Some(address) = email {
+            let local = address.split('@').next().unwrap_or_default();
             candidates.push(slug(local));
         }
         candidates.retain(|c| !c.is_empty());

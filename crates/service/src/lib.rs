@@ -19,6 +19,7 @@ pub mod email_links;
 pub mod export;
 pub mod files;
 mod hashing;
+pub mod invites;
 pub mod listening;
 pub mod logs;
 pub mod mail;
@@ -172,6 +173,8 @@ domain_services! {
     moderation => Moderation;
     /// The audit log: recording privileged actions, reading and pruning the chain.
     audit => Audit;
+    /// Invite links: creating, listing, removing and using them.
+    invites => Invites;
 }
 
 impl std::fmt::Debug for Service {

@@ -41,7 +41,9 @@ fn order(kind: RecordKind) -> Order {
         | RecordKind::Subscription
         | RecordKind::Upload
         | RecordKind::ModerationReport
-        | RecordKind::BlockedFileHash => Order::Id,
+        | RecordKind::BlockedFileHash
+        | RecordKind::Invite
+        | RecordKind::InviteToken => Order::Id,
     }
 }
 

@@ -51,6 +51,7 @@ conformance_tests!(
     room_bans,
     audit_log,
     mail,
+    invites,
 );
 
 #[tokio::test]

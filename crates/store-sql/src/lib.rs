@@ -13,6 +13,7 @@ mod chat;
 mod cluster;
 mod driver;
 mod files;
+mod invites;
 mod mail;
 mod query;
 mod reports;

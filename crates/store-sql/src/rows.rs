@@ -6,7 +6,10 @@ use comet_core::room::{Message, Room, RoomType, Subscription, UserStub};
 use comet_core::setting::{Setting, SettingType};
 use comet_core::user::{Email, LoginToken, Presence, TokenKind, User, UserType};
 use comet_store::transfer::{FailedLogin, Record, RecordKind, TrashedRoom, TrashedSubscription};
-use comet_store::{Avatar, AvatarOwner, BlockedFileHash, RoomBan, StoreError, StoreResult, Upload};
+use comet_store::{
+    Avatar, AvatarOwner, BlockedFileHash, Invite, InviteToken, RoomBan, StoreError, StoreResult,
+    Upload,
+};
 use serde_json::Value;
 
 /// The user columns but the roles (users aliased `u`); see [`user_columns`].
@@ -51,6 +54,11 @@ pub(crate) const UPLOAD_COLUMNS: &str = "id, name, size, content_type, extension
 
 pub(crate) const ROOM_BAN_COLUMNS: &str = "rid, user_id, banned_by, banned_at";
 
+pub(crate) const INVITE_COLUMNS: &str =
+    "id, rid, user_id, days, max_uses, uses, expires, created_at, updated_at";
+
+pub(crate) const INVITE_TOKEN_COLUMNS: &str = "id, invite_id, created_at";
+
 pub(crate) const AVATAR_COLUMNS: &str =
     "owner_kind, owner_id, origin, content_type, size, etag, store, store_key, updated_at";
 
@@ -74,6 +82,8 @@ pub fn export_columns<D: Database>(kind: RecordKind) -> String {
         RecordKind::BlockedFileHash => BLOCKED_FILE_HASH_COLUMNS.to_owned(),
         RecordKind::RoomBan => ROOM_BAN_COLUMNS.to_owned(),
         RecordKind::AuditEntry => crate::audit::AUDIT_COLUMNS.to_owned(),
+        RecordKind::Invite => INVITE_COLUMNS.to_owned(),
+        RecordKind::InviteToken => INVITE_TOKEN_COLUMNS.to_owned(),
     }
 }
 
@@ -118,6 +128,8 @@ pub(crate) fn record_from_row(kind: RecordKind, row: &impl SqlRow) -> StoreResul
         RecordKind::BlockedFileHash => Record::BlockedFileHash(blocked_file_hash_from_row(row)?),
         RecordKind::RoomBan => Record::RoomBan(room_ban_from_row(row)?),
         RecordKind::AuditEntry => Record::AuditEntry(crate::audit::audit_entry_from_row(row)?),
+        RecordKind::Invite => Record::Invite(invite_from_row(row)?),
+        RecordKind::InviteToken => Record::InviteToken(invite_token_from_row(row)?),
     })
 }
 
@@ -388,5 +400,27 @@ pub(crate) fn blocked_file_hash_from_row(row: &impl SqlRow) -> StoreResult<Block
         added_by: row.text("added_by")?,
         reason: row.opt_text("reason")?,
         added_at: row.time("created_at")?,
+    })
+}
+
+pub(crate) fn invite_from_row(row: &impl SqlRow) -> StoreResult<Invite> {
+    Ok(Invite {
+        id: row.text("id")?,
+        room_id: row.text("rid")?,
+        user_id: row.text("user_id")?,
+        days: row.int("days")?,
+        max_uses: row.int("max_uses")?,
+        uses: row.int("uses")?,
+        expires: row.opt_time("expires")?,
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+    })
+}
+
+pub(crate) fn invite_token_from_row(row: &impl SqlRow) -> StoreResult<InviteToken> {
+    Ok(InviteToken {
+        token_hash: row.text("id")?,
+        invite_id: row.text("invite_id")?,
+        created_at: row.time("created_at")?,
     })
 }

@@ -66,6 +66,8 @@ async fn insert_record<D: Database>(tx: &mut D::Tx, record: &Record) -> StoreRes
         }
         Record::RoomBan(ban) => insert_room_ban_query(ban),
         Record::AuditEntry(entry) => crate::audit::insert_audit_query(entry),
+        Record::Invite(invite) => crate::invites::insert_invite_query(invite),
+        Record::InviteToken(token) => crate::invites::insert_invite_token_query(token),
     };
     tx.write(insert).await.map(drop)
 }

@@ -219,6 +219,12 @@ async fn room_bans() {
 }
 
 #[tokio::test]
+async fn invites() {
+    let (_dir, store) = fresh().await;
+    conformance::invites(&store).await;
+}
+
+#[tokio::test]
 async fn audit_log() {
     let (_dir, store) = fresh().await;
     conformance::audit_log(&store).await;

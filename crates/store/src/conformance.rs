@@ -3943,6 +3943,124 @@ pub async fn room_bans(store: &dyn Store) {
     assert!(store.delete_room("r-hall").await.unwrap());
     assert_eq!(store.room_bans("r-hall", 0, None).await.unwrap().1, 0);
 }
+/// Invite links: an invite with its first token, more tokens for it, lookups by digest only,
+/// reuse only while unexpired and not used up, uses counted only while some are left,
+/// removal with every token, and deleting the room takes its invites along.
+pub async fn invites(store: &dyn Store) {
+    use crate::{Invite, InviteToken};
+    let t0 = now();
+    let later = |ms: i64| t0 + chrono::Duration::milliseconds(ms);
+    let owner = user("i-own", "inviter", "inviter@example.com", t0);
+    store.insert_user(&owner).await.unwrap();
+    let hall = room("r-inv", "invited", &owner, t0);
+    store
+        .create_room(&hall, &[subscription("is-own", &hall, &owner, t0)], None)
+        .await
+        .unwrap();
+    let invite = |id: &str, max_uses: i64, expires: Option<Timestamp>| Invite {
+        id: id.into(),
+        room_id: "r-inv".into(),
+        user_id: "i-own".into(),
+        days: 1,
+        max_uses,
+        uses: 0,
+        expires,
+        created_at: t0,
+        updated_at: t0,
+    };
+    let token = |hash: &str, invite_id: &str| InviteToken {
+        token_hash: hash.into(),
+        invite_id: invite_id.into(),
+        created_at: t0,
+    };
+    let once = invite("0000000000000001", 1, Some(later(60_000)));
+    store
+        .insert_invite(&once, &token("h1", &once.id))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.invite_by_id(&once.id).await.unwrap(),
+        Some(once.clone())
+    );
+    assert_eq!(
+        store.invite_by_token_hash("h1").await.unwrap(),
+        Some(once.clone())
+    );
+    assert_eq!(store.invite_by_token_hash(&once.id).await.unwrap(), None);
+    assert!(
+        store
+            .add_invite_token(&token("h2", &once.id))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.invite_by_token_hash("h2").await.unwrap(),
+        Some(once.clone())
+    );
+    assert!(
+        !store
+            .add_invite_token(&token("h3", "no-such-invite"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.invite_by_token_hash("h3").await.unwrap(), None);
+
+    let reusable =
+        |max_uses: i64, at: Timestamp| store.reusable_invite("i-own", "r-inv", max_uses, 1, at);
+    assert_eq!(reusable(1, later(1)).await.unwrap(), Some(once.clone()));
+    assert_eq!(reusable(1, later(60_000)).await.unwrap(), None, "expired");
+    assert_eq!(reusable(5, later(1)).await.unwrap(), None, "other limits");
+    assert_eq!(
+        store
+            .reusable_invite("someone", "r-inv", 1, 1, later(1))
+            .await
+            .unwrap(),
+        None
+    );
+
+    assert!(store.take_invite_use(&once.id, later(2)).await.unwrap());
+    assert!(
+        !store.take_invite_use(&once.id, later(3)).await.unwrap(),
+        "used up"
+    );
+    let used = store.invite_by_id(&once.id).await.unwrap().unwrap();
+    assert_eq!((used.uses, used.updated_at), (1, later(2)));
+    assert_eq!(reusable(1, later(1)).await.unwrap(), None, "used up");
+
+    let endless = invite("0000000000000002", 0, None);
+    store
+        .insert_invite(&endless, &token("h4", &endless.id))
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        assert!(store.take_invite_use(&endless.id, later(4)).await.unwrap());
+    }
+    assert_eq!(
+        reusable(0, later(1_000_000)).await.unwrap().unwrap().uses,
+        3
+    );
+    assert_eq!(
+        store
+            .invites()
+            .await
+            .unwrap()
+            .iter()
+            .map(|i| i.id.as_str())
+            .collect::<Vec<_>>(),
+        [once.id.as_str(), endless.id.as_str()]
+    );
+
+    assert!(store.delete_invite(&once.id).await.unwrap());
+    assert!(!store.delete_invite(&once.id).await.unwrap());
+    assert_eq!(store.invite_by_token_hash("h1").await.unwrap(), None);
+    assert_eq!(store.invite_by_token_hash("h2").await.unwrap(), None);
+    assert!(!store.take_invite_use(&once.id, later(5)).await.unwrap());
+
+    assert!(store.delete_room("r-inv").await.unwrap());
+    assert_eq!(store.invites().await.unwrap(), vec![]);
+    assert_eq!(store.invite_by_token_hash("h4").await.unwrap(), None);
+}
+
 fn audit_draft(action: &str, actor: &str, target: &str, at: Timestamp) -> AuditDraft {
     AuditDraft {
         at,

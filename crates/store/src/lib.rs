@@ -423,6 +423,8 @@ mod audit;
 pub use audit::{AuditFilter, AuditStore};
 mod mail;
 pub use mail::{EmailToken, EmailTokenKind, MailStore, QueuedMail};
+mod invites;
+pub use invites::{Invite, InviteStore, InviteToken};
 
 /// Everything the service needs from storage.
 pub trait Store:
@@ -444,6 +446,7 @@ pub trait Store:
     + RoomBanStore
     + AuditStore
     + MailStore
+    + InviteStore
 {
 }
 
@@ -466,5 +469,6 @@ impl<T> Store for T where
         + RoomBanStore
         + AuditStore
         + MailStore
+        + InviteStore
 {
 }

@@ -47,13 +47,15 @@ pub enum RecordKind {
     BlockedFileHash,
     RoomBan,
     AuditEntry,
+    Invite,
+    InviteToken,
 }
 
 impl RecordKind {
     /// Every kind, each after the kinds it references (tokens after users, subscriptions after
     /// rooms and users, messages after rooms), so that copying in this order never writes a
     /// row before the row it points to. A new table goes here.
-    pub const ALL: [RecordKind; 17] = [
+    pub const ALL: [RecordKind; 19] = [
         RecordKind::User,
         RecordKind::LoginToken,
         RecordKind::Role,
@@ -71,6 +73,8 @@ impl RecordKind {
         RecordKind::BlockedFileHash,
         RecordKind::RoomBan,
         RecordKind::AuditEntry,
+        RecordKind::Invite,
+        RecordKind::InviteToken,
     ];
 
     /// The name of the kind's table, as both backends call it: for progress output, and for
@@ -94,6 +98,8 @@ impl RecordKind {
             RecordKind::BlockedFileHash => "blocked_file_hashes",
             RecordKind::RoomBan => "room_bans",
             RecordKind::AuditEntry => "audit_log",
+            RecordKind::Invite => "invites",
+            RecordKind::InviteToken => "invite_tokens",
         }
     }
 }
@@ -183,6 +189,10 @@ pub enum Record {
     RoomBan(crate::RoomBan),
     /// An audit log entry, with its links as they are (the chain stays verifiable).
     AuditEntry(comet_core::audit::AuditEntry),
+    /// An invite link, without any token.
+    Invite(crate::Invite),
+    /// The digest of a token handed out for an invite.
+    InviteToken(crate::InviteToken),
 }
 
 impl Record {
@@ -205,6 +215,8 @@ impl Record {
             Record::BlockedFileHash(_) => RecordKind::BlockedFileHash,
             Record::RoomBan(_) => RecordKind::RoomBan,
             Record::AuditEntry(_) => RecordKind::AuditEntry,
+            Record::Invite(_) => RecordKind::Invite,
+            Record::InviteToken(_) => RecordKind::InviteToken,
         }
     }
 }

@@ -496,8 +496,25 @@ export class Api {
     this.rest.setSession(null);
   }
 
-  register(user: { username: string; email: string; pass: string; name: string }) {
+  register(user: { username: string; email: string; pass: string; name: string; secret?: string }) {
     return this.rest.post<{ user: User }>('users.register', user);
+  }
+
+  /** Whether an invite link's token may be used now (no login needed). */
+  async validateInviteToken(token: string): Promise<boolean> {
+    const body = await this.rest.post<{ valid: boolean }>('validateInviteToken', { token });
+    return body.valid;
+  }
+
+  /** Joins the invite's room; answers the room's id, type and name. */
+  async useInviteToken(token: string) {
+    const body = await this.rest.post<{ room: { rid: string; t: string; name?: string } }>('useInviteToken', { token });
+    return body.room;
+  }
+
+  /** The caller's invite link to a room (a new token each time). */
+  findOrCreateInvite(rid: string, days: number, maxUses: number) {
+    return this.rest.post<{ _id: string; url: string; inviteToken: string; expires: string | null }>('findOrCreateInvite', { rid, days, maxUses });
   }
 
   me() {

@@ -4,7 +4,8 @@
 export type Route =
   | { name: 'home' }
   | { name: 'login' }
-  | { name: 'register' }
+  | { name: 'register'; secret?: string }
+  | { name: 'invite'; token: string }
   | { name: 'room'; kind: 'channel' | 'group' | 'direct'; id: string }
   | { name: 'admin'; section: string };
 
@@ -14,7 +15,10 @@ export function parseRoute(path: string): Route {
     case 'login':
       return { name: 'login' };
     case 'register':
-      return { name: 'register' };
+      return parts[1] ? { name: 'register', secret: parts[1] } : { name: 'register' };
+    case 'invite':
+      if (parts[1]) return { name: 'invite', token: parts[1] };
+      return { name: 'home' };
     case 'channel':
     case 'group':
     case 'direct':

@@ -10,6 +10,7 @@ mod discovery;
 mod export;
 mod files;
 mod info;
+mod invites;
 mod methods;
 mod moderation;
 mod presence;
@@ -138,6 +139,15 @@ fn table() -> RouteTable {
             "/api/v1/users.sendConfirmationEmail",
             users::send_confirmation_email,
         )
+        .post("/api/v1/findOrCreateInvite", invites::find_or_create)
+        .get("/api/v1/listInvites", invites::list)
+        .on(
+            Method::DELETE,
+            "/api/v1/removeInvite/{id}",
+            axum::routing::delete(invites::remove),
+        )
+        .post("/api/v1/validateInviteToken", invites::validate)
+        .post("/api/v1/useInviteToken", invites::use_token)
         .get("/api/v1/users.info", users::info)
         .get("/api/v1/users.list", users::list)
         .get("/api/v1/users.listByStatus", users::list_by_status)

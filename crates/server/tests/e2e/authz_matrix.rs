@@ -419,6 +419,7 @@ async fn send_rest(
     let mut builder = match method {
         "GET" => client.get(url),
         "POST" => client.post(url),
+        "DELETE" => client.delete(url),
         other => panic!("no requests of method {other}"),
     };
     if let Some(query) = request.get("query").and_then(Value::as_object) {

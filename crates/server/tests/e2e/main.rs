@@ -22,6 +22,7 @@ mod ddp_admin_methods;
 mod ddp_methods;
 mod export;
 mod files;
+mod invites;
 mod mail;
 mod markup;
 mod message_marks;

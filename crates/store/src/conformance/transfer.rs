@@ -365,6 +365,34 @@ async fn fill(store: &dyn Store, t0: Timestamp) {
         banned_at: at(26),
     };
     assert!(store.ban_member(&ban, None).await.unwrap());
+    // An invite to it with two tokens, one use taken.
+    let invite = crate::Invite {
+        id: "00000000000000aa".into(),
+        room_id: "r6".into(),
+        user_id: "c1".into(),
+        days: 7,
+        max_uses: 5,
+        uses: 0,
+        expires: Some(at(90)),
+        created_at: at(26),
+        updated_at: at(26),
+    };
+    let invite_token = |hash: &str| crate::InviteToken {
+        token_hash: hash.into(),
+        invite_id: invite.id.clone(),
+        created_at: at(26),
+    };
+    store
+        .insert_invite(&invite, &invite_token("digest-1"))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .add_invite_token(&invite_token("digest-2"))
+            .await
+            .unwrap()
+    );
+    assert!(store.take_invite_use(&invite.id, at(27)).await.unwrap());
 
     // Membership with system messages: dan joins, leaves (to the trash) and joins again.
     let mut join = message("m-join", "r1", &dan, "DÄN", at(27));

@@ -150,3 +150,26 @@ def test_users_list_as_regular_user(user_client, user):
     assert user.id in [u["_id"] for u in everyone]
     for u in everyone:
         assert "services" not in u
+
+
+def test_users_list_query_and_fields(admin, make_user):
+    """The deprecated `query` and `fields` JSON parameters, as upstream's users.list."""
+    import json
+
+    target = make_user()
+    make_user()
+    page = users_list_page(
+        admin,
+        offset=0,
+        count=10,
+        query=json.dumps({"username": target.username}),
+        fields=json.dumps({"createdAt": 1}),
+    )
+    assert page["total"] == 1
+    assert [u["username"] for u in page["users"]] == [target.username]
+    assert "createdAt" in page["users"][0]
+    expect_api_error(
+        lambda: users_list_page(admin, query=json.dumps({"bio": "x"})),
+        400,
+        error="Invalid attribute: bio [error-invalid-query]",
+    )

@@ -1417,6 +1417,76 @@ impl Accounts<'_> {
         self.listed_users(session, filter, page).await
     }
 
+    /// `users.list` with upstream's deprecated `query` and `fields`: each user is shown as
+    /// `document` renders them, matched against the checked query, and cut to the listed
+    /// fields (with `_id` and upstream's `nameInsensitive`).
+    pub async fn list_users_by_query(
+        &self,
+        session: &Session,
+        query: Option<&Map<String, Value>>,
+        fields: Option<&Map<String, Value>>,
+        page: &Page<UserSortKey>,
+        document: impl Fn(&VisibleUser) -> Value,
+    ) -> Result<(Vec<Value>, u64)> {
+        self.authorize_user_listing(session)?;
+        let privileged = self
+            .ctx
+            .has_permission(&session.user, "view-full-other-user-info");
+        let listed = crate::user_query::listed_fields(fields, privileged);
+        let condition = match query.filter(|q| !q.is_empty()) {
+            Some(query) => Some(crate::user_query::UserQuery::parse(
+                query, &listed, privileged,
+            )?),
+            None => None,
+        };
+        let project = |doc: Value| -> Value {
+            let Value::Object(map) = doc else {
+                return doc;
+            };
+            let name = map.get("name").and_then(Value::as_str).unwrap_or("");
+            let mut shown = Map::new();
+            shown.insert("nameInsensitive".into(), Value::from(name.to_lowercase()));
+            for (key, value) in map {
+                if key == "_id" || listed.contains(&key) {
+                    shown.insert(key, value);
+                }
+            }
+            Value::Object(shown)
+        };
+        let Some(condition) = condition else {
+            let (users, total) = self
+                .listed_users(session, &UserFilter::default(), page)
+                .await?;
+            return Ok((users.iter().map(|u| project(document(u))).collect(), total));
+        };
+        // The query is evaluated here, over every user in the page's order, then paged.
+        let everyone = Page {
+            offset: 0,
+            count: None,
+            sort: page.sort.clone(),
+        };
+        let (users, _) = self
+            .listed_users(session, &UserFilter::default(), &everyone)
+            .await?;
+        let matching: Vec<Value> = users
+            .iter()
+            .map(&document)
+            .filter(|doc| condition.matches(doc))
+            .collect();
+        let total = matching.len() as u64;
+        let offset = usize::try_from(page.offset).unwrap_or(usize::MAX);
+        let count = page
+            .count
+            .map_or(usize::MAX, |c| usize::try_from(c).unwrap_or(usize::MAX));
+        let shown = matching
+            .into_iter()
+            .skip(offset)
+            .take(count)
+            .map(project)
+            .collect();
+        Ok((shown, total))
+    }
+
     /// `users.listByStatus`: as `users.list`, narrowed by activity, first login, type, roles
     /// and a search term. The term looks at addresses only for callers who may see them.
     pub async fn list_users_by_status(
@@ -1759,6 +1829,7 @@ impl Accounts<'_> {
             return Err(Error::meteor("error-invalid-user", "Invalid user"));
         };
         let (original_name, original_username) = (user.name.clone(), user.username.clone());
+        let fields_before = user_fields(&user);
         // upstream's validateUserEditing: a field counts as edited when given and different.
         let editing = |given: &Option<String>, current: &str| {
             given.as_deref().is_some_and(|value| value != current)
@@ -1899,6 +1970,28 @@ impl Accounts<'_> {
         if password_changed {
             // A new password ends the account's other sessions; this one stays.
             self.end_sessions(&user.id, Some(session.token.hashed_token.as_str()))
+                .await?;
+        }
+        let (mut before, mut after) = changed_fields(&fields_before, &user_fields(&user));
+        if password_changed {
+            for side in [&mut before, &mut after] {
+                if let Value::Object(fields) = side {
+                    fields.insert("password".to_owned(), json!("changed"));
+                }
+            }
+        }
+        if before
+            .as_object()
+            .is_some_and(|changed| !changed.is_empty())
+        {
+            self.ctx
+                .audit_by(
+                    session,
+                    "user.update.own",
+                    AuditTarget::user(&user),
+                    Some(before),
+                    Some(after),
+                )
                 .await?;
         }
         tracing::info!(user = %user.id, "own profile updated");
@@ -2296,6 +2389,11 @@ impl Accounts<'_> {
                 }
             }
         }
-        self.remove_account(session, user, confirm_relinquish).await
+        let (audit_target, fields) = (AuditTarget::user(&user), user_fields(&user));
+        self.remove_account(session, user, confirm_relinquish)
+            .await?;
+        self.ctx
+            .audit_by(session, "user.delete.own", audit_target, Some(fields), None)
+            .await
     }
 }

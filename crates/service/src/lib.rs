@@ -43,6 +43,7 @@ pub mod rooms;
 pub mod settings;
 pub mod storage;
 pub mod tokens;
+pub mod user_query;
 
 // The message pipeline's last filter: each message's markup tree (`md`).
 mod markup;

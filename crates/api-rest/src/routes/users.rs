@@ -7,7 +7,6 @@ use crate::params::{
 use axum::extract::State;
 use axum::http::HeaderMap;
 use comet_core::Error;
-use comet_core::page::UserFilter;
 use comet_core::page::{Page, UserSortKey};
 use comet_protocol::{iso, rest::UserWire};
 use comet_service::accounts::{
@@ -151,13 +150,55 @@ pub async fn list(
         count,
         sort: user_sort(&query)?,
     };
-    let (users, total) = app
+    let fields = json_object_param(&query, "fields", "error-invalid-fields", "fields")?;
+    if let Some(fields) = &fields
+        && fields
+            .values()
+            .any(|v| v.as_i64() != Some(0) && v.as_i64() != Some(1))
+    {
+        return Err(invalid_json_param(&query, "error-invalid-fields", "fields").into());
+    }
+    let condition = json_object_param(&query, "query", "error-invalid-query", "query")?;
+    let (docs, total) = app
         .service
         .accounts()
-        .list_users(&session, &UserFilter::default(), &page)
+        .list_users_by_query(
+            &session,
+            condition.as_ref(),
+            fields.as_ref(),
+            &page,
+            user_json,
+        )
         .await?;
-    let docs: Vec<Value> = users.iter().map(user_json).collect();
     ok(json!({"users": docs, "count": docs.len(), "offset": offset, "total": total}))
+}
+
+/// Upstream's refusal of a `fields` or `query` parameter that is not a JSON object.
+fn invalid_json_param(params: &Value, code: &'static str, name: &str) -> Error {
+    let raw = params.get(name).and_then(Value::as_str).unwrap_or_default();
+    Error::meteor(
+        code,
+        format!("Invalid {name} parameter provided: \"{raw}\""),
+    )
+}
+
+/// A JSON object given as a string parameter (`fields`, `query`); absent or empty is none.
+fn json_object_param(
+    params: &Value,
+    name: &str,
+    code: &'static str,
+    label: &str,
+) -> Result<Option<serde_json::Map<String, Value>>, Error> {
+    match params.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(raw)) if raw.is_empty() => Ok(None),
+        Some(Value::String(raw)) => match serde_json::from_str::<Value>(raw) {
+            Ok(Value::Object(map)) => Ok(Some(map)),
+            _ => Err(invalid_json_param(params, code, label)),
+        },
+        Some(Value::Object(map)) => Ok(Some(map.clone())),
+        Some(_) => Err(invalid_json_param(params, code, label)),
+    }
 }
 
 /// `GET /api/v1/users.listByStatus`: the administration's user table (`view-d-room`).

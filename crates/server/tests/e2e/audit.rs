@@ -532,3 +532,59 @@ async fn moderation_and_abuse_actions_are_audited() {
     let verified = audit_verify(&server).await;
     assert!(verified.status.success(), "{}", text(&verified.stderr));
 }
+
+/// Changing one's own name, username, address or password, and deleting one's own account,
+/// leave entries by the user themselves; the password is never written down.
+#[tokio::test]
+async fn own_profile_changes_and_account_deletion_are_audited() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    server
+        .post(
+            "users.updateOwnBasicInfo",
+            json!({"data": {"username": "alicia", "newPassword": "An0ther-Secret!",
+                            "currentPassword": common::sha256_hex(PASSWORD)}}),
+            Some(&alice),
+        )
+        .await
+        .ok();
+    let entry = newest(&server, &admin, "user.update.own").await;
+    assert_eq!(entry["actor"]["username"], json!("alice"), "{entry}");
+    assert_eq!(entry["before"]["username"], json!("alice"), "{entry}");
+    assert_eq!(entry["after"]["username"], json!("alicia"), "{entry}");
+    assert!(entry["after"].get("password").is_some(), "{entry}");
+    assert!(!entry.to_string().contains("An0ther-Secret!"), "{entry}");
+    // A request that changes nothing leaves no entry.
+    server
+        .post(
+            "users.updateOwnBasicInfo",
+            json!({"data": {"username": "alicia"}}),
+            Some(&alice),
+        )
+        .await
+        .ok();
+    let page = log(&server, &admin, &[("action", "user.update.own")]).await;
+    assert_eq!(actions(&page).len(), 1, "{page}");
+
+    server
+        .post(
+            "settings/Accounts_AllowDeleteOwnAccount",
+            json!({"value": true}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    server
+        .post(
+            "users.deleteOwnAccount",
+            json!({"password": common::sha256_hex("An0ther-Secret!")}),
+            Some(&alice),
+        )
+        .await
+        .ok();
+    let entry = newest(&server, &admin, "user.delete.own").await;
+    assert_eq!(entry["target"]["name"], json!("alicia"), "{entry}");
+    assert_eq!(entry["before"]["username"], json!("alicia"), "{entry}");
+    server.stop().await;
+}

@@ -528,6 +528,134 @@ async fn list_shows_limited_fields_to_non_admins() {
     server.stop().await;
 }
 
+/// Upstream's deprecated `query` and `fields` of `users.list`: a whitelisted filter over the
+/// listed fields, and a projection that adds fields to the defaults but never hidden ones.
+#[tokio::test]
+async fn list_honours_query_and_fields() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    for name in ["u1", "u2", "u3"] {
+        server
+            .post("users.create", create_body(name), Some(&admin))
+            .await
+            .ok();
+    }
+    let alice = server.new_user("alice").await;
+    let names = |body: &Value| -> Vec<String> {
+        body["users"]
+            .as_array()
+            .expect("users")
+            .iter()
+            .map(|u| u["username"].as_str().expect("username").to_owned())
+            .collect()
+    };
+    let query = r#"{"$or":[{"username":{"$regex":"^U[12]$","$options":"i"}},{"name":"User u3"}]}"#;
+    let reply = server
+        .get("users.list", &[("query", query)], Some(&admin))
+        .await;
+    let body = reply.ok();
+    assert_eq!(names(body), ["u1", "u2", "u3"]);
+    assert_eq!(body["total"], json!(3));
+    let reply = server
+        .get(
+            "users.list",
+            &[
+                ("query", r#"{"name":{"$regex":"^User u[12]"}}"#),
+                ("count", "1"),
+                ("offset", "1"),
+            ],
+            Some(&admin),
+        )
+        .await;
+    let body = reply.ok();
+    assert_eq!(names(body), ["u2"]);
+    assert_eq!(body["total"], json!(2));
+
+    // Projection: the defaults, plus what is asked for, with `_id` and `nameInsensitive`.
+    let reply = server
+        .get(
+            "users.list",
+            &[("fields", r#"{"createdAt":1,"services":1}"#)],
+            Some(&admin),
+        )
+        .await;
+    let users = reply.ok()["users"].as_array().expect("users").clone();
+    let u1 = users
+        .iter()
+        .find(|u| u["username"] == json!("u1"))
+        .expect("u1");
+    assert!(u1.get("createdAt").is_some(), "{u1}");
+    assert!(u1.get("services").is_none(), "{u1}");
+    assert!(u1.get("emails").is_some(), "{u1}");
+    assert_eq!(u1["nameInsensitive"], json!("user u1"));
+    let reply = server.get("users.list", &[], Some(&admin)).await;
+    let users = reply.ok()["users"].as_array().expect("users").clone();
+    let u1 = users
+        .iter()
+        .find(|u| u["username"] == json!("u1"))
+        .expect("u1");
+    assert!(u1.get("createdAt").is_none(), "not a default field: {u1}");
+    // A normal user can neither select nor query hidden fields: the condition is dropped.
+    let reply = server
+        .get(
+            "users.list",
+            &[
+                ("fields", r#"{"createdAt":1}"#),
+                ("query", r#"{"emails.address":"nobody@example.com"}"#),
+            ],
+            Some(&alice),
+        )
+        .await;
+    let body = reply.ok();
+    assert_eq!(body["total"], json!(6), "{body}");
+    for user in body["users"].as_array().expect("users") {
+        assert!(user.get("createdAt").is_none(), "{user}");
+        assert!(user.get("emails").is_none(), "{user}");
+    }
+
+    for (query, error) in [
+        (
+            r#"{"bio":"x"}"#,
+            "Invalid attribute: bio [error-invalid-query]",
+        ),
+        (
+            r#"{"$where":"1"}"#,
+            "Invalid operation: $where [error-invalid-query]",
+        ),
+        (
+            r#"{"name":{"$ne":"x"}}"#,
+            "Invalid operation: $ne [error-invalid-query]",
+        ),
+        (
+            "{bad",
+            "Invalid query parameter provided: \"{bad\" [error-invalid-query]",
+        ),
+    ] {
+        let reply = server
+            .get("users.list", &[("query", query)], Some(&admin))
+            .await;
+        reply.refused(400, error);
+        assert_eq!(
+            reply.body["errorType"],
+            json!("error-invalid-query"),
+            "{query}"
+        );
+    }
+    let reply = server
+        .get(
+            "users.list",
+            &[("fields", r#"{"username":2}"#)],
+            Some(&admin),
+        )
+        .await;
+    reply.refused(
+        400,
+        "Invalid fields parameter provided: \"{\"username\":2}\" [error-invalid-fields]",
+    );
+    assert_eq!(reply.body["errorType"], json!("error-invalid-fields"));
+    server.stop().await;
+}
+
 /// Upstream's `users.list` projection depends on the caller only (`view-full-other-user-info`),
 /// so a normal user's own entry is limited like everybody else's.
 #[tokio::test]

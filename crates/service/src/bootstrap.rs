@@ -68,6 +68,9 @@ pub struct ServiceConfig {
     pub link_preview_allow_private: bool,
     /// `DISABLE_MESSAGE_PARSER`: save messages without their markup tree (`md`).
     pub disable_message_parser: bool,
+    /// The key sealing secrets kept at rest (TOTP secrets): `COMET_SECRET_KEY` or
+    /// `<data dir>/secret.key`. The default is a new random key, good for one process only.
+    pub secret_key: crate::secrets::SecretKey,
 }
 
 impl Default for ServiceConfig {
@@ -88,6 +91,7 @@ impl Default for ServiceConfig {
             avatar_url_allow_private: false,
             link_preview_allow_private: false,
             disable_message_parser: false,
+            secret_key: crate::secrets::SecretKey::generate(),
         }
     }
 }

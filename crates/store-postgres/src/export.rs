@@ -41,7 +41,8 @@ fn order(kind: RecordKind) -> Order {
         | RecordKind::Subscription
         | RecordKind::Upload
         | RecordKind::ModerationReport
-        | RecordKind::BlockedFileHash => Order::Id,
+        | RecordKind::BlockedFileHash
+        | RecordKind::UserTotp => Order::Id,
     }
 }
 

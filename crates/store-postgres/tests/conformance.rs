@@ -50,6 +50,7 @@ conformance_tests!(
     file_blocklist,
     room_bans,
     audit_log,
+    two_factor,
 );
 
 #[tokio::test]

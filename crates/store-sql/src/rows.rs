@@ -74,6 +74,7 @@ pub fn export_columns<D: Database>(kind: RecordKind) -> String {
         RecordKind::BlockedFileHash => BLOCKED_FILE_HASH_COLUMNS.to_owned(),
         RecordKind::RoomBan => ROOM_BAN_COLUMNS.to_owned(),
         RecordKind::AuditEntry => crate::audit::AUDIT_COLUMNS.to_owned(),
+        RecordKind::UserTotp => crate::two_factor::USER_TOTP_COLUMNS.to_owned(),
     }
 }
 
@@ -118,6 +119,7 @@ pub(crate) fn record_from_row(kind: RecordKind, row: &impl SqlRow) -> StoreResul
         RecordKind::BlockedFileHash => Record::BlockedFileHash(blocked_file_hash_from_row(row)?),
         RecordKind::RoomBan => Record::RoomBan(room_ban_from_row(row)?),
         RecordKind::AuditEntry => Record::AuditEntry(crate::audit::audit_entry_from_row(row)?),
+        RecordKind::UserTotp => Record::UserTotp(crate::two_factor::user_totp_from_row(row)?),
     })
 }
 

@@ -66,6 +66,7 @@ async fn insert_record<D: Database>(tx: &mut D::Tx, record: &Record) -> StoreRes
         }
         Record::RoomBan(ban) => insert_room_ban_query(ban),
         Record::AuditEntry(entry) => crate::audit::insert_audit_query(entry),
+        Record::UserTotp(totp) => crate::two_factor::insert_user_totp_query(totp),
     };
     tx.write(insert).await.map(drop)
 }

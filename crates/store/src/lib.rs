@@ -421,6 +421,8 @@ mod bans;
 pub use bans::{RoomBan, RoomBanStore};
 mod audit;
 pub use audit::{AuditFilter, AuditStore};
+mod two_factor;
+pub use two_factor::{TwoFactorStore, UserTotp};
 
 /// Everything the service needs from storage.
 pub trait Store:
@@ -441,6 +443,7 @@ pub trait Store:
     + ReportStore
     + RoomBanStore
     + AuditStore
+    + TwoFactorStore
 {
 }
 
@@ -462,5 +465,6 @@ impl<T> Store for T where
         + ReportStore
         + RoomBanStore
         + AuditStore
+        + TwoFactorStore
 {
 }

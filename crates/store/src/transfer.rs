@@ -47,13 +47,14 @@ pub enum RecordKind {
     BlockedFileHash,
     RoomBan,
     AuditEntry,
+    UserTotp,
 }
 
 impl RecordKind {
     /// Every kind, each after the kinds it references (tokens after users, subscriptions after
     /// rooms and users, messages after rooms), so that copying in this order never writes a
     /// row before the row it points to. A new table goes here.
-    pub const ALL: [RecordKind; 17] = [
+    pub const ALL: [RecordKind; 18] = [
         RecordKind::User,
         RecordKind::LoginToken,
         RecordKind::Role,
@@ -71,6 +72,7 @@ impl RecordKind {
         RecordKind::BlockedFileHash,
         RecordKind::RoomBan,
         RecordKind::AuditEntry,
+        RecordKind::UserTotp,
     ];
 
     /// The name of the kind's table, as both backends call it: for progress output, and for
@@ -94,6 +96,7 @@ impl RecordKind {
             RecordKind::BlockedFileHash => "blocked_file_hashes",
             RecordKind::RoomBan => "room_bans",
             RecordKind::AuditEntry => "audit_log",
+            RecordKind::UserTotp => "user_totp",
         }
     }
 }
@@ -174,6 +177,8 @@ pub enum Record {
     RoomBan(crate::RoomBan),
     /// An audit log entry, with its links as they are (the chain stays verifiable).
     AuditEntry(comet_core::audit::AuditEntry),
+    /// A user's TOTP state, its secrets sealed as stored (the key stays with the server).
+    UserTotp(crate::UserTotp),
 }
 
 impl Record {
@@ -196,6 +201,7 @@ impl Record {
             Record::BlockedFileHash(_) => RecordKind::BlockedFileHash,
             Record::RoomBan(_) => RecordKind::RoomBan,
             Record::AuditEntry(_) => RecordKind::AuditEntry,
+            Record::UserTotp(_) => RecordKind::UserTotp,
         }
     }
 }

@@ -107,6 +107,21 @@ pub fn error_response(error: &Error) -> Response {
     json_response(status, body)
 }
 
+/// The answer of `POST /api/v1/login` refused for its second factor: 401 with the Meteor
+/// error's code, reason and details in upstream's login failure shape.
+pub fn login_error_response(error: &Error) -> Response {
+    json_response(
+        StatusCode::UNAUTHORIZED,
+        json!({
+            "success": false,
+            "status": "error",
+            "error": error.code,
+            "message": error.reason,
+            "details": error.details,
+        }),
+    )
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         error_response(&self.0)

@@ -1065,6 +1065,14 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
         "Two Factor Authentication"
     ),
     seed!(
+        "Accounts_TwoFactorAuthentication_MaxDelta",
+        Int,
+        1,
+        public = false,
+        "Accounts",
+        "Two Factor Authentication"
+    ),
+    seed!(
         "Accounts_TwoFactorAuthentication_RememberFor",
         Int,
         1800,

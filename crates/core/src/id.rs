@@ -24,6 +24,11 @@ pub fn new_id() -> String {
     random_from(ID_ALPHABET, ID_LEN)
 }
 
+/// A random string of `len` characters of Meteor's id alphabet (`Random.id(len)`).
+pub fn random_id(len: usize) -> String {
+    random_from(ID_ALPHABET, len)
+}
+
 /// A random number, for values that only need to differ (SockJS's `entropy`).
 pub fn random_u32() -> u32 {
     rand::rng().random()

@@ -18,6 +18,19 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
     ("verifyEmail", |s, p, c| Box::pin(verify_email(s, p, c))),
     ("resetPassword", |s, p, c| Box::pin(reset_password(s, p, c))),
     ("logout", |s, _, c| Box::pin(logout(s, c))),
+    ("2fa:enable", |s, _, c| Box::pin(two_factor_enable(s, c))),
+    ("2fa:validateTempToken", |s, p, c| {
+        Box::pin(two_factor_validate_temp_token(s, p, c))
+    }),
+    ("2fa:disable", |s, p, c| {
+        Box::pin(two_factor_disable(s, p, c))
+    }),
+    ("2fa:regenerateCodes", |s, p, c| {
+        Box::pin(two_factor_regenerate_codes(s, p, c))
+    }),
+    ("2fa:checkCodesRemaining", |s, _, c| {
+        Box::pin(two_factor_codes_remaining(s, c))
+    }),
     ("public-settings/get", |s, _, _| {
         Box::pin(public_settings(s))
     }),
@@ -177,6 +190,68 @@ async fn reset_password(
         .reset_password(&token, password, ctx.client)
         .await?;
     Ok(logged_in(result))
+}
+
+/// The caller of a `2fa:*` method, or upstream's bare `not-authorized`.
+fn two_factor_caller<'a>(ctx: &MethodContext<'a>) -> Result<&'a comet_service::Session> {
+    ctx.session
+        .ok_or_else(|| Error::meteor("not-authorized", ""))
+}
+
+/// `2fa:enable`: `{secret, url}` of a new TOTP secret waiting for its first code.
+async fn two_factor_enable(service: &Service, ctx: MethodContext<'_>) -> Result<Outcome> {
+    let session = two_factor_caller(&ctx)?;
+    let enrolment = service.accounts().enable_totp(session).await?;
+    value(json!({"secret": enrolment.secret, "url": enrolment.url}))
+}
+
+/// `2fa:validateTempToken(code)`: `{codes}`, the backup codes, once the code matches.
+async fn two_factor_validate_temp_token(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = two_factor_caller(&ctx)?;
+    let code = str_param(&params, 0)?;
+    let codes = service
+        .accounts()
+        .validate_totp_temp_token(session, &code)
+        .await?;
+    value(json!({ "codes": codes }))
+}
+
+/// `2fa:disable(code)`: true when TOTP was turned off, false for a wrong code.
+async fn two_factor_disable(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = two_factor_caller(&ctx)?;
+    let code = str_param(&params, 0)?;
+    let disabled = service.accounts().disable_totp(session, &code).await?;
+    value(json!(disabled))
+}
+
+/// `2fa:regenerateCodes(code)`: `{codes}`, or nothing for a wrong code.
+async fn two_factor_regenerate_codes(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = two_factor_caller(&ctx)?;
+    let code = str_param(&params, 0)?;
+    let codes = service
+        .accounts()
+        .regenerate_totp_codes(session, &code)
+        .await?;
+    value(codes.map_or(Value::Null, |codes| json!({ "codes": codes })))
+}
+
+/// `2fa:checkCodesRemaining`: `{remaining}`.
+async fn two_factor_codes_remaining(service: &Service, ctx: MethodContext<'_>) -> Result<Outcome> {
+    let session = two_factor_caller(&ctx)?;
+    let remaining = service.accounts().totp_codes_remaining(session).await?;
+    value(json!({ "remaining": remaining }))
 }
 
 async fn logout(service: &Service, ctx: MethodContext<'_>) -> Result<Outcome> {

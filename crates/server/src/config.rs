@@ -118,6 +118,13 @@ pub struct Config {
     #[arg(long, env = "CREATE_TOKENS_FOR_USERS_SECRET", hide_env_values = true)]
     pub create_tokens_secret: Option<String>,
 
+    /// The key sealing secrets the server keeps at rest (users' TOTP secrets): 64 hexadecimal
+    /// digits (32 bytes, AES-256-GCM). Unset: read from <data dir>/secret.key, which is created
+    /// (mode 0600) on first start. Instances sharing one database must share the key; losing
+    /// it makes enrolled users' TOTP unusable (an admin can then turn their 2FA off).
+    #[arg(long, env = "COMET_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+
     /// Number of reverse proxies in front of Comet that append to X-Forwarded-For.
     #[arg(long, env = "HTTP_FORWARDED_COUNT", default_value_t = 0)]
     pub http_forwarded_count: usize,
@@ -252,6 +259,7 @@ impl Config {
             initial_user: None,
             create_tokens_for_users: false,
             create_tokens_secret: None,
+            secret_key: None,
             http_forwarded_count: 0,
             max_requests_in_flight: 1024,
             log: "info".to_owned(),

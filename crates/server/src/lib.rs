@@ -10,6 +10,7 @@ mod ops;
 pub mod web;
 
 use comet_api_rest::AppState;
+use comet_service::secrets::SecretKey;
 use comet_service::{AdminBootstrap, Service, ServiceConfig};
 use comet_store::Store;
 use comet_store_postgres::PostgresStore;
@@ -85,8 +86,53 @@ async fn open_bus(
     }
 }
 
-fn service_config(config: &Config, instance_id: &str) -> ServiceConfig {
+/// The key sealing secrets at rest: `COMET_SECRET_KEY`, else `<data dir>/secret.key`, made
+/// with a new random key (readable by the owner only) when absent.
+fn secret_key(config: &Config) -> Result<SecretKey, LaunchError> {
+    if let Some(hex) = config
+        .secret_key
+        .as_deref()
+        .filter(|k| !k.trim().is_empty())
+    {
+        return SecretKey::from_hex(hex).map_err(|e| LaunchError(format!("COMET_SECRET_KEY {e}")));
+    }
+    let path = config.data_dir.join("secret.key");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            SecretKey::from_hex(&text).map_err(|e| LaunchError(format!("{}: {e}", path.display())))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = SecretKey::generate();
+            write_new_key_file(&path, &key.to_hex())
+                .map_err(|e| LaunchError(format!("cannot write {}: {e}", path.display())))?;
+            tracing::info!(path = %path.display(), "created the secret key");
+            Ok(key)
+        }
+        Err(e) => Err(LaunchError(format!("cannot read {}: {e}", path.display()))),
+    }
+}
+
+fn write_new_key_file(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()
+}
+
+fn service_config(config: &Config, instance_id: &str, secret_key: SecretKey) -> ServiceConfig {
     ServiceConfig {
+        secret_key,
         instance_id: instance_id.to_owned(),
         clustered: config.nats_url.as_deref().is_some_and(|u| !u.is_empty()),
         instance_timeout: Duration::from_secs(config.instance_timeout),
@@ -143,9 +189,14 @@ pub async fn launch(
     let instance_id = comet_core::id::new_id();
     let store = open_store(&config).await?;
     let events = open_bus(&config, &instance_id).await?;
-    let service = Service::start(store, events, service_config(&config, &instance_id))
-        .await
-        .map_err(|e| LaunchError(format!("cannot start: {e}")))?;
+    let secret_key = secret_key(&config)?;
+    let service = Service::start(
+        store,
+        events,
+        service_config(&config, &instance_id, secret_key),
+    )
+    .await
+    .map_err(|e| LaunchError(format!("cannot start: {e}")))?;
 
     let purger = {
         let service = service.clone();

@@ -2265,7 +2265,7 @@ impl Accounts<'_> {
     /// Removes a user's login tokens — all, or all but the one hashed `keep` (personal access
     /// tokens stay) — and closes the live connections that logged in with them, on every
     /// instance, as Meteor closes connections whose token is removed.
-    async fn end_sessions(&self, user_id: &str, keep: Option<&str>) -> Result<()> {
+    pub(crate) async fn end_sessions(&self, user_id: &str, keep: Option<&str>) -> Result<()> {
         self.ctx
             .store
             .delete_login_tokens(user_id, keep)

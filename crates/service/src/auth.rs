@@ -46,6 +46,8 @@ pub enum LoginRequest {
     Password {
         user: UserSelector,
         password: PasswordInput,
+        /// The second factor's code (`{totp: {login, code}}`, REST's `code`).
+        code: Option<String>,
     },
     Resume {
         token: String,
@@ -150,8 +152,13 @@ impl Accounts<'_> {
     pub async fn login(&self, request: LoginRequest, client: &ClientInfo) -> Result<LoginResult> {
         match request {
             LoginRequest::Resume { token } => self.resume(&token).await,
-            LoginRequest::Password { user, password } => {
-                self.password_login(user, password, client).await
+            LoginRequest::Password {
+                user,
+                password,
+                code,
+            } => {
+                self.password_login(user, password, code.as_deref(), client)
+                    .await
             }
         }
     }
@@ -251,6 +258,7 @@ impl Accounts<'_> {
         &self,
         selector: UserSelector,
         password: PasswordInput,
+        code: Option<&str>,
         client: &ClientInfo,
     ) -> Result<LoginResult> {
         let rules = self.blocking_rules(&selector, client);
@@ -270,7 +278,11 @@ impl Accounts<'_> {
             }
         }
 
-        match self.check_password_login(&selector, &password).await {
+        let checked = match self.check_password_login(&selector, &password).await {
+            Ok(user) => self.login_second_factor(user, code).await,
+            Err(error) => Err(error),
+        };
+        match checked {
             Ok(user) => {
                 if let Some((key, ..)) = rules.first() {
                     self.ctx
@@ -295,7 +307,11 @@ impl Accounts<'_> {
                 Ok(login)
             }
             Err(error) => {
-                if error.kind == comet_core::ErrorKind::LoginFailed {
+                // A wrong second factor counts as a failed login too, so that codes cannot be
+                // guessed faster than passwords.
+                if error.kind == comet_core::ErrorKind::LoginFailed
+                    || error.code.as_deref() == Some("totp-invalid")
+                {
                     for (key, ..) in &rules {
                         self.ctx
                             .store
@@ -307,6 +323,19 @@ impl Accounts<'_> {
                 Err(error)
             }
         }
+    }
+
+    /// The second factor of a password login (upstream's `onValidateLogin` check, without
+    /// the password fallback): asked only of users who enabled one.
+    async fn login_second_factor(&self, user: User, code: Option<&str>) -> Result<User> {
+        if self
+            .ctx
+            .setting_bool("Accounts_TwoFactorAuthentication_Enabled")
+        {
+            self.second_factor(&user, code, None, SecondFactorMode::Login)
+                .await?;
+        }
+        Ok(user)
     }
 
     async fn check_password_login(
@@ -400,16 +429,20 @@ impl Accounts<'_> {
         Ok(())
     }
 
-    /// Checks the second factor for routes upstream marks `twoFactorRequired`.
+    /// Checks the second factor for routes upstream marks `twoFactorRequired` (upstream's
+    /// `checkCodeForUser`): `code` and `method` come from `X-2fa-Code` and `X-2fa-Method`.
     ///
-    /// Comet offers the password fallback (the code is the SHA-256 hex of the password), as
-    /// upstream does for accounts without TOTP or email codes. A second factor given once is
-    /// remembered on the token for `Accounts_TwoFactorAuthentication_RememberFor` seconds for
-    /// the same client, and accounts younger than that window are not asked, as upstream.
+    /// The method is TOTP when the user has enabled it (or names it), else the password
+    /// fallback (the code is the SHA-256 hex of the password) when
+    /// `Accounts_TwoFactorAuthentication_Enforce_Password_Fallback` is on. A second factor
+    /// given once is remembered on the token for `Accounts_TwoFactorAuthentication_RememberFor`
+    /// seconds for the same client, accounts younger than that window are not asked, and
+    /// personal access tokens made with `bypassTwoFactor` never are, as upstream.
     pub async fn check_two_factor(
         &self,
         session: &Session,
         code: Option<&str>,
+        method: Option<&str>,
         client: &ClientInfo,
     ) -> Result<()> {
         if !self
@@ -426,11 +459,7 @@ impl Accounts<'_> {
             return Ok(());
         }
         let at = now();
-        let remember = chrono::Duration::seconds(
-            self.ctx
-                .setting_int("Accounts_TwoFactorAuthentication_RememberFor")
-                .max(0),
-        );
+        let remember = self.remember_for();
         if session.user.created_at + remember > at {
             return Ok(());
         }
@@ -443,79 +472,25 @@ impl Accounts<'_> {
         {
             return Ok(());
         }
-        let Some(stored) = session.user.password_bcrypt.clone() else {
-            // No password and no other factor configured: nothing to ask for.
-            return Ok(());
-        };
-        if !self
-            .ctx
-            .setting_bool("Accounts_TwoFactorAuthentication_Enforce_Password_Fallback")
-        {
-            return Ok(());
-        }
-        let details = serde_json::json!({
-            "method": "password",
-            "codeGenerated": false,
-            "availableMethods": [],
-        });
-        let Some(code) = code.filter(|c| !c.is_empty()) else {
-            return Err(Error::meteor("totp-required", "TOTP Required").with_details(details));
-        };
-        if !is_sha256_hex(code) || !verify_digest(code.to_lowercase(), stored).await? {
-            return Err(Error::meteor("totp-invalid", "TOTP Invalid").with_details(details));
-        }
-        if remember > chrono::Duration::zero() {
-            self.ctx
-                .store
-                .remember_two_factor(&session.token.hashed_token, at + remember, &fingerprint)
-                .await
-                .map_err(store_error)?;
+        let checked = self
+            .second_factor(&session.user, code, method, SecondFactorMode::Sensitive)
+            .await?;
+        if checked {
+            self.remember_second_factor(session, client).await?;
         }
         Ok(())
     }
-}
 
-impl Accounts<'_> {
-    /// The second factor of operations upstream wraps with `requireSecondFactor`
-    /// (`saveUserProfile` changing the email or the password): unlike `check_two_factor`,
-    /// nothing earlier on the token or the account's age dispenses with it, and the password
-    /// is asked even when `Accounts_TwoFactorAuthentication_Enforce_Password_Fallback` is off.
-    /// Only `Accounts_TwoFactorAuthentication_Enabled` turns it off, as upstream.
-    pub async fn require_second_factor(
-        &self,
-        session: &Session,
-        code: Option<&str>,
-        client: &ClientInfo,
-    ) -> Result<()> {
-        if !self
-            .ctx
-            .setting_bool("Accounts_TwoFactorAuthentication_Enabled")
-        {
-            return Ok(());
-        }
-        let details = serde_json::json!({
-            "method": "password",
-            "codeGenerated": false,
-            "availableMethods": [],
-        });
-        let Some(code) = code.filter(|c| !c.is_empty()) else {
-            return Err(Error::meteor("totp-required", "TOTP Required").with_details(details));
-        };
-        // An account without a password can never pass the password check.
-        let valid = match session.user.password_bcrypt.clone() {
-            Some(stored) if is_sha256_hex(code) => {
-                verify_digest(code.to_lowercase(), stored).await?
-            }
-            _ => false,
-        };
-        if !valid {
-            return Err(Error::meteor("totp-invalid", "TOTP Invalid").with_details(details));
-        }
-        let remember = chrono::Duration::seconds(
+    fn remember_for(&self) -> chrono::Duration {
+        chrono::Duration::seconds(
             self.ctx
                 .setting_int("Accounts_TwoFactorAuthentication_RememberFor")
                 .max(0),
-        );
+        )
+    }
+
+    async fn remember_second_factor(&self, session: &Session, client: &ClientInfo) -> Result<()> {
+        let remember = self.remember_for();
         if remember > chrono::Duration::zero() {
             self.ctx
                 .store
@@ -528,6 +503,103 @@ impl Accounts<'_> {
                 .map_err(store_error)?;
         }
         Ok(())
+    }
+
+    /// Selects the user's second factor as `mode` says and checks `code` with it: `Ok(true)`
+    /// when a factor was checked and passed, `Ok(false)` when none applies, and upstream's
+    /// `totp-required` / `totp-invalid` errors (with `{method, codeGenerated,
+    /// availableMethods}`) otherwise.
+    pub(crate) async fn second_factor(
+        &self,
+        user: &User,
+        code: Option<&str>,
+        method: Option<&str>,
+        mode: SecondFactorMode,
+    ) -> Result<bool> {
+        let totp = self.active_totp(&user.id).await?;
+        let available: Vec<&str> = if totp.is_some() { vec!["totp"] } else { vec![] };
+        // Upstream's `getMethodByNameOrFirstActiveForUser`: a named method it knows, else the
+        // first the user has; email codes are not offered by Comet.
+        let use_totp = method == Some("totp") || totp.is_some();
+        let factor = if use_totp {
+            "totp"
+        } else {
+            let fallback = match mode {
+                SecondFactorMode::Login => false,
+                SecondFactorMode::Required => true,
+                SecondFactorMode::Sensitive => {
+                    user.password_bcrypt.is_some()
+                        && self.ctx.setting_bool(
+                            "Accounts_TwoFactorAuthentication_Enforce_Password_Fallback",
+                        )
+                }
+            };
+            if !fallback {
+                return Ok(false);
+            }
+            "password"
+        };
+        let details = serde_json::json!({
+            "method": factor,
+            "codeGenerated": false,
+            "availableMethods": available,
+        });
+        let Some(code) = code.filter(|c| !c.is_empty()) else {
+            return Err(Error::meteor("totp-required", "TOTP Required").with_details(details));
+        };
+        let valid = match (factor, &totp) {
+            ("totp", Some(state)) => self.verify_totp(state, code).await?,
+            ("totp", None) => false,
+            // An account without a password can never pass the password check.
+            _ => match user.password_bcrypt.clone() {
+                Some(stored) if is_sha256_hex(code) => {
+                    verify_digest(code.to_lowercase(), stored).await?
+                }
+                _ => false,
+            },
+        };
+        if !valid {
+            return Err(Error::meteor("totp-invalid", "TOTP Invalid").with_details(details));
+        }
+        Ok(true)
+    }
+}
+
+/// Which second factor a check may fall back to, as upstream's `ITwoFactorOptions` say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SecondFactorMode {
+    /// A login (`disablePasswordFallback`): only a factor the user enabled.
+    Login,
+    /// A `twoFactorRequired` route: the password when the user has no other factor and
+    /// `Accounts_TwoFactorAuthentication_Enforce_Password_Fallback` is on.
+    Sensitive,
+    /// `requireSecondFactor`: the password when the user has no other factor, whatever the
+    /// fallback setting.
+    Required,
+}
+
+impl Accounts<'_> {
+    /// The second factor of operations upstream wraps with `requireSecondFactor`
+    /// (`saveUserProfile` changing the email or the password): unlike `check_two_factor`,
+    /// nothing earlier on the token or the account's age dispenses with it, and the password
+    /// is asked even when `Accounts_TwoFactorAuthentication_Enforce_Password_Fallback` is off.
+    /// Only `Accounts_TwoFactorAuthentication_Enabled` turns it off, as upstream.
+    pub async fn require_second_factor(
+        &self,
+        session: &Session,
+        code: Option<&str>,
+        method: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        if !self
+            .ctx
+            .setting_bool("Accounts_TwoFactorAuthentication_Enabled")
+        {
+            return Ok(());
+        }
+        self.second_factor(&session.user, code, method, SecondFactorMode::Required)
+            .await?;
+        self.remember_second_factor(session, client).await
     }
 }
 
@@ -563,6 +635,25 @@ pub fn parse_meteor_password(value: &Value) -> Result<PasswordInput> {
 /// algorithm}`) or `{resume}`.
 pub fn parse_meteor_login(arg: &Value) -> Result<LoginRequest> {
     let bad = || Error::meteor("400", "Match failed");
+    if let Some(totp) = arg.get("totp") {
+        let code = totp
+            .get("code")
+            .and_then(Value::as_str)
+            .filter(|c| !c.is_empty())
+            .ok_or_else(bad)?;
+        let login = totp
+            .get("login")
+            .filter(|l| l.get("totp").is_none())
+            .ok_or_else(bad)?;
+        return match parse_meteor_login(login)? {
+            LoginRequest::Password { user, password, .. } => Ok(LoginRequest::Password {
+                user,
+                password,
+                code: Some(code.to_owned()),
+            }),
+            resume @ LoginRequest::Resume { .. } => Ok(resume),
+        };
+    }
     if let Some(token) = arg.get("resume") {
         let token = token.as_str().ok_or_else(bad)?;
         return Ok(LoginRequest::Resume {
@@ -589,5 +680,6 @@ pub fn parse_meteor_login(arg: &Value) -> Result<LoginRequest> {
     Ok(LoginRequest::Password {
         user: selector,
         password,
+        code: None,
     })
 }

@@ -71,6 +71,9 @@ pub struct ServiceConfig {
     /// `COMET_MAIL_RETRY_SECONDS`: the wait before retrying a failed mail delivery, doubled
     /// after each further failure (up to an hour).
     pub mail_retry_initial: std::time::Duration,
+    /// The key sealing secrets kept at rest (TOTP secrets): `COMET_SECRET_KEY` or
+    /// `<data dir>/secret.key`. The default is a new random key, good for one process only.
+    pub secret_key: crate::secrets::SecretKey,
 }
 
 impl Default for ServiceConfig {
@@ -92,6 +95,7 @@ impl Default for ServiceConfig {
             link_preview_allow_private: false,
             disable_message_parser: false,
             mail_retry_initial: std::time::Duration::from_secs(10),
+            secret_key: crate::secrets::SecretKey::generate(),
         }
     }
 }

@@ -40,9 +40,11 @@ pub mod roles;
 pub mod room_admin;
 pub mod room_settings;
 pub mod rooms;
+pub mod secrets;
 pub mod settings;
 pub mod storage;
 pub mod tokens;
+pub mod two_factor;
 pub mod user_query;
 
 // The message pipeline's last filter: each message's markup tree (`md`).

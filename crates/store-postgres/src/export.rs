@@ -44,6 +44,7 @@ fn order(kind: RecordKind) -> Order {
         | RecordKind::BlockedFileHash
         | RecordKind::Invite
         | RecordKind::InviteToken => Order::Id,
+        RecordKind::UserTotp => Order::Id,
     }
 }
 

@@ -19,6 +19,7 @@ mod query;
 mod reports;
 mod rows;
 mod transfer;
+mod two_factor;
 
 pub use driver::{Connect, Database, OpenFile, SqlRow, Transaction};
 pub use query::{Param, Query};

@@ -84,6 +84,7 @@ pub fn export_columns<D: Database>(kind: RecordKind) -> String {
         RecordKind::AuditEntry => crate::audit::AUDIT_COLUMNS.to_owned(),
         RecordKind::Invite => INVITE_COLUMNS.to_owned(),
         RecordKind::InviteToken => INVITE_TOKEN_COLUMNS.to_owned(),
+        RecordKind::UserTotp => crate::two_factor::USER_TOTP_COLUMNS.to_owned(),
     }
 }
 
@@ -130,6 +131,7 @@ pub(crate) fn record_from_row(kind: RecordKind, row: &impl SqlRow) -> StoreResul
         RecordKind::AuditEntry => Record::AuditEntry(crate::audit::audit_entry_from_row(row)?),
         RecordKind::Invite => Record::Invite(invite_from_row(row)?),
         RecordKind::InviteToken => Record::InviteToken(invite_token_from_row(row)?),
+        RecordKind::UserTotp => Record::UserTotp(crate::two_factor::user_totp_from_row(row)?),
     })
 }
 

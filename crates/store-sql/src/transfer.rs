@@ -68,6 +68,7 @@ async fn insert_record<D: Database>(tx: &mut D::Tx, record: &Record) -> StoreRes
         Record::AuditEntry(entry) => crate::audit::insert_audit_query(entry),
         Record::Invite(invite) => crate::invites::insert_invite_query(invite),
         Record::InviteToken(token) => crate::invites::insert_invite_token_query(token),
+        Record::UserTotp(totp) => crate::two_factor::insert_user_totp_query(totp),
     };
     tx.write(insert).await.map(drop)
 }

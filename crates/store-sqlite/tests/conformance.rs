@@ -195,6 +195,12 @@ async fn uploads() {
 }
 
 #[tokio::test]
+async fn two_factor() {
+    let (_dir, store) = fresh().await;
+    conformance::two_factor(&store).await;
+}
+
+#[tokio::test]
 async fn avatars() {
     let (_dir, store) = fresh().await;
     conformance::avatars(&store).await;

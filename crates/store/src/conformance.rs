@@ -4426,3 +4426,97 @@ pub async fn mail(store: &dyn Store) {
         None
     );
 }
+
+/// A user's TOTP state: enrolment waits for confirmation (and a stale confirmation changes
+/// nothing), backup codes are used once each even when used at the same moment, disabling
+/// removes everything, and deleting the user removes it too.
+pub async fn two_factor(store: &dyn Store) {
+    let t0 = now();
+    let owner = user("tf1", "totp.owner", "totp@example.com", t0);
+    store.insert_user(&owner).await.unwrap();
+    assert_eq!(store.user_totp("tf1").await.unwrap(), None);
+    assert!(!store.replace_backup_codes("tf1", &[], t0).await.unwrap());
+
+    store
+        .set_totp_temp_secret("tf1", "first", t0)
+        .await
+        .unwrap();
+    store
+        .set_totp_temp_secret("tf1", "second", t0)
+        .await
+        .unwrap();
+    let waiting = store.user_totp("tf1").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            waiting.enabled,
+            waiting.secret,
+            waiting.temp_secret.as_deref()
+        ),
+        (false, None, Some("second"))
+    );
+    // A confirmation of a replaced enrolment changes nothing.
+    let codes: Vec<String> = vec!["h1".into(), "h2".into(), "h3".into()];
+    assert!(!store.enable_totp("tf1", "first", &codes, t0).await.unwrap());
+    assert!(
+        store
+            .enable_totp("tf1", "second", &codes, t0)
+            .await
+            .unwrap()
+    );
+    let enabled = store.user_totp("tf1").await.unwrap().unwrap();
+    assert!(enabled.enabled);
+    assert_eq!(enabled.secret.as_deref(), Some("second"));
+    assert_eq!(enabled.temp_secret, None);
+    assert_eq!(enabled.backup_codes, codes);
+    // Starting another enrolment keeps the enabled secret.
+    store
+        .set_totp_temp_secret("tf1", "third", t0)
+        .await
+        .unwrap();
+    let both = store.user_totp("tf1").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            both.enabled,
+            both.secret.as_deref(),
+            both.temp_secret.as_deref()
+        ),
+        (true, Some("second"), Some("third"))
+    );
+
+    // Each code once, even when used twice at the same moment.
+    let (a, b) = tokio::join!(
+        store.use_backup_code("tf1", "h2"),
+        store.use_backup_code("tf1", "h2")
+    );
+    assert_eq!(
+        [a.unwrap(), b.unwrap()]
+            .iter()
+            .filter(|used| **used)
+            .count(),
+        1
+    );
+    assert!(!store.use_backup_code("tf1", "unknown").await.unwrap());
+    assert_eq!(
+        store.user_totp("tf1").await.unwrap().unwrap().backup_codes,
+        vec!["h1".to_owned(), "h3".to_owned()]
+    );
+    assert!(
+        store
+            .replace_backup_codes("tf1", &["n1".into()], t0)
+            .await
+            .unwrap()
+    );
+    assert!(!store.use_backup_code("tf1", "h1").await.unwrap());
+    assert!(store.use_backup_code("tf1", "n1").await.unwrap());
+
+    assert!(store.disable_totp("tf1").await.unwrap());
+    assert!(!store.disable_totp("tf1").await.unwrap());
+    assert_eq!(store.user_totp("tf1").await.unwrap(), None);
+
+    store
+        .set_totp_temp_secret("tf1", "again", t0)
+        .await
+        .unwrap();
+    assert!(store.delete_user("tf1").await.unwrap());
+    assert_eq!(store.user_totp("tf1").await.unwrap(), None);
+}

@@ -425,6 +425,8 @@ mod mail;
 pub use mail::{EmailToken, EmailTokenKind, MailStore, QueuedMail};
 mod invites;
 pub use invites::{Invite, InviteStore, InviteToken};
+mod two_factor;
+pub use two_factor::{TwoFactorStore, UserTotp};
 
 /// Everything the service needs from storage.
 pub trait Store:
@@ -447,6 +449,7 @@ pub trait Store:
     + AuditStore
     + MailStore
     + InviteStore
+    + TwoFactorStore
 {
 }
 
@@ -470,5 +473,6 @@ impl<T> Store for T where
         + AuditStore
         + MailStore
         + InviteStore
+        + TwoFactorStore
 {
 }

@@ -49,13 +49,14 @@ pub enum RecordKind {
     AuditEntry,
     Invite,
     InviteToken,
+    UserTotp,
 }
 
 impl RecordKind {
     /// Every kind, each after the kinds it references (tokens after users, subscriptions after
     /// rooms and users, messages after rooms), so that copying in this order never writes a
     /// row before the row it points to. A new table goes here.
-    pub const ALL: [RecordKind; 19] = [
+    pub const ALL: [RecordKind; 20] = [
         RecordKind::User,
         RecordKind::LoginToken,
         RecordKind::Role,
@@ -75,6 +76,7 @@ impl RecordKind {
         RecordKind::AuditEntry,
         RecordKind::Invite,
         RecordKind::InviteToken,
+        RecordKind::UserTotp,
     ];
 
     /// The name of the kind's table, as both backends call it: for progress output, and for
@@ -100,6 +102,7 @@ impl RecordKind {
             RecordKind::AuditEntry => "audit_log",
             RecordKind::Invite => "invites",
             RecordKind::InviteToken => "invite_tokens",
+            RecordKind::UserTotp => "user_totp",
         }
     }
 }
@@ -193,6 +196,8 @@ pub enum Record {
     Invite(crate::Invite),
     /// The digest of a token handed out for an invite.
     InviteToken(crate::InviteToken),
+    /// A user's TOTP state, its secrets sealed as stored (the key stays with the server).
+    UserTotp(crate::UserTotp),
 }
 
 impl Record {
@@ -217,6 +222,7 @@ impl Record {
             Record::AuditEntry(_) => RecordKind::AuditEntry,
             Record::Invite(_) => RecordKind::Invite,
             Record::InviteToken(_) => RecordKind::InviteToken,
+            Record::UserTotp(_) => RecordKind::UserTotp,
         }
     }
 }

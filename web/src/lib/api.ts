@@ -477,10 +477,12 @@ export class Api {
     return this.rest.session;
   }
 
-  async login(user: string, password: string): Promise<LoginResult> {
+  /** Logs in; with TOTP on, the server refuses with `totp-required` until `code` is given. */
+  async login(user: string, password: string, code?: string): Promise<LoginResult> {
     const body = await this.rest.post<{ data: LoginResult }>('login', {
       user,
       password: { digest: sha256Hex(password), algorithm: 'sha-256' },
+      ...(code ? { code } : {}),
     });
     this.rest.setSession({ userId: body.data.userId, token: body.data.authToken });
     return body.data;
@@ -494,6 +496,26 @@ export class Api {
     }
     this.ddp.stop();
     this.rest.setSession(null);
+  }
+
+  /** `2fa:enable`: a new TOTP secret and its `otpauth://` URL, waiting for a first code. */
+  enableTotp() {
+    return this.ddp.call<{ secret: string; url: string }>('2fa:enable');
+  }
+
+  /** `2fa:validateTempToken`: confirms the enrolment; answers the backup codes. */
+  confirmTotp(code: string) {
+    return this.ddp.call<{ codes: string[] }>('2fa:validateTempToken', code);
+  }
+
+  /** `2fa:disable`: false when the code is wrong. */
+  disableTotp(code: string) {
+    return this.ddp.call<boolean>('2fa:disable', code);
+  }
+
+  /** `2fa:regenerateCodes`: new backup codes, or nothing when the code is wrong. */
+  regenerateTotpCodes(code: string) {
+    return this.ddp.call<{ codes: string[] } | null | undefined>('2fa:regenerateCodes', code);
   }
 
   register(user: { username: string; email: string; pass: string; name: string; secret?: string }) {

@@ -1,16 +1,18 @@
 use crate::AppState;
-use crate::envelope::{ApiResult, ok};
+use crate::envelope::{ApiResult, login_error_response, ok};
 use crate::extract::{Caller, Client, Params};
 use axum::extract::State;
+use axum::http::HeaderMap;
 use comet_core::Error;
 use comet_protocol::rest;
 use comet_service::auth::parse_meteor_login;
 use comet_service::{LoginRequest, PasswordInput, UserSelector};
 use serde_json::{Value, json};
 
-/// Upstream's `loginCompatibility`: the REST shorthand forms become Meteor's login argument;
-/// bodies with other keys are already Meteor's form.
-fn login_request(body: &Value) -> Result<LoginRequest, Error> {
+/// Upstream's `loginCompatibility`: the REST shorthand forms become Meteor's login argument,
+/// with the second factor's code (the body's `code`, else the `X-2fa-Code` header) when one is
+/// given; bodies with other keys are already Meteor's form.
+fn login_request(body: &Value, code_header: Option<&str>) -> Result<LoginRequest, Error> {
     let Value::Object(map) = body else {
         return Err(Error::failure("unauthorized"));
     };
@@ -20,10 +22,22 @@ fn login_request(body: &Value) -> Result<LoginRequest, Error> {
             "user" | "username" | "email" | "password" | "code"
         )
     });
-    let password = map.get("password");
-    if password.is_none() || !shorthand {
+    if map.get("password").is_none() || !shorthand {
         return parse_meteor_login(body);
     }
+    let code = match map.get("code") {
+        Some(Value::String(code)) if !code.is_empty() => Some(code.clone()),
+        _ => code_header.filter(|c| !c.is_empty()).map(str::to_owned),
+    };
+    match shorthand_login(map)? {
+        Some(request) => Ok(with_code(request, code)),
+        None => parse_meteor_login(body).map(|request| with_code(request, code)),
+    }
+}
+
+/// The shorthand forms (`user`, `username` or `email` as text; the password plain or
+/// `{hashed}`); `None` for a body in Meteor's own form.
+fn shorthand_login(map: &serde_json::Map<String, Value>) -> Result<Option<LoginRequest>, Error> {
     let selector = if let Some(user) = map.get("user").and_then(Value::as_str) {
         if user.contains('@') {
             UserSelector::Email(user.to_owned())
@@ -35,39 +49,83 @@ fn login_request(body: &Value) -> Result<LoginRequest, Error> {
     } else if let Some(email) = map.get("email").and_then(Value::as_str) {
         UserSelector::Email(email.to_owned())
     } else {
-        return parse_meteor_login(body);
+        return Ok(None);
     };
-    let password = match password {
+    let password = match map.get("password") {
         Some(Value::String(plain)) => PasswordInput::Plain(plain.clone()),
         Some(Value::Object(o)) => match o.get("hashed").and_then(Value::as_str) {
             Some(digest) => PasswordInput::Sha256Digest(digest.to_owned()),
-            None => return parse_meteor_login(body),
+            None => return Ok(None),
         },
         _ => return Err(Error::meteor("400", "Match failed")),
     };
-    Ok(LoginRequest::Password {
+    Ok(Some(LoginRequest::Password {
         user: selector,
         password,
-    })
+        code: None,
+    }))
 }
 
-/// `POST /api/v1/login`: every form Rocket.Chat accepts; any failure is 401 "unauthorized".
+fn with_code(request: LoginRequest, code: Option<String>) -> LoginRequest {
+    match request {
+        LoginRequest::Password {
+            user,
+            password,
+            code: None,
+        } => LoginRequest::Password {
+            user,
+            password,
+            code,
+        },
+        other => other,
+    }
+}
+
+/// `POST /api/v1/login`: every form Rocket.Chat accepts; any failure is 401 "unauthorized",
+/// except the second factor's `totp-required` / `totp-invalid`, which say so (upstream's
+/// `{status: "error", error, message, details}`), so that clients ask for the code.
 pub async fn login(
     State(app): State<AppState>,
     Client(client): Client,
+    headers: HeaderMap,
     Params(body): Params,
 ) -> ApiResult {
-    let request = login_request(&body).map_err(|_| Error::login_failed("400", "Match failed"))?;
-    let result = app.service.accounts().login(request, &client).await?;
+    let code_header = headers.get("x-2fa-code").and_then(|v| v.to_str().ok());
+    let request = login_request(&body, code_header)
+        .map_err(|_| Error::login_failed("400", "Match failed"))?;
+    let result = match app.service.accounts().login(request, &client).await {
+        Ok(result) => result,
+        Err(error)
+            if matches!(
+                error.code.as_deref(),
+                Some("totp-required" | "totp-invalid" | "totp-max-attempts")
+            ) =>
+        {
+            return Ok(login_error_response(&error));
+        }
+        Err(error) => return Err(error.into()),
+    };
     let me = app.service.accounts().me(&result.user);
     ok(json!({
         "status": "success",
         "data": {
             "userId": result.user.id,
             "authToken": result.token,
-            "me": rest::me(&me.user, me.preferences, &me.avatar_url),
+            "me": with_second_factor(
+                rest::me(&me.user, me.preferences, &me.avatar_url),
+                app.service.accounts().totp_enabled(&result.user.id).await?,
+            ),
         },
     }))
+}
+
+/// Adds `services.totp: {enabled: true}` for a user who enabled TOTP, as upstream's
+/// `getUserInfo` shows it (never the secret or the backup codes).
+fn with_second_factor(mut doc: Value, totp_enabled: bool) -> Value {
+    if totp_enabled && let Some(services) = doc.get_mut("services").and_then(Value::as_object_mut) {
+        services.insert("totp".into(), json!({"enabled": true}));
+    }
+    doc
 }
 
 /// `GET|POST /api/v1/logout`: ends this session only.
@@ -79,7 +137,10 @@ pub async fn logout(State(app): State<AppState>, Caller(session): Caller) -> Api
 /// `GET /api/v1/me`.
 pub async fn me(State(app): State<AppState>, Caller(session): Caller) -> ApiResult {
     let me = app.service.accounts().me(&session.user);
-    let mut doc = rest::me(&me.user, me.preferences, &me.avatar_url);
+    let mut doc = with_second_factor(
+        rest::me(&me.user, me.preferences, &me.avatar_url),
+        app.service.accounts().totp_enabled(&me.user.id).await?,
+    );
     if let (Some(etag), Value::Object(map)) = (
         super::avatars::user_etag(&app, &me.user.id).await?,
         &mut doc,

@@ -81,11 +81,7 @@ pub async fn update(
     let Some(value) = body.get("value").cloned() else {
         return Err(Error::invalid_params("must have required property 'value'").into());
     };
-    let code = headers.get("x-2fa-code").and_then(|v| v.to_str().ok());
-    app.service
-        .accounts()
-        .check_two_factor(&session, code, &client)
-        .await?;
+    super::users::two_factor(&app, &session, &headers, &client).await?;
     app.service
         .settings()
         .update_setting(&session, &id, value)

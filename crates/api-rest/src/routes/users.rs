@@ -27,10 +27,15 @@ pub(crate) async fn two_factor(
     headers: &HeaderMap,
     client: &ClientInfo,
 ) -> Result<(), Error> {
-    let code = headers.get("x-2fa-code").and_then(|v| v.to_str().ok());
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     app.service
         .accounts()
-        .check_two_factor(session, code, client)
+        .check_two_factor(
+            session,
+            header("x-2fa-code"),
+            header("x-2fa-method"),
+            client,
+        )
         .await
 }
 
@@ -428,13 +433,15 @@ pub async fn update_own_basic_info(
     if given(&changes.email) || given(&changes.new_password) {
         // The current password is the code; without it, the 2FA headers, as upstream.
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let code = match current_password.as_deref().filter(|p| !p.is_empty()) {
-            Some(code) => Some(code),
-            None if header("x-2fa-method").is_some() => header("x-2fa-code"),
-            None => None,
+        let (code, method) = match current_password.as_deref().filter(|p| !p.is_empty()) {
+            Some(code) => (Some(code), Some("password")),
+            None if header("x-2fa-method").is_some() => {
+                (header("x-2fa-code"), header("x-2fa-method"))
+            }
+            None => (None, None),
         };
         accounts
-            .require_second_factor(&session, code, &client)
+            .require_second_factor(&session, code, method, &client)
             .await?;
     }
     let user = accounts.update_own_basic_info(&session, changes).await?;

@@ -47,5 +47,6 @@ mod subscriptions;
 mod sync_removals;
 mod thumbnails;
 mod tokens;
+mod two_factor;
 mod users;
 mod web;

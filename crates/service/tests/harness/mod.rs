@@ -70,6 +70,7 @@ impl TestService {
                 LoginRequest::Password {
                     user: UserSelector::Username(username.into()),
                     password: PasswordInput::Plain(PASSWORD.into()),
+                    code: None,
                 },
                 &client,
             )

@@ -707,6 +707,27 @@ async fn fill(store: &dyn Store, t0: Timestamp) {
             .unwrap();
     }
 
+    // Two-factor: one user enrolled with backup codes, one half-way through enrolment.
+    store
+        .set_totp_temp_secret("a1", "sealed-secret-a1", at(72))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .enable_totp(
+                "a1",
+                "sealed-secret-a1",
+                &["d1".into(), "d2".into()],
+                at(73)
+            )
+            .await
+            .unwrap()
+    );
+    store
+        .set_totp_temp_secret("b1", "sealed-temp-b1", at(74))
+        .await
+        .unwrap();
+
     // The audit log: a chain of a few entries.
     for (i, action) in ["user.create", "setting.update", "room.delete", "user.login"]
         .into_iter()

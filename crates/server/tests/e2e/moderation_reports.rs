@@ -12,6 +12,13 @@ use serde_json::{Value, json};
 const FORBIDDEN: &str =
     "User does not have the permissions required for this action [error-unauthorized]";
 
+/// Reports carry millisecond timestamps, and two made within one millisecond list in no
+/// defined order (upstream sorts by `ts` alone). The listings' order assertions need each
+/// report strictly newer than the one before, so every report waits out its millisecond.
+async fn after_this_millisecond() {
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+}
+
 async fn report(server: &TestServer, auth: &Auth, message_id: &str, description: &str) {
     server
         .post(
@@ -21,6 +28,7 @@ async fn report(server: &TestServer, auth: &Auth, message_id: &str, description:
         )
         .await
         .ok();
+    after_this_millisecond().await;
 }
 
 async fn report_user(server: &TestServer, auth: &Auth, user_id: &str, description: &str) {
@@ -32,6 +40,7 @@ async fn report_user(server: &TestServer, auth: &Auth, user_id: &str, descriptio
         )
         .await
         .ok();
+    after_this_millisecond().await;
 }
 
 async fn by_users(server: &TestServer, admin: &Auth, query: &[(&str, &str)]) -> Value {

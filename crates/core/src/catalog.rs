@@ -1033,6 +1033,13 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
         "Accounts"
     ),
     seed!(
+        "Accounts_AllowEmailNotifications",
+        Boolean,
+        true,
+        public = true,
+        "Accounts"
+    ),
+    seed!(
         "Accounts_TwoFactorAuthentication_Enabled",
         Boolean,
         true,
@@ -1053,6 +1060,22 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
         Boolean,
         true,
         public = true,
+        "Accounts",
+        "Two Factor Authentication"
+    ),
+    seed!(
+        "Accounts_TwoFactorAuthentication_By_Email_Auto_Opt_In",
+        Boolean,
+        false,
+        public = true,
+        "Accounts",
+        "Two Factor Authentication"
+    ),
+    seed!(
+        "Accounts_TwoFactorAuthentication_By_Email_Code_Expiration",
+        Int,
+        3600,
+        public = false,
         "Accounts",
         "Two Factor Authentication"
     ),

@@ -603,6 +603,16 @@ impl Accounts<'_> {
         user.password_bcrypt = Some(self.hash_password(&PasswordInput::Plain(password)).await?);
         user.custom_fields = custom_fields.filter(|f| f.as_object().is_some_and(|m| !m.is_empty()));
         let user = self.insert_user(user, true).await?;
+        if self
+            .ctx
+            .setting_bool("Accounts_TwoFactorAuthentication_By_Email_Auto_Opt_In")
+        {
+            self.ctx
+                .store
+                .set_email_two_factor_enabled(&user.id, true, now())
+                .await
+                .map_err(store_error)?;
+        }
         // Upstream mails every new account a verification link; Comet does when verification
         // is asked for (`Accounts_EmailVerification`), the only time the link matters.
         if self.ctx.setting_bool("Accounts_EmailVerification")
@@ -926,6 +936,7 @@ impl Accounts<'_> {
                 user.username = username.to_owned();
             }
         }
+        let mut email_changed = false;
         if let Some(email) = &changes.email {
             let email = email.trim();
             let current = user.email.as_ref().map(|e| e.address.to_lowercase());
@@ -944,6 +955,7 @@ impl Accounts<'_> {
                     address: email.to_owned(),
                     verified: false,
                 });
+                email_changed = true;
             }
         }
         if let Some(verified) = changes.verified
@@ -1005,6 +1017,9 @@ impl Accounts<'_> {
                 ));
             }
             Err(e) => return Err(store_error(e)),
+        }
+        if email_changed {
+            self.mail_changed_email_verification(&user).await?;
         }
         if password_changed {
             // A new password ends the account's other sessions; the caller's own stays.
@@ -1917,6 +1932,7 @@ impl Accounts<'_> {
             )?
             .map(|n| n.trim().to_owned());
         }
+        let mut email_changed = false;
         if let Some(email) = changes.email.filter(|e| !e.is_empty()) {
             let email = email.trim();
             let same = user
@@ -1932,6 +1948,7 @@ impl Accounts<'_> {
                     address: email.to_owned(),
                     verified: false,
                 });
+                email_changed = true;
             }
         }
         let mut password_changed = false;
@@ -1966,6 +1983,9 @@ impl Accounts<'_> {
                 ));
             }
             Err(e) => return Err(store_error(e)),
+        }
+        if email_changed {
+            self.mail_changed_email_verification(&user).await?;
         }
         if password_changed {
             // A new password ends the account's other sessions; this one stays.

@@ -517,39 +517,56 @@ impl Accounts<'_> {
         mode: SecondFactorMode,
     ) -> Result<bool> {
         let totp = self.active_totp(&user.id).await?;
-        let available: Vec<&str> = if totp.is_some() { vec!["totp"] } else { vec![] };
-        // Upstream's `getMethodByNameOrFirstActiveForUser`: a named method it knows, else the
-        // first the user has; email codes are not offered by Comet.
-        let use_totp = method == Some("totp") || totp.is_some();
-        let factor = if use_totp {
-            "totp"
-        } else {
-            let fallback = match mode {
-                SecondFactorMode::Login => false,
-                SecondFactorMode::Required => true,
-                SecondFactorMode::Sensitive => {
-                    user.password_bcrypt.is_some()
-                        && self.ctx.setting_bool(
-                            "Accounts_TwoFactorAuthentication_Enforce_Password_Fallback",
-                        )
+        let email = self.email_two_factor_active(user).await?;
+        let mut available: Vec<&str> = Vec::new();
+        if totp.is_some() {
+            available.push("totp");
+        }
+        if email {
+            available.push("email");
+        }
+        // Upstream's `getMethodByNameOrFirstActiveForUser`: a named method it knows (TOTP,
+        // email), else the first the user has, else the password fallback.
+        let factor = match method {
+            Some("totp") => "totp",
+            Some("email") => "email",
+            _ if totp.is_some() => "totp",
+            _ if email => "email",
+            _ => {
+                let fallback = match mode {
+                    SecondFactorMode::Login => false,
+                    SecondFactorMode::Required => true,
+                    SecondFactorMode::Sensitive => {
+                        user.password_bcrypt.is_some()
+                            && self.ctx.setting_bool(
+                                "Accounts_TwoFactorAuthentication_Enforce_Password_Fallback",
+                            )
+                    }
+                };
+                if !fallback {
+                    return Ok(false);
                 }
-            };
-            if !fallback {
-                return Ok(false);
+                "password"
             }
-            "password"
         };
-        let details = serde_json::json!({
-            "method": factor,
-            "codeGenerated": false,
-            "availableMethods": available,
-        });
+        let mut details = serde_json::Map::new();
+        details.insert("method".into(), serde_json::json!(factor));
+        if factor == "email" {
+            // As upstream, before the code is looked at: a request without a good code
+            // waiting mails one.
+            details.extend(self.email_code_details(user).await?);
+        } else {
+            details.insert("codeGenerated".into(), serde_json::json!(false));
+        }
+        details.insert("availableMethods".into(), serde_json::json!(available));
+        let details = Value::Object(details);
         let Some(code) = code.filter(|c| !c.is_empty()) else {
             return Err(Error::meteor("totp-required", "TOTP Required").with_details(details));
         };
         let valid = match (factor, &totp) {
             ("totp", Some(state)) => self.verify_totp(state, code).await?,
             ("totp", None) => false,
+            ("email", _) => self.verify_email_code(user, code).await?,
             // An account without a password can never pass the password check.
             _ => match user.password_bcrypt.clone() {
                 Some(stored) if is_sha256_hex(code) => {

@@ -38,6 +38,19 @@ impl Accounts<'_> {
         self.ctx.queue_mail(address, mail).await
     }
 
+    /// After an email change: with `Accounts_EmailVerification` on, the new address (left
+    /// unverified by the change) is mailed a link that verifies it.
+    pub(crate) async fn mail_changed_email_verification(&self, user: &User) -> Result<()> {
+        if !self.ctx.setting_bool("Accounts_EmailVerification") {
+            return Ok(());
+        }
+        let Some(email) = user.email.as_ref().filter(|e| !e.verified) else {
+            return Ok(());
+        };
+        self.send_verification_email(user, &email.address).await?;
+        Ok(())
+    }
+
     /// `users.sendConfirmationEmail`: mails a verification link to the account with this
     /// address. False when no account has it, as upstream answers a bare failure then.
     pub async fn send_confirmation_email(&self, email: &str) -> Result<bool> {

@@ -182,6 +182,55 @@ impl Invites<'_> {
         Ok(IssuedInvite { invite, token, url })
     }
 
+    /// `sendInvitationEmail`: mails each well-formed address an invitation to the workspace
+    /// with a link to registration; the addresses queued. Refusals are upstream's (its route
+    /// answers a thrown error's message as a bare failure).
+    pub async fn send_invitation_emails(
+        &self,
+        session: &Session,
+        emails: &[String],
+    ) -> Result<Vec<String>> {
+        if !self.ctx.has_permission(&session.user, "bulk-register-user") {
+            return Err(Error::failure("Not allowed [error-not-allowed]"));
+        }
+        let valid: Vec<String> = emails
+            .iter()
+            .map(|e| e.trim())
+            .filter(|e| comet_core::validate::is_valid_email(e))
+            .map(str::to_owned)
+            .collect();
+        if valid.is_empty() {
+            return Err(Error::failure(
+                "No valid email addresses [error-email-send-failed]",
+            ));
+        }
+        let site = self.ctx.setting_str("Site_Url");
+        let url = format!("{}/register", site.trim_end_matches('/'));
+        let site_name = self.ctx.setting_str("Site_Name");
+        let inviter = if session.user.name.trim().is_empty() {
+            session.user.username.clone()
+        } else {
+            session.user.name.clone()
+        };
+        let language = crate::mail_templates::MailLanguage::pick([Some(
+            self.ctx.setting_str("Language").as_str(),
+        )]);
+        let mut sent = Vec::with_capacity(valid.len());
+        for email in valid {
+            let mail = crate::mail_templates::render(
+                crate::mail_templates::MailKind::Invitation,
+                language,
+                &site_name,
+                &inviter,
+                &url,
+            );
+            if self.ctx.queue_mail(&email, mail).await? {
+                sent.push(email);
+            }
+        }
+        Ok(sent)
+    }
+
     /// `listInvites`: every invite, for holders of `create-invite-links`.
     pub async fn list(&self, session: &Session) -> Result<Vec<Invite>> {
         if !self.ctx.has_permission(&session.user, PERMISSION) {

@@ -16,6 +16,7 @@ pub mod commands;
 pub mod data_export;
 pub mod discovery;
 pub mod email_links;
+pub mod email_two_factor;
 pub mod export;
 pub mod files;
 mod hashing;
@@ -29,6 +30,7 @@ pub mod messages;
 pub mod moderation;
 pub mod notification_settings;
 pub mod notifications;
+mod offline_mail;
 pub mod outbound;
 pub mod people;
 pub mod pipeline;
@@ -122,6 +124,8 @@ pub struct Service {
     exports: export::ExportQueue,
     /// Outgoing mail's transport and the worker's wake-up (`mail`).
     mail: mail::MailQueue,
+    /// Posted messages waiting for the decision to mail people who are away (`offline_mail`).
+    offline_mail: offline_mail::OfflineMailQueue,
     config: ServiceConfig,
 }
 
@@ -196,10 +200,12 @@ impl Service {
     ) -> Result<Arc<Service>> {
         let (previews, waiting_previews) = previews::PreviewQueue::new();
         let (exports, waiting_exports) = export::ExportQueue::new();
+        let (offline_mail, waiting_offline_mail) = offline_mail::OfflineMailQueue::new();
         let service = Service {
             previews,
             exports,
             mail: mail::MailQueue::new(Arc::new(comet_mail::SmtpTransport)),
+            offline_mail,
             settings_cache: settings::SettingsCache::default(),
             permission_cache: authz::PermissionCache::default(),
             rate_limiter: ratelimit::RateLimiter::default(),
@@ -216,6 +222,7 @@ impl Service {
         service.run_preview_worker(waiting_previews);
         service.run_export_worker(waiting_exports);
         service.run_mail_worker();
+        service.run_offline_mail_worker(waiting_offline_mail);
         Ok(service)
     }
 

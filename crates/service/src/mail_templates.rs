@@ -58,6 +58,10 @@ impl MailLanguage {
 pub enum MailKind {
     VerifyEmail,
     ResetPassword,
+    /// `sendInvitationEmail`: `{name}` is who invites, the link opens registration.
+    Invitation,
+    /// A code for two-factor authentication by email: the "link" is the code itself.
+    TwoFactorCode,
 }
 
 struct Wording {
@@ -98,6 +102,34 @@ fn wording(kind: MailKind, language: MailLanguage) -> Wording {
             action: "إعادة تعيين كلمة المرور",
             ignore: "إذا لم تكن أنت، فتجاهل هذه الرسالة: تبقى كلمة مرورك كما هي.",
         },
+        (MailKind::Invitation, MailLanguage::English) => Wording {
+            subject: "You have been invited to {site}",
+            greeting: "Hello,",
+            body: "{name} invited you to join {site}.",
+            action: "Create your account",
+            ignore: "If you were not expecting this invitation, you can ignore this message.",
+        },
+        (MailKind::Invitation, MailLanguage::Arabic) => Wording {
+            subject: "تمت دعوتك إلى {site}",
+            greeting: "مرحبًا،",
+            body: "دعاك {name} للانضمام إلى {site}.",
+            action: "أنشئ حسابك",
+            ignore: "إذا لم تكن تتوقع هذه الدعوة، يمكنك تجاهل هذه الرسالة.",
+        },
+        (MailKind::TwoFactorCode, MailLanguage::English) => Wording {
+            subject: "[{site}] Your login code",
+            greeting: "Hello {name},",
+            body: "Someone is signing in to your account on {site}. The code works once, for a few minutes.",
+            action: "Your code",
+            ignore: "If it was not you, change your password: someone knows it.",
+        },
+        (MailKind::TwoFactorCode, MailLanguage::Arabic) => Wording {
+            subject: "[{site}] رمز تسجيل الدخول",
+            greeting: "مرحبًا {name}،",
+            body: "يحاول أحدهم تسجيل الدخول إلى حسابك على {site}. يعمل الرمز مرة واحدة لبضع دقائق.",
+            action: "رمزك",
+            ignore: "إذا لم تكن أنت، فغيّر كلمة مرورك: هناك من يعرفها.",
+        },
     }
 }
 
@@ -127,17 +159,96 @@ pub fn render(
         words.ignore,
     );
     let (site_html, name_html, url_html) = (escape_html(site), escape_html(name), escape_html(url));
+    let action = escape_html(words.action);
+    let call_to_action = if kind == MailKind::TwoFactorCode {
+        format!("<p>{action}: <strong>{url_html}</strong></p>")
+    } else {
+        format!("<p><a href=\"{url_html}\">{action}</a></p><p>{url_html}</p>")
+    };
     let html = format!(
         "<!DOCTYPE html>\n<html lang=\"{lang}\" dir=\"{dir}\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
-         <body><p>{greeting}</p><p>{body}</p><p><a href=\"{url_html}\">{action}</a></p>\
-         <p>{url_html}</p><p>{ignore}</p></body></html>\n",
+         <body><p>{greeting}</p><p>{body}</p>{call_to_action}<p>{ignore}</p></body></html>\n",
         lang = language.tag(),
         dir = language.direction(),
         title = escape_html(&subject),
         greeting = fill(words.greeting, &site_html, &name_html),
         body = fill(words.body, &site_html, &name_html),
-        action = escape_html(words.action),
         ignore = escape_html(words.ignore),
+    );
+    RenderedMail {
+        subject,
+        text,
+        html,
+    }
+}
+
+/// What an offline notification mail says: who wrote what where, and the room's link.
+pub struct MessageNotice<'a> {
+    pub site: &'a str,
+    pub sender: &'a str,
+    /// The room's name as the recipient sees it (the other person's for a direct message).
+    pub room: &'a str,
+    pub direct: bool,
+    pub text: &'a str,
+    pub room_url: &'a str,
+}
+
+/// The mail for a mention or direct message that came while the recipient was away.
+pub fn render_message_notice(language: MailLanguage, notice: &MessageNotice<'_>) -> RenderedMail {
+    let (subject, intro, action) = match (language, notice.direct) {
+        (MailLanguage::English, true) => (
+            "[{site}] Direct message from {sender}",
+            "{sender} sent you a direct message:",
+            "Reply",
+        ),
+        (MailLanguage::English, false) => (
+            "[{site}] {sender} mentioned you in #{room}",
+            "{sender} mentioned you in #{room}:",
+            "Open the room",
+        ),
+        (MailLanguage::Arabic, true) => (
+            "[{site}] رسالة مباشرة من {sender}",
+            "أرسل إليك {sender} رسالة مباشرة:",
+            "الرد",
+        ),
+        (MailLanguage::Arabic, false) => (
+            "[{site}] أشار إليك {sender} في #{room}",
+            "أشار إليك {sender} في #{room}:",
+            "فتح الغرفة",
+        ),
+    };
+    let fill = |template: &str, site: &str, sender: &str, room: &str| {
+        template
+            .replace("{site}", site)
+            .replace("{sender}", sender)
+            .replace("{room}", room)
+    };
+    let subject = fill(subject, notice.site, notice.sender, notice.room)
+        .replace(['\r', '\n'], " ")
+        .trim()
+        .to_owned();
+    let text = format!(
+        "{}\n\n{}\n\n{action}: {}\n",
+        fill(intro, notice.site, notice.sender, notice.room),
+        notice.text,
+        notice.room_url,
+    );
+    let url_html = escape_html(notice.room_url);
+    let message_html = escape_html(notice.text).replace('\n', "<br>");
+    let html = format!(
+        "<!DOCTYPE html>\n<html lang=\"{lang}\" dir=\"{dir}\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body><p>{intro}</p><blockquote>{message_html}</blockquote><p><a href=\"{url_html}\">{action}</a></p>\
+         <p>{url_html}</p></body></html>\n",
+        lang = language.tag(),
+        dir = language.direction(),
+        title = escape_html(&subject),
+        intro = fill(
+            intro,
+            &escape_html(notice.site),
+            &escape_html(notice.sender),
+            &escape_html(notice.room)
+        ),
+        action = escape_html(action),
     );
     RenderedMail {
         subject,
@@ -148,6 +259,43 @@ pub fn render(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn notices_escape_the_message() {
+        let mail = render_message_notice(
+            MailLanguage::English,
+            &MessageNotice {
+                site: "Comet",
+                sender: "<b>eve</b>",
+                room: "general",
+                direct: false,
+                text: "<img src=x onerror=alert(1)>",
+                room_url: "https://chat.example.com/channel/general",
+            },
+        );
+        assert!(!mail.html.contains("<img"), "{}", mail.html);
+        assert!(mail.html.contains("&lt;img src=x onerror=alert(1)&gt;"));
+        assert!(
+            mail.html
+                .contains("&lt;b&gt;eve&lt;/b&gt; mentioned you in #general:")
+        );
+        assert!(mail.text.contains("<img src=x onerror=alert(1)>"));
+        assert_eq!(mail.subject, "[Comet] <b>eve</b> mentioned you in #general");
+    }
+
+    #[test]
+    fn codes_are_shown_not_linked() {
+        let mail = render(
+            MailKind::TwoFactorCode,
+            MailLanguage::English,
+            "Comet",
+            "n",
+            "123456",
+        );
+        assert!(mail.html.contains("<strong>123456</strong>"));
+        assert!(!mail.html.contains("href"));
+        assert!(mail.text.contains("Your code: 123456"));
+    }
+
     use super::*;
 
     #[test]

@@ -122,6 +122,9 @@ impl Messages<'_> {
                 last_message: Some(Box::new(message.clone())),
             });
         }
+        if matches!(sender, Sender::Member(_)) {
+            self.ctx.queue_offline_mail(room, &message);
+        }
         if let Sender::Member(session) = sender
             && room.room_type != RoomType::Direct
             && let Err(e) = self

@@ -44,7 +44,9 @@ fn order(kind: RecordKind) -> Order {
         | RecordKind::BlockedFileHash
         | RecordKind::Invite
         | RecordKind::InviteToken => Order::Id,
-        RecordKind::UserTotp => Order::Id,
+        RecordKind::UserTotp | RecordKind::UserEmailTwoFactor | RecordKind::QueuedMail => Order::Id,
+        // Keyed by the token's digest, not by an `id`.
+        RecordKind::EmailToken => Order::Ctid,
     }
 }
 

@@ -53,6 +53,7 @@ conformance_tests!(
     mail,
     invites,
     two_factor,
+    email_two_factor,
 );
 
 #[tokio::test]

@@ -7,11 +7,12 @@ use comet_core::Timestamp;
 use comet_store::encoding::millis;
 use comet_store::{EmailToken, EmailTokenKind, MailStore, QueuedMail, StoreResult};
 
-const MAIL_COLUMNS: &str = "id, recipient, subject, text_body, html_body, created_at, \
+pub(crate) const MAIL_COLUMNS: &str = "id, recipient, subject, text_body, html_body, created_at, \
      next_attempt_at, attempts, last_error";
-const EMAIL_TOKEN_COLUMNS: &str = "hashed_token, kind, user_id, address, created_at, expires_at";
+pub(crate) const EMAIL_TOKEN_COLUMNS: &str =
+    "hashed_token, kind, user_id, address, created_at, expires_at";
 
-fn mail_from_row(row: &impl SqlRow) -> StoreResult<QueuedMail> {
+pub(crate) fn mail_from_row(row: &impl SqlRow) -> StoreResult<QueuedMail> {
     let attempts = row.int("attempts")?;
     Ok(QueuedMail {
         id: row.text("id")?,
@@ -27,7 +28,7 @@ fn mail_from_row(row: &impl SqlRow) -> StoreResult<QueuedMail> {
     })
 }
 
-fn email_token_from_row(row: &impl SqlRow) -> StoreResult<EmailToken> {
+pub(crate) fn email_token_from_row(row: &impl SqlRow) -> StoreResult<EmailToken> {
     let kind = row.text("kind")?;
     Ok(EmailToken {
         hashed_token: row.text("hashed_token")?,
@@ -37,6 +38,35 @@ fn email_token_from_row(row: &impl SqlRow) -> StoreResult<EmailToken> {
         created_at: row.time("created_at")?,
         expires_at: row.time("expires_at")?,
     })
+}
+
+/// Inserts a queued message as it is (the import).
+pub(crate) fn insert_mail_query(mail: &QueuedMail) -> Query {
+    Query::new(format!(
+        "INSERT INTO mail_queue ({MAIL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    ))
+    .bind(&mail.id)
+    .bind(&mail.recipient)
+    .bind(&mail.subject)
+    .bind(&mail.text_body)
+    .bind(&mail.html_body)
+    .bind(millis(mail.created_at))
+    .bind(millis(mail.next_attempt_at))
+    .bind(i64::from(mail.attempts))
+    .bind(&mail.last_error)
+}
+
+/// Inserts an email token as it is (the import).
+pub(crate) fn insert_email_token_query(token: &EmailToken) -> Query {
+    Query::new(format!(
+        "INSERT INTO email_tokens ({EMAIL_TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+    ))
+    .bind(&token.hashed_token)
+    .bind(token.kind.as_str())
+    .bind(&token.user_id)
+    .bind(&token.address)
+    .bind(millis(token.created_at))
+    .bind(millis(token.expires_at))
 }
 
 #[async_trait]

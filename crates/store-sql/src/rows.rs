@@ -85,6 +85,9 @@ pub fn export_columns<D: Database>(kind: RecordKind) -> String {
         RecordKind::Invite => INVITE_COLUMNS.to_owned(),
         RecordKind::InviteToken => INVITE_TOKEN_COLUMNS.to_owned(),
         RecordKind::UserTotp => crate::two_factor::USER_TOTP_COLUMNS.to_owned(),
+        RecordKind::UserEmailTwoFactor => crate::two_factor::EMAIL_TWO_FACTOR_COLUMNS.to_owned(),
+        RecordKind::QueuedMail => crate::mail::MAIL_COLUMNS.to_owned(),
+        RecordKind::EmailToken => crate::mail::EMAIL_TOKEN_COLUMNS.to_owned(),
     }
 }
 
@@ -132,6 +135,11 @@ pub(crate) fn record_from_row(kind: RecordKind, row: &impl SqlRow) -> StoreResul
         RecordKind::Invite => Record::Invite(invite_from_row(row)?),
         RecordKind::InviteToken => Record::InviteToken(invite_token_from_row(row)?),
         RecordKind::UserTotp => Record::UserTotp(crate::two_factor::user_totp_from_row(row)?),
+        RecordKind::UserEmailTwoFactor => {
+            Record::UserEmailTwoFactor(crate::two_factor::email_two_factor_from_row(row)?)
+        }
+        RecordKind::QueuedMail => Record::QueuedMail(crate::mail::mail_from_row(row)?),
+        RecordKind::EmailToken => Record::EmailToken(crate::mail::email_token_from_row(row)?),
     })
 }
 

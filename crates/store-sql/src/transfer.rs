@@ -69,6 +69,11 @@ async fn insert_record<D: Database>(tx: &mut D::Tx, record: &Record) -> StoreRes
         Record::Invite(invite) => crate::invites::insert_invite_query(invite),
         Record::InviteToken(token) => crate::invites::insert_invite_token_query(token),
         Record::UserTotp(totp) => crate::two_factor::insert_user_totp_query(totp),
+        Record::UserEmailTwoFactor(state) => {
+            crate::two_factor::insert_email_two_factor_query(state)
+        }
+        Record::QueuedMail(mail) => crate::mail::insert_mail_query(mail),
+        Record::EmailToken(token) => crate::mail::insert_email_token_query(token),
     };
     tx.write(insert).await.map(drop)
 }

@@ -8,7 +8,7 @@ use crate::{Database, Query, SqlRow, SqlStore};
 use async_trait::async_trait;
 use comet_core::Timestamp;
 use comet_store::encoding::millis;
-use comet_store::{StoreResult, TwoFactorStore, UserTotp};
+use comet_store::{EmailTwoFactor, StoreResult, TwoFactorStore, UserTotp};
 
 /// The columns [`user_totp_from_row`] reads.
 pub(crate) const USER_TOTP_COLUMNS: &str =
@@ -44,6 +44,32 @@ pub(crate) fn insert_user_totp_query(totp: &UserTotp) -> Query {
     .bind(totp.enabled)
     .bind(join_codes(&totp.backup_codes))
     .bind(millis(totp.updated_at))
+}
+
+/// The columns [`email_two_factor_from_row`] reads.
+pub(crate) const EMAIL_TWO_FACTOR_COLUMNS: &str =
+    "id, enabled, code_hash, code_expires_at, updated_at";
+
+pub(crate) fn email_two_factor_from_row(row: &impl SqlRow) -> StoreResult<EmailTwoFactor> {
+    Ok(EmailTwoFactor {
+        user_id: row.text("id")?,
+        enabled: row.bool("enabled")?,
+        code_hash: row.opt_text("code_hash")?,
+        code_expires_at: row.opt_time("code_expires_at")?,
+        updated_at: row.time("updated_at")?,
+    })
+}
+
+/// Inserts a user's email second factor as given (the import).
+pub(crate) fn insert_email_two_factor_query(state: &EmailTwoFactor) -> Query {
+    Query::new(format!(
+        "INSERT INTO user_email_two_factor ({EMAIL_TWO_FACTOR_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"
+    ))
+    .bind(&state.user_id)
+    .bind(state.enabled)
+    .bind(&state.code_hash)
+    .bind(state.code_expires_at.map(millis))
+    .bind(millis(state.updated_at))
 }
 
 #[async_trait]
@@ -144,5 +170,70 @@ impl<D: Database> TwoFactorStore for SqlStore<D> {
             }
         }
         Ok(false)
+    }
+
+    async fn email_two_factor(&self, user_id: &str) -> StoreResult<Option<EmailTwoFactor>> {
+        let select = Query::new(format!(
+            "SELECT {EMAIL_TWO_FACTOR_COLUMNS} FROM user_email_two_factor WHERE id = $1"
+        ));
+        let rows = self.db.read(select.bind(user_id)).await?;
+        rows.first().map(email_two_factor_from_row).transpose()
+    }
+
+    async fn set_email_two_factor_enabled(
+        &self,
+        user_id: &str,
+        enabled: bool,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        let upsert = Query::new(
+            "INSERT INTO user_email_two_factor (id, enabled, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET enabled = $2, updated_at = $3, \
+             code_hash = NULL, code_expires_at = NULL",
+        )
+        .bind(user_id)
+        .bind(enabled)
+        .bind(millis(at));
+        self.db.write(upsert).await.map(drop)
+    }
+
+    async fn set_email_code(
+        &self,
+        user_id: &str,
+        code_hash: &str,
+        expires_at: Timestamp,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        let upsert = Query::new(
+            "INSERT INTO user_email_two_factor (id, enabled, code_hash, code_expires_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (id) DO UPDATE SET code_hash = $3, code_expires_at = $4, updated_at = $5",
+        )
+        .bind(user_id)
+        .bind(false)
+        .bind(code_hash)
+        .bind(millis(expires_at))
+        .bind(millis(at));
+        self.db.write(upsert).await.map(drop)
+    }
+
+    async fn use_email_code(&self, user_id: &str, code_hash: &str) -> StoreResult<bool> {
+        let update = Query::new(
+            "UPDATE user_email_two_factor SET code_hash = NULL, code_expires_at = NULL \
+             WHERE id = $1 AND code_hash = $2",
+        )
+        .bind(user_id)
+        .bind(code_hash);
+        Ok(self.db.write(update).await? == 1)
+    }
+
+    async fn remove_expired_email_code(&self, user_id: &str, at: Timestamp) -> StoreResult<()> {
+        let update = Query::new(
+            "UPDATE user_email_two_factor SET code_hash = NULL, code_expires_at = NULL \
+             WHERE id = $1 AND code_expires_at <= $2",
+        )
+        .bind(user_id)
+        .bind(millis(at));
+        self.db.write(update).await.map(drop)
     }
 }

@@ -201,6 +201,12 @@ async fn two_factor() {
 }
 
 #[tokio::test]
+async fn email_two_factor() {
+    let (_dir, store) = fresh().await;
+    conformance::email_two_factor(&store).await;
+}
+
+#[tokio::test]
 async fn avatars() {
     let (_dir, store) = fresh().await;
     conformance::avatars(&store).await;

@@ -4520,3 +4520,112 @@ pub async fn two_factor(store: &dyn Store) {
     assert!(store.delete_user("tf1").await.unwrap());
     assert_eq!(store.user_totp("tf1").await.unwrap(), None);
 }
+
+/// A user's second factor by email: turning it on and off, one code at a time (a new one
+/// replaces the old), a code used once even when used at the same moment, expired codes
+/// forgotten, and turning it off forgetting the code.
+pub async fn email_two_factor(store: &dyn Store) {
+    let t0 = now();
+    let owner = user("ef1", "email.tf", "emailtf@example.com", t0);
+    store.insert_user(&owner).await.unwrap();
+    assert_eq!(store.email_two_factor("ef1").await.unwrap(), None);
+    assert!(!store.use_email_code("ef1", "h").await.unwrap());
+
+    store
+        .set_email_two_factor_enabled("ef1", true, t0)
+        .await
+        .unwrap();
+    let state = store.email_two_factor("ef1").await.unwrap().unwrap();
+    assert!(state.enabled);
+    assert_eq!(state.code_hash, None);
+
+    let expires = t0 + chrono::Duration::minutes(10);
+    store
+        .set_email_code("ef1", "first", expires, t0)
+        .await
+        .unwrap();
+    store
+        .set_email_code("ef1", "second", expires, t0)
+        .await
+        .unwrap();
+    let state = store.email_two_factor("ef1").await.unwrap().unwrap();
+    assert!(state.enabled, "a code leaves the switch as it is");
+    assert_eq!(state.code_hash.as_deref(), Some("second"));
+    assert_eq!(
+        state.code_expires_at.map(|t| t.timestamp_millis()),
+        Some(expires.timestamp_millis())
+    );
+    assert!(!store.use_email_code("ef1", "first").await.unwrap());
+    let (a, b) = tokio::join!(
+        store.use_email_code("ef1", "second"),
+        store.use_email_code("ef1", "second")
+    );
+    assert!(a.unwrap() ^ b.unwrap(), "a code is used exactly once");
+    assert_eq!(
+        store
+            .email_two_factor("ef1")
+            .await
+            .unwrap()
+            .unwrap()
+            .code_hash,
+        None
+    );
+
+    // Expired codes are forgotten; unexpired ones stay.
+    store
+        .set_email_code("ef1", "third", expires, t0)
+        .await
+        .unwrap();
+    store.remove_expired_email_code("ef1", t0).await.unwrap();
+    assert!(
+        store
+            .email_two_factor("ef1")
+            .await
+            .unwrap()
+            .unwrap()
+            .code_hash
+            .is_some()
+    );
+    store
+        .remove_expired_email_code("ef1", expires)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .email_two_factor("ef1")
+            .await
+            .unwrap()
+            .unwrap()
+            .code_hash,
+        None
+    );
+
+    // Off forgets a waiting code.
+    store
+        .set_email_code("ef1", "fourth", expires, t0)
+        .await
+        .unwrap();
+    store
+        .set_email_two_factor_enabled("ef1", false, t0)
+        .await
+        .unwrap();
+    let state = store.email_two_factor("ef1").await.unwrap().unwrap();
+    assert!(!state.enabled);
+    assert_eq!(state.code_hash, None);
+
+    // A code for a user who never turned it on starts it off.
+    let other = user("ef2", "email.tf2", "emailtf2@example.com", t0);
+    store.insert_user(&other).await.unwrap();
+    store.set_email_code("ef2", "c", expires, t0).await.unwrap();
+    assert!(
+        !store
+            .email_two_factor("ef2")
+            .await
+            .unwrap()
+            .unwrap()
+            .enabled
+    );
+
+    assert!(store.delete_user("ef1").await.unwrap());
+    assert_eq!(store.email_two_factor("ef1").await.unwrap(), None);
+}

@@ -426,7 +426,7 @@ pub use mail::{EmailToken, EmailTokenKind, MailStore, QueuedMail};
 mod invites;
 pub use invites::{Invite, InviteStore, InviteToken};
 mod two_factor;
-pub use two_factor::{TwoFactorStore, UserTotp};
+pub use two_factor::{EmailTwoFactor, TwoFactorStore, UserTotp};
 
 /// Everything the service needs from storage.
 pub trait Store:

@@ -50,13 +50,16 @@ pub enum RecordKind {
     Invite,
     InviteToken,
     UserTotp,
+    UserEmailTwoFactor,
+    QueuedMail,
+    EmailToken,
 }
 
 impl RecordKind {
     /// Every kind, each after the kinds it references (tokens after users, subscriptions after
     /// rooms and users, messages after rooms), so that copying in this order never writes a
     /// row before the row it points to. A new table goes here.
-    pub const ALL: [RecordKind; 20] = [
+    pub const ALL: [RecordKind; 23] = [
         RecordKind::User,
         RecordKind::LoginToken,
         RecordKind::Role,
@@ -77,6 +80,9 @@ impl RecordKind {
         RecordKind::Invite,
         RecordKind::InviteToken,
         RecordKind::UserTotp,
+        RecordKind::UserEmailTwoFactor,
+        RecordKind::QueuedMail,
+        RecordKind::EmailToken,
     ];
 
     /// The name of the kind's table, as both backends call it: for progress output, and for
@@ -103,6 +109,9 @@ impl RecordKind {
             RecordKind::Invite => "invites",
             RecordKind::InviteToken => "invite_tokens",
             RecordKind::UserTotp => "user_totp",
+            RecordKind::UserEmailTwoFactor => "user_email_two_factor",
+            RecordKind::QueuedMail => "mail_queue",
+            RecordKind::EmailToken => "email_tokens",
         }
     }
 }
@@ -117,17 +126,9 @@ impl std::fmt::Display for RecordKind {
 /// connections are alive, job leases, rate-limit windows): a stopped server has none worth
 /// keeping and a starting one rebuilds them, so the transfer leaves them out. Main's cluster
 /// tables are named ahead of their arrival on this branch; every other table must have a
-/// [`RecordKind`] (the backends' tests check). Mail waiting for delivery and the short-lived
-/// tokens of mailed links are left out as well: `comet migrate-db` runs with the server
-/// stopped, and a link mailed before the move is asked for again after it.
-pub const NOT_TRANSFERRED: [&str; 6] = [
-    "instances",
-    "connections",
-    "leases",
-    "rate_windows",
-    "mail_queue",
-    "email_tokens",
-];
+/// [`RecordKind`] (the backends' tests check). Mail waiting for delivery and the tokens of
+/// mailed links do move: a link mailed before the move still works after it.
+pub const NOT_TRANSFERRED: [&str; 4] = ["instances", "connections", "leases", "rate_windows"];
 
 /// A failed login, as blocking counts them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,6 +199,12 @@ pub enum Record {
     InviteToken(crate::InviteToken),
     /// A user's TOTP state, its secrets sealed as stored (the key stays with the server).
     UserTotp(crate::UserTotp),
+    /// A user's second factor by email, with the code waiting (a hash) as stored.
+    UserEmailTwoFactor(crate::EmailTwoFactor),
+    /// Mail waiting for delivery, with its attempts so far.
+    QueuedMail(crate::QueuedMail),
+    /// The digest of a mailed link's token.
+    EmailToken(crate::EmailToken),
 }
 
 impl Record {
@@ -223,6 +230,9 @@ impl Record {
             Record::Invite(_) => RecordKind::Invite,
             Record::InviteToken(_) => RecordKind::InviteToken,
             Record::UserTotp(_) => RecordKind::UserTotp,
+            Record::UserEmailTwoFactor(_) => RecordKind::UserEmailTwoFactor,
+            Record::QueuedMail(_) => RecordKind::QueuedMail,
+            Record::EmailToken(_) => RecordKind::EmailToken,
         }
     }
 }

@@ -20,6 +20,17 @@ pub struct UserTotp {
     pub updated_at: Timestamp,
 }
 
+/// One user's second factor by email: whether it is on, and the code mailed last (a bcrypt
+/// hash) until it is used or expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailTwoFactor {
+    pub user_id: String,
+    pub enabled: bool,
+    pub code_hash: Option<String>,
+    pub code_expires_at: Option<Timestamp>,
+    pub updated_at: Timestamp,
+}
+
 #[async_trait]
 pub trait TwoFactorStore: Send + Sync {
     async fn user_totp(&self, user_id: &str) -> StoreResult<Option<UserTotp>>;
@@ -52,4 +63,24 @@ pub trait TwoFactorStore: Send + Sync {
     ) -> StoreResult<bool>;
     /// Uses up one backup code: true exactly once per code, however many try at once.
     async fn use_backup_code(&self, user_id: &str, code_hash: &str) -> StoreResult<bool>;
+    async fn email_two_factor(&self, user_id: &str) -> StoreResult<Option<EmailTwoFactor>>;
+    /// Turns the second factor by email on or off (off also forgets a code waiting).
+    async fn set_email_two_factor_enabled(
+        &self,
+        user_id: &str,
+        enabled: bool,
+        at: Timestamp,
+    ) -> StoreResult<()>;
+    /// Keeps `code_hash` as the user's one code until `expires_at`, replacing any earlier.
+    async fn set_email_code(
+        &self,
+        user_id: &str,
+        code_hash: &str,
+        expires_at: Timestamp,
+        at: Timestamp,
+    ) -> StoreResult<()>;
+    /// Uses up the code whose hash is `code_hash`: true exactly once, however many try at once.
+    async fn use_email_code(&self, user_id: &str, code_hash: &str) -> StoreResult<bool>;
+    /// Forgets the user's code once it has expired at `at`.
+    async fn remove_expired_email_code(&self, user_id: &str, at: Timestamp) -> StoreResult<()>;
 }

@@ -114,16 +114,23 @@ pub async fn login(
             "me": with_second_factor(
                 rest::me(&me.user, me.preferences, &me.avatar_url),
                 app.service.accounts().totp_enabled(&result.user.id).await?,
+                app.service.accounts().email_two_factor_enabled(&result.user.id).await?,
             ),
         },
     }))
 }
 
-/// Adds `services.totp: {enabled: true}` for a user who enabled TOTP, as upstream's
-/// `getUserInfo` shows it (never the secret or the backup codes).
-fn with_second_factor(mut doc: Value, totp_enabled: bool) -> Value {
-    if totp_enabled && let Some(services) = doc.get_mut("services").and_then(Value::as_object_mut) {
-        services.insert("totp".into(), json!({"enabled": true}));
+/// Adds `services.totp: {enabled: true}` for a user who enabled TOTP and
+/// `services.email2fa: {enabled: true}` for one who turned on codes by email, as upstream's
+/// `getUserInfo` shows them (never a secret, a backup code or a mailed code).
+fn with_second_factor(mut doc: Value, totp_enabled: bool, email_enabled: bool) -> Value {
+    if let Some(services) = doc.get_mut("services").and_then(Value::as_object_mut) {
+        if totp_enabled {
+            services.insert("totp".into(), json!({"enabled": true}));
+        }
+        if email_enabled {
+            services.insert("email2fa".into(), json!({"enabled": true}));
+        }
     }
     doc
 }
@@ -140,6 +147,10 @@ pub async fn me(State(app): State<AppState>, Caller(session): Caller) -> ApiResu
     let mut doc = with_second_factor(
         rest::me(&me.user, me.preferences, &me.avatar_url),
         app.service.accounts().totp_enabled(&me.user.id).await?,
+        app.service
+            .accounts()
+            .email_two_factor_enabled(&me.user.id)
+            .await?,
     );
     if let (Some(etag), Value::Object(map)) = (
         super::avatars::user_etag(&app, &me.user.id).await?,

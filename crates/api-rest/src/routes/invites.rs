@@ -140,3 +140,28 @@ pub async fn use_token(
     doc.insert("t".into(), json!(room.room_type.as_str()));
     ok(json!({"room": doc}))
 }
+
+/// `POST /api/v1/sendInvitationEmail` `{emails: [string]}`: `{emails}` queued.
+pub async fn send_invitation_email(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let Some(emails) = body.get("emails") else {
+        return Err(Error::invalid_params("must have required property 'emails'").into());
+    };
+    let Some(emails) = emails.as_array() else {
+        return Err(Error::invalid_params("must be array").into());
+    };
+    let emails: Vec<String> = emails
+        .iter()
+        .map(|e| e.as_str().map(str::to_owned))
+        .collect::<Option<_>>()
+        .ok_or_else(|| Error::invalid_params("must be string"))?;
+    let sent = app
+        .service
+        .invites()
+        .send_invitation_emails(&session, &emails)
+        .await?;
+    ok(json!({"emails": sent}))
+}

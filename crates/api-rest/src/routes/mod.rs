@@ -148,6 +148,22 @@ fn table() -> RouteTable {
         )
         .post("/api/v1/validateInviteToken", invites::validate)
         .post("/api/v1/useInviteToken", invites::use_token)
+        .post(
+            "/api/v1/sendInvitationEmail",
+            invites::send_invitation_email,
+        )
+        .post(
+            "/api/v1/users.2fa.enableEmail",
+            users::enable_email_two_factor,
+        )
+        .post(
+            "/api/v1/users.2fa.disableEmail",
+            users::disable_email_two_factor,
+        )
+        .post(
+            "/api/v1/users.2fa.sendEmailCode",
+            users::send_email_two_factor_code,
+        )
         .get("/api/v1/users.info", users::info)
         .get("/api/v1/users.list", users::list)
         .get("/api/v1/users.listByStatus", users::list_by_status)

@@ -1015,3 +1015,46 @@ pub async fn send_confirmation_email(
         Err(Error::failure("").into())
     }
 }
+
+/// `POST /api/v1/users.2fa.enableEmail`: turns on codes by email; the caller's other sessions
+/// end, as upstream.
+pub async fn enable_email_two_factor(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+) -> ApiResult {
+    app.service
+        .accounts()
+        .enable_email_two_factor(&session)
+        .await?;
+    ok(json!({}))
+}
+
+/// `POST /api/v1/users.2fa.disableEmail` (second factor required).
+pub async fn disable_email_two_factor(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Client(client): Client,
+    headers: HeaderMap,
+) -> ApiResult {
+    two_factor(&app, &session, &headers, &client).await?;
+    app.service
+        .accounts()
+        .disable_email_two_factor(&session)
+        .await?;
+    ok(json!({}))
+}
+
+/// `POST /api/v1/users.2fa.sendEmailCode` `{emailOrUsername}`: no authentication; success
+/// whether or not an account matches.
+pub async fn send_email_two_factor_code(
+    State(app): State<AppState>,
+    crate::extract::MaybeCaller(session): crate::extract::MaybeCaller,
+    Params(body): Params,
+) -> ApiResult {
+    let email_or_username = opt_str(&body, "emailOrUsername")?.unwrap_or_default();
+    app.service
+        .accounts()
+        .send_email_code_on_request(session.as_ref().map(|s| &s.user), &email_or_username)
+        .await?;
+    ok(json!({}))
+}

@@ -362,3 +362,517 @@ async fn the_smtp_password_is_for_admins_only() {
     assert!(!public.body.to_string().contains("s3cret-smtp"));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn invitations_are_mailed_to_well_formed_addresses() {
+    let Some(mut sink) = SmtpSink::start() else {
+        return;
+    };
+    let server = server_mailing(&sink, &[]).await;
+    let admin = server.admin().await;
+    let reply = server
+        .post(
+            "sendInvitationEmail",
+            json!({"emails": ["guest@example.com", "not-an-address"]}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(
+        reply.ok(),
+        &json!({"success": true, "emails": ["guest@example.com"]})
+    );
+    let mail = sink.next_mail(MAIL_TIMEOUT).await;
+    assert_eq!(mail.to, "guest@example.com");
+    assert_eq!(mail.subject, "You have been invited to Comet");
+    assert!(mail.text.contains("/register"), "{}", mail.text);
+    assert!(mail.html.contains("/register\""), "{}", mail.html);
+    sink.expect_no_mail(Duration::from_millis(300)).await;
+
+    // Upstream's refusals: a thrown error's message as a bare failure.
+    server
+        .post(
+            "sendInvitationEmail",
+            json!({"emails": ["nope", ""]}),
+            Some(&admin),
+        )
+        .await
+        .refused(400, "No valid email addresses [error-email-send-failed]");
+    server
+        .post("sendInvitationEmail", json!({}), Some(&admin))
+        .await
+        .refused(400, "must have required property 'emails' [invalid-params]");
+    server
+        .post(
+            "sendInvitationEmail",
+            json!({"emails": "guest@example.com"}),
+            Some(&admin),
+        )
+        .await
+        .refused(400, "must be array [invalid-params]");
+    let user = server.new_user("plain").await;
+    server
+        .post(
+            "sendInvitationEmail",
+            json!({"emails": ["guest@example.com"]}),
+            Some(&user),
+        )
+        .await
+        .refused(400, "Not allowed [error-not-allowed]");
+    server
+        .post(
+            "sendInvitationEmail",
+            json!({"emails": ["guest@example.com"]}),
+            None,
+        )
+        .await
+        .refused(401, "You must be logged in to do this.");
+    sink.expect_no_mail(Duration::from_millis(300)).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_changed_email_is_verified_again_by_mail() {
+    let Some(mut sink) = SmtpSink::start() else {
+        return;
+    };
+    let server = server_mailing(&sink, &[("Accounts_EmailVerification", "true")]).await;
+    let admin = server.admin().await;
+    let created = server
+        .post(
+            "users.create",
+            json!({"username": "mover", "email": "mover@example.com", "password": PASSWORD,
+                   "name": "Mover", "verified": true}),
+            Some(&admin),
+        )
+        .await;
+    let mover_id = created.ok()["user"]["_id"].as_str().expect("id").to_owned();
+    let mover = server.login("mover", PASSWORD).await;
+    sink.expect_no_mail(Duration::from_millis(300)).await;
+
+    let digest = common::sha256_hex(PASSWORD);
+    let reply = server
+        .post(
+            "users.updateOwnBasicInfo",
+            json!({"data": {"email": "moved@example.com", "currentPassword": digest}}),
+            Some(&mover),
+        )
+        .await;
+    assert_eq!(reply.ok()["user"]["emails"][0]["verified"], json!(false));
+    let mail = sink.next_mail(MAIL_TIMEOUT).await;
+    assert_verify_mail(&mail, "moved@example.com");
+    let answer = call_anon(
+        &server,
+        "verifyEmail",
+        json!([mail.link_token("verify-email")]),
+    )
+    .await;
+    assert_eq!(answer["result"]["type"], json!("password"), "{answer}");
+    let me = server.get("me", &[], Some(&mover)).await;
+    assert_eq!(me.ok()["emails"][0]["address"], json!("moved@example.com"));
+    assert_eq!(me.ok()["emails"][0]["verified"], json!(true));
+
+    // An administrator's change mails the new address too, unless it is marked verified.
+    server
+        .post(
+            "users.update",
+            json!({"userId": mover_id, "data": {"email": "third@example.com"}}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    assert_verify_mail(&sink.next_mail(MAIL_TIMEOUT).await, "third@example.com");
+    server
+        .post(
+            "users.update",
+            json!({"userId": mover_id, "data": {"email": "fourth@example.com", "verified": true}}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    sink.expect_no_mail(Duration::from_millis(500)).await;
+
+    // Without verification asked for, a change mails nothing.
+    server
+        .post(
+            "settings/Accounts_EmailVerification",
+            json!({"value": false}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    server
+        .post(
+            "users.update",
+            json!({"userId": mover_id, "data": {"email": "fifth@example.com"}}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    sink.expect_no_mail(Duration::from_millis(500)).await;
+    server.stop().await;
+}
+
+/// The six digits of a mailed login code ("123-456" in the mail).
+fn mailed_code(mail: &ReceivedMail) -> String {
+    let start = mail
+        .text
+        .find("Your code: ")
+        .unwrap_or_else(|| panic!("no code in {:?}", mail.text))
+        + "Your code: ".len();
+    mail.text[start..start + 7].to_owned()
+}
+
+#[tokio::test]
+async fn codes_by_email_are_a_second_factor() {
+    let Some(mut sink) = SmtpSink::start() else {
+        return;
+    };
+    // A second factor given once is not remembered, so each sensitive call asks again.
+    let server = server_mailing(
+        &sink,
+        &[("Accounts_TwoFactorAuthentication_RememberFor", "0")],
+    )
+    .await;
+    let admin = server.admin().await;
+    server
+        .post(
+            "users.create",
+            json!({"username": "cody", "email": "cody@example.com", "password": PASSWORD,
+                   "name": "Cody", "verified": true}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let cody = server.login("cody", PASSWORD).await;
+    let other_session = server.login("cody", PASSWORD).await;
+    server
+        .post("users.2fa.enableEmail", json!({}), Some(&cody))
+        .await
+        .ok();
+    // Other sessions end; `me` shows the factor.
+    assert_eq!(
+        server.get("me", &[], Some(&other_session)).await.status,
+        401
+    );
+    let me = server.get("me", &[], Some(&cody)).await;
+    assert_eq!(me.ok()["services"]["email2fa"], json!({"enabled": true}));
+
+    // A login without a code mails one and says so.
+    let required = try_login(&server, "cody", PASSWORD).await;
+    assert_eq!(required.status, 401, "{}", required.body);
+    assert_eq!(required.body["error"], json!("totp-required"));
+    let details = &required.body["details"];
+    assert_eq!(details["method"], json!("email"), "{details}");
+    assert_eq!(details["emailOrUsername"], json!("cody"));
+    assert_eq!(details["codeGenerated"], json!(true));
+    assert_eq!(details["availableMethods"], json!(["email"]));
+    let mail = sink.next_mail(MAIL_TIMEOUT).await;
+    assert_eq!(mail.to, "cody@example.com");
+    assert_eq!(mail.subject, "[Comet] Your login code");
+    let code = mailed_code(&mail);
+    // A code is waiting: asking again mails nothing new.
+    let again = try_login(&server, "cody", PASSWORD).await;
+    assert_eq!(again.body["details"]["codeGenerated"], json!(false));
+    assert!(
+        again.body["details"]["codeExpires"].is_string(),
+        "{}",
+        again.body
+    );
+    sink.expect_no_mail(Duration::from_millis(300)).await;
+
+    let wrong = server
+        .post(
+            "login",
+            json!({"user": "cody", "password": PASSWORD, "code": "000-000"}),
+            None,
+        )
+        .await;
+    assert_eq!(wrong.body["error"], json!("totp-invalid"), "{}", wrong.body);
+    let logged_in = server
+        .post(
+            "login",
+            json!({"user": "cody", "password": PASSWORD, "code": code}),
+            None,
+        )
+        .await;
+    logged_in.ok();
+    // Single use.
+    let reused = server
+        .post(
+            "login",
+            json!({"user": "cody", "password": PASSWORD, "code": code}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        reused.body["error"],
+        json!("totp-invalid"),
+        "{}",
+        reused.body
+    );
+    let _ = sink.next_mail(MAIL_TIMEOUT).await;
+
+    // sendEmailCode answers alike for accounts that exist and those that do not.
+    let unknown = server
+        .post(
+            "users.2fa.sendEmailCode",
+            json!({"emailOrUsername": "nobody"}),
+            None,
+        )
+        .await;
+    assert_eq!(unknown.ok(), &json!({"success": true}));
+    sink.expect_no_mail(Duration::from_millis(300)).await;
+    server
+        .post(
+            "users.2fa.sendEmailCode",
+            json!({"emailOrUsername": "cody@example.com"}),
+            None,
+        )
+        .await
+        .ok();
+    let code = mailed_code(&sink.next_mail(MAIL_TIMEOUT).await);
+    server
+        .post("users.2fa.sendEmailCode", json!({}), None)
+        .await
+        .refused(
+            400,
+            "emailOrUsername is required [error-parameter-required]",
+        );
+
+    // Sensitive calls take it through X-2fa-Code / X-2fa-Method.
+    let required = server
+        .post("users.2fa.disableEmail", json!({}), Some(&cody))
+        .await;
+    let body = required.refused(400, "TOTP Required [totp-required]");
+    assert_eq!(body["details"]["method"], json!("email"), "{body}");
+    assert_eq!(body["details"]["codeGenerated"], json!(false), "{body}");
+    server
+        .post_with_headers(
+            "users.2fa.disableEmail",
+            json!({}),
+            Some(&cody),
+            &[("X-2fa-Code", &code), ("X-2fa-Method", "email")],
+        )
+        .await
+        .ok();
+    let me = server.get("me", &[], Some(&cody)).await;
+    assert!(me.ok()["services"].get("email2fa").is_none(), "{}", me.body);
+    server.login("cody", PASSWORD).await;
+
+    // Off by setting: codes by email are not asked.
+    server
+        .post("users.2fa.enableEmail", json!({}), Some(&cody))
+        .await
+        .ok();
+    let admin_code = common::sha256_hex(common::ADMIN_PASS);
+    server
+        .post_with_headers(
+            "settings/Accounts_TwoFactorAuthentication_By_Email_Enabled",
+            json!({"value": false}),
+            Some(&admin),
+            &[("X-2fa-Code", &admin_code), ("X-2fa-Method", "password")],
+        )
+        .await
+        .ok();
+    server.login("cody", PASSWORD).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn expired_email_codes_are_refused() {
+    let Some(mut sink) = SmtpSink::start() else {
+        return;
+    };
+    let server = server_mailing(
+        &sink,
+        &[(
+            "Accounts_TwoFactorAuthentication_By_Email_Code_Expiration",
+            "1",
+        )],
+    )
+    .await;
+    let admin = server.admin().await;
+    server
+        .post(
+            "users.create",
+            json!({"username": "lapse", "email": "lapse@example.com", "password": PASSWORD,
+                   "name": "Lapse", "verified": true}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let lapse = server.login("lapse", PASSWORD).await;
+    server
+        .post("users.2fa.enableEmail", json!({}), Some(&lapse))
+        .await
+        .ok();
+    try_login(&server, "lapse", PASSWORD).await;
+    let code = mailed_code(&sink.next_mail(MAIL_TIMEOUT).await);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server
+        .post(
+            "settings/Accounts_TwoFactorAuthentication_By_Email_Code_Expiration",
+            json!({"value": 3600}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let late = server
+        .post(
+            "login",
+            json!({"user": "lapse", "password": PASSWORD, "code": code}),
+            None,
+        )
+        .await;
+    assert_eq!(late.body["error"], json!("totp-invalid"), "{}", late.body);
+    // The expired code was forgotten and a new one mailed.
+    assert_eq!(late.body["details"]["codeGenerated"], json!(true));
+    let fresh = mailed_code(&sink.next_mail(MAIL_TIMEOUT).await);
+    server
+        .post(
+            "login",
+            json!({"user": "lapse", "password": PASSWORD, "code": fresh}),
+            None,
+        )
+        .await
+        .ok();
+    server.stop().await;
+}
+
+/// Creates a verified account and logs it in over REST only (so it stays offline).
+async fn verified_user(server: &TestServer, admin: &Auth, username: &str, name: &str) -> Auth {
+    server
+        .post(
+            "users.create",
+            json!({"username": username, "email": format!("{username}@example.com"),
+                   "password": PASSWORD, "name": name, "verified": true}),
+            Some(admin),
+        )
+        .await
+        .ok();
+    server.login(username, PASSWORD).await
+}
+
+async fn say(server: &TestServer, auth: &Auth, room_id: &str, text: &str) {
+    server
+        .post(
+            "chat.postMessage",
+            json!({"roomId": room_id, "text": text}),
+            Some(auth),
+        )
+        .await
+        .ok();
+}
+
+#[tokio::test]
+async fn people_who_are_away_are_mailed_mentions_and_direct_messages() {
+    let Some(mut sink) = SmtpSink::start() else {
+        return;
+    };
+    let server = server_mailing(&sink, &[]).await;
+    let admin = server.admin().await;
+    let alice = verified_user(&server, &admin, "alice", "Alice").await;
+    let bob = verified_user(&server, &admin, "bob", "Bob").await;
+    let created = server
+        .post(
+            "channels.create",
+            json!({"name": "mailroom", "members": ["bob"]}),
+            Some(&alice),
+        )
+        .await;
+    let room_id = created.ok()["channel"]["_id"]
+        .as_str()
+        .expect("rid")
+        .to_owned();
+
+    say(
+        &server,
+        &alice,
+        &room_id,
+        "@bob look <img src=x onerror=alert(1)>",
+    )
+    .await;
+    let mail = sink.next_mail(MAIL_TIMEOUT).await;
+    assert_eq!(mail.to, "bob@example.com");
+    assert_eq!(mail.subject, "[Comet] Alice mentioned you in #mailroom");
+    assert!(mail.text.contains("@bob look <img"), "{}", mail.text);
+    assert!(!mail.html.contains("<img"), "{}", mail.html);
+    assert!(mail.html.contains("&lt;img src=x"), "{}", mail.html);
+    assert!(mail.text.contains("/channel/mailroom"), "{}", mail.text);
+
+    // No mention, no mail; nor for one's own messages.
+    say(&server, &alice, &room_id, "nothing for bob").await;
+    say(&server, &bob, &room_id, "@bob talking to myself").await;
+    sink.expect_no_mail(Duration::from_millis(700)).await;
+
+    // A direct message.
+    let dm = server
+        .post("im.create", json!({"username": "bob"}), Some(&alice))
+        .await;
+    let dm_id = dm.ok()["room"]["_id"].as_str().expect("rid").to_owned();
+    say(&server, &alice, &dm_id, "are you there?").await;
+    let mail = sink.next_mail(MAIL_TIMEOUT).await;
+    assert_eq!(mail.subject, "[Comet] Direct message from Alice");
+    assert!(mail.text.contains("are you there?"), "{}", mail.text);
+
+    // The room's choice wins over the preference.
+    server
+        .post(
+            "rooms.saveNotification",
+            json!({"roomId": room_id, "notifications": {"emailNotifications": "nothing"}}),
+            Some(&bob),
+        )
+        .await
+        .ok();
+    say(&server, &alice, &room_id, "@bob again").await;
+    sink.expect_no_mail(Duration::from_millis(700)).await;
+
+    // The preference: nothing.
+    server
+        .post(
+            "users.setPreferences",
+            json!({"data": {"emailNotificationMode": "nothing"}}),
+            Some(&bob),
+        )
+        .await
+        .ok();
+    say(&server, &alice, &dm_id, "still there?").await;
+    sink.expect_no_mail(Duration::from_millis(700)).await;
+    server
+        .post(
+            "users.setPreferences",
+            json!({"data": {"emailNotificationMode": "mentions"}}),
+            Some(&bob),
+        )
+        .await
+        .ok();
+
+    // Off for the whole server.
+    server
+        .post(
+            "settings/Accounts_AllowEmailNotifications",
+            json!({"value": false}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    say(&server, &alice, &dm_id, "anyone?").await;
+    sink.expect_no_mail(Duration::from_millis(700)).await;
+    server
+        .post(
+            "settings/Accounts_AllowEmailNotifications",
+            json!({"value": true}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+
+    // Someone online is not mailed.
+    let mut ddp = common::ddp::Ddp::connect(&server).await;
+    ddp.login("bob").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    say(&server, &alice, &dm_id, "you are online").await;
+    sink.expect_no_mail(Duration::from_millis(700)).await;
+    drop(ddp);
+    server.stop().await;
+}

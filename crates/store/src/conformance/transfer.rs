@@ -728,6 +728,39 @@ async fn fill(store: &dyn Store, t0: Timestamp) {
         .await
         .unwrap();
 
+    // Codes by email: one user with a code waiting; mail waiting; a mailed link's token.
+    store
+        .set_email_two_factor_enabled("a1", true, at(75))
+        .await
+        .unwrap();
+    store
+        .set_email_code("a1", "bcrypt-of-code", at(9000), at(76))
+        .await
+        .unwrap();
+    let queued = crate::QueuedMail {
+        id: "mail-1".into(),
+        recipient: "ann@example.com".into(),
+        subject: "Ünïcode subject".into(),
+        text_body: "text".into(),
+        html_body: "<p>html</p>".into(),
+        created_at: at(77),
+        next_attempt_at: at(78),
+        attempts: 2,
+        last_error: Some("421 try later".into()),
+    };
+    assert!(store.enqueue_mail(&queued, 100).await.unwrap());
+    store
+        .replace_email_token(&crate::EmailToken {
+            hashed_token: "token-digest".into(),
+            kind: crate::EmailTokenKind::ResetPassword,
+            user_id: "a1".into(),
+            address: "ann@example.com".into(),
+            created_at: at(79),
+            expires_at: at(9000),
+        })
+        .await
+        .unwrap();
+
     // The audit log: a chain of a few entries.
     for (i, action) in ["user.create", "setting.update", "room.delete", "user.login"]
         .into_iter()

@@ -6,6 +6,7 @@
 
 pub mod abuse;
 pub mod accounts;
+pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod authz;
@@ -42,6 +43,7 @@ pub mod room_settings;
 pub mod rooms;
 pub mod secrets;
 pub mod settings;
+pub mod statistics;
 pub mod storage;
 pub mod tokens;
 pub mod two_factor;
@@ -123,6 +125,8 @@ pub struct Service {
     /// Outgoing mail's transport and the worker's wake-up (`mail`).
     mail: mail::MailQueue,
     config: ServiceConfig,
+    /// When this process's service started (`statistics`' process uptime).
+    started: std::time::Instant,
 }
 
 /// Declares a domain service: a view of the shared [`Service`] holding one domain's
@@ -178,6 +182,8 @@ domain_services! {
     audit => Audit;
     /// Invite links: creating, listing, removing and using them.
     invites => Invites;
+    /// The workspace: its statistics and its assets (logo, favicons).
+    workspace => Workspace;
 }
 
 impl std::fmt::Debug for Service {
@@ -209,6 +215,7 @@ impl Service {
             store,
             events,
             config,
+            started: std::time::Instant::now(),
         };
         service.bootstrap().await?;
         let service = Arc::new(service);

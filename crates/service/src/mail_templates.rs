@@ -58,6 +58,8 @@ impl MailLanguage {
 pub enum MailKind {
     VerifyEmail,
     ResetPassword,
+    /// `users.requestDataDownload`: the export is ready.
+    DataExport,
 }
 
 struct Wording {
@@ -97,6 +99,20 @@ fn wording(kind: MailKind, language: MailLanguage) -> Wording {
             body: "طلب أحدهم إعادة تعيين كلمة مرور حسابك على {site}. يعمل الرابط مرة واحدة خلال ساعة.",
             action: "إعادة تعيين كلمة المرور",
             ignore: "إذا لم تكن أنت، فتجاهل هذه الرسالة: تبقى كلمة مرورك كما هي.",
+        },
+        (MailKind::DataExport, MailLanguage::English) => Wording {
+            subject: "[{site}] Your data is ready to download",
+            greeting: "Hello {name},",
+            body: "The copy of your data you asked for on {site} is ready. Download it while logged in to {site}.",
+            action: "Download your data",
+            ignore: "If you did not ask for it, tell the administrators of {site}.",
+        },
+        (MailKind::DataExport, MailLanguage::Arabic) => Wording {
+            subject: "[{site}] بياناتك جاهزة للتنزيل",
+            greeting: "مرحبًا {name}،",
+            body: "نسخة بياناتك التي طلبتها على {site} جاهزة. نزّلها وأنت مسجّل الدخول إلى {site}.",
+            action: "تنزيل بياناتك",
+            ignore: "إذا لم تطلبها، فأبلغ مسؤولي {site}.",
         },
     }
 }

@@ -53,6 +53,7 @@ conformance_tests!(
     mail,
     invites,
     two_factor,
+    statistics,
 );
 
 #[tokio::test]

@@ -421,6 +421,20 @@ macro_rules! seed {
     (@choices $c:expr) => { $c };
 }
 
+macro_rules! asset_seed {
+    ($id:literal, $name:literal) => {
+        SettingSeed {
+            id: $id,
+            setting_type: SettingType::Asset,
+            default: || crate::assets::default_setting_value($name),
+            public: true,
+            group: "Assets",
+            section: None,
+            choices: &[],
+        }
+    };
+}
+
 /// The `FileUpload_Storage_Type` choices Comet implements (of upstream's GridFS, AmazonS3,
 /// GoogleCloudStorage, Webdav and FileSystem).
 pub const FILE_STORAGE_TYPES: &[&str] = &["FileSystem", "AmazonS3"];
@@ -2014,6 +2028,25 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
         "Call_Center",
         "General_Settings"
     ),
+    // Assets (`assets.setAsset`): public, as upstream, so that clients find the logo and icons.
+    asset_seed!("Assets_logo", "logo"),
+    asset_seed!("Assets_logo_dark", "logo_dark"),
+    asset_seed!("Assets_background", "background"),
+    asset_seed!("Assets_background_dark", "background_dark"),
+    asset_seed!("Assets_favicon_ico", "favicon_ico"),
+    asset_seed!("Assets_favicon", "favicon"),
+    asset_seed!("Assets_favicon_16", "favicon_16"),
+    asset_seed!("Assets_favicon_32", "favicon_32"),
+    asset_seed!("Assets_favicon_192", "favicon_192"),
+    asset_seed!("Assets_favicon_512", "favicon_512"),
+    asset_seed!("Assets_touchicon_180", "touchicon_180"),
+    asset_seed!("Assets_touchicon_180_pre", "touchicon_180_pre"),
+    asset_seed!("Assets_tile_70", "tile_70"),
+    asset_seed!("Assets_tile_144", "tile_144"),
+    asset_seed!("Assets_tile_150", "tile_150"),
+    asset_seed!("Assets_tile_310_square", "tile_310_square"),
+    asset_seed!("Assets_tile_310_wide", "tile_310_wide"),
+    asset_seed!("Assets_safari_pinned", "safari_pinned"),
 ];
 
 /// `Message_CustomFields`' default: upstream's example schema.
@@ -2054,6 +2087,10 @@ mod tests {
                     s.id
                 );
             }
+        }
+        for asset in crate::assets::ASSETS {
+            let id = crate::assets::setting_id(asset.name);
+            assert!(ids.contains(id.as_str()), "no setting for asset {id}");
         }
         let mut perms = HashSet::new();
         for (id, _) in DEFAULT_PERMISSIONS {

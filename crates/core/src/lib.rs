@@ -2,6 +2,7 @@
 //!
 //! Nothing in this crate performs I/O; everything here is a value or a pure rule.
 
+pub mod assets;
 pub mod audit;
 pub mod catalog;
 pub mod conditions;

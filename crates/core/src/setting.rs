@@ -15,6 +15,8 @@ pub enum SettingType {
     Language,
     /// Upstream's `multiSelect`: a list of strings (e.g. the sidebar's section order).
     MultiSelect,
+    /// Upstream's `asset`: `{url?, defaultUrl?}`, changed through `assets.setAsset`.
+    Asset,
 }
 
 impl SettingType {
@@ -28,6 +30,7 @@ impl SettingType {
             SettingType::Password => "password",
             SettingType::Language => "language",
             SettingType::MultiSelect => "multiSelect",
+            SettingType::Asset => "asset",
         }
     }
 
@@ -41,6 +44,7 @@ impl SettingType {
             "password" => SettingType::Password,
             "language" => SettingType::Language,
             "multiSelect" => SettingType::MultiSelect,
+            "asset" => SettingType::Asset,
             _ => return None,
         })
     }
@@ -60,6 +64,11 @@ impl SettingType {
             SettingType::MultiSelect => value
                 .as_array()
                 .is_some_and(|items| items.iter().all(Value::is_string)),
+            SettingType::Asset => value.as_object().is_some_and(|fields| {
+                fields
+                    .iter()
+                    .all(|(k, v)| matches!(k.as_str(), "url" | "defaultUrl") && v.is_string())
+            }),
         }
     }
 
@@ -80,6 +89,9 @@ impl SettingType {
                         .map(Value::from)
                 })
             }
+            SettingType::Asset => serde_json::from_str(raw)
+                .ok()
+                .filter(|value| self.accepts(value)),
             _ => Some(Value::String(raw.to_owned())),
         }
     }

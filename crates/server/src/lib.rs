@@ -162,6 +162,11 @@ fn service_config(config: &Config, instance_id: &str, secret_key: SecretKey) -> 
         link_preview_allow_private: config.link_preview_allow_private,
         disable_message_parser: config.disable_message_parser,
         mail_retry_initial: std::time::Duration::from_secs(config.mail_retry_seconds.max(1)),
+        database_kind: if config.database_url().starts_with("postgres") {
+            "postgresql"
+        } else {
+            "sqlite"
+        },
     }
 }
 

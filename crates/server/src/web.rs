@@ -55,6 +55,15 @@ pub fn is_api_path(path: &str) -> bool {
         || path.starts_with("/file-upload/")
         || path.starts_with("/ufs/")
         || path.starts_with("/avatar/")
+        || is_workspace_asset(path)
+}
+
+/// Whether a path names one of the workspace's assets (`/assets/logo.png`), which the API
+/// serves; the client's own built files under `/assets/` have hashed names and never match.
+fn is_workspace_asset(path: &str) -> bool {
+    path.strip_prefix("/assets/")
+        .and_then(|file| file.rsplit_once('.'))
+        .is_some_and(|(name, _)| comet_core::assets::asset_named(name).is_some())
 }
 
 /// Serves the client: assets by path, `index.html` for navigations.

@@ -74,6 +74,8 @@ pub struct ServiceConfig {
     /// The key sealing secrets kept at rest (TOTP secrets): `COMET_SECRET_KEY` or
     /// `<data dir>/secret.key`. The default is a new random key, good for one process only.
     pub secret_key: crate::secrets::SecretKey,
+    /// The database backend's name (`sqlite`, `postgresql`), which `statistics` reports.
+    pub database_kind: &'static str,
 }
 
 impl Default for ServiceConfig {
@@ -96,6 +98,7 @@ impl Default for ServiceConfig {
             disable_message_parser: false,
             mail_retry_initial: std::time::Duration::from_secs(10),
             secret_key: crate::secrets::SecretKey::generate(),
+            database_kind: "sqlite",
         }
     }
 }

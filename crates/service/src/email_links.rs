@@ -252,14 +252,14 @@ impl Accounts<'_> {
         Ok(record.filter(|r| r.expires_at > now()))
     }
 
-    fn site_url(&self) -> String {
+    pub(crate) fn site_url(&self) -> String {
         self.ctx
             .setting_str("Site_Url")
             .trim_end_matches('/')
             .to_owned()
     }
 
-    fn mail_language(&self, user: &User) -> MailLanguage {
+    pub(crate) fn mail_language(&self, user: &User) -> MailLanguage {
         let server = self.ctx.setting_str("Language");
         MailLanguage::pick([user.language.as_deref(), Some(server.as_str())])
     }
@@ -274,7 +274,7 @@ impl Accounts<'_> {
     }
 }
 
-fn display_name(user: &User) -> &str {
+pub(crate) fn display_name(user: &User) -> &str {
     if user.name.trim().is_empty() {
         &user.username
     } else {

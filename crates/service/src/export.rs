@@ -515,14 +515,14 @@ pub fn render(format: ExportFormat, messages: &[Message]) -> String {
 /// A zip archive built in memory, its entries stored uncompressed (the assets are mostly
 /// compressed already, and the archive is a download, not an archive format to optimise).
 #[derive(Default)]
-struct ZipWriter {
+pub(crate) struct ZipWriter {
     bytes: Vec<u8>,
     central: Vec<u8>,
     entries: u16,
 }
 
 impl ZipWriter {
-    fn add(&mut self, name: &str, data: &[u8]) {
+    pub(crate) fn add(&mut self, name: &str, data: &[u8]) {
         // Sizes and offsets are 32-bit in a plain zip: the caps above keep exports far below.
         let (Ok(size), Ok(offset)) = (u32::try_from(data.len()), u32::try_from(self.bytes.len()))
         else {
@@ -564,7 +564,7 @@ impl ZipWriter {
         self.entries = self.entries.saturating_add(1);
     }
 
-    fn finish(mut self) -> Vec<u8> {
+    pub(crate) fn finish(mut self) -> Vec<u8> {
         let offset = u32::try_from(self.bytes.len()).unwrap_or(u32::MAX);
         let size = u32::try_from(self.central.len()).unwrap_or(u32::MAX);
         self.bytes.append(&mut self.central);

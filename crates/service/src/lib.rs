@@ -6,6 +6,7 @@
 
 pub mod abuse;
 pub mod accounts;
+pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod authz;
@@ -44,6 +45,7 @@ pub mod room_settings;
 pub mod rooms;
 pub mod secrets;
 pub mod settings;
+pub mod statistics;
 pub mod storage;
 pub mod tokens;
 pub mod two_factor;
@@ -127,6 +129,8 @@ pub struct Service {
     /// Posted messages waiting for the decision to mail people who are away (`offline_mail`).
     offline_mail: offline_mail::OfflineMailQueue,
     config: ServiceConfig,
+    /// When this process's service started (`statistics`' process uptime).
+    started: std::time::Instant,
 }
 
 /// Declares a domain service: a view of the shared [`Service`] holding one domain's
@@ -182,6 +186,8 @@ domain_services! {
     audit => Audit;
     /// Invite links: creating, listing, removing and using them.
     invites => Invites;
+    /// The workspace: its statistics and its assets (logo, favicons).
+    workspace => Workspace;
 }
 
 impl std::fmt::Debug for Service {
@@ -215,6 +221,7 @@ impl Service {
             store,
             events,
             config,
+            started: std::time::Instant::now(),
         };
         service.bootstrap().await?;
         let service = Arc::new(service);

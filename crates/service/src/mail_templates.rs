@@ -62,6 +62,8 @@ pub enum MailKind {
     Invitation,
     /// A code for two-factor authentication by email: the "link" is the code itself.
     TwoFactorCode,
+    /// `users.requestDataDownload`: the export is ready.
+    DataExport,
 }
 
 struct Wording {
@@ -129,6 +131,19 @@ fn wording(kind: MailKind, language: MailLanguage) -> Wording {
             body: "يحاول أحدهم تسجيل الدخول إلى حسابك على {site}. يعمل الرمز مرة واحدة لبضع دقائق.",
             action: "رمزك",
             ignore: "إذا لم تكن أنت، فغيّر كلمة مرورك: هناك من يعرفها.",
+        (MailKind::DataExport, MailLanguage::English) => Wording {
+            subject: "[{site}] Your data is ready to download",
+            greeting: "Hello {name},",
+            body: "The copy of your data you asked for on {site} is ready. Download it while logged in to {site}.",
+            action: "Download your data",
+            ignore: "If you did not ask for it, tell the administrators of {site}.",
+        },
+        (MailKind::DataExport, MailLanguage::Arabic) => Wording {
+            subject: "[{site}] بياناتك جاهزة للتنزيل",
+            greeting: "مرحبًا {name}،",
+            body: "نسخة بياناتك التي طلبتها على {site} جاهزة. نزّلها وأنت مسجّل الدخول إلى {site}.",
+            action: "تنزيل بياناتك",
+            ignore: "إذا لم تطلبها، فأبلغ مسؤولي {site}.",
         },
     }
 }

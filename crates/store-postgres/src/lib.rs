@@ -178,6 +178,7 @@ impl Database for PostgresDatabase {
     const USER_ROLES_COLUMN: &'static str = "u.roles";
     const DELETE_IN_CTE: bool = true;
     const SEARCH_COLUMN: Option<&'static str> = Some("search_vector");
+    const DATABASE_SIZE: &'static str = "SELECT pg_database_size(current_database()) AS n";
 
     fn user_has_role(param: &str) -> String {
         format!("u.roles @> ARRAY[{param}]::text[]")

@@ -54,6 +54,7 @@ conformance_tests!(
     invites,
     two_factor,
     email_two_factor,
+    statistics,
 );
 
 #[tokio::test]

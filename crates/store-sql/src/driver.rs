@@ -81,6 +81,8 @@ pub trait Database: Send + Sync + 'static {
     /// The column holding a message's search index, when it lives in the row (otherwise the
     /// database indexes message text by itself).
     const SEARCH_COLUMN: Option<&'static str>;
+    /// A query answering `n`, the bytes the database takes.
+    const DATABASE_SIZE: &'static str;
 
     /// `u` (a user) holds the role bound at `param`.
     fn user_has_role(param: &str) -> String;

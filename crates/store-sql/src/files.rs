@@ -131,8 +131,8 @@ impl<D: Database> FileStore for SqlStore<D> {
     async fn update_upload(&self, u: &Upload) -> StoreResult<bool> {
         let update = Query::new(
             "UPDATE uploads SET name = $1, name_key = $2, complete = $3, description = $4, \
-             width = $5, height = $6, format = $7, expires_at = $8, updated_at = $9 \
-             WHERE id = $10",
+             width = $5, height = $6, format = $7, expires_at = $8, updated_at = $9, \
+             size = $11, store = $12 WHERE id = $10",
         )
         .bind(&u.name)
         .bind(u.name.to_lowercase())
@@ -143,7 +143,9 @@ impl<D: Database> FileStore for SqlStore<D> {
         .bind(&u.format)
         .bind(u.expires_at.map(millis))
         .bind(millis(u.updated_at))
-        .bind(&u.id);
+        .bind(&u.id)
+        .bind(i64::try_from(u.size).unwrap_or(i64::MAX))
+        .bind(&u.store);
         Ok(self.db.write(update).await? > 0)
     }
 

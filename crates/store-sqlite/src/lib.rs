@@ -228,6 +228,8 @@ impl Database for SqliteDatabase {
     const DELETE_IN_CTE: bool = false;
     // The FTS5 table follows message text through the migrations' triggers.
     const SEARCH_COLUMN: Option<&'static str> = None;
+    const DATABASE_SIZE: &'static str =
+        "SELECT p.page_count * s.page_size AS n FROM pragma_page_count() p, pragma_page_size() s";
 
     /// Through the `user_roles_role` index, rather than a probe per user.
     fn user_has_role(param: &str) -> String {

@@ -3456,6 +3456,8 @@ pub async fn uploads(store: &dyn Store) {
     pending.expires_at = None;
     pending.description = Some("quarterly".into());
     pending.updated_at = later(3);
+    pending.size += 7;
+    pending.store = "AmazonS3:Uploads".into();
     assert!(store.update_upload(&pending).await.unwrap());
     assert_eq!(
         store.upload_by_id("f2").await.unwrap(),
@@ -4628,4 +4630,57 @@ pub async fn email_two_factor(store: &dyn Store) {
 
     assert!(store.delete_user("ef1").await.unwrap());
     assert_eq!(store.email_two_factor("ef1").await.unwrap(), None);
+/// Workspace counts and statistics snapshots.
+pub async fn statistics(store: &dyn Store) {
+    use crate::StatisticsSnapshot;
+    let t0 = now();
+    let empty = store.workspace_counts().await.unwrap();
+    assert_eq!(empty.total_users, 0);
+    assert_eq!(empty.uploads_total_size, 0);
+    assert!(empty.database_size.is_some_and(|n| n > 0));
+    let mut away = user("st1", "stats.away", "st1@example.com", t0);
+    away.status = Presence::Away;
+    store.insert_user(&away).await.unwrap();
+    let mut gone = user("st2", "stats.gone", "st2@example.com", t0);
+    gone.active = false;
+    store.insert_user(&gone).await.unwrap();
+    let counts = store.workspace_counts().await.unwrap();
+    assert_eq!(counts.total_users, 2);
+    assert_eq!(counts.active_users, 1);
+    assert_eq!(counts.non_active_users, 1);
+    assert_eq!(counts.away_users, 1);
+    assert_eq!(counts.online_users, 0);
+
+    assert_eq!(store.latest_statistics().await.unwrap(), None);
+    let snapshot = |id: &str, at: Timestamp| StatisticsSnapshot {
+        id: id.into(),
+        created_at: at,
+        document: json!({"_id": id, "totalUsers": 2}),
+    };
+    for (i, id) in ["s1", "s2", "s3"].iter().enumerate() {
+        let at = t0 + chrono::Duration::seconds(i64::try_from(i).unwrap());
+        store.insert_statistics(&snapshot(id, at)).await.unwrap();
+    }
+    let latest = store.latest_statistics().await.unwrap().unwrap();
+    assert_eq!(latest.id, "s3");
+    assert_eq!(latest.document, json!({"_id": "s3", "totalUsers": 2}));
+    let (page, total) = store.list_statistics(1, Some(1)).await.unwrap();
+    assert_eq!(total, 3);
+    assert_eq!(
+        page.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        ["s2"]
+    );
+    let (all, _) = store.list_statistics(0, None).await.unwrap();
+    assert_eq!(
+        all.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        ["s3", "s2", "s1"]
+    );
+    assert_eq!(
+        store
+            .prune_statistics(t0 + chrono::Duration::seconds(1))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.list_statistics(0, None).await.unwrap().1, 2);
 }

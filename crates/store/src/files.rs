@@ -68,8 +68,9 @@ pub struct BlockedFileHash {
 pub trait FileStore: Send + Sync {
     async fn insert_upload(&self, upload: &Upload) -> StoreResult<()>;
     async fn upload_by_id(&self, id: &str) -> StoreResult<Option<Upload>>;
-    /// Replaces the mutable fields (name, description, complete, expiry, image details);
-    /// false if it does not exist.
+    /// Replaces the mutable fields (name, description, complete, expiry, image details, and the
+    /// size and store of a file written after its record, as a data export's); false if it
+    /// does not exist.
     async fn update_upload(&self, upload: &Upload) -> StoreResult<bool>;
     async fn delete_upload(&self, id: &str) -> StoreResult<bool>;
     /// A page of a room's files, newest first, and the total that match.

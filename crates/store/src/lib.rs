@@ -427,6 +427,8 @@ mod invites;
 pub use invites::{Invite, InviteStore, InviteToken};
 mod two_factor;
 pub use two_factor::{EmailTwoFactor, TwoFactorStore, UserTotp};
+mod statistics;
+pub use statistics::{StatisticsSnapshot, StatisticsStore, WorkspaceCounts};
 
 /// Everything the service needs from storage.
 pub trait Store:
@@ -450,6 +452,7 @@ pub trait Store:
     + MailStore
     + InviteStore
     + TwoFactorStore
+    + StatisticsStore
 {
 }
 
@@ -474,5 +477,6 @@ impl<T> Store for T where
         + MailStore
         + InviteStore
         + TwoFactorStore
+        + StatisticsStore
 {
 }

@@ -5,7 +5,7 @@ use axum::extract::State;
 use serde_json::json;
 
 /// The Rocket.Chat release whose REST and realtime behaviour Comet follows.
-pub const COMPATIBLE_VERSION: &str = "8.4.0";
+pub const COMPATIBLE_VERSION: &str = comet_service::statistics::COMPATIBLE_VERSION;
 
 /// `GET /api/info`: the compatible Rocket.Chat version (major.minor for anonymous callers, the
 /// full version and build details with `view-statistics`).

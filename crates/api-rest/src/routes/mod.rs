@@ -1,6 +1,7 @@
 //! Route table: one handler per upstream route.
 
 mod abuse;
+mod assets;
 mod audit;
 mod auth;
 mod avatars;
@@ -18,6 +19,7 @@ mod roles;
 mod rooms;
 mod settings;
 mod users;
+mod workspace;
 
 use crate::AppState;
 use axum::Router;
@@ -25,7 +27,7 @@ use axum::handler::Handler;
 use axum::http::Method;
 use axum::routing::{MethodRouter, get, post};
 use comet_service::authz::Required;
-use comet_service::{Accounts, Connections, Moderation, Permissions, Rooms, Settings};
+use comet_service::{Accounts, Connections, Moderation, Permissions, Rooms, Settings, Workspace};
 
 /// The requirement of the service operation a route runs, checked by the gate before the
 /// request is read so that a caller lacking it gets 403 before any validation error, as
@@ -53,6 +55,7 @@ pub fn required_permissions(route: &str, method: &Method) -> Option<Required> {
         }
         "/api/v1/instances.get" => Connections::VIEW_STATISTICS,
         "/api/v1/stdout.queue" => Settings::VIEW_LOGS,
+        "/api/v1/assets.setAsset" | "/api/v1/assets.unsetAsset" => Workspace::MANAGE_ASSETS,
         "/api/v1/audit.log" | "/api/v1/audit.export" => comet_service::audit::VIEW_AUDIT_LOG,
         "/api/v1/channels.messages" => Rooms::READ_CHANNEL_MESSAGES,
         "/api/v1/settings/{id}" if post => Settings::EDIT_PRIVILEGED,
@@ -246,6 +249,11 @@ fn table() -> RouteTable {
         .get("/api/v1/instances.get", presence::instances)
         .get("/api/v1/shield.svg", presence::shield)
         .get("/api/v1/stdout.queue", settings::stdout_queue)
+        .post_unbounded("/api/v1/assets.setAsset", assets::set_asset)
+        .post("/api/v1/assets.unsetAsset", assets::unset_asset)
+        .get("/assets/{file}", assets::asset_file)
+        .get("/api/v1/statistics", workspace::statistics)
+        .get("/api/v1/statistics.list", workspace::statistics_list)
         .get("/api/v1/audit.log", audit::log)
         .get("/api/v1/audit.export", audit::export)
         .get("/api/v1/settings.public", settings::public)

@@ -188,7 +188,7 @@ fn invalid_json_param(params: &Value, code: &'static str, name: &str) -> Error {
 }
 
 /// A JSON object given as a string parameter (`fields`, `query`); absent or empty is none.
-fn json_object_param(
+pub(crate) fn json_object_param(
     params: &Value,
     name: &str,
     code: &'static str,
@@ -948,8 +948,9 @@ pub async fn deactivate_idle(
     ok(json!({"count": count}))
 }
 
-/// `GET /api/v1/users.requestDataDownload?fullExport=`: `{requested, exportOperation}`. The
-/// export is built at once; its file is downloadable by the caller at the path it names.
+/// `GET /api/v1/users.requestDataDownload?fullExport=`: `{requested, exportOperation}`. A new
+/// export is answered `pending` and built in the background; once `completed`, its zip is
+/// downloadable by the caller at the path `generatedFile` names.
 pub async fn request_data_download(
     State(app): State<AppState>,
     Caller(session): Caller,
@@ -964,24 +965,25 @@ pub async fn request_data_download(
     };
     let download = app
         .service
-        .accounts()
         .request_data_download(&session, full_export)
         .await?;
     let op = &download.operation;
-    let created = iso(op.created_at);
+    let mut operation = json!({
+        "_id": op.id,
+        "userId": op.user_id,
+        "status": if op.completed { "completed" } else { "pending" },
+        "fullExport": op.full_export,
+        "fileList": [],
+        "createdAt": iso(op.created_at),
+        "_updatedAt": iso(op.updated_at),
+    });
+    if op.completed {
+        operation["fileId"] = json!(op.file.id);
+        operation["generatedFile"] = json!(comet_service::files::file_url(&op.file));
+    }
     ok(json!({
         "requested": download.requested,
-        "exportOperation": {
-            "_id": op.id,
-            "userId": op.user_id,
-            "status": "completed",
-            "fullExport": op.full_export,
-            "fileId": op.file.id,
-            "generatedFile": comet_service::files::file_url(&op.file),
-            "fileList": [],
-            "createdAt": created,
-            "_updatedAt": created,
-        },
+        "exportOperation": operation,
     }))
 }
 

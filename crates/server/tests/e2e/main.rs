@@ -10,6 +10,7 @@ mod common;
 
 mod abuse;
 mod api;
+mod assets;
 mod audit;
 mod auth;
 mod authz_matrix;
@@ -43,6 +44,7 @@ mod rooms;
 mod s3;
 mod search;
 mod settings;
+mod statistics;
 mod subscriptions;
 mod sync_removals;
 mod thumbnails;

@@ -3107,6 +3107,43 @@ async fn deactivate_idle_turns_off_long_absent_holders_of_a_role() {
     server.stop().await;
 }
 
+/// Asks for the caller's export until it is built; its operation.
+async fn completed_export(server: &TestServer, auth: &common::Auth, full: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let reply = server
+            .get(
+                "users.requestDataDownload",
+                &[("fullExport", full)],
+                Some(auth),
+            )
+            .await;
+        let operation = reply.ok()["exportOperation"].clone();
+        if operation["status"] == json!("completed") {
+            return operation;
+        }
+        assert_eq!(operation["status"], json!("pending"), "{operation}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "export never completed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The bytes of a download.
+async fn download(server: &TestServer, path: &str, auth: Option<&common::Auth>) -> (u16, Vec<u8>) {
+    let mut request = server.http.get(format!("{}{path}", server.base));
+    if let Some(auth) = auth {
+        request = request
+            .header("X-User-Id", &auth.user_id)
+            .header("X-Auth-Token", &auth.token);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    (status, response.bytes().await.expect("body").to_vec())
+}
+
 #[tokio::test]
 async fn data_download_exports_the_callers_data_for_them_alone() {
     let server = TestServer::start().await;
@@ -3126,6 +3163,18 @@ async fn data_download_exports_the_callers_data_for_them_alone() {
         .to_owned();
     common::say(&server, &alice, &room, "alice says hi").await;
     common::say(&server, &bob, &room, "bob answers").await;
+    let (status, _) = common::post_form(
+        &server,
+        &format!("rooms.upload/{room}"),
+        &[(
+            "file",
+            Some(("notes.txt", "text/plain")),
+            b"alice-file-content",
+        )],
+        &alice,
+    )
+    .await;
+    assert_eq!(status, 200);
 
     let reply = server
         .get("users.requestDataDownload", &[], Some(&alice))
@@ -3135,19 +3184,33 @@ async fn data_download_exports_the_callers_data_for_them_alone() {
     let operation = body["exportOperation"].clone();
     assert_eq!(operation["fullExport"], json!(false));
     assert_eq!(operation["userId"], json!(alice.user_id));
-    assert_eq!(operation["status"], json!("completed"));
+    // As upstream: recorded, then built off the request path.
+    assert_eq!(operation["status"], json!("pending"));
+    let operation = completed_export(&server, &alice, "false").await;
+    assert_eq!(operation["_id"], body["exportOperation"]["_id"]);
     let path = operation["generatedFile"]
         .as_str()
         .expect("path")
         .to_owned();
+    assert!(path.ends_with(".zip"), "{path}");
 
-    // The caller's own messages only, in every room of theirs, with their profile.
-    let export = server.get_raw(&path, Some(&alice)).await;
-    assert_eq!(export.status, 200);
-    assert_eq!(export.body["user"]["username"], json!("alice"));
-    let text = export.body.to_string();
+    // A zip of the caller's own messages only, in every room of theirs, with their profile
+    // and the files they uploaded.
+    let (status, archive) = download(&server, &path, Some(&alice)).await;
+    assert_eq!(status, 200);
+    assert!(
+        archive.starts_with(b"PK\x03\x04"),
+        "{}",
+        String::from_utf8_lossy(&archive[..archive.len().min(300)])
+    );
+    let text = String::from_utf8_lossy(&archive).into_owned();
+    assert!(text.contains("profile.json"), "{text}");
+    assert!(text.contains(&format!("rooms/{room}.json")), "{text}");
+    assert!(text.contains("\"username\": \"alice\""), "{text}");
     assert!(text.contains("alice says hi"), "{text}");
     assert!(!text.contains("bob answers"), "{text}");
+    assert!(text.contains("files/"), "{text}");
+    assert!(text.contains("alice-file-content"), "{text}");
     // Nobody else may fetch it.
     assert_eq!(server.get_raw(&path, Some(&bob)).await.status, 403);
     assert_eq!(server.get_raw(&path, Some(&admin)).await.status, 403);
@@ -3163,6 +3226,7 @@ async fn data_download_exports_the_callers_data_for_them_alone() {
         .await;
     assert_eq!(again.ok()["requested"], json!(false));
     assert_eq!(again.ok()["exportOperation"]["_id"], operation["_id"]);
+    assert_eq!(again.ok()["exportOperation"]["status"], json!("completed"));
 
     // A full export holds everyone's messages in the caller's rooms.
     let full = server
@@ -3176,11 +3240,12 @@ async fn data_download_exports_the_callers_data_for_them_alone() {
     assert_eq!(body["requested"], json!(true));
     assert_eq!(body["exportOperation"]["fullExport"], json!(true));
     assert_ne!(body["exportOperation"]["_id"], operation["_id"]);
-    let path = body["exportOperation"]["generatedFile"]
-        .as_str()
-        .expect("path");
-    let text = server.get_raw(path, Some(&alice)).await.body.to_string();
+    let full = completed_export(&server, &alice, "true").await;
+    let path = full["generatedFile"].as_str().expect("path").to_owned();
+    let (_, archive) = download(&server, &path, Some(&alice)).await;
+    let text = String::from_utf8_lossy(&archive).into_owned();
     assert!(text.contains("bob answers"), "{text}");
+    let path = path.as_str();
 
     // Turned off: no export, and earlier ones can no longer be fetched.
     set_setting(&server, &admin, "UserData_EnableDownload", json!(false)).await;

@@ -44,7 +44,7 @@ fn order(kind: RecordKind) -> Order {
         | RecordKind::BlockedFileHash
         | RecordKind::Invite
         | RecordKind::InviteToken => Order::Id,
-        RecordKind::UserTotp => Order::Id,
+        RecordKind::UserTotp | RecordKind::Team | RecordKind::TeamMember => Order::Id,
     }
 }
 

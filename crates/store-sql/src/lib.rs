@@ -18,6 +18,7 @@ mod mail;
 mod query;
 mod reports;
 mod rows;
+mod teams;
 mod transfer;
 mod two_factor;
 

@@ -69,6 +69,8 @@ async fn insert_record<D: Database>(tx: &mut D::Tx, record: &Record) -> StoreRes
         Record::Invite(invite) => crate::invites::insert_invite_query(invite),
         Record::InviteToken(token) => crate::invites::insert_invite_token_query(token),
         Record::UserTotp(totp) => crate::two_factor::insert_user_totp_query(totp),
+        Record::Team(team) => crate::teams::insert_team_query(team),
+        Record::TeamMember(member) => crate::teams::insert_team_member_query(member),
     };
     tx.write(insert).await.map(drop)
 }

@@ -425,6 +425,8 @@ mod mail;
 pub use mail::{EmailToken, EmailTokenKind, MailStore, QueuedMail};
 mod invites;
 pub use invites::{Invite, InviteStore, InviteToken};
+mod teams;
+pub use teams::{TeamMemberFilter, TeamStore};
 mod two_factor;
 pub use two_factor::{TwoFactorStore, UserTotp};
 
@@ -449,6 +451,7 @@ pub trait Store:
     + AuditStore
     + MailStore
     + InviteStore
+    + TeamStore
     + TwoFactorStore
 {
 }
@@ -473,6 +476,8 @@ impl<T> Store for T where
         + AuditStore
         + MailStore
         + InviteStore
+        + TeamStore
+        + TeamStore
         + TwoFactorStore
 {
 }

@@ -50,13 +50,15 @@ pub enum RecordKind {
     Invite,
     InviteToken,
     UserTotp,
+    Team,
+    TeamMember,
 }
 
 impl RecordKind {
     /// Every kind, each after the kinds it references (tokens after users, subscriptions after
     /// rooms and users, messages after rooms), so that copying in this order never writes a
     /// row before the row it points to. A new table goes here.
-    pub const ALL: [RecordKind; 20] = [
+    pub const ALL: [RecordKind; 22] = [
         RecordKind::User,
         RecordKind::LoginToken,
         RecordKind::Role,
@@ -77,6 +79,8 @@ impl RecordKind {
         RecordKind::Invite,
         RecordKind::InviteToken,
         RecordKind::UserTotp,
+        RecordKind::Team,
+        RecordKind::TeamMember,
     ];
 
     /// The name of the kind's table, as both backends call it: for progress output, and for
@@ -103,6 +107,8 @@ impl RecordKind {
             RecordKind::Invite => "invites",
             RecordKind::InviteToken => "invite_tokens",
             RecordKind::UserTotp => "user_totp",
+            RecordKind::Team => "teams",
+            RecordKind::TeamMember => "team_members",
         }
     }
 }
@@ -198,6 +204,9 @@ pub enum Record {
     InviteToken(crate::InviteToken),
     /// A user's TOTP state, its secrets sealed as stored (the key stays with the server).
     UserTotp(crate::UserTotp),
+    Team(comet_core::team::Team),
+    /// A membership of a team, with its team roles.
+    TeamMember(comet_core::team::TeamMember),
 }
 
 impl Record {
@@ -223,6 +232,8 @@ impl Record {
             Record::Invite(_) => RecordKind::Invite,
             Record::InviteToken(_) => RecordKind::InviteToken,
             Record::UserTotp(_) => RecordKind::UserTotp,
+            Record::Team(_) => RecordKind::Team,
+            Record::TeamMember(_) => RecordKind::TeamMember,
         }
     }
 }

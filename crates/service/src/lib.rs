@@ -43,6 +43,7 @@ pub mod rooms;
 pub mod secrets;
 pub mod settings;
 pub mod storage;
+pub mod teams;
 pub mod tokens;
 pub mod two_factor;
 pub mod user_query;
@@ -178,6 +179,8 @@ domain_services! {
     audit => Audit;
     /// Invite links: creating, listing, removing and using them.
     invites => Invites;
+    /// Teams: their members, main rooms and the rooms that belong to them.
+    teams => Teams;
 }
 
 impl std::fmt::Debug for Service {

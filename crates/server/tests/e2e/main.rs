@@ -45,6 +45,7 @@ mod search;
 mod settings;
 mod subscriptions;
 mod sync_removals;
+mod teams;
 mod thumbnails;
 mod tokens;
 mod two_factor;

@@ -1223,7 +1223,7 @@ impl Rooms<'_> {
         let at = now();
         let subscription = self.joining_subscription(room, &session.user, at);
         let message = system_message("uj", &room.id, &session.user, &session.user.username, at);
-        self.add_member(&room, subscription, message).await?;
+        self.add_member(room, subscription, message).await?;
         Ok(())
     }
 
@@ -1266,7 +1266,7 @@ impl Rooms<'_> {
             .with_details(json!({"method": "leaveRoom"})));
         }
         let message = system_message("ul", &room.id, &session.user, &session.user.username, now());
-        self.remove_member(&room, &session.user.id, message).await?;
+        self.remove_member(room, &session.user.id, message).await?;
         Ok(())
     }
 
@@ -1332,7 +1332,7 @@ impl Rooms<'_> {
             let at = now();
             let subscription = self.joining_subscription(room, user, at);
             let message = system_message("au", &room.id, &session.user, &user.username, at);
-            self.add_member(&room, subscription, message).await?;
+            self.add_member(room, subscription, message).await?;
         }
         Ok(())
     }
@@ -1373,7 +1373,7 @@ impl Rooms<'_> {
             .with_details(json!({"method": "removeUserFromRoom"})));
         }
         let message = system_message("ru", &room.id, &session.user, &user.username, now());
-        self.remove_member(&room, &user.id, message).await?;
+        self.remove_member(room, &user.id, message).await?;
         self.ctx
             .audit_by(
                 session,

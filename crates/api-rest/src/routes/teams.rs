@@ -75,9 +75,7 @@ fn room_list(params: &Value, name: &str, non_empty: bool) -> Result<Vec<String>,
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => {
             if non_empty && items.is_empty() {
-                return Err(Error::invalid_params(format!(
-                    "must NOT have fewer than 1 items"
-                )));
+                return Err(Error::invalid_params("must NOT have fewer than 1 items"));
             }
             items
                 .iter()

@@ -38,6 +38,7 @@ pub const DEFAULT_PERMISSIONS: &[(&str, &[&str])] = &[
         &["livechat-manager", "livechat-monitor", "admin"],
     ),
     ("add-oauth-service", &["admin"]),
+    ("add-team-channel", &["admin", "owner", "moderator"]),
     ("add-team-member", &["admin", "owner", "moderator"]),
     ("add-user-to-any-c-room", &["admin"]),
     ("add-user-to-any-p-room", &[]),

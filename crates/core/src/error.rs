@@ -126,6 +126,11 @@ impl Error {
         Error::make(ErrorKind::Unauthorized, None, Cow::Borrowed("unauthorized"))
     }
 
+    /// Upstream's `API.v1.unauthorized(message)`: 401 with a message of its own.
+    pub fn unauthorized_because(message: impl Into<Cow<'static, str>>) -> Self {
+        Error::make(ErrorKind::Unauthorized, None, message.into())
+    }
+
     /// A permission an operation declares is missing (upstream's `permissionsRequired`).
     pub fn permission_required() -> Self {
         Error::make(

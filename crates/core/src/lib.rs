@@ -20,6 +20,7 @@ pub mod room;
 pub mod search;
 pub mod setting;
 pub mod slug;
+pub mod team;
 pub mod totp;
 pub mod user;
 pub mod validate;

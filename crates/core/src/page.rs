@@ -141,6 +141,14 @@ pub struct RoomFilter {
     pub member: Option<String>,
     /// Only discussions of this room.
     pub parent_id: Option<String>,
+    /// Only rooms of this team.
+    pub team_id: Option<String>,
+    /// Only rooms the team's members join with it (`teamDefault`).
+    pub team_default_only: bool,
+    /// Only teams' main rooms (`teamMain`).
+    pub team_main_only: bool,
+    /// Only public channels and the rooms this user is subscribed to.
+    pub visible_to: Option<String>,
 }
 
 /// Sort keys for rooms.

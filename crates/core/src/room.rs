@@ -95,6 +95,15 @@ pub struct Room {
     /// For a discussion: the room it was started from (`prid`).
     pub parent_id: Option<String>,
     pub custom_fields: Value,
+    /// The team this room belongs to (`teamId`).
+    #[serde(default)]
+    pub team_id: Option<String>,
+    /// This room is its team's main room (`teamMain`).
+    #[serde(default)]
+    pub team_main: bool,
+    /// The team's members join this room when they join the team (`teamDefault`).
+    #[serde(default)]
+    pub team_default: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }

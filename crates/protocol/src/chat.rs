@@ -92,6 +92,15 @@ pub fn room(room: &Room, last_message: Option<&Message>) -> Value {
     if let Some(parent) = &room.parent_id {
         put(&mut m, "prid", parent.clone());
     }
+    if let Some(team_id) = &room.team_id {
+        put(&mut m, "teamId", team_id.clone());
+    }
+    if room.team_main {
+        put(&mut m, "teamMain", true);
+    }
+    if room.team_default {
+        put(&mut m, "teamDefault", true);
+    }
     if let Some(lm) = room.last_message_at {
         put(&mut m, "lm", iso(lm));
     }

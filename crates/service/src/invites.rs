@@ -367,7 +367,7 @@ impl Invites<'_> {
         }
         let subscription = rooms.joining_subscription(&room, &session.user, at);
         let message = system_message("uj", &room.id, &session.user, &session.user.username, at);
-        rooms.add_member(subscription, message).await?;
+        rooms.add_member(&room, subscription, message).await?;
         Ok(InvitedRoom { room })
     }
 }

@@ -47,6 +47,7 @@ pub mod secrets;
 pub mod settings;
 pub mod statistics;
 pub mod storage;
+pub mod teams;
 pub mod tokens;
 pub mod two_factor;
 pub mod user_query;
@@ -188,6 +189,8 @@ domain_services! {
     invites => Invites;
     /// The workspace: its statistics and its assets (logo, favicons).
     workspace => Workspace;
+    /// Teams: their members, main rooms and the rooms that belong to them.
+    teams => Teams;
 }
 
 impl std::fmt::Debug for Service {

@@ -131,6 +131,7 @@ fn wording(kind: MailKind, language: MailLanguage) -> Wording {
             body: "يحاول أحدهم تسجيل الدخول إلى حسابك على {site}. يعمل الرمز مرة واحدة لبضع دقائق.",
             action: "رمزك",
             ignore: "إذا لم تكن أنت، فغيّر كلمة مرورك: هناك من يعرفها.",
+        },
         (MailKind::DataExport, MailLanguage::English) => Wording {
             subject: "[{site}] Your data is ready to download",
             greeting: "Hello {name},",

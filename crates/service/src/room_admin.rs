@@ -75,7 +75,7 @@ impl Rooms<'_> {
             let at = now();
             let subscription = self.joining_subscription(room, user, at);
             let message = system_message("au", &room.id, &session.user, &user.username, at);
-            self.add_member(subscription, message).await?;
+            self.add_member(room, subscription, message).await?;
         }
         Ok(())
     }

@@ -434,6 +434,9 @@ impl Rooms<'_> {
             favorite: false,
             parent_id: None,
             custom_fields: json!({}),
+            team_id: None,
+            team_main: false,
+            team_default: false,
             created_at: at,
             updated_at: at,
         }
@@ -452,11 +455,18 @@ impl Rooms<'_> {
     }
 
     /// Adds a member with a system message, and tells everyone concerned.
+    /// In a team's main room the notice becomes the team's (`ujt`, `added-user-to-team`) and
+    /// the new member joins the team and its auto-join rooms, as upstream's `addUserToRoom`.
     pub(crate) async fn add_member(
         &self,
+        room: &Room,
         subscription: Subscription,
-        notice: Message,
+        mut notice: Message,
     ) -> Result<bool> {
+        if room.team_main {
+            crate::teams::team_notice(&mut notice);
+        }
+        let user_id = subscription.user.id.clone();
         let added = self
             .ctx
             .store
@@ -465,19 +475,29 @@ impl Rooms<'_> {
             .map_err(store_error)?;
         if added {
             self.publish_subscription(comet_events::Change::Inserted, subscription);
+            let actor = notice.author.clone();
             self.ctx
                 .publish(comet_events::Event::Message(Box::new(notice)));
+            if let (true, Some(team_id)) = (room.team_main, &room.team_id) {
+                Box::pin(self.ctx.teams().joined_main_room(team_id, &user_id, &actor)).await?;
+            }
         }
         Ok(added)
     }
 
     /// Removes a member with a system message, and tells everyone concerned.
+    /// In a team's main room the notice becomes the team's (`ult`, `removed-user-from-team`)
+    /// and the member leaves the team, as upstream's `removeUserFromRoom`.
     pub(crate) async fn remove_member(
         &self,
-        room_id: &str,
+        room: &Room,
         user_id: &str,
-        notice: Message,
+        mut notice: Message,
     ) -> Result<bool> {
+        let room_id = room.id.as_str();
+        if room.team_main {
+            crate::teams::team_notice(&mut notice);
+        }
         let subscription = self
             .ctx
             .store
@@ -496,6 +516,13 @@ impl Rooms<'_> {
             }
             self.ctx
                 .publish(comet_events::Event::Message(Box::new(notice)));
+            if let (true, Some(team_id)) = (room.team_main, &room.team_id) {
+                self.ctx
+                    .store
+                    .remove_team_member(team_id, user_id)
+                    .await
+                    .map_err(store_error)?;
+            }
         }
         Ok(removed)
     }
@@ -557,7 +584,7 @@ impl Rooms<'_> {
             let at = now();
             let subscription = self.joining_subscription(&room, user, at);
             let message = system_message("uj", &room.id, user, &user.username, at);
-            self.add_member(subscription, message).await?;
+            self.add_member(&room, subscription, message).await?;
         }
         Ok(())
     }
@@ -1196,7 +1223,7 @@ impl Rooms<'_> {
         let at = now();
         let subscription = self.joining_subscription(room, &session.user, at);
         let message = system_message("uj", &room.id, &session.user, &session.user.username, at);
-        self.add_member(subscription, message).await?;
+        self.add_member(room, subscription, message).await?;
         Ok(())
     }
 
@@ -1239,8 +1266,7 @@ impl Rooms<'_> {
             .with_details(json!({"method": "leaveRoom"})));
         }
         let message = system_message("ul", &room.id, &session.user, &session.user.username, now());
-        self.remove_member(&room.id, &session.user.id, message)
-            .await?;
+        self.remove_member(room, &session.user.id, message).await?;
         Ok(())
     }
 
@@ -1306,7 +1332,7 @@ impl Rooms<'_> {
             let at = now();
             let subscription = self.joining_subscription(room, user, at);
             let message = system_message("au", &room.id, &session.user, &user.username, at);
-            self.add_member(subscription, message).await?;
+            self.add_member(room, subscription, message).await?;
         }
         Ok(())
     }
@@ -1347,7 +1373,7 @@ impl Rooms<'_> {
             .with_details(json!({"method": "removeUserFromRoom"})));
         }
         let message = system_message("ru", &room.id, &session.user, &user.username, now());
-        self.remove_member(&room.id, &user.id, message).await?;
+        self.remove_member(room, &user.id, message).await?;
         self.ctx
             .audit_by(
                 session,

@@ -47,6 +47,7 @@ fn order(kind: RecordKind) -> Order {
         RecordKind::UserTotp | RecordKind::UserEmailTwoFactor | RecordKind::QueuedMail => Order::Id,
         // Keyed by the token's digest, not by an `id`.
         RecordKind::EmailToken => Order::Ctid,
+        RecordKind::Team | RecordKind::TeamMember => Order::Id,
     }
 }
 

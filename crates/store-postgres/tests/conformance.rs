@@ -52,6 +52,7 @@ conformance_tests!(
     audit_log,
     mail,
     invites,
+    teams,
     two_factor,
     email_two_factor,
     statistics,

@@ -136,7 +136,7 @@ pub(crate) fn insert_room_query(
     Query::new(format!(
         "INSERT INTO rooms (name_key, fname_key, {ROOM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, \
          $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, \
-         $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34)"
+         $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37)"
     ))
     .bind(room.name.as_ref().map(|n| n.to_lowercase()))
     .bind(room.fname.as_ref().map(|n| n.to_lowercase()))
@@ -172,6 +172,9 @@ pub(crate) fn insert_room_query(
     .bind(millis(room.updated_at))
     .bind(&room.unmuted)
     .bind(room.favorite)
+    .bind(&room.team_id)
+    .bind(room.team_main)
+    .bind(room.team_default)
 }
 
 /// Counts a message in its room and, when asked, makes it the last message unless the room
@@ -290,6 +293,20 @@ fn push_room_filter<D: Database>(q: &mut Query, filter: &RoomFilter) {
     }
     if let Some(parent) = &filter.parent_id {
         q.push(" AND prid = ").push_bind(parent);
+    }
+    if let Some(team_id) = &filter.team_id {
+        q.push(" AND team_id = ").push_bind(team_id);
+    }
+    if filter.team_default_only {
+        q.push(" AND team_default = ").push(D::TRUE);
+    }
+    if filter.team_main_only {
+        q.push(" AND team_main = ").push(D::TRUE);
+    }
+    if let Some(user_id) = &filter.visible_to {
+        q.push(" AND (t = 'c' OR id IN (SELECT rid FROM subscriptions WHERE user_id = ")
+            .push_bind(user_id)
+            .push("))");
     }
     if let Some(user_id) = &filter.member {
         q.push(" AND id IN (SELECT rid FROM subscriptions WHERE user_id = ")
@@ -475,7 +492,8 @@ impl<D: Database> RoomStore for SqlStore<D> {
              archived = $10, is_default = $11, featured = $12, encrypted = $13, broadcast = $14, \
              join_code = $15, muted = $16, user_ids = $17, usernames = $18, sys_mes = $19, \
              custom_fields = $20, updated_at = $21, unmuted = $22, favorite = $23, \
-             fname_key = $25 WHERE id = $24",
+             fname_key = $25, team_id = $26, team_main = $27, team_default = $28 \
+             WHERE id = $24",
         )
         .bind(room.room_type.as_str())
         .bind(&room.name)
@@ -501,7 +519,10 @@ impl<D: Database> RoomStore for SqlStore<D> {
         .bind(&room.unmuted)
         .bind(room.favorite)
         .bind(&room.id)
-        .bind(room.fname.as_ref().map(|n| n.to_lowercase()));
+        .bind(room.fname.as_ref().map(|n| n.to_lowercase()))
+        .bind(&room.team_id)
+        .bind(room.team_main)
+        .bind(room.team_default);
         let updated = tx.write(update).await.map_err(|e| match e {
             StoreError::Conflict(_) => StoreError::Conflict(Conflict::RoomName),
             other => other,

@@ -19,6 +19,7 @@ mod query;
 mod reports;
 mod rows;
 mod statistics;
+mod teams;
 mod transfer;
 mod two_factor;
 

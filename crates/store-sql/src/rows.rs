@@ -38,7 +38,7 @@ pub(crate) const ROOM_COLUMNS: &str = "id, t, name, fname, creator_id, creator_u
     creator_name, topic, description, announcement, read_only, react_when_read_only, archived, \
     is_default, featured, encrypted, broadcast, join_code, muted, user_ids, usernames, msgs, \
     users_count, lm, last_message_id, sys_mes, prid, custom_fields, created_at, updated_at, \
-    unmuted, favorite";
+    unmuted, favorite, team_id, team_main, team_default";
 
 pub(crate) const SUBSCRIPTION_COLUMNS: &str = "id, rid, t, user_id, username, user_name, name, \
     fname, roles, open, alert, unread, user_mentions, group_mentions, favorite, archived, ts, \
@@ -88,6 +88,8 @@ pub fn export_columns<D: Database>(kind: RecordKind) -> String {
         RecordKind::UserEmailTwoFactor => crate::two_factor::EMAIL_TWO_FACTOR_COLUMNS.to_owned(),
         RecordKind::QueuedMail => crate::mail::MAIL_COLUMNS.to_owned(),
         RecordKind::EmailToken => crate::mail::EMAIL_TOKEN_COLUMNS.to_owned(),
+        RecordKind::Team => crate::teams::TEAM_COLUMNS.to_owned(),
+        RecordKind::TeamMember => crate::teams::TEAM_MEMBER_COLUMNS.to_owned(),
     }
 }
 
@@ -140,6 +142,8 @@ pub(crate) fn record_from_row(kind: RecordKind, row: &impl SqlRow) -> StoreResul
         }
         RecordKind::QueuedMail => Record::QueuedMail(crate::mail::mail_from_row(row)?),
         RecordKind::EmailToken => Record::EmailToken(crate::mail::email_token_from_row(row)?),
+        RecordKind::Team => Record::Team(crate::teams::team_from_row(row)?),
+        RecordKind::TeamMember => Record::TeamMember(crate::teams::team_member_from_row(row)?),
     })
 }
 
@@ -281,6 +285,9 @@ pub(crate) fn room_from_row(row: &impl SqlRow) -> StoreResult<Room> {
         hidden_system_messages: row.text_list("sys_mes")?,
         parent_id: row.opt_text("prid")?,
         custom_fields: row.json("custom_fields")?,
+        team_id: row.opt_text("team_id")?,
+        team_main: row.bool("team_main")?,
+        team_default: row.bool("team_default")?,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
     })

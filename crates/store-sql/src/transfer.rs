@@ -74,6 +74,8 @@ async fn insert_record<D: Database>(tx: &mut D::Tx, record: &Record) -> StoreRes
         }
         Record::QueuedMail(mail) => crate::mail::insert_mail_query(mail),
         Record::EmailToken(token) => crate::mail::insert_email_token_query(token),
+        Record::Team(team) => crate::teams::insert_team_query(team),
+        Record::TeamMember(member) => crate::teams::insert_team_member_query(member),
     };
     tx.write(insert).await.map(drop)
 }

@@ -237,6 +237,12 @@ async fn room_bans() {
 }
 
 #[tokio::test]
+async fn teams() {
+    let (_dir, store) = fresh().await;
+    conformance::teams(&store).await;
+}
+
+#[tokio::test]
 async fn invites() {
     let (_dir, store) = fresh().await;
     conformance::invites(&store).await;

@@ -601,6 +601,9 @@ fn room(id: &str, name: &str, creator: &User, at: Timestamp) -> comet_core::room
         favorite: false,
         parent_id: None,
         custom_fields: json!({}),
+        team_id: None,
+        team_main: false,
+        team_default: false,
         created_at: at,
         updated_at: at,
     }
@@ -4630,6 +4633,8 @@ pub async fn email_two_factor(store: &dyn Store) {
 
     assert!(store.delete_user("ef1").await.unwrap());
     assert_eq!(store.email_two_factor("ef1").await.unwrap(), None);
+}
+
 /// Workspace counts and statistics snapshots.
 pub async fn statistics(store: &dyn Store) {
     use crate::StatisticsSnapshot;
@@ -4683,4 +4688,258 @@ pub async fn statistics(store: &dyn Store) {
         1
     );
     assert_eq!(store.list_statistics(0, None).await.unwrap().1, 2);
+}
+
+/// Teams: creation marks the main room, memberships with roles, filtered member pages, team
+/// listings by member, rooms joining and leaving, deletion releasing every room.
+pub async fn teams(store: &dyn Store) {
+    use crate::TeamMemberFilter;
+    use comet_core::page::RoomFilter;
+    use comet_core::team::{Creator, Team, TeamMember, TeamType};
+    let t0 = now();
+    let owner = user("t-own", "owner", "owner@example.com", t0);
+    let mut bea = user("t-bea", "bea", "bea@example.com", at_ms(t0, 1));
+    bea.status = Presence::Online;
+    let mut gone = user("t-gone", "gone", "gone@example.com", at_ms(t0, 2));
+    gone.active = false;
+    for u in [&owner, &bea, &gone] {
+        store.insert_user(u).await.unwrap();
+    }
+    let main = room("r-team", "crew", &owner, t0);
+    store
+        .create_room(&main, &[subscription("ts-own", &main, &owner, t0)], None)
+        .await
+        .unwrap();
+    let side = room("r-side", "crew-side", &owner, t0);
+    store
+        .create_room(&side, &[subscription("ts-side", &side, &owner, t0)], None)
+        .await
+        .unwrap();
+    let creator = Creator {
+        id: owner.id.clone(),
+        username: owner.username.clone(),
+    };
+    let member = |id: &str, user_id: &str, roles: &[&str], ms: i64| TeamMember {
+        id: id.into(),
+        team_id: "team-1".into(),
+        user_id: user_id.into(),
+        roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+        created_by: creator.clone(),
+        created_at: at_ms(t0, ms),
+    };
+    let team = Team {
+        id: "team-1".into(),
+        name: "crew".into(),
+        team_type: TeamType::Private,
+        room_id: main.id.clone(),
+        created_by: creator.clone(),
+        created_at: t0,
+        updated_at: t0,
+    };
+    store
+        .insert_team(&team, &[member("tm-own", "t-own", &["owner"], 0)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.team_by_id("team-1").await.unwrap(),
+        Some(team.clone())
+    );
+    assert_eq!(
+        store.team_by_name("crew").await.unwrap(),
+        Some(team.clone())
+    );
+    assert_eq!(store.team_by_name("Crew").await.unwrap(), None);
+    let main_now = store.room_by_id("r-team").await.unwrap().unwrap();
+    assert_eq!(main_now.team_id.as_deref(), Some("team-1"));
+    assert!(main_now.team_main);
+    assert!(!main_now.team_default);
+
+    // Memberships.
+    assert!(
+        store
+            .add_team_member(&member("tm-bea", "t-bea", &[], 1))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .add_team_member(&member("tm-bea2", "t-bea", &[], 1))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .add_team_member(&member("tm-gone", "t-gone", &[], 2))
+            .await
+            .unwrap()
+    );
+    let mut stray = member("tm-stray", "t-bea", &[], 3);
+    stray.team_id = "no-such-team".into();
+    assert!(!store.add_team_member(&stray).await.unwrap());
+    assert_eq!(store.count_team_members("team-1").await.unwrap(), 3);
+    assert_eq!(
+        store
+            .count_team_members_with_role("team-1", "owner")
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.list_statistics(0, None).await.unwrap().1, 2);
+    assert!(
+        store
+            .set_team_member_roles("team-1", "t-bea", &["owner".into(), "moderator".into()])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_team_member_roles("team-1", "t-nobody", &[])
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .team_member("team-1", "t-bea")
+            .await
+            .unwrap()
+            .unwrap()
+            .roles,
+        vec!["owner".to_owned(), "moderator".to_owned()]
+    );
+    assert_eq!(
+        store
+            .count_team_members_with_role("team-1", "owner")
+            .await
+            .unwrap(),
+        2
+    );
+
+    // Member pages: active users only, in the order they joined, filtered.
+    let all = TeamMemberFilter::default();
+    let (page, total) = store.team_members("team-1", &all, 0, None).await.unwrap();
+    assert_eq!(total, 2);
+    let ids: Vec<&str> = page
+        .iter()
+        .map(|(m, u)| {
+            assert_eq!(m.user_id, u.id);
+            u.id.as_str()
+        })
+        .collect();
+    assert_eq!(ids, ["t-own", "t-bea"]);
+    let (page, total) = store
+        .team_members("team-1", &all, 1, Some(1))
+        .await
+        .unwrap();
+    assert_eq!((page.len(), total), (1, 2));
+    assert_eq!(page[0].1.id, "t-bea");
+    let by_username = TeamMemberFilter {
+        username: Some("BE".into()),
+        ..TeamMemberFilter::default()
+    };
+    let (page, total) = store
+        .team_members("team-1", &by_username, 0, None)
+        .await
+        .unwrap();
+    assert_eq!((page.len(), total), (1, 1));
+    let by_name = TeamMemberFilter {
+        name: Some("name own".into()),
+        ..TeamMemberFilter::default()
+    };
+    let (page, _) = store
+        .team_members("team-1", &by_name, 0, None)
+        .await
+        .unwrap();
+    assert_eq!(page[0].1.id, "t-own");
+    let online = TeamMemberFilter {
+        statuses: vec!["online".into()],
+        ..TeamMemberFilter::default()
+    };
+    let (page, _) = store
+        .team_members("team-1", &online, 0, None)
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].1.id, "t-bea");
+    let except = TeamMemberFilter {
+        except_user: Some("t-own".into()),
+        ..TeamMemberFilter::default()
+    };
+    let (_, total) = store
+        .team_members("team-1", &except, 0, None)
+        .await
+        .unwrap();
+    assert_eq!(total, 1);
+
+    // Listings.
+    let second = Team {
+        id: "team-2".into(),
+        name: "other".into(),
+        team_type: TeamType::Public,
+        room_id: side.id.clone(),
+        created_at: at_ms(t0, 5),
+        updated_at: at_ms(t0, 5),
+        ..team.clone()
+    };
+    store.insert_team(&second, &[]).await.unwrap();
+    let (teams, total) = store.list_teams(None, 0, None).await.unwrap();
+    assert_eq!(total, 2);
+    assert_eq!(teams[0].id, "team-1");
+    let (teams, total) = store.list_teams(Some("t-bea"), 0, None).await.unwrap();
+    assert_eq!((teams.len(), total), (1, 1));
+    let (teams, total) = store.list_teams(None, 1, Some(5)).await.unwrap();
+    assert_eq!((teams[0].id.as_str(), total), ("team-2", 2));
+    assert_eq!(store.teams_of_user("t-bea").await.unwrap().len(), 1);
+
+    // A room joins the first team as a default room.
+    let mut joined = store.room_by_id("r-side").await.unwrap().unwrap();
+    joined.team_id = Some("team-1".into());
+    joined.team_main = false;
+    joined.team_default = true;
+    assert!(store.update_room(&joined).await.unwrap());
+    assert_eq!(store.count_team_rooms("team-1").await.unwrap(), 2);
+    let of_team = RoomFilter {
+        team_id: Some("team-1".into()),
+        ..RoomFilter::default()
+    };
+    let (rooms, total) = store.list_rooms(&of_team, &Page::all()).await.unwrap();
+    assert_eq!((rooms.len(), total), (2, 2));
+    let defaults = RoomFilter {
+        team_default_only: true,
+        ..of_team.clone()
+    };
+    let (rooms, _) = store.list_rooms(&defaults, &Page::all()).await.unwrap();
+    assert_eq!(rooms.len(), 1);
+    assert_eq!(rooms[0].id, "r-side");
+    let mains = RoomFilter {
+        team_main_only: true,
+        ..RoomFilter::default()
+    };
+    let (rooms, _) = store.list_rooms(&mains, &Page::all()).await.unwrap();
+    assert_eq!(rooms.len(), 1);
+    assert_eq!(rooms[0].id, "r-team");
+
+    // Renaming and retyping.
+    let renamed = Team {
+        name: "crew2".into(),
+        team_type: TeamType::Public,
+        updated_at: at_ms(t0, 9),
+        ..team.clone()
+    };
+    assert!(store.update_team(&renamed).await.unwrap());
+    assert_eq!(store.team_by_id("team-1").await.unwrap(), Some(renamed));
+
+    // Removing a member, then deleting the team: its rooms are released.
+    assert!(store.remove_team_member("team-1", "t-gone").await.unwrap());
+    assert!(!store.remove_team_member("team-1", "t-gone").await.unwrap());
+    let mut released = store.delete_team("team-1").await.unwrap();
+    released.sort();
+    assert_eq!(released, ["r-side", "r-team"]);
+    assert_eq!(store.team_by_id("team-1").await.unwrap(), None);
+    assert_eq!(store.count_team_members("team-1").await.unwrap(), 0);
+    for id in ["r-side", "r-team"] {
+        let room = store.room_by_id(id).await.unwrap().unwrap();
+        assert_eq!(room.team_id, None);
+        assert!(!room.team_main && !room.team_default);
+    }
+    assert!(store.team_by_id("team-2").await.unwrap().is_some());
 }

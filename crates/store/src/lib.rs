@@ -425,6 +425,8 @@ mod mail;
 pub use mail::{EmailToken, EmailTokenKind, MailStore, QueuedMail};
 mod invites;
 pub use invites::{Invite, InviteStore, InviteToken};
+mod teams;
+pub use teams::{TeamMemberFilter, TeamStore};
 mod two_factor;
 pub use two_factor::{EmailTwoFactor, TwoFactorStore, UserTotp};
 mod statistics;
@@ -451,6 +453,7 @@ pub trait Store:
     + AuditStore
     + MailStore
     + InviteStore
+    + TeamStore
     + TwoFactorStore
     + StatisticsStore
 {
@@ -476,6 +479,8 @@ impl<T> Store for T where
         + AuditStore
         + MailStore
         + InviteStore
+        + TeamStore
+        + TeamStore
         + TwoFactorStore
         + StatisticsStore
 {

@@ -53,13 +53,15 @@ pub enum RecordKind {
     UserEmailTwoFactor,
     QueuedMail,
     EmailToken,
+    Team,
+    TeamMember,
 }
 
 impl RecordKind {
     /// Every kind, each after the kinds it references (tokens after users, subscriptions after
     /// rooms and users, messages after rooms), so that copying in this order never writes a
     /// row before the row it points to. A new table goes here.
-    pub const ALL: [RecordKind; 23] = [
+    pub const ALL: [RecordKind; 25] = [
         RecordKind::User,
         RecordKind::LoginToken,
         RecordKind::Role,
@@ -83,6 +85,8 @@ impl RecordKind {
         RecordKind::UserEmailTwoFactor,
         RecordKind::QueuedMail,
         RecordKind::EmailToken,
+        RecordKind::Team,
+        RecordKind::TeamMember,
     ];
 
     /// The name of the kind's table, as both backends call it: for progress output, and for
@@ -112,6 +116,8 @@ impl RecordKind {
             RecordKind::UserEmailTwoFactor => "user_email_two_factor",
             RecordKind::QueuedMail => "mail_queue",
             RecordKind::EmailToken => "email_tokens",
+            RecordKind::Team => "teams",
+            RecordKind::TeamMember => "team_members",
         }
     }
 }
@@ -212,6 +218,9 @@ pub enum Record {
     QueuedMail(crate::QueuedMail),
     /// The digest of a mailed link's token.
     EmailToken(crate::EmailToken),
+    Team(comet_core::team::Team),
+    /// A membership of a team, with its team roles.
+    TeamMember(comet_core::team::TeamMember),
 }
 
 impl Record {
@@ -240,6 +249,8 @@ impl Record {
             Record::UserEmailTwoFactor(_) => RecordKind::UserEmailTwoFactor,
             Record::QueuedMail(_) => RecordKind::QueuedMail,
             Record::EmailToken(_) => RecordKind::EmailToken,
+            Record::Team(_) => RecordKind::Team,
+            Record::TeamMember(_) => RecordKind::TeamMember,
         }
     }
 }

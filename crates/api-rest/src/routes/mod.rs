@@ -18,6 +18,7 @@ mod presence;
 mod roles;
 mod rooms;
 mod settings;
+mod teams;
 mod users;
 mod workspace;
 
@@ -167,6 +168,22 @@ fn table() -> RouteTable {
             "/api/v1/users.2fa.sendEmailCode",
             users::send_email_two_factor_code,
         )
+        .post("/api/v1/teams.create", teams::create)
+        .get("/api/v1/teams.list", teams::list)
+        .get("/api/v1/teams.listAll", teams::list_all)
+        .get("/api/v1/teams.info", teams::info)
+        .get("/api/v1/teams.members", teams::members)
+        .post("/api/v1/teams.addMembers", teams::add_members)
+        .post("/api/v1/teams.updateMember", teams::update_member)
+        .post("/api/v1/teams.removeMember", teams::remove_member)
+        .post("/api/v1/teams.leave", teams::leave)
+        .post("/api/v1/teams.delete", teams::delete)
+        .post("/api/v1/teams.convertToChannel", teams::convert_to_channel)
+        .post("/api/v1/teams.addRooms", teams::add_rooms)
+        .post("/api/v1/teams.removeRoom", teams::remove_room)
+        .post("/api/v1/teams.updateRoom", teams::update_room)
+        .get("/api/v1/teams.listRooms", teams::list_rooms)
+        .get("/api/v1/teams.autocomplete", teams::autocomplete)
         .get("/api/v1/users.info", users::info)
         .get("/api/v1/users.list", users::list)
         .get("/api/v1/users.listByStatus", users::list_by_status)

@@ -47,6 +47,7 @@ mod settings;
 mod statistics;
 mod subscriptions;
 mod sync_removals;
+mod teams;
 mod thumbnails;
 mod tokens;
 mod two_factor;

@@ -760,6 +760,43 @@ async fn fill(store: &dyn Store, t0: Timestamp) {
         })
         .await
         .unwrap();
+    // A team whose main room is r6, with an owner and a member.
+    let creator = comet_core::team::Creator {
+        id: "a1".into(),
+        username: "ann".into(),
+    };
+    store
+        .insert_team(
+            &comet_core::team::Team {
+                id: "team-r6".into(),
+                name: "team".into(),
+                team_type: comet_core::team::TeamType::Private,
+                room_id: "r6".into(),
+                created_by: creator.clone(),
+                created_at: at(75),
+                updated_at: at(75),
+            },
+            &[
+                comet_core::team::TeamMember {
+                    id: "tm-a1".into(),
+                    team_id: "team-r6".into(),
+                    user_id: "a1".into(),
+                    roles: vec!["owner".into()],
+                    created_by: creator.clone(),
+                    created_at: at(75),
+                },
+                comet_core::team::TeamMember {
+                    id: "tm-c1".into(),
+                    team_id: "team-r6".into(),
+                    user_id: "c1".into(),
+                    roles: vec![],
+                    created_by: creator,
+                    created_at: at(76),
+                },
+            ],
+        )
+        .await
+        .unwrap();
 
     // The audit log: a chain of a few entries.
     for (i, action) in ["user.create", "setting.update", "room.delete", "user.login"]

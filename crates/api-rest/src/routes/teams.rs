@@ -1,0 +1,433 @@
+//! Teams (upstream's `v1/teams.ts`): `teams.create`, `teams.list`, `teams.listAll`,
+//! `teams.info`, `teams.members`, `teams.addMembers`, `teams.removeMember`,
+//! `teams.updateMember`, `teams.leave`, `teams.delete`, `teams.convertToChannel`,
+//! `teams.addRooms`, `teams.removeRoom`, `teams.updateRoom`, `teams.listRooms`,
+//! `teams.autocomplete`.
+
+use crate::AppState;
+use crate::envelope::{ApiResult, ok};
+use crate::extract::{Caller, Params};
+use crate::params::{opt_str, pagination, req_bool, req_str};
+use axum::extract::State;
+use comet_core::Error;
+use comet_core::room::Room;
+use comet_core::team::{Team, TeamMember, TeamType};
+use comet_core::user::User;
+use comet_protocol::iso;
+use comet_service::teams::{MemberRoles, NewTeam, TeamInfo, TeamMemberFilter, TeamRef};
+use serde_json::{Value, json};
+
+fn team_json(team: &Team) -> Value {
+    json!({
+        "_id": team.id,
+        "name": team.name,
+        "type": team.team_type.as_number(),
+        "roomId": team.room_id,
+        "createdBy": {"_id": team.created_by.id, "username": team.created_by.username},
+        "createdAt": iso(team.created_at),
+        "_updatedAt": iso(team.updated_at),
+    })
+}
+
+fn team_info_json(info: &TeamInfo) -> Value {
+    let mut doc = team_json(&info.team);
+    if let Some(map) = doc.as_object_mut() {
+        map.insert("rooms".into(), json!(info.rooms));
+        map.insert("numberOfUsers".into(), json!(info.members));
+    }
+    doc
+}
+
+fn member_json(member: &TeamMember, user: &User) -> Value {
+    json!({
+        "user": {
+            "_id": user.id,
+            "username": user.username,
+            "name": user.name,
+            "status": user.status.as_str(),
+        },
+        "roles": member.roles,
+        "createdBy": {"_id": member.created_by.id, "username": member.created_by.username},
+        "createdAt": iso(member.created_at),
+    })
+}
+
+fn room_json(room: &Room) -> Value {
+    comet_protocol::chat::room(room, None)
+}
+
+/// `teamId` or `teamName`, as upstream's schemas and `check`s require one of them.
+fn team_ref(params: &Value) -> Result<TeamRef, Error> {
+    if let Some(id) = opt_str(params, "teamId")?.filter(|s| !s.is_empty()) {
+        return Ok(TeamRef::Id(id));
+    }
+    if let Some(name) = opt_str(params, "teamName")?.filter(|s| !s.is_empty()) {
+        return Ok(TeamRef::Name(name));
+    }
+    Err(Error::invalid_params(
+        "must have required property 'teamId'",
+    ))
+}
+
+/// An optional list of room ids which, when given, must hold at least one (`minItems: 1`).
+fn room_list(params: &Value, name: &str, non_empty: bool) -> Result<Vec<String>, Error> {
+    match params.get(name) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => {
+            if non_empty && items.is_empty() {
+                return Err(Error::invalid_params("must NOT have fewer than 1 items"));
+            }
+            items
+                .iter()
+                .map(|item| {
+                    item.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| Error::invalid_params("must be string"))
+                })
+                .collect()
+        }
+        Some(_) => Err(Error::invalid_params("must be array")),
+    }
+}
+
+fn member_roles(value: &Value) -> Result<MemberRoles, Error> {
+    let user_id = value
+        .get("userId")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::invalid_params("must have required property 'userId'"))?;
+    let roles = match value.get("roles") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(items)) => Some(
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+        ),
+        Some(_) => return Err(Error::invalid_params("must be array")),
+    };
+    Ok(MemberRoles {
+        user_id: user_id.to_owned(),
+        roles,
+    })
+}
+
+/// `POST /api/v1/teams.create` `{name, type, members?, owner?, room?}`.
+pub async fn create(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let teams = app.service.teams();
+    // The permission is checked before the body, as upstream does.
+    if !app.service.has_permission(&session.user, "create-team") {
+        return Err(Error::unauthorized().into());
+    }
+    let name = req_str(&body, "name")?;
+    let team_type = body
+        .get("type")
+        .and_then(Value::as_i64)
+        .and_then(TeamType::from_number)
+        .ok_or_else(|| Error::invalid_params("Match error: Failed Match.OneOf in field type"))?;
+    let members = crate::params::opt_str_list(&body, "members")?.unwrap_or_default();
+    let owner = opt_str(&body, "owner")?;
+    let read_only = body
+        .pointer("/room/readOnly")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let team = teams
+        .create(
+            &session,
+            NewTeam {
+                name,
+                team_type: Some(team_type),
+                members,
+                owner,
+                read_only,
+            },
+        )
+        .await?;
+    ok(json!({"team": team_json(&team)}))
+}
+
+/// `GET /api/v1/teams.list`: the caller's teams.
+pub async fn list(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(params): Params,
+) -> ApiResult {
+    let (offset, count) = pagination(&app, &params)?;
+    let listing = app.service.teams().list(&session, offset, count).await?;
+    let teams: Vec<Value> = listing.records.iter().map(team_info_json).collect();
+    ok(json!({"teams": teams, "total": listing.total, "count": teams.len(), "offset": offset}))
+}
+
+/// `GET /api/v1/teams.listAll`.
+pub async fn list_all(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(params): Params,
+) -> ApiResult {
+    let (offset, count) = pagination(&app, &params)?;
+    let listing = app
+        .service
+        .teams()
+        .list_all(&session, offset, count)
+        .await?;
+    let teams: Vec<Value> = listing.records.iter().map(team_info_json).collect();
+    ok(json!({"teams": teams, "total": listing.total, "count": teams.len(), "offset": offset}))
+}
+
+/// `GET /api/v1/teams.info` `?teamId|teamName`.
+pub async fn info(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(params): Params,
+) -> ApiResult {
+    let team = team_ref(&params)?;
+    let team = app.service.teams().info(&session, &team).await?;
+    ok(json!({"teamInfo": team_json(&team)}))
+}
+
+/// `GET /api/v1/teams.members` `?teamId|teamName, status[], username, name`.
+pub async fn members(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(params): Params,
+) -> ApiResult {
+    let (offset, count) = pagination(&app, &params)?;
+    let team = team_ref(&params)?;
+    let statuses = match params.get("status") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(one)) => vec![one.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        Some(_) => return Err(Error::invalid_params("Match error: Expected array").into()),
+    };
+    let filter = TeamMemberFilter {
+        username: opt_str(&params, "username")?.filter(|s| !s.is_empty()),
+        name: opt_str(&params, "name")?.filter(|s| !s.is_empty()),
+        statuses,
+        except_user: None,
+    };
+    let listing = app
+        .service
+        .teams()
+        .members(&session, &team, &filter, offset, count)
+        .await?;
+    let members: Vec<Value> = listing
+        .records
+        .iter()
+        .map(|(member, user)| member_json(member, user))
+        .collect();
+    ok(json!({
+        "members": members,
+        "total": listing.total,
+        "count": members.len(),
+        "offset": offset,
+    }))
+}
+
+/// `POST /api/v1/teams.addMembers` `{teamId|teamName, members: [{userId, roles?}]}`.
+pub async fn add_members(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let members = match body.get("members") {
+        Some(Value::Array(items)) if !items.is_empty() => items
+            .iter()
+            .map(member_roles)
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(Value::Array(_)) => {
+            return Err(Error::invalid_params("must NOT have fewer than 1 items").into());
+        }
+        _ => {
+            return Err(Error::invalid_params("must have required property 'members'").into());
+        }
+    };
+    let team = team_ref(&body)?;
+    app.service
+        .teams()
+        .add_members(&session, &team, &members)
+        .await?;
+    ok(Value::Null)
+}
+
+/// `POST /api/v1/teams.updateMember` `{teamId|teamName, member: {userId, roles?}}`.
+pub async fn update_member(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let member = match body.get("member") {
+        Some(value @ Value::Object(_)) => member_roles(value)?,
+        _ => return Err(Error::invalid_params("must have required property 'member'").into()),
+    };
+    let team = team_ref(&body)?;
+    app.service
+        .teams()
+        .update_member(&session, &team, &member)
+        .await?;
+    ok(Value::Null)
+}
+
+/// `POST /api/v1/teams.removeMember` `{teamId|teamName, userId, rooms?}`.
+pub async fn remove_member(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let user_id = body
+        .get("userId")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::invalid_params("must have required property 'userId'"))?
+        .to_owned();
+    let rooms = room_list(&body, "rooms", true)?;
+    let team = team_ref(&body)?;
+    app.service
+        .teams()
+        .remove_member(&session, &team, &user_id, &rooms)
+        .await?;
+    ok(Value::Null)
+}
+
+/// `POST /api/v1/teams.leave` `{teamId|teamName, rooms?}`.
+pub async fn leave(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let rooms = room_list(&body, "rooms", true)?;
+    let team = team_ref(&body)?;
+    app.service.teams().leave(&session, &team, &rooms).await?;
+    ok(Value::Null)
+}
+
+/// `POST /api/v1/teams.delete` `{teamId|teamName, roomsToRemove?}`.
+pub async fn delete(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let rooms = room_list(&body, "roomsToRemove", false)?;
+    let team = team_ref(&body)?;
+    app.service.teams().delete(&session, &team, &rooms).await?;
+    ok(Value::Null)
+}
+
+/// `POST /api/v1/teams.convertToChannel` `{teamId|teamName, roomsToRemove?}`.
+pub async fn convert_to_channel(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let rooms = room_list(&body, "roomsToRemove", false)?;
+    let team = team_ref(&body)?;
+    app.service
+        .teams()
+        .convert_to_channel(&session, &team, &rooms)
+        .await?;
+    ok(Value::Null)
+}
+
+/// `POST /api/v1/teams.addRooms` `{teamId|teamName, rooms}`.
+pub async fn add_rooms(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    if !matches!(body.get("rooms"), Some(Value::Array(_))) {
+        return Err(Error::invalid_params("Match error: Missing key 'rooms'").into());
+    }
+    let rooms = room_list(&body, "rooms", false)?;
+    let team = team_ref(&body)?;
+    let added = app
+        .service
+        .teams()
+        .add_rooms(&session, &team, &rooms)
+        .await?;
+    let rooms: Vec<Value> = added.iter().map(room_json).collect();
+    ok(json!({"rooms": rooms}))
+}
+
+/// `POST /api/v1/teams.removeRoom` `{teamId|teamName, roomId}`.
+pub async fn remove_room(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let room_id = body
+        .get("roomId")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::invalid_params("must have required property 'roomId'"))?
+        .to_owned();
+    let team = team_ref(&body)?;
+    let room = app
+        .service
+        .teams()
+        .remove_room(&session, &team, &room_id)
+        .await?;
+    ok(json!({"room": room_json(&room)}))
+}
+
+/// `POST /api/v1/teams.updateRoom` `{roomId, isDefault}`.
+pub async fn update_room(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let room_id = req_str(&body, "roomId")?;
+    let is_default = req_bool(&body, "isDefault")?;
+    let room = app
+        .service
+        .teams()
+        .update_room(&session, &room_id, is_default)
+        .await?;
+    ok(json!({"room": room_json(&room)}))
+}
+
+/// `GET /api/v1/teams.listRooms` `?teamId|teamName, filter, type`.
+pub async fn list_rooms(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(params): Params,
+) -> ApiResult {
+    let team = team_ref(&params)?;
+    let (offset, count) = pagination(&app, &params)?;
+    let filter = opt_str(&params, "filter")?;
+    let auto_join = opt_str(&params, "type")?.as_deref() == Some("autoJoin");
+    let listing = app
+        .service
+        .teams()
+        .list_rooms(&session, &team, filter, auto_join, offset, count)
+        .await?;
+    let rooms: Vec<Value> = listing.records.iter().map(room_json).collect();
+    ok(json!({"rooms": rooms, "total": listing.total, "count": rooms.len(), "offset": offset}))
+}
+
+/// `GET /api/v1/teams.autocomplete` `?name`.
+pub async fn autocomplete(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(params): Params,
+) -> ApiResult {
+    let name = req_str(&params, "name")?;
+    let rooms = app.service.teams().autocomplete(&session, &name).await?;
+    let teams: Vec<Value> = rooms
+        .iter()
+        .map(|room| {
+            json!({
+                "_id": room.id,
+                "name": room.name,
+                "fname": room.fname,
+                "t": room.room_type.as_str(),
+                "teamId": room.team_id,
+            })
+        })
+        .collect();
+    ok(json!({"teams": teams}))
+}

@@ -1,0 +1,584 @@
+//! Teams end to end, replaying upstream's `teams.ts` checks: creation (main room with
+//! `teamMain`, owner, members), the refusals (`team-name-already-exists`,
+//! `error-team-creation`, `Team not found`, `team-does-not-exist`,
+//! `last-owner-can-not-be-removed`, `invalid-params`), members and their roles, listing,
+//! rooms joining and leaving a team with their system messages, auto-join rooms, deletion and
+//! conversion back to a channel.
+
+use crate::common;
+
+use common::{Auth, TestServer, create_room};
+use serde_json::{Value, json};
+
+async fn create_team(server: &TestServer, auth: &Auth, body: Value) -> Value {
+    server.post("teams.create", body, Some(auth)).await.ok()["team"].clone()
+}
+
+fn member_names(reply: &Value) -> Vec<String> {
+    let mut names: Vec<String> = reply["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|m| {
+            m["user"]["username"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+async fn room_info(server: &TestServer, auth: &Auth, rid: &str) -> Value {
+    server
+        .get("rooms.info", &[("roomId", rid)], Some(auth))
+        .await
+        .ok()["room"]
+        .clone()
+}
+
+async fn message_kinds(server: &TestServer, auth: &Auth, rid: &str) -> Vec<String> {
+    let reply = server
+        .get("channels.messages", &[("roomId", rid)], Some(auth))
+        .await;
+    reply.ok()["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m["t"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn create_makes_a_main_room_with_owner_and_members() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let bea = server.new_user("bea").await;
+    let team = create_team(
+        &server,
+        &admin,
+        json!({"name": "crew", "type": 0, "members": ["bea"]}),
+    )
+    .await;
+    assert_eq!(team["name"], "crew");
+    assert_eq!(team["type"], 0);
+    assert!(team["createdBy"]["_id"].is_string());
+    let room_id = team["roomId"].as_str().expect("roomId").to_owned();
+    let room = room_info(&server, &admin, &room_id).await;
+    assert_eq!(room["t"], "c");
+    assert_eq!(room["teamMain"], true);
+    assert_eq!(room["teamId"], team["_id"]);
+
+    // The owner first, with the owner role; bea as a plain member.
+    let members = server
+        .get("teams.members", &[("teamName", "crew")], Some(&admin))
+        .await;
+    let body = members.ok();
+    assert_eq!(body["total"], 2);
+    assert_eq!(body["count"], 2);
+    assert_eq!(body["offset"], 0);
+    assert_eq!(member_names(body), ["admin", "bea"]);
+    let owner = body["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .find(|m| m["user"]["username"] == "admin")
+        .expect("owner");
+    assert_eq!(owner["roles"], json!(["owner"]));
+    for key in ["_id", "username", "name", "status"] {
+        assert!(owner["user"].get(key).is_some(), "{key}");
+    }
+    assert!(owner["createdBy"]["username"].is_string());
+    assert!(owner["createdAt"].is_string());
+
+    // Filters.
+    let filtered = server
+        .get(
+            "teams.members",
+            &[("teamName", "crew"), ("username", "BE")],
+            Some(&bea),
+        )
+        .await;
+    assert_eq!(member_names(filtered.ok()), ["bea"]);
+
+    // A private team with a defined owner.
+    let cid = server.new_user("cid").await;
+    let private = create_team(
+        &server,
+        &admin,
+        json!({"name": "vault", "type": 1, "owner": cid.user_id}),
+    )
+    .await;
+    let main = room_info(&server, &cid, private["roomId"].as_str().expect("rid")).await;
+    assert_eq!(main["t"], "p");
+    let members = server
+        .get("teams.members", &[("teamName", "vault")], Some(&cid))
+        .await;
+    let body = members.ok();
+    assert_eq!(member_names(body), ["cid"]);
+    assert_eq!(body["members"][0]["roles"], json!(["owner"]));
+
+    // Refusals.
+    server
+        .post(
+            "teams.create",
+            json!({"name": "crew", "type": 0}),
+            Some(&admin),
+        )
+        .await
+        .refused(400, "team-name-already-exists");
+    server
+        .post(
+            "teams.create",
+            json!({"name": "invalid*team*name", "type": 0}),
+            Some(&admin),
+        )
+        .await
+        .refused(400, "error-team-creation");
+    server
+        .get(
+            "teams.info",
+            &[("teamName", "invalid*team*name")],
+            Some(&admin),
+        )
+        .await
+        .refused(400, "Team not found");
+    server
+        .get(
+            "teams.members",
+            &[("teamName", "invalid*team*name")],
+            Some(&admin),
+        )
+        .await
+        .refused(400, "team-does-not-exist");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn info_list_and_list_all() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let bea = server.new_user("bea").await;
+    let outsider = server.new_user("out").await;
+    let team = create_team(&server, &admin, json!({"name": "crew", "type": 0})).await;
+    create_team(&server, &bea, json!({"name": "beas", "type": 1})).await;
+
+    let info = server
+        .get(
+            "teams.info",
+            &[("teamId", team["_id"].as_str().expect("id"))],
+            Some(&outsider),
+        )
+        .await;
+    assert_eq!(info.ok()["teamInfo"]["name"], "crew");
+    // A private team is not for outsiders; view-all-teams lets the admin see it.
+    server
+        .get("teams.info", &[("teamName", "beas")], Some(&outsider))
+        .await
+        .refused(401, "unauthorized");
+    server
+        .get("teams.info", &[("teamName", "beas")], Some(&admin))
+        .await
+        .ok();
+
+    // teams.list: only the caller's teams, with counts.
+    let listed = server.get("teams.list", &[], Some(&bea)).await;
+    let body = listed.ok();
+    assert_eq!(body["total"], 1);
+    assert_eq!(body["teams"][0]["name"], "beas");
+    assert_eq!(body["teams"][0]["rooms"], 1);
+    assert_eq!(body["teams"][0]["numberOfUsers"], 1);
+    assert!(body["teams"][0]["_updatedAt"].is_string());
+
+    let all = server.get("teams.listAll", &[], Some(&admin)).await;
+    assert_eq!(all.ok()["total"], 2);
+    server
+        .get("teams.listAll", &[], Some(&bea))
+        .await
+        .refused(401, "unauthorized");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn members_join_update_leave_and_the_last_owner_stays() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let bea = server.new_user("bea").await;
+    let cid = server.new_user("cid").await;
+    let team = create_team(&server, &admin, json!({"name": "crew", "type": 0})).await;
+    let main = team["roomId"].as_str().expect("rid").to_owned();
+
+    // Adding members puts them in the main room with added-user-to-team.
+    server
+        .post(
+            "teams.addMembers",
+            json!({"teamName": "crew", "members": [
+                {"userId": bea.user_id, "roles": ["member"]},
+                {"userId": cid.user_id, "roles": ["member"]},
+            ]}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let members = server
+        .get("teams.members", &[("teamName", "crew")], Some(&bea))
+        .await;
+    let body = members.ok();
+    assert_eq!(body["total"], 3);
+    let bea_member = body["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .find(|m| m["user"]["username"] == "bea")
+        .expect("bea");
+    assert_eq!(bea_member["roles"], json!(["member"]));
+    assert!(
+        message_kinds(&server, &admin, &main)
+            .await
+            .contains(&"added-user-to-team".to_owned())
+    );
+
+    // Someone without edit-team-member may not add or update.
+    server
+        .post(
+            "teams.addMembers",
+            json!({"teamName": "crew", "members": [{"userId": admin.user_id}]}),
+            Some(&bea),
+        )
+        .await
+        .refused(401, "unauthorized");
+
+    // The last owner cannot be removed, nor leave.
+    server
+        .post(
+            "teams.removeMember",
+            json!({"teamName": "crew", "userId": admin.user_id}),
+            Some(&admin),
+        )
+        .await
+        .refused(400, "last-owner-can-not-be-removed");
+    server
+        .post("teams.leave", json!({"teamName": "crew"}), Some(&admin))
+        .await
+        .refused(400, "last-owner-can-not-be-removed");
+    let empty = server
+        .post(
+            "teams.removeMember",
+            json!({"teamName": "crew", "userId": admin.user_id, "rooms": []}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(empty.status, 400);
+    assert_eq!(empty.body["errorType"], "invalid-params");
+    let empty = server
+        .post(
+            "teams.leave",
+            json!({"teamName": "crew", "rooms": []}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(empty.body["errorType"], "invalid-params");
+
+    // bea becomes an owner; then the admin may leave, with ult.
+    server
+        .post(
+            "teams.updateMember",
+            json!({"teamName": "crew", "member": {"userId": bea.user_id, "roles": ["member", "owner"]}}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let subscription = common::subscription(&server, &bea, &main).await;
+    assert_eq!(subscription["roles"], json!(["member", "owner"]));
+    server
+        .post("teams.leave", json!({"teamName": "crew"}), Some(&admin))
+        .await
+        .ok();
+    assert!(
+        message_kinds(&server, &bea, &main)
+            .await
+            .contains(&"ult".to_owned())
+    );
+
+    // bea (now an owner of the main room) removes cid.
+    server
+        .post(
+            "teams.removeMember",
+            json!({"teamName": "crew", "userId": cid.user_id}),
+            Some(&bea),
+        )
+        .await
+        .ok();
+    let members = server
+        .get("teams.members", &[("teamName", "crew")], Some(&bea))
+        .await;
+    assert_eq!(member_names(members.ok()), ["bea"]);
+    assert!(
+        message_kinds(&server, &bea, &main)
+            .await
+            .contains(&"removed-user-from-team".to_owned())
+    );
+    // Someone outside a team sees no members.
+    let outside = server
+        .get("teams.members", &[("teamName", "crew")], Some(&cid))
+        .await;
+    assert_eq!(outside.ok()["total"], 0);
+
+    // Joining the main room joins the team (ujt).
+    server
+        .post("channels.join", json!({"roomId": main}), Some(&cid))
+        .await
+        .ok();
+    let members = server
+        .get("teams.members", &[("teamName", "crew")], Some(&bea))
+        .await;
+    assert_eq!(member_names(members.ok()), ["bea", "cid"]);
+    assert!(
+        message_kinds(&server, &bea, &main)
+            .await
+            .contains(&"ujt".to_owned())
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn rooms_join_a_team_auto_join_and_leave_it() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let bea = server.new_user("bea").await;
+    let team = create_team(&server, &admin, json!({"name": "crew", "type": 1})).await;
+    let team_id = team["_id"].as_str().expect("id").to_owned();
+    let main = team["roomId"].as_str().expect("rid").to_owned();
+    let side = create_room(&server, &admin, "channels", "crew-side", &[]).await;
+    let beas_room = create_room(&server, &bea, "channels", "beas-room", &[]).await;
+
+    // Only an owner of the room may bring it in.
+    server
+        .post(
+            "teams.addRooms",
+            json!({"teamId": team_id, "rooms": [beas_room]}),
+            Some(&admin),
+        )
+        .await
+        .refused(400, "error-no-owner-channel");
+    server
+        .post(
+            "teams.addRooms",
+            json!({"teamId": team_id, "rooms": ["no-such-room"]}),
+            Some(&admin),
+        )
+        .await
+        .refused(400, "invalid-room");
+    server
+        .post(
+            "teams.addRooms",
+            json!({"teamId": team_id, "rooms": [side]}),
+            Some(&bea),
+        )
+        .await
+        .refused(401, "error-no-permission-team-channel");
+    let added = server
+        .post(
+            "teams.addRooms",
+            json!({"teamId": team_id, "rooms": [side]}),
+            Some(&admin),
+        )
+        .await;
+    let body = added.ok();
+    assert_eq!(body["rooms"][0]["teamId"], team_id.as_str());
+    assert!(body["rooms"][0].get("teamDefault").is_none());
+    assert!(
+        message_kinds_group(&server, &admin, &main)
+            .await
+            .contains(&"user-added-room-to-team".to_owned())
+    );
+    server
+        .post(
+            "teams.addRooms",
+            json!({"teamId": team_id, "rooms": [side]}),
+            Some(&admin),
+        )
+        .await
+        .refused(400, "room-already-on-team");
+
+    // listRooms: a private team is closed to outsiders.
+    server
+        .get("teams.listRooms", &[("teamId", &team_id)], Some(&bea))
+        .await
+        .refused(400, "user-not-on-private-team");
+    let rooms = server
+        .get("teams.listRooms", &[("teamId", &team_id)], Some(&admin))
+        .await;
+    assert_eq!(rooms.ok()["total"], 2);
+
+    // An auto-join room: existing and new members join it.
+    server
+        .post(
+            "teams.updateRoom",
+            json!({"roomId": side, "isDefault": true}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let auto = server
+        .get(
+            "teams.listRooms",
+            &[("teamId", &team_id), ("type", "autoJoin")],
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(auto.ok()["total"], 1);
+    server
+        .post(
+            "teams.addMembers",
+            json!({"teamId": team_id, "members": [{"userId": bea.user_id}]}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let joined = common::subscription(&server, &bea, &side).await;
+    assert_eq!(joined["rid"], side.as_str());
+    server
+        .post(
+            "teams.updateRoom",
+            json!({"roomId": beas_room, "isDefault": true}),
+            Some(&admin),
+        )
+        .await
+        .refused(400, "room-not-on-team");
+
+    // Removing the room.
+    let removed = server
+        .post(
+            "teams.removeRoom",
+            json!({"teamId": team_id, "roomId": side}),
+            Some(&admin),
+        )
+        .await;
+    assert!(removed.ok()["room"].get("teamId").is_none());
+    server
+        .post(
+            "teams.removeRoom",
+            json!({"teamId": team_id, "roomId": side}),
+            Some(&admin),
+        )
+        .await
+        .refused(400, "room-not-on-that-team");
+
+    // Autocomplete finds the team by its main room for a member.
+    let found = server
+        .get("teams.autocomplete", &[("name", "CR")], Some(&bea))
+        .await;
+    assert_eq!(found.ok()["teams"][0]["teamId"], team_id.as_str());
+    server.stop().await;
+}
+
+async fn message_kinds_group(server: &TestServer, auth: &Auth, rid: &str) -> Vec<String> {
+    let reply = server
+        .get("groups.messages", &[("roomId", rid)], Some(auth))
+        .await;
+    reply.ok()["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m["t"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn delete_and_convert_to_channel_release_rooms() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let bea = server.new_user("bea").await;
+    let team = create_team(&server, &admin, json!({"name": "crew", "type": 0})).await;
+    let team_id = team["_id"].as_str().expect("id").to_owned();
+    let main = team["roomId"].as_str().expect("rid").to_owned();
+    let erase = create_room(&server, &admin, "channels", "crew-erase", &[]).await;
+    let keep = create_room(&server, &admin, "channels", "crew-keep", &[]).await;
+    server
+        .post(
+            "teams.addRooms",
+            json!({"teamId": team_id, "rooms": [erase, keep]}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+
+    // Only delete-team (admin, or an owner of the main room) may.
+    server
+        .post(
+            "teams.convertToChannel",
+            json!({"teamId": team_id}),
+            Some(&bea),
+        )
+        .await
+        .refused(401, "unauthorized");
+    server
+        .post(
+            "teams.convertToChannel",
+            json!({"teamName": "crew", "roomsToRemove": [erase]}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let gone = server
+        .get("channels.info", &[("roomId", &erase)], Some(&admin))
+        .await;
+    assert_eq!(gone.status, 400);
+    let kept = server
+        .get("channels.info", &[("roomId", &keep)], Some(&admin))
+        .await;
+    assert!(kept.ok()["channel"].get("teamId").is_none());
+    let main_now = server
+        .get("channels.info", &[("roomId", &main)], Some(&admin))
+        .await;
+    let channel = &main_now.ok()["channel"];
+    assert!(channel.get("teamId").is_none());
+    assert!(channel.get("teamMain").is_none());
+    assert!(
+        message_kinds(&server, &admin, &main)
+            .await
+            .contains(&"user-converted-to-channel".to_owned())
+    );
+    server
+        .get("teams.info", &[("teamId", &team_id)], Some(&admin))
+        .await
+        .refused(400, "Team not found");
+
+    // teams.delete erases the main room and roomsToRemove, and releases the rest.
+    let second = create_team(&server, &admin, json!({"name": "crew2", "type": 0})).await;
+    server
+        .post(
+            "teams.addRooms",
+            json!({"teamName": "crew2", "rooms": [keep]}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    server
+        .post("teams.delete", json!({"teamName": "crew2"}), Some(&bea))
+        .await
+        .refused(401, "unauthorized");
+    server
+        .post("teams.delete", json!({"teamName": "crew2"}), Some(&admin))
+        .await
+        .ok();
+    let main2 = second["roomId"].as_str().expect("rid");
+    assert_eq!(
+        server
+            .get("channels.info", &[("roomId", main2)], Some(&admin))
+            .await
+            .status,
+        400
+    );
+    let kept = server
+        .get("channels.info", &[("roomId", &keep)], Some(&admin))
+        .await;
+    assert!(kept.ok()["channel"].get("teamId").is_none());
+    server
+        .post("teams.delete", json!({"teamName": "crew2"}), Some(&admin))
+        .await
+        .refused(400, "team-does-not-exist");
+    server.stop().await;
+}

@@ -45,6 +45,10 @@ fn order(kind: RecordKind) -> Order {
         | RecordKind::Invite
         | RecordKind::InviteToken => Order::Id,
         RecordKind::UserTotp => Order::Id,
+        RecordKind::CustomEmoji
+        | RecordKind::CustomEmojiTrash
+        | RecordKind::CustomUserStatus
+        | RecordKind::CustomSound => Order::Id,
     }
 }
 

@@ -53,6 +53,7 @@ conformance_tests!(
     mail,
     invites,
     two_factor,
+    custom_assets,
 );
 
 #[tokio::test]

@@ -85,6 +85,10 @@ pub fn export_columns<D: Database>(kind: RecordKind) -> String {
         RecordKind::Invite => INVITE_COLUMNS.to_owned(),
         RecordKind::InviteToken => INVITE_TOKEN_COLUMNS.to_owned(),
         RecordKind::UserTotp => crate::two_factor::USER_TOTP_COLUMNS.to_owned(),
+        RecordKind::CustomEmoji => crate::custom_assets::CUSTOM_EMOJI_COLUMNS.to_owned(),
+        RecordKind::CustomEmojiTrash => crate::custom_assets::CUSTOM_EMOJI_TRASH_COLUMNS.to_owned(),
+        RecordKind::CustomUserStatus => crate::custom_assets::CUSTOM_USER_STATUS_COLUMNS.to_owned(),
+        RecordKind::CustomSound => crate::custom_assets::CUSTOM_SOUND_COLUMNS.to_owned(),
     }
 }
 
@@ -132,6 +136,18 @@ pub(crate) fn record_from_row(kind: RecordKind, row: &impl SqlRow) -> StoreResul
         RecordKind::Invite => Record::Invite(invite_from_row(row)?),
         RecordKind::InviteToken => Record::InviteToken(invite_token_from_row(row)?),
         RecordKind::UserTotp => Record::UserTotp(crate::two_factor::user_totp_from_row(row)?),
+        RecordKind::CustomEmoji => {
+            Record::CustomEmoji(crate::custom_assets::custom_emoji_from_row(row)?)
+        }
+        RecordKind::CustomEmojiTrash => {
+            Record::CustomEmojiTrash(crate::custom_assets::deleted_custom_emoji_from_row(row)?)
+        }
+        RecordKind::CustomUserStatus => {
+            Record::CustomUserStatus(crate::custom_assets::custom_user_status_from_row(row)?)
+        }
+        RecordKind::CustomSound => {
+            Record::CustomSound(crate::custom_assets::custom_sound_from_row(row)?)
+        }
     })
 }
 

@@ -69,6 +69,14 @@ async fn insert_record<D: Database>(tx: &mut D::Tx, record: &Record) -> StoreRes
         Record::Invite(invite) => crate::invites::insert_invite_query(invite),
         Record::InviteToken(token) => crate::invites::insert_invite_token_query(token),
         Record::UserTotp(totp) => crate::two_factor::insert_user_totp_query(totp),
+        Record::CustomEmoji(emoji) => crate::custom_assets::insert_custom_emoji_query(emoji),
+        Record::CustomEmojiTrash(deleted) => {
+            crate::custom_assets::insert_custom_emoji_trash_query(deleted)
+        }
+        Record::CustomUserStatus(status) => {
+            crate::custom_assets::insert_custom_user_status_query(status)
+        }
+        Record::CustomSound(sound) => crate::custom_assets::insert_custom_sound_query(sound),
     };
     tx.write(insert).await.map(drop)
 }

@@ -427,6 +427,11 @@ mod invites;
 pub use invites::{Invite, InviteStore, InviteToken};
 mod two_factor;
 pub use two_factor::{TwoFactorStore, UserTotp};
+mod custom_assets;
+pub use custom_assets::{
+    AssetFile, CustomAssetStore, CustomEmoji, CustomEmojiFilter, CustomSound, CustomUserStatus,
+    DeletedCustomEmoji,
+};
 
 /// Everything the service needs from storage.
 pub trait Store:
@@ -450,6 +455,7 @@ pub trait Store:
     + MailStore
     + InviteStore
     + TwoFactorStore
+    + CustomAssetStore
 {
 }
 
@@ -474,5 +480,6 @@ impl<T> Store for T where
         + MailStore
         + InviteStore
         + TwoFactorStore
+        + CustomAssetStore
 {
 }

@@ -50,13 +50,17 @@ pub enum RecordKind {
     Invite,
     InviteToken,
     UserTotp,
+    CustomEmoji,
+    CustomEmojiTrash,
+    CustomUserStatus,
+    CustomSound,
 }
 
 impl RecordKind {
     /// Every kind, each after the kinds it references (tokens after users, subscriptions after
     /// rooms and users, messages after rooms), so that copying in this order never writes a
     /// row before the row it points to. A new table goes here.
-    pub const ALL: [RecordKind; 20] = [
+    pub const ALL: [RecordKind; 24] = [
         RecordKind::User,
         RecordKind::LoginToken,
         RecordKind::Role,
@@ -77,6 +81,10 @@ impl RecordKind {
         RecordKind::Invite,
         RecordKind::InviteToken,
         RecordKind::UserTotp,
+        RecordKind::CustomEmoji,
+        RecordKind::CustomEmojiTrash,
+        RecordKind::CustomUserStatus,
+        RecordKind::CustomSound,
     ];
 
     /// The name of the kind's table, as both backends call it: for progress output, and for
@@ -103,6 +111,10 @@ impl RecordKind {
             RecordKind::Invite => "invites",
             RecordKind::InviteToken => "invite_tokens",
             RecordKind::UserTotp => "user_totp",
+            RecordKind::CustomEmoji => "custom_emoji",
+            RecordKind::CustomEmojiTrash => "custom_emoji_trash",
+            RecordKind::CustomUserStatus => "custom_user_statuses",
+            RecordKind::CustomSound => "custom_sounds",
         }
     }
 }
@@ -198,6 +210,13 @@ pub enum Record {
     InviteToken(crate::InviteToken),
     /// A user's TOTP state, its secrets sealed as stored (the key stays with the server).
     UserTotp(crate::UserTotp),
+    /// A custom emoji's record (its bytes stay in the blob store, which is not moved).
+    CustomEmoji(crate::CustomEmoji),
+    /// What is left of a deleted custom emoji, for clients' sync.
+    CustomEmojiTrash(crate::DeletedCustomEmoji),
+    CustomUserStatus(crate::CustomUserStatus),
+    /// A custom sound's record (its bytes stay in the blob store, which is not moved).
+    CustomSound(crate::CustomSound),
 }
 
 impl Record {
@@ -223,6 +242,10 @@ impl Record {
             Record::Invite(_) => RecordKind::Invite,
             Record::InviteToken(_) => RecordKind::InviteToken,
             Record::UserTotp(_) => RecordKind::UserTotp,
+            Record::CustomEmoji(_) => RecordKind::CustomEmoji,
+            Record::CustomEmojiTrash(_) => RecordKind::CustomEmojiTrash,
+            Record::CustomUserStatus(_) => RecordKind::CustomUserStatus,
+            Record::CustomSound(_) => RecordKind::CustomSound,
         }
     }
 }

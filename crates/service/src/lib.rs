@@ -14,6 +14,7 @@ pub mod bans;
 mod bootstrap;
 pub mod commands;
 pub mod data_export;
+pub mod custom_assets;
 pub mod discovery;
 pub mod email_links;
 pub mod export;
@@ -178,6 +179,8 @@ domain_services! {
     audit => Audit;
     /// Invite links: creating, listing, removing and using them.
     invites => Invites;
+    /// The workspace's custom emoji, user statuses and sounds.
+    custom_assets => CustomAssets;
 }
 
 impl std::fmt::Debug for Service {

@@ -60,7 +60,9 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
         Box::pin(delete_status(s, p, c))
     }),
     ("listCustomSounds", |s, p, c| Box::pin(list_sounds(s, p, c))),
-    ("insertOrUpdateSound", |s, p, c| Box::pin(save_sound(s, p, c))),
+    ("insertOrUpdateSound", |s, p, c| {
+        Box::pin(save_sound(s, p, c))
+    }),
     ("uploadCustomSound", |s, p, c| {
         Box::pin(upload_sound(s, p, c))
     }),
@@ -74,7 +76,11 @@ fn not_authorized() -> Error {
 }
 
 /// `listEmojiCustom(options?)`: `{name?, aliases?}` narrow the list to exact matches.
-async fn list_emoji(service: &Service, params: Vec<Value>, ctx: MethodContext<'_>) -> Result<Outcome> {
+async fn list_emoji(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
     session_for(&ctx, "listEmojiCustom")?;
     let options = param(&params, 0).cloned().unwrap_or_else(|| json!({}));
     let name = match options.get("name") {
@@ -102,16 +108,27 @@ async fn list_emoji(service: &Service, params: Vec<Value>, ctx: MethodContext<'_
     value(json!(listed))
 }
 
-async fn delete_emoji(service: &Service, params: Vec<Value>, ctx: MethodContext<'_>) -> Result<Outcome> {
+async fn delete_emoji(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
     let session = ctx.session.ok_or_else(not_authorized)?;
     let id = str_param(&params, 0)?;
     service.custom_assets().delete_emoji(session, &id).await?;
     value(json!(true))
 }
 
-async fn list_statuses(service: &Service, _params: Vec<Value>, ctx: MethodContext<'_>) -> Result<Outcome> {
+async fn list_statuses(
+    service: &Service,
+    _params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
     session_for(&ctx, "listCustomUserStatus")?;
-    let (statuses, _) = service.custom_assets().status_page(None, None, 0, None).await?;
+    let (statuses, _) = service
+        .custom_assets()
+        .status_page(None, None, 0, None)
+        .await?;
     let listed: Vec<Value> = statuses.iter().map(|s| ejson(status_json(s))).collect();
     value(json!(listed))
 }
@@ -125,7 +142,11 @@ fn opt_text(object: &Value, key: &str) -> Result<Option<String>> {
 }
 
 /// `insertOrUpdateUserStatus({_id?, name, statusType})`: the new status's id, or true.
-async fn save_status(service: &Service, params: Vec<Value>, ctx: MethodContext<'_>) -> Result<Outcome> {
+async fn save_status(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
     let session = ctx.session.ok_or_else(not_authorized)?;
     let data = param(&params, 0).cloned().unwrap_or_else(|| json!({}));
     let id = opt_text(&data, "_id")?;
@@ -135,17 +156,29 @@ async fn save_status(service: &Service, params: Vec<Value>, ctx: MethodContext<'
         .custom_assets()
         .save_status(session, id.as_deref(), &name, &status_type)
         .await?;
-    value(if id.is_some() { json!(true) } else { json!(status.id) })
+    value(if id.is_some() {
+        json!(true)
+    } else {
+        json!(status.id)
+    })
 }
 
-async fn delete_status(service: &Service, params: Vec<Value>, ctx: MethodContext<'_>) -> Result<Outcome> {
+async fn delete_status(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
     let session = ctx.session.ok_or_else(not_authorized)?;
     let id = str_param(&params, 0)?;
     service.custom_assets().delete_status(session, &id).await?;
     value(json!(true))
 }
 
-async fn list_sounds(service: &Service, _params: Vec<Value>, ctx: MethodContext<'_>) -> Result<Outcome> {
+async fn list_sounds(
+    service: &Service,
+    _params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
     session_for(&ctx, "listCustomSounds")?;
     let (sounds, _) = service.custom_assets().sound_page(None, 0, None).await?;
     let listed: Vec<Value> = sounds.iter().map(|s| ejson(sound_json(s))).collect();
@@ -159,12 +192,19 @@ fn sound_input(data: &Value) -> Result<SoundInput> {
         extension: opt_text(data, "extension")?.unwrap_or_default(),
         previous_name: opt_text(data, "previousName")?,
         previous_extension: opt_text(data, "previousExtension")?,
-        new_file: data.get("newFile").and_then(Value::as_bool).unwrap_or(false),
+        new_file: data
+            .get("newFile")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     })
 }
 
 /// `insertOrUpdateSound(soundData)`: the sound's id.
-async fn save_sound(service: &Service, params: Vec<Value>, ctx: MethodContext<'_>) -> Result<Outcome> {
+async fn save_sound(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
     let session = ctx.session.ok_or_else(not_authorized)?;
     let data = param(&params, 0).cloned().unwrap_or_else(|| json!({}));
     let id = service
@@ -192,7 +232,11 @@ fn binary_content(content: &Value) -> Result<Vec<u8>> {
 }
 
 /// `uploadCustomSound(binaryContent, contentType, soundData)`.
-async fn upload_sound(service: &Service, params: Vec<Value>, ctx: MethodContext<'_>) -> Result<Outcome> {
+async fn upload_sound(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
     let session = ctx.session.ok_or_else(not_authorized)?;
     let bytes = binary_content(param(&params, 0).ok_or_else(match_failed)?)?;
     let data = param(&params, 2).cloned().unwrap_or_else(|| json!({}));
@@ -204,7 +248,11 @@ async fn upload_sound(service: &Service, params: Vec<Value>, ctx: MethodContext<
     value(Value::Null)
 }
 
-async fn delete_sound(service: &Service, params: Vec<Value>, ctx: MethodContext<'_>) -> Result<Outcome> {
+async fn delete_sound(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
     let session = ctx.session.ok_or_else(not_authorized)?;
     let id = str_param(&params, 0)?;
     service.custom_assets().delete_sound(session, &id).await?;
@@ -217,8 +265,14 @@ mod tests {
 
     #[test]
     fn binary_strings_and_ejson_binary_are_bytes() {
-        assert_eq!(binary_content(&json!("ID3\u{ff}")).ok(), Some(b"ID3\xff".to_vec()));
-        assert_eq!(binary_content(&json!({"$binary": "SUQz"})).ok(), Some(b"ID3".to_vec()));
+        assert_eq!(
+            binary_content(&json!("ID3\u{ff}")).ok(),
+            Some(b"ID3\xff".to_vec())
+        );
+        assert_eq!(
+            binary_content(&json!({"$binary": "SUQz"})).ok(),
+            Some(b"ID3".to_vec())
+        );
         assert!(binary_content(&json!("\u{100}")).is_err());
         assert!(binary_content(&json!(3)).is_err());
     }

@@ -69,12 +69,19 @@ pub fn slug(text: &str) -> String {
 
 /// Characters an emoji or sound name may not have (upstream's `nameValidation`).
 fn bad_name_char(c: char) -> bool {
-    c.is_whitespace() || matches!(c, ',' | ':' | '>' | '<' | '&' | '"' | '\'' | '/' | '\\' | '(' | ')')
+    c.is_whitespace()
+        || matches!(
+            c,
+            ',' | ':' | '>' | '<' | '&' | '"' | '\'' | '/' | '\\' | '(' | ')'
+        )
 }
 
 /// Characters an emoji's alias list may not have (upstream's `aliasValidation`).
 fn bad_alias_char(c: char) -> bool {
-    matches!(c, ':' | '>' | '<' | '&' | '|' | '"' | '\'' | '/' | '\\' | '(' | ')')
+    matches!(
+        c,
+        ':' | '>' | '<' | '&' | '|' | '"' | '\'' | '/' | '\\' | '(' | ')'
+    )
 }
 
 fn ejson_date(at: Timestamp) -> Value {
@@ -150,7 +157,12 @@ impl crate::CustomAssets<'_> {
     }
 
     /// Stores an asset's bytes in the uploads' blob store.
-    async fn store_file(&self, prefix: &str, content_type: &str, bytes: &[u8]) -> Result<AssetFile> {
+    async fn store_file(
+        &self,
+        prefix: &str,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> Result<AssetFile> {
         let blobs = self.ctx.files().blob_store_for_writing()?;
         let key = format!("{prefix}-{}", id::new_id());
         let mut body: &[u8] = bytes;
@@ -175,7 +187,10 @@ impl crate::CustomAssets<'_> {
 
     async fn discard_file(&self, file: &AssetFile) {
         let result = match self.ctx.files().blob_store_named(&file.store) {
-            Ok(blobs) => blobs.delete(&file.store_key).await.map_err(|e| e.to_string()),
+            Ok(blobs) => blobs
+                .delete(&file.store_key)
+                .await
+                .map_err(|e| e.to_string()),
             Err(e) => Err(e.message()),
         };
         if let Err(e) = result {
@@ -339,7 +354,9 @@ impl crate::CustomAssets<'_> {
         bytes: &[u8],
     ) -> Result<CustomEmoji> {
         let (content_type, extension) = self.emoji_image_type(bytes)?;
-        let (name, aliases) = self.checked_emoji_names(session, None, name, aliases).await?;
+        let (name, aliases) = self
+            .checked_emoji_names(session, None, name, aliases)
+            .await?;
         let file = self.store_file("emoji", content_type, bytes).await?;
         let emoji = CustomEmoji {
             id: id::new_id(),
@@ -360,7 +377,11 @@ impl crate::CustomAssets<'_> {
             });
         }
         tracing::info!(emoji = %emoji.name, by = %session.user.id, "custom emoji created");
-        self.notify(false, "updateEmojiCustom", json!({"emojiData": emoji_notice(&emoji)}));
+        self.notify(
+            false,
+            "updateEmojiCustom",
+            json!({"emojiData": emoji_notice(&emoji)}),
+        );
         Ok(emoji)
     }
 
@@ -449,7 +470,11 @@ impl crate::CustomAssets<'_> {
         if let Some(file) = &emoji.file {
             self.discard_file(file).await;
         }
-        self.notify(false, "deleteEmojiCustom", json!({"emojiData": emoji_notice(&emoji)}));
+        self.notify(
+            false,
+            "deleteEmojiCustom",
+            json!({"emojiData": emoji_notice(&emoji)}),
+        );
         Ok(())
     }
 
@@ -496,7 +521,10 @@ impl crate::CustomAssets<'_> {
         if name.trim().is_empty() {
             return Err(name_required(METHOD));
         }
-        if name.chars().any(|c| matches!(c, '>' | '<' | '&' | '"' | '\'')) {
+        if name
+            .chars()
+            .any(|c| matches!(c, '>' | '<' | '&' | '"' | '\''))
+        {
             return Err(invalid_field(
                 format!("{name} is not a valid name"),
                 METHOD,
@@ -671,8 +699,10 @@ impl crate::CustomAssets<'_> {
             return Ok(sound.id);
         };
         let Some(mut sound) = self.sound_by_id(&id).await? else {
-            return Err(Error::meteor("Custom_Sound_Error_Invalid_Sound", "Invalid sound")
-                .with_details(details(METHOD)));
+            return Err(
+                Error::meteor("Custom_Sound_Error_Invalid_Sound", "Invalid sound")
+                    .with_details(details(METHOD)),
+            );
         };
         if sound.name != name || sound.extension != input.extension {
             sound.name = name;
@@ -683,7 +713,11 @@ impl crate::CustomAssets<'_> {
                 .update_custom_sound(&sound)
                 .await
                 .map_err(conflict)?;
-            self.notify(true, "updateCustomSound", json!({"soundData": sound_notice(&sound)}));
+            self.notify(
+                true,
+                "updateCustomSound",
+                json!({"soundData": sound_notice(&sound)}),
+            );
         }
         Ok(id)
     }
@@ -695,11 +729,16 @@ impl crate::CustomAssets<'_> {
             return Err(Error::meteor("file-too-large", "Max size is 5MB"));
         }
         let Some(mut sound) = self.sound_by_id(id).await? else {
-            return Err(Error::meteor("Custom_Sound_Error_Invalid_Sound", "Invalid sound")
-                .with_details(details("uploadCustomSound")));
+            return Err(
+                Error::meteor("Custom_Sound_Error_Invalid_Sound", "Invalid sound")
+                    .with_details(details("uploadCustomSound")),
+            );
         };
         if sniff(bytes) != "audio/mpeg" || sound.extension != "mp3" {
-            return Err(Error::meteor("invalid-file-type", "Only MP3 files are allowed"));
+            return Err(Error::meteor(
+                "invalid-file-type",
+                "Only MP3 files are allowed",
+            ));
         }
         let previous = sound.file.take();
         sound.file = Some(self.store_file("sound", "audio/mpeg", bytes).await?);
@@ -711,13 +750,20 @@ impl crate::CustomAssets<'_> {
                     self.discard_file(file).await;
                 }
                 result.map_err(store_error)?;
-                return Err(Error::meteor("Custom_Sound_Error_Invalid_Sound", "Invalid sound"));
+                return Err(Error::meteor(
+                    "Custom_Sound_Error_Invalid_Sound",
+                    "Invalid sound",
+                ));
             }
         }
         if let Some(old) = &previous {
             self.discard_file(old).await;
         }
-        self.notify(true, "updateCustomSound", json!({"soundData": sound_notice(&sound)}));
+        self.notify(
+            true,
+            "updateCustomSound",
+            json!({"soundData": sound_notice(&sound)}),
+        );
         Ok(())
     }
 
@@ -737,7 +783,11 @@ impl crate::CustomAssets<'_> {
         if let Some(file) = &sound.file {
             self.discard_file(file).await;
         }
-        self.notify(true, "deleteCustomSound", json!({"soundData": sound_notice(&sound)}));
+        self.notify(
+            true,
+            "deleteCustomSound",
+            json!({"soundData": sound_notice(&sound)}),
+        );
         Ok(())
     }
 }

@@ -67,12 +67,16 @@ fn only_properties(params: &Value, allowed: &[&str]) -> Result<()> {
 /// Meteor's `check(body, {key: String, ...})` for the string keys of a body.
 fn check_strings(body: &Value, required: &[&str], optional: &[&str]) -> Result<()> {
     let Value::Object(fields) = body else {
-        return Err(Error::failure("Match error: Expected object, got undefined"));
+        return Err(Error::failure(
+            "Match error: Expected object, got undefined",
+        ));
     };
     for (key, value) in fields {
         let known = required.contains(&key.as_str()) || optional.contains(&key.as_str());
         if !known {
-            return Err(Error::failure(format!("Match error: Unknown key in field {key}")));
+            return Err(Error::failure(format!(
+                "Match error: Unknown key in field {key}"
+            )));
         }
         let fine = value.is_string() || (optional.contains(&key.as_str()) && value.is_null());
         if !fine {
@@ -83,7 +87,9 @@ fn check_strings(body: &Value, required: &[&str], optional: &[&str]) -> Result<(
         }
     }
     if let Some(missing) = required.iter().find(|k| !fields.contains_key(**k)) {
-        return Err(Error::failure(format!("Match error: Missing key '{missing}'")));
+        return Err(Error::failure(format!(
+            "Match error: Missing key '{missing}'"
+        )));
     }
     Ok(())
 }
@@ -214,7 +220,12 @@ pub async fn emoji_create(
     };
     app.service
         .custom_assets()
-        .create_emoji(&session, field(&form, "name"), field(&form, "aliases"), bytes)
+        .create_emoji(
+            &session,
+            field(&form, "name"),
+            field(&form, "aliases"),
+            bytes,
+        )
         .await?;
     ok(Value::Null)
 }
@@ -299,7 +310,10 @@ pub async fn emoji_file(
 
 fn emoji_fallback(request: &HeaderMap) -> Response {
     let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("inline"));
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("inline"),
+    );
     headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=0"),
@@ -350,7 +364,10 @@ async fn serve_asset(
     let last_modified = http_date(file.uploaded_at);
     let etag = format!(
         "\"{}\"",
-        etag.map_or_else(|| file.uploaded_at.timestamp_millis().to_string(), str::to_owned)
+        etag.map_or_else(
+            || file.uploaded_at.timestamp_millis().to_string(),
+            str::to_owned
+        )
     );
     let mut headers = HeaderMap::new();
     headers.insert(header::LAST_MODIFIED, header_value(&last_modified));
@@ -368,7 +385,10 @@ async fn serve_asset(
         tracing::warn!(key = %file.store_key, "a custom asset's bytes are missing");
         return Ok(None);
     };
-    headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("inline"));
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("inline"),
+    );
     if immutable {
         headers.insert(
             header::CACHE_CONTROL,
@@ -401,7 +421,10 @@ pub async fn status_list(
     Caller(_session): Caller,
     Params(params): Params,
 ) -> ApiResult {
-    only_properties(&params, &["count", "offset", "sort", "name", "_id", "query"])?;
+    only_properties(
+        &params,
+        &["count", "offset", "sort", "name", "_id", "query"],
+    )?;
     let (offset, count) = pagination(&app, &params)?;
     let id = opt_str(&params, "_id")?;
     let name = opt_str(&params, "name")?;

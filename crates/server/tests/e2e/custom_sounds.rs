@@ -18,7 +18,6 @@ fn mp3_binary_string() -> String {
 #[tokio::test]
 async fn sounds_are_managed_and_served_as_upstream() {
     let server = TestServer::start().await;
-    let admin = server.admin().await;
     let user = server.new_user("sounduser").await;
     let mut admin_ddp = Ddp::connect(&server).await;
     admin_ddp.login_with("admin", common::ADMIN_PASS).await;

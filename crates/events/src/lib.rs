@@ -224,6 +224,15 @@ pub enum Event {
         room_id: Option<String>,
         etag: Option<String>,
     },
+    /// A change to the workspace's custom emoji, user statuses or sounds, told to every
+    /// logged-in session (`stream-notify-logged`) or, with `everyone`, to every session
+    /// (`stream-notify-all`) as `name` with the one argument `payload` (upstream's
+    /// `{emojiData}`, `{userStatusData}`, `{soundData}`).
+    WorkspaceNotice {
+        everyone: bool,
+        name: String,
+        payload: serde_json::Value,
+    },
     /// A user's visible status changed.
     UserStatus {
         user_id: String,

@@ -111,7 +111,8 @@ pub fn subject(event: &Event) -> String {
         | Event::Permission(_)
         | Event::RoleDefined(_)
         | Event::RoleRemoved(_)
-        | Event::AvatarChanged { .. } => None,
+        | Event::AvatarChanged { .. }
+        | Event::WorkspaceNotice { .. } => None,
     };
     match about {
         // Ids are Meteor-style ids (letters and digits), safe as subject tokens; anything

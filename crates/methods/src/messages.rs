@@ -37,9 +37,6 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
     ("unpinMessage", |s, p, c| {
         Box::pin(pin_message(s, p, c, false))
     }),
-    ("listEmojiCustom", |s, p, c| {
-        Box::pin(list_emoji_custom(s, p, c))
-    }),
     ("getMessages", |s, p, c| Box::pin(get_messages(s, p, c))),
     ("loadNextMessages", |s, p, c| {
         Box::pin(load_next_messages(s, p, c))
@@ -271,16 +268,6 @@ async fn pin_message(
         Some(notice) if pinned => value(ejson(chat::message(&notice))),
         _ => value(json!(true)),
     }
-}
-
-/// `listEmojiCustom()`: the server's custom emoji; Comet has none.
-async fn list_emoji_custom(
-    _service: &Service,
-    _params: Vec<Value>,
-    ctx: MethodContext<'_>,
-) -> Result<Outcome> {
-    session(&ctx)?;
-    value(json!([]))
 }
 
 async fn update_message(

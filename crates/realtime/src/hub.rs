@@ -716,6 +716,15 @@ impl Hub {
                     changed(NOTIFY_LOGGED, name, json!(["updated", doc])),
                 );
             }
+            Event::WorkspaceNotice {
+                everyone,
+                name,
+                payload,
+            } => {
+                let stream = if *everyone { NOTIFY_ALL } else { NOTIFY_LOGGED };
+                let args = json!([payload]);
+                self.deliver(stream, name, None, changed(stream, name, args));
+            }
             Event::AvatarChanged {
                 user_id,
                 username,

@@ -93,43 +93,77 @@ struct FileCopy {
     elsewhere: u64,
 }
 
-/// Copies the local blob of every upload `store` records from `from` into `to`.
+/// The local blob a record names, if it has one: (what it is, its store, its key).
+fn local_blob(record: &Record) -> Option<(String, &str, &str)> {
+    match record {
+        Record::Upload(upload) => Some((
+            format!("file {}", upload.id),
+            upload.store.as_str(),
+            upload.store_key.as_str(),
+        )),
+        Record::CustomEmoji(emoji) => emoji.file.as_ref().map(|file| {
+            (
+                format!("custom emoji {}", emoji.id),
+                file.store.as_str(),
+                file.store_key.as_str(),
+            )
+        }),
+        Record::CustomSound(sound) => sound.file.as_ref().map(|file| {
+            (
+                format!("custom sound {}", sound.id),
+                file.store.as_str(),
+                file.store_key.as_str(),
+            )
+        }),
+        _ => None,
+    }
+}
+
+/// Copies the local blob of every upload, custom emoji and custom sound `store` records from
+/// `from` into `to`.
 async fn copy_files(store: &dyn TransferStore, from: &Path, to: &Path) -> Result<FileCopy, String> {
     tokio::fs::create_dir_all(to)
         .await
         .map_err(|e| format!("cannot create {}: {e}", to.display()))?;
     let mut report = FileCopy::default();
-    let mut after: Option<String> = None;
-    loop {
-        let page = store
-            .export(RecordKind::Upload, after.as_deref(), PAGE)
-            .await
-            .map_err(|e| format!("cannot list files: {e}"))?;
-        for record in &page.records {
-            let Record::Upload(upload) = record else {
-                continue;
-            };
-            if !upload.store.starts_with("FileSystem") {
-                report.elsewhere += 1;
-                continue;
-            }
-            if !safe_key(&upload.store_key) {
-                return Err(format!("file {} has an unsafe storage key", upload.id));
-            }
-            match tokio::fs::copy(from.join(&upload.store_key), to.join(&upload.store_key)).await {
-                Ok(bytes) => {
-                    report.copied += 1;
-                    report.bytes += bytes;
+    for kind in [
+        RecordKind::Upload,
+        RecordKind::CustomEmoji,
+        RecordKind::CustomSound,
+    ] {
+        let mut after: Option<String> = None;
+        loop {
+            let page = store
+                .export(kind, after.as_deref(), PAGE)
+                .await
+                .map_err(|e| format!("cannot list files: {e}"))?;
+            for record in &page.records {
+                let Some((what, blob_store, key)) = local_blob(record) else {
+                    continue;
+                };
+                if !blob_store.starts_with("FileSystem") {
+                    report.elsewhere += 1;
+                    continue;
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => report.missing += 1,
-                Err(e) => return Err(format!("cannot copy file {}: {e}", upload.id)),
+                if !safe_key(key) {
+                    return Err(format!("{what} has an unsafe storage key"));
+                }
+                match tokio::fs::copy(from.join(key), to.join(key)).await {
+                    Ok(bytes) => {
+                        report.copied += 1;
+                        report.bytes += bytes;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => report.missing += 1,
+                    Err(e) => return Err(format!("cannot copy {what}: {e}")),
+                }
             }
-        }
-        match page.next {
-            Some(next) if !page.records.is_empty() => after = Some(next),
-            _ => return Ok(report),
+            match page.next {
+                Some(next) if !page.records.is_empty() => after = Some(next),
+                _ => break,
+            }
         }
     }
+    Ok(report)
 }
 
 /// Runs `comet backup`, writing progress to `out`.

@@ -42,6 +42,8 @@ const NEVER_HTML: &[&str] = &[
     "/sockjs/",
     "/avatar/",
     "/file-upload/",
+    "/emoji-custom/",
+    "/custom-sounds/",
     "/ufs/",
     "/assets/",
 ];
@@ -55,6 +57,8 @@ pub fn is_api_path(path: &str) -> bool {
         || path.starts_with("/file-upload/")
         || path.starts_with("/ufs/")
         || path.starts_with("/avatar/")
+        || path.starts_with("/emoji-custom/")
+        || path.starts_with("/custom-sounds/")
         || is_workspace_asset(path)
 }
 

@@ -14,6 +14,7 @@ pub mod avatars;
 pub mod bans;
 mod bootstrap;
 pub mod commands;
+pub mod custom_assets;
 pub mod data_export;
 pub mod discovery;
 pub mod email_links;
@@ -191,6 +192,8 @@ domain_services! {
     workspace => Workspace;
     /// Teams: their members, main rooms and the rooms that belong to them.
     teams => Teams;
+    /// The workspace's custom emoji, user statuses and sounds.
+    custom_assets => CustomAssets;
 }
 
 impl std::fmt::Debug for Service {

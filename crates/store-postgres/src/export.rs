@@ -48,6 +48,10 @@ fn order(kind: RecordKind) -> Order {
         // Keyed by the token's digest, not by an `id`.
         RecordKind::EmailToken => Order::Ctid,
         RecordKind::Team | RecordKind::TeamMember => Order::Id,
+        RecordKind::CustomEmoji
+        | RecordKind::CustomEmojiTrash
+        | RecordKind::CustomUserStatus
+        | RecordKind::CustomSound => Order::Id,
     }
 }
 

@@ -56,6 +56,7 @@ conformance_tests!(
     two_factor,
     email_two_factor,
     statistics,
+    custom_assets,
 );
 
 #[tokio::test]

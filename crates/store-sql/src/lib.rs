@@ -11,6 +11,7 @@ mod audit;
 mod bans;
 mod chat;
 mod cluster;
+mod custom_assets;
 mod driver;
 mod files;
 mod invites;

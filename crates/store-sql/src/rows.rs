@@ -90,6 +90,10 @@ pub fn export_columns<D: Database>(kind: RecordKind) -> String {
         RecordKind::EmailToken => crate::mail::EMAIL_TOKEN_COLUMNS.to_owned(),
         RecordKind::Team => crate::teams::TEAM_COLUMNS.to_owned(),
         RecordKind::TeamMember => crate::teams::TEAM_MEMBER_COLUMNS.to_owned(),
+        RecordKind::CustomEmoji => crate::custom_assets::CUSTOM_EMOJI_COLUMNS.to_owned(),
+        RecordKind::CustomEmojiTrash => crate::custom_assets::CUSTOM_EMOJI_TRASH_COLUMNS.to_owned(),
+        RecordKind::CustomUserStatus => crate::custom_assets::CUSTOM_USER_STATUS_COLUMNS.to_owned(),
+        RecordKind::CustomSound => crate::custom_assets::CUSTOM_SOUND_COLUMNS.to_owned(),
     }
 }
 
@@ -144,6 +148,18 @@ pub(crate) fn record_from_row(kind: RecordKind, row: &impl SqlRow) -> StoreResul
         RecordKind::EmailToken => Record::EmailToken(crate::mail::email_token_from_row(row)?),
         RecordKind::Team => Record::Team(crate::teams::team_from_row(row)?),
         RecordKind::TeamMember => Record::TeamMember(crate::teams::team_member_from_row(row)?),
+        RecordKind::CustomEmoji => {
+            Record::CustomEmoji(crate::custom_assets::custom_emoji_from_row(row)?)
+        }
+        RecordKind::CustomEmojiTrash => {
+            Record::CustomEmojiTrash(crate::custom_assets::deleted_custom_emoji_from_row(row)?)
+        }
+        RecordKind::CustomUserStatus => {
+            Record::CustomUserStatus(crate::custom_assets::custom_user_status_from_row(row)?)
+        }
+        RecordKind::CustomSound => {
+            Record::CustomSound(crate::custom_assets::custom_sound_from_row(row)?)
+        }
     })
 }
 

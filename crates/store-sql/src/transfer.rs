@@ -76,6 +76,14 @@ async fn insert_record<D: Database>(tx: &mut D::Tx, record: &Record) -> StoreRes
         Record::EmailToken(token) => crate::mail::insert_email_token_query(token),
         Record::Team(team) => crate::teams::insert_team_query(team),
         Record::TeamMember(member) => crate::teams::insert_team_member_query(member),
+        Record::CustomEmoji(emoji) => crate::custom_assets::insert_custom_emoji_query(emoji),
+        Record::CustomEmojiTrash(deleted) => {
+            crate::custom_assets::insert_custom_emoji_trash_query(deleted)
+        }
+        Record::CustomUserStatus(status) => {
+            crate::custom_assets::insert_custom_user_status_query(status)
+        }
+        Record::CustomSound(sound) => crate::custom_assets::insert_custom_sound_query(sound),
     };
     tx.write(insert).await.map(drop)
 }

@@ -201,6 +201,12 @@ async fn statistics() {
 }
 
 #[tokio::test]
+async fn custom_assets() {
+    let (_dir, store) = fresh().await;
+    conformance::custom_assets(&store).await;
+}
+
+#[tokio::test]
 async fn two_factor() {
     let (_dir, store) = fresh().await;
     conformance::two_factor(&store).await;

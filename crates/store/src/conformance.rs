@@ -4943,3 +4943,248 @@ pub async fn teams(store: &dyn Store) {
     }
     assert!(store.team_by_id("team-2").await.unwrap().is_some());
 }
+
+/// Custom emoji, user statuses and sounds: names unique, lookups by name and alias, pages by
+/// name with totals and filters, updates, and deletes (an emoji's leaving a trash row).
+pub async fn custom_assets(store: &dyn Store) {
+    use crate::{AssetFile, CustomEmoji, CustomEmojiFilter, CustomSound, CustomUserStatus};
+    let t0 = now();
+    let later = |ms: i64| t0 + chrono::Duration::milliseconds(ms);
+    let file = |key: &str, content_type: &str| AssetFile {
+        content_type: content_type.into(),
+        size: 7,
+        store: "FileSystem:Uploads".into(),
+        store_key: key.into(),
+        uploaded_at: t0,
+    };
+    let emoji = |id: &str, name: &str, aliases: &[&str], at: Timestamp| CustomEmoji {
+        id: id.into(),
+        name: name.into(),
+        aliases: aliases.iter().map(|a| (*a).to_owned()).collect(),
+        extension: "png".into(),
+        etag: None,
+        file: None,
+        updated_at: at,
+    };
+    let party = emoji("e1", "party", &["fiesta", "bash"], t0);
+    store.insert_custom_emoji(&party).await.unwrap();
+    let mut cat = emoji("e2", "Cat", &[], later(10));
+    cat.file = Some(file("emoji-e2", "image/gif"));
+    cat.etag = Some("abc".into());
+    store.insert_custom_emoji(&cat).await.unwrap();
+    assert!(matches!(
+        store
+            .insert_custom_emoji(&emoji("e3", "party", &[], t0))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.custom_emoji_by_id("e2").await.unwrap(),
+        Some(cat.clone())
+    );
+    assert_eq!(
+        store.custom_emoji_by_name("party").await.unwrap(),
+        Some(party.clone())
+    );
+    assert_eq!(store.custom_emoji_by_name("PARTY").await.unwrap(), None);
+    let using = |name: &'static str, except: Option<&'static str>| async move {
+        store
+            .custom_emoji_using(name, except)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(using("party", None).await, ["e1"]);
+    assert_eq!(using("bash", None).await, ["e1"]);
+    assert_eq!(using("bash", Some("e1")).await, Vec::<String>::new());
+    assert_eq!(using("fies", None).await, Vec::<String>::new());
+
+    let names = |page: (Vec<CustomEmoji>, u64)| {
+        (
+            page.0.into_iter().map(|e| e.name).collect::<Vec<_>>(),
+            page.1,
+        )
+    };
+    let all = CustomEmojiFilter::default();
+    assert_eq!(
+        names(store.list_custom_emoji(&all, 0, None).await.unwrap()),
+        (vec!["Cat".to_owned(), "party".to_owned()], 2),
+        "bytewise by name"
+    );
+    assert_eq!(
+        names(store.list_custom_emoji(&all, 1, Some(5)).await.unwrap()),
+        (vec!["party".to_owned()], 2)
+    );
+    let named = CustomEmojiFilter {
+        name_contains: Some("CA".into()),
+        ..CustomEmojiFilter::default()
+    };
+    assert_eq!(
+        names(store.list_custom_emoji(&named, 0, None).await.unwrap()),
+        (vec!["Cat".to_owned()], 1)
+    );
+    let recent = CustomEmojiFilter {
+        updated_after: Some(t0),
+        ..CustomEmojiFilter::default()
+    };
+    assert_eq!(
+        names(store.list_custom_emoji(&recent, 0, None).await.unwrap()),
+        (vec!["Cat".to_owned()], 1)
+    );
+    let by_id = CustomEmojiFilter {
+        id: Some("e1".into()),
+        ..CustomEmojiFilter::default()
+    };
+    assert_eq!(store.list_custom_emoji(&by_id, 0, None).await.unwrap().1, 1);
+
+    let mut renamed = party.clone();
+    renamed.name = "partying".into();
+    renamed.aliases = vec![];
+    renamed.file = Some(file("emoji-e1", "image/png"));
+    renamed.etag = Some("def".into());
+    renamed.updated_at = later(20);
+    assert!(store.update_custom_emoji(&renamed).await.unwrap());
+    assert_eq!(
+        store.custom_emoji_by_id("e1").await.unwrap(),
+        Some(renamed.clone())
+    );
+    assert_eq!(using("bash", None).await, Vec::<String>::new());
+    let mut clash = renamed.clone();
+    clash.name = "Cat".into();
+    assert!(matches!(
+        store.update_custom_emoji(&clash).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(
+        !store
+            .update_custom_emoji(&emoji("nope", "x", &[], t0))
+            .await
+            .unwrap()
+    );
+
+    assert_eq!(
+        store.delete_custom_emoji("e2", later(30)).await.unwrap(),
+        Some(cat)
+    );
+    assert_eq!(
+        store.delete_custom_emoji("e2", later(31)).await.unwrap(),
+        None
+    );
+    let trash = store.deleted_custom_emoji_since(later(29)).await.unwrap();
+    assert_eq!(trash.len(), 1);
+    assert_eq!(
+        (trash[0].id.as_str(), trash[0].name.as_str()),
+        ("e2", "Cat")
+    );
+    assert_eq!(trash[0].deleted_at, later(30));
+    assert!(
+        store
+            .deleted_custom_emoji_since(later(30))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.custom_emoji_by_name("Cat").await.unwrap(), None);
+
+    let status = |id: &str, name: &str, status_type: &str| CustomUserStatus {
+        id: id.into(),
+        name: name.into(),
+        status_type: status_type.into(),
+        updated_at: t0,
+    };
+    let meeting = status("s1", "In a meeting", "busy");
+    store.insert_custom_user_status(&meeting).await.unwrap();
+    store
+        .insert_custom_user_status(&status("s2", "Lunch", "away"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .insert_custom_user_status(&status("s3", "Lunch", ""))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .custom_user_status_by_name("In a meeting")
+            .await
+            .unwrap(),
+        Some(meeting.clone())
+    );
+    let (page, total) = store
+        .list_custom_user_statuses(None, Some("LUN"), 0, None)
+        .await
+        .unwrap();
+    assert_eq!((page[0].id.as_str(), total), ("s2", 1));
+    let (page, total) = store
+        .list_custom_user_statuses(Some("s1"), None, 0, Some(10))
+        .await
+        .unwrap();
+    assert_eq!((page, total), (vec![meeting.clone()], 1));
+    let (page, total) = store
+        .list_custom_user_statuses(None, None, 0, Some(1))
+        .await
+        .unwrap();
+    assert_eq!((page.len(), total), (1, 2));
+    let mut busy = meeting.clone();
+    busy.name = "Busy busy".into();
+    busy.status_type = "offline".into();
+    assert!(store.update_custom_user_status(&busy).await.unwrap());
+    assert_eq!(
+        store.custom_user_status_by_id("s1").await.unwrap(),
+        Some(busy.clone())
+    );
+    assert_eq!(
+        store.delete_custom_user_status("s1").await.unwrap(),
+        Some(busy)
+    );
+    assert_eq!(store.delete_custom_user_status("s1").await.unwrap(), None);
+    assert_eq!(store.custom_user_status_by_id("s1").await.unwrap(), None);
+
+    let ding = CustomSound {
+        id: "so1".into(),
+        name: "ding".into(),
+        extension: "mp3".into(),
+        file: None,
+        updated_at: t0,
+    };
+    store.insert_custom_sound(&ding).await.unwrap();
+    assert!(matches!(
+        store
+            .insert_custom_sound(&CustomSound {
+                id: "so2".into(),
+                ..ding.clone()
+            })
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let mut uploaded = ding.clone();
+    uploaded.file = Some(file("sound-so1", "audio/mpeg"));
+    uploaded.updated_at = later(5);
+    assert!(store.update_custom_sound(&uploaded).await.unwrap());
+    assert_eq!(
+        store.custom_sound_by_id("so1").await.unwrap(),
+        Some(uploaded.clone())
+    );
+    assert_eq!(
+        store.custom_sound_by_name("ding").await.unwrap(),
+        Some(uploaded.clone())
+    );
+    let (page, total) = store.list_custom_sounds(Some("DI"), 0, None).await.unwrap();
+    assert_eq!((page, total), (vec![uploaded.clone()], 1));
+    assert_eq!(
+        store
+            .list_custom_sounds(Some("zz"), 0, None)
+            .await
+            .unwrap()
+            .1,
+        0
+    );
+    assert_eq!(
+        store.delete_custom_sound("so1").await.unwrap(),
+        Some(uploaded)
+    );
+    assert_eq!(store.delete_custom_sound("so1").await.unwrap(), None);
+}

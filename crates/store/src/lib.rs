@@ -431,6 +431,11 @@ mod two_factor;
 pub use two_factor::{EmailTwoFactor, TwoFactorStore, UserTotp};
 mod statistics;
 pub use statistics::{StatisticsSnapshot, StatisticsStore, WorkspaceCounts};
+mod custom_assets;
+pub use custom_assets::{
+    AssetFile, CustomAssetStore, CustomEmoji, CustomEmojiFilter, CustomSound, CustomUserStatus,
+    DeletedCustomEmoji,
+};
 
 /// Everything the service needs from storage.
 pub trait Store:
@@ -456,6 +461,7 @@ pub trait Store:
     + TeamStore
     + TwoFactorStore
     + StatisticsStore
+    + CustomAssetStore
 {
 }
 
@@ -480,8 +486,8 @@ impl<T> Store for T where
         + MailStore
         + InviteStore
         + TeamStore
-        + TeamStore
         + TwoFactorStore
         + StatisticsStore
+        + CustomAssetStore
 {
 }

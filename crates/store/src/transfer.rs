@@ -55,13 +55,17 @@ pub enum RecordKind {
     EmailToken,
     Team,
     TeamMember,
+    CustomEmoji,
+    CustomEmojiTrash,
+    CustomUserStatus,
+    CustomSound,
 }
 
 impl RecordKind {
     /// Every kind, each after the kinds it references (tokens after users, subscriptions after
     /// rooms and users, messages after rooms), so that copying in this order never writes a
     /// row before the row it points to. A new table goes here.
-    pub const ALL: [RecordKind; 25] = [
+    pub const ALL: [RecordKind; 29] = [
         RecordKind::User,
         RecordKind::LoginToken,
         RecordKind::Role,
@@ -87,6 +91,10 @@ impl RecordKind {
         RecordKind::EmailToken,
         RecordKind::Team,
         RecordKind::TeamMember,
+        RecordKind::CustomEmoji,
+        RecordKind::CustomEmojiTrash,
+        RecordKind::CustomUserStatus,
+        RecordKind::CustomSound,
     ];
 
     /// The name of the kind's table, as both backends call it: for progress output, and for
@@ -118,6 +126,10 @@ impl RecordKind {
             RecordKind::EmailToken => "email_tokens",
             RecordKind::Team => "teams",
             RecordKind::TeamMember => "team_members",
+            RecordKind::CustomEmoji => "custom_emoji",
+            RecordKind::CustomEmojiTrash => "custom_emoji_trash",
+            RecordKind::CustomUserStatus => "custom_user_statuses",
+            RecordKind::CustomSound => "custom_sounds",
         }
     }
 }
@@ -221,6 +233,13 @@ pub enum Record {
     Team(comet_core::team::Team),
     /// A membership of a team, with its team roles.
     TeamMember(comet_core::team::TeamMember),
+    /// A custom emoji's record (its bytes stay in the blob store, which is not moved).
+    CustomEmoji(crate::CustomEmoji),
+    /// What is left of a deleted custom emoji, for clients' sync.
+    CustomEmojiTrash(crate::DeletedCustomEmoji),
+    CustomUserStatus(crate::CustomUserStatus),
+    /// A custom sound's record (its bytes stay in the blob store, which is not moved).
+    CustomSound(crate::CustomSound),
 }
 
 impl Record {
@@ -251,6 +270,10 @@ impl Record {
             Record::EmailToken(_) => RecordKind::EmailToken,
             Record::Team(_) => RecordKind::Team,
             Record::TeamMember(_) => RecordKind::TeamMember,
+            Record::CustomEmoji(_) => RecordKind::CustomEmoji,
+            Record::CustomEmojiTrash(_) => RecordKind::CustomEmojiTrash,
+            Record::CustomUserStatus(_) => RecordKind::CustomUserStatus,
+            Record::CustomSound(_) => RecordKind::CustomSound,
         }
     }
 }

@@ -7,6 +7,7 @@ mod auth;
 mod avatars;
 mod chat;
 mod commands;
+mod custom_assets;
 mod discovery;
 mod export;
 mod files;
@@ -307,8 +308,30 @@ fn table() -> RouteTable {
         .merge(room_routes())
         .merge(file_routes())
         .merge(moderation_routes())
+        .merge(custom_asset_routes())
         .post("/api/v1/method.call/{method}", methods::call)
         .post("/api/v1/method.callAnon/{method}", methods::call_anon)
+}
+
+/// Custom emoji, user statuses and sounds, and their files.
+fn custom_asset_routes() -> RouteTable {
+    use custom_assets as assets;
+    RouteTable::default()
+        .get("/api/v1/emoji-custom.list", assets::emoji_list)
+        .get("/api/v1/emoji-custom.all", assets::emoji_all)
+        .post_unbounded("/api/v1/emoji-custom.create", assets::emoji_create)
+        .post_unbounded("/api/v1/emoji-custom.update", assets::emoji_update)
+        .post("/api/v1/emoji-custom.delete", assets::emoji_delete)
+        .get("/emoji-custom/", assets::emoji_file_root)
+        .get("/emoji-custom/{*file}", assets::emoji_file)
+        .get("/api/v1/custom-user-status.list", assets::status_list)
+        .post("/api/v1/custom-user-status.create", assets::status_create)
+        .post("/api/v1/custom-user-status.update", assets::status_update)
+        .post("/api/v1/custom-user-status.delete", assets::status_delete)
+        .get("/api/v1/custom-sounds.list", assets::sound_list)
+        .get("/api/v1/custom-sounds.getOne", assets::sound_get_one)
+        .get("/custom-sounds/", assets::sound_file_root)
+        .get("/custom-sounds/{*file}", assets::sound_file)
 }
 
 /// Reports and the moderation console.

@@ -449,9 +449,9 @@ async fn send_rest(
             for (name, value) in &owned {
                 if name == "file" {
                     parts.push(("file", Some(("authz.txt", "text/plain")), value.as_bytes()));
-                } else if name == "image" {
+                } else if name == "image" || name == "emoji" {
                     parts.push((
-                        "image",
+                        name.as_str(),
                         Some(("avatar.png", "image/png")),
                         &ONE_PIXEL_PNG[..],
                     ));

@@ -797,6 +797,51 @@ async fn fill(store: &dyn Store, t0: Timestamp) {
         )
         .await
         .unwrap();
+    // Custom emoji (one with a file, one deleted into the trash), a status and a sound.
+    let file = |key: &str| crate::AssetFile {
+        content_type: "image/png".into(),
+        size: 42,
+        store: "FileSystem:Uploads".into(),
+        store_key: key.into(),
+        uploaded_at: at(75),
+    };
+    for (id, name) in [("ce1", "party"), ("ce2", "gone")] {
+        store
+            .insert_custom_emoji(&crate::CustomEmoji {
+                id: id.into(),
+                name: name.into(),
+                aliases: vec![format!("{name}-alias"), "ÄLIAS".into()],
+                extension: "png".into(),
+                etag: Some("e1".into()),
+                file: Some(file(&format!("emoji-{id}"))),
+                updated_at: at(75),
+            })
+            .await
+            .unwrap();
+    }
+    store.delete_custom_emoji("ce2", at(76)).await.unwrap();
+    store
+        .insert_custom_user_status(&crate::CustomUserStatus {
+            id: "cs1".into(),
+            name: "In a meeting".into(),
+            status_type: "busy".into(),
+            updated_at: at(76),
+        })
+        .await
+        .unwrap();
+    store
+        .insert_custom_sound(&crate::CustomSound {
+            id: "so1".into(),
+            name: "ding".into(),
+            extension: "mp3".into(),
+            file: Some(crate::AssetFile {
+                content_type: "audio/mpeg".into(),
+                ..file("sound-so1")
+            }),
+            updated_at: at(77),
+        })
+        .await
+        .unwrap();
 
     // The audit log: a chain of a few entries.
     for (i, action) in ["user.create", "setting.update", "room.delete", "user.login"]

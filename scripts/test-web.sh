@@ -14,6 +14,11 @@ fi
 echo "==> cargo build -p comet-server (builds the web client through build.rs)"
 cargo build -p comet-server --quiet
 
+# A real mail server (aiosmtpd from PyPI, in target/, writing what it receives to a directory)
+# for tests/mail.test.mjs, which starts it itself on a loopback port.
+SMTP_SERVER_BIN="${SMTP_SERVER_BIN:-$(scripts/smtp-test-server.sh)}"
+export SMTP_SERVER_BIN
+
 cd web
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     npm ci --no-audit --no-fund
@@ -24,4 +29,4 @@ npm run --silent check
 
 echo "==> browser tests (playwright-core + Chromium)"
 rm -rf ../target/web-test-artifacts
-COMET_BIN="${COMET_BIN:-$PWD/../target/debug/comet}" node tests/run.mjs "$@"
+COMET_BIN="${COMET_BIN:-${CARGO_TARGET_DIR:-$PWD/../target}/debug/comet}" node tests/run.mjs "$@"

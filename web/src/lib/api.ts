@@ -498,6 +498,72 @@ export class Api {
     this.rest.setSession(null);
   }
 
+  /**
+   * A DDP method over REST (`method.callAnon`), for the pages a mailed link opens before
+   * anyone is logged in (there is no DDP connection then). Answers the method's result.
+   */
+  async callAnon<T>(method: string, ...params: unknown[]): Promise<T> {
+    const message = JSON.stringify({ msg: 'method', id: '1', method, params });
+    const body = await this.rest.post<{ message?: string }>(`method.callAnon/${encodeURIComponent(method)}`, { message });
+    let answer: { result?: unknown; error?: Record<string, unknown> };
+    try {
+      answer = JSON.parse(body.message ?? '{}') as typeof answer;
+    } catch {
+      throw new ApiError('error', 400);
+    }
+    if (answer.error) {
+      const error = answer.error;
+      const kind = typeof error.error === 'string' ? error.error : String(error.error ?? '');
+      throw new ApiError(String(error.reason ?? error.message ?? kind ?? 'error'), Number(error.error) || 400, kind, error);
+    }
+    return fromEjson(answer.result) as T;
+  }
+
+  /** Logs in with the answer of a DDP method that logs in (`verifyEmail`, `resetPassword`). */
+  private adoptDdpLogin(result: { id?: string; token?: string }) {
+    if (!result?.id || !result.token) throw new ApiError('error', 400);
+    this.rest.setSession({ userId: result.id, token: result.token });
+  }
+
+  /** Meteor's `verifyEmail`: the token of a mailed verification link; logs its owner in. */
+  async verifyEmail(token: string) {
+    this.adoptDdpLogin(await this.callAnon<{ id?: string; token?: string }>('verifyEmail', token));
+  }
+
+  /**
+   * Meteor's `resetPassword`: the token of a mailed reset link and the new password, sent as
+   * typed so that the server checks it against the password policy; logs the user in.
+   */
+  async resetPassword(token: string, password: string) {
+    this.adoptDdpLogin(await this.callAnon<{ id?: string; token?: string }>('resetPassword', token, password));
+  }
+
+  /** `users.forgotPassword`: mails a reset link if an account has `email` (succeeds either way). */
+  forgotPassword(email: string) {
+    return this.rest.post('users.forgotPassword', { email });
+  }
+
+  /** `users.2fa.sendEmailCode`: mails a new second-factor code to the account. */
+  sendEmailCode(emailOrUsername: string) {
+    return this.rest.post('users.2fa.sendEmailCode', { emailOrUsername });
+  }
+
+  /** `users.2fa.enableEmail`: codes by email as second factor (the user's other sessions end). */
+  enableEmailTwoFactor() {
+    return this.rest.post('users.2fa.enableEmail');
+  }
+
+  /**
+   * `users.2fa.disableEmail`: asks for a second factor; without `code` the server answers
+   * `totp-required` (and mails a code when email is the method).
+   */
+  disableEmailTwoFactor(code?: string, method?: string) {
+    const headers: Record<string, string> = {};
+    if (code) headers['X-2fa-Code'] = method === 'password' ? sha256Hex(code) : code;
+    if (code && method) headers['X-2fa-Method'] = method;
+    return this.rest.post('users.2fa.disableEmail', {}, headers);
+  }
+
   /** `2fa:enable`: a new TOTP secret and its `otpauth://` URL, waiting for a first code. */
   enableTotp() {
     return this.ddp.call<{ secret: string; url: string }>('2fa:enable');

@@ -4,6 +4,9 @@
 export type Route =
   | { name: 'home' }
   | { name: 'login' }
+  | { name: 'forgot-password' }
+  | { name: 'verify-email'; token: string }
+  | { name: 'reset-password'; token: string }
   | { name: 'register'; secret?: string }
   | { name: 'invite'; token: string }
   | { name: 'room'; kind: 'channel' | 'group' | 'direct'; id: string }
@@ -14,6 +17,13 @@ export function parseRoute(path: string): Route {
   switch (parts[0]) {
     case 'login':
       return { name: 'login' };
+    case 'forgot-password':
+      return { name: 'forgot-password' };
+    // The links of the verification and password reset mails (`<Site_Url>/verify-email/<token>`).
+    case 'verify-email':
+    case 'reset-password':
+      if (parts[1]) return { name: parts[0], token: parts[1] };
+      return { name: 'home' };
     case 'register':
       return parts[1] ? { name: 'register', secret: parts[1] } : { name: 'register' };
     case 'invite':

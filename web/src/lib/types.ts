@@ -149,8 +149,8 @@ export interface User {
   settings?: { preferences?: Record<string, unknown> };
   /** Changes whenever the user's avatar does; absent while they have none. */
   avatarETag?: string;
-  /** The caller's own login services (`me`): whether TOTP two-factor is on. */
-  services?: { password?: { exists?: boolean }; totp?: { enabled?: boolean } };
+  /** The caller's own login services (`me`): whether TOTP or emailed codes are on. */
+  services?: { password?: { exists?: boolean }; totp?: { enabled?: boolean }; email2fa?: { enabled?: boolean } };
 }
 
 export interface Setting {

@@ -44,6 +44,8 @@ class Session {
   });
   /** `Message_AllowUnrecognizedSlashCommand`: an unknown `/word` is sent as a message. */
   allowUnknownCommands = $state(false);
+  /** `Accounts_TwoFactorAuthentication_By_Email_Enabled` (and two-factor itself on). */
+  emailTwoFactor = $state(false);
   /** Called after logging out (the app goes back to the login form). */
   onLoggedOut: () => void = () => {};
 
@@ -124,6 +126,9 @@ class Session {
       if (typeof deny === 'string') limits.deny = deny;
       this.uploadLimits = limits;
       this.allowUnknownCommands = value('Message_AllowUnrecognizedSlashCommand') === true;
+      this.emailTwoFactor =
+        value('Accounts_TwoFactorAuthentication_Enabled') !== false &&
+        value('Accounts_TwoFactorAuthentication_By_Email_Enabled') === true;
     } catch {
       // Defaults are fine.
     }

@@ -268,19 +268,23 @@ pub async fn run(realtime: Arc<Realtime>, socket: WebSocket, framing: Framing, c
         );
     }
     drop(tx);
-    // The writer finishes what is queued and the close frame. Meanwhile whatever the client
-    // still sends is read and dropped: closing a socket with unread input resets it, and a
-    // reset makes the client discard what it has not read yet, the close frame included. A
-    // client that reads nothing cannot hold the writer (and the socket) past the grace time.
+    // The writer finishes what is queued and the close frame. Meanwhile, and after it until
+    // the client answers the close, whatever the client still sends is read and dropped:
+    // closing a socket with unread input resets it, and a reset makes the client discard what
+    // it has not read yet, the close frame included. A client that reads nothing cannot hold
+    // the writer (and the socket) past the grace time.
+    let mut writer = writer;
     let abort = writer.abort_handle();
-    let drain = async {
-        while let Some(Ok(_)) = stream.next().await {}
-        std::future::pending::<()>().await
-    };
+    let drain = async { while let Some(Ok(_)) = stream.next().await {} };
+    tokio::pin!(drain);
     let finished = tokio::time::timeout(CLOSE_GRACE, async {
         tokio::select! {
-            _ = writer => {}
-            () = drain => {}
+            _ = &mut writer => {
+                let _ = tokio::time::timeout(CLOSE_ANSWER_WAIT, &mut drain).await;
+            }
+            () = &mut drain => {
+                let _ = (&mut writer).await;
+            }
         }
     })
     .await;
@@ -292,6 +296,10 @@ pub async fn run(realtime: Arc<Realtime>, socket: WebSocket, framing: Framing, c
 /// How long a closing connection may take to write its last frames and the close frame to a
 /// client that reads slowly or not at all.
 const CLOSE_GRACE: Duration = Duration::from_secs(30);
+
+/// How long a closed connection waits for the client to answer its close frame before the
+/// socket is dropped.
+const CLOSE_ANSWER_WAIT: Duration = Duration::from_secs(3);
 
 /// Whether a read failed because the client's message exceeded the frame size limit.
 fn is_too_big(error: axum::Error) -> bool {

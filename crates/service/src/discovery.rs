@@ -16,6 +16,8 @@ const SPOTLIGHT_LIMIT: u64 = 10;
 pub enum DirectoryKind {
     Users,
     Channels,
+    /// Teams' main rooms: public ones and those the caller is in.
+    Teams,
 }
 
 /// `spotlight` results.
@@ -30,10 +32,12 @@ pub struct Spotlight {
 pub enum DirectoryPage {
     Users(Vec<VisibleUser>, u64),
     Channels(Vec<Room>, u64),
+    /// Main rooms, each with how many rooms its team has.
+    Teams(Vec<(Room, u64)>, u64),
 }
 
 impl Rooms<'_> {
-    /// `directory`: active users, or public channels, matching a text.
+    /// `directory`: active users, public channels, or teams, matching a text.
     pub async fn directory(
         &self,
         session: &Session,
@@ -103,6 +107,39 @@ impl Rooms<'_> {
                     .await
                     .map_err(store_error)?;
                 Ok(DirectoryPage::Channels(rooms, total))
+            }
+            DirectoryKind::Teams => {
+                let filter = RoomFilter {
+                    team_main_only: true,
+                    name_or_fname: search,
+                    visible_to: Some(session.user.id.clone()),
+                    ..RoomFilter::default()
+                };
+                let page = Page {
+                    offset,
+                    count,
+                    sort: vec![(RoomSortKey::Name, direction)],
+                };
+                let (rooms, total) = self
+                    .ctx
+                    .store
+                    .list_rooms(&filter, &page)
+                    .await
+                    .map_err(store_error)?;
+                let mut teams = Vec::with_capacity(rooms.len());
+                for room in rooms {
+                    let rooms_count = match &room.team_id {
+                        Some(team_id) => self
+                            .ctx
+                            .store
+                            .count_team_rooms(team_id)
+                            .await
+                            .map_err(store_error)?,
+                        None => 0,
+                    };
+                    teams.push((room, rooms_count));
+                }
+                Ok(DirectoryPage::Teams(teams, total))
             }
         }
     }

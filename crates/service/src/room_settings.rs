@@ -375,10 +375,41 @@ impl Rooms<'_> {
         });
     }
 
+    /// A team's main room carries its name and type: renaming it or changing its type
+    /// changes the team too (upstream's `saveRoomName`/`saveRoomType` for `teamMain`).
+    async fn follow_team(&self, before: &Room, after: &Room) -> Result<()> {
+        let Some(team_id) = after.team_id.as_deref().filter(|_| after.team_main) else {
+            return Ok(());
+        };
+        if before.name == after.name && before.room_type == after.room_type {
+            return Ok(());
+        }
+        let store = &self.ctx.store;
+        let Some(mut team) = store.team_by_id(team_id).await.map_err(store_error)? else {
+            return Ok(());
+        };
+        if let Some(name) = &after.name {
+            team.name = name.clone();
+        }
+        team.team_type = if after.room_type == RoomType::Private {
+            comet_core::team::TeamType::Private
+        } else {
+            comet_core::team::TeamType::Public
+        };
+        team.updated_at = now();
+        store.update_team(&team).await.map_err(store_error)?;
+        Ok(())
+    }
+
     /// Writes one change and posts its system message, after whatever permission checks the
     /// caller's path requires; checks here are about the value (upstream's `saveRoom*`
     /// functions). Publishes nothing: the caller announces the room once it is done.
-    async fn apply_change(&self, user: &User, room: &Room, change: RoomChange) -> Result<Room> {
+    pub(crate) async fn apply_change(
+        &self,
+        user: &User,
+        room: &Room,
+        change: RoomChange,
+    ) -> Result<Room> {
         let mut updated = room.clone();
         let mut note: Option<(&str, String)> = None;
         match change {
@@ -506,6 +537,7 @@ impl Rooms<'_> {
             self.post_system_message(&updated, kind, user, &text, None)
                 .await?;
         }
+        self.follow_team(room, &updated).await?;
         self.ctx
             .store
             .room_by_id(&room.id)

@@ -7,6 +7,7 @@
 //! Upstream throws plain `Error`s here, which its API answers as `failure(message)`; those are
 //! `Error::failure` with upstream's message.
 
+use crate::room_settings::RoomChange;
 use crate::rooms::{NewRoom, RoomAccess, system_message};
 use crate::{Session, Teams, store_error};
 use comet_core::id;
@@ -976,6 +977,236 @@ impl Teams<'_> {
             .await
             .map_err(store_error)?;
         Ok(rooms)
+    }
+
+    /// The refusals a new team's name meets (upstream's `checkUsernameAvailability` and its
+    /// room-name check); `own_room` is the room becoming the team's main room, if any.
+    async fn check_team_name(&self, name: &str, own_room: Option<&str>) -> Result<()> {
+        let store = &self.ctx.store;
+        let taken_by_user = store
+            .user_by_username(name)
+            .await
+            .map_err(store_error)?
+            .is_some();
+        if taken_by_user
+            || store
+                .team_by_name(name)
+                .await
+                .map_err(store_error)?
+                .is_some()
+        {
+            return Err(failure("team-name-already-exists"));
+        }
+        let room = store.room_by_name(name).await.map_err(store_error)?;
+        if room.is_some_and(|r| Some(r.id.as_str()) != own_room) {
+            return Err(failure("room-name-already-exists"));
+        }
+        Ok(())
+    }
+
+    /// `channels.convertToTeam`, `groups.convertToTeam` (upstream's `Team.create` with an
+    /// existing room): the room becomes the main room of a team named after it, its active
+    /// members the team's members and the caller its owner; `user-converted-to-team` is posted
+    /// in it. The caller's permissions are the route's to check.
+    pub async fn convert_room(&self, session: &Session, room: &Room) -> Result<Team> {
+        let name = room.name.clone().unwrap_or_default();
+        self.check_team_name(&name, Some(&room.id)).await?;
+        let store = &self.ctx.store;
+        let (subscriptions, _) = store
+            .subscriptions_of_room(&room.id, 0, None)
+            .await
+            .map_err(store_error)?;
+        let at = now();
+        let created_by = creator(&session.user);
+        let team_type = if room.room_type == RoomType::Channel {
+            TeamType::Public
+        } else {
+            TeamType::Private
+        };
+        let team = Team {
+            id: id::new_id(),
+            name: name.clone(),
+            team_type,
+            room_id: room.id.clone(),
+            created_by: created_by.clone(),
+            created_at: at,
+            updated_at: at,
+        };
+        let mut memberships = Vec::new();
+        for subscription in subscriptions {
+            if subscription.user.id == session.user.id {
+                continue;
+            }
+            let active = self
+                .user(&subscription.user.id)
+                .await?
+                .is_some_and(|u| u.active);
+            if active {
+                memberships.push(TeamMember {
+                    id: id::new_id(),
+                    team_id: team.id.clone(),
+                    user_id: subscription.user.id,
+                    roles: Vec::new(),
+                    created_by: created_by.clone(),
+                    created_at: at,
+                });
+            }
+        }
+        memberships.push(TeamMember {
+            id: id::new_id(),
+            team_id: team.id.clone(),
+            user_id: session.user.id.clone(),
+            roles: vec!["owner".to_owned()],
+            created_by,
+            created_at: at,
+        });
+        if let Err(e) = store.insert_team(&team, &memberships).await {
+            tracing::warn!(error = %e, room = %room.id, "room not converted to a team");
+            return Err(failure("error-team-creation"));
+        }
+        if let Some(main) = self.room(&room.id).await? {
+            self.ctx
+                .rooms()
+                .post_system_message(&main, "user-converted-to-team", &session.user, &name, None)
+                .await?;
+            self.publish_room(main);
+        }
+        tracing::info!(by = %session.user.id, team = %team.id, room = %room.id, "room converted to a team");
+        Ok(team)
+    }
+
+    /// `teams.update`: a new name and type, for `edit-team` in the main room's scope. With
+    /// `update_room` (upstream's default) the main room is renamed and its type changed with
+    /// their system messages, which carries them to the team; without, only the team record.
+    pub async fn update(
+        &self,
+        session: &Session,
+        team: &TeamRef,
+        name: Option<String>,
+        team_type: Option<TeamType>,
+        update_room: bool,
+    ) -> Result<()> {
+        let mut team = self.existing(team).await?;
+        if !self.can(&session.user, "edit-team", &team).await? {
+            return Err(Error::forbidden());
+        }
+        let name = name.filter(|n| !n.is_empty());
+        if update_room && let Some(mut main) = self.room(&team.room_id).await? {
+            let rooms = self.ctx.rooms();
+            if let Some(name) = &name {
+                main = rooms
+                    .apply_change(&session.user, &main, RoomChange::Name(name.clone()))
+                    .await?;
+            }
+            if let Some(team_type) = team_type {
+                main = rooms
+                    .apply_change(
+                        &session.user,
+                        &main,
+                        RoomChange::Type(team_type.room_type()),
+                    )
+                    .await?;
+            }
+            self.publish_room(main);
+        }
+        if let Some(name) = name {
+            team.name = name;
+        }
+        if let Some(team_type) = team_type {
+            team.team_type = team_type;
+        }
+        team.updated_at = now();
+        self.ctx
+            .store
+            .update_team(&team)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    /// `teams.listRoomsOfUser`: the team's channels and groups `user_id` is in, each with
+    /// whether they are its last owner; with `deletable_only`, only those they may delete
+    /// (`delete-team-channel`/`delete-team-group` in the team, `delete-c`/`delete-p` in the
+    /// room).
+    pub async fn list_rooms_of_user(
+        &self,
+        session: &Session,
+        team: &TeamRef,
+        user_id: &str,
+        deletable_only: bool,
+        offset: u64,
+        count: Option<u64>,
+    ) -> Result<Listing<(Room, bool)>> {
+        let team = self.existing(team).await?;
+        let private_allowed = self.can(&session.user, "view-all-teams", &team).await?;
+        if session.user.id != user_id
+            && !self
+                .can(&session.user, "view-all-team-channels", &team)
+                .await?
+        {
+            return Err(Error::unauthorized());
+        }
+        if team.team_type == TeamType::Private
+            && !private_allowed
+            && !self.is_member(&team, &session.user.id).await?
+        {
+            return Err(failure("user-not-on-private-team"));
+        }
+        let filter = RoomFilter {
+            team_id: Some(team.id.clone()),
+            types: vec![RoomType::Channel, RoomType::Private],
+            member: Some(user_id.to_owned()),
+            ..RoomFilter::default()
+        };
+        let (mut rooms, _) = self
+            .ctx
+            .store
+            .list_rooms(&filter, &Page::all())
+            .await
+            .map_err(store_error)?;
+        if deletable_only {
+            let user = self
+                .user(user_id)
+                .await?
+                .ok_or_else(|| failure("invalid-user"))?;
+            let access = self.ctx.rooms();
+            let team_channel = access
+                .has_room_permission(&user, "delete-team-channel", &team.room_id)
+                .await?;
+            let team_group = access
+                .has_room_permission(&user, "delete-team-group", &team.room_id)
+                .await?;
+            let mut deletable = Vec::with_capacity(rooms.len());
+            for room in rooms {
+                let public = room.room_type == RoomType::Channel;
+                let in_team = if public { team_channel } else { team_group };
+                let permission = if public { "delete-c" } else { "delete-p" };
+                if in_team
+                    && access
+                        .has_room_permission(&user, permission, &room.id)
+                        .await?
+                {
+                    deletable.push(room);
+                }
+            }
+            rooms = deletable;
+        }
+        let total = rooms.len() as u64;
+        let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+        let take = count.map_or(usize::MAX, |c| usize::try_from(c).unwrap_or(usize::MAX));
+        let mut records = Vec::new();
+        for room in rooms.into_iter().skip(skip).take(take) {
+            let owner = self
+                .ctx
+                .store
+                .subscription(&room.id, user_id)
+                .await
+                .map_err(store_error)?
+                .is_some_and(|s| s.roles.iter().any(|r| r == "owner"));
+            let last_owner = owner && self.ctx.rooms().count_owners(&room.id).await? == 1;
+            records.push((room, last_owner));
+        }
+        Ok(Listing { records, total })
     }
 
     /// The access a team operation's caller has to a room, when they have it.

@@ -46,6 +46,7 @@ pub async fn directory(
     {
         None | Some("channels") => DirectoryKind::Channels,
         Some("users") => DirectoryKind::Users,
+        Some("teams") => DirectoryKind::Teams,
         Some(_) => return Err(Error::meteor("error-invalid-type", "Invalid type").into()),
     };
     let descending = sort.and_then(|v| {
@@ -75,6 +76,19 @@ pub async fn directory(
         DirectoryPage::Channels(rooms, total) => {
             (rooms.iter().map(|r| chat::room(r, None)).collect(), total)
         }
+        DirectoryPage::Teams(rooms, total) => (
+            rooms
+                .iter()
+                .map(|(room, rooms_count)| {
+                    let mut doc = chat::room(room, None);
+                    if let Value::Object(map) = &mut doc {
+                        map.insert("roomsCount".into(), json!(rooms_count));
+                    }
+                    doc
+                })
+                .collect(),
+            total,
+        ),
     };
     ok(json!({"result": result, "count": result.len(), "offset": offset, "total": total}))
 }

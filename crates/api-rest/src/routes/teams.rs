@@ -2,7 +2,8 @@
 //! `teams.info`, `teams.members`, `teams.addMembers`, `teams.removeMember`,
 //! `teams.updateMember`, `teams.leave`, `teams.delete`, `teams.convertToChannel`,
 //! `teams.addRooms`, `teams.removeRoom`, `teams.updateRoom`, `teams.listRooms`,
-//! `teams.autocomplete`.
+//! `teams.autocomplete`, `teams.update`, `teams.listRoomsOfUser`; `channels.convertToTeam` and
+//! `groups.convertToTeam`.
 
 use crate::AppState;
 use crate::envelope::{ApiResult, ok};
@@ -430,4 +431,140 @@ pub async fn autocomplete(
         })
         .collect();
     ok(json!({"teams": teams}))
+}
+
+/// `POST /api/v1/teams.update` `{teamId|teamName, data: {name?, type?, updateRoom?}}`.
+pub async fn update(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let data = match body.get("data") {
+        Some(data @ Value::Object(_)) => data,
+        _ => return Err(Error::invalid_params("must have required property 'data'").into()),
+    };
+    let name = opt_str(data, "name")?;
+    let team_type =
+        match data.get("type") {
+            None | Some(Value::Null) => None,
+            Some(value) => Some(value.as_i64().and_then(TeamType::from_number).ok_or_else(
+                || Error::invalid_params("must be equal to one of the allowed values"),
+            )?),
+        };
+    let update_room = match data.get("updateRoom") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(flag)) => *flag,
+        Some(_) => return Err(Error::invalid_params("must be boolean").into()),
+    };
+    let team = team_ref(&body)?;
+    app.service
+        .teams()
+        .update(&session, &team, name, team_type, update_room)
+        .await?;
+    ok(Value::Null)
+}
+
+/// `GET /api/v1/teams.listRoomsOfUser` `?teamId|teamName, userId, canUserDelete`.
+pub async fn list_rooms_of_user(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(params): Params,
+) -> ApiResult {
+    let team = team_ref(&params).map_err(|_| {
+        Error::invalid_params(
+            "Match error: Failed Match.OneOf, Match.Maybe or Match.Optional validation",
+        )
+    })?;
+    let user_id = opt_str(&params, "userId")?
+        .ok_or_else(|| Error::invalid_params("Match error: Missing key 'userId'"))?;
+    let deletable_only = opt_str(&params, "canUserDelete")?.as_deref() == Some("true");
+    let (offset, count) = pagination(&app, &params)?;
+    let listing = app
+        .service
+        .teams()
+        .list_rooms_of_user(&session, &team, &user_id, deletable_only, offset, count)
+        .await?;
+    let rooms: Vec<Value> = listing
+        .records
+        .iter()
+        .map(|(room, last_owner)| {
+            let mut doc = room_json(room);
+            if let Some(map) = doc.as_object_mut() {
+                map.insert("isLastOwner".into(), json!(last_owner));
+            }
+            doc
+        })
+        .collect();
+    // Upstream answers offset 0 whatever was asked.
+    ok(json!({"rooms": rooms, "total": listing.total, "count": rooms.len(), "offset": 0}))
+}
+
+/// `POST /api/v1/channels.convertToTeam` `{channelId|channelName}`: `create-team`, then
+/// `edit-room` in the channel when it is named by id, as upstream checks them.
+pub async fn convert_channel(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let channel_id = opt_str(&body, "channelId")?.filter(|s| !s.is_empty());
+    let channel_name = opt_str(&body, "channelName")?.filter(|s| !s.is_empty());
+    if channel_id.is_none() && channel_name.is_none() {
+        return Err(Error::invalid_params("must have required property 'channelId'").into());
+    }
+    if !app.service.has_permission(&session.user, "create-team") {
+        return Err(Error::permission_required().into());
+    }
+    if let Some(id) = &channel_id
+        && !app
+            .service
+            .rooms()
+            .has_room_permission(&session.user, "edit-room", id)
+            .await?
+    {
+        return Err(Error::forbidden().into());
+    }
+    let reference = match channel_id {
+        Some(id) => json!({"roomId": id}),
+        None => json!({"roomName": channel_name}),
+    };
+    let room = super::rooms::load(&app, &session, super::rooms::CHANNELS, &reference).await?;
+    super::rooms::refuse_archived(super::rooms::CHANNELS, &room)?;
+    let team = app
+        .service
+        .teams()
+        .convert_room(&session, room.room())
+        .await?;
+    ok(json!({"team": team_json(&team)}))
+}
+
+/// `POST /api/v1/groups.convertToTeam` `{roomId|roomName}`: a group the caller is in, then
+/// `create-team` and `edit-room` in it.
+pub async fn convert_group(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(body): Params,
+) -> ApiResult {
+    let room_id = opt_str(&body, "roomId")?.filter(|s| !s.is_empty());
+    let room_name = opt_str(&body, "roomName")?.filter(|s| !s.is_empty());
+    if room_id.is_none() && room_name.is_none() {
+        return Err(Error::invalid_params("must have required property 'roomId'").into());
+    }
+    let room = super::rooms::load(&app, &session, super::rooms::GROUPS, &body).await?;
+    super::rooms::refuse_archived(super::rooms::GROUPS, &room)?;
+    let rooms = app.service.rooms();
+    if !rooms
+        .has_room_permission(&session.user, "create-team", &room.id)
+        .await?
+        || !rooms
+            .has_room_permission(&session.user, "edit-room", &room.id)
+            .await?
+    {
+        return Err(Error::unauthorized().into());
+    }
+    let team = app
+        .service
+        .teams()
+        .convert_room(&session, room.room())
+        .await?;
+    ok(json!({"team": team_json(&team)}))
 }

@@ -582,3 +582,328 @@ async fn delete_and_convert_to_channel_release_rooms() {
         .refused(400, "team-does-not-exist");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn channels_and_groups_convert_to_teams() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let bea = server.new_user("bea").await;
+    let cid = server.new_user("cid").await;
+    let rid = create_room(&server, &bea, "channels", "plaza", &["cid"]).await;
+
+    // Refusals, in upstream's order: the parameters, create-team, edit-room in the channel,
+    // then the channel itself.
+    server
+        .post("channels.convertToTeam", json!({}), Some(&bea))
+        .await
+        .refused(
+            400,
+            "must have required property 'channelId' [invalid-params]",
+        );
+    server
+        .post(
+            "channels.convertToTeam",
+            json!({"channelId": rid}),
+            Some(&cid),
+        )
+        .await
+        .refused(403, "unauthorized");
+    server
+        .post(
+            "channels.convertToTeam",
+            json!({"channelName": "nowhere"}),
+            Some(&bea),
+        )
+        .await
+        .refused(400, "The required \"roomId\" or \"roomName\" param provided does not match any channel [error-room-not-found]");
+
+    // The owner converts it: the room is the team's main room, its members the team's.
+    let reply = server
+        .post(
+            "channels.convertToTeam",
+            json!({"channelId": rid}),
+            Some(&bea),
+        )
+        .await;
+    let team = reply.ok()["team"].clone();
+    assert_eq!(team["name"], "plaza");
+    assert_eq!(team["type"], 0);
+    assert_eq!(team["roomId"], rid.as_str());
+    let room = room_info(&server, &bea, &rid).await;
+    assert_eq!(room["teamMain"], true);
+    assert_eq!(room["teamId"], team["_id"]);
+    assert!(
+        message_kinds(&server, &bea, &rid)
+            .await
+            .contains(&"user-converted-to-team".to_owned())
+    );
+    let members = server
+        .get("teams.members", &[("teamName", "plaza")], Some(&cid))
+        .await;
+    let body = members.ok();
+    assert_eq!(member_names(body), ["bea", "cid"]);
+    let owner = body["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .find(|m| m["user"]["username"] == "bea")
+        .expect("owner");
+    assert_eq!(owner["roles"], json!(["owner"]));
+    // A second conversion meets the team's name.
+    server
+        .post(
+            "channels.convertToTeam",
+            json!({"channelId": rid}),
+            Some(&bea),
+        )
+        .await
+        .refused(400, "team-name-already-exists");
+
+    // Groups: the caller must be in the group, then hold create-team and edit-room in it.
+    let gid = create_room(&server, &bea, "groups", "den", &["cid"]).await;
+    server
+        .post("groups.convertToTeam", json!({}), Some(&bea))
+        .await
+        .refused(400, "must have required property 'roomId' [invalid-params]");
+    server
+        .post("groups.convertToTeam", json!({"roomId": gid}), Some(&admin))
+        .await
+        .refused(400, "The required \"roomId\" or \"roomName\" param provided does not match any group [error-room-not-found]");
+    server
+        .post("groups.convertToTeam", json!({"roomId": gid}), Some(&cid))
+        .await
+        .refused(401, "unauthorized");
+    let reply = server
+        .post(
+            "groups.convertToTeam",
+            json!({"roomName": "den"}),
+            Some(&bea),
+        )
+        .await;
+    let team = reply.ok()["team"].clone();
+    assert_eq!(team["type"], 1);
+    assert_eq!(room_info(&server, &cid, &gid).await["teamMain"], true);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn update_renames_and_retypes_the_team_and_its_main_room() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let bea = server.new_user("bea").await;
+    let team = create_team(
+        &server,
+        &admin,
+        json!({"name": "alpha", "type": 0, "members": ["bea"]}),
+    )
+    .await;
+    let team_id = team["_id"].as_str().expect("_id").to_owned();
+    let room_id = team["roomId"].as_str().expect("roomId").to_owned();
+
+    server
+        .post(
+            "teams.update",
+            json!({"teamId": team_id, "data": {"name": "anyname"}}),
+            Some(&bea),
+        )
+        .await
+        .refused(403, "unauthorized");
+    server
+        .post("teams.update", json!({"teamId": team_id}), Some(&admin))
+        .await
+        .refused(400, "must have required property 'data' [invalid-params]");
+    server
+        .post(
+            "teams.update",
+            json!({"teamName": "nothing", "data": {"name": "x"}}),
+            Some(&admin),
+        )
+        .await
+        .refused(400, "team-does-not-exist");
+
+    server
+        .post(
+            "teams.update",
+            json!({"teamId": team_id, "data": {"name": "beta"}}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let info = server
+        .get("teams.info", &[("teamId", &team_id)], Some(&admin))
+        .await;
+    assert_eq!(info.ok()["teamInfo"]["name"], "beta");
+    assert_eq!(room_info(&server, &admin, &room_id).await["name"], "beta");
+
+    server
+        .post(
+            "teams.update",
+            json!({"teamId": team_id, "data": {"type": 1}}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let info = server
+        .get("teams.info", &[("teamId", &team_id)], Some(&admin))
+        .await;
+    assert_eq!(info.ok()["teamInfo"]["type"], 1);
+    assert_eq!(room_info(&server, &admin, &room_id).await["t"], "p");
+
+    // Renaming the main room renames the team.
+    server
+        .post(
+            "groups.rename",
+            json!({"roomId": room_id, "name": "gamma"}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let info = server
+        .get("teams.info", &[("teamId", &team_id)], Some(&admin))
+        .await;
+    assert_eq!(info.ok()["teamInfo"]["name"], "gamma");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn list_rooms_of_user_shows_the_team_rooms_they_are_in() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let bea = server.new_user("bea").await;
+    let cid = server.new_user("cid").await;
+    let team = create_team(
+        &server,
+        &admin,
+        json!({"name": "ops", "type": 0, "members": ["bea", "cid"]}),
+    )
+    .await;
+    let team_id = team["_id"].as_str().expect("_id").to_owned();
+    let shared = create_room(&server, &admin, "channels", "ops-shared", &["bea"]).await;
+    let quiet = create_room(&server, &admin, "groups", "ops-quiet", &[]).await;
+    server
+        .post(
+            "teams.addRooms",
+            json!({"teamId": team_id, "rooms": [shared, quiet]}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+
+    let reply = server
+        .get(
+            "teams.listRoomsOfUser",
+            &[("teamId", &team_id), ("userId", &bea.user_id)],
+            Some(&bea),
+        )
+        .await;
+    let body = reply.ok();
+    let mut ids: Vec<&str> = body["rooms"]
+        .as_array()
+        .expect("rooms")
+        .iter()
+        .filter_map(|r| r["_id"].as_str())
+        .collect();
+    ids.sort_unstable();
+    let mut expected = vec![team["roomId"].as_str().expect("roomId"), shared.as_str()];
+    expected.sort_unstable();
+    assert_eq!(ids, expected);
+    assert_eq!(body["total"], 2);
+    assert_eq!(body["offset"], 0);
+    assert!(
+        body["rooms"]
+            .as_array()
+            .expect("rooms")
+            .iter()
+            .all(|r| r["isLastOwner"] == false)
+    );
+
+    // The admin's rooms, as the admin: every room of the team, each one they alone own.
+    let reply = server
+        .get(
+            "teams.listRoomsOfUser",
+            &[("teamName", "ops"), ("userId", &admin.user_id)],
+            Some(&admin),
+        )
+        .await;
+    let body = reply.ok();
+    assert_eq!(body["total"], 3);
+    assert!(
+        body["rooms"]
+            .as_array()
+            .expect("rooms")
+            .iter()
+            .all(|r| r["isLastOwner"] == true)
+    );
+    // Only those bea may delete: none.
+    let reply = server
+        .get(
+            "teams.listRoomsOfUser",
+            &[
+                ("teamId", &team_id),
+                ("userId", &bea.user_id),
+                ("canUserDelete", "true"),
+            ],
+            Some(&bea),
+        )
+        .await;
+    assert_eq!(reply.ok()["total"], 0);
+
+    // Another user's rooms need view-all-team-channels.
+    server
+        .get(
+            "teams.listRoomsOfUser",
+            &[("teamId", &team_id), ("userId", &bea.user_id)],
+            Some(&cid),
+        )
+        .await
+        .refused(401, "unauthorized");
+    server
+        .get("teams.listRoomsOfUser", &[("teamId", &team_id)], Some(&cid))
+        .await
+        .refused(400, "Match error: Missing key 'userId' [invalid-params]");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_directory_lists_teams_the_caller_may_see() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let bea = server.new_user("bea").await;
+    let open = create_team(&server, &admin, json!({"name": "open-team", "type": 0})).await;
+    create_team(&server, &admin, json!({"name": "closed-team", "type": 1})).await;
+    let extra = create_room(&server, &admin, "channels", "open-extra", &[]).await;
+    server
+        .post(
+            "teams.addRooms",
+            json!({"teamId": open["_id"], "rooms": [extra]}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    create_room(&server, &admin, "channels", "not-a-team", &[]).await;
+
+    let reply = server
+        .get(
+            "directory",
+            &[("type", "teams"), ("text", "team")],
+            Some(&bea),
+        )
+        .await;
+    let body = reply.ok();
+    assert_eq!(body["total"], 1);
+    assert_eq!(body["result"][0]["name"], "open-team");
+    assert_eq!(body["result"][0]["teamMain"], true);
+    assert_eq!(body["result"][0]["roomsCount"], 2);
+
+    let reply = server
+        .get("directory", &[("type", "teams")], Some(&admin))
+        .await;
+    let names: Vec<&str> = reply.ok()["result"]
+        .as_array()
+        .expect("result")
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(names, ["closed-team", "open-team"]);
+    server.stop().await;
+}

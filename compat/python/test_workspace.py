@@ -28,7 +28,7 @@ def png(width, height):
 
 
 def asset_setting(server, name):
-    got = requests.get(f"{server.url}/api/v1/settings.public", params={"count": 500}, timeout=10)
+    got = requests.get(f"{server.url}/api/v1/settings.public", params={"_id": f"Assets_{name}"}, timeout=10)
     assert got.status_code == 200
     return next(s["value"] for s in got.json()["settings"] if s["_id"] == f"Assets_{name}")
 

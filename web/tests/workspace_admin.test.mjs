@@ -204,7 +204,7 @@ test('removing the logo from Assets takes it off the sidebar live', async (t) =>
     await logo.getByTestId('asset-preview').waitFor({ state: 'detached' });
     await watcher.getByTestId('sidebar-logo').waitFor({ state: 'detached' });
     await page.getByTestId('sidebar-logo').waitFor({ state: 'detached' });
-    const { settings } = await rest(server.base, 'settings.public?count=500');
+    const { settings } = await rest(server.base, 'settings.public?_id=Assets_logo');
     const setting = settings.find((s) => s._id === 'Assets_logo');
     assert.ok(setting, 'Assets_logo is public');
     assert.equal(setting.value.url, undefined);

@@ -546,8 +546,15 @@ export class Api {
     return this.rest.get<User & { success: boolean }>('me');
   }
 
-  publicSettings() {
-    return this.rest.get<{ settings: Setting[] }>('settings.public', { count: 500 });
+  /** Every public setting: the server caps a page (`API_Upper_Count_Limit`), so read them all. */
+  async publicSettings(): Promise<{ settings: Setting[] }> {
+    const settings: Setting[] = [];
+    for (let page = 0; page < 50; page++) {
+      const body = await this.rest.get<{ settings: Setting[]; total?: number }>('settings.public', { offset: settings.length, count: 100 });
+      settings.push(...body.settings);
+      if (body.settings.length === 0 || settings.length >= (body.total ?? settings.length)) break;
+    }
+    return { settings };
   }
 
   subscriptions(updatedSince?: string) {

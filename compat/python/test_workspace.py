@@ -49,18 +49,21 @@ def test_statistics_and_refresh(server, admin):
 
 
 def test_statistics_list_pages_snapshots(admin):
-    admin.statistics(refresh="true")
-    page = admin.statistics_list(offset=0, count=1)
-    assert page["success"] is True, page
-    assert page["count"] == 1 and page["offset"] == 0
-    assert page["total"] >= 2
-    assert len(page["statistics"]) == 1
-    assert "totalUsers" in page["statistics"][0]
+    for _ in range(3):
+        admin.statistics(refresh="true")
+    # The client's @paginated helper walks the pages (offset, count) and yields each snapshot.
+    snapshots = list(admin.statistics_list(count=2))
+    assert len(snapshots) >= 3
+    assert len({s["_id"] for s in snapshots}) == len(snapshots)
+    assert all("totalUsers" in s for s in snapshots)
+    newest_first = [s["createdAt"] for s in snapshots]
+    assert newest_first == sorted(newest_first, reverse=True)
+    assert len(list(admin.statistics_list(count=1, max_count=2))) == 2
 
 
 def test_statistics_need_view_statistics(user_client):
-    expect_api_error(user_client.statistics, 400, error_type="error-not-allowed")
-    expect_api_error(user_client.statistics_list, 400, error_type="error-not-allowed")
+    expect_api_error(user_client.statistics, 400, error="error-not-allowed")
+    expect_api_error(lambda: list(user_client.statistics_list()), 400, error="error-not-allowed")
 
 
 def test_set_and_unset_an_asset(server, admin, user_client, tmp_path):

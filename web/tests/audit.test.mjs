@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import {
-  startServer, launchBrowser, openAs, createUser, login, rest, withScreenshots, openRoom, send, message, ADMIN,
+  startServer, launchBrowser, openAs, createUser, login, rest, withScreenshots, openRoom, send, message, ADMIN, TIMEOUT,
 } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
@@ -178,8 +178,13 @@ test('members see who owns and moderates a room, and who removed a message and w
     // The moderator removes the member's message: the member sees who and when.
     await send(page, 'an off-topic remark');
     await message(page, 'an off-topic remark').waitFor();
-    const { messages } = await rest(server.base, `channels.history?roomId=${channel._id}&count=5`, { auth: admin });
-    const remark = messages.find((m) => m.msg === 'an off-topic remark');
+    // The page shows the message before the server has stored it: wait for the stored copy.
+    let remark;
+    for (const deadline = Date.now() + TIMEOUT; !remark && Date.now() < deadline; ) {
+      const { messages } = await rest(server.base, `channels.history?roomId=${channel._id}&count=5`, { auth: admin });
+      remark = messages.find((m) => m.msg === 'an off-topic remark');
+      if (!remark) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     assert.ok(remark, 'the remark was posted');
     await rest(server.base, 'chat.delete', {
       method: 'POST',

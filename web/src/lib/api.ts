@@ -22,6 +22,9 @@ import {
   type AuditEntry,
   type AuditFilter,
   type RoomRoleHolder,
+  type Statistics,
+  type ServerInfo,
+  type Invite,
 } from './types';
 
 export interface Session {
@@ -123,7 +126,7 @@ export class Rest {
   }
 
   async request<T>(
-    method: 'GET' | 'POST',
+    method: 'GET' | 'POST' | 'DELETE',
     path: string,
     params?: Params | Record<string, unknown> | FormData,
     extraHeaders?: Record<string, string>,
@@ -609,8 +612,15 @@ export class Api {
     return this.rest.get<User & { success: boolean }>('me');
   }
 
-  publicSettings() {
-    return this.rest.get<{ settings: Setting[] }>('settings.public', { count: 500 });
+  /** Every public setting: the server caps a page (`API_Upper_Count_Limit`), so read them all. */
+  async publicSettings(): Promise<{ settings: Setting[] }> {
+    const settings: Setting[] = [];
+    for (let page = 0; page < 50; page++) {
+      const body = await this.rest.get<{ settings: Setting[]; total?: number }>('settings.public', { offset: settings.length, count: 100 });
+      settings.push(...body.settings);
+      if (body.settings.length === 0 || settings.length >= (body.total ?? settings.length)) break;
+    }
+    return { settings };
   }
 
   subscriptions(updatedSince?: string) {
@@ -982,6 +992,45 @@ export class Api {
 
   updatePermissions(permissions: { _id: string; roles: string[] }[]) {
     return this.rest.post<{ permissions: { _id: string; roles: string[] }[] }>('permissions.update', { permissions });
+  }
+
+  // The workspace: statistics, invite links, assets.
+
+  /** `GET /api/info` (outside `/api/v1`): build details for `view-statistics` holders. */
+  async serverInfo(): Promise<ServerInfo> {
+    const response = await fetch('/api/info', { headers: { Accept: 'application/json', ...this.rest.authHeaders() } });
+    if (!response.ok) throw new ApiError(response.statusText || 'error', response.status);
+    return (await response.json()) as ServerInfo;
+  }
+
+  /** The newest statistics snapshot; `refresh` takes a new one. */
+  statistics(refresh = false) {
+    return this.rest.get<Statistics>('statistics', refresh ? { refresh: 'true' } : undefined);
+  }
+
+  /** Every invite link the caller may see (a bare array). */
+  listInvites() {
+    return this.rest.get<Invite[]>('listInvites');
+  }
+
+  removeInvite(inviteId: string) {
+    return this.rest.request<boolean>('DELETE', `removeInvite/${encodeURIComponent(inviteId)}`);
+  }
+
+  userInfoById(userId: string) {
+    return this.rest.get<{ user: User }>('users.info', { userId });
+  }
+
+  /** Replaces a workspace asset (`logo`, `favicon`, …) with an image file. */
+  setAsset(assetName: string, file: File) {
+    const form = new FormData();
+    form.append('asset', file, file.name);
+    form.append('assetName', assetName);
+    return this.rest.request<Record<string, never>>('POST', 'assets.setAsset', form);
+  }
+
+  unsetAsset(assetName: string) {
+    return this.rest.post('assets.unsetAsset', { assetName });
   }
 }
 

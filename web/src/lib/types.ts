@@ -273,3 +273,59 @@ export interface RoomRoleHolder {
   u: { _id: string; username: string; name?: string };
   roles: string[];
 }
+
+/** A stored statistics snapshot (`statistics`), the fields the admin console shows. */
+export interface Statistics {
+  _id?: string;
+  version?: string;
+  createdAt?: string;
+  totalUsers: number;
+  activeUsers: number;
+  nonActiveUsers: number;
+  onlineUsers: number;
+  awayUsers: number;
+  busyUsers: number;
+  offlineUsers: number;
+  totalRooms: number;
+  totalChannels: number;
+  totalPrivateGroups: number;
+  totalDirect: number;
+  totalDiscussions: number;
+  totalThreads: number;
+  totalMessages: number;
+  totalChannelMessages: number;
+  totalPrivateGroupMessages: number;
+  totalDirectMessages: number;
+  uploadsTotal: number;
+  uploadsTotalSize: number;
+  process?: { uptime?: number; nodeVersion?: string };
+  database?: { type?: string; size?: number };
+}
+
+/** `GET /api/info` as a `view-statistics` holder sees it. */
+export interface ServerInfo {
+  version: string;
+  info?: {
+    version?: string;
+    commit?: { hash?: string; date?: string; branch?: string; tag?: string };
+    comet?: { version?: string };
+  };
+}
+
+/** An invite link as `listInvites` lists it (without its token). */
+export interface Invite {
+  _id: string;
+  rid: string;
+  userId: string;
+  createdAt: string;
+  expires: string | null;
+  days: number;
+  maxUses: number;
+  uses: number;
+}
+
+/** The value of an `Assets_<name>` setting: `url` only while one is set. */
+export interface AssetValue {
+  url?: string;
+  defaultUrl?: string;
+}

@@ -8,6 +8,7 @@ import { notifications, type DesktopNotification } from './notifications.svelte'
 import { presence } from './presence.svelte';
 import { rooms } from './rooms.svelte';
 import { session } from './session.svelte';
+import { branding } from './branding.svelte';
 import { timelines } from './timelines.svelte';
 
 let stops: (() => void)[] = [];
@@ -76,6 +77,10 @@ export async function start() {
     ddp.stream('stream-notify-logged', 'user-status', (args) =>
       presence.applyStatuses(args as [string, string, number, string?][]),
     ),
+    ddp.stream('stream-notify-all', 'public-settings-changed', (args) => {
+      const setting = args[1] as { _id?: string; value?: unknown } | undefined;
+      if (setting?._id) branding.apply(setting._id, setting.value);
+    }),
   );
   const typingSweep = setInterval(() => presence.sweepTyping(), 1_000);
   stops.push(() => clearInterval(typingSweep));

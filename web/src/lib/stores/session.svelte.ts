@@ -1,6 +1,7 @@
 // Who is logged in: their user document, whether the first load is done, the connection, the
 // permission table (what their roles allow) and the public settings the client needs.
 
+import { branding } from './branding.svelte';
 import { api, type ConnectionState } from '../api';
 import type { User } from '../types';
 import { rooms } from './rooms.svelte';
@@ -24,6 +25,9 @@ export const ADMIN_SECTIONS = {
   permissions: ['access-permissions'],
   moderation: ['view-moderation-console'],
   audit: ['view-audit-log'],
+  workspace: ['view-statistics'],
+  invites: ['create-invite-links'],
+  assets: ['manage-assets'],
 } as const;
 
 export type AdminSection = keyof typeof ADMIN_SECTIONS;
@@ -111,6 +115,7 @@ class Session {
     try {
       const { settings } = await api.publicSettings();
       const value = (id: string) => settings.find((s) => s._id === id)?.value;
+      branding.load(settings);
       const name = value('Site_Name');
       if (typeof name === 'string' && name) this.siteName = name;
       const limits = { ...this.uploadLimits };

@@ -24,6 +24,9 @@ export const ADMIN_SECTIONS = {
   permissions: ['access-permissions'],
   moderation: ['view-moderation-console'],
   audit: ['view-audit-log'],
+  'custom-emoji': ['manage-emoji'],
+  'user-status': ['manage-user-status'],
+  sounds: ['manage-sounds'],
 } as const;
 
 export type AdminSection = keyof typeof ADMIN_SECTIONS;

@@ -543,8 +543,14 @@ export class Api {
     return this.rest.get<User & { success: boolean }>('me');
   }
 
-  publicSettings() {
-    return this.rest.get<{ settings: Setting[] }>('settings.public', { count: 500 });
+  /** Every public setting: the server pages them (at most 100 a page, as upstream). */
+  async publicSettings(): Promise<{ settings: Setting[] }> {
+    const settings: Setting[] = [];
+    for (;;) {
+      const page = await this.rest.get<{ settings: Setting[]; total?: number }>('settings.public', { count: 100, offset: settings.length });
+      settings.push(...page.settings);
+      if (page.settings.length === 0 || settings.length >= (page.total ?? 0)) return { settings };
+    }
   }
 
   subscriptions(updatedSince?: string) {

@@ -4,6 +4,7 @@
 // http(s) and mailto targets.
 
 import { emojiFor } from './emoji';
+import { customEmoji, customEmojiUrl } from './stores/customEmoji.svelte';
 
 export type Inline =
   | { t: 'text'; v: string }
@@ -13,6 +14,8 @@ export type Inline =
   | { t: 'mention'; v: string }
   | { t: 'channel'; v: string }
   | { t: 'emoji'; v: string; name: string }
+  /** A custom emoji: `name` as written (maybe an alias), `src` its image. */
+  | { t: 'custom'; name: string; src: string }
   | { t: 'br' };
 
 export type Block =
@@ -224,6 +227,13 @@ export function inline(text: string, options: ParseOptions = {}): Inline[] {
         i += code[0].length;
         continue;
       }
+      const custom = /^:([^:\s<>]{1,60}):/.exec(text.slice(i));
+      const found = custom ? customEmoji.find(custom[1]) : undefined;
+      if (custom && found) {
+        push({ t: 'custom', name: custom[1], src: customEmojiUrl(found) });
+        i += custom[0].length;
+        continue;
+      }
     }
     buffer += ch;
     i++;
@@ -236,5 +246,5 @@ export function inline(text: string, options: ParseOptions = {}): Inline[] {
 export function isEmojiOnly(blocks: Block[]): boolean {
   if (blocks.length !== 1 || blocks[0].t !== 'p') return false;
   const nodes = blocks[0].c.filter((n) => !(n.t === 'text' && !n.v.trim()));
-  return nodes.length > 0 && nodes.length <= 3 && nodes.every((n) => n.t === 'emoji');
+  return nodes.length > 0 && nodes.length <= 3 && nodes.every((n) => n.t === 'emoji' || n.t === 'custom');
 }

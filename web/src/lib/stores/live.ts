@@ -4,6 +4,8 @@
 
 import { api } from '../api';
 import type { Message, Room, Subscription } from '../types';
+import { customEmoji, type CustomEmoji } from './customEmoji.svelte';
+import { customStatuses, type CustomUserStatus } from './customStatuses.svelte';
 import { notifications, type DesktopNotification } from './notifications.svelte';
 import { presence } from './presence.svelte';
 import { rooms } from './rooms.svelte';
@@ -24,6 +26,8 @@ export async function start() {
     rooms.load(),
     session.loadSettings(),
     session.loadPermissions(),
+    customEmoji.load(),
+    customStatuses.load(),
   ]);
   session.me = me;
   presence.statuses[me.username] = me.status ?? 'online';
@@ -74,6 +78,18 @@ export async function start() {
         if (change?.username) presence.avatarChanged(change.username, change.etag);
       }
     }),
+    ddp.stream('stream-notify-logged', 'updateEmojiCustom', (args) =>
+      customEmoji.applyUpdate((args[0] as { emojiData?: CustomEmoji })?.emojiData),
+    ),
+    ddp.stream('stream-notify-logged', 'deleteEmojiCustom', (args) =>
+      customEmoji.applyDelete((args[0] as { emojiData?: CustomEmoji })?.emojiData),
+    ),
+    ddp.stream('stream-notify-logged', 'updateCustomUserStatus', (args) =>
+      customStatuses.applyUpdate((args[0] as { userStatusData?: CustomUserStatus })?.userStatusData),
+    ),
+    ddp.stream('stream-notify-logged', 'deleteCustomUserStatus', (args) =>
+      customStatuses.applyDelete((args[0] as { userStatusData?: CustomUserStatus })?.userStatusData),
+    ),
     ddp.stream('stream-notify-logged', 'user-status', (args) =>
       presence.applyStatuses(args as [string, string, number, string?][]),
     ),
@@ -120,6 +136,8 @@ export function stop() {
   timelines.reset();
   rooms.reset();
   presence.reset();
+  customEmoji.reset();
+  customStatuses.reset();
   session.reset();
 }
 

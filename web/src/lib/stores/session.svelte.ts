@@ -28,6 +28,9 @@ export const ADMIN_SECTIONS = {
   workspace: ['view-statistics'],
   invites: ['create-invite-links'],
   assets: ['manage-assets'],
+  'custom-emoji': ['manage-emoji'],
+  'user-status': ['manage-user-status'],
+  sounds: ['manage-sounds'],
 } as const;
 
 export type AdminSection = keyof typeof ADMIN_SECTIONS;

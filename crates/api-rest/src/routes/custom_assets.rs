@@ -112,6 +112,28 @@ struct AssetForm {
 }
 
 async fn read_form(req: Request, file_field: &str, limit: u64) -> Result<AssetForm> {
+    // Upstream's form reader (busboy) takes a URL-encoded body too: clients send one when
+    // there is no file, as rocketchat-api's `custom_emoji_update` without a new image does.
+    let url_encoded = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if url_encoded {
+        let body = axum::body::to_bytes(req.into_body(), MAX_PARTS * MAX_FIELD_BYTES)
+            .await
+            .map_err(|_| bad_form("the form is too large"))?;
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(&body).map_err(|_| bad_form("malformed form"))?;
+        if pairs.len() > MAX_PARTS {
+            return Err(bad_form("too many parts"));
+        }
+        let fields = pairs
+            .into_iter()
+            .map(|(name, value)| (name, Value::String(value)))
+            .collect();
+        return Ok(AssetForm { file: None, fields });
+    }
     let mut multipart = Multipart::from_request(req, &())
         .await
         .map_err(|e| bad_form(e.body_text()))?;

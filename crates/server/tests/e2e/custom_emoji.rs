@@ -461,3 +461,35 @@ async fn emoji_changes_reach_logged_in_sessions_and_ddp_lists_them() {
     assert_eq!(deleted["fields"]["args"][0]["emojiData"]["_id"], json!(id));
     server.stop().await;
 }
+
+/// Upstream reads the update form with busboy, which takes a URL-encoded body as well:
+/// clients (rocketchat-api's `custom_emoji_update` without a new image) send one.
+#[tokio::test]
+async fn an_emoji_is_updated_from_a_url_encoded_form() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let (status, body) = create(&server, &admin, "wave", "").await;
+    assert_eq!(status, 200, "{body}");
+    let id = find(&server, &admin, "wave").await["_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    let response = server
+        .http
+        .post(format!("{}/api/v1/emoji-custom.update", server.base))
+        .header("X-User-Id", &admin.user_id)
+        .header("X-Auth-Token", &admin.token)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("_id={id}&name=hello_wave&aliases=hi%2C+yo"))
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.expect("json");
+    assert_eq!((status, &body["success"]), (200, &json!(true)), "{body}");
+    let renamed = find(&server, &admin, "hello_wave").await;
+    assert_eq!(renamed["_id"], json!(id));
+    assert_eq!(renamed["aliases"], json!(["hi", "yo"]));
+    assert_eq!(find(&server, &admin, "wave").await, Value::Null);
+}

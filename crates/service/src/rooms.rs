@@ -1409,6 +1409,37 @@ impl Rooms<'_> {
         }
     }
 
+    /// The team a room belongs to and, for a team's room other than its main room, that main
+    /// room: what `rooms.info` adds as `team` and `parent` (upstream's `Team.getRoomInfo`).
+    pub async fn team_of(
+        &self,
+        room: &RoomAccess,
+    ) -> Result<Option<(comet_core::team::Team, Option<Room>)>> {
+        let room = room.room();
+        let Some(team_id) = &room.team_id else {
+            return Ok(None);
+        };
+        let Some(team) = self
+            .ctx
+            .store
+            .team_by_id(team_id)
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(None);
+        };
+        if room.team_main {
+            return Ok(Some((team, None)));
+        }
+        let main = self
+            .ctx
+            .store
+            .room_by_id(&team.room_id)
+            .await
+            .map_err(store_error)?;
+        Ok(Some((team, main)))
+    }
+
     /// Rooms with their last messages, loaded in one query.
     pub async fn room_views(&self, rooms: Vec<Room>) -> Result<Vec<RoomView>> {
         let ids: Vec<String> = rooms

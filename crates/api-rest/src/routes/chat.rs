@@ -351,11 +351,23 @@ pub async fn rooms_info(
         .room_for(&session, &reference, RoomFamily::Any)
         .await
         .map_err(|_| Error::failure_typed("not-allowed", "Not Allowed"))?;
-    let parent = app.service.rooms().discussion_parent(&room).await?;
+    let discussion_parent = app.service.rooms().discussion_parent(&room).await?;
+    let team = app.service.rooms().team_of(&room).await?;
     let view = app.service.rooms().room_view(room.into_room()).await?;
     let doc = chat::room(&view.room, view.last_message.as_ref());
     let doc = super::avatars::with_room_etag(&app, &view.room.id, doc).await?;
     let mut body = json!({"room": doc});
+    let mut parent = discussion_parent;
+    if let Some((team, main_room)) = team {
+        body["team"] = json!({
+            "_id": team.id,
+            "name": team.name,
+            "roomId": team.room_id,
+            "type": team.team_type.as_number(),
+        });
+        // A discussion's own parent comes first, as upstream's `discussionParent || parentRoom`.
+        parent = parent.or(main_room);
+    }
     if let Some(parent) = parent {
         body["parent"] = chat::room_summary(&parent);
     }

@@ -907,3 +907,50 @@ async fn the_directory_lists_teams_the_caller_may_see() {
     assert_eq!(names, ["closed-team", "open-team"]);
     server.stop().await;
 }
+
+/// `rooms.info` names a team room's team, and for a room other than the main one its parent
+/// (the main room), as upstream's `Team.getRoomInfo`; a room outside teams has neither.
+#[tokio::test]
+async fn rooms_info_shows_the_team_and_the_main_room_as_parent() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let team = create_team(&server, &admin, json!({"name": "deck", "type": 0})).await;
+    let team_id = team["_id"].as_str().expect("id").to_owned();
+    let main = team["roomId"].as_str().expect("rid").to_owned();
+    let side = create_room(&server, &admin, "channels", "deck-side", &[]).await;
+    let lone = create_room(&server, &admin, "channels", "lone", &[]).await;
+    server
+        .post(
+            "teams.addRooms",
+            json!({"teamId": team_id, "rooms": [side]}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+
+    let expected_team = json!({"_id": team_id, "name": "deck", "roomId": main, "type": 0});
+    let main_info = server
+        .get("rooms.info", &[("roomId", &main)], Some(&admin))
+        .await;
+    let body = main_info.ok();
+    assert_eq!(body["team"], expected_team);
+    assert!(body.get("parent").is_none(), "{body}");
+
+    let side_info = server
+        .get("rooms.info", &[("roomId", &side)], Some(&admin))
+        .await;
+    let body = side_info.ok();
+    assert_eq!(body["team"], expected_team);
+    assert_eq!(body["parent"]["_id"], json!(main));
+    assert_eq!(body["parent"]["name"], json!("deck"));
+    assert_eq!(body["parent"]["t"], json!("c"));
+
+    let lone_info = server
+        .get("rooms.info", &[("roomId", &lone)], Some(&admin))
+        .await;
+    let body = lone_info.ok();
+    assert!(
+        body.get("team").is_none() && body.get("parent").is_none(),
+        "{body}"
+    );
+}

@@ -38,9 +38,19 @@ async fn room_info(server: &TestServer, auth: &Auth, rid: &str) -> Value {
         .clone()
 }
 
-async fn message_kinds(server: &TestServer, auth: &Auth, rid: &str) -> Vec<String> {
+/// The system message kinds (`t`) of a room's messages, read through `<family>.messages`.
+async fn message_kinds_of(
+    server: &TestServer,
+    auth: &Auth,
+    family: &str,
+    rid: &str,
+) -> Vec<String> {
     let reply = server
-        .get("channels.messages", &[("roomId", rid)], Some(auth))
+        .get(
+            &format!("{family}.messages"),
+            &[("roomId", rid)],
+            Some(auth),
+        )
         .await;
     reply.ok()["messages"]
         .as_array()
@@ -48,6 +58,10 @@ async fn message_kinds(server: &TestServer, auth: &Auth, rid: &str) -> Vec<Strin
         .iter()
         .filter_map(|m| m["t"].as_str().map(str::to_owned))
         .collect()
+}
+
+async fn message_kinds(server: &TestServer, auth: &Auth, rid: &str) -> Vec<String> {
+    message_kinds_of(server, auth, "channels", rid).await
 }
 
 #[tokio::test]
@@ -475,15 +489,7 @@ async fn rooms_join_a_team_auto_join_and_leave_it() {
 }
 
 async fn message_kinds_group(server: &TestServer, auth: &Auth, rid: &str) -> Vec<String> {
-    let reply = server
-        .get("groups.messages", &[("roomId", rid)], Some(auth))
-        .await;
-    reply.ok()["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .filter_map(|m| m["t"].as_str().map(str::to_owned))
-        .collect()
+    message_kinds_of(server, auth, "groups", rid).await
 }
 
 #[tokio::test]

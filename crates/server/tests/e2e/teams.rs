@@ -960,3 +960,35 @@ async fn rooms_info_shows_the_team_and_the_main_room_as_parent() {
         "{body}"
     );
 }
+
+/// Spotlight finds a team by its main room, marked `teamMain` as upstream's spotlight rooms are;
+/// a private team only for its members.
+#[tokio::test]
+async fn spotlight_finds_teams_by_their_main_rooms() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let bea = server.new_user("bea").await;
+    let open = create_team(&server, &admin, json!({"name": "harbour", "type": 0})).await;
+    create_team(
+        &server,
+        &admin,
+        json!({"name": "harbour-private", "type": 1}),
+    )
+    .await;
+
+    let found = server
+        .get("spotlight", &[("query", "#harbour")], Some(&bea))
+        .await;
+    let body = found.ok();
+    let rooms = body["rooms"].as_array().expect("rooms");
+    assert_eq!(rooms.len(), 1, "{body}");
+    assert_eq!(rooms[0]["_id"], open["roomId"]);
+    assert_eq!(rooms[0]["teamMain"], json!(true));
+    assert_eq!(rooms[0]["teamId"], open["_id"]);
+
+    let found = server
+        .get("spotlight", &[("query", "#harbour")], Some(&admin))
+        .await;
+    let body = found.ok();
+    assert_eq!(body["rooms"].as_array().expect("rooms").len(), 2, "{body}");
+}

@@ -62,6 +62,13 @@ fuzz_target!(|data: &[u8]| {
         let mut reader = ImageReader::with_format(Cursor::new(data), format);
         reader.no_limits();
         if let Ok(decoded) = reader.into_dimensions() {
+            // image-webp 0.2 reads a lossless (VP8L) side as `(1 + bits) & 0x3fff`, which
+            // wraps the format's largest side, 16384, to 0; the header (and libwebp) say 16384.
+            if content_type == "image/webp"
+                && lossless_side_wrapped((width, height), decoded)
+            {
+                continue;
+            }
             assert_eq!(
                 (width, height),
                 decoded,
@@ -70,6 +77,13 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+/// Whether the decoder's answer differs from the header's only where a side of 16384 came
+/// back as 0.
+fn lossless_side_wrapped(header: (u32, u32), decoded: (u32, u32)) -> bool {
+    let side = |ours: u32, theirs: u32| ours == theirs || (ours == 16384 && theirs == 0);
+    header != decoded && side(header.0, decoded.0) && side(header.1, decoded.1)
+}
 
 /// The marker of a JPEG's first frame header, walking segments from the start as decoders
 /// do (stray bytes and fill bytes skipped); `None` where there is none or the image library's

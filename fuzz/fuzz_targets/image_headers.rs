@@ -64,9 +64,7 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(decoded) = reader.into_dimensions() {
             // image-webp 0.2 reads a lossless (VP8L) side as `(1 + bits) & 0x3fff`, which
             // wraps the format's largest side, 16384, to 0; the header (and libwebp) say 16384.
-            if content_type == "image/webp"
-                && lossless_side_wrapped((width, height), decoded)
-            {
+            if content_type == "image/webp" && lossless_side_wrapped((width, height), decoded) {
                 continue;
             }
             assert_eq!(

@@ -25,6 +25,8 @@ import {
   type Statistics,
   type ServerInfo,
   type Invite,
+  type Team,
+  type TeamMember,
 } from './types';
 
 export interface Session {
@@ -758,11 +760,83 @@ export class Api {
     });
   }
 
-  createRoom(kind: 'c' | 'p', name: string, members: string[], readOnly = false) {
+  createRoom(kind: 'c' | 'p', name: string, members: string[], readOnly = false, teamId?: string) {
     const family = kind === 'c' ? 'channels' : 'groups';
     return this.rest
-      .post<{ channel?: Room; group?: Room }>(`${family}.create`, { name, members, readOnly })
+      .post<{ channel?: Room; group?: Room }>(`${family}.create`, { name, members, readOnly, ...(teamId ? { teamId } : {}) })
       .then((body) => (body.channel ?? body.group) as Room);
+  }
+
+  // Teams (upstream's `v1/teams.ts`).
+
+  createTeam(name: string, privateTeam: boolean, members: string[], readOnly = false) {
+    return this.rest
+      .post<{ team: Team }>('teams.create', { name, type: privateTeam ? 1 : 0, members, room: { readOnly } })
+      .then((body) => body.team);
+  }
+
+  teamInfo(teamId: string) {
+    return this.rest.get<{ teamInfo: Team }>('teams.info', { teamId });
+  }
+
+  teamMembers(teamId: string, count = 100) {
+    return this.rest.get<{ members: TeamMember[]; total: number }>('teams.members', { teamId, count });
+  }
+
+  addTeamMembers(teamId: string, userIds: string[]) {
+    return this.rest.post('teams.addMembers', { teamId, members: userIds.map((userId) => ({ userId })) });
+  }
+
+  removeTeamMember(teamId: string, userId: string) {
+    return this.rest.post('teams.removeMember', { teamId, userId });
+  }
+
+  /** The team's rooms the caller may see (not its main room); `filter` matches names. */
+  teamRooms(teamId: string, filter = '', count = 100) {
+    return this.rest.get<{ rooms: Room[]; total: number }>('teams.listRooms', { teamId, filter: filter || undefined, count });
+  }
+
+  /** The team's rooms `userId` belongs to; `isLastOwner` marks where they are the only owner. */
+  teamRoomsOfUser(teamId: string, userId: string, canUserDelete = false) {
+    return this.rest.get<{ rooms: (Room & { isLastOwner?: boolean })[] }>('teams.listRoomsOfUser', {
+      teamId,
+      userId,
+      canUserDelete: canUserDelete || undefined,
+      count: 100,
+    });
+  }
+
+  addTeamRooms(teamId: string, rooms: string[]) {
+    return this.rest.post<{ rooms: Room[] }>('teams.addRooms', { teamId, rooms });
+  }
+
+  removeTeamRoom(teamId: string, roomId: string) {
+    return this.rest.post<{ room: Room }>('teams.removeRoom', { teamId, roomId });
+  }
+
+  setTeamRoomAutoJoin(roomId: string, isDefault: boolean) {
+    return this.rest.post<{ room: Room }>('teams.updateRoom', { roomId, isDefault });
+  }
+
+  /** Leaves the team, and the listed team rooms with it. */
+  leaveTeam(teamId: string, rooms: string[]) {
+    return this.rest.post('teams.leave', { teamId, ...(rooms.length ? { rooms } : {}) });
+  }
+
+  /** Deletes the team; the listed rooms are deleted too, the others return to the workspace. */
+  deleteTeam(teamId: string, roomsToRemove: string[]) {
+    return this.rest.post('teams.delete', { teamId, roomsToRemove });
+  }
+
+  /** The team becomes a plain room again; the listed team rooms are deleted. */
+  teamToChannel(teamId: string, roomsToRemove: string[]) {
+    return this.rest.post('teams.convertToChannel', { teamId, roomsToRemove });
+  }
+
+  roomToTeam(room: { _id: string; t: RoomType }) {
+    return room.t === 'p'
+      ? this.rest.post<{ team: Team }>('groups.convertToTeam', { roomId: room._id })
+      : this.rest.post<{ team: Team }>('channels.convertToTeam', { channelId: room._id });
   }
 
   createDirect(username: string) {
@@ -785,7 +859,7 @@ export class Api {
     return this.rest.post('channels.join', { roomId });
   }
 
-  directory(text: string, type: 'channels' | 'users' = 'channels') {
+  directory(text: string, type: 'channels' | 'users' | 'teams' = 'channels') {
     return this.rest.get<{ result: (Room & User)[] }>('directory', { text, type, count: 50 });
   }
 

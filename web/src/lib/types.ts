@@ -132,6 +132,29 @@ export interface Room {
   lm?: WireDate;
   lastMessage?: Message;
   _updatedAt?: WireDate;
+  /** The team the room belongs to. */
+  teamId?: string;
+  /** The room is its team's main room (the team itself on screen). */
+  teamMain?: boolean;
+  /** Team members join this room when they join the team (auto-join). */
+  teamDefault?: boolean;
+  /** A team's number of rooms (`directory` with `type: teams`). */
+  roomsCount?: number;
+}
+
+/** A team (`teams.create`, `teams.info`); `type` 0 is public, 1 private. */
+export interface Team {
+  _id: string;
+  name: string;
+  type: 0 | 1;
+  roomId: string;
+  createdBy?: UserStub;
+}
+
+/** A member of a team with their team roles (`teams.members`). */
+export interface TeamMember {
+  user: { _id: string; username: string; name?: string; status?: PresenceStatus };
+  roles?: string[];
 }
 
 export interface User {

@@ -7,13 +7,21 @@ export type Panel =
   | { kind: 'pinned' }
   | { kind: 'starred' }
   | { kind: 'threads' }
+  | { kind: 'team-channels' }
   | null;
 
-export type DialogKind = 'channel' | 'group' | 'direct' | 'profile' | 'directory' | null;
+export type DialogKind = 'channel' | 'group' | 'team' | 'direct' | 'profile' | 'directory' | null;
+
+/**
+ * A team action that asks first: turning a room into a team, a team back into a room, leaving
+ * or deleting a team (the last three choose which of the team's rooms go with it).
+ */
+export type TeamAction = { kind: 'to-team' | 'to-channel' | 'leave' | 'delete'; rid: string } | null;
 
 class Ui {
   panel = $state<Panel>(null);
   dialog = $state<DialogKind>(null);
+  teamAction = $state<TeamAction>(null);
   /** Id of the message being edited in place. */
   editing = $state<string | null>(null);
   /** The composer's text per room (kept when switching rooms). */
@@ -23,7 +31,7 @@ class Ui {
     this.panel = { kind: 'thread', tmid };
   }
 
-  toggle(kind: 'search' | 'members' | 'pinned' | 'starred' | 'threads') {
+  toggle(kind: 'search' | 'members' | 'pinned' | 'starred' | 'threads' | 'team-channels') {
     this.panel = this.panel?.kind === kind ? null : { kind };
   }
 }

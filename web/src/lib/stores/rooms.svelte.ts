@@ -51,7 +51,15 @@ class Rooms {
       delete this.byId[room._id];
       return;
     }
-    this.byId[room._id] = { ...this.byId[room._id], ...room };
+    const merged = { ...this.byId[room._id], ...room };
+    // A whole room document (it has its type) without team fields has left its team: the
+    // server omits them rather than sending them empty.
+    if (room.t) {
+      if (!('teamId' in room)) delete merged.teamId;
+      if (!('teamMain' in room)) delete merged.teamMain;
+      if (!('teamDefault' in room)) delete merged.teamDefault;
+    }
+    this.byId[room._id] = merged;
   }
 
   roomName(rid: string): string {

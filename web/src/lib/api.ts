@@ -763,7 +763,7 @@ export class Api {
   createRoom(kind: 'c' | 'p', name: string, members: string[], readOnly = false, teamId?: string) {
     const family = kind === 'c' ? 'channels' : 'groups';
     return this.rest
-      .post<{ channel?: Room; group?: Room }>(`${family}.create`, { name, members, readOnly, ...(teamId ? { teamId } : {}) })
+      .post<{ channel?: Room; group?: Room }>(`${family}.create`, { name, members, readOnly, ...(teamId ? { extraData: { teamId } } : {}) })
       .then((body) => (body.channel ?? body.group) as Room);
   }
 

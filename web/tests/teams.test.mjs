@@ -140,6 +140,18 @@ test('a team with two rooms: the member it adds finds the auto-join room in thei
     assert.equal(await member.getByTestId('team-room-auto-join').count(), 0);
     assert.equal(await member.getByTestId('team-room-remove').count(), 0);
     assert.equal(await member.getByTestId('team-new-room-name').count(), 0);
+
+    // In Arabic the team's rooms are indented from the right, and the panel speaks Arabic.
+    await member.getByTestId('account-menu').click();
+    await member.getByTestId('lang-ar').click();
+    await member.waitForFunction(() => document.documentElement.dir === 'rtl' && document.documentElement.lang === 'ar');
+    await member.keyboard.press('Escape');
+    await member.getByRole('heading', { name: 'قنوات الفريق' }).waitFor();
+    const main = await roomLink(member, 'design').boundingBox();
+    const nested = await taraTeamRooms.locator('[data-room="design-ui"]').boundingBox();
+    assert.ok(main && nested, 'both links are on screen');
+    assert.ok(nested.x + nested.width < main.x + main.width - 4, `indented from the right: ${JSON.stringify({ main, nested })}`);
+    await axe(member, 'team panel, right to left');
     assert.deepEqual(member.problems, []);
     assert.deepEqual(owner.problems, []);
   });

@@ -61,6 +61,7 @@ async function teamWithRooms(name, members, roomNames) {
 
 test('a team with two rooms: the member it adds finds the auto-join room in their sidebar', async (t) => {
   await createUser(server.base, admin, 'tara', 'Tara Teammate');
+  await rest(server.base, 'channels.create', { method: 'POST', auth: admin, body: { name: 'loose-ends' } });
   const owner = await openAs(browser, server.base, ADMIN.username, ADMIN.password);
   let member;
   t.after(async () => {
@@ -99,6 +100,16 @@ test('a team with two rooms: the member it adds finds the auto-join room in thei
     await teamRoom(owner, 'design-ui').getByTestId('team-room-auto-join').click();
     await teamRoom(owner, 'design-ui').getByTestId('auto-join-badge').waitFor();
     assert.equal(await teamRoom(owner, 'design-ops').getByTestId('auto-join-badge').count(), 0);
+
+    // An existing room joins the team from the picker, then leaves it again.
+    await panel.getByTestId('team-add-room-select').selectOption({ label: '# loose-ends' });
+    await panel.getByTestId('team-add-room').click();
+    await teamRoom(owner, 'loose-ends').waitFor();
+    await owner.locator('[data-testid="team-rooms"][data-team="design"] [data-room="loose-ends"]').waitFor();
+    await teamRoom(owner, 'loose-ends').getByTestId('team-room-remove').click();
+    await teamRoom(owner, 'loose-ends').waitFor({ state: 'detached' });
+    await owner.locator('[data-testid="team-rooms"] [data-room="loose-ends"]').waitFor({ state: 'detached' });
+    await roomLink(owner, 'loose-ends').waitFor();
 
     // The panel searches the team's rooms.
     await panel.getByTestId('team-rooms-search').fill('ops');
@@ -152,6 +163,11 @@ test('a team with two rooms: the member it adds finds the auto-join room in thei
     assert.ok(main && nested, 'both links are on screen');
     assert.ok(nested.x + nested.width < main.x + main.width - 4, `indented from the right: ${JSON.stringify({ main, nested })}`);
     await axe(member, 'team panel, right to left');
+
+    // The owner takes Tara out of the team: the team leaves her sidebar.
+    await owner.locator('li[data-username="tara"]').getByTestId('remove-team-member').click();
+    await members.locator('li[data-username="tara"]').waitFor({ state: 'detached' });
+    await roomLink(member, 'design').waitFor({ state: 'detached' });
     assert.deepEqual(member.problems, []);
     assert.deepEqual(owner.problems, []);
   });

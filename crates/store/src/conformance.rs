@@ -604,6 +604,7 @@ fn room(id: &str, name: &str, creator: &User, at: Timestamp) -> comet_core::room
         team_id: None,
         team_main: false,
         team_default: false,
+        sidepanel: Vec::new(),
         created_at: at,
         updated_at: at,
     }

@@ -972,6 +972,7 @@ impl Teams<'_> {
         }
         let filter = RoomFilter {
             team_id: Some(team.id.clone()),
+            without_team_main: true,
             team_default_only: auto_join_only,
             name: name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()),
             visible_to: (!all_rooms).then(|| session.user.id.clone()),
@@ -1244,6 +1245,7 @@ impl Teams<'_> {
         }
         let filter = RoomFilter {
             team_id: Some(team.id.clone()),
+            without_team_main: true,
             types: vec![RoomType::Channel, RoomType::Private],
             member: Some(user_id.to_owned()),
             ..RoomFilter::default()

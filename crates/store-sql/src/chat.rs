@@ -304,6 +304,9 @@ fn push_room_filter<D: Database>(q: &mut Query, filter: &RoomFilter) {
     if filter.team_main_only {
         q.push(" AND team_main = ").push(D::TRUE);
     }
+    if filter.without_team_main {
+        q.push(" AND team_main = ").push(D::FALSE);
+    }
     if let Some((team_id, main_room_id)) = &filter.team_children {
         q.push(" AND (team_id = ")
             .push_bind(team_id)

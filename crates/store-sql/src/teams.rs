@@ -181,8 +181,14 @@ impl<D: Database> TeamStore for SqlStore<D> {
     }
 
     async fn count_team_rooms(&self, team_id: &str) -> StoreResult<u64> {
-        self.count(Query::new("SELECT COUNT(*) AS n FROM rooms WHERE team_id = $1").bind(team_id))
-            .await
+        self.count(
+            Query::new(format!(
+                "SELECT COUNT(*) AS n FROM rooms WHERE team_id = $1 AND team_main = {}",
+                D::FALSE
+            ))
+            .bind(team_id),
+        )
+        .await
     }
 
     async fn count_team_members(&self, team_id: &str) -> StoreResult<u64> {

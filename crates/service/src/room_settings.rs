@@ -684,7 +684,10 @@ impl Rooms<'_> {
                 if !room.team_main {
                     return refused("Invalid room");
                 }
-                if !self.has_room_permission(user, "edit-team", &room.id).await? {
+                if !self
+                    .has_room_permission(user, "edit-team", &room.id)
+                    .await?
+                {
                     return refused("You do not have permission to change sidepanel items");
                 }
                 if sidepanel_items(value).is_none() {

@@ -11,11 +11,11 @@ use crate::extract::{Caller, Params};
 use crate::params::{opt_str, pagination, req_bool, req_str};
 use axum::extract::State;
 use comet_core::Error;
+use comet_core::page::{Direction, Page, RoomSortKey};
 use comet_core::room::Room;
 use comet_core::team::{Team, TeamMember, TeamType};
 use comet_core::user::User;
 use comet_protocol::iso;
-use comet_core::page::{Direction, Page, RoomSortKey};
 use comet_service::teams::{
     ChildKind, ChildrenQuery, MemberRoles, NewTeam, TeamInfo, TeamMemberFilter, TeamOrMainRoom,
     TeamRef,

@@ -208,13 +208,10 @@ async fn info_list_and_list_all() {
 
     let all = server.get("teams.listAll", &[], Some(&admin)).await;
     assert_eq!(all.ok()["total"], 2);
-    server
-        .get("teams.listAll", &[], Some(&bea))
-        .await
-        .refused(
-            403,
-            "User does not have the permissions required for this action [error-unauthorized]",
-        );
+    server.get("teams.listAll", &[], Some(&bea)).await.refused(
+        403,
+        "User does not have the permissions required for this action [error-unauthorized]",
+    );
     server.stop().await;
 }
 
@@ -1039,7 +1036,11 @@ async fn refusals_answer_with_upstreams_statuses() {
         .await
         .ok();
     server
-        .post("teams.create", json!({"name": "beas", "type": 0}), Some(&bea))
+        .post(
+            "teams.create",
+            json!({"name": "beas", "type": 0}),
+            Some(&bea),
+        )
         .await
         .refused(
             403,
@@ -1098,7 +1099,10 @@ async fn create_keeps_the_side_panel_on_the_main_room() {
     let info = server
         .get("channels.info", &[("roomId", rid)], Some(&admin))
         .await;
-    assert_eq!(info.ok()["channel"]["sidepanel"], json!({"items": ["channels"]}));
+    assert_eq!(
+        info.ok()["channel"]["sidepanel"],
+        json!({"items": ["channels"]})
+    );
     let plain = create_team(&server, &admin, json!({"name": "plain", "type": 0})).await;
     let info = server
         .get(
@@ -1243,7 +1247,12 @@ async fn list_children_shows_a_members_rooms_and_main_room_discussions() {
                 Some(&admin),
             )
             .await;
-        discussions.push(reply.ok()["discussion"]["_id"].as_str().expect("id").to_owned());
+        discussions.push(
+            reply.ok()["discussion"]["_id"]
+                .as_str()
+                .expect("id")
+                .to_owned(),
+        );
     }
     let main_discussion = discussions[2].clone();
 
@@ -1252,7 +1261,13 @@ async fn list_children_shows_a_members_rooms_and_main_room_discussions() {
         .get("teams.listChildren", &[], None)
         .await
         .refused(401, "You must be logged in to do this.");
-    assert_eq!(server.get("teams.listChildren", &[], Some(&admin)).await.status, 400);
+    assert_eq!(
+        server
+            .get("teams.listChildren", &[], Some(&admin))
+            .await
+            .status,
+        400
+    );
     assert_eq!(
         server
             .get(
@@ -1384,7 +1399,11 @@ async fn list_children_shows_a_members_rooms_and_main_room_discussions() {
         .await;
     assert_eq!(reply.ok()["total"], 1);
     server
-        .get("teams.listChildren", &[("teamId", private_id)], Some(&admin))
+        .get(
+            "teams.listChildren",
+            &[("teamId", private_id)],
+            Some(&admin),
+        )
         .await
         .refused(400, "error-invalid-team-not-a-member");
     server.stop().await;
@@ -1417,7 +1436,9 @@ async fn members_hear_rooms_join_and_leave_a_team() {
     let changed_room = |rid: &str| {
         let event = event.clone();
         let rid = rid.to_owned();
-        move |m: &Value| m["fields"]["eventName"] == json!(event) && m["fields"]["args"][1]["_id"] == json!(rid)
+        move |m: &Value| {
+            m["fields"]["eventName"] == json!(event) && m["fields"]["args"][1]["_id"] == json!(rid)
+        }
     };
 
     server
@@ -1444,13 +1465,15 @@ async fn members_hear_rooms_join_and_leave_a_team() {
     assert!(left["fields"]["args"][1].get("teamId").is_none(), "{left}");
 
     server
-        .post("channels.convertToTeam", json!({"channelId": hall}), Some(&admin))
+        .post(
+            "channels.convertToTeam",
+            json!({"channelId": hall}),
+            Some(&admin),
+        )
         .await
         .ok();
     let converted = bea
-        .until(move |m| {
-            changed_room(&hall)(m) && m["fields"]["args"][1]["teamMain"] == json!(true)
-        })
+        .until(move |m| changed_room(&hall)(m) && m["fields"]["args"][1]["teamMain"] == json!(true))
         .await;
     let hall_team = converted["fields"]["args"][1]["teamId"]
         .as_str()

@@ -544,6 +544,15 @@ pub async fn update(
         Some(data @ Value::Object(_)) => data,
         _ => return Err(Error::invalid_params("must have required property 'data'").into()),
     };
+    // Upstream's schema allows `name` and `type` only (Comet also reads `updateRoom` there, as
+    // upstream's service does); a `sidepanel` is refused with the rest.
+    if let Some(fields) = data.as_object()
+        && fields
+            .keys()
+            .any(|key| !matches!(key.as_str(), "name" | "type" | "updateRoom"))
+    {
+        return Err(Error::invalid_params("must NOT have additional properties").into());
+    }
     let name = opt_str(data, "name")?;
     let team_type =
         match data.get("type") {

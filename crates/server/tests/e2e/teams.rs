@@ -1133,6 +1133,16 @@ async fn create_keeps_the_side_panel_on_the_main_room() {
         .await
         .refused(400, "Team not found");
 
+    // teams.update's schema has no sidepanel.
+    server
+        .post(
+            "teams.update",
+            json!({"teamId": team["_id"], "data": {"sidepanel": {"items": ["channels"]}}}),
+            Some(&admin),
+        )
+        .await
+        .refused(400, "must NOT have additional properties [invalid-params]");
+
     // saveRoomSettings changes it on a main room, for edit-team there.
     server
         .post(

@@ -120,6 +120,11 @@ impl Error {
         Error::make(ErrorKind::Forbidden, None, Cow::Borrowed("unauthorized"))
     }
 
+    /// Upstream's `API.v1.forbidden(message)`: 403 with a message of its own.
+    pub fn forbidden_because(message: impl Into<Cow<'static, str>>) -> Self {
+        Error::make(ErrorKind::Forbidden, None, message.into())
+    }
+
     /// Upstream's `API.v1.unauthorized()`: 401 "unauthorized", used by a few routes (such as
     /// `rooms.hide`) for a caller who may not read the room.
     pub fn unauthorized() -> Self {

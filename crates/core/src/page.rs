@@ -147,6 +147,11 @@ pub struct RoomFilter {
     pub team_default_only: bool,
     /// Only teams' main rooms (`teamMain`).
     pub team_main_only: bool,
+    /// Leave out teams' main rooms (upstream's team room listings, `teamMain: {$exists: false}`).
+    pub without_team_main: bool,
+    /// Only a team's rooms, its main room among them, and the discussions of its main room
+    /// (upstream's `findChildrenOfTeam`): the team's id and its main room's id.
+    pub team_children: Option<(String, String)>,
     /// Only public channels and the rooms this user is subscribed to.
     pub visible_to: Option<String>,
 }

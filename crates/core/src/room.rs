@@ -104,6 +104,10 @@ pub struct Room {
     /// The team's members join this room when they join the team (`teamDefault`).
     #[serde(default)]
     pub team_default: bool,
+    /// What a team main room's side panel shows (`sidepanel.items`: `channels`,
+    /// `discussions`); empty: no side panel.
+    #[serde(default)]
+    pub sidepanel: Vec<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }

@@ -101,6 +101,9 @@ pub fn room(room: &Room, last_message: Option<&Message>) -> Value {
     if room.team_default {
         put(&mut m, "teamDefault", true);
     }
+    if !room.sidepanel.is_empty() {
+        put(&mut m, "sidepanel", json!({"items": room.sidepanel}));
+    }
     if let Some(lm) = room.last_message_at {
         put(&mut m, "lm", iso(lm));
     }

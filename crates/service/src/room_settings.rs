@@ -29,6 +29,28 @@ pub enum RoomChange {
     SystemMessages(Vec<String>),
     /// The room's favorite default (`favorite`).
     Favorite(bool),
+    /// A team main room's side panel items (`sidepanel.items`; empty: none).
+    Sidepanel(Vec<String>),
+}
+
+/// Upstream's `isValidSidepanel`: `null`, or `{items}` holding one or both of `channels` and
+/// `discussions`, none twice. The items, or `None` when the value is not valid.
+pub fn sidepanel_items(value: &Value) -> Option<Vec<String>> {
+    let items = match value {
+        Value::Null => return Some(Vec::new()),
+        Value::Object(fields) => fields.get("items")?.as_array()?,
+        _ => return None,
+    };
+    let mut chosen: Vec<String> = Vec::with_capacity(items.len());
+    for item in items {
+        match item.as_str() {
+            Some(name @ ("channels" | "discussions")) if !chosen.iter().any(|c| c == name) => {
+                chosen.push(name.to_owned());
+            }
+            _ => return None,
+        }
+    }
+    (!chosen.is_empty()).then_some(chosen)
 }
 
 /// A room role that can be given in a room.
@@ -243,6 +265,8 @@ fn room_setting_change(room: &Room, name: &str, value: &Value) -> Result<Option<
             }
             _ => None,
         },
+        // Validated before: `null` or one or both items.
+        "sidepanel" => sidepanel_items(value).map(RoomChange::Sidepanel),
         // Retention policies: Comet has no such feature (see docs/compatibility.md), so the
         // validated value is not kept.
         _ => None,
@@ -506,6 +530,7 @@ impl Rooms<'_> {
             RoomChange::Default(default) => updated.default = default,
             RoomChange::Featured(featured) => updated.featured = featured,
             RoomChange::Favorite(favorite) => updated.favorite = favorite,
+            RoomChange::Sidepanel(items) => updated.sidepanel = items,
             RoomChange::CustomFields(fields) => updated.custom_fields = fields,
             RoomChange::SystemMessages(hidden) => updated.hidden_system_messages = hidden,
             RoomChange::Encrypted(encrypted) => {
@@ -652,9 +677,23 @@ impl Rooms<'_> {
         match name {
             "default" | "featured" => self.authorize_room_administration(user),
             "sidepanel" => {
-                // Only a team's main room has a side panel, and Comet has no teams.
-                Err(Error::meteor("error-action-not-allowed", "Invalid room")
-                    .with_details(json!({"method": "saveRoomSettings"})))
+                let refused = |reason: &'static str| {
+                    Err(Error::meteor("error-action-not-allowed", reason)
+                        .with_details(json!({"method": "saveRoomSettings"})))
+                };
+                if !room.team_main {
+                    return refused("Invalid room");
+                }
+                if !self
+                    .has_room_permission(user, "edit-team", &room.id)
+                    .await?
+                {
+                    return refused("You do not have permission to change sidepanel items");
+                }
+                if sidepanel_items(value).is_none() {
+                    return Err(Error::meteor("error-invalid-sidepanel", ""));
+                }
+                Ok(())
             }
             "roomType" => match value.as_str().and_then(RoomType::parse) {
                 Some(t) if t == room.room_type => Ok(()),

@@ -437,6 +437,7 @@ impl Rooms<'_> {
             team_id: None,
             team_main: false,
             team_default: false,
+            sidepanel: Vec::new(),
             created_at: at,
             updated_at: at,
         }

@@ -43,6 +43,8 @@ pub struct NewTeam {
     /// The id of the user who owns the team and its main room instead of the caller.
     pub owner: Option<String>,
     pub read_only: bool,
+    /// The main room's side panel items (`sidepanel.items`).
+    pub sidepanel: Vec<String>,
 }
 
 /// A member to add, with the team roles to give them.
@@ -50,6 +52,33 @@ pub struct NewTeam {
 pub struct MemberRoles {
     pub user_id: String,
     pub roles: Option<Vec<String>>,
+}
+
+/// Which of a team's children `teams.listChildren` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChildKind {
+    /// The team's rooms, its main room among them (`channels`).
+    Rooms,
+    /// The discussions of its main room (`discussions`).
+    Discussions,
+}
+
+/// A team named by id or name, or by its main room (`teams.listChildren`'s `roomId`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TeamOrMainRoom {
+    Team(TeamRef),
+    MainRoom(String),
+}
+
+/// What `teams.listChildren` asks for.
+#[derive(Debug, Clone)]
+pub struct ChildrenQuery {
+    pub team: TeamOrMainRoom,
+    /// Text found in the name or display name.
+    pub filter: Option<String>,
+    /// Only rooms or only discussions (`None`: both).
+    pub kind: Option<ChildKind>,
+    pub page: Page<comet_core::page::RoomSortKey>,
 }
 
 /// A page of a team's rooms or members.
@@ -90,6 +119,10 @@ impl Teams<'_> {
 
     /// The team a `teamId` or `teamName` names.
     pub async fn find(&self, team: &TeamRef) -> Result<Option<Team>> {
+        let (TeamRef::Id(key) | TeamRef::Name(key)) = team;
+        if key.is_empty() {
+            return Ok(None);
+        }
         match team {
             TeamRef::Id(id) => self.ctx.store.team_by_id(id).await,
             TeamRef::Name(name) => self.ctx.store.team_by_name(name).await,
@@ -115,7 +148,7 @@ impl Teams<'_> {
         if self.can(user, permission, team).await? {
             Ok(())
         } else {
-            Err(Error::unauthorized())
+            Err(Error::forbidden())
         }
     }
 
@@ -143,7 +176,7 @@ impl Teams<'_> {
     /// `teams.create`.
     pub async fn create(&self, session: &Session, new_team: NewTeam) -> Result<Team> {
         if !self.ctx.has_permission(&session.user, "create-team") {
-            return Err(Error::unauthorized());
+            return Err(Error::permission_required());
         }
         let team_type = new_team.team_type.unwrap_or(TeamType::Public);
         let name = new_team.name;
@@ -249,7 +282,15 @@ impl Teams<'_> {
             self.ctx.rooms().erase_room(&room.id).await?;
             return Err(failure("error-team-creation"));
         }
-        if let Some(main) = self.room(&room.id).await? {
+        if let Some(mut main) = self.room(&room.id).await? {
+            if !new_team.sidepanel.is_empty() {
+                main.sidepanel = new_team.sidepanel;
+                self.ctx
+                    .store
+                    .update_room(&main)
+                    .await
+                    .map_err(store_error)?;
+            }
             self.publish_room(main);
         }
         Ok(team)
@@ -306,7 +347,7 @@ impl Teams<'_> {
         count: Option<u64>,
     ) -> Result<Listing<TeamInfo>> {
         if !self.ctx.has_permission(&session.user, "view-all-teams") {
-            return Err(Error::unauthorized());
+            return Err(Error::permission_required());
         }
         let (teams, total) = self
             .ctx
@@ -336,7 +377,7 @@ impl Teams<'_> {
             .can_access_room(&session.user, &room)
             .await?;
         if !may_read && !self.ctx.has_permission(&session.user, "view-all-teams") {
-            return Err(Error::unauthorized());
+            return Err(Error::forbidden());
         }
         Ok(team)
     }
@@ -429,7 +470,7 @@ impl Teams<'_> {
         if !self.can(&session.user, "add-team-member", &team).await?
             && !self.can(&session.user, "edit-team-member", &team).await?
         {
-            return Err(Error::unauthorized());
+            return Err(Error::forbidden());
         }
         let main = self
             .room(&team.room_id)
@@ -732,9 +773,7 @@ impl Teams<'_> {
     ) -> Result<Vec<Room>> {
         let team = self.existing(team).await?;
         if !self.can(&session.user, "add-team-channel", &team).await? {
-            return Err(Error::unauthorized_because(
-                "error-no-permission-team-channel",
-            ));
+            return Err(Error::forbidden_because("error-no-permission-team-channel"));
         }
         let ids: Vec<String> = room_ids.iter().filter(|r| !r.is_empty()).cloned().collect();
         let mut rooms = self
@@ -933,6 +972,7 @@ impl Teams<'_> {
         }
         let filter = RoomFilter {
             team_id: Some(team.id.clone()),
+            without_team_main: true,
             team_default_only: auto_join_only,
             name: name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()),
             visible_to: (!all_rooms).then(|| session.user.id.clone()),
@@ -950,6 +990,57 @@ impl Teams<'_> {
             .await
             .map_err(store_error)?;
         Ok(Listing { records, total })
+    }
+
+    /// `teams.listChildren`: the team's rooms (its main room among them) and the discussions
+    /// of its main room, for a member of the team: its public rooms and those the caller is
+    /// in. `None` when there is no such team (upstream's `notFound`).
+    pub async fn list_children(
+        &self,
+        session: &Session,
+        query: ChildrenQuery,
+    ) -> Result<Option<Listing<Room>>> {
+        let team = match &query.team {
+            TeamOrMainRoom::Team(team) => self.find(team).await?,
+            TeamOrMainRoom::MainRoom(room_id) if room_id.is_empty() => None,
+            TeamOrMainRoom::MainRoom(room_id) => match self.room(room_id).await? {
+                Some(Room {
+                    team_main: true,
+                    team_id: Some(team_id),
+                    ..
+                }) => self.find(&TeamRef::Id(team_id)).await?,
+                _ => None,
+            },
+        };
+        let Some(team) = team else {
+            return Ok(None);
+        };
+        if self.room(&team.room_id).await?.is_none() {
+            return Err(failure("error-invalid-team-no-main-room"));
+        }
+        if !self.is_member(&team, &session.user.id).await? {
+            return Err(failure("error-invalid-team-not-a-member"));
+        }
+        let mut filter = RoomFilter {
+            name_or_fname: query
+                .filter
+                .map(|f| f.trim().to_owned())
+                .filter(|f| !f.is_empty()),
+            visible_to: Some(session.user.id.clone()),
+            ..RoomFilter::default()
+        };
+        match query.kind {
+            Some(ChildKind::Rooms) => filter.team_id = Some(team.id.clone()),
+            Some(ChildKind::Discussions) => filter.parent_id = Some(team.room_id.clone()),
+            None => filter.team_children = Some((team.id.clone(), team.room_id.clone())),
+        }
+        let (records, total) = self
+            .ctx
+            .store
+            .list_rooms(&filter, &query.page)
+            .await
+            .map_err(store_error)?;
+        Ok(Some(Listing { records, total }))
     }
 
     /// `teams.autocomplete`: up to ten main rooms whose name or display name begins with
@@ -1144,7 +1235,7 @@ impl Teams<'_> {
                 .can(&session.user, "view-all-team-channels", &team)
                 .await?
         {
-            return Err(Error::unauthorized());
+            return Err(Error::forbidden());
         }
         if team.team_type == TeamType::Private
             && !private_allowed
@@ -1154,6 +1245,7 @@ impl Teams<'_> {
         }
         let filter = RoomFilter {
             team_id: Some(team.id.clone()),
+            without_team_main: true,
             types: vec![RoomType::Channel, RoomType::Private],
             member: Some(user_id.to_owned()),
             ..RoomFilter::default()

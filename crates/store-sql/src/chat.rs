@@ -136,7 +136,7 @@ pub(crate) fn insert_room_query(
     Query::new(format!(
         "INSERT INTO rooms (name_key, fname_key, {ROOM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, \
          $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, \
-         $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37)"
+         $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38)"
     ))
     .bind(room.name.as_ref().map(|n| n.to_lowercase()))
     .bind(room.fname.as_ref().map(|n| n.to_lowercase()))
@@ -175,6 +175,7 @@ pub(crate) fn insert_room_query(
     .bind(&room.team_id)
     .bind(room.team_main)
     .bind(room.team_default)
+    .bind(&room.sidepanel)
 }
 
 /// Counts a message in its room and, when asked, makes it the last message unless the room
@@ -303,6 +304,16 @@ fn push_room_filter<D: Database>(q: &mut Query, filter: &RoomFilter) {
     if filter.team_main_only {
         q.push(" AND team_main = ").push(D::TRUE);
     }
+    if filter.without_team_main {
+        q.push(" AND team_main = ").push(D::FALSE);
+    }
+    if let Some((team_id, main_room_id)) = &filter.team_children {
+        q.push(" AND (team_id = ")
+            .push_bind(team_id)
+            .push(" OR prid = ")
+            .push_bind(main_room_id)
+            .push(")");
+    }
     if let Some(user_id) = &filter.visible_to {
         q.push(" AND (t = 'c' OR id IN (SELECT rid FROM subscriptions WHERE user_id = ")
             .push_bind(user_id)
@@ -312,6 +323,52 @@ fn push_room_filter<D: Database>(q: &mut Query, filter: &RoomFilter) {
         q.push(" AND id IN (SELECT rid FROM subscriptions WHERE user_id = ")
             .push_bind(user_id)
             .push(")");
+    }
+}
+
+/// What the member listings of rooms and teams ask of a member's user row (`u`).
+#[derive(Default)]
+pub(crate) struct MemberConditions<'a> {
+    /// Only users with one of these statuses (empty: any).
+    pub statuses: &'a [String],
+    /// Case-insensitive text in the username.
+    pub username: Option<&'a str>,
+    /// Case-insensitive text in the name.
+    pub name: Option<&'a str>,
+    /// Case-insensitive text in the username or the name.
+    pub username_or_name: Option<&'a str>,
+    /// Leave this user out.
+    pub except_user: Option<&'a str>,
+}
+
+/// The conditions of a member listing on its user row `u`, after its own `WHERE`: active users
+/// only, then `conditions`.
+pub(crate) fn push_member_conditions<D: Database>(q: &mut Query, conditions: &MemberConditions) {
+    q.push(" AND u.active = ").push(D::TRUE);
+    if !conditions.statuses.is_empty() {
+        let statuses = q.param(conditions.statuses);
+        q.push(" AND ").push(&D::in_list("u.status", &statuses));
+    }
+    // lower() folds ASCII only in both dialects (PostgreSQL's name has the "C" collation).
+    if let Some(username) = conditions.username {
+        q.push(" AND u.username_key LIKE ")
+            .push_bind(like_pattern(username))
+            .push(" ESCAPE '\\'");
+    }
+    if let Some(name) = conditions.name {
+        q.push(" AND lower(u.name) LIKE ")
+            .push_bind(like_pattern(name))
+            .push(" ESCAPE '\\'");
+    }
+    if let Some(text) = conditions.username_or_name {
+        let pattern = q.param(like_pattern(text));
+        q.push(&format!(
+            " AND (u.username_key LIKE {pattern} ESCAPE '\\' \
+             OR lower(u.name) LIKE {pattern} ESCAPE '\\')"
+        ));
+    }
+    if let Some(except) = conditions.except_user {
+        q.push(" AND u.id <> ").push_bind(except);
     }
 }
 
@@ -492,8 +549,8 @@ impl<D: Database> RoomStore for SqlStore<D> {
              archived = $10, is_default = $11, featured = $12, encrypted = $13, broadcast = $14, \
              join_code = $15, muted = $16, user_ids = $17, usernames = $18, sys_mes = $19, \
              custom_fields = $20, updated_at = $21, unmuted = $22, favorite = $23, \
-             fname_key = $25, team_id = $26, team_main = $27, team_default = $28 \
-             WHERE id = $24",
+             fname_key = $25, team_id = $26, team_main = $27, team_default = $28, \
+             sidepanel = $29 WHERE id = $24",
         )
         .bind(room.room_type.as_str())
         .bind(&room.name)
@@ -522,7 +579,8 @@ impl<D: Database> RoomStore for SqlStore<D> {
         .bind(room.fname.as_ref().map(|n| n.to_lowercase()))
         .bind(&room.team_id)
         .bind(room.team_main)
-        .bind(room.team_default);
+        .bind(room.team_default)
+        .bind(&room.sidepanel);
         let updated = tx.write(update).await.map_err(|e| match e {
             StoreError::Conflict(_) => StoreError::Conflict(Conflict::RoomName),
             other => other,
@@ -685,21 +743,15 @@ impl<D: Database> SubscriptionStore for SqlStore<D> {
     ) -> StoreResult<(Vec<(Subscription, User)>, u64)> {
         let matching = |q: &mut Query| {
             q.push(" FROM subscriptions s JOIN users u ON u.id = s.user_id WHERE s.rid = ")
-                .push_bind(room_id)
-                .push(" AND u.active = ")
-                .push(D::TRUE);
-            if !filter.statuses.is_empty() {
-                let statuses = q.param(&filter.statuses);
-                q.push(" AND ").push(&D::in_list("u.status", &statuses));
-            }
-            if let Some(search) = &filter.search {
-                // lower() folds ASCII only in both (PostgreSQL's name has the "C" collation).
-                let pattern = q.param(like_pattern(search));
-                q.push(&format!(
-                    " AND (u.username_key LIKE {pattern} ESCAPE '\\' \
-                     OR lower(u.name) LIKE {pattern} ESCAPE '\\')"
-                ));
-            }
+                .push_bind(room_id);
+            push_member_conditions::<D>(
+                q,
+                &MemberConditions {
+                    statuses: &filter.statuses,
+                    username_or_name: filter.search.as_deref(),
+                    ..MemberConditions::default()
+                },
+            );
         };
         let mut tx = self.db.snapshot().await?;
         let mut count_query = Query::new("SELECT COUNT(*) AS n");

@@ -38,7 +38,7 @@ pub(crate) const ROOM_COLUMNS: &str = "id, t, name, fname, creator_id, creator_u
     creator_name, topic, description, announcement, read_only, react_when_read_only, archived, \
     is_default, featured, encrypted, broadcast, join_code, muted, user_ids, usernames, msgs, \
     users_count, lm, last_message_id, sys_mes, prid, custom_fields, created_at, updated_at, \
-    unmuted, favorite, team_id, team_main, team_default";
+    unmuted, favorite, team_id, team_main, team_default, sidepanel";
 
 pub(crate) const SUBSCRIPTION_COLUMNS: &str = "id, rid, t, user_id, username, user_name, name, \
     fname, roles, open, alert, unread, user_mentions, group_mentions, favorite, archived, ts, \
@@ -304,6 +304,7 @@ pub(crate) fn room_from_row(row: &impl SqlRow) -> StoreResult<Room> {
         team_id: row.opt_text("team_id")?,
         team_main: row.bool("team_main")?,
         team_default: row.bool("team_default")?,
+        sidepanel: row.text_list("sidepanel")?,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
     })

@@ -1,11 +1,12 @@
 //! Teams and their members (see `comet_store::TeamStore`).
 
+use crate::chat::{MemberConditions, push_member_conditions};
 use crate::rows::{user_columns, user_from_row};
 use crate::{Database, Query, SqlRow, SqlStore, Transaction, counted, limit, offset};
 use async_trait::async_trait;
 use comet_core::team::{Creator, Team, TeamMember, TeamType};
 use comet_core::user::User;
-use comet_store::encoding::{like_pattern, millis};
+use comet_store::encoding::millis;
 use comet_store::{StoreError, StoreResult, TeamMemberFilter, TeamStore};
 
 pub(crate) const TEAM_COLUMNS: &str = "id, name, team_type, room_id, created_by_id, \
@@ -180,8 +181,14 @@ impl<D: Database> TeamStore for SqlStore<D> {
     }
 
     async fn count_team_rooms(&self, team_id: &str) -> StoreResult<u64> {
-        self.count(Query::new("SELECT COUNT(*) AS n FROM rooms WHERE team_id = $1").bind(team_id))
-            .await
+        self.count(
+            Query::new(format!(
+                "SELECT COUNT(*) AS n FROM rooms WHERE team_id = $1 AND team_main = {}",
+                D::FALSE
+            ))
+            .bind(team_id),
+        )
+        .await
     }
 
     async fn count_team_members(&self, team_id: &str) -> StoreResult<u64> {
@@ -257,27 +264,17 @@ impl<D: Database> TeamStore for SqlStore<D> {
     ) -> StoreResult<(Vec<(TeamMember, User)>, u64)> {
         let matching = |q: &mut Query| {
             q.push(" FROM team_members tm JOIN users u ON u.id = tm.user_id WHERE tm.team_id = ")
-                .push_bind(team_id)
-                .push(" AND u.active = ")
-                .push(D::TRUE);
-            if !filter.statuses.is_empty() {
-                let statuses = q.param(&filter.statuses);
-                q.push(" AND ").push(&D::in_list("u.status", &statuses));
-            }
-            if let Some(username) = &filter.username {
-                q.push(" AND u.username_key LIKE ")
-                    .push_bind(like_pattern(username))
-                    .push(" ESCAPE '\\'");
-            }
-            if let Some(name) = &filter.name {
-                // lower() folds ASCII only in both dialects, as the member search does.
-                q.push(" AND lower(u.name) LIKE ")
-                    .push_bind(like_pattern(name))
-                    .push(" ESCAPE '\\'");
-            }
-            if let Some(except) = &filter.except_user {
-                q.push(" AND u.id <> ").push_bind(except);
-            }
+                .push_bind(team_id);
+            push_member_conditions::<D>(
+                q,
+                &MemberConditions {
+                    statuses: &filter.statuses,
+                    username: filter.username.as_deref(),
+                    name: filter.name.as_deref(),
+                    except_user: filter.except_user.as_deref(),
+                    ..MemberConditions::default()
+                },
+            );
         };
         let mut tx = self.db.snapshot().await?;
         let mut count_query = Query::new("SELECT COUNT(*) AS n");

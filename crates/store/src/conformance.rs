@@ -604,6 +604,7 @@ fn room(id: &str, name: &str, creator: &User, at: Timestamp) -> comet_core::room
         team_id: None,
         team_main: false,
         team_default: false,
+        sidepanel: Vec::new(),
         created_at: at,
         updated_at: at,
     }
@@ -4895,13 +4896,20 @@ pub async fn teams(store: &dyn Store) {
     joined.team_main = false;
     joined.team_default = true;
     assert!(store.update_room(&joined).await.unwrap());
-    assert_eq!(store.count_team_rooms("team-1").await.unwrap(), 2);
+    // The main room is the team's, but not one of its rooms.
+    assert_eq!(store.count_team_rooms("team-1").await.unwrap(), 1);
     let of_team = RoomFilter {
         team_id: Some("team-1".into()),
         ..RoomFilter::default()
     };
     let (rooms, total) = store.list_rooms(&of_team, &Page::all()).await.unwrap();
     assert_eq!((rooms.len(), total), (2, 2));
+    let without_main = RoomFilter {
+        without_team_main: true,
+        ..of_team.clone()
+    };
+    let (rooms, total) = store.list_rooms(&without_main, &Page::all()).await.unwrap();
+    assert_eq!((rooms[0].id.as_str(), total), ("r-side", 1));
     let defaults = RoomFilter {
         team_default_only: true,
         ..of_team.clone()

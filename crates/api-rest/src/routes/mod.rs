@@ -187,6 +187,12 @@ fn table() -> RouteTable {
         .get("/api/v1/teams.autocomplete", teams::autocomplete)
         .post("/api/v1/teams.update", teams::update)
         .get("/api/v1/teams.listRoomsOfUser", teams::list_rooms_of_user)
+        .get("/api/v1/teams.listChildren", teams::list_children)
+        // Upstream's name for `teams.listChildren` before 7.0.
+        .get(
+            "/api/v1/teams.listRoomsAndDiscussions",
+            teams::list_children,
+        )
         .post("/api/v1/channels.convertToTeam", teams::convert_channel)
         .post("/api/v1/groups.convertToTeam", teams::convert_group)
         .get("/api/v1/users.info", users::info)

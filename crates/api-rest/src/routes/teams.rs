@@ -11,11 +11,15 @@ use crate::extract::{Caller, Params};
 use crate::params::{opt_str, pagination, req_bool, req_str};
 use axum::extract::State;
 use comet_core::Error;
+use comet_core::page::{Direction, Page, RoomSortKey};
 use comet_core::room::Room;
 use comet_core::team::{Team, TeamMember, TeamType};
 use comet_core::user::User;
 use comet_protocol::iso;
-use comet_service::teams::{MemberRoles, NewTeam, TeamInfo, TeamMemberFilter, TeamRef};
+use comet_service::teams::{
+    ChildKind, ChildrenQuery, MemberRoles, NewTeam, TeamInfo, TeamMemberFilter, TeamOrMainRoom,
+    TeamRef,
+};
 use serde_json::{Value, json};
 
 fn team_json(team: &Team) -> Value {
@@ -57,13 +61,19 @@ fn room_json(room: &Room) -> Value {
     comet_protocol::chat::room(room, None)
 }
 
-/// `teamId` or `teamName`, as upstream's schemas and `check`s require one of them.
+/// `teamId` or `teamName`, as upstream's schemas and `check`s require one of them. Either may
+/// be empty: upstream then finds no team and answers as for an unknown one.
 fn team_ref(params: &Value) -> Result<TeamRef, Error> {
-    if let Some(id) = opt_str(params, "teamId")?.filter(|s| !s.is_empty()) {
-        return Ok(TeamRef::Id(id));
+    let id = opt_str(params, "teamId")?;
+    let name = opt_str(params, "teamName")?;
+    if let Some(id) = id.as_ref().filter(|s| !s.is_empty()) {
+        return Ok(TeamRef::Id(id.clone()));
     }
-    if let Some(name) = opt_str(params, "teamName")?.filter(|s| !s.is_empty()) {
-        return Ok(TeamRef::Name(name));
+    if let Some(name) = name.as_ref().filter(|s| !s.is_empty()) {
+        return Ok(TeamRef::Name(name.clone()));
+    }
+    if id.is_some() || name.is_some() {
+        return Ok(TeamRef::Id(String::new()));
     }
     Err(Error::invalid_params(
         "must have required property 'teamId'",
@@ -113,6 +123,30 @@ fn member_roles(value: &Value) -> Result<MemberRoles, Error> {
     })
 }
 
+/// The main room's side panel items (`sidepanel.items`), refused as upstream's
+/// `isValidSidepanel` refuses them: only `channels` and `discussions`, at least one, no repeats.
+fn sidepanel_items(body: &Value) -> Result<Vec<String>, Error> {
+    let invalid = || Error::failure("error-invalid-sidepanel");
+    let items = match body.pointer("/sidepanel/items") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(_) => return Err(invalid()),
+    };
+    let mut chosen: Vec<String> = Vec::with_capacity(items.len());
+    for item in items {
+        match item.as_str() {
+            Some(name @ ("channels" | "discussions")) if !chosen.iter().any(|c| c == name) => {
+                chosen.push(name.to_owned());
+            }
+            _ => return Err(invalid()),
+        }
+    }
+    if chosen.is_empty() {
+        return Err(invalid());
+    }
+    Ok(chosen)
+}
+
 /// `POST /api/v1/teams.create` `{name, type, members?, owner?, room?}`.
 pub async fn create(
     State(app): State<AppState>,
@@ -122,7 +156,7 @@ pub async fn create(
     let teams = app.service.teams();
     // The permission is checked before the body, as upstream does.
     if !app.service.has_permission(&session.user, "create-team") {
-        return Err(Error::unauthorized().into());
+        return Err(Error::permission_required().into());
     }
     let name = req_str(&body, "name")?;
     let team_type = body
@@ -136,6 +170,7 @@ pub async fn create(
         .pointer("/room/readOnly")
         .and_then(Value::as_bool)
         .unwrap_or(false);
+    let sidepanel = sidepanel_items(&body)?;
     let team = teams
         .create(
             &session,
@@ -145,6 +180,7 @@ pub async fn create(
                 members,
                 owner,
                 read_only,
+                sidepanel,
             },
         )
         .await?;
@@ -410,6 +446,71 @@ pub async fn list_rooms(
     ok(json!({"rooms": rooms, "total": listing.total, "count": rooms.len(), "offset": offset}))
 }
 
+/// `GET /api/v1/teams.listChildren` `?teamId|teamName|roomId, filter, type, sort`: exactly one
+/// of the three names the team (upstream's schema); an unknown team is a 404.
+pub async fn list_children(
+    State(app): State<AppState>,
+    Caller(session): Caller,
+    Params(params): Params,
+) -> ApiResult {
+    let mut named = Vec::new();
+    for key in ["teamId", "teamName", "roomId"] {
+        if let Some(value) = opt_str(&params, key)? {
+            named.push((key, value));
+        }
+    }
+    let [(key, value)] = named.as_slice() else {
+        return Err(Error::invalid_params("must match exactly one schema in oneOf").into());
+    };
+    let team = match *key {
+        "teamId" => TeamOrMainRoom::Team(TeamRef::Id(value.clone())),
+        "teamName" => TeamOrMainRoom::Team(TeamRef::Name(value.clone())),
+        _ => TeamOrMainRoom::MainRoom(value.clone()),
+    };
+    let kind = match opt_str(&params, "type")?.as_deref() {
+        None => None,
+        Some("channels") => Some(ChildKind::Rooms),
+        Some("discussions") => Some(ChildKind::Discussions),
+        Some(_) => {
+            return Err(Error::invalid_params("must be equal to one of the allowed values").into());
+        }
+    };
+    let (offset, count) = pagination(&app, &params)?;
+    let sort = crate::params::json_sort(
+        &params,
+        vec![(RoomSortKey::CreatedAt, Direction::Ascending)],
+        |field| match field {
+            "name" | "fname" => Some(RoomSortKey::Name),
+            "ts" => Some(RoomSortKey::CreatedAt),
+            "_updatedAt" => Some(RoomSortKey::UpdatedAt),
+            "lm" | "lastMessage" => Some(RoomSortKey::LastMessageAt),
+            "msgs" => Some(RoomSortKey::MessageCount),
+            "usersCount" => Some(RoomSortKey::UsersCount),
+            _ => None,
+        },
+    )?;
+    let query = ChildrenQuery {
+        team,
+        filter: opt_str(&params, "filter")?,
+        kind,
+        page: Page {
+            offset,
+            count,
+            sort,
+        },
+    };
+    let Some(listing) = app.service.teams().list_children(&session, query).await? else {
+        return Err(Error::not_found().into());
+    };
+    let data: Vec<Value> = listing.records.iter().map(room_json).collect();
+    ok(json!({
+        "data": data,
+        "total": listing.total,
+        "offset": offset,
+        "count": count.unwrap_or(0),
+    }))
+}
+
 /// `GET /api/v1/teams.autocomplete` `?name`.
 pub async fn autocomplete(
     State(app): State<AppState>,
@@ -443,6 +544,15 @@ pub async fn update(
         Some(data @ Value::Object(_)) => data,
         _ => return Err(Error::invalid_params("must have required property 'data'").into()),
     };
+    // Upstream's schema allows `name` and `type` only (Comet also reads `updateRoom` there, as
+    // upstream's service does); a `sidepanel` is refused with the rest.
+    if let Some(fields) = data.as_object()
+        && fields
+            .keys()
+            .any(|key| !matches!(key.as_str(), "name" | "type" | "updateRoom"))
+    {
+        return Err(Error::invalid_params("must NOT have additional properties").into());
+    }
     let name = opt_str(data, "name")?;
     let team_type =
         match data.get("type") {

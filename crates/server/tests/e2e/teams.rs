@@ -190,7 +190,7 @@ async fn info_list_and_list_all() {
     server
         .get("teams.info", &[("teamName", "beas")], Some(&outsider))
         .await
-        .refused(401, "unauthorized");
+        .refused(403, "unauthorized");
     server
         .get("teams.info", &[("teamName", "beas")], Some(&admin))
         .await
@@ -201,16 +201,17 @@ async fn info_list_and_list_all() {
     let body = listed.ok();
     assert_eq!(body["total"], 1);
     assert_eq!(body["teams"][0]["name"], "beas");
-    assert_eq!(body["teams"][0]["rooms"], 1);
+    // The main room is not one of the team's rooms (upstream's `countByTeamId`).
+    assert_eq!(body["teams"][0]["rooms"], 0);
     assert_eq!(body["teams"][0]["numberOfUsers"], 1);
     assert!(body["teams"][0]["_updatedAt"].is_string());
 
     let all = server.get("teams.listAll", &[], Some(&admin)).await;
     assert_eq!(all.ok()["total"], 2);
-    server
-        .get("teams.listAll", &[], Some(&bea))
-        .await
-        .refused(401, "unauthorized");
+    server.get("teams.listAll", &[], Some(&bea)).await.refused(
+        403,
+        "User does not have the permissions required for this action [error-unauthorized]",
+    );
     server.stop().await;
 }
 
@@ -261,7 +262,7 @@ async fn members_join_update_leave_and_the_last_owner_stays() {
             Some(&bea),
         )
         .await
-        .refused(401, "unauthorized");
+        .refused(403, "unauthorized");
 
     // The last owner cannot be removed, nor leave.
     server
@@ -391,7 +392,7 @@ async fn rooms_join_a_team_auto_join_and_leave_it() {
             Some(&bea),
         )
         .await
-        .refused(401, "error-no-permission-team-channel");
+        .refused(403, "error-no-permission-team-channel");
     let added = server
         .post(
             "teams.addRooms",
@@ -424,7 +425,9 @@ async fn rooms_join_a_team_auto_join_and_leave_it() {
     let rooms = server
         .get("teams.listRooms", &[("teamId", &team_id)], Some(&admin))
         .await;
-    assert_eq!(rooms.ok()["total"], 2);
+    // Its rooms, without the main room.
+    assert_eq!(rooms.ok()["total"], 1);
+    assert_eq!(rooms.ok()["rooms"][0]["_id"], side.as_str());
 
     // An auto-join room: existing and new members join it.
     server
@@ -519,7 +522,7 @@ async fn delete_and_convert_to_channel_release_rooms() {
             Some(&bea),
         )
         .await
-        .refused(401, "unauthorized");
+        .refused(403, "unauthorized");
     server
         .post(
             "teams.convertToChannel",
@@ -565,7 +568,7 @@ async fn delete_and_convert_to_channel_release_rooms() {
     server
         .post("teams.delete", json!({"teamName": "crew2"}), Some(&bea))
         .await
-        .refused(401, "unauthorized");
+        .refused(403, "unauthorized");
     server
         .post("teams.delete", json!({"teamName": "crew2"}), Some(&admin))
         .await
@@ -810,10 +813,9 @@ async fn list_rooms_of_user_shows_the_team_rooms_they_are_in() {
         .filter_map(|r| r["_id"].as_str())
         .collect();
     ids.sort_unstable();
-    let mut expected = vec![team["roomId"].as_str().expect("roomId"), shared.as_str()];
-    expected.sort_unstable();
-    assert_eq!(ids, expected);
-    assert_eq!(body["total"], 2);
+    // The main room is not listed (upstream's `findByTeamId`).
+    assert_eq!(ids, vec![shared.as_str()]);
+    assert_eq!(body["total"], 1);
     assert_eq!(body["offset"], 0);
     assert!(
         body["rooms"]
@@ -832,7 +834,7 @@ async fn list_rooms_of_user_shows_the_team_rooms_they_are_in() {
         )
         .await;
     let body = reply.ok();
-    assert_eq!(body["total"], 3);
+    assert_eq!(body["total"], 2);
     assert!(
         body["rooms"]
             .as_array()
@@ -862,7 +864,7 @@ async fn list_rooms_of_user_shows_the_team_rooms_they_are_in() {
             Some(&cid),
         )
         .await
-        .refused(401, "unauthorized");
+        .refused(403, "unauthorized");
     server
         .get("teams.listRoomsOfUser", &[("teamId", &team_id)], Some(&cid))
         .await
@@ -899,7 +901,8 @@ async fn the_directory_lists_teams_the_caller_may_see() {
     assert_eq!(body["total"], 1);
     assert_eq!(body["result"][0]["name"], "open-team");
     assert_eq!(body["result"][0]["teamMain"], true);
-    assert_eq!(body["result"][0]["roomsCount"], 2);
+    // One room besides the main room (upstream's `countByTeamId`).
+    assert_eq!(body["result"][0]["roomsCount"], 1);
 
     let reply = server
         .get("directory", &[("type", "teams")], Some(&admin))
@@ -991,4 +994,520 @@ async fn spotlight_finds_teams_by_their_main_rooms() {
         .await;
     let body = found.ok();
     assert_eq!(body["rooms"].as_array().expect("rooms").len(), 2, "{body}");
+}
+
+/// Upstream's status for each refusal: `permissionsRequired` (403 `error-unauthorized`) for
+/// `teams.create` and `teams.listAll`, `API.v1.forbidden` (403) for a team permission the
+/// caller lacks, and an empty `teamName` answered as an unknown team.
+#[tokio::test]
+async fn refusals_answer_with_upstreams_statuses() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let bea = server.new_user("bea").await;
+    let team = create_team(&server, &admin, json!({"name": "crew", "type": 0})).await;
+    let team_id = team["_id"].as_str().expect("id").to_owned();
+    let side = create_room(&server, &admin, "channels", "side", &[]).await;
+    server
+        .post(
+            "teams.addRooms",
+            json!({"teamId": team_id, "rooms": [side]}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+
+    // An empty name names no team.
+    server
+        .get("teams.info", &[("teamName", "")], Some(&admin))
+        .await
+        .refused(400, "Team not found");
+    server
+        .get("teams.members", &[("teamName", "")], Some(&admin))
+        .await
+        .refused(400, "team-does-not-exist");
+
+    // Without create-team (taken from the user role).
+    server
+        .post(
+            "permissions.update",
+            json!({"permissions": [{"_id": "create-team", "roles": ["admin"]}]}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    server
+        .post(
+            "teams.create",
+            json!({"name": "beas", "type": 0}),
+            Some(&bea),
+        )
+        .await
+        .refused(
+            403,
+            "User does not have the permissions required for this action [error-unauthorized]",
+        );
+
+    // Team permissions bea lacks: 403 "unauthorized".
+    server
+        .post(
+            "teams.updateRoom",
+            json!({"roomId": side, "isDefault": true}),
+            Some(&bea),
+        )
+        .await
+        .refused(403, "unauthorized");
+    server
+        .post(
+            "teams.removeRoom",
+            json!({"teamId": team_id, "roomId": side}),
+            Some(&bea),
+        )
+        .await
+        .refused(403, "unauthorized");
+    server
+        .post(
+            "teams.updateMember",
+            json!({"teamId": team_id, "member": {"userId": bea.user_id, "roles": ["owner"]}}),
+            Some(&bea),
+        )
+        .await
+        .refused(403, "unauthorized");
+    server
+        .post(
+            "teams.removeMember",
+            json!({"teamId": team_id, "userId": admin.user_id}),
+            Some(&bea),
+        )
+        .await
+        .refused(403, "unauthorized");
+    server.stop().await;
+}
+
+/// `teams.create`'s `sidepanel`: stored on the main room and shown by `channels.info`;
+/// anything but one or both of `channels` and `discussions` is `error-invalid-sidepanel`.
+#[tokio::test]
+async fn create_keeps_the_side_panel_on_the_main_room() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let team = create_team(
+        &server,
+        &admin,
+        json!({"name": "paneled", "type": 0, "sidepanel": {"items": ["channels"]}}),
+    )
+    .await;
+    let rid = team["roomId"].as_str().expect("rid");
+    let info = server
+        .get("channels.info", &[("roomId", rid)], Some(&admin))
+        .await;
+    assert_eq!(
+        info.ok()["channel"]["sidepanel"],
+        json!({"items": ["channels"]})
+    );
+    let plain = create_team(&server, &admin, json!({"name": "plain", "type": 0})).await;
+    let info = server
+        .get(
+            "channels.info",
+            &[("roomId", plain["roomId"].as_str().expect("rid"))],
+            Some(&admin),
+        )
+        .await;
+    assert!(info.ok()["channel"].get("sidepanel").is_none());
+
+    for items in [
+        json!(["channels", "discussion", "other"]),
+        json!(["other"]),
+        json!(["channels", "channels"]),
+        json!([]),
+    ] {
+        server
+            .post(
+                "teams.create",
+                json!({"name": "bad-panel", "type": 0, "sidepanel": {"items": items}}),
+                Some(&admin),
+            )
+            .await
+            .refused(400, "error-invalid-sidepanel");
+    }
+    server
+        .get("teams.info", &[("teamName", "bad-panel")], Some(&admin))
+        .await
+        .refused(400, "Team not found");
+
+    // teams.update's schema has no sidepanel.
+    server
+        .post(
+            "teams.update",
+            json!({"teamId": team["_id"], "data": {"sidepanel": {"items": ["channels"]}}}),
+            Some(&admin),
+        )
+        .await
+        .refused(400, "must NOT have additional properties [invalid-params]");
+
+    // saveRoomSettings changes it on a main room, for edit-team there.
+    server
+        .post(
+            "rooms.saveRoomSettings",
+            json!({"rid": rid, "sidepanel": {"items": ["discussions", "channels"]}}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let info = server
+        .get("channels.info", &[("roomId", rid)], Some(&admin))
+        .await;
+    assert_eq!(
+        info.ok()["channel"]["sidepanel"],
+        json!({"items": ["discussions", "channels"]})
+    );
+    let bea = server.new_user("bea").await;
+    server
+        .post("channels.join", json!({"roomId": rid}), Some(&bea))
+        .await
+        .ok();
+    let refused = server
+        .post(
+            "rooms.saveRoomSettings",
+            json!({"rid": rid, "sidepanel": {"items": ["channels"]}}),
+            Some(&bea),
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    server
+        .post(
+            "rooms.saveRoomSettings",
+            json!({"rid": rid, "sidepanel": {"items": ["other"]}}),
+            Some(&admin),
+        )
+        .await
+        .refused(400, "[error-invalid-sidepanel]");
+    server
+        .post(
+            "rooms.saveRoomSettings",
+            json!({"rid": rid, "sidepanel": null}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let info = server
+        .get("channels.info", &[("roomId", rid)], Some(&admin))
+        .await;
+    assert!(info.ok()["channel"].get("sidepanel").is_none());
+    server.stop().await;
+}
+
+fn ids_of(reply: &Value) -> Vec<String> {
+    reply["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|room| room["_id"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// `teams.listChildren` (upstream's `[teams.listChildren]` tests): the team's rooms, its main
+/// room among them, and the discussions of its main room, each private one only for those in
+/// it; by team id, name or main room; filtered by name and kind; paginated; members only.
+#[tokio::test]
+async fn list_children_shows_a_members_rooms_and_main_room_discussions() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let bea = server.new_user("bea").await;
+    let team = create_team(
+        &server,
+        &admin,
+        json!({"name": "kids", "type": 0, "members": ["bea"]}),
+    )
+    .await;
+    let team_id = team["_id"].as_str().expect("id").to_owned();
+    let main = team["roomId"].as_str().expect("rid").to_owned();
+    server
+        .post(
+            "teams.updateMember",
+            json!({"teamName": "kids", "member": {"userId": bea.user_id, "roles": ["member", "owner"]}}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let private_room = create_room(&server, &admin, "groups", "test-p-one", &[]).await;
+    let beas_private = create_room(&server, &bea, "groups", "test-p2-two", &[]).await;
+    let public_room = create_room(&server, &admin, "channels", "test-c-one", &[]).await;
+    let public_room2 = create_room(&server, &admin, "channels", "test-c2-two", &[]).await;
+    server
+        .post(
+            "teams.addRooms",
+            json!({"teamId": team_id, "rooms": [private_room, public_room, public_room2]}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    server
+        .post(
+            "teams.addRooms",
+            json!({"teamId": team_id, "rooms": [beas_private]}),
+            Some(&bea),
+        )
+        .await
+        .ok();
+    let mut discussions = Vec::new();
+    for parent in [&private_room, &public_room, &main] {
+        let reply = server
+            .post(
+                "rooms.createDiscussion",
+                json!({"prid": parent, "t_name": format!("talk-{}", discussions.len())}),
+                Some(&admin),
+            )
+            .await;
+        discussions.push(
+            reply.ok()["discussion"]["_id"]
+                .as_str()
+                .expect("id")
+                .to_owned(),
+        );
+    }
+    let main_discussion = discussions[2].clone();
+
+    // Refusals: no team named, two named, unknown or empty names, a kind not known.
+    server
+        .get("teams.listChildren", &[], None)
+        .await
+        .refused(401, "You must be logged in to do this.");
+    assert_eq!(
+        server
+            .get("teams.listChildren", &[], Some(&admin))
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        server
+            .get(
+                "teams.listChildren",
+                &[("teamId", &team_id), ("teamName", "kids")],
+                Some(&admin),
+            )
+            .await
+            .status,
+        400
+    );
+    for (key, value) in [
+        ("teamId", "invalid"),
+        ("teamId", ""),
+        ("teamName", ""),
+        ("teamName", "invalid"),
+        ("roomId", ""),
+        ("roomId", public_room.as_str()),
+    ] {
+        server
+            .get("teams.listChildren", &[(key, value)], Some(&admin))
+            .await
+            .refused(404, "Resource not found");
+    }
+    assert_eq!(
+        server
+            .get(
+                "teams.listChildren",
+                &[("teamId", &team_id), ("type", "other")],
+                Some(&admin),
+            )
+            .await
+            .status,
+        400
+    );
+
+    // The admin: everything but bea's group and the other rooms' discussions.
+    let reply = server
+        .get("teams.listChildren", &[("teamId", &team_id)], Some(&admin))
+        .await;
+    let body = reply.ok();
+    assert_eq!(body["total"], 5, "{body}");
+    let mut ids = ids_of(body);
+    ids.sort();
+    let mut want = vec![
+        main.clone(),
+        public_room.clone(),
+        public_room2.clone(),
+        private_room.clone(),
+        main_discussion.clone(),
+    ];
+    want.sort();
+    assert_eq!(ids, want);
+    assert_eq!(body["offset"], 0);
+
+    // Bea, by the team's name and by its main room: her group instead of the admin's.
+    for (key, value) in [("teamName", "kids"), ("roomId", main.as_str())] {
+        let reply = server
+            .get("teams.listChildren", &[(key, value)], Some(&bea))
+            .await;
+        let ids = ids_of(reply.ok());
+        assert_eq!(ids.len(), 5);
+        assert!(ids.contains(&beas_private));
+        assert!(!ids.contains(&private_room));
+        assert!(ids.contains(&main_discussion));
+    }
+
+    // By name, by page, by kind.
+    let reply = server
+        .get(
+            "teams.listChildren",
+            &[("teamId", &team_id), ("filter", "test-p")],
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(ids_of(reply.ok()), vec![private_room.clone()]);
+    let reply = server
+        .get(
+            "teams.listChildren",
+            &[("teamId", &team_id), ("offset", "1"), ("count", "2")],
+            Some(&admin),
+        )
+        .await;
+    let body = reply.ok();
+    assert_eq!(body["total"], 5);
+    assert_eq!(body["count"], 2);
+    assert_eq!(body["offset"], 1);
+    assert_eq!(ids_of(body).len(), 2);
+    let reply = server
+        .get(
+            "teams.listChildren",
+            &[("teamId", &team_id), ("type", "channels")],
+            Some(&admin),
+        )
+        .await;
+    let body = reply.ok();
+    assert_eq!(body["total"], 4);
+    assert!(
+        body["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .all(|room| room.get("prid").is_none())
+    );
+    let reply = server
+        .get(
+            "teams.listChildren",
+            &[("teamId", &team_id), ("type", "discussions")],
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(ids_of(reply.ok()), vec![main_discussion.clone()]);
+
+    // The older name answers the same.
+    let reply = server
+        .get(
+            "teams.listRoomsAndDiscussions",
+            &[("teamId", &team_id)],
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(reply.ok()["total"], 5);
+
+    // A private team: its main room for its member; a non-member is refused.
+    let private_team = create_team(&server, &bea, json!({"name": "beasp", "type": 1})).await;
+    let private_id = private_team["_id"].as_str().expect("id");
+    let reply = server
+        .get("teams.listChildren", &[("teamId", private_id)], Some(&bea))
+        .await;
+    assert_eq!(reply.ok()["total"], 1);
+    server
+        .get(
+            "teams.listChildren",
+            &[("teamId", private_id)],
+            Some(&admin),
+        )
+        .await
+        .refused(400, "error-invalid-team-not-a-member");
+    server.stop().await;
+}
+
+/// A room joining or leaving a team reaches its members' `rooms-changed` stream, as upstream's
+/// `notifyOnRoomChangedById`, carrying `teamId` and, for a main room, `teamMain`.
+#[tokio::test]
+async fn members_hear_rooms_join_and_leave_a_team() {
+    use common::ddp::Ddp;
+
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    server.new_user("bea").await;
+    let side = create_room(&server, &admin, "channels", "side", &["bea"]).await;
+    let hall = create_room(&server, &admin, "channels", "hall", &["bea"]).await;
+    let team = create_team(&server, &admin, json!({"name": "crew", "type": 0})).await;
+    let team_id = team["_id"].as_str().expect("id").to_owned();
+
+    let mut bea = Ddp::connect(&server).await;
+    let uid = bea.login("bea").await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let event = format!("{uid}/rooms-changed");
+    assert_eq!(
+        bea.sub("stream-notify-user", &event).await["msg"],
+        json!("ready")
+    );
+    let changed_room = |rid: &str| {
+        let event = event.clone();
+        let rid = rid.to_owned();
+        move |m: &Value| {
+            m["fields"]["eventName"] == json!(event) && m["fields"]["args"][1]["_id"] == json!(rid)
+        }
+    };
+
+    server
+        .post(
+            "teams.addRooms",
+            json!({"teamId": team_id, "rooms": [side]}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let joined = bea.until(changed_room(&side)).await;
+    assert_eq!(joined["fields"]["args"][0], json!("updated"));
+    assert_eq!(joined["fields"]["args"][1]["teamId"], json!(team_id));
+
+    server
+        .post(
+            "teams.removeRoom",
+            json!({"teamId": team_id, "roomId": side}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let left = bea.until(changed_room(&side)).await;
+    assert!(left["fields"]["args"][1].get("teamId").is_none(), "{left}");
+
+    server
+        .post(
+            "channels.convertToTeam",
+            json!({"channelId": hall}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let converted = bea
+        .until(move |m| changed_room(&hall)(m) && m["fields"]["args"][1]["teamMain"] == json!(true))
+        .await;
+    let hall_team = converted["fields"]["args"][1]["teamId"]
+        .as_str()
+        .expect("teamId")
+        .to_owned();
+    let hall_id = converted["fields"]["args"][1]["_id"]
+        .as_str()
+        .expect("rid")
+        .to_owned();
+
+    server
+        .post(
+            "teams.convertToChannel",
+            json!({"teamId": hall_team}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let released = bea
+        .until(move |m| {
+            m["fields"]["args"][1]["_id"] == json!(hall_id)
+                && m["fields"]["args"][1].get("teamMain").is_none()
+        })
+        .await;
+    assert!(released["fields"]["args"][1].get("teamId").is_none());
+    server.stop().await;
 }

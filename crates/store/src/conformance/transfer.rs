@@ -259,6 +259,7 @@ async fn fill(store: &dyn Store, t0: Timestamp) {
         hidden_system_messages: vec!["ul".into()],
         unmuted: vec!["carol".into()],
         favorite: true,
+        sidepanel: vec!["channels".into(), "discussions".into()],
         ..room("r1", "general", &ann, at(20))
     };
     let mut ann_general = subscription("s-a-r1", &general, &ann, at(20));

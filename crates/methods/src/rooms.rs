@@ -311,6 +311,10 @@ async fn create_room(
         members,
         read_only: param(&params, 2).and_then(Value::as_bool).unwrap_or(false),
         custom_fields: param(&params, 3).filter(|v| v.is_object()).cloned(),
+        team_id: param(&params, 4)
+            .and_then(|extra| extra.get("teamId"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         ..NewRoom::default()
     };
     let room = service

@@ -5,6 +5,7 @@ use crate::authz::Required;
 use crate::{Session, store_error};
 use comet_core::page::{Direction, Page};
 use comet_core::room::{Message, Room, RoomType, Subscription, UserStub};
+use comet_core::team::Team;
 use comet_core::user::User;
 use comet_core::validate::username_regex;
 use comet_core::{Error, Result, Timestamp, id, now};
@@ -49,6 +50,10 @@ pub struct NewRoom {
     pub broadcast: bool,
     pub encrypted: bool,
     pub custom_fields: Option<Value>,
+    /// `extraData.teamId`: the room is created inside this team.
+    pub team_id: Option<String>,
+    /// `teams`: names of teams whose members (those the caller may list) join as well.
+    pub member_teams: Vec<String>,
 }
 
 /// A room listing request.
@@ -903,19 +908,61 @@ impl Rooms<'_> {
     }
 
     /// `channels.create` / `groups.create`.
+    /// Whether the caller may create a room of this type, in the team when one is named
+    /// (upstream's `createChannelValidator` then `createChannelMethod`): a team room needs
+    /// `create-team-channel`/`create-team-group` in the team's main room instead of
+    /// `create-c`/`create-p`. Answers the team; an unknown team passes here and is refused by
+    /// [`Self::create_room`], after the parameters are checked, as upstream's order has it.
+    pub async fn authorize_creation(
+        &self,
+        session: &Session,
+        room_type: RoomType,
+        team_id: Option<&str>,
+    ) -> Result<Option<Team>> {
+        let private = room_type == RoomType::Private;
+        let Some(team_id) = team_id.filter(|t| !t.is_empty()) else {
+            let permission = if private { "create-p" } else { "create-c" };
+            if !self.ctx.has_permission(&session.user, permission) {
+                return Err(Error::forbidden());
+            }
+            return Ok(None);
+        };
+        let Some(team) = self
+            .ctx
+            .teams()
+            .find(&crate::teams::TeamRef::Id(team_id.to_owned()))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let permission = if private {
+            "create-team-group"
+        } else {
+            "create-team-channel"
+        };
+        if !self
+            .has_room_permission(&session.user, permission, &team.room_id)
+            .await?
+        {
+            return Err(Error::forbidden());
+        }
+        Ok(Some(team))
+    }
+
     pub async fn create_room(
         &self,
         session: &Session,
         room_type: RoomType,
         new_room: NewRoom,
     ) -> Result<Room> {
-        let permission = if room_type == RoomType::Private {
-            "create-p"
-        } else {
-            "create-c"
-        };
-        if !self.ctx.has_permission(&session.user, permission) {
-            return Err(Error::forbidden());
+        let team = self
+            .authorize_creation(session, room_type, new_room.team_id.as_deref())
+            .await?;
+        if team.is_none() && new_room.team_id.as_deref().is_some_and(|t| !t.is_empty()) {
+            return Err(Error::meteor(
+                "error-team-not-found",
+                "The \"teamId\" param provided does not match any team",
+            ));
         }
         let display_name = new_room.name.trim().to_owned();
         if display_name.is_empty() {
@@ -933,8 +980,17 @@ impl Rooms<'_> {
             self.ctx.check_rooms_joined(&session.user).await?;
         }
         self.ctx.check_room_creation(&session.user).await?;
+        let mut usernames = new_room.members.clone();
+        usernames.extend(
+            self.ctx
+                .teams()
+                .member_usernames(session, &new_room.member_teams)
+                .await?,
+        );
         // Unknown usernames among the members are skipped, as upstream does.
-        let mut members = self.existing_users(&new_room.members).await?;
+        let mut members = self.existing_users(&usernames).await?;
+        let mut seen = std::collections::HashSet::new();
+        members.retain(|u| seen.insert(u.id.clone()));
         members.retain(|u| u.id != session.user.id);
         let at = now();
         let mut room = self.blank_room(
@@ -953,6 +1009,7 @@ impl Rooms<'_> {
         if let Some(custom) = new_room.custom_fields {
             room.custom_fields = custom;
         }
+        room.team_id = team.as_ref().map(|t| t.id.clone());
         let mut subscriptions = Vec::with_capacity(members.len() + 1);
         if !new_room.exclude_self {
             subscriptions.push(self.new_subscription(
@@ -992,6 +1049,14 @@ impl Rooms<'_> {
         });
         for subscription in subscriptions {
             self.publish_subscription(comet_events::Change::Inserted, subscription);
+        }
+        if let Some(team) = &team
+            && room.room_type == RoomType::Channel
+        {
+            self.ctx
+                .teams()
+                .announce_new_room(session, team, &room)
+                .await?;
         }
         self.ctx
             .audit_by(

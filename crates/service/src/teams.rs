@@ -382,6 +382,44 @@ impl Teams<'_> {
         Ok(team)
     }
 
+    /// The usernames of the members of the named teams that the caller may list (as
+    /// `teams.members` would show them); unknown names are skipped, as upstream does.
+    pub async fn member_usernames(
+        &self,
+        session: &Session,
+        team_names: &[String],
+    ) -> Result<Vec<String>> {
+        let mut usernames = Vec::new();
+        for name in team_names {
+            let team = TeamRef::Name(name.clone());
+            if self.find(&team).await?.is_none() {
+                continue;
+            }
+            let listing = self
+                .members(session, &team, &TeamMemberFilter::default(), 0, None)
+                .await?;
+            usernames.extend(listing.records.into_iter().map(|(_, user)| user.username));
+        }
+        Ok(usernames)
+    }
+
+    /// A channel created inside a team is announced in the team's main room.
+    pub(crate) async fn announce_new_room(
+        &self,
+        session: &Session,
+        team: &Team,
+        room: &Room,
+    ) -> Result<()> {
+        if let Some(main) = self.room(&team.room_id).await? {
+            let name = room.name.clone().unwrap_or_default();
+            self.ctx
+                .rooms()
+                .post_system_message(&main, "user-added-room-to-team", &session.user, &name, None)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// `teams.members`: empty for someone outside the team without `view-all-teams`.
     pub async fn members(
         &self,

@@ -163,6 +163,13 @@ async fn reload(app: &AppState, room_id: &str) -> Result<Room> {
 
 /// `channels.create`, `groups.create`.
 pub async fn create(family: Family, app: AppState, session: Session, body: Value) -> ApiResult {
+    let extra = body.get("extraData").cloned().unwrap_or(Value::Null);
+    let team_id = opt_str(&extra, "teamId")?;
+    // Upstream's validator checks the permission before the parameters.
+    app.service
+        .rooms()
+        .authorize_creation(&session, family.room_type, team_id.as_deref())
+        .await?;
     let name = opt_str(&body, "name")?.filter(|n| !n.trim().is_empty());
     let Some(name) = name else {
         let message = if family.room_type == RoomType::Private {
@@ -187,7 +194,14 @@ pub async fn create(family: Family, app: AppState, session: Session, body: Value
             return Err(Error::failure(message).into());
         }
     };
-    let extra = body.get("extraData").cloned().unwrap_or(Value::Null);
+    let member_teams = match body.get("teams") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        Some(_) => return Err(Error::failure("Param teams must be an array").into()),
+    };
     let new_room = NewRoom {
         name,
         members,
@@ -198,6 +212,8 @@ pub async fn create(family: Family, app: AppState, session: Session, body: Value
         broadcast: opt_bool(&extra, "broadcast")?.unwrap_or(false),
         encrypted: opt_bool(&extra, "encrypted")?.unwrap_or(false),
         custom_fields: body.get("customFields").filter(|v| v.is_object()).cloned(),
+        team_id,
+        member_teams,
     };
     let room = app
         .service

@@ -1511,3 +1511,116 @@ async fn members_hear_rooms_join_and_leave_a_team() {
     assert!(released["fields"]["args"][1].get("teamId").is_none());
     server.stop().await;
 }
+
+/// `channels.create`/`groups.create` with `extraData.teamId` create the room inside the team:
+/// the team's room permissions decide (`create-team-channel`, `create-team-group` in the main
+/// room), a new channel is announced in the main room, an unknown team is refused after the
+/// parameters; `teams` adds the members of the named teams.
+#[tokio::test]
+async fn rooms_are_created_inside_a_team() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let bea = server.new_user("bea").await;
+    let team = create_team(
+        &server,
+        &admin,
+        json!({"name": "crew", "type": 0, "members": ["bea"]}),
+    )
+    .await;
+    let team_id = team["_id"].as_str().expect("id").to_owned();
+    let main_id = team["roomId"].as_str().expect("roomId").to_owned();
+
+    let reply = server
+        .post(
+            "channels.create",
+            json!({"name": "crew-news", "extraData": {"teamId": team_id}}),
+            Some(&admin),
+        )
+        .await;
+    let channel = reply.ok()["channel"].clone();
+    assert_eq!(channel["teamId"], team_id.as_str());
+    assert!(
+        message_kinds(&server, &admin, &main_id)
+            .await
+            .contains(&"user-added-room-to-team".to_owned())
+    );
+    let listed = server
+        .get("teams.listRooms", &[("teamId", &team_id)], Some(&admin))
+        .await;
+    let names: Vec<&str> = listed.ok()["rooms"]
+        .as_array()
+        .expect("rooms")
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(names, ["crew-news"]);
+
+    let reply = server
+        .post(
+            "groups.create",
+            json!({"name": "crew-secret", "extraData": {"teamId": team_id}}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(reply.ok()["group"]["teamId"], team_id.as_str());
+
+    // A plain team member holds neither team permission (owner and moderator roles do), even
+    // though the user role may create channels outside the team.
+    server
+        .post(
+            "channels.create",
+            json!({"name": "bea-room", "extraData": {"teamId": team_id}}),
+            Some(&bea),
+        )
+        .await
+        .refused(403, "unauthorized");
+    // The permission is checked before the parameters.
+    server
+        .post(
+            "channels.create",
+            json!({"extraData": {"teamId": team_id}}),
+            Some(&bea),
+        )
+        .await
+        .refused(403, "unauthorized");
+    server
+        .post(
+            "channels.create",
+            json!({"extraData": {"teamId": "nope"}}),
+            Some(&bea),
+        )
+        .await
+        .refused(400, "Param \"name\" is required");
+    server
+        .post(
+            "channels.create",
+            json!({"name": "lost", "extraData": {"teamId": "nope"}}),
+            Some(&bea),
+        )
+        .await
+        .refused(
+            400,
+            "The \"teamId\" param provided does not match any team [error-team-not-found]",
+        );
+
+    // `teams` brings in the members of a team the caller belongs to.
+    let reply = server
+        .post(
+            "groups.create",
+            json!({"name": "with-crew", "teams": ["crew"]}),
+            Some(&admin),
+        )
+        .await;
+    let rid = reply.ok()["group"]["_id"].as_str().expect("id").to_owned();
+    let members = server
+        .get("groups.members", &[("roomId", &rid)], Some(&admin))
+        .await;
+    let mut usernames: Vec<&str> = members.ok()["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter_map(|m| m["username"].as_str())
+        .collect();
+    usernames.sort_unstable();
+    assert_eq!(usernames, ["admin", "bea"]);
+}

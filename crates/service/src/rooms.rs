@@ -381,6 +381,8 @@ impl Rooms<'_> {
             notifications: Default::default(),
             thread_unread_user: Vec::new(),
             thread_unread_group: Vec::new(),
+            auto_translate: None,
+            auto_translate_language: None,
             ignored: Vec::new(),
             updated_at: at,
         }

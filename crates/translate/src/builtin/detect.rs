@@ -6,23 +6,74 @@ use whatlang::{Detector, Lang};
 /// ISO 639-1 codes (what model directories and upstream use) of the languages the detector
 /// knows.
 const LANGUAGES: &[(&str, Lang)] = &[
-    ("af", Lang::Afr), ("ak", Lang::Aka), ("am", Lang::Amh), ("ar", Lang::Ara),
-    ("az", Lang::Aze), ("be", Lang::Bel), ("bg", Lang::Bul), ("bn", Lang::Ben),
-    ("ca", Lang::Cat), ("cs", Lang::Ces), ("da", Lang::Dan), ("de", Lang::Deu),
-    ("el", Lang::Ell), ("en", Lang::Eng), ("eo", Lang::Epo), ("es", Lang::Spa),
-    ("et", Lang::Est), ("fa", Lang::Pes), ("fi", Lang::Fin), ("fr", Lang::Fra),
-    ("gu", Lang::Guj), ("he", Lang::Heb), ("hi", Lang::Hin), ("hr", Lang::Hrv),
-    ("hu", Lang::Hun), ("hy", Lang::Hye), ("id", Lang::Ind), ("it", Lang::Ita),
-    ("ja", Lang::Jpn), ("jv", Lang::Jav), ("ka", Lang::Kat), ("km", Lang::Khm),
-    ("kn", Lang::Kan), ("ko", Lang::Kor), ("la", Lang::Lat), ("lt", Lang::Lit),
-    ("lv", Lang::Lav), ("mk", Lang::Mkd), ("ml", Lang::Mal), ("mr", Lang::Mar),
-    ("my", Lang::Mya), ("nb", Lang::Nob), ("no", Lang::Nob), ("ne", Lang::Nep),
-    ("nl", Lang::Nld), ("or", Lang::Ori), ("pa", Lang::Pan), ("pl", Lang::Pol),
-    ("pt", Lang::Por), ("ro", Lang::Ron), ("ru", Lang::Rus), ("si", Lang::Sin),
-    ("sk", Lang::Slk), ("sl", Lang::Slv), ("sn", Lang::Sna), ("sr", Lang::Srp),
-    ("sv", Lang::Swe), ("ta", Lang::Tam), ("te", Lang::Tel), ("th", Lang::Tha),
-    ("tk", Lang::Tuk), ("tl", Lang::Tgl), ("tr", Lang::Tur), ("uk", Lang::Ukr),
-    ("ur", Lang::Urd), ("uz", Lang::Uzb), ("vi", Lang::Vie), ("zh", Lang::Cmn),
+    ("af", Lang::Afr),
+    ("ak", Lang::Aka),
+    ("am", Lang::Amh),
+    ("ar", Lang::Ara),
+    ("az", Lang::Aze),
+    ("be", Lang::Bel),
+    ("bg", Lang::Bul),
+    ("bn", Lang::Ben),
+    ("ca", Lang::Cat),
+    ("cs", Lang::Ces),
+    ("da", Lang::Dan),
+    ("de", Lang::Deu),
+    ("el", Lang::Ell),
+    ("en", Lang::Eng),
+    ("eo", Lang::Epo),
+    ("es", Lang::Spa),
+    ("et", Lang::Est),
+    ("fa", Lang::Pes),
+    ("fi", Lang::Fin),
+    ("fr", Lang::Fra),
+    ("gu", Lang::Guj),
+    ("he", Lang::Heb),
+    ("hi", Lang::Hin),
+    ("hr", Lang::Hrv),
+    ("hu", Lang::Hun),
+    ("hy", Lang::Hye),
+    ("id", Lang::Ind),
+    ("it", Lang::Ita),
+    ("ja", Lang::Jpn),
+    ("jv", Lang::Jav),
+    ("ka", Lang::Kat),
+    ("km", Lang::Khm),
+    ("kn", Lang::Kan),
+    ("ko", Lang::Kor),
+    ("la", Lang::Lat),
+    ("lt", Lang::Lit),
+    ("lv", Lang::Lav),
+    ("mk", Lang::Mkd),
+    ("ml", Lang::Mal),
+    ("mr", Lang::Mar),
+    ("my", Lang::Mya),
+    ("nb", Lang::Nob),
+    ("no", Lang::Nob),
+    ("ne", Lang::Nep),
+    ("nl", Lang::Nld),
+    ("or", Lang::Ori),
+    ("pa", Lang::Pan),
+    ("pl", Lang::Pol),
+    ("pt", Lang::Por),
+    ("ro", Lang::Ron),
+    ("ru", Lang::Rus),
+    ("si", Lang::Sin),
+    ("sk", Lang::Slk),
+    ("sl", Lang::Slv),
+    ("sn", Lang::Sna),
+    ("sr", Lang::Srp),
+    ("sv", Lang::Swe),
+    ("ta", Lang::Tam),
+    ("te", Lang::Tel),
+    ("th", Lang::Tha),
+    ("tk", Lang::Tuk),
+    ("tl", Lang::Tgl),
+    ("tr", Lang::Tur),
+    ("uk", Lang::Ukr),
+    ("ur", Lang::Urd),
+    ("uz", Lang::Uzb),
+    ("vi", Lang::Vie),
+    ("zh", Lang::Cmn),
     ("zu", Lang::Zul),
 ];
 
@@ -68,7 +119,11 @@ mod tests {
     fn tells_english_from_portuguese() {
         let candidates = ["en", "pt"];
         assert_eq!(
-            detect("The weather is nice today and we are going to the beach.", candidates).as_deref(),
+            detect(
+                "The weather is nice today and we are going to the beach.",
+                candidates
+            )
+            .as_deref(),
             Some("en")
         );
         assert_eq!(
@@ -84,7 +139,12 @@ mod tests {
 
     #[test]
     fn only_candidates_are_answered() {
-        assert_eq!(detect("Guten Morgen, wie geht es dir heute?", ["en", "pt"]).as_deref().map(|code| ["en", "pt"].contains(&code)), Some(true));
+        assert_eq!(
+            detect("Guten Morgen, wie geht es dir heute?", ["en", "pt"])
+                .as_deref()
+                .map(|code| ["en", "pt"].contains(&code)),
+            Some(true)
+        );
         assert_eq!(detect("anything at all", ["xx"]), None);
     }
 }

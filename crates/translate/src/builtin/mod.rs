@@ -80,6 +80,8 @@ pub struct BuiltinStats {
     pub cache_hits: u64,
     /// Texts that had to be translated by a model.
     pub cache_misses: u64,
+    /// Translations in the cache.
+    pub cached_entries: usize,
     /// Pairs whose model is loaded now, as `<src>-<trg>`.
     pub loaded_pairs: Vec<String>,
 }
@@ -155,7 +157,9 @@ impl BuiltinTranslator {
             .name("comet-translate".to_owned())
             .spawn(move || shared.own(workers - 1))
             .map_err(|error| {
-                TranslateError::Configuration(format!("cannot start the translation thread: {error}"))
+                TranslateError::Configuration(format!(
+                    "cannot start the translation thread: {error}"
+                ))
             })?;
         tracing::info!(
             models_dir = %config.models_dir.display(),
@@ -168,7 +172,11 @@ impl BuiltinTranslator {
 
     /// The installed pairs as `<src>-<trg>`.
     pub fn installed_pairs(&self) -> Vec<String> {
-        self.shared.planner.pairs().map(ToString::to_string).collect()
+        self.shared
+            .planner
+            .pairs()
+            .map(ToString::to_string)
+            .collect()
     }
 
     pub fn stats(&self) -> BuiltinStats {
@@ -179,6 +187,7 @@ impl BuiltinTranslator {
             running: self.shared.running.load(Ordering::SeqCst),
             cache_hits: self.shared.cache_hits.load(Ordering::SeqCst),
             cache_misses: self.shared.cache_misses.load(Ordering::SeqCst),
+            cached_entries: lock(&self.shared.cache).len(),
             loaded_pairs,
         }
     }
@@ -197,7 +206,10 @@ impl BuiltinTranslator {
                 target_language: languages.last().copied().unwrap_or_default().to_owned(),
             }
         })?;
-        self.shared.submit(vec![(route, texts.to_vec())])?.remove(0).await
+        self.shared
+            .submit(vec![(route, texts.to_vec())])?
+            .remove(0)
+            .await
     }
 }
 
@@ -306,7 +318,9 @@ impl Translator for BuiltinTranslator {
                         .position(|candidate| *candidate == route)
                         .and_then(|index| translated.get_mut(index))
                         .and_then(VecDeque::pop_front)
-                        .ok_or_else(|| TranslateError::Provider("a translation went missing".to_owned()))?;
+                        .ok_or_else(|| {
+                            TranslateError::Provider("a translation went missing".to_owned())
+                        })?;
                     lock(&self.shared.cache).insert(key, batch.clone());
                     answers.push(batch);
                 }
@@ -352,8 +366,14 @@ impl Shared {
         let mut replies: Vec<Reply> = Vec::with_capacity(batches.len());
         for (route, texts) in batches {
             let (reply, answer) = oneshot::channel();
-            queue.jobs.push_back(Job { route, texts, reply });
-            replies.push(Box::pin(async move { answer.await.unwrap_or_else(|_| Err(stopped())) }));
+            queue.jobs.push_back(Job {
+                route,
+                texts,
+                reply,
+            });
+            replies.push(Box::pin(async move {
+                answer.await.unwrap_or_else(|_| Err(stopped()))
+            }));
         }
         drop(queue);
         self.job_ready.notify_all();
@@ -408,8 +428,13 @@ impl Shared {
             if !lock(&self.queue).jobs.is_empty() {
                 let lent = &loaded;
                 std::thread::scope(|scope| {
-                    for _ in 0..helpers {
-                        scope.spawn(move || self.serve(lent));
+                    for index in 1..=helpers {
+                        let spawned = std::thread::Builder::new()
+                            .name(format!("comet-translate-{index}"))
+                            .spawn_scoped(scope, move || self.serve(lent));
+                        if let Err(error) = spawned {
+                            tracing::warn!(%error, "cannot start a translation helper thread");
+                        }
                     }
                     self.serve(lent);
                 });
@@ -419,10 +444,13 @@ impl Shared {
     }
 
     fn load(&self, pair: &Pair, loaded: &mut Loaded) -> Result<(), TranslateError> {
-        let files = self.pairs.get(pair).ok_or_else(|| TranslateError::UnsupportedPair {
-            source_language: pair.source.clone(),
-            target_language: pair.target.clone(),
-        })?;
+        let files = self
+            .pairs
+            .get(pair)
+            .ok_or_else(|| TranslateError::UnsupportedPair {
+                source_language: pair.source.clone(),
+                target_language: pair.target.clone(),
+            })?;
         let started = Instant::now();
         let engine = models::load(files)?;
         tracing::info!(pair = %pair, elapsed_ms = started.elapsed().as_millis() as u64, "translation model loaded");
@@ -453,7 +481,13 @@ impl Shared {
                         return;
                     }
                     match queue.jobs.front() {
-                        Some(front) if front.route.legs.iter().all(|leg| loaded.engines.contains_key(leg)) => {
+                        Some(front)
+                            if front
+                                .route
+                                .legs
+                                .iter()
+                                .all(|leg| loaded.engines.contains_key(leg)) =>
+                        {
                             break queue.jobs.pop_front();
                         }
                         Some(_) => {
@@ -495,12 +529,19 @@ fn stopped() -> TranslateError {
     TranslateError::Provider("the translation engine has stopped".to_owned())
 }
 
-fn run(loaded: &Loaded, route: &Route, mut texts: Vec<String>) -> Result<Vec<String>, TranslateError> {
+fn run(
+    loaded: &Loaded,
+    route: &Route,
+    mut texts: Vec<String>,
+) -> Result<Vec<String>, TranslateError> {
     for leg in &route.legs {
-        let engine = loaded.engines.get(leg).ok_or_else(|| TranslateError::UnsupportedPair {
-            source_language: leg.source.clone(),
-            target_language: leg.target.clone(),
-        })?;
+        let engine = loaded
+            .engines
+            .get(leg)
+            .ok_or_else(|| TranslateError::UnsupportedPair {
+                source_language: leg.source.clone(),
+                target_language: leg.target.clone(),
+            })?;
         loaded.touch(leg);
         let translated = std::panic::catch_unwind(AssertUnwindSafe(|| {
             texts

@@ -59,12 +59,8 @@ fn pair_of_directory_name(name: &str) -> Option<Pair> {
             && code.len() <= 12
             && code.chars().all(|c| c.is_ascii_alphabetic() || c == '_')
     };
-    (is_code(source) && is_code(target)).then(|| {
-        Pair::new(
-            &source.to_ascii_lowercase(),
-            &target.to_ascii_lowercase(),
-        )
-    })
+    (is_code(source) && is_code(target))
+        .then(|| Pair::new(&source.to_ascii_lowercase(), &target.to_ascii_lowercase()))
 }
 
 fn model_files(pair: Pair, directory: &Path) -> Result<ModelFiles, TranslateError> {
@@ -83,8 +79,12 @@ fn model_files(pair: Pair, directory: &Path) -> Result<ModelFiles, TranslateErro
             directory.display()
         ))
     };
-    if names.iter().any(|name| name.ends_with(".gz")) && !names.iter().any(|name| name.ends_with(".bin")) {
-        return Err(problem("holds compressed files: decompress them (gunzip) first"));
+    if names.iter().any(|name| name.ends_with(".gz"))
+        && !names.iter().any(|name| name.ends_with(".bin"))
+    {
+        return Err(problem(
+            "holds compressed files: decompress them (gunzip) first",
+        ));
     }
 
     let is_shortlist = |name: &str| name.starts_with("lex.") && name.ends_with(".bin");
@@ -98,16 +98,23 @@ fn model_files(pair: Pair, directory: &Path) -> Result<ModelFiles, TranslateErro
         .or(models.first())
         .ok_or_else(|| problem("has no model (.bin) file"))?;
 
-    let spm = |prefix: &str| names.iter().find(|name| name.starts_with(prefix) && name.ends_with(".spm"));
+    let spm = |prefix: &str| {
+        names
+            .iter()
+            .find(|name| name.starts_with(prefix) && name.ends_with(".spm"))
+    };
     let (source_vocabulary, target_vocabulary) = match (spm("srcvocab"), spm("trgvocab")) {
         (Some(source), Some(target)) => (source, target),
         _ => {
             let shared = spm("vocab")
                 .or_else(|| {
-                    let all: Vec<&String> = names.iter().filter(|name| name.ends_with(".spm")).collect();
+                    let all: Vec<&String> =
+                        names.iter().filter(|name| name.ends_with(".spm")).collect();
                     (all.len() == 1).then(|| all[0])
                 })
-                .ok_or_else(|| problem("has no vocabulary (vocab.*.spm, or srcvocab.*.spm and trgvocab.*.spm)"))?;
+                .ok_or_else(|| {
+                    problem("has no vocabulary (vocab.*.spm, or srcvocab.*.spm and trgvocab.*.spm)")
+                })?;
             (shared, shared)
         }
     };
@@ -129,21 +136,31 @@ fn model_files(pair: Pair, directory: &Path) -> Result<ModelFiles, TranslateErro
 /// trusts its input, so a damaged file may panic inside it: that becomes an error here.
 pub fn load(files: &ModelFiles) -> Result<Engine, TranslateError> {
     let failed = |what: String| {
-        TranslateError::Configuration(format!("cannot load the {} translation model: {what}", files.pair))
+        TranslateError::Configuration(format!(
+            "cannot load the {} translation model: {what}",
+            files.pair
+        ))
     };
     let shortlist = match &files.shortlist {
         Some(path) => {
             let bytes = std::fs::read(path)
                 .map_err(|error| failed(format!("{}: {error}", path.display())))?;
             if !shortlist_is_whole(&bytes) {
-                return Err(failed(format!("{} is truncated or not a shortlist", path.display())));
+                return Err(failed(format!(
+                    "{} is truncated or not a shortlist",
+                    path.display()
+                )));
             }
             Some(bytes)
         }
         None => None,
     };
     let loaded = std::panic::catch_unwind(|| {
-        let engine = Engine::load_mmapped(&files.model, &files.source_vocabulary, &files.target_vocabulary)?;
+        let engine = Engine::load_mmapped(
+            &files.model,
+            &files.source_vocabulary,
+            &files.target_vocabulary,
+        )?;
         Ok::<Engine, String>(match &shortlist {
             Some(bytes) => engine.with_shortlist(Shortlist::from_bytes(bytes)),
             None => engine,
@@ -207,7 +224,12 @@ mod tests {
         assert!(files.model.ends_with("en-ja/model.enja.intgemm.alphas.bin"));
         assert!(files.source_vocabulary.ends_with("srcvocab.enja.spm"));
         assert!(files.target_vocabulary.ends_with("trgvocab.enja.spm"));
-        assert!(files.shortlist.as_ref().is_some_and(|path| path.ends_with("lex.50.50.enja.s2t.bin")));
+        assert!(
+            files
+                .shortlist
+                .as_ref()
+                .is_some_and(|path| path.ends_with("lex.50.50.enja.s2t.bin"))
+        );
     }
 
     #[test]
@@ -221,9 +243,15 @@ mod tests {
     #[test]
     fn a_pair_without_a_model_or_vocabulary_is_a_configuration_error() {
         let root = directory_with(&["vocab.enja.spm"]);
-        assert!(matches!(discover(root.path()), Err(TranslateError::Configuration(_))));
+        assert!(matches!(
+            discover(root.path()),
+            Err(TranslateError::Configuration(_))
+        ));
         let root = directory_with(&["model.enja.intgemm.alphas.bin"]);
-        assert!(matches!(discover(root.path()), Err(TranslateError::Configuration(_))));
+        assert!(matches!(
+            discover(root.path()),
+            Err(TranslateError::Configuration(_))
+        ));
         let root = directory_with(&["model.enja.intgemm.alphas.bin.gz", "vocab.enja.spm.gz"]);
         let error = discover(root.path()).expect_err("compressed files");
         assert!(error.to_string().contains("decompress"), "{error}");

@@ -90,7 +90,10 @@ impl RoutePlanner {
     pub fn chain(&self, languages: &[&str]) -> Option<Route> {
         let mut legs = Vec::new();
         for step in languages.windows(2) {
-            let pair = Pair::new(&self.installed_code(step[0])?, &self.installed_code(step[1])?);
+            let pair = Pair::new(
+                &self.installed_code(step[0])?,
+                &self.installed_code(step[1])?,
+            );
             if !self.pairs.contains(&pair) {
                 return None;
             }
@@ -121,7 +124,11 @@ mod tests {
     use super::*;
 
     fn planner(pairs: &[(&str, &str)]) -> RoutePlanner {
-        RoutePlanner::new(pairs.iter().map(|(source, target)| Pair::new(source, target)))
+        RoutePlanner::new(
+            pairs
+                .iter()
+                .map(|(source, target)| Pair::new(source, target)),
+        )
     }
 
     fn legs(route: Option<Route>) -> Option<Vec<String>> {
@@ -131,8 +138,14 @@ mod tests {
     #[test]
     fn a_direct_pair_is_one_leg() {
         let planner = planner(&[("en", "pt"), ("pt", "en")]);
-        assert_eq!(legs(planner.plan("en", "pt")), Some(vec!["en-pt".to_owned()]));
-        assert_eq!(legs(planner.plan("pt", "en")), Some(vec!["pt-en".to_owned()]));
+        assert_eq!(
+            legs(planner.plan("en", "pt")),
+            Some(vec!["en-pt".to_owned()])
+        );
+        assert_eq!(
+            legs(planner.plan("pt", "en")),
+            Some(vec!["pt-en".to_owned()])
+        );
     }
 
     #[test]
@@ -151,7 +164,10 @@ mod tests {
     #[test]
     fn a_direct_pair_wins_over_the_pivot() {
         let planner = planner(&[("pt", "en"), ("en", "es"), ("pt", "es")]);
-        assert_eq!(legs(planner.plan("pt", "es")), Some(vec!["pt-es".to_owned()]));
+        assert_eq!(
+            legs(planner.plan("pt", "es")),
+            Some(vec!["pt-es".to_owned()])
+        );
     }
 
     #[test]
@@ -171,7 +187,10 @@ mod tests {
     #[test]
     fn regional_codes_use_the_primary_language_models() {
         let planner = planner(&[("en", "pt")]);
-        assert_eq!(legs(planner.plan("EN", "pt-BR")), Some(vec!["en-pt".to_owned()]));
+        assert_eq!(
+            legs(planner.plan("EN", "pt-BR")),
+            Some(vec!["en-pt".to_owned()])
+        );
     }
 
     #[test]

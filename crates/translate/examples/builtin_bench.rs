@@ -217,7 +217,7 @@ async fn main() {
             .unwrap();
         let clients = 4 * workers;
         // Cold: every request a message never seen (the cache never answers).
-        let cold = drive(&translator, clients, seconds, |index| message(index)).await;
+        let cold = drive(&translator, clients, seconds, message).await;
         // Warm: the first 200 of those messages again, every one already cached.
         let warm = drive(&translator, clients, seconds, |index| message(index % 200)).await;
         for (name, run) in [("cold", cold), ("warm", warm)] {

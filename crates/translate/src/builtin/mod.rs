@@ -248,8 +248,12 @@ impl Translator for BuiltinTranslator {
             target_language: target_language.to_owned(),
         };
         let planner = &self.shared.planner;
+        // Detection also considers the target, so a text already in it is left alone; but only
+        // a target some model produces, or every guess of it would pass as "already there".
         let mut candidates: BTreeSet<String> = planner.source_languages();
-        candidates.insert(target_language.to_ascii_lowercase());
+        if planner.translates_into(target_language) {
+            candidates.insert(target_language.to_ascii_lowercase());
+        }
 
         let mut plans = Vec::with_capacity(texts.len());
         for text in texts {

@@ -41,19 +41,31 @@ pub fn discover(models_dir: &Path) -> Result<Vec<ModelFiles>, TranslateError> {
         if !path.is_dir() {
             continue;
         }
-        let Some(pair) = entry.file_name().to_str().and_then(pair_of_directory_name) else {
+        let name = entry.file_name();
+        let Some(pair) = name.to_str().and_then(pair_of_directory_name) else {
             continue;
         };
-        found.push(model_files(pair, &path)?);
+        match model_files(pair, &path) {
+            Ok(files) => found.push(files),
+            // Without a dash the name may be anything that happens to be four letters
+            // (`docs`): only a directory holding a model counts as a pair then.
+            Err(_) if !name.to_string_lossy().contains('-') => continue,
+            Err(error) => return Err(error),
+        }
     }
     found.sort_by(|left, right| left.pair.cmp(&right.pair));
     Ok(found)
 }
 
-/// `en-pt` → en→pt; language codes are letters (a region such as `zh_hant` or `zh-Hant` is
-/// kept whole: `en-zh_hant`), lowercased.
+/// `en-pt` → en→pt; language codes are letters, lowercased (a variant such as `zh_hant`
+/// stays whole: `en-zh_hant`). Firefox Translations' own directory names (`enpt`) are read as
+/// two two-letter codes, so its model tree can be copied as it is.
 fn pair_of_directory_name(name: &str) -> Option<Pair> {
-    let (source, target) = name.split_once('-')?;
+    let (source, target) = match name.split_once('-') {
+        Some(split) => split,
+        None if name.len() == 4 && name.is_ascii() => name.split_at(2),
+        None => return None,
+    };
     let is_code = |code: &str| {
         !code.is_empty()
             && code.len() <= 12
@@ -206,6 +218,7 @@ mod tests {
         }
         std::fs::write(root.path().join("README"), b"not a pair").expect("file");
         std::fs::create_dir(root.path().join("downloads")).expect("directory");
+        std::fs::create_dir(root.path().join("docs")).expect("directory");
         root
     }
 
@@ -230,6 +243,19 @@ mod tests {
                 .as_ref()
                 .is_some_and(|path| path.ends_with("lex.50.50.enja.s2t.bin"))
         );
+    }
+
+    #[test]
+    fn pair_directories_are_named_with_or_without_a_dash() {
+        assert_eq!(pair_of_directory_name("en-pt"), Some(Pair::new("en", "pt")));
+        assert_eq!(pair_of_directory_name("PTEN"), Some(Pair::new("pt", "en")));
+        assert_eq!(
+            pair_of_directory_name("en-zh_hant"),
+            Some(Pair::new("en", "zh_hant"))
+        );
+        for ignored in ["downloads", "en-", "-pt", "en-p1", "e\u{301}n"] {
+            assert_eq!(pair_of_directory_name(ignored), None, "{ignored}");
+        }
     }
 
     #[test]

@@ -63,6 +63,12 @@ impl RoutePlanner {
         self.pairs.iter().map(|pair| pair.target.clone()).collect()
     }
 
+    /// Whether some route ends in `target` (matched like [`RoutePlanner::plan`] does).
+    pub fn translates_into(&self, target: &str) -> bool {
+        self.installed_code(target)
+            .is_some_and(|code| self.pairs.iter().any(|pair| pair.target == code))
+    }
+
     /// The route from `source` to `target`: the direct model when installed, otherwise
     /// `source`→English→`target` when both legs are; `None` when neither exists. Codes are
     /// matched exactly first, then by their primary subtag (`pt-BR` uses `pt` models).

@@ -157,10 +157,12 @@ impl DeeplTranslate {
         Ok(texts
             .iter()
             .zip(answer.translations)
-            .map(|(original, translation)| match translation.detected_source_language {
-                Some(detected) if same_language(&detected, target) => original.clone(),
-                _ => translation.text,
-            })
+            .map(
+                |(original, translation)| match translation.detected_source_language {
+                    Some(detected) if same_language(&detected, target) => original.clone(),
+                    _ => translation.text,
+                },
+            )
             .collect())
     }
 }
@@ -188,9 +190,7 @@ impl Translator for DeeplTranslate {
     }
 
     async fn supported_languages(&self) -> Result<Vec<String>, TranslateError> {
-        self.languages
-            .get_or_fetch(|| self.fetch_languages())
-            .await
+        self.languages.get_or_fetch(|| self.fetch_languages()).await
     }
 
     async fn translate(

@@ -139,10 +139,12 @@ impl GoogleTranslate {
         Ok(texts
             .iter()
             .zip(translations)
-            .map(|(original, translation)| match translation.detected_source_language {
-                Some(detected) if same_language(&detected, target) => original.clone(),
-                _ => translation.translated_text,
-            })
+            .map(
+                |(original, translation)| match translation.detected_source_language {
+                    Some(detected) if same_language(&detected, target) => original.clone(),
+                    _ => translation.translated_text,
+                },
+            )
             .collect())
     }
 }
@@ -161,9 +163,16 @@ fn classify(answer: ErrorAnswer) -> TranslateError {
         .flat_map(|e| {
             let legacy = e.get("errors").and_then(|v| v.as_array()).cloned();
             let details = e.get("details").and_then(|v| v.as_array()).cloned();
-            legacy.into_iter().flatten().chain(details.into_iter().flatten())
+            legacy
+                .into_iter()
+                .flatten()
+                .chain(details.into_iter().flatten())
         })
-        .filter_map(|item| item.get("reason").and_then(|r| r.as_str()).map(str::to_owned))
+        .filter_map(|item| {
+            item.get("reason")
+                .and_then(|r| r.as_str())
+                .map(str::to_owned)
+        })
         .collect();
     let key_rejected = reasons
         .iter()
@@ -173,7 +182,9 @@ fn classify(answer: ErrorAnswer) -> TranslateError {
             .is_some_and(|m| m.contains("API key not valid"));
     let throttled = reasons.iter().any(|r| {
         let r = r.to_ascii_lowercase();
-        r.contains("ratelimitexceeded") || r.contains("quotaexceeded") || r.contains("limitexceeded")
+        r.contains("ratelimitexceeded")
+            || r.contains("quotaexceeded")
+            || r.contains("limitexceeded")
     });
     let status = answer.status;
     if status == reqwest::StatusCode::BAD_REQUEST && key_rejected {
@@ -192,9 +203,7 @@ impl Translator for GoogleTranslate {
     }
 
     async fn supported_languages(&self) -> Result<Vec<String>, TranslateError> {
-        self.languages
-            .get_or_fetch(|| self.fetch_languages())
-            .await
+        self.languages.get_or_fetch(|| self.fetch_languages()).await
     }
 
     async fn translate(

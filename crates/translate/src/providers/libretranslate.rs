@@ -165,12 +165,12 @@ impl LibreTranslate {
             .iter()
             .zip(translations)
             .enumerate()
-            .map(|(index, (original, translation))| {
-                match detected.get(index).cloned().flatten() {
+            .map(
+                |(index, (original, translation))| match detected.get(index).cloned().flatten() {
                     Some(language) if same_language(&language, target) => original.clone(),
                     _ => translation,
-                }
-            })
+                },
+            )
             .collect())
     }
 }
@@ -204,9 +204,7 @@ impl Translator for LibreTranslate {
     }
 
     async fn supported_languages(&self) -> Result<Vec<String>, TranslateError> {
-        self.languages
-            .get_or_fetch(|| self.fetch_languages())
-            .await
+        self.languages.get_or_fetch(|| self.fetch_languages()).await
     }
 
     async fn translate(

@@ -205,9 +205,7 @@ impl Translator for MicrosoftTranslate {
     }
 
     async fn supported_languages(&self) -> Result<Vec<String>, TranslateError> {
-        self.languages
-            .get_or_fetch(|| self.fetch_languages())
-            .await
+        self.languages.get_or_fetch(|| self.fetch_languages()).await
     }
 
     async fn translate(

@@ -324,8 +324,7 @@ pub(crate) fn canonical_language(code: &str) -> String {
             chars.next().map_or(String::new(), |first| {
                 first.to_ascii_uppercase().to_string() + chars.as_str()
             })
-        } else if part.len() == 2 || (part.len() == 3 && part.chars().all(|c| c.is_ascii_digit()))
-        {
+        } else if part.len() == 2 || (part.len() == 3 && part.chars().all(|c| c.is_ascii_digit())) {
             part.to_ascii_uppercase()
         } else {
             part.to_ascii_lowercase()
@@ -408,8 +407,14 @@ mod tests {
             .iter()
             .map(|s| (*s).to_owned())
             .collect();
-        assert_eq!(batches("x", &texts, 2, 100, str::len)?, vec![0..2, 2..4, 4..5]);
-        assert_eq!(batches("x", &texts, 10, 5, str::len)?, vec![0..2, 2..4, 4..5]);
+        assert_eq!(
+            batches("x", &texts, 2, 100, str::len)?,
+            vec![0..2, 2..4, 4..5]
+        );
+        assert_eq!(
+            batches("x", &texts, 10, 5, str::len)?,
+            vec![0..2, 2..4, 4..5]
+        );
         assert!(batches("x", &texts, 10, 1, str::len).is_err());
         assert!(batches("x", &[], 10, 1, str::len)?.is_empty());
         Ok(())

@@ -7,6 +7,8 @@ pub mod builtin;
 
 use async_trait::async_trait;
 
+pub mod providers;
+
 /// Why a translation did not happen. None of these is ever shown to the sender of a message;
 /// the service keeps the original and tells admins.
 #[derive(Debug, thiserror::Error)]

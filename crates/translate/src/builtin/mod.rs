@@ -14,6 +14,9 @@ mod detect;
 mod models;
 mod route;
 
+/// A text's language among candidate codes: the service asks it once per message, since the
+/// prose it sends between kept tokens is too short to tell.
+pub use detect::detect as detect_language;
 pub use route::{PIVOT_LANGUAGE, Pair, Route, RoutePlanner};
 
 use std::collections::{BTreeSet, HashMap, VecDeque};

@@ -241,9 +241,7 @@ fn split_inline(line: &str, pieces: &mut Pieces) {
             // `<url|text>`: the URL part is kept, the text translated, `>` kept.
             '<' => url_len(&rest[1..]).map(|len| {
                 let after = 1 + len;
-                if rest[after..].starts_with('|') {
-                    after + 1
-                } else if rest[after..].starts_with('>') {
+                if rest[after..].starts_with(['|', '>']) {
                     after + 1
                 } else {
                     after

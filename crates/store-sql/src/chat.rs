@@ -926,6 +926,45 @@ impl<D: Database> SubscriptionStore for SqlStore<D> {
         self.subscription(room_id, user_id).await
     }
 
+    async fn follow_user_language(
+        &self,
+        user_id: &str,
+        language: Option<&str>,
+        at: Timestamp,
+    ) -> StoreResult<Vec<Subscription>> {
+        let stamp = millis(at);
+        let update = match language {
+            Some(language) => Query::new(format!(
+                "UPDATE subscriptions SET auto_translate = {}, auto_translate_language = $1, \
+                 updated_at = $2 WHERE user_id = $3 \
+                 AND (auto_translate IS NULL OR auto_translate = {}) \
+                 AND (auto_translate IS NULL OR auto_translate_language IS NULL \
+                 OR auto_translate_language <> $4)",
+                D::TRUE,
+                D::TRUE
+            ))
+            .bind(language),
+            None => Query::new(format!(
+                "UPDATE subscriptions SET auto_translate = NULL, auto_translate_language = NULL, \
+                 updated_at = $1 WHERE user_id = $2 AND auto_translate = {}",
+                D::TRUE
+            )),
+        };
+        let mut update = update.bind(stamp).bind(user_id);
+        if let Some(language) = language {
+            update = update.bind(language);
+        }
+        if self.db.write(update).await? == 0 {
+            return Ok(Vec::new());
+        }
+        let select = Query::new(format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE user_id = $1 \
+             AND updated_at = $2 ORDER BY ts, id"
+        ));
+        let rows = self.db.read(select.bind(user_id).bind(stamp)).await?;
+        rows.iter().map(subscription_from_row).collect()
+    }
+
     async fn auto_translate_languages(
         &self,
         room_id: &str,

@@ -5339,6 +5339,70 @@ pub async fn auto_translate(store: &dyn Store) {
         (Some(true), Some("pt"))
     );
 
+    // A user's new language reaches their subscriptions except those opted out.
+    let lounge = room("r2", "lounge", &cat, t0);
+    store
+        .create_room(&lounge, &[subscription("s4", &lounge, &cat, t0)], None)
+        .await
+        .unwrap();
+    store
+        .change_auto_translate(
+            "r1",
+            "c1",
+            &AutoTranslateChange::Switch {
+                on: false,
+                default_language: None,
+            },
+            at,
+        )
+        .await
+        .unwrap();
+    let t_lang = at_ms(t0, 7);
+    let followed = store
+        .follow_user_language("c1", Some("de"), t_lang)
+        .await
+        .unwrap();
+    assert_eq!(
+        followed
+            .iter()
+            .map(|s| (
+                s.room_id.as_str(),
+                s.auto_translate,
+                s.auto_translate_language.as_deref()
+            ))
+            .collect::<Vec<_>>(),
+        [("r2", Some(true), Some("de"))],
+        "the opted-out lobby stays as it was"
+    );
+    assert!(
+        store
+            .follow_user_language("c1", Some("de"), at_ms(t0, 8))
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing to change"
+    );
+    let stopped = store
+        .follow_user_language("c1", None, at_ms(t0, 9))
+        .await
+        .unwrap();
+    assert_eq!(stopped.len(), 1);
+    assert_eq!(
+        (
+            stopped[0].auto_translate,
+            stopped[0].auto_translate_language.as_deref()
+        ),
+        (None, None)
+    );
+    let lobby_cat = store.subscription("r1", "c1").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            lobby_cat.auto_translate,
+            lobby_cat.auto_translate_language.as_deref()
+        ),
+        (Some(false), Some("es"))
+    );
+
     // Translations merge by language, for the text and for attachments' descriptions.
     let translate = |source: &str, language: &str, text: &str| MessageChange::Translate {
         source_text: source.into(),

@@ -314,6 +314,16 @@ pub trait SubscriptionStore: Send + Sync {
         change: &AutoTranslateChange,
         at: Timestamp,
     ) -> StoreResult<Option<Subscription>>;
+    /// A user changed their language (`AutoTranslate_AutoEnableOnJoinRoom`): with
+    /// `Some(language)`, every subscription of theirs not explicitly opted out
+    /// (`autoTranslate` not false) translates into it; with `None`, those translating stop and
+    /// lose their language. Answers the subscriptions changed.
+    async fn follow_user_language(
+        &self,
+        user_id: &str,
+        language: Option<&str>,
+        at: Timestamp,
+    ) -> StoreResult<Vec<Subscription>>;
     /// The distinct languages (sorted) into which members of a room other than
     /// `except_user_id` have messages translated (`autoTranslate` on, a language set).
     async fn auto_translate_languages(

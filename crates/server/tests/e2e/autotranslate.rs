@@ -427,6 +427,83 @@ async fn members_whose_language_differs_join_translating() {
     server.stop().await;
 }
 
+#[tokio::test]
+async fn subscriptions_follow_a_changed_language_unless_opted_out() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let ann = server.new_user("ann").await;
+    for (id, value) in [
+        ("AutoTranslate_Enabled", json!(true)),
+        ("AutoTranslate_AutoEnableOnJoinRoom", json!(true)),
+        ("Language", json!("pt-BR")),
+    ] {
+        set(&server, &admin, id, value).await;
+    }
+    permission(&server, &admin, &["admin", "user"]).await;
+    let language = |language: &'static str| {
+        let (server, ann) = (&server, &ann);
+        async move {
+            server
+                .post(
+                    "users.setPreferences",
+                    json!({"data": {"language": language}}),
+                    Some(ann),
+                )
+                .await
+                .ok();
+        }
+    };
+    let kept = create_room(&server, &ann, "channels", "at-follow", &[]).await;
+    let opted_out = create_room(&server, &ann, "channels", "at-opted-out", &[]).await;
+    assert!(
+        subscription(&server, &ann, &kept)
+            .await
+            .get("autoTranslate")
+            .is_none()
+    );
+
+    language("en").await;
+    let sub = subscription(&server, &ann, &kept).await;
+    assert_eq!(
+        (&sub["autoTranslate"], &sub["autoTranslateLanguage"]),
+        (&json!(true), &json!("en"))
+    );
+    save(
+        &server,
+        &ann,
+        json!({"roomId": opted_out, "field": "autoTranslate", "value": false, "defaultLanguage": "en"}),
+    )
+    .await
+    .ok();
+    language("es").await;
+    assert_eq!(
+        subscription(&server, &ann, &kept).await["autoTranslateLanguage"],
+        json!("es")
+    );
+    assert_eq!(
+        subscription(&server, &ann, &opted_out).await["autoTranslate"],
+        json!(false)
+    );
+    // Back to the workspace's language (or `default`): translation stops.
+    language("pt-BR").await;
+    let sub = subscription(&server, &ann, &kept).await;
+    assert!(sub.get("autoTranslate").is_none(), "{sub}");
+    assert!(sub.get("autoTranslateLanguage").is_none(), "{sub}");
+    language("en").await;
+    language("default").await;
+    assert!(
+        subscription(&server, &ann, &kept)
+            .await
+            .get("autoTranslate")
+            .is_none()
+    );
+    assert_eq!(
+        subscription(&server, &ann, &opted_out).await["autoTranslate"],
+        json!(false)
+    );
+    server.stop().await;
+}
+
 /// Starts a server with the real models, translation on, and `ben` translating `room` into
 /// Portuguese; answers the server, ann (the author), ben, and the room.
 async fn translating_room(models: PathBuf) -> (TestServer, Auth, Auth, Auth, String) {

@@ -661,6 +661,29 @@ impl AutoTranslate<'_> {
         }
     }
 
+    /// A user changed their language preference: with `AutoTranslate_AutoEnableOnJoinRoom`
+    /// on, their subscriptions follow it as new ones would (translating into a language that
+    /// is not the workspace's, not translating otherwise), except where they turned
+    /// translation off themselves (upstream's `saveUserPreferences`).
+    pub(crate) async fn follow_language(&self, user: &User) -> Result<()> {
+        if !self.ctx.setting_bool("AutoTranslate_AutoEnableOnJoinRoom") {
+            return Ok(());
+        }
+        let (_, language) = self.on_join(user);
+        let changed = self
+            .ctx
+            .store
+            .follow_user_language(&user.id, language.as_deref(), now())
+            .await
+            .map_err(store_error)?;
+        for subscription in changed {
+            self.ctx
+                .rooms()
+                .publish_subscription(comet_events::Change::Updated, subscription);
+        }
+        Ok(())
+    }
+
     /// `AutoTranslate_AutoEnableOnJoinRoom` (upstream's
     /// `getSubscriptionAutotranslateDefaultConfig`): a member whose language is not the
     /// workspace's joins with translation on, into their language.

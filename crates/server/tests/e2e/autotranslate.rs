@@ -627,6 +627,51 @@ async fn a_member_who_chose_portuguese_receives_the_translation_over_ddp() {
 }
 
 #[tokio::test]
+async fn attachment_descriptions_are_translated_too() {
+    let Some(models) = models_dir() else { return };
+    let (server, _admin, ann, _ben, room) = translating_room(models).await;
+    let mut ddp = Ddp::connect(&server).await;
+    ddp.login("ben").await;
+    assert_eq!(
+        ddp.sub("stream-room-messages", &room).await["msg"],
+        json!("ready")
+    );
+    let sent = server
+        .post(
+            "chat.postMessage",
+            json!({
+                "roomId": room,
+                "text": "Thank you very much",
+                "attachments": [{"title": "house.png", "description": "The house is very big"}],
+            }),
+            Some(&ann),
+        )
+        .await;
+    let id = id_of(&sent.ok()["message"]);
+    let update = ddp
+        .until(|m| {
+            m["collection"] == "stream-room-messages"
+                && m["fields"]["args"][0]["_id"] == json!(id)
+                && m["fields"]["args"][0]["attachments"][0]["translations"]["pt"].is_string()
+        })
+        .await;
+    let attachment = &update["fields"]["args"][0]["attachments"][0];
+    assert_eq!(attachment["description"], json!("The house is very big"));
+    let portuguese = attachment["translations"]["pt"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
+    assert!(portuguese.contains("casa"), "{portuguese}");
+    assert!(
+        update["fields"]["args"][0]["translations"]["pt"]
+            .as_str()
+            .is_some_and(|t| t.to_lowercase().contains("obrigad")),
+        "{update}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn translate_message_translates_on_demand() {
     let Some(models) = models_dir() else { return };
     let (server, admin, ann, _ben, room) = translating_room(models).await;

@@ -355,6 +355,50 @@ async fn translate_message_refuses_as_upstream() {
 }
 
 #[tokio::test]
+async fn a_failing_provider_leaves_the_message_as_sent() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let channel = create_room(&server, &admin, "channels", "at-failing", &[]).await;
+    let sent = say(&server, &admin, &channel, "Good morning").await;
+    set(&server, &admin, "AutoTranslate_Enabled", json!(true)).await;
+    set(
+        &server,
+        &admin,
+        "AutoTranslate_ServiceProvider",
+        json!("libre-translate"),
+    )
+    .await;
+    // Nothing listens on the discard port: the provider cannot be reached.
+    set(
+        &server,
+        &admin,
+        "AutoTranslate_LibreTranslateAPIURL",
+        json!("http://127.0.0.1:9"),
+    )
+    .await;
+    server
+        .post(
+            "autotranslate.translateMessage",
+            json!({"messageId": id_of(&sent), "targetLanguage": "pt"}),
+            Some(&admin),
+        )
+        .await
+        .refused(400, "Failed to translate message.");
+    let stored = server
+        .get("chat.getMessage", &[("msgId", &id_of(&sent))], Some(&admin))
+        .await;
+    let stored = &stored.ok()["message"];
+    assert_eq!(stored["msg"], json!("Good morning"));
+    assert!(stored.get("translations").is_none(), "{stored}");
+    // Languages cannot be asked for either: upstream's empty list.
+    let languages = server
+        .get("autotranslate.getSupportedLanguages", &[], Some(&admin))
+        .await;
+    assert_eq!(languages.ok()["languages"], json!([]));
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn members_whose_language_differs_join_translating() {
     let server = TestServer::start().await;
     let admin = server.admin().await;

@@ -162,3 +162,37 @@ mod tests {
         assert!(!starts_as_number(""));
     }
 }
+
+/// `GET /api/v1/autotranslate.status` (Comet's own; upstream has no engine of its own to
+/// report on): whether translation is on, the provider, what the worker translated and
+/// dropped, the provider's failures and the last of them, and the built-in engine's state.
+/// For those who may change the settings (`edit-privileged-setting`).
+pub async fn status(State(app): State<AppState>, Caller(session): Caller) -> ApiResult {
+    let status = app.service.auto_translate().status(&session).await?;
+    let health = &status.health;
+    let engine = status.engine.as_ref().map(|engine| {
+        json!({
+            "workers": engine.workers,
+            "queued": engine.queued,
+            "running": engine.running,
+            "cacheHits": engine.cache_hits,
+            "cacheMisses": engine.cache_misses,
+            "cachedEntries": engine.cached_entries,
+            "loadedPairs": engine.loaded_pairs,
+            "installedPairs": status.installed_pairs,
+        })
+    });
+    ok(json!({
+        "enabled": status.enabled,
+        "provider": status.provider,
+        "translated": health.translated,
+        "dropped": health.dropped,
+        "failures": health.failures,
+        "lastFailure": health.last_failure.as_ref().map(|failure| json!({
+            "at": comet_protocol::iso(failure.at),
+            "provider": failure.provider,
+            "error": failure.error,
+        })),
+        "engine": engine,
+    }))
+}

@@ -533,6 +533,7 @@ fn room_routes() -> RouteTable {
             "/api/v1/autotranslate.translateMessage",
             autotranslate::translate_message,
         )
+        .get("/api/v1/autotranslate.status", autotranslate::status)
         .post("/api/v1/rooms.favorite", chat::rooms_favorite)
         .post(
             "/api/v1/rooms.saveNotification",

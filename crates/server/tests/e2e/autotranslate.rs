@@ -395,6 +395,27 @@ async fn a_failing_provider_leaves_the_message_as_sent() {
         .get("autotranslate.getSupportedLanguages", &[], Some(&admin))
         .await;
     assert_eq!(languages.ok()["languages"], json!([]));
+    // Admins see the failure (Comet's autotranslate.status); the sender is never told, and
+    // others may not look.
+    let status = server
+        .get("autotranslate.status", &[], Some(&admin))
+        .await;
+    let status = status.ok();
+    assert_eq!(status["enabled"], json!(true));
+    assert_eq!(status["provider"], json!("libre-translate"));
+    assert!(status["failures"].as_u64().unwrap_or(0) >= 1, "{status}");
+    assert_eq!(status["lastFailure"]["provider"], json!("libre-translate"));
+    let error = status["lastFailure"]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("translation provider failed"), "{status}");
+    assert!(status["lastFailure"]["at"].is_string(), "{status}");
+    let bea = server.new_user("bea").await;
+    server
+        .get("autotranslate.status", &[], Some(&bea))
+        .await
+        .refused(
+            403,
+            "User does not have the permissions required for this action [error-unauthorized]",
+        );
     server.stop().await;
 }
 
@@ -742,5 +763,13 @@ async fn translate_message_translates_on_demand() {
         stored.ok()["message"]["translations"]["en"],
         message["translations"]["en"]
     );
+    // The built-in engine is open now: admins see its pairs and what it has loaded.
+    let admin = server.admin().await;
+    let status = server.get("autotranslate.status", &[], Some(&admin)).await;
+    let engine = &status.ok()["engine"];
+    let installed = engine["installedPairs"].as_array().cloned().unwrap_or_default();
+    assert!(installed.contains(&json!("pt-en")), "{engine}");
+    assert!(engine["loadedPairs"].as_array().is_some_and(|p| !p.is_empty()), "{engine}");
+    assert!(engine["cacheMisses"].as_u64().unwrap_or(0) >= 1, "{engine}");
     server.stop().await;
 }

@@ -11,8 +11,10 @@
 //! into each (only their prose: see `protect`), and writes everything with one
 //! `MessageChange::Translate`, which an edit made meanwhile makes a no-op. A provider that
 //! fails leaves the original alone; the job is retried with doubling backoff up to
-//! `MAX_ATTEMPTS` times, and the failure is logged at `warn`, which admins read in
-//! `stdout.queue` (never the sender: they are not told at all).
+//! `MAX_ATTEMPTS` times, and the failure is logged at `warn` (admins read it in
+//! `stdout.queue`) and kept, with counts of translated and dropped messages, for Comet's
+//! `autotranslate.status`, which admins read in the console (never the sender: they are not
+//! told at all).
 //!
 //! The translator comes from the settings, in one place: [`Service::translator_for`].
 
@@ -23,7 +25,7 @@ use crate::auth::Session;
 use crate::{AutoTranslate, Service, store_error};
 use comet_core::room::{Message, Room, Subscription};
 use comet_core::user::User;
-use comet_core::{Error, Result, now};
+use comet_core::{Error, Result, Timestamp, now};
 use comet_store::{AttachmentTranslations, AutoTranslateChange, MessageChange};
 use comet_translate::builtin::{BuiltinConfig, BuiltinTranslator};
 use comet_translate::providers::{
@@ -70,6 +72,39 @@ pub(crate) struct TranslationJob {
     attempt: u32,
 }
 
+/// The last failure of the translation provider, as admins see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TranslationFailureReport {
+    pub at: Timestamp,
+    pub provider: String,
+    /// The translator's error, which never holds a key.
+    pub error: String,
+}
+
+/// What automatic translation has done since the server started (`autotranslate.status`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TranslationHealth {
+    /// Messages whose translations the worker stored.
+    pub translated: u64,
+    /// Messages left untranslated because the queue or the engine was full.
+    pub dropped: u64,
+    /// Provider failures, retries included.
+    pub failures: u64,
+    pub last_failure: Option<TranslationFailureReport>,
+}
+
+/// `autotranslate.status`: the settings in force, the health record and, when the built-in
+/// engine is open, its own state.
+#[derive(Debug, Clone)]
+pub struct TranslationStatus {
+    pub enabled: bool,
+    pub provider: String,
+    pub health: TranslationHealth,
+    pub engine: Option<comet_translate::builtin::BuiltinStats>,
+    /// The built-in engine's installed pairs, as `<src>-<trg>`.
+    pub installed_pairs: Vec<String>,
+}
+
 /// The translator last made from the settings, with what it was made from.
 struct CurrentTranslator {
     made_from: Vec<String>,
@@ -83,6 +118,7 @@ pub(crate) struct TranslationQueue {
     permits: Arc<Semaphore>,
     current: Mutex<Option<CurrentTranslator>>,
     builtin: Mutex<Option<Arc<BuiltinTranslator>>>,
+    health: Mutex<TranslationHealth>,
 }
 
 impl TranslationQueue {
@@ -93,6 +129,7 @@ impl TranslationQueue {
             permits: Arc::new(Semaphore::new(CONCURRENT_JOBS)),
             current: Mutex::new(None),
             builtin: Mutex::new(None),
+            health: Mutex::new(TranslationHealth::default()),
         };
         (queue, waiting)
     }
@@ -152,6 +189,7 @@ impl Service {
                 };
                 if service.translation.jobs.try_send(job).is_err() {
                     tracing::warn!("auto-translate: queue full, a retry is dropped");
+                    service.translation.record(|h| h.dropped += 1);
                 }
             }
         });
@@ -225,14 +263,34 @@ impl Service {
     }
 }
 
-/// Says what went wrong with the provider where admins read it (the log, `stdout.queue`).
-fn report_failure(provider: &str, message_id: &str, error: &TranslateError) {
-    tracing::warn!(
-        provider,
-        message = %message_id,
-        error = %error,
-        "auto-translate: the provider failed; the message keeps its original text"
-    );
+impl TranslationQueue {
+    fn record(&self, change: impl FnOnce(&mut TranslationHealth)) {
+        change(&mut lock(&self.health));
+    }
+
+    /// Says what went wrong with the provider where admins read it: the log
+    /// (`stdout.queue`) and `autotranslate.status`. A full engine is counted as dropped work.
+    fn report_failure(&self, provider: &str, message_id: &str, error: &TranslateError) {
+        if matches!(error, TranslateError::Overloaded) {
+            self.record(|h| h.dropped += 1);
+            return;
+        }
+        tracing::warn!(
+            provider,
+            message = %message_id,
+            error = %error,
+            "auto-translate: the provider failed; the message keeps its original text"
+        );
+        let report = TranslationFailureReport {
+            at: now(),
+            provider: provider.to_owned(),
+            error: error.to_string(),
+        };
+        self.record(|h| {
+            h.failures += 1;
+            h.last_failure = Some(report);
+        });
+    }
 }
 
 /// Whether trying again later may help.
@@ -316,6 +374,7 @@ impl AutoTranslate<'_> {
         };
         if let Err(mpsc::error::TrySendError::Full(job)) = self.ctx.translation.jobs.try_send(job) {
             tracing::warn!(message = %job.message_id, "auto-translate: queue full, message not translated");
+            self.ctx.translation.record(|h| h.dropped += 1);
         }
     }
 
@@ -353,9 +412,14 @@ impl AutoTranslate<'_> {
         match tokio::time::timeout(JOB_TIMEOUT, self.translate_and_store(&message, &languages))
             .await
         {
-            Ok(Ok(_)) => false,
+            Ok(Ok(_)) => {
+                self.ctx.translation.record(|h| h.translated += 1);
+                false
+            }
             Ok(Err(TranslationFailure::Provider(provider, error))) => {
-                report_failure(&provider, &message.id, &error);
+                self.ctx
+                    .translation
+                    .report_failure(&provider, &message.id, &error);
                 worth_retrying(&error)
             }
             Ok(Err(TranslationFailure::Store(e))) => {
@@ -506,7 +570,9 @@ impl AutoTranslate<'_> {
         };
         // Upstream answers an empty list when the provider cannot be asked.
         let codes = codes.unwrap_or_else(|e| {
-            report_failure(&self.provider_name(), "-", &e);
+            self.ctx
+                .translation
+                .report_failure(&self.provider_name(), "-", &e);
             Vec::new()
         });
         Ok(codes
@@ -516,6 +582,28 @@ impl AutoTranslate<'_> {
                 language: code,
             })
             .collect())
+    }
+
+    /// `autotranslate.status` (Comet's own): what automatic translation has done and its last
+    /// failure, for those who may change its settings.
+    pub async fn status(&self, session: &Session) -> Result<TranslationStatus> {
+        if !self
+            .ctx
+            .has_permission(&session.user, "edit-privileged-setting")
+        {
+            return Err(Error::permission_required());
+        }
+        let builtin = lock(&self.ctx.translation.builtin).clone();
+        Ok(TranslationStatus {
+            enabled: self.enabled(),
+            provider: self.provider_name(),
+            health: lock(&self.ctx.translation.health).clone(),
+            engine: builtin.as_ref().map(|engine| engine.stats()),
+            installed_pairs: builtin
+                .as_ref()
+                .map(|engine| engine.installed_pairs())
+                .unwrap_or_default(),
+        })
     }
 
     /// `autotranslate.saveSettings` / `autoTranslate.saveSettings` (upstream's
@@ -653,7 +741,9 @@ impl AutoTranslate<'_> {
         {
             Ok(Ok(translated)) => Ok(translated),
             Ok(Err(TranslationFailure::Provider(provider, error))) => {
-                report_failure(&provider, &message.id, &error);
+                self.ctx
+                    .translation
+                    .report_failure(&provider, &message.id, &error);
                 Err(failed())
             }
             Ok(Err(TranslationFailure::Store(e))) => Err(e),

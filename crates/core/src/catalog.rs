@@ -440,6 +440,16 @@ macro_rules! asset_seed {
 /// GoogleCloudStorage, Webdav and FileSystem).
 pub const FILE_STORAGE_TYPES: &[&str] = &["FileSystem", "AmazonS3"];
 
+/// The `AutoTranslate_ServiceProvider` choices: Comet's built-in engine, then upstream's
+/// provider ids.
+pub const AUTO_TRANSLATE_PROVIDERS: &[&str] = &[
+    "comet-builtin",
+    "google-translate",
+    "deepl-translate",
+    "microsoft-translate",
+    "libre-translate",
+];
+
 /// The `Accounts_RegistrationForm` choices.
 pub const REGISTRATION_FORM_CHOICES: &[&str] = &["Public", "Disabled", "Secret URL"];
 
@@ -1797,6 +1807,66 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
         "",
         public = true,
         "Message"
+    ),
+    // Automatic translation (upstream `app/autotranslate/server/settings.ts` and the
+    // LibreTranslate provider). Comet's own engine, `comet-builtin`, is the default provider:
+    // it needs no key and sends no message off the machine.
+    seed!(
+        "AutoTranslate_Enabled",
+        Boolean,
+        false,
+        public = true,
+        "Message",
+        "AutoTranslate"
+    ),
+    seed!(
+        "AutoTranslate_AutoEnableOnJoinRoom",
+        Boolean,
+        false,
+        public = true,
+        "Message",
+        "AutoTranslate"
+    ),
+    seed!("AutoTranslate_ServiceProvider", Select, "comet-builtin", public = true, "Message", "AutoTranslate"; choices = AUTO_TRANSLATE_PROVIDERS),
+    seed!(
+        "AutoTranslate_GoogleAPIKey",
+        String,
+        "",
+        public = false,
+        "Message",
+        "AutoTranslate_Google"
+    ),
+    seed!(
+        "AutoTranslate_DeepLAPIKey",
+        String,
+        "",
+        public = false,
+        "Message",
+        "AutoTranslate_DeepL"
+    ),
+    seed!(
+        "AutoTranslate_MicrosoftAPIKey",
+        String,
+        "",
+        public = false,
+        "Message",
+        "AutoTranslate_Microsoft"
+    ),
+    seed!(
+        "AutoTranslate_LibreTranslateAPIURL",
+        String,
+        "",
+        public = false,
+        "Message",
+        "AutoTranslate_LibreTranslate"
+    ),
+    seed!(
+        "AutoTranslate_LibreTranslateAPIKey",
+        String,
+        "",
+        public = false,
+        "Message",
+        "AutoTranslate_LibreTranslate"
     ),
     // The message parser's options (`md`, see `markup`): colors, KaTeX, and the intranet
     // domains bare names of which become links.

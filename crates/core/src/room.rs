@@ -153,6 +153,13 @@ pub struct Subscription {
     /// ...), each shown on the subscription as is.
     #[serde(default)]
     pub notifications: serde_json::Map<String, Value>,
+    /// Whether messages arrive translated (`autoTranslate`); `None` until the member (or
+    /// `AutoTranslate_AutoEnableOnJoinRoom`) sets it, shown then as an absent field.
+    #[serde(default)]
+    pub auto_translate: Option<bool>,
+    /// The language messages are translated into (`autoTranslateLanguage`).
+    #[serde(default)]
+    pub auto_translate_language: Option<String>,
     pub updated_at: Timestamp,
 }
 
@@ -219,6 +226,13 @@ pub struct Message {
     /// saved; absent for system messages and texts upstream does not parse.
     #[serde(default)]
     pub md: Option<Value>,
+    /// The text translated, by language (`translations`), as automatic translation stores
+    /// them; cleared by an edit.
+    #[serde(default)]
+    pub translations: BTreeMap<String, String>,
+    /// Which engine or service made `translations` (`translationProvider`).
+    #[serde(default)]
+    pub translation_provider: Option<String>,
 }
 
 impl Message {
@@ -261,6 +275,8 @@ impl Message {
             unread: false,
             urls: Vec::new(),
             md: None,
+            translations: BTreeMap::new(),
+            translation_provider: None,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! declaring its names in a `METHODS` table; the registry joins the tables.
 
 mod accounts;
+mod autotranslate;
 pub mod custom_assets;
 mod messages;
 mod room_admin;
@@ -140,6 +141,7 @@ type Handler = for<'a> fn(&'a Service, Vec<Value>, MethodContext<'a>) -> MethodF
 static REGISTRY: LazyLock<HashMap<&'static str, Handler>> = LazyLock::new(|| {
     [
         accounts::METHODS,
+        autotranslate::METHODS,
         custom_assets::METHODS,
         messages::METHODS,
         room_admin::METHODS,
@@ -179,6 +181,7 @@ mod tests {
     #[test]
     fn every_method_name_is_registered_once() {
         let declared = accounts::METHODS.len()
+            + autotranslate::METHODS.len()
             + custom_assets::METHODS.len()
             + messages::METHODS.len()
             + room_admin::METHODS.len()

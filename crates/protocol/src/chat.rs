@@ -192,6 +192,12 @@ pub fn subscription(s: &Subscription) -> Value {
     for (key, value) in &s.notifications {
         put(&mut m, key, value.clone());
     }
+    if let Some(on) = s.auto_translate {
+        put(&mut m, "autoTranslate", on);
+    }
+    if let Some(language) = &s.auto_translate_language {
+        put(&mut m, "autoTranslateLanguage", language.clone());
+    }
     put(&mut m, "_updatedAt", iso(s.updated_at));
     Value::Object(m)
 }
@@ -359,6 +365,12 @@ pub fn message(msg: &Message) -> Value {
     }
     if let Some(custom) = &msg.custom_fields {
         put(&mut m, "customFields", custom.clone());
+    }
+    if !msg.translations.is_empty() {
+        put(&mut m, "translations", json!(msg.translations));
+    }
+    if let Some(provider) = &msg.translation_provider {
+        put(&mut m, "translationProvider", provider.clone());
     }
     if let Some(drid) = &msg.discussion_id {
         put(&mut m, "drid", drid.clone());

@@ -47,6 +47,12 @@ pub struct Config {
     )]
     pub link_preview_allow_private: bool,
 
+    /// The built-in translation engine's models: a directory of `<src>-<trg>/` pair
+    /// directories (docs/translation-models.md). Without it, `AutoTranslate_ServiceProvider`
+    /// `comet-builtin` translates nothing and says so to admins (`stdout.queue`, the log).
+    #[arg(long, env = "COMET_TRANSLATION_MODELS")]
+    pub translation_models: Option<PathBuf>,
+
     /// Store no markup tree (`md`) with messages, as upstream's variable of the same name: clients
     /// then parse `msg` themselves.
     #[arg(long, env = "DISABLE_MESSAGE_PARSER", default_value_t = false)]
@@ -247,6 +253,7 @@ impl Config {
             avatar_url_allow_private: false,
             link_preview_allow_private: false,
             disable_message_parser: false,
+            translation_models: None,
             mail_retry_seconds: 10,
             database_url: None,
             sqlite_synchronous: SqliteSynchronous::Full,

@@ -161,6 +161,10 @@ fn service_config(config: &Config, instance_id: &str, secret_key: SecretKey) -> 
         avatar_url_allow_private: config.avatar_url_allow_private,
         link_preview_allow_private: config.link_preview_allow_private,
         disable_message_parser: config.disable_message_parser,
+        translation_models: config
+            .translation_models
+            .clone()
+            .filter(|dir| !dir.as_os_str().is_empty()),
         mail_retry_initial: std::time::Duration::from_secs(config.mail_retry_seconds.max(1)),
         database_kind: if config.database_url().starts_with("postgres") {
             "postgresql"

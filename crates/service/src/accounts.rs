@@ -1786,6 +1786,7 @@ impl Accounts<'_> {
                     })?
             }
         };
+        let old_language = user.language.clone();
         let mut preferences = match &user.preferences {
             Value::Object(map) => map.clone(),
             _ => Map::new(),
@@ -1806,6 +1807,9 @@ impl Accounts<'_> {
             .map_err(store_error)?;
         self.ctx
             .publish(comet_events::Event::UserChanged(Box::new(user.clone())));
+        if user.language.is_some() && user.language != old_language {
+            self.ctx.auto_translate().follow_language(&user).await?;
+        }
         Ok(user)
     }
 }

@@ -68,6 +68,8 @@ pub struct ServiceConfig {
     pub link_preview_allow_private: bool,
     /// `DISABLE_MESSAGE_PARSER`: save messages without their markup tree (`md`).
     pub disable_message_parser: bool,
+    /// `COMET_TRANSLATION_MODELS`: the built-in translation engine's model directory.
+    pub translation_models: Option<std::path::PathBuf>,
     /// `COMET_MAIL_RETRY_SECONDS`: the wait before retrying a failed mail delivery, doubled
     /// after each further failure (up to an hour).
     pub mail_retry_initial: std::time::Duration,
@@ -96,6 +98,7 @@ impl Default for ServiceConfig {
             avatar_url_allow_private: false,
             link_preview_allow_private: false,
             disable_message_parser: false,
+            translation_models: None,
             mail_retry_initial: std::time::Duration::from_secs(10),
             secret_key: crate::secrets::SecretKey::generate(),
             database_kind: "sqlite",

@@ -10,6 +10,7 @@ pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod authz;
+pub mod autotranslate;
 pub mod avatars;
 pub mod bans;
 mod bootstrap;
@@ -124,6 +125,8 @@ pub struct Service {
     s3_http: std::sync::OnceLock<std::result::Result<reqwest::Client, String>>,
     /// Link previews waiting to be fetched, and the permits fetches take (`previews`).
     previews: previews::PreviewQueue,
+    /// Messages waiting for automatic translation, and the translator in use (`autotranslate`).
+    translation: autotranslate::TranslationQueue,
     /// Room exports waiting to be built (`export`).
     exports: export::ExportQueue,
     /// Outgoing mail's transport and the worker's wake-up (`mail`).
@@ -194,6 +197,8 @@ domain_services! {
     teams => Teams;
     /// The workspace's custom emoji, user statuses and sounds.
     custom_assets => CustomAssets;
+    /// Automatic translation: members' choices per room, messages' translations.
+    auto_translate => AutoTranslate;
 }
 
 impl std::fmt::Debug for Service {
@@ -213,8 +218,10 @@ impl Service {
         let (previews, waiting_previews) = previews::PreviewQueue::new();
         let (exports, waiting_exports) = export::ExportQueue::new();
         let (offline_mail, waiting_offline_mail) = offline_mail::OfflineMailQueue::new();
+        let (translation, waiting_translations) = autotranslate::TranslationQueue::new();
         let service = Service {
             previews,
+            translation,
             exports,
             mail: mail::MailQueue::new(Arc::new(comet_mail::SmtpTransport)),
             offline_mail,
@@ -233,6 +240,7 @@ impl Service {
         let service = Arc::new(service);
         service.follow_bus();
         service.run_preview_worker(waiting_previews);
+        service.run_translation_worker(waiting_translations);
         service.run_export_worker(waiting_exports);
         service.run_mail_worker();
         service.run_offline_mail_worker(waiting_offline_mail);

@@ -411,6 +411,7 @@ impl Messages<'_> {
             }
         }
         self.queue_previews(&sent);
+        self.ctx.auto_translate().queue(&sent);
         Ok(sent)
     }
 
@@ -662,6 +663,7 @@ impl Messages<'_> {
                 Error::failure(format!("No message found with the id of \"{message_id}\"."))
             })?;
         self.queue_previews(&edited);
+        self.ctx.auto_translate().queue(&edited);
         Ok(edited)
     }
 

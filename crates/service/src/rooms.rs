@@ -364,6 +364,7 @@ impl Rooms<'_> {
                 room.fname.clone().or_else(|| room.name.clone()),
             ),
         };
+        let (auto_translate, auto_translate_language) = self.ctx.auto_translate().on_join(user);
         Subscription {
             id: id::new_id(),
             room_id: room.id.clone(),
@@ -386,6 +387,8 @@ impl Rooms<'_> {
             notifications: Default::default(),
             thread_unread_user: Vec::new(),
             thread_unread_group: Vec::new(),
+            auto_translate,
+            auto_translate_language,
             ignored: Vec::new(),
             updated_at: at,
         }

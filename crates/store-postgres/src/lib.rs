@@ -127,6 +127,10 @@ impl SqlRow for PgResultRow {
         self.get(column)
     }
 
+    fn opt_bool(&self, column: &str) -> StoreResult<Option<bool>> {
+        self.get(column)
+    }
+
     fn text_list(&self, column: &str) -> StoreResult<Vec<String>> {
         self.get(column)
     }

@@ -57,6 +57,7 @@ conformance_tests!(
     email_two_factor,
     statistics,
     custom_assets,
+    auto_translate,
 );
 
 #[tokio::test]

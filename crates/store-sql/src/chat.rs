@@ -19,9 +19,9 @@ use comet_core::room::{Message, Room, Subscription, UserStub};
 use comet_core::user::User;
 use comet_store::encoding::{from_millis, like_pattern, message_extra, millis};
 use comet_store::{
-    Conflict, MemberFilter, MessageChange, MessageChanged, MessageFilter, MessageSortKey,
-    MessageStore, PostEffects, RemovedSubscription, RoomFilter, RoomSortKey, RoomStore, StoreError,
-    StoreResult, SubscriptionStore, ThreadReplyEffects,
+    AutoTranslateChange, Conflict, MemberFilter, MessageChange, MessageChanged, MessageFilter,
+    MessageSortKey, MessageStore, PostEffects, RemovedSubscription, RoomFilter, RoomSortKey,
+    RoomStore, StoreError, StoreResult, SubscriptionStore, ThreadReplyEffects,
 };
 use serde_json::Value;
 
@@ -54,7 +54,7 @@ pub(crate) fn insert_subscription_query(s: &Subscription, if_not_member: bool) -
     Query::new(format!(
         "INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, \
          $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
-         $23, $24, $25){on_conflict}"
+         $23, $24, $25, $26, $27){on_conflict}"
     ))
     .bind(&s.id)
     .bind(&s.room_id)
@@ -81,6 +81,8 @@ pub(crate) fn insert_subscription_query(s: &Subscription, if_not_member: bool) -
     .bind(Value::Object(s.notifications.clone()))
     .bind(&s.thread_unread_user)
     .bind(&s.thread_unread_group)
+    .bind(s.auto_translate)
+    .bind(&s.auto_translate_language)
 }
 
 /// Message rows exactly as given, in one statement. Live messages get their search index
@@ -943,6 +945,97 @@ impl<D: Database> SubscriptionStore for SqlStore<D> {
         .bind(&s.thread_unread_group)
         .bind(&s.id);
         Ok(self.db.write(update).await? > 0)
+    }
+
+    async fn change_auto_translate(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        change: &AutoTranslateChange,
+        at: Timestamp,
+    ) -> StoreResult<Option<Subscription>> {
+        let update = match change {
+            AutoTranslateChange::Switch {
+                on,
+                default_language,
+            } => Query::new(
+                "UPDATE subscriptions SET auto_translate = $1, auto_translate_language = \
+                 COALESCE(NULLIF(auto_translate_language, ''), $2), updated_at = $3 \
+                 WHERE rid = $4 AND user_id = $5",
+            )
+            .bind(*on)
+            .bind(default_language.as_deref().filter(|l| !l.is_empty())),
+            AutoTranslateChange::Language(language) => Query::new(
+                "UPDATE subscriptions SET auto_translate_language = $1, updated_at = $2 \
+                 WHERE rid = $3 AND user_id = $4",
+            )
+            .bind(language),
+        };
+        let update = update.bind(millis(at)).bind(room_id).bind(user_id);
+        if self.db.write(update).await? == 0 {
+            return Ok(None);
+        }
+        self.subscription(room_id, user_id).await
+    }
+
+    async fn follow_user_language(
+        &self,
+        user_id: &str,
+        language: Option<&str>,
+        at: Timestamp,
+    ) -> StoreResult<Vec<Subscription>> {
+        let stamp = millis(at);
+        let update = match language {
+            Some(language) => Query::new(format!(
+                "UPDATE subscriptions SET auto_translate = {}, auto_translate_language = $1, \
+                 updated_at = $2 WHERE user_id = $3 \
+                 AND (auto_translate IS NULL OR auto_translate = {}) \
+                 AND (auto_translate IS NULL OR auto_translate_language IS NULL \
+                 OR auto_translate_language <> $4)",
+                D::TRUE,
+                D::TRUE
+            ))
+            .bind(language),
+            None => Query::new(format!(
+                "UPDATE subscriptions SET auto_translate = NULL, auto_translate_language = NULL, \
+                 updated_at = $1 WHERE user_id = $2 AND auto_translate = {}",
+                D::TRUE
+            )),
+        };
+        let mut update = update.bind(stamp).bind(user_id);
+        if let Some(language) = language {
+            update = update.bind(language);
+        }
+        if self.db.write(update).await? == 0 {
+            return Ok(Vec::new());
+        }
+        let select = Query::new(format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE user_id = $1 \
+             AND updated_at = $2 ORDER BY ts, id"
+        ));
+        let rows = self.db.read(select.bind(user_id).bind(stamp)).await?;
+        rows.iter().map(subscription_from_row).collect()
+    }
+
+    async fn auto_translate_languages(
+        &self,
+        room_id: &str,
+        except_user_id: &str,
+    ) -> StoreResult<Vec<String>> {
+        let select = Query::new(format!(
+            "SELECT DISTINCT auto_translate_language FROM subscriptions \
+             WHERE rid = $1 AND auto_translate = {} AND user_id <> $2 \
+             AND auto_translate_language IS NOT NULL AND auto_translate_language <> '' \
+             ORDER BY auto_translate_language",
+            D::TRUE
+        ));
+        let rows = self
+            .db
+            .read(select.bind(room_id).bind(except_user_id))
+            .await?;
+        rows.iter()
+            .map(|row| row.text("auto_translate_language"))
+            .collect()
     }
 
     async fn read_thread(

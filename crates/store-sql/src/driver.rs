@@ -16,6 +16,7 @@ pub trait SqlRow: Send + Sync {
     fn opt_int(&self, column: &str) -> StoreResult<Option<i64>>;
     fn float(&self, column: &str) -> StoreResult<f64>;
     fn bool(&self, column: &str) -> StoreResult<bool>;
+    fn opt_bool(&self, column: &str) -> StoreResult<Option<bool>>;
     /// A list of strings (`TEXT[]`, or a JSON array of strings).
     fn text_list(&self, column: &str) -> StoreResult<Vec<String>>;
     fn opt_json(&self, column: &str) -> StoreResult<Option<Value>>;

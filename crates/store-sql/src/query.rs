@@ -40,6 +40,12 @@ impl From<bool> for Param {
     }
 }
 
+impl From<Option<bool>> for Param {
+    fn from(value: Option<bool>) -> Self {
+        Param::Bool(value)
+    }
+}
+
 impl From<String> for Param {
     fn from(value: String) -> Self {
         Param::Text(Some(value))

@@ -42,7 +42,8 @@ pub(crate) const ROOM_COLUMNS: &str = "id, t, name, fname, creator_id, creator_u
 
 pub(crate) const SUBSCRIPTION_COLUMNS: &str = "id, rid, t, user_id, username, user_name, name, \
     fname, roles, open, alert, unread, user_mentions, group_mentions, favorite, archived, ts, \
-    ls, lr, tunread, ignored, updated_at, notifications, tunread_user, tunread_group";
+    ls, lr, tunread, ignored, updated_at, notifications, tunread_user, tunread_group, \
+    auto_translate, auto_translate_language";
 
 /// The columns a message row is read from.
 pub const MESSAGE_COLUMNS: &str = "id, rid, msg, t, u_id, u_username, u_name, ts, \
@@ -341,6 +342,8 @@ pub(crate) fn subscription_from_row(row: &impl SqlRow) -> StoreResult<Subscripti
             Value::Object(map) => map,
             other => return Err(corrupt("notifications", &other.to_string())),
         },
+        auto_translate: row.opt_bool("auto_translate")?,
+        auto_translate_language: row.opt_text("auto_translate_language")?,
         updated_at: row.time("updated_at")?,
     })
 }

@@ -148,6 +148,10 @@ impl SqlRow for SqliteResultRow {
         self.get(column)
     }
 
+    fn opt_bool(&self, column: &str) -> StoreResult<Option<bool>> {
+        self.get(column)
+    }
+
     fn text_list(&self, column: &str) -> StoreResult<Vec<String>> {
         match self.json(column)? {
             Value::Array(items) => Ok(items

@@ -265,3 +265,9 @@ async fn mail() {
     let (_dir, store) = fresh().await;
     conformance::mail(&store).await;
 }
+
+#[tokio::test]
+async fn auto_translate() {
+    let (_dir, store) = fresh().await;
+    conformance::auto_translate(&store).await;
+}

@@ -638,6 +638,8 @@ fn subscription(
         notifications: Default::default(),
         thread_unread_user: vec![],
         thread_unread_group: vec![],
+        auto_translate: None,
+        auto_translate_language: None,
         ignored: vec![],
         updated_at: at,
     }
@@ -5194,4 +5196,295 @@ pub async fn custom_assets(store: &dyn Store) {
         Some(uploaded)
     );
     assert_eq!(store.delete_custom_sound("so1").await.unwrap(), None);
+}
+
+/// Automatic translation: members' choices, the languages a room's messages go into, and
+/// translations merged into a message without undoing an edit made meanwhile.
+pub async fn auto_translate(store: &dyn Store) {
+    use crate::{AttachmentTranslations, AutoTranslateChange};
+    use comet_core::room::{Message, UserStub};
+    let t0 = now();
+    let ann = user("a1", "ann", "ann@example.com", t0);
+    let ben = user("b1", "ben", "ben@example.com", t0);
+    let cat = user("c1", "cat", "cat@example.com", t0);
+    let dan = user("d1", "dan", "dan@example.com", t0);
+    for u in [&ann, &ben, &cat, &dan] {
+        store.insert_user(u).await.unwrap();
+    }
+    let lobby = room("r1", "lobby", &ann, t0);
+    let mut root = Message::new("m1".into(), "r1", UserStub::from(&ann), "Good morning", t0);
+    root.attachments = Some(json!([{"title": "a.png", "description": "A cat"}, {"title": "b"}]));
+    store
+        .create_room(
+            &lobby,
+            &[
+                subscription("s1", &lobby, &ann, t0),
+                subscription("s2", &lobby, &ben, t0),
+                subscription("s3", &lobby, &cat, t0),
+            ],
+            Some(&root),
+        )
+        .await
+        .unwrap();
+
+    let fresh = store.subscription("r1", "b1").await.unwrap().unwrap();
+    assert_eq!(
+        (fresh.auto_translate, fresh.auto_translate_language),
+        (None, None)
+    );
+    let on = |language: Option<&str>| AutoTranslateChange::Switch {
+        on: true,
+        default_language: language.map(str::to_owned),
+    };
+    assert!(
+        store
+            .change_auto_translate("r1", "d1", &on(Some("pt")), t0)
+            .await
+            .unwrap()
+            .is_none(),
+        "not a member"
+    );
+    let at = at_ms(t0, 5);
+    let ben_on = store
+        .change_auto_translate("r1", "b1", &on(Some("pt")), at)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            ben_on.auto_translate,
+            ben_on.auto_translate_language.as_deref()
+        ),
+        (Some(true), Some("pt"))
+    );
+    assert_eq!(ben_on.updated_at, at);
+    // A default language never replaces a chosen one.
+    let ben_off = store
+        .change_auto_translate(
+            "r1",
+            "b1",
+            &AutoTranslateChange::Switch {
+                on: false,
+                default_language: Some("es".into()),
+            },
+            at,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            ben_off.auto_translate,
+            ben_off.auto_translate_language.as_deref()
+        ),
+        (Some(false), Some("pt"))
+    );
+    let cat_language = store
+        .change_auto_translate("r1", "c1", &AutoTranslateChange::Language("es".into()), at)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            cat_language.auto_translate,
+            cat_language.auto_translate_language.as_deref()
+        ),
+        (None, Some("es"))
+    );
+    assert!(
+        store
+            .auto_translate_languages("r1", "a1")
+            .await
+            .unwrap()
+            .is_empty(),
+        "a language without translation on counts for nothing"
+    );
+    store
+        .change_auto_translate("r1", "c1", &on(None), at)
+        .await
+        .unwrap();
+    store
+        .change_auto_translate("r1", "b1", &on(None), at)
+        .await
+        .unwrap();
+    store
+        .change_auto_translate("r1", "a1", &on(Some("pt")), at)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.auto_translate_languages("r1", "a1").await.unwrap(),
+        ["es", "pt"]
+    );
+    assert_eq!(
+        store.auto_translate_languages("r1", "b1").await.unwrap(),
+        ["es", "pt"]
+    );
+    assert_eq!(
+        store.auto_translate_languages("r1", "c1").await.unwrap(),
+        ["pt"]
+    );
+    assert!(
+        store
+            .auto_translate_languages("r2", "a1")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Other subscription updates leave the choice alone.
+    let mut ben_sub = store.subscription("r1", "b1").await.unwrap().unwrap();
+    ben_sub.favorite = true;
+    ben_sub.auto_translate = None;
+    ben_sub.auto_translate_language = None;
+    store.update_subscription(&ben_sub).await.unwrap();
+    let ben_sub = store.subscription("r1", "b1").await.unwrap().unwrap();
+    assert!(ben_sub.favorite);
+    assert_eq!(
+        (
+            ben_sub.auto_translate,
+            ben_sub.auto_translate_language.as_deref()
+        ),
+        (Some(true), Some("pt"))
+    );
+
+    // A user's new language reaches their subscriptions except those opted out.
+    let lounge = room("r2", "lounge", &cat, t0);
+    store
+        .create_room(&lounge, &[subscription("s4", &lounge, &cat, t0)], None)
+        .await
+        .unwrap();
+    store
+        .change_auto_translate(
+            "r1",
+            "c1",
+            &AutoTranslateChange::Switch {
+                on: false,
+                default_language: None,
+            },
+            at,
+        )
+        .await
+        .unwrap();
+    let t_lang = at_ms(t0, 7);
+    let followed = store
+        .follow_user_language("c1", Some("de"), t_lang)
+        .await
+        .unwrap();
+    assert_eq!(
+        followed
+            .iter()
+            .map(|s| (
+                s.room_id.as_str(),
+                s.auto_translate,
+                s.auto_translate_language.as_deref()
+            ))
+            .collect::<Vec<_>>(),
+        [("r2", Some(true), Some("de"))],
+        "the opted-out lobby stays as it was"
+    );
+    assert!(
+        store
+            .follow_user_language("c1", Some("de"), at_ms(t0, 8))
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing to change"
+    );
+    let stopped = store
+        .follow_user_language("c1", None, at_ms(t0, 9))
+        .await
+        .unwrap();
+    assert_eq!(stopped.len(), 1);
+    assert_eq!(
+        (
+            stopped[0].auto_translate,
+            stopped[0].auto_translate_language.as_deref()
+        ),
+        (None, None)
+    );
+    let lobby_cat = store.subscription("r1", "c1").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            lobby_cat.auto_translate,
+            lobby_cat.auto_translate_language.as_deref()
+        ),
+        (Some(false), Some("es"))
+    );
+
+    // Translations merge by language, for the text and for attachments' descriptions.
+    let translate = |source: &str, language: &str, text: &str| MessageChange::Translate {
+        source_text: source.into(),
+        provider: "comet-builtin".into(),
+        translations: [(language.to_owned(), text.to_owned())].into(),
+        attachments: vec![AttachmentTranslations {
+            index: 0,
+            source_description: "A cat".into(),
+            translations: [(language.to_owned(), format!("{text} (gato)"))].into(),
+        }],
+    };
+    let t1 = at_ms(t0, 10);
+    let changed = store
+        .change_message("m1", &translate("Good morning", "pt", "Bom dia"), t1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(changed.changed);
+    store
+        .change_message("m1", &translate("Good morning", "es", "Buenos días"), t1)
+        .await
+        .unwrap()
+        .unwrap();
+    let stored = store.message_by_id("m1").await.unwrap().unwrap();
+    assert_eq!(
+        stored.translations,
+        [
+            ("es".to_owned(), "Buenos días".to_owned()),
+            ("pt".to_owned(), "Bom dia".to_owned())
+        ]
+        .into()
+    );
+    assert_eq!(
+        stored.translation_provider.as_deref(),
+        Some("comet-builtin")
+    );
+    assert_eq!(
+        stored.attachments.as_ref().unwrap()[0]["translations"],
+        json!({"pt": "Bom dia (gato)", "es": "Buenos días (gato)"})
+    );
+    assert!(
+        stored.attachments.as_ref().unwrap()[1]
+            .get("translations")
+            .is_none()
+    );
+
+    // An edit clears them, and a translation of the old text arriving later is dropped.
+    let edit = MessageChange::Edit {
+        text: "Good evening".into(),
+        mentions: Vec::new(),
+        channels: Vec::new(),
+        urls: Vec::new(),
+        md: None,
+        by: UserStub::from(&ann),
+        attachments: None,
+        custom_fields: None,
+    };
+    store
+        .change_message("m1", &edit, at_ms(t0, 11))
+        .await
+        .unwrap()
+        .unwrap();
+    let late = store
+        .change_message(
+            "m1",
+            &translate("Good morning", "pt", "Bom dia"),
+            at_ms(t0, 12),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!late.changed);
+    let stored = store.message_by_id("m1").await.unwrap().unwrap();
+    assert!(stored.translations.is_empty());
+    assert_eq!(stored.translation_provider, None);
+    assert_eq!(stored.text, "Good evening");
 }

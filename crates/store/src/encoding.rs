@@ -133,6 +133,10 @@ pub fn message_extra(message: &Message) -> Value {
         );
     }
     put("md", message.md.clone().unwrap_or(Value::Null));
+    if !message.translations.is_empty() {
+        put("translations", json!(message.translations));
+    }
+    put("translationProvider", json!(message.translation_provider));
     Value::Object(extra)
 }
 
@@ -212,6 +216,10 @@ pub fn apply_message_extra(message: &mut Message, extra: &Value) -> StoreResult<
         .and_then(|v| serde_json::from_value(v.clone()).ok())
         .unwrap_or_default();
     message.md = field("md").cloned();
+    message.translations = field("translations")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
+    message.translation_provider = text("translationProvider");
     Ok(())
 }
 
@@ -271,6 +279,8 @@ mod tests {
             headers: [("contentType".to_owned(), "text/html".to_owned())].into(),
             ignore_parse: true,
         }];
+        message.translations = [("pt".to_owned(), "olá".to_owned())].into();
+        message.translation_provider = Some("comet-builtin".into());
 
         let extra = message_extra(&message);
         let mut read = Message::new("m1".into(), "r1", message.author.clone(), "hi", at);

@@ -42,7 +42,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub mod conformance;
 pub mod encoding;
 mod message_change;
-pub use message_change::{MessageChange, MessageChanged};
+pub use message_change::{AttachmentTranslations, MessageChange, MessageChanged};
 pub mod transfer;
 
 pub use transfer::{ExportPage, Record, RecordKind, TransferStore};
@@ -233,6 +233,19 @@ pub trait RoomStore: Send + Sync {
     ) -> StoreResult<(Vec<Room>, u64)>;
 }
 
+/// A change to a member's automatic translation choice in one room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AutoTranslateChange {
+    /// Turns translation on or off (`autoTranslate`); a member with no language yet gets
+    /// `default_language`, when one is given (upstream's `saveAutoTranslateSettings`).
+    Switch {
+        on: bool,
+        default_language: Option<String>,
+    },
+    /// Sets the language messages are translated into (`autoTranslateLanguage`).
+    Language(String),
+}
+
 #[async_trait]
 pub trait SubscriptionStore: Send + Sync {
     async fn subscription(&self, room_id: &str, user_id: &str)
@@ -291,6 +304,33 @@ pub trait SubscriptionStore: Send + Sync {
     async fn removed_rooms(&self, since: Timestamp) -> StoreResult<Vec<(String, Timestamp)>>;
     /// Replaces a subscription's user-controlled fields (open, favorite, roles, alert, counts).
     async fn update_subscription(&self, subscription: &Subscription) -> StoreResult<bool>;
+    /// Saves a member's automatic translation choice in one statement (never through
+    /// [`SubscriptionStore::update_subscription`], which leaves these fields alone); the
+    /// subscription as it is afterwards, `None` when the user is not a member.
+    async fn change_auto_translate(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        change: &AutoTranslateChange,
+        at: Timestamp,
+    ) -> StoreResult<Option<Subscription>>;
+    /// A user changed their language (`AutoTranslate_AutoEnableOnJoinRoom`): with
+    /// `Some(language)`, every subscription of theirs not explicitly opted out
+    /// (`autoTranslate` not false) translates into it; with `None`, those translating stop and
+    /// lose their language. Answers the subscriptions changed.
+    async fn follow_user_language(
+        &self,
+        user_id: &str,
+        language: Option<&str>,
+        at: Timestamp,
+    ) -> StoreResult<Vec<Subscription>>;
+    /// The distinct languages (sorted) into which members of a room other than
+    /// `except_user_id` have messages translated (`autoTranslate` on, a language set).
+    async fn auto_translate_languages(
+        &self,
+        room_id: &str,
+        except_user_id: &str,
+    ) -> StoreResult<Vec<String>>;
     /// Takes a thread out of a member's unread threads (`tunread`, `tunreadUser`,
     /// `tunreadGroup`), clearing the subscription's alert too when `clear_alert`; the
     /// subscription as it is afterwards, `None` when there is none.

@@ -8,6 +8,7 @@ use comet_core::Timestamp;
 use comet_core::links::MessageUrl;
 use comet_core::room::{Mention, Message, UserStub};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// One change to a live message.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,11 +62,31 @@ pub enum MessageChange {
     RemoveFiles {
         attachments: Option<Value>,
     },
+    /// Translations made by `provider` from `source_text` (the text as it was when read for
+    /// translating): merged into `translations` by language, and each attachment's
+    /// into its `translations` when its description is still the one translated. An edit
+    /// made meanwhile wins: if the text is no longer `source_text`, nothing changes.
+    Translate {
+        source_text: String,
+        provider: String,
+        translations: BTreeMap<String, String>,
+        attachments: Vec<AttachmentTranslations>,
+    },
     /// Deleted while `Message_ShowDeletedStatus` is on: the message stays as an empty
     /// "message removed" (`t: rm`) entry, as upstream's `setAsDeletedByIdAndUser` leaves it.
     MarkDeleted {
         by: UserStub,
     },
+}
+
+/// Translations of one attachment's `description`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttachmentTranslations {
+    /// The attachment's position in `attachments`.
+    pub index: usize,
+    /// Its description as translated; a different one now means the translations are stale.
+    pub source_description: String,
+    pub translations: BTreeMap<String, String>,
 }
 
 /// A change's result: the message as it now is, and whether the change altered it (an
@@ -88,6 +109,41 @@ fn remove_all(list: &mut Vec<String>, item: &str) -> bool {
     let before = list.len();
     list.retain(|existing| existing != item);
     list.len() != before
+}
+
+/// Merges one attachment's translations, if it still has the description translated.
+fn translate_attachment(message: &mut Message, translated: &AttachmentTranslations) -> bool {
+    let Some(attachment) = message
+        .attachments
+        .as_mut()
+        .and_then(Value::as_array_mut)
+        .and_then(|list| list.get_mut(translated.index))
+        .and_then(Value::as_object_mut)
+    else {
+        return false;
+    };
+    if attachment.get("description").and_then(Value::as_str)
+        != Some(translated.source_description.as_str())
+    {
+        return false;
+    }
+    let entry = attachment
+        .entry("translations")
+        .or_insert_with(|| Value::Object(serde_json::Map::new()));
+    if !entry.is_object() {
+        *entry = Value::Object(serde_json::Map::new());
+    }
+    let Some(existing) = entry.as_object_mut() else {
+        return false;
+    };
+    let mut changed = false;
+    for (language, text) in &translated.translations {
+        if existing.get(language).and_then(Value::as_str) != Some(text.as_str()) {
+            existing.insert(language.clone(), Value::String(text.clone()));
+            changed = true;
+        }
+    }
+    changed
 }
 
 impl MessageChange {
@@ -116,6 +172,9 @@ impl MessageChange {
                     message.custom_fields = Some(fields.clone());
                 }
                 message.md = md.clone();
+                // Translations of the old text would be shown as the new one's.
+                message.translations.clear();
+                message.translation_provider = None;
                 message.edited_at = Some(at);
                 message.edited_by = Some(by.clone());
                 true
@@ -173,6 +232,30 @@ impl MessageChange {
                         entry.headers = preview.headers.clone();
                         changed = true;
                     }
+                }
+                changed
+            }
+            MessageChange::Translate {
+                source_text,
+                provider,
+                translations,
+                attachments,
+            } => {
+                if message.text != *source_text || message.kind.is_some() {
+                    return false;
+                }
+                let mut changed = false;
+                for (language, text) in translations {
+                    if message.translations.get(language) != Some(text) {
+                        message.translations.insert(language.clone(), text.clone());
+                        changed = true;
+                    }
+                }
+                for attachment in attachments {
+                    changed |= translate_attachment(message, attachment);
+                }
+                if changed && message.translation_provider.as_deref() != Some(provider) {
+                    message.translation_provider = Some(provider.clone());
                 }
                 changed
             }

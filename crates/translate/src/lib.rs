@@ -3,7 +3,11 @@
 //! this crate only turns texts in one language into another, behind [`Translator`], so the
 //! service never sees a model file or a provider's wire format.
 
+pub mod builtin;
+
 use async_trait::async_trait;
+
+pub mod providers;
 
 /// Why a translation did not happen. None of these is ever shown to the sender of a message;
 /// the service keeps the original and tells admins.

@@ -4,6 +4,7 @@ mod abuse;
 mod assets;
 mod audit;
 mod auth;
+mod autotranslate;
 mod avatars;
 mod chat;
 mod commands;
@@ -520,6 +521,18 @@ fn room_routes() -> RouteTable {
         )
         .get("/api/v1/chat.syncMessages", chat::sync_messages)
         .get("/api/v1/chat.getDeletedMessages", chat::deleted_messages)
+        .get(
+            "/api/v1/autotranslate.getSupportedLanguages",
+            autotranslate::supported_languages,
+        )
+        .post(
+            "/api/v1/autotranslate.saveSettings",
+            autotranslate::save_settings,
+        )
+        .post(
+            "/api/v1/autotranslate.translateMessage",
+            autotranslate::translate_message,
+        )
         .post("/api/v1/rooms.favorite", chat::rooms_favorite)
         .post(
             "/api/v1/rooms.saveNotification",

@@ -14,6 +14,7 @@ mod assets;
 mod audit;
 mod auth;
 mod authz_matrix;
+mod autotranslate;
 mod avatars;
 mod backup;
 mod cluster;

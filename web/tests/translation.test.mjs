@@ -6,9 +6,27 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
 import {
   startServer, launchBrowser, openAs, createUser, login, rest, withScreenshots, openRoom, send, message, ADMIN,
 } from './harness.mjs';
+
+const require = createRequire(import.meta.url);
+const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+/** No serious or critical accessibility violation on the page (axe-core). */
+async function axe(page, label) {
+  // Evaluated through the devtools protocol: the page's CSP rightly refuses inline scripts.
+  await page.evaluate(AXE);
+  const result = await page.evaluate(async () => {
+    // @ts-ignore: injected above.
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+  });
+  const serious = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(serious, [], `${label}: ${JSON.stringify(serious, null, 1)}`);
+}
 
 // A translation takes a moment on a debug build's first use of a model (it loads it).
 const TRANSLATED = 60_000;
@@ -109,6 +127,7 @@ test('admin enables auto-translate; a member reads a room in Portuguese, toggles
     assert.equal(await ben.locator('[data-translated="pt"]').count(), 0, 'the original shows');
     await message(ben, english).getByTestId('translation-toggle').click();
     await body.waitFor();
+    await axe(ben, 'translation panel and a translated message');
     // Ann, who did not choose a language, keeps reading her own words.
     assert.equal(await ann.locator('[data-translated]').count(), 0);
 
@@ -129,6 +148,41 @@ test('admin enables auto-translate; a member reads a room in Portuguese, toggles
     await onDemand.getByTestId('translation-toggle').click();
     await message(ben, original).locator('[data-testid="translation-note"][data-showing="original"]').waitFor();
     noProblems(ben, boss, ann);
+  });
+});
+
+test('in Arabic the panel and the translated message read right to left', async (t) => {
+  // The first test left AutoTranslate_Enabled on and `auto-translate` with users.
+  assert.ok(await autoTranslateEnabled());
+  const authorAuth = await createUser(server.base, admin, 'omar', 'Omar');
+  const readerAuth = await createUser(server.base, admin, 'layla', 'ليلى');
+  const { channel } = await rest(server.base, 'channels.create', { method: 'POST', auth: authorAuth, body: { name: 'rtl-translated', members: ['layla'] } });
+  await rest(server.base, 'autotranslate.saveSettings', {
+    method: 'POST',
+    auth: readerAuth,
+    body: { roomId: channel._id, field: 'autoTranslate', value: true, defaultLanguage: 'pt' },
+  });
+  await rest(server.base, 'chat.postMessage', { method: 'POST', auth: authorAuth, body: { roomId: channel._id, text: 'Thank you very much' } });
+  const layla = await openAs(browser, server.base, 'layla', undefined, { locale: 'ar' });
+  t.after(async () => {
+    await layla.context().close();
+  });
+  await withScreenshots(t.name, () => [layla], async () => {
+    assert.equal(await layla.evaluate(() => document.documentElement.dir), 'rtl');
+    await openRoom(layla, 'rtl-translated');
+    const body = layla.locator('[data-testid="message-body"][data-translated="pt"]');
+    await body.waitFor({ timeout: TRANSLATED });
+    assert.ok((await body.innerText()).toLowerCase().includes('obrigad'));
+    const note = layla.getByTestId('message').filter({ has: body }).getByTestId('translation-note');
+    await note.filter({ hasText: 'مترجمة' }).waitFor();
+    await note.getByTestId('translation-toggle').filter({ hasText: 'عرض الأصل' }).waitFor();
+    await layla.getByTestId('room-menu').click();
+    await layla.getByTestId('open-translation').filter({ hasText: 'الترجمة' }).click();
+    await layla.getByTestId('panel-translation').getByTestId('translation-switch').waitFor();
+    assert.equal(await layla.getByTestId('translation-switch').isChecked(), true);
+    assert.equal(await layla.getByTestId('translation-language').inputValue(), 'pt');
+    await axe(layla, 'translation in Arabic');
+    noProblems(layla);
   });
 });
 

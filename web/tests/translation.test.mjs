@@ -182,6 +182,12 @@ test('in Arabic the panel and the translated message read right to left', async 
     assert.equal(await layla.getByTestId('translation-switch').isChecked(), true);
     assert.equal(await layla.getByTestId('translation-language').inputValue(), 'pt');
     await axe(layla, 'translation in Arabic');
+
+    // Turned off by the admin: the panel closes and the original shows, live.
+    await rest(server.base, 'settings/AutoTranslate_Enabled', { method: 'POST', auth: admin, body: { value: false } });
+    await layla.getByTestId('panel-translation').waitFor({ state: 'detached' });
+    await message(layla, 'Thank you very much').waitFor();
+    assert.equal(await layla.locator('[data-translated]').count(), 0);
     noProblems(layla);
   });
 });

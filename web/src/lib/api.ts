@@ -625,6 +625,21 @@ export class Api {
     return { settings };
   }
 
+  /** The languages messages can be translated into, named in `targetLanguage`. */
+  supportedLanguages(targetLanguage: string) {
+    return this.rest.get<{ languages: { language: string; name: string }[] }>('autotranslate.getSupportedLanguages', { targetLanguage });
+  }
+
+  /** The user's translation choice in a room: on/off, or the language to read it in. */
+  saveAutoTranslate(roomId: string, field: 'autoTranslate' | 'autoTranslateLanguage', value: boolean | string, defaultLanguage?: string) {
+    return this.rest.post('autotranslate.saveSettings', { roomId, field, value, ...(defaultLanguage ? { defaultLanguage } : {}) });
+  }
+
+  /** Translates one message now; answers it with its translations. */
+  translateMessage(messageId: string, targetLanguage: string) {
+    return this.rest.post<{ message: Message }>('autotranslate.translateMessage', { messageId, targetLanguage });
+  }
+
   subscriptions(updatedSince?: string) {
     return this.rest.get<{ update: Subscription[]; remove: Subscription[] }>(
       'subscriptions.get',
@@ -1038,6 +1053,11 @@ export class Api {
 
   settings(offset = 0, count = 100) {
     return this.rest.get<{ settings: Setting[]; total: number }>('settings', { offset, count });
+  }
+
+  /** Every setting with its group, section, type and choices (the admin's DDP method). */
+  privateSettings() {
+    return this.ddp.call<Setting[]>('private-settings/get');
   }
 
   saveSetting(id: string, value: unknown) {

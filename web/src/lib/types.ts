@@ -48,6 +48,9 @@ export interface Message {
   files?: MessageFile[];
   /** Only this user sees it (a command's answer); never stored by the server. */
   private?: boolean;
+  /** Automatic translation: language code → the message's text in it. */
+  translations?: Record<string, string>;
+  translationProvider?: string;
   /** Client-only: sent but not confirmed by the server yet. */
   pending?: boolean;
   /** Client-only: the send failed. */
@@ -111,6 +114,9 @@ export interface Subscription {
   roles?: string[];
   f?: boolean;
   archived?: boolean;
+  /** The member reads the room translated into `autoTranslateLanguage`. */
+  autoTranslate?: boolean;
+  autoTranslateLanguage?: string;
 }
 
 export interface Room {
@@ -185,6 +191,8 @@ export interface Setting {
   group?: string;
   section?: string;
   i18nLabel?: string;
+  /** A select setting's choices (DDP `private-settings/get`). */
+  values?: { key: string; i18nLabel?: string }[];
 }
 
 export interface Role {

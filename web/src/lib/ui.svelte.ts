@@ -8,6 +8,7 @@ export type Panel =
   | { kind: 'starred' }
   | { kind: 'threads' }
   | { kind: 'team-channels' }
+  | { kind: 'translation' }
   | null;
 
 export type DialogKind = 'channel' | 'group' | 'team' | 'direct' | 'profile' | 'directory' | null;
@@ -31,7 +32,7 @@ class Ui {
     this.panel = { kind: 'thread', tmid };
   }
 
-  toggle(kind: 'search' | 'members' | 'pinned' | 'starred' | 'threads' | 'team-channels') {
+  toggle(kind: 'search' | 'members' | 'pinned' | 'starred' | 'threads' | 'team-channels' | 'translation') {
     this.panel = this.panel?.kind === kind ? null : { kind };
   }
 }

@@ -12,6 +12,7 @@ import { rooms } from './rooms.svelte';
 import { session } from './session.svelte';
 import { branding } from './branding.svelte';
 import { timelines } from './timelines.svelte';
+import { translation } from './translation.svelte';
 
 let stops: (() => void)[] = [];
 
@@ -95,7 +96,9 @@ export async function start() {
     ),
     ddp.stream('stream-notify-all', 'public-settings-changed', (args) => {
       const setting = args[1] as { _id?: string; value?: unknown } | undefined;
-      if (setting?._id) branding.apply(setting._id, setting.value);
+      if (!setting?._id) return;
+      branding.apply(setting._id, setting.value);
+      session.applyPublicSetting(setting._id, setting.value);
     }),
   );
   const typingSweep = setInterval(() => presence.sweepTyping(), 1_000);
@@ -138,6 +141,7 @@ export function stop() {
   presence.reset();
   customEmoji.reset();
   customStatuses.reset();
+  translation.reset();
   session.reset();
 }
 

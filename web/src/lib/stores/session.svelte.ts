@@ -53,6 +53,8 @@ class Session {
   allowUnknownCommands = $state(false);
   /** `Accounts_TwoFactorAuthentication_By_Email_Enabled` (and two-factor itself on). */
   emailTwoFactor = $state(false);
+  /** `AutoTranslate_Enabled`: messages can be translated (for holders of `auto-translate`). */
+  autoTranslateEnabled = $state(false);
   /** Called after logging out (the app goes back to the login form). */
   onLoggedOut: () => void = () => {};
 
@@ -134,12 +136,23 @@ class Session {
       if (typeof deny === 'string') limits.deny = deny;
       this.uploadLimits = limits;
       this.allowUnknownCommands = value('Message_AllowUnrecognizedSlashCommand') === true;
+      this.autoTranslateEnabled = value('AutoTranslate_Enabled') === true;
       this.emailTwoFactor =
         value('Accounts_TwoFactorAuthentication_Enabled') !== false &&
         value('Accounts_TwoFactorAuthentication_By_Email_Enabled') === true;
     } catch {
       // Defaults are fine.
     }
+  }
+
+  /** Whether the translation menu, panel and message action are offered. */
+  get canTranslate(): boolean {
+    return this.autoTranslateEnabled && this.can('auto-translate');
+  }
+
+  /** A `public-settings-changed` event for a setting the session follows. */
+  applyPublicSetting(id: string, value: unknown) {
+    if (id === 'AutoTranslate_Enabled') this.autoTranslateEnabled = value === true;
   }
 
   reset() {

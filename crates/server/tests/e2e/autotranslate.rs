@@ -397,9 +397,7 @@ async fn a_failing_provider_leaves_the_message_as_sent() {
     assert_eq!(languages.ok()["languages"], json!([]));
     // Admins see the failure (Comet's autotranslate.status); the sender is never told, and
     // others may not look.
-    let status = server
-        .get("autotranslate.status", &[], Some(&admin))
-        .await;
+    let status = server.get("autotranslate.status", &[], Some(&admin)).await;
     let status = status.ok();
     assert_eq!(status["enabled"], json!(true));
     assert_eq!(status["provider"], json!("libre-translate"));
@@ -767,9 +765,17 @@ async fn translate_message_translates_on_demand() {
     let admin = server.admin().await;
     let status = server.get("autotranslate.status", &[], Some(&admin)).await;
     let engine = &status.ok()["engine"];
-    let installed = engine["installedPairs"].as_array().cloned().unwrap_or_default();
+    let installed = engine["installedPairs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert!(installed.contains(&json!("pt-en")), "{engine}");
-    assert!(engine["loadedPairs"].as_array().is_some_and(|p| !p.is_empty()), "{engine}");
+    assert!(
+        engine["loadedPairs"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty()),
+        "{engine}"
+    );
     assert!(engine["cacheMisses"].as_u64().unwrap_or(0) >= 1, "{engine}");
     server.stop().await;
 }

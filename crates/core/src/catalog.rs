@@ -450,6 +450,18 @@ pub const AUTO_TRANSLATE_PROVIDERS: &[&str] = &[
     "libre-translate",
 ];
 
+/// The name people read for an `AUTO_TRANSLATE_PROVIDERS` entry.
+pub fn auto_translate_provider_display_name(id: &str) -> &'static str {
+    match id {
+        "comet-builtin" => "Comet (built-in)",
+        "google-translate" => "Google",
+        "deepl-translate" => "DeepL",
+        "microsoft-translate" => "Microsoft",
+        "libre-translate" => "LibreTranslate",
+        _ => "",
+    }
+}
+
 /// The `Accounts_RegistrationForm` choices.
 pub const REGISTRATION_FORM_CHOICES: &[&str] = &["Public", "Disabled", "Secret URL"];
 

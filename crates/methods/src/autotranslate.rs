@@ -1,7 +1,8 @@
 //! Automatic translation's methods, as upstream's web client calls them:
 //! `autoTranslate.getSupportedLanguages(targetLanguage)`,
 //! `autoTranslate.saveSettings(rid, field, value, options)` and
-//! `autoTranslate.translateMessage(message, targetLanguage)`.
+//! `autoTranslate.translateMessage(message, targetLanguage)` and
+//! `autoTranslate.getProviderUiMetadata()`.
 
 use crate::{Handler, MethodContext, Outcome, match_failed, param, session_for, str_param, value};
 use comet_core::{Error, Result};
@@ -19,7 +20,37 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
     ("autoTranslate.translateMessage", |s, p, c| {
         Box::pin(translate_message(s, p, c))
     }),
+    ("autoTranslate.getProviderUiMetadata", |s, p, c| {
+        Box::pin(provider_ui_metadata(s, p, c))
+    }),
 ];
+
+/// `autoTranslate.getProviderUiMetadata()` → `{<provider id>: {name, displayName}}` for every
+/// provider the server can use, which upstream's web client asks for at start.
+async fn provider_ui_metadata(
+    _service: &Service,
+    _params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    if ctx.session.is_none() {
+        return Err(
+            Error::meteor("error-action-not-allowed", "Login neccessary")
+                .with_details(json!({"method": "autoTranslate.getProviderUiMetadata"})),
+        );
+    }
+    use comet_core::catalog::{AUTO_TRANSLATE_PROVIDERS, auto_translate_provider_display_name};
+    let providers: serde_json::Map<String, Value> = AUTO_TRANSLATE_PROVIDERS
+        .iter()
+        .map(|id| {
+            let display_name = auto_translate_provider_display_name(id);
+            (
+                (*id).to_owned(),
+                json!({"name": id, "displayName": display_name}),
+            )
+        })
+        .collect();
+    value(Value::Object(providers))
+}
 
 /// `autoTranslate.getSupportedLanguages(targetLanguage)` → `[{language, name}]`.
 async fn supported_languages(

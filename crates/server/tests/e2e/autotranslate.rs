@@ -351,6 +351,28 @@ async fn translate_message_refuses_as_upstream() {
         json!("error-not-allowed"),
         "{reply}"
     );
+    // Upstream's web client asks for the providers' names at start.
+    let providers = ddp
+        .call("autoTranslate.getProviderUiMetadata", json!([]))
+        .await;
+    assert_eq!(
+        providers["result"]["deepl-translate"],
+        json!({"name": "deepl-translate", "displayName": "DeepL"}),
+        "{providers}"
+    );
+    assert_eq!(
+        providers["result"]["comet-builtin"]["name"],
+        json!("comet-builtin")
+    );
+    let mut anonymous = Ddp::connect(&server).await;
+    let refused = anonymous
+        .call("autoTranslate.getProviderUiMetadata", json!([]))
+        .await;
+    assert_eq!(
+        refused["error"]["error"],
+        json!("error-action-not-allowed"),
+        "{refused}"
+    );
     server.stop().await;
 }
 

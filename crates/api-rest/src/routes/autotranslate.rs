@@ -150,19 +150,6 @@ pub async fn translate_message(
     ok(json!({ "message": chat::message(&message) }))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_at_the_start_are_what_parse_int_reads() {
-        assert!(starts_as_number("12"));
-        assert!(starts_as_number(" -3x"));
-        assert!(!starts_as_number("en"));
-        assert!(!starts_as_number(""));
-    }
-}
-
 /// `GET /api/v1/autotranslate.status` (Comet's own; upstream has no engine of its own to
 /// report on): whether translation is on, the provider, what the worker translated and
 /// dropped, the provider's failures and the last of them, and the built-in engine's state.
@@ -195,4 +182,17 @@ pub async fn status(State(app): State<AppState>, Caller(session): Caller) -> Api
         })),
         "engine": engine,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_at_the_start_are_what_parse_int_reads() {
+        assert!(starts_as_number("12"));
+        assert!(starts_as_number(" -3x"));
+        assert!(!starts_as_number("en"));
+        assert!(!starts_as_number(""));
+    }
 }

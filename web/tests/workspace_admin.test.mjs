@@ -118,6 +118,40 @@ test('the admin sees the statistics and server information and refreshes them', 
   });
 });
 
+test('the admin sees what automatic translation did and its last failure', async (t) => {
+  // A provider that cannot be reached: nothing listens on the discard port.
+  const set = (id, value) => rest(server.base, `settings/${id}`, { method: 'POST', auth: admin, body: { value } });
+  await set('AutoTranslate_Enabled', true);
+  await set('AutoTranslate_ServiceProvider', 'libre-translate');
+  await set('AutoTranslate_LibreTranslateAPIURL', 'http://127.0.0.1:9');
+  t.after(() => set('AutoTranslate_Enabled', false));
+  await rest(server.base, 'channels.create', { method: 'POST', auth: admin, body: { name: 'translate-hall' } });
+  const posted = await rest(server.base, 'chat.postMessage', { method: 'POST', auth: admin, body: { channel: '#translate-hall', text: 'Good morning' } });
+  const refused = await fetch(`${server.base}/api/v1/autotranslate.translateMessage`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'X-User-Id': admin.userId, 'X-Auth-Token': admin.authToken },
+    body: JSON.stringify({ messageId: posted.message._id, targetLanguage: 'pt' }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  assert.equal(refused.status, 400);
+
+  const page = await openAs(browser, server.base, ADMIN.username, ADMIN.password);
+  t.after(() => page.context().close());
+  await withScreenshots(t.name, () => [page], async () => {
+    await page.getByTestId('account-menu').click();
+    await page.getByTestId('open-admin').click();
+    await page.getByTestId('admin-tab-workspace').click();
+    await page.waitForURL(/\/admin\/workspace$/);
+    const card = page.getByTestId('translation-status');
+    await card.waitFor();
+    await card.locator('[data-stat="translationProvider"]').filter({ hasText: 'libre-translate' }).waitFor();
+    await card.locator('[data-stat="translationFailures"]').filter({ hasText: /[1-9]/ }).waitFor();
+    await card.getByTestId('translation-last-failure').filter({ hasText: 'translation provider failed' }).waitFor();
+    await axe(page, 'workspace translation status');
+    assert.deepEqual(page.problems, []);
+  });
+});
+
 test('an invite made from a room is listed in Invites and deleted there', async (t) => {
   await rest(server.base, 'channels.create', { method: 'POST', auth: admin, body: { name: 'invite-hall' } });
   const page = await openAs(browser, server.base, ADMIN.username, ADMIN.password);

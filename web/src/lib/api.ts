@@ -23,6 +23,7 @@ import {
   type AuditFilter,
   type RoomRoleHolder,
   type Statistics,
+  type TranslationStatus,
   type ServerInfo,
   type Invite,
   type Team,
@@ -1095,6 +1096,11 @@ export class Api {
     const response = await fetch('/api/info', { headers: { Accept: 'application/json', ...this.rest.authHeaders() } });
     if (!response.ok) throw new ApiError(response.statusText || 'error', response.status);
     return (await response.json()) as ServerInfo;
+  }
+
+  /** Automatic translation's record (`edit-privileged-setting`). */
+  translationStatus() {
+    return this.rest.get<TranslationStatus>('autotranslate.status');
   }
 
   /** The newest statistics snapshot; `refresh` takes a new one. */

@@ -306,6 +306,17 @@ export interface RoomRoleHolder {
 }
 
 /** A stored statistics snapshot (`statistics`), the fields the admin console shows. */
+/** `autotranslate.status` (Comet's own): what automatic translation did since the start. */
+export interface TranslationStatus {
+  enabled: boolean;
+  provider: string;
+  translated: number;
+  dropped: number;
+  failures: number;
+  lastFailure: { at: string; provider: string; error: string } | null;
+  engine: { installedPairs: string[]; loadedPairs: string[] } | null;
+}
+
 export interface Statistics {
   _id?: string;
   version?: string;

@@ -181,6 +181,9 @@ test('in Arabic the panel and the translated message read right to left', async 
     await layla.getByTestId('panel-translation').getByTestId('translation-switch').waitFor();
     assert.equal(await layla.getByTestId('translation-switch').isChecked(), true);
     assert.equal(await layla.getByTestId('translation-language').inputValue(), 'pt');
+    // Languages are named in the interface's language (the server names them in English).
+    const named = await layla.getByTestId('translation-language').locator('option[value="pt"]').innerText();
+    assert.match(named, /البرتغالية/);
     await axe(layla, 'translation in Arabic');
 
     // Turned off by the admin: the panel closes and the original shows, live.

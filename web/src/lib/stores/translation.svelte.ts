@@ -98,7 +98,22 @@ class Translation {
     if (this.languages && this.languagesLocale === locale) return;
     try {
       const { languages } = await api.supportedLanguages(locale);
-      this.languages = languages;
+      // The browser names languages in every interface language; the server only in a few.
+      let names: Intl.DisplayNames | null = null;
+      try {
+        names = new Intl.DisplayNames([locale], { type: 'language', fallback: 'none' });
+      } catch {
+        names = null;
+      }
+      this.languages = languages.map(({ language, name }) => {
+        let named: string | undefined;
+        try {
+          named = names?.of(language);
+        } catch {
+          named = undefined;
+        }
+        return { language, name: named || name };
+      });
       this.languagesLocale = locale;
     } catch (error) {
       this.languages = [];

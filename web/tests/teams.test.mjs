@@ -164,6 +164,15 @@ test('a team with two rooms: the member it adds finds the auto-join room in thei
     assert.ok(nested.x + nested.width < main.x + main.width - 4, `indented from the right: ${JSON.stringify({ main, nested })}`);
     await axe(member, 'team panel, right to left');
 
+    // The owner makes Tara a team moderator (teams.updateMember), then a member again.
+    const taraRole = owner.locator('li[data-username="tara"]').getByTestId('team-member-role');
+    await taraRole.selectOption('moderator');
+    await members.locator('li[data-username="tara"] [data-testid="member-role"][data-role="moderator"]').waitFor();
+    const promoted = await rest(server.base, `teams.members?teamId=${teamInfo._id}`, { auth: admin });
+    assert.deepEqual(promoted.members.find((m) => m.user.username === 'tara').roles, ['moderator']);
+    await taraRole.selectOption('member');
+    await members.locator('li[data-username="tara"] [data-testid="member-role"]').waitFor({ state: 'detached' });
+
     // The owner takes Tara out of the team: the team leaves her sidebar.
     await owner.locator('li[data-username="tara"]').getByTestId('remove-team-member').click();
     await members.locator('li[data-username="tara"]').waitFor({ state: 'detached' });

@@ -803,6 +803,11 @@ export class Api {
     return this.rest.post('teams.addMembers', { teamId, members: userIds.map((userId) => ({ userId })) });
   }
 
+  /** `teams.updateMember`: replaces the member's team roles (and their roles in the main room). */
+  setTeamMemberRoles(teamId: string, userId: string, roles: string[]) {
+    return this.rest.post('teams.updateMember', { teamId, member: { userId, roles } });
+  }
+
   removeTeamMember(teamId: string, userId: string) {
     return this.rest.post('teams.removeMember', { teamId, userId });
   }

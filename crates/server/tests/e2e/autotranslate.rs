@@ -10,6 +10,9 @@ use common::ddp::Ddp;
 use common::{Auth, TestServer, create_room, id_of, say, subscription};
 use serde_json::{Value, json};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 async fn set(server: &TestServer, admin: &Auth, id: &str, value: Value) {
     server
@@ -799,5 +802,127 @@ async fn translate_message_translates_on_demand() {
         "{engine}"
     );
     assert!(engine["cacheMisses"].as_u64().unwrap_or(0) >= 1, "{engine}");
+    server.stop().await;
+}
+
+/// A stand-in for a LibreTranslate server, replaying its documented wire format
+/// (`GET /languages`, `POST /translate` with `q` as a list answering `translatedText` as a
+/// list): the first `failures` translation requests answer 503, later ones translate by
+/// prefixing `[pt] `. Counts the translation requests.
+async fn flaky_libretranslate(failures: usize) -> (String, Arc<AtomicUsize>) {
+    use axum::Json;
+    use axum::http::StatusCode;
+    use axum::routing::{get, post};
+    let requests = Arc::new(AtomicUsize::new(0));
+    let seen = requests.clone();
+    let app = axum::Router::new()
+        .route(
+            "/languages",
+            get(|| async {
+                Json(json!([
+                    {"code": "en", "name": "English", "targets": ["pt"]},
+                    {"code": "pt", "name": "Portuguese", "targets": ["en"]},
+                ]))
+            }),
+        )
+        .route(
+            "/translate",
+            post(move |Json(body): Json<Value>| {
+                let seen = seen.clone();
+                async move {
+                    if seen.fetch_add(1, Ordering::SeqCst) < failures {
+                        return (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            Json(json!({"error": "busy"})),
+                        );
+                    }
+                    let texts: Vec<Value> = body["q"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|q| json!(format!("[pt] {}", q.as_str().unwrap_or_default())))
+                        .collect();
+                    (StatusCode::OK, Json(json!({"translatedText": texts})))
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://127.0.0.1:{port}"), requests)
+}
+
+/// A provider that fails for a while: the original is delivered at once and stays; the job
+/// is retried after a backoff and the translation arrives; admins see the failure.
+#[tokio::test]
+async fn a_provider_that_recovers_translates_on_a_retry() {
+    let (url, requests) = flaky_libretranslate(1).await;
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let bea = server.new_user("bea").await;
+    permission(&server, &admin, &["admin", "user"]).await;
+    set(&server, &admin, "AutoTranslate_Enabled", json!(true)).await;
+    set(
+        &server,
+        &admin,
+        "AutoTranslate_ServiceProvider",
+        json!("libre-translate"),
+    )
+    .await;
+    set(
+        &server,
+        &admin,
+        "AutoTranslate_LibreTranslateAPIURL",
+        json!(url),
+    )
+    .await;
+    let channel = create_room(&server, &admin, "channels", "at-retry", &["bea"]).await;
+    save(
+        &server,
+        &bea,
+        json!({"roomId": channel, "field": "autoTranslateLanguage", "value": "pt"}),
+    )
+    .await
+    .ok();
+    save(
+        &server,
+        &bea,
+        json!({"roomId": channel, "field": "autoTranslate", "value": true}),
+    )
+    .await
+    .ok();
+    let sent = say(&server, &admin, &channel, "Good morning").await;
+    let id = id_of(&sent);
+    assert_eq!(sent["msg"], json!("Good morning"));
+
+    // The first attempt fails; the retry (after two seconds) translates.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let translated = loop {
+        let reply = server
+            .get("chat.getMessage", &[("msgId", &id)], Some(&bea))
+            .await;
+        let message = reply.ok()["message"].clone();
+        if message["translations"]["pt"].is_string() {
+            break message;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no translation after the retry: {message}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(translated["translations"]["pt"], json!("[pt] Good morning"));
+    assert_eq!(translated["translationProvider"], json!("libre-translate"));
+    assert_eq!(translated["msg"], json!("Good morning"));
+    assert!(requests.load(Ordering::SeqCst) >= 2);
+    let status = server.get("autotranslate.status", &[], Some(&admin)).await;
+    let status = status.ok();
+    assert!(status["failures"].as_u64().unwrap_or(0) >= 1, "{status}");
+    assert!(status["translated"].as_u64().unwrap_or(0) >= 1, "{status}");
     server.stop().await;
 }

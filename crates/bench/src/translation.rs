@@ -15,7 +15,7 @@
 use crate::moderation::{ms, percentiles, set_setting};
 use crate::realtime::{connect, now_micros, subscribe_room_messages};
 use crate::{CometProcess, PASSWORD, http_client, load, login, post_json};
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -82,6 +82,8 @@ struct PhaseSamples {
     deliveries: Vec<Duration>,
     /// From the original reaching a listener to its translation reaching the same listener.
     translation_delays: Vec<Duration>,
+    /// Listeners whose socket ended, with the close code the server gave.
+    closed: Vec<String>,
 }
 
 #[derive(Default)]
@@ -103,18 +105,44 @@ impl Observations {
 }
 
 /// Reads one listener's frames until the socket closes: the first frame of a message is its
-/// original, a later one carrying `translations.pt` its translation.
-async fn listen<S>(mut socket: S, observations: Arc<Observations>)
-where
-    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
-{
+/// original, a later one carrying `translations.pt` its translation. Answers the server's
+/// heartbeat, which would otherwise close the session within a minute.
+async fn listen(
+    mut socket: tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+    observations: Arc<Observations>,
+) {
     // Message id → when its original arrived here, and whether its translation has too.
     let mut seen: HashMap<String, (Instant, bool)> = HashMap::new();
+    let mut ending = "the socket ended".to_owned();
     while let Some(Ok(frame)) = socket.next().await {
-        let Message::Text(text) = frame else { continue };
+        let text = match frame {
+            Message::Text(text) => text,
+            Message::Close(close) => {
+                ending = close.map_or_else(
+                    || "closed".to_owned(),
+                    |c| format!("closed {} ({})", u16::from(c.code), c.reason),
+                );
+                continue;
+            }
+            _ => continue,
+        };
         let Ok(frame) = serde_json::from_str::<Value>(&text) else {
             continue;
         };
+        if frame["msg"] == "ping" {
+            let pong = match frame.get("id") {
+                Some(id) => json!({"msg": "pong", "id": id}),
+                None => json!({"msg": "pong"}),
+            };
+            if socket
+                .send(Message::Text(pong.to_string().into()))
+                .await
+                .is_err()
+            {
+                break;
+            }
+            continue;
+        }
         let message = &frame["fields"]["args"][0];
         let Some(id) = message["_id"].as_str() else {
             continue;
@@ -137,6 +165,7 @@ where
             Some(_) => {}
         }
     }
+    observations.with(|s| s.closed.push(ending));
 }
 
 fn sent_at(text: &str) -> Option<u64> {
@@ -174,8 +203,10 @@ impl Pacer {
     fn restart(&self) {
         let now = Instant::now();
         for (i, next) in self.next.iter().enumerate() {
-            *next.lock().unwrap_or_else(PoisonError::into_inner) =
-                now + self.interval.mul_f64(i as f64 / self.next.len().max(1) as f64);
+            *next.lock().unwrap_or_else(PoisonError::into_inner) = now
+                + self
+                    .interval
+                    .mul_f64(i as f64 / self.next.len().max(1) as f64);
         }
     }
 
@@ -203,6 +234,7 @@ struct PhaseFigures {
     /// Messages translated (per listener, averaged) and the delay p50/p99.
     translated: f64,
     translation_delay: (Duration, Duration),
+    listeners_closed: Vec<String>,
 }
 
 pub async fn run(args: TranslationArgs) -> Result<(), String> {
@@ -212,7 +244,9 @@ pub async fn run(args: TranslationArgs) -> Result<(), String> {
         .or_else(|| std::env::var("COMET_TRANSLATION_MODELS").ok())
         .ok_or("give --models or COMET_TRANSLATION_MODELS (scripts/translation-models.sh)")?;
     if args.posters == 0 || args.listeners == 0 || args.posters + args.listeners > args.members {
-        return Err("give at least one poster and one listener, together no more than --members".into());
+        return Err(
+            "give at least one poster and one listener, together no more than --members".into(),
+        );
     }
     println!(
         "comet-bench translation: {} members translating into {LANGUAGE}, {} posters ({}), {} DDP listeners, {} rounds of {} s off / {} s on",
@@ -415,6 +449,7 @@ pub async fn run(args: TranslationArgs) -> Result<(), String> {
                 delivery: percentiles(&mut samples.deliveries),
                 translated: translations as f64 / args.listeners.max(1) as f64,
                 translation_delay: percentiles(&mut samples.translation_delays),
+                listeners_closed: samples.closed,
             };
             print_phase(round + 1, translating, &figures);
             phases[phase].push(figures);
@@ -446,6 +481,13 @@ fn print_phase(round: usize, translating: bool, f: &PhaseFigures) {
             100.0 * f.translated / f.posted.max(1) as f64,
             ms(f.translation_delay.0),
             ms(f.translation_delay.1),
+        );
+    }
+    if !f.listeners_closed.is_empty() {
+        print!(
+            "; listeners lost: {} [{}]",
+            f.listeners_closed.len(),
+            f.listeners_closed.join(", ")
         );
     }
     println!();

@@ -493,13 +493,16 @@ fn print_phase(round: usize, translating: bool, f: &PhaseFigures) {
     println!();
 }
 
+/// One figure picked out of a phase's.
+type Figure = dyn Fn(&PhaseFigures) -> f64;
+
 /// Means over rounds, and the on/off ratios.
 fn summarize(phases: &[Vec<PhaseFigures>; 2]) {
     let mean = |phase: &[PhaseFigures], pick: &dyn Fn(&PhaseFigures) -> f64| {
         phase.iter().map(pick).sum::<f64>() / phase.len().max(1) as f64
     };
     let [off, on] = phases;
-    let rows: [(&str, &dyn Fn(&PhaseFigures) -> f64); 5] = [
+    let rows: [(&str, &Figure); 5] = [
         ("acknowledged posts/s", &|f| f.posts_per_second),
         ("acknowledgement p50 ms", &|f| ms(f.acknowledgement.0)),
         ("acknowledgement p99 ms", &|f| ms(f.acknowledgement.1)),

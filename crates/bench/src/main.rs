@@ -22,6 +22,7 @@ mod moderation;
 mod overload;
 mod realtime;
 mod soak;
+mod translation;
 
 #[derive(Parser)]
 #[command(about = "Benchmarks Comet against same-run baselines")]
@@ -43,6 +44,9 @@ enum Benchmark {
     Cluster(cluster::ClusterArgs),
     /// Big-file upload/download MB/s vs `cp`, peak RSS, small-image uploads/s.
     Files(files::FileArgs),
+    /// Posts/s and delivery latency with automatic translation on (100 members translating
+    /// into Portuguese with the built-in engine) vs off, same run.
+    Translation(translation::TranslationArgs),
     /// The realtime benchmark's baseline server (run by `realtime` in a child process).
     #[command(hide = true)]
     BareBroadcastServer,
@@ -463,6 +467,7 @@ async fn main() -> std::process::ExitCode {
         Benchmark::Overload(args) => overload::run(args).await,
         Benchmark::Soak(args) => soak::run(args).await,
         Benchmark::Files(args) => files::run(args).await,
+        Benchmark::Translation(args) => translation::run(args).await,
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

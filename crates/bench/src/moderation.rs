@@ -69,7 +69,7 @@ fn message(rng: &mut impl Rng, bad_words: usize) -> String {
     words.join(" ")
 }
 
-async fn set_setting(
+pub(crate) async fn set_setting(
     http: &reqwest::Client,
     base: &str,
     admin: (&str, &str),
@@ -286,7 +286,7 @@ async fn audit_listing(
     Ok(())
 }
 
-fn percentiles(samples: &mut [Duration]) -> (Duration, Duration) {
+pub(crate) fn percentiles(samples: &mut [Duration]) -> (Duration, Duration) {
     samples.sort();
     let at = |p: f64| {
         samples
@@ -297,6 +297,6 @@ fn percentiles(samples: &mut [Duration]) -> (Duration, Duration) {
     (at(0.50), at(0.99))
 }
 
-fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }

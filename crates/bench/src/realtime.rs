@@ -177,6 +177,32 @@ pub(crate) async fn connect(
     Ok(ws)
 }
 
+/// Logs a DDP connection in with a resume token and subscribes it to a room's
+/// `stream-room-messages`; returns once the subscription is `ready`.
+pub(crate) async fn subscribe_room_messages(
+    mut ws: tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+    token: &str,
+    room_id: &str,
+) -> Result<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>, String> {
+    for frame in [
+        json!({"msg": "connect", "version": "1", "support": ["1"]}),
+        json!({"msg": "method", "id": "1", "method": "login", "params": [{"resume": token}]}),
+        json!({"msg": "sub", "id": "s", "name": "stream-room-messages", "params": [room_id, {"useCollection": false, "args": []}]}),
+    ] {
+        ws.send(Message::Text(frame.to_string().into()))
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    // Wait for `ready` so that the connection counts as subscribed.
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(text))) if text.contains("\"ready\"") => return Ok(ws),
+            Some(Ok(_)) => continue,
+            _ => return Err("connection closed before ready".into()),
+        }
+    }
+}
+
 /// Opens `count` connections, at most 64 handshakes at a time, each prepared by `prepare`.
 pub(crate) async fn open_all<F, Fut>(
     count: usize,
@@ -411,25 +437,8 @@ pub async fn run(args: RealtimeArgs) -> Result<(), String> {
         move |index| {
             let (ws_url, token) = (ws_url.clone(), token.clone());
             async move {
-                let mut ws = connect(&ws_url, server, index, sources).await?;
-                for frame in [
-                    json!({"msg": "connect", "version": "1", "support": ["1"]}),
-                    json!({"msg": "method", "id": "1", "method": "login", "params": [{"resume": token}]}),
-                    json!({"msg": "sub", "id": "s", "name": "stream-room-messages", "params": ["GENERAL", {"useCollection": false, "args": []}]}),
-                ] {
-                    ws.send(Message::Text(frame.to_string().into()))
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
-                // Wait for `ready` so that the connection counts as subscribed.
-                loop {
-                    match ws.next().await {
-                        Some(Ok(Message::Text(text))) if text.contains("\"ready\"") => break,
-                        Some(Ok(_)) => continue,
-                        _ => return Err("connection closed before ready".into()),
-                    }
-                }
-                Ok(ws)
+                let ws = connect(&ws_url, server, index, sources).await?;
+                subscribe_room_messages(ws, &token, "GENERAL").await
             }
         },
         &observed,

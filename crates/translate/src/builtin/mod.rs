@@ -67,6 +67,28 @@ impl BuiltinConfig {
     }
 }
 
+/// Puts the calling translation thread under Linux's `SCHED_IDLE` policy: it runs when the
+/// rest of the server leaves a core free, so posting and delivery never wait behind a
+/// translation (measured in BENCHMARKS.md); when the server is saturated, translations slow
+/// down and the bounded queue drops them instead. Elsewhere threads keep the normal policy.
+fn yield_to_the_server() {
+    #[cfg(target_os = "linux")]
+    {
+        use thread_priority::unix::{
+            NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
+            thread_native_id,
+        };
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        if let Err(error) = set_thread_priority_and_policy(
+            thread_native_id(),
+            thread_priority::ThreadPriority::Min,
+            idle,
+        ) {
+            tracing::warn!(?error, "translation thread keeps the normal scheduling policy");
+        }
+    }
+}
+
 fn available_cores() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
@@ -158,7 +180,10 @@ impl BuiltinTranslator {
         // One thread owns the models; the other workers are its scoped helpers.
         std::thread::Builder::new()
             .name("comet-translate".to_owned())
-            .spawn(move || shared.own(workers - 1))
+            .spawn(move || {
+                yield_to_the_server();
+                shared.own(workers - 1)
+            })
             .map_err(|error| {
                 TranslateError::Configuration(format!(
                     "cannot start the translation thread: {error}"
@@ -438,7 +463,10 @@ impl Shared {
                     for index in 1..=helpers {
                         let spawned = std::thread::Builder::new()
                             .name(format!("comet-translate-{index}"))
-                            .spawn_scoped(scope, move || self.serve(lent));
+                            .spawn_scoped(scope, move || {
+                                yield_to_the_server();
+                                self.serve(lent)
+                            });
                         if let Err(error) = spawned {
                             tracing::warn!(%error, "cannot start a translation helper thread");
                         }

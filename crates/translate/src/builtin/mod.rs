@@ -84,7 +84,10 @@ fn yield_to_the_server() {
             thread_priority::ThreadPriority::Min,
             idle,
         ) {
-            tracing::warn!(?error, "translation thread keeps the normal scheduling policy");
+            tracing::warn!(
+                ?error,
+                "translation thread keeps the normal scheduling policy"
+            );
         }
     }
 }

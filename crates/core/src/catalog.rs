@@ -1823,6 +1823,114 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
     // Automatic translation (upstream `app/autotranslate/server/settings.ts` and the
     // LibreTranslate provider). Comet's own engine, `comet-builtin`, is the default provider:
     // it needs no key and sends no message off the machine.
+    // Video conferences (upstream's `VideoConf_*`). Jitsi is built in (upstream installs it as
+    // an app); its settings carry the ids of Rocket.Chat's former built-in Jitsi integration.
+    seed!(
+        "VideoConf_Default_Provider",
+        String,
+        "",
+        public = true,
+        "Video_Conference"
+    ),
+    seed!(
+        "VideoConf_Enable_DMs",
+        Boolean,
+        true,
+        public = true,
+        "Video_Conference"
+    ),
+    seed!(
+        "VideoConf_Enable_Channels",
+        Boolean,
+        true,
+        public = true,
+        "Video_Conference"
+    ),
+    seed!(
+        "VideoConf_Enable_Groups",
+        Boolean,
+        true,
+        public = true,
+        "Video_Conference"
+    ),
+    seed!(
+        "VideoConf_Enable_Teams",
+        Boolean,
+        true,
+        public = true,
+        "Video_Conference"
+    ),
+    seed!(
+        "VideoConf_Mobile_Ringing",
+        Boolean,
+        false,
+        public = true,
+        "Video_Conference"
+    ),
+    seed!(
+        "Jitsi_Enabled",
+        Boolean,
+        false,
+        public = true,
+        "Video_Conference",
+        "Jitsi"
+    ),
+    seed!(
+        "Jitsi_Domain",
+        String,
+        "meet.jit.si",
+        public = true,
+        "Video_Conference",
+        "Jitsi"
+    ),
+    seed!(
+        "Jitsi_URL_Room_Prefix",
+        String,
+        "RocketChat",
+        public = true,
+        "Video_Conference",
+        "Jitsi"
+    ),
+    seed!(
+        "Jitsi_URL_Room_Suffix",
+        String,
+        "",
+        public = true,
+        "Video_Conference",
+        "Jitsi"
+    ),
+    seed!(
+        "Jitsi_SSL",
+        Boolean,
+        true,
+        public = true,
+        "Video_Conference",
+        "Jitsi"
+    ),
+    seed!(
+        "Jitsi_Enabled_TokenAuth",
+        Boolean,
+        false,
+        public = false,
+        "Video_Conference",
+        "Jitsi"
+    ),
+    seed!(
+        "Jitsi_Application_ID",
+        String,
+        "",
+        public = false,
+        "Video_Conference",
+        "Jitsi"
+    ),
+    seed!(
+        "Jitsi_Application_Secret",
+        Password,
+        "",
+        public = false,
+        "Video_Conference",
+        "Jitsi"
+    ),
     seed!(
         "AutoTranslate_Enabled",
         Boolean,

@@ -53,6 +53,7 @@ pub mod teams;
 pub mod tokens;
 pub mod two_factor;
 pub mod user_query;
+pub mod video_conferences;
 
 // The message pipeline's last filter: each message's markup tree (`md`).
 mod markup;
@@ -199,6 +200,8 @@ domain_services! {
     custom_assets => CustomAssets;
     /// Automatic translation: members' choices per room, messages' translations.
     auto_translate => AutoTranslate;
+    /// Video conferences: calls in rooms and DMs and the built-in Jitsi provider.
+    video_conferences => VideoConferences;
 }
 
 impl std::fmt::Debug for Service {

@@ -51,7 +51,8 @@ fn order(kind: RecordKind) -> Order {
         RecordKind::CustomEmoji
         | RecordKind::CustomEmojiTrash
         | RecordKind::CustomUserStatus
-        | RecordKind::CustomSound => Order::Id,
+        | RecordKind::CustomSound
+        | RecordKind::VideoConference => Order::Id,
     }
 }
 

@@ -58,6 +58,7 @@ conformance_tests!(
     statistics,
     custom_assets,
     auto_translate,
+    video_conferences,
 );
 
 #[tokio::test]

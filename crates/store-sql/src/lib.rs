@@ -23,6 +23,7 @@ mod statistics;
 mod teams;
 mod transfer;
 mod two_factor;
+mod video_conferences;
 
 pub use driver::{Connect, Database, OpenFile, SqlRow, Transaction};
 pub use query::{Param, Query};

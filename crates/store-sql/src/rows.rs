@@ -95,6 +95,9 @@ pub fn export_columns<D: Database>(kind: RecordKind) -> String {
         RecordKind::CustomEmojiTrash => crate::custom_assets::CUSTOM_EMOJI_TRASH_COLUMNS.to_owned(),
         RecordKind::CustomUserStatus => crate::custom_assets::CUSTOM_USER_STATUS_COLUMNS.to_owned(),
         RecordKind::CustomSound => crate::custom_assets::CUSTOM_SOUND_COLUMNS.to_owned(),
+        RecordKind::VideoConference => {
+            crate::video_conferences::VIDEO_CONFERENCE_COLUMNS.to_owned()
+        }
     }
 }
 
@@ -160,6 +163,9 @@ pub(crate) fn record_from_row(kind: RecordKind, row: &impl SqlRow) -> StoreResul
         }
         RecordKind::CustomSound => {
             Record::CustomSound(crate::custom_assets::custom_sound_from_row(row)?)
+        }
+        RecordKind::VideoConference => {
+            Record::VideoConference(crate::video_conferences::video_conference_from_row(row)?)
         }
     })
 }

@@ -84,6 +84,9 @@ async fn insert_record<D: Database>(tx: &mut D::Tx, record: &Record) -> StoreRes
             crate::custom_assets::insert_custom_user_status_query(status)
         }
         Record::CustomSound(sound) => crate::custom_assets::insert_custom_sound_query(sound),
+        Record::VideoConference(call) => {
+            crate::video_conferences::insert_video_conference_query(call)?
+        }
     };
     tx.write(insert).await.map(drop)
 }

@@ -249,6 +249,12 @@ async fn teams() {
 }
 
 #[tokio::test]
+async fn video_conferences() {
+    let (_dir, store) = fresh().await;
+    conformance::video_conferences(&store).await;
+}
+
+#[tokio::test]
 async fn invites() {
     let (_dir, store) = fresh().await;
     conformance::invites(&store).await;

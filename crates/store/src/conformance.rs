@@ -5488,3 +5488,102 @@ pub async fn auto_translate(store: &dyn Store) {
     assert_eq!(stored.translation_provider, None);
     assert_eq!(stored.text, "Good evening");
 }
+
+/// Video conferences: insert, read back, updates that name a stale revision lose, a room's
+/// calls newest first with their total, and unanswered direct calls.
+pub async fn video_conferences(store: &dyn Store) {
+    use crate::{CallUser, VideoConference, VideoConferenceKind, video_conference_status};
+    let t0 = now();
+    let later = |ms: i64| t0 + chrono::Duration::milliseconds(ms);
+    let owner = user("vc-own", "caller", "caller@example.com", t0);
+    store.insert_user(&owner).await.unwrap();
+    let hall = room("r-vc", "calls", &owner, t0);
+    store
+        .create_room(&hall, &[subscription("vs-own", &hall, &owner, t0)], None)
+        .await
+        .unwrap();
+    let caller = CallUser {
+        id: "vc-own".into(),
+        username: "caller".into(),
+        name: Some("Caller".into()),
+        avatar_etag: None,
+        ts: t0,
+    };
+    let call = |id: &str, kind: VideoConferenceKind, ms: i64| VideoConference {
+        id: id.into(),
+        kind,
+        room_id: "r-vc".into(),
+        status: video_conference_status::CALLING,
+        users: Vec::new(),
+        created_by: caller.clone(),
+        created_at: later(ms),
+        ended_at: None,
+        ended_by: None,
+        provider_name: "jitsi".into(),
+        url: None,
+        started_message_id: None,
+        ended_message_id: None,
+        ringing: kind == VideoConferenceKind::Direct,
+        title: None,
+        anonymous_users: 0,
+        discussion_rid: None,
+        revision: 0,
+    };
+    let first = call("vc-1", VideoConferenceKind::Videoconference, 0);
+    let second = call("vc-2", VideoConferenceKind::Direct, 10);
+    let third = call("vc-3", VideoConferenceKind::Direct, 20_000);
+    for c in [&first, &second, &third] {
+        store.insert_video_conference(c).await.unwrap();
+    }
+    assert_eq!(
+        store.video_conference("vc-1").await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(store.video_conference("missing").await.unwrap(), None);
+
+    let mut joined = first.clone();
+    joined.status = video_conference_status::STARTED;
+    joined.users.push(CallUser {
+        ts: later(5),
+        ..caller.clone()
+    });
+    joined.ended_at = Some(later(6));
+    assert!(store.update_video_conference(&joined).await.unwrap());
+    let stored = store.video_conference("vc-1").await.unwrap().unwrap();
+    assert_eq!(stored.revision, 1);
+    assert_eq!(stored.users, joined.users);
+    assert_eq!(stored.ended_at, Some(later(6)));
+    // Written from revision 0 after someone else wrote revision 1: refused, nothing changes.
+    let mut stale = first.clone();
+    stale.status = video_conference_status::ENDED;
+    assert!(!store.update_video_conference(&stale).await.unwrap());
+    assert_eq!(
+        store
+            .video_conference("vc-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        video_conference_status::STARTED
+    );
+
+    let (page, total) = store.room_video_conferences("r-vc", 0, 2).await.unwrap();
+    assert_eq!(total, 3);
+    let ids: Vec<&str> = page.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["vc-3", "vc-2"]);
+    let (page, _) = store.room_video_conferences("r-vc", 2, 2).await.unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(
+        store
+            .room_video_conferences("elsewhere", 0, 10)
+            .await
+            .unwrap()
+            .1,
+        0
+    );
+
+    // Only direct calls still calling, created before the cut-off.
+    let unanswered = store.unanswered_direct_calls(later(1_000)).await.unwrap();
+    let ids: Vec<&str> = unanswered.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["vc-2"]);
+}

@@ -471,6 +471,11 @@ mod two_factor;
 pub use two_factor::{EmailTwoFactor, TwoFactorStore, UserTotp};
 mod statistics;
 pub use statistics::{StatisticsSnapshot, StatisticsStore, WorkspaceCounts};
+mod video_conferences;
+pub use video_conferences::{
+    CallUser, VideoConference, VideoConferenceKind, VideoConferenceStore,
+    status as video_conference_status,
+};
 mod custom_assets;
 pub use custom_assets::{
     AssetFile, CustomAssetStore, CustomEmoji, CustomEmojiFilter, CustomSound, CustomUserStatus,
@@ -502,6 +507,7 @@ pub trait Store:
     + TwoFactorStore
     + StatisticsStore
     + CustomAssetStore
+    + VideoConferenceStore
 {
 }
 
@@ -529,5 +535,6 @@ impl<T> Store for T where
         + TwoFactorStore
         + StatisticsStore
         + CustomAssetStore
+        + VideoConferenceStore
 {
 }

@@ -59,13 +59,14 @@ pub enum RecordKind {
     CustomEmojiTrash,
     CustomUserStatus,
     CustomSound,
+    VideoConference,
 }
 
 impl RecordKind {
     /// Every kind, each after the kinds it references (tokens after users, subscriptions after
     /// rooms and users, messages after rooms), so that copying in this order never writes a
     /// row before the row it points to. A new table goes here.
-    pub const ALL: [RecordKind; 29] = [
+    pub const ALL: [RecordKind; 30] = [
         RecordKind::User,
         RecordKind::LoginToken,
         RecordKind::Role,
@@ -95,6 +96,7 @@ impl RecordKind {
         RecordKind::CustomEmojiTrash,
         RecordKind::CustomUserStatus,
         RecordKind::CustomSound,
+        RecordKind::VideoConference,
     ];
 
     /// The name of the kind's table, as both backends call it: for progress output, and for
@@ -130,6 +132,7 @@ impl RecordKind {
             RecordKind::CustomEmojiTrash => "custom_emoji_trash",
             RecordKind::CustomUserStatus => "custom_user_statuses",
             RecordKind::CustomSound => "custom_sounds",
+            RecordKind::VideoConference => "video_conferences",
         }
     }
 }
@@ -240,6 +243,8 @@ pub enum Record {
     CustomUserStatus(crate::CustomUserStatus),
     /// A custom sound's record (its bytes stay in the blob store, which is not moved).
     CustomSound(crate::CustomSound),
+    /// A call with its participants and status as they are.
+    VideoConference(crate::VideoConference),
 }
 
 impl Record {
@@ -274,6 +279,7 @@ impl Record {
             Record::CustomEmojiTrash(_) => RecordKind::CustomEmojiTrash,
             Record::CustomUserStatus(_) => RecordKind::CustomUserStatus,
             Record::CustomSound(_) => RecordKind::CustomSound,
+            Record::VideoConference(_) => RecordKind::VideoConference,
         }
     }
 }

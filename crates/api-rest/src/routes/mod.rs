@@ -22,6 +22,7 @@ mod rooms;
 mod settings;
 mod teams;
 mod users;
+mod video_conferences;
 mod workspace;
 
 use crate::AppState;
@@ -144,6 +145,19 @@ fn table() -> RouteTable {
         .post(
             "/api/v1/users.sendConfirmationEmail",
             users::send_confirmation_email,
+        )
+        .post("/api/v1/video-conference.start", video_conferences::start)
+        .post("/api/v1/video-conference.join", video_conferences::join)
+        .post("/api/v1/video-conference.cancel", video_conferences::cancel)
+        .get("/api/v1/video-conference.info", video_conferences::info)
+        .get("/api/v1/video-conference.list", video_conferences::list)
+        .get(
+            "/api/v1/video-conference.capabilities",
+            video_conferences::capabilities,
+        )
+        .get(
+            "/api/v1/video-conference.providers",
+            video_conferences::providers,
         )
         .post("/api/v1/findOrCreateInvite", invites::find_or_create)
         .get("/api/v1/listInvites", invites::list)

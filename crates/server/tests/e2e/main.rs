@@ -56,4 +56,5 @@ mod thumbnails;
 mod tokens;
 mod two_factor;
 mod users;
+mod video_conference;
 mod web;

@@ -843,6 +843,41 @@ async fn fill(store: &dyn Store, t0: Timestamp) {
         })
         .await
         .unwrap();
+    store
+        .insert_video_conference(&crate::VideoConference {
+            id: "vc1".into(),
+            kind: crate::VideoConferenceKind::Videoconference,
+            room_id: "r1".into(),
+            status: crate::video_conference_status::ENDED,
+            users: vec![crate::CallUser {
+                id: "b1".into(),
+                username: "ben".into(),
+                name: Some("Ben".into()),
+                avatar_etag: None,
+                ts: at(79),
+            }],
+            created_by: crate::CallUser {
+                id: "a1".into(),
+                username: "ann".into(),
+                name: None,
+                avatar_etag: Some("etag".into()),
+                ts: at(78),
+            },
+            created_at: at(78),
+            ended_at: Some(at(80)),
+            ended_by: None,
+            provider_name: "jitsi".into(),
+            url: Some("https://meet.example/vc1".into()),
+            started_message_id: Some("m-vc1".into()),
+            ended_message_id: None,
+            ringing: false,
+            title: Some("Stand-up 🙂".into()),
+            anonymous_users: 0,
+            discussion_rid: None,
+            revision: 2,
+        })
+        .await
+        .unwrap();
 
     // The audit log: a chain of a few entries.
     for (i, action) in ["user.create", "setting.update", "room.delete", "user.login"]

@@ -329,18 +329,20 @@ mod tests {
         let parts: Vec<&str> = token.split('.').collect();
         assert_eq!(parts.len(), 3);
         let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"s3cret");
-        let signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
+        let signature = URL_SAFE_NO_PAD.decode(parts[2]).expect("signature");
         ring::hmac::verify(
             &key,
             format!("{}.{}", parts[0], parts[1]).as_bytes(),
             &signature,
         )
-        .unwrap();
+        .expect("signed with the secret");
         let header: Value =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).expect("header"))
+                .expect("json");
         assert_eq!(header, json!({"alg": "HS256", "typ": "JWT"}));
         let payload: Value =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).expect("payload"))
+                .expect("json");
         assert_eq!(payload, claims);
         let wrong = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"other");
         assert!(

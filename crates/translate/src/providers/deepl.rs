@@ -8,8 +8,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    ErrorAnswer, LanguageCache, ProviderOptions, Transport, batches, canonical_language, is_noop,
-    json_size, primary_subtag, resolve_target, same_language,
+    BatchedProvider, ErrorAnswer, LanguageCache, ProviderOptions, Transport, canonical_language,
+    expect_one_per_text, primary_subtag, same_language, translate_in_batches,
 };
 use crate::{TranslateError, Translator};
 
@@ -127,6 +127,29 @@ impl DeeplTranslate {
             .map(|l| canonical_language(&l.language))
             .collect())
     }
+}
+
+/// DeepL answers a rejected key with 403 and a used-up character quota with 456; the latter
+/// passes with the billing period, so it is retried like throttling.
+fn classify(answer: ErrorAnswer) -> TranslateError {
+    let message = answer
+        .json()
+        .and_then(|j| j.get("message").and_then(|m| m.as_str()).map(str::to_owned));
+    if answer.status.as_u16() == 456 {
+        return TranslateError::Provider(super::describe_status(
+            SERVICE,
+            answer.status,
+            Some(message.unwrap_or_else(|| "quota exceeded".to_owned())),
+        ));
+    }
+    answer.into_error(SERVICE, message)
+}
+
+impl BatchedProvider for DeeplTranslate {
+    const SERVICE: &'static str = SERVICE;
+    const MAX_TEXTS: usize = MAX_TEXTS;
+    const MAX_REQUEST_SIZE: usize = MAX_REQUEST_TEXT_BYTES;
+    const ALIASES: &'static [(&'static str, &'static str)] = ALIASES;
 
     async fn translate_batch(
         &self,
@@ -147,13 +170,7 @@ impl DeeplTranslate {
             .json(&body);
         let answer = self.transport.send(request).await?.map_err(classify)?;
         let answer: TranslateAnswer = self.transport.decode(&answer)?;
-        if answer.translations.len() != texts.len() {
-            return Err(TranslateError::Provider(format!(
-                "{SERVICE} answered {} translations for {} texts",
-                answer.translations.len(),
-                texts.len()
-            )));
-        }
+        expect_one_per_text(SERVICE, answer.translations.len(), texts.len())?;
         Ok(texts
             .iter()
             .zip(answer.translations)
@@ -165,22 +182,6 @@ impl DeeplTranslate {
             )
             .collect())
     }
-}
-
-/// DeepL answers a rejected key with 403 and a used-up character quota with 456; the latter
-/// passes with the billing period, so it is retried like throttling.
-fn classify(answer: ErrorAnswer) -> TranslateError {
-    let message = answer
-        .json()
-        .and_then(|j| j.get("message").and_then(|m| m.as_str()).map(str::to_owned));
-    if answer.status.as_u16() == 456 {
-        return TranslateError::Provider(super::describe_status(
-            SERVICE,
-            answer.status,
-            Some(message.unwrap_or_else(|| "quota exceeded".to_owned())),
-        ));
-    }
-    answer.into_error(SERVICE, message)
 }
 
 #[async_trait]
@@ -199,18 +200,6 @@ impl Translator for DeeplTranslate {
         source_language: Option<&str>,
         target_language: &str,
     ) -> Result<Vec<String>, TranslateError> {
-        if texts.is_empty() || is_noop(source_language, target_language) {
-            return Ok(texts.to_vec());
-        }
-        let supported = self.supported_languages().await.unwrap_or_default();
-        let target = resolve_target(target_language, &supported, ALIASES);
-        let mut translated = Vec::with_capacity(texts.len());
-        for run in batches(SERVICE, texts, MAX_TEXTS, MAX_REQUEST_TEXT_BYTES, json_size)? {
-            translated.extend(
-                self.translate_batch(&texts[run], source_language, &target)
-                    .await?,
-            );
-        }
-        Ok(translated)
+        translate_in_batches(self, texts, source_language, target_language).await
     }
 }

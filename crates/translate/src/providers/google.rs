@@ -8,8 +8,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    ErrorAnswer, LanguageCache, ProviderOptions, Transport, batches, canonical_language, is_noop,
-    json_size, resolve_target, same_language,
+    BatchedProvider, ErrorAnswer, LanguageCache, ProviderOptions, Transport, canonical_language,
+    expect_one_per_text, same_language, translate_in_batches,
 };
 use crate::{TranslateError, Translator};
 
@@ -109,44 +109,6 @@ impl GoogleTranslate {
             .map(|l| canonical_language(&l.language))
             .collect())
     }
-
-    async fn translate_batch(
-        &self,
-        texts: &[String],
-        source_language: Option<&str>,
-        target: &str,
-    ) -> Result<Vec<String>, TranslateError> {
-        let mut body = json!({ "q": texts, "target": target, "format": "text" });
-        if let Some(source) = source_language {
-            body["source"] = json!(source);
-        }
-        let request = self
-            .transport
-            .client
-            .post(self.transport.url("/language/translate/v2"))
-            .query(&[("key", self.config.api_key.as_str())])
-            .json(&body);
-        let answer = self.transport.send(request).await?.map_err(classify)?;
-        let answer: Envelope<TranslationsData> = self.transport.decode(&answer)?;
-        let translations = answer.data.translations;
-        if translations.len() != texts.len() {
-            return Err(TranslateError::Provider(format!(
-                "{SERVICE} answered {} translations for {} texts",
-                translations.len(),
-                texts.len()
-            )));
-        }
-        Ok(texts
-            .iter()
-            .zip(translations)
-            .map(
-                |(original, translation)| match translation.detected_source_language {
-                    Some(detected) if same_language(&detected, target) => original.clone(),
-                    _ => translation.translated_text,
-                },
-            )
-            .collect())
-    }
 }
 
 /// Google answers a bad key with 400 (`keyInvalid`, or `API_KEY_INVALID` in newer error
@@ -196,6 +158,44 @@ fn classify(answer: ErrorAnswer) -> TranslateError {
     answer.into_error(SERVICE, message)
 }
 
+impl BatchedProvider for GoogleTranslate {
+    const SERVICE: &'static str = SERVICE;
+    const MAX_TEXTS: usize = MAX_SEGMENTS;
+    const MAX_REQUEST_SIZE: usize = MAX_REQUEST_TEXT_BYTES;
+
+    async fn translate_batch(
+        &self,
+        texts: &[String],
+        source_language: Option<&str>,
+        target: &str,
+    ) -> Result<Vec<String>, TranslateError> {
+        let mut body = json!({ "q": texts, "target": target, "format": "text" });
+        if let Some(source) = source_language {
+            body["source"] = json!(source);
+        }
+        let request = self
+            .transport
+            .client
+            .post(self.transport.url("/language/translate/v2"))
+            .query(&[("key", self.config.api_key.as_str())])
+            .json(&body);
+        let answer = self.transport.send(request).await?.map_err(classify)?;
+        let answer: Envelope<TranslationsData> = self.transport.decode(&answer)?;
+        let translations = answer.data.translations;
+        expect_one_per_text(SERVICE, translations.len(), texts.len())?;
+        Ok(texts
+            .iter()
+            .zip(translations)
+            .map(
+                |(original, translation)| match translation.detected_source_language {
+                    Some(detected) if same_language(&detected, target) => original.clone(),
+                    _ => translation.translated_text,
+                },
+            )
+            .collect())
+    }
+}
+
 #[async_trait]
 impl Translator for GoogleTranslate {
     fn provider_id(&self) -> &'static str {
@@ -212,24 +212,6 @@ impl Translator for GoogleTranslate {
         source_language: Option<&str>,
         target_language: &str,
     ) -> Result<Vec<String>, TranslateError> {
-        if texts.is_empty() || is_noop(source_language, target_language) {
-            return Ok(texts.to_vec());
-        }
-        let supported = self.supported_languages().await.unwrap_or_default();
-        let target = resolve_target(target_language, &supported, &[]);
-        let mut translated = Vec::with_capacity(texts.len());
-        for run in batches(
-            SERVICE,
-            texts,
-            MAX_SEGMENTS,
-            MAX_REQUEST_TEXT_BYTES,
-            json_size,
-        )? {
-            translated.extend(
-                self.translate_batch(&texts[run], source_language, &target)
-                    .await?,
-            );
-        }
-        Ok(translated)
+        translate_in_batches(self, texts, source_language, target_language).await
     }
 }

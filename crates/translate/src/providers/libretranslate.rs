@@ -8,8 +8,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    ErrorAnswer, LanguageCache, ProviderOptions, Transport, batches, canonical_language, is_noop,
-    json_size, resolve_target, same_language,
+    BatchedProvider, ErrorAnswer, LanguageCache, ProviderOptions, Transport, canonical_language,
+    expect_one_per_text, same_language, translate_in_batches,
 };
 use crate::{TranslateError, Translator};
 
@@ -122,6 +122,32 @@ impl LibreTranslate {
             .map(|l| canonical_language(&l.code))
             .collect())
     }
+}
+
+/// LibreTranslate's errors are `{"error": "…"}`. A server that requires keys answers a
+/// missing or unknown one with 400 or 403 depending on its version; both need an admin.
+fn classify(answer: ErrorAnswer) -> TranslateError {
+    let message = answer
+        .json()
+        .and_then(|j| j.get("error").and_then(|m| m.as_str()).map(str::to_owned));
+    if answer.status == reqwest::StatusCode::BAD_REQUEST
+        && message
+            .as_deref()
+            .is_some_and(|m| m.to_ascii_lowercase().contains("api key"))
+    {
+        return TranslateError::Configuration(super::describe_status(
+            SERVICE,
+            answer.status,
+            message,
+        ));
+    }
+    answer.into_error(SERVICE, message)
+}
+
+impl BatchedProvider for LibreTranslate {
+    const SERVICE: &'static str = SERVICE;
+    const MAX_TEXTS: usize = MAX_TEXTS;
+    const MAX_REQUEST_SIZE: usize = MAX_REQUEST_TEXT_BYTES;
 
     async fn translate_batch(
         &self,
@@ -146,13 +172,7 @@ impl LibreTranslate {
         let answer = self.transport.send(request).await?.map_err(classify)?;
         let answer: TranslateAnswer = self.transport.decode(&answer)?;
         let translations = answer.translated_text.into_vec();
-        if translations.len() != texts.len() {
-            return Err(TranslateError::Provider(format!(
-                "{SERVICE} answered {} translations for {} texts",
-                translations.len(),
-                texts.len()
-            )));
-        }
+        expect_one_per_text(SERVICE, translations.len(), texts.len())?;
         let detected: Vec<Option<String>> = match answer.detected_language {
             Some(detected) => detected
                 .into_vec()
@@ -175,26 +195,6 @@ impl LibreTranslate {
     }
 }
 
-/// LibreTranslate's errors are `{"error": "…"}`. A server that requires keys answers a
-/// missing or unknown one with 400 or 403 depending on its version; both need an admin.
-fn classify(answer: ErrorAnswer) -> TranslateError {
-    let message = answer
-        .json()
-        .and_then(|j| j.get("error").and_then(|m| m.as_str()).map(str::to_owned));
-    if answer.status == reqwest::StatusCode::BAD_REQUEST
-        && message
-            .as_deref()
-            .is_some_and(|m| m.to_ascii_lowercase().contains("api key"))
-    {
-        return TranslateError::Configuration(super::describe_status(
-            SERVICE,
-            answer.status,
-            message,
-        ));
-    }
-    answer.into_error(SERVICE, message)
-}
-
 #[async_trait]
 impl Translator for LibreTranslate {
     /// Upstream's `libreTranslate.ts` names its provider `libre-translate`, in the same
@@ -213,18 +213,6 @@ impl Translator for LibreTranslate {
         source_language: Option<&str>,
         target_language: &str,
     ) -> Result<Vec<String>, TranslateError> {
-        if texts.is_empty() || is_noop(source_language, target_language) {
-            return Ok(texts.to_vec());
-        }
-        let supported = self.supported_languages().await.unwrap_or_default();
-        let target = resolve_target(target_language, &supported, &[]);
-        let mut translated = Vec::with_capacity(texts.len());
-        for run in batches(SERVICE, texts, MAX_TEXTS, MAX_REQUEST_TEXT_BYTES, json_size)? {
-            translated.extend(
-                self.translate_batch(&texts[run], source_language, &target)
-                    .await?,
-            );
-        }
-        Ok(translated)
+        translate_in_batches(self, texts, source_language, target_language).await
     }
 }

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ErrorAnswer, LanguageCache, ProviderOptions, Transport, batches, canonical_language, is_noop,
-    resolve_target, same_language,
+    BatchedProvider, ErrorAnswer, LanguageCache, ProviderOptions, Transport, canonical_language,
+    expect_one_per_text, same_language, translate_in_batches,
 };
 use crate::{TranslateError, Translator};
 
@@ -130,6 +130,27 @@ impl MicrosoftTranslate {
             .map(|code| canonical_language(code))
             .collect())
     }
+}
+
+/// Microsoft's errors are `{"error": {"code": 401000, "message": …}}`.
+fn classify(answer: ErrorAnswer) -> TranslateError {
+    let message = answer.json().and_then(|j| {
+        j.pointer("/error/message")
+            .and_then(|m| m.as_str())
+            .map(str::to_owned)
+    });
+    answer.into_error(SERVICE, message)
+}
+
+impl BatchedProvider for MicrosoftTranslate {
+    const SERVICE: &'static str = SERVICE;
+    const MAX_TEXTS: usize = MAX_TEXTS;
+    const MAX_REQUEST_SIZE: usize = MAX_REQUEST_CHARS;
+    const ALIASES: &'static [(&'static str, &'static str)] = ALIASES;
+
+    fn text_size(text: &str) -> usize {
+        text.chars().count()
+    }
 
     async fn translate_batch(
         &self,
@@ -158,13 +179,7 @@ impl MicrosoftTranslate {
         }
         let answer = self.transport.send(request).await?.map_err(classify)?;
         let answer: Vec<TranslateItem> = self.transport.decode(&answer)?;
-        if answer.len() != texts.len() {
-            return Err(TranslateError::Provider(format!(
-                "{SERVICE} answered {} translations for {} texts",
-                answer.len(),
-                texts.len()
-            )));
-        }
+        expect_one_per_text(SERVICE, answer.len(), texts.len())?;
         texts
             .iter()
             .zip(answer)
@@ -188,16 +203,6 @@ impl MicrosoftTranslate {
     }
 }
 
-/// Microsoft's errors are `{"error": {"code": 401000, "message": …}}`.
-fn classify(answer: ErrorAnswer) -> TranslateError {
-    let message = answer.json().and_then(|j| {
-        j.pointer("/error/message")
-            .and_then(|m| m.as_str())
-            .map(str::to_owned)
-    });
-    answer.into_error(SERVICE, message)
-}
-
 #[async_trait]
 impl Translator for MicrosoftTranslate {
     fn provider_id(&self) -> &'static str {
@@ -214,20 +219,6 @@ impl Translator for MicrosoftTranslate {
         source_language: Option<&str>,
         target_language: &str,
     ) -> Result<Vec<String>, TranslateError> {
-        if texts.is_empty() || is_noop(source_language, target_language) {
-            return Ok(texts.to_vec());
-        }
-        let supported = self.supported_languages().await.unwrap_or_default();
-        let target = resolve_target(target_language, &supported, ALIASES);
-        let mut translated = Vec::with_capacity(texts.len());
-        for run in batches(SERVICE, texts, MAX_TEXTS, MAX_REQUEST_CHARS, |t| {
-            t.chars().count()
-        })? {
-            translated.extend(
-                self.translate_batch(&texts[run], source_language, &target)
-                    .await?,
-            );
-        }
-        Ok(translated)
+        translate_in_batches(self, texts, source_language, target_language).await
     }
 }

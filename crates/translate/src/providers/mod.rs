@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 
-use crate::TranslateError;
+use crate::{TranslateError, Translator};
 
 /// How long a provider may take to answer one request, connection included. Microsoft documents
 /// 15 s as its longest latency for standard models; the others answer chat-sized texts far
@@ -267,6 +267,80 @@ impl LanguageCache {
         let languages = fetch().await?;
         *entry = Some((Instant::now(), languages.clone()));
         Ok(languages)
+    }
+}
+
+/// What tells one HTTP provider from another; [`translate_in_batches`] does the rest (the
+/// no-op check, the target's spelling, splitting into requests).
+pub(crate) trait BatchedProvider: Translator {
+    /// The service's name in errors.
+    const SERVICE: &'static str;
+    /// The most texts one request carries.
+    const MAX_TEXTS: usize;
+    /// The most one request's texts may add up to, as [`Self::text_size`] counts them.
+    const MAX_REQUEST_SIZE: usize;
+    /// The service's own spellings of codes upstream's clients send (see [`resolve_target`]).
+    const ALIASES: &'static [(&'static str, &'static str)] = &[];
+
+    /// How the service counts a text against [`Self::MAX_REQUEST_SIZE`]; most count the JSON.
+    fn text_size(text: &str) -> usize {
+        json_size(text)
+    }
+
+    /// Translates one request's worth of texts into `target` (already in the service's
+    /// spelling), answering one text per text, in order.
+    fn translate_batch(
+        &self,
+        texts: &[String],
+        source_language: Option<&str>,
+        target: &str,
+    ) -> impl Future<Output = Result<Vec<String>, TranslateError>> + Send;
+}
+
+/// [`Translator::translate`] for an HTTP provider: nothing is sent when there is nothing to do,
+/// and the texts go in as few requests as the service's limits allow.
+pub(crate) async fn translate_in_batches<P: BatchedProvider>(
+    provider: &P,
+    texts: &[String],
+    source_language: Option<&str>,
+    target_language: &str,
+) -> Result<Vec<String>, TranslateError> {
+    if texts.is_empty() || is_noop(source_language, target_language) {
+        return Ok(texts.to_vec());
+    }
+    // Without the list (the service is down) the code goes as the client wrote it.
+    let supported = provider.supported_languages().await.unwrap_or_default();
+    let target = resolve_target(target_language, &supported, P::ALIASES);
+    let mut translated = Vec::with_capacity(texts.len());
+    for run in batches(
+        P::SERVICE,
+        texts,
+        P::MAX_TEXTS,
+        P::MAX_REQUEST_SIZE,
+        P::text_size,
+    )? {
+        translated.extend(
+            provider
+                .translate_batch(&texts[run], source_language, &target)
+                .await?,
+        );
+    }
+    Ok(translated)
+}
+
+/// Refuses an answer that does not hold one translation per text sent: pairing them up would
+/// put translations under the wrong messages.
+pub(crate) fn expect_one_per_text(
+    service: &str,
+    answered: usize,
+    sent: usize,
+) -> Result<(), TranslateError> {
+    if answered == sent {
+        Ok(())
+    } else {
+        Err(TranslateError::Provider(format!(
+            "{service} answered {answered} translations for {sent} texts"
+        )))
     }
 }
 

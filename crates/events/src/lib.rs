@@ -233,6 +233,20 @@ pub enum Event {
         name: String,
         payload: serde_json::Value,
     },
+    /// An event for one user's sessions: `stream-notify-user` `<user_id>/<name>` with `args`
+    /// (a call ringing, `video-conference`; signalling, `webrtc`).
+    UserNotice {
+        user_id: String,
+        name: String,
+        args: serde_json::Value,
+    },
+    /// An event for a room's members: `stream-notify-room` `<room_id>/<name>` with `args`
+    /// (a call changed: `videoconf` with the call's id).
+    RoomNotice {
+        room_id: String,
+        name: String,
+        args: serde_json::Value,
+    },
     /// A user's visible status changed.
     UserStatus {
         user_id: String,

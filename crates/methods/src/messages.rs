@@ -32,6 +32,9 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
     ("stream-notify-room", |s, p, c| {
         Box::pin(notify_room(s, p, c))
     }),
+    ("stream-notify-user", |s, p, c| {
+        Box::pin(notify_user(s, p, c))
+    }),
     ("starMessage", |s, p, c| Box::pin(star_message(s, p, c))),
     ("pinMessage", |s, p, c| Box::pin(pin_message(s, p, c, true))),
     ("unpinMessage", |s, p, c| {
@@ -476,6 +479,33 @@ async fn notify_room(
         .messages()
         .notify_activity(session, room_id, activities, thread_id)
         .await?;
+    value(Value::Null)
+}
+
+/// `stream-notify-user` as a method: a client writing `["<targetUid>/<event>", data]` to
+/// another user's stream. Each event that clients may write has its rule; anything else, and
+/// any write its rule refuses, is refused and delivers nothing.
+async fn notify_user(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let event = str_param(&params, 0)?;
+    let Some((target, kind)) = event.split_once('/') else {
+        return Err(Error::meteor("error-not-allowed", "Not allowed"));
+    };
+    let data = param(&params, 1).cloned().unwrap_or(Value::Null);
+    match kind {
+        // Ringing and answering a call (upstream's `VideoConf.validateAction`).
+        "video-conference" => {
+            service
+                .video_conferences()
+                .write_user_event(session, target, &data)
+                .await?
+        }
+        _ => return Err(Error::meteor("error-not-allowed", "Not allowed")),
+    }
     value(Value::Null)
 }
 

@@ -82,6 +82,11 @@ test('the member count follows joins live, with each language\'s plural forms', 
     await openRoom(page, 'counted');
     const count = page.getByTestId('room-members-count');
     await count.filter({ hasText: /^1 member$/ }).waitFor();
+    // The room's stream is live once a message posted elsewhere shows (the notices come that way).
+    await untilShown(
+      (n) => rest(server.base, 'chat.postMessage', { method: 'POST', auth: owner, body: { roomId: channel._id, text: `probe ${n}` } }),
+      (n, timeout) => message(page, `probe ${n}`).waitFor({ timeout }),
+    );
     await rest(server.base, 'channels.invite', { method: 'POST', auth: owner, body: { roomId: channel._id, userId: guests[0].userId } });
     await count.filter({ hasText: /^2 members$/ }).waitFor();
 

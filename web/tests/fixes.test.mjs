@@ -3,13 +3,29 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
 import {
   startServer, launchBrowser, openAs, createUser, login, rest, withScreenshots, openRoom, send, message, ADMIN, PASSWORD,
 } from './harness.mjs';
 
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
 let server;
 let browser;
 let admin;
+
+/** Runs axe-core in the page; fails on serious and critical violations. */
+async function axe(page, label) {
+  await page.evaluate(AXE);
+  const result = await page.evaluate(async () => {
+    // @ts-ignore: injected above.
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+  });
+  const serious = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(serious, [], `${label}: ${JSON.stringify(serious, null, 1)}`);
+}
 
 /**
  * Changes something on the server until the page shows it: a page that has just loaded may not
@@ -62,6 +78,7 @@ test('login and registration errors are sentences in the chosen language', async
     await page.getByTestId('login-password').fill(PASSWORD);
     await page.getByTestId('auth-submit').click();
     await error.filter({ hasText: 'يوجد حساب بهذا البريد الإلكتروني' }).waitFor();
+    await axe(page, 'registration error');
     assert.doesNotMatch(await error.textContent(), /\[403\]|already exists/);
 
     await page.getByTestId('register-email').fill('fresh@example.com');
@@ -159,6 +176,7 @@ test('deleting a message, leaving and deleting a room ask in the client\'s own d
     await dialog.getByText('Delete this message?').waitFor();
     // Cancel is where the focus starts, and keeps the message.
     assert.equal(await focused(page), 'confirm-cancel');
+    await axe(page, 'confirm dialog');
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'detached' });
     assert.equal(await doomed.count(), 1);
@@ -229,6 +247,7 @@ test('Log out is in sight in the account menu of a 1366×800 screen', async (t) 
     await page.getByTestId('account-menu').click();
     const logout = page.getByTestId('logout');
     await logout.waitFor();
+    await axe(page, 'account menu');
     const box = await logout.boundingBox();
     assert.ok(box && box.y >= 0 && box.y + box.height <= 800, `Log out within the screen: ${JSON.stringify(box)}`);
     // Not merely inside the viewport but visible: nothing (the menu's own scrolling) hides it.
@@ -295,6 +314,7 @@ test('icon buttons have a name and a tooltip; favourite and starred messages loo
     assert.notEqual(await icon('favorite'), await icon('open-starred'));
     assert.equal(await page.getByTestId('favorite').getAttribute('title'), 'Favourite');
     assert.equal(await page.getByTestId('open-starred').getAttribute('title'), 'Starred messages');
+    await axe(page, 'room header');
   });
 });
 
@@ -342,6 +362,7 @@ test('on a phone the room header leaves room for the room\'s name', async (t) =>
     await page.getByTestId('room-menu').click();
     await page.getByTestId('menu-pinned').click();
     await page.getByTestId('pinned-results').waitFor();
+    await axe(page, 'phone room with panel');
     const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(scrollWidth <= 390, `no horizontal scrolling (${scrollWidth})`);
   });
@@ -420,6 +441,7 @@ test('search results, pinned messages and message links open at the message, far
     await page.getByTestId('search-input').press('Enter');
     const result = page.getByTestId('search-results').getByTestId('found-message').first();
     await result.waitFor();
+    await axe(page, 'search results');
     // The hover toolbar of the first result is not cut off by the panel.
     await result.getByTestId('message').hover();
     const toolbar = await result.getByTestId('react-button').boundingBox();
@@ -474,6 +496,7 @@ test('one user picker: invite box, new channel members and direct messages find 
     await invite.fill('Kemp');
     await page.getByTestId('panel-members').getByTestId('user-picker-match').filter({ hasText: '@pickme' }).waitFor();
     await invite.press('ArrowDown');
+    await axe(page, 'user picker');
     await invite.press('Enter');
     assert.equal(await invite.inputValue(), 'pickme, ');
     await page.getByTestId('invite-submit').click();

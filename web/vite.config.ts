@@ -58,6 +58,14 @@ function emojiImages(): Plugin {
       for (const name of names) {
         this.emitFile({ type: 'asset', fileName: `emoji/${name}.svg`, source: readFileSync(join(dir, `${name}.svg`)) });
       }
+      // The pictures' licence asks for credit, shipped next to them.
+      this.emitFile({
+        type: 'asset',
+        fileName: 'emoji/ATTRIBUTION.txt',
+        source:
+          'Emoji graphics: Twemoji, copyright Twitter, Inc and other contributors (jdecked/twemoji),\n' +
+          'licensed under CC-BY 4.0. Optimised SVG files from the npm package @twemoji/svg (MIT).\n',
+      });
     },
   };
 }

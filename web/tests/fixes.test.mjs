@@ -558,6 +558,10 @@ test('emoji are drawn from the images shipped with the client', async (t) => {
       assert.ok(image.ok, `loads: ${image.url}`);
       assert.ok(image.url.startsWith(server.base), image.url);
     }
+    // Their licence's credit is served beside them.
+    const credit = await fetch(`${server.base}/emoji/ATTRIBUTION.txt`);
+    assert.equal(credit.status, 200);
+    assert.match(await credit.text(), /Twemoji.*CC-BY 4\.0/s);
     // The text still reads as the emoji (copying, finding).
     assert.match(await body.textContent(), /🎉.*👍.*❤️/u);
 

@@ -1,7 +1,9 @@
 import { defineConfig, type Plugin } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { extname, join, resolve } from 'node:path';
+import { dirname, extname, join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { EMOJI, emojiImageName } from './src/lib/emoji.ts';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 
 // The build goes where the Rust build script asks (its OUT_DIR), or to dist/.
@@ -40,8 +42,36 @@ function precompress(): Plugin {
   };
 }
 
+/**
+ * Ships the picture of every emoji the client knows (`EMOJI`), from Twemoji's SVGs
+ * (`@twemoji/svg`), as `/emoji/<code points>.svg`: loaded one by one as they show, so they cost
+ * the first screen nothing. A character without a picture fails the build.
+ */
+function emojiImages(): Plugin {
+  return {
+    name: 'comet-emoji-images',
+    apply: 'build',
+    generateBundle() {
+      const require = createRequire(import.meta.url);
+      const dir = dirname(require.resolve('@twemoji/svg/package.json'));
+      const names = new Set(Object.values(EMOJI).map(emojiImageName));
+      for (const name of names) {
+        this.emitFile({ type: 'asset', fileName: `emoji/${name}.svg`, source: readFileSync(join(dir, `${name}.svg`)) });
+      }
+      // The pictures' licence asks for credit, shipped next to them.
+      this.emitFile({
+        type: 'asset',
+        fileName: 'emoji/ATTRIBUTION.txt',
+        source:
+          'Emoji graphics: Twemoji, copyright Twitter, Inc and other contributors (jdecked/twemoji),\n' +
+          'licensed under CC-BY 4.0. Optimised SVG files from the npm package @twemoji/svg (MIT).\n',
+      });
+    },
+  };
+}
+
 export default defineConfig({
-  plugins: [svelte(), precompress()],
+  plugins: [svelte(), emojiImages(), precompress()],
   build: {
     outDir,
     emptyOutDir: true,

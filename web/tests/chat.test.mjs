@@ -156,9 +156,9 @@ test('edit and delete one’s own messages', async (t) => {
     await alice.getByTestId('edit-input').press('Enter');
     await message(bob, `edited twice ${a}`).waitFor();
 
-    alice.once('dialog', (dialog) => dialog.accept());
     await message(alice, `edited twice ${a}`).hover();
     await message(alice, `edited twice ${a}`).getByTestId('delete-button').click();
+    await alice.getByTestId('confirm-ok').click();
     await message(bob, `edited twice ${a}`).waitFor({ state: 'detached' });
     await message(alice, `edited twice ${a}`).waitFor({ state: 'detached' });
     noProblems(alice, bob);
@@ -259,9 +259,9 @@ test('create a channel, invite, set the topic, leave', async (t) => {
 
     await openRoom(bob, name);
     await bob.getByTestId('room-topic').filter({ hasText: 'Ship it' }).waitFor();
-    bob.once('dialog', (dialog) => dialog.accept());
     await bob.getByTestId('room-menu').click();
     await bob.getByTestId('leave-room').click();
+    await bob.getByTestId('confirm-ok').click();
     await bob.locator(`[data-testid="room-link"][data-room="${name}"]`).waitFor({ state: 'detached' });
 
     // A private group is private.

@@ -39,7 +39,6 @@ test('an admin uploads a custom emoji; messages, reactions and pickers show it; 
   await createUser(server.base, admin, 'emojifan', 'Emoji Fan');
   const boss = await openAs(browser, server.base, ADMIN.username, ADMIN.password);
   const fan = await openAs(browser, server.base, 'emojifan');
-  boss.on('dialog', (dialog) => void dialog.accept());
   t.after(async () => {
     await boss.context().close();
     await fan.context().close();
@@ -85,6 +84,7 @@ test('an admin uploads a custom emoji; messages, reactions and pickers show it; 
 
     // Deleted: the message and the reaction show the text again, without a reload.
     await boss.locator('[data-emoji-name="blob_party"]').getByTestId('emoji-delete').click();
+    await boss.getByTestId('confirm-ok').click();
     await boss.locator('[data-emoji-name="blob_party"]').waitFor({ state: 'detached' });
     await posted.locator('.md img').waitFor({ state: 'detached' });
     assert.match(await posted.locator('.md').innerText(), /party time :blob_party: and :blobby:/);
@@ -127,7 +127,6 @@ test('custom user statuses from the admin screen are offered in the status menu'
 
 test('an admin uploads and deletes a custom sound', async (t) => {
   const boss = await openAs(browser, server.base, ADMIN.username, ADMIN.password);
-  boss.on('dialog', (dialog) => void dialog.accept());
   t.after(() => boss.context().close());
   await withScreenshots(t.name, () => [boss], async () => {
     await boss.goto('/admin/sounds');
@@ -141,6 +140,7 @@ test('an admin uploads and deletes a custom sound', async (t) => {
     const served = await fetch(`${server.base}${src}`);
     assert.equal(served.status, 200);
     await row.getByRole('button', { name: 'Delete ding' }).click();
+    await boss.getByTestId('confirm-ok').click();
     await row.waitFor({ state: 'detached' });
     noProblems(boss);
   });

@@ -171,8 +171,8 @@ test('an invite made from a room is listed in Invites and deleted there', async 
     assert.doesNotMatch(await row.getByTestId('invite-expires').textContent(), /Never/);
     await axe(page, 'invites');
 
-    page.once('dialog', (dialog) => void dialog.accept());
     await row.getByTestId('invite-delete').click();
+    await page.getByTestId('confirm-ok').click();
     await row.waitFor({ state: 'detached' });
     await page.getByTestId('invites-empty').waitFor();
     assert.deepEqual(await rest(server.base, 'listInvites', { auth: admin }), []);

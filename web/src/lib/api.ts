@@ -730,6 +730,12 @@ export class Api {
     });
   }
 
+  /** `loadNextMessages`: up to `limit` main-timeline messages after `afterMs`, oldest first. */
+  async nextMessages(rid: string, afterMs: number, limit: number): Promise<{ messages: Message[] }> {
+    const answer = await this.ddp.call<{ messages?: Message[] }>('loadNextMessages', rid, { $date: afterMs }, limit);
+    return { messages: answer?.messages ?? [] };
+  }
+
   getMessage(msgId: string) {
     return this.rest.get<{ message: Message }>('chat.getMessage', { msgId });
   }

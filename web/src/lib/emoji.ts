@@ -52,6 +52,44 @@ export const COMPOSER_PICKER = [
   'rainbow', 'sunny', 'cake', 'gift', 'trophy', 'memo', 'pushpin', 'calendar',
 ];
 
+/**
+ * The image of a standard emoji, shipped with the client (Twemoji's SVGs, copied into
+ * `/emoji/` by the build for every character above), so that every browser shows it, with or
+ * without a colour emoji font. Named as Twemoji names its files: the code points in hex,
+ * without the variation selector U+FE0F outside ZWJ sequences.
+ */
+export function emojiImageName(char: string): string {
+  const text = char.includes('\u200d') ? char : char.replace(/\ufe0f/g, '');
+  return [...text].map((c) => (c.codePointAt(0) ?? 0).toString(16)).join('-');
+}
+
+export function emojiImage(char: string): string {
+  return `/emoji/${emojiImageName(char)}.svg`;
+}
+
+/** Character (without U+FE0F) → shortcode, for emoji typed or pasted as characters. */
+const BY_CHAR = new Map<string, string>();
+for (const [name, char] of Object.entries(EMOJI)) {
+  const key = char.replace(/\ufe0f/g, '');
+  if (!BY_CHAR.has(key)) BY_CHAR.set(key, name);
+}
+
+/** A known emoji character at `text[at]`: its length in the text (with any U+FE0F) and name. */
+export function emojiAt(text: string, at: number): { length: number; char: string; name: string } | undefined {
+  const first = text.charCodeAt(at);
+  // Every emoji above starts at or after U+2000 (or is a surrogate pair): skip plain text fast.
+  if (first < 0x2000) return undefined;
+  for (let length = 4; length >= 1; length--) {
+    const piece = text.slice(at, at + length);
+    const name = BY_CHAR.get(piece.replace(/\ufe0f/g, ''));
+    if (name && piece.length === length) {
+      const withSelector = text[at + length] === '\ufe0f' ? length + 1 : length;
+      return { length: withSelector, char: EMOJI[name], name };
+    }
+  }
+  return undefined;
+}
+
 /** `:name:` → the character, or undefined. */
 export function emojiFor(shortcode: string): string | undefined {
   const name = shortcode.replace(/^:|:$/g, '');

@@ -56,6 +56,15 @@ class I18n {
     );
   };
 
+  /**
+   * A counted phrase in the locale's plural form (`Intl.PluralRules`: Arabic has six forms,
+   * Hebrew three, English two): `<family>.<category>` keys, with the count in its digits.
+   */
+  plural(family: PluralFamily, count: number): string {
+    const category = new Intl.PluralRules(this.locale).select(count) as PluralCategory;
+    return this.t(`${family}.${category}` as MessageKey, { count: this.number(count) });
+  }
+
   time(ms: number): string {
     return new Intl.DateTimeFormat(this.locale, { hour: 'numeric', minute: '2-digit' }).format(ms);
   }
@@ -89,11 +98,20 @@ class I18n {
     return new Intl.NumberFormat(this.locale, {
       style: 'unit',
       unit: units[unit],
-      unitDisplay: 'short',
+      // "604 bytes", not the short form's "604 byte"; larger units read well short ("1.2 MB").
+      unitDisplay: unit === 0 ? 'long' : 'short',
       maximumFractionDigits: unit === 0 || value >= 10 ? 0 : 1,
     }).format(value);
   }
 }
+
+type PluralCategory = 'zero' | 'one' | 'two' | 'few' | 'many' | 'other';
+/** Key families with one key per plural category. */
+export type PluralFamily = MessageKey extends infer K
+  ? K extends `${infer F}.other`
+    ? F
+    : never
+  : never;
 
 export const i18n = new I18n();
 export const t = i18n.t;

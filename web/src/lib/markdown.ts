@@ -3,7 +3,7 @@
 // text can never become markup: the renderer is XSS-safe by construction. Links keep only
 // http(s) and mailto targets.
 
-import { emojiFor } from './emoji';
+import { emojiAt, emojiFor } from './emoji';
 import { customEmoji, customEmojiUrl } from './stores/customEmoji.svelte';
 
 export type Inline =
@@ -234,6 +234,12 @@ export function inline(text: string, options: ParseOptions = {}): Inline[] {
         i += custom[0].length;
         continue;
       }
+    }
+    const typed = emojiAt(text, i);
+    if (typed) {
+      push({ t: 'emoji', v: typed.char, name: typed.name });
+      i += typed.length;
+      continue;
     }
     buffer += ch;
     i++;

@@ -25,6 +25,13 @@ class Ui {
   teamAction = $state<TeamAction>(null);
   /** Id of the message being edited in place. */
   editing = $state<string | null>(null);
+  /**
+   * A room opened by the person (a click or Enter on its link): its composer takes the focus
+   * once it is on screen, so that typing goes to the room rather than to the sidebar.
+   */
+  composerFocus = $state<string | null>(null);
+  /** A message to bring into view and mark for a moment (a search result, a link). */
+  highlight = $state<{ rid: string; id: string } | null>(null);
   /** The composer's text per room (kept when switching rooms). */
   drafts: Record<string, string> = {};
 

@@ -110,10 +110,17 @@ class Session {
     me.roles = roles;
   }
 
-  /** A `<uid>/userData` event: the user's own document changed (only its roles matter here). */
-  applyUserData(change: { diff?: { roles?: unknown } }) {
-    const roles = change?.diff?.roles;
-    if (this.me && Array.isArray(roles)) this.me.roles = roles.filter((r): r is string => typeof r === 'string');
+  /**
+   * A `<uid>/userData` event: the user's own document changed, by them elsewhere or by an
+   * administrator (a rename, new roles): the header and permissions follow.
+   */
+  applyUserData(change: { diff?: { roles?: unknown; name?: unknown; username?: unknown } }) {
+    const diff = change?.diff;
+    const me = this.me;
+    if (!me || !diff) return;
+    if (Array.isArray(diff.roles)) me.roles = diff.roles.filter((r): r is string => typeof r === 'string');
+    if (typeof diff.name === 'string') me.name = diff.name;
+    if (typeof diff.username === 'string' && diff.username) me.username = diff.username;
   }
 
   async loadSettings() {
@@ -153,6 +160,7 @@ class Session {
   /** A `public-settings-changed` event for a setting the session follows. */
   applyPublicSetting(id: string, value: unknown) {
     if (id === 'AutoTranslate_Enabled') this.autoTranslateEnabled = value === true;
+    if (id === 'Site_Name' && typeof value === 'string' && value) this.siteName = value;
   }
 
   reset() {

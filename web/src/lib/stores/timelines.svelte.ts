@@ -10,6 +10,8 @@ import { rooms } from './rooms.svelte';
 import { session } from './session.svelte';
 
 const PAGE = 50;
+/** The most messages fetched at once to join a far message to the loaded ones (server's cap). */
+const BRIDGE = 1000;
 /** Rooms whose live stream stays subscribed after the user moves on. */
 const LIVE_ROOMS = 12;
 
@@ -155,6 +157,42 @@ class Timelines {
     } finally {
       timeline.loading = false;
     }
+  }
+
+  /**
+   * Makes message `id` of room `rid` part of the loaded timeline (for a search result, a pinned
+   * or starred message, a message link): the messages from it up to the ones already loaded come
+   * in one `loadNextMessages` call, so the timeline stays one unbroken run back from the newest.
+   * Answers where the message shows: in the timeline, in its thread (`tmid`), or nowhere.
+   */
+  async reveal(rid: string, id: string): Promise<{ in: 'timeline' } | { in: 'thread'; tmid: string } | null> {
+    await this.open(rid);
+    const timeline = this.get(rid);
+    if (timeline.messages.some((m) => m._id === id)) return { in: 'timeline' };
+    const { message: target } = await api.getMessage(id);
+    if (target.rid !== rid) return null;
+    if (threadOnly(target) && target.tmid) return { in: 'thread', tmid: target.tmid };
+    const oldest = timeline.messages.find((m) => !m.pending);
+    const from = toMillis(target.ts) - 1;
+    for (let round = 0; round < 20 && !timeline.messages.some((m) => m._id === id); round++) {
+      const bridge = await api.nextMessages(rid, from, BRIDGE);
+      let list = timeline.messages;
+      for (const message of bridge.messages) {
+        if (threadOnly(message)) continue;
+        list = upsertSorted(list, message);
+        timeline.lastUpdate = Math.max(timeline.lastUpdate, toMillis(message._updatedAt));
+      }
+      const last = bridge.messages[bridge.messages.length - 1];
+      const joined = !oldest || bridge.messages.length < BRIDGE || (last && toMillis(last.ts) >= toMillis(oldest.ts));
+      if (joined) {
+        timeline.messages = list;
+        break;
+      }
+      // Too far back for one call: page back from the newest instead, which keeps the run whole.
+      await this.loadOlder(rid);
+      if (!timeline.hasMore) break;
+    }
+    return timeline.messages.some((m) => m._id === id) ? { in: 'timeline' } : null;
   }
 
   async loadThread(tmid: string) {

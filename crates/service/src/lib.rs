@@ -249,6 +249,7 @@ impl Service {
         service.run_export_worker(waiting_exports);
         service.run_mail_worker();
         service.run_offline_mail_worker(waiting_offline_mail);
+        service.run_call_sweeper();
         Ok(service)
     }
 

@@ -908,7 +908,7 @@ impl Service {
                 if let Err(e) = service.video_conferences().cancel_unanswered().await {
                     tracing::warn!(error = %e, "could not cancel unanswered calls");
                 }
-                if sweeps % LONG_RUNNING_SWEEP_EVERY == 0
+                if sweeps.is_multiple_of(LONG_RUNNING_SWEEP_EVERY)
                     && let Err(e) = service.video_conferences().expire_long_running().await
                 {
                     tracing::warn!(error = %e, "could not expire long-running calls");

@@ -106,8 +106,7 @@ pub fn subject(event: &Event) -> String {
         | Event::UserDeleted { user_id, .. }
         | Event::RoleChanged { user_id, .. }
         | Event::UserStatus { user_id, .. }
-        | Event::UserNotice { user_id, .. }
-        | Event::WebrtcSignal { user_id, .. } => Some(("user", user_id.as_str())),
+        | Event::UserNotice { user_id, .. } => Some(("user", user_id.as_str())),
         Event::Subscription { subscription, .. } => Some(("user", subscription.user.id.as_str())),
         Event::UserChanged(user) => Some(("user", user.id.as_str())),
         Event::Setting { .. }

@@ -13,12 +13,10 @@ use base64::engine::general_purpose::STANDARD;
 use comet_core::user::User;
 use comet_core::{Error, Result, now};
 use comet_events::Event;
-use comet_store::{CallUser, VideoConference, video_conference_status};
+use comet_store::{CallUser, VideoConference, VideoConferenceKind, video_conference_status};
 use serde_json::{Map, Value, json};
 
-/// The provider key and label of Comet's own calls.
-pub const COMET: &str = "comet";
-pub const COMET_LABEL: &str = "Comet";
+pub use crate::video_conferences::COMET;
 /// How many people a call holds at once: every participant sends their media to every other
 /// one (a mesh), which ordinary uplinks carry for about this many.
 pub const MAX_PRESENT: usize = 6;
@@ -91,17 +89,6 @@ fn call_user(user: &User, at: comet_core::Timestamp) -> CallUser {
 }
 
 impl VideoConferences<'_> {
-    /// Whether Comet's own provider may be used.
-    pub fn comet_enabled(&self) -> bool {
-        self.ctx.setting_bool("Comet_Calls_Enabled")
-    }
-
-    /// The web client's page of a Comet call: `<Site_Url>/call/<callId>`.
-    pub fn comet_url(&self, call: &VideoConference) -> String {
-        let site = self.ctx.setting_str("Site_Url");
-        format!("{}/call/{}", site.trim_end_matches('/'), call.id)
-    }
-
     /// Applies `change` to the stored call, retrying when someone changed it meanwhile; a
     /// refusal from `change` stops with nothing written. The flag is false when `change` left
     /// the call as it was (nothing is written then either).
@@ -121,6 +108,7 @@ impl VideoConferences<'_> {
             if !change(&mut call)? {
                 return Ok((call, false));
             }
+            call.updated_at = Some(now());
             if self
                 .ctx
                 .store
@@ -133,6 +121,32 @@ impl VideoConferences<'_> {
             }
         }
         Err(Error::internal("video conference kept changing"))
+    }
+
+    /// `video-conference.join` of a Comet call, before it is recorded as any call's join:
+    /// the caller becomes present, unless [`MAX_PRESENT`] people are in it already.
+    pub(crate) async fn enter_comet_call(&self, session: &Session, call_id: &str) -> Result<()> {
+        let user_id = session.user.id.clone();
+        let (call, changed) = self
+            .change_call(call_id, |call| {
+                if !is_active(call) {
+                    // What joining an ended call answers (upstream's bare failure).
+                    return Err(Error::failure(""));
+                }
+                if call.present.contains(&user_id) {
+                    return Ok(false);
+                }
+                if call.present.len() >= MAX_PRESENT {
+                    return Err(Error::failure("error-call-full"));
+                }
+                call.present.push(user_id.clone());
+                Ok(true)
+            })
+            .await?;
+        if changed {
+            self.notify_call_changed(&call).await;
+        }
+        Ok(())
     }
 
     /// `video-conference.leave`: the caller is no longer in the Comet call; when the last
@@ -150,6 +164,7 @@ impl VideoConferences<'_> {
                     return Ok(false);
                 };
                 call.present.remove(index);
+                // Ended in the same write, so nobody can join the emptied call meanwhile.
                 if call.present.is_empty() && is_active(call) {
                     call.status = video_conference_status::ENDED;
                     call.ended_at = Some(at);
@@ -161,6 +176,11 @@ impl VideoConferences<'_> {
             .await?;
         if changed {
             self.notify_call_changed(&call).await;
+            if call.status == video_conference_status::ENDED
+                && call.kind == VideoConferenceKind::Direct
+            {
+                self.tell_direct_call_over(&call).await?;
+            }
         }
         Ok(call)
     }
@@ -257,11 +277,18 @@ impl VideoConferences<'_> {
                 payload.insert(field.into(), value.clone());
             }
         }
-        self.ctx.publish(Event::WebrtcSignal {
+        self.ctx.publish(Event::UserNotice {
             user_id: target_id.to_owned(),
-            payload: Value::Object(payload),
+            name: "webrtc".to_owned(),
+            args: json!([Value::Object(payload)]),
         });
         Ok(())
+    }
+
+    /// Tells clients a Comet call changed (someone came or left, or it ended): the room's
+    /// `<rid>/videoconf` and the call message, as every change of a call is told.
+    async fn notify_call_changed(&self, call: &VideoConference) {
+        self.announce_change(call).await;
     }
 }
 

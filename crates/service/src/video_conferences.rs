@@ -20,7 +20,9 @@ use std::sync::Arc;
 /// The provider key and label of the built-in Jitsi integration.
 pub const JITSI: &str = "jitsi";
 const JITSI_LABEL: &str = "Jitsi";
-pub use crate::calls::{COMET, COMET_LABEL};
+/// The provider key and label of Comet's own calls (WebRTC in the web client).
+pub const COMET: &str = "comet";
+const COMET_LABEL: &str = "Comet";
 /// How long a signed Jitsi link stays usable to enter the room.
 const JITSI_TOKEN_SECONDS: i64 = 60 * 60;
 /// How many tries a change gets against concurrent changes of the same call.
@@ -93,7 +95,7 @@ impl VideoConferences<'_> {
         if self.ctx.setting_bool("Jitsi_Enabled") {
             providers.push((JITSI, JITSI_LABEL));
         }
-        if self.comet_enabled() {
+        if self.ctx.setting_bool("Comet_Calls_Enabled") {
             providers.push((COMET, COMET_LABEL));
         }
         providers
@@ -399,28 +401,18 @@ impl VideoConferences<'_> {
     }
 
     /// Applies `apply` to the stored call, retrying when someone changed it meanwhile;
-    /// `apply` answers `None` to leave the call as it is, or a refusal, which writes nothing
-    /// either. The call as written and what `apply` answered; `None` when nothing was written.
+    /// `apply` answers `None` to leave the call as it is. The call as written and what
+    /// `apply` answered; `None` when nothing was written.
     async fn change<T>(
         &self,
         call_id: &str,
-        apply: impl FnMut(&mut VideoConference) -> Option<T>,
-    ) -> Result<Option<(VideoConference, T)>> {
-        let mut apply = apply;
-        self.try_change(call_id, |call| Ok(apply(call))).await
-    }
-
-    /// [`Self::change`] with a change that may refuse.
-    async fn try_change<T>(
-        &self,
-        call_id: &str,
-        mut apply: impl FnMut(&mut VideoConference) -> Result<Option<T>>,
+        mut apply: impl FnMut(&mut VideoConference) -> Option<T>,
     ) -> Result<Option<(VideoConference, T)>> {
         for _ in 0..UPDATE_ATTEMPTS {
             let Some(mut call) = self.stored_call(call_id).await? else {
                 return Ok(None);
             };
-            let Some(outcome) = apply(&mut call)? else {
+            let Some(outcome) = apply(&mut call) else {
                 return Ok(None);
             };
             call.updated_at = Some(now());
@@ -453,37 +445,26 @@ impl VideoConferences<'_> {
             return Err(self.diagnose(&call.provider_name));
         }
         self.check_configured(&call.provider_name)?;
+        if call.provider_name == COMET {
+            self.enter_comet_call(session, call_id).await?;
+        }
         let user = self.call_user(&session.user, now()).await?;
-        let comet = call.provider_name == COMET;
         let joined = self
-            .try_change(call_id, |stored| {
-                if stored.ended_at.is_some() {
-                    return Ok(None);
-                }
-                let mut changed = false;
-                // Comet's own calls also keep who is in them now, at most a mesh's worth.
-                if comet && !stored.present.contains(&user.id) {
-                    if stored.present.len() >= crate::calls::MAX_PRESENT {
-                        return Err(Error::failure("error-call-full"));
-                    }
-                    stored.present.push(user.id.clone());
-                    changed = true;
+            .change(call_id, |stored| {
+                if stored.ended_at.is_some() || stored.users.iter().any(|u| u.id == user.id) {
+                    return None;
                 }
                 let was_ringing = stored.ringing;
-                let new_member = !stored.users.iter().any(|u| u.id == user.id);
-                if new_member {
-                    stored.users.push(user.clone());
-                    changed = true;
-                    if stored.kind == VideoConferenceKind::Direct {
-                        if was_ringing && user.id != stored.created_by.id {
-                            stored.ringing = false;
-                        }
-                        if stored.status == video_conference_status::CALLING {
-                            stored.status = video_conference_status::STARTED;
-                        }
+                stored.users.push(user.clone());
+                if stored.kind == VideoConferenceKind::Direct {
+                    if was_ringing && user.id != stored.created_by.id {
+                        stored.ringing = false;
+                    }
+                    if stored.status == video_conference_status::CALLING {
+                        stored.status = video_conference_status::STARTED;
                     }
                 }
-                Ok(changed.then_some(was_ringing && new_member))
+                Some(was_ringing)
             })
             .await?;
         let call = match joined {
@@ -512,7 +493,7 @@ impl VideoConferences<'_> {
         }
         let url = match call.provider_name.as_str() {
             JITSI => self.jitsi_url(&call, &session.user, mic, cam),
-            COMET => self.comet_url(&call),
+            COMET => self.room_url(COMET, &call.id),
             _ => return Err(Error::failure("failed-to-get-url")),
         };
         Ok((url, call.provider_name))
@@ -613,7 +594,7 @@ impl VideoConferences<'_> {
 
     /// Upstream's `endDirectCall`: `end` to the caller and to the room's other members who
     /// never joined.
-    async fn tell_direct_call_over(&self, call: &VideoConference) -> Result<()> {
+    pub(crate) async fn tell_direct_call_over(&self, call: &VideoConference) -> Result<()> {
         let params = CallParams {
             uid: call.created_by.id.clone(),
             rid: call.room_id.clone(),
@@ -638,7 +619,7 @@ impl VideoConferences<'_> {
 
     /// Tells the room a call changed (`<rid>/videoconf` with its id, and upstream's older
     /// `<rid>/<callId>`), and announces its message again so clients redraw it.
-    async fn announce_change(&self, call: &VideoConference) {
+    pub(crate) async fn announce_change(&self, call: &VideoConference) {
         self.ctx.publish(comet_events::Event::RoomNotice {
             room_id: call.room_id.clone(),
             name: call.id.clone(),
@@ -657,17 +638,6 @@ impl VideoConferences<'_> {
                 .await
         {
             tracing::warn!(error = %e, call = %call.id, "could not announce the call's message again");
-        }
-    }
-
-    /// Tells clients a Comet call changed (someone left, or the last one left and it ended).
-    pub(crate) async fn notify_call_changed(&self, call: &VideoConference) {
-        self.announce_change(call).await;
-        if call.kind == VideoConferenceKind::Direct
-            && call.status == video_conference_status::ENDED
-            && let Err(e) = self.tell_direct_call_over(call).await
-        {
-            tracing::warn!(error = %e, call = %call.id, "could not tell a direct call ended");
         }
     }
 

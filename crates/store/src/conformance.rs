@@ -5527,8 +5527,8 @@ pub async fn video_conferences(store: &dyn Store) {
         title: None,
         anonymous_users: 0,
         discussion_rid: None,
-        present: Vec::new(),
         updated_at: None,
+        present: Vec::new(),
         revision: 0,
     };
     let first = call("vc-1", VideoConferenceKind::Videoconference, 0);

@@ -157,7 +157,7 @@ async fn joining_marks_people_present_and_a_seventh_is_refused() {
     let call_id = start(&server, &people[0], &rid).await;
     let call = info(&server, &people[0], &call_id).await;
     assert_eq!(call["providerName"], json!("comet"));
-    // A conference is started at once, as upstream's.
+    // A room call is `started` at once (upstream); nobody is in it yet.
     assert_eq!(call["status"], json!(1));
     assert_eq!(call["present"], json!([]));
 
@@ -367,10 +367,9 @@ async fn the_last_one_leaving_ends_the_call() {
     let rid = create_room(&server, &ann, "groups", "cc-end", &["cc-end-ben"]).await;
     let call_id = start(&server, &ann, &rid).await;
 
-    // Leaving a call one is not in changes nothing (it has not even started).
+    // Leaving a call one is not in changes nothing (nobody has joined: it goes on).
     leave(&server, &ben, &call_id).await;
     assert_eq!(info(&server, &ann, &call_id).await["status"], json!(1));
-    assert_eq!(info(&server, &ann, &call_id).await["present"], json!([]));
     server
         .post(
             "video-conference.leave",
@@ -386,7 +385,20 @@ async fn the_last_one_leaving_ends_the_call() {
 
     join(&server, &ann, &call_id).await;
     join(&server, &ben, &call_id).await;
+    // The room hears of every leave (`<rid>/videoconf` with the call's id).
+    let mut room_ws = Ddp::connect(&server).await;
+    room_ws.login("cc-end-ben").await;
+    let event = format!("{rid}/videoconf");
+    let ready = room_ws.sub("stream-notify-room", &event).await;
+    assert_eq!(ready["msg"], json!("ready"), "{ready}");
+    let is_videoconf = |m: &Value| {
+        m["msg"] == "changed"
+            && m["collection"] == "stream-notify-room"
+            && m["fields"]["eventName"] == json!(event)
+    };
     leave(&server, &ben, &call_id).await;
+    let told = room_ws.until(is_videoconf).await;
+    assert_eq!(told["fields"]["args"], json!([call_id]));
     let call = info(&server, &ann, &call_id).await;
     assert_eq!(call["status"], json!(1));
     assert_eq!(call["present"], json!([ann.user_id]));
@@ -396,13 +408,15 @@ async fn the_last_one_leaving_ends_the_call() {
     assert_eq!(info(&server, &ann, &call_id).await["status"], json!(1));
 
     leave(&server, &ann, &call_id).await;
+    let told = room_ws.until(is_videoconf).await;
+    assert_eq!(told["fields"]["args"], json!([call_id]));
     let call = info(&server, &ben, &call_id).await;
     assert_eq!(call["status"], json!(3));
     assert_eq!(call["present"], json!([]));
     assert!(call["endedAt"].is_string(), "{call}");
     assert_eq!(call["endedBy"]["_id"], json!(ann.user_id));
     assert_eq!(call["endedBy"]["username"], json!("cc-end-ann"));
-    // Joining a call that is over: upstream's bare failure.
+    // Joining an ended call answers upstream's bare failure.
     let late = server
         .post(
             "video-conference.join",
@@ -411,7 +425,8 @@ async fn the_last_one_leaving_ends_the_call() {
         )
         .await;
     assert_eq!(late.status, 400, "{}", late.body);
-    assert_eq!(late.body, json!({"success": false}));
+    assert_eq!(late.body["success"], json!(false));
+    assert_eq!(info(&server, &ann, &call_id).await["present"], json!([]));
     server.stop().await;
 }
 
@@ -609,5 +624,127 @@ async fn signalling_is_relayed_only_between_people_in_the_call() {
         got,
         json!({"callId": call_id, "from": cat.user_id, "type": "bye"})
     );
+    server.stop().await;
+}
+
+/// Whether `program` runs here (coturn's tools are only on machines that installed it).
+fn available(program: &str) -> bool {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|out| out.status.success())
+}
+
+/// One TURN allocation (and a little relayed traffic) with `turnutils_uclient`, bounded by
+/// `timeout`: whether coturn accepted the credentials.
+async fn turn_allocates(port: &str, username: &str, credential: &str) -> bool {
+    let args: Vec<String> = [
+        "20",
+        "turnutils_uclient",
+        "-y",
+        "-n",
+        "1",
+        "-m",
+        "1",
+        "-l",
+        "100",
+        "-u",
+        username,
+        "-w",
+        credential,
+        "-p",
+        port,
+        "127.0.0.1",
+    ]
+    .iter()
+    .map(|a| (*a).to_owned())
+    .collect();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new("timeout")
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("turnutils_uclient runs")
+            .success()
+    })
+    .await
+    .expect("the client's task")
+}
+
+#[tokio::test]
+async fn a_real_coturn_accepts_the_credentials_comet_hands_out() {
+    if !available("turnserver") || !available("turnutils_uclient") {
+        eprintln!("skipped: coturn is not installed (scripts/coturn.sh installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/coturn-start.sh");
+    let started = std::process::Command::new("timeout")
+        .args(["60", "bash", script, "loopback-secret"])
+        .arg(dir.path())
+        .output()
+        .expect("coturn-start.sh runs");
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let port = String::from_utf8_lossy(&started.stdout).trim().to_owned();
+    let pid = std::fs::read_to_string(dir.path().join("turnserver.pid"))
+        .expect("pid file")
+        .trim()
+        .to_owned();
+
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let ann = server.new_user("cc-turn-ann").await;
+    let rid = create_room(&server, &ann, "channels", "cc-turn", &[]).await;
+    set_setting(
+        &server,
+        &admin,
+        "Comet_Calls_ICE_Servers",
+        json!(format!("turn:127.0.0.1:{port}?transport=udp")),
+    )
+    .await;
+    set_setting(
+        &server,
+        &admin,
+        "Comet_Calls_TURN_Secret",
+        json!("loopback-secret"),
+    )
+    .await;
+    let call_id = start(&server, &ann, &rid).await;
+    join(&server, &ann, &call_id).await;
+    let reply = server
+        .get(
+            "video-conference.iceServers",
+            &[("callId", &call_id)],
+            Some(&ann),
+        )
+        .await;
+    let turn = reply.ok()["iceServers"][0].clone();
+    let username = turn["username"].as_str().expect("username").to_owned();
+    let credential = turn["credential"].as_str().expect("credential").to_owned();
+
+    let accepted = turn_allocates(&port, &username, &credential).await;
+    // A credential for another user, or one past its expiry, is refused by coturn itself.
+    let (_, other_user) = username.split_once(':').expect("<expiry>:<userId>");
+    let forged = turn_allocates(&port, &format!("9999999999:{other_user}x"), &credential).await;
+    let expired_name = format!("{}:{}", chrono::Utc::now().timestamp() - 10, ann.user_id);
+    let key = ring::hmac::Key::new(
+        ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+        b"loopback-secret",
+    );
+    let expired_credential =
+        STANDARD.encode(ring::hmac::sign(&key, expired_name.as_bytes()).as_ref());
+    let expired = turn_allocates(&port, &expired_name, &expired_credential).await;
+    let _ = std::process::Command::new("kill").arg(&pid).status();
+    assert!(accepted, "coturn refused Comet's credentials");
+    assert!(
+        !forged,
+        "coturn accepted a username the secret did not sign"
+    );
+    assert!(!expired, "coturn accepted an expired username");
     server.stop().await;
 }

@@ -233,6 +233,13 @@ pub enum Event {
         name: String,
         payload: serde_json::Value,
     },
+    /// WebRTC signalling for Comet's own call provider (an offer, answer, ICE candidate or
+    /// bye), already authorised: delivered to `user_id`'s sessions as `<uid>/webrtc` on
+    /// `stream-notify-user` with the one argument `payload` (`{callId, from, type, ...}`).
+    WebrtcSignal {
+        user_id: String,
+        payload: serde_json::Value,
+    },
     /// A user's visible status changed.
     UserStatus {
         user_id: String,

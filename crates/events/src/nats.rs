@@ -104,7 +104,8 @@ pub fn subject(event: &Event) -> String {
         | Event::UserRenamed { user_id, .. }
         | Event::UserDeleted { user_id, .. }
         | Event::RoleChanged { user_id, .. }
-        | Event::UserStatus { user_id, .. } => Some(("user", user_id.as_str())),
+        | Event::UserStatus { user_id, .. }
+        | Event::WebrtcSignal { user_id, .. } => Some(("user", user_id.as_str())),
         Event::Subscription { subscription, .. } => Some(("user", subscription.user.id.as_str())),
         Event::UserChanged(user) => Some(("user", user.id.as_str())),
         Event::Setting { .. }

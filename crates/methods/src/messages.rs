@@ -32,6 +32,9 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
     ("stream-notify-room", |s, p, c| {
         Box::pin(notify_room(s, p, c))
     }),
+    ("stream-notify-user", |s, p, c| {
+        Box::pin(notify_user(s, p, c))
+    }),
     ("starMessage", |s, p, c| Box::pin(star_message(s, p, c))),
     ("pinMessage", |s, p, c| Box::pin(pin_message(s, p, c, true))),
     ("unpinMessage", |s, p, c| {
@@ -476,6 +479,32 @@ async fn notify_room(
         .messages()
         .notify_activity(session, room_id, activities, thread_id)
         .await?;
+    value(Value::Null)
+}
+
+/// `stream-notify-user` as a method: a client writing to another user's stream. Only
+/// `["<targetUid>/webrtc", {callId, type, sdp?, candidate?}]` (Comet's call signalling, relayed
+/// between two people present in the same call) is accepted.
+async fn notify_user(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let session = session(&ctx)?;
+    let event = str_param(&params, 0)?;
+    let Some((target_id, kind)) = event.split_once('/') else {
+        return Err(Error::meteor("error-not-allowed", "Not allowed"));
+    };
+    match kind {
+        "webrtc" => {
+            let message = param(&params, 1).unwrap_or(&Value::Null);
+            service
+                .video_conferences()
+                .relay_signal(session, target_id, message)
+                .await?;
+        }
+        _ => return Err(Error::meteor("error-not-allowed", "Not allowed")),
+    }
     value(Value::Null)
 }
 

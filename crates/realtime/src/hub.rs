@@ -797,6 +797,15 @@ impl Hub {
                     changed(NOTIFY_LOGGED, "user-status", args),
                 );
             }
+            Event::WebrtcSignal { user_id, payload } => {
+                let name = format!("{user_id}/webrtc");
+                self.deliver(
+                    NOTIFY_USER,
+                    &name,
+                    Some(user_id),
+                    changed(NOTIFY_USER, &name, json!([payload])),
+                );
+            }
         }
     }
 

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod authz;
 pub mod autotranslate;
 pub mod avatars;
+pub mod calls;
 pub mod bans;
 mod bootstrap;
 pub mod commands;
@@ -200,7 +201,8 @@ domain_services! {
     custom_assets => CustomAssets;
     /// Automatic translation: members' choices per room, messages' translations.
     auto_translate => AutoTranslate;
-    /// Video conferences: calls in rooms and DMs and the built-in Jitsi provider.
+    /// Video conferences: calls in rooms and DMs, the built-in Jitsi provider and Comet's own
+    /// (`calls.rs`).
     video_conferences => VideoConferences;
 }
 

@@ -52,20 +52,30 @@ pub fn sign_hs256(claims: &Value, secret: &str) -> String {
 }
 
 impl VideoConferences<'_> {
-    /// The active provider: Jitsi when it is enabled and chosen (or nothing is chosen).
+    /// The active provider: the one chosen in `VideoConf_Default_Provider` when it is
+    /// enabled; with none chosen, Jitsi when it is enabled, else Comet's own.
     pub fn active_provider(&self) -> Option<&'static str> {
         let chosen = self.ctx.setting_str("VideoConf_Default_Provider");
-        (self.ctx.setting_bool("Jitsi_Enabled") && (chosen.is_empty() || chosen == JITSI))
-            .then_some(JITSI)
+        let jitsi = self.ctx.setting_bool("Jitsi_Enabled");
+        let comet = self.comet_enabled();
+        match chosen.as_str() {
+            "" if jitsi => Some(JITSI),
+            "" | crate::calls::COMET if comet => Some(crate::calls::COMET),
+            JITSI if jitsi => Some(JITSI),
+            _ => None,
+        }
     }
 
     /// `video-conference.providers`: `[{key, label}]` of the providers available.
     pub fn providers(&self) -> Vec<(&'static str, &'static str)> {
+        let mut providers = Vec::new();
         if self.ctx.setting_bool("Jitsi_Enabled") {
-            vec![(JITSI, JITSI_LABEL)]
-        } else {
-            Vec::new()
+            providers.push((JITSI, JITSI_LABEL));
         }
+        if self.comet_enabled() {
+            providers.push((crate::calls::COMET, crate::calls::COMET_LABEL));
+        }
+        providers
     }
 
     /// `video-conference.capabilities`: the active provider's name and what it supports.
@@ -143,6 +153,7 @@ impl VideoConferences<'_> {
             title: title.filter(|t| !t.is_empty()),
             anonymous_users: 0,
             discussion_rid: None,
+            present: Vec::new(),
             revision: 0,
         };
         self.ctx
@@ -223,6 +234,10 @@ impl VideoConferences<'_> {
         let call = self.info(session, call_id).await?;
         if call.ended_at.is_some() || call.status > video_conference_status::STARTED {
             return Err(Error::failure("call-ended"));
+        }
+        if call.provider_name == crate::calls::COMET {
+            let call = self.join_comet(session, call_id).await?;
+            return Ok((self.comet_url(&call), call.provider_name));
         }
         let at = now();
         let user = call_user(&session.user, at);

@@ -66,6 +66,10 @@ pub struct VideoConference {
     pub title: Option<String>,
     pub anonymous_users: i64,
     pub discussion_rid: Option<String>,
+    /// Comet's own provider: the ids of the users in the call now (joined and not left), in
+    /// the order they came. Empty for other providers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub present: Vec<String>,
     /// Bumped by every update, so concurrent changes (two people joining at once) never
     /// overwrite each other: an update names the revision it read.
     pub revision: i64,

@@ -110,7 +110,7 @@ export interface DirectCallParams {
   callId: string;
 }
 
-export type RingAction = 'call' | 'canceled' | 'accepted' | 'rejected' | 'confirmed' | 'join' | 'end';
+export type RingAction = 'call' | 'ring' | 'canceled' | 'accepted' | 'rejected' | 'confirmed' | 'join' | 'end';
 
 /** Tells another user about a direct call, as upstream's client does (a stream write). */
 export function notifyUser(uid: string, action: RingAction, params: DirectCallParams): Promise<unknown> {

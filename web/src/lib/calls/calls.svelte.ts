@@ -2,7 +2,8 @@
 // and ringing for direct calls as upstream's client does it: the caller writes `call` to the
 // callee's `<uid>/video-conference` every 3 s (10 times at most), the callee answers `accepted`
 // or `rejected`, the caller confirms with `confirmed` and both join. An incoming call that is
-// not rung again within 10 s is lost (missed).
+// not rung again within 10 s is lost (missed). A ringing room call arrives once as `ring`:
+// answering it simply joins.
 
 import { api } from '../api';
 import { router } from '../router.svelte';
@@ -21,7 +22,12 @@ const CAPABILITIES_MAX_AGE = 10_000;
 export interface IncomingCall extends DirectCallParams {
   /** Accepted here; waiting for the caller's `confirmed`. */
   accepting: boolean;
+  /** A ringing room call (`ring`): answering joins it, no handshake with the caller. */
+  group: boolean;
 }
+
+/** How long a ringing room call (rung once) stays on screen. */
+const GROUP_RING_TIMEOUT = 30_000;
 
 class Calls {
   capabilities = $state<Capabilities | null>(null);
@@ -117,6 +123,10 @@ class Calls {
 
   /** Joins: Comet's own calls open the call view, others (Jitsi) their site in a new tab. */
   async join(callId: string) {
+    if (this.incoming.some((c) => c.callId === callId)) {
+      this.dismissed.add(callId);
+      this.removeIncoming(callId);
+    }
     try {
       const { url, providerName } = await callsApi.join(callId, { mic: true, cam: true });
       const ownCall = providerName === 'comet' ? callId : builtInCallId(url);
@@ -171,6 +181,10 @@ class Calls {
   accept(callId: string) {
     const call = this.incoming.find((c) => c.callId === callId);
     if (!call || call.accepting) return;
+    if (call.group) {
+      void this.join(callId);
+      return;
+    }
     this.clearIncomingTimer(callId);
     this.dismissed.add(callId);
     call.accepting = true;
@@ -189,7 +203,7 @@ class Calls {
     const call = this.incoming.find((c) => c.callId === callId);
     this.dismissed.add(callId);
     if (!call) return;
-    void this.send(call.uid, 'rejected', call);
+    if (!call.group) void this.send(call.uid, 'rejected', call);
     this.removeIncoming(callId);
   }
 
@@ -202,7 +216,9 @@ class Calls {
   private onRingEvent(action: RingAction, params: DirectCallParams) {
     switch (action) {
       case 'call':
-        return this.onCall(params);
+        return this.onCall(params, false);
+      case 'ring':
+        return this.onCall(params, true);
       case 'canceled':
       case 'end':
         if (this.incoming.some((c) => c.callId === params.callId)) {
@@ -246,14 +262,14 @@ class Calls {
     }
   }
 
-  private onCall(params: DirectCallParams) {
+  private onCall(params: DirectCallParams, group: boolean) {
     if (this.dismissed.has(params.callId)) return;
     const known = this.incoming.find((c) => c.callId === params.callId);
     if (known?.accepting) return;
     if (!known) {
       // A new call from the same person replaces their older one.
       for (const old of this.incoming.filter((c) => c.uid === params.uid)) this.decline(old.callId);
-      this.incoming.push({ ...params, accepting: false });
+      this.incoming.push({ ...params, accepting: false, group });
       void this.refresh(params.callId);
     }
     this.clearIncomingTimer(params.callId);
@@ -263,7 +279,7 @@ class Calls {
         // The caller stopped ringing without a word: a missed call.
         this.removeIncoming(params.callId);
         void this.refresh(params.callId);
-      }, CALL_TIMEOUT),
+      }, group ? GROUP_RING_TIMEOUT : CALL_TIMEOUT),
     );
     this.updateSound();
   }

@@ -278,7 +278,12 @@ impl VideoConferences<'_> {
         ) else {
             return Err(not_allowed());
         };
-        if !SIGNAL_TYPES.contains(&kind) || target_id == session.user.id {
+        // `from` is the server's to set: a message claiming to be from someone else is
+        // refused rather than silently corrected, so a forging client learns nothing works.
+        let forged = fields
+            .get("from")
+            .is_some_and(|from| from.as_str() != Some(session.user.id.as_str()));
+        if !SIGNAL_TYPES.contains(&kind) || target_id == session.user.id || forged {
             return Err(not_allowed());
         }
         let Some(call) = self.present_call(&session.user.id, call_id).await? else {

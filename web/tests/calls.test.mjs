@@ -229,7 +229,21 @@ async function roomCall(t, { relay }) {
     await b.locator(`[data-testid="call-tile"][data-uid="${alice.userId}"]`).waitFor();
     const fromBob = await assertMediaFlows(a, bob.userId, 'alice receives bob');
     const fromAlice = await assertMediaFlows(b, alice.userId, 'bob receives alice');
-    if (!relay) await axe(b, 'call view');
+    if (!relay) {
+      await axe(b, 'call view');
+      // The speaker highlight follows the fake microphone's beeps.
+      await a.locator(`[data-testid="call-tile"][data-uid="${bob.userId}"][data-speaking="true"]`).waitFor();
+      // Mute, camera and screen sharing switch without renegotiating; media keeps flowing.
+      for (const control of ['call-mic', 'call-camera', 'call-screen']) {
+        await b.getByTestId(control).click();
+        await waitFor(async () => (await b.getByTestId(control).getAttribute('aria-pressed')) === 'true', `${control} pressed`);
+      }
+      await assertMediaFlows(a, bob.userId, 'alice receives bob sharing his screen');
+      for (const control of ['call-mic', 'call-camera', 'call-screen']) {
+        await b.getByTestId(control).click();
+        await waitFor(async () => (await b.getByTestId(control).getAttribute('aria-pressed')) === 'false', `${control} released`);
+      }
+    }
     if (relay) {
       assert.deepEqual(fromBob.pair, { local: 'relay', remote: 'relay' }, 'alice talks to bob through TURN');
       assert.deepEqual(fromAlice.pair, { local: 'relay', remote: 'relay' }, 'bob talks to alice through TURN');

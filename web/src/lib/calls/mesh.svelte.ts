@@ -47,7 +47,7 @@ class Peer {
     };
     this.pc.onconnectionstatechange = () => {
       session.touch();
-      if (this.pc.connectionState === 'failed') this.pc.restartIce?.();
+      if (this.pc.connectionState === 'failed') session.reconnect(uid);
     };
   }
 
@@ -173,12 +173,7 @@ export class CallSession {
     this.stops.push(() => clearInterval(speakingTimer));
     this.markReady();
     for (const uid of this.info.present ?? []) {
-      if (uid === this.me || this.peers.has(uid)) continue;
-      const peer = this.createPeer(uid);
-      void peer.enqueue(async () => {
-        peer.attachLocal(this.localStream(), this.sendingVideo());
-        await peer.offer();
-      });
+      if (uid !== this.me && !this.peers.has(uid)) this.offerTo(uid);
     }
   }
 
@@ -243,6 +238,24 @@ export class CallSession {
     peer.close();
     this.forgetAnalyser(uid);
     this.tiles = this.tiles.filter((tile) => tile.uid !== uid);
+  }
+
+  /**
+   * A connection failed (a network change, an expired relay): the user with the smaller id
+   * starts a new one with a fresh offer, which the other answers in place of the old.
+   */
+  reconnect(uid: string) {
+    if (this.left || this.me > uid || !this.peers.has(uid)) return;
+    this.dropPeer(uid);
+    this.offerTo(uid);
+  }
+
+  private offerTo(uid: string) {
+    const peer = this.createPeer(uid);
+    void peer.enqueue(async () => {
+      peer.attachLocal(this.localStream(), this.sendingVideo());
+      await peer.offer();
+    });
   }
 
   /** Something about a peer changed (tracks, connection state): refresh the tiles. */

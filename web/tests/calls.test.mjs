@@ -141,6 +141,7 @@ before(async () => {
   bob = await createUser(server.base, admin, 'bob', 'Bob Callee');
   await rest(server.base, 'channels.create', { method: 'POST', auth: alice, body: { name: 'standup', members: ['bob'] } });
   await rest(server.base, 'im.create', { method: 'POST', auth: alice, body: { username: 'bob' } });
+  await rest(server.base, 'im.create', { method: 'POST', auth: bob, body: { username: 'alice' } });
 });
 
 after(async () => {

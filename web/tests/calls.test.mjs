@@ -353,3 +353,16 @@ test('a Jitsi call opens the configured Jitsi domain', async (t) => {
   await setSetting('VideoConf_Default_Provider', '');
   await setSetting('Jitsi_Enabled', false);
 });
+
+test('every call text is translated (ar, he, fa)', () => {
+  const keys = (file) => {
+    const text = readFileSync(join(repo, 'web/src/lib/locales', file), 'utf8');
+    return new Set([...text.matchAll(/^\s*'(call\.[\w.]+)':/gm)].map((m) => m[1]));
+  };
+  const english = keys('en.ts');
+  assert.ok(english.size > 20);
+  for (const locale of ['ar.ts', 'he.ts', 'fa.ts']) {
+    const missing = [...english].filter((key) => !keys(locale).has(key));
+    assert.deepEqual(missing, [], `${locale} lacks call texts`);
+  }
+});

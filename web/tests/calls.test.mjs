@@ -296,6 +296,8 @@ test('ringing a direct call: accept, decline, cancel', async (t) => {
     // Accept: the callee rings with a sound; both land in the call.
     await a.getByTestId('start-call').click();
     await a.getByTestId('outgoing-call').waitFor();
+    const ringingMessage = b.getByTestId('call-message').last();
+    await waitFor(async () => (await ringingMessage.getAttribute('data-status')) === 'calling', 'the DM call message, ringing');
     const incoming = b.getByTestId('incoming-call');
     await incoming.waitFor();
     assert.equal(await incoming.getAttribute('data-sound'), 'incoming');
@@ -320,6 +322,12 @@ test('ringing a direct call: accept, decline, cancel', async (t) => {
     await a.getByTestId('toast').filter({ hasText: 'declined' }).waitFor();
     assert.equal(await b.getByTestId('incoming-call').count(), 0);
     assert.equal(await a.getByTestId('call-view').count(), 0);
+    // The conversation's call message shows it unanswered, on both sides, without a Join button.
+    for (const page of [a, b]) {
+      const declined = page.getByTestId('call-message').last();
+      await waitFor(async () => (await declined.getAttribute('data-status')) === 'missed', 'a missed call message');
+      assert.equal(await declined.getByTestId('call-join').count(), 0);
+    }
 
     // Cancel: the callee stops ringing at once.
     await a.getByTestId('start-call').click();

@@ -253,16 +253,19 @@ async function roomCall(t, { relay }) {
       assert.ok(fromBob.pair, 'a candidate pair was selected');
     }
 
-    // Hanging up: the last one out ends the call, and the message says so, with both avatars.
+    // Hanging up: alice with the button; bob by closing his tab (a keepalive `leave` on
+    // pagehide). The last one out ends the call, and the message says so, with both avatars.
     await a.getByTestId('call-hangup').click();
     await a.getByTestId('call-view').waitFor({ state: 'detached' });
     await b.locator(`[data-testid="call-tile"][data-uid="${alice.userId}"]`).waitFor({ state: 'detached' });
-    await b.getByTestId('call-hangup').click();
-    await b.getByTestId('call-view').waitFor({ state: 'detached' });
-    const bobMessage = await callMessage(b);
-    await waitFor(async () => (await bobMessage.getAttribute('data-status')) === 'ended', 'the call to end when the last one leaves');
-    assert.equal(await bobMessage.getByTestId('call-join').count(), 0);
-    assert.equal(await bobMessage.getByTestId('call-joined').locator('li').count(), 2);
+    await b.close();
+    const ended = await callMessage(a);
+    await waitFor(async () => (await ended.getAttribute('data-status')) === 'ended', 'the call to end when the last one leaves');
+    assert.equal(await ended.getByTestId('call-join').count(), 0);
+    assert.equal(await ended.getByTestId('call-joined').locator('li').count(), 2);
+    const info = await rest(server.base, `video-conference.info?callId=${callId}`, { auth: alice });
+    assert.equal(info.status, 3);
+    assert.deepEqual(info.present ?? [], []);
   });
   await a.context().close();
   await b.context().close();

@@ -78,6 +78,27 @@ fn file_credentials(headers: &HeaderMap, query: Option<&str>) -> (Option<String>
 fn policy_for(route: &str) -> RateLimitPolicy {
     match route {
         "/api/v1/users.register" => RateLimitPolicy::RegisterUser,
+        // Upstream's `rateLimiterOptions` of `v1/videoConference.ts`.
+        "/api/v1/video-conference.start" | "/api/v1/video-conference.cancel" => {
+            RateLimitPolicy::Fixed {
+                limit: 3,
+                period_ms: 60_000,
+            }
+        }
+        "/api/v1/video-conference.join" => RateLimitPolicy::Fixed {
+            limit: 2,
+            period_ms: 5_000,
+        },
+        "/api/v1/video-conference.info" => RateLimitPolicy::Fixed {
+            limit: 15,
+            period_ms: 3_000,
+        },
+        "/api/v1/video-conference.list"
+        | "/api/v1/video-conference.providers"
+        | "/api/v1/video-conference.capabilities" => RateLimitPolicy::Fixed {
+            limit: 3,
+            period_ms: 1_000,
+        },
         r if r.starts_with("/api/v1/method.call") => RateLimitPolicy::Off,
         r if r.starts_with("/api/") => RateLimitPolicy::Default,
         _ => RateLimitPolicy::Off,

@@ -233,6 +233,10 @@ pub struct Message {
     /// Which engine or service made `translations` (`translationProvider`).
     #[serde(default)]
     pub translation_provider: Option<String>,
+    /// UI-kit blocks the message shows instead of its text (`blocks`), e.g. a call's
+    /// `video_conf` block.
+    #[serde(default)]
+    pub blocks: Option<Value>,
 }
 
 impl Message {
@@ -277,6 +281,7 @@ impl Message {
             md: None,
             translations: BTreeMap::new(),
             translation_provider: None,
+            blocks: None,
         }
     }
 }

@@ -233,12 +233,19 @@ pub enum Event {
         name: String,
         payload: serde_json::Value,
     },
-    /// WebRTC signalling for Comet's own call provider (an offer, answer, ICE candidate or
-    /// bye), already authorised: delivered to `user_id`'s sessions as `<uid>/webrtc` on
-    /// `stream-notify-user` with the one argument `payload` (`{callId, from, type, ...}`).
-    WebrtcSignal {
+    /// An event for one user's sessions: `stream-notify-user` `<user_id>/<name>` with `args`
+    /// (a call ringing, `video-conference`; signalling, `webrtc`).
+    UserNotice {
         user_id: String,
-        payload: serde_json::Value,
+        name: String,
+        args: serde_json::Value,
+    },
+    /// An event for a room's members: `stream-notify-room` `<room_id>/<name>` with `args`
+    /// (a call changed: `videoconf` with the call's id).
+    RoomNotice {
+        room_id: String,
+        name: String,
+        args: serde_json::Value,
     },
     /// A user's visible status changed.
     UserStatus {

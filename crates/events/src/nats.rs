@@ -96,7 +96,8 @@ pub fn subject(event: &Event) -> String {
         Event::MessageDeleted { room_id, .. }
         | Event::UserActivity { room_id, .. }
         | Event::MessagesRead { room_id, .. }
-        | Event::MessagesCleaned { room_id, .. } => Some(("room", room_id.as_str())),
+        | Event::MessagesCleaned { room_id, .. }
+        | Event::RoomNotice { room_id, .. } => Some(("room", room_id.as_str())),
         Event::Ephemeral { user_id, .. }
         | Event::SessionsEnded { user_id }
         | Event::OtherSessionsEnded { user_id, .. }
@@ -105,7 +106,7 @@ pub fn subject(event: &Event) -> String {
         | Event::UserDeleted { user_id, .. }
         | Event::RoleChanged { user_id, .. }
         | Event::UserStatus { user_id, .. }
-        | Event::WebrtcSignal { user_id, .. } => Some(("user", user_id.as_str())),
+        | Event::UserNotice { user_id, .. } => Some(("user", user_id.as_str())),
         Event::Subscription { subscription, .. } => Some(("user", subscription.user.id.as_str())),
         Event::UserChanged(user) => Some(("user", user.id.as_str())),
         Event::Setting { .. }

@@ -482,9 +482,9 @@ async fn notify_room(
     value(Value::Null)
 }
 
-/// `stream-notify-user` as a method: a client writing to another user's stream. Only
-/// `["<targetUid>/webrtc", {callId, type, sdp?, candidate?}]` (Comet's call signalling, relayed
-/// between two people present in the same call) is accepted.
+/// `stream-notify-user` as a method: a client writing `["<targetUid>/<event>", data]` to
+/// another user's stream. Each event that clients may write has its rule; anything else, and
+/// any write its rule refuses, is refused and delivers nothing.
 async fn notify_user(
     service: &Service,
     params: Vec<Value>,
@@ -492,15 +492,23 @@ async fn notify_user(
 ) -> Result<Outcome> {
     let session = session(&ctx)?;
     let event = str_param(&params, 0)?;
-    let Some((target_id, kind)) = event.split_once('/') else {
+    let Some((target, kind)) = event.split_once('/') else {
         return Err(Error::meteor("error-not-allowed", "Not allowed"));
     };
+    let data = param(&params, 1).cloned().unwrap_or(Value::Null);
     match kind {
-        "webrtc" => {
-            let message = param(&params, 1).unwrap_or(&Value::Null);
+        // Ringing and answering a call (upstream's `VideoConf.validateAction`).
+        "video-conference" => {
             service
                 .video_conferences()
-                .relay_signal(session, target_id, message)
+                .write_user_event(session, target, &data)
+                .await?
+        }
+        // Comet's call signalling, relayed between two people present in the same call.
+        "webrtc" => {
+            service
+                .video_conferences()
+                .relay_signal(session, target, &data)
                 .await?;
         }
         _ => return Err(Error::meteor("error-not-allowed", "Not allowed")),

@@ -372,6 +372,9 @@ pub fn message(msg: &Message) -> Value {
     if let Some(provider) = &msg.translation_provider {
         put(&mut m, "translationProvider", provider.clone());
     }
+    if let Some(blocks) = &msg.blocks {
+        put(&mut m, "blocks", blocks.clone());
+    }
     if let Some(drid) = &msg.discussion_id {
         put(&mut m, "drid", drid.clone());
         put(&mut m, "dcount", msg.discussion_count);

@@ -716,6 +716,32 @@ impl Hub {
                     changed(NOTIFY_LOGGED, name, json!(["updated", doc])),
                 );
             }
+            Event::UserNotice {
+                user_id,
+                name,
+                args,
+            } => {
+                let name = format!("{user_id}/{name}");
+                self.deliver(
+                    NOTIFY_USER,
+                    &name,
+                    Some(user_id),
+                    changed(NOTIFY_USER, &name, args.clone()),
+                );
+            }
+            Event::RoomNotice {
+                room_id,
+                name,
+                args,
+            } => {
+                let name = format!("{room_id}/{name}");
+                self.deliver(
+                    NOTIFY_ROOM,
+                    &name,
+                    None,
+                    changed(NOTIFY_ROOM, &name, args.clone()),
+                );
+            }
             Event::WorkspaceNotice {
                 everyone,
                 name,
@@ -795,15 +821,6 @@ impl Hub {
                     "user-status",
                     None,
                     changed(NOTIFY_LOGGED, "user-status", args),
-                );
-            }
-            Event::WebrtcSignal { user_id, payload } => {
-                let name = format!("{user_id}/webrtc");
-                self.deliver(
-                    NOTIFY_USER,
-                    &name,
-                    Some(user_id),
-                    changed(NOTIFY_USER, &name, json!([payload])),
                 );
             }
         }

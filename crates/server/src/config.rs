@@ -63,6 +63,10 @@ pub struct Config {
     #[arg(long, env = "COMET_MAIL_RETRY_SECONDS", default_value_t = 10)]
     pub mail_retry_seconds: u64,
 
+    /// Seconds a direct call rings before, unanswered, it is cancelled (upstream's 40).
+    #[arg(long, env = "COMET_CALL_RING_SECONDS", default_value_t = 40)]
+    pub call_ring_seconds: u64,
+
     /// Database URL: `sqlite://path` (default: <data dir>/comet.db), or
     /// `postgres://user:password@host:port/database` (also `postgresql://`) for PostgreSQL
     /// (tested with 15) with the unaccent extension (postgresql-contrib), where the query may
@@ -255,6 +259,7 @@ impl Config {
             disable_message_parser: false,
             translation_models: None,
             mail_retry_seconds: 10,
+            call_ring_seconds: 40,
             database_url: None,
             sqlite_synchronous: SqliteSynchronous::Full,
             nats_url: None,

@@ -166,6 +166,7 @@ fn service_config(config: &Config, instance_id: &str, secret_key: SecretKey) -> 
             .clone()
             .filter(|dir| !dir.as_os_str().is_empty()),
         mail_retry_initial: std::time::Duration::from_secs(config.mail_retry_seconds.max(1)),
+        call_ring_time: std::time::Duration::from_secs(config.call_ring_seconds.max(1)),
         database_kind: if config.database_url().starts_with("postgres") {
             "postgresql"
         } else {

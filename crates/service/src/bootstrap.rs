@@ -73,6 +73,9 @@ pub struct ServiceConfig {
     /// `COMET_MAIL_RETRY_SECONDS`: the wait before retrying a failed mail delivery, doubled
     /// after each further failure (up to an hour).
     pub mail_retry_initial: std::time::Duration,
+    /// `COMET_CALL_RING_SECONDS`: how long a direct call rings before, unanswered, it is
+    /// cancelled (upstream's 40 seconds).
+    pub call_ring_time: std::time::Duration,
     /// The key sealing secrets kept at rest (TOTP secrets): `COMET_SECRET_KEY` or
     /// `<data dir>/secret.key`. The default is a new random key, good for one process only.
     pub secret_key: crate::secrets::SecretKey,
@@ -100,6 +103,7 @@ impl Default for ServiceConfig {
             disable_message_parser: false,
             translation_models: None,
             mail_retry_initial: std::time::Duration::from_secs(10),
+            call_ring_time: std::time::Duration::from_secs(40),
             secret_key: crate::secrets::SecretKey::generate(),
             database_kind: "sqlite",
         }

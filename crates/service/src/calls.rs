@@ -13,12 +13,10 @@ use base64::engine::general_purpose::STANDARD;
 use comet_core::user::User;
 use comet_core::{Error, Result, now};
 use comet_events::Event;
-use comet_store::{CallUser, VideoConference, video_conference_status};
+use comet_store::{CallUser, VideoConference, VideoConferenceKind, video_conference_status};
 use serde_json::{Map, Value, json};
 
-/// The provider key and label of Comet's own calls.
-pub const COMET: &str = "comet";
-pub const COMET_LABEL: &str = "Comet";
+pub use crate::video_conferences::COMET;
 /// How many people a call holds at once: every participant sends their media to every other
 /// one (a mesh), which ordinary uplinks carry for about this many.
 pub const MAX_PRESENT: usize = 6;
@@ -45,10 +43,7 @@ pub struct IceServers {
 /// shared secret. coturn recomputes the HMAC and refuses the username once it has expired.
 pub fn turn_credentials(secret: &str, user_id: &str, expires_at: i64) -> (String, String) {
     let username = format!("{expires_at}:{user_id}");
-    let key = ring::hmac::Key::new(
-        ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
-        secret.as_bytes(),
-    );
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, secret.as_bytes());
     let tag = ring::hmac::sign(&key, username.as_bytes());
     (username, STANDARD.encode(tag.as_ref()))
 }
@@ -94,17 +89,6 @@ fn call_user(user: &User, at: comet_core::Timestamp) -> CallUser {
 }
 
 impl VideoConferences<'_> {
-    /// Whether Comet's own provider may be used.
-    pub fn comet_enabled(&self) -> bool {
-        self.ctx.setting_bool("Comet_Calls_Enabled")
-    }
-
-    /// The web client's page of a Comet call: `<Site_Url>/call/<callId>`.
-    pub fn comet_url(&self, call: &VideoConference) -> String {
-        let site = self.ctx.setting_str("Site_Url");
-        format!("{}/call/{}", site.trim_end_matches('/'), call.id)
-    }
-
     /// Applies `change` to the stored call, retrying when someone changed it meanwhile; a
     /// refusal from `change` stops with nothing written. The flag is false when `change` left
     /// the call as it was (nothing is written then either).
@@ -124,6 +108,7 @@ impl VideoConferences<'_> {
             if !change(&mut call)? {
                 return Ok((call, false));
             }
+            call.updated_at = Some(now());
             if self
                 .ctx
                 .store
@@ -138,50 +123,36 @@ impl VideoConferences<'_> {
         Err(Error::internal("video conference kept changing"))
     }
 
-    /// `video-conference.join` of a Comet call: the caller is recorded as joined and present
-    /// (the call is `started` from then on), unless [`MAX_PRESENT`] people are in it already.
-    pub(crate) async fn join_comet(
-        &self,
-        session: &Session,
-        call_id: &str,
-    ) -> Result<VideoConference> {
-        let at = now();
-        let user = call_user(&session.user, at);
+    /// `video-conference.join` of a Comet call, before it is recorded as any call's join:
+    /// the caller becomes present, unless [`MAX_PRESENT`] people are in it already.
+    pub(crate) async fn enter_comet_call(&self, session: &Session, call_id: &str) -> Result<()> {
+        let user_id = session.user.id.clone();
         let (call, changed) = self
             .change_call(call_id, |call| {
                 if !is_active(call) {
-                    return Err(Error::failure("call-ended"));
+                    // What joining an ended call answers (upstream's bare failure).
+                    return Err(Error::failure(""));
                 }
-                let mut changed = false;
-                if !call.present.contains(&user.id) {
-                    if call.present.len() >= MAX_PRESENT {
-                        return Err(Error::failure("error-call-full"));
-                    }
-                    call.present.push(user.id.clone());
-                    changed = true;
+                if call.present.contains(&user_id) {
+                    return Ok(false);
                 }
-                if !call.users.iter().any(|u| u.id == user.id) {
-                    call.users.push(user.clone());
-                    changed = true;
+                if call.present.len() >= MAX_PRESENT {
+                    return Err(Error::failure("error-call-full"));
                 }
-                if call.status != video_conference_status::STARTED || call.ringing {
-                    call.status = video_conference_status::STARTED;
-                    call.ringing = false;
-                    changed = true;
-                }
-                Ok(changed)
+                call.present.push(user_id.clone());
+                Ok(true)
             })
             .await?;
         if changed {
-            self.notify_call_changed(&call);
+            self.notify_call_changed(&call).await;
         }
-        Ok(call)
+        Ok(())
     }
 
     /// `video-conference.leave`: the caller is no longer in the Comet call; when the last
     /// person leaves, the call ends (`ended`, `endedAt`, `endedBy` the one who left last).
     pub async fn leave(&self, session: &Session, call_id: &str) -> Result<VideoConference> {
-        let call = self.info(session, call_id).await?;
+        let call = self.readable_call(session, call_id).await?;
         if call.provider_name != COMET {
             return Err(Error::failure("invalid-params"));
         }
@@ -193,6 +164,7 @@ impl VideoConferences<'_> {
                     return Ok(false);
                 };
                 call.present.remove(index);
+                // Ended in the same write, so nobody can join the emptied call meanwhile.
                 if call.present.is_empty() && is_active(call) {
                     call.status = video_conference_status::ENDED;
                     call.ended_at = Some(at);
@@ -203,7 +175,12 @@ impl VideoConferences<'_> {
             })
             .await?;
         if changed {
-            self.notify_call_changed(&call);
+            self.notify_call_changed(&call).await;
+            if call.status == video_conference_status::ENDED
+                && call.kind == VideoConferenceKind::Direct
+            {
+                self.tell_direct_call_over(&call).await?;
+            }
         }
         Ok(call)
     }
@@ -227,7 +204,7 @@ impl VideoConferences<'_> {
     /// is in, TURN ones with credentials valid for `Comet_Calls_TURN_Credential_TTL` seconds.
     /// Without a TURN secret, TURN servers are left out (they would refuse anyway).
     pub async fn ice_servers(&self, session: &Session, call_id: &str) -> Result<IceServers> {
-        let call = self.info(session, call_id).await?;
+        let call = self.readable_call(session, call_id).await?;
         if call.provider_name != COMET {
             return Err(Error::failure("invalid-params"));
         }
@@ -268,8 +245,7 @@ impl VideoConferences<'_> {
         let Some(fields) = message.as_object() else {
             return Err(not_allowed());
         };
-        if serde_json::to_vec(message).map_or(usize::MAX, |bytes| bytes.len()) > MAX_SIGNAL_BYTES
-        {
+        if serde_json::to_vec(message).map_or(usize::MAX, |bytes| bytes.len()) > MAX_SIGNAL_BYTES {
             return Err(not_allowed());
         }
         let (Some(call_id), Some(kind)) = (
@@ -301,20 +277,18 @@ impl VideoConferences<'_> {
                 payload.insert(field.into(), value.clone());
             }
         }
-        self.ctx.publish(Event::WebrtcSignal {
+        self.ctx.publish(Event::UserNotice {
             user_id: target_id.to_owned(),
-            payload: Value::Object(payload),
+            name: "webrtc".to_owned(),
+            args: json!([Value::Object(payload)]),
         });
         Ok(())
     }
 
-    /// Tells clients a call changed (someone joined or left a Comet call, or it ended).
-    ///
-    /// The one place Comet's provider announces changes; the call events and the call
-    /// message's update (`<rid>/videoconf` on `stream-notify-room`) belong to the
-    /// video-conference API, which hooks in here.
-    pub(crate) fn notify_call_changed(&self, call: &VideoConference) {
-        let _ = call;
+    /// Tells clients a Comet call changed (someone came or left, or it ended): the room's
+    /// `<rid>/videoconf` and the call message, as every change of a call is told.
+    async fn notify_call_changed(&self, call: &VideoConference) {
+        self.announce_change(call).await;
     }
 }
 

@@ -12,9 +12,9 @@ pub mod auth;
 pub mod authz;
 pub mod autotranslate;
 pub mod avatars;
-pub mod calls;
 pub mod bans;
 mod bootstrap;
+pub mod calls;
 pub mod commands;
 pub mod custom_assets;
 pub mod data_export;
@@ -249,6 +249,7 @@ impl Service {
         service.run_export_worker(waiting_exports);
         service.run_mail_worker();
         service.run_offline_mail_worker(waiting_offline_mail);
+        service.run_call_sweeper();
         Ok(service)
     }
 

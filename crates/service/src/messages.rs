@@ -61,7 +61,7 @@ enum Origin {
 
 impl Messages<'_> {
     /// Upstream's `canSendMessage`: membership, archive, read-only and mute rules.
-    async fn check_can_send(&self, session: &Session, room: &RoomAccess) -> Result<()> {
+    pub(crate) async fn check_can_send(&self, session: &Session, room: &RoomAccess) -> Result<()> {
         let subscribed = match room.subscribed(&session.user.id) {
             Some(subscribed) => subscribed,
             None => self

@@ -21,6 +21,8 @@ pub enum RateLimitPolicy {
     Default,
     /// `Rate_Limiter_Limit_RegisterUser` per minute (`users.register`).
     RegisterUser,
+    /// A route's own `rateLimiterOptions`: `limit` calls per `period_ms`.
+    Fixed { limit: u64, period_ms: u64 },
     /// Not limited here (`method.call`, limited per method instead).
     Off,
 }
@@ -102,6 +104,10 @@ impl Service {
             RateLimitPolicy::RegisterUser => {
                 (self.setting_int("Rate_Limiter_Limit_RegisterUser"), 60_000)
             }
+            RateLimitPolicy::Fixed { limit, period_ms } => (
+                i64::try_from(limit).unwrap_or(i64::MAX),
+                i64::try_from(period_ms).unwrap_or(i64::MAX),
+            ),
             _ => (
                 self.setting_int("API_Enable_Rate_Limiter_Limit_Calls_Default"),
                 self.setting_int("API_Enable_Rate_Limiter_Limit_Time_Default"),

@@ -115,4 +115,15 @@ impl<D: Database> VideoConferenceStore for SqlStore<D> {
         .bind(millis(before));
         self.video_conference_list(select).await
     }
+
+    async fn open_video_conferences(&self, before: Timestamp) -> StoreResult<Vec<VideoConference>> {
+        let select = Query::new(format!(
+            "SELECT {VIDEO_CONFERENCE_COLUMNS} FROM video_conferences \
+             WHERE status IN ($1, $2) AND created_at < $3 ORDER BY created_at, id"
+        ))
+        .bind(video_conference_status::CALLING)
+        .bind(video_conference_status::STARTED)
+        .bind(millis(before));
+        self.video_conference_list(select).await
+    }
 }

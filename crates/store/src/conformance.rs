@@ -5527,6 +5527,7 @@ pub async fn video_conferences(store: &dyn Store) {
         title: None,
         anonymous_users: 0,
         discussion_rid: None,
+        updated_at: None,
         present: Vec::new(),
         revision: 0,
     };
@@ -5590,4 +5591,15 @@ pub async fn video_conferences(store: &dyn Store) {
     let unanswered = store.unanswered_direct_calls(later(1_000)).await.unwrap();
     let ids: Vec<&str> = unanswered.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(ids, ["vc-2"]);
+
+    // Calls of any kind still calling or started, created before the cut-off, oldest first.
+    let open = store.open_video_conferences(later(1_000)).await.unwrap();
+    let ids: Vec<&str> = open.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["vc-1", "vc-2"]);
+    let mut ended = store.video_conference("vc-2").await.unwrap().unwrap();
+    ended.status = video_conference_status::DECLINED;
+    assert!(store.update_video_conference(&ended).await.unwrap());
+    let open = store.open_video_conferences(later(30_000)).await.unwrap();
+    let ids: Vec<&str> = open.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["vc-1", "vc-3"]);
 }

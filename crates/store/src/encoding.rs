@@ -137,6 +137,7 @@ pub fn message_extra(message: &Message) -> Value {
         put("translations", json!(message.translations));
     }
     put("translationProvider", json!(message.translation_provider));
+    put("blocks", message.blocks.clone().unwrap_or(Value::Null));
     Value::Object(extra)
 }
 
@@ -220,6 +221,7 @@ pub fn apply_message_extra(message: &mut Message, extra: &Value) -> StoreResult<
         .and_then(|v| serde_json::from_value(v.clone()).ok())
         .unwrap_or_default();
     message.translation_provider = text("translationProvider");
+    message.blocks = field("blocks").cloned();
     Ok(())
 }
 
@@ -281,6 +283,7 @@ mod tests {
         }];
         message.translations = [("pt".to_owned(), "olá".to_owned())].into();
         message.translation_provider = Some("comet-builtin".into());
+        message.blocks = Some(json!([{"type": "video_conf", "callId": "c1"}]));
 
         let extra = message_extra(&message);
         let mut read = Message::new("m1".into(), "r1", message.author.clone(), "hi", at);

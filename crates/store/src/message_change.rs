@@ -77,6 +77,9 @@ pub enum MessageChange {
     MarkDeleted {
         by: UserStub,
     },
+    /// What the message shows changed outside it (the call a `videoconf` message stands
+    /// for): written again with a new `_updatedAt`, so it is announced and synced again.
+    Touch,
 }
 
 /// Translations of one attachment's `description`.
@@ -280,6 +283,7 @@ impl MessageChange {
                 message.edited_by = Some(by.clone());
                 true
             }
+            MessageChange::Touch => true,
         };
         if changed {
             message.updated_at = at;

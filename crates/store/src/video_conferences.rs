@@ -66,6 +66,9 @@ pub struct VideoConference {
     pub title: Option<String>,
     pub anonymous_users: i64,
     pub discussion_rid: Option<String>,
+    /// When the call last changed (`_updatedAt`); calls stored before it was kept have none.
+    #[serde(default, with = "chrono::serde::ts_milliseconds_option")]
+    pub updated_at: Option<Timestamp>,
     /// Comet's own provider: the ids of the users in the call now (joined and not left), in
     /// the order they came. Empty for other providers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -93,4 +96,7 @@ pub trait VideoConferenceStore: Send + Sync {
     /// Direct calls still ringing (`calling`) that were created before `before`.
     async fn unanswered_direct_calls(&self, before: Timestamp)
     -> StoreResult<Vec<VideoConference>>;
+    /// Calls of any kind still calling or started that were created before `before`, oldest
+    /// first (upstream's long-running calls, expired after a day).
+    async fn open_video_conferences(&self, before: Timestamp) -> StoreResult<Vec<VideoConference>>;
 }

@@ -8,8 +8,18 @@ use crate::params::{opt_bool, opt_str, pagination, req_str};
 use axum::extract::State;
 use comet_core::Error;
 use comet_protocol::iso;
-use comet_service::video_conferences::{CallUser, VideoConference};
+use comet_service::video_conferences::{CallUser, VideoConference, VideoConferenceKind};
 use serde_json::{Map, Value, json};
+
+/// Upstream's schemas allow no other properties.
+fn only_properties(params: &Value, allowed: &[&str]) -> Result<(), Error> {
+    if let Value::Object(fields) = params
+        && fields.keys().any(|k| !allowed.contains(&k.as_str()))
+    {
+        return Err(Error::invalid_params("must NOT have additional properties"));
+    }
+    Ok(())
+}
 
 fn user_json(user: &CallUser) -> Value {
     let mut doc = json!({"_id": user.id, "username": user.username, "ts": iso(user.ts)});
@@ -37,6 +47,10 @@ pub(crate) fn call_json(call: &VideoConference) -> Map<String, Value> {
     }
     let mut doc = Map::new();
     doc.insert("_id".into(), json!(call.id));
+    doc.insert(
+        "_updatedAt".into(),
+        json!(iso(call.updated_at.unwrap_or(call.created_at))),
+    );
     doc.insert("type".into(), json!(call.kind.as_str()));
     doc.insert("rid".into(), json!(call.room_id));
     doc.insert("status".into(), json!(call.status));
@@ -49,7 +63,9 @@ pub(crate) fn call_json(call: &VideoConference) -> Map<String, Value> {
     doc.insert("createdAt".into(), json!(iso(call.created_at)));
     doc.insert("providerName".into(), json!(call.provider_name));
     doc.insert("ringing".into(), json!(call.ringing));
-    doc.insert("anonymousUsers".into(), json!(call.anonymous_users));
+    if call.kind == VideoConferenceKind::Videoconference {
+        doc.insert("anonymousUsers".into(), json!(call.anonymous_users));
+    }
     if let Some(at) = call.ended_at {
         doc.insert("endedAt".into(), json!(iso(at)));
     }
@@ -79,6 +95,7 @@ pub async fn start(
     Caller(session): Caller,
     Params(body): Params,
 ) -> ApiResult {
+    only_properties(&body, &["roomId", "title", "allowRinging"])?;
     let room_id = req_str(&body, "roomId")?;
     let title = opt_str(&body, "title")?;
     let allow_ringing = opt_bool(&body, "allowRinging")?.unwrap_or(false);
@@ -90,12 +107,13 @@ pub async fn start(
     let call = &started.call;
     let mut data = json!({
         "type": call.kind.as_str(),
-        "rid": call.room_id,
         "callId": call.id,
         "providerName": call.provider_name,
     });
-    if let Some(callee) = started.callee_id {
-        data["calleeId"] = json!(callee);
+    // Upstream's direct-call instructions name the callee, a conference's its room.
+    match started.callee_id {
+        Some(callee) => data["calleeId"] = json!(callee),
+        None => data["rid"] = json!(call.room_id),
     }
     ok(json!({ "data": data }))
 }
@@ -106,8 +124,13 @@ pub async fn join(
     Caller(session): Caller,
     Params(body): Params,
 ) -> ApiResult {
+    only_properties(&body, &["callId", "state"])?;
     let call_id = req_str(&body, "callId")?;
     let state = body.get("state").cloned().unwrap_or(Value::Null);
+    if !state.is_null() && !state.is_object() {
+        return Err(Error::invalid_params("must be object").into());
+    }
+    only_properties(&state, &["mic", "cam"])?;
     let mic = opt_bool(&state, "mic")?.unwrap_or(false);
     let cam = opt_bool(&state, "cam")?.unwrap_or(false);
     let (url, provider) = app
@@ -124,6 +147,7 @@ pub async fn cancel(
     Caller(session): Caller,
     Params(body): Params,
 ) -> ApiResult {
+    only_properties(&body, &["callId"])?;
     let call_id = req_str(&body, "callId")?;
     app.service
         .video_conferences()
@@ -138,13 +162,16 @@ pub async fn info(
     Caller(session): Caller,
     Params(query): Params,
 ) -> ApiResult {
+    only_properties(&query, &["callId"])?;
     let call_id = req_str(&query, "callId")?;
-    let call = app
+    let (call, capabilities) = app
         .service
         .video_conferences()
         .info(&session, &call_id)
         .await?;
-    ok(Value::Object(call_json(&call)))
+    let mut doc = call_json(&call);
+    doc.insert("capabilities".into(), capabilities);
+    ok(Value::Object(doc))
 }
 
 /// `GET video-conference.list?roomId=&offset=&count=`.
@@ -153,6 +180,7 @@ pub async fn list(
     Caller(session): Caller,
     Params(query): Params,
 ) -> ApiResult {
+    only_properties(&query, &["roomId", "offset", "count"])?;
     let room_id = req_str(&query, "roomId")?;
     let (offset, count) = pagination(&app, &query)?;
     let offset = i64::try_from(offset).map_err(|_| Error::invalid_params("offset"))?;

@@ -157,7 +157,8 @@ async fn joining_marks_people_present_and_a_seventh_is_refused() {
     let call_id = start(&server, &people[0], &rid).await;
     let call = info(&server, &people[0], &call_id).await;
     assert_eq!(call["providerName"], json!("comet"));
-    assert_eq!(call["status"], json!(0));
+    // A room call is `started` at once (upstream); nobody is in it yet.
+    assert_eq!(call["status"], json!(1));
     assert_eq!(call["present"], json!([]));
 
     let site = public_setting(&server, "Site_Url")
@@ -235,7 +236,13 @@ async fn ice_servers_give_present_people_coturn_credentials() {
         ),
     )
     .await;
-    set_setting(&server, &admin, "Comet_Calls_TURN_Secret", json!("north-wind")).await;
+    set_setting(
+        &server,
+        &admin,
+        "Comet_Calls_TURN_Secret",
+        json!("north-wind"),
+    )
+    .await;
     set_setting(
         &server,
         &admin,
@@ -360,9 +367,9 @@ async fn the_last_one_leaving_ends_the_call() {
     let rid = create_room(&server, &ann, "groups", "cc-end", &["cc-end-ben"]).await;
     let call_id = start(&server, &ann, &rid).await;
 
-    // Leaving a call one is not in changes nothing (it has not even started).
+    // Leaving a call one is not in changes nothing (nobody has joined: it goes on).
     leave(&server, &ben, &call_id).await;
-    assert_eq!(info(&server, &ann, &call_id).await["status"], json!(0));
+    assert_eq!(info(&server, &ann, &call_id).await["status"], json!(1));
     server
         .post(
             "video-conference.leave",
@@ -378,7 +385,20 @@ async fn the_last_one_leaving_ends_the_call() {
 
     join(&server, &ann, &call_id).await;
     join(&server, &ben, &call_id).await;
+    // The room hears of every leave (`<rid>/videoconf` with the call's id).
+    let mut room_ws = Ddp::connect(&server).await;
+    room_ws.login("cc-end-ben").await;
+    let event = format!("{rid}/videoconf");
+    let ready = room_ws.sub("stream-notify-room", &event).await;
+    assert_eq!(ready["msg"], json!("ready"), "{ready}");
+    let is_videoconf = |m: &Value| {
+        m["msg"] == "changed"
+            && m["collection"] == "stream-notify-room"
+            && m["fields"]["eventName"] == json!(event)
+    };
     leave(&server, &ben, &call_id).await;
+    let told = room_ws.until(is_videoconf).await;
+    assert_eq!(told["fields"]["args"], json!([call_id]));
     let call = info(&server, &ann, &call_id).await;
     assert_eq!(call["status"], json!(1));
     assert_eq!(call["present"], json!([ann.user_id]));
@@ -388,20 +408,25 @@ async fn the_last_one_leaving_ends_the_call() {
     assert_eq!(info(&server, &ann, &call_id).await["status"], json!(1));
 
     leave(&server, &ann, &call_id).await;
+    let told = room_ws.until(is_videoconf).await;
+    assert_eq!(told["fields"]["args"], json!([call_id]));
     let call = info(&server, &ben, &call_id).await;
     assert_eq!(call["status"], json!(3));
     assert_eq!(call["present"], json!([]));
     assert!(call["endedAt"].is_string(), "{call}");
     assert_eq!(call["endedBy"]["_id"], json!(ann.user_id));
     assert_eq!(call["endedBy"]["username"], json!("cc-end-ann"));
-    server
+    // Joining an ended call answers upstream's bare failure.
+    let late = server
         .post(
             "video-conference.join",
             json!({"callId": call_id}),
             Some(&ben),
         )
-        .await
-        .refused(400, "call-ended");
+        .await;
+    assert_eq!(late.status, 400, "{}", late.body);
+    assert_eq!(late.body["success"], json!(false));
+    assert_eq!(info(&server, &ann, &call_id).await["present"], json!([]));
     server.stop().await;
 }
 
@@ -451,7 +476,11 @@ async fn signal(ddp: &mut Ddp, target: &str, message: Value) -> Value {
 }
 
 fn refused(reply: &Value) {
-    assert_eq!(reply["error"]["error"], json!("error-not-allowed"), "{reply}");
+    assert_eq!(
+        reply["error"]["error"],
+        json!("error-not-allowed"),
+        "{reply}"
+    );
     assert!(reply.get("result").is_none(), "{reply}");
 }
 

@@ -626,3 +626,125 @@ async fn signalling_is_relayed_only_between_people_in_the_call() {
     );
     server.stop().await;
 }
+
+/// Whether `program` runs here (coturn's tools are only on machines that installed it).
+fn available(program: &str) -> bool {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|out| out.status.success())
+}
+
+/// One TURN allocation (and a little relayed traffic) with `turnutils_uclient`, bounded by
+/// `timeout`: whether coturn accepted the credentials.
+async fn turn_allocates(port: &str, username: &str, credential: &str) -> bool {
+    let args: Vec<String> = [
+        "20",
+        "turnutils_uclient",
+        "-y",
+        "-n",
+        "1",
+        "-m",
+        "1",
+        "-l",
+        "100",
+        "-u",
+        username,
+        "-w",
+        credential,
+        "-p",
+        port,
+        "127.0.0.1",
+    ]
+    .iter()
+    .map(|a| (*a).to_owned())
+    .collect();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new("timeout")
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("turnutils_uclient runs")
+            .success()
+    })
+    .await
+    .expect("the client's task")
+}
+
+#[tokio::test]
+async fn a_real_coturn_accepts_the_credentials_comet_hands_out() {
+    if !available("turnserver") || !available("turnutils_uclient") {
+        eprintln!("skipped: coturn is not installed (scripts/coturn.sh installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/coturn-start.sh");
+    let started = std::process::Command::new("timeout")
+        .args(["60", "bash", script, "loopback-secret"])
+        .arg(dir.path())
+        .output()
+        .expect("coturn-start.sh runs");
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let port = String::from_utf8_lossy(&started.stdout).trim().to_owned();
+    let pid = std::fs::read_to_string(dir.path().join("turnserver.pid"))
+        .expect("pid file")
+        .trim()
+        .to_owned();
+
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let ann = server.new_user("cc-turn-ann").await;
+    let rid = create_room(&server, &ann, "channels", "cc-turn", &[]).await;
+    set_setting(
+        &server,
+        &admin,
+        "Comet_Calls_ICE_Servers",
+        json!(format!("turn:127.0.0.1:{port}?transport=udp")),
+    )
+    .await;
+    set_setting(
+        &server,
+        &admin,
+        "Comet_Calls_TURN_Secret",
+        json!("loopback-secret"),
+    )
+    .await;
+    let call_id = start(&server, &ann, &rid).await;
+    join(&server, &ann, &call_id).await;
+    let reply = server
+        .get(
+            "video-conference.iceServers",
+            &[("callId", &call_id)],
+            Some(&ann),
+        )
+        .await;
+    let turn = reply.ok()["iceServers"][0].clone();
+    let username = turn["username"].as_str().expect("username").to_owned();
+    let credential = turn["credential"].as_str().expect("credential").to_owned();
+
+    let accepted = turn_allocates(&port, &username, &credential).await;
+    // A credential for another user, or one past its expiry, is refused by coturn itself.
+    let (_, other_user) = username.split_once(':').expect("<expiry>:<userId>");
+    let forged = turn_allocates(&port, &format!("9999999999:{other_user}x"), &credential).await;
+    let expired_name = format!("{}:{}", chrono::Utc::now().timestamp() - 10, ann.user_id);
+    let key = ring::hmac::Key::new(
+        ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+        b"loopback-secret",
+    );
+    let expired_credential =
+        STANDARD.encode(ring::hmac::sign(&key, expired_name.as_bytes()).as_ref());
+    let expired = turn_allocates(&port, &expired_name, &expired_credential).await;
+    let _ = std::process::Command::new("kill").arg(&pid).status();
+    assert!(accepted, "coturn refused Comet's credentials");
+    assert!(
+        !forged,
+        "coturn accepted a username the secret did not sign"
+    );
+    assert!(!expired, "coturn accepted an expired username");
+    server.stop().await;
+}

@@ -4,14 +4,15 @@
 
 import en, { type MessageKey } from './locales/en';
 
-export type Locale = 'en' | 'fr' | 'es' | 'ar' | 'he' | 'fa';
-export const LOCALES: Locale[] = ['en', 'fr', 'es', 'ar', 'he', 'fa'];
+export type Locale = 'en' | 'fr' | 'es' | 'pt-BR' | 'ar' | 'he' | 'fa';
+export const LOCALES: Locale[] = ['en', 'fr', 'es', 'pt-BR', 'ar', 'he', 'fa'];
 const RTL = new Set<Locale>(['ar', 'he', 'fa']);
 const LOCALE_KEY = 'comet.locale';
 
 const loaders: Record<Exclude<Locale, 'en'>, () => Promise<Partial<Record<MessageKey, string>>>> = {
   fr: () => import('./locales/fr').then((m) => m.default),
   es: () => import('./locales/es').then((m) => m.default),
+  'pt-BR': () => import('./locales/pt-BR').then((m) => m.default),
   ar: () => import('./locales/ar').then((m) => m.default),
   he: () => import('./locales/he').then((m) => m.default),
   fa: () => import('./locales/fa').then((m) => m.default),

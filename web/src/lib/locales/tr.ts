@@ -19,7 +19,7 @@ const tr: Partial<Record<MessageKey, string>> = {
   'auth.no_account': 'Henüz hesabınız yok mu?',
   'auth.have_account': 'Zaten bir hesabınız var mı?',
   'auth.registered': 'Hesap oluşturuldu. Giriş yapılıyor…',
-  'auth.welcome': '{site} hoş geldiniz',
+  'auth.welcome': 'Hoş geldiniz: {site}',
   'auth.tagline': 'Rocket.Chat dilini konuşan ekip sohbeti.',
   'auth.totp_code': 'Doğrulama kodu',
   'auth.totp_hint': 'Doğrulama uygulamanızdaki kodu veya yedek kodlarınızdan birini girin.',

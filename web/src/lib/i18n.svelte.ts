@@ -4,8 +4,8 @@
 
 import en, { type MessageKey } from './locales/en';
 
-export type Locale = 'en' | 'fr' | 'es' | 'pt-BR' | 'de' | 'tr' | 'ru' | 'ar' | 'he' | 'fa';
-export const LOCALES: Locale[] = ['en', 'fr', 'es', 'pt-BR', 'de', 'tr', 'ru', 'ar', 'he', 'fa'];
+export type Locale = 'en' | 'fr' | 'es' | 'pt-BR' | 'de' | 'tr' | 'ru' | 'zh' | 'ar' | 'he' | 'fa';
+export const LOCALES: Locale[] = ['en', 'fr', 'es', 'pt-BR', 'de', 'tr', 'ru', 'zh', 'ar', 'he', 'fa'];
 const RTL = new Set<Locale>(['ar', 'he', 'fa']);
 const LOCALE_KEY = 'comet.locale';
 
@@ -16,6 +16,7 @@ const loaders: Record<Exclude<Locale, 'en'>, () => Promise<Partial<Record<Messag
   de: () => import('./locales/de').then((m) => m.default),
   tr: () => import('./locales/tr').then((m) => m.default),
   ru: () => import('./locales/ru').then((m) => m.default),
+  zh: () => import('./locales/zh').then((m) => m.default),
   ar: () => import('./locales/ar').then((m) => m.default),
   he: () => import('./locales/he').then((m) => m.default),
   fa: () => import('./locales/fa').then((m) => m.default),

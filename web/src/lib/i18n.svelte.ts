@@ -4,9 +4,9 @@
 
 import en, { type MessageKey } from './locales/en';
 
-export type Locale = 'en' | 'fr' | 'es' | 'pt-BR' | 'de' | 'tr' | 'ru' | 'zh' | 'ar' | 'he' | 'fa';
-export const LOCALES: Locale[] = ['en', 'fr', 'es', 'pt-BR', 'de', 'tr', 'ru', 'zh', 'ar', 'he', 'fa'];
-const RTL = new Set<Locale>(['ar', 'he', 'fa']);
+export type Locale = 'en' | 'fr' | 'es' | 'pt-BR' | 'de' | 'tr' | 'ru' | 'zh' | 'ar' | 'he' | 'fa' | 'ur';
+export const LOCALES: Locale[] = ['en', 'fr', 'es', 'pt-BR', 'de', 'tr', 'ru', 'zh', 'ar', 'he', 'fa', 'ur'];
+const RTL = new Set<Locale>(['ar', 'he', 'fa', 'ur']);
 const LOCALE_KEY = 'comet.locale';
 
 const loaders: Record<Exclude<Locale, 'en'>, () => Promise<Partial<Record<MessageKey, string>>>> = {
@@ -20,6 +20,7 @@ const loaders: Record<Exclude<Locale, 'en'>, () => Promise<Partial<Record<Messag
   ar: () => import('./locales/ar').then((m) => m.default),
   he: () => import('./locales/he').then((m) => m.default),
   fa: () => import('./locales/fa').then((m) => m.default),
+  ur: () => import('./locales/ur').then((m) => m.default),
 };
 
 /**

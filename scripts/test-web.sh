@@ -3,7 +3,8 @@
 # Chromium (Debian's /usr/bin/chromium, driven by playwright-core) against a real comet on
 # port 0. Screenshots of failing tests land in target/web-test-artifacts.
 # Needs: cargo, node >= 20.19 with npm, chromium (`apt-get install chromium`; .ci/run does it),
-# python3 (for scripts/translation-models.sh, unless COMET_TRANSLATION_MODELS is set).
+# python3 (for scripts/translation-models.sh, unless COMET_TRANSLATION_MODELS is set), coturn
+# (scripts/coturn.sh installs Debian's package, unless TURNSERVER_BIN is set).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -25,6 +26,11 @@ export SMTP_SERVER_BIN
 # inherit the variable.
 COMET_TRANSLATION_MODELS="${COMET_TRANSLATION_MODELS:-$(scripts/translation-models.sh)}"
 export COMET_TRANSLATION_MODELS
+
+# Debian's coturn (scripts/coturn.sh) for tests/calls.test.mjs, which starts it on loopback with
+# a fresh `static-auth-secret` and forces a call through it.
+TURNSERVER_BIN="${TURNSERVER_BIN:-$(scripts/coturn.sh)}"
+export TURNSERVER_BIN
 
 cd web
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -1931,6 +1931,41 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
         "Video_Conference",
         "Jitsi"
     ),
+    // Comet's own provider (`comet`): calls made by the web client over WebRTC, signalled
+    // over DDP, relayed by a TURN server (coturn's REST-API credentials) when peers cannot
+    // reach each other. Comet-only settings; the secret is never public.
+    seed!(
+        "Comet_Calls_Enabled",
+        Boolean,
+        true,
+        public = true,
+        "Video_Conference",
+        "Comet"
+    ),
+    seed!(
+        "Comet_Calls_ICE_Servers",
+        String,
+        "",
+        public = false,
+        "Video_Conference",
+        "Comet"
+    ),
+    seed!(
+        "Comet_Calls_TURN_Secret",
+        Password,
+        "",
+        public = false,
+        "Video_Conference",
+        "Comet"
+    ),
+    seed!(
+        "Comet_Calls_TURN_Credential_TTL",
+        Int,
+        3600,
+        public = false,
+        "Video_Conference",
+        "Comet"
+    ),
     seed!(
         "AutoTranslate_Enabled",
         Boolean,

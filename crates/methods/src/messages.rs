@@ -504,6 +504,13 @@ async fn notify_user(
                 .write_user_event(session, target, &data)
                 .await?
         }
+        // Comet's call signalling, relayed between two people present in the same call.
+        "webrtc" => {
+            service
+                .video_conferences()
+                .relay_signal(session, target, &data)
+                .await?;
+        }
         _ => return Err(Error::meteor("error-not-allowed", "Not allowed")),
     }
     value(Value::Null)

@@ -14,6 +14,7 @@ pub mod autotranslate;
 pub mod avatars;
 pub mod bans;
 mod bootstrap;
+pub mod calls;
 pub mod commands;
 pub mod custom_assets;
 pub mod data_export;
@@ -200,7 +201,8 @@ domain_services! {
     custom_assets => CustomAssets;
     /// Automatic translation: members' choices per room, messages' translations.
     auto_translate => AutoTranslate;
-    /// Video conferences: calls in rooms and DMs and the built-in Jitsi provider.
+    /// Video conferences: calls in rooms and DMs, the built-in Jitsi provider and Comet's own
+    /// (`calls.rs`).
     video_conferences => VideoConferences;
 }
 

@@ -300,6 +300,7 @@ impl VideoConferences<'_> {
             anonymous_users: 0,
             discussion_rid: None,
             updated_at: Some(at),
+            present: Vec::new(),
             revision: 0,
         };
         self.ctx
@@ -444,6 +445,9 @@ impl VideoConferences<'_> {
             return Err(self.diagnose(&call.provider_name));
         }
         self.check_configured(&call.provider_name)?;
+        if call.provider_name == COMET {
+            self.enter_comet_call(session, call_id).await?;
+        }
         let user = self.call_user(&session.user, now()).await?;
         let joined = self
             .change(call_id, |stored| {
@@ -590,7 +594,7 @@ impl VideoConferences<'_> {
 
     /// Upstream's `endDirectCall`: `end` to the caller and to the room's other members who
     /// never joined.
-    async fn tell_direct_call_over(&self, call: &VideoConference) -> Result<()> {
+    pub(crate) async fn tell_direct_call_over(&self, call: &VideoConference) -> Result<()> {
         let params = CallParams {
             uid: call.created_by.id.clone(),
             rid: call.room_id.clone(),
@@ -615,7 +619,7 @@ impl VideoConferences<'_> {
 
     /// Tells the room a call changed (`<rid>/videoconf` with its id, and upstream's older
     /// `<rid>/<callId>`), and announces its message again so clients redraw it.
-    async fn announce_change(&self, call: &VideoConference) {
+    pub(crate) async fn announce_change(&self, call: &VideoConference) {
         self.ctx.publish(comet_events::Event::RoomNotice {
             room_id: call.room_id.clone(),
             name: call.id.clone(),

@@ -5528,6 +5528,7 @@ pub async fn video_conferences(store: &dyn Store) {
         anonymous_users: 0,
         discussion_rid: None,
         updated_at: None,
+        present: Vec::new(),
         revision: 0,
     };
     let first = call("vc-1", VideoConferenceKind::Videoconference, 0);
@@ -5549,10 +5550,13 @@ pub async fn video_conferences(store: &dyn Store) {
         ..caller.clone()
     });
     joined.ended_at = Some(later(6));
+    joined.present = vec!["vc-own".into(), "vc-other".into()];
     assert!(store.update_video_conference(&joined).await.unwrap());
     let stored = store.video_conference("vc-1").await.unwrap().unwrap();
     assert_eq!(stored.revision, 1);
     assert_eq!(stored.users, joined.users);
+    // Who is in a Comet call now is kept, in the order they came.
+    assert_eq!(stored.present, joined.present);
     assert_eq!(stored.ended_at, Some(later(6)));
     // Written from revision 0 after someone else wrote revision 1: refused, nothing changes.
     let mut stale = first.clone();

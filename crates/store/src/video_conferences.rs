@@ -69,6 +69,10 @@ pub struct VideoConference {
     /// When the call last changed (`_updatedAt`); calls stored before it was kept have none.
     #[serde(default, with = "chrono::serde::ts_milliseconds_option")]
     pub updated_at: Option<Timestamp>,
+    /// Comet's own provider: the ids of the users in the call now (joined and not left), in
+    /// the order they came. Empty for other providers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub present: Vec<String>,
     /// Bumped by every update, so concurrent changes (two people joining at once) never
     /// overwrite each other: an update names the revision it read.
     pub revision: i64,

@@ -10,7 +10,8 @@ export type Route =
   | { name: 'register'; secret?: string }
   | { name: 'invite'; token: string }
   | { name: 'room'; kind: 'channel' | 'group' | 'direct'; id: string }
-  | { name: 'admin'; section: string };
+  | { name: 'admin'; section: string }
+  | { name: 'call'; callId: string };
 
 export function parseRoute(path: string): Route {
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
@@ -36,6 +37,10 @@ export function parseRoute(path: string): Route {
       return { name: 'home' };
     case 'admin':
       return { name: 'admin', section: parts[1] ?? 'users' };
+    // `video-conference.join` answers `<Site_Url>/call/<callId>` for Comet's own calls.
+    case 'call':
+      if (parts[1]) return { name: 'call', callId: parts[1] };
+      return { name: 'home' };
     default:
       return { name: 'home' };
   }

@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod autotranslate;
 mod avatars;
+mod calls;
 mod chat;
 mod commands;
 mod custom_assets;
@@ -159,6 +160,8 @@ fn table() -> RouteTable {
             "/api/v1/video-conference.providers",
             video_conferences::providers,
         )
+        .post("/api/v1/video-conference.leave", calls::leave)
+        .get("/api/v1/video-conference.iceServers", calls::ice_servers)
         .post("/api/v1/findOrCreateInvite", invites::find_or_create)
         .get("/api/v1/listInvites", invites::list)
         .on(

@@ -85,6 +85,7 @@ pub(crate) fn call_json(call: &VideoConference) -> Map<String, Value> {
     if let Some(rid) = &call.discussion_rid {
         doc.insert("discussionRid".into(), json!(rid));
     }
+    super::calls::add_present(&mut doc, call);
     doc
 }
 

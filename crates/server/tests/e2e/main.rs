@@ -17,6 +17,7 @@ mod authz_matrix;
 mod autotranslate;
 mod avatars;
 mod backup;
+mod calls;
 mod cluster;
 mod commands;
 mod crash;

@@ -875,6 +875,7 @@ async fn fill(store: &dyn Store, t0: Timestamp) {
             anonymous_users: 0,
             discussion_rid: None,
             updated_at: Some(at(80)),
+            present: vec!["b1".into()],
             revision: 2,
         })
         .await

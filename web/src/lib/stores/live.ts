@@ -13,6 +13,7 @@ import { session } from './session.svelte';
 import { branding } from './branding.svelte';
 import { timelines } from './timelines.svelte';
 import { translation } from './translation.svelte';
+import { calls } from '../calls/calls.svelte';
 
 let stops: (() => void)[] = [];
 
@@ -52,6 +53,7 @@ export async function start() {
   ddp.start(current.token);
   session.conn = ddp.state;
   const uid = me._id;
+  stops.push(calls.connect(uid));
   stops.push(
     ddp.stream('stream-notify-user', `${uid}/subscriptions-changed`, (args) =>
       subscriptionChanged(args[0] as string, args[1] as Subscription),

@@ -1,18 +1,39 @@
 // Translations and text direction. English is bundled; other languages load on demand.
-// Arabic, Hebrew and Persian switch the whole layout to right-to-left.
+// Arabic, Hebrew, Persian and Urdu switch the whole layout to right-to-left. Codes are the ones
+// Rocket.Chat's own client uses (`pt-BR`, `zh` for simplified Chinese).
 
 import en, { type MessageKey } from './locales/en';
 
-export type Locale = 'en' | 'ar' | 'he' | 'fa';
-export const LOCALES: Locale[] = ['en', 'ar', 'he', 'fa'];
-const RTL = new Set<Locale>(['ar', 'he', 'fa']);
+export type Locale = 'en' | 'fr' | 'es' | 'pt-BR' | 'de' | 'tr' | 'ru' | 'zh' | 'ar' | 'he' | 'fa' | 'ur';
+export const LOCALES: Locale[] = ['en', 'fr', 'es', 'pt-BR', 'de', 'tr', 'ru', 'zh', 'ar', 'he', 'fa', 'ur'];
+const RTL = new Set<Locale>(['ar', 'he', 'fa', 'ur']);
 const LOCALE_KEY = 'comet.locale';
 
 const loaders: Record<Exclude<Locale, 'en'>, () => Promise<Partial<Record<MessageKey, string>>>> = {
+  fr: () => import('./locales/fr').then((m) => m.default),
+  es: () => import('./locales/es').then((m) => m.default),
+  'pt-BR': () => import('./locales/pt-BR').then((m) => m.default),
+  de: () => import('./locales/de').then((m) => m.default),
+  tr: () => import('./locales/tr').then((m) => m.default),
+  ru: () => import('./locales/ru').then((m) => m.default),
+  zh: () => import('./locales/zh').then((m) => m.default),
   ar: () => import('./locales/ar').then((m) => m.default),
   he: () => import('./locales/he').then((m) => m.default),
   fa: () => import('./locales/fa').then((m) => m.default),
+  ur: () => import('./locales/ur').then((m) => m.default),
 };
+
+/**
+ * The supported locale for a language tag: itself, else the one sharing its language
+ * ("pt-PT" → "pt-BR", "zh-CN" → "zh", "ur-PK" → "ur").
+ */
+export function matchLocale(tag: string | null | undefined): Locale | undefined {
+  if (!tag) return undefined;
+  const exact = LOCALES.find((l) => l.toLowerCase() === tag.toLowerCase());
+  if (exact) return exact;
+  const language = tag.toLowerCase().split(/[-_]/)[0];
+  return LOCALES.find((l) => l.toLowerCase().split('-')[0] === language);
+}
 
 class I18n {
   locale = $state<Locale>('en');
@@ -29,9 +50,9 @@ class I18n {
     } catch {
       // No storage: follow the browser.
     }
-    const browser = (navigator.language || 'en').slice(0, 2);
-    const wanted = (saved ?? browser) as Locale;
-    await this.set(LOCALES.includes(wanted) ? wanted : 'en', false);
+    const browsers = navigator.languages?.length ? navigator.languages : [navigator.language];
+    const wanted = matchLocale(saved) ?? browsers.map(matchLocale).find(Boolean) ?? 'en';
+    await this.set(wanted, false);
   }
 
   async set(locale: Locale, remember = true) {

@@ -597,6 +597,14 @@ const ar: Partial<Record<MessageKey, string>> = {
   'lang.ar': 'العربية',
   'lang.he': 'עברית',
   'lang.fa': 'فارسی',
+  'lang.fr': 'Français',
+  'lang.es': 'Español',
+  'lang.pt-BR': 'Português (Brasil)',
+  'lang.de': 'Deutsch',
+  'lang.tr': 'Türkçe',
+  'lang.ru': 'Русский',
+  'lang.zh': '中文（简体）',
+  'lang.ur': 'اردو',
 };
 
 export default ar;

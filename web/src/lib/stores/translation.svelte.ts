@@ -67,7 +67,22 @@ class Translation {
   /** The language "Translate" asks for: the room's choice, else the interface's. */
   targetFor(message: Message): string {
     const sub = rooms.subs[message.rid];
-    return (sub?.autoTranslate && sub.autoTranslateLanguage) || i18n.locale;
+    return (sub?.autoTranslate && sub.autoTranslateLanguage) || this.interfaceLanguage();
+  }
+
+  /**
+   * The offered language closest to the interface's: itself, else one of the same language
+   * (the `pt-BR` interface reads `pt`, `zh` reads `zh-CN`); the interface's code when none is.
+   */
+  interfaceLanguage(): string {
+    const locale = i18n.locale;
+    const offered = this.languages ?? [];
+    const base = (code: string) => code.toLowerCase().split(/[-_]/)[0];
+    return (
+      offered.find((l) => l.language.toLowerCase() === locale.toLowerCase())?.language ??
+      offered.find((l) => base(l.language) === base(locale))?.language ??
+      locale
+    );
   }
 
   /** "Translate" on one message: asks the server now and shows the result in place. */

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
-import { startServer, launchBrowser, openAs, createUser, login, rest, send, message, withScreenshots, ADMIN, PASSWORD } from './harness.mjs';
+import { startServer, launchBrowser, openAs, createUser, login, rest, send, message, openRoom, withScreenshots, ADMIN, PASSWORD } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
 const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -133,6 +133,9 @@ test('sidebar: activity or name order, unread on top, group by type; saved in th
     // Upstream's default: latest activity first.
     assert.deepEqual(await order(), ['zz-busy', 'aa-quiet']);
 
+    // Ola reads the busy room: only what arrives later is unread.
+    await openRoom(page, 'zz-busy');
+    await page.locator('[data-testid="room-link"][data-room="zz-busy"].unread').waitFor({ state: 'detached' });
     await page.getByTestId('sidebar-options').click();
     await page.getByTestId('sidebar-options-menu').waitFor();
     assert.equal(await page.getByTestId('sidebar-sort-activity').getAttribute('aria-checked'), 'true');

@@ -919,6 +919,16 @@ export class Api {
     return this.rest.post('users.resetAvatar', { userId });
   }
 
+  /** `rooms.saveNotification`: the caller's notification preferences for one room (strings). */
+  saveNotification(roomId: string, notifications: Record<string, string>) {
+    return this.rest.post('rooms.saveNotification', { roomId, notifications });
+  }
+
+  /** `users.setPreferences` for the caller: only the keys given change. */
+  setPreferences(data: Record<string, unknown>) {
+    return this.rest.post<{ user: { _id: string; settings: { preferences: Record<string, unknown> } } }>('users.setPreferences', { data });
+  }
+
   userInfo(username: string) {
     return this.rest.get<{ user: User }>('users.info', { username });
   }
@@ -994,6 +1004,17 @@ export class Api {
       throw errorFromEnvelope(response.status, body, response.statusText);
     }
     return response.blob();
+  }
+
+  /** Gives or takes a room role (`channels.addOwner`, `groups.removeLeader`, …). */
+  setRoomRole(room: { _id: string; t: RoomType }, userId: string, role: 'owner' | 'moderator' | 'leader', on: boolean) {
+    const name = role[0].toUpperCase() + role.slice(1);
+    return this.rest.post(`${historyFamily[room.t]}.${on ? 'add' : 'remove'}${name}`, { roomId: room._id, userId });
+  }
+
+  /** Removes a member from a channel or group (`channels.kick`, `groups.kick`). */
+  kick(room: { _id: string; t: RoomType }, userId: string) {
+    return this.rest.post(`${historyFamily[room.t]}.kick`, { roomId: room._id, userId });
   }
 
   /** The members holding room roles (owners, moderators, leaders) of a channel or group. */

@@ -117,6 +117,15 @@ export interface Subscription {
   /** The member reads the room translated into `autoTranslateLanguage`. */
   autoTranslate?: boolean;
   autoTranslateLanguage?: string;
+  /** Notification preferences for this room (`rooms.saveNotification`); absent: the account's. */
+  desktopNotifications?: string;
+  mobilePushNotifications?: string;
+  emailNotifications?: string;
+  audioNotificationValue?: string;
+  muteGroupMentions?: boolean;
+  hideUnreadStatus?: boolean;
+  hideMentionStatus?: boolean;
+  disableNotifications?: boolean;
 }
 
 export interface Room {

@@ -11,7 +11,7 @@ export type Panel =
   | { kind: 'translation' }
   | null;
 
-export type DialogKind = 'channel' | 'group' | 'team' | 'direct' | 'profile' | 'directory' | null;
+export type DialogKind = 'channel' | 'group' | 'team' | 'direct' | 'profile' | 'directory' | 'switcher' | 'preferences' | null;
 
 /**
  * A team action that asks first: turning a room into a team, a team back into a room, leaving
@@ -23,6 +23,10 @@ class Ui {
   panel = $state<Panel>(null);
   dialog = $state<DialogKind>(null);
   teamAction = $state<TeamAction>(null);
+  /** The person whose card is open, and the room it was opened from (for room roles). */
+  /** The room whose notification preferences are open. */
+  roomNotifications = $state<string | null>(null);
+  userCard = $state<{ username: string; rid: string | null } | null>(null);
   /** Id of the message being edited in place. */
   editing = $state<string | null>(null);
   /**

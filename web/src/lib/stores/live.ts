@@ -13,7 +13,6 @@ import { session } from './session.svelte';
 import { branding } from './branding.svelte';
 import { timelines } from './timelines.svelte';
 import { translation } from './translation.svelte';
-import { calls } from '../calls/calls.svelte';
 
 let stops: (() => void)[] = [];
 
@@ -53,7 +52,16 @@ export async function start() {
   ddp.start(current.token);
   session.conn = ddp.state;
   const uid = me._id;
-  stops.push(calls.connect(uid));
+  // Calls (ringing, call messages, the call view) load just after the first screen.
+  let stopCalls: (() => void) | null = null;
+  let stopped = false;
+  void import('../calls/calls.svelte').then(({ calls }) => {
+    if (!stopped) stopCalls = calls.connect(uid);
+  });
+  stops.push(() => {
+    stopped = true;
+    stopCalls?.();
+  });
   stops.push(
     ddp.stream('stream-notify-user', `${uid}/subscriptions-changed`, (args) =>
       subscriptionChanged(args[0] as string, args[1] as Subscription),

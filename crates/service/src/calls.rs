@@ -10,7 +10,7 @@
 use crate::{Session, VideoConferences, store_error};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use comet_core::user::User;
+use comet_core::user::{Presence, User};
 use comet_core::{Error, Result, now};
 use comet_events::Event;
 use comet_store::{CallUser, VideoConference, VideoConferenceKind, video_conference_status};
@@ -156,8 +156,13 @@ impl VideoConferences<'_> {
         if call.provider_name != COMET {
             return Err(Error::failure("invalid-params"));
         }
-        let at = now();
-        let leaver = call_user(&session.user, at);
+        self.remove_present(call_id, call_user(&session.user, now()))
+            .await
+    }
+
+    /// Takes `leaver` out of the people in the call, ending it when they were the last.
+    async fn remove_present(&self, call_id: &str, leaver: CallUser) -> Result<VideoConference> {
+        let at = leaver.ts;
         let (call, changed) = self
             .change_call(call_id, |call| {
                 let Some(index) = call.present.iter().position(|id| *id == leaver.id) else {
@@ -183,6 +188,41 @@ impl VideoConferences<'_> {
             }
         }
         Ok(call)
+    }
+
+    /// Takes out of Comet calls the people whose last connection ended after they joined (the
+    /// browser crashed, the network went, the tab closed before its `leave` got out), so they
+    /// neither hold one of the call's places nor keep an abandoned call going. Connections are
+    /// kept in the store, so every instance sees the same; someone who joined without ever
+    /// connecting (over REST only) is left alone.
+    pub(crate) async fn drop_disconnected(&self) -> Result<()> {
+        let calls = self
+            .ctx
+            .store
+            .open_video_conferences(now())
+            .await
+            .map_err(store_error)?;
+        for call in calls.iter().filter(|c| c.provider_name == COMET) {
+            for user_id in &call.present {
+                let Some(user) = self
+                    .ctx
+                    .store
+                    .user_by_id(user_id)
+                    .await
+                    .map_err(store_error)?
+                else {
+                    continue;
+                };
+                let joined_at = call.users.iter().find(|u| u.id == user.id).map(|u| u.ts);
+                if user.status_connection == Presence::Offline
+                    && joined_at.is_some_and(|joined| user.updated_at > joined)
+                {
+                    self.remove_present(&call.id, call_user(&user, now()))
+                        .await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A Comet call that is still going on and that the caller is present in.

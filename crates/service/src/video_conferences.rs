@@ -892,8 +892,8 @@ impl VideoConferences<'_> {
 }
 
 impl Service {
-    /// Cancels unanswered direct calls once their ring time is over and expires calls left
-    /// open for a day. It reads the calls from the store on every sweep, so calls started
+    /// Cancels unanswered direct calls once their ring time is over, takes people whose
+    /// connections ended out of Comet calls, and expires calls left open for a day. It reads the calls from the store on every sweep, so calls started
     /// before a restart, or on another instance, are handled too.
     pub(crate) fn run_call_sweeper(self: &Arc<Self>) {
         let service = Arc::downgrade(self);
@@ -907,6 +907,9 @@ impl Service {
                 };
                 if let Err(e) = service.video_conferences().cancel_unanswered().await {
                     tracing::warn!(error = %e, "could not cancel unanswered calls");
+                }
+                if let Err(e) = service.video_conferences().drop_disconnected().await {
+                    tracing::warn!(error = %e, "could not take disconnected people out of calls");
                 }
                 if sweeps.is_multiple_of(LONG_RUNNING_SWEEP_EVERY)
                     && let Err(e) = service.video_conferences().expire_long_running().await

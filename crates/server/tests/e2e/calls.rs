@@ -753,3 +753,83 @@ async fn a_real_coturn_accepts_the_credentials_comet_hands_out() {
     assert!(!expired, "coturn accepted an expired username");
     server.stop().await;
 }
+
+/// `video-conference.info` until `done` holds of the call (polling; the sweeper runs every
+/// couple of seconds), at most 20 s.
+async fn info_until(
+    server: &TestServer,
+    auth: &Auth,
+    call_id: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let call = info(server, auth, call_id).await;
+        if done(&call) {
+            return call;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the call did not change in time: {call}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn people_whose_connection_ends_are_taken_out_of_the_call() {
+    let server = TestServer::start().await;
+    let ann = server.new_user("cc-gone-ann").await;
+    let ben = server.new_user("cc-gone-ben").await;
+    let cat = server.new_user("cc-gone-cat").await;
+    let rid = create_room(
+        &server,
+        &ann,
+        "channels",
+        "cc-gone",
+        &["cc-gone-ben", "cc-gone-cat"],
+    )
+    .await;
+    let call_id = start(&server, &ann, &rid).await;
+    let ann_ws = logged_in(&server, "cc-gone-ann", &ann.user_id).await;
+    let ben_ws = logged_in(&server, "cc-gone-ben", &ben.user_id).await;
+    join(&server, &ann, &call_id).await;
+    join(&server, &ben, &call_id).await;
+    // Cat joins over REST only, never connected: nothing ends for her, she stays.
+    join(&server, &cat, &call_id).await;
+
+    // Ann's browser goes away without saying `leave`.
+    let mut socket = ann_ws.socket;
+    socket.close(None).await.expect("close the WebSocket");
+    drop(socket);
+    let call = info_until(&server, &ben, &call_id, |call| {
+        call["present"]
+            .as_array()
+            .is_some_and(|p| !p.contains(&json!(ann.user_id)))
+    })
+    .await;
+    assert_eq!(call["present"], json!([ben.user_id, cat.user_id]));
+    assert_eq!(call["status"], json!(1));
+    // Her place is free again: she joins from a new connection and is back.
+    let ann_again = logged_in(&server, "cc-gone-ann", &ann.user_id).await;
+    join(&server, &ann, &call_id).await;
+    let call = info(&server, &ben, &call_id).await;
+    assert_eq!(
+        call["present"],
+        json!([ben.user_id, cat.user_id, ann.user_id])
+    );
+
+    // Everyone who was connected goes; Cat leaves last, and the call ends.
+    for ddp in [ann_again, ben_ws] {
+        let mut socket = ddp.socket;
+        socket.close(None).await.expect("close the WebSocket");
+    }
+    info_until(&server, &cat, &call_id, |call| {
+        call["present"] == json!([cat.user_id])
+    })
+    .await;
+    leave(&server, &cat, &call_id).await;
+    let call = info(&server, &cat, &call_id).await;
+    assert_eq!(call["status"], json!(3));
+    server.stop().await;
+}

@@ -10,6 +10,8 @@ import { callsApi, type CallInfo } from './api';
 
 /** localStorage flag (diagnostics, tests): `1` sends every packet through TURN. */
 export const FORCE_RELAY_KEY = 'comet.calls.forceRelay';
+/** How long the speaker highlight stays after the last loud sound. */
+const SPEAKING_HOLD_MS = 1200;
 
 interface Signal {
   callId: string;
@@ -134,6 +136,8 @@ export class CallSession {
   private camera: MediaStreamTrack | null = null;
   private screen: MediaStreamTrack | null = null;
   private audioContext: AudioContext | null = null;
+  /** When each speaker was last heard (`performance.now()`). */
+  private lastLoud = new Map<string, number>();
   private analysers = new Map<string, { analyser: AnalyserNode; source: MediaStreamAudioSourceNode; track: MediaStreamTrack }>();
   private left = false;
 
@@ -376,7 +380,8 @@ export class CallSession {
       this.audioContext ??= new AudioContext();
       const source = this.audioContext.createMediaStreamSource(new MediaStream([track]));
       const analyser = this.audioContext.createAnalyser();
-      analyser.fftSize = 512;
+      // About 40 ms of sound per look: short syllables (and short beeps) are not missed.
+      analyser.fftSize = 2048;
       source.connect(analyser);
       this.analysers.set(key, { analyser, source, track });
       return analyser;
@@ -400,14 +405,18 @@ export class CallSession {
       ['me', this.local?.getAudioTracks()[0], this.micOn],
       ...this.tiles.map((tile): [string, MediaStreamTrack | undefined, boolean] => [tile.uid, tile.stream.getAudioTracks()[0], true]),
     ];
-    const samples = new Float32Array(512);
+    const samples = new Float32Array(2048);
+    const now = performance.now();
     for (const [key, track, on] of sources) {
       const analyser = this.analyserFor(key, track);
       if (!analyser || !on) continue;
       analyser.getFloatTimeDomainData(samples);
       let sum = 0;
       for (const value of samples) sum += value * value;
-      next[key] = Math.sqrt(sum / samples.length) > 0.02;
+      if (Math.sqrt(sum / samples.length) > 0.02) this.lastLoud.set(key, now);
+      // The highlight stays a moment after the last loud sound, so that it does not flicker
+      // between words.
+      next[key] = now - (this.lastLoud.get(key) ?? -Infinity) < SPEAKING_HOLD_MS;
     }
     const changed = Object.keys({ ...next, ...this.speaking }).some((key) => Boolean(next[key]) !== Boolean(this.speaking[key]));
     if (changed) this.speaking = next;

@@ -50,6 +50,8 @@ class Calls {
   private dismissed = new Set<string>();
   private ringTimer: ReturnType<typeof setInterval> | null = null;
   private refreshing = new Map<string, Promise<void>>();
+  /** Calls that changed while a read of them was under way. */
+  private readAgain = new Set<string>();
   /** Calls joined from this page (the call view need not join again). */
   readonly joinedHere = new Set<string>();
 
@@ -94,14 +96,22 @@ class Calls {
   /** Reads a call again (one request at a time per call). */
   refresh(callId: string): Promise<void> {
     const running = this.refreshing.get(callId);
-    if (running) return running;
+    if (running) {
+      // The call may have changed after that request left (the end of the call, say): read it
+      // once more when it is back, or the last change would be lost.
+      this.readAgain.add(callId);
+      return running;
+    }
     const promise = callsApi
       .info(callId)
       .then((info) => {
         this.infos[callId] = info;
       })
       .catch(() => {})
-      .finally(() => this.refreshing.delete(callId));
+      .finally(() => {
+        this.refreshing.delete(callId);
+        if (this.readAgain.delete(callId)) void this.refresh(callId);
+      });
     this.refreshing.set(callId, promise);
     return promise;
   }

@@ -6,15 +6,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
 import { deflateSync } from 'node:zlib';
-import {
-  startServer, launchBrowser, openAs, createUser, login, rest, withScreenshots, openRoom, message, ADMIN, TIMEOUT,
-} from './harness.mjs';
+import { startServer, launchBrowser, openAs, createUser, login, rest, withScreenshots, openRoom, message, ADMIN, TIMEOUT, axe } from './harness.mjs';
 
-const require = createRequire(import.meta.url);
-const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 let server;
 let browser;
@@ -71,16 +65,6 @@ function png(side) {
   ]);
 }
 
-async function axe(page, label) {
-  await page.evaluate(AXE);
-  const result = await page.evaluate(async () => {
-    // @ts-ignore: injected above.
-    const r = await window.axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((x) => x.target.join(' ')) }));
-  });
-  const serious = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(serious, [], `${label}: ${JSON.stringify(serious, null, 1)}`);
-}
 
 /** What an avatar <img> shows: its URL, whether it loaded, and the type the server sent. */
 async function inspect(img) {

@@ -4,12 +4,8 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
-import { startServer, launchBrowser, openAs, createUser, login, rest, send, message, openRoom, withScreenshots, ADMIN, PASSWORD } from './harness.mjs';
+import { startServer, launchBrowser, openAs, createUser, login, rest, send, message, openRoom, withScreenshots, ADMIN, PASSWORD, axe } from './harness.mjs';
 
-const require = createRequire(import.meta.url);
-const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 let server;
 let browser;
@@ -26,17 +22,6 @@ after(async () => {
   await server?.stop();
 });
 
-/** Runs axe-core in the page; fails on serious and critical violations. */
-async function axe(page, label) {
-  await page.evaluate(AXE);
-  const result = await page.evaluate(async () => {
-    // @ts-ignore: injected above.
-    const r = await window.axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((x) => x.target.join(' ')) }));
-  });
-  const serious = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(serious, [], `${label}: ${JSON.stringify(serious, null, 1)}`);
-}
 
 const title = (page, name) => page.getByTestId('room-title').filter({ hasText: name });
 const option = (page, kind, name) => page.locator(`[data-testid="switcher-option"][data-kind="${kind}"][data-name="${name}"]`);

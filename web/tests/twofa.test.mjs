@@ -7,14 +7,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
-import {
-  startServer, launchBrowser, createUser, login, withScreenshots, ADMIN, PASSWORD, TIMEOUT,
-} from './harness.mjs';
+import { startServer, launchBrowser, createUser, login, withScreenshots, ADMIN, PASSWORD, TIMEOUT, axe } from './harness.mjs';
 
-const require = createRequire(import.meta.url);
-const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 let server;
 let browser;
@@ -67,16 +61,6 @@ function wrongCode(secret) {
   }
 }
 
-async function axe(page, label) {
-  await page.evaluate(AXE);
-  const result = await page.evaluate(async () => {
-    // @ts-ignore: injected above.
-    const r = await window.axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((x) => x.target.join(' ')) }));
-  });
-  const serious = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(serious, [], `${label}: ${JSON.stringify(serious, null, 1)}`);
-}
 
 async function newPage() {
   const context = await browser.newContext({ baseURL: server.base });

@@ -577,15 +577,34 @@ test('emoji are drawn from the images shipped with the client', async (t) => {
   });
 });
 
+/** The scripts the first screen loads before it runs: the entry and its module preloads. */
+async function firstScreenScripts() {
+  const html = await (await fetch(`${server.base}/`, { headers: { Accept: 'text/html' } })).text();
+  const paths = [...html.matchAll(/<(?:script[^>]+src|link[^>]+rel="modulepreload"[^>]+href)="([^"]+\.js)"/g)].map((m) => m[1]);
+  assert.ok(paths.length > 0, html);
+  return Promise.all(paths.map(async (path) => Buffer.from(await (await fetch(`${server.base}${path}`)).arrayBuffer())));
+}
+
 test('the first screen\'s JavaScript stays under 80 KB gzip', async () => {
   const { gzipSync, constants } = await import('node:zlib');
-  const html = await (await fetch(`${server.base}/`, { headers: { Accept: 'text/html' } })).text();
-  const scripts = [...html.matchAll(/<(?:script[^>]+src|link[^>]+rel="modulepreload"[^>]+href)="([^"]+\.js)"/g)].map((m) => m[1]);
-  assert.ok(scripts.length > 0, html);
+  const scripts = await firstScreenScripts();
   let total = 0;
-  for (const path of scripts) {
-    const body = Buffer.from(await (await fetch(`${server.base}${path}`)).arrayBuffer());
-    total += gzipSync(body, { level: constants.Z_BEST_COMPRESSION }).length;
-  }
+  for (const body of scripts) total += gzipSync(body, { level: constants.Z_BEST_COMPRESSION }).length;
   assert.ok(total < 80 * 1024, `first screen: ${(total / 1024).toFixed(1)} KB gzip in ${scripts.length} files`);
+});
+
+test('no first-screen script asks for an English text that loads after it', async () => {
+  const more = readFileSync(new URL('../src/lib/locales/en.more.ts', import.meta.url), 'utf8');
+  const keys = [...more.matchAll(/^\s+'([^']+)':/gm)].map((m) => m[1]);
+  assert.ok(keys.length > 100);
+  const code = (await firstScreenScripts()).map((b) => b.toString('utf8')).join('\n');
+  // A key is asked for by its whole name, by a family (`i18n.plural('room.members_count')`)
+  // or by a template prefix (`sys.${type}`).
+  const asked = (key) => {
+    const parts = key.split('.');
+    const names = parts.map((_, i) => parts.slice(0, i + 1).join('.')).slice(1);
+    return names.some((name) => ['"', "'", '`'].some((q) => code.includes(`${q}${name}${q}`)))
+      || parts.slice(0, -1).some((_, i) => code.includes(`\`${parts.slice(0, i + 1).join('.')}.\${`));
+  };
+  assert.deepEqual(keys.filter(asked), [], 'move these keys from en.more.ts to en.ts');
 });

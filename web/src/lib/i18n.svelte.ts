@@ -1,4 +1,5 @@
-// Translations and text direction. English is bundled; other languages load on demand.
+// Translations and text direction. The first screen's English is bundled; the rest of English
+// (`en.more.ts`) loads right after start-up, and other languages load whole on demand.
 // Arabic, Hebrew, Persian and Urdu switch the whole layout to right-to-left. Codes are the ones
 // Rocket.Chat's own client uses (`pt-BR`, `zh` for simplified Chinese).
 
@@ -38,6 +39,8 @@ export function matchLocale(tag: string | null | undefined): Locale | undefined 
 class I18n {
   locale = $state<Locale>('en');
   private table = $state.raw<Partial<Record<MessageKey, string>>>({});
+  /** English beyond the first screen: only parts loaded on demand ask for it. */
+  private englishMore = $state.raw<Partial<Record<MessageKey, string>>>({});
 
   get dir(): 'rtl' | 'ltr' {
     return RTL.has(this.locale) ? 'rtl' : 'ltr';
@@ -52,6 +55,12 @@ class I18n {
     }
     const browsers = navigator.languages?.length ? navigator.languages : [navigator.language];
     const wanted = matchLocale(saved) ?? browsers.map(matchLocale).find(Boolean) ?? 'en';
+    // Not awaited: nothing on the first screen needs it, and it arrives long before anyone can
+    // open a dialog; texts re-render when it lands.
+    void import('./locales/en.more').then(
+      (m) => (this.englishMore = m.default),
+      () => undefined,
+    );
     await this.set(wanted, false);
   }
 
@@ -70,7 +79,7 @@ class I18n {
   }
 
   t = (key: MessageKey, params?: Record<string, string | number>): string => {
-    const template = this.table[key] ?? en[key] ?? key;
+    const template = this.table[key] ?? (en as Partial<Record<MessageKey, string>>)[key] ?? this.englishMore[key] ?? key;
     if (!params) return template;
     return template.replace(/\{(\w+)\}/g, (whole, name: string) =>
       name in params ? String(params[name]) : whole,

@@ -717,6 +717,73 @@ describe('@rocket.chat/ddp-client against Comet', () => {
     assert.equal(seen.file._id, fileId);
   }));
 
+  test('a direct call rings over notify-user video-conference, as the web client rings', withLog(async () => {
+    // Rocket.Chat's client: video-conference.start with allowRinging in a DM of two answers a
+    // direct call; the caller then writes {action:'call'} to the callee's
+    // `<uid>/video-conference` through the method stream-notify-user, the callee answers
+    // 'accepted' to the caller's, and the caller confirms. The server checks every write
+    // against the call (upstream's validateAction).
+    const { room } = await server.restOk('POST', 'im.create', { auth: alice.auth, body: { username: bob.username } });
+    const rid = room._id ?? room.rid;
+    const started = await within(
+      sdkA.rest.post('/v1/video-conference.start', { roomId: rid, allowRinging: true }),
+      'video-conference.start',
+    );
+    assert.equal(started.success, true, JSON.stringify(started));
+    assert.equal(started.data.type, 'direct', JSON.stringify(started));
+    assert.equal(started.data.calleeId, bob.id);
+    const callId = started.data.callId;
+
+    const atBob = collector();
+    const atAlice = collector();
+    const sBob = sdkB.stream('notify-user', `${bob.id}/video-conference`, (...a) => atBob.push(...a));
+    const sAlice = sdkA.stream('notify-user', `${alice.id}/video-conference`, (...a) => atAlice.push(...a));
+    try {
+      await within(sBob.ready(), "bob's video-conference stream ready");
+      await within(sAlice.ready(), "alice's video-conference stream ready");
+
+      const call = { uid: alice.id, rid, callId };
+      await within(
+        sdkA.call('stream-notify-user', `${bob.id}/video-conference`, { action: 'call', params: call }),
+        'stream-notify-user call',
+      );
+      const [ring] = await atBob.next(([e]) => e?.action === 'call', 'the ring at the callee');
+      assert.deepEqual(ring, { action: 'call', params: call });
+
+      const answer = { uid: bob.id, rid, callId };
+      await within(
+        sdkB.call('stream-notify-user', `${alice.id}/video-conference`, { action: 'accepted', params: answer }),
+        'stream-notify-user accepted',
+      );
+      const [accepted] = await atAlice.next(([e]) => e?.action === 'accepted', 'the answer at the caller');
+      assert.deepEqual(accepted, { action: 'accepted', params: answer });
+
+      // A write about a call that is not the writer's is refused, and nothing arrives.
+      await assert.rejects(
+        within(
+          sdkA.call('stream-notify-user', `${bob.id}/video-conference`, { action: 'call', params: { ...call, callId: 'no-such-call' } }),
+          'forged stream-notify-user',
+        ),
+        (err) => {
+          assert.equal(err?.error, 'error-not-allowed', JSON.stringify(err));
+          return true;
+        },
+      );
+      await sleep(QUIET_MS);
+      assert.equal(atBob.seen.filter(([e]) => e?.params?.callId === 'no-such-call').length, 0);
+
+      // The caller hangs up while it still rings: cancel answers success and the call is declined.
+      const cancelled = await within(sdkA.rest.post('/v1/video-conference.cancel', { callId }), 'video-conference.cancel');
+      assert.equal(cancelled.success, true, JSON.stringify(cancelled));
+      const info = await within(sdkB.rest.get('/v1/video-conference.info', { callId }), 'video-conference.info');
+      assert.equal(info.status, 4, JSON.stringify(info)); // declined
+      assert.equal(info.ringing, false);
+    } finally {
+      sBob.stop();
+      sAlice.stop();
+    }
+  }));
+
   test('logout ends the DDP login but keeps the connection', withLog(async () => {
     await within(sdkA2.account.logout(), 'logout');
     assert.equal(sdkA2.account.uid, undefined);

@@ -246,6 +246,17 @@ impl TestServer {
         .await
     }
 
+    /// Sets a setting as `admin` (`POST /api/v1/settings/<id>`), asserting success.
+    pub async fn set_setting(&self, admin: &Auth, id: &str, value: Value) {
+        self.post(
+            &format!("settings/{id}"),
+            json!({"value": value}),
+            Some(admin),
+        )
+        .await
+        .ok();
+    }
+
     /// `POST /api/v1/<path>` with a JSON body.
     pub async fn post(&self, path: &str, body: Value, auth: Option<&Auth>) -> Reply {
         let builder = self

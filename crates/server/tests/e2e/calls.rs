@@ -5,30 +5,12 @@
 
 use crate::common;
 
+use crate::video_conference::info;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::ddp::Ddp;
 use common::{Auth, TestServer, create_room};
 use serde_json::{Value, json};
-
-async fn set_setting(server: &TestServer, admin: &Auth, id: &str, value: Value) {
-    server
-        .post(
-            &format!("settings/{id}"),
-            json!({"value": value}),
-            Some(admin),
-        )
-        .await
-        .ok();
-}
-
-async fn info(server: &TestServer, auth: &Auth, call_id: &str) -> Value {
-    server
-        .get("video-conference.info", &[("callId", call_id)], Some(auth))
-        .await
-        .ok()
-        .clone()
-}
 
 async fn start(server: &TestServer, auth: &Auth, rid: &str) -> String {
     let started = server
@@ -99,7 +81,9 @@ async fn comet_is_the_provider_unless_jitsi_is_enabled_or_chosen() {
     );
 
     // Jitsi, once enabled, wins while nothing is chosen; choosing `comet` brings Comet back.
-    set_setting(&server, &admin, "Jitsi_Enabled", json!(true)).await;
+    server
+        .set_setting(&admin, "Jitsi_Enabled", json!(true))
+        .await;
     let providers = server
         .get("video-conference.providers", &[], Some(&ann))
         .await;
@@ -111,13 +95,9 @@ async fn comet_is_the_provider_unless_jitsi_is_enabled_or_chosen() {
         .get("video-conference.capabilities", &[], Some(&ann))
         .await;
     assert_eq!(capabilities.ok()["providerName"], json!("jitsi"));
-    set_setting(
-        &server,
-        &admin,
-        "VideoConf_Default_Provider",
-        json!("comet"),
-    )
-    .await;
+    server
+        .set_setting(&admin, "VideoConf_Default_Provider", json!("comet"))
+        .await;
     let capabilities = server
         .get("video-conference.capabilities", &[], Some(&ann))
         .await;
@@ -128,7 +108,9 @@ async fn comet_is_the_provider_unless_jitsi_is_enabled_or_chosen() {
     assert_eq!(joined["providerName"], json!("comet"));
 
     // Comet's provider chosen but turned off: no provider.
-    set_setting(&server, &admin, "Comet_Calls_Enabled", json!(false)).await;
+    server
+        .set_setting(&admin, "Comet_Calls_Enabled", json!(false))
+        .await;
     server
         .get("video-conference.capabilities", &[], Some(&ann))
         .await
@@ -227,29 +209,19 @@ async fn ice_servers_give_present_people_coturn_credentials() {
     let ben = server.new_user("cc-ice-ben").await;
     let eve = server.new_user("cc-ice-eve").await;
     let rid = create_room(&server, &ann, "groups", "cc-ice", &["cc-ice-ben"]).await;
-    set_setting(
-        &server,
-        &admin,
+    server.set_setting(&admin,
         "Comet_Calls_ICE_Servers",
         json!(
             "stun:stun.example.org:3478, turn:turn.example.org:3478?transport=udp\nturns:turn.example.org:5349"
         ),
     )
     .await;
-    set_setting(
-        &server,
-        &admin,
-        "Comet_Calls_TURN_Secret",
-        json!("north-wind"),
-    )
-    .await;
-    set_setting(
-        &server,
-        &admin,
-        "Comet_Calls_TURN_Credential_TTL",
-        json!(600),
-    )
-    .await;
+    server
+        .set_setting(&admin, "Comet_Calls_TURN_Secret", json!("north-wind"))
+        .await;
+    server
+        .set_setting(&admin, "Comet_Calls_TURN_Credential_TTL", json!(600))
+        .await;
     // Neither the secret nor the servers are public settings.
     assert_eq!(
         public_setting(&server, "Comet_Calls_TURN_Secret").await,
@@ -332,7 +304,9 @@ async fn ice_servers_give_present_people_coturn_credentials() {
         .refused(400, "invalid-params");
 
     // Without a secret TURN would refuse every allocation: only STUN is handed out.
-    set_setting(&server, &admin, "Comet_Calls_TURN_Secret", json!("")).await;
+    server
+        .set_setting(&admin, "Comet_Calls_TURN_Secret", json!(""))
+        .await;
     let reply = server
         .get(
             "video-conference.iceServers",
@@ -434,7 +408,9 @@ async fn the_last_one_leaving_ends_the_call() {
 async fn leave_is_only_for_comet_calls() {
     let server = TestServer::start().await;
     let admin = server.admin().await;
-    set_setting(&server, &admin, "Jitsi_Enabled", json!(true)).await;
+    server
+        .set_setting(&admin, "Jitsi_Enabled", json!(true))
+        .await;
     let ann = server.new_user("cc-jitsi-ann").await;
     let rid = create_room(&server, &ann, "channels", "cc-jitsi", &[]).await;
     let started = server
@@ -705,20 +681,16 @@ async fn a_real_coturn_accepts_the_credentials_comet_hands_out() {
     let admin = server.admin().await;
     let ann = server.new_user("cc-turn-ann").await;
     let rid = create_room(&server, &ann, "channels", "cc-turn", &[]).await;
-    set_setting(
-        &server,
-        &admin,
-        "Comet_Calls_ICE_Servers",
-        json!(format!("turn:127.0.0.1:{port}?transport=udp")),
-    )
-    .await;
-    set_setting(
-        &server,
-        &admin,
-        "Comet_Calls_TURN_Secret",
-        json!("loopback-secret"),
-    )
-    .await;
+    server
+        .set_setting(
+            &admin,
+            "Comet_Calls_ICE_Servers",
+            json!(format!("turn:127.0.0.1:{port}?transport=udp")),
+        )
+        .await;
+    server
+        .set_setting(&admin, "Comet_Calls_TURN_Secret", json!("loopback-secret"))
+        .await;
     let call_id = start(&server, &ann, &rid).await;
     join(&server, &ann, &call_id).await;
     let reply = server

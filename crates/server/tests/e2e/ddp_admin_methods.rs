@@ -98,14 +98,7 @@ fn roles_of(roles: &Value, username: &str) -> Vec<String> {
 
 async fn set_setting(server: &TestServer, id: &str, value: Value) {
     let admin = server.admin().await;
-    server
-        .post(
-            &format!("settings/{id}"),
-            json!({"value": value}),
-            Some(&admin),
-        )
-        .await
-        .ok();
+    server.set_setting(&admin, id, value).await;
 }
 
 // ---------------------------------------------------------------------------------------------

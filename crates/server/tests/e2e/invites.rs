@@ -55,17 +55,6 @@ async fn remove(server: &TestServer, auth: Option<&Auth>, id: &str) -> Reply {
     }
 }
 
-async fn set_setting(server: &TestServer, admin: &Auth, id: &str, value: Value) {
-    server
-        .post(
-            &format!("settings/{id}"),
-            json!({"value": value}),
-            Some(admin),
-        )
-        .await
-        .ok();
-}
-
 fn register_body(username: &str, email: &str) -> Value {
     json!({"username": username, "email": email, "pass": PASSWORD, "name": username})
 }
@@ -440,13 +429,9 @@ async fn registration_follows_the_registration_form_setting() {
     let admin = server.admin().await;
     let mut ddp = Ddp::connect(&server).await;
 
-    set_setting(
-        &server,
-        &admin,
-        "Accounts_RegistrationForm",
-        json!("Disabled"),
-    )
-    .await;
+    server
+        .set_setting(&admin, "Accounts_RegistrationForm", json!("Disabled"))
+        .await;
     server
         .post(
             "users.register",
@@ -470,20 +455,16 @@ async fn registration_follows_the_registration_form_setting() {
         "{refused}"
     );
 
-    set_setting(
-        &server,
-        &admin,
-        "Accounts_RegistrationForm",
-        json!("Secret URL"),
-    )
-    .await;
-    set_setting(
-        &server,
-        &admin,
-        "Accounts_RegistrationForm_SecretURL",
-        json!("open-sesame"),
-    )
-    .await;
+    server
+        .set_setting(&admin, "Accounts_RegistrationForm", json!("Secret URL"))
+        .await;
+    server
+        .set_setting(
+            &admin,
+            "Accounts_RegistrationForm_SecretURL",
+            json!("open-sesame"),
+        )
+        .await;
     let secret_refusal =
         "User registration is only allowed via Secret URL [error-user-registration-secret]";
     server
@@ -555,13 +536,9 @@ async fn registration_follows_the_registration_form_setting() {
         .await
         .refused(400, secret_refusal);
 
-    set_setting(
-        &server,
-        &admin,
-        "Accounts_RegistrationForm",
-        json!("Public"),
-    )
-    .await;
+    server
+        .set_setting(&admin, "Accounts_RegistrationForm", json!("Public"))
+        .await;
     server
         .post(
             "users.register",
@@ -576,13 +553,13 @@ async fn registration_follows_the_registration_form_setting() {
 async fn email_domains_are_checked_against_the_allow_and_block_lists() {
     let server = TestServer::start().await;
     let admin = server.admin().await;
-    set_setting(
-        &server,
-        &admin,
-        "Accounts_AllowedDomainsList",
-        json!("example.com, Corp.test"),
-    )
-    .await;
+    server
+        .set_setting(
+            &admin,
+            "Accounts_AllowedDomainsList",
+            json!("example.com, Corp.test"),
+        )
+        .await;
     server
         .post(
             "users.register",
@@ -602,14 +579,12 @@ async fn email_domains_are_checked_against_the_allow_and_block_lists() {
         )
         .await
         .ok();
-    set_setting(&server, &admin, "Accounts_AllowedDomainsList", json!("")).await;
-    set_setting(
-        &server,
-        &admin,
-        "Accounts_BlockedDomainsList",
-        json!("spam.test"),
-    )
-    .await;
+    server
+        .set_setting(&admin, "Accounts_AllowedDomainsList", json!(""))
+        .await;
+    server
+        .set_setting(&admin, "Accounts_BlockedDomainsList", json!("spam.test"))
+        .await;
     server
         .post(
             "users.register",

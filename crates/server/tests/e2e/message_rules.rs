@@ -15,17 +15,6 @@ async fn channel(server: &TestServer, auth: &Auth, name: &str) -> String {
     id_of(&reply.ok()["channel"])
 }
 
-async fn set_setting(server: &TestServer, admin: &Auth, id: &str, value: Value) {
-    server
-        .post(
-            &format!("settings/{id}"),
-            json!({"value": value}),
-            Some(admin),
-        )
-        .await
-        .ok();
-}
-
 #[tokio::test]
 async fn posting_as_someone_else_needs_message_impersonate() {
     let server = TestServer::start().await;
@@ -136,7 +125,9 @@ async fn attachments_never_carry_scripts_and_keep_their_types() {
     );
 
     // Message_MaxAllowedSize limits attachment texts as it limits the text.
-    set_setting(&server, &admin, "Message_MaxAllowedSize", json!(10)).await;
+    server
+        .set_setting(&admin, "Message_MaxAllowedSize", json!(10))
+        .await;
     post(json!([{"text": "a text longer than ten characters"}]))
         .await
         .refused(400, "error-message-size-exceeded");
@@ -160,7 +151,9 @@ async fn custom_fields_only_when_enabled_and_as_the_schema_says() {
     send(json!({"priority": "low"}))
         .await
         .refused(400, "Custom fields not enabled");
-    set_setting(&server, &admin, "Message_CustomFields_Enabled", json!(true)).await;
+    server
+        .set_setting(&admin, "Message_CustomFields_Enabled", json!(true))
+        .await;
     send(json!({})).await.refused(400, "Invalid custom fields");
     send(json!({"field1": "value1"}))
         .await
@@ -317,7 +310,9 @@ async fn edits_change_custom_fields_under_the_same_rules() {
     update("Sample message", Some(json!({"priority": "low"})))
         .await
         .refused(400, "Custom fields not enabled");
-    set_setting(&server, &admin, "Message_CustomFields_Enabled", json!(true)).await;
+    server
+        .set_setting(&admin, "Message_CustomFields_Enabled", json!(true))
+        .await;
     update("Updated", Some(json!({})))
         .await
         .refused(400, "Invalid custom fields");

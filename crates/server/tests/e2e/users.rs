@@ -2764,17 +2764,6 @@ async fn info_of_oneself_shows_the_login_token_hashes() {
 // ---------------------------------------------------------------------------------------------
 // users.presence / users.autocomplete / users.deactivateIdle / users.requestDataDownload
 
-async fn set_setting(server: &TestServer, admin: &Auth, id: &str, value: Value) {
-    server
-        .post(
-            &format!("settings/{id}"),
-            json!({"value": value}),
-            Some(admin),
-        )
-        .await
-        .ok();
-}
-
 async fn set_permission(server: &TestServer, admin: &Auth, id: &str, roles: &[&str]) {
     server
         .post(
@@ -2919,7 +2908,9 @@ async fn presence_lists_who_is_not_offline_or_who_changed_lately() {
         .refused(400, "must NOT have additional properties [invalid-params]");
 
     // With presence broadcasting off, everyone counts as offline.
-    set_setting(&server, &admin, "Presence_broadcast_disabled", json!(true)).await;
+    server
+        .set_setting(&admin, "Presence_broadcast_disabled", json!(true))
+        .await;
     let reply = server.get("users.presence", &[], Some(&bob)).await;
     assert_eq!(reply.ok()["users"], json!([]));
     assert_eq!(reply.ok()["full"], json!(true));
@@ -3248,7 +3239,9 @@ async fn data_download_exports_the_callers_data_for_them_alone() {
     let path = path.as_str();
 
     // Turned off: no export, and earlier ones can no longer be fetched.
-    set_setting(&server, &admin, "UserData_EnableDownload", json!(false)).await;
+    server
+        .set_setting(&admin, "UserData_EnableDownload", json!(false))
+        .await;
     server
         .get("users.requestDataDownload", &[], Some(&bob))
         .await

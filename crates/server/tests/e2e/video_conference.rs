@@ -15,25 +15,22 @@ use common::{Auth, TestServer, create_room};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-async fn set_setting(server: &TestServer, admin: &Auth, id: &str, value: Value) {
-    server
-        .post(
-            &format!("settings/{id}"),
-            json!({"value": value}),
-            Some(admin),
-        )
-        .await
-        .ok();
-}
-
 async fn enable_jitsi(server: &TestServer, admin: &Auth) {
-    set_setting(server, admin, "Jitsi_Enabled", json!(true)).await;
-    set_setting(server, admin, "Jitsi_Domain", json!("meet.example.org")).await;
-    set_setting(server, admin, "Jitsi_URL_Room_Prefix", json!("Pre")).await;
-    set_setting(server, admin, "Jitsi_URL_Room_Suffix", json!("Suf")).await;
+    server
+        .set_setting(admin, "Jitsi_Enabled", json!(true))
+        .await;
+    server
+        .set_setting(admin, "Jitsi_Domain", json!("meet.example.org"))
+        .await;
+    server
+        .set_setting(admin, "Jitsi_URL_Room_Prefix", json!("Pre"))
+        .await;
+    server
+        .set_setting(admin, "Jitsi_URL_Room_Suffix", json!("Suf"))
+        .await;
 }
 
-async fn info(server: &TestServer, auth: &Auth, call_id: &str) -> Value {
+pub(crate) async fn info(server: &TestServer, auth: &Auth, call_id: &str) -> Value {
     server
         .get("video-conference.info", &[("callId", call_id)], Some(auth))
         .await
@@ -114,7 +111,9 @@ async fn providers_and_capabilities_follow_the_settings() {
     let admin = server.admin().await;
     // Comet's own provider is on out of the box (see calls.rs); without it and Jitsi there
     // is none.
-    set_setting(&server, &admin, "Comet_Calls_Enabled", json!(false)).await;
+    server
+        .set_setting(&admin, "Comet_Calls_Enabled", json!(false))
+        .await;
     let ann = server.new_user("vc-ann").await;
     let rid = create_room(&server, &ann, "channels", "vc-none", &[]).await;
     // [With No App]: nothing to call with.
@@ -153,13 +152,9 @@ async fn providers_and_capabilities_follow_the_settings() {
     );
 
     // A default provider that does not exist: none is active.
-    set_setting(
-        &server,
-        &admin,
-        "VideoConf_Default_Provider",
-        json!("invalid"),
-    )
-    .await;
+    server
+        .set_setting(&admin, "VideoConf_Default_Provider", json!("invalid"))
+        .await;
     server
         .get("video-conference.capabilities", &[], Some(&ann))
         .await
@@ -169,14 +164,10 @@ async fn providers_and_capabilities_follow_the_settings() {
         .await
         .refused(400, "no-active-video-conf-provider");
     // Jitsi without a domain lacks its configuration.
-    set_setting(
-        &server,
-        &admin,
-        "VideoConf_Default_Provider",
-        json!("jitsi"),
-    )
-    .await;
-    set_setting(&server, &admin, "Jitsi_Domain", json!("")).await;
+    server
+        .set_setting(&admin, "VideoConf_Default_Provider", json!("jitsi"))
+        .await;
+    server.set_setting(&admin, "Jitsi_Domain", json!("")).await;
     server
         .get("video-conference.capabilities", &[], Some(&ann))
         .await
@@ -185,10 +176,14 @@ async fn providers_and_capabilities_follow_the_settings() {
         .post("video-conference.start", json!({"roomId": rid}), Some(&ann))
         .await
         .refused(400, "video-conf-provider-not-configured");
-    set_setting(&server, &admin, "Jitsi_Domain", json!("meet.example.org")).await;
+    server
+        .set_setting(&admin, "Jitsi_Domain", json!("meet.example.org"))
+        .await;
 
     // Calls in channels can be turned off (Comet refuses on the server too).
-    set_setting(&server, &admin, "VideoConf_Enable_Channels", json!(false)).await;
+    server
+        .set_setting(&admin, "VideoConf_Enable_Channels", json!(false))
+        .await;
     server
         .post("video-conference.start", json!({"roomId": rid}), Some(&ann))
         .await
@@ -875,7 +870,9 @@ async fn the_endpoints_have_upstreams_rate_limits() {
     let admin = server.admin().await;
     enable_jitsi(&server, &admin).await;
     let ann = server.new_user("vc-rate").await;
-    set_setting(&server, &admin, "API_Enable_Rate_Limiter", json!(true)).await;
+    server
+        .set_setting(&admin, "API_Enable_Rate_Limiter", json!(true))
+        .await;
     // providers: 3 a second.
     for _ in 0..3 {
         let reply = server
@@ -917,15 +914,15 @@ async fn a_jitsi_link_carries_a_signed_room_scoped_token() {
     let server = TestServer::start().await;
     let admin = server.admin().await;
     enable_jitsi(&server, &admin).await;
-    set_setting(&server, &admin, "Jitsi_Enabled_TokenAuth", json!(true)).await;
-    set_setting(&server, &admin, "Jitsi_Application_ID", json!("comet-app")).await;
-    set_setting(
-        &server,
-        &admin,
-        "Jitsi_Application_Secret",
-        json!("jitsi-secret"),
-    )
-    .await;
+    server
+        .set_setting(&admin, "Jitsi_Enabled_TokenAuth", json!(true))
+        .await;
+    server
+        .set_setting(&admin, "Jitsi_Application_ID", json!("comet-app"))
+        .await;
+    server
+        .set_setting(&admin, "Jitsi_Application_Secret", json!("jitsi-secret"))
+        .await;
     let ann = server.new_user("vc-jwt").await;
     let rid = create_room(&server, &ann, "channels", "vc-jwt-room", &[]).await;
     let call_id = id_of(&start(&server, &ann, json!({"roomId": rid})).await);

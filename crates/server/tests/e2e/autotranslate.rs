@@ -14,17 +14,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-async fn set(server: &TestServer, admin: &Auth, id: &str, value: Value) {
-    server
-        .post(
-            &format!("settings/{id}"),
-            json!({"value": value}),
-            Some(admin),
-        )
-        .await
-        .ok();
-}
-
 async fn permission(server: &TestServer, admin: &Auth, roles: &[&str]) {
     server
         .post(
@@ -108,7 +97,9 @@ async fn every_endpoint_refuses_while_disabled() {
 async fn supported_languages_need_the_permission() {
     let server = TestServer::start().await;
     let admin = server.admin().await;
-    set(&server, &admin, "AutoTranslate_Enabled", json!(true)).await;
+    server
+        .set_setting(&admin, "AutoTranslate_Enabled", json!(true))
+        .await;
     permission(&server, &admin, &[]).await;
     let refused = server
         .get(
@@ -151,7 +142,9 @@ async fn save_settings_checks_in_upstreams_order() {
         )
         .await
         .ok();
-    set(&server, &admin, "AutoTranslate_Enabled", json!(true)).await;
+    server
+        .set_setting(&admin, "AutoTranslate_Enabled", json!(true))
+        .await;
 
     permission(&server, &admin, &[]).await;
     let refused = save(
@@ -289,7 +282,9 @@ async fn translate_message_refuses_as_upstream() {
     let sent = say(&server, &admin, &channel, "Isso é um teste").await;
     let private = create_room(&server, &ann, "groups", "at-access", &[]).await;
     let secret = say(&server, &ann, &private, "Isso é um teste").await;
-    set(&server, &admin, "AutoTranslate_Enabled", json!(true)).await;
+    server
+        .set_setting(&admin, "AutoTranslate_Enabled", json!(true))
+        .await;
 
     let missing = server
         .post("autotranslate.translateMessage", json!({}), Some(&admin))
@@ -385,22 +380,24 @@ async fn a_failing_provider_leaves_the_message_as_sent() {
     let admin = server.admin().await;
     let channel = create_room(&server, &admin, "channels", "at-failing", &[]).await;
     let sent = say(&server, &admin, &channel, "Good morning").await;
-    set(&server, &admin, "AutoTranslate_Enabled", json!(true)).await;
-    set(
-        &server,
-        &admin,
-        "AutoTranslate_ServiceProvider",
-        json!("libre-translate"),
-    )
-    .await;
+    server
+        .set_setting(&admin, "AutoTranslate_Enabled", json!(true))
+        .await;
+    server
+        .set_setting(
+            &admin,
+            "AutoTranslate_ServiceProvider",
+            json!("libre-translate"),
+        )
+        .await;
     // Nothing listens on the discard port: the provider cannot be reached.
-    set(
-        &server,
-        &admin,
-        "AutoTranslate_LibreTranslateAPIURL",
-        json!("http://127.0.0.1:9"),
-    )
-    .await;
+    server
+        .set_setting(
+            &admin,
+            "AutoTranslate_LibreTranslateAPIURL",
+            json!("http://127.0.0.1:9"),
+        )
+        .await;
     server
         .post(
             "autotranslate.translateMessage",
@@ -453,7 +450,7 @@ async fn members_whose_language_differs_join_translating() {
         ("AutoTranslate_AutoEnableOnJoinRoom", json!(true)),
         ("Language", json!("pt-BR")),
     ] {
-        set(&server, &admin, id, value).await;
+        server.set_setting(&admin, id, value).await;
     }
     let set_language = |auth: Auth, language: &'static str| {
         let server = &server;
@@ -525,7 +522,7 @@ async fn subscriptions_follow_a_changed_language_unless_opted_out() {
         ("AutoTranslate_AutoEnableOnJoinRoom", json!(true)),
         ("Language", json!("pt-BR")),
     ] {
-        set(&server, &admin, id, value).await;
+        server.set_setting(&admin, id, value).await;
     }
     permission(&server, &admin, &["admin", "user"]).await;
     let language = |language: &'static str| {
@@ -600,7 +597,9 @@ async fn translating_room(models: PathBuf) -> (TestServer, Auth, Auth, Auth, Str
     })
     .await;
     let admin = server.admin().await;
-    set(&server, &admin, "AutoTranslate_Enabled", json!(true)).await;
+    server
+        .set_setting(&admin, "AutoTranslate_Enabled", json!(true))
+        .await;
     // Members choose for themselves (upstream's default keeps this to admins).
     permission(&server, &admin, &["admin", "user"]).await;
     let ann = server.new_user("ann").await;
@@ -810,6 +809,16 @@ async fn translate_message_translates_on_demand() {
 /// list): the first `failures` translation requests answer 503, later ones translate by
 /// prefixing `[pt] `. Counts the translation requests.
 async fn flaky_libretranslate(failures: usize) -> (String, Arc<AtomicUsize>) {
+    let (_, open) = tokio::sync::watch::channel(true);
+    libretranslate_standin(failures, open).await
+}
+
+/// The LibreTranslate stand-in of [`flaky_libretranslate`], answering translation requests
+/// only once `open` holds true (until then they wait, as a stalled provider does).
+async fn libretranslate_standin(
+    failures: usize,
+    open: tokio::sync::watch::Receiver<bool>,
+) -> (String, Arc<AtomicUsize>) {
     use axum::Json;
     use axum::http::StatusCode;
     use axum::routing::{get, post};
@@ -829,7 +838,9 @@ async fn flaky_libretranslate(failures: usize) -> (String, Arc<AtomicUsize>) {
             "/translate",
             post(move |Json(body): Json<Value>| {
                 let seen = seen.clone();
+                let mut open = open.clone();
                 async move {
+                    let _ = open.wait_for(|open| *open).await;
                     if seen.fetch_add(1, Ordering::SeqCst) < failures {
                         return (
                             StatusCode::SERVICE_UNAVAILABLE,
@@ -866,21 +877,19 @@ async fn a_provider_that_recovers_translates_on_a_retry() {
     let admin = server.admin().await;
     let bea = server.new_user("bea").await;
     permission(&server, &admin, &["admin", "user"]).await;
-    set(&server, &admin, "AutoTranslate_Enabled", json!(true)).await;
-    set(
-        &server,
-        &admin,
-        "AutoTranslate_ServiceProvider",
-        json!("libre-translate"),
-    )
-    .await;
-    set(
-        &server,
-        &admin,
-        "AutoTranslate_LibreTranslateAPIURL",
-        json!(url),
-    )
-    .await;
+    server
+        .set_setting(&admin, "AutoTranslate_Enabled", json!(true))
+        .await;
+    server
+        .set_setting(
+            &admin,
+            "AutoTranslate_ServiceProvider",
+            json!("libre-translate"),
+        )
+        .await;
+    server
+        .set_setting(&admin, "AutoTranslate_LibreTranslateAPIURL", json!(url))
+        .await;
     let channel = create_room(&server, &admin, "channels", "at-retry", &["bea"]).await;
     save(
         &server,
@@ -924,5 +933,126 @@ async fn a_provider_that_recovers_translates_on_a_retry() {
     let status = status.ok();
     assert!(status["failures"].as_u64().unwrap_or(0) >= 1, "{status}");
     assert!(status["translated"].as_u64().unwrap_or(0) >= 1, "{status}");
+    server.stop().await;
+}
+
+/// A provider that stalls while messages keep coming: the bounded queue fills, every message
+/// is still posted and kept as sent, the ones beyond the queue go untranslated and are counted
+/// as dropped; once the provider answers again, the queued ones are translated.
+#[tokio::test]
+async fn a_full_translation_queue_drops_translations_never_messages() {
+    let (release, open) = tokio::sync::watch::channel(false);
+    let (url, _requests) = libretranslate_standin(0, open).await;
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let bea = server.new_user("bea").await;
+    permission(&server, &admin, &["admin", "user"]).await;
+    server
+        .set_setting(&admin, "AutoTranslate_Enabled", json!(true))
+        .await;
+    server
+        .set_setting(
+            &admin,
+            "AutoTranslate_ServiceProvider",
+            json!("libre-translate"),
+        )
+        .await;
+    server
+        .set_setting(&admin, "AutoTranslate_LibreTranslateAPIURL", json!(url))
+        .await;
+    let channel = create_room(&server, &admin, "channels", "at-full", &["bea"]).await;
+    for (field, value) in [
+        ("autoTranslateLanguage", json!("pt")),
+        ("autoTranslate", json!(true)),
+    ] {
+        save(
+            &server,
+            &bea,
+            json!({"roomId": channel, "field": field, "value": value}),
+        )
+        .await
+        .ok();
+    }
+
+    // More messages than the queue (256) and the jobs in hand can hold.
+    const POSTED: usize = 320;
+    let mut ids = Vec::with_capacity(POSTED);
+    for n in 0..POSTED {
+        let text = format!("message {n}");
+        let sent = say(&server, &admin, &channel, &text).await;
+        assert_eq!(sent["msg"], json!(text));
+        ids.push(id_of(&sent));
+    }
+    let status = server.get("autotranslate.status", &[], Some(&admin)).await;
+    let status = status.ok().clone();
+    let dropped = status["dropped"].as_u64().unwrap_or(0);
+    assert!(dropped >= 50, "the full queue dropped too little: {status}");
+    assert_eq!(status["translated"], json!(0), "{status}");
+
+    // Every message is there as sent (history comes in pages of at most 100).
+    let mut kept: Vec<String> = Vec::new();
+    for offset in (0..POSTED + 100).step_by(100) {
+        let offset = offset.to_string();
+        let page = server
+            .get(
+                "channels.history",
+                &[
+                    ("roomId", channel.as_str()),
+                    ("count", "100"),
+                    ("offset", offset.as_str()),
+                ],
+                Some(&bea),
+            )
+            .await;
+        kept.extend(
+            page.ok()["messages"]
+                .as_array()
+                .expect("messages")
+                .iter()
+                .filter_map(|m| m["_id"].as_str().map(str::to_owned)),
+        );
+    }
+    for id in &ids {
+        assert!(kept.contains(id), "message {id} is missing");
+    }
+
+    // The provider answers again: what was queued gets translated, what was dropped stays as
+    // sent (the last message arrived while the queue was full).
+    release.send(true).expect("release the provider");
+    let expected = POSTED as u64 - dropped;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = server.get("autotranslate.status", &[], Some(&admin)).await;
+        let status = status.ok().clone();
+        if status["translated"].as_u64().unwrap_or(0) >= expected {
+            assert_eq!(status["dropped"].as_u64(), Some(dropped), "{status}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the queued messages were not all translated: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let message = |id: String| {
+        let server = &server;
+        let bea = &bea;
+        async move {
+            server
+                .get("chat.getMessage", &[("msgId", id.as_str())], Some(bea))
+                .await
+                .ok()["message"]
+                .clone()
+        }
+    };
+    let first = message(ids[0].clone()).await;
+    assert_eq!(
+        first["translations"]["pt"],
+        json!("[pt] message 0"),
+        "{first}"
+    );
+    let last = message(ids[POSTED - 1].clone()).await;
+    assert!(last.get("translations").is_none(), "{last}");
+    assert_eq!(last["msg"], json!(format!("message {}", POSTED - 1)));
     server.stop().await;
 }

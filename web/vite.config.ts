@@ -3,7 +3,8 @@ import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
-import { EMOJI, emojiImageName } from './src/lib/emoji.ts';
+import { EMOJI, emojiFor, emojiImageName } from './src/lib/emoji.ts';
+import { TONEABLE } from './src/lib/emojiData.ts';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 
 // The build goes where the Rust build script asks (its OUT_DIR), or to dist/.
@@ -55,6 +56,8 @@ function emojiImages(): Plugin {
       const require = createRequire(import.meta.url);
       const dir = dirname(require.resolve('@twemoji/svg/package.json'));
       const names = new Set(Object.values(EMOJI).map(emojiImageName));
+      // Skin tones of the hands that have them (the picker's `name_toneN`).
+      for (const name of TONEABLE) for (let tone = 1; tone <= 5; tone++) names.add(emojiImageName(emojiFor(`${name}_tone${tone}`) ?? ''));
       for (const name of names) {
         this.emitFile({ type: 'asset', fileName: `emoji/${name}.svg`, source: readFileSync(join(dir, `${name}.svg`)) });
       }

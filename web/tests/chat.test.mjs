@@ -449,11 +449,14 @@ test('the emoji picker inserts at the caret, by mouse and by keyboard', async (t
     await alice.locator('[data-testid="emoji-picker"] [data-emoji="tada"]').click();
     await alice.getByTestId('emoji-picker').waitFor({ state: 'detached' });
     assert.equal(await composer.inputValue(), 'nice 🎉work');
-    // Keyboard: open, the first emoji has focus, arrows move, Enter inserts, Escape closes.
+    // Keyboard: open, the first emoji (the one used last) has focus, arrows move, Enter
+    // inserts, Escape closes.
     await composer.press('End');
     await alice.getByTestId('emoji-button').focus();
     await alice.keyboard.press('Enter');
     await alice.getByTestId('emoji-picker').waitFor();
+    assert.equal(await alice.evaluate(() => document.activeElement?.getAttribute('data-recent')), 'tada');
+    await alice.keyboard.press('ArrowRight');
     assert.equal(await alice.evaluate(() => document.activeElement?.getAttribute('data-emoji')), '+1');
     await alice.keyboard.press('ArrowRight');
     await alice.keyboard.press('Enter');

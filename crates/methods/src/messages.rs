@@ -629,8 +629,8 @@ async fn unread_messages(
 ) -> Result<Outcome> {
     const METHOD: &str = "unreadMessages";
     let session = crate::session_for(&ctx, METHOD)?;
-    let room_id = match param(&params, 1).and_then(Value::as_str) {
-        Some(room_id) if !room_id.is_empty() => room_id.to_owned(),
+    let (room_id, first_unread) = match param(&params, 1).and_then(Value::as_str) {
+        Some(room_id) if !room_id.is_empty() => (room_id.to_owned(), None),
         _ => {
             let not_allowed = || {
                 Error::meteor("error-action-not-allowed", "Not allowed")
@@ -655,9 +655,12 @@ async fn unread_messages(
             if message.author.id == session.user.id {
                 return Err(not_allowed());
             }
-            room.id.clone()
+            (room.id.clone(), Some(message.created_at))
         }
     };
-    service.messages().mark_unread(session, &room_id).await?;
+    service
+        .messages()
+        .mark_unread(session, &room_id, first_unread)
+        .await?;
     value(Value::Null)
 }

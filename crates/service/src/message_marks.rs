@@ -788,8 +788,15 @@ impl Messages<'_> {
         Ok(())
     }
 
-    /// `subscriptions.unread`: marks a room unread again.
-    pub async fn mark_unread(&self, session: &Session, room_id: &str) -> Result<()> {
+    /// `subscriptions.unread`: marks a room unread again. From a message (`first_unread`, its
+    /// time), the room is unread from that message on, as upstream's `setAsUnreadByRoomIdAndUserId`
+    /// moves `ls` back to it; a message after what was already seen changes nothing there.
+    pub async fn mark_unread(
+        &self,
+        session: &Session,
+        room_id: &str,
+        first_unread: Option<Timestamp>,
+    ) -> Result<()> {
         // Upstream looks for the room's latest message before anything else.
         let latest = Page {
             offset: 0,
@@ -816,7 +823,13 @@ impl Messages<'_> {
             );
         };
         s.alert = true;
+        s.open = true;
         s.unread = s.unread.max(1);
+        if let Some(from) = first_unread
+            && from < s.last_seen
+        {
+            s.last_seen = from;
+        }
         s.updated_at = now();
         self.ctx
             .store

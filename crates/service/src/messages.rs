@@ -481,6 +481,39 @@ impl Messages<'_> {
     }
 
     /// Loads a message the caller may read.
+    /// `chat.getMessageReadReceipts`: the members who have read the room since the message
+    /// came (their subscription's last read is at or after it), its author aside; none while
+    /// `Message_Read_Receipt_Enabled` is off. Each receipt's time is the reader's latest read
+    /// of the room (Comet keeps no receipt per message: docs/compatibility.md).
+    pub async fn read_receipts(
+        &self,
+        session: &Session,
+        message_id: &str,
+    ) -> Result<Vec<ReadReceipt>> {
+        let (message, room) = self.readable_message(session, message_id).await?;
+        if !self.ctx.setting_bool("Message_Read_Receipt_Enabled") {
+            return Ok(Vec::new());
+        }
+        let (subscriptions, _) = self
+            .ctx
+            .store
+            .subscriptions_of_room(&room.id, 0, None)
+            .await
+            .map_err(store_error)?;
+        let mut receipts: Vec<ReadReceipt> = subscriptions
+            .into_iter()
+            .filter(|s| s.user.id != message.author.id && s.last_seen >= message.created_at)
+            .map(|s| ReadReceipt {
+                room_id: room.id.clone(),
+                message_id: message.id.clone(),
+                user: s.user,
+                at: s.last_seen,
+            })
+            .collect();
+        receipts.sort_by_key(|r| r.at);
+        Ok(receipts)
+    }
+
     pub async fn readable_message(
         &self,
         session: &Session,
@@ -1163,6 +1196,15 @@ mod tests {
         assert_eq!(normalize_emoji("no spaces"), None);
         assert_eq!(normalize_emoji("::"), None);
     }
+}
+
+/// One member having read a message (see [`Messages::read_receipts`]).
+#[derive(Debug, Clone)]
+pub struct ReadReceipt {
+    pub room_id: String,
+    pub message_id: String,
+    pub user: UserStub,
+    pub at: Timestamp,
 }
 
 /// What `loadSurroundingMessages` answers: a message with its neighbours, oldest first.

@@ -84,15 +84,23 @@ export function emojiAt(text: string, at: number): { length: number; char: strin
     const name = BY_CHAR.get(piece.replace(/\ufe0f/g, ''));
     if (name && piece.length === length) {
       const withSelector = text[at + length] === '\ufe0f' ? length + 1 : length;
+      // A skin tone modifier (U+1F3FB…U+1F3FF) after it belongs to it.
+      const tone = (text.codePointAt(at + withSelector) ?? 0) - 0x1f3fa;
+      if (tone >= 1 && tone <= 5) return { length: withSelector + 2, char: emojiFor(`${name}_tone${tone}`) ?? EMOJI[name], name: `${name}_tone${tone}` };
       return { length: withSelector, char: EMOJI[name], name };
     }
   }
   return undefined;
 }
 
-/** `:name:` → the character, or undefined. */
+/** `:name:` (or upstream's `:name_tone1:` … `_tone5` for a skin tone) → the character, or undefined. */
 export function emojiFor(shortcode: string): string | undefined {
   const name = shortcode.replace(/^:|:$/g, '');
+  const toned = /^(.+)_tone([1-5])$/.exec(name);
+  if (toned) {
+    const base = emojiFor(toned[1]);
+    return base && base.replace(/\ufe0f/g, '') + String.fromCodePoint(0x1f3fa + Number(toned[2]));
+  }
   return Object.prototype.hasOwnProperty.call(EMOJI, name) ? EMOJI[name] : undefined;
 }
 

@@ -163,7 +163,8 @@ export function inline(text: string, options: ParseOptions = {}): Inline[] {
       const link = /^\[([^\]\n]+)\]\(([^)\s]+)\)/.exec(text.slice(i));
       const href = link ? safeHref(link[2]) : null;
       if (link && href) {
-        push({ t: 'link', href, c: inline(link[1], options) });
+        // `[ ](<message link>)` is how a quote or forward names its message: the quote shows it.
+        if (link[1].trim()) push({ t: 'link', href, c: inline(link[1], options) });
         i += link[0].length;
         continue;
       }

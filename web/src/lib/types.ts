@@ -51,6 +51,8 @@ export interface Message {
   /** Automatic translation: language code → the message's text in it. */
   translations?: Record<string, string>;
   translationProvider?: string;
+  /** Not yet read by every member (with read receipts on). */
+  unread?: boolean;
   /** Client-only: sent but not confirmed by the server yet. */
   pending?: boolean;
   /** Client-only: the send failed. */

@@ -36,6 +36,8 @@ class Ui {
   composerFocus = $state<string | null>(null);
   /** A message to bring into view and mark for a moment (a search result, a link). */
   highlight = $state<{ rid: string; id: string } | null>(null);
+  /** A message link to put before the text of the composer of `key` (`rid` or `rid:tmid`). */
+  quote = $state<{ key: string; link: string } | null>(null);
   /** The composer's text per room (kept when switching rooms). */
   drafts: Record<string, string> = {};
 

@@ -933,20 +933,28 @@ pub async fn subscriptions_unread(
     Caller(session): Caller,
     Params(body): Params,
 ) -> ApiResult {
-    let room_id = match opt_str(&body, "roomId")? {
-        Some(id) if !id.is_empty() => id,
+    let (room_id, first_unread) = match opt_str(&body, "roomId")? {
+        Some(id) if !id.is_empty() => (id, None),
         _ => match body
             .get("firstUnreadMessage")
             .and_then(|m| m.get("_id"))
             .and_then(Value::as_str)
         {
             Some(message_id) => {
-                app.service
+                let (message, room) = app
+                    .service
                     .messages()
                     .readable_message(&session, message_id)
-                    .await?
-                    .1
-                    .id
+                    .await?;
+                // As upstream's `unreadMessages`: one's own message does not make a room unread.
+                if message.author.id == session.user.id {
+                    return Err(Error::meteor("error-action-not-allowed", "Not allowed")
+                        .with_details(
+                            json!({"method": "unreadMessages", "action": "Unread_messages"}),
+                        )
+                        .into());
+                }
+                (room.id, Some(message.created_at))
             }
             None => {
                 return Err(Error::invalid_params("must have required property 'roomId'").into());
@@ -955,7 +963,7 @@ pub async fn subscriptions_unread(
     };
     app.service
         .messages()
-        .mark_unread(&session, &room_id)
+        .mark_unread(&session, &room_id, first_unread)
         .await?;
     ok(Value::Null)
 }

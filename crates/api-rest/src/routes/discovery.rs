@@ -373,7 +373,8 @@ pub async fn ignore_user(
     ok(Value::Null)
 }
 
-/// `GET /api/v1/chat.getMessageReadReceipts`: empty while read receipts are off.
+/// `GET /api/v1/chat.getMessageReadReceipts`: who read the message; empty while read
+/// receipts are off.
 pub async fn read_receipts(
     State(app): State<AppState>,
     Caller(session): Caller,
@@ -382,11 +383,25 @@ pub async fn read_receipts(
     let Some(message_id) = opt_str(&query, "messageId")?.filter(|s| !s.is_empty()) else {
         return Err(Error::failure("The required 'messageId' param is missing.").into());
     };
-    app.service
+    let receipts = app
+        .service
         .messages()
-        .readable_message(&session, &message_id)
+        .read_receipts(&session, &message_id)
         .await?;
-    ok(json!({"receipts": []}))
+    let receipts: Vec<Value> = receipts
+        .into_iter()
+        .map(|r| {
+            json!({
+                "_id": format!("{}{}", r.message_id, r.user.id),
+                "roomId": r.room_id,
+                "messageId": r.message_id,
+                "userId": r.user.id,
+                "ts": iso(r.at),
+                "user": {"_id": r.user.id, "username": r.user.username, "name": r.user.name},
+            })
+        })
+        .collect();
+    ok(json!({ "receipts": receipts }))
 }
 
 /// `GET /api/v1/channels.getAllUserMentionsByChannel`: messages mentioning the caller.

@@ -971,6 +971,59 @@ async fn message_read_receipts() {
     server.stop().await;
 }
 
+#[tokio::test]
+async fn read_receipts_name_the_members_who_read_the_room_since_the_message() {
+    let server = TestServer::start_with(|config| {
+        config
+            .setting_overrides
+            .push(("Message_Read_Receipt_Enabled".to_owned(), "true".to_owned()));
+    })
+    .await;
+    let alice = server.new_user("alice").await;
+    let bob = server.new_user("bob").await;
+    server.new_user("carol").await;
+    let rid = create_room(
+        &server,
+        &alice,
+        "channels",
+        "receipts-on",
+        &["bob", "carol"],
+    )
+    .await;
+    let mid = id_of(&say(&server, &alice, &rid, "read me").await);
+    async fn receipts_of(server: &TestServer, auth: &Auth, mid: &str) -> Value {
+        server
+            .get(
+                "chat.getMessageReadReceipts",
+                &[("messageId", mid)],
+                Some(auth),
+            )
+            .await
+            .ok()["receipts"]
+            .clone()
+    }
+    // The author's own read does not count; nobody else has read yet.
+    server
+        .post("subscriptions.read", json!({"rid": rid}), Some(&alice))
+        .await
+        .ok();
+    assert_eq!(receipts_of(&server, &alice, &mid).await, json!([]));
+
+    server
+        .post("subscriptions.read", json!({"rid": rid}), Some(&bob))
+        .await
+        .ok();
+    let list = receipts_of(&server, &alice, &mid).await;
+    let list = list.as_array().expect("receipts");
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["user"]["username"], json!("bob"));
+    assert_eq!(list[0]["userId"], list[0]["user"]["_id"]);
+    assert_eq!(list[0]["messageId"], json!(mid));
+    assert_eq!(list[0]["roomId"], json!(rid));
+    assert!(list[0]["ts"].is_string());
+    server.stop().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // rooms.favorite, subscriptions.unread
 
@@ -1067,6 +1120,48 @@ async fn subscriptions_unread_sets_alert_again() {
         .await;
     assert_eq!(reply.status, 400, "{}", reply.body);
     assert_eq!(reply.body["success"], json!(false));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn subscriptions_unread_from_a_message_moves_last_seen_back_to_it() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let bob = server.new_user("bob").await;
+    let rid = create_room(&server, &alice, "channels", "unread-from", &["bob"]).await;
+    say(&server, &alice, &rid, "zero").await;
+    let first = say(&server, &alice, &rid, "one").await;
+    say(&server, &alice, &rid, "two").await;
+    server
+        .post("subscriptions.read", json!({"rid": rid}), Some(&bob))
+        .await
+        .ok();
+    let read = subscription(&server, &bob, &rid).await;
+    assert!(read["ls"].as_str().expect("ls") > ts_of(&first).as_str());
+
+    let reply = server
+        .post(
+            "subscriptions.unread",
+            json!({"firstUnreadMessage": {"_id": id_of(&first)}}),
+            Some(&bob),
+        )
+        .await;
+    assert_exact(&reply, 200, json!({"success": true}));
+    let unread = subscription(&server, &bob, &rid).await;
+    assert_eq!(unread["ls"], json!(ts_of(&first)));
+    assert_eq!(unread["alert"], json!(true));
+
+    // One's own message is refused, as upstream's `unreadMessages` does.
+    let own = say(&server, &bob, &rid, "mine").await;
+    let reply = server
+        .post(
+            "subscriptions.unread",
+            json!({"firstUnreadMessage": {"_id": id_of(&own)}}),
+            Some(&bob),
+        )
+        .await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert_eq!(reply.body["errorType"], json!("error-action-not-allowed"));
     server.stop().await;
 }
 

@@ -293,6 +293,12 @@ const en = {
   'room.start_group': 'This is the start of the private group {room}.',
   'composer.placeholder_group': 'Message the private group {room}',
   'jump.not_found': 'That message is no longer there.',
+  // Message actions, forwarding, read receipts and the emoji picker.
+  'msg.more': 'More actions',
+  'msg.in_thread': 'Replied in a thread',
+  'msg.unread_by_some': 'Not read by everyone yet',
+  'msg.read_by_all': 'Read by everyone',
+  'msg.quote_open': 'Go to message',
 };
 
 export type MessageKey = keyof typeof en | keyof typeof more;

@@ -55,6 +55,10 @@ class Session {
   emailTwoFactor = $state(false);
   /** `AutoTranslate_Enabled`: messages can be translated (for holders of `auto-translate`). */
   autoTranslateEnabled = $state(false);
+  /** `Site_Url`: where message links (permalinks) point. */
+  siteUrl = $state(location.origin);
+  /** `Message_Read_Receipt_Enabled`: who read a message can be asked. */
+  readReceipts = $state(false);
   /** Called after logging out (the app goes back to the login form). */
   onLoggedOut: () => void = () => {};
 
@@ -144,6 +148,9 @@ class Session {
       this.uploadLimits = limits;
       this.allowUnknownCommands = value('Message_AllowUnrecognizedSlashCommand') === true;
       this.autoTranslateEnabled = value('AutoTranslate_Enabled') === true;
+      const site = value('Site_Url');
+      if (typeof site === 'string' && site.trim()) this.siteUrl = site.trim().replace(/\/+$/, '');
+      this.readReceipts = value('Message_Read_Receipt_Enabled') === true;
       this.emailTwoFactor =
         value('Accounts_TwoFactorAuthentication_Enabled') !== false &&
         value('Accounts_TwoFactorAuthentication_By_Email_Enabled') === true;
@@ -161,6 +168,7 @@ class Session {
   applyPublicSetting(id: string, value: unknown) {
     if (id === 'AutoTranslate_Enabled') this.autoTranslateEnabled = value === true;
     if (id === 'Site_Name' && typeof value === 'string' && value) this.siteName = value;
+    if (id === 'Message_Read_Receipt_Enabled') this.readReceipts = value === true;
   }
 
   reset() {

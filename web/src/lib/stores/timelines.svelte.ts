@@ -3,7 +3,7 @@
 // (client-chosen `_id`s, reconciled with the server's copy).
 
 import { api, ApiError, randomId } from '../api';
-import { toMillis, type Message } from '../types';
+import { toMillis, type Message, type WireDate } from '../types';
 import { notifications } from './notifications.svelte';
 import { presence } from './presence.svelte';
 import { rooms } from './rooms.svelte';
@@ -117,6 +117,16 @@ class Timelines {
         presence.applyActivity(rid, args[0] as string, (args[1] as string[]) ?? []),
       ),
     ];
+    // Read receipts: everyone has read the room up to `until`.
+    if (session.readReceipts) {
+      stops.push(
+        ddp.stream('stream-notify-room', `${rid}/messagesRead`, (args) => {
+          const until = toMillis((args[0] as { until?: WireDate } | undefined)?.until);
+          const timeline = this.timelines.get(rid);
+          if (timeline && until) timeline.messages = timeline.messages.map((m) => (m.unread && toMillis(m.ts) <= until ? { ...m, unread: false } : m));
+        }),
+      );
+    }
     this.live.set(rid, () => stops.forEach((stop) => stop()));
     if (this.live.size > LIVE_ROOMS) {
       const [oldest] = this.live.keys();

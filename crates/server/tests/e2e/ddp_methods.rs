@@ -576,7 +576,10 @@ async fn private_settings_get_answers_administrators_only() {
             .and_then(|s| s["sorter"].as_u64())
             .unwrap_or_else(|| panic!("{id} has a sorter in {reply}"))
     };
-    assert!(sorter("Site_Url") < sorter("Site_Name"), "declaration order");
+    assert!(
+        sorter("Site_Url") < sorter("Site_Name"),
+        "declaration order"
+    );
     let smtp_password = settings
         .iter()
         .find(|s| s["_id"] == json!("SMTP_Password"))

@@ -64,7 +64,7 @@ test('settings: groups and sections, help, search, changed marker and reset, mas
     await siteName.getByTestId('setting-changed').waitFor();
     assert.equal(await settingValue('Site_Name'), 'Orbit Station');
     await axe(page, 'settings with a changed setting');
-    await siteName.getByRole('button', { name: 'Reset Site_Name to its default' }).click();
+    await siteName.getByRole('button', { name: 'Reset to default Site_Name' }).click();
     await siteName.getByTestId('setting-changed').waitFor({ state: 'detached' });
     assert.equal(await page.locator('#setting-Site_Name').inputValue(), 'Comet');
     assert.equal(await settingValue('Site_Name'), 'Comet');
@@ -134,7 +134,9 @@ test('users: an admin deletes a user (naming the rooms that change hands) and de
     await dormant.getByRole('button', { name: 'Activate' }).click();
     await dormant.getByRole('button', { name: 'Deactivate' }).waitFor();
     assert.equal((await rest(server.base, 'users.info?username=dormant', { auth: admin })).user.active, true);
-    assert.deepEqual(page.problems, []);
+    // The one refusal is the server's last-owner answer, which the client turned into its question.
+    assert.deepEqual(page.problems.filter((p) => !/status of 400/.test(p)), []);
+    assert.equal(page.problems.length, 1, page.problems.join('\n'));
   });
 });
 

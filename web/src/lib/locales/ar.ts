@@ -276,7 +276,6 @@ const ar: Partial<Record<MessageKey, string>> = {
   'admin_settings.none': 'لا يطابق البحث أي إعداد.',
   'admin_settings.changed': 'معدَّل',
   'admin_settings.reset': 'استعادة القيمة الافتراضية',
-  'admin_settings.reset_named': 'استعادة القيمة الافتراضية لـ {setting}',
   'admin_settings.language_auto': 'لغة كل متصفح',
   'admin_users.delete_user_title': 'حذف المستخدم',
   'admin_users.delete_user_confirm': 'حذف {user}؟ يُزال الحساب نهائيًا ولا يمكن التراجع عن ذلك.',

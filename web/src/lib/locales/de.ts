@@ -343,7 +343,6 @@ const de: Partial<Record<MessageKey, string>> = {
   'admin_settings.none': 'Keine Einstellung passt zur Suche.',
   'admin_settings.changed': 'Geändert',
   'admin_settings.reset': 'Auf Standard zurücksetzen',
-  'admin_settings.reset_named': '{setting} auf den Standardwert zurücksetzen',
   'admin_settings.language_auto': 'Die Sprache des jeweiligen Browsers',
   'admin_users.delete_user_title': 'Benutzer löschen',
   'admin_users.delete_user_confirm': '{user} löschen? Das Konto wird endgültig entfernt; das lässt sich nicht rückgängig machen.',

@@ -154,7 +154,6 @@ const more = {
   'admin_settings.none': 'No setting matches the search.',
   'admin_settings.changed': 'Changed',
   'admin_settings.reset': 'Reset to default',
-  'admin_settings.reset_named': 'Reset {setting} to its default',
   'admin_settings.language_auto': 'Each browser\'s language',
   'admin_users.delete_user_title': 'Delete user',
   'admin_users.delete_user_confirm': 'Delete {user}? The account is removed for good; this cannot be undone.',

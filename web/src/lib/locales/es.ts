@@ -343,7 +343,6 @@ const es: Partial<Record<MessageKey, string>> = {
   'admin_settings.none': 'Ningún ajuste coincide con la búsqueda.',
   'admin_settings.changed': 'Modificado',
   'admin_settings.reset': 'Restablecer el valor predeterminado',
-  'admin_settings.reset_named': 'Restablecer {setting} a su valor predeterminado',
   'admin_settings.language_auto': 'El idioma de cada navegador',
   'admin_users.delete_user_title': 'Eliminar usuario',
   'admin_users.delete_user_confirm': '¿Eliminar a {user}? La cuenta se elimina para siempre; no se puede deshacer.',

@@ -287,7 +287,6 @@ const fa: Record<MessageKey, string> = {
   'admin_settings.none': 'هیچ تنظیمی با جست‌وجو جور نیست.',
   'admin_settings.changed': 'تغییرکرده',
   'admin_settings.reset': 'بازگشت به پیش‌فرض',
-  'admin_settings.reset_named': 'بازگرداندن {setting} به پیش‌فرض',
   'admin_settings.language_auto': 'زبان هر مرورگر',
   'admin_users.delete_user_title': 'حذف کاربر',
   'admin_users.delete_user_confirm': '{user} حذف شود؟ حساب برای همیشه پاک می‌شود و برگشت‌پذیر نیست.',

@@ -343,7 +343,6 @@ const fr: Partial<Record<MessageKey, string>> = {
   'admin_settings.none': 'Aucun paramètre ne correspond à la recherche.',
   'admin_settings.changed': 'Modifié',
   'admin_settings.reset': 'Rétablir la valeur par défaut',
-  'admin_settings.reset_named': 'Rétablir {setting} à sa valeur par défaut',
   'admin_settings.language_auto': 'La langue de chaque navigateur',
   'admin_users.delete_user_title': 'Supprimer l’utilisateur',
   'admin_users.delete_user_confirm': 'Supprimer {user} ? Le compte est supprimé définitivement ; c’est irréversible.',

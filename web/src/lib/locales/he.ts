@@ -287,7 +287,6 @@ const he: Record<MessageKey, string> = {
   'admin_settings.none': 'אף הגדרה לא תואמת לחיפוש.',
   'admin_settings.changed': 'שונה',
   'admin_settings.reset': 'שחזור ברירת המחדל',
-  'admin_settings.reset_named': 'שחזור {setting} לברירת המחדל',
   'admin_settings.language_auto': 'השפה של כל דפדפן',
   'admin_users.delete_user_title': 'מחיקת משתמש',
   'admin_users.delete_user_confirm': 'למחוק את {user}? החשבון יוסר לצמיתות; אי אפשר לבטל זאת.',

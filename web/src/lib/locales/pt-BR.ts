@@ -343,7 +343,6 @@ const ptBR: Partial<Record<MessageKey, string>> = {
   'admin_settings.none': 'Nenhuma configuração corresponde à pesquisa.',
   'admin_settings.changed': 'Alterada',
   'admin_settings.reset': 'Restaurar o padrão',
-  'admin_settings.reset_named': 'Restaurar {setting} ao valor padrão',
   'admin_settings.language_auto': 'O idioma de cada navegador',
   'admin_users.delete_user_title': 'Excluir usuário',
   'admin_users.delete_user_confirm': 'Excluir {user}? A conta é removida para sempre; isso não pode ser desfeito.',

@@ -343,7 +343,6 @@ const ru: Partial<Record<MessageKey, string>> = {
   'admin_settings.none': 'Ни одна настройка не подходит под поиск.',
   'admin_settings.changed': 'Изменено',
   'admin_settings.reset': 'Вернуть значение по умолчанию',
-  'admin_settings.reset_named': 'Вернуть {setting} к значению по умолчанию',
   'admin_settings.language_auto': 'Язык каждого браузера',
   'admin_users.delete_user_title': 'Удалить пользователя',
   'admin_users.delete_user_confirm': 'Удалить {user}? Учётная запись удаляется навсегда; это нельзя отменить.',

@@ -345,7 +345,6 @@ const tr: Partial<Record<MessageKey, string>> = {
   'admin_settings.none': 'Aramaya uyan ayar yok.',
   'admin_settings.changed': 'Değiştirildi',
   'admin_settings.reset': 'Varsayılana döndür',
-  'admin_settings.reset_named': '{setting} ayarını varsayılana döndür',
   'admin_settings.language_auto': 'Her tarayıcının kendi dili',
   'admin_users.delete_user_title': 'Kullanıcıyı sil',
   'admin_users.delete_user_confirm': '{user} silinsin mi? Hesap kalıcı olarak kaldırılır; bu geri alınamaz.',

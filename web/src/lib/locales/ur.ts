@@ -344,7 +344,6 @@ const ur: Partial<Record<MessageKey, string>> = {
   'admin_settings.none': 'کوئی ترتیب تلاش سے میل نہیں کھاتی۔',
   'admin_settings.changed': 'تبدیل شدہ',
   'admin_settings.reset': 'طے شدہ قدر بحال کریں',
-  'admin_settings.reset_named': '{setting} کو طے شدہ قدر پر بحال کریں',
   'admin_settings.language_auto': 'ہر براؤزر کی زبان',
   'admin_users.delete_user_title': 'صارف حذف کریں',
   'admin_users.delete_user_confirm': '{user} کو حذف کریں؟ اکاؤنٹ ہمیشہ کے لیے ہٹ جائے گا؛ یہ واپس نہیں ہو سکتا۔',

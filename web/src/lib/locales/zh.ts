@@ -343,7 +343,6 @@ const zh: Partial<Record<MessageKey, string>> = {
   'admin_settings.none': '没有符合搜索的设置。',
   'admin_settings.changed': '已更改',
   'admin_settings.reset': '恢复默认值',
-  'admin_settings.reset_named': '将 {setting} 恢复为默认值',
   'admin_settings.language_auto': '各浏览器的语言',
   'admin_users.delete_user_title': '删除用户',
   'admin_users.delete_user_confirm': '删除 {user}？该账户将被永久移除，无法撤销。',

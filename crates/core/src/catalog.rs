@@ -462,6 +462,12 @@ pub fn auto_translate_provider_display_name(id: &str) -> &'static str {
     }
 }
 
+/// Where `id` stands in the catalog: upstream's `sorter`, which keeps an administration page in
+/// the order the settings were declared.
+pub fn setting_sorter(id: &str) -> Option<usize> {
+    DEFAULT_SETTINGS.iter().position(|seed| seed.id == id)
+}
+
 /// The `Accounts_RegistrationForm` choices.
 pub const REGISTRATION_FORM_CHOICES: &[&str] = &["Public", "Disabled", "Secret URL"];
 
@@ -478,7 +484,9 @@ pub const DEFAULT_SETTINGS: &[SettingSeed] = &[
     ),
     seed!("Site_Name", String, "Comet", public = true, "General"),
     seed!("Language", Language, "", public = true, "General"),
-    seed!("Show_Setup_Wizard", Select, "completed", public = true, "General"; choices = &["pending", "in_progress", "completed"]),
+    // As upstream: a new workspace starts "pending", and its first administrator is walked through
+    // the essentials (the web client's setup wizard) before it reads "completed".
+    seed!("Show_Setup_Wizard", Select, "pending", public = true, "General"; choices = &["pending", "in_progress", "completed"]),
     seed!(
         "UTF8_User_Names_Validation",
         String,

@@ -443,9 +443,18 @@ async fn private_settings(
                 "type": s.setting_type.as_str(),
                 "public": s.public,
                 "group": s.group,
+                // Upstream's label and description keys: the id, and the id with `_Description`.
+                "i18nLabel": s.id,
+                "i18nDescription": format!("{}_Description", s.id),
                 "_updatedAt": date(s.updated_at),
             });
             if let Value::Object(map) = &mut doc {
+                if let Some(sorter) = comet_core::catalog::setting_sorter(&s.id) {
+                    map.insert("sorter".into(), json!(sorter));
+                }
+                if s.setting_type == comet_core::setting::SettingType::Password {
+                    map.insert("secret".into(), json!(true));
+                }
                 if let Some(section) = &s.section {
                     map.insert("section".into(), json!(section));
                 }

@@ -886,8 +886,13 @@ export class Api {
     return this.rest.post('channels.join', { roomId });
   }
 
-  directory(text: string, type: 'channels' | 'users' | 'teams' = 'channels') {
-    return this.rest.get<{ result: (Room & User)[] }>('directory', { text, type, count: 50 });
+  directory(text: string, type: 'channels' | 'users' | 'teams' = 'channels', count = 50, descending = false) {
+    return this.rest.get<{ result: (Room & User)[]; total?: number }>('directory', {
+      text,
+      type,
+      count,
+      ...(descending ? { sort: JSON.stringify({ name: -1 }) } : {}),
+    });
   }
 
   setStatus(status: PresenceStatus, message?: string) {
@@ -971,8 +976,13 @@ export class Api {
     });
   }
 
-  setActive(userId: string, activeStatus: boolean) {
-    return this.rest.post('users.setActiveStatus', { userId, activeStatus });
+  setActive(userId: string, activeStatus: boolean, confirmRelinquish = false) {
+    return this.rest.post('users.setActiveStatus', { userId, activeStatus, ...(confirmRelinquish ? { confirmRelinquish } : {}) });
+  }
+
+  /** `users.delete`; with `confirmRelinquish`, rooms the user is the last owner of change hands. */
+  deleteUser(userId: string, confirmRelinquish = false) {
+    return this.rest.post('users.delete', { userId, ...(confirmRelinquish ? { confirmRelinquish } : {}) });
   }
 
   /** The moderation console: reported messages grouped by author (newest report first). */
@@ -1133,6 +1143,11 @@ export class Api {
   /** Automatic translation's record (`edit-privileged-setting`). */
   translationStatus() {
     return this.rest.get<TranslationStatus>('autotranslate.status');
+  }
+
+  /** The instances serving this workspace (`view-statistics`). */
+  instances() {
+    return this.rest.get<{ instances: { instanceRecord?: { _id: string; extraInformation?: { conns?: number } }; currentStatus?: { connected?: boolean; local?: boolean } }[] }>('instances.get');
   }
 
   /** The newest statistics snapshot; `refresh` takes a new one. */

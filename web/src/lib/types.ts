@@ -204,6 +204,10 @@ export interface Setting {
   i18nLabel?: string;
   /** A select setting's choices (DDP `private-settings/get`). */
   values?: { key: string; i18nLabel?: string }[];
+  /** Where it stands in its group (DDP `private-settings/get`). */
+  sorter?: number;
+  /** A password or key: never shown in clear. */
+  secret?: boolean;
 }
 
 export interface Role {
@@ -353,6 +357,7 @@ export interface Statistics {
   uploadsTotalSize: number;
   process?: { uptime?: number; nodeVersion?: string };
   database?: { type?: string; size?: number };
+  deploy?: { method?: string; platform?: string };
 }
 
 /** `GET /api/info` as a `view-statistics` holder sees it. */

@@ -565,6 +565,29 @@ async fn private_settings_get_answers_administrators_only() {
         .unwrap_or_else(|| panic!("Site_Url in {reply}"));
     assert_eq!(site_url["type"], json!("string"));
     assert!(site_url["_updatedAt"]["$date"].is_i64(), "{site_url}");
+    // Upstream's labelling fields: the admin page groups, orders and labels by them.
+    assert_eq!(site_url["group"], json!("General"));
+    assert_eq!(site_url["i18nLabel"], json!("Site_Url"));
+    assert_eq!(site_url["i18nDescription"], json!("Site_Url_Description"));
+    let sorter = |id: &str| {
+        settings
+            .iter()
+            .find(|s| s["_id"] == json!(id))
+            .and_then(|s| s["sorter"].as_u64())
+            .unwrap_or_else(|| panic!("{id} has a sorter in {reply}"))
+    };
+    assert!(
+        sorter("Site_Url") < sorter("Site_Name"),
+        "declaration order"
+    );
+    let smtp_password = settings
+        .iter()
+        .find(|s| s["_id"] == json!("SMTP_Password"))
+        .unwrap_or_else(|| panic!("SMTP_Password in {reply}"));
+    assert_eq!(smtp_password["type"], json!("password"));
+    assert_eq!(smtp_password["secret"], json!(true));
+    assert_eq!(smtp_password["section"], json!("SMTP"));
+    assert!(site_url.get("secret").is_none(), "{site_url}");
     assert!(
         settings.iter().any(|s| s["public"] == json!(false)),
         "private settings included"

@@ -626,3 +626,28 @@ async fn login_service_lists_are_empty_and_public() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_new_workspace_asks_for_its_setup_wizard_until_an_administrator_completes_it() {
+    let server = TestServer::start().await;
+    let wizard = |body: &Value| value_of(body, "Show_Setup_Wizard").clone();
+    let public = server
+        .get("settings.public", &[("_id", "Show_Setup_Wizard")], None)
+        .await;
+    assert_eq!(wizard(public.ok()), json!("pending"));
+
+    let admin = server.admin().await;
+    server
+        .post(
+            "settings/Show_Setup_Wizard",
+            json!({"value": "completed"}),
+            Some(&admin),
+        )
+        .await
+        .ok();
+    let public = server
+        .get("settings.public", &[("_id", "Show_Setup_Wizard")], None)
+        .await;
+    assert_eq!(wizard(public.ok()), json!("completed"));
+    server.stop().await;
+}

@@ -41,6 +41,10 @@ class Session {
   ready = $state(false);
   conn = $state<ConnectionState>('offline');
   siteName = $state('Comet');
+  /** `Show_Setup_Wizard`: a new workspace's first administrator is walked through its setup. */
+  setupWizard = $state('completed');
+  /** The administrator put the setup wizard off for this visit. */
+  setupWizardLater = $state(false);
   /** Server defaults until the public settings arrive; the server checks again anyway. */
   uploadLimits = $state<UploadLimits>({
     enabled: true,
@@ -134,6 +138,8 @@ class Session {
       branding.load(settings);
       const name = value('Site_Name');
       if (typeof name === 'string' && name) this.siteName = name;
+      const wizard = value('Show_Setup_Wizard');
+      if (typeof wizard === 'string') this.setupWizard = wizard;
       const limits = { ...this.uploadLimits };
       const enabled = value('FileUpload_Enabled');
       if (typeof enabled === 'boolean') limits.enabled = enabled;
@@ -169,6 +175,7 @@ class Session {
     if (id === 'AutoTranslate_Enabled') this.autoTranslateEnabled = value === true;
     if (id === 'Site_Name' && typeof value === 'string' && value) this.siteName = value;
     if (id === 'Message_Read_Receipt_Enabled') this.readReceipts = value === true;
+    if (id === 'Show_Setup_Wizard' && typeof value === 'string') this.setupWizard = value;
   }
 
   reset() {

@@ -51,6 +51,10 @@ export async function start() {
   ddp.on('logged-out', () => void logout());
   ddp.start(current.token);
   session.conn = ddp.state;
+  // Others' user cards show the user's local time from this offset (hours, as upstream's client
+  // sends it after login); the call waits for the connection.
+  const utcOffset = -new Date().getTimezoneOffset() / 60;
+  if (me.utcOffset !== utcOffset) void api.setUtcOffset(utcOffset).catch(() => {});
   const uid = me._id;
   // Calls (ringing, call messages, the call view) load just after the first screen.
   let stopCalls: (() => void) | null = null;
@@ -127,7 +131,9 @@ export async function start() {
 }
 
 function subscriptionChanged(action: string, sub: Subscription) {
+  const before = rooms.subs[sub.rid];
   rooms.applySubscription(action, sub);
+  if (action !== 'removed' && before && sub.unread > before.unread) notifications.newMessage(sub);
   if (action === 'removed') timelines.forget(sub.rid);
   else if (sub.t === 'd') void presence.lookUp(sub.name);
 }

@@ -70,9 +70,7 @@ export async function start() {
     ddp.stream('stream-notify-user', `${uid}/subscriptions-changed`, (args) =>
       subscriptionChanged(args[0] as string, args[1] as Subscription),
     ),
-    ddp.stream('stream-notify-user', `${uid}/rooms-changed`, (args) =>
-      rooms.applyRoom(args[0] as string, args[1] as Room),
-    ),
+    ddp.stream('stream-notify-user', `${uid}/rooms-changed`, (args) => roomChanged(args[0] as string, args[1] as Room)),
     ddp.stream('stream-notify-user', `${uid}/message`, (args) => timelines.notice(args[0] as Message)),
     ddp.stream('stream-notify-user', `${uid}/notification`, (args) =>
       notifications.show(args[0] as DesktopNotification),
@@ -131,11 +129,20 @@ export async function start() {
 }
 
 function subscriptionChanged(action: string, sub: Subscription) {
-  const before = rooms.subs[sub.rid];
   rooms.applySubscription(action, sub);
-  if (action !== 'removed' && before && sub.unread > before.unread) notifications.newMessage(sub);
   if (action === 'removed') timelines.forget(sub.rid);
   else if (sub.t === 'd') void presence.lookUp(sub.name);
+}
+
+/** A room changed; a new last message by someone else (not a system message) may ring. */
+function roomChanged(action: string, room: Room) {
+  const before = rooms.byId[room._id]?.lastMessage?._id;
+  rooms.applyRoom(action, room);
+  const last = room.lastMessage;
+  const sub = rooms.subs[room._id];
+  if (action !== 'removed' && sub && last && last._id !== before && !last.t && last.u?._id !== session.me?._id) {
+    notifications.newMessage(sub);
+  }
 }
 
 /** After a reconnection: refresh the room list and fetch what each open room missed. */

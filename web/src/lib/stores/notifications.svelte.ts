@@ -97,7 +97,7 @@ class Notifications {
   }
 
   /**
-   * A room's unread count went up: the new-message sound, the room's own (else the account's
+   * A new message by someone else in one of the user's rooms: the new-message sound, the room's own (else the account's
    * `newMessageNotification`), at the account's volume; silent for a muted room, for "none",
    * and for the room on screen in a focused tab.
    */

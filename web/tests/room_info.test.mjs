@@ -36,7 +36,13 @@ async function upload(auth, rid, name, type, body, msg) {
 }
 
 async function openInfo(page) {
-  await page.getByTestId('open-room-info').click();
+  // On a phone the header's panel buttons make way for the room's name: the room menu has it.
+  if (await page.getByTestId('open-room-info').isVisible()) {
+    await page.getByTestId('open-room-info').click();
+  } else {
+    await page.getByTestId('room-menu').click();
+    await page.getByTestId('menu-info').click();
+  }
   const panel = page.getByTestId('room-info');
   await panel.waitFor();
   return panel;

@@ -619,7 +619,13 @@ async fn user_set_utc_offset_stores_the_offset_that_user_cards_show() {
     );
 
     // Not a number, or beyond the world's time zones: the pattern check fails, nothing changes.
-    for bad in [json!(["+2"]), json!([14.5]), json!([-15]), json!([]), json!([null])] {
+    for bad in [
+        json!(["+2"]),
+        json!([14.5]),
+        json!([-15]),
+        json!([]),
+        json!([null]),
+    ] {
         let reply = ddp.call("userSetUtcOffset", bad.clone()).await;
         assert_eq!(
             error_of(&reply),

@@ -221,3 +221,23 @@ test('the owner edits the room from the panel; the member sees it live and may n
     assert.deepEqual(mia.problems, []);
   });
 });
+
+test('the panel in Arabic reads right to left', async (t) => {
+  await createUser(server.base, admin, 'amal', 'أمل');
+  await rest(server.base, 'channels.create', { method: 'POST', auth: admin, body: { name: 'rtl-room', members: ['amal'] } });
+  const page = await openAs(browser, server.base, 'amal', PASSWORD, { locale: 'ar' });
+  t.after(() => page.context().close());
+  await withScreenshots(t.name, () => [page], async () => {
+    await openRoom(page, 'rtl-room');
+    const panel = await openInfo(page);
+    assert.equal(await page.evaluate(() => document.documentElement.dir), 'rtl');
+    assert.equal(await panel.getByTestId('info-tab-about').textContent(), 'حول');
+    // The arrow keys follow the reading direction: the left arrow goes to the next tab.
+    await panel.getByTestId('info-tab-about').focus();
+    await page.keyboard.press('ArrowLeft');
+    assert.equal(await panel.getByTestId('info-tab-files').getAttribute('aria-selected'), 'true');
+    await panel.getByTestId('info-panel-files').getByText('لا توجد ملفات في هذه الغرفة بعد.').waitFor();
+    await axe(page, 'room information in Arabic');
+    assert.deepEqual(page.problems, []);
+  });
+});

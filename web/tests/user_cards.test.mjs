@@ -38,7 +38,8 @@ async function roomRolesOf(roomId, username) {
 test("the owner opens a member's card, makes them moderator and leader, then removes them", async (t) => {
   await createUser(server.base, admin, 'dora', 'Dora Card');
   const { channel } = await rest(server.base, 'channels.create', { method: 'POST', auth: admin, body: { name: 'card-room', members: ['dora'] } });
-  const dora = await openAs(browser, server.base, 'dora');
+  // Dora's browser is in India: her client reports UTC+5:30, which her card shows.
+  const dora = await openAs(browser, server.base, 'dora', undefined, { timezoneId: 'Asia/Kolkata' });
   let owner;
   t.after(async () => {
     await dora.context().close();
@@ -54,8 +55,11 @@ test("the owner opens a member's card, makes them moderator and leader, then rem
     await card.getByTestId('card-name').filter({ hasText: 'Dora Card' }).waitFor();
     assert.equal(await card.getByTestId('card-username').textContent(), '@dora');
     await card.getByTestId('card-status').filter({ hasText: 'Online' }).waitFor();
-    // Comet keeps no UTC offset (docs/compatibility.md): no local time rather than a wrong one.
-    assert.equal(await card.getByTestId('card-local-time').count(), 0);
+    const localTime = await card.getByTestId('card-local-time').textContent();
+    assert.match(localTime, /\(UTC\+5:30\)$/);
+    const kolkata = new Intl.DateTimeFormat('en', { hour: 'numeric', minute: '2-digit', timeZone: 'Asia/Kolkata' });
+    const near = [0, -60_000, 60_000].map((shift) => kolkata.format(Date.now() + shift));
+    assert.ok(near.some((time) => localTime.startsWith(time)), `${localTime} is not now in Kolkata (${near})`);
     await card.locator('[data-testid="card-role"][data-role="user"]').waitFor();
     await axe(owner, 'user card with room actions');
 
@@ -119,5 +123,59 @@ test("a plain member sees no room actions on a card, and starts a DM from it tha
     await card.waitFor({ state: 'detached' });
     assert.ok(await author.evaluate((el) => el === document.activeElement));
     assert.deepEqual(milo.problems, []);
+  });
+});
+
+test('names in messages and in the members list open cards from the keyboard; the focus comes back', async (t) => {
+  await createUser(server.base, admin, 'kira', 'Kira Keys');
+  await createUser(server.base, admin, 'lev', 'Lev Listed');
+  await rest(server.base, 'channels.create', { method: 'POST', auth: admin, body: { name: 'keys-room', members: ['kira', 'lev'] } });
+  // Lev's clock is in São Paulo, UTC-3 all year (Brazil dropped daylight saving).
+  const lev = await openAs(browser, server.base, 'lev', undefined, { timezoneId: 'America/Sao_Paulo' });
+  let kira;
+  t.after(async () => {
+    await lev.context().close();
+    await kira?.context().close();
+  });
+  await withScreenshots(t.name, () => [lev, kira], async () => {
+    await openRoom(lev, 'keys-room');
+    await send(lev, 'lev speaks first');
+    kira = await openAs(browser, server.base, 'kira');
+    await openRoom(kira, 'keys-room');
+    const item = message(kira, 'lev speaks first');
+    await item.waitFor();
+
+    // The message list is one stop; the arrow keys reach the message, Tab its author's name.
+    await kira.getByTestId('messages').focus();
+    await kira.keyboard.press('End');
+    await kira.keyboard.press('Tab');
+    const author = item.getByTestId('author');
+    assert.ok(await author.evaluate((el) => el === document.activeElement), 'Tab reaches the author');
+    await kira.keyboard.press('Enter');
+    const card = kira.getByTestId('user-card');
+    await card.getByTestId('card-name').filter({ hasText: 'Lev Listed' }).waitFor();
+    await card.getByTestId('card-local-time').filter({ hasText: '(UTC-3)' }).waitFor();
+    await axe(kira, 'user card opened from the keyboard');
+    await kira.keyboard.press('Escape');
+    await card.waitFor({ state: 'detached' });
+    assert.ok(await author.evaluate((el) => el === document.activeElement), 'the focus returns to the name');
+    await kira.keyboard.press('Space');
+    await card.getByTestId('card-name').filter({ hasText: 'Lev Listed' }).waitFor();
+    await kira.keyboard.press('Escape');
+    await card.waitFor({ state: 'detached' });
+
+    // The members list: each member is a button that opens their card.
+    await kira.getByTestId('open-members').click();
+    const member = kira.locator('[data-testid="members"] li[data-username="lev"]').getByTestId('member-card');
+    await member.waitFor();
+    await member.focus();
+    await kira.keyboard.press('Enter');
+    await card.getByTestId('card-name').filter({ hasText: 'Lev Listed' }).waitFor();
+    await kira.keyboard.press('Escape');
+    await card.waitFor({ state: 'detached' });
+    assert.ok(await member.evaluate((el) => el === document.activeElement), 'the focus returns to the member');
+    await axe(kira, 'members list with card buttons');
+    assert.deepEqual(kira.problems, []);
+    assert.deepEqual(lev.problems, []);
   });
 });

@@ -72,6 +72,9 @@ pub(crate) const METHODS: &[(&str, Handler)] = &[
         Box::pin(delete_user_own_account(s, p, c))
     }),
     ("deleteUser", |s, p, c| Box::pin(delete_user(s, p, c))),
+    ("userSetUtcOffset", |s, p, c| {
+        Box::pin(user_set_utc_offset(s, p, c))
+    }),
     ("saveUserPreferences", |s, p, c| {
         Box::pin(save_user_preferences(s, p, c))
     }),
@@ -578,6 +581,34 @@ async fn save_user_preferences(
             }
         })?;
     value(json!(true))
+}
+
+/// `userSetUtcOffset(hours)`: the caller's offset from UTC (upstream's client sends it after
+/// login). Like upstream, a connection without a user gets nothing done and no error; a value
+/// that is not a number of hours within the world's zones fails the pattern check.
+async fn user_set_utc_offset(
+    service: &Service,
+    params: Vec<Value>,
+    ctx: MethodContext<'_>,
+) -> Result<Outcome> {
+    let hours = param(&params, 0)
+        .and_then(Value::as_f64)
+        .ok_or_else(crate::match_failed)?;
+    let Some(session) = ctx.session else {
+        return value(Value::Null);
+    };
+    service
+        .accounts()
+        .set_utc_offset(session, hours)
+        .await
+        .map_err(|e| {
+            if e.kind == ErrorKind::InvalidParams {
+                crate::match_failed()
+            } else {
+                e
+            }
+        })?;
+    value(Value::Null)
 }
 
 /// `createToken(userId)` → `{userId, authToken}`: what `users.createToken` does, when the

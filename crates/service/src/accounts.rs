@@ -1724,6 +1724,42 @@ impl Accounts<'_> {
 }
 
 impl Accounts<'_> {
+    /// `userSetUtcOffset`: the caller's clock offset from UTC, in hours (fractional for zones
+    /// such as UTC+5:30), which other people's user cards show as the caller's local time.
+    /// Offsets outside the world's zones (−14 to +14 hours) are refused; an unchanged offset is
+    /// not written again (clients send it after every login).
+    pub async fn set_utc_offset(&self, session: &Session, hours: f64) -> Result<bool> {
+        if !hours.is_finite() || !(-14.0..=14.0).contains(&hours) {
+            return Err(Error::invalid_params(
+                "utcOffset must be a number of hours between -14 and 14",
+            ));
+        }
+        let Some(mut user) = self
+            .ctx
+            .store
+            .user_by_id(&session.user.id)
+            .await
+            .map_err(store_error)?
+        else {
+            return Err(Error::meteor("error-invalid-user", "Invalid user"));
+        };
+        if user.utc_offset == hours {
+            return Ok(false);
+        }
+        user.utc_offset = hours;
+        user.updated_at = now();
+        self.ctx
+            .store
+            .update_user(&user)
+            .await
+            .map_err(store_error)?;
+        self.ctx
+            .publish(comet_events::Event::UserChanged(Box::new(user)));
+        Ok(true)
+    }
+}
+
+impl Accounts<'_> {
     /// `users.setPreferences`: merges the given preference keys into the user's own (another
     /// user's with `edit-other-user-info`), checked against upstream's request schema.
     /// `language` is kept on the user itself, as upstream's `saveUserPreferences` does.

@@ -1179,6 +1179,11 @@ export class Api {
   unsetAsset(assetName: string) {
     return this.rest.post('assets.unsetAsset', { assetName });
   }
+
+  /** Tells the server the user's offset from UTC in hours (others' user cards show it). */
+  setUtcOffset(hours: number) {
+    return this.ddp.call<void>('userSetUtcOffset', hours);
+  }
 }
 
 export const api = new Api();

@@ -189,6 +189,8 @@ export interface User {
   settings?: { preferences?: Record<string, unknown> };
   /** Changes whenever the user's avatar does; absent while they have none. */
   avatarETag?: string;
+  /** Hours from UTC of the user's clock, as their client last reported it. */
+  utcOffset?: number;
   /** The caller's own login services (`me`): whether TOTP or emailed codes are on. */
   services?: { password?: { exists?: boolean }; totp?: { enabled?: boolean }; email2fa?: { enabled?: boolean } };
 }

@@ -9,6 +9,7 @@ export type Panel =
   | { kind: 'threads' }
   | { kind: 'team-channels' }
   | { kind: 'translation' }
+  | { kind: 'info' }
   | null;
 
 export type DialogKind = 'channel' | 'group' | 'team' | 'direct' | 'profile' | 'directory' | 'switcher' | 'preferences' | null;
@@ -45,7 +46,7 @@ class Ui {
     this.panel = { kind: 'thread', tmid };
   }
 
-  toggle(kind: 'search' | 'members' | 'pinned' | 'starred' | 'threads' | 'team-channels' | 'translation') {
+  toggle(kind: 'search' | 'members' | 'pinned' | 'starred' | 'threads' | 'team-channels' | 'translation' | 'info') {
     this.panel = this.panel?.kind === kind ? null : { kind };
   }
 }

@@ -605,3 +605,67 @@ async fn private_settings_get_answers_administrators_only() {
     );
     server.stop().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// userSetUtcOffset
+
+#[tokio::test]
+async fn user_set_utc_offset_stores_the_offset_that_user_cards_show() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let bob = server.new_user("bob").await;
+    let mut ddp = ddp_as(&server, "alice").await;
+    async fn offset_seen_by(server: &TestServer, viewer: &Auth) -> Value {
+        server
+            .get("users.info", &[("username", "alice")], Some(viewer))
+            .await
+            .ok()["user"]["utcOffset"]
+            .clone()
+    }
+    assert_eq!(offset_seen_by(&server, &bob).await, json!(0));
+
+    let reply = ddp.call("userSetUtcOffset", json!([5.5])).await;
+    assert!(reply.get("error").is_none(), "{reply}");
+    assert_eq!(offset_seen_by(&server, &bob).await, json!(5.5));
+    let reply = ddp.call("userSetUtcOffset", json!([-3])).await;
+    assert!(reply.get("error").is_none(), "{reply}");
+    assert_eq!(offset_seen_by(&server, &bob).await, json!(-3));
+
+    // The same offset again (every login sends it) leaves the user document untouched.
+    let before = server.get("me", &[], Some(&alice)).await.ok()["_updatedAt"].clone();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let reply = ddp.call("userSetUtcOffset", json!([-3])).await;
+    assert!(reply.get("error").is_none(), "{reply}");
+    assert_eq!(
+        server.get("me", &[], Some(&alice)).await.ok()["_updatedAt"],
+        before
+    );
+
+    // Not a number, or beyond the world's time zones: the pattern check fails, nothing changes.
+    for bad in [
+        json!(["+2"]),
+        json!([14.5]),
+        json!([-15]),
+        json!([]),
+        json!([null]),
+    ] {
+        let reply = ddp.call("userSetUtcOffset", bad.clone()).await;
+        assert_eq!(
+            error_of(&reply),
+            ("error-invalid-params".to_owned(), "Match failed".to_owned()),
+            "{bad}"
+        );
+    }
+    assert_eq!(offset_seen_by(&server, &bob).await, json!(-3));
+    for edge in [14.0, -14.0] {
+        let reply = ddp.call("userSetUtcOffset", json!([edge])).await;
+        assert!(reply.get("error").is_none(), "{reply}");
+    }
+    assert_eq!(offset_seen_by(&server, &bob).await, json!(-14));
+
+    // A connection without a user gets no error and changes nobody, as upstream's.
+    let mut anonymous = Ddp::connect(&server).await;
+    let reply = anonymous.call("userSetUtcOffset", json!([2])).await;
+    assert!(reply.get("error").is_none(), "{reply}");
+    assert_eq!(offset_seen_by(&server, &bob).await, json!(-14));
+}

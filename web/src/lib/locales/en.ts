@@ -6,6 +6,7 @@
 import type more from './en.more';
 
 const en = {
+  'room.info': 'Room information',
   'auth.login': 'Log in',
   'auth.register': 'Create account',
   'auth.invited': 'You have been invited to join a room. Log in or create an account to accept.',

@@ -51,6 +51,10 @@ export async function start() {
   ddp.on('logged-out', () => void logout());
   ddp.start(current.token);
   session.conn = ddp.state;
+  // Others' user cards show the user's local time from this offset (hours, as upstream's client
+  // sends it after login); the call waits for the connection.
+  const utcOffset = -new Date().getTimezoneOffset() / 60;
+  if (me.utcOffset !== utcOffset) void api.setUtcOffset(utcOffset).catch(() => {});
   const uid = me._id;
   // Calls (ringing, call messages, the call view) load just after the first screen.
   let stopCalls: (() => void) | null = null;
@@ -66,9 +70,7 @@ export async function start() {
     ddp.stream('stream-notify-user', `${uid}/subscriptions-changed`, (args) =>
       subscriptionChanged(args[0] as string, args[1] as Subscription),
     ),
-    ddp.stream('stream-notify-user', `${uid}/rooms-changed`, (args) =>
-      rooms.applyRoom(args[0] as string, args[1] as Room),
-    ),
+    ddp.stream('stream-notify-user', `${uid}/rooms-changed`, (args) => roomChanged(args[0] as string, args[1] as Room)),
     ddp.stream('stream-notify-user', `${uid}/message`, (args) => timelines.notice(args[0] as Message)),
     ddp.stream('stream-notify-user', `${uid}/notification`, (args) =>
       notifications.show(args[0] as DesktopNotification),
@@ -130,6 +132,17 @@ function subscriptionChanged(action: string, sub: Subscription) {
   rooms.applySubscription(action, sub);
   if (action === 'removed') timelines.forget(sub.rid);
   else if (sub.t === 'd') void presence.lookUp(sub.name);
+}
+
+/** A room changed; a new last message by someone else (not a system message) may ring. */
+function roomChanged(action: string, room: Room) {
+  const before = rooms.byId[room._id]?.lastMessage?._id;
+  rooms.applyRoom(action, room);
+  const last = room.lastMessage;
+  const sub = rooms.subs[room._id];
+  if (action !== 'removed' && sub && last && last._id !== before && !last.t && last.u?._id !== session.me?._id) {
+    notifications.newMessage(sub);
+  }
 }
 
 /** After a reconnection: refresh the room list and fetch what each open room missed. */

@@ -14,9 +14,9 @@ class Rooms {
 
   private readTimers = new Map<string, ReturnType<typeof setTimeout>>();
 
-  /** Rooms with something new, for the tab title. */
+  /** Rooms with something new, for the tab title; a room whose unread status is hidden counts for mentions of the user only. */
   get unreadRooms(): number {
-    return Object.values(this.subs).filter((s) => s.unread > 0 || s.alert).length;
+    return Object.values(this.subs).filter((s) => (s.hideUnreadStatus ? s.userMentions > 0 : s.unread > 0 || s.alert)).length;
   }
 
   /** Loads every subscription and room afresh (at start and after a reconnection). */

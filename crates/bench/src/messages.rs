@@ -2,7 +2,7 @@
 
 use crate::{CometProcess, PASSWORD, http_client, load, login, post_json};
 use comet_core::room::{Message, UserStub};
-use comet_store::{MessageStore, PostEffects, RoomStore, UserStore};
+use comet_store::{MessageStore, PostEffects, Record, RoomStore, TransferStore, UserStore};
 use comet_store_sqlite::{SqliteDatabase, SqliteStore, Synchronous};
 use rand::Rng;
 use serde_json::{Value, json};
@@ -23,6 +23,10 @@ pub struct MessageArgs {
     /// Messages in the big room used for history and search.
     #[arg(long, default_value_t = 1_000_000)]
     history_messages: u64,
+    /// Seed the big room this many messages per transaction through the store's bulk import
+    /// (1: one `post_message` each, with the room's counters, as a server would).
+    #[arg(long, default_value_t = 1)]
+    seed_batch: usize,
     /// Sequential searches whose latency is measured.
     #[arg(long, default_value_t = 200)]
     searches: usize,
@@ -96,6 +100,47 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     }
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[index.min(sorted.len() - 1)]
+}
+
+/// Offers `rate` requests per second for `seconds`, each started on its schedule whether or
+/// not earlier ones have finished (an open loop, so a slow answer cannot hide the queue behind
+/// it); returns the rate offered, the rate answered and the sorted latencies, each measured
+/// from the request's scheduled start.
+async fn fixed_rate<F, Fut>(
+    rate: f64,
+    seconds: u64,
+    request: Arc<F>,
+) -> Result<(f64, f64, Vec<Duration>), String>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
+{
+    let rate = rate.max(1.0);
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let total = (rate * seconds as f64).round() as usize;
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(total);
+    for n in 0..total {
+        let scheduled = started + interval * n as u32;
+        tokio::time::sleep_until(scheduled.into()).await;
+        let request = request.clone();
+        tasks.push(tokio::spawn(async move {
+            request(n).await?;
+            Ok::<Duration, String>(scheduled.elapsed())
+        }));
+    }
+    let mut latencies = Vec::with_capacity(total);
+    for task in tasks {
+        match tokio::time::timeout(Duration::from_secs(30), task).await {
+            Ok(Ok(Ok(latency))) => latencies.push(latency),
+            Ok(Ok(Err(e))) => return Err(e),
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(_) => return Err("a request did not finish within 30 s".into()),
+        }
+    }
+    let achieved = latencies.len() as f64 / started.elapsed().as_secs_f64();
+    latencies.sort();
+    Ok((rate, achieved, latencies))
 }
 
 pub async fn run(args: MessageArgs) -> Result<(), String> {
@@ -197,10 +242,19 @@ pub async fn run(args: MessageArgs) -> Result<(), String> {
     let seed_started = Instant::now();
     let base_time = comet_core::now() - chrono::Duration::days(30);
     let step_ms = (30 * 24 * 3600 * 1000) / args.history_messages.max(1) as i64;
+    let mut batch = Vec::with_capacity(args.seed_batch);
     for i in 0..args.history_messages {
         let text = sentence(&mut rng, 10);
         let at = base_time + chrono::Duration::milliseconds(step_ms * i as i64);
         let message = Message::new(comet_core::id::new_id(), &big_room, stub.clone(), &text, at);
+        if args.seed_batch > 1 {
+            batch.push(Record::Message(message));
+            if batch.len() >= args.seed_batch || i + 1 == args.history_messages {
+                store.import(&batch).await.map_err(|e| e.to_string())?;
+                batch.clear();
+            }
+            continue;
+        }
         store
             .post_message(
                 &message,
@@ -290,7 +344,8 @@ pub async fn run(args: MessageArgs) -> Result<(), String> {
         one_room_rate / bare_rate
     );
 
-    let history_rate = {
+    // A page of 50 messages ending at a random point of the big room's 30 days.
+    let history_page = {
         let (http, base, sessions, big_room) = (
             http.clone(),
             base.clone(),
@@ -298,7 +353,7 @@ pub async fn run(args: MessageArgs) -> Result<(), String> {
             big_room.clone(),
         );
         let span_ms = 30 * 24 * 3600 * 1000_i64;
-        load(args.clients, args.seconds, move |i| {
+        Arc::new(move |i: usize| {
             let (http, base, sessions, big_room) = (
                 http.clone(),
                 base.clone(),
@@ -312,18 +367,49 @@ pub async fn run(args: MessageArgs) -> Result<(), String> {
                     "{base}/api/v1/channels.history?roomId={big_room}&count=50&latest={}",
                     latest.format("%Y-%m-%dT%H:%M:%S%.3fZ")
                 );
-                let body = get_json(&http, url, &sessions[i]).await?;
+                let body = get_json(&http, url, &sessions[i % sessions.len()]).await?;
                 if body["messages"].as_array().is_none() {
                     return Err(format!("history: {body}"));
+                }
+                Ok::<(), String>(())
+            }
+        })
+    };
+    let history_latencies = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let history_rate = {
+        let (history_page, history_latencies) = (history_page.clone(), history_latencies.clone());
+        load(args.clients, args.seconds, move |i| {
+            let (history_page, history_latencies) =
+                (history_page.clone(), history_latencies.clone());
+            async move {
+                let started = Instant::now();
+                history_page(i).await?;
+                if let Ok(mut latencies) = history_latencies.lock() {
+                    latencies.push(started.elapsed());
                 }
                 Ok(())
             }
         })
         .await?
     };
+    let mut latencies = history_latencies
+        .lock()
+        .map(|l| l.clone())
+        .unwrap_or_default();
+    latencies.sort();
     println!(
-        "comet channels.history (50 messages at a random point of {} messages): {history_rate:.0} req/s",
-        args.history_messages
+        "comet channels.history (50 messages at a random point of {} messages), {} clients: {history_rate:.0} req/s (maximal rate), p50 {:.2} ms, p99 {:.2} ms",
+        args.history_messages,
+        args.clients,
+        percentile(&latencies, 0.5).as_secs_f64() * 1000.0,
+        percentile(&latencies, 0.99).as_secs_f64() * 1000.0
+    );
+    let (offered, achieved, latencies) =
+        fixed_rate(history_rate / 2.0, args.seconds, history_page.clone()).await?;
+    println!(
+        "comet channels.history at half the maximal rate ({offered:.0} req/s offered, {achieved:.0} answered/s): p50 {:.2} ms, p99 {:.2} ms (from each request's scheduled start)",
+        percentile(&latencies, 0.5).as_secs_f64() * 1000.0,
+        percentile(&latencies, 0.99).as_secs_f64() * 1000.0
     );
 
     let mut latencies = Vec::with_capacity(args.searches);

@@ -172,6 +172,11 @@ pub enum Event {
     /// One token of a user (its hash) was removed (`logout`, a personal access token removed
     /// or regenerated): the connections that logged in with it end.
     SessionEnded { user_id: String, token: String },
+    /// A user's account or tokens changed in a way no other event tells (a login, a second
+    /// factor remembered on a token, idle accounts deactivated in bulk): caches of
+    /// authenticated sessions drop the user's (everyone's when `user_id` is `None`). Clients
+    /// see nothing.
+    SessionsStale { user_id: Option<String> },
     /// A role was created (`stream-roles`).
     RoleDefined(comet_core::role::Role),
     /// A role was deleted (`stream-roles`, `type: removed`).

@@ -109,11 +109,15 @@ pub fn subject(event: &Event) -> String {
         | Event::UserNotice { user_id, .. } => Some(("user", user_id.as_str())),
         Event::Subscription { subscription, .. } => Some(("user", subscription.user.id.as_str())),
         Event::UserChanged(user) => Some(("user", user.id.as_str())),
+        Event::SessionsStale {
+            user_id: Some(user_id),
+        } => Some(("user", user_id.as_str())),
         Event::Setting { .. }
         | Event::Permission(_)
         | Event::RoleDefined(_)
         | Event::RoleRemoved(_)
         | Event::AvatarChanged { .. }
+        | Event::SessionsStale { user_id: None }
         | Event::WorkspaceNotice { .. } => None,
     };
     match about {

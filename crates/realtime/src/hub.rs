@@ -823,6 +823,8 @@ impl Hub {
                     changed(NOTIFY_LOGGED, "user-status", args),
                 );
             }
+            // Only the service's session cache cares; clients see nothing.
+            Event::SessionsStale { .. } => {}
         }
     }
 

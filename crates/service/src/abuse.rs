@@ -186,6 +186,9 @@ impl Accounts<'_> {
             {
                 return Err(Error::meteor("error-invalid-user", "Invalid user"));
             }
+            self.ctx.publish(comet_events::Event::SessionsStale {
+                user_id: Some(user.id.clone()),
+            });
             tracing::info!(by = %session.user.id, user = %user.id, "account approved");
             self.ctx
                 .audit_by(

@@ -111,20 +111,8 @@ impl Accounts<'_> {
         if user_id.is_empty() || token.is_empty() {
             return Err(Error::not_logged_in());
         }
-        let hashed = hash_login_token(token);
-        let Some((user, token)) = self
-            .ctx
-            .store
-            .user_by_token(&hashed)
+        self.session_by_hash(user_id, &hash_login_token(token))
             .await
-            .map_err(store_error)?
-        else {
-            return Err(Error::not_logged_in());
-        };
-        if user.id != user_id || !user.active || !self.token_is_current(&token, now()) {
-            return Err(Error::not_logged_in());
-        }
-        Ok(Session { user, token })
     }
 
     /// The session as it is now: its user read again (roles, names, active) and its token
@@ -132,6 +120,10 @@ impl Accounts<'_> {
     /// permission and account changes made on any instance apply to it at once. An error of
     /// kind `NotLoggedIn` means the session has ended (token removed or expired, user
     /// deactivated or deleted).
+    ///
+    /// Read from the store every time, not from the session cache: a change made on another
+    /// instance reaches that cache only when its event arrives, and a connection's next
+    /// action must not run ahead of it.
     pub async fn current_session(&self, session: &Session) -> Result<Session> {
         let found = self
             .ctx
@@ -146,6 +138,69 @@ impl Accounts<'_> {
             return Err(Error::not_logged_in());
         }
         Ok(Session { user, token })
+    }
+
+    /// The session of a hashed token, from the session cache when it holds it (every change
+    /// that could end or alter the session drops it there first, see `session_cache`), else
+    /// from the store.
+    async fn session_by_hash(&self, user_id: &str, hashed: &str) -> Result<Session> {
+        let cache = &self.ctx.session_cache;
+        // Without the bus, revocations made on other instances would not reach the cache.
+        let use_cache = self.ctx.events.connected();
+        if !use_cache {
+            cache.invalidate(crate::session_cache::Stale::Everyone);
+        }
+        let cached = if use_cache { cache.get(hashed) } else { None };
+        if let Some(session) = cached {
+            // Expiry depends on the time and the settings, so it is checked on every use.
+            if session.user.id == user_id && self.token_is_current(&session.token, now()) {
+                return Ok(session);
+            }
+            return Err(Error::not_logged_in());
+        }
+        let generation = cache.generation();
+        let Some((user, token)) = self
+            .ctx
+            .store
+            .user_by_token(hashed)
+            .await
+            .map_err(store_error)?
+        else {
+            return Err(Error::not_logged_in());
+        };
+        if user.id != user_id || !user.active || !self.token_is_current(&token, now()) {
+            return Err(Error::not_logged_in());
+        }
+        let session = Session { user, token };
+        if use_cache {
+            cache.insert(generation, &session);
+        }
+        Ok(session)
+    }
+
+    /// What `me` shows beyond the user record: second factors enabled and the avatar's etag,
+    /// from the session cache when it holds them.
+    pub async fn account_facts(&self, user_id: &str) -> Result<crate::session_cache::AccountFacts> {
+        let cache = &self.ctx.session_cache;
+        let use_cache = self.ctx.events.connected();
+        if use_cache && let Some(facts) = cache.facts(user_id) {
+            return Ok(facts);
+        }
+        let generation = cache.generation();
+        let facts = crate::session_cache::AccountFacts {
+            totp_enabled: self.totp_enabled(user_id).await?,
+            email_two_factor_enabled: self.email_two_factor_enabled(user_id).await?,
+            avatar_etag: self
+                .ctx
+                .files()
+                .avatar_of(comet_store::AvatarOwner::User, user_id)
+                .await?
+                .map(|avatar| avatar.etag),
+        };
+        if use_cache {
+            cache.insert_facts(generation, user_id, facts.clone());
+        }
+        Ok(facts)
     }
 
     /// Logs in with a password or resumes with a token; applies failed-login blocking.
@@ -407,6 +462,9 @@ impl Accounts<'_> {
             .update_user(&user)
             .await
             .map_err(store_error)?;
+        self.ctx.publish(comet_events::Event::SessionsStale {
+            user_id: Some(user.id.clone()),
+        });
         Ok(LoginResult {
             user,
             token,
@@ -501,6 +559,9 @@ impl Accounts<'_> {
                 )
                 .await
                 .map_err(store_error)?;
+            self.ctx.publish(comet_events::Event::SessionsStale {
+                user_id: Some(session.user.id.clone()),
+            });
         }
         Ok(())
     }

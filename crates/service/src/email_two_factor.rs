@@ -95,6 +95,9 @@ impl Accounts<'_> {
             .set_email_two_factor_enabled(session.user_id(), false, now())
             .await
             .map_err(store_error)?;
+        self.ctx.publish(comet_events::Event::SessionsStale {
+            user_id: Some(session.user_id().to_owned()),
+        });
         self.ctx
             .audit_by(
                 session,

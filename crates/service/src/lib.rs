@@ -47,6 +47,7 @@ pub mod room_admin;
 pub mod room_settings;
 pub mod rooms;
 pub mod secrets;
+pub mod session_cache;
 pub mod settings;
 pub mod statistics;
 pub mod storage;
@@ -117,6 +118,8 @@ pub struct Service {
     events: Arc<dyn EventBus>,
     settings_cache: settings::SettingsCache,
     permission_cache: authz::PermissionCache,
+    /// Sessions recently authenticated, by hashed token (`session_cache`).
+    session_cache: session_cache::SessionCache,
     rate_limiter: ratelimit::RateLimiter,
     /// The message pipeline's filters, in order (see `pipeline`).
     filters: Vec<Box<dyn pipeline::Filter>>,
@@ -232,6 +235,7 @@ impl Service {
             offline_mail,
             settings_cache: settings::SettingsCache::default(),
             permission_cache: authz::PermissionCache::default(),
+            session_cache: session_cache::SessionCache::default(),
             rate_limiter: ratelimit::RateLimiter::default(),
             filters: pipeline::built_in_filters(),
             blobs: Arc::new(blobs::LocalBlobStore::new(config.uploads_dir.clone())),
@@ -253,8 +257,9 @@ impl Service {
         Ok(service)
     }
 
-    /// Keeps the settings and permission caches in step with changes made by other instances
-    /// (their events arrive over the bus; this instance's own are applied again, harmlessly).
+    /// Keeps the settings, permission and session caches in step with changes made by other
+    /// instances (their events arrive over the bus; this instance's own are applied again,
+    /// harmlessly).
     fn follow_bus(self: &Arc<Self>) {
         let mut events = self.events.subscribe();
         let service = Arc::downgrade(self);
@@ -270,6 +275,10 @@ impl Service {
                         let Some(service) = service.upgrade() else {
                             break;
                         };
+                        // A missed event may have revoked any session.
+                        service
+                            .session_cache
+                            .invalidate(session_cache::Stale::Everyone);
                         if let Err(e) = service.reload_caches().await {
                             tracing::error!(error = %e, "reloading caches failed");
                         }
@@ -280,6 +289,12 @@ impl Service {
                 let Some(service) = service.upgrade() else {
                     break;
                 };
+                // This instance's own events dropped their sessions when published.
+                if event.instance != service.config.instance_id
+                    && let Some(stale) = session_cache::user_whose_sessions_change(&event.event)
+                {
+                    service.session_cache.invalidate(stale);
+                }
                 match &event.event {
                     Event::Setting {
                         id,
@@ -317,6 +332,11 @@ impl Service {
     /// actor and id (`comet_events::with_cause`); call only after the change it describes has
     /// committed.
     pub(crate) fn publish(&self, event: Event) {
+        // Before the event leaves, so that no request after the change's own reply can
+        // still be served from a session the change revoked.
+        if let Some(stale) = session_cache::user_whose_sessions_change(&event) {
+            self.session_cache.invalidate(stale);
+        }
         comet_metrics::EVENTS_PUBLISHED.inc();
         self.events
             .publish(Envelope::new(&self.config.instance_id, event));

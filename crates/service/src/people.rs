@@ -87,6 +87,10 @@ impl Accounts<'_> {
             .deactivate_idle_users(role, cutoff, at)
             .await
             .map_err(store_error)?;
+        if count > 0 {
+            self.ctx
+                .publish(comet_events::Event::SessionsStale { user_id: None });
+        }
         tracing::info!(role, count, "idle users deactivated");
         Ok(count)
     }

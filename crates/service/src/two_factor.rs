@@ -186,6 +186,9 @@ impl Accounts<'_> {
             .await
             .map_err(store_error)?;
         if disabled {
+            self.ctx.publish(comet_events::Event::SessionsStale {
+                user_id: Some(user_id.to_owned()),
+            });
             self.ctx
                 .audit_by(
                     session,

@@ -241,11 +241,18 @@ impl Database for PostgresDatabase {
         format!("to_tsvector({config}::regconfig, {document})")
     }
 
-    fn search(q: &mut Query, text: &str, filter: &mut dyn FnMut(&mut Query)) -> bool {
+    fn search(
+        q: &mut Query,
+        text: &str,
+        oldest_first: bool,
+        filter: &mut dyn FnMut(&mut Query),
+    ) -> bool {
         let Some(terms) = search::tsquery_text(text) else {
             return false;
         };
-        // Best matches first, as SQLite orders by FTS5's rank; newest first among equals.
+        // Newest first, as upstream sorts (`ts`, then insertion order): the planner can walk
+        // `messages_room_ts` from the newest end and test each message against the query
+        // until a page is found, rather than collect and rank every match.
         q.push(&format!(
             "SELECT {} FROM messages, to_tsquery(",
             comet_store_sql::MESSAGE_COLUMNS
@@ -255,10 +262,11 @@ impl Database for PostgresDatabase {
         .push_bind(terms)
         .push(") AS query");
         filter(q);
-        q.push(
-            " AND search_vector @@ query \
-             ORDER BY ts_rank(search_vector, query) DESC, ts DESC, seq DESC",
-        );
+        q.push(if oldest_first {
+            " AND search_vector @@ query ORDER BY ts ASC, seq ASC"
+        } else {
+            " AND search_vector @@ query ORDER BY ts DESC, seq DESC"
+        });
         true
     }
 

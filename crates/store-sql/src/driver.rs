@@ -110,8 +110,16 @@ pub trait Database: Send + Sync + 'static {
     fn search_index(q: &mut Query, text: &str) -> String;
     /// Starts a full-text search of messages (selecting the message columns), or returns
     /// false when `text` has no words; `filter` narrows it with a `WHERE` clause on the
-    /// message columns, then the match and best-first order follow.
-    fn search(q: &mut Query, text: &str, filter: &mut dyn FnMut(&mut Query)) -> bool;
+    /// message columns, then the match and the order follow: newest first (oldest first with
+    /// `oldest_first`), in an order the backend can walk from its newest match without
+    /// collecting every match, so that a page costs about its own size whatever the number
+    /// of matches.
+    fn search(
+        q: &mut Query,
+        text: &str,
+        oldest_first: bool,
+        filter: &mut dyn FnMut(&mut Query),
+    ) -> bool;
 
     /// Reads (from a reader, where the backend has them).
     async fn read(&self, query: Query) -> StoreResult<Vec<Self::Row>>;

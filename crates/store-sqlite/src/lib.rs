@@ -297,23 +297,34 @@ impl Database for SqliteDatabase {
         "NULL".to_owned()
     }
 
-    fn search(q: &mut Query, text: &str, filter: &mut dyn FnMut(&mut Query)) -> bool {
+    fn search(
+        q: &mut Query,
+        text: &str,
+        oldest_first: bool,
+        filter: &mut dyn FnMut(&mut Query),
+    ) -> bool {
         let terms = fts_query(text);
         if terms.is_empty() {
             return false;
         }
         // FTS first (CROSS JOIN fixes the join order), then the room and the filter. The
-        // matches come from a subquery that exposes only `fts_rowid` and `fts_rank`, so that
-        // the filter's column names (`msg` among them) are the messages' alone.
+        // matches come from a subquery that exposes only `fts_rowid`, so that the filter's
+        // column names (`msg` among them) are the messages' alone. FTS5 walks its matches in
+        // rowid order (the messages' insertion order) either way round, so with the LIMIT
+        // the scan stops once a page is found: nothing is ranked or sorted.
         q.push(&format!(
-            "SELECT {} FROM (SELECT rowid AS fts_rowid, rank AS fts_rank FROM messages_fts \
+            "SELECT {} FROM (SELECT rowid AS fts_rowid FROM messages_fts \
              WHERE messages_fts MATCH ",
             comet_store_sql::MESSAGE_COLUMNS
         ))
         .push_bind(terms)
         .push(") CROSS JOIN messages ON messages.rowid = fts_rowid");
         filter(q);
-        q.push(" ORDER BY fts_rank, ts DESC");
+        q.push(if oldest_first {
+            " ORDER BY fts_rowid ASC"
+        } else {
+            " ORDER BY fts_rowid DESC"
+        });
         true
     }
 

@@ -415,8 +415,11 @@ pub trait MessageStore: Send + Sync {
         newest_first: bool,
         limit: Option<u64>,
     ) -> StoreResult<Vec<(String, Timestamp)>>;
-    /// Full-text search of a room's messages (further narrowed by `filter`), best matches
-    /// first, or newest (oldest) first when `text` is empty.
+    /// Full-text search of a room's messages (further narrowed by `filter`), newest first
+    /// (oldest first with `oldest_first`), as upstream sorts. Backends walk their matches in
+    /// that order and stop after the page, so the cost follows `page_offset + page_count`, not
+    /// the number of matches (SQLite orders by insertion, which is `ts` order for messages
+    /// posted live; PostgreSQL by `ts`, then insertion).
     async fn search_messages(
         &self,
         room_id: &str,

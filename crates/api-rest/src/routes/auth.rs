@@ -144,18 +144,13 @@ pub async fn logout(State(app): State<AppState>, Caller(session): Caller) -> Api
 /// `GET /api/v1/me`.
 pub async fn me(State(app): State<AppState>, Caller(session): Caller) -> ApiResult {
     let me = app.service.accounts().me(&session.user);
+    let facts = app.service.accounts().account_facts(&me.user.id).await?;
     let mut doc = with_second_factor(
         rest::me(&me.user, me.preferences, &me.avatar_url),
-        app.service.accounts().totp_enabled(&me.user.id).await?,
-        app.service
-            .accounts()
-            .email_two_factor_enabled(&me.user.id)
-            .await?,
+        facts.totp_enabled,
+        facts.email_two_factor_enabled,
     );
-    if let (Some(etag), Value::Object(map)) = (
-        super::avatars::user_etag(&app, &me.user.id).await?,
-        &mut doc,
-    ) {
+    if let (Some(etag), Value::Object(map)) = (facts.avatar_etag, &mut doc) {
         map.insert("avatarETag".into(), json!(etag));
     }
     ok(doc)

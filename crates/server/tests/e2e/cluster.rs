@@ -414,3 +414,104 @@ async fn two_instances_serve_one_chat_and_survive_losing_one() {
         database.drop_database().await;
     }
 }
+
+/// Asks `path` on `base` until it answers `status`, for at most 5 s: far less than the session
+/// cache's 30 s time to live, so only the event from the other instance can end it in time.
+async fn until_status(rest: &Rest, base: &str, path: &str, auth: &(String, String), status: u16) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let (got, body) = rest
+            .call(base, reqwest::Method::GET, path, None, Some(auth))
+            .await;
+        if got == status {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{path} on the other instance still answers {got}: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_session_revoked_on_one_instance_ends_on_the_other() {
+    let Some(nats) = Nats::start() else {
+        return;
+    };
+    let sqlite_dir = tempfile::tempdir().expect("dir");
+    let postgres = common::postgres_database().await;
+    let database_url = match &postgres {
+        Some(database) => database.url().to_owned(),
+        None => format!("sqlite://{}", sqlite_dir.path().join("shared.db").display()),
+    };
+    let instance = |dir: &tempfile::TempDir| CometSetup {
+        nats_url: Some(nats.url.clone()),
+        ..CometSetup::new(dir.path().to_path_buf(), Some(database_url.clone()))
+    };
+    let (data_a, data_b) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let a = Comet::start(&instance(&data_a)).await;
+    let b = Comet::start(&instance(&data_b)).await;
+    let rest = Rest {
+        http: {
+            comet_service::blobs::install_crypto_provider();
+            reqwest::Client::new()
+        },
+    };
+    let admin = rest.login(&a.base, "admin", ADMIN_PASS).await;
+    rest.post(
+        &a.base,
+        "users.create",
+        json!({"username": "alice", "email": "alice@example.com", "password": PASSWORD, "name": "alice"}),
+        &admin,
+    )
+    .await;
+    let in_use_on_b = |auth: (String, String)| {
+        let (rest, base) = (&rest, b.base.clone());
+        async move {
+            for _ in 0..2 {
+                let (status, body) = rest
+                    .call(&base, reqwest::Method::GET, "me", None, Some(&auth))
+                    .await;
+                assert_eq!(status, 200, "{body}");
+            }
+        }
+    };
+
+    // Logout on A.
+    let first = rest.login(&a.base, "alice", PASSWORD).await;
+    in_use_on_b(first.clone()).await;
+    rest.post(&a.base, "logout", json!({}), &first).await;
+    until_status(&rest, &b.base, "me", &first, 401).await;
+
+    // A role taken away on A.
+    let second = rest.login(&a.base, "alice", PASSWORD).await;
+    let role = json!({"roleName": "admin", "username": "alice"});
+    rest.post(&a.base, "roles.addUserToRole", role.clone(), &admin)
+        .await;
+    until_status(&rest, &b.base, "statistics", &second, 200).await;
+    until_status(&rest, &b.base, "statistics", &second, 200).await;
+    rest.post(&a.base, "roles.removeUserFromRole", role, &admin)
+        .await;
+    until_status(&rest, &b.base, "statistics", &second, 400).await;
+
+    // Deactivation on A.
+    in_use_on_b(second.clone()).await;
+    rest.post(
+        &a.base,
+        "users.setActiveStatus",
+        json!({"userId": second.0, "activeStatus": false}),
+        &admin,
+    )
+    .await;
+    until_status(&rest, &b.base, "me", &second, 401).await;
+
+    drop(a);
+    drop(b);
+    if let Some(database) = postgres {
+        database.drop_database().await;
+    }
+}

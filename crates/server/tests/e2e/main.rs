@@ -48,6 +48,7 @@ mod room_settings;
 mod rooms;
 mod s3;
 mod search;
+mod session_cache;
 mod settings;
 mod statistics;
 mod subscriptions;

@@ -1,4 +1,4 @@
-//! `chat.search`: full text in any script, ranked, with upstream's operators.
+//! `chat.search`: full text in any script, newest first, with upstream's operators.
 
 use crate::common;
 
@@ -162,5 +162,62 @@ async fn search_needs_access_and_parameters() {
         .get("chat.search", &[("roomId", "GENERAL")], Some(&alice))
         .await
         .refused(400, "The required \"searchText\" query param is missing. [error-searchText-param-not-provided]");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn newest_first_paged_by_offset_and_count() {
+    let server = TestServer::start().await;
+    let alice = server.new_user("alice").await;
+    let room = "GENERAL";
+    // The fifth says the word most often: order is by time, not by how well a message matches.
+    for text in [
+        "alpha one",
+        "alpha two",
+        "alpha three",
+        "alpha four",
+        "alpha alpha alpha",
+    ] {
+        post(&server, &alice, room, text).await;
+    }
+    assert_eq!(
+        search(&server, &alice, room, "alpha").await,
+        [
+            "alpha alpha alpha",
+            "alpha four",
+            "alpha three",
+            "alpha two",
+            "alpha one"
+        ]
+    );
+    let page = |offset: &'static str, count: &'static str, text: &'static str| {
+        let (server, alice) = (&server, &alice);
+        async move {
+            let reply = server
+                .get(
+                    "chat.search",
+                    &[
+                        ("roomId", room),
+                        ("searchText", text),
+                        ("offset", offset),
+                        ("count", count),
+                    ],
+                    Some(alice),
+                )
+                .await;
+            reply.ok()["messages"]
+                .as_array()
+                .expect("messages")
+                .iter()
+                .map(|m| m["msg"].as_str().expect("msg").to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(page("1", "2", "alpha").await, ["alpha four", "alpha three"]);
+    assert_eq!(page("4", "2", "alpha").await, ["alpha one"]);
+    assert_eq!(
+        page("0", "2", "alpha order:asc").await,
+        ["alpha one", "alpha two"]
+    );
     server.stop().await;
 }

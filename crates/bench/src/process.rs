@@ -98,11 +98,13 @@ impl CometProcess {
 
 /// Settings a load generator needs off (as `OVERWRITE_SETTING_<id>` values): it is a flood by
 /// design, with thousands of connections, posts and rooms at machine speed.
-pub const LOAD_SETTINGS: [(&str, &str); 7] = [
+pub const LOAD_SETTINGS: [(&str, &str); 9] = [
     ("API_Enable_Rate_Limiter", "false"),
     ("Block_Multiple_Failed_Logins_Enabled", "false"),
     ("DDP_Rate_Limit_User_Enabled", "false"),
     ("DDP_Rate_Limit_User_By_Method_Enabled", "false"),
+    ("DDP_Rate_Limit_Connection_Enabled", "false"),
+    ("DDP_Rate_Limit_Connection_By_Method_Enabled", "false"),
     ("Comet_Abuse_Messages_Per_User_Limit", "0"),
     ("Comet_Abuse_Room_Creation_Per_Day", "0"),
     ("Comet_Abuse_New_Account_Age_Hours", "0"),

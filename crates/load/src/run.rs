@@ -104,7 +104,7 @@ impl RunArgs {
         self.seed = SeedSize {
             seed_users: 100,
             seed_rooms: 20,
-            seed_messages: 20_000,
+            seed_messages: 5_000,
             rooms_per_user: 4,
         };
     }

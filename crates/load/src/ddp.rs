@@ -38,7 +38,6 @@ pub struct Ddp {
     timeout: Duration,
 }
 
-
 const CONNECTED: &str = "connected";
 
 impl Ddp {

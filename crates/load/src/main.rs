@@ -74,7 +74,11 @@ async fn main_result() -> Result<bool, String> {
                 .map_err(|e| format!("{}: {e}", json_path.display()))?;
             std::fs::write(&svg_path, report.svg())
                 .map_err(|e| format!("{}: {e}", svg_path.display()))?;
-            println!("report: {}, chart: {}", json_path.display(), svg_path.display());
+            println!(
+                "report: {}, chart: {}",
+                json_path.display(),
+                svg_path.display()
+            );
             Ok(true)
         }
     }

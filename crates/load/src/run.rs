@@ -229,7 +229,8 @@ impl ServerGauge {
         let cpu = cpu_seconds_of(pid);
         let cpu_pct = match (cpu, self.last_cpu) {
             (Some(now_cpu), Some(before)) => Some(
-                (now_cpu - before) / now.duration_since(self.last_at).as_secs_f64().max(1e-3)
+                (now_cpu - before)
+                    / now.duration_since(self.last_at).as_secs_f64().max(1e-3)
                     / self.cpus
                     * 100.0,
             ),
@@ -344,7 +345,7 @@ pub async fn run(mut args: RunArgs) -> Result<Report, String> {
     let mut ramp_done_at: Option<Instant> = None;
     // Unbounded: the controller judges every `sample_seconds` over the window, but not over
     // seconds from before its last change, so that one bad stretch removes users only once.
-    let mut judged_from = 0u64;
+    let mut controller_from = 0u64;
     let mut target = initial;
     let mut tick = tokio::time::interval(tick_every);
     loop {
@@ -386,7 +387,7 @@ pub async fn run(mut args: RunArgs) -> Result<Report, String> {
             if args.mode == Mode::Unbounded {
                 let from = second
                     .saturating_sub(args.window_seconds)
-                    .max(judged_from);
+                    .max(controller_from);
                 if second.saturating_sub(from) >= args.sample_seconds {
                     let recent = world.recorder.window(from, second);
                     let since = samples
@@ -401,7 +402,7 @@ pub async fn run(mut args: RunArgs) -> Result<Report, String> {
                         }
                     } else {
                         target = target.saturating_sub(step);
-                        judged_from = second;
+                        controller_from = second;
                         println!(
                             "{:6.0} s  {} fails: down to {} users",
                             elapsed.as_secs_f64(),
@@ -429,11 +430,18 @@ pub async fn run(mut args: RunArgs) -> Result<Report, String> {
     crowd
         .stop_all(Duration::from_millis(args.timeout_ms) + Duration::from_secs(5))
         .await;
+    // A bounded run is judged once every user is in (the ramp's logins are in the table);
+    // an unbounded one over the whole run.
+    let judged_from = match (args.mode, ramp_done_at) {
+        (Mode::Bounded, Some(at)) => at.duration_since(started).as_secs(),
+        _ => 0,
+    };
     let report = Report::build(
         &args,
         &world.recorder,
         samples,
         wall,
+        judged_from,
         world.events.load(Ordering::Relaxed),
         max_users,
     );

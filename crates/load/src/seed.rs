@@ -112,7 +112,13 @@ fn user(index: usize, password_bcrypt: &str, at: Timestamp) -> User {
     }
 }
 
-fn room(index: usize, members: usize, messages: i64, last: Option<(u64, Timestamp)>, at: Timestamp) -> Room {
+fn room(
+    index: usize,
+    members: usize,
+    messages: i64,
+    last: Option<(u64, Timestamp)>,
+    at: Timestamp,
+) -> Room {
     let name = format!("load-room-{index}");
     Room {
         id: room_id(index),
@@ -205,7 +211,9 @@ pub async fn seed(data_dir: &Path, size: &SeedSize, bcrypt_cost: u32) -> Result<
         .map_err(|e| format!("open {url}: {e}"))?;
     let digest = {
         use sha2::Digest as _;
-        hex::encode(sha2::Sha256::digest(comet_bench::process::PASSWORD.as_bytes()))
+        hex::encode(sha2::Sha256::digest(
+            comet_bench::process::PASSWORD.as_bytes(),
+        ))
     };
     // One hash for every account: each verification still costs a login its bcrypt.
     let hash = bcrypt::hash(digest, bcrypt_cost).map_err(|e| e.to_string())?;
@@ -232,18 +240,28 @@ pub async fn seed(data_dir: &Path, size: &SeedSize, bcrypt_cost: u32) -> Result<
     // Message n goes to room n % rooms at base + n × step.
     let base = now - Span::days(30);
     let step_ms = (30 * 24 * 3600 * 1000) / i64::try_from(size.seed_messages.max(1)).unwrap_or(1);
-    let at_of = |n: u64| base + Span::milliseconds(step_ms.saturating_mul(i64::try_from(n).unwrap_or(0)));
+    let at_of =
+        |n: u64| base + Span::milliseconds(step_ms.saturating_mul(i64::try_from(n).unwrap_or(0)));
     let rooms_u64 = rooms as u64;
     for (r, room_members) in members.iter().enumerate() {
         let r64 = r as u64;
         let (count, last) = if r64 < size.seed_messages {
             let last = r64 + rooms_u64 * ((size.seed_messages - 1 - r64) / rooms_u64);
-            ((size.seed_messages - 1 - r64) / rooms_u64 + 1, Some((last, at_of(last))))
+            (
+                (size.seed_messages - 1 - r64) / rooms_u64 + 1,
+                Some((last, at_of(last))),
+            )
         } else {
             (0, None)
         };
         let count = i64::try_from(count).unwrap_or(i64::MAX);
-        batch.push(Record::Room(room(r, room_members.len(), count, last, created)));
+        batch.push(Record::Room(room(
+            r,
+            room_members.len(),
+            count,
+            last,
+            created,
+        )));
     }
     import(&store, &mut batch).await?;
 

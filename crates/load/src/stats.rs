@@ -138,7 +138,11 @@ impl Recorder {
     /// One user action (a few requests) and how it ended.
     pub fn action(&self, name: &'static str, latency: Duration, error: Option<&str>) {
         if let Ok(mut inner) = self.inner.lock() {
-            inner.actions.entry(name).or_default().record(latency, error);
+            inner
+                .actions
+                .entry(name)
+                .or_default()
+                .record(latency, error);
         }
     }
 
@@ -147,7 +151,9 @@ impl Recorder {
         let mut merged = Tally::default();
         if let Ok(inner) = self.inner.lock() {
             let from = usize::try_from(from).unwrap_or(usize::MAX);
-            let to = usize::try_from(to).unwrap_or(usize::MAX).min(inner.seconds.len());
+            let to = usize::try_from(to)
+                .unwrap_or(usize::MAX)
+                .min(inner.seconds.len());
             for tally in inner.seconds.get(from..to).unwrap_or_default() {
                 merged.merge(tally);
             }

@@ -178,13 +178,18 @@ impl User {
     ) -> Result<Value, String> {
         let started = Instant::now();
         let outcome = self.send(request, endpoint).await;
-        self.world
-            .recorder
-            .request(started.elapsed(), outcome.as_ref().err().map(String::as_str));
+        self.world.recorder.request(
+            started.elapsed(),
+            outcome.as_ref().err().map(String::as_str),
+        );
         outcome
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder, endpoint: &str) -> Result<Value, String> {
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        endpoint: &str,
+    ) -> Result<Value, String> {
         let response = request
             .header("X-User-Id", &self.user_id)
             .header("X-Auth-Token", &self.token)
@@ -221,9 +226,10 @@ impl User {
             .call(method, params)
             .await
             .map_err(|e| format!("{method}: {e}"));
-        self.world
-            .recorder
-            .request(started.elapsed(), outcome.as_ref().err().map(String::as_str));
+        self.world.recorder.request(
+            started.elapsed(),
+            outcome.as_ref().err().map(String::as_str),
+        );
         outcome
     }
 
@@ -234,9 +240,10 @@ impl User {
             .subscribe(stream, event)
             .await
             .map_err(|e| format!("sub {stream}: {e}"));
-        self.world
-            .recorder
-            .request(started.elapsed(), outcome.as_ref().err().map(String::as_str));
+        self.world.recorder.request(
+            started.elapsed(),
+            outcome.as_ref().err().map(String::as_str),
+        );
         outcome
     }
 
@@ -319,10 +326,8 @@ impl User {
     }
 
     async fn load_room_list(&mut self, since: Option<String>) -> Result<(), String> {
-        let query: Vec<(&str, String)> = since
-            .iter()
-            .map(|s| ("updatedSince", s.clone()))
-            .collect();
+        let query: Vec<(&str, String)> =
+            since.iter().map(|s| ("updatedSince", s.clone())).collect();
         let fetched_at = iso(comet_core::now());
         let subscriptions = self.get("subscriptions.get", &query).await?;
         self.get("rooms.get", &query).await?;
@@ -414,7 +419,8 @@ impl User {
         self.recent.clear();
         self.follow_room(&room.id).await?;
         self.load_history(None).await?;
-        self.post("subscriptions.read", json!({"rid": room.id})).await?;
+        self.post("subscriptions.read", json!({"rid": room.id}))
+            .await?;
         Ok(())
     }
 
@@ -461,7 +467,10 @@ impl User {
             self.follow_room(&room.id).await?;
             self.get(
                 "chat.syncMessages",
-                &[("roomId", room.id.clone()), ("lastUpdate", self.synced_at.clone())],
+                &[
+                    ("roomId", room.id.clone()),
+                    ("lastUpdate", self.synced_at.clone()),
+                ],
             )
             .await?;
         }
@@ -528,13 +537,11 @@ impl User {
             Action::Post => self.send_message(None).await,
             Action::React => match self.some_recent() {
                 Some(message) => {
-                    let emoji = [":+1:", ":tada:", ":smile:", ":eyes:"][rand::rng().random_range(0..4)];
-                    self.post(
-                        "chat.react",
-                        json!({"messageId": message, "emoji": emoji}),
-                    )
-                    .await
-                    .map(drop)
+                    let emoji =
+                        [":+1:", ":tada:", ":smile:", ":eyes:"][rand::rng().random_range(0..4)];
+                    self.post("chat.react", json!({"messageId": message, "emoji": emoji}))
+                        .await
+                        .map(drop)
                 }
                 None => self.send_message(None).await,
             },
@@ -553,7 +560,12 @@ impl User {
                 let rid = self.current_id()?;
                 self.call(
                     "stream-notify-room",
-                    json!([format!("{rid}/user-activity"), self.username, ["user-typing"], {}]),
+                    json!([
+                        format!("{rid}/user-activity"),
+                        self.username,
+                        ["user-typing"],
+                        {}
+                    ]),
                 )
                 .await
                 .map(drop)
@@ -599,12 +611,9 @@ impl User {
             Action::Upload => self.upload().await,
             Action::SetStatus => {
                 let status = ["online", "away", "busy"][rand::rng().random_range(0..3)];
-                self.post(
-                    "users.setStatus",
-                    json!({"status": status, "message": ""}),
-                )
-                .await
-                .map(drop)
+                self.post("users.setStatus", json!({"status": status, "message": ""}))
+                    .await
+                    .map(drop)
             }
             Action::Reconnect => self.reconnect().await,
         }
@@ -645,9 +654,11 @@ pub async fn run(world: Arc<World>, index: usize, stop: CancellationToken) {
                 outcome = user.login() => outcome,
                 () = stop.cancelled() => break,
             };
-            world
-                .recorder
-                .action(LOGIN, started.elapsed(), outcome.as_ref().err().map(String::as_str));
+            world.recorder.action(
+                LOGIN,
+                started.elapsed(),
+                outcome.as_ref().err().map(String::as_str),
+            );
             logged_in = outcome.is_ok();
             if !logged_in {
                 tokio::select! {
@@ -662,9 +673,11 @@ pub async fn run(world: Arc<World>, index: usize, stop: CancellationToken) {
         }
         // A connection the server closed is an error, then a reconnection.
         let action = if user.ddp.as_ref().is_some_and(Ddp::is_closed) {
-            world
-                .recorder
-                .action(Action::Reconnect.name(), Duration::ZERO, Some("connection lost"));
+            world.recorder.action(
+                Action::Reconnect.name(),
+                Duration::ZERO,
+                Some("connection lost"),
+            );
             Action::Reconnect
         } else {
             next

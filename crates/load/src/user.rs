@@ -646,6 +646,7 @@ pub async fn run(world: Arc<World>, index: usize, stop: CancellationToken) {
         synced_at: String::new(),
     };
     let mut logged_in = false;
+    let mut failed_logins = 0u32;
     let mut next = Action::ALL[index % Action::ALL.len()];
     while !stop.is_cancelled() {
         if !logged_in {
@@ -661,8 +662,13 @@ pub async fn run(world: Arc<World>, index: usize, stop: CancellationToken) {
             );
             logged_in = outcome.is_ok();
             if !logged_in {
+                // As the web client retries: 0.5 s doubling up to 30 s, with jitter, so that
+                // an overloaded server is not kept overloaded by the retries themselves.
+                let base = (0.5 * 2f64.powi(i32::try_from(failed_logins).unwrap_or(16))).min(30.0);
+                let wait = base / 2.0 + rand::rng().random_range(0.0..=base / 2.0);
+                failed_logins = failed_logins.saturating_add(1);
                 tokio::select! {
-                    () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                    () = tokio::time::sleep(Duration::from_secs_f64(wait)) => continue,
                     () = stop.cancelled() => break,
                 }
             }

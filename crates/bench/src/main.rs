@@ -10,7 +10,6 @@
 
 use clap::Parser;
 use serde_json::{Value, json};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -68,114 +67,7 @@ struct Args {
     users: usize,
 }
 
-pub(crate) const PASSWORD: &str = "Bench-Pass-1!";
-
-/// A comet process on a free loopback port with its own data directory.
-pub(crate) struct CometProcess {
-    child: Child,
-    pub(crate) base: String,
-}
-
-impl CometProcess {
-    pub(crate) async fn start(
-        binary: &str,
-        bcrypt_cost: u32,
-        dir: &std::path::Path,
-    ) -> Result<Self, String> {
-        Self::start_with_env(binary, bcrypt_cost, dir, &[]).await
-    }
-
-    /// Starts comet with extra environment (e.g. `DATABASE_URL`, `NATS_URL`).
-    pub(crate) async fn start_with_env(
-        binary: &str,
-        bcrypt_cost: u32,
-        dir: &std::path::Path,
-        env: &[(&str, String)],
-    ) -> Result<Self, String> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| e.to_string())?
-            .port();
-        let child = Command::new(binary)
-            .env("PORT", port.to_string())
-            .env("BIND_IP", "127.0.0.1")
-            .env("COMET_DATA_DIR", dir)
-            .env("ADMIN_PASS", PASSWORD)
-            .env("COMET_BCRYPT_COST", bcrypt_cost.to_string())
-            .env("COMET_LOG", "warn")
-            .env("OVERWRITE_SETTING_API_Enable_Rate_Limiter", "false")
-            .env(
-                "OVERWRITE_SETTING_Block_Multiple_Failed_Logins_Enabled",
-                "false",
-            )
-            // A load generator is a flood by design: thousands of connections of one user,
-            // posts and rooms at machine speed.
-            .env("OVERWRITE_SETTING_DDP_Rate_Limit_User_Enabled", "false")
-            .env(
-                "OVERWRITE_SETTING_DDP_Rate_Limit_User_By_Method_Enabled",
-                "false",
-            )
-            .env("OVERWRITE_SETTING_Comet_Abuse_Messages_Per_User_Limit", "0")
-            .env("OVERWRITE_SETTING_Comet_Abuse_Room_Creation_Per_Day", "0")
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| format!("cannot start {binary}: {e}"))?;
-        let process = CometProcess {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(r) = http.get(format!("{}/api/info", process.base)).send().await
-                && r.status().is_success()
-            {
-                return Ok(process);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Err("comet did not become ready in 30 s".into())
-    }
-
-    pub(crate) fn rss_kib(&self) -> Option<u64> {
-        rss_kib_of(self.child.id())
-    }
-
-    pub(crate) fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-/// Resident memory of a process, from /proc.
-pub(crate) fn rss_kib_of(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
-/// CPU time (user + system) a process has used so far, from /proc.
-pub(crate) fn cpu_seconds_of(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces; the fields after it are fixed.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    // Linux reports in clock ticks of 1/100 s on every platform Comet targets.
-    Some(ticks as f64 / 100.0)
-}
-
-impl Drop for CometProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+pub(crate) use comet_bench::process::{CometProcess, PASSWORD, cpu_seconds_of, rss_kib_of};
 
 /// Runs `clients` concurrent loops of `request` for `seconds`; returns completed requests per
 /// second. A failed request stops the phase with an error.

@@ -10,7 +10,7 @@
 use crate::{CometProcess, PASSWORD, http_client, login, post_json, rss_kib_of};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -154,28 +154,7 @@ pub(crate) async fn report(name: &str, observed: &Observed, seconds: f64) -> Pha
     report
 }
 
-/// Opens a TCP connection from one of the loopback source addresses and speaks WebSocket on it.
-pub(crate) async fn connect(
-    url: &str,
-    server: SocketAddr,
-    index: usize,
-    sources: u8,
-) -> Result<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>, String> {
-    let last_octet = 1 + u8::try_from(index % usize::from(sources.max(1))).unwrap_or(0);
-    let source = IpAddr::V4(Ipv4Addr::new(127, 0, 0, last_octet));
-    let socket = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
-    socket
-        .bind(SocketAddr::new(source, 0))
-        .map_err(|e| format!("bind {source}: {e}"))?;
-    let stream = socket
-        .connect(server)
-        .await
-        .map_err(|e| format!("connect {server}: {e}"))?;
-    let (ws, _) = tokio_tungstenite::client_async(url, stream)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(ws)
-}
+pub(crate) use comet_bench::net::connect;
 
 /// Logs a DDP connection in with a resume token and subscribes it to a room's
 /// `stream-room-messages`; returns once the subscription is `ready`.

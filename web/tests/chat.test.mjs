@@ -463,6 +463,8 @@ test('the emoji picker inserts at the caret, by mouse and by keyboard', async (t
     assert.equal(await composer.inputValue(), 'nice 🎉work👎');
     assert.equal(await alice.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'composer');
     await alice.getByTestId('emoji-button').click();
+    // Escape once the open picker holds the focus, as someone sees it open before pressing.
+    await alice.waitForFunction(() => Boolean(document.activeElement?.closest('[data-testid="emoji-picker"]')));
     await alice.keyboard.press('Escape');
     await alice.getByTestId('emoji-picker').waitFor({ state: 'detached' });
     assert.equal(await alice.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'emoji-button');

@@ -33,6 +33,8 @@ class Peer {
   /** Signals are handled one after the other: an answer must not overtake its offer. */
   private queue: Promise<void> = Promise.resolve();
   private pendingCandidates: RTCIceCandidateInit[] = [];
+  /** When it began: a reading of the call asked for before then cannot speak of it. */
+  readonly createdAt = performance.now();
 
   constructor(
     readonly uid: string,
@@ -122,6 +124,9 @@ export class CallSession {
   camOn = $state(true);
   sharing = $state(false);
   info = $state<CallInfo | null>(null);
+  /** Readings of the call asked for, and the newest one applied (see `reloadInfo`). */
+  private infoReads = 0;
+  private infoApplied = 0;
   /** Why the call cannot go on (refused join, no media at all), for the view. */
   error = $state('');
   ended = $state(false);
@@ -312,13 +317,22 @@ export class CallSession {
   }
 
   private async reloadInfo() {
+    const asked = performance.now();
+    const serial = ++this.infoReads;
+    let info: CallInfo;
     try {
-      this.info = await callsApi.info(this.callId);
+      info = await callsApi.info(this.callId);
     } catch {
       return;
     }
-    const present = new Set(this.info.present ?? []);
-    for (const uid of [...this.peers.keys()]) if (!present.has(uid)) this.dropPeer(uid);
+    // Answers may arrive out of order; only the newest reading counts.
+    if (serial < this.infoApplied) return;
+    this.infoApplied = serial;
+    this.info = info;
+    const present = new Set(info.present ?? []);
+    // A connection that began after the reading was asked for (their offer overtook it) is
+    // not ended by it: the reading predates their join.
+    for (const [uid, peer] of [...this.peers]) if (!present.has(uid) && peer.createdAt < asked) this.dropPeer(uid);
     if (this.info.status !== 0 && this.info.status !== 1) this.ended = true;
   }
 

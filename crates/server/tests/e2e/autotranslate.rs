@@ -868,11 +868,9 @@ async fn libretranslate_standin(
     (format!("http://127.0.0.1:{port}"), requests)
 }
 
-/// A provider that fails for a while: the original is delivered at once and stays; the job
-/// is retried after a backoff and the translation arrives; admins see the failure.
-#[tokio::test]
-async fn a_provider_that_recovers_translates_on_a_retry() {
-    let (url, requests) = flaky_libretranslate(1).await;
+/// A server translating through the LibreTranslate at `url`, and a channel `name` where bea
+/// reads in Portuguese.
+async fn libretranslate_room(url: &str, name: &str) -> (TestServer, Auth, Auth, String) {
     let server = TestServer::start().await;
     let admin = server.admin().await;
     let bea = server.new_user("bea").await;
@@ -890,21 +888,28 @@ async fn a_provider_that_recovers_translates_on_a_retry() {
     server
         .set_setting(&admin, "AutoTranslate_LibreTranslateAPIURL", json!(url))
         .await;
-    let channel = create_room(&server, &admin, "channels", "at-retry", &["bea"]).await;
-    save(
-        &server,
-        &bea,
-        json!({"roomId": channel, "field": "autoTranslateLanguage", "value": "pt"}),
-    )
-    .await
-    .ok();
-    save(
-        &server,
-        &bea,
-        json!({"roomId": channel, "field": "autoTranslate", "value": true}),
-    )
-    .await
-    .ok();
+    let channel = create_room(&server, &admin, "channels", name, &["bea"]).await;
+    for (field, value) in [
+        ("autoTranslateLanguage", json!("pt")),
+        ("autoTranslate", json!(true)),
+    ] {
+        save(
+            &server,
+            &bea,
+            json!({"roomId": channel, "field": field, "value": value}),
+        )
+        .await
+        .ok();
+    }
+    (server, admin, bea, channel)
+}
+
+/// A provider that fails for a while: the original is delivered at once and stays; the job
+/// is retried after a backoff and the translation arrives; admins see the failure.
+#[tokio::test]
+async fn a_provider_that_recovers_translates_on_a_retry() {
+    let (url, requests) = flaky_libretranslate(1).await;
+    let (server, admin, bea, channel) = libretranslate_room(&url, "at-retry").await;
     let sent = say(&server, &admin, &channel, "Good morning").await;
     let id = id_of(&sent);
     assert_eq!(sent["msg"], json!("Good morning"));
@@ -943,36 +948,7 @@ async fn a_provider_that_recovers_translates_on_a_retry() {
 async fn a_full_translation_queue_drops_translations_never_messages() {
     let (release, open) = tokio::sync::watch::channel(false);
     let (url, _requests) = libretranslate_standin(0, open).await;
-    let server = TestServer::start().await;
-    let admin = server.admin().await;
-    let bea = server.new_user("bea").await;
-    permission(&server, &admin, &["admin", "user"]).await;
-    server
-        .set_setting(&admin, "AutoTranslate_Enabled", json!(true))
-        .await;
-    server
-        .set_setting(
-            &admin,
-            "AutoTranslate_ServiceProvider",
-            json!("libre-translate"),
-        )
-        .await;
-    server
-        .set_setting(&admin, "AutoTranslate_LibreTranslateAPIURL", json!(url))
-        .await;
-    let channel = create_room(&server, &admin, "channels", "at-full", &["bea"]).await;
-    for (field, value) in [
-        ("autoTranslateLanguage", json!("pt")),
-        ("autoTranslate", json!(true)),
-    ] {
-        save(
-            &server,
-            &bea,
-            json!({"roomId": channel, "field": field, "value": value}),
-        )
-        .await
-        .ok();
-    }
+    let (server, admin, bea, channel) = libretranslate_room(&url, "at-full").await;
 
     // More messages than the queue (256) and the jobs in hand can hold.
     const POSTED: usize = 320;

@@ -58,7 +58,7 @@ test('an admin finds a privileged action in the audit log, filters it and export
     await page.getByTestId('audit-actor').fill('admin');
     await page.getByTestId('audit-action').fill('user.deactivate');
     await page.getByTestId('audit-apply').click();
-    await page.getByTestId('audit-range').filter({ hasText: /^1\b/ }).waitFor();
+    await page.getByTestId('audit-range').filter({ hasText: /^1–1 of 1$/ }).waitFor();
     const entries = page.getByTestId('audit-entry');
     assert.equal(await entries.count(), 1);
     const entry = entries.first();

@@ -1,6 +1,6 @@
 //! Full-text search text: what a message's `search_vector` indexes, and queries against it.
 
-use comet_store::encoding::search_words;
+use comet_store::encoding::{last_word_is_prefix, search_words};
 
 /// The text search configuration the migrations create (`simple` after `unaccent`).
 pub(crate) const CONFIG: &str = "comet_search";
@@ -18,7 +18,7 @@ pub(crate) fn document(text: &str) -> String {
 }
 
 /// Turns user text into a `to_tsquery` expression with SQLite's meaning: every word required,
-/// the last one also matching as a prefix. Words hold only letters and digits, so they are
+/// the last one also matching as a prefix unless it is one letter. Words hold only letters and digits, so they are
 /// never tsquery syntax; they are quoted all the same.
 pub(crate) fn tsquery_text(text: &str) -> Option<String> {
     let words = search_words(text);
@@ -31,7 +31,11 @@ pub(crate) fn tsquery_text(text: &str) -> Option<String> {
         format!("'{quoted}'")
     };
     let mut terms: Vec<String> = rest.iter().map(|w| term(w)).collect();
-    terms.push(format!("{}:*", term(last)));
+    terms.push(if last_word_is_prefix(last) {
+        format!("{}:*", term(last))
+    } else {
+        term(last)
+    });
     Some(terms.join(" & "))
 }
 
@@ -58,7 +62,12 @@ mod tests {
             tsquery_text("\"unbalanced OR (").as_deref(),
             Some("'unbalanced' & 'or':*")
         );
-        assert_eq!(tsquery_text("a' & b:*").as_deref(), Some("'a' & 'b':*"));
+        assert_eq!(tsquery_text("a' & bc:*").as_deref(), Some("'a' & 'bc':*"));
+        assert_eq!(
+            tsquery_text("plan b").as_deref(),
+            Some("'plan' & 'b'"),
+            "one letter is a whole word"
+        );
         assert_eq!(tsquery_text(" !? "), None);
     }
 }

@@ -90,6 +90,7 @@ fn store_error(e: sqlx::Error) -> StoreError {
 /// text, booleans as integers).
 fn statement(query: Query) -> sqlx::query::Query<'static, sqlx::Sqlite, SqliteArguments> {
     let (sql, params) = query.into_parts();
+    let (sql, params) = anonymous_placeholders(&sql, params);
     let mut statement = sqlx::query(AssertSqlSafe(sql));
     for param in params {
         statement = match param {
@@ -102,6 +103,53 @@ fn statement(query: Query) -> sqlx::query::Query<'static, sqlx::Sqlite, SqliteAr
         };
     }
     statement
+}
+
+/// Rewrites the `$n` placeholders of a query as anonymous `?`s, with the values in the order
+/// the placeholders appear (a value used twice is bound twice). SQLite keeps named and
+/// numbered placeholders in a list it searches linearly, both when it parses a statement and
+/// each time the driver asks a parameter's name to bind it, so a statement with thousands of
+/// them (a bulk insert, a long `IN` list) cost time quadratic in their number: a 1,000-row
+/// message insert spent over 80 % of an import in that search. Anonymous placeholders are not
+/// in the list. Text inside quotes (string literals such as JSON paths `'$.a'`, quoted
+/// identifiers) is left alone.
+fn anonymous_placeholders(sql: &str, params: Vec<Param>) -> (String, Vec<Param>) {
+    let bytes = sql.as_bytes();
+    let mut out = String::with_capacity(sql.len());
+    let mut ordered = Vec::with_capacity(params.len());
+    // Everything searched for is ASCII, so byte offsets always fall between characters.
+    let mut copied = 0;
+    let mut quote: Option<u8> = None;
+    let mut at = 0;
+    while at < bytes.len() {
+        let byte = bytes[at];
+        match quote {
+            // A doubled quote inside quotes is an escaped quote: leaving and re-entering the
+            // quotes at once reads it correctly.
+            Some(open) if byte == open => quote = None,
+            Some(_) => {}
+            None if byte == b'\'' || byte == b'"' => quote = Some(byte),
+            None if byte == b'$' => {
+                let digits = bytes[at + 1..]
+                    .iter()
+                    .take_while(|d| d.is_ascii_digit())
+                    .count();
+                let number = sql[at + 1..at + 1 + digits].parse::<usize>().ok();
+                if let Some(value) = number.and_then(|n| params.get(n.wrapping_sub(1))) {
+                    out.push_str(&sql[copied..at]);
+                    out.push('?');
+                    ordered.push(value.clone());
+                    at += 1 + digits;
+                    copied = at;
+                    continue;
+                }
+            }
+            None => {}
+        }
+        at += 1;
+    }
+    out.push_str(&sql[copied..]);
+    (out, ordered)
 }
 
 /// A row of a SQLite result.
@@ -406,20 +454,19 @@ impl Database for SqliteDatabase {
 
 /// Turns user text into an FTS5 query: every word a quoted term (so that operators and
 /// punctuation in user input are never FTS syntax), all terms required, the last one also
-/// matching as a prefix.
+/// matching as a prefix unless it is a single letter (`last_word_is_prefix`).
 fn fts_query(text: &str) -> String {
-    let words: Vec<String> = comet_store::encoding::search_words(text)
-        .into_iter()
-        .map(|w| format!("\"{w}\""))
-        .collect();
-    match words.split_last() {
-        Some((last, rest)) => {
-            let mut terms: Vec<String> = rest.to_vec();
-            terms.push(format!("{last}*"));
-            terms.join(" ")
-        }
-        None => String::new(),
-    }
+    let words = comet_store::encoding::search_words(text);
+    let Some((last, rest)) = words.split_last() else {
+        return String::new();
+    };
+    let mut terms: Vec<String> = rest.iter().map(|w| format!("\"{w}\"")).collect();
+    terms.push(if comet_store::encoding::last_word_is_prefix(last) {
+        format!("\"{last}\"*")
+    } else {
+        format!("\"{last}\"")
+    });
+    terms.join(" ")
 }
 
 #[async_trait]
@@ -539,10 +586,37 @@ impl SqliteDatabase {
 
 #[cfg(test)]
 mod tests {
+    use super::{Param, anonymous_placeholders};
+
+    #[test]
+    fn placeholders_become_anonymous_in_the_order_they_appear() {
+        let text = |s: &str| Param::Text(Some(s.to_owned()));
+        let (sql, params) = anonymous_placeholders(
+            "SELECT json_extract(doc, '$.a') FROM t WHERE b = $2 AND c IN ($1, $10) OR d = $2",
+            (1..=10).map(|n| text(&n.to_string())).collect(),
+        );
+        assert_eq!(
+            sql,
+            "SELECT json_extract(doc, '$.a') FROM t WHERE b = ? AND c IN (?, ?) OR d = ?"
+        );
+        assert_eq!(params, [text("2"), text("1"), text("10"), text("2")]);
+        let (sql, params) = anonymous_placeholders(
+            "SELECT 'it''s $1', \"odd$1\" FROM t WHERE x = $1",
+            vec![text("v")],
+        );
+        assert_eq!(sql, "SELECT 'it''s $1', \"odd$1\" FROM t WHERE x = ?");
+        assert_eq!(params, [text("v")]);
+    }
+
     #[test]
     fn fts_queries_quote_every_word() {
         assert_eq!(super::fts_query("hello wor"), "\"hello\" \"wor\"*");
-        assert_eq!(super::fts_query("a\" OR b"), "\"a\" \"OR\" \"b\"*");
+        assert_eq!(super::fts_query("a\" OR bc"), "\"a\" \"OR\" \"bc\"*");
+        assert_eq!(
+            super::fts_query("plan b"),
+            "\"plan\" \"b\"",
+            "one letter is a whole word"
+        );
         assert_eq!(super::fts_query("مرحبا بالعالم"), "\"مرحبا\" \"بالعالم\"*");
         assert_eq!(super::fts_query("  "), "");
     }

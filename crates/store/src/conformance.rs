@@ -2400,7 +2400,19 @@ pub async fn message_search(store: &dyn Store) {
         search("deploy zebra").await.is_empty(),
         "every word is required"
     );
+    assert_eq!(search("de").await, ["s1", "s2"], "two letters are a prefix");
+    assert_eq!(
+        search("DEP").await,
+        ["s1", "s2"],
+        "three letters are a prefix"
+    );
+    assert_eq!(
+        search("a").await,
+        ["s4"],
+        "one letter matches the word alone, not every word it starts"
+    );
     assert_eq!(search("مرحبا").await, ["s3"]);
+    assert_eq!(search("مر").await, ["s3"]);
     assert_eq!(search("بالعا").await, ["s3"]);
     assert_eq!(search("implantacao").await, ["s4"], "diacritics fold");
     assert_eq!(search("implantação").await, ["s4"]);

@@ -42,6 +42,13 @@ pub fn search_words(text: &str) -> Vec<&str> {
         .collect()
 }
 
+/// Whether the last word of a search also matches as a prefix (search as you type). A single
+/// letter does not: it would match a large share of every message, and answering that is a
+/// merge of most of the index on every backend, so one letter is matched as a whole word.
+pub fn last_word_is_prefix(word: &str) -> bool {
+    word.chars().nth(1).is_some()
+}
+
 fn stub_json(stub: &UserStub) -> Value {
     json!({"id": stub.id, "username": stub.username, "name": stub.name})
 }
@@ -240,6 +247,14 @@ mod tests {
         assert_eq!(search_words("مرحبا بالعالم"), ["مرحبا", "بالعالم"]);
         assert_eq!(search_words("implantação v1.2"), ["implantação", "v1", "2"]);
         assert!(search_words(" ,; ").is_empty());
+    }
+
+    #[test]
+    fn only_words_of_two_letters_or_more_are_prefixes() {
+        assert!(!last_word_is_prefix("a"));
+        assert!(!last_word_is_prefix("ç"));
+        assert!(last_word_is_prefix("de"));
+        assert!(last_word_is_prefix("مر"));
     }
 
     #[test]

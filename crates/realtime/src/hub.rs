@@ -344,6 +344,18 @@ impl Hub {
         }
     }
 
+    /// Closes every session after what is already queued for it; returns how many. For when
+    /// the hub itself missed events (its dispatcher fell behind the bus): a client that went
+    /// on would never learn of the gap, while one that reconnects catches up as after any
+    /// reconnection (`1013`, try again later).
+    pub fn close_all(&self, code: u16, reason: &'static str) -> usize {
+        let registry = self.registry();
+        for listener in registry.listeners.values() {
+            Self::close(listener, code, reason);
+        }
+        registry.listeners.len()
+    }
+
     /// Closes a session after the frames already queued for it, or at once when its queue is
     /// full (those frames could not all be delivered anyway).
     fn close(listener: &Listener, code: u16, reason: &'static str) {
@@ -910,6 +922,29 @@ impl Hub {
             for name in room_events {
                 registry.unlisten(id, NOTIFY_ROOM, &name, true);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closing_all_sessions_ends_each_after_what_it_already_had() {
+        let hub = Hub::default();
+        let mut queues = Vec::new();
+        for _ in 0..2 {
+            let (sender, receiver) = mpsc::channel(4);
+            hub.join(sender, std::sync::Arc::new(Closer::new(None)));
+            queues.push(receiver);
+        }
+        assert_eq!(hub.close_all(1013, "missed events"), 2);
+        for mut queue in queues {
+            assert!(matches!(
+                queue.try_recv(),
+                Ok(Outgoing::Close(1013, "missed events"))
+            ));
         }
     }
 }

@@ -51,7 +51,17 @@ impl Realtime {
                         }
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "realtime dispatcher fell behind the event bus");
+                        let Some(realtime) = dispatcher.upgrade() else {
+                            break;
+                        };
+                        // Events were lost for every session at once: none may go on as if
+                        // nothing happened, so all reconnect and catch up.
+                        let closed = realtime.hub.close_all(1013, "missed events");
+                        tracing::warn!(
+                            missed,
+                            closed,
+                            "realtime dispatcher fell behind the event bus; sessions closed to resync"
+                        );
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                 }

@@ -765,7 +765,7 @@ const more = {
   'emoji.search': 'Search emoji',
   'emoji.categories': 'Emoji categories',
   'emoji.recent': 'Recently used',
-  'emoji.cat.people': 'Smileys & people',
+  'emoji.cat.people': 'People & body',
   'emoji.cat.nature': 'Animals & nature',
   'emoji.cat.food': 'Food & drink',
   'emoji.cat.activities': 'Activities',
@@ -785,6 +785,10 @@ const more = {
   'msg.forwarded.few': 'Forwarded to {count} rooms',
   'msg.forwarded.many': 'Forwarded to {count} rooms',
   'msg.forwarded.other': 'Forwarded to {count} rooms',
+  // s15-web: the full emoji set's categories
+  'emoji.cat.smileys': 'Smileys & emotion',
+  'emoji.cat.travel': 'Travel & places',
+  'emoji.cat.flags': 'Flags',
 };
 
 export default more;

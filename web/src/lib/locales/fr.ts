@@ -1060,7 +1060,7 @@ const fr: Partial<Record<MessageKey, string>> = {
   'emoji.search': 'Rechercher un émoji',
   'emoji.categories': 'Catégories d’émojis',
   'emoji.recent': 'Utilisés récemment',
-  'emoji.cat.people': 'Smileys et personnes',
+  'emoji.cat.people': 'Personnes et corps',
   'emoji.cat.nature': 'Animaux et nature',
   'emoji.cat.food': 'Nourriture et boissons',
   'emoji.cat.activities': 'Activités',
@@ -1080,6 +1080,10 @@ const fr: Partial<Record<MessageKey, string>> = {
   'msg.forwarded.few': 'Transféré vers {count} salons',
   'msg.forwarded.many': 'Transféré vers {count} de salons',
   'msg.forwarded.other': 'Transféré vers {count} salons',
+  // s15-web: the full emoji set's categories
+  'emoji.cat.smileys': 'Smileys et émotions',
+  'emoji.cat.travel': 'Voyages et lieux',
+  'emoji.cat.flags': 'Drapeaux',
 };
 
 export default fr;

@@ -1062,7 +1062,7 @@ const tr: Partial<Record<MessageKey, string>> = {
   'emoji.search': 'Emoji ara',
   'emoji.categories': 'Emoji kategorileri',
   'emoji.recent': 'Son kullanılanlar',
-  'emoji.cat.people': 'İfadeler ve insanlar',
+  'emoji.cat.people': 'İnsanlar ve vücut',
   'emoji.cat.nature': 'Hayvanlar ve doğa',
   'emoji.cat.food': 'Yiyecek ve içecek',
   'emoji.cat.activities': 'Etkinlikler',
@@ -1082,6 +1082,10 @@ const tr: Partial<Record<MessageKey, string>> = {
   'msg.forwarded.few': '{count} odaya iletildi',
   'msg.forwarded.many': '{count} odaya iletildi',
   'msg.forwarded.other': '{count} odaya iletildi',
+  // s15-web: the full emoji set's categories
+  'emoji.cat.smileys': 'İfadeler ve duygular',
+  'emoji.cat.travel': 'Seyahat ve yerler',
+  'emoji.cat.flags': 'Bayraklar',
 };
 
 export default tr;

@@ -1061,7 +1061,7 @@ const ur: Partial<Record<MessageKey, string>> = {
   'emoji.search': 'ایموجی تلاش کریں',
   'emoji.categories': 'ایموجی زمرے',
   'emoji.recent': 'حال ہی میں استعمال شدہ',
-  'emoji.cat.people': 'چہرے اور لوگ',
+  'emoji.cat.people': 'لوگ اور جسم',
   'emoji.cat.nature': 'جانور اور فطرت',
   'emoji.cat.food': 'کھانا اور مشروبات',
   'emoji.cat.activities': 'سرگرمیاں',
@@ -1081,6 +1081,10 @@ const ur: Partial<Record<MessageKey, string>> = {
   'msg.forwarded.few': '{count} کمروں کو بھیجا گیا',
   'msg.forwarded.many': '{count} کمروں کو بھیجا گیا',
   'msg.forwarded.other': '{count} کمروں کو بھیجا گیا',
+  // s15-web: the full emoji set's categories
+  'emoji.cat.smileys': 'چہرے اور جذبات',
+  'emoji.cat.travel': 'سفر اور مقامات',
+  'emoji.cat.flags': 'جھنڈے',
 };
 
 export default ur;

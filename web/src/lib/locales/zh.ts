@@ -1060,7 +1060,7 @@ const zh: Partial<Record<MessageKey, string>> = {
   'emoji.search': '搜索表情',
   'emoji.categories': '表情分类',
   'emoji.recent': '最近使用',
-  'emoji.cat.people': '笑脸与人物',
+  'emoji.cat.people': '人物与身体',
   'emoji.cat.nature': '动物与自然',
   'emoji.cat.food': '食物与饮料',
   'emoji.cat.activities': '活动',
@@ -1080,6 +1080,10 @@ const zh: Partial<Record<MessageKey, string>> = {
   'msg.forwarded.few': '已转发到 {count} 个房间',
   'msg.forwarded.many': '已转发到 {count} 个房间',
   'msg.forwarded.other': '已转发到 {count} 个房间',
+  // s15-web: the full emoji set's categories
+  'emoji.cat.smileys': '笑脸与情感',
+  'emoji.cat.travel': '旅行与地点',
+  'emoji.cat.flags': '旗帜',
 };
 
 export default zh;

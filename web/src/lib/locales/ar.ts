@@ -1084,6 +1084,9 @@ const ar: Partial<Record<MessageKey, string>> = {
   'emoji.cat.smileys': 'الوجوه والمشاعر',
   'emoji.cat.travel': 'السفر والأماكن',
   'emoji.cat.flags': 'الأعلام',
+  // s15-web: paging in the room information's files and discussions
+  'info.load_more': 'تحميل المزيد',
+  'info.shown_of': 'عرض {shown} من {total}',
 };
 
 export default ar;

@@ -1084,6 +1084,9 @@ const de: Partial<Record<MessageKey, string>> = {
   'emoji.cat.smileys': 'Smileys & Emotionen',
   'emoji.cat.travel': 'Reisen & Orte',
   'emoji.cat.flags': 'Flaggen',
+  // s15-web: paging in the room information's files and discussions
+  'info.load_more': 'Mehr laden',
+  'info.shown_of': '{shown} von {total} angezeigt',
 };
 
 export default de;

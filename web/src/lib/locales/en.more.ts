@@ -789,6 +789,9 @@ const more = {
   'emoji.cat.smileys': 'Smileys & emotion',
   'emoji.cat.travel': 'Travel & places',
   'emoji.cat.flags': 'Flags',
+  // s15-web: paging in the room information's files and discussions
+  'info.load_more': 'Load more',
+  'info.shown_of': 'Showing {shown} of {total}',
 };
 
 export default more;

@@ -1084,6 +1084,9 @@ const es: Partial<Record<MessageKey, string>> = {
   'emoji.cat.smileys': 'Caras y emociones',
   'emoji.cat.travel': 'Viajes y lugares',
   'emoji.cat.flags': 'Banderas',
+  // s15-web: paging in the room information's files and discussions
+  'info.load_more': 'Cargar más',
+  'info.shown_of': 'Mostrando {shown} de {total}',
 };
 
 export default es;

@@ -1084,6 +1084,9 @@ const fa: Record<MessageKey, string> = {
   'emoji.cat.smileys': 'صورتک‌ها و احساسات',
   'emoji.cat.travel': 'سفر و مکان‌ها',
   'emoji.cat.flags': 'پرچم‌ها',
+  // s15-web: paging in the room information's files and discussions
+  'info.load_more': 'بارگذاری بیشتر',
+  'info.shown_of': 'نمایش {shown} از {total}',
 };
 
 export default fa;

@@ -1084,6 +1084,9 @@ const fr: Partial<Record<MessageKey, string>> = {
   'emoji.cat.smileys': 'Smileys et émotions',
   'emoji.cat.travel': 'Voyages et lieux',
   'emoji.cat.flags': 'Drapeaux',
+  // s15-web: paging in the room information's files and discussions
+  'info.load_more': 'Charger plus',
+  'info.shown_of': '{shown} sur {total} affichés',
 };
 
 export default fr;

@@ -1084,6 +1084,9 @@ const he: Record<MessageKey, string> = {
   'emoji.cat.smileys': 'פרצופים ורגשות',
   'emoji.cat.travel': 'נסיעות ומקומות',
   'emoji.cat.flags': 'דגלים',
+  // s15-web: paging in the room information's files and discussions
+  'info.load_more': 'טעינת עוד',
+  'info.shown_of': 'מוצגים {shown} מתוך {total}',
 };
 
 export default he;

@@ -1084,6 +1084,9 @@ const ptBR: Partial<Record<MessageKey, string>> = {
   'emoji.cat.smileys': 'Carinhas e emoções',
   'emoji.cat.travel': 'Viagens e lugares',
   'emoji.cat.flags': 'Bandeiras',
+  // s15-web: paging in the room information's files and discussions
+  'info.load_more': 'Carregar mais',
+  'info.shown_of': 'Mostrando {shown} de {total}',
 };
 
 export default ptBR;

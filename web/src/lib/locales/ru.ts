@@ -1084,6 +1084,9 @@ const ru: Partial<Record<MessageKey, string>> = {
   'emoji.cat.smileys': 'Смайлы и эмоции',
   'emoji.cat.travel': 'Путешествия и места',
   'emoji.cat.flags': 'Флаги',
+  // s15-web: paging in the room information's files and discussions
+  'info.load_more': 'Загрузить ещё',
+  'info.shown_of': 'Показано {shown} из {total}',
 };
 
 export default ru;

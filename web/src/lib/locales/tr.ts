@@ -1086,6 +1086,9 @@ const tr: Partial<Record<MessageKey, string>> = {
   'emoji.cat.smileys': 'İfadeler ve duygular',
   'emoji.cat.travel': 'Seyahat ve yerler',
   'emoji.cat.flags': 'Bayraklar',
+  // s15-web: paging in the room information's files and discussions
+  'info.load_more': 'Daha fazla yükle',
+  'info.shown_of': '{total} öğeden {shown} tanesi gösteriliyor',
 };
 
 export default tr;

@@ -1085,6 +1085,9 @@ const ur: Partial<Record<MessageKey, string>> = {
   'emoji.cat.smileys': 'چہرے اور جذبات',
   'emoji.cat.travel': 'سفر اور مقامات',
   'emoji.cat.flags': 'جھنڈے',
+  // s15-web: paging in the room information's files and discussions
+  'info.load_more': 'مزید لوڈ کریں',
+  'info.shown_of': '{total} میں سے {shown} دکھائے جا رہے ہیں',
 };
 
 export default ur;

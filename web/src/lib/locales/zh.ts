@@ -1084,6 +1084,9 @@ const zh: Partial<Record<MessageKey, string>> = {
   'emoji.cat.smileys': '笑脸与情感',
   'emoji.cat.travel': '旅行与地点',
   'emoji.cat.flags': '旗帜',
+  // s15-web: paging in the room information's files and discussions
+  'info.load_more': '加载更多',
+  'info.shown_of': '已显示 {shown} / {total}',
 };
 
 export default zh;

@@ -240,3 +240,45 @@ test('code blocks are highlighted once the highlighter loads', async (t) => {
     noProblems(quinn);
   });
 });
+
+test('forward to a person with no conversation yet: the conversation is created and they get the forward', async (t) => {
+  const wes = await createUser(server.base, admin, 'wes', 'Wes Forwarder');
+  await createUser(server.base, admin, 'vera', 'Vera Newcontact');
+  const { channel } = await rest(server.base, 'channels.create', { method: 'POST', auth: wes, body: { name: 'fwd-source' } });
+  await rest(server.base, 'chat.sendMessage', { method: 'POST', auth: wes, body: { message: { rid: channel._id, msg: 'pass this along' } } });
+  const sender = await openAs(browser, server.base, 'wes');
+  const vera = await openAs(browser, server.base, 'vera');
+  t.after(async () => {
+    await sender.context().close();
+    await vera.context().close();
+  });
+  await withScreenshots(t.name, () => [sender, vera], async () => {
+    // Neither has a conversation with the other yet.
+    assert.equal(await vera.locator('[data-testid="room-link"][data-room="wes"]').count(), 0);
+    await openRoom(sender, 'fwd-source');
+    await (await openMenu(sender, 'pass this along')).getByTestId('menu-forward').click();
+    const dialog = sender.getByTestId('forward-dialog');
+    await dialog.waitFor();
+    // Rooms offer no Vera: she is found among people.
+    await dialog.getByTestId('forward-to').fill('vera');
+    assert.equal(await dialog.getByTestId('forward-match').count(), 0);
+    await dialog.getByTestId('forward-to').fill('');
+    await dialog.getByTestId('forward-person').fill('ver');
+    await dialog.locator('[data-testid="user-picker-match"][data-username="vera"]').waitFor();
+    await axe(sender, 'forward dialog with people');
+    await dialog.getByTestId('forward-person').press('ArrowDown');
+    await dialog.getByTestId('forward-person').press('Enter');
+    await dialog.locator('[data-testid="forward-chosen"][data-target="@vera"]').waitFor();
+    assert.equal(await dialog.getByTestId('forward-person').inputValue(), '');
+    await dialog.getByTestId('forward-comment').fill('thought you should see this');
+    await dialog.getByTestId('forward-send').click();
+    await dialog.waitFor({ state: 'detached' });
+    await sender.getByTestId('toast').filter({ hasText: 'Forwarded to 1 room' }).waitFor();
+
+    // Vera: a new conversation with Wes, holding the forward.
+    await vera.locator('[data-testid="room-link"][data-room="wes"]').waitFor();
+    await openRoom(vera, 'wes');
+    await message(vera, 'thought you should see this').getByTestId('quote').filter({ hasText: 'pass this along' }).waitFor();
+    noProblems(sender, vera);
+  });
+});

@@ -1087,6 +1087,9 @@ const ar: Partial<Record<MessageKey, string>> = {
   // s15-web: paging in the room information's files and discussions
   'info.load_more': 'تحميل المزيد',
   'info.shown_of': 'عرض {shown} من {total}',
+  // s15-web: forwarding to people without a conversation yet
+  'msg.forward_person': 'أو إلى شخص',
+  'msg.forward_person_search': 'ابحث عن شخص بالاسم',
 };
 
 export default ar;

@@ -1087,6 +1087,9 @@ const de: Partial<Record<MessageKey, string>> = {
   // s15-web: paging in the room information's files and discussions
   'info.load_more': 'Mehr laden',
   'info.shown_of': '{shown} von {total} angezeigt',
+  // s15-web: forwarding to people without a conversation yet
+  'msg.forward_person': 'Oder an eine Person',
+  'msg.forward_person_search': 'Jemanden nach Namen suchen',
 };
 
 export default de;

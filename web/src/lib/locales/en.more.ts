@@ -792,6 +792,9 @@ const more = {
   // s15-web: paging in the room information's files and discussions
   'info.load_more': 'Load more',
   'info.shown_of': 'Showing {shown} of {total}',
+  // s15-web: forwarding to people without a conversation yet
+  'msg.forward_person': 'Or to a person',
+  'msg.forward_person_search': 'Find someone by name',
 };
 
 export default more;

@@ -1087,6 +1087,9 @@ const es: Partial<Record<MessageKey, string>> = {
   // s15-web: paging in the room information's files and discussions
   'info.load_more': 'Cargar más',
   'info.shown_of': 'Mostrando {shown} de {total}',
+  // s15-web: forwarding to people without a conversation yet
+  'msg.forward_person': 'O a una persona',
+  'msg.forward_person_search': 'Buscar a alguien por nombre',
 };
 
 export default es;

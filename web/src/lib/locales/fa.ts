@@ -1087,6 +1087,9 @@ const fa: Record<MessageKey, string> = {
   // s15-web: paging in the room information's files and discussions
   'info.load_more': 'بارگذاری بیشتر',
   'info.shown_of': 'نمایش {shown} از {total}',
+  // s15-web: forwarding to people without a conversation yet
+  'msg.forward_person': 'یا به یک نفر',
+  'msg.forward_person_search': 'یافتن کسی با نام',
 };
 
 export default fa;

@@ -1087,6 +1087,9 @@ const fr: Partial<Record<MessageKey, string>> = {
   // s15-web: paging in the room information's files and discussions
   'info.load_more': 'Charger plus',
   'info.shown_of': '{shown} sur {total} affichés',
+  // s15-web: forwarding to people without a conversation yet
+  'msg.forward_person': 'Ou à une personne',
+  'msg.forward_person_search': 'Chercher quelqu’un par son nom',
 };
 
 export default fr;

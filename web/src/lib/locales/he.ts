@@ -1087,6 +1087,9 @@ const he: Record<MessageKey, string> = {
   // s15-web: paging in the room information's files and discussions
   'info.load_more': 'טעינת עוד',
   'info.shown_of': 'מוצגים {shown} מתוך {total}',
+  // s15-web: forwarding to people without a conversation yet
+  'msg.forward_person': 'או לאדם',
+  'msg.forward_person_search': 'חיפוש אדם לפי שם',
 };
 
 export default he;

@@ -1087,6 +1087,9 @@ const ptBR: Partial<Record<MessageKey, string>> = {
   // s15-web: paging in the room information's files and discussions
   'info.load_more': 'Carregar mais',
   'info.shown_of': 'Mostrando {shown} de {total}',
+  // s15-web: forwarding to people without a conversation yet
+  'msg.forward_person': 'Ou para uma pessoa',
+  'msg.forward_person_search': 'Encontrar alguém pelo nome',
 };
 
 export default ptBR;

@@ -1087,6 +1087,9 @@ const ru: Partial<Record<MessageKey, string>> = {
   // s15-web: paging in the room information's files and discussions
   'info.load_more': 'Загрузить ещё',
   'info.shown_of': 'Показано {shown} из {total}',
+  // s15-web: forwarding to people without a conversation yet
+  'msg.forward_person': 'Или человеку',
+  'msg.forward_person_search': 'Найти человека по имени',
 };
 
 export default ru;

@@ -1089,6 +1089,9 @@ const tr: Partial<Record<MessageKey, string>> = {
   // s15-web: paging in the room information's files and discussions
   'info.load_more': 'Daha fazla yükle',
   'info.shown_of': '{total} öğeden {shown} tanesi gösteriliyor',
+  // s15-web: forwarding to people without a conversation yet
+  'msg.forward_person': 'Ya da bir kişiye',
+  'msg.forward_person_search': 'Birini adıyla bulun',
 };
 
 export default tr;

@@ -1088,6 +1088,9 @@ const ur: Partial<Record<MessageKey, string>> = {
   // s15-web: paging in the room information's files and discussions
   'info.load_more': 'مزید لوڈ کریں',
   'info.shown_of': '{total} میں سے {shown} دکھائے جا رہے ہیں',
+  // s15-web: forwarding to people without a conversation yet
+  'msg.forward_person': 'یا کسی شخص کو',
+  'msg.forward_person_search': 'نام سے کسی کو تلاش کریں',
 };
 
 export default ur;

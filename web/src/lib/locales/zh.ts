@@ -1087,6 +1087,9 @@ const zh: Partial<Record<MessageKey, string>> = {
   // s15-web: paging in the room information's files and discussions
   'info.load_more': '加载更多',
   'info.shown_of': '已显示 {shown} / {total}',
+  // s15-web: forwarding to people without a conversation yet
+  'msg.forward_person': '或发给某人',
+  'msg.forward_person_search': '按名字查找某人',
 };
 
 export default zh;

@@ -1,10 +1,9 @@
 import { defineConfig, type Plugin } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, extname, join, resolve } from 'node:path';
-import { createRequire } from 'node:module';
-import { EMOJI, emojiFor, emojiImageName } from './src/lib/emoji.ts';
-import { TONEABLE } from './src/lib/emojiData.ts';
+import { extname, join, resolve } from 'node:path';
+import { EMOJI, emojiImageName } from './src/lib/emoji.ts';
+import { buildCatalogue } from './emoji-catalogue.ts';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 
 // The build goes where the Rust build script asks (its OUT_DIR), or to dist/.
@@ -44,22 +43,30 @@ function precompress(): Plugin {
 }
 
 /**
- * Ships the picture of every emoji the client knows (`EMOJI`), from Twemoji's SVGs
- * (`@twemoji/svg`), as `/emoji/<code points>.svg`: loaded one by one as they show, so they cost
- * the first screen nothing. A character without a picture fails the build.
+ * The full emoji catalogue as the module `virtual:emoji-catalogue` (a chunk of its own, loaded
+ * with the picker or when a message names an emoji the first screen's short table lacks), and
+ * the picture of every emoji in it, from Twemoji's SVGs (`@twemoji/svg`), as
+ * `/emoji/<code points>.svg`: loaded one by one as they show, so they cost the first screen
+ * nothing. An emoji Twemoji has no picture for is left out of the catalogue; a character of the
+ * short table without one fails the build.
  */
-function emojiImages(): Plugin {
+function emojiCatalogue(): Plugin {
+  const id = 'virtual:emoji-catalogue';
+  let catalogue: ReturnType<typeof buildCatalogue> | undefined;
+  const built = () => (catalogue ??= buildCatalogue());
   return {
-    name: 'comet-emoji-images',
-    apply: 'build',
+    name: 'comet-emoji-catalogue',
+    resolveId(source) {
+      return source === id ? `\0${id}` : undefined;
+    },
+    load(source) {
+      return source === `\0${id}` ? `export default ${JSON.stringify(built().entries)};` : undefined;
+    },
     generateBundle() {
-      const require = createRequire(import.meta.url);
-      const dir = dirname(require.resolve('@twemoji/svg/package.json'));
-      const names = new Set(Object.values(EMOJI).map(emojiImageName));
-      // Skin tones of the hands that have them (the picker's `name_toneN`).
-      for (const name of TONEABLE) for (let tone = 1; tone <= 5; tone++) names.add(emojiImageName(emojiFor(`${name}_tone${tone}`) ?? ''));
+      const { images, twemojiDir } = built();
+      const names = new Set([...images, ...Object.values(EMOJI).map(emojiImageName)]);
       for (const name of names) {
-        this.emitFile({ type: 'asset', fileName: `emoji/${name}.svg`, source: readFileSync(join(dir, `${name}.svg`)) });
+        this.emitFile({ type: 'asset', fileName: `emoji/${name}.svg`, source: readFileSync(join(twemojiDir, `${name}.svg`)) });
       }
       // The pictures' licence asks for credit, shipped next to them.
       this.emitFile({
@@ -67,14 +74,15 @@ function emojiImages(): Plugin {
         fileName: 'emoji/ATTRIBUTION.txt',
         source:
           'Emoji graphics: Twemoji, copyright Twitter, Inc and other contributors (jdecked/twemoji),\n' +
-          'licensed under CC-BY 4.0. Optimised SVG files from the npm package @twemoji/svg (MIT).\n',
+          'licensed under CC-BY 4.0. Optimised SVG files from the npm package @twemoji/svg (MIT).\n' +
+          'Emoji names, categories and keywords: Emojibase (emojibase-data, MIT); shortcodes: JoyPixels preset.\n',
       });
     },
   };
 }
 
 export default defineConfig({
-  plugins: [svelte(), emojiImages(), precompress()],
+  plugins: [svelte(), emojiCatalogue(), precompress()],
   build: {
     outDir,
     emptyOutDir: true,

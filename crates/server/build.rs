@@ -37,6 +37,7 @@ fn run() -> Result<(), String> {
         "package.json",
         "package-lock.json",
         "vite.config.ts",
+        "emoji-catalogue.ts",
         "svelte.config.js",
         "tsconfig.json",
     ] {

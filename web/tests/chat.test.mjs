@@ -457,10 +457,10 @@ test('the emoji picker inserts at the caret, by mouse and by keyboard', async (t
     await alice.getByTestId('emoji-picker').waitFor();
     assert.equal(await alice.evaluate(() => document.activeElement?.getAttribute('data-recent')), 'tada');
     await alice.keyboard.press('ArrowRight');
-    assert.equal(await alice.evaluate(() => document.activeElement?.getAttribute('data-emoji')), '+1');
+    assert.equal(await alice.evaluate(() => document.activeElement?.getAttribute('data-emoji')), 'grinning');
     await alice.keyboard.press('ArrowRight');
     await alice.keyboard.press('Enter');
-    assert.equal(await composer.inputValue(), 'nice 🎉work👎');
+    assert.equal(await composer.inputValue(), 'nice 🎉work😃');
     assert.equal(await alice.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'composer');
     await alice.getByTestId('emoji-button').click();
     // Escape once the open picker holds the focus, as someone sees it open before pressing.
@@ -469,7 +469,7 @@ test('the emoji picker inserts at the caret, by mouse and by keyboard', async (t
     await alice.getByTestId('emoji-picker').waitFor({ state: 'detached' });
     assert.equal(await alice.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'emoji-button');
     await composer.press('Enter');
-    await message(bob, 'nice 🎉work👎').waitFor();
+    await message(bob, 'nice 🎉work😃').waitFor();
     noProblems(alice, bob);
   });
 });

@@ -240,3 +240,85 @@ test('code blocks are highlighted once the highlighter loads', async (t) => {
     noProblems(quinn);
   });
 });
+
+test('read ticks: one\'s own message turns read only once the other person has opened the room', async (t) => {
+  const tess = await createUser(server.base, admin, 'tess', 'Tess Ticks');
+  await createUser(server.base, admin, 'ulla', 'Ulla Reader');
+  await rest(server.base, 'im.create', { method: 'POST', auth: tess, body: { username: 'ulla' } });
+  const sender = await openAs(browser, server.base, 'tess');
+  let reader;
+  t.after(async () => {
+    await sender.context().close();
+    await reader?.context().close();
+  });
+  await withScreenshots(t.name, () => [sender, reader], async () => {
+    await openRoom(sender, 'ulla');
+    await send(sender, 'tick me when read');
+    const tick = message(sender, 'tick me when read').locator('[data-testid="read-tick"]');
+    await tick.waitFor();
+    assert.equal(await tick.getAttribute('data-read'), 'false');
+    // Tess's client has read her room past her own message (so she holds nothing back)…
+    const { messages } = await rest(server.base, 'im.messages?username=ulla', { auth: tess });
+    const sent = messages.find((m) => m.msg === 'tick me when read');
+    for (let i = 0; ; i++) {
+      const { subscription } = await rest(server.base, `subscriptions.getOne?roomId=${sent.rid}`, { auth: tess });
+      if (Date.parse(subscription.ls) >= Date.parse(sent.ts)) break;
+      assert.ok(i < 50, 'the sender\'s last read passes her own message');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // …and still her message is not read by anyone else: Ulla has not opened the room.
+    await sender.waitForTimeout(1000);
+    assert.equal(await tick.getAttribute('data-read'), 'false');
+    const unread = await rest(server.base, `chat.getMessage?msgId=${sent._id}`, { auth: tess });
+    assert.equal(unread.message.unread, true);
+
+    // Ulla opens the conversation: the tick turns read, live.
+    reader = await openAs(browser, server.base, 'ulla');
+    await openRoom(reader, 'tess');
+    await message(reader, 'tick me when read').waitFor();
+    await message(sender, 'tick me when read').locator('[data-testid="read-tick"][data-read="true"]').waitFor();
+    noProblems(sender, reader);
+  });
+});
+
+test('forward to a person with no conversation yet: the conversation is created and they get the forward', async (t) => {
+  const wes = await createUser(server.base, admin, 'wes', 'Wes Forwarder');
+  await createUser(server.base, admin, 'vera', 'Vera Newcontact');
+  const { channel } = await rest(server.base, 'channels.create', { method: 'POST', auth: wes, body: { name: 'fwd-source' } });
+  await rest(server.base, 'chat.sendMessage', { method: 'POST', auth: wes, body: { message: { rid: channel._id, msg: 'pass this along' } } });
+  const sender = await openAs(browser, server.base, 'wes');
+  const vera = await openAs(browser, server.base, 'vera');
+  t.after(async () => {
+    await sender.context().close();
+    await vera.context().close();
+  });
+  await withScreenshots(t.name, () => [sender, vera], async () => {
+    // Neither has a conversation with the other yet.
+    assert.equal(await vera.locator('[data-testid="room-link"][data-room="wes"]').count(), 0);
+    await openRoom(sender, 'fwd-source');
+    await (await openMenu(sender, 'pass this along')).getByTestId('menu-forward').click();
+    const dialog = sender.getByTestId('forward-dialog');
+    await dialog.waitFor();
+    // Rooms offer no Vera: she is found among people.
+    await dialog.getByTestId('forward-to').fill('vera');
+    assert.equal(await dialog.getByTestId('forward-match').count(), 0);
+    await dialog.getByTestId('forward-to').fill('');
+    await dialog.getByTestId('forward-person').fill('ver');
+    await dialog.locator('[data-testid="user-picker-match"][data-username="vera"]').waitFor();
+    await axe(sender, 'forward dialog with people');
+    await dialog.getByTestId('forward-person').press('ArrowDown');
+    await dialog.getByTestId('forward-person').press('Enter');
+    await dialog.locator('[data-testid="forward-chosen"][data-target="@vera"]').waitFor();
+    assert.equal(await dialog.getByTestId('forward-person').inputValue(), '');
+    await dialog.getByTestId('forward-comment').fill('thought you should see this');
+    await dialog.getByTestId('forward-send').click();
+    await dialog.waitFor({ state: 'detached' });
+    await sender.getByTestId('toast').filter({ hasText: 'Forwarded to 1 room' }).waitFor();
+
+    // Vera: a new conversation with Wes, holding the forward.
+    await vera.locator('[data-testid="room-link"][data-room="wes"]').waitFor();
+    await openRoom(vera, 'wes');
+    await message(vera, 'thought you should see this').getByTestId('quote').filter({ hasText: 'pass this along' }).waitFor();
+    noProblems(sender, vera);
+  });
+});

@@ -241,3 +241,45 @@ test('the panel in Arabic reads right to left', async (t) => {
     assert.deepEqual(page.problems, []);
   });
 });
+
+test('files and discussions beyond the first page load as one scrolls, or with Load more', async (t) => {
+  const owner = await createUser(server.base, admin, 'pager', 'Pia Pager');
+  const { channel } = await rest(server.base, 'channels.create', { method: 'POST', auth: owner, body: { name: 'paged-room' } });
+  const rid = channel._id;
+  const many = 57; // more than the panel's page of 50
+  for (let i = 0; i < many; i++) await upload(owner, rid, `file-${String(i).padStart(2, '0')}.txt`, 'text/plain', `file number ${i}`);
+  for (let i = 0; i < many; i++) {
+    await rest(server.base, 'rooms.createDiscussion', { method: 'POST', auth: owner, body: { prid: rid, t_name: `topic ${String(i).padStart(2, '0')}` } });
+  }
+  const page = await openAs(browser, server.base, 'pager');
+  t.after(() => page.context().close());
+  await withScreenshots(t.name, () => [page], async () => {
+    await openRoom(page, 'paged-room');
+    const panel = await openInfo(page);
+
+    // Files: the first page, then the rest when the end of the list comes into view.
+    await panel.getByTestId('info-tab-files').click();
+    await panel.getByTestId('info-files').waitFor();
+    await panel.getByRole('status').filter({ hasText: `Showing 50 of ${many}` }).waitFor();
+    await axe(page, 'room information, files with more to load');
+    await panel.getByTestId('info-load-more').scrollIntoViewIfNeeded();
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="info-file"]').length === n, many);
+    assert.equal(await panel.getByTestId('info-load-more').count(), 0);
+    const names = await panel.getByTestId('info-file').locator('.file-name').allTextContents();
+    assert.equal(new Set(names).size, many, 'each file once');
+    assert.ok(names.includes('file-00.txt') && names.includes(`file-${many - 1}.txt`));
+
+    // Discussions: the button loads the next page.
+    await panel.getByTestId('info-tab-discussions').click();
+    await panel.getByTestId('info-discussions').waitFor();
+    await panel.getByRole('status').filter({ hasText: `Showing 50 of ${many}` }).waitFor();
+    assert.equal(await panel.getByTestId('info-discussion').count(), 50);
+    // The button works by keyboard too; if the list's end already came into view, it loaded by itself.
+    const button = panel.getByTestId('info-load-more');
+    if (await button.isVisible()) await button.click().catch(() => undefined);
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="info-discussion"]').length === n, many);
+    const topics = await panel.getByTestId('info-discussion').locator('.file-name').allTextContents();
+    assert.equal(new Set(topics).size, many, 'each discussion once');
+    assert.deepEqual(page.problems, []);
+  });
+});

@@ -74,20 +74,40 @@ for (const [name, char] of Object.entries(EMOJI)) {
   if (!BY_CHAR.has(key)) BY_CHAR.set(key, name);
 }
 
+/** What the full catalogue (`emojiCatalogue.ts`, loaded on demand) adds to the short table above. */
+export interface MoreEmoji {
+  /** A name (an alias, or with `_toneN`) → the character. */
+  char(name: string): string | undefined;
+  /** Character without U+FE0F → name. */
+  byChar: Map<string, string>;
+  /** The longest character sequence, in UTF-16 units. */
+  longest: number;
+  search(prefix: string, limit: number): { name: string; char: string }[];
+}
+let more: MoreEmoji | undefined;
+
+export function addEmojiCatalogue(catalogue: MoreEmoji): void {
+  more = catalogue;
+}
+
 /** A known emoji character at `text[at]`: its length in the text (with any U+FE0F) and name. */
 export function emojiAt(text: string, at: number): { length: number; char: string; name: string } | undefined {
   const first = text.charCodeAt(at);
   // Every emoji above starts at or after U+2000 (or is a surrogate pair): skip plain text fast.
   if (first < 0x2000) return undefined;
-  for (let length = 4; length >= 1; length--) {
+  for (let length = more?.longest ?? 4; length >= 1; length--) {
     const piece = text.slice(at, at + length);
-    const name = BY_CHAR.get(piece.replace(/\ufe0f/g, ''));
+    const key = piece.replace(/\ufe0f/g, '');
+    const name = BY_CHAR.get(key) ?? more?.byChar.get(key);
     if (name && piece.length === length) {
       const withSelector = text[at + length] === '\ufe0f' ? length + 1 : length;
       // A skin tone modifier (U+1F3FB…U+1F3FF) after it belongs to it.
       const tone = (text.codePointAt(at + withSelector) ?? 0) - 0x1f3fa;
-      if (tone >= 1 && tone <= 5) return { length: withSelector + 2, char: emojiFor(`${name}_tone${tone}`) ?? EMOJI[name], name: `${name}_tone${tone}` };
-      return { length: withSelector, char: EMOJI[name], name };
+      if (tone >= 1 && tone <= 5 && !/_tone[1-5]$/.test(name)) {
+        const toned = emojiFor(`${name}_tone${tone}`);
+        if (toned) return { length: withSelector + 2, char: toned, name: `${name}_tone${tone}` };
+      }
+      return { length: withSelector, char: emojiFor(name) ?? piece, name };
     }
   }
   return undefined;
@@ -96,12 +116,15 @@ export function emojiAt(text: string, at: number): { length: number; char: strin
 /** `:name:` (or upstream's `:name_tone1:` … `_tone5` for a skin tone) → the character, or undefined. */
 export function emojiFor(shortcode: string): string | undefined {
   const name = shortcode.replace(/^:|:$/g, '');
+  if (Object.prototype.hasOwnProperty.call(EMOJI, name)) return EMOJI[name];
+  const found = more?.char(name);
+  if (found) return found;
   const toned = /^(.+)_tone([1-5])$/.exec(name);
-  if (toned) {
+  if (toned && !more) {
     const base = emojiFor(toned[1]);
     return base && base.replace(/\ufe0f/g, '') + String.fromCodePoint(0x1f3fa + Number(toned[2]));
   }
-  return Object.prototype.hasOwnProperty.call(EMOJI, name) ? EMOJI[name] : undefined;
+  return undefined;
 }
 
 /** Shortcodes starting with `prefix`, for the composer's `:` suggestions. */
@@ -110,6 +133,10 @@ export function searchEmoji(prefix: string, limit = 8): { name: string; char: st
   const out: { name: string; char: string }[] = [];
   for (const [name, char] of Object.entries(EMOJI)) {
     if (name.startsWith(lower)) out.push({ name, char });
+    if (out.length >= limit) return out;
+  }
+  for (const found of more?.search(lower, limit) ?? []) {
+    if (!out.some((e) => e.char === found.char)) out.push(found);
     if (out.length >= limit) break;
   }
   return out;

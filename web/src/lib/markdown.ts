@@ -5,6 +5,7 @@
 
 import { emojiAt, emojiFor } from './emoji';
 import { customEmoji, customEmojiUrl } from './stores/customEmoji.svelte';
+import { emojiCatalogue } from './stores/emojiCatalogue.svelte';
 
 export type Inline =
   | { t: 'text'; v: string }
@@ -235,6 +236,8 @@ export function inline(text: string, options: ParseOptions = {}): Inline[] {
         i += custom[0].length;
         continue;
       }
+      // A name only the full catalogue may know: load it; reading its state re-parses then.
+      if (code && /[a-z]/.test(code[1])) emojiCatalogue.missed();
     }
     const typed = emojiAt(text, i);
     if (typed) {
@@ -242,6 +245,9 @@ export function inline(text: string, options: ParseOptions = {}): Inline[] {
       i += typed.length;
       continue;
     }
+    // A pictograph (U+1F000…U+1FAFF) the short table lacks: likewise.
+    const point = text.codePointAt(i) ?? 0;
+    if (point >= 0x1f000 && point < 0x1fb00) emojiCatalogue.missed();
     buffer += ch;
     i++;
   }

@@ -1060,7 +1060,7 @@ const ar: Partial<Record<MessageKey, string>> = {
   'emoji.search': 'ابحث عن رمز تعبيري',
   'emoji.categories': 'فئات الرموز التعبيرية',
   'emoji.recent': 'المستخدمة مؤخرًا',
-  'emoji.cat.people': 'الوجوه والأشخاص',
+  'emoji.cat.people': 'الأشخاص والجسم',
   'emoji.cat.nature': 'الحيوانات والطبيعة',
   'emoji.cat.food': 'الطعام والشراب',
   'emoji.cat.activities': 'الأنشطة',
@@ -1080,6 +1080,16 @@ const ar: Partial<Record<MessageKey, string>> = {
   'msg.forwarded.few': 'أُعيد توجيهها إلى {count} غرف',
   'msg.forwarded.many': 'أُعيد توجيهها إلى {count} غرفة',
   'msg.forwarded.other': 'أُعيد توجيهها إلى {count} غرفة',
+  // s15-web: the full emoji set's categories
+  'emoji.cat.smileys': 'الوجوه والمشاعر',
+  'emoji.cat.travel': 'السفر والأماكن',
+  'emoji.cat.flags': 'الأعلام',
+  // s15-web: paging in the room information's files and discussions
+  'info.load_more': 'تحميل المزيد',
+  'info.shown_of': 'عرض {shown} من {total}',
+  // s15-web: forwarding to people without a conversation yet
+  'msg.forward_person': 'أو إلى شخص',
+  'msg.forward_person_search': 'ابحث عن شخص بالاسم',
 };
 
 export default ar;

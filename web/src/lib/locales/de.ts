@@ -1060,7 +1060,7 @@ const de: Partial<Record<MessageKey, string>> = {
   'emoji.search': 'Emoji suchen',
   'emoji.categories': 'Emoji-Kategorien',
   'emoji.recent': 'Zuletzt verwendet',
-  'emoji.cat.people': 'Smileys & Personen',
+  'emoji.cat.people': 'Menschen & Körper',
   'emoji.cat.nature': 'Tiere & Natur',
   'emoji.cat.food': 'Essen & Trinken',
   'emoji.cat.activities': 'Aktivitäten',
@@ -1080,6 +1080,16 @@ const de: Partial<Record<MessageKey, string>> = {
   'msg.forwarded.few': 'An {count} Räume weitergeleitet',
   'msg.forwarded.many': 'An {count} Räume weitergeleitet',
   'msg.forwarded.other': 'An {count} Räume weitergeleitet',
+  // s15-web: the full emoji set's categories
+  'emoji.cat.smileys': 'Smileys & Emotionen',
+  'emoji.cat.travel': 'Reisen & Orte',
+  'emoji.cat.flags': 'Flaggen',
+  // s15-web: paging in the room information's files and discussions
+  'info.load_more': 'Mehr laden',
+  'info.shown_of': '{shown} von {total} angezeigt',
+  // s15-web: forwarding to people without a conversation yet
+  'msg.forward_person': 'Oder an eine Person',
+  'msg.forward_person_search': 'Jemanden nach Namen suchen',
 };
 
 export default de;

@@ -765,7 +765,7 @@ const more = {
   'emoji.search': 'Search emoji',
   'emoji.categories': 'Emoji categories',
   'emoji.recent': 'Recently used',
-  'emoji.cat.people': 'Smileys & people',
+  'emoji.cat.people': 'People & body',
   'emoji.cat.nature': 'Animals & nature',
   'emoji.cat.food': 'Food & drink',
   'emoji.cat.activities': 'Activities',
@@ -785,6 +785,16 @@ const more = {
   'msg.forwarded.few': 'Forwarded to {count} rooms',
   'msg.forwarded.many': 'Forwarded to {count} rooms',
   'msg.forwarded.other': 'Forwarded to {count} rooms',
+  // s15-web: the full emoji set's categories
+  'emoji.cat.smileys': 'Smileys & emotion',
+  'emoji.cat.travel': 'Travel & places',
+  'emoji.cat.flags': 'Flags',
+  // s15-web: paging in the room information's files and discussions
+  'info.load_more': 'Load more',
+  'info.shown_of': 'Showing {shown} of {total}',
+  // s15-web: forwarding to people without a conversation yet
+  'msg.forward_person': 'Or to a person',
+  'msg.forward_person_search': 'Find someone by name',
 };
 
 export default more;

@@ -1060,7 +1060,7 @@ const es: Partial<Record<MessageKey, string>> = {
   'emoji.search': 'Buscar emoji',
   'emoji.categories': 'Categorías de emoji',
   'emoji.recent': 'Usados recientemente',
-  'emoji.cat.people': 'Caras y personas',
+  'emoji.cat.people': 'Personas y cuerpo',
   'emoji.cat.nature': 'Animales y naturaleza',
   'emoji.cat.food': 'Comida y bebida',
   'emoji.cat.activities': 'Actividades',
@@ -1080,6 +1080,16 @@ const es: Partial<Record<MessageKey, string>> = {
   'msg.forwarded.few': 'Reenviado a {count} salas',
   'msg.forwarded.many': 'Reenviado a {count} de salas',
   'msg.forwarded.other': 'Reenviado a {count} salas',
+  // s15-web: the full emoji set's categories
+  'emoji.cat.smileys': 'Caras y emociones',
+  'emoji.cat.travel': 'Viajes y lugares',
+  'emoji.cat.flags': 'Banderas',
+  // s15-web: paging in the room information's files and discussions
+  'info.load_more': 'Cargar más',
+  'info.shown_of': 'Mostrando {shown} de {total}',
+  // s15-web: forwarding to people without a conversation yet
+  'msg.forward_person': 'O a una persona',
+  'msg.forward_person_search': 'Buscar a alguien por nombre',
 };
 
 export default es;

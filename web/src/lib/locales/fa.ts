@@ -1060,7 +1060,7 @@ const fa: Record<MessageKey, string> = {
   'emoji.search': 'جستجوی ایموجی',
   'emoji.categories': 'دسته‌های ایموجی',
   'emoji.recent': 'اخیراً استفاده‌شده',
-  'emoji.cat.people': 'صورتک‌ها و افراد',
+  'emoji.cat.people': 'افراد و بدن',
   'emoji.cat.nature': 'حیوانات و طبیعت',
   'emoji.cat.food': 'غذا و نوشیدنی',
   'emoji.cat.activities': 'فعالیت‌ها',
@@ -1080,6 +1080,16 @@ const fa: Record<MessageKey, string> = {
   'msg.forwarded.few': 'به {count} اتاق بازارسال شد',
   'msg.forwarded.many': 'به {count} اتاق بازارسال شد',
   'msg.forwarded.other': 'به {count} اتاق بازارسال شد',
+  // s15-web: the full emoji set's categories
+  'emoji.cat.smileys': 'صورتک‌ها و احساسات',
+  'emoji.cat.travel': 'سفر و مکان‌ها',
+  'emoji.cat.flags': 'پرچم‌ها',
+  // s15-web: paging in the room information's files and discussions
+  'info.load_more': 'بارگذاری بیشتر',
+  'info.shown_of': 'نمایش {shown} از {total}',
+  // s15-web: forwarding to people without a conversation yet
+  'msg.forward_person': 'یا به یک نفر',
+  'msg.forward_person_search': 'یافتن کسی با نام',
 };
 
 export default fa;

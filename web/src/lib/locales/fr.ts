@@ -1060,7 +1060,7 @@ const fr: Partial<Record<MessageKey, string>> = {
   'emoji.search': 'Rechercher un émoji',
   'emoji.categories': 'Catégories d’émojis',
   'emoji.recent': 'Utilisés récemment',
-  'emoji.cat.people': 'Smileys et personnes',
+  'emoji.cat.people': 'Personnes et corps',
   'emoji.cat.nature': 'Animaux et nature',
   'emoji.cat.food': 'Nourriture et boissons',
   'emoji.cat.activities': 'Activités',
@@ -1080,6 +1080,16 @@ const fr: Partial<Record<MessageKey, string>> = {
   'msg.forwarded.few': 'Transféré vers {count} salons',
   'msg.forwarded.many': 'Transféré vers {count} de salons',
   'msg.forwarded.other': 'Transféré vers {count} salons',
+  // s15-web: the full emoji set's categories
+  'emoji.cat.smileys': 'Smileys et émotions',
+  'emoji.cat.travel': 'Voyages et lieux',
+  'emoji.cat.flags': 'Drapeaux',
+  // s15-web: paging in the room information's files and discussions
+  'info.load_more': 'Charger plus',
+  'info.shown_of': '{shown} sur {total} affichés',
+  // s15-web: forwarding to people without a conversation yet
+  'msg.forward_person': 'Ou à une personne',
+  'msg.forward_person_search': 'Chercher quelqu’un par son nom',
 };
 
 export default fr;

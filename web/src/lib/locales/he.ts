@@ -1060,7 +1060,7 @@ const he: Record<MessageKey, string> = {
   'emoji.search': 'חיפוש אמוג׳י',
   'emoji.categories': 'קטגוריות אמוג׳י',
   'emoji.recent': 'בשימוש לאחרונה',
-  'emoji.cat.people': 'פרצופים ואנשים',
+  'emoji.cat.people': 'אנשים וגוף',
   'emoji.cat.nature': 'בעלי חיים וטבע',
   'emoji.cat.food': 'אוכל ושתייה',
   'emoji.cat.activities': 'פעילויות',
@@ -1080,6 +1080,16 @@ const he: Record<MessageKey, string> = {
   'msg.forwarded.few': 'הועברה ל־{count} חדרים',
   'msg.forwarded.many': 'הועברה ל־{count} חדרים',
   'msg.forwarded.other': 'הועברה ל־{count} חדרים',
+  // s15-web: the full emoji set's categories
+  'emoji.cat.smileys': 'פרצופים ורגשות',
+  'emoji.cat.travel': 'נסיעות ומקומות',
+  'emoji.cat.flags': 'דגלים',
+  // s15-web: paging in the room information's files and discussions
+  'info.load_more': 'טעינת עוד',
+  'info.shown_of': 'מוצגים {shown} מתוך {total}',
+  // s15-web: forwarding to people without a conversation yet
+  'msg.forward_person': 'או לאדם',
+  'msg.forward_person_search': 'חיפוש אדם לפי שם',
 };
 
 export default he;

@@ -1060,7 +1060,7 @@ const ptBR: Partial<Record<MessageKey, string>> = {
   'emoji.search': 'Buscar emoji',
   'emoji.categories': 'Categorias de emoji',
   'emoji.recent': 'Usados recentemente',
-  'emoji.cat.people': 'Carinhas e pessoas',
+  'emoji.cat.people': 'Pessoas e corpo',
   'emoji.cat.nature': 'Animais e natureza',
   'emoji.cat.food': 'Comidas e bebidas',
   'emoji.cat.activities': 'Atividades',
@@ -1080,6 +1080,16 @@ const ptBR: Partial<Record<MessageKey, string>> = {
   'msg.forwarded.few': 'Encaminhada para {count} salas',
   'msg.forwarded.many': 'Encaminhada para {count} de salas',
   'msg.forwarded.other': 'Encaminhada para {count} salas',
+  // s15-web: the full emoji set's categories
+  'emoji.cat.smileys': 'Carinhas e emoções',
+  'emoji.cat.travel': 'Viagens e lugares',
+  'emoji.cat.flags': 'Bandeiras',
+  // s15-web: paging in the room information's files and discussions
+  'info.load_more': 'Carregar mais',
+  'info.shown_of': 'Mostrando {shown} de {total}',
+  // s15-web: forwarding to people without a conversation yet
+  'msg.forward_person': 'Ou para uma pessoa',
+  'msg.forward_person_search': 'Encontrar alguém pelo nome',
 };
 
 export default ptBR;

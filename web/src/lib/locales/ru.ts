@@ -1060,7 +1060,7 @@ const ru: Partial<Record<MessageKey, string>> = {
   'emoji.search': 'Поиск эмодзи',
   'emoji.categories': 'Категории эмодзи',
   'emoji.recent': 'Недавние',
-  'emoji.cat.people': 'Смайлы и люди',
+  'emoji.cat.people': 'Люди и тело',
   'emoji.cat.nature': 'Животные и природа',
   'emoji.cat.food': 'Еда и напитки',
   'emoji.cat.activities': 'Занятия',
@@ -1080,6 +1080,16 @@ const ru: Partial<Record<MessageKey, string>> = {
   'msg.forwarded.few': 'Переслано в {count} комнаты',
   'msg.forwarded.many': 'Переслано в {count} комнат',
   'msg.forwarded.other': 'Переслано в {count} комнаты',
+  // s15-web: the full emoji set's categories
+  'emoji.cat.smileys': 'Смайлы и эмоции',
+  'emoji.cat.travel': 'Путешествия и места',
+  'emoji.cat.flags': 'Флаги',
+  // s15-web: paging in the room information's files and discussions
+  'info.load_more': 'Загрузить ещё',
+  'info.shown_of': 'Показано {shown} из {total}',
+  // s15-web: forwarding to people without a conversation yet
+  'msg.forward_person': 'Или человеку',
+  'msg.forward_person_search': 'Найти человека по имени',
 };
 
 export default ru;

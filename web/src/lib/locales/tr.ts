@@ -1062,7 +1062,7 @@ const tr: Partial<Record<MessageKey, string>> = {
   'emoji.search': 'Emoji ara',
   'emoji.categories': 'Emoji kategorileri',
   'emoji.recent': 'Son kullanılanlar',
-  'emoji.cat.people': 'İfadeler ve insanlar',
+  'emoji.cat.people': 'İnsanlar ve vücut',
   'emoji.cat.nature': 'Hayvanlar ve doğa',
   'emoji.cat.food': 'Yiyecek ve içecek',
   'emoji.cat.activities': 'Etkinlikler',
@@ -1082,6 +1082,16 @@ const tr: Partial<Record<MessageKey, string>> = {
   'msg.forwarded.few': '{count} odaya iletildi',
   'msg.forwarded.many': '{count} odaya iletildi',
   'msg.forwarded.other': '{count} odaya iletildi',
+  // s15-web: the full emoji set's categories
+  'emoji.cat.smileys': 'İfadeler ve duygular',
+  'emoji.cat.travel': 'Seyahat ve yerler',
+  'emoji.cat.flags': 'Bayraklar',
+  // s15-web: paging in the room information's files and discussions
+  'info.load_more': 'Daha fazla yükle',
+  'info.shown_of': '{total} öğeden {shown} tanesi gösteriliyor',
+  // s15-web: forwarding to people without a conversation yet
+  'msg.forward_person': 'Ya da bir kişiye',
+  'msg.forward_person_search': 'Birini adıyla bulun',
 };
 
 export default tr;

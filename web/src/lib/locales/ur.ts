@@ -1061,7 +1061,7 @@ const ur: Partial<Record<MessageKey, string>> = {
   'emoji.search': 'ایموجی تلاش کریں',
   'emoji.categories': 'ایموجی زمرے',
   'emoji.recent': 'حال ہی میں استعمال شدہ',
-  'emoji.cat.people': 'چہرے اور لوگ',
+  'emoji.cat.people': 'لوگ اور جسم',
   'emoji.cat.nature': 'جانور اور فطرت',
   'emoji.cat.food': 'کھانا اور مشروبات',
   'emoji.cat.activities': 'سرگرمیاں',
@@ -1081,6 +1081,16 @@ const ur: Partial<Record<MessageKey, string>> = {
   'msg.forwarded.few': '{count} کمروں کو بھیجا گیا',
   'msg.forwarded.many': '{count} کمروں کو بھیجا گیا',
   'msg.forwarded.other': '{count} کمروں کو بھیجا گیا',
+  // s15-web: the full emoji set's categories
+  'emoji.cat.smileys': 'چہرے اور جذبات',
+  'emoji.cat.travel': 'سفر اور مقامات',
+  'emoji.cat.flags': 'جھنڈے',
+  // s15-web: paging in the room information's files and discussions
+  'info.load_more': 'مزید لوڈ کریں',
+  'info.shown_of': '{total} میں سے {shown} دکھائے جا رہے ہیں',
+  // s15-web: forwarding to people without a conversation yet
+  'msg.forward_person': 'یا کسی شخص کو',
+  'msg.forward_person_search': 'نام سے کسی کو تلاش کریں',
 };
 
 export default ur;

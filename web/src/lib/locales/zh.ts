@@ -1060,7 +1060,7 @@ const zh: Partial<Record<MessageKey, string>> = {
   'emoji.search': '搜索表情',
   'emoji.categories': '表情分类',
   'emoji.recent': '最近使用',
-  'emoji.cat.people': '笑脸与人物',
+  'emoji.cat.people': '人物与身体',
   'emoji.cat.nature': '动物与自然',
   'emoji.cat.food': '食物与饮料',
   'emoji.cat.activities': '活动',
@@ -1080,6 +1080,16 @@ const zh: Partial<Record<MessageKey, string>> = {
   'msg.forwarded.few': '已转发到 {count} 个房间',
   'msg.forwarded.many': '已转发到 {count} 个房间',
   'msg.forwarded.other': '已转发到 {count} 个房间',
+  // s15-web: the full emoji set's categories
+  'emoji.cat.smileys': '笑脸与情感',
+  'emoji.cat.travel': '旅行与地点',
+  'emoji.cat.flags': '旗帜',
+  // s15-web: paging in the room information's files and discussions
+  'info.load_more': '加载更多',
+  'info.shown_of': '已显示 {shown} / {total}',
+  // s15-web: forwarding to people without a conversation yet
+  'msg.forward_person': '或发给某人',
+  'msg.forward_person_search': '按名字查找某人',
 };
 
 export default zh;

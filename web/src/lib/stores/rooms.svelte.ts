@@ -13,6 +13,8 @@ class Rooms {
   current = $state<string | null>(null);
 
   private readTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Rooms whose pending read follows one's own message (see `markRead`). */
+  private readOwn = new Set<string>();
 
   /** Rooms with something new, for the tab title; a room whose unread status is hidden counts for mentions of the user only. */
   get unreadRooms(): number {
@@ -71,22 +73,36 @@ class Rooms {
     return sub?.fname || sub?.name || room?.fname || room?.name || rid;
   }
 
-  /** Marks `rid` read on the server, shortly, if it has anything unread. */
-  markRead(rid: string) {
+  /**
+   * Marks `rid` read on the server, shortly, if it has anything unread — or, with `own`, after
+   * one's own message: nothing is unread then, but one's last read must pass it, or it holds
+   * back the read receipts of that message (read once every member's last read passes it).
+   */
+  markRead(rid: string, own = false) {
     const sub = this.subs[rid];
     if (!sub) return;
     const pending = this.readTimers.get(rid);
     if (pending) clearTimeout(pending);
+    if (own) this.readOwn.add(rid);
     this.readTimers.set(
       rid,
       setTimeout(() => {
         this.readTimers.delete(rid);
+        const mine = this.readOwn.delete(rid);
         const now = this.subs[rid];
-        if (now && (now.unread > 0 || now.alert || now.userMentions > 0 || now.groupMentions > 0)) {
+        if (now && (mine || now.unread > 0 || now.alert || now.userMentions > 0 || now.groupMentions > 0)) {
           void api.markRead(rid).catch(() => {});
         }
       }, 300),
     );
+  }
+
+  /** Forgets a read of `rid` on its way (the room was just marked unread). */
+  cancelRead(rid: string) {
+    const pending = this.readTimers.get(rid);
+    if (pending) clearTimeout(pending);
+    this.readTimers.delete(rid);
+    this.readOwn.delete(rid);
   }
 
   reset() {

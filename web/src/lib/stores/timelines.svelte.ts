@@ -236,6 +236,9 @@ class Timelines {
   applyMessage(message: Message) {
     const rid = message.rid;
     const timeline = this.timelines.get(rid);
+    // Its first arrival from the server (not a later edit, reaction or echo).
+    const known = timeline?.messages.find((m) => m._id === message._id);
+    const arrived = !message.pending && (!known || Boolean(known.pending));
     if (timeline) {
       timeline.lastUpdate = Math.max(timeline.lastUpdate, toMillis(message._updatedAt));
       if (!threadOnly(message)) timeline.messages = upsertSorted(timeline.messages, message);
@@ -245,7 +248,9 @@ class Timelines {
       if (thread) thread.messages = upsertSorted(thread.messages, message);
     }
     presence.stoppedTyping(rid, message.u.username);
-    if (rid === rooms.current && document.visibilityState === 'visible') rooms.markRead(rid);
+    if (rid === rooms.current && document.visibilityState === 'visible') {
+      rooms.markRead(rid, session.readReceipts && arrived && message.u._id === session.me?._id && !threadOnly(message));
+    }
   }
 
   applyDeleted(rid: string, id: string) {

@@ -284,6 +284,8 @@ async fn bare_broadcast(args: &RealtimeArgs, rate: f64) -> Result<PhaseReport, S
         .map_err(|e| format!("bad port: {e}"))?;
     let server = SocketAddr::from(([127, 0, 0, 1], port));
     let url = format!("ws://{server}");
+    let pid = child.id();
+    let rss_before = pid.and_then(rss_kib_of).unwrap_or(0);
     let observed = Arc::new(Observed::default());
     let sources = args.source_addresses;
     let clients = open_all(
@@ -295,7 +297,16 @@ async fn bare_broadcast(args: &RealtimeArgs, rate: f64) -> Result<PhaseReport, S
         &observed,
     )
     .await?;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // As long as Comet's connections are given before its RSS is read.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_after = pid.and_then(rss_kib_of).unwrap_or(0);
+    println!(
+        "baseline RSS: {:.1} MiB before, {:.1} MiB with {} idle connections: {:.1} KiB per connection",
+        rss_before as f64 / 1024.0,
+        rss_after as f64 / 1024.0,
+        args.connections,
+        rss_after.saturating_sub(rss_before) as f64 / args.connections as f64
+    );
     let started = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(0.1)));
     while started.elapsed() < Duration::from_secs(args.seconds) {

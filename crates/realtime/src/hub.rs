@@ -3,31 +3,18 @@
 //! Each event is encoded once into a DDP `changed` frame and the same bytes are handed to every
 //! listening session's bounded queue. A session whose queue is full is closed (1013) rather
 //! than allowed to slow the room down or silently miss frames: the close goes ahead of the
-//! queue (`Closer`), so the client learns at once that it must reconnect and catch up.
+//! queue (`Outbox::close_now`), so the client learns at once that it must reconnect and catch up.
 
+use crate::outbox::{Offer, Outbox};
 use axum::extract::ws::Utf8Bytes;
 use comet_events::{Change, Event};
 use comet_protocol::{chat, ejson};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
-use tokio::sync::{mpsc, watch};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-/// A frame to send: encoded once, shared by reference count among recipients.
-pub type Frame = Utf8Bytes;
-
-/// What a session's writer receives.
-#[derive(Debug, Clone)]
-pub enum Outgoing {
-    Frame(Frame),
-    /// Close the socket with this code (e.g. 1013 for a slow consumer).
-    Close(u16, &'static str),
-}
-
-/// Ends a session ahead of its queued frames: the writer stops writing them and sends this
-/// close code and reason instead. Used when the queue itself cannot take the close.
-pub type Closer = watch::Sender<Option<(u16, &'static str)>>;
+pub use crate::outbox::Frame;
 
 /// Which of a user's sessions end, by the hash of the token they logged in with.
 enum SessionsEnding<'a> {
@@ -49,23 +36,28 @@ impl SessionsEnding<'_> {
 /// Most stream events one session may listen to (subscriptions and presence watches).
 pub const MAX_LISTENS_PER_SESSION: usize = 2_000;
 
-/// One live DDP session as the hub knows it.
+/// One live DDP session as the hub knows it. Kept small (boxed strings, sorted vectors that
+/// allocate only when used): there is one per connection.
 struct Listener {
-    sender: mpsc::Sender<Outgoing>,
-    closer: std::sync::Arc<Closer>,
-    user_id: Option<String>,
+    outbox: Arc<Outbox>,
+    user_id: Option<Box<str>>,
     /// The hash of the login token the session logged in with.
-    token: Option<String>,
-    /// Stream name → event names subscribed (e.g. `stream-room-messages` → `{rid}`), each with
-    /// how many DDP subscriptions ask for it.
-    events: HashMap<&'static str, HashMap<String, u32>>,
-    /// Rooms the logged-in user is a member of (keys into `by_member_room`).
-    member_rooms: HashSet<String>,
+    token: Option<Box<str>>,
+    /// (stream, event name) subscribed (e.g. `stream-room-messages`, `{rid}`), each with how
+    /// many DDP subscriptions ask for it; sorted, at most `MAX_LISTENS_PER_SESSION`.
+    events: Vec<(&'static str, Box<str>, u32)>,
+    /// Rooms the logged-in user is a member of (keys into `by_member_room`); sorted.
+    member_rooms: Vec<Box<str>>,
 }
 
 impl Listener {
     fn listen_count(&self) -> usize {
-        self.events.values().map(HashMap::len).sum()
+        self.events.len()
+    }
+
+    fn find_event(&self, stream: &'static str, event_name: &str) -> Result<usize, usize> {
+        self.events
+            .binary_search_by(|(s, name, _)| (*s, &**name).cmp(&(stream, event_name)))
     }
 }
 
@@ -104,7 +96,7 @@ impl Registry {
         };
         let rooms = std::mem::take(&mut listener.member_rooms);
         for room in rooms {
-            remove_from(&mut self.by_member_room, room.as_str(), session);
+            remove_from(&mut self.by_member_room, &*room, session);
         }
     }
 
@@ -112,7 +104,12 @@ impl Registry {
         let Some(listener) = self.listeners.get_mut(&session) else {
             return;
         };
-        listener.member_rooms.insert(room_id.to_owned());
+        if let Err(at) = listener
+            .member_rooms
+            .binary_search_by(|r| (**r).cmp(room_id))
+        {
+            listener.member_rooms.insert(at, room_id.into());
+        }
         self.by_member_room
             .entry(room_id.to_owned())
             .or_default()
@@ -120,8 +117,12 @@ impl Registry {
     }
 
     fn remove_membership(&mut self, session: u64, room_id: &str) {
-        if let Some(listener) = self.listeners.get_mut(&session) {
-            listener.member_rooms.remove(room_id);
+        if let Some(listener) = self.listeners.get_mut(&session)
+            && let Ok(at) = listener
+                .member_rooms
+                .binary_search_by(|r| (**r).cmp(room_id))
+        {
+            listener.member_rooms.remove(at);
         }
         remove_from(&mut self.by_member_room, room_id, session);
     }
@@ -136,14 +137,14 @@ impl Registry {
     /// Drops one DDP subscription to an event; with `all`, every one of them.
     fn unlisten(&mut self, session: u64, stream: &'static str, event_name: &str, all: bool) {
         if let Some(listener) = self.listeners.get_mut(&session)
-            && let Some(names) = listener.events.get_mut(stream)
-            && let Some(count) = names.get_mut(event_name)
+            && let Ok(at) = listener.find_event(stream, event_name)
         {
+            let count = &mut listener.events[at].2;
             *count = count.saturating_sub(1);
             if *count > 0 && !all {
                 return;
             }
-            names.remove(event_name);
+            listener.events.remove(at);
         }
         if let Some(index) = self.by_event.get_mut(stream) {
             remove_from(index, event_name, session);
@@ -229,17 +230,16 @@ impl Hub {
     }
 
     /// Registers a new session; returns its id.
-    pub fn join(&self, sender: mpsc::Sender<Outgoing>, closer: std::sync::Arc<Closer>) -> u64 {
+    pub fn join(&self, outbox: Arc<Outbox>) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.registry().listeners.insert(
             id,
             Listener {
-                sender,
-                closer,
+                outbox,
                 user_id: None,
                 token: None,
-                events: HashMap::new(),
-                member_rooms: HashSet::new(),
+                events: Vec::new(),
+                member_rooms: Vec::new(),
             },
         );
         id
@@ -253,13 +253,11 @@ impl Hub {
             return;
         };
         if let Some(user_id) = &listener.user_id {
-            remove_from(&mut registry.by_user, user_id.as_str(), session);
+            remove_from(&mut registry.by_user, &**user_id, session);
         }
-        for (stream, names) in listener.events {
+        for (stream, name, _) in listener.events {
             if let Some(index) = registry.by_event.get_mut(stream) {
-                for name in names.into_keys() {
-                    remove_from(index, name.as_str(), session);
-                }
+                remove_from(index, &*name, session);
             }
         }
     }
@@ -285,16 +283,26 @@ impl Hub {
         let Some(listener) = registry.listeners.get_mut(&session) else {
             return;
         };
-        listener.token = token;
-        let previous = std::mem::replace(&mut listener.user_id, user_id.clone());
+        listener.token = token.map(String::into_boxed_str);
+        let previous = std::mem::replace(&mut listener.user_id, user_id.as_deref().map(Box::from));
         if let Some(previous) = previous {
-            remove_from(&mut registry.by_user, previous.as_str(), session);
+            remove_from(&mut registry.by_user, &*previous, session);
         }
         if let Some(user_id) = user_id {
             registry.by_user.entry(user_id).or_default().insert(session);
         }
+        let mut rooms = rooms;
+        rooms.sort_unstable();
+        rooms.dedup();
+        if let Some(listener) = registry.listeners.get_mut(&session) {
+            listener.member_rooms = rooms.iter().map(|r| Box::from(r.as_str())).collect();
+        }
         for room in rooms {
-            registry.add_membership(session, &room);
+            registry
+                .by_member_room
+                .entry(room)
+                .or_default()
+                .insert(session);
         }
     }
 
@@ -305,15 +313,11 @@ impl Hub {
         let Some(listener) = registry.listeners.get_mut(&session) else {
             return false;
         };
-        if listener.listen_count() >= MAX_LISTENS_PER_SESSION {
-            return false;
+        match listener.find_event(stream, event_name) {
+            Ok(at) => listener.events[at].2 += 1,
+            Err(_) if listener.listen_count() >= MAX_LISTENS_PER_SESSION => return false,
+            Err(at) => listener.events.insert(at, (stream, event_name.into(), 1)),
         }
-        *listener
-            .events
-            .entry(stream)
-            .or_default()
-            .entry(event_name.to_owned())
-            .or_default() += 1;
         registry
             .by_event
             .entry(stream)
@@ -330,17 +334,16 @@ impl Hub {
     }
 
     fn send(listener: &Listener, frame: &Frame) {
-        if listener.closer.borrow().is_some() {
+        match listener.outbox.offer(frame) {
             // Closing: a frame now would arrive after a gap the client cannot see.
-            return;
-        }
-        comet_metrics::REALTIME_FRAMES.inc();
-        if let Err(mpsc::error::TrySendError::Full(_)) =
-            listener.sender.try_send(Outgoing::Frame(frame.clone()))
-        {
-            comet_metrics::REALTIME_SLOW_CONSUMERS.inc();
-            tracing::warn!("closing a realtime session that cannot keep up (1013)");
-            listener.closer.send_replace(Some((1013, "slow consumer")));
+            Offer::Closing => {}
+            Offer::Queued => comet_metrics::REALTIME_FRAMES.inc(),
+            Offer::Full => {
+                comet_metrics::REALTIME_FRAMES.inc();
+                comet_metrics::REALTIME_SLOW_CONSUMERS.inc();
+                tracing::warn!("closing a realtime session that cannot keep up (1013)");
+                listener.outbox.close_now(1013, "slow consumer");
+            }
         }
     }
 
@@ -359,10 +362,8 @@ impl Hub {
     /// Closes a session after the frames already queued for it, or at once when its queue is
     /// full (those frames could not all be delivered anyway).
     fn close(listener: &Listener, code: u16, reason: &'static str) {
-        if let Err(mpsc::error::TrySendError::Full(_)) =
-            listener.sender.try_send(Outgoing::Close(code, reason))
-        {
-            listener.closer.send_replace(Some((code, reason)));
+        if !listener.outbox.offer_close(code, reason) {
+            listener.outbox.close_now(code, reason);
         }
     }
 
@@ -909,15 +910,13 @@ impl Hub {
         let prefix = format!("{room_id}/");
         for id in registry.sessions_of(user_id) {
             registry.unlisten(id, ROOM_MESSAGES, room_id, true);
-            let room_events: Vec<String> = registry
+            let room_events: Vec<Box<str>> = registry
                 .listeners
                 .get(&id)
-                .and_then(|l| l.events.get(NOTIFY_ROOM))
                 .into_iter()
-                .flatten()
-                .map(|(name, _)| name)
-                .filter(|name| name.starts_with(&prefix))
-                .cloned()
+                .flat_map(|l| &l.events)
+                .filter(|(stream, name, _)| *stream == NOTIFY_ROOM && name.starts_with(&prefix))
+                .map(|(_, name, _)| name.clone())
                 .collect();
             for name in room_events {
                 registry.unlisten(id, NOTIFY_ROOM, &name, true);

@@ -2,6 +2,7 @@
 //! with Meteor methods and the streams clients subscribe to, fed by the event bus.
 
 pub mod hub;
+pub mod outbox;
 mod session;
 
 use axum::Router;
@@ -17,6 +18,9 @@ use std::sync::Arc;
 
 /// Largest DDP message a client may send.
 pub const MAX_FRAME_BYTES: usize = 256 * 1024;
+
+/// Bytes read from a client's socket at a time.
+const READ_BUFFER_BYTES: usize = 1024;
 
 /// The realtime side of a server: the service and the hub of live sessions.
 pub struct Realtime {
@@ -179,8 +183,12 @@ fn upgrade(
 ) -> Response {
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
-        // Small explicit buffers: tungstenite's defaults hold over 100 KiB per connection.
-        .read_buffer_size(4 * 1024)
+        // Small explicit buffers: tungstenite's defaults hold over 100 KiB per connection. The
+        // read buffer stays allocated (and filled) for the connection's life, and clients'
+        // DDP messages are mostly well under 1 KiB; a larger message is read in several
+        // reads into a buffer reserved for its whole length. Writes are gathered up to 4 KiB
+        // so that a burst of frames costs few writes.
+        .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(4 * 1024)
         .on_upgrade(move |socket| session::run(realtime, socket, framing, client))
 }

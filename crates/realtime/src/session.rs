@@ -2,9 +2,10 @@
 
 use crate::Realtime;
 use crate::hub::{
-    Frame, NOTIFY_ALL, NOTIFY_LOGGED, NOTIFY_ROOM, NOTIFY_USER, Outgoing, ROLES, ROOM_MESSAGES,
-    USER_PRESENCE, stream_name,
+    NOTIFY_ALL, NOTIFY_LOGGED, NOTIFY_ROOM, NOTIFY_USER, ROLES, ROOM_MESSAGES, USER_PRESENCE,
+    stream_name,
 };
+use crate::outbox::{Frame, Next, Outbox, Outgoing};
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
 use comet_core::user::Presence;
 use comet_core::{Error, ErrorKind};
@@ -13,15 +14,12 @@ use comet_protocol::ddp::{Framing, decode_frame};
 use comet_service::listening::Listening;
 use comet_service::ratelimit::{Allowance, DdpCall};
 use comet_service::{ClientInfo, Session};
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
-/// Frames queued for one client before it counts as too slow.
-const QUEUE_DEPTH: usize = 512;
 /// Silence after which the server pings, and after which a silent client is dropped: Meteor's
 /// DDP heartbeat (15 s interval, 15 s timeout), which clients and proxies are tuned to.
 const IDLE: Duration = Duration::from_secs(15);
@@ -128,40 +126,103 @@ impl Window {
     }
 }
 
+/// One DDP subscription of the connection.
+struct Subscription {
+    id: Box<str>,
+    stream: &'static str,
+    event_name: Box<str>,
+    /// Made with `useCollection: true`: such a stream shows as one document (`id: "id"`) of
+    /// the collection named after it, `added` with the first such subscription and `removed`
+    /// with the last, as Meteor's streamer does for collection clients.
+    collection: bool,
+}
+
+/// What a connection keeps between messages. Vectors rather than maps: most connections hold
+/// a handful of subscriptions and call a handful of methods, and an empty vector allocates
+/// nothing.
 struct State {
-    /// Method calls per method name, and in all.
-    method_windows: HashMap<String, Window>,
+    /// Method calls per method name (at most 256 names, then forgotten), and in all.
+    method_windows: Vec<(Box<str>, Window)>,
     connection_window: Window,
     hub_id: u64,
     session: Option<Session>,
-    /// DDP subscription id → (stream, event name).
-    subscriptions: HashMap<String, (&'static str, String)>,
-    /// Subscriptions made with `useCollection: true`, and per stream how many: such a stream
-    /// shows as one document (`id: "id"`) of the collection named after it, `added` with the
-    /// first and `removed` with the last, as Meteor's streamer does for collection clients.
-    collection_subscriptions: HashSet<String>,
-    collection_documents: HashMap<&'static str, usize>,
+    subscriptions: Vec<Subscription>,
+    /// Per stream, how many of its subscriptions use the collection.
+    collection_documents: Vec<(&'static str, usize)>,
     client: ClientInfo,
     activity: Activity,
 }
 
+impl State {
+    fn subscription(&self, id: &str) -> Option<usize> {
+        self.subscriptions.iter().position(|s| &*s.id == id)
+    }
+}
+
 /// Runs a connection until it closes.
+///
+/// One task per connection: the reader (DDP messages in, answers queued) and the writer
+/// (queued frames out) are two futures polled together in the connection's task, so that a
+/// slow client's socket never holds up reading, and a full queue never holds up writing.
 pub async fn run(realtime: Arc<Realtime>, socket: WebSocket, framing: Framing, client: ClientInfo) {
     let (sink, mut stream) = socket.split();
-    let (tx, rx) = mpsc::channel::<Outgoing>(QUEUE_DEPTH);
-    let closer = Arc::new(crate::hub::Closer::new(None));
-    let mut closed = closer.subscribe();
-    let hub_id = realtime.hub.join(tx.clone(), closer.clone());
+    let outbox = Arc::new(Outbox::default());
+    let hub_id = realtime.hub.join(outbox.clone());
     comet_metrics::REALTIME_CONNECTIONS.inc();
-    let writer = tokio::spawn(write_frames(sink, rx, closer.subscribe(), framing));
+    let writer = write_frames(sink, &outbox, framing);
+    tokio::pin!(writer);
+    let mut writer_done = false;
+    {
+        let reading = read_messages(&realtime, &mut stream, &outbox, framing, client, hub_id);
+        tokio::pin!(reading);
+        loop {
+            tokio::select! {
+                () = &mut reading => break,
+                () = &mut writer, if !writer_done => writer_done = true,
+            }
+        }
+    }
+    // The writer finishes what is queued and the close frame. Meanwhile, and after it until
+    // the client answers the close, whatever the client still sends is read and dropped:
+    // closing a socket with unread input resets it, and a reset makes the client discard what
+    // it has not read yet, the close frame included. A client that reads nothing cannot hold
+    // the writer (and the socket) past the grace time: the writer is dropped with the task.
+    let drain = async { while let Some(Ok(_)) = stream.next().await {} };
+    tokio::pin!(drain);
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        if writer_done {
+            let _ = tokio::time::timeout(CLOSE_ANSWER_WAIT, &mut drain).await;
+            return;
+        }
+        tokio::select! {
+            () = &mut writer => {
+                let _ = tokio::time::timeout(CLOSE_ANSWER_WAIT, &mut drain).await;
+            }
+            () = &mut drain => {
+                (&mut writer).await;
+            }
+        }
+    })
+    .await;
+}
+
+/// Reads DDP messages and acts on them until the connection ends, then takes the session out
+/// of the hub and tells the writer that nothing more comes.
+async fn read_messages(
+    realtime: &Arc<Realtime>,
+    stream: &mut SplitStream<WebSocket>,
+    outbox: &Outbox,
+    framing: Framing,
+    client: ClientInfo,
+    hub_id: u64,
+) {
     let mut state = State {
-        method_windows: HashMap::new(),
+        method_windows: Vec::new(),
         connection_window: Window::new(),
         hub_id,
         session: None,
-        subscriptions: HashMap::new(),
-        collection_subscriptions: HashSet::new(),
-        collection_documents: HashMap::new(),
+        subscriptions: Vec::new(),
+        collection_documents: Vec::new(),
         client,
         activity: Activity::new(),
     };
@@ -177,7 +238,7 @@ pub async fn run(realtime: Arc<Realtime>, socket: WebSocket, framing: Framing, c
         let next = tokio::select! {
             biased;
             // The hub closed the session ahead of its queue: the writer sends the close.
-            Ok(()) = closed.changed() => break,
+            () = outbox.closing() => break,
             next = tokio::time::timeout_at(wake, stream.next()) => next,
         };
         let message = match next {
@@ -185,24 +246,26 @@ pub async fn run(realtime: Arc<Realtime>, socket: WebSocket, framing: Framing, c
                 let now = tokio::time::Instant::now();
                 if state.activity.idle_deadline().is_some_and(|at| at <= now) {
                     state.activity.idle = true;
-                    report_presence(&realtime, &state).await;
+                    // Boxed, as every action below: what an action holds while it waits is
+                    // allocated for the action only, not for the connection's whole life.
+                    Box::pin(report_presence(realtime, &state)).await;
                 }
                 if now < silence_deadline {
                     continue;
                 }
                 if pinged {
-                    let _ = tx.send(Outgoing::Close(4000, "timeout")).await;
+                    outbox.push(Outgoing::Close(4000, "timeout")).await;
                     break;
                 }
                 pinged = true;
                 last_heard = now;
-                send(&tx, json!({"msg": "ping"})).await;
+                send(outbox, json!({"msg": "ping"})).await;
                 continue;
             }
             Ok(None) => break,
             Ok(Some(Err(e))) => {
                 if is_too_big(e) {
-                    let _ = tx.send(Outgoing::Close(1009, "message too big")).await;
+                    outbox.push(Outgoing::Close(1009, "message too big")).await;
                 }
                 break;
             }
@@ -214,45 +277,21 @@ pub async fn run(realtime: Arc<Realtime>, socket: WebSocket, framing: Framing, c
             WsMessage::Text(text) => text,
             WsMessage::Close(_) => break,
             WsMessage::Binary(_) => {
-                let _ = tx.send(Outgoing::Close(1007, "unsupported data")).await;
+                outbox.push(Outgoing::Close(1007, "unsupported data")).await;
                 break;
             }
             _ => continue,
         };
-        let Some(batch) = decode_frame(framing, text.as_str()) else {
-            send(&tx, json!({"msg": "error", "reason": "Bad request"})).await;
-            let _ = tx.send(Outgoing::Close(1002, "protocol error")).await;
-            break;
-        };
-        let mut stop = false;
-        for ddp in batch {
-            let kind = ddp.get("msg").and_then(Value::as_str).unwrap_or_default();
-            if !connected {
-                if kind != "connect" {
-                    let _ = tx.send(Outgoing::Close(1002, "protocol error")).await;
-                    stop = true;
-                    break;
-                }
-                let version = ddp.get("version").and_then(Value::as_str).unwrap_or("1");
-                if !matches!(version, "1" | "pre1" | "pre2") {
-                    send(&tx, json!({"msg": "failed", "version": "1"})).await;
-                    stop = true;
-                    break;
-                }
-                connected = true;
-                send(
-                    &tx,
-                    json!({"msg": "connected", "session": comet_core::id::new_id()}),
-                )
-                .await;
-                continue;
-            }
-            if !handle(&realtime, &tx, &mut state, kind, &ddp).await {
-                stop = true;
-                break;
-            }
-        }
-        if stop {
+        if !Box::pin(handle_frame(
+            realtime,
+            outbox,
+            &mut state,
+            &mut connected,
+            framing,
+            text,
+        ))
+        .await
+        {
             break;
         }
     }
@@ -260,37 +299,57 @@ pub async fn run(realtime: Arc<Realtime>, socket: WebSocket, framing: Framing, c
     comet_metrics::REALTIME_CONNECTIONS.dec();
     if let Some(session) = state.session.take() {
         log_presence(
-            realtime
-                .service
-                .connections()
-                .connection_state(&session.user.id, state.hub_id, None)
-                .await,
+            Box::pin(realtime.service.connections().connection_state(
+                &session.user.id,
+                state.hub_id,
+                None,
+            ))
+            .await,
         );
     }
-    drop(tx);
-    // The writer finishes what is queued and the close frame. Meanwhile, and after it until
-    // the client answers the close, whatever the client still sends is read and dropped:
-    // closing a socket with unread input resets it, and a reset makes the client discard what
-    // it has not read yet, the close frame included. A client that reads nothing cannot hold
-    // the writer (and the socket) past the grace time.
-    let mut writer = writer;
-    let abort = writer.abort_handle();
-    let drain = async { while let Some(Ok(_)) = stream.next().await {} };
-    tokio::pin!(drain);
-    let finished = tokio::time::timeout(CLOSE_GRACE, async {
-        tokio::select! {
-            _ = &mut writer => {
-                let _ = tokio::time::timeout(CLOSE_ANSWER_WAIT, &mut drain).await;
+    outbox.finish();
+}
+
+/// Acts on one WebSocket text frame (one DDP message, or several in a SockJS frame); false
+/// ends the connection.
+async fn handle_frame(
+    realtime: &Realtime,
+    outbox: &Outbox,
+    state: &mut State,
+    connected: &mut bool,
+    framing: Framing,
+    text: Utf8Bytes,
+) -> bool {
+    let Some(batch) = decode_frame(framing, text.as_str()) else {
+        send(outbox, json!({"msg": "error", "reason": "Bad request"})).await;
+        outbox.push(Outgoing::Close(1002, "protocol error")).await;
+        return false;
+    };
+    for ddp in batch {
+        let kind = ddp.get("msg").and_then(Value::as_str).unwrap_or_default();
+        if !*connected {
+            if kind != "connect" {
+                outbox.push(Outgoing::Close(1002, "protocol error")).await;
+                return false;
             }
-            () = &mut drain => {
-                let _ = (&mut writer).await;
+            let version = ddp.get("version").and_then(Value::as_str).unwrap_or("1");
+            if !matches!(version, "1" | "pre1" | "pre2") {
+                send(outbox, json!({"msg": "failed", "version": "1"})).await;
+                return false;
             }
+            *connected = true;
+            send(
+                outbox,
+                json!({"msg": "connected", "session": comet_core::id::new_id()}),
+            )
+            .await;
+            continue;
         }
-    })
-    .await;
-    if finished.is_err() {
-        abort.abort();
+        if !handle(realtime, outbox, state, kind, &ddp).await {
+            return false;
+        }
     }
+    true
 }
 
 /// How long a closing connection may take to write its last frames and the close frame to a
@@ -309,15 +368,26 @@ fn is_too_big(error: axum::Error) -> bool {
         .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
 }
 
-/// Writes queued frames to the socket in batches until the queue ends or a close is asked
-/// for. A close asked through `closed` goes ahead of whatever is still queued, and interrupts
-/// a write that a client not reading has blocked.
+/// Tells the outbox, when the writer ends however it ends (finished, failed, or dropped with
+/// the task after the grace time), that nothing queued will be written any more.
+struct WriterGone<'a>(&'a Outbox);
+
+impl Drop for WriterGone<'_> {
+    fn drop(&mut self) {
+        self.0.writer_gone();
+    }
+}
+
+/// Writes queued frames to the socket in batches until the session has finished and its
+/// queue is empty, or a close is asked for. A close asked for ahead of the queue
+/// (`Outbox::close_now`) goes ahead of whatever is still queued, and interrupts a write that a
+/// client not reading has blocked.
 async fn write_frames(
-    mut sink: futures_util::stream::SplitSink<WebSocket, WsMessage>,
-    mut rx: mpsc::Receiver<Outgoing>,
-    mut closed: tokio::sync::watch::Receiver<Option<(u16, &'static str)>>,
+    mut sink: SplitSink<WebSocket, WsMessage>,
+    outbox: &Outbox,
     framing: Framing,
 ) {
+    let _gone = WriterGone(outbox);
     if framing == Framing::SockJs
         && sink
             .send(WsMessage::Text(Utf8Bytes::from_static("o")))
@@ -326,14 +396,11 @@ async fn write_frames(
     {
         return;
     }
-    let close_now = loop {
-        let first = tokio::select! {
-            biased;
-            Ok(()) = closed.changed() => break *closed.borrow(),
-            first = rx.recv() => first,
-        };
-        let Some(first) = first else {
-            return;
+    let close = loop {
+        let first = match outbox.next().await {
+            Next::CloseNow(code, reason) => break (code, reason),
+            Next::Item(item) => item,
+            Next::End => return,
         };
         let batch = async {
             let mut next = Some(first);
@@ -349,30 +416,29 @@ async fn write_frames(
                 }
                 written += 1;
                 if written < WRITE_BATCH {
-                    next = rx.try_recv().ok();
+                    next = outbox.pop();
                 }
             }
             sink.flush().await.map_err(|_| None)
         };
         let outcome = tokio::select! {
             biased;
-            Ok(()) = closed.changed() => Err(*closed.borrow()),
+            close = outbox.close_ahead() => Err(Some(close)),
             outcome = batch => outcome,
         };
         match outcome {
             Ok(()) => {}
             Err(None) => return,
-            Err(Some(close)) => break Some(close),
+            Err(Some(close)) => break close,
         }
     };
-    if let Some((code, reason)) = close_now {
-        let frame = WsMessage::Close(Some(CloseFrame {
-            code,
-            reason: Utf8Bytes::from_static(reason),
-        }));
-        // Bounded by the connection's grace time (see `run`).
-        let _ = sink.send(frame).await;
-    }
+    let (code, reason) = close;
+    let frame = WsMessage::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    }));
+    // Bounded by the connection's grace time (see `run`).
+    let _ = sink.send(frame).await;
 }
 
 /// Presence bookkeeping failing must not end the connection; it is logged.
@@ -408,16 +474,16 @@ async fn became_active(realtime: &Realtime, state: &mut State) {
     }
 }
 
-async fn send(tx: &mpsc::Sender<Outgoing>, message: Value) {
-    let _ = tx
-        .send(Outgoing::Frame(Frame::from(message.to_string())))
+async fn send(outbox: &Outbox, message: Value) {
+    outbox
+        .push(Outgoing::Frame(Frame::from(message.to_string())))
         .await;
 }
 
 /// Handles one DDP message; false ends the connection.
 async fn handle(
     realtime: &Realtime,
-    tx: &mpsc::Sender<Outgoing>,
+    outbox: &Outbox,
     state: &mut State,
     kind: &str,
     ddp: &Value,
@@ -428,22 +494,22 @@ async fn handle(
             if let (Some(id), Value::Object(map)) = (ddp.get("id"), &mut pong) {
                 map.insert("id".into(), id.clone());
             }
-            send(tx, pong).await;
+            send(outbox, pong).await;
         }
         "pong" | "connect" => {}
         "method" => {
             became_active(realtime, state).await;
-            if !refresh_session(realtime, tx, state).await {
+            if !refresh_session(realtime, outbox, state).await {
                 return false;
             }
-            method(realtime, tx, state, ddp).await;
+            method(realtime, outbox, state, ddp).await;
         }
         "sub" => {
             became_active(realtime, state).await;
-            if !refresh_session(realtime, tx, state).await {
+            if !refresh_session(realtime, outbox, state).await {
                 return false;
             }
-            subscribe(realtime, tx, state, ddp).await;
+            subscribe(realtime, outbox, state, ddp).await;
         }
         "unsub" => {
             let id = ddp
@@ -451,26 +517,35 @@ async fn handle(
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_owned();
-            if let Some((stream, name)) = state.subscriptions.remove(&id) {
-                realtime.hub.unlisten(state.hub_id, stream, &name);
-                if state.collection_subscriptions.remove(&id) {
-                    let remaining = state.collection_documents.entry(stream).or_default();
+            if let Some(at) = state.subscription(&id) {
+                let subscription = state.subscriptions.swap_remove(at);
+                let stream = subscription.stream;
+                realtime
+                    .hub
+                    .unlisten(state.hub_id, stream, &subscription.event_name);
+                if subscription.collection
+                    && let Some(at) = state
+                        .collection_documents
+                        .iter()
+                        .position(|(s, _)| *s == stream)
+                {
+                    let remaining = &mut state.collection_documents[at].1;
                     *remaining = remaining.saturating_sub(1);
                     if *remaining == 0 {
-                        state.collection_documents.remove(stream);
+                        state.collection_documents.swap_remove(at);
                         send(
-                            tx,
+                            outbox,
                             json!({"msg": "removed", "collection": stream, "id": "id"}),
                         )
                         .await;
                     }
                 }
             }
-            send(tx, json!({"msg": "nosub", "id": id})).await;
+            send(outbox, json!({"msg": "nosub", "id": id})).await;
         }
         _ => {
             send(
-                tx,
+                outbox,
                 json!({"msg": "error", "reason": "Bad request", "offendingMessage": ddp}),
             )
             .await;
@@ -483,11 +558,7 @@ async fn handle(
 /// permission or account change made anywhere applies to it at once. False when the session
 /// has ended (token removed or expired, user deactivated or deleted): the connection is closed,
 /// as Meteor closes connections whose login token is removed.
-async fn refresh_session(
-    realtime: &Realtime,
-    tx: &mpsc::Sender<Outgoing>,
-    state: &mut State,
-) -> bool {
+async fn refresh_session(realtime: &Realtime, outbox: &Outbox, state: &mut State) -> bool {
     let Some(session) = &state.session else {
         return true;
     };
@@ -498,14 +569,14 @@ async fn refresh_session(
         }
         Err(e) if e.kind == ErrorKind::NotLoggedIn => {
             let name = format!("{}/force_logout", session.user.id);
-            let _ = tx
-                .send(Outgoing::Frame(crate::hub::changed(
+            outbox
+                .push(Outgoing::Frame(crate::hub::changed(
                     NOTIFY_USER,
                     &name,
                     json!([]),
                 )))
                 .await;
-            let _ = tx.send(Outgoing::Close(4001, "logged out")).await;
+            outbox.push(Outgoing::Close(4001, "logged out")).await;
             false
         }
         // The database failing for a moment does not end the session: the action goes on
@@ -517,7 +588,7 @@ async fn refresh_session(
     }
 }
 
-async fn method(realtime: &Realtime, tx: &mpsc::Sender<Outgoing>, state: &mut State, ddp: &Value) {
+async fn method(realtime: &Realtime, outbox: &Outbox, state: &mut State, ddp: &Value) {
     let id = ddp.get("id").cloned().unwrap_or(Value::Null);
     let name = ddp
         .get("method")
@@ -529,8 +600,8 @@ async fn method(realtime: &Realtime, tx: &mpsc::Sender<Outgoing>, state: &mut St
     };
     if let Err(wait) = rate_limit(realtime, state, name) {
         let error = Error::ddp_too_many_requests(duration_ms(wait));
-        send(tx, result_message(&id, &Err(error))).await;
-        send(tx, json!({"msg": "updated", "methods": [id]})).await;
+        send(outbox, result_message(&id, &Err(error))).await;
+        send(outbox, json!({"msg": "updated", "methods": [id]})).await;
         return;
     }
     if name == "logout" {
@@ -604,13 +675,14 @@ async fn method(realtime: &Realtime, tx: &mpsc::Sender<Outgoing>, state: &mut St
                 );
             }
             realtime.hub.set_user(state.hub_id, None, None, Vec::new());
-            for (_, (stream, name)) in state.subscriptions.drain() {
-                realtime.hub.unlisten(state.hub_id, stream, &name);
+            for subscription in std::mem::take(&mut state.subscriptions) {
+                realtime
+                    .hub
+                    .unlisten(state.hub_id, subscription.stream, &subscription.event_name);
             }
-            state.collection_subscriptions.clear();
-            for (stream, _) in state.collection_documents.drain() {
+            for (stream, _) in std::mem::take(&mut state.collection_documents) {
                 send(
-                    tx,
+                    outbox,
                     json!({"msg": "removed", "collection": stream, "id": "id"}),
                 )
                 .await;
@@ -628,8 +700,8 @@ async fn method(realtime: &Realtime, tx: &mpsc::Sender<Outgoing>, state: &mut St
             "method failed"
         );
     }
-    send(tx, result_message(&id, &result)).await;
-    send(tx, json!({"msg": "updated", "methods": [id]})).await;
+    send(outbox, result_message(&id, &result)).await;
+    send(outbox, json!({"msg": "updated", "methods": [id]})).await;
 }
 
 fn duration_ms(duration: Duration) -> u64 {
@@ -663,12 +735,14 @@ fn rate_limit(realtime: &Realtime, state: &mut State, name: &str) -> Result<(), 
         if state.method_windows.len() > 256 {
             state.method_windows.clear();
         }
-        if let Err(wait) = state
-            .method_windows
-            .entry(name.to_owned())
-            .or_insert_with(Window::new)
-            .hit(allowance)
-        {
+        let at = match state.method_windows.iter().position(|(n, _)| &**n == name) {
+            Some(at) => at,
+            None => {
+                state.method_windows.push((name.into(), Window::new()));
+                state.method_windows.len() - 1
+            }
+        };
+        if let Err(wait) = state.method_windows[at].1.hit(allowance) {
             refuse(wait);
         }
     }
@@ -714,7 +788,7 @@ fn uses_collection(ddp: &Value) -> bool {
 }
 
 /// Answers a refused subscription, leaving a log line that names the stream.
-async fn refuse_subscription(tx: &mpsc::Sender<Outgoing>, id: &str, name: &str, error: &Error) {
+async fn refuse_subscription(outbox: &Outbox, id: &str, name: &str, error: &Error) {
     tracing::info!(
         subscription = name,
         error = error.code.as_deref().unwrap_or("-"),
@@ -722,18 +796,13 @@ async fn refuse_subscription(tx: &mpsc::Sender<Outgoing>, id: &str, name: &str, 
         "subscription refused"
     );
     send(
-        tx,
+        outbox,
         json!({"msg": "nosub", "id": id, "error": error_object(error)}),
     )
     .await;
 }
 
-async fn subscribe(
-    realtime: &Realtime,
-    tx: &mpsc::Sender<Outgoing>,
-    state: &mut State,
-    ddp: &Value,
-) {
+async fn subscribe(realtime: &Realtime, outbox: &Outbox, state: &mut State, ddp: &Value) {
     let id = ddp
         .get("id")
         .and_then(Value::as_str)
@@ -748,23 +817,23 @@ async fn subscribe(
         .to_owned();
     if let Err(wait) = rate_limit(realtime, state, name) {
         let error = Error::ddp_too_many_requests(duration_ms(wait));
-        refuse_subscription(tx, &id, name, &error).await;
+        refuse_subscription(outbox, &id, name, &error).await;
         return;
     }
     if EMPTY_PUBLICATIONS.contains(&name) {
-        send(tx, json!({"msg": "ready", "subs": [id]})).await;
+        send(outbox, json!({"msg": "ready", "subs": [id]})).await;
         return;
     }
     let Some(stream) = stream_name(name) else {
         let error = Error::meteor("404", format!("Subscription '{name}' not found"));
-        refuse_subscription(tx, &id, name, &error).await;
+        refuse_subscription(outbox, &id, name, &error).await;
         return;
     };
     if stream == USER_PRESENCE {
         // The options edit this connection's watch list: `{"added": [uid], "removed": [uid]}`.
         if state.session.is_none() {
             let error = Error::meteor("not-allowed", "Not allowed");
-            refuse_subscription(tx, &id, name, &error).await;
+            refuse_subscription(outbox, &id, name, &error).await;
             return;
         }
         let options = ddp.get("params").and_then(|p| p.get(1));
@@ -789,40 +858,55 @@ async fn subscribe(
         for uid in list("removed") {
             realtime.hub.unlisten(state.hub_id, USER_PRESENCE, &uid);
         }
-        send(tx, json!({"msg": "ready", "subs": [id]})).await;
+        send(outbox, json!({"msg": "ready", "subs": [id]})).await;
         return;
     }
     match may_listen(realtime, state.session.as_ref(), stream, &event_name).await {
-        Ok(()) if state.subscriptions.contains_key(&id) => {
+        Ok(()) if state.subscription(&id).is_some() => {
             // A repeated id is the same subscription: ready again, nothing new to track.
-            send(tx, json!({"msg": "ready", "subs": [id]})).await;
+            send(outbox, json!({"msg": "ready", "subs": [id]})).await;
         }
         Ok(()) => {
             if realtime.hub.listen(state.hub_id, stream, &event_name) {
-                if uses_collection(ddp) {
-                    let count = state.collection_documents.entry(stream).or_default();
-                    *count += 1;
-                    if *count == 1 {
+                let collection = uses_collection(ddp);
+                if collection {
+                    let at = match state
+                        .collection_documents
+                        .iter()
+                        .position(|(s, _)| *s == stream)
+                    {
+                        Some(at) => at,
+                        None => {
+                            state.collection_documents.push((stream, 0));
+                            state.collection_documents.len() - 1
+                        }
+                    };
+                    state.collection_documents[at].1 += 1;
+                    if state.collection_documents[at].1 == 1 {
                         send(
-                            tx,
+                            outbox,
                             json!({"msg": "added", "collection": stream, "id": "id",
                                    "fields": {"eventName": event_name}}),
                         )
                         .await;
                     }
-                    state.collection_subscriptions.insert(id.clone());
                 }
-                state.subscriptions.insert(id.clone(), (stream, event_name));
-                send(tx, json!({"msg": "ready", "subs": [id]})).await;
+                state.subscriptions.push(Subscription {
+                    id: id.as_str().into(),
+                    stream,
+                    event_name: event_name.into(),
+                    collection,
+                });
+                send(outbox, json!({"msg": "ready", "subs": [id]})).await;
             } else {
                 let error = Error::meteor(
                     "error-too-many-subscriptions",
                     "Too many subscriptions on this connection",
                 );
-                refuse_subscription(tx, &id, name, &error).await;
+                refuse_subscription(outbox, &id, name, &error).await;
             }
         }
-        Err(error) => refuse_subscription(tx, &id, name, &error).await,
+        Err(error) => refuse_subscription(outbox, &id, name, &error).await,
     }
 }
 

@@ -932,17 +932,15 @@ mod tests {
     #[test]
     fn closing_all_sessions_ends_each_after_what_it_already_had() {
         let hub = Hub::default();
-        let mut queues = Vec::new();
-        for _ in 0..2 {
-            let (sender, receiver) = mpsc::channel(4);
-            hub.join(sender, std::sync::Arc::new(Closer::new(None)));
-            queues.push(receiver);
+        let outboxes: Vec<Arc<Outbox>> = (0..2).map(|_| Arc::new(Outbox::default())).collect();
+        for outbox in &outboxes {
+            hub.join(outbox.clone());
         }
         assert_eq!(hub.close_all(1013, "missed events"), 2);
-        for mut queue in queues {
+        for outbox in outboxes {
             assert!(matches!(
-                queue.try_recv(),
-                Ok(Outgoing::Close(1013, "missed events"))
+                outbox.pop(),
+                Some(crate::outbox::Outgoing::Close(1013, "missed events"))
             ));
         }
     }

@@ -91,6 +91,8 @@ try {
   const warm = [];
   let firstScreenJs = 0;
   let firstScreenCss = 0;
+  /** Every script and style sheet the first load fetched, with its gzip size. */
+  const firstScreenFiles = [];
   for (let run = 0; run < RUNS; run++) {
     const context = await browser.newContext({ baseURL: server.base, viewport: { width: 1280, height: 800 } });
     await context.addInitScript((value) => localStorage.setItem('comet.session', value), session);
@@ -108,6 +110,7 @@ try {
         // Content-Length is the compressed size (fetch itself hands back the decoded body).
         const bytes = Number(response.headers.get('content-length'));
         await response.arrayBuffer();
+        firstScreenFiles.push({ path: url.pathname, gzipBytes: bytes });
         if (url.pathname.endsWith('.js')) firstScreenJs += bytes;
         if (url.pathname.endsWith('.css')) firstScreenCss += bytes;
       }
@@ -123,6 +126,7 @@ try {
     firstLoadMs: { median: Math.round(median(first)), all: first.map(Math.round) },
     warmLoadMs: { median: Math.round(median(warm)), all: warm.map(Math.round) },
     firstScreenJsGzipBytes: firstScreenJs,
+    firstScreenFiles,
     firstScreenCssGzipBytes: firstScreenCss,
     server: process.env.COMET_BIN,
   };

@@ -113,10 +113,13 @@ fn statement(query: Query) -> sqlx::query::Query<'static, sqlx::Sqlite, SqliteAr
 /// message insert spent over 80 % of an import in that search. Anonymous placeholders are not
 /// in the list. Text inside quotes (string literals such as JSON paths `'$.a'`, quoted
 /// identifiers) is left alone.
-fn anonymous_placeholders(sql: &str, params: Vec<Param>) -> (String, Vec<Param>) {
+fn anonymous_placeholders(sql: &str, mut params: Vec<Param>) -> (String, Vec<Param>) {
     let bytes = sql.as_bytes();
     let mut out = String::with_capacity(sql.len());
-    let mut ordered = Vec::with_capacity(params.len());
+    let mut ordered: Vec<Param> = Vec::with_capacity(params.len());
+    // Each value moves to its first placeholder; a later use of the same number copies it
+    // from there, so the common case (each used once) copies nothing.
+    let mut first_use: Vec<Option<usize>> = vec![None; params.len()];
     // Everything searched for is ASCII, so byte offsets always fall between characters.
     let mut copied = 0;
     let mut quote: Option<u8> = None;
@@ -134,11 +137,22 @@ fn anonymous_placeholders(sql: &str, params: Vec<Param>) -> (String, Vec<Param>)
                     .iter()
                     .take_while(|d| d.is_ascii_digit())
                     .count();
-                let number = sql[at + 1..at + 1 + digits].parse::<usize>().ok();
-                if let Some(value) = number.and_then(|n| params.get(n.wrapping_sub(1))) {
+                let index = sql[at + 1..at + 1 + digits]
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|n| n.checked_sub(1))
+                    .filter(|&i| i < params.len());
+                if let Some(i) = index {
+                    let value = match first_use[i] {
+                        Some(earlier) => ordered[earlier].clone(),
+                        None => {
+                            first_use[i] = Some(ordered.len());
+                            std::mem::replace(&mut params[i], Param::Int(None))
+                        }
+                    };
                     out.push_str(&sql[copied..at]);
                     out.push('?');
-                    ordered.push(value.clone());
+                    ordered.push(value);
                     at += 1 + digits;
                     copied = at;
                     continue;

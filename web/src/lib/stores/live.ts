@@ -3,6 +3,7 @@
 // catches up every loaded timeline. Logging out stops all of it and empties the stores.
 
 import { api } from '../api';
+import { router } from '../router.svelte';
 import type { Message, Room, Subscription } from '../types';
 import { customEmoji, type CustomEmoji } from './customEmoji.svelte';
 import { customStatuses, type CustomUserStatus } from './customStatuses.svelte';
@@ -51,6 +52,10 @@ export async function start() {
   ddp.on('logged-out', () => void logout());
   ddp.start(current.token);
   session.conn = ddp.state;
+  // The room the address names starts loading now, before the first render (whose sidebar
+  // alone can take a tenth of a second); the room view then finds its page on the way.
+  const shown = rooms.ridOf(router.route);
+  if (shown) void timelines.open(shown);
   // Others' user cards show the user's local time from this offset (hours, as upstream's client
   // sends it after login); the call waits for the connection.
   const utcOffset = -new Date().getTimezoneOffset() / 60;

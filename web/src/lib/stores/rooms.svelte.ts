@@ -2,6 +2,7 @@
 // documents, by room id, kept live by `live.ts`; which room is on screen; read receipts.
 
 import { api } from '../api';
+import type { Route } from '../router.svelte';
 import type { Room, Subscription } from '../types';
 
 class Rooms {
@@ -19,6 +20,17 @@ class Rooms {
   /** Rooms with something new, for the tab title; a room whose unread status is hidden counts for mentions of the user only. */
   get unreadRooms(): number {
     return Object.values(this.subs).filter((s) => (s.hideUnreadStatus ? s.userMentions > 0 : s.unread > 0 || s.alert)).length;
+  }
+
+  /** The room a route names, among the user's subscriptions (`null`: not one of theirs). */
+  ridOf(route: Route): string | null {
+    if (route.name !== 'room') return null;
+    const subs = Object.values(this.subs);
+    if (route.kind === 'direct') {
+      return this.subs[route.id] ? route.id : (subs.find((s) => s.t === 'd' && s.name === route.id)?.rid ?? null);
+    }
+    const type = route.kind === 'group' ? 'p' : 'c';
+    return subs.find((s) => s.t === type && s.name === route.id)?.rid ?? null;
   }
 
   /** Loads every subscription and room afresh (at start and after a reconnection). */

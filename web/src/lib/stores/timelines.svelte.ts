@@ -71,6 +71,8 @@ class Timelines {
   private threads = new Map<string, Thread>();
   /** rid → unsubscribes its streams; most recently used last. */
   private live = new Map<string, () => void>();
+  /** rid → its opening under way (see `open`). */
+  private opening = new Map<string, Promise<void>>();
 
   /** The timeline of `rid` (empty until loaded). */
   get(rid: string): Timeline {
@@ -92,11 +94,20 @@ class Timelines {
   }
 
   /** Opens a room: starts its live streams and loads its latest page. */
-  async open(rid: string) {
+  open(rid: string): Promise<void> {
     this.goLive(rid);
-    const timeline = this.get(rid);
-    if (!timeline.loaded) await this.loadOlder(rid);
-    rooms.markRead(rid);
+    // The app starts opening the room its address names before the first render; the room
+    // view opening it again then waits for that same page instead of reading as loaded.
+    let opening = this.opening.get(rid);
+    if (!opening) {
+      opening = (async () => {
+        const timeline = this.get(rid);
+        if (!timeline.loaded) await this.loadOlder(rid);
+        rooms.markRead(rid);
+      })().finally(() => this.opening.delete(rid));
+      this.opening.set(rid, opening);
+    }
+    return opening;
   }
 
   private goLive(rid: string) {

@@ -38,6 +38,7 @@ export function matchLocale(tag: string | null | undefined): Locale | undefined 
 
 class I18n {
   locale = $state<Locale>('en');
+  private formatters = new Map<string, unknown>();
   private table = $state.raw<Partial<Record<MessageKey, string>>>({});
   /** English beyond the first screen: only parts loaded on demand ask for it. */
   private englishMore = $state.raw<Partial<Record<MessageKey, string>>>({});
@@ -91,12 +92,27 @@ class I18n {
    * Hebrew three, English two): `<family>.<category>` keys, with the count in its digits.
    */
   plural(family: PluralFamily, count: number): string {
-    const category = new Intl.PluralRules(this.locale).select(count) as PluralCategory;
+    const category = this.formatter('plural', (l) => new Intl.PluralRules(l)).select(count) as PluralCategory;
     return this.t(`${family}.${category}` as MessageKey, { count: this.number(count) });
   }
 
+  /**
+   * The locale's formatter of one kind, made once per locale: building an `Intl` formatter
+   * costs far more than formatting with it, and a timeline formats a time per message.
+   */
+  private formatter<F>(kind: string, make: (locale: Locale) => F): F {
+    const locale = this.locale;
+    const key = `${locale}|${kind}`;
+    let made = this.formatters.get(key) as F | undefined;
+    if (!made) {
+      made = make(locale);
+      this.formatters.set(key, made);
+    }
+    return made;
+  }
+
   time(ms: number): string {
-    return new Intl.DateTimeFormat(this.locale, { hour: 'numeric', minute: '2-digit' }).format(ms);
+    return this.formatter('time', (l) => new Intl.DateTimeFormat(l, { hour: 'numeric', minute: '2-digit' })).format(ms);
   }
 
   day(ms: number): string {
@@ -105,15 +121,15 @@ class I18n {
     const yesterday = new Date(today.getTime() - 86_400_000);
     if (date.toDateString() === today.toDateString()) return this.t('msg.today');
     if (date.toDateString() === yesterday.toDateString()) return this.t('msg.yesterday');
-    return new Intl.DateTimeFormat(this.locale, { dateStyle: 'full' }).format(date);
+    return this.formatter('day', (l) => new Intl.DateTimeFormat(l, { dateStyle: 'full' })).format(date);
   }
 
   full(ms: number): string {
-    return new Intl.DateTimeFormat(this.locale, { dateStyle: 'medium', timeStyle: 'short' }).format(ms);
+    return this.formatter('full', (l) => new Intl.DateTimeFormat(l, { dateStyle: 'medium', timeStyle: 'short' })).format(ms);
   }
 
   number(n: number): string {
-    return new Intl.NumberFormat(this.locale).format(n);
+    return this.formatter('number', (l) => new Intl.NumberFormat(l)).format(n);
   }
 
   /** A byte count for people: "340 B", "1.2 MB", in the locale's digits and unit names. */

@@ -1,16 +1,13 @@
-// Time to interactive of the web client in Chromium: a room with 10,000 messages and a sidebar
-// of 500 rooms, first load (empty cache) and warm (reload), plus the JavaScript the first
-// screen ships (gzip). Usage: node bench/tti.mjs [runs]  (COMET_BIN picks the server binary;
-// default target/release/comet, else target/debug/comet).
-//
-// "Interactive" here: the room's latest messages are rendered, the sidebar lists every room
-// and the composer accepts input, measured from navigation start with performance.now().
+// Where the first load's main-thread time goes: seeds the same data as tti.mjs (500 rooms, a
+// room of 10,000 messages), loads the room three times in one browser context with V8's
+// sampling profiler on, and prints each load's REST calls (start and end, ms from navigation)
+// and the last load's 40 functions with the most self time. Usage: node bench/tti-profile.mjs
+// (COMET_BIN as for tti.mjs). Minified names: look the positions up in the built assets.
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer, launchBrowser, login, rest, createUser, repo, ADMIN } from '../tests/harness.mjs';
 
-const RUNS = Number(process.argv[2] ?? 5);
 const ROOMS = 500;
 const MESSAGES = 10_000;
 
@@ -37,10 +34,6 @@ function withTimeout(promise, ms, what) {
   ]).finally(() => clearTimeout(timer));
 }
 
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 const server = await startServer();
 const browser = await launchBrowser();
@@ -111,23 +104,10 @@ try {
       self.set(key, (self.get(key) ?? 0) + (dt[i] ?? 0));
     });
     const top = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 40);
-    if (run == 2) for (const [k, v] of top) console.log((v / 1000).toFixed(1).padStart(8), k);
+    if (run === 2) for (const [k, v] of top) console.log((v / 1000).toFixed(1).padStart(8), k);
     await page.close();
   }
   await context.close();
-  process.exit(0);
-  const result = {
-    rooms: subs.update.length,
-    messages: MESSAGES,
-    runs: RUNS,
-    firstLoadMs: { median: Math.round(median(first)), all: first.map(Math.round) },
-    warmLoadMs: { median: Math.round(median(warm)), all: warm.map(Math.round) },
-    firstScreenJsGzipBytes: firstScreenJs,
-    firstScreenFiles,
-    firstScreenCssGzipBytes: firstScreenCss,
-    server: process.env.COMET_BIN,
-  };
-  console.log(JSON.stringify(result, null, 2));
 } finally {
   await browser.close();
   await server.stop();

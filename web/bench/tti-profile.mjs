@@ -91,9 +91,9 @@ try {
     await page.goto('/channel/big', { waitUntil: 'commit' });
     const t = await withTimeout(page.evaluate(ready), 60_000, 'load');
     const { profile } = await cdp.send('Profiler.stop');
-    const timings = await page.evaluate(() => performance.getEntriesByType('resource').map((r) => [r.name.replace(/^https?:\/\/[^/]+/, ''), Math.round(r.startTime), Math.round(r.responseEnd)]));
+    const timings = await page.evaluate(() => performance.getEntriesByType('resource').map((r) => [r.name.replace(/^https?:\/\/[^/]+/, ''), Math.round(r.startTime), Math.round(r.requestStart), Math.round(r.responseStart), Math.round(r.responseEnd)]));
     console.log('run', run, 'ready', Math.round(t));
-    for (const x of timings) if (x[0].includes('/api/')) console.log('  ', x.join(' '));
+    for (const x of timings) console.log('  ', x.join(' '));
     const self = new Map();
     const byId = new Map(profile.nodes.map((n) => [n.id, n]));
     const dt = profile.timeDeltas;

@@ -47,6 +47,20 @@ pub(crate) struct PreviewJob {
 pub(crate) struct PreviewQueue {
     jobs: mpsc::Sender<PreviewJob>,
     fetches: Arc<Semaphore>,
+    /// The client of the last fetch and the settings it was made for. Making one loads the
+    /// system's root certificates (milliseconds of CPU), so fetches share it, and its
+    /// connection pool, until a setting it depends on changes.
+    client: std::sync::Mutex<Option<(ClientSettings, reqwest::Client)>>,
+}
+
+/// What a preview client is made from.
+#[derive(Clone, PartialEq, Eq)]
+struct ClientSettings {
+    allow_private: bool,
+    timeout: Duration,
+    user_agent: String,
+    ignored_hosts: String,
+    safe_ports: String,
 }
 
 impl PreviewQueue {
@@ -55,6 +69,7 @@ impl PreviewQueue {
         let queue = PreviewQueue {
             jobs,
             fetches: Arc::new(Semaphore::new(CONCURRENT_FETCHES)),
+            client: std::sync::Mutex::new(None),
         };
         (queue, waiting)
     }
@@ -246,16 +261,13 @@ impl Messages<'_> {
         let agent = self.ctx.setting_str("API_Embed_UserAgent");
         let user_agent = format!("{} Comet/{}", agent.trim(), env!("CARGO_PKG_VERSION"));
         let timeout = self.fetch_timeout();
-        let client = match outbound::client(
+        let client = match self.preview_client(ClientSettings {
             allow_private,
-            outbound::Limits {
-                total: timeout,
-                connect: CONNECT_TIMEOUT.min(timeout),
-                max_redirects: MAX_REDIRECTS,
-                user_agent: user_agent.trim().to_owned(),
-            },
-            move |next| target_allowed(next, &ignored_hosts, &safe_ports),
-        ) {
+            timeout,
+            user_agent: user_agent.trim().to_owned(),
+            ignored_hosts,
+            safe_ports,
+        }) {
             Ok(client) => client,
             Err(e) => {
                 tracing::warn!(error = %e, "could not make the link preview client");
@@ -287,6 +299,33 @@ impl Messages<'_> {
                 None
             }
         }
+    }
+
+    /// The shared preview client for `settings`, made anew when they changed.
+    fn preview_client(&self, settings: ClientSettings) -> Result<reqwest::Client, String> {
+        let mut cached = match self.ctx.previews.client.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some((made_for, client)) = cached.as_ref()
+            && *made_for == settings
+        {
+            return Ok(client.clone());
+        }
+        let (ignored_hosts, safe_ports) =
+            (settings.ignored_hosts.clone(), settings.safe_ports.clone());
+        let client = outbound::client(
+            settings.allow_private,
+            outbound::Limits {
+                total: settings.timeout,
+                connect: CONNECT_TIMEOUT.min(settings.timeout),
+                max_redirects: MAX_REDIRECTS,
+                user_agent: settings.user_agent.clone(),
+            },
+            move |next| target_allowed(next, &ignored_hosts, &safe_ports),
+        )?;
+        *cached = Some((settings, client.clone()));
+        Ok(client)
     }
 
     /// Fetches a page and, when it links one, its oEmbed description: the relevant metadata

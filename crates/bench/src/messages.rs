@@ -238,6 +238,46 @@ pub async fn run(args: MessageArgs) -> Result<(), String> {
     println!(
         "baseline bare store insert loop (one task, one transaction each): {bare_rate:.0} msgs/s"
     );
+    // The same posts from one task per room at once: what group commit makes of the store
+    // alone, the ceiling for posts through the server.
+    let store = Arc::new(store);
+    let concurrent_rate = {
+        let deadline = Instant::now() + Duration::from_secs(args.seconds);
+        let started = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for room in &rooms {
+            let (store, stub, effects, room) =
+                (store.clone(), stub.clone(), effects.clone(), room.clone());
+            tasks.spawn(async move {
+                let mut posted = 0u64;
+                while Instant::now() < deadline {
+                    let text = sentence(&mut rand::rng(), 8);
+                    let message = Message::new(
+                        comet_core::id::new_id(),
+                        &room,
+                        stub.clone(),
+                        &text,
+                        comet_core::now(),
+                    );
+                    store
+                        .post_message(&message, &effects)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    posted += 1;
+                }
+                Ok::<u64, String>(posted)
+            });
+        }
+        let mut posted = 0u64;
+        while let Some(done) = tasks.join_next().await {
+            posted += done.map_err(|e| e.to_string())??;
+        }
+        posted as f64 / started.elapsed().as_secs_f64()
+    };
+    println!(
+        "baseline store posts from {} tasks at once (one per room, group commit): {concurrent_rate:.0} msgs/s",
+        rooms.len()
+    );
 
     let seed_started = Instant::now();
     let base_time = comet_core::now() - chrono::Duration::days(30);
@@ -311,10 +351,11 @@ pub async fn run(args: MessageArgs) -> Result<(), String> {
         .await?
     };
     println!(
-        "comet chat.postMessage, {} posters into {} rooms: {spread_rate:.0} msgs/s (ratio to bare insert loop: {:.2})",
+        "comet chat.postMessage, {} posters into {} rooms: {spread_rate:.0} msgs/s (ratio to bare insert loop: {:.2}, to the store's concurrent posts: {:.2})",
         args.clients,
         args.clients,
-        spread_rate / bare_rate
+        spread_rate / bare_rate,
+        spread_rate / concurrent_rate
     );
 
     let one_room_rate = {
@@ -339,9 +380,10 @@ pub async fn run(args: MessageArgs) -> Result<(), String> {
         .await?
     };
     println!(
-        "comet chat.postMessage, {} posters into one room: {one_room_rate:.0} msgs/s (ratio to bare insert loop: {:.2})",
+        "comet chat.postMessage, {} posters into one room: {one_room_rate:.0} msgs/s (ratio to bare insert loop: {:.2}, to the store's concurrent posts: {:.2})",
         args.clients,
-        one_room_rate / bare_rate
+        one_room_rate / bare_rate,
+        one_room_rate / concurrent_rate
     );
 
     // A page of 50 messages ending at a random point of the big room's 30 days.

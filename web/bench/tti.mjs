@@ -6,86 +6,21 @@
 // "Interactive" here: the room's latest messages are rendered, the sidebar lists every room
 // and the composer accepts input, measured from navigation start with performance.now().
 
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { startServer, launchBrowser, login, rest, createUser, repo, ADMIN } from '../tests/harness.mjs';
+import { startServer, launchBrowser } from '../tests/harness.mjs';
+import { chooseServer, seed, ready, withTimeout, MESSAGES } from './seed.mjs';
 
 const RUNS = Number(process.argv[2] ?? 5);
-const ROOMS = 500;
-const MESSAGES = 10_000;
-
-const release = join(repo, 'target/release/comet');
-process.env.COMET_BIN ??= existsSync(release) ? release : join(repo, 'target/debug/comet');
-
-async function pool(items, width, work) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        await work(items[i], i);
-      }
-    }),
-  );
-}
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms))),
-  ]).finally(() => clearTimeout(timer));
-}
 
 function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)];
 }
 
+chooseServer();
 const server = await startServer();
 const browser = await launchBrowser();
 try {
-  const admin = await login(server.base, ADMIN.username, ADMIN.password);
-  const user = await createUser(server.base, admin, 'bench', 'Bench User');
-  let started = Date.now();
-  await pool(Array.from({ length: ROOMS - 2 }, (_, i) => `room-${String(i).padStart(3, '0')}`), 8, (name) =>
-    rest(server.base, 'channels.create', { method: 'POST', auth: user, body: { name } }),
-  );
-  const big = (await rest(server.base, 'channels.create', { method: 'POST', auth: user, body: { name: 'big' } })).channel._id;
-  const seedRooms = Date.now() - started;
-  started = Date.now();
-  await pool(Array.from({ length: MESSAGES - 1 }, (_, i) => i), 16, (i) =>
-    rest(server.base, 'chat.postMessage', {
-      method: 'POST',
-      auth: user,
-      body: { roomId: big, text: `message ${i} with *some* markdown, a :tada: and a link https://example.com/${i}` },
-    }),
-  );
-  // The newest message last, alone, so the page can tell when it shows the latest.
-  await rest(server.base, 'chat.postMessage', {
-    method: 'POST',
-    auth: user,
-    body: { roomId: big, text: 'the latest message' },
-  });
-  const seedMessages = Date.now() - started;
-  const subs = await rest(server.base, 'subscriptions.get', { auth: user });
-  console.error(`seeded ${subs.update.length} rooms in ${seedRooms} ms, ${MESSAGES} messages in ${seedMessages} ms`);
-
-  const session = JSON.stringify({ userId: user.userId, token: user.authToken });
-  const ready = () =>
-    new Promise((resolve) => {
-      const check = () => {
-        const composer = document.querySelector('[data-testid="composer"]');
-        const links = document.querySelectorAll('[data-testid="room-link"]').length;
-        const last = [...document.querySelectorAll('[data-testid="message"]')].pop();
-        if (composer && !composer.disabled && links >= 500 && last?.textContent?.includes('the latest message')) {
-          resolve(performance.now());
-        } else {
-          requestAnimationFrame(check);
-        }
-      };
-      check();
-    });
+  const { session, rooms } = await seed(server.base);
 
   const first = [];
   const warm = [];
@@ -120,7 +55,7 @@ try {
     await context.close();
   }
   const result = {
-    rooms: subs.update.length,
+    rooms,
     messages: MESSAGES,
     runs: RUNS,
     firstLoadMs: { median: Math.round(median(first)), all: first.map(Math.round) },

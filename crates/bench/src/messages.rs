@@ -220,18 +220,7 @@ pub async fn run(args: MessageArgs) -> Result<(), String> {
     let deadline = started + Duration::from_secs(args.seconds);
     let mut bare = 0u64;
     while Instant::now() < deadline {
-        let text = sentence(&mut rng, 8);
-        let message = Message::new(
-            comet_core::id::new_id(),
-            &rooms[0],
-            stub.clone(),
-            &text,
-            comet_core::now(),
-        );
-        store
-            .post_message(&message, &effects)
-            .await
-            .map_err(|e| e.to_string())?;
+        post_now(&store, &rooms[0], &stub, &effects).await?;
         bare += 1;
     }
     let bare_rate = bare as f64 / started.elapsed().as_secs_f64();
@@ -251,18 +240,7 @@ pub async fn run(args: MessageArgs) -> Result<(), String> {
             tasks.spawn(async move {
                 let mut posted = 0u64;
                 while Instant::now() < deadline {
-                    let text = sentence(&mut rand::rng(), 8);
-                    let message = Message::new(
-                        comet_core::id::new_id(),
-                        &room,
-                        stub.clone(),
-                        &text,
-                        comet_core::now(),
-                    );
-                    store
-                        .post_message(&message, &effects)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    post_now(&store, &room, &stub, &effects).await?;
                     posted += 1;
                 }
                 Ok::<u64, String>(posted)
@@ -475,4 +453,25 @@ pub async fn run(args: MessageArgs) -> Result<(), String> {
     );
     drop(comet);
     Ok(())
+}
+
+/// A baseline's post: an eight-word message by `author` into `room`, through the store.
+async fn post_now(
+    store: &SqliteStore,
+    room: &str,
+    author: &UserStub,
+    effects: &PostEffects,
+) -> Result<(), String> {
+    let text = sentence(&mut rand::rng(), 8);
+    let message = Message::new(
+        comet_core::id::new_id(),
+        room,
+        author.clone(),
+        &text,
+        comet_core::now(),
+    );
+    store
+        .post_message(&message, effects)
+        .await
+        .map_err(|e| e.to_string())
 }

@@ -161,6 +161,12 @@ impl Transaction for PgTransaction {
         done.map(|d| d.rows_affected()).map_err(store_error)
     }
 
+    /// Sent at once: what SQLite's writer saves by holding statements back (a hand-off to its
+    /// worker thread per statement) is not PostgreSQL's cost.
+    async fn queue(&mut self, query: Query) -> StoreResult<()> {
+        self.write(query).await.map(drop)
+    }
+
     async fn commit(self) -> StoreResult<()> {
         self.0.commit().await.map_err(store_error)
     }

@@ -1081,7 +1081,7 @@ async fn thread_reply_effects<D: Database>(
             "UPDATE messages SET extra = {} WHERE id = $2",
             D::json_add_to_set("extra", "replies", "$1")
         ));
-        tx.write(follow.bind(follower).bind(thread_id)).await?;
+        tx.queue(follow.bind(follower).bind(thread_id)).await?;
     }
     if !thread.followers.is_empty() {
         let group = if thread.group {
@@ -1097,7 +1097,7 @@ async fn thread_reply_effects<D: Database>(
             D::TRUE,
             D::in_list("user_id", "$4"),
         ));
-        tx.write(
+        tx.queue(
             unread
                 .bind(thread_id)
                 .bind(at)
@@ -1116,7 +1116,7 @@ async fn thread_reply_effects<D: Database>(
             D::TRUE,
             D::in_list("user_id", "$4"),
         ));
-        tx.write(
+        tx.queue(
             unread
                 .bind(thread_id)
                 .bind(at)
@@ -1134,11 +1134,11 @@ impl<D: Database> MessageStore for SqlStore<D> {
         let at = millis(m.created_at);
         let mut tx = self.db.begin().await?;
         lock_room::<D>(&mut tx, &m.room_id).await?;
-        tx.write(insert_messages_query::<D>(&[m])).await?;
+        tx.queue(insert_messages_query::<D>(&[m])).await?;
         if effects.counts_in_room || effects.becomes_last_message {
             let count =
                 count_message_query(m, effects.counts_in_room, effects.becomes_last_message);
-            tx.write(count).await?;
+            tx.queue(count).await?;
         }
         if let Some(parent) = &m.thread_id {
             // One statement: the reply count and the participant list change together. The
@@ -1150,7 +1150,7 @@ impl<D: Database> MessageStore for SqlStore<D> {
                  updated_at = $1, extra = {} WHERE id = $3",
                 D::json_add_to_set("extra", "replies", "$2")
             ));
-            tx.write(reply.bind(at).bind(&m.author.id).bind(parent))
+            tx.queue(reply.bind(at).bind(&m.author.id).bind(parent))
                 .await?;
             if let Some(thread) = &effects.thread {
                 thread_reply_effects::<D>(&mut tx, m, parent, thread).await?;
@@ -1179,7 +1179,7 @@ impl<D: Database> MessageStore for SqlStore<D> {
         .bind(effects.group_mention)
         .bind(&m.room_id)
         .bind(&m.author.id);
-        tx.write(others).await?;
+        tx.queue(others).await?;
         tx.commit().await
     }
 

@@ -48,6 +48,10 @@ pub trait Transaction: Send {
     async fn read(&mut self, query: Query) -> StoreResult<Vec<Self::Row>>;
     /// Runs a statement; returns how many rows it changed.
     async fn write(&mut self, query: Query) -> StoreResult<u64>;
+    /// Runs a statement whose result the transaction does not read. The backend may hold it
+    /// back and send it with the transaction's next statement or its commit, in one round
+    /// trip: then its error comes from that call.
+    async fn queue(&mut self, query: Query) -> StoreResult<()>;
     async fn commit(self) -> StoreResult<()>;
 }
 

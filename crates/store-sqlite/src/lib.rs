@@ -86,11 +86,24 @@ fn store_error(e: sqlx::Error) -> StoreError {
     backend(e)
 }
 
-/// The statement with its values bound in SQLite's storage forms (lists and documents as JSON
-/// text, booleans as integers).
+/// The statement with its values bound.
 fn statement(query: Query) -> sqlx::query::Query<'static, sqlx::Sqlite, SqliteArguments> {
+    let (sql, params) = sqlite_form(query);
+    bound(sql, params)
+}
+
+/// A query's SQL with anonymous placeholders, and its values in the order they are bound.
+fn sqlite_form(query: Query) -> (String, Vec<Param>) {
     let (sql, params) = query.into_parts();
-    let (sql, params) = anonymous_placeholders(&sql, params);
+    anonymous_placeholders(&sql, params)
+}
+
+/// SQL in [`sqlite_form`] (one statement or several, `;`-separated) with its values bound in
+/// SQLite's storage forms (lists and documents as JSON text, booleans as integers).
+fn bound(
+    sql: String,
+    params: Vec<Param>,
+) -> sqlx::query::Query<'static, sqlx::Sqlite, SqliteArguments> {
     let mut statement = sqlx::query(AssertSqlSafe(sql));
     for param in params {
         statement = match param {
@@ -264,6 +277,13 @@ impl Transaction for SqliteSession {
                 let done = statement(query).execute(&mut **connection).await;
                 done.map(|d| d.rows_affected()).map_err(store_error)
             }
+        }
+    }
+
+    async fn queue(&mut self, query: Query) -> StoreResult<()> {
+        match self {
+            SqliteSession::Write(tx) => tx.queue(query).await,
+            SqliteSession::Read(_) => self.write(query).await.map(drop),
         }
     }
 

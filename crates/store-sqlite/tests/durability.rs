@@ -266,3 +266,97 @@ async fn an_error_that_ends_the_transaction_fails_every_member_of_its_batch() {
     let expected: BTreeSet<String> = (10..20).map(|i| format!("w{i}")).collect();
     assert_eq!(keys(&db).await, expected);
 }
+
+#[tokio::test]
+async fn queued_statements_run_before_the_next_one_whose_result_is_its_own() {
+    let (_dir, db) = fresh(Synchronous::Full).await;
+    let mut tx = db.begin().await.expect("begin");
+    tx.queue(insert("a")).await.expect("queue a");
+    tx.queue(insert("b")).await.expect("queue b");
+    let changed = tx
+        .write(Query::new("UPDATE t SET k = k || '2' WHERE k = $1").bind("a"))
+        .await
+        .expect("update");
+    assert_eq!(changed, 1, "the changes of the last statement only");
+    tx.queue(insert("c")).await.expect("queue c");
+    let rows = tx
+        .read(Query::new("SELECT count(*) AS n FROM t"))
+        .await
+        .expect("count");
+    assert_eq!(rows.len(), 1, "the rows of the last statement only");
+    assert_eq!(rows[0].int("n").expect("n"), 3, "queued rows are visible");
+    tx.queue(insert("d")).await.expect("queue d");
+    assert!(keys(&db).await.is_empty(), "nothing committed yet");
+    tx.commit().await.expect("commit");
+    let expected: BTreeSet<String> = ["a2", "b", "c", "d"].map(str::to_owned).into();
+    assert_eq!(keys(&db).await, expected);
+}
+
+#[tokio::test]
+async fn more_queued_statements_than_are_held_back_all_commit() {
+    let (_dir, db) = fresh(Synchronous::Full).await;
+    let mut tx = db.begin().await.expect("begin");
+    for i in 0..500 {
+        tx.queue(insert(&format!("k{i}"))).await.expect("queue");
+    }
+    tx.commit().await.expect("commit");
+    assert_eq!(keys(&db).await.len(), 500);
+}
+
+#[tokio::test]
+async fn a_queued_statements_conflict_comes_from_the_commit_and_leaves_out_only_its_transaction() {
+    let (_dir, db) = fresh(Synchronous::Full).await;
+    db.write(insert("taken")).await.expect("seed");
+    let mut first = db.begin().await.expect("begin");
+    first.write(insert("first")).await.expect("insert");
+    let mut writers: Vec<_> = (0..10).map(|i| writer(&db, format!("w{i}"))).collect();
+    let conflicting = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let mut tx = db.begin().await.expect("begin");
+            tx.queue(insert("conflicting-own"))
+                .await
+                .expect("queue own");
+            tx.queue(insert("taken")).await.expect("queue conflict");
+            tx.queue(insert("conflicting-after"))
+                .await
+                .expect("queue after");
+            let committed = tx.commit().await;
+            assert!(
+                matches!(committed, Err(StoreError::Conflict(Conflict::Id))),
+                "{committed:?}"
+            );
+        })
+    };
+    writers.extend((10..20).map(|i| writer(&db, format!("w{i}"))));
+    let_spawned_tasks_queue().await;
+    first.commit().await.expect("first commits");
+    for (key, outcome) in outcomes(writers).await {
+        outcome.unwrap_or_else(|e| panic!("{key}: {e}"));
+    }
+    tokio::time::timeout(PATIENCE, conflicting)
+        .await
+        .expect("the conflicting writer never finished")
+        .expect("conflicting task");
+    let mut expected: BTreeSet<String> = (0..20).map(|i| format!("w{i}")).collect();
+    expected.extend(["taken".to_owned(), "first".to_owned()]);
+    assert_eq!(keys(&db).await, expected);
+    db.write(insert("after")).await.expect("a later write");
+}
+
+#[tokio::test]
+async fn a_transaction_dropped_with_statements_queued_or_sent_leaves_nothing() {
+    let (_dir, db) = fresh(Synchronous::Full).await;
+    {
+        let mut tx = db.begin().await.expect("begin");
+        tx.queue(insert("queued-only")).await.expect("queue");
+    }
+    {
+        let mut tx = db.begin().await.expect("begin");
+        tx.queue(insert("queued-then-sent")).await.expect("queue");
+        tx.read(Query::new("SELECT k FROM t")).await.expect("read");
+    }
+    db.write(insert("after")).await.expect("a later write");
+    let expected: BTreeSet<String> = ["after".to_owned()].into();
+    assert_eq!(keys(&db).await, expected);
+}

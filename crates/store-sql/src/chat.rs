@@ -1235,7 +1235,7 @@ impl<D: Database> MessageStore for SqlStore<D> {
             update.push(&format!(", {column} = {index}"));
         }
         update.push(" WHERE id = ").push_bind(&message.id);
-        tx.write(update).await?;
+        tx.queue(update).await?;
         tx.commit().await?;
         Ok(Some(MessageChanged {
             message,

@@ -108,10 +108,20 @@ impl Observed {
 /// send time (`t=<micros>` in the text).
 pub(crate) async fn listen<S>(mut socket: S, observed: Arc<Observed>, shard: usize)
 where
-    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
+        + futures_util::Sink<Message>
+        + Unpin,
 {
     while let Some(Ok(frame)) = socket.next().await {
         let Message::Text(text) = frame else { continue };
+        // A DDP client answers the server's heartbeat as Rocket.Chat's clients do: a listener
+        // silent for 30 s is closed by the server (Meteor's 15 s ping and 15 s timeout).
+        if text.starts_with("{\"msg\":\"ping\"") {
+            if socket.send(Message::Text(PONG.into())).await.is_err() {
+                break;
+            }
+            continue;
+        }
         if let Some(at) = text.find("t=") {
             let digits: String = text[at + 2..]
                 .chars()
@@ -182,7 +192,11 @@ pub(crate) async fn subscribe_room_messages(
     }
 }
 
-/// Opens `count` connections, at most 64 handshakes at a time, each prepared by `prepare`.
+const PONG: &str = r#"{"msg":"pong"}"#;
+
+/// Opens `count` connections, at most 64 handshakes at a time, each prepared by `prepare`;
+/// each listens from the moment it is ready (a connection left unread while the others open
+/// would miss the server's heartbeat and be closed).
 pub(crate) async fn open_all<F, Fut>(
     count: usize,
     prepare: F,
@@ -199,17 +213,19 @@ where
     let mut opening = Vec::with_capacity(count);
     for index in 0..count {
         let (prepare, gate) = (prepare.clone(), gate.clone());
+        let observed = observed.clone();
         opening.push(tokio::spawn(async move {
-            let _permit = gate.acquire().await.map_err(|e| e.to_string())?;
-            tokio::time::timeout(Duration::from_secs(60), prepare(index))
+            let permit = gate.acquire().await.map_err(|e| e.to_string())?;
+            let ws = tokio::time::timeout(Duration::from_secs(60), prepare(index))
                 .await
-                .map_err(|_| format!("connection {index} not ready within 60 s"))?
+                .map_err(|_| format!("connection {index} not ready within 60 s"))??;
+            drop(permit);
+            Ok::<_, String>(tokio::spawn(listen(ws, observed, index)))
         }));
     }
     let mut listeners = Vec::with_capacity(count);
-    for (index, task) in opening.into_iter().enumerate() {
-        let ws = task.await.map_err(|e| e.to_string())??;
-        listeners.push(tokio::spawn(listen(ws, observed.clone(), index)));
+    for task in opening {
+        listeners.push(task.await.map_err(|e| e.to_string())??);
     }
     Ok(listeners)
 }

@@ -28,17 +28,6 @@ pub struct InstanceStatus {
     pub alive: bool,
 }
 
-/// What a user's connections add up to: online if any is, away if all are, else offline.
-fn aggregate(connections: &[Presence]) -> Presence {
-    if connections.is_empty() {
-        Presence::Offline
-    } else if connections.contains(&Presence::Online) {
-        Presence::Online
-    } else {
-        Presence::Away
-    }
-}
-
 /// What `shield.svg` asks for.
 #[derive(Debug, Clone, Default)]
 pub struct ShieldRequest {
@@ -246,13 +235,12 @@ impl Connections<'_> {
         // Another instance may change this user's connections while the write is under way:
         // write until what is stored matches what the connections add up to.
         for _ in 0..4 {
-            let connections = self
+            let presence = self
                 .ctx
                 .store
-                .connection_presences(user_id)
+                .connections_presence(user_id)
                 .await
                 .map_err(store_error)?;
-            let presence = aggregate(&connections);
             if settled == Some(presence) {
                 break;
             }

@@ -100,14 +100,21 @@ impl<D: Database> ClusterStore for SqlStore<D> {
         self.db.write(statement).await.map(drop)
     }
 
-    async fn connection_presences(&self, user_id: &str) -> StoreResult<Vec<Presence>> {
-        let select = Query::new("SELECT status FROM connections WHERE user_id = $1");
+    async fn connections_presence(&self, user_id: &str) -> StoreResult<Presence> {
+        // Two probes of `connections_user_status`, not a scan of the user's connections.
+        let select = Query::new(
+            "SELECT CASE \
+               WHEN EXISTS (SELECT 1 FROM connections WHERE user_id = $1 AND status = 'online') \
+                 THEN 'online' \
+               WHEN EXISTS (SELECT 1 FROM connections WHERE user_id = $1) THEN 'away' \
+               ELSE 'offline' END AS status",
+        );
         let rows = self.db.read(select.bind(user_id)).await?;
-        let mut presences = Vec::with_capacity(rows.len());
-        for row in &rows {
-            presences.extend(Presence::parse(&row.text("status")?));
-        }
-        Ok(presences)
+        let status = match rows.first() {
+            Some(row) => row.text("status")?,
+            None => return Ok(Presence::Offline),
+        };
+        Ok(Presence::parse(&status).unwrap_or(Presence::Offline))
     }
 
     async fn clear_connections(&self) -> StoreResult<()> {

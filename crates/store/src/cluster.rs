@@ -31,8 +31,10 @@ pub trait ClusterStore: Send + Sync {
         presence: Option<Presence>,
         at: Timestamp,
     ) -> StoreResult<()>;
-    /// The presence of each of a user's live connections, on every instance.
-    async fn connection_presences(&self, user_id: &str) -> StoreResult<Vec<Presence>>;
+    /// What a user's live connections on every instance add up to: online if any is, away if
+    /// all are, offline without any. It costs the same however many connections the user
+    /// has (each login and logout asks it).
+    async fn connections_presence(&self, user_id: &str) -> StoreResult<Presence>;
     /// How many live connections there are, on every instance.
     async fn count_connections(&self) -> StoreResult<u64>;
     /// The instances alive now, each with when it last beat and how many live connections it

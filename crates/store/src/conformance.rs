@@ -3175,25 +3175,32 @@ pub async fn cluster(store: &dyn Store) {
         .set_connection("b", "2", "u2", Some(Presence::Online), t0)
         .await
         .unwrap();
-    let mut u1 = store.connection_presences("u1").await.unwrap();
-    u1.sort_by_key(|p| p.as_str());
-    assert_eq!(u1, vec![Presence::Away, Presence::Online]);
+    // Online if any connection is, on any instance.
+    assert_eq!(
+        store.connections_presence("u1").await.unwrap(),
+        Presence::Online
+    );
+    assert_eq!(
+        store.connections_presence("nobody").await.unwrap(),
+        Presence::Offline
+    );
     // The same connection again replaces its presence.
     store
         .set_connection("a", "1", "u1", Some(Presence::Away), at(1))
         .await
         .unwrap();
+    // Away once all are.
     assert_eq!(
-        store.connection_presences("u1").await.unwrap(),
-        vec![Presence::Away, Presence::Away]
+        store.connections_presence("u1").await.unwrap(),
+        Presence::Away
     );
     store
         .set_connection("a", "1", "u1", None, at(1))
         .await
         .unwrap();
     assert_eq!(
-        store.connection_presences("u1").await.unwrap(),
-        vec![Presence::Away]
+        store.connections_presence("u1").await.unwrap(),
+        Presence::Away
     );
 
     // Counted overall and per instance.
@@ -3224,7 +3231,10 @@ pub async fn cluster(store: &dyn Store) {
         store.expire_instances(at(10)).await.unwrap(),
         vec!["u1".to_owned(), "u2".to_owned()]
     );
-    assert!(store.connection_presences("u2").await.unwrap().is_empty());
+    assert_eq!(
+        store.connections_presence("u2").await.unwrap(),
+        Presence::Offline
+    );
     assert!(store.expire_instances(at(10)).await.unwrap().is_empty());
     // A connection of an instance never heard from counts as dead too.
     store
@@ -3240,7 +3250,10 @@ pub async fn cluster(store: &dyn Store) {
         .await
         .unwrap();
     store.clear_connections().await.unwrap();
-    assert!(store.connection_presences("u4").await.unwrap().is_empty());
+    assert_eq!(
+        store.connections_presence("u4").await.unwrap(),
+        Presence::Offline
+    );
 
     // Leases: one holder at a time, renewable by its holder, free once expired.
     assert!(store.acquire_lease("sweep", "a", t0, at(15)).await.unwrap());

@@ -247,8 +247,10 @@ impl Database for PostgresDatabase {
         format!("to_tsvector({config}::regconfig, {document})")
     }
 
+    /// The room comes with `filter`: the walk is over the room's own index entries already.
     fn search(
         q: &mut Query,
+        _room_id: &str,
         text: &str,
         oldest_first: bool,
         filter: &mut dyn FnMut(&mut Query),

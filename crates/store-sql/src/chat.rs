@@ -1483,7 +1483,7 @@ impl<D: Database> MessageStore for SqlStore<D> {
     ) -> StoreResult<Vec<Message>> {
         let mut q = Query::default();
         let mut narrow = |q: &mut Query| push_message_filter::<D>(q, room_id, filter);
-        if !D::search(&mut q, text, oldest_first, &mut narrow) {
+        if !D::search(&mut q, room_id, text, oldest_first, &mut narrow) {
             q.push(&format!("SELECT {MESSAGE_COLUMNS} FROM messages"));
             narrow(&mut q);
             let order = if oldest_first { "ASC" } else { "DESC" };

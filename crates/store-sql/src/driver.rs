@@ -112,14 +112,16 @@ pub trait Database: Send + Sync + 'static {
     fn json_add_to_set(doc: &str, key: &str, param: &str) -> String;
     /// The value of [`Database::SEARCH_COLUMN`] for a message's text (binding into `q`).
     fn search_index(q: &mut Query, text: &str) -> String;
-    /// Starts a full-text search of messages (selecting the message columns), or returns
-    /// false when `text` has no words; `filter` narrows it with a `WHERE` clause on the
-    /// message columns, then the match and the order follow: newest first (oldest first with
+    /// Starts a full-text search of the messages of room `room_id` (selecting the message
+    /// columns), or returns false when `text` has no words; `filter` narrows it with a `WHERE`
+    /// clause on the message columns (the room among them), then the match and the order
+    /// follow: newest first (oldest first with
     /// `oldest_first`), in an order the backend can walk from its newest match without
     /// collecting every match, so that a page costs about its own size whatever the number
     /// of matches.
     fn search(
         q: &mut Query,
+        room_id: &str,
         text: &str,
         oldest_first: bool,
         filter: &mut dyn FnMut(&mut Query),

@@ -381,11 +381,12 @@ impl Database for SqliteDatabase {
 
     fn search(
         q: &mut Query,
+        room_id: &str,
         text: &str,
         oldest_first: bool,
         filter: &mut dyn FnMut(&mut Query),
     ) -> bool {
-        let terms = fts_query(text);
+        let terms = fts_query(room_id, text);
         if terms.is_empty() {
             return false;
         }
@@ -489,7 +490,7 @@ impl Database for SqliteDatabase {
 /// Turns user text into an FTS5 query: every word a quoted term (so that operators and
 /// punctuation in user input are never FTS syntax), all terms required, the last one also
 /// matching as a prefix unless it is a single letter (`last_word_is_prefix`).
-fn fts_query(text: &str) -> String {
+fn fts_query(room_id: &str, text: &str) -> String {
     let words = comet_store::encoding::search_words(text);
     let Some((last, rest)) = words.split_last() else {
         return String::new();
@@ -500,7 +501,14 @@ fn fts_query(text: &str) -> String {
     } else {
         format!("\"{last}\"")
     });
-    terms.join(" ")
+    let words = format!("msg : ({})", terms.join(" "));
+    // The room's entries (migration 0029), unless its id has nothing the index tokenizes;
+    // the query checks each message's room either way.
+    if room_id.chars().any(char::is_alphanumeric) {
+        format!("rid : \"{}\" AND {words}", room_id.replace('"', "\"\""))
+    } else {
+        words
+    }
 }
 
 #[async_trait]
@@ -644,14 +652,29 @@ mod tests {
 
     #[test]
     fn fts_queries_quote_every_word() {
-        assert_eq!(super::fts_query("hello wor"), "\"hello\" \"wor\"*");
-        assert_eq!(super::fts_query("a\" OR bc"), "\"a\" \"OR\" \"bc\"*");
+        let words = |text: &str| super::fts_query("", text);
+        assert_eq!(words("hello wor"), "msg : (\"hello\" \"wor\"*)");
+        assert_eq!(words("a\" OR bc"), "msg : (\"a\" \"OR\" \"bc\"*)");
         assert_eq!(
-            super::fts_query("plan b"),
-            "\"plan\" \"b\"",
+            words("plan b"),
+            "msg : (\"plan\" \"b\")",
             "one letter is a whole word"
         );
-        assert_eq!(super::fts_query("مرحبا بالعالم"), "\"مرحبا\" \"بالعالم\"*");
-        assert_eq!(super::fts_query("  "), "");
+        assert_eq!(words("مرحبا بالعالم"), "msg : (\"مرحبا\" \"بالعالم\"*)");
+        assert_eq!(words("  "), "");
+    }
+
+    #[test]
+    fn fts_queries_match_the_room_and_the_words_in_the_text() {
+        assert_eq!(
+            super::fts_query("GENERAL", "hello"),
+            "rid : \"GENERAL\" AND msg : (\"hello\"*)"
+        );
+        assert_eq!(
+            super::fts_query("odd\"id", "hello"),
+            "rid : \"odd\"\"id\" AND msg : (\"hello\"*)",
+            "a quote in an id is doubled"
+        );
+        assert_eq!(super::fts_query("room", "  "), "");
     }
 }

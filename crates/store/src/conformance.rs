@@ -2315,7 +2315,9 @@ pub async fn message_search(store: &dyn Store) {
     }
     let dev = room("r1", "dev", &ann, t0);
     let other = room("r2", "other", &ann, t0);
-    for r in [&dev, &other] {
+    // Its id differs from `r1`'s only in letter case, which a full-text index may fold.
+    let twin = room("R1", "twin", &ann, t0);
+    for r in [&dev, &other, &twin] {
         store.create_room(r, &[], None).await.unwrap();
     }
     let texts = [
@@ -2340,6 +2342,7 @@ pub async fn message_search(store: &dyn Store) {
         ),
         ("s10", &ben, "r1", "release release release"),
         ("s11", &ann, "r2", "deploy in the other room"),
+        ("s13", &ann, "R1", "deploy in the twin room"),
     ];
     for (i, (id, author, room_id, text)) in texts.iter().enumerate() {
         let message = Message::new(
@@ -2392,6 +2395,10 @@ pub async fn message_search(store: &dyn Store) {
         "the last word is a prefix"
     );
     assert_eq!(search("DEPLOYMENT fin").await, ["s1"]);
+    assert!(
+        search("r1").await.is_empty(),
+        "the room's id is not text of its messages"
+    );
     assert!(
         search("deplo finished").await.is_empty(),
         "words before the last match whole"

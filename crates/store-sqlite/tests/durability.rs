@@ -137,28 +137,21 @@ async fn many_concurrent_transactions_all_commit() {
     assert_eq!(keys(&db).await, expected);
 }
 
-#[tokio::test]
-async fn a_conflicting_transaction_dropped_mid_batch_leaves_out_only_its_own_writes() {
+/// Runs the transaction `conflicting` in the middle of a batch of 40 other writers (they all
+/// queue behind a first transaction holding the writer, so they commit as one batch), after
+/// the row `taken` was committed; checks that every other writer committed, nothing of the
+/// conflicting one did, and the writer is free afterwards.
+async fn conflict_in_a_batch<F, Fut>(conflicting: F)
+where
+    F: FnOnce(Arc<SqliteDatabase>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let (_dir, db) = fresh(Synchronous::Full).await;
     db.write(insert("taken")).await.expect("seed");
-    // The first transaction holds the writer while the others queue behind it, so they all
-    // commit as one batch, the conflicting one in the middle.
     let mut first = db.begin().await.expect("begin");
     first.write(insert("first")).await.expect("insert");
     let mut writers: Vec<_> = (0..20).map(|i| writer(&db, format!("w{i}"))).collect();
-    let conflicting = {
-        let db = db.clone();
-        tokio::spawn(async move {
-            let mut tx = db.begin().await.expect("begin");
-            tx.write(insert("conflicting-own")).await.expect("own row");
-            let conflict = tx.write(insert("taken")).await;
-            assert!(
-                matches!(conflict, Err(StoreError::Conflict(Conflict::Id))),
-                "{conflict:?}"
-            );
-            // Dropped: nothing of it may be committed.
-        })
-    };
+    let conflicting = tokio::spawn(conflicting(db.clone()));
     writers.extend((20..40).map(|i| writer(&db, format!("w{i}"))));
     let_spawned_tasks_queue().await;
     first.commit().await.expect("first commits");
@@ -172,6 +165,22 @@ async fn a_conflicting_transaction_dropped_mid_batch_leaves_out_only_its_own_wri
     let mut expected: BTreeSet<String> = (0..40).map(|i| format!("w{i}")).collect();
     expected.extend(["taken".to_owned(), "first".to_owned()]);
     assert_eq!(keys(&db).await, expected);
+    db.write(insert("after")).await.expect("a later write");
+}
+
+#[tokio::test]
+async fn a_conflicting_transaction_dropped_mid_batch_leaves_out_only_its_own_writes() {
+    conflict_in_a_batch(|db| async move {
+        let mut tx = db.begin().await.expect("begin");
+        tx.write(insert("conflicting-own")).await.expect("own row");
+        let conflict = tx.write(insert("taken")).await;
+        assert!(
+            matches!(conflict, Err(StoreError::Conflict(Conflict::Id))),
+            "{conflict:?}"
+        );
+        // Dropped: nothing of it may be committed.
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -305,43 +314,18 @@ async fn more_queued_statements_than_are_held_back_all_commit() {
 
 #[tokio::test]
 async fn a_queued_statements_conflict_comes_from_the_commit_and_leaves_out_only_its_transaction() {
-    let (_dir, db) = fresh(Synchronous::Full).await;
-    db.write(insert("taken")).await.expect("seed");
-    let mut first = db.begin().await.expect("begin");
-    first.write(insert("first")).await.expect("insert");
-    let mut writers: Vec<_> = (0..10).map(|i| writer(&db, format!("w{i}"))).collect();
-    let conflicting = {
-        let db = db.clone();
-        tokio::spawn(async move {
-            let mut tx = db.begin().await.expect("begin");
-            tx.queue(insert("conflicting-own"))
-                .await
-                .expect("queue own");
-            tx.queue(insert("taken")).await.expect("queue conflict");
-            tx.queue(insert("conflicting-after"))
-                .await
-                .expect("queue after");
-            let committed = tx.commit().await;
-            assert!(
-                matches!(committed, Err(StoreError::Conflict(Conflict::Id))),
-                "{committed:?}"
-            );
-        })
-    };
-    writers.extend((10..20).map(|i| writer(&db, format!("w{i}"))));
-    let_spawned_tasks_queue().await;
-    first.commit().await.expect("first commits");
-    for (key, outcome) in outcomes(writers).await {
-        outcome.unwrap_or_else(|e| panic!("{key}: {e}"));
-    }
-    tokio::time::timeout(PATIENCE, conflicting)
-        .await
-        .expect("the conflicting writer never finished")
-        .expect("conflicting task");
-    let mut expected: BTreeSet<String> = (0..20).map(|i| format!("w{i}")).collect();
-    expected.extend(["taken".to_owned(), "first".to_owned()]);
-    assert_eq!(keys(&db).await, expected);
-    db.write(insert("after")).await.expect("a later write");
+    conflict_in_a_batch(|db| async move {
+        let mut tx = db.begin().await.expect("begin");
+        for key in ["conflicting-own", "taken", "conflicting-after"] {
+            tx.queue(insert(key)).await.expect("queued");
+        }
+        let committed = tx.commit().await;
+        assert!(
+            matches!(committed, Err(StoreError::Conflict(Conflict::Id))),
+            "{committed:?}"
+        );
+    })
+    .await;
 }
 
 #[tokio::test]

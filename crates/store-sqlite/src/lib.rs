@@ -31,6 +31,12 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// The SQLite store.
 pub type SqliteStore = SqlStore<SqliteDatabase>;
 
+/// What the write-ahead log file is cut back to once a checkpoint has emptied it. SQLite
+/// otherwise keeps the file as large as it ever grew: a migration that rebuilt the search
+/// index of 5,000,000 messages left 520 MB of it behind. Everyday writes stay far below it
+/// (a checkpoint runs every 1,000 pages, 4 MiB), so it costs no regrowth.
+pub const WAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
+
 /// How a commit reaches the disk: SQLite's `synchronous` setting, in WAL mode.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Synchronous {
@@ -573,7 +579,8 @@ impl SqliteDatabase {
                 Synchronous::Normal => SqliteSynchronous::Normal,
             })
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("journal_size_limit", WAL_SIZE_LIMIT_BYTES.to_string());
         // Group commit must know when SQLite rolls a transaction back by itself (after a full
         // disk or an I/O error), so every writer connection counts its rollbacks.
         let rollbacks = Arc::new(AtomicU64::new(0));

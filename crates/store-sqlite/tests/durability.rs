@@ -100,6 +100,26 @@ async fn full_is_the_default_synchronous() {
 }
 
 #[tokio::test]
+async fn the_write_ahead_log_is_cut_back_after_checkpoints() {
+    let (_dir, db) = fresh(Synchronous::Full).await;
+    let mut tx = db.begin().await.expect("begin");
+    let rows = tx
+        .read(Query::new("PRAGMA journal_size_limit"))
+        .await
+        .expect("pragma");
+    tx.commit().await.expect("commit");
+    let limit = rows
+        .first()
+        .expect("a row")
+        .int("journal_size_limit")
+        .expect("journal_size_limit");
+    assert_eq!(
+        u64::try_from(limit).ok(),
+        Some(comet_store_sqlite::WAL_SIZE_LIMIT_BYTES)
+    );
+}
+
+#[tokio::test]
 async fn normal_synchronous_is_available() {
     let (_dir, db) = fresh(Synchronous::Normal).await;
     assert_eq!(writer_synchronous(&db).await, 1, "NORMAL");

@@ -103,18 +103,24 @@ impl<D: Database> ClusterStore for SqlStore<D> {
     async fn connections_presence(&self, user_id: &str) -> StoreResult<Presence> {
         // Two probes of `connections_user_status`, not a scan of the user's connections.
         let select = Query::new(
-            "SELECT CASE \
-               WHEN EXISTS (SELECT 1 FROM connections WHERE user_id = $1 AND status = 'online') \
-                 THEN 'online' \
-               WHEN EXISTS (SELECT 1 FROM connections WHERE user_id = $1) THEN 'away' \
-               ELSE 'offline' END AS status",
+            "SELECT EXISTS (SELECT 1 FROM connections WHERE user_id = $1 AND status = $2) \
+               AS online, \
+             EXISTS (SELECT 1 FROM connections WHERE user_id = $1) AS connected",
         );
-        let rows = self.db.read(select.bind(user_id)).await?;
-        let status = match rows.first() {
-            Some(row) => row.text("status")?,
-            None => return Ok(Presence::Offline),
+        let rows = self
+            .db
+            .read(select.bind(user_id).bind(Presence::Online.as_str()))
+            .await?;
+        let Some(row) = rows.first() else {
+            return Ok(Presence::Offline);
         };
-        Ok(Presence::parse(&status).unwrap_or(Presence::Offline))
+        Ok(if row.bool("online")? {
+            Presence::Online
+        } else if row.bool("connected")? {
+            Presence::Away
+        } else {
+            Presence::Offline
+        })
     }
 
     async fn clear_connections(&self) -> StoreResult<()> {

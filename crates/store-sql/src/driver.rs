@@ -115,10 +115,9 @@ pub trait Database: Send + Sync + 'static {
     /// Starts a full-text search of the messages of room `room_id` (selecting the message
     /// columns), or returns false when `text` has no words; `filter` narrows it with a `WHERE`
     /// clause on the message columns (the room among them), then the match and the order
-    /// follow: newest first (oldest first with
-    /// `oldest_first`), in an order the backend can walk from its newest match without
-    /// collecting every match, so that a page costs about its own size whatever the number
-    /// of matches.
+    /// follow: newest first (oldest first with `oldest_first`), in an order the backend can
+    /// walk from its newest match without collecting every match, so that a page costs about
+    /// its own size whatever the number of matches.
     fn search(
         q: &mut Query,
         room_id: &str,

@@ -426,7 +426,6 @@ impl WriteTx {
     /// changes of the last statement sent.
     async fn send(&mut self, last: Option<Query>) -> StoreResult<(Vec<SqliteRow>, u64)> {
         let pool = self.writer.shared.pool.clone();
-        self.state()?;
         let mut pending = std::mem::take(&mut self.pending);
         if let Some(query) = last {
             let (sql, params) = sqlite_form(query);

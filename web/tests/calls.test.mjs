@@ -173,14 +173,18 @@ function peerStats(page, peerId) {
 
 /** Each side plays the other's audio and video, with bytes and frames still arriving. */
 async function assertMediaFlows(page, peerId, what) {
+  let seen = null;
   const first = await waitFor(
     async () => {
       const stats = await peerStats(page, peerId);
+      seen = stats;
       return stats?.inbound.audio?.bytes > 0 && stats?.inbound.video?.bytes > 0 ? stats : null;
     },
     `${what}: audio and video from the peer`,
     45_000,
-  );
+  ).catch((error) => {
+    throw new Error(`${error.message}; the connection last seen: ${JSON.stringify(seen)}`);
+  });
   const later = await waitFor(
     async () => {
       const stats = await peerStats(page, peerId);
@@ -338,6 +342,39 @@ test('ringing a direct call: accept, decline, cancel', async (t) => {
     await a.getByTestId('cancel-call').click();
     await b.getByTestId('incoming-call').waitFor({ state: 'detached' });
     assert.equal(await a.getByTestId('outgoing-call').count(), 0);
+  });
+  await a.context().close();
+  await b.context().close();
+});
+
+test('a direct call connects each time it is accepted, though both sides offer at once', async (t) => {
+  const a = await open('alice');
+  const b = await open('bob');
+  // Accepted, both join at the same moment and offer to each other; the smaller id keeps its
+  // offer. Its page runs slowed down, so that the other's offer arrives while its own is
+  // still being made.
+  const [smaller] = alice.userId < bob.userId ? [a, b] : [b, a];
+  const cdp = await smaller.context().newCDPSession(smaller);
+  await withScreenshots(t.name, () => [a, b], async () => {
+    for (const [page, other] of [[a, 'bob'], [b, 'alice']]) {
+      await page.locator(`[data-testid="room-link"][data-room="${other}"]`).click();
+      await page.getByTestId('composer').waitFor();
+    }
+    for (let round = 1; round <= 3; round++) {
+      await cdp.send('Emulation.setCPUThrottlingRate', { rate: round === 1 ? 1 : 8 });
+      await a.getByTestId('start-call').click();
+      await b.getByTestId('incoming-call').waitFor();
+      await b.getByTestId('accept-call').click();
+      await a.getByTestId('call-view').waitFor();
+      await b.getByTestId('call-view').waitFor();
+      await assertMediaFlows(b, alice.userId, `round ${round}: bob receives alice`);
+      await assertMediaFlows(a, bob.userId, `round ${round}: alice receives bob`);
+      await cdp.send('Emulation.setCPUThrottlingRate', { rate: 1 });
+      await a.getByTestId('call-hangup').click();
+      await b.getByTestId('call-hangup').click();
+      await a.getByTestId('call-view').waitFor({ state: 'detached' });
+      await b.getByTestId('call-view').waitFor({ state: 'detached' });
+    }
   });
   await a.context().close();
   await b.context().close();

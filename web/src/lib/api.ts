@@ -191,6 +191,10 @@ interface StreamSub {
   id: string;
   name: string;
   params: unknown[];
+  /** The server has said `ready` for it (since the last time it was sent). */
+  ready?: boolean;
+  /** Waiting for `ready` or `nosub` (see `whenStreamReady`); told `true` when ready. */
+  waiters?: ((ready: boolean) => void)[];
 }
 
 /** A DDP connection to `/websocket` that keeps itself alive. */
@@ -343,6 +347,12 @@ export class Ddp {
         }
         break;
       }
+      case 'ready':
+        for (const id of (frame.subs ?? []) as string[]) this.settleSub(id, true);
+        break;
+      case 'nosub':
+        this.settleSub(String(frame.id), false);
+        break;
       case 'changed': {
         const fields = (frame.fields ?? {}) as { eventName?: string; args?: unknown[] };
         const key = `${frame.collection}|${fields.eventName ?? ''}`;
@@ -372,6 +382,7 @@ export class Ddp {
     this.attempt = 0;
     this.everConnected = true;
     for (const sub of this.subs.values()) {
+      sub.ready = false;
       this.send({ msg: 'sub', id: sub.id, name: sub.name, params: sub.params });
     }
     this.setState('connected');
@@ -437,9 +448,38 @@ export class Ddp {
       if (set.size === 0) {
         const sub = this.subs.get(key);
         this.subs.delete(key);
+        for (const waiter of sub?.waiters ?? []) waiter(false);
         if (sub && this.state === 'connected') this.send({ msg: 'unsub', id: sub.id });
       }
     };
+  }
+
+  private settleSub(id: string, ready: boolean) {
+    for (const sub of this.subs.values()) {
+      if (sub.id !== id) continue;
+      sub.ready = ready;
+      const waiters = sub.waiters ?? [];
+      sub.waiters = [];
+      for (const waiter of waiters) waiter(ready);
+    }
+  }
+
+  /**
+   * Whether the server has started sending a stream's event to this connection: `false` when
+   * it refused, the listener is gone, or `timeoutMs` passed first. What others send before
+   * then is not delivered, so a peer must not be asked to answer until this says `true`.
+   */
+  whenStreamReady(name: string, eventName: string, timeoutMs: number): Promise<boolean> {
+    const sub = this.subs.get(`${name}|${eventName}`);
+    if (!sub) return Promise.resolve(false);
+    if (sub.ready) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      (sub.waiters ??= []).push((ready) => {
+        clearTimeout(timer);
+        resolve(ready);
+      });
+    });
   }
 
   /** Listens to a client-side event (`logged-out`). */

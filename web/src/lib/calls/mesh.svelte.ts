@@ -3,15 +3,51 @@
 // with the `stream-notify-user` method on `<peerUid>/webrtc`; the server relays them only
 // between users present in the call and stamps `from`. Whoever joins offers to everyone
 // already present; when two offer to each other at once, the user with the smaller id wins
-// and the other answers. `<rid>/videoconf` tells who is still present.
+// and the other answers. An offer or answer carries the candidates gathered by then (each
+// signal counts against the DDP rate limits). An offer sent before its peer listened is lost:
+// one unanswered for a while is made again. `<rid>/videoconf` tells who is still present.
 
-import { api } from '../api';
+import { api, ApiError } from '../api';
 import { callsApi, type CallInfo } from './api';
 
 /** localStorage flag (diagnostics, tests): `1` sends every packet through TURN. */
 export const FORCE_RELAY_KEY = 'comet.calls.forceRelay';
+/** How long joining waits for the server to listen for our signals before going on anyway. */
+const STREAM_READY_TIMEOUT_MS = 5_000;
+/**
+ * An offer unanswered this long after it went is made again, with a fresh connection: it
+ * was sent before the peer listened (joined from a ringing call), or lost with a connection.
+ * Doubled each time, at most `OFFER_ATTEMPTS` offers in all.
+ */
+const OFFER_RETRY_MS = 4_000;
+const OFFER_ATTEMPTS = 6;
+/** How long an offer or answer waits for the candidates to be gathered into it. */
+const GATHER_WAIT_MS = 1_500;
+/** How long a signal refused by the rate limits waits, at most, before its one retry. */
+const RATE_LIMIT_WAIT_MS = 15_000;
 /** How long the speaker highlight stays after the last loud sound. */
 const SPEAKING_HOLD_MS = 1200;
+/**
+ * The sound each look at a speaker's level sees: about 340 ms at 48 kHz, more than the 200 ms
+ * between looks, so that no sound falls between two of them.
+ */
+const ANALYSER_SAMPLES = 16_384;
+/** Loudness is that of the loudest ~20 ms in a look: a short syllable is not averaged away. */
+const LOUDNESS_BLOCK = 1_024;
+/** The RMS level (full scale 1) above which someone is speaking. */
+const SPEAKING_LEVEL = 0.02;
+
+/** The RMS level of the loudest block of `samples`. */
+function loudestBlock(samples: Float32Array): number {
+  let loudest = 0;
+  for (let start = 0; start < samples.length; start += LOUDNESS_BLOCK) {
+    const end = Math.min(samples.length, start + LOUDNESS_BLOCK);
+    let sum = 0;
+    for (let i = start; i < end; i++) sum += samples[i] * samples[i];
+    loudest = Math.max(loudest, Math.sqrt(sum / (end - start)));
+  }
+  return loudest;
+}
 
 interface Signal {
   callId: string;
@@ -27,12 +63,22 @@ export interface RemoteTile {
   state: RTCPeerConnectionState;
 }
 
+/** How long a DDP refusal of the rate limits says to wait (ms), `null` for another error. */
+function rateLimitWait(error: unknown): number | null {
+  if (!(error instanceof ApiError) || error.errorType !== 'too-many-requests') return null;
+  const details = (error.body as { details?: { timeToReset?: unknown } } | undefined)?.details;
+  return typeof details?.timeToReset === 'number' ? details.timeToReset : 1_000;
+}
+
 class Peer {
   readonly pc: RTCPeerConnection;
   readonly stream = new MediaStream();
   /** Signals are handled one after the other: an answer must not overtake its offer. */
   private queue: Promise<void> = Promise.resolve();
   private pendingCandidates: RTCIceCandidateInit[] = [];
+  /** Whether our offer or answer has gone: candidates found after it are sent one by one. */
+  private descriptionSent = false;
+  private gathered: () => void = () => {};
   /** When it began: a reading of the call asked for before then cannot speak of it. */
   readonly createdAt = performance.now();
 
@@ -47,7 +93,13 @@ class Peer {
       session.touch();
     };
     this.pc.onicecandidate = (event) => {
-      if (event.candidate) void session.signal(uid, { type: 'candidate', candidate: event.candidate.toJSON() });
+      if (!event.candidate) {
+        this.gathered();
+        return;
+      }
+      // Until the description is sent its SDP carries the candidates; only later ones
+      // travel alone.
+      if (this.descriptionSent) void session.signal(uid, { type: 'candidate', candidate: event.candidate.toJSON() });
     };
     this.pc.onconnectionstatechange = () => {
       session.touch();
@@ -78,7 +130,30 @@ class Peer {
 
   async offer() {
     await this.pc.setLocalDescription(await this.pc.createOffer());
-    await this.session.signal(this.uid, { type: 'offer', sdp: this.pc.localDescription?.sdp });
+    await this.sendDescription('offer');
+  }
+
+  /**
+   * Sends our description once the candidates are gathered, or after `GATHER_WAIT_MS` with
+   * those found so far (a slow STUN or TURN server), the rest following one by one. One
+   * message instead of one per candidate: every signal counts against the server's DDP rate
+   * limits (`stream-*` methods: 40 per 40 s per connection by default).
+   */
+  private async sendDescription(type: 'offer' | 'answer') {
+    if (this.pc.iceGatheringState !== 'complete') {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, GATHER_WAIT_MS);
+        this.gathered = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    this.gathered = () => {};
+    // Read and marked sent at once: a candidate found from here on is not in this SDP.
+    const sdp = this.pc.localDescription?.sdp;
+    this.descriptionSent = true;
+    await this.session.signal(this.uid, { type, sdp });
   }
 
   async answer(sdp: string, local: MediaStream, video: MediaStreamTrack | null) {
@@ -86,7 +161,7 @@ class Peer {
     this.attachLocal(local, video);
     await this.flushCandidates();
     await this.pc.setLocalDescription(await this.pc.createAnswer());
-    await this.session.signal(this.uid, { type: 'answer', sdp: this.pc.localDescription?.sdp });
+    await this.sendDescription('answer');
   }
 
   async accept(sdp: string) {
@@ -136,6 +211,8 @@ export class CallSession {
   private peers = new Map<string, Peer>();
   private configuration: RTCConfiguration = {};
   private ready: Promise<void>;
+  /** Signals still to be handled, in order (see `receive`). */
+  private inbox: Promise<void> = Promise.resolve();
   private markReady: () => void = () => {};
   private stops: (() => void)[] = [];
   private camera: MediaStreamTrack | null = null;
@@ -145,6 +222,8 @@ export class CallSession {
   private lastLoud = new Map<string, number>();
   private analysers = new Map<string, { analyser: AnalyserNode; source: MediaStreamAudioSourceNode; track: MediaStreamTrack }>();
   private left = false;
+  /** Offers to make again if unanswered (see `offerTo`). */
+  private offerTimers = new Set<ReturnType<typeof setTimeout>>();
 
   constructor(
     readonly callId: string,
@@ -162,9 +241,12 @@ export class CallSession {
     this.stops.push(
       api.ddp.stream('stream-notify-user', `${this.me}/webrtc`, (args) => {
         const signal = args[0] as Signal | undefined;
-        if (signal?.callId === this.callId && signal.from && signal.from !== this.me) void this.onSignal(signal);
+        if (signal?.callId === this.callId && signal.from && signal.from !== this.me) this.receive(signal);
       }),
     );
+    // Offers and answers sent to us before the server listens for us would be lost: the peers
+    // learn that we are here (join, `present`) only once it does.
+    await api.ddp.whenStreamReady('stream-notify-user', `${this.me}/webrtc`, STREAM_READY_TIMEOUT_MS);
     const onUnload = () => this.leaveOnUnload();
     window.addEventListener('pagehide', onUnload);
     this.stops.push(() => window.removeEventListener('pagehide', onUnload));
@@ -259,12 +341,31 @@ export class CallSession {
     this.offerTo(uid);
   }
 
-  private offerTo(uid: string) {
+  private offerTo(uid: string, attempt = 1) {
     const peer = this.createPeer(uid);
     void peer.enqueue(async () => {
       peer.attachLocal(this.localStream(), this.sendingVideo());
       await peer.offer();
+      if (attempt < OFFER_ATTEMPTS && !this.left) this.offerAgainIfUnanswered(peer, attempt);
     });
+  }
+
+  private offerAgainIfUnanswered(peer: Peer, attempt: number) {
+    const { uid } = peer;
+    const timer = setTimeout(
+      () => {
+        this.offerTimers.delete(timer);
+        void peer.enqueue(async () => {
+          // Still this connection, and still no answer: offer again. (Their own offer,
+          // answered in its place, replaced this connection.)
+          if (this.left || this.peers.get(uid) !== peer || peer.pc.signalingState !== 'have-local-offer') return;
+          this.dropPeer(uid);
+          this.offerTo(uid, attempt + 1);
+        });
+      },
+      OFFER_RETRY_MS * 2 ** (attempt - 1),
+    );
+    this.offerTimers.add(timer);
   }
 
   /** Something about a peer changed (tracks, connection state): refresh the tiles. */
@@ -277,11 +378,27 @@ export class CallSession {
 
   async signal(to: string, payload: Omit<Signal, 'callId' | 'from'>) {
     if (this.left) return;
-    try {
-      await api.ddp.call('stream-notify-user', `${to}/webrtc`, { callId: this.callId, ...payload });
-    } catch {
-      // The peer left meanwhile: the server refuses, and `<rid>/videoconf` will say so.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await api.ddp.call('stream-notify-user', `${to}/webrtc`, { callId: this.callId, ...payload });
+        return;
+      } catch (error) {
+        // Refused by the rate limits: once more when they allow. Otherwise the peer left
+        // meanwhile: the server refuses, and `<rid>/videoconf` will say so.
+        const wait = rateLimitWait(error);
+        if (wait === null || attempt > 1 || this.left) return;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(wait, RATE_LIMIT_WAIT_MS)));
+        if (this.left) return;
+      }
     }
+  }
+
+  /**
+   * One signal at a time, in the order they came: an offer that replaces a connection must be
+   * in place before the candidates sent after it are handed to a connection.
+   */
+  private receive(signal: Signal) {
+    this.inbox = this.inbox.then(() => this.onSignal(signal)).catch(() => {});
   }
 
   private async onSignal(signal: Signal) {
@@ -294,25 +411,31 @@ export class CallSession {
     }
     const peer = this.peers.get(from);
     if (signal.type === 'offer') {
-      if (peer && peer.pc.signalingState === 'have-local-offer' && this.me < from) {
+      if (peer) {
+        // Decided in the peer's queue, after any offer of ours already under way has been
+        // set: judged before, an offer still being made looks like none, and both sides
+        // would then drop theirs and answer an offer the other has dropped.
+        let keepOurs = false;
+        await peer.enqueue(async () => {
+          keepOurs = peer.pc.signalingState === 'have-local-offer' && this.me < from;
+        });
         // Both offered at once: the smaller id keeps its offer, the other answers it.
-        return;
+        if (keepOurs || this.left) return;
+        // Otherwise any earlier connection with them is over (they offered anew: a reload).
+        this.dropPeer(from);
       }
-      // Otherwise any earlier connection with them is over (they offered anew: a reload).
-      if (peer) this.dropPeer(from);
       const target = this.createPeer(from);
       const sdp = signal.sdp ?? '';
-      await target.enqueue(() => target.answer(sdp, this.localStream(), this.sendingVideo()));
+      void target.enqueue(() => target.answer(sdp, this.localStream(), this.sendingVideo()));
       return;
     }
     if (!peer) return;
-    const known = peer;
     if (signal.type === 'answer' && signal.sdp) {
       const sdp = signal.sdp;
-      await known.enqueue(() => known.accept(sdp));
+      void peer.enqueue(() => peer.accept(sdp));
     } else if (signal.type === 'candidate' && signal.candidate) {
       const candidate = signal.candidate;
-      await known.enqueue(() => known.candidate(candidate));
+      void peer.enqueue(() => peer.candidate(candidate));
     }
   }
 
@@ -394,8 +517,7 @@ export class CallSession {
       this.audioContext ??= new AudioContext();
       const source = this.audioContext.createMediaStreamSource(new MediaStream([track]));
       const analyser = this.audioContext.createAnalyser();
-      // About 40 ms of sound per look: short syllables (and short beeps) are not missed.
-      analyser.fftSize = 2048;
+      analyser.fftSize = ANALYSER_SAMPLES;
       source.connect(analyser);
       this.analysers.set(key, { analyser, source, track });
       return analyser;
@@ -419,15 +541,13 @@ export class CallSession {
       ['me', this.local?.getAudioTracks()[0], this.micOn],
       ...this.tiles.map((tile): [string, MediaStreamTrack | undefined, boolean] => [tile.uid, tile.stream.getAudioTracks()[0], true]),
     ];
-    const samples = new Float32Array(2048);
+    const samples = new Float32Array(ANALYSER_SAMPLES);
     const now = performance.now();
     for (const [key, track, on] of sources) {
       const analyser = this.analyserFor(key, track);
       if (!analyser || !on) continue;
       analyser.getFloatTimeDomainData(samples);
-      let sum = 0;
-      for (const value of samples) sum += value * value;
-      if (Math.sqrt(sum / samples.length) > 0.02) this.lastLoud.set(key, now);
+      if (loudestBlock(samples) > SPEAKING_LEVEL) this.lastLoud.set(key, now);
       // The highlight stays a moment after the last loud sound, so that it does not flicker
       // between words.
       next[key] = now - (this.lastLoud.get(key) ?? -Infinity) < SPEAKING_HOLD_MS;
@@ -476,6 +596,8 @@ export class CallSession {
 
   private teardown() {
     this.left = true;
+    for (const timer of this.offerTimers) clearTimeout(timer);
+    this.offerTimers.clear();
     for (const stop of this.stops) stop();
     this.stops = [];
     for (const uid of [...this.peers.keys()]) this.dropPeer(uid);

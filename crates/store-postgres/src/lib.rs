@@ -14,6 +14,7 @@ mod search;
 pub mod testing;
 
 use async_trait::async_trait;
+use comet_core::room::Message;
 use comet_store::transfer::RecordKind;
 use comet_store::{Conflict, PoolStats, StoreError, StoreResult};
 use comet_store_sql::{Connect, Database, Param, Query, SqlRow, SqlStore, Transaction};
@@ -239,6 +240,11 @@ impl Database for PostgresDatabase {
                THEN jsonb_set({doc}, '{{{key}}}', ({doc} -> '{key}') || {item}) \
              ELSE {doc} END"
         )
+    }
+
+    /// The index is the row's `search_vector`, set with the row.
+    fn index_messages(_messages: &[&Message]) -> Option<Query> {
+        None
     }
 
     fn search_index(q: &mut Query, text: &str) -> String {

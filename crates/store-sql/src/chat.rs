@@ -85,9 +85,22 @@ pub(crate) fn insert_subscription_query(s: &Subscription, if_not_member: bool) -
     .bind(&s.auto_translate_language)
 }
 
+/// Inserts message rows exactly as given, with their search index: queued (see
+/// [`Transaction::queue`]), so a failure may surface at the transaction's next statement.
+pub(crate) async fn insert_messages<D: Database>(
+    tx: &mut D::Tx,
+    messages: &[&Message],
+) -> StoreResult<()> {
+    tx.queue(insert_messages_query::<D>(messages)).await?;
+    if let Some(index) = D::index_messages(messages) {
+        tx.queue(index).await?;
+    }
+    Ok(())
+}
+
 /// Message rows exactly as given, in one statement. Live messages get their search index
 /// where it lives in the row; tombstones have none, as deleting leaves them.
-pub(crate) fn insert_messages_query<D: Database>(messages: &[&Message]) -> Query {
+fn insert_messages_query<D: Database>(messages: &[&Message]) -> Query {
     let search_column = D::SEARCH_COLUMN.map_or(String::new(), |c| format!(", {c}"));
     let mut q = Query::new(format!(
         "INSERT INTO messages ({MESSAGE_COLUMNS}{search_column}) VALUES "
@@ -203,7 +216,7 @@ pub(crate) async fn post_system_message<D: Database>(
     m: Option<&Message>,
 ) -> StoreResult<()> {
     if let Some(m) = m {
-        tx.write(insert_messages_query::<D>(&[m])).await?;
+        insert_messages::<D>(tx, &[m]).await?;
         tx.write(count_message_query(m, true, false)).await?;
     }
     Ok(())
@@ -1134,7 +1147,7 @@ impl<D: Database> MessageStore for SqlStore<D> {
         let at = millis(m.created_at);
         let mut tx = self.db.begin().await?;
         lock_room::<D>(&mut tx, &m.room_id).await?;
-        tx.queue(insert_messages_query::<D>(&[m])).await?;
+        insert_messages::<D>(&mut tx, &[m]).await?;
         if effects.counts_in_room || effects.becomes_last_message {
             let count =
                 count_message_query(m, effects.counts_in_room, effects.becomes_last_message);
@@ -1236,6 +1249,9 @@ impl<D: Database> MessageStore for SqlStore<D> {
         }
         update.push(" WHERE id = ").push_bind(&message.id);
         tx.queue(update).await?;
+        if let Some(index) = D::index_messages(&[&message]) {
+            tx.queue(index).await?;
+        }
         tx.commit().await?;
         Ok(Some(MessageChanged {
             message,

@@ -3,6 +3,7 @@
 use crate::query::Query;
 use async_trait::async_trait;
 use comet_core::Timestamp;
+use comet_core::room::Message;
 use comet_store::encoding::from_millis;
 use comet_store::{PoolStats, RecordKind, StoreResult};
 use serde_json::Value;
@@ -84,7 +85,7 @@ pub trait Database: Send + Sync + 'static {
     /// Whether a `DELETE … RETURNING` may feed an `INSERT` in one statement (a CTE).
     const DELETE_IN_CTE: bool;
     /// The column holding a message's search index, when it lives in the row (otherwise the
-    /// database indexes message text by itself).
+    /// index is a table of its own, which [`Database::index_messages`] fills).
     const SEARCH_COLUMN: Option<&'static str>;
     /// A query answering `n`, the bytes the database takes.
     const DATABASE_SIZE: &'static str;
@@ -112,6 +113,11 @@ pub trait Database: Send + Sync + 'static {
     fn json_add_to_set(doc: &str, key: &str, param: &str) -> String;
     /// The value of [`Database::SEARCH_COLUMN`] for a message's text (binding into `q`).
     fn search_index(q: &mut Query, text: &str) -> String;
+    /// Where the search index is a table of its own: the statement that adds messages just
+    /// inserted, or whose text was just set (the index has let go of the old text by then),
+    /// in the same transaction; `None` when there is nothing to add or the index is in the
+    /// row.
+    fn index_messages(messages: &[&Message]) -> Option<Query>;
     /// Starts a full-text search of the messages of room `room_id` (selecting the message
     /// columns), or returns false when `text` has no words; `filter` narrows it with a `WHERE`
     /// clause on the message columns (the room among them), then the match and the order

@@ -12,7 +12,7 @@ use crate::accounts::{
 };
 use crate::bans::insert_room_ban_query;
 use crate::chat::{
-    MESSAGES_PER_INSERT, insert_messages_query, insert_room_query, insert_subscription_query,
+    MESSAGES_PER_INSERT, insert_messages, insert_room_query, insert_subscription_query,
 };
 use crate::files::{insert_avatar_query, insert_upload_query};
 use crate::rows::record_from_row;
@@ -45,7 +45,7 @@ async fn insert_record<D: Database>(tx: &mut D::Tx, record: &Record) -> StoreRes
             ),
         ),
         Record::Subscription(subscription) => insert_subscription_query(subscription, false),
-        Record::Message(message) => insert_messages_query::<D>(&[message]),
+        Record::Message(message) => return insert_messages::<D>(tx, &[message]).await,
         Record::SubscriptionTrash(trashed) => Query::new(
             "INSERT INTO subscription_trash (id, user_id, rid, deleted_at) VALUES ($1, $2, $3, $4)",
         )
@@ -124,7 +124,7 @@ impl<D: Database> TransferStore for SqlStore<D> {
                 rest = &rest[1..];
             } else {
                 for chunk in messages.chunks(MESSAGES_PER_INSERT) {
-                    tx.write(insert_messages_query::<D>(chunk)).await?;
+                    insert_messages::<D>(&mut tx, chunk).await?;
                 }
                 rest = &rest[messages.len()..];
             }

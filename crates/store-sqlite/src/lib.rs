@@ -7,6 +7,7 @@
 //! acknowledged, and transactions that queue for the writer share one sync: see `writer`.
 
 use async_trait::async_trait;
+use comet_core::room::Message;
 use comet_store::transfer::RecordKind;
 use comet_store::{Conflict, PoolStats, StoreError, StoreResult};
 use comet_store_sql::{Database, OpenFile, Param, Query, SqlRow, SqlStore, Transaction};
@@ -318,7 +319,7 @@ impl Database for SqliteDatabase {
         (SELECT role FROM user_roles r WHERE r.user_id = u.id ORDER BY r.ord)) AS roles";
     // SQLite's data-modifying statements cannot be common table expressions.
     const DELETE_IN_CTE: bool = false;
-    // The FTS5 table follows message text through the migrations' triggers.
+    // The index is the FTS5 table `message_words` (migration 0030; `index_messages`).
     const SEARCH_COLUMN: Option<&'static str> = None;
     const DATABASE_SIZE: &'static str =
         "SELECT p.page_count * s.page_size AS n FROM pragma_page_count() p, pragma_page_size() s";
@@ -385,6 +386,31 @@ impl Database for SqliteDatabase {
         "NULL".to_owned()
     }
 
+    /// Each live message's words under its room's key, found by id (a message's rowid is
+    /// the database's to choose).
+    fn index_messages(messages: &[&Message]) -> Option<Query> {
+        let mut q = Query::new(
+            "INSERT INTO message_words (rowid, words) SELECT m.rowid, v.column2 FROM (VALUES ",
+        );
+        let mut any = false;
+        for m in messages.iter().filter(|m| m.deleted_at.is_none()) {
+            let Some(words) = indexed_words(&m.room_id, &m.text) else {
+                continue;
+            };
+            if any {
+                q.push(", ");
+            }
+            any = true;
+            q.push("(")
+                .push_bind(&m.id)
+                .push(", ")
+                .push_bind(words)
+                .push(")");
+        }
+        q.push(") v JOIN messages m ON m.id = v.column1");
+        any.then_some(q)
+    }
+
     fn search(
         q: &mut Query,
         room_id: &str,
@@ -398,12 +424,12 @@ impl Database for SqliteDatabase {
         }
         // FTS first (CROSS JOIN fixes the join order), then the room and the filter. The
         // matches come from a subquery that exposes only `fts_rowid`, so that the filter's
-        // column names (`msg` among them) are the messages' alone. FTS5 walks its matches in
-        // rowid order (the messages' insertion order) either way round, so with the LIMIT
-        // the scan stops once a page is found: nothing is ranked or sorted.
+        // column names are the messages' alone. FTS5 walks its matches in rowid order (the
+        // messages' insertion order) either way round, so with the LIMIT the scan stops once
+        // a page is found: nothing is ranked or sorted.
         q.push(&format!(
-            "SELECT {} FROM (SELECT rowid AS fts_rowid FROM messages_fts \
-             WHERE messages_fts MATCH ",
+            "SELECT {} FROM (SELECT rowid AS fts_rowid FROM message_words \
+             WHERE message_words MATCH ",
             comet_store_sql::MESSAGE_COLUMNS
         ))
         .push_bind(terms)
@@ -493,28 +519,128 @@ impl Database for SqliteDatabase {
     }
 }
 
-/// Turns user text into an FTS5 query: every word a quoted term (so that operators and
-/// punctuation in user input are never FTS syntax), all terms required, the last one also
-/// matching as a prefix unless it is a single letter (`last_word_is_prefix`).
+/// The characters of a room's key in the search index's terms (see [`room_search_key`]).
+const ROOM_KEY_CHARS: usize = 12;
+
+/// A room's key in the search index: 12 hexadecimal digits of the 64-bit FNV-1a hash of its
+/// id. Fixed in length, so that the index's prefix entries (migration 0030: 14 and 15
+/// characters) are the key and two or three letters of a word; letters and digits only, so
+/// that it joins the word's term. Two rooms sharing a key only share index entries: a search
+/// checks each message's room.
+fn room_search_key(room_id: &str) -> String {
+    const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0100_0000_01b3;
+    let hash = room_id.bytes().fold(OFFSET_BASIS, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(PRIME)
+    });
+    let key = format!("{hash:016x}");
+    key[..ROOM_KEY_CHARS].to_owned()
+}
+
+/// What the index holds for a message: each of its words under the room's key, or `None`
+/// when it has no words.
+fn indexed_words(room_id: &str, text: &str) -> Option<String> {
+    let words = comet_store::encoding::search_words(text);
+    if words.is_empty() {
+        return None;
+    }
+    let key = room_search_key(room_id);
+    let mut out = String::with_capacity(text.len() + words.len() * (ROOM_KEY_CHARS + 1));
+    for word in words {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&key);
+        out.push_str(word);
+    }
+    Some(out)
+}
+
+/// Turns user text into an FTS5 query: every word a quoted term under the room's key (so that
+/// operators and punctuation in user input are never FTS syntax), all terms required, the
+/// last one also matching as a prefix unless it is a single letter (`last_word_is_prefix`).
 fn fts_query(room_id: &str, text: &str) -> String {
     let words = comet_store::encoding::search_words(text);
-    let Some((last, rest)) = words.split_last() else {
+    let Some(last) = words.last() else {
         return String::new();
     };
-    let mut terms: Vec<String> = rest.iter().map(|w| format!("\"{w}\"")).collect();
-    terms.push(if comet_store::encoding::last_word_is_prefix(last) {
-        format!("\"{last}\"*")
-    } else {
-        format!("\"{last}\"")
-    });
-    let words = format!("msg : ({})", terms.join(" "));
-    // The room's entries (migration 0029), unless its id has nothing the index tokenizes;
-    // the query checks each message's room either way.
-    if room_id.chars().any(char::is_alphanumeric) {
-        format!("rid : \"{}\" AND {words}", room_id.replace('"', "\"\""))
-    } else {
-        words
+    let key = room_search_key(room_id);
+    let mut terms: Vec<String> = words.iter().map(|w| format!("\"{key}{w}\"")).collect();
+    if comet_store::encoding::last_word_is_prefix(last)
+        && let Some(term) = terms.last_mut()
+    {
+        term.push('*');
     }
+    terms.join(" ")
+}
+
+/// Indexes the messages stored before migration 0030 (its `search_rebuild` table says from
+/// where), a batch per transaction, then drops the table; nothing to do once it is gone.
+async fn rebuild_search_index(writer: &SqlitePool) -> StoreResult<()> {
+    // Rows read per transaction, and inserted per statement (two parameters a row, within
+    // SQLite's 32,766).
+    const BATCH: i64 = 20_000;
+    const ROWS_PER_INSERT: usize = 5_000;
+    let pending: Option<(i64,)> = sqlx::query_as(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'search_rebuild'",
+    )
+    .fetch_optional(writer)
+    .await
+    .map_err(backend)?;
+    if pending.is_none() {
+        return Ok(());
+    }
+    tracing::info!("indexing the stored messages for search (migration 0030), once");
+    let started = std::time::Instant::now();
+    let mut indexed = 0_usize;
+    loop {
+        let mut tx = writer.begin().await.map_err(backend)?;
+        let (next,): (i64,) = sqlx::query_as("SELECT next_rowid FROM search_rebuild")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let batch: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT rowid, rid, msg FROM messages WHERE rowid > ? AND deleted_at IS NULL \
+             ORDER BY rowid LIMIT ?",
+        )
+        .bind(next)
+        .bind(BATCH)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let Some(&(last, _, _)) = batch.last() else {
+            sqlx::query("DROP TABLE search_rebuild")
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            tx.commit().await.map_err(backend)?;
+            break;
+        };
+        let rows: Vec<(i64, String)> = batch
+            .iter()
+            .filter_map(|(rowid, rid, msg)| Some((*rowid, indexed_words(rid, msg)?)))
+            .collect();
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let mut insert = sqlx::QueryBuilder::new("INSERT INTO message_words (rowid, words) ");
+            insert.push_values(chunk, |mut row, (rowid, words)| {
+                row.push_bind(rowid).push_bind(words);
+            });
+            insert.build().execute(&mut *tx).await.map_err(backend)?;
+        }
+        sqlx::query("UPDATE search_rebuild SET next_rowid = ?")
+            .bind(last)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        indexed += rows.len();
+    }
+    tracing::info!(
+        indexed,
+        seconds = started.elapsed().as_secs_f64(),
+        "search index rebuilt (migration 0030)"
+    );
+    Ok(())
 }
 
 #[async_trait]
@@ -603,6 +729,7 @@ impl SqliteDatabase {
             .await
             .map_err(backend)?;
         MIGRATOR.run(&writer).await.map_err(backend)?;
+        rebuild_search_index(&writer).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .test_before_acquire(false)
@@ -658,30 +785,47 @@ mod tests {
     }
 
     #[test]
-    fn fts_queries_quote_every_word() {
-        let words = |text: &str| super::fts_query("", text);
-        assert_eq!(words("hello wor"), "msg : (\"hello\" \"wor\"*)");
-        assert_eq!(words("a\" OR bc"), "msg : (\"a\" \"OR\" \"bc\"*)");
+    fn fts_queries_quote_every_word_under_the_rooms_key() {
+        let key = super::room_search_key("GENERAL");
+        let words = |text: &str| super::fts_query("GENERAL", text);
+        assert_eq!(words("hello wor"), format!("\"{key}hello\" \"{key}wor\"*"));
+        assert_eq!(
+            words("a\" OR bc"),
+            format!("\"{key}a\" \"{key}OR\" \"{key}bc\"*")
+        );
         assert_eq!(
             words("plan b"),
-            "msg : (\"plan\" \"b\")",
+            format!("\"{key}plan\" \"{key}b\""),
             "one letter is a whole word"
         );
-        assert_eq!(words("مرحبا بالعالم"), "msg : (\"مرحبا\" \"بالعالم\"*)");
+        assert_eq!(
+            words("مرحبا بالعالم"),
+            format!("\"{key}مرحبا\" \"{key}بالعالم\"*")
+        );
         assert_eq!(words("  "), "");
     }
 
     #[test]
-    fn fts_queries_match_the_room_and_the_words_in_the_text() {
-        assert_eq!(
-            super::fts_query("GENERAL", "hello"),
-            "rid : \"GENERAL\" AND msg : (\"hello\"*)"
+    fn room_keys_are_twelve_hex_digits_and_differ_between_rooms() {
+        let general = super::room_search_key("GENERAL");
+        assert_eq!(general.len(), 12);
+        assert!(
+            general
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
         );
+        assert_eq!(general, super::room_search_key("GENERAL"), "stable");
+        assert_ne!(general, super::room_search_key("general"));
+        assert_eq!(super::room_search_key("").len(), 12);
+    }
+
+    #[test]
+    fn a_message_is_indexed_as_its_words_under_its_rooms_key() {
+        let key = super::room_search_key("r1");
         assert_eq!(
-            super::fts_query("odd\"id", "hello"),
-            "rid : \"odd\"\"id\" AND msg : (\"hello\"*)",
-            "a quote in an id is doubled"
+            super::indexed_words("r1", "Deploy, the app!"),
+            Some(format!("{key}Deploy {key}the {key}app"))
         );
-        assert_eq!(super::fts_query("room", "  "), "");
+        assert_eq!(super::indexed_words("r1", " -- "), None);
     }
 }

@@ -168,6 +168,11 @@ impl Transaction for PgTransaction {
         self.write(query).await.map(drop)
     }
 
+    /// The index is the row's `search_vector`, set with the row.
+    async fn index_messages(&mut self, _messages: &[&Message]) -> StoreResult<()> {
+        Ok(())
+    }
+
     async fn commit(self) -> StoreResult<()> {
         self.0.commit().await.map_err(store_error)
     }
@@ -240,11 +245,6 @@ impl Database for PostgresDatabase {
                THEN jsonb_set({doc}, '{{{key}}}', ({doc} -> '{key}') || {item}) \
              ELSE {doc} END"
         )
-    }
-
-    /// The index is the row's `search_vector`, set with the row.
-    fn index_messages(_messages: &[&Message]) -> Option<Query> {
-        None
     }
 
     fn search_index(q: &mut Query, text: &str) -> String {

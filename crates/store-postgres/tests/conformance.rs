@@ -41,6 +41,7 @@ conformance_tests!(
     concurrent_writers,
     posts_committed_out_of_order,
     racing_message_changes,
+    search_follows_racing_writes,
     read_receipts,
     thread_unreads,
     cluster,

@@ -92,10 +92,7 @@ pub(crate) async fn insert_messages<D: Database>(
     messages: &[&Message],
 ) -> StoreResult<()> {
     tx.queue(insert_messages_query::<D>(messages)).await?;
-    if let Some(index) = D::index_messages(messages) {
-        tx.queue(index).await?;
-    }
-    Ok(())
+    tx.index_messages(messages).await
 }
 
 /// Message rows exactly as given, in one statement. Live messages get their search index
@@ -1249,9 +1246,7 @@ impl<D: Database> MessageStore for SqlStore<D> {
         }
         update.push(" WHERE id = ").push_bind(&message.id);
         tx.queue(update).await?;
-        if let Some(index) = D::index_messages(&[&message]) {
-            tx.queue(index).await?;
-        }
+        tx.index_messages(&[&message]).await?;
         tx.commit().await?;
         Ok(Some(MessageChanged {
             message,

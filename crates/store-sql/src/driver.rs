@@ -53,6 +53,11 @@ pub trait Transaction: Send {
     /// back and send it with the transaction's next statement or its commit, in one round
     /// trip: then its error comes from that call.
     async fn queue(&mut self, query: Query) -> StoreResult<()>;
+    /// Adds messages just inserted, or whose text was just set (the index has let go of the
+    /// old text by then), to the search index where it is a table of its own, in the same
+    /// commit; nothing where the index is in the row. The backend may add them when its
+    /// batch of transactions commits, as long as they are committed with it.
+    async fn index_messages(&mut self, messages: &[&Message]) -> StoreResult<()>;
     async fn commit(self) -> StoreResult<()>;
 }
 
@@ -85,7 +90,7 @@ pub trait Database: Send + Sync + 'static {
     /// Whether a `DELETE … RETURNING` may feed an `INSERT` in one statement (a CTE).
     const DELETE_IN_CTE: bool;
     /// The column holding a message's search index, when it lives in the row (otherwise the
-    /// index is a table of its own, which [`Database::index_messages`] fills).
+    /// index is a table of its own, which [`Transaction::index_messages`] fills).
     const SEARCH_COLUMN: Option<&'static str>;
     /// A query answering `n`, the bytes the database takes.
     const DATABASE_SIZE: &'static str;
@@ -113,11 +118,6 @@ pub trait Database: Send + Sync + 'static {
     fn json_add_to_set(doc: &str, key: &str, param: &str) -> String;
     /// The value of [`Database::SEARCH_COLUMN`] for a message's text (binding into `q`).
     fn search_index(q: &mut Query, text: &str) -> String;
-    /// Where the search index is a table of its own: the statement that adds messages just
-    /// inserted, or whose text was just set (the index has let go of the old text by then),
-    /// in the same transaction; `None` when there is nothing to add or the index is in the
-    /// row.
-    fn index_messages(messages: &[&Message]) -> Option<Query>;
     /// Starts a full-text search of the messages of room `room_id` (selecting the message
     /// columns), or returns false when `text` has no words; `filter` narrows it with a `WHERE`
     /// clause on the message columns (the room among them), then the match and the order

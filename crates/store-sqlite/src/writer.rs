@@ -1,14 +1,15 @@
 //! The one writer connection, and group commit.
 //!
-//! With `synchronous=FULL` a COMMIT returns only once the write-ahead log is on disk, and that
+//! A commit is acknowledged only once the write-ahead log is on disk (by default), and that
 //! sync costs far more than the statements before it. So writers that queue for the connection
-//! share one: the first opens an outer `BEGIN IMMEDIATE` (the batch), every transaction runs
-//! inside its own `SAVEPOINT`, and its commit releases the savepoint into the batch. Whoever
-//! commits while no other writer is queued (or fills the batch) COMMITs the batch; otherwise
-//! it hands the connection to the next writer and waits for the batch's outcome. Nothing is
-//! acknowledged before the COMMIT of its batch succeeded, and when that COMMIT fails, or an
-//! error ends SQLite's transaction under the batch (`SQLITE_FULL`, `SQLITE_IOERR`,
-//! `SQLITE_BUSY`...), every member of the batch gets an error.
+//! share one COMMIT, and the sync after it (made outside the write lock: see `wal_sync`): the
+//! first opens an outer `BEGIN IMMEDIATE` (the batch), every transaction runs inside its own
+//! `SAVEPOINT`, and its commit releases the savepoint into the batch. Whoever commits while no
+//! other writer is queued (or fills the batch) COMMITs the batch; otherwise it hands the
+//! connection to the next writer and waits for the batch's outcome. Nothing is acknowledged
+//! before the COMMIT of its batch succeeded and the log was synced after it, and when that
+//! COMMIT or sync fails, or an error ends SQLite's transaction under the batch (`SQLITE_FULL`,
+//! `SQLITE_IOERR`, `SQLITE_BUSY`...), every member of the batch gets an error.
 //!
 //! A member waiting for its batch also queues for the connection again: when it gets it back
 //! with its batch still open (the writers after it went away, or one was dropped), it commits
@@ -27,13 +28,16 @@
 //! back ([`WriteTx::queue`]) and sent with its next statement or its RELEASE, the SAVEPOINT
 //! with them, as one multi-statement execution: a post is one round trip.
 
-use crate::{bound, sqlite_form, store_error};
+use crate::wal_sync::{Outcome, WalSync};
+use crate::{bound, index_statement, indexed_words, sqlite_form, store_error};
+use comet_core::room::Message;
 use comet_store::{StoreError, StoreResult};
 use comet_store_sql::{Param, Query};
 use futures_util::TryStreamExt;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{Sqlite, SqliteConnection, SqlitePool, SqliteQueryResult, SqliteRow};
 use sqlx::{Either, Executor};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use tokio::sync::{Mutex, OwnedMutexGuard, watch};
@@ -43,6 +47,40 @@ const MAX_BATCH: usize = 256;
 
 /// The most statements a transaction holds back; the next one is sent with them.
 const MAX_PENDING: usize = 64;
+
+/// The most messages one statement adds to the search index (four values each).
+const INDEX_CHUNK: usize = 200;
+
+/// A message to add to the search index when its batch commits.
+///
+/// FTS5 writes out what it holds in memory whenever a savepoint opens, and every transaction
+/// of a batch opens one: indexing each message in its own transaction made a segment of the
+/// index per message, then merged them, about a third of the writer's time. Held back and
+/// added together just before the batch's COMMIT, outside any member's savepoint, a batch
+/// makes one segment. Only transactions that committed into the batch hand theirs over.
+pub(crate) struct IndexEntry {
+    pub(crate) message_id: String,
+    pub(crate) room_id: String,
+    /// The text the words were made of: the message is indexed only if it still has it.
+    pub(crate) text: String,
+    pub(crate) words: String,
+}
+
+impl IndexEntry {
+    /// The entry of a live message with words to index.
+    pub(crate) fn of(message: &Message) -> Option<IndexEntry> {
+        if message.deleted_at.is_some() {
+            return None;
+        }
+        let words = indexed_words(&message.room_id, &message.text)?;
+        Some(IndexEntry {
+            message_id: message.id.clone(),
+            room_id: message.room_id.clone(),
+            text: message.text.clone(),
+            words,
+        })
+    }
+}
 
 /// The writer connection, shared by every clone of the database.
 #[derive(Clone)]
@@ -60,10 +98,9 @@ struct Shared {
     /// explicit ROLLBACK, or an error that ended the transaction by itself.
     rollbacks: Arc<AtomicU64>,
     max_batch: usize,
+    /// Syncs the log after each COMMIT when the connection itself does not (see `wal_sync`).
+    wal_sync: Option<WalSync>,
 }
-
-/// A batch's outcome once decided; an error is told to every member.
-type Outcome = Option<Result<(), String>>;
 
 struct Batch {
     id: u64,
@@ -72,6 +109,16 @@ struct Batch {
     /// [`Shared::rollbacks`] when it began: a change means SQLite rolled it back.
     rollbacks_at_start: u64,
     outcome: watch::Sender<Outcome>,
+    /// Messages its members committed, to add to the search index before its COMMIT.
+    index: Vec<IndexEntry>,
+}
+
+impl Shared {
+    /// Whether the open batch should stay open for now: the log's syncer is busy, and will
+    /// have it committed when it is not.
+    fn defer_commit(&self) -> bool {
+        self.wal_sync.as_ref().is_some_and(WalSync::defer_commit)
+    }
 }
 
 /// What only the holder of the lock touches.
@@ -94,16 +141,35 @@ const RELEASE: &str = "RELEASE comet_member";
 const ROLLBACK_TO: &str = "ROLLBACK TO comet_member";
 
 impl Writer {
-    pub(crate) fn new(pool: SqlitePool, rollbacks: Arc<AtomicU64>) -> Self {
-        Writer {
-            shared: Arc::new(Shared {
-                pool,
-                state: Arc::default(),
-                queued: AtomicUsize::new(0),
-                rollbacks,
-                max_batch: MAX_BATCH,
-            }),
+    pub(crate) fn new(
+        pool: SqlitePool,
+        rollbacks: Arc<AtomicU64>,
+        wal_sync: Option<WalSync>,
+    ) -> Self {
+        let shared = Arc::new(Shared {
+            pool,
+            state: Arc::default(),
+            queued: AtomicUsize::new(0),
+            rollbacks,
+            max_batch: MAX_BATCH,
+            wal_sync,
+        });
+        if let (Some(sync), Ok(runtime)) = (&shared.wal_sync, tokio::runtime::Handle::try_current())
+        {
+            // Weak: the syncer belongs to `shared`, and must not keep it alive.
+            let weak = Arc::downgrade(&shared);
+            sync.on_deferred_commit(Box::new(move || {
+                if let Some(shared) = weak.upgrade() {
+                    runtime.spawn(async move {
+                        let mut state = shared.state.clone().lock_owned().await;
+                        if state.batch.is_some() {
+                            state.finish_batch(&shared).await;
+                        }
+                    });
+                }
+            }));
         }
+        Writer { shared }
     }
 
     /// Takes the connection for a transaction: a savepoint in the open batch (or a new one).
@@ -127,6 +193,7 @@ impl Writer {
                 members: 0,
                 rollbacks_at_start: shared.rollbacks.load(Ordering::SeqCst),
                 outcome: watch::Sender::new(None),
+                index: Vec::new(),
             });
         }
         let mut tx = WriteTx {
@@ -135,6 +202,7 @@ impl Writer {
             failed: None,
             savepoint,
             pending: Pending::default(),
+            index: Vec::new(),
         };
         if savepoint {
             // Sent with the transaction's first statement.
@@ -165,6 +233,11 @@ impl Writer {
 
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.shared.pool
+    }
+
+    /// How many times the log was synced after commits (none when SQLite syncs it itself).
+    pub(crate) fn wal_syncs(&self) -> u64 {
+        self.shared.wal_sync.as_ref().map_or(0, WalSync::syncs)
     }
 
     /// Commits the open batch, then closes the connection and the pool.
@@ -198,6 +271,28 @@ impl State {
     async fn execute(&mut self, pool: &SqlitePool, sql: &'static str) -> Result<(), sqlx::Error> {
         let connection = self.connection(pool).await?;
         sqlx::query(sql).execute(connection).await.map(drop)
+    }
+
+    /// Adds what the open batch's members left to the search index, the last entry of a
+    /// message standing for it.
+    async fn index_batch(&mut self, pool: &SqlitePool) -> Result<(), sqlx::Error> {
+        let Some(batch) = self.batch.as_mut() else {
+            return Ok(());
+        };
+        let entries = std::mem::take(&mut batch.index);
+        let mut seen = HashSet::new();
+        let mut latest: Vec<&IndexEntry> = entries
+            .iter()
+            .rev()
+            .filter(|e| seen.insert(e.message_id.as_str()))
+            .collect();
+        latest.reverse();
+        for chunk in latest.chunks(INDEX_CHUNK) {
+            let (sql, params) = sqlite_form(index_statement(chunk));
+            let connection = self.connection(pool).await?;
+            connection.execute(bound(sql, params)).await?;
+        }
+        Ok(())
     }
 
     /// Finishes what an earlier holder left: a broken batch is rolled back and failed, an
@@ -266,17 +361,38 @@ impl State {
                 let reason = "rolled back with no transaction to commit".to_owned();
                 self.abort(&shared.pool, reason).await;
             }
-            Some(_) => match self.execute(&shared.pool, "COMMIT").await {
-                Ok(()) => {
-                    if let Some(batch) = self.batch.take() {
-                        batch.outcome.send_replace(Some(Ok(())));
+            Some(_) => {
+                // Until its answer is read, what the index holds of the batch is unknown.
+                self.broken = Some("the batch's indexing was interrupted".to_owned());
+                if let Err(e) = self.index_batch(&shared.pool).await {
+                    let reason = format!("the batch's messages could not be indexed: {e}");
+                    self.abort(&shared.pool, reason).await;
+                    return;
+                }
+                self.broken = None;
+                self.commit_batch(shared).await;
+            }
+        }
+    }
+
+    /// COMMITs the open batch; its members are told once it is durable.
+    async fn commit_batch(&mut self, shared: &Shared) {
+        match self.execute(&shared.pool, "COMMIT").await {
+            Ok(()) => {
+                if let Some(batch) = self.batch.take() {
+                    match &shared.wal_sync {
+                        // Durable (and told) once the log is synced; the writer goes on.
+                        Some(sync) => sync.committed(batch.outcome),
+                        None => {
+                            batch.outcome.send_replace(Some(Ok(())));
+                        }
                     }
                 }
-                Err(e) => {
-                    let reason = format!("the commit of the batch failed: {e}");
-                    self.abort(&shared.pool, reason).await;
-                }
-            },
+            }
+            Err(e) => {
+                let reason = format!("the commit of the batch failed: {e}");
+                self.abort(&shared.pool, reason).await;
+            }
         }
     }
 }
@@ -297,7 +413,7 @@ async fn await_outcome(
         biased;
         _ = outcome.wait_for(Option::is_some) => {}
         guard = shared.state.clone().lock_owned() => {
-            if guard.batch.as_ref().is_some_and(|b| b.id == id) {
+            if guard.batch.as_ref().is_some_and(|b| b.id == id) && !shared.defer_commit() {
                 spawn_finish(shared.clone(), guard);
             }
         }
@@ -349,6 +465,8 @@ pub struct WriteTx {
     savepoint: bool,
     /// Statements not sent yet.
     pending: Pending,
+    /// Messages to index, handed to the batch when this transaction commits into it.
+    index: Vec<IndexEntry>,
 }
 
 /// Statements held back to go with the next one sent: SQL in SQLite's form (anonymous
@@ -420,6 +538,12 @@ impl WriteTx {
             self.send(None).await?;
         }
         Ok(())
+    }
+
+    /// Holds messages to add to the search index with the batch this transaction commits
+    /// into (see [`IndexEntry`]).
+    pub(crate) fn index_later(&mut self, entries: impl Iterator<Item = IndexEntry>) {
+        self.index.extend(entries);
     }
 
     /// Sends the statements held back, then `last`, in one execution; returns the rows and
@@ -501,8 +625,11 @@ impl WriteTx {
             ));
         };
         batch.members += 1;
+        batch.index.append(&mut self.index);
         let (id, outcome) = (batch.id, batch.outcome.subscribe());
-        if batch.members >= shared.max_batch || shared.queued.load(Ordering::SeqCst) == 0 {
+        if batch.members >= shared.max_batch
+            || (shared.queued.load(Ordering::SeqCst) == 0 && !shared.defer_commit())
+        {
             spawn_finish(shared.clone(), guard);
         } else {
             drop(guard);

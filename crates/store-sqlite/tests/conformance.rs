@@ -104,6 +104,12 @@ async fn posts_committed_out_of_order() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn search_follows_racing_writes() {
+    let (_dir, store) = fresh().await;
+    conformance::search_follows_racing_writes(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_message_changes() {
     let (_dir, store) = fresh().await;
     conformance::racing_message_changes(&store).await;

@@ -86,17 +86,65 @@ async fn outcomes(
     outcomes
 }
 
+/// Commits `count` transactions one after the other; returns the log syncs they caused.
+async fn syncs_of_sequential_commits(db: &SqliteDatabase, count: usize) -> u64 {
+    let before = db.wal_syncs();
+    for i in 0..count {
+        let mut tx = db.begin().await.expect("begin");
+        tx.write(insert(&format!("sequential-{i}")))
+            .await
+            .expect("insert");
+        tx.commit().await.expect("commit");
+    }
+    db.wal_syncs() - before
+}
+
 #[tokio::test]
 async fn full_is_the_default_synchronous() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(&dir.path().join("test.db"))
+    for store in [
+        SqliteStore::open(&dir.path().join("test.db"))
+            .await
+            .expect("open"),
+        SqliteStore::open_url(&format!(
+            "sqlite://{}",
+            dir.path().join("other.db").display()
+        ))
         .await
-        .expect("open");
-    assert_eq!(writer_synchronous(&store).await, 2, "FULL");
-    store.close().await;
-    let url = format!("sqlite://{}", dir.path().join("other.db").display());
-    let store = SqliteStore::open_url(&url).await.expect("open url");
-    assert_eq!(writer_synchronous(&store).await, 2, "FULL");
+        .expect("open url"),
+    ] {
+        store
+            .write(Query::new("CREATE TABLE t (k TEXT PRIMARY KEY)"))
+            .await
+            .expect("create table");
+        // Each commit waits for a sync of the log that began after it.
+        assert_eq!(syncs_of_sequential_commits(&store, 5).await, 5);
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn with_full_a_commit_is_acknowledged_after_a_sync_of_the_log() {
+    let (_dir, db) = fresh(Synchronous::Full).await;
+    assert_eq!(syncs_of_sequential_commits(&db, 20).await, 20);
+    // SQLite itself syncs only around checkpoints: the writer does the rest, outside the lock.
+    assert_eq!(writer_synchronous(&db).await, 1, "NORMAL");
+}
+
+#[tokio::test]
+async fn a_commit_whose_log_could_not_be_synced_is_not_acknowledged() {
+    let (dir, db) = fresh(Synchronous::Full).await;
+    let log = dir.path().join("test.db-wal");
+    let moved = dir.path().join("moved-wal");
+    // The writer keeps the file open; only the syncer's way to it is gone.
+    std::fs::rename(&log, &moved).expect("move the log");
+    let outcome = db.write(insert("unsynced")).await;
+    assert!(
+        matches!(&outcome, Err(StoreError::Backend(m)) if m.contains("could not be synced")),
+        "{outcome:?}"
+    );
+    std::fs::rename(&moved, &log).expect("put the log back");
+    db.write(insert("synced")).await.expect("a later write");
 }
 
 #[tokio::test]
@@ -123,6 +171,8 @@ async fn the_write_ahead_log_is_cut_back_after_checkpoints() {
 async fn normal_synchronous_is_available() {
     let (_dir, db) = fresh(Synchronous::Normal).await;
     assert_eq!(writer_synchronous(&db).await, 1, "NORMAL");
+    // Nothing syncs the log after commits.
+    assert_eq!(syncs_of_sequential_commits(&db, 5).await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -2537,6 +2537,125 @@ pub async fn message_search(store: &dyn Store) {
     );
 }
 
+/// Posts, edits and deletions racing on one room (with SQLite they share batches, and a
+/// message may be posted and changed in one): search finds each message by its last text
+/// alone, and nothing deleted.
+pub async fn search_follows_racing_writes(store: &dyn Store) {
+    use crate::{MessageFilter, PostEffects};
+    use comet_core::room::{Message, UserStub};
+    const EACH: usize = 12;
+    let t0 = now();
+    let ann = user("a1", "ann", "ann@example.com", t0);
+    store.insert_user(&ann).await.unwrap();
+    store
+        .create_room(&room("r1", "dev", &ann, t0), &[], None)
+        .await
+        .unwrap();
+    let post = |id: String, text: String, at_offset: i64| {
+        let author = UserStub::from(&ann);
+        async move {
+            let message = Message::new(id, "r1", author, &text, at_ms(t0, at_offset));
+            store
+                .post_message(&message, &PostEffects::default())
+                .await
+                .unwrap();
+        }
+    };
+    let edit = |id: String, text: String, at_offset: i64| {
+        let by = UserStub::from(&ann);
+        async move {
+            let change = MessageChange::Edit {
+                text,
+                mentions: Vec::new(),
+                channels: Vec::new(),
+                urls: Vec::new(),
+                md: None,
+                by,
+                attachments: None,
+                custom_fields: None,
+            };
+            store
+                .change_message(&id, &change, at_ms(t0, at_offset))
+                .await
+                .unwrap()
+                .unwrap();
+        }
+    };
+    // Messages there before the race: some are edited, some deleted, some left alone.
+    for i in 0..EACH {
+        post(format!("old{i:02}"), format!("before{i:02} kept"), 0).await;
+    }
+    let editor = async {
+        for i in (0..EACH).step_by(3) {
+            edit(format!("old{i:02}"), format!("after{i:02} kept"), 1).await;
+        }
+    };
+    let deleter = async {
+        for i in (1..EACH).step_by(3) {
+            assert!(
+                store
+                    .delete_message(&format!("old{i:02}"), at_ms(t0, 1))
+                    .await
+                    .unwrap()
+            );
+        }
+    };
+    // New messages changed at once by their own writer.
+    let churner = |lane: usize| async move {
+        for i in 0..EACH {
+            let id = format!("new{lane}x{i:02}");
+            post(id.clone(), format!("first{lane}x{i:02}"), 2).await;
+            match i % 3 {
+                0 => edit(id, format!("second{lane}x{i:02}"), 3).await,
+                1 => {
+                    assert!(store.delete_message(&id, at_ms(t0, 3)).await.unwrap());
+                }
+                _ => {}
+            }
+        }
+    };
+    tokio::join!(editor, deleter, churner(0), churner(1), churner(2));
+
+    let found = |text: String| async move {
+        store
+            .search_messages("r1", &text, &MessageFilter::default(), false, 0, None)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.id)
+            .collect::<Vec<_>>()
+    };
+    for i in 0..EACH {
+        let id = format!("old{i:02}");
+        let (before, after) = (format!("before{i:02}"), format!("after{i:02}"));
+        match i % 3 {
+            0 => {
+                assert!(found(before).await.is_empty(), "{id}: its old text is gone");
+                assert_eq!(found(after).await, [id.as_str()], "{id}: found by its edit");
+            }
+            1 => assert!(found(before).await.is_empty(), "{id} was deleted"),
+            _ => assert_eq!(found(before).await, [id.as_str()], "{id} was left alone"),
+        }
+    }
+    for lane in 0..3 {
+        for i in 0..EACH {
+            let id = format!("new{lane}x{i:02}");
+            let first = found(format!("first{lane}x{i:02}")).await;
+            let second = found(format!("second{lane}x{i:02}")).await;
+            match i % 3 {
+                0 => {
+                    assert!(first.is_empty(), "{id}: its first text is gone");
+                    assert_eq!(second, [id.as_str()], "{id}: found by its edit");
+                }
+                1 => assert!(first.is_empty(), "{id} was deleted"),
+                _ => assert_eq!(first, [id.as_str()], "{id}: found as posted"),
+            }
+        }
+    }
+    let kept = found("kept".to_owned()).await;
+    assert_eq!(kept.len(), EACH - EACH / 3, "{kept:?}");
+}
+
 /// Two writers racing on one room (posts with mentions, thread replies, reactions to one
 /// message, members joining and leaving): nothing is lost, counters add up, and the last
 /// message is the newest whatever order the writes commit in.

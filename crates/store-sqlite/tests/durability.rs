@@ -414,3 +414,63 @@ async fn a_transaction_dropped_with_statements_queued_or_sent_leaves_nothing() {
     let expected: BTreeSet<String> = ["after".to_owned()].into();
     assert_eq!(keys(&db).await, expected);
 }
+
+#[tokio::test]
+async fn transactions_of_held_back_statements_share_a_batch_each_with_its_own_outcome() {
+    let (_dir, db) = fresh(Synchronous::Full).await;
+    db.write(insert("taken")).await.expect("seed");
+    let mut first = db.begin().await.expect("begin");
+    first.write(insert("first")).await.expect("hold the writer");
+    let syncs_before = db.wal_syncs();
+    // Transactions that send nothing before their commit (a post's kind); every fifth
+    // conflicts halfway through.
+    let unsent = |i: usize| {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let mut tx = db.begin().await?;
+            tx.queue(insert(&format!("u{i}-a"))).await?;
+            if i % 5 == 0 {
+                tx.queue(insert("taken")).await?;
+            }
+            tx.queue(insert(&format!("u{i}-b"))).await?;
+            tx.commit().await
+        })
+    };
+    let mut handed_over: Vec<_> = (0..30).map(unsent).collect();
+    let_spawned_tasks_queue().await;
+    // One caller goes away while it waits for the writer: nothing of it runs.
+    let cancelled = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let mut tx = db.begin().await?;
+            tx.queue(insert("cancelled")).await?;
+            tx.commit().await
+        })
+    };
+    let_spawned_tasks_queue().await;
+    cancelled.abort();
+    handed_over.push(unsent(30));
+    let_spawned_tasks_queue().await;
+    first.commit().await.expect("first commits");
+
+    let mut expected: BTreeSet<String> = ["taken".to_owned(), "first".to_owned()].into();
+    for (i, task) in handed_over.into_iter().enumerate() {
+        let outcome = tokio::time::timeout(PATIENCE, task)
+            .await
+            .expect("a transaction never finished")
+            .expect("task");
+        if i % 5 == 0 {
+            assert!(
+                matches!(outcome, Err(StoreError::Conflict(Conflict::Id))),
+                "u{i}: {outcome:?}"
+            );
+        } else {
+            outcome.unwrap_or_else(|e| panic!("u{i}: {e}"));
+            expected.extend([format!("u{i}-a"), format!("u{i}-b")]);
+        }
+    }
+    assert!(cancelled.await.is_err(), "the cancelled task was aborted");
+    assert_eq!(keys(&db).await, expected);
+    assert_eq!(db.wal_syncs() - syncs_before, 1, "one batch, one sync");
+    db.write(insert("after")).await.expect("a later write");
+}

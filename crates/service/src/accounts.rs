@@ -1588,14 +1588,7 @@ impl Accounts<'_> {
 
     /// `me` (and `login`'s `data.me`): the user with preferences merged over the defaults.
     pub fn me(&self, user: &User) -> Me {
-        let mut preferences = Map::new();
-        for (id, value) in self
-            .ctx
-            .settings_with_prefix(comet_core::catalog::USER_PREFERENCE_PREFIX)
-        {
-            let key = id[comet_core::catalog::USER_PREFERENCE_PREFIX.len()..].to_owned();
-            preferences.insert(key, value);
-        }
+        let mut preferences = Map::clone(&self.ctx.settings_cache.default_preferences());
         if let Value::Object(own) = &user.preferences {
             for (k, v) in own {
                 preferences.insert(k.clone(), v.clone());

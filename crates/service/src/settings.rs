@@ -5,14 +5,17 @@ use crate::authz::Required;
 use crate::{Service, Session, store_error};
 use comet_core::setting::{Setting, SettingType};
 use comet_core::{Error, Result};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 /// Every setting by id. The service is the only writer, so the cache is refreshed on each write.
 #[derive(Default)]
 pub(crate) struct SettingsCache {
     by_id: RwLock<BTreeMap<String, Setting>>,
+    /// The default user preferences (`Accounts_Default_User_Preferences_*`, without the
+    /// prefix), which every `me` answer starts from: made once, then again after a write.
+    default_preferences: RwLock<Option<Arc<Map<String, Value>>>>,
 }
 
 impl SettingsCache {
@@ -22,6 +25,41 @@ impl SettingsCache {
             Ok(mut guard) => *guard = map,
             Err(poisoned) => *poisoned.into_inner() = map,
         }
+        self.forget_derived();
+    }
+
+    /// Drops what is made from the settings (after any write).
+    fn forget_derived(&self) {
+        match self.default_preferences.write() {
+            Ok(mut guard) => *guard = None,
+            Err(poisoned) => *poisoned.into_inner() = None,
+        }
+    }
+
+    /// The default user preferences, by preference name.
+    pub(crate) fn default_preferences(&self) -> Arc<Map<String, Value>> {
+        let made = match self.default_preferences.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        if let Some(made) = made {
+            return made;
+        }
+        let prefix = comet_core::catalog::USER_PREFERENCE_PREFIX;
+        // Made and stored under the write lock, so a write between the two cannot leave the
+        // old defaults behind (a writer forgets them after changing `by_id`).
+        let mut slot = match self.default_preferences.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let made = Arc::new(self.read(|m| {
+            m.range(prefix.to_owned()..)
+                .take_while(|(id, _)| id.starts_with(prefix))
+                .map(|(id, s)| (id[prefix.len()..].to_owned(), s.value.clone()))
+                .collect::<Map<String, Value>>()
+        }));
+        *slot = Some(made.clone());
+        made
     }
 
     fn read<T>(&self, f: impl FnOnce(&BTreeMap<String, Setting>) -> T) -> T {
@@ -40,6 +78,8 @@ impl SettingsCache {
             setting.value = value;
             setting.updated_at = at;
         }
+        drop(guard);
+        self.forget_derived();
     }
 }
 
@@ -122,16 +162,6 @@ impl Service {
         self.settings_cache
             .read(|m| m.get(id).and_then(|s| s.value.as_str().map(str::to_owned)))
             .unwrap_or_default()
-    }
-
-    /// Settings whose id starts with `prefix`, as `(id, value)`.
-    pub fn settings_with_prefix(&self, prefix: &str) -> Vec<(String, Value)> {
-        self.settings_cache.read(|m| {
-            m.range(prefix.to_owned()..)
-                .take_while(|(id, _)| id.starts_with(prefix))
-                .map(|(id, s)| (id.clone(), s.value.clone()))
-                .collect()
-        })
     }
 
     /// Writes a setting value through to the store and the cache, without permission checks

@@ -429,7 +429,7 @@ async fn transactions_of_held_back_statements_share_a_batch_each_with_its_own_ou
         tokio::spawn(async move {
             let mut tx = db.begin().await?;
             tx.queue(insert(&format!("u{i}-a"))).await?;
-            if i % 5 == 0 {
+            if i.is_multiple_of(5) {
                 tx.queue(insert("taken")).await?;
             }
             tx.queue(insert(&format!("u{i}-b"))).await?;
@@ -459,7 +459,7 @@ async fn transactions_of_held_back_statements_share_a_batch_each_with_its_own_ou
             .await
             .expect("a transaction never finished")
             .expect("task");
-        if i % 5 == 0 {
+        if i.is_multiple_of(5) {
             assert!(
                 matches!(outcome, Err(StoreError::Conflict(Conflict::Id))),
                 "u{i}: {outcome:?}"

@@ -209,6 +209,47 @@ async fn get_one_setting() {
 }
 
 #[tokio::test]
+async fn a_changed_default_preference_shows_in_me_under_the_users_own() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let alice = server.new_user("alice").await;
+    let view_mode =
+        |me: &serde_json::Value| me["settings"]["preferences"]["sidebarViewMode"].clone();
+    let me = server.get("me", &[], Some(&alice)).await;
+    assert_eq!(view_mode(me.ok()), json!("medium"));
+    let changed = server
+        .post(
+            "settings/Accounts_Default_User_Preferences_sidebarViewMode",
+            json!({"value": "extended"}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{:?}", changed.body);
+    let me = server.get("me", &[], Some(&alice)).await;
+    assert_eq!(view_mode(me.ok()), json!("extended"), "the new default");
+    let saved = server
+        .post(
+            "users.setPreferences",
+            json!({"data": {"sidebarViewMode": "condensed"}}),
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(saved.status, 200, "{:?}", saved.body);
+    let me = server.get("me", &[], Some(&alice)).await;
+    assert_eq!(
+        view_mode(me.ok()),
+        json!("condensed"),
+        "her own over the default"
+    );
+    let me = server.get("me", &[], Some(&admin)).await;
+    assert_eq!(
+        view_mode(me.ok()),
+        json!("extended"),
+        "others keep the default"
+    );
+}
+
+#[tokio::test]
 async fn changing_a_setting_takes_effect() {
     let server = TestServer::start().await;
     let admin = server.admin().await;

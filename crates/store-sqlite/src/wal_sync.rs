@@ -1,8 +1,8 @@
 //! Syncing the write-ahead log outside SQLite's write lock.
 //!
 //! With `synchronous=FULL`, SQLite syncs the log inside COMMIT while it still holds its one
-//! write lock, so the next batch of transactions cannot start until the disk has answered: the
-//! writer sat idle for a third of its time. Instead the writer connection runs with
+//! write lock, so the next batch of transactions cannot start until the disk has answered.
+//! Instead the writer connection runs with
 //! `synchronous=NORMAL` (SQLite still syncs around every checkpoint, so the database is never
 //! corrupted), and a thread of this module syncs the log after each COMMIT has written its
 //! frames; a batch's members are told it succeeded only once that sync has finished. An
@@ -37,7 +37,7 @@ struct SyncShared {
     queue: Mutex<Queue>,
     wake: Condvar,
     syncs: AtomicU64,
-    /// Has the deferred batch committed (set by the writer, which owns this syncer).
+    /// Commits the deferred batch (given by the writer, which owns this syncer).
     commit_deferred: OnceLock<Box<dyn Fn() + Send + Sync>>,
 }
 
@@ -97,10 +97,7 @@ impl WalSync {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
-        self.shared
-            .queue
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.shared.lock()
     }
 
     /// How many times the log has been synced.
@@ -125,10 +122,14 @@ impl Drop for WalSync {
 }
 
 impl SyncShared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn run(&self) {
         loop {
             let batches = {
-                let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut queue = self.lock();
                 while queue.committed.is_empty() && !queue.closed {
                     queue = self
                         .wake
@@ -155,7 +156,7 @@ impl SyncShared {
                 batch.send_replace(Some(outcome.clone()));
             }
             let commit_deferred = {
-                let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut queue = self.lock();
                 queue.syncing = false;
                 let due = queue.deferred && queue.committed.is_empty();
                 if due {

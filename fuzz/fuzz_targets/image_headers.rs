@@ -99,8 +99,10 @@ fn first_jpeg_frame(data: &[u8]) -> Option<u8> {
             continue;
         }
         if marker == 0x01 || (0xd0..=0xd8).contains(&marker) {
-            at += 2;
-            continue;
+            // These markers stand alone (libjpeg, browsers and our header walk step over
+            // the two bytes), but zune-jpeg reads a length after every marker it does not
+            // know and skips that far: from there on it walks another file.
+            return None;
         }
         if matches!(marker, 0xd9 | 0xda) {
             return None;

@@ -21,7 +21,11 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
+
+/// A sync taking this long is logged: every write waits for it.
+const SLOW_SYNC: Duration = Duration::from_secs(1);
 
 /// A batch's outcome once decided; an error is told to every member.
 pub(crate) type Outcome = Option<Result<(), String>>;
@@ -143,7 +147,14 @@ impl SyncShared {
                 // Every batch taken here had written its frames before this sync begins.
                 std::mem::take(&mut queue.committed)
             };
-            let outcome = match self.sync() {
+            let started = Instant::now();
+            let synced = self.sync();
+            let took = started.elapsed();
+            if took >= SLOW_SYNC {
+                // Every write waits for this: a slow disk shows here first.
+                tracing::warn!(seconds = took.as_secs_f64(), batches = batches.len(), log = %self.log.display(), "syncing the write-ahead log was slow");
+            }
+            let outcome = match synced {
                 Ok(()) => Ok(()),
                 Err(e) => {
                     // The frames are in the log but their durability is unknown: nothing of

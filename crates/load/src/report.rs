@@ -65,8 +65,14 @@ pub struct Criteria {
     pub average_ms: f64,
     pub p99_ms: f64,
     pub error_rate: f64,
-    /// The highest CPU and memory sample (unknown without the server's pid).
+    /// The server's CPU over the stretch: the mean of its samples, each itself the average
+    /// over `--sample-seconds` (unknown without the server's pid). Utilisation is a rate over
+    /// an interval, as Mattermost's monitor reads it (Prometheus rates over a minute); a
+    /// single five-second sample swings by half the limit at a steady load.
     pub cpu_pct: Option<f64>,
+    /// The highest single CPU sample: reported, not judged.
+    pub cpu_pct_peak: Option<f64>,
+    /// The highest memory sample.
     pub memory_pct: Option<f64>,
 }
 
@@ -80,11 +86,13 @@ impl Criteria {
                     Some(max.map_or(v, |m| m.max(v)))
                 })
         };
+        let cpu: Vec<f64> = samples.iter().filter_map(|s| s.cpu_pct).collect();
         Criteria {
             average_ms: requests.average_ms(),
             p99_ms: requests.percentile_ms(0.99),
             error_rate: requests.error_rate(),
-            cpu_pct: highest(|s| s.cpu_pct),
+            cpu_pct: (!cpu.is_empty()).then(|| cpu.iter().sum::<f64>() / cpu.len() as f64),
+            cpu_pct_peak: highest(|s| s.cpu_pct),
             memory_pct: highest(|s| s.memory_pct),
         }
     }
@@ -119,7 +127,8 @@ impl Criteria {
             "average_ms": self.average_ms, "average_ms_limit": AVERAGE_MS_LIMIT,
             "p99_ms": self.p99_ms, "p99_ms_limit": P99_MS_LIMIT,
             "error_rate": self.error_rate, "error_rate_limit": ERROR_RATE_LIMIT,
-            "cpu_pct_max": self.cpu_pct, "cpu_pct_limit": CPU_PCT_LIMIT,
+            "cpu_pct": self.cpu_pct, "cpu_pct_peak": self.cpu_pct_peak,
+            "cpu_pct_limit": CPU_PCT_LIMIT,
             "memory_pct_max": self.memory_pct, "memory_pct_limit": MEMORY_PCT_LIMIT,
             "failing": self.failing(), "pass": self.pass(),
         })
@@ -271,7 +280,7 @@ impl Report {
         let _ = writeln!(
             out,
             "criteria (from second {}): average {:.1} ms (< {AVERAGE_MS_LIMIT}) {}, p99 {:.1} ms (< {P99_MS_LIMIT}) {}, \
-             errors {:.4} % (< {:.3} %) {}, server CPU max {} % (< {CPU_PCT_LIMIT}) {}, memory max {} % (< {MEMORY_PCT_LIMIT}) {}",
+             errors {:.4} % (< {:.3} %) {}, server CPU {} % (< {CPU_PCT_LIMIT}) {} (highest sample {} %), memory max {} % (< {MEMORY_PCT_LIMIT}) {}",
             self.judged_from,
             c.average_ms,
             verdict(c.average_ms < AVERAGE_MS_LIMIT),
@@ -282,6 +291,7 @@ impl Report {
             verdict(c.error_rate < ERROR_RATE_LIMIT),
             optional(c.cpu_pct, 0),
             verdict(c.cpu_pct.is_none_or(|v| v < CPU_PCT_LIMIT)),
+            optional(c.cpu_pct_peak, 0),
             optional(c.memory_pct, 1),
             verdict(c.memory_pct.is_none_or(|v| v < MEMORY_PCT_LIMIT)),
         );
@@ -426,5 +436,47 @@ impl Report {
         );
         svg.push_str("</svg>\n");
         svg
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(cpu_pct: f64) -> Sample {
+        Sample {
+            at_seconds: 0.0,
+            users: 1,
+            requests: 1,
+            errors: 0,
+            average_ms: 1.0,
+            p50_ms: 1.0,
+            p99_ms: 1.0,
+            cpu_pct: Some(cpu_pct),
+            rss_mib: Some(30.0),
+            memory_pct: Some(0.5),
+        }
+    }
+
+    fn fast_requests() -> Tally {
+        let mut requests = Tally::default();
+        requests.record(Duration::from_millis(2), None);
+        requests
+    }
+
+    #[test]
+    fn cpu_is_judged_by_its_mean_over_the_stretch_and_its_peak_reported() {
+        let samples = [sample(50.0), sample(95.0), sample(50.0)];
+        let criteria = Criteria::judge(&fast_requests(), &samples.iter().collect::<Vec<_>>());
+        assert_eq!(criteria.cpu_pct, Some(65.0));
+        assert_eq!(criteria.cpu_pct_peak, Some(95.0));
+        assert!(criteria.pass(), "{:?}", criteria.failing());
+    }
+
+    #[test]
+    fn a_stretch_whose_mean_cpu_reaches_the_limit_fails() {
+        let samples = [sample(80.0), sample(90.0)];
+        let criteria = Criteria::judge(&fast_requests(), &samples.iter().collect::<Vec<_>>());
+        assert_eq!(criteria.failing(), vec!["cpu"]);
     }
 }

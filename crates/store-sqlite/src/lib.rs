@@ -12,8 +12,8 @@ use comet_core::room::Message;
 use comet_store::transfer::RecordKind;
 use comet_store::{Conflict, PoolStats, StoreError, StoreResult};
 use comet_store_sql::{Database, OpenFile, Param, Query, SqlRow, SqlStore, Transaction};
+use readers::{Reader, Readers};
 use serde_json::Value;
-use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteRow, SqliteSynchronous,
@@ -27,8 +27,12 @@ use std::time::Duration;
 use wal_sync::WalSync;
 use writer::{IndexEntry, WriteTx, Writer};
 
+mod readers;
 mod wal_sync;
 mod writer;
+
+/// The most reader connections open at once.
+const READERS: u32 = 4;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -59,7 +63,7 @@ pub enum Synchronous {
 #[derive(Clone)]
 pub struct SqliteDatabase {
     writer: Writer,
-    reader: SqlitePool,
+    readers: Readers,
 }
 
 impl std::fmt::Debug for SqliteDatabase {
@@ -265,7 +269,7 @@ fn rows(rows: Vec<SqliteRow>) -> Vec<SqliteResultRow> {
 /// (WAL gives each statement the last committed state; no transaction is needed to read).
 pub enum SqliteSession {
     Write(WriteTx),
-    Read(PoolConnection<sqlx::Sqlite>),
+    Read(Reader),
 }
 
 #[async_trait]
@@ -275,8 +279,8 @@ impl Transaction for SqliteSession {
     async fn read(&mut self, query: Query) -> StoreResult<Vec<SqliteResultRow>> {
         match self {
             SqliteSession::Write(tx) => tx.fetch(query).await.map(rows),
-            SqliteSession::Read(connection) => {
-                let found = statement(query).fetch_all(&mut **connection).await;
+            SqliteSession::Read(reader) => {
+                let found = reader.fetch_all(query).await;
                 found.map(rows).map_err(store_error)
             }
         }
@@ -285,10 +289,7 @@ impl Transaction for SqliteSession {
     async fn write(&mut self, query: Query) -> StoreResult<u64> {
         match self {
             SqliteSession::Write(tx) => tx.execute(query).await,
-            SqliteSession::Read(connection) => {
-                let done = statement(query).execute(&mut **connection).await;
-                done.map(|d| d.rows_affected()).map_err(store_error)
-            }
+            SqliteSession::Read(reader) => reader.execute(query).await.map_err(store_error),
         }
     }
 
@@ -440,7 +441,7 @@ impl Database for SqliteDatabase {
     }
 
     async fn read(&self, query: Query) -> StoreResult<Vec<SqliteResultRow>> {
-        let found = statement(query).fetch_all(&self.reader).await;
+        let found = self.readers.fetch_all(query).await;
         found.map(rows).map_err(store_error)
     }
 
@@ -464,8 +465,8 @@ impl Database for SqliteDatabase {
     }
 
     async fn snapshot(&self) -> StoreResult<SqliteSession> {
-        let connection = self.reader.acquire().await.map_err(store_error)?;
-        Ok(SqliteSession::Read(connection))
+        let reader = self.readers.lend().await.map_err(store_error)?;
+        Ok(SqliteSession::Read(reader))
     }
 
     fn pool_stats(&self) -> Vec<PoolStats> {
@@ -478,8 +479,8 @@ impl Database for SqliteDatabase {
         };
         let reader = PoolStats {
             pool: "reader",
-            size: self.reader.size(),
-            idle: u32::try_from(self.reader.num_idle()).unwrap_or(u32::MAX),
+            size: self.readers.size(),
+            idle: self.readers.idle(),
         };
         vec![writer, reader]
     }
@@ -792,14 +793,14 @@ impl SqliteDatabase {
             Synchronous::Normal => None,
         };
         let reader = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(READERS)
             .test_before_acquire(false)
             .connect_with(options.read_only(true))
             .await
             .map_err(backend)?;
         Ok(SqliteDatabase {
             writer: Writer::new(writer, rollbacks, wal_sync),
-            reader,
+            readers: Readers::new(reader, READERS as usize),
         })
     }
 
@@ -822,7 +823,7 @@ impl SqliteDatabase {
     /// Commits the writer's open batch, then closes both pools, waiting for running
     /// statements.
     pub async fn close(&self) {
-        self.reader.close().await;
+        self.readers.close().await;
         self.writer.close().await;
     }
 }

@@ -434,7 +434,7 @@ async fn await_outcome(
 /// Whether a statement's error leaves the batch as it was (the statement alone undone):
 /// SQLite's constraint, SQL, type and size errors do; anything else (disk full, I/O, busy,
 /// a lost connection...) may have ended the transaction.
-fn is_local(e: &sqlx::Error) -> bool {
+pub(crate) fn is_local(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Database(db) => {
             let code = db.code().and_then(|c| c.parse::<i32>().ok()).unwrap_or(-1);

@@ -2,9 +2,12 @@
 # Builds the fuzz targets in fuzz/ with stable rustc and libFuzzer's coverage instrumentation,
 # then runs each for a while over its committed corpus (fuzz/corpus/<target>/).
 #
-#   scripts/fuzz.sh [--seconds N] [--merge] [--build-only] [TARGET...]
+#   scripts/fuzz.sh [--seconds N | --runs N --seed S] [--merge] [--build-only] [TARGET...]
 #
 # --seconds N   run each target N seconds (default 60)
+# --runs N      run each target for N inputs instead, mutated from the fixed random seed S:
+#               a run that does not explore further on a faster machine, so that the gate in
+#               `scripts/test` passes or fails alike everywhere (exploring is --seconds' job)
 # --merge       afterwards add the inputs found that reach new code to fuzz/corpus/<target>/
 #               (new edges only, so that the committed corpus stays small)
 # --build-only  build, run nothing
@@ -20,19 +23,34 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 seconds=60
+runs=""
+seed=""
 merge=false
 build_only=false
 targets=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --seconds) seconds="$2"; shift 2 ;;
+        --runs) runs="$2"; shift 2 ;;
+        --seed) seed="$2"; shift 2 ;;
         --merge) merge=true; shift ;;
         --build-only) build_only=true; shift ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         -*) echo "unknown option $1" >&2; exit 2 ;;
         *) targets+=("$1"); shift ;;
     esac
 done
+if [ -n "$runs" ] && [ -z "$seed" ]; then
+    echo "--runs needs --seed (a fixed seed makes the run the same everywhere)" >&2
+    exit 2
+fi
+if [ -n "$runs" ]; then
+    budget=(-runs="$runs" -seed="$seed")
+    what="$runs inputs from seed $seed"
+else
+    budget=(-max_total_time="$seconds")
+    what="${seconds}s"
+fi
 if [ ${#targets[@]} -eq 0 ]; then
     mapfile -t targets < <(sed -n 's/^name = "\([a-z_]*\)"$/\1/p' fuzz/Cargo.toml | grep -v '^comet-fuzz$')
 fi
@@ -65,11 +83,18 @@ $build_only && exit 0
 failed=()
 for t in "${targets[@]}"; do
     work="$target_dir/work/$t"
-    mkdir -p "$work/corpus" "$work/artifacts" "fuzz/corpus/$t"
-    echo "==> fuzzing $t for ${seconds}s"
+    # A run of fixed inputs starts from the committed corpus alone, in a directory of its
+    # own, so that what earlier runs found does not change it.
+    scratch="$work/corpus"
+    if [ -n "$runs" ]; then
+        scratch="$work/fixed-corpus"
+        rm -rf "$scratch"
+    fi
+    mkdir -p "$scratch" "$work/artifacts" "fuzz/corpus/$t"
+    echo "==> fuzzing $t for $what"
     # The first corpus directory receives new inputs; the committed one is only read.
-    if ! "$target_dir/$host/release/$t" "$work/corpus" "fuzz/corpus/$t" \
-        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    if ! "$target_dir/$host/release/$t" "$scratch" "fuzz/corpus/$t" \
+        "${budget[@]}" -timeout=10 -rss_limit_mb=2048 \
         -artifact_prefix="$work/artifacts/" -print_final_stats=1 >"$work/log" 2>&1; then
         tail -n 40 "$work/log"
         echo "!! $t failed; the input is in $work/artifacts/" >&2
@@ -91,4 +116,4 @@ if [ ${#failed[@]} -gt 0 ]; then
     echo "fuzzing found failures in: ${failed[*]}" >&2
     exit 1
 fi
-echo "fuzzing: ${#targets[@]} targets ran ${seconds}s each, no failure"
+echo "fuzzing: ${#targets[@]} targets ran $what each, no failure"

@@ -21,11 +21,9 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, Row};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use wal_sync::WalSync;
-use writer::{IndexEntry, WriteTx, Writer};
+use writer::{IndexEntry, WriteTx, Writer, WrittenRow};
 
 mod readers;
 mod wal_sync;
@@ -82,24 +80,39 @@ fn store_error(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e
         && db.is_unique_violation()
     {
-        let message = db.message();
-        let conflict = if message.contains("username_key") {
-            Conflict::Username
-        } else if message.contains("email_key") {
-            Conflict::Email
-        } else if message.contains("login_tokens.user_id") || message.contains("login_tokens.name")
-        {
-            Conflict::TokenName
-        } else if message.contains("roles.name") {
-            Conflict::RoleName
-        } else if message.contains("rooms.name_key") {
-            Conflict::RoomName
-        } else {
-            Conflict::Id
-        };
-        return StoreError::Conflict(conflict);
+        return StoreError::Conflict(conflict_named_in(db.message()));
     }
     backend(e)
+}
+
+/// [`store_error`] for the writer thread's driver.
+fn store_error_of(e: &rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(failure, message) = e
+        && matches!(
+            failure.extended_code,
+            rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        )
+    {
+        return StoreError::Conflict(conflict_named_in(message.as_deref().unwrap_or_default()));
+    }
+    backend(e)
+}
+
+/// The field a unique-constraint failure protects, from the index or the columns SQLite names.
+fn conflict_named_in(message: &str) -> Conflict {
+    if message.contains("username_key") {
+        Conflict::Username
+    } else if message.contains("email_key") {
+        Conflict::Email
+    } else if message.contains("login_tokens.user_id") || message.contains("login_tokens.name") {
+        Conflict::TokenName
+    } else if message.contains("roles.name") {
+        Conflict::RoleName
+    } else if message.contains("rooms.name_key") {
+        Conflict::RoomName
+    } else {
+        Conflict::Id
+    }
 }
 
 /// The statement with its values bound.
@@ -195,17 +208,88 @@ fn anonymous_placeholders(sql: &str, mut params: Vec<Param>) -> (String, Vec<Par
     (out, ordered)
 }
 
-/// A row of a SQLite result.
-pub struct SqliteResultRow(SqliteRow);
+/// A row of a SQLite result: read by a reader connection, or returned by a statement of the
+/// writer thread.
+pub enum SqliteResultRow {
+    Read(SqliteRow),
+    Written(WrittenRow),
+}
 
 impl SqliteResultRow {
-    fn get<'r, T>(&'r self, column: &str) -> StoreResult<T>
-    where
-        T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
-    {
-        self.0
-            .try_get(column)
-            .map_err(|e| StoreError::Backend(format!("column {column}: {e}")))
+    fn get<T: FromColumn>(&self, column: &str) -> StoreResult<T> {
+        let found = match self {
+            SqliteResultRow::Read(row) => row.try_get(column).map_err(|e| e.to_string()),
+            SqliteResultRow::Written(row) => T::from_value(row.value(column)?),
+        };
+        found.map_err(|e| StoreError::Backend(format!("column {column}: {e}")))
+    }
+}
+
+/// A column's value as a Rust type, from either driver. The writer's values are held to the
+/// same types as sqlx holds the readers' (an integer is not text), so that a row reads the
+/// same whichever connection returned it.
+trait FromColumn: Sized + for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> {
+    fn from_value(value: &rusqlite::types::Value) -> Result<Self, String>;
+}
+
+fn mismatch<T>(value: &rusqlite::types::Value, wanted: &str) -> Result<T, String> {
+    Err(format!(
+        "a {wanted} was expected, the row has {:?}",
+        value.data_type()
+    ))
+}
+
+impl FromColumn for String {
+    fn from_value(value: &rusqlite::types::Value) -> Result<Self, String> {
+        match value {
+            rusqlite::types::Value::Text(text) => Ok(text.clone()),
+            other => mismatch(other, "text"),
+        }
+    }
+}
+
+impl FromColumn for i64 {
+    fn from_value(value: &rusqlite::types::Value) -> Result<Self, String> {
+        match value {
+            rusqlite::types::Value::Integer(n) => Ok(*n),
+            other => mismatch(other, "integer"),
+        }
+    }
+}
+
+impl FromColumn for f64 {
+    fn from_value(value: &rusqlite::types::Value) -> Result<Self, String> {
+        match value {
+            rusqlite::types::Value::Real(x) => Ok(*x),
+            // A whole number stored without REAL affinity comes back as an integer.
+            #[expect(
+                clippy::cast_precision_loss,
+                reason = "as SQLite itself converts an integer to REAL"
+            )]
+            rusqlite::types::Value::Integer(n) => Ok(*n as f64),
+            other => mismatch(other, "number"),
+        }
+    }
+}
+
+impl FromColumn for bool {
+    fn from_value(value: &rusqlite::types::Value) -> Result<Self, String> {
+        match value {
+            rusqlite::types::Value::Integer(n) => Ok(*n != 0),
+            other => mismatch(other, "boolean"),
+        }
+    }
+}
+
+impl<T: FromColumn> FromColumn for Option<T>
+where
+    Option<T>: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+{
+    fn from_value(value: &rusqlite::types::Value) -> Result<Self, String> {
+        match value {
+            rusqlite::types::Value::Null => Ok(None),
+            other => T::from_value(other).map(Some),
+        }
     }
 }
 
@@ -262,7 +346,11 @@ impl SqlRow for SqliteResultRow {
 }
 
 fn rows(rows: Vec<SqliteRow>) -> Vec<SqliteResultRow> {
-    rows.into_iter().map(SqliteResultRow).collect()
+    rows.into_iter().map(SqliteResultRow::Read).collect()
+}
+
+fn written(rows: Vec<WrittenRow>) -> Vec<SqliteResultRow> {
+    rows.into_iter().map(SqliteResultRow::Written).collect()
 }
 
 /// A write transaction on the writer, or a reader connection for reads that belong together
@@ -278,7 +366,7 @@ impl Transaction for SqliteSession {
 
     async fn read(&mut self, query: Query) -> StoreResult<Vec<SqliteResultRow>> {
         match self {
-            SqliteSession::Write(tx) => tx.fetch(query).await.map(rows),
+            SqliteSession::Write(tx) => tx.fetch(query).await.map(written),
             SqliteSession::Read(reader) => {
                 let found = reader.fetch_all(query).await;
                 found.map(rows).map_err(store_error)
@@ -447,21 +535,17 @@ impl Database for SqliteDatabase {
 
     /// A transaction of one statement, which SQLite keeps atomic without a savepoint.
     async fn write(&self, query: Query) -> StoreResult<u64> {
-        let mut tx = self.writer.begin(false).await?;
-        let changed = tx.execute(query).await?;
-        tx.commit().await?;
+        let (_, changed) = self.writer.write_alone(query).await?;
         Ok(changed)
     }
 
     async fn write_returning(&self, query: Query) -> StoreResult<Vec<SqliteResultRow>> {
-        let mut tx = self.writer.begin(false).await?;
-        let found = tx.fetch(query).await?;
-        tx.commit().await?;
-        Ok(rows(found))
+        let (found, _) = self.writer.write_alone(query).await?;
+        Ok(written(found))
     }
 
     async fn begin(&self) -> StoreResult<SqliteSession> {
-        self.writer.begin(true).await.map(SqliteSession::Write)
+        Ok(SqliteSession::Write(self.writer.begin()))
     }
 
     async fn snapshot(&self) -> StoreResult<SqliteSession> {
@@ -470,11 +554,10 @@ impl Database for SqliteDatabase {
     }
 
     fn pool_stats(&self) -> Vec<PoolStats> {
-        // The writer's connection stays taken between transactions; it is idle when no
-        // transaction holds it.
+        // One connection, on the writer thread: idle while the thread waits for work.
         let writer = PoolStats {
             pool: "writer",
-            size: self.writer.pool().size(),
+            size: 1,
             idle: self.writer.idle(),
         };
         let reader = PoolStats {
@@ -668,23 +751,28 @@ async fn rebuild_search_index(writer: &SqlitePool) -> StoreResult<()> {
     Ok(())
 }
 
-/// Starts syncing the write-ahead log of the writer's database after commits, and syncs what
-/// opening wrote (migrations) and the directory that holds the log. `None` for a database
-/// without a log file (in memory).
-async fn start_wal_sync(writer: &SqlitePool) -> StoreResult<Option<WalSync>> {
+/// The database's file, `None` when it has none (in memory).
+async fn database_file(pool: &SqlitePool) -> StoreResult<Option<PathBuf>> {
     let file: Option<String> =
         sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
-            .fetch_optional(writer)
+            .fetch_optional(pool)
             .await
             .map_err(backend)?;
+    Ok(file.filter(|f| !f.is_empty()).map(PathBuf::from))
+}
+
+/// Starts syncing the write-ahead log of the database `file` after commits, and syncs what
+/// opening wrote (migrations) and the directory that holds the log. `None` for a database
+/// without a log file (in memory, or not in WAL mode).
+async fn start_wal_sync(pool: &SqlitePool, file: Option<&Path>) -> StoreResult<Option<WalSync>> {
     let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
-        .fetch_one(writer)
+        .fetch_one(pool)
         .await
         .map_err(backend)?;
-    let Some(file) = file.filter(|f| !f.is_empty() && journal.eq_ignore_ascii_case("wal")) else {
+    let Some(file) = file.filter(|_| journal.eq_ignore_ascii_case("wal")) else {
         return Ok(None);
     };
-    let log = PathBuf::from(format!("{file}-wal"));
+    let log = PathBuf::from(format!("{}-wal", file.display()));
     let sync = WalSync::start(log.clone()).map_err(backend)?;
     sync.sync_now().map_err(backend)?;
     // The log's name must survive a power cut too, as SQLite's `FULL` makes sure of when it
@@ -765,33 +853,31 @@ impl SqliteDatabase {
             // a system call per page (a seventh of the writer's time). Bounded by the pages one
             // batch changes.
             .pragma("temp_store", "memory");
-        // Group commit must know when SQLite rolls a transaction back by itself (after a full
-        // disk or an I/O error), so every writer connection counts its rollbacks.
-        let rollbacks = Arc::new(AtomicU64::new(0));
-        let counter = rollbacks.clone();
-        // The pools hold local files: a lost connection is an error anyway, so skip the
-        // per-acquire ping.
-        let writer = SqlitePoolOptions::new()
+        // The migrations, and the one-off rebuild of the search index, run on a connection of
+        // sqlx's; the writer thread opens its own once they are done.
+        let setup = SqlitePoolOptions::new()
             .max_connections(1)
-            .test_before_acquire(false)
-            .after_connect(move |connection, _| {
-                let counter = counter.clone();
-                Box::pin(async move {
-                    connection.lock_handle().await?.set_rollback_hook(move || {
-                        counter.fetch_add(1, Ordering::SeqCst);
-                    });
-                    Ok(())
-                })
-            })
             .connect_with(options.clone())
             .await
             .map_err(backend)?;
-        MIGRATOR.run(&writer).await.map_err(backend)?;
-        rebuild_search_index(&writer).await?;
+        MIGRATOR.run(&setup).await.map_err(backend)?;
+        rebuild_search_index(&setup).await?;
+        let file = database_file(&setup).await?;
         let wal_sync = match synchronous {
-            Synchronous::Full => start_wal_sync(&writer).await?,
+            Synchronous::Full => start_wal_sync(&setup, file.as_deref()).await?,
             Synchronous::Normal => None,
         };
+        setup.close().await;
+        let Some(file) = file else {
+            return Err(StoreError::Backend(
+                "an in-memory SQLite database cannot be shared by the writer and the readers: \
+                 give a file"
+                    .to_owned(),
+            ));
+        };
+        let writer = Writer::start(file, wal_sync).await?;
+        // The pool holds local files: a lost connection is an error anyway, so skip the
+        // per-acquire ping.
         let reader = SqlitePoolOptions::new()
             .max_connections(READERS)
             .test_before_acquire(false)
@@ -799,7 +885,7 @@ impl SqliteDatabase {
             .await
             .map_err(backend)?;
         Ok(SqliteDatabase {
-            writer: Writer::new(writer, rollbacks, wal_sync),
+            writer,
             readers: Readers::new(reader, READERS as usize),
         })
     }

@@ -14,7 +14,6 @@
 //! failed in a way that may concern the connection rather than the statement, and any left
 //! unused for [`IDLE_RETURN`], which its idle timeout then closes.
 
-use crate::writer::is_local;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{Sqlite, SqlitePool, SqliteRow};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -187,6 +186,27 @@ impl Drop for Reader {
             return;
         }
         self.shared.lock().push((connection, Instant::now()));
+    }
+}
+
+/// Whether a statement's error leaves the connection as it was (the statement alone failed):
+/// SQLite's constraint, SQL, type and size errors, and decoding; anything else (I/O, busy, a
+/// lost connection...) may leave it in a state the next borrower must not inherit.
+fn is_local(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            let code = db.code().and_then(|c| c.parse::<i32>().ok()).unwrap_or(-1);
+            // SQLITE_ERROR, SQLITE_TOOBIG, SQLITE_CONSTRAINT, SQLITE_MISMATCH, SQLITE_RANGE.
+            matches!(code & 0xff, 1 | 18 | 19 | 20 | 25)
+        }
+        sqlx::Error::Encode(_)
+        | sqlx::Error::Decode(_)
+        | sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::ColumnNotFound(_)
+        | sqlx::Error::ColumnIndexOutOfBounds { .. }
+        | sqlx::Error::TypeNotFound { .. }
+        | sqlx::Error::RowNotFound => true,
+        _ => false,
     }
 }
 

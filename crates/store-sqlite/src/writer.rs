@@ -1,48 +1,42 @@
-//! The one writer connection, and group commit.
+//! The one writer connection, on a thread of its own, and group commit.
 //!
 //! A commit is acknowledged only once the write-ahead log is on disk (by default), and that
-//! sync costs far more than the statements before it. So writers that queue for the connection
-//! share one COMMIT, and the sync after it (made outside the write lock: see `wal_sync`): the
-//! first opens an outer `BEGIN IMMEDIATE` (the batch), every transaction runs inside its own
-//! `SAVEPOINT`, and its commit releases the savepoint into the batch. Whoever commits while no
-//! other writer is queued (or fills the batch) COMMITs the batch; otherwise it hands the
-//! connection to the next writer and waits for the batch's outcome. Nothing is acknowledged
+//! sync costs far more than the statements before it. So transactions share one COMMIT, and
+//! the sync after it (made outside the write lock: see `wal_sync`): the writer thread opens an
+//! outer `BEGIN IMMEDIATE` (the batch), runs every transaction inside its own `SAVEPOINT`,
+//! and a transaction's commit releases its savepoint into the batch. The thread COMMITs the
+//! batch once nothing else is waiting for it (or the batch is full). Nothing is acknowledged
 //! before the COMMIT of its batch succeeded and the log was synced after it, and when that
 //! COMMIT or sync fails, or an error ends SQLite's transaction under the batch (`SQLITE_FULL`,
 //! `SQLITE_IOERR`, `SQLITE_BUSY`...), every member of the batch gets an error.
 //!
-//! A member waiting for its batch also queues for the connection again: when it gets it back
-//! with its batch still open (the writers after it went away, or one was dropped), it commits
-//! the batch itself. So a batch never waits for a writer that is gone, and it holds at most the
-//! writers that were queued when its first member committed, which bounds everyone's wait.
-//!
-//! A transaction dropped without committing leaves its savepoint open; whoever holds the
-//! connection next rolls back to it before anything else (a task is started to do it at once,
-//! so a quiet server does not keep the batch open), and the rest of the batch goes on. The
-//! steps that change this state are recorded before they are sent, so an interrupted future
-//! (a cancelled request) leaves work that the next holder finishes, never a wrong state.
-//!
-//! Every statement is a round trip to sqlx's worker thread, and the task holding the writer
-//! waits to be scheduled again after each: with a post's five statements that was a third of
-//! the writer's time. So a transaction's statements whose result it does not read are held
-//! back ([`WriteTx::queue`]) and sent with its next statement or its RELEASE, the SAVEPOINT
-//! with them, as one multi-statement execution: a post is one round trip.
+//! The thread owns its connection (rusqlite, with a cache of prepared statements) and takes
+//! work from a channel, so it runs one transaction after another without waiting for anyone:
+//! when the connection was a pool's, each transaction was a round trip from its task to the
+//! driver's thread, and the next task had to be woken to send its own, which was half of the
+//! time per post (BENCHMARKS.md, session 19). A transaction sends nothing until it needs a
+//! result: the statements whose results it does not read ([`WriteTx::queue`]) go with its
+//! next statement or its commit, so a post is one message to the thread. A transaction that
+//! has read something holds the connection (its savepoint is open) until it commits or is
+//! dropped; the thread sets other transactions' work aside meanwhile, and takes it up, in the
+//! order it came, when that transaction ends. A transaction dropped without committing is
+//! rolled back to its savepoint, and the rest of the batch goes on.
 
 use crate::wal_sync::{Outcome, WalSync};
-use crate::{bound, index_statement, indexed_words, sqlite_form, store_error};
+use crate::{index_statement, indexed_words, sqlite_form, store_error_of};
 use comet_core::room::Message;
 use comet_store::{StoreError, StoreResult};
 use comet_store_sql::{Param, Query};
-use futures_util::TryStreamExt;
-use sqlx::pool::PoolConnection;
-use sqlx::sqlite::{Sqlite, SqliteConnection, SqlitePool, SqliteQueryResult, SqliteRow};
-use sqlx::{Either, Executor};
-use std::collections::HashSet;
+use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+use rusqlite::{Connection, OpenFlags, ToSql};
+use std::collections::{HashSet, VecDeque};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use tokio::sync::{Mutex, OwnedMutexGuard, watch};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
 
-/// The most transactions one COMMIT makes durable; past it the next commit syncs.
+/// The most transactions one COMMIT makes durable; past it the batch commits.
 const MAX_BATCH: usize = 256;
 
 /// The most statements a transaction holds back; the next one is sent with them.
@@ -50,6 +44,18 @@ const MAX_PENDING: usize = 64;
 
 /// The most messages one statement adds to the search index (four values each).
 const INDEX_CHUNK: usize = 200;
+
+/// Prepared statements the writer keeps (least recently used go first): the store's
+/// everyday statements fit, so they are not parsed again.
+const STATEMENT_CACHE: usize = 256;
+
+/// Statements with more values than this (bulk inserts, the batch's index statement, long
+/// lists) are prepared for the one use: their text varies with their size, so a cache would
+/// hold many large ones that rarely come back.
+const CACHED_MAX_PARAMS: usize = 32;
+
+/// How long a statement waits for another process's lock before failing with `SQLITE_BUSY`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A message to add to the search index when its batch commits.
 ///
@@ -82,342 +88,210 @@ impl IndexEntry {
     }
 }
 
-/// The writer connection, shared by every clone of the database.
+/// A row a statement of the writer returned, read out of SQLite by the thread.
+pub struct WrittenRow {
+    columns: Arc<[String]>,
+    values: Vec<Value>,
+}
+
+impl WrittenRow {
+    /// The value of `column`.
+    pub(crate) fn value(&self, column: &str) -> StoreResult<&Value> {
+        self.columns
+            .iter()
+            .position(|c| c == column)
+            .and_then(|i| self.values.get(i))
+            .ok_or_else(|| StoreError::Backend(format!("column {column}: no such column")))
+    }
+}
+
+/// A statement in SQLite's form (anonymous placeholders) with its values in order.
+type Statement = (String, Vec<Param>);
+
+/// What a transaction asks of the thread.
+enum Command {
+    Run(Run),
+    /// Transaction `.0` ended without committing.
+    Abandon(u64),
+    /// The log's syncer has finished: commit the batch it held back, if nothing runs.
+    CommitDeferred,
+    /// Commit the open batch and close the connection.
+    Close(oneshot::Sender<()>),
+}
+
+/// Statements of one transaction, in order.
+struct Run {
+    tx: u64,
+    /// Run inside a savepoint of the transaction's own; without, the transaction is a single
+    /// statement, which SQLite keeps atomic by itself.
+    savepoint: bool,
+    statements: Vec<Statement>,
+    /// The transaction ends with these: its savepoint is released into the batch.
+    commit: bool,
+    /// Messages to index with the batch, handed over when it commits.
+    index: Vec<IndexEntry>,
+    reply: oneshot::Sender<Result<Ran, Failed>>,
+}
+
+/// The rows and the changes of the last statement of a run, and for a commit, the outcome of
+/// its batch to come.
+struct Ran {
+    rows: Vec<WrittenRow>,
+    changes: u64,
+    outcome: Option<watch::Receiver<Outcome>>,
+}
+
+/// A failed run: the error, and whether it ended the whole batch (and so the transaction).
+struct Failed {
+    error: StoreError,
+    batch_ended: Option<String>,
+}
+
+/// The writer thread's end of the connection, shared by every clone of the database.
 #[derive(Clone)]
 pub(crate) struct Writer {
     shared: Arc<Shared>,
 }
 
 struct Shared {
-    /// The one-connection writer pool.
-    pool: SqlitePool,
-    state: Arc<Mutex<State>>,
-    /// Writers waiting to begin (not members waiting for their batch).
-    queued: AtomicUsize,
-    /// Transactions SQLite has rolled back on the writer connection (its rollback hook): an
-    /// explicit ROLLBACK, or an error that ended the transaction by itself.
-    rollbacks: Arc<AtomicU64>,
-    max_batch: usize,
-    /// Syncs the log after each COMMIT when the connection itself does not (see `wal_sync`).
-    wal_sync: Option<WalSync>,
+    commands: mpsc::UnboundedSender<Command>,
+    next_tx: AtomicU64,
+    /// The thread is waiting for work with no transaction holding the connection.
+    idle: Arc<AtomicBool>,
+    wal_sync: Option<Arc<WalSync>>,
 }
-
-struct Batch {
-    id: u64,
-    /// Transactions released into it, waiting for its COMMIT.
-    members: usize,
-    /// [`Shared::rollbacks`] when it began: a change means SQLite rolled it back.
-    rollbacks_at_start: u64,
-    outcome: watch::Sender<Outcome>,
-    /// Messages its members committed, to add to the search index before its COMMIT.
-    index: Vec<IndexEntry>,
-}
-
-impl Shared {
-    /// Whether the open batch should stay open for now: the log's syncer is busy, and will
-    /// have it committed when it is not.
-    fn defer_commit(&self) -> bool {
-        self.wal_sync.as_ref().is_some_and(WalSync::defer_commit)
-    }
-}
-
-/// What only the holder of the lock touches.
-#[derive(Default)]
-struct State {
-    connection: Option<PoolConnection<Sqlite>>,
-    /// The open outer transaction, if any.
-    batch: Option<Batch>,
-    /// A member's savepoint may be open although no transaction owns it any more (dropped, or
-    /// its commit interrupted): roll back to it before anything else.
-    member_open: bool,
-    /// The outer transaction must be rolled back (and its batch failed) for this reason before
-    /// anything else: set before a step whose interruption would leave it unknown.
-    broken: Option<String>,
-    batches_begun: u64,
-}
-
-const SAVEPOINT: &str = "SAVEPOINT comet_member";
-const RELEASE: &str = "RELEASE comet_member";
-const ROLLBACK_TO: &str = "ROLLBACK TO comet_member";
 
 impl Writer {
-    pub(crate) fn new(
-        pool: SqlitePool,
-        rollbacks: Arc<AtomicU64>,
-        wal_sync: Option<WalSync>,
-    ) -> Self {
+    /// Opens the writer connection to the database file at `path` (migrated already) on a
+    /// thread of its own.
+    pub(crate) async fn start(path: PathBuf, wal_sync: Option<WalSync>) -> StoreResult<Self> {
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let wal_sync = wal_sync.map(Arc::new);
+        let idle = Arc::new(AtomicBool::new(true));
         let shared = Arc::new(Shared {
-            pool,
-            state: Arc::default(),
-            queued: AtomicUsize::new(0),
-            rollbacks,
-            max_batch: MAX_BATCH,
-            wal_sync,
+            commands,
+            next_tx: AtomicU64::new(1),
+            idle: Arc::clone(&idle),
+            wal_sync: wal_sync.clone(),
         });
-        if let (Some(sync), Ok(runtime)) = (&shared.wal_sync, tokio::runtime::Handle::try_current())
-        {
-            // Weak: the syncer belongs to `shared`, and must not keep it alive.
-            let weak = Arc::downgrade(&shared);
+        if let Some(sync) = &wal_sync {
+            // Weak: the thread ends once every handle is gone, and the syncer must not keep
+            // its channel open.
+            let commands = shared.commands.downgrade();
             sync.on_deferred_commit(Box::new(move || {
-                if let Some(shared) = weak.upgrade() {
-                    runtime.spawn(async move {
-                        let mut state = shared.state.clone().lock_owned().await;
-                        if state.batch.is_some() {
-                            state.finish_batch(&shared).await;
-                        }
-                    });
+                if let Some(commands) = commands.upgrade() {
+                    let _ = commands.send(Command::CommitDeferred);
                 }
             }));
         }
-        Writer { shared }
+        let (opened_tx, opened) = oneshot::channel();
+        std::thread::Builder::new()
+            .name("comet-sqlite-writer".to_owned())
+            .spawn(move || match open_connection(&path) {
+                Ok(connection) => {
+                    let _ = opened_tx.send(Ok(()));
+                    let thread = Thread {
+                        connection,
+                        path,
+                        commands: receiver,
+                        set_aside: VecDeque::new(),
+                        holder: None,
+                        batch: None,
+                        wal_sync,
+                        idle,
+                    };
+                    thread.run();
+                }
+                Err(e) => {
+                    let _ = opened_tx.send(Err(e));
+                }
+            })
+            .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
+        match opened.await {
+            Ok(Ok(())) => Ok(Writer { shared }),
+            Ok(Err(e)) => Err(StoreError::Backend(format!(
+                "cannot open the writer connection: {e}"
+            ))),
+            Err(_) => Err(StoreError::Backend(
+                "the writer thread ended while opening".to_owned(),
+            )),
+        }
     }
 
-    /// Takes the connection for a transaction: a savepoint in the open batch (or a new one).
-    /// Without `savepoint` the transaction is a single statement, which SQLite keeps atomic by
-    /// itself.
-    pub(crate) async fn begin(&self, savepoint: bool) -> StoreResult<WriteTx> {
-        let mut guard = self.lock_in_turn().await;
-        let shared = &self.shared;
-        guard.settle(shared).await;
-        if guard.batch.is_none() {
-            // Until its answer is read, whether BEGIN ran is unknown; a ROLLBACK settles it.
-            guard.broken = Some("a transaction's start was interrupted".to_owned());
-            guard
-                .execute(&shared.pool, "BEGIN IMMEDIATE")
-                .await
-                .map_err(store_error)?;
-            guard.broken = None;
-            guard.batches_begun += 1;
-            guard.batch = Some(Batch {
-                id: guard.batches_begun,
-                members: 0,
-                rollbacks_at_start: shared.rollbacks.load(Ordering::SeqCst),
-                outcome: watch::Sender::new(None),
-                index: Vec::new(),
-            });
-        }
-        let mut tx = WriteTx {
-            guard: Some(guard),
+    /// A transaction: it holds nothing until it sends its first statement.
+    pub(crate) fn begin(&self) -> WriteTx {
+        WriteTx {
             writer: self.clone(),
-            failed: None,
-            savepoint,
-            pending: Pending::default(),
+            id: self.shared.next_tx.fetch_add(1, Ordering::Relaxed),
+            pending: Vec::new(),
             index: Vec::new(),
-        };
-        if savepoint {
-            // Sent with the transaction's first statement.
-            tx.pending.opens_savepoint = true;
-            tx.pending.push(SAVEPOINT, Vec::new());
+            sent: false,
+            ended: None,
         }
-        Ok(tx)
     }
 
-    /// Waits for the connection, counted among the writers queued meanwhile.
-    async fn lock_in_turn(&self) -> OwnedMutexGuard<State> {
-        /// Uncounts the writer however its wait ends (a cancelled request included).
-        struct Queued<'a>(&'a AtomicUsize);
-        impl Drop for Queued<'_> {
-            fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::SeqCst);
-            }
-        }
-        self.shared.queued.fetch_add(1, Ordering::SeqCst);
-        let _queued = Queued(&self.shared.queued);
-        self.shared.state.clone().lock_owned().await
+    /// One statement as a transaction of its own: its rows and changes, once durable.
+    pub(crate) async fn write_alone(&self, query: Query) -> StoreResult<(Vec<WrittenRow>, u64)> {
+        let mut tx = self.begin();
+        tx.pending.push(sqlite_form(query));
+        let ran = tx.send(false, true).await?;
+        tx.ended = Some("the transaction has ended".to_owned());
+        await_outcome(ran.outcome).await?;
+        Ok((ran.rows, ran.changes))
     }
 
-    /// 1 when no transaction holds the connection, else 0.
+    /// 1 when no transaction holds the connection and the thread waits for work, else 0.
     pub(crate) fn idle(&self) -> u32 {
-        u32::from(self.shared.state.try_lock().is_ok())
-    }
-
-    pub(crate) fn pool(&self) -> &SqlitePool {
-        &self.shared.pool
+        u32::from(self.shared.idle.load(Ordering::Relaxed))
     }
 
     /// How many times the log was synced after commits (none when SQLite syncs it itself).
     pub(crate) fn wal_syncs(&self) -> u64 {
-        self.shared.wal_sync.as_ref().map_or(0, WalSync::syncs)
+        self.shared.wal_sync.as_ref().map_or(0, |s| s.syncs())
     }
 
-    /// Commits the open batch, then closes the connection and the pool.
+    /// Commits the open batch, then closes the connection.
     pub(crate) async fn close(&self) {
-        let shared = &self.shared;
-        let mut state = shared.state.lock().await;
-        state.finish_batch(shared).await;
-        if let Some(connection) = state.connection.take() {
-            // Closing is best effort: the pool closes what is left next.
-            connection.close().await.ok();
+        let (done, closed) = oneshot::channel();
+        if self.shared.commands.send(Command::Close(done)).is_ok() {
+            let _ = closed.await;
         }
-        drop(state);
-        shared.pool.close().await;
+    }
+
+    fn send(&self, command: Command) -> StoreResult<()> {
+        self.shared
+            .commands
+            .send(command)
+            .map_err(|_| StoreError::Backend("the database is closed".to_owned()))
     }
 }
 
-impl State {
-    /// The connection, taken from the pool when none is held (at first, or after one failed).
-    async fn connection(
-        &mut self,
-        pool: &SqlitePool,
-    ) -> Result<&mut SqliteConnection, sqlx::Error> {
-        if self.connection.is_none() {
-            self.connection = Some(pool.acquire().await?);
-        }
-        self.connection
-            .as_deref_mut()
-            .ok_or(sqlx::Error::PoolClosed)
-    }
-
-    async fn execute(&mut self, pool: &SqlitePool, sql: &'static str) -> Result<(), sqlx::Error> {
-        let connection = self.connection(pool).await?;
-        sqlx::query(sql).execute(connection).await.map(drop)
-    }
-
-    /// Adds what the open batch's members left to the search index, the last entry of a
-    /// message standing for it.
-    async fn index_batch(&mut self, pool: &SqlitePool) -> Result<(), sqlx::Error> {
-        let Some(batch) = self.batch.as_mut() else {
-            return Ok(());
-        };
-        let entries = std::mem::take(&mut batch.index);
-        let mut seen = HashSet::new();
-        let mut latest: Vec<&IndexEntry> = entries
-            .iter()
-            .rev()
-            .filter(|e| seen.insert(e.message_id.as_str()))
-            .collect();
-        latest.reverse();
-        for chunk in latest.chunks(INDEX_CHUNK) {
-            let (sql, params) = sqlite_form(index_statement(chunk));
-            let connection = self.connection(pool).await?;
-            connection.execute(bound(sql, params)).await?;
-        }
-        Ok(())
-    }
-
-    /// Finishes what an earlier holder left: a broken batch is rolled back and failed, an
-    /// abandoned savepoint rolled back, and a batch that SQLite rolled back by itself failed.
-    async fn settle(&mut self, shared: &Shared) {
-        if let Some(reason) = self.broken.clone() {
-            self.abort(&shared.pool, reason).await;
-            return;
-        }
-        if self.member_open {
-            let undone = match self.execute(&shared.pool, ROLLBACK_TO).await {
-                Ok(()) => self.execute(&shared.pool, RELEASE).await,
-                Err(e) => Err(e),
-            };
-            match undone {
-                Ok(()) => self.member_open = false,
-                // Its commit released it before being interrupted: it is part of the batch.
-                Err(e) if is_message(&e, "no such savepoint") => self.member_open = false,
-                Err(e) => {
-                    let reason = format!("a dropped transaction could not be rolled back: {e}");
-                    self.abort(&shared.pool, reason).await;
-                    return;
-                }
-            }
-        }
-        if self.rolled_back(shared) {
-            let reason = "SQLite rolled back the batch of transactions".to_owned();
-            self.abort(&shared.pool, reason).await;
-        }
-    }
-
-    /// Whether SQLite rolled back the open batch since it began.
-    fn rolled_back(&self, shared: &Shared) -> bool {
-        self.batch
-            .as_ref()
-            .is_some_and(|b| shared.rollbacks.load(Ordering::SeqCst) != b.rollbacks_at_start)
-    }
-
-    /// Rolls back the outer transaction and fails every member of its batch with `reason`.
-    async fn abort(&mut self, pool: &SqlitePool, reason: String) {
-        self.broken = Some(reason.clone());
-        match self.execute(pool, "ROLLBACK").await {
-            Ok(()) => {}
-            Err(e) if is_message(&e, "no transaction is active") => {}
-            Err(_) => {
-                // The connection's state is unknown: a new one starts clean.
-                if let Some(connection) = self.connection.take() {
-                    drop(connection.detach());
-                }
-            }
-        }
-        self.broken = None;
-        self.member_open = false;
-        if let Some(batch) = self.batch.take() {
-            batch.outcome.send_replace(Some(Err(reason)));
-        }
-    }
-
-    /// Settles, then makes the open batch durable and tells its members (a batch no
-    /// transaction was released into is rolled back: nobody waits for it).
-    async fn finish_batch(&mut self, shared: &Shared) {
-        self.settle(shared).await;
-        match &self.batch {
-            None => {}
-            Some(batch) if batch.members == 0 => {
-                let reason = "rolled back with no transaction to commit".to_owned();
-                self.abort(&shared.pool, reason).await;
-            }
-            Some(_) => {
-                // Until its answer is read, what the index holds of the batch is unknown.
-                self.broken = Some("the batch's indexing was interrupted".to_owned());
-                if let Err(e) = self.index_batch(&shared.pool).await {
-                    let reason = format!("the batch's messages could not be indexed: {e}");
-                    self.abort(&shared.pool, reason).await;
-                    return;
-                }
-                self.broken = None;
-                self.commit_batch(shared).await;
-            }
-        }
-    }
-
-    /// COMMITs the open batch; its members are told once it is durable.
-    async fn commit_batch(&mut self, shared: &Shared) {
-        match self.execute(&shared.pool, "COMMIT").await {
-            Ok(()) => {
-                if let Some(batch) = self.batch.take() {
-                    match &shared.wal_sync {
-                        // Durable (and told) once the log is synced; the writer goes on.
-                        Some(sync) => sync.committed(batch.outcome),
-                        None => {
-                            batch.outcome.send_replace(Some(Ok(())));
-                        }
-                    }
-                }
-            }
-            Err(e) => {
-                let reason = format!("the commit of the batch failed: {e}");
-                self.abort(&shared.pool, reason).await;
-            }
-        }
-    }
+/// The writer connection, set up as the rest of the store expects (the readers' settings).
+fn open_connection(path: &std::path::Path) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let connection = Connection::open_with_flags(path, flags)?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    // WAL is a property of the file, set when it was created; `NORMAL` still syncs around
+    // checkpoints, and with `Synchronous::Full` the log is synced after each COMMIT (see
+    // `wal_sync`). Each transaction of a batch runs in a savepoint, whose journal keeps the
+    // first version of every page it changes: in memory that is a copy, in a temporary file a
+    // system call per page (a seventh of the writer's time); bounded by one batch's pages.
+    connection.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+         PRAGMA journal_size_limit = {}; PRAGMA temp_store = MEMORY;",
+        crate::WAL_SIZE_LIMIT_BYTES
+    ))?;
+    Ok(connection)
 }
 
-/// Commits the batch on a task of its own, so that a cancelled caller cannot leave its
-/// members without an outcome.
-fn spawn_finish(shared: Arc<Shared>, mut guard: OwnedMutexGuard<State>) {
-    tokio::spawn(async move { guard.finish_batch(&shared).await });
-}
-
-/// Waits for the outcome of batch `id`, committing it when the connection comes back first.
-async fn await_outcome(
-    shared: Arc<Shared>,
-    id: u64,
-    mut outcome: watch::Receiver<Outcome>,
-) -> StoreResult<()> {
-    tokio::select! {
-        biased;
-        _ = outcome.wait_for(Option::is_some) => {}
-        guard = shared.state.clone().lock_owned() => {
-            if guard.batch.as_ref().is_some_and(|b| b.id == id) && !shared.defer_commit() {
-                spawn_finish(shared.clone(), guard);
-            }
-        }
-    }
+/// Waits for the outcome of a batch (`None`: nothing was written, nothing to wait for).
+async fn await_outcome(outcome: Option<watch::Receiver<Outcome>>) -> StoreResult<()> {
+    let Some(mut outcome) = outcome else {
+        return Ok(());
+    };
     let decided = match outcome.wait_for(Option::is_some).await {
         Ok(decided) => (*decided).clone(),
         Err(_) => None,
@@ -431,111 +305,44 @@ async fn await_outcome(
     }
 }
 
-/// Whether a statement's error leaves the batch as it was (the statement alone undone):
-/// SQLite's constraint, SQL, type and size errors do; anything else (disk full, I/O, busy,
-/// a lost connection...) may have ended the transaction.
-pub(crate) fn is_local(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Database(db) => {
-            let code = db.code().and_then(|c| c.parse::<i32>().ok()).unwrap_or(-1);
-            // SQLITE_ERROR, SQLITE_TOOBIG, SQLITE_CONSTRAINT, SQLITE_MISMATCH, SQLITE_RANGE.
-            matches!(code & 0xff, 1 | 18 | 19 | 20 | 25)
-        }
-        sqlx::Error::Encode(_)
-        | sqlx::Error::Decode(_)
-        | sqlx::Error::ColumnDecode { .. }
-        | sqlx::Error::ColumnNotFound(_)
-        | sqlx::Error::ColumnIndexOutOfBounds { .. }
-        | sqlx::Error::TypeNotFound { .. }
-        | sqlx::Error::RowNotFound => true,
-        _ => false,
-    }
-}
-
-fn is_message(e: &sqlx::Error, start: &str) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.message().starts_with(start))
-}
-
-/// A write transaction: it holds the writer connection until committed or dropped.
+/// A write transaction. Its statements run on the writer thread, in a savepoint of the open
+/// batch; it holds the connection from its first statement sent until it commits or is
+/// dropped.
 pub struct WriteTx {
-    guard: Option<OwnedMutexGuard<State>>,
     writer: Writer,
-    /// Why this transaction can do nothing more (an error ended its batch).
-    failed: Option<String>,
-    savepoint: bool,
+    id: u64,
     /// Statements not sent yet.
-    pending: Pending,
+    pending: Vec<Statement>,
     /// Messages to index, handed to the batch when this transaction commits into it.
     index: Vec<IndexEntry>,
-}
-
-/// Statements held back to go with the next one sent: SQL in SQLite's form (anonymous
-/// placeholders), `;`-separated, with their values in order. sqlx prepares each statement of
-/// the text in turn and binds it the values after those the statements before it took.
-#[derive(Default)]
-struct Pending {
-    sql: String,
-    params: Vec<Param>,
-    statements: usize,
-    /// The transaction's SAVEPOINT is among them.
-    opens_savepoint: bool,
-}
-
-impl Pending {
-    fn push(&mut self, sql: &str, params: Vec<Param>) {
-        if !self.sql.is_empty() {
-            self.sql.push_str(";\n");
-        }
-        self.sql.push_str(sql);
-        self.params.extend(params);
-        self.statements += 1;
-    }
-}
-
-/// The rows and the changes of the last statement of a multi-statement execution: each
-/// statement's rows come before the result that ends it.
-fn last_statement(results: Vec<Either<SqliteQueryResult, SqliteRow>>) -> (Vec<SqliteRow>, u64) {
-    let (mut rows, mut last_rows, mut changed) = (Vec::new(), Vec::new(), 0);
-    for result in results {
-        match result {
-            Either::Left(done) => {
-                changed = done.rows_affected();
-                last_rows = std::mem::take(&mut rows);
-            }
-            Either::Right(row) => rows.push(row),
-        }
-    }
-    (last_rows, changed)
+    /// Something was sent: the thread may hold this transaction's savepoint.
+    sent: bool,
+    /// Why this transaction can do nothing more (committed, or an error ended its batch).
+    ended: Option<String>,
 }
 
 impl WriteTx {
-    fn state(&mut self) -> StoreResult<&mut State> {
-        if let Some(reason) = &self.failed {
-            return Err(StoreError::Backend(reason.clone()));
-        }
-        self.guard
-            .as_deref_mut()
-            .ok_or_else(|| StoreError::Backend("the transaction has ended".to_owned()))
-    }
-
     /// Runs a statement (after those held back) and returns its rows.
-    pub(crate) async fn fetch(&mut self, query: Query) -> StoreResult<Vec<SqliteRow>> {
-        self.send(Some(query)).await.map(|(rows, _)| rows)
+    pub(crate) async fn fetch(&mut self, query: Query) -> StoreResult<Vec<WrittenRow>> {
+        self.pending.push(sqlite_form(query));
+        self.send(true, false).await.map(|ran| ran.rows)
     }
 
     /// Runs a statement (after those held back) and returns how many rows it changed.
     pub(crate) async fn execute(&mut self, query: Query) -> StoreResult<u64> {
-        self.send(Some(query)).await.map(|(_, changed)| changed)
+        self.pending.push(sqlite_form(query));
+        self.send(true, false).await.map(|ran| ran.changes)
     }
 
     /// Holds a statement back to be sent with the next one (or the commit), unless enough
     /// are held already; its error, if any, comes from that later call.
     pub(crate) async fn queue(&mut self, query: Query) -> StoreResult<()> {
-        self.state()?;
-        let (sql, params) = sqlite_form(query);
-        self.pending.push(&sql, params);
-        if self.pending.statements >= MAX_PENDING {
-            self.send(None).await?;
+        if let Some(reason) = &self.ended {
+            return Err(StoreError::Backend(reason.clone()));
+        }
+        self.pending.push(sqlite_form(query));
+        if self.pending.len() >= MAX_PENDING {
+            self.send(true, false).await?;
         }
         Ok(())
     }
@@ -546,115 +353,467 @@ impl WriteTx {
         self.index.extend(entries);
     }
 
-    /// Sends the statements held back, then `last`, in one execution; returns the rows and
-    /// changes of the last statement sent.
-    async fn send(&mut self, last: Option<Query>) -> StoreResult<(Vec<SqliteRow>, u64)> {
-        let pool = self.writer.shared.pool.clone();
-        let mut pending = std::mem::take(&mut self.pending);
-        if let Some(query) = last {
-            let (sql, params) = sqlite_form(query);
-            pending.push(&sql, params);
+    /// Sends the statements held back to the thread and waits for them to run.
+    async fn send(&mut self, savepoint: bool, commit: bool) -> StoreResult<Ran> {
+        if let Some(reason) = &self.ended {
+            return Err(StoreError::Backend(reason.clone()));
         }
-        if pending.statements == 0 {
-            return Ok((Vec::new(), 0));
-        }
-        let state = self.state()?;
-        if pending.opens_savepoint {
-            // From here the savepoint may exist: whoever holds the connection next after an
-            // interruption or an error rolls back to it.
-            state.member_open = true;
-        }
-        let results = match state.connection(&pool).await {
-            Ok(connection) => {
-                connection
-                    .fetch_many(bound(pending.sql, pending.params))
-                    .try_collect::<Vec<_>>()
-                    .await
-            }
-            Err(e) => Err(e),
+        let (reply, ran) = oneshot::channel();
+        let run = Run {
+            tx: self.id,
+            savepoint,
+            statements: std::mem::take(&mut self.pending),
+            commit,
+            index: if commit {
+                std::mem::take(&mut self.index)
+            } else {
+                Vec::new()
+            },
+            reply,
         };
-        match results {
-            Ok(results) => Ok(last_statement(results)),
-            Err(e) => Err(self.failure(e).await),
+        // From here the thread may open this transaction's savepoint; dropped before it ends,
+        // the transaction tells the thread to roll it back.
+        self.sent = true;
+        self.writer.send(Command::Run(run))?;
+        match ran.await {
+            Ok(Ok(ran)) => Ok(ran),
+            Ok(Err(failed)) => {
+                if let Some(reason) = failed.batch_ended {
+                    self.ended = Some(reason);
+                }
+                Err(failed.error)
+            }
+            Err(_) => {
+                let reason = "the writer thread ended".to_owned();
+                self.ended = Some(reason.clone());
+                Err(StoreError::Backend(reason))
+            }
         }
-    }
-
-    /// The error of a failed statement; when it may have ended SQLite's transaction, the
-    /// whole batch is rolled back and failed, and this transaction can do nothing more.
-    async fn failure(&mut self, e: sqlx::Error) -> StoreError {
-        let shared = self.writer.shared.clone();
-        if let Some(state) = self.guard.as_deref_mut()
-            && (state.rolled_back(&shared) || !is_local(&e))
-        {
-            let reason = format!("a transaction of the batch failed: {e}");
-            state.abort(&shared.pool, reason.clone()).await;
-            self.failed = Some(reason);
-        }
-        store_error(e)
     }
 
     /// Releases the transaction into its batch and returns once the batch is durable.
     pub(crate) async fn commit(mut self) -> StoreResult<()> {
-        if let Some(reason) = &self.failed {
+        if let Some(reason) = &self.ended {
             return Err(StoreError::Backend(reason.clone()));
         }
-        let shared = self.writer.shared.clone();
-        if self.savepoint {
-            if self.pending.opens_savepoint && self.pending.statements == 1 {
-                // Nothing was written: no savepoint to open and release.
-                self.pending = Pending::default();
-            } else {
-                self.pending.push(RELEASE, Vec::new());
-            }
+        if !self.sent && self.pending.is_empty() && self.index.is_empty() {
+            // Nothing was written: no savepoint to open and release.
+            self.ended = Some("the transaction has ended".to_owned());
+            return Ok(());
         }
-        // An error here leaves the savepoint (when it may be open) to be rolled back when
-        // this transaction is dropped, or ends the batch when it was not the statement's alone.
-        self.send(None).await?;
-        let Some(mut guard) = self.guard.take() else {
-            return Err(StoreError::Backend("the transaction has ended".to_owned()));
-        };
-        guard.member_open = false;
-        if guard.rolled_back(&shared) {
-            let reason = "SQLite rolled back the batch of transactions".to_owned();
-            guard.abort(&shared.pool, reason.clone()).await;
-            return Err(StoreError::Backend(reason));
-        }
-        let Some(batch) = guard.batch.as_mut() else {
-            return Err(StoreError::Backend(
-                "the transaction's batch has ended".to_owned(),
-            ));
-        };
-        batch.members += 1;
-        batch.index.append(&mut self.index);
-        let (id, outcome) = (batch.id, batch.outcome.subscribe());
-        if batch.members >= shared.max_batch
-            || (shared.queued.load(Ordering::SeqCst) == 0 && !shared.defer_commit())
-        {
-            spawn_finish(shared.clone(), guard);
-        } else {
-            drop(guard);
-        }
-        await_outcome(shared, id, outcome).await
+        let ran = self.send(true, true).await;
+        // Committed, or rolled back to its savepoint by the thread: either way it is over.
+        self.ended = Some("the transaction has ended".to_owned());
+        await_outcome(ran?.outcome).await
     }
 }
 
 impl Drop for WriteTx {
-    /// Leaves its savepoint for the next holder to roll back, and starts a task to do it now,
-    /// committing the rest of the batch if no writer is queued to carry it on.
+    /// Tells the thread to roll back the savepoint this transaction may have left open.
     fn drop(&mut self) {
-        let Some(guard) = self.guard.take() else {
-            return;
-        };
-        drop(guard);
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let shared = self.writer.shared.clone();
-            runtime.spawn(async move {
-                let mut state = shared.state.clone().lock_owned().await;
-                state.settle(&shared).await;
-                if shared.queued.load(Ordering::SeqCst) == 0 {
-                    state.finish_batch(&shared).await;
+        if self.sent && self.ended.is_none() {
+            let _ = self.writer.send(Command::Abandon(self.id));
+        }
+    }
+}
+
+/// The open outer transaction.
+struct Batch {
+    /// Transactions released into it, waiting for its COMMIT.
+    members: usize,
+    outcome: watch::Sender<Outcome>,
+    /// Messages its members committed, to add to the search index before its COMMIT.
+    index: Vec<IndexEntry>,
+}
+
+/// The writer thread's state.
+struct Thread {
+    connection: Connection,
+    path: PathBuf,
+    commands: mpsc::UnboundedReceiver<Command>,
+    /// Work of other transactions that came while one held the connection, in order.
+    set_aside: VecDeque<Command>,
+    /// The transaction whose savepoint is open between its statements.
+    holder: Option<u64>,
+    batch: Option<Batch>,
+    wal_sync: Option<Arc<WalSync>>,
+    /// [`Shared::idle`].
+    idle: Arc<AtomicBool>,
+}
+
+const SAVEPOINT: &str = "SAVEPOINT comet_member";
+const RELEASE: &str = "RELEASE comet_member";
+const ROLLBACK_TO: &str = "ROLLBACK TO comet_member";
+
+impl Thread {
+    fn run(mut self) {
+        loop {
+            let command = match self.next_command() {
+                Some(command) => command,
+                None => {
+                    // Every handle is gone: what was committed into the batch is kept.
+                    self.finish_batch();
+                    return;
                 }
+            };
+            self.idle.store(false, Ordering::Relaxed);
+            match command {
+                Command::Run(run) => self.run_statements(run),
+                Command::Abandon(tx) => self.abandon(tx),
+                Command::CommitDeferred => {
+                    if self.holder.is_none() {
+                        self.finish_batch();
+                    }
+                }
+                Command::Close(done) => {
+                    self.finish_batch();
+                    let _ = done.send(());
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The next work: what was set aside once the connection is free again, then what came;
+    /// when nothing has, the batch is committed (unless the log's syncer will have it
+    /// committed) and the thread waits.
+    fn next_command(&mut self) -> Option<Command> {
+        if self.holder.is_none()
+            && let Some(command) = self.set_aside.pop_front()
+        {
+            return Some(command);
+        }
+        if let Ok(command) = self.commands.try_recv() {
+            return Some(command);
+        }
+        if self.holder.is_none() && self.batch.is_some() && !self.defer_commit() {
+            self.finish_batch();
+        }
+        self.idle.store(self.holder.is_none(), Ordering::Relaxed);
+        self.commands.blocking_recv()
+    }
+
+    /// Whether the open batch should stay open for now: the log's syncer is busy, and will
+    /// have it committed when it is not.
+    fn defer_commit(&self) -> bool {
+        let has_members = self.batch.as_ref().is_some_and(|b| b.members > 0);
+        has_members && self.wal_sync.as_ref().is_some_and(|s| s.defer_commit())
+    }
+
+    fn run_statements(&mut self, run: Run) {
+        if self.holder.is_some_and(|holder| holder != run.tx) {
+            self.set_aside.push_back(Command::Run(run));
+            return;
+        }
+        if run.reply.is_closed() {
+            // Its caller went away (a cancelled request) before it ran: none of it runs.
+            self.abandon(run.tx);
+            return;
+        }
+        if self.batch.is_some() && self.connection.is_autocommit() {
+            // SQLite ended the batch without an error seen here: nothing of it stands.
+            let reason = "SQLite rolled back the batch of transactions";
+            let held = self.holder == Some(run.tx);
+            self.abort(reason);
+            if held {
+                let _ = run.reply.send(Err(Failed {
+                    error: StoreError::Backend(reason.to_owned()),
+                    batch_ended: Some(reason.to_owned()),
+                }));
+                return;
+            }
+        }
+        let outcome = self.run_in_batch(&run.statements, run.savepoint, run.tx);
+        let reply = match outcome {
+            Ok((rows, changes)) if run.commit => match self.release(run.savepoint) {
+                Ok(()) => {
+                    let outcome = self.batch.as_mut().map(|batch| {
+                        batch.members += 1;
+                        batch.index.extend(run.index);
+                        batch.outcome.subscribe()
+                    });
+                    Ok(Ran {
+                        rows,
+                        changes,
+                        outcome,
+                    })
+                }
+                Err(e) => Err(self.failed(e, run.savepoint)),
+            },
+            Ok((rows, changes)) => Ok(Ran {
+                rows,
+                changes,
+                outcome: None,
+            }),
+            Err(e) => {
+                let failed = self.failed(e, run.savepoint);
+                if run.commit && failed.batch_ended.is_none() && run.savepoint {
+                    // The transaction ends here, without its writes.
+                    self.roll_back_member();
+                }
+                Err(failed)
+            }
+        };
+        let _ = run.reply.send(reply);
+        if self.batch.as_ref().is_some_and(|b| b.members >= MAX_BATCH) && self.holder.is_none() {
+            self.finish_batch();
+        }
+    }
+
+    /// Opens the batch and the transaction's savepoint when needed, and runs the statements;
+    /// the rows and changes of the last.
+    fn run_in_batch(
+        &mut self,
+        statements: &[Statement],
+        savepoint: bool,
+        tx: u64,
+    ) -> rusqlite::Result<(Vec<WrittenRow>, u64)> {
+        if self.batch.is_none() {
+            self.connection.execute_batch("BEGIN IMMEDIATE")?;
+            self.batch = Some(Batch {
+                members: 0,
+                outcome: watch::Sender::new(None),
+                index: Vec::new(),
             });
         }
+        if savepoint && self.holder != Some(tx) {
+            self.connection.execute_batch(SAVEPOINT)?;
+            self.holder = Some(tx);
+        }
+        let mut last = (Vec::new(), 0);
+        for (sql, params) in statements {
+            last = run_statement(&self.connection, sql, params)?;
+        }
+        Ok(last)
+    }
+
+    /// Releases the holder's savepoint into the batch.
+    fn release(&mut self, savepoint: bool) -> rusqlite::Result<()> {
+        if savepoint && self.holder.is_some() {
+            self.connection.execute_batch(RELEASE)?;
+        }
+        self.holder = None;
+        Ok(())
+    }
+
+    /// What a failed run tells its transaction; when the error may have ended SQLite's
+    /// transaction, the whole batch is rolled back and failed first.
+    fn failed(&mut self, e: rusqlite::Error, savepoint: bool) -> Failed {
+        let ended = self.batch.is_some() && self.connection.is_autocommit();
+        if ended || !is_local(&e) {
+            let reason = format!("a transaction of the batch failed: {e}");
+            self.abort(&reason);
+            return Failed {
+                error: store_error_of(&e),
+                batch_ended: Some(reason),
+            };
+        }
+        if !savepoint {
+            // A single statement: SQLite undid it, and its transaction is over.
+            self.holder = None;
+        }
+        Failed {
+            error: store_error_of(&e),
+            batch_ended: None,
+        }
+    }
+
+    /// Rolls back the holder's savepoint (its writes leave the batch) and frees the connection.
+    fn roll_back_member(&mut self) {
+        if self.holder.take().is_none() {
+            return;
+        }
+        let undone = self
+            .connection
+            .execute_batch(ROLLBACK_TO)
+            .and_then(|()| self.connection.execute_batch(RELEASE));
+        if let Err(e) = undone {
+            self.abort(&format!(
+                "a dropped transaction could not be rolled back: {e}"
+            ));
+        }
+    }
+
+    fn abandon(&mut self, tx: u64) {
+        match self.holder {
+            Some(holder) if holder == tx => self.roll_back_member(),
+            // Its savepoint is still to come, after the holder's: so is this.
+            Some(_) => self.set_aside.push_back(Command::Abandon(tx)),
+            // Already released into the batch, or never opened.
+            None => {}
+        }
+    }
+
+    /// Rolls back the outer transaction and fails every member of its batch with `reason`.
+    fn abort(&mut self, reason: &str) {
+        self.holder = None;
+        if !self.connection.is_autocommit()
+            && let Err(e) = self.connection.execute_batch("ROLLBACK")
+        {
+            // The connection's state is unknown: a new one starts clean.
+            tracing::error!(error = %e, "the writer's batch could not be rolled back; reopening");
+            match open_connection(&self.path) {
+                Ok(connection) => self.connection = connection,
+                Err(e) => tracing::error!(error = %e, "the writer could not reopen the database"),
+            }
+        }
+        if let Some(batch) = self.batch.take() {
+            batch.outcome.send_replace(Some(Err(reason.to_owned())));
+        }
+    }
+
+    /// Makes the open batch durable and tells its members (a batch no transaction was
+    /// released into is rolled back: nobody waits for it).
+    fn finish_batch(&mut self) {
+        if let Some(holder) = self.holder {
+            // Closing with a transaction holding the connection: it cannot commit any more.
+            self.abandon(holder);
+        }
+        let Some(batch) = self.batch.as_mut() else {
+            return;
+        };
+        if batch.members == 0 {
+            self.abort("rolled back with no transaction to commit");
+            return;
+        }
+        let entries = std::mem::take(&mut batch.index);
+        if let Err(e) = self.index(&entries) {
+            self.abort(&format!("the batch's messages could not be indexed: {e}"));
+            return;
+        }
+        if let Err(e) = self.connection.execute_batch("COMMIT") {
+            self.abort(&format!("the commit of the batch failed: {e}"));
+            return;
+        }
+        if let Some(batch) = self.batch.take() {
+            match &self.wal_sync {
+                // Durable (and told) once the log is synced; the writer goes on.
+                Some(sync) => sync.committed(batch.outcome),
+                None => {
+                    batch.outcome.send_replace(Some(Ok(())));
+                }
+            }
+        }
+    }
+
+    /// Adds what the batch's members left to the search index, the last entry of a message
+    /// standing for it.
+    fn index(&self, entries: &[IndexEntry]) -> rusqlite::Result<()> {
+        let mut seen = HashSet::new();
+        let mut latest: Vec<&IndexEntry> = entries
+            .iter()
+            .rev()
+            .filter(|e| seen.insert(e.message_id.as_str()))
+            .collect();
+        latest.reverse();
+        for chunk in latest.chunks(INDEX_CHUNK) {
+            let (sql, params) = sqlite_form(index_statement(chunk));
+            run_statement(&self.connection, &sql, &params)?;
+        }
+        Ok(())
+    }
+}
+
+/// A value to bind, in SQLite's storage forms (lists and documents as JSON text, booleans as
+/// integers).
+struct Bind<'a>(&'a Param);
+
+impl ToSql for Bind<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        let null = ToSqlOutput::Owned(Value::Null);
+        Ok(match self.0 {
+            Param::Int(value) => value.map_or(null, |n| ToSqlOutput::Owned(Value::Integer(n))),
+            Param::Float(value) => value.map_or(null, |x| ToSqlOutput::Owned(Value::Real(x))),
+            Param::Text(value) => value.as_ref().map_or(null, |text| {
+                ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes()))
+            }),
+            Param::Bool(value) => {
+                value.map_or(null, |b| ToSqlOutput::Owned(Value::Integer(i64::from(b))))
+            }
+            Param::TextList(items) => ToSqlOutput::Owned(Value::Text(
+                serde_json::Value::from(items.clone()).to_string(),
+            )),
+            Param::Json(value) => value.as_ref().map_or(null, |document| {
+                ToSqlOutput::Owned(Value::Text(document.to_string()))
+            }),
+        })
+    }
+}
+
+/// Runs one statement through the cache of prepared statements: its rows and, for a statement
+/// that writes, the rows it changed.
+fn run_statement(
+    connection: &Connection,
+    sql: &str,
+    params: &[Param],
+) -> rusqlite::Result<(Vec<WrittenRow>, u64)> {
+    let (mut cached, mut once);
+    let statement: &mut rusqlite::Statement<'_> = if params.len() > CACHED_MAX_PARAMS {
+        once = connection.prepare(sql)?;
+        &mut once
+    } else {
+        cached = connection.prepare_cached(sql)?;
+        &mut cached
+    };
+    for (at, param) in params.iter().enumerate() {
+        statement.raw_bind_parameter(at + 1, Bind(param))?;
+    }
+    let columns = statement.column_count();
+    if columns == 0 {
+        let changed = statement.raw_execute()?;
+        return Ok((Vec::new(), changed as u64));
+    }
+    let names: Arc<[String]> = statement
+        .column_names()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let writes = !statement.readonly();
+    let mut found = Vec::new();
+    let mut rows = statement.raw_query();
+    while let Some(row) = rows.next()? {
+        let values = (0..columns)
+            .map(|i| row.get::<_, Value>(i))
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        found.push(WrittenRow {
+            columns: Arc::clone(&names),
+            values,
+        });
+    }
+    drop(rows);
+    let changed = if writes { connection.changes() } else { 0 };
+    Ok((found, changed))
+}
+
+/// Whether a statement's error leaves the batch as it was (the statement alone undone):
+/// SQLite's constraint, SQL, type and size errors do; anything else (disk full, I/O, busy...)
+/// may have ended the transaction.
+fn is_local(e: &rusqlite::Error) -> bool {
+    match e {
+        rusqlite::Error::SqliteFailure(failure, _) => {
+            // SQLITE_ERROR, SQLITE_TOOBIG, SQLITE_CONSTRAINT, SQLITE_MISMATCH, SQLITE_RANGE.
+            matches!(failure.extended_code & 0xff, 1 | 18 | 19 | 20 | 25)
+        }
+        rusqlite::Error::SqliteSingleThreadedMode
+        | rusqlite::Error::InvalidPath(_)
+        | rusqlite::Error::UnwindingPanic => false,
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_that_may_end_the_transaction_are_not_local() {
+        let failure = |code| {
+            rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some("x".to_owned()))
+        };
+        assert!(is_local(&failure(2067)), "a unique constraint");
+        assert!(is_local(&failure(1)), "an SQL error");
+        assert!(!is_local(&failure(13)), "a full disk");
+        assert!(!is_local(&failure(10)), "an I/O error");
+        assert!(!is_local(&failure(5)), "busy");
     }
 }

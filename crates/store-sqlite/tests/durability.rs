@@ -474,3 +474,57 @@ async fn transactions_of_held_back_statements_share_a_batch_each_with_its_own_ou
     assert_eq!(db.wal_syncs() - syncs_before, 1, "one batch, one sync");
     db.write(insert("after")).await.expect("a later write");
 }
+
+#[tokio::test]
+async fn work_that_comes_while_a_transaction_holds_the_writer_runs_after_it_in_order() {
+    let (_dir, db) = fresh(Synchronous::Full).await;
+    let mut holder = db.begin().await.expect("begin");
+    // Having read, it holds the connection until it ends.
+    holder
+        .read(Query::new("SELECT count(*) AS n FROM t"))
+        .await
+        .expect("read");
+    holder.write(insert("held")).await.expect("write");
+    let queued = |statement: Query| {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let mut tx = db.begin().await?;
+            tx.queue(statement).await?;
+            tx.commit().await
+        })
+    };
+    // The second copies what the first inserts: it finds it only if it runs after it.
+    let first = queued(insert("a"));
+    let_spawned_tasks_queue().await;
+    let second = queued(Query::new(
+        "INSERT INTO t (k) SELECT 'after-' || k FROM t WHERE k = 'a'",
+    ));
+    let_spawned_tasks_queue().await;
+    let alone = db.clone();
+    let single = tokio::spawn(async move { alone.write(insert("single")).await });
+    let_spawned_tasks_queue().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!first.is_finished() && !second.is_finished() && !single.is_finished());
+    // The holder still sees only its own writes.
+    let seen = holder
+        .read(Query::new("SELECT k FROM t ORDER BY k"))
+        .await
+        .expect("read again");
+    let seen: Vec<String> = seen.iter().map(|r| r.text("k").expect("k")).collect();
+    assert_eq!(seen, ["held"]);
+    holder.commit().await.expect("the holder commits");
+    for task in [first, second] {
+        tokio::time::timeout(PATIENCE, task)
+            .await
+            .expect("a set-aside transaction never finished")
+            .expect("task")
+            .expect("committed");
+    }
+    tokio::time::timeout(PATIENCE, single)
+        .await
+        .expect("the single statement never finished")
+        .expect("task")
+        .expect("committed");
+    let expected: BTreeSet<String> = ["held", "a", "after-a", "single"].map(str::to_owned).into();
+    assert_eq!(keys(&db).await, expected);
+}

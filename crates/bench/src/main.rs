@@ -349,18 +349,23 @@ async fn run(args: Args) -> Result<(), String> {
 async fn main() -> std::process::ExitCode {
     // reqwest is built without a bundled TLS crypto provider (see the workspace Cargo.toml).
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let outcome = match Benchmark::parse() {
-        Benchmark::Accounts(args) => run(args).await,
-        Benchmark::Messages(args) => messages::run(args).await,
-        Benchmark::Moderation(args) => moderation::run(args).await,
-        Benchmark::Realtime(args) => realtime::run(args).await,
-        Benchmark::BareBroadcastServer => realtime::bare_broadcast_server().await,
-        Benchmark::Cluster(args) => cluster::run(args).await,
-        Benchmark::Overload(args) => overload::run(args).await,
-        Benchmark::Soak(args) => soak::run(args).await,
-        Benchmark::Files(args) => files::run(args).await,
-        Benchmark::Translation(args) => translation::run(args).await,
+    let benchmark = async {
+        match Benchmark::parse() {
+            Benchmark::Accounts(args) => run(args).await,
+            Benchmark::Messages(args) => messages::run(args).await,
+            Benchmark::Moderation(args) => moderation::run(args).await,
+            Benchmark::Realtime(args) => realtime::run(args).await,
+            Benchmark::BareBroadcastServer => realtime::bare_broadcast_server().await,
+            Benchmark::Cluster(args) => cluster::run(args).await,
+            Benchmark::Overload(args) => overload::run(args).await,
+            Benchmark::Soak(args) => soak::run(args).await,
+            Benchmark::Files(args) => files::run(args).await,
+            Benchmark::Translation(args) => translation::run(args).await,
+        }
     };
+    let outcome = comet_bench::process::until_stopped(benchmark)
+        .await
+        .and_then(|outcome| outcome);
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

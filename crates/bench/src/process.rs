@@ -172,3 +172,18 @@ impl Drop for CometProcess {
         let _ = self.child.wait();
     }
 }
+
+/// Runs `work` until it ends or the process is asked to stop (SIGINT, SIGTERM): then `work`
+/// is dropped, and with it every `comet` it started (killed and waited for by
+/// [`CometProcess`]'s drop), instead of leaving them running on their cores after the load
+/// generator is gone. `Err` names the signal.
+pub async fn until_stopped<F: std::future::Future>(work: F) -> Result<F::Output, String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    tokio::select! {
+        output = work => Ok(output),
+        _ = terminate.recv() => Err("stopped by SIGTERM".to_owned()),
+        _ = interrupt.recv() => Err("stopped by SIGINT".to_owned()),
+    }
+}

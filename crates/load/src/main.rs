@@ -88,7 +88,10 @@ async fn main_result() -> Result<bool, String> {
 async fn main() -> std::process::ExitCode {
     // reqwest is built without a bundled TLS crypto provider (see the workspace Cargo.toml).
     let _ = rustls::crypto::ring::default_provider().install_default();
-    match main_result().await {
+    match comet_bench::process::until_stopped(main_result())
+        .await
+        .and_then(|outcome| outcome)
+    {
         Ok(_) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("comet-load failed: {e}");

@@ -1,11 +1,11 @@
 //! SQLite backend of Comet's store traits: the driver and dialect under `comet-store-sql`.
 //!
-//! One file in WAL mode. Writes go through a single connection, so writers queue in the
-//! process instead of spinning on `SQLITE_BUSY` (and transactions never interleave, so they
-//! take no row locks); reads use a separate pool and never wait for a writer (WAL readers see
-//! the last committed state). By default a commit is on disk before it is acknowledged, and
-//! transactions that queue for the writer share one COMMIT and one sync: see `writer` and
-//! `wal_sync`.
+//! One file in WAL mode. Writes go through a single connection, owned by a thread of its own,
+//! so writers queue in the process instead of spinning on `SQLITE_BUSY` (and transactions
+//! never interleave, so they take no row locks); reads use sqlx's read-only connections and
+//! never wait for a writer (WAL readers see the last committed state). By default a commit is
+//! on disk before it is acknowledged, and transactions that come together share one COMMIT
+//! and one sync: see `writer` and `wal_sync`.
 
 use async_trait::async_trait;
 use comet_core::room::Message;

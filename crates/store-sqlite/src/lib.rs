@@ -2,8 +2,9 @@
 //!
 //! One file in WAL mode. Writes go through a single connection, owned by a thread of its own,
 //! so writers queue in the process instead of spinning on `SQLITE_BUSY` (and transactions
-//! never interleave, so they take no row locks); reads use sqlx's read-only connections and
-//! never wait for a writer (WAL readers see the last committed state). By default a commit is
+//! never interleave, so they take no row locks); reads run on read-only connections where
+//! they are asked for, and never wait for a writer (WAL readers see the last committed state):
+//! see `readers`. By default a commit is
 //! on disk before it is acknowledged, and transactions that come together share one COMMIT
 //! and one sync: see `writer` and `wal_sync`.
 
@@ -12,25 +13,27 @@ use comet_core::room::Message;
 use comet_store::transfer::RecordKind;
 use comet_store::{Conflict, PoolStats, StoreError, StoreResult};
 use comet_store_sql::{Database, OpenFile, Param, Query, SqlRow, SqlStore, Transaction};
+use connection::SqliteRow;
 use readers::{Reader, Readers};
 use serde_json::Value;
 use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteRow, SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Row};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 use wal_sync::WalSync;
-use writer::{IndexEntry, WriteTx, Writer, WrittenRow};
+use writer::{IndexEntry, WriteTx, Writer};
 
+mod connection;
 mod readers;
 mod wal_sync;
 mod writer;
 
-/// The most reader connections open at once.
-const READERS: u32 = 4;
+/// The most reader connections open at once. A read holds one only while SQLite runs it on
+/// the asking thread (so about as many as there are async workers are in use), or while it
+/// runs on a blocking thread, or for reads that belong together.
+const READERS: u32 = 8;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -76,17 +79,7 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
 
 /// Maps a unique-constraint failure to the field it protects (SQLite names the index or the
 /// columns in its message), anything else to a backend failure.
-fn store_error(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &e
-        && db.is_unique_violation()
-    {
-        return StoreError::Conflict(conflict_named_in(db.message()));
-    }
-    backend(e)
-}
-
-/// [`store_error`] for the writer thread's driver.
-fn store_error_of(e: &rusqlite::Error) -> StoreError {
+fn store_error(e: &rusqlite::Error) -> StoreError {
     if let rusqlite::Error::SqliteFailure(failure, message) = e
         && matches!(
             failure.extended_code,
@@ -115,36 +108,10 @@ fn conflict_named_in(message: &str) -> Conflict {
     }
 }
 
-/// The statement with its values bound.
-fn statement(query: Query) -> sqlx::query::Query<'static, sqlx::Sqlite, SqliteArguments> {
-    let (sql, params) = sqlite_form(query);
-    bound(sql, params)
-}
-
 /// A query's SQL with anonymous placeholders, and its values in the order they are bound.
 fn sqlite_form(query: Query) -> (String, Vec<Param>) {
     let (sql, params) = query.into_parts();
     anonymous_placeholders(&sql, params)
-}
-
-/// SQL in [`sqlite_form`] (one statement or several, `;`-separated) with its values bound in
-/// SQLite's storage forms (lists and documents as JSON text, booleans as integers).
-fn bound(
-    sql: String,
-    params: Vec<Param>,
-) -> sqlx::query::Query<'static, sqlx::Sqlite, SqliteArguments> {
-    let mut statement = sqlx::query(AssertSqlSafe(sql));
-    for param in params {
-        statement = match param {
-            Param::Int(value) => statement.bind(value),
-            Param::Float(value) => statement.bind(value),
-            Param::Text(value) => statement.bind(value),
-            Param::Bool(value) => statement.bind(value),
-            Param::TextList(items) => statement.bind(Value::from(items).to_string()),
-            Param::Json(value) => statement.bind(value.map(|v| v.to_string())),
-        };
-    }
-    statement
 }
 
 /// Rewrites the `$n` placeholders of a query as anonymous `?`s, with the values in the order
@@ -208,27 +175,16 @@ fn anonymous_placeholders(sql: &str, mut params: Vec<Param>) -> (String, Vec<Par
     (out, ordered)
 }
 
-/// A row of a SQLite result: read by a reader connection, or returned by a statement of the
-/// writer thread.
-pub enum SqliteResultRow {
-    Read(SqliteRow),
-    Written(WrittenRow),
-}
-
-impl SqliteResultRow {
+impl SqliteRow {
     fn get<T: FromColumn>(&self, column: &str) -> StoreResult<T> {
-        let found = match self {
-            SqliteResultRow::Read(row) => row.try_get(column).map_err(|e| e.to_string()),
-            SqliteResultRow::Written(row) => T::from_value(row.value(column)?),
-        };
-        found.map_err(|e| StoreError::Backend(format!("column {column}: {e}")))
+        T::from_value(self.value(column)?)
+            .map_err(|e| StoreError::Backend(format!("column {column}: {e}")))
     }
 }
 
-/// A column's value as a Rust type, from either driver. The writer's values are held to the
-/// same types as sqlx holds the readers' (an integer is not text), so that a row reads the
-/// same whichever connection returned it.
-trait FromColumn: Sized + for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> {
+/// A column's value as a Rust type. SQLite's dynamic types are held to the column's type (an
+/// integer is not text): a value of another type is an error, not a conversion.
+trait FromColumn: Sized {
     fn from_value(value: &rusqlite::types::Value) -> Result<Self, String>;
 }
 
@@ -281,10 +237,7 @@ impl FromColumn for bool {
     }
 }
 
-impl<T: FromColumn> FromColumn for Option<T>
-where
-    Option<T>: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
-{
+impl<T: FromColumn> FromColumn for Option<T> {
     fn from_value(value: &rusqlite::types::Value) -> Result<Self, String> {
         match value {
             rusqlite::types::Value::Null => Ok(None),
@@ -298,7 +251,7 @@ fn parse_json(column: &str, text: &str) -> StoreResult<Value> {
         .map_err(|_| StoreError::Backend(format!("unexpected {column} in database: {text:?}")))
 }
 
-impl SqlRow for SqliteResultRow {
+impl SqlRow for SqliteRow {
     fn text(&self, column: &str) -> StoreResult<String> {
         self.get(column)
     }
@@ -345,14 +298,6 @@ impl SqlRow for SqliteResultRow {
     }
 }
 
-fn rows(rows: Vec<SqliteRow>) -> Vec<SqliteResultRow> {
-    rows.into_iter().map(SqliteResultRow::Read).collect()
-}
-
-fn written(rows: Vec<WrittenRow>) -> Vec<SqliteResultRow> {
-    rows.into_iter().map(SqliteResultRow::Written).collect()
-}
-
 /// A write transaction on the writer, or a reader connection for reads that belong together
 /// (WAL gives each statement the last committed state; no transaction is needed to read).
 pub enum SqliteSession {
@@ -362,22 +307,19 @@ pub enum SqliteSession {
 
 #[async_trait]
 impl Transaction for SqliteSession {
-    type Row = SqliteResultRow;
+    type Row = SqliteRow;
 
-    async fn read(&mut self, query: Query) -> StoreResult<Vec<SqliteResultRow>> {
+    async fn read(&mut self, query: Query) -> StoreResult<Vec<SqliteRow>> {
         match self {
-            SqliteSession::Write(tx) => tx.fetch(query).await.map(written),
-            SqliteSession::Read(reader) => {
-                let found = reader.fetch_all(query).await;
-                found.map(rows).map_err(store_error)
-            }
+            SqliteSession::Write(tx) => tx.fetch(query).await,
+            SqliteSession::Read(reader) => reader.fetch_all(query).await,
         }
     }
 
     async fn write(&mut self, query: Query) -> StoreResult<u64> {
         match self {
             SqliteSession::Write(tx) => tx.execute(query).await,
-            SqliteSession::Read(reader) => reader.execute(query).await.map_err(store_error),
+            SqliteSession::Read(reader) => reader.execute(query).await,
         }
     }
 
@@ -412,7 +354,7 @@ impl Transaction for SqliteSession {
 
 #[async_trait]
 impl Database for SqliteDatabase {
-    type Row = SqliteResultRow;
+    type Row = SqliteRow;
     type Tx = SqliteSession;
 
     // The partial indexes say `= 1`, and SQLite matches them only to the same expression.
@@ -528,9 +470,8 @@ impl Database for SqliteDatabase {
         true
     }
 
-    async fn read(&self, query: Query) -> StoreResult<Vec<SqliteResultRow>> {
-        let found = self.readers.fetch_all(query).await;
-        found.map(rows).map_err(store_error)
+    async fn read(&self, query: Query) -> StoreResult<Vec<SqliteRow>> {
+        self.readers.fetch_all(query).await
     }
 
     /// A transaction of one statement, which SQLite keeps atomic without a savepoint.
@@ -539,9 +480,9 @@ impl Database for SqliteDatabase {
         Ok(changed)
     }
 
-    async fn write_returning(&self, query: Query) -> StoreResult<Vec<SqliteResultRow>> {
+    async fn write_returning(&self, query: Query) -> StoreResult<Vec<SqliteRow>> {
         let (found, _) = self.writer.write_alone(query).await?;
-        Ok(written(found))
+        Ok(found)
     }
 
     async fn begin(&self) -> StoreResult<SqliteSession> {
@@ -549,7 +490,7 @@ impl Database for SqliteDatabase {
     }
 
     async fn snapshot(&self) -> StoreResult<SqliteSession> {
-        let reader = self.readers.lend().await.map_err(store_error)?;
+        let reader = self.readers.lend().await?;
         Ok(SqliteSession::Read(reader))
     }
 
@@ -575,7 +516,7 @@ impl Database for SqliteDatabase {
         kind: RecordKind,
         after: Option<&str>,
         limit: u32,
-    ) -> StoreResult<(Vec<SqliteResultRow>, Option<String>)> {
+    ) -> StoreResult<(Vec<SqliteRow>, Option<String>)> {
         // Rowids are positive unless a program chose otherwise; start below any of them.
         let after: i64 = match after {
             None => i64::MIN,
@@ -875,18 +816,10 @@ impl SqliteDatabase {
                     .to_owned(),
             ));
         };
-        let writer = Writer::start(file, wal_sync).await?;
-        // The pool holds local files: a lost connection is an error anyway, so skip the
-        // per-acquire ping.
-        let reader = SqlitePoolOptions::new()
-            .max_connections(READERS)
-            .test_before_acquire(false)
-            .connect_with(options.read_only(true))
-            .await
-            .map_err(backend)?;
+        let writer = Writer::start(file.clone(), wal_sync).await?;
         Ok(SqliteDatabase {
             writer,
-            readers: Readers::new(reader, READERS as usize),
+            readers: Readers::new(file, READERS as usize),
         })
     }
 
@@ -909,7 +842,7 @@ impl SqliteDatabase {
     /// Commits the writer's open batch, then closes both pools, waiting for running
     /// statements.
     pub async fn close(&self) {
-        self.readers.close().await;
+        self.readers.close();
         self.writer.close().await;
     }
 }

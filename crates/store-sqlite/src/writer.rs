@@ -22,18 +22,17 @@
 //! order it came, when that transaction ends. A transaction dropped without committing is
 //! rolled back to its savepoint, and the rest of the batch goes on.
 
+use crate::connection::{self, Access, SqliteRow};
 use crate::wal_sync::{Outcome, WalSync};
-use crate::{index_statement, indexed_words, sqlite_form, store_error_of};
+use crate::{index_statement, indexed_words, sqlite_form, store_error};
 use comet_core::room::Message;
 use comet_store::{StoreError, StoreResult};
 use comet_store_sql::{Param, Query};
-use rusqlite::types::{ToSqlOutput, Value, ValueRef};
-use rusqlite::{Connection, OpenFlags, ToSql};
+use rusqlite::Connection;
 use std::collections::{HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// The most transactions one COMMIT makes durable; past it the batch commits.
@@ -44,18 +43,6 @@ const MAX_PENDING: usize = 64;
 
 /// The most messages one statement adds to the search index (four values each).
 const INDEX_CHUNK: usize = 200;
-
-/// Prepared statements the writer keeps (least recently used go first): the store's
-/// everyday statements fit, so they are not parsed again.
-const STATEMENT_CACHE: usize = 256;
-
-/// Statements with more values than this (bulk inserts, the batch's index statement, long
-/// lists) are prepared for the one use: their text varies with their size, so a cache would
-/// hold many large ones that rarely come back.
-const CACHED_MAX_PARAMS: usize = 32;
-
-/// How long a statement waits for another process's lock before failing with `SQLITE_BUSY`.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A message to add to the search index when its batch commits.
 ///
@@ -85,23 +72,6 @@ impl IndexEntry {
             text: message.text.clone(),
             words,
         })
-    }
-}
-
-/// A row a statement of the writer returned, read out of SQLite by the thread.
-pub struct WrittenRow {
-    columns: Arc<[String]>,
-    values: Vec<Value>,
-}
-
-impl WrittenRow {
-    /// The value of `column`.
-    pub(crate) fn value(&self, column: &str) -> StoreResult<&Value> {
-        self.columns
-            .iter()
-            .position(|c| c == column)
-            .and_then(|i| self.values.get(i))
-            .ok_or_else(|| StoreError::Backend(format!("column {column}: no such column")))
     }
 }
 
@@ -136,7 +106,7 @@ struct Run {
 /// The rows and the changes of the last statement of a run, and for a commit, the outcome of
 /// its batch to come.
 struct Ran {
-    rows: Vec<WrittenRow>,
+    rows: Vec<SqliteRow>,
     changes: u64,
     outcome: Option<watch::Receiver<Outcome>>,
 }
@@ -187,7 +157,7 @@ impl Writer {
         let (opened_tx, opened) = oneshot::channel();
         std::thread::Builder::new()
             .name("comet-sqlite-writer".to_owned())
-            .spawn(move || match open_connection(&path) {
+            .spawn(move || match connection::open(&path, Access::Write) {
                 Ok(connection) => {
                     let _ = opened_tx.send(Ok(()));
                     let thread = Thread {
@@ -231,7 +201,7 @@ impl Writer {
     }
 
     /// One statement as a transaction of its own: its rows and changes, once durable.
-    pub(crate) async fn write_alone(&self, query: Query) -> StoreResult<(Vec<WrittenRow>, u64)> {
+    pub(crate) async fn write_alone(&self, query: Query) -> StoreResult<(Vec<SqliteRow>, u64)> {
         let mut tx = self.begin();
         tx.pending.push(sqlite_form(query));
         let ran = tx.send(false, true).await?;
@@ -264,27 +234,6 @@ impl Writer {
             .send(command)
             .map_err(|_| StoreError::Backend("the database is closed".to_owned()))
     }
-}
-
-/// The writer connection, set up as the rest of the store expects (the readers' settings).
-fn open_connection(path: &std::path::Path) -> rusqlite::Result<Connection> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX
-        | OpenFlags::SQLITE_OPEN_URI;
-    let connection = Connection::open_with_flags(path, flags)?;
-    connection.busy_timeout(BUSY_TIMEOUT)?;
-    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    // WAL is a property of the file, set when it was created; `NORMAL` still syncs around
-    // checkpoints, and with `Synchronous::Full` the log is synced after each COMMIT (see
-    // `wal_sync`). Each transaction of a batch runs in a savepoint, whose journal keeps the
-    // first version of every page it changes: in memory that is a copy, in a temporary file a
-    // system call per page (a seventh of the writer's time); bounded by one batch's pages.
-    connection.execute_batch(&format!(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-         PRAGMA journal_size_limit = {}; PRAGMA temp_store = MEMORY;",
-        crate::WAL_SIZE_LIMIT_BYTES
-    ))?;
-    Ok(connection)
 }
 
 /// Waits for the outcome of a batch (`None`: nothing was written, nothing to wait for).
@@ -323,7 +272,7 @@ pub struct WriteTx {
 
 impl WriteTx {
     /// Runs a statement (after those held back) and returns its rows.
-    pub(crate) async fn fetch(&mut self, query: Query) -> StoreResult<Vec<WrittenRow>> {
+    pub(crate) async fn fetch(&mut self, query: Query) -> StoreResult<Vec<SqliteRow>> {
         self.pending.push(sqlite_form(query));
         self.send(true, false).await.map(|ran| ran.rows)
     }
@@ -567,7 +516,7 @@ impl Thread {
         statements: &[Statement],
         savepoint: bool,
         tx: u64,
-    ) -> rusqlite::Result<(Vec<WrittenRow>, u64)> {
+    ) -> rusqlite::Result<(Vec<SqliteRow>, u64)> {
         if self.batch.is_none() {
             self.connection.execute_batch("BEGIN IMMEDIATE")?;
             self.batch = Some(Batch {
@@ -582,7 +531,7 @@ impl Thread {
         }
         let mut last = (Vec::new(), 0);
         for (sql, params) in statements {
-            last = run_statement(&self.connection, sql, params)?;
+            last = connection::run(&self.connection, sql, params)?;
         }
         Ok(last)
     }
@@ -600,11 +549,11 @@ impl Thread {
     /// transaction, the whole batch is rolled back and failed first.
     fn failed(&mut self, e: rusqlite::Error, savepoint: bool) -> Failed {
         let ended = self.batch.is_some() && self.connection.is_autocommit();
-        if ended || !is_local(&e) {
+        if ended || !connection::is_local(&e) {
             let reason = format!("a transaction of the batch failed: {e}");
             self.abort(&reason);
             return Failed {
-                error: store_error_of(&e),
+                error: store_error(&e),
                 batch_ended: Some(reason),
             };
         }
@@ -613,7 +562,7 @@ impl Thread {
             self.holder = None;
         }
         Failed {
-            error: store_error_of(&e),
+            error: store_error(&e),
             batch_ended: None,
         }
     }
@@ -652,7 +601,7 @@ impl Thread {
         {
             // The connection's state is unknown: a new one starts clean.
             tracing::error!(error = %e, "the writer's batch could not be rolled back; reopening");
-            match open_connection(&self.path) {
+            match connection::open(&self.path, Access::Write) {
                 Ok(connection) => self.connection = connection,
                 Err(e) => tracing::error!(error = %e, "the writer could not reopen the database"),
             }
@@ -708,112 +657,8 @@ impl Thread {
         latest.reverse();
         for chunk in latest.chunks(INDEX_CHUNK) {
             let (sql, params) = sqlite_form(index_statement(chunk));
-            run_statement(&self.connection, &sql, &params)?;
+            connection::run(&self.connection, &sql, &params)?;
         }
         Ok(())
-    }
-}
-
-/// A value to bind, in SQLite's storage forms (lists and documents as JSON text, booleans as
-/// integers).
-struct Bind<'a>(&'a Param);
-
-impl ToSql for Bind<'_> {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        let null = ToSqlOutput::Owned(Value::Null);
-        Ok(match self.0 {
-            Param::Int(value) => value.map_or(null, |n| ToSqlOutput::Owned(Value::Integer(n))),
-            Param::Float(value) => value.map_or(null, |x| ToSqlOutput::Owned(Value::Real(x))),
-            Param::Text(value) => value.as_ref().map_or(null, |text| {
-                ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes()))
-            }),
-            Param::Bool(value) => {
-                value.map_or(null, |b| ToSqlOutput::Owned(Value::Integer(i64::from(b))))
-            }
-            Param::TextList(items) => ToSqlOutput::Owned(Value::Text(
-                serde_json::Value::from(items.clone()).to_string(),
-            )),
-            Param::Json(value) => value.as_ref().map_or(null, |document| {
-                ToSqlOutput::Owned(Value::Text(document.to_string()))
-            }),
-        })
-    }
-}
-
-/// Runs one statement through the cache of prepared statements: its rows and, for a statement
-/// that writes, the rows it changed.
-fn run_statement(
-    connection: &Connection,
-    sql: &str,
-    params: &[Param],
-) -> rusqlite::Result<(Vec<WrittenRow>, u64)> {
-    let (mut cached, mut once);
-    let statement: &mut rusqlite::Statement<'_> = if params.len() > CACHED_MAX_PARAMS {
-        once = connection.prepare(sql)?;
-        &mut once
-    } else {
-        cached = connection.prepare_cached(sql)?;
-        &mut cached
-    };
-    for (at, param) in params.iter().enumerate() {
-        statement.raw_bind_parameter(at + 1, Bind(param))?;
-    }
-    let columns = statement.column_count();
-    if columns == 0 {
-        let changed = statement.raw_execute()?;
-        return Ok((Vec::new(), changed as u64));
-    }
-    let names: Arc<[String]> = statement
-        .column_names()
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    let writes = !statement.readonly();
-    let mut found = Vec::new();
-    let mut rows = statement.raw_query();
-    while let Some(row) = rows.next()? {
-        let values = (0..columns)
-            .map(|i| row.get::<_, Value>(i))
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        found.push(WrittenRow {
-            columns: Arc::clone(&names),
-            values,
-        });
-    }
-    drop(rows);
-    let changed = if writes { connection.changes() } else { 0 };
-    Ok((found, changed))
-}
-
-/// Whether a statement's error leaves the batch as it was (the statement alone undone):
-/// SQLite's constraint, SQL, type and size errors do; anything else (disk full, I/O, busy...)
-/// may have ended the transaction.
-fn is_local(e: &rusqlite::Error) -> bool {
-    match e {
-        rusqlite::Error::SqliteFailure(failure, _) => {
-            // SQLITE_ERROR, SQLITE_TOOBIG, SQLITE_CONSTRAINT, SQLITE_MISMATCH, SQLITE_RANGE.
-            matches!(failure.extended_code & 0xff, 1 | 18 | 19 | 20 | 25)
-        }
-        rusqlite::Error::SqliteSingleThreadedMode
-        | rusqlite::Error::InvalidPath(_)
-        | rusqlite::Error::UnwindingPanic => false,
-        _ => true,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn errors_that_may_end_the_transaction_are_not_local() {
-        let failure = |code| {
-            rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some("x".to_owned()))
-        };
-        assert!(is_local(&failure(2067)), "a unique constraint");
-        assert!(is_local(&failure(1)), "an SQL error");
-        assert!(!is_local(&failure(13)), "a full disk");
-        assert!(!is_local(&failure(10)), "an I/O error");
-        assert!(!is_local(&failure(5)), "busy");
     }
 }

@@ -518,7 +518,7 @@ impl Thread {
         tx: u64,
     ) -> rusqlite::Result<(Vec<SqliteRow>, u64)> {
         if self.batch.is_none() {
-            self.connection.execute_batch("BEGIN IMMEDIATE")?;
+            self.control("BEGIN IMMEDIATE")?;
             self.batch = Some(Batch {
                 members: 0,
                 outcome: watch::Sender::new(None),
@@ -526,7 +526,7 @@ impl Thread {
             });
         }
         if savepoint && self.holder != Some(tx) {
-            self.connection.execute_batch(SAVEPOINT)?;
+            self.control(SAVEPOINT)?;
             self.holder = Some(tx);
         }
         let mut last = (Vec::new(), 0);
@@ -536,10 +536,16 @@ impl Thread {
         Ok(last)
     }
 
+    /// Runs a statement that controls transactions (`BEGIN`, `SAVEPOINT`...), prepared once:
+    /// a post runs three of them.
+    fn control(&self, sql: &str) -> rusqlite::Result<()> {
+        self.connection.prepare_cached(sql)?.execute([]).map(drop)
+    }
+
     /// Releases the holder's savepoint into the batch.
     fn release(&mut self, savepoint: bool) -> rusqlite::Result<()> {
         if savepoint && self.holder.is_some() {
-            self.connection.execute_batch(RELEASE)?;
+            self.control(RELEASE)?;
         }
         self.holder = None;
         Ok(())
@@ -575,7 +581,7 @@ impl Thread {
         let undone = self
             .connection
             .execute_batch(ROLLBACK_TO)
-            .and_then(|()| self.connection.execute_batch(RELEASE));
+            .and_then(|()| self.control(RELEASE));
         if let Err(e) = undone {
             self.abort(&format!(
                 "a dropped transaction could not be rolled back: {e}"
@@ -630,7 +636,7 @@ impl Thread {
             self.abort(&format!("the batch's messages could not be indexed: {e}"));
             return;
         }
-        if let Err(e) = self.connection.execute_batch("COMMIT") {
+        if let Err(e) = self.control("COMMIT") {
             self.abort(&format!("the commit of the batch failed: {e}"));
             return;
         }

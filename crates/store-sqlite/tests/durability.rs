@@ -528,3 +528,30 @@ async fn work_that_comes_while_a_transaction_holds_the_writer_runs_after_it_in_o
     let expected: BTreeSet<String> = ["held", "a", "after-a", "single"].map(str::to_owned).into();
     assert_eq!(keys(&db).await, expected);
 }
+
+/// A snapshot (`VACUUM INTO`) of a database that takes far longer to copy than a read may run
+/// on an async worker is whole: it is not cut off and started again into a half-written file.
+#[tokio::test]
+async fn a_snapshot_of_a_large_database_is_whole() {
+    let (dir, db) = fresh(Synchronous::Normal).await;
+    db.write(Query::new(
+        "INSERT INTO t (k) WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n \
+         WHERE i < 20000) SELECT printf('%08d', i) || hex(randomblob(1000)) FROM n",
+    ))
+    .await
+    .expect("fill");
+    let copy = dir.path().join("snapshot.db");
+    tokio::time::timeout(PATIENCE, db.snapshot_into(&copy))
+        .await
+        .expect("in time")
+        .expect("snapshot");
+    let url = format!("sqlite://{}", copy.display());
+    let snapshot = SqliteDatabase::open_url_with(&url, Synchronous::Normal)
+        .await
+        .expect("open the snapshot");
+    let rows = snapshot
+        .read(Query::new("SELECT count(*) AS n FROM t"))
+        .await
+        .expect("count");
+    assert_eq!(rows[0].int("n").expect("n"), 20_000);
+}

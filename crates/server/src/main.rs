@@ -2,7 +2,7 @@
 //! (`comet migrate-db`).
 
 use comet_server::backup;
-use comet_server::logging::RecentLines;
+use comet_server::logging::{FlushOnDrop, QueuedOutput, RecentLines};
 use comet_server::migrate::migrate_db;
 use comet_server::{Command, Config, launch};
 use tokio::net::TcpListener;
@@ -14,15 +14,23 @@ use tracing_subscriber::fmt::writer::BoxMakeWriter;
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-fn init_logging(config: &Config) {
+/// Sets up logging; the logs queued for the output are written when the guard is dropped.
+fn init_logging(config: &Config) -> Option<FlushOnDrop> {
     use tracing_subscriber::fmt;
     use tracing_subscriber::prelude::*;
     let filter = EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info"));
-    // A subcommand's own output goes to stdout; its logs stay out of the way on stderr.
-    let writer = if config.command.is_some() {
-        BoxMakeWriter::new(std::io::stderr)
+    // A subcommand's own output goes to stdout; its logs stay out of the way on stderr. The
+    // server's go through a queue, so that an output read slowly never holds up a request.
+    let (writer, guard) = if config.command.is_some() {
+        (BoxMakeWriter::new(std::io::stderr), None)
     } else {
-        BoxMakeWriter::new(std::io::stdout)
+        match QueuedOutput::start(Box::new(std::io::stdout())) {
+            Ok((queued, guard)) => (BoxMakeWriter::new(queued), Some(guard)),
+            Err(e) => {
+                eprintln!("comet: logging in place: cannot start the log thread: {e}");
+                (BoxMakeWriter::new(std::io::stdout), None)
+            }
+        }
     };
     // The same events, as plain text, for administrators reading `stdout.queue`.
     let recent = fmt::layer().with_ansi(false).with_writer(RecentLines);
@@ -34,6 +42,7 @@ fn init_logging(config: &Config) {
     } else {
         registry.with(fmt::layer().with_writer(writer)).init();
     }
+    guard
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
@@ -68,7 +77,7 @@ async fn shutdown_signal() {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let config = Config::from_env_and_args();
-    init_logging(&config);
+    let _flush_logs = init_logging(&config);
     let outcome = match &config.command {
         Some(Command::MigrateDb(args)) => Some((
             "migrate-db",

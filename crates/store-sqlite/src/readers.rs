@@ -21,7 +21,7 @@ use crate::{sqlite_form, store_error};
 use comet_store::{StoreError, StoreResult};
 use rusqlite::Connection;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
@@ -53,11 +53,14 @@ struct Shared {
     open: Arc<AtomicU32>,
 }
 
-/// A read-only connection, and whether a read on it is running inline (when so, its progress
-/// handler interrupts it once the read's time is up).
+/// A read-only connection, whether a read on it is running inline (when so, its progress
+/// handler interrupts it once the read's time is up), and whether its read is still wanted.
 struct ReaderConnection {
     connection: Connection,
     inline_since: Arc<Mutex<Option<Instant>>>,
+    /// Set when the caller of a read moved to a blocking thread went away: the progress
+    /// handler interrupts it (unlike an interrupt handle, also if it had not started yet).
+    unwanted: Arc<AtomicBool>,
     open: Arc<AtomicU32>,
 }
 
@@ -66,15 +69,17 @@ impl ReaderConnection {
         let connection = connection::open(&shared.path, Access::Read)
             .map_err(|e| StoreError::Backend(format!("cannot open a reader connection: {e}")))?;
         let inline_since: Arc<Mutex<Option<Instant>>> = Arc::default();
-        let started = Arc::clone(&inline_since);
+        let unwanted = Arc::new(AtomicBool::new(false));
+        let (started, gone) = (Arc::clone(&inline_since), Arc::clone(&unwanted));
         connection
             .progress_handler(
                 PROGRESS_STEPS,
                 Some(move || {
-                    started
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .is_some_and(|since| since.elapsed() >= INLINE_BUDGET)
+                    gone.load(Ordering::Relaxed)
+                        || started
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .is_some_and(|since| since.elapsed() >= INLINE_BUDGET)
                 }),
             )
             .map_err(|e| StoreError::Backend(format!("cannot watch a reader connection: {e}")))?;
@@ -82,6 +87,7 @@ impl ReaderConnection {
         Ok(ReaderConnection {
             connection,
             inline_since,
+            unwanted,
             open: Arc::clone(&shared.open),
         })
     }
@@ -236,8 +242,7 @@ impl Reader {
                 // A long read: run again where it holds up no async task. If its caller goes
                 // away meanwhile, it is interrupted (and its connection closed).
                 let connection = self.connection.take().ok_or_else(lost)?;
-                let mut unwanted =
-                    InterruptWhenDropped(Some(connection.connection.get_interrupt_handle()));
+                let mut unwanted = InterruptWhenDropped(Some(Arc::clone(&connection.unwanted)));
                 let (connection, ran) = tokio::task::spawn_blocking(move || {
                     let ran = connection::run(&connection.connection, &sql, &params);
                     (connection, ran)
@@ -257,13 +262,13 @@ impl Reader {
     }
 }
 
-/// Interrupts the statement of a connection when dropped, unless disarmed (`None`).
-struct InterruptWhenDropped(Option<rusqlite::InterruptHandle>);
+/// Marks a connection's read unwanted when dropped, unless disarmed (`None`).
+struct InterruptWhenDropped(Option<Arc<AtomicBool>>);
 
 impl Drop for InterruptWhenDropped {
     fn drop(&mut self) {
-        if let Some(handle) = self.0.take() {
-            handle.interrupt();
+        if let Some(unwanted) = self.0.take() {
+            unwanted.store(true, Ordering::Relaxed);
         }
     }
 }
@@ -407,6 +412,15 @@ mod tests {
         let cut =
             tokio::time::timeout(Duration::from_millis(20), db.read(counting_to(50_000_000))).await;
         assert!(cut.is_err(), "the long read finished before it was dropped");
+        // Interrupted: its connection is closed soon, not after the ten seconds of counting.
+        let started = std::time::Instant::now();
+        while reader_stats(&db).0 > 0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "the dropped read runs on"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         for _ in 0..2 * READERS {
             assert_eq!(one(&db).await, 1);
         }

@@ -6,7 +6,7 @@ use comet_store::{MessageStore, PostEffects, Record, RoomStore, TransferStore, U
 use comet_store_sqlite::{SqliteDatabase, SqliteStore, Synchronous};
 use rand::Rng;
 use serde_json::{Value, json};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 #[derive(clap::Parser)]
@@ -92,6 +92,26 @@ async fn get_json(
         return Err(format!("{status}: {body}"));
     }
     Ok(body)
+}
+
+/// Adds the time since `started` to `latencies`.
+fn record(latencies: &Mutex<Vec<Duration>>, started: Instant) {
+    if let Ok(mut latencies) = latencies.lock() {
+        latencies.push(started.elapsed());
+    }
+}
+
+/// "p50 …, p99 …, max … ms" of the latencies recorded.
+fn latency_summary(latencies: &Mutex<Vec<Duration>>) -> String {
+    let mut sorted = latencies.lock().map(|l| l.clone()).unwrap_or_default();
+    sorted.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    format!(
+        "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        ms(percentile(&sorted, 0.5)),
+        ms(percentile(&sorted, 0.99)),
+        ms(sorted.last().copied().unwrap_or_default())
+    )
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -308,14 +328,26 @@ pub async fn run(args: MessageArgs) -> Result<(), String> {
     let sessions = Arc::new(sessions);
     let rooms = Arc::new(rooms);
 
+    let spread_latencies = Arc::new(Mutex::new(Vec::new()));
     let spread_rate = {
-        let (http, base, sessions, rooms) =
-            (http.clone(), base.clone(), sessions.clone(), rooms.clone());
+        let (http, base, sessions, rooms, latencies) = (
+            http.clone(),
+            base.clone(),
+            sessions.clone(),
+            rooms.clone(),
+            spread_latencies.clone(),
+        );
         load(args.clients, args.seconds, move |i| {
-            let (http, base, sessions, rooms) =
-                (http.clone(), base.clone(), sessions.clone(), rooms.clone());
+            let (http, base, sessions, rooms, latencies) = (
+                http.clone(),
+                base.clone(),
+                sessions.clone(),
+                rooms.clone(),
+                latencies.clone(),
+            );
             async move {
                 let (uid, token) = &sessions[i];
+                let started = Instant::now();
                 post_json(
                     &http,
                     format!("{base}/api/v1/chat.postMessage"),
@@ -323,27 +355,39 @@ pub async fn run(args: MessageArgs) -> Result<(), String> {
                     Some((uid, token)),
                 )
                 .await?;
+                record(&latencies, started);
                 Ok(())
             }
         })
         .await?
     };
     println!(
-        "comet chat.postMessage, {} posters into {} rooms: {spread_rate:.0} msgs/s (ratio to bare insert loop: {:.2}, to the store's concurrent posts: {:.2})",
+        "comet chat.postMessage, {} posters into {} rooms: {spread_rate:.0} msgs/s (ratio to bare insert loop: {:.2}, to the store's concurrent posts: {:.2}); {}",
         args.clients,
         args.clients,
         spread_rate / bare_rate,
-        spread_rate / concurrent_rate
+        spread_rate / concurrent_rate,
+        latency_summary(&spread_latencies)
     );
 
+    let one_room_latencies = Arc::new(Mutex::new(Vec::new()));
     let one_room_rate = {
-        let (http, base, sessions, rooms) =
-            (http.clone(), base.clone(), sessions.clone(), rooms.clone());
+        let (http, base, sessions, latencies) = (
+            http.clone(),
+            base.clone(),
+            sessions.clone(),
+            one_room_latencies.clone(),
+        );
         load(args.clients, args.seconds, move |i| {
-            let (http, base, sessions, rooms) =
-                (http.clone(), base.clone(), sessions.clone(), rooms.clone());
+            let (http, base, sessions, latencies) = (
+                http.clone(),
+                base.clone(),
+                sessions.clone(),
+                latencies.clone(),
+            );
             async move {
                 let (uid, token) = &sessions[i];
+                let started = Instant::now();
                 post_json(
                     &http,
                     format!("{base}/api/v1/chat.postMessage"),
@@ -351,17 +395,18 @@ pub async fn run(args: MessageArgs) -> Result<(), String> {
                     Some((uid, token)),
                 )
                 .await?;
-                let _ = &rooms;
+                record(&latencies, started);
                 Ok(())
             }
         })
         .await?
     };
     println!(
-        "comet chat.postMessage, {} posters into one room: {one_room_rate:.0} msgs/s (ratio to bare insert loop: {:.2}, to the store's concurrent posts: {:.2})",
+        "comet chat.postMessage, {} posters into one room: {one_room_rate:.0} msgs/s (ratio to bare insert loop: {:.2}, to the store's concurrent posts: {:.2}); {}",
         args.clients,
         one_room_rate / bare_rate,
-        one_room_rate / concurrent_rate
+        one_room_rate / concurrent_rate,
+        latency_summary(&one_room_latencies)
     );
 
     // A page of 50 messages ending at a random point of the big room's 30 days.
@@ -395,7 +440,7 @@ pub async fn run(args: MessageArgs) -> Result<(), String> {
             }
         })
     };
-    let history_latencies = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let history_latencies = Arc::new(Mutex::new(Vec::new()));
     let history_rate = {
         let (history_page, history_latencies) = (history_page.clone(), history_latencies.clone());
         load(args.clients, args.seconds, move |i| {
@@ -404,9 +449,7 @@ pub async fn run(args: MessageArgs) -> Result<(), String> {
             async move {
                 let started = Instant::now();
                 history_page(i).await?;
-                if let Ok(mut latencies) = history_latencies.lock() {
-                    latencies.push(started.elapsed());
-                }
+                record(&history_latencies, started);
                 Ok(())
             }
         })

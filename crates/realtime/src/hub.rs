@@ -369,17 +369,28 @@ impl Hub {
 
     /// Sends a frame to the sessions listening to `event_name` of `stream`, optionally only
     /// those of one user.
+    ///
+    /// The frame is made only once someone listens: most events of a busy server reach no
+    /// session of this instance (no one has the room open here), and encoding a message is
+    /// most of what dispatching it costs.
     fn deliver(
         &self,
         stream: &'static str,
         event_name: &str,
         only_user: Option<&str>,
-        frame: Frame,
+        frame: impl FnOnce() -> Frame,
     ) {
         let registry = self.registry();
+        let mut frame = Some(frame);
+        let mut made: Option<Frame> = None;
         for listener in registry.listening(stream, event_name) {
             if only_user.is_none_or(|u| listener.user_id.as_deref() == Some(u)) {
-                Self::send(listener, &frame);
+                if made.is_none() {
+                    made = frame.take().map(|make| make());
+                }
+                if let Some(made) = &made {
+                    Self::send(listener, made);
+                }
             }
         }
     }
@@ -388,12 +399,13 @@ impl Hub {
     pub fn dispatch(&self, event: &Event) {
         match event {
             Event::Message(message) => {
-                let frame = changed(
-                    ROOM_MESSAGES,
-                    &message.room_id,
-                    json!([ejson(chat::message(message))]),
-                );
-                self.deliver(ROOM_MESSAGES, &message.room_id, None, frame);
+                self.deliver(ROOM_MESSAGES, &message.room_id, None, || {
+                    changed(
+                        ROOM_MESSAGES,
+                        &message.room_id,
+                        json!([ejson(chat::message(message))]),
+                    )
+                });
             }
             Event::Ephemeral {
                 user_id,
@@ -448,24 +460,18 @@ impl Hub {
                     }
                 }
                 let name = format!("{user_id}/message");
-                self.deliver(
-                    NOTIFY_USER,
-                    &name,
-                    Some(user_id),
-                    changed(NOTIFY_USER, &name, json!([message])),
-                );
+                self.deliver(NOTIFY_USER, &name, Some(user_id), || {
+                    changed(NOTIFY_USER, &name, json!([message]))
+                });
             }
             Event::MessageDeleted {
                 room_id,
                 message_id,
             } => {
                 let name = format!("{room_id}/deleteMessage");
-                self.deliver(
-                    NOTIFY_ROOM,
-                    &name,
-                    None,
-                    changed(NOTIFY_ROOM, &name, json!([{"_id": message_id}])),
-                );
+                self.deliver(NOTIFY_ROOM, &name, None, || {
+                    changed(NOTIFY_ROOM, &name, json!([{"_id": message_id}]))
+                });
             }
             Event::UserActivity {
                 room_id,
@@ -478,64 +484,66 @@ impl Hub {
                     None => json!({}),
                 };
                 let name = format!("{room_id}/user-activity");
-                self.deliver(
-                    NOTIFY_ROOM,
-                    &name,
-                    None,
-                    changed(NOTIFY_ROOM, &name, json!([username, activities, extras])),
-                );
+                self.deliver(NOTIFY_ROOM, &name, None, || {
+                    changed(NOTIFY_ROOM, &name, json!([username, activities, extras]))
+                });
                 let typing = activities.iter().any(|a| a == "user-typing");
                 let legacy = format!("{room_id}/typing");
-                self.deliver(
-                    NOTIFY_ROOM,
-                    &legacy,
-                    None,
-                    changed(NOTIFY_ROOM, &legacy, json!([username, typing])),
-                );
+                self.deliver(NOTIFY_ROOM, &legacy, None, || {
+                    changed(NOTIFY_ROOM, &legacy, json!([username, typing]))
+                });
             }
             Event::Room { room, last_message } => {
-                let doc = ejson(chat::room(room, last_message.as_deref()));
-                // Rooms go out as `rooms-changed` to each member, under their own event name.
-                let args = json!(["updated", doc]).to_string();
-                // A new message also goes to members listening to `__my_messages__`.
-                let mine = last_message.as_ref().map(|message| {
-                    let context = json!({
-                        "roomParticipant": true,
-                        "roomType": room.room_type.as_str(),
-                        "roomName": room.name,
-                    });
-                    changed(
-                        ROOM_MESSAGES,
-                        "__my_messages__",
-                        json!([ejson(chat::message(message)), context]),
-                    )
-                });
                 let registry = self.registry();
+                let Some(sessions) = registry.by_member_room.get(&room.id) else {
+                    return;
+                };
+                // Made once, for the first member session that listens (most rooms have none
+                // open on this instance).
+                let mut args: Option<String> = None;
+                let mut mine: Option<Frame> = None;
                 let mut name = String::new();
-                if let Some(sessions) = registry.by_member_room.get(&room.id) {
-                    for id in sessions {
-                        let Some(listener) = registry.listeners.get(id) else {
-                            continue;
-                        };
-                        let Some(user_id) = listener.user_id.as_deref() else {
-                            continue;
-                        };
-                        if let Some(frame) = &mine
-                            && registry.is_listening(*id, ROOM_MESSAGES, "__my_messages__")
-                        {
-                            Self::send(listener, frame);
-                        }
-                        // One reused buffer: this runs for every member session per message.
-                        name.clear();
-                        name.push_str(user_id);
-                        name.push_str("/rooms-changed");
-                        if registry.is_listening(*id, NOTIFY_USER, &name) {
-                            let frame = Frame::from(format!(
-                                r#"{{"msg":"changed","collection":"{NOTIFY_USER}","id":"id","fields":{{"eventName":{},"args":{args}}}}}"#,
-                                Value::String(name.clone())
-                            ));
-                            Self::send(listener, &frame);
-                        }
+                for id in sessions {
+                    let Some(listener) = registry.listeners.get(id) else {
+                        continue;
+                    };
+                    let Some(user_id) = listener.user_id.as_deref() else {
+                        continue;
+                    };
+                    // A new message also goes to members listening to `__my_messages__`.
+                    if let Some(message) = last_message
+                        && registry.is_listening(*id, ROOM_MESSAGES, "__my_messages__")
+                    {
+                        let frame = mine.get_or_insert_with(|| {
+                            let context = json!({
+                                "roomParticipant": true,
+                                "roomType": room.room_type.as_str(),
+                                "roomName": room.name,
+                            });
+                            changed(
+                                ROOM_MESSAGES,
+                                "__my_messages__",
+                                json!([ejson(chat::message(message)), context]),
+                            )
+                        });
+                        Self::send(listener, frame);
+                    }
+                    // Rooms go out as `rooms-changed` to each member, under their own event
+                    // name; one reused buffer, as this runs for every member session per
+                    // message.
+                    name.clear();
+                    name.push_str(user_id);
+                    name.push_str("/rooms-changed");
+                    if registry.is_listening(*id, NOTIFY_USER, &name) {
+                        let args = args.get_or_insert_with(|| {
+                            let doc = ejson(chat::room(room, last_message.as_deref()));
+                            json!(["updated", doc]).to_string()
+                        });
+                        let frame = Frame::from(format!(
+                            r#"{{"msg":"changed","collection":"{NOTIFY_USER}","id":"id","fields":{{"eventName":{},"args":{args}}}}}"#,
+                            Value::String(name.clone())
+                        ));
+                        Self::send(listener, &frame);
                     }
                 }
             }
@@ -546,13 +554,10 @@ impl Hub {
                 let user_id = &subscription.user.id;
                 self.track_membership(*change, &subscription.room_id, user_id);
                 let name = format!("{user_id}/subscriptions-changed");
-                let args = json!([change.as_str(), ejson(chat::subscription(subscription))]);
-                self.deliver(
-                    NOTIFY_USER,
-                    &name,
-                    Some(user_id),
-                    changed(NOTIFY_USER, &name, args),
-                );
+                self.deliver(NOTIFY_USER, &name, Some(user_id), || {
+                    let args = json!([change.as_str(), ejson(chat::subscription(subscription))]);
+                    changed(NOTIFY_USER, &name, args)
+                });
                 if *change == Change::Removed {
                     self.stop_room_for_user(&subscription.room_id, user_id);
                 }
@@ -567,7 +572,9 @@ impl Hub {
                 if let Value::Object(map) = &mut doc {
                     map.insert("type".into(), json!(kind));
                 }
-                self.deliver(ROLES, "roles", None, changed(ROLES, "roles", json!([doc])));
+                self.deliver(ROLES, "roles", None, || {
+                    changed(ROLES, "roles", json!([doc]))
+                });
             }
             Event::UserChanged(user) => {
                 let diff = json!({
@@ -583,12 +590,9 @@ impl Hub {
                 });
                 let name = format!("{}/userData", user.id);
                 let args = json!([{"type": "updated", "id": user.id, "diff": diff, "unset": {}}]);
-                self.deliver(
-                    NOTIFY_USER,
-                    &name,
-                    Some(&user.id),
-                    changed(NOTIFY_USER, &name, args),
-                );
+                self.deliver(NOTIFY_USER, &name, Some(&user.id), || {
+                    changed(NOTIFY_USER, &name, args)
+                });
             }
             Event::UserRenamed {
                 user_id,
@@ -597,12 +601,9 @@ impl Hub {
             } => {
                 let args = json!([{"_id": user_id, "name": name, "username": username}]);
                 let event = "Users:NameChanged";
-                self.deliver(
-                    NOTIFY_LOGGED,
-                    event,
-                    None,
-                    changed(NOTIFY_LOGGED, event, args),
-                );
+                self.deliver(NOTIFY_LOGGED, event, None, || {
+                    changed(NOTIFY_LOGGED, event, args)
+                });
             }
             Event::UserDeleted {
                 user_id,
@@ -621,12 +622,9 @@ impl Hub {
                     _ => return,
                 };
                 let event = "Users:Deleted";
-                self.deliver(
-                    NOTIFY_LOGGED,
-                    event,
-                    None,
-                    changed(NOTIFY_LOGGED, event, args),
-                );
+                self.deliver(NOTIFY_LOGGED, event, None, || {
+                    changed(NOTIFY_LOGGED, event, args)
+                });
             }
             Event::RoleChanged {
                 added,
@@ -644,17 +642,16 @@ impl Hub {
                     map.insert("scope".into(), json!(rid));
                 }
                 let event = "roles-change";
-                self.deliver(
-                    NOTIFY_LOGGED,
-                    event,
-                    None,
-                    changed(NOTIFY_LOGGED, event, json!([change])),
-                );
+                self.deliver(NOTIFY_LOGGED, event, None, || {
+                    changed(NOTIFY_LOGGED, event, json!([change]))
+                });
             }
             Event::MessagesRead { room_id, until } => {
                 let name = format!("{room_id}/messagesRead");
                 let args = json!([{"until": {"$date": until.timestamp_millis()}}]);
-                self.deliver(NOTIFY_ROOM, &name, None, changed(NOTIFY_ROOM, &name, args));
+                self.deliver(NOTIFY_ROOM, &name, None, || {
+                    changed(NOTIFY_ROOM, &name, args)
+                });
             }
             Event::MessagesCleaned {
                 room_id,
@@ -678,7 +675,9 @@ impl Hub {
                     "users": user_ids,
                 }]);
                 let name = format!("{room_id}/deleteMessageBulk");
-                self.deliver(NOTIFY_ROOM, &name, None, changed(NOTIFY_ROOM, &name, args));
+                self.deliver(NOTIFY_ROOM, &name, None, || {
+                    changed(NOTIFY_ROOM, &name, args)
+                });
             }
             Event::SessionsEnded { .. }
             | Event::OtherSessionsEnded { .. }
@@ -712,7 +711,7 @@ impl Hub {
                 if *public {
                     let args = json!(["updated", {"_id": id, "value": value}]);
                     let name = "public-settings-changed";
-                    self.deliver(NOTIFY_ALL, name, None, changed(NOTIFY_ALL, name, args));
+                    self.deliver(NOTIFY_ALL, name, None, || changed(NOTIFY_ALL, name, args));
                 }
             }
             Event::Permission(permission) => {
@@ -722,12 +721,9 @@ impl Hub {
                     "_updatedAt": {"$date": permission.updated_at.timestamp_millis()},
                 });
                 let name = "permissions-changed";
-                self.deliver(
-                    NOTIFY_LOGGED,
-                    name,
-                    None,
-                    changed(NOTIFY_LOGGED, name, json!(["updated", doc])),
-                );
+                self.deliver(NOTIFY_LOGGED, name, None, || {
+                    changed(NOTIFY_LOGGED, name, json!(["updated", doc]))
+                });
             }
             Event::UserNotice {
                 user_id,
@@ -735,12 +731,9 @@ impl Hub {
                 args,
             } => {
                 let name = format!("{user_id}/{name}");
-                self.deliver(
-                    NOTIFY_USER,
-                    &name,
-                    Some(user_id),
-                    changed(NOTIFY_USER, &name, args.clone()),
-                );
+                self.deliver(NOTIFY_USER, &name, Some(user_id), || {
+                    changed(NOTIFY_USER, &name, args.clone())
+                });
             }
             Event::RoomNotice {
                 room_id,
@@ -748,12 +741,9 @@ impl Hub {
                 args,
             } => {
                 let name = format!("{room_id}/{name}");
-                self.deliver(
-                    NOTIFY_ROOM,
-                    &name,
-                    None,
-                    changed(NOTIFY_ROOM, &name, args.clone()),
-                );
+                self.deliver(NOTIFY_ROOM, &name, None, || {
+                    changed(NOTIFY_ROOM, &name, args.clone())
+                });
             }
             Event::WorkspaceNotice {
                 everyone,
@@ -762,7 +752,7 @@ impl Hub {
             } => {
                 let stream = if *everyone { NOTIFY_ALL } else { NOTIFY_LOGGED };
                 let args = json!([payload]);
-                self.deliver(stream, name, None, changed(stream, name, args));
+                self.deliver(stream, name, None, || changed(stream, name, args));
             }
             Event::AvatarChanged {
                 user_id,
@@ -779,12 +769,9 @@ impl Hub {
                     let name = format!("{user_id}/userData");
                     let args =
                         json!([{"type": "updated", "id": user_id, "diff": diff, "unset": unset}]);
-                    self.deliver(
-                        NOTIFY_USER,
-                        &name,
-                        Some(user_id),
-                        changed(NOTIFY_USER, &name, args),
-                    );
+                    self.deliver(NOTIFY_USER, &name, Some(user_id), || {
+                        changed(NOTIFY_USER, &name, args)
+                    });
                 }
                 // Upstream's listener sends `{username, etag}` for users and `{rid, etag}` for
                 // rooms; a reset leaves `etag` out.
@@ -799,12 +786,9 @@ impl Hub {
                     change.insert("etag".into(), json!(etag));
                 }
                 let event = "updateAvatar";
-                self.deliver(
-                    NOTIFY_LOGGED,
-                    event,
-                    None,
-                    changed(NOTIFY_LOGGED, event, json!([change])),
-                );
+                self.deliver(NOTIFY_LOGGED, event, None, || {
+                    changed(NOTIFY_LOGGED, event, json!([change]))
+                });
             }
             Event::UserStatus {
                 user_id,
@@ -822,19 +806,13 @@ impl Hub {
                         "eventName": user_id,
                     },
                 });
-                self.deliver(
-                    USER_PRESENCE,
-                    user_id,
-                    None,
-                    Frame::from(presence.to_string()),
-                );
+                self.deliver(USER_PRESENCE, user_id, None, || {
+                    Frame::from(presence.to_string())
+                });
                 let args = json!([[user_id, username, presence_code(*status), status_text]]);
-                self.deliver(
-                    NOTIFY_LOGGED,
-                    "user-status",
-                    None,
-                    changed(NOTIFY_LOGGED, "user-status", args),
-                );
+                self.deliver(NOTIFY_LOGGED, "user-status", None, || {
+                    changed(NOTIFY_LOGGED, "user-status", args)
+                });
             }
             // Only the service's session cache cares; clients see nothing.
             Event::SessionsStale { .. } => {}
@@ -871,25 +849,19 @@ impl Hub {
     /// Sends a desktop notification to a user's sessions.
     pub fn send_notification(&self, user_id: &str, notification: Value) {
         let name = format!("{user_id}/notification");
-        self.deliver(
-            NOTIFY_USER,
-            &name,
-            Some(user_id),
-            changed(NOTIFY_USER, &name, json!([notification])),
-        );
+        self.deliver(NOTIFY_USER, &name, Some(user_id), || {
+            changed(NOTIFY_USER, &name, json!([notification]))
+        });
     }
 
     /// Sends a member their updated subscription.
     pub fn send_subscription(&self, subscription: &comet_core::room::Subscription) {
         let user_id = &subscription.user.id;
         let name = format!("{user_id}/subscriptions-changed");
-        let args = json!(["updated", ejson(chat::subscription(subscription))]);
-        self.deliver(
-            NOTIFY_USER,
-            &name,
-            Some(user_id),
-            changed(NOTIFY_USER, &name, args),
-        );
+        self.deliver(NOTIFY_USER, &name, Some(user_id), || {
+            let args = json!(["updated", ejson(chat::subscription(subscription))]);
+            changed(NOTIFY_USER, &name, args)
+        });
     }
 
     /// Keeps the member-room index in step with joins and removals.
@@ -941,6 +913,34 @@ mod tests {
             assert!(matches!(
                 outbox.pop(),
                 Some(crate::outbox::Outgoing::Close(1013, "missed events"))
+            ));
+        }
+    }
+
+    #[test]
+    fn a_frame_is_made_only_when_someone_listens_and_then_once() {
+        let hub = Hub::default();
+        let made = std::cell::Cell::new(0);
+        let make = || {
+            made.set(made.get() + 1);
+            changed(NOTIFY_ROOM, "room/typing", json!(["ann", true]))
+        };
+        let elsewhere = hub.join(Arc::new(Outbox::default()));
+        assert!(hub.listen(elsewhere, NOTIFY_ROOM, "other-room/typing"));
+        hub.deliver(NOTIFY_ROOM, "room/typing", None, make);
+        assert_eq!(made.get(), 0, "encoded for no one");
+
+        let outboxes: Vec<Arc<Outbox>> = (0..3).map(|_| Arc::new(Outbox::default())).collect();
+        for outbox in &outboxes {
+            let session = hub.join(outbox.clone());
+            assert!(hub.listen(session, NOTIFY_ROOM, "room/typing"));
+        }
+        hub.deliver(NOTIFY_ROOM, "room/typing", None, make);
+        assert_eq!(made.get(), 1, "encoded once for every listener");
+        for outbox in outboxes {
+            assert!(matches!(
+                outbox.pop(),
+                Some(crate::outbox::Outgoing::Frame(frame)) if frame.as_str().contains("room/typing")
             ));
         }
     }

@@ -54,8 +54,9 @@ pub(crate) fn open(path: &Path, access: Access) -> rusqlite::Result<Connection> 
         // bounded by one batch's pages.
         connection.execute_batch(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-             PRAGMA journal_size_limit = {};",
-            crate::WAL_SIZE_LIMIT_BYTES
+             PRAGMA journal_size_limit = {}; PRAGMA wal_autocheckpoint = {};",
+            crate::WAL_SIZE_LIMIT_BYTES,
+            crate::CHECKPOINT_PAGES
         ))?;
     }
     Ok(connection)

@@ -40,11 +40,21 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// The SQLite store.
 pub type SqliteStore = SqlStore<SqliteDatabase>;
 
+/// The write-ahead log's length, in pages, past which the writer copies it into the database
+/// (SQLite's `wal_autocheckpoint`; 64 MiB of pages). A checkpoint writes each page once however
+/// many times the log holds it, and syncs the database file, while posts rewrite the same few
+/// pages of their rooms (the room's row, its index entries, its members' subscriptions). At
+/// SQLite's default of 1,000 pages a post cost the writer 3.7 reads and 13.2 writes (system
+/// calls) and 32 KB written to disk; at this interval 1.8, 10.8 and 24 KB, and posts gained
+/// 12–16 % (BENCHMARKS.md, session 23).
+pub const CHECKPOINT_PAGES: u32 = 16_384;
+
 /// What the write-ahead log file is cut back to once a checkpoint has emptied it. SQLite
 /// otherwise keeps the file as large as it ever grew: a migration that rebuilt the search
-/// index of 5,000,000 messages left 520 MB of it behind. Everyday writes stay far below it
-/// (a checkpoint runs every 1,000 pages, 4 MiB), so it costs no regrowth.
-pub const WAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
+/// index of 5,000,000 messages left 520 MB of it behind. Everyday writes stay below it (a
+/// checkpoint runs at [`CHECKPOINT_PAGES`], 64 MiB of pages and their frame headers, plus the
+/// batch that crossed it), so it costs no regrowth.
+pub const WAL_SIZE_LIMIT_BYTES: u64 = 80 * 1024 * 1024;
 
 /// How a commit reaches the disk: SQLite's `synchronous` setting, in WAL mode.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -789,6 +799,7 @@ impl SqliteDatabase {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("journal_size_limit", WAL_SIZE_LIMIT_BYTES.to_string())
+            .pragma("wal_autocheckpoint", CHECKPOINT_PAGES.to_string())
             // Each transaction of a batch runs in a savepoint, whose journal keeps the first
             // version of every page it changes: in memory that is a copy, in a temporary file
             // a system call per page (a seventh of the writer's time). Bounded by the pages one

@@ -168,6 +168,26 @@ async fn the_write_ahead_log_is_cut_back_after_checkpoints() {
 }
 
 #[tokio::test]
+async fn the_writer_checkpoints_after_its_own_interval() {
+    let (_dir, db) = fresh(Synchronous::Full).await;
+    let mut tx = db.begin().await.expect("begin");
+    let rows = tx
+        .read(Query::new("PRAGMA wal_autocheckpoint"))
+        .await
+        .expect("pragma");
+    tx.commit().await.expect("commit");
+    let pages = rows
+        .first()
+        .expect("a row")
+        .int("wal_autocheckpoint")
+        .expect("wal_autocheckpoint");
+    assert_eq!(
+        u32::try_from(pages).ok(),
+        Some(comet_store_sqlite::CHECKPOINT_PAGES)
+    );
+}
+
+#[tokio::test]
 async fn normal_synchronous_is_available() {
     let (_dir, db) = fresh(Synchronous::Normal).await;
     assert_eq!(writer_synchronous(&db).await, 1, "NORMAL");

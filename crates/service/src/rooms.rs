@@ -866,6 +866,22 @@ impl Rooms<'_> {
             .map(|subscribed| Self::access_for(&session.user, room, subscribed)))
     }
 
+    /// [`Rooms::room_access`] for `chat.postMessage`, which joins the caller to a public
+    /// channel they are not in first, as upstream does. A member posting (nearly every post)
+    /// costs one read of their subscription.
+    pub async fn room_access_joining(
+        &self,
+        session: &Session,
+        room: Room,
+    ) -> Result<Option<RoomAccess>> {
+        let access = self.check_access(&session.user, &room).await?;
+        if access == Some(true) || room.room_type != RoomType::Channel {
+            return Ok(access.map(|subscribed| Self::access_for(&session.user, room, subscribed)));
+        }
+        self.join_room(session, &room, None).await?;
+        self.room_access(session, room).await
+    }
+
     async fn existing_users(&self, usernames: &[String]) -> Result<Vec<User>> {
         let mut users: Vec<User> = Vec::with_capacity(usernames.len());
         for name in usernames {

@@ -9,7 +9,7 @@ use crate::params::{
 };
 use axum::extract::State;
 use comet_core::page::{Direction, MemberFilter};
-use comet_core::room::{Room, RoomType};
+use comet_core::room::Room;
 use comet_core::{Error, Result};
 use comet_protocol::chat;
 use comet_service::Session;
@@ -50,17 +50,11 @@ async fn post_target(app: &AppState, session: &Session, target: &str) -> Result<
     let Some(room) = room else {
         return Err(invalid());
     };
-    if room.room_type == RoomType::Channel
-        && app
-            .service
-            .rooms()
-            .subscription(session, &room.id)
-            .await?
-            .is_none()
-    {
-        app.service.rooms().join_room(session, &room, None).await?;
-    }
-    writable(app, session, room).await
+    app.service
+        .rooms()
+        .room_access_joining(session, room)
+        .await?
+        .ok_or_else(|| Error::failure("error-not-allowed"))
 }
 
 /// Access to a room `chat.postMessage` found by name: a room the caller may not read is

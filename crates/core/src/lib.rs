@@ -30,6 +30,13 @@ pub use error::{Error, ErrorKind, Result};
 /// A point in time, always UTC.
 pub type Timestamp = chrono::DateTime<chrono::Utc>;
 
+/// A date as Rocket.Chat puts it in JSON: ISO 8601 with milliseconds and `Z`, as JavaScript's
+/// `Date.toJSON`. (Written without a format string: parsing one for every date of every
+/// message was a few percent of a post's time.)
+pub fn iso(t: Timestamp) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 /// The current time truncated to milliseconds, the precision Rocket.Chat's dates carry on the wire.
 pub fn now() -> Timestamp {
     let now = chrono::Utc::now();

@@ -8,12 +8,7 @@ pub mod ddp;
 pub mod moderation;
 pub mod rest;
 
-use comet_core::Timestamp;
-
-/// A REST date: ISO 8601 with milliseconds and `Z`, as JavaScript's `Date.toJSON`.
-pub fn iso(t: Timestamp) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-}
+pub use comet_core::iso;
 
 #[cfg(test)]
 mod tests {

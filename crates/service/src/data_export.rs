@@ -11,6 +11,7 @@
 
 use crate::files::Upload;
 use crate::{Accounts, Service, Session, store_error};
+use comet_core::iso;
 use comet_core::page::{MessageFilter, MessageSortKey, Page};
 use comet_core::room::Message;
 use comet_core::user::User;
@@ -18,11 +19,6 @@ use comet_core::{Error, Result, Timestamp, id, now};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use tokio::io::AsyncReadExt;
-
-/// A time as the export writes it (JavaScript's ISO form).
-fn iso(t: Timestamp) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-}
 
 /// The `room_id` of a data export: no room (upload records of room files always name one).
 pub const USER_DATA_ROOM: &str = "";

@@ -11,6 +11,7 @@
 use crate::files::{FileMessage, IncomingFile};
 use crate::{Files, Service, Session, store_error};
 use chrono::{DateTime, Utc};
+use comet_core::iso;
 use comet_core::page::{Direction, MessageFilter, MessageSortKey, Page};
 use comet_core::room::Message;
 use comet_core::user::{LoginToken, TokenKind, User};
@@ -392,10 +393,6 @@ fn attachment_summary(attachment: &Value, message: &Message) -> Value {
         out.insert("fileName".into(), json!(name));
     }
     Value::Object(out)
-}
-
-fn iso(t: Timestamp) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 /// What a message says in an export: its text, or for the notices of joining, leaving and

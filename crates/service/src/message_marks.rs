@@ -159,7 +159,7 @@ impl Messages<'_> {
             "text": message.text,
             "author_name": message.author.username,
             "author_icon": format!("/avatar/{}", message.author.username),
-            "ts": attachment_time(message.created_at),
+            "ts": comet_core::iso(message.created_at),
             "message_link": format!("{}/{}?msg={}", self.ctx.setting_str("Site_Url").trim_end_matches('/'), room.name.clone().unwrap_or_else(|| room.id.clone()), message.id),
         }]));
         Ok(Some(self.post_system(&room, notice).await?))
@@ -841,11 +841,6 @@ impl Messages<'_> {
             .publish_subscription(comet_events::Change::Updated, s);
         Ok(())
     }
-}
-
-/// ISO time for attachment fields (the wire form, computed here because the quote is stored).
-fn attachment_time(t: Timestamp) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 /// The message was deleted between reading and changing it.

@@ -72,10 +72,7 @@ fn quote_attachment(quoted: &Message, link: &str, real_name: bool) -> Value {
         "author_name": author,
         "author_icon": format!("/avatar/{}", quoted.author.username),
         "attachments": nested_attachments(quoted),
-        "ts": quoted
-            .created_at
-            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-            .to_string(),
+        "ts": comet_core::iso(quoted.created_at),
     })
 }
 

@@ -288,7 +288,7 @@ impl Rooms<'_> {
                 "author_name": message.author.username,
                 "author_icon": format!("/avatar/{}", message.author.username),
                 "message_link": format!("{}/{}?msg={}", self.ctx.setting_str("Site_Url").trim_end_matches('/'), parent.name.clone().unwrap_or_else(|| parent.id.clone()), message.id),
-                "ts": message.created_at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+                "ts": comet_core::iso(message.created_at),
             }])
         });
         let mut usernames = new.usernames.clone();

@@ -6,7 +6,8 @@
 //! rows (see `comet_store::StatisticsStore`), so a refresh stays cheap on a large database.
 
 use crate::{Session, Workspace, store_error};
-use comet_core::{Error, Result, Timestamp, id, now};
+use comet_core::iso;
+use comet_core::{Error, Result, id, now};
 use comet_store::StatisticsSnapshot;
 use serde_json::{Map, Value, json};
 
@@ -15,10 +16,6 @@ pub const COMPATIBLE_VERSION: &str = "8.4.0";
 
 /// How old the newest snapshot may be and still answer a request that does not ask to refresh.
 pub const SNAPSHOT_MAX_AGE_MINUTES: i64 = 60;
-
-fn iso(t: Timestamp) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-}
 
 /// What upstream throws as a plain `Error('error-not-allowed')`: `{error: 'error-not-allowed'}`.
 fn not_allowed() -> Error {

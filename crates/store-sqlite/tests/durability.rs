@@ -25,17 +25,18 @@ async fn fresh(synchronous: Synchronous) -> (tempfile::TempDir, Arc<SqliteDataba
 }
 
 /// `PRAGMA synchronous` on the writer connection (0 off, 1 normal, 2 full).
-async fn writer_synchronous(db: &SqliteDatabase) -> i64 {
+async fn writer_pragma(db: &SqliteDatabase, name: &str) -> i64 {
     let mut tx = db.begin().await.expect("begin");
     let rows = tx
-        .read(Query::new("PRAGMA synchronous"))
+        .read(Query::new(format!("PRAGMA {name}")))
         .await
         .expect("pragma");
     tx.commit().await.expect("commit");
-    rows.first()
-        .expect("a row")
-        .int("synchronous")
-        .expect("synchronous")
+    rows.first().expect("a row").int(name).expect(name)
+}
+
+async fn writer_synchronous(db: &SqliteDatabase) -> i64 {
+    writer_pragma(db, "synchronous").await
 }
 
 /// Every key in `t`, read through the reader pool (committed data only).
@@ -150,17 +151,7 @@ async fn a_commit_whose_log_could_not_be_synced_is_not_acknowledged() {
 #[tokio::test]
 async fn the_write_ahead_log_is_cut_back_after_checkpoints() {
     let (_dir, db) = fresh(Synchronous::Full).await;
-    let mut tx = db.begin().await.expect("begin");
-    let rows = tx
-        .read(Query::new("PRAGMA journal_size_limit"))
-        .await
-        .expect("pragma");
-    tx.commit().await.expect("commit");
-    let limit = rows
-        .first()
-        .expect("a row")
-        .int("journal_size_limit")
-        .expect("journal_size_limit");
+    let limit = writer_pragma(&db, "journal_size_limit").await;
     assert_eq!(
         u64::try_from(limit).ok(),
         Some(comet_store_sqlite::WAL_SIZE_LIMIT_BYTES)
@@ -170,17 +161,7 @@ async fn the_write_ahead_log_is_cut_back_after_checkpoints() {
 #[tokio::test]
 async fn the_writer_checkpoints_after_its_own_interval() {
     let (_dir, db) = fresh(Synchronous::Full).await;
-    let mut tx = db.begin().await.expect("begin");
-    let rows = tx
-        .read(Query::new("PRAGMA wal_autocheckpoint"))
-        .await
-        .expect("pragma");
-    tx.commit().await.expect("commit");
-    let pages = rows
-        .first()
-        .expect("a row")
-        .int("wal_autocheckpoint")
-        .expect("wal_autocheckpoint");
+    let pages = writer_pragma(&db, "wal_autocheckpoint").await;
     assert_eq!(
         u32::try_from(pages).ok(),
         Some(comet_store_sqlite::CHECKPOINT_PAGES)
